@@ -1,0 +1,53 @@
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import { openDb } from '../db/client.ts'
+import { MigrationError, runMigrations } from '../db/migrate.ts'
+import { createSealer } from './lib/crypto.ts'
+import { createLogger } from './lib/logger.ts'
+import { loadSecretKey } from './lib/secret.ts'
+import { createTelemetry } from './lib/telemetry.ts'
+import { VERSION } from './modules/system/routes.ts'
+
+export const runtimeName = () => ('Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node')
+
+/**
+ * What the server and the CLI share: validated config, the opened and migrated database, the
+ * sealer for secrets. Config and migration errors end the process with one clear message.
+ */
+export async function boot(env: Record<string, string | undefined>, opts: { quiet?: boolean } = {}) {
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (error) {
+    if (error instanceof ConfigError) exit(error.message)
+    throw error
+  }
+  const log = createLogger(opts.quiet ? 'warn' : config.LOG_LEVEL, { service: 'homeostat' })
+  const telemetry = createTelemetry(VERSION, runtimeName())
+  const secret = loadSecretKey(config.SECRET_KEY, config.DATA_DIR)
+  if (secret.generated) log.info('generated a secret key', { file: `${config.DATA_DIR}/secret.key` })
+  let opened: Awaited<ReturnType<typeof openDb>>
+  try {
+    opened = await openDb({
+      url: config.DATABASE_URL,
+      authToken: config.DATABASE_AUTH_TOKEN,
+      syncUrl: config.DATABASE_SYNC_URL,
+      syncIntervalSeconds: config.DATABASE_SYNC_INTERVAL,
+      onQuery: (s) => telemetry.dbQuery.observe({}, s),
+    })
+  } catch (error) {
+    exit(`Cannot open the database at ${config.DATABASE_URL}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  try {
+    await runMigrations(opened.db)
+  } catch (error) {
+    opened.client.close()
+    if (error instanceof MigrationError) exit(error.message)
+    throw error
+  }
+  return { config, log, telemetry, sealer: createSealer(secret.key), ...opened }
+}
+
+function exit(message: string): never {
+  console.error(message)
+  process.exit(1)
+}

@@ -1,0 +1,96 @@
+import { parseArgs } from 'node:util'
+import * as v from 'valibot'
+import { boot } from './boot.ts'
+import { issuesToDetails } from './lib/validate.ts'
+import { randomToken } from './lib/ids.ts'
+import { AppError } from './lib/errors.ts'
+import { writeAudit } from './modules/audit/service.ts'
+import { createApiKey, listApiKeys, revokeApiKey } from './modules/auth/keys.ts'
+import { CreateKey, Email, Password, RoleInput } from './modules/auth/schema.ts'
+import { createUser, listUsers, updateUser } from './modules/auth/users.ts'
+
+const usage = `Usage: npm run cli -- <command>
+
+  keys create --name <name> --role <viewer|operator|admin> [--scope ingest] [--expires-days <n>]
+                                   prints only the new key
+  keys list
+  keys revoke <prefix-or-id>
+  users create --email <email> --role <role> [--name <name>] [--password <pw>]
+                                   without --password, a generated one is printed
+  users reset-password --email <email> [--password <pw>]
+  users list
+
+Uses the same DATABASE_URL and other settings as the server.`
+
+function fail(message: string): never {
+  console.error(message)
+  process.exit(2)
+}
+
+function parse<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
+  const result = v.safeParse(schema, input)
+  if (!result.success) fail(issuesToDetails(result.issues).map((d) => `--${d.field.replace(/([A-Z])/g, '-$1').toLowerCase()}: ${d.message}`).join('\n'))
+  return result.output
+}
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: {
+    name: { type: 'string' },
+    role: { type: 'string' },
+    scope: { type: 'string', multiple: true },
+    'expires-days': { type: 'string' },
+    email: { type: 'string' },
+    password: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+const [group, command, arg] = positionals
+if (values.help || !group) {
+  console.log(usage)
+  process.exit(values.help ? 0 : 2)
+}
+
+const { db, client } = await boot(process.env, { quiet: true })
+const audit = (action: string, target: string, summary = '') => writeAudit(db, { actor: 'cli', action, target, summary })
+const table = (rows: Record<string, unknown>[]) => console.table(rows)
+
+try {
+  if (group === 'keys' && command === 'create') {
+    const days = values['expires-days'] ? Number(values['expires-days']) : undefined
+    if (days !== undefined && !(Number.isInteger(days) && days > 0)) fail('--expires-days: must be a whole number of days')
+    const input = parse(CreateKey, { name: values.name ?? '', role: values.role ?? '', scopes: values.scope ?? [], expiresAt: days ? Date.now() + days * 86_400_000 : undefined })
+    const { key, row } = await createApiKey(db, { ...input, createdBy: 'cli' })
+    await audit('key.created', row.prefix, `${row.name}, role ${row.role}`)
+    console.log(key)
+  } else if (group === 'keys' && command === 'list') {
+    const { items } = await listApiKeys(db, { limit: 500 })
+    table(items.map((k) => ({ prefix: k.prefix, name: k.name, role: k.role, scopes: k.scopes.join(','), created: new Date(k.createdAt).toISOString(), lastUsed: k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : '', expires: k.expiresAt ? new Date(k.expiresAt).toISOString() : '', revoked: k.revokedAt ? new Date(k.revokedAt).toISOString() : '' })))
+  } else if (group === 'keys' && command === 'revoke') {
+    if (!arg) fail('keys revoke needs the key prefix (hs_…) or id')
+    const row = await revokeApiKey(db, arg)
+    await audit('key.revoked', row.prefix, row.name)
+    console.log(`revoked ${row.prefix}`)
+  } else if (group === 'users' && command === 'create') {
+    const password = values.password ?? randomToken(15)
+    const input = parse(v.object({ email: Email, role: RoleInput, password: Password }), { email: values.email ?? '', role: values.role ?? '', password })
+    const user = await createUser(db, { ...input, name: values.name })
+    await audit('user.created', user.email, `role ${user.role}`)
+    console.log(values.password ? `created ${user.email}` : `created ${user.email} with password: ${password}`)
+  } else if (group === 'users' && command === 'reset-password') {
+    const password = values.password ?? randomToken(15)
+    const input = parse(v.object({ email: Email, password: Password }), { email: values.email ?? '', password })
+    const user = await updateUser(db, input.email, { password: input.password, unlock: true })
+    await audit('user.password_reset', user.email)
+    console.log(values.password ? `password reset for ${user.email}` : `new password for ${user.email}: ${password}`)
+  } else if (group === 'users' && command === 'list') {
+    table((await listUsers(db)).map((u) => ({ email: u.email, name: u.name, role: u.role, twoFactor: Boolean(u.totpEnabledAt) })))
+  } else {
+    fail(`Unknown command: ${positionals.join(' ')}\n\n${usage}`)
+  }
+} catch (error) {
+  if (error instanceof AppError) fail(error.message)
+  throw error
+} finally {
+  client.close()
+}

@@ -1,0 +1,99 @@
+import * as v from 'valibot'
+import { logLevels } from './lib/logger.ts'
+
+const int = (min: number, max: number, fallback: number) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^\d+$/, `must be a whole number from ${min} to ${max}`),
+      v.transform(Number),
+      v.minValue(min, `must be a whole number from ${min} to ${max}`),
+      v.maxValue(max, `must be a whole number from ${min} to ${max}`),
+    ),
+    String(fallback),
+  )
+
+const bool = (fallback: boolean) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.toLowerCase(),
+      v.picklist(['true', 'false', '1', '0', 'yes', 'no'], 'must be true or false'),
+      v.transform((s) => s === 'true' || s === '1' || s === 'yes'),
+    ),
+    String(fallback),
+  )
+
+const url = (schemes: string[]) =>
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.check((s) => schemes.some((scheme) => s === scheme || s.startsWith(`${scheme}:`)), `must start with ${schemes.join(', ')}`),
+  )
+
+const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.transform((s) => (s === '' ? undefined : s))))
+
+/** Every environment variable Homeostat reads. The README lists each of them. */
+export const ConfigSchema = v.object({
+  PORT: int(0, 65535, 8787),
+  HOST: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty')), '0.0.0.0'),
+  PUBLIC_URL: v.optional(v.pipe(url(['http', 'https']), v.url('must be an absolute http(s) URL'))),
+  DATA_DIR: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty')), 'data'),
+  DATABASE_URL: v.optional(url(['file', ':memory:', 'libsql', 'https', 'http', 'ws', 'wss']), 'file:data/homeostat.db'),
+  DATABASE_AUTH_TOKEN: optionalText,
+  DATABASE_SYNC_URL: v.optional(url(['libsql', 'https', 'http', 'ws', 'wss'])),
+  DATABASE_SYNC_INTERVAL: int(0, 86_400, 60),
+  SECRET_KEY: v.optional(v.pipe(v.string(), v.trim(), v.minLength(32, 'must be at least 32 characters'))),
+  ADMIN_EMAIL: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email('must be an email address'))),
+  ADMIN_PASSWORD: v.optional(v.pipe(v.string(), v.minLength(12, 'must be at least 12 characters'))),
+  LOG_LEVEL: v.optional(v.picklist(logLevels, `must be one of ${logLevels.join(', ')}`), 'info'),
+  TRUST_PROXY: bool(false),
+  SESSION_TTL_HOURS: int(1, 24 * 90, 12),
+  SETUP_TOKEN_TTL_MINUTES: int(1, 24 * 60, 60),
+  REQUIRE_ADMIN_2FA: bool(false),
+  LOGIN_MAX_FAILURES: int(1, 100, 5),
+  LOGIN_LOCKOUT_MINUTES: int(1, 24 * 60, 15),
+  BODY_LIMIT_BYTES: int(1024, 1024 ** 3, 1024 * 1024),
+  INGEST_BODY_LIMIT_BYTES: int(1024, 1024 ** 3, 16 * 1024 * 1024),
+  IP_RATE_LIMIT_PER_SECOND: int(1, 1_000_000, 100),
+  IP_RATE_LIMIT_BURST: int(1, 1_000_000, 400),
+  RATE_LIMIT_PER_SECOND: int(1, 1_000_000, 50),
+  RATE_LIMIT_BURST: int(1, 1_000_000, 200),
+  INGEST_RATE_LIMIT_PER_SECOND: int(1, 1_000_000, 1000),
+  INGEST_RATE_LIMIT_BURST: int(1, 1_000_000, 5000),
+  LOGIN_RATE_LIMIT_PER_MINUTE: int(1, 10_000, 10),
+  JOBS_ENABLED: bool(true),
+  JOB_RUNS_RETENTION_DAYS: int(1, 3650, 30),
+  METRICS_PUBLIC: bool(false),
+})
+
+export type RawConfig = v.InferOutput<typeof ConfigSchema>
+export type Config = RawConfig & { PUBLIC_URL: string }
+
+export class ConfigError extends Error {}
+
+/** Validates the environment. Throws one ConfigError naming every bad variable and what it allows. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const known = Object.fromEntries(Object.keys(ConfigSchema.entries).map((k) => [k, env[k]]).filter(([, value]) => value !== undefined))
+  const result = v.safeParse(ConfigSchema, known)
+  if (!result.success) {
+    const lines = result.issues.map((issue) => {
+      const name = v.getDotPath(issue) ?? '?'
+      return `  ${name}=${JSON.stringify(redactValue(name, String(env[name])))}: ${issue.message}`
+    })
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`)
+  }
+  const cfg = result.output
+  if (cfg.DATABASE_SYNC_URL && !cfg.DATABASE_URL.startsWith('file:')) {
+    throw new ConfigError('Invalid configuration:\n  DATABASE_SYNC_URL: needs DATABASE_URL to be a file: URL (the embedded replica)')
+  }
+  if ((cfg.ADMIN_EMAIL === undefined) !== (cfg.ADMIN_PASSWORD === undefined)) {
+    throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither')
+  }
+  const host = cfg.HOST === '0.0.0.0' || cfg.HOST === '::' ? 'localhost' : cfg.HOST
+  return { ...cfg, PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://${host}:${cfg.PORT}`).replace(/\/$/, '') }
+}
+
+const redactValue = (name: string, value: string) => (/PASSWORD|SECRET|TOKEN/.test(name) ? '[redacted]' : value)

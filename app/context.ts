@@ -1,0 +1,49 @@
+import type { Context } from 'hono'
+import type { Role } from '../db/schema/auth.ts'
+import type { Db } from '../db/client.ts'
+import type { Config } from './config.ts'
+import type { Sealer } from './lib/crypto.ts'
+import type { AppError } from './lib/errors.ts'
+import type { Logger } from './lib/logger.ts'
+import type { Telemetry } from './lib/telemetry.ts'
+import type { Scheduler } from '../jobs/scheduler.ts'
+
+/** Who is calling: a signed-in user (cookie session) or an API key. */
+export type Principal = {
+  kind: 'session' | 'key'
+  id: string // user id or key id
+  name: string // email or key prefix
+  role: Role
+  scopes: string[]
+  userId?: string
+  sessionId?: string
+  csrfToken?: string
+  /** An admin who must enrol in two-factor sign-in before doing anything else. */
+  mustEnrol2fa?: boolean
+}
+
+export type AppEnv = {
+  Variables: {
+    requestId: string
+    ip: string
+    principal: Principal | null
+    authError: AppError | null
+  }
+}
+
+export type Deps = {
+  config: Config
+  db: Db
+  log: Logger
+  sealer: Sealer
+  telemetry: Telemetry
+  scheduler?: Scheduler
+  /** The client address as the runtime's server saw it; tests have none. */
+  remoteAddress?: (c: Context) => string | undefined
+  now?: () => number
+}
+
+export const actorOf = (p: Principal | null) => (p ? `${p.kind === 'key' ? 'key' : 'user'}:${p.name}` : 'anonymous')
+
+/** What every module's routes get: the app's dependencies plus the pieces createApp builds once. */
+export type ModuleDeps = Deps & { keys: import('./modules/auth/keys.ts').KeyStore }

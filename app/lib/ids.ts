@@ -1,0 +1,20 @@
+import { randomBytes } from 'node:crypto'
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+/** A ULID: 48-bit time + 80 random bits, Crockford base32. Sorts by creation time. */
+export function newId(now = Date.now()): string {
+  let time = ''
+  let t = now
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time
+    t = Math.floor(t / 32)
+  }
+  const bytes = randomBytes(16)
+  let rand = ''
+  for (let i = 0; i < 16; i++) rand += CROCKFORD[bytes[i]! % 32]
+  return time + rand
+}
+
+/** URL-safe random token with `bytes` bytes of entropy. */
+export const randomToken = (bytes = 32) => randomBytes(bytes).toString('base64url')

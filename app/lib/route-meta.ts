@@ -1,0 +1,60 @@
+import type { Context, Hono, MiddlewareHandler } from 'hono'
+import type { GenericSchema } from 'valibot'
+import type { Role } from '../../db/schema/auth.ts'
+
+/**
+ * Who may call a route: anyone (`public`), any valid key or session including ingest-only keys
+ * (`authenticated`), an ingest key or operator+ (`ingest`), or at least this role.
+ */
+export type Access = 'public' | 'authenticated' | 'ingest' | Role
+
+export type RouteMeta = {
+  access?: Access
+  summary?: string
+  tags?: string[]
+  /** Statuses other than the default 200 that the route answers on success, for the docs. */
+  success?: number
+  inputs?: { target: 'json' | 'form' | 'query' | 'param'; schema: GenericSchema }[]
+}
+
+const META = Symbol.for('homeostat.route-meta')
+type WithMeta = { [META]?: RouteMeta }
+
+export function withMeta<T extends (...args: any[]) => unknown>(handler: T, meta: RouteMeta): T {
+  return Object.assign(handler, { [META]: meta })
+}
+
+/** A pass-through middleware carrying the route's summary for the OpenAPI document. */
+export const describe = (summary: string, tags: string[] = [], success?: number): MiddlewareHandler =>
+  withMeta(async (_c, next) => next(), { summary, tags, success })
+
+export type RouteInfo = { method: string; path: string } & Required<Pick<RouteMeta, 'inputs'>> & Omit<RouteMeta, 'inputs'>
+
+/** Every route of the app with the metadata its middleware carries: the route table. */
+export function routeTable(app: Hono<any>): RouteInfo[] {
+  const byRoute = new Map<string, RouteInfo>()
+  for (const route of app.routes) {
+    if (route.method === 'ALL') continue
+    const key = `${route.method} ${route.path}`
+    const info = byRoute.get(key) ?? { method: route.method, path: route.path, inputs: [] }
+    const meta = (route.handler as WithMeta)[META]
+    if (meta) {
+      if (meta.access) info.access = meta.access
+      if (meta.summary) info.summary = meta.summary
+      if (meta.tags) info.tags = meta.tags
+      if (meta.success) info.success = meta.success
+      if (meta.inputs) info.inputs.push(...meta.inputs)
+    }
+    byRoute.set(key, info)
+  }
+  return [...byRoute.values()]
+}
+
+/** The access level of the route that will answer this request, if it declared one. */
+export function accessOf(c: Context): Access | undefined {
+  for (const route of c.req.matchedRoutes) {
+    const meta = (route.handler as WithMeta)[META]
+    if (meta?.access) return meta.access
+  }
+  return undefined
+}

@@ -1,0 +1,55 @@
+import type { Context } from 'hono'
+import { createMiddleware } from 'hono/factory'
+import type { Role } from '../../db/schema/auth.ts'
+import type { AppEnv, Deps, Principal } from '../context.ts'
+import { AppError, forbidden } from '../lib/errors.ts'
+import { accessOf, withMeta, type Access } from '../lib/route-meta.ts'
+import { audit } from '../modules/audit/service.ts'
+import { requirePrincipal } from './auth.ts'
+import { createRateLimiter } from './rate-limit.ts'
+
+const rank: Record<Role, number> = { viewer: 1, operator: 2, admin: 3 }
+
+/** Declares who may call a route. `enforceAccess` applies it; routes that declare nothing are admin-only. */
+export const access = (level: Access) => withMeta(async (_c, next) => next(), { access: level })
+
+export function allows(p: Principal, level: Access): boolean {
+  if (level === 'public' || level === 'authenticated') return true
+  // A key limited to the ingest scope reaches ingest and receiver routes only.
+  if (p.scopes.includes('ingest')) return level === 'ingest'
+  if (level === 'ingest') return rank[p.role] >= rank.operator
+  return rank[p.role] >= rank[level]
+}
+
+// Routes an admin who must enrol in two-factor sign-in may still use.
+const ENROLMENT_PATHS = /^\/(settings\/security|api\/v1\/me(\/.*)?|logout|api\/v1\/whoami)$/
+
+/**
+ * RBAC and per-caller rate limits, from the access the matched route declares. A request that
+ * matched no route falls through to the 404/405 handler.
+ */
+export const enforceAccess = (deps: Pick<Deps, 'db' | 'config' | 'log'>) => {
+  const api = createRateLimiter({ perSecond: deps.config.RATE_LIMIT_PER_SECOND, burst: deps.config.RATE_LIMIT_BURST })
+  const ingest = createRateLimiter({ perSecond: deps.config.INGEST_RATE_LIMIT_PER_SECOND, burst: deps.config.INGEST_RATE_LIMIT_BURST })
+  return createMiddleware<AppEnv>(async (c, next) => {
+    if (!c.req.matchedRoutes.some((r) => r.method !== 'ALL')) return next()
+    const level = accessOf(c) ?? 'admin'
+    if (level === 'public') return next()
+    const p = requirePrincipal(c)
+    ;(level === 'ingest' ? ingest : api)(`${p.kind}:${p.id}`)
+    if (!allows(p, level)) {
+      await refuse(deps, c, `needs ${level === 'ingest' ? 'an ingest key or operator' : level}`)
+      throw forbidden(level === 'ingest' ? 'This needs an ingest key or the operator role' : `This needs the ${level} role${p.scopes.length ? ' and a key without scope limits' : ''}`)
+    }
+    if (p.mustEnrol2fa && !ENROLMENT_PATHS.test(c.req.path)) {
+      throw new AppError(403, 'two_factor_required', 'Admins must turn on two-factor sign-in first (Settings → Security)')
+    }
+    return next()
+  })
+}
+
+async function refuse(deps: Pick<Deps, 'db' | 'log'>, c: Context<AppEnv>, why: string) {
+  await audit(deps.db, c, { action: 'auth.forbidden', target: `${c.req.method} ${c.req.path}`, summary: why }).catch((error) =>
+    deps.log.error('audit write failed', { error: String(error) }),
+  )
+}

@@ -1,0 +1,64 @@
+import type { Context } from 'hono'
+import { getCookie } from 'hono/cookie'
+import { createMiddleware } from 'hono/factory'
+import type { AppEnv, Deps, Principal } from '../context.ts'
+import { AppError, unauthorized } from '../lib/errors.ts'
+import { KEY_PREFIX, type KeyStore } from '../modules/auth/keys.ts'
+import { resolveSession, SESSION_COOKIE } from '../modules/auth/sessions.ts'
+import { hours } from '../lib/time.ts'
+
+function presentedKey(authorization: string | undefined, apiKeyHeader: string | undefined) {
+  if (apiKeyHeader) return apiKeyHeader.trim()
+  const m = authorization?.match(/^Bearer\s+(.+)$/i)
+  return m?.[1]?.trim()
+}
+
+/**
+ * Works out who is calling, from an API key (Authorization: Bearer or X-API-Key) or the session
+ * cookie. It refuses nothing itself: the route's `access` decides, so public routes stay public.
+ */
+export const authenticate = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const now = Date.now()
+    const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'))
+    if (key) {
+      const result = key.startsWith(KEY_PREFIX) ? await keys.check(key, now) : ({ ok: false, reason: 'invalid' } as const)
+      if (result.ok) {
+        const k = result.key
+        c.set('principal', { kind: 'key', id: k.id, name: k.prefix, role: k.role, scopes: k.scopes } satisfies Principal)
+      } else {
+        const messages = { invalid: 'API key not recognised', revoked: 'API key has been revoked', expired: 'API key has expired' }
+        c.set('authError', new AppError(401, `key_${result.reason}`, messages[result.reason]))
+      }
+      return next()
+    }
+    const token = getCookie(c, SESSION_COOKIE)
+    if (token) {
+      const ttl = hours(deps.config.SESSION_TTL_HOURS)
+      const found = await resolveSession(deps.db, token, ttl, now)
+      if (found.status === 'ok') {
+        const { user, session } = found
+        c.set('principal', {
+          kind: 'session',
+          id: user.id,
+          name: user.email,
+          role: user.role,
+          scopes: [],
+          userId: user.id,
+          sessionId: session.id,
+          csrfToken: session.csrfToken,
+          mustEnrol2fa: deps.config.REQUIRE_ADMIN_2FA && user.role === 'admin' && !user.totpEnabledAt,
+        })
+      } else {
+        c.set('authError', new AppError(401, 'session_expired', 'Your session has expired; sign in again'))
+      }
+    }
+    return next()
+  })
+
+/** The caller, or the reason there is none (bad key, expired session, no credentials). */
+export function requirePrincipal(c: Context<AppEnv>): Principal {
+  const p = c.get('principal')
+  if (!p) throw c.get('authError') ?? unauthorized()
+  return p
+}

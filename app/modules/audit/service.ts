@@ -1,0 +1,53 @@
+import { and, desc, eq, gte, like, lt, lte, type SQL } from 'drizzle-orm'
+import type { Context } from 'hono'
+import type { Db } from '../../../db/client.ts'
+import { auditLog } from '../../../db/schema/audit.ts'
+import { actorOf, type AppEnv } from '../../context.ts'
+import { page } from '../../lib/pagination.ts'
+
+export type AuditInput = { action: string; target?: string | null; summary?: string; actor?: string }
+
+/** Writes one audit row. */
+export async function writeAudit(db: Db, entry: AuditInput & { actor: string; requestId?: string | null; ip?: string | null }, now = Date.now()) {
+  await db.insert(auditLog).values({
+    ts: now,
+    actor: entry.actor,
+    action: entry.action,
+    target: entry.target ?? null,
+    requestId: entry.requestId ?? null,
+    ip: entry.ip ?? null,
+    summary: (entry.summary ?? '').slice(0, 500),
+  })
+}
+
+/** Writes one audit row for the request in `c`: who, what, target, request id and ip. */
+export const audit = (db: Db, c: Context<AppEnv>, entry: AuditInput, now = Date.now()) =>
+  writeAudit(db, { ...entry, actor: entry.actor ?? actorOf(c.get('principal') ?? null), requestId: c.get('requestId'), ip: c.get('ip') }, now)
+
+export type AuditFilter = {
+  actor?: string
+  action?: string
+  target?: string
+  from?: number
+  to?: number
+  limit: number
+  cursor?: string
+}
+
+export async function listAudit(db: Db, f: AuditFilter) {
+  const where: SQL[] = []
+  if (f.actor) where.push(eq(auditLog.actor, f.actor))
+  // "auth.*" style prefixes select a whole feature's actions
+  if (f.action) where.push(f.action.endsWith('*') ? like(auditLog.action, `${f.action.slice(0, -1).replace(/[%_]/g, '')}%`) : eq(auditLog.action, f.action))
+  if (f.target) where.push(eq(auditLog.target, f.target))
+  if (f.from !== undefined) where.push(gte(auditLog.ts, f.from))
+  if (f.to !== undefined) where.push(lte(auditLog.ts, f.to))
+  if (f.cursor && /^\d+$/.test(f.cursor)) where.push(lt(auditLog.id, Number(f.cursor)))
+  const rows = await db
+    .select()
+    .from(auditLog)
+    .where(and(...where))
+    .orderBy(desc(auditLog.id))
+    .limit(f.limit + 1)
+  return page(rows, f.limit, (r) => r.id)
+}

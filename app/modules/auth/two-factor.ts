@@ -1,0 +1,61 @@
+import { eq } from 'drizzle-orm'
+import * as OTPAuth from 'otpauth'
+import type { Db } from '../../../db/client.ts'
+import { users, type User } from '../../../db/schema/auth.ts'
+import { safeEqual, sha256, type Sealer } from '../../lib/crypto.ts'
+import { AppError, conflict } from '../../lib/errors.ts'
+import { randomToken } from '../../lib/ids.ts'
+
+const totpFor = (user: User, secret: string) =>
+  new OTPAuth.TOTP({ issuer: 'Homeostat', label: user.email, algorithm: 'SHA1', digits: 6, period: 30, secret: OTPAuth.Secret.fromBase32(secret) })
+
+/** Starts enrolment: a new secret, stored sealed and not yet enabled. */
+export async function beginEnrolment(db: Db, sealer: Sealer, user: User) {
+  if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
+  const secret = new OTPAuth.Secret({ size: 20 }).base32
+  await db.update(users).set({ totpSecret: sealer.seal(secret) }).where(eq(users.id, user.id))
+  return { secret, uri: totpFor(user, secret).toString() }
+}
+
+const newRecoveryCodes = () => Array.from({ length: 10 }, () => randomToken(8).replace(/[-_]/g, 'x').slice(0, 10).toLowerCase())
+
+/** Confirms enrolment with a first code; returns recovery codes, shown once. */
+export async function confirmEnrolment(db: Db, sealer: Sealer, user: User, code: string, now = Date.now()) {
+  if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
+  if (!user.totpSecret) throw conflict('Start enrolment first')
+  if (totpFor(user, sealer.open(user.totpSecret)).validate({ token: code, window: 1 }) === null) {
+    throw new AppError(400, 'invalid_code', 'That code is not valid', [{ field: 'code', message: 'does not match the authenticator' }])
+  }
+  const codes = newRecoveryCodes()
+  await db.update(users).set({ totpEnabledAt: now, recoveryCodes: codes.map(sha256) }).where(eq(users.id, user.id))
+  return codes
+}
+
+export async function disableTwoFactor(db: Db, userId: string) {
+  await db.update(users).set({ totpSecret: null, totpEnabledAt: null, recoveryCodes: null }).where(eq(users.id, userId))
+}
+
+/** Checks a TOTP code or a recovery code (which is then used up). */
+export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, code: string) {
+  const trimmed = code.replace(/\s+/g, '').toLowerCase()
+  if (!user.totpSecret || !user.totpEnabledAt) return false
+  if (/^\d{6}$/.test(trimmed)) return totpFor(user, sealer.open(user.totpSecret)).validate({ token: trimmed, window: 1 }) !== null
+  const hash = sha256(trimmed)
+  const codes = user.recoveryCodes ?? []
+  if (!codes.some((c) => safeEqual(c, hash))) return false
+  await db.update(users).set({ recoveryCodes: codes.filter((c) => c !== hash) }).where(eq(users.id, user.id))
+  return true
+}
+
+/** A short-lived signed ticket that carries a password-verified user to the second step. */
+export function issueTicket(sealer: Sealer, userId: string, now = Date.now(), ttlMs = 5 * 60_000) {
+  const body = `${userId}.${now + ttlMs}`
+  return `${body}.${sealer.sign(`2fa:${body}`)}`
+}
+
+export function readTicket(sealer: Sealer, ticket: string, now = Date.now()): string | null {
+  const [userId, expires, sig] = ticket.split('.')
+  if (!userId || !expires || !sig) return null
+  if (!safeEqual(sig, sealer.sign(`2fa:${userId}.${expires}`))) return null
+  return Number(expires) > now ? userId : null
+}

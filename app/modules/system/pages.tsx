@@ -1,0 +1,142 @@
+/** @jsxImportSource hono/jsx */
+import { Hono } from 'hono'
+import { count, desc } from 'drizzle-orm'
+import { auditLog } from '../../../db/schema/audit.ts'
+import { apiKeys, users } from '../../../db/schema/auth.ts'
+import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { access } from '../../middleware/access.ts'
+import { requirePrincipal } from '../../middleware/auth.ts'
+import { Layout, when } from '../../lib/layout.tsx'
+import type { RouteInfo } from '../../lib/route-meta.ts'
+import { buildOpenApi } from './openapi.ts'
+import { readiness } from './service.ts'
+import { VERSION } from './routes.ts'
+
+/** Sections whose features arrive later say what they will hold. */
+const upcoming: Record<string, { title: string; text: string }> = {
+  '/explore': { title: 'Metrics', text: 'Time series from agents, workflows, models and hosts: health, latency percentiles, errors, tokens and cost, with hourly and daily rollups, charts, trends, forecasts and export.' },
+  '/alerts': { title: 'Alerts', text: 'Rules over metrics, firing and acknowledged alerts with their history, silences and maintenance windows, routing and escalation to Slack, email, PagerDuty, webhooks and n8n.' },
+  '/healing': { title: 'Healing', text: 'Rules that detect a condition and remediate it — model failover, prompt rollback, service restart, workflow resume — with approvals, cooldowns, circuit breakers and an audit of every action.' },
+  '/backups': { title: 'Backups', text: 'Database snapshots, workflow version history with diff and rollback, and verified restores.' },
+  '/models': { title: 'Models', text: 'Custom model versions, validation, deployment to Ollama hosts, comparison and rollback.' },
+  '/runs': { title: 'Runs', text: 'Multi-agent runs as DAGs of planner, architect, coder and tester tasks: failures classified, retries, branches, escalations, and success and cost per role.' },
+}
+
+export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
+  const { db } = deps
+  const app = new Hono<AppEnv>()
+
+  app.get('/', access('viewer'), async (c) => {
+    const [[u], [k], recent, checks, jobs] = await Promise.all([
+      db.select({ n: count() }).from(users),
+      db.select({ n: count() }).from(apiKeys),
+      db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(8),
+      readiness(deps),
+      deps.scheduler?.status(),
+    ])
+    return c.html(
+      <Layout title="Overview" active="/" principal={requirePrincipal(c)}>
+        <h1>Overview</h1>
+        <div class="tiles">
+          {checks.map((x) => (
+            <div class={`tile ${x.ok ? 'ok' : 'bad'}`}>
+              <span class="label">{x.name}</span>
+              <strong>{x.ok ? 'OK' : 'Failing'}</strong>
+              <span class="muted">{x.detail ?? ''}</span>
+            </div>
+          ))}
+          <div class="tile"><span class="label">Users</span><strong>{u?.n ?? 0}</strong></div>
+          <div class="tile"><span class="label">API keys</span><strong>{k?.n ?? 0}</strong></div>
+        </div>
+        <p class="empty">Components and their health, uptime, p95 latency, error rate and cost will appear here as tiles once metrics are flowing.</p>
+        <section class="card">
+          <h2>Jobs</h2>
+          <table class="table">
+            <thead><tr><th>Job</th><th>Schedule</th><th>Last run</th><th>Status</th><th>Next run</th><th>Skipped</th></tr></thead>
+            <tbody>
+              {(jobs?.jobs ?? []).map((j) => (
+                <tr>
+                  <td>{j.name}</td>
+                  <td><code>{j.schedule}</code></td>
+                  <td>{when(j.lastRun?.startedAt)}</td>
+                  <td>{j.lastRun?.status ?? 'not yet run'}</td>
+                  <td>{j.nextRun ? when(Date.parse(j.nextRun)) : '—'}</td>
+                  <td>{j.skipped}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        <section class="card">
+          <h2>Recent changes</h2>
+          <ul class="plain">
+            {recent.map((e) => (
+              <li><span class="muted">{when(e.ts)}</span> {e.actor} <code>{e.action}</code> {e.target ?? ''}</li>
+            ))}
+          </ul>
+        </section>
+      </Layout>,
+    )
+  })
+
+  for (const [path, section] of Object.entries(upcoming)) {
+    app.get(path, access('viewer'), (c) =>
+      c.html(
+        <Layout title={section.title} active={path} principal={requirePrincipal(c)}>
+          <h1>{section.title}</h1>
+          <p class="empty">{section.text}</p>
+        </Layout>,
+      ),
+    )
+  }
+
+  app.get('/settings', access('viewer'), (c) => {
+    const p = requirePrincipal(c)
+    const links = [
+      ...(p.role === 'admin'
+        ? [
+            { href: '/settings/users', title: 'Users', text: 'Who can sign in, and with which role.' },
+            { href: '/settings/keys', title: 'API keys', text: 'Keys for scripts, agents, n8n and Prometheus.' },
+            { href: '/settings/audit', title: 'Audit log', text: 'Every change: who, what, when, from where.' },
+          ]
+        : []),
+      ...(p.kind === 'session' ? [{ href: '/settings/security', title: 'My account', text: 'Password and two-factor sign-in.' }] : []),
+    ]
+    return c.html(
+      <Layout title="Settings" active="/settings" principal={p}>
+        <h1>Settings</h1>
+        <div class="tiles">
+          {links.map((l) => (
+            <a class="tile link-tile" href={l.href}><strong>{l.title}</strong><span class="muted">{l.text}</span></a>
+          ))}
+        </div>
+      </Layout>,
+    )
+  })
+
+  app.get('/docs', access('viewer'), (c) => {
+    const doc = buildOpenApi(routes(), VERSION, deps.config.PUBLIC_URL)
+    return c.html(
+      <Layout title="API docs" active="/docs" principal={requirePrincipal(c)}>
+        <h1>API</h1>
+        <p>Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1). Authenticate with <code>Authorization: Bearer hs_…</code>.</p>
+        {Object.entries(doc.paths).map(([path, ops]) =>
+          Object.entries(ops).map(([method, op]) => {
+            const o = op as { summary: string; 'x-access': string; parameters?: { name: string; in: string; required: boolean }[]; requestBody?: { content: Record<string, { schema: unknown }> } }
+            return (
+              <details class="op">
+                <summary>
+                  <span class={`method ${method}`}>{method.toUpperCase()}</span> <code>{path}</code> <span class="muted">{o.summary}</span> <span class="badge">{o['x-access']}</span>
+                </summary>
+                {o.parameters?.length ? <p>Parameters: {o.parameters.map((x) => `${x.name} (${x.in}${x.required ? ', required' : ''})`).join(', ')}</p> : null}
+                {o.requestBody ? <pre>{JSON.stringify(Object.values(o.requestBody.content)[0]?.schema, null, 2)}</pre> : null}
+              </details>
+            )
+          }),
+        )}
+      </Layout>,
+    )
+  })
+
+  return app
+}

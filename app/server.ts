@@ -1,0 +1,68 @@
+import type { Context } from 'hono'
+import { createApp } from './app.ts'
+import { boot, runtimeName } from './boot.ts'
+import { ensureFirstAdmin } from './modules/auth/setup.ts'
+import { createScheduler } from '../jobs/scheduler.ts'
+import { registerJobs } from '../jobs/index.ts'
+
+type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
+type Fetch = (req: Request, ...rest: unknown[]) => Response | Promise<Response>
+
+declare const Bun: { serve(o: { port: number; hostname: string; fetch: Fetch }): { port: number; stop(closeActive?: boolean): Promise<void>; requestIP(r: Request): { address: string } | null } }
+declare const Deno: { serve(o: { port: number; hostname: string; onListen?: () => void }, h: Fetch): { finished: Promise<void>; shutdown(): Promise<void> } }
+
+/** Bun (npm start), Deno (npm run start:deno) or Node: same app, the runtime's own server. */
+async function serve(fetch: Fetch, port: number, hostname: string): Promise<Served> {
+  const runtime = runtimeName()
+  if (runtime === 'bun') {
+    const server = Bun.serve({ port, hostname, fetch })
+    return { stop: () => server.stop(false), remoteAddress: (c) => (c.env as typeof server | undefined)?.requestIP(c.req.raw)?.address }
+  }
+  if (runtime === 'deno') {
+    const server = Deno.serve({ port, hostname, onListen: () => {} }, fetch)
+    return { stop: () => server.shutdown(), remoteAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname }
+  }
+  const { serve: nodeServe } = await import('@hono/node-server')
+  const server = nodeServe({ fetch, port, hostname })
+  return {
+    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    remoteAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress,
+  }
+}
+
+const { config, log, telemetry, sealer, db, client } = await boot(process.env)
+const scheduler = createScheduler({
+  db,
+  log,
+  onRun: (job, outcome, seconds) => {
+    telemetry.jobRuns.inc({ job, outcome })
+    if (outcome === 'ran' || outcome === 'failed') telemetry.jobDuration.observe({ job }, seconds)
+  },
+})
+registerJobs(scheduler, { db, config })
+
+const first = await ensureFirstAdmin(db, { adminEmail: config.ADMIN_EMAIL, adminPassword: config.ADMIN_PASSWORD, setupTtlMinutes: config.SETUP_TOKEN_TTL_MINUTES, publicUrl: config.PUBLIC_URL })
+
+let remote: Served['remoteAddress'] = () => undefined
+const app = createApp({ config, db, log, sealer, telemetry, scheduler, remoteAddress: (c) => remote(c) })
+const served = await serve(app.fetch as Fetch, config.PORT, config.HOST)
+remote = served.remoteAddress
+if (config.JOBS_ENABLED) scheduler.start()
+
+console.log(`Homeostat ${runtimeName()} listening on ${config.PUBLIC_URL}`)
+if (first.kind === 'admin_created') console.log(`Created admin ${first.email} from ADMIN_EMAIL`)
+if (first.kind === 'setup_link') console.log(`No users yet. Open this one-time setup link to create the admin (expires in ${config.SETUP_TOKEN_TTL_MINUTES} min):\n  ${first.url}`)
+
+let stopping = false
+async function shutdown(signal: string) {
+  if (stopping) return
+  stopping = true
+  log.info('shutting down', { signal })
+  await served.stop() // stop accepting; in-flight requests finish
+  await scheduler.stop() // wait for running job ticks
+  client.close()
+  log.info('stopped')
+  process.exit(0)
+}
+process.on('SIGINT', () => void shutdown('SIGINT'))
+process.on('SIGTERM', () => void shutdown('SIGTERM'))

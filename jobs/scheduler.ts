@@ -1,0 +1,146 @@
+import { Cron } from 'croner'
+import { and, desc, eq, sql } from 'drizzle-orm'
+import type { Db } from '../db/client.ts'
+import { jobLeases, jobRuns } from '../db/schema/system.ts'
+import { newId } from '../app/lib/ids.ts'
+import type { Logger } from '../app/lib/logger.ts'
+
+export type JobContext = { now: number; tick: number; log: Logger }
+export type JobHandler = (ctx: JobContext) => Promise<Record<string, number> | void>
+export type JobDef = {
+  name: string
+  /** Croner pattern; six fields allow seconds. */
+  schedule: string
+  handler: JobHandler
+  /** How long a tick may hold the lease before another instance may take over. */
+  leaseMs?: number
+}
+
+export type TickOutcome = 'ran' | 'failed' | 'skipped' | 'not_leader'
+
+type SchedulerDeps = {
+  db: Db
+  log: Logger
+  instanceId?: string
+  now?: () => number
+  onRun?: (job: string, outcome: TickOutcome, seconds: number) => void
+}
+
+const DEFAULT_LEASE_MS = 5 * 60_000
+
+/**
+ * Croner jobs with a lease row per job: before a tick runs, the instance claims it in the database,
+ * so each tick runs once across every instance sharing the database, and a tick that overlaps a
+ * running one is skipped and counted. Every tick that runs is a `job_runs` row.
+ */
+export function createScheduler({ db, log, instanceId = newId(), now = Date.now, onRun }: SchedulerDeps) {
+  const jobs = new Map<string, JobDef>()
+  const crons = new Map<string, Cron>()
+  const inFlight = new Set<Promise<unknown>>()
+  let started = false
+
+  function register(def: JobDef) {
+    if (jobs.has(def.name)) throw new Error(`Job ${def.name} is already registered`)
+    jobs.set(def.name, def)
+  }
+
+  /** Claims the tick; null when it was claimed, otherwise why not. */
+  async function claim(job: JobDef, tick: number, at: number): Promise<null | 'skipped' | 'not_leader'> {
+    const leaseUntil = at + (job.leaseMs ?? DEFAULT_LEASE_MS)
+    const won = await db
+      .insert(jobLeases)
+      .values({ name: job.name, holder: instanceId, tick, expiresAt: leaseUntil })
+      .onConflictDoUpdate({
+        target: jobLeases.name,
+        set: { holder: instanceId, tick, expiresAt: leaseUntil },
+        setWhere: sql`${jobLeases.tick} < ${tick} and (${jobLeases.expiresAt} is null or ${jobLeases.expiresAt} <= ${at})`,
+      })
+      .returning({ name: jobLeases.name })
+    if (won.length) return null
+    // The lease is held by a tick still running: this tick is an overlap. Whoever moves the
+    // tick forward first records the skip, so it is counted once across instances.
+    const skipped = await db
+      .update(jobLeases)
+      .set({ tick, skipped: sql`${jobLeases.skipped} + 1` })
+      .where(and(eq(jobLeases.name, job.name), sql`${jobLeases.tick} < ${tick}`))
+      .returning({ name: jobLeases.name })
+    if (!skipped.length) return 'not_leader'
+    await db.insert(jobRuns).values({ job: job.name, instance: instanceId, tick, startedAt: at, finishedAt: at, status: 'skipped', error: 'previous tick still running' })
+    return 'skipped'
+  }
+
+  /** Runs one tick of a job now, as the cron would. Tests call this with their own tick times. */
+  async function runTick(name: string, tick = Math.floor(now() / 1000) * 1000): Promise<TickOutcome> {
+    const job = jobs.get(name)
+    if (!job) throw new Error(`No job named ${name}`)
+    const startedAt = now()
+    const refused = await claim(job, tick, startedAt)
+    if (refused) {
+      if (refused === 'skipped') log.warn('job tick skipped: previous tick still running', { job: name })
+      onRun?.(name, refused, 0)
+      return refused
+    }
+    const [run] = await db.insert(jobRuns).values({ job: name, instance: instanceId, tick, startedAt, status: 'running' }).returning({ id: jobRuns.id })
+    let outcome: TickOutcome = 'ran'
+    try {
+      const counts = await job.handler({ now: startedAt, tick, log: log.child({ job: name }) })
+      await db.update(jobRuns).set({ status: 'success', finishedAt: now(), counts: counts ?? null }).where(eq(jobRuns.id, run!.id))
+    } catch (error) {
+      outcome = 'failed'
+      const message = error instanceof Error ? error.message : String(error)
+      log.error('job failed', { job: name, error: message })
+      await db.update(jobRuns).set({ status: 'failed', finishedAt: now(), error: message.slice(0, 2000) }).where(eq(jobRuns.id, run!.id))
+    } finally {
+      await db.update(jobLeases).set({ expiresAt: null }).where(and(eq(jobLeases.name, name), eq(jobLeases.holder, instanceId)))
+    }
+    onRun?.(name, outcome, (now() - startedAt) / 1000)
+    return outcome
+  }
+
+  function start() {
+    if (started) return
+    started = true
+    for (const job of jobs.values()) {
+      const cron = new Cron(job.schedule, { name: job.name, protect: () => onRun?.(job.name, 'skipped', 0) }, async (self: Cron) => {
+        const scheduled = self.currentRun()?.getTime() ?? now()
+        const p = runTick(job.name, Math.floor(scheduled / 1000) * 1000).catch((error) =>
+          log.error('job tick crashed', { job: job.name, error: error instanceof Error ? error.message : String(error) }),
+        )
+        inFlight.add(p)
+        await p
+        inFlight.delete(p)
+      })
+      crons.set(job.name, cron)
+    }
+    log.info('scheduler started', { instance: instanceId, jobs: [...jobs.keys()] })
+  }
+
+  /** Stops scheduling and waits for ticks in flight. */
+  async function stop() {
+    for (const cron of crons.values()) cron.stop()
+    crons.clear()
+    started = false
+    await Promise.allSettled([...inFlight])
+  }
+
+  async function status() {
+    const list = await Promise.all(
+      [...jobs.values()].map(async (job) => {
+        const [last] = await db.select().from(jobRuns).where(eq(jobRuns.job, job.name)).orderBy(desc(jobRuns.id)).limit(1)
+        const [lease] = await db.select().from(jobLeases).where(eq(jobLeases.name, job.name))
+        return {
+          name: job.name,
+          schedule: job.schedule,
+          nextRun: crons.get(job.name)?.nextRun()?.toISOString() ?? null,
+          lastRun: last ?? null,
+          skipped: lease?.skipped ?? 0,
+        }
+      }),
+    )
+    return { running: started, instance: instanceId, jobs: list }
+  }
+
+  return { register, runTick, start, stop, status, isRunning: () => started, instanceId }
+}
+
+export type Scheduler = ReturnType<typeof createScheduler>

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { eq } from 'drizzle-orm'
+import { createApp } from '../../app/app.ts'
+import { loadConfig } from '../../app/config.ts'
+import { createSealer, sha256 } from '../../app/lib/crypto.ts'
+import { createLogger } from '../../app/lib/logger.ts'
+import { createTelemetry } from '../../app/lib/telemetry.ts'
+import { createApiKey } from '../../app/modules/auth/keys.ts'
+import { createUser } from '../../app/modules/auth/users.ts'
+import { openDb } from '../../db/client.ts'
+import { runMigrations } from '../../db/migrate.ts'
+import { sessions, type Role } from '../../db/schema/auth.ts'
+import { createScheduler } from '../../jobs/scheduler.ts'
+import { registerJobs } from '../../jobs/index.ts'
+
+export const PASSWORD = 'correct horse battery staple'
+
+/**
+ * The real app over a real libSQL file in a temp folder. Rate limits are high unless a test sets
+ * them; jobs are registered but not started (tests run ticks themselves).
+ */
+export async function testApp(env: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'homeostat-test-'))
+  const config = loadConfig({
+    DATABASE_URL: `file:${join(dir, 'test.db')}`,
+    DATA_DIR: dir,
+    LOG_LEVEL: 'silent',
+    JOBS_ENABLED: 'false',
+    IP_RATE_LIMIT_BURST: '1000000',
+    RATE_LIMIT_BURST: '1000000',
+    LOGIN_RATE_LIMIT_PER_MINUTE: '10000',
+    ...env,
+  })
+  const { db, client } = await openDb({ url: config.DATABASE_URL })
+  await runMigrations(db)
+  const log = createLogger('silent')
+  const sealer = createSealer('test-secret-key-that-is-long-enough-123')
+  const telemetry = createTelemetry('test', 'node')
+  const scheduler = createScheduler({ db, log })
+  registerJobs(scheduler, { db, config })
+  const app = createApp({ config, db, log, sealer, telemetry, scheduler })
+
+  let n = 0
+  async function user(role: Role, email = `${role}${++n}@example.com`) {
+    return createUser(db, { email, role, password: PASSWORD, name: role })
+  }
+
+  /** An API key's headers. */
+  async function key(role: Role, scopes: string[] = []) {
+    const { key } = await createApiKey(db, { name: `${role}-key`, role, scopes })
+    return { key, headers: { Authorization: `Bearer ${key}` } }
+  }
+
+  /** Signs in through the login form; returns the cookie and CSRF headers of the session. */
+  async function login(email: string, password = PASSWORD) {
+    const res = await app.request('/login', { method: 'POST', body: new URLSearchParams({ email, password }), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })
+    const cookie = res.headers.get('set-cookie')?.match(/hs_session=([^;]+)/)?.[1]
+    if (!cookie) throw new Error(`login failed: ${res.status} ${await res.text()}`)
+    const [row] = await db.select().from(sessions).where(eq(sessions.id, sha256(cookie)))
+    return { res, token: cookie, csrf: row!.csrfToken, headers: { Cookie: `hs_session=${cookie}`, 'X-CSRF-Token': row!.csrfToken } }
+  }
+
+  async function session(role: Role) {
+    const u = await user(role)
+    return { user: u, ...(await login(u.email)) }
+  }
+
+  const json = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
+    app.request(path, { method, body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', ...headers } })
+
+  function close() {
+    client.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+
+  return { app, db, client, config, dir, sealer, telemetry, scheduler, user, key, login, session, json, close }
+}
+export type TestApp = Awaited<ReturnType<typeof testApp>>
