@@ -20,6 +20,7 @@ import { signInPages } from './modules/auth/pages.tsx'
 import { authRoutes } from './modules/auth/routes.ts'
 import { auditPages } from './modules/audit/pages.tsx'
 import { auditRoutes } from './modules/audit/routes.ts'
+import { metricsRoutes } from './modules/metrics/routes.ts'
 import { systemPages } from './modules/system/pages.tsx'
 import { systemRoutes } from './modules/system/routes.ts'
 
@@ -67,6 +68,7 @@ export function createApp(deps: Deps) {
   app.route('/', systemRoutes(md, routes))
   app.route('/', authRoutes(md))
   app.route('/', auditRoutes(md))
+  app.route('/', metricsRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))

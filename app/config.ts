@@ -67,6 +67,7 @@ export const ConfigSchema = v.object({
   JOBS_ENABLED: bool(true),
   JOB_RUNS_RETENTION_DAYS: int(1, 3650, 30),
   METRICS_PUBLIC: bool(false),
+  METRICS_MAX_BATCH: int(1, 1_000_000, 10_000),
 })
 
 export type RawConfig = v.InferOutput<typeof ConfigSchema>

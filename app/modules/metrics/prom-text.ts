@@ -1,0 +1,91 @@
+import { LABEL_NAME, MAX_LABELS, METRIC_NAME } from './schema.ts'
+
+export type ParsedSample = { name: string; labels: Record<string, string>; value: number; ts?: number }
+export type ParseError = { line: number; message: string }
+
+const VALUE = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|Inf|inf|NaN|nan)$/
+
+function parseValue(text: string) {
+  if (!VALUE.test(text)) return undefined
+  const lower = text.toLowerCase()
+  if (lower.endsWith('inf')) return lower.startsWith('-') ? -Infinity : Infinity
+  if (lower.endsWith('nan')) return NaN
+  return Number(text)
+}
+
+/** Reads `{a="x",b="y"}` starting at `at` (the `{`); returns the labels and the index after `}`. */
+function parseLabels(line: string, at: number): { labels: Record<string, string>; end: number } | string {
+  const labels: Record<string, string> = {}
+  let i = at + 1
+  for (;;) {
+    while (line[i] === ' ' || line[i] === ',') i++
+    if (line[i] === '}') return { labels, end: i + 1 }
+    const nameMatch = /^[a-zA-Z_][a-zA-Z0-9_]*/.exec(line.slice(i))
+    if (!nameMatch) return `bad label name at column ${i + 1}`
+    const name = nameMatch[0]
+    i += name.length
+    while (line[i] === ' ') i++
+    if (line[i] !== '=') return `expected = after label ${name}`
+    i++
+    while (line[i] === ' ') i++
+    if (line[i] !== '"') return `label ${name} needs a quoted value`
+    i++
+    let value = ''
+    for (;;) {
+      const ch = line[i]
+      if (ch === undefined) return `unterminated value for label ${name}`
+      if (ch === '\\') {
+        const next = line[i + 1]
+        value += next === 'n' ? '\n' : next === '\\' ? '\\' : next === '"' ? '"' : `\\${next ?? ''}`
+        i += 2
+        continue
+      }
+      if (ch === '"') break
+      value += ch
+      i++
+    }
+    i++
+    if (name in labels) return `label ${name} appears twice`
+    labels[name] = value
+  }
+}
+
+/**
+ * Parses the Prometheus text exposition format (0.0.4): counters, gauges, untyped, histogram
+ * `_bucket/_sum/_count` and summary lines, with optional millisecond timestamps. Comments and
+ * HELP/TYPE lines are read past. Every line that does not parse is reported by number.
+ */
+export function parsePrometheusText(text: string) {
+  const samples: ParsedSample[] = []
+  const errors: ParseError[] = []
+  const lines = text.split('\n')
+  lines.forEach((raw, index) => {
+    const line = raw.trim()
+    if (!line || line.startsWith('#')) return
+    const lineNo = index + 1
+    const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)
+    if (!nameMatch || !METRIC_NAME.test(nameMatch[0])) return void errors.push({ line: lineNo, message: 'expected a metric name' })
+    const name = nameMatch[0]
+    let rest = name.length
+    let labels: Record<string, string> = {}
+    if (line[rest] === '{') {
+      const parsed = parseLabels(line, rest)
+      if (typeof parsed === 'string') return void errors.push({ line: lineNo, message: parsed })
+      labels = parsed.labels
+      rest = parsed.end
+    }
+    const fields = line.slice(rest).trim().split(/\s+/)
+    if (fields.length < 1 || fields.length > 2 || !fields[0]) return void errors.push({ line: lineNo, message: 'expected a value and an optional timestamp' })
+    const value = parseValue(fields[0])
+    if (value === undefined) return void errors.push({ line: lineNo, message: `value ${JSON.stringify(fields[0].slice(0, 40))} is not a number` })
+    let ts: number | undefined
+    if (fields[1] !== undefined) {
+      if (!/^-?\d{1,15}$/.test(fields[1])) return void errors.push({ line: lineNo, message: 'timestamp must be whole milliseconds' })
+      ts = Number(fields[1])
+    }
+    if (Object.keys(labels).length > MAX_LABELS) return void errors.push({ line: lineNo, message: `at most ${MAX_LABELS} labels` })
+    if (Object.keys(labels).some((k) => !LABEL_NAME.test(k) || k.startsWith('__'))) return void errors.push({ line: lineNo, message: 'label names starting with __ are reserved' })
+    samples.push({ name, labels, value, ts })
+  })
+  return { samples, errors }
+}

@@ -1,0 +1,136 @@
+import { and, eq, gte, inArray, lt } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { points, rollups, rollupWatermarks, series, type Series } from '../../../db/schema/metrics.ts'
+import { addValue, decodeSketch, emptySketch, mergeInto, quantile, type Sketch } from './sketch.ts'
+import { RESOLUTIONS, type Resolution } from './store.ts'
+
+export const aggregations = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'] as const
+export type Aggregation = (typeof aggregations)[number]
+
+export type QueryInput = { name: string; match: Record<string, string>; from: number; to: number; step: number; agg: Aggregation; by: string[] }
+
+type Bucket = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
+
+const newBucket = (): Bucket => ({ count: 0, sum: 0, min: Infinity, max: -Infinity, last: 0, lastTs: -Infinity, sketch: emptySketch() })
+
+function merge(b: Bucket, r: { count: number; sum: number; min: number; max: number; last: number; lastTs: number }, sketch: Sketch) {
+  b.count += r.count
+  b.sum += r.sum
+  b.min = Math.min(b.min, r.min)
+  b.max = Math.max(b.max, r.max)
+  if (r.lastTs >= b.lastTs) Object.assign(b, { last: r.last, lastTs: r.lastTs })
+  mergeInto(b.sketch, sketch)
+}
+
+/** The coarsest stored resolution that divides the step: a 90-day query reads daily rollups. */
+export function pickResolution(stepMs: number): Resolution | null {
+  let chosen: Resolution | null = null
+  for (const r of RESOLUTIONS) if (stepMs % (r * 1000) === 0) chosen = r
+  return chosen
+}
+
+export async function findSeries(db: Db, name: string, match: Record<string, string>) {
+  const rows = await db.select().from(series).where(eq(series.name, name))
+  return rows.filter((s) => Object.entries(match).every(([k, v]) => (s.labels[k] ?? '') === v))
+}
+
+/**
+ * Reads [from, to) for the series into step buckets, each part from the coarsest source that is
+ * complete there: rollups up to their watermark, then finer rollups, then raw points.
+ */
+async function stepBuckets(db: Db, ids: number[], q: QueryInput) {
+  const out = new Map<number, Map<number, Bucket>>(ids.map((id) => [id, new Map()]))
+  const put = (sid: number, ts: number) => {
+    const at = ts - (ts % q.step)
+    const m = out.get(sid)!
+    let b = m.get(at)
+    if (!b) m.set(at, (b = newBucket()))
+    return b
+  }
+  const marks = new Map((await db.select().from(rollupWatermarks)).map((w) => [w.resolution, w.watermark]))
+  const top = pickResolution(q.step)
+  let cursor = q.from
+  for (const res of [...RESOLUTIONS].reverse()) {
+    if (top === null || res > top) continue
+    const until = Math.min(q.to, marks.get(res) ?? 0)
+    const start = cursor + ((res * 1000 - (cursor % (res * 1000))) % (res * 1000)) // first whole bucket
+    if (until <= start) continue
+    if (start > cursor) continue // a partial bucket at the start: finer sources cover it
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await db
+        .select()
+        .from(rollups)
+        .where(and(eq(rollups.resolution, res), inArray(rollups.seriesId, ids.slice(i, i + 500)), gte(rollups.bucket, start), lt(rollups.bucket, until)))
+      for (const r of rows) merge(put(r.seriesId, r.bucket), r, decodeSketch(r.sketch))
+    }
+    cursor = until - (until % (res * 1000))
+  }
+  if (cursor < q.to) {
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await db.select().from(points).where(and(inArray(points.seriesId, ids.slice(i, i + 500)), gte(points.ts, cursor), lt(points.ts, q.to)))
+      for (const p of rows) {
+        const s = emptySketch()
+        addValue(s, p.value)
+        merge(put(p.seriesId, p.ts), { count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts }, s)
+      }
+    }
+  }
+  return out
+}
+
+function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefined, stepSeconds: number): number | null {
+  switch (agg) {
+    case 'avg': return b.count ? b.sum / b.count : null
+    case 'min': return b.min
+    case 'max': return b.max
+    case 'sum': return b.sum
+    case 'count': return b.count
+    case 'last': return b.last
+    case 'p50': return quantile(b.sketch, 0.5)
+    case 'p95': return quantile(b.sketch, 0.95)
+    case 'p99': return quantile(b.sketch, 0.99)
+    // Counter increase per second since the previous bucket; a reset counts from zero.
+    case 'rate': return prevLast === undefined ? null : (b.last >= prevLast ? b.last - prevLast : b.last) / stepSeconds
+  }
+}
+
+/** Runs a query: one result per series, or per group of `by` labels. */
+export async function runQuery(db: Db, q: QueryInput) {
+  const found = await findSeries(db, q.name, q.match)
+  const buckets = await stepBuckets(db, found.map((s) => s.id), q)
+  const groups = new Map<string, { labels: Record<string, string>; members: Series[] }>()
+  for (const s of found) {
+    const labels = q.by.length ? Object.fromEntries(q.by.map((k) => [k, s.labels[k] ?? ''])) : s.labels
+    const key = JSON.stringify(q.by.length ? labels : s.id)
+    const g = groups.get(key) ?? { labels, members: [] }
+    g.members.push(s)
+    groups.set(key, g)
+  }
+  const perSeriesSum = q.agg === 'rate' || q.agg === 'last' // summed across a group's series
+  const results = [...groups.values()].map((g) => {
+    const values = new Map<number, number>()
+    if (perSeriesSum || g.members.length === 1) {
+      for (const m of g.members) {
+        let prev: number | undefined
+        for (const [t, b] of [...buckets.get(m.id)!].sort(([a], [c]) => a - c)) {
+          const v = valueOf(b, q.agg, prev, q.step / 1000)
+          prev = b.last
+          if (v !== null) values.set(t, (values.get(t) ?? 0) + v)
+        }
+      }
+    } else {
+      const merged = new Map<number, Bucket>()
+      for (const m of g.members) for (const [t, b] of buckets.get(m.id)!) {
+        const into = merged.get(t) ?? newBucket()
+        merge(into, b, b.sketch)
+        merged.set(t, into)
+      }
+      for (const [t, b] of merged) {
+        const v = valueOf(b, q.agg, undefined, q.step / 1000)
+        if (v !== null) values.set(t, v)
+      }
+    }
+    return { labels: g.labels, series: g.members.length, values: [...values].sort(([a], [b]) => a - b) }
+  })
+  return { resolution: pickResolution(q.step), series: results }
+}

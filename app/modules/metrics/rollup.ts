@@ -1,0 +1,138 @@
+import { and, eq, gte, inArray, lt, sql } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { points, rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
+import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, type Sketch } from './sketch.ts'
+import { MINUTE, RESOLUTIONS, SETTLE_MS, type Resolution } from './store.ts'
+
+type Agg = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
+type Built = Omit<typeof rollups.$inferInsert, 'sketch'> & { sketch: string }
+
+// A point may be written up to this far ahead of its ingest time; bounds which series can hold a bucket.
+export const FUTURE_SKEW_MS = 10 * MINUTE
+// How much source time one atomic step covers while catching up.
+const STEP: Record<Resolution, number> = { 60: 30 * MINUTE, 3600: 24 * 3_600_000, 86_400: 30 * 86_400_000 }
+const PARENT: Partial<Record<Resolution, Resolution>> = { 60: 3600, 3600: 86_400 }
+const SOURCE: Partial<Record<Resolution, Resolution>> = { 3600: 60, 86_400: 3600 }
+
+const floorTo = (ms: number, res: Resolution) => ms - (ms % (res * 1000))
+
+function addRow(aggs: Map<string, Agg & { seriesId: number; bucket: number }>, seriesId: number, bucket: number, row: Omit<Agg, 'sketch'> & { sketch: Sketch }) {
+  const key = `${seriesId}:${bucket}`
+  const a = aggs.get(key)
+  if (!a) return void aggs.set(key, { seriesId, bucket, ...row })
+  a.count += row.count
+  a.sum += row.sum
+  a.min = Math.min(a.min, row.min)
+  a.max = Math.max(a.max, row.max)
+  if (row.lastTs >= a.lastTs) Object.assign(a, { last: row.last, lastTs: row.lastTs })
+  mergeInto(a.sketch, row.sketch)
+}
+
+/** Reads the source of `res` for these series over [from, to) and aggregates it into buckets. */
+async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: number, to: number) {
+  const aggs = new Map<string, Agg & { seriesId: number; bucket: number }>()
+  const source = SOURCE[res]
+  for (let i = 0; i < seriesIds.length; i += 500) {
+    const ids = seriesIds.slice(i, i + 500)
+    if (!source) {
+      const rows = await db.select().from(points).where(and(inArray(points.seriesId, ids), gte(points.ts, from), lt(points.ts, to)))
+      for (const p of rows) {
+        const sketch = emptySketch()
+        addValue(sketch, p.value)
+        addRow(aggs, p.seriesId, floorTo(p.ts, res), { count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts, sketch })
+      }
+    } else {
+      const rows = await db
+        .select()
+        .from(rollups)
+        .where(and(eq(rollups.resolution, source), inArray(rollups.seriesId, ids), gte(rollups.bucket, from), lt(rollups.bucket, to)))
+      for (const r of rows) addRow(aggs, r.seriesId, floorTo(r.bucket, res), { ...r, sketch: decodeSketch(r.sketch) })
+    }
+  }
+  return [...aggs.values()].map((a): Built => ({ seriesId: a.seriesId, resolution: res, bucket: a.bucket, count: a.count, sum: a.sum, min: a.min, max: a.max, last: a.last, lastTs: a.lastTs, sketch: encodeSketch(a.sketch) }))
+}
+
+const upsertRollups = (db: Db, rows: Built[]) =>
+  db
+    .insert(rollups)
+    .values(rows)
+    .onConflictDoUpdate({
+      target: [rollups.seriesId, rollups.resolution, rollups.bucket],
+      set: { count: sql`excluded.count`, sum: sql`excluded.sum`, min: sql`excluded.min`, max: sql`excluded.max`, last: sql`excluded.last`, lastTs: sql`excluded.last_ts`, sketch: sql`excluded.sketch` },
+    })
+
+type Mark = typeof rollupDirty.$inferSelect
+const clear = (db: Db, marks: Mark[]) =>
+  marks.map((d) => db.delete(rollupDirty).where(and(eq(rollupDirty.resolution, d.resolution), eq(rollupDirty.seriesId, d.seriesId), eq(rollupDirty.bucket, d.bucket))))
+
+function nonEmpty<T>(list: T[]): [T, ...T[]] {
+  if (!list.length) throw new Error('empty batch')
+  return list as [T, ...T[]]
+}
+
+async function watermarks(db: Db) {
+  const rows = await db.select().from(rollupWatermarks)
+  return new Map(rows.map((r) => [r.resolution as Resolution, r.watermark]))
+}
+
+/** Where `res` should start when it has never run: the first source data it has. */
+async function firstSourceTime(db: Db, res: Resolution) {
+  const source = SOURCE[res]
+  // Raw points are clustered by series, so the oldest is found by one seek per series.
+  const [row] = source
+    ? await db.select({ t: sql<number | null>`min(${rollups.bucket})` }).from(rollups).where(eq(rollups.resolution, source))
+    : await db.all<{ t: number | null }>(sql`select min((select min(ts) from points p where p.series_id = s.id)) as t from series s`)
+  return row?.t == null ? null : floorTo(row.t, res)
+}
+
+/**
+ * One run of the rollup job: for 1m, 1h and 1d in turn, rebuild dirty buckets behind the
+ * watermark, then build complete buckets from the watermark on. Each step writes its buckets,
+ * clears what it rebuilt and moves the watermark in one batch, so a crash leaves no partial bucket
+ * and the next run resumes where the last step ended.
+ */
+export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
+  const counts = { buckets: 0, rebuilt: 0, steps: 0 }
+  for (const res of RESOLUTIONS) {
+    let marks = await watermarks(db)
+    // 1. Dirty buckets behind the watermark.
+    for (;;) {
+      const wm = marks.get(res) ?? 0
+      const dirty = await db.select().from(rollupDirty).where(and(eq(rollupDirty.resolution, res), lt(rollupDirty.bucket, wm))).limit(500)
+      if (!dirty.length) break
+      const built: Built[] = []
+      for (const d of dirty) built.push(...(await aggregate(db, res, [d.seriesId], d.bucket, d.bucket + res * 1000)))
+      const parent = PARENT[res]
+      const parentWm = parent ? (marks.get(parent) ?? 0) : 0
+      const parentMarks = parent ? dirty.filter((d) => d.bucket < parentWm).map((d) => ({ resolution: parent, seriesId: d.seriesId, bucket: floorTo(d.bucket, parent) })) : []
+      await db.batch(nonEmpty([
+        ...(built.length ? [upsertRollups(db, built)] : []),
+        ...(parentMarks.length ? [db.insert(rollupDirty).values(parentMarks).onConflictDoNothing()] : []),
+        ...clear(db, dirty),
+      ]))
+      counts.rebuilt += dirty.length
+    }
+    // 2. Complete buckets from the watermark on.
+    const source = SOURCE[res]
+    const end = source ? floorTo(marks.get(source) ?? 0, res) : floorTo(now - SETTLE_MS, res)
+    let wm = marks.get(res) ?? (await firstSourceTime(db, res))
+    if (wm == null) continue
+    while (wm < end && counts.steps < maxSteps) {
+      const stepEnd = Math.min(end, wm + STEP[res])
+      // Marks for this range are read before the data: one written after this read survives for the next run.
+      const covered = await db.select().from(rollupDirty).where(and(eq(rollupDirty.resolution, res), gte(rollupDirty.bucket, wm), lt(rollupDirty.bucket, stepEnd)))
+      const active = await db.select({ id: series.id }).from(series).where(gte(series.lastSeenAt, wm - FUTURE_SKEW_MS - 2 * MINUTE))
+      const built = active.length ? await aggregate(db, res, active.map((a) => a.id), wm, stepEnd) : []
+      await db.batch(nonEmpty([
+        ...(built.length ? [upsertRollups(db, built)] : []),
+        ...clear(db, covered),
+        db.insert(rollupWatermarks).values({ resolution: res, watermark: stepEnd }).onConflictDoUpdate({ target: rollupWatermarks.resolution, set: { watermark: stepEnd } }),
+      ]))
+      counts.buckets += built.length
+      counts.steps++
+      wm = stepEnd
+    }
+    marks = await watermarks(db)
+  }
+  return counts
+}

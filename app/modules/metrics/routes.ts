@@ -1,0 +1,130 @@
+import { and, desc, eq, like, lt, or, sql } from 'drizzle-orm'
+import { Hono, type Context } from 'hono'
+import * as v from 'valibot'
+import { series } from '../../../db/schema/metrics.ts'
+import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { access } from '../../middleware/access.ts'
+import { AppError, badRequest } from '../../lib/errors.ts'
+import { page } from '../../lib/pagination.ts'
+import { describe, withMeta } from '../../lib/route-meta.ts'
+import { TimeInput, toIso } from '../../lib/time.ts'
+import { issuesToDetails, validate } from '../../lib/validate.ts'
+import { parsePrometheusText } from './prom-text.ts'
+import { aggregations, runQuery } from './query.ts'
+import { batchBody, Duration, ingestBody, MetricName, Point, SeriesQuery, type PointInput } from './schema.ts'
+import { createMetricStore, type Sample } from './store.ts'
+
+const MAX_FUTURE_MS = 10 * 60_000
+const MAX_QUERY_POINTS = 11_000
+
+function fromJson(body: unknown, maxBatch: number, now: number): Sample[] {
+  const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'points' in body
+  const result = v.safeParse(isBatch ? batchBody(maxBatch) : Point, body)
+  if (!result.success) throw badRequest(isBatch ? 'Invalid batch; nothing was written' : 'Invalid point; nothing was written', issuesToDetails(result.issues))
+  const list: PointInput[] = 'points' in result.output ? result.output.points : [result.output as PointInput]
+  const future = list.flatMap((p, i) => (p.ts !== undefined && p.ts > now + MAX_FUTURE_MS ? [{ field: isBatch ? `points.${i}.ts` : 'ts', message: 'is more than 10 minutes in the future' }] : []))
+  if (future.length) throw badRequest('Invalid batch; nothing was written', future)
+  return list.map((p) => ({ name: p.name, labels: p.labels ?? {}, value: p.value, ts: p.ts ?? now }))
+}
+
+function fromText(text: string, now: number) {
+  const { samples, errors } = parsePrometheusText(text)
+  if (errors.length) throw badRequest('Invalid Prometheus text; nothing was written', errors.slice(0, 100).map((e) => ({ field: `line ${e.line}`, message: e.message })))
+  const future = samples.findIndex((s) => s.ts !== undefined && s.ts > now + MAX_FUTURE_MS)
+  if (future >= 0) throw badRequest('Invalid Prometheus text; nothing was written', [{ field: 'timestamp', message: 'a sample is more than 10 minutes in the future' }])
+  const finite = samples.filter((s) => Number.isFinite(s.value))
+  return { samples: finite.map((s) => ({ name: s.name, labels: s.labels, value: s.value, ts: s.ts ?? now })), dropped: samples.length - finite.length }
+}
+
+const QueryParams = v.object({
+  name: MetricName,
+  from: v.optional(TimeInput),
+  to: v.optional(TimeInput),
+  step: v.optional(Duration),
+  agg: v.optional(v.picklist(aggregations, `must be one of ${aggregations.join(', ')}`), 'avg'),
+  by: v.optional(v.pipe(v.string(), v.regex(/^([a-zA-Z_][a-zA-Z0-9_]*)(,[a-zA-Z_][a-zA-Z0-9_]*)*$/, 'must be label names separated by commas'))),
+})
+
+/** `match[agent]=planner` query parameters as a label map. */
+function matchers(c: Context) {
+  const match: Record<string, string> = {}
+  for (const [k, value] of new URL(c.req.url).searchParams) {
+    const m = /^match\[([a-zA-Z_][a-zA-Z0-9_]*)\]$/.exec(k)
+    if (m) match[m[1]!] = value
+    else if (k.startsWith('match')) throw badRequest('Invalid query', [{ field: k, message: 'must be match[<label name>]' }])
+  }
+  return match
+}
+
+export function metricsRoutes(deps: ModuleDeps) {
+  const { db, config } = deps
+  const store = createMetricStore(db)
+  const app = new Hono<AppEnv>()
+  const tags = ['metrics']
+  // The handler reads JSON or text itself; this only tells the OpenAPI document the JSON shape.
+  const documentsBody = withMeta(async (_c: Context, next: () => Promise<void>) => next(), { inputs: [{ target: 'json', schema: ingestBody(config.METRICS_MAX_BATCH) }] })
+
+  app.post('/api/v1/metrics', access('ingest'), describe('Ingest points: JSON {name,value,labels?,ts?} or {points:[…]}, or Prometheus text (text/plain)', tags), documentsBody, async (c) => {
+    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+    const now = Date.now()
+    if (type === 'text/plain' || type === 'application/openmetrics-text') {
+      const { samples, dropped } = fromText(await c.req.text(), now)
+      const r = await store.write(samples, now)
+      return c.json({ ...r, dropped })
+    }
+    if (type !== 'application/json') throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/json or text/plain', [{ field: 'Content-Type', message: type || 'missing' }])
+    let body: unknown
+    try {
+      body = await c.req.json()
+    } catch {
+      throw new AppError(400, 'invalid_json', 'The body is not valid JSON', [{ field: '(body)', message: 'could not be parsed' }])
+    }
+    return c.json({ ...(await store.write(fromJson(body, config.METRICS_MAX_BATCH, now), now)), dropped: 0 })
+  })
+
+  app.get('/api/v1/metrics/series', access('viewer'), describe('Find series by name or label value: counts per name and last seen', tags), validate('query', SeriesQuery), async (c) => {
+    const q = c.req.valid('query')
+    const limit = q.limit ?? 100
+    const term = q.search ? `%${q.search.replace(/[%_\\]/g, (ch) => `\\${ch}`)}%` : undefined
+    const where = and(
+      q.name ? eq(series.name, q.name) : undefined,
+      term ? or(sql`${series.name} like ${term} escape '\\'`, sql`${series.labels} like ${term} escape '\\'`) : undefined,
+    )
+    const [rows, names] = await Promise.all([
+      db.select().from(series).where(and(where, q.cursor ? lt(series.id, Number(q.cursor)) : undefined)).orderBy(desc(series.id)).limit(limit + 1),
+      db.select({ name: series.name, series: sql<number>`count(*)`, lastSeenAt: sql<number>`max(${series.lastSeenAt})` }).from(series).where(where).groupBy(series.name).orderBy(series.name).limit(500),
+    ])
+    const { items, next } = page(rows, limit, (r) => r.id)
+    return c.json({
+      names: names.map((n) => ({ ...n, lastSeenAt: toIso(n.lastSeenAt) })),
+      items: items.map((s) => ({ id: s.id, name: s.name, labels: s.labels, createdAt: toIso(s.createdAt), lastSeenAt: toIso(s.lastSeenAt) })),
+      next,
+    })
+  })
+
+  app.get('/api/v1/metrics/query', access('viewer'), describe('Query a metric: match[label]=, from, to, step, agg, by; reads the coarsest rollup that serves the step', tags), validate('query', QueryParams), async (c) => {
+    const q = c.req.valid('query')
+    const to = q.to ?? Date.now()
+    const from = q.from ?? to - 3_600_000
+    const step = q.step ?? Math.max(60_000, Math.ceil((to - from) / 300 / 60_000) * 60_000)
+    const problems = [
+      ...(from >= to ? [{ field: 'from', message: 'must be before to' }] : []),
+      ...(step < 1000 ? [{ field: 'step', message: 'must be at least 1s' }] : []),
+      ...((to - from) / step > MAX_QUERY_POINTS ? [{ field: 'step', message: `gives more than ${MAX_QUERY_POINTS} points; use a larger step` }] : []),
+    ]
+    if (problems.length) throw badRequest('Invalid query', problems)
+    const aligned = from - (from % step)
+    const result = await runQuery(db, { name: q.name, match: matchers(c), from: aligned, to, step, agg: q.agg, by: q.by ? q.by.split(',') : [] })
+    return c.json({
+      name: q.name,
+      agg: q.agg,
+      step,
+      from: toIso(aligned),
+      to: toIso(to),
+      resolution: result.resolution ? `${result.resolution === 60 ? '1m' : result.resolution === 3600 ? '1h' : '1d'}` : 'raw',
+      series: result.series.map((s) => ({ labels: s.labels, series: s.series, values: s.values.map(([t, value]) => [toIso(t), value]) })),
+    })
+  })
+
+  return app
+}

@@ -1,0 +1,56 @@
+import * as v from 'valibot'
+import { TimeInput } from '../../lib/time.ts'
+
+export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
+export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
+export const MAX_LABELS = 32
+
+export const MetricName = v.pipe(v.string('must be a string'), v.maxLength(200, 'must be at most 200 characters'), v.regex(METRIC_NAME, 'must match [a-zA-Z_:][a-zA-Z0-9_:]*'))
+
+export const Labels = v.pipe(
+  v.record(
+    v.pipe(v.string(), v.maxLength(100, 'label names are at most 100 characters'), v.regex(LABEL_NAME, 'label names must match [a-zA-Z_][a-zA-Z0-9_]*'), v.check((k) => !k.startsWith('__'), 'label names starting with __ are reserved')),
+    v.pipe(v.string('label values must be strings'), v.maxLength(1024, 'label values are at most 1024 characters')),
+    'must be an object of string labels',
+  ),
+  v.check((labels) => Object.keys(labels).length <= MAX_LABELS, `at most ${MAX_LABELS} labels`),
+)
+
+export const Point = v.strictObject({
+  name: MetricName,
+  value: v.pipe(v.number('must be a number'), v.finite('must be a finite number')),
+  labels: v.optional(Labels),
+  ts: v.optional(TimeInput),
+})
+
+export const batchBody = (maxBatch: number) =>
+  v.strictObject({
+    points: v.pipe(v.array(Point, 'must be a list of points'), v.minLength(1, 'must not be empty'), v.maxLength(maxBatch, `at most ${maxBatch} points per request`)),
+  })
+
+/** What POST /api/v1/metrics takes as JSON (for the docs; the route checks each shape on its own). */
+export const ingestBody = (maxBatch: number) => v.union([Point, batchBody(maxBatch)], 'must be a point {name, value, labels?, ts?} or {points: [...]}')
+
+export type PointInput = v.InferOutput<typeof Point>
+
+const DURATION = /^(\d+)(ms|s|m|h|d)?$/
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+/** `30s`, `5m`, `1h`, `1d` or milliseconds. */
+export const Duration = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(DURATION, 'must be a duration like 30s, 5m, 1h, 1d or milliseconds'),
+  v.transform((s) => {
+    const [, n, unit] = DURATION.exec(s)!
+    return Number(n) * UNIT_MS[(unit ?? 'ms') as keyof typeof UNIT_MS]
+  }),
+)
+
+const Optional = <S extends v.GenericSchema>(s: S) => v.optional(v.union([v.pipe(v.literal(''), v.transform(() => undefined)), s]))
+
+export const SeriesQuery = v.object({
+  search: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  name: Optional(MetricName),
+  limit: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number), v.minValue(1), v.maxValue(500))),
+  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'must be a cursor from a previous reply'))),
+})
