@@ -32,6 +32,7 @@ export async function boot(env: Record<string, string | undefined>, opts: { quie
       authToken: config.DATABASE_AUTH_TOKEN,
       syncUrl: config.DATABASE_SYNC_URL,
       syncIntervalSeconds: config.DATABASE_SYNC_INTERVAL,
+      synchronous: config.DATABASE_SYNCHRONOUS,
       onQuery: (s) => telemetry.dbQuery.observe({}, s),
     })
   } catch (error) {

@@ -45,6 +45,7 @@ export const ConfigSchema = v.object({
   DATABASE_AUTH_TOKEN: optionalText,
   DATABASE_SYNC_URL: v.optional(url(['libsql', 'https', 'http', 'ws', 'wss'])),
   DATABASE_SYNC_INTERVAL: int(0, 86_400, 60),
+  DATABASE_SYNCHRONOUS: v.optional(v.picklist(['normal', 'full'], 'must be normal or full'), 'normal'),
   SECRET_KEY: v.optional(v.pipe(v.string(), v.trim(), v.minLength(32, 'must be at least 32 characters'))),
   ADMIN_EMAIL: v.optional(v.pipe(v.string(), v.trim(), v.toLowerCase(), v.email('must be an email address'))),
   ADMIN_PASSWORD: v.optional(v.pipe(v.string(), v.minLength(12, 'must be at least 12 characters'))),
@@ -68,6 +69,10 @@ export const ConfigSchema = v.object({
   JOB_RUNS_RETENTION_DAYS: int(1, 3650, 30),
   METRICS_PUBLIC: bool(false),
   METRICS_MAX_BATCH: int(1, 1_000_000, 10_000),
+  RETENTION_RAW_DAYS: int(1, 36_500, 7),
+  RETENTION_1M_DAYS: int(1, 36_500, 30),
+  RETENTION_1H_DAYS: int(1, 36_500, 90),
+  RETENTION_1D_DAYS: int(1, 36_500, 730),
 })
 
 export type RawConfig = v.InferOutput<typeof ConfigSchema>
@@ -97,4 +102,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return { ...cfg, PUBLIC_URL: (cfg.PUBLIC_URL ?? `http://${host}:${cfg.PORT}`).replace(/\/$/, '') }
 }
 
-const redactValue = (name: string, value: string) => (/PASSWORD|SECRET|TOKEN/.test(name) ? '[redacted]' : value)
+// Secret variables are hidden whole; in any other value, URL credentials and tokens are.
+const redactValue = (name: string, value: string) =>
+  /PASSWORD|SECRET|TOKEN/.test(name)
+    ? '[redacted]'
+    : value.replace(/(\/\/[^/@:?#]*):[^/@?#]*@/, '$1:[redacted]@').replace(/((?:auth)?token|password|secret|key)=[^&#]*/gi, '$1=[redacted]')

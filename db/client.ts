@@ -9,6 +9,8 @@ export type DbOptions = {
   authToken?: string
   syncUrl?: string
   syncIntervalSeconds?: number
+  /** `normal` (default): a commit survives a crash of the process, fsync at checkpoints. `full`: fsync every commit. */
+  synchronous?: 'normal' | 'full'
   /** Called with the duration of every statement or batch, in seconds. */
   onQuery?: (seconds: number) => void
 }
@@ -29,11 +31,19 @@ export async function openDb(options: DbOptions) {
     syncUrl: options.syncUrl,
     syncInterval: options.syncUrl ? options.syncIntervalSeconds : undefined,
     timeout: 5000, // busy timeout on every local connection
+    // One connection: statements run synchronously in-process anyway, and per-connection pragmas
+    // (synchronous) then hold for every statement. Writes are batches, never held transactions.
+    concurrency: isFile ? 1 : undefined,
     intMode: 'number',
   })
   if (isFile) {
+    // Incremental vacuum lets the retention job return freed pages. It can only be chosen while
+    // the file is empty (before the first migration).
+    const tables = await raw.execute("select count(*) as n from sqlite_master")
+    if (Number(tables.rows[0]?.n ?? 0) === 0) await raw.execute('PRAGMA auto_vacuum=INCREMENTAL')
     await raw.execute('PRAGMA journal_mode=WAL')
     await raw.execute('PRAGMA foreign_keys=ON')
+    await raw.execute(`PRAGMA synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   }
   if (options.syncUrl) await raw.sync()
   const client = options.onQuery ? timed(raw, options.onQuery) : raw

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.ts'
 import type { Config } from '../app/config.ts'
 import { housekeepingJob } from './housekeeping.ts'
+import { retentionJob } from './retention.ts'
 import { rollupJob } from './rollups.ts'
 import type { Scheduler } from './scheduler.ts'
 
@@ -8,4 +9,7 @@ import type { Scheduler } from './scheduler.ts'
 export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; config: Config }) {
   scheduler.register(housekeepingJob({ db, jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS }))
   scheduler.register(rollupJob({ db }))
+  scheduler.register(
+    retentionJob({ db, keep: { raw: config.RETENTION_RAW_DAYS, 60: config.RETENTION_1M_DAYS, 3600: config.RETENTION_1H_DAYS, 86_400: config.RETENTION_1D_DAYS } }),
+  )
 }

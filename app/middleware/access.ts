@@ -22,7 +22,7 @@ export function allows(p: Principal, level: Access): boolean {
 }
 
 // Routes an admin who must enrol in two-factor sign-in may still use.
-const ENROLMENT_PATHS = /^\/(settings\/security|api\/v1\/me(\/.*)?|logout|api\/v1\/whoami)$/
+const ENROLMENT_PATHS = /^\/(settings\/security(\/.*)?|api\/v1\/me(\/.*)?|logout|api\/v1\/whoami)$/
 
 /**
  * RBAC and per-caller rate limits, from the access the matched route declares. A request that

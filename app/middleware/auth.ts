@@ -4,7 +4,7 @@ import { createMiddleware } from 'hono/factory'
 import type { AppEnv, Deps, Principal } from '../context.ts'
 import { AppError, unauthorized } from '../lib/errors.ts'
 import { KEY_PREFIX, type KeyStore } from '../modules/auth/keys.ts'
-import { resolveSession, SESSION_COOKIE } from '../modules/auth/sessions.ts'
+import { resolveSession, SESSION_COOKIE, setSessionCookie } from '../modules/auth/sessions.ts'
 import { hours } from '../lib/time.ts'
 
 function presentedKey(authorization: string | undefined, apiKeyHeader: string | undefined) {
@@ -38,6 +38,8 @@ export const authenticate = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore) 
       const found = await resolveSession(deps.db, token, ttl, now)
       if (found.status === 'ok') {
         const { user, session } = found
+        // The browser must keep the cookie as long as the extended session lives.
+        if (found.extended) setSessionCookie(c, deps.config, token, session.expiresAt)
         c.set('principal', {
           kind: 'session',
           id: user.id,

@@ -9,7 +9,7 @@ CREATE TABLE `rollup_dirty` (
 	`resolution` integer NOT NULL,
 	`series_id` integer NOT NULL,
 	`bucket` integer NOT NULL,
-	PRIMARY KEY(`resolution`, `series_id`, `bucket`)
+	PRIMARY KEY(`resolution`, `bucket`, `series_id`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
 CREATE TABLE `rollup_watermarks` (

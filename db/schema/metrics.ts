@@ -55,7 +55,7 @@ export const rollupDirty = sqliteTable(
     seriesId: integer('series_id').notNull(),
     bucket: integer('bucket').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.resolution, t.seriesId, t.bucket] })],
+  (t) => [primaryKey({ columns: [t.resolution, t.bucket, t.seriesId] })],
 )
 
 /** How far each resolution's rollups are complete: every bucket before the watermark is built. */

@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, like, lt, lte, type SQL } from 'drizzle-orm'
+import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm'
 import type { Context } from 'hono'
 import type { Db } from '../../../db/client.ts'
 import { auditLog } from '../../../db/schema/audit.ts'
@@ -37,8 +37,8 @@ export type AuditFilter = {
 export async function listAudit(db: Db, f: AuditFilter) {
   const where: SQL[] = []
   if (f.actor) where.push(eq(auditLog.actor, f.actor))
-  // "auth.*" style prefixes select a whole feature's actions
-  if (f.action) where.push(f.action.endsWith('*') ? like(auditLog.action, `${f.action.slice(0, -1).replace(/[%_]/g, '')}%`) : eq(auditLog.action, f.action))
+  // "auth.*" style prefixes select a whole feature's actions; % and _ in the prefix match only themselves
+  if (f.action) where.push(f.action.endsWith('*') ? sql`${auditLog.action} like ${`${f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`} escape '\\'` : eq(auditLog.action, f.action))
   if (f.target) where.push(eq(auditLog.target, f.target))
   if (f.from !== undefined) where.push(gte(auditLog.ts, f.from))
   if (f.to !== undefined) where.push(lte(auditLog.ts, f.to))

@@ -34,11 +34,14 @@ export async function checkPassword(db: Db, policy: LoginPolicy, email: string, 
 
 /** Counts a failed password or code; at the limit the account locks. */
 export async function recordFailure(db: Db, policy: LoginPolicy, user: User, now = Date.now()) {
+  // A lock-out that has run out starts a fresh count, so one more typo does not lock again at once.
+  const lapsed = sql`(${users.lockedUntil} is not null and ${users.lockedUntil} <= ${now})`
+  const failures = sql`(case when ${lapsed} then 1 else ${users.failedLogins} + 1 end)`
   const [row] = await db
     .update(users)
     .set({
-      failedLogins: sql`${users.failedLogins} + 1`,
-      lockedUntil: sql`case when ${users.failedLogins} + 1 >= ${policy.maxFailures} then ${now + minutes(policy.lockoutMinutes)} else ${users.lockedUntil} end`,
+      failedLogins: failures,
+      lockedUntil: sql`case when ${failures} >= ${policy.maxFailures} then ${now + minutes(policy.lockoutMinutes)} when ${lapsed} then null else ${users.lockedUntil} end`,
     })
     .where(eq(users.id, user.id))
     .returning()

@@ -1,6 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
-import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
+import { deleteCookie, getCookie } from 'hono/cookie'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { access } from '../../middleware/access.ts'
 import { createRateLimiter } from '../../middleware/rate-limit.ts'
@@ -11,7 +11,7 @@ import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/service.ts'
 import { checkPassword, recordFailure, recordSuccess } from './login.ts'
 import { LoginForm, SecondFactorForm, SetupForm } from './schema.ts'
-import { createSession, deleteSession, SESSION_COOKIE } from './sessions.ts'
+import { createSession, deleteSession, SESSION_COOKIE, setSessionCookie } from './sessions.ts'
 import { completeSetup, setupTokenValid } from './setup.ts'
 import { issueTicket, readTicket, verifySecondFactor } from './two-factor.ts'
 import { countUsers, getUser } from './users.ts'
@@ -87,13 +87,10 @@ export function signInPages(deps: ModuleDeps) {
   const loginLimit = createRateLimiter({ perSecond: perMinute / 60, burst: perMinute })
   const policy = { maxFailures: config.LOGIN_MAX_FAILURES, lockoutMinutes: config.LOGIN_LOCKOUT_MINUTES }
 
-  const secure = (c: Context<AppEnv>) =>
-    config.PUBLIC_URL.startsWith('https:') || new URL(c.req.url).protocol === 'https:' || (config.TRUST_PROXY && c.req.header('x-forwarded-proto') === 'https')
-
   async function startSession(c: Context<AppEnv>, userId: string, email: string, next?: string) {
     const ttl = hours(config.SESSION_TTL_HOURS)
     const s = await createSession(db, { userId, ip: c.get('ip'), userAgent: c.req.header('user-agent'), ttlMs: ttl })
-    setCookie(c, SESSION_COOKIE, s.token, { httpOnly: true, sameSite: 'Lax', secure: secure(c), path: '/', expires: new Date(s.expiresAt) })
+    setSessionCookie(c, config, s.token, s.expiresAt)
     await recordSuccess(db, userId)
     await audit(db, c, { action: 'auth.login', target: email, actor: `user:${email}` })
     return c.redirect(safeNext(next), 303)
@@ -159,7 +156,9 @@ export function signInPages(deps: ModuleDeps) {
     await next()
     const error = c.error
     if (error instanceof AppError && error.status === 400 && !c.req.header('hx-request')) {
-      const token = String((await c.req.formData().catch(() => null))?.get('token') ?? '')
+      // The validator caches the parsed FormData itself, not a promise, so `.catch` on it would throw.
+      const form = await (async () => c.req.formData())().catch(() => null)
+      const token = String(form?.get('token') ?? '')
       c.res = await c.html(<SetupPage token={token} error={error.message} details={Array.isArray(error.details) ? error.details : undefined} />, 400)
     }
   }, validate('form', SetupForm), async (c) => {

@@ -62,8 +62,15 @@ const upsertRollups = (db: Db, rows: Built[]) =>
     })
 
 type Mark = typeof rollupDirty.$inferSelect
-const clear = (db: Db, marks: Mark[]) =>
-  marks.map((d) => db.delete(rollupDirty).where(and(eq(rollupDirty.resolution, d.resolution), eq(rollupDirty.seriesId, d.seriesId), eq(rollupDirty.bucket, d.bucket))))
+/** Deletes exactly these marks (a mark written meanwhile survives), 300 to a statement. */
+function clear(db: Db, marks: Mark[]) {
+  const stmts = []
+  for (let i = 0; i < marks.length; i += 300) {
+    const keys = sql.join(marks.slice(i, i + 300).map((d) => sql`(${d.resolution}, ${d.bucket}, ${d.seriesId})`), sql`, `)
+    stmts.push(db.delete(rollupDirty).where(sql`(${rollupDirty.resolution}, ${rollupDirty.bucket}, ${rollupDirty.seriesId}) in (values ${keys})`))
+  }
+  return stmts
+}
 
 function nonEmpty<T>(list: T[]): [T, ...T[]] {
   if (!list.length) throw new Error('empty batch')

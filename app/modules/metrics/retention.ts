@@ -1,0 +1,51 @@
+import { and, eq, inArray, lt, sql } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { points, rollups, series } from '../../../db/schema/metrics.ts'
+import { days } from '../../lib/time.ts'
+import type { Resolution } from './store.ts'
+
+export type RetentionDays = { raw: number; 60: number; 3600: number; 86_400: number }
+
+const SERIES_PER_DELETE = 50
+const pause = () => new Promise((resolve) => setTimeout(resolve, 0))
+
+/**
+ * Deletes raw points and rollups past their retention, a few series or one day of buckets per
+ * statement so that each write transaction stays short and ingest is never held up; then hands
+ * freed pages back to the file system (incremental vacuum) so the file does not grow without bound.
+ */
+export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { vacuumPages = 2000 } = {}) {
+  const counts = { points: 0, rollups: 0, series: 0, vacuumed: 0 }
+  const rawCutoff = now - days(keep.raw)
+  const ids = (await db.select({ id: series.id }).from(series)).map((s) => s.id)
+  for (let i = 0; i < ids.length; i += SERIES_PER_DELETE) {
+    const gone = await db.delete(points).where(and(inArray(points.seriesId, ids.slice(i, i + SERIES_PER_DELETE)), lt(points.ts, rawCutoff))).returning({ ts: points.ts })
+    counts.points += gone.length
+    await pause()
+  }
+  for (const res of [60, 3600, 86_400] as Resolution[]) {
+    const cutoff = now - days(keep[res])
+    const [oldest] = await db.select({ b: sql<number | null>`min(${rollups.bucket})` }).from(rollups).where(eq(rollups.resolution, res))
+    for (let from = oldest?.b ?? cutoff; from < cutoff; from += days(1)) {
+      const gone = await db.delete(rollups).where(and(eq(rollups.resolution, res), lt(rollups.bucket, Math.min(cutoff, from + days(1))))).returning({ b: rollups.bucket })
+      counts.rollups += gone.length
+      await pause()
+    }
+  }
+  // A series with nothing left and not seen for the longest retention is forgotten.
+  const longest = Math.max(keep.raw, keep[60], keep[3600], keep[86_400])
+  const forgotten = await db
+    .delete(series)
+    .where(and(lt(series.lastSeenAt, now - days(longest)), sql`not exists (select 1 from ${points} where ${points.seriesId} = ${series.id})`, sql`not exists (select 1 from ${rollups} where ${rollups.seriesId} = ${series.id})`))
+    .returning({ id: series.id })
+  counts.series = forgotten.length
+  const [mode] = await db.all<{ auto_vacuum: number }>(sql`pragma auto_vacuum`)
+  if (mode?.auto_vacuum === 2) {
+    const [before] = await db.all<{ freelist_count: number }>(sql`pragma freelist_count`)
+    // exec steps the pragma to its end; a prepared statement would stay open mid-vacuum.
+    await db.$client.executeMultiple(`pragma incremental_vacuum(${Math.max(1, Math.floor(vacuumPages))})`)
+    const [after] = await db.all<{ freelist_count: number }>(sql`pragma freelist_count`)
+    counts.vacuumed = (before?.freelist_count ?? 0) - (after?.freelist_count ?? 0)
+  }
+  return counts
+}
