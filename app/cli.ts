@@ -29,22 +29,30 @@ function fail(message: string): never {
 
 function parse<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
   const result = v.safeParse(schema, input)
-  if (!result.success) fail(issuesToDetails(result.issues).map((d) => `--${d.field.replace(/([A-Z])/g, '-$1').toLowerCase()}: ${d.message}`).join('\n'))
+  if (!result.success) fail(issuesToDetails(result.issues).map((d) => `--${option(d.field)}: ${d.message}`).join('\n'))
   return result.output
 }
 
-const { positionals, values } = parseArgs({
-  allowPositionals: true,
-  options: {
-    name: { type: 'string' },
-    role: { type: 'string' },
-    scope: { type: 'string', multiple: true },
-    'expires-days': { type: 'string' },
-    email: { type: 'string' },
-    password: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
-  },
-})
+/** The command-line option a schema field came from: `scopes.0` → `scope`, `expiresAt` → `expires-at`. */
+const option = (field: string) => (field.startsWith('scopes') ? 'scope' : field.replace(/([A-Z])/g, '-$1').toLowerCase())
+
+const options = {
+  name: { type: 'string' },
+  role: { type: 'string' },
+  scope: { type: 'string', multiple: true },
+  'expires-days': { type: 'string' },
+  email: { type: 'string' },
+  password: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const
+let parsed: ReturnType<typeof parseArgs<{ allowPositionals: true; options: typeof options }>>
+try {
+  parsed = parseArgs({ allowPositionals: true, options })
+} catch (error) {
+  // Unknown option, or an option without its value: one line naming it, then the usage.
+  fail(`${error instanceof Error ? error.message : String(error)}\n\n${usage}`)
+}
+const { positionals, values } = parsed
 const [group, command, arg] = positionals
 if (values.help || !group) {
   console.log(usage)

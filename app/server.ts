@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { createApp } from './app.ts'
 import { boot, runtimeName } from './boot.ts'
 import { ensureFirstAdmin } from './modules/auth/setup.ts'
-import { createScheduler } from '../jobs/scheduler.ts'
+import { createScheduler, recordJobRuns } from '../jobs/scheduler.ts'
 import { registerJobs } from '../jobs/index.ts'
 
 type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
@@ -19,8 +19,30 @@ async function serve(fetch: Fetch, port: number, hostname: string): Promise<Serv
     return { stop: () => server.stop(false), remoteAddress: (c) => (c.env as typeof server | undefined)?.requestIP(c.req.raw)?.address }
   }
   if (runtime === 'deno') {
-    const server = Deno.serve({ port, hostname, onListen: () => {} }, fetch)
-    return { stop: () => server.shutdown(), remoteAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname }
+    // Deno 2.9's shutdown() makes the bodies of in-flight requests unreadable (denoland/deno#36809),
+    // so drain first: new requests get 503, running ones finish, then the listener closes.
+    let inFlight = 0
+    let draining = false
+    const counted: Fetch = async (req, ...rest) => {
+      if (draining) {
+        const error = { code: 'shutting_down', message: 'The server is shutting down; retry shortly', details: null, requestId: null }
+        return Response.json({ error }, { status: 503, headers: { Connection: 'close', 'Retry-After': '5' } })
+      }
+      inFlight++
+      try {
+        return await fetch(req, ...rest)
+      } finally {
+        inFlight--
+      }
+    }
+    const server = Deno.serve({ port, hostname, onListen: () => {} }, counted)
+    const stop = async () => {
+      draining = true
+      const deadline = Date.now() + 30_000
+      while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+      await server.shutdown()
+    }
+    return { stop, remoteAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname }
   }
   const { serve: nodeServe } = await import('@hono/node-server')
   const server = nodeServe({ fetch, port, hostname })
@@ -34,10 +56,7 @@ const { config, log, telemetry, sealer, db, client } = await boot(process.env)
 const scheduler = createScheduler({
   db,
   log,
-  onRun: (job, outcome, seconds) => {
-    telemetry.jobRuns.inc({ job, outcome })
-    if (outcome === 'ran' || outcome === 'failed') telemetry.jobDuration.observe({ job }, seconds)
-  },
+  onRun: recordJobRuns(telemetry),
 })
 registerJobs(scheduler, { db, config })
 

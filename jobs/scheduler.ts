@@ -4,6 +4,7 @@ import type { Db } from '../db/client.ts'
 import { jobLeases, jobRuns } from '../db/schema/system.ts'
 import { newId } from '../app/lib/ids.ts'
 import type { Logger } from '../app/lib/logger.ts'
+import type { Telemetry } from '../app/lib/telemetry.ts'
 
 export type JobContext = { now: number; tick: number; log: Logger }
 export type JobHandler = (ctx: JobContext) => Promise<Record<string, number> | void>
@@ -144,3 +145,11 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
 }
 
 export type Scheduler = ReturnType<typeof createScheduler>
+
+/** Counts ticks and times runs into the app's own metrics (job_runs_total, job_run_duration_seconds). */
+export const recordJobRuns =
+  (telemetry: Telemetry): NonNullable<SchedulerDeps['onRun']> =>
+  (job, outcome, seconds) => {
+    telemetry.jobRuns.inc({ job, outcome })
+    if (outcome === 'ran' || outcome === 'failed') telemetry.jobDuration.observe({ job }, seconds)
+  }

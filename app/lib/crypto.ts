@@ -29,7 +29,9 @@ export async function verifyPassword(password: string, stored: string): Promise<
   const [kind, n, r, p, salt, key] = stored.split('$')
   if (kind !== 'scrypt' || !salt || !key) return false
   const params = { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem }
-  const derived = await scryptAsync(password, Buffer.from(salt, 'base64url'), params)
+  // A stored hash with unusable parameters matches nothing (rather than failing the request).
+  const derived = await scryptAsync(password, Buffer.from(salt, 'base64url'), params).catch(() => null)
+  if (!derived) return false
   const expected = Buffer.from(key, 'base64url')
   return derived.length === expected.length && timingSafeEqual(derived, expected)
 }

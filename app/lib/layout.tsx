@@ -51,7 +51,9 @@ export function Layout(props: { title: string; active: string; principal: Princi
           </a>
           <details class="menu">
             <summary aria-label="Menu">☰</summary>
-            <NavLinks active={props.active} />
+            <nav aria-label="Menu">
+              <NavLinks active={props.active} />
+            </nav>
           </details>
           <div class="who">
             <span title={p.role}>{p.name}</span>

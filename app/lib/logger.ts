@@ -7,9 +7,17 @@ export type Logger = Record<Exclude<LogLevel, 'silent'>, (msg: string, fields?: 
 // Field names whose values never reach a log line.
 const SECRET_FIELD = /pass(word)?|secret|token|authorization|api[-_]?key|cookie/i
 
-function redact(fields: Record<string, unknown>): Record<string, unknown> {
+// Nested plain objects and arrays are redacted too (a logged request's headers, a channel list).
+function redactValue(value: unknown, depth: number): unknown {
+  if (depth > 5 || value === null || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1))
+  const proto = Object.getPrototypeOf(value)
+  return proto === Object.prototype || proto === null ? redact(value as Record<string, unknown>, depth + 1) : value
+}
+
+function redact(fields: Record<string, unknown>, depth = 0): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const [k, value] of Object.entries(fields)) out[k] = SECRET_FIELD.test(k) ? '[redacted]' : value
+  for (const [k, value] of Object.entries(fields)) out[k] = SECRET_FIELD.test(k) ? '[redacted]' : redactValue(value, depth)
   return out
 }
 

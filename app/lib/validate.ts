@@ -8,6 +8,7 @@ type Target = 'json' | 'form' | 'query' | 'param'
 
 const JSON_TYPE = /^application\/([\w.-]+\+)?json$/i
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data']
+const OBJECT_TYPES = new Set(['object', 'strict_object', 'loose_object', 'object_with_rest'])
 
 export function issuesToDetails(issues: v.BaseIssue<unknown>[], prefix = ''): ErrorDetail[] {
   return issues.map((issue) => {
@@ -39,6 +40,10 @@ function checkContentType(c: Context, target: Target) {
 export function validate<T extends Target, S extends v.GenericSchema>(target: T, schema: S) {
   const mw = validator(target, (value, c) => {
     checkContentType(c, target)
+    // valibot's object schemas accept arrays (an empty array has no unknown keys): refuse them here.
+    if (Array.isArray(value) && OBJECT_TYPES.has(schema.type)) {
+      throw new AppError(400, 'invalid_input', 'Invalid body', [{ field: '(body)', message: 'must be an object, not an array' }])
+    }
     const result = v.safeParse(schema, value)
     if (!result.success) {
       const where = target === 'json' || target === 'form' ? 'body' : target

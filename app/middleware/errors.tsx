@@ -14,19 +14,35 @@ function toAppError(err: Error): AppError {
     if (err.status === 413) return new AppError(413, 'payload_too_large', err.message || 'Request body too large')
     return new AppError(err.status, err.status >= 500 ? 'internal' : 'http_error', err.message || 'Request refused')
   }
-  const code = (err as { code?: string }).code ?? ''
   // The database is read-only, locked past the busy timeout, or gone: the caller may retry later.
-  if (/SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR|FULL)/.test(code) || /SQLITE_(BUSY|LOCKED|READONLY)|database is locked|readonly database/i.test(err.message)) {
-    return new AppError(503, 'database_unavailable', 'The database cannot take writes right now; retry shortly', undefined, { 'Retry-After': '5' })
+  // Drizzle wraps the driver's error ("Failed query: …"), so look along the cause chain.
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if ((typeof code === 'string' && /SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR|FULL)/.test(code)) || /SQLITE_(BUSY|LOCKED|READONLY)|database is locked|readonly database/i.test(e.message)) {
+      return new AppError(503, 'database_unavailable', 'The database cannot take writes right now; retry shortly', undefined, { 'Retry-After': '5' })
+    }
   }
   return new AppError(500, 'internal', 'Something went wrong on our side; the request id identifies it in the logs')
+}
+
+/**
+ * What the log gets: the error and its causes, without query parameters — Drizzle's
+ * "Failed query: … params: …" message can carry emails and hashes.
+ */
+function describeError(err: Error): string {
+  const parts: string[] = []
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    parts.push(`${e.name}: ${e.message.replace(/\nparams:[\s\S]*$/, '')}`)
+  }
+  const frame = err.stack?.split('\n').find((line) => line.includes('/app/'))
+  return parts.join(' <- ') + (frame ? ` at ${frame.trim()}` : '')
 }
 
 /** Every error becomes `{"error":{code,message,details,requestId}}`, or an htmx fragment, or a page. */
 export const onError = (deps: Pick<Deps, 'log'>): ErrorHandler<AppEnv> => (err, c) => {
   const e = toAppError(err)
   const requestId = c.get('requestId')
-  if (e.status >= 500) deps.log.error('request failed', { requestId, path: c.req.path, error: err.message, stack: err.stack })
+  if (e.status >= 500) deps.log.error('request failed', { requestId, path: c.req.path, error: describeError(err) })
   for (const [k, v] of Object.entries(e.headers ?? {})) c.header(k, v)
   if (wantsHtml(c)) {
     const isHtmx = c.req.header('hx-request') === 'true'

@@ -12,7 +12,7 @@ import { createUser } from '../../app/modules/auth/users.ts'
 import { openDb } from '../../db/client.ts'
 import { runMigrations } from '../../db/migrate.ts'
 import { sessions, type Role } from '../../db/schema/auth.ts'
-import { createScheduler } from '../../jobs/scheduler.ts'
+import { createScheduler, recordJobRuns } from '../../jobs/scheduler.ts'
 import { registerJobs } from '../../jobs/index.ts'
 
 export const PASSWORD = 'correct horse battery staple'
@@ -38,7 +38,7 @@ export async function testApp(env: Record<string, string> = {}) {
   const log = createLogger('silent')
   const sealer = createSealer('test-secret-key-that-is-long-enough-123')
   const telemetry = createTelemetry('test', 'node')
-  const scheduler = createScheduler({ db, log })
+  const scheduler = createScheduler({ db, log, onRun: recordJobRuns(telemetry) })
   registerJobs(scheduler, { db, config })
   const app = createApp({ config, db, log, sealer, telemetry, scheduler })
 

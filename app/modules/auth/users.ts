@@ -58,9 +58,10 @@ export async function updateUser(db: Db, id: string, patch: { name?: string; rol
   if (patch.role) set.role = patch.role
   if (patch.password) Object.assign(set, { passwordHash: await hashPassword(patch.password), failedLogins: 0, lockedUntil: null })
   if (patch.unlock) Object.assign(set, { failedLogins: 0, lockedUntil: null })
-  const [row] = await db.update(users).set(set).where(eq(users.id, user.id)).returning()
-  // A new password or a lower role ends the user's sessions.
-  if (patch.password || (patch.role && patch.role !== user.role)) await db.delete(sessions).where(eq(sessions.userId, user.id))
+  const update = db.update(users).set(set).where(eq(users.id, user.id)).returning()
+  // A new password or another role ends the user's sessions, in the same transaction.
+  const endSessions = patch.password || (patch.role && patch.role !== user.role)
+  const [[row]] = endSessions ? await db.batch([update, db.delete(sessions).where(eq(sessions.userId, user.id))]) : [await update]
   return row!
 }
 
