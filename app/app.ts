@@ -20,6 +20,10 @@ import { signInPages } from './modules/auth/pages.tsx'
 import { authRoutes } from './modules/auth/routes.ts'
 import { auditPages } from './modules/audit/pages.tsx'
 import { auditRoutes } from './modules/audit/routes.ts'
+import { componentPages } from './modules/components/pages.tsx'
+import { componentsRoutes } from './modules/components/routes.ts'
+import { metricsQueryRoutes } from './modules/metrics/query-routes.ts'
+import { metricsPages } from './modules/metrics/pages.tsx'
 import { metricsRoutes } from './modules/metrics/routes.ts'
 import { systemPages } from './modules/system/pages.tsx'
 import { systemRoutes } from './modules/system/routes.ts'
@@ -46,15 +50,21 @@ export function createApp(deps: Deps) {
       if (!PROBES.has(c.req.path)) log.info('request', { requestId: c.get('requestId'), method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000), actor: c.get('principal')?.name })
     }),
   )
-  app.use(secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-eval'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] } }))
-  app.use(async (c, next) => {
-    const limit = accessOf(c) === 'ingest' ? config.INGEST_BODY_LIMIT_BYTES : config.BODY_LIMIT_BYTES
-    return bodyLimit({
+  // Pages get the full set (CSP and friends); JSON answers only what matters for them.
+  const pageHeaders = secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-eval'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] } })
+  const apiHeaders = secureHeaders({ crossOriginEmbedderPolicy: false, crossOriginOpenerPolicy: false, crossOriginResourcePolicy: false, originAgentCluster: false, xDnsPrefetchControl: false, xDownloadOptions: false, xPermittedCrossDomainPolicies: false, xXssProtection: false })
+  app.use((c, next) => (c.req.path.startsWith('/api/') ? apiHeaders(c, next) : pageHeaders(c, next)))
+  const limitBody = (limit: number) =>
+    bodyLimit({
       maxSize: limit,
       onError: () => {
         throw new AppError(413, 'payload_too_large', `Request body over ${limit} bytes`, [{ field: '(body)', message: `at most ${limit} bytes` }])
       },
-    })(c, next)
+    })
+  const bodyLimits = { api: limitBody(config.BODY_LIMIT_BYTES), ingest: limitBody(config.INGEST_BODY_LIMIT_BYTES) }
+  app.use(async (c, next) => {
+    if (!c.req.raw.body) return next() // built once above, and skipped when there is no body
+    return (accessOf(c) === 'ingest' ? bodyLimits.ingest : bodyLimits.api)(c, next)
   })
   app.use(async (c, next) => {
     if (!PROBES.has(c.req.path) && !c.req.path.startsWith('/static/')) perIp(`ip:${c.get('ip')}`)
@@ -69,11 +79,15 @@ export function createApp(deps: Deps) {
   app.route('/', authRoutes(md))
   app.route('/', auditRoutes(md))
   app.route('/', metricsRoutes(md))
+  app.route('/', metricsQueryRoutes(md))
+  app.route('/', componentsRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))
   app.route('/', accountPages(md))
   app.route('/', auditPages(md))
+  app.route('/', metricsPages(md))
+  app.route('/', componentPages(md))
 
   const handleError = onError(deps)
   app.onError(handleError)

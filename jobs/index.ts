@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.ts'
 import type { Config } from '../app/config.ts'
+import { componentChecksJob } from './components.ts'
 import { housekeepingJob } from './housekeeping.ts'
 import { retentionJob } from './retention.ts'
 import { rollupJob } from './rollups.ts'
@@ -9,6 +10,8 @@ import type { Scheduler } from './scheduler.ts'
 export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; config: Config }) {
   scheduler.register(housekeepingJob({ db, jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS }))
   scheduler.register(rollupJob({ db }))
+  // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
+  scheduler.register(componentChecksJob({ db, historyDays: config.RETENTION_1H_DAYS }))
   scheduler.register(
     retentionJob({ db, keep: { raw: config.RETENTION_RAW_DAYS, 60: config.RETENTION_1M_DAYS, 3600: config.RETENTION_1H_DAYS, 86_400: config.RETENTION_1D_DAYS } }),
   )

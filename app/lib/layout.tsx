@@ -4,6 +4,7 @@ import type { Principal } from '../context.ts'
 
 export const nav = [
   { href: '/', label: 'Overview' },
+  { href: '/components', label: 'Components' },
   { href: '/explore', label: 'Metrics' },
   { href: '/alerts', label: 'Alerts' },
   { href: '/healing', label: 'Healing' },

@@ -1,7 +1,17 @@
 /** A small Prometheus text-format registry for Homeostat's own /metrics. */
 type Labels = Record<string, string>
 
-const key = (labels: Labels) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)))
+// Runs on every request: walk the labels once, and sort only if they came out of order.
+const key = (labels: Labels) => {
+  let k = ''
+  let prev = ''
+  for (const name in labels) {
+    if (name < prev) return Object.keys(labels).sort().map((n) => `${n}\u0000${labels[n]}\u0001`).join('')
+    prev = name
+    k += `${name}\u0000${labels[name]}\u0001`
+  }
+  return k
+}
 const escape = (s: string) => s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"')
 const fmt = (labels: Labels, extra: Labels = {}) => {
   const all = Object.entries({ ...labels, ...extra })

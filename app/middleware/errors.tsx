@@ -47,7 +47,9 @@ export const onError = (deps: Pick<Deps, 'log'>): ErrorHandler<AppEnv> => (err, 
   if (wantsHtml(c)) {
     const isHtmx = c.req.header('hx-request') === 'true'
     if (e.status === 401) {
-      const next = encodeURIComponent(isHtmx ? (c.req.header('hx-current-url') ? new URL(c.req.header('hx-current-url')!).pathname : '/') : c.req.path)
+      const back = (u: URL) => u.pathname + u.search // the view the user was on, query and all
+      const current = c.req.header('hx-current-url')
+      const next = encodeURIComponent(isHtmx ? (current ? back(new URL(current)) : '/') : back(new URL(c.req.url)))
       const to = `/login?next=${next}${e.code === 'session_expired' ? '&expired=1' : ''}`
       if (isHtmx) return c.body(null, 200, { 'HX-Redirect': to })
       return c.redirect(to, 302)

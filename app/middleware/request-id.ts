@@ -15,5 +15,10 @@ export const requestContext = (deps: Pick<Deps, 'config' | 'remoteAddress'>) =>
     c.set('principal', null)
     c.set('authError', null)
     await next()
-    c.header('X-Request-Id', id)
+    // Set in place, as secureHeaders does: c.header() on a finished response copies the whole Response.
+    try {
+      c.res.headers.set('X-Request-Id', id)
+    } catch {
+      c.header('X-Request-Id', id) // immutable headers (a proxied fetch response): copy after all
+    }
   })

@@ -14,6 +14,7 @@ export const users = sqliteTable('users', {
   passwordHash: text('password_hash').notNull(),
   totpSecret: text('totp_secret'), // encrypted with SECRET_KEY
   totpEnabledAt: integer('totp_enabled_at'),
+  totpLastStep: integer('totp_last_step'), // the 30 s step of the last code accepted: a code works once (RFC 6238 §5.2)
   recoveryCodes: text('recovery_codes', { mode: 'json' }).$type<string[]>(), // sha256 hashes, used ones removed
   failedLogins: integer('failed_logins').notNull().default(0),
   lockedUntil: integer('locked_until'),

@@ -106,6 +106,7 @@ describe('the dashboard on a laptop', () => {
 
   const sections = [
     { link: 'Overview', href: '/', title: 'Overview', shot: 'overview' },
+    { link: 'Components', href: '/components', title: 'Components', shot: 'components' },
     { link: 'Metrics', href: '/explore', title: 'Metrics', shot: 'metrics' },
     { link: 'Alerts', href: '/alerts', title: 'Alerts', shot: 'alerts' },
     { link: 'Healing', href: '/healing', title: 'Healing', shot: 'healing' },

@@ -68,6 +68,8 @@ describe('sign-in form', () => {
     const cases: [string, string][] = [
       ['/settings/security', '/settings/security'],
       ['/alerts?state=firing', '/alerts?state=firing'],
+      ['/explore?name=llm_latency_ms&match[model]=a,b&agg=p95&from=2026-11-23T10:00:00Z', '/explore?name=llm_latency_ms&match[model]=a,b&agg=p95&from=2026-11-23T10:00:00Z'],
+      ['/\t/evil.com', '/'],
       ['//evil.com', '/'],
       ['//evil.com/path', '/'],
       ['https://evil.com/', '/'],
@@ -79,6 +81,17 @@ describe('sign-in form', () => {
       expect(res.status, next).toBe(303)
       expect(res.headers.get('location'), next).toBe(expected)
     }
+  })
+
+  it('a shared link opened signed-out comes back whole after sign-in', async () => {
+    const u = await t.user('viewer')
+    const link = '/explore?name=llm_latency_ms&match[model]=gpt&agg=p95'
+    const page = await t.app.request(link, { headers: { Accept: 'text/html' } })
+    expect(page.status).toBe(302)
+    const next = new URL(page.headers.get('location')!, 'http://x').searchParams.get('next')
+    expect(next).toBe(link)
+    const res = await post(t, '/login', { email: u.email, password: PASSWORD, next: next! })
+    expect(res.headers.get('location')).toBe(link)
   })
 
   it('GET /login shows the form, keeps next, and sends a signed-in user home', async () => {

@@ -25,9 +25,10 @@ async function enrol(t: TestApp, s: { headers: Record<string, string> }) {
   const setup = await t.json('POST', '/api/v1/me/2fa/setup', {}, s.headers)
   expect(setup.status).toBe(200)
   const { secret } = await setup.json()
-  const on = await t.json('POST', '/api/v1/me/2fa/enable', { code: totp(secret) }, s.headers)
+  const code = totp(secret)
+  const on = await t.json('POST', '/api/v1/me/2fa/enable', { code }, s.headers)
   expect(on.status).toBe(200)
-  return { secret: secret as string, recoveryCodes: (await on.json()).recoveryCodes as string[] }
+  return { secret: secret as string, code, recoveryCodes: (await on.json()).recoveryCodes as string[] }
 }
 
 /** The password step: returns the ticket from the second-step form. */
@@ -92,12 +93,26 @@ describe('two-factor enrolment and sign-in', () => {
     const ticket = await passwordStep(t, s.user.email)
     expect(ticket).toMatch(new RegExp(`^${s.user.id}\\.\\d+\\.`))
     const before = (await t.db.select().from(sessions).where(eq(sessions.userId, s.user.id))).length
-    const res = await post(t, '/login/2fa', { ticket, code: totp(secret), next: '/settings/keys' })
+    // The enrolment used this period's code, so sign in with the next period's (one step of drift is allowed).
+    const code = totp(secret, Date.now() + 30_000)
+    const res = await post(t, '/login/2fa', { ticket, code, next: '/settings/keys' })
     expect(res.status).toBe(303)
     expect(res.headers.get('location')).toBe('/settings/keys')
     const cookie = res.headers.get('set-cookie')!.match(/hs_session=([^;]+)/)![1]
     expect((await t.app.request('/api/v1/whoami', { headers: { Cookie: `hs_session=${cookie}` } })).status).toBe(200)
     expect(await t.db.select().from(sessions).where(eq(sessions.userId, s.user.id))).toHaveLength(before + 1)
+  })
+
+  it('a code works once: the enrolment code and a used sign-in code are refused again (RFC 6238 §5.2)', async () => {
+    const s = await t.session('viewer')
+    const { secret, code: usedAtEnrolment } = await enrol(t, s)
+    const enrolmentCode = await post(t, '/login/2fa', { ticket: await passwordStep(t, s.user.email), code: usedAtEnrolment })
+    expect(enrolmentCode.status).toBe(401)
+    const code = totp(secret, Date.now() + 30_000)
+    expect((await post(t, '/login/2fa', { ticket: await passwordStep(t, s.user.email), code })).status).toBe(303)
+    const replay = await post(t, '/login/2fa', { ticket: await passwordStep(t, s.user.email), code })
+    expect(replay.status).toBe(401)
+    expect(replay.headers.get('set-cookie')).toBeNull()
   })
 
   it('a recovery code works once only', async () => {

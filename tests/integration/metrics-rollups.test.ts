@@ -99,6 +99,15 @@ describe('GET /api/v1/metrics/query', () => {
     expect(avg.series[0]!.values[0]![1]).toBeCloseTo(firstHour.reduce((a, b) => a + b, 0) / firstHour.length, 9)
   })
 
+  it('a `to` inside a rolled-up bucket counts that bucket once, from finer sources', async () => {
+    await createMetricStore(t.db).write(samples(), T0 + 3 * H + 5 * 60_000)
+    await runRollups(t.db, T0 + 3 * H + 5 * 60_000)
+    const res = await t.app.request(`/api/v1/metrics/query?name=llm_latency_ms&from=${T0}&to=${T0 + H + 30 * 60_000 + 5_000}&step=1h&agg=count`, { headers: await viewer() })
+    const body = (await res.json()) as { series: { values: [string, number][] }[] }
+    // one sample every 10 s: 360 in the first hour, 181 in [1h, 1h30m5s)
+    expect(body.series[0]!.values.map(([, v]) => v)).toEqual([360, 181])
+  })
+
   it('answers from raw points before any rollup, groups by label and sums', async () => {
     const headers = await viewer()
     const now = Date.now()

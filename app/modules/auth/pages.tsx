@@ -17,7 +17,16 @@ import { issueTicket, readTicket, verifySecondFactor } from './two-factor.ts'
 import { countUsers, getUser } from './users.ts'
 
 /** Only local paths, so a crafted link cannot send a user elsewhere after sign-in. */
-const safeNext = (next: string | undefined) => (next && /^\/(?!\/)[\w\-./?=&%]*$/.test(next) ? next : '/')
+function safeNext(next: string | undefined) {
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/'
+  const base = 'http://homeostat.invalid'
+  try {
+    const url = new URL(next, base)
+    return url.origin === base ? url.pathname + url.search + url.hash : '/'
+  } catch {
+    return '/'
+  }
+}
 
 function LoginPage(props: { next?: string; error?: string; expired?: boolean; setupPending?: boolean; email?: string }) {
   return (

@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm'
+import { and, eq, isNull, lt, or } from 'drizzle-orm'
 import * as OTPAuth from 'otpauth'
 import type { Db } from '../../../db/client.ts'
 import { users, type User } from '../../../db/schema/auth.ts'
@@ -8,6 +8,12 @@ import { randomToken } from '../../lib/ids.ts'
 
 const totpFor = (user: User, secret: string) =>
   new OTPAuth.TOTP({ issuer: 'Homeostat', label: user.email, algorithm: 'SHA1', digits: 6, period: 30, secret: OTPAuth.Secret.fromBase32(secret) })
+
+/** The 30-second step the code belongs to (one step of clock drift either way), or null. */
+function matchingStep(user: User, secret: string, code: string, now: number): number | null {
+  const delta = totpFor(user, secret).validate({ token: code, window: 1, timestamp: now })
+  return delta === null ? null : Math.floor(now / 30_000) + delta
+}
 
 /** Starts enrolment: a new secret, stored sealed and not yet enabled. */
 export async function beginEnrolment(db: Db, sealer: Sealer, user: User) {
@@ -23,11 +29,10 @@ const newRecoveryCodes = () => Array.from({ length: 10 }, () => randomToken(8).r
 export async function confirmEnrolment(db: Db, sealer: Sealer, user: User, code: string, now = Date.now()) {
   if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
   if (!user.totpSecret) throw conflict('Start enrolment first')
-  if (totpFor(user, sealer.open(user.totpSecret)).validate({ token: code, window: 1 }) === null) {
-    throw new AppError(400, 'invalid_code', 'That code is not valid', [{ field: 'code', message: 'does not match the authenticator' }])
-  }
+  const step = matchingStep(user, sealer.open(user.totpSecret), code, now)
+  if (step === null) throw new AppError(400, 'invalid_code', 'That code is not valid', [{ field: 'code', message: 'does not match the authenticator' }])
   const codes = newRecoveryCodes()
-  await db.update(users).set({ totpEnabledAt: now, recoveryCodes: codes.map(sha256) }).where(eq(users.id, user.id))
+  await db.update(users).set({ totpEnabledAt: now, totpLastStep: step, recoveryCodes: codes.map(sha256) }).where(eq(users.id, user.id))
   return codes
 }
 
@@ -36,10 +41,20 @@ export async function disableTwoFactor(db: Db, userId: string) {
 }
 
 /** Checks a TOTP code or a recovery code (which is then used up). */
-export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, code: string) {
+export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, code: string, now = Date.now()) {
   const trimmed = code.replace(/\s+/g, '').toLowerCase()
   if (!user.totpSecret || !user.totpEnabledAt) return false
-  if (/^\d{6}$/.test(trimmed)) return totpFor(user, sealer.open(user.totpSecret)).validate({ token: trimmed, window: 1 }) !== null
+  if (/^\d{6}$/.test(trimmed)) {
+    const step = matchingStep(user, sealer.open(user.totpSecret), trimmed, now)
+    if (step === null) return false
+    // A code works once: taking its step fails if this or a later step was already used.
+    const taken = await db
+      .update(users)
+      .set({ totpLastStep: step })
+      .where(and(eq(users.id, user.id), or(isNull(users.totpLastStep), lt(users.totpLastStep, step))))
+      .returning({ id: users.id })
+    return taken.length === 1
+  }
   const hash = sha256(trimmed)
   const codes = user.recoveryCodes ?? []
   if (!codes.some((c) => safeEqual(c, hash))) return false

@@ -9,11 +9,11 @@ export type Aggregation = (typeof aggregations)[number]
 
 export type QueryInput = { name: string; match: Record<string, string>; from: number; to: number; step: number; agg: Aggregation; by: string[] }
 
-type Bucket = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
+export type Bucket = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
 
-const newBucket = (): Bucket => ({ count: 0, sum: 0, min: Infinity, max: -Infinity, last: 0, lastTs: -Infinity, sketch: emptySketch() })
+export const newBucket = (): Bucket => ({ count: 0, sum: 0, min: Infinity, max: -Infinity, last: 0, lastTs: -Infinity, sketch: emptySketch() })
 
-function merge(b: Bucket, r: { count: number; sum: number; min: number; max: number; last: number; lastTs: number }, sketch: Sketch) {
+export function merge(b: Bucket, r: { count: number; sum: number; min: number; max: number; last: number; lastTs: number }, sketch: Sketch) {
   b.count += r.count
   b.sum += r.sum
   b.min = Math.min(b.min, r.min)
@@ -38,7 +38,7 @@ export async function findSeries(db: Db, name: string, match: Record<string, str
  * Reads [from, to) for the series into step buckets, each part from the coarsest source that is
  * complete there: rollups up to their watermark, then finer rollups, then raw points.
  */
-async function stepBuckets(db: Db, ids: number[], q: QueryInput) {
+export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'from' | 'to' | 'step'>) {
   const out = new Map<number, Map<number, Bucket>>(ids.map((id) => [id, new Map()]))
   const put = (sid: number, ts: number) => {
     const at = ts - (ts % q.step)
@@ -52,7 +52,8 @@ async function stepBuckets(db: Db, ids: number[], q: QueryInput) {
   let cursor = q.from
   for (const res of [...RESOLUTIONS].reverse()) {
     if (top === null || res > top) continue
-    const until = Math.min(q.to, marks.get(res) ?? 0)
+    // Only whole buckets: a `to` inside a bucket leaves that bucket to finer sources.
+    const until = Math.min(q.to - (q.to % (res * 1000)), marks.get(res) ?? 0)
     const start = cursor + ((res * 1000 - (cursor % (res * 1000))) % (res * 1000)) // first whole bucket
     if (until <= start) continue
     if (start > cursor) continue // a partial bucket at the start: finer sources cover it
@@ -78,7 +79,7 @@ async function stepBuckets(db: Db, ids: number[], q: QueryInput) {
   return out
 }
 
-function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefined, stepSeconds: number): number | null {
+export function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefined, stepSeconds: number): number | null {
   switch (agg) {
     case 'avg': return b.count ? b.sum / b.count : null
     case 'min': return b.min
@@ -94,43 +95,51 @@ function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefined, step
   }
 }
 
-/** Runs a query: one result per series, or per group of `by` labels. */
-export async function runQuery(db: Db, q: QueryInput) {
-  const found = await findSeries(db, q.name, q.match)
-  const buckets = await stepBuckets(db, found.map((s) => s.id), q)
+/** Series grouped by the `by` labels (each series on its own when `by` is empty), in first-seen order. */
+export function groupSeries(found: Series[], by: string[]) {
   const groups = new Map<string, { labels: Record<string, string>; members: Series[] }>()
   for (const s of found) {
-    const labels = q.by.length ? Object.fromEntries(q.by.map((k) => [k, s.labels[k] ?? ''])) : s.labels
-    const key = JSON.stringify(q.by.length ? labels : s.id)
+    const labels = by.length ? Object.fromEntries(by.map((k) => [k, s.labels[k] ?? ''])) : s.labels
+    const key = JSON.stringify(by.length ? labels : s.id)
     const g = groups.get(key) ?? { labels, members: [] }
     g.members.push(s)
     groups.set(key, g)
   }
+  return [...groups.values()]
+}
+
+/** One group's step values, time-ordered, from its members' step buckets. */
+export function groupValues(members: Series[], buckets: Map<number, Map<number, Bucket>>, q: Pick<QueryInput, 'agg' | 'step'>): [number, number][] {
   const perSeriesSum = q.agg === 'rate' || q.agg === 'last' // summed across a group's series
-  const results = [...groups.values()].map((g) => {
-    const values = new Map<number, number>()
-    if (perSeriesSum || g.members.length === 1) {
-      for (const m of g.members) {
-        let prev: number | undefined
-        for (const [t, b] of [...buckets.get(m.id)!].sort(([a], [c]) => a - c)) {
-          const v = valueOf(b, q.agg, prev, q.step / 1000)
-          prev = b.last
-          if (v !== null) values.set(t, (values.get(t) ?? 0) + v)
-        }
-      }
-    } else {
-      const merged = new Map<number, Bucket>()
-      for (const m of g.members) for (const [t, b] of buckets.get(m.id)!) {
-        const into = merged.get(t) ?? newBucket()
-        merge(into, b, b.sketch)
-        merged.set(t, into)
-      }
-      for (const [t, b] of merged) {
-        const v = valueOf(b, q.agg, undefined, q.step / 1000)
-        if (v !== null) values.set(t, v)
+  const values = new Map<number, number>()
+  if (perSeriesSum || members.length === 1) {
+    for (const m of members) {
+      let prev: number | undefined
+      for (const [t, b] of [...(buckets.get(m.id) ?? [])].sort(([a], [c]) => a - c)) {
+        const v = valueOf(b, q.agg, prev, q.step / 1000)
+        prev = b.last
+        if (v !== null) values.set(t, (values.get(t) ?? 0) + v)
       }
     }
-    return { labels: g.labels, series: g.members.length, values: [...values].sort(([a], [b]) => a - b) }
-  })
+  } else {
+    const merged = new Map<number, Bucket>()
+    for (const m of members) for (const [t, b] of buckets.get(m.id) ?? []) {
+      const into = merged.get(t) ?? newBucket()
+      merge(into, b, b.sketch)
+      merged.set(t, into)
+    }
+    for (const [t, b] of merged) {
+      const v = valueOf(b, q.agg, undefined, q.step / 1000)
+      if (v !== null) values.set(t, v)
+    }
+  }
+  return [...values].sort(([a], [b]) => a - b)
+}
+
+/** Runs a query: one result per series, or per group of `by` labels. */
+export async function runQuery(db: Db, q: QueryInput) {
+  const found = await findSeries(db, q.name, q.match)
+  const buckets = await stepBuckets(db, found.map((s) => s.id), q)
+  const results = groupSeries(found, q.by).map((g) => ({ labels: g.labels, series: g.members.length, values: groupValues(g.members, buckets, q) }))
   return { resolution: pickResolution(q.step), series: results }
 }

@@ -52,14 +52,25 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
   return [...aggs.values()].map((a): Built => ({ seriesId: a.seriesId, resolution: res, bucket: a.bucket, count: a.count, sum: a.sum, min: a.min, max: a.max, last: a.last, lastTs: a.lastTs, sketch: encodeSketch(a.sketch) }))
 }
 
-const upsertRollups = (db: Db, rows: Built[]) =>
-  db
-    .insert(rollups)
-    .values(rows)
-    .onConflictDoUpdate({
-      target: [rollups.seriesId, rollups.resolution, rollups.bucket],
-      set: { count: sql`excluded.count`, sum: sql`excluded.sum`, min: sql`excluded.min`, max: sql`excluded.max`, last: sql`excluded.last`, lastTs: sql`excluded.last_ts`, sketch: sql`excluded.sketch` },
-    })
+// 10 parameters a row: 3000 rows stay under SQLite's 32 766 variables per statement.
+const ROLLUP_ROWS_PER_STATEMENT = 3000
+
+/** Upserts of `rows`, several statements when there are many; the caller runs them in one batch. */
+function upsertRollups(db: Db, rows: Built[]) {
+  const stmts = []
+  for (let i = 0; i < rows.length; i += ROLLUP_ROWS_PER_STATEMENT) {
+    stmts.push(
+      db
+        .insert(rollups)
+        .values(rows.slice(i, i + ROLLUP_ROWS_PER_STATEMENT))
+        .onConflictDoUpdate({
+          target: [rollups.seriesId, rollups.resolution, rollups.bucket],
+          set: { count: sql`excluded.count`, sum: sql`excluded.sum`, min: sql`excluded.min`, max: sql`excluded.max`, last: sql`excluded.last`, lastTs: sql`excluded.last_ts`, sketch: sql`excluded.sketch` },
+        }),
+    )
+  }
+  return stmts
+}
 
 type Mark = typeof rollupDirty.$inferSelect
 /** Deletes exactly these marks (a mark written meanwhile survives), 300 to a statement. */
@@ -113,7 +124,7 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
       const parentWm = parent ? (marks.get(parent) ?? 0) : 0
       const parentMarks = parent ? dirty.filter((d) => d.bucket < parentWm).map((d) => ({ resolution: parent, seriesId: d.seriesId, bucket: floorTo(d.bucket, parent) })) : []
       await db.batch(nonEmpty([
-        ...(built.length ? [upsertRollups(db, built)] : []),
+        ...upsertRollups(db, built),
         ...(parentMarks.length ? [db.insert(rollupDirty).values(parentMarks).onConflictDoNothing()] : []),
         ...clear(db, dirty),
       ]))
@@ -131,7 +142,7 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
       const active = await db.select({ id: series.id }).from(series).where(gte(series.lastSeenAt, wm - FUTURE_SKEW_MS - 2 * MINUTE))
       const built = active.length ? await aggregate(db, res, active.map((a) => a.id), wm, stepEnd) : []
       await db.batch(nonEmpty([
-        ...(built.length ? [upsertRollups(db, built)] : []),
+        ...upsertRollups(db, built),
         ...clear(db, covered),
         db.insert(rollupWatermarks).values({ resolution: res, watermark: stepEnd }).onConflictDoUpdate({ target: rollupWatermarks.resolution, set: { watermark: stepEnd } }),
       ]))

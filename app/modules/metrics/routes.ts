@@ -12,14 +12,16 @@ import { issuesToDetails, validate } from '../../lib/validate.ts'
 import { parsePrometheusText } from './prom-text.ts'
 import { aggregations, runQuery } from './query.ts'
 import { batchBody, Duration, ingestBody, MetricName, Point, SeriesQuery, type PointInput } from './schema.ts'
+import { remoteWriteHandler } from './remote-write.ts'
 import { createMetricStore, type Sample } from './store.ts'
+import { costDeriver } from '../components/prices.ts'
 
 const MAX_FUTURE_MS = 10 * 60_000
 const MAX_QUERY_POINTS = 11_000
 
-function fromJson(body: unknown, maxBatch: number, now: number): Sample[] {
+function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, now: number): Sample[] {
   const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'points' in body
-  const result = v.safeParse(isBatch ? batchBody(maxBatch) : Point, body)
+  const result = v.safeParse(isBatch ? batchSchema : Point, body)
   if (!result.success) throw badRequest(isBatch ? 'Invalid batch; nothing was written' : 'Invalid point; nothing was written', issuesToDetails(result.issues))
   const list: PointInput[] = 'points' in result.output ? result.output.points : [result.output as PointInput]
   const future = list.flatMap((p, i) => (p.ts !== undefined && p.ts > now + MAX_FUTURE_MS ? [{ field: isBatch ? `points.${i}.ts` : 'ts', message: 'is more than 10 minutes in the future' }] : []))
@@ -46,7 +48,7 @@ const QueryParams = v.object({
 })
 
 /** `match[agent]=planner` query parameters as a label map. */
-function matchers(c: Context) {
+export function matchers(c: Context) {
   const match: Record<string, string> = {}
   for (const [k, value] of new URL(c.req.url).searchParams) {
     const m = /^match\[([a-zA-Z_][a-zA-Z0-9_]*)\]$/.exec(k)
@@ -58,9 +60,11 @@ function matchers(c: Context) {
 
 export function metricsRoutes(deps: ModuleDeps) {
   const { db, config } = deps
-  const store = createMetricStore(db)
+  // Token counts become llm_cost_usd points by the price table, in the same batch.
+  const store = createMetricStore(db, { derive: costDeriver(db) })
   const app = new Hono<AppEnv>()
   const tags = ['metrics']
+  const batchSchema = batchBody(config.METRICS_MAX_BATCH)
   // The handler reads JSON or text itself; this only tells the OpenAPI document the JSON shape.
   const documentsBody = withMeta(async (_c: Context, next: () => Promise<void>) => next(), { inputs: [{ target: 'json', schema: ingestBody(config.METRICS_MAX_BATCH) }] })
 
@@ -79,8 +83,10 @@ export function metricsRoutes(deps: ModuleDeps) {
     } catch {
       throw new AppError(400, 'invalid_json', 'The body is not valid JSON', [{ field: '(body)', message: 'could not be parsed' }])
     }
-    return c.json({ ...(await store.write(fromJson(body, config.METRICS_MAX_BATCH, now), now)), dropped: 0 })
+    return c.json({ ...(await store.write(fromJson(body, batchSchema, now), now)), dropped: 0 })
   })
+
+  app.post('/api/v1/write', access('ingest'), describe('Prometheus remote write 1.0: snappy-compressed protobuf WriteRequest (application/x-protobuf); 204 when stored', tags, 204), remoteWriteHandler(store, deps))
 
   app.get('/api/v1/metrics/series', access('viewer'), describe('Find series by name or label value: counts per name and last seen', tags), validate('query', SeriesQuery), async (c) => {
     const q = c.req.valid('query')

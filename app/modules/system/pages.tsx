@@ -8,13 +8,13 @@ import { access } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { Layout, when } from '../../lib/layout.tsx'
 import type { RouteInfo } from '../../lib/route-meta.ts'
+import { OverviewPanel } from '../components/pages.tsx'
 import { buildOpenApi } from './openapi.ts'
 import { readiness } from './service.ts'
 import { VERSION } from './routes.ts'
 
 /** Sections whose features arrive later say what they will hold. */
 const upcoming: Record<string, { title: string; text: string }> = {
-  '/explore': { title: 'Metrics', text: 'Time series from agents, workflows, models and hosts: health, latency percentiles, errors, tokens and cost, with hourly and daily rollups, charts, trends, forecasts and export.' },
   '/alerts': { title: 'Alerts', text: 'Rules over metrics, firing and acknowledged alerts with their history, silences and maintenance windows, routing and escalation to Slack, email, PagerDuty, webhooks and n8n.' },
   '/healing': { title: 'Healing', text: 'Rules that detect a condition and remediate it — model failover, prompt rollback, service restart, workflow resume — with approvals, cooldowns, circuit breakers and an audit of every action.' },
   '/backups': { title: 'Backups', text: 'Database snapshots, workflow version history with diff and rollback, and verified restores.' },
@@ -48,7 +48,8 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
           <div class="tile"><span class="label">Users</span><strong>{u?.n ?? 0}</strong></div>
           <div class="tile"><span class="label">API keys</span><strong>{k?.n ?? 0}</strong></div>
         </div>
-        <p class="empty">Components and their health, uptime, p95 latency, error rate and cost will appear here as tiles once metrics are flowing.</p>
+        <h2>Components</h2>
+        <OverviewPanel db={db} />
         <section class="card">
           <h2>Jobs</h2>
           <table class="table">

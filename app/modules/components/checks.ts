@@ -1,0 +1,145 @@
+import { and, eq, inArray, lte, sql } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { components, statusHistory, type Component } from '../../../db/schema/components.ts'
+import type { MetricStore } from '../metrics/store.ts'
+import { DEFAULTS, recordResult, type CheckResult } from './service.ts'
+
+/** How many HTTP checks run at once. */
+export const CHECK_CONCURRENCY = 8
+/** A check due within this much of a tick runs at that tick (ticks are 10 s apart, intervals ≥ 10 s). */
+const DUE_SLACK_MS = 2000
+/** Most body read when looking for the expected text. */
+const MAX_BODY_BYTES = 1024 * 1024
+const PURGE_BATCH = 2000
+
+/** Whether a status matches `["200-399", "418"]`-style specs. */
+export function statusMatches(status: number, specs: readonly string[]) {
+  return specs.some((s) => {
+    const [lo, hi = lo] = s.split('-').map(Number)
+    return status >= lo! && status <= hi!
+  })
+}
+
+async function readText(res: Response, limit: number) {
+  if (!res.body) return ''
+  const reader = res.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    chunks.push(value)
+    size += value.byteLength
+    if (size >= limit) {
+      await reader.cancel().catch(() => {})
+      break
+    }
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks))
+}
+
+/** A short reason for a failed request, without the URL (it may carry credentials). */
+export function failureReason(error: unknown, timeoutMs: number) {
+  const e = error as { name?: string; message?: string; code?: string; cause?: { code?: string; message?: string } }
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `timeout after ${timeoutMs} ms`
+  const code = e?.cause?.code ?? e?.code
+  const known: Record<string, string> = {
+    ECONNREFUSED: 'connection refused',
+    ConnectionRefused: 'connection refused',
+    ENOTFOUND: 'host not found',
+    EAI_AGAIN: 'host lookup failed',
+    ECONNRESET: 'connection reset',
+    UND_ERR_SOCKET: 'connection closed',
+    ETIMEDOUT: 'connection timed out',
+    EHOSTUNREACH: 'host unreachable',
+  }
+  if (code && known[code]) return `${known[code]} (${code})`
+  const text = e?.cause?.message ?? e?.message ?? String(error)
+  return (code ? `${code}: ${text}` : text).slice(0, 300)
+}
+
+/** Runs one HTTP check now: a real request with a timeout covering the headers and the body read. */
+export async function runHttpCheck(c: Pick<Component, 'url' | 'method' | 'timeoutMs' | 'expectedStatus' | 'expectedBodyText'>) {
+  const timeoutMs = c.timeoutMs ?? DEFAULTS.timeoutMs
+  const expected = c.expectedStatus ?? [...DEFAULTS.expectedStatus]
+  const started = performance.now()
+  try {
+    const res = await fetch(c.url!, {
+      method: c.method ?? 'GET',
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'follow',
+      headers: { 'user-agent': 'Homeostat-Check/1.0', accept: '*/*' },
+    })
+    const wantText = c.expectedBodyText && c.method !== 'HEAD'
+    const body = wantText ? await readText(res, MAX_BODY_BYTES) : (await res.body?.cancel().catch(() => {}), '')
+    const latencyMs = Math.round((performance.now() - started) * 10) / 10
+    if (!statusMatches(res.status, expected)) return { up: false, code: res.status, latencyMs, message: `status ${res.status} is not ${expected.join(', ')}` }
+    if (wantText && !body.includes(c.expectedBodyText!)) return { up: false, code: res.status, latencyMs, message: `body does not contain ${JSON.stringify(c.expectedBodyText)}` }
+    return { up: true, code: res.status, latencyMs, message: null }
+  } catch (error) {
+    return { up: false, code: null, latencyMs: null, message: failureReason(error, timeoutMs) }
+  }
+}
+
+/** Runs `fn` over the items, at most `limit` at a time. */
+export async function inPool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>) {
+  let next = 0
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!)
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
+}
+
+type Deps = { db: Db; store: MetricStore; historyDays: number; concurrency?: number }
+
+/**
+ * One tick of the component job at time `now`: runs every HTTP check that is due (claimed first by
+ * moving its next time on, so another instance or tick does not run it too), records a missing
+ * heartbeat for every push component whose deadline passed (once per missed interval), and purges
+ * status history older than `historyDays` in small batches.
+ */
+export async function runComponentChecks(deps: Deps, now: number) {
+  const { db } = deps
+  const counts = { checked: 0, up: 0, down: 0, missed: 0, dropped: 0, purged: 0 }
+  // A component deleted while its check ran has nowhere to put the result: it is dropped.
+  const record = async (c: Component, r: CheckResult) => void ((await recordResult(deps, c, r)) || counts.dropped++)
+
+  const due = await db.select().from(components).where(and(eq(components.checkType, 'http'), lte(components.nextCheckAt, now + DUE_SLACK_MS)))
+  const claimed: Component[] = []
+  for (const c of due) {
+    const won = await db
+      .update(components)
+      .set({ nextCheckAt: now + c.intervalSeconds! * 1000 })
+      .where(and(eq(components.id, c.id), eq(components.nextCheckAt, c.nextCheckAt!)))
+      .returning({ id: components.id })
+    if (won.length) claimed.push(c)
+  }
+  await inPool(claimed, deps.concurrency ?? CHECK_CONCURRENCY, async (c) => {
+    const r = await runHttpCheck(c)
+    counts.checked++
+    counts[r.up ? 'up' : 'down']++
+    await record(c, { ts: now, source: 'http', ...r, metrics: r.latencyMs !== null ? [{ name: 'latency_ms', value: r.latencyMs }] : [] })
+  })
+
+  const late = await db.select().from(components).where(and(eq(components.checkType, 'push'), lte(components.nextCheckAt, now)))
+  for (const c of late) {
+    const step = c.expectedIntervalSeconds! * 1000
+    let deadline = c.nextCheckAt!
+    while (deadline <= now) deadline += step
+    const won = await db
+      .update(components)
+      .set({ nextCheckAt: deadline })
+      .where(and(eq(components.id, c.id), eq(components.nextCheckAt, c.nextCheckAt!)))
+      .returning({ id: components.id })
+    if (!won.length) continue
+    counts.missed++
+    await record(c, { ts: now, up: false, source: 'missed', message: 'missed heartbeat' })
+  }
+
+  const old = await db.select({ id: statusHistory.id }).from(statusHistory).where(sql`${statusHistory.ts} < ${now - deps.historyDays * 86_400_000}`).limit(PURGE_BATCH)
+  if (old.length) {
+    await db.delete(statusHistory).where(inArray(statusHistory.id, old.map((r) => r.id)))
+    counts.purged = old.length
+  }
+  return counts
+}

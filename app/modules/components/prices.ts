@@ -1,0 +1,150 @@
+import { and, asc, eq } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { prices, type Price } from '../../../db/schema/components.ts'
+import { conflict, notFound } from '../../lib/errors.ts'
+import { newId } from '../../lib/ids.ts'
+import { toIso } from '../../lib/time.ts'
+import { canonicalLabels, fingerprintOf, type Derive, type Sample } from '../metrics/store.ts'
+
+export const TOKENS_METRIC = 'llm_tokens_total'
+export const COST_METRIC = 'llm_cost_usd'
+/** Prices changed by another instance sharing the database are seen within this time. */
+const CACHE_TTL_MS = 60_000
+
+type PriceInput = { model: string; promptPer1M: number; completionPer1M: number; effectiveFrom?: number }
+
+/**
+ * The price table in memory, per model sorted by effective time. One cache per database handle,
+ * shared by the ingest route (which derives cost) and the price routes (which refresh it).
+ */
+function createPriceCache(db: Db) {
+  let byModel: Map<string, Price[]> | null = null
+  let loadedAt = 0
+  let loading: Promise<Map<string, Price[]>> | null = null
+
+  async function load() {
+    const rows = await db.select().from(prices).orderBy(asc(prices.model), asc(prices.effectiveFrom))
+    const map = new Map<string, Price[]>()
+    for (const r of rows) map.set(r.model, [...(map.get(r.model) ?? []), r])
+    return map
+  }
+
+  async function table(now = Date.now()) {
+    if (byModel && now - loadedAt < CACHE_TTL_MS) return byModel
+    loading ??= load().finally(() => (loading = null))
+    byModel = await loading
+    loadedAt = now
+    return byModel
+  }
+
+  /** The price in force for a model at a time: the latest one whose effective time is not after it. */
+  async function priceAt(model: string, ts: number) {
+    const list = (await table()).get(model)
+    if (!list) return undefined
+    let found: Price | undefined
+    for (const p of list) if (p.effectiveFrom <= ts) found = p
+    return found
+  }
+
+  return { table, priceAt, invalidate: () => void (byModel = null) }
+}
+export type PriceCache = ReturnType<typeof createPriceCache>
+
+const caches = new WeakMap<Db, PriceCache>()
+export function priceCache(db: Db) {
+  let cache = caches.get(db)
+  if (!cache) caches.set(db, (cache = createPriceCache(db)))
+  return cache
+}
+
+/**
+ * The ingest hook: every `llm_tokens_total{model, kind=prompt|completion}` sample with a price for
+ * its model yields an `llm_cost_usd` sample with the same labels but `kind`, value tokens × price
+ * per token, at the same time. Prompt and completion samples of one request (same labels, same ts)
+ * add up into one cost point. A cost point the batch already carries for that series and time wins.
+ * Token values are per-request deltas, so the cost points are deltas too.
+ */
+export function costDeriver(db: Db): Derive {
+  const cache = priceCache(db)
+  return async (samples: Sample[]) => {
+    if (!samples.some((s) => s.name === TOKENS_METRIC)) return []
+    const explicit = new Set<string>()
+    for (const s of samples) if (s.name === COST_METRIC) explicit.add(`${fingerprintOf(COST_METRIC, canonicalLabels(s.labels))}@${s.ts}`)
+    const out = new Map<string, Sample>()
+    for (const s of samples) {
+      if (s.name !== TOKENS_METRIC) continue
+      const { kind, ...rest } = s.labels
+      if ((kind !== 'prompt' && kind !== 'completion') || !rest.model) continue
+      const price = await cache.priceAt(rest.model, s.ts)
+      if (!price) continue
+      const labels = canonicalLabels(rest)
+      const key = `${fingerprintOf(COST_METRIC, labels)}@${s.ts}`
+      if (explicit.has(key)) continue
+      const cost = (s.value * (kind === 'prompt' ? price.promptPer1M : price.completionPer1M)) / 1_000_000
+      const prev = out.get(key)
+      if (prev) prev.value += cost
+      else out.set(key, { name: COST_METRIC, labels, value: cost, ts: s.ts })
+    }
+    return [...out.values()]
+  }
+}
+
+export const priceJson = (p: Price) => ({
+  id: p.id,
+  model: p.model,
+  promptPer1M: p.promptPer1M,
+  completionPer1M: p.completionPer1M,
+  effectiveFrom: toIso(p.effectiveFrom),
+  createdAt: toIso(p.createdAt),
+  updatedAt: toIso(p.updatedAt),
+})
+
+export const listPrices = (db: Db) => db.select().from(prices).orderBy(asc(prices.model), asc(prices.effectiveFrom))
+
+export async function getPrice(db: Db, id: string) {
+  const [row] = await db.select().from(prices).where(eq(prices.id, id))
+  if (!row) throw notFound('Price')
+  return row
+}
+
+async function assertFree(db: Db, model: string, effectiveFrom: number, exceptId?: string) {
+  const [row] = await db.select({ id: prices.id }).from(prices).where(and(eq(prices.model, model), eq(prices.effectiveFrom, effectiveFrom)))
+  if (row && row.id !== exceptId) throw conflict(`A price for ${model} from ${toIso(effectiveFrom)} already exists`)
+}
+
+const isUnique = (error: unknown) => /UNIQUE constraint failed/i.test(String((error as { cause?: unknown })?.cause ?? error))
+
+export async function createPrice(db: Db, input: PriceInput, now = Date.now()) {
+  const effectiveFrom = input.effectiveFrom ?? 0
+  await assertFree(db, input.model, effectiveFrom)
+  const row = { id: newId(now), model: input.model, promptPer1M: input.promptPer1M, completionPer1M: input.completionPer1M, effectiveFrom, createdAt: now, updatedAt: now }
+  try {
+    await db.insert(prices).values(row)
+  } catch (error) {
+    if (isUnique(error)) throw conflict(`A price for ${input.model} from ${toIso(effectiveFrom)} already exists`)
+    throw error
+  }
+  priceCache(db).invalidate()
+  return row as Price
+}
+
+export async function updatePrice(db: Db, id: string, patch: Partial<PriceInput>, now = Date.now()) {
+  const current = await getPrice(db, id)
+  const next = { ...current, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)), updatedAt: now } as Price
+  if (next.model !== current.model || next.effectiveFrom !== current.effectiveFrom) await assertFree(db, next.model, next.effectiveFrom, id)
+  try {
+    await db.update(prices).set({ model: next.model, promptPer1M: next.promptPer1M, completionPer1M: next.completionPer1M, effectiveFrom: next.effectiveFrom, updatedAt: now }).where(eq(prices.id, id))
+  } catch (error) {
+    if (isUnique(error)) throw conflict(`A price for ${next.model} from ${toIso(next.effectiveFrom)} already exists`)
+    throw error
+  }
+  priceCache(db).invalidate()
+  return next
+}
+
+export async function deletePrice(db: Db, id: string) {
+  const row = await getPrice(db, id)
+  await db.delete(prices).where(eq(prices.id, id))
+  priceCache(db).invalidate()
+  return row
+}

@@ -1,0 +1,65 @@
+import { sql } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { CAP_SQL } from './service.ts'
+
+export const UPTIME_WINDOWS = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const
+
+/**
+ * Time-weighted uptime % for windows ending now, from the status history. Each result's state holds
+ * from its time until the next result, for at most two check intervals (HTTP: the interval; push:
+ * interval + grace), so a time when nothing checked (Homeostat itself down) is unknown rather than
+ * up or down. Every history row stores the previous result's time, state and how long it held
+ * (`prev_ts`, `prev_up`, `held_ms`), so a window is one aggregate over a covering index: the rows
+ * inside the window (clipped at the window's start) plus the latest result's interval up to now.
+ * Uptime = time up / time known; null when nothing is known in the window.
+ */
+export async function uptimes(db: Db, windowsMs: number[], now: number, ids?: string[]) {
+  const starts = windowsMs.map((w) => now - w)
+  const from = Math.min(...starts)
+  const only = (col: string) => (ids ? (ids.length ? sql`${sql.raw(col)} in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})` : sql`0`) : sql`${sql.raw(col)} in (select id from components)`)
+  // The part of [prev_ts, prev_ts + held_ms) inside a window starting at f.
+  const part = (f: number) => sql`max(0, prev_ts + held_ms - max(prev_ts, ${f}))`
+  const sums = starts.map((f, i) => sql`, sum(case when prev_up = 1 then ${part(f)} else 0 end) as ${sql.raw(`up${i}`)}, sum(${part(f)}) as ${sql.raw(`known${i}`)}`)
+  const [rows, tails] = await Promise.all([
+    db.all<Record<string, number | string | null>>(sql`
+      select component_id ${sql.join(sums, sql``)} from status_history
+      where ${only('component_id')} and ts > ${from} and ts <= ${now} and held_ms > 0
+      group by component_id`),
+    db.all<{ id: string; up: number; last: number; cap: number }>(sql`
+      select id, status = 'up' as up, last_check_at as last, ${CAP_SQL} as cap from components
+      where ${only('id')} and last_check_at is not null`),
+  ])
+  const out = new Map<string, { up: number; known: number }[]>()
+  const get = (id: string) => {
+    let v = out.get(id)
+    if (!v) out.set(id, (v = starts.map(() => ({ up: 0, known: 0 }))))
+    return v
+  }
+  for (const r of rows) {
+    const v = get(String(r.component_id))
+    starts.forEach((_, i) => {
+      v[i]!.up += Number(r[`up${i}`] ?? 0)
+      v[i]!.known += Number(r[`known${i}`] ?? 0)
+    })
+  }
+  // The latest result holds from its time until now (or its cap).
+  for (const t of tails) {
+    const end = Math.min(now, t.last + t.cap)
+    const v = get(t.id)
+    starts.forEach((f, i) => {
+      const held = Math.max(0, end - Math.max(t.last, f))
+      v[i]!.known += held
+      if (t.up) v[i]!.up += held
+    })
+  }
+  const result = new Map<string, (number | null)[]>()
+  for (const [id, v] of out) result.set(id, v.map((x) => (x.known > 0 ? Math.round((x.up / x.known) * 1_000_000) / 10_000 : null)))
+  return result
+}
+
+/** Uptime % over 24h, 7d and 30d for one component. */
+export async function componentUptime(db: Db, id: string, now: number) {
+  const keys = Object.keys(UPTIME_WINDOWS) as (keyof typeof UPTIME_WINDOWS)[]
+  const values = (await uptimes(db, Object.values(UPTIME_WINDOWS), now, [id])).get(id) ?? keys.map(() => null)
+  return Object.fromEntries(keys.map((k, i) => [k, values[i] ?? null])) as Record<keyof typeof UPTIME_WINDOWS, number | null>
+}

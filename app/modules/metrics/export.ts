@@ -1,0 +1,103 @@
+import { and, eq, gt, gte, inArray, lt } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { points, type Series } from '../../../db/schema/metrics.ts'
+import { groupSeries, groupValues, stepBuckets, type Aggregation } from './query.ts'
+
+export const EXPORT_FORMATS = ['csv', 'json'] as const
+export type ExportFormat = (typeof EXPORT_FORMATS)[number]
+
+/** One exported value. */
+export type ExportRow = { t: number; labels: Record<string, string>; value: number }
+
+export const RAW_PAGE_ROWS = 4000
+const IDS_PER_STATEMENT = 500
+// Step buckets (each with a quantile sketch) held at once while exporting one group.
+const BUCKETS_IN_MEMORY = 50_000
+const MAX_CHUNK_STEPS = 2000
+
+/**
+ * Raw points of these series in [from, to), in (series, time) order, a page at a time. Pages are
+ * read by keyset: the rest of the open series after the last row read (series_id = ? and ts > ?),
+ * then the next series from `from` on; both are range seeks on the (series_id, ts) primary key, so
+ * each page costs the same however deep into the export it is.
+ */
+export async function* rawPages(db: Db, seriesIds: number[], from: number, to: number, pageRows = RAW_PAGE_ROWS) {
+  const ids = [...new Set(seriesIds)].sort((a, b) => a - b)
+  const cols = { seriesId: points.seriesId, ts: points.ts, value: points.value }
+  let next = 0 // ids[next…] are not started
+  let open: { seriesId: number; ts: number } | null = null // the last row read, if its series may have more
+  for (;;) {
+    const page: { seriesId: number; ts: number; value: number }[] = []
+    if (open) {
+      page.push(...(await db.select(cols).from(points).where(and(eq(points.seriesId, open.seriesId), gt(points.ts, open.ts), lt(points.ts, to))).orderBy(points.ts).limit(pageRows)))
+    }
+    while (page.length < pageRows && next < ids.length) {
+      const batch = ids.slice(next, next + IDS_PER_STATEMENT)
+      const want = pageRows - page.length
+      const got = await db.select(cols).from(points).where(and(inArray(points.seriesId, batch), gte(points.ts, from), lt(points.ts, to))).orderBy(points.seriesId, points.ts).limit(want)
+      page.push(...got)
+      next += got.length < want ? batch.length : batch.indexOf(got.at(-1)!.seriesId) + 1
+    }
+    if (page.length) yield page
+    if (page.length < pageRows) return
+    open = page.at(-1)!
+  }
+}
+
+export type AggregatedExport = { from: number; to: number; step: number; agg: Aggregation; by: string[] }
+
+/**
+ * Aggregated values one group at a time, each group in chunks of steps, so memory holds at most
+ * about BUCKETS_IN_MEMORY step buckets whatever the range. Each chunk reads one step before it, so
+ * `rate` has the previous bucket it needs at the chunk's first step.
+ */
+export async function* aggregatedGroups(db: Db, found: Series[], q: AggregatedExport) {
+  for (const g of groupSeries(found, q.by)) {
+    const ids = g.members.map((m) => m.id)
+    const chunk = Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.floor(BUCKETS_IN_MEMORY / ids.length))) * q.step
+    for (let start = q.from; start < q.to; start += chunk) {
+      const end = Math.min(q.to, start + chunk)
+      const buckets = await stepBuckets(db, ids, { from: start === q.from ? start : start - q.step, to: end, step: q.step })
+      const values = groupValues(g.members, buckets, q).filter(([t]) => t >= start)
+      if (values.length) yield values.map(([t, value]): ExportRow => ({ t, labels: g.labels, value }))
+    }
+  }
+}
+
+/** A CSV field per RFC 4180: quoted when it holds a comma, quote, CR or LF; quotes doubled. */
+export const csvField = (s: string) => (/[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s)
+
+/** The label columns of an export: every label name in play, sorted. */
+export function labelColumns(labelSets: Record<string, string>[]) {
+  return [...new Set(labelSets.flatMap((l) => Object.keys(l)))].sort()
+}
+
+/**
+ * Writes rows as CSV (`time,name,<one column per label>,value`, CRLF line ends) or as one JSON
+ * array of `{time, name, labels, value}`. A label column that would clash with time, name or value
+ * is headed `label:<name>` (a colon cannot occur in a label name).
+ */
+export function formatter(format: ExportFormat, name: string, columns: string[]) {
+  const nameField = csvField(name)
+  if (format === 'csv') {
+    const head = columns.map((c) => csvField(c === 'time' || c === 'name' || c === 'value' ? `label:${c}` : c))
+    return {
+      start: `${['time', 'name', ...head, 'value'].join(',')}\r\n`,
+      rows: (rows: ExportRow[]) => rows.map((r) => `${new Date(r.t).toISOString()},${nameField}${columns.map((c) => `,${csvField(r.labels[c] ?? '')}`).join('')},${r.value}\r\n`).join(''),
+      end: () => '',
+    }
+  }
+  let first = true
+  return {
+    start: '[',
+    rows: (rows: ExportRow[]) =>
+      rows
+        .map((r) => {
+          const sep = first ? '\n' : ',\n'
+          first = false
+          return `${sep}${JSON.stringify({ time: new Date(r.t).toISOString(), name, labels: r.labels, value: r.value })}`
+        })
+        .join(''),
+    end: () => (first ? ']' : '\n]'),
+  }
+}

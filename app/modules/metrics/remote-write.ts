@@ -1,0 +1,216 @@
+/**
+ * Prometheus remote write 1.0 receiver: a snappy (block format) compressed protobuf
+ * `prometheus.WriteRequest`. Only what 1.0 carries as float samples is read (labels and samples);
+ * exemplars, native histograms and metadata are skipped as unknown fields.
+ */
+import type { Context } from 'hono'
+import protobuf from 'protobufjs/light.js'
+import { uncompress } from 'snappyjs'
+import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { AppError, badRequest, type ErrorDetail } from '../../lib/errors.ts'
+import { LABEL_NAME, MAX_LABELS, METRIC_NAME } from './schema.ts'
+import type { MetricStore, Sample } from './store.ts'
+
+// prometheus/prompb/remote.proto and types.proto, the fields 1.0 defines for float samples.
+const root = protobuf.Root.fromJSON({
+  nested: {
+    prometheus: {
+      nested: {
+        WriteRequest: { fields: { timeseries: { rule: 'repeated', type: 'TimeSeries', id: 1 } } },
+        TimeSeries: { fields: { labels: { rule: 'repeated', type: 'Label', id: 1 }, samples: { rule: 'repeated', type: 'Sample', id: 2 } } },
+        Label: { fields: { name: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
+        Sample: { fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } } },
+      },
+    },
+  },
+})
+export const WriteRequest = root.lookupType('prometheus.WriteRequest')
+
+type Int64 = number | { toNumber(): number }
+export type WireSeries = { labels: { name: string; value: string }[]; samples: { value: number; timestamp: Int64 }[] }
+
+const MAX_FUTURE_MS = 10 * 60_000
+const MAX_DETAILS = 100
+/** How much larger than the (already limited) body the decompressed message may be. */
+export const MAX_EXPANSION = 8
+
+/**
+ * The length a snappy block stream really produces, walking its tags without copying, or -1 when
+ * the stream is malformed. snappyjs fills a buffer of the length the header claims and ignores
+ * short or overlong streams, so this makes truncated and corrupt bodies fail instead.
+ */
+export function snappyStreamLength(buf: Uint8Array): { header: number; actual: number } {
+  let pos = 0
+  let header = 0
+  for (let shift = 0; ; shift += 7) {
+    if (pos >= buf.length || shift > 28) return { header: -1, actual: -1 }
+    const c = buf[pos++]!
+    header += (c & 0x7f) * 2 ** shift
+    if (c < 0x80) break
+  }
+  let out = 0
+  while (pos < buf.length) {
+    const c = buf[pos++]!
+    const kind = c & 3
+    if (kind === 0) {
+      let len = (c >>> 2) + 1
+      if (len > 60) {
+        const extra = len - 60
+        if (pos + extra > buf.length) return { header, actual: -1 }
+        len = 0
+        for (let i = 0; i < extra; i++) len += buf[pos + i]! * 2 ** (8 * i)
+        len += 1
+        pos += extra
+      }
+      if (pos + len > buf.length) return { header, actual: -1 }
+      pos += len
+      out += len
+      continue
+    }
+    const offsetBytes = kind === 1 ? 1 : kind === 2 ? 2 : 4
+    if (pos + offsetBytes > buf.length) return { header, actual: -1 }
+    let offset = kind === 1 ? ((c >>> 5) << 8) + buf[pos]! : 0
+    if (kind !== 1) for (let i = 0; i < offsetBytes; i++) offset += buf[pos + i]! * 2 ** (8 * i)
+    pos += offsetBytes
+    if (offset === 0 || offset > out) return { header, actual: -1 }
+    out += kind === 1 ? ((c >>> 2) & 7) + 4 : (c >>> 2) + 1
+  }
+  return { header, actual: out }
+}
+
+export function unsnappy(body: Uint8Array, maxBytes: number): Uint8Array {
+  const { header, actual } = snappyStreamLength(body)
+  if (header > maxBytes) {
+    throw new AppError(413, 'payload_too_large', `The decompressed body would be ${header} bytes, over ${maxBytes}`, [{ field: '(body)', message: `at most ${maxBytes} bytes once decompressed` }])
+  }
+  if (header < 0 || actual !== header) {
+    throw new AppError(400, 'invalid_snappy', 'The body is not snappy-compressed (block format, as remote write 1.0 sends it)', [
+      { field: '(body)', message: header < 0 ? 'has no valid snappy length header' : actual < 0 ? 'is a corrupt snappy stream' : `decompresses to ${actual} bytes, not the ${header} its header says` },
+    ])
+  }
+  try {
+    return uncompress(body, maxBytes)
+  } catch (error) {
+    throw new AppError(400, 'invalid_snappy', 'The body is not snappy-compressed (block format, as remote write 1.0 sends it)', [{ field: '(body)', message: String((error as Error).message) }])
+  }
+}
+
+export function decodeProto(bytes: Uint8Array): WireSeries[] {
+  try {
+    const message = WriteRequest.decode(bytes) as unknown as { timeseries?: WireSeries[] }
+    return message.timeseries ?? []
+  } catch (error) {
+    throw new AppError(400, 'invalid_protobuf', 'The body is not a valid protobuf prometheus.WriteRequest', [{ field: '(body)', message: String((error as Error).message) }])
+  }
+}
+
+const toMs = (t: Int64) => (typeof t === 'number' ? t : t.toNumber())
+
+// Label and metric names repeat across series and requests: remember the ones already checked.
+const goodNames = new Set<string>()
+const goodMetrics = new Set<string>()
+const remember = (set: Set<string>, name: string) => {
+  if (set.size > 50_000) set.clear()
+  set.add(name)
+}
+const labelNameProblem = (name: string) =>
+  goodNames.has(name) ? undefined
+  : name.length > 100 || !LABEL_NAME.test(name) ? 'label names must match [a-zA-Z_][a-zA-Z0-9_]* (at most 100 characters)'
+  : name.startsWith('__') ? 'label names starting with __ are reserved'
+  : void remember(goodNames, name)
+const metricNameOk = (name: string) => goodMetrics.has(name) || (name.length <= 200 && METRIC_NAME.test(name) && (remember(goodMetrics, name), true))
+
+/** The series' name and labels, or undefined after adding its problems, each named `timeseries.<index>…`. */
+function checkLabels(ts: WireSeries, i: number, problems: ErrorDetail[]): { name: string; labels: Record<string, string> } | undefined {
+  let name: string | undefined
+  const labels: Record<string, string> = {}
+  let count = 0
+  const before = problems.length
+  const bad = (field: string, message: string) => problems.push({ field: `timeseries.${i}${field}`, message })
+  for (const l of ts.labels) {
+    if (l.name === '__name__') {
+      if (name !== undefined) bad('.labels.__name__', 'appears twice in the series')
+      name = l.value
+      continue
+    }
+    if (l.value === '') continue // Prometheus treats an empty label as no label
+    const problem = labelNameProblem(l.name)
+    if (problem) bad(`.labels.${l.name.slice(0, 100)}`, problem)
+    else if (l.value.length > 1024) bad(`.labels.${l.name}`, 'label values are at most 1024 characters')
+    else if (Object.hasOwn(labels, l.name)) bad(`.labels.${l.name}`, 'appears twice in the series')
+    else {
+      labels[l.name] = l.value
+      count++
+    }
+  }
+  if (name === undefined || name === '') bad('.labels', 'has no __name__ label (the metric name)')
+  else if (!metricNameOk(name)) bad('.labels.__name__', 'metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 200 characters)')
+  if (count > MAX_LABELS) bad('.labels', `at most ${MAX_LABELS} labels besides __name__`)
+  return problems.length === before ? { name: name!, labels } : undefined
+}
+
+/**
+ * Turns decoded series into samples, or throws a 400 naming every bad series (up to 100) so that
+ * nothing of the request is written. Non-finite values (NaN, which includes Prometheus' staleness
+ * marker, and ±Inf) are dropped and counted.
+ */
+export function toSamples(timeseries: WireSeries[], now: number) {
+  const samples: Sample[] = []
+  const problems: ErrorDetail[] = []
+  let dropped = 0
+  for (let i = 0; i < timeseries.length && problems.length < MAX_DETAILS; i++) {
+    const ts = timeseries[i]!
+    const series = checkLabels(ts, i, problems)
+    for (let j = 0; j < ts.samples.length; j++) {
+      const s = ts.samples[j]!
+      const t = toMs(s.timestamp)
+      const problem = !Number.isSafeInteger(t) || t < 0 ? 'must be epoch milliseconds, not negative' : t > now + MAX_FUTURE_MS ? 'is more than 10 minutes in the future' : undefined
+      if (problem) {
+        problems.push({ field: `timeseries.${i}.samples.${j}.timestamp`, message: problem })
+        break
+      }
+      if (!Number.isFinite(s.value)) dropped++
+      else if (series) samples.push({ name: series.name, labels: series.labels, value: s.value, ts: t })
+    }
+  }
+  if (problems.length) throw badRequest('Invalid WriteRequest; nothing was written', problems.slice(0, MAX_DETAILS))
+  return { samples, dropped }
+}
+
+/** What a body decodes to: the samples to store and how many were dropped. Throws 400/413 on bad input. */
+export function decodeWriteRequest(body: Uint8Array, opts: { maxDecodedBytes: number; now: number }) {
+  const timeseries = decodeProto(unsnappy(body, opts.maxDecodedBytes))
+  return { series: timeseries.length, ...toSamples(timeseries, opts.now) }
+}
+
+function checkHeaders(c: Context) {
+  const type = c.req.header('content-type') ?? ''
+  const [media, ...params] = type.split(';').map((p) => p.trim().toLowerCase())
+  const proto = params.find((p) => p.startsWith('proto='))?.slice(6)
+  if (media !== 'application/x-protobuf' || (proto && proto !== 'prometheus.writerequest')) {
+    throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/x-protobuf (Prometheus remote write 1.0, prometheus.WriteRequest)', [{ field: 'Content-Type', message: type || 'missing' }])
+  }
+  const encoding = (c.req.header('content-encoding') ?? 'snappy').trim().toLowerCase()
+  if (encoding !== 'snappy') throw new AppError(415, 'unsupported_media_type', 'Content-Encoding must be snappy', [{ field: 'Content-Encoding', message: encoding }])
+}
+
+/**
+ * POST /api/v1/write: stores the request as one atomic batch through the shared metric store and
+ * answers 204, with the stored and dropped sample counts in headers.
+ */
+export function remoteWriteHandler(store: MetricStore, deps: Pick<ModuleDeps, 'config' | 'telemetry'>) {
+  const counter = deps.telemetry.registry.counter('homeostat_remote_write_samples_total', 'Samples received by remote write, by outcome (stored, dropped_non_finite)')
+  const maxDecodedBytes = deps.config.INGEST_BODY_LIMIT_BYTES * MAX_EXPANSION
+  return async (c: Context<AppEnv>) => {
+    checkHeaders(c)
+    const now = Date.now()
+    const body = new Uint8Array(await c.req.arrayBuffer())
+    const { samples, dropped } = decodeWriteRequest(body, { maxDecodedBytes, now })
+    const { written } = await store.write(samples, now)
+    counter.inc({ outcome: 'stored' }, samples.length)
+    if (dropped) counter.inc({ outcome: 'dropped_non_finite' }, dropped)
+    c.header('X-Homeostat-Samples-Written', String(written))
+    c.header('X-Homeostat-Samples-Dropped', String(dropped))
+    return c.body(null, 204)
+  }
+}
