@@ -5,14 +5,14 @@ import type { User } from '../../../db/schema/auth.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { access } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { verifyPassword } from '../../lib/crypto.ts'
 import { AppError } from '../../lib/errors.ts'
 import { ErrorBox, Layout } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/service.ts'
 import { Password, TotpCode } from './schema.ts'
-import { beginEnrolment, confirmEnrolment, disableTwoFactor } from './two-factor.ts'
-import { getUser, updateUser } from './users.ts'
+import { changeOwnPassword, turnOffTwoFactor } from './account.ts'
+import { beginEnrolment, confirmEnrolment } from './two-factor.ts'
+import { getUser } from './users.ts'
 
 const PasswordForm = v.object({ currentPassword: v.pipe(v.string(), v.maxLength(200)), newPassword: Password })
 const CodeForm = v.object({ code: TotpCode.entries.code })
@@ -104,9 +104,7 @@ export function accountPages(deps: ModuleDeps) {
 
   app.post('/settings/security/2fa/disable', access('viewer'), validate('form', DisableForm), async (c) => {
     const user = await me(c)
-    if (required(user)) throw new AppError(409, 'conflict', 'Two-factor sign-in is required for admins here')
-    if (!(await verifyPassword(c.req.valid('form').password, user.passwordHash))) throw new AppError(400, 'invalid_input', 'Password is wrong', [{ field: 'password', message: 'does not match' }])
-    await disableTwoFactor(db, user.id)
+    await turnOffTwoFactor(db, user, c.req.valid('form').password, config.REQUIRE_ADMIN_2FA)
     await audit(db, c, { action: 'user.2fa_disabled', target: user.email })
     return c.html(<TwoFactorPanel user={await getUser(db, user.id)} required={false} />)
   })
@@ -114,8 +112,7 @@ export function accountPages(deps: ModuleDeps) {
   app.post('/settings/security/password', access('viewer'), validate('form', PasswordForm), async (c) => {
     const user = await me(c)
     const form = c.req.valid('form')
-    if (!(await verifyPassword(form.currentPassword, user.passwordHash))) throw new AppError(400, 'invalid_input', 'Current password is wrong', [{ field: 'currentPassword', message: 'does not match' }])
-    await updateUser(db, user.id, { password: form.newPassword })
+    await changeOwnPassword(db, user, form.currentPassword, form.newPassword)
     await audit(db, c, { action: 'user.password_changed', target: user.email })
     return c.body(null, 200, { 'HX-Redirect': '/login' })
   })

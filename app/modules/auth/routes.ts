@@ -2,14 +2,14 @@ import { Hono } from 'hono'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { access } from '../../middleware/access.ts'
-import { verifyPassword } from '../../lib/crypto.ts'
 import { AppError, badRequest } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/service.ts'
 import { createApiKey, listApiKeys, publicKey, revokeApiKey } from './keys.ts'
 import { ChangePassword, CreateKey, CreateUser, DisableTwoFactor, IdParam, ListQuery, TotpCode, UpdateUser } from './schema.ts'
-import { beginEnrolment, confirmEnrolment, disableTwoFactor } from './two-factor.ts'
+import { changeOwnPassword, turnOffTwoFactor } from './account.ts'
+import { beginEnrolment, confirmEnrolment } from './two-factor.ts'
 import { createUser, deleteUser, getUser, listUsers, publicUser, updateUser } from './users.ts'
 
 export function authRoutes(deps: ModuleDeps) {
@@ -83,10 +83,7 @@ export function authRoutes(deps: ModuleDeps) {
   app.post('/api/v1/me/password', access('viewer'), describe('Change my password', tags), validate('json', ChangePassword), async (c) => {
     const user = await me(c)
     const input = c.req.valid('json')
-    if (!(await verifyPassword(input.currentPassword, user.passwordHash))) {
-      throw new AppError(400, 'invalid_input', 'Current password is wrong', [{ field: 'currentPassword', message: 'does not match' }])
-    }
-    await updateUser(db, user.id, { password: input.newPassword })
+    await changeOwnPassword(db, user, input.currentPassword, input.newPassword)
     await audit(db, c, { action: 'user.password_changed', target: user.email })
     return c.json({ ok: true, signedOut: true })
   })
@@ -105,11 +102,7 @@ export function authRoutes(deps: ModuleDeps) {
 
   app.post('/api/v1/me/2fa/disable', access('viewer'), describe('Turn two-factor sign-in off (needs the password)', tags), validate('json', DisableTwoFactor), async (c) => {
     const user = await me(c)
-    if (deps.config.REQUIRE_ADMIN_2FA && user.role === 'admin') throw new AppError(409, 'conflict', 'Two-factor sign-in is required for admins here')
-    if (!(await verifyPassword(c.req.valid('json').password, user.passwordHash))) {
-      throw new AppError(400, 'invalid_input', 'Password is wrong', [{ field: 'password', message: 'does not match' }])
-    }
-    await disableTwoFactor(db, user.id)
+    await turnOffTwoFactor(db, user, c.req.valid('json').password, deps.config.REQUIRE_ADMIN_2FA)
     await audit(db, c, { action: 'user.2fa_disabled', target: user.email })
     return c.json({ enabled: false })
   })
