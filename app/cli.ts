@@ -5,7 +5,7 @@ import { issuesToDetails } from './lib/validate.ts'
 import { randomToken } from './lib/ids.ts'
 import { AppError } from './lib/errors.ts'
 import { writeAudit } from './modules/audit/service.ts'
-import { createApiKey, listApiKeys, revokeApiKey } from './modules/auth/keys.ts'
+import { createApiKey, keySummary, listApiKeys, revokeApiKey } from './modules/auth/keys.ts'
 import { CreateKey, Email, Password, RoleInput } from './modules/auth/schema.ts'
 import { createUser, listUsers, updateUser } from './modules/auth/users.ts'
 
@@ -69,7 +69,7 @@ try {
     if (days !== undefined && !(Number.isInteger(days) && days > 0)) fail('--expires-days: must be a whole number of days')
     const input = parse(CreateKey, { name: values.name ?? '', role: values.role ?? '', scopes: values.scope ?? [], expiresAt: days ? Date.now() + days * 86_400_000 : undefined })
     const { key, row } = await createApiKey(db, { ...input, createdBy: 'cli' })
-    await audit('key.created', row.prefix, `${row.name}, role ${row.role}`)
+    await audit('key.created', row.prefix, keySummary(row))
     console.log(key)
   } else if (group === 'keys' && command === 'list') {
     const { items } = await listApiKeys(db, { limit: 500 })

@@ -9,7 +9,7 @@ import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { days } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/service.ts'
-import { createApiKey, listApiKeys, revokeApiKey } from './keys.ts'
+import { createApiKey, keySummary, listApiKeys, revokeApiKey } from './keys.ts'
 import { IdParam, KeyForm, UserForm, UserRoleForm } from './schema.ts'
 import { createUser, deleteUser, listUsers, updateUser } from './users.ts'
 
@@ -141,7 +141,7 @@ export function adminPages(deps: ModuleDeps) {
     const form = c.req.valid('form')
     const expiresAt = form.expiresInDays ? Date.now() + days(Number(form.expiresInDays)) : null
     const { key, row } = await createApiKey(db, { name: form.name, role: form.role, scopes: form.scope ? [form.scope] : [], expiresAt, createdBy: requirePrincipal(c).name })
-    await audit(db, c, { action: 'key.created', target: row.prefix, summary: `${row.name}, role ${row.role}${row.scopes.length ? `, scopes ${row.scopes.join(',')}` : ''}` })
+    await audit(db, c, { action: 'key.created', target: row.prefix, summary: keySummary(row) })
     return c.html(await keysPanel({ key, name: row.name }))
   })
 

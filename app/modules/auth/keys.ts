@@ -40,6 +40,9 @@ export async function revokeApiKey(db: Db, idOrPrefix: string, now = Date.now())
   return updated!
 }
 
+/** How a key is described in the audit log. */
+export const keySummary = (k: ApiKey) => `${k.name}, role ${k.role}${k.scopes.length ? `, scopes ${k.scopes.join(',')}` : ''}`
+
 export const publicKey = (k: ApiKey) => ({
   id: k.id,
   prefix: k.prefix,

@@ -6,7 +6,7 @@ import { AppError, badRequest } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/service.ts'
-import { createApiKey, listApiKeys, publicKey, revokeApiKey } from './keys.ts'
+import { createApiKey, keySummary, listApiKeys, publicKey, revokeApiKey } from './keys.ts'
 import { ChangePassword, CreateKey, CreateUser, DisableTwoFactor, IdParam, ListQuery, TotpCode, UpdateUser } from './schema.ts'
 import { changeOwnPassword, turnOffTwoFactor } from './account.ts'
 import { beginEnrolment, confirmEnrolment } from './two-factor.ts'
@@ -60,7 +60,7 @@ export function authRoutes(deps: ModuleDeps) {
     const input = c.req.valid('json')
     if (input.expiresAt != null && input.expiresAt <= Date.now()) throw badRequest('Invalid body', [{ field: 'expiresAt', message: 'must be in the future' }])
     const { key, row } = await createApiKey(db, { ...input, createdBy: requirePrincipal(c).name })
-    await audit(db, c, { action: 'key.created', target: row.prefix, summary: `${row.name}, role ${row.role}${row.scopes.length ? `, scopes ${row.scopes.join(',')}` : ''}` })
+    await audit(db, c, { action: 'key.created', target: row.prefix, summary: keySummary(row) })
     return c.json({ ...publicKey(row), key }, 201)
   })
 
