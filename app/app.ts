@@ -20,6 +20,7 @@ import { signInPages } from './modules/auth/pages.tsx'
 import { authRoutes } from './modules/auth/routes.ts'
 import { auditPages } from './modules/audit/pages.tsx'
 import { auditRoutes } from './modules/audit/routes.ts'
+import { alertsRoutes } from './modules/alerts/routes.ts'
 import { componentPages } from './modules/components/pages.tsx'
 import { componentsRoutes } from './modules/components/routes.ts'
 import { metricsQueryRoutes } from './modules/metrics/query-routes.ts'
@@ -81,6 +82,7 @@ export function createApp(deps: Deps) {
   app.route('/', metricsRoutes(md))
   app.route('/', metricsQueryRoutes(md))
   app.route('/', componentsRoutes(md))
+  app.route('/', alertsRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))

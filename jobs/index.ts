@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.ts'
 import type { Config } from '../app/config.ts'
+import { alertEvaluationJob } from './alerts.ts'
 import { componentChecksJob } from './components.ts'
 import { housekeepingJob } from './housekeeping.ts'
 import { retentionJob } from './retention.ts'
@@ -10,6 +11,7 @@ import type { Scheduler } from './scheduler.ts'
 export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; config: Config }) {
   scheduler.register(housekeepingJob({ db, jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS }))
   scheduler.register(rollupJob({ db }))
+  scheduler.register(alertEvaluationJob({ db }))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
   scheduler.register(componentChecksJob({ db, historyDays: config.RETENTION_1H_DAYS }))
   scheduler.register(

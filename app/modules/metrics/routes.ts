@@ -15,6 +15,7 @@ import { batchBody, Duration, ingestBody, MetricName, Point, SeriesQuery, type P
 import { remoteWriteHandler } from './remote-write.ts'
 import { createMetricStore, type Sample } from './store.ts'
 import { costDeriver } from '../components/prices.ts'
+import { evaluatorFor, watchIngest } from '../alerts/runner.ts'
 
 const MAX_FUTURE_MS = 10 * 60_000
 const MAX_QUERY_POINTS = 11_000
@@ -61,7 +62,8 @@ export function matchers(c: Context) {
 export function metricsRoutes(deps: ModuleDeps) {
   const { db, config } = deps
   // Token counts become llm_cost_usd points by the price table, in the same batch.
-  const store = createMetricStore(db, { derive: costDeriver(db) })
+  // After a committed write, alert rules watching the written metrics run (debounced, in the background).
+  const store = watchIngest(createMetricStore(db, { derive: costDeriver(db) }), evaluatorFor(db, deps.log).evaluateRulesFor)
   const app = new Hono<AppEnv>()
   const tags = ['metrics']
   const batchSchema = batchBody(config.METRICS_MAX_BATCH)

@@ -1,0 +1,184 @@
+/**
+ * Runs rules: every tick of the `alert-evaluation` job, and shortly after ingest writes a metric
+ * a rule watches. Turns what a rule finds into alert reports, honouring `for` and `keepFiringFor`.
+ */
+import { and, eq, ne } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { alertRules, alerts, type Alert, type AlertRule } from '../../../db/schema/alerts.ts'
+import type { Logger } from '../../lib/logger.ts'
+import type { MetricStore } from '../metrics/store.ts'
+import { evaluateRule, type Candidate } from './evaluate.ts'
+import { reportAlert, resolveAlert, ruleFingerprint, type LifecycleDeps, type TransitionHook } from './lifecycle.ts'
+import { renderTemplate } from './templates.ts'
+
+/** What an open alert of a rule becomes now; null when it stays as it is. Pure. */
+export function decide(existing: Alert | undefined, holds: boolean, rule: Pick<AlertRule, 'forMs' | 'keepFiringForMs'>, now: number): 'pending' | 'firing' | 'resolved' | null {
+  const open = existing && existing.status !== 'resolved' ? existing : undefined
+  if (holds) {
+    if (!open) return rule.forMs > 0 ? 'pending' : 'firing'
+    if (open.status === 'pending') return now - open.activeAt >= rule.forMs ? 'firing' : 'pending'
+    return 'firing' // a repeat: value and last seen move on
+  }
+  if (!open) return null
+  if (open.status === 'pending') return 'resolved'
+  return now - open.lastSeenAt >= rule.keepFiringForMs ? 'resolved' : null
+}
+
+/** The labels of a rule's alert: alertname, the rule's labels, then the label set's own. */
+export const alertLabels = (rule: Pick<AlertRule, 'name' | 'labels'>, labels: Record<string, string>) => ({ alertname: rule.name, ...rule.labels, ...labels })
+
+export function annotationsFor(rule: AlertRule, c: Pick<Candidate, 'labels' | 'value'>) {
+  const ctx = { value: c.value, labels: alertLabels(rule, c.labels), rule: { name: rule.name, metric: rule.metric, severity: rule.severity, kind: rule.kind, value: rule.value } }
+  const summary = renderTemplate(rule.summary, ctx)
+  const description = renderTemplate(rule.description, ctx)
+  return { title: summary || rule.name, annotations: { ...(summary ? { summary } : {}), ...(description ? { description } : {}), ...(rule.runbookUrl ? { runbookUrl: rule.runbookUrl } : {}) } }
+}
+
+/** Applies what a rule found now to its alerts. Returns how many reports changed something. */
+export async function applyRule(deps: LifecycleDeps, rule: AlertRule, candidates: Candidate[], now: number) {
+  const open = await deps.db.select().from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
+  const byFp = new Map(open.map((a) => [a.fingerprint, a]))
+  const seen = new Set<string>()
+  let changes = 0
+  for (const c of candidates) {
+    if (!c.holds) continue
+    const fingerprint = ruleFingerprint(rule.id, c.labels)
+    seen.add(fingerprint)
+    const existing = byFp.get(fingerprint)
+    const state = decide(existing, true, rule, now)
+    if (!state) continue
+    const labels = alertLabels(rule, c.labels)
+    const r = await reportAlert(deps, { fingerprint, source: 'rule', ruleId: rule.id, state, severity: rule.severity, labels, value: c.value, actor: `rule:${rule.name}`, quietRepeat: true, ...annotationsFor(rule, c) }, now)
+    if (r.change !== 'repeated' && r.change !== 'none') changes++
+  }
+  for (const a of open) {
+    if (seen.has(a.fingerprint)) continue
+    if (decide(a, false, rule, now) !== 'resolved') continue
+    await reportAlert(deps, { fingerprint: a.fingerprint, source: 'rule', ruleId: rule.id, state: 'resolved', severity: a.severity, title: a.title, labels: a.labels, annotations: a.annotations, actor: `rule:${rule.name}` }, now)
+    changes++
+  }
+  return changes
+}
+
+/** Resolves a rule's open alerts (the rule was disabled or deleted). */
+export async function resolveRuleAlerts(deps: LifecycleDeps, ruleId: string, actor: string, reason: string, now = Date.now()) {
+  const open = await deps.db.select({ id: alerts.id }).from(alerts).where(and(eq(alerts.ruleId, ruleId), ne(alerts.status, 'resolved')))
+  for (const a of open) await resolveAlert(deps, a.id, actor, now, reason).catch(() => undefined) // resolved meanwhile
+  return open.length
+}
+
+export type Evaluator = ReturnType<typeof createEvaluator>
+
+/**
+ * Evaluates rules one run at a time (job ticks and ingest triggers never overlap). Ingest triggers
+ * are debounced: metric names collect for `debounceMs`, then the rules watching them run once.
+ */
+export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: TransitionHook[]; debounceMs?: number }) {
+  // The hooks list is shared and mutable: the notification outbox adds its hook here.
+  const lifecycle: LifecycleDeps & { hooks: TransitionHook[] } = { db: deps.db, hooks: deps.hooks ?? [] }
+  let log = deps.log
+  let chain: Promise<unknown> = Promise.resolve()
+  let watched: { names: Set<string>; at: number } | null = null
+  let waiting = new Set<string>()
+  let timer: ReturnType<typeof setTimeout> | null = null
+
+  const one = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = chain.then(run, run)
+    chain = next.catch(() => undefined)
+    return next
+  }
+
+  async function runRules(rules: AlertRule[], now: number) {
+    let changes = 0
+    let failed = 0
+    for (const rule of rules) {
+      try {
+        changes += await applyRule(lifecycle, rule, await evaluateRule(deps.db, rule, now), now)
+      } catch (error) {
+        failed++
+        log?.error('alert rule evaluation failed', { rule: rule.name, error: String((error as Error)?.message ?? error) })
+      }
+    }
+    return { rules: rules.length, changes, failed }
+  }
+
+  const enabledRules = () => deps.db.select().from(alertRules).where(eq(alertRules.enabled, true))
+
+  /** Every enabled rule, at `now` (whole seconds). */
+  const evaluateAll = (now: number) =>
+    one(async () => {
+      const rules = await enabledRules()
+      watched = { names: new Set(rules.flatMap((r) => [r.metric, ...(r.params.denominator ? [r.params.denominator] : [])])), at: now }
+      return runRules(rules, now - (now % 1000))
+    })
+
+  /** The rules watching any of these metrics, now. */
+  const evaluateNow = (names: Set<string>, now = Date.now()) =>
+    one(async () => {
+      const rules = (await enabledRules()).filter((r) => names.has(r.metric) || (r.params.denominator !== undefined && names.has(r.params.denominator)))
+      return runRules(rules, now)
+    })
+
+  async function isWatched(name: string) {
+    if (!watched || Date.now() - watched.at > 15_000) {
+      const rules = await enabledRules()
+      watched = { names: new Set(rules.flatMap((r) => [r.metric, ...(r.params.denominator ? [r.params.denominator] : [])])), at: Date.now() }
+    }
+    return watched.names.has(name)
+  }
+
+  /** After ingest: fire-and-forget, never throws, never delays the caller. */
+  function evaluateRulesFor(names: Iterable<string>) {
+    for (const n of names) waiting.add(n)
+    if (timer) return
+    timer = setTimeout(() => {
+      timer = null
+      const batch = waiting
+      waiting = new Set()
+      void (async () => {
+        const relevant = new Set<string>()
+        for (const n of batch) if (await isWatched(n)) relevant.add(n)
+        if (relevant.size) await evaluateNow(relevant)
+      })().catch((error) => log?.error('alert evaluation after ingest failed', { error: String((error as Error)?.message ?? error) }))
+    }, deps.debounceMs ?? 100)
+    timer.unref?.()
+  }
+
+  /** Forget the cached list of watched metrics (a rule changed). */
+  const invalidate = () => void (watched = null)
+
+  const useLog = (l: Logger) => void (log ??= l)
+
+  return { evaluateAll, evaluateNow, evaluateRulesFor, invalidate, useLog, lifecycle }
+}
+
+// One evaluator per database, shared by the routes, the ingest hook and the job.
+const evaluators = new WeakMap<Db, Evaluator>()
+export function evaluatorFor(db: Db, log?: Logger) {
+  let e = evaluators.get(db)
+  if (!e) evaluators.set(db, (e = createEvaluator({ db, log })))
+  if (log) e.useLog(log)
+  return e
+}
+
+/**
+ * A metric store that, after each committed write, asks for the rules watching the written
+ * metrics to run (debounced, in the background). Ingest never waits for or fails on it.
+ * Token counts also stand for the llm_cost_usd points derived from them in the same write.
+ */
+export function watchIngest(store: MetricStore, evaluateRulesFor: (names: Iterable<string>) => void): MetricStore {
+  return {
+    ...store,
+    write: async (samples, now) => {
+      const result = await store.write(samples, now)
+      try {
+        const names = new Set(samples.map((s) => s.name))
+        if (names.has('llm_tokens_total')) names.add('llm_cost_usd')
+        evaluateRulesFor(names)
+      } catch {
+        // never fails the write
+      }
+      return result
+    },
+  }
+}
