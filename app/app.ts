@@ -21,11 +21,14 @@ import { authRoutes } from './modules/auth/routes.ts'
 import { auditPages } from './modules/audit/pages.tsx'
 import { auditRoutes } from './modules/audit/routes.ts'
 import { alertsRoutes } from './modules/alerts/routes.ts'
+import { silencesRoutes } from './modules/alerts/silences-routes.ts'
+import { receiverRoutes } from './modules/alerts/receivers/routes.ts'
 import { componentPages } from './modules/components/pages.tsx'
 import { componentsRoutes } from './modules/components/routes.ts'
 import { metricsQueryRoutes } from './modules/metrics/query-routes.ts'
 import { metricsPages } from './modules/metrics/pages.tsx'
 import { metricsRoutes } from './modules/metrics/routes.ts'
+import { notifyRoutes } from './modules/notify/routes.ts'
 import { systemPages } from './modules/system/pages.tsx'
 import { systemRoutes } from './modules/system/routes.ts'
 
@@ -83,6 +86,9 @@ export function createApp(deps: Deps) {
   app.route('/', metricsQueryRoutes(md))
   app.route('/', componentsRoutes(md))
   app.route('/', alertsRoutes(md))
+  app.route('/', notifyRoutes(md))
+  app.route('/', silencesRoutes(md))
+  app.route('/', receiverRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))

@@ -3,8 +3,10 @@ import type { Config } from '../app/config.ts'
 import { alertEvaluationJob } from './alerts.ts'
 import { componentChecksJob } from './components.ts'
 import { housekeepingJob } from './housekeeping.ts'
+import { notificationsJob } from './notifications.ts'
 import { retentionJob } from './retention.ts'
 import { rollupJob } from './rollups.ts'
+import { silencesJob } from './silences.ts'
 import type { Scheduler } from './scheduler.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
@@ -12,6 +14,8 @@ export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; con
   scheduler.register(housekeepingJob({ db, jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS }))
   scheduler.register(rollupJob({ db }))
   scheduler.register(alertEvaluationJob({ db }))
+  scheduler.register(notificationsJob({ db }))
+  scheduler.register(silencesJob({ db }))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
   scheduler.register(componentChecksJob({ db, historyDays: config.RETENTION_1H_DAYS }))
   scheduler.register(

@@ -14,13 +14,24 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
 }
 
 /**
- * Works out who is calling, from an API key (Authorization: Bearer or X-API-Key) or the session
- * cookie. It refuses nothing itself: the route's `access` decides, so public routes stay public.
+ * The receiver routes for monitoring tools, the ONLY routes where an API key may also come as
+ * `?key=<api key>` in the URL, for tools that cannot set a header (Uptime Kuma's webhook, for one).
+ * A key in a URL can land in the logs of proxies and load balancers on the way (Homeostat's own
+ * request log records the path without the query string): prefer `Authorization: Bearer` where the
+ * tool can send it, and give such a tool an ingest-scoped key, which can do nothing but report.
+ * A header, when present, wins over the query.
+ */
+export const QUERY_KEY_PATHS = /^\/api\/(v1\/hooks\/(alertmanager|grafana|uptime-kuma)|v2\/alerts)$/
+
+/**
+ * Works out who is calling, from an API key (Authorization: Bearer or X-API-Key; `?key=` on the
+ * receiver routes only) or the session cookie. It refuses nothing itself: the route's `access`
+ * decides, so public routes stay public.
  */
 export const authenticate = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore) =>
   createMiddleware<AppEnv>(async (c, next) => {
     const now = Date.now()
-    const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key'))
+    const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key')) ?? (QUERY_KEY_PATHS.test(c.req.path) ? c.req.query('key')?.trim() || undefined : undefined)
     if (key) {
       const result = key.startsWith(KEY_PREFIX) ? await keys.check(key, now) : ({ ok: false, reason: 'invalid' } as const)
       if (result.ok) {

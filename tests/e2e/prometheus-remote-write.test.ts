@@ -3,15 +3,11 @@
  * remote-writes to a real Homeostat server (Bun); what Homeostat stores must be what the target
  * served, with the job and instance labels Prometheus attaches.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { freePort, killAll, runCli, startServer, until, type RunningServer } from '../helpers/server.ts'
+import { requirePrometheus, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.ts'
+import { killAll, runCli, startServer, until, type RunningServer } from '../helpers/server.ts'
 
-const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus'
 const GAUGE = 'homeostat_e2e_gauge'
 
 let server: RunningServer
@@ -19,9 +15,7 @@ let viewer: Record<string, string>
 let target: Server
 let targetPort: number
 let gauge = 42
-let prometheus: ChildProcess | undefined
-let promLog = ''
-let promDir: string | undefined
+let prometheus: RunningPrometheus | undefined
 const startedAt = Date.now()
 
 async function cliKey(role: string, scopes: string[] = []) {
@@ -40,25 +34,12 @@ function serveTarget(): Promise<number> {
   return new Promise((resolve) => target.listen(0, '127.0.0.1', () => resolve((target.address() as { port: number }).port)))
 }
 
-async function startPrometheus(key: string) {
-  promDir = mkdtempSync(join(tmpdir(), 'homeostat-prom-'))
-  const config = join(promDir, 'prometheus.yml')
-  // JSON is YAML: no YAML library needed to write the config.
-  writeFileSync(
-    config,
-    JSON.stringify({
-      global: { scrape_interval: '1s', evaluation_interval: '1s' },
-      scrape_configs: [{ job_name: 'e2e', static_configs: [{ targets: [`127.0.0.1:${targetPort}`] }] }],
-      remote_write: [{ url: `${server.url}/api/v1/write`, authorization: { credentials: key }, queue_config: { batch_send_deadline: '1s' }, metadata_config: { send_interval: '2s' } }],
-    }),
-  )
-  const port = await freePort()
-  const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(promDir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=info']
-  prometheus = spawn(PROMETHEUS, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  prometheus.stdout!.setEncoding('utf8').on('data', (d: string) => (promLog += d))
-  prometheus.stderr!.setEncoding('utf8').on('data', (d: string) => (promLog += d))
-  prometheus.on('error', (error) => (promLog += `\n[spawn error] ${error.message}`))
-  process.once('exit', () => prometheus?.kill('SIGKILL'))
+async function startRemoteWrite(key: string) {
+  prometheus = await startPrometheus({
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    scrape_configs: [{ job_name: 'e2e', static_configs: [{ targets: [`127.0.0.1:${targetPort}`] }] }],
+    remote_write: [{ url: `${server.url}/api/v1/write`, authorization: { credentials: key }, queue_config: { batch_send_deadline: '1s' }, metadata_config: { send_interval: '2s' } }],
+  })
 }
 
 type Series = { name: string; labels: Record<string, string> }
@@ -76,27 +57,20 @@ async function range(name: string, agg: 'min' | 'max' | 'count') {
   if (!values.length) return undefined
   return agg === 'min' ? Math.min(...values) : agg === 'max' ? Math.max(...values) : values.reduce((a, b) => a + b, 0)
 }
-const diagnostics = () => `\n--- prometheus\n${promLog.slice(-4000)}\n${server?.output().slice(-4000)}`
+const diagnostics = () => `\n--- prometheus\n${prometheus?.log().slice(-4000)}\n${server?.output().slice(-4000)}`
 
 beforeAll(async () => {
-  if (!existsSync(PROMETHEUS)) {
-    throw new Error(`Prometheus is not installed at ${PROMETHEUS}: this test needs a real one. Install it with: apt-get update && apt-get install -y prometheus (or set PROMETHEUS_BIN)`)
-  }
+  requirePrometheus()
   server = await startServer({ runtime: 'bun' })
   viewer = { Authorization: `Bearer ${await cliKey('viewer')}` }
   targetPort = await serveTarget()
-  await startPrometheus(await cliKey('viewer', ['ingest']))
+  await startRemoteWrite(await cliKey('viewer', ['ingest']))
 })
 
 afterAll(async () => {
-  if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
-    const exited = new Promise((resolve) => prometheus!.once('exit', resolve))
-    prometheus.kill('SIGKILL')
-    await exited
-  }
+  await prometheus?.stop()
   await new Promise((resolve) => (target ? target.close(resolve) : resolve(undefined)))
   await killAll()
-  if (promDir) rmSync(promDir, { recursive: true, force: true })
 })
 
 describe('Prometheus 2.42 remote write into Homeostat', () => {
@@ -127,7 +101,7 @@ describe('Prometheus 2.42 remote write into Homeostat', () => {
     expect(up[0]!.labels).toEqual({ job: 'e2e', instance: `127.0.0.1:${targetPort}` })
     expect(await range('up', 'min')).toBe(1)
     // Prometheus never got a 4xx/5xx back: nothing it sent was refused.
-    expect(promLog).not.toMatch(/non-recoverable error|server returned HTTP status 4\d\d|server returned HTTP status 5\d\d/)
+    expect(prometheus!.log()).not.toMatch(/non-recoverable error|server returned HTTP status 4\d\d|server returned HTTP status 5\d\d/)
     expect(server.output()).toMatch(/"path":"\/api\/v1\/write","status":204/)
     expect(server.output()).not.toMatch(/"path":"\/api\/v1\/write","status":(?!204)/)
   })

@@ -41,6 +41,14 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /settings/security/2fa/enable': { code: '123456' },
   'POST /settings/security/2fa/disable': { password: 'x' },
   'POST /settings/security/password': { currentPassword: 'x', newPassword: 'a long enough password' },
+  'POST /api/v1/silences': { matchers: [{ label: 'agent', op: '=', value: 'fuzz' }], duration: '1h' },
+  'POST /api/v1/silences/preview': { matchers: [{ label: 'agent', op: '=', value: 'fuzz' }] },
+  'POST /api/v1/alerts/:id/mute': { duration: '1h' },
+  'POST /api/v1/hooks/alertmanager': { version: '4', status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'Fuzz' } }] },
+  'POST /api/v1/hooks/grafana': { status: 'firing', alerts: [{ status: 'firing', labels: { alertname: 'Fuzz' } }] },
+  // Prometheus posts a JSON array (Alertmanager API v2), not an object.
+  'POST /api/v2/alerts': [{ labels: { alertname: 'Fuzz' } }] as unknown as Record<string, unknown>,
+  'POST /api/v1/webhooks': { url: 'https://example.com/hook', events: ['fired'] },
 }
 
 type Js = { type?: string | string[]; properties?: Record<string, Js>; required?: string[]; enum?: unknown[]; const?: unknown; format?: string; minLength?: number; minimum?: number; anyOf?: Js[] }

@@ -154,13 +154,14 @@ export function reportAlert(deps: LifecycleDeps, r: AlertReport, at = Date.now()
   })
 }
 
-async function act(deps: LifecycleDeps, id: string, at: number, change: (a: Alert) => { after: Alert; event: EventInput }) {
+async function act(deps: LifecycleDeps, id: string, at: number, change: (a: Alert) => { after: Alert; event: EventInput } | null) {
   const found = (await deps.db.select({ fingerprint: alerts.fingerprint }).from(alerts).where(eq(alerts.id, id)).limit(1))[0]
   if (!found) throw notFound('Alert')
   return serialized(found.fingerprint, async () => {
     const before = (await find(deps.db, found.fingerprint))!
-    const { after, event } = change(before)
-    return write(deps, { before, after: { ...after, updatedAt: at }, events: [event], at }, false)
+    const next = change(before)
+    if (!next) return before // nothing to change
+    return write(deps, { before, after: { ...next.after, updatedAt: at }, events: [next.event], at }, false)
   })
 }
 
@@ -185,4 +186,16 @@ export const resolveAlert = (deps: LifecycleDeps, id: string, actor: string, at 
   act(deps, id, at, (a) => {
     if (a.status === 'resolved') throw refuse('The alert is already resolved')
     return { after: { ...a, status: 'resolved', endsAt: at, resolvedBy: actor, resolvedAt: at }, event: { type: 'resolved', actor, detail: { reason, from: a.status } } }
+  })
+
+/**
+ * Sets or clears an alert's `silenced` flag, with a `silenced` or `unsilenced` event, through the
+ * hooks like any other change (the silences job calls it as silences start and end). The outbox
+ * sees `before.silenced !== after.silenced`; an `unsilenced` alert that is still firing is
+ * notified then. Nothing is written when the flag already is so.
+ */
+export const setSilenced = (deps: LifecycleDeps, id: string, silenced: boolean, actor: string, at = Date.now(), detail: Record<string, unknown> = {}) =>
+  act(deps, id, at, (a) => {
+    if (a.silenced === silenced) return null
+    return { after: { ...a, silenced }, event: { type: silenced ? 'silenced' : 'unsilenced', actor, detail: { ...detail, status: a.status } } }
   })

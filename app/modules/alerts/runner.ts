@@ -10,6 +10,7 @@ import type { MetricStore } from '../metrics/store.ts'
 import { evaluateRule, type Candidate } from './evaluate.ts'
 import { reportAlert, resolveAlert, ruleFingerprint, type LifecycleDeps, type TransitionHook } from './lifecycle.ts'
 import { renderTemplate } from './templates.ts'
+import { transitionHooks } from './hooks.ts'
 
 /** What an open alert of a rule becomes now; null when it stays as it is. Pure. */
 export function decide(existing: Alert | undefined, holds: boolean, rule: Pick<AlertRule, 'forMs' | 'keepFiringForMs'>, now: number): 'pending' | 'firing' | 'resolved' | null {
@@ -75,7 +76,7 @@ export type Evaluator = ReturnType<typeof createEvaluator>
  */
 export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: TransitionHook[]; debounceMs?: number }) {
   // The hooks list is shared and mutable: the notification outbox adds its hook here.
-  const lifecycle: LifecycleDeps & { hooks: TransitionHook[] } = { db: deps.db, hooks: deps.hooks ?? [] }
+  const lifecycle: LifecycleDeps & { hooks: TransitionHook[] } = { db: deps.db, hooks: deps.hooks ?? transitionHooks() }
   let log = deps.log
   let chain: Promise<unknown> = Promise.resolve()
   let watched: { names: Set<string>; at: number } | null = null
@@ -156,7 +157,7 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: Transition
 const evaluators = new WeakMap<Db, Evaluator>()
 export function evaluatorFor(db: Db, log?: Logger) {
   let e = evaluators.get(db)
-  if (!e) evaluators.set(db, (e = createEvaluator({ db, log })))
+  if (!e) evaluators.set(db, (e = createEvaluator({ db, log, hooks: transitionHooks() })))
   if (log) e.useLog(log)
   return e
 }

@@ -1,0 +1,97 @@
+/**
+ * What the receivers for monitoring tools share: lenient-but-bounded schemas for the labels,
+ * annotations and times those tools send, the severity mapping, and applying a validated batch of
+ * reports through the one alert lifecycle.
+ */
+import { and, desc, eq, inArray } from 'drizzle-orm'
+import * as v from 'valibot'
+import { alertEvents, alerts, type Severity } from '../../../../db/schema/alerts.ts'
+import { reportAlert, type AlertReport, type LifecycleDeps, type ReportResult } from '../lifecycle.ts'
+
+export const MAX_ALERTS = 1000
+
+const bounded = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
+
+/**
+ * Labels as these tools send them. Grafana allows label names Prometheus would not (`team-name`),
+ * so names are any text up to 200 characters; at most 64 labels.
+ */
+export const ToolLabels = v.pipe(
+  v.record(v.pipe(v.string(), v.minLength(1, 'label names must not be empty'), v.maxLength(200, 'label names are at most 200 characters')), bounded(2048), 'must be an object of string labels'),
+  v.check((l) => Object.keys(l).length <= 64, 'at most 64 labels'),
+)
+export const ToolAnnotations = v.pipe(
+  v.record(v.pipe(v.string(), v.maxLength(200, 'annotation names are at most 200 characters')), bounded(16_384), 'must be an object of string annotations'),
+  v.check((a) => Object.keys(a).length <= 64, 'at most 64 annotations'),
+)
+/** An RFC 3339 time; Alertmanager sends `0001-01-01T00:00:00Z` for "not set". */
+export const ToolTime = v.pipe(bounded(64), v.check((s) => s === '' || !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time'))
+export const ToolUrl = bounded(4096)
+export const Alerts = <T extends v.GenericSchema>(item: T) =>
+  v.pipe(v.array(item, 'must be a list of alerts'), v.minLength(1, 'must hold at least one alert'), v.maxLength(MAX_ALERTS, `at most ${MAX_ALERTS} alerts per request`))
+
+/** Milliseconds, or undefined for a missing or zero time (Go's zero time is year 1). */
+export function toMs(s: string | undefined | null): number | undefined {
+  if (!s) return undefined
+  const ms = Date.parse(s)
+  return Number.isNaN(ms) || ms <= 0 ? undefined : ms
+}
+
+const SEVERITY: Record<string, Severity> = {
+  critical: 'critical', crit: 'critical', page: 'critical', high: 'critical', p1: 'critical', emergency: 'critical', fatal: 'critical', disaster: 'critical', alert: 'critical',
+  error: 'error', err: 'error', major: 'error', p2: 'error',
+  warning: 'warning', warn: 'warning', medium: 'warning', minor: 'warning', average: 'warning', p3: 'warning',
+  info: 'info', informational: 'info', information: 'info', notice: 'info', low: 'info', none: 'info', debug: 'info', p4: 'info', p5: 'info', ok: 'info',
+}
+
+/** The `severity` label mapped onto ours: page/critical/high → critical, … ; anything else → warning. */
+export const severityOf = (labels: Record<string, string>, fallback: Severity = 'warning'): Severity => SEVERITY[(labels.severity ?? '').trim().toLowerCase()] ?? fallback
+
+/** The alert's title: `alertname`, else the summary annotation, else what the tool is. */
+export const titleOf = (labels: Record<string, string>, annotations: Record<string, string>, fallback: string) =>
+  (labels.alertname || annotations.summary || annotations.title || fallback).slice(0, 500)
+
+export type ReceiverSummary = { received: number; created: number; fired: number; pending: number; repeated: number; resolved: number; unchanged: number; stale: number; ignored: number }
+
+/**
+ * Firing (or pending) reports of an incident that the sender itself already resolved: a retried
+ * delivery that arrives after the resolution (it started before the alert's recorded end). They
+ * must not reopen the alert. A new incident starts after that end and does reopen it; so does any
+ * report for an alert resolved by hand (its `resolved` event has a `reason`), as for rules.
+ */
+async function staleReports(lifecycle: LifecycleDeps, reports: AlertReport[]): Promise<Set<AlertReport>> {
+  const candidates = reports.filter((r) => r.state !== 'resolved' && r.startsAt !== undefined)
+  if (!candidates.length) return new Set()
+  const { db } = lifecycle
+  const rows = await db.select({ id: alerts.id, fingerprint: alerts.fingerprint, endsAt: alerts.endsAt }).from(alerts).where(and(inArray(alerts.fingerprint, [...new Set(candidates.map((r) => r.fingerprint))]), eq(alerts.status, 'resolved')))
+  const stale = new Set<AlertReport>()
+  for (const row of rows) {
+    const old = candidates.filter((r) => r.fingerprint === row.fingerprint && row.endsAt !== null && r.startsAt! < row.endsAt)
+    if (!old.length) continue
+    const [last] = await db.select({ detail: alertEvents.detail }).from(alertEvents).where(and(eq(alertEvents.alertId, row.id), eq(alertEvents.type, 'resolved'))).orderBy(desc(alertEvents.id)).limit(1)
+    if (last && last.detail.reason === undefined) for (const r of old) stale.add(r)
+  }
+  return stale
+}
+
+/**
+ * Applies reports that were all validated first. Reports for one fingerprint apply in the order
+ * sent (the lifecycle queues them); a report whose state the alert already has is a repeat
+ * (firing) or nothing (resolved), so a duplicate delivery never makes a second alert.
+ */
+export async function applyReports(lifecycle: LifecycleDeps, reports: AlertReport[], at: number, ignored = 0): Promise<ReceiverSummary> {
+  const stale = await staleReports(lifecycle, reports)
+  const results: ReportResult[] = await Promise.all(reports.filter((r) => !stale.has(r)).map((r) => reportAlert(lifecycle, r, at)))
+  const summary: ReceiverSummary = { received: reports.length + ignored, created: 0, fired: 0, pending: 0, repeated: 0, resolved: 0, unchanged: 0, stale: stale.size, ignored }
+  for (const { change } of results) {
+    if (change === 'none') summary.unchanged++
+    else summary[change]++
+  }
+  return summary
+}
+
+/** A line for the audit log, or null when nothing changed state (repeats are not audited). */
+export function auditSummary(s: ReceiverSummary): string | null {
+  const parts = (['created', 'fired', 'pending', 'resolved'] as const).filter((k) => s[k] > 0).map((k) => `${s[k]} ${k}`)
+  return parts.length ? `${s.received} received: ${parts.join(', ')}` : null
+}

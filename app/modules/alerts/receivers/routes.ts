@@ -1,0 +1,62 @@
+/**
+ * Receivers for monitoring tools (access `ingest`: an ingest-scoped key or operator+). The key
+ * comes in `Authorization: Bearer …`, or as `?key=…` for tools that cannot set headers (see
+ * app/middleware/auth.ts). Every alert of a delivery is validated before anything is written; a
+ * duplicate delivery is a repeat (firing) or nothing (resolved), never a second alert.
+ */
+import { Hono, type Context } from 'hono'
+import { actorOf, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { describe } from '../../../lib/route-meta.ts'
+import { validate } from '../../../lib/validate.ts'
+import { access } from '../../../middleware/access.ts'
+import { audit } from '../../audit/service.ts'
+import type { AlertReport } from '../lifecycle.ts'
+import { evaluatorFor } from '../runner.ts'
+import { AlertmanagerWebhook, alertmanagerReports } from './alertmanager.ts'
+import { applyReports, auditSummary } from './common.ts'
+import { GrafanaWebhook, grafanaReports } from './grafana.ts'
+import { PostableAlerts, prometheusReports } from './prometheus.ts'
+import { UptimeKumaQuery, UptimeKumaWebhook, uptimeKumaReport } from './uptime-kuma.ts'
+
+export function receiverRoutes(deps: ModuleDeps) {
+  const { db } = deps
+  const now = () => deps.now?.() ?? Date.now()
+  // The same lifecycle (and so the same hooks: outbox, silences) as rules and the generic API.
+  const lifecycle = evaluatorFor(db, deps.log).lifecycle
+  const app = new Hono<AppEnv>()
+  const tags = ['alerts', 'receivers']
+  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
+
+  async function receive(c: Context<AppEnv>, tool: string, reports: AlertReport[], at: number, ignored = 0) {
+    const summary = await applyReports(lifecycle, reports, at, ignored)
+    const line = auditSummary(summary)
+    if (line) await audit(db, c, { action: 'alert.received', target: tool, summary: line })
+    return summary
+  }
+
+  app.post('/api/v1/hooks/alertmanager', access('ingest'), describe('Alertmanager webhook (payload version 4): each alert by its fingerprint, firing or resolved', tags), validate('json', AlertmanagerWebhook), async (c) => {
+    const at = now()
+    return c.json(await receive(c, 'alertmanager', alertmanagerReports(c.req.valid('json'), actor(c)), at))
+  })
+
+  app.post('/api/v1/hooks/grafana', access('ingest'), describe('Grafana alerting webhook contact point: each alert by its fingerprint, firing or resolved', tags), validate('json', GrafanaWebhook), async (c) => {
+    const at = now()
+    return c.json(await receive(c, 'grafana', grafanaReports(c.req.valid('json'), actor(c)), at))
+  })
+
+  app.post('/api/v1/hooks/uptime-kuma', access('ingest'), describe('Uptime Kuma webhook: down → firing, up → resolved, pending → pending, maintenance and test messages ignored; ?severity= (default critical)', tags), validate('query', UptimeKumaQuery), validate('json', UptimeKumaWebhook), async (c) => {
+    const at = now()
+    const report = uptimeKumaReport(c.req.valid('json'), actor(c), c.req.valid('query').severity)
+    return c.json(await receive(c, 'uptime_kuma', report ? [report] : [], at, report ? 0 : 1))
+  })
+
+  // Alertmanager answers an accepted batch with 200 and an empty body; Prometheus reads nothing more.
+  // Prometheus 2.x's notifier only ever POSTs here, so no GET /api/v2/status is offered.
+  app.post('/api/v2/alerts', access('ingest'), describe('Alertmanager API v2 intake for Prometheus (alerting.alertmanagers): endsAt ≤ now → resolved, else firing', tags), validate('json', PostableAlerts), async (c) => {
+    const at = now()
+    await receive(c, 'prometheus', prometheusReports(c.req.valid('json'), actor(c), at), at)
+    return c.body(null, 200)
+  })
+
+  return app
+}

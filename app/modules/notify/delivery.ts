@@ -1,0 +1,208 @@
+/**
+ * Sends the outbox: each tick of the `notifications` job claims due rows (status `sending`, with
+ * a lease), sends them (rows of one group and channel together), and marks them `sent` with the
+ * response, or `failed` with the next attempt after an exponential backoff, or `dead` after
+ * MAX_ATTEMPTS. Rows left in `sending` past their lease (a crash) are claimed again. The same
+ * tick escalates unacknowledged critical alerts and re-notifies still-firing ones.
+ */
+import { and, asc, eq, gte, inArray, isNotNull, lte, or, sql } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
+import type { Db } from '../../../db/client.ts'
+import { alertEvents, alerts, type Alert } from '../../../db/schema/alerts.ts'
+import { channels, notifications, webhookSubscriptions, type Channel, type Notification } from '../../../db/schema/notify.ts'
+import type { Sealer } from '../../lib/crypto.ts'
+import type { Logger } from '../../lib/logger.ts'
+import { outboxRows } from './outbox.ts'
+import { loadRouting, routesFrom } from './policies.ts'
+import { alertSnapshot, SendError, sendToChannel, sendToSubscription, type Message, type SendResult } from './senders.ts'
+
+export type DeliveryDeps = {
+  db: Db
+  sealer: Sealer
+  publicUrl: string
+  log?: Logger
+  timeoutMs?: number
+  /** Send right after an outbox write instead of waiting for the next tick (when jobs run). */
+  eager?: boolean
+}
+
+export const BACKOFF_MS = [5_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000]
+export const MAX_ATTEMPTS = 12
+export const LEASE_MS = 60_000
+const BATCH = 100
+
+/** The wait before attempt n + 1, after n failed attempts (n ≥ 1): 5 s, 15 s, 30 s, 1 m, … 1 h. */
+export const backoff = (attempts: number) => BACKOFF_MS[Math.min(attempts - 1, BACKOFF_MS.length - 1)]!
+
+// The job finds what it needs (the sealer, the public URL) through the app that owns the database.
+const registry = new WeakMap<Db, DeliveryDeps>()
+export const useDelivery = (deps: DeliveryDeps) => void registry.set(deps.db, deps)
+export const deliveryFor = (db: Db) => registry.get(db)
+
+const kicks = new WeakMap<Db, ReturnType<typeof setTimeout>>()
+/**
+ * Asks for a send shortly after an outbox write (the write commits with its state change just
+ * after the hook returns). Rows it misses are sent by the next tick; claims are atomic, so a
+ * kick and a tick never send a row twice.
+ */
+export function kick(db: Db) {
+  const deps = registry.get(db)
+  if (!deps?.eager || kicks.has(db)) return
+  const timer = setTimeout(() => {
+    kicks.delete(db)
+    sendDue(deps, Date.now()).catch((error) => deps.log?.error('sending notifications failed', { error: String((error as Error)?.message ?? error) }))
+  }, 25)
+  timer.unref?.()
+  kicks.set(db, timer)
+}
+
+/** Claims due rows: pending or failed ones whose time has come, and `sending` ones past their lease. */
+async function claim(db: Db, now: number) {
+  const due = db
+    .select({ id: notifications.id })
+    .from(notifications)
+    .where(and(inArray(notifications.status, ['pending', 'failed', 'sending']), lte(notifications.nextAttemptAt, now)))
+    .orderBy(asc(notifications.nextAttemptAt))
+    .limit(BATCH)
+  return db
+    .update(notifications)
+    .set({ status: 'sending', attempts: sql`${notifications.attempts} + 1`, nextAttemptAt: now + LEASE_MS })
+    .where(and(inArray(notifications.id, due), inArray(notifications.status, ['pending', 'failed', 'sending']), lte(notifications.nextAttemptAt, now)))
+    .returning()
+}
+
+type Target = { channel?: Channel; subscription?: typeof webhookSubscriptions.$inferSelect }
+type Outcome = { ok: true; result: SendResult } | { ok: false; error: string; response?: string; gone?: boolean }
+
+async function sendOne(deps: DeliveryDeps, target: Target, m: Message): Promise<Outcome> {
+  try {
+    if (target.channel) return { ok: true, result: await sendToChannel(deps.sealer, target.channel, m, deps.timeoutMs) }
+    if (target.subscription) return { ok: true, result: await sendToSubscription(deps.sealer.open(target.subscription.secret), target.subscription.url, m, deps.timeoutMs) }
+    return { ok: false, error: 'channel or subscription no longer exists', gone: true }
+  } catch (error) {
+    return { ok: false, error: error instanceof SendError ? error.message : `send failed: ${(error as Error)?.message ?? String(error)}`, response: (error as SendError)?.response }
+  }
+}
+
+/** Writes the outcome of a send for its rows, with a `notified` event per alert. */
+function record(db: Db, rows: Notification[], target: Target, o: Outcome, now: number): BatchItem<'sqlite'>[] {
+  const ids = rows.map((r) => r.id)
+  const attempts = Math.max(...rows.map((r) => r.attempts))
+  const dead = !o.ok && (attempts >= MAX_ATTEMPTS || !!o.gone)
+  const update = o.ok
+    ? db.update(notifications).set({ status: 'sent', sentAt: now, response: o.result.response, lastError: null }).where(inArray(notifications.id, ids))
+    : db.update(notifications).set({ status: dead ? 'dead' : 'failed', lastError: o.error, response: o.response ?? null, nextAttemptAt: dead ? now : now + backoff(attempts) }).where(inArray(notifications.id, ids))
+  const who = target.channel ? { channelId: target.channel.id, channel: target.channel.name, type: target.channel.type } : { subscriptionId: target.subscription?.id ?? rows[0]!.subscriptionId }
+  const events = rows
+    .filter((r) => r.alertId)
+    .map((r) => ({
+      alertId: r.alertId!,
+      ts: now,
+      type: 'notified' as const,
+      actor: 'notifications',
+      detail: { ...who, notificationId: r.id, kind: r.kind, attempt: r.attempts, result: o.ok ? 'sent' : dead ? 'dead' : 'failed', ...(o.ok ? { code: o.result.code } : { error: o.error, ...(dead ? {} : { retryAt: new Date(now + backoff(attempts)).toISOString() }) }) },
+    }))
+  return [update, ...(events.length ? [db.insert(alertEvents).values(events)] : [])]
+}
+
+/** Sends every due row once. */
+export async function sendDue(deps: DeliveryDeps, now: number) {
+  const { db } = deps
+  const claimed = await claim(db, now)
+  if (!claimed.length) return { sent: 0, failed: 0, dead: 0 }
+  const chIds = [...new Set(claimed.map((r) => r.channelId).filter((x): x is string => !!x))]
+  const subIds = [...new Set(claimed.map((r) => r.subscriptionId).filter((x): x is string => !!x))]
+  const chs = new Map((chIds.length ? await db.select().from(channels).where(inArray(channels.id, chIds)) : []).map((c) => [c.id, c]))
+  const subs = new Map((subIds.length ? await db.select().from(webhookSubscriptions).where(inArray(webhookSubscriptions.id, subIds)) : []).map((s) => [s.id, s]))
+  // Rows of one group, channel and kind go out as one message.
+  const batches = new Map<string, Notification[]>()
+  for (const r of claimed) {
+    const key = r.groupKey ? `${r.channelId ?? r.subscriptionId}|${r.groupKey}|${r.kind}` : `row|${r.id}`
+    batches.set(key, [...(batches.get(key) ?? []), r])
+  }
+  const counts = { sent: 0, failed: 0, dead: 0 }
+  await Promise.all(
+    [...batches.values()].map(async (rows) => {
+      const head = rows[0]!
+      const target: Target = { channel: head.channelId ? chs.get(head.channelId) : undefined, subscription: head.subscriptionId ? subs.get(head.subscriptionId) : undefined }
+      const m: Message = { id: head.id, event: head.kind, groupKey: head.groupKey, alerts: rows.map((r) => alertSnapshot((r.payload as { alert: Alert }).alert, deps.publicUrl)), publicUrl: deps.publicUrl, at: now }
+      const o = await sendOne(deps, target, m)
+      const dead = !o.ok && (Math.max(...rows.map((r) => r.attempts)) >= MAX_ATTEMPTS || !!o.gone)
+      counts[o.ok ? 'sent' : dead ? 'dead' : 'failed'] += rows.length
+      if (!o.ok) deps.log?.warn('notification failed', { notifications: rows.map((r) => r.id), target: target.channel?.name ?? head.subscriptionId, error: o.error, dead })
+      await db.batch(record(db, rows, target, o, now) as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+    }),
+  )
+  return counts
+}
+
+/**
+ * Escalation and repeat: a critical alert still firing (not acknowledged, not silenced) after a
+ * policy's escalation step `afterMs` notifies that step's channels once (`escalated` event); a
+ * still-firing alert whose last notification on a route is older than its repeatInterval is
+ * notified again (`repeated`).
+ */
+export async function escalateAndRepeat(db: Db, now: number) {
+  const firing = await db.select().from(alerts).where(and(eq(alerts.status, 'firing'), eq(alerts.silenced, false), isNotNull(alerts.startsAt)))
+  if (!firing.length) return { escalated: 0, repeated: 0 }
+  const routing = await loadRouting(db)
+  // The newest fired/repeated notification per alert and channel in the alert's current firing episode.
+  const last = await db
+    .select({ alertId: notifications.alertId, channelId: notifications.channelId, at: sql<number>`max(${notifications.createdAt})` })
+    .from(notifications)
+    .innerJoin(alerts, eq(alerts.id, notifications.alertId))
+    .where(and(eq(alerts.status, 'firing'), inArray(notifications.kind, ['fired', 'repeated']), isNotNull(notifications.channelId), gte(notifications.createdAt, alerts.startsAt)))
+    .groupBy(notifications.alertId, notifications.channelId)
+  const lastBy = new Map(last.map((l) => [`${l.alertId}|${l.channelId}`, l.at]))
+  let escalated = 0
+  let repeated = 0
+  for (const a of firing) {
+    const routes = routesFrom(routing, a.labels)
+    const statements: BatchItem<'sqlite'>[] = []
+    if (a.severity === 'critical' && routes.some((r) => r.escalations.some((e) => now - a.startsAt! >= e.afterMs))) {
+      const done = new Set(
+        (await db.select({ detail: alertEvents.detail }).from(alertEvents).where(and(eq(alertEvents.alertId, a.id), eq(alertEvents.type, 'escalated'), gte(alertEvents.ts, a.startsAt!)))).map((e) => `${e.detail.policyId}|${e.detail.step}`),
+      )
+      for (const r of routes) {
+        for (const [step, e] of r.escalations.entries()) {
+          if (now - a.startsAt! < e.afterMs || done.has(`${r.policyId}|${step}`) || !e.channelIds.length) continue
+          statements.push(db.insert(notifications).values(e.channelIds.map((channelId) => ({ alertId: a.id, channelId, policyId: r.policyId, kind: 'escalated', payload: { event: 'escalated', alert: a, step }, status: 'pending' as const, nextAttemptAt: now, createdAt: now }))))
+          statements.push(db.insert(alertEvents).values({ alertId: a.id, ts: now, type: 'escalated', actor: 'notifications', detail: { policyId: r.policyId, step, afterMs: e.afterMs, channelIds: e.channelIds } }))
+          escalated++
+        }
+      }
+    }
+    // Repeat on each route's channels that were notified of this episode longer than repeatInterval ago.
+    const dueOn = (policyId: string | null, channelId: string) => {
+      const route = routes.find((x) => x.policyId === policyId)
+      const at = lastBy.get(`${a.id}|${channelId}`)
+      return !!route && at !== undefined && now - at >= route.repeatIntervalMs
+    }
+    if (routes.some((r) => r.channelIds.some((id) => dueOn(r.policyId, id)))) {
+      const rows = (await outboxRows(db, a, 'repeated', now, { subscriptions: false, routing })).filter((r) => dueOn(r.policyId ?? null, r.channelId!))
+      if (rows.length) {
+        statements.push(db.insert(notifications).values(rows))
+        repeated += rows.length
+      }
+    }
+    if (statements.length) await db.batch(statements as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+  }
+  return { escalated, repeated }
+}
+
+/** One tick of the `notifications` job. */
+export async function runNotifications(deps: DeliveryDeps, now: number) {
+  const more = await escalateAndRepeat(deps.db, now)
+  const sent = await sendDue(deps, now)
+  return { ...sent, ...more }
+}
+
+/** Sends a notification again now, with a fresh set of attempts. */
+export async function retryNotification(db: Db, id: number, now: number) {
+  const [row] = await db
+    .update(notifications)
+    .set({ status: 'pending', attempts: 0, nextAttemptAt: now })
+    .where(and(eq(notifications.id, id), or(inArray(notifications.status, ['failed', 'dead', 'sent', 'pending']))))
+    .returning()
+  return row
+}
