@@ -126,7 +126,9 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
       const chunk = stale.slice(i, i + 5000)
       statements.push({ sql: sqlFor.touch(chunk.length), args: [now, ...chunk] })
     }
-    await db.$client.batch(statements, 'write')
+    // One statement is atomic by itself; a batch would add BEGIN and COMMIT round trips.
+    if (statements.length === 1) await db.$client.execute(statements[0]!)
+    else await db.$client.batch(statements, 'write')
     // Only after the commit: a failed batch must not hide these series from the next touch.
     for (const id of stale) touched.set(id, now)
     if (touched.size > 500_000) touched.clear()
