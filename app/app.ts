@@ -23,6 +23,7 @@ import { auditRoutes } from './modules/audit/routes.ts'
 import { alertsRoutes } from './modules/alerts/routes.ts'
 import { silencesRoutes } from './modules/alerts/silences-routes.ts'
 import { receiverRoutes } from './modules/alerts/receivers/routes.ts'
+import { alertPages } from './modules/alerts/pages.tsx'
 import { componentPages } from './modules/components/pages.tsx'
 import { componentsRoutes } from './modules/components/routes.ts'
 import { metricsQueryRoutes } from './modules/metrics/query-routes.ts'
@@ -96,6 +97,7 @@ export function createApp(deps: Deps) {
   app.route('/', auditPages(md))
   app.route('/', metricsPages(md))
   app.route('/', componentPages(md))
+  app.route('/', alertPages(md))
 
   const handleError = onError(deps)
   app.onError(handleError)

@@ -5,8 +5,9 @@
  * (DESIGN.md "Performance"). See BENCHMARKS.md for what each figure measures.
  *
  * Scenarios come in groups run one after the other: platform (hello, health, whoami), ingest
- * (insert, single, batch), remote-write (prometheus, write) and data (seeded query figures, see
- * data.ts). Each group's Homeostat starts on an empty database of its own. The machine is shared
+ * (insert, single, batch), remote-write (prometheus, write), data (seeded query figures, see
+ * data.ts) and alerts (breach → webhook, /api/v2/alerts vs Alertmanager, rule evaluation: see
+ * alerts.ts). Each group's Homeostat starts on an empty database of its own. The machine is shared
  * and noisy, so within a group scenarios run in interleaved rounds (every scenario once per round)
  * and a ratio is the median of the per-round ratios: a scenario and its baseline are always measured
  * seconds apart. Server CPU per request (from /proc) is printed too; it is steadier than req/s when
@@ -25,6 +26,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { alertFigures } from './alerts.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import { BUN, cpuSeconds, findProcess, freePort, load, median, printTable, routerReport, rssMb, runCommand, sleep, startServer, stopAll, type LoadRequest, type LoadResult, type Started } from './lib.ts'
@@ -252,7 +254,8 @@ async function runGroup(group: Group, list: Scenario[], started: Partial<Record<
 async function main(): Promise<number> {
   const selected = selectedScenarios()
   const withData = !ONLY || ONLY.includes('data')
-  if (!selected.length && !withData) throw new Error(`BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data`)
+  const withAlerts = !ONLY || ONLY.includes('alerts')
+  if (!selected.length && !withData && !withAlerts) throw new Error(`BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts`)
   const started: Partial<Record<ServerName, Started>> = {}
   const pids: Partial<Record<ServerName, number>> = {}
   const keys = new Map<string, string>()
@@ -303,6 +306,12 @@ async function main(): Promise<number> {
   if (withData) {
     console.log('data: 1 000 000 points seeded before the server starts, then queries one at a time')
     rows.push(...(await dataFigures(dir, homeostatEnv('data'), (line) => console.log(line))).rows)
+  }
+  if (withAlerts) {
+    // Alert figures (tests/bench/alerts.ts): breach → webhook, /api/v2/alerts vs Alertmanager, rule evaluation.
+    const alertsRun = await alertFigures(dir, homeostatEnv('alerts'), (line) => console.log(line))
+    rows.push(...alertsRun.rows)
+    failed.push(...alertsRun.failed)
   }
 
   console.log('')

@@ -5,7 +5,7 @@
  * one atomic batch: the alert row, its events, and whatever the registered hooks add (the
  * notification outbox writes its rows here, in the same batch as the state change).
  */
-import { eq } from 'drizzle-orm'
+import { eq, getTableColumns, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { alertEvents, alerts, type Alert, type AlertEventType, type Severity } from '../../../db/schema/alerts.ts'
@@ -64,16 +64,23 @@ function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
   return next
 }
 
-async function write(deps: LifecycleDeps, t: Transition, insert: boolean) {
+/** The statements of one transition: the alert row, its events, and what the hooks add. */
+async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean) {
   const { db } = deps
   const row = t.after
   const main = insert ? db.insert(alerts).values(row) : db.update(alerts).set(row).where(eq(alerts.id, row.id))
   const events = t.events.length ? [db.insert(alertEvents).values(t.events.map((e) => ({ alertId: row.id, ts: t.at, type: e.type, actor: e.actor, detail: e.detail ?? {} })))] : []
   const extra: BatchItem<'sqlite'>[] = []
   for (const hook of deps.hooks ?? []) extra.push(...(await hook(db, t)))
-  await db.batch([main, ...events, ...extra])
-  return row
+  return [main, ...events, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]
 }
+
+async function write(deps: LifecycleDeps, t: Transition, insert: boolean) {
+  await deps.db.batch(await statementsFor(deps, t, insert))
+  return t.after
+}
+
+const uniqueFingerprint = (error: unknown) => /UNIQUE constraint failed: alerts\.fingerprint/.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
 
 const find = async (db: Db, fingerprint: string) => (await db.select().from(alerts).where(eq(alerts.fingerprint, fingerprint)).limit(1))[0] ?? null
 
@@ -138,20 +145,100 @@ export function nextState(before: Alert | null, r: AlertReport, at: number): { a
  * repeat (count, last value, last seen; never a second alert), or resolves it.
  */
 export function reportAlert(deps: LifecycleDeps, r: AlertReport, at = Date.now()): Promise<ReportResult> {
-  return serialized(r.fingerprint, async () => {
-    for (let attempt = 0; ; attempt++) {
-      const before = await find(deps.db, r.fingerprint)
-      const next = nextState(before, r, at)
-      if (!next) return { alert: before, change: 'none' as const }
-      try {
-        return { alert: await write(deps, { before, after: next.after, events: next.events, at }, !before), change: next.change }
-      } catch (error) {
-        // Another instance created the same fingerprint first: apply this report to its row.
-        if (!before && attempt === 0 && /UNIQUE constraint failed: alerts\.fingerprint/.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)) continue
-        throw error
-      }
+  return serialized(r.fingerprint, () => reportOne(deps, r, at))
+}
+
+/** `reportAlert` without the queue (the caller holds the fingerprint's turn). */
+async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number): Promise<ReportResult> {
+  for (let attempt = 0; ; attempt++) {
+    const before = await find(deps.db, r.fingerprint)
+    const next = nextState(before, r, at)
+    if (!next) return { alert: before, change: 'none' as const }
+    try {
+      return { alert: await write(deps, { before, after: next.after, events: next.events, at }, !before), change: next.change }
+    } catch (error) {
+      // Another instance created the same fingerprint first: apply this report to its row.
+      if (!before && attempt === 0 && uniqueFingerprint(error)) continue
+      throw error
     }
+  }
+}
+
+// Waits for the turn of every key at once (registered synchronously, so two callers never wait on each other).
+function serializedAll<T>(keys: string[], run: () => Promise<T>): Promise<T> {
+  const unique = [...new Set(keys)]
+  const next = Promise.all(unique.map((k) => queues.get(k))).then(run, run)
+  const tail = next.catch(() => undefined)
+  for (const k of unique) queues.set(k, tail)
+  void tail.then(() => {
+    for (const k of unique) if (queues.get(k) === tail) queues.delete(k)
   })
+  return next
+}
+
+/**
+ * Reports many alerts (a receiver's delivery) as ONE atomic batch: the same results as
+ * `reportAlert` for each in order (several reports of one fingerprint apply one after another),
+ * with one read of the alerts and one commit instead of one of each per alert. When another
+ * instance created one of the fingerprints meanwhile, nothing is written and they apply one by one.
+ */
+export function reportAlerts(deps: LifecycleDeps, reports: AlertReport[], at = Date.now()): Promise<ReportResult[]> {
+  if (reports.length === 1) return reportAlert(deps, reports[0]!, at).then((r) => [r])
+  if (!reports.length) return Promise.resolve([])
+  return serializedAll(reports.map((r) => r.fingerprint), async () => {
+    try {
+      return await reportBatch(deps, reports, at)
+    } catch (error) {
+      if (!uniqueFingerprint(error)) throw error
+    }
+    const results: ReportResult[] = []
+    for (const r of reports) results.push(await reportOne(deps, r, at))
+    return results
+  })
+}
+
+// Every column but the key, set from the row an upsert tried to insert.
+const upsertSet = Object.fromEntries(
+  Object.entries(getTableColumns(alerts))
+    .filter(([key]) => key !== 'id')
+    .map(([key, col]) => [key, sql.raw(`excluded."${col.name}"`)]),
+)
+
+/**
+ * One read of the alerts, then per report (in order) the next state and what the hooks add; then
+ * one batch: every changed alert's final row in one upsert, every event in one insert, and the
+ * hooks' statements after them (they refer to the rows).
+ */
+async function reportBatch(deps: LifecycleDeps, reports: AlertReport[], at: number): Promise<ReportResult[]> {
+  const { db } = deps
+  const rows = await db.select().from(alerts).where(inArray(alerts.fingerprint, [...new Set(reports.map((r) => r.fingerprint))]))
+  const current = new Map<string, Alert | null>(rows.map((a) => [a.fingerprint, a]))
+  const changed = new Map<string, Alert>()
+  const events: (typeof alertEvents.$inferInsert)[] = []
+  const extra: BatchItem<'sqlite'>[] = []
+  const results: ReportResult[] = []
+  for (const r of reports) {
+    const before = current.get(r.fingerprint) ?? null
+    const next = nextState(before, r, at)
+    if (!next) {
+      results.push({ alert: before, change: 'none' })
+      continue
+    }
+    const t: Transition = { before, after: next.after, events: next.events, at }
+    // The transition's own events; events a hook adds (silenced) come with its own statements.
+    events.push(...t.events.map((e) => ({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })))
+    for (const hook of deps.hooks ?? []) extra.push(...(await hook(db, t)))
+    current.set(r.fingerprint, t.after)
+    changed.set(r.fingerprint, t.after)
+    results.push({ alert: t.after, change: next.change })
+  }
+  if (!changed.size) return results
+  const statements: BatchItem<'sqlite'>[] = []
+  const list = [...changed.values()]
+  for (let i = 0; i < list.length; i += 500) statements.push(db.insert(alerts).values(list.slice(i, i + 500)).onConflictDoUpdate({ target: alerts.id, set: upsertSet }))
+  for (let i = 0; i < events.length; i += 1000) statements.push(db.insert(alertEvents).values(events.slice(i, i + 1000)))
+  await db.batch([...statements, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+  return results
 }
 
 async function act(deps: LifecycleDeps, id: string, at: number, change: (a: Alert) => { after: Alert; event: EventInput } | null) {

@@ -15,7 +15,6 @@ import { VERSION } from './routes.ts'
 
 /** Sections whose features arrive later say what they will hold. */
 const upcoming: Record<string, { title: string; text: string }> = {
-  '/alerts': { title: 'Alerts', text: 'Rules over metrics, firing and acknowledged alerts with their history, silences and maintenance windows, routing and escalation to Slack, email, PagerDuty, webhooks and n8n.' },
   '/healing': { title: 'Healing', text: 'Rules that detect a condition and remediate it — model failover, prompt rollback, service restart, workflow resume — with approvals, cooldowns, circuit breakers and an audit of every action.' },
   '/backups': { title: 'Backups', text: 'Database snapshots, workflow version history with diff and rollback, and verified restores.' },
   '/models': { title: 'Models', text: 'Custom model versions, validation, deployment to Ollama hosts, comparison and rollback.' },

@@ -6,7 +6,7 @@
 import { and, desc, eq, inArray } from 'drizzle-orm'
 import * as v from 'valibot'
 import { alertEvents, alerts, type Severity } from '../../../../db/schema/alerts.ts'
-import { reportAlert, type AlertReport, type LifecycleDeps, type ReportResult } from '../lifecycle.ts'
+import { reportAlerts, type AlertReport, type LifecycleDeps, type ReportResult } from '../lifecycle.ts'
 
 export const MAX_ALERTS = 1000
 
@@ -81,7 +81,8 @@ async function staleReports(lifecycle: LifecycleDeps, reports: AlertReport[]): P
  */
 export async function applyReports(lifecycle: LifecycleDeps, reports: AlertReport[], at: number, ignored = 0): Promise<ReceiverSummary> {
   const stale = await staleReports(lifecycle, reports)
-  const results: ReportResult[] = await Promise.all(reports.filter((r) => !stale.has(r)).map((r) => reportAlert(lifecycle, r, at)))
+  // One atomic batch for the whole delivery (one read, one commit), applied in the order sent.
+  const results: ReportResult[] = await reportAlerts(lifecycle, reports.filter((r) => !stale.has(r)), at)
   const summary: ReceiverSummary = { received: reports.length + ignored, created: 0, fired: 0, pending: 0, repeated: 0, resolved: 0, unchanged: 0, stale: stale.size, ignored }
   for (const { change } of results) {
     if (change === 'none') summary.unchanged++

@@ -1,0 +1,124 @@
+import * as v from 'valibot'
+import { matcherOps, type LabelMatcher } from '../../../db/schema/alerts.ts'
+import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
+import { issuesToDetails } from '../../lib/validate.ts'
+import { LABEL_NAME } from '../metrics/schema.ts'
+import { RuleBody, type RuleInput } from './schema.ts'
+import { SilenceBody } from './silences-routes.ts'
+import type { SilenceInput } from './silences.ts'
+
+/** The dashboard forms' fields, as the browser sends them (all strings). */
+export type Form = Record<string, string>
+
+const text = (s: string | undefined) => {
+  const t = (s ?? '').trim()
+  return t === '' ? undefined : t
+}
+const num = (s: string | undefined) => {
+  const t = text(s)
+  if (t === undefined) return undefined
+  return /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(t) ? Number(t) : t // non-numbers stay text so validation names the field
+}
+const list = (s: string | undefined) => (s ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean)
+
+const MATCHER = /^\s*([^=!~\s"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$/
+const unquote = (s: string) => (s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s)
+
+/** Matcher lines (`env="prod"`, `agent=~"billing|x"`; newlines or commas outside quotes) into matchers. */
+export function parseMatchers(raw: string | undefined, field: string, errors: ErrorDetail[]): LabelMatcher[] {
+  const out: LabelMatcher[] = []
+  for (const part of (raw ?? '').split('\n')) {
+    const line = part.trim()
+    if (!line) continue
+    const m = MATCHER.exec(line)
+    if (!m || !(matcherOps as readonly string[]).includes(m[2]!) || !LABEL_NAME.test(m[1]!)) {
+      errors.push({ field, message: `"${line.slice(0, 60)}" is not label=\"value\" (or !=, =~, !~) with a label name like env or component_id` })
+      continue
+    }
+    out.push({ label: m[1]!, op: m[2] as LabelMatcher['op'], value: unquote(m[3]!) })
+  }
+  return out
+}
+
+export const matcherLines = (list: LabelMatcher[]) => list.map((m) => `${m.label}${m.op}"${m.value}"`).join('\n')
+
+function labelMap(raw: string | undefined, errors: ErrorDetail[]) {
+  const labels: Record<string, string> = {}
+  for (const line of (raw ?? '').split('\n').map((x) => x.trim()).filter(Boolean)) {
+    const eq = line.indexOf('=')
+    if (eq <= 0) errors.push({ field: 'labels', message: `"${line.slice(0, 50)}" is not key=value` })
+    else labels[line.slice(0, eq).trim()] = unquote(line.slice(eq + 1).trim())
+  }
+  return labels
+}
+
+function parseParams(raw: string | undefined, errors: ErrorDetail[]) {
+  const t = text(raw)
+  if (!t) return undefined
+  try {
+    const p = JSON.parse(t) as unknown
+    if (p && typeof p === 'object' && !Array.isArray(p)) return p as Record<string, unknown>
+  } catch {
+    /* reported below */
+  }
+  errors.push({ field: 'params', message: 'must be a JSON object, e.g. {"denominator": "agent_requests_total"}' })
+  return undefined
+}
+
+const drop = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined && !(Array.isArray(x) && x.length === 0))) as T
+
+/** The rule form into a POST /api/v1/alert-rules body, checked by the same schema (400 naming each field). */
+export function parseRuleForm(form: Form): RuleInput {
+  const errors: ErrorDetail[] = []
+  const labels = labelMap(form.labels, errors)
+  const raw = drop({
+    name: form.name ?? '',
+    kind: form.kind ?? '',
+    metric: form.metric ?? '',
+    params: parseParams(form.params, errors),
+    matchers: parseMatchers(form.matchers, 'matchers', errors),
+    by: list(form.by),
+    agg: text(form.agg),
+    window: num(form.window),
+    comparator: text(form.comparator),
+    value: num(form.value),
+    for: num(form.for),
+    keepFiringFor: num(form.keepFiringFor),
+    severity: text(form.severity),
+    labels: Object.keys(labels).length ? labels : undefined,
+    summary: text(form.summary),
+    description: text(form.description),
+    runbookUrl: text(form.runbookUrl),
+  })
+  const result = v.safeParse(RuleBody, raw)
+  if (!result.success) errors.push(...issuesToDetails(result.issues))
+  if (errors.length || !result.success) throw badRequest('Invalid rule', errors)
+  return result.output
+}
+
+/** The silence form (matchers, duration or end, optional cron + timezone, comment) into the API's input, same checks. */
+export function parseSilenceForm(form: Form): SilenceInput {
+  const errors: ErrorDetail[] = []
+  const matchers = parseMatchers(form.matchers, 'matchers', errors)
+  const endsAt = text(form.endsAt)
+  const raw = drop({
+    matchers,
+    duration: endsAt && !text(form.cron) ? undefined : num(form.duration),
+    endsAt,
+    cron: text(form.cron),
+    timezone: text(form.cron) ? text(form.timezone) : undefined,
+    comment: text(form.comment),
+  })
+  const result = v.safeParse(SilenceBody, { ...raw, matchers })
+  if (!result.success) errors.push(...issuesToDetails(result.issues))
+  if (errors.length || !result.success) throw badRequest('Invalid silence', errors)
+  return result.output as SilenceInput
+}
+
+/** Just the matchers, for the preview (400 naming the line that is wrong). */
+export function parsePreviewForm(form: Form): LabelMatcher[] {
+  const errors: ErrorDetail[] = []
+  const matchers = parseMatchers(form.matchers, 'matchers', errors)
+  if (errors.length) throw badRequest('Invalid matchers', errors)
+  return matchers
+}
