@@ -4,15 +4,11 @@
  * its page and on the Overview tiles, and its `up` series opens in the explorer and zooms.
  * Screenshots land in tests/e2e/screenshots/components-*.png.
  */
-import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import { type Browser, type Page } from 'playwright-core'
+import { ADMIN, SHOTS, launchChromium, signIn } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { killAll, ROOT, runCli, startServer, until, type RunningServer } from '../helpers/server.ts'
-
-const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = join(ROOT, 'tests/e2e/screenshots')
-const ADMIN = { email: 'admin@example.com', password: 'a long admin password' }
 
 let server: RunningServer
 let browser: Browser
@@ -20,21 +16,12 @@ let page: Page
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `components-${name}.png`), fullPage: true })
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`)
-  mkdirSync(SHOTS, { recursive: true })
   server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-    timeout: 60_000,
-  })
+  browser = await launchChromium()
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   context.setDefaultTimeout(15_000)
   page = await context.newPage()
-  await page.goto(`${server.url}/login`)
-  await page.getByLabel('Email').fill(ADMIN.email)
-  await page.getByLabel('Password').fill(ADMIN.password)
-  await Promise.all([page.waitForURL(`${server.url}/`), page.getByRole('button', { name: 'Sign in' }).click()])
+  await signIn(page, server.url)
 })
 
 afterAll(async () => {

@@ -4,15 +4,12 @@
  * revoked), users, audit log, keyboard use, phone and dark-mode views, sign out. Screenshots of each
  * page land in tests/e2e/screenshots/ (git-ignored) for a person to look at.
  */
-import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { ADMIN, SHOTS, launchChromium } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { killAll, ROOT, startServer, until, type RunningServer } from '../helpers/server.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = join(ROOT, 'tests/e2e/screenshots')
-const ADMIN = { email: 'admin@example.com', password: 'a long admin password' }
 const LAPTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
 
@@ -48,14 +45,8 @@ const h1 = (p: Page) => p.locator('main h1').first().innerText()
 const whoami = (key: string) => server.fetch('/api/v1/whoami', { headers: { Authorization: `Bearer ${key}` } })
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`)
-  mkdirSync(SHOTS, { recursive: true })
   server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-    timeout: 60_000,
-  })
+  browser = await launchChromium()
   laptop = await browser.newContext({ viewport: LAPTOP, colorScheme: 'light' })
   laptop.setDefaultTimeout(15_000)
   page = await laptop.newPage()

@@ -6,15 +6,12 @@
  * survives a reload, and shows its empty and error states. Screenshots on a laptop and a phone,
  * light and dark, land in tests/e2e/screenshots/explorer-*.png.
  */
-import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { type Browser, type BrowserContext, type Page } from 'playwright-core'
+import { ADMIN, SHOTS, launchChromium, signIn } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { killAll, ROOT, runCli, startServer, type RunningServer } from '../helpers/server.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const SHOTS = join(ROOT, 'tests/e2e/screenshots')
-const ADMIN = { email: 'admin@example.com', password: 'a long admin password' }
 const LAPTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
 const METRIC = 'llm_latency_ms'
@@ -66,16 +63,7 @@ const inked = (p: Page) =>
     return n
   })
 
-async function signIn(p: Page) {
-  await p.goto(`${server.url}/login`)
-  await p.getByLabel('Email').fill(ADMIN.email)
-  await p.getByLabel('Password').fill(ADMIN.password)
-  await Promise.all([p.waitForURL(`${server.url}/`), p.getByRole('button', { name: 'Sign in' }).click()])
-}
-
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does this)`)
-  mkdirSync(SHOTS, { recursive: true })
   server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
 
   // An ingest key from the CLI, and four hours of one point a minute for each agent.
@@ -92,16 +80,12 @@ beforeAll(async () => {
   expect(res.status, await res.clone().text()).toBe(200)
   expect(await res.json()).toMatchObject({ written: 720 })
 
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
-    timeout: 60_000,
-  })
+  browser = await launchChromium()
   laptop = await browser.newContext({ viewport: LAPTOP, colorScheme: 'light' })
   laptop.setDefaultTimeout(15_000)
   page = await laptop.newPage()
   watch(page)
-  await signIn(page)
+  await signIn(page, server.url)
 })
 
 afterAll(async () => {
