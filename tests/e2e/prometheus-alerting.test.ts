@@ -7,7 +7,7 @@
 import { createServer, type Server } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { requirePrometheus, startPrometheus, type RunningPrometheus } from '../helpers/prometheus.ts'
-import { killAll, runCli, startServer, until, type RunningServer } from '../helpers/server.ts'
+import { cliKey as makeKey, killAll, startServer, until, type RunningServer } from '../helpers/server.ts'
 
 const GAUGE = 'homeostat_e2e_value'
 const RULE = 'HomeostatE2EValueHigh'
@@ -19,12 +19,7 @@ let targetPort: number
 let value = 1
 let prometheus: RunningPrometheus | undefined
 
-async function cliKey(role: string, scopes: string[] = []) {
-  const env = { DATABASE_URL: server.env.DATABASE_URL!, DATA_DIR: server.env.DATA_DIR! }
-  const result = await runCli(['keys', 'create', '--name', `prom-alerting-${role}`, '--role', role, ...scopes.flatMap((s) => ['--scope', s])], env)
-  if (result.code !== 0) throw new Error(`keys create failed: ${result.stderr}`)
-  return result.stdout.trim()
-}
+const cliKey = (role: string, scopes: string[] = []) => makeKey(server, `prom-alerting-${role}`, role, scopes)
 
 function serveTarget(): Promise<number> {
   target = createServer((req, res) => {

@@ -214,6 +214,14 @@ export function runScript(name: string, args: string[], env: Record<string, stri
 /** `npm run cli -- …args` (that is, `bun app/cli.ts …args`) with the given settings (DATABASE_URL, DATA_DIR, …). */
 export const runCli = (args: string[], env: Record<string, string>, timeoutMs?: number) => runScript('cli', args, env, timeoutMs)
 
+/** A new API key made with the CLI against a started server's database; only the key is returned. */
+export async function cliKey(server: { env: Record<string, string> }, name: string, role: string, scopes: string[] = []) {
+  const env = { DATABASE_URL: server.env.DATABASE_URL!, DATA_DIR: server.env.DATA_DIR! }
+  const result = await runCli(['keys', 'create', '--name', name, '--role', role, ...scopes.flatMap((s) => ['--scope', s])], env)
+  if (result.code !== 0) throw new Error(`keys create failed: ${result.stderr}`)
+  return result.stdout.trim()
+}
+
 /** For afterAll: ends every child still running (SIGKILL) and removes the temp folders. */
 export async function killAll() {
   const waits = [...children].map(
