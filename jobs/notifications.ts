@@ -12,6 +12,7 @@ export const notificationsJob = ({ db }: { db: Db }): JobDef => ({
   name: 'notifications',
   schedule: '*/2 * * * * *',
   leaseMs: 2 * 60_000,
+  quietWhenIdle: true,
   handler: async ({ now, log }) => {
     const deps = deliveryFor(db) // set when the app mounts the notify routes
     if (!deps) return { waiting: 1 }

@@ -15,7 +15,15 @@ export type JobDef = {
   handler: JobHandler
   /** How long a tick may hold the lease before another instance may take over. */
   leaseMs?: number
+  /**
+   * For jobs that tick every second or two: a tick whose counts are all zero writes no `job_runs`
+   * row (the lease row still records the tick), so an idle server does not grow the table by
+   * tens of thousands of rows a day. Failures and ticks that did something are always recorded.
+   */
+  quietWhenIdle?: boolean
 }
+
+const isIdle = (counts: Record<string, number> | void) => !counts || Object.values(counts).every((n) => n === 0)
 
 export type TickOutcome = 'ran' | 'failed' | 'skipped' | 'not_leader'
 
@@ -81,16 +89,22 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
       onRun?.(name, refused, 0)
       return refused
     }
-    const [run] = await db.insert(jobRuns).values({ job: name, instance: instanceId, tick, startedAt, status: 'running' }).returning({ id: jobRuns.id })
+    // A quiet job's row is written after the tick, and only when there is something to record.
+    const [run] = job.quietWhenIdle ? [] : await db.insert(jobRuns).values({ job: name, instance: instanceId, tick, startedAt, status: 'running' }).returning({ id: jobRuns.id })
+    const finish = async (values: Pick<typeof jobRuns.$inferInsert, 'status' | 'counts' | 'error'>) => {
+      const finishedAt = now()
+      if (run) await db.update(jobRuns).set({ ...values, finishedAt }).where(eq(jobRuns.id, run.id))
+      else await db.insert(jobRuns).values({ job: name, instance: instanceId, tick, startedAt, finishedAt, ...values })
+    }
     let outcome: TickOutcome = 'ran'
     try {
       const counts = await job.handler({ now: startedAt, tick, log: log.child({ job: name }) })
-      await db.update(jobRuns).set({ status: 'success', finishedAt: now(), counts: counts ?? null }).where(eq(jobRuns.id, run!.id))
+      if (run || !isIdle(counts)) await finish({ status: 'success', counts: counts ?? null })
     } catch (error) {
       outcome = 'failed'
       const message = error instanceof Error ? error.message : String(error)
       log.error('job failed', { job: name, error: message })
-      await db.update(jobRuns).set({ status: 'failed', finishedAt: now(), error: message.slice(0, 2000) }).where(eq(jobRuns.id, run!.id))
+      await finish({ status: 'failed', error: message.slice(0, 2000) })
     } finally {
       await db.update(jobLeases).set({ expiresAt: null }).where(and(eq(jobLeases.name, name), eq(jobLeases.holder, instanceId)))
     }
@@ -134,6 +148,8 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
           schedule: job.schedule,
           nextRun: crons.get(job.name)?.nextRun()?.toISOString() ?? null,
           lastRun: last ?? null,
+          /** The last tick claimed (a quiet job's idle ticks leave no run row). */
+          lastTick: lease?.tick ?? null,
           skipped: lease?.skipped ?? 0,
         }
       }),

@@ -129,6 +129,25 @@ describe('overlap, failure and crash', () => {
     expect((await runs('flaky')).map((r) => r.status)).toEqual(['failed', 'success'])
   })
 
+  it('a quiet job records only ticks that did something or failed', async () => {
+    const s = createScheduler({ db, log, instanceId: 'a' })
+    const results: (Record<string, number> | Error | undefined)[] = [{ sent: 0 }, undefined, { sent: 2, failed: 0 }, new Error('smtp down'), { sent: 0 }]
+    s.register({
+      ...job('outbox', async () => {
+        const next = results.shift()
+        if (next instanceof Error) throw next
+        return next
+      }),
+      quietWhenIdle: true,
+    })
+    for (let tick = 1000; tick <= 5000; tick += 1000) await s.runTick('outbox', tick)
+    expect(await runs('outbox')).toEqual([
+      { status: 'success', instance: 'a', tick: 3000, error: null, counts: JSON.stringify({ sent: 2, failed: 0 }) },
+      { status: 'failed', instance: 'a', tick: 4000, error: 'smtp down', counts: null },
+    ])
+    expect(await lease('outbox')).toMatchObject({ tick: 5000, expires_at: null })
+  })
+
   it('after a crash the lease expires and the next tick runs; before that it is an overlap', async () => {
     const now = 1_000_000
     const s = createScheduler({ db, log, instanceId: 'survivor', now: () => now })

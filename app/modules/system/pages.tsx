@@ -52,14 +52,14 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
         <section class="card">
           <h2>Jobs</h2>
           <table class="table">
-            <thead><tr><th>Job</th><th>Schedule</th><th>Last run</th><th>Status</th><th>Next run</th><th>Skipped</th></tr></thead>
+            <thead><tr><th>Job</th><th>Schedule</th><th>Last tick</th><th>Last recorded run</th><th>Next run</th><th>Skipped</th></tr></thead>
             <tbody>
               {(jobs?.jobs ?? []).map((j) => (
                 <tr>
                   <td>{j.name}</td>
                   <td><code>{j.schedule}</code></td>
-                  <td>{when(j.lastRun?.startedAt)}</td>
-                  <td>{j.lastRun?.status ?? 'not yet run'}</td>
+                  <td>{when(j.lastTick ?? j.lastRun?.startedAt)}</td>
+                  <td>{j.lastRun ? `${j.lastRun.status}, ${when(j.lastRun.startedAt)}` : 'none yet'}</td>
                   <td>{j.nextRun ? when(Date.parse(j.nextRun)) : '—'}</td>
                   <td>{j.skipped}</td>
                 </tr>
