@@ -30,6 +30,8 @@ import { metricsQueryRoutes } from './modules/metrics/query-routes.ts'
 import { metricsPages } from './modules/metrics/pages.tsx'
 import { metricsRoutes } from './modules/metrics/routes.ts'
 import { notifyRoutes } from './modules/notify/routes.ts'
+import { breakerRoutes } from './modules/healing/breaker-routes.ts'
+import { modelRouteRoutes } from './modules/healing/model-route-routes.ts'
 import { systemPages } from './modules/system/pages.tsx'
 import { systemRoutes } from './modules/system/routes.ts'
 
@@ -88,6 +90,8 @@ export function createApp(deps: Deps) {
   app.route('/', componentsRoutes(md))
   app.route('/', alertsRoutes(md))
   app.route('/', notifyRoutes(md))
+  app.route('/', breakerRoutes(md))
+  app.route('/', modelRouteRoutes(md))
   app.route('/', silencesRoutes(md))
   app.route('/', receiverRoutes(md))
   app.route('/', signInPages(md))

@@ -49,6 +49,11 @@ const samples: Record<string, Record<string, unknown>> = {
   // Prometheus posts a JSON array (Alertmanager API v2), not an object.
   'POST /api/v2/alerts': [{ labels: { alertname: 'Fuzz' } }] as unknown as Record<string, unknown>,
   'POST /api/v1/webhooks': { url: 'https://example.com/hook', events: ['fired'] },
+  'POST /api/v1/healing/breakers/:key/report': { ok: false, error: 'fuzz' },
+  'POST /api/v1/model-routes': { name: 'fuzz-route', targets: [{ model: 'llama3:8b', host: 'http://127.0.0.1:11434' }], probePath: '/api/tags' },
+  'PATCH /api/v1/model-routes/:name': { description: 'fuzz' },
+  'POST /api/v1/model-routes/:name/failover': { reason: 'fuzz' },
+  'POST /api/v1/model-routes/:name/failback': { reason: 'fuzz', toIndex: 0 },
 }
 
 type Js = { type?: string | string[]; properties?: Record<string, Js>; required?: string[]; enum?: unknown[]; const?: unknown; format?: string; minLength?: number; minimum?: number; anyOf?: Js[] }
