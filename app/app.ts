@@ -32,6 +32,7 @@ import { metricsRoutes } from './modules/metrics/routes.ts'
 import { notifyRoutes } from './modules/notify/routes.ts'
 import { breakerRoutes } from './modules/healing/breaker-routes.ts'
 import { modelRouteRoutes } from './modules/healing/model-route-routes.ts'
+import { healingRoutes } from './modules/healing/routes.ts'
 import { systemPages } from './modules/system/pages.tsx'
 import { systemRoutes } from './modules/system/routes.ts'
 
@@ -92,6 +93,7 @@ export function createApp(deps: Deps) {
   app.route('/', notifyRoutes(md))
   app.route('/', breakerRoutes(md))
   app.route('/', modelRouteRoutes(md))
+  app.route('/', healingRoutes(md))
   app.route('/', silencesRoutes(md))
   app.route('/', receiverRoutes(md))
   app.route('/', signInPages(md))

@@ -2,6 +2,7 @@ import type { Db } from '../db/client.ts'
 import type { Config } from '../app/config.ts'
 import { alertEvaluationJob } from './alerts.ts'
 import { componentChecksJob } from './components.ts'
+import { healingJob } from './healing.ts'
 import { housekeepingJob } from './housekeeping.ts'
 import { modelRouteProbesJob } from './model-route-probes.ts'
 import { notificationsJob } from './notifications.ts'
@@ -17,6 +18,7 @@ export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; con
   scheduler.register(alertEvaluationJob({ db }))
   scheduler.register(notificationsJob({ db }))
   scheduler.register(silencesJob({ db }))
+  scheduler.register(healingJob({ db }))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
   scheduler.register(componentChecksJob({ db, historyDays: config.RETENTION_1H_DAYS }))
   if (config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS > 0) scheduler.register(modelRouteProbesJob({ db, intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS, scheduler }))
