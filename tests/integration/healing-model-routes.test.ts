@@ -5,7 +5,7 @@ import { getBreaker, reportOutcome, targetBreakerKey } from '../../app/modules/h
 import { failbackRoute, failoverRoute, getRouteByName, routesOnBreaker, runFailbacks } from '../../app/modules/healing/model-routes.ts'
 import { runProbes } from '../../app/modules/healing/probes.ts'
 import { modelRouteEvents } from '../../db/schema/healing.ts'
-import { modelRouteProbesJob } from '../../jobs/model-route-probes.ts'
+import { modelRouteProbesJob, probeTimeoutMs } from '../../jobs/model-route-probes.ts'
 import { startFakeModelHost, type FakeModelHost } from '../helpers/fake-model-host.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
@@ -298,6 +298,24 @@ describe('probes (model-route-probes job) against a fake Ollama', () => {
       expect(quiet.counts.total).toBe(0)
     } finally {
       await quiet.close()
+    }
+  })
+})
+
+describe('configuration', () => {
+  it('MODEL_ROUTE_PROBE_INTERVAL_SECONDS: 1 by default, 0 turns the job off, out of range is refused by name', async () => {
+    const { loadConfig } = await import('../../app/config.ts')
+    expect(loadConfig({}).MODEL_ROUTE_PROBE_INTERVAL_SECONDS).toBe(1)
+    expect(() => loadConfig({ MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '60' })).toThrow(/MODEL_ROUTE_PROBE_INTERVAL_SECONDS="60": must be a whole number from 0 to 59/)
+    expect(modelRouteProbesJob({ db: t.db, intervalSeconds: 5 }).schedule).toBe('*/5 * * * * *')
+    expect(probeTimeoutMs(1)).toBe(800)
+    expect(probeTimeoutMs(10)).toBe(2000)
+    const off = await testApp({ MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '0' })
+    try {
+      await expect(off.scheduler.runTick('model-route-probes')).rejects.toThrow(/No job named model-route-probes/)
+      expect(await t.scheduler.runTick('model-route-probes')).toBe('ran')
+    } finally {
+      off.close()
     }
   })
 })
