@@ -230,6 +230,16 @@ describe('failover and failback', () => {
     expect(await getRouteByName(t.db, name)).toMatchObject({ activeIndex: 0, changeReason: expect.stringMatching(/^failback: a on http:\/\/10\.0\.0\.51:11434 healthy for \d+ s/) })
     expect((await events(name)).at(-1)).toMatchObject({ fromIndex: 1, toIndex: 0, actor: 'system:failback' })
   })
+
+  it('leaves a route a person failed over where they put it', async () => {
+    const name = (await create({ name: routeName(), targets: [{ model: 'a', host: host(61) }, { model: 'b', host: host(62) }], failbackAfterMs: 0 })).name
+    const ka = targetBreakerKey({ model: 'a', host: host(61) })
+    const t0 = Date.now() + 200_000
+    await reportOutcome(t.db, ka, { ok: true }, t0)
+    expect((await t.json('POST', `/api/v1/model-routes/${name}/failover`, { reason: 'maintenance on a' }, op)).status).toBe(200)
+    expect(await runFailbacks(t.db, t0 + 3_600_000)).toBe(0)
+    expect((await getRouteByName(t.db, name))!.activeIndex).toBe(1)
+  })
 })
 
 describe('probes (model-route-probes job) against a fake Ollama', () => {

@@ -260,7 +260,8 @@ export async function routesOnBreaker(db: Db, key: string): Promise<string[]> {
  * Automatic failback (run by the probe job every tick): a route not on target 0 goes back to it
  * when target 0's breaker has been CLOSED — closed again after its half-open probes, or never
  * opened — with no failure for `failbackAfterMs`, and the route itself has not changed for that
- * long. Recorded in model_route_events with the reason.
+ * long. Recorded in model_route_events with the reason. A route a person moved (manual failover
+ * or failback through the API) is left where they put it.
  */
 export async function runFailbacks(db: Db, now: number): Promise<number> {
   const away = await db.select().from(modelRoutes).where(ne(modelRoutes.activeIndex, 0))
@@ -270,6 +271,9 @@ export async function runFailbacks(db: Db, now: number): Promise<number> {
   for (const r of away) {
     const b = breakers.get(targetBreakerKey(r.targets[0]!))
     if (!b || b.state !== 'CLOSED' || b.lastSuccessAt === null) continue
+    // A person moved it (manual failover): it stays until they move it back.
+    const [last] = await db.select({ actor: modelRouteEvents.actor }).from(modelRouteEvents).where(eq(modelRouteEvents.routeId, r.id)).orderBy(desc(modelRouteEvents.id)).limit(1)
+    if (last && /^(user|key):/.test(last.actor)) continue
     const since = Math.max((await closedSince(db, b)) ?? now, b.lastFailureAt !== null ? b.lastFailureAt + 1 : 0, r.changedAt)
     if (now - since < r.failbackAfterMs) continue
     const back = await failbackRoute(db, r.name, { reason: `failback: ${r.targets[0]!.model} on ${r.targets[0]!.host} healthy for ${Math.round((now - since) / 1000)} s (breaker closed)`, actor: 'system:failback', now })
