@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { healingDepsFor, healingTick, settle } from '../../app/modules/healing/orchestrator.ts'
+import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { startFakeN8n } from '../helpers/fake-n8n.ts'
 import { testApp } from '../helpers/app.ts'
 import { startReceiver, verify } from '../helpers/receiver.ts'
@@ -99,6 +100,45 @@ describe('webhook action', () => {
       hang.closeAllConnections()
       hang.close()
     }
+  })
+})
+
+describe('notify action and notices', () => {
+  it('sends a notification through alert channels now; a failed send is retried like any action', async () => {
+    const ch = (await (await t.json('POST', '/api/v1/channels', { name: 'escalate', type: 'webhook', settings: { url: `${rx.url}/escalate` } }, op.headers)).json()) as { id: string; signingSecret: string }
+    const a = await run({ type: 'notify', target: 'payments', params: { channelIds: [ch.id], title: 'Payments need a human', message: 'Restarts did not help', severity: 'critical' } })
+    expect(a).toMatchObject({ status: 'SUCCESS', output: { result: { results: [{ channel: 'escalate', code: 200 }] } } })
+    const [got] = rx.on('/escalate')
+    expect(got!.json).toMatchObject({ event: 'healing.notify', alert: { title: 'Payments need a human', severity: 'critical', source: 'healing', annotations: { summary: 'Restarts did not help', url: `${t.config.PUBLIC_URL}/healing/actions/${a.id}` } } })
+    expect(verify(got!.headers['x-homeostat-signature'], got!.body, ch.signingSecret)).toBe(true)
+    rx.fail(1)
+    const retried = await post({ type: 'notify', target: 'payments', params: { channelIds: [ch.id] } })
+    const { id } = (await retried.json()) as Action
+    await tick()
+    expect(await get(id)).toMatchObject({ status: 'PENDING', attempt: 1, error: 'sending failed on escalate' })
+    await tick(Date.now() + 60_000)
+    expect(await get(id)).toMatchObject({ status: 'SUCCESS', attempt: 2 })
+  })
+
+  it("a run's start, success and failure are notified through the outbox when asked", async () => {
+    const ch = (await (await t.json('POST', '/api/v1/channels', { name: 'notices', type: 'webhook', settings: { url: `${rx.url}/notices` } }, op.headers)).json()) as { id: string }
+    const notify = { channelIds: [ch.id], on: ['start', 'success', 'failure'] }
+    const ok = await run({ type: 'webhook', target: 'noticed', params: { url: `${rx.url}/noticed` }, notify })
+    const bad = await run({ type: 'webhook', target: 'noticed-bad', maxAttempts: 1, params: { url: `${rx.url}/noticed`, expectStatus: 204 }, notify })
+    await runNotifications(deliveryFor(t.db)!, Date.now())
+    const events = rx.on('/notices').map((r) => r.json as { event: string; alert: { title: string; labels: Record<string, string> } })
+    expect(events.map((e) => [e.event, e.alert.title])).toEqual(
+      expect.arrayContaining([
+        ['healing.start', 'Healing started: webhook on noticed'],
+        ['healing.success', 'Healing succeeded: webhook on noticed'],
+        ['healing.start', 'Healing started: webhook on noticed-bad'],
+        ['healing.failure', 'Healing failed: webhook on noticed-bad'],
+      ]),
+    )
+    expect(events.filter((e) => e.event.startsWith('healing.'))).toHaveLength(4)
+    // The failure also raised an alert, notified like any other (no policies: every channel).
+    expect(events.filter((e) => e.event === 'fired').map((e) => e.alert.title)).toEqual(['Healing failed: webhook on noticed-bad'])
+    expect([ok.status, bad.status]).toEqual(['SUCCESS', 'FAILED'])
   })
 })
 

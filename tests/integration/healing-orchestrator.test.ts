@@ -239,6 +239,18 @@ describe('verification and rollback', () => {
     expect(status.routes.find((r) => r.name === 'chat-breaker')).toMatchObject({ failedOver: true, activeTarget: { host: 'http://fallback:11434' } })
     expect(status.breakers.open).toBeGreaterThanOrEqual(1)
   })
+
+  it('a rule naming its route moves it only when the breaker that opened is the route\'s active target', async () => {
+    await route('chat-named')
+    const rule = await createRule({ name: 'named route', trigger: { type: 'breaker', keyPattern: '^model:http://(elsewhere|primary)' }, actionType: 'model_failover', target: 'chat-named', cooldownMs: 0 })
+    await tick()
+    const now = Date.now()
+    for (let i = 0; i < 10; i++) await reportOutcome(t.db, 'model:http://elsewhere:1/other', { ok: false, error: 'down' }, now + i)
+    await tick(now + 100)
+    const [a] = await actionsOf(rule.id)
+    expect(a).toMatchObject({ status: 'SUCCESS', output: { result: { from: 0, to: 0, unchanged: 'the active target is not behind model:http://elsewhere:1/other' } } })
+    expect(await activeIndex('chat-named')).toBe(0)
+  })
 })
 
 describe('rules API', () => {
