@@ -54,6 +54,7 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /api/v1/healing/simulate': { ruleId: 'no-such-rule', from: '2026-01-01T00:00:00Z' },
   'POST /api/v1/healing/n8n-instances': { name: 'fuzz', baseUrl: 'https://n8n.example.com', apiKey: 'fuzz-key' },
   'POST /api/v1/healing/breakers/:key/report': { ok: false, error: 'fuzz' },
+  'PATCH /api/v1/healing/breakers/:key': { failureRate: 0.5, baseBackoffMs: 1000 },
   'POST /api/v1/model-routes': { name: 'fuzz-route', targets: [{ model: 'llama3:8b', host: 'http://127.0.0.1:11434' }], probePath: '/api/tags' },
   'PATCH /api/v1/model-routes/:name': { description: 'fuzz' },
   'POST /api/v1/model-routes/:name/failover': { reason: 'fuzz' },

@@ -229,6 +229,44 @@ describe('the breakers API', () => {
   })
 })
 
+describe('tuning a breaker', () => {
+  it('PATCH merges settings (operator+), creates the breaker if new, and the machine follows them', async () => {
+    const key = fresh()
+    expect((await t.json('PATCH', path(key), { consecutiveFailures: 1 }, viewer)).status).toBe(403)
+    let res = await t.json('PATCH', path(key), { consecutiveFailures: 1, baseBackoffMs: 1000, maxBackoffMs: 1500, successesToClose: 1 }, op)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ key, state: 'CLOSED', settings: { ...DEFAULT_SETTINGS, consecutiveFailures: 1, baseBackoffMs: 1000, maxBackoffMs: 1500, successesToClose: 1 } })
+    expect((await fail(key, T0)).breaker).toMatchObject({ state: 'OPEN', retryAt: T0 + 1000 })
+    expect((await fail(key, T0 + 1000)).breaker).toMatchObject({ state: 'OPEN', retryAt: T0 + 2500 }) // doubled, capped at 1500
+    expect((await ok(key, T0 + 2500)).transition).toEqual({ from: 'OPEN', to: 'CLOSED' })
+    // A smaller window keeps the newest outcomes.
+    for (let i = 0; i < 3; i++) await ok(key, T0 + 3000 + i)
+    res = await t.json('PATCH', path(key), { windowSize: 2, minCalls: 2, consecutiveFailures: 2 }, op)
+    expect(await res.json()).toMatchObject({ window: { calls: 2 }, settings: { windowSize: 2, baseBackoffMs: 1000 } })
+    const audited = await t.client.execute({ sql: "select count(*) as n from audit_log where action = 'breaker.updated' and target = ?", args: [key] })
+    expect(audited.rows[0]!.n).toBe(2)
+  })
+
+  it('refuses settings that do not fit together, naming the field', async () => {
+    const key = fresh()
+    const cases: [Json, string][] = [
+      [{ windowSize: 0 }, 'windowSize'],
+      [{ failureRate: 1.5 }, 'failureRate'],
+      [{ minCalls: 20 }, 'minCalls'],
+      [{ windowSize: 4, consecutiveFailures: 5 }, 'consecutiveFailures'],
+      [{ baseBackoffMs: 10_000, maxBackoffMs: 5_000 }, 'maxBackoffMs'],
+      [{ successesToClose: 2.5 }, 'successesToClose'],
+      [{ state: 'OPEN' }, 'state'],
+    ]
+    for (const [body, field] of cases) {
+      const res = await t.json('PATCH', path(key), body, op)
+      expect(res.status, JSON.stringify(body)).toBe(400)
+      expect(((await res.json()) as Json).error.details.map((d: Json) => d.field)).toContain(field)
+    }
+    expect(await getBreaker(t.db, key)).toBeUndefined()
+  })
+})
+
 describe('component checks feed component breakers', () => {
   it('each HTTP check result is an outcome for component:<name>; three failed checks open it', async () => {
     const target = await httpTarget()

@@ -2,13 +2,13 @@ import { Hono } from 'hono'
 import * as v from 'valibot'
 import { breakerStates } from '../../../db/schema/healing.ts'
 import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { notFound } from '../../lib/errors.ts'
+import { AppError, notFound } from '../../lib/errors.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { audit } from '../audit/service.ts'
-import { BREAKER_KEY, breakerEventJson, breakerHistory, breakerJson, getBreaker, KEY_RULE, listBreakers, reportOutcome, resetBreaker } from './breakers.ts'
+import { BREAKER_KEY, breakerEventJson, breakerHistory, breakerJson, getBreaker, KEY_RULE, listBreakers, reportOutcome, resetBreaker, settingsOf, updateBreakerSettings } from './breakers.ts'
 import { kickHealing } from './kick.ts'
 import { invalidateRoutes } from './model-routes.ts'
 
@@ -31,6 +31,18 @@ const ReportBody = v.pipe(
     ['status'],
   ),
 )
+
+const whole = (min: number, max: number) => v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(min, `must be at least ${min}`), v.maxValue(max, `must be at most ${max}`))
+/** Any of the settings; checked against the merged result in the route (minCalls and consecutiveFailures within windowSize, maxBackoffMs ≥ baseBackoffMs). */
+const SettingsBody = v.strictObject({
+  windowSize: v.optional(whole(1, 100)),
+  failureRate: v.optional(v.pipe(v.number('must be a number'), v.minValue(0.01, 'must be at least 0.01'), v.maxValue(1, 'must be at most 1'))),
+  minCalls: v.optional(whole(1, 100)),
+  consecutiveFailures: v.optional(whole(1, 100)),
+  baseBackoffMs: v.optional(whole(100, 3_600_000)),
+  maxBackoffMs: v.optional(whole(100, 86_400_000)),
+  successesToClose: v.optional(whole(1, 100)),
+})
 
 const ListQuery = v.object({
   limit: LimitInput,
@@ -77,6 +89,29 @@ export function breakerRoutes(deps: ModuleDeps) {
         await audit(db, c, { action: 'breaker.transition', target: key, summary: `${transition.from} → ${transition.to}` })
       }
       return c.json({ ...breakerJson(breaker, now()), transition: transition ?? null })
+    },
+  )
+
+  app.patch(
+    '/api/v1/healing/breakers/:key',
+    access('operator'),
+    describe('Tune a breaker: windowSize, failureRate, minCalls, consecutiveFailures, baseBackoffMs, maxBackoffMs, successesToClose (merged over the current ones; creates the breaker CLOSED if new)', tags),
+    validate('param', KeyParam),
+    validate('json', SettingsBody),
+    async (c) => {
+      const { key } = c.req.valid('param')
+      const patch = c.req.valid('json')
+      const before = await getBreaker(db, key)
+      const merged = { ...(before ? settingsOf(before) : settingsOf({ settings: {} as never })), ...patch }
+      const problems = [
+        ...(merged.minCalls > merged.windowSize ? [{ field: 'minCalls', message: `must be at most windowSize (${merged.windowSize})` }] : []),
+        ...(merged.consecutiveFailures > merged.windowSize ? [{ field: 'consecutiveFailures', message: `must be at most windowSize (${merged.windowSize})` }] : []),
+        ...(merged.maxBackoffMs < merged.baseBackoffMs ? [{ field: 'maxBackoffMs', message: `must be at least baseBackoffMs (${merged.baseBackoffMs})` }] : []),
+      ]
+      if (problems.length) throw new AppError(400, 'invalid_input', 'Invalid body', problems)
+      const b = await updateBreakerSettings(db, key, patch, now())
+      await audit(db, c, { action: 'breaker.updated', target: key, summary: `changed ${Object.keys(patch).join(', ') || 'nothing'}` })
+      return c.json(breakerJson(b, now()))
     },
   )
 

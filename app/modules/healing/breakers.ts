@@ -220,6 +220,33 @@ export async function resetBreaker(db: Db, key: string, opts: { actor: string; n
   })
 }
 
+/**
+ * Changes a breaker's settings (merged over its current ones), creating it CLOSED when it does not
+ * exist yet, so a key can be tuned before its first report. A window longer than the new size is
+ * trimmed to its newest outcomes. The state is left as it is.
+ */
+export async function updateBreakerSettings(db: Db, key: string, patch: Partial<Settings>, now: number): Promise<CircuitBreaker> {
+  return serial(db, key, async () => {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const b = await getBreaker(db, key)
+      if (!b) {
+        const [row] = await db.insert(circuitBreakers).values({ key, state: 'CLOSED', window: [], settings: { ...DEFAULT_SETTINGS, ...patch }, updatedAt: now }).onConflictDoNothing().returning()
+        if (!row) continue
+        bump(db)
+        return row
+      }
+      const settings = { ...settingsOf(b), ...patch }
+      const [row] = await db
+        .update(circuitBreakers)
+        .set({ settings, window: b.window.slice(-settings.windowSize), updatedAt: Math.max(now, b.updatedAt + 1) })
+        .where(and(eq(circuitBreakers.key, key), eq(circuitBreakers.updatedAt, b.updatedAt)))
+        .returning()
+      if (row) return row
+    }
+    throw new Error(`breaker ${key}: too many concurrent updates`)
+  })
+}
+
 export async function listBreakers(db: Db, q: { limit: number; cursor?: string; state?: BreakerState; prefix?: string }) {
   const rows = await db
     .select()
