@@ -142,6 +142,19 @@ describe('notify action and notices', () => {
   })
 })
 
+describe('the healing job', () => {
+  it('is registered as `healing`, every second, and runs queued actions through the scheduler', async () => {
+    const status = await t.scheduler.status()
+    expect(status.jobs.find((j) => j.name === 'healing')).toMatchObject({ schedule: '* * * * * *' })
+    const res = await post({ type: 'webhook', target: 'via-job', params: { url: `${rx.url}/via-job` } })
+    const { id } = (await res.json()) as Action
+    expect(await t.scheduler.runTick('healing', Date.now() + 1000)).toBe('ran')
+    await settle(t.db)
+    expect((await get(id)).status).toBe('SUCCESS')
+    expect(rx.on('/via-job')).toHaveLength(1)
+  })
+})
+
 describe('dry run and idempotency', () => {
   it('a dry run records what would happen and calls nothing', async () => {
     const before = rx.requests.length

@@ -185,7 +185,42 @@ describe('restart safety', () => {
   })
 })
 
+describe('queue', () => {
+  it('runs the highest priority first, one action per target at a time; a stale lock of a vanished action is cleared', async () => {
+    const low = await manual({ type: 'webhook', target: 'queue', priority: 1, params: hook('/queue/low') })
+    const high = await manual({ type: 'webhook', target: 'queue', priority: 9, params: hook('/queue/high') })
+    const other = await manual({ type: 'webhook', target: 'queue-other', params: hook('/queue/other') })
+    const now = Date.now()
+    await tick(now)
+    expect([(await get(high.id)).status, (await get(low.id)).status, (await get(other.id)).status]).toEqual(['SUCCESS', 'PENDING', 'SUCCESS'])
+    await tick(now + 1000)
+    expect((await get(low.id)).status).toBe('SUCCESS')
+    expect(rx.requests.filter((r) => r.path.startsWith('/queue/')).map((r) => r.path)).toEqual(['/queue/high', '/queue/other', '/queue/low'])
+    // A lock left by an action that no longer exists stops blocking once stale.
+    await t.db.insert(healingLocks).values({ target: 'queue-orphan', actionId: 'GONE0000000000000000000001', acquiredAt: now - STALE_MS - 1 })
+    const next = await manual({ type: 'webhook', target: 'queue-orphan', params: hook('/queue/orphan') })
+    await tick(Date.now())
+    await tick(Date.now() + 1000)
+    expect((await get(next.id)).status).toBe('SUCCESS')
+  })
+})
+
 describe('verification and rollback', () => {
+  it('alert_resolved: the action is a recovery once the alert that triggered it resolves', async () => {
+    const rule = await createRule({ name: 'until resolved', trigger: { type: 'alert', matchers: [{ label: 'case', op: '=', value: 'resolve' }] }, actionType: 'webhook', target: 'resolver', params: hook('/resolver'), verification: { type: 'alert_resolved', afterMs: 0, timeoutMs: '1m' } })
+    await tick()
+    await fire('queue stuck', { case: 'resolve' })
+    const now = Date.now()
+    await tick(now)
+    const [a] = await actionsOf(rule.id)
+    expect(a!.status).toBe('VERIFYING')
+    await tick(now + 2000)
+    expect((await get(a!.id)).status).toBe('VERIFYING') // still firing: it keeps checking
+    await fire('queue stuck', { case: 'resolve' }, 'resolved')
+    await tick(now + 4000)
+    expect(await get(a!.id)).toMatchObject({ status: 'SUCCESS', output: { verification: { passed: { status: 'resolved' } } } })
+  })
+
   const route = async (name: string) => {
     const res = await t.json('POST', '/api/v1/model-routes', { name, targets: [{ model: 'llama3', host: 'http://primary:11434' }, { model: 'llama3', host: 'http://fallback:11434' }] }, op.headers)
     expect(res.status, await res.clone().text()).toBe(201)

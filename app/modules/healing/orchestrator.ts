@@ -256,6 +256,15 @@ export async function healingTick(deps: HealingDeps, now: number) {
     }
   }
 
+  // A lock whose action is no longer active (its row deleted by hand) would block its target forever.
+  const activeIds = new Set(active.map((a) => a.id))
+  for (const l of locks.values()) {
+    if (!activeIds.has(l.actionId) && !mine.has(l.actionId) && l.acquiredAt < now - STALE_MS) {
+      await db.delete(healingLocks).where(and(eq(healingLocks.target, l.target), eq(healingLocks.actionId, l.actionId), sql`not exists (select 1 from healing_actions where id = ${l.actionId} and status in ('RUNNING', 'VERIFYING'))`))
+      locks.delete(l.target)
+    }
+  }
+
   // Due PENDING actions, best first; one per target (the lock), at most a few per tick.
   const busy = new Set(locks.keys())
   for (const a of active) {
