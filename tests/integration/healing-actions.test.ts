@@ -142,6 +142,16 @@ describe('notify action and notices', () => {
   })
 })
 
+describe('action types', () => {
+  it('lists every type with what its target names and a JSON schema of its params', async () => {
+    const { items } = (await (await t.app.request('/api/v1/healing/action-types', { headers: viewer.headers })).json()) as { items: { type: string; rollback: boolean; target: string; paramsSchema: { properties?: Record<string, unknown> } }[] }
+    expect(items.map((i) => i.type)).toEqual(['model_failover', 'webhook', 'n8n', 'service_restart', 'notify'])
+    expect(items.find((i) => i.type === 'model_failover')).toMatchObject({ rollback: true })
+    expect(Object.keys(items.find((i) => i.type === 'webhook')!.paramsSchema.properties!)).toEqual(expect.arrayContaining(['url', 'method', 'expectStatus', 'timeoutMs']))
+    expect(items.find((i) => i.type === 'service_restart')!.paramsSchema.properties).toEqual({})
+  })
+})
+
 describe('the healing job', () => {
   it('is registered as `healing`, every second, and runs queued actions through the scheduler', async () => {
     const status = await t.scheduler.status()

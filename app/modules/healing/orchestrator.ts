@@ -13,7 +13,7 @@
  * VERIFYING only reads (checks), so it resumes after a restart: its `verifyAt` is a lease that
  * the next tick (on any instance) takes over once it passes.
  */
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { healingActions, healingLocks, type HealingAction } from '../../../db/schema/healing.ts'
 import { AppError, conflict, notFound } from '../../lib/errors.ts'
@@ -21,7 +21,7 @@ import { actionDef } from './actions/index.ts'
 import { ActionError, type HealingDeps } from './types.ts'
 import { raiseFailure, resolveFailure } from './failure-alert.ts'
 import { noticeAlert, queueNotice, type NoticeEvent } from './notices.ts'
-import { activeActions, eventRow, getAction, planOf, releaseLock, transition } from './store.ts'
+import { activeActions, eventRow, planOf, releaseLock, transition } from './store.ts'
 import { collectTriggers } from './triggers.ts'
 import { enqueueFromRule } from './enqueue.ts'
 import { runCheck } from './verify.ts'
@@ -309,7 +309,3 @@ async function decide(deps: HealingDeps, id: string, actor: string, now: number,
   if (a.decidedBy) throw conflict(`The action was already ${a.status === 'REJECTED' ? 'rejected' : 'approved'} by ${a.decidedBy}; it is ${a.status}`)
   throw conflict(`The action does not wait for approval; it is ${a.status}`)
 }
-
-/** The current row of an action (for the routes), ids of rows that exist. */
-export { getAction }
-export const actionsIn = (db: Db, ids: string[]) => (ids.length ? db.select().from(healingActions).where(inArray(healingActions.id, ids)) : Promise.resolve([]))

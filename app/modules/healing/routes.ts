@@ -1,3 +1,4 @@
+import { toJsonSchema } from '@valibot/to-json-schema'
 import { Hono, type Context } from 'hono'
 import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
@@ -11,13 +12,12 @@ import { checkAction, createAction, invalid } from './enqueue.ts'
 import { kickHealing } from './kick.ts'
 import { createN8nInstance, deleteN8nInstance, getN8nInstance, listN8nInstances, n8nInstanceJson, updateN8nInstance } from './n8n-instances.ts'
 import { approveAction, rejectAction, useHealing } from './orchestrator.ts'
-import { createRule, deleteRule, draftRule, getRule, listRules, ruleJson, setRuleEnabled, updateRule } from './rules.ts'
+import { checkRule, createRule, deleteRule, draftRule, getRule, listRules, ruleJson, setRuleEnabled, updateRule } from './rules.ts'
 import { ActionBody, ActionListQuery, DecisionQuery, IdParam, N8nInstanceBody, N8nInstancePatch, RuleBody, RuleListQuery, RulePatch, SimulateBody, StatsQuery } from './schema.ts'
 import { simulate } from './simulate.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
 import { actionJson, eventJson, getAction, listActions, timeline } from './store.ts'
-import { checkRule } from './rules.ts'
 import type { HealingDeps } from './types.ts'
 
 const MAX_SIMULATE_MS = 30 * 86_400_000
@@ -34,7 +34,7 @@ export function healingRoutes(deps: ModuleDeps) {
   const kick = () => kickHealing({ scheduler: deps.scheduler, log: hd.log })
 
   app.get('/api/v1/healing/action-types', access('viewer'), describe('The action types: what each does, what its target names, and its params schema', tags), (c) =>
-    c.json({ items: [...actionTypes.values()].map((d) => ({ type: d.type, describe: d.describe, target: d.targetIs, rollback: !!d.rollback })) }),
+    c.json({ items: [...actionTypes.values()].map((d) => ({ type: d.type, describe: d.describe, target: d.targetIs, rollback: !!d.rollback, paramsSchema: toJsonSchema(d.paramsSchema, { errorMode: 'ignore' }) })) }),
   )
 
   app.get('/api/v1/healing/rules', access('viewer'), describe('List healing rules, newest first: enabled, actionType, limit, cursor', tags), validate('query', RuleListQuery), async (c) => {

@@ -1,5 +1,5 @@
 /** The healing overview: open incidents, running and pending work, breakers, and where each model route points. */
-import { asc, desc, eq, inArray, sql } from 'drizzle-orm'
+import { asc, desc, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { alerts } from '../../../db/schema/alerts.ts'
 import { circuitBreakers, healingActions, modelRoutes } from '../../../db/schema/healing.ts'

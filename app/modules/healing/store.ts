@@ -2,7 +2,7 @@
  * Reading and writing healing actions and their timeline: the statements every transition is
  * made of, and the JSON shapes of the API.
  */
-import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { healingActions, healingEvents, healingLocks, type HealingAction, type HealingEvent, type HealingNotify, type HealingStatus, type HealingVerification } from '../../../db/schema/healing.ts'
@@ -103,5 +103,3 @@ export const activeActions = (db: Db) =>
     .where(or(eq(healingActions.status, 'PENDING'), eq(healingActions.status, 'PENDING_APPROVAL'), eq(healingActions.status, 'RUNNING'), eq(healingActions.status, 'VERIFYING')))
     .orderBy(desc(healingActions.priority), asc(healingActions.runAfter))
     .limit(2000)
-
-export const jsonSet = (path: string, value: unknown) => sql`json_set(${healingActions.output}, ${path}, json(${JSON.stringify(value)}))`
