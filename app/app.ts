@@ -33,6 +33,7 @@ import { notifyRoutes } from './modules/notify/routes.ts'
 import { breakerRoutes } from './modules/healing/breaker-routes.ts'
 import { modelRouteRoutes } from './modules/healing/model-route-routes.ts'
 import { healingRoutes } from './modules/healing/routes.ts'
+import { healingPages } from './modules/healing/pages.tsx'
 import { systemPages } from './modules/system/pages.tsx'
 import { systemRoutes } from './modules/system/routes.ts'
 
@@ -104,6 +105,7 @@ export function createApp(deps: Deps) {
   app.route('/', metricsPages(md))
   app.route('/', componentPages(md))
   app.route('/', alertPages(md))
+  app.route('/', healingPages(md))
 
   const handleError = onError(deps)
   app.onError(handleError)

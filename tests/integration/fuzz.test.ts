@@ -59,6 +59,8 @@ const samples: Record<string, Record<string, unknown>> = {
   'PATCH /api/v1/model-routes/:name': { description: 'fuzz' },
   'POST /api/v1/model-routes/:name/failover': { reason: 'fuzz' },
   'POST /api/v1/model-routes/:name/failback': { reason: 'fuzz', toIndex: 0 },
+  'POST /healing/breakers/reset': { key: 'model:fuzz' },
+  'POST /healing/n8n': { name: 'fuzz', baseUrl: 'http://127.0.0.1:5678', apiKey: 'fuzz-key' },
 }
 
 type Js = { type?: string | string[]; properties?: Record<string, Js>; required?: string[]; enum?: unknown[]; const?: unknown; format?: string; minLength?: number; minimum?: number; anyOf?: Js[] }
