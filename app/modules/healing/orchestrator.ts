@@ -21,7 +21,7 @@ import { actionDef } from './actions/index.ts'
 import { ActionError, type HealingDeps } from './types.ts'
 import { raiseFailure, resolveFailure } from './failure-alert.ts'
 import { noticeAlert, queueNotice, type NoticeEvent } from './notices.ts'
-import { activeActions, eventRow, planOf, releaseLock, transition } from './store.ts'
+import { activeActions, planOf, transition } from './store.ts'
 import { collectTriggers } from './triggers.ts'
 import { enqueueFromRule } from './enqueue.ts'
 import { runCheck } from './verify.ts'
@@ -81,7 +81,7 @@ async function notice(deps: HealingDeps, a: HealingAction, event: NoticeEvent, a
 /** The end of an action: final status, lock released, timeline, notices, the failure alert raised or resolved. */
 async function finish(deps: HealingDeps, a: HealingAction, from: HealingAction['status'][], status: 'SUCCESS' | 'FAILED' | 'ROLLED_BACK', at: number, fields: { reason?: string | null; error?: string | null; output?: Record<string, unknown> }, message: string) {
   const { db } = deps
-  const row = await transition(db, a, from, { status, finishedAt: at, updatedAt: at, reason: fields.reason ?? null, error: fields.error ?? null, ...(fields.output ? { output: fields.output } : {}) }, () => [releaseLock(db, a), eventRow(db, a.id, at, status, 'healing', message)])
+  const row = await transition(db, a, from, { status, finishedAt: at, updatedAt: at, reason: fields.reason ?? null, error: fields.error ?? null, ...(fields.output ? { output: fields.output } : {}) }, (g) => [g.releaseLock(), g.event(status, 'healing', message)])
   if (!row) return
   await notice(deps, row, status === 'SUCCESS' ? 'success' : 'failure', at)
   if (row.dryRun) return
@@ -92,7 +92,7 @@ async function finish(deps: HealingDeps, a: HealingAction, from: HealingAction['
 /** PENDING → RUNNING with the target's lock, in one batch; true when this caller won both. */
 async function claim(db: Db, a: HealingAction, at: number): Promise<HealingAction | undefined> {
   if (a.dryRun) {
-    return transition(db, a, 'PENDING', { status: 'RUNNING', attempt: a.attempt + 1, startedAt: a.startedAt ?? at, updatedAt: at }, () => [eventRow(db, a.id, at, 'RUNNING', 'healing', 'dry run: nothing is changed')])
+    return transition(db, a, 'PENDING', { status: 'RUNNING', attempt: a.attempt + 1, startedAt: a.startedAt ?? at, updatedAt: at }, (g) => [g.event('RUNNING', 'healing', 'dry run: nothing is changed')])
   }
   const [, updated] = await db.batch([
     db.run(sql`insert into healing_locks (target, action_id, acquired_at) select ${a.target}, ${a.id}, ${at} where exists (select 1 from healing_actions where id = ${a.id} and status = 'PENDING') on conflict (target) do nothing`),
@@ -101,11 +101,9 @@ async function claim(db: Db, a: HealingAction, at: number): Promise<HealingActio
       .set({ status: 'RUNNING', attempt: sql`${healingActions.attempt} + 1`, startedAt: sql`coalesce(${healingActions.startedAt}, ${at})`, updatedAt: at })
       .where(and(eq(healingActions.id, a.id), eq(healingActions.status, 'PENDING'), sql`exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id})`))
       .returning(),
+    db.run(sql`insert into healing_events (action_id, ts, status, actor, message, detail) select id, ${at}, 'RUNNING', 'healing', 'attempt ' || attempt || ' of ' || max_attempts, '{}' from healing_actions where id = ${a.id} and status = 'RUNNING' and updated_at = ${at} and exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id} and acquired_at = ${at})`),
   ])
-  const row = (updated as HealingAction[])[0]
-  if (!row) return undefined
-  await eventRow(db, a.id, at, 'RUNNING', 'healing', `attempt ${row.attempt} of ${row.maxAttempts}`)
-  return row
+  return (updated as HealingAction[])[0]
 }
 
 /** Keeps the lock fresh while the action runs, so no tick takes it for an orphan. */
@@ -144,7 +142,7 @@ async function execute(deps: HealingDeps, a: HealingAction, clock: () => number)
   if (plan.verification.type === 'none' && !def.verify) return finish(deps, a, ['RUNNING'], 'SUCCESS', at, { output }, 'done')
   const afterMs = plan.verification.type === 'none' ? 0 : plan.verification.afterMs
   const deadline = at + afterMs + (plan.verification.type === 'none' ? DEFAULT_VERIFY_TIMEOUT_MS : (plan.verification.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS))
-  await transition(db, a, 'RUNNING', { status: 'VERIFYING', verifyAt: at + afterMs, updatedAt: at, output: { ...output, verification: { deadline, checks: 0 } } }, () => [eventRow(db, a.id, at, 'VERIFYING', 'healing', `executed; verifying ${plan.verification.type} from ${new Date(at + afterMs).toISOString()}`, { result })])
+  await transition(db, a, 'RUNNING', { status: 'VERIFYING', verifyAt: at + afterMs, updatedAt: at, output: { ...output, verification: { deadline, checks: 0 } } }, (g) => [g.event('VERIFYING', 'healing', `executed; verifying ${plan.verification.type} from ${new Date(at + afterMs).toISOString()}`, { result })])
 }
 
 async function failAttempt(deps: HealingDeps, a: HealingAction, error: unknown, at: number) {
@@ -154,7 +152,7 @@ async function failAttempt(deps: HealingDeps, a: HealingAction, error: unknown, 
   const output = { ...a.output, ...(error instanceof ActionError && Object.keys(error.output).length ? { lastFailure: error.output } : {}) }
   if (retryable && a.attempt < a.maxAttempts) {
     const runAfter = at + retryBackoff(a.attempt)
-    await transition(db, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, () => [releaseLock(db, a), eventRow(db, a.id, at, 'PENDING', 'healing', `attempt ${a.attempt} failed: ${message}; retry at ${new Date(runAfter).toISOString()}`)])
+    await transition(db, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, (g) => [g.releaseLock(), g.event('PENDING', 'healing', `attempt ${a.attempt} failed: ${message}; retry at ${new Date(runAfter).toISOString()}`)])
     return
   }
   const reason = retryable && a.attempt > 1 ? `failed after ${a.attempt} attempts: ${message}` : message
@@ -189,7 +187,7 @@ async function verify(deps: HealingDeps, a: HealingAction, clock: () => number) 
   const output = { ...a.output, verification: { ...state, checks, failed: outcome.detail ?? {} } }
   if (!def?.rollback || !plan.rollbackOnFailure) return finish(deps, a, ['VERIFYING'], 'FAILED', at, { reason: why, error: why, output }, why)
   // Before the rollback's side effect: RUNNING again, with a fresh lock heartbeat.
-  const rolling = await transition(db, a, 'VERIFYING', { status: 'RUNNING', reason: `${why}; rolling back`, output, updatedAt: at }, () => [db.update(healingLocks).set({ acquiredAt: at }).where(and(eq(healingLocks.target, a.target), eq(healingLocks.actionId, a.id))), eventRow(db, a.id, at, 'RUNNING', 'healing', `${why}; rolling back`)])
+  const rolling = await transition(db, a, 'VERIFYING', { status: 'RUNNING', reason: `${why}; rolling back`, output, updatedAt: at }, (g) => [g.refreshLock(at), g.event('RUNNING', 'healing', `${why}; rolling back`)])
   if (!rolling) return
   const stop = heartbeat(db, rolling, clock)
   try {
@@ -234,7 +232,7 @@ export async function healingTick(deps: HealingDeps, now: number) {
 
   for (const a of active) {
     if (a.status === 'PENDING_APPROVAL' && a.approvalExpiresAt !== null && a.approvalExpiresAt <= now) {
-      const row = await transition(db, a, 'PENDING_APPROVAL', { status: 'EXPIRED', reason: 'approval expired', finishedAt: now, updatedAt: now }, () => [eventRow(db, a.id, now, 'EXPIRED', 'healing', `nobody approved it by ${new Date(a.approvalExpiresAt!).toISOString()}`)])
+      const row = await transition(db, a, 'PENDING_APPROVAL', { status: 'EXPIRED', reason: 'approval expired', finishedAt: now, updatedAt: now }, (g) => [g.event('EXPIRED', 'healing', `nobody approved it by ${new Date(a.approvalExpiresAt!).toISOString()}`)])
       if (row) counts.expired++
     }
     if (a.status === 'RUNNING' && !mine.has(a.id)) {
@@ -292,15 +290,8 @@ export async function rejectAction(deps: HealingDeps, id: string, actor: string,
 async function decide(deps: HealingDeps, id: string, actor: string, now: number, verb: 'approve' | 'reject', comment?: string) {
   const { db } = deps
   const set = verb === 'approve' ? { status: 'PENDING' as const, runAfter: now } : { status: 'REJECTED' as const, reason: comment ? `rejected: ${comment}` : 'rejected', finishedAt: now }
-  const [row] = await db
-    .update(healingActions)
-    .set({ ...set, decidedBy: actor, decidedAt: now, updatedAt: now })
-    .where(and(eq(healingActions.id, id), eq(healingActions.status, 'PENDING_APPROVAL'), sql`${healingActions.approvalExpiresAt} > ${now}`))
-    .returning()
-  if (row) {
-    await eventRow(db, id, now, row.status, actor, verb === 'approve' ? 'approved' : `rejected${comment ? `: ${comment}` : ''}`)
-    return row
-  }
+  const row = await transition(db, { id, target: '' }, 'PENDING_APPROVAL', { ...set, decidedBy: actor, decidedAt: now, updatedAt: now }, (g) => [g.event(set.status, actor, verb === 'approve' ? 'approved' : `rejected${comment ? `: ${comment}` : ''}`)], sql`${healingActions.approvalExpiresAt} > ${now}`)
+  if (row) return row
   const a = await db.select().from(healingActions).where(eq(healingActions.id, id)).then((r) => r[0])
   if (!a) throw notFound('Healing action')
   if (a.status === 'EXPIRED' || (a.status === 'PENDING_APPROVAL' && a.approvalExpiresAt !== null && a.approvalExpiresAt <= now)) {

@@ -2,7 +2,7 @@
  * Reading and writing healing actions and their timeline: the statements every transition is
  * made of, and the JSON shapes of the API.
  */
-import { and, asc, desc, eq, inArray, lt, or, type SQL } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { healingActions, healingEvents, healingLocks, type HealingAction, type HealingEvent, type HealingNotify, type HealingStatus, type HealingVerification } from '../../../db/schema/healing.ts'
@@ -28,18 +28,30 @@ export const eventRow = (db: Db, actionId: string, ts: number, status: string, a
 /** Deletes the lock of a target if this action holds it. */
 export const releaseLock = (db: Db, a: Pick<HealingAction, 'id' | 'target'>) => db.delete(healingLocks).where(and(eq(healingLocks.target, a.target), eq(healingLocks.actionId, a.id)))
 
+/** Statements that apply only when the transition they go with was the one applied (same batch). */
+export type Guarded = {
+  event(status: string, actor: string, message: string, detail?: Record<string, unknown>): BatchItem<'sqlite'>
+  releaseLock(): BatchItem<'sqlite'>
+  refreshLock(at: number): BatchItem<'sqlite'>
+}
+
 /**
- * Moves an action from one status to another only if it is still in `from` (a compare-and-set):
- * returns the row when this caller made the change, undefined when someone else did first.
- * `extra` statements (timeline, lock release) commit in the same batch.
+ * Moves an action from one status to another only if it is still in `from` (a compare-and-set),
+ * with the statements `extra` builds (timeline, lock release) in the SAME batch — each guarded to
+ * apply only when the row now has this transition's status and `updatedAt`, so a lost race writes
+ * nothing. Returns the row when this caller made the change, undefined when someone else did first.
  */
-export async function transition(db: Db, a: Pick<HealingAction, 'id'>, from: HealingStatus | HealingStatus[], set: Partial<HealingAction> & { status: HealingStatus }, extra: (updated: boolean) => BatchItem<'sqlite'>[] = () => []): Promise<HealingAction | undefined> {
+export async function transition(db: Db, a: Pick<HealingAction, 'id' | 'target'>, from: HealingStatus | HealingStatus[], set: Partial<HealingAction> & { status: HealingStatus; updatedAt: number }, extra: (g: Guarded) => BatchItem<'sqlite'>[] = () => [], also?: SQL): Promise<HealingAction | undefined> {
   const froms = Array.isArray(from) ? from : [from]
-  const [row] = await db.update(healingActions).set(set).where(and(eq(healingActions.id, a.id), inArray(healingActions.status, froms))).returning()
-  if (!row) return undefined
-  const more = extra(true)
-  if (more.length) await db.batch(more as Batch)
-  return row
+  const applied = sql`exists (select 1 from healing_actions where id = ${a.id} and status = ${set.status} and updated_at = ${set.updatedAt})`
+  const g: Guarded = {
+    event: (status, actor, message, detail = {}) =>
+      db.run(sql`insert into healing_events (action_id, ts, status, actor, message, detail) select ${a.id}, ${set.updatedAt}, ${status}, ${actor}, ${message.slice(0, 2000)}, ${JSON.stringify(detail)} where ${applied}`),
+    releaseLock: () => db.run(sql`delete from healing_locks where target = ${a.target} and action_id = ${a.id} and ${applied}`),
+    refreshLock: (at) => db.run(sql`update healing_locks set acquired_at = ${at} where target = ${a.target} and action_id = ${a.id} and ${applied}`),
+  }
+  const [updated] = await db.batch([db.update(healingActions).set(set).where(and(eq(healingActions.id, a.id), inArray(healingActions.status, froms), also)).returning(), ...extra(g)] as Batch)
+  return (updated as HealingAction[])[0]
 }
 
 export async function getAction(db: Db, id: string) {
