@@ -95,7 +95,7 @@ describe('healing pages', () => {
 
     const ok = await post('/healing/rules', s.headers, ruleFields({ 'notify.on': ['failure', 'approval'] }))
     expect(ok.status).toBe(200)
-    expect(ok.headers.get('HX-Redirect')).toMatch(/^\/healing\/rules#rule-/)
+    expect(ok.headers.get('HX-Redirect')).toMatch(/^\/healing\/rules\/[0-9A-Z]{26}$/)
     const rules = (await api('/api/v1/healing/rules')).items as Json[]
     expect(rules).toHaveLength(1)
     expect(rules[0]).toMatchObject({ name: 'fail over chat', requiresApproval: true, trigger: { type: 'breaker', keyPattern: '^model:' }, cooldownMs: 0, maxPerHour: 20, priority: 5, maxAttempts: 1, approvalTtlMs: 3_600_000, enabled: true, notify: { channelIds: [], on: ['failure', 'approval'] } })
@@ -218,7 +218,7 @@ describe('healing pages', () => {
     expect(over.status).toBe(200)
     const events = (await api('/api/v1/model-routes/chat/events')).items as Json[]
     expect(events[0]).toMatchObject({ from: 0, to: 1 })
-    expect(events[0].reason).toContain('drill')
+    expect(events[0]!.reason).toContain('drill')
     // Back again so the next breaker opening asks again.
     await post('/healing/routes/chat/failback', s.headers)
 
@@ -251,7 +251,7 @@ describe('healing pages', () => {
     const saved = await post(`/healing/rules/${ruleId}`, s.headers, ruleFields({ name: 'fail over chat fast', mode: 'automated', cooldownMs: '10m', 'verification.type': 'breaker_closed', 'verification.key': '{{key}}', 'verification.afterMs': '30s' }))
     expect(saved.headers.get('HX-Redirect')).toBe(`/healing/rules/${ruleId}`)
     expect(await api(`/api/v1/healing/rules/${ruleId}`)).toMatchObject({ name: 'fail over chat fast', mode: 'automated', cooldownMs: 600_000, verification: { type: 'breaker_closed', key: '{{key}}', afterMs: 30_000 } })
-    expect((await post(`/healing/rules/${ruleId}/disable`, s.headers)).headers.get('HX-Redirect')).toBe(`/healing/rules#rule-${ruleId}`)
+    expect((await post(`/healing/rules/${ruleId}/disable`, s.headers)).headers.get('HX-Redirect')).toBe('/healing/rules')
     expect((await api(`/api/v1/healing/rules/${ruleId}`)).enabled).toBe(false)
     expect((await page('/healing/rules', s.headers)).html).toContain('data-enabled="false"')
     await post(`/healing/rules/${ruleId}/enable`, s.headers)

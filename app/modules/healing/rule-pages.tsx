@@ -312,7 +312,7 @@ export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
   app.post('/healing/rules', access('operator'), validate('form', FormBody), async (c) => {
     const row = await createRule(hd, parseHealingRuleForm(c.req.valid('form')), now())
     await audit(db, c, { action: 'healing_rule.created', target: row.name, summary: `${row.trigger.type} → ${row.actionType} on ${row.target}` })
-    return redirect(c, `/healing/rules#rule-${row.id}`)
+    return redirect(c, `/healing/rules/${row.id}`)
   })
 
   app.get('/healing/rules/:id', access('viewer'), validate('param', IdParam), async (c) => {
@@ -341,7 +341,8 @@ export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
       await getRule(db, c.req.valid('param').id)
       const row = await setRuleEnabled(db, c.req.valid('param').id, enabled, now())
       await audit(db, c, { action: `healing_rule.${verb}d`, target: row.name })
-      return redirect(c, `/healing/rules#rule-${row.id}`)
+      // No #fragment: from /healing/rules a fragment-only change would not reload the list.
+      return redirect(c, '/healing/rules')
     })
   }
 

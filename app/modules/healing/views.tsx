@@ -75,16 +75,15 @@ export const Decide = ({ a }: { a: Pick<HealingAction, 'id' | 'actionType' | 'ta
 export function ActionTable({ items, write, id }: { items: HealingAction[]; write: boolean; id?: string }) {
   return (
     <div class="table-wrap"><table class="table" id={id}>
-      <thead><tr><th>Status</th><th>Action</th><th>Target</th><th class="wide">Trigger</th><th>Created</th><th class="wide">By</th>{write ? <th></th> : null}</tr></thead>
+      <thead><tr><th>Status</th><th>Action</th><th>Target</th><th class="wide">Trigger</th><th>Created</th>{write ? <th></th> : null}</tr></thead>
       <tbody>
         {items.map((a) => (
           <tr data-action={a.id} data-status={a.status}>
             <td><ActionStatus status={a.status} />{a.dryRun ? <span class="muted"> dry run</span> : null}</td>
-            <td><a href={`/healing/actions/${a.id}`}>{a.actionType}</a>{a.reason ? <><br /><span class="muted small">{a.reason}</span></> : null}</td>
+            <td><a href={`/healing/actions/${a.id}`}>{a.actionType}</a><br /><span class="muted small">{a.requestedBy}{a.reason ? ` · ${a.reason}` : ''}</span></td>
             <td><code>{a.target}</code></td>
             <td class="wide small">{triggerText(a)}</td>
             <td class="nowrap">{when(a.createdAt)}</td>
-            <td class="wide small">{a.requestedBy}</td>
             {write ? <td>{a.status === 'PENDING_APPROVAL' ? <Decide a={a} /> : null}</td> : null}
           </tr>
         ))}
