@@ -275,6 +275,34 @@ describe('verification and rollback', () => {
     expect(status.breakers.open).toBeGreaterThanOrEqual(1)
   })
 
+  it('breaker_closed with {{key}} from the trigger: verified once the breaker closes again; metric: verified while the condition holds', async () => {
+    await route('chat-verify')
+    // Only this test's rule acts on this breaker: the earlier breaker rules are switched off.
+    const { items } = (await (await t.app.request('/api/v1/healing/rules', { headers: viewer.headers })).json()) as { items: { id: string; trigger: { type: string } }[] }
+    for (const r of items.filter((x) => x.trigger.type === 'breaker')) await t.json('POST', `/api/v1/healing/rules/${r.id}/disable`, {}, op.headers)
+    await t.json('PATCH', '/api/v1/model-routes/chat-verify', { targets: [{ model: 'mistral', host: 'http://verify-primary:11434' }, { model: 'mistral', host: 'http://verify-fallback:11434' }] }, op.headers)
+    const rule = await createRule({ name: 'verify breaker', trigger: { type: 'breaker', keyPattern: '^model:http://verify-primary' }, actionType: 'model_failover', target: '*', cooldownMs: 0, rollbackOnFailure: false, verification: { type: 'breaker_closed', key: '{{key}}', afterMs: 0, timeoutMs: '10m' } })
+    await tick()
+    const key = 'model:http://verify-primary:11434/mistral'
+    const now = Date.now()
+    for (let i = 0; i < 10; i++) await reportOutcome(t.db, key, { ok: false, error: 'down' }, now + i)
+    await tick(now + 100)
+    const [a] = await actionsOf(rule.id)
+    expect(a).toMatchObject({ status: 'VERIFYING', target: 'chat-verify' })
+    await tick(now + 2000)
+    expect(await get(a!.id)).toMatchObject({ status: 'VERIFYING', output: { verification: { last: { key, state: 'OPEN' } } } })
+    expect((await t.json('POST', `/api/v1/healing/breakers/${encodeURIComponent(key)}/reset`, {}, op.headers)).status).toBe(200)
+    await tick(now + 4000)
+    expect(await get(a!.id)).toMatchObject({ status: 'SUCCESS', output: { verification: { passed: { key, state: 'CLOSED' } } } })
+
+    const t0 = Date.now()
+    await store.write(Array.from({ length: 20 }, (_, i) => ({ name: 'verify_latency_ms', labels: { service: 'api' }, value: 40, ts: t0 - 19_000 + i * 1000 })), t0)
+    const m = await manual({ type: 'webhook', target: 'latency', params: hook('/latency'), verification: { type: 'metric', metric: 'verify_latency_ms', matchers: [{ label: 'service', op: '=', value: 'api' }], agg: 'avg', windowMs: '30s', comparator: '<', value: 100, afterMs: 0 } })
+    await tick(Date.now())
+    await tick(Date.now() + 1000)
+    expect(await get(m.id)).toMatchObject({ status: 'SUCCESS', output: { verification: { passed: { metric: 'verify_latency_ms', value: 40 } } } })
+  })
+
   it('a rule naming its route moves it only when the breaker that opened is the route\'s active target', async () => {
     await route('chat-named')
     const rule = await createRule({ name: 'named route', trigger: { type: 'breaker', keyPattern: '^model:http://(elsewhere|primary)' }, actionType: 'model_failover', target: 'chat-named', cooldownMs: 0 })
