@@ -313,6 +313,11 @@ describe('verification and rollback', () => {
     const [a] = await actionsOf(rule.id)
     expect(a).toMatchObject({ status: 'SUCCESS', output: { result: { from: 0, to: 0, unchanged: 'the active target is not behind model:http://elsewhere:1/other' } } })
     expect(await activeIndex('chat-named')).toBe(0)
+    // Simulating the saved rule over that span finds that breaker opening (and writes nothing).
+    const sim = (await (await t.json('POST', '/api/v1/healing/simulate', { ruleId: rule.id, from: now, to: Date.now() + 1000 }, viewer.headers)).json()) as { summary: { triggers: number }; results: { trigger: { type: string; labels: Record<string, string> }; outcome: string }[] }
+    expect(sim.summary.triggers).toBe(1)
+    expect(sim.results[0]).toMatchObject({ trigger: { type: 'breaker', labels: { key: 'model:http://elsewhere:1/other', kind: 'model' } }, outcome: 'would run' })
+    expect(await actionsOf(rule.id)).toHaveLength(1)
   })
 })
 
@@ -380,5 +385,13 @@ describe('simulate and stats', () => {
     expect(s.byRule.map((r) => r.ruleName)).toEqual(expect.arrayContaining(['cooldown', 'no loop', '(manual)']))
     expect(s.byTarget.map((r) => r.target)).toEqual(expect.arrayContaining(['svc-a', 'looper']))
     expect((await t.app.request('/api/v1/healing/stats?window=1y', { headers: viewer.headers })).status).toBe(400)
+    const badStatus = await t.app.request('/api/v1/healing/actions?status=PENDING,BOGUS', { headers: viewer.headers })
+    expect(badStatus.status).toBe(400)
+    expect((((await badStatus.json()) as ErrorOut).error.details ?? [])[0]!.field).toBe('status')
+    const failed = (await (await t.app.request('/api/v1/healing/actions?status=FAILED,ROLLED_BACK&limit=1', { headers: viewer.headers })).json()) as { items: Action[]; next: string | null }
+    expect(failed.items).toHaveLength(1)
+    expect(failed.next).not.toBeNull()
+    const page2 = (await (await t.app.request(`/api/v1/healing/actions?status=FAILED,ROLLED_BACK&limit=1&cursor=${failed.next}`, { headers: viewer.headers })).json()) as { items: Action[] }
+    expect(page2.items[0]!.id < failed.items[0]!.id).toBe(true)
   })
 })
