@@ -341,6 +341,11 @@ describe('rules API', () => {
     await fire('crud', { case: 'crud' })
     await tick()
     expect(await actionsOf(rule.id)).toHaveLength(0)
+    // Enabling it again does not replay what fired while it was off.
+    expect((await t.json('POST', `/api/v1/healing/rules/${rule.id}/enable`, {}, op.headers)).status).toBe(200)
+    await tick()
+    expect(await actionsOf(rule.id)).toHaveLength(0)
+    await t.json('POST', `/api/v1/healing/rules/${rule.id}/disable`, {}, op.headers)
     const patched = await t.json('PATCH', `/api/v1/healing/rules/${rule.id}`, { maxPerHour: 2, requiresApproval: true }, op.headers)
     expect(await patched.json()).toMatchObject({ maxPerHour: 2, mode: 'requires_approval', enabled: false })
     expect((await t.json('PATCH', `/api/v1/healing/rules/${rule.id}`, { actionType: 'nope' }, op.headers)).status).toBe(400)

@@ -3,6 +3,8 @@
  * `to_state = 'OPEN'` rows of breaker_events) — each read past a watermark kept in `settings`, so
  * every event is seen once — or the rule's own detection over a metric (the alert rules'
  * threshold evaluation), evaluated every DETECTION_EVERY_MS while the rule is enabled.
+ * Events older than the rule's last change (creation, edit, enable) never fire it: re-enabling
+ * a rule does not replay what happened while it was off.
  */
 import { and, desc, eq, gt, inArray, lte, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
@@ -67,7 +69,7 @@ export async function collectTriggers(deps: HealingDeps, now: number): Promise<F
   const wm = alertRules.length || breakerRules.length ? await readWatermarks(db) : { alert: undefined, breaker: undefined }
 
   if (alertRules.length) {
-    const from = wm.alert ?? (await startAfter(db, 'alert', Math.min(...alertRules.map((r) => r.createdAt))))
+    const from = wm.alert ?? (await startAfter(db, 'alert', Math.min(...alertRules.map((r) => r.updatedAt))))
     const top = (await db.select({ id: sql<number | null>`max(${alertEvents.id})` }).from(alertEvents))[0]?.id ?? from
     if (top > from) {
       const events = await db
@@ -77,15 +79,15 @@ export async function collectTriggers(deps: HealingDeps, now: number): Promise<F
         .where(and(gt(alertEvents.id, from), lte(alertEvents.id, top), eq(alertEvents.type, 'fired')))
         .orderBy(alertEvents.id)
         .limit(SCAN)
-      for (const e of events) for (const rule of alertRules) if (e.ts >= rule.createdAt && alertMatches(rule.trigger as Extract<HealingTrigger, { type: 'alert' }>, e)) fired.push({ rule, ref: alertRef(e) })
+      for (const e of events) for (const rule of alertRules) if (e.ts >= rule.updatedAt && alertMatches(rule.trigger as Extract<HealingTrigger, { type: 'alert' }>, e)) fired.push({ rule, ref: alertRef(e) })
       await saveWatermark(db, WM.alert, events.length === SCAN ? events.at(-1)!.id : top, now)
     } else if (wm.alert === undefined) await saveWatermark(db, WM.alert, from, now)
   }
 
   if (breakerRules.length) {
-    const from = wm.breaker ?? (await startAfter(db, 'breaker', Math.min(...breakerRules.map((r) => r.createdAt))))
+    const from = wm.breaker ?? (await startAfter(db, 'breaker', Math.min(...breakerRules.map((r) => r.updatedAt))))
     const events = await db.select().from(breakerEvents).where(and(gt(breakerEvents.id, from), eq(breakerEvents.to, 'OPEN'))).orderBy(breakerEvents.id).limit(SCAN)
-    for (const e of events) for (const rule of breakerRules) if (e.ts >= rule.createdAt && safe(() => breakerMatches(rule.trigger as Extract<HealingTrigger, { type: 'breaker' }>, e.key))) fired.push({ rule, ref: breakerRef(e) })
+    for (const e of events) for (const rule of breakerRules) if (e.ts >= rule.updatedAt && safe(() => breakerMatches(rule.trigger as Extract<HealingTrigger, { type: 'breaker' }>, e.key))) fired.push({ rule, ref: breakerRef(e) })
     const last = events.at(-1)?.id
     if (last !== undefined) await saveWatermark(db, WM.breaker, last, now)
     else if (wm.breaker === undefined) await saveWatermark(db, WM.breaker, from, now)
