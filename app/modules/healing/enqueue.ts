@@ -37,7 +37,7 @@ export type NewAction = {
 
 export type Created = { action: HealingAction; created: boolean }
 
-/** Checks type, params and target: every problem names its field (400), or 404 for nothing. */
+/** Checks type, params and target; every problem names its field (the routes answer 400 with them). */
 export async function checkAction(deps: HealingDeps, actionType: string, target: string, params: unknown): Promise<{ params: Record<string, unknown> } | { issues: ErrorDetail[] }> {
   const def = actionDef(actionType)
   if (!def) return { issues: [{ field: 'actionType', message: `unknown action type ${actionType}` }] }

@@ -238,7 +238,9 @@ export async function healingTick(deps: HealingDeps, now: number) {
     if (a.status === 'RUNNING' && !mine.has(a.id)) {
       const lock = locks.get(a.target)
       const owned = lock && lock.actionId === a.id
-      if (!owned || lock.acquiredAt < now - STALE_MS) {
+      // A dry run takes no lock: its row's last change stands for the heartbeat.
+      const stale = a.dryRun ? a.updatedAt < now - STALE_MS : !owned || lock.acquiredAt < now - STALE_MS
+      if (stale) {
         const during = a.reason?.endsWith('rolling back') ? ' during rollback' : ''
         await finish(deps, a, ['RUNNING'], 'FAILED', now, { reason: `interrupted by restart${during}`, error: `interrupted by restart${during}: the instance running it stopped; it is not run again automatically` }, `interrupted by restart${during} (its lock was last refreshed ${lock ? new Date(lock.acquiredAt).toISOString() : 'never'})`)
         if (owned) locks.delete(a.target)
