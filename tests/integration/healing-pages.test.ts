@@ -159,6 +159,7 @@ describe('healing pages', () => {
       [`/healing/rules/${ruleId}/disable`, {}],
       [`/healing/rules/${ruleId}/delete`, {}],
       ['/healing/n8n', { name: 'n', baseUrl: 'http://127.0.0.1:5678', apiKey: 'k' }],
+      ['/healing/actions', { type: 'model_failover', target: 'chat' }],
     ]
     for (const [path, fields] of writes) expect((await post(path, viewer.headers, fields)).status, path).toBe(403)
     const operator = await t.session('operator')
@@ -240,6 +241,34 @@ describe('healing pages', () => {
     expect(html).toContain('there is nothing to decide')
     expect(html).toContain('data-event="REJECTED"')
     expect((await post('/healing/actions/no-such-action/approve', s.headers)).status).toBe(404)
+  })
+
+  it('runs an action by hand from the actions page (a dry run changes nothing); bad input names the field', async () => {
+    const s = await t.session('operator')
+    expect((await page('/healing/actions', s.headers)).html).toContain('id="run-form"')
+    expect((await page('/healing/actions', (await t.session('viewer')).headers)).html).not.toContain('id="run-form"')
+    for (const [fields, field, text] of [
+      [{ type: 'reboot_universe', target: 'chat' }, 'type', 'unknown action type'],
+      [{ type: 'model_failover', target: 'nowhere' }, 'target', 'no model route named nowhere'],
+      [{ type: 'model_failover', target: 'chat', params: '[1]' }, 'params', 'JSON object'],
+      [{ type: 'webhook', target: 'svc', params: '{"url": "ftp://x"}' }, 'params.url', 'http'],
+      [{ type: 'model_failover', target: '' }, 'target', 'must not be empty'],
+    ] as const) {
+      const res = await post('/healing/actions', s.headers, fields)
+      expect(res.status, field).toBe(400)
+      const html = await res.text()
+      expect(html, field).toContain(`<code>${field}</code>`)
+      expect(html, field).toContain(text)
+    }
+    const res = await post('/healing/actions', s.headers, { type: 'model_failover', target: 'chat', reason: 'drill', dryRun: 'on' })
+    const id = /^\/healing\/actions\/([0-9A-Z]{26})$/.exec(res.headers.get('HX-Redirect') ?? '')?.[1]
+    expect(id).toBeDefined()
+    await tick()
+    const a = await api(`/api/v1/healing/actions/${id}`)
+    expect(a).toMatchObject({ dryRun: true, status: 'SUCCESS', requestedBy: `user:${s.user.email}`, trigger: { type: 'manual', summary: 'drill' } })
+    expect((await api('/api/v1/model-routes/chat')).activeIndex).toBe(0)
+    expect((await page(`/healing/actions/${id}`, s.headers)).html).toContain('dry run')
+    expect(await auditCount('healing_action.requested')).toBe(1)
   })
 
   it('edits, disables and enables a rule through the forms', async () => {

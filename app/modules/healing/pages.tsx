@@ -11,6 +11,8 @@ import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { BreakerKey } from './breaker-routes.ts'
 import { listBreakers, resetBreaker } from './breakers.ts'
+import { actionTypes } from './actions/index.ts'
+import { checkAction, createAction, invalid } from './enqueue.ts'
 import { kickHealing } from './kick.ts'
 import { invalidateRoutes } from './model-routes.ts'
 import { createN8nInstance, deleteN8nInstance, getN8nInstance, listN8nInstances, n8nInstanceJson } from './n8n-instances.ts'
@@ -35,6 +37,14 @@ const BreakerQuery = v.object({
   prefix: v.optional(v.pipe(v.string(), v.maxLength(300, 'must be at most 300 characters'))),
 })
 const N8nForm = v.object({ name: N8nInstanceBody.entries.name, baseUrl: N8nInstanceBody.entries.baseUrl, apiKey: N8nInstanceBody.entries.apiKey })
+const RunForm = v.object({
+  type: v.pipe(v.string('must be text'), v.minLength(1, 'must not be empty'), v.maxLength(50, 'must be at most 50 characters')),
+  target: v.pipe(v.string('must be text'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(300, 'must be at most 300 characters')),
+  params: v.optional(v.pipe(v.string('must be text'), v.maxLength(10_000, 'must be at most 10000 characters'))),
+  reason: v.optional(v.pipe(v.string('must be text'), v.maxLength(500, 'must be at most 500 characters'))),
+  dryRun: v.optional(v.picklist(['on', 'true', ''], 'must be on or empty')),
+  requiresApproval: v.optional(v.picklist(['on', 'true', ''], 'must be on or empty')),
+})
 const isFinal = (a: HealingAction) => (finalHealingStatuses as readonly string[]).includes(a.status)
 
 /** The healing dashboard: overview, actions and approvals, breakers, statistics, n8n instances; rules and routes in their own files. */
@@ -133,8 +143,44 @@ export function healingPages(deps: ModuleDeps) {
         </form>
         {items.length ? <ActionTable items={items} write={canWrite(c)} id="actions" /> : <Empty>No actions match.</Empty>}
         {next ? <p><a href={`/healing/actions?${new URLSearchParams([...keep, ['cursor', next]])}`}>Older →</a></p> : null}
+        {canWrite(c) ? (
+          <Section title="Run an action by hand" id="run-action">
+            <form class="comp-form" id="run-form" hx-post="/healing/actions" hx-swap="none">
+              <div class="row">
+                <label>Action type <select name="type">{[...actionTypes.values()].map((d) => <option value={d.type} title={d.describe}>{d.type}</option>)}</select></label>
+                <label>Target <input name="target" required placeholder="route name, component, workflow, command" /></label>
+                <label>Reason <input name="reason" maxlength={500} /></label>
+              </div>
+              <label>Parameters <span class="muted">(JSON object for the action type)</span><textarea name="params" rows={2}></textarea></label>
+              <label class="check"><input type="checkbox" name="dryRun" /> Dry run (checks and records, changes nothing)</label>
+              <label class="check"><input type="checkbox" name="requiresApproval" /> Needs another operator's approval first</label>
+              <button type="submit">Run</button>
+            </form>
+          </Section>
+        ) : null}
       </Layout>,
     )
+  })
+
+  app.post('/healing/actions', access('operator'), validate('form', RunForm), async (c) => {
+    const f = c.req.valid('form')
+    let params: unknown = {}
+    if (f.params?.trim()) {
+      try {
+        params = JSON.parse(f.params)
+      } catch {
+        params = null
+      }
+      if (!params || typeof params !== 'object' || Array.isArray(params)) throw invalid([{ field: 'params', message: 'must be a JSON object, e.g. {"url": "https://svc/restart"}' }])
+    }
+    const checked = await checkAction(hd, f.type, f.target, params)
+    if ('issues' in checked) throw invalid(checked.issues.map((i) => (i.field === 'actionType' ? { ...i, field: 'type' } : i)))
+    const at = now()
+    const by = actor(c)
+    const { action } = await createAction(hd, { actionType: f.type, target: f.target, params: checked.params, trigger: { type: 'manual', summary: f.reason?.trim() || `run by ${by}`, at }, requestedBy: by, dryRun: !!f.dryRun, approval: f.requiresApproval ? { ttlMs: 3_600_000 } : undefined }, at)
+    await audit(db, c, { action: 'healing_action.requested', target: action.id, summary: `${action.actionType} on ${action.target}${action.dryRun ? ' (dry run)' : ''}` })
+    kickHealing({ scheduler: deps.scheduler, log: hd.log })
+    return redirect(c, `/healing/actions/${action.id}`)
   })
 
   async function actionLive(a: HealingAction) {
@@ -266,14 +312,14 @@ export function healingPages(deps: ModuleDeps) {
     type Row = { total: number; succeeded: number; failed: number; rolledBack: number; rejected: number; expired: number; successRate: number | null; mttrMs: number | null; mttrP50Ms: number | null }
     const table = (id: string, what: string, rows: (Row & { label: unknown })[]) =>
       rows.length ? (
-        <table class="table" id={id}>
+        <div class="table-wrap"><table class="table" id={id}>
           <thead><tr><th>{what}</th><th>Runs</th><th>Succeeded</th><th>Failed</th><th>Rolled back</th><th>Rejected / expired</th><th>Success rate</th><th>MTTR (mean)</th><th>MTTR (median)</th></tr></thead>
           <tbody>
             {rows.map((r) => (
               <tr><td>{r.label}</td><td>{r.total}</td><td>{r.succeeded}</td><td>{r.failed}</td><td>{r.rolledBack}</td><td>{r.rejected + r.expired}</td><td data-rate>{pct(r.successRate)}</td><td>{ms(r.mttrMs)}</td><td>{ms(r.mttrP50Ms)}</td></tr>
             ))}
           </tbody>
-        </table>
+        </table></div>
       ) : (
         <Empty>No finished actions in this window.</Empty>
       )
@@ -308,7 +354,7 @@ export function healingPages(deps: ModuleDeps) {
         <div class="page-head"><h1>n8n instances</h1></div>
         <p class="muted">The n8n action calls these through n8n's public API (retry an execution, activate or deactivate a workflow, run a workflow's webhook). API keys are sealed at rest and never shown again.</p>
         {rows.length ? (
-          <table class="table" id="n8n-instances">
+          <div class="table-wrap"><table class="table" id="n8n-instances">
             <thead><tr><th>Name</th><th>Base URL</th><th>API key</th><th>Added</th><th></th></tr></thead>
             <tbody>
               {rows.map((r) => (
@@ -318,7 +364,7 @@ export function healingPages(deps: ModuleDeps) {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </table></div>
         ) : (
           <Empty>No n8n instances yet.</Empty>
         )}

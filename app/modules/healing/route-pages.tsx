@@ -167,7 +167,7 @@ export function routePages(deps: ModuleDeps) {
         </div>
         {write ? <div class="alert-actions"><MoveButtons name={r.name} failedOver={r.activeIndex !== 0} /> <button class="small danger" hx-post={`/healing/routes/${r.name}/delete`} hx-confirm={`Delete the route ${r.name}? Agents reading it get 404.`} hx-swap="none">Delete</button></div> : null}
         <Section title="Targets" id="targets">
-          <table class="table" id="target-table">
+          <div class="table-wrap"><table class="table" id="target-table">
             <thead><tr><th>#</th><th>Model</th><th>Host</th><th>Breaker</th><th class="wide">Last error</th>{write ? <th></th> : null}</tr></thead>
             <tbody>
               {j.targets.map((t) => (
@@ -181,7 +181,7 @@ export function routePages(deps: ModuleDeps) {
                 </tr>
               ))}
             </tbody>
-          </table>
+          </table></div>
         </Section>
         <Section title="History" id="route-history">
           {events.length ? (

@@ -235,14 +235,14 @@ const SimulationView = ({ s }: { s: Simulation }) => (
       From {s.from} to {s.to}: <strong data-sim-triggers>{s.summary.triggers}</strong> triggers → {s.summary.wouldRun} would run, {s.summary.wouldAwaitApproval} would wait for approval, {s.summary.skippedCooldown} skipped by cooldown, {s.summary.skippedCap} by the hourly cap, {s.summary.wouldFail} would fail.
     </p>
     {s.results.length ? (
-      <table class="table" id="simulation-results">
+      <div class="table-wrap"><table class="table" id="simulation-results">
         <thead><tr><th>At</th><th>Trigger</th><th>Outcome</th><th>Action</th></tr></thead>
         <tbody>
           {(s.results as { at: string; trigger: { summary: string }; outcome: string; action: { type: string; target: string; params: unknown } }[]).map((r) => (
             <tr data-outcome={r.outcome}><td class="nowrap">{when(Date.parse(r.at))}</td><td class="small">{r.trigger.summary}</td><td>{r.outcome}</td><td><code>{r.action.type}</code> on <code>{r.action.target}</code></td></tr>
           ))}
         </tbody>
-      </table>
+      </table></div>
     ) : (
       <p class="muted">Nothing would have triggered in this range.</p>
     )}
