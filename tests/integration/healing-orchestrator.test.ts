@@ -174,6 +174,18 @@ describe('restart safety', () => {
     expect((await t.db.select().from(healingLocks).where(eq(healingLocks.target, 'crash-dead'))).length).toBe(0)
   })
 
+  it('ticks racing each other (two instances, a kick and a cron tick) run every action exactly once', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 6; i++) ids.push((await manual({ type: 'webhook', target: `race-${i % 3}`, params: hook(`/race/${i}`) })).id)
+    const now = Date.now()
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(Array.from({ length: 8 }, () => healingTick(healingDepsFor(t.db)!, now + round * 1000)))
+      await settle(t.db)
+    }
+    for (let i = 0; i < 6; i++) expect(rx.on(`/race/${i}`)).toHaveLength(1)
+    for (const id of ids) expect((await get(id)).timeline!.filter((e) => e.status === 'RUNNING')).toHaveLength(1)
+  })
+
   it('a VERIFYING action resumes its verification after a restart', async () => {
     const now = Date.now()
     await t.db.insert(healingActions).values({ id: 'VRFY0000000000000000000001', ruleId: null, trigger: { type: 'manual', summary: 'test', at: now - 10_000 }, actionType: 'webhook', target: 'resume', params: hook('/resume'), status: 'VERIFYING', attempt: 1, maxAttempts: 3, runAfter: now - 10_000, requestedBy: 'test', createdAt: now - 10_000, startedAt: now - 9000, verifyAt: now - 1000, updatedAt: now - 9000, output: { plan: { verification: { type: 'http', url: `${rx.url}/up`, afterMs: 0, timeoutMs: 60_000 }, rollbackOnFailure: true, notify: { channelIds: [], on: [] } }, result: { status: 200 }, verification: { deadline: now + 60_000, checks: 0 } } })

@@ -81,7 +81,7 @@ async function notice(deps: HealingDeps, a: HealingAction, event: NoticeEvent, a
 /** The end of an action: final status, lock released, timeline, notices, the failure alert raised or resolved. */
 async function finish(deps: HealingDeps, a: HealingAction, from: HealingAction['status'][], status: 'SUCCESS' | 'FAILED' | 'ROLLED_BACK', at: number, fields: { reason?: string | null; error?: string | null; output?: Record<string, unknown> }, message: string) {
   const { db } = deps
-  const row = await transition(db, a, from, { status, finishedAt: at, updatedAt: at, reason: fields.reason ?? null, error: fields.error ?? null, ...(fields.output ? { output: fields.output } : {}) }, (g) => [g.releaseLock(), g.event(status, 'healing', message)])
+  const row = await transition(db, a, from, { status, finishedAt: at, updatedAt: at, reason: fields.reason ?? null, error: fields.error ?? null, ...(fields.output ? { output: fields.output } : {}) }, (g) => [g.event(status, 'healing', message), g.releaseLock()])
   if (!row) return
   await notice(deps, row, status === 'SUCCESS' ? 'success' : 'failure', at)
   if (row.dryRun) return
@@ -101,7 +101,8 @@ async function claim(db: Db, a: HealingAction, at: number): Promise<HealingActio
       .set({ status: 'RUNNING', attempt: sql`${healingActions.attempt} + 1`, startedAt: sql`coalesce(${healingActions.startedAt}, ${at})`, updatedAt: at })
       .where(and(eq(healingActions.id, a.id), eq(healingActions.status, 'PENDING'), sql`exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id})`))
       .returning(),
-    db.run(sql`insert into healing_events (action_id, ts, status, actor, message, detail) select id, ${at}, 'RUNNING', 'healing', 'attempt ' || attempt || ' of ' || max_attempts, '{}' from healing_actions where id = ${a.id} and status = 'RUNNING' and updated_at = ${at} and exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id} and acquired_at = ${at})`),
+    // changes(): whether the UPDATE just before (this caller's claim) changed the row.
+    db.run(sql`insert into healing_events (action_id, ts, status, actor, message, detail) select id, ${at}, 'RUNNING', 'healing', 'attempt ' || attempt || ' of ' || max_attempts, '{}' from healing_actions where changes() = 1 and id = ${a.id} and status = 'RUNNING' and updated_at = ${at} and exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id} and acquired_at = ${at})`),
   ])
   return (updated as HealingAction[])[0]
 }
@@ -152,7 +153,7 @@ async function failAttempt(deps: HealingDeps, a: HealingAction, error: unknown, 
   const output = { ...a.output, ...(error instanceof ActionError && Object.keys(error.output).length ? { lastFailure: error.output } : {}) }
   if (retryable && a.attempt < a.maxAttempts) {
     const runAfter = at + retryBackoff(a.attempt)
-    await transition(db, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, (g) => [g.releaseLock(), g.event('PENDING', 'healing', `attempt ${a.attempt} failed: ${message}; retry at ${new Date(runAfter).toISOString()}`)])
+    await transition(db, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, (g) => [g.event('PENDING', 'healing', `attempt ${a.attempt} failed: ${message}; retry at ${new Date(runAfter).toISOString()}`), g.releaseLock()])
     return
   }
   const reason = retryable && a.attempt > 1 ? `failed after ${a.attempt} attempts: ${message}` : message
@@ -187,7 +188,7 @@ async function verify(deps: HealingDeps, a: HealingAction, clock: () => number) 
   const output = { ...a.output, verification: { ...state, checks, failed: outcome.detail ?? {} } }
   if (!def?.rollback || !plan.rollbackOnFailure) return finish(deps, a, ['VERIFYING'], 'FAILED', at, { reason: why, error: why, output }, why)
   // Before the rollback's side effect: RUNNING again, with a fresh lock heartbeat.
-  const rolling = await transition(db, a, 'VERIFYING', { status: 'RUNNING', reason: `${why}; rolling back`, output, updatedAt: at }, (g) => [g.refreshLock(at), g.event('RUNNING', 'healing', `${why}; rolling back`)])
+  const rolling = await transition(db, a, 'VERIFYING', { status: 'RUNNING', reason: `${why}; rolling back`, output, updatedAt: at }, (g) => [g.event('RUNNING', 'healing', `${why}; rolling back`), g.refreshLock(at)])
   if (!rolling) return
   const stop = heartbeat(db, rolling, clock)
   try {

@@ -37,16 +37,17 @@ export type Guarded = {
 
 /**
  * Moves an action from one status to another only if it is still in `from` (a compare-and-set),
- * with the statements `extra` builds (timeline, lock release) in the SAME batch — each guarded to
- * apply only when the row now has this transition's status and `updatedAt`, so a lost race writes
- * nothing. Returns the row when this caller made the change, undefined when someone else did first.
+ * with the statements `extra` builds (timeline first, then lock changes) in the SAME batch — each
+ * guarded to apply only when this caller's UPDATE changed the row (the event: `changes()`) and the
+ * row now has this transition's status and `updatedAt`, so a lost race writes no timeline entry. Returns the row when this caller made the change, undefined when someone else did first.
  */
 export async function transition(db: Db, a: Pick<HealingAction, 'id' | 'target'>, from: HealingStatus | HealingStatus[], set: Partial<HealingAction> & { status: HealingStatus; updatedAt: number }, extra: (g: Guarded) => BatchItem<'sqlite'>[] = () => [], also?: SQL): Promise<HealingAction | undefined> {
   const froms = Array.isArray(from) ? from : [from]
   const applied = sql`exists (select 1 from healing_actions where id = ${a.id} and status = ${set.status} and updated_at = ${set.updatedAt})`
   const g: Guarded = {
+    // changes(): the rows the UPDATE just before changed, in this batch — so an event must come first in `extra`.
     event: (status, actor, message, detail = {}) =>
-      db.run(sql`insert into healing_events (action_id, ts, status, actor, message, detail) select ${a.id}, ${set.updatedAt}, ${status}, ${actor}, ${message.slice(0, 2000)}, ${JSON.stringify(detail)} where ${applied}`),
+      db.run(sql`insert into healing_events (action_id, ts, status, actor, message, detail) select ${a.id}, ${set.updatedAt}, ${status}, ${actor}, ${message.slice(0, 2000)}, ${JSON.stringify(detail)} where changes() = 1 and ${applied}`),
     releaseLock: () => db.run(sql`delete from healing_locks where target = ${a.target} and action_id = ${a.id} and ${applied}`),
     refreshLock: (at) => db.run(sql`update healing_locks set acquired_at = ${at} where target = ${a.target} and action_id = ${a.id} and ${applied}`),
   }
