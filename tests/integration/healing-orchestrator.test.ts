@@ -184,6 +184,13 @@ describe('restart safety', () => {
     }
     for (let i = 0; i < 6; i++) expect(rx.on(`/race/${i}`)).toHaveLength(1)
     for (const id of ids) expect((await get(id)).timeline!.filter((e) => e.status === 'RUNNING')).toHaveLength(1)
+    // A trigger seen by racing ticks makes one action: the watermark moves by compare-and-set.
+    const rule = await createRule({ name: 'race trigger', trigger: { type: 'alert', matchers: [{ label: 'case', op: '=', value: 'race' }] }, actionType: 'webhook', target: 'race-trigger', params: hook('/race/trigger'), cooldownMs: 0, maxPerHour: 100 })
+    await tick()
+    await fire('race', { case: 'race' })
+    await Promise.all(Array.from({ length: 8 }, () => healingTick(healingDepsFor(t.db)!, Date.now())))
+    await settle(t.db)
+    expect(await actionsOf(rule.id)).toHaveLength(1)
   })
 
   it('a VERIFYING action resumes its verification after a restart', async () => {

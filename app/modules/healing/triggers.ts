@@ -45,8 +45,18 @@ async function readWatermarks(db: Db) {
   return { alert: get(WM.alert), breaker: get(WM.breaker) }
 }
 
-const saveWatermark = (db: Db, key: string, id: number, now: number) =>
-  db.insert(settings).values({ key, value: id, updatedAt: now }).onConflictDoUpdate({ target: settings.key, set: { value: id, updatedAt: now } })
+/**
+ * Moves a watermark from `prev` (undefined: none yet) to `id` as a compare-and-set: false when
+ * another tick moved it first — that tick fires the events, this one drops them, so each event
+ * fires its rules once even if two ticks ever overlapped.
+ */
+async function advanceWatermark(db: Db, key: string, prev: number | undefined, id: number, now: number) {
+  const rows =
+    prev === undefined
+      ? await db.insert(settings).values({ key, value: id, updatedAt: now }).onConflictDoNothing().returning({ key: settings.key })
+      : await db.update(settings).set({ value: id, updatedAt: now }).where(and(eq(settings.key, key), sql`${settings.value} = ${JSON.stringify(prev)}`)).returning({ key: settings.key })
+  return rows.length > 0
+}
 
 /** Where to start when there is no watermark yet: after the last event older than the oldest rule. */
 async function startAfter(db: Db, table: 'alert' | 'breaker', since: number) {
@@ -79,18 +89,21 @@ export async function collectTriggers(deps: HealingDeps, now: number): Promise<F
         .where(and(gt(alertEvents.id, from), lte(alertEvents.id, top), eq(alertEvents.type, 'fired')))
         .orderBy(alertEvents.id)
         .limit(SCAN)
-      for (const e of events) for (const rule of alertRules) if (e.ts >= rule.updatedAt && alertMatches(rule.trigger as Extract<HealingTrigger, { type: 'alert' }>, e)) fired.push({ rule, ref: alertRef(e) })
-      await saveWatermark(db, WM.alert, events.length === SCAN ? events.at(-1)!.id : top, now)
-    } else if (wm.alert === undefined) await saveWatermark(db, WM.alert, from, now)
+      if (await advanceWatermark(db, WM.alert, wm.alert, events.length === SCAN ? events.at(-1)!.id : top, now)) {
+        for (const e of events) for (const rule of alertRules) if (e.ts >= rule.updatedAt && alertMatches(rule.trigger as Extract<HealingTrigger, { type: 'alert' }>, e)) fired.push({ rule, ref: alertRef(e) })
+      }
+    } else if (wm.alert === undefined) await advanceWatermark(db, WM.alert, undefined, from, now)
   }
 
   if (breakerRules.length) {
     const from = wm.breaker ?? (await startAfter(db, 'breaker', Math.min(...breakerRules.map((r) => r.updatedAt))))
     const events = await db.select().from(breakerEvents).where(and(gt(breakerEvents.id, from), eq(breakerEvents.to, 'OPEN'))).orderBy(breakerEvents.id).limit(SCAN)
-    for (const e of events) for (const rule of breakerRules) if (e.ts >= rule.updatedAt && safe(() => breakerMatches(rule.trigger as Extract<HealingTrigger, { type: 'breaker' }>, e.key))) fired.push({ rule, ref: breakerRef(e) })
     const last = events.at(-1)?.id
-    if (last !== undefined) await saveWatermark(db, WM.breaker, last, now)
-    else if (wm.breaker === undefined) await saveWatermark(db, WM.breaker, from, now)
+    if (last !== undefined) {
+      if (await advanceWatermark(db, WM.breaker, wm.breaker, last, now)) {
+        for (const e of events) for (const rule of breakerRules) if (e.ts >= rule.updatedAt && safe(() => breakerMatches(rule.trigger as Extract<HealingTrigger, { type: 'breaker' }>, e.key))) fired.push({ rule, ref: breakerRef(e) })
+      }
+    } else if (wm.breaker === undefined) await advanceWatermark(db, WM.breaker, undefined, from, now)
   }
 
   const detection = byType('detection')
