@@ -351,6 +351,7 @@ describe('rules API', () => {
     expect((await errs({ ...base, trigger: { type: 'breaker', keyPattern: '([' } }))![0]!.field).toBe('trigger.keyPattern')
     expect((await errs({ ...base, cooldownMs: 'soon' }))![0]!.field).toBe('cooldownMs')
     expect((await errs({ ...base, verification: { type: 'http', url: 'x', afterMs: 0 } }))![0]!.field).toBe('verification.url')
+    expect(await errs({ ...base, notify: { channelIds: ['nope'], on: ['failure'] } })).toEqual([{ field: 'notify.channelIds', message: 'no channel with id nope' }])
   })
 
   it('CRUD, enable/disable; a disabled rule does not trigger', async () => {

@@ -1,7 +1,8 @@
 /** Healing rules: trigger → action on a target, with cooldown, cap, approval, verification, rollback and notices. */
-import { and, desc, eq, lt, type SQL } from 'drizzle-orm'
+import { and, desc, eq, inArray, lt, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { healingRules, type HealingRule, type HealingTrigger } from '../../../db/schema/healing.ts'
+import { channels } from '../../../db/schema/notify.ts'
 import { conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { page } from '../../lib/pagination.ts'
@@ -77,6 +78,11 @@ export async function checkRule(deps: HealingDeps, r: HealingRule) {
   if (!star && !hasPlaceholder(r.target) && checked?.ok && def.check) {
     const problem = await def.check(deps, r.target, checked.params)
     if (problem) issues.push(problem)
+  }
+  if (r.notify.channelIds.length) {
+    const found = new Set((await deps.db.select({ id: channels.id }).from(channels).where(inArray(channels.id, r.notify.channelIds))).map((c) => c.id))
+    const missing = r.notify.channelIds.filter((id) => !found.has(id))
+    if (missing.length) issues.push({ field: 'notify.channelIds', message: `no channel with id ${missing.join(', ')}` })
   }
   if (issues.length) throw invalid(issues)
 }
