@@ -409,6 +409,7 @@ describe('simulate and stats', () => {
     expect(s.byActionType.find((x) => x.actionType === 'model_failover')).toMatchObject({ rolledBack: 1 })
     expect(s.byRule.map((r) => r.ruleName)).toEqual(expect.arrayContaining(['cooldown', 'no loop', '(manual)']))
     expect(s.byTarget.map((r) => r.target)).toEqual(expect.arrayContaining(['svc-a', 'looper']))
+    expect(s.byTarget.map((r) => r.target)).not.toContain('chat-named') // its only run found nothing to do
     expect((await t.app.request('/api/v1/healing/stats?window=1y', { headers: viewer.headers })).status).toBe(400)
     const badStatus = await t.app.request('/api/v1/healing/actions?status=PENDING,BOGUS', { headers: viewer.headers })
     expect(badStatus.status).toBe(400)

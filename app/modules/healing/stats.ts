@@ -29,11 +29,12 @@ function summarize(rows: Row[]) {
 export async function healingStats(db: Db, window: keyof typeof WINDOWS, now: number) {
   const from = now - WINDOWS[window]
   const rows = await db
-    .select({ ruleId: healingActions.ruleId, actionType: healingActions.actionType, target: healingActions.target, status: healingActions.status, trigger: healingActions.trigger, finishedAt: healingActions.finishedAt, dryRun: healingActions.dryRun })
+    .select({ ruleId: healingActions.ruleId, actionType: healingActions.actionType, target: healingActions.target, status: healingActions.status, trigger: healingActions.trigger, finishedAt: healingActions.finishedAt, dryRun: healingActions.dryRun, output: healingActions.output })
     .from(healingActions)
     .where(and(gte(healingActions.createdAt, from), inArray(healingActions.status, ['SUCCESS', 'FAILED', 'ROLLED_BACK', 'REJECTED', 'EXPIRED'])))
     .limit(MAX_ROWS)
-  const real = rows.filter((r) => !r.dryRun).map((r) => ({ ...r, triggerAt: r.trigger.at }))
+  // Dry runs, and runs that found nothing to do (a route already off the breaker's target), are not recoveries.
+  const real = rows.filter((r) => !r.dryRun && !(r.output.result as { unchanged?: unknown } | undefined)?.unchanged).map((r) => ({ ...r, triggerAt: r.trigger.at }))
   const group = (key: (r: (typeof real)[number]) => string | null) => {
     const m = new Map<string, typeof real>()
     for (const r of real) {
