@@ -30,6 +30,10 @@ import { metricsQueryRoutes } from './modules/metrics/query-routes.ts'
 import { metricsPages } from './modules/metrics/pages.tsx'
 import { metricsRoutes } from './modules/metrics/routes.ts'
 import { notifyRoutes } from './modules/notify/routes.ts'
+import { breakerRoutes } from './modules/healing/breaker-routes.ts'
+import { modelRouteRoutes } from './modules/healing/model-route-routes.ts'
+import { healingRoutes } from './modules/healing/routes.ts'
+import { healingPages } from './modules/healing/pages.tsx'
 import { systemPages } from './modules/system/pages.tsx'
 import { systemRoutes } from './modules/system/routes.ts'
 
@@ -88,6 +92,9 @@ export function createApp(deps: Deps) {
   app.route('/', componentsRoutes(md))
   app.route('/', alertsRoutes(md))
   app.route('/', notifyRoutes(md))
+  app.route('/', breakerRoutes(md))
+  app.route('/', modelRouteRoutes(md))
+  app.route('/', healingRoutes(md))
   app.route('/', silencesRoutes(md))
   app.route('/', receiverRoutes(md))
   app.route('/', signInPages(md))
@@ -98,6 +105,7 @@ export function createApp(deps: Deps) {
   app.route('/', metricsPages(md))
   app.route('/', componentPages(md))
   app.route('/', alertPages(md))
+  app.route('/', healingPages(md))
 
   const handleError = onError(deps)
   app.onError(handleError)

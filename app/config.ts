@@ -73,6 +73,10 @@ export const ConfigSchema = v.object({
   RETENTION_1M_DAYS: int(1, 36_500, 30),
   RETENTION_1H_DAYS: int(1, 36_500, 90),
   RETENTION_1D_DAYS: int(1, 36_500, 730),
+  /** Seconds between probes of model route targets (1–59); 0 turns the probe job off. */
+  MODEL_ROUTE_PROBE_INTERVAL_SECONDS: int(0, 59, 1),
+  /** JSON allow-list of commands the service_restart healing action may run; unset = that action type is off. */
+  HEALING_COMMANDS_FILE: optionalText,
 })
 
 export type RawConfig = v.InferOutput<typeof ConfigSchema>

@@ -2,7 +2,9 @@ import type { Db } from '../db/client.ts'
 import type { Config } from '../app/config.ts'
 import { alertEvaluationJob } from './alerts.ts'
 import { componentChecksJob } from './components.ts'
+import { healingJob } from './healing.ts'
 import { housekeepingJob } from './housekeeping.ts'
+import { modelRouteProbesJob } from './model-route-probes.ts'
 import { notificationsJob } from './notifications.ts'
 import { retentionJob } from './retention.ts'
 import { rollupJob } from './rollups.ts'
@@ -16,8 +18,10 @@ export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; con
   scheduler.register(alertEvaluationJob({ db }))
   scheduler.register(notificationsJob({ db }))
   scheduler.register(silencesJob({ db }))
+  scheduler.register(healingJob({ db }))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
   scheduler.register(componentChecksJob({ db, historyDays: config.RETENTION_1H_DAYS }))
+  if (config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS > 0) scheduler.register(modelRouteProbesJob({ db, intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS, scheduler }))
   scheduler.register(
     retentionJob({ db, keep: { raw: config.RETENTION_RAW_DAYS, 60: config.RETENTION_1M_DAYS, 3600: config.RETENTION_1H_DAYS, 86_400: config.RETENTION_1D_DAYS } }),
   )

@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
+import { healingFigures } from './healing.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import { BUN, cpuSeconds, findProcess, freePort, load, median, printTable, routerReport, rssMb, runCommand, sleep, startServer, stopAll, type LoadRequest, type LoadResult, type Started } from './lib.ts'
@@ -255,7 +256,8 @@ async function main(): Promise<number> {
   const selected = selectedScenarios()
   const withData = !ONLY || ONLY.includes('data')
   const withAlerts = !ONLY || ONLY.includes('alerts')
-  if (!selected.length && !withData && !withAlerts) throw new Error(`BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts`)
+  const withHealing = !ONLY || ONLY.includes('healing')
+  if (!selected.length && !withData && !withAlerts && !withHealing) throw new Error(`BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing`)
   const started: Partial<Record<ServerName, Started>> = {}
   const pids: Partial<Record<ServerName, number>> = {}
   const keys = new Map<string, string>()
@@ -312,6 +314,12 @@ async function main(): Promise<number> {
     const alertsRun = await alertFigures(dir, homeostatEnv('alerts'), (line) => console.log(line))
     rows.push(...alertsRun.rows)
     failed.push(...alertsRun.failed)
+  }
+  if (withHealing) {
+    // Healing figures (tests/bench/healing.ts): detection → failover, GET /api/v1/model-routes/:name vs whoami.
+    const healingRun = await healingFigures(dir, homeostatEnv('healing'), (line) => console.log(line))
+    rows.push(...healingRun.rows)
+    failed.push(...healingRun.failed)
   }
 
   console.log('')

@@ -49,6 +49,18 @@ const samples: Record<string, Record<string, unknown>> = {
   // Prometheus posts a JSON array (Alertmanager API v2), not an object.
   'POST /api/v2/alerts': [{ labels: { alertname: 'Fuzz' } }] as unknown as Record<string, unknown>,
   'POST /api/v1/webhooks': { url: 'https://example.com/hook', events: ['fired'] },
+  'POST /api/v1/healing/rules': { name: 'fuzz', trigger: { type: 'alert' }, actionType: 'webhook', target: 'fuzz', params: { url: 'https://example.com/hook' } },
+  'POST /api/v1/healing/actions': { type: 'webhook', target: 'fuzz', params: { url: 'https://example.com/hook' } },
+  'POST /api/v1/healing/simulate': { ruleId: 'no-such-rule', from: '2026-01-01T00:00:00Z' },
+  'POST /api/v1/healing/n8n-instances': { name: 'fuzz', baseUrl: 'https://n8n.example.com', apiKey: 'fuzz-key' },
+  'POST /api/v1/healing/breakers/:key/report': { ok: false, error: 'fuzz' },
+  'PATCH /api/v1/healing/breakers/:key': { failureRate: 0.5, baseBackoffMs: 1000 },
+  'POST /api/v1/model-routes': { name: 'fuzz-route', targets: [{ model: 'llama3:8b', host: 'http://127.0.0.1:11434' }], probePath: '/api/tags' },
+  'PATCH /api/v1/model-routes/:name': { description: 'fuzz' },
+  'POST /api/v1/model-routes/:name/failover': { reason: 'fuzz' },
+  'POST /api/v1/model-routes/:name/failback': { reason: 'fuzz', toIndex: 0 },
+  'POST /healing/breakers/reset': { key: 'model:fuzz' },
+  'POST /healing/n8n': { name: 'fuzz', baseUrl: 'http://127.0.0.1:5678', apiKey: 'fuzz-key' },
 }
 
 type Js = { type?: string | string[]; properties?: Record<string, Js>; required?: string[]; enum?: unknown[]; const?: unknown; format?: string; minLength?: number; minimum?: number; anyOf?: Js[] }

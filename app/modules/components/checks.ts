@@ -2,6 +2,7 @@ import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { components, statusHistory, type Component } from '../../../db/schema/components.ts'
 import type { MetricStore } from '../metrics/store.ts'
+import { reportOutcome } from '../healing/breakers.ts'
 import { DEFAULTS, recordResult, type CheckResult } from './service.ts'
 
 /** How many HTTP checks run at once. */
@@ -102,7 +103,11 @@ export async function runComponentChecks(deps: Deps, now: number) {
   const { db } = deps
   const counts = { checked: 0, up: 0, down: 0, missed: 0, dropped: 0, purged: 0 }
   // A component deleted while its check ran has nowhere to put the result: it is dropped.
-  const record = async (c: Component, r: CheckResult) => void ((await recordResult(deps, c, r)) || counts.dropped++)
+  const record = async (c: Component, r: CheckResult) => {
+    if (!(await recordResult(deps, c, r))) return void counts.dropped++
+    // Each check result is also an outcome for the component's circuit breaker (healing).
+    await reportOutcome(db, `component:${c.name}`, { ok: r.up, ...(r.message ? { error: r.message } : {}) }, r.ts)
+  }
 
   const due = await db.select().from(components).where(and(eq(components.checkType, 'http'), lte(components.nextCheckAt, now + DUE_SLACK_MS)))
   const claimed: Component[] = []

@@ -15,7 +15,6 @@ import { VERSION } from './routes.ts'
 
 /** Sections whose features arrive later say what they will hold. */
 const upcoming: Record<string, { title: string; text: string }> = {
-  '/healing': { title: 'Healing', text: 'Rules that detect a condition and remediate it — model failover, prompt rollback, service restart, workflow resume — with approvals, cooldowns, circuit breakers and an audit of every action.' },
   '/backups': { title: 'Backups', text: 'Database snapshots, workflow version history with diff and rollback, and verified restores.' },
   '/models': { title: 'Models', text: 'Custom model versions, validation, deployment to Ollama hosts, comparison and rollback.' },
   '/runs': { title: 'Runs', text: 'Multi-agent runs as DAGs of planner, architect, coder and tester tasks: failures classified, retries, branches, escalations, and success and cost per role.' },

@@ -1,0 +1,17 @@
+/**
+ * The action registry: type → definition. A new type (e.g. `prompt_rollback`: target a prompt
+ * name, execute = activate the previous version, rollback = re-activate the one it replaced) is
+ * one file in this folder and one line below.
+ */
+import type { ActionDef } from '../types.ts'
+import { modelFailover } from './model-failover.ts'
+import { n8n } from './n8n.ts'
+import { notify } from './notify.ts'
+import { serviceRestart } from './service-restart.ts'
+import { webhook } from './webhook.ts'
+
+const all: ActionDef<any>[] = [modelFailover, webhook, n8n, serviceRestart, notify]
+
+export const actionTypes: ReadonlyMap<string, ActionDef<any>> = new Map(all.map((d) => [d.type, d]))
+export const actionTypeNames = () => [...actionTypes.keys()]
+export const actionDef = (type: string): ActionDef<any> | undefined => actionTypes.get(type)

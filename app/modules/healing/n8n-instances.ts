@@ -1,0 +1,55 @@
+/** n8n instances the `n8n` action calls: base URL and a sealed API key (never returned). */
+import { asc, eq } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { n8nInstances, type N8nInstance } from '../../../db/schema/healing.ts'
+import type { Sealer } from '../../lib/crypto.ts'
+import { mask } from '../../lib/crypto.ts'
+import { conflict, notFound } from '../../lib/errors.ts'
+import { newId } from '../../lib/ids.ts'
+import { toIso } from '../../lib/time.ts'
+
+export const n8nInstanceJson = (sealer: Sealer, r: N8nInstance) => {
+  let apiKey = '(unreadable)'
+  try {
+    apiKey = mask(sealer.open(r.apiKey))
+  } catch {
+    // sealed with another SECRET_KEY
+  }
+  return { id: r.id, name: r.name, baseUrl: r.baseUrl, apiKey, createdAt: toIso(r.createdAt), updatedAt: toIso(r.updatedAt) }
+}
+
+const unique = (error: unknown) => /UNIQUE constraint failed: n8n_instances\.name/.test(`${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
+
+export const listN8nInstances = (db: Db) => db.select().from(n8nInstances).orderBy(asc(n8nInstances.name))
+
+export async function getN8nInstance(db: Db, id: string) {
+  const [row] = await db.select().from(n8nInstances).where(eq(n8nInstances.id, id))
+  if (!row) throw notFound('n8n instance')
+  return row
+}
+
+export const findN8nInstance = async (db: Db, name: string) => (await db.select().from(n8nInstances).where(eq(n8nInstances.name, name)))[0]
+
+export async function createN8nInstance(db: Db, sealer: Sealer, input: { name: string; baseUrl: string; apiKey: string }, now: number) {
+  const row: N8nInstance = { id: newId(now), name: input.name, baseUrl: input.baseUrl.replace(/\/+$/, ''), apiKey: sealer.seal(input.apiKey), createdAt: now, updatedAt: now }
+  try {
+    await db.insert(n8nInstances).values(row)
+  } catch (error) {
+    if (unique(error)) throw conflict(`An n8n instance named ${input.name} already exists`)
+    throw error
+  }
+  return row
+}
+
+export async function updateN8nInstance(db: Db, sealer: Sealer, before: N8nInstance, patch: { name?: string; baseUrl?: string; apiKey?: string }, now: number) {
+  const set = { ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.baseUrl !== undefined ? { baseUrl: patch.baseUrl.replace(/\/+$/, '') } : {}), ...(patch.apiKey !== undefined ? { apiKey: sealer.seal(patch.apiKey) } : {}), updatedAt: now }
+  try {
+    const [row] = await db.update(n8nInstances).set(set).where(eq(n8nInstances.id, before.id)).returning()
+    return row!
+  } catch (error) {
+    if (unique(error)) throw conflict(`An n8n instance named ${patch.name} already exists`)
+    throw error
+  }
+}
+
+export const deleteN8nInstance = (db: Db, id: string) => db.delete(n8nInstances).where(eq(n8nInstances.id, id))

@@ -1,0 +1,427 @@
+/** @jsxImportSource hono/jsx */
+import { Hono, type Context } from 'hono'
+import * as v from 'valibot'
+import { breakerStates, finalHealingStatuses, type HealingAction } from '../../../db/schema/healing.ts'
+import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { notFound } from '../../lib/errors.ts'
+import { Empty, Layout, when } from '../../lib/layout.tsx'
+import { validate } from '../../lib/validate.ts'
+import { access, allows } from '../../middleware/access.ts'
+import { requirePrincipal } from '../../middleware/auth.ts'
+import { audit } from '../audit/service.ts'
+import { BreakerKey } from './breaker-routes.ts'
+import { listBreakers, resetBreaker } from './breakers.ts'
+import { actionTypes } from './actions/index.ts'
+import { checkAction, createAction, invalid } from './enqueue.ts'
+import { kickHealing } from './kick.ts'
+import { invalidateRoutes } from './model-routes.ts'
+import { createN8nInstance, deleteN8nInstance, getN8nInstance, listN8nInstances, n8nInstanceJson } from './n8n-instances.ts'
+import { approveAction, rejectAction, useHealing } from './orchestrator.ts'
+import { routePages, RouteRows } from './route-pages.tsx'
+import { rulePages } from './rule-pages.tsx'
+import { ActionListQuery, IdParam, N8nInstanceBody, StatsQuery } from './schema.ts'
+import { healingStats } from './stats.ts'
+import { healingStatus } from './status.ts'
+import { getAction, listActions, timeline } from './store.ts'
+import type { HealingDeps } from './types.ts'
+import { ActionStatus, ActionTable, BreakerState, Json, ms, pct, Section, Tabs, Timeline, triggerText } from './views.tsx'
+
+/** Where an alert's page is (as app/modules/alerts serves it today). */
+const alertHref = (id: string) => `/alerts/${id}`
+
+const DetailQuery = v.object({ action: v.optional(v.picklist(['approve', 'reject'], 'must be approve or reject')) })
+const RejectForm = v.object({ comment: v.optional(v.pipe(v.string('must be text'), v.maxLength(1000, 'must be at most 1000 characters'))) })
+const ResetForm = v.object({ key: BreakerKey })
+const BreakerQuery = v.object({
+  state: v.optional(v.picklist(['', ...breakerStates], `must be one of ${breakerStates.join(', ')}`)),
+  prefix: v.optional(v.pipe(v.string(), v.maxLength(300, 'must be at most 300 characters'))),
+})
+const N8nForm = v.object({ name: N8nInstanceBody.entries.name, baseUrl: N8nInstanceBody.entries.baseUrl, apiKey: N8nInstanceBody.entries.apiKey })
+const RunForm = v.object({
+  type: v.pipe(v.string('must be text'), v.minLength(1, 'must not be empty'), v.maxLength(50, 'must be at most 50 characters')),
+  target: v.pipe(v.string('must be text'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(300, 'must be at most 300 characters')),
+  params: v.optional(v.pipe(v.string('must be text'), v.maxLength(10_000, 'must be at most 10000 characters'))),
+  reason: v.optional(v.pipe(v.string('must be text'), v.maxLength(500, 'must be at most 500 characters'))),
+  dryRun: v.optional(v.picklist(['on', 'true', ''], 'must be on or empty')),
+  requiresApproval: v.optional(v.picklist(['on', 'true', ''], 'must be on or empty')),
+})
+const isFinal = (a: HealingAction) => (finalHealingStatuses as readonly string[]).includes(a.status)
+
+/** The healing dashboard: overview, actions and approvals, breakers, statistics, n8n instances; rules and routes in their own files. */
+export function healingPages(deps: ModuleDeps) {
+  const { db, config } = deps
+  const hd: HealingDeps = { db, sealer: deps.sealer, config, log: deps.log.child({ module: 'healing' }) }
+  useHealing(hd)
+  const now = () => deps.now?.() ?? Date.now()
+  const app = new Hono<AppEnv>()
+  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
+  const isAdmin = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'admin')
+  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
+  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
+
+  app.route('/', rulePages(deps, hd))
+  app.route('/', routePages(deps))
+
+  // --- overview ---------------------------------------------------------------------------------
+
+  async function live(write: boolean) {
+    const at = now()
+    const [status, active, open, halfOpen] = await Promise.all([
+      healingStatus(db, config.PUBLIC_URL, at),
+      listActions(db, { status: ['PENDING_APPROVAL', 'PENDING', 'RUNNING', 'VERIFYING'], limit: 200 }),
+      listBreakers(db, { limit: 100, state: 'OPEN' }),
+      listBreakers(db, { limit: 100, state: 'HALF_OPEN' }),
+    ])
+    const pending = active.items.filter((a) => a.status === 'PENDING_APPROVAL')
+    const working = active.items.filter((a) => a.status !== 'PENDING_APPROVAL')
+    const breakers = [...open.items, ...halfOpen.items]
+    return (
+      <section id="healing-live" hx-get="/healing/live" hx-trigger="every 5s" hx-swap="outerHTML" aria-label="Healing now">
+        <div class="tiles counts">
+          <div class="tile" data-count="incidents"><span class="label">Active incidents</span><strong>{status.activeIncidents.count}</strong></div>
+          <div class="tile" data-count="approvals"><span class="label">Awaiting approval</span><strong>{pending.length}</strong></div>
+          <div class="tile" data-count="running"><span class="label">Running or queued</span><strong>{working.length}</strong></div>
+          <div class="tile" data-count="open-breakers"><span class="label">Open breakers</span><strong>{status.breakers.open}</strong><span class="muted">{status.breakers.halfOpen} half-open</span></div>
+          <div class="tile" data-count="last24h"><span class="label">Last 24 h</span><strong>{status.last24h.succeeded} ok</strong><span class="muted">{status.last24h.failed} failed · {status.last24h.skipped} skipped</span></div>
+        </div>
+        <Section title="Awaiting approval" id="approvals">
+          {pending.length ? <ActionTable items={pending} write={write} id="pending-actions" /> : <Empty>No action waits for approval.</Empty>}
+        </Section>
+        <Section title="Running and queued" id="running">
+          {working.length ? <ActionTable items={working} write={false} id="running-actions" /> : <Empty>Nothing is running.</Empty>}
+        </Section>
+        <Section title="Active incidents" id="incidents">
+          {status.activeIncidents.items.length ? (
+            <ul class="plain">
+              {status.activeIncidents.items.map((a) => (
+                <li><span class={`pill sev-${a.severity}`}>{a.severity}</span> <a href={alertHref(a.id)}>{a.title}</a> <span class="muted">{a.status} since {when(Date.parse(a.startsAt!))}</span></li>
+              ))}
+            </ul>
+          ) : (
+            <Empty>No firing or acknowledged alert.</Empty>
+          )}
+        </Section>
+        <Section title="Breakers not closed" id="breakers">
+          {breakers.length ? <BreakerTable items={breakers} write={write} /> : <Empty>Every circuit breaker is closed.</Empty>}
+          <p><a href="/healing/breakers">All breakers →</a></p>
+        </Section>
+        <Section title="Model routes" id="routes">
+          {status.routes.length ? <RouteRows routes={status.routes} write={write} /> : <Empty>No model routes yet.</Empty>}
+        </Section>
+      </section>
+    )
+  }
+
+  app.get('/healing', access('viewer'), async (c) =>
+    c.html(
+      <Layout title="Healing" active="/healing" principal={requirePrincipal(c)}>
+        <Tabs active="/healing" admin={isAdmin(c)} />
+        <div class="page-head"><h1>Healing</h1></div>
+        <p class="muted">What is being remediated now, what waits for a person, and where each model route points. Refreshes every 5 s.</p>
+        {await live(canWrite(c))}
+      </Layout>,
+    ),
+  )
+
+  app.get('/healing/live', access('viewer'), async (c) => c.html(await live(canWrite(c))))
+
+  // --- actions ----------------------------------------------------------------------------------
+
+  app.get('/healing/actions', access('viewer'), validate('query', ActionListQuery), async (c) => {
+    const q = c.req.valid('query')
+    const { items, next } = await listActions(db, { status: q.status, ruleId: q.rule, target: q.target, actionType: q.type, limit: q.limit ?? 100, cursor: q.cursor })
+    const keep = new URLSearchParams(Object.entries({ status: q.status?.join(','), rule: q.rule, target: q.target, type: q.type }).filter((e): e is [string, string] => !!e[1]))
+    return c.html(
+      <Layout title="Healing actions" active="/healing" principal={requirePrincipal(c)}>
+        <Tabs active="/healing/actions" admin={isAdmin(c)} />
+        <div class="page-head"><h1>Actions</h1></div>
+        <form class="filters" method="get" action="/healing/actions">
+          <label>Status <input name="status" value={q.status?.join(',') ?? ''} placeholder="FAILED,ROLLED_BACK" /></label>
+          <label>Type <input name="type" value={q.type ?? ''} placeholder="model_failover" /></label>
+          <label>Target <input name="target" value={q.target ?? ''} /></label>
+          <button type="submit">Filter</button>
+        </form>
+        {items.length ? <ActionTable items={items} write={canWrite(c)} id="actions" /> : <Empty>No actions match.</Empty>}
+        {next ? <p><a href={`/healing/actions?${new URLSearchParams([...keep, ['cursor', next]])}`}>Older →</a></p> : null}
+        {canWrite(c) ? (
+          <Section title="Run an action by hand" id="run-action">
+            <form class="comp-form" id="run-form" hx-post="/healing/actions" hx-swap="none">
+              <div class="row">
+                <label>Action type <select name="type">{[...actionTypes.values()].map((d) => <option value={d.type} title={d.describe}>{d.type}</option>)}</select></label>
+                <label>Target <input name="target" required placeholder="route name, component, workflow, command" /></label>
+                <label>Reason <input name="reason" maxlength={500} /></label>
+              </div>
+              <label>Parameters <span class="muted">(JSON object for the action type)</span><textarea name="params" rows={2}></textarea></label>
+              <label class="check"><input type="checkbox" name="dryRun" /> Dry run (checks and records, changes nothing)</label>
+              <label class="check"><input type="checkbox" name="requiresApproval" /> Needs another operator's approval first</label>
+              <button type="submit">Run</button>
+            </form>
+          </Section>
+        ) : null}
+      </Layout>,
+    )
+  })
+
+  app.post('/healing/actions', access('operator'), validate('form', RunForm), async (c) => {
+    const f = c.req.valid('form')
+    let params: unknown = {}
+    if (f.params?.trim()) {
+      try {
+        params = JSON.parse(f.params)
+      } catch {
+        params = null
+      }
+      if (!params || typeof params !== 'object' || Array.isArray(params)) throw invalid([{ field: 'params', message: 'must be a JSON object, e.g. {"url": "https://svc/restart"}' }])
+    }
+    const checked = await checkAction(hd, f.type, f.target, params)
+    if ('issues' in checked) throw invalid(checked.issues.map((i) => (i.field === 'actionType' ? { ...i, field: 'type' } : i)))
+    const at = now()
+    const by = actor(c)
+    const { action } = await createAction(hd, { actionType: f.type, target: f.target, params: checked.params, trigger: { type: 'manual', summary: f.reason?.trim() || `run by ${by}`, at }, requestedBy: by, dryRun: !!f.dryRun, approval: f.requiresApproval ? { ttlMs: 3_600_000 } : undefined }, at)
+    await audit(db, c, { action: 'healing_action.requested', target: action.id, summary: `${action.actionType} on ${action.target}${action.dryRun ? ' (dry run)' : ''}` })
+    kickHealing({ scheduler: deps.scheduler, log: hd.log })
+    return redirect(c, `/healing/actions/${action.id}`)
+  })
+
+  async function actionLive(a: HealingAction) {
+    const events = await timeline(db, a.id)
+    const final = isFinal(a)
+    return (
+      <div id="action-live" {...(final ? {} : { 'hx-get': `/healing/actions/${a.id}/live`, 'hx-trigger': 'every 2s', 'hx-swap': 'outerHTML' })} data-status={a.status}>
+        <div class="tiles">
+          <div class="tile"><span class="label">Status</span><strong><ActionStatus status={a.status} /></strong>{a.reason ? <span class="muted">{a.reason}</span> : null}</div>
+          <div class="tile"><span class="label">Attempt</span><strong>{a.attempt} / {a.maxAttempts}</strong></div>
+          <div class="tile"><span class="label">Created</span><strong class="small">{when(a.createdAt)}</strong><span class="muted">started {when(a.startedAt)}</span></div>
+          <div class="tile"><span class="label">Took</span><strong>{a.finishedAt && a.startedAt ? ms(a.finishedAt - a.startedAt) : '—'}</strong><span class="muted">finished {when(a.finishedAt)}</span></div>
+        </div>
+        {a.error ? <div class="error" id="action-error"><strong>Error:</strong> {a.error}</div> : null}
+        <Section title="Timeline" id="action-timeline"><Timeline events={events} /></Section>
+        <Section title="Output" id="action-output">
+          {Object.keys(a.output).filter((k) => k !== 'plan').length ? <Json value={Object.fromEntries(Object.entries(a.output).filter(([k]) => k !== 'plan'))} /> : <p class="muted">None yet.</p>}
+        </Section>
+      </div>
+    )
+  }
+
+  app.get('/healing/actions/:id', access('viewer'), validate('param', IdParam), validate('query', DetailQuery), async (c) => {
+    const a = await getAction(db, c.req.valid('param').id)
+    const write = canWrite(c)
+    const ask = c.req.valid('query').action
+    const waiting = a.status === 'PENDING_APPROVAL' && (a.approvalExpiresAt ?? 0) > now()
+    const plan = (a.output.plan ?? {}) as Record<string, unknown>
+    return c.html(
+      <Layout title={`${a.actionType} on ${a.target}`} active="/healing" principal={requirePrincipal(c)}>
+        <Tabs active="/healing/actions" admin={isAdmin(c)} />
+        <p><a href="/healing">← Healing</a></p>
+        {ask ? (
+          <section class="notice" id="decide-confirm">
+            {waiting && write ? (
+              <p>{ask === 'approve' ? 'Approve' : 'Reject'} <strong>{a.actionType}</strong> on <code>{a.target}</code>? Use the buttons below.</p>
+            ) : waiting ? (
+              <p>Only an operator can approve or reject this action.</p>
+            ) : (
+              <p>This action is {a.status}{a.decidedBy ? ` (decided by ${a.decidedBy} at ${when(a.decidedAt)})` : ''}; there is nothing to decide.</p>
+            )}
+          </section>
+        ) : null}
+        <div class="page-head">
+          <h1>{a.actionType} on <code>{a.target}</code> {a.dryRun ? <span class="pill">dry run</span> : null}</h1>
+        </div>
+        {waiting && write ? (
+          <div class="alert-actions" id="decide">
+            <span>Waiting for approval until {when(a.approvalExpiresAt)}.</span>
+            <button hx-post={`/healing/actions/${a.id}/approve`} hx-swap="none">Approve</button>
+            <form class="inline" hx-post={`/healing/actions/${a.id}/reject`} hx-swap="none">
+              <input name="comment" placeholder="Why (optional)" aria-label="Reason for rejecting" maxlength={1000} />
+              <button type="submit" class="danger">Reject</button>
+            </form>
+          </div>
+        ) : waiting ? (
+          <p class="muted">Waiting for an operator's approval until {when(a.approvalExpiresAt)}.</p>
+        ) : null}
+        {await actionLive(a)}
+        <Section title="Request" id="action-request">
+          <dl class="kv">
+            <dt>Trigger</dt><dd>{triggerText(a)} <span class="muted">at {when(a.trigger.at)}</span></dd>
+            <dt>Rule</dt><dd>{a.ruleId ? <a href={`/healing/rules/${a.ruleId}`}>its rule</a> : 'none (run by hand or through the API)'}</dd>
+            <dt>Requested by</dt><dd>{a.requestedBy}</dd>
+            {a.decidedBy ? <><dt>Decided by</dt><dd>{a.decidedBy} at {when(a.decidedAt)}</dd></> : null}
+            <dt>Priority</dt><dd>{a.priority}</dd>
+          </dl>
+          <h3>Parameters</h3>
+          <Json value={a.params} />
+          {a.trigger.labels && Object.keys(a.trigger.labels).length ? <><h3>Trigger labels</h3><Json value={a.trigger.labels} /></> : null}
+          <h3>Plan</h3>
+          <Json value={plan} />
+        </Section>
+      </Layout>,
+    )
+  })
+
+  app.get('/healing/actions/:id/live', access('viewer'), validate('param', IdParam), async (c) => c.html(await actionLive(await getAction(db, c.req.valid('param').id))))
+
+  app.post('/healing/actions/:id/approve', access('operator'), validate('param', IdParam), async (c) => {
+    const row = await approveAction(hd, c.req.valid('param').id, actor(c), now())
+    await audit(db, c, { action: 'healing_action.approved', target: row.id, summary: `${row.actionType} on ${row.target}` })
+    kickHealing({ scheduler: deps.scheduler, log: hd.log })
+    return redirect(c, `/healing/actions/${row.id}`)
+  })
+
+  app.post('/healing/actions/:id/reject', access('operator'), validate('param', IdParam), validate('form', RejectForm), async (c) => {
+    const comment = c.req.valid('form').comment?.trim() || undefined
+    const row = await rejectAction(hd, c.req.valid('param').id, actor(c), now(), comment)
+    await audit(db, c, { action: 'healing_action.rejected', target: row.id, summary: comment })
+    return redirect(c, `/healing/actions/${row.id}`)
+  })
+
+  // --- breakers ---------------------------------------------------------------------------------
+
+  app.get('/healing/breakers', access('viewer'), validate('query', BreakerQuery), async (c) => {
+    const q = c.req.valid('query')
+    const { items, next } = await listBreakers(db, { limit: 500, state: q.state || undefined, prefix: q.prefix || undefined })
+    return c.html(
+      <Layout title="Circuit breakers" active="/healing" principal={requirePrincipal(c)}>
+        <Tabs active="/healing/breakers" admin={isAdmin(c)} />
+        <div class="page-head"><h1>Circuit breakers</h1></div>
+        <p class="muted">One per component or model route target, fed by checks, probes and <code>POST /api/v1/healing/breakers/:key/report</code>. A breaker opens at ≥ 50% failures of its last calls (or several failures in a row), lets a probe through after a backoff that doubles, and closes after successes.</p>
+        <form class="filters" method="get" action="/healing/breakers">
+          <label>State <select name="state">{['', ...breakerStates].map((s) => <option value={s} selected={s === (q.state ?? '')}>{s || 'any'}</option>)}</select></label>
+          <label>Key prefix <input name="prefix" value={q.prefix ?? ''} placeholder="model:" /></label>
+          <button type="submit">Filter</button>
+        </form>
+        {items.length ? <BreakerTable items={items} write={canWrite(c)} /> : <Empty>No breakers{q.state || q.prefix ? ' match' : ' yet: they appear with the first reported outcome'}.</Empty>}
+        {next ? <p class="muted">Showing the first {items.length}; narrow by prefix to see the rest.</p> : null}
+      </Layout>,
+    )
+  })
+
+  app.post('/healing/breakers/reset', access('operator'), validate('form', ResetForm), async (c) => {
+    const { key } = c.req.valid('form')
+    const b = await resetBreaker(db, key, { actor: actor(c), now: now() })
+    if (!b) throw notFound('Breaker')
+    invalidateRoutes(db)
+    await audit(db, c, { action: 'breaker.reset', target: key })
+    return redirect(c, (c.req.header('hx-current-url') && new URL(c.req.header('hx-current-url')!).pathname === '/healing' ? '/healing' : '/healing/breakers'))
+  })
+
+  // --- statistics -------------------------------------------------------------------------------
+
+  app.get('/healing/stats', access('viewer'), validate('query', StatsQuery), async (c) => {
+    const window = c.req.valid('query').window ?? '24h'
+    const s = await healingStats(db, window, now())
+    type Row = { total: number; succeeded: number; failed: number; rolledBack: number; rejected: number; expired: number; successRate: number | null; mttrMs: number | null; mttrP50Ms: number | null }
+    const table = (id: string, what: string, rows: (Row & { label: unknown })[]) =>
+      rows.length ? (
+        <div class="table-wrap"><table class="table" id={id}>
+          <thead><tr><th>{what}</th><th>Runs</th><th>Succeeded</th><th>Failed</th><th>Rolled back</th><th>Rejected / expired</th><th>Success rate</th><th>MTTR (mean)</th><th>MTTR (median)</th></tr></thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr><td>{r.label}</td><td>{r.total}</td><td>{r.succeeded}</td><td>{r.failed}</td><td>{r.rolledBack}</td><td>{r.rejected + r.expired}</td><td data-rate>{pct(r.successRate)}</td><td>{ms(r.mttrMs)}</td><td>{ms(r.mttrP50Ms)}</td></tr>
+            ))}
+          </tbody>
+        </table></div>
+      ) : (
+        <Empty>No finished actions in this window.</Empty>
+      )
+    return c.html(
+      <Layout title="Healing statistics" active="/healing" principal={requirePrincipal(c)}>
+        <Tabs active="/healing/stats" admin={isAdmin(c)} />
+        <div class="page-head"><h1>Statistics</h1></div>
+        <nav class="tabs" aria-label="Window">
+          {(['24h', '7d', '30d'] as const).map((w) => <a href={`/healing/stats?window=${w}`} aria-current={w === window ? 'page' : undefined}>{w}</a>)}
+        </nav>
+        <p class="muted">Finished actions created between {when(Date.parse(s.from ?? ""))} and {when(Date.parse(s.to ?? ""))}, dry runs left out. Success rate = succeeded ÷ (succeeded + failed + rolled back); MTTR = trigger → verified recovery of the succeeded ones.</p>
+        <div class="tiles" id="stats-overall">
+          <div class="tile"><span class="label">Runs</span><strong data-total>{s.overall.total}</strong></div>
+          <div class="tile"><span class="label">Success rate</span><strong data-rate>{pct(s.overall.successRate)}</strong></div>
+          <div class="tile"><span class="label">MTTR</span><strong>{ms(s.overall.mttrMs)}</strong><span class="muted">median {ms(s.overall.mttrP50Ms)}</span></div>
+          <div class="tile"><span class="label">Failed</span><strong>{s.overall.failed}</strong><span class="muted">{s.overall.rolledBack} rolled back</span></div>
+        </div>
+        <Section title="By action type" id="by-type">{table('stats-type', 'Action type', s.byActionType.map((r) => ({ ...r, label: <code>{r.actionType}</code> })))}</Section>
+        <Section title="By rule" id="by-rule">{table('stats-rule', 'Rule', s.byRule.map((r) => ({ ...r, label: r.ruleId ? <a href={`/healing/rules/${r.ruleId}`}>{r.ruleName}</a> : r.ruleName })))}</Section>
+        <Section title="By component (target)" id="by-target">{table('stats-target', 'Target', s.byTarget.map((r) => ({ ...r, label: <a href={`/healing/actions?target=${encodeURIComponent(r.target)}`}><code>{r.target}</code></a> })))}</Section>
+      </Layout>,
+    )
+  })
+
+  // --- n8n instances (admin) --------------------------------------------------------------------
+
+  app.get('/healing/n8n', access('admin'), async (c) => {
+    const rows = (await listN8nInstances(db)).map((r) => n8nInstanceJson(deps.sealer, r))
+    return c.html(
+      <Layout title="n8n instances" active="/healing" principal={requirePrincipal(c)}>
+        <Tabs active="/healing/n8n" admin />
+        <div class="page-head"><h1>n8n instances</h1></div>
+        <p class="muted">The n8n action calls these through n8n's public API (retry an execution, activate or deactivate a workflow, run a workflow's webhook). API keys are sealed at rest and never shown again.</p>
+        {rows.length ? (
+          <div class="table-wrap"><table class="table" id="n8n-instances">
+            <thead><tr><th>Name</th><th>Base URL</th><th>API key</th><th>Added</th><th></th></tr></thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr data-n8n={r.name}>
+                  <td>{r.name}</td><td><code>{r.baseUrl}</code></td><td><code>{r.apiKey}</code></td><td class="nowrap">{when(Date.parse(r.createdAt ?? ''))}</td>
+                  <td><button class="small danger" hx-post={`/healing/n8n/${r.id}/delete`} hx-confirm={`Delete the n8n instance ${r.name}? Rules naming it fail until it is added again.`} hx-swap="none">Delete</button></td>
+                </tr>
+              ))}
+            </tbody>
+          </table></div>
+        ) : (
+          <Empty>No n8n instances yet.</Empty>
+        )}
+        <Section title="Add an instance" id="new-n8n">
+          <form class="comp-form" hx-post="/healing/n8n" hx-swap="none">
+            <div class="row">
+              <label>Name <input name="name" required placeholder="prod" /></label>
+              <label>Base URL <input name="baseUrl" required placeholder="https://n8n.example.com" /></label>
+              <label>API key <input name="apiKey" type="password" required autocomplete="off" /></label>
+            </div>
+            <button type="submit">Add instance</button>
+          </form>
+        </Section>
+      </Layout>,
+    )
+  })
+
+  app.post('/healing/n8n', access('admin'), validate('form', N8nForm), async (c) => {
+    const row = await createN8nInstance(db, deps.sealer, c.req.valid('form'), now())
+    await audit(db, c, { action: 'n8n_instance.created', target: row.name, summary: row.baseUrl })
+    return redirect(c, '/healing/n8n')
+  })
+
+  app.post('/healing/n8n/:id/delete', access('admin'), validate('param', IdParam), async (c) => {
+    const row = await getN8nInstance(db, c.req.valid('param').id)
+    await deleteN8nInstance(db, row.id)
+    await audit(db, c, { action: 'n8n_instance.deleted', target: row.name })
+    return redirect(c, '/healing/n8n')
+  })
+
+  return app
+}
+
+type BreakerRow = Awaited<ReturnType<typeof listBreakers>>['items'][number]
+function BreakerTable({ items, write }: { items: BreakerRow[]; write: boolean }) {
+  return (
+    <div class="table-wrap"><table class="table" id="breaker-table">
+      <thead><tr><th>Key</th><th>State</th><th>Window</th><th class="wide">Last error</th><th>Opened</th><th>Next probe</th>{write ? <th></th> : null}</tr></thead>
+      <tbody>
+        {items.map((b) => {
+          const failures = b.window.filter((x) => x === 0).length
+          return (
+            <tr data-breaker={b.key} data-state={b.state}>
+              <td><code>{b.key}</code></td>
+              <td><BreakerState state={b.state} /></td>
+              <td>{failures}/{b.window.length} failed</td>
+              <td class="wide small">{b.state !== 'CLOSED' ? (b.lastError ?? '') : ''}</td>
+              <td class="nowrap">{b.state === 'CLOSED' ? '—' : when(b.openedAt)}</td>
+              <td class="nowrap">{b.state === 'OPEN' ? when(b.retryAt) : '—'}</td>
+              {write ? (
+                <td>{b.state !== 'CLOSED' ? <button class="small secondary" hx-post="/healing/breakers/reset" hx-vals={JSON.stringify({ key: b.key })} hx-confirm={`Close the breaker ${b.key} by hand?`} hx-swap="none">Reset</button> : null}</td>
+              ) : null}
+            </tr>
+          )
+        })}
+      </tbody>
+    </table></div>
+  )
+}
+

@@ -1,0 +1,61 @@
+/**
+ * The shapes every healing action type shares. An action type is one file in `actions/` that
+ * exports an `ActionDef`; `actions/index.ts` lists them. The orchestrator only ever talks to this
+ * interface, so a new type (e.g. `prompt_rollback`) is one file plus one line.
+ */
+import type * as v from 'valibot'
+import type { Config } from '../../config.ts'
+import type { Db } from '../../../db/client.ts'
+import type { HealingAction, HealingTrigger, HealingTriggerRef } from '../../../db/schema/healing.ts'
+import type { Sealer } from '../../lib/crypto.ts'
+import type { ErrorDetail } from '../../lib/errors.ts'
+import type { Logger } from '../../lib/logger.ts'
+
+/** What the healing module needs from the app. */
+export type HealingDeps = {
+  db: Db
+  sealer: Sealer
+  config: Pick<Config, 'PUBLIC_URL' | 'HEALING_COMMANDS_FILE'>
+  log?: Logger
+}
+
+/** What execute/verify/rollback get: the action row, its checked params, and a clock. */
+export type ActionCtx<P> = {
+  deps: HealingDeps
+  action: HealingAction
+  params: P
+  target: string
+  now: () => number
+  /** Output of execute (for rollback and verify). */
+  result?: Record<string, unknown>
+}
+
+/** An action that failed; `retryable: false` fails it at once instead of retrying. */
+export class ActionError extends Error {
+  constructor(message: string, readonly retryable = true, readonly output: Record<string, unknown> = {}) {
+    super(message)
+    this.name = 'ActionError'
+  }
+}
+
+export type Validated<P> = { ok: true; params: P } | { ok: false; issues: ErrorDetail[] }
+
+export type ActionDef<P = Record<string, unknown>> = {
+  type: string
+  /** One line for the API and the dashboard. */
+  describe: string
+  /** What `target` names for this type (shown in docs and errors). */
+  targetIs: string
+  paramsSchema: v.GenericSchema<unknown, P>
+  validate(params: unknown): Validated<P>
+  /** What makes the target or params unusable (does not exist, not allowed), naming the field; undefined when fine. */
+  check?(deps: HealingDeps, target: string, params: P): Promise<ErrorDetail | undefined>
+  /** Whether a rule with this trigger may use the type. */
+  canHandle(trigger: HealingTrigger | HealingTriggerRef): boolean
+  /** The side effect. Throws ActionError (or anything) on failure. */
+  execute(ctx: ActionCtx<P>): Promise<Record<string, unknown>>
+  /** A type's own check after execute, on top of the rule's verification. */
+  verify?(ctx: ActionCtx<P>): Promise<{ ok: boolean; detail?: Record<string, unknown> }>
+  /** Undoes execute after a failed verification. */
+  rollback?(ctx: ActionCtx<P>): Promise<Record<string, unknown>>
+}

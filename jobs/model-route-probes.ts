@@ -1,0 +1,20 @@
+import type { Db } from '../db/client.ts'
+import { kickHealing } from '../app/modules/healing/kick.ts'
+import { runProbes } from '../app/modules/healing/probes.ts'
+import type { Logger } from '../app/lib/logger.ts'
+import type { JobDef, Scheduler } from './scheduler.ts'
+
+/** Probe timeout: 80 % of the interval, at most 2 s, so a hanging target never makes ticks overlap. */
+export const probeTimeoutMs = (intervalSeconds: number) => Math.min(2000, Math.round(intervalSeconds * 800))
+
+/**
+ * Probes model route targets (routes with a probe path) every `intervalSeconds` (1–59), feeding
+ * their breakers; a breaker that opens kicks the healing job at once. Also fails routes back to
+ * their primary once it has been healthy for the route's failbackAfterMs.
+ */
+export const modelRouteProbesJob = ({ db, intervalSeconds, scheduler, log }: { db: Db; intervalSeconds: number; scheduler?: Scheduler; log?: Logger }): JobDef => ({
+  name: 'model-route-probes',
+  schedule: intervalSeconds === 1 ? '* * * * * *' : `*/${intervalSeconds} * * * * *`,
+  leaseMs: 30_000,
+  handler: ({ now }) => runProbes({ db, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) }, now),
+})

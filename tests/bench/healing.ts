@@ -1,0 +1,201 @@
+/**
+ * The bench's healing figures (`BENCH_ONLY=healing`), each part on a Homeostat of its own (Bun, empty DB):
+ *
+ * - Detection → failover: HEAL_ROUTES model routes (default 10), each with its own primary and
+ *   backup fake Ollama host (tests/helpers/fake-model-host.ts, in this process), probe path
+ *   `/api/tags`, failbackAfterMs 1 s, and a healing rule `{trigger: breaker on the primary's key,
+ *   model_failover, target: the route}`; the server probes every second
+ *   (MODEL_ROUTE_PROBE_INTERVAL_SECONDS=1). Each route runs HEAL_TRIALS_PER_ROUTE trials (default 5;
+ *   50 in all), routes in parallel: after a random 0–1 s pause (so trials start at every phase of the
+ *   probe tick), the primary is switched to fail (500s on odd trials, hanging on even ones) at t0
+ *   and GET /api/v1/model-routes/:name is polled every 25 ms until the active target changes; then
+ *   the primary recovers and the trial waits for the route to fail back (half-open probes, 3
+ *   successes, 1 s healthy) before the next one.
+ * - The agents' read: GET /api/v1/model-routes/:name (200 with the body, no If-None-Match) and the
+ *   same with a matching If-None-Match (304), against GET /api/v1/whoami on the same server with the
+ *   same viewer key, in interleaved rounds (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP,
+ *   BENCH_CONNECTIONS as in run.ts).
+ *
+ * Returns table rows and what failed to run; asserts nothing.
+ */
+import { join } from 'node:path'
+import { startFakeModelHost, type FakeModelHost } from '../helpers/fake-model-host.ts'
+import { BUN, cpuSeconds, findProcess, freePort, load, median, runCommand, sleep, startServer, type LoadRequest, type LoadResult } from './lib.ts'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const ROUTES = Number(process.env.HEAL_ROUTES ?? 10)
+const TRIALS_PER_ROUTE = Number(process.env.HEAL_TRIALS_PER_ROUTE ?? 5)
+const POLL_MS = 25
+
+export const FAILOVER_P95_MAX_MS = 5000
+export const READ_MIN_RATIO = 0.8
+
+const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
+const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
+
+type Env = Record<string, string>
+const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({ ...base, DATA_DIR: join(dir, name), DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`, ...extra })
+const homeostat = async (name: string, env: Env) => startServer({ name, command: BUN, args: ['app/server.ts'], port: await freePort(), env, readyPath: '/ready' })
+const keyFor = (env: Env, role: 'operator' | 'viewer') => {
+  const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role], env)
+  if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
+  return key
+}
+
+async function call(url: string, key: string, method = 'GET', body?: unknown, expect?: number) {
+  const res = await fetch(url, { method, headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined })
+  const text = await res.text()
+  if (expect !== undefined && res.status !== expect) throw new Error(`${method} ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
+  return text ? (JSON.parse(text) as Record<string, any>) : null
+}
+
+// --- 1. detection → failover -----------------------------------------------------------------------
+
+async function failoverFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
+  const env = envFor(dir, base, 'healing-failover', { MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '1' })
+  const server = await homeostat('homeostat (healing failover)', env)
+  const hosts: FakeModelHost[] = []
+  try {
+    const key = keyFor(env, 'operator')
+    const routes: { name: string; primary: FakeModelHost; key: string }[] = []
+    for (let i = 0; i < ROUTES; i++) {
+      const primary = await startFakeModelHost({ models: ['llama3:8b'] })
+      const backup = await startFakeModelHost({ models: ['mistral:7b'] })
+      hosts.push(primary, backup)
+      const name = `bench-${i}`
+      const route = await call(`${server.url}/api/v1/model-routes`, key, 'POST', { name, targets: [{ model: 'llama3:8b', host: primary.url }, { model: 'mistral:7b', host: backup.url }], failbackAfterMs: 1000, probePath: '/api/tags' }, 201)
+      const primaryKey = route!.targets[0].breaker.key as string
+      await call(`${server.url}/api/v1/healing/rules`, key, 'POST', { name: `fail over ${name}`, trigger: { type: 'breaker', keyPattern: `^${escapeRegex(primaryKey)}$` }, actionType: 'model_failover', target: name, cooldownMs: 0, maxPerHour: 3600 }, 201)
+      routes.push({ name, primary, key: primaryKey })
+    }
+    const active = async (name: string) => (await call(`${server.url}/api/v1/model-routes/${name}`, key))!
+    const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs: number) => {
+      const deadline = performance.now() + timeoutMs
+      while (!(await check())) {
+        if (performance.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
+        await sleep(POLL_MS)
+      }
+      return performance.now()
+    }
+    // Every primary probed healthy first.
+    await Promise.all(routes.map((r) => waitFor(`${r.name} primary closed`, async () => (await active(r.name)).targets[0].breaker.state === 'CLOSED', 30_000)))
+
+    const times: number[] = []
+    const byMode = { error: [] as number[], hang: [] as number[] }
+    let errors = 0
+    await Promise.all(
+      routes.map(async (r) => {
+        for (let trial = 0; trial < TRIALS_PER_ROUTE; trial++) {
+          try {
+            await sleep(Math.random() * 1000)
+            const mode = trial % 2 ? 'hang' : 'error'
+            const t0 = performance.now()
+            r.primary.setMode(mode)
+            const t1 = await waitFor(`${r.name} failover`, async () => (await active(r.name)).activeIndex !== 0, 30_000)
+            times.push(t1 - t0)
+            byMode[mode].push(t1 - t0)
+            r.primary.setMode('ok')
+            await waitFor(`${r.name} failback`, async () => {
+              const a = await active(r.name)
+              return a.activeIndex === 0 && a.targets[0].breaker.state === 'CLOSED'
+            }, 60_000)
+          } catch (error) {
+            errors++
+            r.primary.setMode('ok')
+            failed.push(`healing failover trial (${r.name} #${trial + 1}): ${error instanceof Error ? error.message : String(error)}`)
+            await sleep(15_000)
+          }
+        }
+      }),
+    )
+    times.sort((a, b) => a - b)
+    const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b)
+    const p95 = times.length ? pct(times, 0.95) : NaN
+    log(`  healing: detection → failover ×${times.length} (${errors} failed): p50 ${fmt(pct(times, 0.5))} ms, p95 ${fmt(p95)} ms, max ${fmt(times.at(-1) ?? NaN)} ms`)
+    return [
+      [`target fails → route switched p50 (${times.length} trials, 1 s probes)`, `${fmt(pct(times, 0.5))} ms`, '—', '', ''],
+      [`target fails → route switched p95 (${times.length} trials, 1 s probes)`, `${fmt(p95)} ms`, `< ${fmt(FAILOVER_P95_MAX_MS)} ms`, '', verdict(p95 < FAILOVER_P95_MAX_MS && errors === 0)],
+      ['  of which target answers 500: p50 / p95', `${fmt(pct(sorted(byMode.error), 0.5))} / ${fmt(pct(sorted(byMode.error), 0.95))} ms`, '—', '', ''],
+      ['  of which target hangs (800 ms probe timeout): p50 / p95', `${fmt(pct(sorted(byMode.hang), 0.5))} / ${fmt(pct(sorted(byMode.hang), 0.95))} ms`, '—', '', ''],
+    ]
+  } finally {
+    await Promise.all(hosts.map((h) => h.close()))
+    await server.stop()
+  }
+}
+
+// --- 2. GET /api/v1/model-routes/:name vs whoami -------------------------------------------------
+
+type Round = LoadResult & { cpuUsPerReq: number }
+type Scenario = { id: string; figure: string; path: string; request: LoadRequest; status: number; rounds: Round[] }
+
+async function readFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
+  const env = envFor(dir, base, 'healing-read', { MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '0' })
+  const server = await homeostat('homeostat (healing read)', env)
+  try {
+    const operator = keyFor(env, 'operator')
+    const viewer = keyFor(env, 'viewer')
+    await call(`${server.url}/api/v1/model-routes`, operator, 'POST', { name: 'chat', targets: [{ model: 'llama3:8b', host: 'http://10.0.0.1:11434' }, { model: 'mistral:7b', host: 'http://10.0.0.2:11434' }], probePath: '/api/tags' }, 201)
+    // Breakers for both targets, so the answer carries their states as it would in use.
+    for (const host of ['10.0.0.1', '10.0.0.2']) await call(`${server.url}/api/v1/healing/breakers/${encodeURIComponent(`model:http://${host}:11434/${host.endsWith('1') ? 'llama3:8b' : 'mistral:7b'}`)}/report`, operator, 'POST', { ok: true }, 200)
+    const first = await fetch(`${server.url}/api/v1/model-routes/chat`, { headers: { authorization: `Bearer ${viewer}` } })
+    const etag = first.headers.get('etag')!
+    const bodyBytes = (await first.arrayBuffer()).byteLength
+    const auth = { authorization: `Bearer ${viewer}` }
+    const scenarios: Scenario[] = [
+      { id: 'whoami', figure: 'GET /api/v1/whoami (API key)', path: '/api/v1/whoami', request: { headers: auth }, status: 200, rounds: [] },
+      { id: 'route', figure: `GET /api/v1/model-routes/:name (200, ${bodyBytes} B)`, path: '/api/v1/model-routes/chat', request: { headers: auth }, status: 200, rounds: [] },
+      { id: 'route304', figure: 'GET /api/v1/model-routes/:name (If-None-Match → 304)', path: '/api/v1/model-routes/chat', request: { headers: { ...auth, 'if-none-match': etag } }, status: 304, rounds: [] },
+    ]
+    const pid = findProcess(server.pid, /bun/)
+    for (const s of scenarios) {
+      const probe = await fetch(server.url + s.path, { headers: s.request.headers })
+      await probe.arrayBuffer()
+      if (probe.status !== s.status) throw new Error(`${s.figure}: expected ${s.status}, got ${probe.status}`)
+      if (WARMUP > 0) await load(server.url + s.path, s.request, { connections: CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
+    }
+    const perRound = SECONDS / ROUNDS
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of scenarios) {
+        const cpu0 = cpuSeconds(pid)
+        const r = await load(server.url + s.path, s.request, { connections: CONNECTIONS, seconds: perRound, warmupSeconds: 0 })
+        s.rounds.push({ ...r, cpuUsPerReq: r.requests ? ((cpuSeconds(pid) - cpu0) * 1e6) / r.requests : 0 })
+        // autocannon counts a 304 as non-2xx
+        const bad = s.status === 304 ? r.errors : r.errors + r.non2xx
+        if (bad > r.requests * 0.01 || r.requests === 0) failed.push(`${s.figure} (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
+      }
+      log(`  healing read round ${round + 1}: ${scenarios.map((s) => `${s.id} ${fmt(s.rounds.at(-1)!.rps)}`).join(', ')} req/s`)
+    }
+    const [whoami, ...reads] = scenarios
+    const rows: string[][] = []
+    const w = whoami!
+    rows.push([`${w.figure} req/s`, fmt(median(w.rounds.map((r) => r.rps))), '—', 'baseline', ''])
+    rows.push([`${w.figure} p99`, `${fmt(median(w.rounds.map((r) => r.p99)), 1)} ms`, '—', '', ''])
+    rows.push([`${w.figure} server CPU/req`, `${fmt(median(w.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`, '—', '', ''])
+    for (const s of reads) {
+      const byRound = (pick: (r: Round) => number) => median(s.rounds.map((r, i) => pick(r) / Math.max(pick(w.rounds[i]!), 1e-9)))
+      const rpsRatio = byRound((r) => r.rps)
+      rows.push([`${s.figure} req/s`, fmt(median(s.rounds.map((r) => r.rps))), `≥ ${READ_MIN_RATIO}× whoami`, `${rpsRatio.toFixed(2)}×`, verdict(rpsRatio >= READ_MIN_RATIO)])
+      rows.push([`${s.figure} p99`, `${fmt(median(s.rounds.map((r) => r.p99)), 1)} ms`, '—', `${byRound((r) => r.p99).toFixed(2)}×`, ''])
+      rows.push([`${s.figure} server CPU/req`, `${fmt(median(s.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`, '—', `${byRound((r) => r.cpuUsPerReq).toFixed(2)}×`, ''])
+    }
+    return rows
+  } finally {
+    await server.stop()
+  }
+}
+
+/** Every healing figure, one part after the other. */
+export async function healingFigures(dir: string, base: Env, log: (line: string) => void): Promise<{ rows: string[][]; failed: string[] }> {
+  const failed: string[] = []
+  const rows: string[][] = []
+  log(`healing: detection → failover (${ROUTES} routes × ${TRIALS_PER_ROUTE} trials), GET /api/v1/model-routes/:name vs whoami`)
+  rows.push(...(await failoverFigures(dir, base, log, failed)))
+  rows.push(...(await readFigures(dir, base, log, failed)))
+  return { rows, failed }
+}
