@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import { createApp } from './app.ts'
 import { boot, runtimeName } from './boot.ts'
 import { ensureFirstAdmin } from './modules/auth/setup.ts'
+import { settle as settleHealing } from './modules/healing/orchestrator.ts'
 import { createScheduler, recordJobRuns } from '../jobs/scheduler.ts'
 import { registerJobs } from '../jobs/index.ts'
 
@@ -79,6 +80,9 @@ async function shutdown(signal: string) {
   log.info('shutting down', { signal })
   await served.stop() // stop accepting; in-flight requests finish
   await scheduler.stop() // wait for running job ticks
+  // Healing actions run beside the ticks; give them a while to finish so they are not cut off
+  // (one that is would be marked FAILED "interrupted by restart" at the next start).
+  await Promise.race([settleHealing(db), new Promise((resolve) => setTimeout(resolve, 30_000))])
   client.close()
   log.info('stopped')
   process.exit(0)

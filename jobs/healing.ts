@@ -11,6 +11,7 @@ export const healingJob = ({ db }: { db: Db }): JobDef => ({
   name: 'healing',
   schedule: '* * * * * *',
   leaseMs: 60_000,
+  quietWhenIdle: true,
   handler: async ({ now, log }) => {
     const deps = healingDepsFor(db) // set when the app mounts the healing routes (it has the sealer)
     if (!deps) return { waiting: 1 }

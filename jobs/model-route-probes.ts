@@ -16,5 +16,10 @@ export const modelRouteProbesJob = ({ db, intervalSeconds, scheduler, log }: { d
   name: 'model-route-probes',
   schedule: intervalSeconds === 1 ? '* * * * * *' : `*/${intervalSeconds} * * * * *`,
   leaseMs: 30_000,
-  handler: ({ now }) => runProbes({ db, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) }, now),
+  quietWhenIdle: true,
+  handler: async ({ now }) => {
+    const counts = await runProbes({ db, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) }, now)
+    // Healthy probes are the normal case: a tick earns a job_runs row only when something failed or changed.
+    return counts.failed + counts.opened + counts.closed + counts.failedBack ? counts : {}
+  },
 })
