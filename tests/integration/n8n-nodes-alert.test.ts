@@ -96,6 +96,23 @@ describe('Alert', () => {
     expect(missing.httpCode).toBe('404')
   })
 
+  it('finds the alert by the fingerprint it was fired with (GET /api/v1/alerts?fingerprint=)', async () => {
+    const { items: fired } = await fire({ title: 'by fingerprint', additionalFields: { fingerprint: 'job:7/step-2' } })
+    await fire({ title: 'another one', additionalFields: { fingerprint: 'job:8/step-2' } })
+    const listed = await api<{ items: Alert[] }>('/api/v1/alerts?fingerprint=api:job:7/step-2')
+    expect(listed.items.map((a) => a.id)).toEqual([fired[0]!.json.id])
+    expect((await api<{ items: Alert[] }>('/api/v1/alerts?fingerprint=job:7/step-2')).items).toEqual([])
+
+    const byFingerprint = (operation: string, fingerprint: string) => execute(node, { params: { operation, findBy: 'fingerprint', alertFingerprint: fingerprint }, credentials })
+    expect((await byFingerprint('acknowledge', 'job:7/step-2')).items[0]!.json).toMatchObject({ id: fired[0]!.json.id, status: 'acknowledged' })
+    expect((await byFingerprint('get', 'api:job:7/step-2')).items[0]!.json).toMatchObject({ id: fired[0]!.json.id }) // as shown on the alert
+    expect((await byFingerprint('resolve', 'job:7/step-2')).items[0]!.json).toMatchObject({ id: fired[0]!.json.id, status: 'resolved' })
+    await expect(byFingerprint('get', 'job:999')).rejects.toThrow('Item 0, field "Fingerprint": no alert has the fingerprint "job:999"')
+    const tooLong = await t.app.request(`/api/v1/alerts?fingerprint=${'x'.repeat(301)}`, { headers: viewer.headers })
+    expect(tooLong.status).toBe(400)
+    expect(await tooLong.text()).toContain('fingerprint')
+  })
+
   it('gets many with filters, a limit across pages or all', async () => {
     for (const n of [1, 2, 3]) await fire({ title: `batch alert ${n}`, severity: 'info', labels: { pair: [{ name: 'suite', value: 'getmany' }] } })
     const params = { operation: 'getMany', returnAll: false, limit: 2, filters: { severity: ['info'], status: ['firing'], labels: { pair: [{ name: 'suite', value: 'getmany' }] } } }

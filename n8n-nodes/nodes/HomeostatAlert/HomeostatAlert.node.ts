@@ -33,15 +33,38 @@ const keyValues = (displayName: string, name: string, operations: string[], desc
   ...extra,
 })
 
-const alertId = (operations: string[]): INodeProperties => ({
-  displayName: 'Alert ID',
-  name: 'alertId',
-  type: 'string',
-  required: true,
-  default: '={{ $json.alert?.id ?? $json.id }}',
-  description: 'The ID of the alert (from Fire, Get Many or the Homeostat Trigger)',
-  displayOptions: { show: { operation: operations } },
-})
+const findAlert = (operations: string[]): INodeProperties[] => [
+  {
+    displayName: 'Find Alert By',
+    name: 'findBy',
+    type: 'options',
+    options: [
+      { name: 'ID', value: 'id' },
+      { name: 'Fingerprint', value: 'fingerprint', description: 'The fingerprint given to Fire' },
+    ],
+    default: 'id',
+    displayOptions: { show: { operation: operations } },
+  },
+  {
+    displayName: 'Alert ID',
+    name: 'alertId',
+    type: 'string',
+    required: true,
+    default: '={{ $json.id }}',
+    description: 'The ID of the alert (from Fire, Get Many or the Homeostat Trigger)',
+    displayOptions: { show: { operation: operations, findBy: ['id'] } },
+  },
+  {
+    displayName: 'Fingerprint',
+    name: 'alertFingerprint',
+    type: 'string',
+    required: true,
+    default: '',
+    placeholder: 'run-42/planner',
+    description: 'The fingerprint the alert was fired with',
+    displayOptions: { show: { operation: operations, findBy: ['fingerprint'] } },
+  },
+]
 
 export class HomeostatAlert implements INodeType {
   description: INodeTypeDescription = {
@@ -116,7 +139,7 @@ export class HomeostatAlert implements INodeType {
         ],
       },
       // Acknowledge, Resolve, Get, Mute
-      alertId(['acknowledge', 'resolve', 'get', 'mute']),
+      ...findAlert(['acknowledge', 'resolve', 'get', 'mute']),
       { displayName: 'Duration', name: 'duration', type: 'string', default: '1h', required: true, description: 'How long: 30m, 2h, 1d (at least 1m for Mute)', displayOptions: { show: { operation: ['mute', 'createSilence'] } } },
       { displayName: 'Comment', name: 'comment', type: 'string', default: '', displayOptions: { show: { operation: ['mute', 'createSilence'] } } },
       // Create Silence
@@ -203,7 +226,17 @@ export class HomeostatAlert implements INodeType {
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string
     return eachItem(this, async (i): Promise<IDataObject | IDataObject[]> => {
-      const idPath = () => {
+      const idPath = async () => {
+        if (this.getNodeParameter('findBy', i, 'id') === 'fingerprint') {
+          const fingerprint = String(this.getNodeParameter('alertFingerprint', i) ?? '').trim()
+          if (!fingerprint) throw itemError(this, i, 'Fingerprint', 'is empty')
+          // Fire stores `api:<fingerprint>`; a fingerprint copied from an alert already has its prefix.
+          for (const stored of fingerprint.includes(':') ? [`api:${fingerprint}`, fingerprint] : [`api:${fingerprint}`]) {
+            const page = await request<{ items: IDataObject[] }>(this, 'GET', '/api/v1/alerts', { query: { fingerprint: stored, limit: 1 }, itemIndex: i })
+            if (page.items[0]) return `/api/v1/alerts/${encodeURIComponent(String(page.items[0].id))}`
+          }
+          throw itemError(this, i, 'Fingerprint', `no alert has the fingerprint "${fingerprint}"`)
+        }
         const id = String(this.getNodeParameter('alertId', i) ?? '').trim()
         if (!id) throw itemError(this, i, 'Alert ID', 'is empty')
         return `/api/v1/alerts/${encodeURIComponent(id)}`
@@ -243,13 +276,13 @@ export class HomeostatAlert implements INodeType {
           return { change: res.change, ...(res.alert ?? {}) }
         }
         case 'acknowledge':
-          return request(this, 'POST', `${idPath()}/acknowledge`, { itemIndex: i })
+          return request(this, 'POST', `${await idPath()}/acknowledge`, { itemIndex: i })
         case 'resolve':
-          return request(this, 'POST', `${idPath()}/resolve`, { itemIndex: i })
+          return request(this, 'POST', `${await idPath()}/resolve`, { itemIndex: i })
         case 'get':
-          return request(this, 'GET', idPath(), { itemIndex: i })
+          return request(this, 'GET', await idPath(), { itemIndex: i })
         case 'mute':
-          return request(this, 'POST', `${idPath()}/mute`, { body: { duration: duration(), ...(comment() ? { comment: comment() } : {}) }, itemIndex: i })
+          return request(this, 'POST', `${await idPath()}/mute`, { body: { duration: duration(), ...(comment() ? { comment: comment() } : {}) }, itemIndex: i })
         case 'createSilence': {
           const list = ((this.getNodeParameter('matchers', i, {}) as IDataObject).matcher ?? []) as Array<{ label: string; op: string; value: string }>
           if (!list.length) throw itemError(this, i, 'Matchers', 'add at least one matcher')
