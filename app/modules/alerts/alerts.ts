@@ -42,6 +42,7 @@ export type AlertFilter = {
   status?: AlertStatus[]
   severity?: Severity[]
   source?: string
+  fingerprint?: string
   rule?: string
   silenced?: boolean
   match?: Record<string, string>
@@ -55,6 +56,7 @@ export async function listAlerts(db: Db, f: AlertFilter) {
     f.status?.length ? inArray(alerts.status, f.status) : undefined,
     f.severity?.length ? inArray(alerts.severity, f.severity) : undefined,
     f.source ? eq(alerts.source, f.source) : undefined,
+    f.fingerprint ? eq(alerts.fingerprint, f.fingerprint) : undefined,
     f.rule ? eq(alerts.ruleId, f.rule) : undefined,
     f.silenced !== undefined ? eq(alerts.silenced, f.silenced) : undefined,
     f.to !== undefined ? lte(alerts.activeAt, f.to) : undefined,

@@ -78,7 +78,7 @@ export function alertsRoutes(deps: ModuleDeps) {
     return c.json({ evaluatedAt: new Date(at).toISOString(), results: await previewRule(db, rule, at), warnings: await ruleWarnings(db, rule) })
   })
 
-  app.get('/api/v1/alerts', access('viewer'), describe('List alerts, newest first: status, severity, source, rule, silenced, match[label]=, from, to, limit, cursor', tags), validate('query', AlertListQuery), async (c) => {
+  app.get('/api/v1/alerts', access('viewer'), describe('List alerts, newest first: status, severity, source, fingerprint, rule, silenced, match[label]=, from, to, limit, cursor', tags), validate('query', AlertListQuery), async (c) => {
     const q = c.req.valid('query')
     const { items, next } = await listAlerts(db, { ...q, limit: q.limit ?? 100, silenced: q.silenced === undefined ? undefined : q.silenced === 'true', match: matchers(c) } as Parameters<typeof listAlerts>[1])
     return c.json({ items: items.map(alertJson), next })

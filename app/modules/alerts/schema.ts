@@ -83,6 +83,8 @@ export const AlertListQuery = v.object({
   status: csv(alertStatuses),
   severity: csv(severities),
   source: v.optional(v.pipe(v.string(), v.maxLength(100))),
+  /** As stored (`api:<fingerprint given>` for reported events), for clients that know their own key. */
+  fingerprint: v.optional(v.pipe(v.string(), v.maxLength(300, 'must be at most 300 characters'))),
   rule: v.optional(v.pipe(v.string(), v.maxLength(100))),
   silenced: v.optional(v.picklist(['true', 'false'], 'must be true or false')),
   from: v.optional(TimeInput),

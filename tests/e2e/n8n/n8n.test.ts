@@ -1,0 +1,256 @@
+/**
+ * The n8n-nodes-homeostat package inside a real n8n 1.123.x (installed once into a cache outside
+ * the repo by install-n8n.sh): the packed tarball is loaded with N8N_CUSTOM_EXTENSIONS, the example
+ * workflows in ./workflows are imported and run by the n8n CLI against a real Homeostat server, and
+ * each run is judged by n8n's run data and by what Homeostat stored. The Trigger runs in `n8n start`.
+ * Prints the Record node's figure: items/s through a real n8n execution of 10 000 items, and the
+ * number of HTTP requests Homeostat counted for it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createClient, type Client } from '@libsql/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cliKey, delay, freePort, killAll, ROOT, run, startServer, until, type RunningServer } from '../../helpers/server.ts'
+
+const HERE = join(ROOT, 'tests/e2e/n8n')
+const PACKAGE = join(ROOT, 'n8n-nodes')
+const CREDENTIAL_ID = 'homeostatCredential1'
+const BAD_CREDENTIAL_ID = 'homeostatBadKey1'
+
+type Item = { json: Record<string, unknown>; pairedItem?: { item: number } }
+type NodeRun = { executionTime: number; data?: { main: Item[][] }; error?: { message: string } }
+type RunJson = { status: string; data: { resultData: { error?: { message: string }; runData: Record<string, NodeRun[]> } } }
+
+let cache: string
+let work: string
+let server: RunningServer
+let homeostatDb: Client
+let n8nEnv: Record<string, string>
+let apiKey: string
+let started: ChildProcess | undefined
+
+const n8nBin = () => [join(cache, 'node_modules/node/bin/node'), join(cache, 'node_modules/n8n/bin/n8n')] as const
+async function n8n(args: string[], timeoutMs = 120_000) {
+  const [node, bin] = n8nBin()
+  const r = await run(node, [bin, ...args], n8nEnv, timeoutMs)
+  if (r.code !== 0) throw new Error(`n8n ${args.join(' ')} exited ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
+  return r
+}
+/** The last run of a workflow as n8n saved it in its database (run data is stored with `flatted`). */
+async function savedRun(workflowId: string): Promise<RunJson & { mode: string; id: number }> {
+  const n8nDb = createClient({ url: `file:${join(work, 'user/.n8n/database.sqlite')}` })
+  try {
+    const [row] = (await n8nDb.execute({ sql: 'select e.id, e.status, e.mode, d.data from execution_entity e join execution_data d on d.executionId = e.id where e.workflowId = ? and e.finished = 1 order by e.id desc limit 1', args: [workflowId] })).rows
+    if (!row) throw new Error(`n8n saved no finished run of ${workflowId}`)
+    const flatted = createRequire(join(cache, 'node_modules/n8n/package.json'))('flatted') as { parse: (s: string) => RunJson['data'] }
+    return { id: Number(row.id), status: String(row.status), mode: String(row.mode), data: flatted.parse(String(row.data)) }
+  } finally {
+    n8nDb.close()
+  }
+}
+
+/**
+ * `n8n execute --rawOutput`: the run's JSON (n8n may log lines before it). n8n can exit before a
+ * very large output (10 000 items) is flushed to the pipe: then the run as n8n saved it is used.
+ */
+async function execute(id: string, timeoutMs?: number): Promise<RunJson> {
+  const r = await n8n(['execute', `--id=${id}`, '--rawOutput'], timeoutMs)
+  const start = r.stdout.indexOf('{\n')
+  const end = r.stdout.lastIndexOf('\n}')
+  try {
+    if (start >= 0 && end > start) return JSON.parse(r.stdout.slice(start, end + 2)) as RunJson
+  } catch {
+    // cut short: read it back from n8n's database below
+  }
+  const saved = await savedRun(id)
+  expect(saved.mode).toBe('cli')
+  return saved
+}
+const items = (runJson: RunJson, node: string) => runJson.data.resultData.runData[node]?.[0]?.data?.main[0] ?? []
+const count = async (sql: string, args: (string | number)[] = []) => Number((await homeostatDb.execute({ sql, args })).rows[0]![0])
+const pointsOf = (name: string) => count('select count(*) from points p join series s on s.id = p.series_id where s.name = ?', [name])
+/** POST /api/v1/metrics requests Homeostat has answered, from its own Prometheus counter. */
+async function ingestRequests() {
+  const res = await server.fetch('/metrics', { headers: { Authorization: `Bearer ${apiKey}` } })
+  expect(res.status).toBe(200)
+  const text = await res.text()
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('http_requests_total{') && l.includes('method="POST"') && l.includes('route="/api/v1/metrics"'))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
+}
+
+beforeAll(async () => {
+  // 1. n8n and Node 22, once per machine (a few minutes the first time, instant after).
+  const install = await run('bash', [join(HERE, 'install-n8n.sh')], { N8N_CACHE_DIR: process.env.N8N_CACHE_DIR ?? '' }, 15 * 60_000)
+  if (install.code !== 0) throw new Error(`install-n8n.sh failed\n${install.stderr.slice(-4000)}`)
+  cache = install.stdout.trim().split('\n').pop()!
+
+  // 2. The package as users get it: build, npm pack, unpack the tarball into a custom extensions folder.
+  work = mkdtempSync(join(tmpdir(), 'homeostat-n8n-e2e-'))
+  const build = await run('npm', ['run', 'build', '--prefix', PACKAGE], {}, 120_000)
+  if (build.code !== 0) throw new Error(`n8n-nodes build failed\n${build.stdout}\n${build.stderr}`)
+  const pack = await run('npm', ['pack', PACKAGE, '--ignore-scripts', '--pack-destination', work], {}, 60_000)
+  if (pack.code !== 0) throw new Error(`npm pack failed\n${pack.stderr}`)
+  const tarball = join(work, pack.stdout.trim().split('\n').pop()!)
+  mkdirSync(join(work, 'custom'))
+  const untar = await run('tar', ['-xzf', tarball, '-C', join(work, 'custom')], {})
+  expect(untar.code).toBe(0)
+  const packed = JSON.parse(readFileSync(join(work, 'custom/package/package.json'), 'utf8')) as { n8n: { nodes: string[]; credentials: string[] } }
+  for (const file of [...packed.n8n.nodes, ...packed.n8n.credentials]) expect(readdirSync(join(work, 'custom/package', file, '..'))).toContain(file.split('/').pop())
+
+  // 3. Homeostat, and n8n pointed at it.
+  server = await startServer()
+  homeostatDb = createClient({ url: server.env.DATABASE_URL! })
+  const key = (apiKey = await cliKey(server, 'n8n', 'operator'))
+  n8nEnv = {
+    // vitest sets NODE_ENV=test, under which n8n refuses to load nodes.
+    NODE_ENV: 'production',
+    N8N_USER_FOLDER: join(work, 'user'),
+    N8N_DIAGNOSTICS_ENABLED: 'false',
+    N8N_RUNNERS_ENABLED: 'false',
+    N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
+    N8N_CUSTOM_EXTENSIONS: join(work, 'custom'),
+    N8N_ENCRYPTION_KEY: 'homeostat-e2e-encryption-key',
+    // n8n 1.123's default expression engine ('vm') made the 10 000-item run about 5 times slower here.
+    N8N_EXPRESSION_ENGINE: 'legacy',
+    N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+    N8N_PERSONALIZATION_ENABLED: 'false',
+    N8N_HIRING_BANNER_ENABLED: 'false',
+  }
+  // Plain credentials: n8n encrypts them with N8N_ENCRYPTION_KEY on import.
+  writeFileSync(
+    join(work, 'credentials.json'),
+    JSON.stringify([
+      { id: CREDENTIAL_ID, name: 'Homeostat account', type: 'homeostatApi', data: { baseUrl: server.url, apiKey: key } },
+      { id: BAD_CREDENTIAL_ID, name: 'Homeostat (wrong key)', type: 'homeostatApi', data: { baseUrl: server.url, apiKey: 'hs_not_a_real_key' } },
+    ]),
+  )
+  await n8n(['import:credentials', `--input=${join(work, 'credentials.json')}`])
+  cpSync(join(HERE, 'workflows'), join(work, 'workflows'), { recursive: true })
+  await n8n(['import:workflow', '--separate', `--input=${join(work, 'workflows')}`])
+}, 20 * 60_000)
+
+afterAll(async () => {
+  if (started && started.exitCode === null) {
+    started.kill('SIGTERM')
+    await Promise.race([new Promise((r) => started!.once('exit', r)), delay(15_000)])
+    if (started.exitCode === null) started.kill('SIGKILL')
+  }
+  homeostatDb?.close()
+  await killAll()
+  if (work) rmSync(work, { recursive: true, force: true })
+})
+
+describe('n8n-nodes-homeostat in n8n 1.123', () => {
+  it('(a) records metrics from a Code node\'s items', async () => {
+    const result = await execute('hsRecordMetrics1')
+    expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
+    const out = items(result, 'Record duration')
+    expect(out).toHaveLength(30)
+    expect(out.every((i, n) => i.json.recorded === true && i.pairedItem?.item === n)).toBe(true)
+    expect(out[0]!.json.labels).toEqual({ agent: 'planner', workflow: 'Homeostat: record agent run metrics' })
+    expect(await pointsOf('agent_run_duration_seconds')).toBe(30)
+    expect(await count("select count(*) from series where name = 'agent_run_duration_seconds'")).toBe(3)
+  })
+
+  it('(b) fires and then resolves an alert', async () => {
+    const result = await execute('hsFireAndResolve')
+    expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
+    const [fired] = items(result, 'Fire alert')
+    const [resolved] = items(result, 'Resolve alert')
+    expect(fired!.json).toMatchObject({ change: 'created', status: 'firing', severity: 'critical' })
+    expect(resolved!.json).toMatchObject({ change: 'resolved', id: fired!.json.id, status: 'resolved' })
+    const res = await server.fetch(`/api/v1/alerts/${fired!.json.id as string}`, { headers: { Authorization: `Bearer ${await cliKey(server, 'viewer', 'viewer')}` } })
+    const alert = (await res.json()) as { status: string; labels: Record<string, string>; annotations: Record<string, string>; events: { type: string }[] }
+    expect(alert).toMatchObject({ status: 'resolved', labels: { pipeline: 'rag-ingest', env: 'e2e' }, annotations: { summary: 'The loader threw on document 42' } })
+    expect(alert.events.map((e) => e.type)).toEqual(expect.arrayContaining(['created', 'resolved']))
+  })
+
+  it('(c) goes on past a wrong API key with Continue On Fail', async () => {
+    const result = await execute('hsContinueOnFail')
+    expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
+    const failed = items(result, 'Record with wrong key')
+    expect(failed).toHaveLength(3)
+    for (const item of failed) expect(item.json).toMatchObject({ error: expect.stringMatching(/^Homeostat: .*\[HTTP 401\]$/), httpCode: '401' })
+    expect(items(result, 'Record that it went on').map((i) => i.json.recorded)).toEqual([true, true, true])
+    expect(await pointsOf('n8n_continue_on_fail_errors')).toBe(3)
+    expect(await pointsOf('agent_run_duration_seconds')).toBe(30) // nothing from the wrong key
+  })
+
+  it('records 10 000 items in batches of 1 000 (figure: items/s and HTTP requests)', async () => {
+    const before = await ingestRequests()
+    const pointsBefore = await pointsOf('agent_run_duration_seconds')
+    const result = await execute('hsRecordTenThous', 300_000)
+    expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
+    const out = items(result, 'Record duration')
+    expect(out).toHaveLength(10_000)
+    expect(out.every((i) => i.json.recorded === true)).toBe(true)
+    const requests = (await ingestRequests()) - before
+    expect(requests).toBe(10)
+    expect((await pointsOf('agent_run_duration_seconds')) - pointsBefore).toBe(10_000)
+    const ms = result.data.resultData.runData['Record duration']![0]!.executionTime
+    const figure = `n8n Record node: 10000 items in ${ms} ms = ${Math.round(10_000 / (ms / 1000))} items/s, ${requests} HTTP requests to Homeostat`
+    console.log(figure)
+  }, 300_000)
+
+  it('(d) an active Trigger in `n8n start` receives an alert fired through Homeostat and records a metric back', async () => {
+    await n8n(['update:workflow', '--id=hsTriggerOnAlert', '--active=true'])
+    const port = await freePort()
+    const [node, bin] = n8nBin()
+    let output = ''
+    started = spawn(node, [bin, 'start'], { cwd: work, env: { ...process.env, ...n8nEnv, N8N_PORT: String(port), N8N_LISTEN_ADDRESS: '127.0.0.1', WEBHOOK_URL: `http://127.0.0.1:${port}/` }, stdio: ['ignore', 'pipe', 'pipe'] })
+    started.stdout!.on('data', (d: Buffer) => (output += d.toString()))
+    started.stderr!.on('data', (d: Buffer) => (output += d.toString()))
+    const operator = { Authorization: `Bearer ${await cliKey(server, 'op', 'operator')}` }
+    // Activation subscribes the trigger's production URL through /api/v1/webhooks.
+    const sub = await until(
+      'the trigger subscribed',
+      async () => {
+        if (started!.exitCode !== null) throw new Error(`n8n start exited\n${output}`)
+        const list = (await (await server.fetch('/api/v1/webhooks', { headers: operator })).json()) as { items: { id: string; events: string[]; url: string }[] }
+        return list.items[0]
+      },
+      90_000,
+      500,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${output.slice(-4000)}`)
+    })
+    expect(sub.events).toEqual(['fired', 'resolved'])
+    expect(sub.url).toContain(`http://127.0.0.1:${port}/`)
+    await until('n8n answers', async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined), 30_000, 250)
+
+    const title = 'Vector store unreachable'
+    const fired = await server.fetch('/api/v1/alerts', { method: 'POST', headers: { ...operator, 'Content-Type': 'application/json' }, body: JSON.stringify({ title, severity: 'critical', status: 'firing', labels: { service: 'qdrant' } }) })
+    expect(fired.status).toBe(201)
+    const alertId = ((await fired.json()) as { alert: { id: string } }).alert.id
+
+    // The workflow it started recorded a metric back into Homeostat…
+    const seen = await until(
+      'the triggered workflow recorded n8n_alerts_seen_total',
+      async () => {
+        const rows = (await homeostatDb.execute("select labels from series where name = 'n8n_alerts_seen_total'")).rows
+        return rows.length ? rows.map((r) => JSON.parse(String(r[0])) as Record<string, string>) : undefined
+      },
+      60_000,
+      250,
+    ).catch(async (e: Error) => {
+      const deliveries = (await homeostatDb.execute({ sql: 'select kind, status, attempts, last_error, response from notifications where subscription_id = ?', args: [sub.id] })).rows
+      throw new Error(`${e.message}\ndeliveries: ${JSON.stringify(deliveries)}\n${output.slice(-4000)}`)
+    })
+    expect(seen).toEqual([{ alert: title, event: 'fired', severity: 'critical' }])
+    // …and Homeostat's outbox recorded the delivery as sent.
+    const sent = await until('the delivery is marked sent', async () => ((await count("select count(*) from notifications where subscription_id = ? and status = 'sent'", [sub.id])) > 0 ? true : undefined), 10_000)
+    expect(sent).toBe(true)
+
+    // n8n's own record of the run: a successful webhook execution with the alert as its item.
+    const execution = await until('n8n saved the execution', () => savedRun('hsTriggerOnAlert').catch(() => undefined), 30_000, 250)
+    expect(execution).toMatchObject({ status: 'success', mode: 'webhook' })
+    const runData = execution.data.resultData.runData
+    expect(runData['Homeostat Trigger']![0]!.data!.main[0]![0]!.json).toMatchObject({ event: 'fired', id: alertId, title, severity: 'critical', labels: { alertname: title, service: 'qdrant' } })
+    expect(runData['Record alert seen']![0]!.data!.main[0]![0]!.json).toMatchObject({ recorded: true, name: 'n8n_alerts_seen_total' })
+  }, 180_000)
+})
