@@ -5,7 +5,7 @@
  * one atomic batch: the alert row, its events, and whatever the registered hooks add (the
  * notification outbox writes its rows here, in the same batch as the state change).
  */
-import { and, desc, eq, getTableColumns, inArray, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, getTableColumns, getTableName, inArray, sql, type SQL } from 'drizzle-orm'
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
@@ -197,9 +197,12 @@ export type ReportsOptions = {
    * are ignored (change `stale`): they must not reopen the alert. Receivers set this.
    */
   staleGuard?: boolean
-  /** Statements written in the same transaction as the delivery, from its results (an audit row). */
-  extra?: (results: ReportResult[]) => BatchItem<'sqlite'>[]
+  /** Rows inserted in the same transaction as the delivery, from its results (its audit row). */
+  rows?: (results: ReportResult[]) => TableRow[]
 }
+
+/** A row for `table`; a group commit inserts the rows of one table (and the same columns) in one statement. */
+export type TableRow = { table: SQLiteTable; row: Record<string, unknown> }
 
 type Delivery = { reports: AlertReport[]; at: number; opts: ReportsOptions }
 type Waiting = Delivery & { resolve: (r: ReportResult[]) => void; reject: (e: unknown) => void }
@@ -219,7 +222,7 @@ const groups = new WeakMap<LifecycleDeps, { waiting: Waiting[]; running: boolean
  * reports apply one by one.
  */
 export function reportAlerts(deps: LifecycleDeps, reports: AlertReport[], at = Date.now(), opts: ReportsOptions = {}): Promise<ReportResult[]> {
-  if (!reports.length && !opts.extra) return Promise.resolve([])
+  if (!reports.length && !opts.rows) return Promise.resolve([])
   let group = groups.get(deps)
   if (!group) groups.set(deps, (group = { waiting: [], running: false }))
   const g = group
@@ -265,8 +268,8 @@ async function commitGroup(deps: LifecycleDeps, taken: Waiting[]) {
         const results: ReportResult[] = []
         const stale = d.opts.staleGuard ? await staleOf(deps.db, d.reports) : new Set<AlertReport>()
         for (const r of d.reports) results.push(stale.has(r) ? { alert: await find(deps.db, r.fingerprint), change: 'stale' } : await reportOne(deps, r, d.at))
-        const extra = d.opts.extra?.(results) ?? []
-        if (extra.length) await deps.db.batch(extra as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+        const extra = insertRows(deps.db, d.opts.rows?.(results) ?? [])
+        if (extra.length) await deps.db.batch(extra as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
         d.resolve(results)
       }
     } catch (error) {
@@ -292,9 +295,30 @@ function insertJson<T extends SQLiteTable>(db: Db, table: T, keys: (keyof T['$in
   return db.run(sql`insert into ${table} (${names}) select ${values} from json_each(${data}) where true ${onConflict ?? sql``}`)
 }
 
+/** Updates rows by id, setting `keys` from each row, in one statement with one JSON parameter (as `insertJson`). */
+function updateJson<T extends SQLiteTable>(db: Db, table: T, keys: (keyof T['$inferSelect'] & string)[], rows: T['$inferSelect'][]) {
+  const columns = getTableColumns(table)
+  const cols = keys.map((k) => columns[k]!)
+  const data = JSON.stringify(rows.map((row) => [(row as Record<string, unknown>).id, ...cols.map((c, i) => {
+    const v = (row as Record<string, unknown>)[keys[i]!]
+    return v === null || v === undefined ? null : c.mapToDriverValue(v)
+  })]))
+  const values = sql.join([0, ...cols.map((_, i) => i + 1)].map((i) => sql.raw(`json_extract(value, '$[${i}]') as c${i}`)), sql`, `)
+  const set = sql.join(cols.map((c, i) => sql`${sql.identifier(c.name)} = v.${sql.raw(`c${i + 1}`)}`), sql`, `)
+  return db.run(sql`with v as (select ${values} from json_each(${data})) update ${table} set ${set} from v where ${table}.id = v.c0`)
+}
+
+/** Rows of other tables (an audit row per delivery): one insert per table and set of columns. */
+function insertRows(db: Db, rows: TableRow[]) {
+  const byShape = new Map<string, TableRow[]>()
+  for (const r of rows) {
+    const shape = `${getTableName(r.table)}\u0000${Object.keys(r.row).join(',')}`
+    byShape.get(shape)?.push(r) ?? byShape.set(shape, [r])
+  }
+  return [...byShape.values()].map((list) => insertJson(db, list[0]!.table, Object.keys(list[0]!.row) as never[], list.map((r) => r.row)))
+}
+
 const ALERT_KEYS = Object.keys(getTableColumns(alerts)) as (keyof Alert)[]
-// An upsert by id: every column but the key from the row it tried to insert.
-const ALERT_UPSERT = sql.raw(`on conflict (id) do update set ${Object.values(getTableColumns(alerts)).filter((c) => c.name !== 'id').map((c) => `"${c.name}" = excluded."${c.name}"`).join(', ')}`)
 const EVENT_KEYS = ['alertId', 'ts', 'type', 'actor', 'detail'] as const
 
 // The columns a quiet repeat moves on; a row that differs from its stored self in these only is "touched".
@@ -306,7 +330,6 @@ const sameValue = (a: unknown, b: unknown): boolean => {
   if (ka.length !== Object.keys(b).length) return false
   return ka.every((k) => (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k])
 }
-const onlyTouched = (stored: Alert, after: Alert) => (Object.keys(after) as (keyof Alert)[]).every((k) => TOUCHED.has(k) || sameValue(stored[k], after[k]))
 
 /** Whether an alert's last `resolved` event was the sender's own (no `reason`), per alert id. */
 async function resolvedBySender(db: Db, ids: string[]): Promise<Map<string, boolean>> {
@@ -347,6 +370,7 @@ async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise
   const changed = new Map<string, Alert>()
   const events: (typeof alertEvents.$inferInsert)[] = []
   const extra: BatchItem<'sqlite'>[] = []
+  const rows: TableRow[] = []
   const out: ReportResult[][] = []
   for (const d of deliveries) {
     const { at } = d
@@ -372,26 +396,39 @@ async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise
       changed.set(r.fingerprint, t.after)
       results.push({ alert: t.after, change: next.change })
     }
-    extra.push(...(d.opts.extra?.(results) ?? []))
+    rows.push(...(d.opts.rows?.(results) ?? []))
     out.push(results)
   }
-  if (!changed.size && !extra.length) return out
+  if (!changed.size && !extra.length && !rows.length) return out
   const statements: BatchItem<'sqlite'>[] = []
-  const full: Alert[] = []
+  const inserted: Alert[] = []
+  // Changed rows, by the columns that changed (a resolution, a new incident…): each set updates
+  // only its columns, so indexes over the others are left alone.
+  const updated = new Map<string, { keys: (keyof Alert)[]; rows: Alert[] }>()
   const touched: { id: string; lastSeenAt: number; updatedAt: number; count: number }[] = []
   for (const a of changed.values()) {
     const s = stored.get(a.fingerprint)
-    if (s && s.id === a.id && onlyTouched(s, a)) touched.push({ id: a.id, lastSeenAt: a.lastSeenAt, updatedAt: a.updatedAt, count: a.repeatCount - s.repeatCount })
-    else full.push(a)
+    if (!s) {
+      inserted.push(a)
+      continue
+    }
+    const keys = ALERT_KEYS.filter((k) => k !== 'id' && !sameValue(s[k], a[k]))
+    if (keys.every((k) => TOUCHED.has(k))) {
+      touched.push({ id: a.id, lastSeenAt: a.lastSeenAt, updatedAt: a.updatedAt, count: a.repeatCount - s.repeatCount })
+      continue
+    }
+    const shape = keys.join(',')
+    updated.get(shape)?.rows.push(a) ?? updated.set(shape, { keys, rows: [a] })
   }
-  if (full.length) statements.push(insertJson(db, alerts, ALERT_KEYS, full, ALERT_UPSERT))
+  if (inserted.length) statements.push(insertJson(db, alerts, ALERT_KEYS, inserted))
+  for (const { keys, rows: list } of updated.values()) statements.push(updateJson(db, alerts, keys, list))
   // Quiet repeats: the count moves on by how many came (so no other writer's repeat is lost).
   if (touched.length) {
     const data = JSON.stringify(touched.map((r) => [r.id, r.lastSeenAt, r.updatedAt, r.count]))
     statements.push(db.run(sql`with v(id, seen, upd, n) as (select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') from json_each(${data})) update ${alerts} set last_seen_at = v.seen, updated_at = v.upd, repeat_count = ${alerts}.repeat_count + v.n from v where ${alerts}.id = v.id`))
   }
   if (events.length) statements.push(insertJson(db, alertEvents, [...EVENT_KEYS], events))
-  await db.batch([...statements, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+  await db.batch([...statements, ...extra, ...insertRows(db, rows)] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
   return out
 }
 

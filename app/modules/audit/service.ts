@@ -16,7 +16,11 @@ export async function writeAudit(db: Db, entry: AuditEntry, now = Date.now()) {
 
 /** The statement that writes one audit row (to put in a batch with the change it records). */
 export function auditInsert(db: Db, entry: AuditEntry, now = Date.now()) {
-  return db.insert(auditLog).values({
+  return db.insert(auditLog).values(rowOf(entry, now))
+}
+
+function rowOf(entry: AuditEntry, now: number): typeof auditLog.$inferInsert {
+  return {
     ts: now,
     actor: entry.actor,
     action: entry.action,
@@ -24,14 +28,14 @@ export function auditInsert(db: Db, entry: AuditEntry, now = Date.now()) {
     requestId: entry.requestId ?? null,
     ip: entry.ip ?? null,
     summary: (entry.summary ?? '').slice(0, 500),
-  })
+  }
 }
 
 /** Writes one audit row for the request in `c`: who, what, target, request id and ip. */
 export const audit = (db: Db, c: Context<AppEnv>, entry: AuditInput, now = Date.now()) => writeAudit(db, requestEntry(c, entry), now)
 
-/** `audit`'s statement, unrun (for a batch). */
-export const auditStatement = (db: Db, c: Context<AppEnv>, entry: AuditInput, now = Date.now()) => auditInsert(db, requestEntry(c, entry), now)
+/** `audit`'s row, unwritten (to insert in the same transaction as the change it records). */
+export const auditRow = (c: Context<AppEnv>, entry: AuditInput, now = Date.now()) => ({ table: auditLog, row: rowOf(requestEntry(c, entry), now) })
 
 const requestEntry = (c: Context<AppEnv>, entry: AuditInput): AuditEntry => ({ ...entry, actor: entry.actor ?? actorOf(c.get('principal') ?? null), requestId: c.get('requestId'), ip: c.get('ip') })
 

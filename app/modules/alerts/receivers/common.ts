@@ -3,10 +3,9 @@
  * annotations and times those tools send, the severity mapping, and applying a validated batch of
  * reports through the one alert lifecycle.
  */
-import type { BatchItem } from 'drizzle-orm/batch'
 import * as v from 'valibot'
 import type { Severity } from '../../../../db/schema/alerts.ts'
-import { reportAlerts, type AlertReport, type LifecycleDeps, type ReportResult } from '../lifecycle.ts'
+import { reportAlerts, type AlertReport, type LifecycleDeps, type ReportResult, type TableRow } from '../lifecycle.ts'
 
 export const MAX_ALERTS = 1000
 
@@ -54,13 +53,13 @@ export const titleOf = (labels: Record<string, string>, annotations: Record<stri
 export type ReceiverSummary = { received: number; created: number; fired: number; pending: number; repeated: number; resolved: number; unchanged: number; stale: number; ignored: number }
 
 /**
- * Applies reports that were all validated first, in one transaction with `extra(summary)` (the
+ * Applies reports that were all validated first, in one transaction with `rows(summary)` (the
  * audit row). Reports for one fingerprint apply in the order sent; a report whose state the alert
  * already has is a repeat (firing) or nothing (resolved), so a duplicate delivery never makes a
  * second alert. Firing reports of an incident the sender already resolved (a retried delivery
  * arriving after the resolution) are `stale`: they never reopen it (lifecycle `staleGuard`).
  */
-export async function applyReports(lifecycle: LifecycleDeps, reports: AlertReport[], at: number, ignored = 0, extra?: (s: ReceiverSummary) => BatchItem<'sqlite'>[]): Promise<ReceiverSummary> {
+export async function applyReports(lifecycle: LifecycleDeps, reports: AlertReport[], at: number, ignored = 0, rows?: (s: ReceiverSummary) => TableRow[]): Promise<ReceiverSummary> {
   const summarise = (results: ReportResult[]) => {
     const summary: ReceiverSummary = { received: reports.length + ignored, created: 0, fired: 0, pending: 0, repeated: 0, resolved: 0, unchanged: 0, stale: 0, ignored }
     for (const { change } of results) {
@@ -71,7 +70,7 @@ export async function applyReports(lifecycle: LifecycleDeps, reports: AlertRepor
   }
   if (!reports.length) return summarise([])
   // One atomic batch for the whole delivery (grouped with concurrent ones), applied in the order sent.
-  return summarise(await reportAlerts(lifecycle, reports, at, { staleGuard: true, extra: extra && ((results) => extra(summarise(results))) }))
+  return summarise(await reportAlerts(lifecycle, reports, at, { staleGuard: true, rows: rows && ((results) => rows(summarise(results))) }))
 }
 
 /** A line for the audit log, or null when nothing changed state (repeats are not audited). */

@@ -9,7 +9,7 @@ import { actorOf, type AppEnv, type ModuleDeps } from '../../../context.ts'
 import { describe } from '../../../lib/route-meta.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access } from '../../../middleware/access.ts'
-import { auditStatement } from '../../audit/service.ts'
+import { auditRow } from '../../audit/service.ts'
 import type { AlertReport } from '../lifecycle.ts'
 import { evaluatorFor } from '../runner.ts'
 import { AlertmanagerWebhook, alertmanagerReports } from './alertmanager.ts'
@@ -31,7 +31,7 @@ export function receiverRoutes(deps: ModuleDeps) {
     // The audit row commits with the alerts it records.
     return applyReports(lifecycle, reports, at, ignored, (summary) => {
       const line = auditSummary(summary)
-      return line ? [auditStatement(db, c, { action: 'alert.received', target: tool, summary: line })] : []
+      return line ? [auditRow(c, { action: 'alert.received', target: tool, summary: line })] : []
     })
   }
 
