@@ -5,7 +5,7 @@
  * one atomic batch: the alert row, its events, and whatever the registered hooks add (the
  * notification outbox writes its rows here, in the same batch as the state change).
  */
-import { and, desc, eq, getTableColumns, getTableName, inArray, sql, type SQL } from 'drizzle-orm'
+import { and, desc, eq, getTableColumns, getTableName, inArray, sql } from 'drizzle-orm'
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
@@ -281,9 +281,9 @@ async function commitGroup(deps: LifecycleDeps, taken: Waiting[]) {
 /**
  * Many rows in one statement with ONE parameter: the rows as a JSON array of arrays (each value
  * as the driver stores it), spread by `json_each`. The SQL text stays the same whatever the number
- * of rows, so building it costs nothing; `onConflict` is the statement's upsert clause, if any.
+ * of rows, so building it costs nothing.
  */
-function insertJson<T extends SQLiteTable>(db: Db, table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][], onConflict?: SQL) {
+function insertJson<T extends SQLiteTable>(db: Db, table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][]) {
   const columns = getTableColumns(table)
   const cols = keys.map((k) => columns[k]!)
   const data = JSON.stringify(rows.map((row) => cols.map((c, i) => {
@@ -292,7 +292,7 @@ function insertJson<T extends SQLiteTable>(db: Db, table: T, keys: (keyof T['$in
   })))
   const names = sql.join(cols.map((c) => sql.identifier(c.name)), sql`, `)
   const values = sql.join(cols.map((_, i) => sql.raw(`json_extract(value, '$[${i}]')`)), sql`, `)
-  return db.run(sql`insert into ${table} (${names}) select ${values} from json_each(${data}) where true ${onConflict ?? sql``}`)
+  return db.run(sql`insert into ${table} (${names}) select ${values} from json_each(${data}) where true`)
 }
 
 /** Updates rows by id, setting `keys` from each row, in one statement with one JSON parameter (as `insertJson`). */
@@ -353,9 +353,10 @@ async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>
 
 /**
  * One read of the alerts of every delivery, then per delivery and report (in order) the next
- * state and what the hooks add; then one batch: new and changed alerts' final rows in one upsert,
- * quiet repeats (only last seen, count and update time moved) in one update, every event in one
- * insert, the hooks' statements after them (they refer to the rows), and the deliveries' extras.
+ * state and what the hooks add; then one batch: new alerts in one insert, changed alerts' final
+ * rows in one update per set of changed columns, quiet repeats (only last seen, count and update
+ * time moved) in one update, every event in one insert, then the hooks' statements (they refer to
+ * the rows) and the deliveries' rows (audit).
  */
 async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise<ReportResult[][]> {
   const { db } = deps
