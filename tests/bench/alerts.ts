@@ -36,7 +36,11 @@ const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, 
 
 type Env = Record<string, string>
 const envFor = (dir: string, base: Env, name: string): Env => ({ ...base, DATA_DIR: join(dir, name), DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}` })
-const homeostat = async (name: string, env: Env) => startServer({ name, command: BUN, args: ['app/server.ts'], port: await freePort(), env, readyPath: '/ready' })
+/** Extra Bun flags for the alert servers (e.g. `--cpu-prof-md` to profile the intake). */
+const BUN_FLAGS = (process.env.ALERT_BUN_FLAGS ?? '').split(' ').filter(Boolean)
+/** Which parts run (comma-separated: delivery, intake, eval); all by default. */
+const PARTS = new Set((process.env.ALERT_PARTS ?? 'delivery,intake,eval').split(',').map((s) => s.trim()))
+const homeostat = async (name: string, env: Env) => startServer({ name, command: BUN, args: [...BUN_FLAGS, 'app/server.ts'], port: await freePort(), env, readyPath: '/ready' })
 const keyFor = (env: Env, role: 'operator' | 'ingest') => {
   const args = ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role === 'ingest' ? 'viewer' : 'operator', ...(role === 'ingest' ? ['--scope', 'ingest'] : [])]
   const key = runCommand(BUN, args, env)
@@ -231,8 +235,8 @@ export async function alertFigures(dir: string, base: Env, log: (line: string) =
   const failed: string[] = []
   const rows: string[][] = []
   log(`alerts: breach → delivery (${TRIALS} trials), intake vs Alertmanager, rule evaluation`)
-  rows.push(...(await deliveryFigures(dir, base, log)))
-  rows.push(...(await intakeFigures(dir, base, log, failed)))
-  rows.push(...evaluationFigures(dir, base, log, failed))
+  if (PARTS.has('delivery')) rows.push(...(await deliveryFigures(dir, base, log)))
+  if (PARTS.has('intake')) rows.push(...(await intakeFigures(dir, base, log, failed)))
+  if (PARTS.has('eval')) rows.push(...evaluationFigures(dir, base, log, failed))
   return { rows, failed }
 }

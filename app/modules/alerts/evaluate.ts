@@ -1,6 +1,6 @@
 /**
- * Rule evaluation. `loadGroups` reads step buckets through the metrics query functions; everything
- * else here is pure: the value of each kind of rule per label set, and whether it breaches.
+ * Rule evaluation. `readMetric` reads step buckets through the metrics query functions (per rule,
+ * or shared by a cycle's rules through `cycleReader`); everything else here is pure: the value of each kind of rule per label set, and whether it breaches.
  */
 import type { Db } from '../../../db/client.ts'
 import type { AlertRule, Comparator, LabelMatcher } from '../../../db/schema/alerts.ts'
@@ -19,16 +19,79 @@ export type RuleSpec = Pick<AlertRule, 'kind' | 'metric' | 'matchers' | 'by' | '
 /** Step size for reading a span: whole minutes use minute buckets (and the 1m rollups), else seconds. */
 export const stepFor = (...spans: number[]) => (spans.every((s) => s % 60_000 === 0) ? 60_000 : 1000)
 
+/** A metric's series and their step buckets (by series id, then step start) from `from`. */
+export type MetricRead = { series: Series[]; buckets: Map<number, Map<number, Bucket>>; from: number }
+
+/**
+ * THE read of rule evaluation: the series of `metric` that `keep` selects and their step buckets
+ * over [from, to). Every rule reads through here (directly or through a cycle's `Reader`), so a
+ * change in how points are stored changes only `stepBuckets` and this.
+ */
+export async function readMetric(db: Db, metric: string, keep: (s: Series) => boolean, span: { from: number; to: number; step: number }): Promise<MetricRead> {
+  const found = (await findSeries(db, metric, {})).filter(keep)
+  return { series: found, buckets: found.length ? await stepBuckets(db, found.map((s) => s.id), span) : new Map(), from: span.from }
+}
+
+/** What a rule reads: a metric's matching series over [now - span, now) in steps. */
+export type ReadSpec = { metric: string; matchers: LabelMatcher[]; span: number; step: number; seenSince?: number }
+/** Reads for `loadGroups`: the series of q.metric (at least those `keep` selects) and their buckets over at least [now - span, now). */
+export type Reader = (q: { metric: string; step: number; span: number; now: number; keep: (s: Series) => boolean }) => Promise<MetricRead>
+
+/** The first step start a read of `span` before `now` covers. */
+const startOf = (now: number, span: number, step: number) => now - span - ((now - span) % step)
+
+/** One rule on its own: only its matching series, only its window. */
+export const directReader = (db: Db): Reader => (q) => readMetric(db, q.metric, q.keep, { from: startOf(q.now, q.span, q.step), to: q.now, step: q.step })
+
+/**
+ * A cycle's reads, shared by its rules: per metric and step, every series over the widest span
+ * any of the rules reads (`loadGroups` gives each rule only the buckets of its own span). The
+ * last `keep` metrics' reads are kept, so evaluate the rules grouped by metric (`byMetric`).
+ */
+export function cycleReader(db: Db, rules: RuleSpec[], now: number, keep = 4): Reader {
+  const id = (metric: string, step: number) => `${metric}\u0000${step}`
+  const widest = new Map<string, number>()
+  for (const rule of rules) for (const q of readsOf(rule, now)) widest.set(id(q.metric, q.step), Math.max(widest.get(id(q.metric, q.step)) ?? 0, q.span))
+  const memo = new Map<string, { span: number; read: Promise<MetricRead> }>()
+  return (q) => {
+    const k = id(q.metric, q.step)
+    let hit = memo.get(k)
+    memo.delete(k)
+    if (!hit || hit.span < q.span || q.now !== now) {
+      const span = Math.max(widest.get(k) ?? 0, q.span)
+      const read = readMetric(db, q.metric, () => true, { from: startOf(q.now, span, q.step), to: q.now, step: q.step })
+      if (q.now !== now) return read
+      const entry = (hit = { span, read })
+      void read.catch(() => memo.get(k) === entry && memo.delete(k))
+    }
+    memo.set(k, hit)
+    while (memo.size > keep) memo.delete(memo.keys().next().value!)
+    return hit.read
+  }
+}
+
+/** Rules in an order that lets a `cycleReader` read each metric once. */
+export const byMetric = <R extends RuleSpec>(rules: R[]) => [...rules].sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0))
+
 /** Reads the matching series' step buckets over [now - span, now), grouped by the `by` labels. */
-export async function loadGroups(db: Db, q: { metric: string; matchers: LabelMatcher[]; by: string[]; span: number; step: number; now: number; seenSince?: number }): Promise<Group[]> {
+export async function loadGroups(db: Db, q: ReadSpec & { by: string[]; now: number }, reader: Reader = directReader(db)): Promise<Group[]> {
   const match = compileMatchers(q.matchers)
-  const found: Series[] = (await findSeries(db, q.metric, {})).filter((s) => match(s.labels) && (q.seenSince === undefined || s.lastSeenAt >= q.seenSince))
+  const keep = (s: Series) => match(s.labels) && (q.seenSince === undefined || s.lastSeenAt >= q.seenSince)
+  const read = await reader({ metric: q.metric, step: q.step, span: q.span, now: q.now, keep })
+  const found = read.series.filter(keep)
   if (!found.length) return []
-  const from = q.now - q.span - ((q.now - q.span) % q.step)
-  const buckets = await stepBuckets(db, found.map((s) => s.id), { from, to: q.now, step: q.step })
+  // A shared read may reach further back than this rule: keep only its own span's buckets.
+  const from = startOf(q.now, q.span, q.step)
+  const own = (m: Map<number, Bucket> | undefined) => {
+    if (!m) return new Map<number, Bucket>()
+    if (read.from >= from) return m
+    const out = new Map<number, Bucket>()
+    for (const [k, b] of m) if (k >= from) out.set(k, b)
+    return out
+  }
   return groupSeries(found, q.by).map((g) => ({
     labels: g.labels,
-    members: g.members.map((m) => buckets.get(m.id) ?? new Map()),
+    members: g.members.map((m) => own(read.buckets.get(m.id))),
     lastSeenAt: Math.max(...g.members.map((m) => m.lastSeenAt)),
   }))
 }
@@ -156,32 +219,49 @@ export function anomalyCandidates(rule: RuleSpec, groups: Group[], now: number):
   })
 }
 
-/** What a rule finds now, per label set: reads the data it needs and applies its kind. */
-export async function evaluateRule(db: Db, rule: RuleSpec, now: number): Promise<Candidate[]> {
-  const base = { metric: rule.metric, matchers: rule.matchers, by: rule.by, now }
+/** What a rule reads: its metric (and a ratio's denominator) over the span and step its kind needs. */
+export function readsOf(rule: RuleSpec, now: number): ReadSpec[] {
+  const base = { metric: rule.metric, matchers: rule.matchers }
   switch (rule.kind) {
     case 'threshold':
-      return thresholdCandidates(rule, await loadGroups(db, { ...base, span: rule.windowMs, step: stepFor(rule.windowMs) }), now)
+      return [{ ...base, span: rule.windowMs, step: stepFor(rule.windowMs) }]
     case 'ratio': {
       const step = stepFor(rule.windowMs)
-      const [top, bottom] = [
-        await loadGroups(db, { ...base, span: rule.windowMs, step }),
-        await loadGroups(db, { ...base, metric: rule.params.denominator ?? rule.metric, matchers: rule.params.denominatorMatchers ?? rule.matchers, span: rule.windowMs, step }),
+      return [
+        { ...base, span: rule.windowMs, step },
+        { metric: rule.params.denominator ?? rule.metric, matchers: rule.params.denominatorMatchers ?? rule.matchers, span: rule.windowMs, step },
       ]
-      return ratioCandidates(rule, top, bottom, now)
     }
     case 'change': {
       const span = rule.windowMs + changeReach(rule)
-      return changeCandidates(rule, await loadGroups(db, { ...base, span, step: stepFor(rule.windowMs, span) }), now)
+      return [{ ...base, span, step: stepFor(rule.windowMs, span) }]
     }
     case 'absence': {
       const span = (rule.params.minutes ?? 5) * 60_000
       const lookback = Math.max(86_400_000, 2 * span)
-      return absenceCandidates(rule, await loadGroups(db, { ...base, span, step: stepFor(span), seenSince: now - lookback }), now)
+      return [{ ...base, span, step: stepFor(span), seenSince: now - lookback }]
     }
     case 'anomaly': {
       const step = rule.params.stepMs ?? 60_000
-      return anomalyCandidates(rule, await loadGroups(db, { ...base, span: rule.windowMs, step: stepFor(step, rule.windowMs) }), now)
+      return [{ ...base, span: rule.windowMs, step: stepFor(step, rule.windowMs) }]
     }
+  }
+}
+
+/** What a rule finds now, per label set: reads the data it needs (through `reader`) and applies its kind. */
+export async function evaluateRule(db: Db, rule: RuleSpec, now: number, reader: Reader = directReader(db)): Promise<Candidate[]> {
+  const groups: Group[][] = []
+  for (const q of readsOf(rule, now)) groups.push(await loadGroups(db, { ...q, by: rule.by, now }, reader))
+  switch (rule.kind) {
+    case 'threshold':
+      return thresholdCandidates(rule, groups[0]!, now)
+    case 'ratio':
+      return ratioCandidates(rule, groups[0]!, groups[1]!, now)
+    case 'change':
+      return changeCandidates(rule, groups[0]!, now)
+    case 'absence':
+      return absenceCandidates(rule, groups[0]!, now)
+    case 'anomaly':
+      return anomalyCandidates(rule, groups[0]!, now)
   }
 }

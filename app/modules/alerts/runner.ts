@@ -2,13 +2,13 @@
  * Runs rules: every tick of the `alert-evaluation` job, and shortly after ingest writes a metric
  * a rule watches. Turns what a rule finds into alert reports, honouring `for` and `keepFiringFor`.
  */
-import { and, eq, ne } from 'drizzle-orm'
+import { and, eq, isNotNull, ne } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { alertRules, alerts, type Alert, type AlertRule } from '../../../db/schema/alerts.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { MetricStore } from '../metrics/store.ts'
-import { evaluateRule, type Candidate } from './evaluate.ts'
-import { reportAlert, resolveAlert, ruleFingerprint, type LifecycleDeps, type TransitionHook } from './lifecycle.ts'
+import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
+import { reportAlerts, resolveAlert, ruleFingerprint, type AlertReport, type LifecycleDeps, type ReportResult, type TransitionHook } from './lifecycle.ts'
 import { renderTemplate } from './templates.ts'
 import { transitionHooks } from './hooks.ts'
 
@@ -35,30 +35,39 @@ export function annotationsFor(rule: AlertRule, c: Pick<Candidate, 'labels' | 'v
   return { title: summary || rule.name, annotations: { ...(summary ? { summary } : {}), ...(description ? { description } : {}), ...(rule.runbookUrl ? { runbookUrl: rule.runbookUrl } : {}) } }
 }
 
-/** Applies what a rule found now to its alerts. Returns how many reports changed something. */
-export async function applyRule(deps: LifecycleDeps, rule: AlertRule, candidates: Candidate[], now: number) {
-  const open = await deps.db.select().from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
+/** The reports for what a rule found now, given its open alerts: firing, pending, repeats and resolutions. Pure. */
+export function ruleReports(rule: AlertRule, candidates: Candidate[], open: Alert[], now: number): AlertReport[] {
   const byFp = new Map(open.map((a) => [a.fingerprint, a]))
   const seen = new Set<string>()
-  let changes = 0
+  const reports: AlertReport[] = []
   for (const c of candidates) {
     if (!c.holds) continue
     const fingerprint = ruleFingerprint(rule.id, c.labels)
     seen.add(fingerprint)
-    const existing = byFp.get(fingerprint)
-    const state = decide(existing, true, rule, now)
+    const state = decide(byFp.get(fingerprint), true, rule, now)
     if (!state) continue
     const labels = alertLabels(rule, c.labels)
-    const r = await reportAlert(deps, { fingerprint, source: 'rule', ruleId: rule.id, state, severity: rule.severity, labels, value: c.value, actor: `rule:${rule.name}`, quietRepeat: true, ...annotationsFor(rule, c) }, now)
-    if (r.change !== 'repeated' && r.change !== 'none') changes++
+    reports.push({ fingerprint, source: 'rule', ruleId: rule.id, state, severity: rule.severity, labels, value: c.value, actor: `rule:${rule.name}`, quietRepeat: true, ...annotationsFor(rule, c) })
   }
   for (const a of open) {
     if (seen.has(a.fingerprint)) continue
     if (decide(a, false, rule, now) !== 'resolved') continue
-    await reportAlert(deps, { fingerprint: a.fingerprint, source: 'rule', ruleId: rule.id, state: 'resolved', severity: a.severity, title: a.title, labels: a.labels, annotations: a.annotations, actor: `rule:${rule.name}` }, now)
-    changes++
+    reports.push({ fingerprint: a.fingerprint, source: 'rule', ruleId: rule.id, state: 'resolved', severity: a.severity, title: a.title, labels: a.labels, annotations: a.annotations, actor: `rule:${rule.name}` })
   }
-  return changes
+  return reports
+}
+
+/** How many of a rule's reports changed something (a resolution always counts). */
+const changesOf = (reports: AlertReport[], results: ReportResult[]) => results.filter((r, i) => reports[i]!.state === 'resolved' || (r.change !== 'repeated' && r.change !== 'none')).length
+
+/**
+ * Applies what a rule found now to its alerts, as one delivery (one transaction, grouped with
+ * other rules' deliveries that are under way). Returns how many reports changed something.
+ */
+export async function applyRule(deps: LifecycleDeps, rule: AlertRule, candidates: Candidate[], now: number, open?: Alert[]) {
+  open ??= await deps.db.select().from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
+  const reports = ruleReports(rule, candidates, open, now)
+  return changesOf(reports, await reportAlerts(deps, reports, now))
 }
 
 /** Resolves a rule's open alerts (the rule was disabled or deleted). */
@@ -89,17 +98,32 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: Transition
     return next
   }
 
+  /**
+   * One read of the rules' open alerts, each metric's data read once for all the rules over it
+   * (`cycleReader`), and each rule's reports one delivery: the deliveries of rules evaluated
+   * meanwhile commit together (the lifecycle's group commit), a failing one alone.
+   */
   async function runRules(rules: AlertRule[], now: number) {
     let changes = 0
     let failed = 0
-    for (const rule of rules) {
+    const fail = (rule: AlertRule, error: unknown) => {
+      failed++
+      log?.error('alert rule evaluation failed', { rule: rule.name, error: String((error as Error)?.message ?? error) })
+    }
+    const open = new Map<string, Alert[]>()
+    if (rules.length) for (const a of await deps.db.select().from(alerts).where(and(isNotNull(alerts.ruleId), ne(alerts.status, 'resolved')))) open.get(a.ruleId!)?.push(a) ?? open.set(a.ruleId!, [a])
+    const reader = cycleReader(deps.db, rules, now)
+    const applying: Promise<void>[] = []
+    for (const rule of byMetric(rules)) {
       try {
-        changes += await applyRule(lifecycle, rule, await evaluateRule(deps.db, rule, now), now)
+        const candidates = await evaluateRule(deps.db, rule, now, reader)
+        const reports = ruleReports(rule, candidates, open.get(rule.id) ?? [], now)
+        if (reports.length) applying.push(reportAlerts(lifecycle, reports, now).then((results) => void (changes += changesOf(reports, results)), (error) => fail(rule, error)))
       } catch (error) {
-        failed++
-        log?.error('alert rule evaluation failed', { rule: rule.name, error: String((error as Error)?.message ?? error) })
+        fail(rule, error)
       }
     }
+    await Promise.all(applying)
     return { rules: rules.length, changes, failed }
   }
 

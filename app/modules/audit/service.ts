@@ -7,9 +7,20 @@ import { page } from '../../lib/pagination.ts'
 
 export type AuditInput = { action: string; target?: string | null; summary?: string; actor?: string }
 
+type AuditEntry = AuditInput & { actor: string; requestId?: string | null; ip?: string | null }
+
 /** Writes one audit row. */
-export async function writeAudit(db: Db, entry: AuditInput & { actor: string; requestId?: string | null; ip?: string | null }, now = Date.now()) {
-  await db.insert(auditLog).values({
+export async function writeAudit(db: Db, entry: AuditEntry, now = Date.now()) {
+  await auditInsert(db, entry, now)
+}
+
+/** The statement that writes one audit row (to put in a batch with the change it records). */
+export function auditInsert(db: Db, entry: AuditEntry, now = Date.now()) {
+  return db.insert(auditLog).values(rowOf(entry, now))
+}
+
+function rowOf(entry: AuditEntry, now: number): typeof auditLog.$inferInsert {
+  return {
     ts: now,
     actor: entry.actor,
     action: entry.action,
@@ -17,12 +28,16 @@ export async function writeAudit(db: Db, entry: AuditInput & { actor: string; re
     requestId: entry.requestId ?? null,
     ip: entry.ip ?? null,
     summary: (entry.summary ?? '').slice(0, 500),
-  })
+  }
 }
 
 /** Writes one audit row for the request in `c`: who, what, target, request id and ip. */
-export const audit = (db: Db, c: Context<AppEnv>, entry: AuditInput, now = Date.now()) =>
-  writeAudit(db, { ...entry, actor: entry.actor ?? actorOf(c.get('principal') ?? null), requestId: c.get('requestId'), ip: c.get('ip') }, now)
+export const audit = (db: Db, c: Context<AppEnv>, entry: AuditInput, now = Date.now()) => writeAudit(db, requestEntry(c, entry), now)
+
+/** `audit`'s row, unwritten (to insert in the same transaction as the change it records). */
+export const auditRow = (c: Context<AppEnv>, entry: AuditInput, now = Date.now()) => ({ table: auditLog, row: rowOf(requestEntry(c, entry), now) })
+
+const requestEntry = (c: Context<AppEnv>, entry: AuditInput): AuditEntry => ({ ...entry, actor: entry.actor ?? actorOf(c.get('principal') ?? null), requestId: c.get('requestId'), ip: c.get('ip') })
 
 export type AuditFilter = {
   actor?: string

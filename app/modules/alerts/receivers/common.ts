@@ -3,10 +3,9 @@
  * annotations and times those tools send, the severity mapping, and applying a validated batch of
  * reports through the one alert lifecycle.
  */
-import { and, desc, eq, inArray } from 'drizzle-orm'
 import * as v from 'valibot'
-import { alertEvents, alerts, type Severity } from '../../../../db/schema/alerts.ts'
-import { reportAlerts, type AlertReport, type LifecycleDeps, type ReportResult } from '../lifecycle.ts'
+import type { Severity } from '../../../../db/schema/alerts.ts'
+import { reportAlerts, type AlertReport, type LifecycleDeps, type ReportResult, type TableRow } from '../lifecycle.ts'
 
 export const MAX_ALERTS = 1000
 
@@ -54,41 +53,24 @@ export const titleOf = (labels: Record<string, string>, annotations: Record<stri
 export type ReceiverSummary = { received: number; created: number; fired: number; pending: number; repeated: number; resolved: number; unchanged: number; stale: number; ignored: number }
 
 /**
- * Firing (or pending) reports of an incident that the sender itself already resolved: a retried
- * delivery that arrives after the resolution (it started before the alert's recorded end). They
- * must not reopen the alert. A new incident starts after that end and does reopen it; so does any
- * report for an alert resolved by hand (its `resolved` event has a `reason`), as for rules.
+ * Applies reports that were all validated first, in one transaction with `rows(summary)` (the
+ * audit row). Reports for one fingerprint apply in the order sent; a report whose state the alert
+ * already has is a repeat (firing) or nothing (resolved), so a duplicate delivery never makes a
+ * second alert. Firing reports of an incident the sender already resolved (a retried delivery
+ * arriving after the resolution) are `stale`: they never reopen it (lifecycle `staleGuard`).
  */
-async function staleReports(lifecycle: LifecycleDeps, reports: AlertReport[]): Promise<Set<AlertReport>> {
-  const candidates = reports.filter((r) => r.state !== 'resolved' && r.startsAt !== undefined)
-  if (!candidates.length) return new Set()
-  const { db } = lifecycle
-  const rows = await db.select({ id: alerts.id, fingerprint: alerts.fingerprint, endsAt: alerts.endsAt }).from(alerts).where(and(inArray(alerts.fingerprint, [...new Set(candidates.map((r) => r.fingerprint))]), eq(alerts.status, 'resolved')))
-  const stale = new Set<AlertReport>()
-  for (const row of rows) {
-    const old = candidates.filter((r) => r.fingerprint === row.fingerprint && row.endsAt !== null && r.startsAt! < row.endsAt)
-    if (!old.length) continue
-    const [last] = await db.select({ detail: alertEvents.detail }).from(alertEvents).where(and(eq(alertEvents.alertId, row.id), eq(alertEvents.type, 'resolved'))).orderBy(desc(alertEvents.id)).limit(1)
-    if (last && last.detail.reason === undefined) for (const r of old) stale.add(r)
+export async function applyReports(lifecycle: LifecycleDeps, reports: AlertReport[], at: number, ignored = 0, rows?: (s: ReceiverSummary) => TableRow[]): Promise<ReceiverSummary> {
+  const summarise = (results: ReportResult[]) => {
+    const summary: ReceiverSummary = { received: reports.length + ignored, created: 0, fired: 0, pending: 0, repeated: 0, resolved: 0, unchanged: 0, stale: 0, ignored }
+    for (const { change } of results) {
+      if (change === 'none') summary.unchanged++
+      else summary[change]++
+    }
+    return summary
   }
-  return stale
-}
-
-/**
- * Applies reports that were all validated first. Reports for one fingerprint apply in the order
- * sent (the lifecycle queues them); a report whose state the alert already has is a repeat
- * (firing) or nothing (resolved), so a duplicate delivery never makes a second alert.
- */
-export async function applyReports(lifecycle: LifecycleDeps, reports: AlertReport[], at: number, ignored = 0): Promise<ReceiverSummary> {
-  const stale = await staleReports(lifecycle, reports)
-  // One atomic batch for the whole delivery (one read, one commit), applied in the order sent.
-  const results: ReportResult[] = await reportAlerts(lifecycle, reports.filter((r) => !stale.has(r)), at)
-  const summary: ReceiverSummary = { received: reports.length + ignored, created: 0, fired: 0, pending: 0, repeated: 0, resolved: 0, unchanged: 0, stale: stale.size, ignored }
-  for (const { change } of results) {
-    if (change === 'none') summary.unchanged++
-    else summary[change]++
-  }
-  return summary
+  if (!reports.length) return summarise([])
+  // One atomic batch for the whole delivery (grouped with concurrent ones), applied in the order sent.
+  return summarise(await reportAlerts(lifecycle, reports, at, { staleGuard: true, rows: rows && ((results) => rows(summarise(results))) }))
 }
 
 /** A line for the audit log, or null when nothing changed state (repeats are not audited). */

@@ -9,13 +9,13 @@ import { actorOf, type AppEnv, type ModuleDeps } from '../../../context.ts'
 import { describe } from '../../../lib/route-meta.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access } from '../../../middleware/access.ts'
-import { audit } from '../../audit/service.ts'
+import { auditRow } from '../../audit/service.ts'
 import type { AlertReport } from '../lifecycle.ts'
 import { evaluatorFor } from '../runner.ts'
 import { AlertmanagerWebhook, alertmanagerReports } from './alertmanager.ts'
 import { applyReports, auditSummary } from './common.ts'
 import { GrafanaWebhook, grafanaReports } from './grafana.ts'
-import { PostableAlerts, prometheusReports } from './prometheus.ts'
+import { isPostableAlerts, PostableAlerts, prometheusReports } from './prometheus.ts'
 import { UptimeKumaQuery, UptimeKumaWebhook, uptimeKumaReport } from './uptime-kuma.ts'
 
 export function receiverRoutes(deps: ModuleDeps) {
@@ -28,10 +28,11 @@ export function receiverRoutes(deps: ModuleDeps) {
   const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
 
   async function receive(c: Context<AppEnv>, tool: string, reports: AlertReport[], at: number, ignored = 0) {
-    const summary = await applyReports(lifecycle, reports, at, ignored)
-    const line = auditSummary(summary)
-    if (line) await audit(db, c, { action: 'alert.received', target: tool, summary: line })
-    return summary
+    // The audit row commits with the alerts it records.
+    return applyReports(lifecycle, reports, at, ignored, (summary) => {
+      const line = auditSummary(summary)
+      return line ? [auditRow(c, { action: 'alert.received', target: tool, summary: line })] : []
+    })
   }
 
   app.post('/api/v1/hooks/alertmanager', access('ingest'), describe('Alertmanager webhook (payload version 4): each alert by its fingerprint, firing or resolved', tags), validate('json', AlertmanagerWebhook), async (c) => {
@@ -52,7 +53,7 @@ export function receiverRoutes(deps: ModuleDeps) {
 
   // Alertmanager answers an accepted batch with 200 and an empty body; Prometheus reads nothing more.
   // Prometheus 2.x's notifier only ever POSTs here, so no GET /api/v2/status is offered.
-  app.post('/api/v2/alerts', access('ingest'), describe('Alertmanager API v2 intake for Prometheus (alerting.alertmanagers): endsAt ≤ now → resolved, else firing', tags), validate('json', PostableAlerts), async (c) => {
+  app.post('/api/v2/alerts', access('ingest'), describe('Alertmanager API v2 intake for Prometheus (alerting.alertmanagers): endsAt ≤ now → resolved, else firing', tags), validate('json', PostableAlerts, { fast: isPostableAlerts }), async (c) => {
     const at = now()
     await receive(c, 'prometheus', prometheusReports(c.req.valid('json'), actor(c), at), at)
     return c.body(null, 200)
