@@ -1,12 +1,19 @@
-import { and, eq, lt } from 'drizzle-orm'
+import { and, eq, inArray, lt } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
 import { sessions, setupTokens } from '../db/schema/auth.ts'
+import { breakerEvents, finalHealingStatuses, healingActions, modelRouteEvents } from '../db/schema/healing.ts'
 import { jobRuns } from '../db/schema/system.ts'
 import { days, hours } from '../app/lib/time.ts'
 import type { JobDef } from './scheduler.ts'
 
-/** Deletes expired sessions and setup links, old job runs, and closes runs a crash abandoned. */
-export function housekeepingJob({ db, jobRunsRetentionDays }: { db: Db; jobRunsRetentionDays: number }): JobDef {
+type Retention = { jobRunsRetentionDays: number; healingHistoryDays: number }
+
+/**
+ * Deletes expired sessions and setup links, old job runs, finished healing actions (their
+ * timelines go with them), breaker and route history past its retention, and closes runs a crash
+ * abandoned. Healing actions still open are kept whatever their age.
+ */
+export function housekeepingJob({ db, jobRunsRetentionDays, healingHistoryDays }: { db: Db } & Retention): JobDef {
   return {
     name: 'housekeeping',
     schedule: '0 */10 * * * *',
@@ -19,11 +26,21 @@ export function housekeepingJob({ db, jobRunsRetentionDays }: { db: Db; jobRunsR
         .where(and(eq(jobRuns.status, 'running'), lt(jobRuns.startedAt, now - hours(6))))
         .returning({ id: jobRuns.id })
       const oldRuns = await db.delete(jobRuns).where(lt(jobRuns.startedAt, now - days(jobRunsRetentionDays))).returning({ id: jobRuns.id })
+      const healingBefore = now - days(healingHistoryDays)
+      const oldActions = await db
+        .delete(healingActions)
+        .where(and(inArray(healingActions.status, [...finalHealingStatuses]), lt(healingActions.createdAt, healingBefore)))
+        .returning({ id: healingActions.id })
+      const oldBreakerEvents = await db.delete(breakerEvents).where(lt(breakerEvents.ts, healingBefore)).returning({ id: breakerEvents.id })
+      const oldRouteEvents = await db.delete(modelRouteEvents).where(lt(modelRouteEvents.ts, healingBefore)).returning({ id: modelRouteEvents.id })
       return {
         sessionsDeleted: expiredSessions.length,
         setupLinksDeleted: expiredSetup.length,
         runsAbandoned: abandoned.length,
         jobRunsDeleted: oldRuns.length,
+        healingActionsDeleted: oldActions.length,
+        breakerEventsDeleted: oldBreakerEvents.length,
+        routeEventsDeleted: oldRouteEvents.length,
       }
     },
   }

@@ -13,7 +13,7 @@ import type { Scheduler } from './scheduler.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
 export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; config: Config }) {
-  scheduler.register(housekeepingJob({ db, jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS }))
+  scheduler.register(housekeepingJob({ db, jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS, healingHistoryDays: config.HEALING_HISTORY_DAYS }))
   scheduler.register(rollupJob({ db }))
   scheduler.register(alertEvaluationJob({ db }))
   scheduler.register(notificationsJob({ db }))

@@ -199,9 +199,19 @@ describe('housekeeping', () => {
     await insertRun('success', now - days(40))
     await insertRun('success', now - days(29))
     await insertRun('running', now - hours(7)) // a crashed instance left it running
+    const insertAction = (id: string, status: string, createdAt: number) =>
+      client.execute({
+        sql: "insert into healing_actions (id, trigger, action_type, target, status, run_after, requested_by, created_at, updated_at) values (?, '{}', 'webhook', 't', ?, 0, 'test', ?, ?)",
+        args: [id, status, createdAt, createdAt],
+      })
+    await insertAction('old-done', 'SUCCESS', now - days(91)) // past the 90-day history
+    await insertAction('old-open', 'PENDING_APPROVAL', now - days(91)) // still open: kept
+    await insertAction('recent', 'FAILED', now - days(89))
+    await client.execute({ sql: "insert into healing_events (action_id, ts, status, actor) values ('old-done', ?, 'SUCCESS', 'test')", args: [now - days(91)] })
+    await client.execute({ sql: "insert into breaker_events (key, ts, from_state, to_state) values ('model:a', ?, 'CLOSED', 'OPEN'), ('model:a', ?, 'OPEN', 'HALF_OPEN')", args: [now - days(95), now - days(1)] })
 
     const s = createScheduler({ db, log, instanceId: 'hk', now: () => now })
-    s.register(housekeepingJob({ db, jobRunsRetentionDays: 30 }))
+    s.register(housekeepingJob({ db, jobRunsRetentionDays: 30, healingHistoryDays: 90 }))
     expect(await s.runTick('housekeeping', now)).toBe('ran')
 
     expect((await rows('select id from sessions')).map((r) => r.id)).toEqual(['live'])
@@ -210,6 +220,9 @@ describe('housekeeping', () => {
     expect(other.map((r) => r.status)).toEqual(['success', 'failed'])
     expect(other[1]!.error).toMatch(/abandoned/)
     const [hk] = await runs('housekeeping')
-    expect(JSON.parse(hk!.counts as string)).toEqual({ sessionsDeleted: 2, setupLinksDeleted: 1, runsAbandoned: 1, jobRunsDeleted: 2 })
+    expect(JSON.parse(hk!.counts as string)).toEqual({ sessionsDeleted: 2, setupLinksDeleted: 1, runsAbandoned: 1, jobRunsDeleted: 2, healingActionsDeleted: 1, breakerEventsDeleted: 1, routeEventsDeleted: 0 })
+    expect((await rows('select id from healing_actions order by id')).map((r) => r.id)).toEqual(['old-open', 'recent'])
+    expect(await rows('select id from healing_events')).toEqual([]) // the timeline went with its action
+    expect((await rows('select to_state from breaker_events')).map((r) => r.to_state)).toEqual(['HALF_OPEN'])
   })
 })
