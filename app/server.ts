@@ -4,6 +4,7 @@ import { boot, runtimeName } from './boot.ts'
 import { ensureFirstAdmin } from './modules/auth/setup.ts'
 import { createScheduler, recordJobRuns } from '../jobs/scheduler.ts'
 import { registerJobs } from '../jobs/index.ts'
+import { startInboxMover } from './modules/metrics/inbox.ts'
 
 type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
 type Fetch = (req: Request, ...rest: unknown[]) => Response | Promise<Response>
@@ -67,6 +68,8 @@ const app = createApp({ config, db, log, sealer, telemetry, scheduler, remoteAdd
 const served = await serve(app.fetch as Fetch, config.PORT, config.HOST)
 remote = served.remoteAddress
 if (config.JOBS_ENABLED) scheduler.start()
+// Every instance moves new points out of the inbox (each move is one transaction; see inbox.ts).
+const mover = startInboxMover(db, { intervalMs: config.METRICS_INBOX_MOVE_MS, log })
 
 console.log(`Homeostat ${runtimeName()} listening on ${config.PUBLIC_URL}`)
 if (first.kind === 'admin_created') console.log(`Created admin ${first.email} from ADMIN_EMAIL`)
@@ -79,6 +82,7 @@ async function shutdown(signal: string) {
   log.info('shutting down', { signal })
   await served.stop() // stop accepting; in-flight requests finish
   await scheduler.stop() // wait for running job ticks
+  await mover.stop()
   client.close()
   log.info('stopped')
   process.exit(0)

@@ -1,6 +1,7 @@
 import { and, eq, gte, inArray, lt } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { points, rollups, rollupWatermarks, series, type Series } from '../../../db/schema/metrics.ts'
+import { rollups, rollupWatermarks, series, type Series } from '../../../db/schema/metrics.ts'
+import { readRaw } from './inbox.ts'
 import { addValue, decodeSketch, emptySketch, mergeInto, quantile, type Sketch } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
 
@@ -68,7 +69,7 @@ export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'fr
   }
   if (cursor < q.to) {
     for (let i = 0; i < ids.length; i += 500) {
-      const rows = await db.select().from(points).where(and(inArray(points.seriesId, ids.slice(i, i + 500)), gte(points.ts, cursor), lt(points.ts, q.to)))
+      const rows = await readRaw(db, ids.slice(i, i + 500), cursor, q.to)
       for (const p of rows) {
         const s = emptySketch()
         addValue(s, p.value)
