@@ -154,6 +154,19 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
     expect(await stored('fine_metric')).toEqual([])
   })
 
+  it('a series already stored still has every sample checked, and labels sent in another order are the same series', async () => {
+    const known = { __name__: 'known_metric', job: 'j', instance: 'i' }
+    expect((await post(compress(request([{ labels: known, samples: [[1, T0]] }])))).status).toBe(204)
+    const res = await post(compress(request([{ labels: known, samples: [[2, T0 + 1000], [3, -5]] }, { labels: { ...known, instance: 'bad-\u0000' }, samples: [[1, Date.now() + 3_600_000]] }])))
+    expect(res.status).toBe(400)
+    expect((await errorOf(res)).details.map((d) => d.field)).toEqual(['timeseries.0.samples.1.timestamp', 'timeseries.1.samples.0.timestamp'])
+    expect(await stored('known_metric')).toEqual([{ labels: { instance: 'i', job: 'j' }, ts: T0, value: 1 }])
+    // NaN is dropped for a known series too; the same labels in another order land in the same series.
+    const again = await post(compress(request([{ labels: { instance: 'i', __name__: 'known_metric', job: 'j' }, samples: [[4, T0 + 2000], [Number.NaN, T0 + 3000]] }])))
+    expect([again.status, again.headers.get('x-homeostat-samples-dropped')]).toEqual([204, '1'])
+    expect((await stored('known_metric')).map((p) => [p.labels, p.value])).toEqual([[{ instance: 'i', job: 'j' }, 1], [{ instance: 'i', job: 'j' }, 4]])
+  })
+
   it('415 for another Content-Type or Content-Encoding, or remote write 2.0', async () => {
     const body = compress(request([{ labels: { __name__: 'typed_metric' }, samples: [[1, T0]] }]))
     const variants: Record<string, string>[] = [{ 'Content-Type': 'application/json' }, { 'Content-Type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }, { 'Content-Encoding': 'zstd' }]
