@@ -165,26 +165,26 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     if (derived.length) samples = [...samples, ...derived]
     const sids = await seriesIds(samples, now)
     const late = now - SETTLE_MS
-    // Last value wins within the request too.
-    const rows = new Map<string, number>() // "series:ts" → index of the last sample
+    // Last value wins within the request too: rows later in the statement overwrite earlier ones.
+    const pointArgs: number[] = []
     const dirty = new Map<string, [number, number]>()
     samples.forEach((s, i) => {
       const seriesId = sids[i]!
-      rows.set(`${seriesId}:${s.ts}`, i)
+      pointArgs.push(s.ts, seriesId, s.value)
       if (s.ts < late) {
         const bucket = s.ts - (s.ts % MINUTE)
         dirty.set(`${seriesId}:${bucket}`, [seriesId, bucket])
       }
     })
-    const pointArgs: number[] = []
-    for (const index of rows.values()) pointArgs.push(samples[index]!.ts, sids[index]!, samples[index]!.value)
     const distinct = [...new Set(sids)]
+    // Points stored: one per series and ms (usually every sample is its own series, or its own ms).
+    const written = distinct.length === samples.length || new Set(samples.map((s) => s.ts)).size === samples.length ? samples.length : new Set(samples.map((s, i) => `${sids[i]}:${s.ts}`)).size
     const stale = distinct.filter((id) => now - (touched.get(id) ?? 0) > MINUTE)
     await commit({ points: pointArgs, marks: [...dirty.values()].flat(), touch: stale, now })
     // Only after the commit: a failed batch must not hide these series from the next touch.
     for (const id of stale) touched.set(id, now)
     if (touched.size > 500_000) touched.clear()
-    return { written: rows.size, series: distinct.length }
+    return { written, series: distinct.length }
   }
 
   return { write, seriesIds }
