@@ -1,7 +1,9 @@
 import { count, eq, sql } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { points, pointsInbox, rollups, series } from '../../db/schema/metrics.ts'
-import { moveInbox } from '../../app/modules/metrics/inbox.ts'
+import { moveInbox, startInboxMover } from '../../app/modules/metrics/inbox.ts'
+import { createLogger } from '../../app/lib/logger.ts'
+import { until } from '../helpers/server.ts'
 import { rawPages } from '../../app/modules/metrics/export.ts'
 import { runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
@@ -141,5 +143,20 @@ describe('points inbox', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
     // The later write of the same series and ms wins, even inside one commit.
     expect((await t.db.select({ ts: pointsInbox.ts, value: pointsInbox.value }).from(pointsInbox).orderBy(pointsInbox.ts)).map((r) => [r.ts - T0, r.value])).toEqual([[0, 3], [2000, 2]])
+  })
+
+  it('the server\'s mover empties the inbox on its own, and stops cleanly', async () => {
+    await push(1, T0)
+    await push(2, T0 + 1000)
+    const mover = startInboxMover(t.db, { intervalMs: 100, log: createLogger('silent') })
+    try {
+      await until('inbox moved', async () => ((await rows(pointsInbox)) === 0 ? true : undefined))
+    } finally {
+      await mover.stop()
+    }
+    expect(await rows(points)).toBe(2)
+    await push(3, T0 + 2000) // after stop() nothing moves any more
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    expect(await rows(pointsInbox)).toBe(1)
   })
 })
