@@ -71,9 +71,13 @@ export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'fr
     for (let i = 0; i < ids.length; i += 500) {
       const rows = await readRaw(db, ids.slice(i, i + 500), cursor, q.to)
       for (const p of rows) {
-        const s = emptySketch()
-        addValue(s, p.value)
-        merge(put(p.seriesId, p.ts), { count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts }, s)
+        const b = put(p.seriesId, p.ts)
+        b.count++
+        b.sum += p.value
+        b.min = Math.min(b.min, p.value)
+        b.max = Math.max(b.max, p.value)
+        if (p.ts >= b.lastTs) Object.assign(b, { last: p.value, lastTs: p.ts })
+        addValue(b.sketch, p.value)
       }
     }
   }

@@ -38,9 +38,22 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
     if (!source) {
       const rows = await readRaw(db, ids, from, to)
       for (const p of rows) {
-        const sketch = emptySketch()
-        addValue(sketch, p.value)
-        addRow(aggs, p.seriesId, floorTo(p.ts, res), { count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts, sketch })
+        // A point adds to its bucket's sketch directly (no sketch of its own to merge).
+        const bucket = floorTo(p.ts, res)
+        const key = `${p.seriesId}:${bucket}`
+        const a = aggs.get(key)
+        if (!a) {
+          const sketch = emptySketch()
+          addValue(sketch, p.value)
+          aggs.set(key, { seriesId: p.seriesId, bucket, count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts, sketch })
+          continue
+        }
+        a.count++
+        a.sum += p.value
+        if (p.value < a.min) a.min = p.value
+        if (p.value > a.max) a.max = p.value
+        if (p.ts >= a.lastTs) Object.assign(a, { last: p.value, lastTs: p.ts })
+        addValue(a.sketch, p.value)
       }
     } else {
       const rows = await db
