@@ -69,6 +69,8 @@ export const ConfigSchema = v.object({
   JOB_RUNS_RETENTION_DAYS: int(1, 3650, 30),
   METRICS_PUBLIC: bool(false),
   METRICS_MAX_BATCH: int(1, 1_000_000, 10_000),
+  // How often new raw points are moved from the write inbox into the series-ordered points table.
+  METRICS_INBOX_MOVE_MS: int(100, 60_000, 1000),
   RETENTION_RAW_DAYS: int(1, 36_500, 7),
   RETENTION_1M_DAYS: int(1, 36_500, 30),
   RETENTION_1H_DAYS: int(1, 36_500, 90),

@@ -5,6 +5,7 @@ import { ensureFirstAdmin } from './modules/auth/setup.ts'
 import { settle as settleHealing } from './modules/healing/orchestrator.ts'
 import { createScheduler, recordJobRuns } from '../jobs/scheduler.ts'
 import { registerJobs } from '../jobs/index.ts'
+import { startInboxMover } from './modules/metrics/inbox.ts'
 
 type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
 type Fetch = (req: Request, ...rest: unknown[]) => Response | Promise<Response>
@@ -68,6 +69,8 @@ const app = createApp({ config, db, log, sealer, telemetry, scheduler, remoteAdd
 const served = await serve(app.fetch as Fetch, config.PORT, config.HOST)
 remote = served.remoteAddress
 if (config.JOBS_ENABLED) scheduler.start()
+// Every instance moves new points out of the inbox (each move is one transaction; see inbox.ts).
+const mover = startInboxMover(db, { intervalMs: config.METRICS_INBOX_MOVE_MS, log })
 
 console.log(`Homeostat ${runtimeName()} listening on ${config.PUBLIC_URL}`)
 if (first.kind === 'admin_created') console.log(`Created admin ${first.email} from ADMIN_EMAIL`)
@@ -83,6 +86,7 @@ async function shutdown(signal: string) {
   // Healing actions run beside the ticks; give them a while to finish so they are not cut off
   // (one that is would be marked FAILED "interrupted by restart" at the next start).
   await Promise.race([settleHealing(db), new Promise((resolve) => setTimeout(resolve, 30_000))])
+  await mover.stop()
   client.close()
   log.info('stopped')
   process.exit(0)

@@ -26,6 +26,23 @@ export const points = sqliteTable(
   (t) => [primaryKey({ columns: [t.seriesId, t.ts] })],
 )
 
+/**
+ * Points as they arrive, before the inbox mover (app/modules/metrics/inbox.ts) copies them into
+ * `points` in series order and deletes them here, in one transaction. Keyed by time first, so a
+ * write of many series at one time touches a few adjacent pages, not a page per series. Readers
+ * of raw points read both tables; for the same series and ms the inbox holds the later write.
+ * The migration makes this a WITHOUT ROWID table.
+ */
+export const pointsInbox = sqliteTable(
+  'points_inbox',
+  {
+    ts: integer('ts').notNull(),
+    seriesId: integer('series_id').notNull(),
+    value: real('value').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.ts, t.seriesId] })],
+)
+
 /** Aggregates per series, resolution (seconds: 60, 3600, 86400) and bucket start (ms). WITHOUT ROWID. */
 export const rollups = sqliteTable(
   'rollups',

@@ -7,9 +7,12 @@ import { inPool } from '../../app/modules/components/checks.ts'
 import { componentChecksJob } from '../../jobs/components.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { httpTarget, refusedUrl } from '../helpers/http-target.ts'
+import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 
 type Json = Record<string, any>
 let t: TestApp
+/** The database after moving the write inbox into `points`, for tests that read that table. */
+const moved = async () => (await moveInbox(t.db), t.db)
 let target: Awaited<ReturnType<typeof httpTarget>>
 let op: Record<string, string>
 const log = createLogger('silent')
@@ -34,7 +37,7 @@ async function make(name: string, http: Json, labels: Record<string, string> = {
 }
 const history = (id: string) => t.db.select().from(statusHistory).where(eq(statusHistory.componentId, id)).orderBy(asc(statusHistory.ts), asc(statusHistory.id))
 async function metric(name: string, component: string) {
-  const rows = await t.db.select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(asc(points.ts))
+  const rows = await (await moved()).select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(asc(points.ts))
   return rows.filter((r) => r.series.labels.component === component).map((r) => ({ labels: r.series.labels, ts: r.points.ts, value: r.points.value }))
 }
 

@@ -2,8 +2,11 @@ import { count, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { points, series } from '../../db/schema/metrics.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
+import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 
 let t: TestApp
+/** The database after moving the write inbox into `points`, for tests that read that table. */
+const moved = async () => (await moveInbox(t.db), t.db)
 let ingest: Record<string, string>
 beforeAll(async () => {
   t = await testApp({ METRICS_MAX_BATCH: '50' })
@@ -11,7 +14,7 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const pointCount = async () => (await t.db.select({ n: count() }).from(points))[0]!.n
+const pointCount = async () => (await (await moved()).select({ n: count() }).from(points))[0]!.n
 
 describe('POST /api/v1/metrics (JSON)', () => {
   it('stores one point with labels, default time now', async () => {
@@ -21,7 +24,7 @@ describe('POST /api/v1/metrics (JSON)', () => {
     expect(await res.json()).toMatchObject({ written: 1, series: 1 })
     const [s] = await t.db.select().from(series).where(eq(series.name, 'agent_requests_total'))
     expect(s!.labels).toEqual({ agent: 'planner' })
-    const [p] = await t.db.select().from(points).where(eq(points.seriesId, s!.id))
+    const [p] = await (await moved()).select().from(points).where(eq(points.seriesId, s!.id))
     expect(p!.value).toBe(5)
     expect(p!.ts).toBeGreaterThanOrEqual(before)
   })
@@ -30,7 +33,7 @@ describe('POST /api/v1/metrics (JSON)', () => {
     const ts = '2026-11-01T10:00:00.000Z'
     await t.json('POST', '/api/v1/metrics', { name: 'llm_cost_usd', value: 1, ts, labels: { model: 'a', team: 'x' } }, ingest)
     await t.json('POST', '/api/v1/metrics', { name: 'llm_cost_usd', value: 2, ts: Date.parse(ts), labels: { team: 'x', model: 'a' } }, ingest)
-    const rows = await t.db.select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, 'llm_cost_usd'))
+    const rows = await (await moved()).select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, 'llm_cost_usd'))
     expect(rows).toHaveLength(1)
     expect(rows[0]!.points.value).toBe(2)
   })
@@ -82,7 +85,7 @@ describe('POST /api/v1/metrics (Prometheus text)', () => {
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ written: 2, dropped: 1 })
     const [s] = await t.db.select().from(series).where(eq(series.name, 'rag_ingestion_failures_total'))
-    const [p] = await t.db.select().from(points).where(eq(points.seriesId, s!.id))
+    const [p] = await (await moved()).select().from(points).where(eq(points.seriesId, s!.id))
     expect(p).toMatchObject({ ts: 1763800000000, value: 4 })
   })
 

@@ -4,6 +4,7 @@ import { compress } from 'snappyjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { points, series } from '../../db/schema/metrics.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
+import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 
 // The messages as prometheus/prompb/{remote,types}.proto define them, parsed here on their own (not
 // the app's definitions), with the fields 1.0 receivers must skip: metadata and exemplars.
@@ -29,11 +30,13 @@ const request = (list: Series[], extra: Record<string, unknown> = {}) =>
   ).finish()
 
 let t: TestApp
+/** The database after moving the write inbox into `points`, for tests that read that table. */
+const moved = async () => (await moveInbox(t.db), t.db)
 let ingest: Record<string, string>
 const HEADERS = { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Write-Version': '0.1.0', 'User-Agent': 'Prometheus/2.42.0' }
 const post = (body: Uint8Array | string, headers: Record<string, string> = ingest) => t.app.request('/api/v1/write', { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { ...HEADERS, ...headers } })
-const pointCount = async () => (await t.db.select({ n: count() }).from(points))[0]!.n
-const stored = (name: string) => t.db.select({ labels: series.labels, ts: points.ts, value: points.value }).from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(points.ts)
+const pointCount = async () => (await (await moved()).select({ n: count() }).from(points))[0]!.n
+const stored = async (name: string) => (await moved()).select({ labels: series.labels, ts: points.ts, value: points.value }).from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(points.ts)
 const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string; details: { field: string; message: string }[] } }).error
 
 beforeAll(async () => {
@@ -149,6 +152,19 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
     expect(error.details[0]!.message).toMatch(/__name__/)
     expect(await pointCount()).toBe(before)
     expect(await stored('fine_metric')).toEqual([])
+  })
+
+  it('a series already stored still has every sample checked, and labels sent in another order are the same series', async () => {
+    const known = { __name__: 'known_metric', job: 'j', instance: 'i' }
+    expect((await post(compress(request([{ labels: known, samples: [[1, T0]] }])))).status).toBe(204)
+    const res = await post(compress(request([{ labels: known, samples: [[2, T0 + 1000], [3, -5]] }, { labels: { ...known, instance: 'bad-\u0000' }, samples: [[1, Date.now() + 3_600_000]] }])))
+    expect(res.status).toBe(400)
+    expect((await errorOf(res)).details.map((d) => d.field)).toEqual(['timeseries.0.samples.1.timestamp', 'timeseries.1.samples.0.timestamp'])
+    expect(await stored('known_metric')).toEqual([{ labels: { instance: 'i', job: 'j' }, ts: T0, value: 1 }])
+    // NaN is dropped for a known series too; the same labels in another order land in the same series.
+    const again = await post(compress(request([{ labels: { instance: 'i', __name__: 'known_metric', job: 'j' }, samples: [[4, T0 + 2000], [Number.NaN, T0 + 3000]] }])))
+    expect([again.status, again.headers.get('x-homeostat-samples-dropped')]).toEqual([204, '1'])
+    expect((await stored('known_metric')).map((p) => [p.labels, p.value])).toEqual([[{ instance: 'i', job: 'j' }, 1], [{ instance: 'i', job: 'j' }, 4]])
   })
 
   it('415 for another Content-Type or Content-Encoding, or remote write 2.0', async () => {

@@ -3,9 +3,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { auditLog } from '../../db/schema/audit.ts'
 import { points, series } from '../../db/schema/metrics.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
+import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 
 type Json = Record<string, any>
 let t: TestApp
+/** The database after moving the write inbox into `points`, for tests that read that table. */
+const moved = async () => (await moveInbox(t.db), t.db)
 let op: Record<string, string>
 let viewer: Record<string, string>
 let ingest: Record<string, string>
@@ -20,7 +23,7 @@ afterAll(() => t.close())
 const addPrice = (body: unknown, headers = op) => t.json('POST', '/api/v1/prices', body, headers)
 const push = (body: unknown) => t.json('POST', '/api/v1/metrics', body, ingest)
 async function costs(match: Record<string, string> = {}) {
-  const rows = await t.db.select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, 'llm_cost_usd')).orderBy(asc(points.ts))
+  const rows = await (await moved()).select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, 'llm_cost_usd')).orderBy(asc(points.ts))
   return rows.filter((r) => Object.entries(match).every(([k, v]) => r.series.labels[k] === v)).map((r) => ({ labels: r.series.labels, ts: r.points.ts, value: r.points.value }))
 }
 
@@ -123,10 +126,10 @@ describe('llm_cost_usd at ingest', () => {
   })
 
   it('a bad batch writes neither tokens nor cost; Prometheus text derives cost too', async () => {
-    const before = (await t.db.select({ n: count() }).from(points))[0]!.n
+    const before = (await (await moved()).select({ n: count() }).from(points))[0]!.n
     const bad = await push({ points: [{ name: 'llm_tokens_total', value: 10, labels: { model: 'gpt-x', kind: 'prompt', component: 'atomic' } }, { name: 'bad name', value: 1 }] })
     expect(bad.status).toBe(400)
-    expect((await t.db.select({ n: count() }).from(points))[0]!.n).toBe(before)
+    expect((await (await moved()).select({ n: count() }).from(points))[0]!.n).toBe(before)
     const text = 'llm_tokens_total{model="gpt-x",kind="completion",component="text"} 2000 1795000000000\n'
     const res = await t.app.request('/api/v1/metrics', { method: 'POST', body: text, headers: { ...ingest, 'Content-Type': 'text/plain' } })
     expect(res.status).toBe(200)

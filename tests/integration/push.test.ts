@@ -5,9 +5,12 @@ import { points, series } from '../../db/schema/metrics.ts'
 import { createLogger } from '../../app/lib/logger.ts'
 import { componentChecksJob } from '../../jobs/components.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
+import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 
 type Json = Record<string, any>
 let t: TestApp
+/** The database after moving the write inbox into `points`, for tests that read that table. */
+const moved = async () => (await moveInbox(t.db), t.db)
 let op: Record<string, string>
 const log = createLogger('silent')
 beforeAll(async () => {
@@ -26,11 +29,11 @@ const history = (id: string) => t.db.select().from(statusHistory).where(eq(statu
 const totals = async () => ({
   history: (await t.db.select({ n: count() }).from(statusHistory))[0]!.n,
   series: (await t.db.select({ n: count() }).from(series))[0]!.n,
-  points: (await t.db.select({ n: count() }).from(points))[0]!.n,
+  points: (await (await moved()).select({ n: count() }).from(points))[0]!.n,
   components: (await t.db.select({ n: count() }).from(components))[0]!.n,
 })
 async function metric(name: string, component: string) {
-  const rows = await t.db.select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(asc(points.ts))
+  const rows = await (await moved()).select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(asc(points.ts))
   return rows.filter((r) => r.series.labels.component === component).map((r) => ({ labels: r.series.labels, value: r.points.value }))
 }
 

@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollupWatermarks } from '../../../db/schema/metrics.ts'
+import { rawPointsSql } from '../metrics/inbox.ts'
 import { addValue, emptySketch, quantile, type Sketch } from '../metrics/sketch.ts'
 
 const HOUR = 3_600_000
@@ -42,11 +43,11 @@ const nameIn = (names: string[]) => sql`s.name in (${sql.join(names.map((n) => s
 
 /**
  * A correlated subquery aggregating one series' part of a segment: `agg` over the rollup rows
- * (primary-key range) or raw points. Aggregating per series first, then per label, keeps label
+ * (primary-key range) or raw points (both tables: app/modules/metrics/inbox.ts). Aggregating per series first, then per label, keeps label
  * parsing to once per series.
  */
 function perSeries(seg: Segment, agg: (col: SQL) => SQL, kind: 'sum' | 'sketch') {
-  if (seg.res === null) return sql`(select ${agg(sql`p.value`)} from points p where p.series_id = s.id and p.ts >= ${seg.from} and p.ts < ${seg.to})`
+  if (seg.res === null) return sql`(select ${agg(sql`r.value`)} from (${rawPointsSql(sql`s.id`, seg.from, seg.to)}) r)`
   return sql`(select ${agg(kind === 'sum' ? sql`p.sum` : sql`p.sketch`)} from rollups p where p.series_id = s.id and p.resolution = ${seg.res} and p.bucket >= ${seg.from} and p.bucket < ${seg.to})`
 }
 

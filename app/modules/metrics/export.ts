@@ -1,6 +1,7 @@
-import { and, eq, gt, gte, inArray, lt } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { points, type Series } from '../../../db/schema/metrics.ts'
+import type { Series } from '../../../db/schema/metrics.ts'
+import { rawPointsSql } from './inbox.ts'
 import { groupSeries, groupValues, stepBuckets, type Aggregation } from './query.ts'
 
 export const EXPORT_FORMATS = ['csv', 'json'] as const
@@ -18,23 +19,24 @@ const MAX_CHUNK_STEPS = 2000
 /**
  * Raw points of these series in [from, to), in (series, time) order, a page at a time. Pages are
  * read by keyset: the rest of the open series after the last row read (series_id = ? and ts > ?),
- * then the next series from `from` on; both are range seeks on the (series_id, ts) primary key, so
- * each page costs the same however deep into the export it is.
+ * then the next series from `from` on; both are range seeks on the (series_id, ts) primary key of
+ * `points`, merged with the (small) inbox's rows, so each page costs the same however deep into
+ * the export it is.
  */
 export async function* rawPages(db: Db, seriesIds: number[], from: number, to: number, pageRows = RAW_PAGE_ROWS) {
   const ids = [...new Set(seriesIds)].sort((a, b) => a - b)
-  const cols = { seriesId: points.seriesId, ts: points.ts, value: points.value }
+  type Row = { seriesId: number; ts: number; value: number }
+  const read = async (part: ReturnType<typeof rawPointsSql>, limit: number) =>
+    (await db.all<{ series_id: number; ts: number; value: number }>(sql`${part} limit ${limit}`)).map((r): Row => ({ seriesId: r.series_id, ts: r.ts, value: r.value }))
   let next = 0 // ids[next…] are not started
   let open: { seriesId: number; ts: number } | null = null // the last row read, if its series may have more
   for (;;) {
-    const page: { seriesId: number; ts: number; value: number }[] = []
-    if (open) {
-      page.push(...(await db.select(cols).from(points).where(and(eq(points.seriesId, open.seriesId), gt(points.ts, open.ts), lt(points.ts, to))).orderBy(points.ts).limit(pageRows)))
-    }
+    const page: Row[] = []
+    if (open) page.push(...(await read(rawPointsSql(sql`${open.seriesId}`, from, to, { ordered: true, after: open.ts }), pageRows)))
     while (page.length < pageRows && next < ids.length) {
       const batch = ids.slice(next, next + IDS_PER_STATEMENT)
       const want = pageRows - page.length
-      const got = await db.select(cols).from(points).where(and(inArray(points.seriesId, batch), gte(points.ts, from), lt(points.ts, to))).orderBy(points.seriesId, points.ts).limit(want)
+      const got = await read(rawPointsSql(batch, from, to, { ordered: true }), want)
       page.push(...got)
       next += got.length < want ? batch.length : batch.indexOf(got.at(-1)!.seriesId) + 1
     }

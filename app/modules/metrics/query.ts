@@ -1,6 +1,7 @@
 import { and, eq, gte, inArray, lt } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { points, rollups, rollupWatermarks, series, type Series } from '../../../db/schema/metrics.ts'
+import { rollups, rollupWatermarks, series, type Series } from '../../../db/schema/metrics.ts'
+import { readRaw } from './inbox.ts'
 import { addValue, decodeSketch, emptySketch, mergeInto, quantile, type Sketch } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
 
@@ -68,11 +69,15 @@ export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'fr
   }
   if (cursor < q.to) {
     for (let i = 0; i < ids.length; i += 500) {
-      const rows = await db.select().from(points).where(and(inArray(points.seriesId, ids.slice(i, i + 500)), gte(points.ts, cursor), lt(points.ts, q.to)))
+      const rows = await readRaw(db, ids.slice(i, i + 500), cursor, q.to)
       for (const p of rows) {
-        const s = emptySketch()
-        addValue(s, p.value)
-        merge(put(p.seriesId, p.ts), { count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts }, s)
+        const b = put(p.seriesId, p.ts)
+        b.count++
+        b.sum += p.value
+        b.min = Math.min(b.min, p.value)
+        b.max = Math.max(b.max, p.value)
+        if (p.ts >= b.lastTs) Object.assign(b, { last: p.value, lastTs: p.ts })
+        addValue(b.sketch, p.value)
       }
     }
   }

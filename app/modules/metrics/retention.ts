@@ -1,6 +1,6 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { points, rollups, series } from '../../../db/schema/metrics.ts'
+import { points, pointsInbox, rollups, series } from '../../../db/schema/metrics.ts'
 import { days } from '../../lib/time.ts'
 import type { Resolution } from './store.ts'
 
@@ -23,6 +23,8 @@ export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { v
     counts.points += gone.length
     await pause()
   }
+  // Points not yet moved out of the inbox (keyed by time: one range delete).
+  counts.points += (await db.delete(pointsInbox).where(lt(pointsInbox.ts, rawCutoff)).returning({ ts: pointsInbox.ts })).length
   for (const res of [60, 3600, 86_400] as Resolution[]) {
     const cutoff = now - days(keep[res])
     const [oldest] = await db.select({ b: sql<number | null>`min(${rollups.bucket})` }).from(rollups).where(eq(rollups.resolution, res))
@@ -36,7 +38,7 @@ export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { v
   const longest = Math.max(keep.raw, keep[60], keep[3600], keep[86_400])
   const forgotten = await db
     .delete(series)
-    .where(and(lt(series.lastSeenAt, now - days(longest)), sql`not exists (select 1 from ${points} where ${points.seriesId} = ${series.id})`, sql`not exists (select 1 from ${rollups} where ${rollups.seriesId} = ${series.id})`))
+    .where(and(lt(series.lastSeenAt, now - days(longest)), sql`not exists (select 1 from ${points} where ${points.seriesId} = ${series.id})`, sql`not exists (select 1 from ${pointsInbox} where ${pointsInbox.seriesId} = ${series.id})`, sql`not exists (select 1 from ${rollups} where ${rollups.seriesId} = ${series.id})`))
     .returning({ id: series.id })
   counts.series = forgotten.length
   const [mode] = await db.all<{ auto_vacuum: number }>(sql`pragma auto_vacuum`)

@@ -1,6 +1,7 @@
 import { and, eq, gte, inArray, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { points, rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
+import { rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
+import { readRaw } from './inbox.ts'
 import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, type Sketch } from './sketch.ts'
 import { MINUTE, RESOLUTIONS, SETTLE_MS, type Resolution } from './store.ts'
 
@@ -35,11 +36,24 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
   for (let i = 0; i < seriesIds.length; i += 500) {
     const ids = seriesIds.slice(i, i + 500)
     if (!source) {
-      const rows = await db.select().from(points).where(and(inArray(points.seriesId, ids), gte(points.ts, from), lt(points.ts, to)))
+      const rows = await readRaw(db, ids, from, to)
       for (const p of rows) {
-        const sketch = emptySketch()
-        addValue(sketch, p.value)
-        addRow(aggs, p.seriesId, floorTo(p.ts, res), { count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts, sketch })
+        // A point adds to its bucket's sketch directly (no sketch of its own to merge).
+        const bucket = floorTo(p.ts, res)
+        const key = `${p.seriesId}:${bucket}`
+        const a = aggs.get(key)
+        if (!a) {
+          const sketch = emptySketch()
+          addValue(sketch, p.value)
+          aggs.set(key, { seriesId: p.seriesId, bucket, count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts, sketch })
+          continue
+        }
+        a.count++
+        a.sum += p.value
+        if (p.value < a.min) a.min = p.value
+        if (p.value > a.max) a.max = p.value
+        if (p.ts >= a.lastTs) Object.assign(a, { last: p.value, lastTs: p.ts })
+        addValue(a.sketch, p.value)
       }
     } else {
       const rows = await db
@@ -96,10 +110,10 @@ async function watermarks(db: Db) {
 /** Where `res` should start when it has never run: the first source data it has. */
 async function firstSourceTime(db: Db, res: Resolution) {
   const source = SOURCE[res]
-  // Raw points are clustered by series, so the oldest is found by one seek per series.
+  // Raw points are clustered by series, so the oldest is found by one seek per series; the inbox is keyed by time.
   const [row] = source
     ? await db.select({ t: sql<number | null>`min(${rollups.bucket})` }).from(rollups).where(eq(rollups.resolution, source))
-    : await db.all<{ t: number | null }>(sql`select min((select min(ts) from points p where p.series_id = s.id)) as t from series s`)
+    : await db.all<{ t: number | null }>(sql`select min(t) as t from (select min((select min(ts) from points p where p.series_id = s.id)) as t from series s union all select min(ts) from points_inbox)`)
   return row?.t == null ? null : floorTo(row.t, res)
 }
 

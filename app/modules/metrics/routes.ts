@@ -11,7 +11,7 @@ import { TimeInput, toIso } from '../../lib/time.ts'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
 import { parsePrometheusText } from './prom-text.ts'
 import { aggregations, runQuery } from './query.ts'
-import { batchBody, Duration, ingestBody, MetricName, Point, SeriesQuery, type PointInput } from './schema.ts'
+import { batchBody, Duration, ingestBody, MetricName, plainPoints, Point, SeriesQuery, type PointInput } from './schema.ts'
 import { remoteWriteHandler } from './remote-write.ts'
 import { createMetricStore, type Sample } from './store.ts'
 import { costDeriver } from '../components/prices.ts'
@@ -20,11 +20,14 @@ import { evaluatorFor, watchIngest } from '../alerts/runner.ts'
 const MAX_FUTURE_MS = 10 * 60_000
 const MAX_QUERY_POINTS = 11_000
 
-function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, now: number): Sample[] {
+function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, maxBatch: number, now: number): Sample[] {
   const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'points' in body
-  const result = v.safeParse(isBatch ? batchSchema : Point, body)
-  if (!result.success) throw badRequest(isBatch ? 'Invalid batch; nothing was written' : 'Invalid point; nothing was written', issuesToDetails(result.issues))
-  const list: PointInput[] = 'points' in result.output ? result.output.points : [result.output as PointInput]
+  let list = plainPoints(body, maxBatch)
+  if (!list) {
+    const result = v.safeParse(isBatch ? batchSchema : Point, body)
+    if (!result.success) throw badRequest(isBatch ? 'Invalid batch; nothing was written' : 'Invalid point; nothing was written', issuesToDetails(result.issues))
+    list = 'points' in result.output ? result.output.points : [result.output as PointInput]
+  }
   const future = list.flatMap((p, i) => (p.ts !== undefined && p.ts > now + MAX_FUTURE_MS ? [{ field: isBatch ? `points.${i}.ts` : 'ts', message: 'is more than 10 minutes in the future' }] : []))
   if (future.length) throw badRequest('Invalid batch; nothing was written', future)
   return list.map((p) => ({ name: p.name, labels: p.labels ?? {}, value: p.value, ts: p.ts ?? now }))
@@ -85,7 +88,7 @@ export function metricsRoutes(deps: ModuleDeps) {
     } catch {
       throw new AppError(400, 'invalid_json', 'The body is not valid JSON', [{ field: '(body)', message: 'could not be parsed' }])
     }
-    return c.json({ ...(await store.write(fromJson(body, batchSchema, now), now)), dropped: 0 })
+    return c.json({ ...(await store.write(fromJson(body, batchSchema, config.METRICS_MAX_BATCH, now), now)), dropped: 0 })
   })
 
   app.post('/api/v1/write', access('ingest'), describe('Prometheus remote write 1.0: snappy-compressed protobuf WriteRequest (application/x-protobuf); 204 when stored', tags, 204), remoteWriteHandler(store, deps))

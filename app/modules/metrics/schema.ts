@@ -54,3 +54,40 @@ export const SeriesQuery = v.object({
   limit: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number), v.minValue(1), v.maxValue(500))),
   cursor: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'must be a cursor from a previous reply'))),
 })
+
+const POINT_KEYS = new Set(['name', 'value', 'labels', 'ts'])
+
+function plainPoint(p: unknown): p is PointInput {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) return false
+  const o = p as Record<string, unknown>
+  for (const k in o) if (!POINT_KEYS.has(k)) return false
+  const { name, value, labels, ts } = o
+  if (typeof name !== 'string' || name.length > 200 || !METRIC_NAME.test(name)) return false
+  if (typeof value !== 'number' || !Number.isFinite(value)) return false
+  if (ts !== undefined && (typeof ts !== 'number' || !Number.isInteger(ts) || ts < 0)) return false
+  if (labels === undefined) return true
+  if (typeof labels !== 'object' || labels === null || Array.isArray(labels) || Object.getPrototypeOf(labels) !== Object.prototype) return false
+  let n = 0
+  for (const k in labels) {
+    const lv = (labels as Record<string, unknown>)[k]
+    if (++n > MAX_LABELS || k.length > 100 || k.startsWith('__') || k === 'constructor' || k === 'prototype' || !LABEL_NAME.test(k)) return false
+    if (typeof lv !== 'string' || lv.length > 1024) return false
+  }
+  return true
+}
+
+/**
+ * The points of a JSON body when every one is in the plain shape (numeric or absent `ts`, labels
+ * that need no rule's message): what `Point`/`batchBody` would give, without building their
+ * per-field results. `undefined` when anything is off: the caller then runs the schemas, which
+ * name each problem.
+ */
+export function plainPoints(body: unknown, maxBatch: number): PointInput[] | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined
+  if (!('points' in body)) return plainPoint(body) ? [body] : undefined
+  const list = (body as { points: unknown }).points
+  for (const k in body) if (k !== 'points') return undefined
+  if (!Array.isArray(list) || list.length < 1 || list.length > maxBatch) return undefined
+  for (const p of list) if (!plainPoint(p)) return undefined
+  return list as PointInput[]
+}

@@ -3,7 +3,11 @@ import type { Db } from '../../../db/client.ts'
 import { series } from '../../../db/schema/metrics.ts'
 import { sha256 } from '../../lib/crypto.ts'
 
-export type Sample = { name: string; labels: Record<string, string>; value: number; ts: number }
+/**
+ * One value of one series. `key`, when given, must identify the name and labels as exactly as
+ * they do (e.g. remote write's label bytes, prefixed with \u0001): it spares hashing the labels.
+ */
+export type Sample = { name: string; labels: Record<string, string>; value: number; ts: number; key?: string }
 
 export const MINUTE = 60_000
 // Minutes are rolled up this long after they end. A point older than this may land behind the 1m
@@ -26,9 +30,10 @@ const POINT_ROWS_PER_STATEMENT = 2000 // 3 parameters each, well under SQLite's 
 const MARK_ROWS_PER_STATEMENT = 3000
 
 // The hot path writes through the client with prepared text, one string per row count: building
-// thousands of rows through the query builder costs more than SQLite's own insert.
+// thousands of rows through the query builder costs more than SQLite's own insert. Points go to
+// the inbox (app/modules/metrics/inbox.ts); rows later in a statement win over earlier ones.
 const upsertPointsSql = (n: number) =>
-  `insert into points (series_id, ts, value) values ${'(?,?,?),'.repeat(n).slice(0, -1)} on conflict (series_id, ts) do update set value = excluded.value`
+  `insert into points_inbox (ts, series_id, value) values ${'(?,?,?),'.repeat(n).slice(0, -1)} on conflict (ts, series_id) do update set value = excluded.value`
 const markDirtySql = (n: number) => `insert into rollup_dirty (resolution, series_id, bucket) values ${'(60,?,?),'.repeat(n).slice(0, -1)} on conflict do nothing`
 const touchSeriesSql = (n: number) => `update series set last_seen_at = ? where id in (${'?,'.repeat(n).slice(0, -1)})`
 
@@ -40,6 +45,12 @@ function memo(make: (n: number) => string) {
     return text
   }
 }
+
+/** What one write stores: point rows as (ts, series, value) triples, dirty minutes as (series, bucket) pairs, series to touch. */
+type Rows = { points: number[]; marks: number[]; touch: number[]; now: number }
+type Pending = Rows & { resolve: () => void; reject: (e: unknown) => void }
+
+const later: (run: () => void) => void = typeof globalThis.setImmediate === 'function' ? (run) => void globalThis.setImmediate(run) : (run) => void setTimeout(run, 0)
 
 /**
  * Writes samples. Series ids are cached (by the label text as sent, then by fingerprint); each
@@ -57,7 +68,7 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     const pending: { index: number; text: string; fp: string }[] = []
     const wanted = new Map<string, { name: string; labels: Record<string, string> }>()
     samples.forEach((s, index) => {
-      const text = `${s.name}\u0000${JSON.stringify(s.labels)}`
+      const text = s.key ?? `${s.name}\u0000${JSON.stringify(s.labels)}`
       const known = byText.get(text)
       if (known !== undefined) return void (out[index] = known)
       const labels = canonicalLabels(s.labels)
@@ -89,6 +100,64 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     return out
   }
 
+  function statementsFor(group: Rows[]) {
+    const statements: { sql: string; args: number[] }[] = []
+    const chunked = (all: number[], width: number, perStatement: number, sqlOf: (n: number) => string) => {
+      for (let i = 0; i < all.length; i += perStatement * width) {
+        const args = all.slice(i, i + perStatement * width)
+        statements.push({ sql: sqlOf(args.length / width), args })
+      }
+    }
+    // Requests in arrival order: a later write of the same series and ms wins.
+    chunked(group.length === 1 ? group[0]!.points : group.flatMap((g) => g.points), 3, POINT_ROWS_PER_STATEMENT, sqlFor.points)
+    chunked(group.length === 1 ? group[0]!.marks : group.flatMap((g) => g.marks), 2, MARK_ROWS_PER_STATEMENT, sqlFor.marks)
+    const touches = new Map<number, Set<number>>() // now → series
+    for (const g of group) {
+      if (!g.touch.length) continue
+      const set = touches.get(g.now) ?? new Set()
+      for (const id of g.touch) set.add(id)
+      touches.set(g.now, set)
+    }
+    for (const [at, set] of touches) {
+      const ids = [...set]
+      for (let i = 0; i < ids.length; i += 5000) {
+        const chunk = ids.slice(i, i + 5000)
+        statements.push({ sql: sqlFor.touch(chunk.length), args: [at, ...chunk] })
+      }
+    }
+    return statements
+  }
+
+  async function run(group: Rows[]) {
+    const statements = statementsFor(group)
+    if (!statements.length) return
+    // One statement is atomic by itself; a batch would add BEGIN and COMMIT round trips.
+    if (statements.length === 1) await db.$client.execute(statements[0]!)
+    else await db.$client.batch(statements, 'write')
+  }
+
+  // Group commit: the writes that arrive within one turn of the event loop are stored in one
+  // transaction, and each caller is answered only after that commit. If the group fails, each
+  // write is retried in a transaction of its own, so one write's failure is only its own.
+  let queue: Pending[] = []
+  async function flush() {
+    const group = queue
+    queue = []
+    try {
+      await run(group)
+      for (const p of group) p.resolve()
+    } catch (e) {
+      if (group.length === 1) return group[0]!.reject(e)
+      for (const p of group) await run([p]).then(p.resolve, p.reject)
+    }
+  }
+  function commit(rows: Rows) {
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ ...rows, resolve, reject })
+      if (queue.length === 1) later(() => void flush())
+    })
+  }
+
   async function write(samples: Sample[], now = Date.now()) {
     if (!samples.length) return { written: 0, series: 0 }
     // Points computed from the request's own (e.g. llm_cost_usd from llm_tokens_total) join the same atomic batch.
@@ -96,43 +165,26 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     if (derived.length) samples = [...samples, ...derived]
     const sids = await seriesIds(samples, now)
     const late = now - SETTLE_MS
-    // Last value wins within the request too.
-    const rows = new Map<string, number>() // "series:ts" → index of the last sample
+    // Last value wins within the request too: rows later in the statement overwrite earlier ones.
+    const pointArgs: number[] = []
     const dirty = new Map<string, [number, number]>()
     samples.forEach((s, i) => {
       const seriesId = sids[i]!
-      rows.set(`${seriesId}:${s.ts}`, i)
+      pointArgs.push(s.ts, seriesId, s.value)
       if (s.ts < late) {
         const bucket = s.ts - (s.ts % MINUTE)
         dirty.set(`${seriesId}:${bucket}`, [seriesId, bucket])
       }
     })
-    const statements: { sql: string; args: number[] }[] = []
-    const all = [...rows.values()]
-    for (let i = 0; i < all.length; i += POINT_ROWS_PER_STATEMENT) {
-      const chunk = all.slice(i, i + POINT_ROWS_PER_STATEMENT)
-      const args: number[] = []
-      for (const index of chunk) args.push(sids[index]!, samples[index]!.ts, samples[index]!.value)
-      statements.push({ sql: sqlFor.points(chunk.length), args })
-    }
-    const marks = [...dirty.values()]
-    for (let i = 0; i < marks.length; i += MARK_ROWS_PER_STATEMENT) {
-      const chunk = marks.slice(i, i + MARK_ROWS_PER_STATEMENT)
-      statements.push({ sql: sqlFor.marks(chunk.length), args: chunk.flat() })
-    }
     const distinct = [...new Set(sids)]
+    // Points stored: one per series and ms (usually every sample is its own series, or its own ms).
+    const written = distinct.length === samples.length || new Set(samples.map((s) => s.ts)).size === samples.length ? samples.length : new Set(samples.map((s, i) => `${sids[i]}:${s.ts}`)).size
     const stale = distinct.filter((id) => now - (touched.get(id) ?? 0) > MINUTE)
-    for (let i = 0; i < stale.length; i += 5000) {
-      const chunk = stale.slice(i, i + 5000)
-      statements.push({ sql: sqlFor.touch(chunk.length), args: [now, ...chunk] })
-    }
-    // One statement is atomic by itself; a batch would add BEGIN and COMMIT round trips.
-    if (statements.length === 1) await db.$client.execute(statements[0]!)
-    else await db.$client.batch(statements, 'write')
+    await commit({ points: pointArgs, marks: [...dirty.values()].flat(), touch: stale, now })
     // Only after the commit: a failed batch must not hide these series from the next touch.
     for (const id of stale) touched.set(id, now)
     if (touched.size > 500_000) touched.clear()
-    return { written: all.length, series: distinct.length }
+    return { written, series: distinct.length }
   }
 
   return { write, seriesIds }
