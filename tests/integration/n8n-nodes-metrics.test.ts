@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'drizzle-orm'
+import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { freePort } from '../helpers/server.ts'
 import { execute, failure, HomeostatApi, HomeostatMetricsRecord, serveApp } from '../helpers/n8n-harness.ts'
@@ -23,7 +24,8 @@ afterAll(async () => {
   t.close()
 })
 
-const count = async (name: string) => Number((await t.client.execute({ sql: 'select count(*) as n from points p join series s on s.id = p.series_id where s.name = ?', args: [name] })).rows[0]!.n)
+/** Points stored for a metric (after moving the write inbox into `points`). */
+const count = async (name: string) => (await moveInbox(t.db), Number((await t.client.execute({ sql: 'select count(*) as n from points p join series s on s.id = p.series_id where s.name = ?', args: [name] })).rows[0]!.n))
 const base = Date.now() - 60_000
 
 const recordParams = (name: string | ((j: Record<string, unknown>) => unknown), extra: Record<string, unknown> = {}) => ({

@@ -71,7 +71,9 @@ async function execute(id: string, timeoutMs?: number): Promise<RunJson> {
 }
 const items = (runJson: RunJson, node: string) => runJson.data.resultData.runData[node]?.[0]?.data?.main[0] ?? []
 const count = async (sql: string, args: (string | number)[] = []) => Number((await homeostatDb.execute({ sql, args })).rows[0]![0])
-const pointsOf = (name: string) => count('select count(*) from points p join series s on s.id = p.series_id where s.name = ?', [name])
+/** Points stored for a metric: moved into `points` or still in the write inbox (a point is one series + ms). */
+const pointsOf = (name: string) =>
+  count('select count(*) from (select series_id, ts from points union select series_id, ts from points_inbox) p join series s on s.id = p.series_id where s.name = ?', [name])
 /** POST /api/v1/metrics requests Homeostat has answered, from its own Prometheus counter. */
 async function ingestRequests() {
   const res = await server.fetch('/metrics', { headers: { Authorization: `Bearer ${apiKey}` } })
