@@ -12,6 +12,7 @@ import { createRateLimiter } from './middleware/rate-limit.ts'
 import { requestContext } from './middleware/request-id.ts'
 import { AppError } from './lib/errors.ts'
 import { accessOf, routeTable } from './lib/route-meta.ts'
+import { StaticFirstRouter } from './lib/router.ts'
 import { serveStatic } from './lib/static.ts'
 import { accountPages } from './modules/auth/account-pages.tsx'
 import { adminPages } from './modules/auth/admin-pages.tsx'
@@ -38,7 +39,7 @@ const PROBES = new Set(['/health', '/ready'])
 /** Composes middleware and mounts every module. No I/O happens here. */
 export function createApp(deps: Deps) {
   const { config, log, telemetry } = deps
-  const app = new Hono<AppEnv>()
+  const app = new Hono<AppEnv>({ router: new StaticFirstRouter() })
   const md: ModuleDeps = { ...deps, keys: createKeyStore(deps.db) }
   const routes = () => routeTable(app)
   const perIp = createRateLimiter({ perSecond: config.IP_RATE_LIMIT_PER_SECOND, burst: config.IP_RATE_LIMIT_BURST })
