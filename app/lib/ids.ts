@@ -14,10 +14,16 @@ export function newId(now = Date.now()): string {
     lastTime = now
     lastTimePart = time
   }
-  const b = random16()
+  if (poolOffset + 16 > pool.length) {
+    randomFillSync(pool)
+    poolOffset = 0
+  }
+  const b = pool
+  const o = poolOffset
+  poolOffset += 16
   // prettier-ignore
-  return lastTimePart + C[b[0]!]! + C[b[1]!]! + C[b[2]!]! + C[b[3]!]! + C[b[4]!]! + C[b[5]!]! + C[b[6]!]! + C[b[7]!]! +
-    C[b[8]!]! + C[b[9]!]! + C[b[10]!]! + C[b[11]!]! + C[b[12]!]! + C[b[13]!]! + C[b[14]!]! + C[b[15]!]!
+  return lastTimePart + C[b[o]!]! + C[b[o + 1]!]! + C[b[o + 2]!]! + C[b[o + 3]!]! + C[b[o + 4]!]! + C[b[o + 5]!]! + C[b[o + 6]!]! + C[b[o + 7]!]! +
+    C[b[o + 8]!]! + C[b[o + 9]!]! + C[b[o + 10]!]! + C[b[o + 11]!]! + C[b[o + 12]!]! + C[b[o + 13]!]! + C[b[o + 14]!]! + C[b[o + 15]!]!
 }
 
 // The time part of the last id (ids made in the same millisecond share it), and each byte's character.
@@ -29,15 +35,6 @@ const C = Array.from({ length: 256 }, (_, i) => CROCKFORD[i % 32]!)
 // would otherwise cost a randomBytes() call each.
 const pool = Buffer.alloc(4096)
 let poolOffset = pool.length
-function random16(): Uint8Array {
-  if (poolOffset + 16 > pool.length) {
-    randomFillSync(pool)
-    poolOffset = 0
-  }
-  const bytes = pool.subarray(poolOffset, poolOffset + 16)
-  poolOffset += 16
-  return bytes
-}
 
 /** URL-safe random token with `bytes` bytes of entropy. */
 export const randomToken = (bytes = 32) => randomBytes(bytes).toString('base64url')

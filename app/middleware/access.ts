@@ -35,7 +35,7 @@ export const accessGuard = (deps: Pick<Deps, 'db' | 'config' | 'log'>) => {
     const level = route.access ?? 'admin'
     if (level === 'public') return
     const p = requirePrincipal(c)
-    ;(level === 'ingest' ? ingest : api)(`${p.kind}:${p.id}`, now)
+    ;(level === 'ingest' ? ingest : api)(p.id, now) // user and key ids are ULIDs: they never collide
     if (!allows(p, level)) return forbid(deps, c, p, level)
     if (p.mustEnrol2fa && !ENROLMENT_PATHS.test(c.req.path)) {
       throw new AppError(403, 'two_factor_required', 'Admins must turn on two-factor sign-in first (Settings → Security)')

@@ -40,7 +40,7 @@ export function pipeline(deps: Deps, keys: KeyStore, onError: ErrorHandler<AppEn
     try {
       let wait = limitBody(c, route.access === 'ingest' ? config.INGEST_BODY_LIMIT_BYTES : config.BODY_LIMIT_BYTES)
       if (wait) await wait
-      if (!PROBES.has(path) && !path.startsWith('/static/')) perIp(`ip:${c.get('ip')}`, now)
+      if (!PROBES.has(path) && !path.startsWith('/static/')) perIp(c.get('ip'), now)
       wait = authenticate(c, now)
       if (wait) await wait
       wait = csrf(c)
