@@ -37,6 +37,7 @@ export function pipeline(deps: Deps, keys: KeyStore, onError: ErrorHandler<AppEn
     const requestId = startRequest(c, deps)
     const route = routeFacts(c)
     const path = c.req.path
+    let refused = false
     try {
       let wait = limitBody(c, route.access === 'ingest' ? config.INGEST_BODY_LIMIT_BYTES : config.BODY_LIMIT_BYTES)
       if (wait) await wait
@@ -49,10 +50,11 @@ export function pipeline(deps: Deps, keys: KeyStore, onError: ErrorHandler<AppEn
       if (wait) await wait
     } catch (error) {
       if (!(error instanceof Error)) throw error
+      refused = true // answered here, as Hono's compose would have: onError's answer, c.error set
       c.error = error
       c.res = await onError(error, c)
     }
-    if (!c.error) await next()
+    if (!refused) await next()
 
     const res = finishHeaders(c.res, path.startsWith('/api/') ? apiHeaders : pageHeaders, requestId)
     if (res !== c.res) c.res = res
