@@ -81,6 +81,3 @@ export function routeFacts(c: Context): RouteFacts {
   }
   return facts
 }
-
-/** The access level of the route that will answer this request, if it declared one. */
-export const accessOf = (c: Context): Access | undefined => routeFacts(c).access

@@ -24,16 +24,18 @@ export const csrfGuard = (publicUrl: string) =>
     const token = c.req.header(CSRF_HEADER)
     const type = c.req.header('content-type') ?? ''
     if (!token && (type.startsWith('application/x-www-form-urlencoded') || type.startsWith('multipart/form-data'))) {
-      return c.req
-        .formData()
-        .catch(() => null)
-        .then((form) => {
-          const value = form?.get(CSRF_FIELD)
-          compare(typeof value === 'string' ? value : undefined, p.csrfToken!)
-        })
+      const expected = p.csrfToken
+      return formToken(c).then((fromForm) => compare(fromForm, expected))
     }
     compare(token, p.csrfToken)
   }
+
+/** The token from a form body (a form post without the header, as a plain HTML form sends it). */
+async function formToken(c: Context<AppEnv>): Promise<string | undefined> {
+  const form = await c.req.formData().catch(() => null)
+  const value = form?.get(CSRF_FIELD)
+  return typeof value === 'string' ? value : undefined
+}
 
 function compare(token: string | undefined, expected: string) {
   if (!token || !safeEqual(token, expected)) throw new AppError(403, 'csrf_failed', 'Missing or wrong CSRF token; reload the page')
