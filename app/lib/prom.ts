@@ -26,14 +26,22 @@ export function createRegistry() {
   function counter(name: string, help: string) {
     const values = new Map<string, { labels: Labels; value: number }>()
     families.set(name, { help, type: 'counter', render: () => [...values.values()].map((s) => `${name}${fmt(s.labels)} ${s.value}`) })
+    const series = (labels: Labels) => {
+      const k = key(labels)
+      let s = values.get(k)
+      if (!s) values.set(k, (s = { labels, value: 0 }))
+      return s
+    }
     return {
       inc(labels: Labels = {}, by = 1) {
-        const k = key(labels)
-        const s = values.get(k)
-        if (s) s.value += by
-        else values.set(k, { labels, value: by })
+        series(labels).value += by
       },
       get: (labels: Labels = {}) => values.get(key(labels))?.value ?? 0,
+      /** One series, for a caller that keeps it and counts on it often (no label work per call). */
+      labels(labels: Labels) {
+        const s = series(labels)
+        return { inc: (by = 1) => void (s.value += by) }
+      },
     }
   }
 
@@ -43,13 +51,32 @@ export function createRegistry() {
   }
 
   function histogram(name: string, help: string, buckets: number[]) {
-    const series = new Map<string, { labels: Labels; counts: number[]; sum: number; count: number }>()
+    // counts[i]: observations in bucket i alone (le buckets[i], above buckets[i-1]); summed when rendered.
+    type Series = { labels: Labels; counts: number[]; sum: number; count: number }
+    const series = new Map<string, Series>()
+    const cumulative = (counts: number[]) => {
+      let n = 0
+      return counts.map((c) => (n += c))
+    }
+    const find = (labels: Labels) => {
+      const k = key(labels)
+      let s = series.get(k)
+      if (!s) series.set(k, (s = { labels, counts: buckets.map(() => 0), sum: 0, count: 0 }))
+      return s
+    }
+    const observe = (s: Series, value: number) => {
+      let i = 0
+      while (i < buckets.length && !(value <= buckets[i]!)) i++
+      if (i < buckets.length) s.counts[i]!++
+      s.sum += value
+      s.count++
+    }
     families.set(name, {
       help,
       type: 'histogram',
       render: () =>
         [...series.values()].flatMap((s) => [
-          ...buckets.map((le, i) => `${name}_bucket${fmt(s.labels, { le: String(le) })} ${s.counts[i]}`),
+          ...cumulative(s.counts).map((n, i) => `${name}_bucket${fmt(s.labels, { le: String(buckets[i]) })} ${n}`),
           `${name}_bucket${fmt(s.labels, { le: '+Inf' })} ${s.count}`,
           `${name}_sum${fmt(s.labels)} ${s.sum}`,
           `${name}_count${fmt(s.labels)} ${s.count}`,
@@ -57,12 +84,12 @@ export function createRegistry() {
     })
     return {
       observe(labels: Labels, value: number) {
-        const k = key(labels)
-        let s = series.get(k)
-        if (!s) series.set(k, (s = { labels, counts: buckets.map(() => 0), sum: 0, count: 0 }))
-        for (let i = 0; i < buckets.length; i++) if (value <= buckets[i]!) s.counts[i]!++
-        s.sum += value
-        s.count++
+        observe(find(labels), value)
+      },
+      /** One series, for a caller that keeps it and observes on it often. */
+      labels(labels: Labels) {
+        const s = find(labels)
+        return { observe: (value: number) => observe(s, value) }
       },
     }
   }

@@ -50,11 +50,34 @@ export function routeTable(app: Hono<any>): RouteInfo[] {
   return [...byRoute.values()]
 }
 
-/** The access level of the route that will answer this request, if it declared one. */
-export function accessOf(c: Context): Access | undefined {
-  for (const route of c.req.matchedRoutes) {
-    const meta = (route.handler as WithMeta)[META]
-    if (meta?.access) return meta.access
+/** What the middleware needs to know about the route that answers a request, worked out once per route. */
+export type RouteFacts = {
+  /** A route (not only app-wide middleware) matched. */
+  matched: boolean
+  /** The access the route declares, if it declares one. */
+  access: Access | undefined
+  /** The route's path pattern, or `unmatched`: the `route` label of the request metrics. */
+  path: string
+}
+
+const factsByRoute = new WeakMap<object, RouteFacts>()
+const nothing: RouteFacts = Object.freeze({ matched: false, access: undefined, path: 'unmatched' })
+
+/**
+ * The facts of the route that will answer this request. The routes a request matched are fixed per
+ * route, so they are read once and kept, keyed by the last matched route.
+ */
+export function routeFacts(c: Context): RouteFacts {
+  const matched = c.req.matchedRoutes
+  const last = matched[matched.length - 1]
+  if (!last) return nothing
+  let facts = factsByRoute.get(last)
+  if (!facts) {
+    let access: Access | undefined
+    for (const route of matched) access ??= (route.handler as WithMeta)[META]?.access
+    const isRoute = matched.some((r) => r.method !== 'ALL')
+    facts = { matched: isRoute, access, path: isRoute ? last.path : 'unmatched' }
+    factsByRoute.set(last, facts)
   }
-  return undefined
+  return facts
 }

@@ -1,9 +1,8 @@
 import type { Context } from 'hono'
-import { createMiddleware } from 'hono/factory'
 import type { Role } from '../../db/schema/auth.ts'
 import type { AppEnv, Deps, Principal } from '../context.ts'
 import { AppError, forbidden } from '../lib/errors.ts'
-import { accessOf, withMeta, type Access } from '../lib/route-meta.ts'
+import { withMeta, type Access, type RouteFacts } from '../lib/route-meta.ts'
 import { audit } from '../modules/audit/service.ts'
 import { requirePrincipal } from './auth.ts'
 import { createRateLimiter } from './rate-limit.ts'
@@ -25,27 +24,28 @@ export function allows(p: Principal, level: Access): boolean {
 const ENROLMENT_PATHS = /^\/(settings\/security(\/.*)?|api\/v1\/me(\/.*)?|logout|api\/v1\/whoami)$/
 
 /**
- * RBAC and per-caller rate limits, from the access the matched route declares. A request that
- * matched no route falls through to the 404/405 handler.
+ * RBAC and per-caller rate limits, from the access the matched route declares (admin when it
+ * declares none). A request that matched no route falls through to the 404/405 handler.
  */
-export const enforceAccess = (deps: Pick<Deps, 'db' | 'config' | 'log'>) => {
+export const accessGuard = (deps: Pick<Deps, 'db' | 'config' | 'log'>) => {
   const api = createRateLimiter({ perSecond: deps.config.RATE_LIMIT_PER_SECOND, burst: deps.config.RATE_LIMIT_BURST })
   const ingest = createRateLimiter({ perSecond: deps.config.INGEST_RATE_LIMIT_PER_SECOND, burst: deps.config.INGEST_RATE_LIMIT_BURST })
-  return createMiddleware<AppEnv>(async (c, next) => {
-    if (!c.req.matchedRoutes.some((r) => r.method !== 'ALL')) return next()
-    const level = accessOf(c) ?? 'admin'
-    if (level === 'public') return next()
+  return function enforceAccess(c: Context<AppEnv>, route: RouteFacts, now: number): void | Promise<void> {
+    if (!route.matched) return
+    const level = route.access ?? 'admin'
+    if (level === 'public') return
     const p = requirePrincipal(c)
-    ;(level === 'ingest' ? ingest : api)(`${p.kind}:${p.id}`)
-    if (!allows(p, level)) {
-      await refuse(deps, c, `needs ${level === 'ingest' ? 'an ingest key or operator' : level}`)
-      throw forbidden(level === 'ingest' ? 'This needs an ingest key or the operator role' : `This needs the ${level} role${p.scopes.length ? ' and a key without scope limits' : ''}`)
-    }
+    ;(level === 'ingest' ? ingest : api)(p.id, now) // user and key ids are ULIDs: they never collide
+    if (!allows(p, level)) return forbid(deps, c, p, level)
     if (p.mustEnrol2fa && !ENROLMENT_PATHS.test(c.req.path)) {
       throw new AppError(403, 'two_factor_required', 'Admins must turn on two-factor sign-in first (Settings → Security)')
     }
-    return next()
-  })
+  }
+}
+
+async function forbid(deps: Pick<Deps, 'db' | 'log'>, c: Context<AppEnv>, p: Principal, level: Access): Promise<never> {
+  await refuse(deps, c, `needs ${level === 'ingest' ? 'an ingest key or operator' : level}`)
+  throw forbidden(level === 'ingest' ? 'This needs an ingest key or the operator role' : `This needs the ${level} role${p.scopes.length ? ' and a key without scope limits' : ''}`)
 }
 
 async function refuse(deps: Pick<Deps, 'db' | 'log'>, c: Context<AppEnv>, why: string) {

@@ -1,16 +1,18 @@
 import type { Context } from 'hono'
 import { getCookie } from 'hono/cookie'
-import { createMiddleware } from 'hono/factory'
 import type { AppEnv, Deps, Principal } from '../context.ts'
 import { AppError, unauthorized } from '../lib/errors.ts'
-import { KEY_PREFIX, type KeyStore } from '../modules/auth/keys.ts'
+import { KEY_PREFIX, type KeyCheck, type KeyStore } from '../modules/auth/keys.ts'
 import { resolveSession, SESSION_COOKIE, setSessionCookie } from '../modules/auth/sessions.ts'
 import { hours } from '../lib/time.ts'
 
+const BEARER = /^Bearer\s+(.+)$/i
+
 function presentedKey(authorization: string | undefined, apiKeyHeader: string | undefined) {
   if (apiKeyHeader) return apiKeyHeader.trim()
-  const m = authorization?.match(/^Bearer\s+(.+)$/i)
-  return m?.[1]?.trim()
+  if (!authorization) return undefined
+  if (authorization.startsWith('Bearer ')) return authorization.slice(7).trim() // the usual spelling, without a regex
+  return BEARER.exec(authorization)?.[1]?.trim()
 }
 
 /**
@@ -23,51 +25,56 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
  */
 export const QUERY_KEY_PATHS = /^\/api\/(v1\/hooks\/(alertmanager|grafana|uptime-kuma)|v2\/alerts)$/
 
+const keyMessages = { invalid: 'API key not recognised', revoked: 'API key has been revoked', expired: 'API key has expired' }
+function setKey(c: Context<AppEnv>, result: KeyCheck) {
+  if (result.ok) {
+    const k = result.key
+    c.set('principal', { kind: 'key', id: k.id, name: k.prefix, role: k.role, scopes: k.scopes } satisfies Principal)
+  } else {
+    c.set('authError', new AppError(401, `key_${result.reason}`, keyMessages[result.reason]))
+  }
+}
+
 /**
  * Works out who is calling, from an API key (Authorization: Bearer or X-API-Key; `?key=` on the
  * receiver routes only) or the session cookie. It refuses nothing itself: the route's `access`
- * decides, so public routes stay public.
+ * decides, so public routes stay public. A cached API key resolves without a promise.
  */
-export const authenticate = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore) =>
-  createMiddleware<AppEnv>(async (c, next) => {
-    const now = Date.now()
+export const authenticator = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore) =>
+  function authenticate(c: Context<AppEnv>, now: number): void | Promise<void> {
     const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key')) ?? (QUERY_KEY_PATHS.test(c.req.path) ? c.req.query('key')?.trim() || undefined : undefined)
     if (key) {
-      const result = key.startsWith(KEY_PREFIX) ? await keys.check(key, now) : ({ ok: false, reason: 'invalid' } as const)
-      if (result.ok) {
-        const k = result.key
-        c.set('principal', { kind: 'key', id: k.id, name: k.prefix, role: k.role, scopes: k.scopes } satisfies Principal)
-      } else {
-        const messages = { invalid: 'API key not recognised', revoked: 'API key has been revoked', expired: 'API key has expired' }
-        c.set('authError', new AppError(401, `key_${result.reason}`, messages[result.reason]))
-      }
-      return next()
+      const result = key.startsWith(KEY_PREFIX) ? keys.check(key, now) : ({ ok: false, reason: 'invalid' } as const)
+      return result instanceof Promise ? result.then((r) => setKey(c, r)) : setKey(c, result)
     }
-    const token = getCookie(c, SESSION_COOKIE)
-    if (token) {
-      const ttl = hours(deps.config.SESSION_TTL_HOURS)
-      const found = await resolveSession(deps.db, token, ttl, now)
-      if (found.status === 'ok') {
-        const { user, session } = found
-        // The browser must keep the cookie as long as the extended session lives.
-        if (found.extended) setSessionCookie(c, deps.config, token, session.expiresAt)
-        c.set('principal', {
-          kind: 'session',
-          id: user.id,
-          name: user.email,
-          role: user.role,
-          scopes: [],
-          userId: user.id,
-          sessionId: session.id,
-          csrfToken: session.csrfToken,
-          mustEnrol2fa: deps.config.REQUIRE_ADMIN_2FA && user.role === 'admin' && !user.totpEnabledAt,
-        })
-      } else {
-        c.set('authError', new AppError(401, 'session_expired', 'Your session has expired; sign in again'))
-      }
+    if (c.req.header('cookie')) return fromSession(c, deps, now)
+  }
+
+async function fromSession(c: Context<AppEnv>, deps: Pick<Deps, 'db' | 'config'>, now: number) {
+  const token = getCookie(c, SESSION_COOKIE)
+  if (token) {
+    const ttl = hours(deps.config.SESSION_TTL_HOURS)
+    const found = await resolveSession(deps.db, token, ttl, now)
+    if (found.status === 'ok') {
+      const { user, session } = found
+      // The browser must keep the cookie as long as the extended session lives.
+      if (found.extended) setSessionCookie(c, deps.config, token, session.expiresAt)
+      c.set('principal', {
+        kind: 'session',
+        id: user.id,
+        name: user.email,
+        role: user.role,
+        scopes: [],
+        userId: user.id,
+        sessionId: session.id,
+        csrfToken: session.csrfToken,
+        mustEnrol2fa: deps.config.REQUIRE_ADMIN_2FA && user.role === 'admin' && !user.totpEnabledAt,
+      })
+    } else {
+      c.set('authError', new AppError(401, 'session_expired', 'Your session has expired; sign in again'))
     }
-    return next()
-  })
+  }
+}
 
 /** The caller, or the reason there is none (bad key, expired session, no credentials). */
 export function requirePrincipal(c: Context<AppEnv>): Principal {

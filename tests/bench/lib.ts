@@ -238,13 +238,16 @@ export const median = (xs: number[]) => {
 }
 
 /**
- * Which router Hono's SmartRouter settled on for `app`, and if it is not the fast RegExpRouter, the
- * first route RegExpRouter refused (typically a `:param` next to a static segment at the same
- * place, e.g. `/things/new` and `/things/:id`). TrieRouter makes every request a little slower.
+ * Which router the app settled on (app/lib/router.ts: RegExpRouter unless a route made it fall
+ * back), and if it is not the fast RegExpRouter, the route RegExpRouter refused (a `:param` route
+ * beside a literal segment at the same place, e.g. `/things/:id/do` and `/things/other/:id`).
+ * TrieRouter makes every request a little slower.
  */
 export function routerReport(app: Hono<any>): { name: string; refused?: string } {
   const name = getRouterName(app)
   if (name.includes('RegExpRouter')) return { name }
+  const fallback = (app.router as { fallback?: string }).fallback
+  if (fallback) return { name, refused: fallback }
   const probe = new RegExpRouter<unknown>()
   for (const route of app.routes) {
     try {

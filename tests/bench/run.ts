@@ -295,8 +295,8 @@ async function main(): Promise<number> {
     await runGroup(group, list, started, pids, ctx, rows, failed)
     if (group === 'platform' && started.homeostat) {
       const router = await appRouter()
-      rows.push(['Hono router (whole app)', router.name.replace('SmartRouter + ', ''), 'RegExpRouter', '', router.name.includes('RegExpRouter') ? '' : 'note'])
-      if (router.refused) console.log(`note: RegExpRouter refused ${router.refused} (a :param beside a static segment at the same place?), so every request goes through the slower TrieRouter.`)
+      rows.push(['Hono router (whole app)', router.name.replace(/^(SmartRouter|StaticFirstRouter) \+ /, ''), 'RegExpRouter', '', router.name.includes('RegExpRouter') ? '' : 'note'])
+      if (router.refused) console.log(`note: RegExpRouter refused ${router.refused} (a :param route beside a literal segment at the same place?), so every request goes through the slower TrieRouter.`)
       if (router.error) console.log(`note: could not inspect the router: ${router.error}`)
       rows.push(['Homeostat idle RSS', `${fmt(idleRss!, 1)} MB`, `< ${IDLE_RSS_MAX_MB} MB`, '', idleRss! < IDLE_RSS_MAX_MB ? 'pass' : 'MISS'])
       rows.push(['Homeostat RSS after load', `${fmt(rssMb(pids.homeostat!), 1)} MB`, '—', '', ''])

@@ -53,9 +53,9 @@ describe('alerts pages', () => {
   it('refuse operator actions to a viewer (403) and change nothing', async () => {
     const s = await t.session('viewer')
     for (const [path, fields] of [
-      [`/alerts/${alertId}/acknowledge`, {}],
-      [`/alerts/${alertId}/resolve`, {}],
-      [`/alerts/${alertId}/mute`, { duration: '1h' }],
+      [`/alerts/actions/${alertId}/acknowledge`, {}],
+      [`/alerts/actions/${alertId}/resolve`, {}],
+      [`/alerts/actions/${alertId}/mute`, { duration: '1h' }],
       ['/alerts/silences', { matchers: 'env="prod"', duration: '1h' }],
       ['/alerts/rules', { name: 'x', kind: 'threshold', metric: 'up', comparator: '<', value: '1' }],
       ['/alerts/channels', { name: 'x', type: 'n8n', url: 'http://127.0.0.1:9/hook' }],
@@ -72,7 +72,7 @@ describe('alerts pages', () => {
     const s = await t.session('operator')
     const html = await (await t.app.request(`/alerts/${alertId}?action=acknowledge`, { headers: s.headers })).text()
     expect(html).toContain('id="ack-confirm"')
-    expect(html).toContain(`hx-post="/alerts/${alertId}/acknowledge"`)
+    expect(html).toContain(`hx-post="/alerts/actions/${alertId}/acknowledge"`)
     const after = await api(`/api/v1/alerts/${alertId}`)
     expect(after.status).toBe('firing')
     expect(after.events.map((e: Json) => e.type)).not.toContain('acked')
@@ -83,11 +83,11 @@ describe('alerts pages', () => {
 
   it('acknowledge, mute, silence with preview, and resolve act like the API and are audited', async () => {
     const s = await t.session('operator')
-    const ack = await post(`/alerts/${alertId}/acknowledge`, s.headers)
+    const ack = await post(`/alerts/actions/${alertId}/acknowledge`, s.headers)
     expect(ack.headers.get('HX-Redirect')).toBe(`/alerts/${alertId}`)
     expect((await api(`/api/v1/alerts/${alertId}`)).status).toBe('acknowledged')
     expect(await auditCount('alert.acknowledged')).toBe(1)
-    expect((await post(`/alerts/${alertId}/acknowledge`, s.headers)).status).toBe(409)
+    expect((await post(`/alerts/actions/${alertId}/acknowledge`, s.headers)).status).toBe(409)
 
     const preview = await (await post('/alerts/silences/preview', s.headers, { matchers: 'component="checkout"\nenv=~"prod|staging"' })).text()
     expect(preview).toContain('data-preview-count="1"')
@@ -106,8 +106,8 @@ describe('alerts pages', () => {
     expect(silences[0]).toMatchObject({ comment: 'deploy', state: 'active' })
     expect((await post(`/alerts/silences/${silences[0]!.id}/expire`, s.headers)).headers.get('HX-Redirect')).toBe('/alerts/silences')
     expect((await api(`/api/v1/alerts/${alertId}`)).silenced).toBe(false)
-    expect((await post(`/alerts/${alertId}/mute`, s.headers, { duration: '1h' })).status).toBe(200)
-    expect((await post(`/alerts/${alertId}/mute`, s.headers, { duration: '3y' })).status).toBe(400)
+    expect((await post(`/alerts/actions/${alertId}/mute`, s.headers, { duration: '1h' })).status).toBe(200)
+    expect((await post(`/alerts/actions/${alertId}/mute`, s.headers, { duration: '3y' })).status).toBe(400)
     const recurring = await post('/alerts/silences', s.headers, { matchers: 'env="prod"', duration: '2h', cron: '0 2 * * 6', timezone: 'Europe/Berlin', comment: 'weekly' })
     expect(recurring.status).toBe(200)
     expect(((await api('/api/v1/silences')).items as Json[]).find((x) => x.comment === 'weekly')).toMatchObject({ recurring: true, cron: '0 2 * * 6', timezone: 'Europe/Berlin', duration: 7_200_000 })
@@ -120,7 +120,7 @@ describe('alerts pages', () => {
     const silencePage = await (await t.app.request(`/alerts/silences?matchers=${encodeURIComponent('component="checkout"')}&from=${alertId}`, { headers: s.headers })).text()
     expect(silencePage).toContain('component=&quot;checkout&quot;')
 
-    expect((await post(`/alerts/${alertId}/resolve`, s.headers)).status).toBe(200)
+    expect((await post(`/alerts/actions/${alertId}/resolve`, s.headers)).status).toBe(200)
     const done = await api(`/api/v1/alerts/${alertId}`)
     expect(done.status).toBe('resolved')
     expect(done.events.map((e: Json) => e.type)).toEqual(expect.arrayContaining(['created', 'fired', 'acked', 'silenced', 'resolved']))

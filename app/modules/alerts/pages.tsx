@@ -118,7 +118,7 @@ export function alertPages(deps: ModuleDeps) {
             {a.status === 'firing' && write ? (
               <>
                 <p>Acknowledge <strong>{a.title}</strong>? Repeats keep it acknowledged and escalation stops.</p>
-                <button hx-post={`/alerts/${a.id}/acknowledge`} hx-swap="none">Confirm acknowledge</button>
+                <button hx-post={`/alerts/actions/${a.id}/acknowledge`} hx-swap="none">Confirm acknowledge</button>
               </>
             ) : a.status === 'firing' ? (
               <p>Only an operator can acknowledge this alert.</p>
@@ -132,11 +132,11 @@ export function alertPages(deps: ModuleDeps) {
         </div>
         {write ? (
           <div class="alert-actions" id="alert-actions">
-            {a.status === 'firing' || a.status === 'pending' ? <button hx-post={`/alerts/${a.id}/acknowledge`} hx-swap="none" disabled={a.status === 'pending'}>Acknowledge</button> : null}
-            {a.status === 'acknowledged' ? <button class="secondary" hx-post={`/alerts/${a.id}/unacknowledge`} hx-swap="none">Unacknowledge</button> : null}
-            {open ? <button class="secondary" hx-post={`/alerts/${a.id}/resolve`} hx-confirm="Resolve this alert by hand? If its rule still holds it fires again." hx-swap="none">Resolve</button> : null}
+            {a.status === 'firing' || a.status === 'pending' ? <button hx-post={`/alerts/actions/${a.id}/acknowledge`} hx-swap="none" disabled={a.status === 'pending'}>Acknowledge</button> : null}
+            {a.status === 'acknowledged' ? <button class="secondary" hx-post={`/alerts/actions/${a.id}/unacknowledge`} hx-swap="none">Unacknowledge</button> : null}
+            {open ? <button class="secondary" hx-post={`/alerts/actions/${a.id}/resolve`} hx-confirm="Resolve this alert by hand? If its rule still holds it fires again." hx-swap="none">Resolve</button> : null}
             {open ? (
-              <form class="inline" hx-post={`/alerts/${a.id}/mute`} hx-swap="none">
+              <form class="inline" hx-post={`/alerts/actions/${a.id}/mute`} hx-swap="none">
                 <select name="duration" aria-label="Mute for">{Object.keys(spans).map((d) => <option value={d} selected={d === '1h'}>{d}</option>)}</select>
                 <button type="submit" class="secondary">Mute</button>
               </form>
@@ -183,7 +183,7 @@ export function alertPages(deps: ModuleDeps) {
 
   const actions = { acknowledge: [acknowledgeAlert, 'alert.acknowledged'], unacknowledge: [unacknowledgeAlert, 'alert.unacknowledged'], resolve: [resolveAlert, 'alert.resolved'] } as const
   for (const [verb, [run, action]] of Object.entries(actions)) {
-    app.post(`/alerts/:id/${verb}`, access('operator'), validate('param', IdParam), async (c) => {
+    app.post(`/alerts/actions/:id/${verb}`, access('operator'), validate('param', IdParam), async (c) => {
       const row = await run(lifecycle, c.req.valid('param').id, actor(c), now())
       await audit(db, c, { action, target: row.id, summary: row.title })
       return redirect(c, `/alerts/${row.id}`)
@@ -200,7 +200,7 @@ export function alertPages(deps: ModuleDeps) {
     return redirect(c, row.alertId ? `/alerts/${row.alertId}` : '/alerts')
   })
 
-  app.post('/alerts/:id/mute', access('operator'), validate('param', IdParam), validate('form', MuteForm), async (c) => {
+  app.post('/alerts/actions/:id/mute', access('operator'), validate('param', IdParam), validate('form', MuteForm), async (c) => {
     const { alert } = await getAlert(db, c.req.valid('param').id)
     const duration = spans[c.req.valid('form').duration]!
     const matchers = Object.entries(alert.labels).filter(([, x]) => x !== '').map(([label, x]) => ({ label, op: '=' as const, value: x }))

@@ -60,22 +60,14 @@ export type KeyCheck = { ok: true; key: ApiKey } | { ok: false; reason: 'invalid
 
 /**
  * Resolves a presented key. A SHA-256 of a high-entropy key needs no KDF; results are cached for a
- * few seconds so an authenticated request costs no query. Revoking here invalidates at once;
- * a revocation by another instance sharing the database takes effect within `ttlMs`.
+ * few seconds, by the presented key itself, so an authenticated request costs neither a query nor a
+ * hash (and `check` answers without a promise then). Revoking here invalidates at once; a
+ * revocation by another instance sharing the database takes effect within `ttlMs`.
  */
 export function createKeyStore(db: Db, { ttlMs = 10_000, touchEveryMs = 60_000 } = {}) {
   const cache = new Map<string, { row: ApiKey | null; at: number }>()
 
-  async function check(presented: string, now = Date.now()): Promise<KeyCheck> {
-    const hash = sha256(presented)
-    let hit = cache.get(hash)
-    if (!hit || now - hit.at > ttlMs) {
-      const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, hash))
-      hit = { row: row ?? null, at: now }
-      if (cache.size > 10_000) cache.clear()
-      cache.set(hash, hit)
-    }
-    const row = hit.row
+  function verdict(row: ApiKey | null, now: number): KeyCheck {
     if (!row) return { ok: false, reason: 'invalid' }
     if (row.revokedAt) return { ok: false, reason: 'revoked' }
     if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: 'expired' }
@@ -86,8 +78,20 @@ export function createKeyStore(db: Db, { ttlMs = 10_000, touchEveryMs = 60_000 }
     return { ok: true, key: row }
   }
 
+  async function load(presented: string, now: number): Promise<KeyCheck> {
+    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, sha256(presented)))
+    if (cache.size > 10_000) cache.clear()
+    cache.set(presented, { row: row ?? null, at: now })
+    return verdict(row ?? null, now)
+  }
+
+  function check(presented: string, now = Date.now()): KeyCheck | Promise<KeyCheck> {
+    const hit = cache.get(presented)
+    return hit && now - hit.at <= ttlMs ? verdict(hit.row, now) : load(presented, now)
+  }
+
   const forget = (keyId: string) => {
-    for (const [hash, entry] of cache) if (entry.row?.id === keyId) cache.delete(hash)
+    for (const [presented, entry] of cache) if (entry.row?.id === keyId) cache.delete(presented)
   }
   return { check, forget }
 }

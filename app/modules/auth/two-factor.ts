@@ -1,26 +1,30 @@
 import { and, eq, isNull, lt, or } from 'drizzle-orm'
-import * as OTPAuth from 'otpauth'
 import type { Db } from '../../../db/client.ts'
 import { users, type User } from '../../../db/schema/auth.ts'
 import { safeEqual, sha256, type Sealer } from '../../lib/crypto.ts'
 import { AppError, conflict } from '../../lib/errors.ts'
 import { randomToken } from '../../lib/ids.ts'
 
-const totpFor = (user: User, secret: string) =>
-  new OTPAuth.TOTP({ issuer: 'Homeostat', label: user.email, algorithm: 'SHA1', digits: 6, period: 30, secret: OTPAuth.Secret.fromBase32(secret) })
+// Loaded on first use: most servers never see a two-factor sign-in, and it saves resident memory.
+const otpauth = () => import('otpauth')
+
+const totpFor = async (user: User, secret: string) => {
+  const OTPAuth = await otpauth()
+  return new OTPAuth.TOTP({ issuer: 'Homeostat', label: user.email, algorithm: 'SHA1', digits: 6, period: 30, secret: OTPAuth.Secret.fromBase32(secret) })
+}
 
 /** The 30-second step the code belongs to (one step of clock drift either way), or null. */
-function matchingStep(user: User, secret: string, code: string, now: number): number | null {
-  const delta = totpFor(user, secret).validate({ token: code, window: 1, timestamp: now })
+async function matchingStep(user: User, secret: string, code: string, now: number): Promise<number | null> {
+  const delta = (await totpFor(user, secret)).validate({ token: code, window: 1, timestamp: now })
   return delta === null ? null : Math.floor(now / 30_000) + delta
 }
 
 /** Starts enrolment: a new secret, stored sealed and not yet enabled. */
 export async function beginEnrolment(db: Db, sealer: Sealer, user: User) {
   if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
-  const secret = new OTPAuth.Secret({ size: 20 }).base32
+  const secret = new (await otpauth()).Secret({ size: 20 }).base32
   await db.update(users).set({ totpSecret: sealer.seal(secret) }).where(eq(users.id, user.id))
-  return { secret, uri: totpFor(user, secret).toString() }
+  return { secret, uri: (await totpFor(user, secret)).toString() }
 }
 
 const newRecoveryCodes = () => Array.from({ length: 10 }, () => randomToken(8).replace(/[-_]/g, 'x').slice(0, 10).toLowerCase())
@@ -29,7 +33,7 @@ const newRecoveryCodes = () => Array.from({ length: 10 }, () => randomToken(8).r
 export async function confirmEnrolment(db: Db, sealer: Sealer, user: User, code: string, now = Date.now()) {
   if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
   if (!user.totpSecret) throw conflict('Start enrolment first')
-  const step = matchingStep(user, sealer.open(user.totpSecret), code, now)
+  const step = await matchingStep(user, sealer.open(user.totpSecret), code, now)
   if (step === null) throw new AppError(400, 'invalid_code', 'That code is not valid', [{ field: 'code', message: 'does not match the authenticator' }])
   const codes = newRecoveryCodes()
   await db.update(users).set({ totpEnabledAt: now, totpLastStep: step, recoveryCodes: codes.map(sha256) }).where(eq(users.id, user.id))
@@ -45,7 +49,7 @@ export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, cod
   const trimmed = code.replace(/\s+/g, '').toLowerCase()
   if (!user.totpSecret || !user.totpEnabledAt) return false
   if (/^\d{6}$/.test(trimmed)) {
-    const step = matchingStep(user, sealer.open(user.totpSecret), trimmed, now)
+    const step = await matchingStep(user, sealer.open(user.totpSecret), trimmed, now)
     if (step === null) return false
     // A code works once: taking its step fails if this or a later step was already used.
     const taken = await db
