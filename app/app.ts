@@ -4,7 +4,7 @@ import { access } from './middleware/access.ts'
 import { pipeline } from './middleware/pipeline.ts'
 import { notFound, onError } from './middleware/errors.tsx'
 import { routeTable } from './lib/route-meta.ts'
-import { StaticFirstRouter } from './lib/router.ts'
+import { staticFirstRouter } from './lib/router.ts'
 import { serveStatic } from './lib/static.ts'
 import { accountPages } from './modules/auth/account-pages.tsx'
 import { adminPages } from './modules/auth/admin-pages.tsx'
@@ -32,7 +32,7 @@ import { systemRoutes } from './modules/system/routes.ts'
 
 /** Composes middleware and mounts every module. No I/O happens here. */
 export function createApp(deps: Deps) {
-  const app = new Hono<AppEnv>({ router: new StaticFirstRouter() })
+  const app = new Hono<AppEnv>({ router: staticFirstRouter() })
   const md: ModuleDeps = { ...deps, keys: createKeyStore(deps.db) }
   const routes = () => routeTable(app)
 

@@ -1,9 +1,9 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { StaticFirstRouter } from '../../app/lib/router.ts'
+import { staticFirstRouter, type StaticFirstRouter } from '../../app/lib/router.ts'
 
 function app() {
-  const a = new Hono({ router: new StaticFirstRouter() })
+  const a = new Hono({ router: staticFirstRouter() })
   const seen: string[] = []
   a.use(async (c, next) => {
     seen.push('mw')
@@ -19,7 +19,7 @@ function app() {
   return { a, seen, router: a.router as StaticFirstRouter<unknown> }
 }
 
-describe('StaticFirstRouter', () => {
+describe('staticFirstRouter', () => {
   it('answers static paths beside a :param through RegExpRouter, static first', async () => {
     const { a, seen, router } = app()
     const text = async (method: string, path: string) => {
@@ -41,7 +41,7 @@ describe('StaticFirstRouter', () => {
   })
 
   it('falls back to TrieRouter and says why when RegExpRouter refuses a :param route', async () => {
-    const a = new Hono({ router: new StaticFirstRouter() })
+    const a = new Hono({ router: staticFirstRouter() })
     a.post('/alerts/channels/:id/test', (c) => c.text('channel'))
     a.post('/alerts/:id/acknowledge', (c) => c.text(`ack ${c.req.param('id')}`))
     const res = await a.request('/alerts/a1/acknowledge', { method: 'POST' })
@@ -52,7 +52,7 @@ describe('StaticFirstRouter', () => {
   })
 
   it('falls back when middleware comes after a route (its order could not be kept)', async () => {
-    const a = new Hono({ router: new StaticFirstRouter() })
+    const a = new Hono({ router: staticFirstRouter() })
     a.get('/x', (c) => c.text('x'))
     a.use(async (_c, next) => next())
     expect(await (await a.request('/x')).text()).toBe('x')
