@@ -78,3 +78,12 @@ export async function testApp(env: Record<string, string> = {}) {
   return { app, db, client, config, dir, sealer, telemetry, scheduler, user, key, login, session, json, close }
 }
 export type TestApp = Awaited<ReturnType<typeof testApp>>
+
+/** API key headers for the roles most API tests act as: operator, viewer, and a viewer with the ingest scope. */
+export async function roleHeaders(t: TestApp): Promise<Record<'op' | 'viewer' | 'ingest', Record<string, string>>> {
+  return {
+    op: (await t.key('operator')).headers,
+    viewer: (await t.key('viewer')).headers,
+    ingest: (await t.key('viewer', ['ingest'])).headers,
+  }
+}

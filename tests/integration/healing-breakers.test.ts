@@ -1,29 +1,21 @@
 import { asc, eq } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
 import { backoffMs, DEFAULT_SETTINGS, getBreaker, isOpen, reportOutcome, targetBreakerKey } from '../../app/modules/healing/breakers.ts'
 import { openDb } from '../../db/client.ts'
 import { breakerEvents } from '../../db/schema/healing.ts'
 import { componentChecksJob } from '../../jobs/components.ts'
-import { testApp, type TestApp } from '../helpers/app.ts'
+import { roleHeaders, testApp } from '../helpers/app.ts'
 import { httpTarget } from '../helpers/http-target.ts'
 
 type Json = Record<string, any>
-let t: TestApp
-let op: Record<string, string>
-let viewer: Record<string, string>
-let ingest: Record<string, string>
 let n = 0
 const fresh = () => `test:breaker-${++n}`
 const T0 = 1_800_000_000_000
 
-beforeAll(async () => {
-  t = await testApp()
-  op = (await t.key('operator')).headers
-  viewer = (await t.key('viewer')).headers
-  ingest = (await t.key('viewer', ['ingest'])).headers
-})
+const t = await testApp()
 afterAll(() => t.close())
+const { op, viewer, ingest } = await roleHeaders(t)
 
 const ok = (key: string, now: number) => reportOutcome(t.db, key, { ok: true }, now)
 const fail = (key: string, now: number, error = 'boom') => reportOutcome(t.db, key, { ok: false, error }, now)

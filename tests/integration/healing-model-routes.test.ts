@@ -7,24 +7,16 @@ import { runProbes } from '../../app/modules/healing/probes.ts'
 import { modelRouteEvents } from '../../db/schema/healing.ts'
 import { modelRouteProbesJob, probeTimeoutMs } from '../../jobs/model-route-probes.ts'
 import { startFakeModelHost, type FakeModelHost } from '../helpers/fake-model-host.ts'
-import { testApp, type TestApp } from '../helpers/app.ts'
+import { roleHeaders, testApp } from '../helpers/app.ts'
 
 type Json = Record<string, any>
-let t: TestApp
-let op: Record<string, string>
-let viewer: Record<string, string>
-let ingest: Record<string, string>
 let n = 0
 const routeName = () => `route-${++n}`
 const host = (i: number) => `http://10.0.0.${i}:11434`
 
-beforeAll(async () => {
-  t = await testApp()
-  op = (await t.key('operator')).headers
-  viewer = (await t.key('viewer')).headers
-  ingest = (await t.key('viewer', ['ingest'])).headers
-})
+const t = await testApp()
 afterAll(() => t.close())
+const { op, viewer, ingest } = await roleHeaders(t)
 
 async function create(body: Json) {
   const res = await t.json('POST', '/api/v1/model-routes', body, op)

@@ -1,24 +1,17 @@
 import { and, asc, count, eq } from 'drizzle-orm'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { auditLog } from '../../db/schema/audit.ts'
 import { points, series } from '../../db/schema/metrics.ts'
-import { testApp, type TestApp } from '../helpers/app.ts'
+import { roleHeaders, testApp } from '../helpers/app.ts'
 import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 
 type Json = Record<string, any>
-let t: TestApp
+const t = await testApp()
+afterAll(() => t.close())
+const { op, viewer, ingest } = await roleHeaders(t)
+
 /** The database after moving the write inbox into `points`, for tests that read that table. */
 const moved = async () => (await moveInbox(t.db), t.db)
-let op: Record<string, string>
-let viewer: Record<string, string>
-let ingest: Record<string, string>
-beforeAll(async () => {
-  t = await testApp()
-  op = (await t.key('operator')).headers
-  viewer = (await t.key('viewer')).headers
-  ingest = (await t.key('viewer', ['ingest'])).headers
-})
-afterAll(() => t.close())
 
 const addPrice = (body: unknown, headers = op) => t.json('POST', '/api/v1/prices', body, headers)
 const push = (body: unknown) => t.json('POST', '/api/v1/metrics', body, ingest)
