@@ -7,35 +7,24 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import { type Browser, type Page } from 'playwright-core'
-import { ADMIN, SHOTS, launchChromium, signIn } from '../helpers/browser.ts'
+import { ADMIN, closeAll, screenshot, startSignedIn } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killAll, ROOT, runCli, startServer, until, type RunningServer } from '../helpers/server.ts'
+import { runCli, until, type RunningServer } from '../helpers/server.ts'
 
 let server: RunningServer
 let browser: Browser
 let page: Page
 let receiver: Server | undefined
-const shot = async (name: string) => {
-  await page.evaluate(() => window.scrollTo(0, 0))
-  await page.screenshot({ path: join(SHOTS, `alerts-${name}.png`), fullPage: true })
-}
+const shot = (name: string) => screenshot(page, `alerts-${name}`)
 
 beforeAll(async () => {
-  server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
-  browser = await launchChromium()
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-  context.setDefaultTimeout(15_000)
-  page = await context.newPage()
-  page.on('dialog', (d) => void d.accept())
-  await signIn(page, server.url)
+  ;({ server, browser, page } = await startSignedIn())
 })
 
 afterAll(async () => {
   receiver?.close()
-  await browser?.close().catch(() => {})
-  await killAll()
+  await closeAll(browser)
 })
 
 describe('a rule from a template, a breach, and the alert through its lifecycle', () => {

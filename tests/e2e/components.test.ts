@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path'
 import { type Browser, type Page } from 'playwright-core'
-import { ADMIN, SHOTS, launchChromium, signIn } from '../helpers/browser.ts'
+import { SHOTS, closeAll, startSignedIn } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killAll, ROOT, runCli, startServer, until, type RunningServer } from '../helpers/server.ts'
+import { runCli, until, type RunningServer } from '../helpers/server.ts'
 
 let server: RunningServer
 let browser: Browser
@@ -16,17 +16,11 @@ let page: Page
 const shot = (name: string) => page.screenshot({ path: join(SHOTS, `components-${name}.png`), fullPage: true })
 
 beforeAll(async () => {
-  server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
-  browser = await launchChromium()
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-  context.setDefaultTimeout(15_000)
-  page = await context.newPage()
-  await signIn(page, server.url)
+  ;({ server, browser, page } = await startSignedIn())
 })
 
 afterAll(async () => {
-  await browser?.close().catch(() => {})
-  await killAll()
+  await closeAll(browser)
 })
 
 describe('a push component, from the form to the explorer', () => {

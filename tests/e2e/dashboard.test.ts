@@ -6,9 +6,9 @@
  */
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { ADMIN, SHOTS, launchChromium } from '../helpers/browser.ts'
+import { ADMIN, SHOTS, closeAll, launchChromium, watchProblems } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killAll, ROOT, startServer, until, type RunningServer } from '../helpers/server.ts'
+import { startServer, until, type RunningServer } from '../helpers/server.ts'
 
 const LAPTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
@@ -20,22 +20,7 @@ let page: Page
 const problems: string[] = [] // console errors, page errors, failed requests, CSP refusals
 const expected: RegExp[] = [] // problems a test provokes on purpose
 
-function watch(p: Page) {
-  const note = (problem: string) => {
-    if (!expected.some((re) => re.test(problem))) problems.push(problem)
-  }
-  p.on('console', (m) => {
-    if (m.type() === 'error') note(`console: ${m.text()}`)
-  })
-  p.on('pageerror', (e) => note(`pageerror: ${e.message}`))
-  p.on('requestfailed', (r) => {
-    // A navigation cancels loads still running on the page it leaves; that is not a failure.
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') note(`requestfailed: ${r.url()} ${r.failure()?.errorText}`)
-  })
-  p.on('response', (r) => {
-    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) note(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`)
-  })
-}
+const watch = (p: Page) => watchProblems(p, problems, expected)
 
 const shot = (p: Page, name: string) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
 /** How wide the page lays out; more than the viewport means sideways scrolling (or zoomed-out text on a phone). */
@@ -53,10 +38,7 @@ beforeAll(async () => {
   watch(page)
 })
 
-afterAll(async () => {
-  await browser?.close().catch(() => {})
-  await killAll()
-})
+afterAll(() => closeAll(browser))
 
 describe('the dashboard on a laptop', () => {
   it('sends a visitor to the sign-in page, and signs in to the Overview', async () => {

@@ -8,9 +8,9 @@
  */
 import { join } from 'node:path'
 import { type Browser, type BrowserContext, type Page } from 'playwright-core'
-import { ADMIN, SHOTS, launchChromium, signIn } from '../helpers/browser.ts'
+import { ADMIN, SHOTS, closeAll, launchChromium, signIn, watchProblems } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killAll, ROOT, runCli, startServer, type RunningServer } from '../helpers/server.ts'
+import { runCli, startServer, type RunningServer } from '../helpers/server.ts'
 
 const LAPTOP = { width: 1280, height: 800 }
 const PHONE = { width: 390, height: 844 }
@@ -25,21 +25,7 @@ let page: Page
 const problems: string[] = []
 const expected: RegExp[] = []
 
-function watch(p: Page) {
-  const note = (problem: string) => {
-    if (!expected.some((re) => re.test(problem))) problems.push(problem)
-  }
-  p.on('console', (m) => {
-    if (m.type() === 'error') note(`console: ${m.text()}`)
-  })
-  p.on('pageerror', (e) => note(`pageerror: ${e.message}`))
-  p.on('requestfailed', (r) => {
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') note(`requestfailed: ${r.url()} ${r.failure()?.errorText}`)
-  })
-  p.on('response', (r) => {
-    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) note(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`)
-  })
-}
+const watch = (p: Page) => watchProblems(p, problems, expected)
 
 const shot = (p: Page, name: string) => p.screenshot({ path: join(SHOTS, `explorer-${name}.png`), fullPage: true })
 const params = (p: Page) => new URL(p.url()).searchParams
@@ -88,10 +74,7 @@ beforeAll(async () => {
   await signIn(page, server.url)
 })
 
-afterAll(async () => {
-  await browser?.close().catch(() => {})
-  await killAll()
-})
+afterAll(() => closeAll(browser))
 
 describe('the metrics explorer on a laptop', () => {
   it('with no metric chosen, says so and lists the metrics there are', async () => {

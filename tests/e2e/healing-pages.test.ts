@@ -6,11 +6,10 @@
  * moved, the breaker is reset, and the statistics count it. Screenshots land in
  * tests/e2e/screenshots/healing-*.png.
  */
-import { join } from 'node:path'
 import { type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ADMIN, SHOTS, launchChromium, signIn } from '../helpers/browser.ts'
-import { cliKey, killAll, startServer, until, type RunningServer } from '../helpers/server.ts'
+import { ADMIN, closeAll, screenshot, startSignedIn } from '../helpers/browser.ts'
+import { cliKey, until, type RunningServer } from '../helpers/server.ts'
 
 let server: RunningServer
 let browser: Browser
@@ -18,24 +17,14 @@ let page: Page
 const PRIMARY = 'http://127.0.0.1:9'
 const FALLBACK = 'http://127.0.0.1:10'
 const KEY = `model:${PRIMARY}/llama3:8b`
-const shot = async (name: string) => {
-  await page.evaluate(() => window.scrollTo(0, 0))
-  await page.screenshot({ path: join(SHOTS, `healing-${name}.png`), fullPage: true })
-}
+const shot = (name: string) => screenshot(page, `healing-${name}`)
 
 beforeAll(async () => {
-  server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
-  browser = await launchChromium()
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
-  context.setDefaultTimeout(15_000)
-  page = await context.newPage()
-  page.on('dialog', (d) => void d.accept())
-  await signIn(page, server.url)
+  ;({ server, browser, page } = await startSignedIn())
 })
 
 afterAll(async () => {
-  await browser?.close().catch(() => {})
-  await killAll()
+  await closeAll(browser)
 })
 
 describe('a route, a rule that needs approval, and an approved failover', () => {
