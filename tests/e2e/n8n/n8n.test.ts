@@ -3,6 +3,8 @@
  * the repo by install-n8n.sh): the packed tarball is loaded with N8N_CUSTOM_EXTENSIONS, the example
  * workflows in ./workflows are imported and run by the n8n CLI against a real Homeostat server, and
  * each run is judged by n8n's run data and by what Homeostat stored. The Trigger runs in `n8n start`.
+ * The Heal example calls a fake Ollama (switched to failing) through a model route's active target
+ * and reports each outcome; the breaker opens and a healing rule fails the route over.
  * Prints the Record node's figure: items/s through a real n8n execution of 10 000 items, and the
  * number of HTTP requests Homeostat counted for it.
  */
@@ -298,7 +300,8 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     expect(sent).toBe(true)
 
     // n8n's own record of the run: a successful webhook execution with the alert as its item.
-    const execution = await until('n8n saved the execution', () => savedRun('hsTriggerOnAlert').catch(() => undefined), 30_000, 250)
+    // n8n (sqlite, no pool) marks the execution finished, then writes its data in a second statement: wait for both.
+    const execution = await until('n8n saved the execution', () => savedRun('hsTriggerOnAlert').then((r) => (r.data.resultData.runData['Record alert seen']?.[0]?.data ? r : undefined)).catch(() => undefined), 30_000, 250)
     expect(execution).toMatchObject({ status: 'success', mode: 'webhook' })
     const runData = execution.data.resultData.runData
     expect(runData['Homeostat Trigger']![0]!.data!.main[0]![0]!.json).toMatchObject({ event: 'fired', id: alertId, title, severity: 'critical', labels: { alertname: title, service: 'qdrant' } })
