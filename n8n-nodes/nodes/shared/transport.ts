@@ -51,7 +51,8 @@ export const describeDetails = (details: Detail[]) => details.map((d) => `${d.fi
 export function apiError(ctx: Context, e: ServerError, itemIndex?: number, prefix = 'Homeostat'): NodeApiError {
   const fields = describeDetails(e.details)
   return new NodeApiError(ctx.getNode(), { ...e, details: e.details } as unknown as JsonObject, {
-    message: `${prefix}: ${e.message}${fields ? ` (${fields})` : ''} [HTTP ${e.statusCode}]`,
+    // A message that already is the field list (e.g. `type: unknown action type x`) is not repeated.
+    message: `${prefix}: ${e.message}${fields && fields !== e.message ? ` (${fields})` : ''} [HTTP ${e.statusCode}]`,
     description: fields ? `The server named these fields: ${fields}` : undefined,
     httpCode: String(e.statusCode),
     itemIndex,

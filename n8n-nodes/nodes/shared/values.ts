@@ -64,6 +64,22 @@ function parseJson(text: string): unknown {
 }
 
 /**
+ * An object from JSON text (what a `json` parameter gives) or from an object an expression
+ * returned; empty text is `{}`. Throws a message saying what is wrong, with an example.
+ */
+export function toJsonObject(input: unknown, example = '{"key": "value"}'): IDataObject {
+  let obj: unknown = input
+  if (typeof input === 'string') {
+    if (input.trim() === '') return {}
+    obj = parseJson(input)
+    if (obj === undefined) throw new Error(`is not valid JSON: give an object like ${example}`)
+  }
+  if (obj === undefined || obj === null) return {}
+  if (typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`must be a JSON object, got ${show(obj)}`)
+  return obj as IDataObject
+}
+
+/**
  * Labels from a key/value list or a JSON object. Values are turned into strings (numbers and
  * booleans as written); names are checked. Throws a message naming the first bad label.
  */

@@ -3,6 +3,8 @@
  * the repo by install-n8n.sh): the packed tarball is loaded with N8N_CUSTOM_EXTENSIONS, the example
  * workflows in ./workflows are imported and run by the n8n CLI against a real Homeostat server, and
  * each run is judged by n8n's run data and by what Homeostat stored. The Trigger runs in `n8n start`.
+ * The Heal example calls a fake Ollama (switched to failing) through a model route's active target
+ * and reports each outcome; the breaker opens and a healing rule fails the route over.
  * Prints the Record node's figure: items/s through a real n8n execution of 10 000 items, and the
  * number of HTTP requests Homeostat counted for it.
  */
@@ -13,6 +15,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startFakeModelHost, type FakeModelHost } from '../../helpers/fake-model-host.ts'
 import { cliKey, delay, freePort, killAll, ROOT, run, startServer, until, type RunningServer } from '../../helpers/server.ts'
 
 const HERE = join(ROOT, 'tests/e2e/n8n')
@@ -31,6 +34,7 @@ let homeostatDb: Client
 let n8nEnv: Record<string, string>
 let apiKey: string
 let started: ChildProcess | undefined
+const hosts: FakeModelHost[] = []
 
 const n8nBin = () => [join(cache, 'node_modules/node/bin/node'), join(cache, 'node_modules/n8n/bin/n8n')] as const
 async function n8n(args: string[], timeoutMs = 120_000) {
@@ -143,6 +147,7 @@ afterAll(async () => {
     if (started.exitCode === null) started.kill('SIGKILL')
   }
   homeostatDb?.close()
+  for (const h of hosts) await h.close()
   await killAll()
   if (work) rmSync(work, { recursive: true, force: true })
 })
@@ -182,6 +187,54 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     expect(await pointsOf('n8n_continue_on_fail_errors')).toBe(3)
     expect(await pointsOf('agent_run_duration_seconds')).toBe(30) // nothing from the wrong key
   })
+
+  it('(e) calls an LLM through the route\'s active target, reports failures, and the route fails over', async () => {
+    const primary = await startFakeModelHost({ models: ['llama3:8b'], mode: 'error' })
+    const backup = await startFakeModelHost({ models: ['mistral:7b'] })
+    hosts.push(primary, backup)
+    const operator = { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json' }
+    const post = async (path: string, body: unknown) => {
+      const res = await server.fetch(path, { method: 'POST', headers: operator, body: JSON.stringify(body) })
+      expect(res.status, await res.clone().text()).toBe(201)
+      return (await res.json()) as Record<string, any>
+    }
+    // No probePath: only the outcomes n8n reports move the breaker.
+    const route = await post('/api/v1/model-routes', { name: 'llm-chat', targets: [{ model: 'llama3:8b', host: primary.url }, { model: 'mistral:7b', host: backup.url }], probePath: '' })
+    const primaryKey = route.targets[0].breaker.key as string
+    await post('/api/v1/healing/rules', { name: 'fail over llm-chat', trigger: { type: 'breaker', keyPattern: '^model:' }, actionType: 'model_failover', target: 'llm-chat', cooldownMs: 0, maxPerHour: 100 })
+
+    const result = await execute('hsHealFailover01')
+    expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
+    expect(items(result, 'Get route')[0]!.json).toMatchObject({ route: 'llm-chat', model: 'llama3:8b', host: primary.url, index: 0, breakerKey: primaryKey })
+    const calls = items(result, 'Call the model')
+    expect(calls).toHaveLength(5)
+    for (const call of calls) expect(call.json.error).toBeTruthy()
+    expect(primary.counts.failed).toBe(5)
+    const reports = items(result, 'Report result')
+    expect(reports.map((r) => [r.json.reported, r.pairedItem?.item])).toEqual([0, 1, 2, 3, 4].map((n) => ['failure', n]))
+    expect(reports.map((r) => r.json.state)).toEqual(['CLOSED', 'CLOSED', 'OPEN', 'OPEN', 'OPEN'])
+    expect(reports[2]!.json.transition).toEqual({ from: 'CLOSED', to: 'OPEN' })
+
+    // Homeostat: the breaker is open, and the healing rule moved the route to the backup.
+    const get = async (path: string) => (await (await server.fetch(path, { headers: operator })).json()) as Record<string, any>
+    const moved = await until('the route failed over', async () => {
+      const r = await get('/api/v1/model-routes/llm-chat')
+      return r.activeIndex === 1 ? r : undefined
+    }, 30_000, 200)
+    expect(moved).toMatchObject({ active: { model: 'mistral:7b', host: backup.url }, targets: [{ breaker: { state: 'OPEN' }, healthy: false }, { healthy: true }] })
+    const breaker = await get(`/api/v1/healing/breakers/${encodeURIComponent(primaryKey)}`)
+    // Reports made while it is OPEN (4th and 5th) do not enter the window.
+    expect(breaker).toMatchObject({ state: 'OPEN', openCount: 1, window: { calls: 3, failures: 3 }, events: [{ from: 'CLOSED', to: 'OPEN' }] })
+    const callError = (calls[2]!.json.error as { message?: string }).message || 'the model call failed'
+    expect(reports[2]!.json.lastError).toBe(callError)
+    console.log(`Heal example: the HTTP Request node's error reported to the breaker: ${callError}`)
+    const actions = await until('the failover action finished', async () => {
+      const list = await get('/api/v1/healing/actions?type=model_failover&target=llm-chat')
+      return list.items.length && list.items.every((a: { status: string }) => ['SUCCESS', 'FAILED', 'SKIPPED'].includes(a.status)) ? list : undefined
+    }, 30_000, 200)
+    expect(actions.items).toEqual([expect.objectContaining({ status: 'SUCCESS', trigger: expect.objectContaining({ type: 'breaker' }), output: expect.objectContaining({ result: { from: 0, to: 1 } }) })])
+    expect(backup.counts.failed).toBe(0)
+  }, 180_000)
 
   it('records 10 000 items in batches of 1 000 (figure: items/s and HTTP requests)', async () => {
     const before = await ingestRequests()
@@ -249,7 +302,8 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     expect(sent).toBe(true)
 
     // n8n's own record of the run: a successful webhook execution with the alert as its item.
-    const execution = await until('n8n saved the execution', () => savedRun('hsTriggerOnAlert').catch(() => undefined), 30_000, 250)
+    // n8n (sqlite, no pool) marks the execution finished, then writes its data in a second statement: wait for both.
+    const execution = await until('n8n saved the execution', () => savedRun('hsTriggerOnAlert').then((r) => (r.data.resultData.runData['Record alert seen']?.[0]?.data ? r : undefined)).catch(() => undefined), 30_000, 250)
     expect(execution).toMatchObject({ status: 'success', mode: 'webhook' })
     const runData = execution.data.resultData.runData
     expect(runData['Homeostat Trigger']![0]!.data!.main[0]![0]!.json).toMatchObject({ event: 'fired', id: alertId, title, severity: 'critical', labels: { alertname: title, service: 'qdrant' } })
