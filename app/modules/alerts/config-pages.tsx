@@ -1,23 +1,26 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
-import { channelTypes, type Channel } from '../../../db/schema/notify.ts'
+import { alertWebhookEvents, channelTypes, type Channel, type Policy } from '../../../db/schema/notify.ts'
+import { severities } from '../../../db/schema/alerts.ts'
 import type { Alert } from '../../../db/schema/alerts.ts'
-import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
 import { Empty, Layout } from '../../lib/layout.tsx'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
 import { access, allows } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
-import { channelJson, createChannel, deleteChannel, getChannel, listChannels } from '../notify/channels.ts'
-import { createPolicy, deletePolicy, getPolicy, invalidateRouting, listPolicies } from '../notify/policies.ts'
-import { ChannelBody, IdParam, PolicyBody } from '../notify/schema.ts'
+import { channelJson, createChannel, deleteChannel, getChannel, listChannels, openChannel, updateChannel } from '../notify/channels.ts'
+import { createPolicy, deletePolicy, getPolicy, invalidateRouting, listPolicies, updatePolicy } from '../notify/policies.ts'
+import { ChannelBody, ChannelPatch, IdParam, PolicyBody, secretFields, SubscriptionBody } from '../notify/schema.ts'
+import { createSubscription, deleteSubscription, getSubscription, listSubscriptions, subscriptionJson } from '../notify/subscriptions.ts'
 import { alertSnapshot, SendError, sendToChannel } from '../notify/senders.ts'
 import { matcherLines, parseMatchers } from './form.ts'
 import { dur } from './rule-pages.tsx'
 import { Tabs } from './views.tsx'
 
+const EditQuery = v.object({ edit: v.optional(v.pipe(v.string(), v.maxLength(100))) })
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
 const t = (s: string | undefined) => (s ?? '').trim() || undefined
 const list = (s: string | undefined) => (s ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean)
@@ -36,32 +39,62 @@ const typeFields: Record<(typeof channelTypes)[number], { name: string; label: s
   email: [{ name: 'host', label: 'SMTP host' }, { name: 'port', label: 'Port' }, { name: 'secure', label: 'TLS (true/false)' }, { name: 'user', label: 'User' }, { name: 'password', label: 'Password', type: 'password' }, { name: 'from', label: 'From' }, { name: 'to', label: 'To (comma separated)' }],
 }
 
-function channelInput(form: Record<string, string>) {
-  const type = form.type ?? ''
+/**
+ * The per-type fields into settings. On an edit a secret field left blank is left out (the
+ * service keeps its value); other fields left blank are cleared (or named, when required).
+ */
+function settingsOf(type: string, form: Record<string, string>, edit: boolean) {
   const s: Record<string, unknown> = {}
+  const secret = secretFields[type as keyof typeof secretFields] ?? []
   for (const f of typeFields[type as keyof typeof typeFields] ?? []) {
     const raw = t(form[f.name])
-    if (raw === undefined) continue
+    if (raw === undefined) {
+      if (edit && !secret.includes(f.name)) s[f.name] = undefined
+      continue
+    }
     if (f.name === 'headers') s.headers = Object.fromEntries(list(raw.replaceAll(',', '\n')).map((l) => [l.slice(0, l.indexOf(':')).trim(), l.slice(l.indexOf(':') + 1).trim()]))
     else if (f.name === 'port') s.port = numOr(raw)
     else if (f.name === 'secure') s.secure = raw === 'true' ? true : raw === 'false' ? false : raw
     else if (f.name === 'to') s.to = list(raw)
     else s[f.name] = raw
   }
-  const r = v.safeParse(ChannelBody, { name: form.name ?? '', type, settings: s })
+  return s
+}
+
+function channelInput(form: Record<string, string>) {
+  const type = form.type ?? ''
+  const r = v.safeParse(ChannelBody, { name: form.name ?? '', type, settings: settingsOf(type, form, false) })
   if (!r.success) throw badRequest('Invalid channel', issuesToDetails(r.issues))
   return r.output
+}
+
+function channelPatch(type: Channel['type'], form: Record<string, string>) {
+  const r = v.safeParse(ChannelPatch, { name: form.name ?? '', enabled: form.enabled === 'on', settings: settingsOf(type, form, true) })
+  if (!r.success) throw badRequest('Invalid channel', issuesToDetails(r.issues))
+  return r.output
+}
+
+/** Escalation rows `esc_after_<i>` + `esc_<i>_<channel id>` (+ `esc_remove_<i>`); a row with no channel ticked is a blank row. */
+const MAX_STEPS = 10
+function escalationsOf(form: Record<string, string>, channelIds: string[]) {
+  const steps: { after: unknown; channelIds: string[] }[] = []
+  for (let i = 0; i < MAX_STEPS + 2; i++) {
+    if (form[`esc_remove_${i}`] === 'on') continue
+    const ids = channelIds.filter((id) => form[`esc_${i}_${id}`] === 'on')
+    if (ids.length) steps.push({ after: numOr(form[`esc_after_${i}`]) ?? '15m', channelIds: ids })
+  }
+  return steps
 }
 
 function policyInput(form: Record<string, string>, channelIds: string[]) {
   const errors: ErrorDetail[] = []
   const matchers = parseMatchers(form.matchers, 'matchers', errors)
   const chosen = channelIds.filter((id) => form[`ch_${id}`] === 'on')
-  const escalate = channelIds.filter((id) => form[`esc_${id}`] === 'on')
+  const escalations = escalationsOf(form, channelIds)
   const raw = drop({
     name: form.name ?? '', matchers, channelIds: chosen, groupBy: list(form.groupBy), groupWait: numOr(form.groupWait), groupInterval: numOr(form.groupInterval), repeatInterval: numOr(form.repeatInterval),
-    continue: form.continue === 'on', sendResolved: form.sendResolved === 'on',
-    escalations: escalate.length ? [{ after: numOr(form.escalateAfter) ?? '15m', channelIds: escalate }] : undefined,
+    continue: form.continue === 'on', sendResolved: form.sendResolved === 'on', escalations,
+    enabled: form.hasEnabled ? form.enabled === 'on' : undefined,
   })
   const r = v.safeParse(PolicyBody, raw)
   if (!r.success) errors.push(...issuesToDetails(r.issues))
@@ -71,6 +104,70 @@ function policyInput(form: Record<string, string>, channelIds: string[]) {
 
 const testAlert = (now: number): Alert => ({ id: 'test', fingerprint: 'homeostat-test', ruleId: null, source: 'test', title: 'Test notification from Homeostat', status: 'firing', silenced: false, severity: 'info', labels: { alertname: 'HomeostatTest' }, annotations: { summary: 'If you can read this, the channel works.' }, value: null, startsAt: now, activeAt: now, endsAt: null, lastSeenAt: now, repeatCount: 1, ackBy: null, ackAt: null, resolvedBy: null, resolvedAt: null, createdAt: now, updatedAt: now })
 
+type ChannelType = (typeof channelTypes)[number]
+const settingText = (name: string, x: unknown) => (x === undefined || x === null ? '' : name === 'to' && Array.isArray(x) ? x.join(', ') : String(x))
+
+/** The create form of a type, or the edit form of a channel: non-secret fields prefilled, secret ones blank with their masked value. */
+function ChannelForm({ type, edit }: { type: ChannelType; edit?: { id: string; name: string; enabled: boolean; settings: Record<string, unknown>; masked: Record<string, unknown> } }) {
+  const secret = secretFields[type]
+  return (
+    <form class="comp-form" hx-post={edit ? `/alerts/channels/${edit.id}/edit` : '/alerts/channels'} hx-target={edit ? undefined : '#channel-created'} hx-swap={edit ? 'none' : 'innerHTML'}>
+      <input type="hidden" name="type" value={type} />
+      <label>Name <input name="name" required value={edit?.name ?? ''} /></label>
+      {typeFields[type].map((f) => {
+        const isSecret = secret.includes(f.name)
+        const val = edit && !isSecret ? settingText(f.name, edit.settings[f.name]) : ''
+        const shown = edit?.masked[f.name]
+        const placeholder = edit && isSecret && shown !== undefined ? `${typeof shown === 'object' ? JSON.stringify(shown) : String(shown)} (blank keeps it)` : undefined
+        return f.name === 'headers' ? (
+          <label>{f.label}<textarea name={f.name} rows={2} placeholder={placeholder}></textarea></label>
+        ) : (
+          <label>{f.label} <input name={f.name} type={f.type ?? 'text'} value={val} placeholder={placeholder} /></label>
+        )
+      })}
+      {edit ? <label class="check"><input type="checkbox" name="enabled" checked={edit.enabled} /> Enabled</label> : null}
+      <button type="submit">{edit ? 'Save channel' : `Create ${type} channel`}</button>
+      {edit ? <> <a class="button secondary" href="/alerts/channels">Cancel</a></> : null}
+    </form>
+  )
+}
+
+/** The policy form (create, or edit of `p`): escalation steps are rows; blank rows are ignored, ticked "remove" drops a step. */
+function PolicyForm({ chans, p }: { chans: Channel[]; p?: Policy }) {
+  const steps = p?.escalations ?? []
+  const rows = Math.min(MAX_STEPS + 2, steps.length + 2)
+  return (
+    <form class="comp-form" id={p ? 'policy-form' : undefined} hx-post={p ? `/alerts/policies/${p.id}/edit` : '/alerts/policies'} hx-swap="none">
+      <label>Name <input name="name" required value={p?.name ?? ''} /></label>
+      <label>Matchers <span class="muted">(one per line, e.g. <code>severity="critical"</code>; empty: every alert)</span><textarea name="matchers" rows={2}>{p ? matcherLines(p.matchers) : ''}</textarea></label>
+      <fieldset><legend>Channels <span class="muted">(none ticked: all enabled channels)</span></legend>{chans.length ? chans.map((ch) => <label class="check"><input type="checkbox" name={`ch_${ch.id}`} checked={!!p?.channelIds.includes(ch.id)} /> {ch.name}</label>) : <span class="muted">Create a channel first.</span>}</fieldset>
+      <div class="row">
+        <label>Group by <input name="groupBy" placeholder="alertname, component" value={p?.groupBy.join(', ') ?? ''} /></label>
+        <label>Group wait <input name="groupWait" value={p ? dur(p.groupWaitMs) || '0' : '30s'} /></label>
+        <label>Group interval <input name="groupInterval" value={p ? dur(p.groupIntervalMs) || '0' : '5m'} /></label>
+        <label>Repeat interval <input name="repeatInterval" value={p ? dur(p.repeatIntervalMs) : '4h'} /></label>
+      </div>
+      <label class="check"><input type="checkbox" name="continue" checked={!!p?.continue} /> Continue to later policies</label>
+      <label class="check"><input type="checkbox" name="sendResolved" checked={p ? p.sendResolved : true} /> Send resolved notifications</label>
+      {p ? <><input type="hidden" name="hasEnabled" value="1" /><label class="check"><input type="checkbox" name="enabled" checked={p.enabled} /> Enabled</label></> : null}
+      <fieldset class="escalations"><legend>Escalate unacknowledged critical alerts <span class="muted">(one step per row; rows with no channel ticked are ignored)</span></legend>
+        {Array.from({ length: rows }, (_, i) => {
+          const step = steps[i]
+          return (
+            <div class="row esc-step" data-step={String(i)}>
+              <label>Step {i + 1}: after <input name={`esc_after_${i}`} value={step ? dur(step.afterMs) || '0' : ''} placeholder="15m" /></label>
+              {chans.map((ch) => <label class="check"><input type="checkbox" name={`esc_${i}_${ch.id}`} checked={!!step?.channelIds.includes(ch.id)} /> {ch.name}</label>)}
+              {step ? <label class="check"><input type="checkbox" name={`esc_remove_${i}`} /> remove</label> : null}
+            </div>
+          )
+        })}
+      </fieldset>
+      <button type="submit">{p ? 'Save policy' : 'Create policy'}</button>
+      {p ? <> <a class="button secondary" href="/alerts/policies">Cancel</a></> : null}
+    </form>
+  )
+}
+
 export function configPages(deps: ModuleDeps) {
   const { db, sealer, config } = deps
   const now = () => deps.now?.() ?? Date.now()
@@ -78,9 +175,11 @@ export function configPages(deps: ModuleDeps) {
   const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
   const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
 
-  app.get('/alerts/channels', access('viewer'), async (c) => {
+  app.get('/alerts/channels', access('viewer'), validate('query', EditQuery), async (c) => {
     const write = canWrite(c)
     const items = (await listChannels(db)).map((ch) => channelJson(sealer, ch))
+    const editId = c.req.valid('query').edit
+    const editing = write && editId ? await getChannel(db, editId) : undefined
     return c.html(
       <Layout title="Channels" active="/alerts" principal={requirePrincipal(c)}>
         <Tabs active="/alerts/channels" />
@@ -95,25 +194,26 @@ export function configPages(deps: ModuleDeps) {
                   <td>{ch.name}</td><td>{ch.type}</td>
                   <td class="small">{Object.entries(ch.settings).map(([k, x]) => <div><span class="muted">{k}:</span> <code>{typeof x === 'object' ? JSON.stringify(x) : String(x)}</code></div>)}</td>
                   <td>{ch.enabled ? 'yes' : 'no'}</td>
-                  <td>{write ? <><button class="small secondary" hx-post={`/alerts/channels/${ch.id}/test`} hx-target={`#test-${ch.id}`} hx-swap="innerHTML">Send test</button>{' '}<button class="small danger" hx-post={`/alerts/channels/${ch.id}/delete`} hx-confirm={`Delete the channel ${ch.name}? Its queued notifications go with it.`} hx-swap="none">Delete</button><div id={`test-${ch.id}`} class="small"></div></> : null}</td>
+                  <td>{write ? <><a class="button small secondary" href={`/alerts/channels?edit=${ch.id}#edit-channel`}>Edit</a>{' '}<button class="small secondary" hx-post={`/alerts/channels/${ch.id}/test`} hx-target={`#test-${ch.id}`} hx-swap="innerHTML">Send test</button>{' '}<button class="small danger" hx-post={`/alerts/channels/${ch.id}/delete`} hx-confirm={`Delete the channel ${ch.name}? Its queued notifications go with it.`} hx-swap="none">Delete</button><div id={`test-${ch.id}`} class="small"></div></> : null}</td>
                 </tr>
               ))}
             </tbody>
           </table>
         )}
-        {write ? (
+        {editing ? (
+          <section class="card" id="edit-channel">
+            <h2>Edit {editing.type} channel {editing.name}</h2>
+            <p class="muted">Secret fields show their masked value; leave them blank to keep it.</p>
+            <ChannelForm type={editing.type} edit={{ id: editing.id, name: editing.name, enabled: editing.enabled, settings: openChannel(sealer, editing).settings, masked: channelJson(sealer, editing).settings }} />
+          </section>
+        ) : write ? (
           <section class="card" id="new-channel">
             <h2>New channel</h2>
             <div id="channel-created" aria-live="polite"></div>
             {channelTypes.map((type) => (
               <details>
                 <summary>{type}</summary>
-                <form class="comp-form" hx-post="/alerts/channels" hx-target="#channel-created" hx-swap="innerHTML">
-                  <input type="hidden" name="type" value={type} />
-                  <label>Name <input name="name" required /></label>
-                  {typeFields[type].map((f) => (f.name === 'headers' ? <label>{f.label}<textarea name={f.name} rows={2}></textarea></label> : <label>{f.label} <input name={f.name} type={f.type ?? 'text'} /></label>))}
-                  <button type="submit">Create {type} channel</button>
-                </form>
+                <ChannelForm type={type} />
               </details>
             ))}
           </section>
@@ -153,9 +253,11 @@ export function configPages(deps: ModuleDeps) {
     return c.html(<span class={ok ? 'ok' : 'error'} data-test-result={ok ? 'ok' : 'failed'}>{ok ? 'Sent: ' : 'Failed: '}{text}</span>)
   })
 
-  app.get('/alerts/policies', access('viewer'), async (c) => {
+  app.get('/alerts/policies', access('viewer'), validate('query', EditQuery), async (c) => {
     const write = canWrite(c)
     const [items, chans] = await Promise.all([listPolicies(db), listChannels(db)])
+    const editId = c.req.valid('query').edit
+    const editing = write && editId ? await getPolicy(db, editId) : undefined
     const name = new Map(chans.map((ch) => [ch.id, ch.name]))
     const names = (ids: string[]) => (ids.length ? ids.map((id) => name.get(id) ?? id).join(', ') : 'all enabled channels')
     return c.html(
@@ -175,33 +277,16 @@ export function configPages(deps: ModuleDeps) {
                   <td>{names(p.channelIds)}</td>
                   <td class="small">by {p.groupBy.join(', ') || '—'}; wait {dur(p.groupWaitMs)}, interval {dur(p.groupIntervalMs)}, repeat {dur(p.repeatIntervalMs)}{p.sendResolved ? '; resolved too' : ''}</td>
                   <td class="small">{p.escalations.map((e) => `after ${dur(e.afterMs)} → ${names(e.channelIds)}`).join('; ') || '—'}</td>
-                  {write ? <td><button class="small danger" hx-post={`/alerts/policies/${p.id}/delete`} hx-confirm={`Delete the policy ${p.name}?`} hx-swap="none">Delete</button></td> : null}
+                  {write ? <td class="nowrap"><a class="button small secondary" href={`/alerts/policies?edit=${p.id}#edit-policy`}>Edit</a>{' '}<button class="small danger" hx-post={`/alerts/policies/${p.id}/delete`} hx-confirm={`Delete the policy ${p.name}?`} hx-swap="none">Delete</button></td> : null}
                 </tr>
               ))}
             </tbody>
           </table>
         )}
         {write ? (
-          <section class="card" id="new-policy">
-            <h2>New policy</h2>
-            <form class="comp-form" hx-post="/alerts/policies" hx-swap="none">
-              <label>Name <input name="name" required /></label>
-              <label>Matchers <span class="muted">(one per line, e.g. <code>severity="critical"</code>; empty: every alert)</span><textarea name="matchers" rows={2}></textarea></label>
-              <fieldset><legend>Channels</legend>{chans.length ? chans.map((ch) => <label class="check"><input type="checkbox" name={`ch_${ch.id}`} /> {ch.name}</label>) : <span class="muted">Create a channel first.</span>}</fieldset>
-              <div class="row">
-                <label>Group by <input name="groupBy" placeholder="alertname, component" /></label>
-                <label>Group wait <input name="groupWait" value="30s" /></label>
-                <label>Group interval <input name="groupInterval" value="5m" /></label>
-                <label>Repeat interval <input name="repeatInterval" value="4h" /></label>
-              </div>
-              <label class="check"><input type="checkbox" name="continue" /> Continue to later policies</label>
-              <label class="check"><input type="checkbox" name="sendResolved" checked /> Send resolved notifications</label>
-              <fieldset><legend>Escalate unacknowledged critical alerts</legend>
-                <label>after <input name="escalateAfter" value="15m" /></label>
-                {chans.map((ch) => <label class="check"><input type="checkbox" name={`esc_${ch.id}`} /> {ch.name}</label>)}
-              </fieldset>
-              <button type="submit">Create policy</button>
-            </form>
+          <section class="card" id={editing ? 'edit-policy' : 'new-policy'}>
+            <h2>{editing ? `Edit policy ${editing.name}` : 'New policy'}</h2>
+            <PolicyForm chans={chans} p={editing} />
           </section>
         ) : null}
       </Layout>,
@@ -214,6 +299,87 @@ export function configPages(deps: ModuleDeps) {
     invalidateRouting(db)
     await audit(db, c, { action: 'policy.created', target: row.name, summary: `${row.channelIds.length} channels` })
     return redirect(c, '/alerts/policies')
+  })
+
+  app.post('/alerts/policies/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), async (c) => {
+    const before = await getPolicy(db, c.req.valid('param').id)
+    const chans = await listChannels(db)
+    const row = await updatePolicy(db, before, policyInput(c.req.valid('form'), chans.map((ch) => ch.id)), now())
+    invalidateRouting(db)
+    await audit(db, c, { action: 'policy.updated', target: row.name, summary: `edited in the dashboard: ${row.channelIds.length} channels, ${row.escalations.length} escalation steps` })
+    return redirect(c, '/alerts/policies')
+  })
+
+  app.post('/alerts/channels/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), async (c) => {
+    const before = await getChannel(db, c.req.valid('param').id)
+    const row = await updateChannel({ db, sealer }, before, channelPatch(before.type, c.req.valid('form')), now())
+    invalidateRouting(db)
+    await audit(db, c, { action: 'channel.updated', target: row.name, summary: 'edited in the dashboard' })
+    return redirect(c, '/alerts/channels')
+  })
+
+  app.get('/alerts/webhooks', access('viewer'), async (c) => {
+    const write = canWrite(c)
+    const items = (await listSubscriptions(db)).map(subscriptionJson)
+    return c.html(
+      <Layout title="Webhook subscriptions" active="/alerts" principal={requirePrincipal(c)}>
+        <Tabs active="/alerts/webhooks" />
+        <div class="page-head"><h1>Webhook subscriptions</h1></div>
+        <p class="muted">URLs subscribed to alert events through <code>/api/v1/webhooks</code> (the n8n Trigger node makes and removes its own). Deliveries are signed with the subscription's secret (<code>X-Homeostat-Signature</code>).</p>
+        {items.length === 0 ? <Empty>No webhook subscriptions.</Empty> : (
+          <table class="table" id="webhooks">
+            <thead><tr><th>URL</th><th>Events</th><th>Min severity</th><th>Created</th>{write ? <th></th> : null}</tr></thead>
+            <tbody>
+              {items.map((w) => (
+                <tr data-webhook={w.id}>
+                  <td><code>{w.url}</code></td>
+                  <td>{w.events.join(', ')}</td>
+                  <td>{w.minSeverity ?? 'any'}</td>
+                  <td class="small">{w.createdAt}<br /><span class="muted">by {w.createdBy}</span></td>
+                  {write ? <td><button class="small danger" hx-post={`/alerts/webhooks/${w.id}/delete`} hx-confirm="Delete this subscription? Its receiver gets no more events." hx-swap="none">Delete</button></td> : null}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        {write ? (
+          <section class="card" id="new-webhook">
+            <h2>New subscription</h2>
+            <div id="webhook-created" aria-live="polite"></div>
+            <form class="comp-form" hx-post="/alerts/webhooks" hx-target="#webhook-created" hx-swap="innerHTML">
+              <label>URL <input name="url" type="url" required placeholder="https://n8n.example.com/webhook/…" /></label>
+              <fieldset><legend>Events</legend>{alertWebhookEvents.map((e) => <label class="check"><input type="checkbox" name={`ev_${e}`} checked={e === 'fired'} /> {e}</label>)}</fieldset>
+              <label>Minimum severity <select name="minSeverity"><option value="">any</option>{[...severities].reverse().map((x) => <option value={x}>{x}</option>)}</select></label>
+              <button type="submit">Create subscription</button>
+            </form>
+          </section>
+        ) : null}
+      </Layout>,
+    )
+  })
+
+  app.post('/alerts/webhooks', access('operator'), validate('form', FormBody), async (c) => {
+    const form = c.req.valid('form')
+    const r = v.safeParse(SubscriptionBody, drop({ url: t(form.url) ?? '', events: alertWebhookEvents.filter((e) => form[`ev_${e}`] === 'on'), minSeverity: t(form.minSeverity) }))
+    if (!r.success) throw badRequest('Invalid subscription', issuesToDetails(r.issues))
+    const { row, secret } = await createSubscription({ db, sealer }, r.output, actorOf(c.get('principal')), now())
+    invalidateRouting(db)
+    await audit(db, c, { action: 'webhook.subscribed', target: row.id, summary: row.events.join(', ') })
+    return c.html(
+      <div class="notice newkey" data-created={row.id}>
+        <p>Subscribed {subscriptionJson(row).url} to {row.events.join(', ')}. Its signing secret, shown only now:</p>
+        <code class="secret" id="webhook-secret">{secret}</code>
+        <p><a href="/alerts/webhooks">Show it in the list</a></p>
+      </div>,
+    )
+  })
+
+  app.post('/alerts/webhooks/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
+    const s = await getSubscription(db, c.req.valid('param').id)
+    await deleteSubscription(db, s.id)
+    invalidateRouting(db)
+    await audit(db, c, { action: 'webhook.unsubscribed', target: s.id })
+    return redirect(c, '/alerts/webhooks')
   })
 
   app.post('/alerts/channels/:id/delete', access('operator'), validate('param', IdParam), async (c) => {

@@ -3,7 +3,7 @@ import { matcherOps, type LabelMatcher } from '../../../db/schema/alerts.ts'
 import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
 import { issuesToDetails } from '../../lib/validate.ts'
 import { LABEL_NAME } from '../metrics/schema.ts'
-import { RuleBody, type RuleInput } from './schema.ts'
+import { RuleBody, type RuleInput, type RulePatchInput } from './schema.ts'
 import { SilenceBody } from './silences-routes.ts'
 import type { SilenceInput } from './silences.ts'
 
@@ -52,17 +52,28 @@ function labelMap(raw: string | undefined, errors: ErrorDetail[]) {
   return labels
 }
 
-function parseParams(raw: string | undefined, errors: ErrorDetail[]) {
-  const t = text(raw)
-  if (!t) return undefined
-  try {
-    const p = JSON.parse(t) as unknown
-    if (p && typeof p === 'object' && !Array.isArray(p)) return p as Record<string, unknown>
-  } catch {
-    /* reported below */
+/** The kind-specific fields of the rule form (`p_<param>`), by kind; only the chosen kind's are read. */
+export const kindParams: Record<string, readonly string[]> = {
+  threshold: [],
+  ratio: ['denominator', 'denominatorMatchers'],
+  change: ['compareTo', 'baseline', 'unit'],
+  absence: ['minutes'],
+  anomaly: ['zScore', 'step', 'direction'],
+}
+
+function parseParams(form: Form, errors: ErrorDetail[]) {
+  const p: Record<string, unknown> = {}
+  for (const name of kindParams[form.kind ?? ''] ?? []) {
+    const raw = form[`p_${name}`]
+    if (name === 'denominatorMatchers') {
+      const m = parseMatchers(raw, 'params.denominatorMatchers', errors)
+      if (m.length) p[name] = m
+    } else if (name === 'minutes' || name === 'zScore') p[name] = num(raw)
+    else if (name === 'baseline' || name === 'step') p[name] = num(raw) // a duration text or milliseconds
+    else p[name] = text(raw)
   }
-  errors.push({ field: 'params', message: 'must be a JSON object, e.g. {"denominator": "agent_requests_total"}' })
-  return undefined
+  const out = drop(p)
+  return Object.keys(out).length ? out : undefined
 }
 
 const drop = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined && !(Array.isArray(x) && x.length === 0))) as T
@@ -75,7 +86,7 @@ export function parseRuleForm(form: Form): RuleInput {
     name: form.name ?? '',
     kind: form.kind ?? '',
     metric: form.metric ?? '',
-    params: parseParams(form.params, errors),
+    params: parseParams(form, errors),
     matchers: parseMatchers(form.matchers, 'matchers', errors),
     by: list(form.by),
     agg: text(form.agg),
@@ -121,4 +132,24 @@ export function parsePreviewForm(form: Form): LabelMatcher[] {
   const matchers = parseMatchers(form.matchers, 'matchers', errors)
   if (errors.length) throw badRequest('Invalid matchers', errors)
   return matchers
+}
+
+/**
+ * The rule form as a PATCH of a saved rule: the form shows every field, so a field left empty
+ * clears it (matchers, labels, params, texts, comparator and value) instead of keeping the old one.
+ */
+export function parseRuleEdit(form: Form): RulePatchInput {
+  const input = parseRuleForm(form)
+  return {
+    ...input,
+    matchers: input.matchers ?? [],
+    by: input.by ?? [],
+    labels: input.labels ?? {},
+    params: input.params ?? {},
+    comparator: input.comparator,
+    value: input.value,
+    summary: input.summary ?? '',
+    description: input.description ?? '',
+    runbookUrl: input.runbookUrl ?? null,
+  }
 }

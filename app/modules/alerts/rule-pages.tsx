@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
-import { comparators, ruleKinds, severities, type AlertRule } from '../../../db/schema/alerts.ts'
+import { comparators, ruleKinds, severities, type AlertRule, type LabelMatcher } from '../../../db/schema/alerts.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { Empty, Layout } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
@@ -9,16 +9,16 @@ import { access, allows } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { aggregations } from '../metrics/query.ts'
-import { matcherLines, parseRuleForm } from './form.ts'
+import { matcherLines, parseRuleEdit, parseRuleForm } from './form.ts'
 import { ruleTemplates } from './rule-templates.ts'
-import { createRule, deleteRule, draftRule, getRule, listRules, previewRule, ruleJson, ruleWarnings, setEnabled } from './rules.ts'
+import { createRule, deleteRule, draftRule, getRule, listRules, previewRule, ruleJson, ruleWarnings, setEnabled, updateRule } from './rules.ts'
 import { evaluatorFor, resolveRuleAlerts } from './runner.ts'
 import { actorOf } from '../../context.ts'
 import { IdParam, type RuleInput } from './schema.ts'
 import { Labels, Tabs, value } from './views.tsx'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
-const PageQuery = v.object({ template: v.optional(v.pipe(v.string(), v.maxLength(100))) })
+const PageQuery = v.object({ template: v.optional(v.pipe(v.string(), v.maxLength(100))), edit: v.optional(v.pipe(v.string(), v.maxLength(100))) })
 
 /** Milliseconds as the shortest exact duration text (300000 → 5m). */
 export function dur(ms: number | string | undefined | null): string {
@@ -30,12 +30,17 @@ export function dur(ms: number | string | undefined | null): string {
 
 type FormValues = Record<string, string>
 function valuesOf(r: Partial<RuleInput>): FormValues {
-  const { params = {} } = r
-  const p = Object.fromEntries(Object.entries(params).map(([k, x]) => [k, k === 'baseline' || k === 'step' ? dur(x as number) : x]))
+  const params: Record<string, unknown> = r.params ?? {}
+  const p: FormValues = {}
+  for (const [k, x] of Object.entries(params)) {
+    if (k === 'denominatorMatchers') p.p_denominatorMatchers = matcherLines(x as LabelMatcher[])
+    else if (k === 'baseline' || k === 'step') p[`p_${k}`] = dur(x as number)
+    else if (x !== undefined && x !== null) p[`p_${k}`] = String(x)
+  }
   return {
     name: r.name ?? '', kind: r.kind ?? 'threshold', metric: r.metric ?? '', matchers: matcherLines(r.matchers ?? []), by: (r.by ?? []).join(', '),
     agg: r.agg ?? 'avg', window: dur(r.window ?? '5m'), comparator: r.comparator ?? '>', value: r.value === undefined ? '' : String(r.value),
-    for: dur(r.for ?? 0), keepFiringFor: dur(r.keepFiringFor ?? 0), severity: r.severity ?? 'warning', params: Object.keys(p).length ? JSON.stringify(p) : '',
+    for: dur(r.for ?? 0), keepFiringFor: dur(r.keepFiringFor ?? 0), severity: r.severity ?? 'warning', ...p,
     labels: Object.entries(r.labels ?? {}).map(([k, x]) => `${k}=${x}`).join('\n'), summary: r.summary ?? '', description: r.description ?? '', runbookUrl: r.runbookUrl ?? '',
   }
 }
@@ -43,13 +48,45 @@ function valuesOf(r: Partial<RuleInput>): FormValues {
 const Select = ({ name, list, cur, label }: { name: string; list: readonly string[]; cur: string; label: string }) => (
   <label>{label} <select name={name}>{list.map((x) => <option value={x} selected={x === cur}>{x}</option>)}</select></label>
 )
-const Field = ({ name, label, val, hint, required }: { name: string; label: string; val: string; hint?: string; required?: boolean }) => (
-  <label>{label}{hint ? <span class="muted"> ({hint})</span> : null} <input name={name} value={val} required={required} /></label>
+const Field = ({ name, label, val, hint, required }: { name: string; label: string; val: string | undefined; hint?: string; required?: boolean }) => (
+  <label>{label}{hint ? <span class="muted"> ({hint})</span> : null} <input name={name} value={val ?? ''} required={required} /></label>
 )
 
-function RuleForm({ f }: { f: FormValues }) {
+/** Only the chosen kind's fieldset shows (CSS :has, no script); the server reads only that kind's fields. */
+const kindCss = ruleKinds.map((k) => `.rule-form:has(select[name=kind] option[value=${k}]:checked) fieldset[data-kind=${k}]`).join(',\n') + ' { display: block; }\n.rule-form fieldset.kind-params { display: none; }'
+
+function KindFields({ f }: { f: FormValues }) {
   return (
-    <form class="comp-form" id="rule-form" hx-post="/alerts/rules" hx-swap="none">
+    <>
+      <style>{kindCss}</style>
+      <fieldset class="kind-params" data-kind="ratio"><legend>Ratio: value = metric ÷ denominator</legend>
+        <Field name="p_denominator" label="Denominator metric" val={f.p_denominator} hint="e.g. agent_requests_total" />
+        <label>Denominator matchers <span class="muted">(one per line; empty: the rule's matchers)</span><textarea name="p_denominatorMatchers" rows={2}>{f.p_denominatorMatchers ?? ''}</textarea></label>
+      </fieldset>
+      <fieldset class="kind-params" data-kind="change"><legend>Change: compared with an earlier window</legend>
+        <div class="row">
+          <Select name="p_compareTo" label="Compare to" list={['previous', 'baseline']} cur={f.p_compareTo ?? 'previous'} />
+          <Field name="p_baseline" label="Baseline span" val={f.p_baseline} hint="with baseline: 1d, 7d" />
+          <Select name="p_unit" label="Unit" list={['percent', 'ratio']} cur={f.p_unit ?? 'percent'} />
+        </div>
+      </fieldset>
+      <fieldset class="kind-params" data-kind="absence"><legend>Absence: no data for</legend>
+        <Field name="p_minutes" label="Minutes" val={f.p_minutes} hint="1–43200" />
+      </fieldset>
+      <fieldset class="kind-params" data-kind="anomaly"><legend>Anomaly: z-score over the window</legend>
+        <div class="row">
+          <Field name="p_zScore" label="z-score" val={f.p_zScore} hint="default 3" />
+          <Field name="p_step" label="Step" val={f.p_step} hint="bucket size, e.g. 1m" />
+          <Select name="p_direction" label="Direction" list={['both', 'up', 'down']} cur={f.p_direction ?? 'both'} />
+        </div>
+      </fieldset>
+    </>
+  )
+}
+
+function RuleForm({ f, editId }: { f: FormValues; editId?: string }) {
+  return (
+    <form class="comp-form rule-form" id="rule-form" hx-post={editId ? `/alerts/rules/${editId}/edit` : '/alerts/rules'} hx-swap="none">
       <div class="row">
         <Field name="name" label="Name" val={f.name!} required />
         <Select name="kind" label="Kind" list={ruleKinds} cur={f.kind!} />
@@ -68,13 +105,14 @@ function RuleForm({ f }: { f: FormValues }) {
       </div>
       <label>Matchers <span class="muted">(one per line: <code>env="prod"</code>, <code>!=</code>, <code>=~</code>, <code>!~</code>)</span><textarea name="matchers" rows={2}>{f.matchers}</textarea></label>
       <Field name="by" label="By labels" val={f.by!} hint="comma separated; one alert per label set" />
-      <Field name="params" label="Params" val={f.params!} hint={'JSON: ratio {"denominator"}, change {"compareTo","baseline","unit"}, absence {"minutes"}, anomaly {"zScore","step","direction"}'} />
+      <KindFields f={f} />
       <label>Labels <span class="muted">(key=value per line, added to its alerts)</span><textarea name="labels" rows={2}>{f.labels}</textarea></label>
       <Field name="summary" label="Summary" val={f.summary!} hint="{{labels.x}}, {{value}}, {{rule.threshold}}" />
       <Field name="description" label="Description" val={f.description!} />
       <Field name="runbookUrl" label="Runbook URL" val={f.runbookUrl!} />
       <div class="alert-actions">
-        <button type="submit">Create rule</button>
+        <button type="submit">{editId ? 'Save rule' : 'Create rule'}</button>
+        {editId ? <a class="button secondary" href="/alerts/rules">Cancel</a> : null}
         <button type="button" class="secondary" hx-post="/alerts/rules/test" hx-include="#rule-form" hx-target="#rule-test" hx-swap="innerHTML">Test now</button>
       </div>
       <div id="rule-test" aria-live="polite"></div>
@@ -108,6 +146,23 @@ const condition = (r: AlertRule) => {
   return `${base}${cmp}`
 }
 
+/** One rule's row; Enable/Disable swap it in place (a same-page #fragment redirect would not reload the list). */
+const RuleRow = ({ r, write }: { r: AlertRule; write: boolean }) => (
+  <tr id={`rule-${r.id}`} data-rule={r.name} data-enabled={String(r.enabled)}>
+    <td><a href={`/alerts?q=alertname%3D${encodeURIComponent(r.name)}`}>{r.name}</a><br /><span class="muted">{r.kind}</span></td>
+    <td><code>{condition(r)}</code>{r.matchers.length ? <><br /><span class="muted">{matcherLines(r.matchers).replaceAll('\n', ', ')}</span></> : null}{r.by.length ? <span class="muted"> by {r.by.join(', ')}</span> : null}</td>
+    <td>{dur(r.forMs) || '0'}</td>
+    <td><span class={`pill sev-${r.severity}`}>{r.severity}</span></td>
+    <td>{r.enabled ? 'yes' : <span class="muted">no</span>}</td>
+    <td class="nowrap">
+      <button class="small secondary" hx-post={`/alerts/rules/${r.id}/test`} hx-target={`#test-${r.id}`} hx-swap="innerHTML">Test now</button>{' '}
+      {write ? <a class="button small secondary" href={`/alerts/rules?edit=${r.id}#edit-rule`}>Edit</a> : null}{' '}
+      {write ? <button class="small secondary" hx-post={`/alerts/rules/${r.id}/${r.enabled ? 'disable' : 'enable'}`} hx-target={`#rule-${r.id}`} hx-swap="outerHTML">{r.enabled ? 'Disable' : 'Enable'}</button> : null}{' '}
+      {write ? <button class="small danger" hx-post={`/alerts/rules/${r.id}/delete`} hx-confirm={`Delete the rule ${r.name}? Its open alerts are resolved; its alerts are kept.`} hx-swap="none">Delete</button> : null}
+    </td>
+  </tr>
+)
+
 export function rulePages(deps: ModuleDeps) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
@@ -119,7 +174,9 @@ export function rulePages(deps: ModuleDeps) {
   app.get('/alerts/rules', access('viewer'), validate('query', PageQuery), async (c) => {
     const write = canWrite(c)
     const { items } = await listRules(db, { limit: 500 })
-    const tpl = ruleTemplates.find((t) => t.id === c.req.valid('query').template)
+    const q = c.req.valid('query')
+    const tpl = ruleTemplates.find((t) => t.id === q.template)
+    const editing = write && q.edit ? await getRule(db, q.edit) : undefined
     return c.html(
       <Layout title="Alert rules" active="/alerts" principal={requirePrincipal(c)}>
         <Tabs active="/alerts/rules" />
@@ -132,25 +189,19 @@ export function rulePages(deps: ModuleDeps) {
             <tbody>
               {items.map((r) => (
                 <>
-                  <tr id={`rule-${r.id}`} data-rule={r.name}>
-                    <td><a href={`/alerts?q=alertname%3D${encodeURIComponent(r.name)}`}>{r.name}</a><br /><span class="muted">{r.kind}</span></td>
-                    <td><code>{condition(r)}</code>{r.matchers.length ? <><br /><span class="muted">{matcherLines(r.matchers).replaceAll('\n', ', ')}</span></> : null}{r.by.length ? <span class="muted"> by {r.by.join(', ')}</span> : null}</td>
-                    <td>{dur(r.forMs) || '0'}</td>
-                    <td><span class={`pill sev-${r.severity}`}>{r.severity}</span></td>
-                    <td>{r.enabled ? 'yes' : <span class="muted">no</span>}</td>
-                    <td class="nowrap">
-                      <button class="small secondary" hx-post={`/alerts/rules/${r.id}/test`} hx-target={`#test-${r.id}`} hx-swap="innerHTML">Test now</button>{' '}
-                      {write ? <button class="small secondary" hx-post={`/alerts/rules/${r.id}/${r.enabled ? 'disable' : 'enable'}`} hx-swap="none">{r.enabled ? 'Disable' : 'Enable'}</button> : null}{' '}
-                      {write ? <button class="small danger" hx-post={`/alerts/rules/${r.id}/delete`} hx-confirm={`Delete the rule ${r.name}? Its open alerts are resolved; its alerts are kept.`} hx-swap="none">Delete</button> : null}
-                    </td>
-                  </tr>
+                  <RuleRow r={r} write={write} />
                   <tr class="test-row"><td colspan={6} id={`test-${r.id}`}></td></tr>
                 </>
               ))}
             </tbody>
           </table>
         )}
-        {write ? (
+        {editing ? (
+          <section class="card" id="edit-rule">
+            <h2>Edit rule {editing.name}</h2>
+            <RuleForm f={valuesOf(ruleJson(editing) as Partial<RuleInput>)} editId={editing.id} />
+          </section>
+        ) : write ? (
           <section class="card" id="new-rule">
             <h2>New rule</h2>
             <p>
@@ -179,6 +230,14 @@ export function rulePages(deps: ModuleDeps) {
     return redirect(c, `/alerts/rules#rule-${row.id}`)
   })
 
+  app.post('/alerts/rules/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), async (c) => {
+    const before = await getRule(db, c.req.valid('param').id)
+    const row = await updateRule(db, before, parseRuleEdit(c.req.valid('form')), now())
+    evaluator.invalidate()
+    await audit(db, c, { action: 'alert_rule.updated', target: row.name, summary: 'edited in the dashboard' })
+    return redirect(c, `/alerts/rules#rule-${row.id}`)
+  })
+
   app.post('/alerts/rules/:id/test', access('viewer'), validate('param', IdParam), async (c) => {
     const rule = await getRule(db, c.req.valid('param').id)
     const at = now()
@@ -192,7 +251,7 @@ export function rulePages(deps: ModuleDeps) {
       const resolved = enabled ? 0 : await resolveRuleAlerts(evaluator.lifecycle, row.id, actorOf(c.get('principal')), 'rule disabled', now())
       evaluator.invalidate()
       await audit(db, c, { action: `alert_rule.${verb}d`, target: row.name, summary: enabled ? undefined : `${resolved} open alerts resolved` })
-      return redirect(c, `/alerts/rules#rule-${row.id}`)
+      return c.html(<RuleRow r={row} write />)
     })
   }
 

@@ -10,6 +10,7 @@ export const alertTabs = [
   { href: '/alerts/rules', label: 'Rules' },
   { href: '/alerts/channels', label: 'Channels' },
   { href: '/alerts/policies', label: 'Policies' },
+  { href: '/alerts/webhooks', label: 'Webhooks' },
 ] as const
 
 /** The alerts section's sub-pages, at the top of each of them. */
