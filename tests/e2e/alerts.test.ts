@@ -3,7 +3,9 @@
  * the rules form, a breaching `up` point is ingested with an ingest key made by the CLI, the alert
  * fires and shows on /alerts (the after-ingest evaluation makes it quick), then it is opened,
  * acknowledged through the Slack-style ack link's confirmation, silenced from its labels (with the
- * preview), and resolved. Screenshots land in tests/e2e/screenshots/alerts-*.png.
+ * preview), and resolved. Also: per-kind rule fields, Enable/Disable swapping the row in place, an
+ * edit of the rule, and a policy with two escalation steps created and edited. Screenshots land in
+ * tests/e2e/screenshots/alerts-*.png.
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -40,6 +42,44 @@ describe('a rule from a template, a breach, and the alert through its lifecycle'
     await Promise.all([page.waitForURL(/\/alerts\/rules#rule-/), page.getByRole('button', { name: 'Create rule' }).click()])
     await expect.poll(() => page.locator('#rules').innerText()).toContain('Component health degraded')
     await shot('rules')
+  })
+
+  it('shows each kind its own fields, not raw JSON', async () => {
+    const form = page.locator('#rule-form')
+    expect(await form.locator('fieldset[data-kind="ratio"]').isVisible()).toBe(false)
+    await form.locator('select[name="kind"]').selectOption('ratio')
+    expect(await form.locator('input[name="p_denominator"]').isVisible()).toBe(true)
+    expect(await form.locator('input[name="p_minutes"]').isVisible()).toBe(false)
+    await form.locator('select[name="kind"]').selectOption('absence')
+    expect(await form.locator('input[name="p_minutes"]').isVisible()).toBe(true)
+    expect(await form.locator('input[name="params"]').count()).toBe(0)
+  })
+
+  it('Disable and Enable update the row in place (no fragment redirect that would not reload)', async () => {
+    const row = page.locator('#rules tr[data-rule="Component health degraded"]')
+    await row.getByRole('button', { name: 'Disable' }).click()
+    await expect.poll(() => row.getAttribute('data-enabled')).toBe('false')
+    expect(await row.getByRole('button', { name: 'Enable' }).count()).toBe(1)
+    await page.reload()
+    expect(await row.getAttribute('data-enabled')).toBe('false') // stored, not only shown
+    await row.getByRole('button', { name: 'Enable' }).click()
+    await expect.poll(() => row.getAttribute('data-enabled')).toBe('true')
+    expect(await row.locator('td').nth(4).innerText()).toBe('yes')
+  })
+
+  it('edits the rule through the same form, prefilled', async () => {
+    const row = page.locator('#rules tr[data-rule="Component health degraded"]')
+    await Promise.all([page.waitForURL(/\?edit=/), row.getByRole('link', { name: 'Edit' }).click()])
+    const form = page.locator('#rule-form')
+    expect(await form.locator('input[name="metric"]').inputValue()).toBe('up')
+    await form.locator('input[name="description"]').fill('Edited in the browser test')
+    await form.locator('input[name="window"]').fill('2 minutes')
+    await form.getByRole('button', { name: 'Save rule' }).click()
+    await expect.poll(() => page.locator('#flash').innerText()).toContain('window') // named by the server
+    await form.locator('input[name="window"]').fill('2m')
+    await Promise.all([page.waitForURL(/\/alerts\/rules#rule-/), form.getByRole('button', { name: 'Save rule' }).click()])
+    await expect.poll(() => page.locator('#rules').innerText()).toContain('over 2m')
+    await shot('rule-edited')
   })
 
   it('fires when a breaching point is ingested, and shows on the live list', async () => {
@@ -129,5 +169,27 @@ describe('channels', () => {
     expect(received).toHaveLength(1)
     expect(received[0]).toMatch(/^signed .*Test notification from Homeostat/)
     await shot('channels')
+  })
+
+  it('a policy with two escalation steps is created, then edited', async () => {
+    await page.goto(`${server.url}/alerts/policies`)
+    const form = page.locator('#new-policy form')
+    await form.locator('input[name="name"]').fill('critical-escalation')
+    await form.locator('textarea[name="matchers"]').fill('severity="critical"')
+    const steps = form.locator('.esc-step')
+    await steps.nth(0).locator('input[name^="esc_after_"]').fill('10m')
+    await steps.nth(0).getByLabel('ops-webhook').check()
+    await steps.nth(1).locator('input[name^="esc_after_"]').fill('30m')
+    await steps.nth(1).getByLabel('ops-webhook').check()
+    await Promise.all([page.waitForURL(/\/alerts\/policies$/), form.getByRole('button', { name: 'Create policy' }).click()])
+    const row = page.locator('tr[data-policy="critical-escalation"]')
+    await expect.poll(() => row.innerText()).toContain('after 10m → ops-webhook; after 30m → ops-webhook')
+    await Promise.all([page.waitForURL(/\?edit=/), row.getByRole('link', { name: 'Edit' }).click()])
+    const edit = page.locator('#policy-form')
+    expect(await edit.locator('input[name="esc_after_1"]').inputValue()).toBe('30m')
+    await edit.locator('input[name="esc_after_1"]').fill('45m')
+    await Promise.all([page.waitForURL(/\/alerts\/policies$/), edit.getByRole('button', { name: 'Save policy' }).click()])
+    await expect.poll(() => page.locator('tr[data-policy="critical-escalation"]').innerText()).toContain('after 10m → ops-webhook; after 45m → ops-webhook')
+    await shot('policies')
   })
 })
