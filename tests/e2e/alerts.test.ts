@@ -39,7 +39,7 @@ describe('a rule from a template, a breach, and the alert through its lifecycle'
     expect(await page.locator('#rule-form select[name="comparator"]').inputValue()).toBe('<')
     await page.getByRole('button', { name: 'Test now' }).click()
     await expect.poll(() => page.locator('#rule-test').innerText()).toContain('Nothing matches')
-    await Promise.all([page.waitForURL(/\/alerts\/rules#rule-/), page.getByRole('button', { name: 'Create rule' }).click()])
+    await Promise.all([page.waitForURL(/\/alerts\/rules\?created=\w+#rule-/), page.getByRole('button', { name: 'Create rule' }).click()])
     await expect.poll(() => page.locator('#rules').innerText()).toContain('Component health degraded')
     await shot('rules')
   })

@@ -36,6 +36,8 @@ describe('rule form: kind fields and edit', () => {
     expect(created.status, await created.clone().text()).toBe(200)
     const rule = ((await api('/api/v1/alert-rules')).items as Json[])[0]!
     id = rule.id
+    // Not only a #fragment: from /alerts/rules that would jump within the page instead of reloading it.
+    expect(created.headers.get('HX-Redirect')).toBe(`/alerts/rules?created=${id}#rule-${id}`)
     expect(rule.params).toEqual({ denominator: 'agent_requests_total', denominatorMatchers: [{ label: 'env', op: '=', value: 'prod' }] })
     const badDenominator = await post('/alerts/rules/test', s.headers, { ...base, name: 'x', p_denominator: 'not a metric!' })
     expect(badDenominator.status).toBe(400)

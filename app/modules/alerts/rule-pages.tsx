@@ -227,7 +227,8 @@ export function rulePages(deps: ModuleDeps) {
     const row = await createRule(db, parseRuleForm(c.req.valid('form')), now())
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.created', target: row.name, summary: `${row.kind} on ${row.metric}, ${row.severity}` })
-    return redirect(c, `/alerts/rules#rule-${row.id}`)
+    // A query that differs from the page's: a redirect to `/alerts/rules#rule-…` from `/alerts/rules` would only jump, not reload.
+    return redirect(c, `/alerts/rules?created=${row.id}#rule-${row.id}`)
   })
 
   app.post('/alerts/rules/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), async (c) => {
