@@ -76,6 +76,8 @@ describe('a rule from a template, a breach, and the alert through its lifecycle'
     await form.locator('input[name="window"]').fill('2 minutes')
     await form.getByRole('button', { name: 'Save rule' }).click()
     await expect.poll(() => page.locator('#flash').innerText()).toContain('window') // named by the server
+    await expect.poll(() => form.locator('#err-window').innerText()).toContain('must be a duration') // and beside the field
+    expect(await form.locator('#err-name').innerText()).toBe('')
     await form.locator('input[name="window"]').fill('2m')
     await Promise.all([page.waitForURL(/\/alerts\/rules#rule-/), form.getByRole('button', { name: 'Save rule' }).click()])
     await expect.poll(() => page.locator('#rules').innerText()).toContain('over 2m')

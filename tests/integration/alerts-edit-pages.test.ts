@@ -44,7 +44,12 @@ describe('rule form: kind fields and edit', () => {
     expect(await badDenominator.text()).toContain('<code>params.denominator</code>')
     const badMinutes = await post('/alerts/rules/test', s.headers, { ...base, kind: 'absence', comparator: '', value: '', p_minutes: 'soon' })
     expect(badMinutes.status).toBe(400)
-    expect(await badMinutes.text()).toContain('<code>params.minutes</code>')
+    const minutesHtml = await badMinutes.text()
+    expect(minutesHtml).toContain('<code>params.minutes</code>')
+    // Beside the field too (out of band), and every other field's slot emptied.
+    expect(minutesHtml).toMatch(/id="err-p_minutes" hx-swap-oob="true" data-error="true">must be a number</)
+    expect(minutesHtml).toMatch(/id="err-window" hx-swap-oob="true"><\/small>/)
+    expect(badMinutes.headers.get('HX-Retarget')).toBe('#flash')
     const badZ = await post('/alerts/rules/test', s.headers, { ...base, kind: 'anomaly', comparator: '', value: '', p_zScore: '0.1', p_step: '1m', p_direction: 'sideways' })
     expect(badZ.status).toBe(400)
     const text = await badZ.text()

@@ -3,13 +3,14 @@ import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
 import { comparators, ruleKinds, severities, type AlertRule, type LabelMatcher } from '../../../db/schema/alerts.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
-import { Empty, Layout } from '../../lib/layout.tsx'
+import { AppError } from '../../lib/errors.ts'
+import { Empty, ErrorBox, Layout } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, allows } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { aggregations } from '../metrics/query.ts'
-import { matcherLines, parseRuleEdit, parseRuleForm } from './form.ts'
+import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from './form.ts'
 import { ruleTemplates } from './rule-templates.ts'
 import { createRule, deleteRule, draftRule, getRule, listRules, previewRule, ruleJson, ruleWarnings, setEnabled, updateRule } from './rules.ts'
 import { evaluatorFor, resolveRuleAlerts } from './runner.ts'
@@ -45,15 +46,49 @@ function valuesOf(r: Partial<RuleInput>): FormValues {
   }
 }
 
+/** Where the server's message for a field lands (filled out-of-band by a 400 answer, see fieldErrors). */
+const Err = ({ name }: { name: string }) => <small class="field-error" id={`err-${name}`}></small>
 const Select = ({ name, list, cur, label }: { name: string; list: readonly string[]; cur: string; label: string }) => (
-  <label>{label} <select name={name}>{list.map((x) => <option value={x} selected={x === cur}>{x}</option>)}</select></label>
+  <label>{label} <select name={name}>{list.map((x) => <option value={x} selected={x === cur}>{x}</option>)}</select><Err name={name} /></label>
 )
 const Field = ({ name, label, val, hint, required }: { name: string; label: string; val: string | undefined; hint?: string; required?: boolean }) => (
-  <label>{label}{hint ? <span class="muted"> ({hint})</span> : null} <input name={name} value={val ?? ''} required={required} /></label>
+  <label>{label}{hint ? <span class="muted"> ({hint})</span> : null} <input name={name} value={val ?? ''} required={required} /><Err name={name} /></label>
 )
 
+/** Every field of the rule form, by name: its error slot is cleared or filled on each failed submit. */
+const formFields = ['name', 'kind', 'severity', 'metric', 'agg', 'window', 'comparator', 'value', 'for', 'keepFiringFor', 'matchers', 'by', 'labels', 'summary', 'description', 'runbookUrl', ...Object.values(kindParams).flat().map((p) => `p_${p}`)]
+/** The API's field path (`window`, `params.zScore`, `matchers.0.value`) to the form field that holds it. */
+const formFieldOf = (path: string) => {
+  const [head, next] = path.split('.')
+  return head === 'params' && next ? `p_${next}` : (head ?? '')
+}
+
+/**
+ * A 400 from the shared checks becomes the usual error box in #flash plus, out of band, each
+ * message beside its field (and every other field's slot emptied). Other errors pass on.
+ */
+async function fieldErrors(c: Context<AppEnv>, run: () => Promise<Response>) {
+  try {
+    return await run()
+  } catch (error) {
+    if (!(error instanceof AppError) || error.status !== 400 || !Array.isArray(error.details)) throw error
+    const details = error.details
+    const byField = new Map<string, string[]>()
+    for (const d of details) byField.set(formFieldOf(d.field), [...(byField.get(formFieldOf(d.field)) ?? []), d.message])
+    c.header('HX-Retarget', '#flash')
+    c.header('HX-Reswap', 'innerHTML')
+    return c.html(
+      <>
+        <ErrorBox message={error.message} details={details} />
+        {formFields.map((f) => <small class="field-error" id={`err-${f}`} hx-swap-oob="true" data-error={byField.has(f) ? 'true' : undefined}>{byField.get(f)?.join('; ') ?? ''}</small>)}
+      </>,
+      400,
+    )
+  }
+}
+
 /** Only the chosen kind's fieldset shows (CSS :has, no script); the server reads only that kind's fields. */
-const kindCss = ruleKinds.map((k) => `.rule-form:has(select[name=kind] option[value=${k}]:checked) fieldset[data-kind=${k}]`).join(',\n') + ' { display: block; }\n.rule-form fieldset.kind-params { display: none; }'
+const kindCss = ruleKinds.map((k) => `.rule-form:has(select[name=kind] option[value=${k}]:checked) fieldset[data-kind=${k}]`).join(',\n') + ' { display: block; }\n.rule-form fieldset.kind-params { display: none; }\n.rule-form .field-error { display: block; color: var(--danger); font-size: .85rem; }'
 
 function KindFields({ f }: { f: FormValues }) {
   return (
@@ -61,7 +96,7 @@ function KindFields({ f }: { f: FormValues }) {
       <style>{kindCss}</style>
       <fieldset class="kind-params" data-kind="ratio"><legend>Ratio: value = metric ÷ denominator</legend>
         <Field name="p_denominator" label="Denominator metric" val={f.p_denominator} hint="e.g. agent_requests_total" />
-        <label>Denominator matchers <span class="muted">(one per line; empty: the rule's matchers)</span><textarea name="p_denominatorMatchers" rows={2}>{f.p_denominatorMatchers ?? ''}</textarea></label>
+        <label>Denominator matchers <span class="muted">(one per line; empty: the rule's matchers)</span><textarea name="p_denominatorMatchers" rows={2}>{f.p_denominatorMatchers ?? ''}</textarea><Err name="p_denominatorMatchers" /></label>
       </fieldset>
       <fieldset class="kind-params" data-kind="change"><legend>Change: compared with an earlier window</legend>
         <div class="row">
@@ -103,10 +138,10 @@ function RuleForm({ f, editId }: { f: FormValues; editId?: string }) {
         <Field name="for" label="For" val={f.for!} hint="pending until" />
         <Field name="keepFiringFor" label="Keep firing for" val={f.keepFiringFor!} />
       </div>
-      <label>Matchers <span class="muted">(one per line: <code>env="prod"</code>, <code>!=</code>, <code>=~</code>, <code>!~</code>)</span><textarea name="matchers" rows={2}>{f.matchers}</textarea></label>
+      <label>Matchers <span class="muted">(one per line: <code>env="prod"</code>, <code>!=</code>, <code>=~</code>, <code>!~</code>)</span><textarea name="matchers" rows={2}>{f.matchers}</textarea><Err name="matchers" /></label>
       <Field name="by" label="By labels" val={f.by!} hint="comma separated; one alert per label set" />
       <KindFields f={f} />
-      <label>Labels <span class="muted">(key=value per line, added to its alerts)</span><textarea name="labels" rows={2}>{f.labels}</textarea></label>
+      <label>Labels <span class="muted">(key=value per line, added to its alerts)</span><textarea name="labels" rows={2}>{f.labels}</textarea><Err name="labels" /></label>
       <Field name="summary" label="Summary" val={f.summary!} hint="{{labels.x}}, {{value}}, {{rule.threshold}}" />
       <Field name="description" label="Description" val={f.description!} />
       <Field name="runbookUrl" label="Runbook URL" val={f.runbookUrl!} />
@@ -217,27 +252,29 @@ export function rulePages(deps: ModuleDeps) {
     )
   })
 
-  app.post('/alerts/rules/test', access('viewer'), validate('form', FormBody), async (c) => {
-    const at = now()
-    const rule = draftRule(parseRuleForm(c.req.valid('form')), at)
-    return c.html(<TestResults results={await previewRule(db, rule, at)} warnings={await ruleWarnings(db, rule)} />)
-  })
+  app.post('/alerts/rules/test', access('viewer'), validate('form', FormBody), (c) =>
+    fieldErrors(c, async () => {
+      const at = now()
+      const rule = draftRule(parseRuleForm(c.req.valid('form')), at)
+      return c.html(<TestResults results={await previewRule(db, rule, at)} warnings={await ruleWarnings(db, rule)} />)
+    }),
+  )
 
-  app.post('/alerts/rules', access('operator'), validate('form', FormBody), async (c) => {
+  app.post('/alerts/rules', access('operator'), validate('form', FormBody), (c) => fieldErrors(c, async () => {
     const row = await createRule(db, parseRuleForm(c.req.valid('form')), now())
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.created', target: row.name, summary: `${row.kind} on ${row.metric}, ${row.severity}` })
     // A query that differs from the page's: a redirect to `/alerts/rules#rule-…` from `/alerts/rules` would only jump, not reload.
     return redirect(c, `/alerts/rules?created=${row.id}#rule-${row.id}`)
-  })
+  }))
 
-  app.post('/alerts/rules/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), async (c) => {
+  app.post('/alerts/rules/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), (c) => fieldErrors(c, async () => {
     const before = await getRule(db, c.req.valid('param').id)
     const row = await updateRule(db, before, parseRuleEdit(c.req.valid('form')), now())
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.updated', target: row.name, summary: 'edited in the dashboard' })
     return redirect(c, `/alerts/rules#rule-${row.id}`)
-  })
+  }))
 
   app.post('/alerts/rules/:id/test', access('viewer'), validate('param', IdParam), async (c) => {
     const rule = await getRule(db, c.req.valid('param').id)
