@@ -1,13 +1,14 @@
 /** @jsxImportSource hono/jsx */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import { channelTypes, type Channel } from '../../../db/schema/notify.ts'
 import type { Alert } from '../../../db/schema/alerts.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout } from '../../lib/layout.tsx'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { channelJson, createChannel, deleteChannel, getChannel, listChannels } from '../notify/channels.ts'
@@ -75,8 +76,6 @@ export function configPages(deps: ModuleDeps) {
   const { db, sealer, config } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
 
   app.get('/alerts/channels', access('viewer'), async (c) => {
     const write = canWrite(c)
@@ -126,7 +125,7 @@ export function configPages(deps: ModuleDeps) {
     const { row, signingSecret } = await createChannel({ db, sealer }, channelInput(c.req.valid('form')), now())
     invalidateRouting(db)
     await audit(db, c, { action: 'channel.created', target: row.name, summary: row.type })
-    if (!signingSecret) return redirect(c, '/alerts/channels')
+    if (!signingSecret) return hxRedirect(c, '/alerts/channels')
     // Signed channels: the secret is shown this once (the receiver checks X-Homeostat-Signature with it).
     return c.html(
       <div class="notice newkey" data-created={row.name}>
@@ -213,7 +212,7 @@ export function configPages(deps: ModuleDeps) {
     const row = await createPolicy(db, policyInput(c.req.valid('form'), chans.map((ch) => ch.id)), now())
     invalidateRouting(db)
     await audit(db, c, { action: 'policy.created', target: row.name, summary: `${row.channelIds.length} channels` })
-    return redirect(c, '/alerts/policies')
+    return hxRedirect(c, '/alerts/policies')
   })
 
   app.post('/alerts/channels/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
@@ -221,7 +220,7 @@ export function configPages(deps: ModuleDeps) {
     await deleteChannel(db, ch.id)
     invalidateRouting(db)
     await audit(db, c, { action: 'channel.deleted', target: ch.name })
-    return redirect(c, '/alerts/channels')
+    return hxRedirect(c, '/alerts/channels')
   })
 
   app.post('/alerts/policies/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
@@ -229,7 +228,7 @@ export function configPages(deps: ModuleDeps) {
     await deletePolicy(db, p.id)
     invalidateRouting(db)
     await audit(db, c, { action: 'policy.deleted', target: p.name })
-    return redirect(c, '/alerts/policies')
+    return hxRedirect(c, '/alerts/policies')
   })
 
   return app

@@ -1,11 +1,12 @@
 /** @jsxImportSource hono/jsx */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import { comparators, ruleKinds, severities, type AlertRule } from '../../../db/schema/alerts.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { aggregations } from '../metrics/query.ts'
@@ -113,8 +114,6 @@ export function rulePages(deps: ModuleDeps) {
   const now = () => deps.now?.() ?? Date.now()
   const evaluator = evaluatorFor(db, deps.log)
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
 
   app.get('/alerts/rules', access('viewer'), validate('query', PageQuery), async (c) => {
     const write = canWrite(c)
@@ -176,7 +175,7 @@ export function rulePages(deps: ModuleDeps) {
     const row = await createRule(db, parseRuleForm(c.req.valid('form')), now())
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.created', target: row.name, summary: `${row.kind} on ${row.metric}, ${row.severity}` })
-    return redirect(c, `/alerts/rules#rule-${row.id}`)
+    return hxRedirect(c, `/alerts/rules#rule-${row.id}`)
   })
 
   app.post('/alerts/rules/:id/test', access('viewer'), validate('param', IdParam), async (c) => {
@@ -192,7 +191,7 @@ export function rulePages(deps: ModuleDeps) {
       const resolved = enabled ? 0 : await resolveRuleAlerts(evaluator.lifecycle, row.id, actorOf(c.get('principal')), 'rule disabled', now())
       evaluator.invalidate()
       await audit(db, c, { action: `alert_rule.${verb}d`, target: row.name, summary: enabled ? undefined : `${resolved} open alerts resolved` })
-      return redirect(c, `/alerts/rules#rule-${row.id}`)
+      return hxRedirect(c, `/alerts/rules#rule-${row.id}`)
     })
   }
 
@@ -202,7 +201,7 @@ export function rulePages(deps: ModuleDeps) {
     await deleteRule(db, rule.id)
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.deleted', target: rule.name, summary: `${resolved} open alerts resolved` })
-    return redirect(c, '/alerts/rules')
+    return hxRedirect(c, '/alerts/rules')
   })
 
   return app

@@ -1,6 +1,6 @@
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
 import { access } from '../../middleware/access.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
@@ -59,7 +59,6 @@ export function silencesRoutes(deps: ModuleDeps) {
   const lifecycle = evaluatorFor(db, deps.log).lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['silences']
-  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
   // Apply a change to open alerts at once rather than at the next job tick; a failure here is
   // caught up by the job and never fails the request.
   const apply = (at: number) => refreshSilenced(lifecycle, at).catch((error) => deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }))
