@@ -14,7 +14,7 @@ import { matcherLines, parseRuleForm } from './form.ts'
 import { ruleTemplates } from './rule-templates.ts'
 import { createRule, deleteRule, draftRule, getRule, listRules, previewRule, ruleJson, ruleWarnings, setEnabled } from './rules.ts'
 import { evaluatorFor, resolveRuleAlerts } from './runner.ts'
-import { actorOf } from '../../context.ts'
+import { actor } from '../../context.ts'
 import { IdParam, type RuleInput } from './schema.ts'
 import { Labels, Tabs, value } from './views.tsx'
 
@@ -188,7 +188,7 @@ export function rulePages(deps: ModuleDeps) {
     app.post(`/alerts/rules/:id/${verb}`, access('operator'), validate('param', IdParam), async (c) => {
       await getRule(db, c.req.valid('param').id)
       const row = await setEnabled(db, c.req.valid('param').id, enabled, now())
-      const resolved = enabled ? 0 : await resolveRuleAlerts(evaluator.lifecycle, row.id, actorOf(c.get('principal')), 'rule disabled', now())
+      const resolved = enabled ? 0 : await resolveRuleAlerts(evaluator.lifecycle, row.id, actor(c), 'rule disabled', now())
       evaluator.invalidate()
       await audit(db, c, { action: `alert_rule.${verb}d`, target: row.name, summary: enabled ? undefined : `${resolved} open alerts resolved` })
       return hxRedirect(c, `/alerts/rules#rule-${row.id}`)
@@ -197,7 +197,7 @@ export function rulePages(deps: ModuleDeps) {
 
   app.post('/alerts/rules/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
     const rule = await getRule(db, c.req.valid('param').id)
-    const resolved = await resolveRuleAlerts(evaluator.lifecycle, rule.id, actorOf(c.get('principal')), 'rule deleted', now())
+    const resolved = await resolveRuleAlerts(evaluator.lifecycle, rule.id, actor(c), 'rule deleted', now())
     await deleteRule(db, rule.id)
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.deleted', target: rule.name, summary: `${resolved} open alerts resolved` })
