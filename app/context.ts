@@ -44,6 +44,8 @@ export type Deps = {
 }
 
 export const actorOf = (p: Principal | null) => (p ? `${p.kind === 'key' ? 'key' : 'user'}:${p.name}` : 'anonymous')
+/** Who the request acts as, for audit rows and events. */
+export const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
 
 /** What every module's routes get: the app's dependencies plus the pieces createApp builds once. */
 export type ModuleDeps = Deps & { keys: import('./modules/auth/keys.ts').KeyStore }

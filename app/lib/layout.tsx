@@ -134,4 +134,13 @@ export function ErrorBox({ message, details }: { message: string; details?: { fi
 
 export const Empty = ({ children }: { children: Child }) => <p class="empty">{children}</p>
 
+/** Links to a section's sub-pages, the current one marked. */
+export const TabNav = ({ label, tabs, active }: { label: string; tabs: readonly { href: string; label: string }[]; active: string }) => (
+  <nav class="tabs" aria-label={label}>
+    {tabs.map((t) => (
+      <a href={t.href} aria-current={t.href === active ? 'page' : undefined}>{t.label}</a>
+    ))}
+  </nav>
+)
+
 export const when = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—')

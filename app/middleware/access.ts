@@ -20,6 +20,10 @@ export function allows(p: Principal, level: Access): boolean {
   return rank[p.role] >= rank[level]
 }
 
+/** Whether the caller may change things: pages show their write controls to operators and admins. */
+export const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
+export const isAdmin = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'admin')
+
 // Routes an admin who must enrol in two-factor sign-in may still use.
 const ENROLMENT_PATHS = /^\/(settings\/security(\/.*)?|api\/v1\/me(\/.*)?|logout|api\/v1\/whoami)$/
 

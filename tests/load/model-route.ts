@@ -13,35 +13,15 @@
  * threshold, default 50).
  */
 import { check } from 'k6'
-import exec from 'k6/execution'
 import http from 'k6/http'
-import type { Options } from 'k6/options'
+import { abortUnlessKeyReads, arrivalRateOptions, BASE_URL, KEY } from './lib.ts'
 
-const BASE_URL = (__ENV.BASE_URL ?? 'http://localhost:8787').replace(/\/+$/, '')
-const KEY = __ENV.HOMEOSTAT_KEY ?? ''
 const ROUTE = encodeURIComponent(__ENV.ROUTE ?? 'chat')
 
-export const options: Options = {
-  scenarios: {
-    route: {
-      executor: 'constant-arrival-rate',
-      rate: Number(__ENV.RATE ?? 40),
-      timeUnit: '1s',
-      duration: __ENV.DURATION ?? '30s',
-      preAllocatedVUs: Number(__ENV.VUS ?? 20),
-      maxVUs: Number(__ENV.VUS ?? 20) * 5,
-    },
-  },
-  thresholds: {
-    http_req_duration: [`p(99)<${Number(__ENV.P99_MS ?? 50)}`],
-    checks: ['rate>0.99'],
-  },
-}
+export const options = arrivalRateOptions('route')
 
 export function setup() {
-  if (!KEY) exec.test.abort('Set HOMEOSTAT_KEY to an API key: k6 run -e HOMEOSTAT_KEY=hs_… tests/load/model-route.ts')
-  const res = http.get(`${BASE_URL}/api/v1/model-routes/${ROUTE}`, { headers: { Authorization: `Bearer ${KEY}` } })
-  if (res.status !== 200) exec.test.abort(`GET /api/v1/model-routes/${ROUTE} answered ${res.status}: ${String(res.body).slice(0, 200)}`)
+  abortUnlessKeyReads(`/api/v1/model-routes/${ROUTE}`, 'model-route.ts')
 }
 
 // Each VU keeps the last ETag it saw, as an agent would.

@@ -1,14 +1,15 @@
 /** @jsxImportSource hono/jsx */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import { alertWebhookEvents, channelTypes, type Channel, type Policy } from '../../../db/schema/notify.ts'
 import { severities } from '../../../db/schema/alerts.ts'
 import type { Alert } from '../../../db/schema/alerts.ts'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout } from '../../lib/layout.tsx'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { channelJson, createChannel, deleteChannel, getChannel, listChannels, openChannel, updateChannel } from '../notify/channels.ts'
@@ -172,8 +173,6 @@ export function configPages(deps: ModuleDeps) {
   const { db, sealer, config } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
 
   app.get('/alerts/channels', access('viewer'), validate('query', EditQuery), async (c) => {
     const write = canWrite(c)
@@ -226,7 +225,7 @@ export function configPages(deps: ModuleDeps) {
     const { row, signingSecret } = await createChannel({ db, sealer }, channelInput(c.req.valid('form')), now())
     invalidateRouting(db)
     await audit(db, c, { action: 'channel.created', target: row.name, summary: row.type })
-    if (!signingSecret) return redirect(c, '/alerts/channels')
+    if (!signingSecret) return hxRedirect(c, '/alerts/channels')
     // Signed channels: the secret is shown this once (the receiver checks X-Homeostat-Signature with it).
     return c.html(
       <div class="notice newkey" data-created={row.name}>
@@ -298,7 +297,7 @@ export function configPages(deps: ModuleDeps) {
     const row = await createPolicy(db, policyInput(c.req.valid('form'), chans.map((ch) => ch.id)), now())
     invalidateRouting(db)
     await audit(db, c, { action: 'policy.created', target: row.name, summary: `${row.channelIds.length} channels` })
-    return redirect(c, '/alerts/policies')
+    return hxRedirect(c, '/alerts/policies')
   })
 
   app.post('/alerts/policies/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), async (c) => {
@@ -307,7 +306,7 @@ export function configPages(deps: ModuleDeps) {
     const row = await updatePolicy(db, before, policyInput(c.req.valid('form'), chans.map((ch) => ch.id)), now())
     invalidateRouting(db)
     await audit(db, c, { action: 'policy.updated', target: row.name, summary: `edited in the dashboard: ${row.channelIds.length} channels, ${row.escalations.length} escalation steps` })
-    return redirect(c, '/alerts/policies')
+    return hxRedirect(c, '/alerts/policies')
   })
 
   app.post('/alerts/channels/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), async (c) => {
@@ -315,7 +314,7 @@ export function configPages(deps: ModuleDeps) {
     const row = await updateChannel({ db, sealer }, before, channelPatch(before.type, c.req.valid('form')), now())
     invalidateRouting(db)
     await audit(db, c, { action: 'channel.updated', target: row.name, summary: 'edited in the dashboard' })
-    return redirect(c, '/alerts/channels')
+    return hxRedirect(c, '/alerts/channels')
   })
 
   app.get('/alerts/webhooks', access('viewer'), async (c) => {
@@ -362,7 +361,7 @@ export function configPages(deps: ModuleDeps) {
     const form = c.req.valid('form')
     const r = v.safeParse(SubscriptionBody, drop({ url: t(form.url) ?? '', events: alertWebhookEvents.filter((e) => form[`ev_${e}`] === 'on'), minSeverity: t(form.minSeverity) }))
     if (!r.success) throw badRequest('Invalid subscription', issuesToDetails(r.issues))
-    const { row, secret } = await createSubscription({ db, sealer }, r.output, actorOf(c.get('principal')), now())
+    const { row, secret } = await createSubscription({ db, sealer }, r.output, actor(c), now())
     invalidateRouting(db)
     await audit(db, c, { action: 'webhook.subscribed', target: row.id, summary: row.events.join(', ') })
     return c.html(
@@ -379,7 +378,7 @@ export function configPages(deps: ModuleDeps) {
     await deleteSubscription(db, s.id)
     invalidateRouting(db)
     await audit(db, c, { action: 'webhook.unsubscribed', target: s.id })
-    return redirect(c, '/alerts/webhooks')
+    return hxRedirect(c, '/alerts/webhooks')
   })
 
   app.post('/alerts/channels/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
@@ -387,7 +386,7 @@ export function configPages(deps: ModuleDeps) {
     await deleteChannel(db, ch.id)
     invalidateRouting(db)
     await audit(db, c, { action: 'channel.deleted', target: ch.name })
-    return redirect(c, '/alerts/channels')
+    return hxRedirect(c, '/alerts/channels')
   })
 
   app.post('/alerts/policies/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
@@ -395,7 +394,7 @@ export function configPages(deps: ModuleDeps) {
     await deletePolicy(db, p.id)
     invalidateRouting(db)
     await audit(db, c, { action: 'policy.deleted', target: p.name })
-    return redirect(c, '/alerts/policies')
+    return hxRedirect(c, '/alerts/policies')
   })
 
   return app

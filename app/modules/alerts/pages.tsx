@@ -1,16 +1,17 @@
 /** @jsxImportSource hono/jsx */
 import { desc, eq, sql } from 'drizzle-orm'
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import { alertSources, alertStatuses, alerts, severities, type AlertStatus, type Severity } from '../../../db/schema/alerts.ts'
 import { channels, notifications } from '../../../db/schema/notify.ts'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError, conflict, notFound } from '../../lib/errors.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { retryNotification } from '../notify/delivery.ts'
 import { NumericIdParam } from '../notify/schema.ts'
 import { Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { getAlert, listAlerts } from './alerts.ts'
@@ -56,9 +57,6 @@ export function alertPages(deps: ModuleDeps) {
   const now = () => deps.now?.() ?? Date.now()
   const lifecycle = evaluatorFor(db, deps.log).lifecycle
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
 
   async function listData(f: ListFilter) {
     const { match, words } = textFilter(f.q)
@@ -186,7 +184,7 @@ export function alertPages(deps: ModuleDeps) {
     app.post(`/alerts/actions/:id/${verb}`, access('operator'), validate('param', IdParam), async (c) => {
       const row = await run(lifecycle, c.req.valid('param').id, actor(c), now())
       await audit(db, c, { action, target: row.id, summary: row.title })
-      return redirect(c, `/alerts/${row.id}`)
+      return hxRedirect(c, `/alerts/${row.id}`)
     })
   }
 
@@ -197,7 +195,7 @@ export function alertPages(deps: ModuleDeps) {
     const updated = row.status === 'sending' ? null : await retryNotification(db, id, now())
     if (!updated) throw conflict('The notification is being sent right now')
     await audit(db, c, { action: 'notification.retried', target: String(id), summary: `${row.kind}, was ${row.status}` })
-    return redirect(c, row.alertId ? `/alerts/${row.alertId}` : '/alerts')
+    return hxRedirect(c, row.alertId ? `/alerts/${row.alertId}` : '/alerts')
   })
 
   app.post('/alerts/actions/:id/mute', access('operator'), validate('param', IdParam), validate('form', MuteForm), async (c) => {
@@ -209,7 +207,7 @@ export function alertPages(deps: ModuleDeps) {
     const row = await createSilence(db, { matchers, startsAt: at, duration, comment: `Muted from alert "${alert.title}"` }, actor(c), at)
     await audit(db, c, { action: 'silence.created', target: row.id, summary: `mute of alert ${alert.id} for ${duration} ms` })
     await refreshSilenced(lifecycle, at).catch((error) => deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }))
-    return redirect(c, `/alerts/${alert.id}`)
+    return hxRedirect(c, `/alerts/${alert.id}`)
   })
 
   return app

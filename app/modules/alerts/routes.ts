@@ -1,5 +1,5 @@
-import { Hono, type Context } from 'hono'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { Hono } from 'hono'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { access } from '../../middleware/access.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
@@ -19,7 +19,6 @@ export function alertsRoutes(deps: ModuleDeps) {
   const lifecycle = evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['alerts']
-  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
 
   app.get('/api/v1/alert-rule-templates', access('viewer'), describe('Rule templates: health degradation, high error rate, prompt score, cost spike, RAG ingestion failure', tags), (c) => c.json({ items: ruleTemplates }))
 

@@ -4,9 +4,10 @@ import * as v from 'valibot'
 import { comparators, ruleKinds, severities, type AlertRule, type LabelMatcher } from '../../../db/schema/alerts.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, ErrorBox, Layout } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { aggregations } from '../metrics/query.ts'
@@ -14,7 +15,7 @@ import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from './form.t
 import { ruleTemplates } from './rule-templates.ts'
 import { createRule, deleteRule, draftRule, getRule, listRules, previewRule, ruleJson, ruleWarnings, setEnabled, updateRule } from './rules.ts'
 import { evaluatorFor, resolveRuleAlerts } from './runner.ts'
-import { actorOf } from '../../context.ts'
+import { actor } from '../../context.ts'
 import { IdParam, type RuleInput } from './schema.ts'
 import { Labels, Tabs, value } from './views.tsx'
 
@@ -203,8 +204,6 @@ export function rulePages(deps: ModuleDeps) {
   const now = () => deps.now?.() ?? Date.now()
   const evaluator = evaluatorFor(db, deps.log)
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
 
   app.get('/alerts/rules', access('viewer'), validate('query', PageQuery), async (c) => {
     const write = canWrite(c)
@@ -265,7 +264,7 @@ export function rulePages(deps: ModuleDeps) {
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.created', target: row.name, summary: `${row.kind} on ${row.metric}, ${row.severity}` })
     // A query that differs from the page's: a redirect to `/alerts/rules#rule-…` from `/alerts/rules` would only jump, not reload.
-    return redirect(c, `/alerts/rules?created=${row.id}#rule-${row.id}`)
+    return hxRedirect(c, `/alerts/rules?created=${row.id}#rule-${row.id}`)
   }))
 
   app.post('/alerts/rules/:id/edit', access('operator'), validate('param', IdParam), validate('form', FormBody), (c) => fieldErrors(c, async () => {
@@ -273,7 +272,7 @@ export function rulePages(deps: ModuleDeps) {
     const row = await updateRule(db, before, parseRuleEdit(c.req.valid('form')), now())
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.updated', target: row.name, summary: 'edited in the dashboard' })
-    return redirect(c, `/alerts/rules#rule-${row.id}`)
+    return hxRedirect(c, `/alerts/rules#rule-${row.id}`)
   }))
 
   app.post('/alerts/rules/:id/test', access('viewer'), validate('param', IdParam), async (c) => {
@@ -286,7 +285,7 @@ export function rulePages(deps: ModuleDeps) {
     app.post(`/alerts/rules/:id/${verb}`, access('operator'), validate('param', IdParam), async (c) => {
       await getRule(db, c.req.valid('param').id)
       const row = await setEnabled(db, c.req.valid('param').id, enabled, now())
-      const resolved = enabled ? 0 : await resolveRuleAlerts(evaluator.lifecycle, row.id, actorOf(c.get('principal')), 'rule disabled', now())
+      const resolved = enabled ? 0 : await resolveRuleAlerts(evaluator.lifecycle, row.id, actor(c), 'rule disabled', now())
       evaluator.invalidate()
       await audit(db, c, { action: `alert_rule.${verb}d`, target: row.name, summary: enabled ? undefined : `${resolved} open alerts resolved` })
       return c.html(<RuleRow r={row} write />)
@@ -295,11 +294,11 @@ export function rulePages(deps: ModuleDeps) {
 
   app.post('/alerts/rules/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
     const rule = await getRule(db, c.req.valid('param').id)
-    const resolved = await resolveRuleAlerts(evaluator.lifecycle, rule.id, actorOf(c.get('principal')), 'rule deleted', now())
+    const resolved = await resolveRuleAlerts(evaluator.lifecycle, rule.id, actor(c), 'rule deleted', now())
     await deleteRule(db, rule.id)
     evaluator.invalidate()
     await audit(db, c, { action: 'alert_rule.deleted', target: rule.name, summary: `${resolved} open alerts resolved` })
-    return redirect(c, '/alerts/rules')
+    return hxRedirect(c, '/alerts/rules')
   })
 
   return app

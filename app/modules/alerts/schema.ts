@@ -4,18 +4,11 @@ import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { TimeInput } from '../../lib/time.ts'
 import { HttpUrl } from '../components/schema.ts'
 import { aggregations } from '../metrics/query.ts'
-import { Duration, LABEL_NAME, Labels, MetricName } from '../metrics/schema.ts'
+import { DurationBetween, LABEL_NAME, Labels, MetricName } from '../metrics/schema.ts'
 
 const text = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
 const LabelName = v.pipe(v.string('must be a string'), v.maxLength(100, 'must be at most 100 characters'), v.regex(LABEL_NAME, 'must match [a-zA-Z_][a-zA-Z0-9_]*'))
 
-/** A duration (`30s`, `5m`, `1h`, `1d`) or milliseconds, between min and max ms. */
-const Span = (min: number, max: number) =>
-  v.pipe(
-    v.union([Duration, v.pipe(v.number(), v.integer())], 'must be a duration like 30s, 5m, 1h or whole milliseconds'),
-    v.check((ms) => ms >= min, `must be at least ${min} ms`),
-    v.check((ms) => ms <= max, `must be at most ${max} ms`),
-  )
 const DAY = 86_400_000
 
 export const Matcher = v.strictObject({
@@ -29,11 +22,11 @@ export const RuleParams = v.strictObject({
   denominator: v.optional(MetricName),
   denominatorMatchers: v.optional(Matchers),
   compareTo: v.optional(v.picklist(['previous', 'baseline'], 'must be previous or baseline')),
-  baseline: v.optional(Span(60_000, 90 * DAY)),
+  baseline: v.optional(DurationBetween(60_000, 90 * DAY)),
   unit: v.optional(v.picklist(['percent', 'ratio'], 'must be percent or ratio')),
   minutes: v.optional(v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1'), v.maxValue(43_200, 'must be at most 43200 (30 days)'))),
   zScore: v.optional(v.pipe(v.number('must be a number'), v.finite('must be finite'), v.minValue(0.5, 'must be at least 0.5'), v.maxValue(100, 'must be at most 100'))),
-  step: v.optional(Span(1000, DAY)),
+  step: v.optional(DurationBetween(1000, DAY)),
   direction: v.optional(v.picklist(['both', 'up', 'down'], 'must be both, up or down')),
 })
 
@@ -44,12 +37,12 @@ const ruleFields = {
   matchers: v.optional(Matchers),
   by: v.optional(v.pipe(v.array(LabelName, 'must be a list of label names'), v.maxLength(10, 'at most 10 labels'))),
   agg: v.optional(v.picklist(aggregations, `must be one of ${aggregations.join(', ')}`)),
-  window: v.optional(Span(1000, 90 * DAY)),
+  window: v.optional(DurationBetween(1000, 90 * DAY)),
   comparator: v.optional(v.picklist(comparators, `must be one of ${comparators.join(' ')}`)),
   value: v.optional(v.pipe(v.number('must be a number'), v.finite('must be a finite number'))),
   params: v.optional(RuleParams),
-  for: v.optional(Span(0, 7 * DAY)),
-  keepFiringFor: v.optional(Span(0, 7 * DAY)),
+  for: v.optional(DurationBetween(0, 7 * DAY)),
+  keepFiringFor: v.optional(DurationBetween(0, 7 * DAY)),
   severity: v.optional(v.picklist(severities, `must be one of ${severities.join(', ')}`)),
   labels: v.optional(Labels),
   summary: v.optional(text(1000)),

@@ -1,13 +1,14 @@
 /** @jsxImportSource hono/jsx */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import type { Alert } from '../../../db/schema/alerts.ts'
 import type { Silence } from '../../../db/schema/notify.ts'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { badRequest } from '../../lib/errors.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { parsePreviewForm, parseSilenceForm } from './form.ts'
@@ -57,9 +58,6 @@ export function silencePages(deps: ModuleDeps) {
   const now = () => deps.now?.() ?? Date.now()
   const lifecycle = evaluatorFor(db, deps.log).lifecycle
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
   const apply = (at: number) => refreshSilenced(lifecycle, at).catch((error) => deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }))
 
   app.get('/alerts/silences', access('viewer'), validate('query', PageQuery), async (c) => {
@@ -142,7 +140,7 @@ export function silencePages(deps: ModuleDeps) {
     const row = await createSilence(db, parseSilenceForm(c.req.valid('form')), actor(c), at)
     await audit(db, c, { action: 'silence.created', target: row.id, summary: describeMatchers(row) })
     await apply(at)
-    return redirect(c, '/alerts/silences')
+    return hxRedirect(c, '/alerts/silences')
   })
 
   app.post('/alerts/silences/:id/expire', access('operator'), validate('param', IdParam), async (c) => {
@@ -150,7 +148,7 @@ export function silencePages(deps: ModuleDeps) {
     const row = await expireSilence(db, c.req.valid('param').id, at)
     await audit(db, c, { action: 'silence.expired', target: row.id, summary: describeMatchers(row) })
     await apply(at)
-    return redirect(c, '/alerts/silences')
+    return hxRedirect(c, '/alerts/silences')
   })
 
   return app

@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import type { Child } from 'hono/jsx'
 import { alertStatuses, severities, type Alert, type AlertEvent } from '../../../db/schema/alerts.ts'
-import { when } from '../../lib/layout.tsx'
+import { TabNav, when } from '../../lib/layout.tsx'
 import { formatValue } from './templates.ts'
 
 export const alertTabs = [
@@ -14,13 +14,7 @@ export const alertTabs = [
 ] as const
 
 /** The alerts section's sub-pages, at the top of each of them. */
-export const Tabs = ({ active }: { active: string }) => (
-  <nav class="tabs" aria-label="Alerts sections">
-    {alertTabs.map((t) => (
-      <a href={t.href} aria-current={t.href === active ? 'page' : undefined}>{t.label}</a>
-    ))}
-  </nav>
-)
+export const Tabs = ({ active }: { active: string }) => <TabNav label="Alerts sections" tabs={alertTabs} active={active} />
 
 export const SeverityPill = ({ severity }: { severity: string }) => <span class={`pill sev-${severity}`}>{severity}</span>
 export const StatePill = ({ status, silenced }: { status: string; silenced?: boolean }) => (

@@ -1,11 +1,12 @@
 /** @jsxImportSource hono/jsx */
 import { desc, eq } from 'drizzle-orm'
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import type { Db } from '../../../db/client.ts'
 import { statusHistory } from '../../../db/schema/components.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
@@ -30,8 +31,6 @@ export function componentPages(deps: ModuleDeps) {
   const { db, sealer, config } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
 
   app.get('/overview/components', access('viewer'), validate('query', OverviewQuery), async (c) => {
     const range = c.req.valid('query').range ?? DAY
@@ -83,7 +82,7 @@ export function componentPages(deps: ModuleDeps) {
   app.post('/components', access('operator'), validate('form', FormBody), async (c) => {
     const row = await createComponent(deps, parseCreateForm(c.req.valid('form')), now())
     await audit(db, c, { action: 'component.created', target: row.name, summary: checkSummary(row) })
-    return redirect(c, `/components/${row.id}`)
+    return hxRedirect(c, `/components/${row.id}`)
   })
 
   app.get('/components/:id', access('viewer'), validate('param', IdParam), async (c) => {
@@ -158,19 +157,19 @@ export function componentPages(deps: ModuleDeps) {
     const before = await getComponent(db, c.req.valid('param').id)
     const row = await updateComponent(deps, before.id, parseEditForm(c.req.valid('form')), now())
     await audit(db, c, { action: 'component.updated', target: row.name, summary: `${before.name !== row.name ? `renamed from ${before.name}; ` : ''}${checkSummary(row)}` })
-    return redirect(c, `/components/${row.id}`)
+    return hxRedirect(c, `/components/${row.id}`)
   })
 
   app.post('/components/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
     const row = await deleteComponent(db, c.req.valid('param').id)
     await audit(db, c, { action: 'component.deleted', target: row.name, summary: checkSummary(row) })
-    return redirect(c, '/components')
+    return hxRedirect(c, '/components')
   })
 
   app.post('/components/:id/rotate-token', access('operator'), validate('param', IdParam), async (c) => {
     const row = await rotateToken(deps, c.req.valid('param').id, now())
     await audit(db, c, { action: 'component.token_rotated', target: row.name })
-    return redirect(c, `/components/${row.id}`)
+    return hxRedirect(c, `/components/${row.id}`)
   })
 
   return app

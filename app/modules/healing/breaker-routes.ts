@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { breakerStates } from '../../../db/schema/healing.ts'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError, notFound } from '../../lib/errors.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { describe } from '../../lib/route-meta.ts'
@@ -117,7 +117,7 @@ export function breakerRoutes(deps: ModuleDeps) {
 
   app.post('/api/v1/healing/breakers/:key/reset', access('operator'), describe('Close a breaker by hand: window emptied, backoff reset', tags), validate('param', KeyParam), async (c) => {
     const { key } = c.req.valid('param')
-    const b = await resetBreaker(db, key, { actor: actorOf(c.get('principal')), now: now() })
+    const b = await resetBreaker(db, key, { actor: actor(c), now: now() })
     if (!b) throw notFound('Breaker')
     invalidateRoutes(db)
     await audit(db, c, { action: 'breaker.reset', target: key })

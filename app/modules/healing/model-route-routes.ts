@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError, notFound } from '../../lib/errors.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { describe } from '../../lib/route-meta.ts'
@@ -94,7 +94,7 @@ export function modelRouteRoutes(deps: ModuleDeps) {
 
   app.patch('/api/v1/model-routes/:name', access('operator'), describe('Change a model route (targets, failbackAfterMs, probePath, description); bumps its version', tags), validate('param', NameParam), validate('json', RoutePatch), async (c) => {
     const before = await load(c.req.valid('param').name)
-    const r = await updateRoute(db, before, c.req.valid('json'), actorOf(c.get('principal')), now())
+    const r = await updateRoute(db, before, c.req.valid('json'), actor(c), now())
     await audit(db, c, { action: 'model_route.updated', target: r.name, summary: `changed ${Object.keys(c.req.valid('json')).join(', ') || 'nothing'}` })
     return c.json(await withBreakers(r))
   })
@@ -110,8 +110,8 @@ export function modelRouteRoutes(deps: ModuleDeps) {
     const { name } = c.req.valid('param')
     await load(name)
     const reason = c.req.valid('json').reason || 'manual failover'
-    const actor = actorOf(c.get('principal'))
-    const moved = await failoverRoute(db, name, { reason: `${reason} (by ${actor})`, actor, now: now() })
+    const by = actor(c)
+    const moved = await failoverRoute(db, name, { reason: `${reason} (by ${by})`, actor: by, now: now() })
     if (!moved) throw new AppError(409, 'no_healthy_target', 'No other target of this route is healthy (every other breaker is OPEN or HALF_OPEN)')
     await audit(db, c, { action: 'model_route.failover', target: name, summary: `${moved.from} → ${moved.to}: ${reason}` })
     return c.json({ ...moved, route: await withBreakers(await load(name)) })
@@ -123,9 +123,9 @@ export function modelRouteRoutes(deps: ModuleDeps) {
     const body = c.req.valid('json')
     const to = body.toIndex ?? 0
     if (to >= r.targets.length) throw new AppError(400, 'invalid_input', 'Invalid body', [{ field: 'toIndex', message: `must be below ${r.targets.length} (the number of targets)` }])
-    const actor = actorOf(c.get('principal'))
+    const by = actor(c)
     const reason = body.reason || 'manual failback'
-    const moved = await failbackRoute(db, name, { reason: `${reason} (by ${actor})`, actor, now: now(), toIndex: to })
+    const moved = await failbackRoute(db, name, { reason: `${reason} (by ${by})`, actor: by, now: now(), toIndex: to })
     if (!moved) throw new AppError(409, 'conflict', `The route is already on target ${to}`)
     await audit(db, c, { action: 'model_route.failback', target: name, summary: `${moved.from} → ${moved.to}: ${reason}` })
     return c.json({ ...moved, route: await withBreakers(await load(name)) })

@@ -1,12 +1,13 @@
 /** @jsxImportSource hono/jsx */
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import { breakerStates, finalHealingStatuses, type HealingAction } from '../../../db/schema/healing.ts'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { notFound } from '../../lib/errors.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { BreakerKey } from './breaker-routes.ts'
@@ -54,10 +55,6 @@ export function healingPages(deps: ModuleDeps) {
   useHealing(hd)
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const isAdmin = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'admin')
-  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
 
   app.route('/', rulePages(deps, hd))
   app.route('/', routePages(deps))
@@ -180,7 +177,7 @@ export function healingPages(deps: ModuleDeps) {
     const { action } = await createAction(hd, { actionType: f.type, target: f.target, params: checked.params, trigger: { type: 'manual', summary: f.reason?.trim() || `run by ${by}`, at }, requestedBy: by, dryRun: !!f.dryRun, approval: f.requiresApproval ? { ttlMs: 3_600_000 } : undefined }, at)
     await audit(db, c, { action: 'healing_action.requested', target: action.id, summary: `${action.actionType} on ${action.target}${action.dryRun ? ' (dry run)' : ''}` })
     kickHealing({ scheduler: deps.scheduler, log: hd.log })
-    return redirect(c, `/healing/actions/${action.id}`)
+    return hxRedirect(c, `/healing/actions/${action.id}`)
   })
 
   async function actionLive(a: HealingAction) {
@@ -264,14 +261,14 @@ export function healingPages(deps: ModuleDeps) {
     const row = await approveAction(hd, c.req.valid('param').id, actor(c), now())
     await audit(db, c, { action: 'healing_action.approved', target: row.id, summary: `${row.actionType} on ${row.target}` })
     kickHealing({ scheduler: deps.scheduler, log: hd.log })
-    return redirect(c, `/healing/actions/${row.id}`)
+    return hxRedirect(c, `/healing/actions/${row.id}`)
   })
 
   app.post('/healing/actions/:id/reject', access('operator'), validate('param', IdParam), validate('form', RejectForm), async (c) => {
     const comment = c.req.valid('form').comment?.trim() || undefined
     const row = await rejectAction(hd, c.req.valid('param').id, actor(c), now(), comment)
     await audit(db, c, { action: 'healing_action.rejected', target: row.id, summary: comment })
-    return redirect(c, `/healing/actions/${row.id}`)
+    return hxRedirect(c, `/healing/actions/${row.id}`)
   })
 
   // --- breakers ---------------------------------------------------------------------------------
@@ -301,7 +298,7 @@ export function healingPages(deps: ModuleDeps) {
     if (!b) throw notFound('Breaker')
     invalidateRoutes(db)
     await audit(db, c, { action: 'breaker.reset', target: key })
-    return redirect(c, (c.req.header('hx-current-url') && new URL(c.req.header('hx-current-url')!).pathname === '/healing' ? '/healing' : '/healing/breakers'))
+    return hxRedirect(c, (c.req.header('hx-current-url') && new URL(c.req.header('hx-current-url')!).pathname === '/healing' ? '/healing' : '/healing/breakers'))
   })
 
   // --- statistics -------------------------------------------------------------------------------
@@ -385,14 +382,14 @@ export function healingPages(deps: ModuleDeps) {
   app.post('/healing/n8n', access('admin'), validate('form', N8nForm), async (c) => {
     const row = await createN8nInstance(db, deps.sealer, c.req.valid('form'), now())
     await audit(db, c, { action: 'n8n_instance.created', target: row.name, summary: row.baseUrl })
-    return redirect(c, '/healing/n8n')
+    return hxRedirect(c, '/healing/n8n')
   })
 
   app.post('/healing/n8n/:id/delete', access('admin'), validate('param', IdParam), async (c) => {
     const row = await getN8nInstance(db, c.req.valid('param').id)
     await deleteN8nInstance(db, row.id)
     await audit(db, c, { action: 'n8n_instance.deleted', target: row.name })
-    return redirect(c, '/healing/n8n')
+    return hxRedirect(c, '/healing/n8n')
   })
 
   return app

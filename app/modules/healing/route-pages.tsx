@@ -1,11 +1,12 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError, badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { Duration } from '../metrics/schema.ts'
@@ -95,14 +96,10 @@ export function routePages(deps: ModuleDeps) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const isAdmin = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'admin')
-  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
   const back = (c: Context<AppEnv>, name: string) => {
     const from = c.req.header('hx-current-url')
     const path = from && URL.canParse(from) ? new URL(from).pathname : ''
-    return redirect(c, path === '/healing' || path === '/healing/routes' ? path : `/healing/routes/${name}`)
+    return hxRedirect(c, path === '/healing' || path === '/healing/routes' ? path : `/healing/routes/${name}`)
   }
   const load = async (name: string) => {
     const r = await getRouteByName(db, name)
@@ -144,7 +141,7 @@ export function routePages(deps: ModuleDeps) {
   app.post('/healing/routes', access('operator'), validate('form', RouteForm), async (c) => {
     const r = await createRoute(db, parseRouteForm(c.req.valid('form')), now())
     await audit(db, c, { action: 'model_route.created', target: r.name, summary: `${r.targets.length} targets` })
-    return redirect(c, `/healing/routes/${r.name}`)
+    return hxRedirect(c, `/healing/routes/${r.name}`)
   })
 
   app.get('/healing/routes/:name', access('viewer'), validate('param', NameParam), async (c) => {
@@ -223,7 +220,7 @@ export function routePages(deps: ModuleDeps) {
     const r = await load(c.req.valid('param').name)
     await deleteRoute(db, r.id)
     await audit(db, c, { action: 'model_route.deleted', target: r.name })
-    return redirect(c, '/healing/routes')
+    return hxRedirect(c, '/healing/routes')
   })
 
   return app

@@ -1,6 +1,6 @@
 import { toJsonSchema } from '@valibot/to-json-schema'
-import { Hono, type Context } from 'hono'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { Hono } from 'hono'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
@@ -30,7 +30,6 @@ export function healingRoutes(deps: ModuleDeps) {
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const tags = ['healing']
-  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
   const kick = () => kickHealing({ scheduler: deps.scheduler, log: hd.log })
 
   app.get('/api/v1/healing/action-types', access('viewer'), describe('The action types: what each does, what its target names, and its params schema', tags), (c) =>

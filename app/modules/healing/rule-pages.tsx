@@ -1,16 +1,17 @@
 /** @jsxImportSource hono/jsx */
 import { asc } from 'drizzle-orm'
-import { Hono, type Context } from 'hono'
+import { Hono } from 'hono'
 import * as v from 'valibot'
 import { comparators } from '../../../db/schema/alerts.ts'
 import { healingModes, type HealingRule } from '../../../db/schema/healing.ts'
 import { channels } from '../../../db/schema/notify.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
+import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { TimeInput } from '../../lib/time.ts'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
-import { access, allows } from '../../middleware/access.ts'
+import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/service.ts'
 import { matcherLines, parseMatchers } from '../alerts/form.ts'
@@ -262,9 +263,6 @@ export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
-  const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
-  const isAdmin = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'admin')
-  const redirect = (c: Context<AppEnv>, to: string) => c.body(null, 200, { 'HX-Redirect': to })
   const choices = async (): Promise<Choices> => ({
     alertRules: (await listAlertRules(db, { limit: 500 })).items.map((r) => ({ id: r.id, name: r.name })),
     channels: await db.select({ id: channels.id, name: channels.name, type: channels.type }).from(channels).orderBy(asc(channels.name)).limit(200),
@@ -312,7 +310,7 @@ export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
   app.post('/healing/rules', access('operator'), validate('form', FormBody), async (c) => {
     const row = await createRule(hd, parseHealingRuleForm(c.req.valid('form')), now())
     await audit(db, c, { action: 'healing_rule.created', target: row.name, summary: `${row.trigger.type} → ${row.actionType} on ${row.target}` })
-    return redirect(c, `/healing/rules/${row.id}`)
+    return hxRedirect(c, `/healing/rules/${row.id}`)
   })
 
   app.get('/healing/rules/:id', access('viewer'), validate('param', IdParam), async (c) => {
@@ -333,7 +331,7 @@ export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
     const before = await getRule(db, c.req.valid('param').id)
     const row = await updateRule(hd, before, parseHealingRuleForm(c.req.valid('form')), now())
     await audit(db, c, { action: 'healing_rule.updated', target: row.name, summary: 'changed from the dashboard' })
-    return redirect(c, `/healing/rules/${row.id}`)
+    return hxRedirect(c, `/healing/rules/${row.id}`)
   })
 
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
@@ -342,7 +340,7 @@ export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
       const row = await setRuleEnabled(db, c.req.valid('param').id, enabled, now())
       await audit(db, c, { action: `healing_rule.${verb}d`, target: row.name })
       // No #fragment: from /healing/rules a fragment-only change would not reload the list.
-      return redirect(c, '/healing/rules')
+      return hxRedirect(c, '/healing/rules')
     })
   }
 
@@ -350,7 +348,7 @@ export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
     const rule = await getRule(db, c.req.valid('param').id)
     await deleteRule(db, rule.id)
     await audit(db, c, { action: 'healing_rule.deleted', target: rule.name })
-    return redirect(c, '/healing/rules')
+    return hxRedirect(c, '/healing/rules')
   })
 
   // A fragment: the form's (unsaved) rule over a past range. Reads only.

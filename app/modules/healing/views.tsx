@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import type { Child } from 'hono/jsx'
 import type { HealingAction, HealingEvent } from '../../../db/schema/healing.ts'
-import { when } from '../../lib/layout.tsx'
+import { TabNav, when } from '../../lib/layout.tsx'
 
 export const healingTabs = [
   { href: '/healing', label: 'Overview' },
@@ -14,11 +14,7 @@ export const healingTabs = [
 
 /** The healing section's sub-pages; n8n instances only for admins. */
 export const Tabs = ({ active, admin }: { active: string; admin?: boolean }) => (
-  <nav class="tabs" aria-label="Healing sections">
-    {[...healingTabs, ...(admin ? [{ href: '/healing/n8n', label: 'n8n instances' }] : [])].map((t) => (
-      <a href={t.href} aria-current={t.href === active ? 'page' : undefined}>{t.label}</a>
-    ))}
-  </nav>
+  <TabNav label="Healing sections" tabs={admin ? [...healingTabs, { href: '/healing/n8n', label: 'n8n instances' }] : healingTabs} active={active} />
 )
 
 // The stylesheet's existing colours: green for done, red for failed, amber for waiting.

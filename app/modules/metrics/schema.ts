@@ -46,6 +46,14 @@ export const Duration = v.pipe(
   }),
 )
 
+/** A Duration or whole milliseconds, between min and max ms; `like` is the examples the error gives. */
+export const DurationBetween = (min: number, max: number, like = '30s, 5m, 1h') =>
+  v.pipe(
+    v.union([Duration, v.pipe(v.number(), v.integer())], `must be a duration like ${like} or whole milliseconds`),
+    v.check((ms) => ms >= min, `must be at least ${min} ms`),
+    v.check((ms) => ms <= max, `must be at most ${max} ms`),
+  )
+
 const Optional = <S extends v.GenericSchema>(s: S) => v.optional(v.union([v.pipe(v.literal(''), v.transform(() => undefined)), s]))
 
 export const SeriesQuery = v.object({

@@ -2,7 +2,7 @@ import { desc, eq } from 'drizzle-orm'
 import { Hono } from 'hono'
 import { alerts, type Alert } from '../../../db/schema/alerts.ts'
 import { channels, notifications, type Notification } from '../../../db/schema/notify.ts'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { conflict, notFound } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { toIso } from '../../lib/time.ts'
@@ -108,7 +108,7 @@ export function notifyRoutes(deps: ModuleDeps) {
   app.get('/api/v1/webhooks', access('viewer'), describe('List webhook subscriptions', tags), async (c) => c.json({ items: (await listSubscriptions(db)).map(subscriptionJson) }))
 
   app.post('/api/v1/webhooks', access('operator'), describe('Subscribe a URL to alert events {url, events: [fired|resolved|acknowledged], minSeverity?}; returns the signing secret once', tags, 201), validate('json', SubscriptionBody), async (c) => {
-    const { row, secret } = await createSubscription({ db, sealer }, c.req.valid('json'), actorOf(c.get('principal')), now())
+    const { row, secret } = await createSubscription({ db, sealer }, c.req.valid('json'), actor(c), now())
     invalidateRouting(db)
     await audit(db, c, { action: 'webhook.subscribed', target: row.id, summary: row.events.join(', ') })
     return c.json({ ...subscriptionJson(row), secret }, 201)

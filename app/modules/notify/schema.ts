@@ -4,7 +4,7 @@ import { alertWebhookEvents, channelTypes } from '../../../db/schema/notify.ts'
 import { Matcher } from '../alerts/schema.ts'
 import { regexProblem } from '../alerts/matchers.ts'
 import { HttpUrl } from '../components/schema.ts'
-import { Duration, LABEL_NAME } from '../metrics/schema.ts'
+import { DurationBetween, LABEL_NAME } from '../metrics/schema.ts'
 
 const text = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
 const Name = v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'))
@@ -61,13 +61,6 @@ export type ChannelPatchInput = v.InferOutput<typeof ChannelPatch>
 export const IdParam = v.object({ id: v.pipe(v.string(), v.maxLength(100, 'must be at most 100 characters')) })
 export const NumericIdParam = v.object({ id: v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'must be a notification id')) })
 
-/** A duration (`30s`, `5m`, `1h`) or milliseconds, between min and max ms. */
-const Span = (min: number, max: number) =>
-  v.pipe(
-    v.union([Duration, v.pipe(v.number(), v.integer())], 'must be a duration like 30s, 5m, 1h or whole milliseconds'),
-    v.check((ms) => ms >= min, `must be at least ${min} ms`),
-    v.check((ms) => ms <= max, `must be at most ${max} ms`),
-  )
 const DAY = 86_400_000
 const Ids = v.pipe(v.array(v.pipe(v.string('must be a string'), v.maxLength(100)), 'must be a list of channel ids'), v.maxLength(20, 'at most 20 channels'))
 const PolicyMatcher = v.pipe(
@@ -81,12 +74,12 @@ const policyFields = {
   matchers: v.optional(v.pipe(v.array(PolicyMatcher, 'must be a list of {label, op, value}'), v.maxLength(20, 'at most 20 matchers'))),
   channelIds: v.optional(Ids),
   groupBy: v.optional(v.pipe(v.array(v.pipe(v.string('must be a string'), v.regex(LABEL_NAME, 'must be a label name')), 'must be a list of label names'), v.maxLength(10, 'at most 10 labels'))),
-  groupWait: v.optional(Span(0, DAY)),
-  groupInterval: v.optional(Span(0, DAY)),
-  repeatInterval: v.optional(Span(60_000, 30 * DAY)),
+  groupWait: v.optional(DurationBetween(0, DAY)),
+  groupInterval: v.optional(DurationBetween(0, DAY)),
+  repeatInterval: v.optional(DurationBetween(60_000, 30 * DAY)),
   continue: v.optional(v.boolean('must be true or false')),
   sendResolved: v.optional(v.boolean('must be true or false')),
-  escalations: v.optional(v.pipe(v.array(v.strictObject({ after: Span(0, 7 * DAY), channelIds: v.pipe(Ids, v.minLength(1, 'must name at least one channel')) }), 'must be a list of {after, channelIds}'), v.maxLength(10, 'at most 10 steps'))),
+  escalations: v.optional(v.pipe(v.array(v.strictObject({ after: DurationBetween(0, 7 * DAY), channelIds: v.pipe(Ids, v.minLength(1, 'must name at least one channel')) }), 'must be a list of {after, channelIds}'), v.maxLength(10, 'at most 10 steps'))),
   enabled: v.optional(v.boolean('must be true or false')),
 }
 export const PolicyBody = v.strictObject(policyFields)

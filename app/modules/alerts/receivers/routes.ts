@@ -5,7 +5,7 @@
  * duplicate delivery is a repeat (firing) or nothing (resolved), never a second alert.
  */
 import { Hono, type Context } from 'hono'
-import { actorOf, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
 import { describe } from '../../../lib/route-meta.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access } from '../../../middleware/access.ts'
@@ -25,7 +25,6 @@ export function receiverRoutes(deps: ModuleDeps) {
   const lifecycle = evaluatorFor(db, deps.log).lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['alerts', 'receivers']
-  const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
 
   async function receive(c: Context<AppEnv>, tool: string, reports: AlertReport[], at: number, ignored = 0) {
     // The audit row commits with the alerts it records.
