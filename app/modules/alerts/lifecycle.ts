@@ -14,6 +14,7 @@ import { sha256 } from '../../lib/crypto.ts'
 import { AppError, notFound } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { canonicalLabels } from '../metrics/store.ts'
+import { alertCacheOf, cacheCheck, cachedState, changesCheck, isStaleCache, type AlertCache } from './alert-cache.ts'
 
 export type EventInput = { type: AlertEventType; actor: string; detail?: Record<string, unknown> }
 
@@ -89,6 +90,8 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
 }
 
 async function write(deps: LifecycleDeps, t: Transition, insert: boolean) {
+  // Changed one at a time: the group commit reads it afresh next time.
+  alertCacheOf(deps.db).delete(t.after.fingerprint)
   await deps.db.batch(await statementsFor(deps, t, insert))
   return t.after
 }
@@ -359,10 +362,36 @@ async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>
  * the rows) and the deliveries' rows (audit).
  */
 async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise<ReportResult[][]> {
+  const cache = alertCacheOf(deps.db)
+  try {
+    return await reportBatchWith(deps, deliveries, cache)
+  } catch (error) {
+    // A cached alert changed elsewhere (or the group failed): forget the group's alerts, read them again.
+    for (const d of deliveries) for (const r of d.reports) cache.delete(r.fingerprint)
+    if (!isStaleCache(error)) throw error
+    return reportBatchWith(deps, deliveries, cache, false)
+  }
+}
+
+/**
+ * `reportBatch` with the alerts found in `cache` taken from it (`useCache`), checked in the
+ * transaction (see alert-cache.ts); the others read. Once committed, the cache holds every
+ * alert of the group as stored.
+ */
+async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cache: AlertCache, useCache = true): Promise<ReportResult[][]> {
   const { db } = deps
   const fingerprints = [...new Set(deliveries.flatMap((d) => d.reports.map((r) => r.fingerprint)))]
   const stored = new Map<string, Alert>()
-  for (const a of await db.select().from(alerts).where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(fingerprints)}))`)) stored.set(a.fingerprint, a)
+  const cached: Alert[] = []
+  const unknown: string[] = []
+  for (const fp of fingerprints) {
+    const a = useCache ? cache.get(fp) : undefined
+    if (a) {
+      stored.set(fp, a)
+      cached.push(a)
+    } else unknown.push(fp)
+  }
+  if (unknown.length) for (const a of await db.select().from(alerts).where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)) stored.set(a.fingerprint, a)
   // Stale reports are judged against the alert as each delivery finds it (as if applied one by one).
   const maybe = new Set<string>()
   for (const d of deliveries) if (d.opts.staleGuard) for (const r of d.reports) if (mayBeStale(r, stored.get(r.fingerprint))) maybe.add(stored.get(r.fingerprint)!.id)
@@ -400,13 +429,22 @@ async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise
     rows.push(...(d.opts.rows?.(results) ?? []))
     out.push(results)
   }
-  if (!changed.size && !extra.length && !rows.length) return out
+  const remember = () => {
+    for (const a of stored.values()) if (!changed.has(a.fingerprint)) cache.set(a)
+    for (const a of changed.values()) cache.set(a)
+  }
+  if (!changed.size && !extra.length && !rows.length && !cached.length) {
+    remember()
+    return out
+  }
   const statements: BatchItem<'sqlite'>[] = []
   const inserted: Alert[] = []
   // Changed rows, by the columns that changed (a resolution, a new incident…): each set updates
   // only its columns, so indexes over the others are left alone.
   const updated = new Map<string, { keys: (keyof Alert)[]; rows: Alert[] }>()
-  const touched: { id: string; lastSeenAt: number; updatedAt: number; count: number }[] = []
+  const touched: { a: Alert; s: Alert }[] = []
+  const isCached = new Set(cached)
+  const fromCache = new Set(cached)
   for (const a of changed.values()) {
     const s = stored.get(a.fingerprint)
     if (!s) {
@@ -415,21 +453,31 @@ async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise
     }
     const keys = ALERT_KEYS.filter((k) => k !== 'id' && !sameValue(s[k], a[k]))
     if (keys.every((k) => TOUCHED.has(k))) {
-      touched.push({ id: a.id, lastSeenAt: a.lastSeenAt, updatedAt: a.updatedAt, count: a.repeatCount - s.repeatCount })
+      touched.push({ a, s })
+      fromCache.delete(s)
       continue
     }
     const shape = keys.join(',')
     updated.get(shape)?.rows.push(a) ?? updated.set(shape, { keys, rows: [a] })
   }
-  if (inserted.length) statements.push(insertJson(db, alerts, ALERT_KEYS, inserted))
-  for (const { keys, rows: list } of updated.values()) statements.push(updateJson(db, alerts, keys, list))
+  // First, in the same transaction: the cached alerts used are still as stored (else it all rolls
+  // back). Quiet repeats check it in their update (only a row as cached is updated, and the number
+  // updated is checked); the others in one statement.
+  if (fromCache.size) statements.push(cacheCheck(db, [...fromCache]))
   // Quiet repeats: the count moves on by how many came (so no other writer's repeat is lost).
   if (touched.length) {
-    const data = JSON.stringify(touched.map((r) => [r.id, r.lastSeenAt, r.updatedAt, r.count]))
-    statements.push(db.run(sql`with v(id, seen, upd, n) as (select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') from json_each(${data})) update ${alerts} set last_seen_at = v.seen, updated_at = v.upd, repeat_count = ${alerts}.repeat_count + v.n from v where ${alerts}.id = v.id`))
+    const checks = touched.some((r) => isCached.has(r.s))
+    const data = JSON.stringify(touched.map(({ a, s }) => [a.id, a.lastSeenAt, a.updatedAt, a.repeatCount - s.repeatCount, ...(checks ? cachedState(s, isCached.has(s)) : [])]))
+    const col = (i: number) => sql.raw(`json_extract(value, '$[${i}]')`)
+    const asCached = checks ? sql` and (v.chk = 0 or (${alerts.updatedAt} = v.pu and ${alerts.status} = v.st and ${alerts.repeatCount} = v.rc and ${alerts.silenced} = v.si and ${alerts.ruleId} is v.rule))` : sql``
+    statements.push(db.run(sql`with v(id, seen, upd, n, chk, pu, st, rc, si, rule) as (select ${sql.join([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(col), sql`, `)} from json_each(${data})) update ${alerts} set last_seen_at = v.seen, updated_at = v.upd, repeat_count = ${alerts}.repeat_count + v.n from v where ${alerts}.id = v.id${asCached}`))
+    if (checks) statements.push(changesCheck(db, touched.length))
   }
+  if (inserted.length) statements.push(insertJson(db, alerts, ALERT_KEYS, inserted))
+  for (const { keys, rows: list } of updated.values()) statements.push(updateJson(db, alerts, keys, list))
   if (events.length) statements.push(insertJson(db, alertEvents, [...EVENT_KEYS], events))
   await db.batch([...statements, ...extra, ...insertRows(db, rows)] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+  remember()
   return out
 }
 
