@@ -35,7 +35,7 @@ export function unreachableReason(fault: unknown): string {
 
 const isHomeostatError = (body: unknown) => !!body && typeof body === 'object' && 'error' in body && !!(body as { error: unknown }).error && typeof (body as { error: unknown }).error === 'object'
 
-/** What a whoami answer means for the user; exported for the tests of the wording. */
+/** What a whoami answer means for the user. */
 export function judgeWhoami(base: string, res: Answer): INodeCredentialTestResult {
   const { statusCode, body } = res
   const noApi = `No Homeostat API at ${base}: GET ${base}/api/v1/whoami answered HTTP ${statusCode}${typeof body === 'string' && body.trim().startsWith('<') ? ' with a web page' : ''}. Give the address Homeostat answers at, without /api/v1 (e.g. https://homeostat.example.com)`
