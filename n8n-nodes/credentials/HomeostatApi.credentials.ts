@@ -1,6 +1,13 @@
-import type { IAuthenticateGeneric, Icon, ICredentialTestRequest, ICredentialType, INodeProperties } from 'n8n-workflow'
+import type { IAuthenticateGeneric, Icon, ICredentialType, INodeProperties } from 'n8n-workflow'
 
-/** Base URL + API key, sent as `Authorization: Bearer <key>`; the test asks `/api/v1/whoami`. */
+/**
+ * Base URL + API key, sent as `Authorization: Bearer <key>`.
+ *
+ * No declarative `test` here on purpose: n8n 1.x's CredentialsTester uses a credential type's `test`
+ * before looking at nodes, and its `rules` can only show fixed messages per status. Every node declares
+ * `testedBy: 'homeostatApiTest'` instead (nodes/shared/credential-test.ts: GET /api/v1/whoami, showing
+ * Homeostat's own message); the editor shows the Test button when a node with access has `testedBy`.
+ */
 export class HomeostatApi implements ICredentialType {
   name = 'homeostatApi'
 
@@ -36,18 +43,5 @@ export class HomeostatApi implements ICredentialType {
     properties: {
       headers: { Authorization: '=Bearer {{$credentials.apiKey}}' },
     },
-  }
-
-  test: ICredentialTestRequest = {
-    request: {
-      baseURL: '={{$credentials.baseUrl.replace(/\\/+$/, "")}}',
-      url: '/api/v1/whoami',
-      method: 'GET',
-    },
-    rules: [
-      { type: 'responseCode', properties: { value: 401, message: 'Homeostat refused the API key (401 Unauthorized): check that the key is complete, not revoked and not expired' } },
-      { type: 'responseCode', properties: { value: 403, message: 'Homeostat knows the key but it may not call /api/v1/whoami (403 Forbidden)' } },
-      { type: 'responseCode', properties: { value: 404, message: 'No Homeostat API at this base URL (/api/v1/whoami answered 404): give the server address without /api/v1' } },
-    ],
   }
 }

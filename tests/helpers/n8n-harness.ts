@@ -142,6 +142,55 @@ export function triggerContexts(o: { params: Json; credentials: Credentials; web
   return { hook: base, webhook, staticData, sent }
 }
 
+/**
+ * n8n 1.x's CredentialTestContext (ICredentialTestFunctions) for the options the credential test
+ * passes: `helpers.request` with `{method, uri, headers, json, simple: false, resolveWithFullResponse,
+ * timeout}` answers `{statusCode, headers, body}` for every status (JSON parsed when it parses, '' as
+ * undefined) and, like axios, throws an error with the system's `code` and message when no answer comes.
+ */
+export function credentialTestContext() {
+  const sent: Sent[] = []
+  const request = async (o: { method?: string; uri: string; headers?: Record<string, string>; simple?: boolean; resolveWithFullResponse?: boolean; timeout?: number }) => {
+    if (o.simple !== false || !o.resolveWithFullResponse) throw new Error('the harness only does simple: false with resolveWithFullResponse')
+    const record: Sent = { method: o.method ?? 'GET', url: o.uri }
+    sent.push(record)
+    let res: Response
+    try {
+      res = await fetch(o.uri, { method: record.method, headers: { Accept: 'application/json', ...o.headers }, signal: AbortSignal.timeout(o.timeout ?? 300_000) })
+    } catch (error) {
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause
+      const timedOut = (error as Error).name === 'TimeoutError'
+      const axiosLike = Object.assign(new Error(timedOut ? `timeout of ${o.timeout}ms exceeded` : (cause?.message ?? String(error))), { code: timedOut ? 'ECONNABORTED' : cause?.code, isAxiosError: true })
+      record.error = axiosLike.message
+      throw axiosLike
+    }
+    record.statusCode = res.status
+    const text = await res.text()
+    let body: unknown = text || undefined
+    try {
+      body = text ? JSON.parse(text) : undefined
+    } catch {
+      // not JSON: the text, as axios gives it
+    }
+    return { body, headers: Object.fromEntries(res.headers), statusCode: res.status, statusMessage: res.statusText }
+  }
+  return { sent, logger: console, helpers: { request } }
+}
+
+/**
+ * Tests a credential the way n8n 1.x's CredentialsTester picks the test: the credential type's
+ * declarative `test` when it has one, else the `methods.credentialTest[testedBy]` of a node using it.
+ */
+export async function testCredential(nodeType: { description: { credentials?: { name: string; testedBy?: unknown }[] }; methods?: { credentialTest?: Record<string, unknown> } }, data: Credentials) {
+  if ('test' in new HomeostatApi()) throw new Error('the credential type has a declarative test: n8n would use it, not the node\'s')
+  const testedBy = nodeType.description.credentials?.find((c) => c.name === 'homeostatApi')?.testedBy
+  const fn = typeof testedBy === 'string' ? nodeType.methods?.credentialTest?.[testedBy] : undefined
+  if (typeof fn !== 'function') throw new Error(`no methods.credentialTest[${String(testedBy)}] on the node`)
+  const ctx = credentialTestContext()
+  const result = (await fn.call(ctx, { id: 'cred-1', name: 'Homeostat account', type: 'homeostatApi', data })) as { status: 'OK' | 'Error'; message: string }
+  return { ...result, sent: ctx.sent }
+}
+
 export type NodeFailure = Error & { httpCode?: string | null; description?: string | null; context: { itemIndex?: number } }
 /** The error a run ends with; fails the test when the run succeeds. */
 export async function failure(run: Promise<unknown>): Promise<NodeFailure> {

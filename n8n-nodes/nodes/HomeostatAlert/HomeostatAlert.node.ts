@@ -3,6 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow'
 import { eachItem, itemError } from '../shared/items'
 import { paginate, request, type Query } from '../shared/transport'
 import { durationMs, LABEL_NAME, pairs, toLabels, toNumber } from '../shared/values'
+import { credentialTest } from '../shared/credential-test'
 
 const severities = [
   { name: 'Critical', value: 'critical' },
@@ -79,7 +80,7 @@ export class HomeostatAlert implements INodeType {
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: 'homeostatApi', required: true }],
+    credentials: [{ name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' }],
     properties: [
       {
         displayName: 'Operation',
@@ -222,6 +223,8 @@ export class HomeostatAlert implements INodeType {
       },
     ],
   }
+
+  methods = { credentialTest }
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string

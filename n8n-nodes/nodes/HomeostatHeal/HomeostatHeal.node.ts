@@ -3,6 +3,7 @@ import { NodeConnectionTypes } from 'n8n-workflow'
 import { eachItem, itemError } from '../shared/items'
 import { request } from '../shared/transport'
 import { show, toJsonObject, toNumber } from '../shared/values'
+import { credentialTest } from '../shared/credential-test'
 
 /** The same rule the server applies to breaker keys (app/modules/healing/breakers.ts). */
 export const BREAKER_KEY = /^(?=.{3,300}$)[A-Za-z0-9][A-Za-z0-9_.-]{0,39}:[A-Za-z0-9._:/@+~=,[\]-]+$/
@@ -43,7 +44,7 @@ export class HomeostatHeal implements INodeType {
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: 'homeostatApi', required: true }],
+    credentials: [{ name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' }],
     properties: [
       {
         displayName: 'Operation',
@@ -145,6 +146,7 @@ export class HomeostatHeal implements INodeType {
   }
 
   methods = {
+    credentialTest,
     loadOptions: {
       async getActionTypes(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
         const res = await request<{ items: ActionType[] }>(this, 'GET', '/api/v1/healing/action-types')

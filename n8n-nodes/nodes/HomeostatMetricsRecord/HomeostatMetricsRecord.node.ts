@@ -4,6 +4,7 @@ import { asNodeError, errorItem, eachItem, itemError } from '../shared/items'
 import { MAX_BATCH, recordPoints, type Pending } from '../shared/metrics'
 import { request, type Query } from '../shared/transport'
 import { durationMs, metricNameProblem, pairs, show, toLabels, toNumber, toTimestamp } from '../shared/values'
+import { credentialTest } from '../shared/credential-test'
 
 const aggregations = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'].map((a) => ({ name: a, value: a }))
 
@@ -41,7 +42,7 @@ export class HomeostatMetricsRecord implements INodeType {
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: 'homeostatApi', required: true }],
+    credentials: [{ name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' }],
     properties: [
       {
         displayName: 'Operation',
@@ -151,6 +152,8 @@ export class HomeostatMetricsRecord implements INodeType {
       },
     ],
   }
+
+  methods = { credentialTest }
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string

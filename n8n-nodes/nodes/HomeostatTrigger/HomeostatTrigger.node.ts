@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from 'crypto'
 import type { IDataObject, IHookFunctions, INodeType, INodeTypeDescription, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow'
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow'
 import { request, send, serverError, apiError } from '../shared/transport'
+import { credentialTest } from '../shared/credential-test'
 
 /** Deliveries older than this (by their signed timestamp) are refused, so a captured call cannot be replayed later. */
 export const SIGNATURE_TOLERANCE_S = 300
@@ -32,7 +33,7 @@ export class HomeostatTrigger implements INodeType {
     defaults: { name: 'Homeostat Trigger' },
     inputs: [],
     outputs: [NodeConnectionTypes.Main],
-    credentials: [{ name: 'homeostatApi', required: true }],
+    credentials: [{ name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' }],
     webhooks: [{ name: 'default', httpMethod: 'POST', responseMode: 'onReceived', path: 'homeostat' }],
     properties: [
       {
@@ -63,6 +64,8 @@ export class HomeostatTrigger implements INodeType {
       },
     ],
   }
+
+  methods = { credentialTest }
 
   webhookMethods = {
     default: {

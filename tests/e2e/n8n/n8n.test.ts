@@ -34,6 +34,10 @@ let homeostatDb: Client
 let n8nEnv: Record<string, string>
 let apiKey: string
 let started: ChildProcess | undefined
+/** The second `n8n start` of (f), loading the package as an installed community package. */
+let second: ChildProcess | undefined
+/** `http://127.0.0.1:<port>` of the `n8n start` begun in (d). */
+let n8nUrl: string | undefined
 const hosts: FakeModelHost[] = []
 
 const n8nBin = () => [join(cache, 'node_modules/node/bin/node'), join(cache, 'node_modules/n8n/bin/n8n')] as const
@@ -141,10 +145,11 @@ beforeAll(async () => {
 }, 20 * 60_000)
 
 afterAll(async () => {
-  if (started && started.exitCode === null) {
-    started.kill('SIGTERM')
-    await Promise.race([new Promise((r) => started!.once('exit', r)), delay(15_000)])
-    if (started.exitCode === null) started.kill('SIGKILL')
+  for (const child of [started, second]) {
+    if (!child || child.exitCode !== null) continue
+    child.kill('SIGTERM')
+    await Promise.race([new Promise((r) => child.once('exit', r)), delay(15_000)])
+    if (child.exitCode === null) child.kill('SIGKILL')
   }
   homeostatDb?.close()
   for (const h of hosts) await h.close()
@@ -277,6 +282,7 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     expect(sub.events).toEqual(['fired', 'resolved'])
     expect(sub.url).toContain(`http://127.0.0.1:${port}/`)
     await until('n8n answers', async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined), 30_000, 250)
+    n8nUrl = `http://127.0.0.1:${port}`
 
     const title = 'Vector store unreachable'
     const fired = await server.fetch('/api/v1/alerts', { method: 'POST', headers: { ...operator, 'Content-Type': 'application/json' }, body: JSON.stringify({ title, severity: 'critical', status: 'firing', labels: { service: 'qdrant' } }) })
@@ -308,5 +314,84 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     const runData = execution.data.resultData.runData
     expect(runData['Homeostat Trigger']![0]!.data!.main[0]![0]!.json).toMatchObject({ event: 'fired', id: alertId, title, severity: 'critical', labels: { alertname: title, service: 'qdrant' } })
     expect(runData['Record alert seen']![0]!.data!.main[0]![0]!.json).toMatchObject({ recorded: true, name: 'n8n_alerts_seen_total' })
+  }, 180_000)
+
+
+  it('(f) the credential Test in n8n runs the nodes\' testedBy method for the installed package and shows Homeostat\'s message', async () => {
+    // The REST calls the editor makes: set up the owner (it takes over the imported credentials), then test.
+    async function owner(url: string) {
+      const headers: Record<string, string> = { 'Content-Type': 'application/json', 'browser-id': 'homeostat-e2e' }
+      const setup = await fetch(`${url}/rest/owner/setup`, { method: 'POST', headers, body: JSON.stringify({ email: 'owner@example.com', firstName: 'E2e', lastName: 'Owner', password: 'Homeostat-e2e-1' }) })
+      expect(setup.status, await setup.clone().text()).toBe(200)
+      headers.Cookie = setup.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+      const test = async (id: string, data: { baseUrl: string; apiKey: string }) => {
+        const res = await fetch(`${url}/rest/credentials/test`, { method: 'POST', headers, body: JSON.stringify({ credentials: { id, name: 'Homeostat', type: 'homeostatApi', data } }) })
+        expect(res.status, await res.clone().text()).toBe(200)
+        return ((await res.json()) as { data: { status: string; message: string } }).data
+      }
+      /** What the editor reads to show the Test button: the node types naming `testedBy` for our credential. */
+      const testedBy = async (prefix: string) => {
+        const types = (await (await fetch(`${url}/types/nodes.json`, { headers })).json()) as { name: string; credentials?: { name: string; testedBy?: string }[] }[]
+        return Object.fromEntries(types.filter((t) => t.name.startsWith(prefix)).map((t) => [t.name, t.credentials?.find((c) => c.name === 'homeostatApi')?.testedBy]))
+      }
+      /** The editor shows the Test button when a credential has `test` or one of its `supportedNodes` names `testedBy`. */
+      const supportedNodes = async () => {
+        const types = (await (await fetch(`${url}/types/credentials.json`, { headers })).json()) as { name: string; test?: unknown; supportedNodes?: string[] }[]
+        const ours = types.find((t) => t.name === 'homeostatApi')
+        expect(ours).toBeDefined()
+        expect(ours!.test).toBeUndefined()
+        return ours!.supportedNodes
+      }
+      return { test, testedBy, supportedNodes }
+    }
+
+    // 1. The n8n of (d) loads the package from N8N_CUSTOM_EXTENSIONS: n8n 1.123's CustomDirectoryLoader
+    //    records no supported nodes for a credential, so its CredentialsTester never reaches a node's
+    //    testedBy (the README says so).
+    expect(n8nUrl, 'n8n start from (d)').toBeTruthy()
+    const custom = await owner(n8nUrl!)
+    expect(await custom.testedBy('CUSTOM.homeostat')).toMatchObject({ 'CUSTOM.homeostatAlert': 'homeostatApiTest', 'CUSTOM.homeostatTrigger': 'homeostatApiTest' })
+    expect(await custom.supportedNodes()).toBeUndefined() // so the editor shows no Test button either
+    expect(await custom.test(CREDENTIAL_ID, { baseUrl: server.url, apiKey })).toEqual({ status: 'Error', message: 'No testing function found for this credential.' })
+
+    // 2. Installed as users install it (npm install in ~/.n8n/nodes, or the Community Nodes UI): the
+    //    package in <user folder>/.n8n/nodes/node_modules, loaded by n8n's package loader.
+    const user2 = join(work, 'user2')
+    cpSync(join(work, 'custom/package'), join(user2, '.n8n/nodes/node_modules/n8n-nodes-homeostat'), { recursive: true })
+    // Without N8N_CUSTOM_EXTENSIONS (even an empty one makes n8n scan its working directory).
+    const { N8N_CUSTOM_EXTENSIONS: _custom, ...withoutCustom } = n8nEnv
+    const env2 = { ...withoutCustom, N8N_USER_FOLDER: user2 }
+    const [node, bin] = n8nBin()
+    const imported = await run(node, [bin, 'import:credentials', `--input=${join(work, 'credentials.json')}`], env2, 120_000)
+    expect(imported.code, imported.stderr.slice(-2000)).toBe(0)
+    const port = await freePort()
+    let output = ''
+    second = spawn(node, [bin, 'start'], { cwd: user2, env: { ...process.env, ...env2, N8N_PORT: String(port), N8N_LISTEN_ADDRESS: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    second.stdout!.on('data', (d: Buffer) => (output += d.toString()))
+    second.stderr!.on('data', (d: Buffer) => (output += d.toString()))
+    const url2 = `http://127.0.0.1:${port}`
+    await until('the second n8n answers', async () => {
+      if (second!.exitCode !== null) throw new Error(`n8n start exited\n${output}`)
+      // /healthz answers before the REST routes are mounted: wait for one of those.
+      return (await fetch(`${url2}/rest/settings`).catch(() => undefined))?.ok ? true : undefined
+    }, 90_000, 500)
+    const installed = await owner(url2)
+    expect(await installed.testedBy('n8n-nodes-homeostat.')).toMatchObject({
+      'n8n-nodes-homeostat.homeostatAlert': 'homeostatApiTest',
+      'n8n-nodes-homeostat.homeostatHeal': 'homeostatApiTest',
+      'n8n-nodes-homeostat.homeostatMetricsRecord': 'homeostatApiTest',
+      'n8n-nodes-homeostat.homeostatTrigger': 'homeostatApiTest',
+    })
+    expect(await installed.supportedNodes()).toEqual(expect.arrayContaining(['n8n-nodes-homeostat.homeostatAlert', 'n8n-nodes-homeostat.homeostatHeal', 'n8n-nodes-homeostat.homeostatMetricsRecord', 'n8n-nodes-homeostat.homeostatTrigger']))
+    const good = await installed.test(CREDENTIAL_ID, { baseUrl: server.url, apiKey })
+    expect(good).toEqual({ status: 'OK', message: expect.stringMatching(/^Signed in as hs_\w+ \(operator\)$/) })
+    expect(await installed.test(BAD_CREDENTIAL_ID, { baseUrl: server.url, apiKey: 'hs_not_a_real_key' })).toEqual({ status: 'Error', message: 'Homeostat: API key not recognised [HTTP 401]' })
+    // n8n's own web server is not Homeostat.
+    const notHomeostat = await installed.test(CREDENTIAL_ID, { baseUrl: url2, apiKey })
+    expect(notHomeostat.status).toBe('Error')
+    expect(notHomeostat.message).toMatch(new RegExp(`^(No Homeostat API at ${url2}:|${url2} answered HTTP \\d+ to /api/v1/whoami)`))
+    const closed = `http://127.0.0.1:${await freePort()}`
+    expect(await installed.test(CREDENTIAL_ID, { baseUrl: closed, apiKey })).toEqual({ status: 'Error', message: expect.stringMatching(new RegExp(`^Could not reach Homeostat at ${closed}: connection refused \\(.*ECONNREFUSED`)) })
+    console.log(`credential Test in n8n (installed package): ${good.message} | ${notHomeostat.message}`)
   }, 180_000)
 })
