@@ -1,5 +1,5 @@
 import { inArray } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
+import { writerOf, type Db } from '../../../db/client.ts'
 import { series } from '../../../db/schema/metrics.ts'
 import { sha256 } from '../../lib/crypto.ts'
 
@@ -26,8 +26,24 @@ export const fingerprintOf = (name: string, labels: Record<string, string>) => s
 /** Extra samples to write with a batch, computed from it; they are stored in the same atomic batch. */
 export type Derive = (samples: Sample[]) => Sample[] | Promise<Sample[]>
 
-const POINT_ROWS_PER_STATEMENT = 2000 // 3 parameters each, well under SQLite's 32 766
-const MARK_ROWS_PER_STATEMENT = 3000
+// Statements carry a power-of-two number of rows up to these (3 or 2 parameters a row, well under
+// SQLite's 32 766), so a handful of SQL texts serve every size and the writer's prepared
+// statements are reused (db/client.ts `writerOf`): 1 000 rows are 512 + 256 + 128 + 64 + 32 + 8.
+const POINT_ROWS_PER_STATEMENT = 1024
+const MARK_ROWS_PER_STATEMENT = 2048
+const TOUCH_IDS_PER_STATEMENT = 4096
+
+/** Splits n rows into power-of-two counts of at most `max`, largest first. */
+export function powerOfTwoChunks(n: number, max: number) {
+  const out: number[] = []
+  while (n > 0) {
+    let size = max
+    while (size > n) size >>>= 1
+    out.push(size)
+    n -= size
+  }
+  return out
+}
 
 // The hot path writes through the client with prepared text, one string per row count: building
 // thousands of rows through the query builder costs more than SQLite's own insert. Points go to
@@ -103,9 +119,10 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
   function statementsFor(group: Rows[]) {
     const statements: { sql: string; args: number[] }[] = []
     const chunked = (all: number[], width: number, perStatement: number, sqlOf: (n: number) => string) => {
-      for (let i = 0; i < all.length; i += perStatement * width) {
-        const args = all.slice(i, i + perStatement * width)
-        statements.push({ sql: sqlOf(args.length / width), args })
+      let i = 0
+      for (const rows of powerOfTwoChunks(all.length / width, perStatement)) {
+        const args = all.slice(i, (i += rows * width))
+        statements.push({ sql: sqlOf(rows), args })
       }
     }
     // Requests in arrival order: a later write of the same series and ms wins.
@@ -120,10 +137,8 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     }
     for (const [at, set] of touches) {
       const ids = [...set]
-      for (let i = 0; i < ids.length; i += 5000) {
-        const chunk = ids.slice(i, i + 5000)
-        statements.push({ sql: sqlFor.touch(chunk.length), args: [at, ...chunk] })
-      }
+      let i = 0
+      for (const n of powerOfTwoChunks(ids.length, TOUCH_IDS_PER_STATEMENT)) statements.push({ sql: sqlFor.touch(n), args: [at, ...ids.slice(i, (i += n))] })
     }
     return statements
   }
@@ -131,6 +146,9 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
   async function run(group: Rows[]) {
     const statements = statementsFor(group)
     if (!statements.length) return
+    // On a local file: one transaction on the writer's connection, with statements prepared once.
+    const writer = writerOf(db)
+    if (writer) return writer.write(statements)
     // One statement is atomic by itself; a batch would add BEGIN and COMMIT round trips.
     if (statements.length === 1) await db.$client.execute(statements[0]!)
     else await db.$client.batch(statements, 'write')
