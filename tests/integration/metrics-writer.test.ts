@@ -85,10 +85,10 @@ describe('metric writer', () => {
     await store.write([{ name: 'aon', labels: {}, value: 1, ts: T0 - 1 }], T0 + 1000)
     await t.db.run(sql.raw(`create trigger refuse_13 before insert on points_inbox when new.value = 13.5 begin select raise(abort, 'unlucky'); end`))
     const batch: Sample[] = Array.from({ length: 1000 }, (_, i) => ({ name: 'aon', labels: { s: String(i) }, value: i, ts: T0 }))
-    batch[990] = { ...batch[990]!, value: 13.5 } // in the last statement (8 rows), after 992 rows were inserted
+    batch[995] = { ...batch[995]!, value: 13.5 } // in the last statement (8 rows), after 992 rows were inserted
     await expect(store.write(batch, T0 + 1000)).rejects.toThrow(/unlucky/)
     expect(await inboxRows()).toBe(1)
-    batch[990] = { ...batch[990]!, value: 990 }
+    batch[995] = { ...batch[995]!, value: 995 }
     expect((await store.write(batch, T0 + 1000)).written).toBe(1000)
     expect(await inboxRows()).toBe(1001)
   })

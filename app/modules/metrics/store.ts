@@ -83,15 +83,19 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     const out = new Array<number>(samples.length)
     const pending: { index: number; text: string; fp: string }[] = []
     const wanted = new Map<string, { name: string; labels: Record<string, string> }>()
-    samples.forEach((s, index) => {
+    for (let index = 0; index < samples.length; index++) {
+      const s = samples[index]!
       const text = s.key ?? `${s.name}\u0000${JSON.stringify(s.labels)}`
       const known = byText.get(text)
-      if (known !== undefined) return void (out[index] = known)
+      if (known !== undefined) {
+        out[index] = known
+        continue
+      }
       const labels = canonicalLabels(s.labels)
       const fp = fingerprintOf(s.name, labels)
       pending.push({ index, text, fp })
       if (!ids.has(fp)) wanted.set(fp, { name: s.name, labels })
-    })
+    }
     if (wanted.size) {
       const missing = [...wanted.keys()]
       for (let i = 0; i < missing.length; i += 500) {
@@ -126,8 +130,9 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
       }
     }
     // Requests in arrival order: a later write of the same series and ms wins.
-    chunked(group.length === 1 ? group[0]!.points : group.flatMap((g) => g.points), 3, POINT_ROWS_PER_STATEMENT, sqlFor.points)
-    chunked(group.length === 1 ? group[0]!.marks : group.flatMap((g) => g.marks), 2, MARK_ROWS_PER_STATEMENT, sqlFor.marks)
+    // Each write's rows in statements of their own (no copy of the whole group), in order.
+    for (const g of group) chunked(g.points, 3, POINT_ROWS_PER_STATEMENT, sqlFor.points)
+    for (const g of group) chunked(g.marks, 2, MARK_ROWS_PER_STATEMENT, sqlFor.marks)
     const touches = new Map<number, Set<number>>() // now → series
     for (const g of group) {
       if (!g.touch.length) continue
@@ -186,14 +191,15 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     // Last value wins within the request too: rows later in the statement overwrite earlier ones.
     const pointArgs: number[] = []
     const dirty = new Map<string, [number, number]>()
-    samples.forEach((s, i) => {
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i]!
       const seriesId = sids[i]!
       pointArgs.push(s.ts, seriesId, s.value)
       if (s.ts < late) {
         const bucket = s.ts - (s.ts % MINUTE)
         dirty.set(`${seriesId}:${bucket}`, [seriesId, bucket])
       }
-    })
+    }
     const distinct = [...new Set(sids)]
     // Points stored: one per series and ms (usually every sample is its own series, or its own ms).
     const written = distinct.length === samples.length || new Set(samples.map((s) => s.ts)).size === samples.length ? samples.length : new Set(samples.map((s, i) => `${sids[i]}:${s.ts}`)).size
