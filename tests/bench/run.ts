@@ -169,7 +169,8 @@ const homeostatEnv = (name: string) => ({
   ADMIN_PASSWORD: 'bench-password-long-enough',
 })
 const homeostat = (name: ServerName) => async () =>
-  startServer({ name: `homeostat (${name})`, command: BUN, args: ['app/server.ts'], port: await freePort(), env: homeostatEnv(name), readyPath: '/ready' })
+  // BENCH_PROFILE_DIR=<dir>: Homeostat writes a Markdown CPU profile there when it stops (bun --cpu-prof-md).
+  startServer({ name: `homeostat (${name})`, command: BUN, args: [...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), 'app/server.ts'], port: await freePort(), env: homeostatEnv(name), readyPath: '/ready' })
 
 const servers: Record<ServerName, () => Promise<Started>> = {
   baseline: async () =>

@@ -28,9 +28,16 @@ function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, maxB
     if (!result.success) throw badRequest(isBatch ? 'Invalid batch; nothing was written' : 'Invalid point; nothing was written', issuesToDetails(result.issues))
     list = 'points' in result.output ? result.output.points : [result.output as PointInput]
   }
-  const future = list.flatMap((p, i) => (p.ts !== undefined && p.ts > now + MAX_FUTURE_MS ? [{ field: isBatch ? `points.${i}.ts` : 'ts', message: 'is more than 10 minutes in the future' }] : []))
-  if (future.length) throw badRequest('Invalid batch; nothing was written', future)
-  return list.map((p) => ({ name: p.name, labels: p.labels ?? {}, value: p.value, ts: p.ts ?? now }))
+  // One pass, no per-point arrays: this runs for every point of every batch.
+  const samples = new Array<Sample>(list.length)
+  let future: { field: string; message: string }[] | undefined
+  for (let i = 0; i < list.length; i++) {
+    const p = list[i]!
+    if (p.ts !== undefined && p.ts > now + MAX_FUTURE_MS) (future ??= []).push({ field: isBatch ? `points.${i}.ts` : 'ts', message: 'is more than 10 minutes in the future' })
+    samples[i] = { name: p.name, labels: p.labels ?? {}, value: p.value, ts: p.ts ?? now }
+  }
+  if (future) throw badRequest('Invalid batch; nothing was written', future)
+  return samples
 }
 
 function fromText(text: string, now: number) {

@@ -1,5 +1,5 @@
 import { inArray } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
+import { writerOf, type Db } from '../../../db/client.ts'
 import { series } from '../../../db/schema/metrics.ts'
 import { sha256 } from '../../lib/crypto.ts'
 
@@ -26,8 +26,24 @@ export const fingerprintOf = (name: string, labels: Record<string, string>) => s
 /** Extra samples to write with a batch, computed from it; they are stored in the same atomic batch. */
 export type Derive = (samples: Sample[]) => Sample[] | Promise<Sample[]>
 
-const POINT_ROWS_PER_STATEMENT = 2000 // 3 parameters each, well under SQLite's 32 766
-const MARK_ROWS_PER_STATEMENT = 3000
+// Statements carry a power-of-two number of rows up to these (3 or 2 parameters a row, well under
+// SQLite's 32 766), so a handful of SQL texts serve every size and the writer's prepared
+// statements are reused (db/client.ts `writerOf`): 1 000 rows are 512 + 256 + 128 + 64 + 32 + 8.
+const POINT_ROWS_PER_STATEMENT = 1024
+const MARK_ROWS_PER_STATEMENT = 2048
+const TOUCH_IDS_PER_STATEMENT = 4096
+
+/** Splits n rows into power-of-two counts of at most `max`, largest first. */
+export function powerOfTwoChunks(n: number, max: number) {
+  const out: number[] = []
+  while (n > 0) {
+    let size = max
+    while (size > n) size >>>= 1
+    out.push(size)
+    n -= size
+  }
+  return out
+}
 
 // The hot path writes through the client with prepared text, one string per row count: building
 // thousands of rows through the query builder costs more than SQLite's own insert. Points go to
@@ -67,15 +83,19 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     const out = new Array<number>(samples.length)
     const pending: { index: number; text: string; fp: string }[] = []
     const wanted = new Map<string, { name: string; labels: Record<string, string> }>()
-    samples.forEach((s, index) => {
+    for (let index = 0; index < samples.length; index++) {
+      const s = samples[index]!
       const text = s.key ?? `${s.name}\u0000${JSON.stringify(s.labels)}`
       const known = byText.get(text)
-      if (known !== undefined) return void (out[index] = known)
+      if (known !== undefined) {
+        out[index] = known
+        continue
+      }
       const labels = canonicalLabels(s.labels)
       const fp = fingerprintOf(s.name, labels)
       pending.push({ index, text, fp })
       if (!ids.has(fp)) wanted.set(fp, { name: s.name, labels })
-    })
+    }
     if (wanted.size) {
       const missing = [...wanted.keys()]
       for (let i = 0; i < missing.length; i += 500) {
@@ -103,14 +123,16 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
   function statementsFor(group: Rows[]) {
     const statements: { sql: string; args: number[] }[] = []
     const chunked = (all: number[], width: number, perStatement: number, sqlOf: (n: number) => string) => {
-      for (let i = 0; i < all.length; i += perStatement * width) {
-        const args = all.slice(i, i + perStatement * width)
-        statements.push({ sql: sqlOf(args.length / width), args })
+      let i = 0
+      for (const rows of powerOfTwoChunks(all.length / width, perStatement)) {
+        const args = all.slice(i, (i += rows * width))
+        statements.push({ sql: sqlOf(rows), args })
       }
     }
     // Requests in arrival order: a later write of the same series and ms wins.
-    chunked(group.length === 1 ? group[0]!.points : group.flatMap((g) => g.points), 3, POINT_ROWS_PER_STATEMENT, sqlFor.points)
-    chunked(group.length === 1 ? group[0]!.marks : group.flatMap((g) => g.marks), 2, MARK_ROWS_PER_STATEMENT, sqlFor.marks)
+    // Each write's rows in statements of their own (no copy of the whole group), in order.
+    for (const g of group) chunked(g.points, 3, POINT_ROWS_PER_STATEMENT, sqlFor.points)
+    for (const g of group) chunked(g.marks, 2, MARK_ROWS_PER_STATEMENT, sqlFor.marks)
     const touches = new Map<number, Set<number>>() // now → series
     for (const g of group) {
       if (!g.touch.length) continue
@@ -120,10 +142,8 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     }
     for (const [at, set] of touches) {
       const ids = [...set]
-      for (let i = 0; i < ids.length; i += 5000) {
-        const chunk = ids.slice(i, i + 5000)
-        statements.push({ sql: sqlFor.touch(chunk.length), args: [at, ...chunk] })
-      }
+      let i = 0
+      for (const n of powerOfTwoChunks(ids.length, TOUCH_IDS_PER_STATEMENT)) statements.push({ sql: sqlFor.touch(n), args: [at, ...ids.slice(i, (i += n))] })
     }
     return statements
   }
@@ -131,6 +151,9 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
   async function run(group: Rows[]) {
     const statements = statementsFor(group)
     if (!statements.length) return
+    // On a local file: one transaction on the writer's connection, with statements prepared once.
+    const writer = writerOf(db)
+    if (writer) return writer.write(statements)
     // One statement is atomic by itself; a batch would add BEGIN and COMMIT round trips.
     if (statements.length === 1) await db.$client.execute(statements[0]!)
     else await db.$client.batch(statements, 'write')
@@ -168,14 +191,15 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     // Last value wins within the request too: rows later in the statement overwrite earlier ones.
     const pointArgs: number[] = []
     const dirty = new Map<string, [number, number]>()
-    samples.forEach((s, i) => {
+    for (let i = 0; i < samples.length; i++) {
+      const s = samples[i]!
       const seriesId = sids[i]!
       pointArgs.push(s.ts, seriesId, s.value)
       if (s.ts < late) {
         const bucket = s.ts - (s.ts % MINUTE)
         dirty.set(`${seriesId}:${bucket}`, [seriesId, bucket])
       }
-    })
+    }
     const distinct = [...new Set(sids)]
     // Points stored: one per series and ms (usually every sample is its own series, or its own ms).
     const written = distinct.length === samples.length || new Set(samples.map((s) => s.ts)).size === samples.length ? samples.length : new Set(samples.map((s, i) => `${sids[i]}:${s.ts}`)).size
