@@ -1,4 +1,3 @@
-import { toJsonSchema } from '@valibot/to-json-schema'
 import { Hono } from 'hono'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
@@ -32,9 +31,10 @@ export function healingRoutes(deps: ModuleDeps) {
   const tags = ['healing']
   const kick = () => kickHealing({ scheduler: deps.scheduler, log: hd.log })
 
-  app.get('/api/v1/healing/action-types', access('viewer'), describe('The action types: what each does, what its target names, and its params schema', tags), (c) =>
-    c.json({ items: [...actionTypes.values()].map((d) => ({ type: d.type, describe: d.describe, target: d.targetIs, rollback: !!d.rollback, paramsSchema: toJsonSchema(d.paramsSchema, { errorMode: 'ignore' }) })) }),
-  )
+  app.get('/api/v1/healing/action-types', access('viewer'), describe('The action types: what each does, what its target names, and its params schema', tags), async (c) => {
+    const { toJsonSchema } = await import('@valibot/to-json-schema') // loaded on first use, like the OpenAPI document
+    return c.json({ items: [...actionTypes.values()].map((d) => ({ type: d.type, describe: d.describe, target: d.targetIs, rollback: !!d.rollback, paramsSchema: toJsonSchema(d.paramsSchema, { errorMode: 'ignore' }) })) })
+  })
 
   app.get('/api/v1/healing/rules', access('viewer'), describe('List healing rules, newest first: enabled, actionType, limit, cursor', tags), validate('query', RuleListQuery), async (c) => {
     const q = c.req.valid('query')

@@ -3,13 +3,11 @@
  * `prometheus.WriteRequest`. Only what 1.0 carries as float samples is read (labels and samples);
  * exemplars, native histograms and metadata are skipped as unknown fields.
  */
-import type { Context } from 'hono'
 import protobuf from 'protobufjs/light.js'
 import { uncompress } from 'snappyjs'
-import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { AppError, badRequest, type ErrorDetail } from '../../lib/errors.ts'
 import { LABEL_NAME, MAX_LABELS, METRIC_NAME } from './schema.ts'
-import type { MetricStore, Sample } from './store.ts'
+import type { Sample } from './store.ts'
 
 // prometheus/prompb/remote.proto and types.proto, the fields 1.0 defines for float samples.
 const root = protobuf.Root.fromJSON({
@@ -266,36 +264,4 @@ export function decodeWriteRequest(body: Uint8Array, opts: { maxDecodedBytes: nu
   if (known) return known
   const timeseries = decodeProto(bytes)
   return { series: timeseries.length, ...toSamples(timeseries, opts.now) }
-}
-
-function checkHeaders(c: Context) {
-  const type = c.req.header('content-type') ?? ''
-  const [media, ...params] = type.split(';').map((p) => p.trim().toLowerCase())
-  const proto = params.find((p) => p.startsWith('proto='))?.slice(6)
-  if (media !== 'application/x-protobuf' || (proto && proto !== 'prometheus.writerequest')) {
-    throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/x-protobuf (Prometheus remote write 1.0, prometheus.WriteRequest)', [{ field: 'Content-Type', message: type || 'missing' }])
-  }
-  const encoding = (c.req.header('content-encoding') ?? 'snappy').trim().toLowerCase()
-  if (encoding !== 'snappy') throw new AppError(415, 'unsupported_media_type', 'Content-Encoding must be snappy', [{ field: 'Content-Encoding', message: encoding }])
-}
-
-/**
- * POST /api/v1/write: stores the request as one atomic batch through the shared metric store and
- * answers 204, with the stored and dropped sample counts in headers.
- */
-export function remoteWriteHandler(store: MetricStore, deps: Pick<ModuleDeps, 'config' | 'telemetry'>) {
-  const counter = deps.telemetry.registry.counter('homeostat_remote_write_samples_total', 'Samples received by remote write, by outcome (stored, dropped_non_finite)')
-  const maxDecodedBytes = deps.config.INGEST_BODY_LIMIT_BYTES * MAX_EXPANSION
-  return async (c: Context<AppEnv>) => {
-    checkHeaders(c)
-    const now = Date.now()
-    const body = new Uint8Array(await c.req.arrayBuffer())
-    const { samples, dropped } = decodeWriteRequest(body, { maxDecodedBytes, now })
-    const { written } = await store.write(samples, now)
-    counter.inc({ outcome: 'stored' }, samples.length)
-    if (dropped) counter.inc({ outcome: 'dropped_non_finite' }, dropped)
-    c.header('X-Homeostat-Samples-Written', String(written))
-    c.header('X-Homeostat-Samples-Dropped', String(dropped))
-    return c.body(null, 204)
-  }
 }

@@ -1,18 +1,21 @@
-import { toJsonSchema } from '@valibot/to-json-schema'
 import type { GenericSchema } from 'valibot'
 import type { RouteInfo } from '../../lib/route-meta.ts'
 
 type JsonSchema = { properties?: Record<string, unknown>; required?: string[] } & Record<string, unknown>
 
-const schemaOf = (schema: GenericSchema) => toJsonSchema(schema, { errorMode: 'ignore', typeMode: 'input' }) as JsonSchema
 
 const errorResponse = {
   description: 'Error',
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
 }
 
-/** The OpenAPI 3.1 document, built from the route table and the very schemas routes validate with. */
-export function buildOpenApi(routes: RouteInfo[], version: string, serverUrl: string) {
+/**
+ * The OpenAPI 3.1 document, built from the route table and the very schemas routes validate with.
+ * The converter loads on first use: an idle server does not hold it in memory.
+ */
+export async function buildOpenApi(routes: RouteInfo[], version: string, serverUrl: string) {
+  const { toJsonSchema } = await import('@valibot/to-json-schema')
+  const schemaOf = (schema: GenericSchema) => toJsonSchema(schema, { errorMode: 'ignore', typeMode: 'input' }) as JsonSchema
   const paths: Record<string, Record<string, unknown>> = {}
   for (const r of routes) {
     if (r.path.startsWith('/static') || r.path === '*') continue

@@ -113,8 +113,8 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
     )
   })
 
-  app.get('/docs', access('viewer'), (c) => {
-    const doc = buildOpenApi(routes(), VERSION, deps.config.PUBLIC_URL)
+  app.get('/docs', access('viewer'), async (c) => {
+    const doc = await buildOpenApi(routes(), VERSION, deps.config.PUBLIC_URL)
     return c.html(
       <Layout title="API docs" active="/docs" principal={requirePrincipal(c)}>
         <h1>API</h1>

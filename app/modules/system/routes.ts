@@ -23,8 +23,8 @@ export function systemRoutes(deps: ModuleDeps, routes: () => RouteInfo[]) {
     c.text(deps.telemetry.registry.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
   )
 
-  let doc: unknown
-  app.get('/api/v1/openapi.json', access('viewer'), describe('This API as OpenAPI 3.1', tags), (c) => c.json((doc ??= buildOpenApi(routes(), VERSION, deps.config.PUBLIC_URL))))
+  let doc: Promise<unknown> | undefined
+  app.get('/api/v1/openapi.json', access('viewer'), describe('This API as OpenAPI 3.1', tags), async (c) => c.json(await (doc ??= buildOpenApi(routes(), VERSION, deps.config.PUBLIC_URL))))
 
   app.get('/api/v1/jobs', access('viewer'), describe('Scheduled jobs: schedule, next run, last run, skipped ticks', tags), async (c) =>
     c.json(deps.scheduler ? await deps.scheduler.status() : { running: false, instance: null, jobs: [] }),

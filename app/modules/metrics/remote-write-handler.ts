@@ -1,0 +1,40 @@
+import type { Context } from 'hono'
+import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { AppError } from '../../lib/errors.ts'
+import type { MetricStore } from './store.ts'
+
+// The decoder (protobufjs, snappyjs) costs several MB of memory: it loads with the first remote write.
+let codec: Promise<typeof import('./remote-write.ts')> | undefined
+const loadCodec = () => (codec ??= import('./remote-write.ts'))
+
+function checkHeaders(c: Context) {
+  const type = c.req.header('content-type') ?? ''
+  const [media, ...params] = type.split(';').map((p) => p.trim().toLowerCase())
+  const proto = params.find((p) => p.startsWith('proto='))?.slice(6)
+  if (media !== 'application/x-protobuf' || (proto && proto !== 'prometheus.writerequest')) {
+    throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/x-protobuf (Prometheus remote write 1.0, prometheus.WriteRequest)', [{ field: 'Content-Type', message: type || 'missing' }])
+  }
+  const encoding = (c.req.header('content-encoding') ?? 'snappy').trim().toLowerCase()
+  if (encoding !== 'snappy') throw new AppError(415, 'unsupported_media_type', 'Content-Encoding must be snappy', [{ field: 'Content-Encoding', message: encoding }])
+}
+
+/**
+ * POST /api/v1/write: stores the request as one atomic batch through the shared metric store and
+ * answers 204, with the stored and dropped sample counts in headers.
+ */
+export function remoteWriteHandler(store: MetricStore, deps: Pick<ModuleDeps, 'config' | 'telemetry'>) {
+  const counter = deps.telemetry.registry.counter('homeostat_remote_write_samples_total', 'Samples received by remote write, by outcome (stored, dropped_non_finite)')
+  return async (c: Context<AppEnv>) => {
+    checkHeaders(c)
+    const now = Date.now()
+    const body = new Uint8Array(await c.req.arrayBuffer())
+    const { decodeWriteRequest, MAX_EXPANSION } = await loadCodec()
+    const { samples, dropped } = decodeWriteRequest(body, { maxDecodedBytes: deps.config.INGEST_BODY_LIMIT_BYTES * MAX_EXPANSION, now })
+    const { written } = await store.write(samples, now)
+    counter.inc({ outcome: 'stored' }, samples.length)
+    if (dropped) counter.inc({ outcome: 'dropped_non_finite' }, dropped)
+    c.header('X-Homeostat-Samples-Written', String(written))
+    c.header('X-Homeostat-Samples-Dropped', String(dropped))
+    return c.body(null, 204)
+  }
+}
