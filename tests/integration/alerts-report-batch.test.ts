@@ -6,7 +6,8 @@
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts } from '../../db/schema/alerts.ts'
-import { reportAlert, reportAlerts, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
+import { reportAlert, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
+import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
 import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
 import { testApp } from '../helpers/app.ts'
 

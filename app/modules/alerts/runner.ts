@@ -8,7 +8,9 @@ import { alertRules, alerts, type Alert, type AlertRule } from '../../../db/sche
 import type { Logger } from '../../lib/logger.ts'
 import type { MetricStore } from '../metrics/store.ts'
 import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
-import { reportAlerts, resolveAlert, ruleFingerprint, type AlertReport, type LifecycleDeps, type ReportResult, type TransitionHook } from './lifecycle.ts'
+import { ruleFingerprint, type AlertReport, type LifecycleDeps, type ReportResult, type TransitionHook } from './lifecycle.ts'
+import { resolveAlert } from './lifecycle-actions.ts'
+import { reportAlerts } from './lifecycle-batch.ts'
 import { renderTemplate } from './templates.ts'
 import { transitionHooks } from './hooks.ts'
 

@@ -5,7 +5,8 @@
  */
 import * as v from 'valibot'
 import type { Severity } from '../../../../db/schema/alerts.ts'
-import { reportAlerts, type AlertReport, type LifecycleDeps, type ReportResult, type TableRow } from '../lifecycle.ts'
+import type { AlertReport, LifecycleDeps, ReportResult } from '../lifecycle.ts'
+import { reportAlerts, type TableRow } from '../lifecycle-batch.ts'
 
 export const MAX_ALERTS = 1000
 
