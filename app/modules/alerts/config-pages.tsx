@@ -373,29 +373,18 @@ export function configPages(deps: ModuleDeps) {
     )
   })
 
-  app.post('/alerts/webhooks/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
-    const s = await getSubscription(db, c.req.valid('param').id)
-    await deleteSubscription(db, s.id)
-    invalidateRouting(db)
-    await audit(db, c, { action: 'webhook.unsubscribed', target: s.id })
-    return hxRedirect(c, '/alerts/webhooks')
-  })
-
-  app.post('/alerts/channels/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
-    const ch = await getChannel(db, c.req.valid('param').id)
-    await deleteChannel(db, ch.id)
-    invalidateRouting(db)
-    await audit(db, c, { action: 'channel.deleted', target: ch.name })
-    return hxRedirect(c, '/alerts/channels')
-  })
-
-  app.post('/alerts/policies/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
-    const p = await getPolicy(db, c.req.valid('param').id)
-    await deletePolicy(db, p.id)
-    invalidateRouting(db)
-    await audit(db, c, { action: 'policy.deleted', target: p.name })
-    return hxRedirect(c, '/alerts/policies')
-  })
+  // Deleting a subscription, a channel or a policy: the same steps; routing is read again after each.
+  const deletePage = <T extends { id: string }>(path: string, get: (d: typeof db, id: string) => Promise<T>, remove: (d: typeof db, id: string) => Promise<unknown>, action: string, target: (row: T) => string) =>
+    app.post(`${path}/:id/delete`, access('operator'), validate('param', IdParam), async (c) => {
+      const row = await get(db, c.req.valid('param').id)
+      await remove(db, row.id)
+      invalidateRouting(db)
+      await audit(db, c, { action, target: target(row) })
+      return hxRedirect(c, path)
+    })
+  deletePage('/alerts/webhooks', getSubscription, deleteSubscription, 'webhook.unsubscribed', (s) => s.id)
+  deletePage('/alerts/channels', getChannel, deleteChannel, 'channel.deleted', (ch) => ch.name)
+  deletePage('/alerts/policies', getPolicy, deletePolicy, 'policy.deleted', (p) => p.name)
 
   return app
 }
