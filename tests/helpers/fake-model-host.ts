@@ -4,8 +4,9 @@
  * switched to fail — `error` (500 with an Ollama-style `{"error"}` body), `hang` (accepts the
  * request and never answers) or `down` (closes each connection at once) — and back to `ok`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import { createServer, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { listenLocal, readBody } from './http.ts'
 
 export type FakeModelMode = 'ok' | 'error' | 'hang' | 'down'
 
@@ -23,20 +24,6 @@ export async function startFakeModelHost(opts: { models?: string[]; mode?: FakeM
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
     res.end(text)
   }
-  const readJson = (req: IncomingMessage) =>
-    new Promise<Record<string, unknown>>((resolve) => {
-      let data = ''
-      req.setEncoding('utf8')
-      req.on('data', (d: string) => (data += d))
-      req.on('end', () => {
-        try {
-          resolve(JSON.parse(data || '{}') as Record<string, unknown>)
-        } catch {
-          resolve({})
-        }
-      })
-    })
-
   const server = createServer(async (req, res) => {
     counts.total++
     const path = (req.url ?? '/').split('?')[0]
@@ -64,7 +51,8 @@ export async function startFakeModelHost(opts: { models?: string[]; mode?: FakeM
     }
     if (req.method === 'GET' && path === '/') return res.end('Ollama is running')
     if (req.method === 'POST' && (path === '/api/generate' || path === '/api/chat')) {
-      const body = await readJson(req)
+      const { json } = await readBody(req)
+      const body = (json && typeof json === 'object' ? json : {}) as Record<string, unknown>
       const model = typeof body.model === 'string' ? body.model : ''
       if (!models.includes(model)) return send(res, 404, { error: `model "${model}" not found, try pulling it first` })
       const timing = { total_duration: 1_000_000, load_duration: 100_000, prompt_eval_count: 5, prompt_eval_duration: 200_000, eval_count: 3, eval_duration: 600_000 }
@@ -81,14 +69,11 @@ export async function startFakeModelHost(opts: { models?: string[]; mode?: FakeM
     sockets.add(s)
     s.on('close', () => sockets.delete(s))
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  if (!address || typeof address !== 'object') throw new Error('fake model host: no address')
-  const url = `http://127.0.0.1:${address.port}`
+  const url = await listenLocal(server)
 
   return {
     url,
-    port: address.port,
+    port: Number(new URL(url).port),
     counts,
     get mode() {
       return mode

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { listenLocal } from './http.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void
 
@@ -35,8 +36,7 @@ export async function httpTarget(routes: Record<string, Handler> = {}) {
     })
     ;(all[path] ?? ((_q: IncomingMessage, r: ServerResponse) => r.writeHead(404).end('no such path')))(req, res)
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const base = await listenLocal(server)
   return {
     url: (path: string) => `${base}${path}`,
     hits: (path: string) => hits.get(path) ?? 0,

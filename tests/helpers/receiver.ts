@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { hmacSha256 } from '../../app/lib/crypto.ts'
+import { listenLocal, readBody } from './http.ts'
 
 export type Received = { method: string; path: string; headers: IncomingHttpHeaders; body: string; json: unknown }
 
@@ -12,28 +12,17 @@ export async function startReceiver() {
   const requests: Received[] = []
   let failures = 0
   let status = 200
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8')
-      let json: unknown = null
-      try {
-        json = JSON.parse(body)
-      } catch {
-        // not JSON
-      }
-      requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json })
-      if (failures > 0) {
-        failures--
-        res.writeHead(500, { 'Content-Type': 'text/plain' }).end('receiver down')
-        return
-      }
-      res.writeHead(status, { 'Content-Type': 'application/json' }).end('{"status":"success"}')
-    })
+  const server = createServer(async (req, res) => {
+    const { text: body, json = null } = await readBody(req)
+    requests.push({ method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, json })
+    if (failures > 0) {
+      failures--
+      res.writeHead(500, { 'Content-Type': 'text/plain' }).end('receiver down')
+      return
+    }
+    res.writeHead(status, { 'Content-Type': 'application/json' }).end('{"status":"success"}')
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const url = await listenLocal(server)
   return {
     url,
     requests,
