@@ -2,8 +2,10 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { createClient, type Client, type InStatement, type TransactionMode } from '@libsql/client'
 import { drizzle } from 'drizzle-orm/libsql'
+import type { BatchItem } from 'drizzle-orm/batch'
 import Database from 'libsql'
 import * as schema from './schema/index.ts'
+import { asInStatements, openTransactionThread, toStatement, type TransactionThread, type TxnStatement } from './txn-thread.ts'
 
 export type DbOptions = {
   url: string
@@ -48,6 +50,10 @@ export async function openDb(options: DbOptions) {
     // 16 MB of page cache (SQLite's default is 2 MB): moving the points inbox and rolling up touch a
     // page or more per series, and ingest of a thousand series at once measured about 25 % cheaper.
     await raw.execute('PRAGMA cache_size=-16384')
+    // Checkpoints every 8 000 pages (32 MB of WAL), not 1 000: under a steady write load (the alert
+    // intake) fewer, larger checkpoints cut the time commits spend in them by about a quarter.
+    // Every connection to the file uses the same setting (the writer, the transaction thread).
+    await raw.execute('PRAGMA wal_autocheckpoint=8000')
   }
   if (options.syncUrl) await raw.sync()
   const timedClient = options.onQuery ? timed(raw, options.onQuery) : raw
@@ -55,9 +61,16 @@ export async function openDb(options: DbOptions) {
   // connection with prepared statements kept for the hot inserts; closing the client closes it.
   const path = isFile && !options.syncUrl ? options.url.slice('file:'.length).split('?')[0]! : ''
   const writer = path && path !== ':memory:' ? openWriter(path, options) : undefined
-  const client = writer ? withClose(timedClient, () => writer.close()) : timedClient
+  const thread = writer ? openTransactionThread(path, options) : undefined
+  const client = writer
+    ? withClose(timedClient, () => {
+        writer.close()
+        thread?.close()
+      })
+    : timedClient
   const db = drizzle(client, { schema })
   if (writer) writers.set(db, writer)
+  if (thread) threads.set(db, thread)
   return { client, db }
 }
 
@@ -68,6 +81,19 @@ export type WriteStatement = { sql: string; args: number[] }
 export type Writer = { write(statements: WriteStatement[]): void; close(): void }
 
 const writers = new WeakMap<Db, Writer>()
+const threads = new WeakMap<Db, TransactionThread>()
+
+/**
+ * Runs statements as one write transaction (BEGIN IMMEDIATE … COMMIT) and resolves once it is
+ * committed: on the database's transaction thread for a local file (db/txn-thread.ts), else as
+ * one batch on the client. Nothing is written if one fails.
+ */
+export async function writeTransaction(db: Db, items: (BatchItem<'sqlite'> | TxnStatement)[]): Promise<void> {
+  const statements = items.map(toStatement)
+  const thread = threads.get(db)
+  if (thread) await thread.run(statements)
+  else await db.$client.batch(asInStatements(statements), 'write')
+}
 
 /**
  * The prepared-statement writer of a database opened on a local file, if any. @libsql/client
@@ -92,6 +118,7 @@ function openWriter(path: string, options: DbOptions): Writer {
     const c = new Database(path)
     c.exec('PRAGMA busy_timeout=5000')
     c.exec('PRAGMA foreign_keys=ON')
+    c.exec('PRAGMA wal_autocheckpoint=8000')
     c.exec(`PRAGMA synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
     // Inbox inserts append to a few pages: SQLite's default 2 MB cache is plenty here.
     return c

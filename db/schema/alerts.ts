@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm'
+import { getTableColumns, sql } from 'drizzle-orm'
 import { index, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 export const ruleKinds = ['threshold', 'ratio', 'change', 'absence', 'anomaly'] as const
@@ -110,6 +110,30 @@ export const alertEvents = sqliteTable(
   },
   (t) => [index('alert_events_alert_idx').on(t.alertId, t.id)],
 )
+
+/**
+ * Quiet repeats not yet folded into their alert's row: how many came, last seen, updated. A
+ * repeat (most of what Prometheus re-sends) moves only these, and this row is about 60 bytes
+ * where the alert's is about 700, so a delivery of repeats rewrites a few pages instead of one
+ * per alert. An alert's count, last seen and update time are its row's plus these
+ * (`storedAlert`); a change of state writes them into the row and deletes this one.
+ */
+export const alertRepeats = sqliteTable('alert_repeats', {
+  alertId: text('alert_id')
+    .primaryKey()
+    .references(() => alerts.id, { onDelete: 'cascade' }),
+  n: integer('n').notNull(),
+  lastSeenAt: integer('last_seen_at').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+})
+
+/** The columns to select for an alert as it stands: its row with its pending repeats (`alertRepeats`) added. */
+export const storedAlert = {
+  ...getTableColumns(alerts),
+  repeatCount: sql<number>`(${alerts.repeatCount} + coalesce((select ${alertRepeats.n} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(Number),
+  lastSeenAt: sql<number>`max(${alerts.lastSeenAt}, coalesce((select ${alertRepeats.lastSeenAt} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(Number),
+  updatedAt: sql<number>`max(${alerts.updatedAt}, coalesce((select ${alertRepeats.updatedAt} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(Number),
+}
 
 export type AlertRule = typeof alertRules.$inferSelect
 export type Alert = typeof alerts.$inferSelect

@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { byMetric, cycleReader, directReader, evaluateRule, type Reader, type RuleSpec } from '../../app/modules/alerts/evaluate.ts'
 import { createEvaluator } from '../../app/modules/alerts/runner.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
-import { alertRules, alerts } from '../../db/schema/alerts.ts'
+import { alertRules, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { testApp } from '../helpers/app.ts'
 
 const t = await testApp()
@@ -82,7 +82,7 @@ describe('shared reads in an evaluation cycle', () => {
     expect(result.failed).toBe(1)
     expect(result.rules).toBe(rules.length + 1)
     const expected = (await Promise.all(rules.map((r) => evaluateRule(t.db, r, now)))).map((c) => c.filter((x) => x.holds).length)
-    const got = await Promise.all(created.map(async (id) => (await t.db.select().from(alerts).where(eq(alerts.ruleId, id))).length))
+    const got = await Promise.all(created.map(async (id) => (await t.db.select(storedAlert).from(alerts).where(eq(alerts.ruleId, id))).length))
     expect(got).toEqual(expected)
     expect(result.changes).toBe(expected.reduce((a, b) => a + b, 0))
   })

@@ -8,7 +8,7 @@
 import { and, asc, desc, eq } from 'drizzle-orm'
 import * as v from 'valibot'
 import { afterAll, describe, expect, it } from 'vitest'
-import { alertEvents, alerts } from '../../db/schema/alerts.ts'
+import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { auditLog } from '../../db/schema/audit.ts'
 import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
@@ -32,7 +32,7 @@ const promAlert = (instance: string, opts: { startsAt?: number; endsAt?: number;
 })
 const fingerprintOf = (instance: string) => `prometheus:${labelsFingerprint({ alertname: 'GroupCommit', instance, job: 'api', severity: 'warning' })}`
 async function stored(instance: string) {
-  const [a] = await t.db.select().from(alerts).where(eq(alerts.fingerprint, fingerprintOf(instance)))
+  const [a] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprintOf(instance)))
   expect(a).toBeDefined()
   const events = await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, a!.id)).orderBy(asc(alertEvents.id))
   return { alert: a!, types: events.map((e) => e.type) }

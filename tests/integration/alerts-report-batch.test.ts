@@ -5,7 +5,7 @@
  */
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { alertEvents, alerts } from '../../db/schema/alerts.ts'
+import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { reportAlert, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
 import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
@@ -25,7 +25,7 @@ const report = (fingerprint: string, state: AlertReport['state'], extra: Partial
   ...extra,
 })
 const eventsOf = async (fingerprint: string) => {
-  const [a] = await t.db.select().from(alerts).where(eq(alerts.fingerprint, fingerprint))
+  const [a] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprint))
   const events = await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, a!.id)).orderBy(asc(alertEvents.id))
   return { alert: a!, types: events.map((e) => e.type) }
 }

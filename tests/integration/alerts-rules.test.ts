@@ -2,7 +2,7 @@ import { eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createEvaluator } from '../../app/modules/alerts/runner.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
-import { alertEvents, alerts } from '../../db/schema/alerts.ts'
+import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { testApp } from '../helpers/app.ts'
 
 // Each kind of rule fires and resolves on points really stored, evaluated with a fake clock.
@@ -21,7 +21,7 @@ async function rule(body: Record<string, unknown>) {
   expect(res.status, await res.clone().text()).toBe(201)
   return (await res.json()) as { id: string; warnings: string[] }
 }
-const alertsOf = (ruleId: string) => t.db.select().from(alerts).where(eq(alerts.ruleId, ruleId)).orderBy(alerts.id)
+const alertsOf = (ruleId: string) => t.db.select(storedAlert).from(alerts).where(eq(alerts.ruleId, ruleId)).orderBy(alerts.id)
 const eventsOf = async (alertId: string) => (await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, alertId)).orderBy(alertEvents.id)).map((e) => e.type)
 async function disable(id: string) {
   expect((await t.app.request(`/api/v1/alert-rules/${id}/disable`, { method: 'POST', headers: op.headers })).status).toBe(200)

@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
 import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
-import { alertEvents, alerts } from '../../db/schema/alerts.ts'
+import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { auditLog } from '../../db/schema/audit.ts'
 import { silencesJob } from '../../jobs/silences.ts'
 import { testApp } from '../helpers/app.ts'
@@ -187,7 +187,7 @@ describe('applying silences to alerts', () => {
     const res = await post('/api/v1/alert-rules', { name: 'deep queue', kind: 'threshold', metric: 'queue_depth', by: ['queue'], agg: 'max', window: '5m', comparator: '>', value: 100 })
     expect(res.status).toBe(201)
     await evaluatorFor(t.db).evaluateAll(T)
-    const [row] = await t.db.select().from(alerts).where(eq(alerts.title, 'deep queue'))
+    const [row] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.title, 'deep queue'))
     expect(row).toMatchObject({ status: 'firing', silenced: true })
   })
 })

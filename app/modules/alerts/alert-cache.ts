@@ -6,11 +6,12 @@
  * status, repeat count, silenced flag and rule. Anything another instance, a person or a job
  * changed since fails that check; the transaction is then rolled back and the group applied again
  * from a fresh read. So the cache only saves reads; it never decides anything alone. Bounded:
- * the least recently used entries go first.
+ * the least recently used entries go first (app/lib/bounded-map.ts).
  */
-import { sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { alerts, type Alert } from '../../../db/schema/alerts.ts'
+import type { TxnStatement } from '../../../db/txn-thread.ts'
+import { boundedMap } from '../../lib/bounded-map.ts'
 
 /** The most alerts a process keeps per database (about 1 KB each). */
 export const ALERT_CACHE_MAX = 16_384
@@ -23,29 +24,43 @@ export type AlertCache = {
 }
 
 export function createAlertCache(max = ALERT_CACHE_MAX): AlertCache {
-  const map = new Map<string, Alert>()
+  const map = boundedMap<string, Alert>(max)
   return {
-    get(fp) {
-      const a = map.get(fp)
-      if (a) {
-        // Most recently used last.
-        map.delete(fp)
-        map.set(fp, a)
-      }
-      return a
-    },
-    set(a) {
-      map.delete(a.fingerprint)
-      map.set(a.fingerprint, a)
-      while (map.size > max) map.delete(map.keys().next().value!)
-    },
-    delete(fp) {
-      map.delete(fp)
-    },
+    get: (fp) => map.get(fp),
+    set: (a) => map.set(a.fingerprint, a),
+    delete: (fp) => map.delete(fp),
     get size() {
       return map.size
     },
   }
+}
+
+/**
+ * The fingerprints stored in the database as far as this process knows: all of them, read once
+ * (the unique index only), plus every one it inserts since. A fingerprint neither cached nor
+ * known is taken to be new without reading it, and its insert is checked by the unique index: a
+ * fingerprint another instance created meanwhile fails the transaction, which is then applied
+ * again from a fresh read. (Reading them first cost most of the intake's main thread once the
+ * transactions moved to their own thread: each read after another connection's commit starts
+ * with a cold page cache.) A hint only: a known fingerprint is read, and one not found is new.
+ */
+export type KnownFingerprints = { has(fingerprint: string): boolean; add(fingerprint: string): void }
+
+const known = new WeakMap<Db, Promise<KnownFingerprints>>()
+export function knownFingerprintsOf(db: Db): Promise<KnownFingerprints> {
+  let k = known.get(db)
+  if (!k) {
+    k = db
+      .select({ fingerprint: alerts.fingerprint })
+      .from(alerts)
+      .then((rows) => {
+        const set = new Set(rows.map((r) => r.fingerprint))
+        return { has: (fp: string) => set.has(fp), add: (fp: string) => void set.add(fp) }
+      })
+    k.catch(() => known.delete(db))
+    known.set(db, k)
+  }
+  return k
 }
 
 const caches = new WeakMap<Db, AlertCache>()
@@ -56,22 +71,22 @@ export function alertCacheOf(db: Db): AlertCache {
   return c
 }
 
-/** What is compared of a cached row: its update time, status, repeat count, silenced flag, rule (after `check`, 1 or 0). */
-export const cachedState = (a: Alert, check = true) => [check ? 1 : 0, a.updatedAt, a.status, a.repeatCount, a.silenced ? 1 : 0, a.ruleId]
+/** What is compared of a cached alert: its update time, status, repeat count, silenced flag, rule. */
+const cachedState = (a: Alert) => [a.id, a.updatedAt, a.status, a.repeatCount, a.silenced ? 1 : 0, a.ruleId]
 
 /**
  * A statement that fails (SQLite's "malformed JSON", so the batch it opens rolls back) unless
  * every row of `used` is still stored as it is cached. One parameter; the rows found by primary key.
  */
-export function cacheCheck(db: Db, used: Alert[]) {
-  const data = JSON.stringify(used.map((a) => [a.id, ...cachedState(a).slice(1)]))
-  return db.run(sql`select case when (select count(*) from json_each(${data}) v join ${alerts} a on a.id = json_extract(v.value, '$[0]')
-    where a.updated_at = json_extract(v.value, '$[1]') and a.status = json_extract(v.value, '$[2]') and a.repeat_count = json_extract(v.value, '$[3]')
-      and a.silenced = json_extract(v.value, '$[4]') and a.rule_id is json_extract(v.value, '$[5]')) = ${used.length} then 1 else json('stale alert cache') end`)
+export function cacheCheck(used: Alert[]): TxnStatement {
+  const data = JSON.stringify(used.map(cachedState))
+  return { sql: CACHE_CHECK, args: [data, used.length] }
 }
+// Compared with the alert as it stands: its row plus its pending repeats (see `storedAlert`).
+const CACHE_CHECK = `select case when (select count(*) from json_each(?) v join alerts a on a.id = json_extract(v.value, '$[0]') left join alert_repeats r on r.alert_id = a.id
+    where max(a.updated_at, coalesce(r.updated_at, 0)) = json_extract(v.value, '$[1]') and a.status = json_extract(v.value, '$[2]')
+      and a.repeat_count + coalesce(r.n, 0) = json_extract(v.value, '$[3]') and a.silenced = json_extract(v.value, '$[4]') and a.rule_id is json_extract(v.value, '$[5]')) = ? then 1 else json('stale alert cache') end`
 
 /** Whether an error is `cacheCheck`'s. */
 export const isStaleCache = (error: unknown) => /malformed JSON/i.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
 
-/** A statement that fails (as `cacheCheck`) unless the statement before it changed `n` rows. */
-export const changesCheck = (db: Db, n: number) => db.run(sql`select case when changes() = ${n} then 1 else json('stale alert cache') end`)

@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, inArray, lt, lte, or, isNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts, type Alert, type AlertEvent, type AlertStatus, type Severity } from '../../../db/schema/alerts.ts'
+import { alertEvents, alerts, type Alert, type AlertEvent, type AlertStatus, type Severity, storedAlert } from '../../../db/schema/alerts.ts'
 import { notFound } from '../../lib/errors.ts'
 import { page } from '../../lib/pagination.ts'
 import { toIso } from '../../lib/time.ts'
@@ -64,12 +64,12 @@ export async function listAlerts(db: Db, f: AlertFilter) {
     f.cursor ? lt(alerts.id, f.cursor) : undefined,
     ...Object.entries(f.match ?? {}).map(([k, v]) => sql`json_extract(${alerts.labels}, ${`$."${k}"`}) = ${v}`),
   ]
-  const rows = await db.select().from(alerts).where(and(...where)).orderBy(desc(alerts.id)).limit(f.limit + 1)
+  const rows = await db.select(storedAlert).from(alerts).where(and(...where)).orderBy(desc(alerts.id)).limit(f.limit + 1)
   return page(rows, f.limit, (r) => r.id)
 }
 
 export async function getAlert(db: Db, id: string) {
-  const [row] = await db.select().from(alerts).where(eq(alerts.id, id))
+  const [row] = await db.select(storedAlert).from(alerts).where(eq(alerts.id, id))
   if (!row) throw notFound('Alert')
   const events = await db.select().from(alertEvents).where(eq(alertEvents.alertId, id)).orderBy(alertEvents.id)
   return { alert: row, events }

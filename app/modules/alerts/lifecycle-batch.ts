@@ -6,9 +6,10 @@
 import { and, desc, eq, getTableColumns, getTableName, inArray, sql } from 'drizzle-orm'
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { BatchItem } from 'drizzle-orm/batch'
-import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts, type Alert } from '../../../db/schema/alerts.ts'
-import { alertCacheOf, cacheCheck, cachedState, changesCheck, isStaleCache, type AlertCache } from './alert-cache.ts'
+import { writeTransaction, type Db } from '../../../db/client.ts'
+import type { TxnStatement } from '../../../db/txn-thread.ts'
+import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
+import { alertCacheOf, cacheCheck, isStaleCache, knownFingerprintsOf, type AlertCache } from './alert-cache.ts'
 import { find, nextState, reportOne, serializedAll, uniqueFingerprint, type AlertReport, type LifecycleDeps, type ReportResult, type Transition } from './lifecycle.ts'
 
 export type ReportsOptions = {
@@ -31,7 +32,27 @@ type Waiting = Delivery & { resolve: (r: ReportResult[]) => void; reject: (e: un
 
 /** The most reports one group commit takes (a delivery is never split). */
 const GROUP_MAX_REPORTS = 2000
-const groups = new WeakMap<LifecycleDeps, { waiting: Waiting[]; running: boolean }>()
+/**
+ * Groups in flight at once: while one commits on the database's transaction thread, the next is
+ * worked out on this one and queued behind it. It starts once this many reports wait (or nothing
+ * is in flight), so that groups stay large enough to be cheap to commit.
+ */
+const PIPELINE_DEPTH = 2
+const GROUP_MIN_REPORTS = 150
+
+type Pipeline = {
+  waiting: Waiting[]
+  running: boolean
+  /** Wakes the drain when a delivery arrives. */
+  wake?: () => void
+  /** The turns (serializedAll) of the groups in flight. */
+  turns: Set<Promise<unknown>>
+  /** Resolves when the last group taken has been answered (or retried): groups are answered in order. */
+  answered: Promise<void>
+  /** Alerts resolved by groups not yet committed: whether by their sender (the stale guard reads it). */
+  resolvedBySender: Map<string, boolean>
+}
+const groups = new WeakMap<LifecycleDeps, Pipeline>()
 
 /**
  * Reports many alerts (a receiver's delivery) atomically: the same results as `reportAlert` for
@@ -42,14 +63,20 @@ const groups = new WeakMap<LifecycleDeps, { waiting: Waiting[]; running: boolean
  * its delivery is committed. When the group fails, its deliveries are applied one by one, and
  * one delivery fails alone; when another instance created one of the fingerprints meanwhile, its
  * reports apply one by one.
+ *
+ * Groups are pipelined: the next group is worked out from the cached alerts as the group before
+ * left them, before that one is committed, and its transaction checks those rows (see
+ * alert-cache.ts). If the group before fails, so do the checks, and the next group is applied
+ * again from a fresh read once the one before has been retried: the outcome is as if one by one.
  */
 export function reportAlerts(deps: LifecycleDeps, reports: AlertReport[], at = Date.now(), opts: ReportsOptions = {}): Promise<ReportResult[]> {
   if (!reports.length && !opts.rows) return Promise.resolve([])
   let group = groups.get(deps)
-  if (!group) groups.set(deps, (group = { waiting: [], running: false }))
+  if (!group) groups.set(deps, (group = { waiting: [], running: false, turns: new Set(), answered: Promise.resolve(), resolvedBySender: new Map() }))
   const g = group
   return new Promise<ReportResult[]>((resolve, reject) => {
     g.waiting.push({ reports, at, opts, resolve, reject })
+    g.wake?.()
     if (g.running) return
     g.running = true
     // Let the deliveries that arrive in this turn of the event loop join the first commit.
@@ -57,28 +84,79 @@ export function reportAlerts(deps: LifecycleDeps, reports: AlertReport[], at = D
   })
 }
 
-async function drain(deps: LifecycleDeps, g: { waiting: Waiting[]; running: boolean }) {
+const waitingReports = (g: Pipeline) => g.waiting.reduce((n, d) => n + d.reports.length, 0)
+
+async function drain(deps: LifecycleDeps, g: Pipeline) {
+  const inflight = new Set<Promise<unknown>>()
   try {
-    while (g.waiting.length) {
+    while (g.waiting.length || inflight.size) {
+      const ready = g.waiting.length > 0 && inflight.size < PIPELINE_DEPTH && (inflight.size === 0 || waitingReports(g) >= GROUP_MIN_REPORTS)
+      if (!ready) {
+        await new Promise<void>((wake) => {
+          g.wake = wake
+          for (const p of inflight) void p.then(() => wake())
+        })
+        g.wake = undefined
+        continue
+      }
+      // With nothing in flight, half of what waits (when that is enough for two groups): the other
+      // half is worked out while the first commits, and the pipeline stays full from then on.
+      const waiting = waitingReports(g)
+      const max = !inflight.size && waiting >= 2 * GROUP_MIN_REPORTS ? Math.min(GROUP_MAX_REPORTS, Math.ceil(waiting / 2)) : GROUP_MAX_REPORTS
       let n = 0
       let size = 0
-      while (n < g.waiting.length && (n === 0 || size + g.waiting[n]!.reports.length <= GROUP_MAX_REPORTS)) size += g.waiting[n++]!.reports.length
+      while (n < g.waiting.length && (n === 0 || size + g.waiting[n]!.reports.length <= max)) size += g.waiting[n++]!.reports.length
       const taken = g.waiting.splice(0, n)
-      await serializedAll(taken.flatMap((d) => d.reports.map((r) => r.fingerprint)), () => commitGroup(deps, taken))
+      let workedOut!: () => void
+      const ready2 = new Promise<void>((r) => (workedOut = r))
+      const previous = g.answered
+      let answered!: () => void
+      g.answered = new Promise<void>((r) => (answered = r))
+      const done = serializedAll(taken.flatMap((d) => d.reports.map((r) => r.fingerprint)), () => commitGroup(deps, g, taken, workedOut, previous).finally(answered), g.turns)
+      inflight.add(done)
+      void done.finally(() => {
+        inflight.delete(done)
+        if (!inflight.size) g.resolvedBySender.clear()
+      })
+      // The next group is worked out only from this one's results.
+      await ready2
     }
   } finally {
     g.running = false
   }
 }
 
-async function commitGroup(deps: LifecycleDeps, taken: Waiting[]) {
+/**
+ * Works out a group (then `workedOut`), commits it, and answers its deliveries once the group
+ * before has been answered; a group that failed is applied again as `reportBatch` does, then one
+ * delivery at a time.
+ */
+async function commitGroup(deps: LifecycleDeps, g: Pipeline, taken: Waiting[], workedOut: () => void, previous: Promise<void>) {
+  let results: ReportResult[][] | undefined
+  let failure: unknown
   try {
-    const results = await reportBatch(deps, taken)
-    taken.forEach((d, i) => d.resolve(results[i]!))
-    return
+    results = await reportBatchWith(deps, taken, alertCacheOf(deps.db), true, g.resolvedBySender, workedOut)
   } catch (error) {
-    if (taken.length === 1 && !uniqueFingerprint(error)) return taken[0]!.reject(error)
+    failure = error
+  } finally {
+    workedOut()
   }
+  await previous
+  if (results) return taken.forEach((d, i) => d.resolve(results[i]!))
+  // A cached alert changed elsewhere (or the group failed): forget the group's alerts, read them again.
+  const cache = alertCacheOf(deps.db)
+  for (const d of taken) for (const r of d.reports) cache.delete(r.fingerprint)
+  // A stale cached alert, or a fingerprint taken to be new that another instance created: read them all.
+  if (isStaleCache(failure) || uniqueFingerprint(failure)) {
+    try {
+      const again = await reportBatchWith(deps, taken, cache, false)
+      return taken.forEach((d, i) => d.resolve(again[i]!))
+    } catch (error) {
+      for (const d of taken) for (const r of d.reports) cache.delete(r.fingerprint)
+      failure = error
+    }
+  }
+  if (taken.length === 1 && !uniqueFingerprint(failure)) return taken[0]!.reject(failure)
   // One delivery at a time, so a bad one fails alone; a fingerprint another instance created
   // meanwhile makes that delivery's reports apply one by one.
   for (const d of taken) {
@@ -90,8 +168,8 @@ async function commitGroup(deps: LifecycleDeps, taken: Waiting[]) {
         const results: ReportResult[] = []
         const stale = d.opts.staleGuard ? await staleOf(deps.db, d.reports) : new Set<AlertReport>()
         for (const r of d.reports) results.push(stale.has(r) ? { alert: await find(deps.db, r.fingerprint), change: 'stale' } : await reportOne(deps, r, d.at))
-        const extra = insertRows(deps.db, d.opts.rows?.(results) ?? [])
-        if (extra.length) await deps.db.batch(extra as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+        const extra = insertRows(d.opts.rows?.(results) ?? [])
+        if (extra.length) await writeTransaction(deps.db, extra)
         d.resolve(results)
       }
     } catch (error) {
@@ -100,50 +178,79 @@ async function commitGroup(deps: LifecycleDeps, taken: Waiting[]) {
   }
 }
 
-/**
- * Many rows in one statement with ONE parameter: the rows as a JSON array of arrays (each value
- * as the driver stores it), spread by `json_each`. The SQL text stays the same whatever the number
- * of rows, so building it costs nothing.
- */
-function insertJson<T extends SQLiteTable>(db: Db, table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][]) {
+// The SQL text of each statement shape, built once (the texts never depend on the number of rows).
+const texts = new Map<string, string>()
+const textFor = (key: string, build: () => string) => texts.get(key) ?? (texts.set(key, build()), texts.get(key)!)
+const ident = (name: string) => `"${name.replace(/"/g, '""')}"`
+const driverRow = <T extends SQLiteTable>(table: T, keys: string[], row: Record<string, unknown>) => {
   const columns = getTableColumns(table)
-  const cols = keys.map((k) => columns[k]!)
-  const data = JSON.stringify(rows.map((row) => cols.map((c, i) => {
-    const v = (row as Record<string, unknown>)[keys[i]!]
-    return v === null || v === undefined ? null : c.mapToDriverValue(v)
-  })))
-  const names = sql.join(cols.map((c) => sql.identifier(c.name)), sql`, `)
-  const values = sql.join(cols.map((_, i) => sql.raw(`json_extract(value, '$[${i}]')`)), sql`, `)
-  return db.run(sql`insert into ${table} (${names}) select ${values} from json_each(${data}) where true`)
+  return keys.map((k) => {
+    const v = row[k]
+    return v === null || v === undefined ? null : columns[k]!.mapToDriverValue(v)
+  })
 }
 
-/** Updates rows by id, setting `keys` from each row, in one statement with one JSON parameter (as `insertJson`). */
-function updateJson<T extends SQLiteTable>(db: Db, table: T, keys: (keyof T['$inferSelect'] & string)[], rows: T['$inferSelect'][]) {
-  const columns = getTableColumns(table)
-  const cols = keys.map((k) => columns[k]!)
-  const data = JSON.stringify(rows.map((row) => [(row as Record<string, unknown>).id, ...cols.map((c, i) => {
-    const v = (row as Record<string, unknown>)[keys[i]!]
-    return v === null || v === undefined ? null : c.mapToDriverValue(v)
-  })]))
-  const values = sql.join([0, ...cols.map((_, i) => i + 1)].map((i) => sql.raw(`json_extract(value, '$[${i}]') as c${i}`)), sql`, `)
-  const set = sql.join(cols.map((c, i) => sql`${sql.identifier(c.name)} = v.${sql.raw(`c${i + 1}`)}`), sql`, `)
-  return db.run(sql`with v as (select ${values} from json_each(${data})) update ${table} set ${set} from v where ${table}.id = v.c0`)
+/**
+ * Inserts rows in one statement with ONE parameter: the rows as a JSON array of arrays (each value
+ * as the driver stores it), spread by `json_each`; the SQL text is the same whatever the number of
+ * rows. For narrow rows (events, audit): measured cheaper than running a statement per row.
+ */
+function insertJson<T extends SQLiteTable>(table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][]): TxnStatement {
+  const name = getTableName(table)
+  const sql = textFor(`insert-json\u0000${name}\u0000${keys.join(',')}`, () => {
+    const columns = getTableColumns(table)
+    const values = keys.map((_, i) => `json_extract(value, '$[${i}]')`).join(', ')
+    return `insert into ${ident(name)} (${keys.map((k) => ident(columns[k]!.name)).join(', ')}) select ${values} from json_each(?) where true`
+  })
+  return { sql, args: [JSON.stringify(rows.map((row) => driverRow(table, keys, row as Record<string, unknown>)))] }
+}
+
+/** Inserts rows: one prepared statement run once per row (wide rows, the alerts': measured cheaper than `insertJson`). */
+function insertRowsOf<T extends SQLiteTable>(table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][]): TxnStatement {
+  const name = getTableName(table)
+  const sql = textFor(`insert\u0000${name}\u0000${keys.join(',')}`, () => {
+    const columns = getTableColumns(table)
+    return `insert into ${ident(name)} (${keys.map((k) => ident(columns[k]!.name)).join(', ')}) values (${keys.map(() => '?').join(', ')})`
+  })
+  return { sql, args: [], rows: rows.map((row) => driverRow(table, keys, row as Record<string, unknown>) as TxnStatement['args']) }
+}
+
+/**
+ * Updates rows by id, setting `keys` from each row, in one statement with ONE parameter: the rows as
+ * a JSON array of arrays, spread by `json_each` (the SQL text is the same whatever the number of rows).
+ */
+function updateJson<T extends SQLiteTable>(table: T, keys: (keyof T['$inferSelect'] & string)[], rows: T['$inferSelect'][]): TxnStatement {
+  const name = getTableName(table)
+  const sql = textFor(`update\u0000${name}\u0000${keys.join(',')}`, () => {
+    const columns = getTableColumns(table)
+    const values = [0, ...keys.map((_, i) => i + 1)].map((i) => `json_extract(value, '$[${i}]') as c${i}`).join(', ')
+    const set = keys.map((k, i) => `${ident(columns[k]!.name)} = v.c${i + 1}`).join(', ')
+    return `with v as (select ${values} from json_each(?)) update ${ident(name)} set ${set} from v where ${ident(name)}.id = v.c0`
+  })
+  return { sql, args: [JSON.stringify(rows.map((row) => [(row as Record<string, unknown>).id, ...driverRow(table, keys, row as Record<string, unknown>)]))] }
 }
 
 /** Rows of other tables (an audit row per delivery): one insert per table and set of columns. */
-function insertRows(db: Db, rows: TableRow[]) {
+function insertRows(rows: TableRow[]) {
   const byShape = new Map<string, TableRow[]>()
   for (const r of rows) {
     const shape = `${getTableName(r.table)}\u0000${Object.keys(r.row).join(',')}`
     byShape.get(shape)?.push(r) ?? byShape.set(shape, [r])
   }
-  return [...byShape.values()].map((list) => insertJson(db, list[0]!.table, Object.keys(list[0]!.row) as never[], list.map((r) => r.row)))
+  return [...byShape.values()].map((list) => insertJson(list[0]!.table, Object.keys(list[0]!.row) as never[], list.map((r) => r.row)))
 }
+
+// Quiet repeats: added to the alert's pending repeats (see `alertRepeats`).
+const REPEATS = `insert into alert_repeats (alert_id, n, last_seen_at, updated_at)
+  select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') from json_each(?) where true
+  on conflict (alert_id) do update set n = n + excluded.n, last_seen_at = max(last_seen_at, excluded.last_seen_at), updated_at = max(updated_at, excluded.updated_at)`
+// Rows written whole by a change: their pending repeats are in them now.
+const FOLDED = 'delete from alert_repeats where alert_id in (select value from json_each(?))'
 
 const ALERT_KEYS = Object.keys(getTableColumns(alerts)) as (keyof Alert)[]
 const EVENT_KEYS = ['alertId', 'ts', 'type', 'actor', 'detail'] as const
 
-// The columns a quiet repeat moves on; a row that differs from its stored self in these only is "touched".
+// The columns a quiet repeat moves on (in alert_repeats); a row that differs from its stored self in these only is "touched".
 const TOUCHED = new Set<keyof Alert>(['lastSeenAt', 'updatedAt', 'repeatCount'])
 const sameValue = (a: unknown, b: unknown): boolean => {
   if (a === b) return true
@@ -168,7 +275,7 @@ const mayBeStale = (r: AlertReport, a: Alert | null | undefined) => !!a && r.sta
 async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>> {
   const fps = [...new Set(reports.filter((r) => r.state !== 'resolved' && r.startsAt !== undefined).map((r) => r.fingerprint))]
   if (!fps.length) return new Set()
-  const rows = new Map((await db.select().from(alerts).where(inArray(alerts.fingerprint, fps))).map((a) => [a.fingerprint, a]))
+  const rows = new Map((await db.select(storedAlert).from(alerts).where(inArray(alerts.fingerprint, fps))).map((a) => [a.fingerprint, a]))
   const bySender = await resolvedBySender(db, [...rows.values()].filter((a) => reports.some((r) => r.fingerprint === a.fingerprint && mayBeStale(r, a))).map((a) => a.id))
   return new Set(reports.filter((r) => mayBeStale(r, rows.get(r.fingerprint)) && bySender.get(rows.get(r.fingerprint)!.id) === true))
 }
@@ -187,7 +294,7 @@ async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise
   } catch (error) {
     // A cached alert changed elsewhere (or the group failed): forget the group's alerts, read them again.
     for (const d of deliveries) for (const r of d.reports) cache.delete(r.fingerprint)
-    if (!isStaleCache(error)) throw error
+    if (!isStaleCache(error) && !uniqueFingerprint(error)) throw error
     return reportBatchWith(deps, deliveries, cache, false)
   }
 }
@@ -197,24 +304,28 @@ async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise
  * transaction (see alert-cache.ts); the others read. Once committed, the cache holds every
  * alert of the group as stored.
  */
-async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cache: AlertCache, useCache = true): Promise<ReportResult[][]> {
+async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cache: AlertCache, useCache = true, inFlight?: Map<string, boolean>, workedOut?: () => void): Promise<ReportResult[][]> {
   const { db } = deps
   const fingerprints = [...new Set(deliveries.flatMap((d) => d.reports.map((r) => r.fingerprint)))]
   const stored = new Map<string, Alert>()
   const cached: Alert[] = []
   const unknown: string[] = []
+  const existing = await knownFingerprintsOf(db)
   for (const fp of fingerprints) {
     const a = useCache ? cache.get(fp) : undefined
     if (a) {
       stored.set(fp, a)
       cached.push(a)
-    } else unknown.push(fp)
+    } else if (!useCache || existing.has(fp)) unknown.push(fp)
+    // else: new (see KnownFingerprints; its insert is checked by the unique index)
   }
-  if (unknown.length) for (const a of await db.select().from(alerts).where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)) stored.set(a.fingerprint, a)
+  if (unknown.length) for (const a of await db.select(storedAlert).from(alerts).where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)) stored.set(a.fingerprint, a)
   // Stale reports are judged against the alert as each delivery finds it (as if applied one by one).
   const maybe = new Set<string>()
   for (const d of deliveries) if (d.opts.staleGuard) for (const r of d.reports) if (mayBeStale(r, stored.get(r.fingerprint))) maybe.add(stored.get(r.fingerprint)!.id)
-  const bySender = await resolvedBySender(db, [...maybe])
+  // Resolutions of groups still in flight are not in the database yet.
+  const bySender = await resolvedBySender(db, [...maybe].filter((id) => !inFlight?.has(id)))
+  for (const id of maybe) if (inFlight?.has(id)) bySender.set(id, inFlight.get(id)!)
   const current = new Map<string, Alert | null>(stored)
   const changed = new Map<string, Alert>()
   const events: (typeof alertEvents.$inferInsert)[] = []
@@ -240,7 +351,11 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
       // The transition's own events; events a hook adds (silenced) come with its own statements.
       events.push(...t.events.map((e) => ({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })))
       for (const hook of deps.hooks ?? []) extra.push(...(await hook(db, t)))
-      if (t.events.some((e) => e.type === 'resolved')) bySender.set(t.after.id, !t.events.some((e) => e.type === 'resolved' && e.detail?.reason !== undefined))
+      if (t.events.some((e) => e.type === 'resolved')) {
+        const own = !t.events.some((e) => e.type === 'resolved' && e.detail?.reason !== undefined)
+        bySender.set(t.after.id, own)
+        inFlight?.set(t.after.id, own)
+      }
       current.set(r.fingerprint, t.after)
       changed.set(r.fingerprint, t.after)
       results.push({ alert: t.after, change: next.change })
@@ -252,50 +367,44 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
     for (const a of stored.values()) if (!changed.has(a.fingerprint)) cache.set(a)
     for (const a of changed.values()) cache.set(a)
   }
-  if (!changed.size && !extra.length && !rows.length && !cached.length) {
-    remember()
-    return out
-  }
-  const statements: BatchItem<'sqlite'>[] = []
+  // Remembered before the commit, so the next group can be worked out meanwhile: if this one
+  // fails, the next one's checks fail too, and the entries are dropped.
+  remember()
+  for (const a of changed.values()) if (!stored.has(a.fingerprint)) existing.add(a.fingerprint)
+  workedOut?.()
+  if (!changed.size && !extra.length && !rows.length && !cached.length) return out
+  const statements: TxnStatement[] = []
   const inserted: Alert[] = []
   // Changed rows, by the columns that changed (a resolution, a new incident…): each set updates
   // only its columns, so indexes over the others are left alone.
   const updated = new Map<string, { keys: (keyof Alert)[]; rows: Alert[] }>()
   const touched: { a: Alert; s: Alert }[] = []
-  const isCached = new Set(cached)
-  const fromCache = new Set(cached)
   for (const a of changed.values()) {
     const s = stored.get(a.fingerprint)
     if (!s) {
       inserted.push(a)
       continue
     }
-    const keys = ALERT_KEYS.filter((k) => k !== 'id' && !sameValue(s[k], a[k]))
-    if (keys.every((k) => TOUCHED.has(k))) {
+    const keys = ALERT_KEYS.filter((k) => k !== 'id' && !TOUCHED.has(k) && !sameValue(s[k], a[k]))
+    if (!keys.length) {
       touched.push({ a, s })
-      fromCache.delete(s)
       continue
     }
+    // The row takes the count, last seen and update time as they stand; its pending repeats go.
+    keys.push(...TOUCHED)
     const shape = keys.join(',')
     updated.get(shape)?.rows.push(a) ?? updated.set(shape, { keys, rows: [a] })
   }
-  // First, in the same transaction: the cached alerts used are still as stored (else it all rolls
-  // back). Quiet repeats check it in their update (only a row as cached is updated, and the number
-  // updated is checked); the others in one statement.
-  if (fromCache.size) statements.push(cacheCheck(db, [...fromCache]))
-  // Quiet repeats: the count moves on by how many came (so no other writer's repeat is lost).
-  if (touched.length) {
-    const checks = touched.some((r) => isCached.has(r.s))
-    const data = JSON.stringify(touched.map(({ a, s }) => [a.id, a.lastSeenAt, a.updatedAt, a.repeatCount - s.repeatCount, ...(checks ? cachedState(s, isCached.has(s)) : [])]))
-    const col = (i: number) => sql.raw(`json_extract(value, '$[${i}]')`)
-    const asCached = checks ? sql` and (v.chk = 0 or (${alerts.updatedAt} = v.pu and ${alerts.status} = v.st and ${alerts.repeatCount} = v.rc and ${alerts.silenced} = v.si and ${alerts.ruleId} is v.rule))` : sql``
-    statements.push(db.run(sql`with v(id, seen, upd, n, chk, pu, st, rc, si, rule) as (select ${sql.join([0, 1, 2, 3, 4, 5, 6, 7, 8, 9].map(col), sql`, `)} from json_each(${data})) update ${alerts} set last_seen_at = v.seen, updated_at = v.upd, repeat_count = ${alerts}.repeat_count + v.n from v where ${alerts}.id = v.id${asCached}`))
-    if (checks) statements.push(changesCheck(db, touched.length))
-  }
-  if (inserted.length) statements.push(insertJson(db, alerts, ALERT_KEYS, inserted))
-  for (const { keys, rows: list } of updated.values()) statements.push(updateJson(db, alerts, keys, list))
-  if (events.length) statements.push(insertJson(db, alertEvents, [...EVENT_KEYS], events))
-  await db.batch([...statements, ...extra, ...insertRows(db, rows)] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
-  remember()
+  // First, in the same transaction: the cached alerts used are still as stored (else it all rolls back).
+  if (cached.length) statements.push(cacheCheck(cached))
+  // Quiet repeats: only their narrow alert_repeats rows move; the count moves on by how many came
+  // (so no other writer's repeat is lost).
+  if (touched.length) statements.push({ sql: REPEATS, args: [JSON.stringify(touched.map(({ a, s }) => [a.id, a.repeatCount - s.repeatCount, a.lastSeenAt, a.updatedAt]))] })
+  const folded = [...updated.values()].flatMap((u) => u.rows.map((a) => a.id))
+  if (folded.length) statements.push({ sql: FOLDED, args: [JSON.stringify(folded)] })
+  if (inserted.length) statements.push(insertRowsOf(alerts, ALERT_KEYS, inserted))
+  for (const { keys, rows: list } of updated.values()) statements.push(updateJson(alerts, keys, list))
+  if (events.length) statements.push(insertJson(alertEvents, [...EVENT_KEYS], events))
+  await writeTransaction(db, [...statements, ...extra, ...insertRows(rows)])
   return out
 }

@@ -12,8 +12,9 @@
 import { eq } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts, type Alert, type AlertEventType, type Severity } from '../../../db/schema/alerts.ts'
+import { alertEvents, alertRepeats, alerts, type Alert, type AlertEventType, type Severity, storedAlert } from '../../../db/schema/alerts.ts'
 import { sha256 } from '../../lib/crypto.ts'
+import { boundedMap } from '../../lib/bounded-map.ts'
 import { newId } from '../../lib/ids.ts'
 import { canonicalLabels } from '../metrics/store.ts'
 import { alertCacheOf } from './alert-cache.ts'
@@ -59,13 +60,12 @@ export function labelsFingerprint(labels: Record<string, string>) {
   let fp = fingerprints.get(key)
   if (fp === undefined) {
     fp = sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
-    if (fingerprints.size >= FINGERPRINT_CACHE) fingerprints.delete(fingerprints.keys().next().value!)
     fingerprints.set(key, fp)
   }
   return fp
 }
 const FINGERPRINT_CACHE = 16_384
-const fingerprints = new Map<string, string>()
+const fingerprints = boundedMap<string, string>(FINGERPRINT_CACHE)
 
 // Reports for one fingerprint are applied one after another, so counts and transitions never race.
 const queues = new Map<string, Promise<unknown>>()
@@ -84,11 +84,12 @@ export function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
 async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean) {
   const { db } = deps
   const row = t.after
-  const main = insert ? db.insert(alerts).values(row) : db.update(alerts).set(row).where(eq(alerts.id, row.id))
+  // An update writes the row as it stands (count, last seen): its pending repeats are in it now.
+  const main = insert ? [db.insert(alerts).values(row)] : [db.update(alerts).set(row).where(eq(alerts.id, row.id)), db.delete(alertRepeats).where(eq(alertRepeats.alertId, row.id))]
   const events = t.events.length ? [db.insert(alertEvents).values(t.events.map((e) => ({ alertId: row.id, ts: t.at, type: e.type, actor: e.actor, detail: e.detail ?? {} })))] : []
   const extra: BatchItem<'sqlite'>[] = []
   for (const hook of deps.hooks ?? []) extra.push(...(await hook(db, t)))
-  return [main, ...events, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]
+  return [...main, ...events, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]
 }
 
 export async function write(deps: LifecycleDeps, t: Transition, insert: boolean) {
@@ -100,7 +101,7 @@ export async function write(deps: LifecycleDeps, t: Transition, insert: boolean)
 
 export const uniqueFingerprint = (error: unknown) => /UNIQUE constraint failed: alerts\.fingerprint/.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
 
-export const find = async (db: Db, fingerprint: string) => (await db.select().from(alerts).where(eq(alerts.fingerprint, fingerprint)).limit(1))[0] ?? null
+export const find = async (db: Db, fingerprint: string) => (await db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprint)).limit(1))[0] ?? null
 
 function fresh(r: AlertReport, at: number): Alert {
   return {
@@ -182,13 +183,17 @@ export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number)
   }
 }
 
-// Waits for the turn of every key at once (registered synchronously, so two callers never wait on each other).
-export function serializedAll<T>(keys: string[], run: () => Promise<T>): Promise<T> {
+// Waits for the turn of every key at once (registered synchronously, so two callers never wait on
+// each other). Turns in `pipeline` are not waited for (the group commit's own earlier groups, which
+// are ordered by it), and this call's turn is added to it until it ends.
+export function serializedAll<T>(keys: string[], run: () => Promise<T>, pipeline?: Set<Promise<unknown>>): Promise<T> {
   const unique = [...new Set(keys)]
-  const next = Promise.all(unique.map((k) => queues.get(k))).then(run, run)
+  const next = Promise.all(unique.map((k) => queues.get(k)).filter((p) => !p || !pipeline?.has(p))).then(run, run)
   const tail = next.catch(() => undefined)
   for (const k of unique) queues.set(k, tail)
+  pipeline?.add(tail)
   void tail.then(() => {
+    pipeline?.delete(tail)
     for (const k of unique) if (queues.get(k) === tail) queues.delete(k)
   })
   return next

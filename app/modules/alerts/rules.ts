@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, lt, ne } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { alertRules, alerts, type AlertRule, type RuleParams } from '../../../db/schema/alerts.ts'
+import { alertRules, alerts, type AlertRule, type RuleParams, storedAlert } from '../../../db/schema/alerts.ts'
 import { series } from '../../../db/schema/metrics.ts'
 import { badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
@@ -179,7 +179,7 @@ export async function listRules(db: Db, q: { limit: number; cursor?: string; kin
  */
 export async function previewRule(db: Db, rule: AlertRule, now: number) {
   const candidates = await evaluateRule(db, rule as RuleSpec, now)
-  const open = rule.id ? await db.select().from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved'))) : []
+  const open = rule.id ? await db.select(storedAlert).from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved'))) : []
   const byFp = new Map(open.map((a) => [a.fingerprint, a]))
   return candidates.map((c) => {
     const existing = rule.id ? byFp.get(ruleFingerprint(rule.id, c.labels)) : undefined

@@ -4,7 +4,7 @@
  */
 import { and, eq, isNotNull, ne } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { alertRules, alerts, type Alert, type AlertRule } from '../../../db/schema/alerts.ts'
+import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../../../db/schema/alerts.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { MetricStore } from '../metrics/store.ts'
 import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
@@ -67,7 +67,7 @@ const changesOf = (reports: AlertReport[], results: ReportResult[]) => results.f
  * other rules' deliveries that are under way). Returns how many reports changed something.
  */
 export async function applyRule(deps: LifecycleDeps, rule: AlertRule, candidates: Candidate[], now: number, open?: Alert[]) {
-  open ??= await deps.db.select().from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
+  open ??= await deps.db.select(storedAlert).from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
   const reports = ruleReports(rule, candidates, open, now)
   return changesOf(reports, await reportAlerts(deps, reports, now))
 }
@@ -113,7 +113,7 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: Transition
       log?.error('alert rule evaluation failed', { rule: rule.name, error: String((error as Error)?.message ?? error) })
     }
     const open = new Map<string, Alert[]>()
-    if (rules.length) for (const a of await deps.db.select().from(alerts).where(and(isNotNull(alerts.ruleId), ne(alerts.status, 'resolved')))) open.get(a.ruleId!)?.push(a) ?? open.set(a.ruleId!, [a])
+    if (rules.length) for (const a of await deps.db.select(storedAlert).from(alerts).where(and(isNotNull(alerts.ruleId), ne(alerts.status, 'resolved')))) open.get(a.ruleId!)?.push(a) ?? open.set(a.ruleId!, [a])
     const reader = cycleReader(deps.db, rules, now)
     const applying: Promise<void>[] = []
     for (const rule of byMetric(rules)) {

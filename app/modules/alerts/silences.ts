@@ -6,7 +6,7 @@
  */
 import { and, desc, eq, gt, isNull, lt, lte, ne, or, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts, type Alert, type LabelMatcher } from '../../../db/schema/alerts.ts'
+import { alertEvents, alerts, type Alert, type LabelMatcher, storedAlert } from '../../../db/schema/alerts.ts'
 import { silences, type Silence } from '../../../db/schema/notify.ts'
 import { AppError, badRequest, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
@@ -159,7 +159,7 @@ export async function listSilences(db: Db, f: SilenceFilter, now: number) {
 
 /** The open alerts (pending, firing, acknowledged) these matchers select, newest first. */
 export async function openAlertsMatching(db: Db, matchers: LabelMatcher[], limit = 500): Promise<Alert[]> {
-  const open = await db.select().from(alerts).where(ne(alerts.status, 'resolved')).orderBy(desc(alerts.id))
+  const open = await db.select(storedAlert).from(alerts).where(ne(alerts.status, 'resolved')).orderBy(desc(alerts.id))
   return open.filter((a) => matchesLabels(matchers, a.labels)).slice(0, limit)
 }
 

@@ -8,12 +8,12 @@
 import { and, asc, eq, gte, inArray, isNotNull, lte, or, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts, type Alert } from '../../../db/schema/alerts.ts'
+import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
 import { channels, notifications, webhookSubscriptions, type Channel, type Notification } from '../../../db/schema/notify.ts'
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { outboxRows } from './outbox.ts'
-import { loadRouting, routesFrom } from './policies.ts'
+import { DEFAULT_REPEAT_MS, loadRouting, routesFrom } from './policies.ts'
 import { alertSnapshot, SendError, sendToChannel, sendToSubscription, type Message, type SendResult } from './senders.ts'
 
 export type DeliveryDeps = {
@@ -143,17 +143,43 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
  * notified again (`repeated`).
  */
 export async function escalateAndRepeat(db: Db, now: number) {
-  const firing = await db.select().from(alerts).where(and(eq(alerts.status, 'firing'), eq(alerts.silenced, false), isNotNull(alerts.startsAt)))
-  if (!firing.length) return { escalated: 0, repeated: 0 }
+  const none = { escalated: 0, repeated: 0 }
   const routing = await loadRouting(db)
-  // The newest fired/repeated notification per alert and channel in the alert's current firing episode.
+  if (!routing.enabledChannels.size) return none
+  // Only the alerts that may be due are read (a full read of every firing alert each tick grew
+  // with the number firing): critical ones past the shortest escalation step with fewer
+  // escalations than there are steps, and ones last notified longer ago than the shortest repeat.
+  const steps = routing.policies.flatMap((p) => p.escalations.filter((e) => e.channelIds.some((id) => routing.enabledChannels.has(id))))
+  const shortestRepeat = Math.min(DEFAULT_REPEAT_MS, ...routing.policies.map((p) => p.repeatIntervalMs))
+  // The newest fired/repeated notification per alert and channel in the alert's current firing episode, when old enough to repeat.
   const last = await db
     .select({ alertId: notifications.alertId, channelId: notifications.channelId, at: sql<number>`max(${notifications.createdAt})` })
     .from(notifications)
     .innerJoin(alerts, eq(alerts.id, notifications.alertId))
     .where(and(eq(alerts.status, 'firing'), inArray(notifications.kind, ['fired', 'repeated']), isNotNull(notifications.channelId), gte(notifications.createdAt, alerts.startsAt)))
     .groupBy(notifications.alertId, notifications.channelId)
+    .having(sql`max(${notifications.createdAt}) <= ${now - shortestRepeat}`)
   const lastBy = new Map(last.map((l) => [`${l.alertId}|${l.channelId}`, l.at]))
+  const escalating = steps.length
+    ? await db
+        .select({ id: alerts.id })
+        .from(alerts)
+        .where(
+          and(
+            eq(alerts.status, 'firing'),
+            eq(alerts.silenced, false),
+            eq(alerts.severity, 'critical'),
+            lte(alerts.startsAt, now - Math.min(...steps.map((e) => e.afterMs))),
+            sql`(select count(*) from ${alertEvents} where ${alertEvents.alertId} = ${alerts.id} and ${alertEvents.type} = 'escalated' and ${alertEvents.ts} >= ${alerts.startsAt}) < ${steps.length}`,
+          ),
+        )
+    : []
+  const ids = [...new Set([...last.map((l) => l.alertId), ...escalating.map((a) => a.id)])]
+  if (!ids.length) return none
+  const firing = await db
+    .select(storedAlert)
+    .from(alerts)
+    .where(and(sql`${alerts.id} in (select value from json_each(${JSON.stringify(ids)}))`, eq(alerts.status, 'firing'), eq(alerts.silenced, false), isNotNull(alerts.startsAt)))
   let escalated = 0
   let repeated = 0
   for (const a of firing) {

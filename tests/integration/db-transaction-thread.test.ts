@@ -1,0 +1,72 @@
+/**
+ * `writeTransaction` (db/client.ts): for a local file, the transaction runs on the database's own
+ * thread (db/txn-thread.ts) with its own connection; otherwise as one batch on the client. Either
+ * way a transaction is all or nothing, its error reaches the caller, and once it resolves the
+ * client's next read sees it.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sql } from 'drizzle-orm'
+import { afterAll, describe, expect, it } from 'vitest'
+import { openDb, writeTransaction, type Db } from '../../db/client.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'homeostat-txn-'))
+const opened: { client: { close(): void } }[] = []
+afterAll(() => {
+  for (const o of opened) o.client.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function open(url: string) {
+  const o = await openDb({ url })
+  opened.push(o)
+  await o.db.run(sql`create table t (id integer primary key, v text not null unique)`)
+  return o.db
+}
+const values = async (db: Db) => (await db.all<{ v: string }>(sql`select v from t order by id`)).map((r) => r.v)
+
+describe.each([
+  ['a local file (the transaction thread)', () => open(`file:${join(dir, 'thread.db')}`)],
+  ['an in-memory database (one batch on the client)', () => open(':memory:')],
+])('writeTransaction on %s', (_, make) => {
+  let db: Db
+  it('commits every statement, rows one by one included, and the next read sees them', async () => {
+    db = await make()
+    await writeTransaction(db, [
+      { sql: 'insert into t (v) values (?)', args: ['a'] },
+      { sql: 'insert into t (v) values (?)', args: [], rows: [['b'], ['c']] },
+      db.run(sql`insert into t (v) values (${'d'})`),
+    ])
+    expect(await values(db)).toEqual(['a', 'b', 'c', 'd'])
+  })
+
+  it('writes nothing when one statement fails, and rejects with the database error', async () => {
+    const failing = writeTransaction(db, [
+      { sql: 'insert into t (v) values (?)', args: ['e'] },
+      { sql: 'insert into t (v) values (?)', args: [], rows: [['f'], ['a']] }, // 'a' is taken
+    ])
+    await expect(failing).rejects.toThrow(/UNIQUE constraint failed: t\.v/)
+    expect(await values(db)).toEqual(['a', 'b', 'c', 'd'])
+  })
+
+  it('runs a check that raises an error (a select) as part of the transaction', async () => {
+    const check = (ok: boolean) => ({ sql: `select case when ? then 1 else json('not so') end`, args: [ok ? 1 : 0] })
+    await expect(writeTransaction(db, [{ sql: 'insert into t (v) values (?)', args: ['g'] }, check(false)])).rejects.toThrow(/malformed JSON/i)
+    await writeTransaction(db, [{ sql: 'insert into t (v) values (?)', args: ['h'] }, check(true)])
+    expect(await values(db)).toEqual(['a', 'b', 'c', 'd', 'h'])
+  })
+
+  it('applies transactions sent together in the order sent', async () => {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => writeTransaction(db, [{ sql: 'insert into t (v) values (?)', args: [`n${i}`] }])))
+    expect((await values(db)).slice(5)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`))
+  })
+})
+
+it('refuses a transaction once the database is closed', async () => {
+  const o = await openDb({ url: `file:${join(dir, 'closed.db')}` })
+  await o.db.run(sql`create table t (v text)`)
+  await writeTransaction(o.db, [{ sql: 'insert into t (v) values (?)', args: ['x'] }])
+  o.client.close()
+  await expect(writeTransaction(o.db, [{ sql: 'insert into t (v) values (?)', args: ['y'] }])).rejects.toThrow(/closed/)
+})
