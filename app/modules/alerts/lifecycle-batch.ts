@@ -350,7 +350,10 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
       const t: Transition = { before, after: next.after, events: next.events, at }
       // The transition's own events; events a hook adds (silenced) come with its own statements.
       events.push(...t.events.map((e) => ({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })))
-      for (const hook of deps.hooks ?? []) extra.push(...(await hook(db, t)))
+      for (const hook of deps.hooks ?? []) {
+        const added = hook(db, t)
+        extra.push(...(Array.isArray(added) ? added : await added))
+      }
       if (t.events.some((e) => e.type === 'resolved')) {
         const own = !t.events.some((e) => e.type === 'resolved' && e.detail?.reason !== undefined)
         bySender.set(t.after.id, own)

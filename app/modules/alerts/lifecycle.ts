@@ -88,7 +88,10 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
   const main = insert ? [db.insert(alerts).values(row)] : [db.update(alerts).set(row).where(eq(alerts.id, row.id)), db.delete(alertRepeats).where(eq(alertRepeats.alertId, row.id))]
   const events = t.events.length ? [db.insert(alertEvents).values(t.events.map((e) => ({ alertId: row.id, ts: t.at, type: e.type, actor: e.actor, detail: e.detail ?? {} })))] : []
   const extra: BatchItem<'sqlite'>[] = []
-  for (const hook of deps.hooks ?? []) extra.push(...(await hook(db, t)))
+  for (const hook of deps.hooks ?? []) {
+    const added = hook(db, t)
+    extra.push(...(Array.isArray(added) ? added : await added))
+  }
   return [...main, ...events, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]
 }
 

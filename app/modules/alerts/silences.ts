@@ -5,13 +5,14 @@
  * `refreshSilenced` (the `silences` job) as silences start and end.
  */
 import { and, desc, eq, gt, isNull, lt, lte, ne, or, type SQL } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { alertEvents, alerts, type Alert, type LabelMatcher, storedAlert } from '../../../db/schema/alerts.ts'
 import { silences, type Silence } from '../../../db/schema/notify.ts'
 import { AppError, badRequest, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
-import type { EventInput, LifecycleDeps, TransitionHook } from './lifecycle.ts'
+import type { EventInput, LifecycleDeps, Transition, TransitionHook } from './lifecycle.ts'
 import { setSilenced } from './lifecycle-actions.ts'
 import { anchored, regexProblem } from './matchers.ts'
 import { cronFor, effectiveEnd, matchesLabels, matchingSilences, nextWindow, NO_END, silenceState, type SilenceState } from './silence-windows.ts'
@@ -168,7 +169,7 @@ export async function openAlertsMatching(db: Db, matchers: LabelMatcher[], limit
 // catches up every 15 s).
 const CACHE_MS = 2000
 const LOOKBACK_MS = 7 * 86_400_000
-const caches = new WeakMap<Db, { at: number; rows: Promise<Silence[]> }>()
+const caches = new WeakMap<Db, { at: number; rows: Promise<Silence[]>; value?: Silence[] }>()
 
 export function invalidateSilences(db: Db) {
   caches.delete(db)
@@ -181,10 +182,19 @@ export function currentSilences(db: Db): Promise<Silence[]> {
   if (hit && at - hit.at < CACHE_MS) return hit.rows
   const cut = at - LOOKBACK_MS
   const rows = db.select().from(silences).where(and(gt(silences.endsAt, cut), or(isNull(silences.expiredAt), gt(silences.expiredAt, cut))))
-  const entry = { at, rows: Promise.resolve(rows) }
-  entry.rows.catch(() => caches.get(db) === entry && caches.delete(db))
+  const entry: { at: number; rows: Promise<Silence[]>; value?: Silence[] } = { at, rows: Promise.resolve(rows) }
+  entry.rows.then(
+    (value) => void (entry.value = value),
+    () => caches.get(db) === entry && caches.delete(db),
+  )
   caches.set(db, entry)
   return entry.rows
+}
+
+/** `currentSilences` without waiting when they are cached (the lifecycle hook runs for every repeat). */
+function currentSilencesNow(db: Db): Silence[] | Promise<Silence[]> {
+  const hit = caches.get(db)
+  return hit?.value && Date.now() - hit.at < CACHE_MS ? hit.value : currentSilences(db)
 }
 
 const ACTOR = 'silences'
@@ -196,9 +206,14 @@ const ACTOR = 'silences'
  * changes, writing both in the same batch. A change that is itself a silence change (from
  * `setSilenced`) is left as it is.
  */
-export const silenceHook: TransitionHook = async (db, t) => {
+export const silenceHook: TransitionHook = (db, t) => {
   if (t.events.some((e) => e.type === 'silenced' || e.type === 'unsilenced')) return []
-  const hits = matchingSilences(t.after.labels, await currentSilences(db), t.at)
+  const list = currentSilencesNow(db)
+  return Array.isArray(list) ? silenceStatements(db, t, list) : list.then((l) => silenceStatements(db, t, l))
+}
+
+function silenceStatements(db: Db, t: Transition, list: Silence[]): BatchItem<'sqlite'>[] {
+  const hits = matchingSilences(t.after.labels, list, t.at)
   const want = hits.length > 0
   if (want === t.after.silenced) return []
   t.after.silenced = want

@@ -46,6 +46,8 @@ export async function readRaw(db: Db, seriesIds: number[], from: number, to: num
  * later write). Returns the number of rows moved.
  */
 export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS } = {}) {
+  // An empty inbox (no metrics coming in) takes no write lock, which would hold up other writers.
+  if (!(await db.all(sql`select 1 from points_inbox limit 1`)).length) return 0
   // Every row at or before the maxRows-th time moves (rows of one time are never split).
   const [edge] = await db.all<{ ts: number }>(sql`select ts from points_inbox order by ts limit 1 offset ${Math.max(0, maxRows - 1)}`)
   const where = edge ? `where ts <= ?` : `where true`

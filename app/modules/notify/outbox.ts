@@ -69,9 +69,14 @@ export async function outboxRows(db: Db, alert: Alert, kind: NotifyKind, at: num
   return rows
 }
 
-export const outboxHook: TransitionHook = async (db, t) => {
+export const outboxHook: TransitionHook = (db, t) => {
   const kind = kindOf(t)
+  // Most transitions (repeats) notify nothing: answered without waiting.
   if (!kind || t.after.silenced) return []
+  return outboxStatements(db, t, kind)
+}
+
+async function outboxStatements(db: Db, t: Transition, kind: NotifyKind) {
   const rows = await outboxRows(db, t.after, kind, t.at)
   if (rows.some((r) => r.nextAttemptAt <= t.at)) kick(db)
   return rows.length ? ([db.insert(notifications).values(rows)] as BatchItem<'sqlite'>[]) : []
