@@ -15,6 +15,14 @@ import { RegExpRouter } from 'hono/router/reg-exp-router'
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BUN = `${ROOT}node_modules/.bin/bun`
 
+/**
+ * The environment `npm start` gives the server (its `NAME=${NAME:-default}` assignments, e.g.
+ * Bun's heap sizing), so that the servers benchmarked run as users run them.
+ */
+export const START_ENV: Record<string, string> = Object.fromEntries(
+  [...(JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start.matchAll(/(\w+)=\$\{\w+:-([^}]*)\}/g)].map((m) => [m[1]!, m[2]!]),
+)
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** A TCP port nothing listens on right now. */
