@@ -11,17 +11,14 @@ import autocannon from 'autocannon'
 import type { Hono } from 'hono'
 import { getRouterName } from 'hono/dev'
 import { RegExpRouter } from 'hono/router/reg-exp-router'
+import { npmScript } from '../helpers/server.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BUN = `${ROOT}node_modules/.bin/bun`
 
-/**
- * The environment `npm start` gives the server (its `NAME=${NAME:-default}` assignments, e.g.
- * Bun's heap sizing), so that the servers benchmarked run as users run them.
- */
-export const START_ENV: Record<string, string> = Object.fromEntries(
-  [...(JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start.matchAll(/(\w+)=\$\{\w+:-([^}]*)\}/g)].map((m) => [m[1]!, m[2]!]),
-)
+
+/** The environment `npm start` gives the server (e.g. Bun's heap sizing): the servers benchmarked run as users run them. */
+export const START_ENV = npmScript('start').env
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 

@@ -131,6 +131,17 @@ describe.each(runtimes)('the server under %s', (runtime) => {
     expect(await anonymous.json()).toMatchObject({ error: { code: expect.any(String), message: expect.any(String) } })
   })
 
+  it('takes Prometheus deliveries through the transaction thread: repeats counted, resolved, listed', async () => {
+    const alert = (endsAt: number) => ({ labels: { alertname: `Runtime${runtime}`, instance: 'a:9100', severity: 'critical' }, annotations: { summary: 'down' }, startsAt: new Date(Date.now() - 1000).toISOString(), endsAt: new Date(endsAt).toISOString() })
+    const post = (body: unknown) => server.fetch('/api/v2/alerts', { method: 'POST', headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+    const replies = await Promise.all(Array.from({ length: 20 }, () => post([alert(Date.now() + 300_000)])))
+    expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200))
+    const list = async () => ((await (await server.fetch(`/api/v1/alerts?source=prometheus`, { headers: { Authorization: `Bearer ${adminKey}` } })).json()) as { items: { title: string; status: string; repeatCount: number }[] }).items
+    expect((await list()).filter((a) => a.title === `Runtime${runtime}`)).toMatchObject([{ status: 'firing', repeatCount: 20 }])
+    expect((await post([alert(Date.now() - 500)])).status).toBe(200)
+    expect((await list()).filter((a) => a.title === `Runtime${runtime}`)).toMatchObject([{ status: 'resolved', repeatCount: 20 }])
+  })
+
   it('records the caller address the runtime reports in the audit log', async () => {
     const res = await server.fetch('/api/v1/audit?action=auth.setup', { headers: { Authorization: `Bearer ${adminKey}` } })
     expect(res.status).toBe(200)
