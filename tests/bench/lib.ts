@@ -11,14 +11,9 @@ import autocannon from 'autocannon'
 import type { Hono } from 'hono'
 import { getRouterName } from 'hono/dev'
 import { RegExpRouter } from 'hono/router/reg-exp-router'
-import { npmScript } from '../helpers/server.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BUN = `${ROOT}node_modules/.bin/bun`
-
-
-/** The environment `npm start` gives the server (e.g. Bun's heap sizing): the servers benchmarked run as users run them. */
-export const START_ENV = npmScript('start').env
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 

@@ -30,7 +30,7 @@ import { alertFigures } from './alerts.ts'
 import { healingFigures } from './healing.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
-import { BUN, START_ENV, cpuSeconds, findProcess, freePort, load, median, printTable, routerReport, rssMb, runCommand, sleep, startServer, stopAll, type LoadRequest, type LoadResult, type Started } from './lib.ts'
+import { BUN, cpuSeconds, findProcess, freePort, load, median, printTable, routerReport, rssMb, runCommand, sleep, startServer, stopAll, type LoadRequest, type LoadResult, type Started } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -155,7 +155,6 @@ const IDLE_RSS_MAX_MB = 80
 const dir = mkdtempSync(join(tmpdir(), 'homeostat-bench-'))
 const HIGH = '1000000' // the highest rate limit config accepts: the bench must never be throttled
 const homeostatEnv = (name: string) => ({
-  ...START_ENV,
   HOST: '127.0.0.1',
   DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`,
   DATA_DIR: join(dir, name),

@@ -54,19 +54,15 @@ function baseEnv(): Record<string, string> {
 
 /**
  * What `npm run <name>` runs, read from package.json, with its runtime (bun or deno) resolved to
- * node_modules/.bin as npm would, and the defaults its leading `NAME=${NAME:-default}` assignments
- * give (a value already in the environment wins, as in the shell).
+ * node_modules/.bin as npm would.
  */
-export function npmScript(name: string): { command: string; args: string[]; env: Record<string, string> } {
+export function npmScript(name: string): { command: string; args: string[] } {
   const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
   const script = scripts[name]
   if (!script) throw new Error(`package.json has no "${name}" script`)
-  const words = script.trim().split(/\s+/)
-  const env: Record<string, string> = {}
-  for (let m; words[0] && (m = /^(\w+)=\$\{\1:-([^}]*)\}$/.exec(words[0])); words.shift()) env[m[1]!] = process.env[m[1]!] ?? m[2]!
-  const [bin, ...args] = words
+  const [bin, ...args] = script.trim().split(/\s+/)
   if (bin !== 'bun' && bin !== 'deno') throw new Error(`expected "${name}" to run bun or deno: ${script}`)
-  return { command: bin === 'bun' ? BUN : DENO, args, env }
+  return { command: bin === 'bun' ? BUN : DENO, args }
 }
 
 /** The command `npm start` (Bun) or `npm run start:deno` (Deno) runs. */
@@ -91,8 +87,8 @@ export async function startServer(options: StartOptions = {}) {
   const data = tempData()
   const port = options.env?.PORT ?? String(await freePort())
   const env: Record<string, string> = { HOST: '127.0.0.1', LOG_LEVEL: 'info', ...data.env, PORT: port, ...options.env }
-  const { command, args, env: scriptEnv } = serverCommand(runtime)
-  const child = spawn(command, args, { cwd: ROOT, env: { ...baseEnv(), ...scriptEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const { command, args } = serverCommand(runtime)
+  const child = spawn(command, args, { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
 
   let stdout = ''
@@ -211,8 +207,8 @@ export function run(command: string, args: string[], env: Record<string, string>
 
 /** `npm run <name> -- …args`, e.g. `runScript('db:migrate', [], env)`. */
 export function runScript(name: string, args: string[], env: Record<string, string>, timeoutMs?: number) {
-  const { command, args: scriptArgs, env: scriptEnv } = npmScript(name)
-  return run(command, [...scriptArgs, ...args], { ...scriptEnv, ...env }, timeoutMs)
+  const { command, args: scriptArgs } = npmScript(name)
+  return run(command, [...scriptArgs, ...args], env, timeoutMs)
 }
 
 /** `npm run cli -- …args` (that is, `bun app/cli.ts …args`) with the given settings (DATABASE_URL, DATA_DIR, …). */
