@@ -1,14 +1,16 @@
 /**
  * The group commit of the alert lifecycle: `reportAlerts` applies many reports (a receiver's
- * delivery, a rule evaluation) with one read and one batch, joining deliveries that arrive while a
- * commit is under way. The results are those of `reportAlert` (lifecycle.ts) for each in order.
+ * delivery, a rule evaluation) with one read and one transaction, joining deliveries that arrive
+ * together, with up to two groups in flight (one committing on the database's transaction thread,
+ * the next worked out meanwhile). The results are those of `reportAlert` (lifecycle.ts) for each
+ * in order. The statements themselves are built in batch-statements.ts.
  */
-import { and, desc, eq, getTableColumns, getTableName, inArray, sql } from 'drizzle-orm'
-import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
+import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import { writeTransaction, type Db } from '../../../db/client.ts'
 import type { TxnStatement } from '../../../db/txn-thread.ts'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
+import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson, type TableRow } from './batch-statements.ts'
 import { alertCacheOf, cacheCheck, isStaleCache, knownFingerprintsOf, type AlertCache } from './alert-cache.ts'
 import { find, nextState, reportOne, serializedAll, uniqueFingerprint, type AlertReport, type LifecycleDeps, type ReportResult, type Transition } from './lifecycle.ts'
 
@@ -24,8 +26,6 @@ export type ReportsOptions = {
   rows?: (results: ReportResult[]) => TableRow[]
 }
 
-/** A row for `table`; a group commit inserts the rows of one table (and the same columns) in one statement. */
-export type TableRow = { table: SQLiteTable; row: Record<string, unknown> }
 
 type Delivery = { reports: AlertReport[]; at: number; opts: ReportsOptions }
 type Waiting = Delivery & { resolve: (r: ReportResult[]) => void; reject: (e: unknown) => void }
@@ -177,75 +177,6 @@ async function commitGroup(deps: LifecycleDeps, g: Pipeline, taken: Waiting[], w
     }
   }
 }
-
-// The SQL text of each statement shape, built once (the texts never depend on the number of rows).
-const texts = new Map<string, string>()
-const textFor = (key: string, build: () => string) => texts.get(key) ?? (texts.set(key, build()), texts.get(key)!)
-const ident = (name: string) => `"${name.replace(/"/g, '""')}"`
-const driverRow = <T extends SQLiteTable>(table: T, keys: string[], row: Record<string, unknown>) => {
-  const columns = getTableColumns(table)
-  return keys.map((k) => {
-    const v = row[k]
-    return v === null || v === undefined ? null : columns[k]!.mapToDriverValue(v)
-  })
-}
-
-/**
- * Inserts rows in one statement with ONE parameter: the rows as a JSON array of arrays (each value
- * as the driver stores it), spread by `json_each`; the SQL text is the same whatever the number of
- * rows. For narrow rows (events, audit): measured cheaper than running a statement per row.
- */
-function insertJson<T extends SQLiteTable>(table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][]): TxnStatement {
-  const name = getTableName(table)
-  const sql = textFor(`insert-json\u0000${name}\u0000${keys.join(',')}`, () => {
-    const columns = getTableColumns(table)
-    const values = keys.map((_, i) => `json_extract(value, '$[${i}]')`).join(', ')
-    return `insert into ${ident(name)} (${keys.map((k) => ident(columns[k]!.name)).join(', ')}) select ${values} from json_each(?) where true`
-  })
-  return { sql, args: [JSON.stringify(rows.map((row) => driverRow(table, keys, row as Record<string, unknown>)))] }
-}
-
-/** Inserts rows: one prepared statement run once per row (wide rows, the alerts': measured cheaper than `insertJson`). */
-function insertRowsOf<T extends SQLiteTable>(table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][]): TxnStatement {
-  const name = getTableName(table)
-  const sql = textFor(`insert\u0000${name}\u0000${keys.join(',')}`, () => {
-    const columns = getTableColumns(table)
-    return `insert into ${ident(name)} (${keys.map((k) => ident(columns[k]!.name)).join(', ')}) values (${keys.map(() => '?').join(', ')})`
-  })
-  return { sql, args: [], rows: rows.map((row) => driverRow(table, keys, row as Record<string, unknown>) as TxnStatement['args']) }
-}
-
-/**
- * Updates rows by id, setting `keys` from each row, in one statement with ONE parameter: the rows as
- * a JSON array of arrays, spread by `json_each` (the SQL text is the same whatever the number of rows).
- */
-function updateJson<T extends SQLiteTable>(table: T, keys: (keyof T['$inferSelect'] & string)[], rows: T['$inferSelect'][]): TxnStatement {
-  const name = getTableName(table)
-  const sql = textFor(`update\u0000${name}\u0000${keys.join(',')}`, () => {
-    const columns = getTableColumns(table)
-    const values = [0, ...keys.map((_, i) => i + 1)].map((i) => `json_extract(value, '$[${i}]') as c${i}`).join(', ')
-    const set = keys.map((k, i) => `${ident(columns[k]!.name)} = v.c${i + 1}`).join(', ')
-    return `with v as (select ${values} from json_each(?)) update ${ident(name)} set ${set} from v where ${ident(name)}.id = v.c0`
-  })
-  return { sql, args: [JSON.stringify(rows.map((row) => [(row as Record<string, unknown>).id, ...driverRow(table, keys, row as Record<string, unknown>)]))] }
-}
-
-/** Rows of other tables (an audit row per delivery): one insert per table and set of columns. */
-function insertRows(rows: TableRow[]) {
-  const byShape = new Map<string, TableRow[]>()
-  for (const r of rows) {
-    const shape = `${getTableName(r.table)}\u0000${Object.keys(r.row).join(',')}`
-    byShape.get(shape)?.push(r) ?? byShape.set(shape, [r])
-  }
-  return [...byShape.values()].map((list) => insertJson(list[0]!.table, Object.keys(list[0]!.row) as never[], list.map((r) => r.row)))
-}
-
-// Quiet repeats: added to the alert's pending repeats (see `alertRepeats`).
-const REPEATS = `insert into alert_repeats (alert_id, n, last_seen_at, updated_at)
-  select json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]') from json_each(?) where true
-  on conflict (alert_id) do update set n = n + excluded.n, last_seen_at = max(last_seen_at, excluded.last_seen_at), updated_at = max(updated_at, excluded.updated_at)`
-// Rows written whole by a change: their pending repeats are in them now.
-const FOLDED = 'delete from alert_repeats where alert_id in (select value from json_each(?))'
 
 const ALERT_KEYS = Object.keys(getTableColumns(alerts)) as (keyof Alert)[]
 const EVENT_KEYS = ['alertId', 'ts', 'type', 'actor', 'detail'] as const

@@ -6,7 +6,8 @@
 import * as v from 'valibot'
 import type { Severity } from '../../../../db/schema/alerts.ts'
 import type { AlertReport, LifecycleDeps, ReportResult } from '../lifecycle.ts'
-import { reportAlerts, type TableRow } from '../lifecycle-batch.ts'
+import type { TableRow } from '../batch-statements.ts'
+import { reportAlerts } from '../lifecycle-batch.ts'
 
 export const MAX_ALERTS = 1000
 
