@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import { createApp } from '../../app/app.ts'
+import { transitionHooks } from '../../app/modules/alerts/hooks.ts'
 import { loadConfig } from '../../app/config.ts'
 import { createSealer, sha256 } from '../../app/lib/crypto.ts'
 import { createLogger } from '../../app/lib/logger.ts'
@@ -86,4 +87,13 @@ export async function roleHeaders(t: TestApp): Promise<Record<'op' | 'viewer' | 
     viewer: (await t.key('viewer')).headers,
     ingest: (await t.key('viewer', ['ingest'])).headers,
   }
+}
+
+/**
+ * Another instance of Homeostat on the test app's database: its own connection, so its own alert
+ * cache and group commit, and its own lifecycle (with the same hooks). Close it before the app.
+ */
+export async function otherInstance(t: TestApp) {
+  const other = await openDb({ url: t.config.DATABASE_URL })
+  return { db: other.db, lifecycle: { db: other.db, hooks: transitionHooks() }, close: () => other.client.close() }
 }

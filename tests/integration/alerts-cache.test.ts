@@ -7,7 +7,6 @@
  */
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { openDb } from '../../db/client.ts'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../db/schema/alerts.ts'
 import { alertCacheOf, createAlertCache } from '../../app/modules/alerts/alert-cache.ts'
 import { transitionHooks } from '../../app/modules/alerts/hooks.ts'
@@ -15,14 +14,13 @@ import { labelsFingerprint } from '../../app/modules/alerts/lifecycle.ts'
 import { acknowledgeAlert, resolveAlert } from '../../app/modules/alerts/lifecycle-actions.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
 import { prometheusReports } from '../../app/modules/alerts/receivers/prometheus.ts'
-import { testApp } from '../helpers/app.ts'
+import { otherInstance, testApp } from '../helpers/app.ts'
 
 const t = await testApp()
-// Another instance: its own connection to the same file, its own cache and lifecycle.
-const other = await openDb({ url: t.config.DATABASE_URL })
-const otherLifecycle = { db: other.db, hooks: transitionHooks() }
+const other = await otherInstance(t)
+const otherLifecycle = other.lifecycle
 afterAll(() => {
-  other.client.close()
+  other.close()
   t.close()
 })
 const ingest = await t.key('operator', ['ingest'])

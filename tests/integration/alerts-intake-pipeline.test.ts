@@ -7,21 +7,18 @@
  */
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { openDb } from '../../db/client.ts'
 import { alertEvents, alertRepeats, alerts, storedAlert } from '../../db/schema/alerts.ts'
-import { transitionHooks } from '../../app/modules/alerts/hooks.ts'
 import { labelsFingerprint, reportAlert, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
 import { acknowledgeAlert } from '../../app/modules/alerts/lifecycle-actions.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
 import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
-import { testApp } from '../helpers/app.ts'
+import { otherInstance, testApp } from '../helpers/app.ts'
 
 const t = await testApp()
-// Another instance: its own connection to the same file, its own cache and lifecycle.
-const other = await openDb({ url: t.config.DATABASE_URL })
-const otherLifecycle = { db: other.db, hooks: transitionHooks() }
+const other = await otherInstance(t)
+const otherLifecycle = other.lifecycle
 afterAll(() => {
-  other.client.close()
+  other.close()
   t.close()
 })
 const ingest = await t.key('operator', ['ingest'])
