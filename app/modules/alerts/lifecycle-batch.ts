@@ -26,7 +26,6 @@ export type ReportsOptions = {
   rows?: (results: ReportResult[]) => TableRow[]
 }
 
-
 type Delivery = { reports: AlertReport[]; at: number; opts: ReportsOptions }
 type Waiting = Delivery & { resolve: (r: ReportResult[]) => void; reject: (e: unknown) => void }
 
@@ -143,18 +142,11 @@ async function commitGroup(deps: LifecycleDeps, g: Pipeline, taken: Waiting[], w
   }
   await previous
   if (results) return taken.forEach((d, i) => d.resolve(results[i]!))
-  // A cached alert changed elsewhere (or the group failed): forget the group's alerts, read them again.
-  const cache = alertCacheOf(deps.db)
-  for (const d of taken) for (const r of d.reports) cache.delete(r.fingerprint)
-  // A stale cached alert, or a fingerprint taken to be new that another instance created: read them all.
-  if (isStaleCache(failure) || uniqueFingerprint(failure)) {
-    try {
-      const again = await reportBatchWith(deps, taken, cache, false)
-      return taken.forEach((d, i) => d.resolve(again[i]!))
-    } catch (error) {
-      for (const d of taken) for (const r of d.reports) cache.delete(r.fingerprint)
-      failure = error
-    }
+  try {
+    const again = await againFromFreshRead(deps, taken, failure)
+    return taken.forEach((d, i) => d.resolve(again[i]!))
+  } catch (error) {
+    failure = error
   }
   if (taken.length === 1 && !uniqueFingerprint(failure)) return taken[0]!.reject(failure)
   // One delivery at a time, so a bad one fails alone; a fingerprint another instance created
@@ -213,27 +205,43 @@ async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>
 
 /**
  * One read of the alerts of every delivery, then per delivery and report (in order) the next
- * state and what the hooks add; then one batch: new alerts in one insert, changed alerts' final
- * rows in one update per set of changed columns, quiet repeats (only last seen, count and update
- * time moved) in one update, every event in one insert, then the hooks' statements (they refer to
- * the rows) and the deliveries' rows (audit).
+ * state and what the hooks add; then one transaction: new alerts, changed alerts' rows (one update
+ * per set of changed columns), quiet repeats (their `alert_repeats` rows), every event, then the
+ * hooks' statements (they refer to the rows) and the deliveries' rows (audit).
  */
 async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise<ReportResult[][]> {
-  const cache = alertCacheOf(deps.db)
   try {
-    return await reportBatchWith(deps, deliveries, cache)
+    return await reportBatchWith(deps, deliveries, alertCacheOf(deps.db))
   } catch (error) {
-    // A cached alert changed elsewhere (or the group failed): forget the group's alerts, read them again.
+    return againFromFreshRead(deps, deliveries, error)
+  }
+}
+
+/**
+ * After a group failed: its alerts are dropped from the cache (it may hold what was not committed)
+ * and, when the failure was a cached alert changed elsewhere or a fingerprint taken to be new that
+ * another instance created, the group is applied again from a fresh read; any other failure is thrown.
+ */
+async function againFromFreshRead(deps: LifecycleDeps, deliveries: Delivery[], failure: unknown): Promise<ReportResult[][]> {
+  const cache = alertCacheOf(deps.db)
+  const forget = () => {
     for (const d of deliveries) for (const r of d.reports) cache.delete(r.fingerprint)
-    if (!isStaleCache(error) && !uniqueFingerprint(error)) throw error
-    return reportBatchWith(deps, deliveries, cache, false)
+  }
+  forget()
+  if (!isStaleCache(failure) && !uniqueFingerprint(failure)) throw failure
+  try {
+    return await reportBatchWith(deps, deliveries, cache, false)
+  } catch (error) {
+    forget()
+    throw error
   }
 }
 
 /**
  * `reportBatch` with the alerts found in `cache` taken from it (`useCache`), checked in the
- * transaction (see alert-cache.ts); the others read. Once committed, the cache holds every
- * alert of the group as stored.
+ * transaction (see alert-cache.ts); the others read, unless never stored (`KnownFingerprints`).
+ * The cache takes every alert of the group as it will be stored once it is worked out, before the
+ * commit (`workedOut` then lets the next group start); a failed group's entries are dropped.
  */
 async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cache: AlertCache, useCache = true, inFlight?: Map<string, boolean>, workedOut?: () => void): Promise<ReportResult[][]> {
   const { db } = deps
