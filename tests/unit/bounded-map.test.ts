@@ -23,14 +23,27 @@ describe('boundedMap', () => {
     expect(m.get('dropped')).toBeUndefined()
   })
 
-  it('replaces a value and forgets a deleted key in either generation', () => {
+  it('drops exactly the least recently used entry, a read counting as a use', () => {
+    const m = boundedMap<string, number>(3)
+    m.set('a', 1)
+    m.set('b', 2)
+    m.set('c', 3)
+    expect(m.get('a')).toBe(1) // order of use now: b, c, a
+    m.set('d', 4) // drops b
+    expect([m.get('b'), m.get('c'), m.get('a'), m.get('d'), m.size]).toEqual([undefined, 3, 1, 4, 3])
+  })
+
+  it('replaces a value without growing, and forgets a deleted key', () => {
     const m = boundedMap<string, number>(4)
     m.set('a', 1)
-    m.set('b', 2) // a and b now form the older generation
+    m.set('b', 2)
     m.set('a', 3)
-    expect(m.get('a')).toBe(3)
+    expect([m.get('a'), m.size]).toEqual([3, 2])
     m.delete('a')
     m.delete('b')
+    m.delete('nope')
     expect([m.get('a'), m.get('b'), m.size]).toEqual([undefined, undefined, 0])
+    m.set('c', 5) // the list is whole again after deleting its ends
+    expect([m.get('c'), m.size]).toEqual([5, 1])
   })
 })
