@@ -175,13 +175,21 @@ const EVENT_KEYS = ['alertId', 'ts', 'type', 'actor', 'detail'] as const
 
 // The columns a quiet repeat moves on (in alert_repeats); a row that differs from its stored self in these only is "touched".
 const TOUCHED = new Set<keyof Alert>(['lastSeenAt', 'updatedAt', 'repeatCount'])
+// Values of a row: equal, or flat objects (labels, annotations) with the same entries. No arrays
+// are made: this runs for every column of every changed alert.
 const sameValue = (a: unknown, b: unknown): boolean => {
   if (a === b) return true
   if (!a || !b || typeof a !== 'object' || typeof b !== 'object') return false
-  const ka = Object.keys(a)
-  if (ka.length !== Object.keys(b).length) return false
-  return ka.every((k) => (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k])
+  let n = 0
+  for (const k in a) {
+    if ((a as Record<string, unknown>)[k] !== (b as Record<string, unknown>)[k]) return false
+    n++
+  }
+  for (const _ in b) n--
+  return n === 0
 }
+// The columns other than those of a quiet repeat.
+const CHANGEABLE = ALERT_KEYS.filter((k) => k !== 'id' && !TOUCHED.has(k))
 
 /** Whether an alert's last `resolved` event was the sender's own (no `reason`), per alert id. */
 async function resolvedBySender(db: Db, ids: string[]): Promise<Map<string, boolean>> {
@@ -327,7 +335,7 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
       inserted.push(a)
       continue
     }
-    const keys = ALERT_KEYS.filter((k) => k !== 'id' && !TOUCHED.has(k) && !sameValue(s[k], a[k]))
+    const keys = CHANGEABLE.some((k) => !sameValue(s[k], a[k])) ? CHANGEABLE.filter((k) => !sameValue(s[k], a[k])) : []
     if (!keys.length) {
       touched.push({ a, s })
       continue
