@@ -22,11 +22,13 @@ type Pending = { resolve: (changes: number[]) => void; reject: (e: Error) => voi
 /** Starts the thread for the database file at `path` (it opens its connection with the same pragmas). */
 export function openTransactionThread(path: string, options: { synchronous?: 'normal' | 'full'; onQuery?: (seconds: number) => void }): TransactionThread {
   let worker: Worker | undefined
-  let failed: Error | undefined
+  let closed = false
   let next = 0
   const pending = new Map<number, Pending>()
-  const fail = (e: Error) => {
-    failed = e
+  // A thread that died fails what it had not answered (the callers apply their work again from a
+  // fresh read); the next transaction starts a new one.
+  const fail = (w: Worker, e: Error) => {
+    if (worker === w) worker = undefined
     for (const p of pending.values()) p.reject(e)
     pending.clear()
   }
@@ -41,17 +43,14 @@ export function openTransactionThread(path: string, options: { synchronous?: 'no
       if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }))
       else p.resolve(m.changes!)
     })
-    w.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))))
-    w.on('exit', (code) => {
-      if (pending.size) fail(new Error(`the database's transaction thread stopped (exit code ${code})`))
-      worker = undefined
-    })
+    w.on('error', (e) => fail(w, e instanceof Error ? e : new Error(String(e))))
+    w.on('exit', (code) => fail(w, new Error(`the database's transaction thread stopped (exit code ${code})`)))
     w.unref()
     return w
   }
   return {
     run(statements) {
-      if (failed) return Promise.reject(failed)
+      if (closed) return Promise.reject(new Error('The database is closed'))
       const w = (worker ??= start())
       const id = ++next
       return new Promise<number[]>((resolve, reject) => {
@@ -64,7 +63,7 @@ export function openTransactionThread(path: string, options: { synchronous?: 'no
     close() {
       // Transactions already sent are finished first: the thread reads its messages in order.
       worker?.postMessage({ close: true })
-      failed ??= new Error('The database is closed')
+      closed = true
     },
   }
 }
