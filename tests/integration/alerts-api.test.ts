@@ -70,7 +70,9 @@ describe('rules: CRUD, enable/disable, test, RBAC', () => {
   it('test evaluates a saved or an unsaved rule now and writes nothing', async () => {
     const now = Date.now()
     await createMetricStore(t.db).write([{ name: 'queue_len', labels: { q: 'a' }, value: 40, ts: now - 5000 }, { name: 'queue_len', labels: { q: 'b' }, value: 2, ts: now - 5000 }], now)
-    const draft = { name: 'queue', kind: 'threshold', metric: 'queue_len', by: ['q'], agg: 'max', window: '1m', comparator: '>', value: 10, for: '5m', summary: 'queue {{labels.q}} at {{value}}' }
+    // 5m: a window of whole minutes holds the clock minutes that started in it (see the README), so a
+    // 1m window would miss these points when the test runs in the first seconds of a minute.
+    const draft = { name: 'queue', kind: 'threshold', metric: 'queue_len', by: ['q'], agg: 'max', window: '5m', comparator: '>', value: 10, for: '5m', summary: 'queue {{labels.q}} at {{value}}' }
     const res = await post('/api/v1/alert-rules/test', draft, viewer.headers)
     expect(res.status).toBe(200)
     const body = (await res.json()) as { results: { labels: Record<string, string>; value: number; breaching: boolean; state: string; title: string }[]; warnings: string[] }
