@@ -4,23 +4,22 @@
  * texts and arguments) and resolves once it is committed, so SQLite's work (the statements, the
  * commit, WAL checkpoints) runs beside the thread that parses requests instead of on it. The
  * alerts' group commit uses it: on two cores, intake of alerts spends about half its time there.
- * Anything else (`:memory:`, a remote database, a thread that failed) runs the same statements as
- * one batch on the client.
+ * Anything else (`:memory:`, a remote database) runs the same statements as one batch on the client.
  */
 import { Worker } from 'node:worker_threads'
-import type { InStatement } from '@libsql/client'
+import type { InArgs, InStatement } from '@libsql/client'
 import type { BatchItem } from 'drizzle-orm/batch'
 
 type Arg = string | number | bigint | null | Uint8Array
 /** A statement with its arguments, or run once per row of `rows` (then `args` is unused). */
 export type TxnStatement = { sql: string; args: Arg[]; rows?: Arg[][] }
 
-export type TransactionThread = { run(statements: TxnStatement[]): Promise<number[]>; close(): void }
+export type TransactionThread = { run(statements: TxnStatement[]): Promise<void>; close(): void }
 
-type Pending = { resolve: (changes: number[]) => void; reject: (e: Error) => void; start: number }
+type Pending = { resolve: () => void; reject: (e: Error) => void; start: number }
 
-/** Starts the thread for the database file at `path` (it opens its connection with the same pragmas). */
-export function openTransactionThread(path: string, options: { synchronous?: 'normal' | 'full'; onQuery?: (seconds: number) => void }): TransactionThread {
+/** Starts the thread for the database file at `path`; its connection takes `pragmas` (the other connections' settings). */
+export function openTransactionThread(path: string, options: { pragmas: string[]; onQuery?: (seconds: number) => void }): TransactionThread {
   let worker: Worker | undefined
   let closed = false
   let next = 0
@@ -33,15 +32,15 @@ export function openTransactionThread(path: string, options: { synchronous?: 'no
     pending.clear()
   }
   const start = () => {
-    const w = new Worker(new URL('./txn-worker.js', import.meta.url), { workerData: { path, synchronous: options.synchronous } })
-    w.on('message', (m: { id: number; changes?: number[]; error?: { message: string; code?: string } }) => {
+    const w = new Worker(new URL('./txn-worker.js', import.meta.url), { workerData: { path, pragmas: options.pragmas } })
+    w.on('message', (m: { id: number; error?: { message: string; code?: string } }) => {
       const p = pending.get(m.id)
       if (!p) return
       pending.delete(m.id)
       if (!pending.size) w.unref()
       options.onQuery?.((performance.now() - p.start) / 1000)
       if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }))
-      else p.resolve(m.changes!)
+      else p.resolve()
     })
     w.on('error', (e) => fail(w, e instanceof Error ? e : new Error(String(e))))
     w.on('exit', (code) => fail(w, new Error(`the database's transaction thread stopped (exit code ${code})`)))
@@ -53,7 +52,7 @@ export function openTransactionThread(path: string, options: { synchronous?: 'no
       if (closed) return Promise.reject(new Error('The database is closed'))
       const w = (worker ??= start())
       const id = ++next
-      return new Promise<number[]>((resolve, reject) => {
+      return new Promise<void>((resolve, reject) => {
         pending.set(id, { resolve, reject, start: performance.now() })
         // Held open while a transaction is under way (a script must not exit before its commit).
         w.ref()
@@ -78,5 +77,4 @@ export function toStatement(item: BatchItem<'sqlite'> | TxnStatement): TxnStatem
 }
 
 /** The same statements as one write batch on a client (no thread). */
-export const asInStatements = (statements: TxnStatement[]): InStatement[] =>
-  statements.flatMap((s) => (s.rows ? s.rows : [s.args]).map((args) => ({ sql: s.sql, args: args as InStatement extends { args?: infer A } ? A : never })))
+export const asInStatements = (statements: TxnStatement[]): InStatement[] => statements.flatMap((s) => (s.rows ?? [s.args]).map((args) => ({ sql: s.sql, args: args as InArgs })))

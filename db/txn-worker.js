@@ -1,17 +1,14 @@
 // The thread behind `openTransactionThread` (db/txn-thread.ts): its own connection to the database file,
 // which runs each transaction it is sent (BEGIN IMMEDIATE … COMMIT, statements prepared once per
-// SQL text) and answers with the rows each statement changed, or the error that rolled it back.
+// SQL text) and answers once it is committed, or with the error that rolled it back.
 // Plain JavaScript so that Node (tests), Bun and Deno all load it without a TypeScript loader.
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'libsql'
 
-const { path, synchronous } = workerData
+const { path, pragmas } = workerData
 const db = new Database(path)
-db.exec('PRAGMA busy_timeout=5000')
-db.exec('PRAGMA foreign_keys=ON')
-db.exec(`PRAGMA synchronous=${synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+for (const pragma of pragmas) db.exec(`PRAGMA ${pragma}`)
 db.exec('PRAGMA cache_size=-16384')
-db.exec('PRAGMA wal_autocheckpoint=8000')
 
 const MAX_PREPARED = 256
 const prepared = new Map()
@@ -33,28 +30,22 @@ parentPort.on('message', (msg) => {
   }
   const { id, statements } = msg
   try {
-    const changes = []
     db.exec('BEGIN IMMEDIATE')
     try {
       for (const s of statements) {
         const st = statementFor(s.sql)
         // A statement that returns rows (a check that fails by raising an error) is stepped through.
-        if (st.reader) {
-          st.raw(true).all(s.args)
-          changes.push(0)
-        } else if (s.rows) {
-          // One prepared statement run once per row (cheaper than spreading a JSON array in SQL).
-          let n = 0
-          for (const row of s.rows) n += st.run(row).changes
-          changes.push(n)
-        } else changes.push(st.run(s.args).changes)
+        if (st.reader) st.raw(true).all(s.args)
+        // One prepared statement run once per row (cheaper than spreading a JSON array in SQL).
+        else if (s.rows) for (const row of s.rows) st.run(row)
+        else st.run(s.args)
       }
       db.exec('COMMIT')
     } catch (e) {
       if (db.inTransaction) db.exec('ROLLBACK')
       throw e
     }
-    parentPort.postMessage({ id, changes })
+    parentPort.postMessage({ id })
   } catch (e) {
     parentPort.postMessage({ id, error: { message: String(e?.message ?? e), code: e?.code } })
   }
