@@ -15,7 +15,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startReceiver, type Received } from '../helpers/receiver.ts'
-import { BUN, cpuSeconds, findProcess, freePort, load, median, rssMb, runCommand, sleep, startServer, type LoadRequest, type LoadResult, type Started } from './lib.ts'
+import { BUN, cpuSeconds, findProcess, freePort, load, median, rssMb, runCommand, sleep, START, startHomeostat, startServer, type LoadRequest, type LoadResult, type Started } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -40,7 +40,7 @@ const envFor = (dir: string, base: Env, name: string): Env => ({ ...base, DATA_D
 const BUN_FLAGS = (process.env.ALERT_BUN_FLAGS ?? '').split(' ').filter(Boolean)
 /** Which parts run (comma-separated: delivery, intake, eval); all by default. */
 const PARTS = new Set((process.env.ALERT_PARTS ?? 'delivery,intake,eval').split(',').map((s) => s.trim()))
-const homeostat = async (name: string, env: Env) => startServer({ name, command: BUN, args: [...BUN_FLAGS, 'app/server.ts'], port: await freePort(), env, readyPath: '/ready' })
+const homeostat = (name: string, env: Env) => startHomeostat(name, env, BUN_FLAGS)
 const keyFor = (env: Env, role: 'operator' | 'ingest') => {
   const args = ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role === 'ingest' ? 'viewer' : 'operator', ...(role === 'ingest' ? ['--scope', 'ingest'] : [])]
   const key = runCommand(BUN, args, env)
@@ -218,7 +218,7 @@ type EvalOut = { points: number; seedSeconds: number; rules: number; series: num
 function evaluationFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): string[][] {
   const env = envFor(dir, base, 'alerts-eval')
   mkdirSync(env.DATA_DIR!, { recursive: true })
-  const out = JSON.parse(runCommand(BUN, ['tests/bench/alerts-eval.ts'], env, 10 * 60_000).split('\n').at(-1)!) as EvalOut
+  const out = JSON.parse(runCommand(BUN, ['tests/bench/alerts-eval.ts'], { ...START.env, ...env }, 10 * 60_000).split('\n').at(-1)!) as EvalOut
   const [first, ...steady] = out.cycles
   const failures = out.cycles.reduce((n, c) => n + c.failed, 0)
   if (failures) failed.push(`rule evaluation: ${failures} rule evaluations failed`)

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { COMPONENTS, componentName, seriesOf } from './dataset.ts'
-import { BUN, findProcess, freePort, rssMb, runCommand, sequentialLatency, startServer } from './lib.ts'
+import { BUN, findProcess, rssMb, runCommand, sequentialLatency, startHomeostat } from './lib.ts'
 
 export const QUERY_P95_MAX_MS = 50
 export const OVERVIEW_P95_MAX_MS = 200
@@ -33,7 +33,7 @@ export async function dataFigures(dir: string, baseEnv: Record<string, string>, 
   log(`  data: ${fmt(seeded.points)} points over ${fmt(seeded.series)} series written in ${fmt(seeded.writeSeconds, 1)}s; rollups (${fmt(seeded.rollups['1m'])} 1m, ${fmt(seeded.rollups['1h'])} 1h, ${fmt(seeded.rollups['1d'])} 1d) in ${fmt(seeded.rollupSeconds, 1)}s`)
   if (seeded.tables) log(`  data: file ${fmt(mb(seeded.bytes), 1)} MB: ${Object.entries(seeded.tables).slice(0, 5).map(([name, bytes]) => `${name} ${fmt(mb(bytes), 1)} MB`).join(', ')}`)
 
-  const server = await startServer({ name: 'homeostat (data)', command: BUN, args: ['app/server.ts'], port: await freePort(), env, readyPath: '/ready' })
+  const server = await startHomeostat('homeostat (data)', env)
   const pid = findProcess(server.pid, /bun/)
   const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', 'bench-data', '--role', 'operator'], env)
   const headers = { authorization: `Bearer ${key}` }

@@ -20,7 +20,7 @@
  */
 import { join } from 'node:path'
 import { startFakeModelHost, type FakeModelHost } from '../helpers/fake-model-host.ts'
-import { BUN, cpuSeconds, findProcess, freePort, load, median, runCommand, sleep, startServer, type LoadRequest, type LoadResult } from './lib.ts'
+import { BUN, cpuSeconds, findProcess, load, median, runCommand, sleep, startHomeostat, type LoadRequest, type LoadResult } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -40,7 +40,7 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 
 type Env = Record<string, string>
 const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({ ...base, DATA_DIR: join(dir, name), DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`, ...extra })
-const homeostat = async (name: string, env: Env) => startServer({ name, command: BUN, args: ['app/server.ts'], port: await freePort(), env, readyPath: '/ready' })
+const homeostat = (name: string, env: Env) => startHomeostat(name, env)
 const keyFor = (env: Env, role: 'operator' | 'viewer') => {
   const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role], env)
   if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)

@@ -11,11 +11,19 @@ import autocannon from 'autocannon'
 import type { Hono } from 'hono'
 import { getRouterName } from 'hono/dev'
 import { RegExpRouter } from 'hono/router/reg-exp-router'
+import { npmScript } from '../helpers/server.ts'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BUN = `${ROOT}node_modules/.bin/bun`
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** How `npm start` starts the server (its runtime settings and arguments): every benchmark starts it so. */
+export const START = npmScript('start')
+
+/** Homeostat as `npm start` runs it, with `env` on top of the script's settings and `flags` (a profiler's) before its arguments. */
+export const startHomeostat = async (name: string, env: Record<string, string>, flags: string[] = []) =>
+  startServer({ name, command: BUN, args: [...flags, ...START.args], port: await freePort(), env: { ...START.env, ...env }, readyPath: '/ready' })
 
 /** A TCP port nothing listens on right now. */
 export function freePort(): Promise<number> {

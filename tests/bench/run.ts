@@ -30,7 +30,7 @@ import { alertFigures } from './alerts.ts'
 import { healingFigures } from './healing.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
-import { BUN, cpuSeconds, findProcess, freePort, load, median, printTable, routerReport, rssMb, runCommand, sleep, startServer, stopAll, type LoadRequest, type LoadResult, type Started } from './lib.ts'
+import { BUN, cpuSeconds, findProcess, freePort, load, median, printTable, routerReport, rssMb, runCommand, sleep, startHomeostat, startServer, stopAll, type LoadRequest, type LoadResult, type Started } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -170,7 +170,7 @@ const homeostatEnv = (name: string) => ({
 })
 const homeostat = (name: ServerName) => async () =>
   // BENCH_PROFILE_DIR=<dir>: Homeostat writes a Markdown CPU profile there when it stops (bun --cpu-prof-md).
-  startServer({ name: `homeostat (${name})`, command: BUN, args: [...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []), 'app/server.ts'], port: await freePort(), env: homeostatEnv(name), readyPath: '/ready' })
+  startHomeostat(`homeostat (${name})`, homeostatEnv(name), process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])
 
 const servers: Record<ServerName, () => Promise<Started>> = {
   baseline: async () =>

@@ -53,16 +53,23 @@ function baseEnv(): Record<string, string> {
 }
 
 /**
- * What `npm run <name>` runs, read from package.json, with its runtime (bun or deno) resolved to
- * node_modules/.bin as npm would.
+ * What `npm run <name>` runs, read from package.json: the settings it starts with (`NAME=value`
+ * before the command, e.g. the runtime's heap settings of `npm start`) and its runtime (bun or
+ * deno) resolved to node_modules/.bin as npm would.
  */
-export function npmScript(name: string): { command: string; args: string[] } {
+export function npmScript(name: string): { command: string; args: string[]; env: Record<string, string> } {
   const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
   const script = scripts[name]
   if (!script) throw new Error(`package.json has no "${name}" script`)
-  const [bin, ...args] = script.trim().split(/\s+/)
+  const words = script.trim().split(/\s+/)
+  const env: Record<string, string> = {}
+  while (/^[A-Z_][A-Z0-9_]*=/i.test(words[0] ?? '')) {
+    const [k, ...v] = words.shift()!.split('=')
+    env[k!] = v.join('=')
+  }
+  const [bin, ...args] = words
   if (bin !== 'bun' && bin !== 'deno') throw new Error(`expected "${name}" to run bun or deno: ${script}`)
-  return { command: bin === 'bun' ? BUN : DENO, args }
+  return { command: bin === 'bun' ? BUN : DENO, args, env }
 }
 
 /** The command `npm start` (Bun) or `npm run start:deno` (Deno) runs. */
@@ -87,8 +94,8 @@ export async function startServer(options: StartOptions = {}) {
   const data = tempData()
   const port = options.env?.PORT ?? String(await freePort())
   const env: Record<string, string> = { HOST: '127.0.0.1', LOG_LEVEL: 'info', ...data.env, PORT: port, ...options.env }
-  const { command, args } = serverCommand(runtime)
-  const child = spawn(command, args, { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const script = serverCommand(runtime)
+  const child = spawn(script.command, script.args, { cwd: ROOT, env: { ...baseEnv(), ...script.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   children.add(child)
 
   let stdout = ''
@@ -207,8 +214,8 @@ export function run(command: string, args: string[], env: Record<string, string>
 
 /** `npm run <name> -- …args`, e.g. `runScript('db:migrate', [], env)`. */
 export function runScript(name: string, args: string[], env: Record<string, string>, timeoutMs?: number) {
-  const { command, args: scriptArgs } = npmScript(name)
-  return run(command, [...scriptArgs, ...args], env, timeoutMs)
+  const script = npmScript(name)
+  return run(script.command, [...script.args, ...args], { ...script.env, ...env }, timeoutMs)
 }
 
 /** `npm run cli -- …args` (that is, `bun app/cli.ts …args`) with the given settings (DATABASE_URL, DATA_DIR, …). */

@@ -47,7 +47,8 @@ describe('the alert cache', () => {
     expect(alert).toMatchObject({ status: 'firing', repeatCount: 2 })
     expect(types).toEqual(['created', 'fired'])
     expect(cached('c-1')).toEqual(alert)
-    expect(cached('c-1')).not.toBe(first)
+    // A quiet repeat moves the cached alert on in place (no copy per repeat for the cache to hold).
+    expect(cached('c-1')).toBe(first)
   })
 
   it('notices an alert another instance resolved: the next firing report opens a new incident', async () => {

@@ -9,6 +9,7 @@ import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alertRepeats, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { labelsFingerprint, reportAlert, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
+import { knownFingerprintsOf } from '../../app/modules/alerts/alert-cache.ts'
 import { acknowledgeAlert } from '../../app/modules/alerts/lifecycle-actions.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
 import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
@@ -112,6 +113,27 @@ describe('fingerprints never seen', () => {
     expect(rows).toHaveLength(1)
     expect(rows[0]).toMatchObject({ status: 'firing', repeatCount: 2 })
     expect(await standing('new-here')).toMatchObject({ status: 'firing', repeatCount: 1 })
+  })
+
+  it('are known from a filter of the stored ones, read again from the database (larger) once it outgrows its capacity', async () => {
+    const third = await otherInstance(t)
+    try {
+      const stored = (await t.db.select({ fingerprint: alerts.fingerprint }).from(alerts)).map((r) => r.fingerprint)
+      expect(stored.length).toBeGreaterThan(5)
+      const first = await knownFingerprintsOf(third.db, 2)
+      expect(stored.every((fp) => first.has(fp))).toBe(true)
+      const never = Array.from({ length: 200 }, (_, i) => `never-stored-${i}`)
+      expect(never.filter((fp) => first.has(fp)).length).toBeLessThan(10)
+      expect(await knownFingerprintsOf(third.db, 2)).toBe(first)
+      // Its capacity is four times what was stored: one more than that and it is read again.
+      for (let i = 0; i <= stored.length * 4; i++) first.add(`added-${i}`)
+      const second = await knownFingerprintsOf(third.db, 2)
+      expect(second).not.toBe(first)
+      expect(stored.every((fp) => second.has(fp))).toBe(true)
+      expect(second.has('added-0')).toBe(false) // never stored: the new filter has only what the database holds
+    } finally {
+      third.close()
+    }
   })
 })
 

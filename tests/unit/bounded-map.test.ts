@@ -23,14 +23,28 @@ describe('boundedMap', () => {
     expect(m.get('dropped')).toBeUndefined()
   })
 
-  it('drops exactly the least recently used entry, a read counting as a use', () => {
+  it('drops an entry not used since the hand last passed it, before one used since', () => {
     const m = boundedMap<string, number>(3)
     m.set('a', 1)
     m.set('b', 2)
     m.set('c', 3)
-    expect(m.get('a')).toBe(1) // order of use now: b, c, a
-    m.set('d', 4) // drops b
-    expect([m.get('b'), m.get('c'), m.get('a'), m.get('d'), m.size]).toEqual([undefined, 3, 1, 4, 3])
+    expect(m.get('a')).toBe(1)
+    m.set('d', 4) // a was used since it came in: the hand clears its mark and takes b
+    expect([m.get('b'), m.size]).toEqual([undefined, 3])
+    // a's mark was cleared, d came in unmarked, c is used again now: the hand passes c and takes a
+    expect(m.get('c')).toBe(3)
+    m.set('e', 5)
+    expect([m.get('a'), m.get('c'), m.get('d'), m.get('e'), m.size]).toEqual([undefined, 3, 4, 5, 3])
+  })
+
+  it('keeps the entries that are used again more than one of every few, while a stream of keys used once goes through', () => {
+    const m = boundedMap<string, number>(1_000)
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 600; i++) expect(m.get(`hot${i}`) ?? (round ? -1 : 0)).toBe(round ? i : 0)
+      for (let i = 0; i < 600; i++) if (!round) m.set(`hot${i}`, i)
+      for (let i = 0; i < 300; i++) m.set(`once${round}-${i}`, i)
+    }
+    expect(m.size).toBe(1_000)
   })
 
   it('replaces a value without growing, and forgets a deleted key', () => {

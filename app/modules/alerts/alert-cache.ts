@@ -11,6 +11,7 @@
 import type { Db } from '../../../db/client.ts'
 import { alerts, type Alert } from '../../../db/schema/alerts.ts'
 import type { TxnStatement } from '../../../db/txn-thread.ts'
+import { bloomFilter } from '../../lib/bloom-filter.ts'
 import { boundedMap } from '../../lib/bounded-map.ts'
 
 /** The most alerts a process keeps per database (about 1 KB each). */
@@ -37,26 +38,37 @@ export function createAlertCache(max = ALERT_CACHE_MAX): AlertCache {
 
 /**
  * The fingerprints stored in the database as far as this process knows: all of them, read once
- * (the unique index only), plus every one it inserts since. A fingerprint neither cached nor
- * known is taken to be new without reading it, and its insert is checked by the unique index: a
- * fingerprint another instance created meanwhile fails the transaction, which is then applied
- * again from a fresh read. (Reading them first cost most of the intake's main thread once the
- * transactions moved to their own thread: each read after another connection's commit starts
- * with a cold page cache.) A hint only: a known fingerprint is read, and one not found is new.
+ * (the unique index only), plus every one it inserts since, kept in a Bloom filter (a few bits
+ * each, however many alerts the database holds). A fingerprint neither cached nor known is taken
+ * to be new without reading it, and its insert is checked by the unique index: a fingerprint
+ * another instance created meanwhile fails the transaction, which is then applied again from a
+ * fresh read. (Reading them first cost most of the intake's main thread once the transactions
+ * moved to their own thread: each read after another connection's commit starts with a cold page
+ * cache.) A hint only: a known fingerprint (or one of the filter's ≈ 1 % false positives) is read,
+ * and one not found is new. A filter that outgrows its capacity is read again, four times larger.
  */
 export type KnownFingerprints = { has(fingerprint: string): boolean; add(fingerprint: string): void }
 
+const KNOWN_MIN_CAPACITY = 65_536
 const known = new WeakMap<Db, Promise<KnownFingerprints>>()
-export function knownFingerprintsOf(db: Db): Promise<KnownFingerprints> {
+/** `minCapacity`: the least the filter is made for when it is (re)built (tests make it small). */
+export function knownFingerprintsOf(db: Db, minCapacity = KNOWN_MIN_CAPACITY): Promise<KnownFingerprints> {
   let k = known.get(db)
   if (!k) {
-    k = db
+    const current: Promise<KnownFingerprints> = (k = db
       .select({ fingerprint: alerts.fingerprint })
       .from(alerts)
       .then((rows) => {
-        const set = new Set(rows.map((r) => r.fingerprint))
-        return { has: (fp: string) => set.has(fp), add: (fp: string) => void set.add(fp) }
-      })
+        const filter = bloomFilter(Math.max(minCapacity, rows.length * 4))
+        for (const r of rows) filter.add(r.fingerprint)
+        return {
+          has: (fp: string) => filter.has(fp),
+          add(fp: string) {
+            filter.add(fp)
+            if (filter.size > filter.capacity && known.get(db) === current) known.delete(db)
+          },
+        }
+      }))
     k.catch(() => known.delete(db))
     known.set(db, k)
   }
