@@ -3,12 +3,12 @@
  * least-recently-used. Entries sit in fixed slots with a "used" mark; a read or an overwrite marks
  * its slot, and a new key (unmarked), when the map is full, takes the first unmarked slot a
  * circling hand finds, clearing the marks it passes (so an entry used since the hand last went by
- * stays, and a key never used again goes before those that were). A hit writes
- * one byte, no pointers: a linked list in order of use (the exact policy) relinked two nodes per hit,
- * which at alert intake rates was ≈ 7 % of the main thread and kept dirtying long-lived objects
- * that every young collection then rescanned. (Evicting with `map.keys().next()` on a Map that is
- * also re-ordered by delete + set costs ≈ 7 µs per eviction in Bun once the map is churned; an
- * approximation with two generations of max / 2 kept too few of the alerts a Prometheus re-sends.)
+ * stays, and a key never used again goes before those that were). A hit writes one byte and no
+ * pointers: the exact policy's linked list in order of use relinked two nodes per hit, ≈ 7 % of the
+ * main thread at alert intake rates, and kept dirtying long-lived objects that every young
+ * collection then rescanned. (Evicting with `map.keys().next()` on a Map that is also re-ordered by
+ * delete + set costs ≈ 7 µs per eviction in Bun once the map is churned; an approximation with two
+ * generations of max / 2 kept too few of the alerts a Prometheus re-sends.)
  */
 export type BoundedMap<K, V> = {
   get(key: K): V | undefined

@@ -6,7 +6,7 @@
  * status, repeat count, silenced flag and rule. Anything another instance, a person or a job
  * changed since fails that check; the transaction is then rolled back and the group applied again
  * from a fresh read. So the cache only saves reads; it never decides anything alone. Bounded:
- * the least recently used entries go first (app/lib/bounded-map.ts).
+ * entries not used lately go first (app/lib/bounded-map.ts).
  */
 import type { Db } from '../../../db/client.ts'
 import { alerts, type Alert } from '../../../db/schema/alerts.ts'
