@@ -83,21 +83,23 @@ export function alertCacheOf(db: Db): AlertCache {
   return c
 }
 
-/** What is compared of a cached alert: its update time, status, repeat count, silenced flag, rule. */
-const cachedState = (a: Alert) => [a.id, a.updatedAt, a.status, a.repeatCount, a.silenced ? 1 : 0, a.ruleId]
+/** What is compared of a cached alert: its update time, status, repeat count, silenced flag, rule (one string). */
+const cachedState = (a: Alert) => `${a.updatedAt}|${a.status}|${a.repeatCount}|${a.silenced ? 1 : 0}|${a.ruleId ?? ''}`
 
 /**
  * A statement that fails (SQLite's "malformed JSON", so the batch it opens rolls back) unless
- * every row of `used` is still stored as it is cached. One parameter; the rows found by primary key.
+ * every row of `used` is still stored as it is cached. One parameter, an object from alert id to
+ * its state as one string, so SQLite parses the JSON once and compares each row's state as text
+ * (six `json_extract` calls a row cost ≈ 6.5 µs an alert); the rows found by primary key.
  */
 export function cacheCheck(used: Alert[]): TxnStatement {
-  const data = JSON.stringify(used.map(cachedState))
-  return { sql: CACHE_CHECK, args: [data, used.length] }
+  const states: Record<string, string> = {}
+  for (const a of used) states[a.id] = cachedState(a)
+  return { sql: CACHE_CHECK, args: [JSON.stringify(states), used.length] }
 }
 // Compared with the alert as it stands: its row plus its pending repeats (see `storedAlert`).
-const CACHE_CHECK = `select case when (select count(*) from json_each(?) v join alerts a on a.id = json_extract(v.value, '$[0]') left join alert_repeats r on r.alert_id = a.id
-    where max(a.updated_at, coalesce(r.updated_at, 0)) = json_extract(v.value, '$[1]') and a.status = json_extract(v.value, '$[2]')
-      and a.repeat_count + coalesce(r.n, 0) = json_extract(v.value, '$[3]') and a.silenced = json_extract(v.value, '$[4]') and a.rule_id is json_extract(v.value, '$[5]')) = ? then 1 else json('stale alert cache') end`
+const CACHE_CHECK = `select case when (select count(*) from json_each(?) v join alerts a on a.id = v.key left join alert_repeats r on r.alert_id = a.id
+    where v.value = max(a.updated_at, coalesce(r.updated_at, 0)) || '|' || a.status || '|' || (a.repeat_count + coalesce(r.n, 0)) || '|' || a.silenced || '|' || coalesce(a.rule_id, '')) = ? then 1 else json('stale alert cache') end`
 
 /** Whether an error is `cacheCheck`'s. */
 export const isStaleCache = (error: unknown) => /malformed JSON/i.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
