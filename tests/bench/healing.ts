@@ -40,7 +40,6 @@ const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 
 type Env = Record<string, string>
 const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({ ...base, DATA_DIR: join(dir, name), DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`, ...extra })
-const homeostat = (name: string, env: Env) => startHomeostat(name, env)
 const keyFor = (env: Env, role: 'operator' | 'viewer') => {
   const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role], env)
   if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
@@ -58,7 +57,7 @@ async function call(url: string, key: string, method = 'GET', body?: unknown, ex
 
 async function failoverFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
   const env = envFor(dir, base, 'healing-failover', { MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '1' })
-  const server = await homeostat('homeostat (healing failover)', env)
+  const server = await startHomeostat('homeostat (healing failover)', env)
   const hosts: FakeModelHost[] = []
   try {
     const key = keyFor(env, 'operator')
@@ -136,7 +135,7 @@ type Scenario = { id: string; figure: string; path: string; request: LoadRequest
 
 async function readFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
   const env = envFor(dir, base, 'healing-read', { MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '0' })
-  const server = await homeostat('homeostat (healing read)', env)
+  const server = await startHomeostat('homeostat (healing read)', env)
   try {
     const operator = keyFor(env, 'operator')
     const viewer = keyFor(env, 'viewer')
