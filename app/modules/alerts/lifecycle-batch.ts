@@ -283,12 +283,13 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
       }
       const t: Transition = { before, after: next.after, events: next.events, at }
       // The transition's own events; events a hook adds (silenced) come with its own statements.
-      events.push(...t.events.map((e) => ({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })))
+      for (const e of t.events) events.push({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })
       for (const hook of deps.hooks ?? []) {
         const added = hook(db, t)
-        extra.push(...(Array.isArray(added) ? added : await added))
+        const statements = Array.isArray(added) ? added : await added
+        if (statements.length) extra.push(...statements)
       }
-      if (t.events.some((e) => e.type === 'resolved')) {
+      if (t.events.length && t.events.some((e) => e.type === 'resolved')) {
         const own = !t.events.some((e) => e.type === 'resolved' && e.detail?.reason !== undefined)
         bySender.set(t.after.id, own)
         inFlight?.set(t.after.id, own)

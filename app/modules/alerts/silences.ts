@@ -15,7 +15,7 @@ import { toIso } from '../../lib/time.ts'
 import type { EventInput, LifecycleDeps, Transition, TransitionHook } from './lifecycle.ts'
 import { setSilenced } from './lifecycle-actions.ts'
 import { anchored, regexProblem } from './matchers.ts'
-import { cronFor, effectiveEnd, matchesLabels, matchingSilences, nextWindow, NO_END, silenceState, type SilenceState } from './silence-windows.ts'
+import { cronFor, effectiveEnd, isSilenced, matchesLabels, matchingSilences, nextWindow, NO_END, silenceState, type SilenceState } from './silence-windows.ts'
 
 export type SilenceInput = {
   matchers: LabelMatcher[]
@@ -198,6 +198,7 @@ function currentSilencesNow(db: Db): Silence[] | Promise<Silence[]> {
 }
 
 const ACTOR = 'silences'
+const isSilenceChange = (e: EventInput) => e.type === 'silenced' || e.type === 'unsilenced'
 
 /**
  * The lifecycle hook: on every state change, the alert is silenced when a silence in force
@@ -207,15 +208,16 @@ const ACTOR = 'silences'
  * `setSilenced`) is left as it is.
  */
 export const silenceHook: TransitionHook = (db, t) => {
-  if (t.events.some((e) => e.type === 'silenced' || e.type === 'unsilenced')) return []
+  if (t.events.some(isSilenceChange)) return []
   const list = currentSilencesNow(db)
   return Array.isArray(list) ? silenceStatements(db, t, list) : list.then((l) => silenceStatements(db, t, l))
 }
 
 function silenceStatements(db: Db, t: Transition, list: Silence[]): BatchItem<'sqlite'>[] {
-  const hits = matchingSilences(t.after.labels, list, t.at)
-  const want = hits.length > 0
+  // Every report of an alert asks: answered without making anything when the flag stays.
+  const want = list.length > 0 && isSilenced(t.after.labels, list, t.at)
   if (want === t.after.silenced) return []
+  const hits = want ? matchingSilences(t.after.labels, list, t.at) : []
   t.after.silenced = want
   const event: EventInput = want ? { type: 'silenced', actor: ACTOR, detail: { silenceIds: hits.map((s) => s.id), status: t.after.status } } : { type: 'unsilenced', actor: ACTOR, detail: { reason: 'no silence matches', status: t.after.status } }
   t.events.push(event)

@@ -18,12 +18,14 @@ type NewRow = typeof notifications.$inferInsert
 
 /** Which notification a transition asks for, if any. */
 export function kindOf(t: Transition): NotifyKind | null {
-  const types = new Set(t.events.map((e) => e.type))
-  if (types.has('fired')) return 'fired'
-  if (types.has('resolved')) return t.before && (t.before.status === 'firing' || t.before.status === 'acknowledged') ? 'resolved' : null
-  if (types.has('acked')) return 'acknowledged'
+  // A quiet repeat (most of an intake) records nothing: asked first, and nothing is made for it.
+  if (!t.events.length) return null
+  const has = (type: string) => t.events.some((e) => e.type === type)
+  if (has('fired')) return 'fired'
+  if (has('resolved')) return t.before && (t.before.status === 'firing' || t.before.status === 'acknowledged') ? 'resolved' : null
+  if (has('acked')) return 'acknowledged'
   // A silence ended on a still-firing alert: it is notified now.
-  if (types.has('unsilenced') && t.after.status === 'firing') return 'fired'
+  if (has('unsilenced') && t.after.status === 'firing') return 'fired'
   return null
 }
 
