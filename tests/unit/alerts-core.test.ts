@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { anomalyCandidates, compare, thresholdCandidates, windowValue, type Group } from '../../app/modules/alerts/evaluate.ts'
-import { labelsFingerprint, nextState, ruleFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
+import { labelsFingerprint, nextState, ruleFingerprint, serialized, serializedAll, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
 import { compileMatchers, regexProblem } from '../../app/modules/alerts/matchers.ts'
 import { decide } from '../../app/modules/alerts/runner.ts'
 import { renderTemplate, templateProblem } from '../../app/modules/alerts/templates.ts'
@@ -83,6 +83,69 @@ describe('nextState', () => {
     expect(nextState(null, report({ state: 'resolved' }), 40)).toBeNull()
     const reopened = nextState(resolved.after, report({}), 50)!
     expect(reopened.after).toMatchObject({ id: created.after.id, status: 'firing', startsAt: 50, endsAt: null, repeatCount: 1, resolvedAt: null })
+  })
+
+  it('moves pending on to firing, keeps an acknowledgement through repeats, clears it on reopening, and never changes the row it was given', () => {
+    const pending = nextState(null, report({ state: 'pending', labels: { job: 'api' } }), 10)!
+    expect(pending).toMatchObject({ change: 'created', after: { status: 'pending', startsAt: null, repeatCount: 0, activeAt: 10 } })
+    const still = nextState(pending.after, report({ state: 'pending', labels: { job: 'api' } }), 15)!
+    expect(still).toMatchObject({ change: 'none', events: [], after: { status: 'pending', lastSeenAt: 15 } })
+    // The same labels keep the stored object (the cache holds one copy, not each request's).
+    expect(still.after.labels).toBe(pending.after.labels)
+    const fired = nextState(still.after, report({ labels: { job: 'api' } }), 20)!
+    expect(fired).toMatchObject({ change: 'fired', after: { status: 'firing', startsAt: 20, repeatCount: 1 } })
+    const acked = { ...fired.after, status: 'acknowledged' as const, ackBy: 'ann', ackAt: 25 }
+    const frozen = structuredClone(acked)
+    const repeat = nextState(acked, report({ quietRepeat: true, labels: { job: 'api' } }), 30)!
+    expect(repeat).toMatchObject({ change: 'repeated', after: { status: 'acknowledged', ackBy: 'ann', ackAt: 25, repeatCount: 2, lastSeenAt: 30, updatedAt: 30 } })
+    expect(acked).toEqual(frozen)
+    const resolved = nextState(repeat.after, report({ state: 'resolved' }), 40)!
+    expect(resolved).toMatchObject({ after: { status: 'resolved', resolvedBy: 'api', resolvedAt: 40, ackBy: 'ann' } })
+    const back = nextState(resolved.after, report({ state: 'pending' }), 50)!
+    expect(back).toMatchObject({ change: 'pending', after: { status: 'pending', ackBy: null, ackAt: null, resolvedBy: null, resolvedAt: null, endsAt: null, repeatCount: 0, activeAt: 50 } })
+    expect(Object.keys(back.after).sort()).toEqual(Object.keys(created()).sort())
+  })
+  const created = () => nextState(null, report({}), 1)!.after
+})
+
+describe('turns per fingerprint', () => {
+  const gate = () => {
+    let open!: () => void
+    const opened = new Promise<void>((r) => (open = r))
+    return { open, opened }
+  }
+
+  it('run the reports of one fingerprint one after another, a group after the single reports of any of its fingerprints', async () => {
+    const order: string[] = []
+    const first = gate()
+    const a = serialized('turn-a', async () => {
+      await first.opened
+      order.push('a1')
+    })
+    const b = serialized('turn-a', async () => void order.push('a2'))
+    const group = serializedAll(['turn-x', 'turn-a', 'turn-x'], async () => void order.push('group'))
+    const other = serialized('turn-y', async () => void order.push('y'))
+    await other
+    expect(order).toEqual(['y'])
+    first.open()
+    await Promise.all([a, b, group])
+    expect(order).toEqual(['y', 'a1', 'a2', 'group'])
+  })
+
+  it('still wait for a turn in progress after many more have come and gone (ended turns are swept, not that one)', async () => {
+    const held = gate()
+    const order: string[] = []
+    const long = serialized('turn-held', async () => {
+      await held.opened
+      order.push('held')
+    })
+    for (let i = 0; i < 20_000; i += 1000) await serializedAll(Array.from({ length: 1000 }, (_, j) => `turn-${i + j}`), async () => undefined)
+    const after = serialized('turn-held', async () => void order.push('after'))
+    await new Promise((r) => setTimeout(r, 10))
+    expect(order).toEqual([])
+    held.open()
+    await Promise.all([long, after])
+    expect(order).toEqual(['held', 'after'])
   })
 })
 

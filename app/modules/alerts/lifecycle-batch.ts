@@ -111,7 +111,9 @@ async function drain(deps: LifecycleDeps, g: Pipeline) {
       const previous = g.answered
       let answered!: () => void
       g.answered = new Promise<void>((r) => (answered = r))
-      const done = serializedAll(taken.flatMap((d) => d.reports.map((r) => r.fingerprint)), () => commitGroup(deps, g, taken, workedOut, previous).finally(answered), g.turns)
+      const keys: string[] = []
+      for (const d of taken) for (const r of d.reports) keys.push(r.fingerprint)
+      const done = serializedAll(keys, () => commitGroup(deps, g, taken, workedOut, previous).finally(answered), g.turns)
       inflight.add(done)
       void done.finally(() => {
         inflight.delete(done)
@@ -189,6 +191,16 @@ async function resolvedBySender(db: Db, ids: string[]): Promise<Map<string, bool
 
 const mayBeStale = (r: AlertReport, a: Alert | null | undefined) => !!a && r.state !== 'resolved' && r.startsAt !== undefined && a.status === 'resolved' && a.endsAt !== null && r.startsAt < a.endsAt
 
+/** The stale reports of a delivery against the alerts as `current` has them, if any (most deliveries have none: nothing is made). */
+function staleIn(reports: AlertReport[], current: (fp: string) => Alert | undefined, bySender: Map<string, boolean>): Set<AlertReport> | undefined {
+  let stale: Set<AlertReport> | undefined
+  for (const r of reports) {
+    const a = current(r.fingerprint)
+    if (mayBeStale(r, a) && bySender.get(a!.id) === true) (stale ??= new Set()).add(r)
+  }
+  return stale
+}
+
 /** The stale reports of a delivery against the stored alerts (see `ReportsOptions.staleGuard`). */
 async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>> {
   const fps = [...new Set(reports.filter((r) => r.state !== 'resolved' && r.startsAt !== undefined).map((r) => r.fingerprint))]
@@ -240,18 +252,20 @@ async function againFromFreshRead(deps: LifecycleDeps, deliveries: Delivery[], f
  */
 async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cache: AlertCache, useCache = true, inFlight?: Map<string, boolean>, workedOut?: () => void): Promise<ReportResult[][]> {
   const { db } = deps
-  const fingerprints = [...new Set(deliveries.flatMap((d) => d.reports.map((r) => r.fingerprint)))]
   const stored = new Map<string, Alert>()
   const cached: Alert[] = []
   const unknown: string[] = []
   const existing = await knownFingerprintsOf(db)
-  for (const fp of fingerprints) {
-    const a = useCache ? cache.get(fp) : undefined
-    if (a) {
-      stored.set(fp, a)
-      cached.push(a)
-    } else if (!useCache || existing.has(fp)) unknown.push(fp)
-    // else: new (see KnownFingerprints; its insert is checked by the unique index)
+  for (const d of deliveries) {
+    for (const { fingerprint: fp } of d.reports) {
+      if (stored.has(fp)) continue // a fingerprint reported again in the group
+      const a = useCache ? cache.get(fp) : undefined
+      if (a) {
+        stored.set(fp, a)
+        cached.push(a)
+      } else if (!useCache || existing.has(fp)) unknown.push(fp) // (read below; listed twice, found once)
+      // else: new (see KnownFingerprints; its insert is checked by the unique index)
+    }
   }
   if (unknown.length) for (const a of await db.select(storedAlert).from(alerts).where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)) stored.set(a.fingerprint, a)
   // Stale reports are judged against the alert as each delivery finds it (as if applied one by one).
@@ -260,19 +274,20 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
   // Resolutions of groups still in flight are not in the database yet.
   const bySender = await resolvedBySender(db, [...maybe].filter((id) => !inFlight?.has(id)))
   for (const id of maybe) if (inFlight?.has(id)) bySender.set(id, inFlight.get(id)!)
-  const current = new Map<string, Alert | null>(stored)
+  // Each alert as the group has left it so far: changed in it, else as stored.
   const changed = new Map<string, Alert>()
+  const current = (fp: string) => changed.get(fp) ?? stored.get(fp)
   const events: (typeof alertEvents.$inferInsert)[] = []
   const extra: BatchItem<'sqlite'>[] = []
   const rows: TableRow[] = []
   const out: ReportResult[][] = []
   for (const d of deliveries) {
     const { at } = d
-    const stale = new Set(d.opts.staleGuard ? d.reports.filter((r) => mayBeStale(r, current.get(r.fingerprint)) && bySender.get(current.get(r.fingerprint)!.id) === true) : [])
+    const stale = d.opts.staleGuard ? staleIn(d.reports, current, bySender) : undefined
     const results: ReportResult[] = []
     for (const r of d.reports) {
-      const before = current.get(r.fingerprint) ?? null
-      if (stale.has(r)) {
+      const before = current(r.fingerprint) ?? null
+      if (stale?.has(r)) {
         results.push({ alert: before, change: 'stale' })
         continue
       }
@@ -294,7 +309,6 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
         bySender.set(t.after.id, own)
         inFlight?.set(t.after.id, own)
       }
-      current.set(r.fingerprint, t.after)
       changed.set(r.fingerprint, t.after)
       results.push({ alert: t.after, change: next.change })
     }
