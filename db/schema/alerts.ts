@@ -92,7 +92,13 @@ export const alerts = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('alerts_status_idx').on(t.status, t.id), index('alerts_rule_idx').on(t.ruleId, t.status), index('alerts_active_idx').on(t.activeAt)],
+  (t) => [
+    index('alerts_status_idx').on(t.status, t.id),
+    index('alerts_rule_idx').on(t.ruleId, t.status),
+    index('alerts_active_idx').on(t.activeAt),
+    // Only the silenced (few): the silences job finds them without reading every open alert.
+    index('alerts_silenced_idx').on(t.id).where(sql`silenced = 1`),
+  ],
 )
 
 /** Everything that happened to an alert, in order. */

@@ -209,6 +209,23 @@ describe('mute', () => {
 })
 
 describe('recurring maintenance windows', () => {
+  it('with no silence in force the job looks only at the alerts still flagged, not at every open alert', async () => {
+    const u = await testApp()
+    try {
+      const [sender, operator] = [await u.key('operator', ['ingest']), await u.key('operator')]
+      for (let i = 0; i < 5; i++) expect((await u.json('POST', '/api/v1/alerts', { title: `plain ${i}`, severity: 'warning', status: 'firing', labels: { agent: `plain-${i}` } }, sender.headers)).status).toBe(201)
+      expect((await u.json('POST', '/api/v1/silences', { matchers: eq1('agent', 'plain-0'), duration: '1h' }, operator.headers)).status).toBe(201)
+      const tickU = (now: number) => silencesJob({ db: u.db }).handler({ now, tick: now, log: createLogger('silent') })
+      // A silence in force: every open alert's labels are matched.
+      expect(await tickU(Date.now() + 60_000)).toMatchObject({ checked: 5, silenced: 0, unsilenced: 0 })
+      // None in force: only the one still flagged is read, and cleared.
+      expect(await tickU(Date.now() + 2 * HOUR)).toMatchObject({ checked: 1, unsilenced: 1 })
+      expect(await tickU(Date.now() + 2 * HOUR)).toMatchObject({ checked: 0, silenced: 0, unsilenced: 0 })
+    } finally {
+      u.close()
+    }
+  })
+
   it('silences only inside each window, in its timezone, and lists its next window', async () => {
     const a = await fire('nightly batch', { agent: 'batch' })
     const s = await silence({ matchers: eq1('agent', 'batch'), cron: '0 3 * * *', duration: '1h', timezone: 'Europe/Berlin', comment: 'nightly maintenance' })

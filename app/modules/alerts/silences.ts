@@ -4,7 +4,7 @@
  * not notified. The flag is set by `silenceHook` on every state change (in the same batch) and by
  * `refreshSilenced` (the `silences` job) as silences start and end.
  */
-import { and, desc, eq, gt, isNull, lt, lte, ne, or, type SQL } from 'drizzle-orm'
+import { and, desc, eq, gt, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { alertEvents, alerts, type Alert, type LabelMatcher, storedAlert } from '../../../db/schema/alerts.ts'
@@ -15,7 +15,7 @@ import { toIso } from '../../lib/time.ts'
 import type { EventInput, LifecycleDeps, Transition, TransitionHook } from './lifecycle.ts'
 import { setSilenced } from './lifecycle-actions.ts'
 import { anchored, regexProblem } from './matchers.ts'
-import { cronFor, effectiveEnd, isSilenced, matchesLabels, matchingSilences, nextWindow, NO_END, silenceState, type SilenceState } from './silence-windows.ts'
+import { cronFor, effectiveEnd, isSilenced, matchesLabels, matchingSilences, nextWindow, NO_END, silencesAt, silenceState, type SilenceState } from './silence-windows.ts'
 
 export type SilenceInput = {
   matchers: LabelMatcher[]
@@ -233,7 +233,13 @@ export async function refreshSilenced(lifecycle: LifecycleDeps, now: number) {
   const { db } = lifecycle
   invalidateSilences(db)
   const list = await currentSilences(db)
-  const open = await db.select({ id: alerts.id, labels: alerts.labels, silenced: alerts.silenced }).from(alerts).where(ne(alerts.status, 'resolved'))
+  // With no silence in force, only alerts still flagged can change (found by a partial index),
+  // rather than every open alert's labels read and parsed: after an intake, 100 000 rows every 15 s.
+  const anyInForce = list.some((s) => silencesAt(s, now))
+  const open = await db
+    .select({ id: alerts.id, labels: alerts.labels, silenced: alerts.silenced })
+    .from(alerts)
+    .where(anyInForce ? ne(alerts.status, 'resolved') : and(sql`${alerts.silenced} = 1`, ne(alerts.status, 'resolved')))
   let silenced = 0
   let unsilenced = 0
   for (const a of open) {
@@ -248,5 +254,5 @@ export async function refreshSilenced(lifecycle: LifecycleDeps, now: number) {
       if (!(error instanceof AppError && error.status === 404)) throw error // deleted meanwhile
     }
   }
-  return { open: open.length, silenced, unsilenced }
+  return { checked: open.length, silenced, unsilenced }
 }

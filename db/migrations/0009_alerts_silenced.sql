@@ -1,0 +1,1 @@
+CREATE INDEX `alerts_silenced_idx` ON `alerts` (`id`) WHERE silenced = 1;
