@@ -7,6 +7,8 @@ import { renderTemplate, templateProblem } from '../../app/modules/alerts/templa
 import { merge, newBucket, type Bucket } from '../../app/modules/metrics/query.ts'
 import { emptySketch } from '../../app/modules/metrics/sketch.ts'
 import type { Alert } from '../../db/schema/alerts.ts'
+import { sha256 } from '../../app/lib/crypto.ts'
+import { canonicalLabels } from '../../app/modules/metrics/store.ts'
 
 describe('label matchers', () => {
   it('regexes are anchored like Prometheus and a missing label reads as empty', () => {
@@ -41,6 +43,24 @@ describe('fingerprints', () => {
     expect(ruleFingerprint('r1', { a: '1' })).not.toBe(ruleFingerprint('r2', { a: '1' }))
     expect(labelsFingerprint({ a: '1', b: '2' })).toBe(labelsFingerprint({ b: '2', a: '1' }))
     expect(labelsFingerprint({ a: '1' })).not.toBe(ruleFingerprint('', { a: '1' }))
+  })
+
+  it('of remembered label sets are those worked out anew, whatever the hash they are remembered by says', () => {
+    const direct = (labels: Record<string, string>) => sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
+    expect(labelsFingerprint({ ab: 'c' })).not.toBe(labelsFingerprint({ a: 'bc' }))
+    // These two label sets have the same 32-bit hash (found by search): each keeps its own fingerprint.
+    const one = { job: 'api', instance: 'host-129599' }
+    const other = { job: 'api', instance: 'host-732382' }
+    for (let i = 0; i < 3; i++) {
+      expect(labelsFingerprint(one)).toBe(direct(one))
+      expect(labelsFingerprint(other)).toBe(direct(other))
+    }
+    // A caller changing its labels object afterwards does not change what was remembered.
+    const mine = { job: 'api', instance: 'host-1' }
+    const before = labelsFingerprint(mine)
+    mine.instance = 'host-2'
+    expect(labelsFingerprint(mine)).toBe(direct({ job: 'api', instance: 'host-2' }))
+    expect(labelsFingerprint({ job: 'api', instance: 'host-1' })).toBe(before)
   })
 })
 

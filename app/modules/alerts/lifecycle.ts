@@ -55,17 +55,28 @@ export const ruleFingerprint = (ruleId: string, labels: Record<string, string>) 
 
 /** The fingerprint of a received alert: its sender's labels, sorted (as Alertmanager does). */
 export function labelsFingerprint(labels: Record<string, string>) {
-  // Senders repeat the same label sets (in the same order): remember the last few thousand.
-  const key = JSON.stringify(labels)
-  let fp = fingerprints.get(key)
-  if (fp === undefined) {
-    fp = sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
-    fingerprints.set(key, fp)
-  }
+  // Senders repeat the same label sets (in the same order): the last few thousand are remembered
+  // by a hash of their text, checked against a copy of the labels (so a collision is only worked
+  // out anew). Cheaper than a JSON text of the labels as the key, made for every alert received.
+  const hash = labelsHash(labels)
+  const hit = fingerprints.get(hash)
+  if (hit && sameValue(hit.labels, labels)) return hit.fp
+  const fp = sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
+  fingerprints.set(hash, { labels: { ...labels }, fp })
   return fp
 }
 const FINGERPRINT_CACHE = 16_384
-const fingerprints = boundedMap<string, string>(FINGERPRINT_CACHE)
+const fingerprints = boundedMap<number, { labels: Record<string, string>; fp: string }>(FINGERPRINT_CACHE)
+// FNV-1a over each name and value, each followed by a separator ({ ab: 'c' } is not { a: 'bc' }).
+const fnv = (h: number, s: string) => {
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return Math.imul(h ^ 0xffff, 0x01000193)
+}
+function labelsHash(labels: Record<string, string>) {
+  let h = 0x811c9dc5
+  for (const k in labels) h = fnv(fnv(h, k), labels[k]!)
+  return h
+}
 
 // Reports for one fingerprint are applied one after another, so counts and transitions never race:
 // each fingerprint's last turn (a promise that settles when it ends). Ended turns are not deleted
