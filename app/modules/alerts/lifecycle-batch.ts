@@ -352,7 +352,7 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
   if (cached.length) statements.push(cacheCheck(cached))
   // Quiet repeats: only their narrow alert_repeats rows move; the count moves on by how many came
   // (so no other writer's repeat is lost).
-  if (touched.length) statements.push({ sql: REPEATS, args: [JSON.stringify(touched.map(({ a, s }) => [a.id, a.repeatCount - s.repeatCount, a.lastSeenAt, a.updatedAt]))] })
+  if (touched.length) statements.push({ sql: REPEATS, args: [repeatsJson(touched)] })
   const folded = [...updated.values()].flatMap((u) => u.rows.map((a) => a.id))
   if (folded.length) statements.push({ sql: FOLDED, args: [JSON.stringify(folded)] })
   if (inserted.length) statements.push(insertRowsOf(alerts, ALERT_KEYS, inserted))
@@ -363,6 +363,13 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
   moveOn(touched)
   await committed
   return out
+}
+
+/** The quiet repeats' rows for REPEATS, `[[id, n, lastSeenAt, updatedAt], …]`, written out as text (no array a row). */
+function repeatsJson(touched: { a: Alert; s: Alert }[]) {
+  let rows = ''
+  for (const { a, s } of touched) rows += `${rows ? ',' : ''}[${JSON.stringify(a.id)},${a.repeatCount - s.repeatCount},${a.lastSeenAt},${a.updatedAt}]`
+  return `[${rows}]`
 }
 
 /**
