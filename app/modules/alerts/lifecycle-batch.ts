@@ -207,7 +207,7 @@ async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>
   if (!fps.length) return new Set()
   const rows = new Map((await db.select(storedAlert).from(alerts).where(inArray(alerts.fingerprint, fps))).map((a) => [a.fingerprint, a]))
   const bySender = await resolvedBySender(db, [...rows.values()].filter((a) => reports.some((r) => r.fingerprint === a.fingerprint && mayBeStale(r, a))).map((a) => a.id))
-  return new Set(reports.filter((r) => mayBeStale(r, rows.get(r.fingerprint)) && bySender.get(rows.get(r.fingerprint)!.id) === true))
+  return staleIn(reports, (fp) => rows.get(fp), bySender) ?? new Set()
 }
 
 /**
