@@ -38,7 +38,7 @@ parentPort.on('message', (msg) => {
         // A statement that returns rows (a check that fails by raising an error) is stepped through.
         if (st.reader) st.raw(true).all(s.args)
         // One prepared statement run once per row (cheaper than spreading a JSON array in SQL).
-        else if (s.rows) for (const row of s.rows) st.run(row)
+        else if (s.rows) for (const row of typeof s.rows === 'string' ? JSON.parse(s.rows) : s.rows) st.run(row)
         else st.run(s.args)
       }
       db.exec('COMMIT')

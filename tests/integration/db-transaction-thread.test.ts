@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
+import { blob, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { insertRowsOf } from '../../app/modules/alerts/batch-statements.ts'
 import { openDb, writeTransaction, type Db } from '../../db/client.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'homeostat-txn-'))
@@ -39,6 +41,20 @@ describe.each([
       db.run(sql`insert into t (v) values (${'d'})`),
     ])
     expect(await values(db)).toEqual(['a', 'b', 'c', 'd'])
+  })
+
+  it('takes rows as their JSON text too, and insertRowsOf sends arrays when a value has no JSON form', async () => {
+    const other = db
+    await other.run(sql`create table w (id integer primary key, name text, n real, b blob)`)
+    const w = sqliteTable('w', { id: integer('id').primaryKey(), name: text('name'), n: real('n'), b: blob('b') })
+    const asText = insertRowsOf(w, ['id', 'name', 'n'], [{ id: 1, name: 'x "quoted" ✓', n: 1.5 }, { id: 2, name: null, n: -3 }])
+    expect(typeof asText.rows).toBe('string')
+    const withBlob = insertRowsOf(w, ['id', 'b'], [{ id: 3, b: Buffer.from([1, 2, 255]) }])
+    expect(Array.isArray(withBlob.rows)).toBe(true)
+    await writeTransaction(other, [asText, withBlob])
+    const rows = await other.all<{ id: number; name: string | null; n: number | null; b: Uint8Array | ArrayBuffer | null }>(sql`select id, name, n, b from w order by id`)
+    expect(rows.map((r) => [r.id, r.name, r.n])).toEqual([[1, 'x "quoted" ✓', 1.5], [2, null, -3], [3, null, null]])
+    expect([...new Uint8Array(rows[2]!.b as ArrayBuffer)]).toEqual([1, 2, 255])
   })
 
   it('writes nothing when one statement fails, and rejects with the database error', async () => {

@@ -9,6 +9,7 @@ import { emptySketch } from '../../app/modules/metrics/sketch.ts'
 import type { Alert } from '../../db/schema/alerts.ts'
 import { sha256 } from '../../app/lib/crypto.ts'
 import { canonicalLabels } from '../../app/modules/metrics/store.ts'
+import { parseTime, toMs } from '../../app/modules/alerts/receivers/common.ts'
 
 describe('label matchers', () => {
   it('regexes are anchored like Prometheus and a missing label reads as empty', () => {
@@ -43,6 +44,16 @@ describe('fingerprints', () => {
     expect(ruleFingerprint('r1', { a: '1' })).not.toBe(ruleFingerprint('r2', { a: '1' }))
     expect(labelsFingerprint({ a: '1', b: '2' })).toBe(labelsFingerprint({ b: '2', a: '1' }))
     expect(labelsFingerprint({ a: '1' })).not.toBe(ruleFingerprint('', { a: '1' }))
+  })
+
+  it('of a source come after its prefix, and a label set remembered under one prefix is not taken for another', () => {
+    const labels = { alertname: 'Prefixed', instance: 'host-1' }
+    const bare = labelsFingerprint(labels)
+    for (let i = 0; i < 2; i++) {
+      expect(labelsFingerprint(labels, 'prometheus:')).toBe(`prometheus:${bare}`)
+      expect(labelsFingerprint(labels, 'grafana:')).toBe(`grafana:${bare}`)
+      expect(labelsFingerprint(labels)).toBe(bare)
+    }
   })
 
   it('of remembered label sets are those worked out anew, whatever the hash they are remembered by says', () => {
@@ -152,7 +163,7 @@ describe('turns per fingerprint', () => {
     expect(order).toEqual(['y', 'a1', 'a2', 'group'])
   })
 
-  it('still wait for a turn in progress after many more have come and gone (ended turns are swept, not that one)', async () => {
+  it('still wait for a turn in progress after many groups have come and gone', async () => {
     const held = gate()
     const order: string[] = []
     const long = serialized('turn-held', async () => {
@@ -166,6 +177,39 @@ describe('turns per fingerprint', () => {
     held.open()
     await Promise.all([long, after])
     expect(order).toEqual(['held', 'after'])
+  })
+
+  it('run a single report after a group in flight that holds its fingerprint, and beside one that does not', async () => {
+    const held = gate()
+    const order: string[] = []
+    const group = serializedAll(['turn-g1', 'turn-g2'], async () => {
+      await held.opened
+      order.push('group')
+    })
+    const inGroup = serialized('turn-g2', async () => void order.push('g2'))
+    const outside = serialized('turn-g3', async () => void order.push('g3'))
+    await outside
+    expect(order).toEqual(['g3'])
+    held.open()
+    await Promise.all([group, inGroup])
+    expect(order).toEqual(['g3', 'group', 'g2'])
+  })
+
+  it('run a group after a group of another pipeline that shares a fingerprint, not after the groups of its own', async () => {
+    const held = gate()
+    const order: string[] = []
+    const mine = new Set<Promise<unknown>>()
+    const first = serializedAll(['turn-p1'], async () => {
+      await held.opened
+      order.push('first')
+    }, mine)
+    const sameLine = serializedAll(['turn-p1'], async () => void order.push('same pipeline'), mine)
+    const otherLine = serializedAll(['turn-p2', 'turn-p1'], async () => void order.push('other pipeline'), new Set())
+    await sameLine
+    expect(order).toEqual(['same pipeline'])
+    held.open()
+    await Promise.all([first, otherLine])
+    expect(order).toEqual(['same pipeline', 'first', 'other pipeline'])
   })
 })
 
@@ -190,5 +234,19 @@ describe('pure evaluation', () => {
     const rule = { kind: 'anomaly' as const, metric: 'm', matchers: [], by: [], agg: 'avg', windowMs: 600_000, comparator: null, value: null, params: { zScore: 3 } }
     const flat: Group = { labels: {}, lastSeenAt: 0, members: [new Map(Array.from({ length: 10 }, (_, i) => [i * 60_000, bucket([5])] as [number, Bucket]))] }
     expect(anomalyCandidates(rule, [flat], 600_000)[0]).toMatchObject({ holds: false, value: null })
+  })
+})
+
+describe('receivers: times', () => {
+  it('are parsed as Date.parse parses them, remembered or not, and slots shared by two texts never mix them up', () => {
+    const base = Date.parse('2026-11-23T22:00:00.000Z')
+    const texts = Array.from({ length: 500 }, (_, i) => new Date(base + i * 1_001).toISOString())
+    texts.push('', 'not a time', '0001-01-01T00:00:00Z', '2026-11-23T23:00:00+01:00')
+    for (let round = 0; round < 3; round++) {
+      for (const s of texts) expect(Object.is(parseTime(s), Date.parse(s))).toBe(true)
+      expect(toMs('0001-01-01T00:00:00Z')).toBeUndefined()
+      expect(toMs('not a time')).toBeUndefined()
+      expect(toMs(texts[7])).toBe(base + 7 * 1_001)
+    }
   })
 })

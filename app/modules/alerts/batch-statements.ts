@@ -45,8 +45,10 @@ export function insertRowsOf<T extends SQLiteTable>(table: T, keys: (keyof T['$i
     const columns = getTableColumns(table)
     return `insert into ${ident(name)} (${keys.map((k) => ident(columns[k]!.name)).join(', ')}) values (${keys.map(() => '?').join(', ')})`
   })
-  return { sql, args: [], rows: rows.map((row) => driverRow(table, keys, row as Record<string, unknown>) as TxnStatement['args']) }
+  const values = rows.map((row) => driverRow(table, keys, row as Record<string, unknown>) as TxnStatement['args'])
+  return { sql, args: [], rows: values.every((r) => r.every(isJsonValue)) ? JSON.stringify(values) : values }
 }
+const isJsonValue = (v: unknown) => v === null || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v))
 
 /**
  * Updates rows by id, setting `keys` from each row, in one statement with ONE parameter: the rows as

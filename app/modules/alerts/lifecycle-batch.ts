@@ -267,7 +267,8 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
       // else: new (see KnownFingerprints; its insert is checked by the unique index)
     }
   }
-  if (unknown.length) for (const a of await db.select(storedAlert).from(alerts).where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)) stored.set(a.fingerprint, a)
+  const read = unknown.length ? await db.select(storedAlert).from(alerts).where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`) : []
+  for (const a of read) stored.set(a.fingerprint, a)
   // Stale reports are judged against the alert as each delivery finds it (as if applied one by one).
   const maybe = new Set<string>()
   for (const d of deliveries) if (d.opts.staleGuard) for (const r of d.reports) if (mayBeStale(r, stored.get(r.fingerprint))) maybe.add(stored.get(r.fingerprint)!.id)
@@ -338,11 +339,12 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
     updated.get(shape)?.rows.push(a) ?? updated.set(shape, { keys, rows: [a] })
   }
   // Remembered before the commit, so the next group can be worked out meanwhile: if this one
-  // fails, the next one's checks fail too, and the entries are dropped. A quiet repeat keeps the
-  // cached object, moved on below once the statements are out (see `moveOn`).
-  for (const a of stored.values()) if (!changed.has(a.fingerprint)) cache.set(a)
+  // fails, the next one's checks fail too, and the entries are dropped. An alert read from the
+  // database is cached as stored (one taken from the cache is there already), and a quiet repeat
+  // keeps that object, moved on below once the statements are out (see `moveOn`); a changed row
+  // replaces it.
+  for (const a of read) cache.set(a)
   for (const a of inserted) cache.set(a)
-  for (const { s } of touched) cache.set(s)
   for (const u of updated.values()) for (const a of u.rows) cache.set(a)
   for (const a of inserted) existing.add(a.fingerprint)
   workedOut?.()

@@ -53,53 +53,55 @@ export type ReportResult = { alert: Alert | null; change: 'created' | 'pending' 
 /** The fingerprint of a rule's alert: the rule id and the alert's own (sorted) labels. */
 export const ruleFingerprint = (ruleId: string, labels: Record<string, string>) => sha256(`rule\u0000${ruleId}\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
 
-/** The fingerprint of a received alert: its sender's labels, sorted (as Alertmanager does). */
-export function labelsFingerprint(labels: Record<string, string>) {
+/**
+ * The fingerprint of a received alert: its sender's labels, sorted (as Alertmanager does), after
+ * `prefix` (the source, e.g. `prometheus:`).
+ */
+export function labelsFingerprint(labels: Record<string, string>, prefix = '') {
   // Senders repeat the same label sets (in the same order): the last few thousand are remembered
   // by a hash of their text, checked against a copy of the labels (so a collision is only worked
-  // out anew). Cheaper than a JSON text of the labels as the key, made for every alert received.
-  const hash = labelsHash(labels)
+  // out anew). Cheaper than a JSON text of the labels as the key, made for every alert received;
+  // and the same string each time, whose hash the maps keyed by fingerprint already hold.
+  const hash = labelsHash(labels, prefix)
   const hit = fingerprints.get(hash)
-  if (hit && sameValue(hit.labels, labels)) return hit.fp
-  const fp = sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
-  fingerprints.set(hash, { labels: { ...labels }, fp })
+  if (hit && hit.prefix === prefix && sameValue(hit.labels, labels)) return hit.fp
+  const fp = prefix + sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
+  fingerprints.set(hash, { prefix, labels: { ...labels }, fp })
   return fp
 }
 const FINGERPRINT_CACHE = 16_384
-const fingerprints = boundedMap<number, { labels: Record<string, string>; fp: string }>(FINGERPRINT_CACHE)
+const fingerprints = boundedMap<number, { prefix: string; labels: Record<string, string>; fp: string }>(FINGERPRINT_CACHE)
 // FNV-1a over each name and value, each followed by a separator ({ ab: 'c' } is not { a: 'bc' }).
 const fnv = (h: number, s: string) => {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
   return Math.imul(h ^ 0xffff, 0x01000193)
 }
-function labelsHash(labels: Record<string, string>) {
-  let h = 0x811c9dc5
+function labelsHash(labels: Record<string, string>, prefix: string) {
+  let h = prefix ? fnv(0x811c9dc5, prefix) : 0x811c9dc5
   for (const k in labels) h = fnv(fnv(h, k), labels[k]!)
   return h
 }
 
-// Reports for one fingerprint are applied one after another, so counts and transitions never race:
-// each fingerprint's last turn (a promise that settles when it ends). Ended turns are not deleted
-// one by one but swept when the map outgrows QUEUE_SWEEP_AT: a group commit takes a turn for every
-// fingerprint it holds, and adding and deleting that many keys a group was ≈ 13 % of what the
-// intake allocated; a key re-sent since is then only moved on to the new turn.
-const queues = new Map<string, Promise<unknown>>()
-const ended = new WeakSet<Promise<unknown>>()
-const QUEUE_SWEEP_AT = 16_384
-const turnOf = (key: string) => {
-  const p = queues.get(key)
-  return p && !ended.has(p) ? p : undefined
-}
-function takeTurns(keys: Iterable<string>, tail: Promise<unknown>) {
-  for (const k of keys) queues.set(k, tail)
-  if (queues.size > QUEUE_SWEEP_AT) for (const [k, p] of queues) if (ended.has(p)) queues.delete(k)
-  void tail.then(() => ended.add(tail))
-}
+// Reports for one fingerprint are applied one after another, so counts and transitions never race.
+// A single report's turn (`serialized`) is kept per fingerprint until it ends; a group's turn
+// (`serializedAll`) is kept once with the list of its fingerprints, not a map entry per
+// fingerprint: a group commit takes hundreds, and with no single turn under way (nearly always)
+// it then looks up nothing at all. A single report scans the few groups in flight instead.
+const singles = new Map<string, Promise<unknown>>()
+type GroupTurn = { keys: string[]; tail: Promise<unknown> }
+const groupTurns = new Set<GroupTurn>()
 
 export function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
-  const next = (turnOf(key) ?? Promise.resolve()).then(run, run)
+  const waits: Promise<unknown>[] = []
+  const single = singles.get(key)
+  if (single) waits.push(single)
+  for (const g of groupTurns) if (g.keys.includes(key)) waits.push(g.tail)
+  const next = Promise.all(waits).then(run, run)
   const tail = next.catch(() => undefined)
-  takeTurns([key], tail)
+  singles.set(key, tail)
+  void tail.then(() => {
+    if (singles.get(key) === tail) singles.delete(key)
+  })
   return next
 }
 
@@ -297,14 +299,27 @@ export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number)
 // made per key (a group commit calls this with the fingerprint of every report it takes).
 export function serializedAll<T>(keys: string[], run: () => Promise<T>, pipeline?: Set<Promise<unknown>>): Promise<T> {
   const waits: Promise<unknown>[] = []
-  for (const k of keys) {
-    const p = turnOf(k)
-    if (p && !pipeline?.has(p)) waits.push(p)
+  if (singles.size) {
+    for (const k of keys) {
+      const p = singles.get(k)
+      if (p) waits.push(p)
+    }
   }
-  const next = Promise.all(waits).then(run, run)
+  // Another pipeline's groups (another database's, or groups taken outside one): those sharing a key.
+  let mine: Set<string> | undefined
+  for (const g of groupTurns) {
+    if (pipeline?.has(g.tail)) continue
+    mine ??= new Set(keys)
+    if (g.keys.some((k) => mine!.has(k))) waits.push(g.tail)
+  }
+  const next = (waits.length ? Promise.all(waits) : Promise.resolve()).then(run, run)
   const tail = next.catch(() => undefined)
-  takeTurns(keys, tail)
+  const turn = { keys, tail }
+  groupTurns.add(turn)
   pipeline?.add(tail)
-  void tail.then(() => pipeline?.delete(tail))
+  void tail.then(() => {
+    groupTurns.delete(turn)
+    pipeline?.delete(tail)
+  })
   return next
 }

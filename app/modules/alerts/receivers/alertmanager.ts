@@ -54,7 +54,7 @@ export function webhookReport(a: WebhookAlert, source: string, actor: string, ex
   const annotations: Record<string, string> = { ...(a.annotations ?? {}), ...extra }
   if (a.generatorURL) annotations.generatorURL = a.generatorURL
   return {
-    fingerprint: `${source}:${a.fingerprint ?? labelsFingerprint(labels)}`,
+    fingerprint: a.fingerprint ? `${source}:${a.fingerprint}` : labelsFingerprint(labels, `${source}:`),
     source,
     state: a.status,
     severity: severityOf(labels),

@@ -25,8 +25,31 @@ export const ToolAnnotations = v.pipe(
   v.record(v.pipe(v.string(), v.maxLength(200, 'annotation names are at most 200 characters')), bounded(16_384), 'must be an object of string annotations'),
   v.check((a) => Object.keys(a).length <= 64, 'at most 64 annotations'),
 )
+/**
+ * `Date.parse`, remembering the last few texts: a sender stamps the alerts of one delivery (and of
+ * deliveries close together) with the same few times, each validated and then converted, and a
+ * parse costs ≈ 0.25 µs (≈ 1 µs an alert at intake).
+ */
+export function parseTime(s: string): number {
+  const i = timeSlot(s)
+  if (times[i] === s) return parsed[i]!
+  const ms = Date.parse(s)
+  times[i] = s
+  parsed[i] = ms
+  return ms
+}
+const TIME_SLOTS = 64
+const times: (string | undefined)[] = new Array(TIME_SLOTS)
+const parsed = new Float64Array(TIME_SLOTS)
+// The slot from the characters that differ between nearby times (seconds, minutes, milliseconds).
+const timeSlot = (s: string) => {
+  let h = s.length
+  for (let i = Math.max(0, s.length - 10); i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
+  return (h ^ (h >>> 16)) & (TIME_SLOTS - 1)
+}
+
 /** An RFC 3339 time; Alertmanager sends `0001-01-01T00:00:00Z` for "not set". */
-export const ToolTime = v.pipe(bounded(64), v.check((s) => s === '' || !Number.isNaN(Date.parse(s)), 'must be an RFC 3339 time'))
+export const ToolTime = v.pipe(bounded(64), v.check((s) => s === '' || !Number.isNaN(parseTime(s)), 'must be an RFC 3339 time'))
 export const ToolUrl = bounded(4096)
 export const Alerts = <T extends v.GenericSchema>(item: T) =>
   v.pipe(v.array(item, 'must be a list of alerts'), v.minLength(1, 'must hold at least one alert'), v.maxLength(MAX_ALERTS, `at most ${MAX_ALERTS} alerts per request`))
@@ -34,7 +57,7 @@ export const Alerts = <T extends v.GenericSchema>(item: T) =>
 /** Milliseconds, or undefined for a missing or zero time (Go's zero time is year 1). */
 export function toMs(s: string | undefined | null): number | undefined {
   if (!s) return undefined
-  const ms = Date.parse(s)
+  const ms = parseTime(s)
   return Number.isNaN(ms) || ms <= 0 ? undefined : ms
 }
 

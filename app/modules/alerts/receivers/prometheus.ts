@@ -8,7 +8,7 @@
  */
 import * as v from 'valibot'
 import { labelsFingerprint, type AlertReport } from '../lifecycle.ts'
-import { Alerts, MAX_ALERTS, severityOf, titleOf, toMs, ToolAnnotations, ToolLabels, ToolTime, ToolUrl } from './common.ts'
+import { Alerts, MAX_ALERTS, parseTime, severityOf, titleOf, toMs, ToolAnnotations, ToolLabels, ToolTime, ToolUrl } from './common.ts'
 
 /** One postable alert (Alertmanager's `postableAlert`): labels required, the rest optional. */
 const PostableAlert = v.looseObject({
@@ -34,7 +34,7 @@ function stringRecord(x: unknown, min: number, keyMax: number, valueMax: number)
   }
   return n > 0 || min === 0
 }
-const time = (x: unknown) => x === undefined || (typeof x === 'string' && x.length <= 64 && (x === '' || !Number.isNaN(Date.parse(x))))
+const time = (x: unknown) => x === undefined || (typeof x === 'string' && x.length <= 64 && (x === '' || !Number.isNaN(parseTime(x))))
 
 /**
  * True only for a body `PostableAlerts` accepts as it is (its output is the input): the intake's
@@ -62,7 +62,7 @@ export function prometheusReports(body: PostableAlertsInput, actor: string, now:
     const endsAt = toMs(a.endsAt)
     const resolved = endsAt !== undefined && endsAt <= now
     return {
-      fingerprint: `prometheus:${labelsFingerprint(labels)}`,
+      fingerprint: labelsFingerprint(labels, 'prometheus:'),
       source: 'prometheus',
       state: resolved ? 'resolved' : 'firing',
       severity: severityOf(labels),
