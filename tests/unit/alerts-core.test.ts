@@ -10,6 +10,7 @@ import type { Alert } from '../../db/schema/alerts.ts'
 import { sha256 } from '../../app/lib/crypto.ts'
 import { canonicalLabels } from '../../app/modules/metrics/store.ts'
 import { parseTime, toMs } from '../../app/modules/alerts/receivers/common.ts'
+import { cacheCheck, plainText } from '../../app/modules/alerts/alert-cache.ts'
 
 describe('label matchers', () => {
   it('regexes are anchored like Prometheus and a missing label reads as empty', () => {
@@ -248,5 +249,22 @@ describe('receivers: times', () => {
       expect(toMs('not a time')).toBeUndefined()
       expect(toMs(texts[7])).toBe(base + 7 * 1_001)
     }
+  })
+})
+
+describe('the cache check', () => {
+  const alert = (id: string, ruleId: string | null, silenced: boolean): Alert => ({ id, ruleId, status: 'firing', repeatCount: 41, silenced, updatedAt: 1_763_900_000_123 }) as Alert
+  it('lists each alert by id with its state as "updated|status|count|silenced|rule", whatever characters the ids hold', () => {
+    const used = [alert('01JXA', null, false), alert('01JXB', '01JXRULE', true), alert('odd "id"', 'rule\\with "quotes" é', false), alert('tab\there', null, false)]
+    const { args } = cacheCheck(used)
+    expect(JSON.parse(args[0] as string)).toEqual({
+      '01JXA': '1763900000123|firing|41|0|',
+      '01JXB': '1763900000123|firing|41|1|01JXRULE',
+      'odd "id"': '1763900000123|firing|41|0|rule\\with "quotes" é',
+      'tab\there': '1763900000123|firing|41|0|',
+    })
+    expect(args[1]).toBe(4)
+    expect(['01JXA', 'é ✓', ''].every(plainText)).toBe(true)
+    expect(['a"b', 'a\\b', 'a\nb', '\u0000'].some(plainText)).toBe(false)
   })
 })

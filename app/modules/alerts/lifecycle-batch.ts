@@ -11,7 +11,7 @@ import { writeTransaction, type Db } from '../../../db/client.ts'
 import type { TxnStatement } from '../../../db/txn-thread.ts'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
 import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson, type TableRow } from './batch-statements.ts'
-import { alertCacheOf, cacheCheck, isStaleCache, knownFingerprintsOf, type AlertCache } from './alert-cache.ts'
+import { alertCacheOf, cacheCheck, isStaleCache, knownFingerprintsOf, plainText, type AlertCache } from './alert-cache.ts'
 import { find, nextState, reportOne, sameValue, serializedAll, uniqueFingerprint, type AlertReport, type LifecycleDeps, type ReportResult, type Transition } from './lifecycle.ts'
 
 export type ReportsOptions = {
@@ -370,7 +370,7 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
 /** The quiet repeats' rows for REPEATS, `[[id, n, lastSeenAt, updatedAt], …]`, written out as text (no array a row). */
 function repeatsJson(touched: { a: Alert; s: Alert }[]) {
   let rows = ''
-  for (const { a, s } of touched) rows += `${rows ? ',' : ''}[${JSON.stringify(a.id)},${a.repeatCount - s.repeatCount},${a.lastSeenAt},${a.updatedAt}]`
+  for (const { a, s } of touched) rows += `${rows ? ',' : ''}[${plainText(a.id) ? `"${a.id}"` : JSON.stringify(a.id)},${a.repeatCount - s.repeatCount},${a.lastSeenAt},${a.updatedAt}]`
   return `[${rows}]`
 }
 

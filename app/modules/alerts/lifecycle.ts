@@ -25,7 +25,9 @@ export type EventInput = { type: AlertEventType; actor: string; detail?: Record<
 export type Transition = { before: Alert | null; after: Alert; events: EventInput[]; at: number }
 
 /** Extra statements to write in the same batch as a transition (e.g. notification outbox rows). */
-export type TransitionHook = (db: Db, t: Transition) => BatchItem<'sqlite'>[] | Promise<BatchItem<'sqlite'>[]>
+export type TransitionHook = (db: Db, t: Transition) => readonly BatchItem<'sqlite'>[] | Promise<readonly BatchItem<'sqlite'>[]>
+/** What a hook answers when it adds nothing (most reports): one shared list, not one made each time. */
+export const NO_STATEMENTS: readonly BatchItem<'sqlite'>[] = Object.freeze([])
 
 export type LifecycleDeps = { db: Db; hooks?: TransitionHook[] }
 

@@ -12,7 +12,7 @@ import { silences, type Silence } from '../../../db/schema/notify.ts'
 import { AppError, badRequest, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
-import type { EventInput, LifecycleDeps, Transition, TransitionHook } from './lifecycle.ts'
+import { NO_STATEMENTS, type EventInput, type LifecycleDeps, type Transition, type TransitionHook } from './lifecycle.ts'
 import { setSilenced } from './lifecycle-actions.ts'
 import { anchored, regexProblem } from './matchers.ts'
 import { cronFor, effectiveEnd, isSilenced, matchesLabels, matchingSilences, nextWindow, NO_END, silencesAt, silenceState, type SilenceState } from './silence-windows.ts'
@@ -208,15 +208,15 @@ const isSilenceChange = (e: EventInput) => e.type === 'silenced' || e.type === '
  * `setSilenced`) is left as it is.
  */
 export const silenceHook: TransitionHook = (db, t) => {
-  if (t.events.some(isSilenceChange)) return []
+  if (t.events.some(isSilenceChange)) return NO_STATEMENTS
   const list = currentSilencesNow(db)
   return Array.isArray(list) ? silenceStatements(db, t, list) : list.then((l) => silenceStatements(db, t, l))
 }
 
-function silenceStatements(db: Db, t: Transition, list: Silence[]): BatchItem<'sqlite'>[] {
+function silenceStatements(db: Db, t: Transition, list: Silence[]): readonly BatchItem<'sqlite'>[] {
   // Every report of an alert asks: answered without making anything when the flag stays.
   const want = list.length > 0 && isSilenced(t.after.labels, list, t.at)
-  if (want === t.after.silenced) return []
+  if (want === t.after.silenced) return NO_STATEMENTS
   const hits = want ? matchingSilences(t.after.labels, list, t.at) : []
   t.after.silenced = want
   const event: EventInput = want ? { type: 'silenced', actor: ACTOR, detail: { silenceIds: hits.map((s) => s.id), status: t.after.status } } : { type: 'unsilenced', actor: ACTOR, detail: { reason: 'no silence matches', status: t.after.status } }

@@ -9,7 +9,7 @@ import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import type { Alert, Severity } from '../../../db/schema/alerts.ts'
 import { notifications } from '../../../db/schema/notify.ts'
-import type { Transition, TransitionHook } from '../alerts/lifecycle.ts'
+import { NO_STATEMENTS, type Transition, type TransitionHook } from '../alerts/lifecycle.ts'
 import { kick } from './delivery.ts'
 import { groupKeyOf, loadRouting, routesFrom, type Route, type Routing } from './policies.ts'
 
@@ -74,7 +74,7 @@ export async function outboxRows(db: Db, alert: Alert, kind: NotifyKind, at: num
 export const outboxHook: TransitionHook = (db, t) => {
   const kind = kindOf(t)
   // Most transitions (repeats) notify nothing: answered without waiting.
-  if (!kind || t.after.silenced) return []
+  if (!kind || t.after.silenced) return NO_STATEMENTS
   return outboxStatements(db, t, kind)
 }
 
