@@ -89,14 +89,23 @@ const threads = new WeakMap<Db, TransactionThread>()
 /**
  * Runs statements as one write transaction (BEGIN IMMEDIATE … COMMIT) and resolves once it is
  * committed: on the database's transaction thread for a local file (db/txn-thread.ts), else as
- * one batch on the client. Nothing is written if one fails.
+ * one batch on the client. Nothing is written if one fails. `epoch`: the transaction was made from
+ * a cache right as of that `transactionEpoch`; on the thread it is refused (code `STALE_EPOCH`)
+ * once anything may have changed since.
  */
-export async function writeTransaction(db: Db, items: (BatchItem<'sqlite'> | TxnStatement)[]): Promise<void> {
+export async function writeTransaction(db: Db, items: (BatchItem<'sqlite'> | TxnStatement)[], epoch?: number): Promise<void> {
   const statements = items.map(toStatement)
   const thread = threads.get(db)
-  if (thread) await thread.run(statements)
+  if (thread) await thread.run(statements, epoch)
   else await db.$client.batch(asInStatements(statements), 'write')
 }
+
+/**
+ * The epoch of a database's transaction thread (see `writeTransaction`): what was read or written
+ * as of it needs no check in a transaction sent with it. Undefined without a thread (`:memory:`,
+ * a remote database), where every cached row is checked.
+ */
+export const transactionEpoch = (db: Db): number | undefined => threads.get(db)?.epoch()
 
 /**
  * The prepared-statement writer of a database opened on a local file, if any. @libsql/client

@@ -18,7 +18,13 @@ type Arg = string | number | bigint | null | Uint8Array
  */
 export type TxnStatement = { sql: string; args: Arg[]; rows?: Arg[][] | string }
 
-export type TransactionThread = { run(statements: TxnStatement[]): Promise<void>; close(): void }
+/**
+ * `run(statements, epoch)`: a transaction made from a cache of the database that was right as of
+ * `epoch` (see `epoch()`) is refused (an error with code `STALE_EPOCH`, nothing written) when the
+ * thread has since seen another connection commit, or a transaction of its own roll back.
+ * `epoch()`: the latest epoch the thread has answered with.
+ */
+export type TransactionThread = { run(statements: TxnStatement[], epoch?: number): Promise<void>; epoch(): number; close(): void }
 
 type Pending = { resolve: () => void; reject: (e: Error) => void; start: number }
 
@@ -27,6 +33,7 @@ export function openTransactionThread(path: string, options: { pragmas: string[]
   let worker: Worker | undefined
   let closed = false
   let next = 0
+  let epoch = 0
   const pending = new Map<number, Pending>()
   // A thread that died fails what it had not answered (the callers apply their work again from a
   // fresh read); the next transaction starts a new one.
@@ -38,9 +45,11 @@ export function openTransactionThread(path: string, options: { pragmas: string[]
   const start = () => {
     // Bun's `smol`: the thread's heap is collected early and kept small (it only ever holds the
     // statements in hand; a default heap grew to ≈ 40 MB under intake). Node and Deno ignore it.
-    const settings: WorkerOptions & { smol?: boolean } = { workerData: { path, pragmas: options.pragmas }, smol: true }
+    // A new thread has seen nothing yet: it starts past every epoch answered so far.
+    const settings: WorkerOptions & { smol?: boolean } = { workerData: { path, pragmas: options.pragmas, epoch: epoch + 1 }, smol: true }
     const w = new Worker(new URL('./txn-worker.js', import.meta.url), settings)
-    w.on('message', (m: { id: number; error?: { message: string; code?: string } }) => {
+    w.on('message', (m: { id: number; epoch: number; error?: { message: string; code?: string } }) => {
+      if (m.epoch > epoch) epoch = m.epoch
       const p = pending.get(m.id)
       if (!p) return
       pending.delete(m.id)
@@ -55,7 +64,8 @@ export function openTransactionThread(path: string, options: { pragmas: string[]
     return w
   }
   return {
-    run(statements) {
+    epoch: () => epoch,
+    run(statements, assumed) {
       if (closed) return Promise.reject(new Error('The database is closed'))
       const w = (worker ??= start())
       const id = ++next
@@ -63,7 +73,7 @@ export function openTransactionThread(path: string, options: { pragmas: string[]
         pending.set(id, { resolve, reject, start: performance.now() })
         // Held open while a transaction is under way (a script must not exit before its commit).
         w.ref()
-        w.postMessage({ id, statements })
+        w.postMessage({ id, statements, epoch: assumed })
       })
     },
     close() {

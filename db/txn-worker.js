@@ -22,6 +22,15 @@ function statementFor(text) {
   return st
 }
 
+// The epoch: counts what may have made a cache of the database taken before it wrong: a commit
+// by any other connection (seen as a new `data_version` when a transaction begins) and a
+// transaction of this thread rolled back. A transaction sent with the epoch its sender knew
+// (`epoch`) is refused, untouched, when the epoch has moved on since (see db/txn-thread.ts). A new
+// thread starts one past what its sender knew: nothing before it was seen.
+let epoch = workerData.epoch
+let lastVersion
+const dataVersion = db.prepare('PRAGMA data_version').raw(true)
+
 parentPort.on('message', (msg) => {
   if (msg.close) {
     prepared.clear()
@@ -33,6 +42,14 @@ parentPort.on('message', (msg) => {
   try {
     db.exec('BEGIN IMMEDIATE')
     try {
+      const version = dataVersion.get()[0]
+      if (lastVersion !== undefined && version !== lastVersion) epoch++
+      lastVersion = version
+      if (msg.epoch !== undefined && msg.epoch < epoch) {
+        db.exec('ROLLBACK')
+        parentPort.postMessage({ id, epoch, error: { message: 'stale alert cache: the database changed since the transaction was made', code: 'STALE_EPOCH' } })
+        return
+      }
       for (const s of statements) {
         const st = statementFor(s.sql)
         // A statement that returns rows (a check that fails by raising an error) is stepped through.
@@ -44,10 +61,11 @@ parentPort.on('message', (msg) => {
       db.exec('COMMIT')
     } catch (e) {
       if (db.inTransaction) db.exec('ROLLBACK')
+      epoch++
       throw e
     }
-    parentPort.postMessage({ id })
+    parentPort.postMessage({ id, epoch })
   } catch (e) {
-    parentPort.postMessage({ id, error: { message: String(e?.message ?? e), code: e?.code } })
+    parentPort.postMessage({ id, epoch, error: { message: String(e?.message ?? e), code: e?.code } })
   }
 })

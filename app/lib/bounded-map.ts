@@ -14,6 +14,8 @@ export type BoundedMap<K, V> = {
   get(key: K): V | undefined
   set(key: K, value: V): void
   delete(key: K): void
+  /** Sets a number kept with the key's entry (none when set: -Infinity) and returns the one before (NaN when the key is absent, and nothing is kept). */
+  mark(key: K, value: number): number
   readonly size: number
 }
 
@@ -22,6 +24,7 @@ export function boundedMap<K, V>(max: number): BoundedMap<K, V> {
   const keys: (K | undefined)[] = []
   const values: (V | undefined)[] = []
   const used = new Uint8Array(max)
+  const marks = new Float64Array(max)
   const free: number[] = [] // slots emptied by delete
   let hand = 0
   const slotForNew = (): number => {
@@ -50,6 +53,7 @@ export function boundedMap<K, V>(max: number): BoundedMap<K, V> {
       if (i !== undefined) {
         values[i] = value
         used[i] = 1
+        marks[i] = -Infinity
         return
       }
       // A new key comes in unmarked: one never used again goes before the entries that were.
@@ -58,6 +62,14 @@ export function boundedMap<K, V>(max: number): BoundedMap<K, V> {
       keys[slot] = key
       values[slot] = value
       used[slot] = 0
+      marks[slot] = -Infinity
+    },
+    mark(key, value) {
+      const i = slots.get(key)
+      if (i === undefined) return NaN
+      const before = marks[i]!
+      marks[i] = value
+      return before
     },
     delete(key) {
       const i = slots.get(key)

@@ -116,4 +116,16 @@ describe('createAlertCache', () => {
     c.delete('e')
     expect(c.get('e')).toBeUndefined()
   })
+
+  it('asks for a check of an alert cached as of an earlier epoch (or none), once for each epoch', () => {
+    const c = createAlertCache(4)
+    c.set(row('a'), 3)
+    c.set(row('b'))
+    expect([c.needsCheck('a', 3), c.needsCheck('b', 3)]).toEqual([false, true])
+    expect([c.needsCheck('a', 3), c.needsCheck('b', 3)]).toEqual([false, false]) // taken as of 3 now
+    expect(c.needsCheck('a', 4)).toBe(true)
+    c.set(row('a')) // a new row for the key: no epoch until one is given
+    expect(c.needsCheck('a', 4)).toBe(true)
+    expect(c.needsCheck('never cached', 4)).toBe(true)
+  })
 })

@@ -11,7 +11,8 @@ import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { blob, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 import { insertRowsOf } from '../../app/modules/alerts/batch-statements.ts'
-import { openDb, writeTransaction, type Db } from '../../db/client.ts'
+import { isStaleCache } from '../../app/modules/alerts/alert-cache.ts'
+import { openDb, transactionEpoch, writeTransaction, type Db } from '../../db/client.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'homeostat-txn-'))
 const opened: { client: { close(): void } }[] = []
@@ -85,4 +86,41 @@ it('refuses a transaction once the database is closed', async () => {
   await writeTransaction(o.db, [{ sql: 'insert into t (v) values (?)', args: ['x'] }])
   o.client.close()
   await expect(writeTransaction(o.db, [{ sql: 'insert into t (v) values (?)', args: ['y'] }])).rejects.toThrow(/closed/)
+})
+
+describe('the transaction thread\'s epoch', () => {
+  const insert = (v: string) => ({ sql: 'insert into t (v) values (?)', args: [v] })
+  it('refuses, writing nothing, a transaction made before another connection committed or one of its own rolled back; takes it again made as of the new epoch', async () => {
+    const db = await open(`file:${join(dir, 'epoch.db')}`)
+    expect(transactionEpoch(db)).toBe(0)
+    // A new thread has seen nothing: a transaction made as of an epoch before it is refused.
+    await expect(writeTransaction(db, [insert('a')], 0)).rejects.toMatchObject({ code: 'STALE_EPOCH' })
+    const first = transactionEpoch(db)!
+    expect(first).toBeGreaterThan(0)
+    await writeTransaction(db, [insert('a')], first)
+    await writeTransaction(db, [insert('b')], first) // its own commits change nothing
+    expect(transactionEpoch(db)).toBe(first)
+
+    // Another connection commits: the next transaction made as of `first` is refused.
+    await db.run(sql`insert into t (v) values ('by the client')`)
+    await expect(writeTransaction(db, [insert('c')], first)).rejects.toThrow(/stale alert cache/)
+    const second = transactionEpoch(db)!
+    expect(second).toBeGreaterThan(first)
+    await writeTransaction(db, [insert('c')], second)
+
+    // One of its own rolls back: what was made as of the epoch before it is refused.
+    await expect(writeTransaction(db, [insert('d'), insert('a')], second)).rejects.toThrow(/UNIQUE/)
+    const third = transactionEpoch(db)!
+    expect(third).toBeGreaterThan(second)
+    await expect(writeTransaction(db, [insert('e')], second)).rejects.toMatchObject({ code: 'STALE_EPOCH' })
+    // Without an epoch a transaction is never refused for one.
+    await db.run(sql`insert into t (v) values ('again by the client')`)
+    await writeTransaction(db, [insert('f')])
+    expect(await values(db)).toEqual(['a', 'b', 'by the client', 'c', 'again by the client', 'f'])
+    expect(isStaleCache(await writeTransaction(db, [insert('g')], third).catch((e: unknown) => e))).toBe(true)
+  })
+
+  it('is not kept without a thread (an in-memory database): every cached row is checked', async () => {
+    expect(transactionEpoch(await open(':memory:'))).toBeUndefined()
+  })
 })

@@ -60,4 +60,19 @@ describe('boundedMap', () => {
     m.set('c', 5) // the list is whole again after deleting its ends
     expect([m.get('c'), m.size]).toEqual([5, 1])
   })
+
+  it('keeps a mark with each entry until the entry is set again, dropped or evicted', () => {
+    const m = boundedMap<string, number>(2)
+    m.set('a', 1)
+    expect(m.mark('a', 7)).toBe(-Infinity)
+    expect(m.mark('a', 8)).toBe(7)
+    expect(Number.isNaN(m.mark('nope', 1))).toBe(true)
+    expect(m.get('nope')).toBeUndefined() // marking an absent key adds nothing
+    m.set('a', 2)
+    expect(m.mark('a', 9)).toBe(-Infinity)
+    m.set('b', 3)
+    m.set('c', 4) // evicts a or b; the slot's mark goes with it
+    for (const k of ['a', 'b', 'c']) if (m.get(k) === undefined) expect(Number.isNaN(m.mark(k, 1))).toBe(true)
+    expect(m.mark('c', 1)).toBe(-Infinity)
+  })
 })

@@ -17,9 +17,23 @@ import { boundedMap } from '../../lib/bounded-map.ts'
 /** The most alerts a process keeps per database (about 1 KB each). */
 export const ALERT_CACHE_MAX = 16_384
 
+/**
+ * With a database's transaction thread, each entry also keeps the epoch as of which it was right
+ * (`transactionEpoch`, db/client.ts): a transaction sent with that epoch needs no check of it,
+ * since the thread refuses the transaction if anything may have changed it since (another
+ * connection's commit, a transaction rolled back). Only entries cached as of an earlier epoch are
+ * checked; under intake, most are not, so most of the check's text is never written.
+ */
 export type AlertCache = {
   get(fingerprint: string): Alert | undefined
-  set(a: Alert): void
+  /** Caches an alert as it stands (or will once the transaction sent with `epoch` commits). */
+  set(a: Alert, epoch?: number): void
+  /**
+   * Whether a transaction made as of `epoch` that uses the cached alert must check it (it was
+   * cached as of an earlier epoch, or with none); the entry is then taken as right as of `epoch`
+   * (the transaction checks it, or is refused; either way a failed group drops its entries).
+   */
+  needsCheck(fingerprint: string, epoch: number): boolean
   delete(fingerprint: string): void
   readonly size: number
 }
@@ -28,7 +42,11 @@ export function createAlertCache(max = ALERT_CACHE_MAX): AlertCache {
   const map = boundedMap<string, Alert>(max)
   return {
     get: (fp) => map.get(fp),
-    set: (a) => map.set(a.fingerprint, a),
+    set(a, epoch) {
+      map.set(a.fingerprint, a)
+      if (epoch !== undefined) map.mark(a.fingerprint, epoch)
+    },
+    needsCheck: (fp, epoch) => !(map.mark(fp, epoch) >= epoch),
     delete: (fp) => map.delete(fp),
     get size() {
       return map.size
@@ -112,6 +130,6 @@ const NEEDS_ESCAPE = /["\\\u0000-\u001f]/
 const CACHE_CHECK = `select case when (select count(*) from json_each(?) v join alerts a on a.id = v.key left join alert_repeats r on r.alert_id = a.id
     where v.value = max(a.updated_at, coalesce(r.updated_at, 0)) || '|' || a.status || '|' || (a.repeat_count + coalesce(r.n, 0)) || '|' || a.silenced || '|' || coalesce(a.rule_id, '')) = ? then 1 else json('stale alert cache') end`
 
-/** Whether an error is `cacheCheck`'s. */
-export const isStaleCache = (error: unknown) => /malformed JSON/i.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
+/** Whether an error is `cacheCheck`'s, or the transaction thread's refusal of a transaction made before the database changed. */
+export const isStaleCache = (error: unknown) => /malformed JSON|stale alert cache/i.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
 

@@ -7,7 +7,7 @@
  */
 import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import { writeTransaction, type Db } from '../../../db/client.ts'
+import { transactionEpoch, writeTransaction, type Db } from '../../../db/client.ts'
 import type { TxnStatement } from '../../../db/txn-thread.ts'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
 import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson, type TableRow } from './batch-statements.ts'
@@ -252,7 +252,11 @@ async function againFromFreshRead(deps: LifecycleDeps, deliveries: Delivery[], f
  */
 async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cache: AlertCache, useCache = true, inFlight?: Map<string, boolean>, workedOut?: () => void): Promise<ReportResult[][]> {
   const { db } = deps
+  // What the cache holds is right as of this epoch at best (taken before anything is awaited).
+  const epoch = transactionEpoch(db)
   const stored = new Map<string, Alert>()
+  // The cached alerts used (`fromCache`), and those of them the transaction must check.
+  let fromCache = 0
   const cached: Alert[] = []
   const unknown: string[] = []
   const existing = await knownFingerprintsOf(db)
@@ -262,7 +266,8 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
       const a = useCache ? cache.get(fp) : undefined
       if (a) {
         stored.set(fp, a)
-        cached.push(a)
+        fromCache++
+        if (epoch === undefined || cache.needsCheck(fp, epoch)) cached.push(a)
       } else if (!useCache || existing.has(fp)) unknown.push(fp) // (read below; listed twice, found once)
       // else: new (see KnownFingerprints; its insert is checked by the unique index)
     }
@@ -343,12 +348,13 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
   // database is cached as stored (one taken from the cache is there already), and a quiet repeat
   // keeps that object, moved on below once the statements are out (see `moveOn`); a changed row
   // replaces it.
-  for (const a of read) cache.set(a)
-  for (const a of inserted) cache.set(a)
-  for (const u of updated.values()) for (const a of u.rows) cache.set(a)
+  for (const a of read) cache.set(a, epoch)
+  for (const a of inserted) cache.set(a, epoch)
+  for (const u of updated.values()) for (const a of u.rows) cache.set(a, epoch)
   for (const a of inserted) existing.add(a.fingerprint)
   workedOut?.()
-  if (!changed.size && !extra.length && !rows.length && !cached.length) return out
+  // Cached alerts used, even with nothing to write: the transaction (perhaps empty) confirms them.
+  if (!changed.size && !extra.length && !rows.length && !fromCache) return out
   const statements: TxnStatement[] = []
   // First, in the same transaction: the cached alerts used are still as stored (else it all rolls back).
   if (cached.length) statements.push(cacheCheck(cached))
@@ -361,7 +367,8 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
   for (const { keys, rows: list } of updated.values()) statements.push(updateJson(alerts, keys, list))
   if (events.length) statements.push(insertJson(alertEvents, [...EVENT_KEYS], events))
   // The statements are read when the transaction is sent (synchronously), before the cached alerts move on.
-  const committed = writeTransaction(db, [...statements, ...extra, ...insertRows(rows)])
+  // Sent with the epoch the unchecked alerts are right as of; a group read afresh is checked by nothing.
+  const committed = writeTransaction(db, [...statements, ...extra, ...insertRows(rows)], useCache ? epoch : undefined)
   moveOn(touched)
   await committed
   return out
