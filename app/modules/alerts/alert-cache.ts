@@ -117,8 +117,8 @@ export function cacheCheck(used: Alert[]): TxnStatement {
   // two JSON.stringify calls an alert.
   let states = ''
   for (const a of used) {
-    const rule = a.ruleId ?? ''
-    const entry = plainText(a.id) && plainText(rule) ? `"${a.id}":"${a.updatedAt}|${a.status}|${a.repeatCount}|${a.silenced ? 1 : 0}|${rule}"` : `${JSON.stringify(a.id)}:${JSON.stringify(cachedState(a))}`
+    const state = cachedState(a)
+    const entry = plainText(a.id) && plainText(a.ruleId ?? '') ? `"${a.id}":"${state}"` : `${JSON.stringify(a.id)}:${JSON.stringify(state)}`
     states += states ? `,${entry}` : entry
   }
   return { sql: CACHE_CHECK, args: [`{${states}}`, used.length] }

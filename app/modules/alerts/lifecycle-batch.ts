@@ -344,7 +344,8 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
     updated.get(shape)?.rows.push(a) ?? updated.set(shape, { keys, rows: [a] })
   }
   // Remembered before the commit, so the next group can be worked out meanwhile: if this one
-  // fails, the next one's checks fail too, and the entries are dropped. An alert read from the
+  // fails, the next one fails too (its checks, or the thread refuses it: the epoch moved on), and
+  // the entries are dropped. An alert read from the
   // database is cached as stored (one taken from the cache is there already), and a quiet repeat
   // keeps that object, moved on below once the statements are out (see `moveOn`); a changed row
   // replaces it.
