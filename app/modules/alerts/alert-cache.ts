@@ -125,6 +125,7 @@ export function cacheCheck(used: Alert[]): TxnStatement {
 }
 /** Text that a JSON string literal holds as it is between quotes: no quote, backslash or control character. */
 export const plainText = (s: string) => !NEEDS_ESCAPE.test(s)
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON must escape
 const NEEDS_ESCAPE = /["\\\u0000-\u001f]/
 // Compared with the alert as it stands: its row plus its pending repeats (see `storedAlert`).
 const CACHE_CHECK = `select case when (select count(*) from json_each(?) v join alerts a on a.id = v.key left join alert_repeats r on r.alert_id = a.id

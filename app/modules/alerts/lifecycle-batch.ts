@@ -143,10 +143,10 @@ async function commitGroup(deps: LifecycleDeps, g: Pipeline, taken: Waiting[], w
     workedOut()
   }
   await previous
-  if (results) return taken.forEach((d, i) => d.resolve(results[i]!))
+  if (results) return taken.forEach((d, i) => void d.resolve(results[i]!))
   try {
     const again = await againFromFreshRead(deps, taken, failure)
-    return taken.forEach((d, i) => d.resolve(again[i]!))
+    return taken.forEach((d, i) => void d.resolve(again[i]!))
   } catch (error) {
     failure = error
   }

@@ -59,6 +59,7 @@ export function parsePrometheusText(text: string) {
   const samples: ParsedSample[] = []
   const errors: ParseError[] = []
   const lines = text.split('\n')
+  // biome-ignore lint/suspicious/useIterableCallbackReturn: `return void errors.push(…)` ends a line early
   lines.forEach((raw, index) => {
     const line = raw.trim()
     if (!line || line.startsWith('#')) return
