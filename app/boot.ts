@@ -36,7 +36,9 @@ export async function boot(env: Record<string, string | undefined>, opts: { quie
       onQuery: (s) => telemetry.dbQuery.observe({}, s),
     })
   } catch (error) {
-    exit(`Cannot open the database at ${config.DATABASE_URL}: ${error instanceof Error ? error.message : String(error)}`)
+    exit(
+      `Cannot open the database at ${config.DATABASE_URL}: ${error instanceof Error ? error.message : String(error)}`,
+    )
   }
   try {
     await runMigrations(opened.db)

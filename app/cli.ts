@@ -29,12 +29,18 @@ function fail(message: string): never {
 
 function parse<S extends v.GenericSchema>(schema: S, input: unknown): v.InferOutput<S> {
   const result = v.safeParse(schema, input)
-  if (!result.success) fail(issuesToDetails(result.issues).map((d) => `--${option(d.field)}: ${d.message}`).join('\n'))
+  if (!result.success)
+    fail(
+      issuesToDetails(result.issues)
+        .map((d) => `--${option(d.field)}: ${d.message}`)
+        .join('\n'),
+    )
   return result.output
 }
 
 /** The command-line option a schema field came from: `scopes.0` → `scope`, `expiresAt` → `expires-at`. */
-const option = (field: string) => (field.startsWith('scopes') ? 'scope' : field.replace(/([A-Z])/g, '-$1').toLowerCase())
+const option = (field: string) =>
+  field.startsWith('scopes') ? 'scope' : field.replace(/([A-Z])/g, '-$1').toLowerCase()
 
 const options = {
   name: { type: 'string' },
@@ -60,20 +66,38 @@ if (values.help || !group) {
 }
 
 const { db, client } = await boot(process.env, { quiet: true })
-const audit = (action: string, target: string, summary = '') => writeAudit(db, { actor: 'cli', action, target, summary })
+const audit = (action: string, target: string, summary = '') =>
+  writeAudit(db, { actor: 'cli', action, target, summary })
 const table = (rows: Record<string, unknown>[]) => console.table(rows)
 
 try {
   if (group === 'keys' && command === 'create') {
     const days = values['expires-days'] ? Number(values['expires-days']) : undefined
-    if (days !== undefined && !(Number.isInteger(days) && days > 0)) fail('--expires-days: must be a whole number of days')
-    const input = parse(CreateKey, { name: values.name ?? '', role: values.role ?? '', scopes: values.scope ?? [], expiresAt: days ? Date.now() + days * 86_400_000 : undefined })
+    if (days !== undefined && !(Number.isInteger(days) && days > 0))
+      fail('--expires-days: must be a whole number of days')
+    const input = parse(CreateKey, {
+      name: values.name ?? '',
+      role: values.role ?? '',
+      scopes: values.scope ?? [],
+      expiresAt: days ? Date.now() + days * 86_400_000 : undefined,
+    })
     const { key, row } = await createApiKey(db, { ...input, createdBy: 'cli' })
     await audit('key.created', row.prefix, keySummary(row))
     console.log(key)
   } else if (group === 'keys' && command === 'list') {
     const { items } = await listApiKeys(db, { limit: 500 })
-    table(items.map((k) => ({ prefix: k.prefix, name: k.name, role: k.role, scopes: k.scopes.join(','), created: new Date(k.createdAt).toISOString(), lastUsed: k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : '', expires: k.expiresAt ? new Date(k.expiresAt).toISOString() : '', revoked: k.revokedAt ? new Date(k.revokedAt).toISOString() : '' })))
+    table(
+      items.map((k) => ({
+        prefix: k.prefix,
+        name: k.name,
+        role: k.role,
+        scopes: k.scopes.join(','),
+        created: new Date(k.createdAt).toISOString(),
+        lastUsed: k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : '',
+        expires: k.expiresAt ? new Date(k.expiresAt).toISOString() : '',
+        revoked: k.revokedAt ? new Date(k.revokedAt).toISOString() : '',
+      })),
+    )
   } else if (group === 'keys' && command === 'revoke') {
     if (!arg) fail('keys revoke needs the key prefix (hs_…) or id')
     const row = await revokeApiKey(db, arg)
@@ -81,7 +105,11 @@ try {
     console.log(`revoked ${row.prefix}`)
   } else if (group === 'users' && command === 'create') {
     const password = values.password ?? randomToken(15)
-    const input = parse(v.object({ email: Email, role: RoleInput, password: Password }), { email: values.email ?? '', role: values.role ?? '', password })
+    const input = parse(v.object({ email: Email, role: RoleInput, password: Password }), {
+      email: values.email ?? '',
+      role: values.role ?? '',
+      password,
+    })
     const user = await createUser(db, { ...input, name: values.name })
     await audit('user.created', user.email, `role ${user.role}`)
     console.log(values.password ? `created ${user.email}` : `created ${user.email} with password: ${password}`)
@@ -92,7 +120,14 @@ try {
     await audit('user.password_reset', user.email)
     console.log(values.password ? `password reset for ${user.email}` : `new password for ${user.email}: ${password}`)
   } else if (group === 'users' && command === 'list') {
-    table((await listUsers(db)).map((u) => ({ email: u.email, name: u.name, role: u.role, twoFactor: Boolean(u.totpEnabledAt) })))
+    table(
+      (await listUsers(db)).map((u) => ({
+        email: u.email,
+        name: u.name,
+        role: u.role,
+        twoFactor: Boolean(u.totpEnabledAt),
+      })),
+    )
   } else {
     fail(`Unknown command: ${positionals.join(' ')}\n\n${usage}`)
   }

@@ -30,10 +30,19 @@ const url = (schemes: string[]) =>
   v.pipe(
     v.string(),
     v.trim(),
-    v.check((s) => schemes.some((scheme) => s === scheme || s.startsWith(`${scheme}:`)), `must start with ${schemes.join(', ')}`),
+    v.check(
+      (s) => schemes.some((scheme) => s === scheme || s.startsWith(`${scheme}:`)),
+      `must start with ${schemes.join(', ')}`,
+    ),
   )
 
-const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.transform((s) => (s === '' ? undefined : s))))
+const optionalText = v.optional(
+  v.pipe(
+    v.string(),
+    v.trim(),
+    v.transform((s) => (s === '' ? undefined : s)),
+  ),
+)
 
 /** Every environment variable Homeostat reads. The README lists each of them. */
 export const ConfigSchema = v.object({
@@ -90,7 +99,11 @@ export class ConfigError extends Error {}
 
 /** Validates the environment. Throws one ConfigError naming every bad variable and what it allows. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const known = Object.fromEntries(Object.keys(ConfigSchema.entries).map((k) => [k, env[k]]).filter(([, value]) => value !== undefined))
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.entries)
+      .map((k) => [k, env[k]])
+      .filter(([, value]) => value !== undefined),
+  )
   const result = v.safeParse(ConfigSchema, known)
   if (!result.success) {
     const lines = result.issues.map((issue) => {
@@ -101,7 +114,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const cfg = result.output
   if (cfg.DATABASE_SYNC_URL && !cfg.DATABASE_URL.startsWith('file:')) {
-    throw new ConfigError('Invalid configuration:\n  DATABASE_SYNC_URL: needs DATABASE_URL to be a file: URL (the embedded replica)')
+    throw new ConfigError(
+      'Invalid configuration:\n  DATABASE_SYNC_URL: needs DATABASE_URL to be a file: URL (the embedded replica)',
+    )
   }
   if ((cfg.ADMIN_EMAIL === undefined) !== (cfg.ADMIN_PASSWORD === undefined)) {
     throw new ConfigError('Invalid configuration:\n  ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither')
@@ -114,4 +129,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 const redactValue = (name: string, value: string) =>
   /PASSWORD|SECRET|TOKEN/.test(name)
     ? '[redacted]'
-    : value.replace(/(\/\/[^/@:?#]*):[^/@?#]*@/, '$1:[redacted]@').replace(/((?:auth)?token|password|secret|key)=[^&#]*/gi, '$1=[redacted]')
+    : value
+        .replace(/(\/\/[^/@:?#]*):[^/@?#]*@/, '$1:[redacted]@')
+        .replace(/((?:auth)?token|password|secret|key)=[^&#]*/gi, '$1=[redacted]')

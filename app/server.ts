@@ -10,15 +10,29 @@ import { startInboxMover } from './modules/metrics/inbox.ts'
 type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
 type Fetch = (req: Request, ...rest: unknown[]) => Response | Promise<Response>
 
-declare const Bun: { serve(o: { port: number; hostname: string; fetch: Fetch }): { port: number; stop(closeActive?: boolean): Promise<void>; requestIP(r: Request): { address: string } | null } }
-declare const Deno: { serve(o: { port: number; hostname: string; onListen?: () => void }, h: Fetch): { finished: Promise<void>; shutdown(): Promise<void> } }
+declare const Bun: {
+  serve(o: { port: number; hostname: string; fetch: Fetch }): {
+    port: number
+    stop(closeActive?: boolean): Promise<void>
+    requestIP(r: Request): { address: string } | null
+  }
+}
+declare const Deno: {
+  serve(
+    o: { port: number; hostname: string; onListen?: () => void },
+    h: Fetch,
+  ): { finished: Promise<void>; shutdown(): Promise<void> }
+}
 
 /** Bun (npm start), Deno (npm run start:deno) or Node: same app, the runtime's own server. */
 async function serve(fetch: Fetch, port: number, hostname: string): Promise<Served> {
   const runtime = runtimeName()
   if (runtime === 'bun') {
     const server = Bun.serve({ port, hostname, fetch })
-    return { stop: () => server.stop(false), remoteAddress: (c) => (c.env as typeof server | undefined)?.requestIP(c.req.raw)?.address }
+    return {
+      stop: () => server.stop(false),
+      remoteAddress: (c) => (c.env as typeof server | undefined)?.requestIP(c.req.raw)?.address,
+    }
   }
   if (runtime === 'deno') {
     // Deno 2.9's shutdown() makes the bodies of in-flight requests unreadable (denoland/deno#36809),
@@ -27,7 +41,12 @@ async function serve(fetch: Fetch, port: number, hostname: string): Promise<Serv
     let draining = false
     const counted: Fetch = async (req, ...rest) => {
       if (draining) {
-        const error = { code: 'shutting_down', message: 'The server is shutting down; retry shortly', details: null, requestId: null }
+        const error = {
+          code: 'shutting_down',
+          message: 'The server is shutting down; retry shortly',
+          details: null,
+          requestId: null,
+        }
         return Response.json({ error }, { status: 503, headers: { Connection: 'close', 'Retry-After': '5' } })
       }
       inFlight++
@@ -44,13 +63,17 @@ async function serve(fetch: Fetch, port: number, hostname: string): Promise<Serv
       while (inFlight > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
       await server.shutdown()
     }
-    return { stop, remoteAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname }
+    return {
+      stop,
+      remoteAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname,
+    }
   }
   const { serve: nodeServe } = await import('@hono/node-server')
   const server = nodeServe({ fetch, port, hostname })
   return {
     stop: () => new Promise((resolve) => server.close(() => resolve())),
-    remoteAddress: (c) => (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress,
+    remoteAddress: (c) =>
+      (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket?.remoteAddress,
   }
 }
 
@@ -62,7 +85,12 @@ const scheduler = createScheduler({
 })
 registerJobs(scheduler, { db, config })
 
-const first = await ensureFirstAdmin(db, { adminEmail: config.ADMIN_EMAIL, adminPassword: config.ADMIN_PASSWORD, setupTtlMinutes: config.SETUP_TOKEN_TTL_MINUTES, publicUrl: config.PUBLIC_URL })
+const first = await ensureFirstAdmin(db, {
+  adminEmail: config.ADMIN_EMAIL,
+  adminPassword: config.ADMIN_PASSWORD,
+  setupTtlMinutes: config.SETUP_TOKEN_TTL_MINUTES,
+  publicUrl: config.PUBLIC_URL,
+})
 
 let remote: Served['remoteAddress'] = () => undefined
 const app = createApp({ config, db, log, sealer, telemetry, scheduler, remoteAddress: (c) => remote(c) })
@@ -74,7 +102,10 @@ const mover = startInboxMover(db, { intervalMs: config.METRICS_INBOX_MOVE_MS, lo
 
 console.log(`Homeostat ${runtimeName()} listening on ${config.PUBLIC_URL}`)
 if (first.kind === 'admin_created') console.log(`Created admin ${first.email} from ADMIN_EMAIL`)
-if (first.kind === 'setup_link') console.log(`No users yet. Open this one-time setup link to create the admin (expires in ${config.SETUP_TOKEN_TTL_MINUTES} min):\n  ${first.url}`)
+if (first.kind === 'setup_link')
+  console.log(
+    `No users yet. Open this one-time setup link to create the admin (expires in ${config.SETUP_TOKEN_TTL_MINUTES} min):\n  ${first.url}`,
+  )
 
 let stopping = false
 async function shutdown(signal: string) {

@@ -5,7 +5,13 @@ import { drizzle } from 'drizzle-orm/libsql'
 import type { BatchItem } from 'drizzle-orm/batch'
 import Database from 'libsql'
 import * as schema from './schema/index.ts'
-import { asInStatements, openTransactionThread, toStatement, type TransactionThread, type TxnStatement } from './txn-thread.ts'
+import {
+  asInStatements,
+  openTransactionThread,
+  toStatement,
+  type TransactionThread,
+  type TxnStatement,
+} from './txn-thread.ts'
 
 export type DbOptions = {
   url: string
@@ -24,7 +30,12 @@ export type DbOptions = {
  * 1 000: under a steady write load (the alert intake) fewer, larger checkpoints cut the time
  * commits spend in them by about a quarter, and whichever connection commits past the mark runs it.
  */
-const connectionPragmas = (options: DbOptions) => ['busy_timeout=5000', 'foreign_keys=ON', `synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`, 'wal_autocheckpoint=8000']
+const connectionPragmas = (options: DbOptions) => [
+  'busy_timeout=5000',
+  'foreign_keys=ON',
+  `synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`,
+  'wal_autocheckpoint=8000',
+]
 
 /**
  * Opens libSQL: `file:` (WAL, busy timeout, foreign keys on), `:memory:`, `libsql://` / `https://`
@@ -50,7 +61,7 @@ export async function openDb(options: DbOptions) {
   if (isFile) {
     // Incremental vacuum lets the retention job return freed pages. It can only be chosen while
     // the file is empty (before the first migration).
-    const tables = await raw.execute("select count(*) as n from sqlite_master")
+    const tables = await raw.execute('select count(*) as n from sqlite_master')
     if (Number(tables.rows[0]?.n ?? 0) === 0) await raw.execute('PRAGMA auto_vacuum=INCREMENTAL')
     await raw.execute('PRAGMA journal_mode=WAL')
     for (const pragma of connectionPragmas(options)) await raw.execute(`PRAGMA ${pragma}`)
@@ -64,7 +75,9 @@ export async function openDb(options: DbOptions) {
   // connection with prepared statements kept for the hot inserts; closing the client closes it.
   const path = isFile && !options.syncUrl ? options.url.slice('file:'.length).split('?')[0]! : ''
   const writer = path && path !== ':memory:' ? openWriter(path, options) : undefined
-  const thread = writer ? openTransactionThread(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery }) : undefined
+  const thread = writer
+    ? openTransactionThread(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery })
+    : undefined
   const client = writer
     ? withClose(timedClient, () => {
         writer.close()
@@ -93,7 +106,11 @@ const threads = new WeakMap<Db, TransactionThread>()
  * a cache right as of that `transactionEpoch`; on the thread it is refused (code `STALE_EPOCH`)
  * once anything may have changed since.
  */
-export async function writeTransaction(db: Db, items: (BatchItem<'sqlite'> | TxnStatement)[], epoch?: number): Promise<void> {
+export async function writeTransaction(
+  db: Db,
+  items: (BatchItem<'sqlite'> | TxnStatement)[],
+  epoch?: number,
+): Promise<void> {
   const statements = items.map(toStatement)
   const thread = threads.get(db)
   if (thread) await thread.run(statements, epoch)
@@ -174,10 +191,11 @@ function openWriter(path: string, options: DbOptions): Writer {
 function withClose(client: Client, also: () => void): Client {
   return new Proxy(client, {
     get(target, prop) {
-      if (prop === 'close') return () => {
-        also()
-        target.close()
-      }
+      if (prop === 'close')
+        return () => {
+          also()
+          target.close()
+        }
       const value = Reflect.get(target, prop)
       return typeof value === 'function' ? value.bind(target) : value
     },
@@ -191,7 +209,8 @@ function timed(client: Client, observe: (seconds: number) => void): Client {
     return run().finally(() => observe((performance.now() - start) / 1000))
   }
   return {
-    execute: ((stmt: InStatement, args?: never) => time(() => client.execute(stmt as never, args))) as Client['execute'],
+    execute: ((stmt: InStatement, args?: never) =>
+      time(() => client.execute(stmt as never, args))) as Client['execute'],
     batch: ((stmts: InStatement[], mode?: never) => time(() => client.batch(stmts, mode))) as Client['batch'],
     migrate: (stmts) => time(() => client.migrate(stmts)),
     transaction: ((mode?: TransactionMode) => client.transaction(mode)) as Client['transaction'],

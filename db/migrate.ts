@@ -16,7 +16,8 @@ export async function runMigrations(db: Db) {
   try {
     await migrate(db, { migrationsFolder })
   } catch (error) {
-    const cause = error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)
+    const cause =
+      error instanceof Error ? (error.cause instanceof Error ? error.cause.message : error.message) : String(error)
     throw new MigrationError(`Database migration failed, nothing was changed: ${cause}`)
   }
 }
@@ -35,7 +36,11 @@ if (import.meta.main) {
   const { openDb } = await import('./client.ts')
   try {
     const config = loadConfig(process.env)
-    const { db, client } = await openDb({ url: config.DATABASE_URL, authToken: config.DATABASE_AUTH_TOKEN, syncUrl: config.DATABASE_SYNC_URL })
+    const { db, client } = await openDb({
+      url: config.DATABASE_URL,
+      authToken: config.DATABASE_AUTH_TOKEN,
+      syncUrl: config.DATABASE_SYNC_URL,
+    })
     await runMigrations(db)
     const status = await migrationStatus(db)
     console.log(`Migrations applied: ${status.applied} of ${status.expected}`)

@@ -24,12 +24,19 @@ export type TxnStatement = { sql: string; args: Arg[]; rows?: Arg[][] | string }
  * thread has since seen another connection commit, or a transaction of its own roll back.
  * `epoch()`: the latest epoch the thread has answered with.
  */
-export type TransactionThread = { run(statements: TxnStatement[], epoch?: number): Promise<void>; epoch(): number; close(): void }
+export type TransactionThread = {
+  run(statements: TxnStatement[], epoch?: number): Promise<void>
+  epoch(): number
+  close(): void
+}
 
 type Pending = { resolve: () => void; reject: (e: Error) => void; start: number }
 
 /** Starts the thread for the database file at `path`; its connection takes `pragmas` (the other connections' settings). */
-export function openTransactionThread(path: string, options: { pragmas: string[]; onQuery?: (seconds: number) => void }): TransactionThread {
+export function openTransactionThread(
+  path: string,
+  options: { pragmas: string[]; onQuery?: (seconds: number) => void },
+): TransactionThread {
   let worker: Worker | undefined
   let closed = false
   let next = 0
@@ -46,7 +53,10 @@ export function openTransactionThread(path: string, options: { pragmas: string[]
     // Bun's `smol`: the thread's heap is collected early and kept small (it only ever holds the
     // statements in hand; a default heap grew to ≈ 40 MB under intake). Node and Deno ignore it.
     // A new thread has seen nothing yet: it starts past every epoch answered so far.
-    const settings: WorkerOptions & { smol?: boolean } = { workerData: { path, pragmas: options.pragmas, epoch: epoch + 1 }, smol: true }
+    const settings: WorkerOptions & { smol?: boolean } = {
+      workerData: { path, pragmas: options.pragmas, epoch: epoch + 1 },
+      smol: true,
+    }
     const w = new Worker(new URL('./txn-worker.js', import.meta.url), settings)
     w.on('message', (m: { id: number; epoch: number; error?: { message: string; code?: string } }) => {
       if (m.epoch > epoch) epoch = m.epoch
@@ -84,15 +94,21 @@ export function openTransactionThread(path: string, options: { pragmas: string[]
   }
 }
 
-const driverValue = (v: unknown): TxnStatement['args'][number] => (typeof v === 'boolean' ? (v ? 1 : 0) : v instanceof Date ? v.valueOf() : ((v as TxnStatement['args'][number]) ?? null))
+const driverValue = (v: unknown): TxnStatement['args'][number] =>
+  typeof v === 'boolean' ? (v ? 1 : 0) : v instanceof Date ? v.valueOf() : ((v as TxnStatement['args'][number]) ?? null)
 
 /** A Drizzle query (a builder or `db.run(sql)`) as SQL text and arguments. */
 export function toStatement(item: BatchItem<'sqlite'> | TxnStatement): TxnStatement {
   if ('args' in item && typeof item.sql === 'string') return item
-  const q = 'getQuery' in item && typeof item.getQuery === 'function' ? (item.getQuery() as { sql: string; params: unknown[] }) : (item as unknown as { toSQL(): { sql: string; params: unknown[] } }).toSQL()
+  const q =
+    'getQuery' in item && typeof item.getQuery === 'function'
+      ? (item.getQuery() as { sql: string; params: unknown[] })
+      : (item as unknown as { toSQL(): { sql: string; params: unknown[] } }).toSQL()
   return { sql: q.sql, args: q.params.map(driverValue) }
 }
 
 /** The same statements as one write batch on a client (no thread). */
-export const asInStatements = (statements: TxnStatement[]): InStatement[] => statements.flatMap((s) => rowsOf(s).map((args) => ({ sql: s.sql, args: args as InArgs })))
-const rowsOf = (s: TxnStatement): Arg[][] => (typeof s.rows === 'string' ? (JSON.parse(s.rows) as Arg[][]) : (s.rows ?? [s.args]))
+export const asInStatements = (statements: TxnStatement[]): InStatement[] =>
+  statements.flatMap((s) => rowsOf(s).map((args) => ({ sql: s.sql, args: args as InArgs })))
+const rowsOf = (s: TxnStatement): Arg[][] =>
+  typeof s.rows === 'string' ? (JSON.parse(s.rows) as Arg[][]) : (s.rows ?? [s.args])

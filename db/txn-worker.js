@@ -47,7 +47,14 @@ parentPort.on('message', (msg) => {
       lastVersion = version
       if (msg.epoch !== undefined && msg.epoch < epoch) {
         db.exec('ROLLBACK')
-        parentPort.postMessage({ id, epoch, error: { message: 'stale alert cache: the database changed since the transaction was made', code: 'STALE_EPOCH' } })
+        parentPort.postMessage({
+          id,
+          epoch,
+          error: {
+            message: 'stale alert cache: the database changed since the transaction was made',
+            code: 'STALE_EPOCH',
+          },
+        })
         return
       }
       for (const s of statements) {

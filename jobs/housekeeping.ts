@@ -18,21 +18,38 @@ export function housekeepingJob({ db, jobRunsRetentionDays, healingHistoryDays }
     name: 'housekeeping',
     schedule: '0 */10 * * * *',
     async handler({ now }) {
-      const expiredSessions = await db.delete(sessions).where(lt(sessions.expiresAt, now)).returning({ id: sessions.id })
-      const expiredSetup = await db.delete(setupTokens).where(lt(setupTokens.expiresAt, now)).returning({ hash: setupTokens.tokenHash })
+      const expiredSessions = await db
+        .delete(sessions)
+        .where(lt(sessions.expiresAt, now))
+        .returning({ id: sessions.id })
+      const expiredSetup = await db
+        .delete(setupTokens)
+        .where(lt(setupTokens.expiresAt, now))
+        .returning({ hash: setupTokens.tokenHash })
       const abandoned = await db
         .update(jobRuns)
         .set({ status: 'failed', finishedAt: now, error: 'abandoned: the instance stopped while it ran' })
         .where(and(eq(jobRuns.status, 'running'), lt(jobRuns.startedAt, now - hours(6))))
         .returning({ id: jobRuns.id })
-      const oldRuns = await db.delete(jobRuns).where(lt(jobRuns.startedAt, now - days(jobRunsRetentionDays))).returning({ id: jobRuns.id })
+      const oldRuns = await db
+        .delete(jobRuns)
+        .where(lt(jobRuns.startedAt, now - days(jobRunsRetentionDays)))
+        .returning({ id: jobRuns.id })
       const healingBefore = now - days(healingHistoryDays)
       const oldActions = await db
         .delete(healingActions)
-        .where(and(inArray(healingActions.status, [...finalHealingStatuses]), lt(healingActions.createdAt, healingBefore)))
+        .where(
+          and(inArray(healingActions.status, [...finalHealingStatuses]), lt(healingActions.createdAt, healingBefore)),
+        )
         .returning({ id: healingActions.id })
-      const oldBreakerEvents = await db.delete(breakerEvents).where(lt(breakerEvents.ts, healingBefore)).returning({ id: breakerEvents.id })
-      const oldRouteEvents = await db.delete(modelRouteEvents).where(lt(modelRouteEvents.ts, healingBefore)).returning({ id: modelRouteEvents.id })
+      const oldBreakerEvents = await db
+        .delete(breakerEvents)
+        .where(lt(breakerEvents.ts, healingBefore))
+        .returning({ id: breakerEvents.id })
+      const oldRouteEvents = await db
+        .delete(modelRouteEvents)
+        .where(lt(modelRouteEvents.ts, healingBefore))
+        .returning({ id: modelRouteEvents.id })
       return {
         sessionsDeleted: expiredSessions.length,
         setupLinksDeleted: expiredSetup.length,

@@ -13,7 +13,13 @@ import type { Scheduler } from './scheduler.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
 export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; config: Config }) {
-  scheduler.register(housekeepingJob({ db, jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS, healingHistoryDays: config.HEALING_HISTORY_DAYS }))
+  scheduler.register(
+    housekeepingJob({
+      db,
+      jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS,
+      healingHistoryDays: config.HEALING_HISTORY_DAYS,
+    }),
+  )
   scheduler.register(rollupJob({ db }))
   scheduler.register(alertEvaluationJob({ db }))
   scheduler.register(notificationsJob({ db }))
@@ -21,8 +27,19 @@ export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; con
   scheduler.register(healingJob({ db }))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
   scheduler.register(componentChecksJob({ db, historyDays: config.RETENTION_1H_DAYS }))
-  if (config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS > 0) scheduler.register(modelRouteProbesJob({ db, intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS, scheduler }))
+  if (config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS > 0)
+    scheduler.register(
+      modelRouteProbesJob({ db, intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS, scheduler }),
+    )
   scheduler.register(
-    retentionJob({ db, keep: { raw: config.RETENTION_RAW_DAYS, 60: config.RETENTION_1M_DAYS, 3600: config.RETENTION_1H_DAYS, 86_400: config.RETENTION_1D_DAYS } }),
+    retentionJob({
+      db,
+      keep: {
+        raw: config.RETENTION_RAW_DAYS,
+        60: config.RETENTION_1M_DAYS,
+        3600: config.RETENTION_1H_DAYS,
+        86_400: config.RETENTION_1D_DAYS,
+      },
+    }),
   )
 }

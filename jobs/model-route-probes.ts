@@ -12,13 +12,26 @@ export const probeTimeoutMs = (intervalSeconds: number) => Math.min(2000, Math.r
  * their breakers; a breaker that opens kicks the healing job at once. Also fails routes back to
  * their primary once it has been healthy for the route's failbackAfterMs.
  */
-export const modelRouteProbesJob = ({ db, intervalSeconds, scheduler, log }: { db: Db; intervalSeconds: number; scheduler?: Scheduler; log?: Logger }): JobDef => ({
+export const modelRouteProbesJob = ({
+  db,
+  intervalSeconds,
+  scheduler,
+  log,
+}: {
+  db: Db
+  intervalSeconds: number
+  scheduler?: Scheduler
+  log?: Logger
+}): JobDef => ({
   name: 'model-route-probes',
   schedule: intervalSeconds === 1 ? '* * * * * *' : `*/${intervalSeconds} * * * * *`,
   leaseMs: 30_000,
   quietWhenIdle: true,
   handler: async ({ now }) => {
-    const counts = await runProbes({ db, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) }, now)
+    const counts = await runProbes(
+      { db, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) },
+      now,
+    )
     // Healthy probes are the normal case: a tick earns a job_runs row only when something failed or changed.
     return counts.failed + counts.opened + counts.closed + counts.failedBack ? counts : {}
   },

@@ -74,7 +74,17 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
       .where(and(eq(jobLeases.name, job.name), sql`${jobLeases.tick} < ${tick}`))
       .returning({ name: jobLeases.name })
     if (!skipped.length) return 'not_leader'
-    await db.insert(jobRuns).values({ job: job.name, instance: instanceId, tick, startedAt: at, finishedAt: at, status: 'skipped', error: 'previous tick still running' })
+    await db
+      .insert(jobRuns)
+      .values({
+        job: job.name,
+        instance: instanceId,
+        tick,
+        startedAt: at,
+        finishedAt: at,
+        status: 'skipped',
+        error: 'previous tick still running',
+      })
     return 'skipped'
   }
 
@@ -90,10 +100,19 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
       return refused
     }
     // A quiet job's row is written after the tick, and only when there is something to record.
-    const [run] = job.quietWhenIdle ? [] : await db.insert(jobRuns).values({ job: name, instance: instanceId, tick, startedAt, status: 'running' }).returning({ id: jobRuns.id })
+    const [run] = job.quietWhenIdle
+      ? []
+      : await db
+          .insert(jobRuns)
+          .values({ job: name, instance: instanceId, tick, startedAt, status: 'running' })
+          .returning({ id: jobRuns.id })
     const finish = async (values: Pick<typeof jobRuns.$inferInsert, 'status' | 'counts' | 'error'>) => {
       const finishedAt = now()
-      if (run) await db.update(jobRuns).set({ ...values, finishedAt }).where(eq(jobRuns.id, run.id))
+      if (run)
+        await db
+          .update(jobRuns)
+          .set({ ...values, finishedAt })
+          .where(eq(jobRuns.id, run.id))
       else await db.insert(jobRuns).values({ job: name, instance: instanceId, tick, startedAt, finishedAt, ...values })
     }
     let outcome: TickOutcome = 'ran'
@@ -106,7 +125,10 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
       log.error('job failed', { job: name, error: message })
       await finish({ status: 'failed', error: message.slice(0, 2000) })
     } finally {
-      await db.update(jobLeases).set({ expiresAt: null }).where(and(eq(jobLeases.name, name), eq(jobLeases.holder, instanceId)))
+      await db
+        .update(jobLeases)
+        .set({ expiresAt: null })
+        .where(and(eq(jobLeases.name, name), eq(jobLeases.holder, instanceId)))
     }
     onRun?.(name, outcome, (now() - startedAt) / 1000)
     return outcome
@@ -116,15 +138,22 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
     if (started) return
     started = true
     for (const job of jobs.values()) {
-      const cron = new Cron(job.schedule, { name: job.name, protect: () => onRun?.(job.name, 'skipped', 0) }, async (self: Cron) => {
-        const scheduled = self.currentRun()?.getTime() ?? now()
-        const p = runTick(job.name, Math.floor(scheduled / 1000) * 1000).catch((error) =>
-          log.error('job tick crashed', { job: job.name, error: error instanceof Error ? error.message : String(error) }),
-        )
-        inFlight.add(p)
-        await p
-        inFlight.delete(p)
-      })
+      const cron = new Cron(
+        job.schedule,
+        { name: job.name, protect: () => onRun?.(job.name, 'skipped', 0) },
+        async (self: Cron) => {
+          const scheduled = self.currentRun()?.getTime() ?? now()
+          const p = runTick(job.name, Math.floor(scheduled / 1000) * 1000).catch((error) =>
+            log.error('job tick crashed', {
+              job: job.name,
+              error: error instanceof Error ? error.message : String(error),
+            }),
+          )
+          inFlight.add(p)
+          await p
+          inFlight.delete(p)
+        },
+      )
       crons.set(job.name, cron)
     }
     log.info('scheduler started', { instance: instanceId, jobs: [...jobs.keys()] })
@@ -141,7 +170,12 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
   async function status() {
     const list = await Promise.all(
       [...jobs.values()].map(async (job) => {
-        const [last] = await db.select().from(jobRuns).where(eq(jobRuns.job, job.name)).orderBy(desc(jobRuns.id)).limit(1)
+        const [last] = await db
+          .select()
+          .from(jobRuns)
+          .where(eq(jobRuns.job, job.name))
+          .orderBy(desc(jobRuns.id))
+          .limit(1)
         const [lease] = await db.select().from(jobLeases).where(eq(jobLeases.name, job.name))
         return {
           name: job.name,

@@ -1,4 +1,12 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  randomBytes,
+  scrypt,
+  timingSafeEqual,
+} from 'node:crypto'
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 
@@ -44,7 +52,9 @@ export function createSealer(secretKey: string) {
       const iv = randomBytes(12)
       const cipher = createCipheriv('aes-256-gcm', key, iv)
       const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()])
-      return ['v1', iv, cipher.getAuthTag(), data].map((x) => (typeof x === 'string' ? x : x.toString('base64url'))).join('.')
+      return ['v1', iv, cipher.getAuthTag(), data]
+        .map((x) => (typeof x === 'string' ? x : x.toString('base64url')))
+        .join('.')
     },
     open(sealed: string): string {
       const [version, iv, tag, data] = sealed.split('.')

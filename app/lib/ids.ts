@@ -22,8 +22,25 @@ export function newId(now = Date.now()): string {
   const o = poolOffset
   poolOffset += 16
   // prettier-ignore
-  return lastTimePart + C[b[o]!]! + C[b[o + 1]!]! + C[b[o + 2]!]! + C[b[o + 3]!]! + C[b[o + 4]!]! + C[b[o + 5]!]! + C[b[o + 6]!]! + C[b[o + 7]!]! +
-    C[b[o + 8]!]! + C[b[o + 9]!]! + C[b[o + 10]!]! + C[b[o + 11]!]! + C[b[o + 12]!]! + C[b[o + 13]!]! + C[b[o + 14]!]! + C[b[o + 15]!]!
+  return (
+    lastTimePart +
+    C[b[o]!]! +
+    C[b[o + 1]!]! +
+    C[b[o + 2]!]! +
+    C[b[o + 3]!]! +
+    C[b[o + 4]!]! +
+    C[b[o + 5]!]! +
+    C[b[o + 6]!]! +
+    C[b[o + 7]!]! +
+    C[b[o + 8]!]! +
+    C[b[o + 9]!]! +
+    C[b[o + 10]!]! +
+    C[b[o + 11]!]! +
+    C[b[o + 12]!]! +
+    C[b[o + 13]!]! +
+    C[b[o + 14]!]! +
+    C[b[o + 15]!]!
+  )
 }
 
 // The time part of the last id (ids made in the same millisecond share it), and each byte's character.

@@ -45,7 +45,9 @@ export function Layout(props: { title: string; active: string; principal: Princi
     <html lang="en">
       <Head title={props.title} />
       <body hx-headers={JSON.stringify({ 'X-CSRF-Token': p.csrfToken ?? '' })}>
-        <a class="skip" href="#main">Skip to content</a>
+        <a class="skip" href="#main">
+          Skip to content
+        </a>
         <header class="topbar">
           <a class="brand" href="/">
             <img src="/static/icon.svg" alt="" width="22" height="22" /> Homeostat
@@ -60,7 +62,9 @@ export function Layout(props: { title: string; active: string; principal: Princi
             <span title={p.role}>{p.name}</span>
             <form method="post" action="/logout" hx-post="/logout">
               <input type="hidden" name="_csrf" value={p.csrfToken ?? ''} />
-              <button type="submit" class="link">Sign out</button>
+              <button type="submit" class="link">
+                Sign out
+              </button>
             </form>
           </div>
         </header>
@@ -135,12 +139,23 @@ export function ErrorBox({ message, details }: { message: string; details?: { fi
 export const Empty = ({ children }: { children: Child }) => <p class="empty">{children}</p>
 
 /** Links to a section's sub-pages, the current one marked. */
-export const TabNav = ({ label, tabs, active }: { label: string; tabs: readonly { href: string; label: string }[]; active: string }) => (
+export const TabNav = ({
+  label,
+  tabs,
+  active,
+}: {
+  label: string
+  tabs: readonly { href: string; label: string }[]
+  active: string
+}) => (
   <nav class="tabs" aria-label={label}>
     {tabs.map((t) => (
-      <a href={t.href} aria-current={t.href === active ? 'page' : undefined}>{t.label}</a>
+      <a href={t.href} aria-current={t.href === active ? 'page' : undefined}>
+        {t.label}
+      </a>
     ))}
   </nav>
 )
 
-export const when = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—')
+export const when = (ms: number | null | undefined) =>
+  ms ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC' : '—'

@@ -28,7 +28,11 @@ const isSecret = (name: string) => {
   return secret
 }
 
-function redact(fields: Record<string, unknown>, depth = 0, out: Record<string, unknown> = {}): Record<string, unknown> {
+function redact(
+  fields: Record<string, unknown>,
+  depth = 0,
+  out: Record<string, unknown> = {},
+): Record<string, unknown> {
   for (const k in fields) {
     if (!Object.hasOwn(fields, k)) continue
     const value = fields[k]

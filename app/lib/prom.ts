@@ -6,7 +6,11 @@ const key = (labels: Labels) => {
   let k = ''
   let prev = ''
   for (const name in labels) {
-    if (name < prev) return Object.keys(labels).sort().map((n) => `${n}\u0000${labels[n]}\u0001`).join('')
+    if (name < prev)
+      return Object.keys(labels)
+        .sort()
+        .map((n) => `${n}\u0000${labels[n]}\u0001`)
+        .join('')
     prev = name
     k += `${name}\u0000${labels[name]}\u0001`
   }
@@ -25,7 +29,11 @@ export function createRegistry() {
 
   function counter(name: string, help: string) {
     const values = new Map<string, { labels: Labels; value: number }>()
-    families.set(name, { help, type: 'counter', render: () => [...values.values()].map((s) => `${name}${fmt(s.labels)} ${s.value}`) })
+    families.set(name, {
+      help,
+      type: 'counter',
+      render: () => [...values.values()].map((s) => `${name}${fmt(s.labels)} ${s.value}`),
+    })
     const series = (labels: Labels) => {
       const k = key(labels)
       let s = values.get(k)
@@ -47,7 +55,11 @@ export function createRegistry() {
 
   /** A gauge whose samples are read when /metrics is scraped. */
   function gauge(name: string, help: string, collect: () => { labels?: Labels; value: number }[]) {
-    families.set(name, { help, type: 'gauge', render: () => collect().map((s) => `${name}${fmt(s.labels ?? {})} ${s.value}`) })
+    families.set(name, {
+      help,
+      type: 'gauge',
+      render: () => collect().map((s) => `${name}${fmt(s.labels ?? {})} ${s.value}`),
+    })
   }
 
   function histogram(name: string, help: string, buckets: number[]) {

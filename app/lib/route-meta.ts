@@ -28,7 +28,8 @@ export function withMeta<T extends (...args: any[]) => unknown>(handler: T, meta
 export const describe = (summary: string, tags: string[] = [], success?: number): MiddlewareHandler =>
   withMeta(async (_c, next) => next(), { summary, tags, success })
 
-export type RouteInfo = { method: string; path: string } & Required<Pick<RouteMeta, 'inputs'>> & Omit<RouteMeta, 'inputs'>
+export type RouteInfo = { method: string; path: string } & Required<Pick<RouteMeta, 'inputs'>> &
+  Omit<RouteMeta, 'inputs'>
 
 /** Every route of the app with the metadata its middleware carries: the route table. */
 export function routeTable(app: Hono<any>): RouteInfo[] {

@@ -95,6 +95,7 @@ function buildRouter<T>(routes: Route<T>[]): BuiltRouter<T> {
     if (method === 'ALL' || refused.has(`${method} ${path}`)) side.add(method, path, handler)
     if (method !== 'ALL' && refused.has(`${method} ${path}`)) (sidePaths[method] ??= new Set()).add(path)
   }
-  const match = (method: string, path: string): Result<T> => (sidePaths[method]?.has(path) ? side : main).match(method, path)
+  const match = (method: string, path: string): Result<T> =>
+    (sidePaths[method]?.has(path) ? side : main).match(method, path)
   return { name, match, sideRoutes: [...refused], fallback: undefined }
 }

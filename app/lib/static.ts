@@ -28,6 +28,9 @@ export function serveStatic(prefix: string) {
       if (!body) throw notFound('File')
       cache.set(rel, body)
     }
-    return c.body(body as Uint8Array<ArrayBuffer>, 200, { 'Content-Type': type, 'Cache-Control': 'public, max-age=3600' })
+    return c.body(body as Uint8Array<ArrayBuffer>, 200, {
+      'Content-Type': type,
+      'Cache-Control': 'public, max-age=3600',
+    })
   }
 }

@@ -5,10 +5,21 @@ const LOCAL_MINUTES = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/ // what <input 
 /** RFC 3339 string or epoch milliseconds in; epoch ms out. */
 export const TimeInput = v.pipe(
   v.union(
-    [v.pipe(v.string(), v.isoTimestamp()), v.pipe(v.string(), v.regex(LOCAL_MINUTES)), v.pipe(v.string(), v.regex(/^\d{1,15}$/)), v.pipe(v.number(), v.integer(), v.minValue(0))],
+    [
+      v.pipe(v.string(), v.isoTimestamp()),
+      v.pipe(v.string(), v.regex(LOCAL_MINUTES)),
+      v.pipe(v.string(), v.regex(/^\d{1,15}$/)),
+      v.pipe(v.number(), v.integer(), v.minValue(0)),
+    ],
     'must be an RFC 3339 time or epoch milliseconds',
   ),
-  v.transform((value) => (typeof value === 'number' ? value : /^\d+$/.test(value) ? Number(value) : Date.parse(LOCAL_MINUTES.test(value) ? `${value}Z` : value))),
+  v.transform((value) =>
+    typeof value === 'number'
+      ? value
+      : /^\d+$/.test(value)
+        ? Number(value)
+        : Date.parse(LOCAL_MINUTES.test(value) ? `${value}Z` : value),
+  ),
 )
 
 export const toIso = (ms: number | null | undefined) => (ms == null ? null : new Date(ms).toISOString())

@@ -37,7 +37,11 @@ function checkContentType(c: Context, target: Target) {
  * Validates one part of the request with a valibot schema. Bad input is a 400 naming each field;
  * a wrong Content-Type is a 415. The schema also feeds the OpenAPI document. `fast`: see above.
  */
-export function validate<T extends Target, S extends v.GenericSchema>(target: T, schema: S, opts: { fast?: (value: unknown) => boolean } = {}) {
+export function validate<T extends Target, S extends v.GenericSchema>(
+  target: T,
+  schema: S,
+  opts: { fast?: (value: unknown) => boolean } = {},
+) {
   const mw = validator(target, (value, c) => {
     checkContentType(c, target)
     // A hot route may pass a quick check that accepts only what the schema accepts unchanged
@@ -45,7 +49,9 @@ export function validate<T extends Target, S extends v.GenericSchema>(target: T,
     if (opts.fast?.(value)) return value as v.InferOutput<S>
     // valibot's object schemas accept arrays (an empty array has no unknown keys): refuse them here.
     if (Array.isArray(value) && OBJECT_TYPES.has(schema.type)) {
-      throw new AppError(400, 'invalid_input', 'Invalid body', [{ field: '(body)', message: 'must be an object, not an array' }])
+      throw new AppError(400, 'invalid_input', 'Invalid body', [
+        { field: '(body)', message: 'must be an object, not an array' },
+      ])
     }
     const result = v.safeParse(schema, value)
     if (!result.success) {

@@ -33,7 +33,10 @@ const ENROLMENT_PATHS = /^\/(settings\/security(\/.*)?|api\/v1\/me(\/.*)?|logout
  */
 export const accessGuard = (deps: Pick<Deps, 'db' | 'config' | 'log'>) => {
   const api = createRateLimiter({ perSecond: deps.config.RATE_LIMIT_PER_SECOND, burst: deps.config.RATE_LIMIT_BURST })
-  const ingest = createRateLimiter({ perSecond: deps.config.INGEST_RATE_LIMIT_PER_SECOND, burst: deps.config.INGEST_RATE_LIMIT_BURST })
+  const ingest = createRateLimiter({
+    perSecond: deps.config.INGEST_RATE_LIMIT_PER_SECOND,
+    burst: deps.config.INGEST_RATE_LIMIT_BURST,
+  })
   return function enforceAccess(c: Context<AppEnv>, route: RouteFacts, now: number): void | Promise<void> {
     if (!route.matched) return
     const level = route.access ?? 'admin'
@@ -42,18 +45,26 @@ export const accessGuard = (deps: Pick<Deps, 'db' | 'config' | 'log'>) => {
     ;(level === 'ingest' ? ingest : api)(p.id, now) // user and key ids are ULIDs: they never collide
     if (!allows(p, level)) return forbid(deps, c, p, level)
     if (p.mustEnrol2fa && !ENROLMENT_PATHS.test(c.req.path)) {
-      throw new AppError(403, 'two_factor_required', 'Admins must turn on two-factor sign-in first (Settings → Security)')
+      throw new AppError(
+        403,
+        'two_factor_required',
+        'Admins must turn on two-factor sign-in first (Settings → Security)',
+      )
     }
   }
 }
 
 async function forbid(deps: Pick<Deps, 'db' | 'log'>, c: Context<AppEnv>, p: Principal, level: Access): Promise<never> {
   await refuse(deps, c, `needs ${level === 'ingest' ? 'an ingest key or operator' : level}`)
-  throw forbidden(level === 'ingest' ? 'This needs an ingest key or the operator role' : `This needs the ${level} role${p.scopes.length ? ' and a key without scope limits' : ''}`)
+  throw forbidden(
+    level === 'ingest'
+      ? 'This needs an ingest key or the operator role'
+      : `This needs the ${level} role${p.scopes.length ? ' and a key without scope limits' : ''}`,
+  )
 }
 
 async function refuse(deps: Pick<Deps, 'db' | 'log'>, c: Context<AppEnv>, why: string) {
-  await audit(deps.db, c, { action: 'auth.forbidden', target: `${c.req.method} ${c.req.path}`, summary: why }).catch((error) =>
-    deps.log.error('audit write failed', { error: String(error) }),
+  await audit(deps.db, c, { action: 'auth.forbidden', target: `${c.req.method} ${c.req.path}`, summary: why }).catch(
+    (error) => deps.log.error('audit write failed', { error: String(error) }),
   )
 }

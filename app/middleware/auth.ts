@@ -25,7 +25,11 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
  */
 export const QUERY_KEY_PATHS = /^\/api\/(v1\/hooks\/(alertmanager|grafana|uptime-kuma)|v2\/alerts)$/
 
-const keyMessages = { invalid: 'API key not recognised', revoked: 'API key has been revoked', expired: 'API key has expired' }
+const keyMessages = {
+  invalid: 'API key not recognised',
+  revoked: 'API key has been revoked',
+  expired: 'API key has expired',
+}
 function setKey(c: Context<AppEnv>, result: KeyCheck) {
   if (result.ok) {
     const k = result.key
@@ -42,7 +46,9 @@ function setKey(c: Context<AppEnv>, result: KeyCheck) {
  */
 export const authenticator = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore) =>
   function authenticate(c: Context<AppEnv>, now: number): void | Promise<void> {
-    const key = presentedKey(c.req.header('authorization'), c.req.header('x-api-key')) ?? (QUERY_KEY_PATHS.test(c.req.path) ? c.req.query('key')?.trim() || undefined : undefined)
+    const key =
+      presentedKey(c.req.header('authorization'), c.req.header('x-api-key')) ??
+      (QUERY_KEY_PATHS.test(c.req.path) ? c.req.query('key')?.trim() || undefined : undefined)
     if (key) {
       const result = key.startsWith(KEY_PREFIX) ? keys.check(key, now) : ({ ok: false, reason: 'invalid' } as const)
       return result instanceof Promise ? result.then((r) => setKey(c, r)) : setKey(c, result)

@@ -1,7 +1,10 @@
 import type { Context } from 'hono'
 import { AppError } from '../lib/errors.ts'
 
-const tooLarge = (limit: number) => new AppError(413, 'payload_too_large', `Request body over ${limit} bytes`, [{ field: '(body)', message: `at most ${limit} bytes` }])
+const tooLarge = (limit: number) =>
+  new AppError(413, 'payload_too_large', `Request body over ${limit} bytes`, [
+    { field: '(body)', message: `at most ${limit} bytes` },
+  ])
 
 /**
  * Refuses a body over `limit` bytes with 413: at once from Content-Length, or while reading a body

@@ -38,7 +38,8 @@ async function formToken(c: Context<AppEnv>): Promise<string | undefined> {
 }
 
 function compare(token: string | undefined, expected: string) {
-  if (!token || !safeEqual(token, expected)) throw new AppError(403, 'csrf_failed', 'Missing or wrong CSRF token; reload the page')
+  if (!token || !safeEqual(token, expected))
+    throw new AppError(403, 'csrf_failed', 'Missing or wrong CSRF token; reload the page')
 }
 
 function safeHost(origin: string) {

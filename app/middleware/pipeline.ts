@@ -67,10 +67,24 @@ export function pipeline(deps: Deps, keys: KeyStore, onError: ErrorHandler<AppEn
     let series = byKey.get(key)
     if (!series) {
       const labels = { method, route: route.path }
-      byKey.set(key, (series = { count: telemetry.httpRequests.labels({ ...labels, status: String(status) }), duration: telemetry.httpDuration.labels(labels) }))
+      byKey.set(
+        key,
+        (series = {
+          count: telemetry.httpRequests.labels({ ...labels, status: String(status) }),
+          duration: telemetry.httpDuration.labels(labels),
+        }),
+      )
     }
     series.count.inc()
     series.duration.observe(seconds)
-    if (logRequests && !PROBES.has(path)) log.info('request', { requestId, method, path, status, ms: Math.round(seconds * 1000), actor: c.get('principal')?.name })
+    if (logRequests && !PROBES.has(path))
+      log.info('request', {
+        requestId,
+        method,
+        path,
+        status,
+        ms: Math.round(seconds * 1000),
+        actor: c.get('principal')?.name,
+      })
   }
 }

@@ -18,7 +18,9 @@ export function createRateLimiter({ perSecond, burst }: Bucket, maxKeys = 50_000
       return
     }
     const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / perSecond))
-    throw new AppError(429, 'rate_limited', 'Too many requests; slow down', undefined, { 'Retry-After': String(retryAfter) })
+    throw new AppError(429, 'rate_limited', 'Too many requests; slow down', undefined, {
+      'Retry-After': String(retryAfter),
+    })
   }
 
   function prune(now: number) {

@@ -11,7 +11,13 @@ const common: [string, string][] = [
   ['X-Frame-Options', 'SAMEORIGIN'],
 ]
 
-export const PAGE_CSP = { defaultSrc: ["'self'"], scriptSrc: ["'self'", "'unsafe-eval'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], frameAncestors: ["'none'"] }
+export const PAGE_CSP = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'", "'unsafe-eval'"],
+  styleSrc: ["'self'", "'unsafe-inline'"],
+  imgSrc: ["'self'", 'data:'],
+  frameAncestors: ["'none'"],
+}
 
 export const apiHeaders: readonly (readonly [string, string])[] = Object.freeze([...common])
 
@@ -24,11 +30,18 @@ export const pageHeaders: readonly (readonly [string, string])[] = Object.freeze
   ['X-Download-Options', 'noopen'],
   ['X-Permitted-Cross-Domain-Policies', 'none'],
   ['X-XSS-Protection', '0'],
-  ['Content-Security-Policy', "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'"],
+  [
+    'Content-Security-Policy',
+    "default-src 'self'; script-src 'self' 'unsafe-eval'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'none'",
+  ],
 ])
 
 /** Sets the headers (and the request id) on a finished response, dropping X-Powered-By. */
-export function finishHeaders(res: Response, list: readonly (readonly [string, string])[], requestId: string): Response {
+export function finishHeaders(
+  res: Response,
+  list: readonly (readonly [string, string])[],
+  requestId: string,
+): Response {
   let headers = res.headers
   try {
     for (const [name, value] of list) headers.set(name, value)

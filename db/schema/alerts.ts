@@ -13,7 +13,19 @@ export const alertStatuses = ['pending', 'firing', 'acknowledged', 'resolved'] a
 export type AlertStatus = (typeof alertStatuses)[number]
 /** Where an alert came from; receivers add their own names (free text in the database). */
 export const alertSources = ['rule', 'api', 'alertmanager', 'prometheus', 'grafana', 'uptime_kuma'] as const
-export const alertEventTypes = ['created', 'pending', 'fired', 'repeated', 'acked', 'unacked', 'resolved', 'silenced', 'unsilenced', 'notified', 'escalated'] as const
+export const alertEventTypes = [
+  'created',
+  'pending',
+  'fired',
+  'repeated',
+  'acked',
+  'unacked',
+  'resolved',
+  'silenced',
+  'unsilenced',
+  'notified',
+  'escalated',
+] as const
 export type AlertEventType = (typeof alertEventTypes)[number]
 
 /** Kind-specific settings of a rule. */
@@ -136,9 +148,18 @@ export const alertRepeats = sqliteTable('alert_repeats', {
 /** The columns to select for an alert as it stands: its row with its pending repeats (`alertRepeats`) added. */
 export const storedAlert = {
   ...getTableColumns(alerts),
-  repeatCount: sql<number>`(${alerts.repeatCount} + coalesce((select ${alertRepeats.n} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(Number),
-  lastSeenAt: sql<number>`max(${alerts.lastSeenAt}, coalesce((select ${alertRepeats.lastSeenAt} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(Number),
-  updatedAt: sql<number>`max(${alerts.updatedAt}, coalesce((select ${alertRepeats.updatedAt} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(Number),
+  repeatCount:
+    sql<number>`(${alerts.repeatCount} + coalesce((select ${alertRepeats.n} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(
+      Number,
+    ),
+  lastSeenAt:
+    sql<number>`max(${alerts.lastSeenAt}, coalesce((select ${alertRepeats.lastSeenAt} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(
+      Number,
+    ),
+  updatedAt:
+    sql<number>`max(${alerts.updatedAt}, coalesce((select ${alertRepeats.updatedAt} from ${alertRepeats} where ${alertRepeats.alertId} = ${alerts.id}), 0))`.mapWith(
+      Number,
+    ),
 }
 
 export type AlertRule = typeof alertRules.$inferSelect

@@ -36,7 +36,9 @@ export const components = sqliteTable(
     graceSeconds: integer('grace_seconds'),
     /** HTTP: when the next check is due. Push: when a missing heartbeat is next recorded. */
     nextCheckAt: integer('next_check_at'),
-    status: text('status', { enum: ['up', 'down', 'unknown'] }).notNull().default('unknown'),
+    status: text('status', { enum: ['up', 'down', 'unknown'] })
+      .notNull()
+      .default('unknown'),
     statusSince: integer('status_since'),
     lastCheckAt: integer('last_check_at'),
     lastMessage: text('last_message'),
@@ -67,7 +69,10 @@ export const statusHistory = sqliteTable(
     prevUp: integer('prev_up', { mode: 'boolean' }),
     heldMs: integer('held_ms').notNull().default(0),
   },
-  (t) => [index('status_history_uptime_idx').on(t.componentId, t.ts, t.prevTs, t.prevUp, t.heldMs), index('status_history_ts_idx').on(t.ts)],
+  (t) => [
+    index('status_history_uptime_idx').on(t.componentId, t.ts, t.prevTs, t.prevUp, t.heldMs),
+    index('status_history_ts_idx').on(t.ts),
+  ],
 )
 
 /** Per-model LLM prices in USD per 1 million tokens, from an effective time on. */

@@ -7,14 +7,34 @@ export type HealingTrigger =
   /** An alert firing: from one alert rule, or any alert whose labels match. */
   | { type: 'alert'; ruleId?: string; matchers?: LabelMatcher[] }
   /** The rule's own detection over a metric; `targetLabel` names the label whose value is the target (e.g. component). */
-  | { type: 'detection'; metric: string; matchers?: LabelMatcher[]; agg: string; windowMs: number; comparator: Comparator; value: number; targetLabel?: string; targetPattern?: string }
+  | {
+      type: 'detection'
+      metric: string
+      matchers?: LabelMatcher[]
+      agg: string
+      windowMs: number
+      comparator: Comparator
+      value: number
+      targetLabel?: string
+      targetPattern?: string
+    }
   /** A circuit breaker opening; `keyPattern` is a regular expression over breaker keys. */
   | { type: 'breaker'; keyPattern: string }
 
 /** What must hold after an action for it to count as a recovery. */
 export type HealingVerification =
   | { type: 'none' }
-  | { type: 'metric'; metric: string; matchers?: LabelMatcher[]; agg: string; windowMs: number; comparator: Comparator; value: number; afterMs: number; timeoutMs?: number }
+  | {
+      type: 'metric'
+      metric: string
+      matchers?: LabelMatcher[]
+      agg: string
+      windowMs: number
+      comparator: Comparator
+      value: number
+      afterMs: number
+      timeoutMs?: number
+    }
   | { type: 'breaker_closed'; key: string; afterMs: number; timeoutMs?: number }
   | { type: 'alert_resolved'; afterMs: number; timeoutMs?: number }
   | { type: 'http'; url: string; expectStatus?: number; afterMs: number; timeoutMs?: number }
@@ -39,18 +59,45 @@ export const healingRules = sqliteTable('healing_rules', {
   priority: integer('priority').notNull().default(0),
   maxAttempts: integer('max_attempts').notNull().default(3),
   approvalTtlMs: integer('approval_ttl_ms').notNull().default(3_600_000),
-  verification: text('verification', { mode: 'json' }).$type<HealingVerification>().notNull().default(sql`'{"type":"none"}'`),
+  verification: text('verification', { mode: 'json' })
+    .$type<HealingVerification>()
+    .notNull()
+    .default(sql`'{"type":"none"}'`),
   rollbackOnFailure: integer('rollback_on_failure', { mode: 'boolean' }).notNull().default(true),
   notify: text('notify', { mode: 'json' }).$type<HealingNotify>().notNull().default(sql`'{"channelIds":[],"on":[]}'`),
   createdAt: integer('created_at').notNull(),
   updatedAt: integer('updated_at').notNull(),
 })
 
-export const healingStatuses = ['PENDING_APPROVAL', 'PENDING', 'RUNNING', 'VERIFYING', 'SUCCESS', 'FAILED', 'ROLLED_BACK', 'REJECTED', 'EXPIRED', 'SKIPPED'] as const
+export const healingStatuses = [
+  'PENDING_APPROVAL',
+  'PENDING',
+  'RUNNING',
+  'VERIFYING',
+  'SUCCESS',
+  'FAILED',
+  'ROLLED_BACK',
+  'REJECTED',
+  'EXPIRED',
+  'SKIPPED',
+] as const
 export type HealingStatus = (typeof healingStatuses)[number]
-export const finalHealingStatuses: readonly HealingStatus[] = ['SUCCESS', 'FAILED', 'ROLLED_BACK', 'REJECTED', 'EXPIRED', 'SKIPPED']
+export const finalHealingStatuses: readonly HealingStatus[] = [
+  'SUCCESS',
+  'FAILED',
+  'ROLLED_BACK',
+  'REJECTED',
+  'EXPIRED',
+  'SKIPPED',
+]
 
-export type HealingTriggerRef = { type: 'alert' | 'detection' | 'breaker' | 'manual' | 'api'; ref?: string; summary: string; labels?: Record<string, string>; at: number }
+export type HealingTriggerRef = {
+  type: 'alert' | 'detection' | 'breaker' | 'manual' | 'api'
+  ref?: string
+  summary: string
+  labels?: Record<string, string>
+  at: number
+}
 
 /** One remediation run. Its status is written before each side effect, so a restart can resume it or fail it, never run it twice. */
 export const healingActions = sqliteTable(
@@ -120,7 +167,14 @@ export const healingLocks = sqliteTable('healing_locks', {
 
 export const breakerStates = ['CLOSED', 'OPEN', 'HALF_OPEN'] as const
 export type BreakerState = (typeof breakerStates)[number]
-export type BreakerSettings = { windowSize: number; failureRate: number; minCalls: number; baseBackoffMs: number; maxBackoffMs: number; successesToClose: number }
+export type BreakerSettings = {
+  windowSize: number
+  failureRate: number
+  minCalls: number
+  baseBackoffMs: number
+  maxBackoffMs: number
+  successesToClose: number
+}
 
 /** A circuit breaker per component or route target, fed by checks and by reports. */
 export const circuitBreakers = sqliteTable('circuit_breakers', {

@@ -58,7 +58,10 @@ export const rollups = sqliteTable(
     lastTs: integer('last_ts').notNull(),
     sketch: text('sketch').notNull(),
   },
-  (t) => [primaryKey({ columns: [t.seriesId, t.resolution, t.bucket] }), index('rollups_res_bucket_idx').on(t.resolution, t.bucket)],
+  (t) => [
+    primaryKey({ columns: [t.seriesId, t.resolution, t.bucket] }),
+    index('rollups_res_bucket_idx').on(t.resolution, t.bucket),
+  ],
 )
 
 /**

@@ -100,7 +100,11 @@ export const notifications = sqliteTable(
     createdAt: integer('created_at').notNull(),
     sentAt: integer('sent_at'),
   },
-  (t) => [index('notifications_due_idx').on(t.status, t.nextAttemptAt), index('notifications_alert_idx').on(t.alertId, t.id), index('notifications_group_idx').on(t.groupKey, t.createdAt)],
+  (t) => [
+    index('notifications_due_idx').on(t.status, t.nextAttemptAt),
+    index('notifications_alert_idx').on(t.alertId, t.id),
+    index('notifications_group_idx').on(t.groupKey, t.createdAt),
+  ],
 )
 
 export type Silence = typeof silences.$inferSelect

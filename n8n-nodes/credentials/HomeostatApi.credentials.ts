@@ -33,7 +33,8 @@ export class HomeostatApi implements ICredentialType {
       type: 'string',
       typeOptions: { password: true },
       default: '',
-      description: 'A Homeostat API key (Settings → API keys). Alert and Record need the ingest scope or the operator role; Acknowledge, Resolve, Mute, silences and the Trigger need operator.',
+      description:
+        'A Homeostat API key (Settings → API keys). Alert and Record need the ingest scope or the operator role; Acknowledge, Resolve, Mute, silences and the Trigger need operator.',
       required: true,
     },
   ]

@@ -34,8 +34,28 @@ function ruleOf(i: number, metrics: string[]): RuleInput {
   const host = metric.startsWith('host_')
   const name = `bench rule ${String(i).padStart(4, '0')}`
   const kind = i % 20
-  if (kind === 0 && !host) return { name, kind: 'ratio', metric: 'agent_errors_total', params: { denominator: 'agent_requests_total' }, by: ['component'], window: 5 * MINUTE, comparator: '>', value: 0.05 }
-  if (kind === 1) return { name, kind: 'change', metric, by: host ? ['instance'] : ['component'], window: 5 * MINUTE, comparator: '>', value: 150, params: { compareTo: 'previous' } }
+  if (kind === 0 && !host)
+    return {
+      name,
+      kind: 'ratio',
+      metric: 'agent_errors_total',
+      params: { denominator: 'agent_requests_total' },
+      by: ['component'],
+      window: 5 * MINUTE,
+      comparator: '>',
+      value: 0.05,
+    }
+  if (kind === 1)
+    return {
+      name,
+      kind: 'change',
+      metric,
+      by: host ? ['instance'] : ['component'],
+      window: 5 * MINUTE,
+      comparator: '>',
+      value: 150,
+      params: { compareTo: 'previous' },
+    }
   if (kind === 2) return { name, kind: 'absence', metric, params: { minutes: 5 } }
   if (kind === 3) return { name, kind: 'anomaly', metric, window: 30 * MINUTE, params: { step: MINUTE, zScore: 4 } }
   const aggs = ['avg', 'max', 'p95', 'last', 'min'] as const
@@ -43,7 +63,18 @@ function ruleOf(i: number, metrics: string[]): RuleInput {
   const agg = aggs[i % aggs.length]!
   const limit = { avg: 800, max: 999, p95: 998, last: 990, min: 700 }[agg]
   const matchers = i % 3 === 0 && host ? [{ label: 'instance', op: '=~' as const, value: `host-0[0-4].*` }] : []
-  return { name, kind: 'threshold', metric, matchers, by: host ? ['instance'] : ['component'], agg, window: 5 * MINUTE, comparator: '>', value: limit, severity: i % 7 === 0 ? 'critical' : 'warning' }
+  return {
+    name,
+    kind: 'threshold',
+    metric,
+    matchers,
+    by: host ? ['instance'] : ['component'],
+    agg,
+    window: 5 * MINUTE,
+    comparator: '>',
+    value: limit,
+    severity: i % 7 === 0 ? 'critical' : 'warning',
+  }
 }
 
 async function main() {
@@ -61,7 +92,12 @@ async function main() {
   for (let m = MINUTES; m >= 1; m--) {
     for (let i = 0; i < SERIES; i++) {
       const s = seriesOf(i)
-      batch.push({ name: s.name, labels: s.labels, value: Math.floor(random() * 1000), ts: now - m * MINUTE + (i % 50) * 1000 })
+      batch.push({
+        name: s.name,
+        labels: s.labels,
+        value: Math.floor(random() * 1000),
+        ts: now - m * MINUTE + (i % 50) * 1000,
+      })
       if (batch.length >= 10_000) {
         await store.write(batch, batch[0]!.ts + 59_000)
         written += batch.length
@@ -94,9 +130,23 @@ async function main() {
   const reader = cycleReader(db, all, now + 30_000)
   for (const rule of byMetric(all)) await evaluateRule(db, rule, now + 30_000, reader)
   const readSeconds = (performance.now() - tr) / 1000
-  const counts = (await client.execute("select (select count(*) from alert_rules) as rules, (select count(*) from alerts where status = 'firing') as firing, (select count(*) from series) as series")).rows[0]!
+  const counts = (
+    await client.execute(
+      "select (select count(*) from alert_rules) as rules, (select count(*) from alerts where status = 'firing') as firing, (select count(*) from series) as series",
+    )
+  ).rows[0]!
   client.close()
-  console.log(JSON.stringify({ points: written, seedSeconds, rules: Number(counts.rules), series: Number(counts.series), firing: Number(counts.firing), cycles, readSeconds }))
+  console.log(
+    JSON.stringify({
+      points: written,
+      seedSeconds,
+      rules: Number(counts.rules),
+      series: Number(counts.series),
+      firing: Number(counts.firing),
+      cycles,
+      readSeconds,
+    }),
+  )
 }
 
 if (import.meta.main) await main()

@@ -9,18 +9,28 @@ import { intakeBodies } from './alerts.ts'
 
 const REQS = Number(process.env.REQS ?? 6000)
 const CONC = Number(process.env.CONC ?? 50)
-const t = await testApp({ INGEST_RATE_LIMIT_PER_SECOND: '1000000', INGEST_RATE_LIMIT_BURST: '1000000', RATE_LIMIT_PER_SECOND: '1000000' })
+const t = await testApp({
+  INGEST_RATE_LIMIT_PER_SECOND: '1000000',
+  INGEST_RATE_LIMIT_BURST: '1000000',
+  RATE_LIMIT_PER_SECOND: '1000000',
+})
 const { headers } = await t.key('viewer', ['ingest'])
 const next = intakeBodies()
 const post = async () => {
-  const res = await t.app.request('/api/v2/alerts', { method: 'POST', body: next(), headers: { ...headers, 'Content-Type': 'application/json' } })
+  const res = await t.app.request('/api/v2/alerts', {
+    method: 'POST',
+    body: next(),
+    headers: { ...headers, 'Content-Type': 'application/json' },
+  })
   if (res.status !== 200) throw new Error(`${res.status} ${await res.text()}`)
 }
 async function run(n: number) {
   let left = n
-  await Promise.all(Array.from({ length: CONC }, async () => {
-    while (left-- > 0) await post()
-  }))
+  await Promise.all(
+    Array.from({ length: CONC }, async () => {
+      while (left-- > 0) await post()
+    }),
+  )
 }
 await run(Math.min(2000, REQS)) // warm-up: fills the pool of label sets
 for (let round = 0; round < 3; round++) {
@@ -29,7 +39,9 @@ for (let round = 0; round < 3; round++) {
   await run(REQS)
   const d = process.cpuUsage(cpu)
   const ms = performance.now() - t0
-  console.log(`round ${round + 1}: ${((d.user + d.system) / (REQS * 10)).toFixed(1)} µs CPU/alert, ${Math.round((REQS * 10) / (ms / 1000))} alerts/s wall`)
+  console.log(
+    `round ${round + 1}: ${((d.user + d.system) / (REQS * 10)).toFixed(1)} µs CPU/alert, ${Math.round((REQS * 10) / (ms / 1000))} alerts/s wall`,
+  )
 }
 t.close()
 process.exit(0)

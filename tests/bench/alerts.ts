@@ -15,7 +15,23 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { startReceiver, type Received } from '../helpers/receiver.ts'
-import { BUN, cpuSeconds, findProcess, freePort, load, median, rssMb, runCommand, sleep, START, startHomeostat, startServer, type LoadRequest, type LoadResult, type Started } from './lib.ts'
+import {
+  BUN,
+  cpuSeconds,
+  findProcess,
+  freePort,
+  load,
+  median,
+  rssMb,
+  runCommand,
+  sleep,
+  START,
+  startHomeostat,
+  startServer,
+  type LoadRequest,
+  type LoadResult,
+  type Started,
+} from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -30,28 +46,48 @@ export const INTAKE_POOL = 10_000
 export const DELIVERY_P95_MAX_MS = 2000
 export const INTAKE_RSS_MAX_MB = 200
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
-const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+const pct = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 
 type Env = Record<string, string>
-const envFor = (dir: string, base: Env, name: string): Env => ({ ...base, DATA_DIR: join(dir, name), DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}` })
+const envFor = (dir: string, base: Env, name: string): Env => ({
+  ...base,
+  DATA_DIR: join(dir, name),
+  DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`,
+})
 /** Extra Bun flags for the alert servers (e.g. `--cpu-prof-md` to profile the intake). */
 const BUN_FLAGS = (process.env.ALERT_BUN_FLAGS ?? '').split(' ').filter(Boolean)
 /** Which parts run (comma-separated: delivery, intake, eval); all by default. */
 const PARTS = new Set((process.env.ALERT_PARTS ?? 'delivery,intake,eval').split(',').map((s) => s.trim()))
 const homeostat = (name: string, env: Env) => startHomeostat(name, env, BUN_FLAGS)
 const keyFor = (env: Env, role: 'operator' | 'ingest') => {
-  const args = ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role === 'ingest' ? 'viewer' : 'operator', ...(role === 'ingest' ? ['--scope', 'ingest'] : [])]
+  const args = [
+    'app/cli.ts',
+    'keys',
+    'create',
+    '--name',
+    `bench-${role}`,
+    '--role',
+    role === 'ingest' ? 'viewer' : 'operator',
+    ...(role === 'ingest' ? ['--scope', 'ingest'] : []),
+  ]
   const key = runCommand(BUN, args, env)
   if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
   return key
 }
 
 async function post(url: string, key: string, body: unknown, expect: number) {
-  const res = await fetch(url, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
   const text = await res.text()
-  if (res.status !== expect) throw new Error(`POST ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
+  if (res.status !== expect)
+    throw new Error(`POST ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
   return text ? JSON.parse(text) : null
 }
 
@@ -64,15 +100,44 @@ async function deliveryFigures(dir: string, base: Env, log: (line: string) => vo
   try {
     const operator = keyFor(env, 'operator')
     const ingest = keyFor(env, 'ingest')
-    await post(`${server.url}/api/v1/channels`, operator, { name: 'bench webhook', type: 'webhook', settings: { url: `${receiver.url}/hook` } }, 201)
-    await post(`${server.url}/api/v1/alert-rules`, operator, { name: 'bench breach', kind: 'threshold', metric: 'bench_breach', agg: 'last', window: '10s', comparator: '>', value: 50, for: 0, severity: 'critical' }, 201)
-    const point = (value: number) => post(`${server.url}/api/v1/metrics`, ingest, { name: 'bench_breach', value, labels: { target: 'bench' }, ts: Date.now() }, 200)
+    await post(
+      `${server.url}/api/v1/channels`,
+      operator,
+      { name: 'bench webhook', type: 'webhook', settings: { url: `${receiver.url}/hook` } },
+      201,
+    )
+    await post(
+      `${server.url}/api/v1/alert-rules`,
+      operator,
+      {
+        name: 'bench breach',
+        kind: 'threshold',
+        metric: 'bench_breach',
+        agg: 'last',
+        window: '10s',
+        comparator: '>',
+        value: 50,
+        for: 0,
+        severity: 'critical',
+      },
+      201,
+    )
+    const point = (value: number) =>
+      post(
+        `${server.url}/api/v1/metrics`,
+        ingest,
+        { name: 'bench_breach', value, labels: { target: 'bench' }, ts: Date.now() },
+        200,
+      )
     const arrival = async (event: string, t0: number) => {
       const deadline = t0 + 10_000
       for (;;) {
         const got = receiver.requests.find((r: Received) => (r.json as { event?: string } | null)?.event === event)
         if (got) return performance.now() - t0
-        if (performance.now() > deadline) throw new Error(`no ${event} webhook within 10 s (received: ${receiver.requests.map((r) => (r.json as { event?: string })?.event).join(', ') || 'nothing'})`)
+        if (performance.now() > deadline)
+          throw new Error(
+            `no ${event} webhook within 10 s (received: ${receiver.requests.map((r) => (r.json as { event?: string })?.event).join(', ') || 'nothing'})`,
+          )
         await sleep(2)
       }
     }
@@ -90,11 +155,25 @@ async function deliveryFigures(dir: string, base: Env, log: (line: string) => vo
     }
     fired.sort((a, b) => a - b)
     resolved.sort((a, b) => a - b)
-    log(`  alerts: breach → fired webhook ×${fired.length}: p50 ${fmt(pct(fired, 0.5))} ms, p95 ${fmt(pct(fired, 0.95))} ms, max ${fmt(fired.at(-1)!)} ms; resolved p50 ${fmt(pct(resolved, 0.5))} ms`)
+    log(
+      `  alerts: breach → fired webhook ×${fired.length}: p50 ${fmt(pct(fired, 0.5))} ms, p95 ${fmt(pct(fired, 0.95))} ms, max ${fmt(fired.at(-1)!)} ms; resolved p50 ${fmt(pct(resolved, 0.5))} ms`,
+    )
     return [
       [`breach → webhook fired p50 (${fired.length} trials)`, `${fmt(pct(fired, 0.5))} ms`, '—', '', ''],
-      [`breach → webhook fired p95 (${fired.length} trials)`, `${fmt(pct(fired, 0.95))} ms`, `< ${fmt(DELIVERY_P95_MAX_MS)} ms`, '', verdict(pct(fired, 0.95) < DELIVERY_P95_MAX_MS)],
-      ['resolving point → webhook resolved p50 / p95', `${fmt(pct(resolved, 0.5))} / ${fmt(pct(resolved, 0.95))} ms`, '—', '', ''],
+      [
+        `breach → webhook fired p95 (${fired.length} trials)`,
+        `${fmt(pct(fired, 0.95))} ms`,
+        `< ${fmt(DELIVERY_P95_MAX_MS)} ms`,
+        '',
+        verdict(pct(fired, 0.95) < DELIVERY_P95_MAX_MS),
+      ],
+      [
+        'resolving point → webhook resolved p50 / p95',
+        `${fmt(pct(resolved, 0.5))} / ${fmt(pct(resolved, 0.95))} ms`,
+        '—',
+        '',
+        '',
+      ],
     ]
   } finally {
     await receiver.close()
@@ -120,11 +199,26 @@ export function intakeBodies() {
     const k = n++
     const now = Date.now()
     const resolved = k % 20 === 19
-    const items = [alert({ alertname: 'BenchNew', instance: `new-${fresh++}`, job: 'bench', severity: 'warning' }, new Date(now - 1000).toISOString(), new Date(now + 300_000).toISOString())]
+    const items = [
+      alert(
+        { alertname: 'BenchNew', instance: `new-${fresh++}`, job: 'bench', severity: 'warning' },
+        new Date(now - 1000).toISOString(),
+        new Date(now + 300_000).toISOString(),
+      ),
+    ]
     for (let j = 0; j < ALERTS_PER_REQUEST - 1; j++) {
       const p = (k * (ALERTS_PER_REQUEST - 1) + j) % INTAKE_POOL
-      const labels = { alertname: `Bench${p % 20}`, instance: `host-${String(p).padStart(5, '0')}:9100`, job: 'node', severity: severities[p % 4]! }
-      items.push(resolved ? alert(labels, new Date(now - 2000).toISOString(), new Date(now - 1000).toISOString()) : alert(labels, new Date(now - 1000).toISOString(), new Date(now + 300_000).toISOString()))
+      const labels = {
+        alertname: `Bench${p % 20}`,
+        instance: `host-${String(p).padStart(5, '0')}:9100`,
+        job: 'node',
+        severity: severities[p % 4]!,
+      }
+      items.push(
+        resolved
+          ? alert(labels, new Date(now - 2000).toISOString(), new Date(now - 1000).toISOString())
+          : alert(labels, new Date(now - 1000).toISOString(), new Date(now + 300_000).toISOString()),
+      )
     }
     return `[${items.join(',')}]`
   }
@@ -138,16 +232,34 @@ async function startAlertmanager(dir: string): Promise<Started> {
   return startServer({
     name: 'alertmanager 0.25',
     command: ALERTMANAGER,
-    args: [`--config.file=${join(home, 'alertmanager.yml')}`, `--storage.path=${join(home, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=', '--log.level=warn'],
+    args: [
+      `--config.file=${join(home, 'alertmanager.yml')}`,
+      `--storage.path=${join(home, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ],
     port,
     readyPath: '/-/ready',
   })
 }
 
 type Round = LoadResult & { cpuUsPerReq: number }
-type Target = { id: 'homeostat' | 'alertmanager'; name: string; url: string; pid: number; request: LoadRequest; rounds: Round[] }
+type Target = {
+  id: 'homeostat' | 'alertmanager'
+  name: string
+  url: string
+  pid: number
+  request: LoadRequest
+  rounds: Round[]
+}
 
-async function intakeFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
+async function intakeFigures(
+  dir: string,
+  base: Env,
+  log: (line: string) => void,
+  failed: string[],
+): Promise<string[][]> {
   const env = envFor(dir, base, 'alerts-intake')
   const server = await homeostat('homeostat (alerts intake)', env)
   const am = existsSync(ALERTMANAGER) ? await startAlertmanager(dir) : undefined
@@ -159,13 +271,32 @@ async function intakeFigures(dir: string, base: Env, log: (line: string) => void
       return { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: next(), next }
     }
     const targets: Target[] = [
-      ...(am ? [{ id: 'alertmanager' as const, name: am.name, url: `${am.url}/api/v2/alerts`, pid: findProcess(am.pid, /alertmanager/), request: request({}), rounds: [] }] : []),
-      { id: 'homeostat', name: 'Homeostat', url: `${server.url}/api/v2/alerts`, pid: findProcess(server.pid, /bun/), request: request({ authorization: `Bearer ${key}` }), rounds: [] },
+      ...(am
+        ? [
+            {
+              id: 'alertmanager' as const,
+              name: am.name,
+              url: `${am.url}/api/v2/alerts`,
+              pid: findProcess(am.pid, /alertmanager/),
+              request: request({}),
+              rounds: [],
+            },
+          ]
+        : []),
+      {
+        id: 'homeostat',
+        name: 'Homeostat',
+        url: `${server.url}/api/v2/alerts`,
+        pid: findProcess(server.pid, /bun/),
+        request: request({ authorization: `Bearer ${key}` }),
+        rounds: [],
+      },
     ]
     for (const t of targets) {
       const probe = await fetch(t.url, { method: 'POST', headers: t.request.headers, body: t.request.body as string })
       const text = await probe.text()
-      if (probe.status !== 200) throw new Error(`${t.name} POST /api/v2/alerts: expected 200, got ${probe.status}: ${text.slice(0, 300)}`)
+      if (probe.status !== 200)
+        throw new Error(`${t.name} POST /api/v2/alerts: expected 200, got ${probe.status}: ${text.slice(0, 300)}`)
       if (WARMUP > 0) await load(t.url, t.request, { connections: CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
     }
     const perRound = SECONDS / ROUNDS
@@ -174,12 +305,19 @@ async function intakeFigures(dir: string, base: Env, log: (line: string) => void
         const cpu0 = cpuSeconds(t.pid)
         const r = await load(t.url, t.request, { connections: CONNECTIONS, seconds: perRound, warmupSeconds: 0 })
         t.rounds.push({ ...r, cpuUsPerReq: r.requests ? ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests : 0 })
-        if (r.errors + r.non2xx > r.requests * 0.01 || r.requests === 0) failed.push(`${t.name} intake (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
+        if (r.errors + r.non2xx > r.requests * 0.01 || r.requests === 0)
+          failed.push(`${t.name} intake (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
       }
-      log(`  alerts intake round ${round + 1}: ${targets.map((t) => `${t.id} ${fmt(t.rounds.at(-1)!.rps * ALERTS_PER_REQUEST)}`).join(', ')} alerts/s`)
+      log(
+        `  alerts intake round ${round + 1}: ${targets.map((t) => `${t.id} ${fmt(t.rounds.at(-1)!.rps * ALERTS_PER_REQUEST)}`).join(', ')} alerts/s`,
+      )
     }
     const rss = new Map(targets.map((t) => [t.id, rssMb(t.pid)]))
-    const fig = (t: Target) => ({ aps: median(t.rounds.map((r) => r.rps)) * ALERTS_PER_REQUEST, p99: median(t.rounds.map((r) => r.p99)), cpu: median(t.rounds.map((r) => r.cpuUsPerReq)) / ALERTS_PER_REQUEST })
+    const fig = (t: Target) => ({
+      aps: median(t.rounds.map((r) => r.rps)) * ALERTS_PER_REQUEST,
+      p99: median(t.rounds.map((r) => r.p99)),
+      cpu: median(t.rounds.map((r) => r.cpuUsPerReq)) / ALERTS_PER_REQUEST,
+    })
     const hs = targets.find((t) => t.id === 'homeostat')!
     const amT = targets.find((t) => t.id === 'alertmanager')
     const h = fig(hs)
@@ -191,19 +329,44 @@ async function intakeFigures(dir: string, base: Env, log: (line: string) => void
       rows.push([`Alertmanager 0.25 ${label} p99`, `${fmt(a.p99, 1)} ms`, '—', '', ''])
       rows.push([`Alertmanager 0.25 server CPU/alert`, `${fmt(a.cpu, 1)} µs`, '—', '', ''])
       rows.push(['Alertmanager 0.25 RSS after intake', `${fmt(rss.get('alertmanager')!, 1)} MB`, '—', '', ''])
-      const byRound = (pick: (r: Round) => number) => median(hs.rounds.map((r, i) => pick(r) / Math.max(pick(amT.rounds[i]!), 1e-9)))
+      const byRound = (pick: (r: Round) => number) =>
+        median(hs.rounds.map((r, i) => pick(r) / Math.max(pick(amT.rounds[i]!), 1e-9)))
       const apsRatio = byRound((r) => r.rps)
       const p99Ratio = byRound((r) => r.p99)
-      rows.push([`Homeostat ${label} alerts/s`, fmt(h.aps), '≥ 1× alertmanager', `${apsRatio.toFixed(2)}×`, verdict(apsRatio >= 1)])
-      rows.push([`Homeostat ${label} p99`, `${fmt(h.p99, 1)} ms`, '< alertmanager', `${p99Ratio.toFixed(2)}×`, verdict(p99Ratio < 1)])
-      rows.push(['Homeostat server CPU/alert', `${fmt(h.cpu, 1)} µs`, '—', `${(h.cpu / Math.max(a.cpu, 1e-9)).toFixed(2)}×`, ''])
+      rows.push([
+        `Homeostat ${label} alerts/s`,
+        fmt(h.aps),
+        '≥ 1× alertmanager',
+        `${apsRatio.toFixed(2)}×`,
+        verdict(apsRatio >= 1),
+      ])
+      rows.push([
+        `Homeostat ${label} p99`,
+        `${fmt(h.p99, 1)} ms`,
+        '< alertmanager',
+        `${p99Ratio.toFixed(2)}×`,
+        verdict(p99Ratio < 1),
+      ])
+      rows.push([
+        'Homeostat server CPU/alert',
+        `${fmt(h.cpu, 1)} µs`,
+        '—',
+        `${(h.cpu / Math.max(a.cpu, 1e-9)).toFixed(2)}×`,
+        '',
+      ])
     } else {
       rows.push([`Homeostat ${label} alerts/s`, fmt(h.aps), '≥ 1× alertmanager', '', 'n/a'])
       rows.push([`Homeostat ${label} p99`, `${fmt(h.p99, 1)} ms`, '< alertmanager', '', 'n/a'])
       rows.push(['Homeostat server CPU/alert', `${fmt(h.cpu, 1)} µs`, '—', '', ''])
     }
     const hRss = rss.get('homeostat')!
-    rows.push(['Homeostat RSS after intake', `${fmt(hRss, 1)} MB`, `< ${INTAKE_RSS_MAX_MB} MB`, '', verdict(hRss < INTAKE_RSS_MAX_MB)])
+    rows.push([
+      'Homeostat RSS after intake',
+      `${fmt(hRss, 1)} MB`,
+      `< ${INTAKE_RSS_MAX_MB} MB`,
+      '',
+      verdict(hRss < INTAKE_RSS_MAX_MB),
+    ])
     return rows
   } finally {
     await am?.stop()
@@ -213,25 +376,49 @@ async function intakeFigures(dir: string, base: Env, log: (line: string) => void
 
 // --- 3. rule evaluation ---------------------------------------------------------------------------
 
-type EvalOut = { points: number; seedSeconds: number; rules: number; series: number; firing: number; cycles: { seconds: number; changes: number; failed: number }[]; readSeconds: number }
+type EvalOut = {
+  points: number
+  seedSeconds: number
+  rules: number
+  series: number
+  firing: number
+  cycles: { seconds: number; changes: number; failed: number }[]
+  readSeconds: number
+}
 
 function evaluationFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): string[][] {
   const env = envFor(dir, base, 'alerts-eval')
   mkdirSync(env.DATA_DIR!, { recursive: true })
-  const out = JSON.parse(runCommand(BUN, ['tests/bench/alerts-eval.ts'], { ...START.env, ...env }, 10 * 60_000).split('\n').at(-1)!) as EvalOut
+  const out = JSON.parse(
+    runCommand(BUN, ['tests/bench/alerts-eval.ts'], { ...START.env, ...env }, 10 * 60_000)
+      .split('\n')
+      .at(-1)!,
+  ) as EvalOut
   const [first, ...steady] = out.cycles
   const failures = out.cycles.reduce((n, c) => n + c.failed, 0)
   if (failures) failed.push(`rule evaluation: ${failures} rule evaluations failed`)
-  log(`  alerts: ${fmt(out.rules)} rules over ${fmt(out.series)} series (${fmt(out.points)} points): cycles ${out.cycles.map((c) => `${fmt(c.seconds, 2)} s`).join(', ')}; ${fmt(out.firing)} alerts firing`)
+  log(
+    `  alerts: ${fmt(out.rules)} rules over ${fmt(out.series)} series (${fmt(out.points)} points): cycles ${out.cycles.map((c) => `${fmt(c.seconds, 2)} s`).join(', ')}; ${fmt(out.firing)} alerts firing`,
+  )
   return [
-    [`rule evaluation, ${fmt(out.rules)} rules / ${fmt(out.series)} series, per cycle`, `${fmt(median(steady.map((c) => c.seconds)), 2)} s`, '—', '', ''],
+    [
+      `rule evaluation, ${fmt(out.rules)} rules / ${fmt(out.series)} series, per cycle`,
+      `${fmt(median(steady.map((c) => c.seconds)), 2)} s`,
+      '—',
+      '',
+      '',
+    ],
     [`  first cycle (creates ${fmt(first!.changes)} alerts)`, `${fmt(first!.seconds, 2)} s`, '—', '', ''],
     ['  of which reading and computing the rules', `${fmt(out.readSeconds, 2)} s`, '—', '', ''],
   ]
 }
 
 /** Every alert figure, one part after the other. */
-export async function alertFigures(dir: string, base: Env, log: (line: string) => void): Promise<{ rows: string[][]; failed: string[] }> {
+export async function alertFigures(
+  dir: string,
+  base: Env,
+  log: (line: string) => void,
+): Promise<{ rows: string[][]; failed: string[] }> {
   const failed: string[] = []
   const rows: string[][] = []
   log(`alerts: breach → delivery (${TRIALS} trials), intake vs Alertmanager, rule evaluation`)

@@ -12,7 +12,12 @@ import { createClient } from '@libsql/client'
 import { Hono } from 'hono'
 
 type Fetch = (req: Request) => Response | Promise<Response>
-declare const Bun: { serve(o: { port: number; hostname: string; fetch: Fetch }): { port: number; stop(closeActive?: boolean): Promise<void> } }
+declare const Bun: {
+  serve(o: { port: number; hostname: string; fetch: Fetch }): {
+    port: number
+    stop(closeActive?: boolean): Promise<void>
+  }
+}
 
 const port = Number(process.env.PORT ?? 8790)
 const dir = process.env.DATA_DIR ?? mkdtempSync(join(tmpdir(), 'homeostat-baseline-'))
@@ -24,7 +29,9 @@ await client.execute('PRAGMA busy_timeout=5000')
 // The durability Homeostat runs with by default (DATABASE_SYNCHRONOUS=normal: a commit survives a
 // crash of the process; the WAL is synced at checkpoints), so the ratio compares like with like.
 await client.execute('PRAGMA synchronous=NORMAL')
-await client.execute('CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY, name TEXT NOT NULL, value REAL NOT NULL, ts INTEGER NOT NULL)')
+await client.execute(
+  'CREATE TABLE IF NOT EXISTS samples (id INTEGER PRIMARY KEY, name TEXT NOT NULL, value REAL NOT NULL, ts INTEGER NOT NULL)',
+)
 
 const app = new Hono()
 app.get('/hello', (c) => c.text('hello'))

@@ -22,7 +22,8 @@ type Seeded = {
   tables?: Record<string, number>
 }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const mb = (bytes: number) => bytes / 1024 / 1024
 
 export async function dataFigures(dir: string, baseEnv: Record<string, string>, log: (line: string) => void) {
@@ -30,8 +31,16 @@ export async function dataFigures(dir: string, baseEnv: Record<string, string>, 
   log('  data: seeding (points through the store, then rollups from scratch)…')
   const out = runCommand(BUN, ['tests/bench/seed.ts'], env, 15 * 60_000)
   const seeded = JSON.parse(out.split('\n').at(-1)!) as Seeded
-  log(`  data: ${fmt(seeded.points)} points over ${fmt(seeded.series)} series written in ${fmt(seeded.writeSeconds, 1)}s; rollups (${fmt(seeded.rollups['1m'])} 1m, ${fmt(seeded.rollups['1h'])} 1h, ${fmt(seeded.rollups['1d'])} 1d) in ${fmt(seeded.rollupSeconds, 1)}s`)
-  if (seeded.tables) log(`  data: file ${fmt(mb(seeded.bytes), 1)} MB: ${Object.entries(seeded.tables).slice(0, 5).map(([name, bytes]) => `${name} ${fmt(mb(bytes), 1)} MB`).join(', ')}`)
+  log(
+    `  data: ${fmt(seeded.points)} points over ${fmt(seeded.series)} series written in ${fmt(seeded.writeSeconds, 1)}s; rollups (${fmt(seeded.rollups['1m'])} 1m, ${fmt(seeded.rollups['1h'])} 1h, ${fmt(seeded.rollups['1d'])} 1d) in ${fmt(seeded.rollupSeconds, 1)}s`,
+  )
+  if (seeded.tables)
+    log(
+      `  data: file ${fmt(mb(seeded.bytes), 1)} MB: ${Object.entries(seeded.tables)
+        .slice(0, 5)
+        .map(([name, bytes]) => `${name} ${fmt(mb(bytes), 1)} MB`)
+        .join(', ')}`,
+    )
 
   const server = await startHomeostat('homeostat (data)', env)
   const pid = findProcess(server.pid, /bun/)
@@ -39,26 +48,39 @@ export async function dataFigures(dir: string, baseEnv: Record<string, string>, 
   const headers = { authorization: `Bearer ${key}` }
   // The overview lists components: one push component per `component` label in the data.
   for (let n = 0; n < COMPONENTS; n++) {
-    const res = await fetch(`${server.url}/api/v1/components`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: componentName(n), kind: 'agent', push: { expectedIntervalSeconds: 300 } }) })
+    const res = await fetch(`${server.url}/api/v1/components`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: componentName(n), kind: 'agent', push: { expectedIntervalSeconds: 300 } }),
+    })
     if (res.status !== 201) throw new Error(`creating component ${componentName(n)}: ${res.status} ${await res.text()}`)
   }
 
   const get = async (path: string, check: (body: any) => boolean) => {
     const res = await fetch(server.url + path, { headers })
     const body = await res.json()
-    if (res.status !== 200 || !check(body)) throw new Error(`GET ${path}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`)
+    if (res.status !== 200 || !check(body))
+      throw new Error(`GET ${path}: ${res.status} ${JSON.stringify(body).slice(0, 300)}`)
   }
   // A different series each time (spread over all 100 metric names), so no answer is cached.
   let j = 0
   const query = () => {
     const s = seriesOf((j++ * 7919) % seeded.series)
     const to = Date.now()
-    const match = Object.entries(s.labels).map(([k, v]) => `&match[${k}]=${encodeURIComponent(v)}`).join('')
-    return get(`/api/v1/metrics/query?name=${s.name}${match}&from=${to - 30 * 86_400_000}&to=${to}&step=1h`, (b) => b.series?.length === 1 && b.series[0].values.length > 0)
+    const match = Object.entries(s.labels)
+      .map(([k, v]) => `&match[${k}]=${encodeURIComponent(v)}`)
+      .join('')
+    return get(
+      `/api/v1/metrics/query?name=${s.name}${match}&from=${to - 30 * 86_400_000}&to=${to}&step=1h`,
+      (b) => b.series?.length === 1 && b.series[0].values.length > 0,
+    )
   }
   const q = await sequentialLatency(query, { count: 300, maxMs: 6000 })
   log(`  data: 30-day query ×${q.count}: p50 ${fmt(q.p50, 1)} ms, p95 ${fmt(q.p95, 1)} ms`)
-  const o = await sequentialLatency(() => get('/api/v1/metrics/overview?range=24h', (b) => b.components?.length === COMPONENTS), { count: 60, maxMs: 8000 })
+  const o = await sequentialLatency(
+    () => get('/api/v1/metrics/overview?range=24h', (b) => b.components?.length === COMPONENTS),
+    { count: 60, maxMs: 8000 },
+  )
   log(`  data: overview 24h ×${o.count}: p50 ${fmt(o.p50, 1)} ms, p95 ${fmt(o.p95, 1)} ms`)
   const rss = rssMb(pid)
   await server.stop()
@@ -67,13 +89,33 @@ export async function dataFigures(dir: string, baseEnv: Record<string, string>, 
   const pointBytes = seeded.tables?.points
   const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
   const rows: string[][] = [
-    ['query 30d, one series (1h step) p95', `${fmt(q.p95, 1)} ms`, `< ${QUERY_P95_MAX_MS} ms`, '', verdict(q.p95 < QUERY_P95_MAX_MS)],
-    ['overview ?range=24h p95', `${fmt(o.p95, 1)} ms`, `< ${OVERVIEW_P95_MAX_MS} ms`, '', verdict(o.p95 < OVERVIEW_P95_MAX_MS)],
+    [
+      'query 30d, one series (1h step) p95',
+      `${fmt(q.p95, 1)} ms`,
+      `< ${QUERY_P95_MAX_MS} ms`,
+      '',
+      verdict(q.p95 < QUERY_P95_MAX_MS),
+    ],
+    [
+      'overview ?range=24h p95',
+      `${fmt(o.p95, 1)} ms`,
+      `< ${OVERVIEW_P95_MAX_MS} ms`,
+      '',
+      verdict(o.p95 < OVERVIEW_P95_MAX_MS),
+    ],
     [`rollup catch-up from scratch (${seeded.rollupSteps} steps)`, `${fmt(seeded.rollupSeconds, 1)} s`, '—', '', ''],
     ['seed write through the store', `${fmt(seeded.points / seeded.writeSeconds)} points/s`, '—', '', ''],
     ['DB size per 1M points (with rollups)', `${fmt(mb(perMillion), 1)} MB`, '—', '', ''],
-    ...(pointBytes ? [['  of which raw points table', `${fmt(mb(pointBytes / (seeded.points / 1e6)), 1)} MB`, '—', '', '']] : []),
-    ['server RSS with the data, after queries', `${fmt(rss, 1)} MB`, `< ${DATA_RSS_MAX_MB} MB`, '', verdict(rss < DATA_RSS_MAX_MB)],
+    ...(pointBytes
+      ? [['  of which raw points table', `${fmt(mb(pointBytes / (seeded.points / 1e6)), 1)} MB`, '—', '', '']]
+      : []),
+    [
+      'server RSS with the data, after queries',
+      `${fmt(rss, 1)} MB`,
+      `< ${DATA_RSS_MAX_MB} MB`,
+      '',
+      verdict(rss < DATA_RSS_MAX_MB),
+    ],
   ]
   return { rows, seeded }
 }

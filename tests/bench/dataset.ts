@@ -5,7 +5,13 @@
  * 95 are host metrics host_metric_05…host_metric_99{instance: host-000…host-099}.
  */
 export const COMPONENTS = 20
-export const AGENT_METRICS = ['agent_requests_total', 'agent_errors_total', 'llm_tokens_total', 'llm_cost_usd', 'llm_latency_ms'] as const
+export const AGENT_METRICS = [
+  'agent_requests_total',
+  'agent_errors_total',
+  'llm_tokens_total',
+  'llm_cost_usd',
+  'llm_latency_ms',
+] as const
 
 export const componentName = (n: number) => `agent-${String(n).padStart(2, '0')}`
 
@@ -14,9 +20,15 @@ export function seriesOf(i: number): { name: string; labels: Record<string, stri
   const metric = Math.floor(i / 100)
   const j = i % 100
   if (metric < AGENT_METRICS.length) {
-    const labels: Record<string, string> = { component: componentName(j % COMPONENTS), model: `model-${Math.floor(j / COMPONENTS)}` }
+    const labels: Record<string, string> = {
+      component: componentName(j % COMPONENTS),
+      model: `model-${Math.floor(j / COMPONENTS)}`,
+    }
     if (metric === 2) labels.kind = j % 2 ? 'completion' : 'prompt'
     return { name: AGENT_METRICS[metric]!, labels }
   }
-  return { name: `host_metric_${String(metric).padStart(2, '0')}`, labels: { instance: `host-${String(j).padStart(3, '0')}` } }
+  return {
+    name: `host_metric_${String(metric).padStart(2, '0')}`,
+    labels: { instance: `host-${String(j).padStart(3, '0')}` },
+  }
 }

@@ -20,7 +20,18 @@
  */
 import { join } from 'node:path'
 import { startFakeModelHost, type FakeModelHost } from '../helpers/fake-model-host.ts'
-import { BUN, cpuSeconds, findProcess, load, median, runCommand, sleep, startHomeostat, type LoadRequest, type LoadResult } from './lib.ts'
+import {
+  BUN,
+  cpuSeconds,
+  findProcess,
+  load,
+  median,
+  runCommand,
+  sleep,
+  startHomeostat,
+  type LoadRequest,
+  type LoadResult,
+} from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -33,13 +44,20 @@ const POLL_MS = 25
 export const FAILOVER_P95_MAX_MS = 5000
 export const READ_MIN_RATIO = 0.8
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
-const pct = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+const pct = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
 
 type Env = Record<string, string>
-const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({ ...base, DATA_DIR: join(dir, name), DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`, ...extra })
+const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({
+  ...base,
+  DATA_DIR: join(dir, name),
+  DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`,
+  ...extra,
+})
 const keyFor = (env: Env, role: 'operator' | 'viewer') => {
   const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role], env)
   if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
@@ -47,15 +65,25 @@ const keyFor = (env: Env, role: 'operator' | 'viewer') => {
 }
 
 async function call(url: string, key: string, method = 'GET', body?: unknown, expect?: number) {
-  const res = await fetch(url, { method, headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) }, body: body !== undefined ? JSON.stringify(body) : undefined })
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  })
   const text = await res.text()
-  if (expect !== undefined && res.status !== expect) throw new Error(`${method} ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
+  if (expect !== undefined && res.status !== expect)
+    throw new Error(`${method} ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
   return text ? (JSON.parse(text) as Record<string, any>) : null
 }
 
 // --- 1. detection → failover -----------------------------------------------------------------------
 
-async function failoverFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
+async function failoverFigures(
+  dir: string,
+  base: Env,
+  log: (line: string) => void,
+  failed: string[],
+): Promise<string[][]> {
   const env = envFor(dir, base, 'healing-failover', { MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '1' })
   const server = await startHomeostat('homeostat (healing failover)', env)
   const hosts: FakeModelHost[] = []
@@ -67,9 +95,36 @@ async function failoverFigures(dir: string, base: Env, log: (line: string) => vo
       const backup = await startFakeModelHost({ models: ['mistral:7b'] })
       hosts.push(primary, backup)
       const name = `bench-${i}`
-      const route = await call(`${server.url}/api/v1/model-routes`, key, 'POST', { name, targets: [{ model: 'llama3:8b', host: primary.url }, { model: 'mistral:7b', host: backup.url }], failbackAfterMs: 1000, probePath: '/api/tags' }, 201)
+      const route = await call(
+        `${server.url}/api/v1/model-routes`,
+        key,
+        'POST',
+        {
+          name,
+          targets: [
+            { model: 'llama3:8b', host: primary.url },
+            { model: 'mistral:7b', host: backup.url },
+          ],
+          failbackAfterMs: 1000,
+          probePath: '/api/tags',
+        },
+        201,
+      )
       const primaryKey = route!.targets[0].breaker.key as string
-      await call(`${server.url}/api/v1/healing/rules`, key, 'POST', { name: `fail over ${name}`, trigger: { type: 'breaker', keyPattern: `^${escapeRegex(primaryKey)}$` }, actionType: 'model_failover', target: name, cooldownMs: 0, maxPerHour: 3600 }, 201)
+      await call(
+        `${server.url}/api/v1/healing/rules`,
+        key,
+        'POST',
+        {
+          name: `fail over ${name}`,
+          trigger: { type: 'breaker', keyPattern: `^${escapeRegex(primaryKey)}$` },
+          actionType: 'model_failover',
+          target: name,
+          cooldownMs: 0,
+          maxPerHour: 3600,
+        },
+        201,
+      )
       routes.push({ name, primary, key: primaryKey })
     }
     const active = async (name: string) => (await call(`${server.url}/api/v1/model-routes/${name}`, key))!
@@ -82,7 +137,15 @@ async function failoverFigures(dir: string, base: Env, log: (line: string) => vo
       return performance.now()
     }
     // Every primary probed healthy first.
-    await Promise.all(routes.map((r) => waitFor(`${r.name} primary closed`, async () => (await active(r.name)).targets[0].breaker.state === 'CLOSED', 30_000)))
+    await Promise.all(
+      routes.map((r) =>
+        waitFor(
+          `${r.name} primary closed`,
+          async () => (await active(r.name)).targets[0].breaker.state === 'CLOSED',
+          30_000,
+        ),
+      ),
+    )
 
     const times: number[] = []
     const byMode = { error: [] as number[], hang: [] as number[] }
@@ -99,14 +162,20 @@ async function failoverFigures(dir: string, base: Env, log: (line: string) => vo
             times.push(t1 - t0)
             byMode[mode].push(t1 - t0)
             r.primary.setMode('ok')
-            await waitFor(`${r.name} failback`, async () => {
-              const a = await active(r.name)
-              return a.activeIndex === 0 && a.targets[0].breaker.state === 'CLOSED'
-            }, 60_000)
+            await waitFor(
+              `${r.name} failback`,
+              async () => {
+                const a = await active(r.name)
+                return a.activeIndex === 0 && a.targets[0].breaker.state === 'CLOSED'
+              },
+              60_000,
+            )
           } catch (error) {
             errors++
             r.primary.setMode('ok')
-            failed.push(`healing failover trial (${r.name} #${trial + 1}): ${error instanceof Error ? error.message : String(error)}`)
+            failed.push(
+              `healing failover trial (${r.name} #${trial + 1}): ${error instanceof Error ? error.message : String(error)}`,
+            )
             await sleep(15_000)
           }
         }
@@ -115,12 +184,38 @@ async function failoverFigures(dir: string, base: Env, log: (line: string) => vo
     times.sort((a, b) => a - b)
     const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b)
     const p95 = times.length ? pct(times, 0.95) : NaN
-    log(`  healing: detection → failover ×${times.length} (${errors} failed): p50 ${fmt(pct(times, 0.5))} ms, p95 ${fmt(p95)} ms, max ${fmt(times.at(-1) ?? NaN)} ms`)
+    log(
+      `  healing: detection → failover ×${times.length} (${errors} failed): p50 ${fmt(pct(times, 0.5))} ms, p95 ${fmt(p95)} ms, max ${fmt(times.at(-1) ?? NaN)} ms`,
+    )
     return [
-      [`target fails → route switched p50 (${times.length} trials, 1 s probes)`, `${fmt(pct(times, 0.5))} ms`, '—', '', ''],
-      [`target fails → route switched p95 (${times.length} trials, 1 s probes)`, `${fmt(p95)} ms`, `< ${fmt(FAILOVER_P95_MAX_MS)} ms`, '', verdict(p95 < FAILOVER_P95_MAX_MS && errors === 0)],
-      ['  of which target answers 500: p50 / p95', `${fmt(pct(sorted(byMode.error), 0.5))} / ${fmt(pct(sorted(byMode.error), 0.95))} ms`, '—', '', ''],
-      ['  of which target hangs (800 ms probe timeout): p50 / p95', `${fmt(pct(sorted(byMode.hang), 0.5))} / ${fmt(pct(sorted(byMode.hang), 0.95))} ms`, '—', '', ''],
+      [
+        `target fails → route switched p50 (${times.length} trials, 1 s probes)`,
+        `${fmt(pct(times, 0.5))} ms`,
+        '—',
+        '',
+        '',
+      ],
+      [
+        `target fails → route switched p95 (${times.length} trials, 1 s probes)`,
+        `${fmt(p95)} ms`,
+        `< ${fmt(FAILOVER_P95_MAX_MS)} ms`,
+        '',
+        verdict(p95 < FAILOVER_P95_MAX_MS && errors === 0),
+      ],
+      [
+        '  of which target answers 500: p50 / p95',
+        `${fmt(pct(sorted(byMode.error), 0.5))} / ${fmt(pct(sorted(byMode.error), 0.95))} ms`,
+        '—',
+        '',
+        '',
+      ],
+      [
+        '  of which target hangs (800 ms probe timeout): p50 / p95',
+        `${fmt(pct(sorted(byMode.hang), 0.5))} / ${fmt(pct(sorted(byMode.hang), 0.95))} ms`,
+        '—',
+        '',
+        '',
+      ],
     ]
   } finally {
     await Promise.all(hosts.map((h) => h.close()))
@@ -139,36 +234,87 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
   try {
     const operator = keyFor(env, 'operator')
     const viewer = keyFor(env, 'viewer')
-    await call(`${server.url}/api/v1/model-routes`, operator, 'POST', { name: 'chat', targets: [{ model: 'llama3:8b', host: 'http://10.0.0.1:11434' }, { model: 'mistral:7b', host: 'http://10.0.0.2:11434' }], probePath: '/api/tags' }, 201)
+    await call(
+      `${server.url}/api/v1/model-routes`,
+      operator,
+      'POST',
+      {
+        name: 'chat',
+        targets: [
+          { model: 'llama3:8b', host: 'http://10.0.0.1:11434' },
+          { model: 'mistral:7b', host: 'http://10.0.0.2:11434' },
+        ],
+        probePath: '/api/tags',
+      },
+      201,
+    )
     // Breakers for both targets, so the answer carries their states as it would in use.
-    for (const host of ['10.0.0.1', '10.0.0.2']) await call(`${server.url}/api/v1/healing/breakers/${encodeURIComponent(`model:http://${host}:11434/${host.endsWith('1') ? 'llama3:8b' : 'mistral:7b'}`)}/report`, operator, 'POST', { ok: true }, 200)
-    const first = await fetch(`${server.url}/api/v1/model-routes/chat`, { headers: { authorization: `Bearer ${viewer}` } })
+    for (const host of ['10.0.0.1', '10.0.0.2'])
+      await call(
+        `${server.url}/api/v1/healing/breakers/${encodeURIComponent(`model:http://${host}:11434/${host.endsWith('1') ? 'llama3:8b' : 'mistral:7b'}`)}/report`,
+        operator,
+        'POST',
+        { ok: true },
+        200,
+      )
+    const first = await fetch(`${server.url}/api/v1/model-routes/chat`, {
+      headers: { authorization: `Bearer ${viewer}` },
+    })
     const etag = first.headers.get('etag')!
     const bodyBytes = (await first.arrayBuffer()).byteLength
     const auth = { authorization: `Bearer ${viewer}` }
     const scenarios: Scenario[] = [
-      { id: 'whoami', figure: 'GET /api/v1/whoami (API key)', path: '/api/v1/whoami', request: { headers: auth }, status: 200, rounds: [] },
-      { id: 'route', figure: `GET /api/v1/model-routes/:name (200, ${bodyBytes} B)`, path: '/api/v1/model-routes/chat', request: { headers: auth }, status: 200, rounds: [] },
-      { id: 'route304', figure: 'GET /api/v1/model-routes/:name (If-None-Match → 304)', path: '/api/v1/model-routes/chat', request: { headers: { ...auth, 'if-none-match': etag } }, status: 304, rounds: [] },
+      {
+        id: 'whoami',
+        figure: 'GET /api/v1/whoami (API key)',
+        path: '/api/v1/whoami',
+        request: { headers: auth },
+        status: 200,
+        rounds: [],
+      },
+      {
+        id: 'route',
+        figure: `GET /api/v1/model-routes/:name (200, ${bodyBytes} B)`,
+        path: '/api/v1/model-routes/chat',
+        request: { headers: auth },
+        status: 200,
+        rounds: [],
+      },
+      {
+        id: 'route304',
+        figure: 'GET /api/v1/model-routes/:name (If-None-Match → 304)',
+        path: '/api/v1/model-routes/chat',
+        request: { headers: { ...auth, 'if-none-match': etag } },
+        status: 304,
+        rounds: [],
+      },
     ]
     const pid = findProcess(server.pid, /bun/)
     for (const s of scenarios) {
       const probe = await fetch(server.url + s.path, { headers: s.request.headers })
       await probe.arrayBuffer()
       if (probe.status !== s.status) throw new Error(`${s.figure}: expected ${s.status}, got ${probe.status}`)
-      if (WARMUP > 0) await load(server.url + s.path, s.request, { connections: CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
+      if (WARMUP > 0)
+        await load(server.url + s.path, s.request, { connections: CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
     }
     const perRound = SECONDS / ROUNDS
     for (let round = 0; round < ROUNDS; round++) {
       for (const s of scenarios) {
         const cpu0 = cpuSeconds(pid)
-        const r = await load(server.url + s.path, s.request, { connections: CONNECTIONS, seconds: perRound, warmupSeconds: 0 })
+        const r = await load(server.url + s.path, s.request, {
+          connections: CONNECTIONS,
+          seconds: perRound,
+          warmupSeconds: 0,
+        })
         s.rounds.push({ ...r, cpuUsPerReq: r.requests ? ((cpuSeconds(pid) - cpu0) * 1e6) / r.requests : 0 })
         // autocannon counts a 304 as non-2xx
         const bad = s.status === 304 ? r.errors : r.errors + r.non2xx
-        if (bad > r.requests * 0.01 || r.requests === 0) failed.push(`${s.figure} (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
+        if (bad > r.requests * 0.01 || r.requests === 0)
+          failed.push(`${s.figure} (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
       }
-      log(`  healing read round ${round + 1}: ${scenarios.map((s) => `${s.id} ${fmt(s.rounds.at(-1)!.rps)}`).join(', ')} req/s`)
+      log(
+        `  healing read round ${round + 1}: ${scenarios.map((s) => `${s.id} ${fmt(s.rounds.at(-1)!.rps)}`).join(', ')} req/s`,
+      )
     }
     const [whoami, ...reads] = scenarios
     const rows: string[][] = []
@@ -177,11 +323,30 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
     rows.push([`${w.figure} p99`, `${fmt(median(w.rounds.map((r) => r.p99)), 1)} ms`, '—', '', ''])
     rows.push([`${w.figure} server CPU/req`, `${fmt(median(w.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`, '—', '', ''])
     for (const s of reads) {
-      const byRound = (pick: (r: Round) => number) => median(s.rounds.map((r, i) => pick(r) / Math.max(pick(w.rounds[i]!), 1e-9)))
+      const byRound = (pick: (r: Round) => number) =>
+        median(s.rounds.map((r, i) => pick(r) / Math.max(pick(w.rounds[i]!), 1e-9)))
       const rpsRatio = byRound((r) => r.rps)
-      rows.push([`${s.figure} req/s`, fmt(median(s.rounds.map((r) => r.rps))), `≥ ${READ_MIN_RATIO}× whoami`, `${rpsRatio.toFixed(2)}×`, verdict(rpsRatio >= READ_MIN_RATIO)])
-      rows.push([`${s.figure} p99`, `${fmt(median(s.rounds.map((r) => r.p99)), 1)} ms`, '—', `${byRound((r) => r.p99).toFixed(2)}×`, ''])
-      rows.push([`${s.figure} server CPU/req`, `${fmt(median(s.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`, '—', `${byRound((r) => r.cpuUsPerReq).toFixed(2)}×`, ''])
+      rows.push([
+        `${s.figure} req/s`,
+        fmt(median(s.rounds.map((r) => r.rps))),
+        `≥ ${READ_MIN_RATIO}× whoami`,
+        `${rpsRatio.toFixed(2)}×`,
+        verdict(rpsRatio >= READ_MIN_RATIO),
+      ])
+      rows.push([
+        `${s.figure} p99`,
+        `${fmt(median(s.rounds.map((r) => r.p99)), 1)} ms`,
+        '—',
+        `${byRound((r) => r.p99).toFixed(2)}×`,
+        '',
+      ])
+      rows.push([
+        `${s.figure} server CPU/req`,
+        `${fmt(median(s.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`,
+        '—',
+        `${byRound((r) => r.cpuUsPerReq).toFixed(2)}×`,
+        '',
+      ])
     }
     return rows
   } finally {
@@ -190,10 +355,16 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
 }
 
 /** Every healing figure, one part after the other. */
-export async function healingFigures(dir: string, base: Env, log: (line: string) => void): Promise<{ rows: string[][]; failed: string[] }> {
+export async function healingFigures(
+  dir: string,
+  base: Env,
+  log: (line: string) => void,
+): Promise<{ rows: string[][]; failed: string[] }> {
   const failed: string[] = []
   const rows: string[][] = []
-  log(`healing: detection → failover (${ROUTES} routes × ${TRIALS_PER_ROUTE} trials), GET /api/v1/model-routes/:name vs whoami`)
+  log(
+    `healing: detection → failover (${ROUTES} routes × ${TRIALS_PER_ROUTE} trials), GET /api/v1/model-routes/:name vs whoami`,
+  )
   rows.push(...(await failoverFigures(dir, base, log, failed)))
   rows.push(...(await readFigures(dir, base, log, failed)))
   return { rows, failed }

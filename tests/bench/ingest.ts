@@ -23,7 +23,12 @@ export function singlePoint(key: string): LoadRequest {
     const ts = (last[s] = Math.max(Date.now(), last[s]! + 1))
     return `{"name":"bench_single","value":${k % 1000},"labels":{"agent":"agent-${s % 20}","series":"${s}"},"ts":${ts}}`
   }
-  return { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: next(), next }
+  return {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: next(),
+    next,
+  }
 }
 
 /**
@@ -32,13 +37,22 @@ export function singlePoint(key: string): LoadRequest {
  */
 export function batch(key: string): LoadRequest {
   // The body is fixed text around the timestamp, so building a request costs the client little.
-  const parts = Array.from({ length: BATCH_POINTS }, (_, i) => `{"name":"bench_batch_${i % 50}","value":${(i * 7) % 1000},"labels":{"instance":"host-${i % 20}:9100","series":"${i}"},"ts":`)
+  const parts = Array.from(
+    { length: BATCH_POINTS },
+    (_, i) =>
+      `{"name":"bench_batch_${i % 50}","value":${(i * 7) % 1000},"labels":{"instance":"host-${i % 20}:9100","series":"${i}"},"ts":`,
+  )
   let last = 0
   const next = () => {
     const ts = String((last = Math.max(Date.now(), last + 1)))
     return `{"points":[${parts.map((p) => p + ts + '}').join(',')}]}`
   }
-  return { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: next(), next }
+  return {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: next(),
+    next,
+  }
 }
 
 /**
@@ -49,7 +63,8 @@ export function batch(key: string): LoadRequest {
 export function remoteWritePool() {
   const t0 = Date.now() + 30_000 // a little ahead: the group runs well within the 10 minutes both accept
   const made: Buffer[] = []
-  const more = (n: number) => made.push(...remoteWritePayloads(n, { seriesPerRequest: REMOTE_WRITE_SERIES, t0: t0 + made.length, stepMs: 1 }))
+  const more = (n: number) =>
+    made.push(...remoteWritePayloads(n, { seriesPerRequest: REMOTE_WRITE_SERIES, t0: t0 + made.length, stepMs: 1 }))
   const get = (i: number) => {
     // Payload i is built with t0 + i whatever the batch it is made in.
     while (made.length <= i) more(Math.max(50, i + 1 - made.length))
@@ -80,7 +95,13 @@ export async function startPrometheus(dir: string): Promise<Started> {
   return startServer({
     name: 'prometheus',
     command: process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus',
-    args: [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--web.enable-remote-write-receiver', '--log.level=warn'],
+    args: [
+      `--config.file=${config}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--web.enable-remote-write-receiver',
+      '--log.level=warn',
+    ],
     port,
     readyPath: '/-/ready',
   })

@@ -17,7 +17,8 @@ import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 
 const DDL = {
-  series: 'create table points (series_id integer not null, ts integer not null, value real not null, primary key (series_id, ts)) without rowid',
+  series:
+    'create table points (series_id integer not null, ts integer not null, value real not null, primary key (series_id, ts)) without rowid',
   time: 'create table points (series_id integer not null, ts integer not null, value real not null, primary key (ts, series_id)) without rowid',
   log: 'create table points (series_id integer not null, ts integer not null, value real not null)',
 } as const
@@ -52,7 +53,9 @@ async function run(layout: Layout) {
       await client.batch(statements, 'write')
     }
     const seconds = (performance.now() - start) / 1000
-    console.log(`${layout.padEnd(6)} commit per ${GROUP} request(s): ${(POINTS / seconds).toFixed(0).padStart(8)} points/s (${seconds.toFixed(1)} s)`)
+    console.log(
+      `${layout.padEnd(6)} commit per ${GROUP} request(s): ${(POINTS / seconds).toFixed(0).padStart(8)} points/s (${seconds.toFixed(1)} s)`,
+    )
   } finally {
     client.close()
     rmSync(dir, { recursive: true, force: true })

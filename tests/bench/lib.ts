@@ -23,7 +23,14 @@ export const START = npmScript('start')
 
 /** Homeostat as `npm start` runs it, with `env` on top of the script's settings and `flags` (a profiler's) before its arguments. */
 export const startHomeostat = async (name: string, env: Record<string, string>, flags: string[] = []) =>
-  startServer({ name, command: BUN, args: [...flags, ...START.args], port: await freePort(), env: { ...START.env, ...env }, readyPath: '/ready' })
+  startServer({
+    name,
+    command: BUN,
+    args: [...flags, ...START.args],
+    port: await freePort(),
+    env: { ...START.env, ...env },
+    readyPath: '/ready',
+  })
 
 /** A TCP port nothing listens on right now. */
 export function freePort(): Promise<number> {
@@ -132,9 +139,23 @@ export async function waitReady(url: string, timeoutMs = 30_000) {
 }
 
 /** Runs a command to completion; returns its trimmed stdout, throws with stderr on failure. */
-export function runCommand(command: string, args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): string {
-  const r = spawnSync(command, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 })
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status ?? r.signal ?? r.error?.message}):\n${r.stderr}${r.stdout}`)
+export function runCommand(
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): string {
+  const r = spawnSync(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  if (r.status !== 0)
+    throw new Error(
+      `${command} ${args.join(' ')} failed (${r.status ?? r.signal ?? r.error?.message}):\n${r.stderr}${r.stdout}`,
+    )
   return r.stdout.trim()
 }
 
@@ -159,13 +180,31 @@ export type LoadResult = {
  * Drives `url` with autocannon: a short warm-up (discarded), then the measured run.
  * `rps` is the mean of the per-second request counts; latencies are in ms.
  */
-export async function load(url: string, req: LoadRequest = {}, opts: { connections?: number; seconds?: number; warmupSeconds?: number } = {}): Promise<LoadResult> {
+export async function load(
+  url: string,
+  req: LoadRequest = {},
+  opts: { connections?: number; seconds?: number; warmupSeconds?: number } = {},
+): Promise<LoadResult> {
   const next = req.next
   const rotate = next ? { requests: [{ setupRequest: (r: autocannon.Request) => ({ ...r, body: next() }) }] } : {}
-  const base = { url, connections: opts.connections ?? 50, method: req.method ?? 'GET', headers: req.headers, body: req.body, ...rotate }
+  const base = {
+    url,
+    connections: opts.connections ?? 50,
+    method: req.method ?? 'GET',
+    headers: req.headers,
+    body: req.body,
+    ...rotate,
+  }
   if ((opts.warmupSeconds ?? 2) > 0) await autocannon({ ...base, duration: opts.warmupSeconds ?? 2 })
   const r = await autocannon({ ...base, duration: opts.seconds ?? 8 })
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, requests: r.requests.total, errors: r.errors, non2xx: r.non2xx }
+  return {
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    requests: r.requests.total,
+    errors: r.errors,
+    non2xx: r.non2xx,
+  }
 }
 
 /**
@@ -270,7 +309,11 @@ export function routerReport(app: Hono<any>): { name: string; refused?: string }
 /** Prints rows as an aligned plain-text table. */
 export function printTable(header: string[], rows: string[][]) {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd()
   console.log(line(header))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const row of rows) console.log(line(row))

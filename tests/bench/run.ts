@@ -30,14 +30,34 @@ import { alertFigures } from './alerts.ts'
 import { healingFigures } from './healing.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
-import { BUN, cpuSeconds, findProcess, freePort, load, median, printTable, routerReport, rssMb, runCommand, sleep, startHomeostat, startServer, stopAll, type LoadRequest, type LoadResult, type Started } from './lib.ts'
+import {
+  BUN,
+  cpuSeconds,
+  findProcess,
+  freePort,
+  load,
+  median,
+  printTable,
+  routerReport,
+  rssMb,
+  runCommand,
+  sleep,
+  startHomeostat,
+  startServer,
+  stopAll,
+  type LoadRequest,
+  type LoadResult,
+  type Started,
+} from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const IDLE_MS = 5000
-const ONLY = process.env.BENCH_ONLY?.split(',').map((s) => s.trim()).filter(Boolean)
+const ONLY = process.env.BENCH_ONLY?.split(',')
+  .map((s) => s.trim())
+  .filter(Boolean)
 
 const GROUPS = ['platform', 'ingest', 'remote-write'] as const
 type Group = (typeof GROUPS)[number]
@@ -71,7 +91,8 @@ type Scenario = {
 
 const ingestKey = (server: ServerName) => (ctx: Ctx) => `Bearer ${ctx.key(server, 'ingest')}`
 // Remote-write bodies for the warm-ups and the measured rounds of both receivers, made before they run.
-const prepareBodies = (ctx: Ctx, warmup: LoadResult) => ctx.pool.prepare(Math.ceil(warmup.rps * (WARMUP + SECONDS) * 1.3) + 200)
+const prepareBodies = (ctx: Ctx, warmup: LoadResult) =>
+  ctx.pool.prepare(Math.ceil(warmup.rps * (WARMUP + SECONDS) * 1.3) + 200)
 
 const scenarios: Scenario[] = [
   { id: 'hello', group: 'platform', figure: 'baseline GET /hello (bare Hono)', server: 'baseline', path: '/hello' },
@@ -92,7 +113,11 @@ const scenarios: Scenario[] = [
     figure: 'baseline POST /insert (bare libSQL)',
     server: 'baseline',
     path: '/insert',
-    request: () => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'bench', value: 42.5, ts: Date.now() }) }),
+    request: () => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'bench', value: 42.5, ts: Date.now() }),
+    }),
     status: 201,
   },
   {
@@ -170,11 +195,22 @@ const homeostatEnv = (name: string) => ({
 })
 const homeostat = (name: ServerName) => async () =>
   // BENCH_PROFILE_DIR=<dir>: Homeostat writes a Markdown CPU profile there when it stops (bun --cpu-prof-md).
-  startHomeostat(`homeostat (${name})`, homeostatEnv(name), process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [])
+  startHomeostat(
+    `homeostat (${name})`,
+    homeostatEnv(name),
+    process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
+  )
 
 const servers: Record<ServerName, () => Promise<Started>> = {
   baseline: async () =>
-    startServer({ name: 'baseline', command: BUN, args: ['tests/bench/baseline.ts'], port: await freePort(), env: { DATA_DIR: join(dir, 'baseline') }, readyPath: '/hello' }),
+    startServer({
+      name: 'baseline',
+      command: BUN,
+      args: ['tests/bench/baseline.ts'],
+      port: await freePort(),
+      env: { DATA_DIR: join(dir, 'baseline') },
+      readyPath: '/hello',
+    }),
   homeostat: homeostat('homeostat'),
   ingest: homeostat('ingest'),
   remote: homeostat('remote'),
@@ -184,25 +220,40 @@ const servers: Record<ServerName, () => Promise<Started>> = {
 type Round = LoadResult & { cpuUsPerReq: number }
 type Figures = { rps: number; p99: number; cpuUsPerReq: number; rounds: Round[] }
 
-const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
 function summarise(rounds: Round[]): Figures {
   const requests = rounds.reduce((n, r) => n + r.requests, 0)
   const cpuUs = rounds.reduce((n, r) => n + r.cpuUsPerReq * r.requests, 0)
-  return { rps: median(rounds.map((r) => r.rps)), p99: median(rounds.map((r) => r.p99)), cpuUsPerReq: requests ? cpuUs / requests : 0, rounds }
+  return {
+    rps: median(rounds.map((r) => r.rps)),
+    p99: median(rounds.map((r) => r.p99)),
+    cpuUsPerReq: requests ? cpuUs / requests : 0,
+    rounds,
+  }
 }
 
 /** Median over rounds of this scenario's figure ÷ its baseline's figure in the same round. */
-const ratio = (a: Figures, b: Figures, pick: (r: Round) => number) => median(a.rounds.map((r, i) => pick(r) / Math.max(pick(b.rounds[i]!), 1e-9)))
+const ratio = (a: Figures, b: Figures, pick: (r: Round) => number) =>
+  median(a.rounds.map((r, i) => pick(r) / Math.max(pick(b.rounds[i]!), 1e-9)))
 
 const selectedScenarios = () =>
-  ONLY ? scenarios.filter((s) => ONLY.includes(s.id) || ONLY.includes(s.group) || scenarios.some((x) => x.baseline === s.id && (ONLY.includes(x.id) || ONLY.includes(x.group)))) : scenarios
+  ONLY
+    ? scenarios.filter(
+        (s) =>
+          ONLY.includes(s.id) ||
+          ONLY.includes(s.group) ||
+          scenarios.some((x) => x.baseline === s.id && (ONLY.includes(x.id) || ONLY.includes(x.group))),
+      )
+    : scenarios
 
 /** Rows of one scenario for the table. */
 function rowsOf(s: Scenario, f: Figures, base: Figures | undefined): string[][] {
   const rows: string[][] = []
   const rpsRatio = base ? ratio(f, base, (r) => r.rps) : undefined
-  const ratioText = rpsRatio !== undefined ? `${rpsRatio.toFixed(2)}×` : scenarios.some((x) => x.baseline === s.id) ? 'baseline' : ''
+  const ratioText =
+    rpsRatio !== undefined ? `${rpsRatio.toFixed(2)}×` : scenarios.some((x) => x.baseline === s.id) ? 'baseline' : ''
   const byRatio = s.minRatio && rpsRatio !== undefined ? (rpsRatio >= s.minRatio ? 'pass' : 'MISS') : ''
   const ratioTarget = s.minRatio ? `≥ ${s.minRatio}× ${s.baseline}` : '—'
   if (s.points) {
@@ -214,25 +265,55 @@ function rowsOf(s: Scenario, f: Figures, base: Figures | undefined): string[][] 
   } else {
     rows.push([`${s.figure} req/s`, fmt(f.rps), ratioTarget, ratioText, byRatio])
   }
-  rows.push([`${s.figure} p99`, `${fmt(f.p99, 1)} ms`, '—', base ? `${ratio(f, base, (r) => r.p99).toFixed(2)}×` : '', ''])
+  rows.push([
+    `${s.figure} p99`,
+    `${fmt(f.p99, 1)} ms`,
+    '—',
+    base ? `${ratio(f, base, (r) => r.p99).toFixed(2)}×` : '',
+    '',
+  ])
   const per = s.points ? `${fmt(f.cpuUsPerReq / s.points, 2)} µs` : `${fmt(f.cpuUsPerReq, 1)} µs`
-  rows.push([`${s.figure} server CPU/${s.points ? 'point' : 'req'}`, per, '—', base ? `${(f.cpuUsPerReq / base.cpuUsPerReq).toFixed(2)}×` : '', ''])
+  rows.push([
+    `${s.figure} server CPU/${s.points ? 'point' : 'req'}`,
+    per,
+    '—',
+    base ? `${(f.cpuUsPerReq / base.cpuUsPerReq).toFixed(2)}×` : '',
+    '',
+  ])
   return rows
 }
 
-async function runGroup(group: Group, list: Scenario[], started: Partial<Record<ServerName, Started>>, pids: Partial<Record<ServerName, number>>, ctx: Ctx, rows: string[][], failed: string[]) {
+async function runGroup(
+  group: Group,
+  list: Scenario[],
+  started: Partial<Record<ServerName, Started>>,
+  pids: Partial<Record<ServerName, number>>,
+  ctx: Ctx,
+  rows: string[][],
+  failed: string[],
+) {
   const requests = new Map(list.map((s) => [s.id, s.request?.(ctx) ?? {}]))
   const perRound = SECONDS / ROUNDS
-  console.log(`${group}: ${list.length} scenarios × ${ROUNDS} interleaved rounds of ${fmt(perRound, 1)}s, ${WARMUP}s warm-up each`)
+  console.log(
+    `${group}: ${list.length} scenarios × ${ROUNDS} interleaved rounds of ${fmt(perRound, 1)}s, ${WARMUP}s warm-up each`,
+  )
   const url = (s: Scenario) => started[s.server]!.url + s.path
 
   // Check each route answers as expected, and warm it up.
   for (const s of list) {
     const req = requests.get(s.id)!
-    const probe = await fetch(url(s), { method: req.method ?? 'GET', headers: req.headers, body: typeof req.body === 'string' || req.body === undefined ? req.body : new Uint8Array(req.body) })
+    const probe = await fetch(url(s), {
+      method: req.method ?? 'GET',
+      headers: req.headers,
+      body: typeof req.body === 'string' || req.body === undefined ? req.body : new Uint8Array(req.body),
+    })
     const probeBody = await probe.text()
-    if (probe.status !== (s.status ?? 200)) throw new Error(`${s.figure}: expected ${s.status ?? 200}, got ${probe.status}: ${probeBody.slice(0, 300)}`)
-    const warm = WARMUP > 0 ? await load(url(s), req, { connections: s.connections ?? CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 }) : undefined
+    if (probe.status !== (s.status ?? 200))
+      throw new Error(`${s.figure}: expected ${s.status ?? 200}, got ${probe.status}: ${probeBody.slice(0, 300)}`)
+    const warm =
+      WARMUP > 0
+        ? await load(url(s), req, { connections: s.connections ?? CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
+        : undefined
     if (warm && s.prepare) s.prepare(ctx, warm)
   }
 
@@ -241,16 +322,25 @@ async function runGroup(group: Group, list: Scenario[], started: Partial<Record<
     for (const s of list) {
       const pid = pids[s.server]!
       const cpu0 = cpuSeconds(pid)
-      const r = await load(url(s), requests.get(s.id)!, { connections: s.connections ?? CONNECTIONS, seconds: perRound, warmupSeconds: 0 })
+      const r = await load(url(s), requests.get(s.id)!, {
+        connections: s.connections ?? CONNECTIONS,
+        seconds: perRound,
+        warmupSeconds: 0,
+      })
       const cpuUsPerReq = r.requests ? ((cpuSeconds(pid) - cpu0) * 1e6) / r.requests : 0
       rounds.get(s.id)!.push({ ...r, cpuUsPerReq })
-      if (r.errors + r.non2xx > r.requests * 0.01 || r.requests === 0) failed.push(`${s.figure} (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
+      if (r.errors + r.non2xx > r.requests * 0.01 || r.requests === 0)
+        failed.push(`${s.figure} (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
     }
-    console.log(`  round ${round + 1}: ${list.map((s) => `${s.id} ${fmt(rounds.get(s.id)!.at(-1)!.rps)}`).join(', ')} req/s`)
+    console.log(
+      `  round ${round + 1}: ${list.map((s) => `${s.id} ${fmt(rounds.get(s.id)!.at(-1)!.rps)}`).join(', ')} req/s`,
+    )
   }
   const figures = new Map(list.map((s) => [s.id, summarise(rounds.get(s.id)!)]))
   for (const s of list) rows.push(...rowsOf(s, figures.get(s.id)!, s.baseline ? figures.get(s.baseline) : undefined))
-  for (const s of list) if (s.rss) rows.push([`${started[s.server]!.name} RSS after load`, `${fmt(rssMb(pids[s.server]!), 1)} MB`, '—', '', ''])
+  for (const s of list)
+    if (s.rss)
+      rows.push([`${started[s.server]!.name} RSS after load`, `${fmt(rssMb(pids[s.server]!), 1)} MB`, '—', '', ''])
 }
 
 async function main(): Promise<number> {
@@ -258,7 +348,10 @@ async function main(): Promise<number> {
   const withData = !ONLY || ONLY.includes('data')
   const withAlerts = !ONLY || ONLY.includes('alerts')
   const withHealing = !ONLY || ONLY.includes('healing')
-  if (!selected.length && !withData && !withAlerts && !withHealing) throw new Error(`BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing`)
+  if (!selected.length && !withData && !withAlerts && !withHealing)
+    throw new Error(
+      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing`,
+    )
   const started: Partial<Record<ServerName, Started>> = {}
   const pids: Partial<Record<ServerName, number>> = {}
   const keys = new Map<string, string>()
@@ -266,7 +359,16 @@ async function main(): Promise<number> {
     key: (server, kind) => {
       const id = `${server}:${kind}`
       if (!keys.has(id)) {
-        const args = ['app/cli.ts', 'keys', 'create', '--name', `bench-${kind}`, '--role', 'viewer', ...(kind === 'ingest' ? ['--scope', 'ingest'] : [])]
+        const args = [
+          'app/cli.ts',
+          'keys',
+          'create',
+          '--name',
+          `bench-${kind}`,
+          '--role',
+          'viewer',
+          ...(kind === 'ingest' ? ['--scope', 'ingest'] : []),
+        ]
         const key = runCommand(BUN, args, homeostatEnv(server))
         if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
         keys.set(id, key)
@@ -296,10 +398,25 @@ async function main(): Promise<number> {
     await runGroup(group, list, started, pids, ctx, rows, failed)
     if (group === 'platform' && started.homeostat) {
       const router = await appRouter()
-      rows.push(['Hono router (whole app)', router.name.replace(/^(SmartRouter|StaticFirstRouter) \+ /, ''), 'RegExpRouter', '', router.name.includes('RegExpRouter') ? '' : 'note'])
-      if (router.refused) console.log(`note: RegExpRouter refused ${router.refused} (a :param route beside a literal segment at the same place?), so every request goes through the slower TrieRouter.`)
+      rows.push([
+        'Hono router (whole app)',
+        router.name.replace(/^(SmartRouter|StaticFirstRouter) \+ /, ''),
+        'RegExpRouter',
+        '',
+        router.name.includes('RegExpRouter') ? '' : 'note',
+      ])
+      if (router.refused)
+        console.log(
+          `note: RegExpRouter refused ${router.refused} (a :param route beside a literal segment at the same place?), so every request goes through the slower TrieRouter.`,
+        )
       if (router.error) console.log(`note: could not inspect the router: ${router.error}`)
-      rows.push(['Homeostat idle RSS', `${fmt(idleRss!, 1)} MB`, `< ${IDLE_RSS_MAX_MB} MB`, '', idleRss! < IDLE_RSS_MAX_MB ? 'pass' : 'MISS'])
+      rows.push([
+        'Homeostat idle RSS',
+        `${fmt(idleRss!, 1)} MB`,
+        `< ${IDLE_RSS_MAX_MB} MB`,
+        '',
+        idleRss! < IDLE_RSS_MAX_MB ? 'pass' : 'MISS',
+      ])
       rows.push(['Homeostat RSS after load', `${fmt(rssMb(pids.homeostat!), 1)} MB`, '—', '', ''])
     }
     // Servers no later group uses stop now, so they take neither CPU nor memory from the next.

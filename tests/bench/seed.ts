@@ -56,7 +56,7 @@ async function main() {
   const start = now - span - 2 * 60_000 // the newest points are 2 minutes old: settled, rolled up
   const meta = Array.from({ length: SERIES }, (_, i) => seriesOf(i))
   // Point k of series i is at start + k·interval + phase(i); in time order: k, then phase.
-  const phase = (i: number) => Math.floor(((i * 2_654_435_761) % 4_294_967_296) / 4_294_967_296 * interval)
+  const phase = (i: number) => Math.floor((((i * 2_654_435_761) % 4_294_967_296) / 4_294_967_296) * interval)
   const order = Array.from({ length: SERIES }, (_, i) => i).sort((a, b) => phase(a) - phase(b))
 
   const t0 = performance.now()
@@ -111,19 +111,37 @@ async function main() {
     }
   }
   const bytes = size(file) + size(`${file}-wal`)
-  const counts = (await client.execute(
-    "select (select count(*) from points) as points, (select count(*) from series) as series, (select count(*) from rollups where resolution = 60) as r1m, (select count(*) from rollups where resolution = 3600) as r1h, (select count(*) from rollups where resolution = 86400) as r1d",
-  )).rows[0]!
+  const counts = (
+    await client.execute(
+      'select (select count(*) from points) as points, (select count(*) from series) as series, (select count(*) from rollups where resolution = 60) as r1m, (select count(*) from rollups where resolution = 3600) as r1h, (select count(*) from rollups where resolution = 86400) as r1d',
+    )
+  ).rows[0]!
   // Where the bytes are, when this SQLite has the dbstat table.
   let tables: Record<string, number> | undefined
   try {
-    const rows = (await client.execute('select name, sum(pgsize) as bytes from dbstat group by name order by 2 desc limit 8')).rows
+    const rows = (
+      await client.execute('select name, sum(pgsize) as bytes from dbstat group by name order by 2 desc limit 8')
+    ).rows
     tables = Object.fromEntries(rows.map((r) => [String(r.name), Number(r.bytes)]))
   } catch {
     tables = undefined
   }
   client.close()
-  console.log(JSON.stringify({ points: Number(counts.points), series: Number(counts.series), rollups: { '1m': Number(counts.r1m), '1h': Number(counts.r1h), '1d': Number(counts.r1d) }, writeSeconds, rollupSeconds, rollupRuns: runs, rollupSteps: totals.steps, buckets: totals.buckets, bytes, tables, now }))
+  console.log(
+    JSON.stringify({
+      points: Number(counts.points),
+      series: Number(counts.series),
+      rollups: { '1m': Number(counts.r1m), '1h': Number(counts.r1h), '1d': Number(counts.r1d) },
+      writeSeconds,
+      rollupSeconds,
+      rollupRuns: runs,
+      rollupSteps: totals.steps,
+      buckets: totals.buckets,
+      bytes,
+      tables,
+      now,
+    }),
+  )
 }
 
 if (import.meta.main) await main()

@@ -34,12 +34,18 @@ describe('a rule from a template, a breach, and the alert through its lifecycle'
 
   it('creates a rule from the Health degradation template; Test now finds nothing yet', async () => {
     await page.goto(`${server.url}/alerts/rules`)
-    await Promise.all([page.waitForURL(/template=health-degradation/), page.getByRole('link', { name: 'Health degradation' }).click()])
+    await Promise.all([
+      page.waitForURL(/template=health-degradation/),
+      page.getByRole('link', { name: 'Health degradation' }).click(),
+    ])
     expect(await page.locator('#rule-form input[name="metric"]').inputValue()).toBe('up')
     expect(await page.locator('#rule-form select[name="comparator"]').inputValue()).toBe('<')
     await page.getByRole('button', { name: 'Test now' }).click()
     await expect.poll(() => page.locator('#rule-test').innerText()).toContain('Nothing matches')
-    await Promise.all([page.waitForURL(/\/alerts\/rules\?created=\w+#rule-/), page.getByRole('button', { name: 'Create rule' }).click()])
+    await Promise.all([
+      page.waitForURL(/\/alerts\/rules\?created=\w+#rule-/),
+      page.getByRole('button', { name: 'Create rule' }).click(),
+    ])
     await expect.poll(() => page.locator('#rules').innerText()).toContain('Component health degraded')
     await shot('rules')
   })
@@ -79,26 +85,44 @@ describe('a rule from a template, a breach, and the alert through its lifecycle'
     await expect.poll(() => form.locator('#err-window').innerText()).toContain('must be a duration') // and beside the field
     expect(await form.locator('#err-name').innerText()).toBe('')
     await form.locator('input[name="window"]').fill('2m')
-    await Promise.all([page.waitForURL(/\/alerts\/rules#rule-/), form.getByRole('button', { name: 'Save rule' }).click()])
+    await Promise.all([
+      page.waitForURL(/\/alerts\/rules#rule-/),
+      form.getByRole('button', { name: 'Save rule' }).click(),
+    ])
     await expect.poll(() => page.locator('#rules').innerText()).toContain('over 2m')
     await shot('rule-edited')
   })
 
   it('fires when a breaching point is ingested, and shows on the live list', async () => {
-    const made = await runCli(['keys', 'create', '--name', 'agent', '--role', 'viewer', '--scope', 'ingest'], server.env)
+    const made = await runCli(
+      ['keys', 'create', '--name', 'agent', '--role', 'viewer', '--scope', 'ingest'],
+      server.env,
+    )
     expect(made.code, made.stderr).toBe(0)
-    const res = await server.fetch('/api/v1/metrics', { method: 'POST', body: JSON.stringify({ name: 'up', value: 0, labels: { component: 'checkout', env: 'prod' } }), headers: { Authorization: `Bearer ${made.stdout.trim()}`, 'Content-Type': 'application/json' } })
+    const res = await server.fetch('/api/v1/metrics', {
+      method: 'POST',
+      body: JSON.stringify({ name: 'up', value: 0, labels: { component: 'checkout', env: 'prod' } }),
+      headers: { Authorization: `Bearer ${made.stdout.trim()}`, 'Content-Type': 'application/json' },
+    })
     expect(res.status).toBe(200)
     await page.goto(`${server.url}/alerts`)
     // The list polls itself every 5 s; the evaluation after ingest makes the alert within moments.
-    await until('the alert on the list', async () => ((await page.locator('#alert-list').innerText()).includes('checkout is degraded') ? true : undefined), 20_000, 250)
+    await until(
+      'the alert on the list',
+      async () => ((await page.locator('#alert-list').innerText()).includes('checkout is degraded') ? true : undefined),
+      20_000,
+      250,
+    )
     expect(await page.locator('[data-count="firing"] strong').innerText()).toBe('1')
     expect(await page.locator('#alerts tr[data-status="firing"] .pill.sev-critical').count()).toBe(1)
     await shot('list')
     await page.setViewportSize({ width: 390, height: 844 })
     await shot('list-phone')
     await page.setViewportSize({ width: 1280, height: 800 })
-    await Promise.all([page.waitForURL(/\/alerts\/[0-9A-Z]{26}$/), page.getByRole('link', { name: /checkout is degraded/ }).click()])
+    await Promise.all([
+      page.waitForURL(/\/alerts\/[0-9A-Z]{26}$/),
+      page.getByRole('link', { name: /checkout is degraded/ }).click(),
+    ])
     alertUrl = page.url()
     const main = await page.locator('main').innerText()
     expect(main).toContain('component=checkout')
@@ -126,7 +150,10 @@ describe('a rule from a template, a breach, and the alert through its lifecycle'
     await page.locator('textarea[name="matchers"]').fill(prefilled)
     await expect.poll(() => page.locator('#silence-preview').innerText()).toContain('checkout is degraded')
     await page.locator('input[name="comment"]').fill('deploying a fix')
-    await Promise.all([page.waitForURL(/\/alerts\/silences$/), page.getByRole('button', { name: 'Create silence' }).click()])
+    await Promise.all([
+      page.waitForURL(/\/alerts\/silences$/),
+      page.getByRole('button', { name: 'Create silence' }).click(),
+    ])
     await expect.poll(() => page.locator('#silences-active').innerText()).toContain('deploying a fix')
     await shot('silences')
     await page.goto(alertUrl)
@@ -183,15 +210,23 @@ describe('channels', () => {
     await steps.nth(0).getByLabel('ops-webhook').check()
     await steps.nth(1).locator('input[name^="esc_after_"]').fill('30m')
     await steps.nth(1).getByLabel('ops-webhook').check()
-    await Promise.all([page.waitForURL(/\/alerts\/policies$/), form.getByRole('button', { name: 'Create policy' }).click()])
+    await Promise.all([
+      page.waitForURL(/\/alerts\/policies$/),
+      form.getByRole('button', { name: 'Create policy' }).click(),
+    ])
     const row = page.locator('tr[data-policy="critical-escalation"]')
     await expect.poll(() => row.innerText()).toContain('after 10m → ops-webhook; after 30m → ops-webhook')
     await Promise.all([page.waitForURL(/\?edit=/), row.getByRole('link', { name: 'Edit' }).click()])
     const edit = page.locator('#policy-form')
     expect(await edit.locator('input[name="esc_after_1"]').inputValue()).toBe('30m')
     await edit.locator('input[name="esc_after_1"]').fill('45m')
-    await Promise.all([page.waitForURL(/\/alerts\/policies$/), edit.getByRole('button', { name: 'Save policy' }).click()])
-    await expect.poll(() => page.locator('tr[data-policy="critical-escalation"]').innerText()).toContain('after 10m → ops-webhook; after 45m → ops-webhook')
+    await Promise.all([
+      page.waitForURL(/\/alerts\/policies$/),
+      edit.getByRole('button', { name: 'Save policy' }).click(),
+    ])
+    await expect
+      .poll(() => page.locator('tr[data-policy="critical-escalation"]').innerText())
+      .toContain('after 10m → ops-webhook; after 45m → ops-webhook')
     await shot('policies')
   })
 })

@@ -11,7 +11,10 @@ let server: RunningServer
 let env: Record<string, string>
 
 beforeAll(async () => {
-  server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'root password long enough' } })
+  server = await startServer({
+    runtime: 'bun',
+    env: { ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'root password long enough' },
+  })
   env = { DATABASE_URL: server.env.DATABASE_URL!, DATA_DIR: server.env.DATA_DIR! }
 })
 afterAll(killAll)
@@ -37,7 +40,12 @@ describe('keys', () => {
 
     const res = await whoami(key)
     expect(res.status).toBe(200)
-    expect(await res.json()).toMatchObject({ kind: 'api_key', name: key.slice(0, 11), role: 'operator', scopes: ['ingest'] })
+    expect(await res.json()).toMatchObject({
+      kind: 'api_key',
+      name: key.slice(0, 11),
+      role: 'operator',
+      scopes: ['ingest'],
+    })
     // Ingest-only: the key reaches no admin or viewer route.
     expect((await server.fetch('/api/v1/users', { headers: { Authorization: `Bearer ${key}` } })).status).toBe(403)
   })
@@ -60,10 +68,15 @@ describe('keys', () => {
     expect(result.stdout.trim()).toBe(`revoked ${prefix}`)
 
     // The server caches a key check for 10 s; a revocation by another process lands within that.
-    const res = await until('revoked key refused', async () => {
-      const r = await whoami(key)
-      return r.status === 401 ? r : undefined
-    }, 20_000, 250)
+    const res = await until(
+      'revoked key refused',
+      async () => {
+        const r = await whoami(key)
+        return r.status === 401 ? r : undefined
+      },
+      20_000,
+      250,
+    )
     expect(await res.json()).toMatchObject({ error: { code: 'key_revoked' } })
 
     const listed = await runCli(['keys', 'list'], env)
@@ -78,7 +91,9 @@ describe('keys', () => {
 
   it('writes key.created and key.revoked to the audit log with the cli as actor', async () => {
     const admin = await runCli(['keys', 'create', '--name', 'auditor', '--role', 'admin'], env)
-    const res = await server.fetch('/api/v1/audit?actor=cli', { headers: { Authorization: `Bearer ${admin.stdout.trim()}` } })
+    const res = await server.fetch('/api/v1/audit?actor=cli', {
+      headers: { Authorization: `Bearer ${admin.stdout.trim()}` },
+    })
     expect(res.status).toBe(200)
     const { items } = (await res.json()) as { items: { action: string; actor: string; target: string }[] }
     expect(items.map((e) => e.action)).toEqual(expect.arrayContaining(['key.created', 'key.revoked']))
@@ -90,7 +105,10 @@ describe('users', () => {
   let password: string
 
   it('create --email --role prints a generated password that signs in', async () => {
-    const result = await runCli(['users', 'create', '--email', 'ops@example.com', '--role', 'operator', '--name', 'Ops'], env)
+    const result = await runCli(
+      ['users', 'create', '--email', 'ops@example.com', '--role', 'operator', '--name', 'Ops'],
+      env,
+    )
     expect(result.code, result.stderr).toBe(0)
     const m = result.stdout.trim().match(/^created ops@example\.com with password: (\S{12,})$/)
     expect(m, result.stdout).not.toBeNull()
@@ -128,16 +146,36 @@ describe('users', () => {
 
 describe('bad input exits non-zero with a message naming the option', () => {
   const cases: [string, string[], RegExp][] = [
-    ['an unknown role', ['keys', 'create', '--name', 'x', '--role', 'god'], /--role: must be one of viewer, operator, admin/],
+    [
+      'an unknown role',
+      ['keys', 'create', '--name', 'x', '--role', 'god'],
+      /--role: must be one of viewer, operator, admin/,
+    ],
     ['a missing --name', ['keys', 'create', '--role', 'admin'], /--name: /],
-    ['an unknown scope', ['keys', 'create', '--name', 'x', '--role', 'admin', '--scope', 'everything'], /--scope: must be one of ingest/],
-    ['a bad --expires-days', ['keys', 'create', '--name', 'x', '--role', 'admin', '--expires-days', 'soon'], /--expires-days: /],
-    ['an unknown option', ['keys', 'create', '--name', 'x', '--role', 'admin', '--colour', 'red'], /Unknown option '--colour'/],
+    [
+      'an unknown scope',
+      ['keys', 'create', '--name', 'x', '--role', 'admin', '--scope', 'everything'],
+      /--scope: must be one of ingest/,
+    ],
+    [
+      'a bad --expires-days',
+      ['keys', 'create', '--name', 'x', '--role', 'admin', '--expires-days', 'soon'],
+      /--expires-days: /,
+    ],
+    [
+      'an unknown option',
+      ['keys', 'create', '--name', 'x', '--role', 'admin', '--colour', 'red'],
+      /Unknown option '--colour'/,
+    ],
     ['an option without its value', ['keys', 'create', '--role', 'admin', '--name'], /--name/],
     ['an unknown command', ['keys', 'rotate'], /Unknown command: keys rotate/],
     ['users create without --email', ['users', 'create', '--role', 'viewer'], /--email: /],
     ['users create with a bad email', ['users', 'create', '--email', 'not-an-email', '--role', 'viewer'], /--email: /],
-    ['users create with a short --password', ['users', 'create', '--email', 'x@example.com', '--role', 'viewer', '--password', 'short'], /--password: /],
+    [
+      'users create with a short --password',
+      ['users', 'create', '--email', 'x@example.com', '--role', 'viewer', '--password', 'short'],
+      /--password: /,
+    ],
     ['keys revoke without a prefix', ['keys', 'revoke'], /prefix/],
   ]
 

@@ -37,7 +37,10 @@ describe('a push component, from the form to the explorer', () => {
     await expect.poll(() => page.locator('#flash').innerText()).toContain('expectedIntervalSeconds')
     await shot('form-error')
     await page.locator('input[name="expectedIntervalSeconds"]').fill('3600')
-    await Promise.all([page.waitForURL(/\/components\/[0-9A-Z]{26}$/), page.getByRole('button', { name: /create|save/i }).click()])
+    await Promise.all([
+      page.waitForURL(/\/components\/[0-9A-Z]{26}$/),
+      page.getByRole('button', { name: /create|save/i }).click(),
+    ])
     expect(await page.locator('main h1').innerText()).toContain('nightly-etl')
     const text = await page.locator('main').innerText()
     pushUrl = text.match(/https?:\/\/\S+\/api\/v1\/push\/[\w-]+/)?.[0] ?? ''
@@ -56,7 +59,11 @@ describe('a push component, from the form to the explorer', () => {
     await expect.poll(() => page.locator('main').innerText()).toMatch(/\bup\b/i)
     await shot('page')
     await page.goto(`${server.url}/`)
-    await until('the overview tile', async () => ((await page.locator('main').innerText()).includes('nightly-etl') ? true : undefined), 15_000)
+    await until(
+      'the overview tile',
+      async () => ((await page.locator('main').innerText()).includes('nightly-etl') ? true : undefined),
+      15_000,
+    )
     await shot('overview')
   })
 
@@ -64,8 +71,17 @@ describe('a push component, from the form to the explorer', () => {
     // Latency points for the component over the last 15 minutes, pushed with an ingest key.
     const made = await runCli(['keys', 'create', '--name', 'etl', '--role', 'viewer', '--scope', 'ingest'], server.env)
     const now = Date.now()
-    const points = Array.from({ length: 30 }, (_, i) => ({ name: 'llm_latency_ms', labels: { component: 'nightly-etl', model: 'llama3' }, value: 300 + 20 * Math.sin(i / 3), ts: now - (30 - i) * 30_000 }))
-    const res = await server.fetch('/api/v1/metrics', { method: 'POST', body: JSON.stringify({ points }), headers: { Authorization: `Bearer ${made.stdout.trim()}`, 'Content-Type': 'application/json' } })
+    const points = Array.from({ length: 30 }, (_, i) => ({
+      name: 'llm_latency_ms',
+      labels: { component: 'nightly-etl', model: 'llama3' },
+      value: 300 + 20 * Math.sin(i / 3),
+      ts: now - (30 - i) * 30_000,
+    }))
+    const res = await server.fetch('/api/v1/metrics', {
+      method: 'POST',
+      body: JSON.stringify({ points }),
+      headers: { Authorization: `Bearer ${made.stdout.trim()}`, 'Content-Type': 'application/json' },
+    })
     expect(res.status).toBe(200)
     await page.goto(`${server.url}/explore?name=llm_latency_ms&match[component]=nightly-etl&range=15m`)
     await page.waitForFunction(() => document.querySelector<HTMLElement>('#chart')?.dataset.state === 'ready')

@@ -24,7 +24,8 @@ const watch = (p: Page) => watchProblems(p, problems, expected)
 
 const shot = (p: Page, name: string) => p.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true })
 /** How wide the page lays out; more than the viewport means sideways scrolling (or zoomed-out text on a phone). */
-const layoutWidth = (p: Page) => p.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth))
+const layoutWidth = (p: Page) =>
+  p.evaluate(() => Math.max(document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth))
 const path = (p: Page) => new URL(p.url()).pathname + new URL(p.url()).search
 const h1 = (p: Page) => p.locator('main h1').first().innerText()
 const whoami = (key: string) => server.fetch('/api/v1/whoami', { headers: { Authorization: `Bearer ${key}` } })
@@ -61,7 +62,11 @@ describe('the dashboard on a laptop', () => {
   it('Tab from the top of the page focuses the skip link first, and it jumps to the content', async () => {
     await page.goto(`${server.url}/settings`)
     await page.keyboard.press('Tab')
-    const focused = await page.evaluate(() => ({ text: document.activeElement?.textContent, href: document.activeElement?.getAttribute('href'), cls: document.activeElement?.className }))
+    const focused = await page.evaluate(() => ({
+      text: document.activeElement?.textContent,
+      href: document.activeElement?.getAttribute('href'),
+      cls: document.activeElement?.className,
+    }))
     expect(focused).toEqual({ text: 'Skip to content', href: '#main', cls: 'skip' })
     // Visible while focused.
     const box = await page.locator('a.skip').boundingBox()
@@ -72,7 +77,9 @@ describe('the dashboard on a laptop', () => {
     expect(await page.evaluate(() => document.activeElement?.id)).toBe('main')
     // The next Tab goes to the first link in the content, past the navigation's links.
     await page.keyboard.press('Tab')
-    expect(await page.evaluate(() => document.activeElement?.closest('main') && document.activeElement.getAttribute('href'))).toBe('/settings/users')
+    expect(
+      await page.evaluate(() => document.activeElement?.closest('main') && document.activeElement.getAttribute('href')),
+    ).toBe('/settings/users')
     // Focus is visible: the focused tile has a focus ring.
     expect(await page.evaluate(() => getComputedStyle(document.activeElement!).boxShadow)).not.toBe('none')
   })
@@ -92,7 +99,10 @@ describe('the dashboard on a laptop', () => {
 
   it.each(sections)('the navigation reaches $link ($href)', async (s) => {
     const nav = page.getByRole('navigation', { name: 'Main' })
-    await Promise.all([page.waitForURL(`${server.url}${s.href}`), nav.getByRole('link', { name: s.link, exact: true }).click()])
+    await Promise.all([
+      page.waitForURL(`${server.url}${s.href}`),
+      nav.getByRole('link', { name: s.link, exact: true }).click(),
+    ])
     expect(await h1(page)).toBe(s.title)
     expect(await page.title()).toContain('Homeostat')
     expect(await nav.locator('a[aria-current="page"]').innerText()).toBe(s.link)
@@ -114,7 +124,10 @@ describe('the dashboard on a laptop', () => {
 
   it('creates an API key through the htmx form: shown once, listed once', async () => {
     await page.goto(`${server.url}/settings`)
-    await Promise.all([page.waitForURL(`${server.url}/settings/keys`), page.getByRole('link', { name: /API keys/ }).click()])
+    await Promise.all([
+      page.waitForURL(`${server.url}/settings/keys`),
+      page.getByRole('link', { name: /API keys/ }).click(),
+    ])
     expect(await h1(page)).toBe('API keys')
     await shot(page, 'keys-empty')
 
@@ -174,7 +187,10 @@ describe('the dashboard on a laptop', () => {
     await page.locator('#new-key').waitFor()
     const kept = (await page.locator('#new-key').innerText()).trim()
     page.once('dialog', (d) => void d.dismiss())
-    await page.locator(`#keys tr[data-prefix="${kept.slice(0, 11)}"]`).getByRole('button', { name: 'Revoke' }).click()
+    await page
+      .locator(`#keys tr[data-prefix="${kept.slice(0, 11)}"]`)
+      .getByRole('button', { name: 'Revoke' })
+      .click()
     expect((await whoami(kept)).status).toBe(200)
     expect(await page.locator(`#keys tr[data-prefix="${kept.slice(0, 11)}"]`).count()).toBe(1)
   })
@@ -247,7 +263,14 @@ describe('the dashboard on a phone', () => {
   let p: Page
 
   beforeAll(async () => {
-    phone = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, colorScheme: 'light', storageState: await laptop.storageState() })
+    phone = await browser.newContext({
+      viewport: PHONE,
+      deviceScaleFactor: 2,
+      isMobile: true,
+      hasTouch: true,
+      colorScheme: 'light',
+      storageState: await laptop.storageState(),
+    })
     phone.setDefaultTimeout(15_000)
     p = await phone.newPage()
     watch(p)
@@ -296,7 +319,11 @@ describe('the dashboard on a phone', () => {
 
 describe('dark mode follows the system', () => {
   it('uses the dark palette when the system prefers dark', async () => {
-    const dark = await browser.newContext({ viewport: LAPTOP, colorScheme: 'dark', storageState: await laptop.storageState() })
+    const dark = await browser.newContext({
+      viewport: LAPTOP,
+      colorScheme: 'dark',
+      storageState: await laptop.storageState(),
+    })
     try {
       const p = await dark.newPage()
       watch(p)
@@ -335,8 +362,10 @@ describe('signing out', () => {
     // And signing back in goes where the visitor was headed.
     await page.getByLabel('Email').fill(ADMIN.email)
     await page.getByLabel('Password').fill(ADMIN.password)
-    await Promise.all([page.waitForURL(`${server.url}/settings/keys`), page.getByRole('button', { name: 'Sign in' }).click()])
+    await Promise.all([
+      page.waitForURL(`${server.url}/settings/keys`),
+      page.getByRole('button', { name: 'Sign in' }).click(),
+    ])
     expect(await h1(page)).toBe('API keys')
   })
-
 })

@@ -33,10 +33,13 @@ const chartState = (p: Page) => p.locator('#chart').getAttribute('data-state')
 const loads = async (p: Page) => Number((await p.locator('#chart').getAttribute('data-loads')) ?? 0)
 /** Waits until a fetch after `before` has finished and the chart shows `state`. */
 async function settled(p: Page, state: string, before = -1) {
-  await p.waitForFunction(([s, n]) => {
-    const el = document.querySelector<HTMLElement>('#chart')
-    return el?.dataset.state === s && Number(el.dataset.loads ?? 0) > Number(n)
-  }, [state, before] as const)
+  await p.waitForFunction(
+    ([s, n]) => {
+      const el = document.querySelector<HTMLElement>('#chart')
+      return el?.dataset.state === s && Number(el.dataset.loads ?? 0) > Number(n)
+    },
+    [state, before] as const,
+  )
 }
 const legend = (p: Page) => p.locator('#chart .u-legend .u-series th').allInnerTexts()
 /** Pixels of the chart canvas that are drawn on (not transparent). */
@@ -53,16 +56,28 @@ beforeAll(async () => {
   server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
 
   // An ingest key from the CLI, and four hours of one point a minute for each agent.
-  const made = await runCli(['keys', 'create', '--name', 'explorer-e2e', '--role', 'viewer', '--scope', 'ingest'], server.env)
+  const made = await runCli(
+    ['keys', 'create', '--name', 'explorer-e2e', '--role', 'viewer', '--scope', 'ingest'],
+    server.env,
+  )
   expect(made.code, made.stderr).toBe(0)
   const key = made.stdout.trim()
   const now = Date.now() - (Date.now() % 60_000)
   let seed = 7
   const noise = () => ((seed = (seed * 48271) % 2147483647) / 2147483647 - 0.5) * 40 // deterministic
   const points = AGENTS.flatMap((agent, a) =>
-    Array.from({ length: 240 }, (_, i) => ({ name: METRIC, labels: { agent, model: 'llama3' }, ts: now - (240 - i) * 60_000, value: Math.round(200 + a * 150 + 60 * Math.sin(i / 25 + a * 2) + noise()) })),
+    Array.from({ length: 240 }, (_, i) => ({
+      name: METRIC,
+      labels: { agent, model: 'llama3' },
+      ts: now - (240 - i) * 60_000,
+      value: Math.round(200 + a * 150 + 60 * Math.sin(i / 25 + a * 2) + noise()),
+    })),
   )
-  const res = await server.fetch('/api/v1/metrics', { method: 'POST', body: JSON.stringify({ points }), headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' } })
+  const res = await server.fetch('/api/v1/metrics', {
+    method: 'POST',
+    body: JSON.stringify({ points }),
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+  })
   expect(res.status, await res.clone().text()).toBe(200)
   expect(await res.json()).toMatchObject({ written: 720 })
 
@@ -86,7 +101,9 @@ describe('the metrics explorer on a laptop', () => {
     expect(await page.locator('#chart canvas').count()).toBe(0)
     expect(await page.locator('#export-csv').getAttribute('aria-disabled')).toBe('true')
     // The metric names are offered as suggestions in the name field too.
-    expect(await page.locator('#metric-names option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value))).toContain(METRIC)
+    expect(
+      await page.locator('#metric-names option').evaluateAll((o) => o.map((x) => (x as HTMLOptionElement).value)),
+    ).toContain(METRIC)
     await shot(page, 'empty')
     await Promise.all([page.waitForURL(/name=llm_latency_ms/), list.getByRole('link', { name: METRIC }).click()])
     await settled(page, 'ready')
@@ -98,7 +115,11 @@ describe('the metrics explorer on a laptop', () => {
     expect(await page.locator('#chart canvas').count()).toBe(1)
     expect(await inked(page)).toBeGreaterThan(2000)
     const names = await legend(page)
-    for (const agent of AGENTS) expect(names.some((n) => n.includes(`agent=${agent}`)), names.join(' | ')).toBe(true)
+    for (const agent of AGENTS)
+      expect(
+        names.some((n) => n.includes(`agent=${agent}`)),
+        names.join(' | '),
+      ).toBe(true)
     expect(names.some((n) => n.includes('model='))).toBe(false) // the same for all: not repeated
     expect(await page.locator('#chart-status').innerText()).toMatch(/^3 series · \d+ points · step 2m/)
     expect(await page.locator('.preset[value="6h"]').getAttribute('aria-pressed')).toBe('true')
@@ -239,7 +260,14 @@ describe('the metrics explorer on a phone and in dark mode', () => {
     { name: 'laptop-dark', viewport: LAPTOP, colorScheme: 'dark' as const, mobile: false },
   ]
   it.each(views)('$name: fits the width, draws the chart in the scheme colours', async (v) => {
-    const ctx = await browser.newContext({ viewport: v.viewport, colorScheme: v.colorScheme, isMobile: v.mobile, hasTouch: v.mobile, deviceScaleFactor: v.mobile ? 2 : 1, storageState: await laptop.storageState() })
+    const ctx = await browser.newContext({
+      viewport: v.viewport,
+      colorScheme: v.colorScheme,
+      isMobile: v.mobile,
+      hasTouch: v.mobile,
+      deviceScaleFactor: v.mobile ? 2 : 1,
+      storageState: await laptop.storageState(),
+    })
     ctx.setDefaultTimeout(15_000)
     try {
       const p = await ctx.newPage()
@@ -253,7 +281,11 @@ describe('the metrics explorer on a phone and in dark mode', () => {
       expect(box.x + box.width).toBeLessThanOrEqual(v.viewport.width)
       // Axis labels take the page's text colour: light on dark, dark on light.
       const bg = await p.evaluate(() => getComputedStyle(document.body).backgroundColor)
-      const sum = bg.match(/\d+/g)!.slice(0, 3).map(Number).reduce((a, b) => a + b, 0)
+      const sum = bg
+        .match(/\d+/g)!
+        .slice(0, 3)
+        .map(Number)
+        .reduce((a, b) => a + b, 0)
       expect(sum < 3 * 64).toBe(v.colorScheme === 'dark')
       expect((await legend(p)).length).toBe(4)
       if (v.mobile) {
@@ -262,7 +294,10 @@ describe('the metrics explorer on a phone and in dark mode', () => {
         const over = (await p.locator('#chart .u-over').boundingBox())!
         await p.touchscreen.tap(over.x + over.width * 0.7, over.y + over.height / 2)
         const values = await p.locator('#chart .u-legend .u-series .u-value').allInnerTexts()
-        expect(values.slice(1).every((x) => /^\d/.test(x)), values.join(' ')).toBe(true)
+        expect(
+          values.slice(1).every((x) => /^\d/.test(x)),
+          values.join(' '),
+        ).toBe(true)
       }
       await p.evaluate(() => window.scrollTo(0, 0)) // the sticky top bar at the top of a full-page shot
       await shot(p, v.name)

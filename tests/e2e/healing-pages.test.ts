@@ -38,7 +38,10 @@ describe('a route, a rule that needs approval, and an approved failover', () => 
     await form.getByRole('button', { name: 'Create route' }).click()
     await expect.poll(() => page.locator('#flash').innerText()).toContain('targets.0.host')
     await form.locator('textarea[name="targets"]').fill(`llama3:8b ${PRIMARY}\nllama3:8b ${FALLBACK}`)
-    await Promise.all([page.waitForURL(`${server.url}/healing/routes/chat`), form.getByRole('button', { name: 'Create route' }).click()])
+    await Promise.all([
+      page.waitForURL(`${server.url}/healing/routes/chat`),
+      form.getByRole('button', { name: 'Create route' }).click(),
+    ])
     expect(await page.locator('#target-table tr[data-active="true"]').getAttribute('data-target')).toBe('0')
     await shot('route')
   })
@@ -54,15 +57,22 @@ describe('a route, a rule that needs approval, and an approved failover', () => 
     await form.locator('select[name="mode"]').selectOption('requires_approval')
     await form.getByRole('button', { name: 'Simulate' }).click()
     await expect.poll(() => page.locator('#simulation').innerText()).toContain('Nothing would have triggered')
-    await Promise.all([page.waitForURL(/\/healing\/rules\/[0-9A-Z]{26}$/), form.getByRole('button', { name: 'Create rule' }).click()])
+    await Promise.all([
+      page.waitForURL(/\/healing\/rules\/[0-9A-Z]{26}$/),
+      form.getByRole('button', { name: 'Create rule' }).click(),
+    ])
     expect(await page.locator('#rule-form select[name="mode"]').inputValue()).toBe('requires_approval')
     await page.goto(`${server.url}/healing/rules`)
     const row = page.locator('#rules tr[data-rule="fail over chat"]')
     expect(await row.innerText()).toContain('approval')
     await row.getByRole('button', { name: 'Disable' }).click()
-    await expect.poll(() => page.locator('#rules tr[data-rule="fail over chat"]').getAttribute('data-enabled')).toBe('false')
+    await expect
+      .poll(() => page.locator('#rules tr[data-rule="fail over chat"]').getAttribute('data-enabled'))
+      .toBe('false')
     await page.locator('#rules tr[data-rule="fail over chat"]').getByRole('button', { name: 'Enable' }).click()
-    await expect.poll(() => page.locator('#rules tr[data-rule="fail over chat"]').getAttribute('data-enabled')).toBe('true')
+    await expect
+      .poll(() => page.locator('#rules tr[data-rule="fail over chat"]').getAttribute('data-enabled'))
+      .toBe('true')
     await shot('rules')
   })
 
@@ -71,20 +81,37 @@ describe('a route, a rule that needs approval, and an approved failover', () => 
     expect(await page.locator('#pending-actions').count()).toBe(0)
     const key = await cliKey(server, 'agent', 'operator')
     for (let i = 0; i < 10; i++) {
-      const res = await server.fetch(`/api/v1/healing/breakers/${encodeURIComponent(KEY)}/report`, { method: 'POST', body: JSON.stringify({ ok: false, error: 'connection refused' }), headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' } })
+      const res = await server.fetch(`/api/v1/healing/breakers/${encodeURIComponent(KEY)}/report`, {
+        method: 'POST',
+        body: JSON.stringify({ ok: false, error: 'connection refused' }),
+        headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+      })
       expect(res.status).toBe(200)
       if (((await res.json()) as { state: string }).state === 'OPEN') break
     }
     // The overview polls itself every 5 s; the healing job runs every second.
     const pending = page.locator('#pending-actions tr[data-status="PENDING_APPROVAL"]')
-    await until('the pending action on the overview', async () => ((await pending.count()) === 1 ? true : undefined), 20_000, 250)
+    await until(
+      'the pending action on the overview',
+      async () => ((await pending.count()) === 1 ? true : undefined),
+      20_000,
+      250,
+    )
     expect(await pending.innerText()).toContain('model_failover')
     expect(await page.locator(`#breaker-table tr[data-breaker="${KEY}"]`).getAttribute('data-state')).toBe('OPEN')
     await shot('overview-pending')
-    await Promise.all([page.waitForURL(/\/healing\/actions\/[0-9A-Z]{26}$/), pending.getByRole('button', { name: 'Approve' }).click()])
+    await Promise.all([
+      page.waitForURL(/\/healing\/actions\/[0-9A-Z]{26}$/),
+      pending.getByRole('button', { name: 'Approve' }).click(),
+    ])
     actionUrl = page.url()
     // The action page polls its timeline every 2 s until the action is final.
-    await until('the action reaching SUCCESS', async () => ((await page.locator('#action-live[data-status="SUCCESS"]').count()) === 1 ? true : undefined), 20_000, 250)
+    await until(
+      'the action reaching SUCCESS',
+      async () => ((await page.locator('#action-live[data-status="SUCCESS"]').count()) === 1 ? true : undefined),
+      20_000,
+      250,
+    )
     const events = await page.locator('#timeline li').evaluateAll((xs) => xs.map((x) => x.getAttribute('data-event')))
     expect(events[0]).toBe('PENDING_APPROVAL')
     expect(events).toContain('RUNNING')
@@ -100,14 +127,22 @@ describe('a route, a rule that needs approval, and an approved failover', () => 
     expect(await page.locator('#route-history').innerText()).toContain(`healing:${actionUrl.split('/').at(-1)}`)
     await page.goto(`${server.url}/healing/breakers`)
     const row = page.locator(`#breaker-table tr[data-breaker="${KEY}"]`)
-    await Promise.all([page.waitForURL(`${server.url}/healing/breakers`), row.getByRole('button', { name: 'Reset' }).click()])
-    await expect.poll(() => page.locator(`#breaker-table tr[data-breaker="${KEY}"]`).getAttribute('data-state')).toBe('CLOSED')
+    await Promise.all([
+      page.waitForURL(`${server.url}/healing/breakers`),
+      row.getByRole('button', { name: 'Reset' }).click(),
+    ])
+    await expect
+      .poll(() => page.locator(`#breaker-table tr[data-breaker="${KEY}"]`).getAttribute('data-state'))
+      .toBe('CLOSED')
     await shot('breakers')
   })
 
   it('the statistics count the failover', async () => {
     await page.goto(`${server.url}/healing`)
-    await Promise.all([page.waitForURL(`${server.url}/healing/stats`), page.getByRole('navigation', { name: 'Healing sections' }).getByRole('link', { name: 'Statistics' }).click()])
+    await Promise.all([
+      page.waitForURL(`${server.url}/healing/stats`),
+      page.getByRole('navigation', { name: 'Healing sections' }).getByRole('link', { name: 'Statistics' }).click(),
+    ])
     expect(await page.locator('#stats-overall [data-total]').innerText()).toBe('1')
     expect(await page.locator('#stats-type').innerText()).toMatch(/model_failover\s+1\s+1\s+0/)
     expect(await page.locator('#stats-rule').innerText()).toContain('fail over chat')

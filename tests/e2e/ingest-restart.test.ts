@@ -11,7 +11,10 @@ afterAll(() => killAll())
 describe('ingest across a hard restart', () => {
   it('keeps every acknowledged point', async () => {
     const first = await startServer({ runtime: 'bun' })
-    const made = await runCli(['keys', 'create', '--name', 'writer', '--role', 'operator', '--scope', 'ingest'], first.env)
+    const made = await runCli(
+      ['keys', 'create', '--name', 'writer', '--role', 'operator', '--scope', 'ingest'],
+      first.env,
+    )
     expect(made.code, made.stderr).toBe(0)
     const headers = { Authorization: `Bearer ${made.stdout.trim()}`, 'Content-Type': 'application/json' }
     const acked: number[] = [] // batch numbers that got a 200
@@ -20,9 +23,19 @@ describe('ingest across a hard restart', () => {
     const writer = async (w: number) => {
       while (!stop) {
         const n = batch++
-        const points = Array.from({ length: 200 }, (_, i) => ({ name: 'restart_probe', labels: { writer: String(w) }, value: n, ts: 1_700_000_000_000 + n * 1000 + i }))
+        const points = Array.from({ length: 200 }, (_, i) => ({
+          name: 'restart_probe',
+          labels: { writer: String(w) },
+          value: n,
+          ts: 1_700_000_000_000 + n * 1000 + i,
+        }))
         try {
-          const res = await fetch(`${first.url}/api/v1/metrics`, { method: 'POST', headers, body: JSON.stringify({ points }), signal: AbortSignal.timeout(5000) })
+          const res = await fetch(`${first.url}/api/v1/metrics`, {
+            method: 'POST',
+            headers,
+            body: JSON.stringify({ points }),
+            signal: AbortSignal.timeout(5000),
+          })
           if (res.status === 200) acked.push(n)
         } catch {
           // the server died under this request: not acknowledged, may or may not be stored
@@ -36,11 +49,17 @@ describe('ingest across a hard restart', () => {
     stop = true
     await Promise.all(writers)
 
-    const second = await startServer({ runtime: 'bun', env: { DATA_DIR: first.env.DATA_DIR!, DATABASE_URL: first.env.DATABASE_URL! } })
-    const viewer = await runCli(['keys', 'create', '--name', 'reader', '--role', 'viewer'], second.env)
-    const exportRes = await second.fetch(`/api/v1/metrics/export?format=json&name=restart_probe&from=1700000000000&to=${1_700_000_000_000 + batch * 1000 + 1000}`, {
-      headers: { Authorization: `Bearer ${viewer.stdout.trim()}` },
+    const second = await startServer({
+      runtime: 'bun',
+      env: { DATA_DIR: first.env.DATA_DIR!, DATABASE_URL: first.env.DATABASE_URL! },
     })
+    const viewer = await runCli(['keys', 'create', '--name', 'reader', '--role', 'viewer'], second.env)
+    const exportRes = await second.fetch(
+      `/api/v1/metrics/export?format=json&name=restart_probe&from=1700000000000&to=${1_700_000_000_000 + batch * 1000 + 1000}`,
+      {
+        headers: { Authorization: `Bearer ${viewer.stdout.trim()}` },
+      },
+    )
     expect(exportRes.status).toBe(200)
     const rows = (await exportRes.json()) as { time: string; value: number }[]
     const stored = new Map<number, number>()

@@ -27,10 +27,22 @@ function serveTarget(): Promise<number> {
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' })
     res.end(`# HELP ${GAUGE} A gauge the test controls\n# TYPE ${GAUGE} gauge\n${GAUGE}{disk="sda"} ${value}\n`)
   })
-  return new Promise((resolve) => target.listen(0, '127.0.0.1', () => resolve((target.address() as { port: number }).port)))
+  return new Promise((resolve) =>
+    target.listen(0, '127.0.0.1', () => resolve((target.address() as { port: number }).port)),
+  )
 }
 
-type AlertOut = { id: string; status: string; severity: string; title: string; source: string; repeatCount: number; labels: Record<string, string>; annotations: Record<string, string>; events?: { type: string; actor: string }[] }
+type AlertOut = {
+  id: string
+  status: string
+  severity: string
+  title: string
+  source: string
+  repeatCount: number
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  events?: { type: string; actor: string }[]
+}
 const diagnostics = () => `\n--- prometheus\n${prometheus?.log().slice(-4000)}\n${server?.output().slice(-4000)}`
 async function alerts(): Promise<AlertOut[]> {
   const res = await server.fetch('/api/v1/alerts?source=prometheus', { headers: viewer })
@@ -39,10 +51,15 @@ async function alerts(): Promise<AlertOut[]> {
 }
 /** Polls until `check` holds on the alert list (bounded), with both processes' logs on failure. */
 const waitFor = (what: string, check: (list: AlertOut[]) => boolean, timeoutMs = 60_000) =>
-  until(what, async () => {
-    const list = await alerts()
-    return check(list) ? list : undefined
-  }, timeoutMs, 250).catch((error: Error) => {
+  until(
+    what,
+    async () => {
+      const list = await alerts()
+      return check(list) ? list : undefined
+    },
+    timeoutMs,
+    250,
+  ).catch((error: Error) => {
     throw new Error(error.message + diagnostics())
   })
 
@@ -58,20 +75,51 @@ beforeAll(async () => {
       rule_files: ['rules.yml'],
       scrape_configs: [{ job_name: 'e2e', static_configs: [{ targets: [`127.0.0.1:${targetPort}`] }] }],
       // Path prefix `/` (the default): Prometheus posts to /api/v2/alerts.
-      alerting: { alertmanagers: [{ static_configs: [{ targets: [`127.0.0.1:${server.port}`] }], api_version: 'v2', timeout: '5s', authorization: { credentials: ingestKey } }] },
+      alerting: {
+        alertmanagers: [
+          {
+            static_configs: [{ targets: [`127.0.0.1:${server.port}`] }],
+            api_version: 'v2',
+            timeout: '5s',
+            authorization: { credentials: ingestKey },
+          },
+        ],
+      },
     },
     {
-      files: { 'rules.yml': { groups: [{ name: 'e2e', rules: [{ alert: RULE, expr: `${GAUGE} > 5`, for: '0s', labels: { severity: 'page', team: 'storage' }, annotations: { summary: 'Value {{ $value }} on {{ $labels.disk }}' } }] }] } },
+      files: {
+        'rules.yml': {
+          groups: [
+            {
+              name: 'e2e',
+              rules: [
+                {
+                  alert: RULE,
+                  expr: `${GAUGE} > 5`,
+                  for: '0s',
+                  labels: { severity: 'page', team: 'storage' },
+                  annotations: { summary: 'Value {{ $value }} on {{ $labels.disk }}' },
+                },
+              ],
+            },
+          ],
+        },
+      },
       // Re-send firing alerts every second (default 1 m), so the test sees the re-sends become repeats.
       args: ['--rules.alert.resend-delay=1s'],
     },
   )
   // Prometheus has scraped the target (at 1, below the threshold) before the test moves the value.
-  await until('Prometheus to scrape the target', async () => {
-    const res = await fetch(`${prometheus!.url}/api/v1/query?query=${GAUGE}`, { signal: AbortSignal.timeout(2_000) })
-    const body = (await res.json()) as { data?: { result?: unknown[] } }
-    return body.data?.result?.length ? true : undefined
-  }, 60_000, 250).catch((error: Error) => {
+  await until(
+    'Prometheus to scrape the target',
+    async () => {
+      const res = await fetch(`${prometheus!.url}/api/v1/query?query=${GAUGE}`, { signal: AbortSignal.timeout(2_000) })
+      const body = (await res.json()) as { data?: { result?: unknown[] } }
+      return body.data?.result?.length ? true : undefined
+    },
+    60_000,
+    250,
+  ).catch((error: Error) => {
     throw new Error(error.message + diagnostics())
   })
 })
@@ -92,14 +140,24 @@ describe('Prometheus 2.42 alerting into Homeostat as its Alertmanager', () => {
     expect(list).toHaveLength(1)
     const a = list[0]!
     expect(a).toMatchObject({ status: 'firing', severity: 'critical', title: RULE, source: 'prometheus' })
-    expect(a.labels).toEqual({ alertname: RULE, disk: 'sda', instance: `127.0.0.1:${targetPort}`, job: 'e2e', severity: 'page', team: 'storage' })
+    expect(a.labels).toEqual({
+      alertname: RULE,
+      disk: 'sda',
+      instance: `127.0.0.1:${targetPort}`,
+      job: 'e2e',
+      severity: 'page',
+      team: 'storage',
+    })
     expect(a.annotations.summary).toBe('Value 10 on sda')
     expect(a.annotations.generatorURL).toContain(GAUGE)
   })
 
   it('resolves the same alert when the value goes back below 5, with its history', async () => {
     value = 1
-    const list = await waitFor('the alert to resolve in Homeostat', (l) => l.length > 0 && l.every((a) => a.status === 'resolved'))
+    const list = await waitFor(
+      'the alert to resolve in Homeostat',
+      (l) => l.length > 0 && l.every((a) => a.status === 'resolved'),
+    )
     expect(list).toHaveLength(1)
     const res = await server.fetch(`/api/v1/alerts/${list[0]!.id}`, { headers: viewer })
     const detail = (await res.json()) as AlertOut

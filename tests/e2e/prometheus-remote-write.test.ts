@@ -26,19 +26,28 @@ function serveTarget(): Promise<number> {
     res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' })
     res.end(`# HELP ${GAUGE} A gauge the test controls\n# TYPE ${GAUGE} gauge\n${GAUGE}{job_label="x"} ${gauge}\n`)
   })
-  return new Promise((resolve) => target.listen(0, '127.0.0.1', () => resolve((target.address() as { port: number }).port)))
+  return new Promise((resolve) =>
+    target.listen(0, '127.0.0.1', () => resolve((target.address() as { port: number }).port)),
+  )
 }
 
 async function startRemoteWrite(key: string) {
   prometheus = await startPrometheus({
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
     scrape_configs: [{ job_name: 'e2e', static_configs: [{ targets: [`127.0.0.1:${targetPort}`] }] }],
-    remote_write: [{ url: `${server.url}/api/v1/write`, authorization: { credentials: key }, queue_config: { batch_send_deadline: '1s' }, metadata_config: { send_interval: '2s' } }],
+    remote_write: [
+      {
+        url: `${server.url}/api/v1/write`,
+        authorization: { credentials: key },
+        queue_config: { batch_send_deadline: '1s' },
+        metadata_config: { send_interval: '2s' },
+      },
+    ],
   })
 }
 
 type Series = { name: string; labels: Record<string, string> }
-const api = async <T,>(path: string) => {
+const api = async <T>(path: string) => {
   const res = await server.fetch(path, { headers: viewer })
   if (res.status !== 200) throw new Error(`${path}: ${res.status} ${await res.text()}`)
   return (await res.json()) as T
@@ -47,7 +56,9 @@ const seriesOf = (name: string) => api<{ items: Series[] }>(`/api/v1/metrics/ser
 /** The min, max or count of everything stored since the test began (raw points: the step is no rollup size). */
 async function range(name: string, agg: 'min' | 'max' | 'count') {
   const to = Date.now() + 1000
-  const r = await api<{ series: { values: [string, number | null][] }[] }>(`/api/v1/metrics/query?name=${name}&from=${startedAt - 60_000}&to=${to}&step=3600001&agg=${agg}`)
+  const r = await api<{ series: { values: [string, number | null][] }[] }>(
+    `/api/v1/metrics/query?name=${name}&from=${startedAt - 60_000}&to=${to}&step=3600001&agg=${agg}`,
+  )
   const values = r.series.flatMap((s) => s.values.map(([, v]) => v)).filter((v) => v !== null)
   if (!values.length) return undefined
   return agg === 'min' ? Math.min(...values) : agg === 'max' ? Math.max(...values) : values.reduce((a, b) => a + b, 0)
@@ -70,7 +81,12 @@ afterAll(async () => {
 
 describe('Prometheus 2.42 remote write into Homeostat', () => {
   it('stores the scraped gauge with the value the target served and the job/instance labels', async () => {
-    const found = await until('the gauge scraped by Prometheus to reach Homeostat', async () => ((await seriesOf(GAUGE)).length ? seriesOf(GAUGE) : undefined), 60_000, 500).catch((error: Error) => {
+    const found = await until(
+      'the gauge scraped by Prometheus to reach Homeostat',
+      async () => ((await seriesOf(GAUGE)).length ? seriesOf(GAUGE) : undefined),
+      60_000,
+      500,
+    ).catch((error: Error) => {
       throw new Error(error.message + diagnostics())
     })
     expect(found).toHaveLength(1)
@@ -81,7 +97,12 @@ describe('Prometheus 2.42 remote write into Homeostat', () => {
 
   it('follows the target: a new value served shows up as stored', async () => {
     gauge = 7.5
-    const values = await until('the new gauge value to reach Homeostat', async () => ((await range(GAUGE, 'min')) === 7.5 ? range(GAUGE, 'max') : undefined), 60_000, 500).catch((error: Error) => {
+    const values = await until(
+      'the new gauge value to reach Homeostat',
+      async () => ((await range(GAUGE, 'min')) === 7.5 ? range(GAUGE, 'max') : undefined),
+      60_000,
+      500,
+    ).catch((error: Error) => {
       throw new Error(error.message + diagnostics())
     })
     expect(values).toBe(42)
@@ -89,14 +110,21 @@ describe('Prometheus 2.42 remote write into Homeostat', () => {
   })
 
   it('stores the up series Prometheus adds for the target, at 1', async () => {
-    const up = await until('the up series', async () => {
-      const list = (await seriesOf('up')).filter((s) => s.labels.job === 'e2e')
-      return list.length ? list : undefined
-    }, 30_000, 500)
+    const up = await until(
+      'the up series',
+      async () => {
+        const list = (await seriesOf('up')).filter((s) => s.labels.job === 'e2e')
+        return list.length ? list : undefined
+      },
+      30_000,
+      500,
+    )
     expect(up[0]!.labels).toEqual({ job: 'e2e', instance: `127.0.0.1:${targetPort}` })
     expect(await range('up', 'min')).toBe(1)
     // Prometheus never got a 4xx/5xx back: nothing it sent was refused.
-    expect(prometheus!.log()).not.toMatch(/non-recoverable error|server returned HTTP status 4\d\d|server returned HTTP status 5\d\d/)
+    expect(prometheus!.log()).not.toMatch(
+      /non-recoverable error|server returned HTTP status 4\d\d|server returned HTTP status 5\d\d/,
+    )
     expect(server.output()).toMatch(/"path":"\/api\/v1\/write","status":204/)
     expect(server.output()).not.toMatch(/"path":"\/api\/v1\/write","status":(?!204)/)
   })

@@ -8,10 +8,21 @@ import { connect } from 'node:net'
 import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { killAll, ROOT, runCli, runScript, startServer, tempData, type RunningServer, type Runtime } from '../helpers/server.ts'
+import {
+  killAll,
+  ROOT,
+  runCli,
+  runScript,
+  startServer,
+  tempData,
+  type RunningServer,
+  type Runtime,
+} from '../helpers/server.ts'
 
 const runtimes: Runtime[] = ['bun', 'deno']
-const migrationCount = (JSON.parse(readFileSync(join(ROOT, 'db/migrations/meta/_journal.json'), 'utf8')) as { entries: unknown[] }).entries.length
+const migrationCount = (
+  JSON.parse(readFileSync(join(ROOT, 'db/migrations/meta/_journal.json'), 'utf8')) as { entries: unknown[] }
+).entries.length
 
 afterAll(killAll)
 
@@ -19,7 +30,14 @@ afterAll(killAll)
  * An HTTP/1.1 request over a raw socket whose body is sent in two parts, so the test decides when
  * the request finishes. `response` resolves with the status and body once the server answers.
  */
-async function splitRequest(port: number, method: string, path: string, headers: Record<string, string>, body: string, firstBytes: number) {
+async function splitRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+  firstBytes: number,
+) {
   const socket = connect(port, '127.0.0.1')
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject))
   let raw = ''
@@ -39,11 +57,18 @@ async function splitRequest(port: number, method: string, path: string, headers:
       raw += d
       if (done()) socket.end()
     })
-    socket.on('close', () => (done() ? undefined : reject(new Error(`connection closed without a full response: ${JSON.stringify(raw)}`))))
+    socket.on('close', () =>
+      done() ? undefined : reject(new Error(`connection closed without a full response: ${JSON.stringify(raw)}`)),
+    )
     socket.on('error', reject)
   })
   response.catch(() => {}) // observed by the caller
-  const head = Object.entries({ Host: `127.0.0.1:${port}`, 'Content-Length': String(Buffer.byteLength(body)), Connection: 'close', ...headers })
+  const head = Object.entries({
+    Host: `127.0.0.1:${port}`,
+    'Content-Length': String(Buffer.byteLength(body)),
+    Connection: 'close',
+    ...headers,
+  })
     .map(([k, v]) => `${k}: ${v}\r\n`)
     .join('')
   socket.write(`${method} ${path} HTTP/1.1\r\n${head}\r\n${body.slice(0, firstBytes)}`)
@@ -61,7 +86,9 @@ describe.each(runtimes)('the server under %s', (runtime) => {
   it('prints the URL it listens on and, with no users yet, a one-time setup link', async () => {
     await server.waitForOutput(/setup\?token=/)
     expect(server.stdout()).toContain(`Homeostat ${runtime} listening on ${server.url}`)
-    expect(server.stdout()).toMatch(new RegExp(`${server.url.replace(/[.:/]/g, '\\$&')}/setup\\?token=[A-Za-z0-9_-]{20,}`))
+    expect(server.stdout()).toMatch(
+      new RegExp(`${server.url.replace(/[.:/]/g, '\\$&')}/setup\\?token=[A-Za-z0-9_-]{20,}`),
+    )
     expect(server.stderr()).toBe('')
   })
 
@@ -72,7 +99,9 @@ describe.each(runtimes)('the server under %s', (runtime) => {
     expect(body.status).toBe('ready')
     expect(body.checks.map((c) => c.name).sort()).toEqual(['database', 'migrations', 'scheduler'])
     for (const check of body.checks) expect(check, check.name).toMatchObject({ ok: true })
-    expect(body.checks.find((c) => c.name === 'migrations')?.detail).toBe(`${migrationCount} of ${migrationCount} applied`)
+    expect(body.checks.find((c) => c.name === 'migrations')?.detail).toBe(
+      `${migrationCount} of ${migrationCount} applied`,
+    )
 
     const health = await server.fetch('/health')
     expect(health.status).toBe(200)
@@ -92,7 +121,12 @@ describe.each(runtimes)('the server under %s', (runtime) => {
     const created = await server.fetch('/setup', {
       method: 'POST',
       redirect: 'manual',
-      body: new URLSearchParams({ token, email: `admin-${runtime}@example.com`, name: 'Ada', password: 'a long enough password' }),
+      body: new URLSearchParams({
+        token,
+        email: `admin-${runtime}@example.com`,
+        name: 'Ada',
+        password: 'a long enough password',
+      }),
     })
     expect(created.status).toBe(303)
     expect(created.headers.get('set-cookie')).toMatch(/hs_session=[^;]+;.*HttpOnly/i)
@@ -122,7 +156,13 @@ describe.each(runtimes)('the server under %s', (runtime) => {
 
     const res = await server.fetch('/api/v1/whoami', { headers: { Authorization: `Bearer ${adminKey}` } })
     expect(res.status).toBe(200)
-    expect(await res.json()).toEqual({ kind: 'api_key', id: expect.any(String), name: adminKey.slice(0, 11), role: 'admin', scopes: [] })
+    expect(await res.json()).toEqual({
+      kind: 'api_key',
+      id: expect.any(String),
+      name: adminKey.slice(0, 11),
+      role: 'admin',
+      scopes: [],
+    })
 
     const viaHeader = await server.fetch('/api/v1/whoami', { headers: { 'X-API-Key': adminKey } })
     expect(viaHeader.status).toBe(200)
@@ -132,18 +172,39 @@ describe.each(runtimes)('the server under %s', (runtime) => {
   })
 
   it('takes Prometheus deliveries through the transaction thread: repeats counted, resolved, listed', async () => {
-    const alert = (endsAt: number) => ({ labels: { alertname: `Runtime${runtime}`, instance: 'a:9100', severity: 'critical' }, annotations: { summary: 'down' }, startsAt: new Date(Date.now() - 1000).toISOString(), endsAt: new Date(endsAt).toISOString() })
-    const post = (body: unknown) => server.fetch('/api/v2/alerts', { method: 'POST', headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' }, body: JSON.stringify(body) })
+    const alert = (endsAt: number) => ({
+      labels: { alertname: `Runtime${runtime}`, instance: 'a:9100', severity: 'critical' },
+      annotations: { summary: 'down' },
+      startsAt: new Date(Date.now() - 1000).toISOString(),
+      endsAt: new Date(endsAt).toISOString(),
+    })
+    const post = (body: unknown) =>
+      server.fetch('/api/v2/alerts', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify(body),
+      })
     const replies = await Promise.all(Array.from({ length: 20 }, () => post([alert(Date.now() + 300_000)])))
     expect(replies.map((r) => r.status)).toEqual(Array(20).fill(200))
-    const list = async () => ((await (await server.fetch(`/api/v1/alerts?source=prometheus`, { headers: { Authorization: `Bearer ${adminKey}` } })).json()) as { items: { title: string; status: string; repeatCount: number }[] }).items
-    expect((await list()).filter((a) => a.title === `Runtime${runtime}`)).toMatchObject([{ status: 'firing', repeatCount: 20 }])
+    const list = async () =>
+      (
+        (await (
+          await server.fetch(`/api/v1/alerts?source=prometheus`, { headers: { Authorization: `Bearer ${adminKey}` } })
+        ).json()) as { items: { title: string; status: string; repeatCount: number }[] }
+      ).items
+    expect((await list()).filter((a) => a.title === `Runtime${runtime}`)).toMatchObject([
+      { status: 'firing', repeatCount: 20 },
+    ])
     expect((await post([alert(Date.now() - 500)])).status).toBe(200)
-    expect((await list()).filter((a) => a.title === `Runtime${runtime}`)).toMatchObject([{ status: 'resolved', repeatCount: 20 }])
+    expect((await list()).filter((a) => a.title === `Runtime${runtime}`)).toMatchObject([
+      { status: 'resolved', repeatCount: 20 },
+    ])
   })
 
   it('records the caller address the runtime reports in the audit log', async () => {
-    const res = await server.fetch('/api/v1/audit?action=auth.setup', { headers: { Authorization: `Bearer ${adminKey}` } })
+    const res = await server.fetch('/api/v1/audit?action=auth.setup', {
+      headers: { Authorization: `Bearer ${adminKey}` },
+    })
     expect(res.status).toBe(200)
     const { items } = (await res.json()) as { items: { action: string; ip: string | null; requestId: string | null }[] }
     expect(items).toHaveLength(1)
@@ -153,7 +214,14 @@ describe.each(runtimes)('the server under %s', (runtime) => {
   it('on SIGTERM finishes the request in flight, takes no new ones, closes and exits 0', async () => {
     const email = `late-${runtime}@example.com`
     const body = JSON.stringify({ email, role: 'viewer', password: 'a long enough password' })
-    const slow = await splitRequest(server.port, 'POST', '/api/v1/users', { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' }, body, 10)
+    const slow = await splitRequest(
+      server.port,
+      'POST',
+      '/api/v1/users',
+      { Authorization: `Bearer ${adminKey}`, 'Content-Type': 'application/json' },
+      body,
+      10,
+    )
     try {
       // A full round trip on another connection: by then the server has read the slow request's head.
       expect((await server.fetch('/health')).status).toBe(200)
@@ -163,8 +231,14 @@ describe.each(runtimes)('the server under %s', (runtime) => {
       expect(server.child.exitCode, 'exited with a request still in flight').toBeNull()
 
       // New requests are refused (connection refused, or 503 while Deno drains).
-      const fresh = await server.fetch('/health').then((r) => r.status, (error: Error) => String(error.cause ?? error))
-      expect(fresh === 503 || /ECONNREFUSED|ECONNRESET|other side closed/.test(String(fresh)), `new request during shutdown got ${fresh}`).toBe(true)
+      const fresh = await server.fetch('/health').then(
+        (r) => r.status,
+        (error: Error) => String(error.cause ?? error),
+      )
+      expect(
+        fresh === 503 || /ECONNREFUSED|ECONNRESET|other side closed/.test(String(fresh)),
+        `new request during shutdown got ${fresh}`,
+      ).toBe(true)
 
       slow.finish()
       const answer = await slow.response
@@ -187,7 +261,10 @@ describe.each(runtimes)('the server under %s', (runtime) => {
 
 describe.each(runtimes)('starting and stopping under %s', (runtime) => {
   it('SIGINT stops it cleanly: exit code 0, "stopped" logged, within 15 s', async () => {
-    const server = await startServer({ runtime, env: { ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'a long enough password' } })
+    const server = await startServer({
+      runtime,
+      env: { ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'a long enough password' },
+    })
     expect(server.stdout()).toContain('Created admin root@example.com from ADMIN_EMAIL')
     expect(server.stdout()).not.toContain('setup?token=')
     expect(await server.stop('SIGINT', 15_000)).toBe(0)
@@ -206,7 +283,11 @@ describe.each(runtimes)('starting and stopping under %s', (runtime) => {
   })
 
   it('ADMIN_PASSWORD shorter than 12 characters is refused by name, and not echoed', async () => {
-    const server = await startServer({ runtime, env: { ADMIN_EMAIL: 'a@example.com', ADMIN_PASSWORD: 'short' }, waitForReady: false })
+    const server = await startServer({
+      runtime,
+      env: { ADMIN_EMAIL: 'a@example.com', ADMIN_PASSWORD: 'short' },
+      waitForReady: false,
+    })
     const exit = await server.waitForExit(30_000)
     expect(exit.code).not.toBe(0)
     expect(server.stderr()).toMatch(/ADMIN_PASSWORD.*at least 12 characters/)
@@ -225,8 +306,12 @@ describe('npm run db:migrate', () => {
     try {
       const applied = await client.execute('select count(*) as n from __drizzle_migrations')
       expect(Number(applied.rows[0]!.n)).toBe(migrationCount)
-      const tables = (await client.execute("select name from sqlite_master where type = 'table'")).rows.map((r) => String(r.name))
-      expect(tables).toEqual(expect.arrayContaining(['users', 'sessions', 'api_keys', 'audit_log', 'job_runs', 'job_leases']))
+      const tables = (await client.execute("select name from sqlite_master where type = 'table'")).rows.map((r) =>
+        String(r.name),
+      )
+      expect(tables).toEqual(
+        expect.arrayContaining(['users', 'sessions', 'api_keys', 'audit_log', 'job_runs', 'job_leases']),
+      )
     } finally {
       client.close()
     }

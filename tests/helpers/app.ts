@@ -56,11 +56,23 @@ export async function testApp(env: Record<string, string> = {}) {
 
   /** Signs in through the login form; returns the cookie and CSRF headers of the session. */
   async function login(email: string, password = PASSWORD) {
-    const res = await app.request('/login', { method: 'POST', body: new URLSearchParams({ email, password }), headers: { 'Content-Type': 'application/x-www-form-urlencoded' } })
+    const res = await app.request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ email, password }),
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+    })
     const cookie = res.headers.get('set-cookie')?.match(/hs_session=([^;]+)/)?.[1]
     if (!cookie) throw new Error(`login failed: ${res.status} ${await res.text()}`)
-    const [row] = await db.select().from(sessions).where(eq(sessions.id, sha256(cookie)))
-    return { res, token: cookie, csrf: row!.csrfToken, headers: { Cookie: `hs_session=${cookie}`, 'X-CSRF-Token': row!.csrfToken } }
+    const [row] = await db
+      .select()
+      .from(sessions)
+      .where(eq(sessions.id, sha256(cookie)))
+    return {
+      res,
+      token: cookie,
+      csrf: row!.csrfToken,
+      headers: { Cookie: `hs_session=${cookie}`, 'X-CSRF-Token': row!.csrfToken },
+    }
   }
 
   async function session(role: Role) {
@@ -69,7 +81,11 @@ export async function testApp(env: Record<string, string> = {}) {
   }
 
   const json = (method: string, path: string, body: unknown, headers: Record<string, string> = {}) =>
-    app.request(path, { method, body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', ...headers } })
+    app.request(path, {
+      method,
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json', ...headers },
+    })
 
   function close() {
     client.close()

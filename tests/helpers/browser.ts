@@ -16,7 +16,16 @@ export function launchChromium() {
   mkdirSync(SHOTS, { recursive: true })
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--disable-quic',
+      '--no-first-run',
+    ],
     timeout: 60_000,
   })
 }
@@ -34,7 +43,10 @@ export async function signIn(page: Page, baseUrl: string, who = ADMIN) {
  * ADMIN that accepts confirmation dialogs (hx-confirm). End with `closeAll(browser)`.
  */
 export async function startSignedIn() {
-  const server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
+  const server = await startServer({
+    runtime: 'bun',
+    env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password },
+  })
   const browser = await launchChromium()
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
   context.setDefaultTimeout(15_000)
@@ -73,6 +85,7 @@ export function watchProblems(page: Page, problems: string[], expected: RegExp[]
     if (r.failure()?.errorText !== 'net::ERR_ABORTED') note(`requestfailed: ${r.url()} ${r.failure()?.errorText}`)
   })
   page.on('response', (r) => {
-    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) note(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`)
+    if (r.status() >= 400 && !r.url().endsWith('/favicon.ico'))
+      note(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`)
   })
 }

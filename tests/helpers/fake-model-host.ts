@@ -21,7 +21,10 @@ export async function startFakeModelHost(opts: { models?: string[]; mode?: FakeM
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     const text = JSON.stringify(body)
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    })
     res.end(text)
   }
   const server = createServer(async (req, res) => {
@@ -46,7 +49,14 @@ export async function startFakeModelHost(opts: { models?: string[]; mode?: FakeM
     if (req.method === 'GET' && path === '/api/tags') {
       counts.tags++
       return send(res, 200, {
-        models: models.map((name) => ({ name, model: name, modified_at: now, size: 4_661_224_676, digest: 'sha256:0000000000000000000000000000000000000000000000000000000000000000', details: { format: 'gguf', family: 'llama', parameter_size: '8.0B', quantization_level: 'Q4_0' } })),
+        models: models.map((name) => ({
+          name,
+          model: name,
+          modified_at: now,
+          size: 4_661_224_676,
+          digest: 'sha256:0000000000000000000000000000000000000000000000000000000000000000',
+          details: { format: 'gguf', family: 'llama', parameter_size: '8.0B', quantization_level: 'Q4_0' },
+        })),
       })
     }
     if (req.method === 'GET' && path === '/') return res.end('Ollama is running')
@@ -55,13 +65,35 @@ export async function startFakeModelHost(opts: { models?: string[]; mode?: FakeM
       const body = (json && typeof json === 'object' ? json : {}) as Record<string, unknown>
       const model = typeof body.model === 'string' ? body.model : ''
       if (!models.includes(model)) return send(res, 404, { error: `model "${model}" not found, try pulling it first` })
-      const timing = { total_duration: 1_000_000, load_duration: 100_000, prompt_eval_count: 5, prompt_eval_duration: 200_000, eval_count: 3, eval_duration: 600_000 }
+      const timing = {
+        total_duration: 1_000_000,
+        load_duration: 100_000,
+        prompt_eval_count: 5,
+        prompt_eval_duration: 200_000,
+        eval_count: 3,
+        eval_duration: 600_000,
+      }
       if (path === '/api/generate') {
         counts.generate++
-        return send(res, 200, { model, created_at: now, response: `ok from ${model}`, done: true, done_reason: 'stop', context: [1, 2, 3], ...timing })
+        return send(res, 200, {
+          model,
+          created_at: now,
+          response: `ok from ${model}`,
+          done: true,
+          done_reason: 'stop',
+          context: [1, 2, 3],
+          ...timing,
+        })
       }
       counts.chat++
-      return send(res, 200, { model, created_at: now, message: { role: 'assistant', content: `ok from ${model}` }, done: true, done_reason: 'stop', ...timing })
+      return send(res, 200, {
+        model,
+        created_at: now,
+        message: { role: 'assistant', content: `ok from ${model}` },
+        done: true,
+        done_reason: 'stop',
+        ...timing,
+      })
     }
     send(res, 404, { error: 'not found' })
   })

@@ -21,10 +21,13 @@ export async function startFakeN8n(opts: { apiKey: string }) {
     const path = (req.url ?? '').split('?')[0]!
     const apiKey = req.headers['x-n8n-api-key'] as string | undefined
     requests.push({ method: req.method ?? '', path, apiKey, body })
-    const send = (status: number, json: unknown) => res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(json))
+    const send = (status: number, json: unknown) =>
+      res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify(json))
     if (path.startsWith('/webhook/')) {
       const hook = path.slice('/webhook/'.length)
-      return webhooks.has(hook) ? send(200, { message: 'Workflow was started' }) : send(404, { code: 404, message: `The requested webhook "${req.method} ${hook}" is not registered.` })
+      return webhooks.has(hook)
+        ? send(200, { message: 'Workflow was started' })
+        : send(404, { code: 404, message: `The requested webhook "${req.method} ${hook}" is not registered.` })
     }
     if (!path.startsWith('/api/v1/')) return send(404, { message: 'not found' })
     if (apiKey !== opts.apiKey) return send(401, { message: "'X-N8N-API-KEY' header required" })
@@ -32,10 +35,18 @@ export async function startFakeN8n(opts: { apiKey: string }) {
     if (m && req.method === 'POST') {
       const e = executions.get(m[1]!)
       if (!e) return send(404, { message: 'Not Found' })
-      if (e.status !== 'error' && e.status !== 'crashed') return send(409, { message: `The execution status is ${e.status}, only failed executions can be retried` })
+      if (e.status !== 'error' && e.status !== 'crashed')
+        return send(409, { message: `The execution status is ${e.status}, only failed executions can be retried` })
       const id = String(nextId++)
       executions.set(id, { id, status: 'success', workflowId: e.workflowId })
-      return send(200, { id, finished: true, mode: 'retry', retryOf: e.id, status: 'success', workflowId: e.workflowId })
+      return send(200, {
+        id,
+        finished: true,
+        mode: 'retry',
+        retryOf: e.id,
+        status: 'success',
+        workflowId: e.workflowId,
+      })
     }
     m = /^\/api\/v1\/workflows\/([^/]+)\/(activate|deactivate)$/.exec(path)
     if (m && req.method === 'POST') {

@@ -31,23 +31,43 @@ type Param = unknown | ((json: Json, itemIndex: number) => unknown)
 export type Sent = { method: string; url: string; body?: unknown; statusCode?: number; error?: string }
 
 function fillTemplate(template: string, credentials: Credentials) {
-  return template.replace(/^=/, '').replace(/\{\{\s*\$credentials\.(\w+)\s*\}\}/g, (_, k: string) => String(credentials[k as keyof Credentials] ?? ''))
+  return template
+    .replace(/^=/, '')
+    .replace(/\{\{\s*\$credentials\.(\w+)\s*\}\}/g, (_, k: string) => String(credentials[k as keyof Credentials] ?? ''))
 }
 
 /** n8n 1.x's httpRequestWithAuthentication for the options our nodes pass. */
 function httpHelper(credentials: Credentials, sent: Sent[]) {
   const auth = new HomeostatApi().authenticate.properties.headers as Record<string, string>
-  return async function httpRequestWithAuthentication(type: string, options: { method?: string; url: string; body?: unknown; json?: boolean; returnFullResponse?: boolean; ignoreHttpStatusErrors?: boolean; timeout?: number }) {
+  return async function httpRequestWithAuthentication(
+    type: string,
+    options: {
+      method?: string
+      url: string
+      body?: unknown
+      json?: boolean
+      returnFullResponse?: boolean
+      ignoreHttpStatusErrors?: boolean
+      timeout?: number
+    },
+  ) {
     if (type !== 'homeostatApi') throw new Error(`unexpected credential type ${type}`)
     const headers: Record<string, string> = { Accept: 'application/json', 'User-Agent': 'n8n' }
     for (const [k, v] of Object.entries(auth)) headers[k] = fillTemplate(v, credentials)
-    const hasBody = options.body !== undefined && !(typeof options.body === 'object' && options.body !== null && Object.keys(options.body).length === 0)
+    const hasBody =
+      options.body !== undefined &&
+      !(typeof options.body === 'object' && options.body !== null && Object.keys(options.body).length === 0)
     if (hasBody) headers['Content-Type'] = 'application/json'
     const record: Sent = { method: options.method ?? 'GET', url: options.url, body: options.body }
     sent.push(record)
     let res: Response
     try {
-      res = await fetch(options.url, { method: options.method ?? 'GET', headers, body: hasBody ? JSON.stringify(options.body) : undefined, signal: AbortSignal.timeout(options.timeout ?? 300_000) })
+      res = await fetch(options.url, {
+        method: options.method ?? 'GET',
+        headers,
+        body: hasBody ? JSON.stringify(options.body) : undefined,
+        signal: AbortSignal.timeout(options.timeout ?? 300_000),
+      })
     } catch (error) {
       // n8n wraps this in a NodeApiError; the nodes only look at the message and cause.
       record.error = String((error as Error).cause ?? error)
@@ -61,14 +81,30 @@ function httpHelper(credentials: Credentials, sent: Sent[]) {
     } catch {
       // not JSON: the text, as axios gives it
     }
-    if (res.status >= 400 && !options.ignoreHttpStatusErrors) throw new Error(`Request failed with status code ${res.status}`)
-    return options.returnFullResponse ? { body, headers: Object.fromEntries(res.headers), statusCode: res.status, statusMessage: res.statusText } : body
+    if (res.status >= 400 && !options.ignoreHttpStatusErrors)
+      throw new Error(`Request failed with status code ${res.status}`)
+    return options.returnFullResponse
+      ? { body, headers: Object.fromEntries(res.headers), statusCode: res.status, statusMessage: res.statusText }
+      : body
   }
 }
 
-const node = (type = 'CUSTOM.test', parameters: Json = {}) => ({ id: 'node-1', name: 'Homeostat', type, typeVersion: 1, position: [0, 0] as [number, number], parameters })
+const node = (type = 'CUSTOM.test', parameters: Json = {}) => ({
+  id: 'node-1',
+  name: 'Homeostat',
+  type,
+  typeVersion: 1,
+  position: [0, 0] as [number, number],
+  parameters,
+})
 
-export type ExecuteOptions = { params: Record<string, Param>; items?: Json[]; credentials: Credentials; continueOnFail?: boolean; type?: string }
+export type ExecuteOptions = {
+  params: Record<string, Param>
+  items?: Json[]
+  credentials: Credentials
+  continueOnFail?: boolean
+  type?: string
+}
 
 /** The subset of IExecuteFunctions the nodes use. */
 export function executeContext(o: ExecuteOptions) {
@@ -99,7 +135,9 @@ export function executeContext(o: ExecuteOptions) {
 /** Runs a node's execute as n8n would: `this` is the context; returns the first output's items. */
 export async function execute(nodeType: { execute?: (...args: never[]) => unknown }, o: ExecuteOptions) {
   const ctx = executeContext(o)
-  const out = (await (nodeType.execute as unknown as (this: unknown) => Promise<{ json: Json; pairedItem?: { item: number } }[][]>).call(ctx)) ?? [[]]
+  const out = (await (
+    nodeType.execute as unknown as (this: unknown) => Promise<{ json: Json; pairedItem?: { item: number } }[][]>
+  ).call(ctx)) ?? [[]]
   return { items: out[0] ?? [], sent: ctx.sent }
 }
 
@@ -123,7 +161,11 @@ export function triggerContexts(o: { params: Json; credentials: Credentials; web
       response,
       ctx: {
         ...base,
-        getRequestObject: () => ({ rawBody: Buffer.from(call.body), body: JSON.parse(call.body) as unknown, headers: lower }),
+        getRequestObject: () => ({
+          rawBody: Buffer.from(call.body),
+          body: JSON.parse(call.body) as unknown,
+          headers: lower,
+        }),
         getBodyData: () => JSON.parse(call.body) as Json,
         getHeaderData: () => lower,
         getResponseObject: () => ({
@@ -150,17 +192,32 @@ export function triggerContexts(o: { params: Json; credentials: Credentials; web
  */
 export function credentialTestContext() {
   const sent: Sent[] = []
-  const request = async (o: { method?: string; uri: string; headers?: Record<string, string>; simple?: boolean; resolveWithFullResponse?: boolean; timeout?: number }) => {
-    if (o.simple !== false || !o.resolveWithFullResponse) throw new Error('the harness only does simple: false with resolveWithFullResponse')
+  const request = async (o: {
+    method?: string
+    uri: string
+    headers?: Record<string, string>
+    simple?: boolean
+    resolveWithFullResponse?: boolean
+    timeout?: number
+  }) => {
+    if (o.simple !== false || !o.resolveWithFullResponse)
+      throw new Error('the harness only does simple: false with resolveWithFullResponse')
     const record: Sent = { method: o.method ?? 'GET', url: o.uri }
     sent.push(record)
     let res: Response
     try {
-      res = await fetch(o.uri, { method: record.method, headers: { Accept: 'application/json', ...o.headers }, signal: AbortSignal.timeout(o.timeout ?? 300_000) })
+      res = await fetch(o.uri, {
+        method: record.method,
+        headers: { Accept: 'application/json', ...o.headers },
+        signal: AbortSignal.timeout(o.timeout ?? 300_000),
+      })
     } catch (error) {
       const cause = (error as { cause?: { code?: string; message?: string } }).cause
       const timedOut = (error as Error).name === 'TimeoutError'
-      const axiosLike = Object.assign(new Error(timedOut ? `timeout of ${o.timeout}ms exceeded` : (cause?.message ?? String(error))), { code: timedOut ? 'ECONNABORTED' : cause?.code, isAxiosError: true })
+      const axiosLike = Object.assign(
+        new Error(timedOut ? `timeout of ${o.timeout}ms exceeded` : (cause?.message ?? String(error))),
+        { code: timedOut ? 'ECONNABORTED' : cause?.code, isAxiosError: true },
+      )
       record.error = axiosLike.message
       throw axiosLike
     }
@@ -181,17 +238,31 @@ export function credentialTestContext() {
  * Tests a credential the way n8n 1.x's CredentialsTester picks the test: the credential type's
  * declarative `test` when it has one, else the `methods.credentialTest[testedBy]` of a node using it.
  */
-export async function testCredential(nodeType: { description: { credentials?: { name: string; testedBy?: unknown }[] }; methods?: { credentialTest?: Record<string, unknown> } }, data: Credentials) {
-  if ('test' in new HomeostatApi()) throw new Error('the credential type has a declarative test: n8n would use it, not the node\'s')
+export async function testCredential(
+  nodeType: {
+    description: { credentials?: { name: string; testedBy?: unknown }[] }
+    methods?: { credentialTest?: Record<string, unknown> }
+  },
+  data: Credentials,
+) {
+  if ('test' in new HomeostatApi())
+    throw new Error("the credential type has a declarative test: n8n would use it, not the node's")
   const testedBy = nodeType.description.credentials?.find((c) => c.name === 'homeostatApi')?.testedBy
   const fn = typeof testedBy === 'string' ? nodeType.methods?.credentialTest?.[testedBy] : undefined
   if (typeof fn !== 'function') throw new Error(`no methods.credentialTest[${String(testedBy)}] on the node`)
   const ctx = credentialTestContext()
-  const result = (await fn.call(ctx, { id: 'cred-1', name: 'Homeostat account', type: 'homeostatApi', data })) as { status: 'OK' | 'Error'; message: string }
+  const result = (await fn.call(ctx, { id: 'cred-1', name: 'Homeostat account', type: 'homeostatApi', data })) as {
+    status: 'OK' | 'Error'
+    message: string
+  }
   return { ...result, sent: ctx.sent }
 }
 
-export type NodeFailure = Error & { httpCode?: string | null; description?: string | null; context: { itemIndex?: number } }
+export type NodeFailure = Error & {
+  httpCode?: string | null
+  description?: string | null
+  context: { itemIndex?: number }
+}
 /** The error a run ends with; fails the test when the run succeeds. */
 export async function failure(run: Promise<unknown>): Promise<NodeFailure> {
   try {

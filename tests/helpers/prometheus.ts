@@ -13,24 +13,46 @@ export const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus'
 
 /** Throws with the install hint when the binary is missing (.ci/run installs it). */
 export function requirePrometheus() {
-  if (!existsSync(PROMETHEUS)) throw new Error(`${PROMETHEUS} not found: this test needs a real one. Install it with: apt-get update && apt-get install -y prometheus (or set PROMETHEUS_BIN)`)
+  if (!existsSync(PROMETHEUS))
+    throw new Error(
+      `${PROMETHEUS} not found: this test needs a real one. Install it with: apt-get update && apt-get install -y prometheus (or set PROMETHEUS_BIN)`,
+    )
 }
 
-export type RunningPrometheus = { port: number; url: string; dir: string; child: ChildProcess; log: () => string; stop: () => Promise<void> }
+export type RunningPrometheus = {
+  port: number
+  url: string
+  dir: string
+  child: ChildProcess
+  log: () => string
+  stop: () => Promise<void>
+}
 
 /**
  * Starts Prometheus with `config` (an object written as prometheus.yml) and `files` written beside
  * it (rule files: refer to them by name in `rule_files`). `args` are extra command-line flags.
  */
-export async function startPrometheus(config: Record<string, unknown>, opts: { files?: Record<string, unknown>; args?: string[] } = {}): Promise<RunningPrometheus> {
+export async function startPrometheus(
+  config: Record<string, unknown>,
+  opts: { files?: Record<string, unknown>; args?: string[] } = {},
+): Promise<RunningPrometheus> {
   requirePrometheus()
   const dir = mkdtempSync(join(tmpdir(), 'homeostat-prom-'))
-  for (const [name, content] of Object.entries(opts.files ?? {})) writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content))
+  for (const [name, content] of Object.entries(opts.files ?? {}))
+    writeFileSync(join(dir, name), typeof content === 'string' ? content : JSON.stringify(content))
   const configFile = join(dir, 'prometheus.yml')
-  const withPaths = Array.isArray(config.rule_files) ? { ...config, rule_files: (config.rule_files as string[]).map((f) => join(dir, f)) } : config
+  const withPaths = Array.isArray(config.rule_files)
+    ? { ...config, rule_files: (config.rule_files as string[]).map((f) => join(dir, f)) }
+    : config
   writeFileSync(configFile, JSON.stringify(withPaths))
   const port = await freePort()
-  const args = [`--config.file=${configFile}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=info', ...(opts.args ?? [])]
+  const args = [
+    `--config.file=${configFile}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=info',
+    ...(opts.args ?? []),
+  ]
   const child = spawn(PROMETHEUS, args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d))

@@ -38,6 +38,10 @@ export type Receiver = Awaited<ReturnType<typeof startReceiver>>
 
 /** Checks `X-Homeostat-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">` as a receiver would. */
 export function verify(header: string | string[] | undefined, body: string, secret: string) {
-  const parts = Object.fromEntries(String(header ?? '').split(',').map((p) => p.split('=') as [string, string]))
+  const parts = Object.fromEntries(
+    String(header ?? '')
+      .split(',')
+      .map((p) => p.split('=') as [string, string]),
+  )
   return !!parts.t && parts.v1 === hmacSha256(secret, `${parts.t}.${body}`)
 }

@@ -17,7 +17,10 @@ export const REMOTE_WRITE_HEADERS = {
  * each series' timestamps rise across the list (in order for a Prometheus receiver). Series look
  * like node-exporter ones: 50 metric names × 20 instances × a `series` label.
  */
-export function remoteWritePayloads(count: number, opts: { seriesPerRequest?: number; t0?: number; stepMs?: number } = {}): Buffer[] {
+export function remoteWritePayloads(
+  count: number,
+  opts: { seriesPerRequest?: number; t0?: number; stepMs?: number } = {},
+): Buffer[] {
   const perRequest = opts.seriesPerRequest ?? 1000
   const step = opts.stepMs ?? 1000
   const t0 = opts.t0 ?? Date.now() - count * step
@@ -28,7 +31,12 @@ export function remoteWritePayloads(count: number, opts: { seriesPerRequest?: nu
     { name: 'series', value: String(i) },
   ])
   return Array.from({ length: count }, (_, r) => {
-    const message = WriteRequest.fromObject({ timeseries: labelsOf.map((labels, i) => ({ labels, samples: [{ value: (r * 7 + i) % 1000 / 10, timestamp: t0 + r * step }] })) })
+    const message = WriteRequest.fromObject({
+      timeseries: labelsOf.map((labels, i) => ({
+        labels,
+        samples: [{ value: ((r * 7 + i) % 1000) / 10, timestamp: t0 + r * step }],
+      })),
+    })
     return Buffer.from(compress(WriteRequest.encode(message).finish()))
   })
 }

@@ -58,7 +58,8 @@ function baseEnv(): Record<string, string> {
  * deno) resolved to node_modules/.bin as npm would.
  */
 export function npmScript(name: string): { command: string; args: string[]; env: Record<string, string> } {
-  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+  const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> })
+    .scripts
   const script = scripts[name]
   if (!script) throw new Error(`package.json has no "${name}" script`)
   const words = script.trim().split(/\s+/)
@@ -95,7 +96,11 @@ export async function startServer(options: StartOptions = {}) {
   const port = options.env?.PORT ?? String(await freePort())
   const env: Record<string, string> = { HOST: '127.0.0.1', LOG_LEVEL: 'info', ...data.env, PORT: port, ...options.env }
   const script = serverCommand(runtime)
-  const child = spawn(script.command, script.args, { cwd: ROOT, env: { ...baseEnv(), ...script.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(script.command, script.args, {
+    cwd: ROOT,
+    env: { ...baseEnv(), ...script.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   children.add(child)
 
   let stdout = ''
@@ -129,7 +134,8 @@ export async function startServer(options: StartOptions = {}) {
     stdout: () => stdout,
     stderr: () => stderr,
     output: () => `--- stdout\n${stdout}\n--- stderr\n${stderr}`,
-    fetch: (path: string, init?: RequestInit) => fetch(url + path, { ...init, signal: init?.signal ?? AbortSignal.timeout(10_000) }),
+    fetch: (path: string, init?: RequestInit) =>
+      fetch(url + path, { ...init, signal: init?.signal ?? AbortSignal.timeout(10_000) }),
 
     /** Waits until stdout+stderr match `pattern` (or the process exits, or the deadline passes). */
     async waitForOutput(pattern: RegExp, timeoutMs = 10_000) {
@@ -137,7 +143,10 @@ export async function startServer(options: StartOptions = {}) {
       for (;;) {
         const m = (stdout + stderr).match(pattern)
         if (m) return m
-        if (exit || Date.now() > deadline) throw new Error(`${pattern} did not appear${exit ? ' before the process exited' : ` within ${timeoutMs} ms`}\n${server.output()}`)
+        if (exit || Date.now() > deadline)
+          throw new Error(
+            `${pattern} did not appear${exit ? ' before the process exited' : ` within ${timeoutMs} ms`}\n${server.output()}`,
+          )
         await delay(25)
       }
     },
@@ -166,7 +175,8 @@ export async function startServer(options: StartOptions = {}) {
     const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000)
     let last = 'no answer yet'
     for (;;) {
-      if (exit) throw new Error(`${runtime} server exited (${JSON.stringify(exit)}) before it was ready\n${server.output()}`)
+      if (exit)
+        throw new Error(`${runtime} server exited (${JSON.stringify(exit)}) before it was ready\n${server.output()}`)
       try {
         const res = await fetch(`${url}/ready`, { signal: AbortSignal.timeout(2_000) })
         last = `${res.status} ${await res.text()}`
@@ -176,7 +186,9 @@ export async function startServer(options: StartOptions = {}) {
       }
       if (Date.now() > deadline) {
         child.kill('SIGKILL')
-        throw new Error(`${runtime} server was not ready within ${options.readyTimeoutMs ?? 60_000} ms (last: ${last})\n${server.output()}`)
+        throw new Error(
+          `${runtime} server was not ready within ${options.readyTimeoutMs ?? 60_000} ms (last: ${last})\n${server.output()}`,
+        )
       }
       await delay(100)
     }
@@ -187,7 +199,12 @@ export async function startServer(options: StartOptions = {}) {
 export type CliResult = { code: number | null; stdout: string; stderr: string }
 
 /** Runs a command to completion (bounded by `timeoutMs`, then SIGKILL and a rejection). */
-export function run(command: string, args: string[], env: Record<string, string>, timeoutMs = 30_000): Promise<CliResult> {
+export function run(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: ROOT, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
@@ -219,12 +236,21 @@ export function runScript(name: string, args: string[], env: Record<string, stri
 }
 
 /** `npm run cli -- …args` (that is, `bun app/cli.ts …args`) with the given settings (DATABASE_URL, DATA_DIR, …). */
-export const runCli = (args: string[], env: Record<string, string>, timeoutMs?: number) => runScript('cli', args, env, timeoutMs)
+export const runCli = (args: string[], env: Record<string, string>, timeoutMs?: number) =>
+  runScript('cli', args, env, timeoutMs)
 
 /** A new API key made with the CLI against a started server's database; only the key is returned. */
-export async function cliKey(server: { env: Record<string, string> }, name: string, role: string, scopes: string[] = []) {
+export async function cliKey(
+  server: { env: Record<string, string> },
+  name: string,
+  role: string,
+  scopes: string[] = [],
+) {
   const env = { DATABASE_URL: server.env.DATABASE_URL!, DATA_DIR: server.env.DATA_DIR! }
-  const result = await runCli(['keys', 'create', '--name', name, '--role', role, ...scopes.flatMap((s) => ['--scope', s])], env)
+  const result = await runCli(
+    ['keys', 'create', '--name', name, '--role', role, ...scopes.flatMap((s) => ['--scope', s])],
+    env,
+  )
   if (result.code !== 0) throw new Error(`keys create failed: ${result.stderr}`)
   return result.stdout.trim()
 }
@@ -248,7 +274,12 @@ export async function killAll() {
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function until<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, everyMs = 100): Promise<T> {
+export async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  everyMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last: unknown
   for (;;) {
@@ -258,7 +289,8 @@ export async function until<T>(what: string, check: () => Promise<T | undefined>
     } catch (error) {
       last = error
     }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`)
+    if (Date.now() > deadline)
+      throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (last error: ${String(last)})` : ''}`)
     await delay(everyMs)
   }
 }

@@ -28,11 +28,21 @@ const ingest = await t.key('operator', ['ingest'])
 const post = (body: unknown) => t.json('POST', '/api/v2/alerts', body, ingest.headers)
 const iso = (ms: number) => new Date(ms).toISOString()
 const labelsOf = (instance: string) => ({ alertname: 'Cached', instance, job: 'api', severity: 'warning' })
-const promAlert = (instance: string, endsAt = Date.now() + 240_000) => ({ labels: labelsOf(instance), annotations: { summary: `slow on ${instance}` }, startsAt: iso(Date.now() - 1000), endsAt: iso(endsAt) })
+const promAlert = (instance: string, endsAt = Date.now() + 240_000) => ({
+  labels: labelsOf(instance),
+  annotations: { summary: `slow on ${instance}` },
+  startsAt: iso(Date.now() - 1000),
+  endsAt: iso(endsAt),
+})
 const fingerprintOf = (instance: string) => `prometheus:${labelsFingerprint(labelsOf(instance))}`
 async function stored(instance: string) {
-  const [a] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprintOf(instance)))
-  const events = a ? await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, a.id)).orderBy(asc(alertEvents.id)) : []
+  const [a] = await t.db
+    .select(storedAlert)
+    .from(alerts)
+    .where(eq(alerts.fingerprint, fingerprintOf(instance)))
+  const events = a
+    ? await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, a.id)).orderBy(asc(alertEvents.id))
+    : []
   return { alert: a, types: events.map((e) => e.type) }
 }
 const cached = (instance: string) => alertCacheOf(t.db).get(fingerprintOf(instance))
@@ -67,11 +77,22 @@ describe('the alert cache', () => {
     expect((await post([promAlert('c-3')])).status).toBe(200)
     const id = (await stored('c-3')).alert!.id
     await acknowledgeAlert(otherLifecycle, id, 'oncall', Date.now() + 1)
-    const theirs = await reportAlerts(otherLifecycle, prometheusReports([promAlert('c-3'), promAlert('c-3')], 'other', Date.now()), Date.now() + 2)
+    const theirs = await reportAlerts(
+      otherLifecycle,
+      prometheusReports([promAlert('c-3'), promAlert('c-3')], 'other', Date.now()),
+      Date.now() + 2,
+    )
     expect(theirs.map((r) => r.change)).toEqual(['repeated', 'repeated'])
-    const [mine] = await reportAlerts({ db: t.db, hooks: transitionHooks() }, prometheusReports([promAlert('c-3')], 'me', Date.now()), Date.now() + 3)
+    const [mine] = await reportAlerts(
+      { db: t.db, hooks: transitionHooks() },
+      prometheusReports([promAlert('c-3')], 'me', Date.now()),
+      Date.now() + 3,
+    )
     // Not the cached "firing, count 1": the stored acknowledged alert, counted on.
-    expect(mine).toMatchObject({ change: 'repeated', alert: { status: 'acknowledged', ackBy: 'oncall', repeatCount: 4 } })
+    expect(mine).toMatchObject({
+      change: 'repeated',
+      alert: { status: 'acknowledged', ackBy: 'oncall', repeatCount: 4 },
+    })
     expect((await stored('c-3')).alert).toMatchObject({ status: 'acknowledged', repeatCount: 4 })
   })
 

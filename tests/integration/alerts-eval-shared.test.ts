@@ -5,7 +5,14 @@
  */
 import { eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { byMetric, cycleReader, directReader, evaluateRule, type Reader, type RuleSpec } from '../../app/modules/alerts/evaluate.ts'
+import {
+  byMetric,
+  cycleReader,
+  directReader,
+  evaluateRule,
+  type Reader,
+  type RuleSpec,
+} from '../../app/modules/alerts/evaluate.ts'
 import { createEvaluator } from '../../app/modules/alerts/runner.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { alertRules, alerts, storedAlert } from '../../db/schema/alerts.ts'
@@ -24,14 +31,29 @@ const samples: Sample[] = hosts.flatMap((host, h) =>
     const ts = T - (40 - i) * MIN + 5000
     const jump = i >= 37 && h < 2 ? 500 : 0
     return [
-      { name: 'shared_latency', labels: { host, tier: h % 2 ? 'web' : 'db' }, value: 100 + ((i * 7 + h * 13) % 20) + jump, ts },
+      {
+        name: 'shared_latency',
+        labels: { host, tier: h % 2 ? 'web' : 'db' },
+        value: 100 + ((i * 7 + h * 13) % 20) + jump,
+        ts,
+      },
       { name: 'shared_errors', labels: { host }, value: h === 0 ? 9 : 1, ts },
       { name: 'shared_requests', labels: { host }, value: 100, ts },
     ]
   }).flat(),
 )
 
-const spec = (s: Partial<RuleSpec> & Pick<RuleSpec, 'kind'>): RuleSpec => ({ metric: 'shared_latency', matchers: [], by: ['host'], agg: 'avg', windowMs: 5 * MIN, comparator: '>', value: 150, params: {}, ...s })
+const spec = (s: Partial<RuleSpec> & Pick<RuleSpec, 'kind'>): RuleSpec => ({
+  metric: 'shared_latency',
+  matchers: [],
+  by: ['host'],
+  agg: 'avg',
+  windowMs: 5 * MIN,
+  comparator: '>',
+  value: 150,
+  params: {},
+  ...s,
+})
 const rules: RuleSpec[] = [
   spec({ kind: 'threshold' }),
   spec({ kind: 'threshold', agg: 'max', windowMs: 2 * MIN, matchers: [{ label: 'tier', op: '=~', value: 'd.*' }] }),
@@ -73,16 +95,49 @@ describe('shared reads in an evaluation cycle', () => {
     const created: string[] = []
     for (const [i, r] of rules.entries()) {
       const id = `shared-rule-${i}`
-      await t.db.insert(alertRules).values({ id, name: `shared ${i}`, kind: r.kind, metric: r.metric, matchers: r.matchers, by: r.by, agg: r.agg, windowMs: r.windowMs, comparator: r.comparator, value: r.value, params: r.params, createdAt: now, updatedAt: now })
+      await t.db
+        .insert(alertRules)
+        .values({
+          id,
+          name: `shared ${i}`,
+          kind: r.kind,
+          metric: r.metric,
+          matchers: r.matchers,
+          by: r.by,
+          agg: r.agg,
+          windowMs: r.windowMs,
+          comparator: r.comparator,
+          value: r.value,
+          params: r.params,
+          createdAt: now,
+          updatedAt: now,
+        })
       created.push(id)
     }
     // A rule whose regex cannot compile fails on its own.
-    await t.db.insert(alertRules).values({ id: 'shared-bad', name: 'shared bad', kind: 'threshold', metric: 'shared_latency', matchers: [{ label: 'host', op: '=~', value: '(' }], windowMs: 5 * MIN, comparator: '>', value: 0, createdAt: now, updatedAt: now })
+    await t.db
+      .insert(alertRules)
+      .values({
+        id: 'shared-bad',
+        name: 'shared bad',
+        kind: 'threshold',
+        metric: 'shared_latency',
+        matchers: [{ label: 'host', op: '=~', value: '(' }],
+        windowMs: 5 * MIN,
+        comparator: '>',
+        value: 0,
+        createdAt: now,
+        updatedAt: now,
+      })
     const result = await evaluator.evaluateAll(now)
     expect(result.failed).toBe(1)
     expect(result.rules).toBe(rules.length + 1)
-    const expected = (await Promise.all(rules.map((r) => evaluateRule(t.db, r, now)))).map((c) => c.filter((x) => x.holds).length)
-    const got = await Promise.all(created.map(async (id) => (await t.db.select(storedAlert).from(alerts).where(eq(alerts.ruleId, id))).length))
+    const expected = (await Promise.all(rules.map((r) => evaluateRule(t.db, r, now)))).map(
+      (c) => c.filter((x) => x.holds).length,
+    )
+    const got = await Promise.all(
+      created.map(async (id) => (await t.db.select(storedAlert).from(alerts).where(eq(alerts.ruleId, id))).length),
+    )
     expect(got).toEqual(expected)
     expect(result.changes).toBe(expected.reduce((a, b) => a + b, 0))
   })

@@ -30,11 +30,19 @@ const promAlert = (instance: string, opts: { startsAt?: number; endsAt?: number;
   startsAt: iso(opts.startsAt ?? Date.now() - 1000),
   endsAt: iso(opts.endsAt ?? Date.now() + 240_000),
 })
-const fingerprintOf = (instance: string) => `prometheus:${labelsFingerprint({ alertname: 'GroupCommit', instance, job: 'api', severity: 'warning' })}`
+const fingerprintOf = (instance: string) =>
+  `prometheus:${labelsFingerprint({ alertname: 'GroupCommit', instance, job: 'api', severity: 'warning' })}`
 async function stored(instance: string) {
-  const [a] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprintOf(instance)))
+  const [a] = await t.db
+    .select(storedAlert)
+    .from(alerts)
+    .where(eq(alerts.fingerprint, fingerprintOf(instance)))
   expect(a).toBeDefined()
-  const events = await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, a!.id)).orderBy(asc(alertEvents.id))
+  const events = await t.db
+    .select()
+    .from(alertEvents)
+    .where(eq(alertEvents.alertId, a!.id))
+    .orderBy(asc(alertEvents.id))
   return { alert: a!, types: events.map((e) => e.type) }
 }
 
@@ -51,17 +59,43 @@ describe('one delivery', () => {
     expect(res.status).toBe(200)
     const { alert, types } = await stored('dup-1')
     expect(types).toEqual(['created', 'fired', 'resolved', 'fired'])
-    expect(alert).toMatchObject({ status: 'firing', repeatCount: 2, endsAt: null, resolvedAt: null, startsAt: now - 1000 })
+    expect(alert).toMatchObject({
+      status: 'firing',
+      repeatCount: 2,
+      endsAt: null,
+      resolvedAt: null,
+      startsAt: now - 1000,
+    })
     expect(alert.annotations.summary).toBe('slow on dup-1')
-    expect(Number((await t.client.execute({ sql: 'select count(*) as n from alerts where fingerprint = ?', args: [fingerprintOf('dup-1')] })).rows[0]!.n)).toBe(1)
+    expect(
+      Number(
+        (
+          await t.client.execute({
+            sql: 'select count(*) as n from alerts where fingerprint = ?',
+            args: [fingerprintOf('dup-1')],
+          })
+        ).rows[0]!.n,
+      ),
+    ).toBe(1)
   })
 
   it('writes its audit row in the same transaction; quiet repeats are not audited', async () => {
-    const count = async () => (await t.db.select().from(auditLog).where(and(eq(auditLog.action, 'alert.received'), eq(auditLog.target, 'prometheus')))).length
+    const count = async () =>
+      (
+        await t.db
+          .select()
+          .from(auditLog)
+          .where(and(eq(auditLog.action, 'alert.received'), eq(auditLog.target, 'prometheus')))
+      ).length
     const before = await count()
     expect((await post([promAlert('audit-1'), promAlert('audit-2')])).status).toBe(200)
     expect(await count()).toBe(before + 1)
-    const [row] = await t.db.select().from(auditLog).where(eq(auditLog.action, 'alert.received')).orderBy(desc(auditLog.id)).limit(1)
+    const [row] = await t.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.action, 'alert.received'))
+      .orderBy(desc(auditLog.id))
+      .limit(1)
     expect(row!.summary).toBe('2 received: 2 created')
     expect(row!.actor).not.toBe('')
     expect((await post([promAlert('audit-1'), promAlert('audit-2')])).status).toBe(200)
@@ -72,7 +106,9 @@ describe('one delivery', () => {
 describe('concurrent deliveries', () => {
   it('of one firing alert count every repeat (none lost, one alert)', async () => {
     expect((await post([promAlert('conc-1')])).status).toBe(200)
-    const replies = await Promise.all(Array.from({ length: 30 }, () => post([promAlert('conc-1'), promAlert('conc-2')])))
+    const replies = await Promise.all(
+      Array.from({ length: 30 }, () => post([promAlert('conc-1'), promAlert('conc-2')])),
+    )
     expect(replies.map((r) => r.status)).toEqual(Array(30).fill(200))
     expect((await stored('conc-1')).alert.repeatCount).toBe(31)
     const c2 = await stored('conc-2')
@@ -83,7 +119,12 @@ describe('concurrent deliveries', () => {
   it('that each fire and resolve one fingerprint record every transition', async () => {
     const now = Date.now()
     const replies = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => post([promAlert('flap-1', { startsAt: now + i * 10 }), promAlert('flap-1', { startsAt: now + i * 10, endsAt: now - 100_000 + i * 10 + 5 })])),
+      Array.from({ length: 12 }, (_, i) =>
+        post([
+          promAlert('flap-1', { startsAt: now + i * 10 }),
+          promAlert('flap-1', { startsAt: now + i * 10, endsAt: now - 100_000 + i * 10 + 5 }),
+        ]),
+      ),
     )
     expect(replies.every((r) => r.status === 200)).toBe(true)
     const { alert, types } = await stored('flap-1')
@@ -94,10 +135,29 @@ describe('concurrent deliveries', () => {
   })
 
   it('each resolve only their own delivery when one of them fails', async () => {
-    const good: AlertReport = { fingerprint: 'group-good', source: 'test', state: 'firing', severity: 'warning', title: 'good', labels: { alertname: 'good' } }
+    const good: AlertReport = {
+      fingerprint: 'group-good',
+      source: 'test',
+      state: 'firing',
+      severity: 'warning',
+      title: 'good',
+      labels: { alertname: 'good' },
+    }
     // A rule id that does not exist: the foreign key refuses this delivery's insert.
-    const bad: AlertReport = { fingerprint: 'group-bad', source: 'test', ruleId: 'no-such-rule', state: 'firing', severity: 'warning', title: 'bad', labels: { alertname: 'bad' } }
-    const [a, b, c] = await Promise.allSettled([reportAlerts(lifecycle, [good]), reportAlerts(lifecycle, [bad, { ...good, fingerprint: 'group-good-2' }]), reportAlerts(lifecycle, [{ ...good, fingerprint: 'group-good-3' }])])
+    const bad: AlertReport = {
+      fingerprint: 'group-bad',
+      source: 'test',
+      ruleId: 'no-such-rule',
+      state: 'firing',
+      severity: 'warning',
+      title: 'bad',
+      labels: { alertname: 'bad' },
+    }
+    const [a, b, c] = await Promise.allSettled([
+      reportAlerts(lifecycle, [good]),
+      reportAlerts(lifecycle, [bad, { ...good, fingerprint: 'group-good-2' }]),
+      reportAlerts(lifecycle, [{ ...good, fingerprint: 'group-good-3' }]),
+    ])
     expect(a.status).toBe('fulfilled')
     expect(b.status).toBe('rejected')
     expect(c.status).toBe('fulfilled')
@@ -112,7 +172,12 @@ describe('silences', () => {
   it('a silence created between deliveries applies to the next repeat, with its event', async () => {
     expect((await post([promAlert('mute-1'), promAlert('mute-2')])).status).toBe(200)
     expect((await stored('mute-1')).alert.silenced).toBe(false)
-    const silence = await t.json('POST', '/api/v1/silences', { matchers: [{ label: 'instance', op: '=', value: 'mute-1' }], duration: '1h', comment: 'mid-stream' }, operator.headers)
+    const silence = await t.json(
+      'POST',
+      '/api/v1/silences',
+      { matchers: [{ label: 'instance', op: '=', value: 'mute-1' }], duration: '1h', comment: 'mid-stream' },
+      operator.headers,
+    )
     expect(silence.status).toBe(201)
     expect((await post([promAlert('mute-1'), promAlert('mute-2')])).status).toBe(200)
     const m1 = await stored('mute-1')
@@ -128,7 +193,11 @@ describe('the quick validation path of POST /api/v2/alerts', () => {
   // [case, body, takes the quick path]
   const cases: [string, unknown, boolean][] = [
     ['a valid body', [ok], true],
-    ['no annotations, null annotations, empty and zero times', [{ labels: { a: 'b' } }, { labels: { a: 'b' }, annotations: null, startsAt: '', endsAt: '0001-01-01T00:00:00Z' }], true],
+    [
+      'no annotations, null annotations, empty and zero times',
+      [{ labels: { a: 'b' } }, { labels: { a: 'b' }, annotations: null, startsAt: '', endsAt: '0001-01-01T00:00:00Z' }],
+      true,
+    ],
     ['extra fields (kept)', [{ ...ok, status: 'firing', fingerprint: 'x' }], true],
     ['an object, not a list', ok, false],
     ['an empty list', [], false],
@@ -150,9 +219,11 @@ describe('the quick validation path of POST /api/v2/alerts', () => {
     if (quick) expect(v.safeParse(PostableAlerts, body)).toMatchObject({ success: true, output: body })
   })
 
-  it('a body the quick path refuses still gets the schema\'s 400 naming the field', async () => {
+  it("a body the quick path refuses still gets the schema's 400 naming the field", async () => {
     const res = await post([promAlert('quick-ok'), { labels: { a: 1 } }])
     expect(res.status).toBe(400)
-    expect(((await res.json()) as { error: { details: { field: string }[] } }).error.details.map((d) => d.field)).toContain('1.labels.a')
+    expect(
+      ((await res.json()) as { error: { details: { field: string }[] } }).error.details.map((d) => d.field),
+    ).toContain('1.labels.a')
   })
 })

@@ -29,12 +29,33 @@ const lifecycle = evaluatorFor(t.db).lifecycle
 const post = (body: unknown) => t.json('POST', '/api/v2/alerts', body, ingest.headers)
 const iso = (ms: number) => new Date(ms).toISOString()
 const labelsOf = (instance: string) => ({ alertname: 'Pipeline', instance, job: 'api', severity: 'warning' })
-const promAlert = (instance: string, endsAt = Date.now() + 240_000) => ({ labels: labelsOf(instance), annotations: { summary: `slow on ${instance}` }, startsAt: iso(Date.now() - 1000), endsAt: iso(endsAt) })
+const promAlert = (instance: string, endsAt = Date.now() + 240_000) => ({
+  labels: labelsOf(instance),
+  annotations: { summary: `slow on ${instance}` },
+  startsAt: iso(Date.now() - 1000),
+  endsAt: iso(endsAt),
+})
 const fingerprintOf = (instance: string) => `prometheus:${labelsFingerprint(labelsOf(instance))}`
-const row = async (instance: string) => (await t.db.select().from(alerts).where(eq(alerts.fingerprint, fingerprintOf(instance))))[0]!
-const standing = async (instance: string) => (await t.db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprintOf(instance))))[0]!
-const pending = async (alertId: string) => (await t.db.select().from(alertRepeats).where(eq(alertRepeats.alertId, alertId)))[0]
-const eventTypes = async (alertId: string) => (await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, alertId)).orderBy(asc(alertEvents.id))).map((e) => e.type)
+const row = async (instance: string) =>
+  (
+    await t.db
+      .select()
+      .from(alerts)
+      .where(eq(alerts.fingerprint, fingerprintOf(instance)))
+  )[0]!
+const standing = async (instance: string) =>
+  (
+    await t.db
+      .select(storedAlert)
+      .from(alerts)
+      .where(eq(alerts.fingerprint, fingerprintOf(instance)))
+  )[0]!
+const pending = async (alertId: string) =>
+  (await t.db.select().from(alertRepeats).where(eq(alertRepeats.alertId, alertId)))[0]
+const eventTypes = async (alertId: string) =>
+  (await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, alertId)).orderBy(asc(alertEvents.id))).map(
+    (e) => e.type,
+  )
 
 describe('quiet repeats', () => {
   it('move only the narrow alert_repeats row; the alert as it stands (API included) counts them', async () => {
@@ -42,7 +63,11 @@ describe('quiet repeats', () => {
     const first = await row('r-1')
     for (let i = 0; i < 4; i++) expect((await post([promAlert('r-1')])).status).toBe(200)
     const after = await row('r-1')
-    expect(after).toMatchObject({ repeatCount: first.repeatCount, updatedAt: first.updatedAt, lastSeenAt: first.lastSeenAt }) // the wide row is untouched
+    expect(after).toMatchObject({
+      repeatCount: first.repeatCount,
+      updatedAt: first.updatedAt,
+      lastSeenAt: first.lastSeenAt,
+    }) // the wide row is untouched
     expect(await pending(first.id)).toMatchObject({ n: 4 })
     expect(await standing('r-1')).toMatchObject({ repeatCount: 5, status: 'firing' })
     const api = await t.json('GET', `/api/v1/alerts/${first.id}`, undefined, viewer.headers)
@@ -69,8 +94,20 @@ describe('quiet repeats', () => {
 
   it('another instance counts through the same rows: no repeat of either is lost', async () => {
     expect((await post([promAlert('r-3')])).status).toBe(200)
-    const report: AlertReport = { fingerprint: fingerprintOf('r-3'), source: 'prometheus', state: 'firing', severity: 'warning', title: 'Pipeline', labels: labelsOf('r-3'), annotations: { summary: 'slow on r-3' }, quietRepeat: true }
-    await Promise.all([...Array.from({ length: 5 }, () => post([promAlert('r-3')])), ...Array.from({ length: 5 }, () => reportAlert(otherLifecycle, report))])
+    const report: AlertReport = {
+      fingerprint: fingerprintOf('r-3'),
+      source: 'prometheus',
+      state: 'firing',
+      severity: 'warning',
+      title: 'Pipeline',
+      labels: labelsOf('r-3'),
+      annotations: { summary: 'slow on r-3' },
+      quietRepeat: true,
+    }
+    await Promise.all([
+      ...Array.from({ length: 5 }, () => post([promAlert('r-3')])),
+      ...Array.from({ length: 5 }, () => reportAlert(otherLifecycle, report)),
+    ])
     expect((await standing('r-3')).repeatCount).toBe(11)
   })
 })
@@ -81,8 +118,16 @@ describe('pipelined groups', () => {
     expect((await post(instances.map((i) => promAlert(i)))).status).toBe(200)
     // A bad delivery first, then 60 deliveries of 10 reports at once: two groups are in flight
     // together, the second worked out from the first's alerts before the first fails.
-    const bad = reportAlerts(lifecycle, [{ ...reportFor('p-0'), fingerprint: 'pipeline-bad', ruleId: 'no-such-rule' }, reportFor('p-1')])
-    const good = Array.from({ length: 60 }, (_, k) => reportAlerts(lifecycle, Array.from({ length: 10 }, (_, j) => reportFor(instances[(k + j) % instances.length]!))))
+    const bad = reportAlerts(lifecycle, [
+      { ...reportFor('p-0'), fingerprint: 'pipeline-bad', ruleId: 'no-such-rule' },
+      reportFor('p-1'),
+    ])
+    const good = Array.from({ length: 60 }, (_, k) =>
+      reportAlerts(
+        lifecycle,
+        Array.from({ length: 10 }, (_, j) => reportFor(instances[(k + j) % instances.length]!)),
+      ),
+    )
     const settled = await Promise.allSettled([bad, ...good])
     expect(settled[0]!.status).toBe('rejected')
     expect(settled.slice(1).every((s) => s.status === 'fulfilled')).toBe(true)
@@ -95,7 +140,12 @@ describe('pipelined groups', () => {
   it('apply every report in order when another instance acknowledges an alert while groups are in flight', async () => {
     expect((await post([promAlert('ack-1'), promAlert('ack-2')])).status).toBe(200)
     const { id } = await row('ack-1')
-    const deliveries = Array.from({ length: 50 }, () => reportAlerts(lifecycle, Array.from({ length: 8 }, (_, j) => reportFor(j % 2 ? 'ack-1' : 'ack-2'))))
+    const deliveries = Array.from({ length: 50 }, () =>
+      reportAlerts(
+        lifecycle,
+        Array.from({ length: 8 }, (_, j) => reportFor(j % 2 ? 'ack-1' : 'ack-2')),
+      ),
+    )
     const ack = acknowledgeAlert(otherLifecycle, id, 'bob', Date.now())
     await Promise.all([...deliveries, ack])
     expect(await standing('ack-1')).toMatchObject({ status: 'acknowledged', ackBy: 'bob', repeatCount: 201 })
@@ -106,10 +156,22 @@ describe('pipelined groups', () => {
 describe('fingerprints never seen', () => {
   it('are taken to be new, and one another instance created meanwhile gets the report as a repeat (one alert, no error)', async () => {
     expect((await post([promAlert('known-0')])).status).toBe(200) // this process has loaded the fingerprints it knows
-    const report: AlertReport = { fingerprint: fingerprintOf('elsewhere'), source: 'prometheus', state: 'firing', severity: 'warning', title: 'Pipeline', labels: labelsOf('elsewhere'), annotations: { summary: 'slow on elsewhere' }, quietRepeat: true }
+    const report: AlertReport = {
+      fingerprint: fingerprintOf('elsewhere'),
+      source: 'prometheus',
+      state: 'firing',
+      severity: 'warning',
+      title: 'Pipeline',
+      labels: labelsOf('elsewhere'),
+      annotations: { summary: 'slow on elsewhere' },
+      quietRepeat: true,
+    }
     await reportAlert(otherLifecycle, report)
     expect((await post([promAlert('elsewhere'), promAlert('new-here')])).status).toBe(200)
-    const rows = await t.db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprintOf('elsewhere')))
+    const rows = await t.db
+      .select(storedAlert)
+      .from(alerts)
+      .where(eq(alerts.fingerprint, fingerprintOf('elsewhere')))
     expect(rows).toHaveLength(1)
     expect(rows[0]).toMatchObject({ status: 'firing', repeatCount: 2 })
     expect(await standing('new-here')).toMatchObject({ status: 'firing', repeatCount: 1 })
@@ -138,5 +200,14 @@ describe('fingerprints never seen', () => {
 })
 
 function reportFor(instance: string): AlertReport {
-  return { fingerprint: fingerprintOf(instance), source: 'prometheus', state: 'firing', severity: 'warning', title: 'Pipeline', labels: labelsOf(instance), annotations: { summary: `slow on ${instance}` }, quietRepeat: true }
+  return {
+    fingerprint: fingerprintOf(instance),
+    source: 'prometheus',
+    state: 'firing',
+    severity: 'warning',
+    title: 'Pipeline',
+    labels: labelsOf(instance),
+    annotations: { summary: `slow on ${instance}` },
+    quietRepeat: true,
+  }
 }

@@ -14,14 +14,33 @@ type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-exp
 
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
 const post = (path: string, headers: Record<string, string>, fields: Record<string, string> = {}) =>
-  t.app.request(path, { method: 'POST', body: form(fields), headers: { ...headers, 'HX-Request': 'true', 'Content-Type': 'application/x-www-form-urlencoded' } })
+  t.app.request(path, {
+    method: 'POST',
+    body: form(fields),
+    headers: { ...headers, 'HX-Request': 'true', 'Content-Type': 'application/x-www-form-urlencoded' },
+  })
 const api = async (path: string) => (await (await t.app.request(path, { headers: op })).json()) as Json
-const auditCount = async (action: string) => Number((await t.client.execute({ sql: 'select count(*) as n from audit_log where action = ?', args: [action] })).rows[0]!.n)
+const auditCount = async (action: string) =>
+  Number(
+    (await t.client.execute({ sql: 'select count(*) as n from audit_log where action = ?', args: [action] })).rows[0]!
+      .n,
+  )
 
 beforeAll(async () => {
   t = await testApp()
   op = (await t.key('operator')).headers
-  const res = await t.json('POST', '/api/v1/alerts', { title: 'Checkout agent down', severity: 'critical', status: 'firing', labels: { component: 'checkout', env: 'prod' }, annotations: { runbook: 'https://wiki.example.com/checkout' } }, op)
+  const res = await t.json(
+    'POST',
+    '/api/v1/alerts',
+    {
+      title: 'Checkout agent down',
+      severity: 'critical',
+      status: 'firing',
+      labels: { component: 'checkout', env: 'prod' },
+      annotations: { runbook: 'https://wiki.example.com/checkout' },
+    },
+    op,
+  )
   expect(res.status).toBe(201)
   alertId = ((await res.json()) as Json).alert.id
 })
@@ -30,7 +49,15 @@ afterAll(() => t?.close())
 describe('alerts pages', () => {
   it('render for a viewer, without the operator controls', async () => {
     const s = await t.session('viewer')
-    for (const path of ['/alerts', '/alerts/list?status=firing&severity=critical&q=env%3Dprod', `/alerts/${alertId}`, '/alerts/silences', '/alerts/rules', '/alerts/channels', '/alerts/policies']) {
+    for (const path of [
+      '/alerts',
+      '/alerts/list?status=firing&severity=critical&q=env%3Dprod',
+      `/alerts/${alertId}`,
+      '/alerts/silences',
+      '/alerts/rules',
+      '/alerts/channels',
+      '/alerts/policies',
+    ]) {
       const res = await t.app.request(path, { headers: s.headers })
       expect(res.status, path).toBe(200)
     }
@@ -76,7 +103,9 @@ describe('alerts pages', () => {
     const after = await api(`/api/v1/alerts/${alertId}`)
     expect(after.status).toBe('firing')
     expect(after.events.map((e: Json) => e.type)).not.toContain('acked')
-    const viewer = await (await t.app.request(`/alerts/${alertId}?action=acknowledge`, { headers: (await t.session('viewer')).headers })).text()
+    const viewer = await (
+      await t.app.request(`/alerts/${alertId}?action=acknowledge`, { headers: (await t.session('viewer')).headers })
+    ).text()
     expect(viewer).toContain('Only an operator can acknowledge')
     expect((await t.app.request(`/alerts/${alertId}?action=delete`, { headers: s.headers })).status).toBe(400)
   })
@@ -89,7 +118,9 @@ describe('alerts pages', () => {
     expect(await auditCount('alert.acknowledged')).toBe(1)
     expect((await post(`/alerts/actions/${alertId}/acknowledge`, s.headers)).status).toBe(409)
 
-    const preview = await (await post('/alerts/silences/preview', s.headers, { matchers: 'component="checkout"\nenv=~"prod|staging"' })).text()
+    const preview = await (
+      await post('/alerts/silences/preview', s.headers, { matchers: 'component="checkout"\nenv=~"prod|staging"' })
+    ).text()
     expect(preview).toContain('data-preview-count="1"')
     const badPreview = await post('/alerts/silences/preview', s.headers, { matchers: 'env=~"("' })
     expect(badPreview.status).toBe(400)
@@ -98,32 +129,59 @@ describe('alerts pages', () => {
     const bad = await post('/alerts/silences', s.headers, { matchers: 'nonsense', duration: '1h' })
     expect(bad.status).toBe(400)
     expect(await bad.text()).toContain('matchers')
-    const made = await post('/alerts/silences', s.headers, { matchers: 'component="checkout"', duration: '2h', comment: 'deploy' })
+    const made = await post('/alerts/silences', s.headers, {
+      matchers: 'component="checkout"',
+      duration: '2h',
+      comment: 'deploy',
+    })
     expect(made.headers.get('HX-Redirect')).toBe('/alerts/silences')
     expect((await api(`/api/v1/alerts/${alertId}`)).silenced).toBe(true)
     const silences = (await api('/api/v1/silences')).items as Json[]
     expect(silences).toHaveLength(1)
     expect(silences[0]).toMatchObject({ comment: 'deploy', state: 'active' })
-    expect((await post(`/alerts/silences/${silences[0]!.id}/expire`, s.headers)).headers.get('HX-Redirect')).toBe('/alerts/silences')
+    expect((await post(`/alerts/silences/${silences[0]!.id}/expire`, s.headers)).headers.get('HX-Redirect')).toBe(
+      '/alerts/silences',
+    )
     expect((await api(`/api/v1/alerts/${alertId}`)).silenced).toBe(false)
     expect((await post(`/alerts/actions/${alertId}/mute`, s.headers, { duration: '1h' })).status).toBe(200)
     expect((await post(`/alerts/actions/${alertId}/mute`, s.headers, { duration: '3y' })).status).toBe(400)
-    const recurring = await post('/alerts/silences', s.headers, { matchers: 'env="prod"', duration: '2h', cron: '0 2 * * 6', timezone: 'Europe/Berlin', comment: 'weekly' })
+    const recurring = await post('/alerts/silences', s.headers, {
+      matchers: 'env="prod"',
+      duration: '2h',
+      cron: '0 2 * * 6',
+      timezone: 'Europe/Berlin',
+      comment: 'weekly',
+    })
     expect(recurring.status).toBe(200)
-    expect(((await api('/api/v1/silences')).items as Json[]).find((x) => x.comment === 'weekly')).toMatchObject({ recurring: true, cron: '0 2 * * 6', timezone: 'Europe/Berlin', duration: 7_200_000 })
-    const badCron = await post('/alerts/silences', s.headers, { matchers: 'env="prod"', duration: '2h', cron: 'every tuesday' })
+    expect(((await api('/api/v1/silences')).items as Json[]).find((x) => x.comment === 'weekly')).toMatchObject({
+      recurring: true,
+      cron: '0 2 * * 6',
+      timezone: 'Europe/Berlin',
+      duration: 7_200_000,
+    })
+    const badCron = await post('/alerts/silences', s.headers, {
+      matchers: 'env="prod"',
+      duration: '2h',
+      cron: 'every tuesday',
+    })
     expect(badCron.status).toBe(400)
     expect(await badCron.text()).toContain('<code>cron</code>')
     expect(await auditCount('silence.created')).toBe(3)
     expect(await auditCount('silence.expired')).toBe(1)
 
-    const silencePage = await (await t.app.request(`/alerts/silences?matchers=${encodeURIComponent('component="checkout"')}&from=${alertId}`, { headers: s.headers })).text()
+    const silencePage = await (
+      await t.app.request(`/alerts/silences?matchers=${encodeURIComponent('component="checkout"')}&from=${alertId}`, {
+        headers: s.headers,
+      })
+    ).text()
     expect(silencePage).toContain('component=&quot;checkout&quot;')
 
     expect((await post(`/alerts/actions/${alertId}/resolve`, s.headers)).status).toBe(200)
     const done = await api(`/api/v1/alerts/${alertId}`)
     expect(done.status).toBe('resolved')
-    expect(done.events.map((e: Json) => e.type)).toEqual(expect.arrayContaining(['created', 'fired', 'acked', 'silenced', 'resolved']))
+    expect(done.events.map((e: Json) => e.type)).toEqual(
+      expect.arrayContaining(['created', 'fired', 'acked', 'silenced', 'resolved']),
+    )
   })
 
   it('rules: a template prefills the form, test now previews, create and disable', async () => {
@@ -131,7 +189,19 @@ describe('alerts pages', () => {
     const page = await (await t.app.request('/alerts/rules?template=high-error-rate', { headers: s.headers })).text()
     expect(page).toContain('value="agent_errors_total"')
     expect(page).toContain('agent_requests_total')
-    const fields = { name: 'Low score', kind: 'threshold', metric: 'prompt_score', agg: 'avg', window: '1h', comparator: '<', value: '0.7', severity: 'warning', by: 'prompt', for: '0s', keepFiringFor: '0s' }
+    const fields = {
+      name: 'Low score',
+      kind: 'threshold',
+      metric: 'prompt_score',
+      agg: 'avg',
+      window: '1h',
+      comparator: '<',
+      value: '0.7',
+      severity: 'warning',
+      by: 'prompt',
+      for: '0s',
+      keepFiringFor: '0s',
+    }
     const bad = await post('/alerts/rules/test', s.headers, { ...fields, window: '-5m' })
     expect(bad.status).toBe(400)
     expect(await bad.text()).toContain('<code>window</code>')
@@ -144,7 +214,13 @@ describe('alerts pages', () => {
     const created = await post('/alerts/rules', s.headers, fields)
     expect(created.status).toBe(200)
     const rule = ((await api('/api/v1/alert-rules')).items as Json[])[0]!
-    expect(rule).toMatchObject({ name: 'Low score', metric: 'prompt_score', window: 3_600_000, value: 0.7, by: ['prompt'] })
+    expect(rule).toMatchObject({
+      name: 'Low score',
+      metric: 'prompt_score',
+      window: 3_600_000,
+      value: 0.7,
+      by: ['prompt'],
+    })
     expect((await post(`/alerts/rules/${rule.id}/disable`, s.headers)).status).toBe(200)
     expect((await api(`/api/v1/alert-rules/${rule.id}`)).enabled).toBe(false)
     expect((await post(`/alerts/rules/${rule.id}/delete`, s.headers)).headers.get('HX-Redirect')).toBe('/alerts/rules')
@@ -159,9 +235,20 @@ describe('alerts pages', () => {
     const bad = await post('/alerts/channels', s.headers, { name: 'hook', type: 'webhook', url: 'ftp://x' })
     expect(bad.status).toBe(400)
     expect(await bad.text()).toContain('settings.url')
-    const createdHtml = await (await post('/alerts/channels', s.headers, { name: 'hook', type: 'webhook', url: 'http://127.0.0.1:9/secret-path', headers: 'X-Team: ops' })).text()
+    const createdHtml = await (
+      await post('/alerts/channels', s.headers, {
+        name: 'hook',
+        type: 'webhook',
+        url: 'http://127.0.0.1:9/secret-path',
+        headers: 'X-Team: ops',
+      })
+    ).text()
     expect(createdHtml).toMatch(/id="signing-secret">whsec_[\w-]+</) // a signed channel's secret, shown once
-    const slack = await post('/alerts/channels', s.headers, { name: 'team-slack', type: 'slack', webhookUrl: 'http://127.0.0.1:9/services/T0/B0/x' })
+    const slack = await post('/alerts/channels', s.headers, {
+      name: 'team-slack',
+      type: 'slack',
+      webhookUrl: 'http://127.0.0.1:9/services/T0/B0/x',
+    })
     expect(slack.headers.get('HX-Redirect')).toBe('/alerts/channels')
     const page = await (await t.app.request('/alerts/channels', { headers: s.headers })).text()
     expect(page).toContain('data-channel="hook"')
@@ -170,16 +257,40 @@ describe('alerts pages', () => {
     const ch = ((await api('/api/v1/channels')).items as Json[]).find((x) => x.name === 'hook')!
     const other = ((await api('/api/v1/channels')).items as Json[]).find((x) => x.name === 'team-slack')!
     expect(ch.settings.headers).toBeDefined()
-    expect((await post(`/alerts/channels/${other.id}/delete`, s.headers)).headers.get('HX-Redirect')).toBe('/alerts/channels')
+    expect((await post(`/alerts/channels/${other.id}/delete`, s.headers)).headers.get('HX-Redirect')).toBe(
+      '/alerts/channels',
+    )
     expect(((await api('/api/v1/channels')).items as Json[]).map((x) => x.name)).toEqual(['hook'])
     const test = await (await post(`/alerts/channels/${ch.id}/test`, s.headers)).text()
     expect(test).toContain('data-test-result="failed"')
-    expect((await post('/alerts/policies', s.headers, { name: 'critical', matchers: 'severity="critical"', [`ch_${ch.id}`]: 'on', groupWait: '30s', repeatInterval: '4h', sendResolved: 'on' })).status).toBe(200)
-    expect(((await api('/api/v1/policies')).items as Json[])[0]).toMatchObject({ name: 'critical', channelIds: [ch.id], matchers: [{ label: 'severity', op: '=', value: 'critical' }] })
-    expect(await (await t.app.request('/alerts/policies', { headers: s.headers })).text()).toContain('data-policy="critical"')
+    expect(
+      (
+        await post('/alerts/policies', s.headers, {
+          name: 'critical',
+          matchers: 'severity="critical"',
+          [`ch_${ch.id}`]: 'on',
+          groupWait: '30s',
+          repeatInterval: '4h',
+          sendResolved: 'on',
+        })
+      ).status,
+    ).toBe(200)
+    expect(((await api('/api/v1/policies')).items as Json[])[0]).toMatchObject({
+      name: 'critical',
+      channelIds: [ch.id],
+      matchers: [{ label: 'severity', op: '=', value: 'critical' }],
+    })
+    expect(await (await t.app.request('/alerts/policies', { headers: s.headers })).text()).toContain(
+      'data-policy="critical"',
+    )
 
     // A critical alert is routed to the channel; its failed delivery shows on the alert and is retried by hand.
-    const fired = await t.json('POST', '/api/v1/alerts', { title: 'Search down', severity: 'critical', status: 'firing', labels: { component: 'search' } }, op)
+    const fired = await t.json(
+      'POST',
+      '/api/v1/alerts',
+      { title: 'Search down', severity: 'critical', status: 'firing', labels: { component: 'search' } },
+      op,
+    )
     const id = ((await fired.json()) as Json).alert.id as string
     await runNotifications(deliveryFor(t.db)!, Date.now() + 60_000)
     const detail = await (await t.app.request(`/alerts/${id}`, { headers: s.headers })).text()
@@ -188,7 +299,9 @@ describe('alerts pages', () => {
     expect(detail).toContain('via hook')
     const nid = ((await api(`/api/v1/alerts/${id}/notifications`)).items as Json[])[0]!.id as number
     expect((await post(`/alerts/notifications/${nid}/retry`, (await t.session('viewer')).headers)).status).toBe(403)
-    expect((await post(`/alerts/notifications/${nid}/retry`, s.headers)).headers.get('HX-Redirect')).toBe(`/alerts/${id}`)
+    expect((await post(`/alerts/notifications/${nid}/retry`, s.headers)).headers.get('HX-Redirect')).toBe(
+      `/alerts/${id}`,
+    )
     expect(await auditCount('notification.retried')).toBe(1)
 
     const policy = ((await api('/api/v1/policies')).items as Json[])[0]!

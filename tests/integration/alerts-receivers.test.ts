@@ -11,11 +11,25 @@ afterAll(() => t.close())
 const ingest = await t.key('operator', ['ingest'])
 const viewer = await t.key('viewer')
 
-type AlertOut = { id: string; status: string; severity: string; title: string; repeatCount: number; fingerprint: string; source: string; value: number | null; labels: Record<string, string>; annotations: Record<string, string>; startsAt: string | null; endsAt: string | null }
+type AlertOut = {
+  id: string
+  status: string
+  severity: string
+  title: string
+  repeatCount: number
+  fingerprint: string
+  source: string
+  value: number | null
+  labels: Record<string, string>
+  annotations: Record<string, string>
+  startsAt: string | null
+  endsAt: string | null
+}
 type Detail = AlertOut & { events: { type: string; actor: string }[] }
 type Err = { error: { code: string; details: { field: string; message: string }[] } }
 
-const post = (path: string, body: unknown, headers: Record<string, string> = ingest.headers) => t.json('POST', path, body, headers)
+const post = (path: string, body: unknown, headers: Record<string, string> = ingest.headers) =>
+  t.json('POST', path, body, headers)
 async function alertsOf(source: string) {
   const res = await t.app.request(`/api/v1/alerts?source=${source}&limit=500`, { headers: viewer.headers })
   expect(res.status).toBe(200)
@@ -29,7 +43,12 @@ const fields = async (res: Response) => ((await res.json()) as Err).error.detail
 const count = async () => Number((await t.client.execute('select count(*) as n from alerts')).rows[0]!.n)
 
 const ZERO = '0001-01-01T00:00:00Z'
-function amAlert(status: 'firing' | 'resolved', name: string, fingerprint: string, extra: Record<string, unknown> = {}) {
+function amAlert(
+  status: 'firing' | 'resolved',
+  name: string,
+  fingerprint: string,
+  extra: Record<string, unknown> = {},
+) {
   return {
     status,
     labels: { alertname: name, instance: 'db-1:9100', job: 'node', severity: 'page' },
@@ -58,15 +77,29 @@ function amWebhook(status: 'firing' | 'resolved', alerts: unknown[]) {
 
 describe('POST /api/v1/hooks/alertmanager', () => {
   it('creates one alert per fingerprint, counts a duplicate delivery as a repeat, then resolves', async () => {
-    const firing = amWebhook('firing', [amAlert('firing', 'DiskFull', 'a1b2c3d4e5f60718'), amAlert('firing', 'DiskFull', '0f1e2d3c4b5a6978', { labels: { alertname: 'DiskFull', instance: 'db-2:9100', severity: 'warning' } })])
+    const firing = amWebhook('firing', [
+      amAlert('firing', 'DiskFull', 'a1b2c3d4e5f60718'),
+      amAlert('firing', 'DiskFull', '0f1e2d3c4b5a6978', {
+        labels: { alertname: 'DiskFull', instance: 'db-2:9100', severity: 'warning' },
+      }),
+    ])
     const res = await post('/api/v1/hooks/alertmanager', firing)
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ received: 2, created: 2 })
     let list = await alertsOf('alertmanager')
     expect(list).toHaveLength(2)
     const one = list.find((a) => a.fingerprint === 'alertmanager:a1b2c3d4e5f60718')!
-    expect(one).toMatchObject({ status: 'firing', severity: 'critical', title: 'DiskFull', labels: { instance: 'db-1:9100' }, startsAt: '2026-11-23T10:00:00.000Z' })
-    expect(one.annotations).toMatchObject({ summary: 'DiskFull on db-1', generatorURL: expect.stringContaining('prometheus') })
+    expect(one).toMatchObject({
+      status: 'firing',
+      severity: 'critical',
+      title: 'DiskFull',
+      labels: { instance: 'db-1:9100' },
+      startsAt: '2026-11-23T10:00:00.000Z',
+    })
+    expect(one.annotations).toMatchObject({
+      summary: 'DiskFull on db-1',
+      generatorURL: expect.stringContaining('prometheus'),
+    })
     expect(list.find((a) => a.fingerprint.endsWith('0f1e2d3c4b5a6978'))!.severity).toBe('warning')
 
     // Alertmanager retries a delivery it thinks failed: the same body again.
@@ -76,9 +109,15 @@ describe('POST /api/v1/hooks/alertmanager', () => {
     expect(list).toHaveLength(2)
     expect(list.find((a) => a.id === one.id)!.repeatCount).toBe(2)
 
-    const resolved = await post('/api/v1/hooks/alertmanager', amWebhook('resolved', [amAlert('resolved', 'DiskFull', 'a1b2c3d4e5f60718')]))
+    const resolved = await post(
+      '/api/v1/hooks/alertmanager',
+      amWebhook('resolved', [amAlert('resolved', 'DiskFull', 'a1b2c3d4e5f60718')]),
+    )
     expect(await resolved.json()).toMatchObject({ resolved: 1 })
-    const dupResolved = await post('/api/v1/hooks/alertmanager', amWebhook('resolved', [amAlert('resolved', 'DiskFull', 'a1b2c3d4e5f60718')]))
+    const dupResolved = await post(
+      '/api/v1/hooks/alertmanager',
+      amWebhook('resolved', [amAlert('resolved', 'DiskFull', 'a1b2c3d4e5f60718')]),
+    )
     expect(await dupResolved.json()).toMatchObject({ resolved: 0, unchanged: 1 })
     const d = await detail(one.id)
     expect(d).toMatchObject({ status: 'resolved', endsAt: '2026-11-23T10:05:00.000Z' })
@@ -91,11 +130,20 @@ describe('POST /api/v1/hooks/alertmanager', () => {
     await post('/api/v1/hooks/alertmanager', amWebhook('firing', [amAlert('firing', 'Flappy', fp)]))
     await post('/api/v1/hooks/alertmanager', amWebhook('resolved', [amAlert('resolved', 'Flappy', fp)]))
     // The first delivery again (Alertmanager retried it), after the resolution: it is stale.
-    expect(await (await post('/api/v1/hooks/alertmanager', amWebhook('firing', [amAlert('firing', 'Flappy', fp)]))).json()).toMatchObject({ stale: 1, fired: 0 })
+    expect(
+      await (await post('/api/v1/hooks/alertmanager', amWebhook('firing', [amAlert('firing', 'Flappy', fp)]))).json(),
+    ).toMatchObject({ stale: 1, fired: 0 })
     const a = (await alertsOf('alertmanager')).find((x) => x.fingerprint === `alertmanager:${fp}`)!
     expect(a.status).toBe('resolved')
     // It starts again after it ended: a new incident reopens the same alert.
-    expect(await (await post('/api/v1/hooks/alertmanager', amWebhook('firing', [amAlert('firing', 'Flappy', fp, { startsAt: '2026-11-23T10:30:00.000Z' })]))).json()).toMatchObject({ fired: 1 })
+    expect(
+      await (
+        await post(
+          '/api/v1/hooks/alertmanager',
+          amWebhook('firing', [amAlert('firing', 'Flappy', fp, { startsAt: '2026-11-23T10:30:00.000Z' })]),
+        )
+      ).json(),
+    ).toMatchObject({ fired: 1 })
     expect((await detail(a.id)).events.map((e) => e.type)).toEqual(['created', 'fired', 'resolved', 'fired'])
   })
 
@@ -105,17 +153,35 @@ describe('POST /api/v1/hooks/alertmanager', () => {
     const a = (await alertsOf('alertmanager')).find((x) => x.fingerprint === `alertmanager:${fp}`)!
     const operator = await t.key('operator')
     expect((await post(`/api/v1/alerts/${a.id}/resolve`, {}, operator.headers)).status).toBe(200)
-    expect(await (await post('/api/v1/hooks/alertmanager', amWebhook('firing', [amAlert('firing', 'Manual', fp)]))).json()).toMatchObject({ fired: 1, stale: 0 })
+    expect(
+      await (await post('/api/v1/hooks/alertmanager', amWebhook('firing', [amAlert('firing', 'Manual', fp)]))).json(),
+    ).toMatchObject({ fired: 1, stale: 0 })
   })
 
   it.each([
     ['no alerts', { ...amWebhook('firing', []), alerts: undefined }, 'alerts'],
     ['an empty alerts list', amWebhook('firing', []), 'alerts'],
     ['a wrong version', { ...amWebhook('firing', [amAlert('firing', 'X', 'ff00')]), version: '3' }, 'version'],
-    ['an alert without labels', amWebhook('firing', [{ ...amAlert('firing', 'X', 'ff01'), labels: undefined }]), 'alerts.0.labels'],
-    ['an alert with a bad status', amWebhook('firing', [amAlert('firing', 'X', 'ff02'), { ...amAlert('firing', 'X', 'ff03'), status: 'burning' }]), 'alerts.1.status'],
-    ['a bad time', amWebhook('firing', [{ ...amAlert('firing', 'X', 'ff04'), startsAt: 'yesterday' }]), 'alerts.0.startsAt'],
-    ['an unknown top-level field', { ...amWebhook('firing', [amAlert('firing', 'X', 'ff05')]), ruleName: 'legacy' }, 'ruleName'],
+    [
+      'an alert without labels',
+      amWebhook('firing', [{ ...amAlert('firing', 'X', 'ff01'), labels: undefined }]),
+      'alerts.0.labels',
+    ],
+    [
+      'an alert with a bad status',
+      amWebhook('firing', [amAlert('firing', 'X', 'ff02'), { ...amAlert('firing', 'X', 'ff03'), status: 'burning' }]),
+      'alerts.1.status',
+    ],
+    [
+      'a bad time',
+      amWebhook('firing', [{ ...amAlert('firing', 'X', 'ff04'), startsAt: 'yesterday' }]),
+      'alerts.0.startsAt',
+    ],
+    [
+      'an unknown top-level field',
+      { ...amWebhook('firing', [amAlert('firing', 'X', 'ff05')]), ruleName: 'legacy' },
+      'ruleName',
+    ],
   ])('%s is a 400 naming it, and nothing of the batch is written', async (_name, body, field) => {
     const before = await count()
     const res = await post('/api/v1/hooks/alertmanager', body)
@@ -125,7 +191,10 @@ describe('POST /api/v1/hooks/alertmanager', () => {
   })
 
   it('accepts extra fields an alert carries beyond the documented ones', async () => {
-    const res = await post('/api/v1/hooks/alertmanager', amWebhook('firing', [amAlert('firing', 'Extra', 'ee01', { newField: { x: 1 } })]))
+    const res = await post(
+      '/api/v1/hooks/alertmanager',
+      amWebhook('firing', [amAlert('firing', 'Extra', 'ee01', { newField: { x: 1 } })]),
+    )
     expect(res.status).toBe(200)
   })
 })
@@ -166,10 +235,24 @@ describe('POST /api/v1/hooks/grafana', () => {
 
   it('fires with the dashboard links and the query value, repeats on a duplicate, resolves', async () => {
     expect((await post('/api/v1/hooks/grafana', payload('firing'))).status).toBe(200)
-    expect(await (await post('/api/v1/hooks/grafana', payload('firing'))).json()).toMatchObject({ repeated: 1, created: 0 })
+    expect(await (await post('/api/v1/hooks/grafana', payload('firing'))).json()).toMatchObject({
+      repeated: 1,
+      created: 0,
+    })
     const [a] = await alertsOf('grafana')
-    expect(a).toMatchObject({ fingerprint: 'grafana:57c6d9296de2ad39', status: 'firing', severity: 'critical', title: 'High CPU', value: 93.5, repeatCount: 2 })
-    expect(a!.annotations).toMatchObject({ dashboardURL: 'http://grafana:3000/d/dash?orgId=1', panelURL: expect.stringContaining('viewPanel'), valueString: expect.stringContaining('93.5') })
+    expect(a).toMatchObject({
+      fingerprint: 'grafana:57c6d9296de2ad39',
+      status: 'firing',
+      severity: 'critical',
+      title: 'High CPU',
+      value: 93.5,
+      repeatCount: 2,
+    })
+    expect(a!.annotations).toMatchObject({
+      dashboardURL: 'http://grafana:3000/d/dash?orgId=1',
+      panelURL: expect.stringContaining('viewPanel'),
+      valueString: expect.stringContaining('93.5'),
+    })
     expect(a!.labels['team-name']).toBe('sre')
     expect(await (await post('/api/v1/hooks/grafana', payload('resolved'))).json()).toMatchObject({ resolved: 1 })
     expect((await alertsOf('grafana'))[0]!.status).toBe('resolved')
@@ -177,7 +260,14 @@ describe('POST /api/v1/hooks/grafana', () => {
   })
 
   it('refuses a legacy (pre-unified) Grafana alert payload, naming what is missing', async () => {
-    const res = await post('/api/v1/hooks/grafana', { title: '[Alerting] CPU', ruleId: 1, ruleName: 'CPU', state: 'alerting', evalMatches: [], message: 'm' })
+    const res = await post('/api/v1/hooks/grafana', {
+      title: '[Alerting] CPU',
+      ruleId: 1,
+      ruleName: 'CPU',
+      state: 'alerting',
+      evalMatches: [],
+      message: 'm',
+    })
     expect(res.status).toBe(400)
     const f = await fields(res)
     expect(f).toEqual(expect.arrayContaining(['status', 'alerts', 'ruleId']))
@@ -185,22 +275,59 @@ describe('POST /api/v1/hooks/grafana', () => {
 })
 
 describe('POST /api/v1/hooks/uptime-kuma', () => {
-  const monitor = { id: 7, name: 'Shop API', url: 'https://shop.example.com/health', hostname: null, type: 'http', port: null, interval: 60, active: true, tags: [] }
-  const beat = (status: number, msg: string) => ({ heartbeat: { monitorID: 7, status, time: '2026-11-23 11:20:00.123', msg, ping: status === 1 ? 42 : null, important: true, duration: 60 }, monitor, msg: `[Shop API] [${status === 1 ? '✅ Up' : '🔴 Down'}] ${msg}` })
+  const monitor = {
+    id: 7,
+    name: 'Shop API',
+    url: 'https://shop.example.com/health',
+    hostname: null,
+    type: 'http',
+    port: null,
+    interval: 60,
+    active: true,
+    tags: [],
+  }
+  const beat = (status: number, msg: string) => ({
+    heartbeat: {
+      monitorID: 7,
+      status,
+      time: '2026-11-23 11:20:00.123',
+      msg,
+      ping: status === 1 ? 42 : null,
+      important: true,
+      duration: 60,
+    },
+    monitor,
+    msg: `[Shop API] [${status === 1 ? '✅ Up' : '🔴 Down'}] ${msg}`,
+  })
 
   it('answers the test message (no heartbeat) with 200 and writes nothing', async () => {
     const before = await count()
-    const res = await post('/api/v1/hooks/uptime-kuma', { heartbeat: null, monitor: null, msg: 'Uptime Kuma Alert - Testing' })
+    const res = await post('/api/v1/hooks/uptime-kuma', {
+      heartbeat: null,
+      monitor: null,
+      msg: 'Uptime Kuma Alert - Testing',
+    })
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ received: 1, ignored: 1, created: 0 })
     expect(await count()).toBe(before)
   })
 
   it('down fires (once, however often it is delivered), up resolves, maintenance is ignored', async () => {
-    expect(await (await post('/api/v1/hooks/uptime-kuma', beat(0, 'connect ECONNREFUSED'))).json()).toMatchObject({ created: 1 })
-    expect(await (await post('/api/v1/hooks/uptime-kuma', beat(0, 'connect ECONNREFUSED'))).json()).toMatchObject({ repeated: 1 })
+    expect(await (await post('/api/v1/hooks/uptime-kuma', beat(0, 'connect ECONNREFUSED'))).json()).toMatchObject({
+      created: 1,
+    })
+    expect(await (await post('/api/v1/hooks/uptime-kuma', beat(0, 'connect ECONNREFUSED'))).json()).toMatchObject({
+      repeated: 1,
+    })
     let [a] = await alertsOf('uptime_kuma')
-    expect(a).toMatchObject({ fingerprint: 'uptime_kuma:7', status: 'firing', severity: 'critical', title: 'Monitor Shop API is down', labels: { alertname: 'Shop API', monitor_id: '7', monitor_type: 'http', url: 'https://shop.example.com/health' }, startsAt: '2026-11-23T11:20:00.123Z' })
+    expect(a).toMatchObject({
+      fingerprint: 'uptime_kuma:7',
+      status: 'firing',
+      severity: 'critical',
+      title: 'Monitor Shop API is down',
+      labels: { alertname: 'Shop API', monitor_id: '7', monitor_type: 'http', url: 'https://shop.example.com/health' },
+      startsAt: '2026-11-23T11:20:00.123Z',
+    })
     expect(await (await post('/api/v1/hooks/uptime-kuma', beat(3, 'Maintenance'))).json()).toMatchObject({ ignored: 1 })
     expect((await alertsOf('uptime_kuma'))[0]!.status).toBe('firing')
     expect(await (await post('/api/v1/hooks/uptime-kuma', beat(1, '200 - OK'))).json()).toMatchObject({ resolved: 1 })
@@ -210,7 +337,11 @@ describe('POST /api/v1/hooks/uptime-kuma', () => {
   })
 
   it('pending makes a pending alert; ?severity= sets the severity', async () => {
-    const body = { ...beat(2, 'timeout'), monitor: { ...monitor, id: 8, name: 'Blog' }, heartbeat: { ...beat(2, 'timeout').heartbeat, monitorID: 8 } }
+    const body = {
+      ...beat(2, 'timeout'),
+      monitor: { ...monitor, id: 8, name: 'Blog' },
+      heartbeat: { ...beat(2, 'timeout').heartbeat, monitorID: 8 },
+    }
     expect((await post('/api/v1/hooks/uptime-kuma?severity=warning', body)).status).toBe(200)
     const a = (await alertsOf('uptime_kuma')).find((x) => x.fingerprint === 'uptime_kuma:8')!
     expect(a).toMatchObject({ status: 'pending', severity: 'warning' })
@@ -273,24 +404,42 @@ describe('POST /api/v2/alerts (Alertmanager API v2 intake)', () => {
 describe('access', () => {
   const body = [{ labels: { alertname: 'KeyInUrl', instance: 'x' } }]
   it('?key= works on the receiver routes, for tools that cannot set headers', async () => {
-    const res = await t.app.request(`/api/v2/alerts?key=${encodeURIComponent(ingest.key)}`, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } })
+    const res = await t.app.request(`/api/v2/alerts?key=${encodeURIComponent(ingest.key)}`, {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { 'Content-Type': 'application/json' },
+    })
     expect(res.status).toBe(200)
-    const kuma = await t.app.request(`/api/v1/hooks/uptime-kuma?key=${ingest.key}`, { method: 'POST', body: JSON.stringify({ heartbeat: null, monitor: null, msg: 'test' }), headers: { 'Content-Type': 'application/json' } })
+    const kuma = await t.app.request(`/api/v1/hooks/uptime-kuma?key=${ingest.key}`, {
+      method: 'POST',
+      body: JSON.stringify({ heartbeat: null, monitor: null, msg: 'test' }),
+      headers: { 'Content-Type': 'application/json' },
+    })
     expect(kuma.status).toBe(200)
   })
 
   it('?key= is not read anywhere else', async () => {
-    const res = await t.app.request(`/api/v1/alerts?key=${ingest.key}`, { method: 'POST', body: JSON.stringify({ title: 'x', severity: 'info', status: 'firing' }), headers: { 'Content-Type': 'application/json' } })
+    const res = await t.app.request(`/api/v1/alerts?key=${ingest.key}`, {
+      method: 'POST',
+      body: JSON.stringify({ title: 'x', severity: 'info', status: 'firing' }),
+      headers: { 'Content-Type': 'application/json' },
+    })
     expect(res.status).toBe(401)
   })
 
   it('a wrong ?key= is a 401; a viewer key is a 403; no key is a 401', async () => {
-    const send = (path: string, headers: Record<string, string> = {}) => t.app.request(path, { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json', ...headers } })
+    const send = (path: string, headers: Record<string, string> = {}) =>
+      t.app.request(path, {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', ...headers },
+      })
     expect((await send('/api/v2/alerts?key=hs_nope')).status).toBe(401)
     expect((await send('/api/v2/alerts')).status).toBe(401)
     expect((await send('/api/v2/alerts', viewer.headers)).status).toBe(403)
     expect((await send(`/api/v2/alerts?key=${viewer.key}`)).status).toBe(403)
-    for (const path of ['/api/v1/hooks/alertmanager', '/api/v1/hooks/grafana', '/api/v1/hooks/uptime-kuma']) expect((await send(path, viewer.headers)).status).toBe(403)
+    for (const path of ['/api/v1/hooks/alertmanager', '/api/v1/hooks/grafana', '/api/v1/hooks/uptime-kuma'])
+      expect((await send(path, viewer.headers)).status).toBe(403)
   })
 
   it('state changes are audited, with the key in the URL never recorded', async () => {

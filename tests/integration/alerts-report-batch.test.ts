@@ -26,14 +26,28 @@ const report = (fingerprint: string, state: AlertReport['state'], extra: Partial
 })
 const eventsOf = async (fingerprint: string) => {
   const [a] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprint))
-  const events = await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, a!.id)).orderBy(asc(alertEvents.id))
+  const events = await t.db
+    .select()
+    .from(alertEvents)
+    .where(eq(alertEvents.alertId, a!.id))
+    .orderBy(asc(alertEvents.id))
   return { alert: a!, types: events.map((e) => e.type) }
 }
 
 describe('reportAlerts', () => {
   it('applies a delivery in order: new, repeated, resolved and a fingerprint twice', async () => {
     const at = Date.now()
-    const results = await reportAlerts(lifecycle, [report('b1', 'firing'), report('b2', 'firing'), report('b1', 'firing'), report('b3', 'pending'), report('b2', 'resolved')], at)
+    const results = await reportAlerts(
+      lifecycle,
+      [
+        report('b1', 'firing'),
+        report('b2', 'firing'),
+        report('b1', 'firing'),
+        report('b3', 'pending'),
+        report('b2', 'resolved'),
+      ],
+      at,
+    )
     expect(results.map((r) => r.change)).toEqual(['created', 'created', 'repeated', 'created', 'resolved'])
     const b1 = await eventsOf('b1')
     expect(b1.alert.status).toBe('firing')
@@ -47,23 +61,39 @@ describe('reportAlerts', () => {
     // A duplicate delivery: repeats and nothing, never a second alert.
     const again = await reportAlerts(lifecycle, [report('b1', 'firing'), report('b2', 'resolved')], at + 1000)
     expect(again.map((r) => r.change)).toEqual(['repeated', 'none'])
-    expect(Number((await t.client.execute("select count(*) as n from alerts where fingerprint like 'b%'")).rows[0]!.n)).toBe(3)
+    expect(
+      Number((await t.client.execute("select count(*) as n from alerts where fingerprint like 'b%'")).rows[0]!.n),
+    ).toBe(3)
   })
 
   it('takes its turn with reportAlert on the same fingerprints (no lost repeat)', async () => {
     await reportAlert(lifecycle, report('c1', 'firing'))
     await Promise.all(
-      Array.from({ length: 20 }, (_, i) => (i % 2 ? reportAlert(lifecycle, report('c1', 'firing', { quietRepeat: true })) : reportAlerts(lifecycle, [report('c1', 'firing', { quietRepeat: true }), report('c2', 'firing', { quietRepeat: true })]))),
+      Array.from({ length: 20 }, (_, i) =>
+        i % 2
+          ? reportAlert(lifecycle, report('c1', 'firing', { quietRepeat: true }))
+          : reportAlerts(lifecycle, [
+              report('c1', 'firing', { quietRepeat: true }),
+              report('c2', 'firing', { quietRepeat: true }),
+            ]),
+      ),
     )
     expect((await eventsOf('c1')).alert.repeatCount).toBe(21)
     expect((await eventsOf('c2')).alert.repeatCount).toBe(10)
   })
 
   it('writes the outbox rows of its fired transitions in the same batch', async () => {
-    const channel = await t.json('POST', '/api/v1/channels', { name: 'batch hook', type: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' } }, (await t.key('operator')).headers)
+    const channel = await t.json(
+      'POST',
+      '/api/v1/channels',
+      { name: 'batch hook', type: 'webhook', settings: { url: 'http://127.0.0.1:9/hook' } },
+      (await t.key('operator')).headers,
+    )
     expect(channel.status).toBe(201)
     await reportAlerts(lifecycle, [report('d1', 'firing'), report('d2', 'firing'), report('d1', 'resolved')])
-    const rows = await t.client.execute("select n.kind, a.fingerprint from notifications n join alerts a on a.id = n.alert_id where a.fingerprint in ('d1', 'd2') order by n.id")
+    const rows = await t.client.execute(
+      "select n.kind, a.fingerprint from notifications n join alerts a on a.id = n.alert_id where a.fingerprint in ('d1', 'd2') order by n.id",
+    )
     expect(rows.rows.map((r) => `${r.fingerprint}:${r.kind}`)).toEqual(['d1:fired', 'd2:fired', 'd1:resolved'])
   })
 })

@@ -19,8 +19,26 @@ const tick = (now: number) => job.handler({ now, tick: now, log: createLogger('s
 const HOUR = 3_600_000
 
 type Err = { error: { code: string; details: { field: string; message: string }[] } }
-type SilenceOut = { id: string; state: string; matchers: unknown[]; startsAt: string; endsAt: string | null; createdBy: string; comment: string; recurring: boolean; expiredAt: string | null; duration: number | null; nextWindow?: { startsAt: string; endsAt: string } | null }
-type AlertOut = { id: string; silenced: boolean; status: string; labels: Record<string, string>; events?: { type: string; actor: string; detail: Record<string, unknown> }[] }
+type SilenceOut = {
+  id: string
+  state: string
+  matchers: unknown[]
+  startsAt: string
+  endsAt: string | null
+  createdBy: string
+  comment: string
+  recurring: boolean
+  expiredAt: string | null
+  duration: number | null
+  nextWindow?: { startsAt: string; endsAt: string } | null
+}
+type AlertOut = {
+  id: string
+  silenced: boolean
+  status: string
+  labels: Record<string, string>
+  events?: { type: string; actor: string; detail: Record<string, unknown> }[]
+}
 
 const post = (path: string, body: unknown, headers = op.headers) => t.json('POST', path, body, headers)
 const get = async <T>(path: string, headers = viewer.headers) => {
@@ -46,10 +64,20 @@ const eq1 = (label: string, value: string) => [{ label, op: '=', value }]
 describe('silences: CRUD, list by state, expire, audit', () => {
   it('creates, reads, lists and expires a silence, each change audited', async () => {
     const s = await silence({ matchers: eq1('agent', 'crud'), duration: '2h', comment: 'deploying' })
-    expect(s).toMatchObject({ state: 'active', matchers: eq1('agent', 'crud'), comment: 'deploying', recurring: false, expiredAt: null })
+    expect(s).toMatchObject({
+      state: 'active',
+      matchers: eq1('agent', 'crud'),
+      comment: 'deploying',
+      recurring: false,
+      expiredAt: null,
+    })
     expect(s.createdBy).toMatch(/^key:/)
     expect(Date.parse(s.endsAt!) - Date.parse(s.startsAt)).toBe(2 * HOUR)
-    const later = await silence({ matchers: eq1('agent', 'crud-later'), startsAt: new Date(Date.now() + HOUR).toISOString(), endsAt: new Date(Date.now() + 2 * HOUR).toISOString() })
+    const later = await silence({
+      matchers: eq1('agent', 'crud-later'),
+      startsAt: new Date(Date.now() + HOUR).toISOString(),
+      endsAt: new Date(Date.now() + 2 * HOUR).toISOString(),
+    })
     expect(later.state).toBe('pending')
 
     const one = await get<SilenceOut & { alerts: unknown[] }>(`/api/v1/silences/${s.id}`)
@@ -57,14 +85,22 @@ describe('silences: CRUD, list by state, expire, audit', () => {
     const active = await get<{ items: SilenceOut[] }>('/api/v1/silences?state=active')
     expect(active.items.map((x) => x.id)).toContain(s.id)
     expect(active.items.map((x) => x.id)).not.toContain(later.id)
-    expect((await get<{ items: SilenceOut[] }>('/api/v1/silences?state=pending')).items.map((x) => x.id)).toContain(later.id)
+    expect((await get<{ items: SilenceOut[] }>('/api/v1/silences?state=pending')).items.map((x) => x.id)).toContain(
+      later.id,
+    )
 
     const expired = await t.app.request(`/api/v1/silences/${s.id}/expire`, { method: 'POST', headers: op.headers })
     expect(expired.status).toBe(200)
     expect(await expired.json()).toMatchObject({ id: s.id, state: 'expired' })
-    expect((await t.app.request(`/api/v1/silences/${s.id}/expire`, { method: 'POST', headers: op.headers })).status).toBe(409)
-    expect((await get<{ items: SilenceOut[] }>('/api/v1/silences?state=expired')).items.map((x) => x.id)).toEqual([s.id])
-    expect((await get<{ items: SilenceOut[] }>('/api/v1/silences?state=active')).items.map((x) => x.id)).not.toContain(s.id)
+    expect(
+      (await t.app.request(`/api/v1/silences/${s.id}/expire`, { method: 'POST', headers: op.headers })).status,
+    ).toBe(409)
+    expect((await get<{ items: SilenceOut[] }>('/api/v1/silences?state=expired')).items.map((x) => x.id)).toEqual([
+      s.id,
+    ])
+    expect((await get<{ items: SilenceOut[] }>('/api/v1/silences?state=active')).items.map((x) => x.id)).not.toContain(
+      s.id,
+    )
 
     const audit = await t.db.select().from(auditLog).where(eq(auditLog.target, s.id))
     expect(audit.map((a) => a.action).sort()).toEqual(['silence.created', 'silence.expired'])
@@ -74,7 +110,9 @@ describe('silences: CRUD, list by state, expire, audit', () => {
     for (const i of [1, 2, 3]) await silence({ matchers: eq1('page', String(i)), duration: '1h' })
     const first = await get<{ items: SilenceOut[]; next: string | null }>('/api/v1/silences?limit=2')
     expect(first.items).toHaveLength(2)
-    const second = await get<{ items: SilenceOut[]; next: string | null }>(`/api/v1/silences?limit=2&cursor=${first.next}`)
+    const second = await get<{ items: SilenceOut[]; next: string | null }>(
+      `/api/v1/silences?limit=2&cursor=${first.next}`,
+    )
     expect(second.items[0]!.id < first.items[1]!.id).toBe(true)
   })
 })
@@ -82,15 +120,43 @@ describe('silences: CRUD, list by state, expire, audit', () => {
 describe('silences: bad input and access', () => {
   const now = Date.now()
   it.each([
-    ['end before start', { matchers: eq1('a', 'b'), startsAt: new Date(now + 2 * HOUR).toISOString(), endsAt: new Date(now + HOUR).toISOString() }, 'endsAt'],
-    ['an end in the past', { matchers: eq1('a', 'b'), startsAt: new Date(now - 2 * HOUR).toISOString(), endsAt: new Date(now - HOUR).toISOString() }, 'endsAt'],
+    [
+      'end before start',
+      {
+        matchers: eq1('a', 'b'),
+        startsAt: new Date(now + 2 * HOUR).toISOString(),
+        endsAt: new Date(now + HOUR).toISOString(),
+      },
+      'endsAt',
+    ],
+    [
+      'an end in the past',
+      {
+        matchers: eq1('a', 'b'),
+        startsAt: new Date(now - 2 * HOUR).toISOString(),
+        endsAt: new Date(now - HOUR).toISOString(),
+      },
+      'endsAt',
+    ],
     ['no end', { matchers: eq1('a', 'b') }, 'endsAt'],
     ['a bad cron', { matchers: eq1('a', 'b'), cron: 'at night', duration: '1h' }, 'cron'],
     ['cron without duration', { matchers: eq1('a', 'b'), cron: '0 2 * * *' }, 'duration'],
-    ['an unknown timezone', { matchers: eq1('a', 'b'), cron: '0 2 * * *', duration: '1h', timezone: 'Mars/Olympus' }, 'timezone'],
-    ['a bad regex', { matchers: [...eq1('a', 'b'), { label: 'agent', op: '=~', value: '(unclosed' }], duration: '1h' }, 'matchers.1.value'],
+    [
+      'an unknown timezone',
+      { matchers: eq1('a', 'b'), cron: '0 2 * * *', duration: '1h', timezone: 'Mars/Olympus' },
+      'timezone',
+    ],
+    [
+      'a bad regex',
+      { matchers: [...eq1('a', 'b'), { label: 'agent', op: '=~', value: '(unclosed' }], duration: '1h' },
+      'matchers.1.value',
+    ],
     ['no matchers', { matchers: [], duration: '1h' }, 'matchers'],
-    ['matchers that match everything', { matchers: [{ label: 'agent', op: '=~', value: '.*' }], duration: '1h' }, 'matchers'],
+    [
+      'matchers that match everything',
+      { matchers: [{ label: 'agent', op: '=~', value: '.*' }], duration: '1h' },
+      'matchers',
+    ],
     ['an unknown operator', { matchers: [{ label: 'agent', op: '~', value: 'x' }], duration: '1h' }, 'matchers.0.op'],
     ['a bad duration', { matchers: eq1('a', 'b'), duration: 'soon' }, 'duration'],
   ])('%s is a 400 naming the field', async (_name, body, field) => {
@@ -108,10 +174,14 @@ describe('silences: bad input and access', () => {
   it('viewers may read and preview but not create, expire or mute', async () => {
     const s = await silence({ matchers: eq1('agent', 'rbac'), duration: '1h' })
     const a = await fire('rbac alert', { agent: 'rbac-other' })
-    expect((await post('/api/v1/silences', { matchers: eq1('a', 'b'), duration: '1h' }, viewer.headers)).status).toBe(403)
+    expect((await post('/api/v1/silences', { matchers: eq1('a', 'b'), duration: '1h' }, viewer.headers)).status).toBe(
+      403,
+    )
     expect((await post(`/api/v1/silences/${s.id}/expire`, {}, viewer.headers)).status).toBe(403)
     expect((await post(`/api/v1/alerts/${a.id}/mute`, { duration: '1h' }, viewer.headers)).status).toBe(403)
-    expect((await post('/api/v1/silences/preview', { matchers: eq1('agent', 'rbac') }, viewer.headers)).status).toBe(200)
+    expect((await post('/api/v1/silences/preview', { matchers: eq1('agent', 'rbac') }, viewer.headers)).status).toBe(
+      200,
+    )
     expect((await t.app.request('/api/v1/silences/no-such-id', { headers: viewer.headers })).status).toBe(404)
     expect((await post('/api/v1/alerts/no-such-id/mute', { duration: '1h' })).status).toBe(404)
     expect((await post('/api/v1/silences/no-such-id/expire', {})).status).toBe(404)
@@ -120,7 +190,14 @@ describe('silences: bad input and access', () => {
 
 describe('applying silences to alerts', () => {
   it('an alert that fires under a silence is flagged and says so; it clears when the silence ends', async () => {
-    const s = await silence({ matchers: [{ label: 'agent', op: '=~', value: 'billing|invoices' }, { label: 'env', op: '!=', value: 'dev' }], duration: '1h', comment: 'billing migration' })
+    const s = await silence({
+      matchers: [
+        { label: 'agent', op: '=~', value: 'billing|invoices' },
+        { label: 'env', op: '!=', value: 'dev' },
+      ],
+      duration: '1h',
+      comment: 'billing migration',
+    })
     const a = await fire('billing down', { agent: 'billing', env: 'prod' })
     expect(a.silenced).toBe(true) // the reply already has it
     const dev = await fire('billing down in dev', { agent: 'billing', env: 'dev' })
@@ -141,7 +218,11 @@ describe('applying silences to alerts', () => {
     full = await alertOf(a.id)
     expect(full).toMatchObject({ silenced: false, status: 'firing' })
     expect(full.events!.at(-1)).toMatchObject({ type: 'unsilenced', actor: 'silences', detail: { status: 'firing' } })
-    expect((await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, a.id))).filter((e) => e.type === 'unsilenced')).toHaveLength(1)
+    expect(
+      (await t.db.select().from(alertEvents).where(eq(alertEvents.alertId, a.id))).filter(
+        (e) => e.type === 'unsilenced',
+      ),
+    ).toHaveLength(1)
     // A second tick writes nothing more.
     expect(await tick(Date.now() + 2 * HOUR)).toMatchObject({ silenced: 0, unsilenced: 0 })
   })
@@ -183,8 +264,20 @@ describe('applying silences to alerts', () => {
   it('alerts fired by rule evaluation are silenced too', async () => {
     await silence({ matchers: eq1('alertname', 'deep queue'), duration: '1h' })
     const T = Math.ceil(Date.now() / 1000) * 1000 + 1000 // evaluation runs on whole seconds, after the silence starts
-    await createMetricStore(t.db).write([{ name: 'queue_depth', labels: { queue: 'mail' }, value: 900, ts: T - 30_000 }], T)
-    const res = await post('/api/v1/alert-rules', { name: 'deep queue', kind: 'threshold', metric: 'queue_depth', by: ['queue'], agg: 'max', window: '5m', comparator: '>', value: 100 })
+    await createMetricStore(t.db).write(
+      [{ name: 'queue_depth', labels: { queue: 'mail' }, value: 900, ts: T - 30_000 }],
+      T,
+    )
+    const res = await post('/api/v1/alert-rules', {
+      name: 'deep queue',
+      kind: 'threshold',
+      metric: 'queue_depth',
+      by: ['queue'],
+      agg: 'max',
+      window: '5m',
+      comparator: '>',
+      value: 100,
+    })
     expect(res.status).toBe(201)
     await evaluatorFor(t.db).evaluateAll(T)
     const [row] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.title, 'deep queue'))
@@ -199,7 +292,13 @@ describe('mute', () => {
     expect(res.status).toBe(201)
     const s = (await res.json()) as SilenceOut
     expect(s).toMatchObject({ state: 'active', comment: 'looking into it' })
-    expect(s.matchers).toEqual(expect.arrayContaining([...eq1('alertname', 'payments 500s'), ...eq1('agent', 'payments'), ...eq1('env', 'prod')]))
+    expect(s.matchers).toEqual(
+      expect.arrayContaining([
+        ...eq1('alertname', 'payments 500s'),
+        ...eq1('agent', 'payments'),
+        ...eq1('env', 'prod'),
+      ]),
+    )
     expect(s.matchers).toHaveLength(3)
     expect(Date.parse(s.endsAt!) - Date.parse(s.startsAt)).toBe(HOUR)
     expect((await alertOf(a.id)).silenced).toBe(true)
@@ -213,8 +312,27 @@ describe('recurring maintenance windows', () => {
     const u = await testApp()
     try {
       const [sender, operator] = [await u.key('operator', ['ingest']), await u.key('operator')]
-      for (let i = 0; i < 5; i++) expect((await u.json('POST', '/api/v1/alerts', { title: `plain ${i}`, severity: 'warning', status: 'firing', labels: { agent: `plain-${i}` } }, sender.headers)).status).toBe(201)
-      expect((await u.json('POST', '/api/v1/silences', { matchers: eq1('agent', 'plain-0'), duration: '1h' }, operator.headers)).status).toBe(201)
+      for (let i = 0; i < 5; i++)
+        expect(
+          (
+            await u.json(
+              'POST',
+              '/api/v1/alerts',
+              { title: `plain ${i}`, severity: 'warning', status: 'firing', labels: { agent: `plain-${i}` } },
+              sender.headers,
+            )
+          ).status,
+        ).toBe(201)
+      expect(
+        (
+          await u.json(
+            'POST',
+            '/api/v1/silences',
+            { matchers: eq1('agent', 'plain-0'), duration: '1h' },
+            operator.headers,
+          )
+        ).status,
+      ).toBe(201)
       const tickU = (now: number) => silencesJob({ db: u.db }).handler({ now, tick: now, log: createLogger('silent') })
       // A silence in force: every open alert's labels are matched.
       expect(await tickU(Date.now() + 60_000)).toMatchObject({ checked: 5, silenced: 0, unsilenced: 0 })
@@ -228,11 +346,19 @@ describe('recurring maintenance windows', () => {
 
   it('silences only inside each window, in its timezone, and lists its next window', async () => {
     const a = await fire('nightly batch', { agent: 'batch' })
-    const s = await silence({ matchers: eq1('agent', 'batch'), cron: '0 3 * * *', duration: '1h', timezone: 'Europe/Berlin', comment: 'nightly maintenance' })
+    const s = await silence({
+      matchers: eq1('agent', 'batch'),
+      cron: '0 3 * * *',
+      duration: '1h',
+      timezone: 'Europe/Berlin',
+      comment: 'nightly maintenance',
+    })
     expect(s).toMatchObject({ recurring: true, duration: HOUR, endsAt: null })
     expect(s.nextWindow).toBeTruthy()
     const w = Date.parse(s.nextWindow!.startsAt)
-    expect(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' }).format(w)).toBe('03:00')
+    expect(
+      new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Berlin', hour: '2-digit', minute: '2-digit' }).format(w),
+    ).toBe('03:00')
     expect(Date.parse(s.nextWindow!.endsAt) - w).toBe(HOUR)
 
     // Other tests' alerts may change too at these times: look at this one's flag.
@@ -243,6 +369,10 @@ describe('recurring maintenance windows', () => {
     expect(await flagAt(w + HOUR)).toBe(false)
     expect(await flagAt(w + 24 * HOUR + 60_000)).toBe(true) // the next night again
     const full = await alertOf(a.id)
-    expect(types(full).filter((x) => x === 'silenced' || x === 'unsilenced')).toEqual(['silenced', 'unsilenced', 'silenced'])
+    expect(types(full).filter((x) => x === 'silenced' || x === 'unsilenced')).toEqual([
+      'silenced',
+      'unsilenced',
+      'silenced',
+    ])
   })
 })

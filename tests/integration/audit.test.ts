@@ -8,7 +8,14 @@ import { PASSWORD, testApp, type TestApp } from '../helpers/app.ts'
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' }
 type Item = Omit<AuditEntry, 'ts'> & { ts: string }
 const rowsFor = (t: TestApp, action: string, target?: string) =>
-  t.db.select().from(auditLog).where(target === undefined ? eq(auditLog.action, action) : and(eq(auditLog.action, action), eq(auditLog.target, target)))
+  t.db
+    .select()
+    .from(auditLog)
+    .where(
+      target === undefined
+        ? eq(auditLog.action, action)
+        : and(eq(auditLog.action, action), eq(auditLog.target, target)),
+    )
 
 describe('what gets recorded', () => {
   let t: TestApp
@@ -29,7 +36,11 @@ describe('what gets recorded', () => {
   it('sign-in, failed sign-in (known or unknown email) and sign-out', async () => {
     const u = await t.user('viewer')
     const signIn = via()
-    const res = await t.app.request('/login', { method: 'POST', body: new URLSearchParams({ email: u.email, password: PASSWORD }), headers: { ...FORM, ...signIn } })
+    const res = await t.app.request('/login', {
+      method: 'POST',
+      body: new URLSearchParams({ email: u.email, password: PASSWORD }),
+      headers: { ...FORM, ...signIn },
+    })
     expect(res.status).toBe(303)
     expect(res.headers.get('x-request-id')).toBe(signIn['X-Request-Id'])
     const [login] = await rowsFor(t, 'auth.login', u.email)
@@ -39,7 +50,11 @@ describe('what gets recorded', () => {
 
     for (const email of [u.email, 'ghost@example.com']) {
       const h = via()
-      const bad = await t.app.request('/login', { method: 'POST', body: new URLSearchParams({ email, password: 'wrong password' }), headers: { ...FORM, ...h } })
+      const bad = await t.app.request('/login', {
+        method: 'POST',
+        body: new URLSearchParams({ email, password: 'wrong password' }),
+        headers: { ...FORM, ...h },
+      })
       expect(bad.status).toBe(401)
       const [failed] = await rowsFor(t, 'auth.login_failed', email)
       expect(failed).toMatchObject({ actor: 'anonymous', summary: 'invalid_credentials' })
@@ -47,23 +62,50 @@ describe('what gets recorded', () => {
     }
 
     const cookie = res.headers.get('set-cookie')!.match(/hs_session=[^;]+/)![0]
-    const csrf = (await (await t.app.request('/settings/security', { headers: { Cookie: cookie } })).text()).match(/name="_csrf" value="([^"]+)"/)![1]!
+    const csrf = (await (await t.app.request('/settings/security', { headers: { Cookie: cookie } })).text()).match(
+      /name="_csrf" value="([^"]+)"/,
+    )![1]!
     const out = via()
-    expect((await t.app.request('/logout', { method: 'POST', body: new URLSearchParams({ _csrf: csrf }), headers: { ...FORM, Cookie: cookie, ...out } })).status).toBe(303)
+    expect(
+      (
+        await t.app.request('/logout', {
+          method: 'POST',
+          body: new URLSearchParams({ _csrf: csrf }),
+          headers: { ...FORM, Cookie: cookie, ...out },
+        })
+      ).status,
+    ).toBe(303)
     const [logout] = (await rowsFor(t, 'auth.logout')).filter((r) => r.actor === `user:${u.email}`)
     expectTraced(logout, out)
   })
 
   it('user and key changes, with the acting admin as actor', async () => {
     const h1 = via()
-    const created = await t.json('POST', '/api/v1/users', { email: 'audited@example.com', role: 'viewer', password: PASSWORD }, { ...admin.headers, ...h1 })
+    const created = await t.json(
+      'POST',
+      '/api/v1/users',
+      { email: 'audited@example.com', role: 'viewer', password: PASSWORD },
+      { ...admin.headers, ...h1 },
+    )
     const id = (await created.json()).id
     const h2 = via()
-    await t.json('PATCH', `/api/v1/users/${id}`, { role: 'operator', password: 'a different password' }, { ...admin.headers, ...h2 })
+    await t.json(
+      'PATCH',
+      `/api/v1/users/${id}`,
+      { role: 'operator', password: 'a different password' },
+      { ...admin.headers, ...h2 },
+    )
     const h3 = via()
     await t.app.request(`/api/v1/users/${id}`, { method: 'DELETE', headers: { ...admin.headers, ...h3 } })
     const h4 = via()
-    const key = await (await t.json('POST', '/api/v1/keys', { name: 'ci', role: 'operator', scopes: ['ingest'] }, { ...admin.headers, ...h4 })).json()
+    const key = await (
+      await t.json(
+        'POST',
+        '/api/v1/keys',
+        { name: 'ci', role: 'operator', scopes: ['ingest'] },
+        { ...admin.headers, ...h4 },
+      )
+    ).json()
     const h5 = via()
     await t.app.request(`/api/v1/keys/${key.id}`, { method: 'DELETE', headers: { ...admin.headers, ...h5 } })
 
@@ -82,7 +124,12 @@ describe('what gets recorded', () => {
     }
     // API-key callers are recorded by key prefix
     const { key: adminKey } = await t.key('admin')
-    await t.json('POST', '/api/v1/users', { email: 'by-key@example.com', role: 'viewer', password: PASSWORD }, { Authorization: `Bearer ${adminKey}` })
+    await t.json(
+      'POST',
+      '/api/v1/users',
+      { email: 'by-key@example.com', role: 'viewer', password: PASSWORD },
+      { Authorization: `Bearer ${adminKey}` },
+    )
     const [byKey] = await rowsFor(t, 'user.created', 'by-key@example.com')
     expect(byKey!.actor).toBe(`key:${adminKey.slice(0, 11)}`)
   })
@@ -95,9 +142,23 @@ describe('what gets recorded', () => {
     expect(forbidden).toMatchObject({ actor: `user:${viewer.user.email}`, summary: 'needs admin' })
     expectTraced(forbidden, h)
     const before = (await t.db.select().from(auditLog)).length
-    expect((await t.json('POST', '/api/v1/users', { email: 'bad', role: 'viewer', password: PASSWORD }, admin.headers)).status).toBe(400)
-    expect((await t.json('POST', '/api/v1/users', { email: viewer.user.email, role: 'viewer', password: PASSWORD }, admin.headers)).status).toBe(409)
-    expect((await t.json('POST', '/api/v1/keys', { name: 'k', role: 'viewer' }, { Cookie: admin.headers.Cookie! })).status).toBe(403) // no CSRF token
+    expect(
+      (await t.json('POST', '/api/v1/users', { email: 'bad', role: 'viewer', password: PASSWORD }, admin.headers))
+        .status,
+    ).toBe(400)
+    expect(
+      (
+        await t.json(
+          'POST',
+          '/api/v1/users',
+          { email: viewer.user.email, role: 'viewer', password: PASSWORD },
+          admin.headers,
+        )
+      ).status,
+    ).toBe(409)
+    expect(
+      (await t.json('POST', '/api/v1/keys', { name: 'k', role: 'viewer' }, { Cookie: admin.headers.Cookie! })).status,
+    ).toBe(403) // no CSRF token
     expect((await t.db.select().from(auditLog)).length).toBe(before)
     expect(await t.db.select().from(users).where(eq(users.email, 'bad'))).toHaveLength(0)
   })
@@ -127,7 +188,12 @@ describe('GET /api/v1/audit', () => {
 
   beforeAll(async () => {
     t = await testApp()
-    for (const [ts, actor, action, target] of seed) await writeAudit(t.db, { actor, action, target, summary: `seeded ${action}`, ip: '192.0.2.1', requestId: `seed-${ts}` }, ts)
+    for (const [ts, actor, action, target] of seed)
+      await writeAudit(
+        t.db,
+        { actor, action, target, summary: `seeded ${action}`, ip: '192.0.2.1', requestId: `seed-${ts}` },
+        ts,
+      )
     headers = (await t.key('admin')).headers
   })
   afterAll(() => t.close())
@@ -136,7 +202,16 @@ describe('GET /api/v1/audit', () => {
     const { res, body } = await get(`to=${T0 + 7 * HOUR}`)
     expect(res.status).toBe(200)
     expect(body!.items).toHaveLength(8)
-    expect(body!.items[0]).toEqual({ id: expect.any(Number), ts: '2026-03-01T19:00:00.000Z', actor: 'user:ada@example.com', action: 'authz.custom', target: 'x', requestId: `seed-${T0 + 7 * HOUR}`, ip: '192.0.2.1', summary: 'seeded authz.custom' })
+    expect(body!.items[0]).toEqual({
+      id: expect.any(Number),
+      ts: '2026-03-01T19:00:00.000Z',
+      actor: 'user:ada@example.com',
+      action: 'authz.custom',
+      target: 'x',
+      requestId: `seed-${T0 + 7 * HOUR}`,
+      ip: '192.0.2.1',
+      summary: 'seeded authz.custom',
+    })
     expect(body!.items.at(-1)!.ts).toBe('2026-03-01T12:00:00.000Z')
     expect(body!.next).toBeNull()
   })
@@ -144,24 +219,44 @@ describe('GET /api/v1/audit', () => {
   it('filters by actor, exact action, action prefix and target', async () => {
     expect(actions((await get('actor=user:bob@example.com')).body!.items)).toEqual(['user.2fa_enabled', 'auth.login'])
     expect(actions((await get('action=auth.login')).body!.items)).toEqual(['auth.login', 'auth.login'])
-    expect(actions((await get(`action=auth.*&to=${T0 + 7 * HOUR}`)).body!.items)).toEqual(['auth.login_throttled', 'auth.login', 'auth.login_failed', 'auth.login'])
+    expect(actions((await get(`action=auth.*&to=${T0 + 7 * HOUR}`)).body!.items)).toEqual([
+      'auth.login_throttled',
+      'auth.login',
+      'auth.login_failed',
+      'auth.login',
+    ])
     expect(actions((await get('action=key.*')).body!.items)).toEqual(['key.revoked', 'key.created'])
     expect(actions((await get('target=hs_aaaa1111')).body!.items)).toEqual(['key.revoked', 'key.created'])
-    expect(actions((await get('actor=user:ada@example.com&action=key.*&target=hs_aaaa1111')).body!.items)).toEqual(['key.revoked', 'key.created'])
+    expect(actions((await get('actor=user:ada@example.com&action=key.*&target=hs_aaaa1111')).body!.items)).toEqual([
+      'key.revoked',
+      'key.created',
+    ])
     expect((await get('actor=nobody')).body!.items).toEqual([])
   })
 
   it('treats _ and % in an action prefix literally', async () => {
-    expect(actions((await get('action=auth.login_*')).body!.items)).toEqual(['auth.login_throttled', 'auth.login_failed'])
+    expect(actions((await get('action=auth.login_*')).body!.items)).toEqual([
+      'auth.login_throttled',
+      'auth.login_failed',
+    ])
     expect(actions((await get('action=user.2fa_en*')).body!.items)).toEqual(['user.2fa_enabled'])
     expect((await get('action=%25*')).body!.items).toEqual([])
   })
 
   it('filters by time range, RFC 3339 or epoch ms, both ends inclusive', async () => {
     const iso = (ms: number) => encodeURIComponent(new Date(ms).toISOString())
-    expect(actions((await get(`from=${iso(T0 + HOUR)}&to=${T0 + 2 * HOUR}`)).body!.items)).toEqual(['key.created', 'auth.login_failed'])
-    expect(actions((await get(`from=${T0 + 6 * HOUR}&to=${iso(T0 + 7 * HOUR)}`)).body!.items)).toEqual(['authz.custom', 'auth.login_throttled'])
-    expect(actions((await get(`to=${encodeURIComponent('2026-03-01T14:30:00+01:00')}`)).body!.items)).toEqual(['auth.login_failed', 'auth.login'])
+    expect(actions((await get(`from=${iso(T0 + HOUR)}&to=${T0 + 2 * HOUR}`)).body!.items)).toEqual([
+      'key.created',
+      'auth.login_failed',
+    ])
+    expect(actions((await get(`from=${T0 + 6 * HOUR}&to=${iso(T0 + 7 * HOUR)}`)).body!.items)).toEqual([
+      'authz.custom',
+      'auth.login_throttled',
+    ])
+    expect(actions((await get(`to=${encodeURIComponent('2026-03-01T14:30:00+01:00')}`)).body!.items)).toEqual([
+      'auth.login_failed',
+      'auth.login',
+    ])
     const bad = await get('from=yesterday')
     expect(bad.res.status).toBe(400)
     expect((await bad.res.json()).error.details.map((d: { field: string }) => d.field)).toEqual(['from'])

@@ -7,8 +7,10 @@ import { testApp, type TestApp } from '../helpers/app.ts'
 
 type Detail = { field: string; message: string }
 const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' }
-const keyRow = async (t: TestApp, prefix: string) => (await t.db.select().from(apiKeys).where(eq(apiKeys.prefix, prefix)))[0]!
-const errorOf = async (res: Response) => (await res.json()).error as { code: string; message: string; details: Detail[] | null }
+const keyRow = async (t: TestApp, prefix: string) =>
+  (await t.db.select().from(apiKeys).where(eq(apiKeys.prefix, prefix)))[0]!
+const errorOf = async (res: Response) =>
+  (await res.json()).error as { code: string; message: string; details: Detail[] | null }
 
 let t: TestApp
 let admin: Awaited<ReturnType<TestApp['session']>>
@@ -18,7 +20,8 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const create = (body: unknown, headers: Record<string, string> = admin.headers) => t.json('POST', '/api/v1/keys', body, headers)
+const create = (body: unknown, headers: Record<string, string> = admin.headers) =>
+  t.json('POST', '/api/v1/keys', body, headers)
 const whoami = (headers: Record<string, string>) => t.app.request('/api/v1/whoami', { headers })
 
 describe('API keys over the JSON API', () => {
@@ -28,13 +31,24 @@ describe('API keys over the JSON API', () => {
     const body = await res.json()
     expect(body.key).toMatch(/^hs_[a-z0-9]{8}_[\w-]{40,}$/)
     expect(body.key.startsWith(`${body.prefix}_`)).toBe(true)
-    expect(body).toMatchObject({ name: 'prometheus', role: 'operator', scopes: [], createdBy: admin.user.email, lastUsedAt: null, expiresAt: null, revokedAt: null })
+    expect(body).toMatchObject({
+      name: 'prometheus',
+      role: 'operator',
+      scopes: [],
+      createdBy: admin.user.email,
+      lastUsedAt: null,
+      expiresAt: null,
+      revokedAt: null,
+    })
     expect(new Date(body.createdAt).toISOString()).toBe(body.createdAt)
     const row = await keyRow(t, body.prefix)
     expect(row.keyHash).toBe(sha256(body.key))
     expect(row.keyHash).not.toContain(body.key)
     expect(JSON.stringify(row)).not.toContain(body.key)
-    const [entry] = await t.db.select().from(auditLog).where(and(eq(auditLog.action, 'key.created'), eq(auditLog.target, body.prefix)))
+    const [entry] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'key.created'), eq(auditLog.target, body.prefix)))
     expect(entry).toMatchObject({ actor: `user:${admin.user.email}`, summary: 'prometheus, role operator' })
     expect(entry!.summary).not.toContain(body.key)
   })
@@ -48,9 +62,28 @@ describe('API keys over the JSON API', () => {
     expect(text).not.toContain(sha256(key))
     expect(text).not.toMatch(/keyHash|key_hash/)
     const item = JSON.parse(text).items.find((k: { prefix: string }) => k.prefix === prefix)
-    expect(item).toMatchObject({ prefix, name: 'listed', role: 'viewer', scopes: ['ingest'], lastUsedAt: null, expiresAt: null, revokedAt: null })
+    expect(item).toMatchObject({
+      prefix,
+      name: 'listed',
+      role: 'viewer',
+      scopes: ['ingest'],
+      lastUsedAt: null,
+      expiresAt: null,
+      revokedAt: null,
+    })
     expect(Object.keys(item)).not.toContain('key')
-    expect(Object.keys(item).sort()).toEqual(['createdAt', 'createdBy', 'expiresAt', 'id', 'lastUsedAt', 'name', 'prefix', 'revokedAt', 'role', 'scopes'])
+    expect(Object.keys(item).sort()).toEqual([
+      'createdAt',
+      'createdBy',
+      'expiresAt',
+      'id',
+      'lastUsedAt',
+      'name',
+      'prefix',
+      'revokedAt',
+      'role',
+      'scopes',
+    ])
   })
 
   it('pages the list by cursor', async () => {
@@ -58,7 +91,9 @@ describe('API keys over the JSON API', () => {
     const first = await (await t.app.request('/api/v1/keys?limit=2', { headers: admin.headers })).json()
     expect(first.items).toHaveLength(2)
     expect(first.next).toEqual(expect.any(String))
-    const second = await (await t.app.request(`/api/v1/keys?limit=2&cursor=${first.next}`, { headers: admin.headers })).json()
+    const second = await (
+      await t.app.request(`/api/v1/keys?limit=2&cursor=${first.next}`, { headers: admin.headers })
+    ).json()
     const ids = (p: { items: { id: string }[] }) => p.items.map((k) => k.id)
     expect(second.items.length).toBeGreaterThan(0)
     expect(ids(second).filter((id: string) => ids(first).includes(id))).toEqual([])
@@ -67,7 +102,11 @@ describe('API keys over the JSON API', () => {
 
   it('accepts the key as Bearer (any case) or X-API-Key', async () => {
     const { key, prefix, id } = await (await create({ name: 'both', role: 'operator' })).json()
-    const variants: Record<string, string>[] = [{ Authorization: `Bearer ${key}` }, { Authorization: `bearer ${key}` }, { 'X-API-Key': key }]
+    const variants: Record<string, string>[] = [
+      { Authorization: `Bearer ${key}` },
+      { Authorization: `bearer ${key}` },
+      { 'X-API-Key': key },
+    ]
     for (const headers of variants) {
       const res = await whoami(headers)
       expect(res.status).toBe(200)
@@ -83,7 +122,9 @@ describe('API keys over the JSON API', () => {
     // written off the request path; wait for that write, not for a clock
     await vi.waitFor(async () => expect((await keyRow(t, prefix)).lastUsedAt).toBeGreaterThanOrEqual(before))
     const { items } = await (await t.app.request('/api/v1/keys?limit=500', { headers: admin.headers })).json()
-    expect(Date.parse(items.find((k: { prefix: string }) => k.prefix === prefix).lastUsedAt)).toBeGreaterThanOrEqual(before)
+    expect(Date.parse(items.find((k: { prefix: string }) => k.prefix === prefix).lastUsedAt)).toBeGreaterThanOrEqual(
+      before,
+    )
   })
 
   it('a revoked key is refused at once with key_revoked, by id or by prefix', async () => {
@@ -98,10 +139,15 @@ describe('API keys over the JSON API', () => {
       expect(after.status).toBe(401)
       expect((await errorOf(after)).code).toBe('key_revoked')
       expect((await keyRow(t, created.prefix)).revokedAt).toBeGreaterThan(0)
-      const [entry] = await t.db.select().from(auditLog).where(and(eq(auditLog.action, 'key.revoked'), eq(auditLog.target, created.prefix)))
+      const [entry] = await t.db
+        .select()
+        .from(auditLog)
+        .where(and(eq(auditLog.action, 'key.revoked'), eq(auditLog.target, created.prefix)))
       expect(entry!.actor).toBe(`user:${admin.user.email}`)
     }
-    expect((await t.app.request('/api/v1/keys/hs_nothere', { method: 'DELETE', headers: admin.headers })).status).toBe(404)
+    expect((await t.app.request('/api/v1/keys/hs_nothere', { method: 'DELETE', headers: admin.headers })).status).toBe(
+      404,
+    )
   })
 
   it('an expired key is refused with key_expired; an unknown one with key_invalid', async () => {
@@ -109,7 +155,10 @@ describe('API keys over the JSON API', () => {
       const k = await t.key('operator')
       return { key: k.key, row: await keyRow(t, k.key.slice(0, 11)) }
     })()
-    await t.db.update(apiKeys).set({ expiresAt: Date.now() - 1 }).where(eq(apiKeys.id, row.id))
+    await t.db
+      .update(apiKeys)
+      .set({ expiresAt: Date.now() - 1 })
+      .where(eq(apiKeys.id, row.id))
     const expired = await whoami({ Authorization: `Bearer ${key}` })
     expect(expired.status).toBe(401)
     expect((await errorOf(expired)).code).toBe('key_expired')
@@ -158,7 +207,10 @@ describe('API keys over the JSON API', () => {
     expect(users.status).toBe(403)
     expect((await errorOf(users)).code).toBe('forbidden')
     expect((await create({ name: 'escalate', role: 'admin' }, headers)).status).toBe(403)
-    const refusals = await t.db.select().from(auditLog).where(and(eq(auditLog.action, 'auth.forbidden'), eq(auditLog.actor, `key:${prefix}`)))
+    const refusals = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'auth.forbidden'), eq(auditLog.actor, `key:${prefix}`)))
     expect(refusals.map((r) => r.target).sort()).toEqual(['GET /api/v1/users', 'POST /api/v1/keys'])
   })
 
@@ -176,7 +228,12 @@ describe('API keys over the JSON API', () => {
 
 describe('API keys on the dashboard', () => {
   const hx = () => ({ ...admin.headers, 'HX-Request': 'true' })
-  const form = (fields: Record<string, string>) => t.app.request('/settings/keys', { method: 'POST', body: new URLSearchParams(fields), headers: { ...FORM, ...hx() } })
+  const form = (fields: Record<string, string>) =>
+    t.app.request('/settings/keys', {
+      method: 'POST',
+      body: new URLSearchParams(fields),
+      headers: { ...FORM, ...hx() },
+    })
 
   it('creates a key from the form and shows it once in the returned fragment', async () => {
     const res = await form({ name: 'n8n', role: 'operator', scope: 'ingest', expiresInDays: '7' })
@@ -217,7 +274,10 @@ describe('API keys on the dashboard', () => {
     const after = await whoami({ 'X-API-Key': key })
     expect(after.status).toBe(401)
     expect((await errorOf(after)).code).toBe('key_revoked')
-    const [entry] = await t.db.select().from(auditLog).where(and(eq(auditLog.action, 'key.revoked'), eq(auditLog.target, row.prefix)))
+    const [entry] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'key.revoked'), eq(auditLog.target, row.prefix)))
     expect(entry).toMatchObject({ actor: `user:${admin.user.email}`, summary: 'short-lived' })
   })
 })

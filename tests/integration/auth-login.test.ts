@@ -20,7 +20,12 @@ describe('sign-in form', () => {
 
   it('signs in: 303 to /, HttpOnly SameSite=Lax cookie on /, session row holds only the hash', async () => {
     const u = await t.user('viewer')
-    const res = await post(t, '/login', { email: u.email.toUpperCase(), password: PASSWORD }, { 'User-Agent': 'vitest' })
+    const res = await post(
+      t,
+      '/login',
+      { email: u.email.toUpperCase(), password: PASSWORD },
+      { 'User-Agent': 'vitest' },
+    )
     expect(res.status).toBe(303)
     expect(res.headers.get('location')).toBe('/')
     const cookie = cookieOf(res)
@@ -68,7 +73,10 @@ describe('sign-in form', () => {
     const cases: [string, string][] = [
       ['/settings/security', '/settings/security'],
       ['/alerts?state=firing', '/alerts?state=firing'],
-      ['/explore?name=llm_latency_ms&match[model]=a,b&agg=p95&from=2026-11-23T10:00:00Z', '/explore?name=llm_latency_ms&match[model]=a,b&agg=p95&from=2026-11-23T10:00:00Z'],
+      [
+        '/explore?name=llm_latency_ms&match[model]=a,b&agg=p95&from=2026-11-23T10:00:00Z',
+        '/explore?name=llm_latency_ms&match[model]=a,b&agg=p95&from=2026-11-23T10:00:00Z',
+      ],
       ['/\t/evil.com', '/'],
       ['//evil.com', '/'],
       ['//evil.com/path', '/'],
@@ -113,7 +121,12 @@ describe('sign-in form', () => {
     expect(res.status).toBe(303)
     expect(res.headers.get('location')).toBe('/login')
     expect(cookieOf(res)).toMatch(/hs_session=;.*Max-Age=0/i)
-    expect(await t.db.select().from(sessions).where(eq(sessions.id, sha256(s.token)))).toHaveLength(0)
+    expect(
+      await t.db
+        .select()
+        .from(sessions)
+        .where(eq(sessions.id, sha256(s.token))),
+    ).toHaveLength(0)
     const after = await t.app.request('/api/v1/whoami', { headers: s.headers })
     expect(after.status).toBe(401)
     const [entry] = (await auditRows(t, 'auth.logout')).filter((r) => r.actor === `user:${s.user.email}`)
@@ -123,20 +136,36 @@ describe('sign-in form', () => {
     const out = await t.app.request('/logout', { method: 'POST', headers: { ...hx.headers, 'HX-Request': 'true' } })
     expect(out.status).toBe(200)
     expect(out.headers.get('hx-redirect')).toBe('/login')
-    expect(await t.db.select().from(sessions).where(eq(sessions.id, sha256(hx.token)))).toHaveLength(0)
+    expect(
+      await t.db
+        .select()
+        .from(sessions)
+        .where(eq(sessions.id, sha256(hx.token))),
+    ).toHaveLength(0)
   })
 
   it('an expired session is 401 session_expired for the API and a redirect for pages', async () => {
     const s = await t.session('viewer')
-    await t.db.update(sessions).set({ expiresAt: Date.now() - 1000 }).where(eq(sessions.id, sha256(s.token)))
+    await t.db
+      .update(sessions)
+      .set({ expiresAt: Date.now() - 1000 })
+      .where(eq(sessions.id, sha256(s.token)))
     const api = await t.app.request('/api/v1/whoami', { headers: s.headers })
     expect(api.status).toBe(401)
     expect((await api.json()).error.code).toBe('session_expired')
     // the expired row is gone
-    expect(await t.db.select().from(sessions).where(eq(sessions.id, sha256(s.token)))).toHaveLength(0)
+    expect(
+      await t.db
+        .select()
+        .from(sessions)
+        .where(eq(sessions.id, sha256(s.token))),
+    ).toHaveLength(0)
 
     const s2 = await t.session('viewer')
-    await t.db.update(sessions).set({ expiresAt: Date.now() - 1000 }).where(eq(sessions.id, sha256(s2.token)))
+    await t.db
+      .update(sessions)
+      .set({ expiresAt: Date.now() - 1000 })
+      .where(eq(sessions.id, sha256(s2.token)))
     const page = await t.app.request('/settings/security', { headers: { ...s2.headers, Accept: 'text/html' } })
     expect(page.status).toBe(302)
     expect(page.headers.get('location')).toBe('/login?next=%2Fsettings%2Fsecurity&expired=1')
@@ -147,10 +176,16 @@ describe('sign-in form', () => {
     const early = await t.app.request('/api/v1/whoami', { headers: s.headers })
     expect(early.headers.get('set-cookie')).toBeNull() // young sessions are left alone
     const soon = Date.now() + 60_000
-    await t.db.update(sessions).set({ expiresAt: soon }).where(eq(sessions.id, sha256(s.token)))
+    await t.db
+      .update(sessions)
+      .set({ expiresAt: soon })
+      .where(eq(sessions.id, sha256(s.token)))
     const res = await t.app.request('/api/v1/whoami', { headers: s.headers })
     expect(res.status).toBe(200)
-    const [row] = await t.db.select().from(sessions).where(eq(sessions.id, sha256(s.token)))
+    const [row] = await t.db
+      .select()
+      .from(sessions)
+      .where(eq(sessions.id, sha256(s.token)))
     expect(row!.expiresAt).toBeGreaterThan(soon + 3_600_000)
     const cookie = cookieOf(res)
     expect(cookie).toContain(`hs_session=${s.token};`)
@@ -164,7 +199,9 @@ describe('sign-in form', () => {
     const page = await t.app.request('/settings/keys', { headers: { Accept: 'text/html' } })
     expect(page.status).toBe(302)
     expect(page.headers.get('location')).toBe('/login?next=%2Fsettings%2Fkeys')
-    const hx = await t.app.request('/settings/keys', { headers: { 'HX-Request': 'true', 'HX-Current-URL': 'http://localhost/settings/users' } })
+    const hx = await t.app.request('/settings/keys', {
+      headers: { 'HX-Request': 'true', 'HX-Current-URL': 'http://localhost/settings/users' },
+    })
     expect(hx.headers.get('hx-redirect')).toBe('/login?next=%2Fsettings%2Fusers')
     const api = await t.app.request('/api/v1/users', { headers: { Accept: 'text/html' } })
     expect(api.status).toBe(401)
@@ -190,7 +227,8 @@ describe('cookie and lock-out policy', () => {
     try {
       const u = await t.user('viewer')
       const statuses = []
-      for (let i = 0; i < 3; i++) statuses.push((await post(t, '/login', { email: u.email, password: `wrong ${i}` })).status)
+      for (let i = 0; i < 3; i++)
+        statuses.push((await post(t, '/login', { email: u.email, password: `wrong ${i}` })).status)
       expect(statuses).toEqual([401, 401, 429])
       const locked = await post(t, '/login', { email: u.email, password: PASSWORD })
       expect(locked.status).toBe(429)
@@ -226,13 +264,19 @@ describe('cookie and lock-out policy', () => {
       const fail = async () => (await post(t, '/login', { email: u.email, password: 'wrong' })).status
       expect([await fail(), await fail()]).toEqual([401, 429])
       expect((await post(t, '/login', { email: u.email, password: PASSWORD })).status).toBe(429)
-      await t.db.update(users).set({ lockedUntil: Date.now() - 1 }).where(eq(users.id, u.id))
+      await t.db
+        .update(users)
+        .set({ lockedUntil: Date.now() - 1 })
+        .where(eq(users.id, u.id))
       // one typo after the lock-out is one failure, not another lock-out
       expect(await fail()).toBe(401)
       const [row] = await t.db.select().from(users).where(eq(users.id, u.id))
       expect(row).toMatchObject({ failedLogins: 1, lockedUntil: null })
       expect(await fail()).toBe(429)
-      await t.db.update(users).set({ lockedUntil: Date.now() - 1 }).where(eq(users.id, u.id))
+      await t.db
+        .update(users)
+        .set({ lockedUntil: Date.now() - 1 })
+        .where(eq(users.id, u.id))
       expect((await post(t, '/login', { email: u.email, password: PASSWORD })).status).toBe(303)
     } finally {
       t.close()
@@ -244,7 +288,8 @@ describe('cookie and lock-out policy', () => {
     try {
       const u = await t.user('viewer')
       const from = (ip: string) => ({ 'X-Forwarded-For': `${ip}, 10.0.0.1` })
-      for (let i = 0; i < 3; i++) expect((await post(t, '/login', { email: u.email, password: 'wrong' }, from('203.0.113.7'))).status).toBe(401)
+      for (let i = 0; i < 3; i++)
+        expect((await post(t, '/login', { email: u.email, password: 'wrong' }, from('203.0.113.7'))).status).toBe(401)
       const limited = await post(t, '/login', { email: u.email, password: PASSWORD }, from('203.0.113.7'))
       expect(limited.status).toBe(429)
       expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
@@ -286,13 +331,23 @@ describe('CSRF', () => {
     expect(row!.role).toBe('viewer')
     const logout = await t.app.request('/logout', { method: 'POST', headers: cookieOnly() })
     expect(logout.status).toBe(403)
-    expect(await t.db.select().from(sessions).where(eq(sessions.id, sha256(admin.token)))).toHaveLength(1)
+    expect(
+      await t.db
+        .select()
+        .from(sessions)
+        .where(eq(sessions.id, sha256(admin.token))),
+    ).toHaveLength(1)
   })
 
   it('refuses a wrong token, including another session’s token', async () => {
     const other = await t.session('viewer')
     for (const token of ['wrong', other.csrf, `${admin.csrf}x`]) {
-      const res = await t.json('POST', '/api/v1/keys', { name: 'x', role: 'viewer' }, { ...cookieOnly(), 'X-CSRF-Token': token })
+      const res = await t.json(
+        'POST',
+        '/api/v1/keys',
+        { name: 'x', role: 'viewer' },
+        { ...cookieOnly(), 'X-CSRF-Token': token },
+      )
       expect(res.status).toBe(403)
       expect((await res.json()).error.code).toBe('csrf_failed')
     }
@@ -301,12 +356,22 @@ describe('CSRF', () => {
   it('accepts the header or the _csrf form field', async () => {
     const withHeader = await t.json('POST', '/api/v1/keys', { name: 'hdr', role: 'viewer' }, admin.headers)
     expect(withHeader.status).toBe(201)
-    const withField = await post(t, '/settings/keys', { name: 'from-form', role: 'viewer', _csrf: admin.csrf }, cookieOnly())
+    const withField = await post(
+      t,
+      '/settings/keys',
+      { name: 'from-form', role: 'viewer', _csrf: admin.csrf },
+      cookieOnly(),
+    )
     expect(withField.status).toBe(200)
     expect(await withField.text()).toContain('from-form')
-    const wrongField = await post(t, '/settings/keys', { name: 'bad-form', role: 'viewer', _csrf: 'nope' }, cookieOnly())
+    const wrongField = await post(
+      t,
+      '/settings/keys',
+      { name: 'bad-form', role: 'viewer', _csrf: 'nope' },
+      cookieOnly(),
+    )
     expect(wrongField.status).toBe(403)
-    expect((await t.db.select().from(apiKeys).where(eq(apiKeys.name, 'bad-form')))).toHaveLength(0)
+    expect(await t.db.select().from(apiKeys).where(eq(apiKeys.name, 'bad-form'))).toHaveLength(0)
   })
 
   it('needs no token for API-key requests', async () => {
@@ -318,13 +383,28 @@ describe('CSRF', () => {
   it('refuses a cross-site Origin outright, even with a valid token or an API key', async () => {
     const { headers } = await t.key('admin')
     const before = await keyCount()
-    const res = await t.json('POST', '/api/v1/keys', { name: 'x', role: 'viewer' }, { ...admin.headers, Origin: 'https://evil.example' })
+    const res = await t.json(
+      'POST',
+      '/api/v1/keys',
+      { name: 'x', role: 'viewer' },
+      { ...admin.headers, Origin: 'https://evil.example' },
+    )
     expect(res.status).toBe(403)
     expect((await res.json()).error.code).toBe('csrf_origin')
-    const byKey = await t.json('POST', '/api/v1/keys', { name: 'x', role: 'viewer' }, { ...headers, Origin: 'https://evil.example' })
+    const byKey = await t.json(
+      'POST',
+      '/api/v1/keys',
+      { name: 'x', role: 'viewer' },
+      { ...headers, Origin: 'https://evil.example' },
+    )
     expect(byKey.status).toBe(403)
     expect(await keyCount()).toBe(before)
-    const sameSite = await t.json('POST', '/api/v1/keys', { name: 'same', role: 'viewer' }, { ...admin.headers, Origin: t.config.PUBLIC_URL })
+    const sameSite = await t.json(
+      'POST',
+      '/api/v1/keys',
+      { name: 'same', role: 'viewer' },
+      { ...admin.headers, Origin: t.config.PUBLIC_URL },
+    )
     expect(sameSite.status).toBe(201)
   })
 })

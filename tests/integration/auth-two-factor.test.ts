@@ -11,7 +11,9 @@ const FORM = { 'Content-Type': 'application/x-www-form-urlencoded' }
 const post = (t: TestApp, path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
   t.app.request(path, { method: 'POST', body: new URLSearchParams(fields), headers: { ...FORM, ...headers } })
 const totp = (secret: string, timestamp = Date.now()) =>
-  new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({ timestamp })
+  new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' }).generate({
+    timestamp,
+  })
 /** A 6-digit code that is not valid now, nor in the neighbouring periods. */
 function wrongCode(secret: string) {
   const valid = new Set([-2, -1, 0, 1, 2].map((n) => totp(secret, Date.now() + n * 30_000)))
@@ -106,7 +108,10 @@ describe('two-factor enrolment and sign-in', () => {
   it('a code works once: the enrolment code and a used sign-in code are refused again (RFC 6238 §5.2)', async () => {
     const s = await t.session('viewer')
     const { secret, code: usedAtEnrolment } = await enrol(t, s)
-    const enrolmentCode = await post(t, '/login/2fa', { ticket: await passwordStep(t, s.user.email), code: usedAtEnrolment })
+    const enrolmentCode = await post(t, '/login/2fa', {
+      ticket: await passwordStep(t, s.user.email),
+      code: usedAtEnrolment,
+    })
     expect(enrolmentCode.status).toBe(401)
     const code = totp(secret, Date.now() + 30_000)
     expect((await post(t, '/login/2fa', { ticket: await passwordStep(t, s.user.email), code })).status).toBe(303)
@@ -161,7 +166,10 @@ describe('two-factor enrolment and sign-in', () => {
     expect(await off.json()).toEqual({ enabled: false })
     expect(await userRow(t, s.user.id)).toMatchObject({ totpSecret: null, totpEnabledAt: null, recoveryCodes: null })
     expect((await post(t, '/login', { email: s.user.email, password: PASSWORD })).status).toBe(303)
-    const [entry] = await t.db.select().from(auditLog).where(and(eq(auditLog.action, 'user.2fa_disabled'), eq(auditLog.target, s.user.email)))
+    const [entry] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.action, 'user.2fa_disabled'), eq(auditLog.target, s.user.email)))
     expect(entry!.actor).toBe(`user:${s.user.email}`)
   })
 

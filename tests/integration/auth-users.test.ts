@@ -23,10 +23,22 @@ describe('users API (admin)', () => {
   afterAll(() => t.close())
 
   it('creates a user: 201, no secrets in the reply, hashed password, audited', async () => {
-    const res = await t.json('POST', '/api/v1/users', { email: ' Grace@Example.com ', name: 'Grace', role: 'operator', password: PASSWORD }, admin.headers)
+    const res = await t.json(
+      'POST',
+      '/api/v1/users',
+      { email: ' Grace@Example.com ', name: 'Grace', role: 'operator', password: PASSWORD },
+      admin.headers,
+    )
     expect(res.status).toBe(201)
     const body = await res.json()
-    expect(body).toMatchObject({ email: 'grace@example.com', name: 'Grace', role: 'operator', twoFactor: false, locked: false, lastLoginAt: null })
+    expect(body).toMatchObject({
+      email: 'grace@example.com',
+      name: 'Grace',
+      role: 'operator',
+      twoFactor: false,
+      locked: false,
+      lastLoginAt: null,
+    })
     expect(Object.keys(body)).not.toContain('passwordHash')
     expect(JSON.stringify(body)).not.toContain('scrypt')
     const row = await userRow(t, body.id)
@@ -40,14 +52,24 @@ describe('users API (admin)', () => {
 
   it('refuses a duplicate email (any case) with 409', async () => {
     const u = await t.user('viewer')
-    const res = await t.json('POST', '/api/v1/users', { email: u.email.toUpperCase(), role: 'viewer', password: PASSWORD }, admin.headers)
+    const res = await t.json(
+      'POST',
+      '/api/v1/users',
+      { email: u.email.toUpperCase(), role: 'viewer', password: PASSWORD },
+      admin.headers,
+    )
     expect(res.status).toBe(409)
     expect((await res.json()).error.code).toBe('conflict')
   })
 
   it('names each bad field: email, short password, unknown role, unknown field, missing field', async () => {
     const before = (await t.db.select().from(users)).length
-    const bad = await t.json('POST', '/api/v1/users', { email: 'not-an-email', role: 'root', password: 'short', shoeSize: 44 }, admin.headers)
+    const bad = await t.json(
+      'POST',
+      '/api/v1/users',
+      { email: 'not-an-email', role: 'root', password: 'short', shoeSize: 44 },
+      admin.headers,
+    )
     expect(bad.status).toBe(400)
     const body = await bad.json()
     expect(body.error.code).toBe('invalid_input')
@@ -84,9 +106,17 @@ describe('users API (admin)', () => {
     expect(await res.json()).toMatchObject({ role: 'operator', name: 'Ops' })
     expect(await sessionsOf(t, s.user.id)).toHaveLength(0)
     expect((await t.app.request('/api/v1/whoami', { headers: s.headers })).status).toBe(401)
-    const [entry] = await t.db.select().from(auditLog).where(and(eq(auditLog.target, s.user.email), eq(auditLog.action, 'user.updated')))
+    const [entry] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.target, s.user.email), eq(auditLog.action, 'user.updated')))
     expect(entry).toMatchObject({ actor: `user:${admin.user.email}`, summary: 'changed name, role' })
-    const bad = await t.json('PATCH', `/api/v1/users/${s.user.id}`, { role: 'superuser', password: 'short' }, admin.headers)
+    const bad = await t.json(
+      'PATCH',
+      `/api/v1/users/${s.user.id}`,
+      { role: 'superuser', password: 'short' },
+      admin.headers,
+    )
     expect(bad.status).toBe(400)
     expect(await fieldsOf(bad)).toEqual(['password', 'role'])
   })
@@ -98,7 +128,10 @@ describe('users API (admin)', () => {
     const res = await t.json('PATCH', `/api/v1/users/${s.user.id}`, { password: 'a brand new password' }, admin.headers)
     expect(res.status).toBe(200)
     expect(await sessionsOf(t, s.user.id)).toHaveLength(0)
-    const [entry] = await t.db.select().from(auditLog).where(and(eq(auditLog.target, s.user.email), eq(auditLog.action, 'user.updated')))
+    const [entry] = await t.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.target, s.user.email), eq(auditLog.action, 'user.updated')))
     expect(entry!.summary).toBe('changed password')
     expect(entry!.summary).not.toContain('brand new')
     const old = await post(t, '/login', { email: s.user.email, password: PASSWORD })
@@ -122,7 +155,12 @@ describe('users API (admin)', () => {
     const before = (await t.db.select().from(users)).length
     for (const headers of [viewer.headers, operator.headers]) {
       expect((await t.app.request('/api/v1/users', { headers })).status).toBe(403)
-      const res = await t.json('POST', '/api/v1/users', { email: 'sneaky@example.com', role: 'admin', password: PASSWORD }, headers)
+      const res = await t.json(
+        'POST',
+        '/api/v1/users',
+        { email: 'sneaky@example.com', role: 'admin', password: PASSWORD },
+        headers,
+      )
       expect(res.status).toBe(403)
       expect((await res.json()).error.code).toBe('forbidden')
       expect((await t.json('PATCH', `/api/v1/users/${viewer.user.id}`, { role: 'admin' }, headers)).status).toBe(403)
@@ -137,7 +175,12 @@ describe('users API (admin)', () => {
     const page = await t.app.request('/settings/users', { headers: admin.headers })
     expect(page.status).toBe(200)
     expect(await page.text()).toContain(admin.user.email)
-    const add = await post(t, '/settings/users', { email: 'page-user@example.com', name: 'P', role: 'viewer', password: PASSWORD }, hx)
+    const add = await post(
+      t,
+      '/settings/users',
+      { email: 'page-user@example.com', name: 'P', role: 'viewer', password: PASSWORD },
+      hx,
+    )
     expect(add.status).toBe(200)
     expect(await add.text()).toContain('page-user@example.com')
     const [row] = await t.db.select().from(users).where(eq(users.email, 'page-user@example.com'))
@@ -148,7 +191,11 @@ describe('users API (admin)', () => {
     expect(badAdd.headers.get('hx-retarget')).toBe('#flash')
     expect(fragment).toContain('<code>email</code>')
     expect(fragment).toContain('<code>password</code>')
-    const reRole = await t.app.request(`/settings/users/${row!.id}`, { method: 'PATCH', body: new URLSearchParams({ role: 'operator' }), headers: { ...FORM, ...hx } })
+    const reRole = await t.app.request(`/settings/users/${row!.id}`, {
+      method: 'PATCH',
+      body: new URLSearchParams({ role: 'operator' }),
+      headers: { ...FORM, ...hx },
+    })
     expect(reRole.status).toBe(200)
     expect((await userRow(t, row!.id))!.role).toBe('operator')
     const del = await t.app.request(`/settings/users/${row!.id}`, { method: 'DELETE', headers: hx })
@@ -171,15 +218,24 @@ describe('the last admin', () => {
         const demote = await t.json('PATCH', `/api/v1/users/${admin.user.id}`, { role: 'operator' }, headers)
         expect(demote.status).toBe(409)
       }
-      const page = await t.app.request(`/settings/users/${admin.user.id}`, { method: 'PATCH', body: new URLSearchParams({ role: 'viewer' }), headers: { ...FORM, ...admin.headers, 'HX-Request': 'true' } })
+      const page = await t.app.request(`/settings/users/${admin.user.id}`, {
+        method: 'PATCH',
+        body: new URLSearchParams({ role: 'viewer' }),
+        headers: { ...FORM, ...admin.headers, 'HX-Request': 'true' },
+      })
       expect(page.status).toBe(409)
       expect((await userRow(t, admin.user.id))!.role).toBe('admin')
       // keeping the admin role, or changing the name, is fine
-      expect((await t.json('PATCH', `/api/v1/users/${admin.user.id}`, { role: 'admin', name: 'Root' }, admin.headers)).status).toBe(200)
+      expect(
+        (await t.json('PATCH', `/api/v1/users/${admin.user.id}`, { role: 'admin', name: 'Root' }, admin.headers))
+          .status,
+      ).toBe(200)
       const second = await t.user('admin')
       const demote = await t.json('PATCH', `/api/v1/users/${admin.user.id}`, { role: 'viewer' }, keyHeaders)
       expect(demote.status).toBe(200)
-      expect((await t.app.request(`/api/v1/users/${second.id}`, { method: 'DELETE', headers: keyHeaders })).status).toBe(409)
+      expect(
+        (await t.app.request(`/api/v1/users/${second.id}`, { method: 'DELETE', headers: keyHeaders })).status,
+      ).toBe(409)
     } finally {
       t.close()
     }
@@ -208,14 +264,29 @@ describe('my account: /api/v1/me and /api/v1/me/password', () => {
   it('changes my password with the current one, and ends all my sessions', async () => {
     const s = await t.session('operator')
     await t.login(s.user.email)
-    const wrong = await t.json('POST', '/api/v1/me/password', { currentPassword: 'not it', newPassword: 'another long password' }, s.headers)
+    const wrong = await t.json(
+      'POST',
+      '/api/v1/me/password',
+      { currentPassword: 'not it', newPassword: 'another long password' },
+      s.headers,
+    )
     expect(wrong.status).toBe(400)
     expect(await fieldsOf(wrong)).toEqual(['currentPassword'])
-    const short = await t.json('POST', '/api/v1/me/password', { currentPassword: PASSWORD, newPassword: 'short' }, s.headers)
+    const short = await t.json(
+      'POST',
+      '/api/v1/me/password',
+      { currentPassword: PASSWORD, newPassword: 'short' },
+      s.headers,
+    )
     expect(short.status).toBe(400)
     expect(await fieldsOf(short)).toEqual(['newPassword'])
     expect(await sessionsOf(t, s.user.id)).toHaveLength(2)
-    const ok = await t.json('POST', '/api/v1/me/password', { currentPassword: PASSWORD, newPassword: 'another long password' }, s.headers)
+    const ok = await t.json(
+      'POST',
+      '/api/v1/me/password',
+      { currentPassword: PASSWORD, newPassword: 'another long password' },
+      s.headers,
+    )
     expect(ok.status).toBe(200)
     expect(await ok.json()).toEqual({ ok: true, signedOut: true })
     expect(await sessionsOf(t, s.user.id)).toHaveLength(0)
@@ -228,7 +299,8 @@ describe('my account: /api/v1/me and /api/v1/me/password', () => {
   it('changes my password from the dashboard security page', async () => {
     const s = await t.session('viewer')
     const hx = { ...s.headers, ...FORM, 'HX-Request': 'true' }
-    const change = (fields: Record<string, string>) => t.app.request('/settings/security/password', { method: 'POST', body: new URLSearchParams(fields), headers: hx })
+    const change = (fields: Record<string, string>) =>
+      t.app.request('/settings/security/password', { method: 'POST', body: new URLSearchParams(fields), headers: hx })
     const wrong = await change({ currentPassword: 'nope', newPassword: 'a page-made password' })
     expect(wrong.status).toBe(400)
     expect(await wrong.text()).toContain('<code>currentPassword</code>: does not match')
@@ -245,7 +317,11 @@ describe('my account: /api/v1/me and /api/v1/me/password', () => {
 
 describe('first start', () => {
   let t: TestApp
-  const cfg = (over: Partial<Parameters<typeof ensureFirstAdmin>[1]> = {}) => ({ setupTtlMinutes: 60, publicUrl: 'http://localhost:8787', ...over })
+  const cfg = (over: Partial<Parameters<typeof ensureFirstAdmin>[1]> = {}) => ({
+    setupTtlMinutes: 60,
+    publicUrl: 'http://localhost:8787',
+    ...over,
+  })
   const tokenOf = (url: string) => new URL(url).searchParams.get('token')!
   beforeAll(async () => {
     t = await testApp()
@@ -288,7 +364,12 @@ describe('first start', () => {
     const again = await t.app.request(`/setup?token=${token}`)
     expect(again.status).toBe(302)
     expect(again.headers.get('location')).toBe('/login')
-    const second = await post(t, '/setup', { token, email: 'second@example.com', password: PASSWORD }, { Accept: 'text/html' })
+    const second = await post(
+      t,
+      '/setup',
+      { token, email: 'second@example.com', password: PASSWORD },
+      { Accept: 'text/html' },
+    )
     expect(second.status).toBe(409)
     expect(await t.db.select().from(users)).toHaveLength(1)
     // the token itself is spent: even with no users again, it is refused
@@ -317,13 +398,18 @@ describe('first start', () => {
   it('creates the admin directly from ADMIN_EMAIL/ADMIN_PASSWORD, and then does nothing', async () => {
     await t.db.delete(users)
     await t.db.delete(setupTokens)
-    const made = await ensureFirstAdmin(t.db, cfg({ adminEmail: 'boss@example.com', adminPassword: 'the boss password' }))
+    const made = await ensureFirstAdmin(
+      t.db,
+      cfg({ adminEmail: 'boss@example.com', adminPassword: 'the boss password' }),
+    )
     expect(made).toEqual({ kind: 'admin_created', email: 'boss@example.com' })
     expect(await t.db.select().from(setupTokens)).toHaveLength(0)
     const [row] = await t.db.select().from(users)
     expect(row).toMatchObject({ email: 'boss@example.com', role: 'admin' })
     expect((await t.login('boss@example.com', 'the boss password')).res.status).toBe(303)
-    expect(await ensureFirstAdmin(t.db, cfg({ adminEmail: 'other@example.com', adminPassword: 'the other password' }))).toEqual({ kind: 'ready' })
+    expect(
+      await ensureFirstAdmin(t.db, cfg({ adminEmail: 'other@example.com', adminPassword: 'the other password' })),
+    ).toEqual({ kind: 'ready' })
     expect(await t.db.select().from(users)).toHaveLength(1)
   })
 })

@@ -28,17 +28,30 @@ afterAll(async () => {
 })
 
 /** The job's handler, driven with a fake clock as the scheduler would call it. */
-const tick = (now: number) => componentChecksJob({ db: t.db, historyDays: 90 }).handler({ now, tick: now, log }) as Promise<Record<string, number>>
+const tick = (now: number) =>
+  componentChecksJob({ db: t.db, historyDays: 90 }).handler({ now, tick: now, log }) as Promise<Record<string, number>>
 
 async function make(name: string, http: Json, labels: Record<string, string> = {}) {
   const res = await t.json('POST', '/api/v1/components', { name, kind: 'service', labels, http }, op)
   expect(res.status).toBe(201)
   return (await res.json()) as Json
 }
-const history = (id: string) => t.db.select().from(statusHistory).where(eq(statusHistory.componentId, id)).orderBy(asc(statusHistory.ts), asc(statusHistory.id))
+const history = (id: string) =>
+  t.db
+    .select()
+    .from(statusHistory)
+    .where(eq(statusHistory.componentId, id))
+    .orderBy(asc(statusHistory.ts), asc(statusHistory.id))
 async function metric(name: string, component: string) {
-  const rows = await (await moved()).select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(asc(points.ts))
-  return rows.filter((r) => r.series.labels.component === component).map((r) => ({ labels: r.series.labels, ts: r.points.ts, value: r.points.value }))
+  const rows = await (await moved())
+    .select()
+    .from(points)
+    .innerJoin(series, eq(series.id, points.seriesId))
+    .where(eq(series.name, name))
+    .orderBy(asc(points.ts))
+  return rows
+    .filter((r) => r.series.labels.component === component)
+    .map((r) => ({ labels: r.series.labels, ts: r.points.ts, value: r.points.value }))
 }
 
 describe('HTTP checks (component-checks job)', () => {
@@ -47,9 +60,17 @@ describe('HTTP checks (component-checks job)', () => {
     const fail = await make('chk-500', { url: target.url('/fail') })
     const text = await make('chk-text', { url: target.url('/text'), expectedBodyText: 'all good' })
     const hang = await make('chk-hang', { url: target.url('/hang'), timeoutMs: 300 })
-    const body = await make('chk-slow-body', { url: target.url('/slow-body'), timeoutMs: 300, expectedBodyText: 'never' })
+    const body = await make('chk-slow-body', {
+      url: target.url('/slow-body'),
+      timeoutMs: 300,
+      expectedBodyText: 'never',
+    })
     const refused = await make('chk-refused', { url: await refusedUrl('/health'), method: 'HEAD' })
-    const accepts500 = await make('chk-500-expected', { url: target.url('/fail'), method: 'POST', expectedStatus: [500] })
+    const accepts500 = await make('chk-500-expected', {
+      url: target.url('/fail'),
+      method: 'POST',
+      expectedStatus: [500],
+    })
 
     const now = Date.now() + 1000
     const counts = await tick(now)
@@ -59,8 +80,12 @@ describe('HTTP checks (component-checks job)', () => {
     expect(okRow).toMatchObject({ ts: now, up: true, source: 'http', code: 200, message: null })
     expect(okRow!.latencyMs).toBeGreaterThanOrEqual(0)
     expect(await history(fail.id)).toMatchObject([{ up: false, code: 500, message: 'status 500 is not 200-399' }])
-    expect(await history(text.id)).toMatchObject([{ up: false, code: 200, message: 'body does not contain "all good"' }])
-    expect(await history(hang.id)).toMatchObject([{ up: false, code: null, latencyMs: null, message: 'timeout after 300 ms' }])
+    expect(await history(text.id)).toMatchObject([
+      { up: false, code: 200, message: 'body does not contain "all good"' },
+    ])
+    expect(await history(hang.id)).toMatchObject([
+      { up: false, code: null, latencyMs: null, message: 'timeout after 300 ms' },
+    ])
     expect(await history(body.id)).toMatchObject([{ up: false, code: null, message: 'timeout after 300 ms' }])
     const [refusedRow] = await history(refused.id)
     expect(refusedRow).toMatchObject({ up: false, code: null })
@@ -69,18 +94,26 @@ describe('HTTP checks (component-checks job)', () => {
 
     // metrics through the store: up 1/0 and latency_ms, labelled with the component and its labels
     expect(await metric('up', 'chk-ok')).toEqual([{ labels: { component: 'chk-ok', team: 'core' }, ts: now, value: 1 }])
-    expect((await metric('latency_ms', 'chk-ok'))[0]).toMatchObject({ labels: { component: 'chk-ok', team: 'core' }, ts: now })
+    expect((await metric('latency_ms', 'chk-ok'))[0]).toMatchObject({
+      labels: { component: 'chk-ok', team: 'core' },
+      ts: now,
+    })
     expect(await metric('up', 'chk-hang')).toMatchObject([{ value: 0 }])
     expect(await metric('latency_ms', 'chk-hang')).toEqual([]) // no response, no latency
     expect(await metric('up', 'chk-500')).toMatchObject([{ value: 0 }])
 
     // the current status is on the component
     const got = (await (await t.app.request(`/api/v1/components/${hang.id}`, { headers: op })).json()) as Json
-    expect(got.status).toMatchObject({ state: 'down', message: 'timeout after 300 ms', lastCheckAt: new Date(now).toISOString() })
+    expect(got.status).toMatchObject({
+      state: 'down',
+      message: 'timeout after 300 ms',
+      lastCheckAt: new Date(now).toISOString(),
+    })
     const good = (await (await t.app.request(`/api/v1/components/${ok.id}`, { headers: op })).json()) as Json
     expect(good.status.state).toBe('up')
 
-    for (const c of [ok, fail, text, hang, body, refused, accepts500]) await t.app.request(`/api/v1/components/${c.id}`, { method: 'DELETE', headers: op })
+    for (const c of [ok, fail, text, hang, body, refused, accepts500])
+      await t.app.request(`/api/v1/components/${c.id}`, { method: 'DELETE', headers: op })
   })
 
   it('respects each check interval', async () => {
@@ -105,13 +138,17 @@ describe('HTTP checks (component-checks job)', () => {
     let running = 0
     let most = 0
     const seen: number[] = []
-    await inPool(Array.from({ length: 25 }, (_, i) => i), 4, async (i) => {
-      running++
-      most = Math.max(most, running)
-      await new Promise((resolve) => setImmediate(resolve))
-      seen.push(i)
-      running--
-    })
+    await inPool(
+      Array.from({ length: 25 }, (_, i) => i),
+      4,
+      async (i) => {
+        running++
+        most = Math.max(most, running)
+        await new Promise((resolve) => setImmediate(resolve))
+        seen.push(i)
+        running--
+      },
+    )
     expect(most).toBe(4)
     expect(seen.sort((a, b) => a - b)).toEqual(Array.from({ length: 25 }, (_, i) => i))
   })
@@ -134,14 +171,26 @@ describe('HTTP checks (component-checks job)', () => {
     const [a, b] = await Promise.all([tick(now), tick(now)])
     expect(a!.checked! + b!.checked!).toBe(1)
     expect(await history(c.id)).toHaveLength(1)
-    const [row] = await t.db.select().from(components).where(and(eq(components.id, c.id)))
+    const [row] = await t.db
+      .select()
+      .from(components)
+      .where(and(eq(components.id, c.id)))
     expect(row!.nextCheckAt).toBe(now + 60_000)
   })
 
   it('purges status history older than the retention in small batches', async () => {
     const c = await make('chk-purge', { url: target.url('/ok'), timeoutMs: 2000, intervalSeconds: 3600 })
     const now = Date.now() + 1000
-    await t.db.insert(statusHistory).values(Array.from({ length: 5 }, (_, i) => ({ componentId: c.id, ts: now - 91 * 86_400_000 - i, up: true, source: 'http' as const })))
+    await t.db
+      .insert(statusHistory)
+      .values(
+        Array.from({ length: 5 }, (_, i) => ({
+          componentId: c.id,
+          ts: now - 91 * 86_400_000 - i,
+          up: true,
+          source: 'http' as const,
+        })),
+      )
     const counts = await tick(now)
     expect(counts.purged).toBeGreaterThanOrEqual(5)
     expect((await history(c.id)).every((r) => r.ts >= now - 90 * 86_400_000)).toBe(true)

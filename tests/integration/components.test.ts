@@ -19,12 +19,23 @@ beforeAll(async () => {
 afterAll(() => t.close())
 
 const create = (body: unknown, headers = op) => t.json('POST', '/api/v1/components', body, headers)
-const fields = async (res: Response) => ((await res.json()) as { error: { details: { field: string; message: string }[] } }).error.details.map((d) => d.field)
-const auditOf = async (action: string, target: string) => t.db.select().from(auditLog).where(and(eq(auditLog.action, action), eq(auditLog.target, target)))
+const fields = async (res: Response) =>
+  ((await res.json()) as { error: { details: { field: string; message: string }[] } }).error.details.map((d) => d.field)
+const auditOf = async (action: string, target: string) =>
+  t.db
+    .select()
+    .from(auditLog)
+    .where(and(eq(auditLog.action, action), eq(auditLog.target, target)))
 
 describe('components CRUD', () => {
   it('creates an HTTP-checked component with defaults, audited', async () => {
-    const res = await create({ name: 'search-api', kind: 'service', labels: { team: 'search' }, description: 'Search', http: { url: 'https://search.example.com/health' } })
+    const res = await create({
+      name: 'search-api',
+      kind: 'service',
+      labels: { team: 'search' },
+      description: 'Search',
+      http: { url: 'https://search.example.com/health' },
+    })
     expect(res.status).toBe(201)
     const body = (await res.json()) as Json
     expect(body).toMatchObject({
@@ -32,7 +43,14 @@ describe('components CRUD', () => {
       kind: 'service',
       labels: { team: 'search' },
       check: 'http',
-      http: { url: 'https://search.example.com/health', method: 'GET', intervalSeconds: 60, timeoutMs: 10_000, expectedStatus: ['200-399'], expectedBodyText: null },
+      http: {
+        url: 'https://search.example.com/health',
+        method: 'GET',
+        intervalSeconds: 60,
+        timeoutMs: 10_000,
+        expectedStatus: ['200-399'],
+        expectedBodyText: null,
+      },
       push: null,
       status: { state: 'unknown' },
     })
@@ -71,9 +89,18 @@ describe('components CRUD', () => {
       [{ name: 'a3', kind: 'service', http: { url: 'not a url' } }, 'http.url'],
       [{ name: 'a4', kind: 'service', http: { url: 'http://x.test', intervalSeconds: 5 } }, 'http.intervalSeconds'],
       [{ name: 'a5', kind: 'service', http: { url: 'http://x.test', method: 'DELETE' } }, 'http.method'],
-      [{ name: 'a6', kind: 'service', http: { url: 'http://x.test', expectedStatus: ['2xx'] } }, 'http.expectedStatus.0'],
-      [{ name: 'a7', kind: 'service', http: { url: 'http://x.test', intervalSeconds: 10, timeoutMs: 20_000 } }, 'http.timeoutMs'],
-      [{ name: 'a8', kind: 'service', http: { url: 'http://x.test', method: 'HEAD', expectedBodyText: 'ok' } }, 'http.expectedBodyText'],
+      [
+        { name: 'a6', kind: 'service', http: { url: 'http://x.test', expectedStatus: ['2xx'] } },
+        'http.expectedStatus.0',
+      ],
+      [
+        { name: 'a7', kind: 'service', http: { url: 'http://x.test', intervalSeconds: 10, timeoutMs: 20_000 } },
+        'http.timeoutMs',
+      ],
+      [
+        { name: 'a8', kind: 'service', http: { url: 'http://x.test', method: 'HEAD', expectedBodyText: 'ok' } },
+        'http.expectedBodyText',
+      ],
       [{ name: 'a9', kind: 'robot', http: { url: 'http://x.test' } }, 'kind'],
       [{ name: 'has space', kind: 'agent', http: { url: 'http://x.test' } }, 'name'],
       [{ name: 'b1', kind: 'agent', labels: { component: 'x' }, http: { url: 'http://x.test' } }, 'labels'],
@@ -105,47 +132,91 @@ describe('components CRUD', () => {
     expect((await t.app.request(`/api/v1/components/${id}/history`, { headers: viewer })).status).toBe(404)
     expect((await t.json('PATCH', `/api/v1/components/${id}`, { description: 'x' }, op)).status).toBe(404)
     expect((await t.app.request(`/api/v1/components/${id}`, { method: 'DELETE', headers: op })).status).toBe(404)
-    expect((await t.app.request(`/api/v1/components/${id}/rotate-token`, { method: 'POST', headers: op })).status).toBe(404)
+    expect((await t.app.request(`/api/v1/components/${id}/rotate-token`, { method: 'POST', headers: op })).status).toBe(
+      404,
+    )
   })
 
   it('viewers read but may not write (403)', async () => {
-    const made = (await (await create({ name: 'ro-target', kind: 'agent', push: { expectedIntervalSeconds: 60 } })).json()) as Json
-    expect((await create({ name: 'by-viewer', kind: 'agent', http: { url: 'http://v.test' } }, viewer)).status).toBe(403)
+    const made = (await (
+      await create({ name: 'ro-target', kind: 'agent', push: { expectedIntervalSeconds: 60 } })
+    ).json()) as Json
+    expect((await create({ name: 'by-viewer', kind: 'agent', http: { url: 'http://v.test' } }, viewer)).status).toBe(
+      403,
+    )
     expect((await t.json('PATCH', `/api/v1/components/${made.id}`, { description: 'x' }, viewer)).status).toBe(403)
-    expect((await t.app.request(`/api/v1/components/${made.id}`, { method: 'DELETE', headers: viewer })).status).toBe(403)
-    expect((await t.app.request(`/api/v1/components/${made.id}/rotate-token`, { method: 'POST', headers: viewer })).status).toBe(403)
+    expect((await t.app.request(`/api/v1/components/${made.id}`, { method: 'DELETE', headers: viewer })).status).toBe(
+      403,
+    )
+    expect(
+      (await t.app.request(`/api/v1/components/${made.id}/rotate-token`, { method: 'POST', headers: viewer })).status,
+    ).toBe(403)
     expect((await t.app.request('/api/v1/components', { headers: viewer })).status).toBe(200)
     expect((await t.app.request('/api/v1/components')).status).toBe(401)
   })
 
   it('PATCH merges check fields, switches between http and push', async () => {
-    const made = (await (await create({ name: 'switcher', kind: 'model', http: { url: 'http://m.test/health', intervalSeconds: 30 } })).json()) as Json
-    const patched = (await (await t.json('PATCH', `/api/v1/components/${made.id}`, { http: { timeoutMs: 5000, expectedStatus: [200, '300-302'] }, labels: { env: 'prod' } }, op)).json()) as Json
-    expect(patched.http).toMatchObject({ url: 'http://m.test/health', intervalSeconds: 30, timeoutMs: 5000, expectedStatus: ['200', '300-302'] })
+    const made = (await (
+      await create({ name: 'switcher', kind: 'model', http: { url: 'http://m.test/health', intervalSeconds: 30 } })
+    ).json()) as Json
+    const patched = (await (
+      await t.json(
+        'PATCH',
+        `/api/v1/components/${made.id}`,
+        { http: { timeoutMs: 5000, expectedStatus: [200, '300-302'] }, labels: { env: 'prod' } },
+        op,
+      )
+    ).json()) as Json
+    expect(patched.http).toMatchObject({
+      url: 'http://m.test/health',
+      intervalSeconds: 30,
+      timeoutMs: 5000,
+      expectedStatus: ['200', '300-302'],
+    })
     expect(patched.labels).toEqual({ env: 'prod' })
-    const toPush = (await (await t.json('PATCH', `/api/v1/components/${made.id}`, { push: { expectedIntervalSeconds: 120, graceSeconds: 10 } }, op)).json()) as Json
-    expect(toPush).toMatchObject({ check: 'push', http: null, push: { expectedIntervalSeconds: 120, graceSeconds: 10 } })
+    const toPush = (await (
+      await t.json(
+        'PATCH',
+        `/api/v1/components/${made.id}`,
+        { push: { expectedIntervalSeconds: 120, graceSeconds: 10 } },
+        op,
+      )
+    ).json()) as Json
+    expect(toPush).toMatchObject({
+      check: 'push',
+      http: null,
+      push: { expectedIntervalSeconds: 120, graceSeconds: 10 },
+    })
     expect(toPush.push.token).toBeTruthy()
     const noUrl = await t.json('PATCH', `/api/v1/components/${made.id}`, { http: { intervalSeconds: 20 } }, op)
     expect(noUrl.status).toBe(400)
     expect(await fields(noUrl)).toContain('http.url')
-    const back = (await (await t.json('PATCH', `/api/v1/components/${made.id}`, { http: { url: 'https://m.test/ok' } }, op)).json()) as Json
+    const back = (await (
+      await t.json('PATCH', `/api/v1/components/${made.id}`, { http: { url: 'https://m.test/ok' } }, op)
+    ).json()) as Json
     expect(back).toMatchObject({ check: 'http', push: null, http: { url: 'https://m.test/ok', intervalSeconds: 60 } })
     expect((await t.app.request(`/api/v1/push/${toPush.push.token}`)).status).toBe(404)
     expect(await auditOf('component.updated', 'switcher')).toHaveLength(3)
   })
 
   it('lists by name with a cursor and filters by kind', async () => {
-    for (const n of ['list-1', 'list-2', 'list-3']) await create({ name: n, kind: 'vector_store', http: { url: 'http://l.test' } })
-    const first = (await (await t.app.request('/api/v1/components?kind=vector_store&limit=2', { headers: viewer })).json()) as Json
+    for (const n of ['list-1', 'list-2', 'list-3'])
+      await create({ name: n, kind: 'vector_store', http: { url: 'http://l.test' } })
+    const first = (await (
+      await t.app.request('/api/v1/components?kind=vector_store&limit=2', { headers: viewer })
+    ).json()) as Json
     expect(first.items.map((x: Json) => x.name)).toEqual(['list-1', 'list-2'])
-    const second = (await (await t.app.request(`/api/v1/components?kind=vector_store&limit=2&cursor=${first.next}`, { headers: viewer })).json()) as Json
+    const second = (await (
+      await t.app.request(`/api/v1/components?kind=vector_store&limit=2&cursor=${first.next}`, { headers: viewer })
+    ).json()) as Json
     expect(second.items.map((x: Json) => x.name)).toEqual(['list-3'])
     expect(second.next).toBeNull()
   })
 
   it('DELETE removes the component and its history, audited', async () => {
-    const made = (await (await create({ name: 'to-delete', kind: 'database', push: { expectedIntervalSeconds: 60 } })).json()) as Json
+    const made = (await (
+      await create({ name: 'to-delete', kind: 'database', push: { expectedIntervalSeconds: 60 } })
+    ).json()) as Json
     await t.app.request(`/api/v1/push/${made.push.token}?status=up`)
     expect((await t.app.request(`/api/v1/components/${made.id}`, { method: 'DELETE', headers: op })).status).toBe(204)
     expect(await t.db.select().from(statusHistory).where(eq(statusHistory.componentId, made.id))).toHaveLength(0)
@@ -156,14 +227,37 @@ describe('components CRUD', () => {
 
 describe('status history and uptime', () => {
   it('pages history newest first with from/to and a cursor', async () => {
-    const made = (await (await create({ name: 'hist', kind: 'agent', push: { expectedIntervalSeconds: 60 } })).json()) as Json
+    const made = (await (
+      await create({ name: 'hist', kind: 'agent', push: { expectedIntervalSeconds: 60 } })
+    ).json()) as Json
     const base = Date.parse('2026-11-20T00:00:00Z')
-    await t.db.insert(statusHistory).values(Array.from({ length: 5 }, (_, i) => ({ componentId: made.id, ts: base + i * 60_000, up: i !== 2, source: 'push' as const, message: `n${i}` })))
-    const page1 = (await (await t.app.request(`/api/v1/components/${made.id}/history?limit=2`, { headers: viewer })).json()) as Json
+    await t.db
+      .insert(statusHistory)
+      .values(
+        Array.from({ length: 5 }, (_, i) => ({
+          componentId: made.id,
+          ts: base + i * 60_000,
+          up: i !== 2,
+          source: 'push' as const,
+          message: `n${i}`,
+        })),
+      )
+    const page1 = (await (
+      await t.app.request(`/api/v1/components/${made.id}/history?limit=2`, { headers: viewer })
+    ).json()) as Json
     expect(page1.items.map((r: Json) => r.message)).toEqual(['n4', 'n3'])
-    const page2 = (await (await t.app.request(`/api/v1/components/${made.id}/history?limit=2&cursor=${page1.next}`, { headers: viewer })).json()) as Json
-    expect(page2.items.map((r: Json) => [r.message, r.up])).toEqual([['n2', false], ['n1', true]])
-    const ranged = (await (await t.app.request(`/api/v1/components/${made.id}/history?from=${base + 60_000}&to=2026-11-20T00:03:00Z`, { headers: viewer })).json()) as Json
+    const page2 = (await (
+      await t.app.request(`/api/v1/components/${made.id}/history?limit=2&cursor=${page1.next}`, { headers: viewer })
+    ).json()) as Json
+    expect(page2.items.map((r: Json) => [r.message, r.up])).toEqual([
+      ['n2', false],
+      ['n1', true],
+    ])
+    const ranged = (await (
+      await t.app.request(`/api/v1/components/${made.id}/history?from=${base + 60_000}&to=2026-11-20T00:03:00Z`, {
+        headers: viewer,
+      })
+    ).json()) as Json
     expect(ranged.items.map((r: Json) => r.message)).toEqual(['n2', 'n1'])
     expect(ranged.items[0]).toMatchObject({ ts: '2026-11-20T00:02:00.000Z', up: false, source: 'push' })
     const bad = await t.app.request(`/api/v1/components/${made.id}/history?from=yesterday`, { headers: viewer })
@@ -173,7 +267,9 @@ describe('status history and uptime', () => {
 
   it('uptime is time-weighted; gaps longer than two intervals are unknown; the result before a window covers its start', async () => {
     // push every 60 s + 30 s grace: a result holds for at most 180 s
-    const made = (await (await create({ name: 'uptime-calc', kind: 'service', push: { expectedIntervalSeconds: 60, graceSeconds: 30 } })).json()) as Json
+    const made = (await (
+      await create({ name: 'uptime-calc', kind: 'service', push: { expectedIntervalSeconds: 60, graceSeconds: 30 } })
+    ).json()) as Json
     const now = Date.parse('2026-11-21T12:00:00Z')
     const [row] = await t.db.select().from(components).where(eq(components.id, made.id))
     const store = createMetricStore(t.db)
@@ -186,7 +282,8 @@ describe('status history and uptime', () => {
       [5, false], // down -5 .. -2
       [2, true], // up -2 .. now
     ]
-    for (const [minutesAgo, up] of results) await recordResult({ db: t.db, store }, row!, { ts: now - minutesAgo * 60_000, up, source: 'push' })
+    for (const [minutesAgo, up] of results)
+      await recordResult({ db: t.db, store }, row!, { ts: now - minutesAgo * 60_000, up, source: 'push' })
     const [hour, tenMin] = (await uptimes(t.db, [3_600_000, 10 * 60_000], now, [made.id])).get(made.id)!
     // hour: up 1 + 3 + 3 + 2 = 9 min, known 9 + 1 + 3 = 13 min
     expect(hour).toBeCloseTo((9 / 13) * 100, 3)
@@ -201,7 +298,11 @@ describe('status history and uptime', () => {
 describe('pages', () => {
   const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
   const post = (path: string, headers: Record<string, string>, fields: Record<string, string> = {}) =>
-    t.app.request(path, { method: 'POST', body: form(fields), headers: { ...headers, 'HX-Request': 'true', 'Content-Type': 'application/x-www-form-urlencoded' } })
+    t.app.request(path, {
+      method: 'POST',
+      body: form(fields),
+      headers: { ...headers, 'HX-Request': 'true', 'Content-Type': 'application/x-www-form-urlencoded' },
+    })
 
   it('the list shows components; only operators get the New button', async () => {
     const viewerSession = await t.session('viewer')
@@ -209,41 +310,108 @@ describe('pages', () => {
     const asViewer = await (await t.app.request('/components', { headers: viewerSession.headers })).text()
     expect(asViewer).toContain('search-api')
     expect(asViewer).not.toContain('href="/new/component"')
-    expect(await (await t.app.request('/components', { headers: opSession.headers })).text()).toContain('href="/new/component"')
+    expect(await (await t.app.request('/components', { headers: opSession.headers })).text()).toContain(
+      'href="/new/component"',
+    )
     expect((await t.app.request('/new/component', { headers: viewerSession.headers })).status).toBe(403)
     const newPage = await (await t.app.request('/new/component', { headers: opSession.headers })).text()
-    for (const name of ['name', 'kind', 'url', 'method', 'intervalSeconds', 'timeoutMs', 'expectedStatus', 'expectedBodyText', 'expectedIntervalSeconds', 'graceSeconds']) expect(newPage).toContain(`name="${name}"`)
+    for (const name of [
+      'name',
+      'kind',
+      'url',
+      'method',
+      'intervalSeconds',
+      'timeoutMs',
+      'expectedStatus',
+      'expectedBodyText',
+      'expectedIntervalSeconds',
+      'graceSeconds',
+    ])
+      expect(newPage).toContain(`name="${name}"`)
   })
 
   it('the form shows validation errors in #flash, then creates and redirects', async () => {
     const s = await t.session('operator')
-    const bad = await post('/components', s.headers, { name: 'page-made', kind: 'service', check: 'http', url: 'ftp://x.test', intervalSeconds: '5', timeoutMs: '', labels: 'team=web\nnonsense' })
+    const bad = await post('/components', s.headers, {
+      name: 'page-made',
+      kind: 'service',
+      check: 'http',
+      url: 'ftp://x.test',
+      intervalSeconds: '5',
+      timeoutMs: '',
+      labels: 'team=web\nnonsense',
+    })
     expect(bad.status).toBe(400)
     expect(bad.headers.get('HX-Retarget')).toBe('#flash')
     const html = await bad.text()
     for (const field of ['http.url', 'http.intervalSeconds', 'labels']) expect(html).toContain(`<code>${field}</code>`)
-    const ok = await post('/components', s.headers, { name: 'page-made', kind: 'service', check: 'http', url: 'http://127.0.0.1:9/health', intervalSeconds: '30', timeoutMs: '2000', expectedStatus: '200-299, 418', labels: 'team=web' })
+    const ok = await post('/components', s.headers, {
+      name: 'page-made',
+      kind: 'service',
+      check: 'http',
+      url: 'http://127.0.0.1:9/health',
+      intervalSeconds: '30',
+      timeoutMs: '2000',
+      expectedStatus: '200-299, 418',
+      labels: 'team=web',
+    })
     expect(ok.status).toBe(200)
     const to = ok.headers.get('HX-Redirect')!
     expect(to).toMatch(/^\/components\/[0-9A-Z]{26}$/)
     const api = (await (await t.app.request(`/api/v1${to}`, { headers: op })).json()) as Json
-    expect(api).toMatchObject({ name: 'page-made', labels: { team: 'web' }, http: { intervalSeconds: 30, timeoutMs: 2000, expectedStatus: ['200-299', '418'] } })
+    expect(api).toMatchObject({
+      name: 'page-made',
+      labels: { team: 'web' },
+      http: { intervalSeconds: 30, timeoutMs: 2000, expectedStatus: ['200-299', '418'] },
+    })
     expect(await auditOf('component.created', 'page-made')).toHaveLength(1)
     // edit through the form: switch to push
-    const edited = await post(to, s.headers, { name: 'page-made', kind: 'agent', check: 'push', expectedIntervalSeconds: '120', graceSeconds: '15' })
+    const edited = await post(to, s.headers, {
+      name: 'page-made',
+      kind: 'agent',
+      check: 'push',
+      expectedIntervalSeconds: '120',
+      graceSeconds: '15',
+    })
     expect(edited.headers.get('HX-Redirect')).toBe(to)
     const after = (await (await t.app.request(`/api/v1${to}`, { headers: op })).json()) as Json
-    expect(after).toMatchObject({ kind: 'agent', check: 'push', push: { expectedIntervalSeconds: 120, graceSeconds: 15 } })
-    const badEdit = await post(to, s.headers, { name: 'page-made', kind: 'agent', check: 'push', expectedIntervalSeconds: 'often' })
+    expect(after).toMatchObject({
+      kind: 'agent',
+      check: 'push',
+      push: { expectedIntervalSeconds: 120, graceSeconds: 15 },
+    })
+    const badEdit = await post(to, s.headers, {
+      name: 'page-made',
+      kind: 'agent',
+      check: 'push',
+      expectedIntervalSeconds: 'often',
+    })
     expect(badEdit.status).toBe(400)
     expect(await badEdit.text()).toContain('<code>push.expectedIntervalSeconds</code>')
     const viewerSession = await t.session('viewer')
-    expect((await post('/components', viewerSession.headers, { name: 'nope', kind: 'agent', check: 'push', expectedIntervalSeconds: '60' })).status).toBe(403)
+    expect(
+      (
+        await post('/components', viewerSession.headers, {
+          name: 'nope',
+          kind: 'agent',
+          check: 'push',
+          expectedIntervalSeconds: '60',
+        })
+      ).status,
+    ).toBe(403)
   })
 
   it('a component page draws the status strip and a latency sparkline; operators see the push URL', async () => {
-    const made = (await (await create({ name: 'page-detail', kind: 'agent', push: { expectedIntervalSeconds: 60 } })).json()) as Json
-    for (const [status, ping] of [['up', 40], ['up', 55], ['down', 120], ['up', 35]] as const) await t.app.request(`/api/v1/push/${made.push.token}?status=${status}&ping=${ping}`)
+    const made = (await (
+      await create({ name: 'page-detail', kind: 'agent', push: { expectedIntervalSeconds: 60 } })
+    ).json()) as Json
+    for (const [status, ping] of [
+      ['up', 40],
+      ['up', 55],
+      ['down', 120],
+      ['up', 35],
+    ] as const)
+      await t.app.request(`/api/v1/push/${made.push.token}?status=${status}&ping=${ping}`)
     const opSession = await t.session('operator')
     const page = await (await t.app.request(`/components/${made.id}`, { headers: opSession.headers })).text()
     expect(page).toContain('<svg class="strip"')

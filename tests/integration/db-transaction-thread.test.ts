@@ -48,13 +48,29 @@ describe.each([
     const other = db
     await other.run(sql`create table w (id integer primary key, name text, n real, b blob)`)
     const w = sqliteTable('w', { id: integer('id').primaryKey(), name: text('name'), n: real('n'), b: blob('b') })
-    const asText = insertRowsOf(w, ['id', 'name', 'n'], [{ id: 1, name: 'x "quoted" ✓', n: 1.5 }, { id: 2, name: null, n: -3 }])
+    const asText = insertRowsOf(
+      w,
+      ['id', 'name', 'n'],
+      [
+        { id: 1, name: 'x "quoted" ✓', n: 1.5 },
+        { id: 2, name: null, n: -3 },
+      ],
+    )
     expect(typeof asText.rows).toBe('string')
     const withBlob = insertRowsOf(w, ['id', 'b'], [{ id: 3, b: Buffer.from([1, 2, 255]) }])
     expect(Array.isArray(withBlob.rows)).toBe(true)
     await writeTransaction(other, [asText, withBlob])
-    const rows = await other.all<{ id: number; name: string | null; n: number | null; b: Uint8Array | ArrayBuffer | null }>(sql`select id, name, n, b from w order by id`)
-    expect(rows.map((r) => [r.id, r.name, r.n])).toEqual([[1, 'x "quoted" ✓', 1.5], [2, null, -3], [3, null, null]])
+    const rows = await other.all<{
+      id: number
+      name: string | null
+      n: number | null
+      b: Uint8Array | ArrayBuffer | null
+    }>(sql`select id, name, n, b from w order by id`)
+    expect(rows.map((r) => [r.id, r.name, r.n])).toEqual([
+      [1, 'x "quoted" ✓', 1.5],
+      [2, null, -3],
+      [3, null, null],
+    ])
     expect([...new Uint8Array(rows[2]!.b as ArrayBuffer)]).toEqual([1, 2, 255])
   })
 
@@ -69,13 +85,19 @@ describe.each([
 
   it('runs a check that raises an error (a select) as part of the transaction', async () => {
     const check = (ok: boolean) => ({ sql: `select case when ? then 1 else json('not so') end`, args: [ok ? 1 : 0] })
-    await expect(writeTransaction(db, [{ sql: 'insert into t (v) values (?)', args: ['g'] }, check(false)])).rejects.toThrow(/malformed JSON/i)
+    await expect(
+      writeTransaction(db, [{ sql: 'insert into t (v) values (?)', args: ['g'] }, check(false)]),
+    ).rejects.toThrow(/malformed JSON/i)
     await writeTransaction(db, [{ sql: 'insert into t (v) values (?)', args: ['h'] }, check(true)])
     expect(await values(db)).toEqual(['a', 'b', 'c', 'd', 'h'])
   })
 
   it('applies transactions sent together in the order sent', async () => {
-    await Promise.all(Array.from({ length: 20 }, (_, i) => writeTransaction(db, [{ sql: 'insert into t (v) values (?)', args: [`n${i}`] }])))
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        writeTransaction(db, [{ sql: 'insert into t (v) values (?)', args: [`n${i}`] }]),
+      ),
+    )
     expect((await values(db)).slice(5)).toEqual(Array.from({ length: 20 }, (_, i) => `n${i}`))
   })
 })
@@ -88,7 +110,7 @@ it('refuses a transaction once the database is closed', async () => {
   await expect(writeTransaction(o.db, [{ sql: 'insert into t (v) values (?)', args: ['y'] }])).rejects.toThrow(/closed/)
 })
 
-describe('the transaction thread\'s epoch', () => {
+describe("the transaction thread's epoch", () => {
   const insert = (v: string) => ({ sql: 'insert into t (v) values (?)', args: [v] })
   it('refuses, writing nothing, a transaction made before another connection committed or one of its own rolled back; takes it again made as of the new epoch', async () => {
     const db = await open(`file:${join(dir, 'epoch.db')}`)

@@ -8,7 +8,9 @@ import { createLogger } from '../../app/lib/logger.ts'
 import { openDb } from '../../db/client.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
-type ErrorBody = { error: { code: string; message: string; details: { field: string; message: string }[] | null; requestId: string } }
+type ErrorBody = {
+  error: { code: string; message: string; details: { field: string; message: string }[] | null; requestId: string }
+}
 const errorOf = async (res: Response) => ((await res.json()) as ErrorBody).error
 const fieldsOf = (e: ErrorBody['error']) => (e.details ?? []).map((d) => d.field)
 const newUser = (email: string) => ({ email, role: 'viewer', password: 'a long enough password' })
@@ -26,7 +28,12 @@ describe('the error shape', () => {
     const res = await t.app.request('/api/v1/nothing-here', { headers: admin })
     expect(res.status).toBe(404)
     const e = await errorOf(res)
-    expect(e).toEqual({ code: 'not_found', message: expect.stringContaining('/api/v1/nothing-here'), details: null, requestId: expect.any(String) })
+    expect(e).toEqual({
+      code: 'not_found',
+      message: expect.stringContaining('/api/v1/nothing-here'),
+      details: null,
+      requestId: expect.any(String),
+    })
     expect(res.headers.get('x-request-id')).toBe(e.requestId)
   })
 
@@ -47,7 +54,12 @@ describe('the error shape', () => {
 
 describe('each status', () => {
   it('400 names each bad field of the body', async () => {
-    const res = await t.json('POST', '/api/v1/users', { email: 'not-an-email', role: 'king', password: 'short', extra: 1 }, admin)
+    const res = await t.json(
+      'POST',
+      '/api/v1/users',
+      { email: 'not-an-email', role: 'king', password: 'short', extra: 1 },
+      admin,
+    )
     expect(res.status).toBe(400)
     const e = await errorOf(res)
     expect(e.code).toBe('invalid_input')
@@ -62,7 +74,11 @@ describe('each status', () => {
   })
 
   it('400 for a body that is not JSON', async () => {
-    const res = await t.app.request('/api/v1/users', { method: 'POST', body: '{"email":', headers: { ...admin, 'Content-Type': 'application/json' } })
+    const res = await t.app.request('/api/v1/users', {
+      method: 'POST',
+      body: '{"email":',
+      headers: { ...admin, 'Content-Type': 'application/json' },
+    })
     expect(res.status).toBe(400)
     expect((await errorOf(res)).code).toBe('invalid_json')
   })
@@ -107,21 +123,36 @@ describe('each status', () => {
     try {
       const { headers } = await small.key('admin')
       const body = JSON.stringify({ ...newUser('big@example.com'), name: 'n'.repeat(2000) })
-      const declared = await small.app.request('/api/v1/users', { method: 'POST', body, headers: { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(body.length) } })
+      const declared = await small.app.request('/api/v1/users', {
+        method: 'POST',
+        body,
+        headers: { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(body.length) },
+      })
       expect(declared.status).toBe(413)
       const e = await errorOf(declared)
       expect(e.code).toBe('payload_too_large')
       expect(e.message).toContain('1024')
-      const streamed = await small.app.request('/api/v1/users', { method: 'POST', body: new Blob([body]).stream(), headers: { ...headers, 'Content-Type': 'application/json' }, duplex: 'half' } as RequestInit)
+      const streamed = await small.app.request('/api/v1/users', {
+        method: 'POST',
+        body: new Blob([body]).stream(),
+        headers: { ...headers, 'Content-Type': 'application/json' },
+        duplex: 'half',
+      } as RequestInit)
       expect(streamed.status).toBe(413)
-      expect((await small.client.execute("select count(*) as n from users where email = 'big@example.com'")).rows[0]?.n).toBe(0)
+      expect(
+        (await small.client.execute("select count(*) as n from users where email = 'big@example.com'")).rows[0]?.n,
+      ).toBe(0)
     } finally {
       small.close()
     }
   })
 
   it('415 for a body that is not JSON where JSON is expected', async () => {
-    const res = await t.app.request('/api/v1/users', { method: 'POST', body: JSON.stringify(newUser('plain@example.com')), headers: { ...admin, 'Content-Type': 'text/plain' } })
+    const res = await t.app.request('/api/v1/users', {
+      method: 'POST',
+      body: JSON.stringify(newUser('plain@example.com')),
+      headers: { ...admin, 'Content-Type': 'text/plain' },
+    })
     expect(res.status).toBe(415)
     const e = await errorOf(res)
     expect(e.code).toBe('unsupported_media_type')
@@ -136,7 +167,8 @@ describe('429 rate limits', () => {
       const a = await limited.key('viewer')
       const b = await limited.key('viewer')
       const statuses = []
-      for (let i = 0; i < 3; i++) statuses.push((await limited.app.request('/api/v1/whoami', { headers: a.headers })).status)
+      for (let i = 0; i < 3; i++)
+        statuses.push((await limited.app.request('/api/v1/whoami', { headers: a.headers })).status)
       expect(statuses).toEqual([200, 200, 429])
       const res = await limited.app.request('/api/v1/whoami', { headers: a.headers })
       expect(res.status).toBe(429)
@@ -153,7 +185,8 @@ describe('429 rate limits', () => {
     try {
       const from = (ip: string) => ({ 'X-Forwarded-For': `${ip}, 10.0.0.1` })
       const statuses = []
-      for (let i = 0; i < 3; i++) statuses.push((await limited.app.request('/api/v1/whoami', { headers: from('203.0.113.7') })).status)
+      for (let i = 0; i < 3; i++)
+        statuses.push((await limited.app.request('/api/v1/whoami', { headers: from('203.0.113.7') })).status)
       expect(statuses).toEqual([401, 401, 429])
       const res = await limited.app.request('/api/v1/whoami', { headers: from('203.0.113.7') })
       expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
@@ -168,7 +201,8 @@ describe('429 rate limits', () => {
     const limited = await testApp({ IP_RATE_LIMIT_BURST: '2', IP_RATE_LIMIT_PER_SECOND: '1' })
     try {
       const statuses = []
-      for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3']) statuses.push((await limited.app.request('/api/v1/whoami', { headers: { 'X-Forwarded-For': ip } })).status)
+      for (const ip of ['203.0.113.1', '203.0.113.2', '203.0.113.3'])
+        statuses.push((await limited.app.request('/api/v1/whoami', { headers: { 'X-Forwarded-For': ip } })).status)
       expect(statuses).toEqual([401, 401, 429])
     } finally {
       limited.close()
@@ -194,7 +228,9 @@ describe('HTMX callers', () => {
   })
 
   it('are sent to the sign-in page with HX-Redirect when not signed in', async () => {
-    const res = await t.app.request('/settings/users', { headers: { 'HX-Request': 'true', 'HX-Current-URL': 'http://localhost/settings/keys' } })
+    const res = await t.app.request('/settings/users', {
+      headers: { 'HX-Request': 'true', 'HX-Current-URL': 'http://localhost/settings/keys' },
+    })
     expect(res.headers.get('hx-redirect')).toBe('/login?next=%2Fsettings%2Fkeys')
   })
 })
@@ -227,8 +263,18 @@ describe('failures on our side', () => {
     try {
       const ro = await openDb({ url: `file:${file}` })
       try {
-        const app = createApp({ config: t.config, db: ro.db, log: createLogger('silent'), sealer: t.sealer, telemetry: t.telemetry })
-        const res = await app.request('/api/v1/users', { method: 'POST', body: JSON.stringify(newUser('readonly@example.com')), headers: { ...admin, 'Content-Type': 'application/json' } })
+        const app = createApp({
+          config: t.config,
+          db: ro.db,
+          log: createLogger('silent'),
+          sealer: t.sealer,
+          telemetry: t.telemetry,
+        })
+        const res = await app.request('/api/v1/users', {
+          method: 'POST',
+          body: JSON.stringify(newUser('readonly@example.com')),
+          headers: { ...admin, 'Content-Type': 'application/json' },
+        })
         expect(res.status).toBe(503)
         expect(res.headers.get('retry-after')).toBe('5')
         const e = await errorOf(res)
@@ -242,8 +288,12 @@ describe('failures on our side', () => {
       if (asRoot) execFileSync('chattr', ['-i', file])
       else chmodSync(file, 0o644)
     }
-    expect((await t.client.execute("select count(*) as n from users where email = 'readonly@example.com'")).rows[0]?.n).toBe(0)
-    expect((await t.client.execute("select count(*) as n from audit_log where target = 'readonly@example.com'")).rows[0]?.n).toBe(0)
+    expect(
+      (await t.client.execute("select count(*) as n from users where email = 'readonly@example.com'")).rows[0]?.n,
+    ).toBe(0)
+    expect(
+      (await t.client.execute("select count(*) as n from audit_log where target = 'readonly@example.com'")).rows[0]?.n,
+    ).toBe(0)
   })
 
   it('a database locked by another writer answers with 503 after the busy timeout and writes nothing', async () => {
@@ -259,7 +309,9 @@ describe('failures on our side', () => {
       await tx.rollback()
       holder.close()
     }
-    expect((await t.client.execute("select count(*) as n from users where email = 'locked@example.com'")).rows[0]?.n).toBe(0)
+    expect(
+      (await t.client.execute("select count(*) as n from users where email = 'locked@example.com'")).rows[0]?.n,
+    ).toBe(0)
     expect((await t.json('POST', '/api/v1/users', newUser('locked@example.com'), admin)).status).toBe(201)
   })
 })

@@ -1,7 +1,14 @@
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
-import { backoffMs, DEFAULT_SETTINGS, getBreaker, isOpen, reportOutcome, targetBreakerKey } from '../../app/modules/healing/breakers.ts'
+import {
+  backoffMs,
+  DEFAULT_SETTINGS,
+  getBreaker,
+  isOpen,
+  reportOutcome,
+  targetBreakerKey,
+} from '../../app/modules/healing/breakers.ts'
 import { openDb } from '../../db/client.ts'
 import { breakerEvents } from '../../db/schema/healing.ts'
 import { componentChecksJob } from '../../jobs/components.ts'
@@ -19,7 +26,8 @@ const { op, viewer, ingest } = await roleHeaders(t)
 
 const ok = (key: string, now: number) => reportOutcome(t.db, key, { ok: true }, now)
 const fail = (key: string, now: number, error = 'boom') => reportOutcome(t.db, key, { ok: false, error }, now)
-const events = (key: string) => t.db.select().from(breakerEvents).where(eq(breakerEvents.key, key)).orderBy(asc(breakerEvents.id))
+const events = (key: string) =>
+  t.db.select().from(breakerEvents).where(eq(breakerEvents.key, key)).orderBy(asc(breakerEvents.id))
 const path = (key: string, tail = '') => `/api/v1/healing/breakers/${encodeURIComponent(key)}${tail}`
 
 describe('the breaker state machine', () => {
@@ -27,12 +35,21 @@ describe('the breaker state machine', () => {
     const key = fresh()
     const seq = [true, false, true, false, true] // 2 of 5 failed: 40 %
     let at = T0
-    for (const s of seq) expect((await reportOutcome(t.db, key, { ok: s, error: 'x' }, at++)).transition).toBeUndefined()
+    for (const s of seq)
+      expect((await reportOutcome(t.db, key, { ok: s, error: 'x' }, at++)).transition).toBeUndefined()
     expect((await getBreaker(t.db, key))!.state).toBe('CLOSED')
     const r = await fail(key, at) // 3 of 6: 50 %
     expect(r.transition).toEqual({ from: 'CLOSED', to: 'OPEN' })
-    expect(r.breaker).toMatchObject({ state: 'OPEN', openCount: 1, openedAt: at, retryAt: at + DEFAULT_SETTINGS.baseBackoffMs, lastError: 'boom' })
-    expect(await events(key)).toMatchObject([{ from: 'CLOSED', to: 'OPEN', reason: '3 of the last 6 calls failed (last: boom)' }])
+    expect(r.breaker).toMatchObject({
+      state: 'OPEN',
+      openCount: 1,
+      openedAt: at,
+      retryAt: at + DEFAULT_SETTINGS.baseBackoffMs,
+      lastError: 'boom',
+    })
+    expect(await events(key)).toMatchObject([
+      { from: 'CLOSED', to: 'OPEN', reason: '3 of the last 6 calls failed (last: boom)' },
+    ])
   })
 
   it('fewer calls than the minimum never open by rate; 3 failures in a row open at once', async () => {
@@ -53,7 +70,8 @@ describe('the breaker state machine', () => {
     const b = (await getBreaker(t.db, key))!
     expect(b.window).toEqual(Array(10).fill(1))
     // 4 failures spread out in 10 calls: 40 %, never 3 in a row → stays closed
-    for (const s of [false, true, false, true, false, true, false]) expect((await reportOutcome(t.db, key, { ok: s }, T0 + 100)).breaker.state).toBe('CLOSED')
+    for (const s of [false, true, false, true, false, true, false])
+      expect((await reportOutcome(t.db, key, { ok: s }, T0 + 100)).breaker.state).toBe('CLOSED')
   })
 
   it('OPEN until the backoff passes, then half-open; closes after 3 successful probes', async () => {
@@ -73,7 +91,11 @@ describe('the breaker state machine', () => {
     const closed = await ok(key, retryAt + 2000)
     expect(closed.transition).toEqual({ from: 'HALF_OPEN', to: 'CLOSED' })
     expect(closed.breaker).toMatchObject({ state: 'CLOSED', openCount: 0, window: [], retryAt: null })
-    expect((await events(key)).map((e) => `${e.from}>${e.to}`)).toEqual(['CLOSED>OPEN', 'OPEN>HALF_OPEN', 'HALF_OPEN>CLOSED'])
+    expect((await events(key)).map((e) => `${e.from}>${e.to}`)).toEqual([
+      'CLOSED>OPEN',
+      'OPEN>HALF_OPEN',
+      'HALF_OPEN>CLOSED',
+    ])
   })
 
   it('a failed half-open probe opens it again with the backoff doubled, up to the cap; closing resets it', async () => {
@@ -106,7 +128,9 @@ describe('the breaker state machine', () => {
   })
 
   it('targetBreakerKey names a route target', () => {
-    expect(targetBreakerKey({ model: 'llama3:8b', host: 'http://10.0.0.5:11434' })).toBe('model:http://10.0.0.5:11434/llama3:8b')
+    expect(targetBreakerKey({ model: 'llama3:8b', host: 'http://10.0.0.5:11434' })).toBe(
+      'model:http://10.0.0.5:11434/llama3:8b',
+    )
   })
 })
 
@@ -124,7 +148,9 @@ describe('concurrent reports', () => {
     const key = fresh()
     const other = await openDb({ url: t.config.DATABASE_URL })
     try {
-      await Promise.all(Array.from({ length: 8 }, (_, i) => reportOutcome(i % 2 ? other.db : t.db, key, { ok: true }, T0)))
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => reportOutcome(i % 2 ? other.db : t.db, key, { ok: true }, T0)),
+      )
       const b = (await getBreaker(t.db, key))!
       expect(b.window).toHaveLength(8)
       expect(b.updatedAt).toBeGreaterThanOrEqual(T0 + 7) // every write moved it on by at least 1 ms
@@ -135,7 +161,9 @@ describe('concurrent reports', () => {
 
   it('lose no outcome over HTTP, and the opening is recorded once', async () => {
     const key = fresh()
-    const res = await Promise.all(Array.from({ length: 6 }, () => t.json('POST', path(key, '/report'), { ok: false, error: 'down' }, ingest)))
+    const res = await Promise.all(
+      Array.from({ length: 6 }, () => t.json('POST', path(key, '/report'), { ok: false, error: 'down' }, ingest)),
+    )
     expect(res.map((r) => r.status)).toEqual(Array(6).fill(200))
     const b = (await getBreaker(t.db, key))!
     expect(b.state).toBe('OPEN')
@@ -149,11 +177,21 @@ describe('the breakers API', () => {
     const key = 'model:http://127.0.0.1:11434/llama3:8b'
     let res = await t.json('POST', path(key, '/report'), { status: 'success' }, ingest)
     expect(res.status).toBe(200)
-    expect(await res.json()).toMatchObject({ key, state: 'CLOSED', window: { calls: 1, failures: 0 }, transition: null })
+    expect(await res.json()).toMatchObject({
+      key,
+      state: 'CLOSED',
+      window: { calls: 1, failures: 0 },
+      transition: null,
+    })
     for (let i = 0; i < 2; i++) await t.json('POST', path(key, '/report'), { ok: false, error: 'HTTP 500' }, op)
     res = await t.json('POST', path(key, '/report'), { status: 'failure', error: 'HTTP 500' }, ingest)
     const body = (await res.json()) as Json
-    expect(body).toMatchObject({ state: 'OPEN', lastError: 'HTTP 500', transition: { from: 'CLOSED', to: 'OPEN' }, window: { calls: 4, failures: 3, consecutiveFailures: 3 } })
+    expect(body).toMatchObject({
+      state: 'OPEN',
+      lastError: 'HTTP 500',
+      transition: { from: 'CLOSED', to: 'OPEN' },
+      window: { calls: 4, failures: 3, consecutiveFailures: 3 },
+    })
     res = await t.app.request(path(key), { headers: viewer })
     expect(res.status).toBe(200)
     const one = (await res.json()) as Json
@@ -161,15 +199,22 @@ describe('the breakers API', () => {
     expect(one.events).toMatchObject([{ from: 'CLOSED', to: 'OPEN' }])
     res = await t.app.request('/api/v1/healing/breakers?state=OPEN&prefix=model:', { headers: viewer })
     expect(((await res.json()) as Json).items.map((b: Json) => b.key)).toContain(key)
-    const audited = await t.client.execute({ sql: "select summary from audit_log where action = 'breaker.transition' and target = ?", args: [key] })
+    const audited = await t.client.execute({
+      sql: "select summary from audit_log where action = 'breaker.transition' and target = ?",
+      args: [key],
+    })
     expect(audited.rows.map((r) => r.summary)).toEqual(['CLOSED → OPEN'])
   })
 
   it('paginates the list by key', async () => {
     for (const k of ['page:a', 'page:b', 'page:c']) await ok(k, T0)
-    const first = (await (await t.app.request('/api/v1/healing/breakers?prefix=page:&limit=2', { headers: viewer })).json()) as Json
+    const first = (await (
+      await t.app.request('/api/v1/healing/breakers?prefix=page:&limit=2', { headers: viewer })
+    ).json()) as Json
     expect(first.items.map((b: Json) => b.key)).toEqual(['page:a', 'page:b'])
-    const second = (await (await t.app.request(`/api/v1/healing/breakers?prefix=page:&limit=2&cursor=${first.next}`, { headers: viewer })).json()) as Json
+    const second = (await (
+      await t.app.request(`/api/v1/healing/breakers?prefix=page:&limit=2&cursor=${first.next}`, { headers: viewer })
+    ).json()) as Json
     expect(second).toMatchObject({ items: [{ key: 'page:c' }], next: null })
   })
 
@@ -180,13 +225,35 @@ describe('the breakers API', () => {
     const res = await t.app.request(path(key, '/reset'), { method: 'POST', headers: op })
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ state: 'CLOSED', openCount: 0, window: { calls: 0 } })
-    expect((await events(key)).at(-1)).toMatchObject({ from: 'OPEN', to: 'CLOSED', reason: expect.stringContaining('reset by key:') })
-    expect((await t.client.execute({ sql: "select count(*) as n from audit_log where action = 'breaker.reset' and target = ?", args: [key] })).rows[0]!.n).toBe(1)
-    expect((await t.app.request(path('test:no-such-breaker', '/reset'), { method: 'POST', headers: op })).status).toBe(404)
+    expect((await events(key)).at(-1)).toMatchObject({
+      from: 'OPEN',
+      to: 'CLOSED',
+      reason: expect.stringContaining('reset by key:'),
+    })
+    expect(
+      (
+        await t.client.execute({
+          sql: "select count(*) as n from audit_log where action = 'breaker.reset' and target = ?",
+          args: [key],
+        })
+      ).rows[0]!.n,
+    ).toBe(1)
+    expect((await t.app.request(path('test:no-such-breaker', '/reset'), { method: 'POST', headers: op })).status).toBe(
+      404,
+    )
   })
 
   it('refuses bad keys and bad bodies with a 400 naming the field', async () => {
-    for (const bad of [' leading-space', 'has space', `x:${'x'.repeat(299)}`, 'model:ünïcode', '-kind:x', 'no-kind', 'kind:', ':name']) {
+    for (const bad of [
+      ' leading-space',
+      'has space',
+      `x:${'x'.repeat(299)}`,
+      'model:ünïcode',
+      '-kind:x',
+      'no-kind',
+      'kind:',
+      ':name',
+    ]) {
       const res = await t.json('POST', path(bad, '/report'), { ok: true }, op)
       expect(res.status, bad).toBe(400)
       expect(((await res.json()) as Json).error.details).toMatchObject([{ field: 'key' }])
@@ -206,7 +273,11 @@ describe('the breakers API', () => {
       expect(((await res.json()) as Json).error.details.map((d: Json) => d.field)).toContain(field)
     }
     expect(await getBreaker(t.db, key)).toBeUndefined()
-    const res = await t.app.request(path(key, '/report'), { method: 'POST', body: 'ok=true', headers: { ...op, 'Content-Type': 'text/plain' } })
+    const res = await t.app.request(path(key, '/report'), {
+      method: 'POST',
+      body: 'ok=true',
+      headers: { ...op, 'Content-Type': 'text/plain' },
+    })
     expect(res.status).toBe(415)
     expect((await t.app.request(path('test:unknown'), { headers: viewer })).status).toBe(404)
   })
@@ -225,9 +296,24 @@ describe('tuning a breaker', () => {
   it('PATCH merges settings (operator+), creates the breaker if new, and the machine follows them', async () => {
     const key = fresh()
     expect((await t.json('PATCH', path(key), { consecutiveFailures: 1 }, viewer)).status).toBe(403)
-    let res = await t.json('PATCH', path(key), { consecutiveFailures: 1, baseBackoffMs: 1000, maxBackoffMs: 1500, successesToClose: 1 }, op)
+    let res = await t.json(
+      'PATCH',
+      path(key),
+      { consecutiveFailures: 1, baseBackoffMs: 1000, maxBackoffMs: 1500, successesToClose: 1 },
+      op,
+    )
     expect(res.status).toBe(200)
-    expect(await res.json()).toMatchObject({ key, state: 'CLOSED', settings: { ...DEFAULT_SETTINGS, consecutiveFailures: 1, baseBackoffMs: 1000, maxBackoffMs: 1500, successesToClose: 1 } })
+    expect(await res.json()).toMatchObject({
+      key,
+      state: 'CLOSED',
+      settings: {
+        ...DEFAULT_SETTINGS,
+        consecutiveFailures: 1,
+        baseBackoffMs: 1000,
+        maxBackoffMs: 1500,
+        successesToClose: 1,
+      },
+    })
     expect((await fail(key, T0)).breaker).toMatchObject({ state: 'OPEN', retryAt: T0 + 1000 })
     expect((await fail(key, T0 + 1000)).breaker).toMatchObject({ state: 'OPEN', retryAt: T0 + 2500 }) // doubled, capped at 1500
     expect((await ok(key, T0 + 2500)).transition).toEqual({ from: 'OPEN', to: 'CLOSED' })
@@ -235,7 +321,10 @@ describe('tuning a breaker', () => {
     for (let i = 0; i < 3; i++) await ok(key, T0 + 3000 + i)
     res = await t.json('PATCH', path(key), { windowSize: 2, minCalls: 2, consecutiveFailures: 2 }, op)
     expect(await res.json()).toMatchObject({ window: { calls: 2 }, settings: { windowSize: 2, baseBackoffMs: 1000 } })
-    const audited = await t.client.execute({ sql: "select count(*) as n from audit_log where action = 'breaker.updated' and target = ?", args: [key] })
+    const audited = await t.client.execute({
+      sql: "select count(*) as n from audit_log where action = 'breaker.updated' and target = ?",
+      args: [key],
+    })
     expect(audited.rows[0]!.n).toBe(2)
   })
 
@@ -263,7 +352,12 @@ describe('component checks feed component breakers', () => {
   it('each HTTP check result is an outcome for component:<name>; three failed checks open it', async () => {
     const target = await httpTarget()
     try {
-      const res = await t.json('POST', '/api/v1/components', { name: 'brk-api', kind: 'service', http: { url: target.url('/fail'), intervalSeconds: 10 } }, op)
+      const res = await t.json(
+        'POST',
+        '/api/v1/components',
+        { name: 'brk-api', kind: 'service', http: { url: target.url('/fail'), intervalSeconds: 10 } },
+        op,
+      )
       expect(res.status).toBe(201)
       const job = componentChecksJob({ db: t.db, historyDays: 90 })
       const log = createLogger('silent')

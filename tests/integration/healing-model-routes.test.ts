@@ -2,7 +2,13 @@ import { asc, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
 import { getBreaker, reportOutcome, targetBreakerKey } from '../../app/modules/healing/breakers.ts'
-import { failbackRoute, failoverRoute, getRouteByName, routesOnBreaker, runFailbacks } from '../../app/modules/healing/model-routes.ts'
+import {
+  failbackRoute,
+  failoverRoute,
+  getRouteByName,
+  routesOnBreaker,
+  runFailbacks,
+} from '../../app/modules/healing/model-routes.ts'
 import { runProbes } from '../../app/modules/healing/probes.ts'
 import { modelRouteEvents } from '../../db/schema/healing.ts'
 import { modelRouteProbesJob, probeTimeoutMs } from '../../jobs/model-route-probes.ts'
@@ -23,19 +29,33 @@ async function create(body: Json) {
   expect(res.status, await res.clone().text()).toBe(201)
   return (await res.json()) as Json
 }
-const get = (name: string, headers: Record<string, string> = viewer) => t.app.request(`/api/v1/model-routes/${name}`, { headers })
+const get = (name: string, headers: Record<string, string> = viewer) =>
+  t.app.request(`/api/v1/model-routes/${name}`, { headers })
 const openBreaker = async (key: string, now = Date.now()) => {
   for (let i = 0; i < 3; i++) await reportOutcome(t.db, key, { ok: false, error: 'down' }, now)
 }
 const events = async (name: string) => {
   const r = (await getRouteByName(t.db, name))!
-  return t.db.select().from(modelRouteEvents).where(eq(modelRouteEvents.routeId, r.id)).orderBy(asc(modelRouteEvents.id))
+  return t.db
+    .select()
+    .from(modelRouteEvents)
+    .where(eq(modelRouteEvents.routeId, r.id))
+    .orderBy(asc(modelRouteEvents.id))
 }
 
 describe('model routes CRUD', () => {
   it('creates, reads, lists, changes and deletes a route', async () => {
     const name = routeName()
-    const created = await create({ name, description: 'chat', targets: [{ model: 'llama3:8b', host: `${host(1)}/` }, { model: 'mistral:7b', host: host(2), weight: 5 }], failbackAfterMs: 30_000, probePath: '/api/tags' })
+    const created = await create({
+      name,
+      description: 'chat',
+      targets: [
+        { model: 'llama3:8b', host: `${host(1)}/` },
+        { model: 'mistral:7b', host: host(2), weight: 5 },
+      ],
+      failbackAfterMs: 30_000,
+      probePath: '/api/tags',
+    })
     expect(created).toMatchObject({
       name,
       version: 1,
@@ -49,29 +69,58 @@ describe('model routes CRUD', () => {
       probePath: '/api/tags',
       changeReason: 'created',
     })
-    expect((await t.json('POST', '/api/v1/model-routes', { name, targets: [{ model: 'x', host: host(3) }] }, op)).status).toBe(409)
+    expect(
+      (await t.json('POST', '/api/v1/model-routes', { name, targets: [{ model: 'x', host: host(3) }] }, op)).status,
+    ).toBe(409)
 
     const list = (await (await t.app.request('/api/v1/model-routes', { headers: viewer })).json()) as Json
     expect(list.items.map((r: Json) => r.name)).toContain(name)
 
-    let res = await t.json('PATCH', `/api/v1/model-routes/${name}`, { failbackAfterMs: 1000, description: 'changed' }, op)
+    let res = await t.json(
+      'PATCH',
+      `/api/v1/model-routes/${name}`,
+      { failbackAfterMs: 1000, description: 'changed' },
+      op,
+    )
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ version: 2, failbackAfterMs: 1000, description: 'changed' })
 
     // New targets: the active one stays active at its new place.
     await failoverRoute(t.db, name, { reason: 'test', actor: 'test', now: Date.now() })
-    res = await t.json('PATCH', `/api/v1/model-routes/${name}`, { targets: [{ model: 'qwen:4b', host: host(3) }, { model: 'mistral:7b', host: host(2) }] }, op)
+    res = await t.json(
+      'PATCH',
+      `/api/v1/model-routes/${name}`,
+      {
+        targets: [
+          { model: 'qwen:4b', host: host(3) },
+          { model: 'mistral:7b', host: host(2) },
+        ],
+      },
+      op,
+    )
     expect(await res.json()).toMatchObject({ activeIndex: 1, active: { model: 'mistral:7b' } })
     // The active one removed: back to target 0, recorded.
     res = await t.json('PATCH', `/api/v1/model-routes/${name}`, { targets: [{ model: 'qwen:4b', host: host(3) }] }, op)
-    expect(await res.json()).toMatchObject({ activeIndex: 0, changeReason: 'targets changed: the active target was removed' })
+    expect(await res.json()).toMatchObject({
+      activeIndex: 0,
+      changeReason: 'targets changed: the active target was removed',
+    })
     expect((await events(name)).at(-1)).toMatchObject({ fromIndex: 1, toIndex: 0 })
 
     res = await t.app.request(`/api/v1/model-routes/${name}`, { method: 'DELETE', headers: op })
     expect(res.status).toBe(204)
     expect((await get(name)).status).toBe(404)
-    const audited = await t.client.execute({ sql: "select action from audit_log where target = ? and action like 'model_route.%' order by id", args: [name] })
-    expect(audited.rows.map((r) => r.action)).toEqual(['model_route.created', 'model_route.updated', 'model_route.updated', 'model_route.updated', 'model_route.deleted'])
+    const audited = await t.client.execute({
+      sql: "select action from audit_log where target = ? and action like 'model_route.%' order by id",
+      args: [name],
+    })
+    expect(audited.rows.map((r) => r.action)).toEqual([
+      'model_route.created',
+      'model_route.updated',
+      'model_route.updated',
+      'model_route.updated',
+      'model_route.deleted',
+    ])
   })
 
   it('refuses bad input with a 400 naming the field', async () => {
@@ -84,7 +133,16 @@ describe('model routes CRUD', () => {
       [{ ...good, targets: [{ model: 'a', host: 'http://u:p@x:1' }] }, 'targets.0.host'],
       [{ ...good, targets: [{ model: '', host: host(1) }] }, 'targets.0.model'],
       [{ ...good, targets: [{ model: 'a', host: host(1), weight: -1 }] }, 'targets.0.weight'],
-      [{ ...good, targets: [{ model: 'a', host: host(1) }, { model: 'a', host: `${host(1)}/` }] }, 'targets'],
+      [
+        {
+          ...good,
+          targets: [
+            { model: 'a', host: host(1) },
+            { model: 'a', host: `${host(1)}/` },
+          ],
+        },
+        'targets',
+      ],
       [{ ...good, targets: Array.from({ length: 21 }, (_, i) => ({ model: `m${i}`, host: host(1) })) }, 'targets'],
       [{ ...good, failbackAfterMs: -5 }, 'failbackAfterMs'],
       [{ ...good, failbackAfterMs: 1.5 }, 'failbackAfterMs'],
@@ -106,18 +164,43 @@ describe('model routes CRUD', () => {
   })
 
   it('access: any key reads one route (agents, ingest keys too); only operators change routes', async () => {
-    const name = (await create({ name: routeName(), targets: [{ model: 'a', host: host(1) }, { model: 'b', host: host(2) }] })).name
+    const name = (
+      await create({
+        name: routeName(),
+        targets: [
+          { model: 'a', host: host(1) },
+          { model: 'b', host: host(2) },
+        ],
+      })
+    ).name
     expect((await get(name, ingest)).status).toBe(200)
     expect((await t.app.request('/api/v1/model-routes', { headers: ingest })).status).toBe(403)
     expect((await t.json('POST', `/api/v1/model-routes/${name}/failover`, {}, viewer)).status).toBe(403)
-    expect((await t.json('POST', '/api/v1/model-routes', { name: routeName(), targets: [{ model: 'a', host: host(1) }] }, viewer)).status).toBe(403)
+    expect(
+      (
+        await t.json(
+          'POST',
+          '/api/v1/model-routes',
+          { name: routeName(), targets: [{ model: 'a', host: host(1) }] },
+          viewer,
+        )
+      ).status,
+    ).toBe(403)
     expect((await t.app.request(`/api/v1/model-routes/${name}`)).status).toBe(401)
   })
 })
 
 describe('the agents read: ETag and 304', () => {
   it('answers with a strong ETag and Cache-Control; If-None-Match gives 304 until the route or a breaker changes', async () => {
-    const name = (await create({ name: routeName(), targets: [{ model: 'a', host: host(11) }, { model: 'b', host: host(12) }] })).name
+    const name = (
+      await create({
+        name: routeName(),
+        targets: [
+          { model: 'a', host: host(11) },
+          { model: 'b', host: host(12) },
+        ],
+      })
+    ).name
     const first = await get(name)
     expect(first.status).toBe(200)
     const etag = first.headers.get('etag')!
@@ -133,7 +216,12 @@ describe('the agents read: ETag and 304', () => {
     expect((await get(name, { ...viewer, 'If-None-Match': '"0.NN"' })).status).toBe(200)
 
     // A breaker changing state (reported through the API) changes the ETag at once.
-    await t.json('POST', `/api/v1/healing/breakers/${encodeURIComponent(`model:${host(12)}/b`)}/report`, { ok: true }, ingest)
+    await t.json(
+      'POST',
+      `/api/v1/healing/breakers/${encodeURIComponent(`model:${host(12)}/b`)}/report`,
+      { ok: true },
+      ingest,
+    )
     const afterReport = await get(name, { ...viewer, 'If-None-Match': etag })
     expect(afterReport.status).toBe(200)
     const etag2 = afterReport.headers.get('etag')!
@@ -143,21 +231,48 @@ describe('the agents read: ETag and 304', () => {
     const moved = await get(name, { ...viewer, 'If-None-Match': etag2 })
     expect(moved.status).toBe(200)
     expect(moved.headers.get('etag')).toBe('"2.NC"')
-    expect(await moved.json()).toMatchObject({ version: 2, activeIndex: 1, active: { model: 'b', host: host(12), breakerState: 'CLOSED' }, changeReason: expect.stringContaining('maintenance') })
+    expect(await moved.json()).toMatchObject({
+      version: 2,
+      activeIndex: 1,
+      active: { model: 'b', host: host(12), breakerState: 'CLOSED' },
+      changeReason: expect.stringContaining('maintenance'),
+    })
   })
 
   it('shows unhealthy targets even when no rule acts on them', async () => {
-    const name = (await create({ name: routeName(), targets: [{ model: 'a', host: host(21) }, { model: 'b', host: host(22) }] })).name
+    const name = (
+      await create({
+        name: routeName(),
+        targets: [
+          { model: 'a', host: host(21) },
+          { model: 'b', host: host(22) },
+        ],
+      })
+    ).name
     await openBreaker(`model:${host(21)}/a`)
     const body = (await (await get(name)).json()) as Json
-    expect(body).toMatchObject({ activeIndex: 0, activeOpen: true, active: { healthy: false, breakerState: 'OPEN' }, targets: [{ healthy: false, breaker: { state: 'OPEN', lastError: 'down' } }, { healthy: true }] })
+    expect(body).toMatchObject({
+      activeIndex: 0,
+      activeOpen: true,
+      active: { healthy: false, breakerState: 'OPEN' },
+      targets: [{ healthy: false, breaker: { state: 'OPEN', lastError: 'down' } }, { healthy: true }],
+    })
     expect((await get(name)).headers.get('etag')).toBe('"1.ON"')
   })
 })
 
 describe('failover and failback', () => {
   it('failover skips open (and half-open) targets, wraps round, and is null when none is healthy', async () => {
-    const name = (await create({ name: routeName(), targets: [{ model: 'a', host: host(31) }, { model: 'b', host: host(32) }, { model: 'c', host: host(33) }] })).name
+    const name = (
+      await create({
+        name: routeName(),
+        targets: [
+          { model: 'a', host: host(31) },
+          { model: 'b', host: host(32) },
+          { model: 'c', host: host(33) },
+        ],
+      })
+    ).name
     const [ka, kb, kc] = ['a', 'b', 'c'].map((m, i) => targetBreakerKey({ model: m, host: host(31 + i) }))
     const now = Date.now()
     await openBreaker(ka!, now)
@@ -165,7 +280,10 @@ describe('failover and failback', () => {
     expect(await failoverRoute(t.db, name, { reason: 'a down', actor: 'test', now })).toEqual({ from: 0, to: 2 })
     expect(await routesOnBreaker(t.db, kc!)).toEqual([name])
     // A breaker for a target not in use: ifActiveKey leaves the route where it is.
-    expect(await failoverRoute(t.db, name, { reason: 'b', actor: 'test', now, ifActiveKey: kb! })).toEqual({ from: 2, to: 2 })
+    expect(await failoverRoute(t.db, name, { reason: 'b', actor: 'test', now, ifActiveKey: kb! })).toEqual({
+      from: 2,
+      to: 2,
+    })
     await openBreaker(kc!, now)
     expect(await failoverRoute(t.db, name, { reason: 'c down', actor: 'test', now })).toBeNull()
     expect((await getRouteByName(t.db, name))!).toMatchObject({ activeIndex: 2, version: 2 })
@@ -188,7 +306,16 @@ describe('failover and failback', () => {
   })
 
   it('manual failback returns to target 0 or a given index; the events API lists the history', async () => {
-    const name = (await create({ name: routeName(), targets: [{ model: 'a', host: host(41) }, { model: 'b', host: host(42) }, { model: 'c', host: host(43) }] })).name
+    const name = (
+      await create({
+        name: routeName(),
+        targets: [
+          { model: 'a', host: host(41) },
+          { model: 'b', host: host(42) },
+          { model: 'c', host: host(43) },
+        ],
+      })
+    ).name
     let res = await t.json('POST', `/api/v1/model-routes/${name}/failover`, { reason: 'drill' }, op)
     expect(await res.json()).toMatchObject({ from: 0, to: 1, route: { activeIndex: 1 } })
     res = await t.json('POST', `/api/v1/model-routes/${name}/failback`, { toIndex: 2 }, op)
@@ -196,7 +323,9 @@ describe('failover and failback', () => {
     res = await t.json('POST', `/api/v1/model-routes/${name}/failback`, { reason: 'drill over' }, op)
     expect(await res.json()).toMatchObject({ from: 2, to: 0, route: { activeIndex: 0, version: 4 } })
     expect(await failbackRoute(t.db, name, { reason: 'x', actor: 'test', now: Date.now() })).toBeNull()
-    const history = (await (await t.app.request(`/api/v1/model-routes/${name}/events?limit=2`, { headers: viewer })).json()) as Json
+    const history = (await (
+      await t.app.request(`/api/v1/model-routes/${name}/events?limit=2`, { headers: viewer })
+    ).json()) as Json
     expect(history.items).toMatchObject([
       { from: 2, to: 0, reason: expect.stringContaining('drill over'), actor: expect.stringMatching(/^key:/) },
       { from: 1, to: 2 },
@@ -205,7 +334,16 @@ describe('failover and failback', () => {
   })
 
   it('fails back automatically once the primary has been closed with successful probes for failbackAfterMs', async () => {
-    const name = (await create({ name: routeName(), targets: [{ model: 'a', host: host(51) }, { model: 'b', host: host(52) }], failbackAfterMs: 10_000 })).name
+    const name = (
+      await create({
+        name: routeName(),
+        targets: [
+          { model: 'a', host: host(51) },
+          { model: 'b', host: host(52) },
+        ],
+        failbackAfterMs: 10_000,
+      })
+    ).name
     const ka = targetBreakerKey({ model: 'a', host: host(51) })
     const t0 = Date.now() + 100_000
     await openBreaker(ka, t0)
@@ -219,16 +357,30 @@ describe('failover and failback', () => {
     await reportOutcome(t.db, ka, { ok: false, error: 'blip' }, closedAt + 5000)
     expect(await runFailbacks(t.db, closedAt + 10_000)).toBe(0)
     expect(await runFailbacks(t.db, closedAt + 5001 + 10_000)).toBe(1)
-    expect(await getRouteByName(t.db, name)).toMatchObject({ activeIndex: 0, changeReason: expect.stringMatching(/^failback: a on http:\/\/10\.0\.0\.51:11434 healthy for \d+ s/) })
+    expect(await getRouteByName(t.db, name)).toMatchObject({
+      activeIndex: 0,
+      changeReason: expect.stringMatching(/^failback: a on http:\/\/10\.0\.0\.51:11434 healthy for \d+ s/),
+    })
     expect((await events(name)).at(-1)).toMatchObject({ fromIndex: 1, toIndex: 0, actor: 'system:failback' })
   })
 
   it('leaves a route a person failed over where they put it', async () => {
-    const name = (await create({ name: routeName(), targets: [{ model: 'a', host: host(61) }, { model: 'b', host: host(62) }], failbackAfterMs: 0 })).name
+    const name = (
+      await create({
+        name: routeName(),
+        targets: [
+          { model: 'a', host: host(61) },
+          { model: 'b', host: host(62) },
+        ],
+        failbackAfterMs: 0,
+      })
+    ).name
     const ka = targetBreakerKey({ model: 'a', host: host(61) })
     const t0 = Date.now() + 200_000
     await reportOutcome(t.db, ka, { ok: true }, t0)
-    expect((await t.json('POST', `/api/v1/model-routes/${name}/failover`, { reason: 'maintenance on a' }, op)).status).toBe(200)
+    expect(
+      (await t.json('POST', `/api/v1/model-routes/${name}/failover`, { reason: 'maintenance on a' }, op)).status,
+    ).toBe(200)
     expect(await runFailbacks(t.db, t0 + 3_600_000)).toBe(0)
     expect((await getRouteByName(t.db, name))!.activeIndex).toBe(1)
   })
@@ -248,9 +400,15 @@ describe('probes (model-route-probes job) against a fake Ollama', () => {
 
   it('the fake host answers like Ollama and can be switched to fail', async () => {
     expect(await (await fetch(`${primary.url}/api/tags`)).json()).toMatchObject({ models: [{ name: 'llama3:8b' }] })
-    const gen = await fetch(`${primary.url}/api/generate`, { method: 'POST', body: JSON.stringify({ model: 'llama3:8b', prompt: 'hi', stream: false }) })
+    const gen = await fetch(`${primary.url}/api/generate`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'llama3:8b', prompt: 'hi', stream: false }),
+    })
     expect(await gen.json()).toMatchObject({ model: 'llama3:8b', response: expect.any(String), done: true })
-    const chat = await fetch(`${primary.url}/api/chat`, { method: 'POST', body: JSON.stringify({ model: 'llama3:8b', messages: [{ role: 'user', content: 'hi' }], stream: false }) })
+    const chat = await fetch(`${primary.url}/api/chat`, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'llama3:8b', messages: [{ role: 'user', content: 'hi' }], stream: false }),
+    })
     expect(await chat.json()).toMatchObject({ message: { role: 'assistant' }, done: true })
     primary.setMode('error')
     expect((await fetch(`${primary.url}/api/tags`)).status).toBe(500)
@@ -259,7 +417,15 @@ describe('probes (model-route-probes job) against a fake Ollama', () => {
 
   it('probes every target with a probe path, opens the breaker of a failing (or hanging) one, kicks healing, and fails back after recovery', async () => {
     const name = routeName()
-    await create({ name, targets: [{ model: 'llama3:8b', host: primary.url }, { model: 'mistral:7b', host: backup.url }], failbackAfterMs: 2000, probePath: '/api/tags' })
+    await create({
+      name,
+      targets: [
+        { model: 'llama3:8b', host: primary.url },
+        { model: 'mistral:7b', host: backup.url },
+      ],
+      failbackAfterMs: 2000,
+      probePath: '/api/tags',
+    })
     const kicks: string[] = []
     const log = createLogger('silent')
     const job = modelRouteProbesJob({ db: t.db, intervalSeconds: 1 })
@@ -278,7 +444,10 @@ describe('probes (model-route-probes job) against a fake Ollama', () => {
     expect(await tick((now += 1000))).toMatchObject({ failed: 1, opened: 1 })
     expect(kicks).toEqual([kp])
     expect((await getBreaker(t.db, kp))!).toMatchObject({ state: 'OPEN', lastError: 'status 500' })
-    expect(((await (await get(name)).json()) as Json).targets[0]).toMatchObject({ healthy: false, breaker: { state: 'OPEN' } })
+    expect(((await (await get(name)).json()) as Json).targets[0]).toMatchObject({
+      healthy: false,
+      breaker: { state: 'OPEN' },
+    })
     // The healing rule would do this; here by hand.
     await failoverRoute(t.db, name, { reason: 'primary down', actor: 'test', now, ifActiveKey: kp })
 
@@ -291,7 +460,10 @@ describe('probes (model-route-probes job) against a fake Ollama', () => {
     let back = 0
     for (let i = 0; i < 3 && !back; i++, now += 1000) back = (await tick(now)).failedBack
     expect(back).toBe(1)
-    expect((await getRouteByName(t.db, name))!).toMatchObject({ activeIndex: 0, changeReason: expect.stringContaining('failback') })
+    expect((await getRouteByName(t.db, name))!).toMatchObject({
+      activeIndex: 0,
+      changeReason: expect.stringContaining('failback'),
+    })
   })
 
   it('routes without a probe path are not probed', async () => {
@@ -310,7 +482,9 @@ describe('configuration', () => {
   it('MODEL_ROUTE_PROBE_INTERVAL_SECONDS: 1 by default, 0 turns the job off, out of range is refused by name', async () => {
     const { loadConfig } = await import('../../app/config.ts')
     expect(loadConfig({}).MODEL_ROUTE_PROBE_INTERVAL_SECONDS).toBe(1)
-    expect(() => loadConfig({ MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '60' })).toThrow(/MODEL_ROUTE_PROBE_INTERVAL_SECONDS="60": must be a whole number from 0 to 59/)
+    expect(() => loadConfig({ MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '60' })).toThrow(
+      /MODEL_ROUTE_PROBE_INTERVAL_SECONDS="60": must be a whole number from 0 to 59/,
+    )
     expect(modelRouteProbesJob({ db: t.db, intervalSeconds: 5 }).schedule).toBe('*/5 * * * * *')
     expect(probeTimeoutMs(1)).toBe(800)
     expect(probeTimeoutMs(10)).toBe(2000)

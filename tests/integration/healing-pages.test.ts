@@ -21,13 +21,21 @@ const form = (fields: Record<string, string | string[]>) => {
   return p.toString()
 }
 const post = (path: string, headers: Record<string, string>, fields: Record<string, string | string[]> = {}) =>
-  t.app.request(path, { method: 'POST', body: form(fields), headers: { ...headers, 'HX-Request': 'true', 'Content-Type': 'application/x-www-form-urlencoded' } })
+  t.app.request(path, {
+    method: 'POST',
+    body: form(fields),
+    headers: { ...headers, 'HX-Request': 'true', 'Content-Type': 'application/x-www-form-urlencoded' },
+  })
 const page = async (path: string, headers: Record<string, string>) => {
   const res = await t.app.request(path, { headers })
   return { status: res.status, html: await res.text() }
 }
 const api = async (path: string) => (await (await t.app.request(path, { headers: op })).json()) as Json
-const auditCount = async (action: string) => Number((await t.client.execute({ sql: 'select count(*) as n from audit_log where action = ?', args: [action] })).rows[0]!.n)
+const auditCount = async (action: string) =>
+  Number(
+    (await t.client.execute({ sql: 'select count(*) as n from audit_log where action = ?', args: [action] })).rows[0]!
+      .n,
+  )
 const tick = async (at = Date.now()) => {
   const counts = await healingTick(healingDepsFor(t.db)!, at)
   await settle(t.db)
@@ -36,7 +44,14 @@ const tick = async (at = Date.now()) => {
 /** Reports failures until the breaker opens, then runs a healing tick so rules fire. */
 async function openBreaker(key: string) {
   for (let i = 0; i < 10; i++) {
-    const r = (await (await t.json('POST', `/api/v1/healing/breakers/${encodeURIComponent(key)}/report`, { ok: false, error: 'connection refused' }, op)).json()) as Json
+    const r = (await (
+      await t.json(
+        'POST',
+        `/api/v1/healing/breakers/${encodeURIComponent(key)}/report`,
+        { ok: false, error: 'connection refused' },
+        op,
+      )
+    ).json()) as Json
     if (r.state === 'OPEN') break
   }
   expect((await api(`/api/v1/healing/breakers/${encodeURIComponent(key)}`)).state).toBe('OPEN')
@@ -70,27 +85,52 @@ afterAll(() => t?.close())
 describe('healing pages', () => {
   it('an operator creates a route and a rule through the forms; bad input names each field', async () => {
     const s = await t.session('operator')
-    const badRoute = await post('/healing/routes', s.headers, { name: 'chat', targets: `llama3:8b ftp://nowhere\n!!bad ${HOST_B}`, failbackAfter: 'soon' })
+    const badRoute = await post('/healing/routes', s.headers, {
+      name: 'chat',
+      targets: `llama3:8b ftp://nowhere\n!!bad ${HOST_B}`,
+      failbackAfter: 'soon',
+    })
     expect(badRoute.status).toBe(400)
     const badText = await badRoute.text()
-    for (const field of ['targets.0.host', 'targets.1.model', 'failbackAfter']) expect(badText).toContain(`<code>${field}</code>`)
+    for (const field of ['targets.0.host', 'targets.1.model', 'failbackAfter'])
+      expect(badText).toContain(`<code>${field}</code>`)
     expect(badRoute.headers.get('HX-Retarget')).toBe('#flash')
 
-    const made = await post('/healing/routes', s.headers, { name: 'chat', targets: `llama3:8b ${HOST_A}\nllama3:8b ${HOST_B}`, failbackAfter: '5m', probePath: '' })
+    const made = await post('/healing/routes', s.headers, {
+      name: 'chat',
+      targets: `llama3:8b ${HOST_A}\nllama3:8b ${HOST_B}`,
+      failbackAfter: '5m',
+      probePath: '',
+    })
     expect(made.headers.get('HX-Redirect')).toBe('/healing/routes/chat')
     const route = await api('/api/v1/model-routes/chat')
     expect(route).toMatchObject({ activeIndex: 0, failbackAfterMs: 300_000, probePath: '' })
     expect(route.targets.map((x: Json) => x.host)).toEqual([HOST_A, HOST_B])
     expect((await post('/healing/routes', s.headers, { name: 'chat', targets: `m ${HOST_A}` })).status).toBe(409)
 
-    const badRule = await post('/healing/rules', s.headers, ruleFields({ 'trigger.keyPattern': '(', target: '', params: 'not json', maxPerHour: 'lots', cooldownMs: 'a while' }))
+    const badRule = await post(
+      '/healing/rules',
+      s.headers,
+      ruleFields({
+        'trigger.keyPattern': '(',
+        target: '',
+        params: 'not json',
+        maxPerHour: 'lots',
+        cooldownMs: 'a while',
+      }),
+    )
     expect(badRule.status).toBe(400)
     const ruleErrors = await badRule.text()
-    for (const field of ['trigger.keyPattern', 'target', 'params', 'maxPerHour', 'cooldownMs']) expect(ruleErrors).toContain(`<code>${field}</code>`)
+    for (const field of ['trigger.keyPattern', 'target', 'params', 'maxPerHour', 'cooldownMs'])
+      expect(ruleErrors).toContain(`<code>${field}</code>`)
     const noRoute = await post('/healing/rules', s.headers, ruleFields({ target: 'no-such-route' }))
     expect(noRoute.status).toBe(400)
     expect(await noRoute.text()).toContain('no model route named no-such-route')
-    const badVerify = await post('/healing/rules', s.headers, ruleFields({ 'verification.type': 'http', 'verification.url': 'ftp://x' }))
+    const badVerify = await post(
+      '/healing/rules',
+      s.headers,
+      ruleFields({ 'verification.type': 'http', 'verification.url': 'ftp://x' }),
+    )
     expect(await badVerify.text()).toContain('<code>verification.url</code>')
 
     const ok = await post('/healing/rules', s.headers, ruleFields({ 'notify.on': ['failure', 'approval'] }))
@@ -98,7 +138,18 @@ describe('healing pages', () => {
     expect(ok.headers.get('HX-Redirect')).toMatch(/^\/healing\/rules\/[0-9A-Z]{26}$/)
     const rules = (await api('/api/v1/healing/rules')).items as Json[]
     expect(rules).toHaveLength(1)
-    expect(rules[0]).toMatchObject({ name: 'fail over chat', requiresApproval: true, trigger: { type: 'breaker', keyPattern: '^model:' }, cooldownMs: 0, maxPerHour: 20, priority: 5, maxAttempts: 1, approvalTtlMs: 3_600_000, enabled: true, notify: { channelIds: [], on: ['failure', 'approval'] } })
+    expect(rules[0]).toMatchObject({
+      name: 'fail over chat',
+      requiresApproval: true,
+      trigger: { type: 'breaker', keyPattern: '^model:' },
+      cooldownMs: 0,
+      maxPerHour: 20,
+      priority: 5,
+      maxAttempts: 1,
+      approvalTtlMs: 3_600_000,
+      enabled: true,
+      notify: { channelIds: [], on: ['failure', 'approval'] },
+    })
     expect(await auditCount('healing_rule.created')).toBe(1)
     expect(await auditCount('model_route.created')).toBe(1)
   })
@@ -112,7 +163,23 @@ describe('healing pages', () => {
     const ruleId = ((await api('/api/v1/healing/rules')).items as Json[])[0]!.id
 
     const viewer = await t.session('viewer')
-    for (const path of ['/healing', '/healing/live', '/healing/actions', '/healing/actions?status=PENDING_APPROVAL&type=model_failover', `/healing/actions/${pendingId}`, `/healing/actions/${pendingId}/live`, '/healing/rules', `/healing/rules/${ruleId}`, '/healing/routes', '/healing/routes/chat', '/healing/breakers', '/healing/breakers?state=OPEN&prefix=model:', '/healing/stats', '/healing/stats?window=7d', '/healing/stats?window=30d']) {
+    for (const path of [
+      '/healing',
+      '/healing/live',
+      '/healing/actions',
+      '/healing/actions?status=PENDING_APPROVAL&type=model_failover',
+      `/healing/actions/${pendingId}`,
+      `/healing/actions/${pendingId}/live`,
+      '/healing/rules',
+      `/healing/rules/${ruleId}`,
+      '/healing/routes',
+      '/healing/routes/chat',
+      '/healing/breakers',
+      '/healing/breakers?state=OPEN&prefix=model:',
+      '/healing/stats',
+      '/healing/stats?window=7d',
+      '/healing/stats?window=30d',
+    ]) {
       expect((await page(path, viewer.headers)).status, path).toBe(200)
     }
     const overview = (await page('/healing', viewer.headers)).html
@@ -172,7 +239,10 @@ describe('healing pages', () => {
     expect((await api(`/api/v1/healing/actions/${pendingId}`)).status).toBe('PENDING_APPROVAL')
     expect((await api(`/api/v1/healing/breakers/${encodeURIComponent(KEY_A)}`)).state).toBe('OPEN')
     expect((await api('/api/v1/model-routes/chat')).activeIndex).toBe(0)
-    expect(((await api('/api/v1/healing/rules')).items as Json[])[0]).toMatchObject({ name: 'fail over chat', enabled: true })
+    expect(((await api('/api/v1/healing/rules')).items as Json[])[0]).toMatchObject({
+      name: 'fail over chat',
+      enabled: true,
+    })
   })
 
   it('the approve link asks first; approving through the page runs the action to SUCCESS', async () => {
@@ -196,7 +266,8 @@ describe('healing pages', () => {
     expect(done.status).toBe('SUCCESS')
     expect((await api('/api/v1/model-routes/chat')).activeIndex).toBe(1)
     const detail = (await page(`/healing/actions/${pendingId}`, s.headers)).html
-    for (const status of ['PENDING_APPROVAL', 'PENDING', 'RUNNING', 'SUCCESS']) expect(detail).toContain(`data-event="${status}"`)
+    for (const status of ['PENDING_APPROVAL', 'PENDING', 'RUNNING', 'SUCCESS'])
+      expect(detail).toContain(`data-event="${status}"`)
     expect(detail).not.toContain(`hx-get="/healing/actions/${pendingId}/live"`) // final: it stops polling
     expect(detail).toContain('&quot;to&quot;: 1')
     const stats = (await page('/healing/stats', s.headers)).html
@@ -236,7 +307,10 @@ describe('healing pages', () => {
     expect(pending).toHaveLength(1)
     const rejected = await post(`/healing/actions/${pending[0]!.id}/reject`, s.headers, { comment: 'traffic is fine' })
     expect(rejected.headers.get('HX-Redirect')).toBe(`/healing/actions/${pending[0]!.id}`)
-    expect(await api(`/api/v1/healing/actions/${pending[0]!.id}`)).toMatchObject({ status: 'REJECTED', reason: 'rejected: traffic is fine' })
+    expect(await api(`/api/v1/healing/actions/${pending[0]!.id}`)).toMatchObject({
+      status: 'REJECTED',
+      reason: 'rejected: traffic is fine',
+    })
     const html = (await page(`/healing/actions/${pending[0]!.id}?action=reject`, s.headers)).html
     expect(html).toContain('there is nothing to decide')
     expect(html).toContain('data-event="REJECTED"')
@@ -260,12 +334,22 @@ describe('healing pages', () => {
       expect(html, field).toContain(`<code>${field}</code>`)
       expect(html, field).toContain(text)
     }
-    const res = await post('/healing/actions', s.headers, { type: 'model_failover', target: 'chat', reason: 'drill', dryRun: 'on' })
+    const res = await post('/healing/actions', s.headers, {
+      type: 'model_failover',
+      target: 'chat',
+      reason: 'drill',
+      dryRun: 'on',
+    })
     const id = /^\/healing\/actions\/([0-9A-Z]{26})$/.exec(res.headers.get('HX-Redirect') ?? '')?.[1]
     expect(id).toBeDefined()
     await tick()
     const a = await api(`/api/v1/healing/actions/${id}`)
-    expect(a).toMatchObject({ dryRun: true, status: 'SUCCESS', requestedBy: `user:${s.user.email}`, trigger: { type: 'manual', summary: 'drill' } })
+    expect(a).toMatchObject({
+      dryRun: true,
+      status: 'SUCCESS',
+      requestedBy: `user:${s.user.email}`,
+      trigger: { type: 'manual', summary: 'drill' },
+    })
     expect((await api('/api/v1/model-routes/chat')).activeIndex).toBe(0)
     expect((await page(`/healing/actions/${id}`, s.headers)).html).toContain('dry run')
     expect(await auditCount('healing_action.requested')).toBe(1)
@@ -277,10 +361,28 @@ describe('healing pages', () => {
     const bad = await post(`/healing/rules/${ruleId}`, s.headers, ruleFields({ 'trigger.type': 'sometimes' }))
     expect(bad.status).toBe(400)
     expect(await bad.text()).toContain('<code>trigger.type</code>')
-    const saved = await post(`/healing/rules/${ruleId}`, s.headers, ruleFields({ name: 'fail over chat fast', mode: 'automated', cooldownMs: '10m', 'verification.type': 'breaker_closed', 'verification.key': '{{key}}', 'verification.afterMs': '30s' }))
+    const saved = await post(
+      `/healing/rules/${ruleId}`,
+      s.headers,
+      ruleFields({
+        name: 'fail over chat fast',
+        mode: 'automated',
+        cooldownMs: '10m',
+        'verification.type': 'breaker_closed',
+        'verification.key': '{{key}}',
+        'verification.afterMs': '30s',
+      }),
+    )
     expect(saved.headers.get('HX-Redirect')).toBe(`/healing/rules/${ruleId}`)
-    expect(await api(`/api/v1/healing/rules/${ruleId}`)).toMatchObject({ name: 'fail over chat fast', mode: 'automated', cooldownMs: 600_000, verification: { type: 'breaker_closed', key: '{{key}}', afterMs: 30_000 } })
-    expect((await post(`/healing/rules/${ruleId}/disable`, s.headers)).headers.get('HX-Redirect')).toBe('/healing/rules')
+    expect(await api(`/api/v1/healing/rules/${ruleId}`)).toMatchObject({
+      name: 'fail over chat fast',
+      mode: 'automated',
+      cooldownMs: 600_000,
+      verification: { type: 'breaker_closed', key: '{{key}}', afterMs: 30_000 },
+    })
+    expect((await post(`/healing/rules/${ruleId}/disable`, s.headers)).headers.get('HX-Redirect')).toBe(
+      '/healing/rules',
+    )
     expect((await api(`/api/v1/healing/rules/${ruleId}`)).enabled).toBe(false)
     expect((await page('/healing/rules', s.headers)).html).toContain('data-enabled="false"')
     await post(`/healing/rules/${ruleId}/enable`, s.headers)
@@ -291,7 +393,11 @@ describe('healing pages', () => {
   it('simulate shows, as a fragment, what the form rule would have done; it writes nothing', async () => {
     const viewer = await t.session('viewer')
     const before = (await api('/api/v1/healing/actions')).items.length
-    const res = await post('/healing/simulate', viewer.headers, ruleFields({ name: '', mode: 'automated', cooldownMs: '1h', range: '24h' }))
+    const res = await post(
+      '/healing/simulate',
+      viewer.headers,
+      ruleFields({ name: '', mode: 'automated', cooldownMs: '1h', range: '24h' }),
+    )
     expect(res.status).toBe(200)
     const html = await res.text()
     expect(html).not.toContain('<html')
@@ -300,9 +406,19 @@ describe('healing pages', () => {
     expect(html).toContain('data-outcome="would run"')
     expect(html).toContain('data-outcome="skipped: cooldown"')
     expect((await api('/api/v1/healing/actions')).items.length).toBe(before)
-    const old = await post('/healing/simulate', viewer.headers, ruleFields({ from: '2020-01-01T00:00', to: '2020-01-02T00:00' }))
+    const old = await post(
+      '/healing/simulate',
+      viewer.headers,
+      ruleFields({ from: '2020-01-01T00:00', to: '2020-01-02T00:00' }),
+    )
     expect(await old.text()).toContain('data-triggers="0"')
-    for (const [fields, field] of [[{ range: '1y' }, 'range'], [{ from: 'yesterday' }, 'from'], [{ from: '2020-01-02T00:00', to: '2020-01-01T00:00' }, 'to'], [{ from: '2020-01-01T00:00', to: '2020-03-01T00:00' }, 'from'], [{ 'trigger.keyPattern': '(' }, 'trigger.keyPattern']] as const) {
+    for (const [fields, field] of [
+      [{ range: '1y' }, 'range'],
+      [{ from: 'yesterday' }, 'from'],
+      [{ from: '2020-01-02T00:00', to: '2020-01-01T00:00' }, 'to'],
+      [{ from: '2020-01-01T00:00', to: '2020-03-01T00:00' }, 'from'],
+      [{ 'trigger.keyPattern': '(' }, 'trigger.keyPattern'],
+    ] as const) {
       const bad = await post('/healing/simulate', viewer.headers, ruleFields(fields))
       expect(bad.status, field).toBe(400)
       expect(await bad.text(), field).toContain(`<code>${field}</code>`)
@@ -315,7 +431,11 @@ describe('healing pages', () => {
     expect(bad.status).toBe(400)
     const text = await bad.text()
     for (const field of ['name', 'baseUrl', 'apiKey']) expect(text).toContain(`<code>${field}</code>`)
-    const made = await post('/healing/n8n', s.headers, { name: 'prod', baseUrl: 'http://127.0.0.1:5678/', apiKey: 'n8n-api-key-very-secret' })
+    const made = await post('/healing/n8n', s.headers, {
+      name: 'prod',
+      baseUrl: 'http://127.0.0.1:5678/',
+      apiKey: 'n8n-api-key-very-secret',
+    })
     expect(made.headers.get('HX-Redirect')).toBe('/healing/n8n')
     const html = (await page('/healing/n8n', s.headers)).html
     expect(html).toContain('data-n8n="prod"')

@@ -15,7 +15,8 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const page = (path: string, headers: Record<string, string> = {}) => t.app.request(path, { headers: { Accept: 'text/html', ...headers } })
+const page = (path: string, headers: Record<string, string> = {}) =>
+  t.app.request(path, { headers: { Accept: 'text/html', ...headers } })
 
 describe('GET /explore', () => {
   it('renders for a viewer: the controls, the chart area and the scripts', async () => {
@@ -24,21 +25,45 @@ describe('GET /explore', () => {
     const html = await res.text()
     expect(html).toContain('<h1>Metrics</h1>')
     expect(html).toContain('aria-current="page">Metrics</a>')
-    for (const field of ['name="name"', 'name="match"', 'name="agg"', 'name="by"', 'name="from"', 'name="to"', 'name="step"']) expect(html).toContain(field)
+    for (const field of [
+      'name="name"',
+      'name="match"',
+      'name="agg"',
+      'name="by"',
+      'name="from"',
+      'name="to"',
+      'name="step"',
+    ])
+      expect(html).toContain(field)
     for (const r of ['15m', '1h', '6h', '24h', '7d', '30d', '90d']) expect(html).toContain(`value="${r}"`)
-    for (const a of ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate']) expect(html).toContain(`<option value="${a}"`)
+    for (const a of ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'])
+      expect(html).toContain(`<option value="${a}"`)
     expect(html).toContain('id="chart"')
     expect(html).toContain('id="export-csv"')
     expect(html).toContain('Choose a metric')
     // The default range is pressed; every script comes from a file, none inline.
     expect(html).toMatch(/value="1h" class="preset" aria-pressed="true"/)
     const scripts = html.match(/<script\b[^>]*>/g) ?? []
-    expect(scripts.map((s) => /src="([^"]+)"/.exec(s)?.[1])).toEqual(['/static/vendor/htmx.min.js', '/static/vendor/uPlot.iife.min.js', '/static/explorer-view.js', '/static/explorer-chart.js', '/static/explorer.js'])
+    expect(scripts.map((s) => /src="([^"]+)"/.exec(s)?.[1])).toEqual([
+      '/static/vendor/htmx.min.js',
+      '/static/vendor/uPlot.iife.min.js',
+      '/static/explorer-view.js',
+      '/static/explorer-chart.js',
+      '/static/explorer.js',
+    ])
     expect(res.headers.get('content-security-policy')).toMatch(/script-src 'self' 'unsafe-eval'/)
   })
 
   it('fills the controls from the address, escaped', async () => {
-    const q = new URLSearchParams({ name: 'llm_latency_ms', 'match[agent]': 'planner', 'match[model]': 'a,b', agg: 'p95', by: 'model', range: '6h', step: '5m' })
+    const q = new URLSearchParams({
+      name: 'llm_latency_ms',
+      'match[agent]': 'planner',
+      'match[model]': 'a,b',
+      agg: 'p95',
+      by: 'model',
+      range: '6h',
+      step: '5m',
+    })
     const html = await (await page(`/explore?${q}`, viewer)).text()
     expect(html).toContain('value="llm_latency_ms"')
     expect(html).toContain('value="agent=planner,model=&quot;a,b&quot;"')
@@ -47,7 +72,9 @@ describe('GET /explore', () => {
     expect(html).toContain('value="5m"')
     expect(html).toMatch(/value="6h" class="preset" aria-pressed="true"/)
 
-    const evil = await (await page(`/explore?name=${encodeURIComponent('"><script>alert(1)</script>')}&agg=nonsense`, viewer)).text()
+    const evil = await (
+      await page(`/explore?name=${encodeURIComponent('"><script>alert(1)</script>')}&agg=nonsense`, viewer)
+    ).text()
     expect(evil).not.toContain('<script>alert(1)')
     expect(evil).toContain('&quot;&gt;&lt;script&gt;')
     expect(evil).toMatch(/<option value="avg" selected/) // an unknown aggregation falls back to avg

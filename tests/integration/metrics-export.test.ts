@@ -42,17 +42,32 @@ type JsonRow = { time: string; name: string; labels: Record<string, string>; val
 
 describe('GET /api/v1/metrics/export, raw', () => {
   it('CSV has one column per label, quoted per RFC 4180, with the file named', async () => {
-    await createMetricStore(t.db).write([
-      { name: 'prompt_score', labels: { prompt: 'say "hi", then\r\nleave', version: 'v1' }, value: 0.5, ts: T0 + 1000 },
-      { name: 'prompt_score', labels: { prompt: 'say "hi", then\r\nleave', version: 'v1' }, value: 0.75, ts: T0 + 2000 },
-      { name: 'prompt_score', labels: { prompt: 'plain', tag: 'a;b=c' }, value: -3, ts: T0 + 1500 },
-      { name: 'prompt_score', labels: { name: 'clash', prompt: 'plain' }, value: 1e-7, ts: T0 + 1600 },
-      { name: 'prompt_score', labels: { prompt: 'plain' }, value: 9, ts: T0 + H }, // outside [from, to)
-    ], T0)
+    await createMetricStore(t.db).write(
+      [
+        {
+          name: 'prompt_score',
+          labels: { prompt: 'say "hi", then\r\nleave', version: 'v1' },
+          value: 0.5,
+          ts: T0 + 1000,
+        },
+        {
+          name: 'prompt_score',
+          labels: { prompt: 'say "hi", then\r\nleave', version: 'v1' },
+          value: 0.75,
+          ts: T0 + 2000,
+        },
+        { name: 'prompt_score', labels: { prompt: 'plain', tag: 'a;b=c' }, value: -3, ts: T0 + 1500 },
+        { name: 'prompt_score', labels: { name: 'clash', prompt: 'plain' }, value: 1e-7, ts: T0 + 1600 },
+        { name: 'prompt_score', labels: { prompt: 'plain' }, value: 9, ts: T0 + H }, // outside [from, to)
+      ],
+      T0,
+    )
     const res = await get(`format=csv&name=prompt_score&from=${T0}&to=${T0 + 60_000}`)
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('text/csv')
-    expect(res.headers.get('content-disposition')).toBe('attachment; filename="prompt_score_20261120T000000Z_20261120T000100Z.csv"')
+    expect(res.headers.get('content-disposition')).toBe(
+      'attachment; filename="prompt_score_20261120T000000Z_20261120T000100Z.csv"',
+    )
     const text = await res.text()
     expect(text).toContain(',"say ""hi"", then\r\nleave",')
     const rows = parseCsv(text)
@@ -66,15 +81,25 @@ describe('GET /api/v1/metrics/export, raw', () => {
   })
 
   it('JSON is a valid array, also when nothing matches; matchers filter', async () => {
-    await createMetricStore(t.db).write([
-      { name: 'llm_cost_usd', labels: { model: 'a,"b"\n' }, value: 0.25, ts: T0 },
-      { name: 'llm_cost_usd', labels: { model: 'c' }, value: 1, ts: T0 + 1 },
-    ], T0)
-    const res = await get(`format=json&name=llm_cost_usd&match[model]=${encodeURIComponent('a,"b"\n')}&from=${T0}&to=${T0 + 1000}`)
+    await createMetricStore(t.db).write(
+      [
+        { name: 'llm_cost_usd', labels: { model: 'a,"b"\n' }, value: 0.25, ts: T0 },
+        { name: 'llm_cost_usd', labels: { model: 'c' }, value: 1, ts: T0 + 1 },
+      ],
+      T0,
+    )
+    const res = await get(
+      `format=json&name=llm_cost_usd&match[model]=${encodeURIComponent('a,"b"\n')}&from=${T0}&to=${T0 + 1000}`,
+    )
     expect(res.headers.get('content-type')).toContain('application/json')
     expect(res.headers.get('content-disposition')).toMatch(/^attachment; filename="llm_cost_usd_.*\.json"$/)
-    expect(JSON.parse(await res.text())).toEqual([{ time: new Date(T0).toISOString(), name: 'llm_cost_usd', labels: { model: 'a,"b"\n' }, value: 0.25 }])
-    for (const q of [`format=json&name=llm_cost_usd&from=${T0 + H}&to=${T0 + 2 * H}`, `format=json&name=no_such_metric`]) {
+    expect(JSON.parse(await res.text())).toEqual([
+      { time: new Date(T0).toISOString(), name: 'llm_cost_usd', labels: { model: 'a,"b"\n' }, value: 0.25 },
+    ])
+    for (const q of [
+      `format=json&name=llm_cost_usd&from=${T0 + H}&to=${T0 + 2 * H}`,
+      `format=json&name=no_such_metric`,
+    ]) {
       const empty = await get(q)
       expect(empty.status).toBe(200)
       expect(JSON.parse(await empty.text())).toEqual([])
@@ -144,18 +169,32 @@ describe('GET /api/v1/metrics/export, aggregated', () => {
   it('gives what /api/v1/metrics/query gives, from rollups, grouped with by, in CSV and JSON', async () => {
     const samples: Sample[] = []
     for (let ts = T0; ts < T0 + 3 * H; ts += 30_000) {
-      for (const model of ['a', 'b']) for (const kind of ['prompt', 'completion']) samples.push({ name: 'llm_tokens', labels: { model, kind }, value: ((ts - T0) / 30_000) % 17 + (model === 'a' ? 0 : 100), ts })
+      for (const model of ['a', 'b'])
+        for (const kind of ['prompt', 'completion'])
+          samples.push({
+            name: 'llm_tokens',
+            labels: { model, kind },
+            value: (((ts - T0) / 30_000) % 17) + (model === 'a' ? 0 : 100),
+            ts,
+          })
     }
     await createMetricStore(t.db).write(samples, T0 + 3 * H)
     await runRollups(t.db, T0 + 3 * H + 10 * 60_000)
     for (const agg of ['p95', 'sum']) {
       const params = `name=llm_tokens&from=${T0}&to=${T0 + 3 * H}&step=1h&agg=${agg}&by=model`
-      const query = (await (await t.app.request(`/api/v1/metrics/query?${params}`, { headers })).json()) as { resolution: string; series: { labels: Record<string, string>; values: [string, number][] }[] }
+      const query = (await (await t.app.request(`/api/v1/metrics/query?${params}`, { headers })).json()) as {
+        resolution: string
+        series: { labels: Record<string, string>; values: [string, number][] }[]
+      }
       expect(query.resolution).toBe('1h')
-      const want = query.series.flatMap((s) => s.values.map(([time, value]) => ({ time, name: 'llm_tokens', labels: s.labels, value })))
+      const want = query.series.flatMap((s) =>
+        s.values.map(([time, value]) => ({ time, name: 'llm_tokens', labels: s.labels, value })),
+      )
       expect(want).toHaveLength(6)
       const json = await get(`format=json&${params}`)
-      expect(json.headers.get('content-disposition')).toBe(`attachment; filename="llm_tokens_20261120T000000Z_20261120T030000Z_3600s_${agg}.json"`)
+      expect(json.headers.get('content-disposition')).toBe(
+        `attachment; filename="llm_tokens_20261120T000000Z_20261120T030000Z_3600s_${agg}.json"`,
+      )
       expect(JSON.parse(await json.text())).toEqual(want)
       const csv = parseCsv(await (await get(`format=csv&${params}`)).text())
       expect(csv[0]).toEqual(['time', 'name', 'model', 'value'])
@@ -166,10 +205,13 @@ describe('GET /api/v1/metrics/export, aggregated', () => {
   it('rates stay right across the chunks a long export is read in', async () => {
     // A counter rising 2 a second, one point a second for an hour: 3 600 one-second steps.
     const samples: Sample[] = []
-    for (let i = 0; i < 3600; i++) samples.push({ name: 'agent_requests_total', labels: { agent: 'x' }, value: 2 * i, ts: T0 + i * 1000 })
+    for (let i = 0; i < 3600; i++)
+      samples.push({ name: 'agent_requests_total', labels: { agent: 'x' }, value: 2 * i, ts: T0 + i * 1000 })
     await createMetricStore(t.db).write(samples, T0)
     const params = `name=agent_requests_total&from=${T0}&to=${T0 + H}&step=1s&agg=rate`
-    const query = (await (await t.app.request(`/api/v1/metrics/query?${params}`, { headers })).json()) as { series: { values: [string, number][] }[] }
+    const query = (await (await t.app.request(`/api/v1/metrics/query?${params}`, { headers })).json()) as {
+      series: { values: [string, number][] }[]
+    }
     const rows = JSON.parse(await (await get(`format=json&${params}`)).text()) as JsonRow[]
     expect(rows).toHaveLength(3599) // the first step has no previous value
     expect(rows.every((r) => r.value === 2)).toBe(true)
@@ -195,7 +237,10 @@ describe('GET /api/v1/metrics/export, refusals', () => {
       expect(res.status, query).toBe(400)
       expect(res.headers.get('content-type'), query).toContain('application/json')
       const body = (await res.json()) as { error: { details: { field: string }[] } }
-      expect(body.error.details.map((d) => d.field), query).toContain(field)
+      expect(
+        body.error.details.map((d) => d.field),
+        query,
+      ).toContain(field)
     }
     expect((await t.app.request('/api/v1/metrics/export?name=x')).status).toBe(401)
   })

@@ -29,14 +29,18 @@ const push = async (value: number, ts: number, name = 'inbox_metric') => {
 }
 /** Raw values through the query API: a 1 s step reads raw points only. */
 async function rawValues(from: number, to: number, agg = 'last', name = 'inbox_metric') {
-  const res = await t.app.request(`/api/v1/metrics/query?name=${name}&from=${from}&to=${to}&step=1s&agg=${agg}`, { headers: viewer })
+  const res = await t.app.request(`/api/v1/metrics/query?name=${name}&from=${from}&to=${to}&step=1s&agg=${agg}`, {
+    headers: viewer,
+  })
   expect(res.status).toBe(200)
   const body = (await res.json()) as { resolution: string; series: { values: [string, number][] }[] }
   expect(body.resolution).toBe('raw')
   return (body.series[0]?.values ?? []).map(([time, v]) => [Date.parse(time), v])
 }
 async function exported(from: number, to: number, name = 'inbox_metric') {
-  const res = await t.app.request(`/api/v1/metrics/export?format=json&name=${name}&from=${from}&to=${to}`, { headers: viewer })
+  const res = await t.app.request(`/api/v1/metrics/export?format=json&name=${name}&from=${from}&to=${to}`, {
+    headers: viewer,
+  })
   expect(res.status).toBe(200)
   return ((await res.json()) as { time: string; value: number }[]).map((r) => [Date.parse(r.time), r.value])
 }
@@ -47,14 +51,28 @@ describe('points inbox', () => {
     await push(2, T0 + 1000)
     expect(await rows(pointsInbox)).toBe(2)
     expect(await rows(points)).toBe(0)
-    expect(await rawValues(T0, T0 + 5000)).toEqual([[T0, 1], [T0 + 1000, 2]])
-    expect(await exported(T0, T0 + 5000)).toEqual([[T0, 1], [T0 + 1000, 2]])
+    expect(await rawValues(T0, T0 + 5000)).toEqual([
+      [T0, 1],
+      [T0 + 1000, 2],
+    ])
+    expect(await exported(T0, T0 + 5000)).toEqual([
+      [T0, 1],
+      [T0 + 1000, 2],
+    ])
     // Half moved, half not: still one answer.
     expect(await moveInbox(t.db)).toBe(2)
     await push(3, T0 + 2000)
     expect([await rows(points), await rows(pointsInbox)]).toEqual([2, 1])
-    expect(await rawValues(T0, T0 + 5000, 'count')).toEqual([[T0, 1], [T0 + 1000, 1], [T0 + 2000, 1]])
-    expect(await exported(T0, T0 + 5000)).toEqual([[T0, 1], [T0 + 1000, 2], [T0 + 2000, 3]])
+    expect(await rawValues(T0, T0 + 5000, 'count')).toEqual([
+      [T0, 1],
+      [T0 + 1000, 1],
+      [T0 + 2000, 1],
+    ])
+    expect(await exported(T0, T0 + 5000)).toEqual([
+      [T0, 1],
+      [T0 + 1000, 2],
+      [T0 + 2000, 3],
+    ])
   })
 
   it('a retried write after a move is not a duplicate, and a later write overwrites across the two tables', async () => {
@@ -76,7 +94,11 @@ describe('points inbox', () => {
     for (let i = 0; i < 5; i++) await push(i === 3 ? 666 : i, T0 + i * 1000)
     await push(100, T0 + 9000, 'other_metric')
     // A constraint that refuses one of the rows, as a full disk or a bug would part-way.
-    await t.db.run(sql.raw(`create trigger refuse_666 before insert on points when new.value = 666 begin select raise(abort, 'injected failure'); end`))
+    await t.db.run(
+      sql.raw(
+        `create trigger refuse_666 before insert on points when new.value = 666 begin select raise(abort, 'injected failure'); end`,
+      ),
+    )
     await expect(moveInbox(t.db)).rejects.toThrow(/injected failure/)
     expect([await rows(points), await rows(pointsInbox)]).toEqual([0, 6])
     expect((await rawValues(T0, T0 + 5000)).map(([, v]) => v)).toEqual([0, 1, 2, 666, 4])
@@ -89,7 +111,8 @@ describe('points inbox', () => {
   it('moves the oldest rows first when the inbox holds more than one move takes, whole timestamps at a time', async () => {
     const store = createMetricStore(t.db)
     const samples = []
-    for (let i = 0; i < 10; i++) for (const host of ['a', 'b']) samples.push({ name: 'bulk', labels: { host }, value: i, ts: T0 + i * 1000 })
+    for (let i = 0; i < 10; i++)
+      for (const host of ['a', 'b']) samples.push({ name: 'bulk', labels: { host }, value: i, ts: T0 + i * 1000 })
     await store.write(samples, T0 + 10_000)
     expect(await moveInbox(t.db, { maxRows: 5 })).toBe(6) // ts 0, 1 and 2: the 5th row's time moves whole
     expect((await t.db.select({ ts: sql<number>`min(${pointsInbox.ts})` }).from(pointsInbox))[0]!.ts).toBe(T0 + 3000)
@@ -100,32 +123,63 @@ describe('points inbox', () => {
   it('export pages are whole and ordered when a series is split between points and the inbox', async () => {
     const store = createMetricStore(t.db)
     const write = (from: number, to: number, host: string) =>
-      store.write(Array.from({ length: to - from }, (_, i) => ({ name: 'paged', labels: { host }, value: from + i, ts: T0 + (from + i) * 1000 })), T0 + 200_000)
+      store.write(
+        Array.from({ length: to - from }, (_, i) => ({
+          name: 'paged',
+          labels: { host },
+          value: from + i,
+          ts: T0 + (from + i) * 1000,
+        })),
+        T0 + 200_000,
+      )
     await write(0, 30, 'a')
     await write(0, 10, 'b')
     await moveInbox(t.db)
     await write(30, 45, 'a')
     await write(10, 25, 'b')
     await write(5, 8, 'a') // overwrites, same values
-    const ids = (await t.db.select({ id: series.id, host: sql<string>`json_extract(${series.labels}, '$.host')` }).from(series).where(eq(series.name, 'paged'))).sort((x, y) => x.id - y.id)
+    const ids = (
+      await t.db
+        .select({ id: series.id, host: sql<string>`json_extract(${series.labels}, '$.host')` })
+        .from(series)
+        .where(eq(series.name, 'paged'))
+    ).sort((x, y) => x.id - y.id)
     const got: string[] = []
-    for await (const page of rawPages(t.db, ids.map((s) => s.id), T0, T0 + 100_000, 7)) {
+    for await (const page of rawPages(
+      t.db,
+      ids.map((s) => s.id),
+      T0,
+      T0 + 100_000,
+      7,
+    )) {
       expect(page.length).toBeLessThanOrEqual(7)
       got.push(...page.map((p) => `${p.seriesId}:${(p.ts - T0) / 1000}:${p.value}`))
     }
-    const want = [...ids.map((s) => Array.from({ length: s.host === 'a' ? 45 : 25 }, (_, i) => `${s.id}:${i}:${i}`))].flat()
+    const want = [
+      ...ids.map((s) => Array.from({ length: s.host === 'a' ? 45 : 25 }, (_, i) => `${s.id}:${i}:${i}`)),
+    ].flat()
     expect(got).toEqual(want)
   })
 
   it('late points in the inbox rebuild the rollups they fall in; moving them changes nothing', async () => {
     const store = createMetricStore(t.db)
     const now = T0 + 10 * MIN
-    await store.write(Array.from({ length: 6 }, (_, i) => ({ name: 'late_metric', labels: {}, value: 10, ts: T0 + i * 10_000 })), T0 + 70_000)
+    await store.write(
+      Array.from({ length: 6 }, (_, i) => ({ name: 'late_metric', labels: {}, value: 10, ts: T0 + i * 10_000 })),
+      T0 + 70_000,
+    )
     await runRollups(t.db, now)
-    const minute = async () => (await t.db.select().from(rollups).where(eq(rollups.bucket, T0)).orderBy(rollups.resolution))[0]!
+    const minute = async () =>
+      (await t.db.select().from(rollups).where(eq(rollups.bucket, T0)).orderBy(rollups.resolution))[0]!
     expect(await minute()).toMatchObject({ resolution: 60, count: 6, sum: 60 })
     // A late point (and an overwrite) for the finished minute, written after the rollup and not moved.
-    await store.write([{ name: 'late_metric', labels: {}, value: 40, ts: T0 + 5000 }, { name: 'late_metric', labels: {}, value: 20, ts: T0 }], now)
+    await store.write(
+      [
+        { name: 'late_metric', labels: {}, value: 40, ts: T0 + 5000 },
+        { name: 'late_metric', labels: {}, value: 20, ts: T0 },
+      ],
+      now,
+    )
     expect(await rows(pointsInbox)).toBeGreaterThan(0)
     expect((await runRollups(t.db, now)).rebuilt).toBeGreaterThan(0)
     const rebuilt = await minute()
@@ -137,15 +191,26 @@ describe('points inbox', () => {
 
   it('writes that arrive together are answered each by its own outcome: one failing write does not fail the others', async () => {
     const store = createMetricStore(t.db)
-    await t.db.run(sql.raw(`create trigger refuse_13 before insert on points_inbox when new.value = 13 begin select raise(abort, 'unlucky'); end`))
+    await t.db.run(
+      sql.raw(
+        `create trigger refuse_13 before insert on points_inbox when new.value = 13 begin select raise(abort, 'unlucky'); end`,
+      ),
+    )
     const one = (value: number, ts: number) => store.write([{ name: 'grouped', labels: {}, value, ts }], T0 + MIN)
     const results = await Promise.allSettled([one(1, T0), one(13, T0 + 1000), one(2, T0 + 2000), one(3, T0)])
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
     // The later write of the same series and ms wins, even inside one commit.
-    expect((await t.db.select({ ts: pointsInbox.ts, value: pointsInbox.value }).from(pointsInbox).orderBy(pointsInbox.ts)).map((r) => [r.ts - T0, r.value])).toEqual([[0, 3], [2000, 2]])
+    expect(
+      (
+        await t.db.select({ ts: pointsInbox.ts, value: pointsInbox.value }).from(pointsInbox).orderBy(pointsInbox.ts)
+      ).map((r) => [r.ts - T0, r.value]),
+    ).toEqual([
+      [0, 3],
+      [2000, 2],
+    ])
   })
 
-  it('the server\'s mover empties the inbox on its own, and stops cleanly', async () => {
+  it("the server's mover empties the inbox on its own, and stops cleanly", async () => {
     await push(1, T0)
     await push(2, T0 + 1000)
     const mover = startInboxMover(t.db, { intervalMs: 100, log: createLogger('silent') })

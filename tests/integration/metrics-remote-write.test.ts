@@ -24,7 +24,11 @@ type Series = { labels: Record<string, string>; samples: [value: number, ts: num
 const request = (list: Series[], extra: Record<string, unknown> = {}) =>
   WriteRequest.encode(
     WriteRequest.fromObject({
-      timeseries: list.map((s) => ({ labels: Object.entries(s.labels).map(([name, value]) => ({ name, value })), samples: s.samples.map(([value, timestamp]) => ({ value, timestamp })), exemplars: s.exemplars ?? [] })),
+      timeseries: list.map((s) => ({
+        labels: Object.entries(s.labels).map(([name, value]) => ({ name, value })),
+        samples: s.samples.map(([value, timestamp]) => ({ value, timestamp })),
+        exemplars: s.exemplars ?? [],
+      })),
       ...extra,
     }),
   ).finish()
@@ -33,11 +37,29 @@ let t: TestApp
 /** The database after moving the write inbox into `points`, for tests that read that table. */
 const moved = async () => (await moveInbox(t.db), t.db)
 let ingest: Record<string, string>
-const HEADERS = { 'Content-Type': 'application/x-protobuf', 'Content-Encoding': 'snappy', 'X-Prometheus-Remote-Write-Version': '0.1.0', 'User-Agent': 'Prometheus/2.42.0' }
-const post = (body: Uint8Array | string, headers: Record<string, string> = ingest) => t.app.request('/api/v1/write', { method: 'POST', body: typeof body === 'string' ? body : new Uint8Array(body), headers: { ...HEADERS, ...headers } })
+const HEADERS = {
+  'Content-Type': 'application/x-protobuf',
+  'Content-Encoding': 'snappy',
+  'X-Prometheus-Remote-Write-Version': '0.1.0',
+  'User-Agent': 'Prometheus/2.42.0',
+}
+const post = (body: Uint8Array | string, headers: Record<string, string> = ingest) =>
+  t.app.request('/api/v1/write', {
+    method: 'POST',
+    body: typeof body === 'string' ? body : new Uint8Array(body),
+    headers: { ...HEADERS, ...headers },
+  })
 const pointCount = async () => (await (await moved()).select({ n: count() }).from(points))[0]!.n
-const stored = async (name: string) => (await moved()).select({ labels: series.labels, ts: points.ts, value: points.value }).from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(points.ts)
-const errorOf = async (res: Response) => ((await res.json()) as { error: { code: string; message: string; details: { field: string; message: string }[] } }).error
+const stored = async (name: string) =>
+  (await moved())
+    .select({ labels: series.labels, ts: points.ts, value: points.value })
+    .from(points)
+    .innerJoin(series, eq(series.id, points.seriesId))
+    .where(eq(series.name, name))
+    .orderBy(points.ts)
+const errorOf = async (res: Response) =>
+  ((await res.json()) as { error: { code: string; message: string; details: { field: string; message: string }[] } })
+    .error
 
 beforeAll(async () => {
   t = await testApp({ INGEST_BODY_LIMIT_BYTES: '65536' })
@@ -50,10 +72,30 @@ const T0 = Date.parse('2026-11-02T10:00:00.000Z')
 describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
   it('stores every series: __name__ is the name, empty labels dropped, samples as points; 204', async () => {
     const body = compress(
-      request([
-        { labels: { __name__: 'node_cpu_seconds_total', instance: 'h1:9100', job: 'node', cpu: '0', mode: 'idle', empty: '' }, samples: [[10.5, T0], [11.25, T0 + 15_000]] },
-        { labels: { job: 'node', __name__: 'node_load1', instance: 'h1:9100' }, samples: [[0.42, T0]], exemplars: [{ labels: [{ name: 'trace_id', value: 'abc' }], value: 1, timestamp: T0 }] },
-      ], { metadata: [{ type: 1, metric_family_name: 'node_load1', help: 'load' }] }),
+      request(
+        [
+          {
+            labels: {
+              __name__: 'node_cpu_seconds_total',
+              instance: 'h1:9100',
+              job: 'node',
+              cpu: '0',
+              mode: 'idle',
+              empty: '',
+            },
+            samples: [
+              [10.5, T0],
+              [11.25, T0 + 15_000],
+            ],
+          },
+          {
+            labels: { job: 'node', __name__: 'node_load1', instance: 'h1:9100' },
+            samples: [[0.42, T0]],
+            exemplars: [{ labels: [{ name: 'trace_id', value: 'abc' }], value: 1, timestamp: T0 }],
+          },
+        ],
+        { metadata: [{ type: 1, metric_family_name: 'node_load1', help: 'load' }] },
+      ),
     )
     const res = await post(body)
     expect(res.status).toBe(204)
@@ -65,19 +107,44 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
     ])
     expect(await stored('node_load1')).toEqual([{ labels: { instance: 'h1:9100', job: 'node' }, ts: T0, value: 0.42 }])
     // Readable through the query API like any other series.
-    const q = await t.app.request(`/api/v1/metrics/query?name=node_load1&from=${T0 - 60_000}&to=${T0 + 60_000}&step=1m&agg=last`, { headers: (await t.key('viewer')).headers })
-    expect(((await q.json()) as { series: { values: [string, number][] }[] }).series[0]!.values).toContainEqual([new Date(T0).toISOString(), 0.42])
+    const q = await t.app.request(
+      `/api/v1/metrics/query?name=node_load1&from=${T0 - 60_000}&to=${T0 + 60_000}&step=1m&agg=last`,
+      { headers: (await t.key('viewer')).headers },
+    )
+    expect(((await q.json()) as { series: { values: [string, number][] }[] }).series[0]!.values).toContainEqual([
+      new Date(T0).toISOString(),
+      0.42,
+    ])
   })
 
   it('a retried request stores the same points again, no duplicates; shares series with /api/v1/metrics', async () => {
-    const body = compress(request([{ labels: { __name__: 'retry_metric', a: '1' }, samples: [[1, T0], [2, T0 + 1000]] }]))
+    const body = compress(
+      request([
+        {
+          labels: { __name__: 'retry_metric', a: '1' },
+          samples: [
+            [1, T0],
+            [2, T0 + 1000],
+          ],
+        },
+      ]),
+    )
     expect((await post(body)).status).toBe(204)
     const first = await stored('retry_metric')
     expect((await post(body)).status).toBe(204)
     expect(await stored('retry_metric')).toEqual(first)
     expect(first).toHaveLength(2)
     // The JSON route resolves the same label set to the same series.
-    expect((await t.json('POST', '/api/v1/metrics', { name: 'retry_metric', labels: { a: '1' }, value: 3, ts: T0 + 2000 }, ingest)).status).toBe(200)
+    expect(
+      (
+        await t.json(
+          'POST',
+          '/api/v1/metrics',
+          { name: 'retry_metric', labels: { a: '1' }, value: 3, ts: T0 + 2000 },
+          ingest,
+        )
+      ).status,
+    ).toBe(200)
     expect((await t.db.select({ n: count() }).from(series).where(eq(series.name, 'retry_metric')))[0]!.n).toBe(1)
     expect((await stored('retry_metric')).map((p) => p.value)).toEqual([1, 2, 3])
   })
@@ -85,17 +152,37 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
   it('drops NaN (including the staleness marker) and ±Inf samples and counts them', async () => {
     const stale = new DataView(new ArrayBuffer(8))
     stale.setBigUint64(0, 0x7ff0000000000002n) // Prometheus' StaleNaN
-    const body = compress(request([{ labels: { __name__: 'nan_metric' }, samples: [[1, T0], [Number.NaN, T0 + 1000], [stale.getFloat64(0), T0 + 2000], [Number.POSITIVE_INFINITY, T0 + 3000], [4, T0 + 4000]] }]))
+    const body = compress(
+      request([
+        {
+          labels: { __name__: 'nan_metric' },
+          samples: [
+            [1, T0],
+            [Number.NaN, T0 + 1000],
+            [stale.getFloat64(0), T0 + 2000],
+            [Number.POSITIVE_INFINITY, T0 + 3000],
+            [4, T0 + 4000],
+          ],
+        },
+      ]),
+    )
     const res = await post(body)
     expect(res.status).toBe(204)
     expect(res.headers.get('x-homeostat-samples-dropped')).toBe('3')
-    expect((await stored('nan_metric')).map((p) => [p.ts, p.value])).toEqual([[T0, 1], [T0 + 4000, 4]])
-    expect(t.telemetry.registry.render()).toMatch(/homeostat_remote_write_samples_total\{outcome="dropped_non_finite"\} 3/)
+    expect((await stored('nan_metric')).map((p) => [p.ts, p.value])).toEqual([
+      [T0, 1],
+      [T0 + 4000, 4],
+    ])
+    expect(t.telemetry.registry.render()).toMatch(
+      /homeostat_remote_write_samples_total\{outcome="dropped_non_finite"\} 3/,
+    )
   })
 
   it('answers 204 to a request with metadata only (Prometheus sends those every minute)', async () => {
     const before = await pointCount()
-    expect((await post(compress(request([], { metadata: [{ type: 2, metric_family_name: 'up', help: 'up' }] })))).status).toBe(204)
+    expect(
+      (await post(compress(request([], { metadata: [{ type: 2, metric_family_name: 'up', help: 'up' }] })))).status,
+    ).toBe(204)
     expect((await post(compress(new Uint8Array(0)))).status).toBe(204)
     expect(await pointCount()).toBe(before)
   })
@@ -107,10 +194,15 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
     expect((await errorOf(notSnappy)).code).toBe('invalid_snappy')
     const raw = await post(request([{ labels: { __name__: 'raw_protobuf' }, samples: [[1, T0]] }])) // forgot to compress
     expect(raw.status).toBe(400)
-    const good = compress(request([{ labels: { __name__: 'truncated_metric', job: 'x'.repeat(200) }, samples: [[1, T0]] }]))
+    const good = compress(
+      request([{ labels: { __name__: 'truncated_metric', job: 'x'.repeat(200) }, samples: [[1, T0]] }]),
+    )
     expect((await post(good.slice(0, good.length - 20))).status).toBe(400)
     // Streams snappyjs alone would accept: shorter or longer than their length header says.
-    for (const stream of [[10, 4 << 2, 8, 1, 18, 1, 0x61], [2, 4 << 2, 8, 1, 18, 1, 0x61]]) {
+    for (const stream of [
+      [10, 4 << 2, 8, 1, 18, 1, 0x61],
+      [2, 4 << 2, 8, 1, 18, 1, 0x61],
+    ]) {
       const res = await post(new Uint8Array(stream))
       expect(res.status).toBe(400)
       expect((await errorOf(res)).details[0]!.message).toMatch(/decompresses to 5 bytes/)
@@ -133,8 +225,20 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
           { labels: { __name__: '9starts_with_digit' }, samples: [[1, T0]] },
           { labels: { __name__: 'fine_metric', 'bad-label': 'v' }, samples: [[1, T0]] },
           { labels: { __name__: 'fine_metric', __reserved: 'v' }, samples: [[1, T0]] },
-          { labels: { __name__: 'fine_metric', ...Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`l${i}`, 'v'])) }, samples: [[1, T0]] },
-          { labels: { __name__: 'fine_metric' }, samples: [[1, T0], [1, Date.now() + 3_600_000]] },
+          {
+            labels: {
+              __name__: 'fine_metric',
+              ...Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`l${i}`, 'v'])),
+            },
+            samples: [[1, T0]],
+          },
+          {
+            labels: { __name__: 'fine_metric' },
+            samples: [
+              [1, T0],
+              [1, Date.now() + 3_600_000],
+            ],
+          },
         ]),
       ),
     )
@@ -157,25 +261,62 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
   it('a series already stored still has every sample checked, and labels sent in another order are the same series', async () => {
     const known = { __name__: 'known_metric', job: 'j', instance: 'i' }
     expect((await post(compress(request([{ labels: known, samples: [[1, T0]] }])))).status).toBe(204)
-    const res = await post(compress(request([{ labels: known, samples: [[2, T0 + 1000], [3, -5]] }, { labels: { ...known, instance: 'bad-\u0000' }, samples: [[1, Date.now() + 3_600_000]] }])))
+    const res = await post(
+      compress(
+        request([
+          {
+            labels: known,
+            samples: [
+              [2, T0 + 1000],
+              [3, -5],
+            ],
+          },
+          { labels: { ...known, instance: 'bad-\u0000' }, samples: [[1, Date.now() + 3_600_000]] },
+        ]),
+      ),
+    )
     expect(res.status).toBe(400)
-    expect((await errorOf(res)).details.map((d) => d.field)).toEqual(['timeseries.0.samples.1.timestamp', 'timeseries.1.samples.0.timestamp'])
+    expect((await errorOf(res)).details.map((d) => d.field)).toEqual([
+      'timeseries.0.samples.1.timestamp',
+      'timeseries.1.samples.0.timestamp',
+    ])
     expect(await stored('known_metric')).toEqual([{ labels: { instance: 'i', job: 'j' }, ts: T0, value: 1 }])
     // NaN is dropped for a known series too; the same labels in another order land in the same series.
-    const again = await post(compress(request([{ labels: { instance: 'i', __name__: 'known_metric', job: 'j' }, samples: [[4, T0 + 2000], [Number.NaN, T0 + 3000]] }])))
+    const again = await post(
+      compress(
+        request([
+          {
+            labels: { instance: 'i', __name__: 'known_metric', job: 'j' },
+            samples: [
+              [4, T0 + 2000],
+              [Number.NaN, T0 + 3000],
+            ],
+          },
+        ]),
+      ),
+    )
     expect([again.status, again.headers.get('x-homeostat-samples-dropped')]).toEqual([204, '1'])
-    expect((await stored('known_metric')).map((p) => [p.labels, p.value])).toEqual([[{ instance: 'i', job: 'j' }, 1], [{ instance: 'i', job: 'j' }, 4]])
+    expect((await stored('known_metric')).map((p) => [p.labels, p.value])).toEqual([
+      [{ instance: 'i', job: 'j' }, 1],
+      [{ instance: 'i', job: 'j' }, 4],
+    ])
   })
 
   it('415 for another Content-Type or Content-Encoding, or remote write 2.0', async () => {
     const body = compress(request([{ labels: { __name__: 'typed_metric' }, samples: [[1, T0]] }]))
-    const variants: Record<string, string>[] = [{ 'Content-Type': 'application/json' }, { 'Content-Type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' }, { 'Content-Encoding': 'zstd' }]
+    const variants: Record<string, string>[] = [
+      { 'Content-Type': 'application/json' },
+      { 'Content-Type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request' },
+      { 'Content-Encoding': 'zstd' },
+    ]
     for (const headers of variants) {
       const res = await post(body, { ...ingest, ...headers })
       expect(res.status).toBe(415)
       expect((await errorOf(res)).details[0]!.field).toMatch(/^Content-(Type|Encoding)$/)
     }
-    expect((await post(body, { ...ingest, 'Content-Type': 'application/x-protobuf;proto=prometheus.WriteRequest' })).status).toBe(204)
+    expect(
+      (await post(body, { ...ingest, 'Content-Type': 'application/x-protobuf;proto=prometheus.WriteRequest' })).status,
+    ).toBe(204)
   })
 
   it('applies the ingest body limit, to the body and to what it decompresses to', async () => {
@@ -194,6 +335,11 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
     expect((await post(body, (await t.key('viewer')).headers)).status).toBe(403)
     expect((await post(body, {})).status).toBe(401)
     expect((await post(body, (await t.key('operator')).headers)).status).toBe(204)
-    expect(await t.db.select().from(series).where(and(eq(series.name, 'auth_metric')))).toHaveLength(1)
+    expect(
+      await t.db
+        .select()
+        .from(series)
+        .where(and(eq(series.name, 'auth_metric'))),
+    ).toHaveLength(1)
   })
 })

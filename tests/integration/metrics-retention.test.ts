@@ -22,7 +22,9 @@ describe('retention', () => {
     const store = createMetricStore(t.db)
     // 10 days of one point a minute for 5 series, written as a backfill.
     const samples = []
-    for (let s = 0; s < 5; s++) for (let ts = NOW - 10 * DAY; ts < NOW; ts += 60_000) samples.push({ name: 'host_cpu', labels: { host: `h${s}` }, value: s, ts })
+    for (let s = 0; s < 5; s++)
+      for (let ts = NOW - 10 * DAY; ts < NOW; ts += 60_000)
+        samples.push({ name: 'host_cpu', labels: { host: `h${s}` }, value: s, ts })
     for (let i = 0; i < samples.length; i += 10_000) await store.write(samples.slice(i, i + 10_000), NOW)
     await runRollups(t.db, NOW, { maxSteps: 10_000 })
     const keep = { raw: 7, 60: 8, 3600: 9, 86_400: 730 }
@@ -32,7 +34,13 @@ describe('retention', () => {
     await moveInbox(t.db)
     const [oldestRaw] = await t.db.select({ t: sql<number>`min(${points.ts})` }).from(points)
     expect(oldestRaw!.t).toBe(NOW - 7 * DAY)
-    const oldest = async (res: number) => (await t.db.select({ b: sql<number>`min(${rollups.bucket})` }).from(rollups).where(eq(rollups.resolution, res)))[0]!.b
+    const oldest = async (res: number) =>
+      (
+        await t.db
+          .select({ b: sql<number>`min(${rollups.bucket})` })
+          .from(rollups)
+          .where(eq(rollups.resolution, res))
+      )[0]!.b
     expect(await oldest(60)).toBe(NOW - 8 * DAY)
     expect(await oldest(3600)).toBe(NOW - 9 * DAY)
     expect(await oldest(86_400)).toBe(NOW - 10 * DAY)
@@ -42,7 +50,10 @@ describe('retention', () => {
   })
 
   it('forgets a series that has nothing left', async () => {
-    await createMetricStore(t.db).write([{ name: 'old_metric', labels: {}, value: 1, ts: NOW - 900 * DAY }], NOW - 900 * DAY)
+    await createMetricStore(t.db).write(
+      [{ name: 'old_metric', labels: {}, value: 1, ts: NOW - 900 * DAY }],
+      NOW - 900 * DAY,
+    )
     await purgeExpired(t.db, { raw: 7, 60: 30, 3600: 90, 86_400: 730 }, NOW)
     expect((await t.db.select({ n: count() }).from(series).where(eq(series.name, 'old_metric')))[0]!.n).toBe(0)
   })

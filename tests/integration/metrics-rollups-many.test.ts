@@ -18,13 +18,18 @@ describe('rollups of many series', () => {
   it('builds a step with more buckets than one statement can hold', async () => {
     const series = 4000
     const data: Sample[] = []
-    for (let i = 0; i < series; i++) for (const m of [0, 1]) data.push({ name: 'many_series', labels: { i: String(i) }, value: i + m, ts: T0 + m * 60_000 + 5_000 })
+    for (let i = 0; i < series; i++)
+      for (const m of [0, 1])
+        data.push({ name: 'many_series', labels: { i: String(i) }, value: i + m, ts: T0 + m * 60_000 + 5_000 })
     const now = T0 + 2 * 3_600_000
     await createMetricStore(t.db).write(data, now)
     await runRollups(t.db, now)
     const [minutes] = await t.db.select({ n: sql<number>`count(*)` }).from(rollups).where(eq(rollups.resolution, 60))
     expect(minutes!.n).toBe(series * 2)
-    const hours = await t.db.select({ count: rollups.count, sum: rollups.sum }).from(rollups).where(eq(rollups.resolution, 3600))
+    const hours = await t.db
+      .select({ count: rollups.count, sum: rollups.sum })
+      .from(rollups)
+      .where(eq(rollups.resolution, 3600))
     expect(hours).toHaveLength(series)
     expect(hours.every((h) => h.count === 2)).toBe(true)
     expect(hours.reduce((a, h) => a + h.sum, 0)).toBe(data.reduce((a, d) => a + d.value, 0))

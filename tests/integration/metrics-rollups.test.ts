@@ -16,7 +16,13 @@ afterEach(() => t.close())
 // Three hours of one sample every 10 s: value = minute index + second/100, so each bucket's truth is known.
 function samples(hours = 3): Sample[] {
   const out: Sample[] = []
-  for (let ts = T0; ts < T0 + hours * H; ts += 10_000) out.push({ name: 'llm_latency_ms', labels: { model: 'm1' }, value: ((ts - T0) / 60_000) % 97 + (ts % 60_000) / 100_000, ts })
+  for (let ts = T0; ts < T0 + hours * H; ts += 10_000)
+    out.push({
+      name: 'llm_latency_ms',
+      labels: { model: 'm1' },
+      value: (((ts - T0) / 60_000) % 97) + (ts % 60_000) / 100_000,
+      ts,
+    })
   return out
 }
 
@@ -35,7 +41,10 @@ describe('rollups', () => {
     const m5 = minutes.find((r) => r.bucket === T0 + 5 * 60_000)!
     const inM5 = data.filter((d) => d.ts >= T0 + 5 * 60_000 && d.ts < T0 + 6 * 60_000).map((d) => d.value)
     expect(m5).toMatchObject({ count: 6, min: Math.min(...inM5), max: Math.max(...inM5), last: inM5.at(-1) })
-    expect(m5.sum).toBeCloseTo(inM5.reduce((a, b) => a + b, 0), 9)
+    expect(m5.sum).toBeCloseTo(
+      inM5.reduce((a, b) => a + b, 0),
+      9,
+    )
     const hours = await t.db.select().from(rollups).where(eq(rollups.resolution, 3600))
     expect(hours.map((h) => h.count)).toEqual([360, 360, 360])
     const again = await runRollups(t.db, T0 + 3 * H + 5 * 60_000)
@@ -64,13 +73,22 @@ describe('rollups', () => {
     const store = createMetricStore(t.db)
     await store.write(samples(), T0 + 3 * H + 5 * 60_000)
     await runRollups(t.db, T0 + 3 * H + 5 * 60_000)
-    await store.write([{ name: 'llm_latency_ms', labels: { model: 'm1' }, value: 1000, ts: T0 + 5 * 60_000 + 1 }], T0 + 3 * H + 6 * 60_000)
+    await store.write(
+      [{ name: 'llm_latency_ms', labels: { model: 'm1' }, value: 1000, ts: T0 + 5 * 60_000 + 1 }],
+      T0 + 3 * H + 6 * 60_000,
+    )
     expect(await t.db.select().from(rollupDirty)).toHaveLength(1)
     const r = await runRollups(t.db, T0 + 3 * H + 6 * 60_000)
     expect(r.rebuilt).toBe(2) // the minute, then its hour
-    const [minute] = await t.db.select().from(rollups).where(and(eq(rollups.resolution, 60), eq(rollups.bucket, T0 + 5 * 60_000)))
+    const [minute] = await t.db
+      .select()
+      .from(rollups)
+      .where(and(eq(rollups.resolution, 60), eq(rollups.bucket, T0 + 5 * 60_000)))
     expect(minute).toMatchObject({ count: 7, max: 1000 })
-    const [hour] = await t.db.select().from(rollups).where(and(eq(rollups.resolution, 3600), eq(rollups.bucket, T0)))
+    const [hour] = await t.db
+      .select()
+      .from(rollups)
+      .where(and(eq(rollups.resolution, 3600), eq(rollups.bucket, T0)))
     expect(hour).toMatchObject({ count: 361, max: 1000 })
     expect(await t.db.select().from(rollupDirty)).toHaveLength(0)
   })
@@ -82,7 +100,8 @@ describe('GET /api/v1/metrics/query', () => {
     await createMetricStore(t.db).write(data, T0 + 3 * H + 5 * 60_000)
     await runRollups(t.db, T0 + 3 * H + 5 * 60_000)
     const headers = await viewer()
-    const url = (agg: string) => `/api/v1/metrics/query?name=llm_latency_ms&match[model]=m1&from=${T0}&to=${T0 + 3 * H}&step=1h&agg=${agg}`
+    const url = (agg: string) =>
+      `/api/v1/metrics/query?name=llm_latency_ms&match[model]=m1&from=${T0}&to=${T0 + 3 * H}&step=1h&agg=${agg}`
     const res = await t.app.request(url('p95'), { headers })
     expect(res.status).toBe(200)
     const body = (await res.json()) as { resolution: string; series: { values: [string, number][] }[] }
@@ -90,7 +109,10 @@ describe('GET /api/v1/metrics/query', () => {
     expect(body.series[0]!.values).toHaveLength(3)
     for (const [i, [iso, got]] of body.series[0]!.values.entries()) {
       expect(iso).toBe(new Date(T0 + i * H).toISOString())
-      const sorted = data.filter((d) => d.ts >= T0 + i * H && d.ts < T0 + (i + 1) * H).map((d) => d.value).sort((a, b) => a - b)
+      const sorted = data
+        .filter((d) => d.ts >= T0 + i * H && d.ts < T0 + (i + 1) * H)
+        .map((d) => d.value)
+        .sort((a, b) => a - b)
       const want = sorted[Math.floor(0.95 * (sorted.length - 1))]!
       expect(Math.abs(got - want)).toBeLessThanOrEqual(want * 0.01)
     }
@@ -102,7 +124,10 @@ describe('GET /api/v1/metrics/query', () => {
   it('a `to` inside a rolled-up bucket counts that bucket once, from finer sources', async () => {
     await createMetricStore(t.db).write(samples(), T0 + 3 * H + 5 * 60_000)
     await runRollups(t.db, T0 + 3 * H + 5 * 60_000)
-    const res = await t.app.request(`/api/v1/metrics/query?name=llm_latency_ms&from=${T0}&to=${T0 + H + 30 * 60_000 + 5_000}&step=1h&agg=count`, { headers: await viewer() })
+    const res = await t.app.request(
+      `/api/v1/metrics/query?name=llm_latency_ms&from=${T0}&to=${T0 + H + 30 * 60_000 + 5_000}&step=1h&agg=count`,
+      { headers: await viewer() },
+    )
     const body = (await res.json()) as { series: { values: [string, number][] }[] }
     // one sample every 10 s: 360 in the first hour, 181 in [1h, 1h30m5s)
     expect(body.series[0]!.values.map(([, v]) => v)).toEqual([360, 181])
@@ -112,14 +137,26 @@ describe('GET /api/v1/metrics/query', () => {
     const headers = await viewer()
     const now = Date.now()
     const ingest = (await t.key('operator')).headers
-    await t.json('POST', '/api/v1/metrics', { points: [
-      { name: 'llm_tokens_total', value: 10, labels: { model: 'a', kind: 'prompt' }, ts: now - 30_000 },
-      { name: 'llm_tokens_total', value: 5, labels: { model: 'a', kind: 'completion' }, ts: now - 30_000 },
-      { name: 'llm_tokens_total', value: 7, labels: { model: 'b', kind: 'prompt' }, ts: now - 30_000 },
-    ] }, ingest)
-    const res = await t.app.request(`/api/v1/metrics/query?name=llm_tokens_total&from=${now - 60_000}&to=${now}&step=60s&agg=sum&by=model`, { headers })
+    await t.json(
+      'POST',
+      '/api/v1/metrics',
+      {
+        points: [
+          { name: 'llm_tokens_total', value: 10, labels: { model: 'a', kind: 'prompt' }, ts: now - 30_000 },
+          { name: 'llm_tokens_total', value: 5, labels: { model: 'a', kind: 'completion' }, ts: now - 30_000 },
+          { name: 'llm_tokens_total', value: 7, labels: { model: 'b', kind: 'prompt' }, ts: now - 30_000 },
+        ],
+      },
+      ingest,
+    )
+    const res = await t.app.request(
+      `/api/v1/metrics/query?name=llm_tokens_total&from=${now - 60_000}&to=${now}&step=60s&agg=sum&by=model`,
+      { headers },
+    )
     const body = (await res.json()) as { series: { labels: Record<string, string>; values: [string, number][] }[] }
-    const byModel = Object.fromEntries(body.series.map((s) => [s.labels.model, s.values.reduce((a, [, v]) => a + v, 0)]))
+    const byModel = Object.fromEntries(
+      body.series.map((s) => [s.labels.model, s.values.reduce((a, [, v]) => a + v, 0)]),
+    )
     expect(byModel).toEqual({ a: 15, b: 7 })
   })
 
@@ -137,7 +174,10 @@ describe('GET /api/v1/metrics/query', () => {
       const res = await t.app.request(url, { headers })
       expect(res.status, url).toBe(400)
       const body = (await res.json()) as { error: { details: { field: string }[] } }
-      expect(body.error.details.map((d) => d.field), url).toContain(field)
+      expect(
+        body.error.details.map((d) => d.field),
+        url,
+      ).toContain(field)
     }
   })
 })

@@ -23,7 +23,13 @@ type Trend = {
   zScore: number | null
   forecast: { threshold: number; at: string | null; r2: number | null } | null
 }
-type Body = { window: number; step: number; current: { from: string; to: string }; previous: { from: string; to: string }; series: Trend[] }
+type Body = {
+  window: number
+  step: number
+  current: { from: string; to: string }
+  previous: { from: string; to: string }
+  series: Trend[]
+}
 
 let t: TestApp
 let headers: Record<string, string>
@@ -76,7 +82,18 @@ describe('GET /api/v1/metrics/trends', () => {
     expect(Date.parse(a.forecast!.at!)).toBeCloseTo(START + 180 * M - 25_000, -1)
 
     const b = body.series.find((s) => s.labels.model === 'b')!
-    expect(b).toMatchObject({ current: 5, previous: 5, change: 0, changePct: 0, slopePerHour: 0, r2: null, zScore: null, std: 0, points: 60, forecast: { threshold: 100, at: null } })
+    expect(b).toMatchObject({
+      current: 5,
+      previous: 5,
+      change: 0,
+      changePct: 0,
+      slopePerHour: 0,
+      r2: null,
+      zScore: null,
+      std: 0,
+      points: 60,
+      forecast: { threshold: 100, at: null },
+    })
 
     // Once rolled up, the minutes come from 1m rollups and the answer is the same.
     await runRollups(t.db, END + 5 * M)
@@ -95,7 +112,8 @@ describe('GET /api/v1/metrics/trends', () => {
     const samples: Sample[] = []
     for (let ts = END - 3_600_000; ts < END; ts += M) {
       const spike = ts === END - M
-      for (const kind of ['timeout', 'refused']) samples.push({ name: 'agent_errors', labels: { agent: 'planner', kind }, value: spike ? 15.5 : 0.5, ts })
+      for (const kind of ['timeout', 'refused'])
+        samples.push({ name: 'agent_errors', labels: { agent: 'planner', kind }, value: spike ? 15.5 : 0.5, ts })
       samples.push({ name: 'agent_errors', labels: { agent: 'coder', kind: 'timeout' }, value: 2, ts })
     }
     await createMetricStore(t.db).write(samples, END)
@@ -140,7 +158,10 @@ describe('GET /api/v1/metrics/trends', () => {
       const res = await t.app.request(`/api/v1/metrics/trends?${query}`, { headers })
       expect(res.status, query).toBe(400)
       const body = (await res.json()) as { error: { details: { field: string }[] } }
-      expect(body.error.details.map((d) => d.field), query).toContain(field)
+      expect(
+        body.error.details.map((d) => d.field),
+        query,
+      ).toContain(field)
     }
   })
 })

@@ -33,7 +33,8 @@ describe('metric writer', () => {
     expect(powerOfTwoChunks(3000, 1024)).toEqual([1024, 1024, 512, 256, 128, 32, 16, 8])
     expect(powerOfTwoChunks(1, 1024)).toEqual([1])
     expect(powerOfTwoChunks(0, 1024)).toEqual([])
-    for (const n of [1, 7, 999, 1024, 1025, 20_000]) expect(powerOfTwoChunks(n, 1024).reduce((a, b) => a + b, 0)).toBe(n)
+    for (const n of [1, 7, 999, 1024, 1025, 20_000])
+      expect(powerOfTwoChunks(n, 1024).reduce((a, b) => a + b, 0)).toBe(n)
   })
 
   it('is used for a database on a local file', () => {
@@ -44,10 +45,30 @@ describe('metric writer', () => {
     const store = createMetricStore(t.db)
     const view = new DataView(new ArrayBuffer(8))
     // biome-ignore lint/correctness/noPrecisionLoss: 2^53 + 1 on purpose: it must round-trip as the double it becomes
-    const special = [Number.MIN_VALUE, -Number.MIN_VALUE, 2.2250738585072014e-308, 2.225073858507201e-308, Number.MAX_VALUE, -Number.MAX_VALUE, Number.EPSILON, 0.1, 1 / 3, 2 ** 53 + 2, -(2 ** 63), 1e21, 9007199254740993, 0]
+    const special = [
+      Number.MIN_VALUE,
+      -Number.MIN_VALUE,
+      2.2250738585072014e-308,
+      2.225073858507201e-308,
+      Number.MAX_VALUE,
+      -Number.MAX_VALUE,
+      Number.EPSILON,
+      0.1,
+      1 / 3,
+      2 ** 53 + 2,
+      -(2 ** 63),
+      1e21,
+      9007199254740993,
+      0,
+    ]
     const values = [...special, ...Array.from({ length: 20_000 - special.length - 1 }, () => randomDouble(view)), -0]
     // 20 series × 1 000 ms, in requests of 1 000 (one statement set each) and one of the rest.
-    const samples: Sample[] = values.map((value, i) => ({ name: 'exact', labels: { s: String(i % 20) }, value, ts: T0 + Math.floor(i / 20) }))
+    const samples: Sample[] = values.map((value, i) => ({
+      name: 'exact',
+      labels: { s: String(i % 20) },
+      value,
+      ts: T0 + Math.floor(i / 20),
+    }))
     for (let i = 0; i < samples.length; i += 1000) await store.write(samples.slice(i, i + 1000), T0 + 2000)
     const ids = await store.seriesIds(samples.slice(0, 20), T0 + 2000)
     const expected = new Map(samples.map((s, i) => [`${ids[i % 20]}:${s.ts}`, Object.is(s.value, -0) ? 0 : s.value]))
@@ -65,17 +86,30 @@ describe('metric writer', () => {
   it('the last value wins across statement boundaries and across requests committed together', async () => {
     const store = createMetricStore(t.db)
     // 1 500 points: 1 024 + 256 + 128 + 64 + 16 + 8 + 4 rows; the same series and ms at 0, 1 100 and 1 499.
-    const batch: Sample[] = Array.from({ length: 1500 }, (_, i) => ({ name: 'lw', labels: { s: String(i) }, value: i, ts: T0 }))
+    const batch: Sample[] = Array.from({ length: 1500 }, (_, i) => ({
+      name: 'lw',
+      labels: { s: String(i) },
+      value: i,
+      ts: T0,
+    }))
     batch[1100] = { name: 'lw', labels: { s: '0' }, value: -1, ts: T0 }
     batch[1499] = { name: 'lw', labels: { s: '0' }, value: -2, ts: T0 }
     const second: Sample[] = [{ name: 'lw', labels: { s: '1' }, value: -3, ts: T0 }]
     // Series known beforehand, so both writes reach the commit queue in call order, in one turn.
-    await store.write(batch.map((s) => ({ ...s, ts: T0 - 1 })), T0 + 1000)
+    await store.write(
+      batch.map((s) => ({ ...s, ts: T0 - 1 })),
+      T0 + 1000,
+    )
     const [r1] = await Promise.all([store.write(batch, T0 + 1000), store.write(second, T0 + 1000)])
     expect(r1.written).toBe(1498)
     const [s0, s1] = await store.seriesIds([batch[0]!, batch[1]!], T0)
     const got = await readRaw(t.db, [s0!, s1!], T0, T0 + 1)
-    expect(new Map(got.map((p) => [p.seriesId, p.value]))).toEqual(new Map([[s0, -2], [s1, -3]]))
+    expect(new Map(got.map((p) => [p.seriesId, p.value]))).toEqual(
+      new Map([
+        [s0, -2],
+        [s1, -3],
+      ]),
+    )
     expect(await inboxRows()).toBe(2 * 1498)
   })
 
@@ -84,8 +118,17 @@ describe('metric writer', () => {
     // Created on the other connection after the writer's statements were prepared: SQLite
     // re-prepares them, so the trigger applies.
     await store.write([{ name: 'aon', labels: {}, value: 1, ts: T0 - 1 }], T0 + 1000)
-    await t.db.run(sql.raw(`create trigger refuse_13 before insert on points_inbox when new.value = 13.5 begin select raise(abort, 'unlucky'); end`))
-    const batch: Sample[] = Array.from({ length: 1000 }, (_, i) => ({ name: 'aon', labels: { s: String(i) }, value: i, ts: T0 }))
+    await t.db.run(
+      sql.raw(
+        `create trigger refuse_13 before insert on points_inbox when new.value = 13.5 begin select raise(abort, 'unlucky'); end`,
+      ),
+    )
+    const batch: Sample[] = Array.from({ length: 1000 }, (_, i) => ({
+      name: 'aon',
+      labels: { s: String(i) },
+      value: i,
+      ts: T0,
+    }))
     batch[995] = { ...batch[995]!, value: 13.5 } // in the last statement (8 rows), after 992 rows were inserted
     await expect(store.write(batch, T0 + 1000)).rejects.toThrow(/unlucky/)
     expect(await inboxRows()).toBe(1)
@@ -98,7 +141,9 @@ describe('metric writer', () => {
     const store = createMetricStore(t.db)
     await store.write([{ name: 'closed', labels: {}, value: 42, ts: T0 }], T0 + 1000)
     t.client.close()
-    await expect(store.write([{ name: 'closed', labels: {}, value: 43, ts: T0 + 1 }], T0 + 1000)).rejects.toThrow(/closed/)
+    await expect(store.write([{ name: 'closed', labels: {}, value: 43, ts: T0 + 1 }], T0 + 1000)).rejects.toThrow(
+      /closed/,
+    )
     const again = await openDb({ url: t.config.DATABASE_URL })
     try {
       expect(await again.db.all<{ value: number }>(sql`select value from points_inbox`)).toEqual([{ value: 42 }])

@@ -18,19 +18,42 @@ afterEach(() => {
 })
 
 const tables = async () =>
-  ((await opened.client.execute("select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name")).rows as unknown as { name: string }[]).map((r) => r.name)
-const applied = async () => Number((await opened.client.execute('select count(*) as n from __drizzle_migrations')).rows[0]?.n)
+  (
+    (
+      await opened.client.execute(
+        "select name from sqlite_master where type = 'table' and name not like 'sqlite_%' order by name",
+      )
+    ).rows as unknown as { name: string }[]
+  ).map((r) => r.name)
+const applied = async () =>
+  Number((await opened.client.execute('select count(*) as n from __drizzle_migrations')).rows[0]?.n)
 
 /** A migrations folder in drizzle-kit's layout: meta/_journal.json and one .sql file per entry. */
 function writeMigrations(folder: string, migrations: { tag: string; sql: string[] }[]) {
   mkdirSync(join(folder, 'meta'), { recursive: true })
-  const entries = migrations.map((m, idx) => ({ idx, version: '6', when: 1_700_000_000_000 + idx * 1000, tag: m.tag, breakpoints: true }))
+  const entries = migrations.map((m, idx) => ({
+    idx,
+    version: '6',
+    when: 1_700_000_000_000 + idx * 1000,
+    tag: m.tag,
+    breakpoints: true,
+  }))
   writeFileSync(join(folder, 'meta', '_journal.json'), JSON.stringify({ version: '7', dialect: 'sqlite', entries }))
   for (const m of migrations) writeFileSync(join(folder, `${m.tag}.sql`), m.sql.join('\n--> statement-breakpoint\n'))
 }
 
-const base = { tag: '0000_base', sql: ['CREATE TABLE `base_t` (`id` integer PRIMARY KEY);', "INSERT INTO `base_t` VALUES (1);"] }
-const bad = { tag: '0001_bad', sql: ['CREATE TABLE `good_table` (`id` integer);', 'INSERT INTO `good_table` VALUES (1);', 'INSERT INTO `missing_table` VALUES (1);'] }
+const base = {
+  tag: '0000_base',
+  sql: ['CREATE TABLE `base_t` (`id` integer PRIMARY KEY);', 'INSERT INTO `base_t` VALUES (1);'],
+}
+const bad = {
+  tag: '0001_bad',
+  sql: [
+    'CREATE TABLE `good_table` (`id` integer);',
+    'INSERT INTO `good_table` VALUES (1);',
+    'INSERT INTO `missing_table` VALUES (1);',
+  ],
+}
 
 describe('a failed migration leaves the database as it was', () => {
   it('a bad statement after a good CREATE TABLE undoes the whole migration', async () => {
@@ -76,9 +99,13 @@ describe('a failed migration leaves the database as it was', () => {
     await opened.client.execute('DROP TABLE `users`')
     await runMigrations(opened.db)
     const status = await migrationStatus(opened.db)
-    const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }
+    const journal = JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as {
+      entries: unknown[]
+    }
     expect(status).toEqual({ expected: journal.entries.length, applied: journal.entries.length, current: true })
-    expect(await tables()).toEqual(expect.arrayContaining(['users', 'sessions', 'api_keys', 'audit_log', 'job_runs', 'job_leases']))
+    expect(await tables()).toEqual(
+      expect.arrayContaining(['users', 'sessions', 'api_keys', 'audit_log', 'job_runs', 'job_leases']),
+    )
   })
 
   it('running the migrations again is a no-op', async () => {

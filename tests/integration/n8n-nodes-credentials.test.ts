@@ -9,7 +9,15 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApiKey } from '../../app/modules/auth/keys.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
-import { HomeostatAlert, HomeostatApi, HomeostatHeal, HomeostatMetricsRecord, HomeostatTrigger, serveApp, testCredential } from '../helpers/n8n-harness.ts'
+import {
+  HomeostatAlert,
+  HomeostatApi,
+  HomeostatHeal,
+  HomeostatMetricsRecord,
+  HomeostatTrigger,
+  serveApp,
+  testCredential,
+} from '../helpers/n8n-harness.ts'
 import { freePort } from '../helpers/server.ts'
 
 let t: TestApp
@@ -31,7 +39,11 @@ beforeAll(async () => {
     otherCalls.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`)
     const page = req.url === '/'
     res.writeHead(page ? 200 : 404, { 'Content-Type': 'text/html' })
-    res.end(page ? '<!doctype html><title>Intranet</title><p>Welcome</p>' : '<!doctype html><title>404 Not Found</title><h1>Not Found</h1>')
+    res.end(
+      page
+        ? '<!doctype html><title>Intranet</title><p>Welcome</p>'
+        : '<!doctype html><title>404 Not Found</title><h1>Not Found</h1>',
+    )
   })
   await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve))
   otherUrl = `http://127.0.0.1:${(other.address() as AddressInfo).port}`
@@ -43,7 +55,7 @@ afterAll(async () => {
 })
 
 describe('the credential type', () => {
-  it('has no declarative test (n8n would use it before any node\'s testedBy) and authenticates with Bearer', () => {
+  it("has no declarative test (n8n would use it before any node's testedBy) and authenticates with Bearer", () => {
     const type = new HomeostatApi()
     expect('test' in type).toBe(false)
     expect(type.authenticate.properties.headers).toEqual({ Authorization: '=Bearer {{$credentials.apiKey}}' })
@@ -52,7 +64,9 @@ describe('the credential type', () => {
   it('is tested by the same shared function in every node', () => {
     const nodes = [new HomeostatAlert(), new HomeostatMetricsRecord(), new HomeostatTrigger(), new HomeostatHeal()]
     const fns = nodes.map((n) => {
-      expect(n.description.credentials).toEqual([{ name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' }])
+      expect(n.description.credentials).toEqual([
+        { name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' },
+      ])
       return n.methods?.credentialTest?.homeostatApiTest
     })
     expect(typeof fns[0]).toBe('function')
@@ -66,10 +80,12 @@ describe.each([
   ['Trigger', new HomeostatTrigger()],
   ['Heal', new HomeostatHeal()],
 ])('Test from the %s node', (_, node) => {
-  it('a good key signs in: the key\'s name and role', async () => {
+  it("a good key signs in: the key's name and role", async () => {
     const r = await testCredential(node, { baseUrl: `${server.url}/`, apiKey: operatorKey })
     expect(r).toMatchObject({ status: 'OK', message: `Signed in as ${operatorPrefix} (operator)` })
-    expect(r.sent).toEqual([expect.objectContaining({ method: 'GET', url: `${server.url}/api/v1/whoami`, statusCode: 200 })])
+    expect(r.sent).toEqual([
+      expect.objectContaining({ method: 'GET', url: `${server.url}/api/v1/whoami`, statusCode: 200 }),
+    ])
   })
 
   it('a key Homeostat does not know: its own 401 message', async () => {
@@ -84,54 +100,78 @@ describe('Test: what goes wrong', () => {
   it('a revoked key: the server\'s "revoked" message and status', async () => {
     const { key, row } = await createApiKey(t.db, { name: 'old', role: 'viewer', scopes: [] })
     expect((await test(server.url, key)).status).toBe('OK')
-    const revoked = await t.app.request(`/api/v1/keys/${row.id}`, { method: 'DELETE', headers: (await t.session('admin')).headers })
+    const revoked = await t.app.request(`/api/v1/keys/${row.id}`, {
+      method: 'DELETE',
+      headers: (await t.session('admin')).headers,
+    })
     expect(revoked.status, await revoked.clone().text()).toBe(200)
-    expect(await test(server.url, key)).toMatchObject({ status: 'Error', message: 'Homeostat: API key has been revoked [HTTP 401]' })
+    expect(await test(server.url, key)).toMatchObject({
+      status: 'Error',
+      message: 'Homeostat: API key has been revoked [HTTP 401]',
+    })
   })
 
   it('a server that is not Homeostat (HTML 404): no Homeostat API at this base URL, give it without /api/v1', async () => {
     const r = await test(otherUrl)
     expect(r.status).toBe('Error')
-    expect(r.message).toBe(`No Homeostat API at ${otherUrl}: GET ${otherUrl}/api/v1/whoami answered HTTP 404 with a web page. Give the address Homeostat answers at, without /api/v1 (e.g. https://homeostat.example.com)`)
+    expect(r.message).toBe(
+      `No Homeostat API at ${otherUrl}: GET ${otherUrl}/api/v1/whoami answered HTTP 404 with a web page. Give the address Homeostat answers at, without /api/v1 (e.g. https://homeostat.example.com)`,
+    )
     expect(otherCalls.at(-1)).toBe(`GET /api/v1/whoami Bearer ${operatorKey}`)
   })
 
   it('a server answering every path with a 200 page is not taken for Homeostat', async () => {
-    const other200 = createServer((_req, res) => res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><p>app</p>'))
+    const other200 = createServer((_req, res) =>
+      res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><p>app</p>'),
+    )
     await new Promise<void>((resolve) => other200.listen(0, '127.0.0.1', resolve))
     try {
       const url = `http://127.0.0.1:${(other200.address() as AddressInfo).port}`
-      expect(await test(url)).toMatchObject({ status: 'Error', message: expect.stringMatching(new RegExp(`^No Homeostat API at ${url}: .* answered HTTP 200 with a web page`)) })
+      expect(await test(url)).toMatchObject({
+        status: 'Error',
+        message: expect.stringMatching(new RegExp(`^No Homeostat API at ${url}: .* answered HTTP 200 with a web page`)),
+      })
     } finally {
       await new Promise((resolve) => other200.close(resolve))
     }
   })
 
-  it('a base URL given with /api/v1: Homeostat\'s 404 and the base-URL advice', async () => {
+  it("a base URL given with /api/v1: Homeostat's 404 and the base-URL advice", async () => {
     const r = await test(`${server.url}/api/v1`)
     expect(r.status).toBe('Error')
-    expect(r.message).toMatch(/^Homeostat: .+ \[HTTP 404\]\. No Homeostat API at http:\/\/127\.0\.0\.1:\d+\/api\/v1: .*without \/api\/v1/)
+    expect(r.message).toMatch(
+      /^Homeostat: .+ \[HTTP 404\]\. No Homeostat API at http:\/\/127\.0\.0\.1:\d+\/api\/v1: .*without \/api\/v1/,
+    )
   })
 
   it('a closed port: could not reach Homeostat, connection refused', async () => {
     const url = `http://127.0.0.1:${await freePort()}`
     const r = await test(url)
     expect(r.status).toBe('Error')
-    expect(r.message).toMatch(new RegExp(`^Could not reach Homeostat at ${url}: connection refused \\(.*ECONNREFUSED.*\\)$`))
+    expect(r.message).toMatch(
+      new RegExp(`^Could not reach Homeostat at ${url}: connection refused \\(.*ECONNREFUSED.*\\)$`),
+    )
   })
 
   it('a host name that does not resolve: could not reach Homeostat, with the DNS reason', async () => {
     const r = await test('http://homeostat.invalid')
     expect(r.status).toBe('Error')
-    expect(r.message).toMatch(/^Could not reach Homeostat at http:\/\/homeostat\.invalid: (the host name does not resolve|.*EAI_AGAIN|.*ENOTFOUND)/)
+    expect(r.message).toMatch(
+      /^Could not reach Homeostat at http:\/\/homeostat\.invalid: (the host name does not resolve|.*EAI_AGAIN|.*ENOTFOUND)/,
+    )
   })
 
-  it('a proxy error that is not Homeostat\'s: the status and the start of the page', async () => {
-    const proxy = createServer((_req, res) => res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>'))
+  it("a proxy error that is not Homeostat's: the status and the start of the page", async () => {
+    const proxy = createServer((_req, res) =>
+      res.writeHead(502, { 'Content-Type': 'text/html' }).end('<html><body>502 Bad Gateway</body></html>'),
+    )
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve))
     try {
       const url = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`
-      expect(await test(url)).toMatchObject({ status: 'Error', message: `${url} answered HTTP 502 to /api/v1/whoami, not with a Homeostat error: <html><body>502 Bad Gateway</body></html>` })
+      expect(await test(url)).toMatchObject({
+        status: 'Error',
+        message: `${url} answered HTTP 502 to /api/v1/whoami, not with a Homeostat error: <html><body>502 Bad Gateway</body></html>`,
+      })
     } finally {
       await new Promise((resolve) => proxy.close(resolve))
     }
@@ -139,7 +179,10 @@ describe('Test: what goes wrong', () => {
 
   it('bad fields are refused before any request', async () => {
     const noScheme = await test('homeostat.example.com')
-    expect(noScheme).toMatchObject({ status: 'Error', message: 'Base URL "homeostat.example.com" is not an http:// or https:// address' })
+    expect(noScheme).toMatchObject({
+      status: 'Error',
+      message: 'Base URL "homeostat.example.com" is not an http:// or https:// address',
+    })
     expect(noScheme.sent).toEqual([])
     const noKey = await test(server.url, '  ')
     expect(noKey).toMatchObject({ status: 'Error', message: 'API Key is empty' })

@@ -16,21 +16,59 @@ const op = await t.key('operator')
 const viewer = await t.key('viewer')
 const ingest = await t.key('operator', ['ingest'])
 
-type AlertOut = { id: string; fingerprint: string; status: string; repeatCount: number; events?: { type: string; detail: Record<string, unknown> }[] }
-type NotificationOut = { id: number; status: string; attempts: number; kind: string; lastError: string | null; response: string | null; channelName: string | null }
-type Body = { version: number; event: string; alert: { id: string; fingerprint: string; status: string; url: string }; alerts: unknown[] }
+type AlertOut = {
+  id: string
+  fingerprint: string
+  status: string
+  repeatCount: number
+  events?: { type: string; detail: Record<string, unknown> }[]
+}
+type NotificationOut = {
+  id: number
+  status: string
+  attempts: number
+  kind: string
+  lastError: string | null
+  response: string | null
+  channelName: string | null
+}
+type Body = {
+  version: number
+  event: string
+  alert: { id: string; fingerprint: string; status: string; url: string }
+  alerts: unknown[]
+}
 
-const fire = async (app: TestApp, title: string, labels: Record<string, string>, status: 'firing' | 'resolved' = 'firing', severity = 'error') => {
+const fire = async (
+  app: TestApp,
+  title: string,
+  labels: Record<string, string>,
+  status: 'firing' | 'resolved' = 'firing',
+  severity = 'error',
+) => {
   const res = await app.json('POST', '/api/v1/alerts', { title, severity, status, labels }, ingest.headers)
   expect(res.status, await res.clone().text()).toBeLessThan(300)
   return ((await res.json()) as { alert: AlertOut }).alert
 }
 const run = (app: TestApp, at: number) => runNotifications(deliveryFor(app.db)!, at)
-const notificationsOf = async (id: string) => ((await (await t.app.request(`/api/v1/alerts/${id}/notifications`, { headers: viewer.headers })).json()) as { items: NotificationOut[] }).items
-const eventsOf = async (id: string) => ((await (await t.app.request(`/api/v1/alerts/${id}`, { headers: viewer.headers })).json()) as AlertOut).events!
+const notificationsOf = async (id: string) =>
+  (
+    (await (await t.app.request(`/api/v1/alerts/${id}/notifications`, { headers: viewer.headers })).json()) as {
+      items: NotificationOut[]
+    }
+  ).items
+const eventsOf = async (id: string) =>
+  ((await (await t.app.request(`/api/v1/alerts/${id}`, { headers: viewer.headers })).json()) as AlertOut).events!
 const received = (alertId: string) => rx.on('/outbox').filter((r) => (r.json as Body).alert.id === alertId)
 
-const channel = (await (await t.json('POST', '/api/v1/channels', { name: 'outbox hook', type: 'webhook', settings: { url: `${rx.url}/outbox` } }, op.headers)).json()) as { id: string; signingSecret: string }
+const channel = (await (
+  await t.json(
+    'POST',
+    '/api/v1/channels',
+    { name: 'outbox hook', type: 'webhook', settings: { url: `${rx.url}/outbox` } },
+    op.headers,
+  )
+).json()) as { id: string; signingSecret: string }
 
 describe('the outbox', () => {
   it('a fired alert is queued in the same change, then sent signed by the job; notified event and per-channel result', async () => {
@@ -40,10 +78,18 @@ describe('the outbox', () => {
     expect(received(a.id)).toHaveLength(0) // nothing is sent by the report itself
     expect(await run(t, Date.now())).toMatchObject({ sent: 1 })
     const [got] = received(a.id)
-    expect(got!.json).toMatchObject({ version: 1, event: 'fired', alert: { id: a.id, fingerprint: a.fingerprint, status: 'firing', url: `${t.config.PUBLIC_URL}/alerts/${a.id}` } })
+    expect(got!.json).toMatchObject({
+      version: 1,
+      event: 'fired',
+      alert: { id: a.id, fingerprint: a.fingerprint, status: 'firing', url: `${t.config.PUBLIC_URL}/alerts/${a.id}` },
+    })
     expect(verify(got!.headers['x-homeostat-signature'], got!.body, channel.signingSecret)).toBe(true)
-    expect(await notificationsOf(a.id)).toMatchObject([{ status: 'sent', attempts: 1, response: expect.stringContaining('200') }])
-    expect((await eventsOf(a.id)).filter((e) => e.type === 'notified')).toMatchObject([{ detail: { channel: 'outbox hook', result: 'sent', code: 200, kind: 'fired' } }])
+    expect(await notificationsOf(a.id)).toMatchObject([
+      { status: 'sent', attempts: 1, response: expect.stringContaining('200') },
+    ])
+    expect((await eventsOf(a.id)).filter((e) => e.type === 'notified')).toMatchObject([
+      { detail: { channel: 'outbox hook', result: 'sent', code: 200, kind: 'fired' } },
+    ])
     // Acknowledged and resolved are notified too.
     expect((await t.json('POST', `/api/v1/alerts/${a.id}/acknowledge`, {}, op.headers)).status).toBe(200)
     await fire(t, 'disk full', { host: 'db1', case: 'basic' }, 'resolved')
@@ -52,7 +98,9 @@ describe('the outbox', () => {
   })
 
   it('dedup: 100 repeats make 1 alert and 1 notification', async () => {
-    const reports = await Promise.all(Array.from({ length: 100 }, () => fire(t, 'flapping', { host: 'web1', case: 'dedup' })))
+    const reports = await Promise.all(
+      Array.from({ length: 100 }, () => fire(t, 'flapping', { host: 'web1', case: 'dedup' })),
+    )
     expect(new Set(reports.map((r) => r.id)).size).toBe(1)
     await run(t, Date.now())
     await run(t, Date.now())
@@ -65,7 +113,9 @@ describe('the outbox', () => {
     rx.fail(3)
     const t0 = Date.now()
     expect(await run(t, t0)).toMatchObject({ failed: 1 })
-    expect(await notificationsOf(a.id)).toMatchObject([{ status: 'failed', attempts: 1, lastError: 'HTTP 500', response: expect.stringContaining('receiver down') }])
+    expect(await notificationsOf(a.id)).toMatchObject([
+      { status: 'failed', attempts: 1, lastError: 'HTTP 500', response: expect.stringContaining('receiver down') },
+    ])
     expect(await run(t, t0 + 4_000)).toMatchObject({ sent: 0, failed: 0 }) // not due before 5 s
     expect(await run(t, t0 + 5_000)).toMatchObject({ failed: 1 }) // 2nd attempt, next in 15 s
     expect(await run(t, t0 + 5_000 + 14_000)).toMatchObject({ failed: 0 })
@@ -73,7 +123,12 @@ describe('the outbox', () => {
     expect(await run(t, t0 + 20_000 + 30_000)).toMatchObject({ sent: 1 })
     expect(received(a.id)).toHaveLength(4)
     expect(await notificationsOf(a.id)).toMatchObject([{ status: 'sent', attempts: 4, lastError: null }])
-    expect((await eventsOf(a.id)).filter((e) => e.type === 'notified').map((e) => e.detail.result)).toEqual(['failed', 'failed', 'failed', 'sent'])
+    expect((await eventsOf(a.id)).filter((e) => e.type === 'notified').map((e) => e.detail.result)).toEqual([
+      'failed',
+      'failed',
+      'failed',
+      'sent',
+    ])
   })
 
   it('gives up as dead after the attempts run out; a person can retry it', async () => {
@@ -99,7 +154,12 @@ describe('the outbox', () => {
   })
 
   it('a silenced alert is recorded, not notified', async () => {
-    const s = await t.json('POST', '/api/v1/silences', { matchers: [{ label: 'case', op: '=', value: 'silenced' }], duration: '1h', comment: 'maintenance' }, op.headers)
+    const s = await t.json(
+      'POST',
+      '/api/v1/silences',
+      { matchers: [{ label: 'case', op: '=', value: 'silenced' }], duration: '1h', comment: 'maintenance' },
+      op.headers,
+    )
     expect(s.status).toBe(201)
     const a = await fire(t, 'quiet please', { case: 'silenced' })
     await run(t, Date.now())
@@ -116,18 +176,43 @@ describe('the outbox', () => {
   it('secrets stay out of the logs when a send fails', async () => {
     const lines: string[] = []
     const log = createLogger('debug', {}, (_lvl, line) => lines.push(line))
-    const ch = (await (await t.json('POST', '/api/v1/channels', { name: 'leaky', type: 'slack', settings: { webhookUrl: 'http://127.0.0.1:1/services/T0/B0/SLACKSECRET' } }, op.headers)).json()) as { id: string }
+    const ch = (await (
+      await t.json(
+        'POST',
+        '/api/v1/channels',
+        { name: 'leaky', type: 'slack', settings: { webhookUrl: 'http://127.0.0.1:1/services/T0/B0/SLACKSECRET' } },
+        op.headers,
+      )
+    ).json()) as { id: string }
     const a = await fire(t, 'leak check', { case: 'logs' })
     await runNotifications({ ...deliveryFor(t.db)!, log }, Date.now())
     expect(lines.join('\n')).toContain('notification failed')
     expect(lines.join('\n')).not.toContain('SLACKSECRET')
     const list = await (await t.app.request(`/api/v1/alerts/${a.id}/notifications`, { headers: viewer.headers })).text()
     expect(list).not.toContain('SLACKSECRET')
-    expect((await t.app.request(`/api/v1/channels/${ch.id}`, { method: 'DELETE', headers: op.headers })).status).toBe(204)
+    expect((await t.app.request(`/api/v1/channels/${ch.id}`, { method: 'DELETE', headers: op.headers })).status).toBe(
+      204,
+    )
   })
 
   it('a rule that breaches is notified once while it keeps firing, and again when it resolves', async () => {
-    const rule = (await (await t.json('POST', '/api/v1/alert-rules', { name: 'queue too long', kind: 'threshold', metric: 'notify_queue_len', agg: 'max', window: '1m', comparator: '>', value: 10, severity: 'critical' }, op.headers)).json()) as { id: string }
+    const rule = (await (
+      await t.json(
+        'POST',
+        '/api/v1/alert-rules',
+        {
+          name: 'queue too long',
+          kind: 'threshold',
+          metric: 'notify_queue_len',
+          agg: 'max',
+          window: '1m',
+          comparator: '>',
+          value: 10,
+          severity: 'critical',
+        },
+        op.headers,
+      )
+    ).json()) as { id: string }
     const store = createMetricStore(t.db)
     const evaluator = evaluatorFor(t.db)
     // Not in the first 2 s of a minute: the 1m window is the current clock minute (see the README).
@@ -136,7 +221,11 @@ describe('the outbox', () => {
     await evaluator.evaluateAll(t0)
     await evaluator.evaluateAll(t0 + 1000) // a repeat: no second notification
     await run(t, t0 + 1000)
-    const [a] = ((await (await t.app.request(`/api/v1/alerts?rule=${rule.id}`, { headers: viewer.headers })).json()) as { items: AlertOut[] }).items
+    const [a] = (
+      (await (await t.app.request(`/api/v1/alerts?rule=${rule.id}`, { headers: viewer.headers })).json()) as {
+        items: AlertOut[]
+      }
+    ).items
     expect(received(a!.id).map((r) => (r.json as Body).event)).toEqual(['fired'])
     await evaluator.evaluateAll(t0 + 120_000) // the point left the window: resolved
     await run(t, t0 + 120_000)
@@ -156,8 +245,22 @@ describe('eager sending', () => {
     const app = await testApp({ JOBS_ENABLED: 'true' }) // the scheduler is not started: only the kick can send
     try {
       const key = await app.key('operator')
-      await app.json('POST', '/api/v1/channels', { name: 'eager hook', type: 'webhook', settings: { url: `${rx.url}/eager` } }, key.headers)
-      expect((await app.json('POST', '/api/v1/alerts', { title: 'now please', severity: 'critical', status: 'firing', labels: { case: 'eager' } }, key.headers)).status).toBe(201)
+      await app.json(
+        'POST',
+        '/api/v1/channels',
+        { name: 'eager hook', type: 'webhook', settings: { url: `${rx.url}/eager` } },
+        key.headers,
+      )
+      expect(
+        (
+          await app.json(
+            'POST',
+            '/api/v1/alerts',
+            { title: 'now please', severity: 'critical', status: 'firing', labels: { case: 'eager' } },
+            key.headers,
+          )
+        ).status,
+      ).toBe(201)
       for (let i = 0; i < 100 && rx.on('/eager').length === 0; i++) await new Promise((r) => setTimeout(r, 50))
       expect(rx.on('/eager')).toHaveLength(1)
     } finally {
@@ -170,10 +273,27 @@ describe('restart', () => {
   it('queued notifications (and ones stuck in sending) are sent by a new instance over the same database', async () => {
     const first = await testApp()
     const key = await first.key('operator')
-    await first.json('POST', '/api/v1/channels', { name: 'restart hook', type: 'webhook', settings: { url: `${rx.url}/restart` } }, key.headers)
-    for (const n of [1, 2, 3]) expect((await first.json('POST', '/api/v1/alerts', { title: `queued ${n}`, severity: 'warning', status: 'firing', labels: { n: String(n) } }, key.headers)).status).toBe(201)
+    await first.json(
+      'POST',
+      '/api/v1/channels',
+      { name: 'restart hook', type: 'webhook', settings: { url: `${rx.url}/restart` } },
+      key.headers,
+    )
+    for (const n of [1, 2, 3])
+      expect(
+        (
+          await first.json(
+            'POST',
+            '/api/v1/alerts',
+            { title: `queued ${n}`, severity: 'warning', status: 'firing', labels: { n: String(n) } },
+            key.headers,
+          )
+        ).status,
+      ).toBe(201)
     // One row was claimed by the first instance when it died mid-send.
-    await first.client.execute("update notifications set status = 'sending', attempts = 1, next_attempt_at = 0 where id = (select min(id) from notifications)")
+    await first.client.execute(
+      "update notifications set status = 'sending', attempts = 1, next_attempt_at = 0 where id = (select min(id) from notifications)",
+    )
     first.client.close()
     const second = await testApp({ DATABASE_URL: first.config.DATABASE_URL })
     try {

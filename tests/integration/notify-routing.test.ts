@@ -23,25 +23,49 @@ const fire = async (title: string, labels: Record<string, string>, severity = 'e
   expect(res.status, await res.clone().text()).toBeLessThan(300)
   return ((await res.json()) as { alert: AlertOut }).alert
 }
-const hook = async (name: string) => ((await (await t.json('POST', '/api/v1/channels', { name, type: 'webhook', settings: { url: `${rx.url}/${name}` } }, op.headers)).json()) as { id: string }).id
+const hook = async (name: string) =>
+  (
+    (await (
+      await t.json(
+        'POST',
+        '/api/v1/channels',
+        { name, type: 'webhook', settings: { url: `${rx.url}/${name}` } },
+        op.headers,
+      )
+    ).json()) as { id: string }
+  ).id
 const policy = async (body: Record<string, unknown>) => {
   const res = await t.json('POST', '/api/v1/policies', body, op.headers)
   expect(res.status, await res.clone().text()).toBe(201)
   return (await res.json()) as { id: string }
 }
 const about = (path: string, id: string) => rx.on(path).filter((r) => (r.json as Body).alerts.some((a) => a.id === id))
-const events = async (id: string) => ((await (await t.app.request(`/api/v1/alerts/${id}`, { headers: viewer.headers })).json()) as AlertOut).events!
+const events = async (id: string) =>
+  ((await (await t.app.request(`/api/v1/alerts/${id}`, { headers: viewer.headers })).json()) as AlertOut).events!
 
 const A = await hook('a')
 const B = await hook('b')
 const C = await hook('c')
 const R = await hook('r')
-const PD = ((await (await t.json('POST', '/api/v1/channels', { name: 'pd', type: 'pagerduty', settings: { routingKey: 'PDKEY', baseUrl: `${rx.url}/pd` } }, op.headers)).json()) as { id: string }).id
+const PD = (
+  (await (
+    await t.json(
+      'POST',
+      '/api/v1/channels',
+      { name: 'pd', type: 'pagerduty', settings: { routingKey: 'PDKEY', baseUrl: `${rx.url}/pd` } },
+      op.headers,
+    )
+  ).json()) as { id: string }
+).id
 
 describe('policies: validation and CRUD', () => {
   it.each([
     ['an unknown channel', { channelIds: ['nope'] }, 'channelIds'],
-    ['an unknown escalation channel', { escalations: [{ after: '5m', channelIds: ['nope'] }] }, 'escalations.0.channelIds'],
+    [
+      'an unknown escalation channel',
+      { escalations: [{ after: '5m', channelIds: ['nope'] }] },
+      'escalations.0.channelIds',
+    ],
     ['a bad regex', { matchers: [{ label: 'team', op: '=~', value: '(' }] }, 'matchers.0'],
     ['a negative group wait', { groupWait: -1 }, 'groupWait'],
     ['a bad groupBy label', { groupBy: ['not-a-label'] }, 'groupBy.0'],
@@ -52,22 +76,69 @@ describe('policies: validation and CRUD', () => {
   })
 
   it('creates, reads, patches and deletes; viewers read only; names are unique', async () => {
-    const p = await policy({ name: 'crud', matchers: [{ label: 'team', op: '=', value: 'nobody' }], channelIds: [A], groupWait: '10s' })
+    const p = await policy({
+      name: 'crud',
+      matchers: [{ label: 'team', op: '=', value: 'nobody' }],
+      channelIds: [A],
+      groupWait: '10s',
+    })
     expect((await t.json('POST', '/api/v1/policies', { name: 'crud' }, op.headers)).status).toBe(409)
     expect((await t.json('POST', '/api/v1/policies', { name: 'viewer' }, viewer.headers)).status).toBe(403)
-    expect(await (await t.app.request(`/api/v1/policies/${p.id}`, { headers: viewer.headers })).json()).toMatchObject({ name: 'crud', groupWaitMs: 10_000, groupIntervalMs: 300_000, repeatIntervalMs: 14_400_000, sendResolved: true, continue: false })
-    expect(await (await t.json('PATCH', `/api/v1/policies/${p.id}`, { enabled: false, groupBy: ['team'] }, op.headers)).json()).toMatchObject({ enabled: false, groupBy: ['team'] })
-    expect((await t.app.request(`/api/v1/policies/${p.id}`, { method: 'DELETE', headers: op.headers })).status).toBe(204)
+    expect(await (await t.app.request(`/api/v1/policies/${p.id}`, { headers: viewer.headers })).json()).toMatchObject({
+      name: 'crud',
+      groupWaitMs: 10_000,
+      groupIntervalMs: 300_000,
+      repeatIntervalMs: 14_400_000,
+      sendResolved: true,
+      continue: false,
+    })
+    expect(
+      await (
+        await t.json('PATCH', `/api/v1/policies/${p.id}`, { enabled: false, groupBy: ['team'] }, op.headers)
+      ).json(),
+    ).toMatchObject({ enabled: false, groupBy: ['team'] })
+    expect((await t.app.request(`/api/v1/policies/${p.id}`, { method: 'DELETE', headers: op.headers })).status).toBe(
+      204,
+    )
     expect((await t.app.request(`/api/v1/policies/${p.id}`, { headers: viewer.headers })).status).toBe(404)
   })
 })
 
 describe('routing, grouping, continue, resolved, escalation, repeat', () => {
   it('routes by matchers in order with continue; groups by label values after groupWait; sendResolved', async () => {
-    await policy({ name: 'db grouped', matchers: [{ label: 'team', op: '=', value: 'db' }], channelIds: [A], groupBy: ['team'], groupWait: '30s', groupInterval: '5m', continue: true, sendResolved: false })
-    await policy({ name: 'db escalating', matchers: [{ label: 'team', op: '=~', value: 'db|data' }], channelIds: [B], groupWait: 0, groupInterval: 0, escalations: [{ after: '5m', channelIds: [C] }] })
-    await policy({ name: 'pager', matchers: [{ label: 'team', op: '=', value: 'pd' }], channelIds: [PD], groupWait: 0, groupInterval: 0 })
-    await policy({ name: 'repeat', matchers: [{ label: 'team', op: '=', value: 'rep' }], channelIds: [R], groupWait: 0, groupInterval: 0, repeatInterval: '1m' })
+    await policy({
+      name: 'db grouped',
+      matchers: [{ label: 'team', op: '=', value: 'db' }],
+      channelIds: [A],
+      groupBy: ['team'],
+      groupWait: '30s',
+      groupInterval: '5m',
+      continue: true,
+      sendResolved: false,
+    })
+    await policy({
+      name: 'db escalating',
+      matchers: [{ label: 'team', op: '=~', value: 'db|data' }],
+      channelIds: [B],
+      groupWait: 0,
+      groupInterval: 0,
+      escalations: [{ after: '5m', channelIds: [C] }],
+    })
+    await policy({
+      name: 'pager',
+      matchers: [{ label: 'team', op: '=', value: 'pd' }],
+      channelIds: [PD],
+      groupWait: 0,
+      groupInterval: 0,
+    })
+    await policy({
+      name: 'repeat',
+      matchers: [{ label: 'team', op: '=', value: 'rep' }],
+      channelIds: [R],
+      groupWait: 0,
+      groupInterval: 0,
+      repeatInterval: '1m',
+    })
     const x = await fire('replica lag', { team: 'db', host: 'db1' })
     const y = await fire('slow queries', { team: 'db', host: 'db2' })
     const t0 = Date.now()
@@ -97,7 +168,11 @@ describe('routing, grouping, continue, resolved, escalation, repeat', () => {
     const u = await fire('unrouted', { team: 'nobody' })
     await run(Date.now())
     for (const path of ['/a', '/b', '/c', '/r']) expect(about(path, u.id), path).toHaveLength(1)
-    expect(rx.on('/pd/v2/enqueue').filter((r) => (r.json as { payload?: { summary: string } }).payload?.summary === 'unrouted')).toHaveLength(1)
+    expect(
+      rx
+        .on('/pd/v2/enqueue')
+        .filter((r) => (r.json as { payload?: { summary: string } }).payload?.summary === 'unrouted'),
+    ).toHaveLength(1)
   })
 
   it('escalates a critical alert not acknowledged within `after`, once; not an acknowledged one', async () => {
@@ -112,7 +187,9 @@ describe('routing, grouping, continue, resolved, escalation, repeat', () => {
     await run(t0 + 7 * 60_000)
     expect(about('/c', z.id).map((r) => (r.json as Body).event)).toEqual(['escalated'])
     expect(about('/c', w.id)).toHaveLength(0)
-    expect((await events(z.id)).filter((e) => e.type === 'escalated')).toMatchObject([{ detail: { step: 0, afterMs: 300_000, channelIds: [C] } }])
+    expect((await events(z.id)).filter((e) => e.type === 'escalated')).toMatchObject([
+      { detail: { step: 0, afterMs: 300_000, channelIds: [C] } },
+    ])
   })
 
   it('repeats a still-firing alert after repeatInterval', async () => {
@@ -133,7 +210,10 @@ describe('routing, grouping, continue, resolved, escalation, repeat', () => {
     await run(Date.now())
     await fire('gpu on fire', { team: 'pd' }, 'critical', 'resolved')
     await run(Date.now())
-    const mine = rx.on('/pd/v2/enqueue').map((r) => r.json as { dedup_key: string; event_action: string; routing_key: string }).filter((e) => e.dedup_key === p.fingerprint)
+    const mine = rx
+      .on('/pd/v2/enqueue')
+      .map((r) => r.json as { dedup_key: string; event_action: string; routing_key: string })
+      .filter((e) => e.dedup_key === p.fingerprint)
     expect(mine.map((e) => e.event_action)).toEqual(['trigger', 'acknowledge', 'resolve'])
     expect(mine.every((e) => e.routing_key === 'PDKEY')).toBe(true)
   })
@@ -141,9 +221,18 @@ describe('routing, grouping, continue, resolved, escalation, repeat', () => {
 
 describe('webhook subscriptions', () => {
   it('subscribes with events and a severity floor, delivers signed through the outbox, unsubscribes', async () => {
-    expect((await t.json('POST', '/api/v1/webhooks', { url: `${rx.url}/sub`, events: ['exploded'] }, op.headers)).status).toBe(400)
-    expect((await t.json('POST', '/api/v1/webhooks', { url: `${rx.url}/sub`, events: ['fired'] }, viewer.headers)).status).toBe(403)
-    const res = await t.json('POST', '/api/v1/webhooks', { url: `${rx.url}/sub/n8n-webhook-path`, events: ['fired', 'resolved'], minSeverity: 'error' }, op.headers)
+    expect(
+      (await t.json('POST', '/api/v1/webhooks', { url: `${rx.url}/sub`, events: ['exploded'] }, op.headers)).status,
+    ).toBe(400)
+    expect(
+      (await t.json('POST', '/api/v1/webhooks', { url: `${rx.url}/sub`, events: ['fired'] }, viewer.headers)).status,
+    ).toBe(403)
+    const res = await t.json(
+      'POST',
+      '/api/v1/webhooks',
+      { url: `${rx.url}/sub/n8n-webhook-path`, events: ['fired', 'resolved'], minSeverity: 'error' },
+      op.headers,
+    )
     expect(res.status).toBe(201)
     const sub = (await res.json()) as { id: string; secret: string; events: string[] }
     expect(sub.secret).toMatch(/^whsec_/)
@@ -151,7 +240,9 @@ describe('webhook subscriptions', () => {
     expect(listed).toContain(sub.id)
     expect(listed).not.toContain(sub.secret)
     expect(listed).not.toContain('n8n-webhook-path')
-    expect(await (await t.app.request(`/api/v1/webhooks/${sub.id}`, { headers: viewer.headers })).json()).toMatchObject({ events: ['fired', 'resolved'], minSeverity: 'error' })
+    expect(await (await t.app.request(`/api/v1/webhooks/${sub.id}`, { headers: viewer.headers })).json()).toMatchObject(
+      { events: ['fired', 'resolved'], minSeverity: 'error' },
+    )
 
     const low = await fire('just a warning', { team: 'sub' }, 'warning')
     const high = await fire('really bad', { team: 'sub' }, 'critical')
@@ -163,7 +254,9 @@ describe('webhook subscriptions', () => {
     expect(got.map((r) => (r.json as Body).event)).toEqual(['fired', 'resolved']) // not subscribed to acknowledged
     for (const r of got) expect(verify(r.headers['x-homeostat-signature'], r.body, sub.secret)).toBe(true)
 
-    expect((await t.app.request(`/api/v1/webhooks/${sub.id}`, { method: 'DELETE', headers: op.headers })).status).toBe(204)
+    expect((await t.app.request(`/api/v1/webhooks/${sub.id}`, { method: 'DELETE', headers: op.headers })).status).toBe(
+      204,
+    )
     expect((await t.app.request(`/api/v1/webhooks/${sub.id}`, { headers: viewer.headers })).status).toBe(404)
     const after = await fire('after unsubscribe', { team: 'sub' }, 'critical')
     await run(Date.now())

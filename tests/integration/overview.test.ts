@@ -26,7 +26,11 @@ beforeAll(async () => {
   await make({ name: 'ov-new', kind: 'database', push: { expectedIntervalSeconds: 600 } })
   await t.app.request(`/api/v1/push/${planner.push.token}?status=up`)
   await t.app.request(`/api/v1/push/${coder.push.token}?status=down&msg=stuck`)
-  await componentChecksJob({ db: t.db, historyDays: 90 }).handler({ now: Date.now(), tick: now, log: createLogger('silent') })
+  await componentChecksJob({ db: t.db, historyDays: 90 }).handler({
+    now: Date.now(),
+    tick: now,
+    log: createLogger('silent'),
+  })
   await t.json('POST', '/api/v1/prices', { model: 'gpt-ov', promptPer1M: 2, completionPer1M: 8 }, op)
 
   const at = (ago: number) => now - ago
@@ -37,9 +41,19 @@ beforeAll(async () => {
     { name: 'agent_errors_total', value: 1, ts: at(20 * MIN), labels: planner_ },
     { name: 'agent_requests_total', value: 1000, ts: at(30 * HOUR), labels: planner_ }, // outside 24h, inside 7d
     { name: 'agent_requests_total', value: 4, ts: at(2 * HOUR), labels: { component: 'ov-coder' } },
-    ...Array.from({ length: 100 }, (_, i) => ({ name: 'llm_latency_ms', value: i + 1, ts: at(2 * HOUR) + i * 1000, labels: planner_ })),
+    ...Array.from({ length: 100 }, (_, i) => ({
+      name: 'llm_latency_ms',
+      value: i + 1,
+      ts: at(2 * HOUR) + i * 1000,
+      labels: planner_,
+    })),
     { name: 'llm_tokens_total', value: 1000, ts: at(HOUR), labels: { ...planner_, model: 'gpt-ov', kind: 'prompt' } },
-    { name: 'llm_tokens_total', value: 500, ts: at(HOUR), labels: { ...planner_, model: 'gpt-ov', kind: 'completion' } },
+    {
+      name: 'llm_tokens_total',
+      value: 500,
+      ts: at(HOUR),
+      labels: { ...planner_, model: 'gpt-ov', kind: 'completion' },
+    },
     { name: 'llm_tokens_total', value: 1000, ts: at(HOUR), labels: { model: 'gpt-ov', kind: 'prompt' } }, // no component: totals only
   ]
   const res = await t.json('POST', '/api/v1/metrics', { points }, op)
@@ -59,15 +73,47 @@ const byName = (o: Json) => Object.fromEntries(o.components.map((c: Json) => [c.
 
 function expectFigures(o: Json) {
   const c = byName(o)
-  expect(c['ov-planner']).toMatchObject({ status: 'up', requests: 20, errors: 1, errorRate: 0.05, tokens: 1500, costUsd: 0.006, latencyMetric: 'llm_latency_ms' })
+  expect(c['ov-planner']).toMatchObject({
+    status: 'up',
+    requests: 20,
+    errors: 1,
+    errorRate: 0.05,
+    tokens: 1500,
+    costUsd: 0.006,
+    latencyMetric: 'llm_latency_ms',
+  })
   expect(Math.abs(c['ov-planner'].p95LatencyMs - 95) / 95).toBeLessThan(0.011)
-  expect(c['ov-coder']).toMatchObject({ status: 'down', message: 'stuck', requests: 4, errors: null, errorRate: 0, tokens: null, costUsd: null, p95LatencyMs: null })
-  expect(c['ov-web']).toMatchObject({ status: 'up', check: 'http', latencyMetric: 'latency_ms', requests: null, errorRate: null })
+  expect(c['ov-coder']).toMatchObject({
+    status: 'down',
+    message: 'stuck',
+    requests: 4,
+    errors: null,
+    errorRate: 0,
+    tokens: null,
+    costUsd: null,
+    p95LatencyMs: null,
+  })
+  expect(c['ov-web']).toMatchObject({
+    status: 'up',
+    check: 'http',
+    latencyMetric: 'latency_ms',
+    requests: null,
+    errorRate: null,
+  })
   expect(c['ov-web'].p95LatencyMs).toBeGreaterThanOrEqual(0)
   expect(c['ov-new']).toMatchObject({ status: 'unknown', uptime: null })
   expect(c['ov-planner'].uptime).toBe(100)
   expect(c['ov-coder'].uptime).toBe(0)
-  expect(o.totals).toMatchObject({ components: 4, up: 2, down: 1, unknown: 1, tokens: 2500, costUsd: 0.008, requests: 24, errors: 1 })
+  expect(o.totals).toMatchObject({
+    components: 4,
+    up: 2,
+    down: 1,
+    unknown: 1,
+    tokens: 2500,
+    costUsd: 0.008,
+    requests: 24,
+    errors: 1,
+  })
 }
 
 describe('GET /api/v1/metrics/overview', () => {
@@ -107,7 +153,9 @@ describe('Overview page', () => {
     expect(page).toMatch(/data-total="cost">\$0\.0080</)
     expect(page).toMatch(/data-total="tokens">2500</)
     expect(page).toContain('href="/components"') // in the navigation
-    const fragment = await t.app.request('/overview/components?range=24h', { headers: { ...s.headers, 'HX-Request': 'true' } })
+    const fragment = await t.app.request('/overview/components?range=24h', {
+      headers: { ...s.headers, 'HX-Request': 'true' },
+    })
     expect(fragment.status).toBe(200)
     const html = await fragment.text()
     expect(html.startsWith('<section id="component-tiles"')).toBe(true)

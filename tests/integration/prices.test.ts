@@ -16,8 +16,15 @@ const moved = async () => (await moveInbox(t.db), t.db)
 const addPrice = (body: unknown, headers = op) => t.json('POST', '/api/v1/prices', body, headers)
 const push = (body: unknown) => t.json('POST', '/api/v1/metrics', body, ingest)
 async function costs(match: Record<string, string> = {}) {
-  const rows = await (await moved()).select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, 'llm_cost_usd')).orderBy(asc(points.ts))
-  return rows.filter((r) => Object.entries(match).every(([k, v]) => r.series.labels[k] === v)).map((r) => ({ labels: r.series.labels, ts: r.points.ts, value: r.points.value }))
+  const rows = await (await moved())
+    .select()
+    .from(points)
+    .innerJoin(series, eq(series.id, points.seriesId))
+    .where(eq(series.name, 'llm_cost_usd'))
+    .orderBy(asc(points.ts))
+  return rows
+    .filter((r) => Object.entries(match).every(([k, v]) => r.series.labels[k] === v))
+    .map((r) => ({ labels: r.series.labels, ts: r.points.ts, value: r.points.value }))
 }
 
 describe('/api/v1/prices', () => {
@@ -25,8 +32,15 @@ describe('/api/v1/prices', () => {
     const res = await addPrice({ model: 'crud-model', promptPer1M: 1.5, completionPer1M: 6 })
     expect(res.status).toBe(201)
     const p = (await res.json()) as Json
-    expect(p).toMatchObject({ model: 'crud-model', promptPer1M: 1.5, completionPer1M: 6, effectiveFrom: '1970-01-01T00:00:00.000Z' })
-    expect((await (await t.app.request(`/api/v1/prices/${p.id}`, { headers: viewer })).json()) as Json).toMatchObject({ id: p.id })
+    expect(p).toMatchObject({
+      model: 'crud-model',
+      promptPer1M: 1.5,
+      completionPer1M: 6,
+      effectiveFrom: '1970-01-01T00:00:00.000Z',
+    })
+    expect((await (await t.app.request(`/api/v1/prices/${p.id}`, { headers: viewer })).json()) as Json).toMatchObject({
+      id: p.id,
+    })
     const list = (await (await t.app.request('/api/v1/prices', { headers: viewer })).json()) as Json
     expect(list.items.map((x: Json) => x.model)).toContain('crud-model')
     const patched = (await (await t.json('PATCH', `/api/v1/prices/${p.id}`, { completionPer1M: 8 }, op)).json()) as Json
@@ -53,8 +67,20 @@ describe('/api/v1/prices', () => {
       expect(res.status, JSON.stringify(body)).toBe(400)
       expect(((await res.json()) as Json).error.details.map((d: Json) => d.field)).toContain(field)
     }
-    expect((await addPrice({ model: 'twice', promptPer1M: 1, completionPer1M: 1, effectiveFrom: '2026-01-01T00:00:00Z' })).status).toBe(201)
-    expect((await addPrice({ model: 'twice', promptPer1M: 2, completionPer1M: 2, effectiveFrom: Date.parse('2026-01-01T00:00:00Z') })).status).toBe(409)
+    expect(
+      (await addPrice({ model: 'twice', promptPer1M: 1, completionPer1M: 1, effectiveFrom: '2026-01-01T00:00:00Z' }))
+        .status,
+    ).toBe(201)
+    expect(
+      (
+        await addPrice({
+          model: 'twice',
+          promptPer1M: 2,
+          completionPer1M: 2,
+          effectiveFrom: Date.parse('2026-01-01T00:00:00Z'),
+        })
+      ).status,
+    ).toBe(409)
   })
 })
 
@@ -65,7 +91,12 @@ describe('llm_cost_usd at ingest', () => {
     const res = await push({
       points: [
         { name: 'llm_tokens_total', value: 1000, ts, labels: { model: 'gpt-x', kind: 'prompt', component: 'planner' } },
-        { name: 'llm_tokens_total', value: 500, ts, labels: { model: 'gpt-x', kind: 'completion', component: 'planner' } },
+        {
+          name: 'llm_tokens_total',
+          value: 500,
+          ts,
+          labels: { model: 'gpt-x', kind: 'completion', component: 'planner' },
+        },
         { name: 'llm_tokens_total', value: 200, ts, labels: { model: 'gpt-x', kind: 'prompt', component: 'coder' } },
       ],
     })
@@ -75,7 +106,11 @@ describe('llm_cost_usd at ingest', () => {
       { labels: { component: 'coder', model: 'gpt-x' }, ts: Date.parse(ts), value: expect.closeTo(0.0005, 12) },
     ])
     // a retry of the same request keeps one cost point per series and time
-    await push({ points: [{ name: 'llm_tokens_total', value: 200, ts, labels: { model: 'gpt-x', kind: 'prompt', component: 'coder' } }] })
+    await push({
+      points: [
+        { name: 'llm_tokens_total', value: 200, ts, labels: { model: 'gpt-x', kind: 'prompt', component: 'coder' } },
+      ],
+    })
     expect(await costs({ model: 'gpt-x', component: 'coder' })).toHaveLength(1)
   })
 
@@ -96,7 +131,12 @@ describe('llm_cost_usd at ingest', () => {
     const ts = Date.parse('2026-11-22T11:00:00Z')
     await push({
       points: [
-        { name: 'llm_tokens_total', value: 1_000_000, ts, labels: { model: 'gpt-x', kind: 'prompt', component: 'own' } },
+        {
+          name: 'llm_tokens_total',
+          value: 1_000_000,
+          ts,
+          labels: { model: 'gpt-x', kind: 'prompt', component: 'own' },
+        },
         { name: 'llm_cost_usd', value: 0.01, ts, labels: { model: 'gpt-x', component: 'own' } },
       ],
     })
@@ -105,14 +145,34 @@ describe('llm_cost_usd at ingest', () => {
 
   it('a price change applies at once to new points; effective-from picks the price in force at each point', async () => {
     const made = (await (await addPrice({ model: 'llama-y', promptPer1M: 1, completionPer1M: 1 })).json()) as Json
-    await push({ name: 'llm_tokens_total', value: 1_000_000, ts: '2026-11-22T12:00:00Z', labels: { model: 'llama-y', kind: 'prompt' } })
+    await push({
+      name: 'llm_tokens_total',
+      value: 1_000_000,
+      ts: '2026-11-22T12:00:00Z',
+      labels: { model: 'llama-y', kind: 'prompt' },
+    })
     await t.json('PATCH', `/api/v1/prices/${made.id}`, { promptPer1M: 3 }, op)
-    await push({ name: 'llm_tokens_total', value: 1_000_000, ts: '2026-11-22T12:01:00Z', labels: { model: 'llama-y', kind: 'prompt' } })
+    await push({
+      name: 'llm_tokens_total',
+      value: 1_000_000,
+      ts: '2026-11-22T12:01:00Z',
+      labels: { model: 'llama-y', kind: 'prompt' },
+    })
     await addPrice({ model: 'llama-y', promptPer1M: 5, completionPer1M: 5, effectiveFrom: '2026-11-22T12:30:00Z' })
     await push({
       points: [
-        { name: 'llm_tokens_total', value: 1_000_000, ts: '2026-11-22T12:29:00Z', labels: { model: 'llama-y', kind: 'prompt' } },
-        { name: 'llm_tokens_total', value: 1_000_000, ts: '2026-11-22T12:31:00Z', labels: { model: 'llama-y', kind: 'prompt' } },
+        {
+          name: 'llm_tokens_total',
+          value: 1_000_000,
+          ts: '2026-11-22T12:29:00Z',
+          labels: { model: 'llama-y', kind: 'prompt' },
+        },
+        {
+          name: 'llm_tokens_total',
+          value: 1_000_000,
+          ts: '2026-11-22T12:31:00Z',
+          labels: { model: 'llama-y', kind: 'prompt' },
+        },
       ],
     })
     expect((await costs({ model: 'llama-y' })).map((c) => c.value)).toEqual([1, 3, 3, 5])
@@ -120,14 +180,28 @@ describe('llm_cost_usd at ingest', () => {
 
   it('a bad batch writes neither tokens nor cost; Prometheus text derives cost too', async () => {
     const before = (await (await moved()).select({ n: count() }).from(points))[0]!.n
-    const bad = await push({ points: [{ name: 'llm_tokens_total', value: 10, labels: { model: 'gpt-x', kind: 'prompt', component: 'atomic' } }, { name: 'bad name', value: 1 }] })
+    const bad = await push({
+      points: [
+        { name: 'llm_tokens_total', value: 10, labels: { model: 'gpt-x', kind: 'prompt', component: 'atomic' } },
+        { name: 'bad name', value: 1 },
+      ],
+    })
     expect(bad.status).toBe(400)
     expect((await (await moved()).select({ n: count() }).from(points))[0]!.n).toBe(before)
     const text = 'llm_tokens_total{model="gpt-x",kind="completion",component="text"} 2000 1795000000000\n'
-    const res = await t.app.request('/api/v1/metrics', { method: 'POST', body: text, headers: { ...ingest, 'Content-Type': 'text/plain' } })
+    const res = await t.app.request('/api/v1/metrics', {
+      method: 'POST',
+      body: text,
+      headers: { ...ingest, 'Content-Type': 'text/plain' },
+    })
     expect(res.status).toBe(200)
-    expect(await costs({ component: 'text' })).toEqual([{ labels: { component: 'text', model: 'gpt-x' }, ts: 1_795_000_000_000, value: expect.closeTo(0.02, 12) }])
-    const [s] = await t.db.select().from(series).where(and(eq(series.name, 'llm_cost_usd')))
+    expect(await costs({ component: 'text' })).toEqual([
+      { labels: { component: 'text', model: 'gpt-x' }, ts: 1_795_000_000_000, value: expect.closeTo(0.02, 12) },
+    ])
+    const [s] = await t.db
+      .select()
+      .from(series)
+      .where(and(eq(series.name, 'llm_cost_usd')))
     expect(s).toBeTruthy()
   })
 })

@@ -19,13 +19,23 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const tick = (now: number) => componentChecksJob({ db: t.db, historyDays: 90 }).handler({ now, tick: now, log }) as Promise<Record<string, number>>
-async function pushComponent(name: string, push: Json = { expectedIntervalSeconds: 60, graceSeconds: 30 }, labels: Record<string, string> = {}) {
+const tick = (now: number) =>
+  componentChecksJob({ db: t.db, historyDays: 90 }).handler({ now, tick: now, log }) as Promise<Record<string, number>>
+async function pushComponent(
+  name: string,
+  push: Json = { expectedIntervalSeconds: 60, graceSeconds: 30 },
+  labels: Record<string, string> = {},
+) {
   const res = await t.json('POST', '/api/v1/components', { name, kind: 'agent', labels, push }, op)
   expect(res.status).toBe(201)
   return (await res.json()) as Json
 }
-const history = (id: string) => t.db.select().from(statusHistory).where(eq(statusHistory.componentId, id)).orderBy(asc(statusHistory.ts), asc(statusHistory.id))
+const history = (id: string) =>
+  t.db
+    .select()
+    .from(statusHistory)
+    .where(eq(statusHistory.componentId, id))
+    .orderBy(asc(statusHistory.ts), asc(statusHistory.id))
 const totals = async () => ({
   history: (await t.db.select({ n: count() }).from(statusHistory))[0]!.n,
   series: (await t.db.select({ n: count() }).from(series))[0]!.n,
@@ -33,15 +43,26 @@ const totals = async () => ({
   components: (await t.db.select({ n: count() }).from(components))[0]!.n,
 })
 async function metric(name: string, component: string) {
-  const rows = await (await moved()).select().from(points).innerJoin(series, eq(series.id, points.seriesId)).where(eq(series.name, name)).orderBy(asc(points.ts))
-  return rows.filter((r) => r.series.labels.component === component).map((r) => ({ labels: r.series.labels, value: r.points.value }))
+  const rows = await (await moved())
+    .select()
+    .from(points)
+    .innerJoin(series, eq(series.id, points.seriesId))
+    .where(eq(series.name, name))
+    .orderBy(asc(points.ts))
+  return rows
+    .filter((r) => r.series.labels.component === component)
+    .map((r) => ({ labels: r.series.labels, value: r.points.value }))
 }
 
 describe('push heartbeats (Uptime Kuma compatible)', () => {
   it('an unknown token is 404 and nothing is created, whatever the method or parameters', async () => {
     await pushComponent('push-exists')
     const before = await totals()
-    for (const path of ['/api/v1/push/not-a-real-token', '/api/v1/push/not-a-real-token?status=up&msg=OK&ping=12', `/api/v1/push/${'x'.repeat(5000)}`]) {
+    for (const path of [
+      '/api/v1/push/not-a-real-token',
+      '/api/v1/push/not-a-real-token?status=up&msg=OK&ping=12',
+      `/api/v1/push/${'x'.repeat(5000)}`,
+    ]) {
       expect((await t.app.request(path)).status).toBe(404)
       expect((await t.app.request(path, { method: 'POST' })).status).toBe(404)
     }
@@ -55,9 +76,13 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
     const res = await t.app.request(`/api/v1/push/${c.push.token}?status=up&msg=OK&ping=42.5`)
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ ok: true })
-    expect(await history(c.id)).toMatchObject([{ up: true, source: 'push', message: 'OK', latencyMs: 42.5, code: null }])
+    expect(await history(c.id)).toMatchObject([
+      { up: true, source: 'push', message: 'OK', latencyMs: 42.5, code: null },
+    ])
     expect(await metric('up', 'push-up')).toEqual([{ labels: { component: 'push-up', team: 'agents' }, value: 1 }])
-    expect(await metric('ping_ms', 'push-up')).toEqual([{ labels: { component: 'push-up', team: 'agents' }, value: 42.5 }])
+    expect(await metric('ping_ms', 'push-up')).toEqual([
+      { labels: { component: 'push-up', team: 'agents' }, value: 42.5 },
+    ])
     const got = (await (await t.app.request(`/api/v1/components/${c.id}`, { headers: op })).json()) as Json
     expect(got.status).toMatchObject({ state: 'up', message: 'OK', latencyMs: 42.5 })
     // bare push (no parameters) is "up", as in Uptime Kuma
@@ -67,7 +92,10 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
 
   it('POST with status=down records up=0 and no ping_ms without ping', async () => {
     const c = await pushComponent('push-down')
-    const res = await t.app.request(`/api/v1/push/${c.push.token}?status=down&msg=${encodeURIComponent('queue stuck')}`, { method: 'POST' })
+    const res = await t.app.request(
+      `/api/v1/push/${c.push.token}?status=down&msg=${encodeURIComponent('queue stuck')}`,
+      { method: 'POST' },
+    )
     expect(await res.json()).toEqual({ ok: true })
     expect(await history(c.id)).toMatchObject([{ up: false, message: 'queue stuck' }])
     expect(await metric('up', 'push-down')).toMatchObject([{ value: 0 }])
@@ -77,7 +105,12 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
   it('bad parameters are 400 naming the field, and nothing is recorded', async () => {
     const c = await pushComponent('push-bad')
     const before = await totals()
-    for (const [query, field] of [['status=sideways', 'status'], ['ping=fast', 'ping'], ['ping=-3', 'ping'], [`msg=${'m'.repeat(1001)}`, 'msg']] as const) {
+    for (const [query, field] of [
+      ['status=sideways', 'status'],
+      ['ping=fast', 'ping'],
+      ['ping=-3', 'ping'],
+      [`msg=${'m'.repeat(1001)}`, 'msg'],
+    ] as const) {
       const res = await t.app.request(`/api/v1/push/${c.push.token}?${query}`)
       expect(res.status, query).toBe(400)
       const body = (await res.json()) as Json
@@ -92,7 +125,9 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
     const [beat] = await history(c.id)
     const t0 = beat!.ts
     // other components of this file miss their heartbeats too: count this one's rows only
-    const missedAfter = async (at: number) => (await tick(at), (await history(c.id)).filter((r) => r.source === 'missed').length)
+    const missedAfter = async (at: number) => (
+      await tick(at), (await history(c.id)).filter((r) => r.source === 'missed').length
+    )
     expect(await missedAfter(t0 + 89_000)).toBe(0)
     expect(await missedAfter(t0 + 90_000)).toBe(1)
     expect(await missedAfter(t0 + 100_000)).toBe(1) // not every tick
@@ -112,7 +147,9 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
   it('a component that never pushed is missed after interval + grace from its creation; a heartbeat resets the deadline', async () => {
     const c = await pushComponent('push-never', { expectedIntervalSeconds: 30, graceSeconds: 0 })
     const created = Date.parse(c.createdAt)
-    const missed = async (at: number) => (await tick(at), (await history(c.id)).filter((r) => r.source === 'missed').length)
+    const missed = async (at: number) => (
+      await tick(at), (await history(c.id)).filter((r) => r.source === 'missed').length
+    )
     expect(await missed(created + 29_000)).toBe(0)
     expect(await missed(created + 30_000)).toBe(1)
     await t.app.request(`/api/v1/push/${c.push.token}?status=up`)
@@ -122,9 +159,16 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
   })
 
   it('an HTTP-checked component has no push URL', async () => {
-    const res = await t.json('POST', '/api/v1/components', { name: 'push-none', kind: 'service', http: { url: 'http://127.0.0.1:9/x' } }, op)
+    const res = await t.json(
+      'POST',
+      '/api/v1/components',
+      { name: 'push-none', kind: 'service', http: { url: 'http://127.0.0.1:9/x' } },
+      op,
+    )
     const c = (await res.json()) as Json
     expect(c.push).toBeNull()
-    expect((await t.app.request(`/api/v1/components/${c.id}/rotate-token`, { method: 'POST', headers: op })).status).toBe(400)
+    expect(
+      (await t.app.request(`/api/v1/components/${c.id}/rotate-token`, { method: 'POST', headers: op })).status,
+    ).toBe(400)
   })
 })

@@ -37,7 +37,13 @@ const expected: Record<Access, CallerName[]> = {
 }
 const levels = Object.keys(expected) as Access[]
 
-const principalOf = (c: Caller): Principal => ({ kind: c.kind ?? 'key', id: c.name, name: c.name, role: c.role!, scopes: c.scopes })
+const principalOf = (c: Caller): Principal => ({
+  kind: c.kind ?? 'key',
+  id: c.name,
+  name: c.name,
+  role: c.role!,
+  scopes: c.scopes,
+})
 
 // Credentials: one key per caller; sessions are made fresh for each unsafe request, because some
 // routes (sign-out, password change) end the session they ride on.
@@ -87,7 +93,9 @@ describe('the access rules', () => {
   it('every route declares its access level (nothing is admin-only by accident)', () => {
     expect(routes.length).toBeGreaterThan(20)
     expect(routes.filter((r) => r.access === undefined).map((r) => `${r.method} ${r.path}`)).toEqual([])
-    expect(routes.filter((r) => !levels.includes(r.access!)).map((r) => `${r.method} ${r.path} ${r.access}`)).toEqual([])
+    expect(routes.filter((r) => !levels.includes(r.access!)).map((r) => `${r.method} ${r.path} ${r.access}`)).toEqual(
+      [],
+    )
   })
 
   it('allows() agrees with the table of who may call what', () => {
@@ -123,10 +131,12 @@ describe.each(routes.map((r) => [`${r.method} ${r.path} (${r.access})`, r] as co
       } else if (!c.role) {
         if (isPage(route.path)) {
           const to = res.headers.get('location') ?? ''
-          if (s !== 302 || !to.startsWith('/login?next=')) wrong.push(`${c.name}: expected 302 to /login, got ${s} ${to}`)
+          if (s !== 302 || !to.startsWith('/login?next='))
+            wrong.push(`${c.name}: expected 302 to /login, got ${s} ${to}`)
         } else {
           const body = (await res.json().catch(() => null)) as { error?: { code?: string } } | null
-          if (s !== 401 || body?.error?.code !== 'unauthorized') wrong.push(`${c.name}: expected 401 JSON, got ${s} ${JSON.stringify(body)}`)
+          if (s !== 401 || body?.error?.code !== 'unauthorized')
+            wrong.push(`${c.name}: expected 401 JSON, got ${s} ${JSON.stringify(body)}`)
         }
       } else {
         if (s !== 403) wrong.push(`${c.name}: expected 403, got ${s}`)
@@ -141,7 +151,10 @@ describe('refusals', () => {
   it('a forbidden call is recorded in the audit log', async () => {
     const res = await t.app.request('/api/v1/users', { headers: keyHeaders.get('viewer key')! })
     expect(res.status).toBe(403)
-    const rows = await t.client.execute({ sql: "select actor, target from audit_log where action = 'auth.forbidden' and request_id = ?", args: [res.headers.get('x-request-id')] })
+    const rows = await t.client.execute({
+      sql: "select actor, target from audit_log where action = 'auth.forbidden' and request_id = ?",
+      args: [res.headers.get('x-request-id')],
+    })
     expect(rows.rows).toHaveLength(1)
     expect(rows.rows[0]).toMatchObject({ target: 'GET /api/v1/users' })
   })

@@ -34,7 +34,11 @@ describe('the app router', () => {
     const test = await t.app.request('/api/v1/alert-rules/test', { method: 'POST', headers: json, body: '{}' })
     expect(test.status).toBe(400) // reached the route: it names the missing fields
     expect(JSON.stringify(await test.json())).toMatch(/name|metric|kind/)
-    const preview = await t.app.request('/api/v1/silences/preview', { method: 'POST', headers: json, body: JSON.stringify({ matchers: [{ label: 'a', op: '=', value: 'b' }] }) })
+    const preview = await t.app.request('/api/v1/silences/preview', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ matchers: [{ label: 'a', op: '=', value: 'b' }] }),
+    })
     expect(preview.status).toBe(200)
     expect(await preview.json()).toMatchObject({ count: 0, items: [] })
     const missing = await t.app.request('/api/v1/alert-rules/nope/test', { method: 'POST', headers: json, body: '{}' })

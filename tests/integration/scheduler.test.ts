@@ -44,8 +44,10 @@ function gate() {
   return { promise, open, fail }
 }
 
-const rows = async (sql: string, args: (string | number)[] = []) => (await client.execute({ sql, args })).rows as unknown as Record<string, unknown>[]
-const runs = (job: string) => rows('select status, instance, tick, error, counts from job_runs where job = ? order by id', [job])
+const rows = async (sql: string, args: (string | number)[] = []) =>
+  (await client.execute({ sql, args })).rows as unknown as Record<string, unknown>[]
+const runs = (job: string) =>
+  rows('select status, instance, tick, error, counts from job_runs where job = ? order by id', [job])
 const lease = async (job: string) => (await rows('select * from job_leases where name = ?', [job]))[0]
 
 function job(name: string, handler: JobDef['handler']): JobDef {
@@ -131,7 +133,13 @@ describe('overlap, failure and crash', () => {
 
   it('a quiet job records only ticks that did something or failed', async () => {
     const s = createScheduler({ db, log, instanceId: 'a' })
-    const results: (Record<string, number> | Error | undefined)[] = [{ sent: 0 }, undefined, { sent: 2, failed: 0 }, new Error('smtp down'), { sent: 0 }]
+    const results: (Record<string, number> | Error | undefined)[] = [
+      { sent: 0 },
+      undefined,
+      { sent: 2, failed: 0 },
+      new Error('smtp down'),
+      { sent: 0 },
+    ]
     s.register({
       ...job('outbox', async () => {
         const next = results.shift()
@@ -154,7 +162,10 @@ describe('overlap, failure and crash', () => {
     let calls = 0
     s.register({ ...job('crashy', async () => void calls++), leaseMs: 60_000 })
     // The instance that held the lease died mid-tick: its lease still runs for a while.
-    await client.execute({ sql: "insert into job_leases (name, holder, tick, expires_at) values ('crashy', 'dead', ?, ?)", args: [now - 10_000, now + 5_000] })
+    await client.execute({
+      sql: "insert into job_leases (name, holder, tick, expires_at) values ('crashy', 'dead', ?, ?)",
+      args: [now - 10_000, now + 5_000],
+    })
     expect(await s.runTick('crashy', now)).toBe('skipped')
     await client.execute({ sql: "update job_leases set expires_at = ? where name = 'crashy'", args: [now - 1] })
     expect(await s.runTick('crashy', now + 1000)).toBe('ran')
@@ -188,13 +199,29 @@ describe('start and stop', () => {
 describe('housekeeping', () => {
   it('deletes expired sessions, setup links and old job runs, closes abandoned runs, and returns counts', async () => {
     const now = Date.UTC(2026, 5, 1)
-    await client.execute({ sql: "insert into users (id, email, role, password_hash, created_at, updated_at) values ('u1', 'u@example.com', 'viewer', 'x', ?, ?)", args: [now, now] })
-    for (const [id, expires] of [['expired-1', now - 1], ['expired-2', now - days(1)], ['live', now + hours(1)]] as const) {
-      await client.execute({ sql: "insert into sessions (id, user_id, csrf_token, created_at, last_seen_at, expires_at) values (?, 'u1', 'c', ?, ?, ?)", args: [id, now - days(2), now - days(2), expires] })
+    await client.execute({
+      sql: "insert into users (id, email, role, password_hash, created_at, updated_at) values ('u1', 'u@example.com', 'viewer', 'x', ?, ?)",
+      args: [now, now],
+    })
+    for (const [id, expires] of [
+      ['expired-1', now - 1],
+      ['expired-2', now - days(1)],
+      ['live', now + hours(1)],
+    ] as const) {
+      await client.execute({
+        sql: "insert into sessions (id, user_id, csrf_token, created_at, last_seen_at, expires_at) values (?, 'u1', 'c', ?, ?, ?)",
+        args: [id, now - days(2), now - days(2), expires],
+      })
     }
-    await client.execute({ sql: "insert into setup_tokens (token_hash, created_at, expires_at) values ('old', 0, ?), ('new', 0, ?)", args: [now - 1, now + hours(1)] })
+    await client.execute({
+      sql: "insert into setup_tokens (token_hash, created_at, expires_at) values ('old', 0, ?), ('new', 0, ?)",
+      args: [now - 1, now + hours(1)],
+    })
     const insertRun = (status: string, startedAt: number) =>
-      client.execute({ sql: "insert into job_runs (job, instance, tick, started_at, status) values ('other', 'x', ?, ?, ?)", args: [startedAt, startedAt, status] })
+      client.execute({
+        sql: "insert into job_runs (job, instance, tick, started_at, status) values ('other', 'x', ?, ?, ?)",
+        args: [startedAt, startedAt, status],
+      })
     await insertRun('success', now - days(31)) // past the 30-day retention
     await insertRun('success', now - days(40))
     await insertRun('success', now - days(29))
@@ -207,8 +234,14 @@ describe('housekeeping', () => {
     await insertAction('old-done', 'SUCCESS', now - days(91)) // past the 90-day history
     await insertAction('old-open', 'PENDING_APPROVAL', now - days(91)) // still open: kept
     await insertAction('recent', 'FAILED', now - days(89))
-    await client.execute({ sql: "insert into healing_events (action_id, ts, status, actor) values ('old-done', ?, 'SUCCESS', 'test')", args: [now - days(91)] })
-    await client.execute({ sql: "insert into breaker_events (key, ts, from_state, to_state) values ('model:a', ?, 'CLOSED', 'OPEN'), ('model:a', ?, 'OPEN', 'HALF_OPEN')", args: [now - days(95), now - days(1)] })
+    await client.execute({
+      sql: "insert into healing_events (action_id, ts, status, actor) values ('old-done', ?, 'SUCCESS', 'test')",
+      args: [now - days(91)],
+    })
+    await client.execute({
+      sql: "insert into breaker_events (key, ts, from_state, to_state) values ('model:a', ?, 'CLOSED', 'OPEN'), ('model:a', ?, 'OPEN', 'HALF_OPEN')",
+      args: [now - days(95), now - days(1)],
+    })
 
     const s = createScheduler({ db, log, instanceId: 'hk', now: () => now })
     s.register(housekeepingJob({ db, jobRunsRetentionDays: 30, healingHistoryDays: 90 }))
@@ -220,7 +253,15 @@ describe('housekeeping', () => {
     expect(other.map((r) => r.status)).toEqual(['success', 'failed'])
     expect(other[1]!.error).toMatch(/abandoned/)
     const [hk] = await runs('housekeeping')
-    expect(JSON.parse(hk!.counts as string)).toEqual({ sessionsDeleted: 2, setupLinksDeleted: 1, runsAbandoned: 1, jobRunsDeleted: 2, healingActionsDeleted: 1, breakerEventsDeleted: 1, routeEventsDeleted: 0 })
+    expect(JSON.parse(hk!.counts as string)).toEqual({
+      sessionsDeleted: 2,
+      setupLinksDeleted: 1,
+      runsAbandoned: 1,
+      jobRunsDeleted: 2,
+      healingActionsDeleted: 1,
+      breakerEventsDeleted: 1,
+      routeEventsDeleted: 0,
+    })
     expect((await rows('select id from healing_actions order by id')).map((r) => r.id)).toEqual(['old-open', 'recent'])
     expect(await rows('select id from healing_events')).toEqual([]) // the timeline went with its action
     expect((await rows('select to_state from breaker_events')).map((r) => r.to_state)).toEqual(['HALF_OPEN'])

@@ -20,7 +20,13 @@ import { createScheduler, recordJobRuns } from '../../jobs/scheduler.ts'
  */
 async function wiredApp(env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'homeostat-system-'))
-  const config = loadConfig({ DATABASE_URL: `file:${join(dir, 'test.db')}`, DATA_DIR: dir, LOG_LEVEL: 'silent', JOBS_ENABLED: 'false', ...env })
+  const config = loadConfig({
+    DATABASE_URL: `file:${join(dir, 'test.db')}`,
+    DATA_DIR: dir,
+    LOG_LEVEL: 'silent',
+    JOBS_ENABLED: 'false',
+    ...env,
+  })
   const log = createLogger('silent')
   const telemetry = createTelemetry('9.8.7-test', 'node')
   const { db, client } = await openDb({ url: config.DATABASE_URL, onQuery: (s) => telemetry.dbQuery.observe({}, s) })
@@ -28,7 +34,9 @@ async function wiredApp(env: Record<string, string> = {}) {
   const scheduler = createScheduler({ db, log, onRun: recordJobRuns(telemetry) })
   registerJobs(scheduler, { db, config })
   const app = createApp({ config, db, log, sealer: createSealer('x'.repeat(40)), telemetry, scheduler })
-  const key = async (role: 'viewer' | 'admin') => ({ Authorization: `Bearer ${(await createApiKey(db, { name: role, role, scopes: [] })).key}` })
+  const key = async (role: 'viewer' | 'admin') => ({
+    Authorization: `Bearer ${(await createApiKey(db, { name: role, role, scopes: [] })).key}`,
+  })
   const close = async () => {
     await scheduler.stop()
     client.close()
@@ -64,7 +72,11 @@ describe('/ready', () => {
     const { status, body } = await ready(w)
     expect(status).toBe(200)
     expect(body.status).toBe('ready')
-    expect(body.checks.map((c) => [c.name, c.ok])).toEqual([['database', true], ['migrations', true], ['scheduler', true]])
+    expect(body.checks.map((c) => [c.name, c.ok])).toEqual([
+      ['database', true],
+      ['migrations', true],
+      ['scheduler', true],
+    ])
     expect(body.checks.find((c) => c.name === 'migrations')!.detail).toMatch(/^(\d+) of \1 applied$/)
   })
 
@@ -74,7 +86,11 @@ describe('/ready', () => {
       const before = await ready(jobs)
       expect(before.status).toBe(503)
       expect(before.body.status).toBe('not_ready')
-      expect(before.body.checks.find((c) => c.name === 'scheduler')).toEqual({ name: 'scheduler', ok: false, detail: 'not running' })
+      expect(before.body.checks.find((c) => c.name === 'scheduler')).toEqual({
+        name: 'scheduler',
+        ok: false,
+        detail: 'not running',
+      })
       jobs.scheduler.start()
       expect((await ready(jobs)).status).toBe(200)
     } finally {
@@ -86,7 +102,9 @@ describe('/ready', () => {
     const m = await wiredApp()
     try {
       // drizzle's table declares `id SERIAL`, which SQLite leaves null: pick the row by rowid.
-      await m.client.execute('delete from __drizzle_migrations where rowid = (select max(rowid) from __drizzle_migrations)')
+      await m.client.execute(
+        'delete from __drizzle_migrations where rowid = (select max(rowid) from __drizzle_migrations)',
+      )
       const { status, body } = await ready(m)
       expect(status).toBe(503)
       const check = body.checks.find((c) => c.name === 'migrations')!
@@ -140,9 +158,18 @@ describe('/metrics', () => {
     for (const line of text.trimEnd().split('\n')) {
       const m = line.match(/^# (HELP|TYPE) (\w+) /)
       if (m) families.add(`${m[1]} ${m[2]}`)
-      else expect(line).toMatch(/^[a-zA-Z_:][\w:]*(\{[a-zA-Z_]\w*="(?:[^"\\]|\\.)*"(,[a-zA-Z_]\w*="(?:[^"\\]|\\.)*")*\})? (-?[\d.]+(e[+-]?\d+)?|NaN|[+-]Inf)$/)
+      else
+        expect(line).toMatch(
+          /^[a-zA-Z_:][\w:]*(\{[a-zA-Z_]\w*="(?:[^"\\]|\\.)*"(,[a-zA-Z_]\w*="(?:[^"\\]|\\.)*")*\})? (-?[\d.]+(e[+-]?\d+)?|NaN|[+-]Inf)$/,
+        )
     }
-    for (const name of ['http_requests_total', 'http_request_duration_seconds', 'db_query_duration_seconds', 'job_runs_total', 'homeostat_build_info']) {
+    for (const name of [
+      'http_requests_total',
+      'http_request_duration_seconds',
+      'db_query_duration_seconds',
+      'job_runs_total',
+      'homeostat_build_info',
+    ]) {
       expect(families).toContain(`HELP ${name}`)
       expect(families).toContain(`TYPE ${name}`)
     }
@@ -173,11 +200,22 @@ describe('/metrics', () => {
 })
 
 describe('/api/v1/openapi.json and /docs', () => {
-  type Op = { summary: string; 'x-access': string; responses: Record<string, unknown>; parameters?: { name: string; in: string }[]; requestBody?: { content: Record<string, { schema: { type?: string; properties?: object } }> } }
+  type Op = {
+    summary: string
+    'x-access': string
+    responses: Record<string, unknown>
+    parameters?: { name: string; in: string }[]
+    requestBody?: { content: Record<string, { schema: { type?: string; properties?: object } }> }
+  }
   const load = async () => {
     const res = await w.app.request('/api/v1/openapi.json', { headers: viewer })
     expect(res.status).toBe(200)
-    return (await res.json()) as { openapi: string; info: { title: string; version: string }; paths: Record<string, Record<string, Op>>; components: { securitySchemes: object } }
+    return (await res.json()) as {
+      openapi: string
+      info: { title: string; version: string }
+      paths: Record<string, Record<string, Op>>
+      components: { securitySchemes: object }
+    }
   }
 
   it('is OpenAPI 3.1 with every /api route, its access, parameters and request body schema', async () => {
@@ -199,21 +237,27 @@ describe('/api/v1/openapi.json and /docs', () => {
       if (!op.summary) problems.push(`${r.method} ${r.path}: no summary`)
       if (Object.keys(op.responses).length === 0) problems.push(`${r.method} ${r.path}: no responses`)
       for (const [, name] of r.path.matchAll(/:(\w+)/g)) {
-        if (!op.parameters?.some((p) => p.name === name && p.in === 'path')) problems.push(`${r.method} ${r.path}: no path parameter ${name}`)
+        if (!op.parameters?.some((p) => p.name === name && p.in === 'path'))
+          problems.push(`${r.method} ${r.path}: no path parameter ${name}`)
       }
       if (r.inputs.some((i) => i.target === 'json')) {
         const schema = op.requestBody?.content['application/json']?.schema
-        if (!schema || (schema.type === 'object' && !schema.properties)) problems.push(`${r.method} ${r.path}: no JSON body schema`)
+        if (!schema || (schema.type === 'object' && !schema.properties))
+          problems.push(`${r.method} ${r.path}: no JSON body schema`)
       }
     }
     expect(problems).toEqual([])
-    expect(doc.paths['/api/v1/users']!.post!.requestBody!.content['application/json']!.schema.properties).toHaveProperty('email')
+    expect(
+      doc.paths['/api/v1/users']!.post!.requestBody!.content['application/json']!.schema.properties,
+    ).toHaveProperty('email')
   })
 
   it('the docs page lists every /api operation', async () => {
     const page = await (await w.app.request('/docs', { headers: { ...viewer, Accept: 'text/html' } })).text()
     for (const r of routeTable(w.app).filter((x) => x.path.startsWith('/api/'))) {
-      expect(page).toContain(`<span class="method ${r.method.toLowerCase()}">${r.method}</span> <code>${r.path.replace(/:(\w+)/g, '{$1}')}</code>`)
+      expect(page).toContain(
+        `<span class="method ${r.method.toLowerCase()}">${r.method}</span> <code>${r.path.replace(/:(\w+)/g, '{$1}')}</code>`,
+      )
     }
   })
 })
@@ -223,7 +267,10 @@ describe('/api/v1/jobs', () => {
     await w.scheduler.runTick('housekeeping', 2_000)
     const res = await w.app.request('/api/v1/jobs', { headers: viewer })
     expect(res.status).toBe(200)
-    const body = (await res.json()) as { running: boolean; jobs: { name: string; schedule: string; skipped: number; lastRun: { status: string; tick: number } | null }[] }
+    const body = (await res.json()) as {
+      running: boolean
+      jobs: { name: string; schedule: string; skipped: number; lastRun: { status: string; tick: number } | null }[]
+    }
     expect(body.running).toBe(false)
     const hk = body.jobs.find((j) => j.name === 'housekeeping')
     expect(hk).toMatchObject({ schedule: expect.any(String), skipped: 0, lastRun: { status: 'success', tick: 2_000 } })

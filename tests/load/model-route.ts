@@ -30,7 +30,11 @@ let etag = ''
 export default function () {
   const headers: Record<string, string> = { Authorization: `Bearer ${KEY}` }
   if (etag) headers['If-None-Match'] = etag
-  const res = http.get(`${BASE_URL}/api/v1/model-routes/${ROUTE}`, { headers, tags: { name: 'GET /api/v1/model-routes/:name' }, responseCallback: http.expectedStatuses(200, 304) })
+  const res = http.get(`${BASE_URL}/api/v1/model-routes/${ROUTE}`, {
+    headers,
+    tags: { name: 'GET /api/v1/model-routes/:name' },
+    responseCallback: http.expectedStatuses(200, 304),
+  })
   check(res, {
     'status is 200 or 304': (r) => r.status === 200 || r.status === 304,
     'carries an ETag': (r) => Boolean(r.headers.Etag ?? r.headers.ETag),

@@ -22,7 +22,10 @@ export function setup() {
 }
 
 export default function () {
-  const res = http.get(`${BASE_URL}/api/v1/whoami`, { headers: { Authorization: `Bearer ${KEY}` }, tags: { name: 'GET /api/v1/whoami' } })
+  const res = http.get(`${BASE_URL}/api/v1/whoami`, {
+    headers: { Authorization: `Bearer ${KEY}` },
+    tags: { name: 'GET /api/v1/whoami' },
+  })
   check(res, {
     'status is 200': (r) => r.status === 200,
     'called with a key': (r) => r.status === 200 && r.json('kind') === 'api_key',

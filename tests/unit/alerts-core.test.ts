@@ -1,6 +1,19 @@
 import { describe, expect, it } from 'vitest'
-import { anomalyCandidates, compare, thresholdCandidates, windowValue, type Group } from '../../app/modules/alerts/evaluate.ts'
-import { labelsFingerprint, nextState, ruleFingerprint, serialized, serializedAll, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
+import {
+  anomalyCandidates,
+  compare,
+  thresholdCandidates,
+  windowValue,
+  type Group,
+} from '../../app/modules/alerts/evaluate.ts'
+import {
+  labelsFingerprint,
+  nextState,
+  ruleFingerprint,
+  serialized,
+  serializedAll,
+  type AlertReport,
+} from '../../app/modules/alerts/lifecycle.ts'
 import { compileMatchers, regexProblem } from '../../app/modules/alerts/matchers.ts'
 import { decide } from '../../app/modules/alerts/runner.ts'
 import { renderTemplate, templateProblem } from '../../app/modules/alerts/templates.ts'
@@ -26,9 +39,15 @@ describe('label matchers', () => {
 })
 
 describe('templates', () => {
-  const ctx = { value: 0.123456789, labels: { agent: 'coder' }, rule: { name: 'errors', metric: 'e', severity: 'error', kind: 'ratio', value: 0.05 } }
+  const ctx = {
+    value: 0.123456789,
+    labels: { agent: 'coder' },
+    rule: { name: 'errors', metric: 'e', severity: 'error', kind: 'ratio', value: 0.05 },
+  }
   it('fills value, labels and rule fields and nothing else', () => {
-    expect(renderTemplate('{{ rule.name }}: {{labels.agent}} at {{value}} > {{rule.threshold}}{{labels.missing}}', ctx)).toBe('errors: coder at 0.123457 > 0.05')
+    expect(
+      renderTemplate('{{ rule.name }}: {{labels.agent}} at {{value}} > {{rule.threshold}}{{labels.missing}}', ctx),
+    ).toBe('errors: coder at 0.123457 > 0.05')
     expect(renderTemplate('{{constructor}}', ctx)).toBe('')
   })
   it('refuses unknown placeholders and unbalanced braces', () => {
@@ -58,7 +77,8 @@ describe('fingerprints', () => {
   })
 
   it('of remembered label sets are those worked out anew, whatever the hash they are remembered by says', () => {
-    const direct = (labels: Record<string, string>) => sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
+    const direct = (labels: Record<string, string>) =>
+      sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
     expect(labelsFingerprint({ ab: 'c' })).not.toBe(labelsFingerprint({ a: 'bc' }))
     // These two label sets have the same 32-bit hash (found by search): each keeps its own fingerprint.
     const one = { job: 'api', instance: 'host-129599' }
@@ -77,8 +97,29 @@ describe('fingerprints', () => {
 })
 
 const alert = (over: Partial<Alert>): Alert => ({
-  id: 'A', fingerprint: 'f', ruleId: null, source: 'rule', title: 't', status: 'firing', silenced: false, severity: 'error', labels: {}, annotations: {}, value: 1,
-  startsAt: 0, activeAt: 0, endsAt: null, lastSeenAt: 0, repeatCount: 1, ackBy: null, ackAt: null, resolvedBy: null, resolvedAt: null, createdAt: 0, updatedAt: 0, ...over,
+  id: 'A',
+  fingerprint: 'f',
+  ruleId: null,
+  source: 'rule',
+  title: 't',
+  status: 'firing',
+  silenced: false,
+  severity: 'error',
+  labels: {},
+  annotations: {},
+  value: 1,
+  startsAt: 0,
+  activeAt: 0,
+  endsAt: null,
+  lastSeenAt: 0,
+  repeatCount: 1,
+  ackBy: null,
+  ackAt: null,
+  resolvedBy: null,
+  resolvedAt: null,
+  createdAt: 0,
+  updatedAt: 0,
+  ...over,
 })
 
 describe('decide: for and keepFiringFor', () => {
@@ -100,7 +141,15 @@ describe('decide: for and keepFiringFor', () => {
 })
 
 describe('nextState', () => {
-  const report = (over: Partial<AlertReport>): AlertReport => ({ fingerprint: 'f', source: 'api', state: 'firing', severity: 'error', title: 't', labels: {}, ...over })
+  const report = (over: Partial<AlertReport>): AlertReport => ({
+    fingerprint: 'f',
+    source: 'api',
+    state: 'firing',
+    severity: 'error',
+    title: 't',
+    labels: {},
+    ...over,
+  })
   it('creates, repeats, resolves and reopens one row', () => {
     const created = nextState(null, report({}), 10)!
     expect(created.change).toBe('created')
@@ -114,12 +163,22 @@ describe('nextState', () => {
     expect(nextState(resolved.after, report({ state: 'resolved' }), 40)).toBeNull()
     expect(nextState(null, report({ state: 'resolved' }), 40)).toBeNull()
     const reopened = nextState(resolved.after, report({}), 50)!
-    expect(reopened.after).toMatchObject({ id: created.after.id, status: 'firing', startsAt: 50, endsAt: null, repeatCount: 1, resolvedAt: null })
+    expect(reopened.after).toMatchObject({
+      id: created.after.id,
+      status: 'firing',
+      startsAt: 50,
+      endsAt: null,
+      repeatCount: 1,
+      resolvedAt: null,
+    })
   })
 
   it('moves pending on to firing, keeps an acknowledgement through repeats, clears it on reopening, and never changes the row it was given', () => {
     const pending = nextState(null, report({ state: 'pending', labels: { job: 'api' } }), 10)!
-    expect(pending).toMatchObject({ change: 'created', after: { status: 'pending', startsAt: null, repeatCount: 0, activeAt: 10 } })
+    expect(pending).toMatchObject({
+      change: 'created',
+      after: { status: 'pending', startsAt: null, repeatCount: 0, activeAt: 10 },
+    })
     const still = nextState(pending.after, report({ state: 'pending', labels: { job: 'api' } }), 15)!
     expect(still).toMatchObject({ change: 'none', events: [], after: { status: 'pending', lastSeenAt: 15 } })
     // The same labels keep the stored object (the cache holds one copy, not each request's).
@@ -129,12 +188,27 @@ describe('nextState', () => {
     const acked = { ...fired.after, status: 'acknowledged' as const, ackBy: 'ann', ackAt: 25 }
     const frozen = structuredClone(acked)
     const repeat = nextState(acked, report({ quietRepeat: true, labels: { job: 'api' } }), 30)!
-    expect(repeat).toMatchObject({ change: 'repeated', after: { status: 'acknowledged', ackBy: 'ann', ackAt: 25, repeatCount: 2, lastSeenAt: 30, updatedAt: 30 } })
+    expect(repeat).toMatchObject({
+      change: 'repeated',
+      after: { status: 'acknowledged', ackBy: 'ann', ackAt: 25, repeatCount: 2, lastSeenAt: 30, updatedAt: 30 },
+    })
     expect(acked).toEqual(frozen)
     const resolved = nextState(repeat.after, report({ state: 'resolved' }), 40)!
     expect(resolved).toMatchObject({ after: { status: 'resolved', resolvedBy: 'api', resolvedAt: 40, ackBy: 'ann' } })
     const back = nextState(resolved.after, report({ state: 'pending' }), 50)!
-    expect(back).toMatchObject({ change: 'pending', after: { status: 'pending', ackBy: null, ackAt: null, resolvedBy: null, resolvedAt: null, endsAt: null, repeatCount: 0, activeAt: 50 } })
+    expect(back).toMatchObject({
+      change: 'pending',
+      after: {
+        status: 'pending',
+        ackBy: null,
+        ackAt: null,
+        resolvedBy: null,
+        resolvedAt: null,
+        endsAt: null,
+        repeatCount: 0,
+        activeAt: 50,
+      },
+    })
     expect(Object.keys(back.after).sort()).toEqual(Object.keys(created()).sort())
   })
   const created = () => nextState(null, report({}), 1)!.after
@@ -171,7 +245,11 @@ describe('turns per fingerprint', () => {
       await held.opened
       order.push('held')
     })
-    for (let i = 0; i < 20_000; i += 1000) await serializedAll(Array.from({ length: 1000 }, (_, j) => `turn-${i + j}`), async () => undefined)
+    for (let i = 0; i < 20_000; i += 1000)
+      await serializedAll(
+        Array.from({ length: 1000 }, (_, j) => `turn-${i + j}`),
+        async () => undefined,
+      )
     const after = serialized('turn-held', async () => void order.push('after'))
     await new Promise((r) => setTimeout(r, 10))
     expect(order).toEqual([])
@@ -200,10 +278,14 @@ describe('turns per fingerprint', () => {
     const held = gate()
     const order: string[] = []
     const mine = new Set<Promise<unknown>>()
-    const first = serializedAll(['turn-p1'], async () => {
-      await held.opened
-      order.push('first')
-    }, mine)
+    const first = serializedAll(
+      ['turn-p1'],
+      async () => {
+        await held.opened
+        order.push('first')
+      },
+      mine,
+    )
     const sameLine = serializedAll(['turn-p1'], async () => void order.push('same pipeline'), mine)
     const otherLine = serializedAll(['turn-p2', 'turn-p1'], async () => void order.push('other pipeline'), new Set())
     await sameLine
@@ -222,18 +304,65 @@ const bucket = (values: number[]): Bucket => {
 
 describe('pure evaluation', () => {
   it('compares with every comparator', () => {
-    expect([compare(2, '>', 1), compare(1, '>=', 1), compare(0, '<', 1), compare(1, '<=', 1), compare(1, '==', 1), compare(1, '!=', 2)]).toEqual([true, true, true, true, true, true])
+    expect([
+      compare(2, '>', 1),
+      compare(1, '>=', 1),
+      compare(0, '<', 1),
+      compare(1, '<=', 1),
+      compare(1, '==', 1),
+      compare(1, '!=', 2),
+    ]).toEqual([true, true, true, true, true, true])
   })
-  it('merges a group\'s members over the window and applies the comparator', () => {
+  it("merges a group's members over the window and applies the comparator", () => {
     const now = 600_000
-    const g: Group = { labels: { a: '1' }, lastSeenAt: 0, members: [new Map([[540_000, bucket([10, 20])]]), new Map([[480_000, bucket([30])], [0, bucket([1000])]])] }
+    const g: Group = {
+      labels: { a: '1' },
+      lastSeenAt: 0,
+      members: [
+        new Map([[540_000, bucket([10, 20])]]),
+        new Map([
+          [480_000, bucket([30])],
+          [0, bucket([1000])],
+        ]),
+      ],
+    }
     expect(windowValue(g, 'avg', now, 300_000)).toBe(20)
     expect(windowValue(g, 'sum', now, 300_000, 1)).toBe(1000)
-    expect(thresholdCandidates({ kind: 'threshold', metric: 'm', matchers: [], by: [], agg: 'max', windowMs: 300_000, comparator: '>=', value: 30, params: {} }, [g], now)).toEqual([{ labels: { a: '1' }, value: 30, holds: true }])
+    expect(
+      thresholdCandidates(
+        {
+          kind: 'threshold',
+          metric: 'm',
+          matchers: [],
+          by: [],
+          agg: 'max',
+          windowMs: 300_000,
+          comparator: '>=',
+          value: 30,
+          params: {},
+        },
+        [g],
+        now,
+      ),
+    ).toEqual([{ labels: { a: '1' }, value: 30, holds: true }])
   })
   it('anomaly needs spread and three earlier steps', () => {
-    const rule = { kind: 'anomaly' as const, metric: 'm', matchers: [], by: [], agg: 'avg', windowMs: 600_000, comparator: null, value: null, params: { zScore: 3 } }
-    const flat: Group = { labels: {}, lastSeenAt: 0, members: [new Map(Array.from({ length: 10 }, (_, i) => [i * 60_000, bucket([5])] as [number, Bucket]))] }
+    const rule = {
+      kind: 'anomaly' as const,
+      metric: 'm',
+      matchers: [],
+      by: [],
+      agg: 'avg',
+      windowMs: 600_000,
+      comparator: null,
+      value: null,
+      params: { zScore: 3 },
+    }
+    const flat: Group = {
+      labels: {},
+      lastSeenAt: 0,
+      members: [new Map(Array.from({ length: 10 }, (_, i) => [i * 60_000, bucket([5])] as [number, Bucket]))],
+    }
     expect(anomalyCandidates(rule, [flat], 600_000)[0]).toMatchObject({ holds: false, value: null })
   })
 })
@@ -253,9 +382,15 @@ describe('receivers: times', () => {
 })
 
 describe('the cache check', () => {
-  const alert = (id: string, ruleId: string | null, silenced: boolean): Alert => ({ id, ruleId, status: 'firing', repeatCount: 41, silenced, updatedAt: 1_763_900_000_123 }) as Alert
+  const alert = (id: string, ruleId: string | null, silenced: boolean): Alert =>
+    ({ id, ruleId, status: 'firing', repeatCount: 41, silenced, updatedAt: 1_763_900_000_123 }) as Alert
   it('lists each alert by id with its state as "updated|status|count|silenced|rule", whatever characters the ids hold', () => {
-    const used = [alert('01JXA', null, false), alert('01JXB', '01JXRULE', true), alert('odd "id"', 'rule\\with "quotes" é', false), alert('tab\there', null, false)]
+    const used = [
+      alert('01JXA', null, false),
+      alert('01JXB', '01JXRULE', true),
+      alert('odd "id"', 'rule\\with "quotes" é', false),
+      alert('tab\there', null, false),
+    ]
     const { args } = cacheCheck(used)
     expect(JSON.parse(args[0] as string)).toEqual({
       '01JXA': '1763900000123|firing|41|0|',

@@ -34,7 +34,14 @@ describe('loadConfig defaults', () => {
   })
 
   it('parses numbers and booleans, trims, and ignores variables it does not know', () => {
-    const c = loadConfig({ PORT: ' 9000 ', TRUST_PROXY: 'YES', JOBS_ENABLED: '0', METRICS_PUBLIC: '1', PATH: '/usr/bin', HOME: '/root' })
+    const c = loadConfig({
+      PORT: ' 9000 ',
+      TRUST_PROXY: 'YES',
+      JOBS_ENABLED: '0',
+      METRICS_PUBLIC: '1',
+      PATH: '/usr/bin',
+      HOME: '/root',
+    })
     expect(c.PORT).toBe(9000)
     expect(c.TRUST_PROXY).toBe(true)
     expect(c.JOBS_ENABLED).toBe(false)
@@ -48,7 +55,13 @@ describe('loadConfig defaults', () => {
   })
 
   it('takes every kind of database URL and a lower-cased admin email', () => {
-    for (const url of ['file:/tmp/x.db', ':memory:', 'libsql://db.turso.io', 'https://db.example.com', 'ws://localhost:8080']) {
+    for (const url of [
+      'file:/tmp/x.db',
+      ':memory:',
+      'libsql://db.turso.io',
+      'https://db.example.com',
+      'ws://localhost:8080',
+    ]) {
       expect(loadConfig({ DATABASE_URL: url }).DATABASE_URL).toBe(url)
     }
     const c = loadConfig({ ADMIN_EMAIL: 'Admin@Example.COM', ADMIN_PASSWORD: 'a long enough password' })
@@ -68,7 +81,9 @@ describe('bad values name the variable and what is allowed', () => {
   })
 
   it('LOG_LEVEL=loud', () => {
-    expect(failure({ LOG_LEVEL: 'loud' })).toContain('LOG_LEVEL="loud": must be one of debug, info, warn, error, silent')
+    expect(failure({ LOG_LEVEL: 'loud' })).toContain(
+      'LOG_LEVEL="loud": must be one of debug, info, warn, error, silent',
+    )
   })
 
   it('DATABASE_URL=postgres://x', () => {
@@ -90,16 +105,24 @@ describe('bad values name the variable and what is allowed', () => {
   })
 
   it('ADMIN_EMAIL without ADMIN_PASSWORD, and the other way round', () => {
-    expect(failure({ ADMIN_EMAIL: 'admin@example.com' })).toContain('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither')
-    expect(failure({ ADMIN_PASSWORD: 'a long enough password' })).toContain('ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither')
+    expect(failure({ ADMIN_EMAIL: 'admin@example.com' })).toContain(
+      'ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither',
+    )
+    expect(failure({ ADMIN_PASSWORD: 'a long enough password' })).toContain(
+      'ADMIN_EMAIL and ADMIN_PASSWORD: set both or neither',
+    )
   })
 
   it('ADMIN_EMAIL that is not an email', () => {
-    expect(failure({ ADMIN_EMAIL: 'root', ADMIN_PASSWORD: 'a long enough password' })).toContain('ADMIN_EMAIL="root": must be an email address')
+    expect(failure({ ADMIN_EMAIL: 'root', ADMIN_PASSWORD: 'a long enough password' })).toContain(
+      'ADMIN_EMAIL="root": must be an email address',
+    )
   })
 
   it('DATABASE_SYNC_URL needs a file: DATABASE_URL', () => {
-    expect(failure({ DATABASE_URL: 'libsql://db.turso.io', DATABASE_SYNC_URL: 'libsql://db.turso.io' })).toContain('DATABASE_SYNC_URL')
+    expect(failure({ DATABASE_URL: 'libsql://db.turso.io', DATABASE_SYNC_URL: 'libsql://db.turso.io' })).toContain(
+      'DATABASE_SYNC_URL',
+    )
   })
 
   it('every bad variable is named in the one message', () => {

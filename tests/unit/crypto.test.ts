@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest'
-import { createSealer, hashPassword, hmacSha256, mask, safeEqual, sha256, verifyPassword } from '../../app/lib/crypto.ts'
+import {
+  createSealer,
+  hashPassword,
+  hmacSha256,
+  mask,
+  safeEqual,
+  sha256,
+  verifyPassword,
+} from '../../app/lib/crypto.ts'
 
 const KEY = 'a-secret-key-that-is-long-enough-0123456789'
 
@@ -7,7 +15,12 @@ describe('sealer (AES-256-GCM)', () => {
   const sealer = createSealer(KEY)
 
   it('round-trips text, including empty and non-ASCII', () => {
-    for (const plain of ['https://hooks.slack.com/services/T000/B000/XXXX', '', 'pässwörd ✓ 日本語', 'x'.repeat(10_000)]) {
+    for (const plain of [
+      'https://hooks.slack.com/services/T000/B000/XXXX',
+      '',
+      'pässwörd ✓ 日本語',
+      'x'.repeat(10_000),
+    ]) {
       const sealed = sealer.seal(plain)
       expect(sealed).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]*$/)
       if (plain) expect(sealed).not.toContain(plain)
@@ -66,7 +79,14 @@ describe('passwords (scrypt)', () => {
   })
 
   it('a stored value that is not a usable hash matches nothing', async () => {
-    for (const stored of ['', 'plaintext', 'bcrypt$2b$10$abc', 'scrypt$abc$8$1$c2FsdA$a2V5', 'scrypt$1048576$8$1$c2FsdA$a2V5', 'scrypt$16384$8$1$$']) {
+    for (const stored of [
+      '',
+      'plaintext',
+      'bcrypt$2b$10$abc',
+      'scrypt$abc$8$1$c2FsdA$a2V5',
+      'scrypt$1048576$8$1$c2FsdA$a2V5',
+      'scrypt$16384$8$1$$',
+    ]) {
       expect(await verifyPassword('x', stored)).toBe(false)
     }
   })
@@ -76,7 +96,9 @@ describe('hashes and comparisons', () => {
   it('sha256 and HMAC-SHA256 match published test vectors', () => {
     expect(sha256('abc')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad')
     // RFC 4231, test case 2
-    expect(hmacSha256('Jefe', 'what do ya want for nothing?')).toBe('5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843')
+    expect(hmacSha256('Jefe', 'what do ya want for nothing?')).toBe(
+      '5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843',
+    )
   })
 
   it('safeEqual compares contents and lengths', () => {

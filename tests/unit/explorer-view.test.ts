@@ -6,7 +6,16 @@ import { readFileSync } from 'node:fs'
 import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 
-type View = { name: string; match: [string, string][]; agg: string | null; by: string; range: string | null; from: number | null; to: number | null; step: string }
+type View = {
+  name: string
+  match: [string, string][]
+  agg: string | null
+  by: string
+  range: string | null
+  from: number | null
+  to: number | null
+  step: string
+}
 type Api = {
   parse(search: string): View
   search(v: View, win?: { from: number; to: number }, step?: string): string
@@ -29,15 +38,33 @@ describe('the explorer address', () => {
   it('reads every part of the view and writes it back the same', () => {
     const search = 'name=llm_latency_ms&match[agent]=planner&match[model]=a,b&agg=p95&by=model&range=6h&step=5m'
     const v = V.parse(search)
-    expect(plain(v)).toEqual({ name: 'llm_latency_ms', match: [['agent', 'planner'], ['model', 'a,b']], agg: 'p95', by: 'model', range: '6h', from: null, to: null, step: '5m' })
+    expect(plain(v)).toEqual({
+      name: 'llm_latency_ms',
+      match: [
+        ['agent', 'planner'],
+        ['model', 'a,b'],
+      ],
+      agg: 'p95',
+      by: 'model',
+      range: '6h',
+      from: null,
+      to: null,
+      step: '5m',
+    })
     expect(V.search(v)).toBe(search)
   })
 
   it('an absolute window is kept as RFC 3339 times; a preset wins over from/to', () => {
     const v = V.parse('name=x&from=2026-01-01T10:00:00Z&to=2026-01-01T12:30:00Z')
-    expect([v.range, v.from, v.to]).toEqual([null, Date.parse('2026-01-01T10:00:00Z'), Date.parse('2026-01-01T12:30:00Z')])
+    expect([v.range, v.from, v.to]).toEqual([
+      null,
+      Date.parse('2026-01-01T10:00:00Z'),
+      Date.parse('2026-01-01T12:30:00Z'),
+    ])
     expect(V.search(v)).toBe('name=x&agg=avg&from=2026-01-01T10:00:00Z&to=2026-01-01T12:30:00Z')
-    expect(V.parse(`name=x&from=${Date.parse('2026-01-01T10:00:00Z')}&to=${Date.parse('2026-01-01T11:00:00Z')}`).from).toBe(Date.parse('2026-01-01T10:00:00Z'))
+    expect(
+      V.parse(`name=x&from=${Date.parse('2026-01-01T10:00:00Z')}&to=${Date.parse('2026-01-01T11:00:00Z')}`).from,
+    ).toBe(Date.parse('2026-01-01T10:00:00Z'))
     expect(V.parse('name=x&range=7d&from=2026-01-01T10:00:00Z').range).toBe('7d')
   })
 
@@ -49,12 +76,17 @@ describe('the explorer address', () => {
   })
 
   it('takes the text form of the label field too (the form sent without the script)', () => {
-    expect(plain(V.parse('name=x&match=agent%3Dplanner%2Cmodel%3D%22a%2Cb%22').match)).toEqual([['agent', 'planner'], ['model', 'a,b']])
+    expect(plain(V.parse('name=x&match=agent%3Dplanner%2Cmodel%3D%22a%2Cb%22').match)).toEqual([
+      ['agent', 'planner'],
+      ['model', 'a,b'],
+    ])
   })
 
   it('gives the API the window and step; values are encoded, : and , kept readable', () => {
     const v = V.parse('name=x&match[team]=a%26b%20c&by=agent,model')
-    expect(V.search(v, { from: Date.parse('2026-01-01T10:00:00Z'), to: Date.parse('2026-01-01T11:00:00Z') }, '15s')).toBe(
+    expect(
+      V.search(v, { from: Date.parse('2026-01-01T10:00:00Z'), to: Date.parse('2026-01-01T11:00:00Z') }, '15s'),
+    ).toBe(
       'name=x&match[team]=a%26b%20c&agg=avg&by=agent,model&from=2026-01-01T10:00:00Z&to=2026-01-01T11:00:00Z&step=15s',
     )
   })
@@ -62,10 +94,20 @@ describe('the explorer address', () => {
 
 describe('label matchers', () => {
   it('parses key=value pairs, quoted values with commas, and a later key replacing an earlier one', () => {
-    expect(plain(V.parseMatchers(' agent = planner , model="gpt,4" , agent=coder'))).toEqual({ pairs: [['model', 'gpt,4'], ['agent', 'coder']] })
+    expect(plain(V.parseMatchers(' agent = planner , model="gpt,4" , agent=coder'))).toEqual({
+      pairs: [
+        ['model', 'gpt,4'],
+        ['agent', 'coder'],
+      ],
+    })
     expect(plain(V.parseMatchers(''))).toEqual({ pairs: [] })
     expect(plain(V.parseMatchers('env='))).toEqual({ pairs: [['env', '']] })
-    expect(V.matchersText([['model', 'gpt,4'], ['agent', 'coder']])).toBe('model="gpt,4",agent=coder')
+    expect(
+      V.matchersText([
+        ['model', 'gpt,4'],
+        ['agent', 'coder'],
+      ]),
+    ).toBe('model="gpt,4",agent=coder')
   })
 
   it('says what is wrong with a bad one', () => {
@@ -81,7 +123,15 @@ describe('the automatic step', () => {
     return V.durationText(V.stepFor(v, V.timeWindow(v)))
   }
   it('aims at about 300 points, rounded to a whole step (whole minutes and hours read rollups)', () => {
-    expect(['15m', '1h', '6h', '24h', '7d', '30d', '90d'].map(step)).toEqual(['5s', '15s', '2m', '5m', '1h', '3h', '12h'])
+    expect(['15m', '1h', '6h', '24h', '7d', '30d', '90d'].map(step)).toEqual([
+      '5s',
+      '15s',
+      '2m',
+      '5m',
+      '1h',
+      '3h',
+      '12h',
+    ])
     const win = { from: 0, to: 6 * H }
     for (const r of ['6h', '24h']) expect(win.to / V.stepFor(V.parse(`range=${r}`), win)).toBeLessThanOrEqual(300)
   })

@@ -3,7 +3,9 @@ import { createLogger, type LogLevel } from '../../app/lib/logger.ts'
 
 function capture(level: LogLevel, base: Record<string, unknown> = {}) {
   const lines: { stream: string; entry: Record<string, unknown> }[] = []
-  const log = createLogger(level, base, (stream, line) => lines.push({ stream, entry: JSON.parse(line) as Record<string, unknown> }))
+  const log = createLogger(level, base, (stream, line) =>
+    lines.push({ stream, entry: JSON.parse(line) as Record<string, unknown> }),
+  )
   return { log, lines, entries: () => lines.map((l) => l.entry) }
 }
 
@@ -13,7 +15,14 @@ describe('logger', () => {
     log.info('request', { requestId: 'r1', status: 200 })
     expect(lines).toHaveLength(1)
     expect(lines[0]!.stream).toBe('info')
-    expect(lines[0]!.entry).toEqual({ time: expect.any(String), level: 'info', msg: 'request', service: 'homeostat', requestId: 'r1', status: 200 })
+    expect(lines[0]!.entry).toEqual({
+      time: expect.any(String),
+      level: 'info',
+      msg: 'request',
+      service: 'homeostat',
+      requestId: 'r1',
+      status: 200,
+    })
     expect(Number.isNaN(Date.parse(lines[0]!.entry.time as string))).toBe(false)
   })
 
@@ -45,14 +54,29 @@ describe('logger', () => {
       email: 'a@example.com',
     })
     const e = entries()[0]!
-    for (const k of ['password', 'newPassword', 'token', 'csrfToken', 'authorization', 'Authorization', 'x-api-key', 'apiKey', 'cookie', 'secret']) expect(e[k]).toBe('[redacted]')
+    for (const k of [
+      'password',
+      'newPassword',
+      'token',
+      'csrfToken',
+      'authorization',
+      'Authorization',
+      'x-api-key',
+      'apiKey',
+      'cookie',
+      'secret',
+    ])
+      expect(e[k]).toBe('[redacted]')
     expect(e.email).toBe('a@example.com')
     expect(JSON.stringify(e)).not.toMatch(/hunter|hs_|tok"|csrf"/)
   })
 
   it('redacts secret fields nested in objects and arrays', () => {
     const { log, entries } = capture('info')
-    log.warn('outgoing call failed', { request: { url: 'https://x', headers: { Authorization: 'Bearer hs_nested' } }, channels: [{ name: 'slack', token: 'xoxb-1' }] })
+    log.warn('outgoing call failed', {
+      request: { url: 'https://x', headers: { Authorization: 'Bearer hs_nested' } },
+      channels: [{ name: 'slack', token: 'xoxb-1' }],
+    })
     const line = JSON.stringify(entries()[0])
     expect(line).not.toContain('hs_nested')
     expect(line).not.toContain('xoxb-1')

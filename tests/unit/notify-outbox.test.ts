@@ -16,7 +16,10 @@ describe('backoff', () => {
 })
 
 describe('kindOf: which transitions are notified', () => {
-  const t = (before: Alert | null, after: Alert, types: string[]) => kindOf({ before, after, at: 0, events: types.map((type) => ({ type, actor: 'x' })) } as Parameters<typeof kindOf>[0])
+  const t = (before: Alert | null, after: Alert, types: string[]) =>
+    kindOf({ before, after, at: 0, events: types.map((type) => ({ type, actor: 'x' })) } as Parameters<
+      typeof kindOf
+    >[0])
   it('fired, acknowledged, resolved from firing; not a pending that resolves, not a repeat', () => {
     expect(t(null, alert('firing'), ['created', 'fired'])).toBe('fired')
     expect(t(alert('firing'), alert('acknowledged'), ['acked'])).toBe('acknowledged')
@@ -40,14 +43,36 @@ describe('severity floor', () => {
 })
 
 describe('payloads', () => {
-  const snap = { id: 'a1', fingerprint: 'fp1', status: 'resolved', severity: 'error', title: 'x', labels: {}, annotations: {}, url: 'u', ackUrl: 'v', source: 'api' } as unknown as AlertSnapshot
+  const snap = {
+    id: 'a1',
+    fingerprint: 'fp1',
+    status: 'resolved',
+    severity: 'error',
+    title: 'x',
+    labels: {},
+    annotations: {},
+    url: 'u',
+    ackUrl: 'v',
+    source: 'api',
+  } as unknown as AlertSnapshot
   it('the webhook body is version 1 with the first alert and the list', () => {
-    expect(webhookBody({ id: 7, event: 'resolved', alerts: [snap], publicUrl: 'http://h', at: 0 })).toMatchObject({ version: 1, id: '7', event: 'resolved', alert: snap, alerts: [snap], homeostat: { url: 'http://h' } })
+    expect(webhookBody({ id: 7, event: 'resolved', alerts: [snap], publicUrl: 'http://h', at: 0 })).toMatchObject({
+      version: 1,
+      id: '7',
+      event: 'resolved',
+      alert: snap,
+      alerts: [snap],
+      homeostat: { url: 'http://h' },
+    })
   })
   it('the signature is t=<unix>,v1=HMAC("t.body")', () => {
-    expect(signature('s3cret', '{"a":1}', 1_700_000_000_999)).toBe(`t=1700000000,v1=${hmacSha256('s3cret', '1700000000.{"a":1}')}`)
+    expect(signature('s3cret', '{"a":1}', 1_700_000_000_999)).toBe(
+      `t=1700000000,v1=${hmacSha256('s3cret', '1700000000.{"a":1}')}`,
+    )
   })
   it('PagerDuty: resolve carries only the routing key, action and dedup key', () => {
-    expect(pagerDutyEvents({ id: 1, event: 'resolved', alerts: [snap], publicUrl: 'http://h', at: 0 }, 'KEY')).toEqual([{ routing_key: 'KEY', event_action: 'resolve', dedup_key: 'fp1' }])
+    expect(pagerDutyEvents({ id: 1, event: 'resolved', alerts: [snap], publicUrl: 'http://h', at: 0 }, 'KEY')).toEqual([
+      { routing_key: 'KEY', event_action: 'resolve', dedup_key: 'fp1' },
+    ])
   })
 })

@@ -24,10 +24,27 @@ const cases: unknown[] = [
   { name: 'a', value: 1, labels: JSON.parse('{"constructor":"x"}') },
   { name: 'a', value: 1, labels: null },
   { name: 'a', value: 1, labels: ['x'] },
-  { points: [{ name: 'a', value: 1 }, { name: 'b', value: 2, labels: { k: 'v' } }] },
+  {
+    points: [
+      { name: 'a', value: 1 },
+      { name: 'b', value: 2, labels: { k: 'v' } },
+    ],
+  },
   { points: [] },
-  { points: [{ name: 'a', value: 1 }, { name: 'a', value: 1 }, { name: 'a', value: 1 }, { name: 'a', value: 1 }] },
-  { points: [{ name: 'a', value: 1 }, { name: 'a b', value: 1 }] },
+  {
+    points: [
+      { name: 'a', value: 1 },
+      { name: 'a', value: 1 },
+      { name: 'a', value: 1 },
+      { name: 'a', value: 1 },
+    ],
+  },
+  {
+    points: [
+      { name: 'a', value: 1 },
+      { name: 'a b', value: 1 },
+    ],
+  },
   { points: [{ name: 'a', value: 1 }], more: 1 },
   { points: 'x' },
   null,
@@ -36,14 +53,17 @@ const cases: unknown[] = [
 ]
 
 describe('plainPoints', () => {
-  it.each(cases.map((c) => [JSON.stringify(c)?.slice(0, 60) ?? String(c), c]))('agrees with the schemas: %s', (_, body) => {
-    const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'points' in body
-    const full = v.safeParse(isBatch ? schema : Point, body)
-    const fast = plainPoints(body, 3)
-    if (!full.success) return expect(fast).toBeUndefined()
-    const want = 'points' in full.output ? full.output.points : [full.output]
-    if (fast) expect(fast).toEqual(want)
-  })
+  it.each(cases.map((c) => [JSON.stringify(c)?.slice(0, 60) ?? String(c), c]))(
+    'agrees with the schemas: %s',
+    (_, body) => {
+      const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'points' in body
+      const full = v.safeParse(isBatch ? schema : Point, body)
+      const fast = plainPoints(body, 3)
+      if (!full.success) return expect(fast).toBeUndefined()
+      const want = 'points' in full.output ? full.output.points : [full.output]
+      if (fast) expect(fast).toEqual(want)
+    },
+  )
 
   it('takes the plain shapes (so the shortcut is used at all)', () => {
     expect(plainPoints(cases[1], 3)).toHaveLength(1)

@@ -20,13 +20,20 @@ describe('Prometheus text format', () => {
     const { samples, errors } = parsePrometheusText(text)
     expect(errors).toEqual([])
     expect(samples).toHaveLength(8)
-    expect(samples[0]).toEqual({ name: 'agent_requests_total', labels: { agent: 'planner', status: 'ok' }, value: 1027, ts: 1700000000000 })
+    expect(samples[0]).toEqual({
+      name: 'agent_requests_total',
+      labels: { agent: 'planner', status: 'ok' },
+      value: 1027,
+      ts: 1700000000000,
+    })
     expect(samples[3]).toMatchObject({ name: 'llm_latency_ms_bucket', labels: { le: '+Inf' }, value: 7 })
     expect(samples[7]).toEqual({ name: 'weird', labels: { path: 'a"b\\c\nd' }, value: -1500, ts: undefined })
   })
 
   it('names each bad line by number', () => {
-    const { errors } = parsePrometheusText(['ok 1', '9bad 1', 'x{a=1} 2', 'y abc', 'z 1 2 3', 'w{__name__="q"} 1'].join('\n'))
+    const { errors } = parsePrometheusText(
+      ['ok 1', '9bad 1', 'x{a=1} 2', 'y abc', 'z 1 2 3', 'w{__name__="q"} 1'].join('\n'),
+    )
     expect(errors.map((e) => e.line)).toEqual([2, 3, 4, 5, 6])
     expect(errors[2]!.message).toMatch(/not a number/)
   })

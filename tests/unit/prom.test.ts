@@ -27,7 +27,14 @@ describe('prometheus registry', () => {
     const r = createRegistry()
     r.counter('empty_total', 'Nothing yet')
     r.counter('ticks_total', 'Ticks').inc()
-    expect(lines(r.render())).toEqual(['# HELP empty_total Nothing yet', '# TYPE empty_total counter', '# HELP ticks_total Ticks', '# TYPE ticks_total counter', 'ticks_total 1', ''])
+    expect(lines(r.render())).toEqual([
+      '# HELP empty_total Nothing yet',
+      '# TYPE empty_total counter',
+      '# HELP ticks_total Ticks',
+      '# TYPE ticks_total counter',
+      'ticks_total 1',
+      '',
+    ])
   })
 
   it('escapes backslashes, quotes and newlines in label values', () => {

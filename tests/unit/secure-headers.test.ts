@@ -12,7 +12,8 @@ async function honoHeaders(options: Parameters<typeof secureHeaders>[0]) {
   return Object.fromEntries([...res.headers].filter(([name]) => name !== 'content-type'))
 }
 
-const lower = (list: readonly (readonly [string, string])[]) => Object.fromEntries(list.map(([k, v]) => [k.toLowerCase(), v]))
+const lower = (list: readonly (readonly [string, string])[]) =>
+  Object.fromEntries(list.map(([k, v]) => [k.toLowerCase(), v]))
 
 describe('fixed security headers', () => {
   it('pages get what secureHeaders sets with the page CSP', async () => {
@@ -20,7 +21,16 @@ describe('fixed security headers', () => {
   })
 
   it('JSON answers get what secureHeaders sets with the extra policies off', async () => {
-    const off = { crossOriginEmbedderPolicy: false, crossOriginOpenerPolicy: false, crossOriginResourcePolicy: false, originAgentCluster: false, xDnsPrefetchControl: false, xDownloadOptions: false, xPermittedCrossDomainPolicies: false, xXssProtection: false }
+    const off = {
+      crossOriginEmbedderPolicy: false,
+      crossOriginOpenerPolicy: false,
+      crossOriginResourcePolicy: false,
+      originAgentCluster: false,
+      xDnsPrefetchControl: false,
+      xDownloadOptions: false,
+      xPermittedCrossDomainPolicies: false,
+      xXssProtection: false,
+    }
     expect(lower(apiHeaders)).toEqual(await honoHeaders(off))
   })
 

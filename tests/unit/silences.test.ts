@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { isSilenced, matchingSilences, nextWindow, NO_END, silenceState, silencesAt, windowAt, type SilenceLike } from '../../app/modules/alerts/silence-windows.ts'
+import {
+  isSilenced,
+  matchingSilences,
+  nextWindow,
+  NO_END,
+  silenceState,
+  silencesAt,
+  windowAt,
+  type SilenceLike,
+} from '../../app/modules/alerts/silence-windows.ts'
 import { silenceProblems } from '../../app/modules/alerts/silences.ts'
 
 const T = (iso: string) => Date.parse(iso)
@@ -36,7 +45,12 @@ describe('matching', () => {
   })
 
   it('every matcher of a silence must match; any silence suffices', () => {
-    const both = one({ matchers: [{ label: 'agent', op: '=', value: 'support' }, { label: 'env', op: '=', value: 'dev' }] })
+    const both = one({
+      matchers: [
+        { label: 'agent', op: '=', value: 'support' },
+        { label: 'env', op: '=', value: 'dev' },
+      ],
+    })
     expect(isSilenced(labels, [both], at)).toBe(false)
     const other = one({ id: 's2', matchers: [{ label: 'env', op: '=~', value: 'prod|dev' }] })
     expect(matchingSilences(labels, [both, other], at).map((s) => s.id)).toEqual(['s2'])
@@ -50,7 +64,11 @@ describe('one-off silences', () => {
     expect(silencesAt(s, T('2026-01-10T10:00:00Z'))).toBe(true)
     expect(silencesAt(s, T('2026-01-10T11:59:59.999Z'))).toBe(true)
     expect(silencesAt(s, T('2026-01-10T12:00:00Z'))).toBe(false)
-    expect([silenceState(s, T('2026-01-10T09:00:00Z')), silenceState(s, T('2026-01-10T11:00:00Z')), silenceState(s, T('2026-01-10T12:00:00Z'))]).toEqual(['pending', 'active', 'expired'])
+    expect([
+      silenceState(s, T('2026-01-10T09:00:00Z')),
+      silenceState(s, T('2026-01-10T11:00:00Z')),
+      silenceState(s, T('2026-01-10T12:00:00Z')),
+    ]).toEqual(['pending', 'active', 'expired'])
   })
 
   it('expiring early ends it at expiredAt', () => {
@@ -63,14 +81,23 @@ describe('one-off silences', () => {
 
 describe('recurring windows (Croner pattern + duration)', () => {
   // Every night at 02:00 in Berlin for 2 hours, from 1 January 2026, no end.
-  const nightly = one({ cron: '0 2 * * *', durationMs: 2 * 3_600_000, timezone: 'Europe/Berlin', startsAt: T('2026-01-01T00:00:00Z'), endsAt: NO_END })
+  const nightly = one({
+    cron: '0 2 * * *',
+    durationMs: 2 * 3_600_000,
+    timezone: 'Europe/Berlin',
+    startsAt: T('2026-01-01T00:00:00Z'),
+    endsAt: NO_END,
+  })
 
   it('is in force from each occurrence (inclusive) for the duration (exclusive), in winter time (UTC+1)', () => {
     expect(silencesAt(nightly, T('2026-01-10T00:59:59.999Z'))).toBe(false)
     expect(silencesAt(nightly, T('2026-01-10T01:00:00Z'))).toBe(true)
     expect(silencesAt(nightly, T('2026-01-10T02:59:59.999Z'))).toBe(true)
     expect(silencesAt(nightly, T('2026-01-10T03:00:00Z'))).toBe(false)
-    expect(windowAt(nightly, T('2026-01-10T02:00:00Z'))).toEqual({ startsAt: T('2026-01-10T01:00:00Z'), endsAt: T('2026-01-10T03:00:00Z') })
+    expect(windowAt(nightly, T('2026-01-10T02:00:00Z'))).toEqual({
+      startsAt: T('2026-01-10T01:00:00Z'),
+      endsAt: T('2026-01-10T03:00:00Z'),
+    })
     expect(silenceState(nightly, T('2026-01-10T12:00:00Z'))).toBe('pending')
     expect(silenceState(nightly, T('2026-01-10T01:30:00Z'))).toBe('active')
   })
@@ -96,19 +123,36 @@ describe('recurring windows (Croner pattern + duration)', () => {
     expect(silencesAt(span, T('2026-01-11T01:59:59Z'))).toBe(true)
     expect(silencesAt(span, T('2026-01-11T02:00:00Z'))).toBe(false)
     expect(silenceState(span, T('2026-01-11T02:00:00Z'))).toBe('expired')
-    expect(windowAt(span, T('2026-01-11T01:00:00Z'))).toEqual({ startsAt: T('2026-01-11T01:00:00Z'), endsAt: T('2026-01-11T02:00:00Z') })
+    expect(windowAt(span, T('2026-01-11T01:00:00Z'))).toEqual({
+      startsAt: T('2026-01-11T01:00:00Z'),
+      endsAt: T('2026-01-11T02:00:00Z'),
+    })
   })
 
   it('windows that repeat within the hour (every 15 minutes for 5)', () => {
     const s = one({ cron: '*/15 * * * *', durationMs: 5 * 60_000, startsAt: T('2026-01-10T00:00:00Z'), endsAt: NO_END })
-    expect([T('2026-01-10T10:15:00Z'), T('2026-01-10T10:19:59Z'), T('2026-01-10T10:20:00Z'), T('2026-01-10T10:29:59Z'), T('2026-01-10T10:30:00Z')].map((at) => silencesAt(s, at))).toEqual([true, true, false, false, true])
+    expect(
+      [
+        T('2026-01-10T10:15:00Z'),
+        T('2026-01-10T10:19:59Z'),
+        T('2026-01-10T10:20:00Z'),
+        T('2026-01-10T10:29:59Z'),
+        T('2026-01-10T10:30:00Z'),
+      ].map((at) => silencesAt(s, at)),
+    ).toEqual([true, true, false, false, true])
   })
 
   it('tells the next window', () => {
-    expect(nextWindow(nightly, T('2026-01-10T12:00:00Z'))).toEqual({ startsAt: T('2026-01-11T01:00:00Z'), endsAt: T('2026-01-11T03:00:00Z') })
+    expect(nextWindow(nightly, T('2026-01-10T12:00:00Z'))).toEqual({
+      startsAt: T('2026-01-11T01:00:00Z'),
+      endsAt: T('2026-01-11T03:00:00Z'),
+    })
     expect(nextWindow(one(), T('2026-01-10T11:00:00Z'))).toBeNull()
     // An occurrence exactly at startsAt is the first window.
-    expect(nextWindow({ ...nightly, startsAt: T('2026-02-01T01:00:00Z') }, T('2026-01-10T12:00:00Z'))).toEqual({ startsAt: T('2026-02-01T01:00:00Z'), endsAt: T('2026-02-01T03:00:00Z') })
+    expect(nextWindow({ ...nightly, startsAt: T('2026-02-01T01:00:00Z') }, T('2026-01-10T12:00:00Z'))).toEqual({
+      startsAt: T('2026-02-01T01:00:00Z'),
+      endsAt: T('2026-02-01T03:00:00Z'),
+    })
   })
 })
 
@@ -129,7 +173,9 @@ describe('what a silence must be', () => {
     expect(fields({ matchers: m, cron: 'every night', duration: 1000 })).toEqual(['cron'])
     expect(fields({ matchers: m, cron: '0 2 * * *' })).toEqual(['duration'])
     expect(fields({ matchers: m, cron: '0 2 * * *', duration: 1000, timezone: 'Mars/Olympus' })).toEqual(['timezone'])
-    expect(fields({ matchers: [m[0]!, { label: 'agent', op: '=~', value: '(unclosed' }], duration: 1000 })).toEqual(['matchers.1.value'])
+    expect(fields({ matchers: [m[0]!, { label: 'agent', op: '=~', value: '(unclosed' }], duration: 1000 })).toEqual([
+      'matchers.1.value',
+    ])
     expect(fields({ matchers: [{ label: 'agent', op: '=~', value: '.*' }], duration: 1000 })).toEqual(['matchers'])
   })
 })

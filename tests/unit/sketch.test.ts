@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, quantile } from '../../app/modules/metrics/sketch.ts'
+import {
+  addValue,
+  decodeSketch,
+  emptySketch,
+  encodeSketch,
+  mergeInto,
+  quantile,
+} from '../../app/modules/metrics/sketch.ts'
 
 // A seeded generator, so a failure can be replayed.
 function rng(seed: number) {
@@ -15,7 +22,10 @@ const exact = (sorted: number[], q: number) => sorted[Math.floor(q * (sorted.len
 describe('quantile sketch', () => {
   const distributions: [string, (r: () => number) => number][] = [
     ['uniform latency 1..5000 ms', (r) => 1 + r() * 4999],
-    ['log-normal latency', (r) => Math.exp(4 + 1.5 * Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r()))],
+    [
+      'log-normal latency',
+      (r) => Math.exp(4 + 1.5 * Math.sqrt(-2 * Math.log(r() || 1e-12)) * Math.cos(2 * Math.PI * r())),
+    ],
     ['costs with zeros and negatives', (r) => (r() < 0.1 ? 0 : (r() - 0.3) * 100)],
   ]
 

@@ -9,7 +9,12 @@ const at = (hours: number) => T0 + hours * H
 describe('trendStats', () => {
   it('a perfect line: slope, r² = 1, z-score and the crossing time', () => {
     // y = 10 + 2x at x = 0, 1, 2, 3 hours: mean 13, deviations −3, −1, 1, 3, population std √5.
-    const line: [number, number][] = [[at(0), 10], [at(1), 12], [at(2), 14], [at(3), 16]]
+    const line: [number, number][] = [
+      [at(0), 10],
+      [at(1), 12],
+      [at(2), 14],
+      [at(3), 16],
+    ]
     const s = trendStats(line, 20, at(3))
     expect(s.points).toBe(4)
     expect(s.slopePerHour).toBeCloseTo(2, 12)
@@ -31,7 +36,12 @@ describe('trendStats', () => {
     const s = trendStats(flat, 10, T0 + 4 * M)
     expect(s).toMatchObject({ slopePerHour: 0, r2: null, std: 0, zScore: null, forecastAt: null, mean: 7 })
     // Equal values reached by different float paths are still flat.
-    const noisy: [number, number][] = [[T0, 0.3], [T0 + M, 0.1 + 0.2], [T0 + 2 * M, 0.3], [T0 + 3 * M, 0.6 / 2]]
+    const noisy: [number, number][] = [
+      [T0, 0.3],
+      [T0 + M, 0.1 + 0.2],
+      [T0 + 2 * M, 0.3],
+      [T0 + 3 * M, 0.6 / 2],
+    ]
     expect(trendStats(noisy, 1)).toMatchObject({ slopePerHour: 0, zScore: null, forecastAt: null })
   })
 
@@ -50,23 +60,52 @@ describe('trendStats', () => {
 
   it('a falling line crosses a threshold below it, not one above it', () => {
     // y = 100 − 20x at x = 0, 0.5, 1 hours.
-    const falling: [number, number][] = [[at(0), 100], [at(0.5), 90], [at(1), 80]]
+    const falling: [number, number][] = [
+      [at(0), 100],
+      [at(0.5), 90],
+      [at(1), 80],
+    ]
     expect(trendStats(falling, 50, at(1)).forecastAt).toBe(at(2.5))
     expect(trendStats(falling, 150, at(1)).forecastAt).toBeNull()
     expect(trendStats(falling, 50, at(1)).slopePerHour).toBeCloseTo(-20, 12)
   })
 
   it('too few points', () => {
-    expect(trendStats([])).toMatchObject({ points: 0, latest: null, mean: null, zScore: null, slopePerHour: null, r2: null, forecastAt: null })
+    expect(trendStats([])).toMatchObject({
+      points: 0,
+      latest: null,
+      mean: null,
+      zScore: null,
+      slopePerHour: null,
+      r2: null,
+      forecastAt: null,
+    })
     const one = trendStats([[T0, 5]], 10, T0)
     expect(one).toMatchObject({ points: 1, mean: 5, zScore: null, slopePerHour: null, forecastAt: null })
     // Two points make a line but too few for a z-score.
-    const two = trendStats([[at(0), 1], [at(1), 3]], 5, at(1))
+    const two = trendStats(
+      [
+        [at(0), 1],
+        [at(1), 3],
+      ],
+      5,
+      at(1),
+    )
     expect(two).toMatchObject({ slopePerHour: 2, zScore: null, forecastAt: at(2) })
   })
 
   it('a crossing beyond what a date can hold is null', () => {
-    expect(trendStats([[at(0), 0], [at(1), 1e-6], [at(2), 2e-6]], 1e9, at(2)).forecastAt).toBeNull()
+    expect(
+      trendStats(
+        [
+          [at(0), 0],
+          [at(1), 1e-6],
+          [at(2), 2e-6],
+        ],
+        1e9,
+        at(2),
+      ).forecastAt,
+    ).toBeNull()
   })
 })
 

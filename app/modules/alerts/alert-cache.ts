@@ -118,7 +118,10 @@ export function cacheCheck(used: Alert[]): TxnStatement {
   let states = ''
   for (const a of used) {
     const state = cachedState(a)
-    const entry = plainText(a.id) && plainText(a.ruleId ?? '') ? `"${a.id}":"${state}"` : `${JSON.stringify(a.id)}:${JSON.stringify(state)}`
+    const entry =
+      plainText(a.id) && plainText(a.ruleId ?? '')
+        ? `"${a.id}":"${state}"`
+        : `${JSON.stringify(a.id)}:${JSON.stringify(state)}`
     states += states ? `,${entry}` : entry
   }
   return { sql: CACHE_CHECK, args: [`{${states}}`, used.length] }
@@ -132,5 +135,7 @@ const CACHE_CHECK = `select case when (select count(*) from json_each(?) v join 
     where v.value = max(a.updated_at, coalesce(r.updated_at, 0)) || '|' || a.status || '|' || (a.repeat_count + coalesce(r.n, 0)) || '|' || a.silenced || '|' || coalesce(a.rule_id, '')) = ? then 1 else json('stale alert cache') end`
 
 /** Whether an error is `cacheCheck`'s, or the transaction thread's refusal of a transaction made before the database changed. */
-export const isStaleCache = (error: unknown) => /malformed JSON|stale alert cache/i.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
-
+export const isStaleCache = (error: unknown) =>
+  /malformed JSON|stale alert cache/i.test(
+    `${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
+  )

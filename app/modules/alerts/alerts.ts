@@ -1,6 +1,14 @@
 import { and, desc, eq, gte, inArray, lt, lte, or, isNull, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts, type Alert, type AlertEvent, type AlertStatus, type Severity, storedAlert } from '../../../db/schema/alerts.ts'
+import {
+  alertEvents,
+  alerts,
+  type Alert,
+  type AlertEvent,
+  type AlertStatus,
+  type Severity,
+  storedAlert,
+} from '../../../db/schema/alerts.ts'
 import { notFound } from '../../lib/errors.ts'
 import { page } from '../../lib/pagination.ts'
 import { toIso } from '../../lib/time.ts'
@@ -34,7 +42,13 @@ export function alertJson(a: Alert) {
   }
 }
 
-export const eventJson = (e: AlertEvent) => ({ id: e.id, ts: toIso(e.ts), type: e.type, actor: e.actor, detail: e.detail })
+export const eventJson = (e: AlertEvent) => ({
+  id: e.id,
+  ts: toIso(e.ts),
+  type: e.type,
+  actor: e.actor,
+  detail: e.detail,
+})
 
 export type AlertFilter = {
   limit: number
@@ -64,7 +78,12 @@ export async function listAlerts(db: Db, f: AlertFilter) {
     f.cursor ? lt(alerts.id, f.cursor) : undefined,
     ...Object.entries(f.match ?? {}).map(([k, v]) => sql`json_extract(${alerts.labels}, ${`$."${k}"`}) = ${v}`),
   ]
-  const rows = await db.select(storedAlert).from(alerts).where(and(...where)).orderBy(desc(alerts.id)).limit(f.limit + 1)
+  const rows = await db
+    .select(storedAlert)
+    .from(alerts)
+    .where(and(...where))
+    .orderBy(desc(alerts.id))
+    .limit(f.limit + 1)
   return page(rows, f.limit, (r) => r.id)
 }
 
@@ -84,5 +103,19 @@ export function reportEvent(deps: LifecycleDeps, input: AlertEventInput, actor: 
   const labels = { alertname: input.title, ...(input.labels ?? {}) }
   const source = input.source ?? 'api'
   const fingerprint = input.fingerprint ? `${source}:${input.fingerprint}` : labelsFingerprint(labels)
-  return reportAlert(deps, { fingerprint, source, state: input.status, severity: input.severity, title: input.title, labels, annotations: input.annotations, value: input.value, actor }, now)
+  return reportAlert(
+    deps,
+    {
+      fingerprint,
+      source,
+      state: input.status,
+      severity: input.severity,
+      title: input.title,
+      labels,
+      annotations: input.annotations,
+      value: input.value,
+      actor,
+    },
+    now,
+  )
 }

@@ -28,7 +28,11 @@ const driverRow = <T extends SQLiteTable>(table: T, keys: string[], row: Record<
  * as the driver stores it), spread by `json_each`; the SQL text is the same whatever the number of
  * rows. For narrow rows (events, audit): measured cheaper than running a statement per row.
  */
-export function insertJson<T extends SQLiteTable>(table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][]): TxnStatement {
+export function insertJson<T extends SQLiteTable>(
+  table: T,
+  keys: (keyof T['$inferInsert'] & string)[],
+  rows: T['$inferInsert'][],
+): TxnStatement {
   const name = getTableName(table)
   const sql = textFor(`insert-json\u0000${name}\u0000${keys.join(',')}`, () => {
     const columns = getTableColumns(table)
@@ -39,7 +43,11 @@ export function insertJson<T extends SQLiteTable>(table: T, keys: (keyof T['$inf
 }
 
 /** Inserts rows: one prepared statement run once per row (wide rows, the alerts': measured cheaper than `insertJson`). */
-export function insertRowsOf<T extends SQLiteTable>(table: T, keys: (keyof T['$inferInsert'] & string)[], rows: T['$inferInsert'][]): TxnStatement {
+export function insertRowsOf<T extends SQLiteTable>(
+  table: T,
+  keys: (keyof T['$inferInsert'] & string)[],
+  rows: T['$inferInsert'][],
+): TxnStatement {
   const name = getTableName(table)
   const sql = textFor(`insert\u0000${name}\u0000${keys.join(',')}`, () => {
     const columns = getTableColumns(table)
@@ -54,7 +62,11 @@ const isJsonValue = (v: unknown) => v === null || typeof v === 'string' || (type
  * Updates rows by id, setting `keys` from each row, in one statement with ONE parameter: the rows as
  * a JSON array of arrays, spread by `json_each` (the SQL text is the same whatever the number of rows).
  */
-export function updateJson<T extends SQLiteTable>(table: T, keys: (keyof T['$inferSelect'] & string)[], rows: T['$inferSelect'][]): TxnStatement {
+export function updateJson<T extends SQLiteTable>(
+  table: T,
+  keys: (keyof T['$inferSelect'] & string)[],
+  rows: T['$inferSelect'][],
+): TxnStatement {
   const name = getTableName(table)
   const sql = textFor(`update\u0000${name}\u0000${keys.join(',')}`, () => {
     const columns = getTableColumns(table)
@@ -62,7 +74,17 @@ export function updateJson<T extends SQLiteTable>(table: T, keys: (keyof T['$inf
     const set = keys.map((k, i) => `${ident(columns[k]!.name)} = v.c${i + 1}`).join(', ')
     return `with v as (select ${values} from json_each(?)) update ${ident(name)} set ${set} from v where ${ident(name)}.id = v.c0`
   })
-  return { sql, args: [JSON.stringify(rows.map((row) => [(row as Record<string, unknown>).id, ...driverRow(table, keys, row as Record<string, unknown>)]))] }
+  return {
+    sql,
+    args: [
+      JSON.stringify(
+        rows.map((row) => [
+          (row as Record<string, unknown>).id,
+          ...driverRow(table, keys, row as Record<string, unknown>),
+        ]),
+      ),
+    ],
+  }
 }
 
 /** Rows of other tables (an audit row per delivery): one insert per table and set of columns. */
@@ -72,7 +94,13 @@ export function insertRows(rows: TableRow[]) {
     const shape = `${getTableName(r.table)}\u0000${Object.keys(r.row).join(',')}`
     byShape.get(shape)?.push(r) ?? byShape.set(shape, [r])
   }
-  return [...byShape.values()].map((list) => insertJson(list[0]!.table, Object.keys(list[0]!.row) as never[], list.map((r) => r.row)))
+  return [...byShape.values()].map((list) =>
+    insertJson(
+      list[0]!.table,
+      Object.keys(list[0]!.row) as never[],
+      list.map((r) => r.row),
+    ),
+  )
 }
 
 // Quiet repeats: added to the alert's pending repeats (see `alertRepeats`).

@@ -5,7 +5,16 @@
 import type { Db } from '../../../db/client.ts'
 import type { AlertRule, Comparator, LabelMatcher } from '../../../db/schema/alerts.ts'
 import type { Series } from '../../../db/schema/metrics.ts'
-import { findSeries, groupSeries, merge, newBucket, stepBuckets, valueOf, type Aggregation, type Bucket } from '../metrics/query.ts'
+import {
+  findSeries,
+  groupSeries,
+  merge,
+  newBucket,
+  stepBuckets,
+  valueOf,
+  type Aggregation,
+  type Bucket,
+} from '../metrics/query.ts'
 import { compileMatchers, pinnedLabels } from './matchers.ts'
 
 /** One label set's series: each member's buckets by step start. */
@@ -14,7 +23,10 @@ export type Group = { labels: Record<string, string>; members: Map<number, Bucke
 /** What a rule finds for one label set now: its value, and whether the condition holds. */
 export type Candidate = { labels: Record<string, string>; value: number | null; holds: boolean }
 
-export type RuleSpec = Pick<AlertRule, 'kind' | 'metric' | 'matchers' | 'by' | 'agg' | 'windowMs' | 'comparator' | 'value' | 'params'>
+export type RuleSpec = Pick<
+  AlertRule,
+  'kind' | 'metric' | 'matchers' | 'by' | 'agg' | 'windowMs' | 'comparator' | 'value' | 'params'
+>
 
 /** Step size for reading a span: whole minutes use minute buckets (and the 1m rollups), else seconds. */
 export const stepFor = (...spans: number[]) => (spans.every((s) => s % 60_000 === 0) ? 60_000 : 1000)
@@ -27,21 +39,45 @@ export type MetricRead = { series: Series[]; buckets: Map<number, Map<number, Bu
  * over [from, to). Every rule reads through here (directly or through a cycle's `Reader`), so a
  * change in how points are stored changes only `stepBuckets` and this.
  */
-export async function readMetric(db: Db, metric: string, keep: (s: Series) => boolean, span: { from: number; to: number; step: number }): Promise<MetricRead> {
+export async function readMetric(
+  db: Db,
+  metric: string,
+  keep: (s: Series) => boolean,
+  span: { from: number; to: number; step: number },
+): Promise<MetricRead> {
   const found = (await findSeries(db, metric, {})).filter(keep)
-  return { series: found, buckets: found.length ? await stepBuckets(db, found.map((s) => s.id), span) : new Map(), from: span.from }
+  return {
+    series: found,
+    buckets: found.length
+      ? await stepBuckets(
+          db,
+          found.map((s) => s.id),
+          span,
+        )
+      : new Map(),
+    from: span.from,
+  }
 }
 
 /** What a rule reads: a metric's matching series over [now - span, now) in steps. */
 export type ReadSpec = { metric: string; matchers: LabelMatcher[]; span: number; step: number; seenSince?: number }
 /** Reads for `loadGroups`: the series of q.metric (at least those `keep` selects) and their buckets over at least [now - span, now). */
-export type Reader = (q: { metric: string; step: number; span: number; now: number; keep: (s: Series) => boolean }) => Promise<MetricRead>
+export type Reader = (q: {
+  metric: string
+  step: number
+  span: number
+  now: number
+  keep: (s: Series) => boolean
+}) => Promise<MetricRead>
 
 /** The first step start a read of `span` before `now` covers. */
 const startOf = (now: number, span: number, step: number) => now - span - ((now - span) % step)
 
 /** One rule on its own: only its matching series, only its window. */
-export const directReader = (db: Db): Reader => (q) => readMetric(db, q.metric, q.keep, { from: startOf(q.now, q.span, q.step), to: q.now, step: q.step })
+export const directReader =
+  (db: Db): Reader =>
+  (q) =>
+    readMetric(db, q.metric, q.keep, { from: startOf(q.now, q.span, q.step), to: q.now, step: q.step })
 
 /**
  * A cycle's reads, shared by its rules: per metric and step, every series over the widest span
@@ -51,7 +87,9 @@ export const directReader = (db: Db): Reader => (q) => readMetric(db, q.metric, 
 export function cycleReader(db: Db, rules: RuleSpec[], now: number, keep = 4): Reader {
   const id = (metric: string, step: number) => `${metric}\u0000${step}`
   const widest = new Map<string, number>()
-  for (const rule of rules) for (const q of readsOf(rule, now)) widest.set(id(q.metric, q.step), Math.max(widest.get(id(q.metric, q.step)) ?? 0, q.span))
+  for (const rule of rules)
+    for (const q of readsOf(rule, now))
+      widest.set(id(q.metric, q.step), Math.max(widest.get(id(q.metric, q.step)) ?? 0, q.span))
   const memo = new Map<string, { span: number; read: Promise<MetricRead> }>()
   return (q) => {
     const k = id(q.metric, q.step)
@@ -71,10 +109,15 @@ export function cycleReader(db: Db, rules: RuleSpec[], now: number, keep = 4): R
 }
 
 /** Rules in an order that lets a `cycleReader` read each metric once. */
-export const byMetric = <R extends RuleSpec>(rules: R[]) => [...rules].sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0))
+export const byMetric = <R extends RuleSpec>(rules: R[]) =>
+  [...rules].sort((a, b) => (a.metric < b.metric ? -1 : a.metric > b.metric ? 1 : 0))
 
 /** Reads the matching series' step buckets over [now - span, now), grouped by the `by` labels. */
-export async function loadGroups(db: Db, q: ReadSpec & { by: string[]; now: number }, reader: Reader = directReader(db)): Promise<Group[]> {
+export async function loadGroups(
+  db: Db,
+  q: ReadSpec & { by: string[]; now: number },
+  reader: Reader = directReader(db),
+): Promise<Group[]> {
   const match = compileMatchers(q.matchers)
   const keep = (s: Series) => match(s.labels) && (q.seenSince === undefined || s.lastSeenAt >= q.seenSince)
   const read = await reader({ metric: q.metric, step: q.step, span: q.span, now: q.now, keep })
@@ -122,24 +165,33 @@ export function windowValue(g: Group, agg: Aggregation, now: number, size: numbe
     return seen ? increase / (size / 1000) : null
   }
   const into = newBucket()
-  for (const m of g.members) for (const [key, b] of m) if (windowIndex(key, now, size) === index) merge(into, b, b.sketch)
+  for (const m of g.members)
+    for (const [key, b] of m) if (windowIndex(key, now, size) === index) merge(into, b, b.sketch)
   return into.count ? valueOf(into, agg, undefined, size / 1000) : null
 }
 
 export function compare(v: number, op: Comparator, x: number): boolean {
   switch (op) {
-    case '>': return v > x
-    case '>=': return v >= x
-    case '<': return v < x
-    case '<=': return v <= x
-    case '==': return v === x
-    case '!=': return v !== x
+    case '>':
+      return v > x
+    case '>=':
+      return v >= x
+    case '<':
+      return v < x
+    case '<=':
+      return v <= x
+    case '==':
+      return v === x
+    case '!=':
+      return v !== x
   }
 }
 
-const breach = (rule: RuleSpec, value: number | null) => value !== null && Number.isFinite(value) && compare(value, rule.comparator ?? '>', rule.value ?? 0)
+const breach = (rule: RuleSpec, value: number | null) =>
+  value !== null && Number.isFinite(value) && compare(value, rule.comparator ?? '>', rule.value ?? 0)
 const agg = (rule: RuleSpec) => rule.agg as Aggregation
-const key = (labels: Record<string, string>) => JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)))
+const key = (labels: Record<string, string>) =>
+  JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : 1)))
 
 /** threshold: the aggregate over the window against the value. */
 export function thresholdCandidates(rule: RuleSpec, groups: Group[], now: number): Candidate[] {
@@ -161,7 +213,8 @@ export function ratioCandidates(rule: RuleSpec, numerator: Group[], denominator:
 }
 
 /** How many ms before the current window `change` reads, for its reference. */
-export const changeReach = (rule: RuleSpec) => (rule.params.compareTo === 'baseline' ? (rule.params.baselineMs ?? 86_400_000) : rule.windowMs)
+export const changeReach = (rule: RuleSpec) =>
+  rule.params.compareTo === 'baseline' ? (rule.params.baselineMs ?? 86_400_000) : rule.windowMs
 
 /**
  * change: the window against the previous window, or against the mean of window-sized steps over
@@ -177,7 +230,12 @@ export function changeCandidates(rule: RuleSpec, groups: Group[], now: number): 
       if (v !== null) refs.push(v)
     }
     const reference = refs.length ? refs.reduce((a, b) => a + b, 0) / refs.length : null
-    const value = current === null || !reference ? null : rule.params.unit === 'ratio' ? current / reference : ((current - reference) / Math.abs(reference)) * 100
+    const value =
+      current === null || !reference
+        ? null
+        : rule.params.unit === 'ratio'
+          ? current / reference
+          : ((current - reference) / Math.abs(reference)) * 100
     return { labels: g.labels, value, holds: breach(rule, value) }
   })
 }
@@ -229,7 +287,12 @@ export function readsOf(rule: RuleSpec, now: number): ReadSpec[] {
       const step = stepFor(rule.windowMs)
       return [
         { ...base, span: rule.windowMs, step },
-        { metric: rule.params.denominator ?? rule.metric, matchers: rule.params.denominatorMatchers ?? rule.matchers, span: rule.windowMs, step },
+        {
+          metric: rule.params.denominator ?? rule.metric,
+          matchers: rule.params.denominatorMatchers ?? rule.matchers,
+          span: rule.windowMs,
+          step,
+        },
       ]
     }
     case 'change': {
@@ -249,7 +312,12 @@ export function readsOf(rule: RuleSpec, now: number): ReadSpec[] {
 }
 
 /** What a rule finds now, per label set: reads the data it needs (through `reader`) and applies its kind. */
-export async function evaluateRule(db: Db, rule: RuleSpec, now: number, reader: Reader = directReader(db)): Promise<Candidate[]> {
+export async function evaluateRule(
+  db: Db,
+  rule: RuleSpec,
+  now: number,
+  reader: Reader = directReader(db),
+): Promise<Candidate[]> {
   const groups: Group[][] = []
   for (const q of readsOf(rule, now)) groups.push(await loadGroups(db, { ...q, by: rule.by, now }, reader))
   switch (rule.kind) {

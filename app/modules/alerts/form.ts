@@ -19,7 +19,11 @@ const num = (s: string | undefined) => {
   if (t === undefined) return undefined
   return /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(t) ? Number(t) : t // non-numbers stay text so validation names the field
 }
-const list = (s: string | undefined) => (s ?? '').split(/[\n,]/).map((x) => x.trim()).filter(Boolean)
+const list = (s: string | undefined) =>
+  (s ?? '')
+    .split(/[\n,]/)
+    .map((x) => x.trim())
+    .filter(Boolean)
 
 const MATCHER = /^\s*([^=!~\s"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$/
 const unquote = (s: string) => (s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s)
@@ -32,7 +36,10 @@ export function parseMatchers(raw: string | undefined, field: string, errors: Er
     if (!line) continue
     const m = MATCHER.exec(line)
     if (!m || !(matcherOps as readonly string[]).includes(m[2]!) || !LABEL_NAME.test(m[1]!)) {
-      errors.push({ field, message: `"${line.slice(0, 60)}" is not label=\"value\" (or !=, =~, !~) with a label name like env or component_id` })
+      errors.push({
+        field,
+        message: `"${line.slice(0, 60)}" is not label=\"value\" (or !=, =~, !~) with a label name like env or component_id`,
+      })
       continue
     }
     out.push({ label: m[1]!, op: m[2] as LabelMatcher['op'], value: unquote(m[3]!) })
@@ -44,7 +51,10 @@ export const matcherLines = (list: LabelMatcher[]) => list.map((m) => `${m.label
 
 function labelMap(raw: string | undefined, errors: ErrorDetail[]) {
   const labels: Record<string, string> = {}
-  for (const line of (raw ?? '').split('\n').map((x) => x.trim()).filter(Boolean)) {
+  for (const line of (raw ?? '')
+    .split('\n')
+    .map((x) => x.trim())
+    .filter(Boolean)) {
     const eq = line.indexOf('=')
     if (eq <= 0) errors.push({ field: 'labels', message: `"${line.slice(0, 50)}" is not key=value` })
     else labels[line.slice(0, eq).trim()] = unquote(line.slice(eq + 1).trim())
@@ -69,14 +79,16 @@ function parseParams(form: Form, errors: ErrorDetail[]) {
       const m = parseMatchers(raw, 'params.denominatorMatchers', errors)
       if (m.length) p[name] = m
     } else if (name === 'minutes' || name === 'zScore') p[name] = num(raw)
-    else if (name === 'baseline' || name === 'step') p[name] = num(raw) // a duration text or milliseconds
+    else if (name === 'baseline' || name === 'step')
+      p[name] = num(raw) // a duration text or milliseconds
     else p[name] = text(raw)
   }
   const out = drop(p)
   return Object.keys(out).length ? out : undefined
 }
 
-const drop = <T extends Record<string, unknown>>(o: T) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined && !(Array.isArray(x) && x.length === 0))) as T
+const drop = <T extends Record<string, unknown>>(o: T) =>
+  Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined && !(Array.isArray(x) && x.length === 0))) as T
 
 /** The rule form into a POST /api/v1/alert-rules body, checked by the same schema (400 naming each field). */
 export function parseRuleForm(form: Form): RuleInput {

@@ -8,8 +8,15 @@ import { alerts, type Alert } from '../../../db/schema/alerts.ts'
 import { AppError, notFound } from '../../lib/errors.ts'
 import { find, serialized, write, type EventInput, type LifecycleDeps } from './lifecycle.ts'
 
-async function act(deps: LifecycleDeps, id: string, at: number, change: (a: Alert) => { after: Alert; event: EventInput } | null) {
-  const found = (await deps.db.select({ fingerprint: alerts.fingerprint }).from(alerts).where(eq(alerts.id, id)).limit(1))[0]
+async function act(
+  deps: LifecycleDeps,
+  id: string,
+  at: number,
+  change: (a: Alert) => { after: Alert; event: EventInput } | null,
+) {
+  const found = (
+    await deps.db.select({ fingerprint: alerts.fingerprint }).from(alerts).where(eq(alerts.id, id)).limit(1)
+  )[0]
   if (!found) throw notFound('Alert')
   return serialized(found.fingerprint, async () => {
     const before = (await find(deps.db, found.fingerprint))!
@@ -31,15 +38,22 @@ export const acknowledgeAlert = (deps: LifecycleDeps, id: string, actor: string,
 /** An acknowledged alert goes back to firing. */
 export const unacknowledgeAlert = (deps: LifecycleDeps, id: string, actor: string, at = Date.now()) =>
   act(deps, id, at, (a) => {
-    if (a.status !== 'acknowledged') throw refuse(`Only an acknowledged alert can be unacknowledged; this one is ${a.status}`)
-    return { after: { ...a, status: 'firing', ackBy: null, ackAt: null }, event: { type: 'unacked', actor, detail: { ackBy: a.ackBy } } }
+    if (a.status !== 'acknowledged')
+      throw refuse(`Only an acknowledged alert can be unacknowledged; this one is ${a.status}`)
+    return {
+      after: { ...a, status: 'firing', ackBy: null, ackAt: null },
+      event: { type: 'unacked', actor, detail: { ackBy: a.ackBy } },
+    }
   })
 
 /** Resolves an open alert by hand. A rule whose condition still holds fires it again at its next evaluation. */
 export const resolveAlert = (deps: LifecycleDeps, id: string, actor: string, at = Date.now(), reason = 'manual') =>
   act(deps, id, at, (a) => {
     if (a.status === 'resolved') throw refuse('The alert is already resolved')
-    return { after: { ...a, status: 'resolved', endsAt: at, resolvedBy: actor, resolvedAt: at }, event: { type: 'resolved', actor, detail: { reason, from: a.status } } }
+    return {
+      after: { ...a, status: 'resolved', endsAt: at, resolvedBy: actor, resolvedAt: at },
+      event: { type: 'resolved', actor, detail: { reason, from: a.status } },
+    }
   })
 
 /**
@@ -48,8 +62,18 @@ export const resolveAlert = (deps: LifecycleDeps, id: string, actor: string, at 
  * sees `before.silenced !== after.silenced`; an `unsilenced` alert that is still firing is
  * notified then. Nothing is written when the flag already is so.
  */
-export const setSilenced = (deps: LifecycleDeps, id: string, silenced: boolean, actor: string, at = Date.now(), detail: Record<string, unknown> = {}) =>
+export const setSilenced = (
+  deps: LifecycleDeps,
+  id: string,
+  silenced: boolean,
+  actor: string,
+  at = Date.now(),
+  detail: Record<string, unknown> = {},
+) =>
   act(deps, id, at, (a) => {
     if (a.silenced === silenced) return null
-    return { after: { ...a, silenced }, event: { type: silenced ? 'silenced' : 'unsilenced', actor, detail: { ...detail, status: a.status } } }
+    return {
+      after: { ...a, silenced },
+      event: { type: silenced ? 'silenced' : 'unsilenced', actor, detail: { ...detail, status: a.status } },
+    }
   })

@@ -11,8 +11,26 @@ import { transactionEpoch, writeTransaction, type Db } from '../../../db/client.
 import type { TxnStatement } from '../../../db/txn-thread.ts'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
 import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson, type TableRow } from './batch-statements.ts'
-import { alertCacheOf, cacheCheck, isStaleCache, knownFingerprintsOf, plainText, type AlertCache } from './alert-cache.ts'
-import { find, nextState, reportOne, sameValue, serializedAll, uniqueFingerprint, type AlertReport, type LifecycleDeps, type ReportResult, type Transition } from './lifecycle.ts'
+import {
+  alertCacheOf,
+  cacheCheck,
+  isStaleCache,
+  knownFingerprintsOf,
+  plainText,
+  type AlertCache,
+} from './alert-cache.ts'
+import {
+  find,
+  nextState,
+  reportOne,
+  sameValue,
+  serializedAll,
+  uniqueFingerprint,
+  type AlertReport,
+  type LifecycleDeps,
+  type ReportResult,
+  type Transition,
+} from './lifecycle.ts'
 
 export type ReportsOptions = {
   /**
@@ -68,10 +86,25 @@ const groups = new WeakMap<LifecycleDeps, Pipeline>()
  * alert-cache.ts). If the group before fails, so do the checks, and the next group is applied
  * again from a fresh read once the one before has been retried: the outcome is as if one by one.
  */
-export function reportAlerts(deps: LifecycleDeps, reports: AlertReport[], at = Date.now(), opts: ReportsOptions = {}): Promise<ReportResult[]> {
+export function reportAlerts(
+  deps: LifecycleDeps,
+  reports: AlertReport[],
+  at = Date.now(),
+  opts: ReportsOptions = {},
+): Promise<ReportResult[]> {
   if (!reports.length && !opts.rows) return Promise.resolve([])
   let group = groups.get(deps)
-  if (!group) groups.set(deps, (group = { waiting: [], running: false, turns: new Set(), answered: Promise.resolve(), resolvedBySender: new Map() }))
+  if (!group)
+    groups.set(
+      deps,
+      (group = {
+        waiting: [],
+        running: false,
+        turns: new Set(),
+        answered: Promise.resolve(),
+        resolvedBySender: new Map(),
+      }),
+    )
   const g = group
   return new Promise<ReportResult[]>((resolve, reject) => {
     g.waiting.push({ reports, at, opts, resolve, reject })
@@ -89,7 +122,10 @@ async function drain(deps: LifecycleDeps, g: Pipeline) {
   const inflight = new Set<Promise<unknown>>()
   try {
     while (g.waiting.length || inflight.size) {
-      const ready = g.waiting.length > 0 && inflight.size < PIPELINE_DEPTH && (inflight.size === 0 || waitingReports(g) >= GROUP_MIN_REPORTS)
+      const ready =
+        g.waiting.length > 0 &&
+        inflight.size < PIPELINE_DEPTH &&
+        (inflight.size === 0 || waitingReports(g) >= GROUP_MIN_REPORTS)
       if (!ready) {
         await new Promise<void>((wake) => {
           g.wake = wake
@@ -101,10 +137,14 @@ async function drain(deps: LifecycleDeps, g: Pipeline) {
       // With nothing in flight, half of what waits (when that is enough for two groups): the other
       // half is worked out while the first commits, and the pipeline stays full from then on.
       const waiting = waitingReports(g)
-      const max = !inflight.size && waiting >= 2 * GROUP_MIN_REPORTS ? Math.min(GROUP_MAX_REPORTS, Math.ceil(waiting / 2)) : GROUP_MAX_REPORTS
+      const max =
+        !inflight.size && waiting >= 2 * GROUP_MIN_REPORTS
+          ? Math.min(GROUP_MAX_REPORTS, Math.ceil(waiting / 2))
+          : GROUP_MAX_REPORTS
       let n = 0
       let size = 0
-      while (n < g.waiting.length && (n === 0 || size + g.waiting[n]!.reports.length <= max)) size += g.waiting[n++]!.reports.length
+      while (n < g.waiting.length && (n === 0 || size + g.waiting[n]!.reports.length <= max))
+        size += g.waiting[n++]!.reports.length
       const taken = g.waiting.splice(0, n)
       let workedOut!: () => void
       const ready2 = new Promise<void>((r) => (workedOut = r))
@@ -113,7 +153,11 @@ async function drain(deps: LifecycleDeps, g: Pipeline) {
       g.answered = new Promise<void>((r) => (answered = r))
       const keys: string[] = []
       for (const d of taken) for (const r of d.reports) keys.push(r.fingerprint)
-      const done = serializedAll(keys, () => commitGroup(deps, g, taken, workedOut, previous).finally(answered), g.turns)
+      const done = serializedAll(
+        keys,
+        () => commitGroup(deps, g, taken, workedOut, previous).finally(answered),
+        g.turns,
+      )
       inflight.add(done)
       void done.finally(() => {
         inflight.delete(done)
@@ -132,7 +176,13 @@ async function drain(deps: LifecycleDeps, g: Pipeline) {
  * before has been answered; a group that failed is applied again as `reportBatch` does, then one
  * delivery at a time.
  */
-async function commitGroup(deps: LifecycleDeps, g: Pipeline, taken: Waiting[], workedOut: () => void, previous: Promise<void>) {
+async function commitGroup(
+  deps: LifecycleDeps,
+  g: Pipeline,
+  taken: Waiting[],
+  workedOut: () => void,
+  previous: Promise<void>,
+) {
   let results: ReportResult[][] | undefined
   let failure: unknown
   try {
@@ -161,7 +211,12 @@ async function commitGroup(deps: LifecycleDeps, g: Pipeline, taken: Waiting[], w
         if (!uniqueFingerprint(error)) throw error
         const results: ReportResult[] = []
         const stale = d.opts.staleGuard ? await staleOf(deps.db, d.reports) : new Set<AlertReport>()
-        for (const r of d.reports) results.push(stale.has(r) ? { alert: await find(deps.db, r.fingerprint), change: 'stale' } : await reportOne(deps, r, d.at))
+        for (const r of d.reports)
+          results.push(
+            stale.has(r)
+              ? { alert: await find(deps.db, r.fingerprint), change: 'stale' }
+              : await reportOne(deps, r, d.at),
+          )
         const extra = insertRows(d.opts.rows?.(results) ?? [])
         if (extra.length) await writeTransaction(deps.db, extra)
         d.resolve(results)
@@ -184,15 +239,29 @@ const CHANGEABLE = ALERT_KEYS.filter((k) => k !== 'id' && !TOUCHED.has(k))
 async function resolvedBySender(db: Db, ids: string[]): Promise<Map<string, boolean>> {
   const out = new Map<string, boolean>()
   if (!ids.length) return out
-  const rows = await db.select({ alertId: alertEvents.alertId, detail: alertEvents.detail }).from(alertEvents).where(and(inArray(alertEvents.alertId, ids), eq(alertEvents.type, 'resolved'))).orderBy(desc(alertEvents.id))
+  const rows = await db
+    .select({ alertId: alertEvents.alertId, detail: alertEvents.detail })
+    .from(alertEvents)
+    .where(and(inArray(alertEvents.alertId, ids), eq(alertEvents.type, 'resolved')))
+    .orderBy(desc(alertEvents.id))
   for (const r of rows) if (!out.has(r.alertId)) out.set(r.alertId, r.detail.reason === undefined)
   return out
 }
 
-const mayBeStale = (r: AlertReport, a: Alert | null | undefined) => !!a && r.state !== 'resolved' && r.startsAt !== undefined && a.status === 'resolved' && a.endsAt !== null && r.startsAt < a.endsAt
+const mayBeStale = (r: AlertReport, a: Alert | null | undefined) =>
+  !!a &&
+  r.state !== 'resolved' &&
+  r.startsAt !== undefined &&
+  a.status === 'resolved' &&
+  a.endsAt !== null &&
+  r.startsAt < a.endsAt
 
 /** The stale reports of a delivery against the alerts as `current` has them, if any (most deliveries have none: nothing is made). */
-function staleIn(reports: AlertReport[], current: (fp: string) => Alert | undefined, bySender: Map<string, boolean>): Set<AlertReport> | undefined {
+function staleIn(
+  reports: AlertReport[],
+  current: (fp: string) => Alert | undefined,
+  bySender: Map<string, boolean>,
+): Set<AlertReport> | undefined {
   let stale: Set<AlertReport> | undefined
   for (const r of reports) {
     const a = current(r.fingerprint)
@@ -203,10 +272,19 @@ function staleIn(reports: AlertReport[], current: (fp: string) => Alert | undefi
 
 /** The stale reports of a delivery against the stored alerts (see `ReportsOptions.staleGuard`). */
 async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>> {
-  const fps = [...new Set(reports.filter((r) => r.state !== 'resolved' && r.startsAt !== undefined).map((r) => r.fingerprint))]
+  const fps = [
+    ...new Set(reports.filter((r) => r.state !== 'resolved' && r.startsAt !== undefined).map((r) => r.fingerprint)),
+  ]
   if (!fps.length) return new Set()
-  const rows = new Map((await db.select(storedAlert).from(alerts).where(inArray(alerts.fingerprint, fps))).map((a) => [a.fingerprint, a]))
-  const bySender = await resolvedBySender(db, [...rows.values()].filter((a) => reports.some((r) => r.fingerprint === a.fingerprint && mayBeStale(r, a))).map((a) => a.id))
+  const rows = new Map(
+    (await db.select(storedAlert).from(alerts).where(inArray(alerts.fingerprint, fps))).map((a) => [a.fingerprint, a]),
+  )
+  const bySender = await resolvedBySender(
+    db,
+    [...rows.values()]
+      .filter((a) => reports.some((r) => r.fingerprint === a.fingerprint && mayBeStale(r, a)))
+      .map((a) => a.id),
+  )
   return staleIn(reports, (fp) => rows.get(fp), bySender) ?? new Set()
 }
 
@@ -229,7 +307,11 @@ async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise
  * and, when the failure was a cached alert changed elsewhere or a fingerprint taken to be new that
  * another instance created, the group is applied again from a fresh read; any other failure is thrown.
  */
-async function againFromFreshRead(deps: LifecycleDeps, deliveries: Delivery[], failure: unknown): Promise<ReportResult[][]> {
+async function againFromFreshRead(
+  deps: LifecycleDeps,
+  deliveries: Delivery[],
+  failure: unknown,
+): Promise<ReportResult[][]> {
   const cache = alertCacheOf(deps.db)
   const forget = () => {
     for (const d of deliveries) for (const r of d.reports) cache.delete(r.fingerprint)
@@ -250,7 +332,14 @@ async function againFromFreshRead(deps: LifecycleDeps, deliveries: Delivery[], f
  * The cache takes every alert of the group as it will be stored once it is worked out, before the
  * commit (`workedOut` then lets the next group start); a failed group's entries are dropped.
  */
-async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cache: AlertCache, useCache = true, inFlight?: Map<string, boolean>, workedOut?: () => void): Promise<ReportResult[][]> {
+async function reportBatchWith(
+  deps: LifecycleDeps,
+  deliveries: Delivery[],
+  cache: AlertCache,
+  useCache = true,
+  inFlight?: Map<string, boolean>,
+  workedOut?: () => void,
+): Promise<ReportResult[][]> {
   const { db } = deps
   // What the cache holds is right as of this epoch at best (taken before anything is awaited).
   const epoch = transactionEpoch(db)
@@ -272,13 +361,23 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
       // else: new (see KnownFingerprints; its insert is checked by the unique index)
     }
   }
-  const read = unknown.length ? await db.select(storedAlert).from(alerts).where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`) : []
+  const read = unknown.length
+    ? await db
+        .select(storedAlert)
+        .from(alerts)
+        .where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)
+    : []
   for (const a of read) stored.set(a.fingerprint, a)
   // Stale reports are judged against the alert as each delivery finds it (as if applied one by one).
   const maybe = new Set<string>()
-  for (const d of deliveries) if (d.opts.staleGuard) for (const r of d.reports) if (mayBeStale(r, stored.get(r.fingerprint))) maybe.add(stored.get(r.fingerprint)!.id)
+  for (const d of deliveries)
+    if (d.opts.staleGuard)
+      for (const r of d.reports) if (mayBeStale(r, stored.get(r.fingerprint))) maybe.add(stored.get(r.fingerprint)!.id)
   // Resolutions of groups still in flight are not in the database yet.
-  const bySender = await resolvedBySender(db, [...maybe].filter((id) => !inFlight?.has(id)))
+  const bySender = await resolvedBySender(
+    db,
+    [...maybe].filter((id) => !inFlight?.has(id)),
+  )
   for (const id of maybe) if (inFlight?.has(id)) bySender.set(id, inFlight.get(id)!)
   // Each alert as the group has left it so far: changed in it, else as stored.
   const changed = new Map<string, Alert>()
@@ -304,7 +403,8 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
       }
       const t: Transition = { before, after: next.after, events: next.events, at }
       // The transition's own events; events a hook adds (silenced) come with its own statements.
-      for (const e of t.events) events.push({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })
+      for (const e of t.events)
+        events.push({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })
       for (const hook of deps.hooks ?? []) {
         const added = hook(db, t)
         const statements = Array.isArray(added) ? added : await added
@@ -378,7 +478,8 @@ async function reportBatchWith(deps: LifecycleDeps, deliveries: Delivery[], cach
 /** The quiet repeats' rows for REPEATS, `[[id, n, lastSeenAt, updatedAt], …]`, written out as text (no array a row). */
 function repeatsJson(touched: { a: Alert; s: Alert }[]) {
   let rows = ''
-  for (const { a, s } of touched) rows += `${rows ? ',' : ''}[${plainText(a.id) ? `"${a.id}"` : JSON.stringify(a.id)},${a.repeatCount - s.repeatCount},${a.lastSeenAt},${a.updatedAt}]`
+  for (const { a, s } of touched)
+    rows += `${rows ? ',' : ''}[${plainText(a.id) ? `"${a.id}"` : JSON.stringify(a.id)},${a.repeatCount - s.repeatCount},${a.lastSeenAt},${a.updatedAt}]`
   return `[${rows}]`
 }
 

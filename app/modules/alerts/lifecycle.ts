@@ -12,7 +12,15 @@
 import { eq } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
-import { alertEvents, alertRepeats, alerts, type Alert, type AlertEventType, type Severity, storedAlert } from '../../../db/schema/alerts.ts'
+import {
+  alertEvents,
+  alertRepeats,
+  alerts,
+  type Alert,
+  type AlertEventType,
+  type Severity,
+  storedAlert,
+} from '../../../db/schema/alerts.ts'
 import { sha256 } from '../../lib/crypto.ts'
 import { boundedMap } from '../../lib/bounded-map.ts'
 import { newId } from '../../lib/ids.ts'
@@ -25,7 +33,10 @@ export type EventInput = { type: AlertEventType; actor: string; detail?: Record<
 export type Transition = { before: Alert | null; after: Alert; events: EventInput[]; at: number }
 
 /** Extra statements to write in the same batch as a transition (e.g. notification outbox rows). */
-export type TransitionHook = (db: Db, t: Transition) => readonly BatchItem<'sqlite'>[] | Promise<readonly BatchItem<'sqlite'>[]>
+export type TransitionHook = (
+  db: Db,
+  t: Transition,
+) => readonly BatchItem<'sqlite'>[] | Promise<readonly BatchItem<'sqlite'>[]>
 /** What a hook answers when it adds nothing (most reports): one shared list, not one made each time. */
 export const NO_STATEMENTS: readonly BatchItem<'sqlite'>[] = Object.freeze([])
 
@@ -50,10 +61,14 @@ export type AlertReport = {
   quietRepeat?: boolean
 }
 
-export type ReportResult = { alert: Alert | null; change: 'created' | 'pending' | 'fired' | 'repeated' | 'resolved' | 'none' | 'stale' }
+export type ReportResult = {
+  alert: Alert | null
+  change: 'created' | 'pending' | 'fired' | 'repeated' | 'resolved' | 'none' | 'stale'
+}
 
 /** The fingerprint of a rule's alert: the rule id and the alert's own (sorted) labels. */
-export const ruleFingerprint = (ruleId: string, labels: Record<string, string>) => sha256(`rule\u0000${ruleId}\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
+export const ruleFingerprint = (ruleId: string, labels: Record<string, string>) =>
+  sha256(`rule\u0000${ruleId}\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
 
 /**
  * The fingerprint of a received alert: its sender's labels, sorted (as Alertmanager does), after
@@ -72,7 +87,9 @@ export function labelsFingerprint(labels: Record<string, string>, prefix = '') {
   return fp
 }
 const FINGERPRINT_CACHE = 16_384
-const fingerprints = boundedMap<number, { prefix: string; labels: Record<string, string>; fp: string }>(FINGERPRINT_CACHE)
+const fingerprints = boundedMap<number, { prefix: string; labels: Record<string, string>; fp: string }>(
+  FINGERPRINT_CACHE,
+)
 // FNV-1a over each name and value, each followed by a separator ({ ab: 'c' } is not { a: 'bc' }).
 const fnv = (h: number, s: string) => {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
@@ -112,8 +129,21 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
   const { db } = deps
   const row = t.after
   // An update writes the row as it stands (count, last seen): its pending repeats are in it now.
-  const main = insert ? [db.insert(alerts).values(row)] : [db.update(alerts).set(row).where(eq(alerts.id, row.id)), db.delete(alertRepeats).where(eq(alertRepeats.alertId, row.id))]
-  const events = t.events.length ? [db.insert(alertEvents).values(t.events.map((e) => ({ alertId: row.id, ts: t.at, type: e.type, actor: e.actor, detail: e.detail ?? {} })))] : []
+  const main = insert
+    ? [db.insert(alerts).values(row)]
+    : [
+        db.update(alerts).set(row).where(eq(alerts.id, row.id)),
+        db.delete(alertRepeats).where(eq(alertRepeats.alertId, row.id)),
+      ]
+  const events = t.events.length
+    ? [
+        db
+          .insert(alertEvents)
+          .values(
+            t.events.map((e) => ({ alertId: row.id, ts: t.at, type: e.type, actor: e.actor, detail: e.detail ?? {} })),
+          ),
+      ]
+    : []
   const extra: BatchItem<'sqlite'>[] = []
   for (const hook of deps.hooks ?? []) {
     const added = hook(db, t)
@@ -129,9 +159,13 @@ export async function write(deps: LifecycleDeps, t: Transition, insert: boolean)
   return t.after
 }
 
-export const uniqueFingerprint = (error: unknown) => /UNIQUE constraint failed: alerts\.fingerprint/.test(`${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
+export const uniqueFingerprint = (error: unknown) =>
+  /UNIQUE constraint failed: alerts\.fingerprint/.test(
+    `${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
+  )
 
-export const find = async (db: Db, fingerprint: string) => (await db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprint)).limit(1))[0] ?? null
+export const find = async (db: Db, fingerprint: string) =>
+  (await db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprint)).limit(1))[0] ?? null
 
 function fresh(r: AlertReport, at: number): Alert {
   return {
@@ -176,7 +210,8 @@ export const sameValue = (a: unknown, b: unknown): boolean => {
 // The stored alert's own value where the report's is the same: the cache then keeps holding the
 // values it had instead of each request's copies (which, once a long-lived cache holds them, only
 // a full collection reclaims: at intake rates that grew the heap by ≈ 30 MB/s between collections).
-const kept = <T>(stored: T | undefined, reported: T): T => (stored !== undefined && sameValue(stored, reported) ? stored : reported)
+const kept = <T>(stored: T | undefined, reported: T): T =>
+  stored !== undefined && sameValue(stored, reported) ? stored : reported
 
 /**
  * A copy of a row as one object literal of every column (TypeScript fails here if one is missing):
@@ -223,7 +258,11 @@ function reported(before: Alert, r: AlertReport, at: number): Alert {
 const valueDetail = (r: AlertReport) => (r.value !== undefined && r.value !== null ? { value: r.value } : {})
 
 /** Works out the next row and events for a report, or null when nothing changes. Pure. */
-export function nextState(before: Alert | null, r: AlertReport, at: number): { after: Alert; events: EventInput[]; change: ReportResult['change'] } | null {
+export function nextState(
+  before: Alert | null,
+  r: AlertReport,
+  at: number,
+): { after: Alert; events: EventInput[]; change: ReportResult['change'] } | null {
   const actor = r.actor ?? r.source
   if (r.state === 'resolved') {
     if (!before || before.status === 'resolved') return null
@@ -232,7 +271,11 @@ export function nextState(before: Alert | null, r: AlertReport, at: number): { a
     after.endsAt = r.endsAt ?? at
     after.resolvedBy = actor
     after.resolvedAt = at
-    return { after, events: [{ type: 'resolved', actor, detail: { ...valueDetail(r), from: before.status } }], change: 'resolved' }
+    return {
+      after,
+      events: [{ type: 'resolved', actor, detail: { ...valueDetail(r), from: before.status } }],
+      change: 'resolved',
+    }
   }
   if (!before || before.status === 'resolved') {
     // New, or back after it resolved: the same row starts over; the history stays in its events.
@@ -264,11 +307,21 @@ export function nextState(before: Alert | null, r: AlertReport, at: number): { a
     after.status = 'firing'
     after.startsAt = r.startsAt ?? at
     after.repeatCount = 1
-    return { after, events: [{ type: 'fired', actor, detail: { ...valueDetail(r), pendingSince: new Date(before.activeAt).toISOString() } }], change: 'fired' }
+    return {
+      after,
+      events: [
+        { type: 'fired', actor, detail: { ...valueDetail(r), pendingSince: new Date(before.activeAt).toISOString() } },
+      ],
+      change: 'fired',
+    }
   }
   // Firing or acknowledged: a repeat. It keeps its state (an acknowledged alert stays acknowledged).
   after.repeatCount = before.repeatCount + 1
-  return { after, events: r.quietRepeat ? [] : [{ type: 'repeated', actor, detail: { ...valueDetail(r), count: after.repeatCount } }], change: 'repeated' }
+  return {
+    after,
+    events: r.quietRepeat ? [] : [{ type: 'repeated', actor, detail: { ...valueDetail(r), count: after.repeatCount } }],
+    change: 'repeated',
+  }
 }
 
 /**
@@ -286,7 +339,10 @@ export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number)
     const next = nextState(before, r, at)
     if (!next) return { alert: before, change: 'none' as const }
     try {
-      return { alert: await write(deps, { before, after: next.after, events: next.events, at }, !before), change: next.change }
+      return {
+        alert: await write(deps, { before, after: next.after, events: next.events, at }, !before),
+        change: next.change,
+      }
     } catch (error) {
       // Another instance created the same fingerprint first: apply this report to its row.
       if (!before && attempt === 0 && uniqueFingerprint(error)) continue

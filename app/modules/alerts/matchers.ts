@@ -23,10 +23,14 @@ export function compileMatchers(list: LabelMatcher[]): (labels: Record<string, s
     return (labels: Record<string, string>) => {
       const v = labels[m.label] ?? ''
       switch (m.op) {
-        case '=': return v === m.value
-        case '!=': return v !== m.value
-        case '=~': return re!.test(v)
-        case '!~': return !re!.test(v)
+        case '=':
+          return v === m.value
+        case '!=':
+          return v !== m.value
+        case '=~':
+          return re!.test(v)
+        case '!~':
+          return !re!.test(v)
       }
     }
   })
@@ -34,4 +38,5 @@ export function compileMatchers(list: LabelMatcher[]): (labels: Record<string, s
 }
 
 /** The labels a matcher list pins to one value (its `=` matchers), e.g. for an absent series. */
-export const pinnedLabels = (list: LabelMatcher[]) => Object.fromEntries(list.filter((m) => m.op === '=' && m.value !== '').map((m) => [m.label, m.value]))
+export const pinnedLabels = (list: LabelMatcher[]) =>
+  Object.fromEntries(list.filter((m) => m.op === '=' && m.value !== '').map((m) => [m.label, m.value]))

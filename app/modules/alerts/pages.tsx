@@ -2,7 +2,14 @@
 import { desc, eq, sql } from 'drizzle-orm'
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { alertSources, alertStatuses, alerts, severities, type AlertStatus, type Severity } from '../../../db/schema/alerts.ts'
+import {
+  alertSources,
+  alertStatuses,
+  alerts,
+  severities,
+  type AlertStatus,
+  type Severity,
+} from '../../../db/schema/alerts.ts'
 import { channels, notifications } from '../../../db/schema/notify.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError, conflict, notFound } from '../../lib/errors.ts'
@@ -23,11 +30,25 @@ import { evaluatorFor } from './runner.ts'
 import { IdParam } from './schema.ts'
 import { silencePages } from './silence-pages.tsx'
 import { createSilence, refreshSilenced } from './silences.ts'
-import { AlertFilters, AlertList, KeyValues, Labels, Section, SeverityPill, StatePill, Tabs, Timeline, value, type ListFilter } from './views.tsx'
+import {
+  AlertFilters,
+  AlertList,
+  KeyValues,
+  Labels,
+  Section,
+  SeverityPill,
+  StatePill,
+  Tabs,
+  Timeline,
+  value,
+  type ListFilter,
+} from './views.tsx'
 
 const Short = v.optional(v.pipe(v.string(), v.maxLength(200, 'must be at most 200 characters')))
 const ListQuery = v.object({
-  status: v.optional(v.picklist(['', 'open', ...alertStatuses], 'must be open, pending, firing, acknowledged or resolved')),
+  status: v.optional(
+    v.picklist(['', 'open', ...alertStatuses], 'must be open, pending, firing, acknowledged or resolved'),
+  ),
   severity: v.optional(v.picklist(['', ...severities], 'must be critical, error, warning or info')),
   source: v.optional(v.picklist(['', ...alertSources], `must be one of ${alertSources.join(', ')}`)),
   q: Short,
@@ -37,7 +58,13 @@ const MuteForm = v.object({
   duration: v.picklist(['15m', '1h', '4h', '1d', '7d'], 'must be 15m, 1h, 4h, 1d or 7d'),
   _csrf: v.optional(v.string()),
 })
-const spans: Record<string, number> = { '15m': 900_000, '1h': 3_600_000, '4h': 14_400_000, '1d': 86_400_000, '7d': 604_800_000 }
+const spans: Record<string, number> = {
+  '15m': 900_000,
+  '1h': 3_600_000,
+  '4h': 14_400_000,
+  '1d': 86_400_000,
+  '7d': 604_800_000,
+}
 const LIMIT = 200
 
 /** Label text filter: `k=v` pairs select by label; other words must appear in the title or a label. */
@@ -60,16 +87,44 @@ export function alertPages(deps: ModuleDeps) {
 
   async function listData(f: ListFilter) {
     const { match, words } = textFilter(f.q)
-    const status: AlertStatus[] | undefined = f.status === 'open' ? ['pending', 'firing', 'acknowledged'] : f.status ? [f.status as AlertStatus] : undefined
-    const { items, next } = await listAlerts(db, { limit: LIMIT, status, severity: f.severity ? [f.severity as Severity] : undefined, source: f.source || undefined, match })
-    const shown = words.length ? items.filter((a) => words.every((w) => `${a.title} ${Object.entries(a.labels).map(([k, x]) => `${k}=${x}`).join(' ')}`.toLowerCase().includes(w))) : items
-    const rows = await db.select({ status: alerts.status, n: sql<number>`count(*)` }).from(alerts).groupBy(alerts.status)
-    const [silenced] = await db.select({ n: sql<number>`count(*)` }).from(alerts).where(sql`${alerts.silenced} = 1 and ${alerts.status} != 'resolved'`)
+    const status: AlertStatus[] | undefined =
+      f.status === 'open' ? ['pending', 'firing', 'acknowledged'] : f.status ? [f.status as AlertStatus] : undefined
+    const { items, next } = await listAlerts(db, {
+      limit: LIMIT,
+      status,
+      severity: f.severity ? [f.severity as Severity] : undefined,
+      source: f.source || undefined,
+      match,
+    })
+    const shown = words.length
+      ? items.filter((a) =>
+          words.every((w) =>
+            `${a.title} ${Object.entries(a.labels)
+              .map(([k, x]) => `${k}=${x}`)
+              .join(' ')}`
+              .toLowerCase()
+              .includes(w),
+          ),
+        )
+      : items
+    const rows = await db
+      .select({ status: alerts.status, n: sql<number>`count(*)` })
+      .from(alerts)
+      .groupBy(alerts.status)
+    const [silenced] = await db
+      .select({ n: sql<number>`count(*)` })
+      .from(alerts)
+      .where(sql`${alerts.silenced} = 1 and ${alerts.status} != 'resolved'`)
     const counts: Record<string, number> = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]))
     counts.silenced = Number(silenced?.n ?? 0)
     return { items: shown, counts, more: next !== null && next !== undefined }
   }
-  const filterOf = (q: v.InferOutput<typeof ListQuery>): ListFilter => ({ status: q.status ?? 'open', severity: q.severity ?? '', source: q.source ?? '', q: q.q ?? '' })
+  const filterOf = (q: v.InferOutput<typeof ListQuery>): ListFilter => ({
+    status: q.status ?? 'open',
+    severity: q.severity ?? '',
+    source: q.source ?? '',
+    q: q.q ?? '',
+  })
 
   // The configuration pages come first: their paths would otherwise read as alert ids.
   app.route('/', silencePages(deps))
@@ -82,7 +137,9 @@ export function alertPages(deps: ModuleDeps) {
     return c.html(
       <Layout title="Alerts" active="/alerts" principal={requirePrincipal(c)}>
         <Tabs active="/alerts" />
-        <div class="page-head"><h1>Alerts</h1></div>
+        <div class="page-head">
+          <h1>Alerts</h1>
+        </div>
         <AlertFilters f={f} sources={alertSources} />
         <AlertList {...data} f={f} />
       </Layout>,
@@ -106,69 +163,171 @@ export function alertPages(deps: ModuleDeps) {
     const write = canWrite(c)
     const open = a.status !== 'resolved'
     const askAck = c.req.valid('query').action === 'acknowledge'
-    const silenceLink = `/alerts/silences?${new URLSearchParams({ matchers: matcherLines(Object.entries(a.labels).filter(([, x]) => x !== '').map(([label, x]) => ({ label, op: '=' as const, value: x }))), comment: `Silence for "${a.title}"`, from: a.id })}`
+    const silenceLink = `/alerts/silences?${new URLSearchParams({
+      matchers: matcherLines(
+        Object.entries(a.labels)
+          .filter(([, x]) => x !== '')
+          .map(([label, x]) => ({ label, op: '=' as const, value: x })),
+      ),
+      comment: `Silence for "${a.title}"`,
+      from: a.id,
+    })}`
     return c.html(
       <Layout title={a.title} active="/alerts" principal={requirePrincipal(c)}>
         <Tabs active="/alerts" />
-        <p><a href="/alerts">← Alerts</a></p>
+        <p>
+          <a href="/alerts">← Alerts</a>
+        </p>
         {askAck ? (
           <section class="notice" id="ack-confirm">
             {a.status === 'firing' && write ? (
               <>
-                <p>Acknowledge <strong>{a.title}</strong>? Repeats keep it acknowledged and escalation stops.</p>
-                <button hx-post={`/alerts/actions/${a.id}/acknowledge`} hx-swap="none">Confirm acknowledge</button>
+                <p>
+                  Acknowledge <strong>{a.title}</strong>? Repeats keep it acknowledged and escalation stops.
+                </p>
+                <button hx-post={`/alerts/actions/${a.id}/acknowledge`} hx-swap="none">
+                  Confirm acknowledge
+                </button>
               </>
             ) : a.status === 'firing' ? (
               <p>Only an operator can acknowledge this alert.</p>
             ) : (
-              <p>This alert is {a.status}{a.ackBy ? ` (acknowledged by ${a.ackBy} at ${when(a.ackAt)})` : ''}; there is nothing to acknowledge.</p>
+              <p>
+                This alert is {a.status}
+                {a.ackBy ? ` (acknowledged by ${a.ackBy} at ${when(a.ackAt)})` : ''}; there is nothing to acknowledge.
+              </p>
             )}
           </section>
         ) : null}
         <div class="page-head">
-          <h1><SeverityPill severity={a.severity} /> {a.title} <StatePill status={a.status} silenced={a.silenced} /></h1>
+          <h1>
+            <SeverityPill severity={a.severity} /> {a.title} <StatePill status={a.status} silenced={a.silenced} />
+          </h1>
         </div>
         {write ? (
           <div class="alert-actions" id="alert-actions">
-            {a.status === 'firing' || a.status === 'pending' ? <button hx-post={`/alerts/actions/${a.id}/acknowledge`} hx-swap="none" disabled={a.status === 'pending'}>Acknowledge</button> : null}
-            {a.status === 'acknowledged' ? <button class="secondary" hx-post={`/alerts/actions/${a.id}/unacknowledge`} hx-swap="none">Unacknowledge</button> : null}
-            {open ? <button class="secondary" hx-post={`/alerts/actions/${a.id}/resolve`} hx-confirm="Resolve this alert by hand? If its rule still holds it fires again." hx-swap="none">Resolve</button> : null}
+            {a.status === 'firing' || a.status === 'pending' ? (
+              <button hx-post={`/alerts/actions/${a.id}/acknowledge`} hx-swap="none" disabled={a.status === 'pending'}>
+                Acknowledge
+              </button>
+            ) : null}
+            {a.status === 'acknowledged' ? (
+              <button class="secondary" hx-post={`/alerts/actions/${a.id}/unacknowledge`} hx-swap="none">
+                Unacknowledge
+              </button>
+            ) : null}
+            {open ? (
+              <button
+                class="secondary"
+                hx-post={`/alerts/actions/${a.id}/resolve`}
+                hx-confirm="Resolve this alert by hand? If its rule still holds it fires again."
+                hx-swap="none"
+              >
+                Resolve
+              </button>
+            ) : null}
             {open ? (
               <form class="inline" hx-post={`/alerts/actions/${a.id}/mute`} hx-swap="none">
-                <select name="duration" aria-label="Mute for">{Object.keys(spans).map((d) => <option value={d} selected={d === '1h'}>{d}</option>)}</select>
-                <button type="submit" class="secondary">Mute</button>
+                <select name="duration" aria-label="Mute for">
+                  {Object.keys(spans).map((d) => (
+                    <option value={d} selected={d === '1h'}>
+                      {d}
+                    </option>
+                  ))}
+                </select>
+                <button type="submit" class="secondary">
+                  Mute
+                </button>
               </form>
             ) : null}
-            <a class="button secondary" href={silenceLink}>Silence…</a>
+            <a class="button secondary" href={silenceLink}>
+              Silence…
+            </a>
           </div>
         ) : null}
         <div class="tiles">
-          <div class="tile"><span class="label">Value</span><strong data-value>{value(a.value)}</strong></div>
-          <div class="tile"><span class="label">Since</span><strong class="small">{when(a.activeAt ?? a.startsAt)}</strong><span class="muted">last seen {when(a.lastSeenAt)}</span></div>
-          <div class="tile"><span class="label">Repeats</span><strong>{a.repeatCount}</strong></div>
-          <div class="tile"><span class="label">Source</span><strong>{a.source}</strong>{a.ruleId ? <a class="muted" href={`/alerts/rules#rule-${a.ruleId}`}>its rule</a> : null}</div>
+          <div class="tile">
+            <span class="label">Value</span>
+            <strong data-value>{value(a.value)}</strong>
+          </div>
+          <div class="tile">
+            <span class="label">Since</span>
+            <strong class="small">{when(a.activeAt ?? a.startsAt)}</strong>
+            <span class="muted">last seen {when(a.lastSeenAt)}</span>
+          </div>
+          <div class="tile">
+            <span class="label">Repeats</span>
+            <strong>{a.repeatCount}</strong>
+          </div>
+          <div class="tile">
+            <span class="label">Source</span>
+            <strong>{a.source}</strong>
+            {a.ruleId ? (
+              <a class="muted" href={`/alerts/rules#rule-${a.ruleId}`}>
+                its rule
+              </a>
+            ) : null}
+          </div>
         </div>
-        {a.ackBy ? <p class="muted">Acknowledged by {a.ackBy} at {when(a.ackAt)}.</p> : null}
-        {a.resolvedAt ? <p class="muted">Resolved{a.resolvedBy ? ` by ${a.resolvedBy}` : ''} at {when(a.resolvedAt)}.</p> : null}
-        <Section title="Labels"><Labels labels={a.labels} /></Section>
-        <Section title="Annotations"><KeyValues rows={a.annotations} /></Section>
-        <Section title="History" id="history"><Timeline events={events} /></Section>
+        {a.ackBy ? (
+          <p class="muted">
+            Acknowledged by {a.ackBy} at {when(a.ackAt)}.
+          </p>
+        ) : null}
+        {a.resolvedAt ? (
+          <p class="muted">
+            Resolved{a.resolvedBy ? ` by ${a.resolvedBy}` : ''} at {when(a.resolvedAt)}.
+          </p>
+        ) : null}
+        <Section title="Labels">
+          <Labels labels={a.labels} />
+        </Section>
+        <Section title="Annotations">
+          <KeyValues rows={a.annotations} />
+        </Section>
+        <Section title="History" id="history">
+          <Timeline events={events} />
+        </Section>
         <Section title="Notifications" id="notifications">
           {sent.length === 0 ? (
             <p class="muted">None: no channel was routed this alert yet{a.silenced ? ' (it is silenced)' : ''}.</p>
           ) : (
             <table class="table">
-              <thead><tr><th>Channel</th><th>Kind</th><th>Status</th><th>Attempts</th><th>Last error / response</th><th>Sent</th>{write ? <th></th> : null}</tr></thead>
+              <thead>
+                <tr>
+                  <th>Channel</th>
+                  <th>Kind</th>
+                  <th>Status</th>
+                  <th>Attempts</th>
+                  <th>Last error / response</th>
+                  <th>Sent</th>
+                  {write ? <th></th> : null}
+                </tr>
+              </thead>
               <tbody>
                 {sent.map(({ n, channelName }) => (
                   <tr data-notification={n.status}>
                     <td>{channelName ?? (n.subscriptionId ? 'webhook subscription' : '—')}</td>
                     <td>{n.kind}</td>
-                    <td><span class={`pill nt-${n.status}`}>{n.status}</span></td>
+                    <td>
+                      <span class={`pill nt-${n.status}`}>{n.status}</span>
+                    </td>
                     <td>{n.attempts}</td>
                     <td class="small">{n.lastError ?? n.response ?? ''}</td>
                     <td class="nowrap">{when(n.sentAt)}</td>
-                    {write ? <td>{n.status === 'failed' || n.status === 'dead' ? <button class="small secondary" hx-post={`/alerts/notifications/${n.id}/retry`} hx-swap="none">Retry</button> : null}</td> : null}
+                    {write ? (
+                      <td>
+                        {n.status === 'failed' || n.status === 'dead' ? (
+                          <button
+                            class="small secondary"
+                            hx-post={`/alerts/notifications/${n.id}/retry`}
+                            hx-swap="none"
+                          >
+                            Retry
+                          </button>
+                        ) : null}
+                      </td>
+                    ) : null}
                   </tr>
                 ))}
               </tbody>
@@ -179,7 +338,11 @@ export function alertPages(deps: ModuleDeps) {
     )
   })
 
-  const actions = { acknowledge: [acknowledgeAlert, 'alert.acknowledged'], unacknowledge: [unacknowledgeAlert, 'alert.unacknowledged'], resolve: [resolveAlert, 'alert.resolved'] } as const
+  const actions = {
+    acknowledge: [acknowledgeAlert, 'alert.acknowledged'],
+    unacknowledge: [unacknowledgeAlert, 'alert.unacknowledged'],
+    resolve: [resolveAlert, 'alert.resolved'],
+  } as const
   for (const [verb, [run, action]] of Object.entries(actions)) {
     app.post(`/alerts/actions/:id/${verb}`, access('operator'), validate('param', IdParam), async (c) => {
       const row = await run(lifecycle, c.req.valid('param').id, actor(c), now())
@@ -194,21 +357,44 @@ export function alertPages(deps: ModuleDeps) {
     if (!row) throw notFound('Notification')
     const updated = row.status === 'sending' ? null : await retryNotification(db, id, now())
     if (!updated) throw conflict('The notification is being sent right now')
-    await audit(db, c, { action: 'notification.retried', target: String(id), summary: `${row.kind}, was ${row.status}` })
+    await audit(db, c, {
+      action: 'notification.retried',
+      target: String(id),
+      summary: `${row.kind}, was ${row.status}`,
+    })
     return hxRedirect(c, row.alertId ? `/alerts/${row.alertId}` : '/alerts')
   })
 
-  app.post('/alerts/actions/:id/mute', access('operator'), validate('param', IdParam), validate('form', MuteForm), async (c) => {
-    const { alert } = await getAlert(db, c.req.valid('param').id)
-    const duration = spans[c.req.valid('form').duration]!
-    const matchers = Object.entries(alert.labels).filter(([, x]) => x !== '').map(([label, x]) => ({ label, op: '=' as const, value: x }))
-    if (!matchers.length) throw new AppError(409, 'conflict', 'The alert has no labels to mute by')
-    const at = now()
-    const row = await createSilence(db, { matchers, startsAt: at, duration, comment: `Muted from alert "${alert.title}"` }, actor(c), at)
-    await audit(db, c, { action: 'silence.created', target: row.id, summary: `mute of alert ${alert.id} for ${duration} ms` })
-    await refreshSilenced(lifecycle, at).catch((error) => deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }))
-    return hxRedirect(c, `/alerts/${alert.id}`)
-  })
+  app.post(
+    '/alerts/actions/:id/mute',
+    access('operator'),
+    validate('param', IdParam),
+    validate('form', MuteForm),
+    async (c) => {
+      const { alert } = await getAlert(db, c.req.valid('param').id)
+      const duration = spans[c.req.valid('form').duration]!
+      const matchers = Object.entries(alert.labels)
+        .filter(([, x]) => x !== '')
+        .map(([label, x]) => ({ label, op: '=' as const, value: x }))
+      if (!matchers.length) throw new AppError(409, 'conflict', 'The alert has no labels to mute by')
+      const at = now()
+      const row = await createSilence(
+        db,
+        { matchers, startsAt: at, duration, comment: `Muted from alert "${alert.title}"` },
+        actor(c),
+        at,
+      )
+      await audit(db, c, {
+        action: 'silence.created',
+        target: row.id,
+        summary: `mute of alert ${alert.id} for ${duration} ms`,
+      })
+      await refreshSilenced(lifecycle, at).catch((error) =>
+        deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }),
+      )
+      return hxRedirect(c, `/alerts/${alert.id}`)
+    },
+  )
 
   return app
 }

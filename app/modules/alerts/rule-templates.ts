@@ -7,7 +7,8 @@ export const ruleTemplates: RuleTemplate[] = [
   {
     id: 'health-degradation',
     title: 'Health degradation',
-    description: 'A component is down, or its uptime over 15 minutes falls below 95% (from the `up` metric its HTTP check or push heartbeat records).',
+    description:
+      'A component is down, or its uptime over 15 minutes falls below 95% (from the `up` metric its HTTP check or push heartbeat records).',
     rule: {
       name: 'Component health degraded',
       kind: 'threshold',
@@ -19,13 +20,15 @@ export const ruleTemplates: RuleTemplate[] = [
       value: 0.95,
       severity: 'critical',
       summary: '{{labels.component}} is degraded: uptime {{value}} over 15m',
-      description: 'The share of successful checks of {{labels.component}} over the last 15 minutes is {{value}} (below {{rule.threshold}}).',
+      description:
+        'The share of successful checks of {{labels.component}} over the last 15 minutes is {{value}} (below {{rule.threshold}}).',
     },
   },
   {
     id: 'high-error-rate',
     title: 'High error rate',
-    description: 'More than 5% of an agent\'s requests failed over 5 minutes (agent_errors_total ÷ agent_requests_total).',
+    description:
+      "More than 5% of an agent's requests failed over 5 minutes (agent_errors_total ÷ agent_requests_total).",
     rule: {
       name: 'High error rate',
       kind: 'ratio',
@@ -74,7 +77,8 @@ export const ruleTemplates: RuleTemplate[] = [
       value: 3,
       severity: 'warning',
       summary: 'LLM cost is {{value}}× the usual hourly cost',
-      description: 'Cost over the last hour ÷ mean hourly cost over the previous 24h is {{value}} (limit {{rule.threshold}}).',
+      description:
+        'Cost over the last hour ÷ mean hourly cost over the previous 24h is {{value}} (limit {{rule.threshold}}).',
     },
   },
   {

@@ -31,7 +31,11 @@ export function ruleJson(r: AlertRule) {
     window: r.windowMs,
     comparator: r.comparator,
     value: r.value,
-    params: { ...params, ...(baselineMs !== undefined ? { baseline: baselineMs } : {}), ...(stepMs !== undefined ? { step: stepMs } : {}) },
+    params: {
+      ...params,
+      ...(baselineMs !== undefined ? { baseline: baselineMs } : {}),
+      ...(stepMs !== undefined ? { step: stepMs } : {}),
+    },
     for: r.forMs,
     keepFiringFor: r.keepFiringForMs,
     severity: r.severity,
@@ -48,7 +52,11 @@ export function ruleJson(r: AlertRule) {
 /** The stored form of an API rule (defaults filled in). */
 export function toRow(input: RuleInput): Row {
   const { baseline, step, ...params } = input.params ?? {}
-  const p: RuleParams = { ...params, ...(baseline !== undefined ? { baselineMs: baseline } : {}), ...(step !== undefined ? { stepMs: step } : {}) }
+  const p: RuleParams = {
+    ...params,
+    ...(baseline !== undefined ? { baselineMs: baseline } : {}),
+    ...(step !== undefined ? { stepMs: step } : {}),
+  }
   return {
     name: input.name,
     kind: input.kind,
@@ -75,15 +83,20 @@ export function toRow(input: RuleInput): Row {
 export function ruleProblems(r: Row): ErrorDetail[] {
   const out: ErrorDetail[] = []
   const needsCompare = r.kind === 'threshold' || r.kind === 'ratio' || r.kind === 'change'
-  if (needsCompare && r.comparator === null) out.push({ field: 'comparator', message: `is required for a ${r.kind} rule` })
+  if (needsCompare && r.comparator === null)
+    out.push({ field: 'comparator', message: `is required for a ${r.kind} rule` })
   if (needsCompare && r.value === null) out.push({ field: 'value', message: `is required for a ${r.kind} rule` })
-  if (r.kind === 'ratio' && !r.params.denominator) out.push({ field: 'params.denominator', message: 'is required for a ratio rule (the metric to divide by)' })
-  if (r.kind === 'absence' && r.params.minutes === undefined) out.push({ field: 'params.minutes', message: 'is required for an absence rule (minutes without data)' })
+  if (r.kind === 'ratio' && !r.params.denominator)
+    out.push({ field: 'params.denominator', message: 'is required for a ratio rule (the metric to divide by)' })
+  if (r.kind === 'absence' && r.params.minutes === undefined)
+    out.push({ field: 'params.minutes', message: 'is required for an absence rule (minutes without data)' })
   if (r.kind === 'anomaly') {
     const step = r.params.stepMs ?? 60_000
-    if (r.windowMs < 5 * step) out.push({ field: 'window', message: `must hold at least 5 steps of ${step} ms for an anomaly rule` })
+    if (r.windowMs < 5 * step)
+      out.push({ field: 'window', message: `must hold at least 5 steps of ${step} ms for an anomaly rule` })
   }
-  if (r.kind === 'change' && r.params.compareTo === 'baseline' && (r.params.baselineMs ?? 86_400_000) < r.windowMs) out.push({ field: 'params.baseline', message: 'must be at least the window' })
+  if (r.kind === 'change' && r.params.compareTo === 'baseline' && (r.params.baselineMs ?? 86_400_000) < r.windowMs)
+    out.push({ field: 'params.baseline', message: 'must be at least the window' })
   const regexes = (list: Row['matchers'], field: string) =>
     list.forEach((m, i) => {
       const problem = m.op === '=~' || m.op === '!~' ? regexProblem(m.value) : undefined
@@ -106,19 +119,27 @@ export function checkRule(r: Row) {
 /** Metrics a rule reads that have no series yet: allowed (they may come later), but worth a warning. */
 export async function ruleWarnings(db: Db, r: Pick<Row, 'metric' | 'params'>) {
   const names = [r.metric, ...(r.params.denominator ? [r.params.denominator] : [])]
-  const known = new Set((await db.selectDistinct({ name: series.name }).from(series).where(inArray(series.name, names))).map((s) => s.name))
-  return names.filter((n) => !known.has(n)).map((n) => `metric ${n} has no series yet; the rule will match once it is written`)
+  const known = new Set(
+    (await db.selectDistinct({ name: series.name }).from(series).where(inArray(series.name, names))).map((s) => s.name),
+  )
+  return names
+    .filter((n) => !known.has(n))
+    .map((n) => `metric ${n} has no series yet; the rule will match once it is written`)
 }
 
 /** Drizzle wraps the driver's error: look at both messages. */
-export const errorText = (error: unknown) => `${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`
+export const errorText = (error: unknown) =>
+  `${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`
 const uniqueName = (error: unknown) => /UNIQUE constraint failed: alert_rules\.name/.test(errorText(error))
 
 export async function createRule(db: Db, input: RuleInput, now: number) {
   const row = toRow(input)
   checkRule(row)
   try {
-    const [created] = await db.insert(alertRules).values({ ...row, id: newId(now), createdAt: now, updatedAt: now }).returning()
+    const [created] = await db
+      .insert(alertRules)
+      .values({ ...row, id: newId(now), createdAt: now, updatedAt: now })
+      .returning()
     return created!
   } catch (error) {
     if (uniqueName(error)) throw conflict(`A rule named ${row.name} already exists`)
@@ -143,7 +164,11 @@ export async function updateRule(db: Db, before: AlertRule, patch: RulePatchInpu
   const row = patched(before, patch)
   checkRule(row)
   try {
-    const [updated] = await db.update(alertRules).set({ ...row, updatedAt: now }).where(eq(alertRules.id, before.id)).returning()
+    const [updated] = await db
+      .update(alertRules)
+      .set({ ...row, updatedAt: now })
+      .where(eq(alertRules.id, before.id))
+      .returning()
     return updated!
   } catch (error) {
     if (uniqueName(error)) throw conflict(`A rule named ${row.name} already exists`)
@@ -163,11 +188,20 @@ export async function deleteRule(db: Db, id: string) {
   return row
 }
 
-export async function listRules(db: Db, q: { limit: number; cursor?: string; kind?: AlertRule['kind']; enabled?: boolean }) {
+export async function listRules(
+  db: Db,
+  q: { limit: number; cursor?: string; kind?: AlertRule['kind']; enabled?: boolean },
+) {
   const rows = await db
     .select()
     .from(alertRules)
-    .where(and(q.kind ? eq(alertRules.kind, q.kind) : undefined, q.enabled !== undefined ? eq(alertRules.enabled, q.enabled) : undefined, q.cursor ? lt(alertRules.id, q.cursor) : undefined))
+    .where(
+      and(
+        q.kind ? eq(alertRules.kind, q.kind) : undefined,
+        q.enabled !== undefined ? eq(alertRules.enabled, q.enabled) : undefined,
+        q.cursor ? lt(alertRules.id, q.cursor) : undefined,
+      ),
+    )
     .orderBy(desc(alertRules.id))
     .limit(q.limit + 1)
   return page(rows, q.limit, (r) => r.id)
@@ -179,11 +213,20 @@ export async function listRules(db: Db, q: { limit: number; cursor?: string; kin
  */
 export async function previewRule(db: Db, rule: AlertRule, now: number) {
   const candidates = await evaluateRule(db, rule as RuleSpec, now)
-  const open = rule.id ? await db.select(storedAlert).from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved'))) : []
+  const open = rule.id
+    ? await db
+        .select(storedAlert)
+        .from(alerts)
+        .where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
+    : []
   const byFp = new Map(open.map((a) => [a.fingerprint, a]))
   return candidates.map((c) => {
     const existing = rule.id ? byFp.get(ruleFingerprint(rule.id, c.labels)) : undefined
-    const state = c.holds ? decide(existing, true, rule, now)! : existing ? (decide(existing, false, rule, now) ?? existing.status) : 'ok'
+    const state = c.holds
+      ? decide(existing, true, rule, now)!
+      : existing
+        ? (decide(existing, false, rule, now) ?? existing.status)
+        : 'ok'
     const { title, annotations } = annotationsFor(rule, c)
     return { labels: alertLabels(rule, c.labels), value: c.value, breaching: c.holds, state, title, annotations }
   })

@@ -8,14 +8,25 @@ import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../
 import type { Logger } from '../../lib/logger.ts'
 import type { MetricStore } from '../metrics/store.ts'
 import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
-import { ruleFingerprint, type AlertReport, type LifecycleDeps, type ReportResult, type TransitionHook } from './lifecycle.ts'
+import {
+  ruleFingerprint,
+  type AlertReport,
+  type LifecycleDeps,
+  type ReportResult,
+  type TransitionHook,
+} from './lifecycle.ts'
 import { resolveAlert } from './lifecycle-actions.ts'
 import { reportAlerts } from './lifecycle-batch.ts'
 import { renderTemplate } from './templates.ts'
 import { transitionHooks } from './hooks.ts'
 
 /** What an open alert of a rule becomes now; null when it stays as it is. Pure. */
-export function decide(existing: Alert | undefined, holds: boolean, rule: Pick<AlertRule, 'forMs' | 'keepFiringForMs'>, now: number): 'pending' | 'firing' | 'resolved' | null {
+export function decide(
+  existing: Alert | undefined,
+  holds: boolean,
+  rule: Pick<AlertRule, 'forMs' | 'keepFiringForMs'>,
+  now: number,
+): 'pending' | 'firing' | 'resolved' | null {
   const open = existing && existing.status !== 'resolved' ? existing : undefined
   if (holds) {
     if (!open) return rule.forMs > 0 ? 'pending' : 'firing'
@@ -28,13 +39,28 @@ export function decide(existing: Alert | undefined, holds: boolean, rule: Pick<A
 }
 
 /** The labels of a rule's alert: alertname, the rule's labels, then the label set's own. */
-export const alertLabels = (rule: Pick<AlertRule, 'name' | 'labels'>, labels: Record<string, string>) => ({ alertname: rule.name, ...rule.labels, ...labels })
+export const alertLabels = (rule: Pick<AlertRule, 'name' | 'labels'>, labels: Record<string, string>) => ({
+  alertname: rule.name,
+  ...rule.labels,
+  ...labels,
+})
 
 export function annotationsFor(rule: AlertRule, c: Pick<Candidate, 'labels' | 'value'>) {
-  const ctx = { value: c.value, labels: alertLabels(rule, c.labels), rule: { name: rule.name, metric: rule.metric, severity: rule.severity, kind: rule.kind, value: rule.value } }
+  const ctx = {
+    value: c.value,
+    labels: alertLabels(rule, c.labels),
+    rule: { name: rule.name, metric: rule.metric, severity: rule.severity, kind: rule.kind, value: rule.value },
+  }
   const summary = renderTemplate(rule.summary, ctx)
   const description = renderTemplate(rule.description, ctx)
-  return { title: summary || rule.name, annotations: { ...(summary ? { summary } : {}), ...(description ? { description } : {}), ...(rule.runbookUrl ? { runbookUrl: rule.runbookUrl } : {}) } }
+  return {
+    title: summary || rule.name,
+    annotations: {
+      ...(summary ? { summary } : {}),
+      ...(description ? { description } : {}),
+      ...(rule.runbookUrl ? { runbookUrl: rule.runbookUrl } : {}),
+    },
+  }
 }
 
 /** The reports for what a rule found now, given its open alerts: firing, pending, repeats and resolutions. Pure. */
@@ -49,32 +75,72 @@ export function ruleReports(rule: AlertRule, candidates: Candidate[], open: Aler
     const state = decide(byFp.get(fingerprint), true, rule, now)
     if (!state) continue
     const labels = alertLabels(rule, c.labels)
-    reports.push({ fingerprint, source: 'rule', ruleId: rule.id, state, severity: rule.severity, labels, value: c.value, actor: `rule:${rule.name}`, quietRepeat: true, ...annotationsFor(rule, c) })
+    reports.push({
+      fingerprint,
+      source: 'rule',
+      ruleId: rule.id,
+      state,
+      severity: rule.severity,
+      labels,
+      value: c.value,
+      actor: `rule:${rule.name}`,
+      quietRepeat: true,
+      ...annotationsFor(rule, c),
+    })
   }
   for (const a of open) {
     if (seen.has(a.fingerprint)) continue
     if (decide(a, false, rule, now) !== 'resolved') continue
-    reports.push({ fingerprint: a.fingerprint, source: 'rule', ruleId: rule.id, state: 'resolved', severity: a.severity, title: a.title, labels: a.labels, annotations: a.annotations, actor: `rule:${rule.name}` })
+    reports.push({
+      fingerprint: a.fingerprint,
+      source: 'rule',
+      ruleId: rule.id,
+      state: 'resolved',
+      severity: a.severity,
+      title: a.title,
+      labels: a.labels,
+      annotations: a.annotations,
+      actor: `rule:${rule.name}`,
+    })
   }
   return reports
 }
 
 /** How many of a rule's reports changed something (a resolution always counts). */
-const changesOf = (reports: AlertReport[], results: ReportResult[]) => results.filter((r, i) => reports[i]!.state === 'resolved' || (r.change !== 'repeated' && r.change !== 'none')).length
+const changesOf = (reports: AlertReport[], results: ReportResult[]) =>
+  results.filter((r, i) => reports[i]!.state === 'resolved' || (r.change !== 'repeated' && r.change !== 'none')).length
 
 /**
  * Applies what a rule found now to its alerts, as one delivery (one transaction, grouped with
  * other rules' deliveries that are under way). Returns how many reports changed something.
  */
-export async function applyRule(deps: LifecycleDeps, rule: AlertRule, candidates: Candidate[], now: number, open?: Alert[]) {
-  open ??= await deps.db.select(storedAlert).from(alerts).where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
+export async function applyRule(
+  deps: LifecycleDeps,
+  rule: AlertRule,
+  candidates: Candidate[],
+  now: number,
+  open?: Alert[],
+) {
+  open ??= await deps.db
+    .select(storedAlert)
+    .from(alerts)
+    .where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
   const reports = ruleReports(rule, candidates, open, now)
   return changesOf(reports, await reportAlerts(deps, reports, now))
 }
 
 /** Resolves a rule's open alerts (the rule was disabled or deleted). */
-export async function resolveRuleAlerts(deps: LifecycleDeps, ruleId: string, actor: string, reason: string, now = Date.now()) {
-  const open = await deps.db.select({ id: alerts.id }).from(alerts).where(and(eq(alerts.ruleId, ruleId), ne(alerts.status, 'resolved')))
+export async function resolveRuleAlerts(
+  deps: LifecycleDeps,
+  ruleId: string,
+  actor: string,
+  reason: string,
+  now = Date.now(),
+) {
+  const open = await deps.db
+    .select({ id: alerts.id })
+    .from(alerts)
+    .where(and(eq(alerts.ruleId, ruleId), ne(alerts.status, 'resolved')))
   for (const a of open) await resolveAlert(deps, a.id, actor, now, reason).catch(() => undefined) // resolved meanwhile
   return open.length
 }
@@ -113,14 +179,25 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: Transition
       log?.error('alert rule evaluation failed', { rule: rule.name, error: String((error as Error)?.message ?? error) })
     }
     const open = new Map<string, Alert[]>()
-    if (rules.length) for (const a of await deps.db.select(storedAlert).from(alerts).where(and(isNotNull(alerts.ruleId), ne(alerts.status, 'resolved')))) open.get(a.ruleId!)?.push(a) ?? open.set(a.ruleId!, [a])
+    if (rules.length)
+      for (const a of await deps.db
+        .select(storedAlert)
+        .from(alerts)
+        .where(and(isNotNull(alerts.ruleId), ne(alerts.status, 'resolved'))))
+        open.get(a.ruleId!)?.push(a) ?? open.set(a.ruleId!, [a])
     const reader = cycleReader(deps.db, rules, now)
     const applying: Promise<void>[] = []
     for (const rule of byMetric(rules)) {
       try {
         const candidates = await evaluateRule(deps.db, rule, now, reader)
         const reports = ruleReports(rule, candidates, open.get(rule.id) ?? [], now)
-        if (reports.length) applying.push(reportAlerts(lifecycle, reports, now).then((results) => void (changes += changesOf(reports, results)), (error) => fail(rule, error)))
+        if (reports.length)
+          applying.push(
+            reportAlerts(lifecycle, reports, now).then(
+              (results) => void (changes += changesOf(reports, results)),
+              (error) => fail(rule, error),
+            ),
+          )
       } catch (error) {
         fail(rule, error)
       }
@@ -135,21 +212,29 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: Transition
   const evaluateAll = (now: number) =>
     one(async () => {
       const rules = await enabledRules()
-      watched = { names: new Set(rules.flatMap((r) => [r.metric, ...(r.params.denominator ? [r.params.denominator] : [])])), at: now }
+      watched = {
+        names: new Set(rules.flatMap((r) => [r.metric, ...(r.params.denominator ? [r.params.denominator] : [])])),
+        at: now,
+      }
       return runRules(rules, now - (now % 1000))
     })
 
   /** The rules watching any of these metrics, now. */
   const evaluateNow = (names: Set<string>, now = Date.now()) =>
     one(async () => {
-      const rules = (await enabledRules()).filter((r) => names.has(r.metric) || (r.params.denominator !== undefined && names.has(r.params.denominator)))
+      const rules = (await enabledRules()).filter(
+        (r) => names.has(r.metric) || (r.params.denominator !== undefined && names.has(r.params.denominator)),
+      )
       return runRules(rules, now)
     })
 
   async function isWatched(name: string) {
     if (!watched || Date.now() - watched.at > 15_000) {
       const rules = await enabledRules()
-      watched = { names: new Set(rules.flatMap((r) => [r.metric, ...(r.params.denominator ? [r.params.denominator] : [])])), at: Date.now() }
+      watched = {
+        names: new Set(rules.flatMap((r) => [r.metric, ...(r.params.denominator ? [r.params.denominator] : [])])),
+        at: Date.now(),
+      }
     }
     return watched.names.has(name)
   }
@@ -166,7 +251,9 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: Transition
         const relevant = new Set<string>()
         for (const n of batch) if (await isWatched(n)) relevant.add(n)
         if (relevant.size) await evaluateNow(relevant)
-      })().catch((error) => log?.error('alert evaluation after ingest failed', { error: String((error as Error)?.message ?? error) }))
+      })().catch((error) =>
+        log?.error('alert evaluation after ingest failed', { error: String((error as Error)?.message ?? error) }),
+      )
     }, deps.debounceMs ?? 100)
     timer.unref?.()
   }

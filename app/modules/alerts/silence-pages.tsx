@@ -20,36 +20,88 @@ import { createSilence, expireSilence, listSilences, openAlertsMatching, refresh
 import { SeverityPill, StatePill, Tabs } from './views.tsx'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
-const PreviewForm = v.object({ matchers: v.pipe(v.string('must be text'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(5000, 'must be at most 5000 characters')) })
+const PreviewForm = v.object({
+  matchers: v.pipe(
+    v.string('must be text'),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(5000, 'must be at most 5000 characters'),
+  ),
+})
 const PageQuery = v.object({
   matchers: v.optional(v.pipe(v.string(), v.maxLength(5000))),
   comment: v.optional(v.pipe(v.string(), v.maxLength(1000))),
   from: v.optional(v.pipe(v.string(), v.maxLength(100))),
 })
-const describeMatchers = (s: Pick<Silence, 'matchers'>) => s.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ')
+const describeMatchers = (s: Pick<Silence, 'matchers'>) =>
+  s.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ')
 
 function SilenceRow({ s, now, write }: { s: Silence; now: number; write: boolean }) {
   const state = silenceState(s, now)
   const next = s.cron && state !== 'expired' ? nextWindow(s, now) : null
   return (
     <tr data-silence={s.id} data-state={state}>
-      <td><span class={`pill si-${state}`}>{state}</span></td>
-      <td>{s.matchers.map((m) => <code class="lbl">{`${m.label}${m.op}"${m.value}"`}</code>)}</td>
-      <td class="nowrap">
-        {s.cron ? <span>every <code>{s.cron}</code>{s.timezone ? ` (${s.timezone})` : ''} for {Math.round((s.durationMs ?? 0) / 60_000)} min{next ? <><br /><span class="muted">next {when(next.startsAt)}</span></> : null}</span> : <span>{when(s.startsAt)}<br />→ {s.endsAt >= NO_END ? 'no end' : when(s.expiredAt ?? s.endsAt)}</span>}
+      <td>
+        <span class={`pill si-${state}`}>{state}</span>
       </td>
-      <td>{s.comment}<br /><span class="muted">{s.createdBy}</span></td>
-      <td>{write && state !== 'expired' ? <button class="small secondary" hx-post={`/alerts/silences/${s.id}/expire`} hx-confirm="Expire this silence now?" hx-swap="none">Expire</button> : null}</td>
+      <td>
+        {s.matchers.map((m) => (
+          <code class="lbl">{`${m.label}${m.op}"${m.value}"`}</code>
+        ))}
+      </td>
+      <td class="nowrap">
+        {s.cron ? (
+          <span>
+            every <code>{s.cron}</code>
+            {s.timezone ? ` (${s.timezone})` : ''} for {Math.round((s.durationMs ?? 0) / 60_000)} min
+            {next ? (
+              <>
+                <br />
+                <span class="muted">next {when(next.startsAt)}</span>
+              </>
+            ) : null}
+          </span>
+        ) : (
+          <span>
+            {when(s.startsAt)}
+            <br />→ {s.endsAt >= NO_END ? 'no end' : when(s.expiredAt ?? s.endsAt)}
+          </span>
+        )}
+      </td>
+      <td>
+        {s.comment}
+        <br />
+        <span class="muted">{s.createdBy}</span>
+      </td>
+      <td>
+        {write && state !== 'expired' ? (
+          <button
+            class="small secondary"
+            hx-post={`/alerts/silences/${s.id}/expire`}
+            hx-confirm="Expire this silence now?"
+            hx-swap="none"
+          >
+            Expire
+          </button>
+        ) : null}
+      </td>
     </tr>
   )
 }
 
 const PreviewList = ({ items }: { items: Alert[] }) =>
   items.length === 0 ? (
-    <p class="muted" data-preview-count="0">No open alert matches.</p>
+    <p class="muted" data-preview-count="0">
+      No open alert matches.
+    </p>
   ) : (
     <ul class="plain" data-preview-count={String(items.length)}>
-      {items.map((a) => <li><SeverityPill severity={a.severity} /> <a href={`/alerts/${a.id}`}>{a.title}</a> <StatePill status={a.status} silenced={a.silenced} /></li>)}
+      {items.map((a) => (
+        <li>
+          <SeverityPill severity={a.severity} /> <a href={`/alerts/${a.id}`}>{a.title}</a>{' '}
+          <StatePill status={a.status} silenced={a.silenced} />
+        </li>
+      ))}
     </ul>
   )
 
@@ -58,7 +110,10 @@ export function silencePages(deps: ModuleDeps) {
   const now = () => deps.now?.() ?? Date.now()
   const lifecycle = evaluatorFor(db, deps.log).lifecycle
   const app = new Hono<AppEnv>()
-  const apply = (at: number) => refreshSilenced(lifecycle, at).catch((error) => deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }))
+  const apply = (at: number) =>
+    refreshSilenced(lifecycle, at).catch((error) =>
+      deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }),
+    )
 
   app.get('/alerts/silences', access('viewer'), validate('query', PageQuery), async (c) => {
     const at = now()
@@ -69,52 +124,120 @@ export function silencePages(deps: ModuleDeps) {
     if (q.matchers) {
       try {
         const matchers = parsePreviewForm({ matchers: q.matchers })
-        if (matchers.length && matchers.every((m) => (m.op === '=~' || m.op === '!~' ? !regexProblem(m.value) : true))) preview = await openAlertsMatching(db, matchers, 50)
+        if (matchers.length && matchers.every((m) => (m.op === '=~' || m.op === '!~' ? !regexProblem(m.value) : true)))
+          preview = await openAlertsMatching(db, matchers, 50)
       } catch {
         preview = null // a hand-edited link: the form shows the text, the preview waits for typing
       }
     }
-    const groups = (['active', 'pending', 'expired'] as const).map((state) => ({ state, rows: items.filter((s) => silenceState(s, at) === state) }))
+    const groups = (['active', 'pending', 'expired'] as const).map((state) => ({
+      state,
+      rows: items.filter((s) => silenceState(s, at) === state),
+    }))
     return c.html(
       <Layout title="Silences" active="/alerts" principal={requirePrincipal(c)}>
         <Tabs active="/alerts/silences" />
-        <div class="page-head"><h1>Silences</h1></div>
-        <p class="muted">A silence mutes the alerts its matchers select: they are still recorded and shown, but not notified. When it ends on a still-firing alert, that alert is notified then.</p>
+        <div class="page-head">
+          <h1>Silences</h1>
+        </div>
+        <p class="muted">
+          A silence mutes the alerts its matchers select: they are still recorded and shown, but not notified. When it
+          ends on a still-firing alert, that alert is notified then.
+        </p>
         {write ? (
           <section class="card" id="new-silence">
             <h2>New silence{q.from ? ' for an alert' : ''}</h2>
             <form class="comp-form" hx-post="/alerts/silences" hx-swap="none">
-              <label>Matchers <span class="muted">(one per line: <code>label="value"</code>, <code>!=</code>, <code>=~</code> or <code>!~</code>; regexes are anchored)</span>
-                <textarea name="matchers" rows={4} required hx-post="/alerts/silences/preview" hx-trigger="input changed delay:400ms[this.value.trim() !== '']" hx-target="#silence-preview" hx-swap="innerHTML">{q.matchers ?? ''}</textarea>
+              <label>
+                Matchers{' '}
+                <span class="muted">
+                  (one per line: <code>label="value"</code>, <code>!=</code>, <code>=~</code> or <code>!~</code>;
+                  regexes are anchored)
+                </span>
+                <textarea
+                  name="matchers"
+                  rows={4}
+                  required
+                  hx-post="/alerts/silences/preview"
+                  hx-trigger="input changed delay:400ms[this.value.trim() !== '']"
+                  hx-target="#silence-preview"
+                  hx-swap="innerHTML"
+                >
+                  {q.matchers ?? ''}
+                </textarea>
               </label>
               <div class="row">
-                <label>Duration <select name="duration">{['30m', '1h', '2h', '4h', '8h', '1d', '7d'].map((d) => <option value={d} selected={d === '2h'}>{d}</option>)}</select></label>
-                <label>or until (UTC) <input type="datetime-local" name="endsAt" /></label>
+                <label>
+                  Duration{' '}
+                  <select name="duration">
+                    {['30m', '1h', '2h', '4h', '8h', '1d', '7d'].map((d) => (
+                      <option value={d} selected={d === '2h'}>
+                        {d}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+                <label>
+                  or until (UTC) <input type="datetime-local" name="endsAt" />
+                </label>
               </div>
               <details>
                 <summary>Recurring maintenance window</summary>
-                <p class="muted">Give a <a href="https://croner.56k.guru/usage/pattern/" rel="noreferrer noopener">cron pattern</a>: the silence then holds for the duration above from each time it fires (from now on, or until the end time if given).</p>
+                <p class="muted">
+                  Give a{' '}
+                  <a href="https://croner.56k.guru/usage/pattern/" rel="noreferrer noopener">
+                    cron pattern
+                  </a>
+                  : the silence then holds for the duration above from each time it fires (from now on, or until the end
+                  time if given).
+                </p>
                 <div class="row">
-                  <label>Cron <input name="cron" placeholder="0 2 * * 6" /></label>
-                  <label>Time zone <input name="timezone" placeholder="UTC, or e.g. Europe/Berlin" /></label>
+                  <label>
+                    Cron <input name="cron" placeholder="0 2 * * 6" />
+                  </label>
+                  <label>
+                    Time zone <input name="timezone" placeholder="UTC, or e.g. Europe/Berlin" />
+                  </label>
                 </div>
               </details>
-              <label>Comment <input name="comment" value={q.comment ?? ''} maxlength={1000} /></label>
+              <label>
+                Comment <input name="comment" value={q.comment ?? ''} maxlength={1000} />
+              </label>
               <button type="submit">Create silence</button>
             </form>
             <h3>Open alerts it would silence</h3>
-            <div id="silence-preview">{preview ? <PreviewList items={preview} /> : <p class="muted">Type matchers to see which open alerts they select.</p>}</div>
+            <div id="silence-preview">
+              {preview ? (
+                <PreviewList items={preview} />
+              ) : (
+                <p class="muted">Type matchers to see which open alerts they select.</p>
+              )}
+            </div>
           </section>
         ) : null}
         {groups.map(({ state, rows }) => (
           <section class="card" id={`silences-${state}`}>
-            <h2>{state[0]!.toUpperCase() + state.slice(1)} ({rows.length})</h2>
+            <h2>
+              {state[0]!.toUpperCase() + state.slice(1)} ({rows.length})
+            </h2>
             {rows.length === 0 ? (
               <Empty>None.</Empty>
             ) : (
               <table class="table">
-                <thead><tr><th>State</th><th>Matchers</th><th>When</th><th>Comment</th><th></th></tr></thead>
-                <tbody>{rows.map((s) => <SilenceRow s={s} now={at} write={write} />)}</tbody>
+                <thead>
+                  <tr>
+                    <th>State</th>
+                    <th>Matchers</th>
+                    <th>When</th>
+                    <th>Comment</th>
+                    <th></th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {rows.map((s) => (
+                    <SilenceRow s={s} now={at} write={write} />
+                  ))}
+                </tbody>
               </table>
             )}
           </section>
@@ -126,7 +249,8 @@ export function silencePages(deps: ModuleDeps) {
   // A fragment: which open alerts the typed matchers select (writes nothing).
   app.post('/alerts/silences/preview', access('viewer'), validate('form', PreviewForm), async (c) => {
     const matchers = parsePreviewForm(c.req.valid('form'))
-    if (!matchers.length) throw badRequest('Invalid matchers', [{ field: 'matchers', message: 'must name at least one matcher' }])
+    if (!matchers.length)
+      throw badRequest('Invalid matchers', [{ field: 'matchers', message: 'must name at least one matcher' }])
     const problems = matchers.flatMap((m, i) => {
       const p = m.op === '=~' || m.op === '!~' ? regexProblem(m.value) : undefined
       return p ? [{ field: `matchers.${i}.value`, message: p }] : []
@@ -153,4 +277,3 @@ export function silencePages(deps: ModuleDeps) {
 
   return app
 }
-

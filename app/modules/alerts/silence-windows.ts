@@ -10,7 +10,10 @@ import type { Silence } from '../../../db/schema/notify.ts'
 import { compileMatchers } from './matchers.ts'
 
 /** What a silence needs for matching: a row, or a draft with the same fields. */
-export type SilenceLike = Pick<Silence, 'id' | 'matchers' | 'startsAt' | 'endsAt' | 'cron' | 'durationMs' | 'timezone' | 'expiredAt'>
+export type SilenceLike = Pick<
+  Silence,
+  'id' | 'matchers' | 'startsAt' | 'endsAt' | 'cron' | 'durationMs' | 'timezone' | 'expiredAt'
+>
 
 export type SilenceState = 'active' | 'pending' | 'expired'
 
@@ -47,7 +50,8 @@ function matcherFor(list: LabelMatcher[]) {
 export const matchesLabels = (matchers: LabelMatcher[], labels: Record<string, string>) => matcherFor(matchers)(labels)
 
 /** When the silence stops for good: its end, or when it was expired early. */
-export const effectiveEnd = (s: Pick<SilenceLike, 'endsAt' | 'expiredAt'>) => (s.expiredAt != null ? Math.min(s.expiredAt, s.endsAt) : s.endsAt)
+export const effectiveEnd = (s: Pick<SilenceLike, 'endsAt' | 'expiredAt'>) =>
+  s.expiredAt != null ? Math.min(s.expiredAt, s.endsAt) : s.endsAt
 
 /**
  * The recurring window `now` falls in, if any: the first occurrence after `now - duration` is
@@ -82,8 +86,12 @@ export function nextWindow(s: SilenceLike, now: number): { startsAt: number; end
 }
 
 /** The silences in force at `now` whose matchers select these labels. Pure. */
-export const matchingSilences = <S extends SilenceLike>(labels: Record<string, string>, silences: S[], now: number): S[] =>
-  silences.filter((s) => silencesAt(s, now) && matchesLabels(s.matchers, labels))
+export const matchingSilences = <S extends SilenceLike>(
+  labels: Record<string, string>,
+  silences: S[],
+  now: number,
+): S[] => silences.filter((s) => silencesAt(s, now) && matchesLabels(s.matchers, labels))
 
 /** Whether any silence in force at `now` selects these labels. Pure. */
-export const isSilenced = (labels: Record<string, string>, silences: SilenceLike[], now: number) => silences.some((s) => silencesAt(s, now) && matchesLabels(s.matchers, labels))
+export const isSilenced = (labels: Record<string, string>, silences: SilenceLike[], now: number) =>
+  silences.some((s) => silencesAt(s, now) && matchesLabels(s.matchers, labels))

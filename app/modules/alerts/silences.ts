@@ -12,10 +12,27 @@ import { silences, type Silence } from '../../../db/schema/notify.ts'
 import { AppError, badRequest, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
-import { NO_STATEMENTS, type EventInput, type LifecycleDeps, type Transition, type TransitionHook } from './lifecycle.ts'
+import {
+  NO_STATEMENTS,
+  type EventInput,
+  type LifecycleDeps,
+  type Transition,
+  type TransitionHook,
+} from './lifecycle.ts'
 import { setSilenced } from './lifecycle-actions.ts'
 import { anchored, regexProblem } from './matchers.ts'
-import { cronFor, effectiveEnd, isSilenced, matchesLabels, matchingSilences, nextWindow, NO_END, silencesAt, silenceState, type SilenceState } from './silence-windows.ts'
+import {
+  cronFor,
+  effectiveEnd,
+  isSilenced,
+  matchesLabels,
+  matchingSilences,
+  nextWindow,
+  NO_END,
+  silencesAt,
+  silenceState,
+  type SilenceState,
+} from './silence-windows.ts'
 
 export type SilenceInput = {
   matchers: LabelMatcher[]
@@ -34,22 +51,29 @@ export function silenceProblems(input: SilenceInput, now: number): ErrorDetail[]
     const problem = m.op === '=~' || m.op === '!~' ? regexProblem(m.value) : undefined
     if (problem) out.push({ field: `matchers.${i}.value`, message: problem })
   })
-  if (!out.length && input.matchers.every((m) => matchesEmpty(m))) out.push({ field: 'matchers', message: 'at least one matcher must not match the empty string (this silence would match every alert)' })
+  if (!out.length && input.matchers.every((m) => matchesEmpty(m)))
+    out.push({
+      field: 'matchers',
+      message: 'at least one matcher must not match the empty string (this silence would match every alert)',
+    })
   if (input.cron !== undefined) {
     try {
       cronFor(input.cron)
     } catch (error) {
       out.push({ field: 'cron', message: `is not a valid Croner pattern: ${(error as Error).message}` })
     }
-    if (input.duration === undefined) out.push({ field: 'duration', message: 'is required with cron: how long each window lasts' })
+    if (input.duration === undefined)
+      out.push({ field: 'duration', message: 'is required with cron: how long each window lasts' })
   } else if (input.endsAt !== undefined && input.duration !== undefined) {
     out.push({ field: 'duration', message: 'give endsAt or duration, not both' })
   } else if (input.endsAt === undefined && input.duration === undefined) {
     out.push({ field: 'endsAt', message: 'is required (or give a duration)' })
   }
   if (input.timezone !== undefined) {
-    if (input.cron === undefined) out.push({ field: 'timezone', message: 'only applies to a recurring window (with cron)' })
-    else if (!validZone(input.timezone)) out.push({ field: 'timezone', message: 'is not a known IANA time zone (e.g. Europe/Berlin)' })
+    if (input.cron === undefined)
+      out.push({ field: 'timezone', message: 'only applies to a recurring window (with cron)' })
+    else if (!validZone(input.timezone))
+      out.push({ field: 'timezone', message: 'is not a known IANA time zone (e.g. Europe/Berlin)' })
   }
   const startsAt = input.startsAt ?? now
   if (input.endsAt !== undefined) {
@@ -61,10 +85,14 @@ export function silenceProblems(input: SilenceInput, now: number): ErrorDetail[]
 
 function matchesEmpty(m: LabelMatcher) {
   switch (m.op) {
-    case '=': return m.value === ''
-    case '!=': return m.value !== ''
-    case '=~': return anchored(m.value).test('')
-    case '!~': return !anchored(m.value).test('')
+    case '=':
+      return m.value === ''
+    case '!=':
+      return m.value !== ''
+    case '=~':
+      return anchored(m.value).test('')
+    case '!~':
+      return !anchored(m.value).test('')
   }
 }
 
@@ -144,12 +172,18 @@ export async function listSilences(db: Db, f: SilenceFilter, now: number) {
   const states = f.state?.length ? new Set(f.state) : null
   const ended = or(lte(silences.endsAt, now), lte(silences.expiredAt, now))
   const where: (SQL | undefined)[] = []
-  if (states && !states.has('expired')) where.push(and(gt(silences.endsAt, now), or(isNull(silences.expiredAt), gt(silences.expiredAt, now))))
+  if (states && !states.has('expired'))
+    where.push(and(gt(silences.endsAt, now), or(isNull(silences.expiredAt), gt(silences.expiredAt, now))))
   if (states && states.size === 1 && states.has('expired')) where.push(ended)
   const items: Silence[] = []
   let cursor = f.cursor
   for (;;) {
-    const rows = await db.select().from(silences).where(and(...where, cursor ? lt(silences.id, cursor) : undefined)).orderBy(desc(silences.id)).limit(200)
+    const rows = await db
+      .select()
+      .from(silences)
+      .where(and(...where, cursor ? lt(silences.id, cursor) : undefined))
+      .orderBy(desc(silences.id))
+      .limit(200)
     for (const r of rows) if (!states || states.has(silenceState(r, now))) items.push(r)
     if (items.length > f.limit || rows.length < 200) break
     cursor = rows.at(-1)!.id
@@ -181,7 +215,10 @@ export function currentSilences(db: Db): Promise<Silence[]> {
   const hit = caches.get(db)
   if (hit && at - hit.at < CACHE_MS) return hit.rows
   const cut = at - LOOKBACK_MS
-  const rows = db.select().from(silences).where(and(gt(silences.endsAt, cut), or(isNull(silences.expiredAt), gt(silences.expiredAt, cut))))
+  const rows = db
+    .select()
+    .from(silences)
+    .where(and(gt(silences.endsAt, cut), or(isNull(silences.expiredAt), gt(silences.expiredAt, cut))))
   const entry: { at: number; rows: Promise<Silence[]>; value?: Silence[] } = { at, rows: Promise.resolve(rows) }
   entry.rows.then(
     (value) => void (entry.value = value),
@@ -219,9 +256,16 @@ function silenceStatements(db: Db, t: Transition, list: Silence[]): readonly Bat
   if (want === t.after.silenced) return NO_STATEMENTS
   const hits = want ? matchingSilences(t.after.labels, list, t.at) : []
   t.after.silenced = want
-  const event: EventInput = want ? { type: 'silenced', actor: ACTOR, detail: { silenceIds: hits.map((s) => s.id), status: t.after.status } } : { type: 'unsilenced', actor: ACTOR, detail: { reason: 'no silence matches', status: t.after.status } }
+  const event: EventInput = want
+    ? { type: 'silenced', actor: ACTOR, detail: { silenceIds: hits.map((s) => s.id), status: t.after.status } }
+    : { type: 'unsilenced', actor: ACTOR, detail: { reason: 'no silence matches', status: t.after.status } }
   t.events.push(event)
-  return [db.update(alerts).set({ silenced: want }).where(eq(alerts.id, t.after.id)), db.insert(alertEvents).values({ alertId: t.after.id, ts: t.at, type: event.type, actor: event.actor, detail: event.detail ?? {} })]
+  return [
+    db.update(alerts).set({ silenced: want }).where(eq(alerts.id, t.after.id)),
+    db
+      .insert(alertEvents)
+      .values({ alertId: t.after.id, ts: t.at, type: event.type, actor: event.actor, detail: event.detail ?? {} }),
+  ]
 }
 
 /**

@@ -2,7 +2,11 @@
  * Summary and description templates: `{{value}}`, `{{labels.name}}` and `{{rule.name}}` (also
  * rule.metric, rule.severity, rule.kind, rule.threshold). Plain substitution; nothing runs.
  */
-export type TemplateContext = { value: number | null; labels: Record<string, string>; rule: { name: string; metric: string; severity: string; kind: string; value: number | null } }
+export type TemplateContext = {
+  value: number | null
+  labels: Record<string, string>
+  rule: { name: string; metric: string; severity: string; kind: string; value: number | null }
+}
 
 const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g
 const KEY = /^(value|labels\.[a-zA-Z_][a-zA-Z0-9_]*|rule\.(name|metric|severity|kind|threshold))$/
@@ -10,14 +14,16 @@ const KEY = /^(value|labels\.[a-zA-Z_][a-zA-Z0-9_]*|rule\.(name|metric|severity|
 /** Why a template is refused (unknown placeholder, unbalanced braces), or undefined. */
 export function templateProblem(template: string): string | undefined {
   for (const m of template.matchAll(PLACEHOLDER)) {
-    if (!KEY.test(m[1]!)) return `unknown placeholder {{${m[1]}}}; use {{value}}, {{labels.<name>}} or {{rule.name|metric|severity|kind|threshold}}`
+    if (!KEY.test(m[1]!))
+      return `unknown placeholder {{${m[1]}}}; use {{value}}, {{labels.<name>}} or {{rule.name|metric|severity|kind|threshold}}`
   }
   const rest = template.replace(PLACEHOLDER, '')
   if (rest.includes('{{') || rest.includes('}}')) return 'has an unbalanced {{ or }}'
   return undefined
 }
 
-export const formatValue = (v: number | null) => (v === null ? '' : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6))))
+export const formatValue = (v: number | null) =>
+  v === null ? '' : Number.isInteger(v) ? String(v) : String(Number(v.toPrecision(6)))
 
 /** Fills a template that passed `templateProblem`. Unknown keys (never saved) render empty. */
 export function renderTemplate(template: string, ctx: TemplateContext): string {
@@ -25,12 +31,18 @@ export function renderTemplate(template: string, ctx: TemplateContext): string {
     if (key === 'value') return formatValue(ctx.value)
     if (key.startsWith('labels.')) return ctx.labels[key.slice(7)] ?? ''
     switch (key) {
-      case 'rule.name': return ctx.rule.name
-      case 'rule.metric': return ctx.rule.metric
-      case 'rule.severity': return ctx.rule.severity
-      case 'rule.kind': return ctx.rule.kind
-      case 'rule.threshold': return formatValue(ctx.rule.value)
-      default: return ''
+      case 'rule.name':
+        return ctx.rule.name
+      case 'rule.metric':
+        return ctx.rule.metric
+      case 'rule.severity':
+        return ctx.rule.severity
+      case 'rule.kind':
+        return ctx.rule.kind
+      case 'rule.threshold':
+        return formatValue(ctx.rule.value)
+      default:
+        return ''
     }
   })
 }

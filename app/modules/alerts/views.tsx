@@ -14,9 +14,13 @@ export const alertTabs = [
 ] as const
 
 /** The alerts section's sub-pages, at the top of each of them. */
-export const Tabs = ({ active }: { active: string }) => <TabNav label="Alerts sections" tabs={alertTabs} active={active} />
+export const Tabs = ({ active }: { active: string }) => (
+  <TabNav label="Alerts sections" tabs={alertTabs} active={active} />
+)
 
-export const SeverityPill = ({ severity }: { severity: string }) => <span class={`pill sev-${severity}`}>{severity}</span>
+export const SeverityPill = ({ severity }: { severity: string }) => (
+  <span class={`pill sev-${severity}`}>{severity}</span>
+)
 export const StatePill = ({ status, silenced }: { status: string; silenced?: boolean }) => (
   <>
     <span class={`pill st-${status}`}>{status}</span>
@@ -25,7 +29,13 @@ export const StatePill = ({ status, silenced }: { status: string; silenced?: boo
 )
 
 export const Labels = ({ labels }: { labels: Record<string, string> }) => (
-  <span class="labels">{Object.entries(labels).map(([k, val]) => <code class="lbl">{k}={val}</code>)}</span>
+  <span class="labels">
+    {Object.entries(labels).map(([k, val]) => (
+      <code class="lbl">
+        {k}={val}
+      </code>
+    ))}
+  </span>
 )
 
 export const value = (n: number | null) => (n === null ? '—' : formatValue(n))
@@ -33,46 +43,119 @@ export const value = (n: number | null) => (n === null ? '—' : formatValue(n))
 export type ListFilter = { status: string; severity: string; source: string; q: string }
 
 export function AlertFilters({ f, sources }: { f: ListFilter; sources: readonly string[] }) {
-  const opt = (list: readonly string[], cur: string, all: string) => [<option value="">{all}</option>, ...list.map((x) => <option value={x} selected={x === cur}>{x}</option>)]
+  const opt = (list: readonly string[], cur: string, all: string) => [
+    <option value="">{all}</option>,
+    ...list.map((x) => (
+      <option value={x} selected={x === cur}>
+        {x}
+      </option>
+    )),
+  ]
   return (
-    <form class="filters" method="get" action="/alerts" hx-get="/alerts/list" hx-target="#alert-list" hx-swap="outerHTML" hx-trigger="change, keyup changed delay:400ms from:input[name=q], submit" hx-push-url="false">
-      <label>Status <select name="status">{opt(['open', ...alertStatuses], f.status, 'any')}</select></label>
-      <label>Severity <select name="severity">{opt(severities, f.severity, 'any')}</select></label>
-      <label>Source <select name="source">{opt(sources, f.source, 'any')}</select></label>
-      <label>Labels <input name="q" type="search" value={f.q} placeholder="env=prod or text" /></label>
-      <noscript><button type="submit">Filter</button></noscript>
+    <form
+      class="filters"
+      method="get"
+      action="/alerts"
+      hx-get="/alerts/list"
+      hx-target="#alert-list"
+      hx-swap="outerHTML"
+      hx-trigger="change, keyup changed delay:400ms from:input[name=q], submit"
+      hx-push-url="false"
+    >
+      <label>
+        Status <select name="status">{opt(['open', ...alertStatuses], f.status, 'any')}</select>
+      </label>
+      <label>
+        Severity <select name="severity">{opt(severities, f.severity, 'any')}</select>
+      </label>
+      <label>
+        Source <select name="source">{opt(sources, f.source, 'any')}</select>
+      </label>
+      <label>
+        Labels <input name="q" type="search" value={f.q} placeholder="env=prod or text" />
+      </label>
+      <noscript>
+        <button type="submit">Filter</button>
+      </noscript>
     </form>
   )
 }
 
 /** The live list: counts by state and the table, polling itself every 5 s with the same filters. */
-export function AlertList({ items, counts, f, more }: { items: Alert[]; counts: Record<string, number>; f: ListFilter; more: boolean }) {
+export function AlertList({
+  items,
+  counts,
+  f,
+  more,
+}: {
+  items: Alert[]
+  counts: Record<string, number>
+  f: ListFilter
+  more: boolean
+}) {
   const qs = new URLSearchParams(Object.entries(f).filter(([, x]) => x !== '')).toString()
   return (
-    <section id="alert-list" hx-get={`/alerts/list${qs ? `?${qs}` : ''}`} hx-trigger="every 5s" hx-swap="outerHTML" aria-label="Alerts">
+    <section
+      id="alert-list"
+      hx-get={`/alerts/list${qs ? `?${qs}` : ''}`}
+      hx-trigger="every 5s"
+      hx-swap="outerHTML"
+      aria-label="Alerts"
+    >
       <div class="tiles counts">
         {[...alertStatuses, 'silenced'].map((s) => (
-          <div class={`tile count st-${s}`} data-count={s}><span class="label">{s}</span><strong>{counts[s] ?? 0}</strong></div>
+          <div class={`tile count st-${s}`} data-count={s}>
+            <span class="label">{s}</span>
+            <strong>{counts[s] ?? 0}</strong>
+          </div>
         ))}
       </div>
       {items.length === 0 ? (
-        <p class="empty">No alerts match. Alerts appear here when a rule fires, or a script, Alertmanager, Grafana or Uptime Kuma reports one.</p>
+        <p class="empty">
+          No alerts match. Alerts appear here when a rule fires, or a script, Alertmanager, Grafana or Uptime Kuma
+          reports one.
+        </p>
       ) : (
-        <div class="table-wrap"><table class="table alerts" id="alerts">
-          <thead><tr><th>Severity</th><th>Alert</th><th>State</th><th class="wide">Value</th><th class="wide">Since</th><th class="wide">Labels</th></tr></thead>
-          <tbody>
-            {items.map((a) => (
-              <tr class={`sev-row sev-${a.severity}`} data-alert={a.id} data-status={a.status}>
-                <td><SeverityPill severity={a.severity} /></td>
-                <td><a href={`/alerts/${a.id}`}>{a.title}</a><br /><span class="muted">{a.source}{a.repeatCount > 1 ? ` · ×${a.repeatCount}` : ''}<span class="narrow-only"> · {when(a.activeAt ?? a.startsAt)}</span></span></td>
-                <td><StatePill status={a.status} silenced={a.silenced} /></td>
-                <td class="wide">{value(a.value)}</td>
-                <td class="nowrap wide">{when(a.activeAt ?? a.startsAt)}</td>
-                <td class="wide"><Labels labels={a.labels} /></td>
+        <div class="table-wrap">
+          <table class="table alerts" id="alerts">
+            <thead>
+              <tr>
+                <th>Severity</th>
+                <th>Alert</th>
+                <th>State</th>
+                <th class="wide">Value</th>
+                <th class="wide">Since</th>
+                <th class="wide">Labels</th>
               </tr>
-            ))}
-          </tbody>
-        </table></div>
+            </thead>
+            <tbody>
+              {items.map((a) => (
+                <tr class={`sev-row sev-${a.severity}`} data-alert={a.id} data-status={a.status}>
+                  <td>
+                    <SeverityPill severity={a.severity} />
+                  </td>
+                  <td>
+                    <a href={`/alerts/${a.id}`}>{a.title}</a>
+                    <br />
+                    <span class="muted">
+                      {a.source}
+                      {a.repeatCount > 1 ? ` · ×${a.repeatCount}` : ''}
+                      <span class="narrow-only"> · {when(a.activeAt ?? a.startsAt)}</span>
+                    </span>
+                  </td>
+                  <td>
+                    <StatePill status={a.status} silenced={a.silenced} />
+                  </td>
+                  <td class="wide">{value(a.value)}</td>
+                  <td class="nowrap wide">{when(a.activeAt ?? a.startsAt)}</td>
+                  <td class="wide">
+                    <Labels labels={a.labels} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       {more ? <p class="muted">Showing the newest {items.length}; narrow the filters to see older ones.</p> : null}
     </section>
@@ -80,8 +163,17 @@ export function AlertList({ items, counts, f, more }: { items: Alert[]; counts: 
 }
 
 const eventText: Record<string, string> = {
-  created: 'Created', pending: 'Pending', fired: 'Fired', repeated: 'Repeated', acked: 'Acknowledged', unacked: 'Unacknowledged',
-  resolved: 'Resolved', silenced: 'Silenced', unsilenced: 'Silence ended', notified: 'Notified', escalated: 'Escalated',
+  created: 'Created',
+  pending: 'Pending',
+  fired: 'Fired',
+  repeated: 'Repeated',
+  acked: 'Acknowledged',
+  unacked: 'Unacknowledged',
+  resolved: 'Resolved',
+  silenced: 'Silenced',
+  unsilenced: 'Silence ended',
+  notified: 'Notified',
+  escalated: 'Escalated',
 }
 
 function detailText(e: AlertEvent): string {
@@ -93,7 +185,11 @@ function detailText(e: AlertEvent): string {
     if (d.code !== undefined) parts.push(`(${String(d.code)})`)
   }
   for (const [k, x] of Object.entries(d)) {
-    if (e.type === 'notified' && ['channel', 'channelName', 'channelId', 'notificationId', 'result', 'status', 'code'].includes(k)) continue
+    if (
+      e.type === 'notified' &&
+      ['channel', 'channelName', 'channelId', 'notificationId', 'result', 'status', 'code'].includes(k)
+    )
+      continue
     parts.push(`${k}: ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`)
   }
   return parts.join(' · ')
@@ -113,7 +209,20 @@ export const Timeline = ({ events }: { events: AlertEvent[] }) => (
 
 export const KeyValues = ({ rows }: { rows: Record<string, string> }) =>
   Object.keys(rows).length ? (
-    <dl class="kv">{Object.entries(rows).map(([k, x]) => [<dt>{k}</dt>, <dd>{/^https?:\/\//.test(x) ? <a href={x} rel="noreferrer noopener">{x}</a> : x}</dd>])}</dl>
+    <dl class="kv">
+      {Object.entries(rows).map(([k, x]) => [
+        <dt>{k}</dt>,
+        <dd>
+          {/^https?:\/\//.test(x) ? (
+            <a href={x} rel="noreferrer noopener">
+              {x}
+            </a>
+          ) : (
+            x
+          )}
+        </dd>,
+      ])}
+    </dl>
   ) : (
     <p class="muted">None.</p>
   )

@@ -17,7 +17,9 @@ function Rows({ items, next, query }: { items: AuditEntry[]; next: string | null
         <tr>
           <td class="nowrap">{when(e.ts)}</td>
           <td>{e.actor}</td>
-          <td><code>{e.action}</code></td>
+          <td>
+            <code>{e.action}</code>
+          </td>
           <td>{e.target ?? ''}</td>
           <td>{e.summary}</td>
           <td class="muted">{e.ip ?? ''}</td>
@@ -26,7 +28,9 @@ function Rows({ items, next, query }: { items: AuditEntry[]; next: string | null
       {next ? (
         <tr id="more">
           <td colspan={6}>
-            <button class="link" hx-get={`/settings/audit/rows?${query}`} hx-target="#more" hx-swap="outerHTML">Load more</button>
+            <button class="link" hx-get={`/settings/audit/rows?${query}`} hx-target="#more" hx-swap="outerHTML">
+              Load more
+            </button>
           </td>
         </tr>
       ) : null}
@@ -44,17 +48,40 @@ export function auditPages({ db }: ModuleDeps) {
       <Layout title="Audit log" active="/settings" principal={requirePrincipal(c)}>
         <h1>Audit log</h1>
         <form class="inline card" hx-get="/settings/audit/rows" hx-target="#audit-rows" hx-push-url="false">
-          <label>Actor <input name="actor" placeholder="user:ada@example.com" value={q.actor ?? ''} /></label>
-          <label>Action <input name="action" placeholder="auth.* or key.created" value={q.action ?? ''} /></label>
-          <label>Target <input name="target" value={q.target ?? ''} /></label>
-          <label>From <input name="from" type="datetime-local" /></label>
-          <label>To <input name="to" type="datetime-local" /></label>
+          <label>
+            Actor <input name="actor" placeholder="user:ada@example.com" value={q.actor ?? ''} />
+          </label>
+          <label>
+            Action <input name="action" placeholder="auth.* or key.created" value={q.action ?? ''} />
+          </label>
+          <label>
+            Target <input name="target" value={q.target ?? ''} />
+          </label>
+          <label>
+            From <input name="from" type="datetime-local" />
+          </label>
+          <label>
+            To <input name="to" type="datetime-local" />
+          </label>
           <button type="submit">Filter</button>
         </form>
-        {items.length === 0 ? <Empty>Nothing recorded yet. Every sign-in, key and setting change will appear here.</Empty> : null}
+        {items.length === 0 ? (
+          <Empty>Nothing recorded yet. Every sign-in, key and setting change will appear here.</Empty>
+        ) : null}
         <table class="table">
-          <thead><tr><th>When</th><th>Actor</th><th>Action</th><th>Target</th><th>Summary</th><th>IP</th></tr></thead>
-          <tbody id="audit-rows"><Rows items={items} next={next} query={new URL(c.req.url).searchParams} /></tbody>
+          <thead>
+            <tr>
+              <th>When</th>
+              <th>Actor</th>
+              <th>Action</th>
+              <th>Target</th>
+              <th>Summary</th>
+              <th>IP</th>
+            </tr>
+          </thead>
+          <tbody id="audit-rows">
+            <Rows items={items} next={next} query={new URL(c.req.url).searchParams} />
+          </tbody>
         </table>
       </Layout>,
     )
@@ -65,7 +92,17 @@ export function auditPages({ db }: ModuleDeps) {
     const { items, next } = await listAudit(db, { ...q, limit: q.limit ?? 50 })
     const query = new URL(c.req.url).searchParams
     query.delete('cursor')
-    return c.html(items.length || q.cursor ? <Rows items={items} next={next} query={query} /> : <tr><td colspan={6} class="empty">No entries match.</td></tr>)
+    return c.html(
+      items.length || q.cursor ? (
+        <Rows items={items} next={next} query={query} />
+      ) : (
+        <tr>
+          <td colspan={6} class="empty">
+            No entries match.
+          </td>
+        </tr>
+      ),
+    )
   })
 
   return app

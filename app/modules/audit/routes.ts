@@ -11,7 +11,9 @@ export function auditRoutes({ db }: ModuleDeps) {
   return new Hono<AppEnv>().get(
     '/api/v1/audit',
     access('admin'),
-    describe('Audit log: who changed what, newest first (filters: actor, action or prefix*, target, from, to)', ['audit']),
+    describe('Audit log: who changed what, newest first (filters: actor, action or prefix*, target, from, to)', [
+      'audit',
+    ]),
     validate('query', AuditQuery),
     async (c) => {
       const q = c.req.valid('query')

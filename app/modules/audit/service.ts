@@ -32,12 +32,21 @@ function rowOf(entry: AuditEntry, now: number): typeof auditLog.$inferInsert {
 }
 
 /** Writes one audit row for the request in `c`: who, what, target, request id and ip. */
-export const audit = (db: Db, c: Context<AppEnv>, entry: AuditInput, now = Date.now()) => writeAudit(db, requestEntry(c, entry), now)
+export const audit = (db: Db, c: Context<AppEnv>, entry: AuditInput, now = Date.now()) =>
+  writeAudit(db, requestEntry(c, entry), now)
 
 /** `audit`'s row, unwritten (to insert in the same transaction as the change it records). */
-export const auditRow = (c: Context<AppEnv>, entry: AuditInput, now = Date.now()) => ({ table: auditLog, row: rowOf(requestEntry(c, entry), now) })
+export const auditRow = (c: Context<AppEnv>, entry: AuditInput, now = Date.now()) => ({
+  table: auditLog,
+  row: rowOf(requestEntry(c, entry), now),
+})
 
-const requestEntry = (c: Context<AppEnv>, entry: AuditInput): AuditEntry => ({ ...entry, actor: entry.actor ?? actorOf(c.get('principal') ?? null), requestId: c.get('requestId'), ip: c.get('ip') })
+const requestEntry = (c: Context<AppEnv>, entry: AuditInput): AuditEntry => ({
+  ...entry,
+  actor: entry.actor ?? actorOf(c.get('principal') ?? null),
+  requestId: c.get('requestId'),
+  ip: c.get('ip'),
+})
 
 export type AuditFilter = {
   actor?: string
@@ -53,7 +62,12 @@ export async function listAudit(db: Db, f: AuditFilter) {
   const where: SQL[] = []
   if (f.actor) where.push(eq(auditLog.actor, f.actor))
   // "auth.*" style prefixes select a whole feature's actions; % and _ in the prefix match only themselves
-  if (f.action) where.push(f.action.endsWith('*') ? sql`${auditLog.action} like ${`${f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`} escape '\\'` : eq(auditLog.action, f.action))
+  if (f.action)
+    where.push(
+      f.action.endsWith('*')
+        ? sql`${auditLog.action} like ${`${f.action.slice(0, -1).replace(/[\\%_]/g, '\\$&')}%`} escape '\\'`
+        : eq(auditLog.action, f.action),
+    )
   if (f.target) where.push(eq(auditLog.target, f.target))
   if (f.from !== undefined) where.push(gte(auditLog.ts, f.from))
   if (f.to !== undefined) where.push(lte(auditLog.ts, f.to))

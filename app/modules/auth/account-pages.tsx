@@ -25,17 +25,29 @@ function TwoFactorPanel({ user, required }: { user: User; required: boolean }) {
       {user.totpEnabledAt ? (
         <>
           <p>On. Each sign-in asks for a code from your authenticator app.</p>
-          {required ? <p class="muted">Required for admins on this server.</p> : (
+          {required ? (
+            <p class="muted">Required for admins on this server.</p>
+          ) : (
             <form class="inline" hx-post="/settings/security/2fa/disable" hx-target="#twofactor" hx-swap="outerHTML">
-              <label>Password <input name="password" type="password" required autocomplete="current-password" /></label>
-              <button class="danger" type="submit">Turn off</button>
+              <label>
+                Password <input name="password" type="password" required autocomplete="current-password" />
+              </label>
+              <button class="danger" type="submit">
+                Turn off
+              </button>
             </form>
           )}
         </>
       ) : (
         <>
-          {required ? <ErrorBox message="Admins must turn on two-factor sign-in before using the dashboard." /> : <p>Off.</p>}
-          <button hx-post="/settings/security/2fa/setup" hx-target="#twofactor" hx-swap="outerHTML">Set up</button>
+          {required ? (
+            <ErrorBox message="Admins must turn on two-factor sign-in before using the dashboard." />
+          ) : (
+            <p>Off.</p>
+          )}
+          <button hx-post="/settings/security/2fa/setup" hx-target="#twofactor" hx-swap="outerHTML">
+            Set up
+          </button>
         </>
       )}
     </section>
@@ -57,13 +69,20 @@ export function accountPages(deps: ModuleDeps) {
     return c.html(
       <Layout title="Security" active="/settings" principal={requirePrincipal(c)}>
         <h1>My account</h1>
-        <p class="muted">{user.email} · {user.role}</p>
+        <p class="muted">
+          {user.email} · {user.role}
+        </p>
         <TwoFactorPanel user={user} required={required(user)} />
         <section class="card">
           <h2>Password</h2>
           <form class="stack" hx-post="/settings/security/password" hx-target="#password-result">
-            <label>Current password <input name="currentPassword" type="password" required autocomplete="current-password" /></label>
-            <label>New password <input name="newPassword" type="password" minlength={12} required autocomplete="new-password" /></label>
+            <label>
+              Current password <input name="currentPassword" type="password" required autocomplete="current-password" />
+            </label>
+            <label>
+              New password{' '}
+              <input name="newPassword" type="password" minlength={12} required autocomplete="new-password" />
+            </label>
             <button type="submit">Change password</button>
           </form>
           <div id="password-result"></div>
@@ -78,10 +97,18 @@ export function accountPages(deps: ModuleDeps) {
       <section id="twofactor" class="card">
         <h2>Two-factor sign-in</h2>
         <p>Add this key to your authenticator app (or open the link on your phone), then enter the code it shows.</p>
-        <p><code class="secret" id="totp-secret">{secret}</code></p>
-        <p><a href={uri}>Open in authenticator</a></p>
+        <p>
+          <code class="secret" id="totp-secret">
+            {secret}
+          </code>
+        </p>
+        <p>
+          <a href={uri}>Open in authenticator</a>
+        </p>
         <form class="inline" hx-post="/settings/security/2fa/enable" hx-target="#twofactor" hx-swap="outerHTML">
-          <label>Code <input name="code" inputmode="numeric" autocomplete="one-time-code" required pattern="[0-9]{6}" /></label>
+          <label>
+            Code <input name="code" inputmode="numeric" autocomplete="one-time-code" required pattern="[0-9]{6}" />
+          </label>
           <button type="submit">Turn on</button>
         </form>
       </section>,
@@ -95,8 +122,17 @@ export function accountPages(deps: ModuleDeps) {
     return c.html(
       <section id="twofactor" class="card">
         <h2>Two-factor sign-in is on</h2>
-        <p>Keep these recovery codes somewhere safe. Each works once if you lose your authenticator. They are shown only now.</p>
-        <ul class="codes">{codes.map((code) => <li><code>{code}</code></li>)}</ul>
+        <p>
+          Keep these recovery codes somewhere safe. Each works once if you lose your authenticator. They are shown only
+          now.
+        </p>
+        <ul class="codes">
+          {codes.map((code) => (
+            <li>
+              <code>{code}</code>
+            </li>
+          ))}
+        </ul>
         <a href="/">Continue to the dashboard</a>
       </section>,
     )

@@ -9,7 +9,13 @@ import { notFound } from '../../lib/errors.ts'
 export const KEY_PREFIX = 'hs_'
 export const keyScopes = ['ingest'] as const
 
-export type NewKey = { name: string; role: Role; scopes: string[]; expiresAt?: number | null; createdBy?: string | null }
+export type NewKey = {
+  name: string
+  role: Role
+  scopes: string[]
+  expiresAt?: number | null
+  createdBy?: string | null
+}
 
 /** Creates a key: `hs_<8 hex>_<secret>`. Only its hash is stored; the key is returned once. */
 export async function createApiKey(db: Db, input: NewKey, now = Date.now()) {
@@ -17,7 +23,17 @@ export async function createApiKey(db: Db, input: NewKey, now = Date.now()) {
   const key = `${prefix}_${randomToken(32)}`
   const [row] = await db
     .insert(apiKeys)
-    .values({ id: newId(now), prefix, keyHash: sha256(key), name: input.name, role: input.role, scopes: input.scopes, createdBy: input.createdBy ?? null, createdAt: now, expiresAt: input.expiresAt ?? null })
+    .values({
+      id: newId(now),
+      prefix,
+      keyHash: sha256(key),
+      name: input.name,
+      role: input.role,
+      scopes: input.scopes,
+      createdBy: input.createdBy ?? null,
+      createdAt: now,
+      expiresAt: input.expiresAt ?? null,
+    })
     .returning()
   return { key, row: row! }
 }
@@ -33,7 +49,10 @@ export async function listApiKeys(db: Db, { limit, cursor }: { limit: number; cu
 }
 
 export async function revokeApiKey(db: Db, idOrPrefix: string, now = Date.now()) {
-  const [row] = await db.select().from(apiKeys).where(or(eq(apiKeys.id, idOrPrefix), eq(apiKeys.prefix, idOrPrefix)))
+  const [row] = await db
+    .select()
+    .from(apiKeys)
+    .where(or(eq(apiKeys.id, idOrPrefix), eq(apiKeys.prefix, idOrPrefix)))
   if (!row) throw notFound('API key')
   if (row.revokedAt) return row
   const [updated] = await db.update(apiKeys).set({ revokedAt: now }).where(eq(apiKeys.id, row.id)).returning()
@@ -41,7 +60,8 @@ export async function revokeApiKey(db: Db, idOrPrefix: string, now = Date.now())
 }
 
 /** How a key is described in the audit log. */
-export const keySummary = (k: ApiKey) => `${k.name}, role ${k.role}${k.scopes.length ? `, scopes ${k.scopes.join(',')}` : ''}`
+export const keySummary = (k: ApiKey) =>
+  `${k.name}, role ${k.role}${k.scopes.length ? `, scopes ${k.scopes.join(',')}` : ''}`
 
 export const publicKey = (k: ApiKey) => ({
   id: k.id,
@@ -73,13 +93,19 @@ export function createKeyStore(db: Db, { ttlMs = 10_000, touchEveryMs = 60_000 }
     if (row.expiresAt && row.expiresAt <= now) return { ok: false, reason: 'expired' }
     if (!row.lastUsedAt || now - row.lastUsedAt > touchEveryMs) {
       row.lastUsedAt = now // written at most once a minute per key, off the request's path
-      db.update(apiKeys).set({ lastUsedAt: now }).where(eq(apiKeys.id, row.id)).catch(() => {})
+      db.update(apiKeys)
+        .set({ lastUsedAt: now })
+        .where(eq(apiKeys.id, row.id))
+        .catch(() => {})
     }
     return { ok: true, key: row }
   }
 
   async function load(presented: string, now: number): Promise<KeyCheck> {
-    const [row] = await db.select().from(apiKeys).where(eq(apiKeys.keyHash, sha256(presented)))
+    const [row] = await db
+      .select()
+      .from(apiKeys)
+      .where(eq(apiKeys.keyHash, sha256(presented)))
     if (cache.size > 10_000) cache.clear()
     cache.set(presented, { row: row ?? null, at: now })
     return verdict(row ?? null, now)

@@ -14,7 +14,13 @@ export const invalidCredentials = () => new AppError(401, 'invalid_credentials',
 
 export function lockedError(user: User, now: number) {
   const seconds = Math.max(1, Math.ceil(((user.lockedUntil ?? now) - now) / 1000))
-  return new AppError(429, 'account_locked', `Too many failed sign-ins; try again in ${Math.ceil(seconds / 60)} min`, undefined, { 'Retry-After': String(seconds) })
+  return new AppError(
+    429,
+    'account_locked',
+    `Too many failed sign-ins; try again in ${Math.ceil(seconds / 60)} min`,
+    undefined,
+    { 'Retry-After': String(seconds) },
+  )
 }
 
 /** Checks email and password. Repeated failures lock the account for a while. */

@@ -28,11 +28,19 @@ function safeNext(next: string | undefined) {
   }
 }
 
-function LoginPage(props: { next?: string; error?: string; expired?: boolean; setupPending?: boolean; email?: string }) {
+function LoginPage(props: {
+  next?: string
+  error?: string
+  expired?: boolean
+  setupPending?: boolean
+  email?: string
+}) {
   return (
     <Bare title="Sign in">
       {props.expired ? <p class="notice">Your session has expired. Sign in again.</p> : null}
-      {props.setupPending ? <p class="notice">No user exists yet. Open the one-time setup link printed in the server console.</p> : null}
+      {props.setupPending ? (
+        <p class="notice">No user exists yet. Open the one-time setup link printed in the server console.</p>
+      ) : null}
       {props.error ? <ErrorBox message={props.error} /> : null}
       <form method="post" action="/login" class="stack">
         <input type="hidden" name="next" value={props.next ?? '/'} />
@@ -59,7 +67,14 @@ function SecondFactorPage(props: { ticket: string; next?: string; error?: string
         <input type="hidden" name="next" value={props.next ?? '/'} />
         <label>
           Code from your authenticator app (or a recovery code)
-          <input name="code" inputmode="numeric" autocomplete="one-time-code" required autofocus pattern="[0-9A-Za-z]{6,10}" />
+          <input
+            name="code"
+            inputmode="numeric"
+            autocomplete="one-time-code"
+            required
+            autofocus
+            pattern="[0-9A-Za-z]{6,10}"
+          />
         </label>
         <button type="submit">Verify</button>
       </form>
@@ -81,7 +96,8 @@ function SetupPage(props: { token: string; error?: string; details?: { field: st
           Name <input name="name" autocomplete="name" />
         </label>
         <label>
-          Password (12 characters or more) <input name="password" type="password" autocomplete="new-password" minlength={12} required />
+          Password (12 characters or more){' '}
+          <input name="password" type="password" autocomplete="new-password" minlength={12} required />
         </label>
         <button type="submit">Create admin and sign in</button>
       </form>
@@ -108,7 +124,9 @@ export function signInPages(deps: ModuleDeps) {
   app.get('/login', access('public'), async (c) => {
     if (c.get('principal')) return c.redirect('/', 302)
     const setupPending = (await countUsers(db)) === 0
-    return c.html(<LoginPage next={c.req.query('next')} expired={c.req.query('expired') === '1'} setupPending={setupPending} />)
+    return c.html(
+      <LoginPage next={c.req.query('next')} expired={c.req.query('expired') === '1'} setupPending={setupPending} />,
+    )
   })
 
   app.post('/login', access('public'), validate('form', LoginForm), async (c) => {
@@ -116,16 +134,30 @@ export function signInPages(deps: ModuleDeps) {
     try {
       loginLimit(c.get('ip'))
     } catch (error) {
-      await audit(db, c, { action: 'auth.login_throttled', target: form.email, actor: 'anonymous', summary: 'too many sign-in attempts from this address' })
+      await audit(db, c, {
+        action: 'auth.login_throttled',
+        target: form.email,
+        actor: 'anonymous',
+        summary: 'too many sign-in attempts from this address',
+      })
       throw error
     }
     const result = await checkPassword(db, policy, form.email, form.password)
     if (!result.ok) {
-      await audit(db, c, { action: 'auth.login_failed', target: form.email, actor: 'anonymous', summary: result.error.code })
+      await audit(db, c, {
+        action: 'auth.login_failed',
+        target: form.email,
+        actor: 'anonymous',
+        summary: result.error.code,
+      })
       for (const [k, v] of Object.entries(result.error.headers ?? {})) c.header(k, v)
-      return c.html(<LoginPage next={form.next} error={result.error.message} email={form.email} />, result.error.status as 401)
+      return c.html(
+        <LoginPage next={form.next} error={result.error.message} email={form.email} />,
+        result.error.status as 401,
+      )
     }
-    if (result.user.totpEnabledAt) return c.html(<SecondFactorPage ticket={issueTicket(deps.sealer, result.user.id)} next={form.next} />)
+    if (result.user.totpEnabledAt)
+      return c.html(<SecondFactorPage ticket={issueTicket(deps.sealer, result.user.id)} next={form.next} />)
     return startSession(c, result.user.id, result.user.email, form.next)
   })
 
@@ -135,11 +167,19 @@ export function signInPages(deps: ModuleDeps) {
     const userId = readTicket(deps.sealer, form.ticket)
     if (!userId) return c.html(<LoginPage error="That sign-in took too long; start again" />, 401)
     const user = await getUser(db, userId)
-    if (user.lockedUntil && user.lockedUntil > Date.now()) return c.html(<LoginPage error="Too many failed sign-ins; try again later" />, 429)
+    if (user.lockedUntil && user.lockedUntil > Date.now())
+      return c.html(<LoginPage error="Too many failed sign-ins; try again later" />, 429)
     if (!(await verifySecondFactor(db, deps.sealer, user, form.code))) {
       const error = await recordFailure(db, policy, user)
       await audit(db, c, { action: 'auth.2fa_failed', target: user.email, actor: 'anonymous' })
-      return c.html(<SecondFactorPage ticket={form.ticket} next={form.next} error={error.code === 'account_locked' ? error.message : 'That code is not valid'} />, error.status as 401)
+      return c.html(
+        <SecondFactorPage
+          ticket={form.ticket}
+          next={form.next}
+          error={error.code === 'account_locked' ? error.message : 'That code is not valid'}
+        />,
+        error.status as 401,
+      )
     }
     return startSession(c, user.id, user.email, form.next)
   })
@@ -156,26 +196,49 @@ export function signInPages(deps: ModuleDeps) {
   app.get('/setup', access('public'), async (c) => {
     const token = c.req.query('token') ?? ''
     if ((await countUsers(db)) > 0) return c.redirect('/login', 302)
-    if (!(await setupTokenValid(db, token))) throw new AppError(410, 'setup_link_invalid', 'This setup link has expired or was already used; restart the server for a new one')
+    if (!(await setupTokenValid(db, token)))
+      throw new AppError(
+        410,
+        'setup_link_invalid',
+        'This setup link has expired or was already used; restart the server for a new one',
+      )
     return c.html(<SetupPage token={token} />)
   })
 
-  app.post('/setup', access('public'), async (c, next) => {
-    // Re-render the form with the reasons instead of a bare error page.
-    await next()
-    const error = c.error
-    if (error instanceof AppError && error.status === 400 && !c.req.header('hx-request')) {
-      // The validator caches the parsed FormData itself, not a promise, so `.catch` on it would throw.
-      const form = await (async () => c.req.formData())().catch(() => null)
-      const token = String(form?.get('token') ?? '')
-      c.res = await c.html(<SetupPage token={token} error={error.message} details={Array.isArray(error.details) ? error.details : undefined} />, 400)
-    }
-  }, validate('form', SetupForm), async (c) => {
-    const form = c.req.valid('form')
-    const user = await completeSetup(db, form.token, form)
-    await audit(db, c, { action: 'auth.setup', target: user.email, actor: `user:${user.email}`, summary: 'first admin created from the setup link' })
-    return startSession(c, user.id, user.email, '/')
-  })
+  app.post(
+    '/setup',
+    access('public'),
+    async (c, next) => {
+      // Re-render the form with the reasons instead of a bare error page.
+      await next()
+      const error = c.error
+      if (error instanceof AppError && error.status === 400 && !c.req.header('hx-request')) {
+        // The validator caches the parsed FormData itself, not a promise, so `.catch` on it would throw.
+        const form = await (async () => c.req.formData())().catch(() => null)
+        const token = String(form?.get('token') ?? '')
+        c.res = await c.html(
+          <SetupPage
+            token={token}
+            error={error.message}
+            details={Array.isArray(error.details) ? error.details : undefined}
+          />,
+          400,
+        )
+      }
+    },
+    validate('form', SetupForm),
+    async (c) => {
+      const form = c.req.valid('form')
+      const user = await completeSetup(db, form.token, form)
+      await audit(db, c, {
+        action: 'auth.setup',
+        target: user.email,
+        actor: `user:${user.email}`,
+        summary: 'first admin created from the setup link',
+      })
+      return startSession(c, user.id, user.email, '/')
+    },
+  )
 
   return app
 }

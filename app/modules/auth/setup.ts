@@ -16,27 +16,46 @@ type FirstRun = { adminEmail?: string; adminPassword?: string; setupTtlMinutes: 
 export async function ensureFirstAdmin(db: Db, cfg: FirstRun, now = Date.now()) {
   if ((await countUsers(db)) > 0) return { kind: 'ready' as const }
   if (cfg.adminEmail && cfg.adminPassword) {
-    const user = await createUser(db, { email: cfg.adminEmail, password: cfg.adminPassword, role: 'admin', name: 'Admin' }, now)
+    const user = await createUser(
+      db,
+      { email: cfg.adminEmail, password: cfg.adminPassword, role: 'admin', name: 'Admin' },
+      now,
+    )
     return { kind: 'admin_created' as const, email: user.email }
   }
   const token = randomToken(24)
   await db.delete(setupTokens) // only the newest link works
-  await db.insert(setupTokens).values({ tokenHash: sha256(token), createdAt: now, expiresAt: now + minutes(cfg.setupTtlMinutes) })
+  await db
+    .insert(setupTokens)
+    .values({ tokenHash: sha256(token), createdAt: now, expiresAt: now + minutes(cfg.setupTtlMinutes) })
   return { kind: 'setup_link' as const, url: `${cfg.publicUrl}/setup?token=${token}` }
 }
 
 export async function setupTokenValid(db: Db, token: string, now = Date.now()) {
-  const [row] = await db.select().from(setupTokens).where(and(eq(setupTokens.tokenHash, sha256(token)), gt(setupTokens.expiresAt, now)))
+  const [row] = await db
+    .select()
+    .from(setupTokens)
+    .where(and(eq(setupTokens.tokenHash, sha256(token)), gt(setupTokens.expiresAt, now)))
   return Boolean(row)
 }
 
 /** Uses the setup link once to create the first admin. */
-export async function completeSetup(db: Db, token: string, input: { email: string; name?: string; password: string }, now = Date.now()) {
+export async function completeSetup(
+  db: Db,
+  token: string,
+  input: { email: string; name?: string; password: string },
+  now = Date.now(),
+) {
   if ((await countUsers(db)) > 0) throw conflict('Homeostat is already set up; sign in instead')
   const taken = await db
     .delete(setupTokens)
     .where(and(eq(setupTokens.tokenHash, sha256(token)), gt(setupTokens.expiresAt, now)))
     .returning()
-  if (!taken.length) throw new AppError(410, 'setup_link_invalid', 'This setup link has expired or was already used; restart the server for a new one')
+  if (!taken.length)
+    throw new AppError(
+      410,
+      'setup_link_invalid',
+      'This setup link has expired or was already used; restart the server for a new one',
+    )
   return createUser(db, { ...input, role: 'admin' }, now)
 }

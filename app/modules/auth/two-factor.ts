@@ -10,7 +10,14 @@ const otpauth = () => import('otpauth')
 
 const totpFor = async (user: User, secret: string) => {
   const OTPAuth = await otpauth()
-  return new OTPAuth.TOTP({ issuer: 'Homeostat', label: user.email, algorithm: 'SHA1', digits: 6, period: 30, secret: OTPAuth.Secret.fromBase32(secret) })
+  return new OTPAuth.TOTP({
+    issuer: 'Homeostat',
+    label: user.email,
+    algorithm: 'SHA1',
+    digits: 6,
+    period: 30,
+    secret: OTPAuth.Secret.fromBase32(secret),
+  })
 }
 
 /** The 30-second step the code belongs to (one step of clock drift either way), or null. */
@@ -23,20 +30,30 @@ async function matchingStep(user: User, secret: string, code: string, now: numbe
 export async function beginEnrolment(db: Db, sealer: Sealer, user: User) {
   if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
   const secret = new (await otpauth()).Secret({ size: 20 }).base32
-  await db.update(users).set({ totpSecret: sealer.seal(secret) }).where(eq(users.id, user.id))
+  await db
+    .update(users)
+    .set({ totpSecret: sealer.seal(secret) })
+    .where(eq(users.id, user.id))
   return { secret, uri: (await totpFor(user, secret)).toString() }
 }
 
-const newRecoveryCodes = () => Array.from({ length: 10 }, () => randomToken(8).replace(/[-_]/g, 'x').slice(0, 10).toLowerCase())
+const newRecoveryCodes = () =>
+  Array.from({ length: 10 }, () => randomToken(8).replace(/[-_]/g, 'x').slice(0, 10).toLowerCase())
 
 /** Confirms enrolment with a first code; returns recovery codes, shown once. */
 export async function confirmEnrolment(db: Db, sealer: Sealer, user: User, code: string, now = Date.now()) {
   if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
   if (!user.totpSecret) throw conflict('Start enrolment first')
   const step = await matchingStep(user, sealer.open(user.totpSecret), code, now)
-  if (step === null) throw new AppError(400, 'invalid_code', 'That code is not valid', [{ field: 'code', message: 'does not match the authenticator' }])
+  if (step === null)
+    throw new AppError(400, 'invalid_code', 'That code is not valid', [
+      { field: 'code', message: 'does not match the authenticator' },
+    ])
   const codes = newRecoveryCodes()
-  await db.update(users).set({ totpEnabledAt: now, totpLastStep: step, recoveryCodes: codes.map(sha256) }).where(eq(users.id, user.id))
+  await db
+    .update(users)
+    .set({ totpEnabledAt: now, totpLastStep: step, recoveryCodes: codes.map(sha256) })
+    .where(eq(users.id, user.id))
   return codes
 }
 
@@ -62,7 +79,10 @@ export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, cod
   const hash = sha256(trimmed)
   const codes = user.recoveryCodes ?? []
   if (!codes.some((c) => safeEqual(c, hash))) return false
-  await db.update(users).set({ recoveryCodes: codes.filter((c) => c !== hash) }).where(eq(users.id, user.id))
+  await db
+    .update(users)
+    .set({ recoveryCodes: codes.filter((c) => c !== hash) })
+    .where(eq(users.id, user.id))
   return true
 }
 

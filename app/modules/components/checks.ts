@@ -60,7 +60,9 @@ export function failureReason(error: unknown, timeoutMs: number) {
 }
 
 /** Runs one HTTP check now: a real request with a timeout covering the headers and the body read. */
-export async function runHttpCheck(c: Pick<Component, 'url' | 'method' | 'timeoutMs' | 'expectedStatus' | 'expectedBodyText'>) {
+export async function runHttpCheck(
+  c: Pick<Component, 'url' | 'method' | 'timeoutMs' | 'expectedStatus' | 'expectedBodyText'>,
+) {
   const timeoutMs = c.timeoutMs ?? DEFAULTS.timeoutMs
   const expected = c.expectedStatus ?? [...DEFAULTS.expectedStatus]
   const started = performance.now()
@@ -74,8 +76,15 @@ export async function runHttpCheck(c: Pick<Component, 'url' | 'method' | 'timeou
     const wantText = c.expectedBodyText && c.method !== 'HEAD'
     const body = wantText ? await readText(res, MAX_BODY_BYTES) : (await res.body?.cancel().catch(() => {}), '')
     const latencyMs = Math.round((performance.now() - started) * 10) / 10
-    if (!statusMatches(res.status, expected)) return { up: false, code: res.status, latencyMs, message: `status ${res.status} is not ${expected.join(', ')}` }
-    if (wantText && !body.includes(c.expectedBodyText!)) return { up: false, code: res.status, latencyMs, message: `body does not contain ${JSON.stringify(c.expectedBodyText)}` }
+    if (!statusMatches(res.status, expected))
+      return { up: false, code: res.status, latencyMs, message: `status ${res.status} is not ${expected.join(', ')}` }
+    if (wantText && !body.includes(c.expectedBodyText!))
+      return {
+        up: false,
+        code: res.status,
+        latencyMs,
+        message: `body does not contain ${JSON.stringify(c.expectedBodyText)}`,
+      }
     return { up: true, code: res.status, latencyMs, message: null }
   } catch (error) {
     return { up: false, code: null, latencyMs: null, message: failureReason(error, timeoutMs) }
@@ -109,7 +118,10 @@ export async function runComponentChecks(deps: Deps, now: number) {
     await reportOutcome(db, `component:${c.name}`, { ok: r.up, ...(r.message ? { error: r.message } : {}) }, r.ts)
   }
 
-  const due = await db.select().from(components).where(and(eq(components.checkType, 'http'), lte(components.nextCheckAt, now + DUE_SLACK_MS)))
+  const due = await db
+    .select()
+    .from(components)
+    .where(and(eq(components.checkType, 'http'), lte(components.nextCheckAt, now + DUE_SLACK_MS)))
   const claimed: Component[] = []
   for (const c of due) {
     const won = await db
@@ -123,10 +135,18 @@ export async function runComponentChecks(deps: Deps, now: number) {
     const r = await runHttpCheck(c)
     counts.checked++
     counts[r.up ? 'up' : 'down']++
-    await record(c, { ts: now, source: 'http', ...r, metrics: r.latencyMs !== null ? [{ name: 'latency_ms', value: r.latencyMs }] : [] })
+    await record(c, {
+      ts: now,
+      source: 'http',
+      ...r,
+      metrics: r.latencyMs !== null ? [{ name: 'latency_ms', value: r.latencyMs }] : [],
+    })
   })
 
-  const late = await db.select().from(components).where(and(eq(components.checkType, 'push'), lte(components.nextCheckAt, now)))
+  const late = await db
+    .select()
+    .from(components)
+    .where(and(eq(components.checkType, 'push'), lte(components.nextCheckAt, now)))
   for (const c of late) {
     const step = c.expectedIntervalSeconds! * 1000
     let deadline = c.nextCheckAt!
@@ -141,9 +161,18 @@ export async function runComponentChecks(deps: Deps, now: number) {
     await record(c, { ts: now, up: false, source: 'missed', message: 'missed heartbeat' })
   }
 
-  const old = await db.select({ id: statusHistory.id }).from(statusHistory).where(sql`${statusHistory.ts} < ${now - deps.historyDays * 86_400_000}`).limit(PURGE_BATCH)
+  const old = await db
+    .select({ id: statusHistory.id })
+    .from(statusHistory)
+    .where(sql`${statusHistory.ts} < ${now - deps.historyDays * 86_400_000}`)
+    .limit(PURGE_BATCH)
   if (old.length) {
-    await db.delete(statusHistory).where(inArray(statusHistory.id, old.map((r) => r.id)))
+    await db.delete(statusHistory).where(
+      inArray(
+        statusHistory.id,
+        old.map((r) => r.id),
+      ),
+    )
     counts.purged = old.length
   }
   return counts

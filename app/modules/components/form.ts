@@ -48,7 +48,11 @@ function toInput(form: ComponentForm) {
             method: text(form.method),
             intervalSeconds: num(form.intervalSeconds),
             timeoutMs: num(form.timeoutMs),
-            expectedStatus: text(form.expectedStatus)?.split(/[\s,]+/).filter(Boolean).map((s) => (/^\d+$/.test(s) ? Number(s) : s)) ?? null,
+            expectedStatus:
+              text(form.expectedStatus)
+                ?.split(/[\s,]+/)
+                .filter(Boolean)
+                .map((s) => (/^\d+$/.test(s) ? Number(s) : s)) ?? null,
             expectedBodyText: text(form.expectedBodyText) ?? null,
           },
         }),
@@ -56,7 +60,10 @@ function toInput(form: ComponentForm) {
   return { input, errors }
 }
 
-function parse<S extends typeof ComponentBody | typeof ComponentPatch>(schema: S, form: ComponentForm): v.InferOutput<S> {
+function parse<S extends typeof ComponentBody | typeof ComponentPatch>(
+  schema: S,
+  form: ComponentForm,
+): v.InferOutput<S> {
   const { input, errors } = toInput(form)
   const result = v.safeParse(schema, input)
   const details = [...errors, ...(result.success ? [] : issuesToDetails(result.issues))]

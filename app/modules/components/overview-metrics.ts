@@ -39,7 +39,11 @@ export function plan(from: number, to: number, marks: Map<number, number>): Segm
   return out
 }
 
-const nameIn = (names: string[]) => sql`s.name in (${sql.join(names.map((n) => sql`${n}`), sql`, `)})`
+const nameIn = (names: string[]) =>
+  sql`s.name in (${sql.join(
+    names.map((n) => sql`${n}`),
+    sql`, `,
+  )})`
 
 /**
  * A correlated subquery aggregating one series' part of a segment: `agg` over the rollup rows
@@ -62,8 +66,14 @@ export async function sumsByComponent(db: Db, names: string[], segs: Segment[]) 
   const out = new Map<string, Map<string | null, number>>(names.map((n) => [n, new Map()]))
   if (!segs.length) return out
   const cols = segs.map((seg, i) => sql`, ${perSeries(seg, (c) => sql`sum(${c})`, 'sum')} as ${col(i)}`)
-  const total = sql.join(segs.map((_, i) => sql`total(${col(i)})`), sql` + `)
-  const seen = sql.join(segs.map((_, i) => sql`count(${col(i)})`), sql` + `)
+  const total = sql.join(
+    segs.map((_, i) => sql`total(${col(i)})`),
+    sql` + `,
+  )
+  const seen = sql.join(
+    segs.map((_, i) => sql`count(${col(i)})`),
+    sql` + `,
+  )
   const rows = await db.all<{ name: string; comp: string | null; v: number; n: number }>(sql`
     select name, json_extract(labels, '$.component') as comp, ${total} as v, ${seen} as n from (
       select s.name as name, s.labels as labels ${sql.join(cols, sql``)} from series s where ${nameIn(names)}
@@ -79,7 +89,10 @@ function mergeEncoded(into: Sketch, text: string) {
     const z = Number(zero)
     into.zero += z
     into.count += z
-    for (const [part, store] of [[pos, into.pos], [neg, into.neg]] as const) {
+    for (const [part, store] of [
+      [pos, into.pos],
+      [neg, into.neg],
+    ] as const) {
       if (!part) continue
       for (const pair of part.split(',')) {
         const at = pair.indexOf(':')
@@ -105,7 +118,9 @@ export async function quantileByComponent(db: Db, name: string, q: number, segs:
   }
   if (segs.length) {
     const sepOf = (seg: Segment) => (seg.res === null ? ',' : ';')
-    const cols = segs.map((seg, i) => sql`, ${perSeries(seg, (c) => sql`group_concat(${c}, ${sepOf(seg)})`, 'sketch')} as ${col(i)}`)
+    const cols = segs.map(
+      (seg, i) => sql`, ${perSeries(seg, (c) => sql`group_concat(${c}, ${sepOf(seg)})`, 'sketch')} as ${col(i)}`,
+    )
     const outer = segs.map((seg, i) => sql`group_concat(${col(i)}, ${sepOf(seg)}) as ${col(i)}`)
     const rows = await db.all<Record<string, string | null>>(sql`
       select comp, ${sql.join(outer, sql`, `)} from (

@@ -10,11 +10,18 @@ const HOUR = 3_600_000
 const DAY = 86_400_000
 
 export const formatRange = (ms: number) =>
-  ms % DAY === 0 && ms > DAY ? `${ms / DAY}d` : ms % HOUR === 0 ? `${ms / HOUR}h` : ms % 60_000 === 0 ? `${ms / 60_000}m` : `${ms}ms`
+  ms % DAY === 0 && ms > DAY
+    ? `${ms / DAY}d`
+    : ms % HOUR === 0
+      ? `${ms / HOUR}h`
+      : ms % 60_000 === 0
+        ? `${ms / 60_000}m`
+        : `${ms}ms`
 
 const sumOf = (m: Map<string | null, number>) => [...m.values()].reduce((a, b) => a + b, 0)
 const SUMMED = ['agent_requests_total', 'agent_errors_total', TOKENS_METRIC, COST_METRIC]
-const round = (n: number | null | undefined, digits = 4) => (n === null || n === undefined ? null : Math.round(n * 10 ** digits) / 10 ** digits)
+const round = (n: number | null | undefined, digits = 4) =>
+  n === null || n === undefined ? null : Math.round(n * 10 ** digits) / 10 ** digits
 
 /**
  * The dashboard's data for a range: per component its current status, time-weighted uptime, error
@@ -37,7 +44,12 @@ export async function overview(db: Db, range: number, now: number) {
     quantileByComponent(db, 'llm_latency_ms', 0.95, segs),
     quantileByComponent(db, 'latency_ms', 0.95, segs),
   ])
-  const [requests, errors, tokens, cost] = SUMMED.map((n) => sums.get(n)!) as [Map<string | null, number>, Map<string | null, number>, Map<string | null, number>, Map<string | null, number>]
+  const [requests, errors, tokens, cost] = SUMMED.map((n) => sums.get(n)!) as [
+    Map<string | null, number>,
+    Map<string | null, number>,
+    Map<string | null, number>,
+    Map<string | null, number>,
+  ]
   const items = list.map((c) => {
     const req = requests.get(c.name) ?? null
     const err = errors.get(c.name) ?? null

@@ -15,9 +15,27 @@ import { parseCreateForm, parseEditForm } from './form.ts'
 import { formatRange, overview } from './overview.ts'
 import { checkSummary } from './routes.ts'
 import { IdParam, OverviewQuery } from './schema.ts'
-import { createComponent, deleteComponent, getComponent, httpConfig, listComponents, rotateToken, safeUrl, updateComponent } from './service.ts'
+import {
+  createComponent,
+  deleteComponent,
+  getComponent,
+  httpConfig,
+  listComponents,
+  rotateToken,
+  safeUrl,
+  updateComponent,
+} from './service.ts'
 import { componentUptime } from './uptime.ts'
-import { ComponentFormView, HistoryTable, ms, OverviewTiles, pct, Sparkline, StatusPill, StatusStrip } from './views.tsx'
+import {
+  ComponentFormView,
+  HistoryTable,
+  ms,
+  OverviewTiles,
+  pct,
+  Sparkline,
+  StatusPill,
+  StatusStrip,
+} from './views.tsx'
 
 const FormBody = v.record(v.string(), v.string())
 const DAY = 86_400_000
@@ -43,23 +61,57 @@ export function componentPages(deps: ModuleDeps) {
       <Layout title="Components" active="/components" principal={requirePrincipal(c)}>
         <div class="page-head">
           <h1>Components</h1>
-          {canWrite(c) ? <a class="button" href="/new/component">New component</a> : null}
+          {canWrite(c) ? (
+            <a class="button" href="/new/component">
+              New component
+            </a>
+          ) : null}
         </div>
-        <p class="muted">Agents, services, models, workflows, databases and vector stores, each watched by an HTTP check or a push heartbeat.</p>
+        <p class="muted">
+          Agents, services, models, workflows, databases and vector stores, each watched by an HTTP check or a push
+          heartbeat.
+        </p>
         {items.length === 0 ? (
-          <Empty>No components yet.{canWrite(c) ? ' Create one to start checking it.' : ' An operator can add them.'}</Empty>
+          <Empty>
+            No components yet.{canWrite(c) ? ' Create one to start checking it.' : ' An operator can add them.'}
+          </Empty>
         ) : (
           <table class="table" id="components">
-            <thead><tr><th>Name</th><th>Kind</th><th>Check</th><th>Status</th><th>Since</th><th>Last result</th></tr></thead>
+            <thead>
+              <tr>
+                <th>Name</th>
+                <th>Kind</th>
+                <th>Check</th>
+                <th>Status</th>
+                <th>Since</th>
+                <th>Last result</th>
+              </tr>
+            </thead>
             <tbody>
               {items.map((x) => (
                 <tr data-component={x.name}>
-                  <td><a href={`/components/${x.id}`}>{x.name}</a></td>
+                  <td>
+                    <a href={`/components/${x.id}`}>{x.name}</a>
+                  </td>
                   <td>{x.kind.replace('_', ' ')}</td>
-                  <td>{x.checkType === 'http' ? <span>{x.method} <code>{safeUrl(x.url!)}</code> every {x.intervalSeconds}s</span> : <span>push every {x.expectedIntervalSeconds}s (+{x.graceSeconds}s)</span>}</td>
-                  <td><StatusPill state={x.status} /></td>
+                  <td>
+                    {x.checkType === 'http' ? (
+                      <span>
+                        {x.method} <code>{safeUrl(x.url!)}</code> every {x.intervalSeconds}s
+                      </span>
+                    ) : (
+                      <span>
+                        push every {x.expectedIntervalSeconds}s (+{x.graceSeconds}s)
+                      </span>
+                    )}
+                  </td>
+                  <td>
+                    <StatusPill state={x.status} />
+                  </td>
                   <td class="nowrap">{when(x.statusSince)}</td>
-                  <td>{x.lastCheckAt ? `${when(x.lastCheckAt)}${x.lastMessage ? ` — ${x.lastMessage}` : ''}` : 'not yet'}</td>
+                  <td>
+                    {x.lastCheckAt ? `${when(x.lastCheckAt)}${x.lastMessage ? ` — ${x.lastMessage}` : ''}` : 'not yet'}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -72,7 +124,9 @@ export function componentPages(deps: ModuleDeps) {
   app.get('/new/component', access('operator'), (c) =>
     c.html(
       <Layout title="New component" active="/components" principal={requirePrincipal(c)}>
-        <p><a href="/components">← Components</a></p>
+        <p>
+          <a href="/components">← Components</a>
+        </p>
         <h1>New component</h1>
         <ComponentFormView action="/components" />
       </Layout>,
@@ -89,7 +143,12 @@ export function componentPages(deps: ModuleDeps) {
     const x = await getComponent(db, c.req.valid('param').id)
     const [uptime, rows] = await Promise.all([
       componentUptime(db, x.id, now()),
-      db.select().from(statusHistory).where(eq(statusHistory.componentId, x.id)).orderBy(desc(statusHistory.ts), desc(statusHistory.id)).limit(120),
+      db
+        .select()
+        .from(statusHistory)
+        .where(eq(statusHistory.componentId, x.id))
+        .orderBy(desc(statusHistory.ts), desc(statusHistory.id))
+        .limit(120),
     ])
     const write = canWrite(c)
     const token = write && x.pushTokenSealed ? sealer.open(x.pushTokenSealed) : null
@@ -97,22 +156,46 @@ export function componentPages(deps: ModuleDeps) {
     const http = httpConfig(x)
     return c.html(
       <Layout title={x.name} active="/components" principal={requirePrincipal(c)}>
-        <p><a href="/components">← Components</a></p>
+        <p>
+          <a href="/components">← Components</a>
+        </p>
         <div class="page-head">
-          <h1>{x.name} <StatusPill state={x.status} /></h1>
+          <h1>
+            {x.name} <StatusPill state={x.status} />
+          </h1>
         </div>
         <p class="muted">
-          {x.kind.replace('_', ' ')}{x.description ? ` · ${x.description}` : ''}
-          {Object.entries(x.labels).map(([k, val]) => <span class="badge">{k}={val}</span>)}
+          {x.kind.replace('_', ' ')}
+          {x.description ? ` · ${x.description}` : ''}
+          {Object.entries(x.labels).map(([k, val]) => (
+            <span class="badge">
+              {k}={val}
+            </span>
+          ))}
         </p>
         <div class="tiles">
           <div class={`tile ${x.status === 'up' ? 'ok' : x.status === 'down' ? 'bad' : ''}`}>
-            <span class="label">Status</span><strong>{x.status}</strong><span class="muted">since {when(x.statusSince)}</span>
+            <span class="label">Status</span>
+            <strong>{x.status}</strong>
+            <span class="muted">since {when(x.statusSince)}</span>
           </div>
-          <div class="tile"><span class="label">Uptime 24h</span><strong data-uptime="24h">{pct(uptime['24h'])}</strong></div>
-          <div class="tile"><span class="label">Uptime 7d</span><strong data-uptime="7d">{pct(uptime['7d'])}</strong></div>
-          <div class="tile"><span class="label">Uptime 30d</span><strong data-uptime="30d">{pct(uptime['30d'])}</strong></div>
-          <div class="tile"><span class="label">Last latency</span><strong>{ms(x.lastLatencyMs)}</strong><span class="muted">{x.lastMessage ?? ''}</span></div>
+          <div class="tile">
+            <span class="label">Uptime 24h</span>
+            <strong data-uptime="24h">{pct(uptime['24h'])}</strong>
+          </div>
+          <div class="tile">
+            <span class="label">Uptime 7d</span>
+            <strong data-uptime="7d">{pct(uptime['7d'])}</strong>
+          </div>
+          <div class="tile">
+            <span class="label">Uptime 30d</span>
+            <strong data-uptime="30d">{pct(uptime['30d'])}</strong>
+          </div>
+          <div class="tile">
+            <span class="label">Last latency</span>
+            <strong>{ms(x.lastLatencyMs)}</strong>
+            <span class="muted">{x.lastMessage ?? ''}</span>
+          </div>
         </div>
         <section class="card">
           <h2>Status history</h2>
@@ -125,10 +208,22 @@ export function componentPages(deps: ModuleDeps) {
         {pushUrl ? (
           <section class="card">
             <h2>Push URL</h2>
-            <p class="muted">Call it at least every {x.expectedIntervalSeconds} s (grace {x.graceSeconds} s); it works as an Uptime Kuma push URL. The token in it is the credential: keep it secret.</p>
-            <code class="secret" id="push-url">{pushUrl}?status=up&msg=OK&ping=</code>
+            <p class="muted">
+              Call it at least every {x.expectedIntervalSeconds} s (grace {x.graceSeconds} s); it works as an Uptime
+              Kuma push URL. The token in it is the credential: keep it secret.
+            </p>
+            <code class="secret" id="push-url">
+              {pushUrl}?status=up&msg=OK&ping=
+            </code>
             <pre>{`curl -fsS "${pushUrl}?status=up&msg=OK&ping=42"`}</pre>
-            <button class="small" hx-post={`/components/${x.id}/rotate-token`} hx-confirm="Make a new token? The current push URL stops working." hx-swap="none">Rotate token</button>
+            <button
+              class="small"
+              hx-post={`/components/${x.id}/rotate-token`}
+              hx-confirm="Make a new token? The current push URL stops working."
+              hx-swap="none"
+            >
+              Rotate token
+            </button>
           </section>
         ) : x.checkType === 'push' ? (
           <p class="muted">A push component: operators see its push URL here.</p>
@@ -141,12 +236,23 @@ export function componentPages(deps: ModuleDeps) {
           <section>
             <h2>Check configuration</h2>
             <ComponentFormView c={x} action={`/components/${x.id}`} />
-            <button class="danger" hx-post={`/components/${x.id}/delete`} hx-confirm={`Delete ${x.name} and its status history? Its metrics stay.`} hx-swap="none">Delete component</button>
+            <button
+              class="danger"
+              hx-post={`/components/${x.id}/delete`}
+              hx-confirm={`Delete ${x.name} and its status history? Its metrics stay.`}
+              hx-swap="none"
+            >
+              Delete component
+            </button>
           </section>
         ) : http ? (
           <section class="card">
             <h2>Check configuration</h2>
-            <p>{http.method} <code>{safeUrl(http.url)}</code> every {http.intervalSeconds} s, timeout {http.timeoutMs} ms, expecting {http.expectedStatus.join(', ')}{http.expectedBodyText ? ` and “${http.expectedBodyText}” in the body` : ''}.</p>
+            <p>
+              {http.method} <code>{safeUrl(http.url)}</code> every {http.intervalSeconds} s, timeout {http.timeoutMs}{' '}
+              ms, expecting {http.expectedStatus.join(', ')}
+              {http.expectedBodyText ? ` and “${http.expectedBodyText}” in the body` : ''}.
+            </p>
           </section>
         ) : null}
       </Layout>,
@@ -156,7 +262,11 @@ export function componentPages(deps: ModuleDeps) {
   app.post('/components/:id', access('operator'), validate('param', IdParam), validate('form', FormBody), async (c) => {
     const before = await getComponent(db, c.req.valid('param').id)
     const row = await updateComponent(deps, before.id, parseEditForm(c.req.valid('form')), now())
-    await audit(db, c, { action: 'component.updated', target: row.name, summary: `${before.name !== row.name ? `renamed from ${before.name}; ` : ''}${checkSummary(row)}` })
+    await audit(db, c, {
+      action: 'component.updated',
+      target: row.name,
+      summary: `${before.name !== row.name ? `renamed from ${before.name}; ` : ''}${checkSummary(row)}`,
+    })
     return hxRedirect(c, `/components/${row.id}`)
   })
 

@@ -69,7 +69,8 @@ export function costDeriver(db: Db): Derive {
   return async (samples: Sample[]) => {
     if (!samples.some((s) => s.name === TOKENS_METRIC)) return []
     const explicit = new Set<string>()
-    for (const s of samples) if (s.name === COST_METRIC) explicit.add(`${fingerprintOf(COST_METRIC, canonicalLabels(s.labels))}@${s.ts}`)
+    for (const s of samples)
+      if (s.name === COST_METRIC) explicit.add(`${fingerprintOf(COST_METRIC, canonicalLabels(s.labels))}@${s.ts}`)
     const out = new Map<string, Sample>()
     for (const s of samples) {
       if (s.name !== TOKENS_METRIC) continue
@@ -108,16 +109,28 @@ export async function getPrice(db: Db, id: string) {
 }
 
 async function assertFree(db: Db, model: string, effectiveFrom: number, exceptId?: string) {
-  const [row] = await db.select({ id: prices.id }).from(prices).where(and(eq(prices.model, model), eq(prices.effectiveFrom, effectiveFrom)))
+  const [row] = await db
+    .select({ id: prices.id })
+    .from(prices)
+    .where(and(eq(prices.model, model), eq(prices.effectiveFrom, effectiveFrom)))
   if (row && row.id !== exceptId) throw conflict(`A price for ${model} from ${toIso(effectiveFrom)} already exists`)
 }
 
-const isUnique = (error: unknown) => /UNIQUE constraint failed/i.test(String((error as { cause?: unknown })?.cause ?? error))
+const isUnique = (error: unknown) =>
+  /UNIQUE constraint failed/i.test(String((error as { cause?: unknown })?.cause ?? error))
 
 export async function createPrice(db: Db, input: PriceInput, now = Date.now()) {
   const effectiveFrom = input.effectiveFrom ?? 0
   await assertFree(db, input.model, effectiveFrom)
-  const row = { id: newId(now), model: input.model, promptPer1M: input.promptPer1M, completionPer1M: input.completionPer1M, effectiveFrom, createdAt: now, updatedAt: now }
+  const row = {
+    id: newId(now),
+    model: input.model,
+    promptPer1M: input.promptPer1M,
+    completionPer1M: input.completionPer1M,
+    effectiveFrom,
+    createdAt: now,
+    updatedAt: now,
+  }
   try {
     await db.insert(prices).values(row)
   } catch (error) {
@@ -130,10 +143,24 @@ export async function createPrice(db: Db, input: PriceInput, now = Date.now()) {
 
 export async function updatePrice(db: Db, id: string, patch: Partial<PriceInput>, now = Date.now()) {
   const current = await getPrice(db, id)
-  const next = { ...current, ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)), updatedAt: now } as Price
-  if (next.model !== current.model || next.effectiveFrom !== current.effectiveFrom) await assertFree(db, next.model, next.effectiveFrom, id)
+  const next = {
+    ...current,
+    ...Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)),
+    updatedAt: now,
+  } as Price
+  if (next.model !== current.model || next.effectiveFrom !== current.effectiveFrom)
+    await assertFree(db, next.model, next.effectiveFrom, id)
   try {
-    await db.update(prices).set({ model: next.model, promptPer1M: next.promptPer1M, completionPer1M: next.completionPer1M, effectiveFrom: next.effectiveFrom, updatedAt: now }).where(eq(prices.id, id))
+    await db
+      .update(prices)
+      .set({
+        model: next.model,
+        promptPer1M: next.promptPer1M,
+        completionPer1M: next.completionPer1M,
+        effectiveFrom: next.effectiveFrom,
+        updatedAt: now,
+      })
+      .where(eq(prices.id, id))
   } catch (error) {
     if (isUnique(error)) throw conflict(`A price for ${next.model} from ${toIso(next.effectiveFrom)} already exists`)
     throw error

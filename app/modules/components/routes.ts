@@ -9,7 +9,16 @@ import { audit } from '../audit/service.ts'
 import { createMetricStore } from '../metrics/store.ts'
 import { overview } from './overview.ts'
 import { priceRoutes } from './prices-routes.ts'
-import { ComponentBody, ComponentPatch, HistoryQuery, IdParam, ListQuery, OverviewQuery, PushQuery, TokenParam } from './schema.ts'
+import {
+  ComponentBody,
+  ComponentPatch,
+  HistoryQuery,
+  IdParam,
+  ListQuery,
+  OverviewQuery,
+  PushQuery,
+  TokenParam,
+} from './schema.ts'
 import {
   componentJson,
   createComponent,
@@ -26,8 +35,16 @@ import {
 import { componentUptime } from './uptime.ts'
 
 /** A short description of a component's check for the audit log. */
-export const checkSummary = (c: { checkType: string; method: string | null; intervalSeconds: number | null; expectedIntervalSeconds: number | null; kind: string }) =>
-  c.checkType === 'http' ? `${c.kind}, http ${c.method} every ${c.intervalSeconds}s` : `${c.kind}, push every ${c.expectedIntervalSeconds}s`
+export const checkSummary = (c: {
+  checkType: string
+  method: string | null
+  intervalSeconds: number | null
+  expectedIntervalSeconds: number | null
+  kind: string
+}) =>
+  c.checkType === 'http'
+    ? `${c.kind}, http ${c.method} every ${c.intervalSeconds}s`
+    : `${c.kind}, push every ${c.expectedIntervalSeconds}s`
 
 export function componentsRoutes(deps: ModuleDeps) {
   const { db, sealer, config } = deps
@@ -35,74 +52,143 @@ export function componentsRoutes(deps: ModuleDeps) {
   const store = createMetricStore(db)
   const app = new Hono<AppEnv>()
   const tags = ['components']
-  const show = (c: Context<AppEnv>) => ({ sealer, publicUrl: config.PUBLIC_URL, showToken: allows(requirePrincipal(c), 'operator') })
-
-  app.get('/api/v1/components', access('viewer'), describe('List components with their current status', tags), validate('query', ListQuery), async (c) => {
-    const q = c.req.valid('query')
-    const { items, next } = await listComponents(db, { limit: q.limit ?? 100, cursor: q.cursor, kind: q.kind })
-    const opts = show(c)
-    return c.json({ items: items.map((x) => componentJson(x, opts)), next })
+  const show = (c: Context<AppEnv>) => ({
+    sealer,
+    publicUrl: config.PUBLIC_URL,
+    showToken: allows(requirePrincipal(c), 'operator'),
   })
 
-  app.post('/api/v1/components', access('operator'), describe('Create a component with an HTTP check or a push heartbeat', tags, 201), validate('json', ComponentBody), async (c) => {
-    const row = await createComponent(deps, c.req.valid('json'), now())
-    await audit(db, c, { action: 'component.created', target: row.name, summary: checkSummary(row) })
-    return c.json(componentJson(row, show(c), { uptime: { '24h': null, '7d': null, '30d': null } }), 201)
-  })
+  app.get(
+    '/api/v1/components',
+    access('viewer'),
+    describe('List components with their current status', tags),
+    validate('query', ListQuery),
+    async (c) => {
+      const q = c.req.valid('query')
+      const { items, next } = await listComponents(db, { limit: q.limit ?? 100, cursor: q.cursor, kind: q.kind })
+      const opts = show(c)
+      return c.json({ items: items.map((x) => componentJson(x, opts)), next })
+    },
+  )
 
-  app.get('/api/v1/components/:id', access('viewer'), describe('A component: configuration, current status and uptime % over 24h, 7d and 30d', tags), validate('param', IdParam), async (c) => {
-    const row = await getComponent(db, c.req.valid('param').id)
-    return c.json(componentJson(row, show(c), { uptime: await componentUptime(db, row.id, now()) }))
-  })
+  app.post(
+    '/api/v1/components',
+    access('operator'),
+    describe('Create a component with an HTTP check or a push heartbeat', tags, 201),
+    validate('json', ComponentBody),
+    async (c) => {
+      const row = await createComponent(deps, c.req.valid('json'), now())
+      await audit(db, c, { action: 'component.created', target: row.name, summary: checkSummary(row) })
+      return c.json(componentJson(row, show(c), { uptime: { '24h': null, '7d': null, '30d': null } }), 201)
+    },
+  )
 
-  app.patch('/api/v1/components/:id', access('operator'), describe('Change a component; http or push fields merge into the current check', tags), validate('param', IdParam), validate('json', ComponentPatch), async (c) => {
-    const before = await getComponent(db, c.req.valid('param').id)
-    const row = await updateComponent(deps, before.id, c.req.valid('json'), now())
-    const changed = Object.keys(c.req.valid('json')).join(', ')
-    await audit(db, c, { action: 'component.updated', target: row.name, summary: `${before.name !== row.name ? `renamed from ${before.name}; ` : ''}changed ${changed || 'nothing'}; ${checkSummary(row)}` })
-    return c.json(componentJson(row, show(c), { uptime: await componentUptime(db, row.id, now()) }))
-  })
+  app.get(
+    '/api/v1/components/:id',
+    access('viewer'),
+    describe('A component: configuration, current status and uptime % over 24h, 7d and 30d', tags),
+    validate('param', IdParam),
+    async (c) => {
+      const row = await getComponent(db, c.req.valid('param').id)
+      return c.json(componentJson(row, show(c), { uptime: await componentUptime(db, row.id, now()) }))
+    },
+  )
 
-  app.delete('/api/v1/components/:id', access('operator'), describe('Delete a component and its status history (its metrics stay)', tags, 204), validate('param', IdParam), async (c) => {
-    const row = await deleteComponent(db, c.req.valid('param').id)
-    await audit(db, c, { action: 'component.deleted', target: row.name, summary: checkSummary(row) })
-    return c.body(null, 204)
-  })
+  app.patch(
+    '/api/v1/components/:id',
+    access('operator'),
+    describe('Change a component; http or push fields merge into the current check', tags),
+    validate('param', IdParam),
+    validate('json', ComponentPatch),
+    async (c) => {
+      const before = await getComponent(db, c.req.valid('param').id)
+      const row = await updateComponent(deps, before.id, c.req.valid('json'), now())
+      const changed = Object.keys(c.req.valid('json')).join(', ')
+      await audit(db, c, {
+        action: 'component.updated',
+        target: row.name,
+        summary: `${before.name !== row.name ? `renamed from ${before.name}; ` : ''}changed ${changed || 'nothing'}; ${checkSummary(row)}`,
+      })
+      return c.json(componentJson(row, show(c), { uptime: await componentUptime(db, row.id, now()) }))
+    },
+  )
 
-  app.post('/api/v1/components/:id/rotate-token', access('operator'), describe('Replace a push component\'s token; the old URL stops working', tags), validate('param', IdParam), async (c) => {
-    const row = await rotateToken(deps, c.req.valid('param').id, now())
-    await audit(db, c, { action: 'component.token_rotated', target: row.name })
-    return c.json(componentJson(row, show(c)))
-  })
+  app.delete(
+    '/api/v1/components/:id',
+    access('operator'),
+    describe('Delete a component and its status history (its metrics stay)', tags, 204),
+    validate('param', IdParam),
+    async (c) => {
+      const row = await deleteComponent(db, c.req.valid('param').id)
+      await audit(db, c, { action: 'component.deleted', target: row.name, summary: checkSummary(row) })
+      return c.body(null, 204)
+    },
+  )
 
-  app.get('/api/v1/components/:id/history', access('viewer'), describe('Status history, newest first: from, to, limit, cursor', tags), validate('param', IdParam), validate('query', HistoryQuery), async (c) => {
-    const row = await getComponent(db, c.req.valid('param').id)
-    const q = c.req.valid('query')
-    const { items, next } = await listHistory(db, row.id, { ...q, limit: q.limit ?? 100 })
-    return c.json({ items: items.map(historyJson), next })
-  })
+  app.post(
+    '/api/v1/components/:id/rotate-token',
+    access('operator'),
+    describe("Replace a push component's token; the old URL stops working", tags),
+    validate('param', IdParam),
+    async (c) => {
+      const row = await rotateToken(deps, c.req.valid('param').id, now())
+      await audit(db, c, { action: 'component.token_rotated', target: row.name })
+      return c.json(componentJson(row, show(c)))
+    },
+  )
+
+  app.get(
+    '/api/v1/components/:id/history',
+    access('viewer'),
+    describe('Status history, newest first: from, to, limit, cursor', tags),
+    validate('param', IdParam),
+    validate('query', HistoryQuery),
+    async (c) => {
+      const row = await getComponent(db, c.req.valid('param').id)
+      const q = c.req.valid('query')
+      const { items, next } = await listHistory(db, row.id, { ...q, limit: q.limit ?? 100 })
+      return c.json({ items: items.map(historyJson), next })
+    },
+  )
 
   // Uptime Kuma push monitors: the token in the URL is the credential.
-  app.on(['GET', 'POST'], '/api/v1/push/:token', access('public'), describe('Heartbeat push (Uptime Kuma compatible): ?status=up|down&msg=&ping=', ['push']), validate('param', TokenParam), validate('query', PushQuery), async (c) => {
-    const comp = await findByToken(db, c.req.valid('param').token)
-    if (!comp || comp.checkType !== 'push') throw notFound('Push token')
-    const q = c.req.valid('query')
-    const ts = now()
-    await recordResult({ db, store }, comp, {
-      ts,
-      up: q.status === 'up',
-      source: 'push',
-      message: q.msg || null,
-      latencyMs: q.ping ?? null,
-      metrics: q.ping !== undefined ? [{ name: 'ping_ms', value: q.ping }] : [],
-      nextCheckAt: ts + (comp.expectedIntervalSeconds! + comp.graceSeconds!) * 1000,
-    })
-    return c.json({ ok: true })
-  })
+  app.on(
+    ['GET', 'POST'],
+    '/api/v1/push/:token',
+    access('public'),
+    describe('Heartbeat push (Uptime Kuma compatible): ?status=up|down&msg=&ping=', ['push']),
+    validate('param', TokenParam),
+    validate('query', PushQuery),
+    async (c) => {
+      const comp = await findByToken(db, c.req.valid('param').token)
+      if (!comp || comp.checkType !== 'push') throw notFound('Push token')
+      const q = c.req.valid('query')
+      const ts = now()
+      await recordResult({ db, store }, comp, {
+        ts,
+        up: q.status === 'up',
+        source: 'push',
+        message: q.msg || null,
+        latencyMs: q.ping ?? null,
+        metrics: q.ping !== undefined ? [{ name: 'ping_ms', value: q.ping }] : [],
+        nextCheckAt: ts + (comp.expectedIntervalSeconds! + comp.graceSeconds!) * 1000,
+      })
+      return c.json({ ok: true })
+    },
+  )
 
-  app.get('/api/v1/metrics/overview', access('viewer'), describe('Dashboard data per component for a range (default 24h): status, uptime, error rate, p95 latency, tokens, cost; totals', ['metrics']), validate('query', OverviewQuery), async (c) => {
-    return c.json(await overview(db, c.req.valid('query').range ?? 86_400_000, now()))
-  })
+  app.get(
+    '/api/v1/metrics/overview',
+    access('viewer'),
+    describe(
+      'Dashboard data per component for a range (default 24h): status, uptime, error rate, p95 latency, tokens, cost; totals',
+      ['metrics'],
+    ),
+    validate('query', OverviewQuery),
+    async (c) => {
+      return c.json(await overview(db, c.req.valid('query').range ?? 86_400_000, now()))
+    },
+  )
 
   app.route('/', priceRoutes(deps))
   return app

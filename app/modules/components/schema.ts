@@ -19,7 +19,12 @@ const ComponentLabels = v.pipe(
 )
 
 const int = (min: number, max: number, unit = '') =>
-  v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(min, `must be at least ${min}${unit}`), v.maxValue(max, `must be at most ${max}${unit}`))
+  v.pipe(
+    v.number('must be a number'),
+    v.integer('must be a whole number'),
+    v.minValue(min, `must be at least ${min}${unit}`),
+    v.maxValue(max, `must be at most ${max}${unit}`),
+  )
 
 /** A status code (`204`) or an inclusive range (`"200-299"`), Uptime Kuma style. */
 const StatusSpec = v.union(
@@ -51,8 +56,18 @@ const httpFields = {
   method: v.optional(v.picklist(httpMethods, `must be one of ${httpMethods.join(', ')}`)),
   intervalSeconds: v.optional(int(10, 86_400, ' seconds')),
   timeoutMs: v.optional(int(100, 60_000, ' ms')),
-  expectedStatus: v.optional(v.nullable(v.pipe(v.array(StatusSpec, 'must be a list of status codes or ranges'), v.minLength(1, 'must not be empty'), v.maxLength(20, 'at most 20 entries')))),
-  expectedBodyText: v.optional(v.nullable(v.pipe(v.string('must be a string'), v.maxLength(1000, 'must be at most 1000 characters')))),
+  expectedStatus: v.optional(
+    v.nullable(
+      v.pipe(
+        v.array(StatusSpec, 'must be a list of status codes or ranges'),
+        v.minLength(1, 'must not be empty'),
+        v.maxLength(20, 'at most 20 entries'),
+      ),
+    ),
+  ),
+  expectedBodyText: v.optional(
+    v.nullable(v.pipe(v.string('must be a string'), v.maxLength(1000, 'must be at most 1000 characters'))),
+  ),
 }
 export const HttpCheck = v.strictObject(httpFields)
 const HttpPatch = v.strictObject({ ...httpFields, url: v.optional(HttpUrl) })
@@ -62,7 +77,10 @@ const pushFields = {
   graceSeconds: v.optional(int(0, 86_400, ' seconds')),
 }
 export const PushCheck = v.strictObject(pushFields)
-const PushPatch = v.strictObject({ ...pushFields, expectedIntervalSeconds: v.optional(pushFields.expectedIntervalSeconds) })
+const PushPatch = v.strictObject({
+  ...pushFields,
+  expectedIntervalSeconds: v.optional(pushFields.expectedIntervalSeconds),
+})
 
 const common = {
   name: Name,
@@ -89,23 +107,51 @@ export const TokenParam = v.object({ token: v.string() })
 
 export const ListQuery = v.object({ limit: LimitInput, cursor: CursorInput, kind: v.optional(common.kind) })
 
-export const HistoryQuery = v.object({ from: v.optional(TimeInput), to: v.optional(TimeInput), limit: LimitInput, cursor: v.optional(v.pipe(v.string(), v.regex(/^\d+:\d+$/, 'must be a cursor from a previous reply'))) })
+export const HistoryQuery = v.object({
+  from: v.optional(TimeInput),
+  to: v.optional(TimeInput),
+  limit: LimitInput,
+  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d+:\d+$/, 'must be a cursor from a previous reply'))),
+})
 
 /** Uptime Kuma's push parameters. */
 export const PushQuery = v.object({
   status: v.optional(v.picklist(['up', 'down'], 'must be up or down'), 'up'),
   msg: v.optional(v.pipe(v.string(), v.maxLength(1000, 'must be at most 1000 characters'))),
   ping: v.optional(
-    v.union([
-      v.pipe(v.literal(''), v.transform(() => undefined)),
-      v.pipe(v.string(), v.trim(), v.decimal('must be a number of milliseconds'), v.transform(Number), v.minValue(0, 'must not be negative'), v.maxValue(86_400_000, 'is too large')),
-    ], 'must be a number of milliseconds'),
+    v.union(
+      [
+        v.pipe(
+          v.literal(''),
+          v.transform(() => undefined),
+        ),
+        v.pipe(
+          v.string(),
+          v.trim(),
+          v.decimal('must be a number of milliseconds'),
+          v.transform(Number),
+          v.minValue(0, 'must not be negative'),
+          v.maxValue(86_400_000, 'is too large'),
+        ),
+      ],
+      'must be a number of milliseconds',
+    ),
   ),
 })
 
-const money = v.pipe(v.number('must be a number'), v.finite('must be a finite number'), v.minValue(0, 'must not be negative'), v.maxValue(1_000_000, 'must be at most 1000000'))
+const money = v.pipe(
+  v.number('must be a number'),
+  v.finite('must be a finite number'),
+  v.minValue(0, 'must not be negative'),
+  v.maxValue(1_000_000, 'must be at most 1000000'),
+)
 const priceFields = {
-  model: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters')),
+  model: v.pipe(
+    v.string('must be a string'),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(200, 'must be at most 200 characters'),
+  ),
   promptPer1M: money,
   completionPer1M: money,
   effectiveFrom: v.optional(TimeInput),
@@ -114,13 +160,15 @@ export const PriceBody = v.strictObject(priceFields)
 export const PricePatch = v.partial(v.strictObject(priceFields))
 export const PriceIdParam = IdParam
 
-export const ranges = { '1h': 3_600_000, '6h': 6 * 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const
+export const ranges = {
+  '1h': 3_600_000,
+  '6h': 6 * 3_600_000,
+  '24h': 86_400_000,
+  '7d': 7 * 86_400_000,
+  '30d': 30 * 86_400_000,
+} as const
 export const OverviewQuery = v.object({
   range: v.optional(
-    v.pipe(
-      Duration,
-      v.minValue(5 * 60_000, 'must be at least 5m'),
-      v.maxValue(90 * 86_400_000, 'must be at most 90d'),
-    ),
+    v.pipe(Duration, v.minValue(5 * 60_000, 'must be at least 5m'), v.maxValue(90 * 86_400_000, 'must be at most 90d')),
   ),
 })

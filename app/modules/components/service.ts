@@ -10,7 +10,13 @@ import { toIso } from '../../lib/time.ts'
 import type { MetricStore, Sample } from '../metrics/store.ts'
 import type { ComponentInput, ComponentPatchInput } from './schema.ts'
 
-export const DEFAULTS = { method: 'GET', intervalSeconds: 60, timeoutMs: 10_000, expectedStatus: ['200-399'], graceSeconds: 30 } as const
+export const DEFAULTS = {
+  method: 'GET',
+  intervalSeconds: 60,
+  timeoutMs: 10_000,
+  expectedStatus: ['200-399'],
+  graceSeconds: 30,
+} as const
 
 type Deps = { db: Db; sealer: Sealer }
 
@@ -20,8 +26,14 @@ function checkColumns(input: Pick<ComponentInput, 'http' | 'push'>, now: number,
     const h = input.http
     const interval = h.intervalSeconds ?? DEFAULTS.intervalSeconds
     const timeout = h.timeoutMs ?? DEFAULTS.timeoutMs
-    if (timeout > interval * 1000) throw badRequest('Invalid body', [{ field: 'http.timeoutMs', message: `must not be longer than the interval (${interval * 1000} ms)` }])
-    if (h.expectedBodyText && h.method === 'HEAD') throw badRequest('Invalid body', [{ field: 'http.expectedBodyText', message: 'cannot be checked with HEAD (no body); use GET or POST' }])
+    if (timeout > interval * 1000)
+      throw badRequest('Invalid body', [
+        { field: 'http.timeoutMs', message: `must not be longer than the interval (${interval * 1000} ms)` },
+      ])
+    if (h.expectedBodyText && h.method === 'HEAD')
+      throw badRequest('Invalid body', [
+        { field: 'http.expectedBodyText', message: 'cannot be checked with HEAD (no body); use GET or POST' },
+      ])
     const expected = h.expectedStatus ?? null
     return {
       checkType: 'http' as const,
@@ -63,7 +75,8 @@ function newToken(sealer: Sealer) {
   return { token, pushTokenHash: sha256(token), pushTokenSealed: sealer.seal(token) }
 }
 
-const isUnique = (error: unknown) => /UNIQUE constraint failed/i.test(String((error as { cause?: unknown })?.cause ?? error))
+const isUnique = (error: unknown) =>
+  /UNIQUE constraint failed/i.test(String((error as { cause?: unknown })?.cause ?? error))
 
 async function assertNameFree(db: Db, name: string, exceptId?: string) {
   const [row] = await db.select({ id: components.id }).from(components).where(eq(components.name, name))
@@ -71,8 +84,14 @@ async function assertNameFree(db: Db, name: string, exceptId?: string) {
 }
 
 function eitherCheck(input: { http?: unknown; push?: unknown }, required: boolean) {
-  if (input.http && input.push) throw badRequest('Invalid body', [{ field: 'push', message: 'give either an http check or a push heartbeat, not both' }])
-  if (required && !input.http && !input.push) throw badRequest('Invalid body', [{ field: 'http', message: 'give an http check {url, …} or a push heartbeat {expectedIntervalSeconds}' }])
+  if (input.http && input.push)
+    throw badRequest('Invalid body', [
+      { field: 'push', message: 'give either an http check or a push heartbeat, not both' },
+    ])
+  if (required && !input.http && !input.push)
+    throw badRequest('Invalid body', [
+      { field: 'http', message: 'give an http check {url, …} or a push heartbeat {expectedIntervalSeconds}' },
+    ])
 }
 
 export async function createComponent({ db, sealer }: Deps, input: ComponentInput, now = Date.now()) {
@@ -122,14 +141,27 @@ export async function updateComponent({ db, sealer }: Deps, id: string, patch: C
   if (patch.description !== undefined) set.description = patch.description
   if (patch.http) {
     const base = current.checkType === 'http' ? httpConfig(current)! : undefined
-    const merged = { ...base, ...Object.fromEntries(Object.entries(patch.http).filter(([, value]) => value !== undefined)) }
-    if (!merged.url) throw badRequest('Invalid body', [{ field: 'http.url', message: 'is required when switching to an http check' }])
+    const merged = {
+      ...base,
+      ...Object.fromEntries(Object.entries(patch.http).filter(([, value]) => value !== undefined)),
+    }
+    if (!merged.url)
+      throw badRequest('Invalid body', [{ field: 'http.url', message: 'is required when switching to an http check' }])
     Object.assign(set, checkColumns({ http: merged as NonNullable<ComponentInput['http']> }, now, current))
   }
   if (patch.push) {
-    const base = current.checkType === 'push' ? { expectedIntervalSeconds: current.expectedIntervalSeconds!, graceSeconds: current.graceSeconds! } : undefined
-    const merged = { ...base, ...Object.fromEntries(Object.entries(patch.push).filter(([, value]) => value !== undefined)) }
-    if (merged.expectedIntervalSeconds === undefined) throw badRequest('Invalid body', [{ field: 'push.expectedIntervalSeconds', message: 'is required when switching to a push heartbeat' }])
+    const base =
+      current.checkType === 'push'
+        ? { expectedIntervalSeconds: current.expectedIntervalSeconds!, graceSeconds: current.graceSeconds! }
+        : undefined
+    const merged = {
+      ...base,
+      ...Object.fromEntries(Object.entries(patch.push).filter(([, value]) => value !== undefined)),
+    }
+    if (merged.expectedIntervalSeconds === undefined)
+      throw badRequest('Invalid body', [
+        { field: 'push.expectedIntervalSeconds', message: 'is required when switching to a push heartbeat' },
+      ])
     Object.assign(set, checkColumns({ push: merged as NonNullable<ComponentInput['push']> }, now, current))
     if (current.checkType !== 'push') Object.assign(set, newToken(sealer))
   }
@@ -144,7 +176,10 @@ export async function updateComponent({ db, sealer }: Deps, id: string, patch: C
 
 export async function rotateToken({ db, sealer }: Deps, id: string, now = Date.now()) {
   const current = await getComponent(db, id)
-  if (current.checkType !== 'push') throw badRequest('This component has an http check, not a push heartbeat', [{ field: 'id', message: 'is not a push component' }])
+  if (current.checkType !== 'push')
+    throw badRequest('This component has an http check, not a push heartbeat', [
+      { field: 'id', message: 'is not a push component' },
+    ])
   const set = { ...newToken(sealer), updatedAt: now }
   await db.update(components).set(set).where(eq(components.id, id))
   return { ...current, ...set } as Component
@@ -152,7 +187,10 @@ export async function rotateToken({ db, sealer }: Deps, id: string, now = Date.n
 
 export async function deleteComponent(db: Db, id: string) {
   const row = await getComponent(db, id)
-  await db.batch([db.delete(statusHistory).where(eq(statusHistory.componentId, id)), db.delete(components).where(eq(components.id, id))])
+  await db.batch([
+    db.delete(statusHistory).where(eq(statusHistory.componentId, id)),
+    db.delete(components).where(eq(components.id, id)),
+  ])
   return row
 }
 
@@ -160,14 +198,24 @@ export async function listComponents(db: Db, q: { limit: number; cursor?: string
   const rows = await db
     .select()
     .from(components)
-    .where(and(q.kind ? eq(components.kind, q.kind) : undefined, q.cursor ? sql`${components.name} > ${q.cursor}` : undefined))
+    .where(
+      and(
+        q.kind ? eq(components.kind, q.kind) : undefined,
+        q.cursor ? sql`${components.name} > ${q.cursor}` : undefined,
+      ),
+    )
     .orderBy(asc(components.name))
     .limit(q.limit + 1)
   return page(rows, q.limit, (r) => r.name)
 }
 
 export const findByToken = async (db: Db, token: string) =>
-  (await db.select().from(components).where(eq(components.pushTokenHash, sha256(token))))[0]
+  (
+    await db
+      .select()
+      .from(components)
+      .where(eq(components.pushTokenHash, sha256(token)))
+  )[0]
 
 /** A URL without its user and password, for showing to those who may not change it. */
 export function safeUrl(url: string) {
@@ -195,8 +243,13 @@ export function httpConfig(c: Component) {
 }
 
 /** The API shape. Operators see the push token and URL; viewers do not. */
-export function componentJson(c: Component, opts: { sealer: Sealer; publicUrl: string; showToken: boolean }, extra: Record<string, unknown> = {}) {
-  const token = c.checkType === 'push' && opts.showToken && c.pushTokenSealed ? opts.sealer.open(c.pushTokenSealed) : undefined
+export function componentJson(
+  c: Component,
+  opts: { sealer: Sealer; publicUrl: string; showToken: boolean },
+  extra: Record<string, unknown> = {},
+) {
+  const token =
+    c.checkType === 'push' && opts.showToken && c.pushTokenSealed ? opts.sealer.open(c.pushTokenSealed) : undefined
   return {
     id: c.id,
     name: c.name,
@@ -207,9 +260,19 @@ export function componentJson(c: Component, opts: { sealer: Sealer; publicUrl: s
     http: c.checkType === 'http' ? { ...httpConfig(c)!, url: opts.showToken ? c.url! : safeUrl(c.url!) } : null,
     push:
       c.checkType === 'push'
-        ? { expectedIntervalSeconds: c.expectedIntervalSeconds!, graceSeconds: c.graceSeconds!, ...(token ? { token, url: `${opts.publicUrl}/api/v1/push/${token}` } : {}) }
+        ? {
+            expectedIntervalSeconds: c.expectedIntervalSeconds!,
+            graceSeconds: c.graceSeconds!,
+            ...(token ? { token, url: `${opts.publicUrl}/api/v1/push/${token}` } : {}),
+          }
         : null,
-    status: { state: c.status, since: toIso(c.statusSince), lastCheckAt: toIso(c.lastCheckAt), message: c.lastMessage, latencyMs: c.lastLatencyMs },
+    status: {
+      state: c.status,
+      since: toIso(c.statusSince),
+      lastCheckAt: toIso(c.lastCheckAt),
+      message: c.lastMessage,
+      latencyMs: c.lastLatencyMs,
+    },
     ...extra,
     createdAt: toIso(c.createdAt),
     updatedAt: toIso(c.updatedAt),
@@ -230,7 +293,9 @@ export type CheckResult = {
 }
 
 /** How long one result counts for uptime at most: two check intervals (push: interval + grace). */
-export const CAP_SQL = sql.raw(`(case check_type when 'http' then interval_seconds * 2000 else (expected_interval_seconds + grace_seconds) * 2000 end)`)
+export const CAP_SQL = sql.raw(
+  `(case check_type when 'http' then interval_seconds * 2000 else (expected_interval_seconds + grace_seconds) * 2000 end)`,
+)
 
 export const metricLabels = (c: Pick<Component, 'name' | 'labels'>) => ({ ...c.labels, component: c.name })
 
@@ -264,12 +329,19 @@ export async function recordResult(deps: { db: Db; store: MetricStore }, c: Comp
   ])
   if (!inserted.rowsAffected) return false // the component was deleted meanwhile
   const labels = metricLabels(c)
-  const samples: Sample[] = [{ name: 'up', labels, value: r.up ? 1 : 0, ts: r.ts }, ...(r.metrics ?? []).map((m) => ({ ...m, labels, ts: r.ts }))]
+  const samples: Sample[] = [
+    { name: 'up', labels, value: r.up ? 1 : 0, ts: r.ts },
+    ...(r.metrics ?? []).map((m) => ({ ...m, labels, ts: r.ts })),
+  ]
   await store.write(samples, r.ts)
   return true
 }
 
-export async function listHistory(db: Db, id: string, q: { from?: number; to?: number; limit: number; cursor?: string }) {
+export async function listHistory(
+  db: Db,
+  id: string,
+  q: { from?: number; to?: number; limit: number; cursor?: string },
+) {
   const [cts, cid] = q.cursor ? q.cursor.split(':').map(Number) : []
   const rows = await db
     .select()
@@ -279,7 +351,9 @@ export async function listHistory(db: Db, id: string, q: { from?: number; to?: n
         eq(statusHistory.componentId, id),
         q.from !== undefined ? gte(statusHistory.ts, q.from) : undefined,
         q.to !== undefined ? lt(statusHistory.ts, q.to) : undefined,
-        cts !== undefined ? or(lt(statusHistory.ts, cts), and(eq(statusHistory.ts, cts), lt(statusHistory.id, cid!))) : undefined,
+        cts !== undefined
+          ? or(lt(statusHistory.ts, cts), and(eq(statusHistory.ts, cts), lt(statusHistory.id, cid!)))
+          : undefined,
       ),
     )
     .orderBy(desc(statusHistory.ts), desc(statusHistory.id))
@@ -287,4 +361,11 @@ export async function listHistory(db: Db, id: string, q: { from?: number; to?: n
   return page(rows, q.limit, (r) => `${r.ts}:${r.id}`)
 }
 
-export const historyJson = (r: StatusRow) => ({ ts: toIso(r.ts), up: r.up, source: r.source, code: r.code, message: r.message, latencyMs: r.latencyMs })
+export const historyJson = (r: StatusRow) => ({
+  ts: toIso(r.ts),
+  up: r.up,
+  source: r.source,
+  code: r.code,
+  message: r.message,
+  latencyMs: r.latencyMs,
+})

@@ -16,10 +16,21 @@ export const UPTIME_WINDOWS = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 
 export async function uptimes(db: Db, windowsMs: number[], now: number, ids?: string[]) {
   const starts = windowsMs.map((w) => now - w)
   const from = Math.min(...starts)
-  const only = (col: string) => (ids ? (ids.length ? sql`${sql.raw(col)} in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})` : sql`0`) : sql`${sql.raw(col)} in (select id from components)`)
+  const only = (col: string) =>
+    ids
+      ? ids.length
+        ? sql`${sql.raw(col)} in (${sql.join(
+            ids.map((id) => sql`${id}`),
+            sql`, `,
+          )})`
+        : sql`0`
+      : sql`${sql.raw(col)} in (select id from components)`
   // The part of [prev_ts, prev_ts + held_ms) inside a window starting at f.
   const part = (f: number) => sql`max(0, prev_ts + held_ms - max(prev_ts, ${f}))`
-  const sums = starts.map((f, i) => sql`, sum(case when prev_up = 1 then ${part(f)} else 0 end) as ${sql.raw(`up${i}`)}, sum(${part(f)}) as ${sql.raw(`known${i}`)}`)
+  const sums = starts.map(
+    (f, i) =>
+      sql`, sum(case when prev_up = 1 then ${part(f)} else 0 end) as ${sql.raw(`up${i}`)}, sum(${part(f)}) as ${sql.raw(`known${i}`)}`,
+  )
   const [rows, tails] = await Promise.all([
     db.all<Record<string, number | string | null>>(sql`
       select component_id ${sql.join(sums, sql``)} from status_history
@@ -53,7 +64,11 @@ export async function uptimes(db: Db, windowsMs: number[], now: number, ids?: st
     })
   }
   const result = new Map<string, (number | null)[]>()
-  for (const [id, v] of out) result.set(id, v.map((x) => (x.known > 0 ? Math.round((x.up / x.known) * 1_000_000) / 10_000 : null)))
+  for (const [id, v] of out)
+    result.set(
+      id,
+      v.map((x) => (x.known > 0 ? Math.round((x.up / x.known) * 1_000_000) / 10_000 : null)),
+    )
   return result
 }
 
@@ -61,5 +76,8 @@ export async function uptimes(db: Db, windowsMs: number[], now: number, ids?: st
 export async function componentUptime(db: Db, id: string, now: number) {
   const keys = Object.keys(UPTIME_WINDOWS) as (keyof typeof UPTIME_WINDOWS)[]
   const values = (await uptimes(db, Object.values(UPTIME_WINDOWS), now, [id])).get(id) ?? keys.map(() => null)
-  return Object.fromEntries(keys.map((k, i) => [k, values[i] ?? null])) as Record<keyof typeof UPTIME_WINDOWS, number | null>
+  return Object.fromEntries(keys.map((k, i) => [k, values[i] ?? null])) as Record<
+    keyof typeof UPTIME_WINDOWS,
+    number | null
+  >
 }

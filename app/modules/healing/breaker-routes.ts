@@ -8,7 +8,19 @@ import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { audit } from '../audit/service.ts'
-import { BREAKER_KEY, breakerEventJson, breakerHistory, breakerJson, getBreaker, KEY_RULE, listBreakers, reportOutcome, resetBreaker, settingsOf, updateBreakerSettings } from './breakers.ts'
+import {
+  BREAKER_KEY,
+  breakerEventJson,
+  breakerHistory,
+  breakerJson,
+  getBreaker,
+  KEY_RULE,
+  listBreakers,
+  reportOutcome,
+  resetBreaker,
+  settingsOf,
+  updateBreakerSettings,
+} from './breakers.ts'
 import { kickHealing } from './kick.ts'
 import { invalidateRoutes } from './model-routes.ts'
 
@@ -23,20 +35,36 @@ const ReportBody = v.pipe(
     error: v.optional(v.pipe(v.string('must be a string'), v.maxLength(1000, 'must be at most 1000 characters'))),
   }),
   v.forward(
-    v.partialCheck([['ok'], ['status']], (b) => b.ok !== undefined || b.status !== undefined, 'give ok (true/false) or status (success/failure)'),
+    v.partialCheck(
+      [['ok'], ['status']],
+      (b) => b.ok !== undefined || b.status !== undefined,
+      'give ok (true/false) or status (success/failure)',
+    ),
     ['ok'],
   ),
   v.forward(
-    v.partialCheck([['ok'], ['status']], (b) => b.ok === undefined || b.status === undefined || b.ok === (b.status === 'success'), 'ok and status disagree'),
+    v.partialCheck(
+      [['ok'], ['status']],
+      (b) => b.ok === undefined || b.status === undefined || b.ok === (b.status === 'success'),
+      'ok and status disagree',
+    ),
     ['status'],
   ),
 )
 
-const whole = (min: number, max: number) => v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(min, `must be at least ${min}`), v.maxValue(max, `must be at most ${max}`))
+const whole = (min: number, max: number) =>
+  v.pipe(
+    v.number('must be a number'),
+    v.integer('must be a whole number'),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  )
 /** Any of the settings; checked against the merged result in the route (minCalls and consecutiveFailures within windowSize, maxBackoffMs ≥ baseBackoffMs). */
 const SettingsBody = v.strictObject({
   windowSize: v.optional(whole(1, 100)),
-  failureRate: v.optional(v.pipe(v.number('must be a number'), v.minValue(0.01, 'must be at least 0.01'), v.maxValue(1, 'must be at most 1'))),
+  failureRate: v.optional(
+    v.pipe(v.number('must be a number'), v.minValue(0.01, 'must be at least 0.01'), v.maxValue(1, 'must be at most 1')),
+  ),
   minCalls: v.optional(whole(1, 100)),
   consecutiveFailures: v.optional(whole(1, 100)),
   baseBackoffMs: v.optional(whole(100, 3_600_000)),
@@ -58,35 +86,64 @@ export function breakerRoutes(deps: ModuleDeps) {
   const app = new Hono<AppEnv>()
   const tags = ['healing']
 
-  app.get('/api/v1/healing/breakers', access('viewer'), describe('List circuit breakers by key: state, window, backoff; filter by state or key prefix', tags), validate('query', ListQuery), async (c) => {
-    const q = c.req.valid('query')
-    const at = now()
-    const { items, next } = await listBreakers(db, { limit: q.limit ?? 100, cursor: q.cursor, state: q.state, prefix: q.prefix })
-    return c.json({ items: items.map((b) => breakerJson(b, at)), next })
-  })
+  app.get(
+    '/api/v1/healing/breakers',
+    access('viewer'),
+    describe('List circuit breakers by key: state, window, backoff; filter by state or key prefix', tags),
+    validate('query', ListQuery),
+    async (c) => {
+      const q = c.req.valid('query')
+      const at = now()
+      const { items, next } = await listBreakers(db, {
+        limit: q.limit ?? 100,
+        cursor: q.cursor,
+        state: q.state,
+        prefix: q.prefix,
+      })
+      return c.json({ items: items.map((b) => breakerJson(b, at)), next })
+    },
+  )
 
-  app.get('/api/v1/healing/breakers/:key', access('viewer'), describe('A circuit breaker and its last 50 transitions (the key URL-encoded)', tags), validate('param', KeyParam), async (c) => {
-    const { key } = c.req.valid('param')
-    const b = await getBreaker(db, key)
-    if (!b) throw notFound('Breaker')
-    return c.json({ ...breakerJson(b, now()), events: (await breakerHistory(db, key)).map(breakerEventJson) })
-  })
+  app.get(
+    '/api/v1/healing/breakers/:key',
+    access('viewer'),
+    describe('A circuit breaker and its last 50 transitions (the key URL-encoded)', tags),
+    validate('param', KeyParam),
+    async (c) => {
+      const { key } = c.req.valid('param')
+      const b = await getBreaker(db, key)
+      if (!b) throw notFound('Breaker')
+      return c.json({ ...breakerJson(b, now()), events: (await breakerHistory(db, key)).map(breakerEventJson) })
+    },
+  )
 
   app.post(
     '/api/v1/healing/breakers/:key/report',
     access('ingest'),
-    describe('Report one call outcome to a breaker {ok | status: success|failure, error?}; created CLOSED on first report. Ingest keys may call it', tags),
+    describe(
+      'Report one call outcome to a breaker {ok | status: success|failure, error?}; created CLOSED on first report. Ingest keys may call it',
+      tags,
+    ),
     validate('param', KeyParam),
     validate('json', ReportBody),
     async (c) => {
       const { key } = c.req.valid('param')
       const body = c.req.valid('json')
       const ok = body.ok ?? body.status === 'success'
-      const { breaker, transition } = await reportOutcome(db, key, { ok, ...(body.error ? { error: body.error } : {}) }, now())
+      const { breaker, transition } = await reportOutcome(
+        db,
+        key,
+        { ok, ...(body.error ? { error: body.error } : {}) },
+        now(),
+      )
       if (transition) {
         invalidateRoutes(db)
         if (transition.to === 'OPEN') kickHealing({ scheduler: deps.scheduler, log: deps.log })
-        await audit(db, c, { action: 'breaker.transition', target: key, summary: `${transition.from} → ${transition.to}` })
+        await audit(db, c, {
+          action: 'breaker.transition',
+          target: key,
+          summary: `${transition.from} → ${transition.to}`,
+        })
       }
       return c.json({ ...breakerJson(breaker, now()), transition: transition ?? null })
     },
@@ -95,7 +152,10 @@ export function breakerRoutes(deps: ModuleDeps) {
   app.patch(
     '/api/v1/healing/breakers/:key',
     access('operator'),
-    describe('Tune a breaker: windowSize, failureRate, minCalls, consecutiveFailures, baseBackoffMs, maxBackoffMs, successesToClose (merged over the current ones; creates the breaker CLOSED if new)', tags),
+    describe(
+      'Tune a breaker: windowSize, failureRate, minCalls, consecutiveFailures, baseBackoffMs, maxBackoffMs, successesToClose (merged over the current ones; creates the breaker CLOSED if new)',
+      tags,
+    ),
     validate('param', KeyParam),
     validate('json', SettingsBody),
     async (c) => {
@@ -104,25 +164,41 @@ export function breakerRoutes(deps: ModuleDeps) {
       const before = await getBreaker(db, key)
       const merged = { ...(before ? settingsOf(before) : settingsOf({ settings: {} as never })), ...patch }
       const problems = [
-        ...(merged.minCalls > merged.windowSize ? [{ field: 'minCalls', message: `must be at most windowSize (${merged.windowSize})` }] : []),
-        ...(merged.consecutiveFailures > merged.windowSize ? [{ field: 'consecutiveFailures', message: `must be at most windowSize (${merged.windowSize})` }] : []),
-        ...(merged.maxBackoffMs < merged.baseBackoffMs ? [{ field: 'maxBackoffMs', message: `must be at least baseBackoffMs (${merged.baseBackoffMs})` }] : []),
+        ...(merged.minCalls > merged.windowSize
+          ? [{ field: 'minCalls', message: `must be at most windowSize (${merged.windowSize})` }]
+          : []),
+        ...(merged.consecutiveFailures > merged.windowSize
+          ? [{ field: 'consecutiveFailures', message: `must be at most windowSize (${merged.windowSize})` }]
+          : []),
+        ...(merged.maxBackoffMs < merged.baseBackoffMs
+          ? [{ field: 'maxBackoffMs', message: `must be at least baseBackoffMs (${merged.baseBackoffMs})` }]
+          : []),
       ]
       if (problems.length) throw new AppError(400, 'invalid_input', 'Invalid body', problems)
       const b = await updateBreakerSettings(db, key, patch, now())
-      await audit(db, c, { action: 'breaker.updated', target: key, summary: `changed ${Object.keys(patch).join(', ') || 'nothing'}` })
+      await audit(db, c, {
+        action: 'breaker.updated',
+        target: key,
+        summary: `changed ${Object.keys(patch).join(', ') || 'nothing'}`,
+      })
       return c.json(breakerJson(b, now()))
     },
   )
 
-  app.post('/api/v1/healing/breakers/:key/reset', access('operator'), describe('Close a breaker by hand: window emptied, backoff reset', tags), validate('param', KeyParam), async (c) => {
-    const { key } = c.req.valid('param')
-    const b = await resetBreaker(db, key, { actor: actor(c), now: now() })
-    if (!b) throw notFound('Breaker')
-    invalidateRoutes(db)
-    await audit(db, c, { action: 'breaker.reset', target: key })
-    return c.json(breakerJson(b, now()))
-  })
+  app.post(
+    '/api/v1/healing/breakers/:key/reset',
+    access('operator'),
+    describe('Close a breaker by hand: window emptied, backoff reset', tags),
+    validate('param', KeyParam),
+    async (c) => {
+      const { key } = c.req.valid('param')
+      const b = await resetBreaker(db, key, { actor: actor(c), now: now() })
+      if (!b) throw notFound('Breaker')
+      invalidateRoutes(db)
+      await audit(db, c, { action: 'breaker.reset', target: key })
+      return c.json(breakerJson(b, now()))
+    },
+  )
 
   return app
 }

@@ -1,6 +1,13 @@
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { breakerEvents, circuitBreakers, type BreakerSettings, type BreakerState, type CircuitBreaker, type RouteTarget } from '../../../db/schema/healing.ts'
+import {
+  breakerEvents,
+  circuitBreakers,
+  type BreakerSettings,
+  type BreakerState,
+  type CircuitBreaker,
+  type RouteTarget,
+} from '../../../db/schema/healing.ts'
 import { toIso } from '../../lib/time.ts'
 
 export type { BreakerState, CircuitBreaker } from '../../../db/schema/healing.ts'
@@ -30,14 +37,19 @@ export const DEFAULT_SETTINGS: Settings = {
  * digits and . _ : / @ + ~ = , [ ] -; 300 characters at most in all.
  */
 export const BREAKER_KEY = /^(?=.{3,300}$)[A-Za-z0-9][A-Za-z0-9_.-]{0,39}:[A-Za-z0-9._:/@+~=,[\]-]+$/
-export const KEY_RULE = 'must be <kind>:<name> (e.g. model:http://host:11434/llama3, component:api), at most 300 characters: letters, digits and . _ : / @ + ~ = , [ ] -'
+export const KEY_RULE =
+  'must be <kind>:<name> (e.g. model:http://host:11434/llama3, component:api), at most 300 characters: letters, digits and . _ : / @ + ~ = , [ ] -'
 
 export const targetBreakerKey = (t: RouteTarget) => `model:${t.host}/${t.model}`
 
-export const settingsOf = (b: Pick<CircuitBreaker, 'settings'>): Settings => ({ ...DEFAULT_SETTINGS, ...(b.settings as Partial<Settings>) })
+export const settingsOf = (b: Pick<CircuitBreaker, 'settings'>): Settings => ({
+  ...DEFAULT_SETTINGS,
+  ...(b.settings as Partial<Settings>),
+})
 
 /** The wait before the breaker lets a probe through after its `openCount`-th opening in a row. */
-export const backoffMs = (s: Settings, openCount: number) => Math.min(s.maxBackoffMs, s.baseBackoffMs * 2 ** Math.max(0, Math.min(openCount - 1, 30)))
+export const backoffMs = (s: Settings, openCount: number) =>
+  Math.min(s.maxBackoffMs, s.baseBackoffMs * 2 ** Math.max(0, Math.min(openCount - 1, 30)))
 
 const trailingFailures = (window: number[]) => {
   let n = 0
@@ -45,7 +57,18 @@ const trailingFailures = (window: number[]) => {
   return n
 }
 
-type Mutable = Pick<CircuitBreaker, 'state' | 'window' | 'openCount' | 'openedAt' | 'retryAt' | 'halfOpenSuccesses' | 'lastFailureAt' | 'lastSuccessAt' | 'lastError'>
+type Mutable = Pick<
+  CircuitBreaker,
+  | 'state'
+  | 'window'
+  | 'openCount'
+  | 'openedAt'
+  | 'retryAt'
+  | 'halfOpenSuccesses'
+  | 'lastFailureAt'
+  | 'lastSuccessAt'
+  | 'lastError'
+>
 type Step = { from: BreakerState; to: BreakerState; reason: string }
 
 /**
@@ -61,7 +84,11 @@ type Step = { from: BreakerState; to: BreakerState; reason: string }
  *   reset). A failure opens it again with the backoff doubled (`baseBackoffMs · 2^(opens−1)`, at most
  *   `maxBackoffMs`).
  */
-export function step(b: Mutable & { settings: CircuitBreaker['settings'] }, outcome: Outcome, now: number): { next: Mutable; steps: Step[] } {
+export function step(
+  b: Mutable & { settings: CircuitBreaker['settings'] },
+  outcome: Outcome,
+  now: number,
+): { next: Mutable; steps: Step[] } {
   const s = settingsOf(b)
   const next: Mutable = { ...b, window: [...b.window] }
   const steps: Step[] = []
@@ -99,7 +126,11 @@ export function step(b: Mutable & { settings: CircuitBreaker['settings'] }, outc
       next.openedAt = null
       next.retryAt = null
       next.halfOpenSuccesses = 0
-      steps.push({ from: 'HALF_OPEN', to: 'CLOSED', reason: `${s.successesToClose} successful probe${s.successesToClose === 1 ? '' : 's'}` })
+      steps.push({
+        from: 'HALF_OPEN',
+        to: 'CLOSED',
+        reason: `${s.successesToClose} successful probe${s.successesToClose === 1 ? '' : 's'}`,
+      })
     }
     return { next, steps }
   }
@@ -110,7 +141,8 @@ export function step(b: Mutable & { settings: CircuitBreaker['settings'] }, outc
     const inRow = trailingFailures(next.window)
     const failures = next.window.filter((x) => x === 0).length
     if (inRow >= s.consecutiveFailures) open('CLOSED', `${inRow} failures in a row (last: ${error})`)
-    else if (next.window.length >= s.minCalls && failures / next.window.length >= s.failureRate) open('CLOSED', `${failures} of the last ${next.window.length} calls failed (last: ${error})`)
+    else if (next.window.length >= s.minCalls && failures / next.window.length >= s.failureRate)
+      open('CLOSED', `${failures} of the last ${next.window.length} calls failed (last: ${error})`)
   }
   return { next, steps }
 }
@@ -145,12 +177,20 @@ const MAX_ATTEMPTS = 20
  * `updated_at` (always moved forward, by at least 1 ms), retried when another writer got there
  * first, so racing reports never lose an outcome.
  */
-export async function reportOutcome(db: Db, key: string, outcome: Outcome, now: number): Promise<{ breaker: CircuitBreaker; transition?: Transition }> {
+export async function reportOutcome(
+  db: Db,
+  key: string,
+  outcome: Outcome,
+  now: number,
+): Promise<{ breaker: CircuitBreaker; transition?: Transition }> {
   return serial(db, key, async () => {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       let [b] = await db.select().from(circuitBreakers).where(eq(circuitBreakers.key, key))
       if (!b) {
-        await db.insert(circuitBreakers).values({ key, state: 'CLOSED', window: [], settings: DEFAULT_SETTINGS, updatedAt: now }).onConflictDoNothing()
+        await db
+          .insert(circuitBreakers)
+          .values({ key, state: 'CLOSED', window: [], settings: DEFAULT_SETTINGS, updatedAt: now })
+          .onConflictDoNothing()
         ;[b] = await db.select().from(circuitBreakers).where(eq(circuitBreakers.key, key))
         if (!b) continue
         bump(db) // a new breaker shows in cached route answers
@@ -189,28 +229,48 @@ export async function getBreaker(db: Db, key: string): Promise<CircuitBreaker | 
 
 export async function getBreakers(db: Db, keys: string[]): Promise<Map<string, CircuitBreaker>> {
   if (!keys.length) return new Map()
-  const rows = await db.select().from(circuitBreakers).where(inArray(circuitBreakers.key, [...new Set(keys)]))
+  const rows = await db
+    .select()
+    .from(circuitBreakers)
+    .where(inArray(circuitBreakers.key, [...new Set(keys)]))
   return new Map(rows.map((r) => [r.key, r]))
 }
 
 /** OPEN and not yet due a half-open probe. */
-export const breakerIsOpen = (b: Pick<CircuitBreaker, 'state' | 'retryAt'> | undefined, now: number) => b?.state === 'OPEN' && (b.retryAt === null || now < b.retryAt)
+export const breakerIsOpen = (b: Pick<CircuitBreaker, 'state' | 'retryAt'> | undefined, now: number) =>
+  b?.state === 'OPEN' && (b.retryAt === null || now < b.retryAt)
 
 export async function isOpen(db: Db, key: string, now: number): Promise<boolean> {
   return breakerIsOpen(await getBreaker(db, key), now)
 }
 
 /** Closes the breaker by hand: window emptied, backoff reset. Undefined when there is no such breaker. */
-export async function resetBreaker(db: Db, key: string, opts: { actor: string; now: number }): Promise<CircuitBreaker | undefined> {
+export async function resetBreaker(
+  db: Db,
+  key: string,
+  opts: { actor: string; now: number },
+): Promise<CircuitBreaker | undefined> {
   return serial(db, key, async () => {
     const before = await getBreaker(db, key)
     if (!before) return undefined
     const updatedAt = Math.max(opts.now, before.updatedAt + 1)
     const [, rows] = await db.batch([
-      guardedEvent(db, key, opts.now, before.updatedAt, { from: before.state, to: 'CLOSED', reason: `reset by ${opts.actor}` }),
+      guardedEvent(db, key, opts.now, before.updatedAt, {
+        from: before.state,
+        to: 'CLOSED',
+        reason: `reset by ${opts.actor}`,
+      }),
       db
         .update(circuitBreakers)
-        .set({ state: 'CLOSED', window: [], openCount: 0, openedAt: null, retryAt: null, halfOpenSuccesses: 0, updatedAt })
+        .set({
+          state: 'CLOSED',
+          window: [],
+          openCount: 0,
+          openedAt: null,
+          retryAt: null,
+          halfOpenSuccesses: 0,
+          updatedAt,
+        })
         .where(and(eq(circuitBreakers.key, key), eq(circuitBreakers.updatedAt, before.updatedAt)))
         .returning(),
     ])
@@ -225,12 +285,21 @@ export async function resetBreaker(db: Db, key: string, opts: { actor: string; n
  * exist yet, so a key can be tuned before its first report. A window longer than the new size is
  * trimmed to its newest outcomes. The state is left as it is.
  */
-export async function updateBreakerSettings(db: Db, key: string, patch: Partial<Settings>, now: number): Promise<CircuitBreaker> {
+export async function updateBreakerSettings(
+  db: Db,
+  key: string,
+  patch: Partial<Settings>,
+  now: number,
+): Promise<CircuitBreaker> {
   return serial(db, key, async () => {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const b = await getBreaker(db, key)
       if (!b) {
-        const [row] = await db.insert(circuitBreakers).values({ key, state: 'CLOSED', window: [], settings: { ...DEFAULT_SETTINGS, ...patch }, updatedAt: now }).onConflictDoNothing().returning()
+        const [row] = await db
+          .insert(circuitBreakers)
+          .values({ key, state: 'CLOSED', window: [], settings: { ...DEFAULT_SETTINGS, ...patch }, updatedAt: now })
+          .onConflictDoNothing()
+          .returning()
         if (!row) continue
         bump(db)
         return row
@@ -247,7 +316,10 @@ export async function updateBreakerSettings(db: Db, key: string, patch: Partial<
   })
 }
 
-export async function listBreakers(db: Db, q: { limit: number; cursor?: string; state?: BreakerState; prefix?: string }) {
+export async function listBreakers(
+  db: Db,
+  q: { limit: number; cursor?: string; state?: BreakerState; prefix?: string },
+) {
   const rows = await db
     .select()
     .from(circuitBreakers)
@@ -288,7 +360,12 @@ export function breakerJson(b: CircuitBreaker, now: number) {
     state: b.state,
     /** OPEN but its backoff has elapsed: the next outcome is the half-open probe. */
     probeDue: b.state === 'OPEN' && b.retryAt !== null && now >= b.retryAt,
-    window: { calls: b.window.length, failures, failureRate: b.window.length ? failures / b.window.length : 0, consecutiveFailures: trailingFailures(b.window) },
+    window: {
+      calls: b.window.length,
+      failures,
+      failureRate: b.window.length ? failures / b.window.length : 0,
+      consecutiveFailures: trailingFailures(b.window),
+    },
     openCount: b.openCount,
     openedAt: toIso(b.openedAt),
     retryAt: toIso(b.retryAt),
@@ -301,4 +378,10 @@ export function breakerJson(b: CircuitBreaker, now: number) {
   }
 }
 
-export const breakerEventJson = (e: typeof breakerEvents.$inferSelect) => ({ id: e.id, ts: toIso(e.ts), from: e.from, to: e.to, reason: e.reason })
+export const breakerEventJson = (e: typeof breakerEvents.$inferSelect) => ({
+  id: e.id,
+  ts: toIso(e.ts),
+  from: e.from,
+  to: e.to,
+  reason: e.reason,
+})

@@ -9,12 +9,21 @@ import { readFileSync, statSync } from 'node:fs'
 import * as v from 'valibot'
 
 const Command = v.strictObject({
-  argv: v.pipe(v.array(v.pipe(v.string(), v.maxLength(4096)), 'must be a list of strings'), v.minLength(1, 'must name the program'), v.maxLength(100)),
+  argv: v.pipe(
+    v.array(v.pipe(v.string(), v.maxLength(4096)), 'must be a list of strings'),
+    v.minLength(1, 'must name the program'),
+    v.maxLength(100),
+  ),
   timeoutMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3_600_000)), 60_000),
   cwd: v.optional(v.string()),
   env: v.optional(v.record(v.string(), v.string())),
 })
-const File = v.strictObject({ commands: v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,100}$/, 'command names are letters, digits, _ . -')), Command) })
+const File = v.strictObject({
+  commands: v.record(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,100}$/, 'command names are letters, digits, _ . -')),
+    Command,
+  ),
+})
 export type AllowedCommand = v.InferOutput<typeof Command>
 
 let cache: { path: string; mtimeMs: number; size: number; commands: Record<string, AllowedCommand> } | undefined
@@ -32,7 +41,10 @@ export function loadCommands(path: string | undefined): Record<string, AllowedCo
     throw new Error(`HEALING_COMMANDS_FILE ${path} is not valid JSON: ${(error as Error).message}`)
   }
   const r = v.safeParse(File, raw)
-  if (!r.success) throw new Error(`HEALING_COMMANDS_FILE ${path}: ${r.issues.map((i) => `${v.getDotPath(i) ?? '(file)'} ${i.message}`).join('; ')}`)
+  if (!r.success)
+    throw new Error(
+      `HEALING_COMMANDS_FILE ${path}: ${r.issues.map((i) => `${v.getDotPath(i) ?? '(file)'} ${i.message}`).join('; ')}`,
+    )
   cache = { path, mtimeMs: st.mtimeMs, size: st.size, commands: r.output.commands }
   return r.output.commands
 }

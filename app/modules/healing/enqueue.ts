@@ -4,7 +4,13 @@
  * API (idempotent by key). Every creation is one batch: the action row and its first timeline entry.
  */
 import { and, desc, eq, gte, sql } from 'drizzle-orm'
-import type { HealingAction, HealingRule, HealingTriggerRef, HealingVerification, HealingNotify } from '../../../db/schema/healing.ts'
+import type {
+  HealingAction,
+  HealingRule,
+  HealingTriggerRef,
+  HealingVerification,
+  HealingNotify,
+} from '../../../db/schema/healing.ts'
 import { healingActions } from '../../../db/schema/healing.ts'
 import { AppError } from '../../lib/errors.ts'
 import type { ErrorDetail } from '../../lib/errors.ts'
@@ -38,7 +44,12 @@ export type NewAction = {
 export type Created = { action: HealingAction; created: boolean }
 
 /** Checks type, params and target; every problem names its field (the routes answer 400 with them). */
-export async function checkAction(deps: HealingDeps, actionType: string, target: string, params: unknown): Promise<{ params: Record<string, unknown> } | { issues: ErrorDetail[] }> {
+export async function checkAction(
+  deps: HealingDeps,
+  actionType: string,
+  target: string,
+  params: unknown,
+): Promise<{ params: Record<string, unknown> } | { issues: ErrorDetail[] }> {
   const def = actionDef(actionType)
   if (!def) return { issues: [{ field: 'actionType', message: `unknown action type ${actionType}` }] }
   const v = def.validate(params)
@@ -47,20 +58,28 @@ export async function checkAction(deps: HealingDeps, actionType: string, target:
   return problem ? { issues: [problem] } : { params: v.params as Record<string, unknown> }
 }
 
-export const invalid = (issues: ErrorDetail[]) => new AppError(400, 'invalid_input', issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues)
+export const invalid = (issues: ErrorDetail[]) =>
+  new AppError(400, 'invalid_input', issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues)
 
-const uniqueKey = (error: unknown) => /UNIQUE constraint failed: healing_actions\.idempotency_key/.test(`${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
+const uniqueKey = (error: unknown) =>
+  /UNIQUE constraint failed: healing_actions\.idempotency_key/.test(
+    `${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
+  )
 
 /** Why a rule's run on a target is suppressed now (cooldown, hourly cap), from its recent actions. */
 async function suppression(deps: HealingDeps, rule: HealingRule, target: string, now: number): Promise<string | null> {
   const since = now - Math.max(HOUR, rule.cooldownMs)
   const [r] = await deps.db
     .select({
-      lastRun: sql<number | null>`max(case when ${healingActions.status} != 'SKIPPED' then ${healingActions.createdAt} end)`,
+      lastRun: sql<
+        number | null
+      >`max(case when ${healingActions.status} != 'SKIPPED' then ${healingActions.createdAt} end)`,
       inHour: sql<number>`coalesce(sum(case when ${healingActions.status} != 'SKIPPED' and ${healingActions.createdAt} > ${now - HOUR} then 1 else 0 end), 0)`,
     })
     .from(healingActions)
-    .where(and(eq(healingActions.ruleId, rule.id), eq(healingActions.target, target), gte(healingActions.createdAt, since)))
+    .where(
+      and(eq(healingActions.ruleId, rule.id), eq(healingActions.target, target), gte(healingActions.createdAt, since)),
+    )
   if (r?.lastRun != null && now - r.lastRun < rule.cooldownMs) return 'cooldown'
   if ((r?.inHour ?? 0) >= rule.maxPerHour) return 'hourly cap'
   return null
@@ -69,14 +88,32 @@ async function suppression(deps: HealingDeps, rule: HealingRule, target: string,
 /** Records a suppressed run: a SKIPPED row, or one more on the newest row when it is the same suppression still going on. */
 async function skip(deps: HealingDeps, base: HealingAction, reason: string, now: number): Promise<Created> {
   const { db } = deps
-  const [last] = await db.select().from(healingActions).where(and(eq(healingActions.ruleId, base.ruleId!), eq(healingActions.target, base.target))).orderBy(desc(healingActions.createdAt)).limit(1)
+  const [last] = await db
+    .select()
+    .from(healingActions)
+    .where(and(eq(healingActions.ruleId, base.ruleId!), eq(healingActions.target, base.target)))
+    .orderBy(desc(healingActions.createdAt))
+    .limit(1)
   if (last && last.status === 'SKIPPED' && last.reason === reason) {
     const suppressed = Number(last.output.suppressed ?? 1) + 1
-    const [row] = await db.update(healingActions).set({ output: { ...last.output, suppressed, lastTrigger: base.trigger }, updatedAt: now }).where(eq(healingActions.id, last.id)).returning()
+    const [row] = await db
+      .update(healingActions)
+      .set({ output: { ...last.output, suppressed, lastTrigger: base.trigger }, updatedAt: now })
+      .where(eq(healingActions.id, last.id))
+      .returning()
     return { action: row ?? last, created: false }
   }
-  const row: HealingAction = { ...base, status: 'SKIPPED', reason, finishedAt: now, output: { ...base.output, suppressed: 1 } }
-  await db.batch([db.insert(healingActions).values(row), eventRow(db, row.id, now, 'SKIPPED', 'healing', `suppressed: ${reason}`, { trigger: base.trigger.summary })])
+  const row: HealingAction = {
+    ...base,
+    status: 'SKIPPED',
+    reason,
+    finishedAt: now,
+    output: { ...base.output, suppressed: 1 },
+  }
+  await db.batch([
+    db.insert(healingActions).values(row),
+    eventRow(db, row.id, now, 'SKIPPED', 'healing', `suppressed: ${reason}`, { trigger: base.trigger.summary }),
+  ])
   return { action: row, created: true }
 }
 
@@ -84,19 +121,38 @@ async function skip(deps: HealingDeps, base: HealingAction, reason: string, now:
 export async function targetsFor(deps: HealingDeps, rule: HealingRule, ref: HealingTriggerRef): Promise<string[]> {
   const labels = ref.labels ?? {}
   const target = fillText(rule.target, labels)
-  if (rule.actionType === 'model_failover' && target === '*' && ref.type === 'breaker' && labels.key) return routesOnBreaker(deps.db, labels.key)
+  if (rule.actionType === 'model_failover' && target === '*' && ref.type === 'breaker' && labels.key)
+    return routesOnBreaker(deps.db, labels.key)
   return [target]
 }
 
 /** Runs of a rule for one trigger: one action per target, each subject to cooldown and caps. */
-export async function enqueueFromRule(deps: HealingDeps, rule: HealingRule, ref: HealingTriggerRef, now: number): Promise<Created[]> {
+export async function enqueueFromRule(
+  deps: HealingDeps,
+  rule: HealingRule,
+  ref: HealingTriggerRef,
+  now: number,
+): Promise<Created[]> {
   const out: Created[] = []
   for (const target of await targetsFor(deps, rule, ref)) {
     const params = fillDeep(rule.params, ref.labels ?? {})
     out.push(
       await createAction(
         deps,
-        { rule, actionType: rule.actionType, target, params, trigger: ref, requestedBy: `rule:${rule.name}`, priority: rule.priority, maxAttempts: rule.maxAttempts, approval: rule.mode === 'requires_approval' ? { ttlMs: rule.approvalTtlMs } : undefined, verification: fillDeep(rule.verification, ref.labels ?? {}), rollbackOnFailure: rule.rollbackOnFailure, notify: rule.notify },
+        {
+          rule,
+          actionType: rule.actionType,
+          target,
+          params,
+          trigger: ref,
+          requestedBy: `rule:${rule.name}`,
+          priority: rule.priority,
+          maxAttempts: rule.maxAttempts,
+          approval: rule.mode === 'requires_approval' ? { ttlMs: rule.approvalTtlMs } : undefined,
+          verification: fillDeep(rule.verification, ref.labels ?? {}),
+          rollbackOnFailure: rule.rollbackOnFailure,
+          notify: rule.notify,
+        },
         now,
       ),
     )
@@ -112,7 +168,11 @@ export async function enqueueFromRule(deps: HealingDeps, rule: HealingRule, ref:
  */
 export async function createAction(deps: HealingDeps, input: NewAction, now: number): Promise<Created> {
   const { db } = deps
-  const plan: Plan = { verification: input.verification ?? { type: 'none' }, rollbackOnFailure: input.rollbackOnFailure ?? true, notify: input.notify ?? { channelIds: [], on: [] } }
+  const plan: Plan = {
+    verification: input.verification ?? { type: 'none' },
+    rollbackOnFailure: input.rollbackOnFailure ?? true,
+    notify: input.notify ?? { channelIds: [], on: [] },
+  }
   const base: HealingAction = {
     id: newId(now),
     ruleId: input.rule?.id ?? null,
@@ -151,25 +211,49 @@ export async function createAction(deps: HealingDeps, input: NewAction, now: num
     if ('issues' in checked) {
       const reason = `bad action after filling templates: ${checked.issues.map((i) => `${i.field} ${i.message}`).join('; ')}`
       const row: HealingAction = { ...base, status: 'FAILED', reason, error: reason, finishedAt: now }
-      await db.batch([db.insert(healingActions).values(row), eventRow(db, row.id, now, 'FAILED', 'healing', reason, { trigger: input.trigger.summary })])
+      await db.batch([
+        db.insert(healingActions).values(row),
+        eventRow(db, row.id, now, 'FAILED', 'healing', reason, { trigger: input.trigger.summary }),
+      ])
       return { action: row, created: true }
     }
     base.params = checked.params
   }
-  const row: HealingAction = input.approval && !base.dryRun ? { ...base, status: 'PENDING_APPROVAL', approvalExpiresAt: now + input.approval.ttlMs } : base
-  const message = row.status === 'PENDING_APPROVAL' ? `waiting for approval until ${new Date(row.approvalExpiresAt!).toISOString()}` : `queued${row.dryRun ? ' (dry run)' : ''}`
-  const statements: Batch = [db.insert(healingActions).values(row), eventRow(db, row.id, now, row.status, input.requestedBy, message, { trigger: input.trigger.summary, ...(input.trigger.labels ? { labels: input.trigger.labels } : {}) })]
+  const row: HealingAction =
+    input.approval && !base.dryRun
+      ? { ...base, status: 'PENDING_APPROVAL', approvalExpiresAt: now + input.approval.ttlMs }
+      : base
+  const message =
+    row.status === 'PENDING_APPROVAL'
+      ? `waiting for approval until ${new Date(row.approvalExpiresAt!).toISOString()}`
+      : `queued${row.dryRun ? ' (dry run)' : ''}`
+  const statements: Batch = [
+    db.insert(healingActions).values(row),
+    eventRow(db, row.id, now, row.status, input.requestedBy, message, {
+      trigger: input.trigger.summary,
+      ...(input.trigger.labels ? { labels: input.trigger.labels } : {}),
+    }),
+  ]
   try {
     await db.batch(statements)
   } catch (error) {
     if (input.idempotencyKey && uniqueKey(error)) {
-      const [seen] = await db.select().from(healingActions).where(eq(healingActions.idempotencyKey, input.idempotencyKey))
+      const [seen] = await db
+        .select()
+        .from(healingActions)
+        .where(eq(healingActions.idempotencyKey, input.idempotencyKey))
       if (seen) return { action: seen, created: false }
     }
     throw error
   }
   if (row.status === 'PENDING_APPROVAL' && plan.notify.on.includes('approval')) {
-    await queueNotice(db, plan.notify.channelIds, noticeAlert(row, 'approval', deps.config.PUBLIC_URL, now), 'approval', now)
+    await queueNotice(
+      db,
+      plan.notify.channelIds,
+      noticeAlert(row, 'approval', deps.config.PUBLIC_URL, now),
+      'approval',
+      now,
+    )
   }
   return { action: row, created: true }
 }

@@ -10,25 +10,62 @@ import { reportAlert } from '../alerts/lifecycle.ts'
 import { actionUrl } from './notices.ts'
 import type { HealingDeps } from './types.ts'
 
-const fingerprintOf = (a: HealingAction) => sha256(`healing\u0000${a.ruleId ?? 'manual'}\u0000${a.actionType}\u0000${a.target}`).slice(0, 32)
-const labelsOf = (a: HealingAction) => ({ alertname: 'HealingActionFailed', action_type: a.actionType, target: a.target, ...(a.ruleId ? { healing_rule: a.ruleId } : {}) })
+const fingerprintOf = (a: HealingAction) =>
+  sha256(`healing\u0000${a.ruleId ?? 'manual'}\u0000${a.actionType}\u0000${a.target}`).slice(0, 32)
+const labelsOf = (a: HealingAction) => ({
+  alertname: 'HealingActionFailed',
+  action_type: a.actionType,
+  target: a.target,
+  ...(a.ruleId ? { healing_rule: a.ruleId } : {}),
+})
 
 export async function raiseFailure(deps: HealingDeps, a: HealingAction, at: number) {
   try {
     await reportAlert(
       { db: deps.db, hooks: transitionHooks() },
-      { fingerprint: fingerprintOf(a), source: 'healing', state: 'firing', severity: 'error', title: `Healing ${a.status === 'ROLLED_BACK' ? 'rolled back' : 'failed'}: ${a.actionType} on ${a.target}`, labels: labelsOf(a), annotations: { summary: (a.reason ?? a.error ?? 'failed').slice(0, 1000), url: actionUrl(deps.config.PUBLIC_URL, a.id), healing_action: a.id }, actor: 'healing' },
+      {
+        fingerprint: fingerprintOf(a),
+        source: 'healing',
+        state: 'firing',
+        severity: 'error',
+        title: `Healing ${a.status === 'ROLLED_BACK' ? 'rolled back' : 'failed'}: ${a.actionType} on ${a.target}`,
+        labels: labelsOf(a),
+        annotations: {
+          summary: (a.reason ?? a.error ?? 'failed').slice(0, 1000),
+          url: actionUrl(deps.config.PUBLIC_URL, a.id),
+          healing_action: a.id,
+        },
+        actor: 'healing',
+      },
       at,
     )
   } catch (error) {
-    deps.log?.error('raising the healing failure alert failed', { action: a.id, error: String((error as Error)?.message ?? error) })
+    deps.log?.error('raising the healing failure alert failed', {
+      action: a.id,
+      error: String((error as Error)?.message ?? error),
+    })
   }
 }
 
 export async function resolveFailure(deps: HealingDeps, a: HealingAction, at: number) {
   try {
-    await reportAlert({ db: deps.db, hooks: transitionHooks() }, { fingerprint: fingerprintOf(a), source: 'healing', state: 'resolved', severity: 'error', title: `Healing failed: ${a.actionType} on ${a.target}`, labels: labelsOf(a), actor: 'healing' }, at)
+    await reportAlert(
+      { db: deps.db, hooks: transitionHooks() },
+      {
+        fingerprint: fingerprintOf(a),
+        source: 'healing',
+        state: 'resolved',
+        severity: 'error',
+        title: `Healing failed: ${a.actionType} on ${a.target}`,
+        labels: labelsOf(a),
+        actor: 'healing',
+      },
+      at,
+    )
   } catch (error) {
-    deps.log?.error('resolving the healing failure alert failed', { action: a.id, error: String((error as Error)?.message ?? error) })
+    deps.log?.error('resolving the healing failure alert failed', {
+      action: a.id,
+      error: String((error as Error)?.message ?? error),
+    })
   }
 }

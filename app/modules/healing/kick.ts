@@ -18,5 +18,7 @@ export function kickHealing(deps: { scheduler?: Scheduler; log?: Logger }): void
     deps.log?.warn('healing kick failed', { error: error instanceof Error ? error.message : String(error) })
     return
   }
-  pending.catch((error: unknown) => deps.log?.warn('healing kick failed', { error: error instanceof Error ? error.message : String(error) }))
+  pending.catch((error: unknown) =>
+    deps.log?.warn('healing kick failed', { error: error instanceof Error ? error.message : String(error) }),
+  )
 }

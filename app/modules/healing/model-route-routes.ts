@@ -8,18 +8,44 @@ import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { audit } from '../audit/service.ts'
 import { getBreakers, targetBreakerKey } from './breakers.ts'
-import { createRoute, deleteRoute, etagMatches, failbackRoute, failoverRoute, getRouteByName, listRoutes, routeAnswer, routeEventJson, routeEvents, routeJson, updateRoute, type ModelRoute } from './model-routes.ts'
+import {
+  createRoute,
+  deleteRoute,
+  etagMatches,
+  failbackRoute,
+  failoverRoute,
+  getRouteByName,
+  listRoutes,
+  routeAnswer,
+  routeEventJson,
+  routeEvents,
+  routeJson,
+  updateRoute,
+  type ModelRoute,
+} from './model-routes.ts'
 
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
-const RouteName = v.pipe(v.string('must be a string'), v.regex(ROUTE_NAME, 'must be 1–100 letters, digits, . _ -, starting with a letter or digit'))
+const RouteName = v.pipe(
+  v.string('must be a string'),
+  v.regex(ROUTE_NAME, 'must be 1–100 letters, digits, . _ -, starting with a letter or digit'),
+)
 const NameParam = v.object({ name: RouteName })
 
-const Model = v.pipe(v.string('must be a string'), v.regex(/^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,89}$/, 'must be 1–90 letters, digits, . _ : / @ + -, starting with a letter or digit'))
+const Model = v.pipe(
+  v.string('must be a string'),
+  v.regex(
+    /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,89}$/,
+    'must be 1–90 letters, digits, . _ : / @ + -, starting with a letter or digit',
+  ),
+)
 const Host = v.pipe(
   v.string('must be a string'),
   v.trim(),
   v.maxLength(200, 'must be at most 200 characters'),
-  v.check((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http or https URL such as http://127.0.0.1:11434'),
+  v.check(
+    (s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol),
+    'must be an http or https URL such as http://127.0.0.1:11434',
+  ),
   v.check((s) => {
     const u = new URL(s)
     return !u.username && !u.password && !u.search && !u.hash && /^[A-Za-z0-9._:/[\]-]+$/.test(s)
@@ -28,23 +54,60 @@ const Host = v.pipe(
 const Target = v.strictObject({
   model: Model,
   host: Host,
-  weight: v.optional(v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0, 'must be at least 0'), v.maxValue(1000, 'must be at most 1000'))),
+  weight: v.optional(
+    v.pipe(
+      v.number('must be a number'),
+      v.integer('must be a whole number'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(1000, 'must be at most 1000'),
+    ),
+  ),
 })
 const Targets = v.pipe(
   v.array(Target, 'must be a list of {model, host, weight?}'),
   v.minLength(1, 'must hold at least one target'),
   v.maxLength(20, 'must hold at most 20 targets'),
-  v.check((ts) => new Set(ts.map((t) => targetBreakerKey({ ...t, host: t.host.replace(/\/+$/, '') }))).size === ts.length, 'must not list the same model on the same host twice'),
+  v.check(
+    (ts) => new Set(ts.map((t) => targetBreakerKey({ ...t, host: t.host.replace(/\/+$/, '') }))).size === ts.length,
+    'must not list the same model on the same host twice',
+  ),
 )
-const FailbackAfter = v.pipe(v.number('must be a number'), v.integer('must be whole milliseconds'), v.minValue(0, 'must be at least 0'), v.maxValue(7 * 86_400_000, 'must be at most 7 days'))
-const ProbePath = v.pipe(v.string('must be a string'), v.maxLength(200, 'must be at most 200 characters'), v.regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/, 'must be empty or a path starting with /, such as /api/tags'))
+const FailbackAfter = v.pipe(
+  v.number('must be a number'),
+  v.integer('must be whole milliseconds'),
+  v.minValue(0, 'must be at least 0'),
+  v.maxValue(7 * 86_400_000, 'must be at most 7 days'),
+)
+const ProbePath = v.pipe(
+  v.string('must be a string'),
+  v.maxLength(200, 'must be at most 200 characters'),
+  v.regex(/^(\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*)?$/, 'must be empty or a path starting with /, such as /api/tags'),
+)
 const Description = v.pipe(v.string('must be a string'), v.maxLength(1000, 'must be at most 1000 characters'))
 
-const RouteBody = v.strictObject({ name: RouteName, description: v.optional(Description), targets: Targets, failbackAfterMs: v.optional(FailbackAfter), probePath: v.optional(ProbePath) })
-const RoutePatch = v.strictObject({ description: v.optional(Description), targets: v.optional(Targets), failbackAfterMs: v.optional(FailbackAfter), probePath: v.optional(ProbePath) })
+const RouteBody = v.strictObject({
+  name: RouteName,
+  description: v.optional(Description),
+  targets: Targets,
+  failbackAfterMs: v.optional(FailbackAfter),
+  probePath: v.optional(ProbePath),
+})
+const RoutePatch = v.strictObject({
+  description: v.optional(Description),
+  targets: v.optional(Targets),
+  failbackAfterMs: v.optional(FailbackAfter),
+  probePath: v.optional(ProbePath),
+})
 const MoveBody = v.strictObject({
   reason: v.optional(v.pipe(v.string('must be a string'), v.maxLength(500, 'must be at most 500 characters'))),
-  toIndex: v.optional(v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0, 'must be at least 0'), v.maxValue(19, 'must be at most 19'))),
+  toIndex: v.optional(
+    v.pipe(
+      v.number('must be a number'),
+      v.integer('must be a whole number'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(19, 'must be at most 19'),
+    ),
+  ),
 })
 const FailoverBody = v.strictObject({ reason: MoveBody.entries.reason })
 const ListQuery = v.object({ limit: LimitInput, cursor: CursorInput })
@@ -58,30 +121,53 @@ export function modelRouteRoutes(deps: ModuleDeps) {
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const tags = ['model routes']
-  const withBreakers = async (r: ModelRoute) => routeJson(r, await getBreakers(db, r.targets.map(targetBreakerKey)), now())
+  const withBreakers = async (r: ModelRoute) =>
+    routeJson(r, await getBreakers(db, r.targets.map(targetBreakerKey)), now())
   const load = async (name: string) => {
     const r = await getRouteByName(db, name)
     if (!r) throw notFound('Model route')
     return r
   }
 
-  app.get('/api/v1/model-routes', access('viewer'), describe('List model routes by name, each with its active target and the breaker state of every target', tags), validate('query', ListQuery), async (c) => {
-    const q = c.req.valid('query')
-    const { items, next } = await listRoutes(db, { limit: q.limit ?? 100, cursor: q.cursor })
-    const breakers = await getBreakers(db, items.flatMap((r) => r.targets.map(targetBreakerKey)))
-    return c.json({ items: items.map((r) => routeJson(r, breakers, now())), next })
-  })
+  app.get(
+    '/api/v1/model-routes',
+    access('viewer'),
+    describe('List model routes by name, each with its active target and the breaker state of every target', tags),
+    validate('query', ListQuery),
+    async (c) => {
+      const q = c.req.valid('query')
+      const { items, next } = await listRoutes(db, { limit: q.limit ?? 100, cursor: q.cursor })
+      const breakers = await getBreakers(
+        db,
+        items.flatMap((r) => r.targets.map(targetBreakerKey)),
+      )
+      return c.json({ items: items.map((r) => routeJson(r, breakers, now())), next })
+    },
+  )
 
-  app.post('/api/v1/model-routes', access('operator'), describe('Create a model route: name, ordered targets [{model, host, weight?}], failbackAfterMs, probePath', tags, 201), validate('json', RouteBody), async (c) => {
-    const r = await createRoute(db, c.req.valid('json'), now())
-    await audit(db, c, { action: 'model_route.created', target: r.name, summary: `${r.targets.length} targets` })
-    return c.json(await withBreakers(r), 201)
-  })
+  app.post(
+    '/api/v1/model-routes',
+    access('operator'),
+    describe(
+      'Create a model route: name, ordered targets [{model, host, weight?}], failbackAfterMs, probePath',
+      tags,
+      201,
+    ),
+    validate('json', RouteBody),
+    async (c) => {
+      const r = await createRoute(db, c.req.valid('json'), now())
+      await audit(db, c, { action: 'model_route.created', target: r.name, summary: `${r.targets.length} targets` })
+      return c.json(await withBreakers(r), 201)
+    },
+  )
 
   app.get(
     '/api/v1/model-routes/:name',
     access('authenticated'),
-    describe("The route's active target, every target with its breaker state, and the version. Strong ETag; send If-None-Match for a 304. Any key may read it (ingest keys too)", tags),
+    describe(
+      "The route's active target, every target with its breaker state, and the version. Strong ETag; send If-None-Match for a 304. Any key may read it (ingest keys too)",
+      tags,
+    ),
     validate('param', NameParam),
     async (c) => {
       const answer = await routeAnswer(db, c.req.valid('param').name, now())
@@ -92,51 +178,113 @@ export function modelRouteRoutes(deps: ModuleDeps) {
     },
   )
 
-  app.patch('/api/v1/model-routes/:name', access('operator'), describe('Change a model route (targets, failbackAfterMs, probePath, description); bumps its version', tags), validate('param', NameParam), validate('json', RoutePatch), async (c) => {
-    const before = await load(c.req.valid('param').name)
-    const r = await updateRoute(db, before, c.req.valid('json'), actor(c), now())
-    await audit(db, c, { action: 'model_route.updated', target: r.name, summary: `changed ${Object.keys(c.req.valid('json')).join(', ') || 'nothing'}` })
-    return c.json(await withBreakers(r))
-  })
+  app.patch(
+    '/api/v1/model-routes/:name',
+    access('operator'),
+    describe('Change a model route (targets, failbackAfterMs, probePath, description); bumps its version', tags),
+    validate('param', NameParam),
+    validate('json', RoutePatch),
+    async (c) => {
+      const before = await load(c.req.valid('param').name)
+      const r = await updateRoute(db, before, c.req.valid('json'), actor(c), now())
+      await audit(db, c, {
+        action: 'model_route.updated',
+        target: r.name,
+        summary: `changed ${Object.keys(c.req.valid('json')).join(', ') || 'nothing'}`,
+      })
+      return c.json(await withBreakers(r))
+    },
+  )
 
-  app.delete('/api/v1/model-routes/:name', access('operator'), describe('Delete a model route and its history', tags, 204), validate('param', NameParam), async (c) => {
-    const r = await load(c.req.valid('param').name)
-    await deleteRoute(db, r.id)
-    await audit(db, c, { action: 'model_route.deleted', target: r.name })
-    return c.body(null, 204)
-  })
+  app.delete(
+    '/api/v1/model-routes/:name',
+    access('operator'),
+    describe('Delete a model route and its history', tags, 204),
+    validate('param', NameParam),
+    async (c) => {
+      const r = await load(c.req.valid('param').name)
+      await deleteRoute(db, r.id)
+      await audit(db, c, { action: 'model_route.deleted', target: r.name })
+      return c.body(null, 204)
+    },
+  )
 
-  app.post('/api/v1/model-routes/:name/failover', access('operator'), describe('Move the route to its next healthy target now {reason?}; 409 when no other target is healthy', tags), validate('param', NameParam), validate('json', FailoverBody), async (c) => {
-    const { name } = c.req.valid('param')
-    await load(name)
-    const reason = c.req.valid('json').reason || 'manual failover'
-    const by = actor(c)
-    const moved = await failoverRoute(db, name, { reason: `${reason} (by ${by})`, actor: by, now: now() })
-    if (!moved) throw new AppError(409, 'no_healthy_target', 'No other target of this route is healthy (every other breaker is OPEN or HALF_OPEN)')
-    await audit(db, c, { action: 'model_route.failover', target: name, summary: `${moved.from} → ${moved.to}: ${reason}` })
-    return c.json({ ...moved, route: await withBreakers(await load(name)) })
-  })
+  app.post(
+    '/api/v1/model-routes/:name/failover',
+    access('operator'),
+    describe('Move the route to its next healthy target now {reason?}; 409 when no other target is healthy', tags),
+    validate('param', NameParam),
+    validate('json', FailoverBody),
+    async (c) => {
+      const { name } = c.req.valid('param')
+      await load(name)
+      const reason = c.req.valid('json').reason || 'manual failover'
+      const by = actor(c)
+      const moved = await failoverRoute(db, name, { reason: `${reason} (by ${by})`, actor: by, now: now() })
+      if (!moved)
+        throw new AppError(
+          409,
+          'no_healthy_target',
+          'No other target of this route is healthy (every other breaker is OPEN or HALF_OPEN)',
+        )
+      await audit(db, c, {
+        action: 'model_route.failover',
+        target: name,
+        summary: `${moved.from} → ${moved.to}: ${reason}`,
+      })
+      return c.json({ ...moved, route: await withBreakers(await load(name)) })
+    },
+  )
 
-  app.post('/api/v1/model-routes/:name/failback', access('operator'), describe('Move the route back to target 0 (or toIndex) now {reason?, toIndex?}; 409 when it is already there', tags), validate('param', NameParam), validate('json', MoveBody), async (c) => {
-    const { name } = c.req.valid('param')
-    const r = await load(name)
-    const body = c.req.valid('json')
-    const to = body.toIndex ?? 0
-    if (to >= r.targets.length) throw new AppError(400, 'invalid_input', 'Invalid body', [{ field: 'toIndex', message: `must be below ${r.targets.length} (the number of targets)` }])
-    const by = actor(c)
-    const reason = body.reason || 'manual failback'
-    const moved = await failbackRoute(db, name, { reason: `${reason} (by ${by})`, actor: by, now: now(), toIndex: to })
-    if (!moved) throw new AppError(409, 'conflict', `The route is already on target ${to}`)
-    await audit(db, c, { action: 'model_route.failback', target: name, summary: `${moved.from} → ${moved.to}: ${reason}` })
-    return c.json({ ...moved, route: await withBreakers(await load(name)) })
-  })
+  app.post(
+    '/api/v1/model-routes/:name/failback',
+    access('operator'),
+    describe(
+      'Move the route back to target 0 (or toIndex) now {reason?, toIndex?}; 409 when it is already there',
+      tags,
+    ),
+    validate('param', NameParam),
+    validate('json', MoveBody),
+    async (c) => {
+      const { name } = c.req.valid('param')
+      const r = await load(name)
+      const body = c.req.valid('json')
+      const to = body.toIndex ?? 0
+      if (to >= r.targets.length)
+        throw new AppError(400, 'invalid_input', 'Invalid body', [
+          { field: 'toIndex', message: `must be below ${r.targets.length} (the number of targets)` },
+        ])
+      const by = actor(c)
+      const reason = body.reason || 'manual failback'
+      const moved = await failbackRoute(db, name, {
+        reason: `${reason} (by ${by})`,
+        actor: by,
+        now: now(),
+        toIndex: to,
+      })
+      if (!moved) throw new AppError(409, 'conflict', `The route is already on target ${to}`)
+      await audit(db, c, {
+        action: 'model_route.failback',
+        target: name,
+        summary: `${moved.from} → ${moved.to}: ${reason}`,
+      })
+      return c.json({ ...moved, route: await withBreakers(await load(name)) })
+    },
+  )
 
-  app.get('/api/v1/model-routes/:name/events', access('viewer'), describe("A route's history of active-target changes, newest first", tags), validate('param', NameParam), validate('query', ListQuery), async (c) => {
-    const r = await load(c.req.valid('param').name)
-    const q = c.req.valid('query')
-    const { items, next } = await routeEvents(db, r.id, { limit: q.limit ?? 100, cursor: q.cursor })
-    return c.json({ items: items.map(routeEventJson), next })
-  })
+  app.get(
+    '/api/v1/model-routes/:name/events',
+    access('viewer'),
+    describe("A route's history of active-target changes, newest first", tags),
+    validate('param', NameParam),
+    validate('query', ListQuery),
+    async (c) => {
+      const r = await load(c.req.valid('param').name)
+      const q = c.req.valid('query')
+      const { items, next } = await routeEvents(db, r.id, { limit: q.limit ?? 100, cursor: q.cursor })
+      return c.json({ items: items.map(routeEventJson), next })
+    },
+  )
 
   return app
 }

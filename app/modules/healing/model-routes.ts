@@ -1,6 +1,12 @@
 import { and, asc, desc, eq, gt, lt, ne, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { modelRouteEvents, modelRoutes, type CircuitBreaker, type ModelRoute, type RouteTarget } from '../../../db/schema/healing.ts'
+import {
+  modelRouteEvents,
+  modelRoutes,
+  type CircuitBreaker,
+  type ModelRoute,
+  type RouteTarget,
+} from '../../../db/schema/healing.ts'
 import { conflict } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
@@ -8,7 +14,13 @@ import { breakerGeneration, breakerIsOpen, closedSince, getBreakers, targetBreak
 
 export type { ModelRoute, RouteTarget } from '../../../db/schema/healing.ts'
 
-export type RouteInput = { name: string; description?: string; targets: RouteTarget[]; failbackAfterMs?: number; probePath?: string }
+export type RouteInput = {
+  name: string
+  description?: string
+  targets: RouteTarget[]
+  failbackAfterMs?: number
+  probePath?: string
+}
 export type RoutePatch = Partial<Omit<RouteInput, 'name'>>
 
 /**
@@ -48,7 +60,12 @@ export function routeJson(r: ModelRoute, breakers: Map<string, CircuitBreaker>, 
       host: t.host,
       ...(t.weight !== undefined ? { weight: t.weight } : {}),
       active: index === r.activeIndex,
-      breaker: { key, state: b?.state ?? null, retryAt: b?.state === 'OPEN' ? toIso(b.retryAt) : null, lastError: b && b.state !== 'CLOSED' ? b.lastError : null },
+      breaker: {
+        key,
+        state: b?.state ?? null,
+        retryAt: b?.state === 'OPEN' ? toIso(b.retryAt) : null,
+        lastError: b && b.state !== 'CLOSED' ? b.lastError : null,
+      },
       healthy: usable(b),
     }
   })
@@ -59,7 +76,15 @@ export function routeJson(r: ModelRoute, breakers: Map<string, CircuitBreaker>, 
     description: r.description,
     version: r.version,
     activeIndex: r.activeIndex,
-    active: active ? { model: active.model, host: active.host, ...(active.weight !== undefined ? { weight: active.weight } : {}), healthy: active.healthy, breakerState: active.breaker.state } : null,
+    active: active
+      ? {
+          model: active.model,
+          host: active.host,
+          ...(active.weight !== undefined ? { weight: active.weight } : {}),
+          healthy: active.healthy,
+          breakerState: active.breaker.state,
+        }
+      : null,
     targets,
     /** Whether the breaker of the active target is open right now (OPEN and not due a probe). */
     activeOpen: active ? breakerIsOpen(breakers.get(active.breaker.key), now) : false,
@@ -78,7 +103,11 @@ export function routeJson(r: ModelRoute, breakers: Map<string, CircuitBreaker>, 
  * Served from a per-process cache that any route or breaker change in this process invalidates,
  * and that is read again after ROUTE_CACHE_MS at most (changes made by another instance).
  */
-export async function routeAnswer(db: Db, name: string, now: number): Promise<{ etag: string; body: string } | undefined> {
+export async function routeAnswer(
+  db: Db,
+  name: string,
+  now: number,
+): Promise<{ etag: string; body: string } | undefined> {
   const cache = cacheOf(db)
   const gen = breakerGeneration(db)
   const hit = cache.get(name)
@@ -116,7 +145,12 @@ export async function listRoutes(db: Db, q: { limit: number; cursor?: string }) 
   return { items, next: rows.length > q.limit ? items.at(-1)!.name : null }
 }
 
-const normaliseTargets = (targets: RouteTarget[]) => targets.map((t) => ({ model: t.model, host: t.host.replace(/\/+$/, ''), ...(t.weight !== undefined ? { weight: t.weight } : {}) }))
+const normaliseTargets = (targets: RouteTarget[]) =>
+  targets.map((t) => ({
+    model: t.model,
+    host: t.host.replace(/\/+$/, ''),
+    ...(t.weight !== undefined ? { weight: t.weight } : {}),
+  }))
 
 export async function createRoute(db: Db, input: RouteInput, now: number): Promise<ModelRoute> {
   const row: ModelRoute = {
@@ -143,7 +177,13 @@ export async function createRoute(db: Db, input: RouteInput, now: number): Promi
  * Changes a route. New targets keep the one in use active when it is still in the list (at its
  * new place); otherwise the route goes back to target 0 (recorded as a route event).
  */
-export async function updateRoute(db: Db, before: ModelRoute, patch: RoutePatch, actor: string, now: number): Promise<ModelRoute> {
+export async function updateRoute(
+  db: Db,
+  before: ModelRoute,
+  patch: RoutePatch,
+  actor: string,
+  now: number,
+): Promise<ModelRoute> {
   const set: Partial<ModelRoute> = { updatedAt: now }
   if (patch.description !== undefined) set.description = patch.description
   if (patch.failbackAfterMs !== undefined) set.failbackAfterMs = patch.failbackAfterMs
@@ -168,7 +208,20 @@ export async function updateRoute(db: Db, before: ModelRoute, patch: RoutePatch,
       .set({ ...set, version: sql`${modelRoutes.version} + 1` })
       .where(eq(modelRoutes.id, before.id))
       .returning(),
-    ...(moved && moved.from !== moved.to ? [db.insert(modelRouteEvents).values({ routeId: before.id, ts: now, fromIndex: moved.from, toIndex: moved.to, reason: set.changeReason!, actor })] : []),
+    ...(moved && moved.from !== moved.to
+      ? [
+          db
+            .insert(modelRouteEvents)
+            .values({
+              routeId: before.id,
+              ts: now,
+              fromIndex: moved.from,
+              toIndex: moved.to,
+              reason: set.changeReason!,
+              actor,
+            }),
+        ]
+      : []),
   ])
   invalidateRoutes(db)
   return (row as ModelRoute[])[0] ?? before
@@ -183,14 +236,26 @@ export async function routeEvents(db: Db, routeId: string, q: { limit: number; c
   const rows = await db
     .select()
     .from(modelRouteEvents)
-    .where(and(eq(modelRouteEvents.routeId, routeId), q.cursor && /^\d+$/.test(q.cursor) ? lt(modelRouteEvents.id, Number(q.cursor)) : undefined))
+    .where(
+      and(
+        eq(modelRouteEvents.routeId, routeId),
+        q.cursor && /^\d+$/.test(q.cursor) ? lt(modelRouteEvents.id, Number(q.cursor)) : undefined,
+      ),
+    )
     .orderBy(desc(modelRouteEvents.id))
     .limit(q.limit + 1)
   const items = rows.slice(0, q.limit)
   return { items, next: rows.length > q.limit ? String(items.at(-1)!.id) : null }
 }
 
-export const routeEventJson = (e: typeof modelRouteEvents.$inferSelect) => ({ id: e.id, ts: toIso(e.ts), from: e.fromIndex, to: e.toIndex, reason: e.reason, actor: e.actor })
+export const routeEventJson = (e: typeof modelRouteEvents.$inferSelect) => ({
+  id: e.id,
+  ts: toIso(e.ts),
+  from: e.fromIndex,
+  to: e.toIndex,
+  reason: e.reason,
+  actor: e.actor,
+})
 
 // --- moving traffic -------------------------------------------------------------------------------
 
@@ -225,13 +290,20 @@ const RETRIES = 5
  * `ifActiveKey`: only move when the active target's breaker key is this one (for a breaker that
  * opened: a target that is not in use opening moves nothing); otherwise `{from, to}` are equal.
  */
-export async function failoverRoute(db: Db, name: string, opts: { reason: string; actor: string; now: number; ifActiveKey?: string }): Promise<{ from: number; to: number } | null> {
+export async function failoverRoute(
+  db: Db,
+  name: string,
+  opts: { reason: string; actor: string; now: number; ifActiveKey?: string },
+): Promise<{ from: number; to: number } | null> {
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     const r = await getRouteByName(db, name)
     if (!r) return null
-    if (opts.ifActiveKey !== undefined && targetBreakerKey(r.targets[r.activeIndex]!) !== opts.ifActiveKey) return { from: r.activeIndex, to: r.activeIndex }
+    if (opts.ifActiveKey !== undefined && targetBreakerKey(r.targets[r.activeIndex]!) !== opts.ifActiveKey)
+      return { from: r.activeIndex, to: r.activeIndex }
     const breakers = await getBreakers(db, r.targets.map(targetBreakerKey))
-    const order = [...r.targets.keys()].map((i) => (r.activeIndex + 1 + i) % r.targets.length).filter((i) => i !== r.activeIndex)
+    const order = [...r.targets.keys()]
+      .map((i) => (r.activeIndex + 1 + i) % r.targets.length)
+      .filter((i) => i !== r.activeIndex)
     const to = order.find((i) => usable(breakers.get(targetBreakerKey(r.targets[i]!))))
     if (to === undefined) return null
     if (await move(db, r, to, opts)) return { from: r.activeIndex, to }
@@ -240,7 +312,11 @@ export async function failoverRoute(db: Db, name: string, opts: { reason: string
 }
 
 /** Back to target 0 (or a given index). Null when the route does not exist, the index is out of range, or it is already there. */
-export async function failbackRoute(db: Db, name: string, opts: { reason: string; actor: string; now: number; toIndex?: number }): Promise<{ from: number; to: number } | null> {
+export async function failbackRoute(
+  db: Db,
+  name: string,
+  opts: { reason: string; actor: string; now: number; toIndex?: number },
+): Promise<{ from: number; to: number } | null> {
   const to = opts.toIndex ?? 0
   for (let attempt = 0; attempt < RETRIES; attempt++) {
     const r = await getRouteByName(db, name)
@@ -252,8 +328,12 @@ export async function failbackRoute(db: Db, name: string, opts: { reason: string
 
 /** Names of the routes whose active target is the one behind this breaker key. */
 export async function routesOnBreaker(db: Db, key: string): Promise<string[]> {
-  const rows = await db.select({ name: modelRoutes.name, targets: modelRoutes.targets, activeIndex: modelRoutes.activeIndex }).from(modelRoutes)
-  return rows.filter((r) => r.targets[r.activeIndex] && targetBreakerKey(r.targets[r.activeIndex]!) === key).map((r) => r.name)
+  const rows = await db
+    .select({ name: modelRoutes.name, targets: modelRoutes.targets, activeIndex: modelRoutes.activeIndex })
+    .from(modelRoutes)
+  return rows
+    .filter((r) => r.targets[r.activeIndex] && targetBreakerKey(r.targets[r.activeIndex]!) === key)
+    .map((r) => r.name)
 }
 
 /**
@@ -266,17 +346,33 @@ export async function routesOnBreaker(db: Db, key: string): Promise<string[]> {
 export async function runFailbacks(db: Db, now: number): Promise<number> {
   const away = await db.select().from(modelRoutes).where(ne(modelRoutes.activeIndex, 0))
   if (!away.length) return 0
-  const breakers = await getBreakers(db, away.map((r) => targetBreakerKey(r.targets[0]!)))
+  const breakers = await getBreakers(
+    db,
+    away.map((r) => targetBreakerKey(r.targets[0]!)),
+  )
   let moved = 0
   for (const r of away) {
     const b = breakers.get(targetBreakerKey(r.targets[0]!))
     if (!b || b.state !== 'CLOSED' || b.lastSuccessAt === null) continue
     // A person moved it (manual failover): it stays until they move it back.
-    const [last] = await db.select({ actor: modelRouteEvents.actor }).from(modelRouteEvents).where(eq(modelRouteEvents.routeId, r.id)).orderBy(desc(modelRouteEvents.id)).limit(1)
+    const [last] = await db
+      .select({ actor: modelRouteEvents.actor })
+      .from(modelRouteEvents)
+      .where(eq(modelRouteEvents.routeId, r.id))
+      .orderBy(desc(modelRouteEvents.id))
+      .limit(1)
     if (last && /^(user|key):/.test(last.actor)) continue
-    const since = Math.max((await closedSince(db, b)) ?? now, b.lastFailureAt !== null ? b.lastFailureAt + 1 : 0, r.changedAt)
+    const since = Math.max(
+      (await closedSince(db, b)) ?? now,
+      b.lastFailureAt !== null ? b.lastFailureAt + 1 : 0,
+      r.changedAt,
+    )
     if (now - since < r.failbackAfterMs) continue
-    const back = await failbackRoute(db, r.name, { reason: `failback: ${r.targets[0]!.model} on ${r.targets[0]!.host} healthy for ${Math.round((now - since) / 1000)} s (breaker closed)`, actor: 'system:failback', now })
+    const back = await failbackRoute(db, r.name, {
+      reason: `failback: ${r.targets[0]!.model} on ${r.targets[0]!.host} healthy for ${Math.round((now - since) / 1000)} s (breaker closed)`,
+      actor: 'system:failback',
+      now,
+    })
     if (back) moved++
   }
   return moved

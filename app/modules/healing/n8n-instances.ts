@@ -15,10 +15,20 @@ export const n8nInstanceJson = (sealer: Sealer, r: N8nInstance) => {
   } catch {
     // sealed with another SECRET_KEY
   }
-  return { id: r.id, name: r.name, baseUrl: r.baseUrl, apiKey, createdAt: toIso(r.createdAt), updatedAt: toIso(r.updatedAt) }
+  return {
+    id: r.id,
+    name: r.name,
+    baseUrl: r.baseUrl,
+    apiKey,
+    createdAt: toIso(r.createdAt),
+    updatedAt: toIso(r.updatedAt),
+  }
 }
 
-const unique = (error: unknown) => /UNIQUE constraint failed: n8n_instances\.name/.test(`${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
+const unique = (error: unknown) =>
+  /UNIQUE constraint failed: n8n_instances\.name/.test(
+    `${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
+  )
 
 export const listN8nInstances = (db: Db) => db.select().from(n8nInstances).orderBy(asc(n8nInstances.name))
 
@@ -28,10 +38,23 @@ export async function getN8nInstance(db: Db, id: string) {
   return row
 }
 
-export const findN8nInstance = async (db: Db, name: string) => (await db.select().from(n8nInstances).where(eq(n8nInstances.name, name)))[0]
+export const findN8nInstance = async (db: Db, name: string) =>
+  (await db.select().from(n8nInstances).where(eq(n8nInstances.name, name)))[0]
 
-export async function createN8nInstance(db: Db, sealer: Sealer, input: { name: string; baseUrl: string; apiKey: string }, now: number) {
-  const row: N8nInstance = { id: newId(now), name: input.name, baseUrl: input.baseUrl.replace(/\/+$/, ''), apiKey: sealer.seal(input.apiKey), createdAt: now, updatedAt: now }
+export async function createN8nInstance(
+  db: Db,
+  sealer: Sealer,
+  input: { name: string; baseUrl: string; apiKey: string },
+  now: number,
+) {
+  const row: N8nInstance = {
+    id: newId(now),
+    name: input.name,
+    baseUrl: input.baseUrl.replace(/\/+$/, ''),
+    apiKey: sealer.seal(input.apiKey),
+    createdAt: now,
+    updatedAt: now,
+  }
   try {
     await db.insert(n8nInstances).values(row)
   } catch (error) {
@@ -41,8 +64,19 @@ export async function createN8nInstance(db: Db, sealer: Sealer, input: { name: s
   return row
 }
 
-export async function updateN8nInstance(db: Db, sealer: Sealer, before: N8nInstance, patch: { name?: string; baseUrl?: string; apiKey?: string }, now: number) {
-  const set = { ...(patch.name !== undefined ? { name: patch.name } : {}), ...(patch.baseUrl !== undefined ? { baseUrl: patch.baseUrl.replace(/\/+$/, '') } : {}), ...(patch.apiKey !== undefined ? { apiKey: sealer.seal(patch.apiKey) } : {}), updatedAt: now }
+export async function updateN8nInstance(
+  db: Db,
+  sealer: Sealer,
+  before: N8nInstance,
+  patch: { name?: string; baseUrl?: string; apiKey?: string },
+  now: number,
+) {
+  const set = {
+    ...(patch.name !== undefined ? { name: patch.name } : {}),
+    ...(patch.baseUrl !== undefined ? { baseUrl: patch.baseUrl.replace(/\/+$/, '') } : {}),
+    ...(patch.apiKey !== undefined ? { apiKey: sealer.seal(patch.apiKey) } : {}),
+    updatedAt: now,
+  }
   try {
     const [row] = await db.update(n8nInstances).set(set).where(eq(n8nInstances.id, before.id)).returning()
     return row!

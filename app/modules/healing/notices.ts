@@ -15,14 +15,41 @@ export type NoticeEvent = 'start' | 'success' | 'failure' | 'approval'
 
 export const actionUrl = (publicUrl: string, id: string) => `${publicUrl}/healing/actions/${id}`
 
-const titles: Record<NoticeEvent, string> = { start: 'Healing started', success: 'Healing succeeded', failure: 'Healing failed', approval: 'Healing needs approval' }
-const severityOf: Record<NoticeEvent, Severity> = { start: 'info', success: 'info', failure: 'error', approval: 'warning' }
+const titles: Record<NoticeEvent, string> = {
+  start: 'Healing started',
+  success: 'Healing succeeded',
+  failure: 'Healing failed',
+  approval: 'Healing needs approval',
+}
+const severityOf: Record<NoticeEvent, Severity> = {
+  start: 'info',
+  success: 'info',
+  failure: 'error',
+  approval: 'warning',
+}
 
 /** An alert-shaped record of a healing event (what channels render). */
-export function noticeAlert(a: Pick<HealingAction, 'id' | 'actionType' | 'target' | 'ruleId' | 'reason' | 'error' | 'trigger' | 'approvalExpiresAt'>, event: NoticeEvent | 'notify', publicUrl: string, at: number, extra: { title?: string; summary?: string; severity?: Severity } = {}): Alert {
+export function noticeAlert(
+  a: Pick<
+    HealingAction,
+    'id' | 'actionType' | 'target' | 'ruleId' | 'reason' | 'error' | 'trigger' | 'approvalExpiresAt'
+  >,
+  event: NoticeEvent | 'notify',
+  publicUrl: string,
+  at: number,
+  extra: { title?: string; summary?: string; severity?: Severity } = {},
+): Alert {
   const url = actionUrl(publicUrl, a.id)
   const annotations: Record<string, string> = {
-    summary: extra.summary ?? [`${a.actionType} on ${a.target}`, a.trigger.summary ? `trigger: ${a.trigger.summary}` : '', a.error ? `error: ${a.error}` : a.reason ? `reason: ${a.reason}` : ''].filter(Boolean).join(' · '),
+    summary:
+      extra.summary ??
+      [
+        `${a.actionType} on ${a.target}`,
+        a.trigger.summary ? `trigger: ${a.trigger.summary}` : '',
+        a.error ? `error: ${a.error}` : a.reason ? `reason: ${a.reason}` : '',
+      ]
+        .filter(Boolean)
+        .join(' · '),
     url,
   }
   if (event === 'approval') {
@@ -40,7 +67,13 @@ export function noticeAlert(a: Pick<HealingAction, 'id' | 'actionType' | 'target
     status: event === 'success' ? 'resolved' : 'firing',
     silenced: false,
     severity: extra.severity ?? (event === 'notify' ? 'warning' : severityOf[event]),
-    labels: { alertname: 'HomeostatHealing', healing_event: event, action_type: a.actionType, target: a.target, ...(a.ruleId ? { healing_rule: a.ruleId } : {}) },
+    labels: {
+      alertname: 'HomeostatHealing',
+      healing_event: event,
+      action_type: a.actionType,
+      target: a.target,
+      ...(a.ruleId ? { healing_rule: a.ruleId } : {}),
+    },
     annotations,
     value: null,
     startsAt: a.trigger.at,
@@ -60,10 +93,24 @@ export function noticeAlert(a: Pick<HealingAction, 'id' | 'actionType' | 'target
 /** Outbox rows for a healing event on the given channels (unknown or disabled channels are left out). */
 export async function queueNotice(db: Db, channelIds: string[], alert: Alert, event: string, at: number) {
   if (!channelIds.length) return 0
-  const found = await db.select({ id: channels.id, enabled: channels.enabled }).from(channels).where(inArray(channels.id, channelIds))
+  const found = await db
+    .select({ id: channels.id, enabled: channels.enabled })
+    .from(channels)
+    .where(inArray(channels.id, channelIds))
   const ids = found.filter((c) => c.enabled).map((c) => c.id)
   if (!ids.length) return 0
-  await db.insert(notifications).values(ids.map((channelId) => ({ channelId, kind: `healing.${event}`, payload: { event: `healing.${event}`, alert }, status: 'pending' as const, nextAttemptAt: at, createdAt: at })))
+  await db
+    .insert(notifications)
+    .values(
+      ids.map((channelId) => ({
+        channelId,
+        kind: `healing.${event}`,
+        payload: { event: `healing.${event}`, alert },
+        status: 'pending' as const,
+        nextAttemptAt: at,
+        createdAt: at,
+      })),
+    )
   kick(db)
   return ids.length
 }

@@ -61,7 +61,9 @@ export async function settle(db: Db) {
 function track(deps: HealingDeps, id: string, work: () => Promise<void>) {
   const m = running(deps.db)
   const p = work()
-    .catch((error) => deps.log?.error('healing action crashed', { action: id, error: String((error as Error)?.message ?? error) }))
+    .catch((error) =>
+      deps.log?.error('healing action crashed', { action: id, error: String((error as Error)?.message ?? error) }),
+    )
     .finally(() => m.delete(id))
   m.set(id, p)
 }
@@ -75,13 +77,40 @@ const clockFrom = (now: number) => {
 async function notice(deps: HealingDeps, a: HealingAction, event: NoticeEvent, at: number) {
   const plan = planOf(a)
   if (!plan.notify.on.includes(event) || !plan.notify.channelIds.length) return
-  await queueNotice(deps.db, plan.notify.channelIds, noticeAlert(a, event, deps.config.PUBLIC_URL, at), event, at).catch((error) => deps.log?.warn('healing notice failed', { action: a.id, error: String(error) }))
+  await queueNotice(
+    deps.db,
+    plan.notify.channelIds,
+    noticeAlert(a, event, deps.config.PUBLIC_URL, at),
+    event,
+    at,
+  ).catch((error) => deps.log?.warn('healing notice failed', { action: a.id, error: String(error) }))
 }
 
 /** The end of an action: final status, lock released, timeline, notices, the failure alert raised or resolved. */
-async function finish(deps: HealingDeps, a: HealingAction, from: HealingAction['status'][], status: 'SUCCESS' | 'FAILED' | 'ROLLED_BACK', at: number, fields: { reason?: string | null; error?: string | null; output?: Record<string, unknown> }, message: string) {
+async function finish(
+  deps: HealingDeps,
+  a: HealingAction,
+  from: HealingAction['status'][],
+  status: 'SUCCESS' | 'FAILED' | 'ROLLED_BACK',
+  at: number,
+  fields: { reason?: string | null; error?: string | null; output?: Record<string, unknown> },
+  message: string,
+) {
   const { db } = deps
-  const row = await transition(db, a, from, { status, finishedAt: at, updatedAt: at, reason: fields.reason ?? null, error: fields.error ?? null, ...(fields.output ? { output: fields.output } : {}) }, (g) => [g.event(status, 'healing', message), g.releaseLock()])
+  const row = await transition(
+    db,
+    a,
+    from,
+    {
+      status,
+      finishedAt: at,
+      updatedAt: at,
+      reason: fields.reason ?? null,
+      error: fields.error ?? null,
+      ...(fields.output ? { output: fields.output } : {}),
+    },
+    (g) => [g.event(status, 'healing', message), g.releaseLock()],
+  )
   if (!row) return
   await notice(deps, row, status === 'SUCCESS' ? 'success' : 'failure', at)
   if (row.dryRun) return
@@ -92,17 +121,38 @@ async function finish(deps: HealingDeps, a: HealingAction, from: HealingAction['
 /** PENDING → RUNNING with the target's lock, in one batch; true when this caller won both. */
 async function claim(db: Db, a: HealingAction, at: number): Promise<HealingAction | undefined> {
   if (a.dryRun) {
-    return transition(db, a, 'PENDING', { status: 'RUNNING', attempt: a.attempt + 1, startedAt: a.startedAt ?? at, updatedAt: at }, (g) => [g.event('RUNNING', 'healing', 'dry run: nothing is changed')])
+    return transition(
+      db,
+      a,
+      'PENDING',
+      { status: 'RUNNING', attempt: a.attempt + 1, startedAt: a.startedAt ?? at, updatedAt: at },
+      (g) => [g.event('RUNNING', 'healing', 'dry run: nothing is changed')],
+    )
   }
   const [, updated] = await db.batch([
-    db.run(sql`insert into healing_locks (target, action_id, acquired_at) select ${a.target}, ${a.id}, ${at} where exists (select 1 from healing_actions where id = ${a.id} and status = 'PENDING') on conflict (target) do nothing`),
+    db.run(
+      sql`insert into healing_locks (target, action_id, acquired_at) select ${a.target}, ${a.id}, ${at} where exists (select 1 from healing_actions where id = ${a.id} and status = 'PENDING') on conflict (target) do nothing`,
+    ),
     db
       .update(healingActions)
-      .set({ status: 'RUNNING', attempt: sql`${healingActions.attempt} + 1`, startedAt: sql`coalesce(${healingActions.startedAt}, ${at})`, updatedAt: at })
-      .where(and(eq(healingActions.id, a.id), eq(healingActions.status, 'PENDING'), sql`exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id})`))
+      .set({
+        status: 'RUNNING',
+        attempt: sql`${healingActions.attempt} + 1`,
+        startedAt: sql`coalesce(${healingActions.startedAt}, ${at})`,
+        updatedAt: at,
+      })
+      .where(
+        and(
+          eq(healingActions.id, a.id),
+          eq(healingActions.status, 'PENDING'),
+          sql`exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id})`,
+        ),
+      )
       .returning(),
     // changes(): whether the UPDATE just before (this caller's claim) changed the row.
-    db.run(sql`insert into healing_events (action_id, ts, status, actor, message, detail) select id, ${at}, 'RUNNING', 'healing', 'attempt ' || attempt || ' of ' || max_attempts, '{}' from healing_actions where changes() = 1 and id = ${a.id} and status = 'RUNNING' and updated_at = ${at} and exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id} and acquired_at = ${at})`),
+    db.run(
+      sql`insert into healing_events (action_id, ts, status, actor, message, detail) select id, ${at}, 'RUNNING', 'healing', 'attempt ' || attempt || ' of ' || max_attempts, '{}' from healing_actions where changes() = 1 and id = ${a.id} and status = 'RUNNING' and updated_at = ${at} and exists (select 1 from healing_locks where target = ${a.target} and action_id = ${a.id} and acquired_at = ${at})`,
+    ),
   ])
   return (updated as HealingAction[])[0]
 }
@@ -110,7 +160,10 @@ async function claim(db: Db, a: HealingAction, at: number): Promise<HealingActio
 /** Keeps the lock fresh while the action runs, so no tick takes it for an orphan. */
 function heartbeat(db: Db, a: HealingAction, clock: () => number) {
   const timer = setInterval(() => {
-    db.update(healingLocks).set({ acquiredAt: clock() }).where(and(eq(healingLocks.target, a.target), eq(healingLocks.actionId, a.id))).catch(() => undefined)
+    db.update(healingLocks)
+      .set({ acquiredAt: clock() })
+      .where(and(eq(healingLocks.target, a.target), eq(healingLocks.actionId, a.id)))
+      .catch(() => undefined)
   }, HEARTBEAT_MS)
   timer.unref?.()
   return () => clearInterval(timer)
@@ -120,10 +173,32 @@ function heartbeat(db: Db, a: HealingAction, clock: () => number) {
 async function execute(deps: HealingDeps, a: HealingAction, clock: () => number) {
   const { db } = deps
   const def = actionDef(a.actionType)
-  if (!def) return finish(deps, a, ['RUNNING'], 'FAILED', clock(), { reason: `unknown action type ${a.actionType}`, error: `unknown action type ${a.actionType}` }, `unknown action type ${a.actionType}`)
+  if (!def)
+    return finish(
+      deps,
+      a,
+      ['RUNNING'],
+      'FAILED',
+      clock(),
+      { reason: `unknown action type ${a.actionType}`, error: `unknown action type ${a.actionType}` },
+      `unknown action type ${a.actionType}`,
+    )
   if (a.dryRun) {
-    const would = { dryRun: true, wouldExecute: { type: a.actionType, describe: def.describe, target: a.target, params: a.params }, verification: planOf(a).verification, rollback: !!def.rollback && planOf(a).rollbackOnFailure }
-    return finish(deps, a, ['RUNNING'], 'SUCCESS', clock(), { output: { ...a.output, result: would } }, 'dry run: recorded what would happen')
+    const would = {
+      dryRun: true,
+      wouldExecute: { type: a.actionType, describe: def.describe, target: a.target, params: a.params },
+      verification: planOf(a).verification,
+      rollback: !!def.rollback && planOf(a).rollbackOnFailure,
+    }
+    return finish(
+      deps,
+      a,
+      ['RUNNING'],
+      'SUCCESS',
+      clock(),
+      { output: { ...a.output, result: would } },
+      'dry run: recorded what would happen',
+    )
   }
   if (a.attempt === 1) await notice(deps, a, 'start', clock())
   const stop = heartbeat(db, a, clock)
@@ -140,20 +215,54 @@ async function execute(deps: HealingDeps, a: HealingAction, clock: () => number)
   const at = clock()
   const plan = planOf(a)
   const output = { ...a.output, result }
-  if (plan.verification.type === 'none' && !def.verify) return finish(deps, a, ['RUNNING'], 'SUCCESS', at, { output }, 'done')
+  if (plan.verification.type === 'none' && !def.verify)
+    return finish(deps, a, ['RUNNING'], 'SUCCESS', at, { output }, 'done')
   const afterMs = plan.verification.type === 'none' ? 0 : plan.verification.afterMs
-  const deadline = at + afterMs + (plan.verification.type === 'none' ? DEFAULT_VERIFY_TIMEOUT_MS : (plan.verification.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS))
-  await transition(db, a, 'RUNNING', { status: 'VERIFYING', verifyAt: at + afterMs, updatedAt: at, output: { ...output, verification: { deadline, checks: 0 } } }, (g) => [g.event('VERIFYING', 'healing', `executed; verifying ${plan.verification.type} from ${new Date(at + afterMs).toISOString()}`, { result })])
+  const deadline =
+    at +
+    afterMs +
+    (plan.verification.type === 'none'
+      ? DEFAULT_VERIFY_TIMEOUT_MS
+      : (plan.verification.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS))
+  await transition(
+    db,
+    a,
+    'RUNNING',
+    {
+      status: 'VERIFYING',
+      verifyAt: at + afterMs,
+      updatedAt: at,
+      output: { ...output, verification: { deadline, checks: 0 } },
+    },
+    (g) => [
+      g.event(
+        'VERIFYING',
+        'healing',
+        `executed; verifying ${plan.verification.type} from ${new Date(at + afterMs).toISOString()}`,
+        { result },
+      ),
+    ],
+  )
 }
 
 async function failAttempt(deps: HealingDeps, a: HealingAction, error: unknown, at: number) {
   const { db } = deps
   const message = String((error as Error)?.message ?? error).slice(0, 2000)
   const retryable = !(error instanceof ActionError) || error.retryable
-  const output = { ...a.output, ...(error instanceof ActionError && Object.keys(error.output).length ? { lastFailure: error.output } : {}) }
+  const output = {
+    ...a.output,
+    ...(error instanceof ActionError && Object.keys(error.output).length ? { lastFailure: error.output } : {}),
+  }
   if (retryable && a.attempt < a.maxAttempts) {
     const runAfter = at + retryBackoff(a.attempt)
-    await transition(db, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, (g) => [g.event('PENDING', 'healing', `attempt ${a.attempt} failed: ${message}; retry at ${new Date(runAfter).toISOString()}`), g.releaseLock()])
+    await transition(db, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, (g) => [
+      g.event(
+        'PENDING',
+        'healing',
+        `attempt ${a.attempt} failed: ${message}; retry at ${new Date(runAfter).toISOString()}`,
+      ),
+      g.releaseLock(),
+    ])
     return
   }
   const reason = retryable && a.attempt > 1 ? `failed after ${a.attempt} attempts: ${message}` : message
@@ -172,30 +281,76 @@ async function verify(deps: HealingDeps, a: HealingAction, clock: () => number) 
     outcome = await runCheck(deps, a, plan.verification, Math.max(1, deadline - clock()))
     if (outcome.ok && def?.verify) {
       const v = def.validate(a.params)
-      if (v.ok) outcome = await def.verify({ deps, action: a, params: v.params, target: a.target, now: clock, result: a.output.result as Record<string, unknown> })
+      if (v.ok)
+        outcome = await def.verify({
+          deps,
+          action: a,
+          params: v.params,
+          target: a.target,
+          now: clock,
+          result: a.output.result as Record<string, unknown>,
+        })
     }
   } catch (error) {
     outcome = { ok: false, detail: { error: String((error as Error)?.message ?? error) } }
   }
   const at = clock()
   const checks = (state.checks ?? 0) + 1
-  if (outcome.ok) return finish(deps, a, ['VERIFYING'], 'SUCCESS', at, { output: { ...a.output, verification: { ...state, checks, passed: outcome.detail ?? {} } } }, `verified (${plan.verification.type})`)
+  if (outcome.ok)
+    return finish(
+      deps,
+      a,
+      ['VERIFYING'],
+      'SUCCESS',
+      at,
+      { output: { ...a.output, verification: { ...state, checks, passed: outcome.detail ?? {} } } },
+      `verified (${plan.verification.type})`,
+    )
   if (at < deadline) {
-    await db.update(healingActions).set({ verifyAt: Math.min(deadline, at + VERIFY_POLL_MS), output: { ...a.output, verification: { ...state, checks, last: outcome.detail ?? {} } }, updatedAt: at }).where(and(eq(healingActions.id, a.id), eq(healingActions.status, 'VERIFYING')))
+    await db
+      .update(healingActions)
+      .set({
+        verifyAt: Math.min(deadline, at + VERIFY_POLL_MS),
+        output: { ...a.output, verification: { ...state, checks, last: outcome.detail ?? {} } },
+        updatedAt: at,
+      })
+      .where(and(eq(healingActions.id, a.id), eq(healingActions.status, 'VERIFYING')))
     return
   }
   const why = `verification failed (${plan.verification.type}) by ${new Date(deadline).toISOString()}${outcome.detail?.error ? `: ${String(outcome.detail.error)}` : ''}`
   const output = { ...a.output, verification: { ...state, checks, failed: outcome.detail ?? {} } }
-  if (!def?.rollback || !plan.rollbackOnFailure) return finish(deps, a, ['VERIFYING'], 'FAILED', at, { reason: why, error: why, output }, why)
+  if (!def?.rollback || !plan.rollbackOnFailure)
+    return finish(deps, a, ['VERIFYING'], 'FAILED', at, { reason: why, error: why, output }, why)
   // Before the rollback's side effect: RUNNING again, with a fresh lock heartbeat.
-  const rolling = await transition(db, a, 'VERIFYING', { status: 'RUNNING', reason: `${why}; rolling back`, output, updatedAt: at }, (g) => [g.event('RUNNING', 'healing', `${why}; rolling back`), g.refreshLock(at)])
+  const rolling = await transition(
+    db,
+    a,
+    'VERIFYING',
+    { status: 'RUNNING', reason: `${why}; rolling back`, output, updatedAt: at },
+    (g) => [g.event('RUNNING', 'healing', `${why}; rolling back`), g.refreshLock(at)],
+  )
   if (!rolling) return
   const stop = heartbeat(db, rolling, clock)
   try {
     const v = def.validate(a.params)
-    const undone = await def.rollback({ deps, action: rolling, params: v.ok ? v.params : a.params, target: a.target, now: clock, result: a.output.result as Record<string, unknown> })
+    const undone = await def.rollback({
+      deps,
+      action: rolling,
+      params: v.ok ? v.params : a.params,
+      target: a.target,
+      now: clock,
+      result: a.output.result as Record<string, unknown>,
+    })
     stop()
-    await finish(deps, rolling, ['RUNNING'], 'ROLLED_BACK', clock(), { reason: why, error: why, output: { ...output, rollback: undone } }, `rolled back: ${why}`)
+    await finish(
+      deps,
+      rolling,
+      ['RUNNING'],
+      'ROLLED_BACK',
+      clock(),
+      { reason: why, error: why, output: { ...output, rollback: undone } },
+      `rolled back: ${why}`,
+    )
   } catch (error) {
     stop()
     const msg = `${why}; rollback failed: ${String((error as Error)?.message ?? error)}`
@@ -208,7 +363,13 @@ async function leaseVerification(db: Db, a: HealingAction, now: number) {
   const [row] = await db
     .update(healingActions)
     .set({ verifyAt: now + VERIFY_LEASE_MS })
-    .where(and(eq(healingActions.id, a.id), eq(healingActions.status, 'VERIFYING'), sql`${healingActions.verifyAt} <= ${now}`))
+    .where(
+      and(
+        eq(healingActions.id, a.id),
+        eq(healingActions.status, 'VERIFYING'),
+        sql`${healingActions.verifyAt} <= ${now}`,
+      ),
+    )
     .returning()
   return row
 }
@@ -233,7 +394,13 @@ export async function healingTick(deps: HealingDeps, now: number) {
 
   for (const a of active) {
     if (a.status === 'PENDING_APPROVAL' && a.approvalExpiresAt !== null && a.approvalExpiresAt <= now) {
-      const row = await transition(db, a, 'PENDING_APPROVAL', { status: 'EXPIRED', reason: 'approval expired', finishedAt: now, updatedAt: now }, (g) => [g.event('EXPIRED', 'healing', `nobody approved it by ${new Date(a.approvalExpiresAt!).toISOString()}`)])
+      const row = await transition(
+        db,
+        a,
+        'PENDING_APPROVAL',
+        { status: 'EXPIRED', reason: 'approval expired', finishedAt: now, updatedAt: now },
+        (g) => [g.event('EXPIRED', 'healing', `nobody approved it by ${new Date(a.approvalExpiresAt!).toISOString()}`)],
+      )
       if (row) counts.expired++
     }
     if (a.status === 'RUNNING' && !mine.has(a.id)) {
@@ -243,7 +410,18 @@ export async function healingTick(deps: HealingDeps, now: number) {
       const stale = a.dryRun ? a.updatedAt < now - STALE_MS : !owned || lock.acquiredAt < now - STALE_MS
       if (stale) {
         const during = a.reason?.endsWith('rolling back') ? ' during rollback' : ''
-        await finish(deps, a, ['RUNNING'], 'FAILED', now, { reason: `interrupted by restart${during}`, error: `interrupted by restart${during}: the instance running it stopped; it is not run again automatically` }, `interrupted by restart${during} (its lock was last refreshed ${lock ? new Date(lock.acquiredAt).toISOString() : 'never'})`)
+        await finish(
+          deps,
+          a,
+          ['RUNNING'],
+          'FAILED',
+          now,
+          {
+            reason: `interrupted by restart${during}`,
+            error: `interrupted by restart${during}: the instance running it stopped; it is not run again automatically`,
+          },
+          `interrupted by restart${during} (its lock was last refreshed ${lock ? new Date(lock.acquiredAt).toISOString() : 'never'})`,
+        )
         if (owned) locks.delete(a.target)
         counts.interrupted++
       }
@@ -261,7 +439,15 @@ export async function healingTick(deps: HealingDeps, now: number) {
   const activeIds = new Set(active.map((a) => a.id))
   for (const l of locks.values()) {
     if (!activeIds.has(l.actionId) && !mine.has(l.actionId) && l.acquiredAt < now - STALE_MS) {
-      await db.delete(healingLocks).where(and(eq(healingLocks.target, l.target), eq(healingLocks.actionId, l.actionId), sql`not exists (select 1 from healing_actions where id = ${l.actionId} and status in ('RUNNING', 'VERIFYING'))`))
+      await db
+        .delete(healingLocks)
+        .where(
+          and(
+            eq(healingLocks.target, l.target),
+            eq(healingLocks.actionId, l.actionId),
+            sql`not exists (select 1 from healing_actions where id = ${l.actionId} and status in ('RUNNING', 'VERIFYING'))`,
+          ),
+        )
       locks.delete(l.target)
     }
   }
@@ -290,22 +476,50 @@ export async function rejectAction(deps: HealingDeps, id: string, actor: string,
   return decide(deps, id, actor, now, 'reject', comment)
 }
 
-async function decide(deps: HealingDeps, id: string, actor: string, now: number, verb: 'approve' | 'reject', comment?: string) {
+async function decide(
+  deps: HealingDeps,
+  id: string,
+  actor: string,
+  now: number,
+  verb: 'approve' | 'reject',
+  comment?: string,
+) {
   const { db } = deps
   const refuse = (a: HealingAction) => {
-    if (a.status === 'EXPIRED' || (a.status === 'PENDING_APPROVAL' && a.approvalExpiresAt !== null && a.approvalExpiresAt <= now)) {
-      return new AppError(410, 'approval_expired', `The approval request expired at ${new Date(a.approvalExpiresAt ?? now).toISOString()}; it can no longer be ${verb}d`)
+    if (
+      a.status === 'EXPIRED' ||
+      (a.status === 'PENDING_APPROVAL' && a.approvalExpiresAt !== null && a.approvalExpiresAt <= now)
+    ) {
+      return new AppError(
+        410,
+        'approval_expired',
+        `The approval request expired at ${new Date(a.approvalExpiresAt ?? now).toISOString()}; it can no longer be ${verb}d`,
+      )
     }
-    if (a.decidedBy) return conflict(`The action was already ${a.status === 'REJECTED' ? 'rejected' : 'approved'} by ${a.decidedBy}; it is ${a.status}`)
+    if (a.decidedBy)
+      return conflict(
+        `The action was already ${a.status === 'REJECTED' ? 'rejected' : 'approved'} by ${a.decidedBy}; it is ${a.status}`,
+      )
     return conflict(`The action does not wait for approval; it is ${a.status}`)
   }
   const find = async () => (await db.select().from(healingActions).where(eq(healingActions.id, id)))[0]
   const before = await find()
   if (!before) throw notFound('Healing action')
-  if (before.status !== 'PENDING_APPROVAL' || (before.approvalExpiresAt !== null && before.approvalExpiresAt <= now)) throw refuse(before)
-  const set = verb === 'approve' ? { status: 'PENDING' as const, runAfter: now } : { status: 'REJECTED' as const, reason: comment ? `rejected: ${comment}` : 'rejected', finishedAt: now }
+  if (before.status !== 'PENDING_APPROVAL' || (before.approvalExpiresAt !== null && before.approvalExpiresAt <= now))
+    throw refuse(before)
+  const set =
+    verb === 'approve'
+      ? { status: 'PENDING' as const, runAfter: now }
+      : { status: 'REJECTED' as const, reason: comment ? `rejected: ${comment}` : 'rejected', finishedAt: now }
   // Compare-and-set: of two people deciding at once, one wins; the other gets the 409.
-  const row = await transition(db, before, 'PENDING_APPROVAL', { ...set, decidedBy: actor, decidedAt: now, updatedAt: now }, (g) => [g.event(set.status, actor, verb === 'approve' ? 'approved' : `rejected${comment ? `: ${comment}` : ''}`)], sql`${healingActions.approvalExpiresAt} > ${now}`)
+  const row = await transition(
+    db,
+    before,
+    'PENDING_APPROVAL',
+    { ...set, decidedBy: actor, decidedAt: now, updatedAt: now },
+    (g) => [g.event(set.status, actor, verb === 'approve' ? 'approved' : `rejected${comment ? `: ${comment}` : ''}`)],
+    sql`${healingActions.approvalExpiresAt} > ${now}`,
+  )
   if (row) return row
   throw refuse((await find()) ?? before)
 }

@@ -14,7 +14,13 @@ import { actionPages } from './action-pages.tsx'
 import { BreakerKey } from './breaker-routes.ts'
 import { listBreakers, resetBreaker } from './breakers.ts'
 import { invalidateRoutes } from './model-routes.ts'
-import { createN8nInstance, deleteN8nInstance, getN8nInstance, listN8nInstances, n8nInstanceJson } from './n8n-instances.ts'
+import {
+  createN8nInstance,
+  deleteN8nInstance,
+  getN8nInstance,
+  listN8nInstances,
+  n8nInstanceJson,
+} from './n8n-instances.ts'
 import { useHealing } from './orchestrator.ts'
 import { routePages, RouteRows } from './route-pages.tsx'
 import { rulePages } from './rule-pages.tsx'
@@ -33,7 +39,11 @@ const BreakerQuery = v.object({
   state: v.optional(v.picklist(['', ...breakerStates], `must be one of ${breakerStates.join(', ')}`)),
   prefix: v.optional(v.pipe(v.string(), v.maxLength(300, 'must be at most 300 characters'))),
 })
-const N8nForm = v.object({ name: N8nInstanceBody.entries.name, baseUrl: N8nInstanceBody.entries.baseUrl, apiKey: N8nInstanceBody.entries.apiKey })
+const N8nForm = v.object({
+  name: N8nInstanceBody.entries.name,
+  baseUrl: N8nInstanceBody.entries.baseUrl,
+  apiKey: N8nInstanceBody.entries.apiKey,
+})
 
 /** The healing dashboard: overview, breakers, statistics, n8n instances; actions and approvals, rules and routes in their own files. */
 export function healingPages(deps: ModuleDeps) {
@@ -60,25 +70,63 @@ export function healingPages(deps: ModuleDeps) {
     const working = active.items.filter((a) => a.status !== 'PENDING_APPROVAL')
     const breakers = [...open.items, ...halfOpen.items]
     return (
-      <section id="healing-live" hx-get="/healing/live" hx-trigger="every 5s" hx-swap="outerHTML" aria-label="Healing now">
+      <section
+        id="healing-live"
+        hx-get="/healing/live"
+        hx-trigger="every 5s"
+        hx-swap="outerHTML"
+        aria-label="Healing now"
+      >
         <div class="tiles counts">
-          <div class="tile" data-count="incidents"><span class="label">Active incidents</span><strong>{status.activeIncidents.count}</strong></div>
-          <div class="tile" data-count="approvals"><span class="label">Awaiting approval</span><strong>{pending.length}</strong></div>
-          <div class="tile" data-count="running"><span class="label">Running or queued</span><strong>{working.length}</strong></div>
-          <div class="tile" data-count="open-breakers"><span class="label">Open breakers</span><strong>{status.breakers.open}</strong><span class="muted">{status.breakers.halfOpen} half-open</span></div>
-          <div class="tile" data-count="last24h"><span class="label">Last 24 h</span><strong>{status.last24h.succeeded} ok</strong><span class="muted">{status.last24h.failed} failed · {status.last24h.skipped} skipped</span></div>
+          <div class="tile" data-count="incidents">
+            <span class="label">Active incidents</span>
+            <strong>{status.activeIncidents.count}</strong>
+          </div>
+          <div class="tile" data-count="approvals">
+            <span class="label">Awaiting approval</span>
+            <strong>{pending.length}</strong>
+          </div>
+          <div class="tile" data-count="running">
+            <span class="label">Running or queued</span>
+            <strong>{working.length}</strong>
+          </div>
+          <div class="tile" data-count="open-breakers">
+            <span class="label">Open breakers</span>
+            <strong>{status.breakers.open}</strong>
+            <span class="muted">{status.breakers.halfOpen} half-open</span>
+          </div>
+          <div class="tile" data-count="last24h">
+            <span class="label">Last 24 h</span>
+            <strong>{status.last24h.succeeded} ok</strong>
+            <span class="muted">
+              {status.last24h.failed} failed · {status.last24h.skipped} skipped
+            </span>
+          </div>
         </div>
         <Section title="Awaiting approval" id="approvals">
-          {pending.length ? <ActionTable items={pending} write={write} id="pending-actions" /> : <Empty>No action waits for approval.</Empty>}
+          {pending.length ? (
+            <ActionTable items={pending} write={write} id="pending-actions" />
+          ) : (
+            <Empty>No action waits for approval.</Empty>
+          )}
         </Section>
         <Section title="Running and queued" id="running">
-          {working.length ? <ActionTable items={working} write={false} id="running-actions" /> : <Empty>Nothing is running.</Empty>}
+          {working.length ? (
+            <ActionTable items={working} write={false} id="running-actions" />
+          ) : (
+            <Empty>Nothing is running.</Empty>
+          )}
         </Section>
         <Section title="Active incidents" id="incidents">
           {status.activeIncidents.items.length ? (
             <ul class="plain">
               {status.activeIncidents.items.map((a) => (
-                <li><span class={`pill sev-${a.severity}`}>{a.severity}</span> <a href={alertHref(a.id)}>{a.title}</a> <span class="muted">{a.status} since {when(Date.parse(a.startsAt!))}</span></li>
+                <li>
+                  <span class={`pill sev-${a.severity}`}>{a.severity}</span> <a href={alertHref(a.id)}>{a.title}</a>{' '}
+                  <span class="muted">
+                    {a.status} since {when(Date.parse(a.startsAt!))}
+                  </span>
+                </li>
               ))}
             </ul>
           ) : (
@@ -86,11 +134,21 @@ export function healingPages(deps: ModuleDeps) {
           )}
         </Section>
         <Section title="Breakers not closed" id="breakers">
-          {breakers.length ? <BreakerTable items={breakers} write={write} /> : <Empty>Every circuit breaker is closed.</Empty>}
-          <p><a href="/healing/breakers">All breakers →</a></p>
+          {breakers.length ? (
+            <BreakerTable items={breakers} write={write} />
+          ) : (
+            <Empty>Every circuit breaker is closed.</Empty>
+          )}
+          <p>
+            <a href="/healing/breakers">All breakers →</a>
+          </p>
         </Section>
         <Section title="Model routes" id="routes">
-          {status.routes.length ? <RouteRows routes={status.routes} write={write} /> : <Empty>No model routes yet.</Empty>}
+          {status.routes.length ? (
+            <RouteRows routes={status.routes} write={write} />
+          ) : (
+            <Empty>No model routes yet.</Empty>
+          )}
         </Section>
       </section>
     )
@@ -100,8 +158,12 @@ export function healingPages(deps: ModuleDeps) {
     c.html(
       <Layout title="Healing" active="/healing" principal={requirePrincipal(c)}>
         <Tabs active="/healing" admin={isAdmin(c)} />
-        <div class="page-head"><h1>Healing</h1></div>
-        <p class="muted">What is being remediated now, what waits for a person, and where each model route points. Refreshes every 5 s.</p>
+        <div class="page-head">
+          <h1>Healing</h1>
+        </div>
+        <p class="muted">
+          What is being remediated now, what waits for a person, and where each model route points. Refreshes every 5 s.
+        </p>
         {await live(canWrite(c))}
       </Layout>,
     ),
@@ -117,18 +179,45 @@ export function healingPages(deps: ModuleDeps) {
 
   app.get('/healing/breakers', access('viewer'), validate('query', BreakerQuery), async (c) => {
     const q = c.req.valid('query')
-    const { items, next } = await listBreakers(db, { limit: 500, state: q.state || undefined, prefix: q.prefix || undefined })
+    const { items, next } = await listBreakers(db, {
+      limit: 500,
+      state: q.state || undefined,
+      prefix: q.prefix || undefined,
+    })
     return c.html(
       <Layout title="Circuit breakers" active="/healing" principal={requirePrincipal(c)}>
         <Tabs active="/healing/breakers" admin={isAdmin(c)} />
-        <div class="page-head"><h1>Circuit breakers</h1></div>
-        <p class="muted">One per component or model route target, fed by checks, probes and <code>POST /api/v1/healing/breakers/:key/report</code>. A breaker opens at ≥ 50% failures of its last calls (or several failures in a row), lets a probe through after a backoff that doubles, and closes after successes.</p>
+        <div class="page-head">
+          <h1>Circuit breakers</h1>
+        </div>
+        <p class="muted">
+          One per component or model route target, fed by checks, probes and{' '}
+          <code>POST /api/v1/healing/breakers/:key/report</code>. A breaker opens at ≥ 50% failures of its last calls
+          (or several failures in a row), lets a probe through after a backoff that doubles, and closes after successes.
+        </p>
         <form class="filters" method="get" action="/healing/breakers">
-          <label>State <select name="state">{['', ...breakerStates].map((s) => <option value={s} selected={s === (q.state ?? '')}>{s || 'any'}</option>)}</select></label>
-          <label>Key prefix <input name="prefix" value={q.prefix ?? ''} placeholder="model:" /></label>
+          <label>
+            State{' '}
+            <select name="state">
+              {['', ...breakerStates].map((s) => (
+                <option value={s} selected={s === (q.state ?? '')}>
+                  {s || 'any'}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Key prefix <input name="prefix" value={q.prefix ?? ''} placeholder="model:" />
+          </label>
           <button type="submit">Filter</button>
         </form>
-        {items.length ? <BreakerTable items={items} write={canWrite(c)} /> : <Empty>No breakers{q.state || q.prefix ? ' match' : ' yet: they appear with the first reported outcome'}.</Empty>}
+        {items.length ? (
+          <BreakerTable items={items} write={canWrite(c)} />
+        ) : (
+          <Empty>
+            No breakers{q.state || q.prefix ? ' match' : ' yet: they appear with the first reported outcome'}.
+          </Empty>
+        )}
         {next ? <p class="muted">Showing the first {items.length}; narrow by prefix to see the rest.</p> : null}
       </Layout>,
     )
@@ -140,7 +229,12 @@ export function healingPages(deps: ModuleDeps) {
     if (!b) throw notFound('Breaker')
     invalidateRoutes(db)
     await audit(db, c, { action: 'breaker.reset', target: key })
-    return hxRedirect(c, (c.req.header('hx-current-url') && new URL(c.req.header('hx-current-url')!).pathname === '/healing' ? '/healing' : '/healing/breakers'))
+    return hxRedirect(
+      c,
+      c.req.header('hx-current-url') && new URL(c.req.header('hx-current-url')!).pathname === '/healing'
+        ? '/healing'
+        : '/healing/breakers',
+    )
   })
 
   // --- statistics -------------------------------------------------------------------------------
@@ -148,37 +242,123 @@ export function healingPages(deps: ModuleDeps) {
   app.get('/healing/stats', access('viewer'), validate('query', StatsQuery), async (c) => {
     const window = c.req.valid('query').window ?? '24h'
     const s = await healingStats(db, window, now())
-    type Row = { total: number; succeeded: number; failed: number; rolledBack: number; rejected: number; expired: number; successRate: number | null; mttrMs: number | null; mttrP50Ms: number | null }
+    type Row = {
+      total: number
+      succeeded: number
+      failed: number
+      rolledBack: number
+      rejected: number
+      expired: number
+      successRate: number | null
+      mttrMs: number | null
+      mttrP50Ms: number | null
+    }
     const table = (id: string, what: string, rows: (Row & { label: unknown })[]) =>
       rows.length ? (
-        <div class="table-wrap"><table class="table" id={id}>
-          <thead><tr><th>{what}</th><th>Runs</th><th>Succeeded</th><th>Failed</th><th>Rolled back</th><th>Rejected / expired</th><th>Success rate</th><th>MTTR (mean)</th><th>MTTR (median)</th></tr></thead>
-          <tbody>
-            {rows.map((r) => (
-              <tr><td>{r.label}</td><td>{r.total}</td><td>{r.succeeded}</td><td>{r.failed}</td><td>{r.rolledBack}</td><td>{r.rejected + r.expired}</td><td data-rate>{pct(r.successRate)}</td><td>{ms(r.mttrMs)}</td><td>{ms(r.mttrP50Ms)}</td></tr>
-            ))}
-          </tbody>
-        </table></div>
+        <div class="table-wrap">
+          <table class="table" id={id}>
+            <thead>
+              <tr>
+                <th>{what}</th>
+                <th>Runs</th>
+                <th>Succeeded</th>
+                <th>Failed</th>
+                <th>Rolled back</th>
+                <th>Rejected / expired</th>
+                <th>Success rate</th>
+                <th>MTTR (mean)</th>
+                <th>MTTR (median)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {rows.map((r) => (
+                <tr>
+                  <td>{r.label}</td>
+                  <td>{r.total}</td>
+                  <td>{r.succeeded}</td>
+                  <td>{r.failed}</td>
+                  <td>{r.rolledBack}</td>
+                  <td>{r.rejected + r.expired}</td>
+                  <td data-rate>{pct(r.successRate)}</td>
+                  <td>{ms(r.mttrMs)}</td>
+                  <td>{ms(r.mttrP50Ms)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       ) : (
         <Empty>No finished actions in this window.</Empty>
       )
     return c.html(
       <Layout title="Healing statistics" active="/healing" principal={requirePrincipal(c)}>
         <Tabs active="/healing/stats" admin={isAdmin(c)} />
-        <div class="page-head"><h1>Statistics</h1></div>
-        <nav class="tabs" aria-label="Window">
-          {(['24h', '7d', '30d'] as const).map((w) => <a href={`/healing/stats?window=${w}`} aria-current={w === window ? 'page' : undefined}>{w}</a>)}
-        </nav>
-        <p class="muted">Finished actions created between {when(Date.parse(s.from ?? ""))} and {when(Date.parse(s.to ?? ""))}, dry runs left out. Success rate = succeeded ÷ (succeeded + failed + rolled back); MTTR = trigger → verified recovery of the succeeded ones.</p>
-        <div class="tiles" id="stats-overall">
-          <div class="tile"><span class="label">Runs</span><strong data-total>{s.overall.total}</strong></div>
-          <div class="tile"><span class="label">Success rate</span><strong data-rate>{pct(s.overall.successRate)}</strong></div>
-          <div class="tile"><span class="label">MTTR</span><strong>{ms(s.overall.mttrMs)}</strong><span class="muted">median {ms(s.overall.mttrP50Ms)}</span></div>
-          <div class="tile"><span class="label">Failed</span><strong>{s.overall.failed}</strong><span class="muted">{s.overall.rolledBack} rolled back</span></div>
+        <div class="page-head">
+          <h1>Statistics</h1>
         </div>
-        <Section title="By action type" id="by-type">{table('stats-type', 'Action type', s.byActionType.map((r) => ({ ...r, label: <code>{r.actionType}</code> })))}</Section>
-        <Section title="By rule" id="by-rule">{table('stats-rule', 'Rule', s.byRule.map((r) => ({ ...r, label: r.ruleId ? <a href={`/healing/rules/${r.ruleId}`}>{r.ruleName}</a> : r.ruleName })))}</Section>
-        <Section title="By component (target)" id="by-target">{table('stats-target', 'Target', s.byTarget.map((r) => ({ ...r, label: <a href={`/healing/actions?target=${encodeURIComponent(r.target)}`}><code>{r.target}</code></a> })))}</Section>
+        <nav class="tabs" aria-label="Window">
+          {(['24h', '7d', '30d'] as const).map((w) => (
+            <a href={`/healing/stats?window=${w}`} aria-current={w === window ? 'page' : undefined}>
+              {w}
+            </a>
+          ))}
+        </nav>
+        <p class="muted">
+          Finished actions created between {when(Date.parse(s.from ?? ''))} and {when(Date.parse(s.to ?? ''))}, dry runs
+          left out. Success rate = succeeded ÷ (succeeded + failed + rolled back); MTTR = trigger → verified recovery of
+          the succeeded ones.
+        </p>
+        <div class="tiles" id="stats-overall">
+          <div class="tile">
+            <span class="label">Runs</span>
+            <strong data-total>{s.overall.total}</strong>
+          </div>
+          <div class="tile">
+            <span class="label">Success rate</span>
+            <strong data-rate>{pct(s.overall.successRate)}</strong>
+          </div>
+          <div class="tile">
+            <span class="label">MTTR</span>
+            <strong>{ms(s.overall.mttrMs)}</strong>
+            <span class="muted">median {ms(s.overall.mttrP50Ms)}</span>
+          </div>
+          <div class="tile">
+            <span class="label">Failed</span>
+            <strong>{s.overall.failed}</strong>
+            <span class="muted">{s.overall.rolledBack} rolled back</span>
+          </div>
+        </div>
+        <Section title="By action type" id="by-type">
+          {table(
+            'stats-type',
+            'Action type',
+            s.byActionType.map((r) => ({ ...r, label: <code>{r.actionType}</code> })),
+          )}
+        </Section>
+        <Section title="By rule" id="by-rule">
+          {table(
+            'stats-rule',
+            'Rule',
+            s.byRule.map((r) => ({
+              ...r,
+              label: r.ruleId ? <a href={`/healing/rules/${r.ruleId}`}>{r.ruleName}</a> : r.ruleName,
+            })),
+          )}
+        </Section>
+        <Section title="By component (target)" id="by-target">
+          {table(
+            'stats-target',
+            'Target',
+            s.byTarget.map((r) => ({
+              ...r,
+              label: (
+                <a href={`/healing/actions?target=${encodeURIComponent(r.target)}`}>
+                  <code>{r.target}</code>
+                </a>
+              ),
+            })),
+          )}
+        </Section>
       </Layout>,
     )
   })
@@ -190,29 +370,66 @@ export function healingPages(deps: ModuleDeps) {
     return c.html(
       <Layout title="n8n instances" active="/healing" principal={requirePrincipal(c)}>
         <Tabs active="/healing/n8n" admin />
-        <div class="page-head"><h1>n8n instances</h1></div>
-        <p class="muted">The n8n action calls these through n8n's public API (retry an execution, activate or deactivate a workflow, run a workflow's webhook). API keys are sealed at rest and never shown again.</p>
+        <div class="page-head">
+          <h1>n8n instances</h1>
+        </div>
+        <p class="muted">
+          The n8n action calls these through n8n's public API (retry an execution, activate or deactivate a workflow,
+          run a workflow's webhook). API keys are sealed at rest and never shown again.
+        </p>
         {rows.length ? (
-          <div class="table-wrap"><table class="table" id="n8n-instances">
-            <thead><tr><th>Name</th><th>Base URL</th><th>API key</th><th>Added</th><th></th></tr></thead>
-            <tbody>
-              {rows.map((r) => (
-                <tr data-n8n={r.name}>
-                  <td>{r.name}</td><td><code>{r.baseUrl}</code></td><td><code>{r.apiKey}</code></td><td class="nowrap">{when(Date.parse(r.createdAt ?? ''))}</td>
-                  <td><button class="small danger" hx-post={`/healing/n8n/${r.id}/delete`} hx-confirm={`Delete the n8n instance ${r.name}? Rules naming it fail until it is added again.`} hx-swap="none">Delete</button></td>
+          <div class="table-wrap">
+            <table class="table" id="n8n-instances">
+              <thead>
+                <tr>
+                  <th>Name</th>
+                  <th>Base URL</th>
+                  <th>API key</th>
+                  <th>Added</th>
+                  <th></th>
                 </tr>
-              ))}
-            </tbody>
-          </table></div>
+              </thead>
+              <tbody>
+                {rows.map((r) => (
+                  <tr data-n8n={r.name}>
+                    <td>{r.name}</td>
+                    <td>
+                      <code>{r.baseUrl}</code>
+                    </td>
+                    <td>
+                      <code>{r.apiKey}</code>
+                    </td>
+                    <td class="nowrap">{when(Date.parse(r.createdAt ?? ''))}</td>
+                    <td>
+                      <button
+                        class="small danger"
+                        hx-post={`/healing/n8n/${r.id}/delete`}
+                        hx-confirm={`Delete the n8n instance ${r.name}? Rules naming it fail until it is added again.`}
+                        hx-swap="none"
+                      >
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         ) : (
           <Empty>No n8n instances yet.</Empty>
         )}
         <Section title="Add an instance" id="new-n8n">
           <form class="comp-form" hx-post="/healing/n8n" hx-swap="none">
             <div class="row">
-              <label>Name <input name="name" required placeholder="prod" /></label>
-              <label>Base URL <input name="baseUrl" required placeholder="https://n8n.example.com" /></label>
-              <label>API key <input name="apiKey" type="password" required autocomplete="off" /></label>
+              <label>
+                Name <input name="name" required placeholder="prod" />
+              </label>
+              <label>
+                Base URL <input name="baseUrl" required placeholder="https://n8n.example.com" />
+              </label>
+              <label>
+                API key <input name="apiKey" type="password" required autocomplete="off" />
+              </label>
             </div>
             <button type="submit">Add instance</button>
           </form>
@@ -240,27 +457,56 @@ export function healingPages(deps: ModuleDeps) {
 type BreakerRow = Awaited<ReturnType<typeof listBreakers>>['items'][number]
 function BreakerTable({ items, write }: { items: BreakerRow[]; write: boolean }) {
   return (
-    <div class="table-wrap"><table class="table" id="breaker-table">
-      <thead><tr><th>Key</th><th>State</th><th>Window</th><th class="wide">Last error</th><th>Opened</th><th>Next probe</th>{write ? <th></th> : null}</tr></thead>
-      <tbody>
-        {items.map((b) => {
-          const failures = b.window.filter((x) => x === 0).length
-          return (
-            <tr data-breaker={b.key} data-state={b.state}>
-              <td><code>{b.key}</code></td>
-              <td><BreakerState state={b.state} /></td>
-              <td>{failures}/{b.window.length} failed</td>
-              <td class="wide small">{b.state !== 'CLOSED' ? (b.lastError ?? '') : ''}</td>
-              <td class="nowrap">{b.state === 'CLOSED' ? '—' : when(b.openedAt)}</td>
-              <td class="nowrap">{b.state === 'OPEN' ? when(b.retryAt) : '—'}</td>
-              {write ? (
-                <td>{b.state !== 'CLOSED' ? <button class="small secondary" hx-post="/healing/breakers/reset" hx-vals={JSON.stringify({ key: b.key })} hx-confirm={`Close the breaker ${b.key} by hand?`} hx-swap="none">Reset</button> : null}</td>
-              ) : null}
-            </tr>
-          )
-        })}
-      </tbody>
-    </table></div>
+    <div class="table-wrap">
+      <table class="table" id="breaker-table">
+        <thead>
+          <tr>
+            <th>Key</th>
+            <th>State</th>
+            <th>Window</th>
+            <th class="wide">Last error</th>
+            <th>Opened</th>
+            <th>Next probe</th>
+            {write ? <th></th> : null}
+          </tr>
+        </thead>
+        <tbody>
+          {items.map((b) => {
+            const failures = b.window.filter((x) => x === 0).length
+            return (
+              <tr data-breaker={b.key} data-state={b.state}>
+                <td>
+                  <code>{b.key}</code>
+                </td>
+                <td>
+                  <BreakerState state={b.state} />
+                </td>
+                <td>
+                  {failures}/{b.window.length} failed
+                </td>
+                <td class="wide small">{b.state !== 'CLOSED' ? (b.lastError ?? '') : ''}</td>
+                <td class="nowrap">{b.state === 'CLOSED' ? '—' : when(b.openedAt)}</td>
+                <td class="nowrap">{b.state === 'OPEN' ? when(b.retryAt) : '—'}</td>
+                {write ? (
+                  <td>
+                    {b.state !== 'CLOSED' ? (
+                      <button
+                        class="small secondary"
+                        hx-post="/healing/breakers/reset"
+                        hx-vals={JSON.stringify({ key: b.key })}
+                        hx-confirm={`Close the breaker ${b.key} by hand?`}
+                        hx-swap="none"
+                      >
+                        Reset
+                      </button>
+                    ) : null}
+                  </td>
+                ) : null}
+              </tr>
+            )
+          })}
+        </tbody>
+      </table>
+    </div>
   )
 }
-

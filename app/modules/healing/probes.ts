@@ -6,9 +6,17 @@ import { reportOutcome, targetBreakerKey, type Transition } from './breakers.ts'
 import { runFailbacks } from './model-routes.ts'
 
 /** One probe: GET host+path with a timeout; a 2xx is a success, anything else (or no answer) a failure. */
-export async function probeTarget(t: RouteTarget, path: string, timeoutMs: number): Promise<{ ok: boolean; error?: string }> {
+export async function probeTarget(
+  t: RouteTarget,
+  path: string,
+  timeoutMs: number,
+): Promise<{ ok: boolean; error?: string }> {
   try {
-    const res = await fetch(t.host + path, { signal: AbortSignal.timeout(timeoutMs), headers: { 'user-agent': 'Homeostat-Probe/1.0', accept: 'application/json' }, redirect: 'manual' })
+    const res = await fetch(t.host + path, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { 'user-agent': 'Homeostat-Probe/1.0', accept: 'application/json' },
+      redirect: 'manual',
+    })
     await res.body?.cancel().catch(() => {})
     return res.status >= 200 && res.status < 300 ? { ok: true } : { ok: false, error: `status ${res.status}` }
   } catch (error) {
@@ -29,9 +37,14 @@ export type ProbeDeps = { db: Db; timeoutMs: number; onOpen?: (key: string, tran
  */
 export async function runProbes(deps: ProbeDeps, now: number) {
   const { db } = deps
-  const routes = await db.select({ targets: modelRoutes.targets, probePath: modelRoutes.probePath }).from(modelRoutes).where(ne(modelRoutes.probePath, ''))
+  const routes = await db
+    .select({ targets: modelRoutes.targets, probePath: modelRoutes.probePath })
+    .from(modelRoutes)
+    .where(ne(modelRoutes.probePath, ''))
   const byKey = new Map<string, { target: RouteTarget; path: string }>()
-  for (const r of routes) for (const t of r.targets) if (!byKey.has(targetBreakerKey(t))) byKey.set(targetBreakerKey(t), { target: t, path: r.probePath })
+  for (const r of routes)
+    for (const t of r.targets)
+      if (!byKey.has(targetBreakerKey(t))) byKey.set(targetBreakerKey(t), { target: t, path: r.probePath })
   const counts = { probed: 0, ok: 0, failed: 0, opened: 0, closed: 0, failedBack: 0 }
   await inPool([...byKey], PROBE_CONCURRENCY, async ([key, { target, path }]) => {
     const outcome = await probeTarget(target, path, deps.timeoutMs)

@@ -69,25 +69,34 @@ export async function checkRule(deps: HealingDeps, r: HealingRule) {
   const issues: ErrorDetail[] = []
   const def = actionDef(r.actionType)
   if (!def) throw invalid([{ field: 'actionType', message: `unknown action type ${r.actionType}` }])
-  if (!def.canHandle(r.trigger)) issues.push({ field: 'actionType', message: `${r.actionType} cannot handle a ${r.trigger.type} trigger` })
+  if (!def.canHandle(r.trigger))
+    issues.push({ field: 'actionType', message: `${r.actionType} cannot handle a ${r.trigger.type} trigger` })
   const templated = hasPlaceholder(r.params)
   const checked = templated ? undefined : def.validate(r.params)
   if (checked && !checked.ok) issues.push(...checked.issues)
   const star = r.actionType === 'model_failover' && r.target === '*'
-  if (star && r.trigger.type !== 'breaker') issues.push({ field: 'target', message: '* (every route on the breaker) needs a breaker trigger' })
+  if (star && r.trigger.type !== 'breaker')
+    issues.push({ field: 'target', message: '* (every route on the breaker) needs a breaker trigger' })
   if (!star && !hasPlaceholder(r.target) && checked?.ok && def.check) {
     const problem = await def.check(deps, r.target, checked.params)
     if (problem) issues.push(problem)
   }
   if (r.notify.channelIds.length) {
-    const found = new Set((await deps.db.select({ id: channels.id }).from(channels).where(inArray(channels.id, r.notify.channelIds))).map((c) => c.id))
+    const found = new Set(
+      (await deps.db.select({ id: channels.id }).from(channels).where(inArray(channels.id, r.notify.channelIds))).map(
+        (c) => c.id,
+      ),
+    )
     const missing = r.notify.channelIds.filter((id) => !found.has(id))
     if (missing.length) issues.push({ field: 'notify.channelIds', message: `no channel with id ${missing.join(', ')}` })
   }
   if (issues.length) throw invalid(issues)
 }
 
-const uniqueName = (error: unknown) => /UNIQUE constraint failed: healing_rules\.name/.test(`${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`)
+const uniqueName = (error: unknown) =>
+  /UNIQUE constraint failed: healing_rules\.name/.test(
+    `${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
+  )
 
 export async function createRule(deps: HealingDeps, input: RuleInput, now: number) {
   const row = draftRule(input, now)
@@ -112,13 +121,22 @@ export async function listRules(db: Db, q: { enabled?: boolean; actionType?: str
   if (q.enabled !== undefined) where.push(eq(healingRules.enabled, q.enabled))
   if (q.actionType) where.push(eq(healingRules.actionType, q.actionType))
   if (q.cursor) where.push(lt(healingRules.id, q.cursor))
-  const rows = await db.select().from(healingRules).where(and(...where)).orderBy(desc(healingRules.id)).limit(q.limit + 1)
+  const rows = await db
+    .select()
+    .from(healingRules)
+    .where(and(...where))
+    .orderBy(desc(healingRules.id))
+    .limit(q.limit + 1)
   return page(rows, q.limit, (r) => r.id)
 }
 
 export async function updateRule(deps: HealingDeps, before: HealingRule, patch: RulePatchInput, now: number) {
-  const merged: RuleInput = { ...ruleInputOf(before), ...Object.fromEntries(Object.entries(patch).filter(([, x]) => x !== undefined)) } as RuleInput
-  if (patch.requiresApproval !== undefined && patch.mode === undefined) merged.mode = patch.requiresApproval ? 'requires_approval' : 'automated'
+  const merged: RuleInput = {
+    ...ruleInputOf(before),
+    ...Object.fromEntries(Object.entries(patch).filter(([, x]) => x !== undefined)),
+  } as RuleInput
+  if (patch.requiresApproval !== undefined && patch.mode === undefined)
+    merged.mode = patch.requiresApproval ? 'requires_approval' : 'automated'
   const next = { ...draftRule(merged, before.createdAt, before.id), updatedAt: now }
   await checkRule(deps, next)
   try {
@@ -150,7 +168,11 @@ const ruleInputOf = (r: HealingRule): RuleInput => ({
 })
 
 export async function setRuleEnabled(db: Db, id: string, enabled: boolean, now: number) {
-  const [row] = await db.update(healingRules).set({ enabled, updatedAt: now }).where(eq(healingRules.id, id)).returning()
+  const [row] = await db
+    .update(healingRules)
+    .set({ enabled, updatedAt: now })
+    .where(eq(healingRules.id, id))
+    .returning()
   if (!row) throw notFound('Healing rule')
   return row
 }

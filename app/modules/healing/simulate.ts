@@ -5,7 +5,12 @@
  */
 import { and, eq, gte, lte } from 'drizzle-orm'
 import { alertEvents, alerts } from '../../../db/schema/alerts.ts'
-import { breakerEvents, type HealingRule, type HealingTrigger, type HealingTriggerRef } from '../../../db/schema/healing.ts'
+import {
+  breakerEvents,
+  type HealingRule,
+  type HealingTrigger,
+  type HealingTriggerRef,
+} from '../../../db/schema/healing.ts'
 import { toIso } from '../../lib/time.ts'
 import { checkAction, targetsFor } from './enqueue.ts'
 import { fillDeep } from './template.ts'
@@ -17,12 +22,23 @@ const MAX_RESULTS = 500
 const DETECTION_STEPS = 200
 const HOUR = 3_600_000
 
-async function triggersIn(deps: HealingDeps, rule: HealingRule, from: number, to: number): Promise<HealingTriggerRef[]> {
+async function triggersIn(
+  deps: HealingDeps,
+  rule: HealingRule,
+  from: number,
+  to: number,
+): Promise<HealingTriggerRef[]> {
   const { db } = deps
   const t = rule.trigger
   if (t.type === 'alert') {
     const rows = await db
-      .select({ alertId: alertEvents.alertId, ts: alertEvents.ts, title: alerts.title, labels: alerts.labels, ruleId: alerts.ruleId })
+      .select({
+        alertId: alertEvents.alertId,
+        ts: alertEvents.ts,
+        title: alerts.title,
+        labels: alerts.labels,
+        ruleId: alerts.ruleId,
+      })
       .from(alertEvents)
       .innerJoin(alerts, eq(alerts.id, alertEvents.alertId))
       .where(and(eq(alertEvents.type, 'fired'), gte(alertEvents.ts, from), lte(alertEvents.ts, to)))
@@ -31,7 +47,12 @@ async function triggersIn(deps: HealingDeps, rule: HealingRule, from: number, to
     return rows.filter((e) => alertMatches(t, e)).map(alertRef)
   }
   if (t.type === 'breaker') {
-    const rows = await db.select().from(breakerEvents).where(and(eq(breakerEvents.to, 'OPEN'), gte(breakerEvents.ts, from), lte(breakerEvents.ts, to))).orderBy(breakerEvents.id).limit(MAX_EVENTS)
+    const rows = await db
+      .select()
+      .from(breakerEvents)
+      .where(and(eq(breakerEvents.to, 'OPEN'), gte(breakerEvents.ts, from), lte(breakerEvents.ts, to)))
+      .orderBy(breakerEvents.id)
+      .limit(MAX_EVENTS)
     return rows.filter((e) => breakerMatches(t as Extract<HealingTrigger, { type: 'breaker' }>, e.key)).map(breakerRef)
   }
   const step = Math.max(t.windowMs, Math.ceil((to - from) / DETECTION_STEPS))
@@ -44,7 +65,14 @@ export async function simulate(deps: HealingDeps, rule: HealingRule, from: numbe
   const refs = await triggersIn(deps, rule, from, to)
   const runs = new Map<string, number[]>() // target → times of runs that would not be skipped
   const results: Record<string, unknown>[] = []
-  const counts = { triggers: refs.length, wouldRun: 0, wouldAwaitApproval: 0, skippedCooldown: 0, skippedCap: 0, wouldFail: 0 }
+  const counts = {
+    triggers: refs.length,
+    wouldRun: 0,
+    wouldAwaitApproval: 0,
+    skippedCooldown: 0,
+    skippedCap: 0,
+    wouldFail: 0,
+  }
   for (const ref of refs) {
     for (const target of await targetsFor(deps, rule, ref)) {
       const params = fillDeep(rule.params, ref.labels ?? {})
@@ -72,8 +100,21 @@ export async function simulate(deps: HealingDeps, rule: HealingRule, from: numbe
           counts.wouldRun++
         }
       }
-      if (results.length < MAX_RESULTS) results.push({ at: toIso(ref.at), trigger: { type: ref.type, ref: ref.ref ?? null, summary: ref.summary, labels: ref.labels ?? {} }, outcome, action: { type: rule.actionType, target, params } })
+      if (results.length < MAX_RESULTS)
+        results.push({
+          at: toIso(ref.at),
+          trigger: { type: ref.type, ref: ref.ref ?? null, summary: ref.summary, labels: ref.labels ?? {} },
+          outcome,
+          action: { type: rule.actionType, target, params },
+        })
     }
   }
-  return { from: toIso(from), to: toIso(to), rule: { id: rule.id, name: rule.name }, summary: counts, results, truncated: results.length >= MAX_RESULTS }
+  return {
+    from: toIso(from),
+    to: toIso(to),
+    rule: { id: rule.id, name: rule.name },
+    summary: counts,
+    results,
+    truncated: results.length >= MAX_RESULTS,
+  }
 }

@@ -12,7 +12,10 @@ type Row = { status: string; triggerAt: number; finishedAt: number | null }
 function summarize(rows: Row[]) {
   const succeeded = rows.filter((r) => r.status === 'SUCCESS')
   const failed = rows.filter((r) => r.status === 'FAILED' || r.status === 'ROLLED_BACK').length
-  const times = succeeded.filter((r) => r.finishedAt !== null).map((r) => Math.max(0, r.finishedAt! - r.triggerAt)).sort((a, b) => a - b)
+  const times = succeeded
+    .filter((r) => r.finishedAt !== null)
+    .map((r) => Math.max(0, r.finishedAt! - r.triggerAt))
+    .sort((a, b) => a - b)
   return {
     total: rows.length,
     succeeded: succeeded.length,
@@ -29,12 +32,28 @@ function summarize(rows: Row[]) {
 export async function healingStats(db: Db, window: keyof typeof WINDOWS, now: number) {
   const from = now - WINDOWS[window]
   const rows = await db
-    .select({ ruleId: healingActions.ruleId, actionType: healingActions.actionType, target: healingActions.target, status: healingActions.status, trigger: healingActions.trigger, finishedAt: healingActions.finishedAt, dryRun: healingActions.dryRun, output: healingActions.output })
+    .select({
+      ruleId: healingActions.ruleId,
+      actionType: healingActions.actionType,
+      target: healingActions.target,
+      status: healingActions.status,
+      trigger: healingActions.trigger,
+      finishedAt: healingActions.finishedAt,
+      dryRun: healingActions.dryRun,
+      output: healingActions.output,
+    })
     .from(healingActions)
-    .where(and(gte(healingActions.createdAt, from), inArray(healingActions.status, ['SUCCESS', 'FAILED', 'ROLLED_BACK', 'REJECTED', 'EXPIRED'])))
+    .where(
+      and(
+        gte(healingActions.createdAt, from),
+        inArray(healingActions.status, ['SUCCESS', 'FAILED', 'ROLLED_BACK', 'REJECTED', 'EXPIRED']),
+      ),
+    )
     .limit(MAX_ROWS)
   // Dry runs, and runs that found nothing to do (a route already off the breaker's target), are not recoveries.
-  const real = rows.filter((r) => !r.dryRun && !(r.output.result as { unchanged?: unknown } | undefined)?.unchanged).map((r) => ({ ...r, triggerAt: r.trigger.at }))
+  const real = rows
+    .filter((r) => !r.dryRun && !(r.output.result as { unchanged?: unknown } | undefined)?.unchanged)
+    .map((r) => ({ ...r, triggerAt: r.trigger.at }))
   const group = (key: (r: (typeof real)[number]) => string | null) => {
     const m = new Map<string, typeof real>()
     for (const r of real) {
@@ -45,14 +64,26 @@ export async function healingStats(db: Db, window: keyof typeof WINDOWS, now: nu
     return m
   }
   const ruleIds = [...new Set(real.map((r) => r.ruleId).filter((x): x is string => !!x))]
-  const names = new Map((ruleIds.length ? await db.select({ id: healingRules.id, name: healingRules.name }).from(healingRules).where(inArray(healingRules.id, ruleIds)) : []).map((r) => [r.id, r.name]))
+  const names = new Map(
+    (ruleIds.length
+      ? await db
+          .select({ id: healingRules.id, name: healingRules.name })
+          .from(healingRules)
+          .where(inArray(healingRules.id, ruleIds))
+      : []
+    ).map((r) => [r.id, r.name]),
+  )
   return {
     window,
     from: toIso(from),
     to: toIso(now),
     overall: summarize(real),
     byActionType: [...group((r) => r.actionType)].map(([actionType, rs]) => ({ actionType, ...summarize(rs) })),
-    byRule: [...group((r) => r.ruleId ?? 'manual')].map(([ruleId, rs]) => ({ ruleId: ruleId === 'manual' ? null : ruleId, ruleName: ruleId === 'manual' ? '(manual)' : (names.get(ruleId) ?? '(deleted)'), ...summarize(rs) })),
+    byRule: [...group((r) => r.ruleId ?? 'manual')].map(([ruleId, rs]) => ({
+      ruleId: ruleId === 'manual' ? null : ruleId,
+      ruleName: ruleId === 'manual' ? '(manual)' : (names.get(ruleId) ?? '(deleted)'),
+      ...summarize(rs),
+    })),
     byTarget: [...group((r) => r.target)].map(([target, rs]) => ({ target, ...summarize(rs) })),
   }
 }

@@ -5,7 +5,16 @@
 import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
-import { healingActions, healingEvents, healingLocks, type HealingAction, type HealingEvent, type HealingNotify, type HealingStatus, type HealingVerification } from '../../../db/schema/healing.ts'
+import {
+  healingActions,
+  healingEvents,
+  healingLocks,
+  type HealingAction,
+  type HealingEvent,
+  type HealingNotify,
+  type HealingStatus,
+  type HealingVerification,
+} from '../../../db/schema/healing.ts'
 import { notFound } from '../../lib/errors.ts'
 import { page } from '../../lib/pagination.ts'
 import { toIso } from '../../lib/time.ts'
@@ -16,17 +25,29 @@ export type Plan = { verification: HealingVerification; rollbackOnFailure: boole
 
 export const planOf = (a: HealingAction): Plan => {
   const p = (a.output.plan ?? {}) as Partial<Plan>
-  return { verification: p.verification ?? { type: 'none' }, rollbackOnFailure: p.rollbackOnFailure ?? true, notify: p.notify ?? { channelIds: [], on: [] } }
+  return {
+    verification: p.verification ?? { type: 'none' },
+    rollbackOnFailure: p.rollbackOnFailure ?? true,
+    notify: p.notify ?? { channelIds: [], on: [] },
+  }
 }
 
 export type Batch = [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]
 
 /** A timeline entry. */
-export const eventRow = (db: Db, actionId: string, ts: number, status: string, actor: string, message = '', detail: Record<string, unknown> = {}) =>
-  db.insert(healingEvents).values({ actionId, ts, status, actor, message: message.slice(0, 2000), detail })
+export const eventRow = (
+  db: Db,
+  actionId: string,
+  ts: number,
+  status: string,
+  actor: string,
+  message = '',
+  detail: Record<string, unknown> = {},
+) => db.insert(healingEvents).values({ actionId, ts, status, actor, message: message.slice(0, 2000), detail })
 
 /** Deletes the lock of a target if this action holds it. */
-export const releaseLock = (db: Db, a: Pick<HealingAction, 'id' | 'target'>) => db.delete(healingLocks).where(and(eq(healingLocks.target, a.target), eq(healingLocks.actionId, a.id)))
+export const releaseLock = (db: Db, a: Pick<HealingAction, 'id' | 'target'>) =>
+  db.delete(healingLocks).where(and(eq(healingLocks.target, a.target), eq(healingLocks.actionId, a.id)))
 
 /** Statements that apply only when the transition they go with was the one applied (same batch). */
 export type Guarded = {
@@ -41,17 +62,37 @@ export type Guarded = {
  * guarded to apply only when this caller's UPDATE changed the row (the event: `changes()`) and the
  * row now has this transition's status and `updatedAt`, so a lost race writes no timeline entry. Returns the row when this caller made the change, undefined when someone else did first.
  */
-export async function transition(db: Db, a: Pick<HealingAction, 'id' | 'target'>, from: HealingStatus | HealingStatus[], set: Partial<HealingAction> & { status: HealingStatus; updatedAt: number }, extra: (g: Guarded) => BatchItem<'sqlite'>[] = () => [], also?: SQL): Promise<HealingAction | undefined> {
+export async function transition(
+  db: Db,
+  a: Pick<HealingAction, 'id' | 'target'>,
+  from: HealingStatus | HealingStatus[],
+  set: Partial<HealingAction> & { status: HealingStatus; updatedAt: number },
+  extra: (g: Guarded) => BatchItem<'sqlite'>[] = () => [],
+  also?: SQL,
+): Promise<HealingAction | undefined> {
   const froms = Array.isArray(from) ? from : [from]
   const applied = sql`exists (select 1 from healing_actions where id = ${a.id} and status = ${set.status} and updated_at = ${set.updatedAt})`
   const g: Guarded = {
     // changes(): the rows the UPDATE just before changed, in this batch — so an event must come first in `extra`.
     event: (status, actor, message, detail = {}) =>
-      db.run(sql`insert into healing_events (action_id, ts, status, actor, message, detail) select ${a.id}, ${set.updatedAt}, ${status}, ${actor}, ${message.slice(0, 2000)}, ${JSON.stringify(detail)} where changes() = 1 and ${applied}`),
-    releaseLock: () => db.run(sql`delete from healing_locks where target = ${a.target} and action_id = ${a.id} and ${applied}`),
-    refreshLock: (at) => db.run(sql`update healing_locks set acquired_at = ${at} where target = ${a.target} and action_id = ${a.id} and ${applied}`),
+      db.run(
+        sql`insert into healing_events (action_id, ts, status, actor, message, detail) select ${a.id}, ${set.updatedAt}, ${status}, ${actor}, ${message.slice(0, 2000)}, ${JSON.stringify(detail)} where changes() = 1 and ${applied}`,
+      ),
+    releaseLock: () =>
+      db.run(sql`delete from healing_locks where target = ${a.target} and action_id = ${a.id} and ${applied}`),
+    refreshLock: (at) =>
+      db.run(
+        sql`update healing_locks set acquired_at = ${at} where target = ${a.target} and action_id = ${a.id} and ${applied}`,
+      ),
   }
-  const [updated] = await db.batch([db.update(healingActions).set(set).where(and(eq(healingActions.id, a.id), inArray(healingActions.status, froms), also)).returning(), ...extra(g)] as Batch)
+  const [updated] = await db.batch([
+    db
+      .update(healingActions)
+      .set(set)
+      .where(and(eq(healingActions.id, a.id), inArray(healingActions.status, froms), also))
+      .returning(),
+    ...extra(g),
+  ] as Batch)
   return (updated as HealingAction[])[0]
 }
 
@@ -61,9 +102,17 @@ export async function getAction(db: Db, id: string) {
   return row
 }
 
-export const timeline = (db: Db, id: string) => db.select().from(healingEvents).where(eq(healingEvents.actionId, id)).orderBy(asc(healingEvents.id))
+export const timeline = (db: Db, id: string) =>
+  db.select().from(healingEvents).where(eq(healingEvents.actionId, id)).orderBy(asc(healingEvents.id))
 
-export type ActionFilter = { status?: HealingStatus[]; ruleId?: string; target?: string; actionType?: string; limit: number; cursor?: string }
+export type ActionFilter = {
+  status?: HealingStatus[]
+  ruleId?: string
+  target?: string
+  actionType?: string
+  limit: number
+  cursor?: string
+}
 
 /** Newest first; the cursor is the last id seen. */
 export async function listActions(db: Db, f: ActionFilter) {
@@ -73,7 +122,12 @@ export async function listActions(db: Db, f: ActionFilter) {
   if (f.target) where.push(eq(healingActions.target, f.target))
   if (f.actionType) where.push(eq(healingActions.actionType, f.actionType))
   if (f.cursor) where.push(lt(healingActions.id, f.cursor))
-  const rows = await db.select().from(healingActions).where(and(...where)).orderBy(desc(healingActions.id)).limit(f.limit + 1)
+  const rows = await db
+    .select()
+    .from(healingActions)
+    .where(and(...where))
+    .orderBy(desc(healingActions.id))
+    .limit(f.limit + 1)
   return page(rows, f.limit, (r) => r.id)
 }
 
@@ -103,16 +157,40 @@ export const actionJson = (a: HealingAction, publicUrl?: string) => ({
   output: a.output,
   error: a.error,
   updatedAt: toIso(a.updatedAt),
-  ...(publicUrl ? { url: actionUrl(publicUrl, a.id), ...(a.status === 'PENDING_APPROVAL' ? { approveUrl: `${publicUrl}/api/v1/healing/actions/${a.id}/approve`, rejectUrl: `${publicUrl}/api/v1/healing/actions/${a.id}/reject` } : {}) } : {}),
+  ...(publicUrl
+    ? {
+        url: actionUrl(publicUrl, a.id),
+        ...(a.status === 'PENDING_APPROVAL'
+          ? {
+              approveUrl: `${publicUrl}/api/v1/healing/actions/${a.id}/approve`,
+              rejectUrl: `${publicUrl}/api/v1/healing/actions/${a.id}/reject`,
+            }
+          : {}),
+      }
+    : {}),
 })
 
-export const eventJson = (e: HealingEvent) => ({ id: e.id, ts: toIso(e.ts), status: e.status, actor: e.actor, message: e.message, detail: e.detail })
+export const eventJson = (e: HealingEvent) => ({
+  id: e.id,
+  ts: toIso(e.ts),
+  status: e.status,
+  actor: e.actor,
+  message: e.message,
+  detail: e.detail,
+})
 
 /** Actions not yet final: the orchestrator's whole working set (indexed by status). */
 export const activeActions = (db: Db) =>
   db
     .select()
     .from(healingActions)
-    .where(or(eq(healingActions.status, 'PENDING'), eq(healingActions.status, 'PENDING_APPROVAL'), eq(healingActions.status, 'RUNNING'), eq(healingActions.status, 'VERIFYING')))
+    .where(
+      or(
+        eq(healingActions.status, 'PENDING'),
+        eq(healingActions.status, 'PENDING_APPROVAL'),
+        eq(healingActions.status, 'RUNNING'),
+        eq(healingActions.status, 'VERIFYING'),
+      ),
+    )
     .orderBy(desc(healingActions.priority), asc(healingActions.runAfter))
     .limit(2000)

@@ -32,7 +32,11 @@ export type ActionCtx<P> = {
 
 /** An action that failed; `retryable: false` fails it at once instead of retrying. */
 export class ActionError extends Error {
-  constructor(message: string, readonly retryable = true, readonly output: Record<string, unknown> = {}) {
+  constructor(
+    message: string,
+    readonly retryable = true,
+    readonly output: Record<string, unknown> = {},
+  ) {
     super(message)
     this.name = 'ActionError'
   }

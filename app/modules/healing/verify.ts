@@ -22,7 +22,12 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer))
 }
 
-export function runCheck(deps: HealingDeps, a: HealingAction, spec: HealingVerification, remainingMs: number): Promise<CheckResult> {
+export function runCheck(
+  deps: HealingDeps,
+  a: HealingAction,
+  spec: HealingVerification,
+  remainingMs: number,
+): Promise<CheckResult> {
   const ms = Math.max(1, Math.min(CHECK_TIMEOUT_MS, remainingMs))
   return withTimeout(check(deps, a, spec, ms), ms, `${spec.type} check`)
 }
@@ -36,25 +41,54 @@ async function check(deps: HealingDeps, a: HealingAction, spec: HealingVerificat
       return { ok: !!b && b.state === 'CLOSED', detail: { key: spec.key, state: b?.state ?? 'unknown' } }
     }
     case 'alert_resolved': {
-      if (a.trigger.type !== 'alert' || !a.trigger.ref) return { ok: false, detail: { error: 'the action was not triggered by an alert' } }
+      if (a.trigger.type !== 'alert' || !a.trigger.ref)
+        return { ok: false, detail: { error: 'the action was not triggered by an alert' } }
       const [row] = await deps.db.select({ status: alerts.status }).from(alerts).where(eq(alerts.id, a.trigger.ref))
       return { ok: row?.status === 'resolved', detail: { alertId: a.trigger.ref, status: row?.status ?? 'gone' } }
     }
     case 'metric': {
       const now = Date.now()
-      const found = await evaluateRule(deps.db, { kind: 'threshold', metric: spec.metric, matchers: spec.matchers ?? [], by: [], agg: spec.agg, windowMs: spec.windowMs, comparator: spec.comparator, value: spec.value, params: {} }, now)
+      const found = await evaluateRule(
+        deps.db,
+        {
+          kind: 'threshold',
+          metric: spec.metric,
+          matchers: spec.matchers ?? [],
+          by: [],
+          agg: spec.agg,
+          windowMs: spec.windowMs,
+          comparator: spec.comparator,
+          value: spec.value,
+          params: {},
+        },
+        now,
+      )
       const c = found[0]
-      return { ok: !!c?.holds, detail: { metric: spec.metric, value: c?.value ?? null, condition: `${spec.agg} ${spec.comparator} ${spec.value}` } }
+      return {
+        ok: !!c?.holds,
+        detail: {
+          metric: spec.metric,
+          value: c?.value ?? null,
+          condition: `${spec.agg} ${spec.comparator} ${spec.value}`,
+        },
+      }
     }
     case 'http': {
       const expect = spec.expectStatus ?? 200
       try {
-        const res = await fetch(spec.url, { signal: AbortSignal.timeout(ms), redirect: 'manual', headers: { 'User-Agent': 'homeostat' } })
+        const res = await fetch(spec.url, {
+          signal: AbortSignal.timeout(ms),
+          redirect: 'manual',
+          headers: { 'User-Agent': 'homeostat' },
+        })
         await res.body?.cancel().catch(() => undefined)
         return { ok: res.status === expect, detail: { url: spec.url, status: res.status, expected: expect } }
       } catch (error) {
         const e = error as Error
-        return { ok: false, detail: { url: spec.url, error: e.name === 'TimeoutError' ? `timed out after ${ms} ms` : e.message } }
+        return {
+          ok: false,
+          detail: { url: spec.url, error: e.name === 'TimeoutError' ? `timed out after ${ms} ms` : e.message },
+        }
       }
     }
   }

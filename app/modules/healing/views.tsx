@@ -14,19 +14,41 @@ export const healingTabs = [
 
 /** The healing section's sub-pages; n8n instances only for admins. */
 export const Tabs = ({ active, admin }: { active: string; admin?: boolean }) => (
-  <TabNav label="Healing sections" tabs={admin ? [...healingTabs, { href: '/healing/n8n', label: 'n8n instances' }] : healingTabs} active={active} />
+  <TabNav
+    label="Healing sections"
+    tabs={admin ? [...healingTabs, { href: '/healing/n8n', label: 'n8n instances' }] : healingTabs}
+    active={active}
+  />
 )
 
 // The stylesheet's existing colours: green for done, red for failed, amber for waiting.
 const statusClass: Record<string, string> = {
-  SUCCESS: 'st-ok', FAILED: 'sev-error', ROLLED_BACK: 'sev-warning', PENDING_APPROVAL: 'st-pending', PENDING: 'sev-info', RUNNING: 'sev-info', VERIFYING: 'sev-info',
-  REJECTED: 'st-resolved', EXPIRED: 'st-resolved', SKIPPED: 'st-resolved',
+  SUCCESS: 'st-ok',
+  FAILED: 'sev-error',
+  ROLLED_BACK: 'sev-warning',
+  PENDING_APPROVAL: 'st-pending',
+  PENDING: 'sev-info',
+  RUNNING: 'sev-info',
+  VERIFYING: 'sev-info',
+  REJECTED: 'st-resolved',
+  EXPIRED: 'st-resolved',
+  SKIPPED: 'st-resolved',
 }
-export const ActionStatus = ({ status }: { status: string }) => <span class={`pill ${statusClass[status] ?? ''}`} data-status={status}>{status.replace('_', ' ')}</span>
+export const ActionStatus = ({ status }: { status: string }) => (
+  <span class={`pill ${statusClass[status] ?? ''}`} data-status={status}>
+    {status.replace('_', ' ')}
+  </span>
+)
 
 const breakerClass: Record<string, string> = { CLOSED: 'st-ok', OPEN: 'sev-critical', HALF_OPEN: 'sev-warning' }
 export const BreakerState = ({ state }: { state: string | null }) =>
-  state ? <span class={`pill ${breakerClass[state] ?? ''}`} data-breaker-state={state}>{state.replace('_', ' ')}</span> : <span class="muted">no reports</span>
+  state ? (
+    <span class={`pill ${breakerClass[state] ?? ''}`} data-breaker-state={state}>
+      {state.replace('_', ' ')}
+    </span>
+  ) : (
+    <span class="muted">no reports</span>
+  )
 
 export const pct = (x: number | null) => (x === null ? '—' : `${Math.round(x * 1000) / 10}%`)
 
@@ -43,7 +65,13 @@ export function ms(x: number | null | undefined): string {
 /** Milliseconds as the shortest exact duration text for a form field (300000 → 5m). */
 export function dur(x: number | undefined | null): string {
   if (x === undefined || x === null) return ''
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) if (x >= size && x % size === 0) return `${x / size}${unit}`
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (x >= size && x % size === 0) return `${x / size}${unit}`
   return String(x)
 }
 
@@ -62,29 +90,61 @@ export const triggerText = (a: Pick<HealingAction, 'trigger'>) => `${a.trigger.t
 /** Approve/Reject buttons of an action waiting for approval (operators only; the caller decides). */
 export const Decide = ({ a }: { a: Pick<HealingAction, 'id' | 'actionType' | 'target'> }) => (
   <span class="nowrap decide" data-decide={a.id}>
-    <button class="small" hx-post={`/healing/actions/${a.id}/approve`} hx-confirm={`Run ${a.actionType} on ${a.target} now?`} hx-swap="none">Approve</button>{' '}
-    <button class="small danger" hx-post={`/healing/actions/${a.id}/reject`} hx-swap="none">Reject</button>
+    <button
+      class="small"
+      hx-post={`/healing/actions/${a.id}/approve`}
+      hx-confirm={`Run ${a.actionType} on ${a.target} now?`}
+      hx-swap="none"
+    >
+      Approve
+    </button>{' '}
+    <button class="small danger" hx-post={`/healing/actions/${a.id}/reject`} hx-swap="none">
+      Reject
+    </button>
   </span>
 )
 
 /** A table of actions, newest first. */
 export function ActionTable({ items, write, id }: { items: HealingAction[]; write: boolean; id?: string }) {
   return (
-    <div class="table-wrap"><table class="table" id={id}>
-      <thead><tr><th>Status</th><th>Action</th><th>Target</th><th class="wide">Trigger</th><th>Created</th>{write ? <th></th> : null}</tr></thead>
-      <tbody>
-        {items.map((a) => (
-          <tr data-action={a.id} data-status={a.status}>
-            <td><ActionStatus status={a.status} />{a.dryRun ? <span class="muted"> dry run</span> : null}</td>
-            <td><a href={`/healing/actions/${a.id}`}>{a.actionType}</a><br /><span class="muted small">{a.requestedBy}{a.reason ? ` · ${a.reason}` : ''}</span></td>
-            <td><code>{a.target}</code></td>
-            <td class="wide small">{triggerText(a)}</td>
-            <td class="nowrap">{when(a.createdAt)}</td>
-            {write ? <td>{a.status === 'PENDING_APPROVAL' ? <Decide a={a} /> : null}</td> : null}
+    <div class="table-wrap">
+      <table class="table" id={id}>
+        <thead>
+          <tr>
+            <th>Status</th>
+            <th>Action</th>
+            <th>Target</th>
+            <th class="wide">Trigger</th>
+            <th>Created</th>
+            {write ? <th></th> : null}
           </tr>
-        ))}
-      </tbody>
-    </table></div>
+        </thead>
+        <tbody>
+          {items.map((a) => (
+            <tr data-action={a.id} data-status={a.status}>
+              <td>
+                <ActionStatus status={a.status} />
+                {a.dryRun ? <span class="muted"> dry run</span> : null}
+              </td>
+              <td>
+                <a href={`/healing/actions/${a.id}`}>{a.actionType}</a>
+                <br />
+                <span class="muted small">
+                  {a.requestedBy}
+                  {a.reason ? ` · ${a.reason}` : ''}
+                </span>
+              </td>
+              <td>
+                <code>{a.target}</code>
+              </td>
+              <td class="wide small">{triggerText(a)}</td>
+              <td class="nowrap">{when(a.createdAt)}</td>
+              {write ? <td>{a.status === 'PENDING_APPROVAL' ? <Decide a={a} /> : null}</td> : null}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   )
 }
 
@@ -93,9 +153,16 @@ export const Timeline = ({ events }: { events: HealingEvent[] }) => (
   <ol class="timeline" id="timeline">
     {events.map((e) => (
       <li class={`ev ev-${e.status}`} data-event={e.status}>
-        <span class="nowrap muted">{when(e.ts)}</span> <ActionStatus status={e.status} /> <span class="muted">by {e.actor}</span>
+        <span class="nowrap muted">{when(e.ts)}</span> <ActionStatus status={e.status} />{' '}
+        <span class="muted">by {e.actor}</span>
         {e.message ? <div>{e.message}</div> : null}
-        {Object.keys(e.detail ?? {}).length ? <div class="muted small">{Object.entries(e.detail).map(([k, x]) => `${k}: ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`).join(' · ')}</div> : null}
+        {Object.keys(e.detail ?? {}).length ? (
+          <div class="muted small">
+            {Object.entries(e.detail)
+              .map(([k, x]) => `${k}: ${typeof x === 'object' ? JSON.stringify(x) : String(x)}`)
+              .join(' · ')}
+          </div>
+        ) : null}
       </li>
     ))}
   </ol>

@@ -27,12 +27,17 @@ export async function* rawPages(db: Db, seriesIds: number[], from: number, to: n
   const ids = [...new Set(seriesIds)].sort((a, b) => a - b)
   type Row = { seriesId: number; ts: number; value: number }
   const read = async (part: ReturnType<typeof rawPointsSql>, limit: number) =>
-    (await db.all<{ series_id: number; ts: number; value: number }>(sql`${part} limit ${limit}`)).map((r): Row => ({ seriesId: r.series_id, ts: r.ts, value: r.value }))
+    (await db.all<{ series_id: number; ts: number; value: number }>(sql`${part} limit ${limit}`)).map(
+      (r): Row => ({ seriesId: r.series_id, ts: r.ts, value: r.value }),
+    )
   let next = 0 // ids[next…] are not started
   let open: { seriesId: number; ts: number } | null = null // the last row read, if its series may have more
   for (;;) {
     const page: Row[] = []
-    if (open) page.push(...(await read(rawPointsSql(sql`${open.seriesId}`, from, to, { ordered: true, after: open.ts }), pageRows)))
+    if (open)
+      page.push(
+        ...(await read(rawPointsSql(sql`${open.seriesId}`, from, to, { ordered: true, after: open.ts }), pageRows)),
+      )
     while (page.length < pageRows && next < ids.length) {
       const batch = ids.slice(next, next + IDS_PER_STATEMENT)
       const want = pageRows - page.length
@@ -59,7 +64,11 @@ export async function* aggregatedGroups(db: Db, found: Series[], q: AggregatedEx
     const chunk = Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.floor(BUCKETS_IN_MEMORY / ids.length))) * q.step
     for (let start = q.from; start < q.to; start += chunk) {
       const end = Math.min(q.to, start + chunk)
-      const buckets = await stepBuckets(db, ids, { from: start === q.from ? start : start - q.step, to: end, step: q.step })
+      const buckets = await stepBuckets(db, ids, {
+        from: start === q.from ? start : start - q.step,
+        to: end,
+        step: q.step,
+      })
       const values = groupValues(g.members, buckets, q).filter(([t]) => t >= start)
       if (values.length) yield values.map(([t, value]): ExportRow => ({ t, labels: g.labels, value }))
     }
@@ -85,7 +94,13 @@ export function formatter(format: ExportFormat, name: string, columns: string[])
     const head = columns.map((c) => csvField(c === 'time' || c === 'name' || c === 'value' ? `label:${c}` : c))
     return {
       start: `${['time', 'name', ...head, 'value'].join(',')}\r\n`,
-      rows: (rows: ExportRow[]) => rows.map((r) => `${new Date(r.t).toISOString()},${nameField}${columns.map((c) => `,${csvField(r.labels[c] ?? '')}`).join('')},${r.value}\r\n`).join(''),
+      rows: (rows: ExportRow[]) =>
+        rows
+          .map(
+            (r) =>
+              `${new Date(r.t).toISOString()},${nameField}${columns.map((c) => `,${csvField(r.labels[c] ?? '')}`).join('')},${r.value}\r\n`,
+          )
+          .join(''),
       end: () => '',
     }
   }

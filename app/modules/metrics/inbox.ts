@@ -13,7 +13,11 @@ import type { Logger } from '../../lib/logger.ts'
 export const MOVE_MAX_ROWS = 500_000
 
 /** A SQL list of ids: `(1, 2, 3)`. */
-const idList = (ids: number[]) => sql`(${sql.join(ids.map((id) => sql`${id}`), sql`, `)})`
+const idList = (ids: number[]) =>
+  sql`(${sql.join(
+    ids.map((id) => sql`${id}`),
+    sql`, `,
+  )})`
 
 /** A `points` row is live unless the inbox holds a later write of the same series and ms. */
 const notOverridden = sql`not exists (select 1 from points_inbox i where i.ts = p.ts and i.series_id = p.series_id)`
@@ -23,9 +27,17 @@ const notOverridden = sql`not exists (select 1 from points_inbox i where i.ts = 
  * correlated `s.id`) or of a list of ids, in [from, to), from both tables. With `ordered`, rows
  * come in (series_id, ts) order (SQLite merges the two arms; `points` needs no sort).
  */
-export function rawPointsSql(seriesIds: number[] | SQL, from: number, to: number, { ordered = false, after }: { ordered?: boolean; after?: number } = {}) {
-  const match = Array.isArray(seriesIds) ? (alias: string) => sql`${sql.raw(alias)}.series_id in ${idList(seriesIds)}` : (alias: string) => sql`${sql.raw(alias)}.series_id = ${seriesIds}`
-  const lower = (alias: string) => (after === undefined ? sql`${sql.raw(alias)}.ts >= ${from}` : sql`${sql.raw(alias)}.ts > ${after}`)
+export function rawPointsSql(
+  seriesIds: number[] | SQL,
+  from: number,
+  to: number,
+  { ordered = false, after }: { ordered?: boolean; after?: number } = {},
+) {
+  const match = Array.isArray(seriesIds)
+    ? (alias: string) => sql`${sql.raw(alias)}.series_id in ${idList(seriesIds)}`
+    : (alias: string) => sql`${sql.raw(alias)}.series_id = ${seriesIds}`
+  const lower = (alias: string) =>
+    after === undefined ? sql`${sql.raw(alias)}.ts >= ${from}` : sql`${sql.raw(alias)}.ts > ${after}`
   return sql`select p.series_id as series_id, p.ts as ts, p.value as value from points p where ${match('p')} and ${lower('p')} and p.ts < ${to} and ${notOverridden}
     union all select n.series_id, n.ts, n.value from points_inbox n where ${lower('n')} and n.ts < ${to} and ${match('n')}${ordered ? sql` order by 1, 2` : sql``}`
 }
@@ -49,12 +61,17 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS } = {}) {
   // An empty inbox (no metrics coming in) takes no write lock, which would hold up other writers.
   if (!(await db.all(sql`select 1 from points_inbox limit 1`)).length) return 0
   // Every row at or before the maxRows-th time moves (rows of one time are never split).
-  const [edge] = await db.all<{ ts: number }>(sql`select ts from points_inbox order by ts limit 1 offset ${Math.max(0, maxRows - 1)}`)
+  const [edge] = await db.all<{ ts: number }>(
+    sql`select ts from points_inbox order by ts limit 1 offset ${Math.max(0, maxRows - 1)}`,
+  )
   const where = edge ? `where ts <= ?` : `where true`
   const args = edge ? [edge.ts] : []
   const [moved] = await db.$client.batch(
     [
-      { sql: `insert into points (series_id, ts, value) select series_id, ts, value from points_inbox ${where} order by series_id, ts on conflict (series_id, ts) do update set value = excluded.value`, args },
+      {
+        sql: `insert into points (series_id, ts, value) select series_id, ts, value from points_inbox ${where} order by series_id, ts on conflict (series_id, ts) do update set value = excluded.value`,
+        args,
+      },
       { sql: `delete from points_inbox ${where}`, args },
     ],
     'write',
@@ -66,7 +83,10 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS } = {}) {
  * Moves the inbox every `intervalMs`, at once again while a move was full (catching up). Any
  * number of instances may run it: each move is one transaction over what is there.
  */
-export function startInboxMover(db: Db, { intervalMs, maxRows = MOVE_MAX_ROWS, log }: { intervalMs: number; maxRows?: number; log: Logger }) {
+export function startInboxMover(
+  db: Db,
+  { intervalMs, maxRows = MOVE_MAX_ROWS, log }: { intervalMs: number; maxRows?: number; log: Logger },
+) {
   let stopped = false
   let timer: ReturnType<typeof setTimeout> | undefined
   let running: Promise<void> | undefined

@@ -65,7 +65,8 @@ export function parsePrometheusText(text: string) {
     if (!line || line.startsWith('#')) return
     const lineNo = index + 1
     const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)
-    if (!nameMatch || !METRIC_NAME.test(nameMatch[0])) return void errors.push({ line: lineNo, message: 'expected a metric name' })
+    if (!nameMatch || !METRIC_NAME.test(nameMatch[0]))
+      return void errors.push({ line: lineNo, message: 'expected a metric name' })
     const name = nameMatch[0]
     let rest = name.length
     let labels: Record<string, string> = {}
@@ -76,16 +77,24 @@ export function parsePrometheusText(text: string) {
       rest = parsed.end
     }
     const fields = line.slice(rest).trim().split(/\s+/)
-    if (fields.length < 1 || fields.length > 2 || !fields[0]) return void errors.push({ line: lineNo, message: 'expected a value and an optional timestamp' })
+    if (fields.length < 1 || fields.length > 2 || !fields[0])
+      return void errors.push({ line: lineNo, message: 'expected a value and an optional timestamp' })
     const value = parseValue(fields[0])
-    if (value === undefined) return void errors.push({ line: lineNo, message: `value ${JSON.stringify(fields[0].slice(0, 40))} is not a number` })
+    if (value === undefined)
+      return void errors.push({
+        line: lineNo,
+        message: `value ${JSON.stringify(fields[0].slice(0, 40))} is not a number`,
+      })
     let ts: number | undefined
     if (fields[1] !== undefined) {
-      if (!/^-?\d{1,15}$/.test(fields[1])) return void errors.push({ line: lineNo, message: 'timestamp must be whole milliseconds' })
+      if (!/^-?\d{1,15}$/.test(fields[1]))
+        return void errors.push({ line: lineNo, message: 'timestamp must be whole milliseconds' })
       ts = Number(fields[1])
     }
-    if (Object.keys(labels).length > MAX_LABELS) return void errors.push({ line: lineNo, message: `at most ${MAX_LABELS} labels` })
-    if (Object.keys(labels).some((k) => !LABEL_NAME.test(k) || k.startsWith('__'))) return void errors.push({ line: lineNo, message: 'label names starting with __ are reserved' })
+    if (Object.keys(labels).length > MAX_LABELS)
+      return void errors.push({ line: lineNo, message: `at most ${MAX_LABELS} labels` })
+    if (Object.keys(labels).some((k) => !LABEL_NAME.test(k) || k.startsWith('__')))
+      return void errors.push({ line: lineNo, message: 'label names starting with __ are reserved' })
     samples.push({ name, labels, value, ts })
   })
   return { samples, errors }

@@ -18,8 +18,19 @@ const MAX_EXPORT_STEPS = 1_000_000
 const MIN_WINDOW = 60_000
 
 const Agg = v.optional(v.picklist(aggregations, `must be one of ${aggregations.join(', ')}`), 'avg')
-const By = v.optional(v.pipe(v.string(), v.regex(/^([a-zA-Z_][a-zA-Z0-9_]*)(,[a-zA-Z_][a-zA-Z0-9_]*)*$/, 'must be label names separated by commas')))
-const NumberText = v.pipe(v.string(), v.trim(), v.regex(/^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/, 'must be a number'), v.transform(Number), v.finite('must be a finite number'))
+const By = v.optional(
+  v.pipe(
+    v.string(),
+    v.regex(/^([a-zA-Z_][a-zA-Z0-9_]*)(,[a-zA-Z_][a-zA-Z0-9_]*)*$/, 'must be label names separated by commas'),
+  ),
+)
+const NumberText = v.pipe(
+  v.string(),
+  v.trim(),
+  v.regex(/^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/, 'must be a number'),
+  v.transform(Number),
+  v.finite('must be a finite number'),
+)
 
 const TrendParams = v.object({
   name: MetricName,
@@ -46,7 +57,11 @@ function refuse(problems: (ErrorDetail | false)[]) {
   if (list.length) throw badRequest('Invalid query', list)
 }
 
-const compact = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '')
+const compact = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace(/\.\d+Z$/, 'Z')
+    .replace(/[-:]/g, '')
 
 /**
  * Streams what `produce` writes. An error before this is called is an ordinary JSON error. Once the
@@ -54,7 +69,11 @@ const compact = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z
  * the body is aborted, not ended: the client sees a broken transfer (curl exits with code 18),
  * never a short file that looks whole.
  */
-function streamed(c: Context<AppEnv>, deps: ModuleDeps, produce: (write: (text: string) => Promise<void>, stopped: () => boolean) => Promise<void>) {
+function streamed(
+  c: Context<AppEnv>,
+  deps: ModuleDeps,
+  produce: (write: (text: string) => Promise<void>, stopped: () => boolean) => Promise<void>,
+) {
   let fail: (e: unknown) => void = () => {}
   const guard = new TransformStream<Uint8Array, Uint8Array>({
     start(controller) {
@@ -64,10 +83,17 @@ function streamed(c: Context<AppEnv>, deps: ModuleDeps, produce: (write: (text: 
   const res = stream(
     c,
     async (s) => {
-      await produce(async (text) => void (text && (await s.write(text))), () => s.aborted)
+      await produce(
+        async (text) => void (text && (await s.write(text))),
+        () => s.aborted,
+      )
     },
     async (err) => {
-      deps.log.error('export failed mid-stream', { requestId: c.get('requestId'), path: c.req.path, error: err.message })
+      deps.log.error('export failed mid-stream', {
+        requestId: c.get('requestId'),
+        path: c.req.path,
+        error: err.message,
+      })
       fail(err)
     },
   )
@@ -82,7 +108,10 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
   app.get(
     '/api/v1/metrics/trends',
     access('viewer'),
-    describe('Trends of a metric over a window: change vs the previous window, slope, z-score of the latest step, threshold forecast (linear fit)', tags),
+    describe(
+      'Trends of a metric over a window: change vs the previous window, slope, z-score of the latest step, threshold forecast (linear fit)',
+      tags,
+    ),
     validate('query', TrendParams),
     async (c) => {
       const q = c.req.valid('query')
@@ -94,11 +123,23 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
         step < 1000 && { field: 'step', message: 'must be at least 1s' },
         step * 2 > window && { field: 'step', message: 'must be at most half the window' },
         window % step !== 0 && { field: 'step', message: 'must divide the window' },
-        (2 * window) / step > MAX_TREND_STEPS && { field: 'step', message: `gives more than ${MAX_TREND_STEPS} steps over the two windows; use a larger step` },
+        (2 * window) / step > MAX_TREND_STEPS && {
+          field: 'step',
+          message: `gives more than ${MAX_TREND_STEPS} steps over the two windows; use a larger step`,
+        },
       ])
       const now = q.to ?? Date.now()
       const match = matchers(c)
-      const r = await computeTrends(db, { name: q.name, match, by: q.by ? q.by.split(',') : [], agg: q.agg, window, step, now, threshold: q.threshold })
+      const r = await computeTrends(db, {
+        name: q.name,
+        match,
+        by: q.by ? q.by.split(',') : [],
+        agg: q.agg,
+        window,
+        step,
+        now,
+        threshold: q.threshold,
+      })
       return c.json({
         name: q.name,
         agg: q.agg,
@@ -121,7 +162,10 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
           mean: s.stats.mean,
           std: s.stats.std,
           zScore: s.stats.zScore,
-          forecast: q.threshold === undefined ? null : { threshold: q.threshold, at: toIso(s.stats.forecastAt), r2: s.stats.r2 },
+          forecast:
+            q.threshold === undefined
+              ? null
+              : { threshold: q.threshold, at: toIso(s.stats.forecastAt), r2: s.stats.r2 },
         })),
       })
     },
@@ -139,18 +183,35 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
       refuse([
         requestedFrom >= to && { field: 'from', message: 'must be before to' },
         q.step !== undefined && q.step < 1000 && { field: 'step', message: 'must be at least 1s' },
-        q.step !== undefined && q.step >= 1000 && (to - requestedFrom) / q.step > MAX_EXPORT_STEPS && { field: 'step', message: `gives more than ${MAX_EXPORT_STEPS} steps; use a larger step` },
-        q.step === undefined && q.by !== undefined && { field: 'by', message: 'needs step: a raw export has one row per point of each series' },
+        q.step !== undefined &&
+          q.step >= 1000 &&
+          (to - requestedFrom) / q.step > MAX_EXPORT_STEPS && {
+            field: 'step',
+            message: `gives more than ${MAX_EXPORT_STEPS} steps; use a larger step`,
+          },
+        q.step === undefined &&
+          q.by !== undefined && {
+            field: 'by',
+            message: 'needs step: a raw export has one row per point of each series',
+          },
       ])
       const match = matchers(c)
       const found = await findSeries(db, q.name, match) // a database error here is still a JSON error
       const step = q.step
       const from = step ? requestedFrom - (requestedFrom % step) : requestedFrom
       const by = q.by ? q.by.split(',') : []
-      const columns = labelColumns(step && by.length ? [Object.fromEntries(by.map((k) => [k, '']))] : found.map((s) => s.labels))
+      const columns = labelColumns(
+        step && by.length ? [Object.fromEntries(by.map((k) => [k, '']))] : found.map((s) => s.labels),
+      )
       const out = formatter(q.format, q.name, columns)
-      c.header('Content-Type', q.format === 'csv' ? 'text/csv; charset=utf-8; header=present' : 'application/json; charset=utf-8')
-      c.header('Content-Disposition', `attachment; filename="${q.name.replace(/:/g, '_')}_${compact(from)}_${compact(to)}${step ? `_${step / 1000}s_${q.agg}` : ''}.${q.format}"`)
+      c.header(
+        'Content-Type',
+        q.format === 'csv' ? 'text/csv; charset=utf-8; header=present' : 'application/json; charset=utf-8',
+      )
+      c.header(
+        'Content-Disposition',
+        `attachment; filename="${q.name.replace(/:/g, '_')}_${compact(from)}_${compact(to)}${step ? `_${step / 1000}s_${q.agg}` : ''}.${q.format}"`,
+      )
       c.header('Cache-Control', 'no-store')
       return streamed(c, deps, async (write, stopped) => {
         await write(out.start)
@@ -161,9 +222,16 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
           }
         } else {
           const labelsOf = new Map(found.map((s) => [s.id, s.labels]))
-          for await (const page of rawPages(db, found.map((s) => s.id), from, to)) {
+          for await (const page of rawPages(
+            db,
+            found.map((s) => s.id),
+            from,
+            to,
+          )) {
             if (stopped()) return
-            await write(out.rows(page.map((p): ExportRow => ({ t: p.ts, labels: labelsOf.get(p.seriesId)!, value: p.value }))))
+            await write(
+              out.rows(page.map((p): ExportRow => ({ t: p.ts, labels: labelsOf.get(p.seriesId)!, value: p.value }))),
+            )
           }
         }
         await write(out.end())

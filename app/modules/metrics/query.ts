@@ -8,13 +8,41 @@ import { RESOLUTIONS, type Resolution } from './store.ts'
 export const aggregations = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'] as const
 export type Aggregation = (typeof aggregations)[number]
 
-export type QueryInput = { name: string; match: Record<string, string>; from: number; to: number; step: number; agg: Aggregation; by: string[] }
+export type QueryInput = {
+  name: string
+  match: Record<string, string>
+  from: number
+  to: number
+  step: number
+  agg: Aggregation
+  by: string[]
+}
 
-export type Bucket = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
+export type Bucket = {
+  count: number
+  sum: number
+  min: number
+  max: number
+  last: number
+  lastTs: number
+  sketch: Sketch
+}
 
-export const newBucket = (): Bucket => ({ count: 0, sum: 0, min: Infinity, max: -Infinity, last: 0, lastTs: -Infinity, sketch: emptySketch() })
+export const newBucket = (): Bucket => ({
+  count: 0,
+  sum: 0,
+  min: Infinity,
+  max: -Infinity,
+  last: 0,
+  lastTs: -Infinity,
+  sketch: emptySketch(),
+})
 
-export function merge(b: Bucket, r: { count: number; sum: number; min: number; max: number; last: number; lastTs: number }, sketch: Sketch) {
+export function merge(
+  b: Bucket,
+  r: { count: number; sum: number; min: number; max: number; last: number; lastTs: number },
+  sketch: Sketch,
+) {
   b.count += r.count
   b.sum += r.sum
   b.min = Math.min(b.min, r.min)
@@ -62,7 +90,14 @@ export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'fr
       const rows = await db
         .select()
         .from(rollups)
-        .where(and(eq(rollups.resolution, res), inArray(rollups.seriesId, ids.slice(i, i + 500)), gte(rollups.bucket, start), lt(rollups.bucket, until)))
+        .where(
+          and(
+            eq(rollups.resolution, res),
+            inArray(rollups.seriesId, ids.slice(i, i + 500)),
+            gte(rollups.bucket, start),
+            lt(rollups.bucket, until),
+          ),
+        )
       for (const r of rows) merge(put(r.seriesId, r.bucket), r, decodeSketch(r.sketch))
     }
     cursor = until - (until % (res * 1000))
@@ -86,17 +121,27 @@ export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'fr
 
 export function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefined, stepSeconds: number): number | null {
   switch (agg) {
-    case 'avg': return b.count ? b.sum / b.count : null
-    case 'min': return b.min
-    case 'max': return b.max
-    case 'sum': return b.sum
-    case 'count': return b.count
-    case 'last': return b.last
-    case 'p50': return quantile(b.sketch, 0.5)
-    case 'p95': return quantile(b.sketch, 0.95)
-    case 'p99': return quantile(b.sketch, 0.99)
+    case 'avg':
+      return b.count ? b.sum / b.count : null
+    case 'min':
+      return b.min
+    case 'max':
+      return b.max
+    case 'sum':
+      return b.sum
+    case 'count':
+      return b.count
+    case 'last':
+      return b.last
+    case 'p50':
+      return quantile(b.sketch, 0.5)
+    case 'p95':
+      return quantile(b.sketch, 0.95)
+    case 'p99':
+      return quantile(b.sketch, 0.99)
     // Counter increase per second since the previous bucket; a reset counts from zero.
-    case 'rate': return prevLast === undefined ? null : (b.last >= prevLast ? b.last - prevLast : b.last) / stepSeconds
+    case 'rate':
+      return prevLast === undefined ? null : (b.last >= prevLast ? b.last - prevLast : b.last) / stepSeconds
   }
 }
 
@@ -114,7 +159,11 @@ export function groupSeries(found: Series[], by: string[]) {
 }
 
 /** One group's step values, time-ordered, from its members' step buckets. */
-export function groupValues(members: Series[], buckets: Map<number, Map<number, Bucket>>, q: Pick<QueryInput, 'agg' | 'step'>): [number, number][] {
+export function groupValues(
+  members: Series[],
+  buckets: Map<number, Map<number, Bucket>>,
+  q: Pick<QueryInput, 'agg' | 'step'>,
+): [number, number][] {
   const perSeriesSum = q.agg === 'rate' || q.agg === 'last' // summed across a group's series
   const values = new Map<number, number>()
   if (perSeriesSum || members.length === 1) {
@@ -128,11 +177,12 @@ export function groupValues(members: Series[], buckets: Map<number, Map<number, 
     }
   } else {
     const merged = new Map<number, Bucket>()
-    for (const m of members) for (const [t, b] of buckets.get(m.id) ?? []) {
-      const into = merged.get(t) ?? newBucket()
-      merge(into, b, b.sketch)
-      merged.set(t, into)
-    }
+    for (const m of members)
+      for (const [t, b] of buckets.get(m.id) ?? []) {
+        const into = merged.get(t) ?? newBucket()
+        merge(into, b, b.sketch)
+        merged.set(t, into)
+      }
     for (const [t, b] of merged) {
       const v = valueOf(b, q.agg, undefined, q.step / 1000)
       if (v !== null) values.set(t, v)
@@ -144,7 +194,15 @@ export function groupValues(members: Series[], buckets: Map<number, Map<number, 
 /** Runs a query: one result per series, or per group of `by` labels. */
 export async function runQuery(db: Db, q: QueryInput) {
   const found = await findSeries(db, q.name, q.match)
-  const buckets = await stepBuckets(db, found.map((s) => s.id), q)
-  const results = groupSeries(found, q.by).map((g) => ({ labels: g.labels, series: g.members.length, values: groupValues(g.members, buckets, q) }))
+  const buckets = await stepBuckets(
+    db,
+    found.map((s) => s.id),
+    q,
+  )
+  const results = groupSeries(found, q.by).map((g) => ({
+    labels: g.labels,
+    series: g.members.length,
+    values: groupValues(g.members, buckets, q),
+  }))
   return { resolution: pickResolution(q.step), series: results }
 }

@@ -12,10 +12,18 @@ function checkHeaders(c: Context) {
   const [media, ...params] = type.split(';').map((p) => p.trim().toLowerCase())
   const proto = params.find((p) => p.startsWith('proto='))?.slice(6)
   if (media !== 'application/x-protobuf' || (proto && proto !== 'prometheus.writerequest')) {
-    throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/x-protobuf (Prometheus remote write 1.0, prometheus.WriteRequest)', [{ field: 'Content-Type', message: type || 'missing' }])
+    throw new AppError(
+      415,
+      'unsupported_media_type',
+      'Content-Type must be application/x-protobuf (Prometheus remote write 1.0, prometheus.WriteRequest)',
+      [{ field: 'Content-Type', message: type || 'missing' }],
+    )
   }
   const encoding = (c.req.header('content-encoding') ?? 'snappy').trim().toLowerCase()
-  if (encoding !== 'snappy') throw new AppError(415, 'unsupported_media_type', 'Content-Encoding must be snappy', [{ field: 'Content-Encoding', message: encoding }])
+  if (encoding !== 'snappy')
+    throw new AppError(415, 'unsupported_media_type', 'Content-Encoding must be snappy', [
+      { field: 'Content-Encoding', message: encoding },
+    ])
 }
 
 /**
@@ -23,13 +31,19 @@ function checkHeaders(c: Context) {
  * answers 204, with the stored and dropped sample counts in headers.
  */
 export function remoteWriteHandler(store: MetricStore, deps: Pick<ModuleDeps, 'config' | 'telemetry'>) {
-  const counter = deps.telemetry.registry.counter('homeostat_remote_write_samples_total', 'Samples received by remote write, by outcome (stored, dropped_non_finite)')
+  const counter = deps.telemetry.registry.counter(
+    'homeostat_remote_write_samples_total',
+    'Samples received by remote write, by outcome (stored, dropped_non_finite)',
+  )
   return async (c: Context<AppEnv>) => {
     checkHeaders(c)
     const now = Date.now()
     const body = new Uint8Array(await c.req.arrayBuffer())
     const { decodeWriteRequest, MAX_EXPANSION } = await loadCodec()
-    const { samples, dropped } = decodeWriteRequest(body, { maxDecodedBytes: deps.config.INGEST_BODY_LIMIT_BYTES * MAX_EXPANSION, now })
+    const { samples, dropped } = decodeWriteRequest(body, {
+      maxDecodedBytes: deps.config.INGEST_BODY_LIMIT_BYTES * MAX_EXPANSION,
+      now,
+    })
     const { written } = await store.write(samples, now)
     counter.inc({ outcome: 'stored' }, samples.length)
     if (dropped) counter.inc({ outcome: 'dropped_non_finite' }, dropped)

@@ -15,7 +15,12 @@ const root = protobuf.Root.fromJSON({
     prometheus: {
       nested: {
         WriteRequest: { fields: { timeseries: { rule: 'repeated', type: 'TimeSeries', id: 1 } } },
-        TimeSeries: { fields: { labels: { rule: 'repeated', type: 'Label', id: 1 }, samples: { rule: 'repeated', type: 'Sample', id: 2 } } },
+        TimeSeries: {
+          fields: {
+            labels: { rule: 'repeated', type: 'Label', id: 1 },
+            samples: { rule: 'repeated', type: 'Sample', id: 2 },
+          },
+        },
         Label: { fields: { name: { type: 'string', id: 1 }, value: { type: 'string', id: 2 } } },
         Sample: { fields: { value: { type: 'double', id: 1 }, timestamp: { type: 'int64', id: 2 } } },
       },
@@ -79,17 +84,37 @@ export function snappyStreamLength(buf: Uint8Array): { header: number; actual: n
 export function unsnappy(body: Uint8Array, maxBytes: number): Uint8Array {
   const { header, actual } = snappyStreamLength(body)
   if (header > maxBytes) {
-    throw new AppError(413, 'payload_too_large', `The decompressed body would be ${header} bytes, over ${maxBytes}`, [{ field: '(body)', message: `at most ${maxBytes} bytes once decompressed` }])
+    throw new AppError(413, 'payload_too_large', `The decompressed body would be ${header} bytes, over ${maxBytes}`, [
+      { field: '(body)', message: `at most ${maxBytes} bytes once decompressed` },
+    ])
   }
   if (header < 0 || actual !== header) {
-    throw new AppError(400, 'invalid_snappy', 'The body is not snappy-compressed (block format, as remote write 1.0 sends it)', [
-      { field: '(body)', message: header < 0 ? 'has no valid snappy length header' : actual < 0 ? 'is a corrupt snappy stream' : `decompresses to ${actual} bytes, not the ${header} its header says` },
-    ])
+    throw new AppError(
+      400,
+      'invalid_snappy',
+      'The body is not snappy-compressed (block format, as remote write 1.0 sends it)',
+      [
+        {
+          field: '(body)',
+          message:
+            header < 0
+              ? 'has no valid snappy length header'
+              : actual < 0
+                ? 'is a corrupt snappy stream'
+                : `decompresses to ${actual} bytes, not the ${header} its header says`,
+        },
+      ],
+    )
   }
   try {
     return uncompress(body, maxBytes)
   } catch (error) {
-    throw new AppError(400, 'invalid_snappy', 'The body is not snappy-compressed (block format, as remote write 1.0 sends it)', [{ field: '(body)', message: String((error as Error).message) }])
+    throw new AppError(
+      400,
+      'invalid_snappy',
+      'The body is not snappy-compressed (block format, as remote write 1.0 sends it)',
+      [{ field: '(body)', message: String((error as Error).message) }],
+    )
   }
 }
 
@@ -98,7 +123,9 @@ export function decodeProto(bytes: Uint8Array): WireSeries[] {
     const message = WriteRequest.decode(bytes) as unknown as { timeseries?: WireSeries[] }
     return message.timeseries ?? []
   } catch (error) {
-    throw new AppError(400, 'invalid_protobuf', 'The body is not a valid protobuf prometheus.WriteRequest', [{ field: '(body)', message: String((error as Error).message) }])
+    throw new AppError(400, 'invalid_protobuf', 'The body is not a valid protobuf prometheus.WriteRequest', [
+      { field: '(body)', message: String((error as Error).message) },
+    ])
   }
 }
 
@@ -112,14 +139,22 @@ const remember = (set: Set<string>, name: string) => {
   set.add(name)
 }
 const labelNameProblem = (name: string) =>
-  goodNames.has(name) ? undefined
-  : name.length > 100 || !LABEL_NAME.test(name) ? 'label names must match [a-zA-Z_][a-zA-Z0-9_]* (at most 100 characters)'
-  : name.startsWith('__') ? 'label names starting with __ are reserved'
-  : void remember(goodNames, name)
-const metricNameOk = (name: string) => goodMetrics.has(name) || (name.length <= 200 && METRIC_NAME.test(name) && (remember(goodMetrics, name), true))
+  goodNames.has(name)
+    ? undefined
+    : name.length > 100 || !LABEL_NAME.test(name)
+      ? 'label names must match [a-zA-Z_][a-zA-Z0-9_]* (at most 100 characters)'
+      : name.startsWith('__')
+        ? 'label names starting with __ are reserved'
+        : void remember(goodNames, name)
+const metricNameOk = (name: string) =>
+  goodMetrics.has(name) || (name.length <= 200 && METRIC_NAME.test(name) && (remember(goodMetrics, name), true))
 
 /** The series' name and labels, or undefined after adding its problems, each named `timeseries.<index>…`. */
-function checkLabels(ts: WireSeries, i: number, problems: ErrorDetail[]): { name: string; labels: Record<string, string> } | undefined {
+function checkLabels(
+  ts: WireSeries,
+  i: number,
+  problems: ErrorDetail[],
+): { name: string; labels: Record<string, string> } | undefined {
   let name: string | undefined
   const labels: Record<string, string> = {}
   let count = 0
@@ -142,7 +177,8 @@ function checkLabels(ts: WireSeries, i: number, problems: ErrorDetail[]): { name
     }
   }
   if (name === undefined || name === '') bad('.labels', 'has no __name__ label (the metric name)')
-  else if (!metricNameOk(name)) bad('.labels.__name__', 'metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 200 characters)')
+  else if (!metricNameOk(name))
+    bad('.labels.__name__', 'metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 200 characters)')
   if (count > MAX_LABELS) bad('.labels', `at most ${MAX_LABELS} labels besides __name__`)
   return problems.length === before ? { name: name!, labels } : undefined
 }
@@ -162,7 +198,12 @@ export function toSamples(timeseries: WireSeries[], now: number) {
     for (let j = 0; j < ts.samples.length; j++) {
       const s = ts.samples[j]!
       const t = toMs(s.timestamp)
-      const problem = !Number.isSafeInteger(t) || t < 0 ? 'must be epoch milliseconds, not negative' : t > now + MAX_FUTURE_MS ? 'is more than 10 minutes in the future' : undefined
+      const problem =
+        !Number.isSafeInteger(t) || t < 0
+          ? 'must be epoch milliseconds, not negative'
+          : t > now + MAX_FUTURE_MS
+            ? 'is more than 10 minutes in the future'
+            : undefined
       if (problem) {
         problems.push({ field: `timeseries.${i}.samples.${j}.timestamp`, message: problem })
         break
@@ -188,7 +229,10 @@ const latin1 = new TextDecoder('latin1')
  * acceptable. Returns undefined at the first thing that is not, and the caller decodes the whole
  * message the thorough way, which names every problem.
  */
-function decodeKnown(bytes: Uint8Array, now: number): { series: number; samples: Sample[]; dropped: number } | undefined {
+function decodeKnown(
+  bytes: Uint8Array,
+  now: number,
+): { series: number; samples: Sample[]; dropped: number } | undefined {
   const r = protobuf.Reader.create(bytes)
   const samples: Sample[] = []
   let series = 0

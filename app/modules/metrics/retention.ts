@@ -19,17 +19,28 @@ export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { v
   const rawCutoff = now - days(keep.raw)
   const ids = (await db.select({ id: series.id }).from(series)).map((s) => s.id)
   for (let i = 0; i < ids.length; i += SERIES_PER_DELETE) {
-    const gone = await db.delete(points).where(and(inArray(points.seriesId, ids.slice(i, i + SERIES_PER_DELETE)), lt(points.ts, rawCutoff))).returning({ ts: points.ts })
+    const gone = await db
+      .delete(points)
+      .where(and(inArray(points.seriesId, ids.slice(i, i + SERIES_PER_DELETE)), lt(points.ts, rawCutoff)))
+      .returning({ ts: points.ts })
     counts.points += gone.length
     await pause()
   }
   // Points not yet moved out of the inbox (keyed by time: one range delete).
-  counts.points += (await db.delete(pointsInbox).where(lt(pointsInbox.ts, rawCutoff)).returning({ ts: pointsInbox.ts })).length
+  counts.points += (
+    await db.delete(pointsInbox).where(lt(pointsInbox.ts, rawCutoff)).returning({ ts: pointsInbox.ts })
+  ).length
   for (const res of [60, 3600, 86_400] as Resolution[]) {
     const cutoff = now - days(keep[res])
-    const [oldest] = await db.select({ b: sql<number | null>`min(${rollups.bucket})` }).from(rollups).where(eq(rollups.resolution, res))
+    const [oldest] = await db
+      .select({ b: sql<number | null>`min(${rollups.bucket})` })
+      .from(rollups)
+      .where(eq(rollups.resolution, res))
     for (let from = oldest?.b ?? cutoff; from < cutoff; from += days(1)) {
-      const gone = await db.delete(rollups).where(and(eq(rollups.resolution, res), lt(rollups.bucket, Math.min(cutoff, from + days(1))))).returning({ b: rollups.bucket })
+      const gone = await db
+        .delete(rollups)
+        .where(and(eq(rollups.resolution, res), lt(rollups.bucket, Math.min(cutoff, from + days(1)))))
+        .returning({ b: rollups.bucket })
       counts.rollups += gone.length
       await pause()
     }
@@ -38,7 +49,14 @@ export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { v
   const longest = Math.max(keep.raw, keep[60], keep[3600], keep[86_400])
   const forgotten = await db
     .delete(series)
-    .where(and(lt(series.lastSeenAt, now - days(longest)), sql`not exists (select 1 from ${points} where ${points.seriesId} = ${series.id})`, sql`not exists (select 1 from ${pointsInbox} where ${pointsInbox.seriesId} = ${series.id})`, sql`not exists (select 1 from ${rollups} where ${rollups.seriesId} = ${series.id})`))
+    .where(
+      and(
+        lt(series.lastSeenAt, now - days(longest)),
+        sql`not exists (select 1 from ${points} where ${points.seriesId} = ${series.id})`,
+        sql`not exists (select 1 from ${pointsInbox} where ${pointsInbox.seriesId} = ${series.id})`,
+        sql`not exists (select 1 from ${rollups} where ${rollups.seriesId} = ${series.id})`,
+      ),
+    )
     .returning({ id: series.id })
   counts.series = forgotten.length
   const [mode] = await db.all<{ auto_vacuum: number }>(sql`pragma auto_vacuum`)

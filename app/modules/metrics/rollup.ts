@@ -17,7 +17,12 @@ const SOURCE: Partial<Record<Resolution, Resolution>> = { 3600: 60, 86_400: 3600
 
 const floorTo = (ms: number, res: Resolution) => ms - (ms % (res * 1000))
 
-function addRow(aggs: Map<string, Agg & { seriesId: number; bucket: number }>, seriesId: number, bucket: number, row: Omit<Agg, 'sketch'> & { sketch: Sketch }) {
+function addRow(
+  aggs: Map<string, Agg & { seriesId: number; bucket: number }>,
+  seriesId: number,
+  bucket: number,
+  row: Omit<Agg, 'sketch'> & { sketch: Sketch },
+) {
   const key = `${seriesId}:${bucket}`
   const a = aggs.get(key)
   if (!a) return void aggs.set(key, { seriesId, bucket, ...row })
@@ -45,7 +50,17 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
         if (!a) {
           const sketch = emptySketch()
           addValue(sketch, p.value)
-          aggs.set(key, { seriesId: p.seriesId, bucket, count: 1, sum: p.value, min: p.value, max: p.value, last: p.value, lastTs: p.ts, sketch })
+          aggs.set(key, {
+            seriesId: p.seriesId,
+            bucket,
+            count: 1,
+            sum: p.value,
+            min: p.value,
+            max: p.value,
+            last: p.value,
+            lastTs: p.ts,
+            sketch,
+          })
           continue
         }
         a.count++
@@ -59,11 +74,31 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
       const rows = await db
         .select()
         .from(rollups)
-        .where(and(eq(rollups.resolution, source), inArray(rollups.seriesId, ids), gte(rollups.bucket, from), lt(rollups.bucket, to)))
+        .where(
+          and(
+            eq(rollups.resolution, source),
+            inArray(rollups.seriesId, ids),
+            gte(rollups.bucket, from),
+            lt(rollups.bucket, to),
+          ),
+        )
       for (const r of rows) addRow(aggs, r.seriesId, floorTo(r.bucket, res), { ...r, sketch: decodeSketch(r.sketch) })
     }
   }
-  return [...aggs.values()].map((a): Built => ({ seriesId: a.seriesId, resolution: res, bucket: a.bucket, count: a.count, sum: a.sum, min: a.min, max: a.max, last: a.last, lastTs: a.lastTs, sketch: encodeSketch(a.sketch) }))
+  return [...aggs.values()].map(
+    (a): Built => ({
+      seriesId: a.seriesId,
+      resolution: res,
+      bucket: a.bucket,
+      count: a.count,
+      sum: a.sum,
+      min: a.min,
+      max: a.max,
+      last: a.last,
+      lastTs: a.lastTs,
+      sketch: encodeSketch(a.sketch),
+    }),
+  )
 }
 
 // 10 parameters a row: 3000 rows stay under SQLite's 32 766 variables per statement.
@@ -79,7 +114,15 @@ function upsertRollups(db: Db, rows: Built[]) {
         .values(rows.slice(i, i + ROLLUP_ROWS_PER_STATEMENT))
         .onConflictDoUpdate({
           target: [rollups.seriesId, rollups.resolution, rollups.bucket],
-          set: { count: sql`excluded.count`, sum: sql`excluded.sum`, min: sql`excluded.min`, max: sql`excluded.max`, last: sql`excluded.last`, lastTs: sql`excluded.last_ts`, sketch: sql`excluded.sketch` },
+          set: {
+            count: sql`excluded.count`,
+            sum: sql`excluded.sum`,
+            min: sql`excluded.min`,
+            max: sql`excluded.max`,
+            last: sql`excluded.last`,
+            lastTs: sql`excluded.last_ts`,
+            sketch: sql`excluded.sketch`,
+          },
         }),
     )
   }
@@ -91,8 +134,15 @@ type Mark = typeof rollupDirty.$inferSelect
 function clear(db: Db, marks: Mark[]) {
   const stmts = []
   for (let i = 0; i < marks.length; i += 300) {
-    const keys = sql.join(marks.slice(i, i + 300).map((d) => sql`(${d.resolution}, ${d.bucket}, ${d.seriesId})`), sql`, `)
-    stmts.push(db.delete(rollupDirty).where(sql`(${rollupDirty.resolution}, ${rollupDirty.bucket}, ${rollupDirty.seriesId}) in (values ${keys})`))
+    const keys = sql.join(
+      marks.slice(i, i + 300).map((d) => sql`(${d.resolution}, ${d.bucket}, ${d.seriesId})`),
+      sql`, `,
+    )
+    stmts.push(
+      db
+        .delete(rollupDirty)
+        .where(sql`(${rollupDirty.resolution}, ${rollupDirty.bucket}, ${rollupDirty.seriesId}) in (values ${keys})`),
+    )
   }
   return stmts
 }
@@ -112,8 +162,13 @@ async function firstSourceTime(db: Db, res: Resolution) {
   const source = SOURCE[res]
   // Raw points are clustered by series, so the oldest is found by one seek per series; the inbox is keyed by time.
   const [row] = source
-    ? await db.select({ t: sql<number | null>`min(${rollups.bucket})` }).from(rollups).where(eq(rollups.resolution, source))
-    : await db.all<{ t: number | null }>(sql`select min(t) as t from (select min((select min(ts) from points p where p.series_id = s.id)) as t from series s union all select min(ts) from points_inbox)`)
+    ? await db
+        .select({ t: sql<number | null>`min(${rollups.bucket})` })
+        .from(rollups)
+        .where(eq(rollups.resolution, source))
+    : await db.all<{ t: number | null }>(
+        sql`select min(t) as t from (select min((select min(ts) from points p where p.series_id = s.id)) as t from series s union all select min(ts) from points_inbox)`,
+      )
   return row?.t == null ? null : floorTo(row.t, res)
 }
 
@@ -130,18 +185,28 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
     // 1. Dirty buckets behind the watermark.
     for (;;) {
       const wm = marks.get(res) ?? 0
-      const dirty = await db.select().from(rollupDirty).where(and(eq(rollupDirty.resolution, res), lt(rollupDirty.bucket, wm))).limit(500)
+      const dirty = await db
+        .select()
+        .from(rollupDirty)
+        .where(and(eq(rollupDirty.resolution, res), lt(rollupDirty.bucket, wm)))
+        .limit(500)
       if (!dirty.length) break
       const built: Built[] = []
       for (const d of dirty) built.push(...(await aggregate(db, res, [d.seriesId], d.bucket, d.bucket + res * 1000)))
       const parent = PARENT[res]
       const parentWm = parent ? (marks.get(parent) ?? 0) : 0
-      const parentMarks = parent ? dirty.filter((d) => d.bucket < parentWm).map((d) => ({ resolution: parent, seriesId: d.seriesId, bucket: floorTo(d.bucket, parent) })) : []
-      await db.batch(nonEmpty([
-        ...upsertRollups(db, built),
-        ...(parentMarks.length ? [db.insert(rollupDirty).values(parentMarks).onConflictDoNothing()] : []),
-        ...clear(db, dirty),
-      ]))
+      const parentMarks = parent
+        ? dirty
+            .filter((d) => d.bucket < parentWm)
+            .map((d) => ({ resolution: parent, seriesId: d.seriesId, bucket: floorTo(d.bucket, parent) }))
+        : []
+      await db.batch(
+        nonEmpty([
+          ...upsertRollups(db, built),
+          ...(parentMarks.length ? [db.insert(rollupDirty).values(parentMarks).onConflictDoNothing()] : []),
+          ...clear(db, dirty),
+        ]),
+      )
       counts.rebuilt += dirty.length
     }
     // 2. Complete buckets from the watermark on.
@@ -152,14 +217,33 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
     while (wm < end && counts.steps < maxSteps) {
       const stepEnd = Math.min(end, wm + STEP[res])
       // Marks for this range are read before the data: one written after this read survives for the next run.
-      const covered = await db.select().from(rollupDirty).where(and(eq(rollupDirty.resolution, res), gte(rollupDirty.bucket, wm), lt(rollupDirty.bucket, stepEnd)))
-      const active = await db.select({ id: series.id }).from(series).where(gte(series.lastSeenAt, wm - FUTURE_SKEW_MS - 2 * MINUTE))
-      const built = active.length ? await aggregate(db, res, active.map((a) => a.id), wm, stepEnd) : []
-      await db.batch(nonEmpty([
-        ...upsertRollups(db, built),
-        ...clear(db, covered),
-        db.insert(rollupWatermarks).values({ resolution: res, watermark: stepEnd }).onConflictDoUpdate({ target: rollupWatermarks.resolution, set: { watermark: stepEnd } }),
-      ]))
+      const covered = await db
+        .select()
+        .from(rollupDirty)
+        .where(and(eq(rollupDirty.resolution, res), gte(rollupDirty.bucket, wm), lt(rollupDirty.bucket, stepEnd)))
+      const active = await db
+        .select({ id: series.id })
+        .from(series)
+        .where(gte(series.lastSeenAt, wm - FUTURE_SKEW_MS - 2 * MINUTE))
+      const built = active.length
+        ? await aggregate(
+            db,
+            res,
+            active.map((a) => a.id),
+            wm,
+            stepEnd,
+          )
+        : []
+      await db.batch(
+        nonEmpty([
+          ...upsertRollups(db, built),
+          ...clear(db, covered),
+          db
+            .insert(rollupWatermarks)
+            .values({ resolution: res, watermark: stepEnd })
+            .onConflictDoUpdate({ target: rollupWatermarks.resolution, set: { watermark: stepEnd } }),
+        ]),
+      )
       counts.buckets += built.length
       counts.steps++
       wm = stepEnd

@@ -11,7 +11,16 @@ import { TimeInput, toIso } from '../../lib/time.ts'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
 import { parsePrometheusText } from './prom-text.ts'
 import { aggregations, runQuery } from './query.ts'
-import { batchBody, Duration, ingestBody, MetricName, plainPoints, Point, SeriesQuery, type PointInput } from './schema.ts'
+import {
+  batchBody,
+  Duration,
+  ingestBody,
+  MetricName,
+  plainPoints,
+  Point,
+  SeriesQuery,
+  type PointInput,
+} from './schema.ts'
 import { remoteWriteHandler } from './remote-write-handler.ts'
 import { createMetricStore, type Sample } from './store.ts'
 import { costDeriver } from '../components/prices.ts'
@@ -25,7 +34,11 @@ function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, maxB
   let list = plainPoints(body, maxBatch)
   if (!list) {
     const result = v.safeParse(isBatch ? batchSchema : Point, body)
-    if (!result.success) throw badRequest(isBatch ? 'Invalid batch; nothing was written' : 'Invalid point; nothing was written', issuesToDetails(result.issues))
+    if (!result.success)
+      throw badRequest(
+        isBatch ? 'Invalid batch; nothing was written' : 'Invalid point; nothing was written',
+        issuesToDetails(result.issues),
+      )
     list = 'points' in result.output ? result.output.points : [result.output as PointInput]
   }
   // One pass, no per-point arrays: this runs for every point of every batch.
@@ -33,7 +46,11 @@ function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, maxB
   let future: { field: string; message: string }[] | undefined
   for (let i = 0; i < list.length; i++) {
     const p = list[i]!
-    if (p.ts !== undefined && p.ts > now + MAX_FUTURE_MS) (future ??= []).push({ field: isBatch ? `points.${i}.ts` : 'ts', message: 'is more than 10 minutes in the future' })
+    if (p.ts !== undefined && p.ts > now + MAX_FUTURE_MS)
+      (future ??= []).push({
+        field: isBatch ? `points.${i}.ts` : 'ts',
+        message: 'is more than 10 minutes in the future',
+      })
     samples[i] = { name: p.name, labels: p.labels ?? {}, value: p.value, ts: p.ts ?? now }
   }
   if (future) throw badRequest('Invalid batch; nothing was written', future)
@@ -42,11 +59,21 @@ function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, maxB
 
 function fromText(text: string, now: number) {
   const { samples, errors } = parsePrometheusText(text)
-  if (errors.length) throw badRequest('Invalid Prometheus text; nothing was written', errors.slice(0, 100).map((e) => ({ field: `line ${e.line}`, message: e.message })))
+  if (errors.length)
+    throw badRequest(
+      'Invalid Prometheus text; nothing was written',
+      errors.slice(0, 100).map((e) => ({ field: `line ${e.line}`, message: e.message })),
+    )
   const future = samples.findIndex((s) => s.ts !== undefined && s.ts > now + MAX_FUTURE_MS)
-  if (future >= 0) throw badRequest('Invalid Prometheus text; nothing was written', [{ field: 'timestamp', message: 'a sample is more than 10 minutes in the future' }])
+  if (future >= 0)
+    throw badRequest('Invalid Prometheus text; nothing was written', [
+      { field: 'timestamp', message: 'a sample is more than 10 minutes in the future' },
+    ])
   const finite = samples.filter((s) => Number.isFinite(s.value))
-  return { samples: finite.map((s) => ({ name: s.name, labels: s.labels, value: s.value, ts: s.ts ?? now })), dropped: samples.length - finite.length }
+  return {
+    samples: finite.map((s) => ({ name: s.name, labels: s.labels, value: s.value, ts: s.ts ?? now })),
+    dropped: samples.length - finite.length,
+  }
 }
 
 const QueryParams = v.object({
@@ -55,7 +82,12 @@ const QueryParams = v.object({
   to: v.optional(TimeInput),
   step: v.optional(Duration),
   agg: v.optional(v.picklist(aggregations, `must be one of ${aggregations.join(', ')}`), 'avg'),
-  by: v.optional(v.pipe(v.string(), v.regex(/^([a-zA-Z_][a-zA-Z0-9_]*)(,[a-zA-Z_][a-zA-Z0-9_]*)*$/, 'must be label names separated by commas'))),
+  by: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^([a-zA-Z_][a-zA-Z0-9_]*)(,[a-zA-Z_][a-zA-Z0-9_]*)*$/, 'must be label names separated by commas'),
+    ),
+  ),
 })
 
 /** `match[agent]=planner` query parameters as a label map. */
@@ -64,7 +96,8 @@ export function matchers(c: Context) {
   for (const [k, value] of new URL(c.req.url).searchParams) {
     const m = /^match\[([a-zA-Z_][a-zA-Z0-9_]*)\]$/.exec(k)
     if (m) match[m[1]!] = value
-    else if (k.startsWith('match')) throw badRequest('Invalid query', [{ field: k, message: 'must be match[<label name>]' }])
+    else if (k.startsWith('match'))
+      throw badRequest('Invalid query', [{ field: k, message: 'must be match[<label name>]' }])
   }
   return match
 }
@@ -73,76 +106,158 @@ export function metricsRoutes(deps: ModuleDeps) {
   const { db, config } = deps
   // Token counts become llm_cost_usd points by the price table, in the same batch.
   // After a committed write, alert rules watching the written metrics run (debounced, in the background).
-  const store = watchIngest(createMetricStore(db, { derive: costDeriver(db) }), evaluatorFor(db, deps.log).evaluateRulesFor)
+  const store = watchIngest(
+    createMetricStore(db, { derive: costDeriver(db) }),
+    evaluatorFor(db, deps.log).evaluateRulesFor,
+  )
   const app = new Hono<AppEnv>()
   const tags = ['metrics']
   const batchSchema = batchBody(config.METRICS_MAX_BATCH)
   // The handler reads JSON or text itself; this only tells the OpenAPI document the JSON shape.
-  const documentsBody = withMeta(async (_c: Context, next: () => Promise<void>) => next(), { inputs: [{ target: 'json', schema: ingestBody(config.METRICS_MAX_BATCH) }] })
-
-  app.post('/api/v1/metrics', access('ingest'), describe('Ingest points: JSON {name,value,labels?,ts?} or {points:[…]}, or Prometheus text (text/plain)', tags), documentsBody, async (c) => {
-    const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
-    const now = Date.now()
-    if (type === 'text/plain' || type === 'application/openmetrics-text') {
-      const { samples, dropped } = fromText(await c.req.text(), now)
-      const r = await store.write(samples, now)
-      return c.json({ ...r, dropped })
-    }
-    if (type !== 'application/json') throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/json or text/plain', [{ field: 'Content-Type', message: type || 'missing' }])
-    let body: unknown
-    try {
-      body = await c.req.json()
-    } catch {
-      throw new AppError(400, 'invalid_json', 'The body is not valid JSON', [{ field: '(body)', message: 'could not be parsed' }])
-    }
-    return c.json({ ...(await store.write(fromJson(body, batchSchema, config.METRICS_MAX_BATCH, now), now)), dropped: 0 })
+  const documentsBody = withMeta(async (_c: Context, next: () => Promise<void>) => next(), {
+    inputs: [{ target: 'json', schema: ingestBody(config.METRICS_MAX_BATCH) }],
   })
 
-  app.post('/api/v1/write', access('ingest'), describe('Prometheus remote write 1.0: snappy-compressed protobuf WriteRequest (application/x-protobuf); 204 when stored', tags, 204), remoteWriteHandler(store, deps))
+  app.post(
+    '/api/v1/metrics',
+    access('ingest'),
+    describe('Ingest points: JSON {name,value,labels?,ts?} or {points:[…]}, or Prometheus text (text/plain)', tags),
+    documentsBody,
+    async (c) => {
+      const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
+      const now = Date.now()
+      if (type === 'text/plain' || type === 'application/openmetrics-text') {
+        const { samples, dropped } = fromText(await c.req.text(), now)
+        const r = await store.write(samples, now)
+        return c.json({ ...r, dropped })
+      }
+      if (type !== 'application/json')
+        throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/json or text/plain', [
+          { field: 'Content-Type', message: type || 'missing' },
+        ])
+      let body: unknown
+      try {
+        body = await c.req.json()
+      } catch {
+        throw new AppError(400, 'invalid_json', 'The body is not valid JSON', [
+          { field: '(body)', message: 'could not be parsed' },
+        ])
+      }
+      return c.json({
+        ...(await store.write(fromJson(body, batchSchema, config.METRICS_MAX_BATCH, now), now)),
+        dropped: 0,
+      })
+    },
+  )
 
-  app.get('/api/v1/metrics/series', access('viewer'), describe('Find series by name or label value: counts per name and last seen', tags), validate('query', SeriesQuery), async (c) => {
-    const q = c.req.valid('query')
-    const limit = q.limit ?? 100
-    const term = q.search ? `%${q.search.replace(/[%_\\]/g, (ch) => `\\${ch}`)}%` : undefined
-    const where = and(
-      q.name ? eq(series.name, q.name) : undefined,
-      term ? or(sql`${series.name} like ${term} escape '\\'`, sql`${series.labels} like ${term} escape '\\'`) : undefined,
-    )
-    const [rows, names] = await Promise.all([
-      db.select().from(series).where(and(where, q.cursor ? lt(series.id, Number(q.cursor)) : undefined)).orderBy(desc(series.id)).limit(limit + 1),
-      db.select({ name: series.name, series: sql<number>`count(*)`, lastSeenAt: sql<number>`max(${series.lastSeenAt})` }).from(series).where(where).groupBy(series.name).orderBy(series.name).limit(500),
-    ])
-    const { items, next } = page(rows, limit, (r) => r.id)
-    return c.json({
-      names: names.map((n) => ({ ...n, lastSeenAt: toIso(n.lastSeenAt) })),
-      items: items.map((s) => ({ id: s.id, name: s.name, labels: s.labels, createdAt: toIso(s.createdAt), lastSeenAt: toIso(s.lastSeenAt) })),
-      next,
-    })
-  })
+  app.post(
+    '/api/v1/write',
+    access('ingest'),
+    describe(
+      'Prometheus remote write 1.0: snappy-compressed protobuf WriteRequest (application/x-protobuf); 204 when stored',
+      tags,
+      204,
+    ),
+    remoteWriteHandler(store, deps),
+  )
 
-  app.get('/api/v1/metrics/query', access('viewer'), describe('Query a metric: match[label]=, from, to, step, agg, by; reads the coarsest rollup that serves the step', tags), validate('query', QueryParams), async (c) => {
-    const q = c.req.valid('query')
-    const to = q.to ?? Date.now()
-    const from = q.from ?? to - 3_600_000
-    const step = q.step ?? Math.max(60_000, Math.ceil((to - from) / 300 / 60_000) * 60_000)
-    const problems = [
-      ...(from >= to ? [{ field: 'from', message: 'must be before to' }] : []),
-      ...(step < 1000 ? [{ field: 'step', message: 'must be at least 1s' }] : []),
-      ...((to - from) / step > MAX_QUERY_POINTS ? [{ field: 'step', message: `gives more than ${MAX_QUERY_POINTS} points; use a larger step` }] : []),
-    ]
-    if (problems.length) throw badRequest('Invalid query', problems)
-    const aligned = from - (from % step)
-    const result = await runQuery(db, { name: q.name, match: matchers(c), from: aligned, to, step, agg: q.agg, by: q.by ? q.by.split(',') : [] })
-    return c.json({
-      name: q.name,
-      agg: q.agg,
-      step,
-      from: toIso(aligned),
-      to: toIso(to),
-      resolution: result.resolution ? `${result.resolution === 60 ? '1m' : result.resolution === 3600 ? '1h' : '1d'}` : 'raw',
-      series: result.series.map((s) => ({ labels: s.labels, series: s.series, values: s.values.map(([t, value]) => [toIso(t), value]) })),
-    })
-  })
+  app.get(
+    '/api/v1/metrics/series',
+    access('viewer'),
+    describe('Find series by name or label value: counts per name and last seen', tags),
+    validate('query', SeriesQuery),
+    async (c) => {
+      const q = c.req.valid('query')
+      const limit = q.limit ?? 100
+      const term = q.search ? `%${q.search.replace(/[%_\\]/g, (ch) => `\\${ch}`)}%` : undefined
+      const where = and(
+        q.name ? eq(series.name, q.name) : undefined,
+        term
+          ? or(sql`${series.name} like ${term} escape '\\'`, sql`${series.labels} like ${term} escape '\\'`)
+          : undefined,
+      )
+      const [rows, names] = await Promise.all([
+        db
+          .select()
+          .from(series)
+          .where(and(where, q.cursor ? lt(series.id, Number(q.cursor)) : undefined))
+          .orderBy(desc(series.id))
+          .limit(limit + 1),
+        db
+          .select({
+            name: series.name,
+            series: sql<number>`count(*)`,
+            lastSeenAt: sql<number>`max(${series.lastSeenAt})`,
+          })
+          .from(series)
+          .where(where)
+          .groupBy(series.name)
+          .orderBy(series.name)
+          .limit(500),
+      ])
+      const { items, next } = page(rows, limit, (r) => r.id)
+      return c.json({
+        names: names.map((n) => ({ ...n, lastSeenAt: toIso(n.lastSeenAt) })),
+        items: items.map((s) => ({
+          id: s.id,
+          name: s.name,
+          labels: s.labels,
+          createdAt: toIso(s.createdAt),
+          lastSeenAt: toIso(s.lastSeenAt),
+        })),
+        next,
+      })
+    },
+  )
+
+  app.get(
+    '/api/v1/metrics/query',
+    access('viewer'),
+    describe(
+      'Query a metric: match[label]=, from, to, step, agg, by; reads the coarsest rollup that serves the step',
+      tags,
+    ),
+    validate('query', QueryParams),
+    async (c) => {
+      const q = c.req.valid('query')
+      const to = q.to ?? Date.now()
+      const from = q.from ?? to - 3_600_000
+      const step = q.step ?? Math.max(60_000, Math.ceil((to - from) / 300 / 60_000) * 60_000)
+      const problems = [
+        ...(from >= to ? [{ field: 'from', message: 'must be before to' }] : []),
+        ...(step < 1000 ? [{ field: 'step', message: 'must be at least 1s' }] : []),
+        ...((to - from) / step > MAX_QUERY_POINTS
+          ? [{ field: 'step', message: `gives more than ${MAX_QUERY_POINTS} points; use a larger step` }]
+          : []),
+      ]
+      if (problems.length) throw badRequest('Invalid query', problems)
+      const aligned = from - (from % step)
+      const result = await runQuery(db, {
+        name: q.name,
+        match: matchers(c),
+        from: aligned,
+        to,
+        step,
+        agg: q.agg,
+        by: q.by ? q.by.split(',') : [],
+      })
+      return c.json({
+        name: q.name,
+        agg: q.agg,
+        step,
+        from: toIso(aligned),
+        to: toIso(to),
+        resolution: result.resolution
+          ? `${result.resolution === 60 ? '1m' : result.resolution === 3600 ? '1h' : '1d'}`
+          : 'raw',
+        series: result.series.map((s) => ({
+          labels: s.labels,
+          series: s.series,
+          values: s.values.map(([t, value]) => [toIso(t), value]),
+        })),
+      })
+    },
+  )
 
   return app
 }

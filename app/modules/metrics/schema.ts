@@ -5,11 +5,20 @@ export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 export const MAX_LABELS = 32
 
-export const MetricName = v.pipe(v.string('must be a string'), v.maxLength(200, 'must be at most 200 characters'), v.regex(METRIC_NAME, 'must match [a-zA-Z_:][a-zA-Z0-9_:]*'))
+export const MetricName = v.pipe(
+  v.string('must be a string'),
+  v.maxLength(200, 'must be at most 200 characters'),
+  v.regex(METRIC_NAME, 'must match [a-zA-Z_:][a-zA-Z0-9_:]*'),
+)
 
 export const Labels = v.pipe(
   v.record(
-    v.pipe(v.string(), v.maxLength(100, 'label names are at most 100 characters'), v.regex(LABEL_NAME, 'label names must match [a-zA-Z_][a-zA-Z0-9_]*'), v.check((k) => !k.startsWith('__'), 'label names starting with __ are reserved')),
+    v.pipe(
+      v.string(),
+      v.maxLength(100, 'label names are at most 100 characters'),
+      v.regex(LABEL_NAME, 'label names must match [a-zA-Z_][a-zA-Z0-9_]*'),
+      v.check((k) => !k.startsWith('__'), 'label names starting with __ are reserved'),
+    ),
     v.pipe(v.string('label values must be strings'), v.maxLength(1024, 'label values are at most 1024 characters')),
     'must be an object of string labels',
   ),
@@ -25,11 +34,16 @@ export const Point = v.strictObject({
 
 export const batchBody = (maxBatch: number) =>
   v.strictObject({
-    points: v.pipe(v.array(Point, 'must be a list of points'), v.minLength(1, 'must not be empty'), v.maxLength(maxBatch, `at most ${maxBatch} points per request`)),
+    points: v.pipe(
+      v.array(Point, 'must be a list of points'),
+      v.minLength(1, 'must not be empty'),
+      v.maxLength(maxBatch, `at most ${maxBatch} points per request`),
+    ),
   })
 
 /** What POST /api/v1/metrics takes as JSON (for the docs; the route checks each shape on its own). */
-export const ingestBody = (maxBatch: number) => v.union([Point, batchBody(maxBatch)], 'must be a point {name, value, labels?, ts?} or {points: [...]}')
+export const ingestBody = (maxBatch: number) =>
+  v.union([Point, batchBody(maxBatch)], 'must be a point {name, value, labels?, ts?} or {points: [...]}')
 
 export type PointInput = v.InferOutput<typeof Point>
 
@@ -54,12 +68,23 @@ export const DurationBetween = (min: number, max: number, like = '30s, 5m, 1h') 
     v.check((ms) => ms <= max, `must be at most ${max} ms`),
   )
 
-const Optional = <S extends v.GenericSchema>(s: S) => v.optional(v.union([v.pipe(v.literal(''), v.transform(() => undefined)), s]))
+const Optional = <S extends v.GenericSchema>(s: S) =>
+  v.optional(
+    v.union([
+      v.pipe(
+        v.literal(''),
+        v.transform(() => undefined),
+      ),
+      s,
+    ]),
+  )
 
 export const SeriesQuery = v.object({
   search: v.optional(v.pipe(v.string(), v.maxLength(200))),
   name: Optional(MetricName),
-  limit: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number), v.minValue(1), v.maxValue(500))),
+  limit: v.optional(
+    v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number), v.minValue(1), v.maxValue(500)),
+  ),
   cursor: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, 'must be a cursor from a previous reply'))),
 })
 
@@ -74,11 +99,25 @@ function plainPoint(p: unknown): p is PointInput {
   if (typeof value !== 'number' || !Number.isFinite(value)) return false
   if (ts !== undefined && (typeof ts !== 'number' || !Number.isInteger(ts) || ts < 0)) return false
   if (labels === undefined) return true
-  if (typeof labels !== 'object' || labels === null || Array.isArray(labels) || Object.getPrototypeOf(labels) !== Object.prototype) return false
+  if (
+    typeof labels !== 'object' ||
+    labels === null ||
+    Array.isArray(labels) ||
+    Object.getPrototypeOf(labels) !== Object.prototype
+  )
+    return false
   let n = 0
   for (const k in labels) {
     const lv = (labels as Record<string, unknown>)[k]
-    if (++n > MAX_LABELS || k.length > 100 || k.startsWith('__') || k === 'constructor' || k === 'prototype' || !LABEL_NAME.test(k)) return false
+    if (
+      ++n > MAX_LABELS ||
+      k.length > 100 ||
+      k.startsWith('__') ||
+      k === 'constructor' ||
+      k === 'prototype' ||
+      !LABEL_NAME.test(k)
+    )
+      return false
     if (typeof lv !== 'string' || lv.length > 1024) return false
   }
   return true

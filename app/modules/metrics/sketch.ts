@@ -64,10 +64,11 @@ export function decodeSketch(text: string): Sketch {
   const [zero = '0', pos = '', neg = ''] = text.split('|')
   const dec = (part: string) => {
     const m = new Map<number, number>()
-    if (part) for (const pair of part.split(',')) {
-      const [i, c] = pair.split(':')
-      m.set(Number(i), Number(c))
-    }
+    if (part)
+      for (const pair of part.split(',')) {
+        const [i, c] = pair.split(':')
+        m.set(Number(i), Number(c))
+      }
     return m
   }
   const s: Sketch = { pos: dec(pos), neg: dec(neg), zero: Number(zero), count: 0 }

@@ -18,10 +18,15 @@ export type Resolution = (typeof RESOLUTIONS)[number]
 
 /** Labels sorted by name, so the same set always has the same text and fingerprint. */
 export function canonicalLabels(labels: Record<string, string>) {
-  return Object.fromEntries(Object.entries(labels).filter(([, value]) => value !== '').sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  return Object.fromEntries(
+    Object.entries(labels)
+      .filter(([, value]) => value !== '')
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+  )
 }
 
-export const fingerprintOf = (name: string, labels: Record<string, string>) => sha256(`${name}\u0000${JSON.stringify(labels)}`).slice(0, 32)
+export const fingerprintOf = (name: string, labels: Record<string, string>) =>
+  sha256(`${name}\u0000${JSON.stringify(labels)}`).slice(0, 32)
 
 /** Extra samples to write with a batch, computed from it; they are stored in the same atomic batch. */
 export type Derive = (samples: Sample[]) => Sample[] | Promise<Sample[]>
@@ -50,7 +55,8 @@ export function powerOfTwoChunks(n: number, max: number) {
 // the inbox (app/modules/metrics/inbox.ts); rows later in a statement win over earlier ones.
 const upsertPointsSql = (n: number) =>
   `insert into points_inbox (ts, series_id, value) values ${'(?,?,?),'.repeat(n).slice(0, -1)} on conflict (ts, series_id) do update set value = excluded.value`
-const markDirtySql = (n: number) => `insert into rollup_dirty (resolution, series_id, bucket) values ${'(60,?,?),'.repeat(n).slice(0, -1)} on conflict do nothing`
+const markDirtySql = (n: number) =>
+  `insert into rollup_dirty (resolution, series_id, bucket) values ${'(60,?,?),'.repeat(n).slice(0, -1)} on conflict do nothing`
 const touchSeriesSql = (n: number) => `update series set last_seen_at = ? where id in (${'?,'.repeat(n).slice(0, -1)})`
 
 function memo(make: (n: number) => string) {
@@ -66,7 +72,10 @@ function memo(make: (n: number) => string) {
 type Rows = { points: number[]; marks: number[]; touch: number[]; now: number }
 type Pending = Rows & { resolve: () => void; reject: (e: unknown) => void }
 
-const later: (run: () => void) => void = typeof globalThis.setImmediate === 'function' ? (run) => void globalThis.setImmediate(run) : (run) => void setTimeout(run, 0)
+const later: (run: () => void) => void =
+  typeof globalThis.setImmediate === 'function'
+    ? (run) => void globalThis.setImmediate(run)
+    : (run) => void setTimeout(run, 0)
 
 /**
  * Writes samples. Series ids are cached (by the label text as sent, then by fingerprint); each
@@ -104,7 +113,10 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
           .insert(series)
           .values(chunk.map((fp) => ({ fingerprint: fp, ...wanted.get(fp)!, createdAt: now, lastSeenAt: now })))
           .onConflictDoNothing()
-        const rows = await db.select({ id: series.id, fp: series.fingerprint }).from(series).where(inArray(series.fingerprint, chunk))
+        const rows = await db
+          .select({ id: series.id, fp: series.fingerprint })
+          .from(series)
+          .where(inArray(series.fingerprint, chunk))
         for (const r of rows) ids.set(r.fp, r.id)
       }
     }
@@ -143,7 +155,8 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     for (const [at, set] of touches) {
       const ids = [...set]
       let i = 0
-      for (const n of powerOfTwoChunks(ids.length, TOUCH_IDS_PER_STATEMENT)) statements.push({ sql: sqlFor.touch(n), args: [at, ...ids.slice(i, (i += n))] })
+      for (const n of powerOfTwoChunks(ids.length, TOUCH_IDS_PER_STATEMENT))
+        statements.push({ sql: sqlFor.touch(n), args: [at, ...ids.slice(i, (i += n))] })
     }
     return statements
   }
@@ -202,7 +215,10 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     }
     const distinct = [...new Set(sids)]
     // Points stored: one per series and ms (usually every sample is its own series, or its own ms).
-    const written = distinct.length === samples.length || new Set(samples.map((s) => s.ts)).size === samples.length ? samples.length : new Set(samples.map((s, i) => `${sids[i]}:${s.ts}`)).size
+    const written =
+      distinct.length === samples.length || new Set(samples.map((s) => s.ts)).size === samples.length
+        ? samples.length
+        : new Set(samples.map((s, i) => `${sids[i]}:${s.ts}`)).size
     const stale = distinct.filter((id) => now - (touched.get(id) ?? 0) > MINUTE)
     await commit({ points: pointArgs, marks: [...dirty.values()].flat(), touch: stale, now })
     // Only after the commit: a failed batch must not hide these series from the next touch.

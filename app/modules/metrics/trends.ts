@@ -1,6 +1,16 @@
 import type { Db } from '../../../db/client.ts'
 import type { Series } from '../../../db/schema/metrics.ts'
-import { findSeries, groupSeries, groupValues, merge, newBucket, stepBuckets, valueOf, type Aggregation, type Bucket } from './query.ts'
+import {
+  findSeries,
+  groupSeries,
+  groupValues,
+  merge,
+  newBucket,
+  stepBuckets,
+  valueOf,
+  type Aggregation,
+  type Bucket,
+} from './query.ts'
 
 const HOUR = 3_600_000
 const LATEST_REPRESENTABLE_MS = 8.64e15 // the last instant a JS Date (and RFC 3339 here) can hold
@@ -32,7 +42,16 @@ const isFlat = (spread: number, mean: number) => spread <= 1e-12 * Math.max(1, M
  */
 export function trendStats(values: [number, number][], threshold?: number, now = values.at(-1)?.[0] ?? 0): TrendStats {
   const n = values.length
-  const empty: TrendStats = { points: n, latest: null, mean: null, std: null, zScore: null, slopePerHour: null, r2: null, forecastAt: null }
+  const empty: TrendStats = {
+    points: n,
+    latest: null,
+    mean: null,
+    std: null,
+    zScore: null,
+    slopePerHour: null,
+    r2: null,
+    forecastAt: null,
+  }
   if (!n) return empty
   const [lastT, lastV] = values[n - 1]!
   const t0 = values[0]![0]
@@ -77,7 +96,10 @@ export function change(current: number | null, previous: number | null) {
   return { abs, pct: previous === 0 ? null : (abs / Math.abs(previous)) * 100 }
 }
 
-const NICE_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 14_400, 21_600, 43_200, 86_400, 172_800, 604_800].map((s) => s * 1000)
+const NICE_STEPS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10_800, 14_400, 21_600, 43_200, 86_400, 172_800,
+  604_800,
+].map((s) => s * 1000)
 
 /** About 60 steps to a window: the smallest round step of at least window/60 that divides it. */
 export function defaultStep(windowMs: number) {
@@ -86,7 +108,15 @@ export function defaultStep(windowMs: number) {
 }
 
 /** The aggregate of a whole window, from the step buckets that lie in it. */
-function windowValue(members: Series[], buckets: Map<number, Map<number, Bucket>>, agg: Aggregation, from: number, to: number, steps: [number, number][], step: number) {
+function windowValue(
+  members: Series[],
+  buckets: Map<number, Map<number, Bucket>>,
+  agg: Aggregation,
+  from: number,
+  to: number,
+  steps: [number, number][],
+  step: number,
+) {
   const inWindow = (ids: number[]) => {
     const b = newBucket()
     for (const id of ids) for (const [t, x] of buckets.get(id) ?? []) if (t >= from && t < to) merge(b, x, x.sketch)
@@ -106,7 +136,16 @@ function windowValue(members: Series[], buckets: Map<number, Map<number, Bucket>
   return b.count ? valueOf(b, agg, undefined, (to - from) / 1000) : null
 }
 
-export type TrendInput = { name: string; match: Record<string, string>; by: string[]; agg: Aggregation; window: number; step: number; now: number; threshold?: number }
+export type TrendInput = {
+  name: string
+  match: Record<string, string>
+  by: string[]
+  agg: Aggregation
+  window: number
+  step: number
+  now: number
+  threshold?: number
+}
 
 /**
  * Trends of a metric, per series or `by` group. Windows are whole steps ending at the last step
@@ -117,12 +156,20 @@ export async function computeTrends(db: Db, q: TrendInput) {
   const start = end - q.window
   const from = start - q.window
   const found = await findSeries(db, q.name, q.match)
-  const buckets = await stepBuckets(db, found.map((s) => s.id), { from, to: end, step: q.step })
+  const buckets = await stepBuckets(
+    db,
+    found.map((s) => s.id),
+    { from, to: end, step: q.step },
+  )
   const series = groupSeries(found, q.by).map((g) => {
     const steps = groupValues(g.members, buckets, { agg: q.agg, step: q.step })
     const current = windowValue(g.members, buckets, q.agg, start, end, steps, q.step)
     const previous = windowValue(g.members, buckets, q.agg, from, start, steps, q.step)
-    const stats = trendStats(steps.filter(([t]) => t >= start), q.threshold, q.now)
+    const stats = trendStats(
+      steps.filter(([t]) => t >= start),
+      q.threshold,
+      q.now,
+    )
     return { labels: g.labels, series: g.members.length, current, previous, change: change(current, previous), stats }
   })
   return { current: { from: start, to: end }, previous: { from, to: start }, series }

@@ -52,7 +52,16 @@ export async function createChannel(deps: { db: Db; sealer: Sealer }, input: Cha
   try {
     const [row] = await deps.db
       .insert(channels)
-      .values({ id: newId(now), name: input.name, type: input.type, config, secrets: deps.sealer.seal(JSON.stringify(secrets)), enabled: input.enabled ?? true, createdAt: now, updatedAt: now })
+      .values({
+        id: newId(now),
+        name: input.name,
+        type: input.type,
+        config,
+        secrets: deps.sealer.seal(JSON.stringify(secrets)),
+        enabled: input.enabled ?? true,
+        createdAt: now,
+        updatedAt: now,
+      })
       .returning()
     return { row: row!, signingSecret }
   } catch (error) {
@@ -69,7 +78,12 @@ export async function getChannel(db: Db, id: string) {
 
 export const listChannels = (db: Db) => db.select().from(channels).orderBy(asc(channels.name))
 
-export async function updateChannel(deps: { db: Db; sealer: Sealer }, before: Channel, patch: ChannelPatchInput, now: number) {
+export async function updateChannel(
+  deps: { db: Db; sealer: Sealer },
+  before: Channel,
+  patch: ChannelPatchInput,
+  now: number,
+) {
   const set: Partial<Channel> = { updatedAt: now }
   if (patch.name !== undefined) set.name = patch.name
   if (patch.enabled !== undefined) set.enabled = patch.enabled
@@ -102,8 +116,18 @@ export function channelJson(sealer: Sealer, ch: Channel) {
   const shown: Settings = {}
   for (const [k, val] of Object.entries(settings)) {
     if (!secretFields[ch.type].includes(k)) shown[k] = val
-    else if (k === 'headers' && val && typeof val === 'object') shown[k] = Object.fromEntries(Object.entries(val).map(([h, x]) => [h, maskValue(x)]))
+    else if (k === 'headers' && val && typeof val === 'object')
+      shown[k] = Object.fromEntries(Object.entries(val).map(([h, x]) => [h, maskValue(x)]))
     else shown[k] = maskValue(val)
   }
-  return { id: ch.id, name: ch.name, type: ch.type, enabled: ch.enabled, settings: shown, signed: !!signingSecret, createdAt: toIso(ch.createdAt), updatedAt: toIso(ch.updatedAt) }
+  return {
+    id: ch.id,
+    name: ch.name,
+    type: ch.type,
+    enabled: ch.enabled,
+    settings: shown,
+    signed: !!signingSecret,
+    createdAt: toIso(ch.createdAt),
+    updatedAt: toIso(ch.updatedAt),
+  }
 }

@@ -9,12 +9,25 @@ import { and, asc, eq, gte, inArray, isNotNull, lte, or, sql } from 'drizzle-orm
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
-import { channels, notifications, webhookSubscriptions, type Channel, type Notification } from '../../../db/schema/notify.ts'
+import {
+  channels,
+  notifications,
+  webhookSubscriptions,
+  type Channel,
+  type Notification,
+} from '../../../db/schema/notify.ts'
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { outboxRows } from './outbox.ts'
 import { DEFAULT_REPEAT_MS, loadRouting, routesFrom } from './policies.ts'
-import { alertSnapshot, SendError, sendToChannel, sendToSubscription, type Message, type SendResult } from './senders.ts'
+import {
+  alertSnapshot,
+  SendError,
+  sendToChannel,
+  sendToSubscription,
+  type Message,
+  type SendResult,
+} from './senders.ts'
 
 export type DeliveryDeps = {
   db: Db
@@ -50,7 +63,9 @@ export function kick(db: Db) {
   if (!deps?.eager || kicks.has(db)) return
   const timer = setTimeout(() => {
     kicks.delete(db)
-    sendDue(deps, Date.now()).catch((error) => deps.log?.error('sending notifications failed', { error: String((error as Error)?.message ?? error) }))
+    sendDue(deps, Date.now()).catch((error) =>
+      deps.log?.error('sending notifications failed', { error: String((error as Error)?.message ?? error) }),
+    )
   }, 25)
   timer.unref?.()
   kicks.set(db, timer)
@@ -67,7 +82,13 @@ async function claim(db: Db, now: number) {
   return db
     .update(notifications)
     .set({ status: 'sending', attempts: sql`${notifications.attempts} + 1`, nextAttemptAt: now + LEASE_MS })
-    .where(and(inArray(notifications.id, due), inArray(notifications.status, ['pending', 'failed', 'sending']), lte(notifications.nextAttemptAt, now)))
+    .where(
+      and(
+        inArray(notifications.id, due),
+        inArray(notifications.status, ['pending', 'failed', 'sending']),
+        lte(notifications.nextAttemptAt, now),
+      ),
+    )
     .returning()
 }
 
@@ -77,10 +98,23 @@ type Outcome = { ok: true; result: SendResult } | { ok: false; error: string; re
 async function sendOne(deps: DeliveryDeps, target: Target, m: Message): Promise<Outcome> {
   try {
     if (target.channel) return { ok: true, result: await sendToChannel(deps.sealer, target.channel, m, deps.timeoutMs) }
-    if (target.subscription) return { ok: true, result: await sendToSubscription(deps.sealer.open(target.subscription.secret), target.subscription.url, m, deps.timeoutMs) }
+    if (target.subscription)
+      return {
+        ok: true,
+        result: await sendToSubscription(
+          deps.sealer.open(target.subscription.secret),
+          target.subscription.url,
+          m,
+          deps.timeoutMs,
+        ),
+      }
     return { ok: false, error: 'channel or subscription no longer exists', gone: true }
   } catch (error) {
-    return { ok: false, error: error instanceof SendError ? error.message : `send failed: ${(error as Error)?.message ?? String(error)}`, response: (error as SendError)?.response }
+    return {
+      ok: false,
+      error: error instanceof SendError ? error.message : `send failed: ${(error as Error)?.message ?? String(error)}`,
+      response: (error as SendError)?.response,
+    }
   }
 }
 
@@ -90,9 +124,22 @@ function record(db: Db, rows: Notification[], target: Target, o: Outcome, now: n
   const attempts = Math.max(...rows.map((r) => r.attempts))
   const dead = !o.ok && (attempts >= MAX_ATTEMPTS || !!o.gone)
   const update = o.ok
-    ? db.update(notifications).set({ status: 'sent', sentAt: now, response: o.result.response, lastError: null }).where(inArray(notifications.id, ids))
-    : db.update(notifications).set({ status: dead ? 'dead' : 'failed', lastError: o.error, response: o.response ?? null, nextAttemptAt: dead ? now : now + backoff(attempts) }).where(inArray(notifications.id, ids))
-  const who = target.channel ? { channelId: target.channel.id, channel: target.channel.name, type: target.channel.type } : { subscriptionId: target.subscription?.id ?? rows[0]!.subscriptionId }
+    ? db
+        .update(notifications)
+        .set({ status: 'sent', sentAt: now, response: o.result.response, lastError: null })
+        .where(inArray(notifications.id, ids))
+    : db
+        .update(notifications)
+        .set({
+          status: dead ? 'dead' : 'failed',
+          lastError: o.error,
+          response: o.response ?? null,
+          nextAttemptAt: dead ? now : now + backoff(attempts),
+        })
+        .where(inArray(notifications.id, ids))
+  const who = target.channel
+    ? { channelId: target.channel.id, channel: target.channel.name, type: target.channel.type }
+    : { subscriptionId: target.subscription?.id ?? rows[0]!.subscriptionId }
   const events = rows
     .filter((r) => r.alertId)
     .map((r) => ({
@@ -100,7 +147,16 @@ function record(db: Db, rows: Notification[], target: Target, o: Outcome, now: n
       ts: now,
       type: 'notified' as const,
       actor: 'notifications',
-      detail: { ...who, notificationId: r.id, kind: r.kind, attempt: r.attempts, result: o.ok ? 'sent' : dead ? 'dead' : 'failed', ...(o.ok ? { code: o.result.code } : { error: o.error, ...(dead ? {} : { retryAt: new Date(now + backoff(attempts)).toISOString() }) }) },
+      detail: {
+        ...who,
+        notificationId: r.id,
+        kind: r.kind,
+        attempt: r.attempts,
+        result: o.ok ? 'sent' : dead ? 'dead' : 'failed',
+        ...(o.ok
+          ? { code: o.result.code }
+          : { error: o.error, ...(dead ? {} : { retryAt: new Date(now + backoff(attempts)).toISOString() }) }),
+      },
     }))
   return [update, ...(events.length ? [db.insert(alertEvents).values(events)] : [])]
 }
@@ -112,8 +168,15 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
   if (!claimed.length) return { sent: 0, failed: 0, dead: 0 }
   const chIds = [...new Set(claimed.map((r) => r.channelId).filter((x): x is string => !!x))]
   const subIds = [...new Set(claimed.map((r) => r.subscriptionId).filter((x): x is string => !!x))]
-  const chs = new Map((chIds.length ? await db.select().from(channels).where(inArray(channels.id, chIds)) : []).map((c) => [c.id, c]))
-  const subs = new Map((subIds.length ? await db.select().from(webhookSubscriptions).where(inArray(webhookSubscriptions.id, subIds)) : []).map((s) => [s.id, s]))
+  const chs = new Map(
+    (chIds.length ? await db.select().from(channels).where(inArray(channels.id, chIds)) : []).map((c) => [c.id, c]),
+  )
+  const subs = new Map(
+    (subIds.length
+      ? await db.select().from(webhookSubscriptions).where(inArray(webhookSubscriptions.id, subIds))
+      : []
+    ).map((s) => [s.id, s]),
+  )
   // Rows of one group, channel and kind go out as one message.
   const batches = new Map<string, Notification[]>()
   for (const r of claimed) {
@@ -124,12 +187,28 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
   await Promise.all(
     [...batches.values()].map(async (rows) => {
       const head = rows[0]!
-      const target: Target = { channel: head.channelId ? chs.get(head.channelId) : undefined, subscription: head.subscriptionId ? subs.get(head.subscriptionId) : undefined }
-      const m: Message = { id: head.id, event: head.kind, groupKey: head.groupKey, alerts: rows.map((r) => alertSnapshot((r.payload as { alert: Alert }).alert, deps.publicUrl)), publicUrl: deps.publicUrl, at: now }
+      const target: Target = {
+        channel: head.channelId ? chs.get(head.channelId) : undefined,
+        subscription: head.subscriptionId ? subs.get(head.subscriptionId) : undefined,
+      }
+      const m: Message = {
+        id: head.id,
+        event: head.kind,
+        groupKey: head.groupKey,
+        alerts: rows.map((r) => alertSnapshot((r.payload as { alert: Alert }).alert, deps.publicUrl)),
+        publicUrl: deps.publicUrl,
+        at: now,
+      }
       const o = await sendOne(deps, target, m)
       const dead = !o.ok && (Math.max(...rows.map((r) => r.attempts)) >= MAX_ATTEMPTS || !!o.gone)
       counts[o.ok ? 'sent' : dead ? 'dead' : 'failed'] += rows.length
-      if (!o.ok) deps.log?.warn('notification failed', { notifications: rows.map((r) => r.id), target: target.channel?.name ?? head.subscriptionId, error: o.error, dead })
+      if (!o.ok)
+        deps.log?.warn('notification failed', {
+          notifications: rows.map((r) => r.id),
+          target: target.channel?.name ?? head.subscriptionId,
+          error: o.error,
+          dead,
+        })
       await db.batch(record(db, rows, target, o, now) as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
     }),
   )
@@ -149,14 +228,27 @@ export async function escalateAndRepeat(db: Db, now: number) {
   // Only the alerts that may be due are read (a full read of every firing alert each tick grew
   // with the number firing): critical ones past the shortest escalation step with fewer
   // escalations than there are steps, and ones last notified longer ago than the shortest repeat.
-  const steps = routing.policies.flatMap((p) => p.escalations.filter((e) => e.channelIds.some((id) => routing.enabledChannels.has(id))))
+  const steps = routing.policies.flatMap((p) =>
+    p.escalations.filter((e) => e.channelIds.some((id) => routing.enabledChannels.has(id))),
+  )
   const shortestRepeat = Math.min(DEFAULT_REPEAT_MS, ...routing.policies.map((p) => p.repeatIntervalMs))
   // The newest fired/repeated notification per alert and channel in the alert's current firing episode, when old enough to repeat.
   const last = await db
-    .select({ alertId: notifications.alertId, channelId: notifications.channelId, at: sql<number>`max(${notifications.createdAt})` })
+    .select({
+      alertId: notifications.alertId,
+      channelId: notifications.channelId,
+      at: sql<number>`max(${notifications.createdAt})`,
+    })
     .from(notifications)
     .innerJoin(alerts, eq(alerts.id, notifications.alertId))
-    .where(and(eq(alerts.status, 'firing'), inArray(notifications.kind, ['fired', 'repeated']), isNotNull(notifications.channelId), gte(notifications.createdAt, alerts.startsAt)))
+    .where(
+      and(
+        eq(alerts.status, 'firing'),
+        inArray(notifications.kind, ['fired', 'repeated']),
+        isNotNull(notifications.channelId),
+        gte(notifications.createdAt, alerts.startsAt),
+      ),
+    )
     .groupBy(notifications.alertId, notifications.channelId)
     .having(sql`max(${notifications.createdAt}) <= ${now - shortestRepeat}`)
   const lastBy = new Map(last.map((l) => [`${l.alertId}|${l.channelId}`, l.at]))
@@ -179,7 +271,14 @@ export async function escalateAndRepeat(db: Db, now: number) {
   const firing = await db
     .select(storedAlert)
     .from(alerts)
-    .where(and(sql`${alerts.id} in (select value from json_each(${JSON.stringify(ids)}))`, eq(alerts.status, 'firing'), eq(alerts.silenced, false), isNotNull(alerts.startsAt)))
+    .where(
+      and(
+        sql`${alerts.id} in (select value from json_each(${JSON.stringify(ids)}))`,
+        eq(alerts.status, 'firing'),
+        eq(alerts.silenced, false),
+        isNotNull(alerts.startsAt),
+      ),
+    )
   let escalated = 0
   let repeated = 0
   for (const a of firing) {
@@ -187,13 +286,45 @@ export async function escalateAndRepeat(db: Db, now: number) {
     const statements: BatchItem<'sqlite'>[] = []
     if (a.severity === 'critical' && routes.some((r) => r.escalations.some((e) => now - a.startsAt! >= e.afterMs))) {
       const done = new Set(
-        (await db.select({ detail: alertEvents.detail }).from(alertEvents).where(and(eq(alertEvents.alertId, a.id), eq(alertEvents.type, 'escalated'), gte(alertEvents.ts, a.startsAt!)))).map((e) => `${e.detail.policyId}|${e.detail.step}`),
+        (
+          await db
+            .select({ detail: alertEvents.detail })
+            .from(alertEvents)
+            .where(
+              and(eq(alertEvents.alertId, a.id), eq(alertEvents.type, 'escalated'), gte(alertEvents.ts, a.startsAt!)),
+            )
+        ).map((e) => `${e.detail.policyId}|${e.detail.step}`),
       )
       for (const r of routes) {
         for (const [step, e] of r.escalations.entries()) {
           if (now - a.startsAt! < e.afterMs || done.has(`${r.policyId}|${step}`) || !e.channelIds.length) continue
-          statements.push(db.insert(notifications).values(e.channelIds.map((channelId) => ({ alertId: a.id, channelId, policyId: r.policyId, kind: 'escalated', payload: { event: 'escalated', alert: a, step }, status: 'pending' as const, nextAttemptAt: now, createdAt: now }))))
-          statements.push(db.insert(alertEvents).values({ alertId: a.id, ts: now, type: 'escalated', actor: 'notifications', detail: { policyId: r.policyId, step, afterMs: e.afterMs, channelIds: e.channelIds } }))
+          statements.push(
+            db
+              .insert(notifications)
+              .values(
+                e.channelIds.map((channelId) => ({
+                  alertId: a.id,
+                  channelId,
+                  policyId: r.policyId,
+                  kind: 'escalated',
+                  payload: { event: 'escalated', alert: a, step },
+                  status: 'pending' as const,
+                  nextAttemptAt: now,
+                  createdAt: now,
+                })),
+              ),
+          )
+          statements.push(
+            db
+              .insert(alertEvents)
+              .values({
+                alertId: a.id,
+                ts: now,
+                type: 'escalated',
+                actor: 'notifications',
+                detail: { policyId: r.policyId, step, afterMs: e.afterMs, channelIds: e.channelIds },
+              }),
+          )
           escalated++
         }
       }
@@ -205,7 +336,9 @@ export async function escalateAndRepeat(db: Db, now: number) {
       return !!route && at !== undefined && now - at >= route.repeatIntervalMs
     }
     if (routes.some((r) => r.channelIds.some((id) => dueOn(r.policyId, id)))) {
-      const rows = (await outboxRows(db, a, 'repeated', now, { subscriptions: false, routing })).filter((r) => dueOn(r.policyId ?? null, r.channelId!))
+      const rows = (await outboxRows(db, a, 'repeated', now, { subscriptions: false, routing })).filter((r) =>
+        dueOn(r.policyId ?? null, r.channelId!),
+      )
       if (rows.length) {
         statements.push(db.insert(notifications).values(rows))
         repeated += rows.length

@@ -22,7 +22,8 @@ export function kindOf(t: Transition): NotifyKind | null {
   if (!t.events.length) return null
   const has = (type: string) => t.events.some((e) => e.type === type)
   if (has('fired')) return 'fired'
-  if (has('resolved')) return t.before && (t.before.status === 'firing' || t.before.status === 'acknowledged') ? 'resolved' : null
+  if (has('resolved'))
+    return t.before && (t.before.status === 'firing' || t.before.status === 'acknowledged') ? 'resolved' : null
   if (has('acked')) return 'acknowledged'
   // A silence ended on a still-firing alert: it is notified now.
   if (has('unsilenced') && t.after.status === 'firing') return 'fired'
@@ -35,7 +36,12 @@ export const atLeast = (s: Severity, min: Severity | null) => !min || rank[s] >=
 /** When a grouped notification goes out: with its group's pending batch, after groupInterval since the group's last send, or after groupWait for a new group. */
 async function groupedAt(db: Db, groupKey: string, channelId: string, r: Route, at: number) {
   const recent = await db
-    .select({ status: notifications.status, nextAttemptAt: notifications.nextAttemptAt, sentAt: notifications.sentAt, kind: notifications.kind })
+    .select({
+      status: notifications.status,
+      nextAttemptAt: notifications.nextAttemptAt,
+      sentAt: notifications.sentAt,
+      kind: notifications.kind,
+    })
     .from(notifications)
     .where(and(eq(notifications.groupKey, groupKey), eq(notifications.channelId, channelId)))
     .orderBy(desc(notifications.createdAt))
@@ -43,12 +49,19 @@ async function groupedAt(db: Db, groupKey: string, channelId: string, r: Route, 
   const waiting = recent.find((n) => n.status === 'pending' && (n.kind === 'fired' || n.kind === 'repeated'))
   if (waiting) return Math.max(at, waiting.nextAttemptAt)
   const lastSent = recent.reduce((m, n) => Math.max(m, n.sentAt ?? 0), 0)
-  if (lastSent && r.groupIntervalMs > 0 && at - lastSent < r.groupIntervalMs) return Math.max(at, lastSent + r.groupIntervalMs)
+  if (lastSent && r.groupIntervalMs > 0 && at - lastSent < r.groupIntervalMs)
+    return Math.max(at, lastSent + r.groupIntervalMs)
   return at + r.groupWaitMs
 }
 
 /** Outbox rows for an alert's notification of `kind` through its routes (and subscriptions). */
-export async function outboxRows(db: Db, alert: Alert, kind: NotifyKind, at: number, opts: { subscriptions?: boolean; routing?: Routing } = {}): Promise<NewRow[]> {
+export async function outboxRows(
+  db: Db,
+  alert: Alert,
+  kind: NotifyKind,
+  at: number,
+  opts: { subscriptions?: boolean; routing?: Routing } = {},
+): Promise<NewRow[]> {
   const rows: NewRow[] = []
   const seen = new Set<string>()
   const routing = opts.routing ?? (await loadRouting(db))
@@ -58,14 +71,33 @@ export async function outboxRows(db: Db, alert: Alert, kind: NotifyKind, at: num
     for (const channelId of r.channelIds) {
       if (seen.has(channelId)) continue
       seen.add(channelId)
-      const nextAttemptAt = groupKey && (kind === 'fired' || kind === 'repeated') ? await groupedAt(db, groupKey, channelId, r, at) : at
-      rows.push({ alertId: alert.id, channelId, policyId: r.policyId, kind, groupKey, payload: { event: kind, alert }, status: 'pending', nextAttemptAt, createdAt: at })
+      const nextAttemptAt =
+        groupKey && (kind === 'fired' || kind === 'repeated') ? await groupedAt(db, groupKey, channelId, r, at) : at
+      rows.push({
+        alertId: alert.id,
+        channelId,
+        policyId: r.policyId,
+        kind,
+        groupKey,
+        payload: { event: kind, alert },
+        status: 'pending',
+        nextAttemptAt,
+        createdAt: at,
+      })
     }
   }
   if (opts.subscriptions !== false && (kind === 'fired' || kind === 'resolved' || kind === 'acknowledged')) {
     for (const s of routing.subscriptions) {
       if (!s.events.includes(kind) || !atLeast(alert.severity, s.minSeverity ?? null)) continue
-      rows.push({ alertId: alert.id, subscriptionId: s.id, kind, payload: { event: kind, alert }, status: 'pending', nextAttemptAt: at, createdAt: at })
+      rows.push({
+        alertId: alert.id,
+        subscriptionId: s.id,
+        kind,
+        payload: { event: kind, alert },
+        status: 'pending',
+        nextAttemptAt: at,
+        createdAt: at,
+      })
     }
   }
   return rows

@@ -34,8 +34,14 @@ export type Routing = {
 }
 
 async function readRouting(db: Db): Promise<Routing> {
-  const enabledChannels = new Set((await db.select({ id: channels.id }).from(channels).where(eq(channels.enabled, true))).map((c) => c.id))
-  const list = await db.select().from(policies).where(eq(policies.enabled, true)).orderBy(asc(policies.position), asc(policies.createdAt))
+  const enabledChannels = new Set(
+    (await db.select({ id: channels.id }).from(channels).where(eq(channels.enabled, true))).map((c) => c.id),
+  )
+  const list = await db
+    .select()
+    .from(policies)
+    .where(eq(policies.enabled, true))
+    .orderBy(asc(policies.position), asc(policies.createdAt))
   const subscriptions = await db.select().from(webhookSubscriptions)
   return { enabledChannels, policies: list.map((p) => ({ ...p, test: compileMatchers(p.matchers) })), subscriptions }
 }
@@ -74,20 +80,37 @@ export function routesFrom({ enabledChannels, policies: list }: Routing, labels:
       groupIntervalMs: p.groupIntervalMs,
       repeatIntervalMs: p.repeatIntervalMs,
       sendResolved: p.sendResolved,
-      escalations: p.escalations.map((e) => ({ afterMs: e.afterMs, channelIds: e.channelIds.filter((id) => enabledChannels.has(id)) })),
+      escalations: p.escalations.map((e) => ({
+        afterMs: e.afterMs,
+        channelIds: e.channelIds.filter((id) => enabledChannels.has(id)),
+      })),
     })
     if (!p.continue) break
   }
   if (routes.length) return routes
-  return [{ policyId: null, channelIds: [...enabledChannels], groupBy: [], groupWaitMs: 0, groupIntervalMs: 0, repeatIntervalMs: DEFAULT_REPEAT_MS, sendResolved: true, escalations: [] }]
+  return [
+    {
+      policyId: null,
+      channelIds: [...enabledChannels],
+      groupBy: [],
+      groupWaitMs: 0,
+      groupIntervalMs: 0,
+      repeatIntervalMs: DEFAULT_REPEAT_MS,
+      sendResolved: true,
+      escalations: [],
+    },
+  ]
 }
 
 /** Alerts of one policy with the same values of its groupBy labels share a group. */
-export const groupKeyOf = (r: Route, labels: Record<string, string>) => (r.policyId ? `${r.policyId}:${JSON.stringify(r.groupBy.map((l) => labels[l] ?? ''))}` : null)
+export const groupKeyOf = (r: Route, labels: Record<string, string>) =>
+  r.policyId ? `${r.policyId}:${JSON.stringify(r.groupBy.map((l) => labels[l] ?? ''))}` : null
 
 async function checkChannels(db: Db, ids: string[], field: string) {
   if (!ids.length) return
-  const found = new Set((await db.select({ id: channels.id }).from(channels).where(inArray(channels.id, ids))).map((c) => c.id))
+  const found = new Set(
+    (await db.select({ id: channels.id }).from(channels).where(inArray(channels.id, ids))).map((c) => c.id),
+  )
   const missing = ids.filter((id) => !found.has(id))
   if (missing.length) throw badRequest('Unknown channel', [{ field, message: `unknown channel ${missing.join(', ')}` }])
 }
@@ -106,7 +129,9 @@ function toRow(input: PolicyInput | PolicyPatchInput, base: Row): Row {
     repeatIntervalMs: input.repeatInterval ?? base.repeatIntervalMs,
     continue: input.continue ?? base.continue,
     sendResolved: input.sendResolved ?? base.sendResolved,
-    escalations: input.escalations ? input.escalations.map((e) => ({ afterMs: e.after, channelIds: e.channelIds })) : base.escalations,
+    escalations: input.escalations
+      ? input.escalations.map((e) => ({ afterMs: e.after, channelIds: e.channelIds }))
+      : base.escalations,
     enabled: input.enabled ?? base.enabled,
   }
 }
@@ -120,11 +145,27 @@ const uniqueName = (error: unknown) => /UNIQUE constraint failed: policies\.name
 
 export async function createPolicy(db: Db, input: PolicyInput, now: number) {
   const [last] = await db.select({ position: max(policies.position) }).from(policies)
-  const base: Row = { name: input.name, position: (last?.position ?? -10) + 10, matchers: [], channelIds: [], groupBy: [], groupWaitMs: 30_000, groupIntervalMs: 300_000, repeatIntervalMs: DEFAULT_REPEAT_MS, continue: false, sendResolved: true, escalations: [], enabled: true }
+  const base: Row = {
+    name: input.name,
+    position: (last?.position ?? -10) + 10,
+    matchers: [],
+    channelIds: [],
+    groupBy: [],
+    groupWaitMs: 30_000,
+    groupIntervalMs: 300_000,
+    repeatIntervalMs: DEFAULT_REPEAT_MS,
+    continue: false,
+    sendResolved: true,
+    escalations: [],
+    enabled: true,
+  }
   const row = toRow(input, base)
   await check(db, row)
   try {
-    const [created] = await db.insert(policies).values({ ...row, id: newId(now), createdAt: now, updatedAt: now }).returning()
+    const [created] = await db
+      .insert(policies)
+      .values({ ...row, id: newId(now), createdAt: now, updatedAt: now })
+      .returning()
     return created!
   } catch (error) {
     if (uniqueName(error)) throw conflict(`A policy named ${row.name} already exists`)
@@ -138,13 +179,18 @@ export async function getPolicy(db: Db, id: string) {
   return row
 }
 
-export const listPolicies = (db: Db) => db.select().from(policies).orderBy(asc(policies.position), asc(policies.createdAt))
+export const listPolicies = (db: Db) =>
+  db.select().from(policies).orderBy(asc(policies.position), asc(policies.createdAt))
 
 export async function updatePolicy(db: Db, before: Policy, patch: PolicyPatchInput, now: number) {
   const row = toRow(patch, before)
   await check(db, row)
   try {
-    const [updated] = await db.update(policies).set({ ...row, updatedAt: now }).where(eq(policies.id, before.id)).returning()
+    const [updated] = await db
+      .update(policies)
+      .set({ ...row, updatedAt: now })
+      .where(eq(policies.id, before.id))
+      .returning()
     if (!updated) throw notFound('Policy')
     return updated
   } catch (error) {

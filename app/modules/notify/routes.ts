@@ -11,10 +11,32 @@ import { access } from '../../middleware/access.ts'
 import { audit } from '../audit/service.ts'
 import { channelJson, createChannel, deleteChannel, getChannel, listChannels, updateChannel } from './channels.ts'
 import { retryNotification, useDelivery } from './delivery.ts'
-import { createPolicy, deletePolicy, getPolicy, invalidateRouting, listPolicies, policyJson, updatePolicy } from './policies.ts'
-import { ChannelBody, ChannelPatch, IdParam, NumericIdParam, PolicyBody, PolicyPatch, SubscriptionBody } from './schema.ts'
+import {
+  createPolicy,
+  deletePolicy,
+  getPolicy,
+  invalidateRouting,
+  listPolicies,
+  policyJson,
+  updatePolicy,
+} from './policies.ts'
+import {
+  ChannelBody,
+  ChannelPatch,
+  IdParam,
+  NumericIdParam,
+  PolicyBody,
+  PolicyPatch,
+  SubscriptionBody,
+} from './schema.ts'
 import { alertSnapshot, SendError, sendToChannel } from './senders.ts'
-import { createSubscription, deleteSubscription, getSubscription, listSubscriptions, subscriptionJson } from './subscriptions.ts'
+import {
+  createSubscription,
+  deleteSubscription,
+  getSubscription,
+  listSubscriptions,
+  subscriptionJson,
+} from './subscriptions.ts'
 
 export const notificationJson = (n: Notification & { channelName?: string | null }) => ({
   id: n.id,
@@ -35,121 +57,285 @@ export const notificationJson = (n: Notification & { channelName?: string | null
 
 /** A made-up alert for "send test". */
 function testAlert(now: number): Alert {
-  return { id: 'test', fingerprint: 'homeostat-test', ruleId: null, source: 'test', title: 'Test notification from Homeostat', status: 'firing', silenced: false, severity: 'info', labels: { alertname: 'HomeostatTest' }, annotations: { summary: 'If you can read this, the channel works.' }, value: null, startsAt: now, activeAt: now, endsAt: null, lastSeenAt: now, repeatCount: 1, ackBy: null, ackAt: null, resolvedBy: null, resolvedAt: null, createdAt: now, updatedAt: now }
+  return {
+    id: 'test',
+    fingerprint: 'homeostat-test',
+    ruleId: null,
+    source: 'test',
+    title: 'Test notification from Homeostat',
+    status: 'firing',
+    silenced: false,
+    severity: 'info',
+    labels: { alertname: 'HomeostatTest' },
+    annotations: { summary: 'If you can read this, the channel works.' },
+    value: null,
+    startsAt: now,
+    activeAt: now,
+    endsAt: null,
+    lastSeenAt: now,
+    repeatCount: 1,
+    ackBy: null,
+    ackAt: null,
+    resolvedBy: null,
+    resolvedAt: null,
+    createdAt: now,
+    updatedAt: now,
+  }
 }
 
 export function notifyRoutes(deps: ModuleDeps) {
   const { db, sealer, config } = deps
   const now = () => deps.now?.() ?? Date.now()
-  useDelivery({ db, sealer, publicUrl: config.PUBLIC_URL, log: deps.log.child({ module: 'notify' }), eager: config.JOBS_ENABLED })
+  useDelivery({
+    db,
+    sealer,
+    publicUrl: config.PUBLIC_URL,
+    log: deps.log.child({ module: 'notify' }),
+    eager: config.JOBS_ENABLED,
+  })
   const app = new Hono<AppEnv>()
   const tags = ['notifications']
 
-  app.get('/api/v1/channels', access('viewer'), describe('List notification channels (secrets masked)', tags), async (c) => c.json({ items: (await listChannels(db)).map((ch) => channelJson(sealer, ch)) }))
+  app.get(
+    '/api/v1/channels',
+    access('viewer'),
+    describe('List notification channels (secrets masked)', tags),
+    async (c) => c.json({ items: (await listChannels(db)).map((ch) => channelJson(sealer, ch)) }),
+  )
 
-  app.post('/api/v1/channels', access('operator'), describe('Create a channel: webhook, slack, pagerduty, n8n or email; a webhook/n8n channel returns its signing secret once', tags, 201), validate('json', ChannelBody), async (c) => {
-    const { row, signingSecret } = await createChannel({ db, sealer }, c.req.valid('json'), now())
-    invalidateRouting(db)
-    await audit(db, c, { action: 'channel.created', target: row.name, summary: row.type })
-    return c.json({ ...channelJson(sealer, row), ...(signingSecret ? { signingSecret } : {}) }, 201)
-  })
+  app.post(
+    '/api/v1/channels',
+    access('operator'),
+    describe(
+      'Create a channel: webhook, slack, pagerduty, n8n or email; a webhook/n8n channel returns its signing secret once',
+      tags,
+      201,
+    ),
+    validate('json', ChannelBody),
+    async (c) => {
+      const { row, signingSecret } = await createChannel({ db, sealer }, c.req.valid('json'), now())
+      invalidateRouting(db)
+      await audit(db, c, { action: 'channel.created', target: row.name, summary: row.type })
+      return c.json({ ...channelJson(sealer, row), ...(signingSecret ? { signingSecret } : {}) }, 201)
+    },
+  )
 
-  app.get('/api/v1/channels/:id', access('viewer'), describe('A channel (secrets masked)', tags), validate('param', IdParam), async (c) => c.json(channelJson(sealer, await getChannel(db, c.req.valid('param').id))))
+  app.get(
+    '/api/v1/channels/:id',
+    access('viewer'),
+    describe('A channel (secrets masked)', tags),
+    validate('param', IdParam),
+    async (c) => c.json(channelJson(sealer, await getChannel(db, c.req.valid('param').id))),
+  )
 
-  app.patch('/api/v1/channels/:id', access('operator'), describe('Change a channel; settings merge over the current ones (secrets left out are kept)', tags), validate('param', IdParam), validate('json', ChannelPatch), async (c) => {
-    const before = await getChannel(db, c.req.valid('param').id)
-    const row = await updateChannel({ db, sealer }, before, c.req.valid('json'), now())
-    invalidateRouting(db)
-    await audit(db, c, { action: 'channel.updated', target: row.name, summary: `changed ${Object.keys(c.req.valid('json')).join(', ') || 'nothing'}` })
-    return c.json(channelJson(sealer, row))
-  })
+  app.patch(
+    '/api/v1/channels/:id',
+    access('operator'),
+    describe('Change a channel; settings merge over the current ones (secrets left out are kept)', tags),
+    validate('param', IdParam),
+    validate('json', ChannelPatch),
+    async (c) => {
+      const before = await getChannel(db, c.req.valid('param').id)
+      const row = await updateChannel({ db, sealer }, before, c.req.valid('json'), now())
+      invalidateRouting(db)
+      await audit(db, c, {
+        action: 'channel.updated',
+        target: row.name,
+        summary: `changed ${Object.keys(c.req.valid('json')).join(', ') || 'nothing'}`,
+      })
+      return c.json(channelJson(sealer, row))
+    },
+  )
 
-  app.delete('/api/v1/channels/:id', access('operator'), describe('Delete a channel (its queued notifications go with it)', tags, 204), validate('param', IdParam), async (c) => {
-    const ch = await getChannel(db, c.req.valid('param').id)
-    await deleteChannel(db, ch.id)
-    invalidateRouting(db)
-    await audit(db, c, { action: 'channel.deleted', target: ch.name })
-    return c.body(null, 204)
-  })
+  app.delete(
+    '/api/v1/channels/:id',
+    access('operator'),
+    describe('Delete a channel (its queued notifications go with it)', tags, 204),
+    validate('param', IdParam),
+    async (c) => {
+      const ch = await getChannel(db, c.req.valid('param').id)
+      await deleteChannel(db, ch.id)
+      invalidateRouting(db)
+      await audit(db, c, { action: 'channel.deleted', target: ch.name })
+      return c.body(null, 204)
+    },
+  )
 
-  app.post('/api/v1/channels/:id/test', access('operator'), describe('Send a test notification through a channel now; replies with what the far end answered', tags), validate('param', IdParam), async (c) => {
-    const ch = await getChannel(db, c.req.valid('param').id)
-    const at = now()
-    let reply: Record<string, unknown>
-    try {
-      const r = await sendToChannel(sealer, ch, { id: `test-${at}`, event: 'test', alerts: [alertSnapshot(testAlert(at), config.PUBLIC_URL)], publicUrl: config.PUBLIC_URL, at })
-      reply = { ok: true, code: r.code, response: r.response }
-    } catch (error) {
-      reply = { ok: false, error: error instanceof SendError ? error.message : 'send failed', response: (error as SendError)?.response ?? null }
-    }
-    await audit(db, c, { action: 'channel.tested', target: ch.name, summary: reply.ok ? 'sent' : String(reply.error) })
-    return c.json(reply)
-  })
+  app.post(
+    '/api/v1/channels/:id/test',
+    access('operator'),
+    describe('Send a test notification through a channel now; replies with what the far end answered', tags),
+    validate('param', IdParam),
+    async (c) => {
+      const ch = await getChannel(db, c.req.valid('param').id)
+      const at = now()
+      let reply: Record<string, unknown>
+      try {
+        const r = await sendToChannel(sealer, ch, {
+          id: `test-${at}`,
+          event: 'test',
+          alerts: [alertSnapshot(testAlert(at), config.PUBLIC_URL)],
+          publicUrl: config.PUBLIC_URL,
+          at,
+        })
+        reply = { ok: true, code: r.code, response: r.response }
+      } catch (error) {
+        reply = {
+          ok: false,
+          error: error instanceof SendError ? error.message : 'send failed',
+          response: (error as SendError)?.response ?? null,
+        }
+      }
+      await audit(db, c, {
+        action: 'channel.tested',
+        target: ch.name,
+        summary: reply.ok ? 'sent' : String(reply.error),
+      })
+      return c.json(reply)
+    },
+  )
 
-  app.get('/api/v1/alerts/:id/notifications', access('viewer'), describe("An alert's notifications per channel: status, attempts, last error, response", tags), validate('param', IdParam), async (c) => {
-    const id = c.req.valid('param').id
-    const [found] = await db.select({ id: alerts.id }).from(alerts).where(eq(alerts.id, id))
-    if (!found) throw notFound('Alert')
-    const rows = await db.select({ n: notifications, channelName: channels.name }).from(notifications).leftJoin(channels, eq(channels.id, notifications.channelId)).where(eq(notifications.alertId, id)).orderBy(desc(notifications.id)).limit(500)
-    return c.json({ items: rows.map((r) => notificationJson({ ...r.n, channelName: r.channelName })) })
-  })
+  app.get(
+    '/api/v1/alerts/:id/notifications',
+    access('viewer'),
+    describe("An alert's notifications per channel: status, attempts, last error, response", tags),
+    validate('param', IdParam),
+    async (c) => {
+      const id = c.req.valid('param').id
+      const [found] = await db.select({ id: alerts.id }).from(alerts).where(eq(alerts.id, id))
+      if (!found) throw notFound('Alert')
+      const rows = await db
+        .select({ n: notifications, channelName: channels.name })
+        .from(notifications)
+        .leftJoin(channels, eq(channels.id, notifications.channelId))
+        .where(eq(notifications.alertId, id))
+        .orderBy(desc(notifications.id))
+        .limit(500)
+      return c.json({ items: rows.map((r) => notificationJson({ ...r.n, channelName: r.channelName })) })
+    },
+  )
 
-  app.post('/api/v1/notifications/:id/retry', access('operator'), describe('Send a notification again now, with a fresh set of attempts', tags), validate('param', NumericIdParam), async (c) => {
-    const id = Number(c.req.valid('param').id)
-    const [row] = await db.select().from(notifications).where(eq(notifications.id, id))
-    if (!row) throw notFound('Notification')
-    if (row.status === 'sending') throw conflict('The notification is being sent right now')
-    const updated = await retryNotification(db, id, now())
-    if (!updated) throw conflict('The notification is being sent right now')
-    await audit(db, c, { action: 'notification.retried', target: String(id), summary: `${row.kind}, was ${row.status}` })
-    return c.json(notificationJson(updated))
-  })
+  app.post(
+    '/api/v1/notifications/:id/retry',
+    access('operator'),
+    describe('Send a notification again now, with a fresh set of attempts', tags),
+    validate('param', NumericIdParam),
+    async (c) => {
+      const id = Number(c.req.valid('param').id)
+      const [row] = await db.select().from(notifications).where(eq(notifications.id, id))
+      if (!row) throw notFound('Notification')
+      if (row.status === 'sending') throw conflict('The notification is being sent right now')
+      const updated = await retryNotification(db, id, now())
+      if (!updated) throw conflict('The notification is being sent right now')
+      await audit(db, c, {
+        action: 'notification.retried',
+        target: String(id),
+        summary: `${row.kind}, was ${row.status}`,
+      })
+      return c.json(notificationJson(updated))
+    },
+  )
 
-  app.get('/api/v1/webhooks', access('viewer'), describe('List webhook subscriptions', tags), async (c) => c.json({ items: (await listSubscriptions(db)).map(subscriptionJson) }))
+  app.get('/api/v1/webhooks', access('viewer'), describe('List webhook subscriptions', tags), async (c) =>
+    c.json({ items: (await listSubscriptions(db)).map(subscriptionJson) }),
+  )
 
-  app.post('/api/v1/webhooks', access('operator'), describe('Subscribe a URL to alert events {url, events: [fired|resolved|acknowledged], minSeverity?}; returns the signing secret once', tags, 201), validate('json', SubscriptionBody), async (c) => {
-    const { row, secret } = await createSubscription({ db, sealer }, c.req.valid('json'), actor(c), now())
-    invalidateRouting(db)
-    await audit(db, c, { action: 'webhook.subscribed', target: row.id, summary: row.events.join(', ') })
-    return c.json({ ...subscriptionJson(row), secret }, 201)
-  })
+  app.post(
+    '/api/v1/webhooks',
+    access('operator'),
+    describe(
+      'Subscribe a URL to alert events {url, events: [fired|resolved|acknowledged], minSeverity?}; returns the signing secret once',
+      tags,
+      201,
+    ),
+    validate('json', SubscriptionBody),
+    async (c) => {
+      const { row, secret } = await createSubscription({ db, sealer }, c.req.valid('json'), actor(c), now())
+      invalidateRouting(db)
+      await audit(db, c, { action: 'webhook.subscribed', target: row.id, summary: row.events.join(', ') })
+      return c.json({ ...subscriptionJson(row), secret }, 201)
+    },
+  )
 
-  app.get('/api/v1/webhooks/:id', access('viewer'), describe('A webhook subscription', tags), validate('param', IdParam), async (c) => c.json(subscriptionJson(await getSubscription(db, c.req.valid('param').id))))
+  app.get(
+    '/api/v1/webhooks/:id',
+    access('viewer'),
+    describe('A webhook subscription', tags),
+    validate('param', IdParam),
+    async (c) => c.json(subscriptionJson(await getSubscription(db, c.req.valid('param').id))),
+  )
 
-  app.delete('/api/v1/webhooks/:id', access('operator'), describe('Unsubscribe', tags, 204), validate('param', IdParam), async (c) => {
-    const s = await getSubscription(db, c.req.valid('param').id)
-    await deleteSubscription(db, s.id)
-    invalidateRouting(db)
-    await audit(db, c, { action: 'webhook.unsubscribed', target: s.id })
-    return c.body(null, 204)
-  })
+  app.delete(
+    '/api/v1/webhooks/:id',
+    access('operator'),
+    describe('Unsubscribe', tags, 204),
+    validate('param', IdParam),
+    async (c) => {
+      const s = await getSubscription(db, c.req.valid('param').id)
+      await deleteSubscription(db, s.id)
+      invalidateRouting(db)
+      await audit(db, c, { action: 'webhook.unsubscribed', target: s.id })
+      return c.body(null, 204)
+    },
+  )
 
-  app.get('/api/v1/policies', access('viewer'), describe('List notification policies in order', tags), async (c) => c.json({ items: (await listPolicies(db)).map(policyJson) }))
+  app.get('/api/v1/policies', access('viewer'), describe('List notification policies in order', tags), async (c) =>
+    c.json({ items: (await listPolicies(db)).map(policyJson) }),
+  )
 
-  app.post('/api/v1/policies', access('operator'), describe('Create a notification policy: matchers → channels, grouping, repeat, continue, escalations', tags, 201), validate('json', PolicyBody), async (c) => {
-    const row = await createPolicy(db, c.req.valid('json'), now())
-    invalidateRouting(db)
-    await audit(db, c, { action: 'policy.created', target: row.name, summary: `${row.channelIds.length} channels` })
-    return c.json(policyJson(row), 201)
-  })
+  app.post(
+    '/api/v1/policies',
+    access('operator'),
+    describe('Create a notification policy: matchers → channels, grouping, repeat, continue, escalations', tags, 201),
+    validate('json', PolicyBody),
+    async (c) => {
+      const row = await createPolicy(db, c.req.valid('json'), now())
+      invalidateRouting(db)
+      await audit(db, c, { action: 'policy.created', target: row.name, summary: `${row.channelIds.length} channels` })
+      return c.json(policyJson(row), 201)
+    },
+  )
 
-  app.get('/api/v1/policies/:id', access('viewer'), describe('A notification policy', tags), validate('param', IdParam), async (c) => c.json(policyJson(await getPolicy(db, c.req.valid('param').id))))
+  app.get(
+    '/api/v1/policies/:id',
+    access('viewer'),
+    describe('A notification policy', tags),
+    validate('param', IdParam),
+    async (c) => c.json(policyJson(await getPolicy(db, c.req.valid('param').id))),
+  )
 
-  app.patch('/api/v1/policies/:id', access('operator'), describe('Change a notification policy', tags), validate('param', IdParam), validate('json', PolicyPatch), async (c) => {
-    const before = await getPolicy(db, c.req.valid('param').id)
-    const row = await updatePolicy(db, before, c.req.valid('json'), now())
-    invalidateRouting(db)
-    await audit(db, c, { action: 'policy.updated', target: row.name, summary: `changed ${Object.keys(c.req.valid('json')).join(', ') || 'nothing'}` })
-    return c.json(policyJson(row))
-  })
+  app.patch(
+    '/api/v1/policies/:id',
+    access('operator'),
+    describe('Change a notification policy', tags),
+    validate('param', IdParam),
+    validate('json', PolicyPatch),
+    async (c) => {
+      const before = await getPolicy(db, c.req.valid('param').id)
+      const row = await updatePolicy(db, before, c.req.valid('json'), now())
+      invalidateRouting(db)
+      await audit(db, c, {
+        action: 'policy.updated',
+        target: row.name,
+        summary: `changed ${Object.keys(c.req.valid('json')).join(', ') || 'nothing'}`,
+      })
+      return c.json(policyJson(row))
+    },
+  )
 
-  app.delete('/api/v1/policies/:id', access('operator'), describe('Delete a notification policy', tags, 204), validate('param', IdParam), async (c) => {
-    const p = await getPolicy(db, c.req.valid('param').id)
-    await deletePolicy(db, p.id)
-    invalidateRouting(db)
-    await audit(db, c, { action: 'policy.deleted', target: p.name })
-    return c.body(null, 204)
-  })
+  app.delete(
+    '/api/v1/policies/:id',
+    access('operator'),
+    describe('Delete a notification policy', tags, 204),
+    validate('param', IdParam),
+    async (c) => {
+      const p = await getPolicy(db, c.req.valid('param').id)
+      await deletePolicy(db, p.id)
+      invalidateRouting(db)
+      await audit(db, c, { action: 'policy.deleted', target: p.name })
+      return c.body(null, 204)
+    },
+  )
 
   return app
 }

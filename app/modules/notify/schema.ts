@@ -6,31 +6,69 @@ import { regexProblem } from '../alerts/matchers.ts'
 import { HttpUrl } from '../components/schema.ts'
 import { DurationBetween, LABEL_NAME } from '../metrics/schema.ts'
 
-const text = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
-const Name = v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters'))
-const HeaderName = v.pipe(v.string('must be a string'), v.regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'must be an HTTP header name'))
-const Email = v.pipe(v.string('must be a string'), v.trim(), v.maxLength(320, 'must be at most 320 characters'), v.email('must be an email address'))
+const text = (max: number) =>
+  v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
+const Name = v.pipe(
+  v.string('must be a string'),
+  v.trim(),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(200, 'must be at most 200 characters'),
+)
+const HeaderName = v.pipe(
+  v.string('must be a string'),
+  v.regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/, 'must be an HTTP header name'),
+)
+const Email = v.pipe(
+  v.string('must be a string'),
+  v.trim(),
+  v.maxLength(320, 'must be at most 320 characters'),
+  v.email('must be an email address'),
+)
 
 /** Each channel type's settings. Secret fields are sealed at rest and masked in replies. */
 export const settingsSchemas = {
   webhook: v.strictObject({
     url: HttpUrl,
-    headers: v.optional(v.pipe(v.record(HeaderName, text(2000), 'must be an object of header name → value'), v.check((h) => Object.keys(h).length <= 20, 'at most 20 headers'))),
+    headers: v.optional(
+      v.pipe(
+        v.record(HeaderName, text(2000), 'must be an object of header name → value'),
+        v.check((h) => Object.keys(h).length <= 20, 'at most 20 headers'),
+      ),
+    ),
   }),
   slack: v.strictObject({ webhookUrl: HttpUrl }),
   pagerduty: v.strictObject({
-    routingKey: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200, 'must be at most 200 characters')),
+    routingKey: v.pipe(
+      v.string('must be a string'),
+      v.trim(),
+      v.minLength(1, 'must not be empty'),
+      v.maxLength(200, 'must be at most 200 characters'),
+    ),
     baseUrl: v.optional(HttpUrl),
   }),
   n8n: v.strictObject({ url: HttpUrl }),
   email: v.strictObject({
-    host: v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(253, 'must be at most 253 characters')),
-    port: v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(1, 'must be 1–65535'), v.maxValue(65_535, 'must be 1–65535')),
+    host: v.pipe(
+      v.string('must be a string'),
+      v.trim(),
+      v.minLength(1, 'must not be empty'),
+      v.maxLength(253, 'must be at most 253 characters'),
+    ),
+    port: v.pipe(
+      v.number('must be a number'),
+      v.integer('must be a whole number'),
+      v.minValue(1, 'must be 1–65535'),
+      v.maxValue(65_535, 'must be 1–65535'),
+    ),
     secure: v.optional(v.boolean('must be true or false')),
     user: v.optional(text(320)),
     password: v.optional(text(1000)),
     from: Email,
-    to: v.pipe(v.array(Email, 'must be a list of email addresses'), v.minLength(1, 'must name at least one recipient'), v.maxLength(50, 'at most 50 recipients')),
+    to: v.pipe(
+      v.array(Email, 'must be a list of email addresses'),
+      v.minLength(1, 'must name at least one recipient'),
+      v.maxLength(50, 'at most 50 recipients'),
+    ),
   }),
 } as const
 
@@ -62,24 +100,58 @@ export const IdParam = v.object({ id: v.pipe(v.string(), v.maxLength(100, 'must 
 export const NumericIdParam = v.object({ id: v.pipe(v.string(), v.regex(/^\d{1,15}$/, 'must be a notification id')) })
 
 const DAY = 86_400_000
-const Ids = v.pipe(v.array(v.pipe(v.string('must be a string'), v.maxLength(100)), 'must be a list of channel ids'), v.maxLength(20, 'at most 20 channels'))
+const Ids = v.pipe(
+  v.array(v.pipe(v.string('must be a string'), v.maxLength(100)), 'must be a list of channel ids'),
+  v.maxLength(20, 'at most 20 channels'),
+)
 const PolicyMatcher = v.pipe(
   Matcher,
-  v.check((m) => (m.op === '=~' || m.op === '!~' ? !regexProblem(m.value) : true), 'value is not a valid regular expression'),
+  v.check(
+    (m) => (m.op === '=~' || m.op === '!~' ? !regexProblem(m.value) : true),
+    'value is not a valid regular expression',
+  ),
 )
 
 const policyFields = {
   name: Name,
-  position: v.optional(v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0, 'must be at least 0'), v.maxValue(1_000_000, 'must be at most 1000000'))),
-  matchers: v.optional(v.pipe(v.array(PolicyMatcher, 'must be a list of {label, op, value}'), v.maxLength(20, 'at most 20 matchers'))),
+  position: v.optional(
+    v.pipe(
+      v.number('must be a number'),
+      v.integer('must be a whole number'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(1_000_000, 'must be at most 1000000'),
+    ),
+  ),
+  matchers: v.optional(
+    v.pipe(v.array(PolicyMatcher, 'must be a list of {label, op, value}'), v.maxLength(20, 'at most 20 matchers')),
+  ),
   channelIds: v.optional(Ids),
-  groupBy: v.optional(v.pipe(v.array(v.pipe(v.string('must be a string'), v.regex(LABEL_NAME, 'must be a label name')), 'must be a list of label names'), v.maxLength(10, 'at most 10 labels'))),
+  groupBy: v.optional(
+    v.pipe(
+      v.array(
+        v.pipe(v.string('must be a string'), v.regex(LABEL_NAME, 'must be a label name')),
+        'must be a list of label names',
+      ),
+      v.maxLength(10, 'at most 10 labels'),
+    ),
+  ),
   groupWait: v.optional(DurationBetween(0, DAY)),
   groupInterval: v.optional(DurationBetween(0, DAY)),
   repeatInterval: v.optional(DurationBetween(60_000, 30 * DAY)),
   continue: v.optional(v.boolean('must be true or false')),
   sendResolved: v.optional(v.boolean('must be true or false')),
-  escalations: v.optional(v.pipe(v.array(v.strictObject({ after: DurationBetween(0, 7 * DAY), channelIds: v.pipe(Ids, v.minLength(1, 'must name at least one channel')) }), 'must be a list of {after, channelIds}'), v.maxLength(10, 'at most 10 steps'))),
+  escalations: v.optional(
+    v.pipe(
+      v.array(
+        v.strictObject({
+          after: DurationBetween(0, 7 * DAY),
+          channelIds: v.pipe(Ids, v.minLength(1, 'must name at least one channel')),
+        }),
+        'must be a list of {after, channelIds}',
+      ),
+      v.maxLength(10, 'at most 10 steps'),
+    ),
+  ),
   enabled: v.optional(v.boolean('must be true or false')),
 }
 export const PolicyBody = v.strictObject(policyFields)
@@ -89,7 +161,14 @@ export type PolicyPatchInput = v.InferOutput<typeof PolicyPatch>
 
 export const SubscriptionBody = v.strictObject({
   url: HttpUrl,
-  events: v.pipe(v.array(v.picklist(alertWebhookEvents, `must be one of ${alertWebhookEvents.join(', ')}`), 'must be a list of events'), v.minLength(1, 'must name at least one event'), v.maxLength(3)),
+  events: v.pipe(
+    v.array(
+      v.picklist(alertWebhookEvents, `must be one of ${alertWebhookEvents.join(', ')}`),
+      'must be a list of events',
+    ),
+    v.minLength(1, 'must name at least one event'),
+    v.maxLength(3),
+  ),
   minSeverity: v.optional(v.picklist(severities, `must be one of ${severities.join(', ')}`)),
 })
 export type SubscriptionInput = v.InferOutput<typeof SubscriptionBody>

@@ -38,11 +38,21 @@ export function alertSnapshot(a: Alert, publicUrl: string) {
 export type AlertSnapshot = ReturnType<typeof alertSnapshot>
 
 /** A send: the event, the alerts it is about (one, or a group), and where it comes from. */
-export type Message = { id: number | string; event: string; alerts: AlertSnapshot[]; groupKey?: string | null; publicUrl: string; at: number }
+export type Message = {
+  id: number | string
+  event: string
+  alerts: AlertSnapshot[]
+  groupKey?: string | null
+  publicUrl: string
+  at: number
+}
 export type SendResult = { code: number | string; response: string }
 
 export class SendError extends Error {
-  constructor(message: string, readonly response?: string) {
+  constructor(
+    message: string,
+    readonly response?: string,
+  ) {
     super(message)
   }
 }
@@ -69,13 +79,27 @@ export const signature = (secret: string, body: string, at: number) => {
 
 const clip = (s: string, n = 500) => (s.length > n ? `${s.slice(0, n)}…` : s)
 
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<SendResult> {
+async function post(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<SendResult> {
   let res: Response
   try {
-    res = await fetch(url, { method: 'POST', body, headers: { 'Content-Type': 'application/json', 'User-Agent': 'homeostat', ...headers }, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
+    res = await fetch(url, {
+      method: 'POST',
+      body,
+      headers: { 'Content-Type': 'application/json', 'User-Agent': 'homeostat', ...headers },
+      signal: AbortSignal.timeout(timeoutMs),
+      redirect: 'manual',
+    })
   } catch (error) {
     const e = error as Error
-    const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${timeoutMs} ms` : `${e.message}${e.cause ? `: ${String((e.cause as Error).message ?? e.cause)}` : ''}`
+    const why =
+      e.name === 'TimeoutError' || e.name === 'AbortError'
+        ? `timed out after ${timeoutMs} ms`
+        : `${e.message}${e.cause ? `: ${String((e.cause as Error).message ?? e.cause)}` : ''}`
     // The URL may hold a token: name only its host.
     throw new SendError(`request to ${new URL(url).host} failed: ${why}`)
   }
@@ -84,24 +108,56 @@ async function post(url: string, body: string, headers: Record<string, string>, 
   return { code: res.status, response: `${res.status} ${text}`.trim() }
 }
 
-const sevEmoji: Record<string, string> = { critical: ':red_circle:', error: ':large_orange_circle:', warning: ':large_yellow_circle:', info: ':large_blue_circle:' }
-const labelText = (labels: Record<string, string>) => Object.entries(labels).map(([k, val]) => `\`${k}=${val}\``).join(' ') || '(none)'
+const sevEmoji: Record<string, string> = {
+  critical: ':red_circle:',
+  error: ':large_orange_circle:',
+  warning: ':large_yellow_circle:',
+  info: ':large_blue_circle:',
+}
+const labelText = (labels: Record<string, string>) =>
+  Object.entries(labels)
+    .map(([k, val]) => `\`${k}=${val}\``)
+    .join(' ') || '(none)'
 
 /** Slack incoming-webhook blocks: severity, summary, labels, dashboard and ack links. */
 export function slackBody(m: Message) {
   const head = m.alerts[0]!
-  const verb = { fired: 'Firing', resolved: 'Resolved', acknowledged: 'Acknowledged', repeated: 'Still firing', escalated: 'Escalated', test: 'Test' }[m.event] ?? m.event
-  const blocks: unknown[] = [{ type: 'header', text: { type: 'plain_text', text: clip(`${verb}: ${head.title}${m.alerts.length > 1 ? ` (+${m.alerts.length - 1} more)` : ''}`, 150) } }]
+  const verb =
+    {
+      fired: 'Firing',
+      resolved: 'Resolved',
+      acknowledged: 'Acknowledged',
+      repeated: 'Still firing',
+      escalated: 'Escalated',
+      test: 'Test',
+    }[m.event] ?? m.event
+  const blocks: unknown[] = [
+    {
+      type: 'header',
+      text: {
+        type: 'plain_text',
+        text: clip(`${verb}: ${head.title}${m.alerts.length > 1 ? ` (+${m.alerts.length - 1} more)` : ''}`, 150),
+      },
+    },
+  ]
   for (const a of m.alerts.slice(0, 10)) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: clip(`${sevEmoji[a.severity] ?? ''} *${a.severity.toUpperCase()}* · ${a.title}\n${a.annotations.summary ?? a.annotations.description ?? ''}\n*Labels:* ${labelText(a.labels)}`, 2900) },
+      text: {
+        type: 'mrkdwn',
+        text: clip(
+          `${sevEmoji[a.severity] ?? ''} *${a.severity.toUpperCase()}* · ${a.title}\n${a.annotations.summary ?? a.annotations.description ?? ''}\n*Labels:* ${labelText(a.labels)}`,
+          2900,
+        ),
+      },
     })
     blocks.push({
       type: 'actions',
       elements: [
         { type: 'button', text: { type: 'plain_text', text: 'Open in Homeostat' }, url: a.url },
-        ...(a.status === 'firing' ? [{ type: 'button', text: { type: 'plain_text', text: 'Acknowledge' }, url: a.ackUrl, style: 'primary' }] : []),
+        ...(a.status === 'firing'
+          ? [{ type: 'button', text: { type: 'plain_text', text: 'Acknowledge' }, url: a.ackUrl, style: 'primary' }]
+          : []),
       ],
     })
   }
@@ -118,19 +174,58 @@ export function pagerDutyEvents(m: Message, routingKey: string) {
     event_action: action,
     dedup_key: a.fingerprint,
     ...(action === 'trigger'
-      ? { payload: { summary: clip(a.title, 1000), source: a.labels.instance ?? a.labels.component ?? a.source, severity: pdSeverity[a.severity], timestamp: a.startsAt ?? undefined, custom_details: { labels: a.labels, annotations: a.annotations, value: a.value } }, links: [{ href: a.url, text: 'Open in Homeostat' }], client: 'Homeostat', client_url: a.url }
+      ? {
+          payload: {
+            summary: clip(a.title, 1000),
+            source: a.labels.instance ?? a.labels.component ?? a.source,
+            severity: pdSeverity[a.severity],
+            timestamp: a.startsAt ?? undefined,
+            custom_details: { labels: a.labels, annotations: a.annotations, value: a.value },
+          },
+          links: [{ href: a.url, text: 'Open in Homeostat' }],
+          client: 'Homeostat',
+          client_url: a.url,
+        }
       : {}),
   }))
 }
 
-const esc = (s: string) => s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!)
+const esc = (s: string) =>
+  s.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!)
 
 export function emailBody(m: Message) {
   const head = m.alerts[0]!
-  const subject = clip(`[${head.severity.toUpperCase()}] ${m.event}: ${head.title}${m.alerts.length > 1 ? ` (+${m.alerts.length - 1})` : ''}`, 200)
-  const text = m.alerts.map((a) => [`${a.severity.toUpperCase()} ${m.event}: ${a.title}`, a.annotations.summary ?? '', a.annotations.description ?? '', `Labels: ${Object.entries(a.labels).map(([k, val]) => `${k}=${val}`).join(', ')}`, `Open: ${a.url}`, a.status === 'firing' ? `Acknowledge: ${a.ackUrl}` : ''].filter(Boolean).join('\n')).join('\n\n')
+  const subject = clip(
+    `[${head.severity.toUpperCase()}] ${m.event}: ${head.title}${m.alerts.length > 1 ? ` (+${m.alerts.length - 1})` : ''}`,
+    200,
+  )
+  const text = m.alerts
+    .map((a) =>
+      [
+        `${a.severity.toUpperCase()} ${m.event}: ${a.title}`,
+        a.annotations.summary ?? '',
+        a.annotations.description ?? '',
+        `Labels: ${Object.entries(a.labels)
+          .map(([k, val]) => `${k}=${val}`)
+          .join(', ')}`,
+        `Open: ${a.url}`,
+        a.status === 'firing' ? `Acknowledge: ${a.ackUrl}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    )
+    .join('\n\n')
   const html = m.alerts
-    .map((a) => `<h2>${esc(`${a.severity.toUpperCase()} ${m.event}: ${a.title}`)}</h2>${a.annotations.summary ? `<p>${esc(a.annotations.summary)}</p>` : ''}<table>${Object.entries(a.labels).map(([k, val]) => `<tr><th align="left">${esc(k)}</th><td>${esc(val)}</td></tr>`).join('')}</table><p><a href="${esc(a.url)}">Open in Homeostat</a>${a.status === 'firing' ? ` · <a href="${esc(a.ackUrl)}">Acknowledge</a>` : ''}</p>`)
+    .map(
+      (a) =>
+        `<h2>${esc(`${a.severity.toUpperCase()} ${m.event}: ${a.title}`)}</h2>${a.annotations.summary ? `<p>${esc(a.annotations.summary)}</p>` : ''}<table>${Object.entries(
+          a.labels,
+        )
+          .map(([k, val]) => `<tr><th align="left">${esc(k)}</th><td>${esc(val)}</td></tr>`)
+          .join(
+            '',
+          )}</table><p><a href="${esc(a.url)}">Open in Homeostat</a>${a.status === 'firing' ? ` · <a href="${esc(a.ackUrl)}">Acknowledge</a>` : ''}</p>`,
+    )
     .join('<hr>')
   return { subject, text, html: `<!doctype html><html><body>${html}</body></html>` }
 }
@@ -149,7 +244,11 @@ async function sendEmail(s: Settings, m: Message, timeoutMs: number): Promise<Se
     socketTimeout: timeoutMs,
   })
   try {
-    const info = await transport.sendMail({ from: s.from as string, to: (s.to as string[]).join(', '), ...emailBody(m) })
+    const info = await transport.sendMail({
+      from: s.from as string,
+      to: (s.to as string[]).join(', '),
+      ...emailBody(m),
+    })
     return { code: 250, response: clip(info.response ?? 'accepted') }
   } catch (error) {
     const e = error as Error & { response?: string; responseCode?: number }
@@ -160,13 +259,22 @@ async function sendEmail(s: Settings, m: Message, timeoutMs: number): Promise<Se
 }
 
 /** Sends a message to a channel. */
-export async function sendToChannel(sealer: Sealer, ch: Channel, m: Message, timeoutMs = SEND_TIMEOUT_MS): Promise<SendResult> {
+export async function sendToChannel(
+  sealer: Sealer,
+  ch: Channel,
+  m: Message,
+  timeoutMs = SEND_TIMEOUT_MS,
+): Promise<SendResult> {
   const { settings: s, signingSecret } = openChannel(sealer, ch)
   switch (ch.type) {
     case 'webhook':
     case 'n8n': {
       const body = JSON.stringify(webhookBody(m))
-      const headers = { ...((s.headers as Record<string, string> | undefined) ?? {}), 'X-Homeostat-Event': m.event, ...(signingSecret ? { 'X-Homeostat-Signature': signature(signingSecret, body, m.at) } : {}) }
+      const headers = {
+        ...((s.headers as Record<string, string> | undefined) ?? {}),
+        'X-Homeostat-Event': m.event,
+        ...(signingSecret ? { 'X-Homeostat-Signature': signature(signingSecret, body, m.at) } : {}),
+      }
       return post(s.url as string, body, headers, timeoutMs)
     }
     case 'slack':
@@ -174,7 +282,8 @@ export async function sendToChannel(sealer: Sealer, ch: Channel, m: Message, tim
     case 'pagerduty': {
       const base = ((s.baseUrl as string | undefined) ?? 'https://events.pagerduty.com').replace(/\/$/, '')
       let last: SendResult = { code: 0, response: '' }
-      for (const event of pagerDutyEvents(m, s.routingKey as string)) last = await post(`${base}/v2/enqueue`, JSON.stringify(event), {}, timeoutMs)
+      for (const event of pagerDutyEvents(m, s.routingKey as string))
+        last = await post(`${base}/v2/enqueue`, JSON.stringify(event), {}, timeoutMs)
       return last
     }
     case 'email':
@@ -185,5 +294,10 @@ export async function sendToChannel(sealer: Sealer, ch: Channel, m: Message, tim
 /** Sends a message to a webhook subscription (the n8n Trigger node): the webhook body, signed. */
 export function sendToSubscription(secret: string, url: string, m: Message, timeoutMs = SEND_TIMEOUT_MS) {
   const body = JSON.stringify(webhookBody(m))
-  return post(url, body, { 'X-Homeostat-Event': m.event, 'X-Homeostat-Signature': signature(secret, body, m.at) }, timeoutMs)
+  return post(
+    url,
+    body,
+    { 'X-Homeostat-Event': m.event, 'X-Homeostat-Signature': signature(secret, body, m.at) },
+    timeoutMs,
+  )
 }

@@ -11,16 +11,30 @@ import type { SubscriptionInput } from './schema.ts'
 type Sub = typeof webhookSubscriptions.$inferSelect
 export type WebhookEvent = (typeof alertWebhookEvents)[number]
 
-export async function createSubscription(deps: { db: Db; sealer: Sealer }, input: SubscriptionInput, createdBy: string, now: number) {
+export async function createSubscription(
+  deps: { db: Db; sealer: Sealer },
+  input: SubscriptionInput,
+  createdBy: string,
+  now: number,
+) {
   const secret = `whsec_${randomToken(32)}`
   const [row] = await deps.db
     .insert(webhookSubscriptions)
-    .values({ id: newId(now), url: input.url, secret: deps.sealer.seal(secret), events: [...new Set(input.events)], minSeverity: input.minSeverity ?? null, createdBy, createdAt: now })
+    .values({
+      id: newId(now),
+      url: input.url,
+      secret: deps.sealer.seal(secret),
+      events: [...new Set(input.events)],
+      minSeverity: input.minSeverity ?? null,
+      createdBy,
+      createdAt: now,
+    })
     .returning()
   return { row: row!, secret }
 }
 
-export const listSubscriptions = (db: Db) => db.select().from(webhookSubscriptions).orderBy(desc(webhookSubscriptions.createdAt))
+export const listSubscriptions = (db: Db) =>
+  db.select().from(webhookSubscriptions).orderBy(desc(webhookSubscriptions.createdAt))
 
 export async function getSubscription(db: Db, id: string) {
   const [row] = await db.select().from(webhookSubscriptions).where(eq(webhookSubscriptions.id, id))
@@ -28,7 +42,8 @@ export async function getSubscription(db: Db, id: string) {
   return row
 }
 
-export const deleteSubscription = (db: Db, id: string) => db.delete(webhookSubscriptions).where(eq(webhookSubscriptions.id, id))
+export const deleteSubscription = (db: Db, id: string) =>
+  db.delete(webhookSubscriptions).where(eq(webhookSubscriptions.id, id))
 
 /** The URL may carry a token (n8n webhook paths are secrets of sorts): shown masked past the host. */
 function maskUrl(url: string) {
@@ -40,4 +55,11 @@ function maskUrl(url: string) {
   }
 }
 
-export const subscriptionJson = (s: Sub) => ({ id: s.id, url: maskUrl(s.url), events: s.events, minSeverity: s.minSeverity, createdBy: s.createdBy, createdAt: toIso(s.createdAt) })
+export const subscriptionJson = (s: Sub) => ({
+  id: s.id,
+  url: maskUrl(s.url),
+  events: s.events,
+  minSeverity: s.minSeverity,
+  createdBy: s.createdBy,
+  createdAt: toIso(s.createdAt),
+})

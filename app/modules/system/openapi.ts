@@ -3,7 +3,6 @@ import type { RouteInfo } from '../../lib/route-meta.ts'
 
 type JsonSchema = { properties?: Record<string, unknown>; required?: string[] } & Record<string, unknown>
 
-
 const errorResponse = {
   description: 'Error',
   content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
@@ -15,7 +14,8 @@ const errorResponse = {
  */
 export async function buildOpenApi(routes: RouteInfo[], version: string, serverUrl: string) {
   const { toJsonSchema } = await import('@valibot/to-json-schema')
-  const schemaOf = (schema: GenericSchema) => toJsonSchema(schema, { errorMode: 'ignore', typeMode: 'input' }) as JsonSchema
+  const schemaOf = (schema: GenericSchema) =>
+    toJsonSchema(schema, { errorMode: 'ignore', typeMode: 'input' }) as JsonSchema
   const paths: Record<string, Record<string, unknown>> = {}
   for (const r of routes) {
     if (r.path.startsWith('/static') || r.path === '*') continue
@@ -31,7 +31,12 @@ export async function buildOpenApi(routes: RouteInfo[], version: string, serverU
         requestBody = { required: true, content: { [type]: { schema: js } } }
       } else {
         for (const [name, schema] of Object.entries(js.properties ?? {})) {
-          parameters.push({ name, in: input.target === 'param' ? 'path' : 'query', required: input.target === 'param' || (js.required ?? []).includes(name), schema })
+          parameters.push({
+            name,
+            in: input.target === 'param' ? 'path' : 'query',
+            required: input.target === 'param' || (js.required ?? []).includes(name),
+            schema,
+          })
         }
       }
     }
@@ -41,7 +46,10 @@ export async function buildOpenApi(routes: RouteInfo[], version: string, serverU
       summary: r.summary ?? '',
       tags: r.tags ?? [],
       'x-access': access,
-      description: access === 'public' ? 'No authentication.' : `Needs: ${access === 'ingest' ? 'an API key with scope ingest, or operator role' : access === 'authenticated' ? 'any valid key or session' : `role ${access} or higher`}.`,
+      description:
+        access === 'public'
+          ? 'No authentication.'
+          : `Needs: ${access === 'ingest' ? 'an API key with scope ingest, or operator role' : access === 'authenticated' ? 'any valid key or session' : `role ${access} or higher`}.`,
       security: access === 'public' ? [] : [{ bearer: [] }, { apiKey: [] }, { session: [] }],
       ...(parameters.length ? { parameters } : {}),
       ...(requestBody ? { requestBody } : {}),
@@ -55,14 +63,23 @@ export async function buildOpenApi(routes: RouteInfo[], version: string, serverU
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Homeostat API', version, description: 'Metrics, alerts, self-healing and backups for AI agents, n8n workflows and LLM models.' },
+    info: {
+      title: 'Homeostat API',
+      version,
+      description: 'Metrics, alerts, self-healing and backups for AI agents, n8n workflows and LLM models.',
+    },
     servers: [{ url: serverUrl }],
     paths,
     components: {
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer', description: 'API key: Authorization: Bearer hs_…' },
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
-        session: { type: 'apiKey', in: 'cookie', name: 'hs_session', description: 'Dashboard session; unsafe methods also need X-CSRF-Token' },
+        session: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'hs_session',
+          description: 'Dashboard session; unsafe methods also need X-CSRF-Token',
+        },
       },
       schemas: {
         Error: {
@@ -73,7 +90,10 @@ export async function buildOpenApi(routes: RouteInfo[], version: string, serverU
               properties: {
                 code: { type: 'string' },
                 message: { type: 'string' },
-                details: { type: ['array', 'object', 'null'], items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } } },
+                details: {
+                  type: ['array', 'object', 'null'],
+                  items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+                },
                 requestId: { type: 'string' },
               },
               required: ['code', 'message', 'requestId'],

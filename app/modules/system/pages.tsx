@@ -15,9 +15,18 @@ import { VERSION } from './routes.ts'
 
 /** Sections whose features arrive later say what they will hold. */
 const upcoming: Record<string, { title: string; text: string }> = {
-  '/backups': { title: 'Backups', text: 'Database snapshots, workflow version history with diff and rollback, and verified restores.' },
-  '/models': { title: 'Models', text: 'Custom model versions, validation, deployment to Ollama hosts, comparison and rollback.' },
-  '/runs': { title: 'Runs', text: 'Multi-agent runs as DAGs of planner, architect, coder and tester tasks: failures classified, retries, branches, escalations, and success and cost per role.' },
+  '/backups': {
+    title: 'Backups',
+    text: 'Database snapshots, workflow version history with diff and rollback, and verified restores.',
+  },
+  '/models': {
+    title: 'Models',
+    text: 'Custom model versions, validation, deployment to Ollama hosts, comparison and rollback.',
+  },
+  '/runs': {
+    title: 'Runs',
+    text: 'Multi-agent runs as DAGs of planner, architect, coder and tester tasks: failures classified, retries, branches, escalations, and success and cost per role.',
+  },
 }
 
 export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
@@ -43,20 +52,37 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
               <span class="muted">{x.detail ?? ''}</span>
             </div>
           ))}
-          <div class="tile"><span class="label">Users</span><strong>{u?.n ?? 0}</strong></div>
-          <div class="tile"><span class="label">API keys</span><strong>{k?.n ?? 0}</strong></div>
+          <div class="tile">
+            <span class="label">Users</span>
+            <strong>{u?.n ?? 0}</strong>
+          </div>
+          <div class="tile">
+            <span class="label">API keys</span>
+            <strong>{k?.n ?? 0}</strong>
+          </div>
         </div>
         <h2>Components</h2>
         <OverviewPanel db={db} />
         <section class="card">
           <h2>Jobs</h2>
           <table class="table">
-            <thead><tr><th>Job</th><th>Schedule</th><th>Last tick</th><th>Last recorded run</th><th>Next run</th><th>Skipped</th></tr></thead>
+            <thead>
+              <tr>
+                <th>Job</th>
+                <th>Schedule</th>
+                <th>Last tick</th>
+                <th>Last recorded run</th>
+                <th>Next run</th>
+                <th>Skipped</th>
+              </tr>
+            </thead>
             <tbody>
               {(jobs?.jobs ?? []).map((j) => (
                 <tr>
                   <td>{j.name}</td>
-                  <td><code>{j.schedule}</code></td>
+                  <td>
+                    <code>{j.schedule}</code>
+                  </td>
                   <td>{when(j.lastTick ?? j.lastRun?.startedAt)}</td>
                   <td>{j.lastRun ? `${j.lastRun.status}, ${when(j.lastRun.startedAt)}` : 'none yet'}</td>
                   <td>{j.nextRun ? when(Date.parse(j.nextRun)) : '—'}</td>
@@ -70,7 +96,9 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
           <h2>Recent changes</h2>
           <ul class="plain">
             {recent.map((e) => (
-              <li><span class="muted">{when(e.ts)}</span> {e.actor} <code>{e.action}</code> {e.target ?? ''}</li>
+              <li>
+                <span class="muted">{when(e.ts)}</span> {e.actor} <code>{e.action}</code> {e.target ?? ''}
+              </li>
             ))}
           </ul>
         </section>
@@ -99,14 +127,19 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
             { href: '/settings/audit', title: 'Audit log', text: 'Every change: who, what, when, from where.' },
           ]
         : []),
-      ...(p.kind === 'session' ? [{ href: '/settings/security', title: 'My account', text: 'Password and two-factor sign-in.' }] : []),
+      ...(p.kind === 'session'
+        ? [{ href: '/settings/security', title: 'My account', text: 'Password and two-factor sign-in.' }]
+        : []),
     ]
     return c.html(
       <Layout title="Settings" active="/settings" principal={p}>
         <h1>Settings</h1>
         <div class="tiles">
           {links.map((l) => (
-            <a class="tile link-tile" href={l.href}><strong>{l.title}</strong><span class="muted">{l.text}</span></a>
+            <a class="tile link-tile" href={l.href}>
+              <strong>{l.title}</strong>
+              <span class="muted">{l.text}</span>
+            </a>
           ))}
         </div>
       </Layout>,
@@ -118,17 +151,33 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
     return c.html(
       <Layout title="API docs" active="/docs" principal={requirePrincipal(c)}>
         <h1>API</h1>
-        <p>Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1). Authenticate with <code>Authorization: Bearer hs_…</code>.</p>
+        <p>
+          Machine-readable: <a href="/api/v1/openapi.json">/api/v1/openapi.json</a> (OpenAPI 3.1). Authenticate with{' '}
+          <code>Authorization: Bearer hs_…</code>.
+        </p>
         {Object.entries(doc.paths).map(([path, ops]) =>
           Object.entries(ops).map(([method, op]) => {
-            const o = op as { summary: string; 'x-access': string; parameters?: { name: string; in: string; required: boolean }[]; requestBody?: { content: Record<string, { schema: unknown }> } }
+            const o = op as {
+              summary: string
+              'x-access': string
+              parameters?: { name: string; in: string; required: boolean }[]
+              requestBody?: { content: Record<string, { schema: unknown }> }
+            }
             return (
               <details class="op">
                 <summary>
-                  <span class={`method ${method}`}>{method.toUpperCase()}</span> <code>{path}</code> <span class="muted">{o.summary}</span> <span class="badge">{o['x-access']}</span>
+                  <span class={`method ${method}`}>{method.toUpperCase()}</span> <code>{path}</code>{' '}
+                  <span class="muted">{o.summary}</span> <span class="badge">{o['x-access']}</span>
                 </summary>
-                {o.parameters?.length ? <p>Parameters: {o.parameters.map((x) => `${x.name} (${x.in}${x.required ? ', required' : ''})`).join(', ')}</p> : null}
-                {o.requestBody ? <pre>{JSON.stringify(Object.values(o.requestBody.content)[0]?.schema, null, 2)}</pre> : null}
+                {o.parameters?.length ? (
+                  <p>
+                    Parameters:{' '}
+                    {o.parameters.map((x) => `${x.name} (${x.in}${x.required ? ', required' : ''})`).join(', ')}
+                  </p>
+                ) : null}
+                {o.requestBody ? (
+                  <pre>{JSON.stringify(Object.values(o.requestBody.content)[0]?.schema, null, 2)}</pre>
+                ) : null}
               </details>
             )
           }),

@@ -11,23 +11,39 @@ export function systemRoutes(deps: ModuleDeps, routes: () => RouteInfo[]) {
   const app = new Hono<AppEnv>()
   const tags = ['system']
 
-  app.get('/health', access('public'), describe('Liveness: the process answers', tags), (c) => c.json({ status: 'ok', version: VERSION }))
+  app.get('/health', access('public'), describe('Liveness: the process answers', tags), (c) =>
+    c.json({ status: 'ok', version: VERSION }),
+  )
 
-  app.get('/ready', access('public'), describe('Readiness: database, migrations, scheduler; 503 with reasons', tags), async (c) => {
-    const checks = await readiness(deps)
-    const ok = checks.every((x) => x.ok)
-    return c.json({ status: ok ? 'ready' : 'not_ready', checks }, ok ? 200 : 503)
-  })
+  app.get(
+    '/ready',
+    access('public'),
+    describe('Readiness: database, migrations, scheduler; 503 with reasons', tags),
+    async (c) => {
+      const checks = await readiness(deps)
+      const ok = checks.every((x) => x.ok)
+      return c.json({ status: ok ? 'ready' : 'not_ready', checks }, ok ? 200 : 503)
+    },
+  )
 
-  app.get('/metrics', access(deps.config.METRICS_PUBLIC ? 'public' : 'viewer'), describe('Homeostat’s own metrics, Prometheus text format', tags), (c) =>
-    c.text(deps.telemetry.registry.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  app.get(
+    '/metrics',
+    access(deps.config.METRICS_PUBLIC ? 'public' : 'viewer'),
+    describe('Homeostat’s own metrics, Prometheus text format', tags),
+    (c) =>
+      c.text(deps.telemetry.registry.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
   )
 
   let doc: Promise<unknown> | undefined
-  app.get('/api/v1/openapi.json', access('viewer'), describe('This API as OpenAPI 3.1', tags), async (c) => c.json(await (doc ??= buildOpenApi(routes(), VERSION, deps.config.PUBLIC_URL))))
+  app.get('/api/v1/openapi.json', access('viewer'), describe('This API as OpenAPI 3.1', tags), async (c) =>
+    c.json(await (doc ??= buildOpenApi(routes(), VERSION, deps.config.PUBLIC_URL))),
+  )
 
-  app.get('/api/v1/jobs', access('viewer'), describe('Scheduled jobs: schedule, next run, last run, skipped ticks', tags), async (c) =>
-    c.json(deps.scheduler ? await deps.scheduler.status() : { running: false, instance: null, jobs: [] }),
+  app.get(
+    '/api/v1/jobs',
+    access('viewer'),
+    describe('Scheduled jobs: schedule, next run, last run, skipped ticks', tags),
+    async (c) => c.json(deps.scheduler ? await deps.scheduler.status() : { running: false, instance: null, jobs: [] }),
   )
 
   return app

@@ -8,7 +8,11 @@ const withTimeout = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms))])
 
 /** Readiness: the database answers, its migrations are current, the scheduler runs. */
-export async function readiness({ db, scheduler, config }: Pick<Deps, 'db' | 'scheduler' | 'config'>): Promise<Check[]> {
+export async function readiness({
+  db,
+  scheduler,
+  config,
+}: Pick<Deps, 'db' | 'scheduler' | 'config'>): Promise<Check[]> {
   const checks: Check[] = []
   try {
     await withTimeout(db.run(sql`select 1`), 2000)
@@ -18,7 +22,12 @@ export async function readiness({ db, scheduler, config }: Pick<Deps, 'db' | 'sc
   } catch (error) {
     checks.push({ name: 'database', ok: false, detail: error instanceof Error ? error.message : String(error) })
   }
-  if (config.JOBS_ENABLED) checks.push({ name: 'scheduler', ok: Boolean(scheduler?.isRunning()), detail: scheduler?.isRunning() ? undefined : 'not running' })
+  if (config.JOBS_ENABLED)
+    checks.push({
+      name: 'scheduler',
+      ok: Boolean(scheduler?.isRunning()),
+      detail: scheduler?.isRunning() ? undefined : 'not running',
+    })
   else checks.push({ name: 'scheduler', ok: true, detail: 'disabled by JOBS_ENABLED=false' })
   return checks
 }

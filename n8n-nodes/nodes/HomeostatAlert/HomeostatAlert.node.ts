@@ -1,4 +1,11 @@
-import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties, INodeType, INodeTypeDescription } from 'n8n-workflow'
+import type {
+  IDataObject,
+  IExecuteFunctions,
+  INodeExecutionData,
+  INodeProperties,
+  INodeType,
+  INodeTypeDescription,
+} from 'n8n-workflow'
 import { NodeConnectionTypes } from 'n8n-workflow'
 import { eachItem, itemError } from '../shared/items'
 import { paginate, request, type Query } from '../shared/transport'
@@ -12,7 +19,13 @@ const severities = [
   { name: 'Info', value: 'info' },
 ]
 
-const keyValues = (displayName: string, name: string, operations: string[], description: string, extra: Partial<INodeProperties> = {}): INodeProperties => ({
+const keyValues = (
+  displayName: string,
+  name: string,
+  operations: string[],
+  description: string,
+  extra: Partial<INodeProperties> = {},
+): INodeProperties => ({
   displayName,
   name,
   type: 'fixedCollection',
@@ -88,19 +101,54 @@ export class HomeostatAlert implements INodeType {
         type: 'options',
         noDataExpression: true,
         options: [
-          { name: 'Acknowledge', value: 'acknowledge', description: 'Acknowledge an alert', action: 'Acknowledge an alert' },
-          { name: 'Create Silence', value: 'createSilence', description: 'Silence alerts whose labels match, for a while', action: 'Create a silence' },
-          { name: 'Fire', value: 'fire', description: 'Report an alert as firing or resolved (the same fingerprint is one alert)', action: 'Fire or resolve an alert' },
+          {
+            name: 'Acknowledge',
+            value: 'acknowledge',
+            description: 'Acknowledge an alert',
+            action: 'Acknowledge an alert',
+          },
+          {
+            name: 'Create Silence',
+            value: 'createSilence',
+            description: 'Silence alerts whose labels match, for a while',
+            action: 'Create a silence',
+          },
+          {
+            name: 'Fire',
+            value: 'fire',
+            description: 'Report an alert as firing or resolved (the same fingerprint is one alert)',
+            action: 'Fire or resolve an alert',
+          },
           { name: 'Get', value: 'get', description: 'Get an alert with its history', action: 'Get an alert' },
           { name: 'Get Many', value: 'getMany', description: 'List alerts, newest first', action: 'Get many alerts' },
-          { name: 'Mute', value: 'mute', description: 'Silence this alert (by its labels) for a while', action: 'Mute an alert' },
+          {
+            name: 'Mute',
+            value: 'mute',
+            description: 'Silence this alert (by its labels) for a while',
+            action: 'Mute an alert',
+          },
           { name: 'Resolve', value: 'resolve', description: 'Resolve an alert', action: 'Resolve an alert' },
         ],
         default: 'fire',
       },
       // Fire
-      { displayName: 'Title', name: 'title', type: 'string', required: true, default: '', placeholder: 'Planner agent failed', displayOptions: { show: { operation: ['fire'] } } },
-      { displayName: 'Severity', name: 'severity', type: 'options', options: severities, default: 'warning', displayOptions: { show: { operation: ['fire'] } } },
+      {
+        displayName: 'Title',
+        name: 'title',
+        type: 'string',
+        required: true,
+        default: '',
+        placeholder: 'Planner agent failed',
+        displayOptions: { show: { operation: ['fire'] } },
+      },
+      {
+        displayName: 'Severity',
+        name: 'severity',
+        type: 'options',
+        options: severities,
+        default: 'warning',
+        displayOptions: { show: { operation: ['fire'] } },
+      },
       {
         displayName: 'Status',
         name: 'status',
@@ -124,9 +172,23 @@ export class HomeostatAlert implements INodeType {
         default: 'pairs',
         displayOptions: { show: { operation: ['fire'] } },
       },
-      keyValues('Labels', 'labels', ['fire'], 'Labels identify the alert (with the title) and route it', { displayOptions: { show: { operation: ['fire'], labelsMode: ['pairs'] } } }),
-      { displayName: 'Labels (JSON)', name: 'labelsJson', type: 'json', default: '{}', description: 'An object of label names to values', displayOptions: { show: { operation: ['fire'], labelsMode: ['json'] } } },
-      keyValues('Annotations', 'annotations', ['fire'], 'Free text shown with the alert (summary, description, runbook)'),
+      keyValues('Labels', 'labels', ['fire'], 'Labels identify the alert (with the title) and route it', {
+        displayOptions: { show: { operation: ['fire'], labelsMode: ['pairs'] } },
+      }),
+      {
+        displayName: 'Labels (JSON)',
+        name: 'labelsJson',
+        type: 'json',
+        default: '{}',
+        description: 'An object of label names to values',
+        displayOptions: { show: { operation: ['fire'], labelsMode: ['json'] } },
+      },
+      keyValues(
+        'Annotations',
+        'annotations',
+        ['fire'],
+        'Free text shown with the alert (summary, description, runbook)',
+      ),
       {
         displayName: 'Additional Fields',
         name: 'additionalFields',
@@ -135,14 +197,41 @@ export class HomeostatAlert implements INodeType {
         default: {},
         displayOptions: { show: { operation: ['fire'] } },
         options: [
-          { displayName: 'Fingerprint', name: 'fingerprint', type: 'string', default: '', description: 'Your own key for the alert (letters, digits, _ . : @ / -). Firing and resolving with the same fingerprint touch the same alert.' },
-          { displayName: 'Value', name: 'value', type: 'string', default: '', description: 'The measured value that caused the alert (a number)' },
+          {
+            displayName: 'Fingerprint',
+            name: 'fingerprint',
+            type: 'string',
+            default: '',
+            description:
+              'Your own key for the alert (letters, digits, _ . : @ / -). Firing and resolving with the same fingerprint touch the same alert.',
+          },
+          {
+            displayName: 'Value',
+            name: 'value',
+            type: 'string',
+            default: '',
+            description: 'The measured value that caused the alert (a number)',
+          },
         ],
       },
       // Acknowledge, Resolve, Get, Mute
       ...findAlert(['acknowledge', 'resolve', 'get', 'mute']),
-      { displayName: 'Duration', name: 'duration', type: 'string', default: '1h', required: true, description: 'How long: 30m, 2h, 1d (at least 1m for Mute)', displayOptions: { show: { operation: ['mute', 'createSilence'] } } },
-      { displayName: 'Comment', name: 'comment', type: 'string', default: '', displayOptions: { show: { operation: ['mute', 'createSilence'] } } },
+      {
+        displayName: 'Duration',
+        name: 'duration',
+        type: 'string',
+        default: '1h',
+        required: true,
+        description: 'How long: 30m, 2h, 1d (at least 1m for Mute)',
+        displayOptions: { show: { operation: ['mute', 'createSilence'] } },
+      },
+      {
+        displayName: 'Comment',
+        name: 'comment',
+        type: 'string',
+        default: '',
+        displayOptions: { show: { operation: ['mute', 'createSilence'] } },
+      },
       // Create Silence
       {
         displayName: 'Matchers',
@@ -178,8 +267,23 @@ export class HomeostatAlert implements INodeType {
         ],
       },
       // Get Many
-      { displayName: 'Return All', name: 'returnAll', type: 'boolean', default: false, description: 'Whether to return all results or only up to a given limit', displayOptions: { show: { operation: ['getMany'] } } },
-      { displayName: 'Limit', name: 'limit', type: 'number', typeOptions: { minValue: 1 }, default: 50, description: 'Max number of results to return', displayOptions: { show: { operation: ['getMany'], returnAll: [false] } } },
+      {
+        displayName: 'Return All',
+        name: 'returnAll',
+        type: 'boolean',
+        default: false,
+        description: 'Whether to return all results or only up to a given limit',
+        displayOptions: { show: { operation: ['getMany'] } },
+      },
+      {
+        displayName: 'Limit',
+        name: 'limit',
+        type: 'number',
+        typeOptions: { minValue: 1 },
+        default: 50,
+        description: 'Max number of results to return',
+        displayOptions: { show: { operation: ['getMany'], returnAll: [false] } },
+      },
       {
         displayName: 'Filters',
         name: 'filters',
@@ -234,8 +338,13 @@ export class HomeostatAlert implements INodeType {
           const fingerprint = String(this.getNodeParameter('alertFingerprint', i) ?? '').trim()
           if (!fingerprint) throw itemError(this, i, 'Fingerprint', 'is empty')
           // Fire stores `api:<fingerprint>`; a fingerprint copied from an alert already has its prefix.
-          for (const stored of fingerprint.includes(':') ? [`api:${fingerprint}`, fingerprint] : [`api:${fingerprint}`]) {
-            const page = await request<{ items: IDataObject[] }>(this, 'GET', '/api/v1/alerts', { query: { fingerprint: stored, limit: 1 }, itemIndex: i })
+          for (const stored of fingerprint.includes(':')
+            ? [`api:${fingerprint}`, fingerprint]
+            : [`api:${fingerprint}`]) {
+            const page = await request<{ items: IDataObject[] }>(this, 'GET', '/api/v1/alerts', {
+              query: { fingerprint: stored, limit: 1 },
+              itemIndex: i,
+            })
             if (page.items[0]) return `/api/v1/alerts/${encodeURIComponent(String(page.items[0].id))}`
           }
           throw itemError(this, i, 'Fingerprint', `no alert has the fingerprint "${fingerprint}"`)
@@ -258,24 +367,41 @@ export class HomeostatAlert implements INodeType {
           let labels: Record<string, string>
           let annotations: Record<string, string>
           try {
-            labels = toLabels(mode === 'json' ? this.getNodeParameter('labelsJson', i) : pairs(this.getNodeParameter('labels', i, {})), 'Labels')
+            labels = toLabels(
+              mode === 'json' ? this.getNodeParameter('labelsJson', i) : pairs(this.getNodeParameter('labels', i, {})),
+              'Labels',
+            )
           } catch (error) {
             throw itemError(this, i, 'Labels', (error as Error).message.replace(/^Labels:? ?/, ''))
           }
           try {
-            annotations = Object.fromEntries(Object.entries(pairs(this.getNodeParameter('annotations', i, {}))).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]))
+            annotations = Object.fromEntries(
+              Object.entries(pairs(this.getNodeParameter('annotations', i, {}))).map(([k, v]) => [
+                k,
+                typeof v === 'string' ? v : JSON.stringify(v),
+              ]),
+            )
           } catch (error) {
             throw itemError(this, i, 'Annotations', (error as Error).message)
           }
           const extra = this.getNodeParameter('additionalFields', i, {}) as IDataObject
-          const body: IDataObject = { title, severity: this.getNodeParameter('severity', i), status: this.getNodeParameter('status', i), labels, annotations }
+          const body: IDataObject = {
+            title,
+            severity: this.getNodeParameter('severity', i),
+            status: this.getNodeParameter('status', i),
+            labels,
+            annotations,
+          }
           if (extra.fingerprint) body.fingerprint = String(extra.fingerprint).trim()
           if (extra.value !== undefined && extra.value !== '') {
             const value = toNumber(extra.value)
             if (value === undefined) throw itemError(this, i, 'Value', `must be a number, got "${String(extra.value)}"`)
             body.value = value
           }
-          const res = await request<{ change: string; alert: IDataObject | null }>(this, 'POST', '/api/v1/alerts', { body, itemIndex: i })
+          const res = await request<{ change: string; alert: IDataObject | null }>(this, 'POST', '/api/v1/alerts', {
+            body,
+            itemIndex: i,
+          })
           return { change: res.change, ...(res.alert ?? {}) }
         }
         case 'acknowledge':
@@ -285,14 +411,34 @@ export class HomeostatAlert implements INodeType {
         case 'get':
           return request(this, 'GET', await idPath(), { itemIndex: i })
         case 'mute':
-          return request(this, 'POST', `${await idPath()}/mute`, { body: { duration: duration(), ...(comment() ? { comment: comment() } : {}) }, itemIndex: i })
+          return request(this, 'POST', `${await idPath()}/mute`, {
+            body: { duration: duration(), ...(comment() ? { comment: comment() } : {}) },
+            itemIndex: i,
+          })
         case 'createSilence': {
-          const list = ((this.getNodeParameter('matchers', i, {}) as IDataObject).matcher ?? []) as Array<{ label: string; op: string; value: string }>
+          const list = ((this.getNodeParameter('matchers', i, {}) as IDataObject).matcher ?? []) as Array<{
+            label: string
+            op: string
+            value: string
+          }>
           if (!list.length) throw itemError(this, i, 'Matchers', 'add at least one matcher')
           list.forEach((m, n) => {
-            if (!LABEL_NAME.test(m.label)) throw itemError(this, i, `Matchers[${n}].Label`, `"${m.label}" is not a label name (letters, digits and _ only)`)
+            if (!LABEL_NAME.test(m.label))
+              throw itemError(
+                this,
+                i,
+                `Matchers[${n}].Label`,
+                `"${m.label}" is not a label name (letters, digits and _ only)`,
+              )
           })
-          return request(this, 'POST', '/api/v1/silences', { body: { matchers: list.map((m) => ({ label: m.label, op: m.op, value: String(m.value ?? '') })), duration: duration(), ...(comment() ? { comment: comment() } : {}) }, itemIndex: i })
+          return request(this, 'POST', '/api/v1/silences', {
+            body: {
+              matchers: list.map((m) => ({ label: m.label, op: m.op, value: String(m.value ?? '') })),
+              duration: duration(),
+              ...(comment() ? { comment: comment() } : {}),
+            },
+            itemIndex: i,
+          })
         }
         case 'getMany': {
           const filters = this.getNodeParameter('filters', i, {}) as IDataObject

@@ -1,4 +1,12 @@
-import type { IDataObject, IExecuteFunctions, ILoadOptionsFunctions, INodeExecutionData, INodePropertyOptions, INodeType, INodeTypeDescription } from 'n8n-workflow'
+import type {
+  IDataObject,
+  IExecuteFunctions,
+  ILoadOptionsFunctions,
+  INodeExecutionData,
+  INodePropertyOptions,
+  INodeType,
+  INodeTypeDescription,
+} from 'n8n-workflow'
 import { NodeConnectionTypes } from 'n8n-workflow'
 import { eachItem, itemError } from '../shared/items'
 import { request } from '../shared/transport'
@@ -39,7 +47,8 @@ export class HomeostatHeal implements INodeType {
     group: ['transform'],
     version: 1,
     subtitle: '={{$parameter["operation"]}}',
-    description: 'Run and decide healing actions, read the active target of a model route, and report call outcomes to circuit breakers',
+    description:
+      'Run and decide healing actions, read the active target of a model route, and report call outcomes to circuit breakers',
     defaults: { name: 'Homeostat Heal' },
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
@@ -52,12 +61,42 @@ export class HomeostatHeal implements INodeType {
         type: 'options',
         noDataExpression: true,
         options: [
-          { name: 'Approve', value: 'approve', description: 'Approve an action waiting for approval: it runs at once', action: 'Approve a healing action' },
-          { name: 'Get Action', value: 'getAction', description: 'Get a healing action with its timeline', action: 'Get a healing action' },
-          { name: 'Get Route', value: 'getRoute', description: 'Get the active target (model, host) of a model route', action: 'Get the active target of a model route' },
-          { name: 'Reject', value: 'reject', description: 'Reject an action waiting for approval', action: 'Reject a healing action' },
-          { name: 'Report Result', value: 'reportResult', description: "Report a call's success or failure to a circuit breaker", action: 'Report a result to a circuit breaker' },
-          { name: 'Run Action', value: 'runAction', description: 'Run a healing action (type, target, params), or dry-run it', action: 'Run a healing action' },
+          {
+            name: 'Approve',
+            value: 'approve',
+            description: 'Approve an action waiting for approval: it runs at once',
+            action: 'Approve a healing action',
+          },
+          {
+            name: 'Get Action',
+            value: 'getAction',
+            description: 'Get a healing action with its timeline',
+            action: 'Get a healing action',
+          },
+          {
+            name: 'Get Route',
+            value: 'getRoute',
+            description: 'Get the active target (model, host) of a model route',
+            action: 'Get the active target of a model route',
+          },
+          {
+            name: 'Reject',
+            value: 'reject',
+            description: 'Reject an action waiting for approval',
+            action: 'Reject a healing action',
+          },
+          {
+            name: 'Report Result',
+            value: 'reportResult',
+            description: "Report a call's success or failure to a circuit breaker",
+            action: 'Report a result to a circuit breaker',
+          },
+          {
+            name: 'Run Action',
+            value: 'runAction',
+            description: 'Run a healing action (type, target, params), or dry-run it',
+            action: 'Run a healing action',
+          },
         ],
         default: 'getRoute',
       },
@@ -69,7 +108,8 @@ export class HomeostatHeal implements INodeType {
         typeOptions: { loadOptionsMethod: 'getActionTypes' },
         required: true,
         default: '',
-        description: 'What the action does. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
+        description:
+          'What the action does. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
         displayOptions: { show: { operation: ['runAction'] } },
       },
       {
@@ -79,7 +119,8 @@ export class HomeostatHeal implements INodeType {
         required: true,
         default: '',
         placeholder: 'chat',
-        description: 'What the action acts on: a model route name (model_failover), an n8n instance (n8n), a command name (service_restart), a service name (webhook)',
+        description:
+          'What the action acts on: a model route name (model_failover), an n8n instance (n8n), a command name (service_restart), a service name (webhook)',
         displayOptions: { show: { operation: ['runAction'] } },
       },
       {
@@ -87,10 +128,18 @@ export class HomeostatHeal implements INodeType {
         name: 'params',
         type: 'json',
         default: '{}',
-        description: 'The parameters of the action type, as a JSON object (GET /api/v1/healing/action-types shows each schema)',
+        description:
+          'The parameters of the action type, as a JSON object (GET /api/v1/healing/action-types shows each schema)',
         displayOptions: { show: { operation: ['runAction'] } },
       },
-      { displayName: 'Dry Run', name: 'dryRun', type: 'boolean', default: false, description: 'Whether to only check and record what would be done, changing nothing', displayOptions: { show: { operation: ['runAction'] } } },
+      {
+        displayName: 'Dry Run',
+        name: 'dryRun',
+        type: 'boolean',
+        default: false,
+        description: 'Whether to only check and record what would be done, changing nothing',
+        displayOptions: { show: { operation: ['runAction'] } },
+      },
       {
         displayName: 'Additional Fields',
         name: 'additionalFields',
@@ -99,10 +148,34 @@ export class HomeostatHeal implements INodeType {
         default: {},
         displayOptions: { show: { operation: ['runAction'] } },
         options: [
-          { displayName: 'Idempotency Key', name: 'idempotencyKey', type: 'string', default: '', description: 'A retried run with the same key returns the same action instead of a second one' },
-          { displayName: 'Priority', name: 'priority', type: 'number', default: 0, description: 'Higher runs first (-1000 to 1000)' },
-          { displayName: 'Reason', name: 'reason', type: 'string', default: '', description: 'Why it is run; shown in the action history' },
-          { displayName: 'Requires Approval', name: 'requiresApproval', type: 'boolean', default: false, description: 'Whether the action waits for an operator to approve it before it runs' },
+          {
+            displayName: 'Idempotency Key',
+            name: 'idempotencyKey',
+            type: 'string',
+            default: '',
+            description: 'A retried run with the same key returns the same action instead of a second one',
+          },
+          {
+            displayName: 'Priority',
+            name: 'priority',
+            type: 'number',
+            default: 0,
+            description: 'Higher runs first (-1000 to 1000)',
+          },
+          {
+            displayName: 'Reason',
+            name: 'reason',
+            type: 'string',
+            default: '',
+            description: 'Why it is run; shown in the action history',
+          },
+          {
+            displayName: 'Requires Approval',
+            name: 'requiresApproval',
+            type: 'boolean',
+            default: false,
+            description: 'Whether the action waits for an operator to approve it before it runs',
+          },
         ],
       },
       // Get Action, Approve, Reject
@@ -115,9 +188,25 @@ export class HomeostatHeal implements INodeType {
         description: 'The ID of the healing action (from Run Action)',
         displayOptions: { show: { operation: ['getAction', 'approve', 'reject'] } },
       },
-      { displayName: 'Reason', name: 'rejectReason', type: 'string', default: '', description: 'Why it is rejected; kept with the action', displayOptions: { show: { operation: ['reject'] } } },
+      {
+        displayName: 'Reason',
+        name: 'rejectReason',
+        type: 'string',
+        default: '',
+        description: 'Why it is rejected; kept with the action',
+        displayOptions: { show: { operation: ['reject'] } },
+      },
       // Get Route
-      { displayName: 'Route Name', name: 'route', type: 'string', required: true, default: '', placeholder: 'chat', description: 'The name of the model route', displayOptions: { show: { operation: ['getRoute'] } } },
+      {
+        displayName: 'Route Name',
+        name: 'route',
+        type: 'string',
+        required: true,
+        default: '',
+        placeholder: 'chat',
+        description: 'The name of the model route',
+        displayOptions: { show: { operation: ['getRoute'] } },
+      },
       // Report Result
       {
         displayName: 'Breaker Key',
@@ -126,7 +215,8 @@ export class HomeostatHeal implements INodeType {
         required: true,
         default: '',
         placeholder: "={{ $('Get Route').item.json.breakerKey }}",
-        description: 'The circuit breaker to report to, as kind:name (e.g. model:http://host:11434/llama3 — Get Route gives the active target\'s key, component:api)',
+        description:
+          "The circuit breaker to report to, as kind:name (e.g. model:http://host:11434/llama3 — Get Route gives the active target's key, component:api)",
         displayOptions: { show: { operation: ['reportResult'] } },
       },
       {
@@ -141,7 +231,15 @@ export class HomeostatHeal implements INodeType {
         description: 'Whether the call succeeded. With an expression: success/failure or true/false.',
         displayOptions: { show: { operation: ['reportResult'] } },
       },
-      { displayName: 'Error', name: 'error', type: 'string', default: '', description: 'What went wrong, sent with a failure only (kept as the breaker\'s last error; at most 1000 characters)', displayOptions: { show: { operation: ['reportResult'] } } },
+      {
+        displayName: 'Error',
+        name: 'error',
+        type: 'string',
+        default: '',
+        description:
+          "What went wrong, sent with a failure only (kept as the breaker's last error; at most 1000 characters)",
+        displayOptions: { show: { operation: ['reportResult'] } },
+      },
     ],
   }
 
@@ -150,7 +248,11 @@ export class HomeostatHeal implements INodeType {
     loadOptions: {
       async getActionTypes(this: ILoadOptionsFunctions): Promise<INodePropertyOptions[]> {
         const res = await request<{ items: ActionType[] }>(this, 'GET', '/api/v1/healing/action-types')
-        return res.items.map((t) => ({ name: t.type, value: t.type, description: [t.describe, t.target ? `Target: ${t.target}` : ''].filter(Boolean).join('. ') }))
+        return res.items.map((t) => ({
+          name: t.type,
+          value: t.type,
+          description: [t.describe, t.target ? `Target: ${t.target}` : ''].filter(Boolean).join('. '),
+        }))
       },
     },
   }
@@ -171,12 +273,15 @@ export class HomeostatHeal implements INodeType {
           }
           const extra = this.getNodeParameter('additionalFields', i, {}) as IDataObject
           const body: IDataObject = { type, target, params, dryRun: this.getNodeParameter('dryRun', i, false) === true }
-          if (extra.idempotencyKey !== undefined && String(extra.idempotencyKey).trim() !== '') body.idempotencyKey = String(extra.idempotencyKey).trim()
-          if (extra.reason !== undefined && String(extra.reason).trim() !== '') body.reason = String(extra.reason).trim()
+          if (extra.idempotencyKey !== undefined && String(extra.idempotencyKey).trim() !== '')
+            body.idempotencyKey = String(extra.idempotencyKey).trim()
+          if (extra.reason !== undefined && String(extra.reason).trim() !== '')
+            body.reason = String(extra.reason).trim()
           if (extra.requiresApproval === true) body.requiresApproval = true
           if (extra.priority !== undefined && extra.priority !== '' && extra.priority !== 0) {
             const priority = toNumber(extra.priority)
-            if (priority === undefined || !Number.isInteger(priority)) throw itemError(this, i, 'Priority', `must be a whole number, got ${show(extra.priority)}`)
+            if (priority === undefined || !Number.isInteger(priority))
+              throw itemError(this, i, 'Priority', `must be a whole number, got ${show(extra.priority)}`)
             body.priority = priority
           }
           return request(this, 'POST', '/api/v1/healing/actions', { body, itemIndex: i })
@@ -192,8 +297,16 @@ export class HomeostatHeal implements INodeType {
         }
         case 'getRoute': {
           const name = text(this, i, 'route', 'Route Name')
-          if (!ROUTE_NAME.test(name)) throw itemError(this, i, 'Route Name', `"${name}" is not a route name: 1–100 letters, digits, . _ -, starting with a letter or digit`)
-          const r = await request<RouteAnswer>(this, 'GET', `/api/v1/model-routes/${encodeURIComponent(name)}`, { itemIndex: i })
+          if (!ROUTE_NAME.test(name))
+            throw itemError(
+              this,
+              i,
+              'Route Name',
+              `"${name}" is not a route name: 1–100 letters, digits, . _ -, starting with a letter or digit`,
+            )
+          const r = await request<RouteAnswer>(this, 'GET', `/api/v1/model-routes/${encodeURIComponent(name)}`, {
+            itemIndex: i,
+          })
           if (!r.active) throw itemError(this, i, 'Route Name', `route "${name}" has no active target`)
           return {
             route: r.name,
@@ -211,17 +324,39 @@ export class HomeostatHeal implements INodeType {
         }
         case 'reportResult': {
           const key = text(this, i, 'breakerKey', 'Breaker Key')
-          if (!BREAKER_KEY.test(key)) throw itemError(this, i, 'Breaker Key', `"${key}" must be <kind>:<name> (e.g. model:http://host:11434/llama3, component:api), 3–300 characters: letters, digits and . _ : / @ + ~ = , [ ] -`)
+          if (!BREAKER_KEY.test(key))
+            throw itemError(
+              this,
+              i,
+              'Breaker Key',
+              `"${key}" must be <kind>:<name> (e.g. model:http://host:11434/llama3, component:api), 3–300 characters: letters, digits and . _ : / @ + ~ = , [ ] -`,
+            )
           const raw = this.getNodeParameter('result', i) as unknown
-          const ok = raw === true || raw === 'success' || raw === 'true' ? true : raw === false || raw === 'failure' || raw === 'false' ? false : undefined
-          if (ok === undefined) throw itemError(this, i, 'Result', `must be success or failure (or true/false), got ${show(raw)}`)
+          const ok =
+            raw === true || raw === 'success' || raw === 'true'
+              ? true
+              : raw === false || raw === 'failure' || raw === 'false'
+                ? false
+                : undefined
+          if (ok === undefined)
+            throw itemError(this, i, 'Result', `must be success or failure (or true/false), got ${show(raw)}`)
           const body: IDataObject = { status: ok ? 'success' : 'failure' }
           if (!ok) {
             const error = this.getNodeParameter('error', i, '') as unknown
-            const message = typeof error === 'string' ? error.trim() : error === undefined || error === null ? '' : JSON.stringify(error)
+            const message =
+              typeof error === 'string'
+                ? error.trim()
+                : error === undefined || error === null
+                  ? ''
+                  : JSON.stringify(error)
             if (message) body.error = message.length > MAX_ERROR ? `${message.slice(0, MAX_ERROR - 1)}…` : message
           }
-          const res = await request<IDataObject>(this, 'POST', `/api/v1/healing/breakers/${encodeURIComponent(key)}/report`, { body, itemIndex: i })
+          const res = await request<IDataObject>(
+            this,
+            'POST',
+            `/api/v1/healing/breakers/${encodeURIComponent(key)}/report`,
+            { body, itemIndex: i },
+          )
           return { reported: body.status, ...res }
         }
         default:

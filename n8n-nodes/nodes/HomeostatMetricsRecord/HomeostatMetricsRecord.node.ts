@@ -6,7 +6,10 @@ import { request, type Query } from '../shared/transport'
 import { durationMs, metricNameProblem, pairs, show, toLabels, toNumber, toTimestamp } from '../shared/values'
 import { credentialTest } from '../shared/credential-test'
 
-const aggregations = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'].map((a) => ({ name: a, value: a }))
+const aggregations = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'].map((a) => ({
+  name: a,
+  value: a,
+}))
 
 const labelPairs = (displayName: string, name: string, show: string[], description: string) => ({
   displayName,
@@ -51,8 +54,18 @@ export class HomeostatMetricsRecord implements INodeType {
         noDataExpression: true,
         options: [
           { name: 'Query', value: 'query', description: 'Read a metric over a time range', action: 'Query a metric' },
-          { name: 'Record', value: 'record', description: 'Record one point per input item, sent in batches', action: 'Record metric points' },
-          { name: 'Trends', value: 'trends', description: 'Change, slope and forecast of a metric over a window', action: 'Get the trends of a metric' },
+          {
+            name: 'Record',
+            value: 'record',
+            description: 'Record one point per input item, sent in batches',
+            action: 'Record metric points',
+          },
+          {
+            name: 'Trends',
+            value: 'trends',
+            description: 'Change, slope and forecast of a metric over a window',
+            action: 'Get the trends of a metric',
+          },
         ],
         default: 'record',
       },
@@ -89,7 +102,8 @@ export class HomeostatMetricsRecord implements INodeType {
             type: 'string',
             default: '',
             placeholder: '={{ $json.finishedAt }}',
-            description: 'When the value was measured: RFC 3339 text or epoch milliseconds. Empty: the time the node ran.',
+            description:
+              'When the value was measured: RFC 3339 text or epoch milliseconds. Empty: the time the node ran.',
           },
           {
             displayName: 'Batch Size',
@@ -145,9 +159,29 @@ export class HomeostatMetricsRecord implements INodeType {
         default: {},
         displayOptions: { show: { operation: ['query', 'trends'] } },
         options: [
-          { displayName: 'Step', name: 'step', type: 'string', default: '', placeholder: '5m', description: 'Bucket size, e.g. 1m, 5m, 1h. Empty: chosen by the server.' },
-          { displayName: 'Group By', name: 'by', type: 'string', default: '', placeholder: 'agent,model', description: 'Label names separated by commas' },
-          { displayName: 'Threshold', name: 'threshold', type: 'number', default: 0, description: 'Trends only: when the trend line crosses this value' },
+          {
+            displayName: 'Step',
+            name: 'step',
+            type: 'string',
+            default: '',
+            placeholder: '5m',
+            description: 'Bucket size, e.g. 1m, 5m, 1h. Empty: chosen by the server.',
+          },
+          {
+            displayName: 'Group By',
+            name: 'by',
+            type: 'string',
+            default: '',
+            placeholder: 'agent,model',
+            description: 'Label names separated by commas',
+          },
+          {
+            displayName: 'Threshold',
+            name: 'threshold',
+            type: 'number',
+            default: 0,
+            description: 'Trends only: when the trend line crosses this value',
+          },
         ],
       },
     ],
@@ -164,21 +198,47 @@ export class HomeostatMetricsRecord implements INodeType {
       if (problem) throw itemError(this, i, 'Metric Name', problem)
       const options = this.getNodeParameter('queryOptions', i, {}) as IDataObject
       const match = toLabels(pairs(this.getNodeParameter('match', i, {})), 'Label Filters')
-      const query: Query = { name, agg: this.getNodeParameter('agg', i) as string, step: (options.step as string) || undefined, by: (options.by as string) || undefined }
+      const query: Query = {
+        name,
+        agg: this.getNodeParameter('agg', i) as string,
+        step: (options.step as string) || undefined,
+        by: (options.by as string) || undefined,
+      }
       for (const [k, v] of Object.entries(match)) query[`match[${k}]`] = v
       if (operation === 'query') {
         const range = durationMs(this.getNodeParameter('range', i) as string)
         if (!range) throw itemError(this, i, 'Range', 'must be a duration like 15m, 6h or 7d')
         const to = Date.now()
-        const res = await request<{ series: Array<{ labels: IDataObject; values: [string, number | null][] }> } & IDataObject>(this, 'GET', '/api/v1/metrics/query', { query: { ...query, from: to - range, to }, itemIndex: i })
-        if (this.getNodeParameter('output', i) === 'points') return res.series.flatMap((s) => s.values.map(([time, value]) => ({ name, labels: s.labels, time, value })))
-        return res.series.map((s) => ({ name, agg: res.agg, step: res.step, from: res.from, to: res.to, labels: s.labels, values: s.values.map(([time, value]) => ({ time, value })) }))
+        const res = await request<
+          { series: Array<{ labels: IDataObject; values: [string, number | null][] }> } & IDataObject
+        >(this, 'GET', '/api/v1/metrics/query', { query: { ...query, from: to - range, to }, itemIndex: i })
+        if (this.getNodeParameter('output', i) === 'points')
+          return res.series.flatMap((s) => s.values.map(([time, value]) => ({ name, labels: s.labels, time, value })))
+        return res.series.map((s) => ({
+          name,
+          agg: res.agg,
+          step: res.step,
+          from: res.from,
+          to: res.to,
+          labels: s.labels,
+          values: s.values.map(([time, value]) => ({ time, value })),
+        }))
       }
       const window = (this.getNodeParameter('window', i) as string).trim()
       if (!durationMs(window)) throw itemError(this, i, 'Window', 'must be a duration like 1h or 1d')
       if (options.threshold !== undefined) query.threshold = String(options.threshold)
-      const res = await request<{ series: IDataObject[] } & IDataObject>(this, 'GET', '/api/v1/metrics/trends', { query: { ...query, window }, itemIndex: i })
-      return res.series.map((s) => ({ name, agg: res.agg, window: res.window, current: res.current, previous: res.previous, ...s }))
+      const res = await request<{ series: IDataObject[] } & IDataObject>(this, 'GET', '/api/v1/metrics/trends', {
+        query: { ...query, window },
+        itemIndex: i,
+      })
+      return res.series.map((s) => ({
+        name,
+        agg: res.agg,
+        window: res.window,
+        current: res.current,
+        previous: res.previous,
+        ...s,
+      }))
     })
   }
 }
@@ -208,7 +268,13 @@ async function record(this: IExecuteFunctions): Promise<INodeExecutionData[][]> 
       const options = this.getNodeParameter('recordOptions', i, {}) as IDataObject
       if (i === 0 && options.batchSize !== undefined) batchSize = Number(options.batchSize)
       const ts = toTimestamp(options.timestamp)
-      if (ts === 'invalid') throw itemError(this, i, 'Timestamp', `must be RFC 3339 text or epoch milliseconds, got ${show(options.timestamp)}`)
+      if (ts === 'invalid')
+        throw itemError(
+          this,
+          i,
+          'Timestamp',
+          `must be RFC 3339 text or epoch milliseconds, got ${show(options.timestamp)}`,
+        )
       pending.push({ itemIndex: i, point: { name, value, labels, ts: ts ?? ranAt } })
     } catch (error) {
       if (!continueOnFail) throw asNodeError(this, error, i)
@@ -219,7 +285,17 @@ async function record(this: IExecuteFunctions): Promise<INodeExecutionData[][]> 
   for (const { itemIndex, point } of pending) {
     const outcome = outcomes.get(itemIndex)
     if (outcome && !outcome.ok) results[itemIndex] = errorItem(outcome.error, itemIndex)
-    else results[itemIndex] = { json: { recorded: true, name: point.name, value: point.value, labels: point.labels, ts: new Date(point.ts).toISOString() }, pairedItem: { item: itemIndex } }
+    else
+      results[itemIndex] = {
+        json: {
+          recorded: true,
+          name: point.name,
+          value: point.value,
+          labels: point.labels,
+          ts: new Date(point.ts).toISOString(),
+        },
+        pairedItem: { item: itemIndex },
+      }
   }
   return [results.filter((r): r is INodeExecutionData => r !== undefined)]
 }

@@ -1,5 +1,12 @@
 import { createHmac, timingSafeEqual } from 'crypto'
-import type { IDataObject, IHookFunctions, INodeType, INodeTypeDescription, IWebhookFunctions, IWebhookResponseData } from 'n8n-workflow'
+import type {
+  IDataObject,
+  IHookFunctions,
+  INodeType,
+  INodeTypeDescription,
+  IWebhookFunctions,
+  IWebhookResponseData,
+} from 'n8n-workflow'
 import { NodeConnectionTypes, NodeOperationError } from 'n8n-workflow'
 import { request, send, serverError, apiError } from '../shared/transport'
 import { credentialTest } from '../shared/credential-test'
@@ -9,12 +16,18 @@ export const SIGNATURE_TOLERANCE_S = 300
 const SEVERITY_RANK: Record<string, number> = { info: 0, warning: 1, error: 2, critical: 3 }
 
 /** Checks `X-Homeostat-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`; returns why it fails, or undefined. */
-export function signatureProblem(secret: string, header: string | undefined, body: string, nowS: number): string | undefined {
+export function signatureProblem(
+  secret: string,
+  header: string | undefined,
+  body: string,
+  nowS: number,
+): string | undefined {
   if (!header) return 'no X-Homeostat-Signature header'
   const parts = Object.fromEntries(header.split(',').map((p) => p.trim().split('=', 2) as [string, string]))
   const t = Number(parts.t)
   if (!parts.t || !Number.isInteger(t)) return 'the signature has no timestamp'
-  if (Math.abs(nowS - t) > SIGNATURE_TOLERANCE_S) return `the signature timestamp is more than ${SIGNATURE_TOLERANCE_S} s away from now`
+  if (Math.abs(nowS - t) > SIGNATURE_TOLERANCE_S)
+    return `the signature timestamp is more than ${SIGNATURE_TOLERANCE_S} s away from now`
   const expected = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'))
   const given = Buffer.from(parts.v1 ?? '')
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'the signature does not match'
@@ -99,7 +112,8 @@ export class HomeostatTrigger implements INodeType {
         const data = this.getWorkflowStaticData('node')
         if (data.subscriptionId) {
           const res = await send(this, 'DELETE', `/api/v1/webhooks/${encodeURIComponent(String(data.subscriptionId))}`)
-          if (res.statusCode >= 400 && res.statusCode !== 404) throw apiError(this, serverError(res.statusCode, res.body))
+          if (res.statusCode >= 400 && res.statusCode !== 404)
+            throw apiError(this, serverError(res.statusCode, res.body))
         }
         delete data.subscriptionId
         delete data.secret
@@ -114,7 +128,14 @@ export class HomeostatTrigger implements INodeType {
     const raw = (req as unknown as { rawBody?: Buffer }).rawBody
     const body = raw ? raw.toString('utf8') : JSON.stringify(this.getBodyData())
     const header = this.getHeaderData() as IDataObject
-    const problem = secret ? signatureProblem(secret, header['x-homeostat-signature'] as string | undefined, body, Math.floor(Date.now() / 1000)) : 'this trigger has no signing secret (deactivate and activate the workflow)'
+    const problem = secret
+      ? signatureProblem(
+          secret,
+          header['x-homeostat-signature'] as string | undefined,
+          body,
+          Math.floor(Date.now() / 1000),
+        )
+      : 'this trigger has no signing secret (deactivate and activate the workflow)'
     if (problem) {
       const res = this.getResponseObject()
       res.status(401).json({ error: { code: 'bad_signature', message: `Refused: ${problem}` } })
@@ -124,14 +145,24 @@ export class HomeostatTrigger implements INodeType {
     const events = this.getNodeParameter('events', []) as string[]
     const minSeverity = this.getNodeParameter('minSeverity', '') as string
     const event = String(delivery.event ?? '')
-    const alerts = ((delivery.alerts as IDataObject[] | undefined) ?? (delivery.alert ? [delivery.alert as IDataObject] : [])).filter(
-      (a) => !minSeverity || (SEVERITY_RANK[String(a.severity)] ?? 0) >= (SEVERITY_RANK[minSeverity] ?? 0),
-    )
+    const alerts = (
+      (delivery.alerts as IDataObject[] | undefined) ?? (delivery.alert ? [delivery.alert as IDataObject] : [])
+    ).filter((a) => !minSeverity || (SEVERITY_RANK[String(a.severity)] ?? 0) >= (SEVERITY_RANK[minSeverity] ?? 0))
     // A test event, or an event this trigger does not listen to: answer 200, start nothing.
     if (!events.includes(event) || !alerts.length) return { webhookResponse: { received: true, started: false } }
     return {
       webhookResponse: { received: true, started: true },
-      workflowData: [alerts.map((alert) => ({ json: { event, deliveryId: delivery.id ?? null, sentAt: delivery.sentAt ?? null, groupKey: delivery.groupKey ?? null, ...alert } }))],
+      workflowData: [
+        alerts.map((alert) => ({
+          json: {
+            event,
+            deliveryId: delivery.id ?? null,
+            sentAt: delivery.sentAt ?? null,
+            groupKey: delivery.groupKey ?? null,
+            ...alert,
+          },
+        })),
+      ],
     }
   }
 }

@@ -10,7 +10,12 @@
  * `helpers.request` (request-promise options, run through axios): no httpRequest, no authentication
  * from the credential type, so the Bearer header is set here.
  */
-import type { ICredentialDataDecryptedObject, ICredentialsDecrypted, ICredentialTestFunctions, INodeCredentialTestResult } from 'n8n-workflow'
+import type {
+  ICredentialDataDecryptedObject,
+  ICredentialsDecrypted,
+  ICredentialTestFunctions,
+  INodeCredentialTestResult,
+} from 'n8n-workflow'
 import { serverError } from './transport'
 
 /** The name nodes give in `testedBy`, and the key of the function in `methods.credentialTest`. */
@@ -27,13 +32,19 @@ export function unreachableReason(fault: unknown): string {
   const f = (fault ?? {}) as Fault
   const code = f.code ?? f.cause?.code
   const message = f.cause?.message ?? f.message ?? ''
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(message)) return `no answer within ${CREDENTIAL_TEST_TIMEOUT_MS / 1000} s (${message || code})`
+  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT' || /timeout/i.test(message))
+    return `no answer within ${CREDENTIAL_TEST_TIMEOUT_MS / 1000} s (${message || code})`
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `the host name does not resolve (${message || code})`
   if (code === 'ECONNREFUSED') return `connection refused (${message || code})`
   return [code && !message.includes(code) ? code : '', message].filter(Boolean).join(' ') || 'no answer'
 }
 
-const isHomeostatError = (body: unknown) => !!body && typeof body === 'object' && 'error' in body && !!(body as { error: unknown }).error && typeof (body as { error: unknown }).error === 'object'
+const isHomeostatError = (body: unknown) =>
+  !!body &&
+  typeof body === 'object' &&
+  'error' in body &&
+  !!(body as { error: unknown }).error &&
+  typeof (body as { error: unknown }).error === 'object'
 
 /** What a whoami answer means for the user. */
 export function judgeWhoami(base: string, res: Answer): INodeCredentialTestResult {
@@ -50,12 +61,19 @@ export function judgeWhoami(base: string, res: Answer): INodeCredentialTestResul
   }
   if (statusCode === 404 || (statusCode >= 200 && statusCode < 300)) return error(noApi)
   const text = typeof body === 'string' ? body.replace(/\s+/g, ' ').trim().slice(0, 200) : ''
-  return error(`${base} answered HTTP ${statusCode} to /api/v1/whoami, not with a Homeostat error${text ? `: ${text}` : ''}`)
+  return error(
+    `${base} answered HTTP ${statusCode} to /api/v1/whoami, not with a Homeostat error${text ? `: ${text}` : ''}`,
+  )
 }
 
-export async function homeostatApiTest(this: ICredentialTestFunctions, credential: ICredentialsDecrypted<ICredentialDataDecryptedObject>): Promise<INodeCredentialTestResult> {
+export async function homeostatApiTest(
+  this: ICredentialTestFunctions,
+  credential: ICredentialsDecrypted<ICredentialDataDecryptedObject>,
+): Promise<INodeCredentialTestResult> {
   const data = credential.data ?? {}
-  const base = String(data.baseUrl ?? '').trim().replace(/\/+$/, '')
+  const base = String(data.baseUrl ?? '')
+    .trim()
+    .replace(/\/+$/, '')
   const apiKey = String(data.apiKey ?? '').trim()
   if (!/^https?:\/\/[^/\s]+/i.test(base)) return error(`Base URL "${base}" is not an http:// or https:// address`)
   if (!apiKey) return error('API Key is empty')

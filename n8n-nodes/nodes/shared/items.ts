@@ -16,7 +16,11 @@ export function errorItem(error: unknown, itemIndex: number): INodeExecutionData
 }
 
 /** The error as n8n's own type, knowing which item it is about. */
-export function asNodeError(ctx: IExecuteFunctions, error: unknown, itemIndex: number): NodeApiError | NodeOperationError {
+export function asNodeError(
+  ctx: IExecuteFunctions,
+  error: unknown,
+  itemIndex: number,
+): NodeApiError | NodeOperationError {
   if (error instanceof NodeApiError || error instanceof NodeOperationError) {
     if (error.context.itemIndex === undefined) error.context.itemIndex = itemIndex
     return error
@@ -25,7 +29,10 @@ export function asNodeError(ctx: IExecuteFunctions, error: unknown, itemIndex: n
 }
 
 /** Runs `fn` for each item; with Continue On Fail a failing item becomes an error item, else it throws. */
-export async function eachItem(ctx: IExecuteFunctions, fn: (itemIndex: number) => Promise<IDataObject | IDataObject[]>): Promise<INodeExecutionData[][]> {
+export async function eachItem(
+  ctx: IExecuteFunctions,
+  fn: (itemIndex: number) => Promise<IDataObject | IDataObject[]>,
+): Promise<INodeExecutionData[][]> {
   const items = ctx.getInputData()
   const out: INodeExecutionData[] = []
   for (let i = 0; i < items.length; i++) {

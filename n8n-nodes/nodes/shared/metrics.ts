@@ -13,7 +13,8 @@ export type Point = { name: string; value: number; labels: Record<string, string
 export type Pending = { itemIndex: number; point: Point }
 export type Outcome = { ok: true } | { ok: false; error: Error }
 
-const chunks = <T>(list: T[], size: number) => Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size))
+const chunks = <T>(list: T[], size: number) =>
+  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size))
 
 /** Which positions of the batch the server named, e.g. `points.3.value` → 3. */
 function namedPositions(e: ServerError): Map<number, string[]> {
@@ -32,7 +33,11 @@ function namedPositions(e: ServerError): Map<number, string[]> {
  * Sends every pending point; returns an outcome per item index and the number of requests made.
  * Without `continueOnFail`, the first failure throws (naming the item when the server named it).
  */
-export async function recordPoints(ctx: Context, pending: Pending[], options: { batchSize: number; continueOnFail: boolean }) {
+export async function recordPoints(
+  ctx: Context,
+  pending: Pending[],
+  options: { batchSize: number; continueOnFail: boolean },
+) {
   const outcomes = new Map<number, Outcome>()
   let requests = 0
   const size = Math.max(1, Math.min(MAX_BATCH, Math.floor(options.batchSize) || MAX_BATCH))
@@ -42,9 +47,17 @@ export async function recordPoints(ctx: Context, pending: Pending[], options: { 
       requests++
       let res: { statusCode: number; body: unknown }
       try {
-        res = await send(ctx, 'POST', '/api/v1/metrics', { body: { points: batch.map((p) => p.point as unknown as IDataObject) }, itemIndex: batch[0]!.itemIndex })
+        res = await send(ctx, 'POST', '/api/v1/metrics', {
+          body: { points: batch.map((p) => p.point as unknown as IDataObject) },
+          itemIndex: batch[0]!.itemIndex,
+        })
       } catch (error) {
-        const failure = error instanceof NodeApiError ? error : new NodeApiError(ctx.getNode(), { message: String((error as Error).message) } as JsonObject, { itemIndex: batch[0]!.itemIndex })
+        const failure =
+          error instanceof NodeApiError
+            ? error
+            : new NodeApiError(ctx.getNode(), { message: String((error as Error).message) } as JsonObject, {
+                itemIndex: batch[0]!.itemIndex,
+              })
         if (!options.continueOnFail) throw failure
         for (const p of batch) outcomes.set(p.itemIndex, { ok: false, error: failure })
         break
@@ -59,7 +72,14 @@ export async function recordPoints(ctx: Context, pending: Pending[], options: { 
         const [first] = [...named.keys()].sort((a, b) => a - b)
         if (first !== undefined && batch[first]) {
           const itemIndex = batch[first].itemIndex
-          throw apiError(ctx, { ...e, message: `item ${itemIndex} was refused (${named.get(first)!.join('; ')}); nothing in its batch of ${batch.length} was written` }, itemIndex)
+          throw apiError(
+            ctx,
+            {
+              ...e,
+              message: `item ${itemIndex} was refused (${named.get(first)!.join('; ')}); nothing in its batch of ${batch.length} was written`,
+            },
+            itemIndex,
+          )
         }
         throw apiError(ctx, e, batch[0]!.itemIndex)
       }
@@ -70,7 +90,15 @@ export async function recordPoints(ctx: Context, pending: Pending[], options: { 
       }
       for (const [pos, problems] of named) {
         const p = batch[pos]
-        if (p) outcomes.set(p.itemIndex, { ok: false, error: apiError(ctx, { ...e, message: `item ${p.itemIndex} was refused (${problems.join('; ')})`, details: [] }, p.itemIndex) })
+        if (p)
+          outcomes.set(p.itemIndex, {
+            ok: false,
+            error: apiError(
+              ctx,
+              { ...e, message: `item ${p.itemIndex} was refused (${problems.join('; ')})`, details: [] },
+              p.itemIndex,
+            ),
+          })
       }
       batch = batch.filter((_, pos) => !named.has(pos))
     }

@@ -4,7 +4,16 @@
  * 502/503/504, and Homeostat's error body (`{"error":{"code","message","details"}}`) turned into a
  * NodeApiError carrying the server's message and status.
  */
-import type { IDataObject, IExecuteFunctions, IHookFunctions, IHttpRequestMethods, IHttpRequestOptions, ILoadOptionsFunctions, IWebhookFunctions, JsonObject } from 'n8n-workflow'
+import type {
+  IDataObject,
+  IExecuteFunctions,
+  IHookFunctions,
+  IHttpRequestMethods,
+  IHttpRequestOptions,
+  ILoadOptionsFunctions,
+  IWebhookFunctions,
+  JsonObject,
+} from 'n8n-workflow'
 import { NodeApiError, sleep } from 'n8n-workflow'
 
 export const CREDENTIALS = 'homeostatApi'
@@ -23,7 +32,9 @@ type FullResponse = { statusCode: number; body: unknown }
 
 export async function baseUrl(ctx: Context): Promise<string> {
   const credentials = await ctx.getCredentials(CREDENTIALS)
-  return String(credentials.baseUrl ?? '').trim().replace(/\/+$/, '')
+  return String(credentials.baseUrl ?? '')
+    .trim()
+    .replace(/\/+$/, '')
 }
 
 export function queryString(query: Query = {}): string {
@@ -38,8 +49,17 @@ export function serverError(statusCode: number, body: unknown): ServerError {
   const error = body && typeof body === 'object' && 'error' in body ? (body as { error: unknown }).error : undefined
   if (error && typeof error === 'object') {
     const e = error as { code?: unknown; message?: unknown; details?: unknown }
-    const details = Array.isArray(e.details) ? e.details.filter((d): d is Detail => !!d && typeof d === 'object' && 'field' in d).map((d) => ({ field: String(d.field), message: String(d.message) })) : []
-    return { statusCode, code: typeof e.code === 'string' ? e.code : undefined, message: String(e.message ?? `HTTP ${statusCode}`), details }
+    const details = Array.isArray(e.details)
+      ? e.details
+          .filter((d): d is Detail => !!d && typeof d === 'object' && 'field' in d)
+          .map((d) => ({ field: String(d.field), message: String(d.message) }))
+      : []
+    return {
+      statusCode,
+      code: typeof e.code === 'string' ? e.code : undefined,
+      message: String(e.message ?? `HTTP ${statusCode}`),
+      details,
+    }
   }
   const text = typeof body === 'string' ? body.slice(0, 300) : ''
   return { statusCode, message: `HTTP ${statusCode}${text ? `: ${text}` : ''}`, details: [] }
@@ -60,7 +80,12 @@ export function apiError(ctx: Context, e: ServerError, itemIndex?: number, prefi
 }
 
 const causeOf = (error: unknown): string => {
-  const e = error as { cause?: { code?: string; message?: string }; code?: string; message?: string; description?: string }
+  const e = error as {
+    cause?: { code?: string; message?: string }
+    code?: string
+    message?: string
+    description?: string
+  }
   return [e.cause?.code ?? e.code, e.description ?? e.cause?.message ?? e.message].filter(Boolean).join(' ')
 }
 
@@ -68,7 +93,12 @@ const causeOf = (error: unknown): string => {
  * One request; the answer's status and parsed body. Transport failures and 502/503/504 are tried
  * once more after a second; a second failure throws a NodeApiError saying the server is down.
  */
-export async function send(ctx: Context, method: IHttpRequestMethods, path: string, options: RequestOptions = {}): Promise<FullResponse> {
+export async function send(
+  ctx: Context,
+  method: IHttpRequestMethods,
+  path: string,
+  options: RequestOptions = {},
+): Promise<FullResponse> {
   const base = await baseUrl(ctx)
   const request: IHttpRequestOptions = {
     method,
@@ -82,7 +112,9 @@ export async function send(ctx: Context, method: IHttpRequestMethods, path: stri
   let last = ''
   for (let attempt = 1; attempt <= 2; attempt++) {
     try {
-      const res = (await ctx.helpers.httpRequestWithAuthentication.call(ctx, CREDENTIALS, { ...request })) as FullResponse
+      const res = (await ctx.helpers.httpRequestWithAuthentication.call(ctx, CREDENTIALS, {
+        ...request,
+      })) as FullResponse
       if (!RETRY_STATUS.has(res.statusCode)) return res
       last = serverError(res.statusCode, res.body).message
     } catch (error) {
@@ -98,19 +130,33 @@ export async function send(ctx: Context, method: IHttpRequestMethods, path: stri
 }
 
 /** A request whose 4xx/5xx answer throws the server's message. */
-export async function request<T = IDataObject>(ctx: Context, method: IHttpRequestMethods, path: string, options: RequestOptions = {}): Promise<T> {
+export async function request<T = IDataObject>(
+  ctx: Context,
+  method: IHttpRequestMethods,
+  path: string,
+  options: RequestOptions = {},
+): Promise<T> {
   const res = await send(ctx, method, path, options)
   if (res.statusCode >= 400) throw apiError(ctx, serverError(res.statusCode, res.body), options.itemIndex)
   return res.body as T
 }
 
 /** Follows `next` cursors until `limit` items (or all when limit is undefined). */
-export async function paginate(ctx: Context, path: string, query: Query, limit: number | undefined, itemIndex?: number): Promise<IDataObject[]> {
+export async function paginate(
+  ctx: Context,
+  path: string,
+  query: Query,
+  limit: number | undefined,
+  itemIndex?: number,
+): Promise<IDataObject[]> {
   const out: IDataObject[] = []
   let cursor: string | undefined
   do {
     const pageSize = Math.min(500, limit === undefined ? 500 : limit - out.length)
-    const page = await request<{ items: IDataObject[]; next?: string | null }>(ctx, 'GET', path, { query: { ...query, limit: pageSize, cursor }, itemIndex })
+    const page = await request<{ items: IDataObject[]; next?: string | null }>(ctx, 'GET', path, {
+      query: { ...query, limit: pageSize, cursor },
+      itemIndex,
+    })
     out.push(...page.items)
     cursor = page.next ?? undefined
   } while (cursor && (limit === undefined || out.length < limit))

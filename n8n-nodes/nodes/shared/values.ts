@@ -7,10 +7,15 @@ export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 export const MAX_LABELS = 32
 
 /** A suggestion for a name with spaces, dashes or dots: `llm latency-ms` → `llm_latency_ms`. */
-export const suggestName = (name: string) => name.trim().replace(/[^a-zA-Z0-9_:]+/g, '_').replace(/^([0-9])/, '_$1')
+export const suggestName = (name: string) =>
+  name
+    .trim()
+    .replace(/[^a-zA-Z0-9_:]+/g, '_')
+    .replace(/^([0-9])/, '_$1')
 
 export function metricNameProblem(name: unknown): string | undefined {
-  if (typeof name !== 'string' || name.trim() === '') return 'is empty: give a metric name such as agent_run_duration_seconds'
+  if (typeof name !== 'string' || name.trim() === '')
+    return 'is empty: give a metric name such as agent_run_duration_seconds'
   if (name.length > 200) return 'is longer than 200 characters'
   if (!METRIC_NAME.test(name)) {
     const hint = suggestName(name)
@@ -20,7 +25,8 @@ export function metricNameProblem(name: unknown): string | undefined {
 }
 
 export function labelNameProblem(name: string): string | undefined {
-  if (!LABEL_NAME.test(name)) return `label name "${name}" may hold only letters, digits and _ and must not start with a digit${LABEL_NAME.test(suggestName(name).replace(/:/g, '_')) ? ` (e.g. "${suggestName(name).replace(/:/g, '_')}")` : ''}`
+  if (!LABEL_NAME.test(name))
+    return `label name "${name}" may hold only letters, digits and _ and must not start with a digit${LABEL_NAME.test(suggestName(name).replace(/:/g, '_')) ? ` (e.g. "${suggestName(name).replace(/:/g, '_')}")` : ''}`
   if (name.startsWith('__')) return `label name "${name}" starts with __, which is reserved`
   return undefined
 }
@@ -28,7 +34,12 @@ export function labelNameProblem(name: string): string | undefined {
 /** A finite number from a number or a numeric string (`"12.5"`, `" 3 "`); anything else is undefined. */
 export function toNumber(value: unknown): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined
-  if (typeof value === 'string' && value.trim() !== '' && /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(value.trim())) return Number(value.trim())
+  if (
+    typeof value === 'string' &&
+    value.trim() !== '' &&
+    /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(value.trim())
+  )
+    return Number(value.trim())
   return undefined
 }
 
@@ -51,7 +62,8 @@ export function toTimestamp(value: unknown): number | undefined | 'invalid' {
   }
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'invalid' : value.getTime()
   // Luxon DateTime (what {{ $now }} gives)
-  if (typeof value === 'object' && typeof (value as { toMillis?: unknown }).toMillis === 'function') return (value as { toMillis: () => number }).toMillis()
+  if (typeof value === 'object' && typeof (value as { toMillis?: unknown }).toMillis === 'function')
+    return (value as { toMillis: () => number }).toMillis()
   return 'invalid'
 }
 
@@ -91,7 +103,8 @@ export function toLabels(input: unknown, what = 'labels'): Record<string, string
     if (obj === undefined) throw new Error(`${what} is not valid JSON: give an object like {"agent": "planner"}`)
   }
   if (obj === undefined || obj === null) return {}
-  if (typeof obj !== 'object' || Array.isArray(obj)) throw new Error(`${what} must be an object of names to values, got ${show(obj)}`)
+  if (typeof obj !== 'object' || Array.isArray(obj))
+    throw new Error(`${what} must be an object of names to values, got ${show(obj)}`)
   const out: Record<string, string> = {}
   for (const [k, v] of Object.entries(obj as IDataObject)) {
     const problem = labelNameProblem(k)
@@ -106,7 +119,8 @@ export function toLabels(input: unknown, what = 'labels'): Record<string, string
 
 /** `{ pair: [{ name, value }] }` (a fixedCollection) as an object. */
 export function pairs(collection: unknown, key = 'pair'): Record<string, unknown> {
-  const list = (collection as Record<string, Array<{ name?: string; value?: unknown }> | undefined> | undefined)?.[key] ?? []
+  const list =
+    (collection as Record<string, Array<{ name?: string; value?: unknown }> | undefined> | undefined)?.[key] ?? []
   const out: Record<string, unknown> = {}
   for (const p of list) if (p.name !== undefined && p.name !== '') out[p.name] = p.value
   return out

@@ -16,7 +16,17 @@ import { join } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeModelHost, type FakeModelHost } from '../../helpers/fake-model-host.ts'
-import { cliKey, delay, freePort, killAll, ROOT, run, startServer, until, type RunningServer } from '../../helpers/server.ts'
+import {
+  cliKey,
+  delay,
+  freePort,
+  killAll,
+  ROOT,
+  run,
+  startServer,
+  until,
+  type RunningServer,
+} from '../../helpers/server.ts'
 
 const HERE = join(ROOT, 'tests/e2e/n8n')
 const PACKAGE = join(ROOT, 'n8n-nodes')
@@ -25,7 +35,10 @@ const BAD_CREDENTIAL_ID = 'homeostatBadKey1'
 
 type Item = { json: Record<string, unknown>; pairedItem?: { item: number } }
 type NodeRun = { executionTime: number; data?: { main: Item[][] }; error?: { message: string } }
-type RunJson = { status: string; data: { resultData: { error?: { message: string }; runData: Record<string, NodeRun[]> } } }
+type RunJson = {
+  status: string
+  data: { resultData: { error?: { message: string }; runData: Record<string, NodeRun[]> } }
+}
 
 let cache: string
 let work: string
@@ -44,17 +57,30 @@ const n8nBin = () => [join(cache, 'node_modules/node/bin/node'), join(cache, 'no
 async function n8n(args: string[], timeoutMs = 120_000) {
   const [node, bin] = n8nBin()
   const r = await run(node, [bin, ...args], n8nEnv, timeoutMs)
-  if (r.code !== 0) throw new Error(`n8n ${args.join(' ')} exited ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
+  if (r.code !== 0)
+    throw new Error(`n8n ${args.join(' ')} exited ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
   return r
 }
 /** The last run of a workflow as n8n saved it in its database (run data is stored with `flatted`). */
 async function savedRun(workflowId: string): Promise<RunJson & { mode: string; id: number }> {
   const n8nDb = createClient({ url: `file:${join(work, 'user/.n8n/database.sqlite')}` })
   try {
-    const [row] = (await n8nDb.execute({ sql: 'select e.id, e.status, e.mode, d.data from execution_entity e join execution_data d on d.executionId = e.id where e.workflowId = ? and e.finished = 1 order by e.id desc limit 1', args: [workflowId] })).rows
+    const [row] = (
+      await n8nDb.execute({
+        sql: 'select e.id, e.status, e.mode, d.data from execution_entity e join execution_data d on d.executionId = e.id where e.workflowId = ? and e.finished = 1 order by e.id desc limit 1',
+        args: [workflowId],
+      })
+    ).rows
     if (!row) throw new Error(`n8n saved no finished run of ${workflowId}`)
-    const flatted = createRequire(join(cache, 'node_modules/n8n/package.json'))('flatted') as { parse: (s: string) => RunJson['data'] }
-    return { id: Number(row.id), status: String(row.status), mode: String(row.mode), data: flatted.parse(String(row.data)) }
+    const flatted = createRequire(join(cache, 'node_modules/n8n/package.json'))('flatted') as {
+      parse: (s: string) => RunJson['data']
+    }
+    return {
+      id: Number(row.id),
+      status: String(row.status),
+      mode: String(row.mode),
+      data: flatted.parse(String(row.data)),
+    }
   } finally {
     n8nDb.close()
   }
@@ -78,10 +104,14 @@ async function execute(id: string, timeoutMs?: number): Promise<RunJson> {
   return saved
 }
 const items = (runJson: RunJson, node: string) => runJson.data.resultData.runData[node]?.[0]?.data?.main[0] ?? []
-const count = async (sql: string, args: (string | number)[] = []) => Number((await homeostatDb.execute({ sql, args })).rows[0]![0])
+const count = async (sql: string, args: (string | number)[] = []) =>
+  Number((await homeostatDb.execute({ sql, args })).rows[0]![0])
 /** Points stored for a metric: moved into `points` or still in the write inbox (a point is one series + ms). */
 const pointsOf = (name: string) =>
-  count('select count(*) from (select series_id, ts from points union select series_id, ts from points_inbox) p join series s on s.id = p.series_id where s.name = ?', [name])
+  count(
+    'select count(*) from (select series_id, ts from points union select series_id, ts from points_inbox) p join series s on s.id = p.series_id where s.name = ?',
+    [name],
+  )
 /** POST /api/v1/metrics requests Homeostat has answered, from its own Prometheus counter. */
 async function ingestRequests() {
   const res = await server.fetch('/metrics', { headers: { Authorization: `Bearer ${apiKey}` } })
@@ -89,13 +119,21 @@ async function ingestRequests() {
   const text = await res.text()
   return text
     .split('\n')
-    .filter((l) => l.startsWith('http_requests_total{') && l.includes('method="POST"') && l.includes('route="/api/v1/metrics"'))
+    .filter(
+      (l) =>
+        l.startsWith('http_requests_total{') && l.includes('method="POST"') && l.includes('route="/api/v1/metrics"'),
+    )
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
 }
 
 beforeAll(async () => {
   // 1. n8n and Node 22, once per machine (a few minutes the first time, instant after).
-  const install = await run('bash', [join(HERE, 'install-n8n.sh')], { N8N_CACHE_DIR: process.env.N8N_CACHE_DIR ?? '' }, 15 * 60_000)
+  const install = await run(
+    'bash',
+    [join(HERE, 'install-n8n.sh')],
+    { N8N_CACHE_DIR: process.env.N8N_CACHE_DIR ?? '' },
+    15 * 60_000,
+  )
   if (install.code !== 0) throw new Error(`install-n8n.sh failed\n${install.stderr.slice(-4000)}`)
   cache = install.stdout.trim().split('\n').pop()!
 
@@ -109,8 +147,11 @@ beforeAll(async () => {
   mkdirSync(join(work, 'custom'))
   const untar = await run('tar', ['-xzf', tarball, '-C', join(work, 'custom')], {})
   expect(untar.code).toBe(0)
-  const packed = JSON.parse(readFileSync(join(work, 'custom/package/package.json'), 'utf8')) as { n8n: { nodes: string[]; credentials: string[] } }
-  for (const file of [...packed.n8n.nodes, ...packed.n8n.credentials]) expect(readdirSync(join(work, 'custom/package', file, '..'))).toContain(file.split('/').pop())
+  const packed = JSON.parse(readFileSync(join(work, 'custom/package/package.json'), 'utf8')) as {
+    n8n: { nodes: string[]; credentials: string[] }
+  }
+  for (const file of [...packed.n8n.nodes, ...packed.n8n.credentials])
+    expect(readdirSync(join(work, 'custom/package', file, '..'))).toContain(file.split('/').pop())
 
   // 3. Homeostat, and n8n pointed at it.
   server = await startServer()
@@ -135,8 +176,18 @@ beforeAll(async () => {
   writeFileSync(
     join(work, 'credentials.json'),
     JSON.stringify([
-      { id: CREDENTIAL_ID, name: 'Homeostat account', type: 'homeostatApi', data: { baseUrl: server.url, apiKey: key } },
-      { id: BAD_CREDENTIAL_ID, name: 'Homeostat (wrong key)', type: 'homeostatApi', data: { baseUrl: server.url, apiKey: 'hs_not_a_real_key' } },
+      {
+        id: CREDENTIAL_ID,
+        name: 'Homeostat account',
+        type: 'homeostatApi',
+        data: { baseUrl: server.url, apiKey: key },
+      },
+      {
+        id: BAD_CREDENTIAL_ID,
+        name: 'Homeostat (wrong key)',
+        type: 'homeostatApi',
+        data: { baseUrl: server.url, apiKey: 'hs_not_a_real_key' },
+      },
     ]),
   )
   await n8n(['import:credentials', `--input=${join(work, 'credentials.json')}`])
@@ -158,7 +209,7 @@ afterAll(async () => {
 })
 
 describe('n8n-nodes-homeostat in n8n 1.123', () => {
-  it('(a) records metrics from a Code node\'s items', async () => {
+  it("(a) records metrics from a Code node's items", async () => {
     const result = await execute('hsRecordMetrics1')
     expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
     const out = items(result, 'Record duration')
@@ -176,9 +227,20 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     const [resolved] = items(result, 'Resolve alert')
     expect(fired!.json).toMatchObject({ change: 'created', status: 'firing', severity: 'critical' })
     expect(resolved!.json).toMatchObject({ change: 'resolved', id: fired!.json.id, status: 'resolved' })
-    const res = await server.fetch(`/api/v1/alerts/${fired!.json.id as string}`, { headers: { Authorization: `Bearer ${await cliKey(server, 'viewer', 'viewer')}` } })
-    const alert = (await res.json()) as { status: string; labels: Record<string, string>; annotations: Record<string, string>; events: { type: string }[] }
-    expect(alert).toMatchObject({ status: 'resolved', labels: { pipeline: 'rag-ingest', env: 'e2e' }, annotations: { summary: 'The loader threw on document 42' } })
+    const res = await server.fetch(`/api/v1/alerts/${fired!.json.id as string}`, {
+      headers: { Authorization: `Bearer ${await cliKey(server, 'viewer', 'viewer')}` },
+    })
+    const alert = (await res.json()) as {
+      status: string
+      labels: Record<string, string>
+      annotations: Record<string, string>
+      events: { type: string }[]
+    }
+    expect(alert).toMatchObject({
+      status: 'resolved',
+      labels: { pipeline: 'rag-ingest', env: 'e2e' },
+      annotations: { summary: 'The loader threw on document 42' },
+    })
     expect(alert.events.map((e) => e.type)).toEqual(expect.arrayContaining(['created', 'resolved']))
   })
 
@@ -187,13 +249,14 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
     const failed = items(result, 'Record with wrong key')
     expect(failed).toHaveLength(3)
-    for (const item of failed) expect(item.json).toMatchObject({ error: expect.stringMatching(/^Homeostat: .*\[HTTP 401\]$/), httpCode: '401' })
+    for (const item of failed)
+      expect(item.json).toMatchObject({ error: expect.stringMatching(/^Homeostat: .*\[HTTP 401\]$/), httpCode: '401' })
     expect(items(result, 'Record that it went on').map((i) => i.json.recorded)).toEqual([true, true, true])
     expect(await pointsOf('n8n_continue_on_fail_errors')).toBe(3)
     expect(await pointsOf('agent_run_duration_seconds')).toBe(30) // nothing from the wrong key
   })
 
-  it('(e) calls an LLM through the route\'s active target, reports failures, and the route fails over', async () => {
+  it("(e) calls an LLM through the route's active target, reports failures, and the route fails over", async () => {
     const primary = await startFakeModelHost({ models: ['llama3:8b'], mode: 'error' })
     const backup = await startFakeModelHost({ models: ['mistral:7b'] })
     hosts.push(primary, backup)
@@ -204,40 +267,90 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
       return (await res.json()) as Record<string, any>
     }
     // No probePath: only the outcomes n8n reports move the breaker.
-    const route = await post('/api/v1/model-routes', { name: 'llm-chat', targets: [{ model: 'llama3:8b', host: primary.url }, { model: 'mistral:7b', host: backup.url }], probePath: '' })
+    const route = await post('/api/v1/model-routes', {
+      name: 'llm-chat',
+      targets: [
+        { model: 'llama3:8b', host: primary.url },
+        { model: 'mistral:7b', host: backup.url },
+      ],
+      probePath: '',
+    })
     const primaryKey = route.targets[0].breaker.key as string
-    await post('/api/v1/healing/rules', { name: 'fail over llm-chat', trigger: { type: 'breaker', keyPattern: '^model:' }, actionType: 'model_failover', target: 'llm-chat', cooldownMs: 0, maxPerHour: 100 })
+    await post('/api/v1/healing/rules', {
+      name: 'fail over llm-chat',
+      trigger: { type: 'breaker', keyPattern: '^model:' },
+      actionType: 'model_failover',
+      target: 'llm-chat',
+      cooldownMs: 0,
+      maxPerHour: 100,
+    })
 
     const result = await execute('hsHealFailover01')
     expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
-    expect(items(result, 'Get route')[0]!.json).toMatchObject({ route: 'llm-chat', model: 'llama3:8b', host: primary.url, index: 0, breakerKey: primaryKey })
+    expect(items(result, 'Get route')[0]!.json).toMatchObject({
+      route: 'llm-chat',
+      model: 'llama3:8b',
+      host: primary.url,
+      index: 0,
+      breakerKey: primaryKey,
+    })
     const calls = items(result, 'Call the model')
     expect(calls).toHaveLength(5)
     for (const call of calls) expect(call.json.error).toBeTruthy()
     expect(primary.counts.failed).toBe(5)
     const reports = items(result, 'Report result')
-    expect(reports.map((r) => [r.json.reported, r.pairedItem?.item])).toEqual([0, 1, 2, 3, 4].map((n) => ['failure', n]))
+    expect(reports.map((r) => [r.json.reported, r.pairedItem?.item])).toEqual(
+      [0, 1, 2, 3, 4].map((n) => ['failure', n]),
+    )
     expect(reports.map((r) => r.json.state)).toEqual(['CLOSED', 'CLOSED', 'OPEN', 'OPEN', 'OPEN'])
     expect(reports[2]!.json.transition).toEqual({ from: 'CLOSED', to: 'OPEN' })
 
     // Homeostat: the breaker is open, and the healing rule moved the route to the backup.
-    const get = async (path: string) => (await (await server.fetch(path, { headers: operator })).json()) as Record<string, any>
-    const moved = await until('the route failed over', async () => {
-      const r = await get('/api/v1/model-routes/llm-chat')
-      return r.activeIndex === 1 ? r : undefined
-    }, 30_000, 200)
-    expect(moved).toMatchObject({ active: { model: 'mistral:7b', host: backup.url }, targets: [{ breaker: { state: 'OPEN' }, healthy: false }, { healthy: true }] })
+    const get = async (path: string) =>
+      (await (await server.fetch(path, { headers: operator })).json()) as Record<string, any>
+    const moved = await until(
+      'the route failed over',
+      async () => {
+        const r = await get('/api/v1/model-routes/llm-chat')
+        return r.activeIndex === 1 ? r : undefined
+      },
+      30_000,
+      200,
+    )
+    expect(moved).toMatchObject({
+      active: { model: 'mistral:7b', host: backup.url },
+      targets: [{ breaker: { state: 'OPEN' }, healthy: false }, { healthy: true }],
+    })
     const breaker = await get(`/api/v1/healing/breakers/${encodeURIComponent(primaryKey)}`)
     // Reports made while it is OPEN (4th and 5th) do not enter the window.
-    expect(breaker).toMatchObject({ state: 'OPEN', openCount: 1, window: { calls: 3, failures: 3 }, events: [{ from: 'CLOSED', to: 'OPEN' }] })
+    expect(breaker).toMatchObject({
+      state: 'OPEN',
+      openCount: 1,
+      window: { calls: 3, failures: 3 },
+      events: [{ from: 'CLOSED', to: 'OPEN' }],
+    })
     const callError = (calls[2]!.json.error as { message?: string }).message || 'the model call failed'
     expect(reports[2]!.json.lastError).toBe(callError)
     console.log(`Heal example: the HTTP Request node's error reported to the breaker: ${callError}`)
-    const actions = await until('the failover action finished', async () => {
-      const list = await get('/api/v1/healing/actions?type=model_failover&target=llm-chat')
-      return list.items.length && list.items.every((a: { status: string }) => ['SUCCESS', 'FAILED', 'SKIPPED'].includes(a.status)) ? list : undefined
-    }, 30_000, 200)
-    expect(actions.items).toEqual([expect.objectContaining({ status: 'SUCCESS', trigger: expect.objectContaining({ type: 'breaker' }), output: expect.objectContaining({ result: { from: 0, to: 1 } }) })])
+    const actions = await until(
+      'the failover action finished',
+      async () => {
+        const list = await get('/api/v1/healing/actions?type=model_failover&target=llm-chat')
+        return list.items.length &&
+          list.items.every((a: { status: string }) => ['SUCCESS', 'FAILED', 'SKIPPED'].includes(a.status))
+          ? list
+          : undefined
+      },
+      30_000,
+      200,
+    )
+    expect(actions.items).toEqual([
+      expect.objectContaining({
+        status: 'SUCCESS',
+        trigger: expect.objectContaining({ type: 'breaker' }),
+        output: expect.objectContaining({ result: { from: 0, to: 1 } }),
+      }),
+    ])
     expect(backup.counts.failed).toBe(0)
   }, 180_000)
 
@@ -262,7 +375,17 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     const port = await freePort()
     const [node, bin] = n8nBin()
     let output = ''
-    started = spawn(node, [bin, 'start'], { cwd: work, env: { ...process.env, ...n8nEnv, N8N_PORT: String(port), N8N_LISTEN_ADDRESS: '127.0.0.1', WEBHOOK_URL: `http://127.0.0.1:${port}/` }, stdio: ['ignore', 'pipe', 'pipe'] })
+    started = spawn(node, [bin, 'start'], {
+      cwd: work,
+      env: {
+        ...process.env,
+        ...n8nEnv,
+        N8N_PORT: String(port),
+        N8N_LISTEN_ADDRESS: '127.0.0.1',
+        WEBHOOK_URL: `http://127.0.0.1:${port}/`,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     started.stdout!.on('data', (d: Buffer) => (output += d.toString()))
     started.stderr!.on('data', (d: Buffer) => (output += d.toString()))
     const operator = { Authorization: `Bearer ${await cliKey(server, 'op', 'operator')}` }
@@ -271,7 +394,9 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
       'the trigger subscribed',
       async () => {
         if (started!.exitCode !== null) throw new Error(`n8n start exited\n${output}`)
-        const list = (await (await server.fetch('/api/v1/webhooks', { headers: operator })).json()) as { items: { id: string; events: string[]; url: string }[] }
+        const list = (await (await server.fetch('/api/v1/webhooks', { headers: operator })).json()) as {
+          items: { id: string; events: string[]; url: string }[]
+        }
         return list.items[0]
       },
       90_000,
@@ -281,11 +406,20 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     })
     expect(sub.events).toEqual(['fired', 'resolved'])
     expect(sub.url).toContain(`http://127.0.0.1:${port}/`)
-    await until('n8n answers', async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined), 30_000, 250)
+    await until(
+      'n8n answers',
+      async () => ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok ? true : undefined),
+      30_000,
+      250,
+    )
     n8nUrl = `http://127.0.0.1:${port}`
 
     const title = 'Vector store unreachable'
-    const fired = await server.fetch('/api/v1/alerts', { method: 'POST', headers: { ...operator, 'Content-Type': 'application/json' }, body: JSON.stringify({ title, severity: 'critical', status: 'firing', labels: { service: 'qdrant' } }) })
+    const fired = await server.fetch('/api/v1/alerts', {
+      method: 'POST',
+      headers: { ...operator, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title, severity: 'critical', status: 'firing', labels: { service: 'qdrant' } }),
+    })
     expect(fired.status).toBe(201)
     const alertId = ((await fired.json()) as { alert: { id: string } }).alert.id
 
@@ -299,44 +433,99 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
       60_000,
       250,
     ).catch(async (e: Error) => {
-      const deliveries = (await homeostatDb.execute({ sql: 'select kind, status, attempts, last_error, response from notifications where subscription_id = ?', args: [sub.id] })).rows
+      const deliveries = (
+        await homeostatDb.execute({
+          sql: 'select kind, status, attempts, last_error, response from notifications where subscription_id = ?',
+          args: [sub.id],
+        })
+      ).rows
       throw new Error(`${e.message}\ndeliveries: ${JSON.stringify(deliveries)}\n${output.slice(-4000)}`)
     })
     expect(seen).toEqual([{ alert: title, event: 'fired', severity: 'critical' }])
     // …and Homeostat's outbox recorded the delivery as sent.
-    const sent = await until('the delivery is marked sent', async () => ((await count("select count(*) from notifications where subscription_id = ? and status = 'sent'", [sub.id])) > 0 ? true : undefined), 10_000)
+    const sent = await until(
+      'the delivery is marked sent',
+      async () =>
+        (await count("select count(*) from notifications where subscription_id = ? and status = 'sent'", [sub.id])) > 0
+          ? true
+          : undefined,
+      10_000,
+    )
     expect(sent).toBe(true)
 
     // n8n's own record of the run: a successful webhook execution with the alert as its item.
     // n8n (sqlite, no pool) marks the execution finished, then writes its data in a second statement: wait for both.
-    const execution = await until('n8n saved the execution', () => savedRun('hsTriggerOnAlert').then((r) => (r.data.resultData.runData['Record alert seen']?.[0]?.data ? r : undefined)).catch(() => undefined), 30_000, 250)
+    const execution = await until(
+      'n8n saved the execution',
+      () =>
+        savedRun('hsTriggerOnAlert')
+          .then((r) => (r.data.resultData.runData['Record alert seen']?.[0]?.data ? r : undefined))
+          .catch(() => undefined),
+      30_000,
+      250,
+    )
     expect(execution).toMatchObject({ status: 'success', mode: 'webhook' })
     const runData = execution.data.resultData.runData
-    expect(runData['Homeostat Trigger']![0]!.data!.main[0]![0]!.json).toMatchObject({ event: 'fired', id: alertId, title, severity: 'critical', labels: { alertname: title, service: 'qdrant' } })
-    expect(runData['Record alert seen']![0]!.data!.main[0]![0]!.json).toMatchObject({ recorded: true, name: 'n8n_alerts_seen_total' })
+    expect(runData['Homeostat Trigger']![0]!.data!.main[0]![0]!.json).toMatchObject({
+      event: 'fired',
+      id: alertId,
+      title,
+      severity: 'critical',
+      labels: { alertname: title, service: 'qdrant' },
+    })
+    expect(runData['Record alert seen']![0]!.data!.main[0]![0]!.json).toMatchObject({
+      recorded: true,
+      name: 'n8n_alerts_seen_total',
+    })
   }, 180_000)
 
-
-  it('(f) the credential Test in n8n runs the nodes\' testedBy method for the installed package and shows Homeostat\'s message', async () => {
+  it("(f) the credential Test in n8n runs the nodes' testedBy method for the installed package and shows Homeostat's message", async () => {
     // The REST calls the editor makes: set up the owner (it takes over the imported credentials), then test.
     async function owner(url: string) {
       const headers: Record<string, string> = { 'Content-Type': 'application/json', 'browser-id': 'homeostat-e2e' }
-      const setup = await fetch(`${url}/rest/owner/setup`, { method: 'POST', headers, body: JSON.stringify({ email: 'owner@example.com', firstName: 'E2e', lastName: 'Owner', password: 'Homeostat-e2e-1' }) })
+      const setup = await fetch(`${url}/rest/owner/setup`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({
+          email: 'owner@example.com',
+          firstName: 'E2e',
+          lastName: 'Owner',
+          password: 'Homeostat-e2e-1',
+        }),
+      })
       expect(setup.status, await setup.clone().text()).toBe(200)
-      headers.Cookie = setup.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+      headers.Cookie = setup.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ')
       const test = async (id: string, data: { baseUrl: string; apiKey: string }) => {
-        const res = await fetch(`${url}/rest/credentials/test`, { method: 'POST', headers, body: JSON.stringify({ credentials: { id, name: 'Homeostat', type: 'homeostatApi', data } }) })
+        const res = await fetch(`${url}/rest/credentials/test`, {
+          method: 'POST',
+          headers,
+          body: JSON.stringify({ credentials: { id, name: 'Homeostat', type: 'homeostatApi', data } }),
+        })
         expect(res.status, await res.clone().text()).toBe(200)
         return ((await res.json()) as { data: { status: string; message: string } }).data
       }
       /** What the editor reads to show the Test button: the node types naming `testedBy` for our credential. */
       const testedBy = async (prefix: string) => {
-        const types = (await (await fetch(`${url}/types/nodes.json`, { headers })).json()) as { name: string; credentials?: { name: string; testedBy?: string }[] }[]
-        return Object.fromEntries(types.filter((t) => t.name.startsWith(prefix)).map((t) => [t.name, t.credentials?.find((c) => c.name === 'homeostatApi')?.testedBy]))
+        const types = (await (await fetch(`${url}/types/nodes.json`, { headers })).json()) as {
+          name: string
+          credentials?: { name: string; testedBy?: string }[]
+        }[]
+        return Object.fromEntries(
+          types
+            .filter((t) => t.name.startsWith(prefix))
+            .map((t) => [t.name, t.credentials?.find((c) => c.name === 'homeostatApi')?.testedBy]),
+        )
       }
       /** The editor shows the Test button when a credential has `test` or one of its `supportedNodes` names `testedBy`. */
       const supportedNodes = async () => {
-        const types = (await (await fetch(`${url}/types/credentials.json`, { headers })).json()) as { name: string; test?: unknown; supportedNodes?: string[] }[]
+        const types = (await (await fetch(`${url}/types/credentials.json`, { headers })).json()) as {
+          name: string
+          test?: unknown
+          supportedNodes?: string[]
+        }[]
         const ours = types.find((t) => t.name === 'homeostatApi')
         expect(ours).toBeDefined()
         expect(ours!.test).toBeUndefined()
@@ -350,31 +539,53 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     //    testedBy (the README says so).
     expect(n8nUrl, 'n8n start from (d)').toBeTruthy()
     const custom = await owner(n8nUrl!)
-    expect(await custom.testedBy('CUSTOM.homeostat')).toMatchObject({ 'CUSTOM.homeostatAlert': 'homeostatApiTest', 'CUSTOM.homeostatTrigger': 'homeostatApiTest' })
+    expect(await custom.testedBy('CUSTOM.homeostat')).toMatchObject({
+      'CUSTOM.homeostatAlert': 'homeostatApiTest',
+      'CUSTOM.homeostatTrigger': 'homeostatApiTest',
+    })
     expect(await custom.supportedNodes()).toBeUndefined() // so the editor shows no Test button either
-    expect(await custom.test(CREDENTIAL_ID, { baseUrl: server.url, apiKey })).toEqual({ status: 'Error', message: 'No testing function found for this credential.' })
+    expect(await custom.test(CREDENTIAL_ID, { baseUrl: server.url, apiKey })).toEqual({
+      status: 'Error',
+      message: 'No testing function found for this credential.',
+    })
 
     // 2. Installed as users install it (npm install in ~/.n8n/nodes, or the Community Nodes UI): the
     //    package in <user folder>/.n8n/nodes/node_modules, loaded by n8n's package loader.
     const user2 = join(work, 'user2')
-    cpSync(join(work, 'custom/package'), join(user2, '.n8n/nodes/node_modules/n8n-nodes-homeostat'), { recursive: true })
+    cpSync(join(work, 'custom/package'), join(user2, '.n8n/nodes/node_modules/n8n-nodes-homeostat'), {
+      recursive: true,
+    })
     // Without N8N_CUSTOM_EXTENSIONS (even an empty one makes n8n scan its working directory).
     const { N8N_CUSTOM_EXTENSIONS: _custom, ...withoutCustom } = n8nEnv
     const env2 = { ...withoutCustom, N8N_USER_FOLDER: user2 }
     const [node, bin] = n8nBin()
-    const imported = await run(node, [bin, 'import:credentials', `--input=${join(work, 'credentials.json')}`], env2, 120_000)
+    const imported = await run(
+      node,
+      [bin, 'import:credentials', `--input=${join(work, 'credentials.json')}`],
+      env2,
+      120_000,
+    )
     expect(imported.code, imported.stderr.slice(-2000)).toBe(0)
     const port = await freePort()
     let output = ''
-    second = spawn(node, [bin, 'start'], { cwd: user2, env: { ...process.env, ...env2, N8N_PORT: String(port), N8N_LISTEN_ADDRESS: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    second = spawn(node, [bin, 'start'], {
+      cwd: user2,
+      env: { ...process.env, ...env2, N8N_PORT: String(port), N8N_LISTEN_ADDRESS: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     second.stdout!.on('data', (d: Buffer) => (output += d.toString()))
     second.stderr!.on('data', (d: Buffer) => (output += d.toString()))
     const url2 = `http://127.0.0.1:${port}`
-    await until('the second n8n answers', async () => {
-      if (second!.exitCode !== null) throw new Error(`n8n start exited\n${output}`)
-      // /healthz answers before the REST routes are mounted: wait for one of those.
-      return (await fetch(`${url2}/rest/settings`).catch(() => undefined))?.ok ? true : undefined
-    }, 90_000, 500)
+    await until(
+      'the second n8n answers',
+      async () => {
+        if (second!.exitCode !== null) throw new Error(`n8n start exited\n${output}`)
+        // /healthz answers before the REST routes are mounted: wait for one of those.
+        return (await fetch(`${url2}/rest/settings`).catch(() => undefined))?.ok ? true : undefined
+      },
+      90_000,
+      500,
+    )
     const installed = await owner(url2)
     expect(await installed.testedBy('n8n-nodes-homeostat.')).toMatchObject({
       'n8n-nodes-homeostat.homeostatAlert': 'homeostatApiTest',
@@ -382,16 +593,33 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
       'n8n-nodes-homeostat.homeostatMetricsRecord': 'homeostatApiTest',
       'n8n-nodes-homeostat.homeostatTrigger': 'homeostatApiTest',
     })
-    expect(await installed.supportedNodes()).toEqual(expect.arrayContaining(['n8n-nodes-homeostat.homeostatAlert', 'n8n-nodes-homeostat.homeostatHeal', 'n8n-nodes-homeostat.homeostatMetricsRecord', 'n8n-nodes-homeostat.homeostatTrigger']))
+    expect(await installed.supportedNodes()).toEqual(
+      expect.arrayContaining([
+        'n8n-nodes-homeostat.homeostatAlert',
+        'n8n-nodes-homeostat.homeostatHeal',
+        'n8n-nodes-homeostat.homeostatMetricsRecord',
+        'n8n-nodes-homeostat.homeostatTrigger',
+      ]),
+    )
     const good = await installed.test(CREDENTIAL_ID, { baseUrl: server.url, apiKey })
     expect(good).toEqual({ status: 'OK', message: expect.stringMatching(/^Signed in as hs_\w+ \(operator\)$/) })
-    expect(await installed.test(BAD_CREDENTIAL_ID, { baseUrl: server.url, apiKey: 'hs_not_a_real_key' })).toEqual({ status: 'Error', message: 'Homeostat: API key not recognised [HTTP 401]' })
+    expect(await installed.test(BAD_CREDENTIAL_ID, { baseUrl: server.url, apiKey: 'hs_not_a_real_key' })).toEqual({
+      status: 'Error',
+      message: 'Homeostat: API key not recognised [HTTP 401]',
+    })
     // n8n's own web server is not Homeostat.
     const notHomeostat = await installed.test(CREDENTIAL_ID, { baseUrl: url2, apiKey })
     expect(notHomeostat.status).toBe('Error')
-    expect(notHomeostat.message).toMatch(new RegExp(`^(No Homeostat API at ${url2}:|${url2} answered HTTP \\d+ to /api/v1/whoami)`))
+    expect(notHomeostat.message).toMatch(
+      new RegExp(`^(No Homeostat API at ${url2}:|${url2} answered HTTP \\d+ to /api/v1/whoami)`),
+    )
     const closed = `http://127.0.0.1:${await freePort()}`
-    expect(await installed.test(CREDENTIAL_ID, { baseUrl: closed, apiKey })).toEqual({ status: 'Error', message: expect.stringMatching(new RegExp(`^Could not reach Homeostat at ${closed}: connection refused \\(.*ECONNREFUSED`)) })
+    expect(await installed.test(CREDENTIAL_ID, { baseUrl: closed, apiKey })).toEqual({
+      status: 'Error',
+      message: expect.stringMatching(
+        new RegExp(`^Could not reach Homeostat at ${closed}: connection refused \\(.*ECONNREFUSED`),
+      ),
+    })
     console.log(`credential Test in n8n (installed package): ${good.message} | ${notHomeostat.message}`)
   }, 180_000)
 })

@@ -8,9 +8,15 @@ import type { AlertReport } from '../lifecycle.ts'
 import { labelsFingerprint } from '../lifecycle.ts'
 import { Alerts, severityOf, titleOf, toMs, ToolAnnotations, ToolLabels, ToolTime, ToolUrl } from './common.ts'
 
-const text = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
+const text = (max: number) =>
+  v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
 export const AlertStatus = v.picklist(['firing', 'resolved'], 'must be firing or resolved')
-export const Fingerprint = v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(128, 'must be at most 128 characters'), v.regex(/^[\w.:-]+$/, 'may hold letters, digits and _ . : -'))
+export const Fingerprint = v.pipe(
+  v.string('must be a string'),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(128, 'must be at most 128 characters'),
+  v.regex(/^[\w.:-]+$/, 'may hold letters, digits and _ . : -'),
+)
 
 /** One alert of a webhook notification; fields the tool adds beyond these are accepted and kept out. */
 export const alertFields = {
@@ -27,7 +33,9 @@ const AmAlert = v.looseObject(alertFields)
 /** The fields of the notification around the alerts, shared with Grafana (which adds its own). */
 export const groupFields = {
   groupKey: v.optional(text(2048)),
-  truncatedAlerts: v.optional(v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0, 'must not be negative'))),
+  truncatedAlerts: v.optional(
+    v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0, 'must not be negative')),
+  ),
   status: AlertStatus,
   receiver: v.optional(text(1024)),
   groupLabels: v.optional(v.nullable(ToolLabels)),
@@ -49,7 +57,13 @@ export type AlertmanagerInput = v.InferOutput<typeof AlertmanagerWebhook>
 export type WebhookAlert = v.InferOutput<typeof AmAlert>
 
 /** A webhook alert as a lifecycle report under `source`; `extra` adds tool-specific annotations. */
-export function webhookReport(a: WebhookAlert, source: string, actor: string, extra: Record<string, string> = {}, value?: number | null): AlertReport {
+export function webhookReport(
+  a: WebhookAlert,
+  source: string,
+  actor: string,
+  extra: Record<string, string> = {},
+  value?: number | null,
+): AlertReport {
   const labels = a.labels
   const annotations: Record<string, string> = { ...(a.annotations ?? {}), ...extra }
   if (a.generatorURL) annotations.generatorURL = a.generatorURL
@@ -68,4 +82,5 @@ export function webhookReport(a: WebhookAlert, source: string, actor: string, ex
   }
 }
 
-export const alertmanagerReports = (body: AlertmanagerInput, actor: string): AlertReport[] => body.alerts.map((a) => webhookReport(a, 'alertmanager', actor))
+export const alertmanagerReports = (body: AlertmanagerInput, actor: string): AlertReport[] =>
+  body.alerts.map((a) => webhookReport(a, 'alertmanager', actor))

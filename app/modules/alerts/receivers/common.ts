@@ -11,18 +11,31 @@ import { reportAlerts } from '../lifecycle-batch.ts'
 
 export const MAX_ALERTS = 1000
 
-const bounded = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
+const bounded = (max: number) =>
+  v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
 
 /**
  * Labels as these tools send them. Grafana allows label names Prometheus would not (`team-name`),
  * so names are any text up to 200 characters; at most 64 labels.
  */
 export const ToolLabels = v.pipe(
-  v.record(v.pipe(v.string(), v.minLength(1, 'label names must not be empty'), v.maxLength(200, 'label names are at most 200 characters')), bounded(2048), 'must be an object of string labels'),
+  v.record(
+    v.pipe(
+      v.string(),
+      v.minLength(1, 'label names must not be empty'),
+      v.maxLength(200, 'label names are at most 200 characters'),
+    ),
+    bounded(2048),
+    'must be an object of string labels',
+  ),
   v.check((l) => Object.keys(l).length <= 64, 'at most 64 labels'),
 )
 export const ToolAnnotations = v.pipe(
-  v.record(v.pipe(v.string(), v.maxLength(200, 'annotation names are at most 200 characters')), bounded(16_384), 'must be an object of string annotations'),
+  v.record(
+    v.pipe(v.string(), v.maxLength(200, 'annotation names are at most 200 characters')),
+    bounded(16_384),
+    'must be an object of string annotations',
+  ),
   v.check((a) => Object.keys(a).length <= 64, 'at most 64 annotations'),
 )
 /**
@@ -49,10 +62,17 @@ const timeSlot = (s: string) => {
 }
 
 /** An RFC 3339 time; Alertmanager sends `0001-01-01T00:00:00Z` for "not set". */
-export const ToolTime = v.pipe(bounded(64), v.check((s) => s === '' || !Number.isNaN(parseTime(s)), 'must be an RFC 3339 time'))
+export const ToolTime = v.pipe(
+  bounded(64),
+  v.check((s) => s === '' || !Number.isNaN(parseTime(s)), 'must be an RFC 3339 time'),
+)
 export const ToolUrl = bounded(4096)
 export const Alerts = <T extends v.GenericSchema>(item: T) =>
-  v.pipe(v.array(item, 'must be a list of alerts'), v.minLength(1, 'must hold at least one alert'), v.maxLength(MAX_ALERTS, `at most ${MAX_ALERTS} alerts per request`))
+  v.pipe(
+    v.array(item, 'must be a list of alerts'),
+    v.minLength(1, 'must hold at least one alert'),
+    v.maxLength(MAX_ALERTS, `at most ${MAX_ALERTS} alerts per request`),
+  )
 
 /** Milliseconds, or undefined for a missing or zero time (Go's zero time is year 1). */
 export function toMs(s: string | undefined | null): number | undefined {
@@ -62,20 +82,56 @@ export function toMs(s: string | undefined | null): number | undefined {
 }
 
 const SEVERITY: Record<string, Severity> = {
-  critical: 'critical', crit: 'critical', page: 'critical', high: 'critical', p1: 'critical', emergency: 'critical', fatal: 'critical', disaster: 'critical', alert: 'critical',
-  error: 'error', err: 'error', major: 'error', p2: 'error',
-  warning: 'warning', warn: 'warning', medium: 'warning', minor: 'warning', average: 'warning', p3: 'warning',
-  info: 'info', informational: 'info', information: 'info', notice: 'info', low: 'info', none: 'info', debug: 'info', p4: 'info', p5: 'info', ok: 'info',
+  critical: 'critical',
+  crit: 'critical',
+  page: 'critical',
+  high: 'critical',
+  p1: 'critical',
+  emergency: 'critical',
+  fatal: 'critical',
+  disaster: 'critical',
+  alert: 'critical',
+  error: 'error',
+  err: 'error',
+  major: 'error',
+  p2: 'error',
+  warning: 'warning',
+  warn: 'warning',
+  medium: 'warning',
+  minor: 'warning',
+  average: 'warning',
+  p3: 'warning',
+  info: 'info',
+  informational: 'info',
+  information: 'info',
+  notice: 'info',
+  low: 'info',
+  none: 'info',
+  debug: 'info',
+  p4: 'info',
+  p5: 'info',
+  ok: 'info',
 }
 
 /** The `severity` label mapped onto ours: page/critical/high → critical, … ; anything else → warning. */
-export const severityOf = (labels: Record<string, string>, fallback: Severity = 'warning'): Severity => SEVERITY[(labels.severity ?? '').trim().toLowerCase()] ?? fallback
+export const severityOf = (labels: Record<string, string>, fallback: Severity = 'warning'): Severity =>
+  SEVERITY[(labels.severity ?? '').trim().toLowerCase()] ?? fallback
 
 /** The alert's title: `alertname`, else the summary annotation, else what the tool is. */
 export const titleOf = (labels: Record<string, string>, annotations: Record<string, string>, fallback: string) =>
   (labels.alertname || annotations.summary || annotations.title || fallback).slice(0, 500)
 
-export type ReceiverSummary = { received: number; created: number; fired: number; pending: number; repeated: number; resolved: number; unchanged: number; stale: number; ignored: number }
+export type ReceiverSummary = {
+  received: number
+  created: number
+  fired: number
+  pending: number
+  repeated: number
+  resolved: number
+  unchanged: number
+  stale: number
+  ignored: number
+}
 
 /**
  * Applies reports that were all validated first, in one transaction with `rows(summary)` (the
@@ -84,9 +140,25 @@ export type ReceiverSummary = { received: number; created: number; fired: number
  * second alert. Firing reports of an incident the sender already resolved (a retried delivery
  * arriving after the resolution) are `stale`: they never reopen it (lifecycle `staleGuard`).
  */
-export async function applyReports(lifecycle: LifecycleDeps, reports: AlertReport[], at: number, ignored = 0, rows?: (s: ReceiverSummary) => TableRow[]): Promise<ReceiverSummary> {
+export async function applyReports(
+  lifecycle: LifecycleDeps,
+  reports: AlertReport[],
+  at: number,
+  ignored = 0,
+  rows?: (s: ReceiverSummary) => TableRow[],
+): Promise<ReceiverSummary> {
   const summarise = (results: ReportResult[]) => {
-    const summary: ReceiverSummary = { received: reports.length + ignored, created: 0, fired: 0, pending: 0, repeated: 0, resolved: 0, unchanged: 0, stale: 0, ignored }
+    const summary: ReceiverSummary = {
+      received: reports.length + ignored,
+      created: 0,
+      fired: 0,
+      pending: 0,
+      repeated: 0,
+      resolved: 0,
+      unchanged: 0,
+      stale: 0,
+      ignored,
+    }
     for (const { change } of results) {
       if (change === 'none') summary.unchanged++
       else summary[change]++
@@ -95,11 +167,18 @@ export async function applyReports(lifecycle: LifecycleDeps, reports: AlertRepor
   }
   if (!reports.length) return summarise([])
   // One atomic batch for the whole delivery (grouped with concurrent ones), applied in the order sent.
-  return summarise(await reportAlerts(lifecycle, reports, at, { staleGuard: true, rows: rows && ((results) => rows(summarise(results))) }))
+  return summarise(
+    await reportAlerts(lifecycle, reports, at, {
+      staleGuard: true,
+      rows: rows && ((results) => rows(summarise(results))),
+    }),
+  )
 }
 
 /** A line for the audit log, or null when nothing changed state (repeats are not audited). */
 export function auditSummary(s: ReceiverSummary): string | null {
-  const parts = (['created', 'fired', 'pending', 'resolved'] as const).filter((k) => s[k] > 0).map((k) => `${s[k]} ${k}`)
+  const parts = (['created', 'fired', 'pending', 'resolved'] as const)
+    .filter((k) => s[k] > 0)
+    .map((k) => `${s[k]} ${k}`)
   return parts.length ? `${s.received} received: ${parts.join(', ')}` : null
 }

@@ -8,7 +8,8 @@ import type { AlertReport } from '../lifecycle.ts'
 import { alertFields, groupFields, webhookReport } from './alertmanager.ts'
 import { Alerts, ToolUrl } from './common.ts'
 
-const text = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
+const text = (max: number) =>
+  v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
 
 const GrafanaAlert = v.looseObject({
   ...alertFields,
@@ -17,7 +18,15 @@ const GrafanaAlert = v.looseObject({
   silenceURL: v.optional(ToolUrl),
   imageURL: v.optional(ToolUrl),
   valueString: v.optional(text(16_384)),
-  values: v.optional(v.nullable(v.record(v.pipe(v.string(), v.maxLength(200)), v.nullable(v.number('values must be numbers')), 'must be an object of numbers'))),
+  values: v.optional(
+    v.nullable(
+      v.record(
+        v.pipe(v.string(), v.maxLength(200)),
+        v.nullable(v.number('values must be numbers')),
+        'must be an object of numbers',
+      ),
+    ),
+  ),
 })
 
 /** Strict at the top (a legacy-alerting or foreign payload is named in the 400); extra fields per alert are accepted. */

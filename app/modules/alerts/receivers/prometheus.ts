@@ -8,11 +8,25 @@
  */
 import * as v from 'valibot'
 import { labelsFingerprint, type AlertReport } from '../lifecycle.ts'
-import { Alerts, MAX_ALERTS, parseTime, severityOf, titleOf, toMs, ToolAnnotations, ToolLabels, ToolTime, ToolUrl } from './common.ts'
+import {
+  Alerts,
+  MAX_ALERTS,
+  parseTime,
+  severityOf,
+  titleOf,
+  toMs,
+  ToolAnnotations,
+  ToolLabels,
+  ToolTime,
+  ToolUrl,
+} from './common.ts'
 
 /** One postable alert (Alertmanager's `postableAlert`): labels required, the rest optional. */
 const PostableAlert = v.looseObject({
-  labels: v.pipe(ToolLabels, v.check((l) => Object.keys(l).length > 0, 'must hold at least one label')),
+  labels: v.pipe(
+    ToolLabels,
+    v.check((l) => Object.keys(l).length > 0, 'must hold at least one label'),
+  ),
   annotations: v.optional(v.nullable(ToolAnnotations)),
   startsAt: v.optional(ToolTime),
   endsAt: v.optional(ToolTime),
@@ -30,11 +44,20 @@ function stringRecord(x: unknown, min: number, keyMax: number, valueMax: number)
   for (const k in x) {
     if (!Object.hasOwn(x, k)) return false
     const val = x[k]
-    if (++n > 64 || k.length < min || k.length > keyMax || UNSAFE_KEYS.has(k) || typeof val !== 'string' || val.length > valueMax) return false
+    if (
+      ++n > 64 ||
+      k.length < min ||
+      k.length > keyMax ||
+      UNSAFE_KEYS.has(k) ||
+      typeof val !== 'string' ||
+      val.length > valueMax
+    )
+      return false
   }
   return n > 0 || min === 0
 }
-const time = (x: unknown) => x === undefined || (typeof x === 'string' && x.length <= 64 && (x === '' || !Number.isNaN(parseTime(x))))
+const time = (x: unknown) =>
+  x === undefined || (typeof x === 'string' && x.length <= 64 && (x === '' || !Number.isNaN(parseTime(x))))
 
 /**
  * True only for a body `PostableAlerts` accepts as it is (its output is the input): the intake's
@@ -45,9 +68,11 @@ export function isPostableAlerts(body: unknown): boolean {
   if (!Array.isArray(body) || body.length < 1 || body.length > MAX_ALERTS) return false
   for (const a of body) {
     if (!isPlain(a) || !stringRecord(a.labels, 1, 200, 2048)) return false
-    if (a.annotations !== undefined && a.annotations !== null && !stringRecord(a.annotations, 0, 200, 16_384)) return false
+    if (a.annotations !== undefined && a.annotations !== null && !stringRecord(a.annotations, 0, 200, 16_384))
+      return false
     if (!time(a.startsAt) || !time(a.endsAt)) return false
-    if (a.generatorURL !== undefined && (typeof a.generatorURL !== 'string' || a.generatorURL.length > 4096)) return false
+    if (a.generatorURL !== undefined && (typeof a.generatorURL !== 'string' || a.generatorURL.length > 4096))
+      return false
   }
   return true
 }

@@ -34,29 +34,60 @@ export function receiverRoutes(deps: ModuleDeps) {
     })
   }
 
-  app.post('/api/v1/hooks/alertmanager', access('ingest'), describe('Alertmanager webhook (payload version 4): each alert by its fingerprint, firing or resolved', tags), validate('json', AlertmanagerWebhook), async (c) => {
-    const at = now()
-    return c.json(await receive(c, 'alertmanager', alertmanagerReports(c.req.valid('json'), actor(c)), at))
-  })
+  app.post(
+    '/api/v1/hooks/alertmanager',
+    access('ingest'),
+    describe('Alertmanager webhook (payload version 4): each alert by its fingerprint, firing or resolved', tags),
+    validate('json', AlertmanagerWebhook),
+    async (c) => {
+      const at = now()
+      return c.json(await receive(c, 'alertmanager', alertmanagerReports(c.req.valid('json'), actor(c)), at))
+    },
+  )
 
-  app.post('/api/v1/hooks/grafana', access('ingest'), describe('Grafana alerting webhook contact point: each alert by its fingerprint, firing or resolved', tags), validate('json', GrafanaWebhook), async (c) => {
-    const at = now()
-    return c.json(await receive(c, 'grafana', grafanaReports(c.req.valid('json'), actor(c)), at))
-  })
+  app.post(
+    '/api/v1/hooks/grafana',
+    access('ingest'),
+    describe('Grafana alerting webhook contact point: each alert by its fingerprint, firing or resolved', tags),
+    validate('json', GrafanaWebhook),
+    async (c) => {
+      const at = now()
+      return c.json(await receive(c, 'grafana', grafanaReports(c.req.valid('json'), actor(c)), at))
+    },
+  )
 
-  app.post('/api/v1/hooks/uptime-kuma', access('ingest'), describe('Uptime Kuma webhook: down → firing, up → resolved, pending → pending, maintenance and test messages ignored; ?severity= (default critical)', tags), validate('query', UptimeKumaQuery), validate('json', UptimeKumaWebhook), async (c) => {
-    const at = now()
-    const report = uptimeKumaReport(c.req.valid('json'), actor(c), c.req.valid('query').severity)
-    return c.json(await receive(c, 'uptime_kuma', report ? [report] : [], at, report ? 0 : 1))
-  })
+  app.post(
+    '/api/v1/hooks/uptime-kuma',
+    access('ingest'),
+    describe(
+      'Uptime Kuma webhook: down → firing, up → resolved, pending → pending, maintenance and test messages ignored; ?severity= (default critical)',
+      tags,
+    ),
+    validate('query', UptimeKumaQuery),
+    validate('json', UptimeKumaWebhook),
+    async (c) => {
+      const at = now()
+      const report = uptimeKumaReport(c.req.valid('json'), actor(c), c.req.valid('query').severity)
+      return c.json(await receive(c, 'uptime_kuma', report ? [report] : [], at, report ? 0 : 1))
+    },
+  )
 
   // Alertmanager answers an accepted batch with 200 and an empty body; Prometheus reads nothing more.
   // Prometheus 2.x's notifier only ever POSTs here, so no GET /api/v2/status is offered.
-  app.post('/api/v2/alerts', access('ingest'), describe('Alertmanager API v2 intake for Prometheus (alerting.alertmanagers): endsAt ≤ now → resolved, else firing', tags), validate('json', PostableAlerts, { fast: isPostableAlerts }), async (c) => {
-    const at = now()
-    await receive(c, 'prometheus', prometheusReports(c.req.valid('json'), actor(c), at), at)
-    return c.body(null, 200)
-  })
+  app.post(
+    '/api/v2/alerts',
+    access('ingest'),
+    describe(
+      'Alertmanager API v2 intake for Prometheus (alerting.alertmanagers): endsAt ≤ now → resolved, else firing',
+      tags,
+    ),
+    validate('json', PostableAlerts, { fast: isPostableAlerts }),
+    async (c) => {
+      const at = now()
+      await receive(c, 'prometheus', prometheusReports(c.req.valid('json'), actor(c), at), at)
+      return c.body(null, 200)
+    },
+  )
 
   return app
 }

@@ -15,9 +15,14 @@ import * as v from 'valibot'
 import { severities, type Severity } from '../../../../db/schema/alerts.ts'
 import type { AlertReport } from '../lifecycle.ts'
 
-const text = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
+const text = (max: number) =>
+  v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
 const optionalText = (max: number) => v.optional(v.nullable(text(max)))
-const Id = v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0, 'must not be negative'))
+const Id = v.pipe(
+  v.number('must be a number'),
+  v.integer('must be a whole number'),
+  v.minValue(0, 'must not be negative'),
+)
 
 const Heartbeat = v.looseObject({
   status: v.picklist([0, 1, 2, 3], 'must be 0 (down), 1 (up), 2 (pending) or 3 (maintenance)'),
@@ -42,7 +47,10 @@ export const UptimeKumaWebhook = v.pipe(
     msg: text(2048),
   }),
   v.forward(
-    v.check((b) => !b.heartbeat || b.monitor != null || b.heartbeat.monitorID != null, 'is missing: a heartbeat needs the monitor (or heartbeat.monitorID) it belongs to'),
+    v.check(
+      (b) => !b.heartbeat || b.monitor != null || b.heartbeat.monitorID != null,
+      'is missing: a heartbeat needs the monitor (or heartbeat.monitorID) it belongs to',
+    ),
     ['monitor'],
   ),
 )
@@ -62,7 +70,11 @@ function kumaTime(s: string | null | undefined) {
 }
 
 /** The report for this delivery, or null when it reports nothing (test message, maintenance). */
-export function uptimeKumaReport(body: UptimeKumaInput, actor: string, severity: Severity = 'critical'): AlertReport | null {
+export function uptimeKumaReport(
+  body: UptimeKumaInput,
+  actor: string,
+  severity: Severity = 'critical',
+): AlertReport | null {
   const hb = body.heartbeat
   if (!hb || hb.status === 3) return null
   const id = body.monitor?.id ?? hb.monitorID!

@@ -13,8 +13,15 @@ export function defineAction<P>(def: Omit<ActionDef<P>, 'validate'>): ActionDef<
   }
 }
 
-export const text = (max: number) => v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
-export const positiveMs = (max: number) => v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(1, 'must be at least 1'), v.maxValue(max, `must be at most ${max}`))
+export const text = (max: number) =>
+  v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
+export const positiveMs = (max: number) =>
+  v.pipe(
+    v.number('must be a number'),
+    v.integer('must be a whole number'),
+    v.minValue(1, 'must be at least 1'),
+    v.maxValue(max, `must be at most ${max}`),
+  )
 
 /** Clips text (output kept for the timeline). */
 export const clip = (s: string, n = 4000) => (s.length > n ? `${s.slice(0, n)}…[${s.length - n} more]` : s)

@@ -3,17 +3,29 @@ import { findN8nInstance } from '../n8n-instances.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, text } from './define.ts'
 
-const Id = v.pipe(v.string('must be a string'), v.regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be an id (letters, digits, _ and -)'))
+const Id = v.pipe(
+  v.string('must be a string'),
+  v.regex(/^[A-Za-z0-9_-]{1,100}$/, 'must be an id (letters, digits, _ and -)'),
+)
 const common = { timeoutMs: v.optional(positiveMs(120_000)) }
 const Params = v.variant(
   'operation',
   [
-    v.strictObject({ operation: v.literal('retry_execution'), executionId: Id, loadWorkflow: v.optional(v.boolean('must be true or false')), ...common }),
+    v.strictObject({
+      operation: v.literal('retry_execution'),
+      executionId: Id,
+      loadWorkflow: v.optional(v.boolean('must be true or false')),
+      ...common,
+    }),
     v.strictObject({ operation: v.literal('activate'), workflowId: Id, ...common }),
     v.strictObject({ operation: v.literal('deactivate'), workflowId: Id, ...common }),
     v.strictObject({
       operation: v.literal('run_webhook'),
-      webhookPath: v.pipe(text(500), v.regex(/^[A-Za-z0-9_\-/:.]+$/, 'must be a webhook path (letters, digits, _ - / : .)'), v.check((s) => !s.includes('..'), 'must not contain ..')),
+      webhookPath: v.pipe(
+        text(500),
+        v.regex(/^[A-Za-z0-9_\-/:.]+$/, 'must be a webhook path (letters, digits, _ - / : .)'),
+        v.check((s) => !s.includes('..'), 'must not contain ..'),
+      ),
       method: v.optional(v.picklist(['POST', 'GET'], 'must be POST or GET')),
       body: v.optional(v.unknown()),
       test: v.optional(v.boolean('must be true or false')),
@@ -35,7 +47,9 @@ export const n8n = defineAction<P>({
   targetIs: 'the name of an n8n instance (POST /api/v1/healing/n8n-instances)',
   paramsSchema: Params,
   async check(deps, target) {
-    return (await findN8nInstance(deps.db, target)) ? undefined : { field: 'target', message: `no n8n instance named ${target}` }
+    return (await findN8nInstance(deps.db, target))
+      ? undefined
+      : { field: 'target', message: `no n8n instance named ${target}` }
   },
   canHandle: () => true,
   async execute({ deps, params, target }) {
@@ -45,23 +59,45 @@ export const n8n = defineAction<P>({
     const api = (path: string) => `${instance.baseUrl}/api/v1${path}`
     const call =
       params.operation === 'retry_execution'
-        ? { url: api(`/executions/${params.executionId}/retry`), method: 'POST', body: JSON.stringify(params.loadWorkflow === undefined ? {} : { loadWorkflow: params.loadWorkflow }), key: true }
+        ? {
+            url: api(`/executions/${params.executionId}/retry`),
+            method: 'POST',
+            body: JSON.stringify(params.loadWorkflow === undefined ? {} : { loadWorkflow: params.loadWorkflow }),
+            key: true,
+          }
         : params.operation === 'activate' || params.operation === 'deactivate'
-          ? { url: api(`/workflows/${params.workflowId}/${params.operation}`), method: 'POST', body: undefined, key: true }
-          : { url: `${instance.baseUrl}/${params.test ? 'webhook-test' : 'webhook'}/${params.webhookPath.replace(/^\/+/, '')}`, method: params.method ?? 'POST', body: params.method === 'GET' ? undefined : JSON.stringify(params.body ?? {}), key: false }
+          ? {
+              url: api(`/workflows/${params.workflowId}/${params.operation}`),
+              method: 'POST',
+              body: undefined,
+              key: true,
+            }
+          : {
+              url: `${instance.baseUrl}/${params.test ? 'webhook-test' : 'webhook'}/${params.webhookPath.replace(/^\/+/, '')}`,
+              method: params.method ?? 'POST',
+              body: params.method === 'GET' ? undefined : JSON.stringify(params.body ?? {}),
+              key: false,
+            }
     const timeoutMs = params.timeoutMs ?? 15_000
     let res: Response
     try {
       res = await fetch(call.url, {
         method: call.method,
         body: call.body,
-        headers: { Accept: 'application/json', 'User-Agent': 'homeostat', ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...(call.key ? { 'X-N8N-API-KEY': apiKey } : {}) },
+        headers: {
+          Accept: 'application/json',
+          'User-Agent': 'homeostat',
+          ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
+          ...(call.key ? { 'X-N8N-API-KEY': apiKey } : {}),
+        },
         signal: AbortSignal.timeout(timeoutMs),
         redirect: 'manual',
       })
     } catch (error) {
       const e = error as Error
-      throw new ActionError(`n8n ${instance.name} did not answer: ${e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : e.message}`)
+      throw new ActionError(
+        `n8n ${instance.name} did not answer: ${e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : e.message}`,
+      )
     }
     const raw = await res.text().catch(() => '')
     let json: unknown = null
@@ -70,9 +106,15 @@ export const n8n = defineAction<P>({
     } catch {
       // not JSON
     }
-    const summary = json && typeof json === 'object' ? pick(json as Record<string, unknown>) : { response: clip(raw, 1000) }
+    const summary =
+      json && typeof json === 'object' ? pick(json as Record<string, unknown>) : { response: clip(raw, 1000) }
     // 4xx other than 408/429 will not get better by retrying (bad id, bad key, already running).
-    if (!res.ok) throw new ActionError(`n8n ${instance.name} answered HTTP ${res.status}${(json as { message?: string })?.message ? `: ${(json as { message: string }).message}` : ''}`, res.status >= 500 || res.status === 408 || res.status === 429, { httpStatus: res.status, ...summary })
+    if (!res.ok)
+      throw new ActionError(
+        `n8n ${instance.name} answered HTTP ${res.status}${(json as { message?: string })?.message ? `: ${(json as { message: string }).message}` : ''}`,
+        res.status >= 500 || res.status === 408 || res.status === 429,
+        { httpStatus: res.status, ...summary },
+      )
     return { operation: params.operation, httpStatus: res.status, ...summary }
   },
 })

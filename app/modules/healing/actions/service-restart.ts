@@ -7,11 +7,25 @@ import { clip, defineAction } from './define.ts'
 const MAX_OUTPUT = 16_384
 
 /** Runs argv without a shell; kills it (SIGTERM, then SIGKILL) at the timeout; keeps the ends of stdout and stderr. */
-export function runCommand(cmd: AllowedCommand): Promise<{ code: number | null; signal: string | null; timedOut: boolean; stdout: string; stderr: string; ms: number }> {
+export function runCommand(
+  cmd: AllowedCommand,
+): Promise<{
+  code: number | null
+  signal: string | null
+  timedOut: boolean
+  stdout: string
+  stderr: string
+  ms: number
+}> {
   const started = Date.now()
   return new Promise((resolve, reject) => {
     const [file, ...args] = cmd.argv
-    const child = spawn(file!, args, { shell: false, cwd: cmd.cwd || undefined, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(cmd.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(file!, args, {
+      shell: false,
+      cwd: cmd.cwd || undefined,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...(cmd.env ?? {}) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     let timedOut = false
@@ -28,7 +42,14 @@ export function runCommand(cmd: AllowedCommand): Promise<{ code: number | null; 
     })
     child.on('close', (code, signal) => {
       clearTimeout(timer)
-      resolve({ code, signal, timedOut, stdout: clip(stdout, MAX_OUTPUT), stderr: clip(stderr, MAX_OUTPUT), ms: Date.now() - started })
+      resolve({
+        code,
+        signal,
+        timedOut,
+        stdout: clip(stdout, MAX_OUTPUT),
+        stderr: clip(stderr, MAX_OUTPUT),
+        ms: Date.now() - started,
+      })
     })
   })
 }
@@ -50,7 +71,12 @@ export const serviceRestart = defineAction<Record<string, never>>({
       return { field: 'target', message: `cannot be checked: ${(error as Error).message}` }
     }
     if (!commands) return { field: 'actionType', message: 'service_restart is off (HEALING_COMMANDS_FILE is not set)' }
-    return Object.hasOwn(commands, target) ? undefined : { field: 'target', message: `${target} is not a command in the allow-list (HEALING_COMMANDS_FILE); allowed: ${Object.keys(commands).join(', ') || '(none)'}` }
+    return Object.hasOwn(commands, target)
+      ? undefined
+      : {
+          field: 'target',
+          message: `${target} is not a command in the allow-list (HEALING_COMMANDS_FILE); allowed: ${Object.keys(commands).join(', ') || '(none)'}`,
+        }
   },
   canHandle: () => true,
   async execute({ deps, target }) {
@@ -58,7 +84,15 @@ export const serviceRestart = defineAction<Record<string, never>>({
     const cmd = commands && Object.hasOwn(commands, target) ? commands[target] : undefined
     if (!cmd) throw new ActionError(`${target} is not a command in the allow-list`, false)
     const r = await runCommand(cmd)
-    const output = { command: target, exitCode: r.code, signal: r.signal, timedOut: r.timedOut, ms: r.ms, stdout: r.stdout, stderr: r.stderr }
+    const output = {
+      command: target,
+      exitCode: r.code,
+      signal: r.signal,
+      timedOut: r.timedOut,
+      ms: r.ms,
+      stdout: r.stdout,
+      stderr: r.stderr,
+    }
     if (r.timedOut) throw new ActionError(`${target} timed out after ${cmd.timeoutMs} ms and was killed`, true, output)
     if (r.code !== 0) throw new ActionError(`${target} exited with ${r.code ?? r.signal}`, true, output)
     return output

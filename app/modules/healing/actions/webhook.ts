@@ -4,14 +4,36 @@ import type { HealingDeps } from '../types.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, text } from './define.ts'
 
-const HttpUrl = v.pipe(v.string('must be a string'), v.maxLength(2000, 'must be at most 2000 characters'), v.check((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an absolute http or https URL'))
+const HttpUrl = v.pipe(
+  v.string('must be a string'),
+  v.maxLength(2000, 'must be at most 2000 characters'),
+  v.check((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an absolute http or https URL'),
+)
 
 const Params = v.strictObject({
   url: HttpUrl,
-  method: v.optional(v.picklist(['POST', 'PUT', 'PATCH', 'DELETE', 'GET'], 'must be one of POST, PUT, PATCH, DELETE, GET')),
-  headers: v.optional(v.pipe(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,100}$/, 'header names are letters, digits and -')), text(2000), 'must be an object of header names to values'), v.check((h) => Object.keys(h).length <= 20, 'at most 20 headers'))),
+  method: v.optional(
+    v.picklist(['POST', 'PUT', 'PATCH', 'DELETE', 'GET'], 'must be one of POST, PUT, PATCH, DELETE, GET'),
+  ),
+  headers: v.optional(
+    v.pipe(
+      v.record(
+        v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,100}$/, 'header names are letters, digits and -')),
+        text(2000),
+        'must be an object of header names to values',
+      ),
+      v.check((h) => Object.keys(h).length <= 20, 'at most 20 headers'),
+    ),
+  ),
   body: v.optional(v.unknown()),
-  expectStatus: v.optional(v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(100, 'must be an HTTP status'), v.maxValue(599, 'must be an HTTP status'))),
+  expectStatus: v.optional(
+    v.pipe(
+      v.number('must be a number'),
+      v.integer('must be a whole number'),
+      v.minValue(100, 'must be an HTTP status'),
+      v.maxValue(599, 'must be an HTTP status'),
+    ),
+  ),
   timeoutMs: v.optional(positiveMs(120_000)),
 })
 type P = v.InferOutput<typeof Params>
@@ -32,22 +54,50 @@ export const webhook = defineAction<P>({
   async execute({ deps, action, params, target, now }) {
     const method = params.method ?? 'POST'
     const at = now()
-    const body = method === 'GET' ? undefined : JSON.stringify(params.body ?? { event: 'healing.action', actionId: action.id, actionType: action.actionType, target, trigger: action.trigger, attempt: action.attempt, sentAt: new Date(at).toISOString() })
+    const body =
+      method === 'GET'
+        ? undefined
+        : JSON.stringify(
+            params.body ?? {
+              event: 'healing.action',
+              actionId: action.id,
+              actionType: action.actionType,
+              target,
+              trigger: action.trigger,
+              attempt: action.attempt,
+              sentAt: new Date(at).toISOString(),
+            },
+          )
     const timeoutMs = params.timeoutMs ?? 10_000
     const expect = params.expectStatus ?? 200
-    const headers: Record<string, string> = { 'User-Agent': 'homeostat', 'X-Homeostat-Event': 'healing.action', 'X-Homeostat-Action': action.id, ...(params.headers ?? {}) }
+    const headers: Record<string, string> = {
+      'User-Agent': 'homeostat',
+      'X-Homeostat-Event': 'healing.action',
+      'X-Homeostat-Action': action.id,
+      ...(params.headers ?? {}),
+    }
     if (body !== undefined) headers['Content-Type'] ??= 'application/json'
     headers['X-Homeostat-Signature'] = signature(webhookSecret(deps), body ?? '', at)
     let res: Response
     try {
-      res = await fetch(params.url, { method, body, headers, signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
+      res = await fetch(params.url, {
+        method,
+        body,
+        headers,
+        signal: AbortSignal.timeout(timeoutMs),
+        redirect: 'manual',
+      })
     } catch (error) {
       const e = error as Error
-      const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `timed out after ${timeoutMs} ms` : `${e.message}${e.cause ? `: ${String((e.cause as Error).message ?? e.cause)}` : ''}`
+      const why =
+        e.name === 'TimeoutError' || e.name === 'AbortError'
+          ? `timed out after ${timeoutMs} ms`
+          : `${e.message}${e.cause ? `: ${String((e.cause as Error).message ?? e.cause)}` : ''}`
       throw new ActionError(`request to ${new URL(params.url).host} failed: ${why}`)
     }
     const text = clip(await res.text().catch(() => ''), 2000)
-    if (res.status !== expect) throw new ActionError(`expected HTTP ${expect}, got ${res.status}`, true, { status: res.status, response: text })
+    if (res.status !== expect)
+      throw new ActionError(`expected HTTP ${expect}, got ${res.status}`, true, { status: res.status, response: text })
     return { status: res.status, response: text }
   },
 })
