@@ -5,7 +5,7 @@ import { createSealer } from './lib/crypto.ts'
 import { createLogger } from './lib/logger.ts'
 import { loadSecretKey } from './lib/secret.ts'
 import { createTelemetry } from './lib/telemetry.ts'
-import { VERSION } from './modules/system/routes.ts'
+import { VERSION } from './modules/system/index.ts'
 
 export const runtimeName = () => ('Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node')
 

@@ -4,10 +4,20 @@ import { boot } from './boot.ts'
 import { issuesToDetails } from './lib/validate.ts'
 import { randomToken } from './lib/ids.ts'
 import { AppError } from './lib/errors.ts'
-import { writeAudit } from './modules/audit/service.ts'
-import { createApiKey, keySummary, listApiKeys, revokeApiKey } from './modules/auth/keys.ts'
-import { CreateKey, Email, Password, RoleInput } from './modules/auth/schema.ts'
-import { createUser, listUsers, updateUser } from './modules/auth/users.ts'
+import { writeAudit } from './modules/audit/index.ts'
+import {
+  createApiKey,
+  keySummary,
+  listApiKeys,
+  revokeApiKey,
+  CreateKey,
+  Email,
+  Password,
+  RoleInput,
+  createUser,
+  listUsers,
+  updateUser,
+} from './modules/auth/index.ts'
 
 const usage = `Usage: npm run cli -- <command>
 

@@ -6,7 +6,7 @@ import type { Sealer } from './lib/crypto.ts'
 import type { AppError } from './lib/errors.ts'
 import type { Logger } from './lib/logger.ts'
 import type { Telemetry } from './lib/telemetry.ts'
-import type { Scheduler } from '../jobs/scheduler.ts'
+import type { Scheduler } from './lib/scheduler.ts'
 
 /** Who is calling: a signed-in user (cookie session) or an API key. */
 export type Principal = {
@@ -47,5 +47,9 @@ export const actorOf = (p: Principal | null) => (p ? `${p.kind === 'key' ? 'key'
 /** Who the request acts as, for audit rows and events. */
 export const actor = (c: Context<AppEnv>) => actorOf(c.get('principal'))
 
-/** What every module's routes get: the app's dependencies plus the pieces createApp builds once. */
-export type ModuleDeps = Deps & { keys: import('./modules/auth/keys.ts').KeyStore }
+/**
+ * What every module's routes, pages and jobs may take: the platform pieces above. A module that needs
+ * a service (the metric store, the alerts service, …) asks for it by name beside these; the
+ * composition root (app/services.ts) hands every module the same built-once services.
+ */
+export type ModuleDeps = Deps

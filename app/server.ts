@@ -1,11 +1,9 @@
 import type { Context } from 'hono'
-import { createApp } from './app.ts'
 import { boot, runtimeName } from './boot.ts'
-import { ensureFirstAdmin } from './modules/auth/setup.ts'
-import { settle as settleHealing } from './modules/healing/orchestrator.ts'
-import { createScheduler, recordJobRuns } from '../jobs/scheduler.ts'
-import { registerJobs } from '../jobs/index.ts'
-import { startInboxMover } from './modules/metrics/inbox.ts'
+import { ensureFirstAdmin } from './modules/auth/index.ts'
+import { settle as settleHealing } from './modules/healing/index.ts'
+import { startInboxMover } from './modules/metrics/index.ts'
+import { createRoot } from './root.ts'
 
 type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
 type Fetch = (req: Request, ...rest: unknown[]) => Response | Promise<Response>
@@ -78,12 +76,15 @@ async function serve(fetch: Fetch, port: number, hostname: string): Promise<Serv
 }
 
 const { config, log, telemetry, sealer, db, client } = await boot(process.env)
-const scheduler = createScheduler({
+let remote: Served['remoteAddress'] = () => undefined
+const { app, scheduler, services } = createRoot({
+  config,
   db,
   log,
-  onRun: recordJobRuns(telemetry),
+  sealer,
+  telemetry,
+  remoteAddress: (c) => remote(c),
 })
-registerJobs(scheduler, { db, config })
 
 const first = await ensureFirstAdmin(db, {
   adminEmail: config.ADMIN_EMAIL,
@@ -92,8 +93,6 @@ const first = await ensureFirstAdmin(db, {
   publicUrl: config.PUBLIC_URL,
 })
 
-let remote: Served['remoteAddress'] = () => undefined
-const app = createApp({ config, db, log, sealer, telemetry, scheduler, remoteAddress: (c) => remote(c) })
 const served = await serve(app.fetch as Fetch, config.PORT, config.HOST)
 remote = served.remoteAddress
 if (config.JOBS_ENABLED) scheduler.start()
@@ -116,7 +115,7 @@ async function shutdown(signal: string) {
   await scheduler.stop() // wait for running job ticks
   // Healing actions run beside the ticks; give them a while to finish so they are not cut off
   // (one that is would be marked FAILED "interrupted by restart" at the next start).
-  await Promise.race([settleHealing(db), new Promise((resolve) => setTimeout(resolve, 30_000))])
+  await Promise.race([settleHealing(services.healing.db), new Promise((resolve) => setTimeout(resolve, 30_000))])
   await mover.stop()
   client.close()
   log.info('stopped')

@@ -1,11 +1,10 @@
-import type { Db } from '../db/client.ts'
-import { evaluatorFor } from '../app/modules/alerts/runner.ts'
-import type { JobDef } from './scheduler.ts'
+import type { Evaluator } from '../app/modules/alerts/index.ts'
+import type { JobDef } from '../app/lib/scheduler.ts'
 
 /** Evaluates every enabled alert rule at the tick's time. Every 15 s. */
-export const alertEvaluationJob = ({ db }: { db: Db }): JobDef => ({
+export const alertEvaluationJob = ({ evaluator }: { evaluator: Evaluator }): JobDef => ({
   name: 'alert-evaluation',
   schedule: '*/15 * * * * *',
   leaseMs: 2 * 60_000,
-  handler: ({ now, log }) => evaluatorFor(db, log).evaluateAll(now),
+  handler: ({ now }) => evaluator.evaluateAll(now),
 })

@@ -1,20 +1,15 @@
-import type { Db } from '../db/client.ts'
-import { healingDepsFor, healingTick } from '../app/modules/healing/orchestrator.ts'
-import type { JobDef } from './scheduler.ts'
+import { type HealingDeps, healingTick } from '../app/modules/healing/index.ts'
+import type { JobDef } from '../app/lib/scheduler.ts'
 
 /**
  * The healing orchestrator, every second: triggers → queue → run → verify → expire approvals →
  * fail what a dead instance left RUNNING. Idle, it is a few indexed reads. Actions run in the
  * background (the tick does not wait for them); the lock row per target keeps one per target.
  */
-export const healingJob = ({ db }: { db: Db }): JobDef => ({
+export const healingJob = ({ healing }: { healing: HealingDeps }): JobDef => ({
   name: 'healing',
   schedule: '* * * * * *',
   leaseMs: 60_000,
   quietWhenIdle: true,
-  handler: async ({ now, log }) => {
-    const deps = healingDepsFor(db) // set when the app mounts the healing routes (it has the sealer)
-    if (!deps) return { waiting: 1 }
-    return healingTick({ ...deps, log: deps.log ?? log }, now)
-  },
+  handler: ({ now, log }) => healingTick({ ...healing, log: healing.log ?? log }, now),
 })

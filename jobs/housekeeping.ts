@@ -4,7 +4,7 @@ import { sessions, setupTokens } from '../db/schema/auth.ts'
 import { breakerEvents, finalHealingStatuses, healingActions, modelRouteEvents } from '../db/schema/healing.ts'
 import { jobRuns } from '../db/schema/system.ts'
 import { days, hours } from '../app/lib/time.ts'
-import type { JobDef } from './scheduler.ts'
+import type { JobDef } from '../app/lib/scheduler.ts'
 
 type Retention = { jobRunsRetentionDays: number; healingHistoryDays: number }
 

@@ -1,5 +1,4 @@
-import type { Db } from '../db/client.ts'
-import type { Config } from '../app/config.ts'
+import type { Services } from '../app/services.ts'
 import { alertEvaluationJob } from './alerts.ts'
 import { componentChecksJob } from './components.ts'
 import { healingJob } from './healing.ts'
@@ -9,10 +8,11 @@ import { notificationsJob } from './notifications.ts'
 import { retentionJob } from './retention.ts'
 import { rollupJob } from './rollups.ts'
 import { silencesJob } from './silences.ts'
-import type { Scheduler } from './scheduler.ts'
+import type { Scheduler } from '../app/lib/scheduler.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
-export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; config: Config }) {
+export function registerJobs(scheduler: Scheduler, services: Services) {
+  const { db, config } = services
   scheduler.register(
     housekeepingJob({
       db,
@@ -21,12 +21,19 @@ export function registerJobs(scheduler: Scheduler, { db, config }: { db: Db; con
     }),
   )
   scheduler.register(rollupJob({ db }))
-  scheduler.register(alertEvaluationJob({ db }))
+  scheduler.register(alertEvaluationJob(services))
   scheduler.register(notificationsJob({ db }))
-  scheduler.register(silencesJob({ db }))
-  scheduler.register(healingJob({ db }))
+  scheduler.register(silencesJob(services))
+  scheduler.register(healingJob(services))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
-  scheduler.register(componentChecksJob({ db, historyDays: config.RETENTION_1H_DAYS }))
+  scheduler.register(
+    componentChecksJob({
+      db,
+      store: services.statusStore,
+      historyDays: config.RETENTION_1H_DAYS,
+      onOutcome: services.reportBreakerOutcome,
+    }),
+  )
   if (config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS > 0)
     scheduler.register(
       modelRouteProbesJob({ db, intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS, scheduler }),

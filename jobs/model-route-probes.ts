@@ -1,8 +1,7 @@
 import type { Db } from '../db/client.ts'
-import { kickHealing } from '../app/modules/healing/kick.ts'
-import { runProbes } from '../app/modules/healing/probes.ts'
+import { kickHealing, runProbes } from '../app/modules/healing/index.ts'
 import type { Logger } from '../app/lib/logger.ts'
-import type { JobDef, Scheduler } from './scheduler.ts'
+import type { JobDef, Scheduler } from '../app/lib/scheduler.ts'
 
 /** Probe timeout: 80 % of the interval, at most 2 s, so a hanging target never makes ticks overlap. */
 export const probeTimeoutMs = (intervalSeconds: number) => Math.min(2000, Math.round(intervalSeconds * 800))

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.ts'
-import { deliveryFor, runNotifications } from '../app/modules/notify/delivery.ts'
-import type { JobDef } from './scheduler.ts'
+import { deliveryFor, runNotifications } from '../app/modules/notify/index.ts'
+import type { JobDef } from '../app/lib/scheduler.ts'
 
 /**
  * Sends the notification outbox (claims due rows, sends with a timeout, retries with backoff),

@@ -1,6 +1,6 @@
 import type { Db } from '../db/client.ts'
-import { purgeExpired, type RetentionDays } from '../app/modules/metrics/retention.ts'
-import type { JobDef } from './scheduler.ts'
+import { purgeExpired, type RetentionDays } from '../app/modules/metrics/index.ts'
+import type { JobDef } from '../app/lib/scheduler.ts'
 
 /** Deletes metrics past their retention, in small batches, and returns freed space. */
 export const retentionJob = ({ db, keep }: { db: Db; keep: RetentionDays }): JobDef => ({

@@ -2,6 +2,8 @@ import type { Context } from 'hono'
 import { getCookie } from 'hono/cookie'
 import type { AppEnv, Deps, Principal } from '../context.ts'
 import { AppError, unauthorized } from '../lib/errors.ts'
+// The platform's request layer uses the auth and audit modules' lowest files directly (keys,
+// sessions, the audit writer): their index.ts also exports pages that import this middleware.
 import { KEY_PREFIX, type KeyCheck, type KeyStore } from '../modules/auth/keys.ts'
 import { resolveSession, SESSION_COOKIE, setSessionCookie } from '../modules/auth/sessions.ts'
 import { hours } from '../lib/time.ts'

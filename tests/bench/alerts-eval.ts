@@ -17,7 +17,8 @@ import { byMetric, cycleReader, evaluateRule } from '../../app/modules/alerts/ev
 import { createEvaluator } from '../../app/modules/alerts/runner.ts'
 import { alertRules } from '../../db/schema/alerts.ts'
 import type { RuleInput } from '../../app/modules/alerts/schema.ts'
-import { transitionHooks } from '../../app/modules/alerts/hooks.ts'
+import { silenceHook } from '../../app/modules/alerts/silences.ts'
+import { outboxHook } from '../../app/modules/notify/outbox.ts'
 import { runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { AGENT_METRICS, seriesOf } from './dataset.ts'
@@ -116,7 +117,7 @@ async function main() {
   const metrics = [...new Set(Array.from({ length: SERIES }, (_, i) => seriesOf(i).name))]
   for (let i = 0; i < RULES; i++) await createRule(db, ruleOf(i, metrics.length ? metrics : [...AGENT_METRICS]), now)
 
-  const evaluator = createEvaluator({ db, hooks: transitionHooks() })
+  const evaluator = createEvaluator({ db, hooks: [silenceHook, outboxHook] })
   const cycles: { seconds: number; changes: number; failed: number }[] = []
   for (let c = 0; c <= CYCLES; c++) {
     const t = performance.now()

@@ -2,9 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
-import { createApp } from '../../app/app.ts'
-import { transitionHooks } from '../../app/modules/alerts/hooks.ts'
 import { loadConfig } from '../../app/config.ts'
+import { createRoot } from '../../app/root.ts'
 import { createSealer, sha256 } from '../../app/lib/crypto.ts'
 import { createLogger } from '../../app/lib/logger.ts'
 import { createTelemetry } from '../../app/lib/telemetry.ts'
@@ -13,8 +12,6 @@ import { createUser } from '../../app/modules/auth/users.ts'
 import { openDb } from '../../db/client.ts'
 import { runMigrations } from '../../db/migrate.ts'
 import { sessions, type Role } from '../../db/schema/auth.ts'
-import { createScheduler, recordJobRuns } from '../../jobs/scheduler.ts'
-import { registerJobs } from '../../jobs/index.ts'
 
 export const PASSWORD = 'correct horse battery staple'
 
@@ -36,12 +33,10 @@ export async function testApp(env: Record<string, string> = {}) {
   })
   const { db, client } = await openDb({ url: config.DATABASE_URL })
   await runMigrations(db)
-  const log = createLogger('silent')
+  const log = createLogger((process.env.TEST_LOG as 'error' | undefined) ?? 'silent')
   const sealer = createSealer('test-secret-key-that-is-long-enough-123')
   const telemetry = createTelemetry('test', 'node')
-  const scheduler = createScheduler({ db, log, onRun: recordJobRuns(telemetry) })
-  registerJobs(scheduler, { db, config })
-  const app = createApp({ config, db, log, sealer, telemetry, scheduler })
+  const { app, scheduler, services } = createRoot({ config, db, log, sealer, telemetry })
 
   let n = 0
   async function user(role: Role, email = `${role}${++n}@example.com`) {
@@ -92,7 +87,23 @@ export async function testApp(env: Record<string, string> = {}) {
     rmSync(dir, { recursive: true, force: true })
   }
 
-  return { app, db, client, config, dir, sealer, telemetry, scheduler, user, key, login, session, json, close }
+  return {
+    app,
+    db,
+    client,
+    config,
+    dir,
+    sealer,
+    telemetry,
+    scheduler,
+    services,
+    user,
+    key,
+    login,
+    session,
+    json,
+    close,
+  }
 }
 export type TestApp = Awaited<ReturnType<typeof testApp>>
 
@@ -111,5 +122,6 @@ export async function roleHeaders(t: TestApp): Promise<Record<'op' | 'viewer' | 
  */
 export async function otherInstance(t: TestApp) {
   const other = await openDb({ url: t.config.DATABASE_URL })
-  return { db: other.db, lifecycle: { db: other.db, hooks: transitionHooks() }, close: () => other.client.close() }
+  const lifecycle = { db: other.db, hooks: t.services.evaluator.lifecycle.hooks }
+  return { db: other.db, lifecycle, close: () => other.client.close() }
 }

@@ -9,7 +9,6 @@ import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../db/schema/alerts.ts'
 import { alertCacheOf, createAlertCache } from '../../app/modules/alerts/alert-cache.ts'
-import { transitionHooks } from '../../app/modules/alerts/hooks.ts'
 import { labelsFingerprint } from '../../app/modules/alerts/lifecycle.ts'
 import { acknowledgeAlert, resolveAlert } from '../../app/modules/alerts/lifecycle-actions.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
@@ -84,7 +83,7 @@ describe('the alert cache', () => {
     )
     expect(theirs.map((r) => r.change)).toEqual(['repeated', 'repeated'])
     const [mine] = await reportAlerts(
-      { db: t.db, hooks: transitionHooks() },
+      t.services.evaluator.lifecycle,
       prometheusReports([promAlert('c-3')], 'me', Date.now()),
       Date.now() + 3,
     )
@@ -109,7 +108,7 @@ describe('the alert cache', () => {
 
   it('a resolution this instance made by hand is seen by the next delivery', async () => {
     expect((await post([promAlert('c-6')])).status).toBe(200)
-    await resolveAlert({ db: t.db, hooks: transitionHooks() }, (await stored('c-6')).alert!.id, 'me', Date.now() + 1)
+    await resolveAlert(t.services.evaluator.lifecycle, (await stored('c-6')).alert!.id, 'me', Date.now() + 1)
     expect((await post([promAlert('c-6')])).status).toBe(200)
     expect((await stored('c-6')).types).toEqual(['created', 'fired', 'resolved', 'fired'])
   })

@@ -13,7 +13,6 @@ import {
   type Reader,
   type RuleSpec,
 } from '../../app/modules/alerts/evaluate.ts'
-import { createEvaluator } from '../../app/modules/alerts/runner.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { alertRules, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { testApp } from '../helpers/app.ts'
@@ -90,45 +89,41 @@ describe('shared reads in an evaluation cycle', () => {
   })
 
   it('a cycle evaluates every rule and one that fails does not stop the others', async () => {
-    const evaluator = createEvaluator({ db: t.db })
+    const evaluator = t.services.evaluator
     const now = T
     const created: string[] = []
     for (const [i, r] of rules.entries()) {
       const id = `shared-rule-${i}`
-      await t.db
-        .insert(alertRules)
-        .values({
-          id,
-          name: `shared ${i}`,
-          kind: r.kind,
-          metric: r.metric,
-          matchers: r.matchers,
-          by: r.by,
-          agg: r.agg,
-          windowMs: r.windowMs,
-          comparator: r.comparator,
-          value: r.value,
-          params: r.params,
-          createdAt: now,
-          updatedAt: now,
-        })
-      created.push(id)
-    }
-    // A rule whose regex cannot compile fails on its own.
-    await t.db
-      .insert(alertRules)
-      .values({
-        id: 'shared-bad',
-        name: 'shared bad',
-        kind: 'threshold',
-        metric: 'shared_latency',
-        matchers: [{ label: 'host', op: '=~', value: '(' }],
-        windowMs: 5 * MIN,
-        comparator: '>',
-        value: 0,
+      await t.db.insert(alertRules).values({
+        id,
+        name: `shared ${i}`,
+        kind: r.kind,
+        metric: r.metric,
+        matchers: r.matchers,
+        by: r.by,
+        agg: r.agg,
+        windowMs: r.windowMs,
+        comparator: r.comparator,
+        value: r.value,
+        params: r.params,
         createdAt: now,
         updatedAt: now,
       })
+      created.push(id)
+    }
+    // A rule whose regex cannot compile fails on its own.
+    await t.db.insert(alertRules).values({
+      id: 'shared-bad',
+      name: 'shared bad',
+      kind: 'threshold',
+      metric: 'shared_latency',
+      matchers: [{ label: 'host', op: '=~', value: '(' }],
+      windowMs: 5 * MIN,
+      comparator: '>',
+      value: 0,
+      createdAt: now,
+      updatedAt: now,
+    })
     const result = await evaluator.evaluateAll(now)
     expect(result.failed).toBe(1)
     expect(result.rules).toBe(rules.length + 1)

@@ -13,14 +13,13 @@ import { auditLog } from '../../db/schema/audit.ts'
 import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
 import { isPostableAlerts, PostableAlerts } from '../../app/modules/alerts/receivers/prometheus.ts'
-import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
 import { testApp } from '../helpers/app.ts'
 
 const t = await testApp()
 afterAll(() => t.close())
 const ingest = await t.key('operator', ['ingest'])
 const operator = await t.key('operator')
-const lifecycle = evaluatorFor(t.db).lifecycle
+const lifecycle = t.services.evaluator.lifecycle
 
 const post = (body: unknown) => t.json('POST', '/api/v2/alerts', body, ingest.headers)
 const iso = (ms: number) => new Date(ms).toISOString()

@@ -12,7 +12,6 @@ import { labelsFingerprint, reportAlert, type AlertReport } from '../../app/modu
 import { knownFingerprintsOf } from '../../app/modules/alerts/alert-cache.ts'
 import { acknowledgeAlert } from '../../app/modules/alerts/lifecycle-actions.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
-import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
 import { otherInstance, testApp } from '../helpers/app.ts'
 
 const t = await testApp()
@@ -24,7 +23,7 @@ afterAll(() => {
 })
 const ingest = await t.key('operator', ['ingest'])
 const viewer = await t.key('viewer')
-const lifecycle = evaluatorFor(t.db).lifecycle
+const lifecycle = t.services.evaluator.lifecycle
 
 const post = (body: unknown) => t.json('POST', '/api/v2/alerts', body, ingest.headers)
 const iso = (ms: number) => new Date(ms).toISOString()

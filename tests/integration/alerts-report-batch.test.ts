@@ -8,12 +8,11 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { reportAlert, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
 import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
-import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
 import { testApp } from '../helpers/app.ts'
 
 const t = await testApp()
 afterAll(() => t.close())
-const lifecycle = evaluatorFor(t.db).lifecycle
+const lifecycle = t.services.evaluator.lifecycle
 
 const report = (fingerprint: string, state: AlertReport['state'], extra: Partial<AlertReport> = {}): AlertReport => ({
   fingerprint,

@@ -1,6 +1,5 @@
 import { eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createEvaluator } from '../../app/modules/alerts/runner.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
 import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { testApp } from '../helpers/app.ts'
@@ -10,7 +9,7 @@ const t = await testApp()
 afterAll(() => t.close())
 const op = await t.key('operator')
 const store = createMetricStore(t.db)
-const evaluator = createEvaluator({ db: t.db })
+const evaluator = t.services.evaluator
 const T = Date.UTC(2026, 0, 5, 12, 0, 0)
 const MIN = 60_000
 
@@ -303,7 +302,7 @@ describe('the alert-evaluation job', () => {
       schedule: '*/15 * * * * *',
     })
     const { alertEvaluationJob } = await import('../../jobs/alerts.ts')
-    const job = alertEvaluationJob({ db: t.db })
+    const job = alertEvaluationJob(t.services)
     expect(job.schedule).toBe('*/15 * * * * *')
     await write('disk_free', {}, [[T - 10_000, 1]])
     const r = await rule({

@@ -1,7 +1,6 @@
 import { eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
-import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
 import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { auditLog } from '../../db/schema/audit.ts'
@@ -14,7 +13,7 @@ afterAll(() => t.close())
 const op = await t.key('operator')
 const viewer = await t.key('viewer')
 const ingest = await t.key('operator', ['ingest'])
-const job = silencesJob({ db: t.db })
+const job = silencesJob(t.services)
 const tick = (now: number) => job.handler({ now, tick: now, log: createLogger('silent') })
 const HOUR = 3_600_000
 
@@ -279,7 +278,7 @@ describe('applying silences to alerts', () => {
       value: 100,
     })
     expect(res.status).toBe(201)
-    await evaluatorFor(t.db).evaluateAll(T)
+    await t.services.evaluator.evaluateAll(T)
     const [row] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.title, 'deep queue'))
     expect(row).toMatchObject({ status: 'firing', silenced: true })
   })
@@ -333,7 +332,7 @@ describe('recurring maintenance windows', () => {
           )
         ).status,
       ).toBe(201)
-      const tickU = (now: number) => silencesJob({ db: u.db }).handler({ now, tick: now, log: createLogger('silent') })
+      const tickU = (now: number) => silencesJob(u.services).handler({ now, tick: now, log: createLogger('silent') })
       // A silence in force: every open alert's labels are matched.
       expect(await tickU(Date.now() + 60_000)).toMatchObject({ checked: 5, silenced: 0, unsilenced: 0 })
       // None in force: only the one still flagged is read, and cleared.

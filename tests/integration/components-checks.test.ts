@@ -29,7 +29,12 @@ afterAll(async () => {
 
 /** The job's handler, driven with a fake clock as the scheduler would call it. */
 const tick = (now: number) =>
-  componentChecksJob({ db: t.db, historyDays: 90 }).handler({ now, tick: now, log }) as Promise<Record<string, number>>
+  componentChecksJob({
+    db: t.db,
+    store: t.services.statusStore,
+    historyDays: 90,
+    onOutcome: t.services.reportBreakerOutcome,
+  }).handler({ now, tick: now, log }) as Promise<Record<string, number>>
 
 async function make(name: string, http: Json, labels: Record<string, string> = {}) {
   const res = await t.json('POST', '/api/v1/components', { name, kind: 'service', labels, http }, op)
@@ -181,16 +186,14 @@ describe('HTTP checks (component-checks job)', () => {
   it('purges status history older than the retention in small batches', async () => {
     const c = await make('chk-purge', { url: target.url('/ok'), timeoutMs: 2000, intervalSeconds: 3600 })
     const now = Date.now() + 1000
-    await t.db
-      .insert(statusHistory)
-      .values(
-        Array.from({ length: 5 }, (_, i) => ({
-          componentId: c.id,
-          ts: now - 91 * 86_400_000 - i,
-          up: true,
-          source: 'http' as const,
-        })),
-      )
+    await t.db.insert(statusHistory).values(
+      Array.from({ length: 5 }, (_, i) => ({
+        componentId: c.id,
+        ts: now - 91 * 86_400_000 - i,
+        up: true,
+        source: 'http' as const,
+      })),
+    )
     const counts = await tick(now)
     expect(counts.purged).toBeGreaterThanOrEqual(5)
     expect((await history(c.id)).every((r) => r.ts >= now - 90 * 86_400_000)).toBe(true)

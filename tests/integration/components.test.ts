@@ -231,17 +231,15 @@ describe('status history and uptime', () => {
       await create({ name: 'hist', kind: 'agent', push: { expectedIntervalSeconds: 60 } })
     ).json()) as Json
     const base = Date.parse('2026-11-20T00:00:00Z')
-    await t.db
-      .insert(statusHistory)
-      .values(
-        Array.from({ length: 5 }, (_, i) => ({
-          componentId: made.id,
-          ts: base + i * 60_000,
-          up: i !== 2,
-          source: 'push' as const,
-          message: `n${i}`,
-        })),
-      )
+    await t.db.insert(statusHistory).values(
+      Array.from({ length: 5 }, (_, i) => ({
+        componentId: made.id,
+        ts: base + i * 60_000,
+        up: i !== 2,
+        source: 'push' as const,
+        message: `n${i}`,
+      })),
+    )
     const page1 = (await (
       await t.app.request(`/api/v1/components/${made.id}/history?limit=2`, { headers: viewer })
     ).json()) as Json

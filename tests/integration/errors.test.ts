@@ -3,7 +3,7 @@ import { chmodSync } from 'node:fs'
 import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../../app/app.ts'
+import { createRoot } from '../../app/root.ts'
 import { createLogger } from '../../app/lib/logger.ts'
 import { openDb } from '../../db/client.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
@@ -263,7 +263,7 @@ describe('failures on our side', () => {
     try {
       const ro = await openDb({ url: `file:${file}` })
       try {
-        const app = createApp({
+        const { app } = createRoot({
           config: t.config,
           db: ro.db,
           log: createLogger('silent'),

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { healingDepsFor, healingTick, settle } from '../../app/modules/healing/orchestrator.ts'
+import { healingTick, settle } from '../../app/modules/healing/orchestrator.ts'
 import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { startFakeN8n } from '../helpers/fake-n8n.ts'
 import { testApp } from '../helpers/app.ts'
@@ -51,7 +51,7 @@ type Action = {
   timeline?: { status: string; message: string }[]
 }
 const tick = async (at = Date.now()) => {
-  const counts = await healingTick(healingDepsFor(t.db)!, at)
+  const counts = await healingTick(t.services.healing, at)
   await settle(t.db)
   return counts
 }

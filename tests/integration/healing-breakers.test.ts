@@ -359,7 +359,12 @@ describe('component checks feed component breakers', () => {
         op,
       )
       expect(res.status).toBe(201)
-      const job = componentChecksJob({ db: t.db, historyDays: 90 })
+      const job = componentChecksJob({
+        db: t.db,
+        store: t.services.statusStore,
+        historyDays: 90,
+        onOutcome: t.services.reportBreakerOutcome,
+      })
       const log = createLogger('silent')
       let now = Date.now() + 1000
       for (let i = 0; i < 3; i++, now += 10_000) await job.handler({ now, tick: now, log })

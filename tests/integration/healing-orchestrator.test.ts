@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { reportOutcome } from '../../app/modules/healing/breakers.ts'
-import { healingDepsFor, healingTick, settle, STALE_MS } from '../../app/modules/healing/orchestrator.ts'
+import { healingTick, settle, STALE_MS } from '../../app/modules/healing/orchestrator.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
 import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { healingActions, healingEvents, healingLocks } from '../../db/schema/healing.ts'
@@ -42,7 +42,7 @@ type Action = {
 type ErrorOut = { error: { code: string; message: string; details?: { field: string; message: string }[] } }
 
 const tick = async (at = Date.now()) => {
-  const counts = await healingTick(healingDepsFor(t.db)!, at)
+  const counts = await healingTick(t.services.healing, at)
   await settle(t.db)
   return counts
 }
@@ -281,7 +281,7 @@ describe('restart safety', () => {
       ids.push((await manual({ type: 'webhook', target: `race-${i % 3}`, params: hook(`/race/${i}`) })).id)
     const now = Date.now()
     for (let round = 0; round < 3; round++) {
-      await Promise.all(Array.from({ length: 8 }, () => healingTick(healingDepsFor(t.db)!, now + round * 1000)))
+      await Promise.all(Array.from({ length: 8 }, () => healingTick(t.services.healing, now + round * 1000)))
       await settle(t.db)
     }
     for (let i = 0; i < 6; i++) expect(rx.on(`/race/${i}`)).toHaveLength(1)
@@ -298,41 +298,39 @@ describe('restart safety', () => {
     })
     await tick()
     await fire('race', { case: 'race' })
-    await Promise.all(Array.from({ length: 8 }, () => healingTick(healingDepsFor(t.db)!, Date.now())))
+    await Promise.all(Array.from({ length: 8 }, () => healingTick(t.services.healing, Date.now())))
     await settle(t.db)
     expect(await actionsOf(rule.id)).toHaveLength(1)
   })
 
   it('a VERIFYING action resumes its verification after a restart', async () => {
     const now = Date.now()
-    await t.db
-      .insert(healingActions)
-      .values({
-        id: 'VRFY0000000000000000000001',
-        ruleId: null,
-        trigger: { type: 'manual', summary: 'test', at: now - 10_000 },
-        actionType: 'webhook',
-        target: 'resume',
-        params: hook('/resume'),
-        status: 'VERIFYING',
-        attempt: 1,
-        maxAttempts: 3,
-        runAfter: now - 10_000,
-        requestedBy: 'test',
-        createdAt: now - 10_000,
-        startedAt: now - 9000,
-        verifyAt: now - 1000,
-        updatedAt: now - 9000,
-        output: {
-          plan: {
-            verification: { type: 'http', url: `${rx.url}/up`, afterMs: 0, timeoutMs: 60_000 },
-            rollbackOnFailure: true,
-            notify: { channelIds: [], on: [] },
-          },
-          result: { status: 200 },
-          verification: { deadline: now + 60_000, checks: 0 },
+    await t.db.insert(healingActions).values({
+      id: 'VRFY0000000000000000000001',
+      ruleId: null,
+      trigger: { type: 'manual', summary: 'test', at: now - 10_000 },
+      actionType: 'webhook',
+      target: 'resume',
+      params: hook('/resume'),
+      status: 'VERIFYING',
+      attempt: 1,
+      maxAttempts: 3,
+      runAfter: now - 10_000,
+      requestedBy: 'test',
+      createdAt: now - 10_000,
+      startedAt: now - 9000,
+      verifyAt: now - 1000,
+      updatedAt: now - 9000,
+      output: {
+        plan: {
+          verification: { type: 'http', url: `${rx.url}/up`, afterMs: 0, timeoutMs: 60_000 },
+          rollbackOnFailure: true,
+          notify: { channelIds: [], on: [] },
         },
-      })
+        result: { status: 200 },
+        verification: { deadline: now + 60_000, checks: 0 },
+      },
+    })
     await t.db
       .insert(healingLocks)
       .values({ target: 'resume', actionId: 'VRFY0000000000000000000001', acquiredAt: now - 9000 })

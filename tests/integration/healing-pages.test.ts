@@ -5,7 +5,7 @@
  * through the same service calls as the API (state, timeline, audit).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { healingDepsFor, healingTick, settle } from '../../app/modules/healing/orchestrator.ts'
+import { healingTick, settle } from '../../app/modules/healing/orchestrator.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 let t: TestApp
@@ -37,7 +37,7 @@ const auditCount = async (action: string) =>
       .n,
   )
 const tick = async (at = Date.now()) => {
-  const counts = await healingTick(healingDepsFor(t.db)!, at)
+  const counts = await healingTick(t.services.healing, at)
   await settle(t.db)
   return counts
 }

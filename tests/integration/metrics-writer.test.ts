@@ -44,7 +44,6 @@ describe('metric writer', () => {
   it('stores every double exactly, before and after the move (subnormals, extremes; -0 reads as 0, as SQLite stores it)', async () => {
     const store = createMetricStore(t.db)
     const view = new DataView(new ArrayBuffer(8))
-    // biome-ignore lint/correctness/noPrecisionLoss: 2^53 + 1 on purpose: it must round-trip as the double it becomes
     const special = [
       Number.MIN_VALUE,
       -Number.MIN_VALUE,
@@ -58,6 +57,7 @@ describe('metric writer', () => {
       2 ** 53 + 2,
       -(2 ** 63),
       1e21,
+      // biome-ignore lint/correctness/noPrecisionLoss: 2^53 + 1 on purpose: it must round-trip as the double it becomes
       9007199254740993,
       0,
     ]

@@ -1,6 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
-import { evaluatorFor } from '../../app/modules/alerts/runner.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
 import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
@@ -214,7 +213,7 @@ describe('the outbox', () => {
       )
     ).json()) as { id: string }
     const store = createMetricStore(t.db)
-    const evaluator = evaluatorFor(t.db)
+    const evaluator = t.services.evaluator
     // Not in the first 2 s of a minute: the 1m window is the current clock minute (see the README).
     const t0 = Math.max(Date.now(), Math.floor(Date.now() / 60_000) * 60_000 + 2_000)
     await store.write([{ name: 'notify_queue_len', labels: {}, value: 40, ts: t0 - 1000 }], t0)

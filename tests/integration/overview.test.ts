@@ -26,7 +26,12 @@ beforeAll(async () => {
   await make({ name: 'ov-new', kind: 'database', push: { expectedIntervalSeconds: 600 } })
   await t.app.request(`/api/v1/push/${planner.push.token}?status=up`)
   await t.app.request(`/api/v1/push/${coder.push.token}?status=down&msg=stuck`)
-  await componentChecksJob({ db: t.db, historyDays: 90 }).handler({
+  await componentChecksJob({
+    db: t.db,
+    store: t.services.statusStore,
+    historyDays: 90,
+    onOutcome: t.services.reportBreakerOutcome,
+  }).handler({
     now: Date.now(),
     tick: now,
     log: createLogger('silent'),

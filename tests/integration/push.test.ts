@@ -20,7 +20,12 @@ beforeAll(async () => {
 afterAll(() => t.close())
 
 const tick = (now: number) =>
-  componentChecksJob({ db: t.db, historyDays: 90 }).handler({ now, tick: now, log }) as Promise<Record<string, number>>
+  componentChecksJob({
+    db: t.db,
+    store: t.services.statusStore,
+    historyDays: 90,
+    onOutcome: t.services.reportBreakerOutcome,
+  }).handler({ now, tick: now, log }) as Promise<Record<string, number>>
 async function pushComponent(
   name: string,
   push: Json = { expectedIntervalSeconds: 60, graceSeconds: 30 },

@@ -7,7 +7,7 @@ import { days, hours } from '../../app/lib/time.ts'
 import { openDb, type Db } from '../../db/client.ts'
 import { runMigrations } from '../../db/migrate.ts'
 import { housekeepingJob } from '../../jobs/housekeeping.ts'
-import { createScheduler, type JobDef } from '../../jobs/scheduler.ts'
+import { createScheduler, type JobDef } from '../../app/lib/scheduler.ts'
 import type { Client } from '@libsql/client'
 
 const log = createLogger('silent')

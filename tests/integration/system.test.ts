@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createApp } from '../../app/app.ts'
+import { createRoot } from '../../app/root.ts'
 import { loadConfig } from '../../app/config.ts'
 import { createSealer } from '../../app/lib/crypto.ts'
 import { createLogger } from '../../app/lib/logger.ts'
@@ -11,8 +11,6 @@ import { createTelemetry } from '../../app/lib/telemetry.ts'
 import { createApiKey } from '../../app/modules/auth/keys.ts'
 import { openDb } from '../../db/client.ts'
 import { runMigrations } from '../../db/migrate.ts'
-import { registerJobs } from '../../jobs/index.ts'
-import { createScheduler, recordJobRuns } from '../../jobs/scheduler.ts'
 
 /**
  * The app wired the way app/server.ts wires it (query timing into db_query_duration_seconds, job
@@ -31,9 +29,7 @@ async function wiredApp(env: Record<string, string> = {}) {
   const telemetry = createTelemetry('9.8.7-test', 'node')
   const { db, client } = await openDb({ url: config.DATABASE_URL, onQuery: (s) => telemetry.dbQuery.observe({}, s) })
   await runMigrations(db)
-  const scheduler = createScheduler({ db, log, onRun: recordJobRuns(telemetry) })
-  registerJobs(scheduler, { db, config })
-  const app = createApp({ config, db, log, sealer: createSealer('x'.repeat(40)), telemetry, scheduler })
+  const { app, scheduler } = createRoot({ config, db, log, sealer: createSealer('x'.repeat(40)), telemetry })
   const key = async (role: 'viewer' | 'admin') => ({
     Authorization: `Bearer ${(await createApiKey(db, { name: role, role, scopes: [] })).key}`,
   })

@@ -14,7 +14,7 @@ import {
   valueOf,
   type Aggregation,
   type Bucket,
-} from '../metrics/query.ts'
+} from '../metrics/index.ts'
 import { compileMatchers, pinnedLabels } from './matchers.ts'
 
 /** One label set's series: each member's buckets by step start. */

@@ -24,7 +24,7 @@ import {
 import { sha256 } from '../../lib/crypto.ts'
 import { boundedMap } from '../../lib/bounded-map.ts'
 import { newId } from '../../lib/ids.ts'
-import { canonicalLabels } from '../metrics/store.ts'
+import { canonicalLabels } from '../metrics/index.ts'
 import { alertCacheOf } from './alert-cache.ts'
 
 export type EventInput = { type: AlertEventType; actor: string; detail?: Record<string, unknown> }

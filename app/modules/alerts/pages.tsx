@@ -12,21 +12,18 @@ import {
 } from '../../../db/schema/alerts.ts'
 import { channels, notifications } from '../../../db/schema/notify.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError, conflict, notFound } from '../../lib/errors.ts'
+import { AppError, notFound } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
-import { retryNotification } from '../notify/delivery.ts'
-import { NumericIdParam } from '../notify/schema.ts'
 import { Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/service.ts'
+import { audit } from '../audit/index.ts'
 import { getAlert, listAlerts } from './alerts.ts'
 import { acknowledgeAlert, resolveAlert, unacknowledgeAlert } from './lifecycle-actions.ts'
-import { configPages } from './config-pages.tsx'
 import { matcherLines } from './form.ts'
 import { rulePages } from './rule-pages.tsx'
-import { evaluatorFor } from './runner.ts'
+import type { Evaluator } from './runner.ts'
 import { IdParam } from './schema.ts'
 import { silencePages } from './silence-pages.tsx'
 import { createSilence, refreshSilenced } from './silences.ts'
@@ -79,10 +76,10 @@ function textFilter(q: string) {
   return { match, words }
 }
 
-export function alertPages(deps: ModuleDeps) {
+export function alertPages(deps: ModuleDeps & { evaluator: Evaluator }) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const lifecycle = evaluatorFor(db, deps.log).lifecycle
+  const lifecycle = deps.evaluator.lifecycle
   const app = new Hono<AppEnv>()
 
   async function listData(f: ListFilter) {
@@ -129,7 +126,6 @@ export function alertPages(deps: ModuleDeps) {
   // The configuration pages come first: their paths would otherwise read as alert ids.
   app.route('/', silencePages(deps))
   app.route('/', rulePages(deps))
-  app.route('/', configPages(deps))
 
   app.get('/alerts', access('viewer'), validate('query', ListQuery), async (c) => {
     const f = filterOf(c.req.valid('query'))
@@ -350,20 +346,6 @@ export function alertPages(deps: ModuleDeps) {
       return hxRedirect(c, `/alerts/${row.id}`)
     })
   }
-
-  app.post('/alerts/notifications/:id/retry', access('operator'), validate('param', NumericIdParam), async (c) => {
-    const id = Number(c.req.valid('param').id)
-    const [row] = await db.select().from(notifications).where(eq(notifications.id, id))
-    if (!row) throw notFound('Notification')
-    const updated = row.status === 'sending' ? null : await retryNotification(db, id, now())
-    if (!updated) throw conflict('The notification is being sent right now')
-    await audit(db, c, {
-      action: 'notification.retried',
-      target: String(id),
-      summary: `${row.kind}, was ${row.status}`,
-    })
-    return hxRedirect(c, row.alertId ? `/alerts/${row.alertId}` : '/alerts')
-  })
 
   app.post(
     '/alerts/actions/:id/mute',

@@ -3,8 +3,8 @@ import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { access } from '../../middleware/access.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/service.ts'
-import { matchers } from '../metrics/routes.ts'
+import { audit } from '../audit/index.ts'
+import { matchers } from '../metrics/index.ts'
 import { alertJson, eventJson, getAlert, listAlerts, reportEvent } from './alerts.ts'
 import { acknowledgeAlert, resolveAlert, unacknowledgeAlert } from './lifecycle-actions.ts'
 import { ruleTemplates } from './rule-templates.ts'
@@ -20,13 +20,13 @@ import {
   setEnabled,
   updateRule,
 } from './rules.ts'
-import { evaluatorFor, resolveRuleAlerts } from './runner.ts'
+import { type Evaluator, resolveRuleAlerts } from './runner.ts'
 import { AlertEventBody, AlertListQuery, IdParam, RuleBody, RuleListQuery, RulePatch } from './schema.ts'
 
-export function alertsRoutes(deps: ModuleDeps) {
+export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const evaluator = evaluatorFor(db, deps.log)
+  const evaluator = deps.evaluator
   const lifecycle = evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['alerts']

@@ -2,15 +2,15 @@
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
 import { comparators, ruleKinds, severities, type AlertRule, type LabelMatcher } from '../../../db/schema/alerts.ts'
-import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { type AppEnv, type ModuleDeps, actor } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, ErrorBox, Layout } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/service.ts'
-import { aggregations } from '../metrics/query.ts'
+import { audit } from '../audit/index.ts'
+import { aggregations } from '../metrics/index.ts'
 import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from './form.ts'
 import { ruleTemplates } from './rule-templates.ts'
 import {
@@ -25,8 +25,7 @@ import {
   setEnabled,
   updateRule,
 } from './rules.ts'
-import { evaluatorFor, resolveRuleAlerts } from './runner.ts'
-import { actor } from '../../context.ts'
+import { type Evaluator, resolveRuleAlerts } from './runner.ts'
 import { IdParam, type RuleInput } from './schema.ts'
 import { Labels, Tabs, value } from './views.tsx'
 
@@ -410,10 +409,10 @@ const RuleRow = ({ r, write }: { r: AlertRule; write: boolean }) => (
   </tr>
 )
 
-export function rulePages(deps: ModuleDeps) {
+export function rulePages(deps: ModuleDeps & { evaluator: Evaluator }) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const evaluator = evaluatorFor(db, deps.log)
+  const evaluator = deps.evaluator
   const app = new Hono<AppEnv>()
 
   app.get('/alerts/rules', access('viewer'), validate('query', PageQuery), async (c) => {

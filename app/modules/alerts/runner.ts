@@ -6,7 +6,7 @@ import { and, eq, isNotNull, ne } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../../../db/schema/alerts.ts'
 import type { Logger } from '../../lib/logger.ts'
-import type { MetricStore } from '../metrics/store.ts'
+import type { MetricStore } from '../metrics/index.ts'
 import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
 import {
   ruleFingerprint,
@@ -18,7 +18,6 @@ import {
 import { resolveAlert } from './lifecycle-actions.ts'
 import { reportAlerts } from './lifecycle-batch.ts'
 import { renderTemplate } from './templates.ts'
-import { transitionHooks } from './hooks.ts'
 
 /** What an open alert of a rule becomes now; null when it stays as it is. Pure. */
 export function decide(
@@ -151,9 +150,9 @@ export type Evaluator = ReturnType<typeof createEvaluator>
  * Evaluates rules one run at a time (job ticks and ingest triggers never overlap). Ingest triggers
  * are debounced: metric names collect for `debounceMs`, then the rules watching them run once.
  */
-export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: TransitionHook[]; debounceMs?: number }) {
-  // The hooks list is shared and mutable: the notification outbox adds its hook here.
-  const lifecycle: LifecycleDeps & { hooks: TransitionHook[] } = { db: deps.db, hooks: deps.hooks ?? transitionHooks() }
+export function createEvaluator(deps: { db: Db; log?: Logger; hooks: TransitionHook[]; debounceMs?: number }) {
+  // The hooks every state change runs, in order; the composition root chooses them.
+  const lifecycle: LifecycleDeps & { hooks: TransitionHook[] } = { db: deps.db, hooks: deps.hooks }
   let log = deps.log
   let chain: Promise<unknown> = Promise.resolve()
   let watched: { names: Set<string>; at: number } | null = null
@@ -264,15 +263,6 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks?: Transition
   const useLog = (l: Logger) => void (log ??= l)
 
   return { evaluateAll, evaluateNow, evaluateRulesFor, invalidate, useLog, lifecycle }
-}
-
-// One evaluator per database, shared by the routes, the ingest hook and the job.
-const evaluators = new WeakMap<Db, Evaluator>()
-export function evaluatorFor(db: Db, log?: Logger) {
-  let e = evaluators.get(db)
-  if (!e) evaluators.set(db, (e = createEvaluator({ db, log, hooks: transitionHooks() })))
-  if (log) e.useLog(log)
-  return e
 }
 
 /**

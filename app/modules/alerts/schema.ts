@@ -9,9 +9,8 @@ import {
 } from '../../../db/schema/alerts.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { TimeInput } from '../../lib/time.ts'
-import { HttpUrl } from '../components/schema.ts'
-import { aggregations } from '../metrics/query.ts'
-import { DurationBetween, LABEL_NAME, Labels, MetricName } from '../metrics/schema.ts'
+import { HttpUrl } from '../components/index.ts'
+import { aggregations, DurationBetween, LABEL_NAME, Labels, MetricName } from '../metrics/index.ts'
 
 const text = (max: number) =>
   v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))

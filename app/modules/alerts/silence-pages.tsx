@@ -10,10 +10,10 @@ import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/service.ts'
+import { audit } from '../audit/index.ts'
 import { parsePreviewForm, parseSilenceForm } from './form.ts'
 import { regexProblem } from './matchers.ts'
-import { evaluatorFor } from './runner.ts'
+import type { Evaluator } from './runner.ts'
 import { IdParam } from './schema.ts'
 import { NO_END, nextWindow, silenceState } from './silence-windows.ts'
 import { createSilence, expireSilence, listSilences, openAlertsMatching, refreshSilenced } from './silences.ts'
@@ -105,10 +105,10 @@ const PreviewList = ({ items }: { items: Alert[] }) =>
     </ul>
   )
 
-export function silencePages(deps: ModuleDeps) {
+export function silencePages(deps: ModuleDeps & { evaluator: Evaluator }) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const lifecycle = evaluatorFor(db, deps.log).lifecycle
+  const lifecycle = deps.evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const apply = (at: number) =>
     refreshSilenced(lifecycle, at).catch((error) =>

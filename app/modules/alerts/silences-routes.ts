@@ -7,10 +7,10 @@ import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { TimeInput } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/service.ts'
-import { DurationBetween } from '../metrics/schema.ts'
+import { audit } from '../audit/index.ts'
+import { DurationBetween } from '../metrics/index.ts'
 import { alertJson, getAlert } from './alerts.ts'
-import { evaluatorFor } from './runner.ts'
+import type { Evaluator } from './runner.ts'
 import { regexProblem } from './matchers.ts'
 import { IdParam, Matcher } from './schema.ts'
 import {
@@ -79,10 +79,10 @@ const SilenceListQuery = v.object({
 const describeMatchers = (s: { matchers: { label: string; op: string; value: string }[] }) =>
   s.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ')
 
-export function silencesRoutes(deps: ModuleDeps) {
+export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const lifecycle = evaluatorFor(db, deps.log).lifecycle
+  const lifecycle = deps.evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['silences']
   // Apply a change to open alerts at once rather than at the next job tick; a failure here is

@@ -1,15 +1,14 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
-import type { ApiKey, User } from '../../../db/schema/auth.ts'
-import { roles } from '../../../db/schema/auth.ts'
+import { type ApiKey, type User, roles } from '../../../db/schema/auth.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { access } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { days } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/service.ts'
-import { createApiKey, keySummary, listApiKeys, revokeApiKey } from './keys.ts'
+import { audit } from '../audit/index.ts'
+import { createApiKey, keySummary, listApiKeys, revokeApiKey, type KeyStore } from './keys.ts'
 import { IdParam, KeyForm, UserForm, UserRoleForm } from './schema.ts'
 import { createUser, deleteUser, listUsers, updateUser } from './users.ts'
 
@@ -140,7 +139,7 @@ function KeysPanel({ keys, created }: { keys: ApiKey[]; created?: { key: string;
   )
 }
 
-export function adminPages(deps: ModuleDeps) {
+export function adminPages(deps: ModuleDeps & { keys: KeyStore }) {
   const { db } = deps
   const app = new Hono<AppEnv>()
   const me = (c: Context<AppEnv>) => requirePrincipal(c).id

@@ -5,8 +5,8 @@ import { access } from '../../middleware/access.ts'
 import { AppError, badRequest } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/service.ts'
-import { createApiKey, keySummary, listApiKeys, publicKey, revokeApiKey } from './keys.ts'
+import { audit } from '../audit/index.ts'
+import { createApiKey, keySummary, listApiKeys, publicKey, revokeApiKey, type KeyStore } from './keys.ts'
 import {
   ChangePassword,
   CreateKey,
@@ -21,7 +21,7 @@ import { changeOwnPassword, turnOffTwoFactor } from './account.ts'
 import { beginEnrolment, confirmEnrolment } from './two-factor.ts'
 import { createUser, deleteUser, getUser, listUsers, publicUser, updateUser } from './users.ts'
 
-export function authRoutes(deps: ModuleDeps) {
+export function authRoutes(deps: ModuleDeps & { keys: KeyStore }) {
   const { db } = deps
   const app = new Hono<AppEnv>()
   const tags = ['auth']

@@ -37,18 +37,16 @@ export async function createSession(
   const token = randomToken(32)
   const csrfToken = randomToken(24)
   const expiresAt = now + input.ttlMs
-  await db
-    .insert(sessions)
-    .values({
-      id: sha256(token),
-      userId: input.userId,
-      csrfToken,
-      ip: input.ip ?? null,
-      userAgent: input.userAgent?.slice(0, 300) ?? null,
-      createdAt: now,
-      lastSeenAt: now,
-      expiresAt,
-    })
+  await db.insert(sessions).values({
+    id: sha256(token),
+    userId: input.userId,
+    csrfToken,
+    ip: input.ip ?? null,
+    userAgent: input.userAgent?.slice(0, 300) ?? null,
+    createdAt: now,
+    lastSeenAt: now,
+    expiresAt,
+  })
   return { token, csrfToken, expiresAt }
 }
 

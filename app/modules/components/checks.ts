@@ -1,8 +1,7 @@
 import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { components, statusHistory, type Component } from '../../../db/schema/components.ts'
-import type { MetricStore } from '../metrics/store.ts'
-import { reportOutcome } from '../healing/breakers.ts'
+import type { MetricStore } from '../metrics/index.ts'
 import { DEFAULTS, recordResult, type CheckResult } from './service.ts'
 
 /** How many HTTP checks run at once. */
@@ -100,7 +99,10 @@ export async function inPool<T>(items: T[], limit: number, fn: (item: T) => Prom
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
 }
 
-type Deps = { db: Db; store: MetricStore; historyDays: number; concurrency?: number }
+/** What a check result is also reported to: the component's circuit breaker (healing, wired at the root). */
+export type OutcomeListener = (key: string, outcome: { ok: boolean; error?: string }, at: number) => Promise<unknown>
+
+type Deps = { db: Db; store: MetricStore; historyDays: number; concurrency?: number; onOutcome?: OutcomeListener }
 
 /**
  * One tick of the component job at time `now`: runs every HTTP check that is due (claimed first by
@@ -115,7 +117,7 @@ export async function runComponentChecks(deps: Deps, now: number) {
   const record = async (c: Component, r: CheckResult) => {
     if (!(await recordResult(deps, c, r))) return void counts.dropped++
     // Each check result is also an outcome for the component's circuit breaker (healing).
-    await reportOutcome(db, `component:${c.name}`, { ok: r.up, ...(r.message ? { error: r.message } : {}) }, r.ts)
+    await deps.onOutcome?.(`component:${c.name}`, { ok: r.up, ...(r.message ? { error: r.message } : {}) }, r.ts)
   }
 
   const due = await db

@@ -1,8 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollupWatermarks } from '../../../db/schema/metrics.ts'
-import { rawPointsSql } from '../metrics/inbox.ts'
-import { addValue, emptySketch, quantile, type Sketch } from '../metrics/sketch.ts'
+import { rawPointsSql, addValue, emptySketch, quantile, type Sketch } from '../metrics/index.ts'
 
 const HOUR = 3_600_000
 const MINUTE = 60_000

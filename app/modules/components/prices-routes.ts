@@ -4,7 +4,7 @@ import { access } from '../../middleware/access.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { toIso } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/service.ts'
+import { audit } from '../audit/index.ts'
 import { createPrice, deletePrice, getPrice, listPrices, priceJson, updatePrice } from './prices.ts'
 import { PriceBody, PriceIdParam, PricePatch } from './schema.ts'
 

@@ -4,7 +4,7 @@ import { prices, type Price } from '../../../db/schema/components.ts'
 import { conflict, notFound } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
-import { canonicalLabels, fingerprintOf, type Derive, type Sample } from '../metrics/store.ts'
+import { canonicalLabels, fingerprintOf, type Derive, type Sample } from '../metrics/index.ts'
 
 export const TOKENS_METRIC = 'llm_tokens_total'
 export const COST_METRIC = 'llm_cost_usd'

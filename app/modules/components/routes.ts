@@ -5,8 +5,8 @@ import { requirePrincipal } from '../../middleware/auth.ts'
 import { notFound } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/service.ts'
-import { createMetricStore } from '../metrics/store.ts'
+import { audit } from '../audit/index.ts'
+import type { MetricStore } from '../metrics/index.ts'
 import { overview } from './overview.ts'
 import { priceRoutes } from './prices-routes.ts'
 import {
@@ -46,10 +46,9 @@ export const checkSummary = (c: {
     ? `${c.kind}, http ${c.method} every ${c.intervalSeconds}s`
     : `${c.kind}, push every ${c.expectedIntervalSeconds}s`
 
-export function componentsRoutes(deps: ModuleDeps) {
-  const { db, sealer, config } = deps
+export function componentsRoutes(deps: ModuleDeps & { statusStore: MetricStore }) {
+  const { db, sealer, config, statusStore: store } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const store = createMetricStore(db)
   const app = new Hono<AppEnv>()
   const tags = ['components']
   const show = (c: Context<AppEnv>) => ({

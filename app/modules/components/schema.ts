@@ -2,7 +2,7 @@ import * as v from 'valibot'
 import { componentKinds, httpMethods } from '../../../db/schema/components.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { TimeInput } from '../../lib/time.ts'
-import { Duration, Labels } from '../metrics/schema.ts'
+import { Duration, Labels } from '../metrics/index.ts'
 
 export const NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/
 export const Name = v.pipe(

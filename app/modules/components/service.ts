@@ -1,13 +1,12 @@
 import { and, asc, desc, eq, gte, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { components, statusHistory, type Component, type StatusRow } from '../../../db/schema/components.ts'
-import type { Sealer } from '../../lib/crypto.ts'
-import { sha256 } from '../../lib/crypto.ts'
+import { type Sealer, sha256 } from '../../lib/crypto.ts'
 import { badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { newId, randomToken } from '../../lib/ids.ts'
 import { page } from '../../lib/pagination.ts'
 import { toIso } from '../../lib/time.ts'
-import type { MetricStore, Sample } from '../metrics/store.ts'
+import type { MetricStore, Sample } from '../metrics/index.ts'
 import type { ComponentInput, ComponentPatchInput } from './schema.ts'
 
 export const DEFAULTS = {

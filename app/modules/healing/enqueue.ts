@@ -4,16 +4,15 @@
  * API (idempotent by key). Every creation is one batch: the action row and its first timeline entry.
  */
 import { and, desc, eq, gte, sql } from 'drizzle-orm'
-import type {
-  HealingAction,
-  HealingRule,
-  HealingTriggerRef,
-  HealingVerification,
-  HealingNotify,
+import {
+  type HealingAction,
+  type HealingRule,
+  type HealingTriggerRef,
+  type HealingVerification,
+  type HealingNotify,
+  healingActions,
 } from '../../../db/schema/healing.ts'
-import { healingActions } from '../../../db/schema/healing.ts'
-import { AppError } from '../../lib/errors.ts'
-import type { ErrorDetail } from '../../lib/errors.ts'
+import { AppError, type ErrorDetail } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { actionDef } from './actions/index.ts'
 import { routesOnBreaker } from './model-routes.ts'

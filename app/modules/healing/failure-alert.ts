@@ -5,8 +5,7 @@
  */
 import type { HealingAction } from '../../../db/schema/healing.ts'
 import { sha256 } from '../../lib/crypto.ts'
-import { transitionHooks } from '../alerts/hooks.ts'
-import { reportAlert } from '../alerts/lifecycle.ts'
+import { reportAlert } from '../alerts/index.ts'
 import { actionUrl } from './notices.ts'
 import type { HealingDeps } from './types.ts'
 
@@ -22,7 +21,7 @@ const labelsOf = (a: HealingAction) => ({
 export async function raiseFailure(deps: HealingDeps, a: HealingAction, at: number) {
   try {
     await reportAlert(
-      { db: deps.db, hooks: transitionHooks() },
+      deps.lifecycle,
       {
         fingerprint: fingerprintOf(a),
         source: 'healing',
@@ -50,7 +49,7 @@ export async function raiseFailure(deps: HealingDeps, a: HealingAction, at: numb
 export async function resolveFailure(deps: HealingDeps, a: HealingAction, at: number) {
   try {
     await reportAlert(
-      { db: deps.db, hooks: transitionHooks() },
+      deps.lifecycle,
       {
         fingerprint: fingerprintOf(a),
         source: 'healing',

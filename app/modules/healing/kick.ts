@@ -1,4 +1,4 @@
-import type { Scheduler } from '../../../jobs/scheduler.ts'
+import type { Scheduler } from '../../lib/scheduler.ts'
 import type { Logger } from '../../lib/logger.ts'
 
 /**

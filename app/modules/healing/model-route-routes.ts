@@ -6,7 +6,7 @@ import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
-import { audit } from '../audit/service.ts'
+import { audit } from '../audit/index.ts'
 import { getBreakers, targetBreakerKey } from './breakers.ts'
 import {
   createRoute,

@@ -210,16 +210,14 @@ export async function updateRoute(
       .returning(),
     ...(moved && moved.from !== moved.to
       ? [
-          db
-            .insert(modelRouteEvents)
-            .values({
-              routeId: before.id,
-              ts: now,
-              fromIndex: moved.from,
-              toIndex: moved.to,
-              reason: set.changeReason!,
-              actor,
-            }),
+          db.insert(modelRouteEvents).values({
+            routeId: before.id,
+            ts: now,
+            fromIndex: moved.from,
+            toIndex: moved.to,
+            reason: set.changeReason!,
+            actor,
+          }),
         ]
       : []),
   ])

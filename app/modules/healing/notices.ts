@@ -9,7 +9,7 @@ import type { Db } from '../../../db/client.ts'
 import type { Alert, Severity } from '../../../db/schema/alerts.ts'
 import type { HealingAction } from '../../../db/schema/healing.ts'
 import { channels, notifications } from '../../../db/schema/notify.ts'
-import { kick } from '../notify/delivery.ts'
+import { kick } from '../notify/index.ts'
 
 export type NoticeEvent = 'start' | 'success' | 'failure' | 'approval'
 
@@ -99,18 +99,16 @@ export async function queueNotice(db: Db, channelIds: string[], alert: Alert, ev
     .where(inArray(channels.id, channelIds))
   const ids = found.filter((c) => c.enabled).map((c) => c.id)
   if (!ids.length) return 0
-  await db
-    .insert(notifications)
-    .values(
-      ids.map((channelId) => ({
-        channelId,
-        kind: `healing.${event}`,
-        payload: { event: `healing.${event}`, alert },
-        status: 'pending' as const,
-        nextAttemptAt: at,
-        createdAt: at,
-      })),
-    )
+  await db.insert(notifications).values(
+    ids.map((channelId) => ({
+      channelId,
+      kind: `healing.${event}`,
+      payload: { event: `healing.${event}`, alert },
+      status: 'pending' as const,
+      nextAttemptAt: at,
+      createdAt: at,
+    })),
+  )
   kick(db)
   return ids.length
 }

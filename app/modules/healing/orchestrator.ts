@@ -39,11 +39,6 @@ const DEFAULT_VERIFY_TIMEOUT_MS = 30_000
 export const retryBackoff = (attempt: number) => Math.min(300_000, 2_000 * 2 ** Math.max(0, attempt - 1))
 const MAX_STARTS_PER_TICK = 20
 
-// The job finds the healing deps (the sealer above all) through the app that owns the database.
-const registry = new WeakMap<Db, HealingDeps>()
-export const useHealing = (deps: HealingDeps) => void registry.set(deps.db, deps)
-export const healingDepsFor = (db: Db) => registry.get(db)
-
 // Work started by this process, per database: never taken over by this process's own ticks.
 const inflight = new WeakMap<Db, Map<string, Promise<void>>>()
 const running = (db: Db) => {

@@ -9,7 +9,7 @@ import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/service.ts'
+import { audit } from '../audit/index.ts'
 import { actionPages } from './action-pages.tsx'
 import { BreakerKey } from './breaker-routes.ts'
 import { listBreakers, resetBreaker } from './breakers.ts'
@@ -21,7 +21,6 @@ import {
   listN8nInstances,
   n8nInstanceJson,
 } from './n8n-instances.ts'
-import { useHealing } from './orchestrator.ts'
 import { routePages, RouteRows } from './route-pages.tsx'
 import { rulePages } from './rule-pages.tsx'
 import { IdParam, N8nInstanceBody, StatsQuery } from './schema.ts'
@@ -46,10 +45,9 @@ const N8nForm = v.object({
 })
 
 /** The healing dashboard: overview, breakers, statistics, n8n instances; actions and approvals, rules and routes in their own files. */
-export function healingPages(deps: ModuleDeps) {
+export function healingPages(deps: ModuleDeps & { healing: HealingDeps }) {
   const { db, config } = deps
-  const hd: HealingDeps = { db, sealer: deps.sealer, config, log: deps.log.child({ module: 'healing' }) }
-  useHealing(hd)
+  const hd = deps.healing
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
 

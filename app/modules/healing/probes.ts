@@ -1,7 +1,7 @@
 import { ne } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { modelRoutes, type RouteTarget } from '../../../db/schema/healing.ts'
-import { failureReason, inPool } from '../components/checks.ts'
+import { failureReason, inPool } from '../components/index.ts'
 import { reportOutcome, targetBreakerKey, type Transition } from './breakers.ts'
 import { runFailbacks } from './model-routes.ts'
 

@@ -4,7 +4,7 @@ import { AppError } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
-import { audit } from '../audit/service.ts'
+import { audit } from '../audit/index.ts'
 import { actionTypes } from './actions/index.ts'
 import { webhookSecret } from './actions/webhook.ts'
 import { checkAction, createAction, invalid } from './enqueue.ts'
@@ -17,7 +17,7 @@ import {
   n8nInstanceJson,
   updateN8nInstance,
 } from './n8n-instances.ts'
-import { approveAction, rejectAction, useHealing } from './orchestrator.ts'
+import { approveAction, rejectAction } from './orchestrator.ts'
 import {
   checkRule,
   createRule,
@@ -51,10 +51,9 @@ import type { HealingDeps } from './types.ts'
 const MAX_SIMULATE_MS = 30 * 86_400_000
 
 /** The healing API: rules, actions (manual runs, approvals, timeline), n8n instances, simulate, stats, status. */
-export function healingRoutes(deps: ModuleDeps) {
+export function healingRoutes(deps: ModuleDeps & { healing: HealingDeps }) {
   const { db, config } = deps
-  const hd: HealingDeps = { db, sealer: deps.sealer, config, log: deps.log.child({ module: 'healing' }) }
-  useHealing(hd)
+  const hd = deps.healing
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const tags = ['healing']

@@ -13,10 +13,9 @@ import { TimeInput } from '../../lib/time.ts'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/service.ts'
-import { matcherLines, parseMatchers } from '../alerts/form.ts'
-import { listRules as listAlertRules } from '../alerts/rules.ts'
-import { aggregations } from '../metrics/query.ts'
+import { audit } from '../audit/index.ts'
+import { matcherLines, parseMatchers, listRules as listAlertRules } from '../alerts/index.ts'
+import { aggregations } from '../metrics/index.ts'
 import { actionTypes } from './actions/index.ts'
 import {
   checkRule,

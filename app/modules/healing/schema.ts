@@ -3,10 +3,8 @@ import { comparators } from '../../../db/schema/alerts.ts'
 import { healingModes, healingStatuses } from '../../../db/schema/healing.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { TimeInput } from '../../lib/time.ts'
-import { Matcher } from '../alerts/schema.ts'
-import { aggregations } from '../metrics/query.ts'
-import { Duration, LABEL_NAME, MetricName } from '../metrics/schema.ts'
-import { regexProblem } from '../alerts/matchers.ts'
+import { Matcher, regexProblem } from '../alerts/index.ts'
+import { aggregations, Duration, LABEL_NAME, MetricName } from '../metrics/index.ts'
 
 const DAY = 86_400_000
 const text = (max: number) =>

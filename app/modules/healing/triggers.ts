@@ -17,8 +17,7 @@ import {
   type HealingTriggerRef,
 } from '../../../db/schema/healing.ts'
 import { settings } from '../../../db/schema/system.ts'
-import { evaluateRule } from '../alerts/evaluate.ts'
-import { anchored, compileMatchers } from '../alerts/matchers.ts'
+import { evaluateRule, anchored, compileMatchers } from '../alerts/index.ts'
 import type { HealingDeps } from './types.ts'
 
 export const DETECTION_EVERY_MS = 10_000

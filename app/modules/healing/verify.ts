@@ -6,7 +6,7 @@
 import { eq } from 'drizzle-orm'
 import { alerts } from '../../../db/schema/alerts.ts'
 import type { HealingAction, HealingVerification } from '../../../db/schema/healing.ts'
-import { evaluateRule } from '../alerts/evaluate.ts'
+import { evaluateRule } from '../alerts/index.ts'
 import { getBreaker } from './breakers.ts'
 import type { HealingDeps } from './types.ts'
 

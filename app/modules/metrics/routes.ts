@@ -22,9 +22,7 @@ import {
   type PointInput,
 } from './schema.ts'
 import { remoteWriteHandler } from './remote-write-handler.ts'
-import { createMetricStore, type Sample } from './store.ts'
-import { costDeriver } from '../components/prices.ts'
-import { evaluatorFor, watchIngest } from '../alerts/runner.ts'
+import type { MetricStore, Sample } from './store.ts'
 
 const MAX_FUTURE_MS = 10 * 60_000
 const MAX_QUERY_POINTS = 11_000
@@ -102,14 +100,9 @@ export function matchers(c: Context) {
   return match
 }
 
-export function metricsRoutes(deps: ModuleDeps) {
-  const { db, config } = deps
-  // Token counts become llm_cost_usd points by the price table, in the same batch.
-  // After a committed write, alert rules watching the written metrics run (debounced, in the background).
-  const store = watchIngest(
-    createMetricStore(db, { derive: costDeriver(db) }),
-    evaluatorFor(db, deps.log).evaluateRulesFor,
-  )
+/** `metricStore` is the one store the composition root built (prices derive cost, rules watch writes). */
+export function metricsRoutes(deps: ModuleDeps & { metricStore: MetricStore }) {
+  const { db, config, metricStore: store } = deps
   const app = new Hono<AppEnv>()
   const tags = ['metrics']
   const batchSchema = batchBody(config.METRICS_MAX_BATCH)

@@ -12,7 +12,7 @@ import { badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { newId, randomToken } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
 import { issuesToDetails } from '../../lib/validate.ts'
-import { errorText } from '../alerts/rules.ts'
+import { errorText } from '../alerts/index.ts'
 import { secretFields, settingsSchemas, type ChannelInput, type ChannelPatchInput } from './schema.ts'
 
 export type Settings = Record<string, unknown>

@@ -299,31 +299,27 @@ export async function escalateAndRepeat(db: Db, now: number) {
         for (const [step, e] of r.escalations.entries()) {
           if (now - a.startsAt! < e.afterMs || done.has(`${r.policyId}|${step}`) || !e.channelIds.length) continue
           statements.push(
-            db
-              .insert(notifications)
-              .values(
-                e.channelIds.map((channelId) => ({
-                  alertId: a.id,
-                  channelId,
-                  policyId: r.policyId,
-                  kind: 'escalated',
-                  payload: { event: 'escalated', alert: a, step },
-                  status: 'pending' as const,
-                  nextAttemptAt: now,
-                  createdAt: now,
-                })),
-              ),
+            db.insert(notifications).values(
+              e.channelIds.map((channelId) => ({
+                alertId: a.id,
+                channelId,
+                policyId: r.policyId,
+                kind: 'escalated',
+                payload: { event: 'escalated', alert: a, step },
+                status: 'pending' as const,
+                nextAttemptAt: now,
+                createdAt: now,
+              })),
+            ),
           )
           statements.push(
-            db
-              .insert(alertEvents)
-              .values({
-                alertId: a.id,
-                ts: now,
-                type: 'escalated',
-                actor: 'notifications',
-                detail: { policyId: r.policyId, step, afterMs: e.afterMs, channelIds: e.channelIds },
-              }),
+            db.insert(alertEvents).values({
+              alertId: a.id,
+              ts: now,
+              type: 'escalated',
+              actor: 'notifications',
+              detail: { policyId: r.policyId, step, afterMs: e.afterMs, channelIds: e.channelIds },
+            }),
           )
           escalated++
         }

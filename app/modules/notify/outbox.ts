@@ -9,7 +9,7 @@ import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import type { Alert, Severity } from '../../../db/schema/alerts.ts'
 import { notifications } from '../../../db/schema/notify.ts'
-import { NO_STATEMENTS, type Transition, type TransitionHook } from '../alerts/lifecycle.ts'
+import { NO_STATEMENTS, type Transition, type TransitionHook } from '../alerts/index.ts'
 import { kick } from './delivery.ts'
 import { groupKeyOf, loadRouting, routesFrom, type Route, type Routing } from './policies.ts'
 

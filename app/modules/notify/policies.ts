@@ -10,8 +10,7 @@ import { channels, policies, webhookSubscriptions, type Escalation, type Policy 
 import { badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
-import { compileMatchers } from '../alerts/matchers.ts'
-import { errorText } from '../alerts/rules.ts'
+import { compileMatchers, errorText } from '../alerts/index.ts'
 import type { PolicyInput, PolicyPatchInput } from './schema.ts'
 
 export type Route = {

@@ -8,7 +8,7 @@ import { describe } from '../../lib/route-meta.ts'
 import { toIso } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
-import { audit } from '../audit/service.ts'
+import { audit } from '../audit/index.ts'
 import { channelJson, createChannel, deleteChannel, getChannel, listChannels, updateChannel } from './channels.ts'
 import { retryNotification, useDelivery } from './delivery.ts'
 import {

@@ -1,10 +1,9 @@
 import * as v from 'valibot'
 import { severities } from '../../../db/schema/alerts.ts'
 import { alertWebhookEvents, channelTypes } from '../../../db/schema/notify.ts'
-import { Matcher } from '../alerts/schema.ts'
-import { regexProblem } from '../alerts/matchers.ts'
-import { HttpUrl } from '../components/schema.ts'
-import { DurationBetween, LABEL_NAME } from '../metrics/schema.ts'
+import { Matcher, regexProblem } from '../alerts/index.ts'
+import { HttpUrl } from '../components/index.ts'
+import { DurationBetween, LABEL_NAME } from '../metrics/index.ts'
 
 const text = (max: number) =>
   v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))

@@ -9,20 +9,20 @@ import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
 import { describe } from '../../../lib/route-meta.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access } from '../../../middleware/access.ts'
-import { auditRow } from '../../audit/service.ts'
+import { auditRow } from '../../audit/index.ts'
 import type { AlertReport } from '../lifecycle.ts'
-import { evaluatorFor } from '../runner.ts'
+import type { Evaluator } from '../runner.ts'
 import { AlertmanagerWebhook, alertmanagerReports } from './alertmanager.ts'
 import { applyReports, auditSummary } from './common.ts'
 import { GrafanaWebhook, grafanaReports } from './grafana.ts'
 import { isPostableAlerts, PostableAlerts, prometheusReports } from './prometheus.ts'
 import { UptimeKumaQuery, UptimeKumaWebhook, uptimeKumaReport } from './uptime-kuma.ts'
 
-export function receiverRoutes(deps: ModuleDeps) {
+export function receiverRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
   // The same lifecycle (and so the same hooks: outbox, silences) as rules and the generic API.
-  const lifecycle = evaluatorFor(db, deps.log).lifecycle
+  const lifecycle = deps.evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['alerts', 'receivers']
 

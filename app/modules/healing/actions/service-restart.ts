@@ -7,9 +7,7 @@ import { clip, defineAction } from './define.ts'
 const MAX_OUTPUT = 16_384
 
 /** Runs argv without a shell; kills it (SIGTERM, then SIGKILL) at the timeout; keeps the ends of stdout and stderr. */
-export function runCommand(
-  cmd: AllowedCommand,
-): Promise<{
+export function runCommand(cmd: AllowedCommand): Promise<{
   code: number | null
   signal: string | null
   timedOut: boolean

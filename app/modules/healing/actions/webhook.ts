@@ -1,7 +1,6 @@
 import * as v from 'valibot'
-import { signature } from '../../notify/senders.ts'
-import type { HealingDeps } from '../types.ts'
-import { ActionError } from '../types.ts'
+import { signature } from '../../notify/index.ts'
+import { type HealingDeps, ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, text } from './define.ts'
 
 const HttpUrl = v.pipe(

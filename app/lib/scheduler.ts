@@ -1,10 +1,10 @@
 import { Cron } from 'croner'
 import { and, desc, eq, sql } from 'drizzle-orm'
-import type { Db } from '../db/client.ts'
-import { jobLeases, jobRuns } from '../db/schema/system.ts'
-import { newId } from '../app/lib/ids.ts'
-import type { Logger } from '../app/lib/logger.ts'
-import type { Telemetry } from '../app/lib/telemetry.ts'
+import type { Db } from '../../db/client.ts'
+import { jobLeases, jobRuns } from '../../db/schema/system.ts'
+import { newId } from './ids.ts'
+import type { Logger } from './logger.ts'
+import type { Telemetry } from './telemetry.ts'
 
 export type JobContext = { now: number; tick: number; log: Logger }
 export type JobHandler = (ctx: JobContext) => Promise<Record<string, number> | void>
@@ -74,17 +74,15 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
       .where(and(eq(jobLeases.name, job.name), sql`${jobLeases.tick} < ${tick}`))
       .returning({ name: jobLeases.name })
     if (!skipped.length) return 'not_leader'
-    await db
-      .insert(jobRuns)
-      .values({
-        job: job.name,
-        instance: instanceId,
-        tick,
-        startedAt: at,
-        finishedAt: at,
-        status: 'skipped',
-        error: 'previous tick still running',
-      })
+    await db.insert(jobRuns).values({
+      job: job.name,
+      instance: instanceId,
+      tick,
+      startedAt: at,
+      finishedAt: at,
+      status: 'skipped',
+      error: 'previous tick still running',
+    })
     return 'skipped'
   }
 

@@ -1,17 +1,23 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { alertWebhookEvents, channelTypes, type Channel, type Policy } from '../../../db/schema/notify.ts'
-import { severities } from '../../../db/schema/alerts.ts'
-import type { Alert } from '../../../db/schema/alerts.ts'
+import { eq } from 'drizzle-orm'
+import {
+  alertWebhookEvents,
+  channelTypes,
+  notifications,
+  type Channel,
+  type Policy,
+} from '../../../db/schema/notify.ts'
+import { severities, type Alert } from '../../../db/schema/alerts.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
+import { badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout } from '../../lib/layout.tsx'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/service.ts'
+import { audit } from '../audit/index.ts'
 import {
   channelJson,
   createChannel,
@@ -20,27 +26,27 @@ import {
   listChannels,
   openChannel,
   updateChannel,
-} from '../notify/channels.ts'
+} from './channels.ts'
+import { createPolicy, deletePolicy, getPolicy, invalidateRouting, listPolicies, updatePolicy } from './policies.ts'
 import {
-  createPolicy,
-  deletePolicy,
-  getPolicy,
-  invalidateRouting,
-  listPolicies,
-  updatePolicy,
-} from '../notify/policies.ts'
-import { ChannelBody, ChannelPatch, IdParam, PolicyBody, secretFields, SubscriptionBody } from '../notify/schema.ts'
+  ChannelBody,
+  ChannelPatch,
+  IdParam,
+  PolicyBody,
+  secretFields,
+  SubscriptionBody,
+  NumericIdParam,
+} from './schema.ts'
 import {
   createSubscription,
   deleteSubscription,
   getSubscription,
   listSubscriptions,
   subscriptionJson,
-} from '../notify/subscriptions.ts'
-import { alertSnapshot, SendError, sendToChannel } from '../notify/senders.ts'
-import { matcherLines, parseMatchers } from './form.ts'
-import { dur } from './rule-pages.tsx'
-import { Tabs } from './views.tsx'
+} from './subscriptions.ts'
+import { alertSnapshot, SendError, sendToChannel } from './senders.ts'
+import { retryNotification } from './delivery.ts'
+import { dur, matcherLines, parseMatchers, Tabs } from '../alerts/index.ts'
 
 const EditQuery = v.object({ edit: v.optional(v.pipe(v.string(), v.maxLength(100))) })
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
@@ -358,7 +364,8 @@ function PolicyForm({ chans, p }: { chans: Channel[]; p?: Policy }) {
   )
 }
 
-export function configPages(deps: ModuleDeps) {
+/** Channels, policies and webhook subscriptions (under /alerts/…), and a notification's retry. */
+export function notifyPages(deps: ModuleDeps) {
   const { db, sealer, config } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
@@ -792,6 +799,20 @@ export function configPages(deps: ModuleDeps) {
   deletePage('/alerts/webhooks', getSubscription, deleteSubscription, 'webhook.unsubscribed', (s) => s.id)
   deletePage('/alerts/channels', getChannel, deleteChannel, 'channel.deleted', (ch) => ch.name)
   deletePage('/alerts/policies', getPolicy, deletePolicy, 'policy.deleted', (p) => p.name)
+
+  app.post('/alerts/notifications/:id/retry', access('operator'), validate('param', NumericIdParam), async (c) => {
+    const id = Number(c.req.valid('param').id)
+    const [row] = await db.select().from(notifications).where(eq(notifications.id, id))
+    if (!row) throw notFound('Notification')
+    const updated = row.status === 'sending' ? null : await retryNotification(db, id, now())
+    if (!updated) throw conflict('The notification is being sent right now')
+    await audit(db, c, {
+      action: 'notification.retried',
+      target: String(id),
+      summary: `${row.kind}, was ${row.status}`,
+    })
+    return hxRedirect(c, row.alertId ? `/alerts/${row.alertId}` : '/alerts')
+  })
 
   return app
 }

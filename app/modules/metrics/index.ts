@@ -1,0 +1,28 @@
+// The metrics module's public face: other modules, the composition root and jobs import only this.
+export { rawPointsSql, startInboxMover } from './inbox.ts'
+export { metricsPages } from './pages.tsx'
+export { metricsQueryRoutes } from './query-routes.ts'
+export {
+  type Aggregation,
+  aggregations,
+  type Bucket,
+  findSeries,
+  groupSeries,
+  merge,
+  newBucket,
+  stepBuckets,
+  valueOf,
+} from './query.ts'
+export { purgeExpired, type RetentionDays } from './retention.ts'
+export { runRollups } from './rollup.ts'
+export { matchers, metricsRoutes } from './routes.ts'
+export { Duration, DurationBetween, LABEL_NAME, Labels, MetricName } from './schema.ts'
+export { addValue, emptySketch, quantile, type Sketch } from './sketch.ts'
+export {
+  canonicalLabels,
+  createMetricStore,
+  type Derive,
+  fingerprintOf,
+  type MetricStore,
+  type Sample,
+} from './store.ts'

@@ -1,0 +1,32 @@
+// The notify module's public face: other modules, the composition root and jobs import only this.
+export {
+  channelJson,
+  createChannel,
+  deleteChannel,
+  getChannel,
+  listChannels,
+  openChannel,
+  updateChannel,
+} from './channels.ts'
+export { deliveryFor, kick, retryNotification, runNotifications } from './delivery.ts'
+export { outboxHook } from './outbox.ts'
+export { createPolicy, deletePolicy, getPolicy, invalidateRouting, listPolicies, updatePolicy } from './policies.ts'
+export { notifyPages } from './pages.tsx'
+export { notifyRoutes } from './routes.ts'
+export {
+  ChannelBody,
+  ChannelPatch,
+  IdParam,
+  NumericIdParam,
+  PolicyBody,
+  secretFields,
+  SubscriptionBody,
+} from './schema.ts'
+export { alertSnapshot, SendError, sendToChannel, signature } from './senders.ts'
+export {
+  createSubscription,
+  deleteSubscription,
+  getSubscription,
+  listSubscriptions,
+  subscriptionJson,
+} from './subscriptions.ts'

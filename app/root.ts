@@ -1,0 +1,20 @@
+/**
+ * Builds one Homeostat: the services, the scheduler with every job, and the Hono app. The server
+ * (app/server.ts) and the tests (tests/helpers/app.ts) both build it here, so a test gets exactly
+ * what production gets.
+ */
+import { registerJobs } from '../jobs/index.ts'
+import { createApp } from './app.ts'
+import type { Deps } from './context.ts'
+import { createScheduler, recordJobRuns } from './lib/scheduler.ts'
+import { createServices } from './services.ts'
+
+export function createRoot(platform: Omit<Deps, 'scheduler'>) {
+  const scheduler = createScheduler({ db: platform.db, log: platform.log, onRun: recordJobRuns(platform.telemetry) })
+  const services = createServices({ ...platform, scheduler })
+  registerJobs(scheduler, services)
+  const app = createApp(services)
+  return { services, scheduler, app }
+}
+
+export type Root = ReturnType<typeof createRoot>
