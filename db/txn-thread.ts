@@ -3,7 +3,7 @@
  * its own connection (db/txn-worker.js); `writeTransaction` sends it a whole transaction (SQL
  * texts and arguments) and resolves once it is committed, so SQLite's work (the statements, the
  * commit, WAL checkpoints) runs beside the thread that parses requests instead of on it. The
- * alerts' group commit uses it: on two cores, intake of alerts spends about half its time there.
+ * alerts' group commit uses it, since SQLite's work is much of the alert intake's (docs/adr/0001).
  * Anything else (`:memory:`, a remote database) runs the same statements as one batch on the client.
  */
 import { Worker, type WorkerOptions } from 'node:worker_threads'
@@ -14,7 +14,7 @@ type Arg = string | number | bigint | null | Uint8Array
 /**
  * A statement with its arguments, or run once per row of `rows` (then `args` is unused): an array,
  * or its JSON text when every value is a string, a finite number or null (a text is copied to the
- * thread several times faster than the arrays of values it holds).
+ * thread faster than the arrays of values it holds).
  */
 export type TxnStatement = { sql: string; args: Arg[]; rows?: Arg[][] | string }
 
@@ -51,7 +51,7 @@ export function openTransactionThread(
   }
   const start = () => {
     // Bun's `smol`: the thread's heap is collected early and kept small (it only ever holds the
-    // statements in hand; a default heap grew to ≈ 40 MB under intake). Node and Deno ignore it.
+    // statements in hand; a default heap grew large under intake). Node and Deno ignore it.
     // A new thread has seen nothing yet: it starts past every epoch answered so far.
     const settings: WorkerOptions & { smol?: boolean } = {
       workerData: { path, pragmas: options.pragmas, epoch: epoch + 1 },

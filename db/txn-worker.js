@@ -8,8 +8,8 @@ import Database from 'libsql'
 const { path, pragmas } = workerData
 const db = new Database(path)
 for (const pragma of pragmas) db.exec(`PRAGMA ${pragma}`)
-// SQLite's own page cache size (2 MB): a 16 MB one, as the main connection has for the metrics
-// rollups, was 16 MB more resident under alert intake and no faster there.
+// SQLite's own page cache size: the larger one the main connection has for the metrics rollups
+// only cost resident memory under alert intake, without speed (docs/adr/0001).
 
 const MAX_PREPARED = 256
 const prepared = new Map()

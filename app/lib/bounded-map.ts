@@ -4,11 +4,10 @@
  * its slot, and a new key (unmarked), when the map is full, takes the first unmarked slot a
  * circling hand finds, clearing the marks it passes (so an entry used since the hand last went by
  * stays, and a key never used again goes before those that were). A hit writes one byte and no
- * pointers: the exact policy's linked list in order of use relinked two nodes per hit, ≈ 7 % of the
- * main thread at alert intake rates, and kept dirtying long-lived objects that every young
- * collection then rescanned. (Evicting with `map.keys().next()` on a Map that is also re-ordered by
- * delete + set costs ≈ 7 µs per eviction in Bun once the map is churned; an approximation with two
- * generations of max / 2 kept too few of the alerts a Prometheus re-sends.)
+ * pointers: the exact policy's linked list in order of use relinked two nodes per hit and kept
+ * dirtying long-lived objects that every young collection then rescanned; evicting from a Map
+ * re-ordered by delete + set is slow in Bun once churned; two generations of max / 2 kept too few
+ * of the alerts a Prometheus re-sends. The measurements are in docs/adr/0006-alert-group-commit.md.
  */
 export type BoundedMap<K, V> = {
   get(key: K): V | undefined
