@@ -10,14 +10,22 @@ import { createKeyStore } from './modules/auth/index.ts'
 import { costDeriver } from './modules/components/index.ts'
 import { type HealingDeps, reportOutcome } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
-import { outboxHook } from './modules/notify/index.ts'
+import { createNotifier } from './modules/notify/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
   const keys = createKeyStore(db)
+  // The notification outbox: its routing cache, its hook on alert changes, its sender and the
+  // `notifications` job's tick; healing notices go out through it too.
+  const notifier = createNotifier({
+    db,
+    sealer: platform.sealer,
+    config: platform.config,
+    log: log.child({ module: 'notify' }),
+  })
   // Every alert state change runs these hooks in its own transaction, in this order: silences set
   // the `silenced` flag first, the notification outbox reads it last.
-  const evaluator = createEvaluator({ db, log, hooks: [silenceHook, outboxHook] })
+  const evaluator = createEvaluator({ db, log, hooks: [silenceHook, notifier.outboxHook] })
   // One metric store for every writer: token counts become llm_cost_usd points by the price table
   // in the same batch, and after a committed write the rules watching the written metrics run.
   const metricStore = watchIngest(createMetricStore(db, { derive: costDeriver(db) }), evaluator.evaluateRulesFor)
@@ -33,8 +41,9 @@ export function createServices(platform: Deps) {
     config: platform.config,
     log: log.child({ module: 'healing' }),
     lifecycle: evaluator.lifecycle,
+    delivery: notifier,
   }
-  return { ...platform, keys, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
+  return { ...platform, keys, notifier, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
 }
 
 export type Services = ReturnType<typeof createServices>
