@@ -7,7 +7,7 @@
 import type { Deps } from './context.ts'
 import { createEvaluator, silenceHook, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
-import { costDeriver } from './modules/components/index.ts'
+import { createPrices } from './modules/components/index.ts'
 import { type HealingDeps, reportOutcome } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
 import { createNotifier } from './modules/notify/index.ts'
@@ -26,9 +26,11 @@ export function createServices(platform: Deps) {
   // Every alert state change runs these hooks in its own transaction, in this order: silences set
   // the `silenced` flag first, the notification outbox reads it last.
   const evaluator = createEvaluator({ db, log, hooks: [silenceHook, notifier.outboxHook] })
+  // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.
+  const prices = createPrices(db)
   // One metric store for every writer: token counts become llm_cost_usd points by the price table
   // in the same batch, and after a committed write the rules watching the written metrics run.
-  const metricStore = watchIngest(createMetricStore(db, { derive: costDeriver(db) }), evaluator.evaluateRulesFor)
+  const metricStore = watchIngest(createMetricStore(db, { derive: prices.deriveCost }), evaluator.evaluateRulesFor)
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db)
@@ -43,7 +45,7 @@ export function createServices(platform: Deps) {
     lifecycle: evaluator.lifecycle,
     delivery: notifier,
   }
-  return { ...platform, keys, notifier, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
+  return { ...platform, keys, notifier, prices, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
 }
 
 export type Services = ReturnType<typeof createServices>
