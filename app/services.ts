@@ -7,20 +7,30 @@
 import type { Deps } from './context.ts'
 import { createEvaluator, silenceHook, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
-import { costDeriver } from './modules/components/index.ts'
+import { createPrices } from './modules/components/index.ts'
 import { type HealingDeps, reportOutcome } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
-import { outboxHook } from './modules/notify/index.ts'
+import { createNotifier } from './modules/notify/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
   const keys = createKeyStore(db)
+  // The notification outbox: its routing cache, its hook on alert changes, its sender and the
+  // `notifications` job's tick; healing notices go out through it too.
+  const notifier = createNotifier({
+    db,
+    sealer: platform.sealer,
+    config: platform.config,
+    log: log.child({ module: 'notify' }),
+  })
   // Every alert state change runs these hooks in its own transaction, in this order: silences set
   // the `silenced` flag first, the notification outbox reads it last.
-  const evaluator = createEvaluator({ db, log, hooks: [silenceHook, outboxHook] })
+  const evaluator = createEvaluator({ db, log, hooks: [silenceHook, notifier.outboxHook] })
+  // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.
+  const prices = createPrices(db)
   // One metric store for every writer: token counts become llm_cost_usd points by the price table
   // in the same batch, and after a committed write the rules watching the written metrics run.
-  const metricStore = watchIngest(createMetricStore(db, { derive: costDeriver(db) }), evaluator.evaluateRulesFor)
+  const metricStore = watchIngest(createMetricStore(db, { derive: prices.deriveCost }), evaluator.evaluateRulesFor)
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db)
@@ -33,8 +43,9 @@ export function createServices(platform: Deps) {
     config: platform.config,
     log: log.child({ module: 'healing' }),
     lifecycle: evaluator.lifecycle,
+    delivery: notifier,
   }
-  return { ...platform, keys, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
+  return { ...platform, keys, notifier, prices, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
 }
 
 export type Services = ReturnType<typeof createServices>

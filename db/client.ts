@@ -84,9 +84,7 @@ export async function openDb(options: DbOptions) {
         thread?.close()
       })
     : timedClient
-  const db = drizzle(client, { schema })
-  if (writer) writers.set(db, writer)
-  if (thread) threads.set(db, thread)
+  const db = withLocal(drizzle(client, { schema }), { writer, thread })
   return { client, db }
 }
 
@@ -96,8 +94,13 @@ export type WriteStatement = { sql: string; args: number[] }
 /** Runs statements in one transaction on the writer's connection, each prepared once per SQL text. */
 export type Writer = { write(statements: WriteStatement[]): void; close(): void }
 
-const writers = new WeakMap<Db, Writer>()
-const threads = new WeakMap<Db, TransactionThread>()
+// The connections a database opened on a local file has beside its client, carried by the db
+// object itself under a key only this file knows: whoever holds the db reaches them through the
+// functions below, and they go away with it.
+const local = Symbol('local connections')
+type LocalConnections = { writer?: Writer; thread?: TransactionThread }
+const withLocal = <T extends object>(db: T, connections: LocalConnections) =>
+  Object.assign(db, { [local]: connections }) as T & { readonly [local]?: LocalConnections }
 
 /**
  * Runs statements as one write transaction (BEGIN IMMEDIATE … COMMIT) and resolves once it is
@@ -112,7 +115,7 @@ export async function writeTransaction(
   epoch?: number,
 ): Promise<void> {
   const statements = items.map(toStatement)
-  const thread = threads.get(db)
+  const thread = db[local]?.thread
   if (thread) await thread.run(statements, epoch)
   else await db.$client.batch(asInStatements(statements), 'write')
 }
@@ -122,14 +125,14 @@ export async function writeTransaction(
  * as of it needs no check in a transaction sent with it. Undefined without a thread (`:memory:`,
  * a remote database), where every cached row is checked.
  */
-export const transactionEpoch = (db: Db): number | undefined => threads.get(db)?.epoch()
+export const transactionEpoch = (db: Db): number | undefined => db[local]?.thread?.epoch()
 
 /**
  * The prepared-statement writer of a database opened on a local file, if any. @libsql/client
  * prepares every statement anew (≈ 0.8 µs a row for a 1 000-row insert, more than running it);
  * this keeps them. Callers should use a bounded set of SQL texts (e.g. power-of-two row counts).
  */
-export const writerOf = (db: Db): Writer | undefined => writers.get(db)
+export const writerOf = (db: Db): Writer | undefined => db[local]?.writer
 
 const MAX_CACHED_STATEMENTS = 128
 

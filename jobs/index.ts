@@ -22,7 +22,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
   )
   scheduler.register(rollupJob({ db }))
   scheduler.register(alertEvaluationJob(services))
-  scheduler.register(notificationsJob({ db }))
+  scheduler.register(notificationsJob(services))
   scheduler.register(silencesJob(services))
   scheduler.register(healingJob(services))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).

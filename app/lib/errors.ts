@@ -20,3 +20,7 @@ export const unauthorized = (message = 'Authentication required') => new AppErro
 export const forbidden = (message = 'Your role does not allow this') => new AppError(403, 'forbidden', message)
 export const notFound = (what = 'Resource') => new AppError(404, 'not_found', `${what} not found`)
 export const conflict = (message: string) => new AppError(409, 'conflict', message)
+
+/** An error's message and its cause's message in one string (drivers often put the detail in the cause). */
+export const errorText = (error: unknown) =>
+  `${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`

@@ -27,3 +27,6 @@ export const toIso = (ms: number | null | undefined) => (ms == null ? null : new
 export const minutes = (n: number) => n * 60_000
 export const hours = (n: number) => n * 3_600_000
 export const days = (n: number) => n * 86_400_000
+
+/** The clock a factory's deps give (tests pass a fake `now`), else the real one. */
+export const clockOf = (deps: { now?: () => number }) => (): number => deps.now?.() ?? Date.now()

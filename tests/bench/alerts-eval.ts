@@ -18,7 +18,7 @@ import { createEvaluator } from '../../app/modules/alerts/runner.ts'
 import { alertRules } from '../../db/schema/alerts.ts'
 import type { RuleInput } from '../../app/modules/alerts/schema.ts'
 import { silenceHook } from '../../app/modules/alerts/silences.ts'
-import { outboxHook } from '../../app/modules/notify/outbox.ts'
+import { createNotifier } from '../../app/modules/notify/notifier.ts'
 import { runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { AGENT_METRICS, seriesOf } from './dataset.ts'
@@ -79,7 +79,7 @@ function ruleOf(i: number, metrics: string[]): RuleInput {
 }
 
 async function main() {
-  const { db, client } = await boot(process.env, { quiet: true })
+  const { db, client, config, sealer } = await boot(process.env, { quiet: true })
   const store = createMetricStore(db)
   const now = Date.now() - (Date.now() % MINUTE)
   let state = 0x2545f491
@@ -117,6 +117,8 @@ async function main() {
   const metrics = [...new Set(Array.from({ length: SERIES }, (_, i) => seriesOf(i).name))]
   for (let i = 0; i < RULES; i++) await createRule(db, ruleOf(i, metrics.length ? metrics : [...AGENT_METRICS]), now)
 
+  // Evaluation is measured, not sending: the outbox is written, nothing is sent between ticks.
+  const { outboxHook } = createNotifier({ db, sealer, config: { ...config, JOBS_ENABLED: false } })
   const evaluator = createEvaluator({ db, hooks: [silenceHook, outboxHook] })
   const cycles: { seconds: number; changes: number; failed: number }[] = []
   for (let c = 0; c <= CYCLES; c++) {

@@ -4,7 +4,6 @@
  * and the forms act through the same service calls as the API (state, audit).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 let t: TestApp
@@ -292,7 +291,7 @@ describe('alerts pages', () => {
       op,
     )
     const id = ((await fired.json()) as Json).alert.id as string
-    await runNotifications(deliveryFor(t.db)!, Date.now() + 60_000)
+    await t.services.notifier.run(Date.now() + 60_000)
     const detail = await (await t.app.request(`/alerts/${id}`, { headers: s.headers })).text()
     expect(detail).toContain('data-notification="failed"')
     expect(detail).toContain('data-event="notified"')

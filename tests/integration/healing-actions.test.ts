@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { healingTick, settle } from '../../app/modules/healing/orchestrator.ts'
-import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { startFakeN8n } from '../helpers/fake-n8n.ts'
 import { testApp } from '../helpers/app.ts'
 import { startReceiver, verify } from '../helpers/receiver.ts'
@@ -203,7 +202,7 @@ describe('notify action and notices', () => {
       params: { url: `${rx.url}/noticed`, expectStatus: 204 },
       notify,
     })
-    await runNotifications(deliveryFor(t.db)!, Date.now())
+    await t.services.notifier.run(Date.now())
     const events = rx
       .on('/notices')
       .map((r) => r.json as { event: string; alert: { title: string; labels: Record<string, string> } })

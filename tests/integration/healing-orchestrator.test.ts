@@ -5,7 +5,6 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { reportOutcome } from '../../app/modules/healing/breakers.ts'
 import { healingTick, settle, STALE_MS } from '../../app/modules/healing/orchestrator.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
-import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { healingActions, healingEvents, healingLocks } from '../../db/schema/healing.ts'
 import { testApp } from '../helpers/app.ts'
 import { startReceiver } from '../helpers/receiver.ts'
@@ -99,7 +98,7 @@ describe('approvals', () => {
       status: 'PENDING_APPROVAL',
       approveUrl: `${t.config.PUBLIC_URL}/api/v1/healing/actions/${pending!.id}/approve`,
     })
-    await runNotifications(deliveryFor(t.db)!, Date.now())
+    await t.services.notifier.run(Date.now())
     const notice = rx
       .on('/notices')
       .map((r) => r.json as { event: string; alert: { annotations: Record<string, string> } })

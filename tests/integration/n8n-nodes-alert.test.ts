@@ -3,7 +3,6 @@
  * signed deliveries, run against the real app on a loopback port through the n8n context harness.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { startReceiver, type Receiver } from '../helpers/receiver.ts'
 import {
@@ -264,7 +263,7 @@ describe('Trigger', () => {
       labels: { pair: [{ name: 'agent', value: 'planner' }] },
     })
     await fire({ title: 'too mild', severity: 'warning' })
-    await runNotifications(deliveryFor(t.db)!, Date.now())
+    await t.services.notifier.run(Date.now())
     const calls = rx.on('/webhook/abc/homeostat')
     expect(calls).toHaveLength(1) // the warning is below the subscription's floor
     const call = calls[0]!

@@ -1,7 +1,6 @@
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
-import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { startReceiver, verify } from '../helpers/receiver.ts'
 
@@ -49,7 +48,7 @@ const fire = async (
   expect(res.status, await res.clone().text()).toBeLessThan(300)
   return ((await res.json()) as { alert: AlertOut }).alert
 }
-const run = (app: TestApp, at: number) => runNotifications(deliveryFor(app.db)!, at)
+const run = (app: TestApp, at: number) => app.services.notifier.run(at)
 const notificationsOf = async (id: string) =>
   (
     (await (await t.app.request(`/api/v1/alerts/${id}/notifications`, { headers: viewer.headers })).json()) as {
@@ -184,7 +183,7 @@ describe('the outbox', () => {
       )
     ).json()) as { id: string }
     const a = await fire(t, 'leak check', { case: 'logs' })
-    await runNotifications({ ...deliveryFor(t.db)!, log }, Date.now())
+    await t.services.notifier.run(Date.now(), log)
     expect(lines.join('\n')).toContain('notification failed')
     expect(lines.join('\n')).not.toContain('SLACKSECRET')
     const list = await (await t.app.request(`/api/v1/alerts/${a.id}/notifications`, { headers: viewer.headers })).text()
@@ -297,7 +296,7 @@ describe('restart', () => {
     const second = await testApp({ DATABASE_URL: first.config.DATABASE_URL })
     try {
       expect(rx.on('/restart')).toHaveLength(0)
-      expect(await runNotifications(deliveryFor(second.db)!, Date.now())).toMatchObject({ sent: 3 })
+      expect(await second.services.notifier.run(Date.now())).toMatchObject({ sent: 3 })
       expect(rx.on('/restart').map((r) => (r.json as Body).alert.status)).toEqual(['firing', 'firing', 'firing'])
       const left = await second.client.execute("select count(*) as n from notifications where status != 'sent'")
       expect(left.rows[0]!.n).toBe(0)

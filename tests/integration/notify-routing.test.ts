@@ -1,5 +1,4 @@
 import { afterAll, describe, expect, it } from 'vitest'
-import { deliveryFor, runNotifications } from '../../app/modules/notify/delivery.ts'
 import { testApp } from '../helpers/app.ts'
 import { startReceiver, verify } from '../helpers/receiver.ts'
 
@@ -17,7 +16,7 @@ type AlertOut = { id: string; fingerprint: string; events?: { type: string; deta
 type Body = { event: string; alert: { id: string }; alerts: { id: string }[] }
 type Err = { error: { details: { field: string }[] } }
 
-const run = (at: number) => runNotifications(deliveryFor(t.db)!, at)
+const run = (at: number) => t.services.notifier.run(at)
 const fire = async (title: string, labels: Record<string, string>, severity = 'error', status = 'firing') => {
   const res = await t.json('POST', '/api/v1/alerts', { title, severity, status, labels }, ingest.headers)
   expect(res.status, await res.clone().text()).toBeLessThan(300)

@@ -9,6 +9,7 @@ import { hxRedirect } from '../../lib/htmx.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { Empty, Layout, when } from '../../lib/layout.tsx'
+import { clockOf } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/index.ts'
 import { parseCreateForm, parseEditForm } from './form.ts'
@@ -47,7 +48,7 @@ export async function OverviewPanel({ db, now = Date.now() }: { db: Db; now?: nu
 
 export function componentPages(deps: ModuleDeps) {
   const { db, sealer, config } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
 
   app.get('/overview/components', access('viewer'), validate('query', OverviewQuery), async (c) => {

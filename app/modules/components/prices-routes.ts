@@ -2,19 +2,22 @@ import { Hono } from 'hono'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { access } from '../../middleware/access.ts'
 import { describe } from '../../lib/route-meta.ts'
-import { toIso } from '../../lib/time.ts'
+import { clockOf, toIso } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/index.ts'
-import { createPrice, deletePrice, getPrice, listPrices, priceJson, updatePrice } from './prices.ts'
+import { createPrice, deletePrice, getPrice, listPrices, type Prices, priceJson, updatePrice } from './prices.ts'
 import { PriceBody, PriceIdParam, PricePatch } from './schema.ts'
 
 const summary = (p: { promptPer1M: number; completionPer1M: number; effectiveFrom: number }) =>
   `prompt $${p.promptPer1M}/1M, completion $${p.completionPer1M}/1M${p.effectiveFrom ? ` from ${toIso(p.effectiveFrom)}` : ''}`
 
-/** Per-model LLM prices (USD per 1M tokens) that turn llm_tokens_total into llm_cost_usd at ingest. */
-export function priceRoutes(deps: ModuleDeps) {
-  const { db } = deps
-  const now = () => deps.now?.() ?? Date.now()
+/**
+ * Per-model LLM prices (USD per 1M tokens) that turn llm_tokens_total into llm_cost_usd at ingest.
+ * Every change invalidates the in-memory price table the ingest derives cost from.
+ */
+export function priceRoutes(deps: ModuleDeps & { prices: Pick<Prices, 'invalidate'> }) {
+  const { db, prices } = deps
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['prices']
 
@@ -29,6 +32,7 @@ export function priceRoutes(deps: ModuleDeps) {
     validate('json', PriceBody),
     async (c) => {
       const row = await createPrice(db, c.req.valid('json'), now())
+      prices.invalidate()
       await audit(db, c, { action: 'price.created', target: row.model, summary: summary(row) })
       return c.json(priceJson(row), 201)
     },
@@ -50,6 +54,7 @@ export function priceRoutes(deps: ModuleDeps) {
     validate('json', PricePatch),
     async (c) => {
       const row = await updatePrice(db, c.req.valid('param').id, c.req.valid('json'), now())
+      prices.invalidate()
       await audit(db, c, { action: 'price.updated', target: row.model, summary: summary(row) })
       return c.json(priceJson(row))
     },
@@ -62,6 +67,7 @@ export function priceRoutes(deps: ModuleDeps) {
     validate('param', PriceIdParam),
     async (c) => {
       const row = await deletePrice(db, c.req.valid('param').id)
+      prices.invalidate()
       await audit(db, c, { action: 'price.deleted', target: row.model, summary: summary(row) })
       return c.body(null, 204)
     },

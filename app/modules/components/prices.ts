@@ -1,6 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { prices, type Price } from '../../../db/schema/components.ts'
+import { isUniqueViolation } from '../../lib/db-errors.ts'
 import { conflict, notFound } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
@@ -14,10 +15,11 @@ const CACHE_TTL_MS = 60_000
 type PriceInput = { model: string; promptPer1M: number; completionPer1M: number; effectiveFrom?: number }
 
 /**
- * The price table in memory, per model sorted by effective time. One cache per database handle,
- * shared by the ingest route (which derives cost) and the price routes (which refresh it).
+ * The price table in memory, per model sorted by effective time, and the cost derivation that reads
+ * it. The composition root builds one (app/services.ts): the metric store derives cost through it
+ * and the price routes invalidate it on every change.
  */
-function createPriceCache(db: Db) {
+export function createPrices(db: Db) {
   let byModel: Map<string, Price[]> | null = null
   let loadedAt = 0
   let loading: Promise<Map<string, Price[]>> | null = null
@@ -46,27 +48,14 @@ function createPriceCache(db: Db) {
     return found
   }
 
-  return { table, priceAt, invalidate: () => void (byModel = null) }
-}
-export type PriceCache = ReturnType<typeof createPriceCache>
-
-const caches = new WeakMap<Db, PriceCache>()
-export function priceCache(db: Db) {
-  let cache = caches.get(db)
-  if (!cache) caches.set(db, (cache = createPriceCache(db)))
-  return cache
-}
-
-/**
- * The ingest hook: every `llm_tokens_total{model, kind=prompt|completion}` sample with a price for
- * its model yields an `llm_cost_usd` sample with the same labels but `kind`, value tokens × price
- * per token, at the same time. Prompt and completion samples of one request (same labels, same ts)
- * add up into one cost point. A cost point the batch already carries for that series and time wins.
- * Token values are per-request deltas, so the cost points are deltas too.
- */
-export function costDeriver(db: Db): Derive {
-  const cache = priceCache(db)
-  return async (samples: Sample[]) => {
+  /**
+   * The ingest hook: every `llm_tokens_total{model, kind=prompt|completion}` sample with a price for
+   * its model yields an `llm_cost_usd` sample with the same labels but `kind`, value tokens × price
+   * per token, at the same time. Prompt and completion samples of one request (same labels, same ts)
+   * add up into one cost point. A cost point the batch already carries for that series and time wins.
+   * Token values are per-request deltas, so the cost points are deltas too.
+   */
+  const deriveCost: Derive = async (samples: Sample[]) => {
     if (!samples.some((s) => s.name === TOKENS_METRIC)) return []
     const explicit = new Set<string>()
     for (const s of samples)
@@ -76,7 +65,7 @@ export function costDeriver(db: Db): Derive {
       if (s.name !== TOKENS_METRIC) continue
       const { kind, ...rest } = s.labels
       if ((kind !== 'prompt' && kind !== 'completion') || !rest.model) continue
-      const price = await cache.priceAt(rest.model, s.ts)
+      const price = await priceAt(rest.model, s.ts)
       if (!price) continue
       const labels = canonicalLabels(rest)
       const key = `${fingerprintOf(COST_METRIC, labels)}@${s.ts}`
@@ -88,7 +77,10 @@ export function costDeriver(db: Db): Derive {
     }
     return [...out.values()]
   }
+
+  return { table, priceAt, deriveCost, invalidate: () => void (byModel = null) }
 }
+export type Prices = ReturnType<typeof createPrices>
 
 export const priceJson = (p: Price) => ({
   id: p.id,
@@ -116,9 +108,6 @@ async function assertFree(db: Db, model: string, effectiveFrom: number, exceptId
   if (row && row.id !== exceptId) throw conflict(`A price for ${model} from ${toIso(effectiveFrom)} already exists`)
 }
 
-const isUnique = (error: unknown) =>
-  /UNIQUE constraint failed/i.test(String((error as { cause?: unknown })?.cause ?? error))
-
 export async function createPrice(db: Db, input: PriceInput, now = Date.now()) {
   const effectiveFrom = input.effectiveFrom ?? 0
   await assertFree(db, input.model, effectiveFrom)
@@ -134,10 +123,10 @@ export async function createPrice(db: Db, input: PriceInput, now = Date.now()) {
   try {
     await db.insert(prices).values(row)
   } catch (error) {
-    if (isUnique(error)) throw conflict(`A price for ${input.model} from ${toIso(effectiveFrom)} already exists`)
+    if (isUniqueViolation(error))
+      throw conflict(`A price for ${input.model} from ${toIso(effectiveFrom)} already exists`)
     throw error
   }
-  priceCache(db).invalidate()
   return row as Price
 }
 
@@ -162,16 +151,15 @@ export async function updatePrice(db: Db, id: string, patch: Partial<PriceInput>
       })
       .where(eq(prices.id, id))
   } catch (error) {
-    if (isUnique(error)) throw conflict(`A price for ${next.model} from ${toIso(next.effectiveFrom)} already exists`)
+    if (isUniqueViolation(error))
+      throw conflict(`A price for ${next.model} from ${toIso(next.effectiveFrom)} already exists`)
     throw error
   }
-  priceCache(db).invalidate()
   return next
 }
 
 export async function deletePrice(db: Db, id: string) {
   const row = await getPrice(db, id)
   await db.delete(prices).where(eq(prices.id, id))
-  priceCache(db).invalidate()
   return row
 }

@@ -4,10 +4,12 @@ import { access, allows } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { notFound } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
+import { clockOf } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/index.ts'
 import type { MetricStore } from '../metrics/index.ts'
 import { overview } from './overview.ts'
+import type { Prices } from './prices.ts'
 import { priceRoutes } from './prices-routes.ts'
 import {
   ComponentBody,
@@ -46,9 +48,9 @@ export const checkSummary = (c: {
     ? `${c.kind}, http ${c.method} every ${c.intervalSeconds}s`
     : `${c.kind}, push every ${c.expectedIntervalSeconds}s`
 
-export function componentsRoutes(deps: ModuleDeps & { statusStore: MetricStore }) {
+export function componentsRoutes(deps: ModuleDeps & { statusStore: MetricStore; prices: Pick<Prices, 'invalidate'> }) {
   const { db, sealer, config, statusStore: store } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['components']
   const show = (c: Context<AppEnv>) => ({

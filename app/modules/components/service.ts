@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gte, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { components, statusHistory, type Component, type StatusRow } from '../../../db/schema/components.ts'
 import { type Sealer, sha256 } from '../../lib/crypto.ts'
+import { isUniqueViolation } from '../../lib/db-errors.ts'
 import { badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { newId, randomToken } from '../../lib/ids.ts'
 import { page } from '../../lib/pagination.ts'
@@ -74,9 +75,6 @@ function newToken(sealer: Sealer) {
   return { token, pushTokenHash: sha256(token), pushTokenSealed: sealer.seal(token) }
 }
 
-const isUnique = (error: unknown) =>
-  /UNIQUE constraint failed/i.test(String((error as { cause?: unknown })?.cause ?? error))
-
 async function assertNameFree(db: Db, name: string, exceptId?: string) {
   const [row] = await db.select({ id: components.id }).from(components).where(eq(components.name, name))
   if (row && row.id !== exceptId) throw conflict(`A component named ${name} already exists`)
@@ -117,7 +115,7 @@ export async function createComponent({ db, sealer }: Deps, input: ComponentInpu
   try {
     await db.insert(components).values(row)
   } catch (error) {
-    if (isUnique(error)) throw conflict(`A component named ${input.name} already exists`)
+    if (isUniqueViolation(error)) throw conflict(`A component named ${input.name} already exists`)
     throw error
   }
   return row
@@ -167,7 +165,7 @@ export async function updateComponent({ db, sealer }: Deps, id: string, patch: C
   try {
     await db.update(components).set(set).where(eq(components.id, id))
   } catch (error) {
-    if (isUnique(error)) throw conflict(`A component named ${patch.name} already exists`)
+    if (isUniqueViolation(error)) throw conflict(`A component named ${patch.name} already exists`)
     throw error
   }
   return { ...current, ...set } as Component

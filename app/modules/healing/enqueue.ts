@@ -247,7 +247,7 @@ export async function createAction(deps: HealingDeps, input: NewAction, now: num
   }
   if (row.status === 'PENDING_APPROVAL' && plan.notify.on.includes('approval')) {
     await queueNotice(
-      db,
+      deps,
       plan.notify.channelIds,
       noticeAlert(row, 'approval', deps.config.PUBLIC_URL, now),
       'approval',

@@ -5,11 +5,10 @@
  * The dashboard link of the action (and, for approvals, approve/reject links) is in the annotations.
  */
 import { inArray } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
 import type { Alert, Severity } from '../../../db/schema/alerts.ts'
 import type { HealingAction } from '../../../db/schema/healing.ts'
 import { channels, notifications } from '../../../db/schema/notify.ts'
-import { kick } from '../notify/index.ts'
+import type { HealingDeps } from './types.ts'
 
 export type NoticeEvent = 'start' | 'success' | 'failure' | 'approval'
 
@@ -90,8 +89,18 @@ export function noticeAlert(
   }
 }
 
-/** Outbox rows for a healing event on the given channels (unknown or disabled channels are left out). */
-export async function queueNotice(db: Db, channelIds: string[], alert: Alert, event: string, at: number) {
+/**
+ * Outbox rows for a healing event on the given channels (unknown or disabled channels are left out);
+ * the notifier is asked to send them soon rather than at its next tick.
+ */
+export async function queueNotice(
+  deps: Pick<HealingDeps, 'db' | 'delivery'>,
+  channelIds: string[],
+  alert: Alert,
+  event: string,
+  at: number,
+) {
+  const { db } = deps
   if (!channelIds.length) return 0
   const found = await db
     .select({ id: channels.id, enabled: channels.enabled })
@@ -109,6 +118,6 @@ export async function queueNotice(db: Db, channelIds: string[], alert: Alert, ev
       createdAt: at,
     })),
   )
-  kick(db)
+  deps.delivery.kick()
   return ids.length
 }

@@ -72,13 +72,9 @@ const clockFrom = (now: number) => {
 async function notice(deps: HealingDeps, a: HealingAction, event: NoticeEvent, at: number) {
   const plan = planOf(a)
   if (!plan.notify.on.includes(event) || !plan.notify.channelIds.length) return
-  await queueNotice(
-    deps.db,
-    plan.notify.channelIds,
-    noticeAlert(a, event, deps.config.PUBLIC_URL, at),
-    event,
-    at,
-  ).catch((error) => deps.log?.warn('healing notice failed', { action: a.id, error: String(error) }))
+  await queueNotice(deps, plan.notify.channelIds, noticeAlert(a, event, deps.config.PUBLIC_URL, at), event, at).catch(
+    (error) => deps.log?.warn('healing notice failed', { action: a.id, error: String(error) }),
+  )
 }
 
 /** The end of an action: final status, lock released, timeline, notices, the failure alert raised or resolved. */

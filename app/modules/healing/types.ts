@@ -20,6 +20,8 @@ export type HealingDeps = {
   log?: Logger
   /** The alert lifecycle (with the root's hooks) that failed actions raise their alert through. */
   lifecycle: LifecycleDeps
+  /** The notification outbox's sender (notify's notifier): asked to send a queued notice soon. */
+  delivery: { kick(): void }
 }
 
 /** What execute/verify/rollback get: the action row, its checked params, and a clock. */

@@ -1,9 +1,12 @@
 import type { Context } from 'hono'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
+import type { WriteDecoder } from './remote-write.ts'
 import type { MetricStore } from './store.ts'
 
-// The decoder (protobufjs, snappyjs) costs several MB of memory: it loads with the first remote write.
+// The decoder's code (protobufjs, snappyjs) costs several MB of memory: it loads with the first
+// remote write. This module-level promise is a lazy import of code, the same for every app in the
+// process, not state about data: what a decoder remembers lives in the handler's own decoder.
 let codec: Promise<typeof import('./remote-write.ts')> | undefined
 const loadCodec = () => (codec ??= import('./remote-write.ts'))
 
@@ -35,12 +38,15 @@ export function remoteWriteHandler(store: MetricStore, deps: Pick<ModuleDeps, 'c
     'homeostat_remote_write_samples_total',
     'Samples received by remote write, by outcome (stored, dropped_non_finite)',
   )
+  // This route's decoder and its memory of the series it has checked, made with the first request.
+  let decoder: WriteDecoder | undefined
   return async (c: Context<AppEnv>) => {
     checkHeaders(c)
     const now = Date.now()
     const body = new Uint8Array(await c.req.arrayBuffer())
-    const { decodeWriteRequest, MAX_EXPANSION } = await loadCodec()
-    const { samples, dropped } = decodeWriteRequest(body, {
+    const { createWriteDecoder, MAX_EXPANSION } = await loadCodec()
+    decoder ??= createWriteDecoder()
+    const { samples, dropped } = decoder.decode(body, {
       maxDecodedBytes: deps.config.INGEST_BODY_LIMIT_BYTES * MAX_EXPANSION,
       now,
     })

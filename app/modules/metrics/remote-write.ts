@@ -131,26 +131,35 @@ export function decodeProto(bytes: Uint8Array): WireSeries[] {
 
 const toMs = (t: Int64) => (typeof t === 'number' ? t : t.toNumber())
 
-// Label and metric names repeat across series and requests: remember the ones already checked.
-const goodNames = new Set<string>()
-const goodMetrics = new Set<string>()
+/**
+ * What a decoder remembers between requests, so repeated names and series are not checked again:
+ * label and metric names already found good, and series already checked by the exact bytes of
+ * their labels as sent (a sender encodes a series' labels the same way every time), so a known
+ * series costs one map lookup, no string decoding. Each is cleared when it grows past its bound.
+ */
+type Memory = { labelNames: Set<string>; metricNames: Set<string>; series: Map<string, Checked> }
+type Checked = { name: string; labels: Record<string, string>; key: string }
+const MAX_NAMES = 50_000
+const MAX_CHECKED_SERIES = 200_000
+
 const remember = (set: Set<string>, name: string) => {
-  if (set.size > 50_000) set.clear()
+  if (set.size > MAX_NAMES) set.clear()
   set.add(name)
 }
-const labelNameProblem = (name: string) =>
-  goodNames.has(name)
+const labelNameProblem = (mem: Memory, name: string) =>
+  mem.labelNames.has(name)
     ? undefined
     : name.length > 100 || !LABEL_NAME.test(name)
       ? 'label names must match [a-zA-Z_][a-zA-Z0-9_]* (at most 100 characters)'
       : name.startsWith('__')
         ? 'label names starting with __ are reserved'
-        : void remember(goodNames, name)
-const metricNameOk = (name: string) =>
-  goodMetrics.has(name) || (name.length <= 200 && METRIC_NAME.test(name) && (remember(goodMetrics, name), true))
+        : void remember(mem.labelNames, name)
+const metricNameOk = (mem: Memory, name: string) =>
+  mem.metricNames.has(name) || (name.length <= 200 && METRIC_NAME.test(name) && (remember(mem.metricNames, name), true))
 
 /** The series' name and labels, or undefined after adding its problems, each named `timeseries.<index>…`. */
 function checkLabels(
+  mem: Memory,
   ts: WireSeries,
   i: number,
   problems: ErrorDetail[],
@@ -167,7 +176,7 @@ function checkLabels(
       continue
     }
     if (l.value === '') continue // Prometheus treats an empty label as no label
-    const problem = labelNameProblem(l.name)
+    const problem = labelNameProblem(mem, l.name)
     if (problem) bad(`.labels.${l.name.slice(0, 100)}`, problem)
     else if (l.value.length > 1024) bad(`.labels.${l.name}`, 'label values are at most 1024 characters')
     else if (Object.hasOwn(labels, l.name)) bad(`.labels.${l.name}`, 'appears twice in the series')
@@ -177,7 +186,7 @@ function checkLabels(
     }
   }
   if (name === undefined || name === '') bad('.labels', 'has no __name__ label (the metric name)')
-  else if (!metricNameOk(name))
+  else if (!metricNameOk(mem, name))
     bad('.labels.__name__', 'metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* (at most 200 characters)')
   if (count > MAX_LABELS) bad('.labels', `at most ${MAX_LABELS} labels besides __name__`)
   return problems.length === before ? { name: name!, labels } : undefined
@@ -188,13 +197,13 @@ function checkLabels(
  * nothing of the request is written. Non-finite values (NaN, which includes Prometheus' staleness
  * marker, and ±Inf) are dropped and counted.
  */
-export function toSamples(timeseries: WireSeries[], now: number) {
+function toSamples(mem: Memory, timeseries: WireSeries[], now: number) {
   const samples: Sample[] = []
   const problems: ErrorDetail[] = []
   let dropped = 0
   for (let i = 0; i < timeseries.length && problems.length < MAX_DETAILS; i++) {
     const ts = timeseries[i]!
-    const series = checkLabels(ts, i, problems)
+    const series = checkLabels(mem, ts, i, problems)
     for (let j = 0; j < ts.samples.length; j++) {
       const s = ts.samples[j]!
       const t = toMs(s.timestamp)
@@ -217,11 +226,6 @@ export function toSamples(timeseries: WireSeries[], now: number) {
 }
 
 const TimeSeriesType = root.lookupType('prometheus.TimeSeries')
-type Checked = { name: string; labels: Record<string, string>; key: string }
-// Series already checked, by the exact bytes of their labels as sent (a sender encodes a series'
-// labels the same way every time): a known series costs one map lookup, no string decoding.
-const checkedSeries = new Map<string, Checked>()
-const MAX_CHECKED_SERIES = 200_000
 const latin1 = new TextDecoder('latin1')
 
 /**
@@ -230,6 +234,7 @@ const latin1 = new TextDecoder('latin1')
  * message the thorough way, which names every problem.
  */
 function decodeKnown(
+  mem: Memory,
   bytes: Uint8Array,
   now: number,
 ): { series: number; samples: Sample[]; dropped: number } | undefined {
@@ -277,14 +282,14 @@ function decodeKnown(
     }
     if (r.pos !== end || labelsFrom < 0 || split) return undefined
     const key = `\u0001${latin1.decode(bytes.subarray(labelsFrom, labelsTo))}`
-    let known = checkedSeries.get(key)
+    let known = mem.series.get(key)
     if (!known) {
       const problems: ErrorDetail[] = []
       const wire = TimeSeriesType.decode(bytes.subarray(body, end)) as unknown as WireSeries
-      const ok = checkLabels(wire, series - 1, problems)
+      const ok = checkLabels(mem, wire, series - 1, problems)
       if (!ok) return undefined
-      if (checkedSeries.size >= MAX_CHECKED_SERIES) checkedSeries.clear()
-      checkedSeries.set(key, (known = { ...ok, key }))
+      if (mem.series.size >= MAX_CHECKED_SERIES) mem.series.clear()
+      mem.series.set(key, (known = { ...ok, key }))
     }
     for (let i = first; i < samples.length; i++) {
       const s = samples[i]!
@@ -296,16 +301,26 @@ function decodeKnown(
   return { series, samples, dropped }
 }
 
-/** What a body decodes to: the samples to store and how many were dropped. Throws 400/413 on bad input. */
-export function decodeWriteRequest(body: Uint8Array, opts: { maxDecodedBytes: number; now: number }) {
-  const bytes = unsnappy(body, opts.maxDecodedBytes)
-  let known: ReturnType<typeof decodeKnown>
-  try {
-    known = decodeKnown(bytes, opts.now)
-  } catch {
-    known = undefined // malformed: the thorough decode below says how
+/**
+ * A remote write decoder with its own memory of checked names and series (see Memory): the
+ * remote write route makes one when it is built, so that state lives with the app that uses it.
+ */
+export function createWriteDecoder() {
+  const mem: Memory = { labelNames: new Set(), metricNames: new Set(), series: new Map() }
+  return {
+    /** What a body decodes to: the samples to store and how many were dropped. Throws 400/413 on bad input. */
+    decode(body: Uint8Array, opts: { maxDecodedBytes: number; now: number }) {
+      const bytes = unsnappy(body, opts.maxDecodedBytes)
+      let known: ReturnType<typeof decodeKnown>
+      try {
+        known = decodeKnown(mem, bytes, opts.now)
+      } catch {
+        known = undefined // malformed: the thorough decode below says how
+      }
+      if (known) return known
+      const timeseries = decodeProto(bytes)
+      return { series: timeseries.length, ...toSamples(mem, timeseries, opts.now) }
+    },
   }
-  if (known) return known
-  const timeseries = decodeProto(bytes)
-  return { series: timeseries.length, ...toSamples(timeseries, opts.now) }
 }
+export type WriteDecoder = ReturnType<typeof createWriteDecoder>

@@ -1,8 +1,9 @@
 import * as v from 'valibot'
+import { LABEL_NAME } from '../../lib/matchers.ts'
 import { TimeInput } from '../../lib/time.ts'
 
+export { LABEL_NAME }
 export const METRIC_NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
-export const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/
 export const MAX_LABELS = 32
 
 export const MetricName = v.pipe(

@@ -8,11 +8,11 @@ import * as v from 'valibot'
 import type { Db } from '../../../db/client.ts'
 import { channels, type Channel, type ChannelType } from '../../../db/schema/notify.ts'
 import { mask, type Sealer } from '../../lib/crypto.ts'
+import { isUniqueViolation } from '../../lib/db-errors.ts'
 import { badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { newId, randomToken } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
 import { issuesToDetails } from '../../lib/validate.ts'
-import { errorText } from '../alerts/index.ts'
 import { secretFields, settingsSchemas, type ChannelInput, type ChannelPatchInput } from './schema.ts'
 
 export type Settings = Record<string, unknown>
@@ -43,7 +43,7 @@ export function openChannel(sealer: Sealer, ch: Channel): { settings: Settings; 
   return { settings: { ...ch.config, ...rest }, signingSecret: signingSecret as string | undefined }
 }
 
-const uniqueName = (error: unknown) => /UNIQUE constraint failed: channels\.name/.test(errorText(error))
+const uniqueName = (error: unknown) => isUniqueViolation(error, 'channels.name')
 
 export async function createChannel(deps: { db: Db; sealer: Sealer }, input: ChannelInput, now: number) {
   const settings = checkSettings(input.type, input.settings)

@@ -19,7 +19,7 @@ import {
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { outboxRows } from './outbox.ts'
-import { DEFAULT_REPEAT_MS, loadRouting, routesFrom } from './policies.ts'
+import { DEFAULT_REPEAT_MS, routesFrom, type Routing } from './policies.ts'
 import {
   alertSnapshot,
   SendError,
@@ -33,10 +33,10 @@ export type DeliveryDeps = {
   db: Db
   sealer: Sealer
   publicUrl: string
+  /** The current routing (the notifier's cache), for escalations and repeats. */
+  routing: () => Promise<Routing>
   log?: Logger
   timeoutMs?: number
-  /** Send right after an outbox write instead of waiting for the next tick (when jobs run). */
-  eager?: boolean
 }
 
 export const BACKOFF_MS = [5_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000]
@@ -46,30 +46,6 @@ const BATCH = 100
 
 /** The wait before attempt n + 1, after n failed attempts (n ≥ 1): 5 s, 15 s, 30 s, 1 m, … 1 h. */
 export const backoff = (attempts: number) => BACKOFF_MS[Math.min(attempts - 1, BACKOFF_MS.length - 1)]!
-
-// The job finds what it needs (the sealer, the public URL) through the app that owns the database.
-const registry = new WeakMap<Db, DeliveryDeps>()
-export const useDelivery = (deps: DeliveryDeps) => void registry.set(deps.db, deps)
-export const deliveryFor = (db: Db) => registry.get(db)
-
-const kicks = new WeakMap<Db, ReturnType<typeof setTimeout>>()
-/**
- * Asks for a send shortly after an outbox write (the write commits with its state change just
- * after the hook returns). Rows it misses are sent by the next tick; claims are atomic, so a
- * kick and a tick never send a row twice.
- */
-export function kick(db: Db) {
-  const deps = registry.get(db)
-  if (!deps?.eager || kicks.has(db)) return
-  const timer = setTimeout(() => {
-    kicks.delete(db)
-    sendDue(deps, Date.now()).catch((error) =>
-      deps.log?.error('sending notifications failed', { error: String((error as Error)?.message ?? error) }),
-    )
-  }, 25)
-  timer.unref?.()
-  kicks.set(db, timer)
-}
 
 /** Claims due rows: pending or failed ones whose time has come, and `sending` ones past their lease. */
 async function claim(db: Db, now: number) {
@@ -221,9 +197,10 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
  * still-firing alert whose last notification on a route is older than its repeatInterval is
  * notified again (`repeated`).
  */
-export async function escalateAndRepeat(db: Db, now: number) {
+export async function escalateAndRepeat(deps: Pick<DeliveryDeps, 'db' | 'routing'>, now: number) {
+  const { db } = deps
   const none = { escalated: 0, repeated: 0 }
-  const routing = await loadRouting(db)
+  const routing = await deps.routing()
   if (!routing.enabledChannels.size) return none
   // Only the alerts that may be due are read (a full read of every firing alert each tick grew
   // with the number firing): critical ones past the shortest escalation step with fewer
@@ -332,7 +309,7 @@ export async function escalateAndRepeat(db: Db, now: number) {
       return !!route && at !== undefined && now - at >= route.repeatIntervalMs
     }
     if (routes.some((r) => r.channelIds.some((id) => dueOn(r.policyId, id)))) {
-      const rows = (await outboxRows(db, a, 'repeated', now, { subscriptions: false, routing })).filter((r) =>
+      const rows = (await outboxRows(db, routing, a, 'repeated', now, { subscriptions: false })).filter((r) =>
         dueOn(r.policyId ?? null, r.channelId!),
       )
       if (rows.length) {
@@ -347,7 +324,7 @@ export async function escalateAndRepeat(db: Db, now: number) {
 
 /** One tick of the `notifications` job. */
 export async function runNotifications(deps: DeliveryDeps, now: number) {
-  const more = await escalateAndRepeat(deps.db, now)
+  const more = await escalateAndRepeat(deps, now)
   const sent = await sendDue(deps, now)
   return { ...sent, ...more }
 }

@@ -8,9 +8,9 @@ export {
   openChannel,
   updateChannel,
 } from './channels.ts'
-export { deliveryFor, kick, retryNotification, runNotifications } from './delivery.ts'
-export { outboxHook } from './outbox.ts'
-export { createPolicy, deletePolicy, getPolicy, invalidateRouting, listPolicies, updatePolicy } from './policies.ts'
+export { retryNotification } from './delivery.ts'
+export { createNotifier, type Notifier } from './notifier.ts'
+export { createPolicy, deletePolicy, getPolicy, listPolicies, updatePolicy } from './policies.ts'
 export { notifyPages } from './pages.tsx'
 export { notifyRoutes } from './routes.ts'
 export {

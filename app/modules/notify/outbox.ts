@@ -2,7 +2,8 @@
  * The notification outbox's lifecycle hook: for a fired, resolved or acknowledged transition of
  * an alert that is not silenced, one `notifications` row per chosen channel (the matching
  * policies, or every enabled channel) and per matching webhook subscription, written in the same
- * batch as the state change. The `notifications` job sends them.
+ * batch as the state change. The `notifications` job sends them. The notifier (notifier.ts) builds
+ * the hook with its routing cache and its eager send.
  */
 import { and, desc, eq } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
@@ -10,8 +11,7 @@ import type { Db } from '../../../db/client.ts'
 import type { Alert, Severity } from '../../../db/schema/alerts.ts'
 import { notifications } from '../../../db/schema/notify.ts'
 import { NO_STATEMENTS, type Transition, type TransitionHook } from '../alerts/index.ts'
-import { kick } from './delivery.ts'
-import { groupKeyOf, loadRouting, routesFrom, type Route, type Routing } from './policies.ts'
+import { groupKeyOf, routesFrom, type Route, type Routing } from './policies.ts'
 
 export type NotifyKind = 'fired' | 'resolved' | 'acknowledged' | 'repeated' | 'escalated'
 type NewRow = typeof notifications.$inferInsert
@@ -57,14 +57,14 @@ async function groupedAt(db: Db, groupKey: string, channelId: string, r: Route, 
 /** Outbox rows for an alert's notification of `kind` through its routes (and subscriptions). */
 export async function outboxRows(
   db: Db,
+  routing: Routing,
   alert: Alert,
   kind: NotifyKind,
   at: number,
-  opts: { subscriptions?: boolean; routing?: Routing } = {},
+  opts: { subscriptions?: boolean } = {},
 ): Promise<NewRow[]> {
   const rows: NewRow[] = []
   const seen = new Set<string>()
-  const routing = opts.routing ?? (await loadRouting(db))
   for (const r of routesFrom(routing, alert.labels)) {
     if (kind === 'resolved' && !r.sendResolved) continue
     const groupKey = groupKeyOf(r, alert.labels)
@@ -103,15 +103,25 @@ export async function outboxRows(
   return rows
 }
 
-export const outboxHook: TransitionHook = (db, t) => {
-  const kind = kindOf(t)
-  // Most transitions (repeats) notify nothing: answered without waiting.
-  if (!kind || t.after.silenced) return NO_STATEMENTS
-  return outboxStatements(db, t, kind)
+export type OutboxDeps = {
+  /** The current routing (cached by the notifier). */
+  routing: () => Promise<Routing>
+  /** Asks for a send soon: called when a row is due at once. */
+  kick: () => void
 }
 
-async function outboxStatements(db: Db, t: Transition, kind: NotifyKind) {
-  const rows = await outboxRows(db, t.after, kind, t.at)
-  if (rows.some((r) => r.nextAttemptAt <= t.at)) kick(db)
+/** The lifecycle hook that writes the outbox rows of a transition (`db` is the lifecycle's). */
+export function createOutboxHook(deps: OutboxDeps): TransitionHook {
+  return (db, t) => {
+    const kind = kindOf(t)
+    // Most transitions (repeats) notify nothing: answered without waiting.
+    if (!kind || t.after.silenced) return NO_STATEMENTS
+    return outboxStatements(deps, db, t, kind)
+  }
+}
+
+async function outboxStatements(deps: OutboxDeps, db: Db, t: Transition, kind: NotifyKind) {
+  const rows = await outboxRows(db, await deps.routing(), t.after, kind, t.at)
+  if (rows.some((r) => r.nextAttemptAt <= t.at)) deps.kick()
   return rows.length ? ([db.insert(notifications).values(rows)] as BatchItem<'sqlite'>[]) : []
 }

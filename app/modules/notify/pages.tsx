@@ -14,6 +14,8 @@ import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout } from '../../lib/layout.tsx'
+import { matcherLines, parseMatchers } from '../../lib/matchers.ts'
+import { clockOf } from '../../lib/time.ts'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
@@ -27,7 +29,7 @@ import {
   openChannel,
   updateChannel,
 } from './channels.ts'
-import { createPolicy, deletePolicy, getPolicy, invalidateRouting, listPolicies, updatePolicy } from './policies.ts'
+import { createPolicy, deletePolicy, getPolicy, listPolicies, updatePolicy } from './policies.ts'
 import {
   ChannelBody,
   ChannelPatch,
@@ -46,7 +48,8 @@ import {
 } from './subscriptions.ts'
 import { alertSnapshot, SendError, sendToChannel } from './senders.ts'
 import { retryNotification } from './delivery.ts'
-import { dur, matcherLines, parseMatchers, Tabs } from '../alerts/index.ts'
+import type { Notifier } from './notifier.ts'
+import { dur, Tabs } from '../alerts/index.ts'
 
 const EditQuery = v.object({ edit: v.optional(v.pipe(v.string(), v.maxLength(100))) })
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
@@ -365,9 +368,9 @@ function PolicyForm({ chans, p }: { chans: Channel[]; p?: Policy }) {
 }
 
 /** Channels, policies and webhook subscriptions (under /alerts/…), and a notification's retry. */
-export function notifyPages(deps: ModuleDeps) {
-  const { db, sealer, config } = deps
-  const now = () => deps.now?.() ?? Date.now()
+export function notifyPages(deps: ModuleDeps & { notifier: Pick<Notifier, 'invalidateRouting'> }) {
+  const { db, sealer, config, notifier } = deps
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
 
   app.get('/alerts/channels', access('viewer'), validate('query', EditQuery), async (c) => {
@@ -475,7 +478,7 @@ export function notifyPages(deps: ModuleDeps) {
 
   app.post('/alerts/channels', access('operator'), validate('form', FormBody), async (c) => {
     const { row, signingSecret } = await createChannel({ db, sealer }, channelInput(c.req.valid('form')), now())
-    invalidateRouting(db)
+    notifier.invalidateRouting()
     await audit(db, c, { action: 'channel.created', target: row.name, summary: row.type })
     if (!signingSecret) return hxRedirect(c, '/alerts/channels')
     // Signed channels: the secret is shown this once (the receiver checks X-Homeostat-Signature with it).
@@ -617,7 +620,7 @@ export function notifyPages(deps: ModuleDeps) {
       ),
       now(),
     )
-    invalidateRouting(db)
+    notifier.invalidateRouting()
     await audit(db, c, { action: 'policy.created', target: row.name, summary: `${row.channelIds.length} channels` })
     return hxRedirect(c, '/alerts/policies')
   })
@@ -639,7 +642,7 @@ export function notifyPages(deps: ModuleDeps) {
         ),
         now(),
       )
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, {
         action: 'policy.updated',
         target: row.name,
@@ -657,7 +660,7 @@ export function notifyPages(deps: ModuleDeps) {
     async (c) => {
       const before = await getChannel(db, c.req.valid('param').id)
       const row = await updateChannel({ db, sealer }, before, channelPatch(before.type, c.req.valid('form')), now())
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, { action: 'channel.updated', target: row.name, summary: 'edited in the dashboard' })
       return hxRedirect(c, '/alerts/channels')
     },
@@ -764,7 +767,7 @@ export function notifyPages(deps: ModuleDeps) {
     )
     if (!r.success) throw badRequest('Invalid subscription', issuesToDetails(r.issues))
     const { row, secret } = await createSubscription({ db, sealer }, r.output, actor(c), now())
-    invalidateRouting(db)
+    notifier.invalidateRouting()
     await audit(db, c, { action: 'webhook.subscribed', target: row.id, summary: row.events.join(', ') })
     return c.html(
       <div class="notice newkey" data-created={row.id}>
@@ -792,7 +795,7 @@ export function notifyPages(deps: ModuleDeps) {
     app.post(`${path}/:id/delete`, access('operator'), validate('param', IdParam), async (c) => {
       const row = await get(db, c.req.valid('param').id)
       await remove(db, row.id)
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, { action, target: target(row) })
       return hxRedirect(c, path)
     })

@@ -7,10 +7,11 @@
 import { asc, eq, inArray, max } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { channels, policies, webhookSubscriptions, type Escalation, type Policy } from '../../../db/schema/notify.ts'
+import { isUniqueViolation } from '../../lib/db-errors.ts'
 import { badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
+import { compileMatchers } from '../../lib/matchers.ts'
 import { toIso } from '../../lib/time.ts'
-import { compileMatchers, errorText } from '../alerts/index.ts'
 import type { PolicyInput, PolicyPatchInput } from './schema.ts'
 
 export type Route = {
@@ -48,25 +49,31 @@ async function readRouting(db: Db): Promise<Routing> {
 // Every fired alert needs the routing: it is read at most once a second (and again at once after
 // a change through this instance's API), so a burst of alerts does not re-read it per alert.
 const ROUTING_TTL_MS = 1000
-const cache = new WeakMap<Db, { at: number; routing: Promise<Routing> }>()
 
-/** The enabled policies (in order), enabled channels and webhook subscriptions. */
-export function loadRouting(db: Db): Promise<Routing> {
-  const now = Date.now()
-  const hit = cache.get(db)
-  if (hit && now - hit.at >= 0 && now - hit.at < ROUTING_TTL_MS) return hit.routing
-  const routing = readRouting(db)
-  cache.set(db, { at: now, routing })
-  routing.catch(() => cache.delete(db))
-  return routing
+/**
+ * The enabled policies (in order), enabled channels and webhook subscriptions, read at most once
+ * per ROUTING_TTL_MS. The notifier (notifier.ts) keeps one for its database; the routes and
+ * pages that change channels, policies or subscriptions invalidate it.
+ */
+export function createRoutingCache(db: Db) {
+  let hit: { at: number; routing: Promise<Routing> } | undefined
+  function load(): Promise<Routing> {
+    const now = Date.now()
+    if (hit && now - hit.at >= 0 && now - hit.at < ROUTING_TTL_MS) return hit.routing
+    const entry = { at: now, routing: readRouting(db) }
+    hit = entry
+    entry.routing.catch(() => {
+      if (hit === entry) hit = undefined
+    })
+    return entry.routing
+  }
+  /** Channels, policies or subscriptions changed: read them again next time. */
+  const invalidate = () => void (hit = undefined)
+  return { load, invalidate }
 }
-
-/** Channels, policies or subscriptions changed: read them again next time. */
-export const invalidateRouting = (db: Db) => void cache.delete(db)
+export type RoutingCache = ReturnType<typeof createRoutingCache>
 
 /** Where an alert with these labels is notified: the matching policies' routes, or the default. */
-export const routesFor = async (db: Db, labels: Record<string, string>) => routesFrom(await loadRouting(db), labels)
-
 export function routesFrom({ enabledChannels, policies: list }: Routing, labels: Record<string, string>): Route[] {
   const routes: Route[] = []
   for (const p of list) {
@@ -140,7 +147,7 @@ async function check(db: Db, row: Row) {
   for (const [i, e] of row.escalations.entries()) await checkChannels(db, e.channelIds, `escalations.${i}.channelIds`)
 }
 
-const uniqueName = (error: unknown) => /UNIQUE constraint failed: policies\.name/.test(errorText(error))
+const uniqueName = (error: unknown) => isUniqueViolation(error, 'policies.name')
 
 export async function createPolicy(db: Db, input: PolicyInput, now: number) {
   const [last] = await db.select({ position: max(policies.position) }).from(policies)

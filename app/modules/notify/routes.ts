@@ -5,21 +5,14 @@ import { channels, notifications, type Notification } from '../../../db/schema/n
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { conflict, notFound } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
-import { toIso } from '../../lib/time.ts'
+import { clockOf, toIso } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { audit } from '../audit/index.ts'
 import { channelJson, createChannel, deleteChannel, getChannel, listChannels, updateChannel } from './channels.ts'
-import { retryNotification, useDelivery } from './delivery.ts'
-import {
-  createPolicy,
-  deletePolicy,
-  getPolicy,
-  invalidateRouting,
-  listPolicies,
-  policyJson,
-  updatePolicy,
-} from './policies.ts'
+import { retryNotification } from './delivery.ts'
+import type { Notifier } from './notifier.ts'
+import { createPolicy, deletePolicy, getPolicy, listPolicies, policyJson, updatePolicy } from './policies.ts'
 import {
   ChannelBody,
   ChannelPatch,
@@ -83,16 +76,9 @@ function testAlert(now: number): Alert {
   }
 }
 
-export function notifyRoutes(deps: ModuleDeps) {
-  const { db, sealer, config } = deps
-  const now = () => deps.now?.() ?? Date.now()
-  useDelivery({
-    db,
-    sealer,
-    publicUrl: config.PUBLIC_URL,
-    log: deps.log.child({ module: 'notify' }),
-    eager: config.JOBS_ENABLED,
-  })
+export function notifyRoutes(deps: ModuleDeps & { notifier: Pick<Notifier, 'invalidateRouting'> }) {
+  const { db, sealer, config, notifier } = deps
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['notifications']
 
@@ -114,7 +100,7 @@ export function notifyRoutes(deps: ModuleDeps) {
     validate('json', ChannelBody),
     async (c) => {
       const { row, signingSecret } = await createChannel({ db, sealer }, c.req.valid('json'), now())
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, { action: 'channel.created', target: row.name, summary: row.type })
       return c.json({ ...channelJson(sealer, row), ...(signingSecret ? { signingSecret } : {}) }, 201)
     },
@@ -137,7 +123,7 @@ export function notifyRoutes(deps: ModuleDeps) {
     async (c) => {
       const before = await getChannel(db, c.req.valid('param').id)
       const row = await updateChannel({ db, sealer }, before, c.req.valid('json'), now())
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, {
         action: 'channel.updated',
         target: row.name,
@@ -155,7 +141,7 @@ export function notifyRoutes(deps: ModuleDeps) {
     async (c) => {
       const ch = await getChannel(db, c.req.valid('param').id)
       await deleteChannel(db, ch.id)
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, { action: 'channel.deleted', target: ch.name })
       return c.body(null, 204)
     },
@@ -251,7 +237,7 @@ export function notifyRoutes(deps: ModuleDeps) {
     validate('json', SubscriptionBody),
     async (c) => {
       const { row, secret } = await createSubscription({ db, sealer }, c.req.valid('json'), actor(c), now())
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, { action: 'webhook.subscribed', target: row.id, summary: row.events.join(', ') })
       return c.json({ ...subscriptionJson(row), secret }, 201)
     },
@@ -273,7 +259,7 @@ export function notifyRoutes(deps: ModuleDeps) {
     async (c) => {
       const s = await getSubscription(db, c.req.valid('param').id)
       await deleteSubscription(db, s.id)
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, { action: 'webhook.unsubscribed', target: s.id })
       return c.body(null, 204)
     },
@@ -290,7 +276,7 @@ export function notifyRoutes(deps: ModuleDeps) {
     validate('json', PolicyBody),
     async (c) => {
       const row = await createPolicy(db, c.req.valid('json'), now())
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, { action: 'policy.created', target: row.name, summary: `${row.channelIds.length} channels` })
       return c.json(policyJson(row), 201)
     },
@@ -313,7 +299,7 @@ export function notifyRoutes(deps: ModuleDeps) {
     async (c) => {
       const before = await getPolicy(db, c.req.valid('param').id)
       const row = await updatePolicy(db, before, c.req.valid('json'), now())
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, {
         action: 'policy.updated',
         target: row.name,
@@ -331,7 +317,7 @@ export function notifyRoutes(deps: ModuleDeps) {
     async (c) => {
       const p = await getPolicy(db, c.req.valid('param').id)
       await deletePolicy(db, p.id)
-      invalidateRouting(db)
+      notifier.invalidateRouting()
       await audit(db, c, { action: 'policy.deleted', target: p.name })
       return c.body(null, 204)
     },

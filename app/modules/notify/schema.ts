@@ -1,7 +1,8 @@
 import * as v from 'valibot'
 import { severities } from '../../../db/schema/alerts.ts'
 import { alertWebhookEvents, channelTypes } from '../../../db/schema/notify.ts'
-import { Matcher, regexProblem } from '../alerts/index.ts'
+import { regexProblem } from '../../lib/matchers.ts'
+import { Matcher } from '../alerts/index.ts'
 import { HttpUrl } from '../components/index.ts'
 import { DurationBetween, LABEL_NAME } from '../metrics/index.ts'
 
