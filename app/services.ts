@@ -8,7 +8,7 @@ import type { Deps } from './context.ts'
 import { createEvaluator, silenceHook, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
 import { costDeriver } from './modules/components/index.ts'
-import { type HealingDeps, reportOutcome } from './modules/healing/index.ts'
+import { createHealing } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
 import { outboxHook } from './modules/notify/index.ts'
 
@@ -24,16 +24,17 @@ export function createServices(platform: Deps) {
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db)
-  // A component check's result is also an outcome for the component's circuit breaker.
-  const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
-    reportOutcome(db, key, outcome, at)
-  const healing: HealingDeps = {
+  // Healing, made once: breakers, model routes, the orchestrator and what each keeps in this process.
+  const healing = createHealing({
     db,
     sealer: platform.sealer,
     config: platform.config,
     log: log.child({ module: 'healing' }),
     lifecycle: evaluator.lifecycle,
-  }
+  })
+  // A component check's result is also an outcome for the component's circuit breaker.
+  const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
+    healing.breakers.report(key, outcome, at)
   return { ...platform, keys, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
 }
 

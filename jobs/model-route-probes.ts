@@ -1,5 +1,4 @@
-import type { Db } from '../db/client.ts'
-import { kickHealing, runProbes } from '../app/modules/healing/index.ts'
+import { type Healing, kickHealing, runProbes } from '../app/modules/healing/index.ts'
 import type { Logger } from '../app/lib/logger.ts'
 import type { JobDef, Scheduler } from '../app/lib/scheduler.ts'
 
@@ -12,12 +11,12 @@ export const probeTimeoutMs = (intervalSeconds: number) => Math.min(2000, Math.r
  * their primary once it has been healthy for the route's failbackAfterMs.
  */
 export const modelRouteProbesJob = ({
-  db,
+  healing,
   intervalSeconds,
   scheduler,
   log,
 }: {
-  db: Db
+  healing: Healing
   intervalSeconds: number
   scheduler?: Scheduler
   log?: Logger
@@ -28,7 +27,7 @@ export const modelRouteProbesJob = ({
   quietWhenIdle: true,
   handler: async ({ now }) => {
     const counts = await runProbes(
-      { db, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) },
+      { ...healing, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) },
       now,
     )
     // Healthy probes are the normal case: a tick earns a job_runs row only when something failed or changed.

@@ -15,7 +15,7 @@ import { kickHealing } from './kick.ts'
 import { approveAction, rejectAction } from './orchestrator.ts'
 import { ActionListQuery, IdParam } from './schema.ts'
 import { getAction, listActions, timeline } from './store.ts'
-import type { HealingDeps } from './types.ts'
+import type { HealingCtx } from './types.ts'
 import { ActionStatus, ActionTable, Json, ms, Section, Tabs, Timeline, triggerText } from './views.tsx'
 
 const DetailQuery = v.object({ action: v.optional(v.picklist(['approve', 'reject'], 'must be approve or reject')) })
@@ -42,7 +42,7 @@ const RunForm = v.object({
 const isFinal = (a: HealingAction) => (finalHealingStatuses as readonly string[]).includes(a.status)
 
 /** The healing actions' pages: the list (and running one by hand), an action's detail and live part, approve and reject. */
-export function actionPages(deps: ModuleDeps, hd: HealingDeps) {
+export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()

@@ -26,25 +26,29 @@ const File = v.strictObject({
 })
 export type AllowedCommand = v.InferOutput<typeof Command>
 
-let cache: { path: string; mtimeMs: number; size: number; commands: Record<string, AllowedCommand> } | undefined
-
-/** The commands of the file (re-read when it changes); throws with a message naming what is wrong. */
-export function loadCommands(path: string | undefined): Record<string, AllowedCommand> | null {
-  if (!path) return null
-  const st = statSync(path, { throwIfNoEntry: false })
-  if (!st) throw new Error(`HEALING_COMMANDS_FILE ${path} does not exist`)
-  if (cache && cache.path === path && cache.mtimeMs === st.mtimeMs && cache.size === st.size) return cache.commands
-  let raw: unknown
-  try {
-    raw = JSON.parse(readFileSync(path, 'utf8'))
-  } catch (error) {
-    throw new Error(`HEALING_COMMANDS_FILE ${path} is not valid JSON: ${(error as Error).message}`)
+/**
+ * The commands of the file at `path` (null when it is unset), read again whenever the file changes;
+ * a read throws with a message naming what is wrong. The healing service makes one reader.
+ */
+export function allowedCommands(path: string | undefined): () => Record<string, AllowedCommand> | null {
+  let cache: { mtimeMs: number; size: number; commands: Record<string, AllowedCommand> } | undefined
+  return () => {
+    if (!path) return null
+    const st = statSync(path, { throwIfNoEntry: false })
+    if (!st) throw new Error(`HEALING_COMMANDS_FILE ${path} does not exist`)
+    if (cache && cache.mtimeMs === st.mtimeMs && cache.size === st.size) return cache.commands
+    let raw: unknown
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8'))
+    } catch (error) {
+      throw new Error(`HEALING_COMMANDS_FILE ${path} is not valid JSON: ${(error as Error).message}`)
+    }
+    const r = v.safeParse(File, raw)
+    if (!r.success)
+      throw new Error(
+        `HEALING_COMMANDS_FILE ${path}: ${r.issues.map((i) => `${v.getDotPath(i) ?? '(file)'} ${i.message}`).join('; ')}`,
+      )
+    cache = { mtimeMs: st.mtimeMs, size: st.size, commands: r.output.commands }
+    return r.output.commands
   }
-  const r = v.safeParse(File, raw)
-  if (!r.success)
-    throw new Error(
-      `HEALING_COMMANDS_FILE ${path}: ${r.issues.map((i) => `${v.getDotPath(i) ?? '(file)'} ${i.message}`).join('; ')}`,
-    )
-  cache = { path, mtimeMs: st.mtimeMs, size: st.size, commands: r.output.commands }
-  return r.output.commands
 }

@@ -1,9 +1,8 @@
 // The healing module's public face: other modules, the composition root and jobs import only this.
 export { breakerRoutes } from './breaker-routes.ts'
-export { reportOutcome } from './breakers.ts'
 export { kickHealing } from './kick.ts'
 export { modelRouteRoutes } from './model-route-routes.ts'
-export { healingTick, settle } from './orchestrator.ts'
+export { createHealing, type Healing } from './service.ts'
 export type { HealingDeps } from './types.ts'
 export { healingPages } from './pages.tsx'
 export { runProbes } from './probes.ts'

@@ -12,8 +12,7 @@ import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/index.ts'
 import { actionPages } from './action-pages.tsx'
 import { BreakerKey } from './breaker-routes.ts'
-import { listBreakers, resetBreaker } from './breakers.ts'
-import { invalidateRoutes } from './model-routes.ts'
+import { listBreakers } from './breakers.ts'
 import {
   createN8nInstance,
   deleteN8nInstance,
@@ -27,7 +26,7 @@ import { IdParam, N8nInstanceBody, StatsQuery } from './schema.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
 import { listActions } from './store.ts'
-import type { HealingDeps } from './types.ts'
+import type { HealingCtx } from './types.ts'
 import { ActionTable, BreakerState, ms, pct, Section, Tabs } from './views.tsx'
 
 /** Where an alert's page is (as app/modules/alerts serves it today). */
@@ -45,7 +44,7 @@ const N8nForm = v.object({
 })
 
 /** The healing dashboard: overview, breakers, statistics, n8n instances; actions and approvals, rules and routes in their own files. */
-export function healingPages(deps: ModuleDeps & { healing: HealingDeps }) {
+export function healingPages(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db, config } = deps
   const hd = deps.healing
   const now = () => deps.now?.() ?? Date.now()
@@ -223,9 +222,9 @@ export function healingPages(deps: ModuleDeps & { healing: HealingDeps }) {
 
   app.post('/healing/breakers/reset', access('operator'), validate('form', ResetForm), async (c) => {
     const { key } = c.req.valid('form')
-    const b = await resetBreaker(db, key, { actor: actor(c), now: now() })
+    const b = await hd.breakers.reset(key, { actor: actor(c), now: now() })
     if (!b) throw notFound('Breaker')
-    invalidateRoutes(db)
+    hd.modelRoutes.invalidate()
     await audit(db, c, { action: 'breaker.reset', target: key })
     return hxRedirect(
       c,

@@ -13,10 +13,6 @@ import { Duration } from '../metrics/index.ts'
 import { getBreakers, targetBreakerKey } from './breakers.ts'
 import { ROUTE_NAME } from './model-route-routes.ts'
 import {
-  createRoute,
-  deleteRoute,
-  failbackRoute,
-  failoverRoute,
   getRouteByName,
   listRoutes,
   routeEvents,
@@ -24,6 +20,7 @@ import {
   type RouteInput,
   type RouteTarget,
 } from './model-routes.ts'
+import type { HealingCtx } from './types.ts'
 import { BreakerState, dur, Section, Tabs } from './views.tsx'
 
 const NameParam = v.object({
@@ -186,8 +183,9 @@ const MoveButtons = ({ name, failedOver }: { name: string; failedOver: boolean }
 )
 
 /** Model routes: list with a create form, detail with targets, breakers and history, manual failover and failback. */
-export function routePages(deps: ModuleDeps) {
+export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db } = deps
+  const routes = deps.healing.modelRoutes
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const back = (c: Context<AppEnv>, name: string) => {
@@ -267,7 +265,7 @@ export function routePages(deps: ModuleDeps) {
   })
 
   app.post('/healing/routes', access('operator'), validate('form', RouteForm), async (c) => {
-    const r = await createRoute(db, parseRouteForm(c.req.valid('form')), now())
+    const r = await routes.create(parseRouteForm(c.req.valid('form')), now())
     await audit(db, c, { action: 'model_route.created', target: r.name, summary: `${r.targets.length} targets` })
     return hxRedirect(c, `/healing/routes/${r.name}`)
   })
@@ -414,7 +412,7 @@ export function routePages(deps: ModuleDeps) {
       const { name } = c.req.valid('param')
       await load(name)
       const reason = c.req.valid('form').reason?.trim() || 'manual failover'
-      const moved = await failoverRoute(db, name, { reason: `${reason} (by ${actor(c)})`, actor: actor(c), now: now() })
+      const moved = await routes.failover(name, { reason: `${reason} (by ${actor(c)})`, actor: actor(c), now: now() })
       if (!moved)
         throw new AppError(
           409,
@@ -445,7 +443,7 @@ export function routePages(deps: ModuleDeps) {
           { field: 'toIndex', message: `must be below ${r.targets.length} (the number of targets)` },
         ])
       const reason = form.reason?.trim() || 'manual failback'
-      const moved = await failbackRoute(db, name, {
+      const moved = await routes.failback(name, {
         reason: `${reason} (by ${actor(c)})`,
         actor: actor(c),
         now: now(),
@@ -463,7 +461,7 @@ export function routePages(deps: ModuleDeps) {
 
   app.post('/healing/routes/:name/delete', access('operator'), validate('param', NameParam), async (c) => {
     const r = await load(c.req.valid('param').name)
-    await deleteRoute(db, r.id)
+    await routes.remove(r.id)
     await audit(db, c, { action: 'model_route.deleted', target: r.name })
     return hxRedirect(c, '/healing/routes')
   })

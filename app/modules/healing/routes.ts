@@ -46,12 +46,12 @@ import { simulate } from './simulate.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
 import { actionJson, eventJson, getAction, listActions, timeline } from './store.ts'
-import type { HealingDeps } from './types.ts'
+import type { HealingCtx } from './types.ts'
 
 const MAX_SIMULATE_MS = 30 * 86_400_000
 
 /** The healing API: rules, actions (manual runs, approvals, timeline), n8n instances, simulate, stats, status. */
-export function healingRoutes(deps: ModuleDeps & { healing: HealingDeps }) {
+export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db, config } = deps
   const hd = deps.healing
   const now = () => deps.now?.() ?? Date.now()

@@ -29,7 +29,7 @@ import {
 } from './rules.ts'
 import { IdParam, RuleBody, type RuleInput } from './schema.ts'
 import { simulate } from './simulate.ts'
-import type { HealingDeps } from './types.ts'
+import type { HealingCtx } from './types.ts'
 import { dur, Json, Section, Tabs } from './views.tsx'
 
 const Value = v.union(
@@ -577,7 +577,7 @@ const triggerText = (r: HealingRule) => {
 }
 
 /** Healing rules: list with enable/disable and delete, create and edit forms, and simulate. */
-export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
+export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
