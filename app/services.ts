@@ -4,6 +4,7 @@
  * of its own in module-level registries; what must be shared (the alert evaluator and its
  * lifecycle, the metric store, …) is made here and passed in.
  */
+import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
 import { createEvaluator, silenceHook, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
@@ -25,12 +26,15 @@ export function createServices(platform: Deps) {
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db)
   // Healing, made once: breakers, model routes, the orchestrator and what each keeps in this process.
+  // `kick` runs the healing job now (a breaker opened, an action was approved) on this scheduler.
+  const healingLog = log.child({ module: 'healing' })
   const healing = createHealing({
     db,
     sealer: platform.sealer,
     config: platform.config,
-    log: log.child({ module: 'healing' }),
+    log: healingLog,
     lifecycle: evaluator.lifecycle,
+    kick: healingKick(platform.scheduler, healingLog),
   })
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>

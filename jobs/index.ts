@@ -39,7 +39,6 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
       modelRouteProbesJob({
         healing: services.healing,
         intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS,
-        scheduler,
       }),
     )
   scheduler.register(

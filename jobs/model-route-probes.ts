@@ -1,6 +1,5 @@
-import { type Healing, kickHealing, runProbes } from '../app/modules/healing/index.ts'
-import type { Logger } from '../app/lib/logger.ts'
-import type { JobDef, Scheduler } from '../app/lib/scheduler.ts'
+import { type Healing, runProbes } from '../app/modules/healing/index.ts'
+import type { JobDef } from '../app/lib/scheduler.ts'
 
 /** Probe timeout: 80 % of the interval, at most 2 s, so a hanging target never makes ticks overlap. */
 export const probeTimeoutMs = (intervalSeconds: number) => Math.min(2000, Math.round(intervalSeconds * 800))
@@ -13,13 +12,9 @@ export const probeTimeoutMs = (intervalSeconds: number) => Math.min(2000, Math.r
 export const modelRouteProbesJob = ({
   healing,
   intervalSeconds,
-  scheduler,
-  log,
 }: {
   healing: Healing
   intervalSeconds: number
-  scheduler?: Scheduler
-  log?: Logger
 }): JobDef => ({
   name: 'model-route-probes',
   schedule: intervalSeconds === 1 ? '* * * * * *' : `*/${intervalSeconds} * * * * *`,
@@ -27,7 +22,7 @@ export const modelRouteProbesJob = ({
   quietWhenIdle: true,
   handler: async ({ now }) => {
     const counts = await runProbes(
-      { ...healing, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) },
+      { ...healing, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: healing.kick },
       now,
     )
     // Healthy probes are the normal case: a tick earns a job_runs row only when something failed or changed.

@@ -11,7 +11,6 @@ import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/index.ts'
 import { actionTypes } from './actions/index.ts'
 import { checkAction, createAction, invalid } from './enqueue.ts'
-import { kickHealing } from './kick.ts'
 import { approveAction, rejectAction } from './orchestrator.ts'
 import { ActionListQuery, IdParam } from './schema.ts'
 import { getAction, listActions, timeline } from './store.ts'
@@ -164,7 +163,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
       target: action.id,
       summary: `${action.actionType} on ${action.target}${action.dryRun ? ' (dry run)' : ''}`,
     })
-    kickHealing({ scheduler: deps.scheduler, log: hd.log })
+    hd.kick()
     return hxRedirect(c, `/healing/actions/${action.id}`)
   })
 
@@ -334,7 +333,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
       target: row.id,
       summary: `${row.actionType} on ${row.target}`,
     })
-    kickHealing({ scheduler: deps.scheduler, log: hd.log })
+    hd.kick()
     return hxRedirect(c, `/healing/actions/${row.id}`)
   })
 

@@ -18,7 +18,6 @@ import {
   listBreakers,
   settingsOf,
 } from './breakers.ts'
-import { kickHealing } from './kick.ts'
 import type { HealingCtx } from './types.ts'
 
 export const BreakerKey = v.pipe(v.string('must be a string'), v.regex(BREAKER_KEY, KEY_RULE))
@@ -135,7 +134,7 @@ export function breakerRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
       )
       if (transition) {
         modelRoutes.invalidate()
-        if (transition.to === 'OPEN') kickHealing({ scheduler: deps.scheduler, log: deps.log })
+        if (transition.to === 'OPEN') deps.healing.kick()
         await audit(db, c, {
           action: 'breaker.transition',
           target: key,

@@ -8,7 +8,6 @@ import { audit } from '../audit/index.ts'
 import { actionTypes } from './actions/index.ts'
 import { webhookSecret } from './actions/webhook.ts'
 import { checkAction, createAction, invalid } from './enqueue.ts'
-import { kickHealing } from './kick.ts'
 import {
   createN8nInstance,
   deleteN8nInstance,
@@ -57,7 +56,6 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const tags = ['healing']
-  const kick = () => kickHealing({ scheduler: deps.scheduler, log: hd.log })
 
   app.get(
     '/api/v1/healing/action-types',
@@ -235,7 +233,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
         target: action.id,
         summary: `${action.actionType} on ${action.target}${action.dryRun ? ' (dry run)' : ''}`,
       })
-      kick()
+      hd.kick()
       return c.json(actionJson(action, config.PUBLIC_URL), 201)
     },
   )
@@ -266,7 +264,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
         target: row.id,
         summary: `${row.actionType} on ${row.target}`,
       })
-      kick()
+      hd.kick()
       return c.json(actionJson(row, config.PUBLIC_URL))
     },
   )

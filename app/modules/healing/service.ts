@@ -9,7 +9,7 @@ import { createModelRoutes } from './model-routes.ts'
 import { createOrchestrator } from './orchestrator.ts'
 import type { HealingCtx, HealingDeps } from './types.ts'
 
-export function createHealing(deps: HealingDeps) {
+export function createHealing(deps: HealingDeps & Pick<HealingCtx, 'kick'>) {
   const breakers = createBreakers(deps.db)
   const ctx: HealingCtx = {
     ...deps,

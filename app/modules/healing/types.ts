@@ -36,6 +36,8 @@ export type HealingCtx = HealingDeps & {
   modelRoutes: ModelRoutes
   /** The allow-list of HEALING_COMMANDS_FILE, read again when the file changes. */
   commands: () => Record<string, AllowedCommand> | null
+  /** Runs a healing tick now rather than at the next second; never throws (built at the root from the scheduler). */
+  kick: () => void
 }
 
 /** What execute/verify/rollback get: the action row, its checked params, and a clock. */
