@@ -8,7 +8,7 @@ import {
   createBreakers,
   isOpen,
   targetBreakerKey,
-} from '../../app/modules/healing/breakers.ts'
+} from '../../app/modules/healing/breakers/breakers.ts'
 import { openDb } from '../../db/client.ts'
 import { breakerEvents } from '../../db/schema/healing.ts'
 import { componentChecksJob } from '../../jobs/components.ts'

@@ -10,22 +10,22 @@ import { validate } from '../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/index.ts'
-import { actionPages } from './action-pages.tsx'
-import { BreakerKey } from './breaker-routes.ts'
-import { listBreakers } from './breakers.ts'
+import { actionPages } from './orchestrator/action-pages.tsx'
+import { BreakerKey } from './breakers/routes.ts'
+import { listBreakers } from './breakers/breakers.ts'
 import {
   createN8nInstance,
   deleteN8nInstance,
   getN8nInstance,
   listN8nInstances,
   n8nInstanceJson,
-} from './n8n-instances.ts'
-import { routePages, RouteRows } from './route-pages.tsx'
-import { rulePages } from './rule-pages.tsx'
-import { IdParam, N8nInstanceBody, StatsQuery } from './schema.ts'
+} from './actions/n8n-instances.ts'
+import { routePages, RouteRows } from './model-routes/pages.tsx'
+import { rulePages } from './rules/pages.tsx'
+import { IdParam, N8nInstanceBody, StatsQuery } from './input.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
-import { listActions } from './store.ts'
+import { listActions } from './orchestrator/store.ts'
 import type { HealingCtx } from './types.ts'
 import { ActionTable, BreakerState, ms, pct, Section, Tabs } from './views.tsx'
 
@@ -168,7 +168,7 @@ export function healingPages(deps: ModuleDeps & { healing: HealingCtx }) {
 
   app.get('/healing/live', access('viewer'), async (c) => c.html(await live(canWrite(c))))
 
-  // --- actions (action-pages.tsx) ----------------------------------------------------------------
+  // --- actions (orchestrator/action-pages.tsx) ---------------------------------------------------
 
   app.route('/', actionPages(deps, hd))
 

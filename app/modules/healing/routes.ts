@@ -7,7 +7,7 @@ import { access } from '../../middleware/access.ts'
 import { audit } from '../audit/index.ts'
 import { actionTypes } from './actions/index.ts'
 import { webhookSecret } from './actions/webhook.ts'
-import { checkAction, createAction, invalid } from './enqueue.ts'
+import { checkAction, createAction, invalid } from './orchestrator/enqueue.ts'
 import {
   createN8nInstance,
   deleteN8nInstance,
@@ -15,8 +15,8 @@ import {
   listN8nInstances,
   n8nInstanceJson,
   updateN8nInstance,
-} from './n8n-instances.ts'
-import { approveAction, rejectAction } from './orchestrator.ts'
+} from './actions/n8n-instances.ts'
+import { approveAction, rejectAction } from './orchestrator/orchestrator.ts'
 import {
   checkRule,
   createRule,
@@ -27,7 +27,7 @@ import {
   ruleJson,
   setRuleEnabled,
   updateRule,
-} from './rules.ts'
+} from './rules/rules.ts'
 import {
   ActionBody,
   ActionListQuery,
@@ -40,11 +40,11 @@ import {
   RulePatch,
   SimulateBody,
   StatsQuery,
-} from './schema.ts'
-import { simulate } from './simulate.ts'
+} from './input.ts'
+import { simulate } from './rules/simulate.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
-import { actionJson, eventJson, getAction, listActions, timeline } from './store.ts'
+import { actionJson, eventJson, getAction, listActions, timeline } from './orchestrator/store.ts'
 import type { HealingCtx } from './types.ts'
 
 const MAX_SIMULATE_MS = 30 * 86_400_000

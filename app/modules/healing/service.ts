@@ -3,10 +3,10 @@
  * process (breaker report queues, the model-route answer cache, the allowed-commands reader, the
  * orchestrator's work in flight) and hands the same parts to routes, pages, jobs and actions.
  */
-import { createBreakers } from './breakers.ts'
-import { allowedCommands } from './commands.ts'
-import { createModelRoutes } from './model-routes.ts'
-import { createOrchestrator } from './orchestrator.ts'
+import { createBreakers } from './breakers/breakers.ts'
+import { allowedCommands } from './actions/commands.ts'
+import { createModelRoutes } from './model-routes/model-routes.ts'
+import { createOrchestrator } from './orchestrator/orchestrator.ts'
 import type { HealingCtx, HealingDeps } from './types.ts'
 
 export function createHealing(deps: HealingDeps & Pick<HealingCtx, 'kick'>) {

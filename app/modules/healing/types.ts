@@ -11,9 +11,9 @@ import type { Sealer } from '../../lib/crypto.ts'
 import type { ErrorDetail } from '../../lib/errors.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { LifecycleDeps } from '../alerts/index.ts'
-import type { Breakers } from './breakers.ts'
-import type { AllowedCommand } from './commands.ts'
-import type { ModelRoutes } from './model-routes.ts'
+import type { Breakers } from './breakers/breakers.ts'
+import type { AllowedCommand } from './actions/commands.ts'
+import type { ModelRoutes } from './model-routes/model-routes.ts'
 
 /** What the healing module needs from the app. */
 export type HealingDeps = {

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { getRouteByName } from '../model-routes.ts'
+import { getRouteByName } from '../model-routes/model-routes.ts'
 import { ActionError } from '../types.ts'
 import { defineAction } from './define.ts'
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import * as v from 'valibot'
-import type { AllowedCommand } from '../commands.ts'
+import type { AllowedCommand } from './commands.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction } from './define.ts'
 

@@ -1,17 +1,17 @@
 /** Healing rules: trigger → action on a target, with cooldown, cap, approval, verification, rollback and notices. */
 import { and, desc, eq, inArray, lt, type SQL } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { healingRules, type HealingRule, type HealingTrigger } from '../../../db/schema/healing.ts'
-import { channels } from '../../../db/schema/notify.ts'
-import { conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
-import { newId } from '../../lib/ids.ts'
-import { page } from '../../lib/pagination.ts'
-import { toIso } from '../../lib/time.ts'
-import { actionDef } from './actions/index.ts'
-import { invalid } from './enqueue.ts'
-import type { RuleInput, RulePatchInput } from './schema.ts'
+import type { Db } from '../../../../db/client.ts'
+import { healingRules, type HealingRule, type HealingTrigger } from '../../../../db/schema/healing.ts'
+import { channels } from '../../../../db/schema/notify.ts'
+import { conflict, notFound, type ErrorDetail } from '../../../lib/errors.ts'
+import { newId } from '../../../lib/ids.ts'
+import { page } from '../../../lib/pagination.ts'
+import { toIso } from '../../../lib/time.ts'
+import { actionDef } from '../actions/index.ts'
+import { invalid } from '../orchestrator/enqueue.ts'
+import type { RuleInput, RulePatchInput } from '../input.ts'
 import { hasPlaceholder } from './template.ts'
-import type { HealingCtx } from './types.ts'
+import type { HealingCtx } from '../types.ts'
 
 export const ruleJson = (r: HealingRule) => ({
   id: r.id,

@@ -1,8 +1,8 @@
 import { ne } from 'drizzle-orm'
-import { modelRoutes, type RouteTarget } from '../../../db/schema/healing.ts'
-import { failureReason, inPool } from '../components/index.ts'
-import { targetBreakerKey, type Transition } from './breakers.ts'
-import type { HealingCtx } from './types.ts'
+import { modelRoutes, type RouteTarget } from '../../../../db/schema/healing.ts'
+import { failureReason, inPool } from '../../components/index.ts'
+import { targetBreakerKey, type Transition } from '../breakers/breakers.ts'
+import type { HealingCtx } from '../types.ts'
 
 /** One probe: GET host+path with a timeout; a 2xx is a success, anything else (or no answer) a failure. */
 export async function probeTarget(

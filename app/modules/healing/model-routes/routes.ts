@@ -1,13 +1,13 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError, notFound } from '../../lib/errors.ts'
-import { CursorInput, LimitInput } from '../../lib/pagination.ts'
-import { describe } from '../../lib/route-meta.ts'
-import { validate } from '../../lib/validate.ts'
-import { access } from '../../middleware/access.ts'
-import { audit } from '../audit/index.ts'
-import { getBreakers, targetBreakerKey } from './breakers.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { AppError, notFound } from '../../../lib/errors.ts'
+import { CursorInput, LimitInput } from '../../../lib/pagination.ts'
+import { describe } from '../../../lib/route-meta.ts'
+import { validate } from '../../../lib/validate.ts'
+import { access } from '../../../middleware/access.ts'
+import { audit } from '../../audit/index.ts'
+import { getBreakers, targetBreakerKey } from '../breakers/breakers.ts'
 import {
   etagMatches,
   getRouteByName,
@@ -17,7 +17,7 @@ import {
   routeJson,
   type ModelRoute,
 } from './model-routes.ts'
-import type { HealingCtx } from './types.ts'
+import type { HealingCtx } from '../types.ts'
 
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
 const RouteName = v.pipe(

@@ -4,18 +4,18 @@
  * have done to it. Reads only; nothing is written.
  */
 import { and, eq, gte, lte } from 'drizzle-orm'
-import { alertEvents, alerts } from '../../../db/schema/alerts.ts'
+import { alertEvents, alerts } from '../../../../db/schema/alerts.ts'
 import {
   breakerEvents,
   type HealingRule,
   type HealingTrigger,
   type HealingTriggerRef,
-} from '../../../db/schema/healing.ts'
-import { toIso } from '../../lib/time.ts'
-import { checkAction, targetsFor } from './enqueue.ts'
+} from '../../../../db/schema/healing.ts'
+import { toIso } from '../../../lib/time.ts'
+import { checkAction, targetsFor } from '../orchestrator/enqueue.ts'
 import { fillDeep } from './template.ts'
 import { alertMatches, alertRef, breakerMatches, breakerRef, detect } from './triggers.ts'
-import type { HealingCtx } from './types.ts'
+import type { HealingCtx } from '../types.ts'
 
 const MAX_EVENTS = 5000
 const MAX_RESULTS = 500

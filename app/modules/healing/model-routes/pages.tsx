@@ -1,17 +1,17 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError, badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
-import { hxRedirect } from '../../lib/htmx.ts'
-import { Empty, Layout, when } from '../../lib/layout.tsx'
-import { validate } from '../../lib/validate.ts'
-import { access, canWrite, isAdmin } from '../../middleware/access.ts'
-import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
-import { Duration } from '../metrics/index.ts'
-import { getBreakers, targetBreakerKey } from './breakers.ts'
-import { ROUTE_NAME } from './model-route-routes.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { AppError, badRequest, conflict, notFound, type ErrorDetail } from '../../../lib/errors.ts'
+import { hxRedirect } from '../../../lib/htmx.ts'
+import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { validate } from '../../../lib/validate.ts'
+import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
+import { requirePrincipal } from '../../../middleware/auth.ts'
+import { audit } from '../../audit/index.ts'
+import { Duration } from '../../metrics/index.ts'
+import { getBreakers, targetBreakerKey } from '../breakers/breakers.ts'
+import { ROUTE_NAME } from './routes.ts'
 import {
   getRouteByName,
   listRoutes,
@@ -20,8 +20,8 @@ import {
   type RouteInput,
   type RouteTarget,
 } from './model-routes.ts'
-import type { HealingCtx } from './types.ts'
-import { BreakerState, dur, Section, Tabs } from './views.tsx'
+import type { HealingCtx } from '../types.ts'
+import { BreakerState, dur, Section, Tabs } from '../views.tsx'
 
 const NameParam = v.object({
   name: v.pipe(
@@ -43,7 +43,7 @@ const MoveForm = v.object({
   toIndex: v.optional(v.pipe(v.string(), v.regex(/^\d{1,2}$/, 'must be a target number'))),
 })
 
-// The API's own checks of a route body (model-route-routes.ts keeps its schema private; these say the same).
+// The API's own checks of a route body (routes.ts keeps its schema private; these say the same).
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,89}$/
 const hostProblem = (s: string) => {
   if (s.length > 200 || !URL.canParse(s) || !/^https?:$/.test(new URL(s).protocol))

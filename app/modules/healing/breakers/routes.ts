@@ -1,13 +1,13 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { breakerStates } from '../../../db/schema/healing.ts'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError, notFound } from '../../lib/errors.ts'
-import { CursorInput, LimitInput } from '../../lib/pagination.ts'
-import { describe } from '../../lib/route-meta.ts'
-import { validate } from '../../lib/validate.ts'
-import { access } from '../../middleware/access.ts'
-import { audit } from '../audit/index.ts'
+import { breakerStates } from '../../../../db/schema/healing.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { AppError, notFound } from '../../../lib/errors.ts'
+import { CursorInput, LimitInput } from '../../../lib/pagination.ts'
+import { describe } from '../../../lib/route-meta.ts'
+import { validate } from '../../../lib/validate.ts'
+import { access } from '../../../middleware/access.ts'
+import { audit } from '../../audit/index.ts'
 import {
   BREAKER_KEY,
   breakerEventJson,
@@ -18,7 +18,7 @@ import {
   listBreakers,
   settingsOf,
 } from './breakers.ts'
-import type { HealingCtx } from './types.ts'
+import type { HealingCtx } from '../types.ts'
 
 export const BreakerKey = v.pipe(v.string('must be a string'), v.regex(BREAKER_KEY, KEY_RULE))
 const KeyParam = v.object({ key: BreakerKey })

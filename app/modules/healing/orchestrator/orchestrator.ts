@@ -14,15 +14,15 @@
  * the next tick (on any instance) takes over once it passes.
  */
 import { and, eq, sql } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { healingActions, healingLocks, type HealingAction } from '../../../db/schema/healing.ts'
-import { AppError, conflict, notFound } from '../../lib/errors.ts'
-import { actionDef } from './actions/index.ts'
-import { ActionError, type HealingCtx } from './types.ts'
-import { raiseFailure, resolveFailure } from './failure-alert.ts'
-import { noticeAlert, queueNotice, type NoticeEvent } from './notices.ts'
+import type { Db } from '../../../../db/client.ts'
+import { healingActions, healingLocks, type HealingAction } from '../../../../db/schema/healing.ts'
+import { AppError, conflict, notFound } from '../../../lib/errors.ts'
+import { actionDef } from '../actions/index.ts'
+import { ActionError, type HealingCtx } from '../types.ts'
+import { raiseFailure, resolveFailure } from '../failure-alert.ts'
+import { noticeAlert, queueNotice, type NoticeEvent } from '../notices.ts'
 import { activeActions, planOf, transition } from './store.ts'
-import { collectTriggers } from './triggers.ts'
+import { collectTriggers } from '../rules/triggers.ts'
 import { enqueueFromRule } from './enqueue.ts'
 import { runCheck } from './verify.ts'
 

@@ -11,15 +11,15 @@ import {
   type HealingVerification,
   type HealingNotify,
   healingActions,
-} from '../../../db/schema/healing.ts'
-import { AppError, type ErrorDetail } from '../../lib/errors.ts'
-import { newId } from '../../lib/ids.ts'
-import { actionDef } from './actions/index.ts'
-import { routesOnBreaker } from './model-routes.ts'
-import { noticeAlert, queueNotice } from './notices.ts'
+} from '../../../../db/schema/healing.ts'
+import { AppError, type ErrorDetail } from '../../../lib/errors.ts'
+import { newId } from '../../../lib/ids.ts'
+import { actionDef } from '../actions/index.ts'
+import { routesOnBreaker } from '../model-routes/model-routes.ts'
+import { noticeAlert, queueNotice } from '../notices.ts'
 import { eventRow, type Batch, type Plan } from './store.ts'
-import { fillDeep, fillText } from './template.ts'
-import type { HealingCtx } from './types.ts'
+import { fillDeep, fillText } from '../rules/template.ts'
+import type { HealingCtx } from '../types.ts'
 
 const HOUR = 3_600_000
 

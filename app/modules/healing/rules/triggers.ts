@@ -7,18 +7,18 @@
  * a rule does not replay what happened while it was off.
  */
 import { and, desc, eq, gt, inArray, lte, lt, sql } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts } from '../../../db/schema/alerts.ts'
+import type { Db } from '../../../../db/client.ts'
+import { alertEvents, alerts } from '../../../../db/schema/alerts.ts'
 import {
   breakerEvents,
   healingRules,
   type HealingRule,
   type HealingTrigger,
   type HealingTriggerRef,
-} from '../../../db/schema/healing.ts'
-import { settings } from '../../../db/schema/system.ts'
-import { evaluateRule, anchored, compileMatchers } from '../alerts/index.ts'
-import type { HealingDeps } from './types.ts'
+} from '../../../../db/schema/healing.ts'
+import { settings } from '../../../../db/schema/system.ts'
+import { evaluateRule, anchored, compileMatchers } from '../../alerts/index.ts'
+import type { HealingDeps } from '../types.ts'
 
 export const DETECTION_EVERY_MS = 10_000
 const SCAN = 500

@@ -1,18 +1,18 @@
 import { and, asc, desc, eq, gt, lt, ne, sql } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
+import type { Db } from '../../../../db/client.ts'
 import {
   modelRouteEvents,
   modelRoutes,
   type CircuitBreaker,
   type ModelRoute,
   type RouteTarget,
-} from '../../../db/schema/healing.ts'
-import { conflict } from '../../lib/errors.ts'
-import { newId } from '../../lib/ids.ts'
-import { toIso } from '../../lib/time.ts'
-import { type Breakers, breakerIsOpen, closedSince, getBreakers, targetBreakerKey } from './breakers.ts'
+} from '../../../../db/schema/healing.ts'
+import { conflict } from '../../../lib/errors.ts'
+import { newId } from '../../../lib/ids.ts'
+import { toIso } from '../../../lib/time.ts'
+import { type Breakers, breakerIsOpen, closedSince, getBreakers, targetBreakerKey } from '../breakers/breakers.ts'
 
-export type { ModelRoute, RouteTarget } from '../../../db/schema/healing.ts'
+export type { ModelRoute, RouteTarget } from '../../../../db/schema/healing.ts'
 
 export type RouteInput = {
   name: string

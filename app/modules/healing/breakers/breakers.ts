@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
+import type { Db } from '../../../../db/client.ts'
 import {
   breakerEvents,
   circuitBreakers,
@@ -7,10 +7,10 @@ import {
   type BreakerState,
   type CircuitBreaker,
   type RouteTarget,
-} from '../../../db/schema/healing.ts'
-import { toIso } from '../../lib/time.ts'
+} from '../../../../db/schema/healing.ts'
+import { toIso } from '../../../lib/time.ts'
 
-export type { BreakerState, CircuitBreaker } from '../../../db/schema/healing.ts'
+export type { BreakerState, CircuitBreaker } from '../../../../db/schema/healing.ts'
 export type Outcome = { ok: boolean; error?: string }
 export type Transition = { from: BreakerState; to: BreakerState }
 
