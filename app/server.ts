@@ -1,7 +1,6 @@
 import type { Context } from 'hono'
 import { boot, runtimeName } from './boot.ts'
 import { ensureFirstAdmin } from './modules/auth/index.ts'
-import { settle as settleHealing } from './modules/healing/index.ts'
 import { startInboxMover } from './modules/metrics/index.ts'
 import { createRoot } from './root.ts'
 
@@ -115,7 +114,7 @@ async function shutdown(signal: string) {
   await scheduler.stop() // wait for running job ticks
   // Healing actions run beside the ticks; give them a while to finish so they are not cut off
   // (one that is would be marked FAILED "interrupted by restart" at the next start).
-  await Promise.race([settleHealing(services.healing.db), new Promise((resolve) => setTimeout(resolve, 30_000))])
+  await Promise.race([services.healing.settle(), new Promise((resolve) => setTimeout(resolve, 30_000))])
   await mover.stop()
   client.close()
   log.info('stopped')

@@ -4,11 +4,12 @@
  * of its own in module-level registries; what must be shared (the alert evaluator and its
  * lifecycle, the metric store, …) is made here and passed in.
  */
+import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
 import { createEvaluator, silenceHook, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
 import { createPrices } from './modules/components/index.ts'
-import { type HealingDeps, reportOutcome } from './modules/healing/index.ts'
+import { createHealing } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
 import { createNotifier } from './modules/notify/index.ts'
 
@@ -34,17 +35,21 @@ export function createServices(platform: Deps) {
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db)
-  // A component check's result is also an outcome for the component's circuit breaker.
-  const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
-    reportOutcome(db, key, outcome, at)
-  const healing: HealingDeps = {
+  // Healing, made once: breakers, model routes, the orchestrator and what each keeps in this process.
+  // `kick` runs the healing job now (a breaker opened, an action was approved) on this scheduler.
+  const healingLog = log.child({ module: 'healing' })
+  const healing = createHealing({
     db,
     sealer: platform.sealer,
     config: platform.config,
-    log: log.child({ module: 'healing' }),
+    log: healingLog,
     lifecycle: evaluator.lifecycle,
     delivery: notifier,
-  }
+    kick: healingKick(platform.scheduler, healingLog),
+  })
+  // A component check's result is also an outcome for the component's circuit breaker.
+  const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
+    healing.breakers.report(key, outcome, at)
   return { ...platform, keys, notifier, prices, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
 }
 

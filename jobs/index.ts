@@ -36,7 +36,10 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
   )
   if (config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS > 0)
     scheduler.register(
-      modelRouteProbesJob({ db, intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS, scheduler }),
+      modelRouteProbesJob({
+        healing: services.healing,
+        intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS,
+      }),
     )
   scheduler.register(
     retentionJob({

@@ -1,7 +1,5 @@
-import type { Db } from '../db/client.ts'
-import { kickHealing, runProbes } from '../app/modules/healing/index.ts'
-import type { Logger } from '../app/lib/logger.ts'
-import type { JobDef, Scheduler } from '../app/lib/scheduler.ts'
+import { type Healing, runProbes } from '../app/modules/healing/index.ts'
+import type { JobDef } from '../app/lib/scheduler.ts'
 
 /** Probe timeout: 80 % of the interval, at most 2 s, so a hanging target never makes ticks overlap. */
 export const probeTimeoutMs = (intervalSeconds: number) => Math.min(2000, Math.round(intervalSeconds * 800))
@@ -12,15 +10,11 @@ export const probeTimeoutMs = (intervalSeconds: number) => Math.min(2000, Math.r
  * their primary once it has been healthy for the route's failbackAfterMs.
  */
 export const modelRouteProbesJob = ({
-  db,
+  healing,
   intervalSeconds,
-  scheduler,
-  log,
 }: {
-  db: Db
+  healing: Healing
   intervalSeconds: number
-  scheduler?: Scheduler
-  log?: Logger
 }): JobDef => ({
   name: 'model-route-probes',
   schedule: intervalSeconds === 1 ? '* * * * * *' : `*/${intervalSeconds} * * * * *`,
@@ -28,7 +22,7 @@ export const modelRouteProbesJob = ({
   quietWhenIdle: true,
   handler: async ({ now }) => {
     const counts = await runProbes(
-      { db, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: () => kickHealing({ scheduler, log }) },
+      { ...healing, timeoutMs: probeTimeoutMs(intervalSeconds), onOpen: healing.kick },
       now,
     )
     // Healthy probes are the normal case: a tick earns a job_runs row only when something failed or changed.

@@ -4,7 +4,6 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { healingTick, settle } from '../../app/modules/healing/orchestrator.ts'
 import { startFakeN8n } from '../helpers/fake-n8n.ts'
 import { testApp } from '../helpers/app.ts'
 import { startReceiver, verify } from '../helpers/receiver.ts'
@@ -30,7 +29,7 @@ const t = await testApp({ HEALING_COMMANDS_FILE: commandsFile })
 const rx = await startReceiver()
 const n8n = await startFakeN8n({ apiKey: 'n8n-secret-key' })
 afterAll(async () => {
-  await settle(t.db)
+  await t.services.healing.settle()
   await rx.close()
   await n8n.close()
   t.close()
@@ -50,8 +49,8 @@ type Action = {
   timeline?: { status: string; message: string }[]
 }
 const tick = async (at = Date.now()) => {
-  const counts = await healingTick(t.services.healing, at)
-  await settle(t.db)
+  const counts = await t.services.healing.tick(at)
+  await t.services.healing.settle()
   return counts
 }
 const post = async (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
@@ -251,7 +250,7 @@ describe('the healing job', () => {
     const res = await post({ type: 'webhook', target: 'via-job', params: { url: `${rx.url}/via-job` } })
     const { id } = (await res.json()) as Action
     expect(await t.scheduler.runTick('healing', Date.now() + 1000)).toBe('ran')
-    await settle(t.db)
+    await t.services.healing.settle()
     expect((await get(id)).status).toBe('SUCCESS')
     expect(rx.on('/via-job')).toHaveLength(1)
   })

@@ -5,10 +5,10 @@ import {
   backoffMs,
   DEFAULT_SETTINGS,
   getBreaker,
+  createBreakers,
   isOpen,
-  reportOutcome,
   targetBreakerKey,
-} from '../../app/modules/healing/breakers.ts'
+} from '../../app/modules/healing/breakers/breakers.ts'
 import { openDb } from '../../db/client.ts'
 import { breakerEvents } from '../../db/schema/healing.ts'
 import { componentChecksJob } from '../../jobs/components.ts'
@@ -24,8 +24,9 @@ const t = await testApp()
 afterAll(() => t.close())
 const { op, viewer, ingest } = await roleHeaders(t)
 
-const ok = (key: string, now: number) => reportOutcome(t.db, key, { ok: true }, now)
-const fail = (key: string, now: number, error = 'boom') => reportOutcome(t.db, key, { ok: false, error }, now)
+const ok = (key: string, now: number) => t.services.healing.breakers.report(key, { ok: true }, now)
+const fail = (key: string, now: number, error = 'boom') =>
+  t.services.healing.breakers.report(key, { ok: false, error }, now)
 const events = (key: string) =>
   t.db.select().from(breakerEvents).where(eq(breakerEvents.key, key)).orderBy(asc(breakerEvents.id))
 const path = (key: string, tail = '') => `/api/v1/healing/breakers/${encodeURIComponent(key)}${tail}`
@@ -36,7 +37,7 @@ describe('the breaker state machine', () => {
     const seq = [true, false, true, false, true] // 2 of 5 failed: 40 %
     let at = T0
     for (const s of seq)
-      expect((await reportOutcome(t.db, key, { ok: s, error: 'x' }, at++)).transition).toBeUndefined()
+      expect((await t.services.healing.breakers.report(key, { ok: s, error: 'x' }, at++)).transition).toBeUndefined()
     expect((await getBreaker(t.db, key))!.state).toBe('CLOSED')
     const r = await fail(key, at) // 3 of 6: 50 %
     expect(r.transition).toEqual({ from: 'CLOSED', to: 'OPEN' })
@@ -71,7 +72,7 @@ describe('the breaker state machine', () => {
     expect(b.window).toEqual(Array(10).fill(1))
     // 4 failures spread out in 10 calls: 40 %, never 3 in a row → stays closed
     for (const s of [false, true, false, true, false, true, false])
-      expect((await reportOutcome(t.db, key, { ok: s }, T0 + 100)).breaker.state).toBe('CLOSED')
+      expect((await t.services.healing.breakers.report(key, { ok: s }, T0 + 100)).breaker.state).toBe('CLOSED')
   })
 
   it('OPEN until the backoff passes, then half-open; closes after 3 successful probes', async () => {
@@ -138,7 +139,7 @@ describe('concurrent reports', () => {
   it('lose no outcome when they race in one process', async () => {
     const key = fresh()
     const outcomes = [true, true, false, true, true, true, false, true, true, true]
-    await Promise.all(outcomes.map((o, i) => reportOutcome(t.db, key, { ok: o }, T0 + (i % 3))))
+    await Promise.all(outcomes.map((o, i) => t.services.healing.breakers.report(key, { ok: o }, T0 + (i % 3))))
     const b = (await getBreaker(t.db, key))!
     expect(b.window).toHaveLength(10)
     expect(b.window.filter((x) => x === 0)).toHaveLength(2)
@@ -147,10 +148,10 @@ describe('concurrent reports', () => {
   it('lose no outcome when two database connections (two instances) race', async () => {
     const key = fresh()
     const other = await openDb({ url: t.config.DATABASE_URL })
+    // The other instance has its own breakers service (its own per-key queues) on its own connection.
+    const breakers = [t.services.healing.breakers, createBreakers(other.db)]
     try {
-      await Promise.all(
-        Array.from({ length: 8 }, (_, i) => reportOutcome(i % 2 ? other.db : t.db, key, { ok: true }, T0)),
-      )
+      await Promise.all(Array.from({ length: 8 }, (_, i) => breakers[i % 2]!.report(key, { ok: true }, T0)))
       const b = (await getBreaker(t.db, key))!
       expect(b.window).toHaveLength(8)
       expect(b.updatedAt).toBeGreaterThanOrEqual(T0 + 7) // every write moved it on by at least 1 ms

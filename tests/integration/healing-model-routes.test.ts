@@ -1,15 +1,9 @@
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
-import { getBreaker, reportOutcome, targetBreakerKey } from '../../app/modules/healing/breakers.ts'
-import {
-  failbackRoute,
-  failoverRoute,
-  getRouteByName,
-  routesOnBreaker,
-  runFailbacks,
-} from '../../app/modules/healing/model-routes.ts'
-import { runProbes } from '../../app/modules/healing/probes.ts'
+import { getBreaker, targetBreakerKey } from '../../app/modules/healing/breakers/breakers.ts'
+import { getRouteByName, routesOnBreaker } from '../../app/modules/healing/model-routes/model-routes.ts'
+import { runProbes } from '../../app/modules/healing/model-routes/probes.ts'
 import { modelRouteEvents } from '../../db/schema/healing.ts'
 import { modelRouteProbesJob, probeTimeoutMs } from '../../jobs/model-route-probes.ts'
 import { startFakeModelHost, type FakeModelHost } from '../helpers/fake-model-host.ts'
@@ -32,7 +26,7 @@ async function create(body: Json) {
 const get = (name: string, headers: Record<string, string> = viewer) =>
   t.app.request(`/api/v1/model-routes/${name}`, { headers })
 const openBreaker = async (key: string, now = Date.now()) => {
-  for (let i = 0; i < 3; i++) await reportOutcome(t.db, key, { ok: false, error: 'down' }, now)
+  for (let i = 0; i < 3; i++) await t.services.healing.breakers.report(key, { ok: false, error: 'down' }, now)
 }
 const events = async (name: string) => {
   const r = (await getRouteByName(t.db, name))!
@@ -86,7 +80,7 @@ describe('model routes CRUD', () => {
     expect(await res.json()).toMatchObject({ version: 2, failbackAfterMs: 1000, description: 'changed' })
 
     // New targets: the active one stays active at its new place.
-    await failoverRoute(t.db, name, { reason: 'test', actor: 'test', now: Date.now() })
+    await t.services.healing.modelRoutes.failover(name, { reason: 'test', actor: 'test', now: Date.now() })
     res = await t.json(
       'PATCH',
       `/api/v1/model-routes/${name}`,
@@ -277,32 +271,42 @@ describe('failover and failback', () => {
     const now = Date.now()
     await openBreaker(ka!, now)
     await openBreaker(kb!, now)
-    expect(await failoverRoute(t.db, name, { reason: 'a down', actor: 'test', now })).toEqual({ from: 0, to: 2 })
+    expect(await t.services.healing.modelRoutes.failover(name, { reason: 'a down', actor: 'test', now })).toEqual({
+      from: 0,
+      to: 2,
+    })
     expect(await routesOnBreaker(t.db, kc!)).toEqual([name])
     // A breaker for a target not in use: ifActiveKey leaves the route where it is.
-    expect(await failoverRoute(t.db, name, { reason: 'b', actor: 'test', now, ifActiveKey: kb! })).toEqual({
+    expect(
+      await t.services.healing.modelRoutes.failover(name, { reason: 'b', actor: 'test', now, ifActiveKey: kb! }),
+    ).toEqual({
       from: 2,
       to: 2,
     })
     await openBreaker(kc!, now)
-    expect(await failoverRoute(t.db, name, { reason: 'c down', actor: 'test', now })).toBeNull()
+    expect(await t.services.healing.modelRoutes.failover(name, { reason: 'c down', actor: 'test', now })).toBeNull()
     expect((await getRouteByName(t.db, name))!).toMatchObject({ activeIndex: 2, version: 2 })
     // a half-open: still not a candidate
     const a = (await getBreaker(t.db, ka!))!
-    await reportOutcome(t.db, ka!, { ok: true }, a.retryAt!)
+    await t.services.healing.breakers.report(ka!, { ok: true }, a.retryAt!)
     expect((await getBreaker(t.db, ka!))!.state).toBe('HALF_OPEN')
-    expect(await failoverRoute(t.db, name, { reason: 'c down', actor: 'test', now })).toBeNull()
+    expect(await t.services.healing.modelRoutes.failover(name, { reason: 'c down', actor: 'test', now })).toBeNull()
     const res = await t.json('POST', `/api/v1/model-routes/${name}/failover`, {}, op)
     expect(res.status).toBe(409)
     expect(((await res.json()) as Json).error.code).toBe('no_healthy_target')
     // closes → the wrap finds it
-    for (let i = 1; i < 3; i++) await reportOutcome(t.db, ka!, { ok: true }, a.retryAt! + i)
-    expect(await failoverRoute(t.db, name, { reason: 'c down', actor: 'test', now })).toEqual({ from: 2, to: 0 })
+    for (let i = 1; i < 3; i++) await t.services.healing.breakers.report(ka!, { ok: true }, a.retryAt! + i)
+    expect(await t.services.healing.modelRoutes.failover(name, { reason: 'c down', actor: 'test', now })).toEqual({
+      from: 2,
+      to: 0,
+    })
     expect((await events(name)).map((e) => [e.fromIndex, e.toIndex, e.reason])).toEqual([
       [0, 2, 'a down'],
       [2, 0, 'c down'],
     ])
-    expect(await failoverRoute(t.db, 'no-such-route', { reason: '', actor: 'test', now })).toBeNull()
+    expect(
+      await t.services.healing.modelRoutes.failover('no-such-route', { reason: '', actor: 'test', now }),
+    ).toBeNull()
   })
 
   it('manual failback returns to target 0 or a given index; the events API lists the history', async () => {
@@ -322,7 +326,9 @@ describe('failover and failback', () => {
     expect(await res.json()).toMatchObject({ from: 1, to: 2 })
     res = await t.json('POST', `/api/v1/model-routes/${name}/failback`, { reason: 'drill over' }, op)
     expect(await res.json()).toMatchObject({ from: 2, to: 0, route: { activeIndex: 0, version: 4 } })
-    expect(await failbackRoute(t.db, name, { reason: 'x', actor: 'test', now: Date.now() })).toBeNull()
+    expect(
+      await t.services.healing.modelRoutes.failback(name, { reason: 'x', actor: 'test', now: Date.now() }),
+    ).toBeNull()
     const history = (await (
       await t.app.request(`/api/v1/model-routes/${name}/events?limit=2`, { headers: viewer })
     ).json()) as Json
@@ -347,16 +353,16 @@ describe('failover and failback', () => {
     const ka = targetBreakerKey({ model: 'a', host: host(51) })
     const t0 = Date.now() + 100_000
     await openBreaker(ka, t0)
-    await failoverRoute(t.db, name, { reason: 'a down', actor: 'test', now: t0 })
+    await t.services.healing.modelRoutes.failover(name, { reason: 'a down', actor: 'test', now: t0 })
     const retryAt = (await getBreaker(t.db, ka))!.retryAt!
-    expect(await runFailbacks(t.db, retryAt)).toBe(0) // still open
-    for (let i = 0; i < 3; i++) await reportOutcome(t.db, ka, { ok: true }, retryAt + i * 1000) // half-open → closed at +2 s
+    expect(await t.services.healing.modelRoutes.runFailbacks(retryAt)).toBe(0) // still open
+    for (let i = 0; i < 3; i++) await t.services.healing.breakers.report(ka, { ok: true }, retryAt + i * 1000) // half-open → closed at +2 s
     const closedAt = retryAt + 2000
-    expect(await runFailbacks(t.db, closedAt + 9_999)).toBe(0)
+    expect(await t.services.healing.modelRoutes.runFailbacks(closedAt + 9_999)).toBe(0)
     // a failure while closed restarts the healthy period
-    await reportOutcome(t.db, ka, { ok: false, error: 'blip' }, closedAt + 5000)
-    expect(await runFailbacks(t.db, closedAt + 10_000)).toBe(0)
-    expect(await runFailbacks(t.db, closedAt + 5001 + 10_000)).toBe(1)
+    await t.services.healing.breakers.report(ka, { ok: false, error: 'blip' }, closedAt + 5000)
+    expect(await t.services.healing.modelRoutes.runFailbacks(closedAt + 10_000)).toBe(0)
+    expect(await t.services.healing.modelRoutes.runFailbacks(closedAt + 5001 + 10_000)).toBe(1)
     expect(await getRouteByName(t.db, name)).toMatchObject({
       activeIndex: 0,
       changeReason: expect.stringMatching(/^failback: a on http:\/\/10\.0\.0\.51:11434 healthy for \d+ s/),
@@ -377,11 +383,11 @@ describe('failover and failback', () => {
     ).name
     const ka = targetBreakerKey({ model: 'a', host: host(61) })
     const t0 = Date.now() + 200_000
-    await reportOutcome(t.db, ka, { ok: true }, t0)
+    await t.services.healing.breakers.report(ka, { ok: true }, t0)
     expect(
       (await t.json('POST', `/api/v1/model-routes/${name}/failover`, { reason: 'maintenance on a' }, op)).status,
     ).toBe(200)
-    expect(await runFailbacks(t.db, t0 + 3_600_000)).toBe(0)
+    expect(await t.services.healing.modelRoutes.runFailbacks(t0 + 3_600_000)).toBe(0)
     expect((await getRouteByName(t.db, name))!.activeIndex).toBe(1)
   })
 })
@@ -428,9 +434,10 @@ describe('probes (model-route-probes job) against a fake Ollama', () => {
     })
     const kicks: string[] = []
     const log = createLogger('silent')
-    const job = modelRouteProbesJob({ db: t.db, intervalSeconds: 1 })
+    const job = modelRouteProbesJob({ healing: t.services.healing, intervalSeconds: 1 })
     expect(job).toMatchObject({ name: 'model-route-probes', schedule: '* * * * * *' })
-    const tick = (now: number) => runProbes({ db: t.db, timeoutMs: 300, onOpen: (key) => kicks.push(key) }, now)
+    const tick = (now: number) =>
+      runProbes({ ...t.services.healing, timeoutMs: 300, onOpen: (key) => kicks.push(key) }, now)
     const kp = targetBreakerKey({ model: 'llama3:8b', host: primary.url })
     let now = Date.now() + 1_000_000
     // A healthy tick probes but asks for no job_runs row (a quiet job).
@@ -449,7 +456,7 @@ describe('probes (model-route-probes job) against a fake Ollama', () => {
       breaker: { state: 'OPEN' },
     })
     // The healing rule would do this; here by hand.
-    await failoverRoute(t.db, name, { reason: 'primary down', actor: 'test', now, ifActiveKey: kp })
+    await t.services.healing.modelRoutes.failover(name, { reason: 'primary down', actor: 'test', now, ifActiveKey: kp })
 
     primary.setMode('ok')
     const retryAt = (await getBreaker(t.db, kp))!.retryAt!
@@ -470,7 +477,7 @@ describe('probes (model-route-probes job) against a fake Ollama', () => {
     const quiet = await startFakeModelHost()
     try {
       await create({ name: routeName(), targets: [{ model: 'llama3:8b', host: quiet.url }] })
-      await runProbes({ db: t.db, timeoutMs: 300 }, Date.now())
+      await runProbes({ ...t.services.healing, timeoutMs: 300 }, Date.now())
       expect(quiet.counts.total).toBe(0)
     } finally {
       await quiet.close()
@@ -485,7 +492,7 @@ describe('configuration', () => {
     expect(() => loadConfig({ MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '60' })).toThrow(
       /MODEL_ROUTE_PROBE_INTERVAL_SECONDS="60": must be a whole number from 0 to 59/,
     )
-    expect(modelRouteProbesJob({ db: t.db, intervalSeconds: 5 }).schedule).toBe('*/5 * * * * *')
+    expect(modelRouteProbesJob({ healing: t.services.healing, intervalSeconds: 5 }).schedule).toBe('*/5 * * * * *')
     expect(probeTimeoutMs(1)).toBe(800)
     expect(probeTimeoutMs(10)).toBe(2000)
     const off = await testApp({ MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '0' })

@@ -2,8 +2,7 @@ import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { eq, sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
-import { reportOutcome } from '../../app/modules/healing/breakers.ts'
-import { healingTick, settle, STALE_MS } from '../../app/modules/healing/orchestrator.ts'
+import { STALE_MS } from '../../app/modules/healing/orchestrator/orchestrator.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
 import { healingActions, healingEvents, healingLocks } from '../../db/schema/healing.ts'
 import { testApp } from '../helpers/app.ts'
@@ -16,7 +15,7 @@ const hang = createServer(() => undefined)
 await new Promise<void>((resolve) => hang.listen(0, '127.0.0.1', resolve))
 const hangUrl = `http://127.0.0.1:${(hang.address() as AddressInfo).port}/health`
 afterAll(async () => {
-  await settle(t.db)
+  await t.services.healing.settle()
   hang.closeAllConnections()
   hang.close()
   await rx.close()
@@ -41,8 +40,8 @@ type Action = {
 type ErrorOut = { error: { code: string; message: string; details?: { field: string; message: string }[] } }
 
 const tick = async (at = Date.now()) => {
-  const counts = await healingTick(t.services.healing, at)
-  await settle(t.db)
+  const counts = await t.services.healing.tick(at)
+  await t.services.healing.settle()
   return counts
 }
 const get = async (id: string) =>
@@ -280,8 +279,8 @@ describe('restart safety', () => {
       ids.push((await manual({ type: 'webhook', target: `race-${i % 3}`, params: hook(`/race/${i}`) })).id)
     const now = Date.now()
     for (let round = 0; round < 3; round++) {
-      await Promise.all(Array.from({ length: 8 }, () => healingTick(t.services.healing, now + round * 1000)))
-      await settle(t.db)
+      await Promise.all(Array.from({ length: 8 }, () => t.services.healing.tick(now + round * 1000)))
+      await t.services.healing.settle()
     }
     for (let i = 0; i < 6; i++) expect(rx.on(`/race/${i}`)).toHaveLength(1)
     for (const id of ids) expect((await get(id)).timeline!.filter((e) => e.status === 'RUNNING')).toHaveLength(1)
@@ -297,8 +296,8 @@ describe('restart safety', () => {
     })
     await tick()
     await fire('race', { case: 'race' })
-    await Promise.all(Array.from({ length: 8 }, () => healingTick(t.services.healing, Date.now())))
-    await settle(t.db)
+    await Promise.all(Array.from({ length: 8 }, () => t.services.healing.tick(Date.now())))
+    await t.services.healing.settle()
     expect(await actionsOf(rule.id)).toHaveLength(1)
   })
 
@@ -482,7 +481,7 @@ describe('verification and rollback', () => {
     await tick()
     const now = Date.now()
     const key = 'model:http://primary:11434/llama3'
-    for (let i = 0; i < 10; i++) await reportOutcome(t.db, key, { ok: false, error: 'down' }, now + i)
+    for (let i = 0; i < 10; i++) await t.services.healing.breakers.report(key, { ok: false, error: 'down' }, now + i)
     await tick(now + 100)
     expect(await activeIndex('chat-breaker')).toBe(1)
     const status = (await (await t.app.request('/api/v1/healing/status', { headers: viewer.headers })).json()) as {
@@ -527,7 +526,7 @@ describe('verification and rollback', () => {
     await tick()
     const key = 'model:http://verify-primary:11434/mistral'
     const now = Date.now()
-    for (let i = 0; i < 10; i++) await reportOutcome(t.db, key, { ok: false, error: 'down' }, now + i)
+    for (let i = 0; i < 10; i++) await t.services.healing.breakers.report(key, { ok: false, error: 'down' }, now + i)
     await tick(now + 100)
     const [a] = await actionsOf(rule.id)
     expect(a).toMatchObject({ status: 'VERIFYING', target: 'chat-verify' })
@@ -590,7 +589,7 @@ describe('verification and rollback', () => {
     await tick()
     const now = Date.now()
     for (let i = 0; i < 10; i++)
-      await reportOutcome(t.db, 'model:http://elsewhere:1/other', { ok: false, error: 'down' }, now + i)
+      await t.services.healing.breakers.report('model:http://elsewhere:1/other', { ok: false, error: 'down' }, now + i)
     await tick(now + 100)
     const [a] = await actionsOf(rule.id)
     expect(a).toMatchObject({

@@ -5,7 +5,6 @@
  * through the same service calls as the API (state, timeline, audit).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { healingTick, settle } from '../../app/modules/healing/orchestrator.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 let t: TestApp
@@ -37,8 +36,8 @@ const auditCount = async (action: string) =>
       .n,
   )
 const tick = async (at = Date.now()) => {
-  const counts = await healingTick(t.services.healing, at)
-  await settle(t.db)
+  const counts = await t.services.healing.tick(at)
+  await t.services.healing.settle()
   return counts
 }
 /** Reports failures until the breaker opens, then runs a healing tick so rules fire. */

@@ -4,7 +4,6 @@
  * context harness; each checked by what Homeostat stored.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { settle } from '../../app/modules/healing/orchestrator.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { execute, executeContext, failure, HomeostatHeal, serveApp } from '../helpers/n8n-harness.ts'
 
@@ -50,7 +49,7 @@ beforeAll(async () => {
   expect(standby.status).toBe(201)
 })
 afterAll(async () => {
-  await settle(t.db)
+  await t.services.healing.settle()
   await server.close()
   t.close()
 })

@@ -1,43 +1,35 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { breakerStates } from '../../../db/schema/healing.ts'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { notFound } from '../../lib/errors.ts'
+import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/index.ts'
-import { actionPages } from './action-pages.tsx'
-import { BreakerKey } from './breaker-routes.ts'
-import { listBreakers, resetBreaker } from './breakers.ts'
-import { invalidateRoutes } from './model-routes.ts'
+import { actionPages } from './orchestrator/action-pages.tsx'
+import { listBreakers } from './breakers/breakers.ts'
+import { BreakerTable, breakerPages } from './breakers/pages.tsx'
 import {
   createN8nInstance,
   deleteN8nInstance,
   getN8nInstance,
   listN8nInstances,
   n8nInstanceJson,
-} from './n8n-instances.ts'
-import { routePages, RouteRows } from './route-pages.tsx'
-import { rulePages } from './rule-pages.tsx'
-import { IdParam, N8nInstanceBody, StatsQuery } from './schema.ts'
+} from './actions/n8n-instances.ts'
+import { routePages, RouteRows } from './model-routes/pages.tsx'
+import { rulePages } from './rules/pages.tsx'
+import { IdParam, N8nInstanceBody, StatsQuery } from './input.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
-import { listActions } from './store.ts'
-import type { HealingDeps } from './types.ts'
-import { ActionTable, BreakerState, ms, pct, Section, Tabs } from './views.tsx'
+import { listActions } from './orchestrator/store.ts'
+import type { HealingCtx } from './types.ts'
+import { ActionTable, ms, pct, Section, Tabs } from './views.tsx'
 
 /** Where an alert's page is (as app/modules/alerts serves it today). */
 const alertHref = (id: string) => `/alerts/${id}`
 
-const ResetForm = v.object({ key: BreakerKey })
-const BreakerQuery = v.object({
-  state: v.optional(v.picklist(['', ...breakerStates], `must be one of ${breakerStates.join(', ')}`)),
-  prefix: v.optional(v.pipe(v.string(), v.maxLength(300, 'must be at most 300 characters'))),
-})
 const N8nForm = v.object({
   name: N8nInstanceBody.entries.name,
   baseUrl: N8nInstanceBody.entries.baseUrl,
@@ -45,7 +37,7 @@ const N8nForm = v.object({
 })
 
 /** The healing dashboard: overview, breakers, statistics, n8n instances; actions and approvals, rules and routes in their own files. */
-export function healingPages(deps: ModuleDeps & { healing: HealingDeps }) {
+export function healingPages(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db, config } = deps
   const hd = deps.healing
   const now = () => deps.now?.() ?? Date.now()
@@ -169,71 +161,13 @@ export function healingPages(deps: ModuleDeps & { healing: HealingDeps }) {
 
   app.get('/healing/live', access('viewer'), async (c) => c.html(await live(canWrite(c))))
 
-  // --- actions (action-pages.tsx) ----------------------------------------------------------------
+  // --- actions (orchestrator/action-pages.tsx) ---------------------------------------------------
 
   app.route('/', actionPages(deps, hd))
 
-  // --- breakers ---------------------------------------------------------------------------------
+  // --- breakers (breakers/pages.tsx) ------------------------------------------------------------
 
-  app.get('/healing/breakers', access('viewer'), validate('query', BreakerQuery), async (c) => {
-    const q = c.req.valid('query')
-    const { items, next } = await listBreakers(db, {
-      limit: 500,
-      state: q.state || undefined,
-      prefix: q.prefix || undefined,
-    })
-    return c.html(
-      <Layout title="Circuit breakers" active="/healing" principal={requirePrincipal(c)}>
-        <Tabs active="/healing/breakers" admin={isAdmin(c)} />
-        <div class="page-head">
-          <h1>Circuit breakers</h1>
-        </div>
-        <p class="muted">
-          One per component or model route target, fed by checks, probes and{' '}
-          <code>POST /api/v1/healing/breakers/:key/report</code>. A breaker opens at ≥ 50% failures of its last calls
-          (or several failures in a row), lets a probe through after a backoff that doubles, and closes after successes.
-        </p>
-        <form class="filters" method="get" action="/healing/breakers">
-          <label>
-            State{' '}
-            <select name="state">
-              {['', ...breakerStates].map((s) => (
-                <option value={s} selected={s === (q.state ?? '')}>
-                  {s || 'any'}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Key prefix <input name="prefix" value={q.prefix ?? ''} placeholder="model:" />
-          </label>
-          <button type="submit">Filter</button>
-        </form>
-        {items.length ? (
-          <BreakerTable items={items} write={canWrite(c)} />
-        ) : (
-          <Empty>
-            No breakers{q.state || q.prefix ? ' match' : ' yet: they appear with the first reported outcome'}.
-          </Empty>
-        )}
-        {next ? <p class="muted">Showing the first {items.length}; narrow by prefix to see the rest.</p> : null}
-      </Layout>,
-    )
-  })
-
-  app.post('/healing/breakers/reset', access('operator'), validate('form', ResetForm), async (c) => {
-    const { key } = c.req.valid('form')
-    const b = await resetBreaker(db, key, { actor: actor(c), now: now() })
-    if (!b) throw notFound('Breaker')
-    invalidateRoutes(db)
-    await audit(db, c, { action: 'breaker.reset', target: key })
-    return hxRedirect(
-      c,
-      c.req.header('hx-current-url') && new URL(c.req.header('hx-current-url')!).pathname === '/healing'
-        ? '/healing'
-        : '/healing/breakers',
-    )
-  })
+  app.route('/', breakerPages(deps))
 
   // --- statistics -------------------------------------------------------------------------------
 
@@ -450,61 +384,4 @@ export function healingPages(deps: ModuleDeps & { healing: HealingDeps }) {
   })
 
   return app
-}
-
-type BreakerRow = Awaited<ReturnType<typeof listBreakers>>['items'][number]
-function BreakerTable({ items, write }: { items: BreakerRow[]; write: boolean }) {
-  return (
-    <div class="table-wrap">
-      <table class="table" id="breaker-table">
-        <thead>
-          <tr>
-            <th>Key</th>
-            <th>State</th>
-            <th>Window</th>
-            <th class="wide">Last error</th>
-            <th>Opened</th>
-            <th>Next probe</th>
-            {write ? <th></th> : null}
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((b) => {
-            const failures = b.window.filter((x) => x === 0).length
-            return (
-              <tr data-breaker={b.key} data-state={b.state}>
-                <td>
-                  <code>{b.key}</code>
-                </td>
-                <td>
-                  <BreakerState state={b.state} />
-                </td>
-                <td>
-                  {failures}/{b.window.length} failed
-                </td>
-                <td class="wide small">{b.state !== 'CLOSED' ? (b.lastError ?? '') : ''}</td>
-                <td class="nowrap">{b.state === 'CLOSED' ? '—' : when(b.openedAt)}</td>
-                <td class="nowrap">{b.state === 'OPEN' ? when(b.retryAt) : '—'}</td>
-                {write ? (
-                  <td>
-                    {b.state !== 'CLOSED' ? (
-                      <button
-                        class="small secondary"
-                        hx-post="/healing/breakers/reset"
-                        hx-vals={JSON.stringify({ key: b.key })}
-                        hx-confirm={`Close the breaker ${b.key} by hand?`}
-                        hx-swap="none"
-                      >
-                        Reset
-                      </button>
-                    ) : null}
-                  </td>
-                ) : null}
-              </tr>
-            )
-          })}
-        </tbody>
-      </table>
-    </div>
-  )
 }

@@ -7,8 +7,7 @@ import { access } from '../../middleware/access.ts'
 import { audit } from '../audit/index.ts'
 import { actionTypes } from './actions/index.ts'
 import { webhookSecret } from './actions/webhook.ts'
-import { checkAction, createAction, invalid } from './enqueue.ts'
-import { kickHealing } from './kick.ts'
+import { checkAction, createAction, invalid } from './orchestrator/enqueue.ts'
 import {
   createN8nInstance,
   deleteN8nInstance,
@@ -16,8 +15,8 @@ import {
   listN8nInstances,
   n8nInstanceJson,
   updateN8nInstance,
-} from './n8n-instances.ts'
-import { approveAction, rejectAction } from './orchestrator.ts'
+} from './actions/n8n-instances.ts'
+import { approveAction, rejectAction } from './orchestrator/orchestrator.ts'
 import {
   checkRule,
   createRule,
@@ -28,7 +27,7 @@ import {
   ruleJson,
   setRuleEnabled,
   updateRule,
-} from './rules.ts'
+} from './rules/rules.ts'
 import {
   ActionBody,
   ActionListQuery,
@@ -41,23 +40,22 @@ import {
   RulePatch,
   SimulateBody,
   StatsQuery,
-} from './schema.ts'
-import { simulate } from './simulate.ts'
+} from './input.ts'
+import { simulate } from './rules/simulate.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
-import { actionJson, eventJson, getAction, listActions, timeline } from './store.ts'
-import type { HealingDeps } from './types.ts'
+import { actionJson, eventJson, getAction, listActions, timeline } from './orchestrator/store.ts'
+import type { HealingCtx } from './types.ts'
 
 const MAX_SIMULATE_MS = 30 * 86_400_000
 
 /** The healing API: rules, actions (manual runs, approvals, timeline), n8n instances, simulate, stats, status. */
-export function healingRoutes(deps: ModuleDeps & { healing: HealingDeps }) {
+export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db, config } = deps
   const hd = deps.healing
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const tags = ['healing']
-  const kick = () => kickHealing({ scheduler: deps.scheduler, log: hd.log })
 
   app.get(
     '/api/v1/healing/action-types',
@@ -235,7 +233,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingDeps }) {
         target: action.id,
         summary: `${action.actionType} on ${action.target}${action.dryRun ? ' (dry run)' : ''}`,
       })
-      kick()
+      hd.kick()
       return c.json(actionJson(action, config.PUBLIC_URL), 201)
     },
   )
@@ -266,7 +264,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingDeps }) {
         target: row.id,
         summary: `${row.actionType} on ${row.target}`,
       })
-      kick()
+      hd.kick()
       return c.json(actionJson(row, config.PUBLIC_URL))
     },
   )

@@ -4,7 +4,7 @@ import type { Db } from '../../../db/client.ts'
 import { alerts } from '../../../db/schema/alerts.ts'
 import { circuitBreakers, healingActions, modelRoutes } from '../../../db/schema/healing.ts'
 import { toIso } from '../../lib/time.ts'
-import { actionJson } from './store.ts'
+import { actionJson } from './orchestrator/store.ts'
 
 export async function healingStatus(db: Db, publicUrl: string, now: number) {
   const [incidents, openIncidents, active, breakers, routes, recent] = await Promise.all([

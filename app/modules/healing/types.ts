@@ -11,6 +11,9 @@ import type { Sealer } from '../../lib/crypto.ts'
 import type { ErrorDetail } from '../../lib/errors.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { LifecycleDeps } from '../alerts/index.ts'
+import type { Breakers } from './breakers/breakers.ts'
+import type { AllowedCommand } from './actions/commands.ts'
+import type { ModelRoutes } from './model-routes/model-routes.ts'
 
 /** What the healing module needs from the app. */
 export type HealingDeps = {
@@ -24,9 +27,24 @@ export type HealingDeps = {
   delivery: { kick(): void }
 }
 
+/**
+ * What the orchestrator, actions, routes and pages work with: the app's deps plus the state the
+ * healing service makes once (see service.ts).
+ */
+export type HealingCtx = HealingDeps & {
+  /** The breakers' writers, with this process's per-key report queues. */
+  breakers: Breakers
+  /** The model routes' cached answer and the writes that invalidate it. */
+  modelRoutes: ModelRoutes
+  /** The allow-list of HEALING_COMMANDS_FILE, read again when the file changes. */
+  commands: () => Record<string, AllowedCommand> | null
+  /** Runs a healing tick now rather than at the next second; never throws (built at the root from the scheduler). */
+  kick: () => void
+}
+
 /** What execute/verify/rollback get: the action row, its checked params, and a clock. */
 export type ActionCtx<P> = {
-  deps: HealingDeps
+  deps: HealingCtx
   action: HealingAction
   params: P
   target: string
@@ -58,7 +76,7 @@ export type ActionDef<P = Record<string, unknown>> = {
   paramsSchema: v.GenericSchema<unknown, P>
   validate(params: unknown): Validated<P>
   /** What makes the target or params unusable (does not exist, not allowed), naming the field; undefined when fine. */
-  check?(deps: HealingDeps, target: string, params: P): Promise<ErrorDetail | undefined>
+  check?(deps: HealingCtx, target: string, params: P): Promise<ErrorDetail | undefined>
   /** Whether a rule with this trigger may use the type. */
   canHandle(trigger: HealingTrigger | HealingTriggerRef): boolean
   /** The side effect. Throws ActionError (or anything) on failure. */

@@ -1,7 +1,9 @@
 /**
  * The action registry: type → definition. A new type (e.g. `prompt_rollback`: target a prompt
  * name, execute = activate the previous version, rollback = re-activate the one it replaced) is
- * one file in this folder and one line below.
+ * one file in this folder and one line below. Beside the types the folder holds what they share
+ * (define.ts) and what they read: service_restart's allow-list (commands.ts) and the n8n action's
+ * instances (n8n-instances.ts).
  */
 import type { ActionDef } from '../types.ts'
 import { modelFailover } from './model-failover.ts'

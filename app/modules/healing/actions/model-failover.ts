@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { failbackRoute, failoverRoute, getRouteByName } from '../model-routes.ts'
+import { getRouteByName } from '../model-routes/model-routes.ts'
 import { ActionError } from '../types.ts'
 import { defineAction } from './define.ts'
 
@@ -29,7 +29,7 @@ export const modelFailover = defineAction<{ reason?: string }>({
   async execute({ deps, action, params, target, now }) {
     // A breaker that opened moves the route only while the route is on that breaker's target.
     const onKey = action.trigger.type === 'breaker' ? action.trigger.labels?.key : undefined
-    const moved = await failoverRoute(deps.db, target, {
+    const moved = await deps.modelRoutes.failover(target, {
       reason: params.reason ?? `healing action ${action.id} (${action.trigger.summary})`.slice(0, 500),
       actor: `healing:${action.id}`,
       now: now(),
@@ -43,7 +43,7 @@ export const modelFailover = defineAction<{ reason?: string }>({
   async rollback({ deps, action, target, now, result }) {
     if (result?.unchanged) return { unchanged: true }
     const from = typeof result?.from === 'number' ? result.from : 0
-    const back = await failbackRoute(deps.db, target, {
+    const back = await deps.modelRoutes.failback(target, {
       reason: `rollback of healing action ${action.id}`,
       actor: `healing:${action.id}`,
       now: now(),

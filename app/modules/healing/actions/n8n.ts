@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { findN8nInstance } from '../n8n-instances.ts'
+import { findN8nInstance } from './n8n-instances.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, text } from './define.ts'
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import * as v from 'valibot'
-import { loadCommands, type AllowedCommand } from '../commands.ts'
+import type { AllowedCommand } from './commands.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction } from './define.ts'
 
@@ -62,9 +62,9 @@ export const serviceRestart = defineAction<Record<string, never>>({
   targetIs: 'the name of a command in HEALING_COMMANDS_FILE',
   paramsSchema: v.strictObject({}) as unknown as v.GenericSchema<unknown, Record<string, never>>,
   async check(deps, target) {
-    let commands: ReturnType<typeof loadCommands>
+    let commands: ReturnType<typeof deps.commands>
     try {
-      commands = loadCommands(deps.config.HEALING_COMMANDS_FILE)
+      commands = deps.commands()
     } catch (error) {
       return { field: 'target', message: `cannot be checked: ${(error as Error).message}` }
     }
@@ -78,7 +78,7 @@ export const serviceRestart = defineAction<Record<string, never>>({
   },
   canHandle: () => true,
   async execute({ deps, target }) {
-    const commands = loadCommands(deps.config.HEALING_COMMANDS_FILE)
+    const commands = deps.commands()
     const cmd = commands && Object.hasOwn(commands, target) ? commands[target] : undefined
     if (!cmd) throw new ActionError(`${target} is not a command in the allow-list`, false)
     const r = await runCommand(cmd)

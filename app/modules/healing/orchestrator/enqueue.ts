@@ -11,15 +11,15 @@ import {
   type HealingVerification,
   type HealingNotify,
   healingActions,
-} from '../../../db/schema/healing.ts'
-import { AppError, type ErrorDetail } from '../../lib/errors.ts'
-import { newId } from '../../lib/ids.ts'
-import { actionDef } from './actions/index.ts'
-import { routesOnBreaker } from './model-routes.ts'
-import { noticeAlert, queueNotice } from './notices.ts'
+} from '../../../../db/schema/healing.ts'
+import { AppError, type ErrorDetail } from '../../../lib/errors.ts'
+import { newId } from '../../../lib/ids.ts'
+import { actionDef } from '../actions/index.ts'
+import { routesOnBreaker } from '../model-routes/model-routes.ts'
+import { noticeAlert, queueNotice } from '../notices.ts'
 import { eventRow, type Batch, type Plan } from './store.ts'
-import { fillDeep, fillText } from './template.ts'
-import type { HealingDeps } from './types.ts'
+import { fillDeep, fillText } from '../rules/template.ts'
+import type { HealingCtx } from '../types.ts'
 
 const HOUR = 3_600_000
 
@@ -44,7 +44,7 @@ export type Created = { action: HealingAction; created: boolean }
 
 /** Checks type, params and target; every problem names its field (the routes answer 400 with them). */
 export async function checkAction(
-  deps: HealingDeps,
+  deps: HealingCtx,
   actionType: string,
   target: string,
   params: unknown,
@@ -66,7 +66,7 @@ const uniqueKey = (error: unknown) =>
   )
 
 /** Why a rule's run on a target is suppressed now (cooldown, hourly cap), from its recent actions. */
-async function suppression(deps: HealingDeps, rule: HealingRule, target: string, now: number): Promise<string | null> {
+async function suppression(deps: HealingCtx, rule: HealingRule, target: string, now: number): Promise<string | null> {
   const since = now - Math.max(HOUR, rule.cooldownMs)
   const [r] = await deps.db
     .select({
@@ -85,7 +85,7 @@ async function suppression(deps: HealingDeps, rule: HealingRule, target: string,
 }
 
 /** Records a suppressed run: a SKIPPED row, or one more on the newest row when it is the same suppression still going on. */
-async function skip(deps: HealingDeps, base: HealingAction, reason: string, now: number): Promise<Created> {
+async function skip(deps: HealingCtx, base: HealingAction, reason: string, now: number): Promise<Created> {
   const { db } = deps
   const [last] = await db
     .select()
@@ -117,7 +117,7 @@ async function skip(deps: HealingDeps, base: HealingAction, reason: string, now:
 }
 
 /** The targets a rule's trigger resolves to (templates filled; `*` expanded for model_failover on a breaker). */
-export async function targetsFor(deps: HealingDeps, rule: HealingRule, ref: HealingTriggerRef): Promise<string[]> {
+export async function targetsFor(deps: HealingCtx, rule: HealingRule, ref: HealingTriggerRef): Promise<string[]> {
   const labels = ref.labels ?? {}
   const target = fillText(rule.target, labels)
   if (rule.actionType === 'model_failover' && target === '*' && ref.type === 'breaker' && labels.key)
@@ -127,7 +127,7 @@ export async function targetsFor(deps: HealingDeps, rule: HealingRule, ref: Heal
 
 /** Runs of a rule for one trigger: one action per target, each subject to cooldown and caps. */
 export async function enqueueFromRule(
-  deps: HealingDeps,
+  deps: HealingCtx,
   rule: HealingRule,
   ref: HealingTriggerRef,
   now: number,
@@ -165,7 +165,7 @@ export async function enqueueFromRule(
  * FAILED action with the reason; a manual request with bad input never gets here — the route
  * answers 400). A request with an idempotency key that was seen returns the action it made.
  */
-export async function createAction(deps: HealingDeps, input: NewAction, now: number): Promise<Created> {
+export async function createAction(deps: HealingCtx, input: NewAction, now: number): Promise<Created> {
   const { db } = deps
   const plan: Plan = {
     verification: input.verification ?? { type: 'none' },

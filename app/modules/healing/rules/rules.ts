@@ -1,17 +1,17 @@
 /** Healing rules: trigger → action on a target, with cooldown, cap, approval, verification, rollback and notices. */
 import { and, desc, eq, inArray, lt, type SQL } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { healingRules, type HealingRule, type HealingTrigger } from '../../../db/schema/healing.ts'
-import { channels } from '../../../db/schema/notify.ts'
-import { conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
-import { newId } from '../../lib/ids.ts'
-import { page } from '../../lib/pagination.ts'
-import { toIso } from '../../lib/time.ts'
-import { actionDef } from './actions/index.ts'
-import { invalid } from './enqueue.ts'
-import type { RuleInput, RulePatchInput } from './schema.ts'
+import type { Db } from '../../../../db/client.ts'
+import { healingRules, type HealingRule, type HealingTrigger } from '../../../../db/schema/healing.ts'
+import { channels } from '../../../../db/schema/notify.ts'
+import { conflict, notFound, type ErrorDetail } from '../../../lib/errors.ts'
+import { newId } from '../../../lib/ids.ts'
+import { page } from '../../../lib/pagination.ts'
+import { toIso } from '../../../lib/time.ts'
+import { actionDef } from '../actions/index.ts'
+import { invalid } from '../orchestrator/enqueue.ts'
+import type { RuleInput, RulePatchInput } from '../input.ts'
 import { hasPlaceholder } from './template.ts'
-import type { HealingDeps } from './types.ts'
+import type { HealingCtx } from '../types.ts'
 
 export const ruleJson = (r: HealingRule) => ({
   id: r.id,
@@ -65,7 +65,7 @@ export function draftRule(input: RuleInput, now: number, id = newId(now)): Heali
  * Checks a rule as a whole: a known action type that can handle the trigger, params the type
  * accepts, and a target that exists (when it holds no `{{label}}` placeholder to fill later).
  */
-export async function checkRule(deps: HealingDeps, r: HealingRule) {
+export async function checkRule(deps: HealingCtx, r: HealingRule) {
   const issues: ErrorDetail[] = []
   const def = actionDef(r.actionType)
   if (!def) throw invalid([{ field: 'actionType', message: `unknown action type ${r.actionType}` }])
@@ -98,7 +98,7 @@ const uniqueName = (error: unknown) =>
     `${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
   )
 
-export async function createRule(deps: HealingDeps, input: RuleInput, now: number) {
+export async function createRule(deps: HealingCtx, input: RuleInput, now: number) {
   const row = draftRule(input, now)
   await checkRule(deps, row)
   try {
@@ -130,7 +130,7 @@ export async function listRules(db: Db, q: { enabled?: boolean; actionType?: str
   return page(rows, q.limit, (r) => r.id)
 }
 
-export async function updateRule(deps: HealingDeps, before: HealingRule, patch: RulePatchInput, now: number) {
+export async function updateRule(deps: HealingCtx, before: HealingRule, patch: RulePatchInput, now: number) {
   const merged: RuleInput = {
     ...ruleInputOf(before),
     ...Object.fromEntries(Object.entries(patch).filter(([, x]) => x !== undefined)),

@@ -1,11 +1,11 @@
 /** n8n instances the `n8n` action calls: base URL and a sealed API key (never returned). */
 import { asc, eq } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { n8nInstances, type N8nInstance } from '../../../db/schema/healing.ts'
-import { type Sealer, mask } from '../../lib/crypto.ts'
-import { conflict, notFound } from '../../lib/errors.ts'
-import { newId } from '../../lib/ids.ts'
-import { toIso } from '../../lib/time.ts'
+import type { Db } from '../../../../db/client.ts'
+import { n8nInstances, type N8nInstance } from '../../../../db/schema/healing.ts'
+import { type Sealer, mask } from '../../../lib/crypto.ts'
+import { conflict, notFound } from '../../../lib/errors.ts'
+import { newId } from '../../../lib/ids.ts'
+import { toIso } from '../../../lib/time.ts'
 
 export const n8nInstanceJson = (sealer: Sealer, r: N8nInstance) => {
   let apiKey = '(unreadable)'

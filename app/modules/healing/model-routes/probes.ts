@@ -1,9 +1,8 @@
 import { ne } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { modelRoutes, type RouteTarget } from '../../../db/schema/healing.ts'
-import { failureReason, inPool } from '../components/index.ts'
-import { reportOutcome, targetBreakerKey, type Transition } from './breakers.ts'
-import { runFailbacks } from './model-routes.ts'
+import { modelRoutes, type RouteTarget } from '../../../../db/schema/healing.ts'
+import { failureReason, inPool } from '../../components/index.ts'
+import { targetBreakerKey, type Transition } from '../breakers/breakers.ts'
+import type { HealingCtx } from '../types.ts'
 
 /** One probe: GET host+path with a timeout; a 2xx is a success, anything else (or no answer) a failure. */
 export async function probeTarget(
@@ -27,7 +26,10 @@ export async function probeTarget(
 /** Probes in flight at once (every target of a usual fleet at the same time). */
 export const PROBE_CONCURRENCY = 64
 
-export type ProbeDeps = { db: Db; timeoutMs: number; onOpen?: (key: string, transition: Transition) => void }
+export type ProbeDeps = Pick<HealingCtx, 'db' | 'breakers' | 'modelRoutes'> & {
+  timeoutMs: number
+  onOpen?: (key: string, transition: Transition) => void
+}
 
 /**
  * One tick of the probe job at `now`: every distinct target of every route that has a probe path is
@@ -50,13 +52,13 @@ export async function runProbes(deps: ProbeDeps, now: number) {
     const outcome = await probeTarget(target, path, deps.timeoutMs)
     counts.probed++
     counts[outcome.ok ? 'ok' : 'failed']++
-    const { transition } = await reportOutcome(db, key, outcome, now)
+    const { transition } = await deps.breakers.report(key, outcome, now)
     if (transition?.to === 'OPEN') {
       counts.opened++
       deps.onOpen?.(key, transition)
     }
     if (transition?.to === 'CLOSED') counts.closed++
   })
-  counts.failedBack = await runFailbacks(db, now)
+  counts.failedBack = await deps.modelRoutes.runFailbacks(now)
   return counts
 }

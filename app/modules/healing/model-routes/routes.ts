@@ -1,28 +1,23 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError, notFound } from '../../lib/errors.ts'
-import { CursorInput, LimitInput } from '../../lib/pagination.ts'
-import { describe } from '../../lib/route-meta.ts'
-import { validate } from '../../lib/validate.ts'
-import { access } from '../../middleware/access.ts'
-import { audit } from '../audit/index.ts'
-import { getBreakers, targetBreakerKey } from './breakers.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { AppError, notFound } from '../../../lib/errors.ts'
+import { CursorInput, LimitInput } from '../../../lib/pagination.ts'
+import { describe } from '../../../lib/route-meta.ts'
+import { validate } from '../../../lib/validate.ts'
+import { access } from '../../../middleware/access.ts'
+import { audit } from '../../audit/index.ts'
+import { getBreakers, targetBreakerKey } from '../breakers/breakers.ts'
 import {
-  createRoute,
-  deleteRoute,
   etagMatches,
-  failbackRoute,
-  failoverRoute,
   getRouteByName,
   listRoutes,
-  routeAnswer,
   routeEventJson,
   routeEvents,
   routeJson,
-  updateRoute,
   type ModelRoute,
 } from './model-routes.ts'
+import type { HealingCtx } from '../types.ts'
 
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
 const RouteName = v.pipe(
@@ -116,8 +111,9 @@ const ListQuery = v.object({ limit: LimitInput, cursor: CursorInput })
 export const ROUTE_MAX_AGE_SECONDS = 1
 
 /** Model routes: CRUD, the agents' read (ETag, 304), manual failover and failback, history. */
-export function modelRouteRoutes(deps: ModuleDeps) {
+export function modelRouteRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db } = deps
+  const routes = deps.healing.modelRoutes
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const tags = ['model routes']
@@ -155,7 +151,7 @@ export function modelRouteRoutes(deps: ModuleDeps) {
     ),
     validate('json', RouteBody),
     async (c) => {
-      const r = await createRoute(db, c.req.valid('json'), now())
+      const r = await routes.create(c.req.valid('json'), now())
       await audit(db, c, { action: 'model_route.created', target: r.name, summary: `${r.targets.length} targets` })
       return c.json(await withBreakers(r), 201)
     },
@@ -170,7 +166,7 @@ export function modelRouteRoutes(deps: ModuleDeps) {
     ),
     validate('param', NameParam),
     async (c) => {
-      const answer = await routeAnswer(db, c.req.valid('param').name, now())
+      const answer = await routes.answer(c.req.valid('param').name, now())
       if (!answer) throw notFound('Model route')
       const headers = { ETag: answer.etag, 'Cache-Control': `private, max-age=${ROUTE_MAX_AGE_SECONDS}` }
       if (etagMatches(c.req.header('if-none-match'), answer.etag)) return c.body(null, 304, headers)
@@ -186,7 +182,7 @@ export function modelRouteRoutes(deps: ModuleDeps) {
     validate('json', RoutePatch),
     async (c) => {
       const before = await load(c.req.valid('param').name)
-      const r = await updateRoute(db, before, c.req.valid('json'), actor(c), now())
+      const r = await routes.update(before, c.req.valid('json'), actor(c), now())
       await audit(db, c, {
         action: 'model_route.updated',
         target: r.name,
@@ -203,7 +199,7 @@ export function modelRouteRoutes(deps: ModuleDeps) {
     validate('param', NameParam),
     async (c) => {
       const r = await load(c.req.valid('param').name)
-      await deleteRoute(db, r.id)
+      await routes.remove(r.id)
       await audit(db, c, { action: 'model_route.deleted', target: r.name })
       return c.body(null, 204)
     },
@@ -220,7 +216,7 @@ export function modelRouteRoutes(deps: ModuleDeps) {
       await load(name)
       const reason = c.req.valid('json').reason || 'manual failover'
       const by = actor(c)
-      const moved = await failoverRoute(db, name, { reason: `${reason} (by ${by})`, actor: by, now: now() })
+      const moved = await routes.failover(name, { reason: `${reason} (by ${by})`, actor: by, now: now() })
       if (!moved)
         throw new AppError(
           409,
@@ -256,7 +252,7 @@ export function modelRouteRoutes(deps: ModuleDeps) {
         ])
       const by = actor(c)
       const reason = body.reason || 'manual failback'
-      const moved = await failbackRoute(db, name, {
+      const moved = await routes.failback(name, {
         reason: `${reason} (by ${by})`,
         actor: by,
         now: now(),

@@ -4,30 +4,25 @@
  * have done to it. Reads only; nothing is written.
  */
 import { and, eq, gte, lte } from 'drizzle-orm'
-import { alertEvents, alerts } from '../../../db/schema/alerts.ts'
+import { alertEvents, alerts } from '../../../../db/schema/alerts.ts'
 import {
   breakerEvents,
   type HealingRule,
   type HealingTrigger,
   type HealingTriggerRef,
-} from '../../../db/schema/healing.ts'
-import { toIso } from '../../lib/time.ts'
-import { checkAction, targetsFor } from './enqueue.ts'
+} from '../../../../db/schema/healing.ts'
+import { toIso } from '../../../lib/time.ts'
+import { checkAction, targetsFor } from '../orchestrator/enqueue.ts'
 import { fillDeep } from './template.ts'
 import { alertMatches, alertRef, breakerMatches, breakerRef, detect } from './triggers.ts'
-import type { HealingDeps } from './types.ts'
+import type { HealingCtx } from '../types.ts'
 
 const MAX_EVENTS = 5000
 const MAX_RESULTS = 500
 const DETECTION_STEPS = 200
 const HOUR = 3_600_000
 
-async function triggersIn(
-  deps: HealingDeps,
-  rule: HealingRule,
-  from: number,
-  to: number,
-): Promise<HealingTriggerRef[]> {
+async function triggersIn(deps: HealingCtx, rule: HealingRule, from: number, to: number): Promise<HealingTriggerRef[]> {
   const { db } = deps
   const t = rule.trigger
   if (t.type === 'alert') {
@@ -61,7 +56,7 @@ async function triggersIn(
   return out
 }
 
-export async function simulate(deps: HealingDeps, rule: HealingRule, from: number, to: number) {
+export async function simulate(deps: HealingCtx, rule: HealingRule, from: number, to: number) {
   const refs = await triggersIn(deps, rule, from, to)
   const runs = new Map<string, number[]>() // target → times of runs that would not be skipped
   const results: Record<string, unknown>[] = []

@@ -1,22 +1,18 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError, badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
-import { hxRedirect } from '../../lib/htmx.ts'
-import { Empty, Layout, when } from '../../lib/layout.tsx'
-import { validate } from '../../lib/validate.ts'
-import { access, canWrite, isAdmin } from '../../middleware/access.ts'
-import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
-import { Duration } from '../metrics/index.ts'
-import { getBreakers, targetBreakerKey } from './breakers.ts'
-import { ROUTE_NAME } from './model-route-routes.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { AppError, badRequest, conflict, notFound, type ErrorDetail } from '../../../lib/errors.ts'
+import { hxRedirect } from '../../../lib/htmx.ts'
+import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { validate } from '../../../lib/validate.ts'
+import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
+import { requirePrincipal } from '../../../middleware/auth.ts'
+import { audit } from '../../audit/index.ts'
+import { Duration } from '../../metrics/index.ts'
+import { getBreakers, targetBreakerKey } from '../breakers/breakers.ts'
+import { ROUTE_NAME } from './routes.ts'
 import {
-  createRoute,
-  deleteRoute,
-  failbackRoute,
-  failoverRoute,
   getRouteByName,
   listRoutes,
   routeEvents,
@@ -24,7 +20,8 @@ import {
   type RouteInput,
   type RouteTarget,
 } from './model-routes.ts'
-import { BreakerState, dur, Section, Tabs } from './views.tsx'
+import type { HealingCtx } from '../types.ts'
+import { BreakerState, dur, Section, Tabs } from '../views.tsx'
 
 const NameParam = v.object({
   name: v.pipe(
@@ -46,7 +43,7 @@ const MoveForm = v.object({
   toIndex: v.optional(v.pipe(v.string(), v.regex(/^\d{1,2}$/, 'must be a target number'))),
 })
 
-// The API's own checks of a route body (model-route-routes.ts keeps its schema private; these say the same).
+// The API's own checks of a route body (routes.ts keeps its schema private; these say the same).
 const MODEL = /^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,89}$/
 const hostProblem = (s: string) => {
   if (s.length > 200 || !URL.canParse(s) || !/^https?:$/.test(new URL(s).protocol))
@@ -186,8 +183,9 @@ const MoveButtons = ({ name, failedOver }: { name: string; failedOver: boolean }
 )
 
 /** Model routes: list with a create form, detail with targets, breakers and history, manual failover and failback. */
-export function routePages(deps: ModuleDeps) {
+export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db } = deps
+  const routes = deps.healing.modelRoutes
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const back = (c: Context<AppEnv>, name: string) => {
@@ -267,7 +265,7 @@ export function routePages(deps: ModuleDeps) {
   })
 
   app.post('/healing/routes', access('operator'), validate('form', RouteForm), async (c) => {
-    const r = await createRoute(db, parseRouteForm(c.req.valid('form')), now())
+    const r = await routes.create(parseRouteForm(c.req.valid('form')), now())
     await audit(db, c, { action: 'model_route.created', target: r.name, summary: `${r.targets.length} targets` })
     return hxRedirect(c, `/healing/routes/${r.name}`)
   })
@@ -414,7 +412,7 @@ export function routePages(deps: ModuleDeps) {
       const { name } = c.req.valid('param')
       await load(name)
       const reason = c.req.valid('form').reason?.trim() || 'manual failover'
-      const moved = await failoverRoute(db, name, { reason: `${reason} (by ${actor(c)})`, actor: actor(c), now: now() })
+      const moved = await routes.failover(name, { reason: `${reason} (by ${actor(c)})`, actor: actor(c), now: now() })
       if (!moved)
         throw new AppError(
           409,
@@ -445,7 +443,7 @@ export function routePages(deps: ModuleDeps) {
           { field: 'toIndex', message: `must be below ${r.targets.length} (the number of targets)` },
         ])
       const reason = form.reason?.trim() || 'manual failback'
-      const moved = await failbackRoute(db, name, {
+      const moved = await routes.failback(name, {
         reason: `${reason} (by ${actor(c)})`,
         actor: actor(c),
         now: now(),
@@ -463,7 +461,7 @@ export function routePages(deps: ModuleDeps) {
 
   app.post('/healing/routes/:name/delete', access('operator'), validate('param', NameParam), async (c) => {
     const r = await load(c.req.valid('param').name)
-    await deleteRoute(db, r.id)
+    await routes.remove(r.id)
     await audit(db, c, { action: 'model_route.deleted', target: r.name })
     return hxRedirect(c, '/healing/routes')
   })

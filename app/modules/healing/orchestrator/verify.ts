@@ -4,11 +4,11 @@
  * hangs ends as a failed one.
  */
 import { eq } from 'drizzle-orm'
-import { alerts } from '../../../db/schema/alerts.ts'
-import type { HealingAction, HealingVerification } from '../../../db/schema/healing.ts'
-import { evaluateRule } from '../alerts/index.ts'
-import { getBreaker } from './breakers.ts'
-import type { HealingDeps } from './types.ts'
+import { alerts } from '../../../../db/schema/alerts.ts'
+import type { HealingAction, HealingVerification } from '../../../../db/schema/healing.ts'
+import { evaluateRule } from '../../alerts/index.ts'
+import { getBreaker } from '../breakers/breakers.ts'
+import type { HealingDeps } from '../types.ts'
 
 const CHECK_TIMEOUT_MS = 10_000
 

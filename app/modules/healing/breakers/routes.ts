@@ -1,13 +1,13 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { breakerStates } from '../../../db/schema/healing.ts'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError, notFound } from '../../lib/errors.ts'
-import { CursorInput, LimitInput } from '../../lib/pagination.ts'
-import { describe } from '../../lib/route-meta.ts'
-import { validate } from '../../lib/validate.ts'
-import { access } from '../../middleware/access.ts'
-import { audit } from '../audit/index.ts'
+import { breakerStates } from '../../../../db/schema/healing.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { AppError, notFound } from '../../../lib/errors.ts'
+import { CursorInput, LimitInput } from '../../../lib/pagination.ts'
+import { describe } from '../../../lib/route-meta.ts'
+import { validate } from '../../../lib/validate.ts'
+import { access } from '../../../middleware/access.ts'
+import { audit } from '../../audit/index.ts'
 import {
   BREAKER_KEY,
   breakerEventJson,
@@ -16,13 +16,9 @@ import {
   getBreaker,
   KEY_RULE,
   listBreakers,
-  reportOutcome,
-  resetBreaker,
   settingsOf,
-  updateBreakerSettings,
 } from './breakers.ts'
-import { kickHealing } from './kick.ts'
-import { invalidateRoutes } from './model-routes.ts'
+import type { HealingCtx } from '../types.ts'
 
 export const BreakerKey = v.pipe(v.string('must be a string'), v.regex(BREAKER_KEY, KEY_RULE))
 const KeyParam = v.object({ key: BreakerKey })
@@ -80,8 +76,9 @@ const ListQuery = v.object({
 })
 
 /** Circuit breakers: list, one with its recent transitions, report an outcome, reset. */
-export function breakerRoutes(deps: ModuleDeps) {
+export function breakerRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db } = deps
+  const { breakers, modelRoutes } = deps.healing
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
   const tags = ['healing']
@@ -130,15 +127,14 @@ export function breakerRoutes(deps: ModuleDeps) {
       const { key } = c.req.valid('param')
       const body = c.req.valid('json')
       const ok = body.ok ?? body.status === 'success'
-      const { breaker, transition } = await reportOutcome(
-        db,
+      const { breaker, transition } = await breakers.report(
         key,
         { ok, ...(body.error ? { error: body.error } : {}) },
         now(),
       )
       if (transition) {
-        invalidateRoutes(db)
-        if (transition.to === 'OPEN') kickHealing({ scheduler: deps.scheduler, log: deps.log })
+        modelRoutes.invalidate()
+        if (transition.to === 'OPEN') deps.healing.kick()
         await audit(db, c, {
           action: 'breaker.transition',
           target: key,
@@ -175,7 +171,7 @@ export function breakerRoutes(deps: ModuleDeps) {
           : []),
       ]
       if (problems.length) throw new AppError(400, 'invalid_input', 'Invalid body', problems)
-      const b = await updateBreakerSettings(db, key, patch, now())
+      const b = await breakers.updateSettings(key, patch, now())
       await audit(db, c, {
         action: 'breaker.updated',
         target: key,
@@ -192,9 +188,9 @@ export function breakerRoutes(deps: ModuleDeps) {
     validate('param', KeyParam),
     async (c) => {
       const { key } = c.req.valid('param')
-      const b = await resetBreaker(db, key, { actor: actor(c), now: now() })
+      const b = await breakers.reset(key, { actor: actor(c), now: now() })
       if (!b) throw notFound('Breaker')
-      invalidateRoutes(db)
+      modelRoutes.invalidate()
       await audit(db, c, { action: 'breaker.reset', target: key })
       return c.json(breakerJson(b, now()))
     },

@@ -1,22 +1,21 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { finalHealingStatuses, type HealingAction } from '../../../db/schema/healing.ts'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { hxRedirect } from '../../lib/htmx.ts'
-import { Empty, Layout, when } from '../../lib/layout.tsx'
-import { validate } from '../../lib/validate.ts'
-import { access, canWrite, isAdmin } from '../../middleware/access.ts'
-import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
-import { actionTypes } from './actions/index.ts'
+import { finalHealingStatuses, type HealingAction } from '../../../../db/schema/healing.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { hxRedirect } from '../../../lib/htmx.ts'
+import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { validate } from '../../../lib/validate.ts'
+import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
+import { requirePrincipal } from '../../../middleware/auth.ts'
+import { audit } from '../../audit/index.ts'
+import { actionTypes } from '../actions/index.ts'
 import { checkAction, createAction, invalid } from './enqueue.ts'
-import { kickHealing } from './kick.ts'
 import { approveAction, rejectAction } from './orchestrator.ts'
-import { ActionListQuery, IdParam } from './schema.ts'
+import { ActionListQuery, IdParam } from '../input.ts'
 import { getAction, listActions, timeline } from './store.ts'
-import type { HealingDeps } from './types.ts'
-import { ActionStatus, ActionTable, Json, ms, Section, Tabs, Timeline, triggerText } from './views.tsx'
+import type { HealingCtx } from '../types.ts'
+import { ActionStatus, ActionTable, Json, ms, Section, Tabs, Timeline, triggerText } from '../views.tsx'
 
 const DetailQuery = v.object({ action: v.optional(v.picklist(['approve', 'reject'], 'must be approve or reject')) })
 const RejectForm = v.object({
@@ -42,7 +41,7 @@ const RunForm = v.object({
 const isFinal = (a: HealingAction) => (finalHealingStatuses as readonly string[]).includes(a.status)
 
 /** The healing actions' pages: the list (and running one by hand), an action's detail and live part, approve and reject. */
-export function actionPages(deps: ModuleDeps, hd: HealingDeps) {
+export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()
@@ -164,7 +163,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingDeps) {
       target: action.id,
       summary: `${action.actionType} on ${action.target}${action.dryRun ? ' (dry run)' : ''}`,
     })
-    kickHealing({ scheduler: deps.scheduler, log: hd.log })
+    hd.kick()
     return hxRedirect(c, `/healing/actions/${action.id}`)
   })
 
@@ -334,7 +333,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingDeps) {
       target: row.id,
       summary: `${row.actionType} on ${row.target}`,
     })
-    kickHealing({ scheduler: deps.scheduler, log: hd.log })
+    hd.kick()
     return hxRedirect(c, `/healing/actions/${row.id}`)
   })
 

@@ -4,7 +4,7 @@
  */
 import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import type { Db } from '../../../db/client.ts'
+import type { Db } from '../../../../db/client.ts'
 import {
   healingActions,
   healingEvents,
@@ -14,11 +14,11 @@ import {
   type HealingNotify,
   type HealingStatus,
   type HealingVerification,
-} from '../../../db/schema/healing.ts'
-import { notFound } from '../../lib/errors.ts'
-import { page } from '../../lib/pagination.ts'
-import { toIso } from '../../lib/time.ts'
-import { actionUrl } from './notices.ts'
+} from '../../../../db/schema/healing.ts'
+import { notFound } from '../../../lib/errors.ts'
+import { page } from '../../../lib/pagination.ts'
+import { toIso } from '../../../lib/time.ts'
+import { actionUrl } from '../notices.ts'
 
 /** What an action carries from its rule (or the manual request) when it is created: the plan it follows. */
 export type Plan = { verification: HealingVerification; rollbackOnFailure: boolean; notify: HealingNotify }

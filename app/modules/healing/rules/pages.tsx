@@ -2,21 +2,21 @@
 import { asc } from 'drizzle-orm'
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { comparators } from '../../../db/schema/alerts.ts'
-import { healingModes, type HealingRule } from '../../../db/schema/healing.ts'
-import { channels } from '../../../db/schema/notify.ts'
-import type { AppEnv, ModuleDeps } from '../../context.ts'
-import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
-import { hxRedirect } from '../../lib/htmx.ts'
-import { Empty, Layout, when } from '../../lib/layout.tsx'
-import { TimeInput } from '../../lib/time.ts'
-import { issuesToDetails, validate } from '../../lib/validate.ts'
-import { access, canWrite, isAdmin } from '../../middleware/access.ts'
-import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
-import { matcherLines, parseMatchers, listRules as listAlertRules } from '../alerts/index.ts'
-import { aggregations } from '../metrics/index.ts'
-import { actionTypes } from './actions/index.ts'
+import { comparators } from '../../../../db/schema/alerts.ts'
+import { healingModes, type HealingRule } from '../../../../db/schema/healing.ts'
+import { channels } from '../../../../db/schema/notify.ts'
+import type { AppEnv, ModuleDeps } from '../../../context.ts'
+import { badRequest, type ErrorDetail } from '../../../lib/errors.ts'
+import { hxRedirect } from '../../../lib/htmx.ts'
+import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { TimeInput } from '../../../lib/time.ts'
+import { issuesToDetails, validate } from '../../../lib/validate.ts'
+import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
+import { requirePrincipal } from '../../../middleware/auth.ts'
+import { audit } from '../../audit/index.ts'
+import { matcherLines, parseMatchers, listRules as listAlertRules } from '../../alerts/index.ts'
+import { aggregations } from '../../metrics/index.ts'
+import { actionTypes } from '../actions/index.ts'
 import {
   checkRule,
   createRule,
@@ -27,10 +27,10 @@ import {
   setRuleEnabled,
   updateRule,
 } from './rules.ts'
-import { IdParam, RuleBody, type RuleInput } from './schema.ts'
+import { IdParam, RuleBody, type RuleInput } from '../input.ts'
 import { simulate } from './simulate.ts'
-import type { HealingDeps } from './types.ts'
-import { dur, Json, Section, Tabs } from './views.tsx'
+import type { HealingCtx } from '../types.ts'
+import { dur, Json, Section, Tabs } from '../views.tsx'
 
 const Value = v.union(
   [
@@ -577,7 +577,7 @@ const triggerText = (r: HealingRule) => {
 }
 
 /** Healing rules: list with enable/disable and delete, create and edit forms, and simulate. */
-export function rulePages(deps: ModuleDeps, hd: HealingDeps) {
+export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
   const app = new Hono<AppEnv>()

@@ -7,18 +7,18 @@
  * a rule does not replay what happened while it was off.
  */
 import { and, desc, eq, gt, inArray, lte, lt, sql } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts } from '../../../db/schema/alerts.ts'
+import type { Db } from '../../../../db/client.ts'
+import { alertEvents, alerts } from '../../../../db/schema/alerts.ts'
 import {
   breakerEvents,
   healingRules,
   type HealingRule,
   type HealingTrigger,
   type HealingTriggerRef,
-} from '../../../db/schema/healing.ts'
-import { settings } from '../../../db/schema/system.ts'
-import { evaluateRule, anchored, compileMatchers } from '../alerts/index.ts'
-import type { HealingDeps } from './types.ts'
+} from '../../../../db/schema/healing.ts'
+import { settings } from '../../../../db/schema/system.ts'
+import { evaluateRule, anchored, compileMatchers } from '../../alerts/index.ts'
+import type { HealingDeps } from '../types.ts'
 
 export const DETECTION_EVERY_MS = 10_000
 const SCAN = 500
@@ -121,11 +121,15 @@ async function startAfter(db: Db, table: 'alert' | 'breaker', since: number) {
   )
 }
 
-// When each detection rule was last evaluated, per database.
-const lastDetection = new WeakMap<Db, Map<string, number>>()
-
-/** Enabled rules whose trigger fired since the last tick, each with the trigger that fired it. */
-export async function collectTriggers(deps: HealingDeps, now: number): Promise<Fired[]> {
+/**
+ * Enabled rules whose trigger fired since the last tick, each with the trigger that fired it.
+ * `lastDetection` (rule id → when its detection last ran) is the caller's, kept between ticks.
+ */
+export async function collectTriggers(
+  deps: HealingDeps,
+  lastDetection: Map<string, number>,
+  now: number,
+): Promise<Fired[]> {
   const { db } = deps
   const rules = await db.select().from(healingRules).where(eq(healingRules.enabled, true))
   if (!rules.length) return []
@@ -187,12 +191,10 @@ export async function collectTriggers(deps: HealingDeps, now: number): Promise<F
 
   const detection = byType('detection')
   if (detection.length) {
-    let seen = lastDetection.get(db)
-    if (!seen) lastDetection.set(db, (seen = new Map()))
     for (const rule of detection) {
-      const at = seen.get(rule.id)
+      const at = lastDetection.get(rule.id)
       if (at !== undefined && now - at < DETECTION_EVERY_MS && now >= at) continue
-      seen.set(rule.id, now)
+      lastDetection.set(rule.id, now)
       try {
         fired.push(...(await detect(db, rule, now)).map((ref) => ({ rule, ref })))
       } catch (error) {

@@ -14,15 +14,15 @@
  * the next tick (on any instance) takes over once it passes.
  */
 import { and, eq, sql } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { healingActions, healingLocks, type HealingAction } from '../../../db/schema/healing.ts'
-import { AppError, conflict, notFound } from '../../lib/errors.ts'
-import { actionDef } from './actions/index.ts'
-import { ActionError, type HealingDeps } from './types.ts'
-import { raiseFailure, resolveFailure } from './failure-alert.ts'
-import { noticeAlert, queueNotice, type NoticeEvent } from './notices.ts'
+import type { Db } from '../../../../db/client.ts'
+import { healingActions, healingLocks, type HealingAction } from '../../../../db/schema/healing.ts'
+import { AppError, conflict, notFound } from '../../../lib/errors.ts'
+import { actionDef } from '../actions/index.ts'
+import { ActionError, type HealingCtx } from '../types.ts'
+import { raiseFailure, resolveFailure } from '../failure-alert.ts'
+import { noticeAlert, queueNotice, type NoticeEvent } from '../notices.ts'
 import { activeActions, planOf, transition } from './store.ts'
-import { collectTriggers } from './triggers.ts'
+import { collectTriggers } from '../rules/triggers.ts'
 import { enqueueFromRule } from './enqueue.ts'
 import { runCheck } from './verify.ts'
 
@@ -39,28 +39,35 @@ const DEFAULT_VERIFY_TIMEOUT_MS = 30_000
 export const retryBackoff = (attempt: number) => Math.min(300_000, 2_000 * 2 ** Math.max(0, attempt - 1))
 const MAX_STARTS_PER_TICK = 20
 
-// Work started by this process, per database: never taken over by this process's own ticks.
-const inflight = new WeakMap<Db, Map<string, Promise<void>>>()
-const running = (db: Db) => {
-  let m = inflight.get(db)
-  if (!m) inflight.set(db, (m = new Map()))
-  return m
+/** What one healing service keeps between ticks, in this process only. */
+type TickState = {
+  /** Work started by this process: never taken over by this process's own ticks; settle() waits for it. */
+  inflight: Map<string, Promise<void>>
+  /** When each detection rule was last evaluated. */
+  lastDetection: Map<string, number>
 }
 
-/** Waits until the work this process started has finished (tests; shutdown). */
-export async function settle(db: Db) {
-  const m = running(db)
-  while (m.size) await Promise.allSettled([...m.values()])
+/**
+ * The orchestrator of one healing service: `tick(now)` is one run of the `healing` job, `settle()`
+ * waits until the work this process started has finished (tests; shutdown).
+ */
+export function createOrchestrator(deps: HealingCtx) {
+  const state: TickState = { inflight: new Map(), lastDetection: new Map() }
+  return {
+    tick: (now: number) => healingTick(deps, state, now),
+    async settle() {
+      while (state.inflight.size) await Promise.allSettled([...state.inflight.values()])
+    },
+  }
 }
 
-function track(deps: HealingDeps, id: string, work: () => Promise<void>) {
-  const m = running(deps.db)
+function track(deps: HealingCtx, inflight: TickState['inflight'], id: string, work: () => Promise<void>) {
   const p = work()
     .catch((error) =>
       deps.log?.error('healing action crashed', { action: id, error: String((error as Error)?.message ?? error) }),
     )
-    .finally(() => m.delete(id))
-  m.set(id, p)
+    .finally(() => inflight.delete(id))
+  inflight.set(id, p)
 }
 
 /** A clock that starts at the tick's time and moves with real time. */
@@ -69,7 +76,7 @@ const clockFrom = (now: number) => {
   return () => now + (Date.now() - t0)
 }
 
-async function notice(deps: HealingDeps, a: HealingAction, event: NoticeEvent, at: number) {
+async function notice(deps: HealingCtx, a: HealingAction, event: NoticeEvent, at: number) {
   const plan = planOf(a)
   if (!plan.notify.on.includes(event) || !plan.notify.channelIds.length) return
   await queueNotice(deps, plan.notify.channelIds, noticeAlert(a, event, deps.config.PUBLIC_URL, at), event, at).catch(
@@ -79,7 +86,7 @@ async function notice(deps: HealingDeps, a: HealingAction, event: NoticeEvent, a
 
 /** The end of an action: final status, lock released, timeline, notices, the failure alert raised or resolved. */
 async function finish(
-  deps: HealingDeps,
+  deps: HealingCtx,
   a: HealingAction,
   from: HealingAction['status'][],
   status: 'SUCCESS' | 'FAILED' | 'ROLLED_BACK',
@@ -161,7 +168,7 @@ function heartbeat(db: Db, a: HealingAction, clock: () => number) {
 }
 
 /** Runs a claimed action: execute, then SUCCESS, VERIFYING, a retry (PENDING after backoff) or FAILED. */
-async function execute(deps: HealingDeps, a: HealingAction, clock: () => number) {
+async function execute(deps: HealingCtx, a: HealingAction, clock: () => number) {
   const { db } = deps
   const def = actionDef(a.actionType)
   if (!def)
@@ -236,7 +243,7 @@ async function execute(deps: HealingDeps, a: HealingAction, clock: () => number)
   )
 }
 
-async function failAttempt(deps: HealingDeps, a: HealingAction, error: unknown, at: number) {
+async function failAttempt(deps: HealingCtx, a: HealingAction, error: unknown, at: number) {
   const { db } = deps
   const message = String((error as Error)?.message ?? error).slice(0, 2000)
   const retryable = !(error instanceof ActionError) || error.retryable
@@ -261,7 +268,7 @@ async function failAttempt(deps: HealingDeps, a: HealingAction, error: unknown, 
 }
 
 /** One verification check of a VERIFYING action it has leased; SUCCESS, keep polling, or (past its deadline) rollback/FAILED. */
-async function verify(deps: HealingDeps, a: HealingAction, clock: () => number) {
+async function verify(deps: HealingCtx, a: HealingAction, clock: () => number) {
   const { db } = deps
   const plan = planOf(a)
   const def = actionDef(a.actionType)
@@ -369,10 +376,10 @@ async function leaseVerification(db: Db, a: HealingAction, now: number) {
  * One tick. Cheap when idle: the enabled rules, the watermarks, and the active actions (by the
  * status index) — and the event scans only for trigger types some rule uses.
  */
-export async function healingTick(deps: HealingDeps, now: number) {
+async function healingTick(deps: HealingCtx, state: TickState, now: number) {
   const { db } = deps
   const counts = { triggered: 0, skipped: 0, started: 0, verified: 0, expired: 0, interrupted: 0 }
-  for (const { rule, ref } of await collectTriggers(deps, now)) {
+  for (const { rule, ref } of await collectTriggers(deps, state.lastDetection, now)) {
     for (const c of await enqueueFromRule(deps, rule, ref, now)) {
       if (c.action.status === 'SKIPPED') counts.skipped++
       else if (c.created) counts.triggered++
@@ -380,7 +387,7 @@ export async function healingTick(deps: HealingDeps, now: number) {
   }
   const active = await activeActions(db)
   if (!active.length) return counts
-  const mine = running(db)
+  const mine = state.inflight
   const locks = new Map((await db.select().from(healingLocks)).map((l) => [l.target, l]))
 
   for (const a of active) {
@@ -421,7 +428,7 @@ export async function healingTick(deps: HealingDeps, now: number) {
       const leased = await leaseVerification(db, a, now)
       if (leased) {
         counts.verified++
-        track(deps, a.id, () => verify(deps, leased, clockFrom(now)))
+        track(deps, mine, a.id, () => verify(deps, leased, clockFrom(now)))
       }
     }
   }
@@ -453,22 +460,22 @@ export async function healingTick(deps: HealingDeps, now: number) {
     if (!claimed) continue
     if (!a.dryRun) busy.add(a.target)
     counts.started++
-    track(deps, a.id, () => execute(deps, claimed, clockFrom(now)))
+    track(deps, mine, a.id, () => execute(deps, claimed, clockFrom(now)))
   }
   return counts
 }
 
 /** Approves a pending request: it runs at the next tick. 409 when decided already, 410 when it expired. */
-export async function approveAction(deps: HealingDeps, id: string, actor: string, now: number) {
+export async function approveAction(deps: HealingCtx, id: string, actor: string, now: number) {
   return decide(deps, id, actor, now, 'approve')
 }
 
-export async function rejectAction(deps: HealingDeps, id: string, actor: string, now: number, comment?: string) {
+export async function rejectAction(deps: HealingCtx, id: string, actor: string, now: number, comment?: string) {
   return decide(deps, id, actor, now, 'reject', comment)
 }
 
 async function decide(
-  deps: HealingDeps,
+  deps: HealingCtx,
   id: string,
   actor: string,
   now: number,

@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
+import type { Db } from '../../../../db/client.ts'
 import {
   breakerEvents,
   circuitBreakers,
@@ -7,10 +7,10 @@ import {
   type BreakerState,
   type CircuitBreaker,
   type RouteTarget,
-} from '../../../db/schema/healing.ts'
-import { toIso } from '../../lib/time.ts'
+} from '../../../../db/schema/healing.ts'
+import { toIso } from '../../../lib/time.ts'
 
-export type { BreakerState, CircuitBreaker } from '../../../db/schema/healing.ts'
+export type { BreakerState, CircuitBreaker } from '../../../../db/schema/healing.ts'
 export type Outcome = { ok: boolean; error?: string }
 export type Transition = { from: BreakerState; to: BreakerState }
 
@@ -147,75 +147,144 @@ export function step(
   return { next, steps }
 }
 
-// Reports for one key in this process run one after another (no retries needed); across processes
-// sharing the database the compare-and-set on updated_at below keeps every outcome.
-const queues = new WeakMap<Db, Map<string, Promise<unknown>>>()
-function serial<T>(db: Db, key: string, fn: () => Promise<T>): Promise<T> {
-  let byKey = queues.get(db)
-  if (!byKey) queues.set(db, (byKey = new Map()))
-  const prev = byKey.get(key) ?? Promise.resolve()
-  const run = prev.then(fn, fn)
-  const tail = run.catch(() => {})
-  byKey.set(key, tail)
-  void tail.then(() => {
-    if (byKey.get(key) === tail) byKey.delete(key)
-  })
-  return run
-}
-
-// Bumped whenever a breaker changes state in this process: readers that cache breaker states
-// (the model-route answer) compare it.
-const generations = new WeakMap<Db, number>()
-export const breakerGeneration = (db: Db) => generations.get(db) ?? 0
-const bump = (db: Db) => generations.set(db, breakerGeneration(db) + 1)
-
 const MAX_ATTEMPTS = 20
 
 /**
- * Applies one outcome to the breaker `key` (created CLOSED with the default settings on first use),
- * writing every state change to `breaker_events`. The read-modify-write is a compare-and-set on
- * `updated_at` (always moved forward, by at least 1 ms), retried when another writer got there
- * first, so racing reports never lose an outcome.
+ * The breakers' writers, made once by the healing service. Reports for one key in this process run
+ * one after another (no retries needed); across processes sharing the database the compare-and-set
+ * on updated_at keeps every outcome. `generation()` moves whenever a breaker changes state in this
+ * process: readers that cache breaker states (the model-route answer) compare it.
  */
-export async function reportOutcome(
-  db: Db,
-  key: string,
-  outcome: Outcome,
-  now: number,
-): Promise<{ breaker: CircuitBreaker; transition?: Transition }> {
-  return serial(db, key, async () => {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      let [b] = await db.select().from(circuitBreakers).where(eq(circuitBreakers.key, key))
-      if (!b) {
-        await db
-          .insert(circuitBreakers)
-          .values({ key, state: 'CLOSED', window: [], settings: DEFAULT_SETTINGS, updatedAt: now })
-          .onConflictDoNothing()
-        ;[b] = await db.select().from(circuitBreakers).where(eq(circuitBreakers.key, key))
-        if (!b) continue
-        bump(db) // a new breaker shows in cached route answers
+export function createBreakers(db: Db) {
+  const queues = new Map<string, Promise<unknown>>()
+  let generation = 0
+  const bump = () => {
+    generation++
+  }
+
+  function serial<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const prev = queues.get(key) ?? Promise.resolve()
+    const run = prev.then(fn, fn)
+    const tail = run.catch(() => {})
+    queues.set(key, tail)
+    void tail.then(() => {
+      if (queues.get(key) === tail) queues.delete(key)
+    })
+    return run
+  }
+
+  /**
+   * Applies one outcome to the breaker `key` (created CLOSED with the default settings on first use),
+   * writing every state change to `breaker_events`. The read-modify-write is a compare-and-set on
+   * `updated_at` (always moved forward, by at least 1 ms), retried when another writer got there
+   * first, so racing reports never lose an outcome.
+   */
+  function report(
+    key: string,
+    outcome: Outcome,
+    now: number,
+  ): Promise<{ breaker: CircuitBreaker; transition?: Transition }> {
+    return serial(key, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        let [b] = await db.select().from(circuitBreakers).where(eq(circuitBreakers.key, key))
+        if (!b) {
+          await db
+            .insert(circuitBreakers)
+            .values({ key, state: 'CLOSED', window: [], settings: DEFAULT_SETTINGS, updatedAt: now })
+            .onConflictDoNothing()
+          ;[b] = await db.select().from(circuitBreakers).where(eq(circuitBreakers.key, key))
+          if (!b) continue
+          bump() // a new breaker shows in cached route answers
+        }
+        const { next, steps } = step(b, outcome, now)
+        const updatedAt = Math.max(now, b.updatedAt + 1)
+        // One transaction: the events go in only while the row is still the one read, and the
+        // update only applies then; when another writer got there first, neither happens.
+        const results = await db.batch([
+          ...steps.map((s) => guardedEvent(db, key, now, b.updatedAt, s)),
+          db
+            .update(circuitBreakers)
+            .set({ ...next, updatedAt })
+            .where(and(eq(circuitBreakers.key, key), eq(circuitBreakers.updatedAt, b.updatedAt)))
+            .returning(),
+        ] as unknown as [ReturnType<typeof guardedEvent>])
+        const [row] = results.at(-1) as unknown as CircuitBreaker[]
+        if (!row) continue
+        if (steps.length) bump()
+        const transition = steps.length ? { from: steps[0]!.from, to: steps.at(-1)!.to } : undefined
+        return { breaker: row, ...(transition ? { transition } : {}) }
       }
-      const { next, steps } = step(b, outcome, now)
-      const updatedAt = Math.max(now, b.updatedAt + 1)
-      // One transaction: the events go in only while the row is still the one read, and the
-      // update only applies then; when another writer got there first, neither happens.
-      const results = await db.batch([
-        ...steps.map((s) => guardedEvent(db, key, now, b.updatedAt, s)),
+      throw new Error(`breaker ${key}: too many concurrent updates`)
+    })
+  }
+
+  /** Closes the breaker by hand: window emptied, backoff reset. Undefined when there is no such breaker. */
+  function reset(key: string, opts: { actor: string; now: number }): Promise<CircuitBreaker | undefined> {
+    return serial(key, async () => {
+      const before = await getBreaker(db, key)
+      if (!before) return undefined
+      const updatedAt = Math.max(opts.now, before.updatedAt + 1)
+      const [, rows] = await db.batch([
+        guardedEvent(db, key, opts.now, before.updatedAt, {
+          from: before.state,
+          to: 'CLOSED',
+          reason: `reset by ${opts.actor}`,
+        }),
         db
           .update(circuitBreakers)
-          .set({ ...next, updatedAt })
-          .where(and(eq(circuitBreakers.key, key), eq(circuitBreakers.updatedAt, b.updatedAt)))
+          .set({
+            state: 'CLOSED',
+            window: [],
+            openCount: 0,
+            openedAt: null,
+            retryAt: null,
+            halfOpenSuccesses: 0,
+            updatedAt,
+          })
+          .where(and(eq(circuitBreakers.key, key), eq(circuitBreakers.updatedAt, before.updatedAt)))
           .returning(),
-      ] as unknown as [ReturnType<typeof guardedEvent>])
-      const [row] = results.at(-1) as unknown as CircuitBreaker[]
-      if (!row) continue
-      if (steps.length) bump(db)
-      const transition = steps.length ? { from: steps[0]!.from, to: steps.at(-1)!.to } : undefined
-      return { breaker: row, ...(transition ? { transition } : {}) }
-    }
-    throw new Error(`breaker ${key}: too many concurrent updates`)
-  })
+      ])
+      bump()
+      // Lost to a report from another instance in the same millisecond: read what is there now.
+      return (rows as CircuitBreaker[])[0] ?? (await getBreaker(db, key))
+    })
+  }
+
+  /**
+   * Changes a breaker's settings (merged over its current ones), creating it CLOSED when it does not
+   * exist yet, so a key can be tuned before its first report. A window longer than the new size is
+   * trimmed to its newest outcomes. The state is left as it is.
+   */
+  function updateSettings(key: string, patch: Partial<Settings>, now: number): Promise<CircuitBreaker> {
+    return serial(key, async () => {
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const b = await getBreaker(db, key)
+        if (!b) {
+          const [row] = await db
+            .insert(circuitBreakers)
+            .values({ key, state: 'CLOSED', window: [], settings: { ...DEFAULT_SETTINGS, ...patch }, updatedAt: now })
+            .onConflictDoNothing()
+            .returning()
+          if (!row) continue
+          bump()
+          return row
+        }
+        const settings = { ...settingsOf(b), ...patch }
+        const [row] = await db
+          .update(circuitBreakers)
+          .set({ settings, window: b.window.slice(-settings.windowSize), updatedAt: Math.max(now, b.updatedAt + 1) })
+          .where(and(eq(circuitBreakers.key, key), eq(circuitBreakers.updatedAt, b.updatedAt)))
+          .returning()
+        if (row) return row
+      }
+      throw new Error(`breaker ${key}: too many concurrent updates`)
+    })
+  }
+
+  return { report, reset, updateSettings, generation: () => generation }
 }
+
+export type Breakers = ReturnType<typeof createBreakers>
 
 /** An event row, written only while the breaker row still has `updatedAt` (the compare-and-set's guard). */
 const guardedEvent = (db: Db, key: string, now: number, updatedAt: number, s: Step) =>
@@ -242,78 +311,6 @@ export const breakerIsOpen = (b: Pick<CircuitBreaker, 'state' | 'retryAt'> | und
 
 export async function isOpen(db: Db, key: string, now: number): Promise<boolean> {
   return breakerIsOpen(await getBreaker(db, key), now)
-}
-
-/** Closes the breaker by hand: window emptied, backoff reset. Undefined when there is no such breaker. */
-export async function resetBreaker(
-  db: Db,
-  key: string,
-  opts: { actor: string; now: number },
-): Promise<CircuitBreaker | undefined> {
-  return serial(db, key, async () => {
-    const before = await getBreaker(db, key)
-    if (!before) return undefined
-    const updatedAt = Math.max(opts.now, before.updatedAt + 1)
-    const [, rows] = await db.batch([
-      guardedEvent(db, key, opts.now, before.updatedAt, {
-        from: before.state,
-        to: 'CLOSED',
-        reason: `reset by ${opts.actor}`,
-      }),
-      db
-        .update(circuitBreakers)
-        .set({
-          state: 'CLOSED',
-          window: [],
-          openCount: 0,
-          openedAt: null,
-          retryAt: null,
-          halfOpenSuccesses: 0,
-          updatedAt,
-        })
-        .where(and(eq(circuitBreakers.key, key), eq(circuitBreakers.updatedAt, before.updatedAt)))
-        .returning(),
-    ])
-    bump(db)
-    // Lost to a report from another instance in the same millisecond: read what is there now.
-    return (rows as CircuitBreaker[])[0] ?? (await getBreaker(db, key))
-  })
-}
-
-/**
- * Changes a breaker's settings (merged over its current ones), creating it CLOSED when it does not
- * exist yet, so a key can be tuned before its first report. A window longer than the new size is
- * trimmed to its newest outcomes. The state is left as it is.
- */
-export async function updateBreakerSettings(
-  db: Db,
-  key: string,
-  patch: Partial<Settings>,
-  now: number,
-): Promise<CircuitBreaker> {
-  return serial(db, key, async () => {
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const b = await getBreaker(db, key)
-      if (!b) {
-        const [row] = await db
-          .insert(circuitBreakers)
-          .values({ key, state: 'CLOSED', window: [], settings: { ...DEFAULT_SETTINGS, ...patch }, updatedAt: now })
-          .onConflictDoNothing()
-          .returning()
-        if (!row) continue
-        bump(db)
-        return row
-      }
-      const settings = { ...settingsOf(b), ...patch }
-      const [row] = await db
-        .update(circuitBreakers)
-        .set({ settings, window: b.window.slice(-settings.windowSize), updatedAt: Math.max(now, b.updatedAt + 1) })
-        .where(and(eq(circuitBreakers.key, key), eq(circuitBreakers.updatedAt, b.updatedAt)))
-        .returning()
-      if (row) return row
-    }
-    throw new Error(`breaker ${key}: too many concurrent updates`)
-  })
 }
 
 export async function listBreakers(
