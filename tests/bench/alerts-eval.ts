@@ -14,11 +14,9 @@ import { sql } from 'drizzle-orm'
 import { boot } from '../../app/boot.ts'
 import { createRule } from '../../app/modules/alerts/rules.ts'
 import { byMetric, cycleReader, evaluateRule } from '../../app/modules/alerts/evaluate.ts'
-import { createEvaluator } from '../../app/modules/alerts/runner.ts'
 import { alertRules } from '../../db/schema/alerts.ts'
 import type { RuleInput } from '../../app/modules/alerts/schema.ts'
-import { silenceHook } from '../../app/modules/alerts/silences.ts'
-import { outboxHook } from '../../app/modules/notify/outbox.ts'
+import { alertsService } from '../../app/services.ts'
 import { runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { AGENT_METRICS, seriesOf } from './dataset.ts'
@@ -117,7 +115,7 @@ async function main() {
   const metrics = [...new Set(Array.from({ length: SERIES }, (_, i) => seriesOf(i).name))]
   for (let i = 0; i < RULES; i++) await createRule(db, ruleOf(i, metrics.length ? metrics : [...AGENT_METRICS]), now)
 
-  const evaluator = createEvaluator({ db, hooks: [silenceHook, outboxHook] })
+  const evaluator = alertsService(db)
   const cycles: { seconds: number; changes: number; failed: number }[] = []
   for (let c = 0; c <= CYCLES; c++) {
     const t = performance.now()

@@ -89,7 +89,7 @@ describe('shared reads in an evaluation cycle', () => {
   })
 
   it('a cycle evaluates every rule and one that fails does not stop the others', async () => {
-    const evaluator = t.services.evaluator
+    const evaluator = t.services.alerts
     const now = T
     const created: string[] = []
     for (const [i, r] of rules.entries()) {

@@ -10,8 +10,7 @@ import {
   labelsFingerprint,
   nextState,
   ruleFingerprint,
-  serialized,
-  serializedAll,
+  createTurns,
   type AlertReport,
 } from '../../app/modules/alerts/lifecycle.ts'
 import { compileMatchers, regexProblem } from '../../app/modules/alerts/matchers.ts'
@@ -215,6 +214,8 @@ describe('nextState', () => {
 })
 
 describe('turns per fingerprint', () => {
+  // One alerts service's turns (each service makes its own).
+  const { serialized, serializedAll } = createTurns()
   const gate = () => {
     let open!: () => void
     const opened = new Promise<void>((r) => (open = r))

@@ -8,8 +8,7 @@ import { getTableColumns, getTableName } from 'drizzle-orm'
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { TxnStatement } from '../../../db/txn-thread.ts'
 
-/** A row for `table`; a group commit inserts the rows of one table (and the same columns) in one statement. */
-export type TableRow = { table: SQLiteTable; row: Record<string, unknown> }
+import type { TableRow } from './lifecycle.ts'
 
 // The SQL text of each statement shape, built once (the texts never depend on the number of rows).
 const texts = new Map<string, string>()

@@ -11,6 +11,7 @@
  */
 import { eq } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
+import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../../../db/client.ts'
 import {
   alertEvents,
@@ -25,7 +26,6 @@ import { sha256 } from '../../lib/crypto.ts'
 import { boundedMap } from '../../lib/bounded-map.ts'
 import { newId } from '../../lib/ids.ts'
 import { canonicalLabels } from '../metrics/index.ts'
-import { alertCacheOf } from './alert-cache.ts'
 
 export type EventInput = { type: AlertEventType; actor: string; detail?: Record<string, unknown> }
 
@@ -40,7 +40,17 @@ export type TransitionHook = (
 /** What a hook answers when it adds nothing (most reports): one shared list, not one made each time. */
 export const NO_STATEMENTS: readonly BatchItem<'sqlite'>[] = Object.freeze([])
 
-export type LifecycleDeps = { db: Db; hooks?: TransitionHook[] }
+/**
+ * One alerts service's lifecycle: its database, the hooks every change runs (in order), its
+ * per-fingerprint turns, and `forget`, which drops an alert the intake may hold cached (a change
+ * written one at a time is read afresh by the next group commit). Made once per service.
+ */
+export type LifecycleDeps = {
+  db: Db
+  hooks: readonly TransitionHook[]
+  turns: Turns
+  forget: (fingerprint: string) => void
+}
 
 export type AlertReport = {
   fingerprint: string
@@ -61,6 +71,21 @@ export type AlertReport = {
   quietRepeat?: boolean
 }
 
+/** A row for `table`, written in the same transaction as the alerts it goes with (an audit row). */
+export type TableRow = { table: SQLiteTable; row: Record<string, unknown> }
+
+export type ReportsOptions = {
+  /**
+   * Firing or pending reports of an incident that the sender itself already resolved (a retried
+   * delivery that arrives after the resolution: it started before the alert's recorded end, and
+   * that end was not a person's or a rule's `resolveAlert`, whose `resolved` event has a `reason`)
+   * are ignored (change `stale`): they must not reopen the alert. Receivers set this.
+   */
+  staleGuard?: boolean
+  /** Rows inserted in the same transaction as the delivery, from its results (its audit row). */
+  rows?: (results: ReportResult[]) => TableRow[]
+}
+
 export type ReportResult = {
   alert: Alert | null
   change: 'created' | 'pending' | 'fired' | 'repeated' | 'resolved' | 'none' | 'stale'
@@ -72,24 +97,35 @@ export const ruleFingerprint = (ruleId: string, labels: Record<string, string>) 
 
 /**
  * The fingerprint of a received alert: its sender's labels, sorted (as Alertmanager does), after
- * `prefix` (the source, e.g. `prometheus:`).
+ * `prefix` (the source, e.g. `prometheus:`). Pure; the alerts service uses a memo of it
+ * (`createLabelsFingerprint`).
  */
-export function labelsFingerprint(labels: Record<string, string>, prefix = '') {
-  // Senders repeat the same label sets (in the same order): the last few thousand are remembered
-  // by a hash of their text, checked against a copy of the labels (so a collision is only worked
-  // out anew). Cheaper than a JSON text of the labels as the key, made for every alert received;
-  // and the same string each time, whose hash the maps keyed by fingerprint already hold.
-  const hash = labelsHash(labels, prefix)
-  const hit = fingerprints.get(hash)
-  if (hit && hit.prefix === prefix && sameValue(hit.labels, labels)) return hit.fp
-  const fp = prefix + sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
-  fingerprints.set(hash, { prefix, labels: { ...labels }, fp })
-  return fp
-}
+export const labelsFingerprint = (labels: Record<string, string>, prefix = '') =>
+  prefix + sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
+
+export type LabelsFingerprint = typeof labelsFingerprint
+
 const FINGERPRINT_CACHE = 16_384
-const fingerprints = boundedMap<number, { prefix: string; labels: Record<string, string>; fp: string }>(
-  FINGERPRINT_CACHE,
-)
+/**
+ * `labelsFingerprint` with a memo of its own (one per alerts service). Senders repeat the same
+ * label sets (in the same order): the last few thousand are remembered by a hash of their text,
+ * checked against a copy of the labels (so a collision is only worked out anew). Cheaper than a
+ * JSON text of the labels as the key, made for every alert received; and the same string each
+ * time, whose hash the maps keyed by fingerprint already hold.
+ */
+export function createLabelsFingerprint(): LabelsFingerprint {
+  const fingerprints = boundedMap<number, { prefix: string; labels: Record<string, string>; fp: string }>(
+    FINGERPRINT_CACHE,
+  )
+  return (labels, prefix = '') => {
+    const hash = labelsHash(labels, prefix)
+    const hit = fingerprints.get(hash)
+    if (hit && hit.prefix === prefix && sameValue(hit.labels, labels)) return hit.fp
+    const fp = labelsFingerprint(labels, prefix)
+    fingerprints.set(hash, { prefix, labels: { ...labels }, fp })
+    return fp
+  }
+}
 // FNV-1a over each name and value, each followed by a separator ({ ab: 'c' } is not { a: 'bc' }).
 const fnv = (h: number, s: string) => {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
@@ -106,22 +142,61 @@ function labelsHash(labels: Record<string, string>, prefix: string) {
 // (`serializedAll`) is kept once with the list of its fingerprints, not a map entry per
 // fingerprint: a group commit takes hundreds, and with no single turn under way (nearly always)
 // it then looks up nothing at all. A single report scans the few groups in flight instead.
-const singles = new Map<string, Promise<unknown>>()
-type GroupTurn = { keys: string[]; tail: Promise<unknown> }
-const groupTurns = new Set<GroupTurn>()
+// The turns belong to one alerts service (another instance on the same database has its own,
+// like a second server: its conflicts are found by the database, see intake/).
+export type Turns = ReturnType<typeof createTurns>
 
-export function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
-  const waits: Promise<unknown>[] = []
-  const single = singles.get(key)
-  if (single) waits.push(single)
-  for (const g of groupTurns) if (g.keys.includes(key)) waits.push(g.tail)
-  const next = Promise.all(waits).then(run, run)
-  const tail = next.catch(() => undefined)
-  singles.set(key, tail)
-  void tail.then(() => {
-    if (singles.get(key) === tail) singles.delete(key)
-  })
-  return next
+export function createTurns() {
+  const singles = new Map<string, Promise<unknown>>()
+  type GroupTurn = { keys: string[]; tail: Promise<unknown> }
+  const groupTurns = new Set<GroupTurn>()
+
+  function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const waits: Promise<unknown>[] = []
+    const single = singles.get(key)
+    if (single) waits.push(single)
+    for (const g of groupTurns) if (g.keys.includes(key)) waits.push(g.tail)
+    const next = Promise.all(waits).then(run, run)
+    const tail = next.catch(() => undefined)
+    singles.set(key, tail)
+    void tail.then(() => {
+      if (singles.get(key) === tail) singles.delete(key)
+    })
+    return next
+  }
+
+  // Waits for the turn of every key at once (registered synchronously, so two callers never wait on
+  // each other). Turns in `pipeline` are not waited for (the group commit's own earlier groups, which
+  // are ordered by it), and this call's turn is added to it until it ends. Keys may repeat; nothing is
+  // made per key (a group commit calls this with the fingerprint of every report it takes).
+  function serializedAll<T>(keys: string[], run: () => Promise<T>, pipeline?: Set<Promise<unknown>>): Promise<T> {
+    const waits: Promise<unknown>[] = []
+    if (singles.size) {
+      for (const k of keys) {
+        const p = singles.get(k)
+        if (p) waits.push(p)
+      }
+    }
+    // Groups taken outside the pipeline: those sharing a key.
+    let mine: Set<string> | undefined
+    for (const g of groupTurns) {
+      if (pipeline?.has(g.tail)) continue
+      mine ??= new Set(keys)
+      if (g.keys.some((k) => mine!.has(k))) waits.push(g.tail)
+    }
+    const next = (waits.length ? Promise.all(waits) : Promise.resolve()).then(run, run)
+    const tail = next.catch(() => undefined)
+    const turn = { keys, tail }
+    groupTurns.add(turn)
+    pipeline?.add(tail)
+    void tail.then(() => {
+      groupTurns.delete(turn)
+      pipeline?.delete(tail)
+    })
+    return next
+  }
+
+  return { serialized, serializedAll }
 }
 
 /** The statements of one transition: the alert row, its events, and what the hooks add. */
@@ -145,7 +220,7 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
       ]
     : []
   const extra: BatchItem<'sqlite'>[] = []
-  for (const hook of deps.hooks ?? []) {
+  for (const hook of deps.hooks) {
     const added = hook(db, t)
     extra.push(...(Array.isArray(added) ? added : await added))
   }
@@ -154,7 +229,7 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
 
 export async function write(deps: LifecycleDeps, t: Transition, insert: boolean) {
   // Changed one at a time: the group commit reads it afresh next time.
-  alertCacheOf(deps.db).delete(t.after.fingerprint)
+  deps.forget(t.after.fingerprint)
   await deps.db.batch(await statementsFor(deps, t, insert))
   return t.after
 }
@@ -329,7 +404,7 @@ export function nextState(
  * repeat (count, last value, last seen; never a second alert), or resolves it.
  */
 export function reportAlert(deps: LifecycleDeps, r: AlertReport, at = Date.now()): Promise<ReportResult> {
-  return serialized(r.fingerprint, () => reportOne(deps, r, at))
+  return deps.turns.serialized(r.fingerprint, () => reportOne(deps, r, at))
 }
 
 /** `reportAlert` without the queue (the caller holds the fingerprint's turn). */
@@ -349,35 +424,4 @@ export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number)
       throw error
     }
   }
-}
-
-// Waits for the turn of every key at once (registered synchronously, so two callers never wait on
-// each other). Turns in `pipeline` are not waited for (the group commit's own earlier groups, which
-// are ordered by it), and this call's turn is added to it until it ends. Keys may repeat; nothing is
-// made per key (a group commit calls this with the fingerprint of every report it takes).
-export function serializedAll<T>(keys: string[], run: () => Promise<T>, pipeline?: Set<Promise<unknown>>): Promise<T> {
-  const waits: Promise<unknown>[] = []
-  if (singles.size) {
-    for (const k of keys) {
-      const p = singles.get(k)
-      if (p) waits.push(p)
-    }
-  }
-  // Another pipeline's groups (another database's, or groups taken outside one): those sharing a key.
-  let mine: Set<string> | undefined
-  for (const g of groupTurns) {
-    if (pipeline?.has(g.tail)) continue
-    mine ??= new Set(keys)
-    if (g.keys.some((k) => mine!.has(k))) waits.push(g.tail)
-  }
-  const next = (waits.length ? Promise.all(waits) : Promise.resolve()).then(run, run)
-  const tail = next.catch(() => undefined)
-  const turn = { keys, tail }
-  groupTurns.add(turn)
-  pipeline?.add(tail)
-  void tail.then(() => {
-    groupTurns.delete(turn)
-    pipeline?.delete(tail)
-  })
-  return next
 }

@@ -10,7 +10,7 @@ import type { HealingAction, HealingTrigger, HealingTriggerRef } from '../../../
 import type { Sealer } from '../../lib/crypto.ts'
 import type { ErrorDetail } from '../../lib/errors.ts'
 import type { Logger } from '../../lib/logger.ts'
-import type { LifecycleDeps } from '../alerts/index.ts'
+import type { AlertsService } from '../alerts/index.ts'
 
 /** What the healing module needs from the app. */
 export type HealingDeps = {
@@ -18,8 +18,8 @@ export type HealingDeps = {
   sealer: Sealer
   config: Pick<Config, 'PUBLIC_URL' | 'HEALING_COMMANDS_FILE'>
   log?: Logger
-  /** The alert lifecycle (with the root's hooks) that failed actions raise their alert through. */
-  lifecycle: LifecycleDeps
+  /** The alerts service that failed actions raise their alert through (and resolve it). */
+  alerts: Pick<AlertsService, 'report'>
 }
 
 /** What execute/verify/rollback get: the action row, its checked params, and a clock. */

@@ -5,9 +5,7 @@
  */
 import * as v from 'valibot'
 import type { Severity } from '../../../../db/schema/alerts.ts'
-import type { AlertReport, LifecycleDeps, ReportResult } from '../lifecycle.ts'
-import type { TableRow } from '../batch-statements.ts'
-import { reportAlerts } from '../lifecycle-batch.ts'
+import type { AlertReport, ReportResult, ReportsOptions, TableRow } from '../lifecycle.ts'
 
 export const MAX_ALERTS = 1000
 
@@ -141,7 +139,7 @@ export type ReceiverSummary = {
  * arriving after the resolution) are `stale`: they never reopen it (lifecycle `staleGuard`).
  */
 export async function applyReports(
-  lifecycle: LifecycleDeps,
+  reportMany: (reports: AlertReport[], at: number, opts: ReportsOptions) => Promise<ReportResult[]>,
   reports: AlertReport[],
   at: number,
   ignored = 0,
@@ -168,7 +166,7 @@ export async function applyReports(
   if (!reports.length) return summarise([])
   // One atomic batch for the whole delivery (grouped with concurrent ones), applied in the order sent.
   return summarise(
-    await reportAlerts(lifecycle, reports, at, {
+    await reportMany(reports, at, {
       staleGuard: true,
       rows: rows && ((results) => rows(summarise(results))),
     }),
