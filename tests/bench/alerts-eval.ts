@@ -12,8 +12,8 @@
  */
 import { sql } from 'drizzle-orm'
 import { boot } from '../../app/boot.ts'
-import { createRule } from '../../app/modules/alerts/rules.ts'
-import { byMetric, cycleReader, evaluateRule } from '../../app/modules/alerts/evaluate.ts'
+import { createRule } from '../../app/modules/alerts/rules/rules.ts'
+import { byMetric, cycleReader, evaluateRule } from '../../app/modules/alerts/rules/evaluate.ts'
 import { alertRules } from '../../db/schema/alerts.ts'
 import type { RuleInput } from '../../app/modules/alerts/schema.ts'
 import { alertsService } from '../../app/services.ts'

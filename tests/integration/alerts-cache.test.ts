@@ -1,5 +1,5 @@
 /**
- * The intake's cache of alerts (app/modules/alerts/alert-cache.ts): a repeat takes its alert from
+ * The intake's cache of alerts (app/modules/alerts/intake/alert-cache.ts): a repeat takes its alert from
  * the cache instead of reading it, and the transaction checks that the cached row is still what
  * is stored. Another instance (a second connection to the same database, with its own cache)
  * resolving, acknowledging, counting repeats of or deleting the alert makes that check fail; the
@@ -8,8 +8,8 @@
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../db/schema/alerts.ts'
-import { createAlertCache } from '../../app/modules/alerts/alert-cache.ts'
-import { labelsFingerprint } from '../../app/modules/alerts/lifecycle.ts'
+import { createAlertCache } from '../../app/modules/alerts/intake/alert-cache.ts'
+import { labelsFingerprint } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { prometheusReports } from '../../app/modules/alerts/receivers/prometheus.ts'
 import { otherInstance, testApp } from '../helpers/app.ts'
 

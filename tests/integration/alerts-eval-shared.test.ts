@@ -12,7 +12,7 @@ import {
   evaluateRule,
   type Reader,
   type RuleSpec,
-} from '../../app/modules/alerts/evaluate.ts'
+} from '../../app/modules/alerts/rules/evaluate.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { alertRules, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { testApp } from '../helpers/app.ts'

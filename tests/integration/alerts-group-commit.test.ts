@@ -10,7 +10,7 @@ import * as v from 'valibot'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { auditLog } from '../../db/schema/audit.ts'
-import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
+import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { isPostableAlerts, PostableAlerts } from '../../app/modules/alerts/receivers/prometheus.ts'
 import { testApp } from '../helpers/app.ts'
 

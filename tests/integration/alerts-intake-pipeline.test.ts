@@ -8,7 +8,7 @@
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alertRepeats, alerts, storedAlert } from '../../db/schema/alerts.ts'
-import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
+import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { otherInstance, testApp } from '../helpers/app.ts'
 
 const t = await testApp()

@@ -6,7 +6,7 @@
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
-import type { AlertReport } from '../../app/modules/alerts/lifecycle.ts'
+import type { AlertReport } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { testApp } from '../helpers/app.ts'
 
 const t = await testApp()

@@ -20,9 +20,9 @@ import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit } from '../audit/index.ts'
 import { matcherLines } from './form.ts'
-import { rulePages } from './rule-pages.tsx'
+import { rulePages } from './rules/rule-pages.tsx'
 import { IdParam } from './schema.ts'
-import { silencePages } from './silence-pages.tsx'
+import { silencePages } from './silences/silence-pages.tsx'
 import type { AlertsService } from './service.ts'
 import {
   AlertFilters,

@@ -5,8 +5,8 @@ import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/index.ts'
 import { matchers } from '../metrics/index.ts'
-import { alertJson, eventJson, eventReport } from './alerts.ts'
-import { ruleTemplates } from './rule-templates.ts'
+import { alertJson, eventJson, eventReport } from './lifecycle/alerts.ts'
+import { ruleTemplates } from './rules/rule-templates.ts'
 import {
   createRule,
   deleteRule,
@@ -18,7 +18,7 @@ import {
   ruleWarnings,
   setEnabled,
   updateRule,
-} from './rules.ts'
+} from './rules/rules.ts'
 import { AlertEventBody, AlertListQuery, IdParam, RuleBody, RuleListQuery, RulePatch } from './schema.ts'
 import type { AlertsService } from './service.ts'
 

@@ -8,7 +8,7 @@
  */
 import type { Db } from '../../../db/client.ts'
 import type { Logger } from '../../lib/logger.ts'
-import { type AlertFilter, getAlert, listAlerts } from './alerts.ts'
+import { type AlertFilter, getAlert, listAlerts } from './lifecycle/alerts.ts'
 import {
   type AlertReport,
   createLabelsFingerprint,
@@ -17,7 +17,7 @@ import {
   type ReportsOptions,
   reportAlert,
   type TransitionHook,
-} from './lifecycle.ts'
+} from './lifecycle/lifecycle.ts'
 import {
   acknowledgeAlert,
   type ByPerson,
@@ -25,10 +25,10 @@ import {
   resolveRuleAlerts,
   setSilenced,
   unacknowledgeAlert,
-} from './lifecycle-actions.ts'
-import { createIntake } from './lifecycle-batch.ts'
-import { createRuleRunner } from './runner.ts'
-import { createSilences } from './silences.ts'
+} from './lifecycle/lifecycle-actions.ts'
+import { createIntake } from './intake/lifecycle-batch.ts'
+import { createRuleRunner } from './rules/runner.ts'
+import { createSilences } from './silences/silences.ts'
 
 export type AlertsOptions = {
   db: Db
@@ -50,6 +50,7 @@ export function createAlerts(options: AlertsOptions) {
     hooks: [silences.hook, ...(options.hooks ?? [])],
     turns: createTurns(),
     forget: (fingerprint) => intake.forget(fingerprint),
+    foldRepeats: (alertId) => intake.foldRepeats(alertId),
   }
   const intake = createIntake(lifecycle)
   const rules = createRuleRunner({

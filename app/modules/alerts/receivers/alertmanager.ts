@@ -4,7 +4,7 @@
  * becomes (or updates) the Homeostat alert `alertmanager:<fingerprint>`.
  */
 import * as v from 'valibot'
-import { type AlertReport, type LabelsFingerprint, labelsFingerprint } from '../lifecycle.ts'
+import { type AlertReport, type LabelsFingerprint, labelsFingerprint } from '../lifecycle/lifecycle.ts'
 import { Alerts, severityOf, titleOf, toMs, ToolAnnotations, ToolLabels, ToolTime, ToolUrl } from './common.ts'
 
 const text = (max: number) =>

@@ -5,7 +5,7 @@
  */
 import * as v from 'valibot'
 import type { Severity } from '../../../../db/schema/alerts.ts'
-import type { AlertReport, ReportResult, ReportsOptions, TableRow } from '../lifecycle.ts'
+import type { AlertReport, ReportResult, ReportsOptions, TableRow } from '../lifecycle/lifecycle.ts'
 
 export const MAX_ALERTS = 1000
 

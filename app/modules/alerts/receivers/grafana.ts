@@ -4,7 +4,7 @@
  * silence links, the query values and their text. Every alert becomes `grafana:<fingerprint>`.
  */
 import * as v from 'valibot'
-import { type AlertReport, type LabelsFingerprint, labelsFingerprint } from '../lifecycle.ts'
+import { type AlertReport, type LabelsFingerprint, labelsFingerprint } from '../lifecycle/lifecycle.ts'
 import { alertFields, groupFields, webhookReport } from './alertmanager.ts'
 import { Alerts, ToolUrl } from './common.ts'
 

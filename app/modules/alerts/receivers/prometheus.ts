@@ -7,7 +7,7 @@
  * fingerprint of its labels, and re-sends are quiet repeats (count and last seen, no event each).
  */
 import * as v from 'valibot'
-import { labelsFingerprint, type AlertReport, type LabelsFingerprint } from '../lifecycle.ts'
+import { labelsFingerprint, type AlertReport, type LabelsFingerprint } from '../lifecycle/lifecycle.ts'
 import {
   Alerts,
   MAX_ALERTS,

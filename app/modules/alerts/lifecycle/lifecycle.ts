@@ -1,31 +1,30 @@
 /**
  * The alert lifecycle: the one place where alerts change state. Every source (rules, the generic
- * API, the receivers for Alertmanager, Grafana and Uptime Kuma) reports through `reportAlert`;
- * people act through `acknowledgeAlert`, `unacknowledgeAlert` and `resolveAlert`. Each change is
- * one atomic batch: the alert row, its events, and whatever the registered hooks add (the
- * notification outbox writes its rows here, in the same batch as the state change).
+ * API, the receivers for Alertmanager, Grafana and Uptime Kuma, healing) reports through the
+ * alerts service (../service.ts); people act through its acknowledge, unacknowledge and resolve.
+ * Each change is one atomic batch: the alert row, its events, and whatever the registered hooks
+ * add (the notification outbox writes its rows here, in the same batch as the state change).
  *
- * This file holds the shared types, fingerprints, the per-fingerprint queue and the single report;
- * the group commit of many reports (`reportAlerts`) is in lifecycle-batch.ts, and people's actions
- * (acknowledge, unacknowledge, resolve, silence) in lifecycle-actions.ts.
+ * This file holds the shared types, fingerprints, the per-fingerprint turns and the single report;
+ * the group commit of many reports is the intake's (../intake/), and people's actions
+ * (acknowledge, unacknowledge, resolve, silence) are in lifecycle-actions.ts.
  */
 import { eq } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
-import type { Db } from '../../../db/client.ts'
+import type { Db } from '../../../../db/client.ts'
 import {
   alertEvents,
-  alertRepeats,
   alerts,
   type Alert,
   type AlertEventType,
   type Severity,
   storedAlert,
-} from '../../../db/schema/alerts.ts'
-import { sha256 } from '../../lib/crypto.ts'
-import { boundedMap } from '../../lib/bounded-map.ts'
-import { newId } from '../../lib/ids.ts'
-import { canonicalLabels } from '../metrics/index.ts'
+} from '../../../../db/schema/alerts.ts'
+import { sha256 } from '../../../lib/crypto.ts'
+import { boundedMap } from '../../../lib/bounded-map.ts'
+import { newId } from '../../../lib/ids.ts'
+import { canonicalLabels } from '../../metrics/index.ts'
 
 export type EventInput = { type: AlertEventType; actor: string; detail?: Record<string, unknown> }
 
@@ -42,14 +41,17 @@ export const NO_STATEMENTS: readonly BatchItem<'sqlite'>[] = Object.freeze([])
 
 /**
  * One alerts service's lifecycle: its database, the hooks every change runs (in order), its
- * per-fingerprint turns, and `forget`, which drops an alert the intake may hold cached (a change
- * written one at a time is read afresh by the next group commit). Made once per service.
+ * per-fingerprint turns, and what the intake (intake/) needs of a change written one at a time,
+ * outside its group commit: `forget` drops its cached copy (the next group reads the alert afresh),
+ * `foldRepeats` is the statement that drops the alert's pending repeats once the row written holds
+ * them (the alert is read as it stands, see `storedAlert`). Made once per service.
  */
 export type LifecycleDeps = {
   db: Db
   hooks: readonly TransitionHook[]
   turns: Turns
   forget: (fingerprint: string) => void
+  foldRepeats: (alertId: string) => BatchItem<'sqlite'>
 }
 
 export type AlertReport = {
@@ -206,10 +208,7 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
   // An update writes the row as it stands (count, last seen): its pending repeats are in it now.
   const main = insert
     ? [db.insert(alerts).values(row)]
-    : [
-        db.update(alerts).set(row).where(eq(alerts.id, row.id)),
-        db.delete(alertRepeats).where(eq(alertRepeats.alertId, row.id)),
-      ]
+    : [db.update(alerts).set(row).where(eq(alerts.id, row.id)), deps.foldRepeats(row.id)]
   const events = t.events.length
     ? [
         db

@@ -5,9 +5,9 @@
  * Expiring early ends either kind at `expiredAt`.
  */
 import { Cron } from 'croner'
-import type { LabelMatcher } from '../../../db/schema/alerts.ts'
-import type { Silence } from '../../../db/schema/notify.ts'
-import { compileMatchers } from './matchers.ts'
+import type { LabelMatcher } from '../../../../db/schema/alerts.ts'
+import type { Silence } from '../../../../db/schema/notify.ts'
+import { compileMatchers } from '../matchers.ts'
 
 /** What a silence needs for matching: a row, or a draft with the same fields. */
 export type SilenceLike = Pick<

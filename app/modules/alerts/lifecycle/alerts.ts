@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, inArray, lt, lte, or, isNull, sql, type SQL } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
+import type { Db } from '../../../../db/client.ts'
 import {
   alertEvents,
   alerts,
@@ -8,12 +8,12 @@ import {
   type AlertStatus,
   type Severity,
   storedAlert,
-} from '../../../db/schema/alerts.ts'
-import { notFound } from '../../lib/errors.ts'
-import { page } from '../../lib/pagination.ts'
-import { toIso } from '../../lib/time.ts'
+} from '../../../../db/schema/alerts.ts'
+import { notFound } from '../../../lib/errors.ts'
+import { page } from '../../../lib/pagination.ts'
+import { toIso } from '../../../lib/time.ts'
 import type { AlertReport, LabelsFingerprint } from './lifecycle.ts'
-import type { AlertEventInput } from './schema.ts'
+import type { AlertEventInput } from '../schema.ts'
 
 export function alertJson(a: Alert) {
   return {

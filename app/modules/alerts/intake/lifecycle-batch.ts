@@ -2,14 +2,17 @@
  * The group commit of the alert lifecycle: `reportAlerts` applies many reports (a receiver's
  * delivery, a rule evaluation) with one read and one transaction, joining deliveries that arrive
  * together, with up to two groups in flight (one committing on the database's transaction thread,
- * the next worked out meanwhile). The results are those of `reportAlert` (lifecycle.ts) for each
- * in order. The statements themselves are built in batch-statements.ts.
+ * the next worked out meanwhile). The results are those of `reportAlert` (../lifecycle/lifecycle.ts)
+ * for each in order. The statements themselves are built in batch-statements.ts.
+ *
+ * This folder (intake/) is the intake's fast path: only the alerts service (../service.ts) uses it,
+ * through `createIntake`; nothing else knows of its cache, its filter or `alert_repeats`.
  */
 import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import { transactionEpoch, writeTransaction, type Db } from '../../../db/client.ts'
-import type { TxnStatement } from '../../../db/txn-thread.ts'
-import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
+import { transactionEpoch, writeTransaction, type Db } from '../../../../db/client.ts'
+import type { TxnStatement } from '../../../../db/txn-thread.ts'
+import { alertEvents, alertRepeats, alerts, type Alert, storedAlert } from '../../../../db/schema/alerts.ts'
 import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson } from './batch-statements.ts'
 import {
   cacheCheck,
@@ -32,7 +35,7 @@ import {
   type ReportsOptions,
   type TableRow,
   type Transition,
-} from './lifecycle.ts'
+} from '../lifecycle/lifecycle.ts'
 
 type Delivery = { reports: AlertReport[]; at: number; opts: ReportsOptions }
 type Waiting = Delivery & { resolve: (r: ReportResult[]) => void; reject: (e: unknown) => void }
@@ -82,6 +85,8 @@ export function createIntake(lifecycle: LifecycleDeps) {
       reportAlerts(deps, g, reports, at, opts),
     /** Drops a cached alert (changed one at a time, outside the group commit). */
     forget: (fingerprint: string) => deps.cache.delete(fingerprint),
+    /** The statement that drops an alert's pending repeats (its row, written whole, holds them now). */
+    foldRepeats: (alertId: string) => lifecycle.db.delete(alertRepeats).where(eq(alertRepeats.alertId, alertId)),
     /** For the intake's own tests: the cache and the known fingerprints. */
     cache: deps.cache,
     known: deps.known,

@@ -8,11 +8,11 @@
  * from a fresh read. So the cache only saves reads; it never decides anything alone. Bounded:
  * entries not used lately go first (app/lib/bounded-map.ts).
  */
-import type { Db } from '../../../db/client.ts'
-import { alerts, type Alert } from '../../../db/schema/alerts.ts'
-import type { TxnStatement } from '../../../db/txn-thread.ts'
-import { bloomFilter } from '../../lib/bloom-filter.ts'
-import { boundedMap } from '../../lib/bounded-map.ts'
+import type { Db } from '../../../../db/client.ts'
+import { alerts, type Alert } from '../../../../db/schema/alerts.ts'
+import type { TxnStatement } from '../../../../db/txn-thread.ts'
+import { bloomFilter } from '../../../lib/bloom-filter.ts'
+import { boundedMap } from '../../../lib/bounded-map.ts'
 
 /** The most alerts one intake (one alerts service) keeps (about 1 KB each). */
 export const ALERT_CACHE_MAX = 16_384

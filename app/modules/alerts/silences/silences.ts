@@ -6,21 +6,21 @@
  */
 import { and, desc, eq, gt, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import type { Db } from '../../../db/client.ts'
-import { alertEvents, alerts, type Alert, type LabelMatcher, storedAlert } from '../../../db/schema/alerts.ts'
-import { silences, type Silence } from '../../../db/schema/notify.ts'
-import { AppError, badRequest, notFound, type ErrorDetail } from '../../lib/errors.ts'
-import { newId } from '../../lib/ids.ts'
-import { toIso } from '../../lib/time.ts'
+import type { Db } from '../../../../db/client.ts'
+import { alertEvents, alerts, type Alert, type LabelMatcher, storedAlert } from '../../../../db/schema/alerts.ts'
+import { silences, type Silence } from '../../../../db/schema/notify.ts'
+import { AppError, badRequest, notFound, type ErrorDetail } from '../../../lib/errors.ts'
+import { newId } from '../../../lib/ids.ts'
+import { toIso } from '../../../lib/time.ts'
 import {
   NO_STATEMENTS,
   type EventInput,
   type LifecycleDeps,
   type Transition,
   type TransitionHook,
-} from './lifecycle.ts'
-import { setSilenced } from './lifecycle-actions.ts'
-import { anchored, regexProblem } from './matchers.ts'
+} from '../lifecycle/lifecycle.ts'
+import { setSilenced } from '../lifecycle/lifecycle-actions.ts'
+import { anchored, regexProblem } from '../matchers.ts'
 import {
   createSilenceWindows,
   effectiveEnd,

@@ -1,17 +1,17 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
-import { comparators, ruleKinds, severities, type AlertRule, type LabelMatcher } from '../../../db/schema/alerts.ts'
-import { type AppEnv, type ModuleDeps, actor } from '../../context.ts'
-import { AppError } from '../../lib/errors.ts'
-import { hxRedirect } from '../../lib/htmx.ts'
-import { Empty, ErrorBox, Layout } from '../../lib/layout.tsx'
-import { validate } from '../../lib/validate.ts'
-import { access, canWrite } from '../../middleware/access.ts'
-import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
-import { aggregations } from '../metrics/index.ts'
-import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from './form.ts'
+import { comparators, ruleKinds, severities, type AlertRule, type LabelMatcher } from '../../../../db/schema/alerts.ts'
+import { type AppEnv, type ModuleDeps, actor } from '../../../context.ts'
+import { AppError } from '../../../lib/errors.ts'
+import { hxRedirect } from '../../../lib/htmx.ts'
+import { Empty, ErrorBox, Layout } from '../../../lib/layout.tsx'
+import { validate } from '../../../lib/validate.ts'
+import { access, canWrite } from '../../../middleware/access.ts'
+import { requirePrincipal } from '../../../middleware/auth.ts'
+import { audit } from '../../audit/index.ts'
+import { aggregations } from '../../metrics/index.ts'
+import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from '../form.ts'
 import { ruleTemplates } from './rule-templates.ts'
 import {
   createRule,
@@ -25,9 +25,9 @@ import {
   setEnabled,
   updateRule,
 } from './rules.ts'
-import { IdParam, type RuleInput } from './schema.ts'
-import type { AlertsService } from './service.ts'
-import { Labels, Tabs, value } from './views.tsx'
+import { IdParam, type RuleInput } from '../schema.ts'
+import type { AlertsService } from '../service.ts'
+import { Labels, Tabs, value } from '../views.tsx'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
 const PageQuery = v.object({

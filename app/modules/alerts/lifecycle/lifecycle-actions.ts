@@ -4,8 +4,8 @@
  * writes its change through the hooks, like a report (lifecycle.ts).
  */
 import { and, eq, ne } from 'drizzle-orm'
-import { alerts, type Alert } from '../../../db/schema/alerts.ts'
-import { AppError, notFound } from '../../lib/errors.ts'
+import { alerts, type Alert } from '../../../../db/schema/alerts.ts'
+import { AppError, notFound } from '../../../lib/errors.ts'
 import { find, write, type EventInput, type LifecycleDeps } from './lifecycle.ts'
 
 async function act(

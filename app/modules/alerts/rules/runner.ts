@@ -3,12 +3,12 @@
  * a rule watches. Turns what a rule finds into alert reports, honouring `for` and `keepFiringFor`.
  */
 import { and, eq, isNotNull, ne } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../../../db/schema/alerts.ts'
-import type { Logger } from '../../lib/logger.ts'
-import type { MetricStore } from '../metrics/index.ts'
+import type { Db } from '../../../../db/client.ts'
+import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../../../../db/schema/alerts.ts'
+import type { Logger } from '../../../lib/logger.ts'
+import type { MetricStore } from '../../metrics/index.ts'
 import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
-import { ruleFingerprint, type AlertReport, type ReportResult } from './lifecycle.ts'
+import { ruleFingerprint, type AlertReport, type ReportResult } from '../lifecycle/lifecycle.ts'
 import { renderTemplate } from './templates.ts'
 
 /** What an open alert of a rule becomes now; null when it stays as it is. Pure. */
