@@ -18,7 +18,7 @@ import { Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
+import { audit, auditRow } from '../audit/index.ts'
 import { matcherLines } from './form.ts'
 import { rulePages } from './rules/rule-pages.tsx'
 import { IdParam } from './schema.ts'
@@ -330,15 +330,11 @@ export function alertPages(deps: ModuleDeps & { alerts: AlertsService }) {
     )
   })
 
-  const actions = {
-    acknowledge: [service.acknowledge, 'alert.acknowledged'],
-    unacknowledge: [service.unacknowledge, 'alert.unacknowledged'],
-    resolve: [service.resolve, 'alert.resolved'],
-  } as const
-  for (const [verb, [run, action]] of Object.entries(actions)) {
+  // Each change and its audit row commit together (the service writes the row in the change's transaction).
+  const actions = { acknowledge: service.acknowledge, unacknowledge: service.unacknowledge, resolve: service.resolve }
+  for (const [verb, run] of Object.entries(actions)) {
     app.post(`/alerts/actions/:id/${verb}`, access('operator'), validate('param', IdParam), async (c) => {
-      const row = await run(c.req.valid('param').id, { actor: actor(c) }, now())
-      await audit(db, c, { action, target: row.id, summary: row.title })
+      const row = await run(c.req.valid('param').id, { actor: actor(c), audit: (e) => auditRow(c, e) }, now())
       return hxRedirect(c, `/alerts/${row.id}`)
     })
   }

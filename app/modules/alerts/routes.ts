@@ -3,7 +3,7 @@ import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { access } from '../../middleware/access.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/index.ts'
+import { audit, auditRow } from '../audit/index.ts'
 import { matchers } from '../metrics/index.ts'
 import { alertJson, eventJson, eventReport } from './lifecycle/alerts.ts'
 import { ruleTemplates } from './rules/rule-templates.ts'
@@ -206,13 +206,21 @@ export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
     validate('json', AlertEventBody),
     async (c) => {
       const input = c.req.valid('json')
-      const { alert, change } = await alerts.report(eventReport(input, actor(c), alerts.labelsFingerprint), now())
-      if (change !== 'none' && change !== 'repeated')
-        await audit(db, c, {
-          action: `alert.${change === 'created' ? 'created' : change}`,
-          target: alert?.id,
-          summary: `${input.title} (${input.severity}, ${input.status})`,
-        })
+      // A change of state is audited in its own transaction; repeats are not audited.
+      const { alert, change } = await alerts.report(
+        eventReport(input, actor(c), alerts.labelsFingerprint),
+        now(),
+        ({ alert, change }) =>
+          change === 'none' || change === 'repeated'
+            ? []
+            : [
+                auditRow(c, {
+                  action: `alert.${change}`,
+                  target: alert?.id,
+                  summary: `${input.title} (${input.severity}, ${input.status})`,
+                }),
+              ],
+      )
       return c.json({ change, alert: alert ? alertJson(alert) : null }, change === 'created' ? 201 : 200)
     },
   )
@@ -228,6 +236,7 @@ export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
     },
   )
 
+  // Each change and its audit row commit together (the service writes the row in the change's transaction).
   const actions = {
     acknowledge: alerts.acknowledge,
     unacknowledge: alerts.unacknowledge,
@@ -240,12 +249,7 @@ export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
       describe(`${verb[0]!.toUpperCase()}${verb.slice(1)} an alert`, tags),
       validate('param', IdParam),
       async (c) => {
-        const row = await run(c.req.valid('param').id, { actor: actor(c) }, now())
-        await audit(db, c, {
-          action: `alert.${verb === 'acknowledge' ? 'acknowledged' : verb === 'unacknowledge' ? 'unacknowledged' : 'resolved'}`,
-          target: row.id,
-          summary: row.title,
-        })
+        const row = await run(c.req.valid('param').id, { actor: actor(c), audit: (e) => auditRow(c, e) }, now())
         return c.json(alertJson(row))
       },
     )

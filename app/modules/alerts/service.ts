@@ -15,6 +15,7 @@ import {
   createTurns,
   type LifecycleDeps,
   type ReportsOptions,
+  type RowsOf,
   reportAlert,
   type TransitionHook,
 } from './lifecycle/lifecycle.ts'
@@ -61,13 +62,17 @@ export function createAlerts(options: AlertsOptions) {
   })
 
   return {
-    /** Reports one alert's state by fingerprint (creates, moves on, counts a repeat, resolves). */
-    report: (report: AlertReport, at = Date.now()) => reportAlert(lifecycle, report, at),
+    /**
+     * Reports one alert's state by fingerprint (creates, moves on, counts a repeat, resolves);
+     * `rows` (the request's audit row, from the result) commit with the change.
+     */
+    report: (report: AlertReport, at = Date.now(), rows?: RowsOf) => reportAlert(lifecycle, report, at, rows),
     /** Reports many at once, atomically (one delivery of the group commit), results in order. */
     reportMany: (reports: AlertReport[], at = Date.now(), opts: ReportsOptions = {}) =>
       intake.reportAlerts(reports, at, opts),
     /** The fingerprint of a label set (memoised: senders repeat their label sets). */
     labelsFingerprint: createLabelsFingerprint(),
+    /** People's changes: with `by.audit`, the audit row commits in the change's own transaction. */
     acknowledge: (id: string, by: ByPerson, at = Date.now()) => acknowledgeAlert(lifecycle, id, by, at),
     unacknowledge: (id: string, by: ByPerson, at = Date.now()) => unacknowledgeAlert(lifecycle, id, by, at),
     resolve: (id: string, by: ByPerson, at = Date.now(), reason?: string) =>

@@ -201,8 +201,8 @@ export function createTurns() {
   return { serialized, serializedAll }
 }
 
-/** The statements of one transition: the alert row, its events, and what the hooks add. */
-async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean) {
+/** The statements of one transition: the alert row, its events, `rows` (its audit row), and what the hooks add. */
+async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean, rows: readonly TableRow[]) {
   const { db } = deps
   const row = t.after
   // An update writes the row as it stands (count, last seen): its pending repeats are in it now.
@@ -218,7 +218,7 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
           ),
       ]
     : []
-  const extra: BatchItem<'sqlite'>[] = []
+  const extra: BatchItem<'sqlite'>[] = rows.map((r) => db.insert(r.table).values(r.row))
   for (const hook of deps.hooks) {
     const added = hook(db, t)
     extra.push(...(Array.isArray(added) ? added : await added))
@@ -226,10 +226,11 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
   return [...main, ...events, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]
 }
 
-export async function write(deps: LifecycleDeps, t: Transition, insert: boolean) {
+/** Writes a transition in one batch; `rows` (an audit row) commit or roll back with it. */
+export async function write(deps: LifecycleDeps, t: Transition, insert: boolean, rows: readonly TableRow[] = []) {
   // Changed one at a time: the group commit reads it afresh next time.
   deps.forget(t.after.fingerprint)
-  await deps.db.batch(await statementsFor(deps, t, insert))
+  await deps.db.batch(await statementsFor(deps, t, insert, rows))
   return t.after
 }
 
@@ -398,25 +399,33 @@ export function nextState(
   }
 }
 
+/** Rows written in the same transaction as a report's change, from its result (the request's audit row). */
+export type RowsOf = (result: ReportResult) => readonly TableRow[]
+
 /**
  * Reports an alert's state by fingerprint: creates it, moves it on (pending → firing), counts a
- * repeat (count, last value, last seen; never a second alert), or resolves it.
+ * repeat (count, last value, last seen; never a second alert), or resolves it. `rows` are written
+ * with the change (nothing is written when nothing changes).
  */
-export function reportAlert(deps: LifecycleDeps, r: AlertReport, at = Date.now()): Promise<ReportResult> {
-  return deps.turns.serialized(r.fingerprint, () => reportOne(deps, r, at))
+export function reportAlert(
+  deps: LifecycleDeps,
+  r: AlertReport,
+  at = Date.now(),
+  rows?: RowsOf,
+): Promise<ReportResult> {
+  return deps.turns.serialized(r.fingerprint, () => reportOne(deps, r, at, rows))
 }
 
 /** `reportAlert` without the queue (the caller holds the fingerprint's turn). */
-export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number): Promise<ReportResult> {
+export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number, rows?: RowsOf): Promise<ReportResult> {
   for (let attempt = 0; ; attempt++) {
     const before = await find(deps.db, r.fingerprint)
     const next = nextState(before, r, at)
     if (!next) return { alert: before, change: 'none' as const }
+    const result: ReportResult = { alert: next.after, change: next.change }
     try {
-      return {
-        alert: await write(deps, { before, after: next.after, events: next.events, at }, !before),
-        change: next.change,
-      }
+      await write(deps, { before, after: next.after, events: next.events, at }, !before, rows?.(result))
+      return result
     } catch (error) {
       // Another instance created the same fingerprint first: apply this report to its row.
       if (!before && attempt === 0 && uniqueFingerprint(error)) continue
