@@ -106,11 +106,11 @@ const cachedState = (a: Alert) => `${a.updatedAt}|${a.status}|${a.repeatCount}|$
  * A statement that fails (SQLite's "malformed JSON", so the batch it opens rolls back) unless
  * every row of `used` is still stored as it is cached. One parameter, an object from alert id to
  * its state as one string, so SQLite parses the JSON once and compares each row's state as text
- * (six `json_extract` calls a row cost ≈ 6.5 µs an alert); the rows found by primary key.
+ * (six `json_extract` calls a row cost far more, ADR 0002); the rows found by primary key.
  */
 export function cacheCheck(used: Alert[]): TxnStatement {
-  // The JSON text written out directly: an object with a key per alert cost more to make (≈ 0.45 KB
-  // an alert of the intake's allocation) than the text itself.
+  // The JSON text written out directly: an object with a key per alert cost more to make (in the
+  // intake's allocation) than the text itself.
   // An id and rule id that need no escaping (ULIDs) go between quotes as they are: half the cost of
   // two JSON.stringify calls an alert.
   let states = ''

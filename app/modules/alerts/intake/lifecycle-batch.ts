@@ -497,7 +497,7 @@ function repeatsJson(touched: { a: Alert; s: Alert }[]) {
 /**
  * A quiet repeat moves its cached alert on in place (count, last seen, update time) rather than
  * caching a new copy: the cache lives long, so each copy outlived the young collections and a copy
- * per repeat was most of what the heap kept between full collections (≈ 10 MB/s at 40 000 alerts/s).
+ * per repeat was most of what the heap kept between full collections (ADR 0006).
  * The same as caching the copy: transitions copy the cached alert, the next group reads it as
  * this one left it (and its checks fail if this one does not commit), and a group that fails
  * drops its alerts from the cache.

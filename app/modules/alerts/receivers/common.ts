@@ -38,8 +38,10 @@ export const ToolAnnotations = v.pipe(
 )
 /**
  * `Date.parse`, remembering the last few texts: a sender stamps the alerts of one delivery (and of
- * deliveries close together) with the same few times, each validated and then converted, and a
- * parse costs ≈ 0.25 µs (≈ 1 µs an alert at intake).
+ * deliveries close together) with the same few times, each validated and then converted, and
+ * parsing each anew showed in the intake's profile. Module-level on purpose: a pure memo of
+ * `Date.parse` (the same answer for every service and database; the input schemas use it), so it
+ * holds no state of anyone's.
  */
 export function parseTime(s: string): number {
   const i = timeSlot(s)

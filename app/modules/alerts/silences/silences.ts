@@ -1,8 +1,9 @@
 /**
  * Silences and maintenance windows: storing them, checking them, and applying them to alerts.
  * Matching alerts are recorded and shown (the `silenced` flag, `silenced`/`unsilenced` events),
- * not notified. The flag is set by `silenceHook` on every state change (in the same batch) and by
- * `refreshSilenced` (the `silences` job) as silences start and end.
+ * not notified. The flag is set by the store's `hook` on every state change (in the same batch) and
+ * by `refresh` (the alerts service's `refreshSilenced`: the `silences` job, and right after a
+ * silence changes) as silences start and end.
  */
 import { and, desc, eq, gt, isNull, lt, lte, ne, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
@@ -286,7 +287,7 @@ export function createSilences(db: Db) {
     invalidate()
     const list = await current()
     // With no silence in force, only alerts still flagged can change (found by a partial index),
-    // rather than every open alert's labels read and parsed: after an intake, 100 000 rows every 15 s.
+    // rather than every open alert's labels read and parsed (after a large intake, every row each tick).
     const anyInForce = list.some((s) => windows.silencesAt(s, now))
     const open = await db
       .select({ id: alerts.id, labels: alerts.labels, silenced: alerts.silenced })
