@@ -79,8 +79,11 @@ export function createAlerts(options: AlertsOptions) {
       resolveAlert(lifecycle, id, by, at, reason),
     setSilenced: (id: string, silenced: boolean, by: ByPerson, at = Date.now(), detail?: Record<string, unknown>) =>
       setSilenced(lifecycle, id, silenced, by, at, detail),
-    /** Resolves a rule's open alerts (the rule was disabled or deleted); how many were open. */
-    resolveRuleAlerts: (ruleId: string, by: ByPerson, reason: string, at = Date.now()) =>
+    /**
+     * Resolves a rule's open alerts (the rule was disabled or deleted); how many were open. The
+     * caller audits the rule's change; each alert's history has its `resolved` event.
+     */
+    resolveRuleAlerts: (ruleId: string, by: Pick<ByPerson, 'actor'>, reason: string, at = Date.now()) =>
       resolveRuleAlerts(lifecycle, ruleId, by.actor, reason, at),
     list: (filter: AlertFilter) => listAlerts(db, filter),
     get: (id: string) => getAlert(db, id),
@@ -90,8 +93,16 @@ export function createAlerts(options: AlertsOptions) {
     evaluateRulesFor: rules.evaluateRulesFor,
     /** Forget the cached list of watched metrics (a rule changed). */
     invalidateRules: rules.invalidate,
-    /** The silences (stored, in force) this service flags alerts by. */
-    silences,
+    /** The silences this service flags alerts by: stored, listed, expired, matched, as JSON. */
+    silences: {
+      create: silences.create,
+      get: silences.get,
+      expire: silences.expire,
+      list: silences.list,
+      openAlertsMatching: silences.openAlertsMatching,
+      json: silences.json,
+      windows: silences.windows,
+    },
     /** Re-checks every open alert against the silences at `now` (the silences job; after a silence changes). */
     refreshSilenced: (now: number) => silences.refresh(lifecycle, now),
     /** The service's insides, for the intake's and lifecycle's own tests only; routes and jobs use the methods. */
