@@ -56,6 +56,14 @@ module.exports = {
       },
     },
     {
+      name: 'alerts-intake-is-private',
+      comment:
+        "The alert intake's fast path (group commit, alert cache, batch statements) is used only by the alerts service.",
+      severity: 'error',
+      from: { path: '^', pathNot: '^app/modules/alerts/(intake/|service\\.ts$)' },
+      to: { path: '^app/modules/alerts/intake/' },
+    },
+    {
       name: 'context-knows-no-feature',
       comment: "app/context.ts (the request's types) depends on no feature's types.",
       severity: 'error',

@@ -1,12 +1,12 @@
 /**
  * The composition root's services: every long-lived service is built here once, from the config
  * and the database, and handed to the routes, pages and jobs that use it. No module keeps state
- * of its own in module-level registries; what must be shared (the alert evaluator and its
- * lifecycle, the metric store, …) is made here and passed in.
+ * of its own in module-level registries; what must be shared (the alerts service, the metric
+ * store, …) is made here and passed in.
  */
 import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
-import { createEvaluator, silenceHook, watchIngest } from './modules/alerts/index.ts'
+import { createAlerts, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
@@ -24,14 +24,14 @@ export function createServices(platform: Deps) {
     config: platform.config,
     log: log.child({ module: 'notify' }),
   })
-  // Every alert state change runs these hooks in its own transaction, in this order: silences set
-  // the `silenced` flag first, the notification outbox reads it last.
-  const evaluator = createEvaluator({ db, log, hooks: [silenceHook, notifier.outboxHook] })
+  // Every alert state change runs its silences' hook first (it sets the `silenced` flag), then these,
+  // in its own transaction: the notification outbox reads the flag last.
+  const alerts = createAlerts({ db, log, hooks: [notifier.outboxHook] })
   // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.
   const prices = createPrices(db)
   // One metric store for every writer: token counts become llm_cost_usd points by the price table
   // in the same batch, and after a committed write the rules watching the written metrics run.
-  const metricStore = watchIngest(createMetricStore(db, { derive: prices.deriveCost }), evaluator.evaluateRulesFor)
+  const metricStore = watchIngest(createMetricStore(db, { derive: prices.deriveCost }), alerts.evaluateRulesFor)
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db)
@@ -43,14 +43,14 @@ export function createServices(platform: Deps) {
     sealer: platform.sealer,
     config: platform.config,
     log: healingLog,
-    lifecycle: evaluator.lifecycle,
+    alerts,
     delivery: notifier,
     kick: healingKick(platform.scheduler, healingLog),
   })
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
     healing.breakers.report(key, outcome, at)
-  return { ...platform, keys, notifier, prices, healing, evaluator, metricStore, statusStore, reportBreakerOutcome }
+  return { ...platform, keys, notifier, prices, healing, alerts, metricStore, statusStore, reportBreakerOutcome }
 }
 
 export type Services = ReturnType<typeof createServices>

@@ -12,12 +12,11 @@
  */
 import { sql } from 'drizzle-orm'
 import { boot } from '../../app/boot.ts'
-import { createRule } from '../../app/modules/alerts/rules.ts'
-import { byMetric, cycleReader, evaluateRule } from '../../app/modules/alerts/evaluate.ts'
-import { createEvaluator } from '../../app/modules/alerts/runner.ts'
+import { createRule } from '../../app/modules/alerts/rules/rules.ts'
+import { byMetric, cycleReader, evaluateRule } from '../../app/modules/alerts/rules/evaluate.ts'
 import { alertRules } from '../../db/schema/alerts.ts'
 import type { RuleInput } from '../../app/modules/alerts/schema.ts'
-import { silenceHook } from '../../app/modules/alerts/silences.ts'
+import { createAlerts } from '../../app/modules/alerts/index.ts'
 import { createNotifier } from '../../app/modules/notify/notifier.ts'
 import { runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
@@ -119,7 +118,7 @@ async function main() {
 
   // Evaluation is measured, not sending: the outbox is written, nothing is sent between ticks.
   const { outboxHook } = createNotifier({ db, sealer, config: { ...config, JOBS_ENABLED: false } })
-  const evaluator = createEvaluator({ db, hooks: [silenceHook, outboxHook] })
+  const evaluator = createAlerts({ db, hooks: [outboxHook] })
   const cycles: { seconds: number; changes: number; failed: number }[] = []
   for (let c = 0; c <= CYCLES; c++) {
     const t = performance.now()

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import { loadConfig } from '../../app/config.ts'
 import { createRoot } from '../../app/root.ts'
+import { createServices } from '../../app/services.ts'
 import { createSealer, sha256 } from '../../app/lib/crypto.ts'
 import { createLogger } from '../../app/lib/logger.ts'
 import { createTelemetry } from '../../app/lib/telemetry.ts'
@@ -117,11 +118,13 @@ export async function roleHeaders(t: TestApp): Promise<Record<'op' | 'viewer' | 
 }
 
 /**
- * Another instance of Homeostat on the test app's database: its own connection, so its own alert
- * cache and group commit, and its own lifecycle (with the same hooks). Close it before the app.
+ * Another instance of Homeostat on the test app's database: its own connection and its own alerts
+ * service (made as the composition root makes it), so its own alert cache, group commit, turns and
+ * silences, like a second server. Close it before the app.
  */
 export async function otherInstance(t: TestApp) {
   const other = await openDb({ url: t.config.DATABASE_URL })
-  const lifecycle = { db: other.db, hooks: t.services.evaluator.lifecycle.hooks }
-  return { db: other.db, lifecycle, close: () => other.client.close() }
+  // A second server's services over its own connection: its own alert cache, group commit and turns.
+  const { alerts } = createServices({ ...t.services, db: other.db, scheduler: undefined })
+  return { db: other.db, alerts, close: () => other.client.close() }
 }

@@ -1,5 +1,5 @@
 /**
- * The intake's cache of alerts (app/modules/alerts/alert-cache.ts): a repeat takes its alert from
+ * The intake's cache of alerts (app/modules/alerts/intake/alert-cache.ts): a repeat takes its alert from
  * the cache instead of reading it, and the transaction checks that the cached row is still what
  * is stored. Another instance (a second connection to the same database, with its own cache)
  * resolving, acknowledging, counting repeats of or deleting the alert makes that check fail; the
@@ -8,16 +8,14 @@
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts, type Alert, storedAlert } from '../../db/schema/alerts.ts'
-import { alertCacheOf, createAlertCache } from '../../app/modules/alerts/alert-cache.ts'
-import { labelsFingerprint } from '../../app/modules/alerts/lifecycle.ts'
-import { acknowledgeAlert, resolveAlert } from '../../app/modules/alerts/lifecycle-actions.ts'
-import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
+import { createAlertCache } from '../../app/modules/alerts/intake/alert-cache.ts'
+import { labelsFingerprint } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { prometheusReports } from '../../app/modules/alerts/receivers/prometheus.ts'
 import { otherInstance, testApp } from '../helpers/app.ts'
 
 const t = await testApp()
 const other = await otherInstance(t)
-const otherLifecycle = other.lifecycle
+const otherAlerts = other.alerts
 afterAll(() => {
   other.close()
   t.close()
@@ -44,7 +42,7 @@ async function stored(instance: string) {
     : []
   return { alert: a, types: events.map((e) => e.type) }
 }
-const cached = (instance: string) => alertCacheOf(t.db).get(fingerprintOf(instance))
+const cached = (instance: string) => t.services.alerts.internal.intake.cache.get(fingerprintOf(instance))
 
 describe('the alert cache', () => {
   it('holds each alert as stored after its delivery commits, and repeats use it', async () => {
@@ -63,7 +61,7 @@ describe('the alert cache', () => {
   it('notices an alert another instance resolved: the next firing report opens a new incident', async () => {
     expect((await post([promAlert('c-2')])).status).toBe(200)
     const id = (await stored('c-2')).alert!.id
-    await resolveAlert(otherLifecycle, id, 'someone-else', Date.now() + 1)
+    await otherAlerts.resolve(id, { actor: 'someone-else' }, Date.now() + 1)
     expect(cached('c-2')!.status).toBe('firing') // this instance does not know yet
     expect((await post([promAlert('c-2')])).status).toBe(200)
     const { alert, types } = await stored('c-2')
@@ -75,15 +73,13 @@ describe('the alert cache', () => {
   it('notices an acknowledgement and repeats another instance counted', async () => {
     expect((await post([promAlert('c-3')])).status).toBe(200)
     const id = (await stored('c-3')).alert!.id
-    await acknowledgeAlert(otherLifecycle, id, 'oncall', Date.now() + 1)
-    const theirs = await reportAlerts(
-      otherLifecycle,
+    await otherAlerts.acknowledge(id, { actor: 'oncall' }, Date.now() + 1)
+    const theirs = await otherAlerts.reportMany(
       prometheusReports([promAlert('c-3'), promAlert('c-3')], 'other', Date.now()),
       Date.now() + 2,
     )
     expect(theirs.map((r) => r.change)).toEqual(['repeated', 'repeated'])
-    const [mine] = await reportAlerts(
-      t.services.evaluator.lifecycle,
+    const [mine] = await t.services.alerts.reportMany(
       prometheusReports([promAlert('c-3')], 'me', Date.now()),
       Date.now() + 3,
     )
@@ -108,14 +104,14 @@ describe('the alert cache', () => {
 
   it('a resolution this instance made by hand is seen by the next delivery', async () => {
     expect((await post([promAlert('c-6')])).status).toBe(200)
-    await resolveAlert(t.services.evaluator.lifecycle, (await stored('c-6')).alert!.id, 'me', Date.now() + 1)
+    await t.services.alerts.resolve((await stored('c-6')).alert!.id, { actor: 'me' }, Date.now() + 1)
     expect((await post([promAlert('c-6')])).status).toBe(200)
     expect((await stored('c-6')).types).toEqual(['created', 'fired', 'resolved', 'fired'])
   })
 
   it('a resolved report of an alert another instance already resolved changes nothing', async () => {
     expect((await post([promAlert('c-7')])).status).toBe(200)
-    await resolveAlert(otherLifecycle, (await stored('c-7')).alert!.id, 'someone-else', Date.now() + 1)
+    await otherAlerts.resolve((await stored('c-7')).alert!.id, { actor: 'someone-else' }, Date.now() + 1)
     expect((await post([promAlert('c-7', Date.now() - 500)])).status).toBe(200)
     const { alert, types } = await stored('c-7')
     expect(types).toEqual(['created', 'fired', 'resolved'])

@@ -12,7 +12,7 @@ import {
   evaluateRule,
   type Reader,
   type RuleSpec,
-} from '../../app/modules/alerts/evaluate.ts'
+} from '../../app/modules/alerts/rules/evaluate.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { alertRules, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { testApp } from '../helpers/app.ts'
@@ -89,7 +89,7 @@ describe('shared reads in an evaluation cycle', () => {
   })
 
   it('a cycle evaluates every rule and one that fails does not stop the others', async () => {
-    const evaluator = t.services.evaluator
+    const evaluator = t.services.alerts
     const now = T
     const created: string[] = []
     for (const [i, r] of rules.entries()) {

@@ -10,8 +10,7 @@ import * as v from 'valibot'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
 import { auditLog } from '../../db/schema/audit.ts'
-import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
-import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
+import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { isPostableAlerts, PostableAlerts } from '../../app/modules/alerts/receivers/prometheus.ts'
 import { testApp } from '../helpers/app.ts'
 
@@ -19,7 +18,7 @@ const t = await testApp()
 afterAll(() => t.close())
 const ingest = await t.key('operator', ['ingest'])
 const operator = await t.key('operator')
-const lifecycle = t.services.evaluator.lifecycle
+const service = t.services.alerts
 
 const post = (body: unknown) => t.json('POST', '/api/v2/alerts', body, ingest.headers)
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -153,9 +152,9 @@ describe('concurrent deliveries', () => {
       labels: { alertname: 'bad' },
     }
     const [a, b, c] = await Promise.allSettled([
-      reportAlerts(lifecycle, [good]),
-      reportAlerts(lifecycle, [bad, { ...good, fingerprint: 'group-good-2' }]),
-      reportAlerts(lifecycle, [{ ...good, fingerprint: 'group-good-3' }]),
+      service.reportMany([good]),
+      service.reportMany([bad, { ...good, fingerprint: 'group-good-2' }]),
+      service.reportMany([{ ...good, fingerprint: 'group-good-3' }]),
     ])
     expect(a.status).toBe('fulfilled')
     expect(b.status).toBe('rejected')

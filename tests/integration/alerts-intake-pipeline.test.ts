@@ -8,22 +8,19 @@
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alertRepeats, alerts, storedAlert } from '../../db/schema/alerts.ts'
-import { labelsFingerprint, reportAlert, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
-import { knownFingerprintsOf } from '../../app/modules/alerts/alert-cache.ts'
-import { acknowledgeAlert } from '../../app/modules/alerts/lifecycle-actions.ts'
-import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
+import { labelsFingerprint, type AlertReport } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { otherInstance, testApp } from '../helpers/app.ts'
 
 const t = await testApp()
 const other = await otherInstance(t)
-const otherLifecycle = other.lifecycle
+const otherAlerts = other.alerts
 afterAll(() => {
   other.close()
   t.close()
 })
 const ingest = await t.key('operator', ['ingest'])
 const viewer = await t.key('viewer')
-const lifecycle = t.services.evaluator.lifecycle
+const service = t.services.alerts
 
 const post = (body: unknown) => t.json('POST', '/api/v2/alerts', body, ingest.headers)
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -78,7 +75,7 @@ describe('quiet repeats', () => {
     expect((await post([promAlert('r-2')])).status).toBe(200)
     for (let i = 0; i < 3; i++) expect((await post([promAlert('r-2')])).status).toBe(200)
     const { id } = await row('r-2')
-    await acknowledgeAlert(lifecycle, id, 'alice', Date.now())
+    await service.acknowledge(id, { actor: 'alice' }, Date.now())
     expect(await pending(id)).toBeUndefined()
     expect(await row('r-2')).toMatchObject({ status: 'acknowledged', repeatCount: 4 })
     expect((await post([promAlert('r-2')])).status).toBe(200) // acknowledged alerts keep counting
@@ -105,7 +102,7 @@ describe('quiet repeats', () => {
     }
     await Promise.all([
       ...Array.from({ length: 5 }, () => post([promAlert('r-3')])),
-      ...Array.from({ length: 5 }, () => reportAlert(otherLifecycle, report)),
+      ...Array.from({ length: 5 }, () => otherAlerts.report(report)),
     ])
     expect((await standing('r-3')).repeatCount).toBe(11)
   })
@@ -117,15 +114,12 @@ describe('pipelined groups', () => {
     expect((await post(instances.map((i) => promAlert(i)))).status).toBe(200)
     // A bad delivery first, then 60 deliveries of 10 reports at once: two groups are in flight
     // together, the second worked out from the first's alerts before the first fails.
-    const bad = reportAlerts(lifecycle, [
+    const bad = service.reportMany([
       { ...reportFor('p-0'), fingerprint: 'pipeline-bad', ruleId: 'no-such-rule' },
       reportFor('p-1'),
     ])
     const good = Array.from({ length: 60 }, (_, k) =>
-      reportAlerts(
-        lifecycle,
-        Array.from({ length: 10 }, (_, j) => reportFor(instances[(k + j) % instances.length]!)),
-      ),
+      service.reportMany(Array.from({ length: 10 }, (_, j) => reportFor(instances[(k + j) % instances.length]!))),
     )
     const settled = await Promise.allSettled([bad, ...good])
     expect(settled[0]!.status).toBe('rejected')
@@ -140,12 +134,9 @@ describe('pipelined groups', () => {
     expect((await post([promAlert('ack-1'), promAlert('ack-2')])).status).toBe(200)
     const { id } = await row('ack-1')
     const deliveries = Array.from({ length: 50 }, () =>
-      reportAlerts(
-        lifecycle,
-        Array.from({ length: 8 }, (_, j) => reportFor(j % 2 ? 'ack-1' : 'ack-2')),
-      ),
+      service.reportMany(Array.from({ length: 8 }, (_, j) => reportFor(j % 2 ? 'ack-1' : 'ack-2'))),
     )
-    const ack = acknowledgeAlert(otherLifecycle, id, 'bob', Date.now())
+    const ack = otherAlerts.acknowledge(id, { actor: 'bob' }, Date.now())
     await Promise.all([...deliveries, ack])
     expect(await standing('ack-1')).toMatchObject({ status: 'acknowledged', ackBy: 'bob', repeatCount: 201 })
     expect((await standing('ack-2')).repeatCount).toBe(201)
@@ -165,7 +156,7 @@ describe('fingerprints never seen', () => {
       annotations: { summary: 'slow on elsewhere' },
       quietRepeat: true,
     }
-    await reportAlert(otherLifecycle, report)
+    await otherAlerts.report(report)
     expect((await post([promAlert('elsewhere'), promAlert('new-here')])).status).toBe(200)
     const rows = await t.db
       .select(storedAlert)
@@ -181,14 +172,14 @@ describe('fingerprints never seen', () => {
     try {
       const stored = (await t.db.select({ fingerprint: alerts.fingerprint }).from(alerts)).map((r) => r.fingerprint)
       expect(stored.length).toBeGreaterThan(5)
-      const first = await knownFingerprintsOf(third.db, 2)
+      const first = await third.alerts.internal.intake.known(2)
       expect(stored.every((fp) => first.has(fp))).toBe(true)
       const never = Array.from({ length: 200 }, (_, i) => `never-stored-${i}`)
       expect(never.filter((fp) => first.has(fp)).length).toBeLessThan(10)
-      expect(await knownFingerprintsOf(third.db, 2)).toBe(first)
+      expect(await third.alerts.internal.intake.known(2)).toBe(first)
       // Its capacity is four times what was stored: one more than that and it is read again.
       for (let i = 0; i <= stored.length * 4; i++) first.add(`added-${i}`)
-      const second = await knownFingerprintsOf(third.db, 2)
+      const second = await third.alerts.internal.intake.known(2)
       expect(second).not.toBe(first)
       expect(stored.every((fp) => second.has(fp))).toBe(true)
       expect(second.has('added-0')).toBe(false) // never stored: the new filter has only what the database holds

@@ -1,18 +1,17 @@
 /**
- * `reportAlerts`: a receiver's delivery applied as one batch gives the same alerts and events as
+ * `reportMany` (the group commit): a receiver's delivery applied as one batch gives the same alerts and events as
  * reporting each alert in order, one fingerprint's reports apply one after another, it never races
- * `reportAlert` on the same fingerprint, and the silence and outbox hooks still apply per alert.
+ * `report` on the same fingerprint, and the silence and outbox hooks still apply per alert.
  */
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { alertEvents, alerts, storedAlert } from '../../db/schema/alerts.ts'
-import { reportAlert, type AlertReport } from '../../app/modules/alerts/lifecycle.ts'
-import { reportAlerts } from '../../app/modules/alerts/lifecycle-batch.ts'
+import type { AlertReport } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { testApp } from '../helpers/app.ts'
 
 const t = await testApp()
 afterAll(() => t.close())
-const lifecycle = t.services.evaluator.lifecycle
+const service = t.services.alerts
 
 const report = (fingerprint: string, state: AlertReport['state'], extra: Partial<AlertReport> = {}): AlertReport => ({
   fingerprint,
@@ -33,11 +32,10 @@ const eventsOf = async (fingerprint: string) => {
   return { alert: a!, types: events.map((e) => e.type) }
 }
 
-describe('reportAlerts', () => {
+describe('reportMany', () => {
   it('applies a delivery in order: new, repeated, resolved and a fingerprint twice', async () => {
     const at = Date.now()
-    const results = await reportAlerts(
-      lifecycle,
+    const results = await service.reportMany(
       [
         report('b1', 'firing'),
         report('b2', 'firing'),
@@ -58,7 +56,7 @@ describe('reportAlerts', () => {
     expect((await eventsOf('b3')).alert.status).toBe('pending')
 
     // A duplicate delivery: repeats and nothing, never a second alert.
-    const again = await reportAlerts(lifecycle, [report('b1', 'firing'), report('b2', 'resolved')], at + 1000)
+    const again = await service.reportMany([report('b1', 'firing'), report('b2', 'resolved')], at + 1000)
     expect(again.map((r) => r.change)).toEqual(['repeated', 'none'])
     expect(
       Number((await t.client.execute("select count(*) as n from alerts where fingerprint like 'b%'")).rows[0]!.n),
@@ -66,12 +64,12 @@ describe('reportAlerts', () => {
   })
 
   it('takes its turn with reportAlert on the same fingerprints (no lost repeat)', async () => {
-    await reportAlert(lifecycle, report('c1', 'firing'))
+    await service.report(report('c1', 'firing'))
     await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
         i % 2
-          ? reportAlert(lifecycle, report('c1', 'firing', { quietRepeat: true }))
-          : reportAlerts(lifecycle, [
+          ? service.report(report('c1', 'firing', { quietRepeat: true }))
+          : service.reportMany([
               report('c1', 'firing', { quietRepeat: true }),
               report('c2', 'firing', { quietRepeat: true }),
             ]),
@@ -89,7 +87,7 @@ describe('reportAlerts', () => {
       (await t.key('operator')).headers,
     )
     expect(channel.status).toBe(201)
-    await reportAlerts(lifecycle, [report('d1', 'firing'), report('d2', 'firing'), report('d1', 'resolved')])
+    await service.reportMany([report('d1', 'firing'), report('d2', 'firing'), report('d1', 'resolved')])
     const rows = await t.client.execute(
       "select n.kind, a.fingerprint from notifications n join alerts a on a.id = n.alert_id where a.fingerprint in ('d1', 'd2') order by n.id",
     )

@@ -9,7 +9,7 @@ const t = await testApp()
 afterAll(() => t.close())
 const op = await t.key('operator')
 const store = createMetricStore(t.db)
-const evaluator = t.services.evaluator
+const evaluator = t.services.alerts
 const T = Date.UTC(2026, 0, 5, 12, 0, 0)
 const MIN = 60_000
 

@@ -278,7 +278,7 @@ describe('applying silences to alerts', () => {
       value: 100,
     })
     expect(res.status).toBe(201)
-    await t.services.evaluator.evaluateAll(T)
+    await t.services.alerts.evaluateAll(T)
     const [row] = await t.db.select(storedAlert).from(alerts).where(eq(alerts.title, 'deep queue'))
     expect(row).toMatchObject({ status: 'firing', silenced: true })
   })

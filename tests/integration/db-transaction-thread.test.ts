@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { blob, integer, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
-import { insertRowsOf } from '../../app/modules/alerts/batch-statements.ts'
-import { isStaleCache } from '../../app/modules/alerts/alert-cache.ts'
+import { insertRowsOf } from '../../app/modules/alerts/intake/batch-statements.ts'
+import { isStaleCache } from '../../app/modules/alerts/intake/alert-cache.ts'
 import { openDb, transactionEpoch, writeTransaction, type Db } from '../../db/client.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'homeostat-txn-'))

@@ -212,7 +212,7 @@ describe('the outbox', () => {
       )
     ).json()) as { id: string }
     const store = createMetricStore(t.db)
-    const evaluator = t.services.evaluator
+    const evaluator = t.services.alerts
     // Not in the first 2 s of a minute: the 1m window is the current clock minute (see the README).
     const t0 = Math.max(Date.now(), Math.floor(Date.now() / 60_000) * 60_000 + 2_000)
     await store.write([{ name: 'notify_queue_len', labels: {}, value: 40, ts: t0 - 1000 }], t0)

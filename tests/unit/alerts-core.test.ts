@@ -5,25 +5,24 @@ import {
   thresholdCandidates,
   windowValue,
   type Group,
-} from '../../app/modules/alerts/evaluate.ts'
+} from '../../app/modules/alerts/rules/evaluate.ts'
 import {
   labelsFingerprint,
   nextState,
   ruleFingerprint,
-  serialized,
-  serializedAll,
+  createTurns,
   type AlertReport,
-} from '../../app/modules/alerts/lifecycle.ts'
+} from '../../app/modules/alerts/lifecycle/lifecycle.ts'
 import { compileMatchers, regexProblem } from '../../app/modules/alerts/matchers.ts'
-import { decide } from '../../app/modules/alerts/runner.ts'
-import { renderTemplate, templateProblem } from '../../app/modules/alerts/templates.ts'
+import { decide } from '../../app/modules/alerts/rules/runner.ts'
+import { renderTemplate, templateProblem } from '../../app/modules/alerts/rules/templates.ts'
 import { merge, newBucket, type Bucket } from '../../app/modules/metrics/query.ts'
 import { emptySketch } from '../../app/modules/metrics/sketch.ts'
 import type { Alert } from '../../db/schema/alerts.ts'
 import { sha256 } from '../../app/lib/crypto.ts'
 import { canonicalLabels } from '../../app/modules/metrics/store.ts'
 import { parseTime, toMs } from '../../app/modules/alerts/receivers/common.ts'
-import { cacheCheck, plainText } from '../../app/modules/alerts/alert-cache.ts'
+import { cacheCheck, plainText } from '../../app/modules/alerts/intake/alert-cache.ts'
 
 describe('label matchers', () => {
   it('regexes are anchored like Prometheus and a missing label reads as empty', () => {
@@ -215,6 +214,8 @@ describe('nextState', () => {
 })
 
 describe('turns per fingerprint', () => {
+  // One alerts service's turns (each service makes its own).
+  const { serialized, serializedAll } = createTurns()
   const gate = () => {
     let open!: () => void
     const opened = new Promise<void>((r) => (open = r))

@@ -1,15 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import {
-  isSilenced,
-  matchingSilences,
-  nextWindow,
-  NO_END,
-  silenceState,
-  silencesAt,
-  windowAt,
-  type SilenceLike,
-} from '../../app/modules/alerts/silence-windows.ts'
-import { silenceProblems } from '../../app/modules/alerts/silences.ts'
+import { createSilenceWindows, NO_END, type SilenceLike } from '../../app/modules/alerts/silences/silence-windows.ts'
+import { silenceProblems } from '../../app/modules/alerts/silences/silences.ts'
+
+// One service's set of window functions (each alerts service makes its own, with its own memos).
+const { isSilenced, matchingSilences, nextWindow, silenceState, silencesAt, windowAt } = createSilenceWindows()
 
 const T = (iso: string) => Date.parse(iso)
 const one = (over: Partial<SilenceLike> = {}): SilenceLike => ({

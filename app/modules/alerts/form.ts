@@ -4,8 +4,8 @@ import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
 import { issuesToDetails } from '../../lib/validate.ts'
 import { LABEL_NAME } from '../metrics/index.ts'
 import { RuleBody, type RuleInput, type RulePatchInput } from './schema.ts'
-import { SilenceBody } from './silences-routes.ts'
-import type { SilenceInput } from './silences.ts'
+import { SilenceBody } from './silences/silences-routes.ts'
+import type { SilenceInput } from './silences/silences.ts'
 
 /** The dashboard forms' fields, as the browser sends them (all strings). */
 export type Form = Record<string, string>

@@ -18,15 +18,12 @@ import { Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
-import { getAlert, listAlerts } from './alerts.ts'
-import { acknowledgeAlert, resolveAlert, unacknowledgeAlert } from './lifecycle-actions.ts'
+import { audit, auditRow } from '../audit/index.ts'
 import { matcherLines } from './form.ts'
-import { rulePages } from './rule-pages.tsx'
-import type { Evaluator } from './runner.ts'
+import { rulePages } from './rules/rule-pages.tsx'
 import { IdParam } from './schema.ts'
-import { silencePages } from './silence-pages.tsx'
-import { createSilence, refreshSilenced } from './silences.ts'
+import { silencePages } from './silences/silence-pages.tsx'
+import type { AlertsService } from './service.ts'
 import {
   AlertFilters,
   AlertList,
@@ -76,17 +73,16 @@ function textFilter(q: string) {
   return { match, words }
 }
 
-export function alertPages(deps: ModuleDeps & { evaluator: Evaluator }) {
-  const { db } = deps
+export function alertPages(deps: ModuleDeps & { alerts: AlertsService }) {
+  const { db, alerts: service } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const lifecycle = deps.evaluator.lifecycle
   const app = new Hono<AppEnv>()
 
   async function listData(f: ListFilter) {
     const { match, words } = textFilter(f.q)
     const status: AlertStatus[] | undefined =
       f.status === 'open' ? ['pending', 'firing', 'acknowledged'] : f.status ? [f.status as AlertStatus] : undefined
-    const { items, next } = await listAlerts(db, {
+    const { items, next } = await service.list({
       limit: LIMIT,
       status,
       severity: f.severity ? [f.severity as Severity] : undefined,
@@ -148,7 +144,7 @@ export function alertPages(deps: ModuleDeps & { evaluator: Evaluator }) {
   })
 
   app.get('/alerts/:id', access('viewer'), validate('param', IdParam), validate('query', DetailQuery), async (c) => {
-    const { alert: a, events } = await getAlert(db, c.req.valid('param').id)
+    const { alert: a, events } = await service.get(c.req.valid('param').id)
     const sent = await db
       .select({ n: notifications, channelName: channels.name })
       .from(notifications)
@@ -334,15 +330,11 @@ export function alertPages(deps: ModuleDeps & { evaluator: Evaluator }) {
     )
   })
 
-  const actions = {
-    acknowledge: [acknowledgeAlert, 'alert.acknowledged'],
-    unacknowledge: [unacknowledgeAlert, 'alert.unacknowledged'],
-    resolve: [resolveAlert, 'alert.resolved'],
-  } as const
-  for (const [verb, [run, action]] of Object.entries(actions)) {
+  // Each change and its audit row commit together (the service writes the row in the change's transaction).
+  const actions = { acknowledge: service.acknowledge, unacknowledge: service.unacknowledge, resolve: service.resolve }
+  for (const [verb, run] of Object.entries(actions)) {
     app.post(`/alerts/actions/:id/${verb}`, access('operator'), validate('param', IdParam), async (c) => {
-      const row = await run(lifecycle, c.req.valid('param').id, actor(c), now())
-      await audit(db, c, { action, target: row.id, summary: row.title })
+      const row = await run(c.req.valid('param').id, { actor: actor(c), audit: (e) => auditRow(c, e) }, now())
       return hxRedirect(c, `/alerts/${row.id}`)
     })
   }
@@ -353,15 +345,14 @@ export function alertPages(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('param', IdParam),
     validate('form', MuteForm),
     async (c) => {
-      const { alert } = await getAlert(db, c.req.valid('param').id)
+      const { alert } = await service.get(c.req.valid('param').id)
       const duration = spans[c.req.valid('form').duration]!
       const matchers = Object.entries(alert.labels)
         .filter(([, x]) => x !== '')
         .map(([label, x]) => ({ label, op: '=' as const, value: x }))
       if (!matchers.length) throw new AppError(409, 'conflict', 'The alert has no labels to mute by')
       const at = now()
-      const row = await createSilence(
-        db,
+      const row = await service.silences.create(
         { matchers, startsAt: at, duration, comment: `Muted from alert "${alert.title}"` },
         actor(c),
         at,
@@ -371,9 +362,11 @@ export function alertPages(deps: ModuleDeps & { evaluator: Evaluator }) {
         target: row.id,
         summary: `mute of alert ${alert.id} for ${duration} ms`,
       })
-      await refreshSilenced(lifecycle, at).catch((error) =>
-        deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }),
-      )
+      await service
+        .refreshSilenced(at)
+        .catch((error) =>
+          deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }),
+        )
       return hxRedirect(c, `/alerts/${alert.id}`)
     },
   )

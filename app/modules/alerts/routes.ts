@@ -3,11 +3,10 @@ import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { access } from '../../middleware/access.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/index.ts'
+import { audit, auditRow } from '../audit/index.ts'
 import { matchers } from '../metrics/index.ts'
-import { alertJson, eventJson, getAlert, listAlerts, reportEvent } from './alerts.ts'
-import { acknowledgeAlert, resolveAlert, unacknowledgeAlert } from './lifecycle-actions.ts'
-import { ruleTemplates } from './rule-templates.ts'
+import { alertJson, eventJson, eventReport } from './lifecycle/alerts.ts'
+import { ruleTemplates } from './rules/rule-templates.ts'
 import {
   createRule,
   deleteRule,
@@ -19,15 +18,13 @@ import {
   ruleWarnings,
   setEnabled,
   updateRule,
-} from './rules.ts'
-import { type Evaluator, resolveRuleAlerts } from './runner.ts'
+} from './rules/rules.ts'
 import { AlertEventBody, AlertListQuery, IdParam, RuleBody, RuleListQuery, RulePatch } from './schema.ts'
+import type { AlertsService } from './service.ts'
 
-export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
-  const { db } = deps
+export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
+  const { db, alerts } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const evaluator = deps.evaluator
-  const lifecycle = evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['alerts']
 
@@ -65,7 +62,7 @@ export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('json', RuleBody),
     async (c) => {
       const row = await createRule(db, c.req.valid('json'), now())
-      evaluator.invalidate()
+      alerts.invalidateRules()
       await audit(db, c, {
         action: 'alert_rule.created',
         target: row.name,
@@ -108,7 +105,7 @@ export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     async (c) => {
       const before = await getRule(db, c.req.valid('param').id)
       const row = await updateRule(db, before, c.req.valid('json'), now())
-      evaluator.invalidate()
+      alerts.invalidateRules()
       await audit(db, c, {
         action: 'alert_rule.updated',
         target: row.name,
@@ -125,9 +122,9 @@ export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('param', IdParam),
     async (c) => {
       const rule = await getRule(db, c.req.valid('param').id)
-      const resolved = await resolveRuleAlerts(lifecycle, rule.id, actor(c), 'rule deleted', now())
+      const resolved = await alerts.resolveRuleAlerts(rule.id, { actor: actor(c) }, 'rule deleted', now())
       await deleteRule(db, rule.id)
-      evaluator.invalidate()
+      alerts.invalidateRules()
       await audit(db, c, {
         action: 'alert_rule.deleted',
         target: rule.name,
@@ -149,8 +146,10 @@ export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
       async (c) => {
         await getRule(db, c.req.valid('param').id)
         const row = await setEnabled(db, c.req.valid('param').id, enabled, now())
-        const resolved = enabled ? 0 : await resolveRuleAlerts(lifecycle, row.id, actor(c), 'rule disabled', now())
-        evaluator.invalidate()
+        const resolved = enabled
+          ? 0
+          : await alerts.resolveRuleAlerts(row.id, { actor: actor(c) }, 'rule disabled', now())
+        alerts.invalidateRules()
         await audit(db, c, {
           action: `alert_rule.${verb}d`,
           target: row.name,
@@ -187,12 +186,12 @@ export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('query', AlertListQuery),
     async (c) => {
       const q = c.req.valid('query')
-      const { items, next } = await listAlerts(db, {
+      const { items, next } = await alerts.list({
         ...q,
         limit: q.limit ?? 100,
         silenced: q.silenced === undefined ? undefined : q.silenced === 'true',
         match: matchers(c),
-      } as Parameters<typeof listAlerts>[1])
+      } as Parameters<AlertsService['list']>[0])
       return c.json({ items: items.map(alertJson), next })
     },
   )
@@ -207,13 +206,21 @@ export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('json', AlertEventBody),
     async (c) => {
       const input = c.req.valid('json')
-      const { alert, change } = await reportEvent(lifecycle, input, actor(c), now())
-      if (change !== 'none' && change !== 'repeated')
-        await audit(db, c, {
-          action: `alert.${change === 'created' ? 'created' : change}`,
-          target: alert?.id,
-          summary: `${input.title} (${input.severity}, ${input.status})`,
-        })
+      // A change of state is audited in its own transaction; repeats are not audited.
+      const { alert, change } = await alerts.report(
+        eventReport(input, actor(c), alerts.labelsFingerprint),
+        now(),
+        ({ alert, change }) =>
+          change === 'none' || change === 'repeated'
+            ? []
+            : [
+                auditRow(c, {
+                  action: `alert.${change}`,
+                  target: alert?.id,
+                  summary: `${input.title} (${input.severity}, ${input.status})`,
+                }),
+              ],
+      )
       return c.json({ change, alert: alert ? alertJson(alert) : null }, change === 'created' ? 201 : 200)
     },
   )
@@ -224,12 +231,17 @@ export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     describe('An alert with its full event history', tags),
     validate('param', IdParam),
     async (c) => {
-      const { alert, events } = await getAlert(db, c.req.valid('param').id)
+      const { alert, events } = await alerts.get(c.req.valid('param').id)
       return c.json({ ...alertJson(alert), events: events.map(eventJson) })
     },
   )
 
-  const actions = { acknowledge: acknowledgeAlert, unacknowledge: unacknowledgeAlert, resolve: resolveAlert } as const
+  // Each change and its audit row commit together (the service writes the row in the change's transaction).
+  const actions = {
+    acknowledge: alerts.acknowledge,
+    unacknowledge: alerts.unacknowledge,
+    resolve: alerts.resolve,
+  } as const
   for (const [verb, run] of Object.entries(actions)) {
     app.post(
       `/api/v1/alerts/:id/${verb}`,
@@ -237,12 +249,7 @@ export function alertsRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
       describe(`${verb[0]!.toUpperCase()}${verb.slice(1)} an alert`, tags),
       validate('param', IdParam),
       async (c) => {
-        const row = await run(lifecycle, c.req.valid('param').id, actor(c), now())
-        await audit(db, c, {
-          action: `alert.${verb === 'acknowledge' ? 'acknowledged' : verb === 'unacknowledge' ? 'unacknowledged' : 'resolved'}`,
-          target: row.id,
-          summary: row.title,
-        })
+        const row = await run(c.req.valid('param').id, { actor: actor(c), audit: (e) => auditRow(c, e) }, now())
         return c.json(alertJson(row))
       },
     )

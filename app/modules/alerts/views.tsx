@@ -2,7 +2,7 @@
 import type { Child } from 'hono/jsx'
 import { alertStatuses, severities, type Alert, type AlertEvent } from '../../../db/schema/alerts.ts'
 import { TabNav, when } from '../../lib/layout.tsx'
-import { formatValue } from './templates.ts'
+import { formatValue } from './rules/templates.ts'
 
 export const alertTabs = [
   { href: '/alerts', label: 'Alerts' },

@@ -1,11 +1,10 @@
 /**
  * A healing action that ends FAILED or ROLLED_BACK raises an alert (source `healing`) through the
- * alert lifecycle, so it reaches people through the notification policies like any other; the
+ * alerts service, so it reaches people through the notification policies like any other; the
  * next SUCCESS of the same rule and target resolves it.
  */
 import type { HealingAction } from '../../../db/schema/healing.ts'
 import { sha256 } from '../../lib/crypto.ts'
-import { reportAlert } from '../alerts/index.ts'
 import { actionUrl } from './notices.ts'
 import type { HealingDeps } from './types.ts'
 
@@ -20,8 +19,7 @@ const labelsOf = (a: HealingAction) => ({
 
 export async function raiseFailure(deps: HealingDeps, a: HealingAction, at: number) {
   try {
-    await reportAlert(
-      deps.lifecycle,
+    await deps.alerts.report(
       {
         fingerprint: fingerprintOf(a),
         source: 'healing',
@@ -48,8 +46,7 @@ export async function raiseFailure(deps: HealingDeps, a: HealingAction, at: numb
 
 export async function resolveFailure(deps: HealingDeps, a: HealingAction, at: number) {
   try {
-    await reportAlert(
-      deps.lifecycle,
+    await deps.alerts.report(
       {
         fingerprint: fingerprintOf(a),
         source: 'healing',

@@ -10,7 +10,7 @@ import type { HealingAction, HealingTrigger, HealingTriggerRef } from '../../../
 import type { Sealer } from '../../lib/crypto.ts'
 import type { ErrorDetail } from '../../lib/errors.ts'
 import type { Logger } from '../../lib/logger.ts'
-import type { LifecycleDeps } from '../alerts/index.ts'
+import type { AlertsService } from '../alerts/index.ts'
 import type { Breakers } from './breakers/breakers.ts'
 import type { AllowedCommand } from './actions/commands.ts'
 import type { ModelRoutes } from './model-routes/model-routes.ts'
@@ -21,8 +21,8 @@ export type HealingDeps = {
   sealer: Sealer
   config: Pick<Config, 'PUBLIC_URL' | 'HEALING_COMMANDS_FILE'>
   log?: Logger
-  /** The alert lifecycle (with the root's hooks) that failed actions raise their alert through. */
-  lifecycle: LifecycleDeps
+  /** The alerts service that failed actions raise their alert through (and resolve it). */
+  alerts: Pick<AlertsService, 'report'>
   /** The notification outbox's sender (notify's notifier): asked to send a queued notice soon. */
   delivery: { kick(): void }
 }

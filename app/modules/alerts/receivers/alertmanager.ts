@@ -4,7 +4,7 @@
  * becomes (or updates) the Homeostat alert `alertmanager:<fingerprint>`.
  */
 import * as v from 'valibot'
-import { type AlertReport, labelsFingerprint } from '../lifecycle.ts'
+import { type AlertReport, type LabelsFingerprint, labelsFingerprint } from '../lifecycle/lifecycle.ts'
 import { Alerts, severityOf, titleOf, toMs, ToolAnnotations, ToolLabels, ToolTime, ToolUrl } from './common.ts'
 
 const text = (max: number) =>
@@ -55,19 +55,23 @@ export const AlertmanagerWebhook = v.strictObject({
 export type AlertmanagerInput = v.InferOutput<typeof AlertmanagerWebhook>
 export type WebhookAlert = v.InferOutput<typeof AmAlert>
 
-/** A webhook alert as a lifecycle report under `source`; `extra` adds tool-specific annotations. */
+/**
+ * A webhook alert as a lifecycle report under `source`; `extra` adds tool-specific annotations.
+ * `fingerprint`: how labels become a fingerprint (the routes pass the alerts service's memo).
+ */
 export function webhookReport(
   a: WebhookAlert,
   source: string,
   actor: string,
   extra: Record<string, string> = {},
   value?: number | null,
+  fingerprint: LabelsFingerprint = labelsFingerprint,
 ): AlertReport {
   const labels = a.labels
   const annotations: Record<string, string> = { ...(a.annotations ?? {}), ...extra }
   if (a.generatorURL) annotations.generatorURL = a.generatorURL
   return {
-    fingerprint: a.fingerprint ? `${source}:${a.fingerprint}` : labelsFingerprint(labels, `${source}:`),
+    fingerprint: a.fingerprint ? `${source}:${a.fingerprint}` : fingerprint(labels, `${source}:`),
     source,
     state: a.status,
     severity: severityOf(labels),
@@ -81,5 +85,8 @@ export function webhookReport(
   }
 }
 
-export const alertmanagerReports = (body: AlertmanagerInput, actor: string): AlertReport[] =>
-  body.alerts.map((a) => webhookReport(a, 'alertmanager', actor))
+export const alertmanagerReports = (
+  body: AlertmanagerInput,
+  actor: string,
+  fingerprint: LabelsFingerprint = labelsFingerprint,
+): AlertReport[] => body.alerts.map((a) => webhookReport(a, 'alertmanager', actor, {}, undefined, fingerprint))

@@ -5,9 +5,7 @@
  */
 import * as v from 'valibot'
 import type { Severity } from '../../../../db/schema/alerts.ts'
-import type { AlertReport, LifecycleDeps, ReportResult } from '../lifecycle.ts'
-import type { TableRow } from '../batch-statements.ts'
-import { reportAlerts } from '../lifecycle-batch.ts'
+import type { AlertReport, ReportResult, ReportsOptions, TableRow } from '../lifecycle/lifecycle.ts'
 
 export const MAX_ALERTS = 1000
 
@@ -40,8 +38,10 @@ export const ToolAnnotations = v.pipe(
 )
 /**
  * `Date.parse`, remembering the last few texts: a sender stamps the alerts of one delivery (and of
- * deliveries close together) with the same few times, each validated and then converted, and a
- * parse costs ≈ 0.25 µs (≈ 1 µs an alert at intake).
+ * deliveries close together) with the same few times, each validated and then converted, and
+ * parsing each anew showed in the intake's profile. Module-level on purpose: a pure memo of
+ * `Date.parse` (the same answer for every service and database; the input schemas use it), so it
+ * holds no state of anyone's.
  */
 export function parseTime(s: string): number {
   const i = timeSlot(s)
@@ -141,7 +141,7 @@ export type ReceiverSummary = {
  * arriving after the resolution) are `stale`: they never reopen it (lifecycle `staleGuard`).
  */
 export async function applyReports(
-  lifecycle: LifecycleDeps,
+  reportMany: (reports: AlertReport[], at: number, opts: ReportsOptions) => Promise<ReportResult[]>,
   reports: AlertReport[],
   at: number,
   ignored = 0,
@@ -168,7 +168,7 @@ export async function applyReports(
   if (!reports.length) return summarise([])
   // One atomic batch for the whole delivery (grouped with concurrent ones), applied in the order sent.
   return summarise(
-    await reportAlerts(lifecycle, reports, at, {
+    await reportMany(reports, at, {
       staleGuard: true,
       rows: rows && ((results) => rows(summarise(results))),
     }),

@@ -4,7 +4,7 @@
  * silence links, the query values and their text. Every alert becomes `grafana:<fingerprint>`.
  */
 import * as v from 'valibot'
-import type { AlertReport } from '../lifecycle.ts'
+import { type AlertReport, type LabelsFingerprint, labelsFingerprint } from '../lifecycle/lifecycle.ts'
 import { alertFields, groupFields, webhookReport } from './alertmanager.ts'
 import { Alerts, ToolUrl } from './common.ts'
 
@@ -47,9 +47,13 @@ function firstValue(values: Record<string, number | null> | null | undefined) {
   return undefined
 }
 
-export const grafanaReports = (body: GrafanaInput, actor: string): AlertReport[] =>
+export const grafanaReports = (
+  body: GrafanaInput,
+  actor: string,
+  fingerprint: LabelsFingerprint = labelsFingerprint,
+): AlertReport[] =>
   body.alerts.map((a) => {
     const links: Record<string, string> = {}
     for (const k of ['dashboardURL', 'panelURL', 'silenceURL', 'valueString'] as const) if (a[k]) links[k] = a[k]
-    return webhookReport(a, 'grafana', actor, links, firstValue(a.values))
+    return webhookReport(a, 'grafana', actor, links, firstValue(a.values), fingerprint)
   })

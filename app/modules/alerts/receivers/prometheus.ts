@@ -7,7 +7,7 @@
  * fingerprint of its labels, and re-sends are quiet repeats (count and last seen, no event each).
  */
 import * as v from 'valibot'
-import { labelsFingerprint, type AlertReport } from '../lifecycle.ts'
+import { labelsFingerprint, type AlertReport, type LabelsFingerprint } from '../lifecycle/lifecycle.ts'
 import {
   Alerts,
   MAX_ALERTS,
@@ -78,7 +78,13 @@ export function isPostableAlerts(body: unknown): boolean {
 }
 export type PostableAlertsInput = v.InferOutput<typeof PostableAlerts>
 
-export function prometheusReports(body: PostableAlertsInput, actor: string, now: number): AlertReport[] {
+/** `fingerprint`: how labels become a fingerprint (the routes pass the alerts service's memo). */
+export function prometheusReports(
+  body: PostableAlertsInput,
+  actor: string,
+  now: number,
+  fingerprint: LabelsFingerprint = labelsFingerprint,
+): AlertReport[] {
   return body.map((a) => {
     const labels = a.labels
     // The request's own parsed object, not a copy (one fewer object an alert).
@@ -87,7 +93,7 @@ export function prometheusReports(body: PostableAlertsInput, actor: string, now:
     const endsAt = toMs(a.endsAt)
     const resolved = endsAt !== undefined && endsAt <= now
     return {
-      fingerprint: labelsFingerprint(labels, 'prometheus:'),
+      fingerprint: fingerprint(labels, 'prometheus:'),
       source: 'prometheus',
       state: resolved ? 'resolved' : 'firing',
       severity: severityOf(labels),

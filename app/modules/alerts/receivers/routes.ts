@@ -10,25 +10,25 @@ import { describe } from '../../../lib/route-meta.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access } from '../../../middleware/access.ts'
 import { auditRow } from '../../audit/index.ts'
-import type { AlertReport } from '../lifecycle.ts'
-import type { Evaluator } from '../runner.ts'
+import type { AlertReport } from '../lifecycle/lifecycle.ts'
+import type { AlertsService } from '../service.ts'
 import { AlertmanagerWebhook, alertmanagerReports } from './alertmanager.ts'
 import { applyReports, auditSummary } from './common.ts'
 import { GrafanaWebhook, grafanaReports } from './grafana.ts'
 import { isPostableAlerts, PostableAlerts, prometheusReports } from './prometheus.ts'
 import { UptimeKumaQuery, UptimeKumaWebhook, uptimeKumaReport } from './uptime-kuma.ts'
 
-export function receiverRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
-  const { db } = deps
+export function receiverRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
+  // The same alerts service (and so the same hooks: silences, outbox) as rules and the generic API.
+  const { alerts } = deps
+  const fingerprint = alerts.labelsFingerprint
   const now = () => deps.now?.() ?? Date.now()
-  // The same lifecycle (and so the same hooks: outbox, silences) as rules and the generic API.
-  const lifecycle = deps.evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['alerts', 'receivers']
 
   async function receive(c: Context<AppEnv>, tool: string, reports: AlertReport[], at: number, ignored = 0) {
     // The audit row commits with the alerts it records.
-    return applyReports(lifecycle, reports, at, ignored, (summary) => {
+    return applyReports(alerts.reportMany, reports, at, ignored, (summary) => {
       const line = auditSummary(summary)
       return line ? [auditRow(c, { action: 'alert.received', target: tool, summary: line })] : []
     })
@@ -41,7 +41,9 @@ export function receiverRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('json', AlertmanagerWebhook),
     async (c) => {
       const at = now()
-      return c.json(await receive(c, 'alertmanager', alertmanagerReports(c.req.valid('json'), actor(c)), at))
+      return c.json(
+        await receive(c, 'alertmanager', alertmanagerReports(c.req.valid('json'), actor(c), fingerprint), at),
+      )
     },
   )
 
@@ -52,7 +54,7 @@ export function receiverRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('json', GrafanaWebhook),
     async (c) => {
       const at = now()
-      return c.json(await receive(c, 'grafana', grafanaReports(c.req.valid('json'), actor(c)), at))
+      return c.json(await receive(c, 'grafana', grafanaReports(c.req.valid('json'), actor(c), fingerprint), at))
     },
   )
 
@@ -84,7 +86,7 @@ export function receiverRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('json', PostableAlerts, { fast: isPostableAlerts }),
     async (c) => {
       const at = now()
-      await receive(c, 'prometheus', prometheusReports(c.req.valid('json'), actor(c), at), at)
+      await receive(c, 'prometheus', prometheusReports(c.req.valid('json'), actor(c), at, fingerprint), at)
       return c.body(null, 200)
     },
   )

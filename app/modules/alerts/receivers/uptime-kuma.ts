@@ -13,7 +13,7 @@
  */
 import * as v from 'valibot'
 import { severities, type Severity } from '../../../../db/schema/alerts.ts'
-import type { AlertReport } from '../lifecycle.ts'
+import type { AlertReport } from '../lifecycle/lifecycle.ts'
 
 const text = (max: number) =>
   v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))

@@ -8,13 +8,13 @@
  * from a fresh read. So the cache only saves reads; it never decides anything alone. Bounded:
  * entries not used lately go first (app/lib/bounded-map.ts).
  */
-import type { Db } from '../../../db/client.ts'
-import { alerts, type Alert } from '../../../db/schema/alerts.ts'
-import type { TxnStatement } from '../../../db/txn-thread.ts'
-import { bloomFilter } from '../../lib/bloom-filter.ts'
-import { boundedMap } from '../../lib/bounded-map.ts'
+import type { Db } from '../../../../db/client.ts'
+import { alerts, type Alert } from '../../../../db/schema/alerts.ts'
+import type { TxnStatement } from '../../../../db/txn-thread.ts'
+import { bloomFilter } from '../../../lib/bloom-filter.ts'
+import { boundedMap } from '../../../lib/bounded-map.ts'
 
-/** The most alerts a process keeps per database (about 1 KB each). */
+/** The most alerts one intake (one alerts service) keeps (about 1 KB each). */
 export const ALERT_CACHE_MAX = 16_384
 
 /**
@@ -68,37 +68,35 @@ export function createAlertCache(max = ALERT_CACHE_MAX): AlertCache {
 export type KnownFingerprints = { has(fingerprint: string): boolean; add(fingerprint: string): void }
 
 const KNOWN_MIN_CAPACITY = 65_536
-const known = new WeakMap<Db, Promise<KnownFingerprints>>()
-/** `minCapacity`: the least the filter is made for when it is (re)built (tests make it small). */
-export function knownFingerprintsOf(db: Db, minCapacity = KNOWN_MIN_CAPACITY): Promise<KnownFingerprints> {
-  let k = known.get(db)
-  if (!k) {
-    const current: Promise<KnownFingerprints> = (k = db
-      .select({ fingerprint: alerts.fingerprint })
-      .from(alerts)
-      .then((rows) => {
-        const filter = bloomFilter(Math.max(minCapacity, rows.length * 4))
-        for (const r of rows) filter.add(r.fingerprint)
-        return {
-          has: (fp: string) => filter.has(fp),
-          add(fp: string) {
-            filter.add(fp)
-            if (filter.size > filter.capacity && known.get(db) === current) known.delete(db)
-          },
-        }
-      }))
-    k.catch(() => known.delete(db))
-    known.set(db, k)
+/**
+ * The known fingerprints of one intake (one alerts service): read when first asked for, and again
+ * once the filter outgrows its capacity. `minCapacity`: the least the filter is made for when it
+ * is (re)built (tests make it small).
+ */
+export function createKnownFingerprints(db: Db) {
+  let known: Promise<KnownFingerprints> | undefined
+  return (minCapacity = KNOWN_MIN_CAPACITY): Promise<KnownFingerprints> => {
+    if (!known) {
+      const current: Promise<KnownFingerprints> = (known = db
+        .select({ fingerprint: alerts.fingerprint })
+        .from(alerts)
+        .then((rows) => {
+          const filter = bloomFilter(Math.max(minCapacity, rows.length * 4))
+          for (const r of rows) filter.add(r.fingerprint)
+          return {
+            has: (fp: string) => filter.has(fp),
+            add(fp: string) {
+              filter.add(fp)
+              if (filter.size > filter.capacity && known === current) known = undefined
+            },
+          }
+        }))
+      current.catch(() => {
+        if (known === current) known = undefined
+      })
+    }
+    return known
   }
-  return k
-}
-
-const caches = new WeakMap<Db, AlertCache>()
-/** The cache of one database (every lifecycle over it in this process shares it). */
-export function alertCacheOf(db: Db): AlertCache {
-  let c = caches.get(db)
-  if (!c) caches.set(db, (c = createAlertCache()))
-  return c
 }
 
 /** What is compared of a cached alert: its update time, status, repeat count, silenced flag, rule (one string). */
@@ -108,11 +106,11 @@ const cachedState = (a: Alert) => `${a.updatedAt}|${a.status}|${a.repeatCount}|$
  * A statement that fails (SQLite's "malformed JSON", so the batch it opens rolls back) unless
  * every row of `used` is still stored as it is cached. One parameter, an object from alert id to
  * its state as one string, so SQLite parses the JSON once and compares each row's state as text
- * (six `json_extract` calls a row cost ≈ 6.5 µs an alert); the rows found by primary key.
+ * (six `json_extract` calls a row cost far more, ADR 0002); the rows found by primary key.
  */
 export function cacheCheck(used: Alert[]): TxnStatement {
-  // The JSON text written out directly: an object with a key per alert cost more to make (≈ 0.45 KB
-  // an alert of the intake's allocation) than the text itself.
+  // The JSON text written out directly: an object with a key per alert cost more to make (in the
+  // intake's allocation) than the text itself.
   // An id and rule id that need no escaping (ULIDs) go between quotes as they are: half the cost of
   // two JSON.stringify calls an alert.
   let states = ''

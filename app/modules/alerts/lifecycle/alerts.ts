@@ -1,5 +1,5 @@
 import { and, desc, eq, gte, inArray, lt, lte, or, isNull, sql, type SQL } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
+import type { Db } from '../../../../db/client.ts'
 import {
   alertEvents,
   alerts,
@@ -8,12 +8,12 @@ import {
   type AlertStatus,
   type Severity,
   storedAlert,
-} from '../../../db/schema/alerts.ts'
-import { notFound } from '../../lib/errors.ts'
-import { page } from '../../lib/pagination.ts'
-import { toIso } from '../../lib/time.ts'
-import { labelsFingerprint, reportAlert, type LifecycleDeps } from './lifecycle.ts'
-import type { AlertEventInput } from './schema.ts'
+} from '../../../../db/schema/alerts.ts'
+import { notFound } from '../../../lib/errors.ts'
+import { page } from '../../../lib/pagination.ts'
+import { toIso } from '../../../lib/time.ts'
+import type { AlertReport, LabelsFingerprint } from './lifecycle.ts'
+import type { AlertEventInput } from '../schema.ts'
 
 export function alertJson(a: Alert) {
   return {
@@ -95,27 +95,22 @@ export async function getAlert(db: Db, id: string) {
 }
 
 /**
- * The generic event (scripts, agents, n8n): firing or resolved by fingerprint. Without a
- * fingerprint it is the labels' (with `alertname` set to the title when absent), so the same
+ * The report of a generic event (scripts, agents, n8n): firing or resolved by fingerprint. Without
+ * a fingerprint it is the labels' (with `alertname` set to the title when absent), so the same
  * event sent twice is one alert.
  */
-export function reportEvent(deps: LifecycleDeps, input: AlertEventInput, actor: string, now: number) {
+export function eventReport(input: AlertEventInput, actor: string, fingerprintOf: LabelsFingerprint): AlertReport {
   const labels = { alertname: input.title, ...(input.labels ?? {}) }
   const source = input.source ?? 'api'
-  const fingerprint = input.fingerprint ? `${source}:${input.fingerprint}` : labelsFingerprint(labels)
-  return reportAlert(
-    deps,
-    {
-      fingerprint,
-      source,
-      state: input.status,
-      severity: input.severity,
-      title: input.title,
-      labels,
-      annotations: input.annotations,
-      value: input.value,
-      actor,
-    },
-    now,
-  )
+  return {
+    fingerprint: input.fingerprint ? `${source}:${input.fingerprint}` : fingerprintOf(labels),
+    source,
+    state: input.status,
+    severity: input.severity,
+    title: input.title,
+    labels,
+    annotations: input.annotations,
+    value: input.value,
+    actor,
+  }
 }

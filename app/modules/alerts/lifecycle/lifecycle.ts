@@ -1,31 +1,30 @@
 /**
  * The alert lifecycle: the one place where alerts change state. Every source (rules, the generic
- * API, the receivers for Alertmanager, Grafana and Uptime Kuma) reports through `reportAlert`;
- * people act through `acknowledgeAlert`, `unacknowledgeAlert` and `resolveAlert`. Each change is
- * one atomic batch: the alert row, its events, and whatever the registered hooks add (the
- * notification outbox writes its rows here, in the same batch as the state change).
+ * API, the receivers for Alertmanager, Grafana and Uptime Kuma, healing) reports through the
+ * alerts service (../service.ts); people act through its acknowledge, unacknowledge and resolve.
+ * Each change is one atomic batch: the alert row, its events, and whatever the registered hooks
+ * add (the notification outbox writes its rows here, in the same batch as the state change).
  *
- * This file holds the shared types, fingerprints, the per-fingerprint queue and the single report;
- * the group commit of many reports (`reportAlerts`) is in lifecycle-batch.ts, and people's actions
- * (acknowledge, unacknowledge, resolve, silence) in lifecycle-actions.ts.
+ * This file holds the shared types, fingerprints, the per-fingerprint turns and the single report;
+ * the group commit of many reports is the intake's (../intake/), and people's actions
+ * (acknowledge, unacknowledge, resolve, silence) are in lifecycle-actions.ts.
  */
 import { eq } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import type { Db } from '../../../db/client.ts'
+import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
+import type { Db } from '../../../../db/client.ts'
 import {
   alertEvents,
-  alertRepeats,
   alerts,
   type Alert,
   type AlertEventType,
   type Severity,
   storedAlert,
-} from '../../../db/schema/alerts.ts'
-import { sha256 } from '../../lib/crypto.ts'
-import { boundedMap } from '../../lib/bounded-map.ts'
-import { newId } from '../../lib/ids.ts'
-import { canonicalLabels } from '../metrics/index.ts'
-import { alertCacheOf } from './alert-cache.ts'
+} from '../../../../db/schema/alerts.ts'
+import { sha256 } from '../../../lib/crypto.ts'
+import { boundedMap } from '../../../lib/bounded-map.ts'
+import { newId } from '../../../lib/ids.ts'
+import { canonicalLabels } from '../../metrics/index.ts'
 
 export type EventInput = { type: AlertEventType; actor: string; detail?: Record<string, unknown> }
 
@@ -40,7 +39,20 @@ export type TransitionHook = (
 /** What a hook answers when it adds nothing (most reports): one shared list, not one made each time. */
 export const NO_STATEMENTS: readonly BatchItem<'sqlite'>[] = Object.freeze([])
 
-export type LifecycleDeps = { db: Db; hooks?: TransitionHook[] }
+/**
+ * One alerts service's lifecycle: its database, the hooks every change runs (in order), its
+ * per-fingerprint turns, and what the intake (intake/) needs of a change written one at a time,
+ * outside its group commit: `forget` drops its cached copy (the next group reads the alert afresh),
+ * `foldRepeats` is the statement that drops the alert's pending repeats once the row written holds
+ * them (the alert is read as it stands, see `storedAlert`). Made once per service.
+ */
+export type LifecycleDeps = {
+  db: Db
+  hooks: readonly TransitionHook[]
+  turns: Turns
+  forget: (fingerprint: string) => void
+  foldRepeats: (alertId: string) => BatchItem<'sqlite'>
+}
 
 export type AlertReport = {
   fingerprint: string
@@ -61,6 +73,21 @@ export type AlertReport = {
   quietRepeat?: boolean
 }
 
+/** A row for `table`, written in the same transaction as the alerts it goes with (an audit row). */
+export type TableRow = { table: SQLiteTable; row: Record<string, unknown> }
+
+export type ReportsOptions = {
+  /**
+   * Firing or pending reports of an incident that the sender itself already resolved (a retried
+   * delivery that arrives after the resolution: it started before the alert's recorded end, and
+   * that end was not a person's or a rule's `resolveAlert`, whose `resolved` event has a `reason`)
+   * are ignored (change `stale`): they must not reopen the alert. Receivers set this.
+   */
+  staleGuard?: boolean
+  /** Rows inserted in the same transaction as the delivery, from its results (its audit row). */
+  rows?: (results: ReportResult[]) => TableRow[]
+}
+
 export type ReportResult = {
   alert: Alert | null
   change: 'created' | 'pending' | 'fired' | 'repeated' | 'resolved' | 'none' | 'stale'
@@ -72,24 +99,35 @@ export const ruleFingerprint = (ruleId: string, labels: Record<string, string>) 
 
 /**
  * The fingerprint of a received alert: its sender's labels, sorted (as Alertmanager does), after
- * `prefix` (the source, e.g. `prometheus:`).
+ * `prefix` (the source, e.g. `prometheus:`). Pure; the alerts service uses a memo of it
+ * (`createLabelsFingerprint`).
  */
-export function labelsFingerprint(labels: Record<string, string>, prefix = '') {
-  // Senders repeat the same label sets (in the same order): the last few thousand are remembered
-  // by a hash of their text, checked against a copy of the labels (so a collision is only worked
-  // out anew). Cheaper than a JSON text of the labels as the key, made for every alert received;
-  // and the same string each time, whose hash the maps keyed by fingerprint already hold.
-  const hash = labelsHash(labels, prefix)
-  const hit = fingerprints.get(hash)
-  if (hit && hit.prefix === prefix && sameValue(hit.labels, labels)) return hit.fp
-  const fp = prefix + sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
-  fingerprints.set(hash, { prefix, labels: { ...labels }, fp })
-  return fp
-}
+export const labelsFingerprint = (labels: Record<string, string>, prefix = '') =>
+  prefix + sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
+
+export type LabelsFingerprint = typeof labelsFingerprint
+
 const FINGERPRINT_CACHE = 16_384
-const fingerprints = boundedMap<number, { prefix: string; labels: Record<string, string>; fp: string }>(
-  FINGERPRINT_CACHE,
-)
+/**
+ * `labelsFingerprint` with a memo of its own (one per alerts service). Senders repeat the same
+ * label sets (in the same order): the last few thousand are remembered by a hash of their text,
+ * checked against a copy of the labels (so a collision is only worked out anew). Cheaper than a
+ * JSON text of the labels as the key, made for every alert received; and the same string each
+ * time, whose hash the maps keyed by fingerprint already hold.
+ */
+export function createLabelsFingerprint(): LabelsFingerprint {
+  const fingerprints = boundedMap<number, { prefix: string; labels: Record<string, string>; fp: string }>(
+    FINGERPRINT_CACHE,
+  )
+  return (labels, prefix = '') => {
+    const hash = labelsHash(labels, prefix)
+    const hit = fingerprints.get(hash)
+    if (hit && hit.prefix === prefix && sameValue(hit.labels, labels)) return hit.fp
+    const fp = labelsFingerprint(labels, prefix)
+    fingerprints.set(hash, { prefix, labels: { ...labels }, fp })
+    return fp
+  }
+}
 // FNV-1a over each name and value, each followed by a separator ({ ab: 'c' } is not { a: 'bc' }).
 const fnv = (h: number, s: string) => {
   for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
@@ -106,35 +144,71 @@ function labelsHash(labels: Record<string, string>, prefix: string) {
 // (`serializedAll`) is kept once with the list of its fingerprints, not a map entry per
 // fingerprint: a group commit takes hundreds, and with no single turn under way (nearly always)
 // it then looks up nothing at all. A single report scans the few groups in flight instead.
-const singles = new Map<string, Promise<unknown>>()
-type GroupTurn = { keys: string[]; tail: Promise<unknown> }
-const groupTurns = new Set<GroupTurn>()
+// The turns belong to one alerts service (another instance on the same database has its own,
+// like a second server: its conflicts are found by the database, see intake/).
+export type Turns = ReturnType<typeof createTurns>
 
-export function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
-  const waits: Promise<unknown>[] = []
-  const single = singles.get(key)
-  if (single) waits.push(single)
-  for (const g of groupTurns) if (g.keys.includes(key)) waits.push(g.tail)
-  const next = Promise.all(waits).then(run, run)
-  const tail = next.catch(() => undefined)
-  singles.set(key, tail)
-  void tail.then(() => {
-    if (singles.get(key) === tail) singles.delete(key)
-  })
-  return next
+export function createTurns() {
+  const singles = new Map<string, Promise<unknown>>()
+  type GroupTurn = { keys: string[]; tail: Promise<unknown> }
+  const groupTurns = new Set<GroupTurn>()
+
+  function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const waits: Promise<unknown>[] = []
+    const single = singles.get(key)
+    if (single) waits.push(single)
+    for (const g of groupTurns) if (g.keys.includes(key)) waits.push(g.tail)
+    const next = Promise.all(waits).then(run, run)
+    const tail = next.catch(() => undefined)
+    singles.set(key, tail)
+    void tail.then(() => {
+      if (singles.get(key) === tail) singles.delete(key)
+    })
+    return next
+  }
+
+  // Waits for the turn of every key at once (registered synchronously, so two callers never wait on
+  // each other). Turns in `pipeline` are not waited for (the group commit's own earlier groups, which
+  // are ordered by it), and this call's turn is added to it until it ends. Keys may repeat; nothing is
+  // made per key (a group commit calls this with the fingerprint of every report it takes).
+  function serializedAll<T>(keys: string[], run: () => Promise<T>, pipeline?: Set<Promise<unknown>>): Promise<T> {
+    const waits: Promise<unknown>[] = []
+    if (singles.size) {
+      for (const k of keys) {
+        const p = singles.get(k)
+        if (p) waits.push(p)
+      }
+    }
+    // Groups taken outside the pipeline: those sharing a key.
+    let mine: Set<string> | undefined
+    for (const g of groupTurns) {
+      if (pipeline?.has(g.tail)) continue
+      mine ??= new Set(keys)
+      if (g.keys.some((k) => mine!.has(k))) waits.push(g.tail)
+    }
+    const next = (waits.length ? Promise.all(waits) : Promise.resolve()).then(run, run)
+    const tail = next.catch(() => undefined)
+    const turn = { keys, tail }
+    groupTurns.add(turn)
+    pipeline?.add(tail)
+    void tail.then(() => {
+      groupTurns.delete(turn)
+      pipeline?.delete(tail)
+    })
+    return next
+  }
+
+  return { serialized, serializedAll }
 }
 
-/** The statements of one transition: the alert row, its events, and what the hooks add. */
-async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean) {
+/** The statements of one transition: the alert row, its events, `rows` (its audit row), and what the hooks add. */
+async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean, rows: readonly TableRow[]) {
   const { db } = deps
   const row = t.after
   // An update writes the row as it stands (count, last seen): its pending repeats are in it now.
   const main = insert
     ? [db.insert(alerts).values(row)]
-    : [
-        db.update(alerts).set(row).where(eq(alerts.id, row.id)),
-        db.delete(alertRepeats).where(eq(alertRepeats.alertId, row.id)),
-      ]
+    : [db.update(alerts).set(row).where(eq(alerts.id, row.id)), deps.foldRepeats(row.id)]
   const events = t.events.length
     ? [
         db
@@ -144,18 +218,19 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
           ),
       ]
     : []
-  const extra: BatchItem<'sqlite'>[] = []
-  for (const hook of deps.hooks ?? []) {
+  const extra: BatchItem<'sqlite'>[] = rows.map((r) => db.insert(r.table).values(r.row))
+  for (const hook of deps.hooks) {
     const added = hook(db, t)
     extra.push(...(Array.isArray(added) ? added : await added))
   }
   return [...main, ...events, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]
 }
 
-export async function write(deps: LifecycleDeps, t: Transition, insert: boolean) {
+/** Writes a transition in one batch; `rows` (an audit row) commit or roll back with it. */
+export async function write(deps: LifecycleDeps, t: Transition, insert: boolean, rows: readonly TableRow[] = []) {
   // Changed one at a time: the group commit reads it afresh next time.
-  alertCacheOf(deps.db).delete(t.after.fingerprint)
-  await deps.db.batch(await statementsFor(deps, t, insert))
+  deps.forget(t.after.fingerprint)
+  await deps.db.batch(await statementsFor(deps, t, insert, rows))
   return t.after
 }
 
@@ -209,7 +284,7 @@ export const sameValue = (a: unknown, b: unknown): boolean => {
 }
 // The stored alert's own value where the report's is the same: the cache then keeps holding the
 // values it had instead of each request's copies (which, once a long-lived cache holds them, only
-// a full collection reclaims: at intake rates that grew the heap by ≈ 30 MB/s between collections).
+// a full collection reclaims: at intake rates that grew the heap fast between collections, ADR 0006).
 const kept = <T>(stored: T | undefined, reported: T): T =>
   stored !== undefined && sameValue(stored, reported) ? stored : reported
 
@@ -324,60 +399,37 @@ export function nextState(
   }
 }
 
+/** Rows written in the same transaction as a report's change, from its result (the request's audit row). */
+export type RowsOf = (result: ReportResult) => readonly TableRow[]
+
 /**
  * Reports an alert's state by fingerprint: creates it, moves it on (pending → firing), counts a
- * repeat (count, last value, last seen; never a second alert), or resolves it.
+ * repeat (count, last value, last seen; never a second alert), or resolves it. `rows` are written
+ * with the change (nothing is written when nothing changes).
  */
-export function reportAlert(deps: LifecycleDeps, r: AlertReport, at = Date.now()): Promise<ReportResult> {
-  return serialized(r.fingerprint, () => reportOne(deps, r, at))
+export function reportAlert(
+  deps: LifecycleDeps,
+  r: AlertReport,
+  at = Date.now(),
+  rows?: RowsOf,
+): Promise<ReportResult> {
+  return deps.turns.serialized(r.fingerprint, () => reportOne(deps, r, at, rows))
 }
 
 /** `reportAlert` without the queue (the caller holds the fingerprint's turn). */
-export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number): Promise<ReportResult> {
+export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number, rows?: RowsOf): Promise<ReportResult> {
   for (let attempt = 0; ; attempt++) {
     const before = await find(deps.db, r.fingerprint)
     const next = nextState(before, r, at)
     if (!next) return { alert: before, change: 'none' as const }
+    const result: ReportResult = { alert: next.after, change: next.change }
     try {
-      return {
-        alert: await write(deps, { before, after: next.after, events: next.events, at }, !before),
-        change: next.change,
-      }
+      await write(deps, { before, after: next.after, events: next.events, at }, !before, rows?.(result))
+      return result
     } catch (error) {
       // Another instance created the same fingerprint first: apply this report to its row.
       if (!before && attempt === 0 && uniqueFingerprint(error)) continue
       throw error
     }
   }
-}
-
-// Waits for the turn of every key at once (registered synchronously, so two callers never wait on
-// each other). Turns in `pipeline` are not waited for (the group commit's own earlier groups, which
-// are ordered by it), and this call's turn is added to it until it ends. Keys may repeat; nothing is
-// made per key (a group commit calls this with the fingerprint of every report it takes).
-export function serializedAll<T>(keys: string[], run: () => Promise<T>, pipeline?: Set<Promise<unknown>>): Promise<T> {
-  const waits: Promise<unknown>[] = []
-  if (singles.size) {
-    for (const k of keys) {
-      const p = singles.get(k)
-      if (p) waits.push(p)
-    }
-  }
-  // Another pipeline's groups (another database's, or groups taken outside one): those sharing a key.
-  let mine: Set<string> | undefined
-  for (const g of groupTurns) {
-    if (pipeline?.has(g.tail)) continue
-    mine ??= new Set(keys)
-    if (g.keys.some((k) => mine!.has(k))) waits.push(g.tail)
-  }
-  const next = (waits.length ? Promise.all(waits) : Promise.resolve()).then(run, run)
-  const tail = next.catch(() => undefined)
-  const turn = { keys, tail }
-  groupTurns.add(turn)
-  pipeline?.add(tail)
-  void tail.then(() => {
-    groupTurns.delete(turn)
-    pipeline?.delete(tail)
-  })
-  return next
 }

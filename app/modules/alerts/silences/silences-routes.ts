@@ -1,28 +1,19 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError } from '../../lib/errors.ts'
-import { access } from '../../middleware/access.ts'
-import { CursorInput, LimitInput } from '../../lib/pagination.ts'
-import { describe } from '../../lib/route-meta.ts'
-import { TimeInput } from '../../lib/time.ts'
-import { validate } from '../../lib/validate.ts'
-import { audit } from '../audit/index.ts'
-import { DurationBetween } from '../metrics/index.ts'
-import { alertJson, getAlert } from './alerts.ts'
-import type { Evaluator } from './runner.ts'
-import { regexProblem } from './matchers.ts'
-import { IdParam, Matcher } from './schema.ts'
-import {
-  createSilence,
-  expireSilence,
-  getSilence,
-  listSilences,
-  openAlertsMatching,
-  refreshSilenced,
-  silenceJson,
-  type SilenceInput,
-} from './silences.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { AppError } from '../../../lib/errors.ts'
+import { access } from '../../../middleware/access.ts'
+import { CursorInput, LimitInput } from '../../../lib/pagination.ts'
+import { describe } from '../../../lib/route-meta.ts'
+import { TimeInput } from '../../../lib/time.ts'
+import { validate } from '../../../lib/validate.ts'
+import { audit } from '../../audit/index.ts'
+import { DurationBetween } from '../../metrics/index.ts'
+import { alertJson } from '../lifecycle/alerts.ts'
+import { regexProblem } from '../matchers.ts'
+import { IdParam, Matcher } from '../schema.ts'
+import type { AlertsService } from '../service.ts'
+import type { SilenceInput } from './silences.ts'
 
 const DAY = 86_400_000
 const Matchers = v.pipe(
@@ -79,18 +70,20 @@ const SilenceListQuery = v.object({
 const describeMatchers = (s: { matchers: { label: string; op: string; value: string }[] }) =>
   s.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ')
 
-export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
-  const { db } = deps
+export function silencesRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
+  const { db, alerts: service } = deps
+  const { silences } = service
   const now = () => deps.now?.() ?? Date.now()
-  const lifecycle = deps.evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const tags = ['silences']
   // Apply a change to open alerts at once rather than at the next job tick; a failure here is
   // caught up by the job and never fails the request.
   const apply = (at: number) =>
-    refreshSilenced(lifecycle, at).catch((error) =>
-      deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }),
-    )
+    service
+      .refreshSilenced(at)
+      .catch((error) =>
+        deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }),
+      )
 
   app.get(
     '/api/v1/silences',
@@ -100,12 +93,11 @@ export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     async (c) => {
       const q = c.req.valid('query')
       const at = now()
-      const { items, next } = await listSilences(
-        db,
+      const { items, next } = await silences.list(
         { limit: q.limit ?? 100, cursor: q.cursor, state: q.state as (typeof states)[number][] | undefined },
         at,
       )
-      return c.json({ items: items.map((s) => silenceJson(s, at)), next })
+      return c.json({ items: items.map((s) => silences.json(s, at)), next })
     },
   )
 
@@ -120,14 +112,14 @@ export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('json', SilenceBody),
     async (c) => {
       const at = now()
-      const row = await createSilence(db, c.req.valid('json') as SilenceInput, actor(c), at)
+      const row = await silences.create(c.req.valid('json') as SilenceInput, actor(c), at)
       await audit(db, c, {
         action: 'silence.created',
         target: row.id,
         summary: `${describeMatchers(row)}${row.cron ? ` every ${row.cron} for ${row.durationMs} ms` : ''}`,
       })
       await apply(at)
-      return c.json(silenceJson(row, at), 201)
+      return c.json(silences.json(row, at), 201)
     },
   )
 
@@ -143,7 +135,7 @@ export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
         return problem ? [{ field: `matchers.${i}.value`, message: problem }] : []
       })
       if (problems.length) throw new AppError(400, 'invalid_input', 'Invalid body', problems)
-      const items = await openAlertsMatching(db, matchers)
+      const items = await silences.openAlertsMatching(matchers)
       return c.json({ count: items.length, items: items.map(alertJson) })
     },
   )
@@ -154,8 +146,11 @@ export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     describe('A silence with the open alerts its matchers select', tags),
     validate('param', IdParam),
     async (c) => {
-      const row = await getSilence(db, c.req.valid('param').id)
-      return c.json({ ...silenceJson(row, now()), alerts: (await openAlertsMatching(db, row.matchers)).map(alertJson) })
+      const row = await silences.get(c.req.valid('param').id)
+      return c.json({
+        ...silences.json(row, now()),
+        alerts: (await silences.openAlertsMatching(row.matchers)).map(alertJson),
+      })
     },
   )
 
@@ -166,10 +161,10 @@ export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('param', IdParam),
     async (c) => {
       const at = now()
-      const row = await expireSilence(db, c.req.valid('param').id, at)
+      const row = await silences.expire(c.req.valid('param').id, at)
       await audit(db, c, { action: 'silence.expired', target: row.id, summary: describeMatchers(row) })
       await apply(at)
-      return c.json(silenceJson(row, at))
+      return c.json(silences.json(row, at))
     },
   )
 
@@ -180,15 +175,14 @@ export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
     validate('param', IdParam),
     validate('json', MuteBody),
     async (c) => {
-      const { alert } = await getAlert(db, c.req.valid('param').id)
+      const { alert } = await service.get(c.req.valid('param').id)
       const body = c.req.valid('json')
       const matchers = Object.entries(alert.labels)
         .filter(([, value]) => value !== '')
         .map(([label, value]) => ({ label, op: '=' as const, value }))
       if (!matchers.length) throw new AppError(409, 'conflict', 'The alert has no labels to mute by')
       const at = now()
-      const row = await createSilence(
-        db,
+      const row = await silences.create(
         {
           matchers,
           startsAt: at,
@@ -204,7 +198,7 @@ export function silencesRoutes(deps: ModuleDeps & { evaluator: Evaluator }) {
         summary: `mute of alert ${alert.id} for ${body.duration} ms`,
       })
       await apply(at)
-      return c.json(silenceJson(row, at), 201)
+      return c.json(silences.json(row, at), 201)
     },
   )
 

@@ -6,12 +6,12 @@
  */
 import { getTableColumns, getTableName } from 'drizzle-orm'
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
-import type { TxnStatement } from '../../../db/txn-thread.ts'
-
-/** A row for `table`; a group commit inserts the rows of one table (and the same columns) in one statement. */
-export type TableRow = { table: SQLiteTable; row: Record<string, unknown> }
+import type { TxnStatement } from '../../../../db/txn-thread.ts'
+import type { TableRow } from '../lifecycle/lifecycle.ts'
 
 // The SQL text of each statement shape, built once (the texts never depend on the number of rows).
+// Module-level on purpose: a pure memo of text made from the schema's constants (table and column
+// names), the same for every service and database, so it holds no state of anyone's.
 const texts = new Map<string, string>()
 const textFor = (key: string, build: () => string) => texts.get(key) ?? (texts.set(key, build()), texts.get(key)!)
 const ident = (name: string) => `"${name.replace(/"/g, '""')}"`

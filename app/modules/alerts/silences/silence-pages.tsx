@@ -1,23 +1,22 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import type { Alert } from '../../../db/schema/alerts.ts'
-import type { Silence } from '../../../db/schema/notify.ts'
-import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { badRequest } from '../../lib/errors.ts'
-import { hxRedirect } from '../../lib/htmx.ts'
-import { Empty, Layout, when } from '../../lib/layout.tsx'
-import { validate } from '../../lib/validate.ts'
-import { access, canWrite } from '../../middleware/access.ts'
-import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
-import { parsePreviewForm, parseSilenceForm } from './form.ts'
-import { regexProblem } from './matchers.ts'
-import type { Evaluator } from './runner.ts'
-import { IdParam } from './schema.ts'
-import { NO_END, nextWindow, silenceState } from './silence-windows.ts'
-import { createSilence, expireSilence, listSilences, openAlertsMatching, refreshSilenced } from './silences.ts'
-import { SeverityPill, StatePill, Tabs } from './views.tsx'
+import type { Alert } from '../../../../db/schema/alerts.ts'
+import type { Silence } from '../../../../db/schema/notify.ts'
+import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
+import { badRequest } from '../../../lib/errors.ts'
+import { hxRedirect } from '../../../lib/htmx.ts'
+import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { validate } from '../../../lib/validate.ts'
+import { access, canWrite } from '../../../middleware/access.ts'
+import { requirePrincipal } from '../../../middleware/auth.ts'
+import { audit } from '../../audit/index.ts'
+import { parsePreviewForm, parseSilenceForm } from '../form.ts'
+import { regexProblem } from '../matchers.ts'
+import { IdParam } from '../schema.ts'
+import type { AlertsService } from '../service.ts'
+import { NO_END, type SilenceWindows } from './silence-windows.ts'
+import { SeverityPill, StatePill, Tabs } from '../views.tsx'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
 const PreviewForm = v.object({
@@ -36,9 +35,9 @@ const PageQuery = v.object({
 const describeMatchers = (s: Pick<Silence, 'matchers'>) =>
   s.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ')
 
-function SilenceRow({ s, now, write }: { s: Silence; now: number; write: boolean }) {
-  const state = silenceState(s, now)
-  const next = s.cron && state !== 'expired' ? nextWindow(s, now) : null
+function SilenceRow({ s, now, write, windows }: { s: Silence; now: number; write: boolean; windows: SilenceWindows }) {
+  const state = windows.silenceState(s, now)
+  const next = s.cron && state !== 'expired' ? windows.nextWindow(s, now) : null
   return (
     <tr data-silence={s.id} data-state={state}>
       <td>
@@ -105,34 +104,36 @@ const PreviewList = ({ items }: { items: Alert[] }) =>
     </ul>
   )
 
-export function silencePages(deps: ModuleDeps & { evaluator: Evaluator }) {
-  const { db } = deps
+export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
+  const { db, alerts: service } = deps
+  const { silences } = service
   const now = () => deps.now?.() ?? Date.now()
-  const lifecycle = deps.evaluator.lifecycle
   const app = new Hono<AppEnv>()
   const apply = (at: number) =>
-    refreshSilenced(lifecycle, at).catch((error) =>
-      deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }),
-    )
+    service
+      .refreshSilenced(at)
+      .catch((error) =>
+        deps.log.error('applying silences failed', { error: String((error as Error)?.message ?? error) }),
+      )
 
   app.get('/alerts/silences', access('viewer'), validate('query', PageQuery), async (c) => {
     const at = now()
     const q = c.req.valid('query')
     const write = canWrite(c)
-    const { items } = await listSilences(db, { limit: 200 }, at)
+    const { items } = await silences.list({ limit: 200 }, at)
     let preview: Alert[] | null = null
     if (q.matchers) {
       try {
         const matchers = parsePreviewForm({ matchers: q.matchers })
         if (matchers.length && matchers.every((m) => (m.op === '=~' || m.op === '!~' ? !regexProblem(m.value) : true)))
-          preview = await openAlertsMatching(db, matchers, 50)
+          preview = await silences.openAlertsMatching(matchers, 50)
       } catch {
         preview = null // a hand-edited link: the form shows the text, the preview waits for typing
       }
     }
     const groups = (['active', 'pending', 'expired'] as const).map((state) => ({
       state,
-      rows: items.filter((s) => silenceState(s, at) === state),
+      rows: items.filter((s) => silences.windows.silenceState(s, at) === state),
     }))
     return c.html(
       <Layout title="Silences" active="/alerts" principal={requirePrincipal(c)}>
@@ -235,7 +236,7 @@ export function silencePages(deps: ModuleDeps & { evaluator: Evaluator }) {
                 </thead>
                 <tbody>
                   {rows.map((s) => (
-                    <SilenceRow s={s} now={at} write={write} />
+                    <SilenceRow s={s} now={at} write={write} windows={silences.windows} />
                   ))}
                 </tbody>
               </table>
@@ -256,12 +257,12 @@ export function silencePages(deps: ModuleDeps & { evaluator: Evaluator }) {
       return p ? [{ field: `matchers.${i}.value`, message: p }] : []
     })
     if (problems.length) throw badRequest('Invalid matchers', problems)
-    return c.html(<PreviewList items={await openAlertsMatching(db, matchers, 50)} />)
+    return c.html(<PreviewList items={await silences.openAlertsMatching(matchers, 50)} />)
   })
 
   app.post('/alerts/silences', access('operator'), validate('form', FormBody), async (c) => {
     const at = now()
-    const row = await createSilence(db, parseSilenceForm(c.req.valid('form')), actor(c), at)
+    const row = await silences.create(parseSilenceForm(c.req.valid('form')), actor(c), at)
     await audit(db, c, { action: 'silence.created', target: row.id, summary: describeMatchers(row) })
     await apply(at)
     return hxRedirect(c, '/alerts/silences')
@@ -269,7 +270,7 @@ export function silencePages(deps: ModuleDeps & { evaluator: Evaluator }) {
 
   app.post('/alerts/silences/:id/expire', access('operator'), validate('param', IdParam), async (c) => {
     const at = now()
-    const row = await expireSilence(db, c.req.valid('param').id, at)
+    const row = await silences.expire(c.req.valid('param').id, at)
     await audit(db, c, { action: 'silence.expired', target: row.id, summary: describeMatchers(row) })
     await apply(at)
     return hxRedirect(c, '/alerts/silences')

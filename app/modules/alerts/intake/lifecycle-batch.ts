@@ -2,47 +2,40 @@
  * The group commit of the alert lifecycle: `reportAlerts` applies many reports (a receiver's
  * delivery, a rule evaluation) with one read and one transaction, joining deliveries that arrive
  * together, with up to two groups in flight (one committing on the database's transaction thread,
- * the next worked out meanwhile). The results are those of `reportAlert` (lifecycle.ts) for each
- * in order. The statements themselves are built in batch-statements.ts.
+ * the next worked out meanwhile). The results are those of `reportAlert` (../lifecycle/lifecycle.ts)
+ * for each in order. The statements themselves are built in batch-statements.ts.
+ *
+ * This folder (intake/) is the intake's fast path: only the alerts service (../service.ts) uses it,
+ * through `createIntake`; nothing else knows of its cache, its filter or `alert_repeats`.
  */
 import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import { transactionEpoch, writeTransaction, type Db } from '../../../db/client.ts'
-import type { TxnStatement } from '../../../db/txn-thread.ts'
-import { alertEvents, alerts, type Alert, storedAlert } from '../../../db/schema/alerts.ts'
-import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson, type TableRow } from './batch-statements.ts'
+import { transactionEpoch, writeTransaction, type Db } from '../../../../db/client.ts'
+import type { TxnStatement } from '../../../../db/txn-thread.ts'
+import { alertEvents, alertRepeats, alerts, type Alert, storedAlert } from '../../../../db/schema/alerts.ts'
+import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson } from './batch-statements.ts'
 import {
-  alertCacheOf,
   cacheCheck,
+  createAlertCache,
+  createKnownFingerprints,
   isStaleCache,
-  knownFingerprintsOf,
   plainText,
   type AlertCache,
+  type KnownFingerprints,
 } from './alert-cache.ts'
 import {
   find,
   nextState,
   reportOne,
   sameValue,
-  serializedAll,
   uniqueFingerprint,
   type AlertReport,
   type LifecycleDeps,
   type ReportResult,
+  type ReportsOptions,
+  type TableRow,
   type Transition,
-} from './lifecycle.ts'
-
-export type ReportsOptions = {
-  /**
-   * Firing or pending reports of an incident that the sender itself already resolved (a retried
-   * delivery that arrives after the resolution: it started before the alert's recorded end, and
-   * that end was not a person's or a rule's `resolveAlert`, whose `resolved` event has a `reason`)
-   * are ignored (change `stale`): they must not reopen the alert. Receivers set this.
-   */
-  staleGuard?: boolean
-  /** Rows inserted in the same transaction as the delivery, from its results (its audit row). */
-  rows?: (results: ReportResult[]) => TableRow[]
-}
+} from '../lifecycle/lifecycle.ts'
 
 type Delivery = { reports: AlertReport[]; at: number; opts: ReportsOptions }
 type Waiting = Delivery & { resolve: (r: ReportResult[]) => void; reject: (e: unknown) => void }
@@ -69,7 +62,38 @@ type Pipeline = {
   /** Alerts resolved by groups not yet committed: whether by their sender (the stale guard reads it). */
   resolvedBySender: Map<string, boolean>
 }
-const groups = new WeakMap<LifecycleDeps, Pipeline>()
+
+/** The lifecycle with the intake's own state: its alert cache and its known fingerprints. */
+type IntakeDeps = LifecycleDeps & { cache: AlertCache; known: (minCapacity?: number) => Promise<KnownFingerprints> }
+
+/**
+ * The intake of one alerts service: its group commit (`reportAlerts`), its alert cache and known
+ * fingerprints. A second service (another connection, another instance) has its own, like a second
+ * server; what one changes, the other's checks find (see alert-cache.ts).
+ */
+export function createIntake(lifecycle: LifecycleDeps) {
+  const deps: IntakeDeps = { ...lifecycle, cache: createAlertCache(), known: createKnownFingerprints(lifecycle.db) }
+  const g: Pipeline = {
+    waiting: [],
+    running: false,
+    turns: new Set(),
+    answered: Promise.resolve(),
+    resolvedBySender: new Map(),
+  }
+  return {
+    reportAlerts: (reports: AlertReport[], at = Date.now(), opts: ReportsOptions = {}) =>
+      reportAlerts(deps, g, reports, at, opts),
+    /** Drops a cached alert (changed one at a time, outside the group commit). */
+    forget: (fingerprint: string) => deps.cache.delete(fingerprint),
+    /** The statement that drops an alert's pending repeats (its row, written whole, holds them now). */
+    foldRepeats: (alertId: string) => lifecycle.db.delete(alertRepeats).where(eq(alertRepeats.alertId, alertId)),
+    /** For the intake's own tests: the cache and the known fingerprints. */
+    cache: deps.cache,
+    known: deps.known,
+  }
+}
+
+export type Intake = ReturnType<typeof createIntake>
 
 /**
  * Reports many alerts (a receiver's delivery) atomically: the same results as `reportAlert` for
@@ -86,26 +110,14 @@ const groups = new WeakMap<LifecycleDeps, Pipeline>()
  * alert-cache.ts). If the group before fails, so do the checks, and the next group is applied
  * again from a fresh read once the one before has been retried: the outcome is as if one by one.
  */
-export function reportAlerts(
-  deps: LifecycleDeps,
+function reportAlerts(
+  deps: IntakeDeps,
+  g: Pipeline,
   reports: AlertReport[],
-  at = Date.now(),
-  opts: ReportsOptions = {},
+  at: number,
+  opts: ReportsOptions,
 ): Promise<ReportResult[]> {
   if (!reports.length && !opts.rows) return Promise.resolve([])
-  let group = groups.get(deps)
-  if (!group)
-    groups.set(
-      deps,
-      (group = {
-        waiting: [],
-        running: false,
-        turns: new Set(),
-        answered: Promise.resolve(),
-        resolvedBySender: new Map(),
-      }),
-    )
-  const g = group
   return new Promise<ReportResult[]>((resolve, reject) => {
     g.waiting.push({ reports, at, opts, resolve, reject })
     g.wake?.()
@@ -118,7 +130,7 @@ export function reportAlerts(
 
 const waitingReports = (g: Pipeline) => g.waiting.reduce((n, d) => n + d.reports.length, 0)
 
-async function drain(deps: LifecycleDeps, g: Pipeline) {
+async function drain(deps: IntakeDeps, g: Pipeline) {
   const inflight = new Set<Promise<unknown>>()
   try {
     while (g.waiting.length || inflight.size) {
@@ -153,7 +165,7 @@ async function drain(deps: LifecycleDeps, g: Pipeline) {
       g.answered = new Promise<void>((r) => (answered = r))
       const keys: string[] = []
       for (const d of taken) for (const r of d.reports) keys.push(r.fingerprint)
-      const done = serializedAll(
+      const done = deps.turns.serializedAll(
         keys,
         () => commitGroup(deps, g, taken, workedOut, previous).finally(answered),
         g.turns,
@@ -177,7 +189,7 @@ async function drain(deps: LifecycleDeps, g: Pipeline) {
  * delivery at a time.
  */
 async function commitGroup(
-  deps: LifecycleDeps,
+  deps: IntakeDeps,
   g: Pipeline,
   taken: Waiting[],
   workedOut: () => void,
@@ -186,7 +198,7 @@ async function commitGroup(
   let results: ReportResult[][] | undefined
   let failure: unknown
   try {
-    results = await reportBatchWith(deps, taken, alertCacheOf(deps.db), true, g.resolvedBySender, workedOut)
+    results = await reportBatchWith(deps, taken, true, g.resolvedBySender, workedOut)
   } catch (error) {
     failure = error
   } finally {
@@ -294,9 +306,9 @@ async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>
  * per set of changed columns), quiet repeats (their `alert_repeats` rows), every event, then the
  * hooks' statements (they refer to the rows) and the deliveries' rows (audit).
  */
-async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise<ReportResult[][]> {
+async function reportBatch(deps: IntakeDeps, deliveries: Delivery[]): Promise<ReportResult[][]> {
   try {
-    return await reportBatchWith(deps, deliveries, alertCacheOf(deps.db))
+    return await reportBatchWith(deps, deliveries)
   } catch (error) {
     return againFromFreshRead(deps, deliveries, error)
   }
@@ -308,18 +320,18 @@ async function reportBatch(deps: LifecycleDeps, deliveries: Delivery[]): Promise
  * another instance created, the group is applied again from a fresh read; any other failure is thrown.
  */
 async function againFromFreshRead(
-  deps: LifecycleDeps,
+  deps: IntakeDeps,
   deliveries: Delivery[],
   failure: unknown,
 ): Promise<ReportResult[][]> {
-  const cache = alertCacheOf(deps.db)
+  const { cache } = deps
   const forget = () => {
     for (const d of deliveries) for (const r of d.reports) cache.delete(r.fingerprint)
   }
   forget()
   if (!isStaleCache(failure) && !uniqueFingerprint(failure)) throw failure
   try {
-    return await reportBatchWith(deps, deliveries, cache, false)
+    return await reportBatchWith(deps, deliveries, false)
   } catch (error) {
     forget()
     throw error
@@ -333,14 +345,13 @@ async function againFromFreshRead(
  * commit (`workedOut` then lets the next group start); a failed group's entries are dropped.
  */
 async function reportBatchWith(
-  deps: LifecycleDeps,
+  deps: IntakeDeps,
   deliveries: Delivery[],
-  cache: AlertCache,
   useCache = true,
   inFlight?: Map<string, boolean>,
   workedOut?: () => void,
 ): Promise<ReportResult[][]> {
-  const { db } = deps
+  const { db, cache } = deps
   // What the cache holds is right as of this epoch at best (taken before anything is awaited).
   const epoch = transactionEpoch(db)
   const stored = new Map<string, Alert>()
@@ -348,7 +359,7 @@ async function reportBatchWith(
   let fromCache = 0
   const cached: Alert[] = []
   const unknown: string[] = []
-  const existing = await knownFingerprintsOf(db)
+  const existing = await deps.known()
   for (const d of deliveries) {
     for (const { fingerprint: fp } of d.reports) {
       if (stored.has(fp)) continue // a fingerprint reported again in the group
@@ -405,7 +416,7 @@ async function reportBatchWith(
       // The transition's own events; events a hook adds (silenced) come with its own statements.
       for (const e of t.events)
         events.push({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })
-      for (const hook of deps.hooks ?? []) {
+      for (const hook of deps.hooks) {
         const added = hook(db, t)
         const statements = Array.isArray(added) ? added : await added
         if (statements.length) extra.push(...statements)
@@ -486,7 +497,7 @@ function repeatsJson(touched: { a: Alert; s: Alert }[]) {
 /**
  * A quiet repeat moves its cached alert on in place (count, last seen, update time) rather than
  * caching a new copy: the cache lives long, so each copy outlived the young collections and a copy
- * per repeat was most of what the heap kept between full collections (≈ 10 MB/s at 40 000 alerts/s).
+ * per repeat was most of what the heap kept between full collections (ADR 0006).
  * The same as caching the copy: transitions copy the cached alert, the next group reads it as
  * this one left it (and its checks fail if this one does not commit), and a group that fails
  * drops its alerts from the cache.

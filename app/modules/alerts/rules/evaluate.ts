@@ -2,9 +2,9 @@
  * Rule evaluation. `readMetric` reads step buckets through the metrics query functions (per rule,
  * or shared by a cycle's rules through `cycleReader`); everything else here is pure: the value of each kind of rule per label set, and whether it breaches.
  */
-import type { Db } from '../../../db/client.ts'
-import type { AlertRule, Comparator, LabelMatcher } from '../../../db/schema/alerts.ts'
-import type { Series } from '../../../db/schema/metrics.ts'
+import type { Db } from '../../../../db/client.ts'
+import type { AlertRule, Comparator, LabelMatcher } from '../../../../db/schema/alerts.ts'
+import type { Series } from '../../../../db/schema/metrics.ts'
 import {
   findSeries,
   groupSeries,
@@ -14,8 +14,8 @@ import {
   valueOf,
   type Aggregation,
   type Bucket,
-} from '../metrics/index.ts'
-import { compileMatchers, pinnedLabels } from './matchers.ts'
+} from '../../metrics/index.ts'
+import { compileMatchers, pinnedLabels } from '../matchers.ts'
 
 /** One label set's series: each member's buckets by step start. */
 export type Group = { labels: Record<string, string>; members: Map<number, Bucket>[]; lastSeenAt: number }

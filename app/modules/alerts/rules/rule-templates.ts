@@ -1,4 +1,4 @@
-import type { RuleInput } from './schema.ts'
+import type { RuleInput } from '../schema.ts'
 
 export type RuleTemplate = { id: string; title: string; description: string; rule: RuleInput }
 

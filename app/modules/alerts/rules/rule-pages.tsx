@@ -1,17 +1,17 @@
 /** @jsxImportSource hono/jsx */
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
-import { comparators, ruleKinds, severities, type AlertRule, type LabelMatcher } from '../../../db/schema/alerts.ts'
-import { type AppEnv, type ModuleDeps, actor } from '../../context.ts'
-import { AppError } from '../../lib/errors.ts'
-import { hxRedirect } from '../../lib/htmx.ts'
-import { Empty, ErrorBox, Layout } from '../../lib/layout.tsx'
-import { validate } from '../../lib/validate.ts'
-import { access, canWrite } from '../../middleware/access.ts'
-import { requirePrincipal } from '../../middleware/auth.ts'
-import { audit } from '../audit/index.ts'
-import { aggregations } from '../metrics/index.ts'
-import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from './form.ts'
+import { comparators, ruleKinds, severities, type AlertRule, type LabelMatcher } from '../../../../db/schema/alerts.ts'
+import { type AppEnv, type ModuleDeps, actor } from '../../../context.ts'
+import { AppError } from '../../../lib/errors.ts'
+import { hxRedirect } from '../../../lib/htmx.ts'
+import { Empty, ErrorBox, Layout } from '../../../lib/layout.tsx'
+import { validate } from '../../../lib/validate.ts'
+import { access, canWrite } from '../../../middleware/access.ts'
+import { requirePrincipal } from '../../../middleware/auth.ts'
+import { audit } from '../../audit/index.ts'
+import { aggregations } from '../../metrics/index.ts'
+import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from '../form.ts'
 import { ruleTemplates } from './rule-templates.ts'
 import {
   createRule,
@@ -25,9 +25,9 @@ import {
   setEnabled,
   updateRule,
 } from './rules.ts'
-import { type Evaluator, resolveRuleAlerts } from './runner.ts'
-import { IdParam, type RuleInput } from './schema.ts'
-import { Labels, Tabs, value } from './views.tsx'
+import { IdParam, type RuleInput } from '../schema.ts'
+import type { AlertsService } from '../service.ts'
+import { Labels, Tabs, value } from '../views.tsx'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
 const PageQuery = v.object({
@@ -409,10 +409,10 @@ const RuleRow = ({ r, write }: { r: AlertRule; write: boolean }) => (
   </tr>
 )
 
-export function rulePages(deps: ModuleDeps & { evaluator: Evaluator }) {
+export function rulePages(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db } = deps
   const now = () => deps.now?.() ?? Date.now()
-  const evaluator = deps.evaluator
+  const service = deps.alerts
   const app = new Hono<AppEnv>()
 
   app.get('/alerts/rules', access('viewer'), validate('query', PageQuery), async (c) => {
@@ -496,7 +496,7 @@ export function rulePages(deps: ModuleDeps & { evaluator: Evaluator }) {
   app.post('/alerts/rules', access('operator'), validate('form', FormBody), (c) =>
     fieldErrors(c, async () => {
       const row = await createRule(db, parseRuleForm(c.req.valid('form')), now())
-      evaluator.invalidate()
+      service.invalidateRules()
       await audit(db, c, {
         action: 'alert_rule.created',
         target: row.name,
@@ -511,7 +511,7 @@ export function rulePages(deps: ModuleDeps & { evaluator: Evaluator }) {
     fieldErrors(c, async () => {
       const before = await getRule(db, c.req.valid('param').id)
       const row = await updateRule(db, before, parseRuleEdit(c.req.valid('form')), now())
-      evaluator.invalidate()
+      service.invalidateRules()
       await audit(db, c, { action: 'alert_rule.updated', target: row.name, summary: 'edited in the dashboard' })
       return hxRedirect(c, `/alerts/rules#rule-${row.id}`)
     }),
@@ -532,8 +532,8 @@ export function rulePages(deps: ModuleDeps & { evaluator: Evaluator }) {
       const row = await setEnabled(db, c.req.valid('param').id, enabled, now())
       const resolved = enabled
         ? 0
-        : await resolveRuleAlerts(evaluator.lifecycle, row.id, actor(c), 'rule disabled', now())
-      evaluator.invalidate()
+        : await service.resolveRuleAlerts(row.id, { actor: actor(c) }, 'rule disabled', now())
+      service.invalidateRules()
       await audit(db, c, {
         action: `alert_rule.${verb}d`,
         target: row.name,
@@ -545,9 +545,9 @@ export function rulePages(deps: ModuleDeps & { evaluator: Evaluator }) {
 
   app.post('/alerts/rules/:id/delete', access('operator'), validate('param', IdParam), async (c) => {
     const rule = await getRule(db, c.req.valid('param').id)
-    const resolved = await resolveRuleAlerts(evaluator.lifecycle, rule.id, actor(c), 'rule deleted', now())
+    const resolved = await service.resolveRuleAlerts(rule.id, { actor: actor(c) }, 'rule deleted', now())
     await deleteRule(db, rule.id)
-    evaluator.invalidate()
+    service.invalidateRules()
     await audit(db, c, { action: 'alert_rule.deleted', target: rule.name, summary: `${resolved} open alerts resolved` })
     return hxRedirect(c, '/alerts/rules')
   })

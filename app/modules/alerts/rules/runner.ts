@@ -3,20 +3,12 @@
  * a rule watches. Turns what a rule finds into alert reports, honouring `for` and `keepFiringFor`.
  */
 import { and, eq, isNotNull, ne } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
-import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../../../db/schema/alerts.ts'
-import type { Logger } from '../../lib/logger.ts'
-import type { MetricStore } from '../metrics/index.ts'
+import type { Db } from '../../../../db/client.ts'
+import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../../../../db/schema/alerts.ts'
+import type { Logger } from '../../../lib/logger.ts'
+import type { MetricStore } from '../../metrics/index.ts'
 import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
-import {
-  ruleFingerprint,
-  type AlertReport,
-  type LifecycleDeps,
-  type ReportResult,
-  type TransitionHook,
-} from './lifecycle.ts'
-import { resolveAlert } from './lifecycle-actions.ts'
-import { reportAlerts } from './lifecycle-batch.ts'
+import { ruleFingerprint, type AlertReport, type ReportResult } from '../lifecycle/lifecycle.ts'
 import { renderTemplate } from './templates.ts'
 
 /** What an open alert of a rule becomes now; null when it stays as it is. Pure. */
@@ -109,51 +101,19 @@ export function ruleReports(rule: AlertRule, candidates: Candidate[], open: Aler
 const changesOf = (reports: AlertReport[], results: ReportResult[]) =>
   results.filter((r, i) => reports[i]!.state === 'resolved' || (r.change !== 'repeated' && r.change !== 'none')).length
 
-/**
- * Applies what a rule found now to its alerts, as one delivery (one transaction, grouped with
- * other rules' deliveries that are under way). Returns how many reports changed something.
- */
-export async function applyRule(
-  deps: LifecycleDeps,
-  rule: AlertRule,
-  candidates: Candidate[],
-  now: number,
-  open?: Alert[],
-) {
-  open ??= await deps.db
-    .select(storedAlert)
-    .from(alerts)
-    .where(and(eq(alerts.ruleId, rule.id), ne(alerts.status, 'resolved')))
-  const reports = ruleReports(rule, candidates, open, now)
-  return changesOf(reports, await reportAlerts(deps, reports, now))
-}
+/** How the rules report what they find: one delivery, through the alerts service's group commit. */
+export type ReportMany = (reports: AlertReport[], at: number) => Promise<ReportResult[]>
 
-/** Resolves a rule's open alerts (the rule was disabled or deleted). */
-export async function resolveRuleAlerts(
-  deps: LifecycleDeps,
-  ruleId: string,
-  actor: string,
-  reason: string,
-  now = Date.now(),
-) {
-  const open = await deps.db
-    .select({ id: alerts.id })
-    .from(alerts)
-    .where(and(eq(alerts.ruleId, ruleId), ne(alerts.status, 'resolved')))
-  for (const a of open) await resolveAlert(deps, a.id, actor, now, reason).catch(() => undefined) // resolved meanwhile
-  return open.length
-}
-
-export type Evaluator = ReturnType<typeof createEvaluator>
+export type RuleRunner = ReturnType<typeof createRuleRunner>
 
 /**
  * Evaluates rules one run at a time (job ticks and ingest triggers never overlap). Ingest triggers
  * are debounced: metric names collect for `debounceMs`, then the rules watching them run once.
+ * The runner keeps no alert state: it reads the rules' open alerts and reports what it finds
+ * through `reportMany` (the alerts service's), like any other source.
  */
-export function createEvaluator(deps: { db: Db; log?: Logger; hooks: TransitionHook[]; debounceMs?: number }) {
-  // The hooks every state change runs, in order; the composition root chooses them.
-  const lifecycle: LifecycleDeps & { hooks: TransitionHook[] } = { db: deps.db, hooks: deps.hooks }
-  let log = deps.log
+export function createRuleRunner(deps: { db: Db; log?: Logger; reportMany: ReportMany; debounceMs?: number }) {
+  const log = deps.log
   let chain: Promise<unknown> = Promise.resolve()
   let watched: { names: Set<string>; at: number } | null = null
   let waiting = new Set<string>()
@@ -168,7 +128,7 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks: TransitionH
   /**
    * One read of the rules' open alerts, each metric's data read once for all the rules over it
    * (`cycleReader`), and each rule's reports one delivery: the deliveries of rules evaluated
-   * meanwhile commit together (the lifecycle's group commit), a failing one alone.
+   * meanwhile commit together (the intake's group commit), a failing one alone.
    */
   async function runRules(rules: AlertRule[], now: number) {
     let changes = 0
@@ -192,7 +152,7 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks: TransitionH
         const reports = ruleReports(rule, candidates, open.get(rule.id) ?? [], now)
         if (reports.length)
           applying.push(
-            reportAlerts(lifecycle, reports, now).then(
+            deps.reportMany(reports, now).then(
               (results) => void (changes += changesOf(reports, results)),
               (error) => fail(rule, error),
             ),
@@ -260,9 +220,7 @@ export function createEvaluator(deps: { db: Db; log?: Logger; hooks: TransitionH
   /** Forget the cached list of watched metrics (a rule changed). */
   const invalidate = () => void (watched = null)
 
-  const useLog = (l: Logger) => void (log ??= l)
-
-  return { evaluateAll, evaluateNow, evaluateRulesFor, invalidate, useLog, lifecycle }
+  return { evaluateAll, evaluateNow, evaluateRulesFor, invalidate }
 }
 
 /**
