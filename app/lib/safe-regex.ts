@@ -114,7 +114,7 @@ function describe(error: RE2JSException, source: string): string {
   return unsupported ? `${reason} (RE2 has no lookahead, lookbehind or backreferences)` : reason
 }
 
-// ---- Literal patterns: the common `prod`, `api|web|db`, `10\.0\.0\.1:9100`, `web-.*`, `.+` ----
+// ---- Literal patterns: the common `prod`, `api|web|db`, `10\.0\.0\.1:9100`, `web-.*`, `.*err.*` ----
 // They need no automaton: string comparisons give the same answer as RE2 at a fraction of the cost.
 
 const META = new Set('\\.+*?()|[]{}^$')
@@ -146,11 +146,16 @@ function literalTest(source: string, anchored: boolean): ((value: string) => boo
     const all = literals(source)
     return all && ((value) => all.some((s) => value.includes(s)))
   }
-  if (source === '.*') return () => true
   if (source === '.+') return (value) => value.length > 0
-  if (source.endsWith('.*') && !source.endsWith('\\.*')) {
-    const prefix = literals(source.slice(0, -2))
-    if (prefix?.length === 1) return (value) => value.startsWith(prefix[0]!)
+  // `.*` around one literal: a prefix, a suffix or a substring (a `\.*` at the end is not `.*`).
+  const head = source.startsWith('.*')
+  const tail = source.length >= (head ? 4 : 2) && source.endsWith('.*') && !source.endsWith('\\.*')
+  if (head || tail) {
+    const middle = literals(source.slice(head ? 2 : 0, tail ? -2 : undefined))
+    if (middle?.length !== 1) return undefined
+    const lit = middle[0]!
+    if (head && tail) return (value) => value.includes(lit)
+    return head ? (value) => value.endsWith(lit) : (value) => value.startsWith(lit)
   }
   const all = literals(source)
   if (!all) return undefined

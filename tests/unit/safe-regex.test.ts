@@ -125,9 +125,14 @@ describe('user regexes: RE2 semantics, as Prometheus reads a matcher', () => {
       'api|',
       '10\\.0\\.0\\.1:9100|10\\.0\\.0\\.2:9100',
       'web-.*',
+      '.*err.*',
+      '.*\\.com',
       '.*',
+      '.*.*',
       '.+',
       'a\\.*',
+      '.*|x',
+      'a|b.*',
       '',
     ]
     const values = [
@@ -141,7 +146,12 @@ describe('user regexes: RE2 semantics, as Prometheus reads a matcher', () => {
       '10x0.0.1:9100',
       'web-',
       'web-1',
+      'an error here',
+      'x.com',
+      'xcom',
       'a..',
+      'b',
+      'bx',
       'x\ny',
     ]
     for (const pattern of patterns) {
