@@ -34,14 +34,14 @@ export class UserRegexError extends Error {
 /** Longest pattern accepted: matcher values are shorter; this only keeps the estimate below cheap. */
 export const MAX_PATTERN_LENGTH = 4096
 /**
- * Most instructions a compiled pattern may have. The cost of one test is this size times the
- * value's length, so the size is what bounds a match; any pattern up to a matcher value's length
- * (1024 characters) without counted repetition fits.
+ * Most instructions a compiled pattern may have: a test costs at most about this size times the
+ * value's length. Patterns as long as a matcher value (1024 characters) fit unless they repeat
+ * with `{n,m}`.
  */
 export const MAX_PROGRAM_SIZE = 2000
 
 // Compiling expands counted repetitions (`x{1000}` is a thousand copies of x), and the expansion is
-// paid before the size is known: a pattern whose estimate is far past the limit is refused unbuilt.
+// paid before the size is known: a pattern whose estimate is twice the limit is refused unbuilt.
 const MAX_ESTIMATE = 2 * MAX_PROGRAM_SIZE
 
 const cache = boundedMap<string, UserRegex | UserRegexError>(256)
