@@ -113,17 +113,24 @@ export const notFound =
     return handle(new AppError(404, 'not_found', `No route for ${c.req.method} ${c.req.path}`), c)
   }
 
-const patterns = new Map<string, RegExp>()
-function pathMatches(pattern: string, path: string) {
-  let re = patterns.get(pattern)
-  if (!re) {
-    const source = pattern
-      .split('/')
-      .map((part) =>
-        part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
-      )
-      .join('/')
-    patterns.set(pattern, (re = new RegExp(`^${source}/?$`)))
-  }
-  return re.test(path)
+/**
+ * Whether a route pattern covers a path (one trailing slash allowed): `:param` is one non-empty
+ * segment, a `*` segment any run of characters, slashes included (one per pattern), other segments
+ * are literal. Compared segment by segment, in time linear in the path: no regex is built from the
+ * patterns nor run over the caller's path.
+ */
+export const pathMatches = (pattern: string, path: string) =>
+  exactly(pattern.split('/'), path) || (path.endsWith('/') && exactly(pattern.split('/'), path.slice(0, -1)))
+
+function exactly(want: string[], path: string) {
+  const got = path.split('/')
+  const same = (w: string, g: string) => (w.startsWith(':') ? g !== '' : w === g)
+  const star = want.indexOf('*')
+  if (star < 0) return got.length === want.length && want.every((w, i) => same(w, got[i]!))
+  // The star covers at least one segment (maybe empty): the parts before it match the first
+  // segments, the parts after it the last ones.
+  if (got.length < want.length) return false
+  for (let i = 0; i < star; i++) if (!same(want[i]!, got[i]!)) return false
+  for (let k = 1; k < want.length - star; k++) if (!same(want[want.length - k]!, got[got.length - k]!)) return false
+  return true
 }

@@ -45,3 +45,92 @@ describe('Prometheus text format', () => {
     expect(samples[2]!.value).toBe(-Infinity)
   })
 })
+
+describe('Prometheus text values', () => {
+  // The pattern the scanner replaced, as the reference for the grammar (on short tokens only: it
+  // backtracks over long digit runs).
+  const OLD = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|Inf|inf|NaN|nan)$/
+  const oldValue = (text: string) => {
+    if (!OLD.test(text)) return undefined
+    const lower = text.toLowerCase()
+    if (lower.endsWith('inf')) return lower.startsWith('-') ? -Infinity : Infinity
+    if (lower.endsWith('nan')) return NaN
+    return Number(text)
+  }
+
+  it('still reads every form it read before', () => {
+    const values = [
+      '0',
+      '-0',
+      '1027',
+      '+3',
+      '812.5',
+      '1.',
+      '.5',
+      '-.5e-3',
+      '1e3',
+      '1E+3',
+      '-1.5e3',
+      '6.02e23',
+      '1e-300',
+    ]
+    const { samples, errors } = parsePrometheusText(values.map((v, i) => `m${i} ${v}`).join('\n'))
+    expect(errors).toEqual([])
+    expect(samples.map((s) => s.value)).toEqual(values.map(Number))
+    const words = parsePrometheusText('a inf\nb -inf\nc +Inf\nd nan\ne -NaN')
+    expect(words.errors).toEqual([])
+    expect(words.samples.map((s) => s.value)).toEqual([Infinity, -Infinity, Infinity, NaN, NaN])
+  })
+
+  it('accepts exactly the tokens the old pattern accepted, with the same value', () => {
+    const pieces = ['0', '7', '19', '.', 'e', 'E', '+', '-', 'Inf', 'inf', 'NaN', 'nan', 'INF', 'n', 'x', '_']
+    let seed = 42
+    const next = (n: number) =>
+      Math.floor(((seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648) / 2_147_483_648) * n)
+    const wrong: string[] = []
+    for (let k = 0; k < 5_000; k++) {
+      let token = ''
+      for (let n = 1 + next(6); n > 0; n--) token += pieces[next(pieces.length)]
+      const got = parsePrometheusText(`m ${token}`).samples[0]?.value
+      if (!Object.is(got, oldValue(token))) wrong.push(token)
+    }
+    expect(wrong).toEqual([])
+    for (const token of [
+      'Infinity',
+      'INF',
+      'nAn',
+      '0x1p-2',
+      '1_000',
+      '1e',
+      '1e+',
+      '.',
+      '+',
+      '.e1',
+      'e1',
+      '--1',
+      '1.2.3',
+    ])
+      expect(parsePrometheusText(`m ${token}`).errors[0]?.message, token).toMatch(/is not a number/)
+  })
+
+  it('refuses a 40,000-digit value at once, naming the cap, and reads the lines around it', { timeout: 2000 }, () => {
+    const long = '1'.repeat(40_000)
+    const { samples, errors } = parsePrometheusText(
+      [`before 1`, `huge ${long}`, `huge{a="b"} ${long}x 1700000000000`, `huge ${long}.5e3`, 'after 2'].join('\n'),
+    )
+    expect(samples.map((s) => [s.name, s.value])).toEqual([
+      ['before', 1],
+      ['after', 2],
+    ])
+    expect(errors.map((e) => e.line)).toEqual([2, 3, 4])
+    for (const e of errors) expect(e.message).toMatch(/is longer than 64 characters/)
+    expect(errors[0]!.message.length).toBeLessThan(120)
+  })
+
+  it('reads a value of 64 characters', () => {
+    const value = `0.${'1'.repeat(62)}`
+    const { samples, errors } = parsePrometheusText(`m ${value}`)
+    expect(errors).toEqual([])
+    expect(samples[0]!.value).toBe(Number(value))
+  })
+})

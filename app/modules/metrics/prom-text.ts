@@ -3,14 +3,38 @@ import { LABEL_NAME, MAX_LABELS, METRIC_NAME } from './schema.ts'
 export type ParsedSample = { name: string; labels: Record<string, string>; value: number; ts?: number }
 export type ParseError = { line: number; message: string }
 
-const VALUE = /^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|Inf|inf|NaN|nan)$/
+/**
+ * Longest value token read: the shortest form of any float64, which exporters print, fits with room
+ * to spare; a longer token is refused before it is scanned.
+ */
+export const MAX_VALUE_LENGTH = 64
 
+const isDigit = (text: string, i: number) => {
+  const c = text.charCodeAt(i)
+  return c >= 48 && c <= 57
+}
+
+/**
+ * A value in one left-to-right pass (no regex: the pattern it replaces backtracked over long digit
+ * runs): an optional sign, then `Inf`, `inf`, `NaN`, `nan`, or digits with an optional fraction
+ * (`1`, `1.`, `1.5`, `.5`) and an optional exponent (`e3`, `E-3`).
+ */
 function parseValue(text: string) {
-  if (!VALUE.test(text)) return undefined
-  const lower = text.toLowerCase()
-  if (lower.endsWith('inf')) return lower.startsWith('-') ? -Infinity : Infinity
-  if (lower.endsWith('nan')) return NaN
-  return Number(text)
+  let i = text[0] === '+' || text[0] === '-' ? 1 : 0
+  const word = text.slice(i)
+  if (word === 'Inf' || word === 'inf') return text[0] === '-' ? -Infinity : Infinity
+  if (word === 'NaN' || word === 'nan') return NaN
+  let digits = 0
+  for (; isDigit(text, i); i++) digits++
+  if (text[i] === '.') for (i++; isDigit(text, i); i++) digits++
+  if (digits === 0) return undefined
+  if (text[i] === 'e' || text[i] === 'E') {
+    i++
+    if (text[i] === '+' || text[i] === '-') i++
+    if (!isDigit(text, i)) return undefined
+    while (isDigit(text, i)) i++
+  }
+  return i === text.length ? Number(text) : undefined
 }
 
 /** Reads `{a="x",b="y"}` starting at `at` (the `{`); returns the labels and the index after `}`. */
@@ -79,6 +103,11 @@ export function parsePrometheusText(text: string) {
     const fields = line.slice(rest).trim().split(/\s+/)
     if (fields.length < 1 || fields.length > 2 || !fields[0])
       return void errors.push({ line: lineNo, message: 'expected a value and an optional timestamp' })
+    if (fields[0].length > MAX_VALUE_LENGTH)
+      return void errors.push({
+        line: lineNo,
+        message: `value ${JSON.stringify(fields[0].slice(0, 40))}… is longer than ${MAX_VALUE_LENGTH} characters`,
+      })
     const value = parseValue(fields[0])
     if (value === undefined)
       return void errors.push({
