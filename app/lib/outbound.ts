@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer'
 import { lookup as dnsLookup } from 'node:dns'
 import { type IncomingMessage, request as httpRequest, type RequestOptions } from 'node:http'
 import { request as httpsRequest } from 'node:https'
@@ -268,6 +269,17 @@ const REDIRECTS = new Set([301, 302, 303, 307, 308])
 // the caller set (Authorization, Cookie, custom tokens, signatures) stays with the origin it was meant for.
 const CROSS_ORIGIN_SAFE = new Set(['accept', 'accept-language', 'content-language', 'content-type', 'user-agent'])
 
+/**
+ * `https://user:pass@host/` sends Basic credentials to that URL (as curl does; n8n webhooks use
+ * them), unless the caller set Authorization itself. Only for the URL that carries them: a
+ * redirect's own URL decides for its hop.
+ */
+function withUrlCredentials(url: URL, headers: Record<string, string>): Record<string, string> {
+  if ((url.username === '' && url.password === '') || headers.authorization !== undefined) return headers
+  const pair = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+  return { ...headers, authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` }
+}
+
 function parseUrl(input: string | URL, reason: 'invalid_url' | 'redirect'): URL {
   let url: URL
   try {
@@ -326,7 +338,14 @@ export async function outboundFetch(
     for (let redirects = 0; ; redirects++) {
       const addresses = await race(checkedAddresses(policy, current))
       const follow = (status: number) => REDIRECTS.has(status) && maxRedirects > 0
-      const hop = await send(current, addresses, { method, headers, body }, maxBytes, (s) => !follow(s), cancel.signal)
+      const hop = await send(
+        current,
+        addresses,
+        { method, headers: withUrlCredentials(current, headers), body },
+        maxBytes,
+        (s) => !follow(s),
+        cancel.signal,
+      )
       const location = hop.headers.get('location')
       if (!follow(hop.status)) {
         return { ...hop, url: current.href, redirects, text: () => new TextDecoder().decode(hop.body) }

@@ -24,6 +24,7 @@ const http = createServer((req, res) => {
   hosts.push(req.headers.host)
   const path = new URL(req.url ?? '/', 'http://x').pathname
   if (path === '/hang') return
+  if (path === '/auth') return void res.writeHead(200).end(req.headers.authorization ?? 'none')
   if (path === '/see-other') return void res.writeHead(303, { location: '/method' }).end()
   if (path === '/to-loopback-2') return void res.writeHead(302, { location: `http://127.0.0.2:${port}/method` }).end()
   if (path === '/big') {
@@ -86,6 +87,7 @@ out.big = await attempt(outboundFetch(policy('127.0.0.1'), `http://127.0.0.1:${p
 await new Promise((r) => setTimeout(r, 200))
 out.bigClosed = bigClosed
 out.hang = await attempt(outboundFetch(policy('127.0.0.1'), `http://127.0.0.1:${port}/hang`, { timeoutMs: 300 }))
+out.basicAuth = await attempt(outboundFetch(policy('127.0.0.1'), `http://ada:pw@127.0.0.1:${port}/auth`))
 out.tls = await attempt(outboundFetch(policy('svc.test'), `https://svc.test:${tlsPort}/`))
 out.sni = snis
 out.tlsWrongName = await attempt(outboundFetch(policy('other.test'), `https://other.test:${tlsPort}/`))

@@ -33,6 +33,7 @@ const expected = {
   big: { status: 200, text: 'a'.repeat(20), truncated: true, bytes: 100_000 },
   bigClosed: true,
   hang: { error: 'timeout' },
+  basicAuth: { status: 200, text: 'Basic YWRhOnB3', truncated: false, bytes: 14 },
   tls: { status: 200, text: 'tls ok', truncated: false, bytes: 6 },
   sni: ['svc.test'],
   tlsWrongName: { error: 'network' },

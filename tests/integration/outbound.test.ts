@@ -115,6 +115,7 @@ beforeAll(async () => {
     '/to-other-origin': (_req, res) => res.writeHead(302, { location: `${other.base}/echo` }).end(),
     '/to-other-origin-307': (_req, res) => res.writeHead(307, { location: `${other.base}/echo` }).end(),
     '/echo': (req, res) => res.writeHead(200).end(req.method),
+    '/auth': (req, res) => res.writeHead(200).end(req.headers.authorization ?? 'none'),
     // Three hops before the answer, with relative and absolute Locations.
     '/c3': (_req, res, base) => res.writeHead(301, { location: `${base}/c2` }).end(),
     '/c2': (_req, res) => res.writeHead(302, { location: 'c1' }).end(),
@@ -242,6 +243,15 @@ describe('the allow-list opens a destination', () => {
     expect(res.truncated).toBe(false)
     expect(res.url).toBe(`${target.base}/ok`)
     expect(target.connections()).toBe(before + 1)
+  })
+
+  it('credentials in the URL are sent as Basic auth, unless the caller set Authorization', async () => {
+    const url = `http://ada:p%40ss@127.0.0.1:${target.port}/auth`
+    const basic = await outboundFetch(policy('127.0.0.1'), url)
+    expect(basic.text()).toBe(`Basic ${Buffer.from('ada:p@ss').toString('base64')}`)
+    const own = await outboundFetch(policy('127.0.0.1'), url, { headers: { Authorization: 'Bearer t' } })
+    expect(own.text()).toBe('Bearer t')
+    expect((await outboundFetch(policy('127.0.0.1'), `${target.base}/auth`)).text()).toBe('none')
   })
 
   it('an entry for another port does not open this one', async () => {
