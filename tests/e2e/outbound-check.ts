@@ -71,6 +71,10 @@ async function attempt(call: Promise<{ status: number; text(): string; truncated
 
 const out: Record<string, unknown> = {}
 out.refusedLoopback = await attempt(outboundFetch(policy(''), `http://127.0.0.1:${port}/`))
+// The runtime's own resolver (dns.lookup, all addresses): localhost resolves to loopback and is refused.
+out.refusedLocalhost = await attempt(
+  outboundFetch(createOutboundPolicy({ OUTBOUND_ALLOW: [] }), `http://localhost:${port}/`),
+)
 out.connectionsAfterRefusal = connections
 out.pinnedName = await attempt(outboundFetch(policy('svc.test'), `http://svc.test:${port}/`))
 out.hostHeader = hosts.at(-1) === `svc.test:${port}`

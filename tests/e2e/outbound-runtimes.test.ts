@@ -23,6 +23,7 @@ const commands: Record<string, [string, string[]]> = {
 
 const expected = {
   refusedLoopback: { error: 'refused' },
+  refusedLocalhost: { error: 'refused' },
   connectionsAfterRefusal: 0,
   pinnedName: { status: 200, text: 'GET', truncated: false, bytes: 3 },
   hostHeader: true,
