@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { logLevels } from './lib/logger.ts'
+import { parseOutboundAllow } from './lib/outbound-policy.ts'
 
 const int = (min: number, max: number, fallback: number) =>
   v.optional(
@@ -90,6 +91,21 @@ export const ConfigSchema = v.object({
   HEALING_COMMANDS_FILE: optionalText,
   /** Days finished healing actions (with their timelines) and breaker/route history are kept; statistics look back 30 days. */
   HEALING_HISTORY_DAYS: int(31, 36_500, 90),
+  /** Destinations outbound calls may reach although internal (loopback, private, link-local…); see docs/security.md. */
+  OUTBOUND_ALLOW: v.optional(
+    v.pipe(
+      v.string(),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        try {
+          return parseOutboundAllow(dataset.value)
+        } catch (error) {
+          addIssue({ message: (error as Error).message })
+          return NEVER
+        }
+      }),
+    ),
+    '',
+  ),
 })
 
 export type RawConfig = v.InferOutput<typeof ConfigSchema>

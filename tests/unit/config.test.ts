@@ -125,6 +125,14 @@ describe('bad values name the variable and what is allowed', () => {
     )
   })
 
+  it('OUTBOUND_ALLOW: entries are parsed, a bad one is named', () => {
+    expect(loadConfig({}).OUTBOUND_ALLOW).toEqual([])
+    const allow = loadConfig({ OUTBOUND_ALLOW: '127.0.0.1:11434, ollama.internal,10.0.0.0/8' }).OUTBOUND_ALLOW
+    expect(allow.map((e) => e.text)).toEqual(['127.0.0.1:11434', 'ollama.internal', '10.0.0.0/8'])
+    const m = failure({ OUTBOUND_ALLOW: 'ollama.internal,10.0.0.1/8' })
+    expect(m).toContain('OUTBOUND_ALLOW="ollama.internal,10.0.0.1/8": entry "10.0.0.1/8": host bits are set')
+  })
+
   it('every bad variable is named in the one message', () => {
     const m = failure({ PORT: 'abc', LOG_LEVEL: 'loud', SESSION_TTL_HOURS: '0' })
     expect(m.split('\n').filter((l) => l.startsWith('  '))).toHaveLength(3)
