@@ -62,6 +62,12 @@ export const ConfigSchema = v.object({
   LOG_LEVEL: v.optional(v.picklist(logLevels, `must be one of ${logLevels.join(', ')}`), 'info'),
   TRUST_PROXY: bool(false),
   SESSION_TTL_HOURS: int(1, 24 * 90, 12),
+  /** Absolute lifetime of a session from sign-in: never extended past this, however active. */
+  SESSION_MAX_HOURS: int(1, 24 * 365, 720),
+  /** log2 of scrypt's N for new password hashes: 17 (N = 2^17, OWASP's minimum); lower only in tests. */
+  PASSWORD_HASH_COST: int(10, 18, 17),
+  /** Days audit rows are kept; the housekeeping job deletes older ones. */
+  AUDIT_RETENTION_DAYS: int(1, 36_500, 365),
   SETUP_TOKEN_TTL_MINUTES: int(1, 24 * 60, 60),
   REQUIRE_ADMIN_2FA: bool(false),
   LOGIN_MAX_FAILURES: int(1, 100, 5),

@@ -1,19 +1,27 @@
 import { and, eq, inArray, lt } from 'drizzle-orm'
 import type { Db } from '../db/client.ts'
+import { auditLog } from '../db/schema/audit.ts'
 import { sessions, setupTokens } from '../db/schema/auth.ts'
 import { breakerEvents, finalHealingStatuses, healingActions, modelRouteEvents } from '../db/schema/healing.ts'
 import { jobRuns } from '../db/schema/system.ts'
 import { days, hours } from '../app/lib/time.ts'
 import type { JobDef } from '../app/lib/scheduler.ts'
 
-type Retention = { jobRunsRetentionDays: number; healingHistoryDays: number }
+// auditRetentionDays: AUDIT_RETENTION_DAYS (365 when not given).
+type Retention = { jobRunsRetentionDays: number; healingHistoryDays: number; auditRetentionDays?: number }
 
 /**
  * Deletes expired sessions and setup links, old job runs, finished healing actions (their
  * timelines go with them), breaker and route history past its retention, and closes runs a crash
- * abandoned. Healing actions still open are kept whatever their age.
+ * abandoned. Healing actions still open are kept whatever their age. Audit rows older than
+ * AUDIT_RETENTION_DAYS go too: the log must not grow without bound, nor keep addresses forever.
  */
-export function housekeepingJob({ db, jobRunsRetentionDays, healingHistoryDays }: { db: Db } & Retention): JobDef {
+export function housekeepingJob({
+  db,
+  jobRunsRetentionDays,
+  healingHistoryDays,
+  auditRetentionDays = 365,
+}: { db: Db } & Retention): JobDef {
   return {
     name: 'housekeeping',
     schedule: '0 */10 * * * *',
@@ -50,7 +58,12 @@ export function housekeepingJob({ db, jobRunsRetentionDays, healingHistoryDays }
         .delete(modelRouteEvents)
         .where(lt(modelRouteEvents.ts, healingBefore))
         .returning({ id: modelRouteEvents.id })
+      const oldAudit = await db
+        .delete(auditLog)
+        .where(lt(auditLog.ts, now - days(auditRetentionDays)))
+        .returning({ id: auditLog.id })
       return {
+        auditRowsDeleted: oldAudit.length,
         sessionsDeleted: expiredSessions.length,
         setupLinksDeleted: expiredSetup.length,
         runsAbandoned: abandoned.length,

@@ -18,6 +18,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
       db,
       jobRunsRetentionDays: config.JOB_RUNS_RETENTION_DAYS,
       healingHistoryDays: config.HEALING_HISTORY_DAYS,
+      auditRetentionDays: config.AUDIT_RETENTION_DAYS,
     }),
   )
   scheduler.register(rollupJob({ db }))

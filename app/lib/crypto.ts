@@ -3,6 +3,7 @@ import {
   createDecipheriv,
   createHash,
   createHmac,
+  hkdfSync,
   randomBytes,
   scrypt,
   timingSafeEqual,
@@ -18,53 +19,118 @@ export function safeEqual(a: string, b: string): boolean {
   return ab.length === bb.length && timingSafeEqual(ab, bb)
 }
 
-// scrypt: a slow, memory-hard KDF that node:crypto offers on Node, Bun and Deno alike.
-const SCRYPT = { N: 32768, r: 8, p: 1, maxmem: 64 * 1024 * 1024 }
+/**
+ * scrypt: a slow, memory-hard KDF that node:crypto offers on Node, Bun and Deno alike. N = 2^17,
+ * r = 8, p = 1 is OWASP's minimum for scrypt; tests lower the cost through PASSWORD_HASH_COST only.
+ */
+export const PASSWORD_COST = 17
+export const MAX_PASSWORD_COST = 18
+type ScryptParams = { N: number; r: number; p: number }
+const SCRYPT_R = 8
+const SCRYPT_P = 1
 
-function scryptAsync(password: string, salt: Buffer, params: typeof SCRYPT): Promise<Buffer> {
+// node:crypto refuses anything needing more than 32 MiB by default; N = 2^17, r = 8 needs 128 MiB.
+const maxmem = ({ N, r, p }: ScryptParams) => 128 * r * (N + p + 2) + 1024 * 1024
+
+function scryptAsync(password: string, salt: Buffer, params: ScryptParams): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    scrypt(password, salt, 32, params, (err, key) => (err ? reject(err) : resolve(key))),
+    scrypt(password, salt, 32, { ...params, maxmem: maxmem(params) }, (err, key) => (err ? reject(err) : resolve(key))),
   )
 }
 
-export async function hashPassword(password: string): Promise<string> {
+/** `scrypt$N$r$p$salt$key`: the parameters travel with the hash, so older hashes still verify. */
+export async function hashPassword(password: string, cost = PASSWORD_COST): Promise<string> {
+  const params = { N: 2 ** cost, r: SCRYPT_R, p: SCRYPT_P }
   const salt = randomBytes(16)
-  const key = await scryptAsync(password, salt, SCRYPT)
-  return `scrypt$${SCRYPT.N}$${SCRYPT.r}$${SCRYPT.p}$${salt.toString('base64url')}$${key.toString('base64url')}`
+  const key = await scryptAsync(password, salt, params)
+  return `scrypt$${params.N}$${params.r}$${params.p}$${salt.toString('base64url')}$${key.toString('base64url')}`
+}
+
+const parseHash = (stored: string) => {
+  const [kind, n, r, p, salt, key] = stored.split('$')
+  if (kind !== 'scrypt' || !salt || !key) return null
+  return { params: { N: Number(n), r: Number(r), p: Number(p) }, salt, key }
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [kind, n, r, p, salt, key] = stored.split('$')
-  if (kind !== 'scrypt' || !salt || !key) return false
-  const params = { N: Number(n), r: Number(r), p: Number(p), maxmem: SCRYPT.maxmem }
-  // A stored hash with unusable parameters matches nothing (rather than failing the request).
-  const derived = await scryptAsync(password, Buffer.from(salt, 'base64url'), params).catch(() => null)
+  const parsed = parseHash(stored)
+  if (!parsed) return false
+  // Parameters past the cost ceiling (N > 2^18, 256 MiB) or otherwise unusable match nothing,
+  // rather than failing the request or letting one row tie up a gigabyte per sign-in.
+  const { N, r, p } = parsed.params
+  if (!(N <= 2 ** MAX_PASSWORD_COST && r <= 16 && p <= 4)) return false
+  const derived = await scryptAsync(password, Buffer.from(parsed.salt, 'base64url'), parsed.params).catch(() => null)
   if (!derived) return false
-  const expected = Buffer.from(key, 'base64url')
+  const expected = Buffer.from(parsed.key, 'base64url')
   return derived.length === expected.length && timingSafeEqual(derived, expected)
 }
 
-/** AES-256-GCM with a key derived from SECRET_KEY. Output: v1.<iv>.<tag>.<ciphertext>, base64url. */
+/** True when a stored hash is cheaper than `cost` asks: re-hash it once the password is known to be right. */
+export function passwordNeedsRehash(stored: string, cost = PASSWORD_COST): boolean {
+  const parsed = parseHash(stored)
+  if (!parsed) return true
+  const { N, r, p } = parsed.params
+  return N < 2 ** cost || r < SCRYPT_R || p < SCRYPT_P
+}
+
+/** A well-formed hash of nothing at this cost: verified against when the user is unknown, so both paths take as long. */
+export const dummyPasswordHash = (cost = PASSWORD_COST) =>
+  `scrypt$${2 ** cost}$${SCRYPT_R}$${SCRYPT_P}$${'A'.repeat(22)}$${'A'.repeat(43)}`
+
+const b64 = (x: Buffer) => x.toString('base64url')
+
+/**
+ * AES-256-GCM for secrets the server must read back, and HMAC for what it signs. Each key is
+ * derived from SECRET_KEY with HKDF under its own label, so the encryption key is never also a
+ * MAC key whose outputs are handed out (the healing webhook secret, tickets).
+ *
+ * `seal(plain, aad)` writes `v2.<iv>.<tag>.<ciphertext>` (base64url). `aad` names where the value
+ * lives (`${table}:${id}:${field}`): it is authenticated, not stored, so a sealed value copied into
+ * another row or field does not open there. Without `aad` the value is bound to nothing (callers
+ * not yet wired); opening must then pass none either.
+ *
+ * `open` also reads `v1.` values, sealed before v2 with sha256("homeostat:seal:" + SECRET_KEY) and
+ * no AAD; `isCurrent` tells a caller it should seal the value again (with its AAD) when it writes.
+ */
 export function createSealer(secretKey: string) {
-  const key = createHash('sha256').update(`homeostat:seal:${secretKey}`).digest()
+  const derive = (info: string) => Buffer.from(hkdfSync('sha256', secretKey, 'homeostat', info, 32))
+  const sealKey = derive('homeostat seal v2')
+  const signKey = derive('homeostat sign v2')
+  const legacyKey = createHash('sha256').update(`homeostat:seal:${secretKey}`).digest()
+
+  const decrypt = (key: Buffer, parts: string[], aad: string | undefined) => {
+    const [iv, tag, data] = parts
+    if (!iv || !tag || data === undefined) throw new Error('Not a sealed value')
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
+    if (aad !== undefined) decipher.setAAD(Buffer.from(aad, 'utf8'))
+    decipher.setAuthTag(Buffer.from(tag, 'base64url'))
+    return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8')
+  }
+
   return {
-    seal(plain: string): string {
+    seal(plain: string, aad?: string): string {
       const iv = randomBytes(12)
-      const cipher = createCipheriv('aes-256-gcm', key, iv)
+      const cipher = createCipheriv('aes-256-gcm', sealKey, iv)
+      if (aad !== undefined) cipher.setAAD(Buffer.from(aad, 'utf8'))
       const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()])
-      return ['v1', iv, cipher.getAuthTag(), data]
-        .map((x) => (typeof x === 'string' ? x : x.toString('base64url')))
-        .join('.')
+      return ['v2', b64(iv), b64(cipher.getAuthTag()), b64(data)].join('.')
     },
-    open(sealed: string): string {
-      const [version, iv, tag, data] = sealed.split('.')
-      if (version !== 'v1' || !iv || !tag || data === undefined) throw new Error('Not a sealed value')
-      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
-      decipher.setAuthTag(Buffer.from(tag, 'base64url'))
-      return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8')
+    open(sealed: string, aad?: string): string {
+      const [version, ...parts] = sealed.split('.')
+      if (version === 'v2' && parts.length === 3) return decrypt(sealKey, parts, aad)
+      // v1 had no AAD: the row binding cannot be checked for it until it is sealed again.
+      if (version === 'v1' && parts.length === 3) return decrypt(legacyKey, parts, undefined)
+      throw new Error('Not a sealed value')
     },
-    /** HMAC with a key derived from SECRET_KEY, for short-lived signed tokens. */
-    sign: (text: string) => createHmac('sha256', key).update(text).digest('base64url'),
+    /** False for a value sealed in an older format: seal it again when the row is next written. */
+    isCurrent: (sealed: string) => sealed.startsWith('v2.'),
+    /** HMAC-SHA256 (base64url) with the signing key, for tickets and derived secrets. */
+    sign: (text: string) => createHmac('sha256', signKey).update(text).digest('base64url'),
+    /**
+     * What `sign` gave before the keys were split (HMAC with the old sealing key). Only for a value
+     * users already hold and must not see change: the healing webhook signing secret.
+     */
+    legacySign: (text: string) => createHmac('sha256', legacyKey).update(text).digest('base64url'),
   }
 }
 export type Sealer = ReturnType<typeof createSealer>

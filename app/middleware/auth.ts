@@ -61,8 +61,8 @@ export const authenticator = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore)
 async function fromSession(c: Context<AppEnv>, deps: Pick<Deps, 'db' | 'config'>, now: number) {
   const token = getCookie(c, SESSION_COOKIE)
   if (token) {
-    const ttl = hours(deps.config.SESSION_TTL_HOURS)
-    const found = await resolveSession(deps.db, token, ttl, now)
+    const life = { ttlMs: hours(deps.config.SESSION_TTL_HOURS), maxMs: hours(deps.config.SESSION_MAX_HOURS) }
+    const found = await resolveSession(deps.db, token, life, now)
     if (found.status === 'ok') {
       const { user, session } = found
       // The browser must keep the cookie as long as the extended session lives.

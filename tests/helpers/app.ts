@@ -30,6 +30,8 @@ export async function testApp(env: Record<string, string> = {}) {
     IP_RATE_LIMIT_BURST: '1000000',
     RATE_LIMIT_BURST: '1000000',
     LOGIN_RATE_LIMIT_PER_MINUTE: '10000',
+    // Cheap password hashes keep the suite fast; production's default (2^17) is tested on its own.
+    PASSWORD_HASH_COST: '10',
     ...env,
   })
   const { db, client } = await openDb({ url: config.DATABASE_URL })
@@ -41,7 +43,7 @@ export async function testApp(env: Record<string, string> = {}) {
 
   let n = 0
   async function user(role: Role, email = `${role}${++n}@example.com`) {
-    return createUser(db, { email, role, password: PASSWORD, name: role })
+    return createUser(db, { email, role, password: PASSWORD, name: role, passwordCost: config.PASSWORD_HASH_COST })
   }
 
   /** An API key's headers. */

@@ -254,6 +254,7 @@ describe('housekeeping', () => {
     expect(other[1]!.error).toMatch(/abandoned/)
     const [hk] = await runs('housekeeping')
     expect(JSON.parse(hk!.counts as string)).toEqual({
+      auditRowsDeleted: 0,
       sessionsDeleted: 2,
       setupLinksDeleted: 1,
       runsAbandoned: 1,

@@ -24,6 +24,9 @@ describe('loadConfig defaults', () => {
       LOG_LEVEL: 'info',
       TRUST_PROXY: false,
       SESSION_TTL_HOURS: 12,
+      SESSION_MAX_HOURS: 720,
+      PASSWORD_HASH_COST: 17, // scrypt N = 2^17, OWASP's minimum: production's cost, whatever the tests use
+      AUDIT_RETENTION_DAYS: 365,
       BODY_LIMIT_BYTES: 1024 * 1024,
       JOBS_ENABLED: true,
       METRICS_PUBLIC: false,

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 import {
   createSealer,
   hashPassword,
+  passwordNeedsRehash,
+  PASSWORD_COST,
   hmacSha256,
   mask,
   safeEqual,
@@ -22,7 +25,7 @@ describe('sealer (AES-256-GCM)', () => {
       'x'.repeat(10_000),
     ]) {
       const sealed = sealer.seal(plain)
-      expect(sealed).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]*$/)
+      expect(sealed).toMatch(/^v2\.[\w-]+\.[\w-]+\.[\w-]*$/)
       if (plain) expect(sealed).not.toContain(plain)
       expect(sealer.open(sealed)).toBe(plain)
     }
@@ -52,7 +55,45 @@ describe('sealer (AES-256-GCM)', () => {
     const other = createSealer(`${KEY}-other`)
     expect(() => other.open(sealer.seal('secret'))).toThrow()
     expect(() => sealer.open('plain text')).toThrow('Not a sealed value')
-    expect(() => sealer.open('v2.a.b.c')).toThrow('Not a sealed value')
+    expect(() => sealer.open('v3.a.b.c')).toThrow('Not a sealed value')
+    expect(() => sealer.open('v2.a.b')).toThrow('Not a sealed value')
+  })
+
+  it('binds a value to its row and field (AAD): it opens only with the same AAD', () => {
+    const sealed = sealer.seal('totp-secret', 'users:u1:totp_secret')
+    expect(sealer.open(sealed, 'users:u1:totp_secret')).toBe('totp-secret')
+    expect(() => sealer.open(sealed, 'users:u2:totp_secret')).toThrow()
+    expect(() => sealer.open(sealed, 'channels:u1:secrets')).toThrow()
+    expect(() => sealer.open(sealed)).toThrow()
+    // Sealed without AAD (callers not yet wired): opens without one, and not as another row's value.
+    const loose = sealer.seal('x')
+    expect(sealer.open(loose)).toBe('x')
+    expect(() => sealer.open(loose, 'users:u1:totp_secret')).toThrow()
+  })
+
+  it('still opens v1 values sealed before the keys were split, and says they need sealing again', () => {
+    // v1, exactly as it was written: AES-256-GCM under sha256("homeostat:seal:" + SECRET_KEY), no AAD.
+    const oldKey = createHash('sha256').update(`homeostat:seal:${KEY}`).digest()
+    const iv = randomBytes(12)
+    const cipher = createCipheriv('aes-256-gcm', oldKey, iv)
+    const data = Buffer.concat([cipher.update('old routing key', 'utf8'), cipher.final()])
+    const v1 = ['v1', iv, cipher.getAuthTag(), data]
+      .map((x) => (typeof x === 'string' ? x : x.toString('base64url')))
+      .join('.')
+    expect(sealer.open(v1)).toBe('old routing key')
+    expect(sealer.open(v1, 'channels:c1:secrets')).toBe('old routing key')
+    expect(sealer.isCurrent(v1)).toBe(false)
+    expect(sealer.isCurrent(sealer.seal('new'))).toBe(true)
+  })
+
+  it('signs with a key derived apart from the sealing key (HKDF), keeping the old value as legacySign', () => {
+    const oldKey = createHash('sha256').update(`homeostat:seal:${KEY}`).digest()
+    const before = createHmac('sha256', oldKey).update('homeostat:healing-webhook').digest('base64url')
+    expect(sealer.sign('homeostat:healing-webhook')).not.toBe(before)
+    expect(sealer.legacySign('homeostat:healing-webhook')).toBe(before)
+    // The signing key is not the sealing key: a value sealed under a key equal to HKDF(sign) would not open.
+    const signKey = createHash('sha256').update(KEY).digest()
+    expect(sealer.sign('x')).not.toBe(createHmac('sha256', signKey).update('x').digest('base64url'))
   })
 
   it('signs deterministically per key', () => {
@@ -63,9 +104,26 @@ describe('sealer (AES-256-GCM)', () => {
 })
 
 describe('passwords (scrypt)', () => {
-  it('verifies the right password and refuses a wrong one', async () => {
+  it('hashes at N = 2^17, r = 8, p = 1 by default (OWASP minimum), the parameters in the hash', async () => {
+    expect(PASSWORD_COST).toBe(17)
     const stored = await hashPassword('correct horse battery staple')
-    expect(stored).toMatch(/^scrypt\$32768\$8\$1\$[\w-]+\$[\w-]+$/)
+    expect(stored).toMatch(/^scrypt\$131072\$8\$1\$[\w-]+\$[\w-]+$/)
+    expect(await verifyPassword('correct horse battery staple', stored)).toBe(true)
+    expect(passwordNeedsRehash(stored)).toBe(false)
+  }, 30_000) // one real 2^17 hash: about 2 s here, more on a loaded machine
+
+  it('verifies hashes made with older parameters and marks them for re-hashing', async () => {
+    const old = await hashPassword('correct horse battery staple', 15)
+    expect(old).toMatch(/^scrypt\$32768\$8\$1\$/)
+    expect(await verifyPassword('correct horse battery staple', old)).toBe(true)
+    expect(passwordNeedsRehash(old)).toBe(true)
+    expect(passwordNeedsRehash(old, 15)).toBe(false)
+    expect(passwordNeedsRehash('garbage')).toBe(true)
+  })
+
+  it('verifies the right password and refuses a wrong one', async () => {
+    const stored = await hashPassword('correct horse battery staple', 12)
+    expect(stored).toMatch(/^scrypt\$4096\$8\$1\$[\w-]+\$[\w-]+$/)
     expect(stored).not.toContain('correct horse')
     expect(await verifyPassword('correct horse battery staple', stored)).toBe(true)
     expect(await verifyPassword('correct horse battery stapler', stored)).toBe(false)
@@ -73,7 +131,7 @@ describe('passwords (scrypt)', () => {
   })
 
   it('salts each hash', async () => {
-    const [a, b] = await Promise.all([hashPassword('same password'), hashPassword('same password')])
+    const [a, b] = await Promise.all([hashPassword('same password', 12), hashPassword('same password', 12)])
     expect(a).not.toBe(b)
     expect(await verifyPassword('same password', b)).toBe(true)
   })

@@ -11,6 +11,7 @@ import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/index.ts'
 import { Password, TotpCode } from './schema.ts'
 import { changeOwnPassword, turnOffTwoFactor } from './account.ts'
+import { loginPolicy } from './login.ts'
 import { beginEnrolment, confirmEnrolment } from './two-factor.ts'
 import { getUser } from './users.ts'
 
@@ -57,6 +58,7 @@ function TwoFactorPanel({ user, required }: { user: User; required: boolean }) {
 export function accountPages(deps: ModuleDeps) {
   const { db, sealer, config } = deps
   const app = new Hono<AppEnv>()
+  const policy = loginPolicy(config)
   const me = async (c: Context<AppEnv>) => {
     const p = requirePrincipal(c)
     if (p.kind !== 'session' || !p.userId) throw new AppError(400, 'user_only', 'This page is for a signed-in user')
@@ -140,7 +142,7 @@ export function accountPages(deps: ModuleDeps) {
 
   app.post('/settings/security/2fa/disable', access('viewer'), validate('form', DisableForm), async (c) => {
     const user = await me(c)
-    await turnOffTwoFactor(db, user, c.req.valid('form').password, config.REQUIRE_ADMIN_2FA)
+    await turnOffTwoFactor(db, policy, user, c.req.valid('form').password, config.REQUIRE_ADMIN_2FA)
     await audit(db, c, { action: 'user.2fa_disabled', target: user.email })
     return c.html(<TwoFactorPanel user={await getUser(db, user.id)} required={false} />)
   })
@@ -148,7 +150,7 @@ export function accountPages(deps: ModuleDeps) {
   app.post('/settings/security/password', access('viewer'), validate('form', PasswordForm), async (c) => {
     const user = await me(c)
     const form = c.req.valid('form')
-    await changeOwnPassword(db, user, form.currentPassword, form.newPassword)
+    await changeOwnPassword(db, policy, user, form.currentPassword, form.newPassword)
     await audit(db, c, { action: 'user.password_changed', target: user.email })
     return c.body(null, 200, { 'HX-Redirect': '/login' })
   })

@@ -1,24 +1,38 @@
 import type { Db } from '../../../db/client.ts'
 import type { User } from '../../../db/schema/auth.ts'
-import { verifyPassword } from '../../lib/crypto.ts'
 import { AppError } from '../../lib/errors.ts'
+import { confirmPassword, type LoginPolicy } from './login.ts'
 import { disableTwoFactor } from './two-factor.ts'
 import { updateUser } from './users.ts'
 
-const wrong = (field: string, message: string) =>
-  new AppError(400, 'invalid_input', message, [{ field, message: 'does not match' }])
-
-/** Changes the signed-in user's own password; their sessions end (they sign in again). */
-export async function changeOwnPassword(db: Db, user: User, currentPassword: string, newPassword: string) {
-  if (!(await verifyPassword(currentPassword, user.passwordHash)))
-    throw wrong('currentPassword', 'Current password is wrong')
-  await updateUser(db, user.id, { password: newPassword })
+/**
+ * Changes the signed-in user's own password; their sessions end (they sign in again). A wrong
+ * current password counts toward the lock-out like a failed sign-in: a stolen session must not
+ * become an unlimited password oracle.
+ */
+export async function changeOwnPassword(
+  db: Db,
+  policy: LoginPolicy,
+  user: User,
+  currentPassword: string,
+  newPassword: string,
+) {
+  const error = await confirmPassword(db, policy, user, currentPassword, 'currentPassword')
+  if (error) throw error
+  await updateUser(db, user.id, { password: newPassword, passwordCost: policy.passwordCost })
 }
 
-/** Turns two-factor sign-in off after checking the password; refused where admins must keep it. */
-export async function turnOffTwoFactor(db: Db, user: User, password: string, requiredForAdmins: boolean) {
+/** Turns two-factor sign-in off after checking the password (counted like a sign-in); refused where admins must keep it. */
+export async function turnOffTwoFactor(
+  db: Db,
+  policy: LoginPolicy,
+  user: User,
+  password: string,
+  requiredForAdmins: boolean,
+) {
   if (requiredForAdmins && user.role === 'admin')
     throw new AppError(409, 'conflict', 'Two-factor sign-in is required for admins here')
-  if (!(await verifyPassword(password, user.passwordHash))) throw wrong('password', 'Password is wrong')
+  const error = await confirmPassword(db, policy, user, password, 'password')
+  if (error) throw error
   await disableTwoFactor(db, user.id)
 }

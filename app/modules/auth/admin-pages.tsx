@@ -185,7 +185,7 @@ export function adminPages(deps: ModuleDeps & { keys: KeyStore }) {
   )
 
   app.post('/settings/users', access('admin'), validate('form', UserForm), async (c) => {
-    const user = await createUser(db, c.req.valid('form'))
+    const user = await createUser(db, { ...c.req.valid('form'), passwordCost: deps.config.PASSWORD_HASH_COST })
     await audit(db, c, { action: 'user.created', target: user.email, summary: `role ${user.role}` })
     return usersTable(c)
   })

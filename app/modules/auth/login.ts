@@ -1,14 +1,22 @@
-import { eq, sql } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { users, type User } from '../../../db/schema/auth.ts'
-import { verifyPassword } from '../../lib/crypto.ts'
+import { dummyPasswordHash, hashPassword, passwordNeedsRehash, verifyPassword } from '../../lib/crypto.ts'
 import { AppError } from '../../lib/errors.ts'
 import { minutes } from '../../lib/time.ts'
 
-// Verified against when the email is unknown, so both paths take the time of one KDF.
-const DUMMY_HASH = 'scrypt$32768$8$1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'
+/** The lock-out limits shared by every check of a password or code, and the cost new hashes get. */
+export type LoginPolicy = { maxFailures: number; lockoutMinutes: number; passwordCost: number }
 
-export type LoginPolicy = { maxFailures: number; lockoutMinutes: number }
+export const loginPolicy = (config: {
+  LOGIN_MAX_FAILURES: number
+  LOGIN_LOCKOUT_MINUTES: number
+  PASSWORD_HASH_COST: number
+}): LoginPolicy => ({
+  maxFailures: config.LOGIN_MAX_FAILURES,
+  lockoutMinutes: config.LOGIN_LOCKOUT_MINUTES,
+  passwordCost: config.PASSWORD_HASH_COST,
+})
 
 export const invalidCredentials = () => new AppError(401, 'invalid_credentials', 'Wrong email or password')
 
@@ -27,7 +35,8 @@ export function lockedError(user: User, now: number) {
 export async function checkPassword(db: Db, policy: LoginPolicy, email: string, password: string, now = Date.now()) {
   const [user] = await db.select().from(users).where(eq(users.email, email.toLowerCase()))
   if (!user) {
-    await verifyPassword(password, DUMMY_HASH)
+    // Verified against a hash of the current cost, so an unknown email takes as long as a known one.
+    await verifyPassword(password, dummyPasswordHash(policy.passwordCost))
     return { ok: false as const, user: null, error: invalidCredentials() }
   }
   if (user.lockedUntil && user.lockedUntil > now) return { ok: false as const, user, error: lockedError(user, now) }
@@ -35,7 +44,45 @@ export async function checkPassword(db: Db, policy: LoginPolicy, email: string, 
     const error = await recordFailure(db, policy, user, now)
     return { ok: false as const, user, error }
   }
+  await upgradeHash(db, policy, user, password)
   return { ok: true as const, user }
+}
+
+/**
+ * Once the password is known to be right, a hash made with older (cheaper) parameters is replaced
+ * by one at today's cost. Conditional on the hash read, so a password changed meanwhile is kept.
+ */
+export async function upgradeHash(db: Db, policy: LoginPolicy, user: User, password: string) {
+  if (!passwordNeedsRehash(user.passwordHash, policy.passwordCost)) return
+  const passwordHash = await hashPassword(password, policy.passwordCost)
+  await db
+    .update(users)
+    .set({ passwordHash })
+    .where(and(eq(users.id, user.id), eq(users.passwordHash, user.passwordHash)))
+}
+
+/**
+ * Checks the password of a signed-in user before a sensitive change (new password, two-factor off).
+ * It counts like a sign-in: a locked account is refused, a wrong password counts toward the lock.
+ * Returns null when right, else the error (400 naming `field`, or 429 once locked).
+ */
+export async function confirmPassword(
+  db: Db,
+  policy: LoginPolicy,
+  user: User,
+  password: string,
+  field: string,
+  now = Date.now(),
+): Promise<AppError | null> {
+  const [fresh] = await db.select().from(users).where(eq(users.id, user.id))
+  const current = fresh ?? user
+  if (current.lockedUntil && current.lockedUntil > now) return lockedError(current, now)
+  if (await verifyPassword(password, current.passwordHash)) return null
+  const error = await recordFailure(db, policy, current, now)
+  if (error.code === 'account_locked') return error
+  return new AppError(400, 'invalid_input', `${field === 'password' ? 'Password' : 'Current password'} is wrong`, [
+    { field, message: 'does not match' },
+  ])
 }
 
 /** Counts a failed password or code; at the limit the account locks. */

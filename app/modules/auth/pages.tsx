@@ -9,7 +9,7 @@ import { Bare, ErrorBox } from '../../lib/layout.tsx'
 import { hours } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/index.ts'
-import { checkPassword, recordFailure, recordSuccess } from './login.ts'
+import { checkPassword, loginPolicy, recordFailure, recordSuccess } from './login.ts'
 import { LoginForm, SecondFactorForm, SetupForm } from './schema.ts'
 import { createSession, deleteSession, SESSION_COOKIE, setSessionCookie } from './sessions.ts'
 import { completeSetup, setupTokenValid } from './setup.ts'
@@ -110,11 +110,16 @@ export function signInPages(deps: ModuleDeps) {
   const app = new Hono<AppEnv>()
   const perMinute = config.LOGIN_RATE_LIMIT_PER_MINUTE
   const loginLimit = createRateLimiter({ perSecond: perMinute / 60, burst: perMinute })
-  const policy = { maxFailures: config.LOGIN_MAX_FAILURES, lockoutMinutes: config.LOGIN_LOCKOUT_MINUTES }
+  const policy = loginPolicy(config)
 
   async function startSession(c: Context<AppEnv>, userId: string, email: string, next?: string) {
-    const ttl = hours(config.SESSION_TTL_HOURS)
-    const s = await createSession(db, { userId, ip: c.get('ip'), userAgent: c.req.header('user-agent'), ttlMs: ttl })
+    const s = await createSession(db, {
+      userId,
+      ip: c.get('ip'),
+      userAgent: c.req.header('user-agent'),
+      ttlMs: hours(config.SESSION_TTL_HOURS),
+      maxMs: hours(config.SESSION_MAX_HOURS),
+    })
     setSessionCookie(c, config, s.token, s.expiresAt)
     await recordSuccess(db, userId)
     await audit(db, c, { action: 'auth.login', target: email, actor: `user:${email}` })
@@ -229,7 +234,7 @@ export function signInPages(deps: ModuleDeps) {
     validate('form', SetupForm),
     async (c) => {
       const form = c.req.valid('form')
-      const user = await completeSetup(db, form.token, form)
+      const user = await completeSetup(db, form.token, { ...form, passwordCost: policy.passwordCost })
       await audit(db, c, {
         action: 'auth.setup',
         target: user.email,

@@ -18,12 +18,15 @@ import {
   UpdateUser,
 } from './schema.ts'
 import { changeOwnPassword, turnOffTwoFactor } from './account.ts'
+import { loginPolicy } from './login.ts'
 import { beginEnrolment, confirmEnrolment } from './two-factor.ts'
 import { createUser, deleteUser, getUser, listUsers, publicUser, updateUser } from './users.ts'
 
 export function authRoutes(deps: ModuleDeps & { keys: KeyStore }) {
   const { db } = deps
   const app = new Hono<AppEnv>()
+  const policy = loginPolicy(deps.config)
+  const passwordCost = policy.passwordCost
   const tags = ['auth']
 
   app.get(
@@ -53,7 +56,7 @@ export function authRoutes(deps: ModuleDeps & { keys: KeyStore }) {
     describe('Create a user', tags, 201),
     validate('json', CreateUser),
     async (c) => {
-      const user = await createUser(db, c.req.valid('json'))
+      const user = await createUser(db, { ...c.req.valid('json'), passwordCost })
       await audit(db, c, { action: 'user.created', target: user.email, summary: `role ${user.role}` })
       return c.json(publicUser(user), 201)
     },
@@ -71,7 +74,7 @@ export function authRoutes(deps: ModuleDeps & { keys: KeyStore }) {
     validate('json', UpdateUser),
     async (c) => {
       const patch = c.req.valid('json')
-      const user = await updateUser(db, c.req.valid('param').id, patch)
+      const user = await updateUser(db, c.req.valid('param').id, { ...patch, passwordCost })
       const changed = Object.keys(patch)
         .filter((k) => k !== 'password')
         .concat(patch.password ? ['password'] : [])
@@ -157,7 +160,7 @@ export function authRoutes(deps: ModuleDeps & { keys: KeyStore }) {
     async (c) => {
       const user = await me(c)
       const input = c.req.valid('json')
-      await changeOwnPassword(db, user, input.currentPassword, input.newPassword)
+      await changeOwnPassword(db, policy, user, input.currentPassword, input.newPassword)
       await audit(db, c, { action: 'user.password_changed', target: user.email })
       return c.json({ ok: true, signedOut: true })
     },
@@ -193,7 +196,7 @@ export function authRoutes(deps: ModuleDeps & { keys: KeyStore }) {
     validate('json', DisableTwoFactor),
     async (c) => {
       const user = await me(c)
-      await turnOffTwoFactor(db, user, c.req.valid('json').password, deps.config.REQUIRE_ADMIN_2FA)
+      await turnOffTwoFactor(db, policy, user, c.req.valid('json').password, deps.config.REQUIRE_ADMIN_2FA)
       await audit(db, c, { action: 'user.2fa_disabled', target: user.email })
       return c.json({ enabled: false })
     },

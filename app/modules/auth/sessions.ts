@@ -28,15 +28,18 @@ export function setSessionCookie(
   })
 }
 
+/** How long a session lives unused (`ttlMs`), and at most from sign-in however active (`maxMs`). */
+export type SessionLife = { ttlMs: number; maxMs: number }
+
 /** Creates a session; the cookie carries the token, the database only its hash. */
 export async function createSession(
   db: Db,
-  input: { userId: string; ip?: string; userAgent?: string; ttlMs: number },
+  input: { userId: string; ip?: string; userAgent?: string; ttlMs: number; maxMs?: number },
   now = Date.now(),
 ) {
   const token = randomToken(32)
   const csrfToken = randomToken(24)
-  const expiresAt = now + input.ttlMs
+  const expiresAt = now + Math.min(input.ttlMs, input.maxMs ?? input.ttlMs)
   await db.insert(sessions).values({
     id: sha256(token),
     userId: input.userId,
@@ -52,29 +55,30 @@ export async function createSession(
 
 /**
  * Finds the session and its user. Sliding expiry: a session used after half its lifetime is
- * extended by another full lifetime (`extended`: the caller must renew the cookie too).
+ * extended by another full lifetime (`extended`: the caller must renew the cookie too), but never
+ * past `maxMs` after sign-in: a stolen cookie kept busy still dies, and the user signs in again.
  */
-export async function resolveSession(db: Db, token: string, ttlMs: number, now = Date.now()) {
+export async function resolveSession(db: Db, token: string, life: SessionLife, now = Date.now()) {
+  const { ttlMs, maxMs } = life
   const [row] = await db
     .select({ session: sessions, user: users })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(eq(sessions.id, sha256(token)))
   if (!row) return { status: 'invalid' as const }
-  if (row.session.expiresAt <= now) {
+  const deadline = row.session.createdAt + maxMs
+  if (row.session.expiresAt <= now || deadline <= now) {
     await db.delete(sessions).where(eq(sessions.id, row.session.id))
     return { status: 'expired' as const }
   }
-  if (row.session.expiresAt - now < ttlMs / 2) {
-    await db
-      .update(sessions)
-      .set({ expiresAt: now + ttlMs, lastSeenAt: now })
-      .where(eq(sessions.id, row.session.id))
+  const expiresAt = Math.min(now + ttlMs, deadline)
+  if (row.session.expiresAt - now < ttlMs / 2 && expiresAt > row.session.expiresAt) {
+    await db.update(sessions).set({ expiresAt, lastSeenAt: now }).where(eq(sessions.id, row.session.id))
     return {
       status: 'ok' as const,
       extended: true,
       user: row.user,
-      session: { ...row.session, expiresAt: now + ttlMs, lastSeenAt: now },
+      session: { ...row.session, expiresAt, lastSeenAt: now },
     }
   }
   return { status: 'ok' as const, extended: false, ...row }

@@ -43,7 +43,7 @@ export async function setupTokenValid(db: Db, token: string, now = Date.now()) {
 export async function completeSetup(
   db: Db,
   token: string,
-  input: { email: string; name?: string; password: string },
+  input: { email: string; name?: string; password: string; passwordCost?: number },
   now = Date.now(),
 ) {
   if ((await countUsers(db)) > 0) throw conflict('Homeostat is already set up; sign in instead')

@@ -1,4 +1,4 @@
-import { and, eq, isNull, lt, or } from 'drizzle-orm'
+import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { users, type User } from '../../../db/schema/auth.ts'
 import { safeEqual, sha256, type Sealer } from '../../lib/crypto.ts'
@@ -26,13 +26,18 @@ async function matchingStep(user: User, secret: string, code: string, now: numbe
   return delta === null ? null : Math.floor(now / 30_000) + delta
 }
 
+/** Where the sealed TOTP secret lives: it is bound to this (AAD), so it opens only in its own row. */
+const secretAad = (userId: string) => `users:${userId}:totp_secret`
+
+const openSecret = (sealer: Sealer, userId: string, sealed: string) => sealer.open(sealed, secretAad(userId))
+
 /** Starts enrolment: a new secret, stored sealed and not yet enabled. */
 export async function beginEnrolment(db: Db, sealer: Sealer, user: User) {
   if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
   const secret = new (await otpauth()).Secret({ size: 20 }).base32
   await db
     .update(users)
-    .set({ totpSecret: sealer.seal(secret) })
+    .set({ totpSecret: sealer.seal(secret, secretAad(user.id)) })
     .where(eq(users.id, user.id))
   return { secret, uri: (await totpFor(user, secret)).toString() }
 }
@@ -44,7 +49,7 @@ const newRecoveryCodes = () =>
 export async function confirmEnrolment(db: Db, sealer: Sealer, user: User, code: string, now = Date.now()) {
   if (user.totpEnabledAt) throw conflict('Two-factor sign-in is already on')
   if (!user.totpSecret) throw conflict('Start enrolment first')
-  const step = await matchingStep(user, sealer.open(user.totpSecret), code, now)
+  const step = await matchingStep(user, openSecret(sealer, user.id, user.totpSecret), code, now)
   if (step === null)
     throw new AppError(400, 'invalid_code', 'That code is not valid', [
       { field: 'code', message: 'does not match the authenticator' },
@@ -66,8 +71,10 @@ export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, cod
   const trimmed = code.replace(/\s+/g, '').toLowerCase()
   if (!user.totpSecret || !user.totpEnabledAt) return false
   if (/^\d{6}$/.test(trimmed)) {
-    const step = await matchingStep(user, sealer.open(user.totpSecret), trimmed, now)
+    const secret = openSecret(sealer, user.id, user.totpSecret)
+    const step = await matchingStep(user, secret, trimmed, now)
     if (step === null) return false
+    await resealIfOld(db, sealer, user, user.totpSecret, secret)
     // A code works once: taking its step fails if this or a later step was already used.
     const taken = await db
       .update(users)
@@ -76,14 +83,28 @@ export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, cod
       .returning({ id: users.id })
     return taken.length === 1
   }
+  // Spent in one conditional statement: of two sign-ins racing with the same code, only the one
+  // whose UPDATE removed it (one row affected) gets in. Codes are SHA-256 hex, compared in SQL.
   const hash = sha256(trimmed)
-  const codes = user.recoveryCodes ?? []
-  if (!codes.some((c) => safeEqual(c, hash))) return false
+  const spent = await db
+    .update(users)
+    .set({
+      recoveryCodes: sql`(select json_group_array(value) from json_each(${users.recoveryCodes}) where value <> ${hash})`,
+    })
+    .where(
+      and(eq(users.id, user.id), sql`exists (select 1 from json_each(${users.recoveryCodes}) where value = ${hash})`),
+    )
+    .returning({ id: users.id })
+  return spent.length === 1
+}
+
+/** A secret sealed in an older format (v1, no AAD) is sealed again, bound to its row, once it has worked. */
+async function resealIfOld(db: Db, sealer: Sealer, user: User, sealed: string, secret: string) {
+  if (sealer.isCurrent(sealed)) return
   await db
     .update(users)
-    .set({ recoveryCodes: codes.filter((c) => c !== hash) })
-    .where(eq(users.id, user.id))
-  return true
+    .set({ totpSecret: sealer.seal(secret, secretAad(user.id)) })
+    .where(and(eq(users.id, user.id), eq(users.totpSecret, sealed)))
 }
 
 /** A short-lived signed ticket that carries a password-verified user to the second step. */

@@ -23,13 +23,13 @@ export async function countUsers(db: Db) {
 
 export async function createUser(
   db: Db,
-  input: { email: string; name?: string; role: Role; password: string },
+  input: { email: string; name?: string; role: Role; password: string; passwordCost?: number },
   now = Date.now(),
 ) {
   const email = input.email.toLowerCase()
   const [existing] = await db.select({ id: users.id }).from(users).where(eq(users.email, email))
   if (existing) throw conflict(`A user with email ${email} already exists`)
-  const passwordHash = await hashPassword(input.password)
+  const passwordHash = await hashPassword(input.password, input.passwordCost)
   const [row] = await db
     .insert(users)
     .values({
@@ -69,7 +69,7 @@ async function otherAdmins(db: Db, userId: string) {
 export async function updateUser(
   db: Db,
   id: string,
-  patch: { name?: string; role?: Role; password?: string; unlock?: boolean },
+  patch: { name?: string; role?: Role; password?: string; unlock?: boolean; passwordCost?: number },
   now = Date.now(),
 ) {
   const user = await getUser(db, id)
@@ -80,7 +80,11 @@ export async function updateUser(
   if (patch.name !== undefined) set.name = patch.name
   if (patch.role) set.role = patch.role
   if (patch.password)
-    Object.assign(set, { passwordHash: await hashPassword(patch.password), failedLogins: 0, lockedUntil: null })
+    Object.assign(set, {
+      passwordHash: await hashPassword(patch.password, patch.passwordCost),
+      failedLogins: 0,
+      lockedUntil: null,
+    })
   if (patch.unlock) Object.assign(set, { failedLogins: 0, lockedUntil: null })
   const update = db.update(users).set(set).where(eq(users.id, user.id)).returning()
   // A new password or another role ends the user's sessions, in the same transaction.

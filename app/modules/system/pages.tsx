@@ -34,10 +34,12 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
   const app = new Hono<AppEnv>()
 
   app.get('/', access('viewer'), async (c) => {
+    // The audit log is for admins (who did what, from which address): others see no recent changes.
+    const isAdmin = requirePrincipal(c).role === 'admin'
     const [[u], [k], recent, checks, jobs] = await Promise.all([
       db.select({ n: count() }).from(users),
       db.select({ n: count() }).from(apiKeys),
-      db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(8),
+      isAdmin ? db.select().from(auditLog).orderBy(desc(auditLog.id)).limit(8) : [],
       readiness(deps),
       deps.scheduler?.status(),
     ])
@@ -92,16 +94,18 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
             </tbody>
           </table>
         </section>
-        <section class="card">
-          <h2>Recent changes</h2>
-          <ul class="plain">
-            {recent.map((e) => (
-              <li>
-                <span class="muted">{when(e.ts)}</span> {e.actor} <code>{e.action}</code> {e.target ?? ''}
-              </li>
-            ))}
-          </ul>
-        </section>
+        {isAdmin && (
+          <section class="card">
+            <h2>Recent changes</h2>
+            <ul class="plain">
+              {recent.map((e) => (
+                <li>
+                  <span class="muted">{when(e.ts)}</span> {e.actor} <code>{e.action}</code> {e.target ?? ''}
+                </li>
+              ))}
+            </ul>
+          </section>
+        )}
       </Layout>,
     )
   })
