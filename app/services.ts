@@ -11,22 +11,36 @@ import { createKeyStore } from './modules/auth/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
-import { createNotifier } from './modules/notify/index.ts'
+import { createNotifier, type DeadNotifications, raiseNotificationFailed } from './modules/notify/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
   const keys = createKeyStore(db)
   // The notification outbox: its routing cache, its hook on alert changes, its sender and the
   // `notifications` job's tick; healing notices go out through it too.
+  // A notification that gives up is counted and raises `homeostat_notification_failed` through the
+  // alerts service (notify/dead.ts). That service is made after the notifier (the notifier's outbox
+  // hook goes into it), so the notifier gets a function that calls `raiseDead`, assigned right after
+  // `alerts` below: a late binding local to this call (no module state). Nothing sends while the
+  // services are being made, so it is always set by the time a notification can die.
+  let raiseDead: ((dead: DeadNotifications) => Promise<void>) | undefined
   const notifier = createNotifier({
     db,
     sealer: platform.sealer,
     config: platform.config,
     log: log.child({ module: 'notify' }),
+    onDead: async (dead) => {
+      platform.telemetry.notificationsDead.inc(
+        { channel: dead.channel?.name ?? (dead.rows[0]?.subscriptionId ? 'subscription' : 'deleted') },
+        dead.rows.length,
+      )
+      await raiseDead?.(dead)
+    },
   })
   // Every alert state change runs its silences' hook first (it sets the `silenced` flag), then these,
   // in its own transaction: the notification outbox reads the flag last.
   const alerts = createAlerts({ db, log, hooks: [notifier.outboxHook] })
+  raiseDead = (dead) => raiseNotificationFailed(alerts, dead)
   // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.
   const prices = createPrices(db)
   // One metric store for every writer: token counts become llm_cost_usd points by the price table

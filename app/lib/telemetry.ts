@@ -22,6 +22,10 @@ export function createTelemetry(version: string, runtime: string) {
       durationBuckets,
     ),
     dbQuery: registry.histogram('db_query_duration_seconds', 'Database statement and batch duration', durationBuckets),
+    notificationsDead: registry.counter(
+      'homeostat_notifications_dead_total',
+      'Notifications that gave up (dead) by channel; each raises a homeostat_notification_failed alert',
+    ),
     jobRuns: registry.counter('job_runs_total', 'Job ticks by job and outcome (ran, failed, skipped, not_leader)'),
     jobDuration: registry.histogram(
       'job_run_duration_seconds',

@@ -18,6 +18,7 @@ import {
 } from '../../../db/schema/notify.ts'
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
+import type { DeadNotifications } from './dead.ts'
 import { outboxRows } from './outbox.ts'
 import { DEFAULT_REPEAT_MS, routesFrom, type Routing } from './policies.ts'
 import {
@@ -37,6 +38,8 @@ export type DeliveryDeps = {
   routing: () => Promise<Routing>
   log?: Logger
   timeoutMs?: number
+  /** Notifications that gave up, once recorded `dead` (see dead.ts): counted and raised as an alert. */
+  onDead?: (dead: DeadNotifications) => Promise<void> | void
 }
 
 export const BACKOFF_MS = [5_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000]
@@ -186,6 +189,15 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
           dead,
         })
       await db.batch(record(db, rows, target, o, now) as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
+      // Nothing is dropped silently: a notification that gave up is counted and raises an alert of
+      // its own. Its failure to do so is logged and does not stop the other sends of the tick.
+      if (!o.ok && dead && deps.onDead)
+        await Promise.resolve(deps.onDead({ rows, channel: target.channel, error: o.error, at: now })).catch((error) =>
+          deps.log?.error('raising the failed notification alert failed', {
+            notifications: rows.map((r) => r.id),
+            error: String((error as Error)?.message ?? error),
+          }),
+        )
     }),
   )
   return counts

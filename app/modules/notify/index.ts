@@ -8,6 +8,7 @@ export {
   openChannel,
   updateChannel,
 } from './channels.ts'
+export { type DeadNotifications, NOTIFICATION_FAILED, raiseNotificationFailed } from './dead.ts'
 export { retryNotification } from './delivery.ts'
 export { createNotifier, type Notifier } from './notifier.ts'
 export { createPolicy, deletePolicy, getPolicy, listPolicies, updatePolicy } from './policies.ts'

@@ -18,6 +18,8 @@ export type NotifierDeps = {
   config: Pick<Config, 'PUBLIC_URL' | 'JOBS_ENABLED'>
   log?: Logger
   timeoutMs?: number
+  /** Notifications that gave up (see dead.ts); the composition root counts them and raises their alert. */
+  onDead?: DeliveryDeps['onDead']
 }
 
 /** How long a kick waits, so the outbox write that asked for it has committed (it commits just after the hook returns). */
@@ -32,6 +34,7 @@ export function createNotifier(deps: NotifierDeps) {
     routing: routing.load,
     log: deps.log,
     timeoutMs: deps.timeoutMs,
+    onDead: deps.onDead,
   }
   // Without jobs (tests, an instance that only serves), nothing is sent between ticks either.
   const eager = deps.config.JOBS_ENABLED

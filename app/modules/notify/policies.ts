@@ -12,6 +12,7 @@ import { badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { compileMatchers } from '../../lib/matchers.ts'
 import { toIso } from '../../lib/time.ts'
+import { NOTIFICATION_FAILED } from './dead.ts'
 import type { PolicyInput, PolicyPatchInput } from './schema.ts'
 
 export type Route = {
@@ -73,8 +74,27 @@ export function createRoutingCache(db: Db) {
 }
 export type RoutingCache = ReturnType<typeof createRoutingCache>
 
-/** Where an alert with these labels is notified: the matching policies' routes, or the default. */
-export function routesFrom({ enabledChannels, policies: list }: Routing, labels: Record<string, string>): Route[] {
+/**
+ * Where an alert with these labels is notified: the matching policies' routes, or the default. A
+ * `homeostat_notification_failed` alert (dead.ts) is never sent through the channel that failed
+ * (its `channel_id` label): that channel is left out of every route and escalation, and when the
+ * policies chose only it, the alert goes to every other enabled channel instead (the default
+ * route without it), so a person hears of the failure wherever else they can.
+ */
+export function routesFrom(routing: Routing, labels: Record<string, string>): Route[] {
+  const failed = labels.alertname === NOTIFICATION_FAILED ? labels.channel_id : undefined
+  const routes = policyRoutes(routing, labels)
+  if (!failed) return routes
+  const avoid = (ids: string[]) => ids.filter((id) => id !== failed)
+  const kept = routes.map((r) => ({
+    ...r,
+    channelIds: avoid(r.channelIds),
+    escalations: r.escalations.map((e) => ({ ...e, channelIds: avoid(e.channelIds) })),
+  }))
+  return kept.some((r) => r.channelIds.length) ? kept : [defaultRoute(avoid([...routing.enabledChannels]))]
+}
+
+function policyRoutes({ enabledChannels, policies: list }: Routing, labels: Record<string, string>): Route[] {
   const routes: Route[] = []
   for (const p of list) {
     if (!p.test(labels)) continue
@@ -94,19 +114,20 @@ export function routesFrom({ enabledChannels, policies: list }: Routing, labels:
     if (!p.continue) break
   }
   if (routes.length) return routes
-  return [
-    {
-      policyId: null,
-      channelIds: [...enabledChannels],
-      groupBy: [],
-      groupWaitMs: 0,
-      groupIntervalMs: 0,
-      repeatIntervalMs: DEFAULT_REPEAT_MS,
-      sendResolved: true,
-      escalations: [],
-    },
-  ]
+  return [defaultRoute([...enabledChannels])]
 }
+
+/** The route of an alert no policy matches: every enabled channel, at once, no grouping. */
+const defaultRoute = (channelIds: string[]): Route => ({
+  policyId: null,
+  channelIds,
+  groupBy: [],
+  groupWaitMs: 0,
+  groupIntervalMs: 0,
+  repeatIntervalMs: DEFAULT_REPEAT_MS,
+  sendResolved: true,
+  escalations: [],
+})
 
 /** Alerts of one policy with the same values of its groupBy labels share a group. */
 export const groupKeyOf = (r: Route, labels: Record<string, string>) =>

@@ -11,6 +11,7 @@
 import type { Db } from '../../../../db/client.ts'
 import { alerts, type Alert } from '../../../../db/schema/alerts.ts'
 import type { TxnStatement } from '../../../../db/txn-thread.ts'
+import { alertState } from '../lifecycle/lifecycle.ts'
 import { bloomFilter } from '../../../lib/bloom-filter.ts'
 import { boundedMap } from '../../../lib/bounded-map.ts'
 
@@ -99,8 +100,11 @@ export function createKnownFingerprints(db: Db) {
   }
 }
 
-/** What is compared of a cached alert: its update time, status, repeat count, silenced flag, rule (one string). */
-const cachedState = (a: Alert) => `${a.updatedAt}|${a.status}|${a.repeatCount}|${a.silenced ? 1 : 0}|${a.ruleId ?? ''}`
+/**
+ * What is compared of a cached alert: its update time, status, repeat count, silenced flag, rule (one
+ * string; the same as a single write's guard compares, see `alertState` in ../lifecycle/lifecycle.ts).
+ */
+const cachedState = alertState
 
 /**
  * A statement that fails (SQLite's "malformed JSON", so the batch it opens rolls back) unless

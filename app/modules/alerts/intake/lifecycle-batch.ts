@@ -328,15 +328,20 @@ async function againFromFreshRead(
   const forget = () => {
     for (const d of deliveries) for (const r of d.reports) cache.delete(r.fingerprint)
   }
-  forget()
-  if (!isStaleCache(failure) && !uniqueFingerprint(failure)) throw failure
-  try {
-    return await reportBatchWith(deps, deliveries, false)
-  } catch (error) {
+  // Bounded: under two busy instances a fresh read can be overtaken again (its rows are checked
+  // too, see `reportBatchWith`); each attempt reads the alerts as they then stand.
+  for (let attempt = 1; ; attempt++) {
     forget()
-    throw error
+    if (attempt > FRESH_ATTEMPTS || (!isStaleCache(failure) && !uniqueFingerprint(failure))) throw failure
+    try {
+      return await reportBatchWith(deps, deliveries, false)
+    } catch (error) {
+      failure = error
+    }
   }
 }
+/** How many times a failed group is applied again from a fresh read before it is applied one delivery at a time. */
+const FRESH_ATTEMPTS = 4
 
 /**
  * `reportBatch` with the alerts found in `cache` taken from it (`useCache`), checked in the
@@ -379,6 +384,11 @@ async function reportBatchWith(
         .where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)
     : []
   for (const a of read) stored.set(a.fingerprint, a)
+  // Read afresh (after a refusal), nothing vouches for these rows at the commit (the transaction is
+  // sent with no epoch): each is checked like a cached one, so a write worked out from a row another
+  // instance changed meanwhile (an acknowledge, a resolve) is refused rather than written over it.
+  // Only this retry path pays for it; the hot path's rows are cached and spared by the epoch.
+  if (!useCache) for (const a of read) cached.push(a)
   // Stale reports are judged against the alert as each delivery finds it (as if applied one by one).
   const maybe = new Set<string>()
   for (const d of deliveries)
@@ -479,7 +489,7 @@ async function reportBatchWith(
   for (const { keys, rows: list } of updated.values()) statements.push(updateJson(alerts, keys, list))
   if (events.length) statements.push(insertJson(alertEvents, [...EVENT_KEYS], events))
   // The statements are read when the transaction is sent (synchronously), before the cached alerts move on.
-  // Sent with the epoch the unchecked alerts are right as of; a group read afresh is checked by nothing.
+  // Sent with the epoch the unchecked alerts are right as of; a group read afresh checks every row it read.
   const committed = writeTransaction(db, [...statements, ...extra, ...insertRows(rows)], useCache ? epoch : undefined)
   moveOn(touched)
   await committed

@@ -13,7 +13,15 @@
 import { and, eq, ne } from 'drizzle-orm'
 import { alerts, type Alert } from '../../../../db/schema/alerts.ts'
 import { AppError, notFound } from '../../../lib/errors.ts'
-import { find, write, type EventInput, type LifecycleDeps, type TableRow } from './lifecycle.ts'
+import {
+  find,
+  staleRow,
+  WRITE_ATTEMPTS,
+  write,
+  type EventInput,
+  type LifecycleDeps,
+  type TableRow,
+} from './lifecycle.ts'
 
 /** What an audit row of a person's change to an alert says (the caller adds who, request id and ip). */
 export type AlertAudit = { action: string; target: string; summary: string }
@@ -37,12 +45,23 @@ async function act(
   )[0]
   if (!found) throw notFound('Alert')
   return deps.turns.serialized(found.fingerprint, async () => {
-    const before = (await find(deps.db, found.fingerprint))!
-    const next = change(before)
-    if (!next) return before // nothing to change
-    const after = { ...next.after, updatedAt: at }
-    const audit = by.audit ? [by.audit({ action, target: after.id, summary: after.title })] : []
-    return write(deps, { before, after, events: [next.event], at }, false, audit)
+    // The write is conditional on the alert as read (see `write`): if another instance changed it
+    // meanwhile (a repeat, someone else's acknowledge), the change is worked out again on the row
+    // as it now stands, and refused then if it no longer applies (a 409).
+    for (let attempt = 1; ; attempt++) {
+      const before = await find(deps.db, found.fingerprint)
+      if (!before) throw notFound('Alert')
+      const next = change(before)
+      if (!next) return before // nothing to change
+      const after = { ...next.after, updatedAt: at }
+      const audit = by.audit ? [by.audit({ action, target: after.id, summary: after.title })] : []
+      try {
+        return await write(deps, { before, after, events: [next.event], at }, false, audit)
+      } catch (error) {
+        if (attempt < WRITE_ATTEMPTS && staleRow(error)) continue
+        throw error
+      }
+    }
   })
 }
 

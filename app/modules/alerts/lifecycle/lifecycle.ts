@@ -9,7 +9,7 @@
  * the group commit of many reports is the intake's (../intake/), and people's actions
  * (acknowledge, unacknowledge, resolve, silence) are in lifecycle-actions.ts.
  */
-import { eq } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
 import type { Db } from '../../../../db/client.ts'
@@ -226,11 +226,45 @@ async function statementsFor(deps: LifecycleDeps, t: Transition, insert: boolean
   return [...main, ...events, ...extra] as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]
 }
 
-/** Writes a transition in one batch; `rows` (an audit row) commit or roll back with it. */
+/**
+ * What decides an alert's next state, as one string: its update time, status, repeat count (pending
+ * repeats included), silenced flag and rule. A write made from a row read earlier is refused unless
+ * the row still has this state (`rowGuard`; the intake's cache check compares the same, see
+ * ../intake/alert-cache.ts). A new column that decides a next state belongs here and in both SQL texts.
+ */
+export const alertState = (a: Alert) =>
+  `${a.updatedAt}|${a.status}|${a.repeatCount}|${a.silenced ? 1 : 0}|${a.ruleId ?? ''}`
+
+/**
+ * The first statement of a write made from `before` (read earlier): it fails (SQLite's "malformed
+ * JSON", like the intake's cache check, so the whole batch rolls back: row, events, outbox, audit)
+ * unless the alert still stands as read. Another instance's (or connection's) acknowledge, resolve
+ * or repeats in between are never overwritten: the write is worked out again from a fresh read.
+ * It rides in the batch already sent, so it costs no round trip.
+ */
+const rowGuard = (db: Db, before: Alert) =>
+  db.run(sql`select case when (select max(a.updated_at, coalesce(r.updated_at, 0)) || '|' || a.status || '|' || (a.repeat_count + coalesce(r.n, 0)) || '|' || a.silenced || '|' || coalesce(a.rule_id, '')
+    from alerts a left join alert_repeats r on r.alert_id = a.id where a.id = ${before.id}) = ${alertState(before)} then 1 else json('stale alert row') end`)
+
+/** Whether a write was refused because the alert changed since it was read (`rowGuard`). */
+export const staleRow = (error: unknown) =>
+  /malformed JSON|stale alert/i.test(
+    `${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
+  )
+
+/** How many times a single write is worked out again after the alert changed under it. */
+export const WRITE_ATTEMPTS = 8
+
+/**
+ * Writes a transition in one batch; `rows` (an audit row) commit or roll back with it. An update
+ * is conditional on `t.before` still being stored (`rowGuard`); a refusal throws (see `staleRow`)
+ * and the caller works the change out again from a fresh read.
+ */
 export async function write(deps: LifecycleDeps, t: Transition, insert: boolean, rows: readonly TableRow[] = []) {
   // Changed one at a time: the group commit reads it afresh next time.
   deps.forget(t.after.fingerprint)
-  await deps.db.batch(await statementsFor(deps, t, insert, rows))
+  const statements = await statementsFor(deps, t, insert, rows)
+  await deps.db.batch(insert || !t.before ? statements : [rowGuard(deps.db, t.before), ...statements])
   return t.after
 }
 
@@ -427,8 +461,10 @@ export async function reportOne(deps: LifecycleDeps, r: AlertReport, at: number,
       await write(deps, { before, after: next.after, events: next.events, at }, !before, rows?.(result))
       return result
     } catch (error) {
-      // Another instance created the same fingerprint first: apply this report to its row.
-      if (!before && attempt === 0 && uniqueFingerprint(error)) continue
+      // Another instance created the same fingerprint first, or changed the alert since it was
+      // read: apply this report to the row as it now stands (bounded: a report never spins).
+      if (attempt + 1 < WRITE_ATTEMPTS && ((!before && uniqueFingerprint(error)) || (before && staleRow(error))))
+        continue
       throw error
     }
   }
