@@ -16,6 +16,9 @@ import { sessions, type Role } from '../../db/schema/auth.ts'
 
 export const PASSWORD = 'correct horse battery staple'
 
+/** `OUTBOUND_ALLOW` for tests: loopback only (127.0.0.0/8, ::1 and the name localhost). */
+export const LOOPBACK_ALLOW = '127.0.0.0/8,::1,localhost'
+
 /**
  * The real app over a real libSQL file in a temp folder. Rate limits are high unless a test sets
  * them; jobs are registered but not started (tests run ticks themselves).
@@ -30,6 +33,9 @@ export async function testApp(env: Record<string, string> = {}) {
     IP_RATE_LIMIT_BURST: '1000000',
     RATE_LIMIT_BURST: '1000000',
     LOGIN_RATE_LIMIT_PER_MINUTE: '10000',
+    // The local servers tests call (receivers, fake n8n, fake model hosts) listen on loopback, which
+    // the outbound policy refuses unless allowed. Tests send traffic nowhere else.
+    OUTBOUND_ALLOW: LOOPBACK_ALLOW,
     ...env,
   })
   const { db, client } = await openDb({ url: config.DATABASE_URL })
