@@ -6,6 +6,7 @@
  */
 import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
+import { createOutboundPolicy } from './lib/outbound.ts'
 import { createAlerts, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
 import { createPrices } from './modules/components/index.ts'
@@ -16,6 +17,9 @@ import { createNotifier, type DeadNotifications, raiseNotificationFailed } from 
 export function createServices(platform: Deps) {
   const { db, log } = platform
   const keys = createKeyStore(db)
+  // The one outbound policy (OUTBOUND_ALLOW): every call to a URL a user configured (channels,
+  // subscriptions, component checks, healing webhooks, n8n, probes, verifications) goes through it.
+  const outbound = createOutboundPolicy(platform.config)
   // The notification outbox: its routing cache, its hook on alert changes, its sender and the
   // `notifications` job's tick; healing notices go out through it too.
   // A notification that gives up is counted and raises `homeostat_notification_failed` through the
@@ -28,6 +32,7 @@ export function createServices(platform: Deps) {
     db,
     sealer: platform.sealer,
     config: platform.config,
+    outbound,
     log: log.child({ module: 'notify' }),
     onDead: async (dead) => {
       platform.telemetry.notificationsDead.inc(
@@ -57,6 +62,7 @@ export function createServices(platform: Deps) {
     sealer: platform.sealer,
     config: platform.config,
     log: healingLog,
+    outbound,
     alerts,
     delivery: notifier,
     kick: healingKick(platform.scheduler, healingLog),
@@ -64,7 +70,18 @@ export function createServices(platform: Deps) {
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
     healing.breakers.report(key, outcome, at)
-  return { ...platform, keys, notifier, prices, healing, alerts, metricStore, statusStore, reportBreakerOutcome }
+  return {
+    ...platform,
+    outbound,
+    keys,
+    notifier,
+    prices,
+    healing,
+    alerts,
+    metricStore,
+    statusStore,
+    reportBreakerOutcome,
+  }
 }
 
 export type Services = ReturnType<typeof createServices>

@@ -31,6 +31,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
     componentChecksJob({
       db,
       store: services.statusStore,
+      outbound: services.outbound,
       historyDays: config.RETENTION_1H_DAYS,
       onOutcome: services.reportBreakerOutcome,
     }),

@@ -82,7 +82,8 @@ export const DEFAULT_TIMEOUT_MS = 10_000
 export const DEFAULT_MAX_BYTES = 1024 * 1024
 export const DEFAULT_MAX_REDIRECTS = 5
 const REFUSED = 'refused by the outbound policy'
-const UNREACHABLE = 'could not reach the destination'
+/** The message for a destination that could not be reached; callers that must not tell a timeout from a refusal use it for both. */
+export const UNREACHABLE = 'could not reach the destination'
 
 /** `node:dns` lookup of every address; runs the system resolver (hosts file included) like a connect would. */
 const systemResolve = (hostname: string) =>

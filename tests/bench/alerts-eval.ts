@@ -12,6 +12,7 @@
  */
 import { sql } from 'drizzle-orm'
 import { boot } from '../../app/boot.ts'
+import { createOutboundPolicy } from '../../app/lib/outbound.ts'
 import { createRule } from '../../app/modules/alerts/rules/rules.ts'
 import { byMetric, cycleReader, evaluateRule } from '../../app/modules/alerts/rules/evaluate.ts'
 import { alertRules } from '../../db/schema/alerts.ts'
@@ -117,7 +118,12 @@ async function main() {
   for (let i = 0; i < RULES; i++) await createRule(db, ruleOf(i, metrics.length ? metrics : [...AGENT_METRICS]), now)
 
   // Evaluation is measured, not sending: the outbox is written, nothing is sent between ticks.
-  const { outboxHook } = createNotifier({ db, sealer, config: { ...config, JOBS_ENABLED: false } })
+  const { outboxHook } = createNotifier({
+    db,
+    sealer,
+    config: { ...config, JOBS_ENABLED: false },
+    outbound: createOutboundPolicy(config),
+  })
   const evaluator = createAlerts({ db, hooks: [outboxHook] })
   const cycles: { seconds: number; changes: number; failed: number }[] = []
   for (let c = 0; c <= CYCLES; c++) {

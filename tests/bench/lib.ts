@@ -28,7 +28,8 @@ export const startHomeostat = async (name: string, env: Record<string, string>, 
     command: BUN,
     args: [...flags, ...START.args],
     port: await freePort(),
-    env: { ...START.env, ...env },
+    // Loopback allowed for outbound calls: the benchmarks' receivers and targets listen on it.
+    env: { ...START.env, OUTBOUND_ALLOW: '127.0.0.0/8,::1,localhost', ...env },
     readyPath: '/ready',
   })
 

@@ -16,6 +16,9 @@ import { sessions, type Role } from '../../db/schema/auth.ts'
 
 export const PASSWORD = 'correct horse battery staple'
 
+/** `OUTBOUND_ALLOW` for tests: loopback only (127.0.0.0/8, ::1 and the name localhost). */
+export const LOOPBACK_ALLOW = '127.0.0.0/8,::1,localhost'
+
 /**
  * The real app over a real libSQL file in a temp folder. Rate limits are high unless a test sets
  * them; jobs are registered but not started (tests run ticks themselves).
@@ -32,6 +35,9 @@ export async function testApp(env: Record<string, string> = {}) {
     LOGIN_RATE_LIMIT_PER_MINUTE: '10000',
     // Cheap password hashes keep the suite fast; production's default (2^17) is tested on its own.
     PASSWORD_HASH_COST: '10',
+    // The local servers tests call (receivers, fake n8n, fake model hosts) listen on loopback, which
+    // the outbound policy refuses unless allowed. Tests send traffic nowhere else.
+    OUTBOUND_ALLOW: LOOPBACK_ALLOW,
     ...env,
   })
   const { db, client } = await openDb({ url: config.DATABASE_URL })

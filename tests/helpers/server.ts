@@ -94,7 +94,15 @@ export async function startServer(options: StartOptions = {}) {
   const runtime = options.runtime ?? 'bun'
   const data = tempData()
   const port = options.env?.PORT ?? String(await freePort())
-  const env: Record<string, string> = { HOST: '127.0.0.1', LOG_LEVEL: 'info', ...data.env, PORT: port, ...options.env }
+  // Loopback allowed for outbound calls: e2e tests point channels, checks and healing at local servers.
+  const env: Record<string, string> = {
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    OUTBOUND_ALLOW: '127.0.0.0/8,::1,localhost',
+    ...data.env,
+    PORT: port,
+    ...options.env,
+  }
   const script = serverCommand(runtime)
   const child = spawn(script.command, script.args, {
     cwd: ROOT,

@@ -363,6 +363,7 @@ describe('component checks feed component breakers', () => {
       const job = componentChecksJob({
         db: t.db,
         store: t.services.statusStore,
+        outbound: t.services.outbound,
         historyDays: 90,
         onOutcome: t.services.reportBreakerOutcome,
       })

@@ -29,6 +29,7 @@ beforeAll(async () => {
   await componentChecksJob({
     db: t.db,
     store: t.services.statusStore,
+    outbound: t.services.outbound,
     historyDays: 90,
     onOutcome: t.services.reportBreakerOutcome,
   }).handler({

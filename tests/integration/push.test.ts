@@ -23,6 +23,7 @@ const tick = (now: number) =>
   componentChecksJob({
     db: t.db,
     store: t.services.statusStore,
+    outbound: t.services.outbound,
     historyDays: 90,
     onOutcome: t.services.reportBreakerOutcome,
   }).handler({ now, tick: now, log }) as Promise<Record<string, number>>

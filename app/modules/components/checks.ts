@@ -1,6 +1,7 @@
 import { and, eq, inArray, lte, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { components, statusHistory, type Component } from '../../../db/schema/components.ts'
+import { OutboundError, type OutboundPolicy, outboundFetch, UNREACHABLE } from '../../lib/outbound.ts'
 import type { MetricStore } from '../metrics/index.ts'
 import { DEFAULTS, recordResult, type CheckResult } from './service.ts'
 
@@ -20,60 +21,37 @@ export function statusMatches(status: number, specs: readonly string[]) {
   })
 }
 
-async function readText(res: Response, limit: number) {
-  if (!res.body) return ''
-  const reader = res.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    chunks.push(value)
-    size += value.byteLength
-    if (size >= limit) {
-      await reader.cancel().catch(() => {})
-      break
-    }
-  }
-  return new TextDecoder().decode(Buffer.concat(chunks))
+/**
+ * A short reason for a failed request, without the URL (it may carry credentials). A timeout and a
+ * refused or reset connection read the same: telling them apart would let anyone who may set a
+ * check URL or a model route map which ports answer (a closed port refuses, a filtered one hangs).
+ */
+export function failureReason(error: unknown) {
+  if (error instanceof OutboundError) return error.reason === 'timeout' ? UNREACHABLE : error.message
+  return UNREACHABLE
 }
 
-/** A short reason for a failed request, without the URL (it may carry credentials). */
-export function failureReason(error: unknown, timeoutMs: number) {
-  const e = error as { name?: string; message?: string; code?: string; cause?: { code?: string; message?: string } }
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return `timeout after ${timeoutMs} ms`
-  const code = e?.cause?.code ?? e?.code
-  const known: Record<string, string> = {
-    ECONNREFUSED: 'connection refused',
-    ConnectionRefused: 'connection refused',
-    ENOTFOUND: 'host not found',
-    EAI_AGAIN: 'host lookup failed',
-    ECONNRESET: 'connection reset',
-    UND_ERR_SOCKET: 'connection closed',
-    ETIMEDOUT: 'connection timed out',
-    EHOSTUNREACH: 'host unreachable',
-  }
-  if (code && known[code]) return `${known[code]} (${code})`
-  const text = e?.cause?.message ?? e?.message ?? String(error)
-  return (code ? `${code}: ${text}` : text).slice(0, 300)
-}
-
-/** Runs one HTTP check now: a real request with a timeout covering the headers and the body read. */
+/**
+ * Runs one HTTP check now, under the outbound policy: a timeout covering the headers and the body
+ * read; redirects are followed by the helper, each hop checked against the policy like the first.
+ */
 export async function runHttpCheck(
+  outbound: OutboundPolicy,
   c: Pick<Component, 'url' | 'method' | 'timeoutMs' | 'expectedStatus' | 'expectedBodyText'>,
 ) {
   const timeoutMs = c.timeoutMs ?? DEFAULTS.timeoutMs
   const expected = c.expectedStatus ?? [...DEFAULTS.expectedStatus]
   const started = performance.now()
   try {
-    const res = await fetch(c.url!, {
-      method: c.method ?? 'GET',
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'follow',
-      headers: { 'user-agent': 'Homeostat-Check/1.0', accept: '*/*' },
-    })
     const wantText = c.expectedBodyText && c.method !== 'HEAD'
-    const body = wantText ? await readText(res, MAX_BODY_BYTES) : (await res.body?.cancel().catch(() => {}), '')
+    const res = await outboundFetch(outbound, c.url!, {
+      method: c.method ?? 'GET',
+      timeoutMs,
+      headers: { 'user-agent': 'Homeostat-Check/1.0', accept: '*/*' },
+      // Only read the body when looking for the expected text.
+      maxBytes: wantText ? MAX_BODY_BYTES : 0,
+    })
+    const body = wantText ? res.text() : ''
     const latencyMs = Math.round((performance.now() - started) * 10) / 10
     if (!statusMatches(res.status, expected))
       return { up: false, code: res.status, latencyMs, message: `status ${res.status} is not ${expected.join(', ')}` }
@@ -86,7 +64,7 @@ export async function runHttpCheck(
       }
     return { up: true, code: res.status, latencyMs, message: null }
   } catch (error) {
-    return { up: false, code: null, latencyMs: null, message: failureReason(error, timeoutMs) }
+    return { up: false, code: null, latencyMs: null, message: failureReason(error) }
   }
 }
 
@@ -102,7 +80,15 @@ export async function inPool<T>(items: T[], limit: number, fn: (item: T) => Prom
 /** What a check result is also reported to: the component's circuit breaker (healing, wired at the root). */
 export type OutcomeListener = (key: string, outcome: { ok: boolean; error?: string }, at: number) => Promise<unknown>
 
-type Deps = { db: Db; store: MetricStore; historyDays: number; concurrency?: number; onOutcome?: OutcomeListener }
+type Deps = {
+  db: Db
+  store: MetricStore
+  /** The outbound policy every check's request goes through. */
+  outbound: OutboundPolicy
+  historyDays: number
+  concurrency?: number
+  onOutcome?: OutcomeListener
+}
 
 /**
  * One tick of the component job at time `now`: runs every HTTP check that is due (claimed first by
@@ -134,7 +120,7 @@ export async function runComponentChecks(deps: Deps, now: number) {
     if (won.length) claimed.push(c)
   }
   await inPool(claimed, deps.concurrency ?? CHECK_CONCURRENCY, async (c) => {
-    const r = await runHttpCheck(c)
+    const r = await runHttpCheck(deps.outbound, c)
     counts.checked++
     counts[r.up ? 'up' : 'down']++
     await record(c, {

@@ -10,6 +10,7 @@ import type { HealingAction, HealingTrigger, HealingTriggerRef } from '../../../
 import type { Sealer } from '../../lib/crypto.ts'
 import type { ErrorDetail } from '../../lib/errors.ts'
 import type { Logger } from '../../lib/logger.ts'
+import type { OutboundPolicy } from '../../lib/outbound.ts'
 import type { AlertsService } from '../alerts/index.ts'
 import type { Breakers } from './breakers/breakers.ts'
 import type { AllowedCommand } from './actions/commands.ts'
@@ -21,6 +22,8 @@ export type HealingDeps = {
   sealer: Sealer
   config: Pick<Config, 'PUBLIC_URL' | 'HEALING_COMMANDS_FILE'>
   log?: Logger
+  /** Webhook and n8n actions, model-route probes and HTTP verifications call out under this policy. */
+  outbound: OutboundPolicy
   /** The alerts service that failed actions raise their alert through (and resolve it). */
   alerts: Pick<AlertsService, 'report'>
   /** The notification outbox's sender (notify's notifier): asked to send a queued notice soon. */

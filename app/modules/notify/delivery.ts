@@ -19,6 +19,7 @@ import {
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { DeadNotifications } from './dead.ts'
+import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { outboxRows } from './outbox.ts'
 import { DEFAULT_REPEAT_MS, routesFrom, type Routing } from './policies.ts'
 import {
@@ -33,6 +34,7 @@ import {
 export type DeliveryDeps = {
   db: Db
   sealer: Sealer
+  outbound: OutboundPolicy
   publicUrl: string
   /** The current routing (the notifier's cache), for escalations and repeats. */
   routing: () => Promise<Routing>
@@ -76,11 +78,12 @@ type Outcome = { ok: true; result: SendResult } | { ok: false; error: string; re
 
 async function sendOne(deps: DeliveryDeps, target: Target, m: Message): Promise<Outcome> {
   try {
-    if (target.channel) return { ok: true, result: await sendToChannel(deps.sealer, target.channel, m, deps.timeoutMs) }
+    if (target.channel) return { ok: true, result: await sendToChannel(deps, target.channel, m, deps.timeoutMs) }
     if (target.subscription)
       return {
         ok: true,
         result: await sendToSubscription(
+          deps.outbound,
           deps.sealer.open(target.subscription.secret),
           target.subscription.url,
           m,

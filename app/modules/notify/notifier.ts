@@ -8,6 +8,7 @@ import type { Db } from '../../../db/client.ts'
 import type { Config } from '../../config.ts'
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
+import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { type DeliveryDeps, runNotifications, sendDue } from './delivery.ts'
 import { createOutboxHook } from './outbox.ts'
 import { createRoutingCache } from './policies.ts'
@@ -16,6 +17,8 @@ export type NotifierDeps = {
   db: Db
   sealer: Sealer
   config: Pick<Config, 'PUBLIC_URL' | 'JOBS_ENABLED'>
+  /** Every send to a channel or subscription URL goes out under this policy. */
+  outbound: OutboundPolicy
   log?: Logger
   timeoutMs?: number
   /** Notifications that gave up (see dead.ts); the composition root counts them and raises their alert. */
@@ -30,6 +33,7 @@ export function createNotifier(deps: NotifierDeps) {
   const delivery: DeliveryDeps = {
     db: deps.db,
     sealer: deps.sealer,
+    outbound: deps.outbound,
     publicUrl: deps.config.PUBLIC_URL,
     routing: routing.load,
     log: deps.log,

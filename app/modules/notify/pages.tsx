@@ -46,6 +46,7 @@ import {
   listSubscriptions,
   subscriptionJson,
 } from './subscriptions.ts'
+import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { alertSnapshot, SendError, sendToChannel } from './senders.ts'
 import { retryNotification } from './delivery.ts'
 import type { Notifier } from './notifier.ts'
@@ -368,8 +369,10 @@ function PolicyForm({ chans, p }: { chans: Channel[]; p?: Policy }) {
 }
 
 /** Channels, policies and webhook subscriptions (under /alerts/…), and a notification's retry. */
-export function notifyPages(deps: ModuleDeps & { notifier: Pick<Notifier, 'invalidateRouting'> }) {
-  const { db, sealer, config, notifier } = deps
+export function notifyPages(
+  deps: ModuleDeps & { notifier: Pick<Notifier, 'invalidateRouting'>; outbound: OutboundPolicy },
+) {
+  const { db, sealer, config, notifier, outbound } = deps
   const now = clockOf(deps)
   const app = new Hono<AppEnv>()
 
@@ -503,7 +506,7 @@ export function notifyPages(deps: ModuleDeps & { notifier: Pick<Notifier, 'inval
     let ok = false
     let text = ''
     try {
-      const r = await sendToChannel(sealer, ch, {
+      const r = await sendToChannel({ sealer, outbound }, ch, {
         id: `test-${at}`,
         event: 'test',
         alerts: [alertSnapshot(testAlert(at), config.PUBLIC_URL)],

@@ -4,6 +4,7 @@ import { alerts, type Alert } from '../../../db/schema/alerts.ts'
 import { channels, notifications, type Notification } from '../../../db/schema/notify.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { conflict, notFound } from '../../lib/errors.ts'
+import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { clockOf, toIso } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
@@ -76,8 +77,10 @@ function testAlert(now: number): Alert {
   }
 }
 
-export function notifyRoutes(deps: ModuleDeps & { notifier: Pick<Notifier, 'invalidateRouting'> }) {
-  const { db, sealer, config, notifier } = deps
+export function notifyRoutes(
+  deps: ModuleDeps & { notifier: Pick<Notifier, 'invalidateRouting'>; outbound: OutboundPolicy },
+) {
+  const { db, sealer, config, notifier, outbound } = deps
   const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['notifications']
@@ -157,7 +160,7 @@ export function notifyRoutes(deps: ModuleDeps & { notifier: Pick<Notifier, 'inva
       const at = now()
       let reply: Record<string, unknown>
       try {
-        const r = await sendToChannel(sealer, ch, {
+        const r = await sendToChannel({ sealer, outbound }, ch, {
           id: `test-${at}`,
           event: 'test',
           alerts: [alertSnapshot(testAlert(at), config.PUBLIC_URL)],

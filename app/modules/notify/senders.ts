@@ -1,11 +1,13 @@
 /**
  * Sending one notification (possibly a group of alerts) to one channel or subscription: the
  * versioned webhook body and its signature, Slack blocks, PagerDuty Events API v2, n8n, email.
- * Every send has a timeout; failures throw a SendError carrying what the far end answered.
+ * Every HTTP send goes through the outbound helper (policy, timeout, byte cap); failures throw a
+ * SendError carrying what the far end answered (cut short: it is shown to operators only).
  */
 import type { Alert } from '../../../db/schema/alerts.ts'
 import type { Channel } from '../../../db/schema/notify.ts'
 import { hmacSha256, type Sealer } from '../../lib/crypto.ts'
+import { OutboundError, type OutboundPolicy, outboundFetch } from '../../lib/outbound.ts'
 import { toIso } from '../../lib/time.ts'
 import { openChannel, type Settings } from './channels.ts'
 
@@ -79,34 +81,43 @@ export const signature = (secret: string, body: string, at: number) => {
 
 const clip = (s: string, n = 500) => (s.length > n ? `${s.slice(0, n)}…` : s)
 
+/** Bytes of a reply kept: enough for an error message, never a whole page from wherever the URL points. */
+const REPLY_BYTES = 4096
+
 async function post(
+  outbound: OutboundPolicy,
   url: string,
   body: string,
   headers: Record<string, string>,
   timeoutMs: number,
 ): Promise<SendResult> {
-  let res: Response
+  let text: string
+  let status: number
   try {
-    res = await fetch(url, {
+    // No redirects: a channel URL is where the notification goes, not a hint (and a redirect
+    // would have to resend the signed body elsewhere).
+    const res = await outboundFetch(outbound, url, {
       method: 'POST',
       body,
       headers: { 'Content-Type': 'application/json', 'User-Agent': 'homeostat', ...headers },
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'manual',
+      timeoutMs,
+      maxBytes: REPLY_BYTES,
+      maxRedirects: 0,
     })
+    status = res.status
+    text = clip(res.text())
   } catch (error) {
-    const e = error as Error
-    const why =
-      e.name === 'TimeoutError' || e.name === 'AbortError'
-        ? `timed out after ${timeoutMs} ms`
-        : `${e.message}${e.cause ? `: ${String((e.cause as Error).message ?? e.cause)}` : ''}`
-    // The URL may hold a token: name only its host.
-    throw new SendError(`request to ${new URL(url).host} failed: ${why}`)
+    // The helper's messages say only "refused by the outbound policy", "timed out" or "could not
+    // reach the destination"; the URL may hold a token, so name only its host.
+    const why = error instanceof OutboundError ? error.message : String((error as Error)?.message ?? error)
+    throw new SendError(`request to ${hostOf(url)} failed: ${why}`)
   }
-  const text = clip(await res.text().catch(() => ''))
-  if (!res.ok) throw new SendError(`HTTP ${res.status}`, `${res.status} ${text}`.trim())
-  return { code: res.status, response: `${res.status} ${text}`.trim() }
+  const ok = status >= 200 && status < 300
+  if (!ok) throw new SendError(`HTTP ${status}`, `${status} ${text}`.trim())
+  return { code: status, response: `${status} ${text}`.trim() }
 }
+
+const hostOf = (url: string) => (URL.canParse(url) ? new URL(url).host : 'an invalid URL')
 
 const sevEmoji: Record<string, string> = {
   critical: ':red_circle:',
@@ -260,12 +271,12 @@ async function sendEmail(s: Settings, m: Message, timeoutMs: number): Promise<Se
 
 /** Sends a message to a channel. */
 export async function sendToChannel(
-  sealer: Sealer,
+  deps: { sealer: Sealer; outbound: OutboundPolicy },
   ch: Channel,
   m: Message,
   timeoutMs = SEND_TIMEOUT_MS,
 ): Promise<SendResult> {
-  const { settings: s, signingSecret } = openChannel(sealer, ch)
+  const { settings: s, signingSecret } = openChannel(deps.sealer, ch)
   switch (ch.type) {
     case 'webhook':
     case 'n8n': {
@@ -275,15 +286,15 @@ export async function sendToChannel(
         'X-Homeostat-Event': m.event,
         ...(signingSecret ? { 'X-Homeostat-Signature': signature(signingSecret, body, m.at) } : {}),
       }
-      return post(s.url as string, body, headers, timeoutMs)
+      return post(deps.outbound, s.url as string, body, headers, timeoutMs)
     }
     case 'slack':
-      return post(s.webhookUrl as string, JSON.stringify(slackBody(m)), {}, timeoutMs)
+      return post(deps.outbound, s.webhookUrl as string, JSON.stringify(slackBody(m)), {}, timeoutMs)
     case 'pagerduty': {
       const base = ((s.baseUrl as string | undefined) ?? 'https://events.pagerduty.com').replace(/\/$/, '')
       let last: SendResult = { code: 0, response: '' }
       for (const event of pagerDutyEvents(m, s.routingKey as string))
-        last = await post(`${base}/v2/enqueue`, JSON.stringify(event), {}, timeoutMs)
+        last = await post(deps.outbound, `${base}/v2/enqueue`, JSON.stringify(event), {}, timeoutMs)
       return last
     }
     case 'email':
@@ -292,9 +303,16 @@ export async function sendToChannel(
 }
 
 /** Sends a message to a webhook subscription (the n8n Trigger node): the webhook body, signed. */
-export function sendToSubscription(secret: string, url: string, m: Message, timeoutMs = SEND_TIMEOUT_MS) {
+export function sendToSubscription(
+  outbound: OutboundPolicy,
+  secret: string,
+  url: string,
+  m: Message,
+  timeoutMs = SEND_TIMEOUT_MS,
+) {
   const body = JSON.stringify(webhookBody(m))
   return post(
+    outbound,
     url,
     body,
     { 'X-Homeostat-Event': m.event, 'X-Homeostat-Signature': signature(secret, body, m.at) },

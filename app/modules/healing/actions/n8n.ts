@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { findN8nInstance } from './n8n-instances.ts'
+import { OutboundError, type OutboundResponse, outboundFetch } from '../../../lib/outbound.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, text } from './define.ts'
 
@@ -79,9 +80,9 @@ export const n8n = defineAction<P>({
               key: false,
             }
     const timeoutMs = params.timeoutMs ?? 15_000
-    let res: Response
+    let res: OutboundResponse
     try {
-      res = await fetch(call.url, {
+      res = await outboundFetch(deps.outbound, call.url, {
         method: call.method,
         body: call.body,
         headers: {
@@ -90,16 +91,16 @@ export const n8n = defineAction<P>({
           ...(call.body !== undefined ? { 'Content-Type': 'application/json' } : {}),
           ...(call.key ? { 'X-N8N-API-KEY': apiKey } : {}),
         },
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'manual',
+        timeoutMs,
+        // n8n's answer is parsed for a few fields (an execution can be large); the output keeps only those.
+        maxBytes: 1024 * 1024,
+        maxRedirects: 0,
       })
     } catch (error) {
-      const e = error as Error
-      throw new ActionError(
-        `n8n ${instance.name} did not answer: ${e.name === 'TimeoutError' ? `timed out after ${timeoutMs} ms` : e.message}`,
-      )
+      const why = error instanceof OutboundError ? error.message : String((error as Error)?.message ?? error)
+      throw new ActionError(`n8n ${instance.name} did not answer: ${why}`)
     }
-    const raw = await res.text().catch(() => '')
+    const raw = res.text()
     let json: unknown = null
     try {
       json = JSON.parse(raw)
@@ -109,7 +110,7 @@ export const n8n = defineAction<P>({
     const summary =
       json && typeof json === 'object' ? pick(json as Record<string, unknown>) : { response: clip(raw, 1000) }
     // 4xx other than 408/429 will not get better by retrying (bad id, bad key, already running).
-    if (!res.ok)
+    if (res.status < 200 || res.status > 299)
       throw new ActionError(
         `n8n ${instance.name} answered HTTP ${res.status}${(json as { message?: string })?.message ? `: ${(json as { message: string }).message}` : ''}`,
         res.status >= 500 || res.status === 408 || res.status === 429,

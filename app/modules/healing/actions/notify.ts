@@ -49,7 +49,7 @@ export const notify = defineAction<P>({
     const failed: string[] = []
     for (const ch of rows) {
       try {
-        const r = await sendToChannel(deps.sealer, ch, {
+        const r = await sendToChannel(deps, ch, {
           id: `healing-${action.id}-${action.attempt}`,
           event: 'healing.notify',
           alerts: [alertSnapshot(alert, deps.config.PUBLIC_URL)],

@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { OutboundError, type OutboundResponse, outboundFetch } from '../../../lib/outbound.ts'
 import { signature } from '../../notify/index.ts'
 import { type HealingDeps, ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, text } from './define.ts'
@@ -36,6 +37,9 @@ const Params = v.strictObject({
   timeoutMs: v.optional(positiveMs(120_000)),
 })
 type P = v.InferOutput<typeof Params>
+
+/** Bytes of the reply read: the output keeps a short reply, never a whole page from wherever the URL points. */
+const OUTPUT_BYTES = 4096
 
 /**
  * The secret healing webhooks are signed with (`X-Homeostat-Signature`, the notification channels'
@@ -77,24 +81,23 @@ export const webhook = defineAction<P>({
     }
     if (body !== undefined) headers['Content-Type'] ??= 'application/json'
     headers['X-Homeostat-Signature'] = signature(webhookSecret(deps), body ?? '', at)
-    let res: Response
+    let res: OutboundResponse
     try {
-      res = await fetch(params.url, {
+      // Through the outbound policy: an operator must not be able to point this at the cloud's
+      // metadata service or an internal admin API and read the answer in the action's output.
+      res = await outboundFetch(deps.outbound, params.url, {
         method,
         body,
         headers,
-        signal: AbortSignal.timeout(timeoutMs),
-        redirect: 'manual',
+        timeoutMs,
+        maxBytes: OUTPUT_BYTES,
+        maxRedirects: 0,
       })
     } catch (error) {
-      const e = error as Error
-      const why =
-        e.name === 'TimeoutError' || e.name === 'AbortError'
-          ? `timed out after ${timeoutMs} ms`
-          : `${e.message}${e.cause ? `: ${String((e.cause as Error).message ?? e.cause)}` : ''}`
+      const why = error instanceof OutboundError ? error.message : String((error as Error)?.message ?? error)
       throw new ActionError(`request to ${new URL(params.url).host} failed: ${why}`)
     }
-    const text = clip(await res.text().catch(() => ''), 2000)
+    const text = clip(res.text(), 2000)
     if (res.status !== expect)
       throw new ActionError(`expected HTTP ${expect}, got ${res.status}`, true, { status: res.status, response: text })
     return { status: res.status, response: text }

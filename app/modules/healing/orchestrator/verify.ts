@@ -6,6 +6,7 @@
 import { eq } from 'drizzle-orm'
 import { alerts } from '../../../../db/schema/alerts.ts'
 import type { HealingAction, HealingVerification } from '../../../../db/schema/healing.ts'
+import { OutboundError, outboundFetch } from '../../../lib/outbound.ts'
 import { evaluateRule } from '../../alerts/index.ts'
 import { getBreaker } from '../breakers/breakers.ts'
 import type { HealingDeps } from '../types.ts'
@@ -76,19 +77,18 @@ async function check(deps: HealingDeps, a: HealingAction, spec: HealingVerificat
     case 'http': {
       const expect = spec.expectStatus ?? 200
       try {
-        const res = await fetch(spec.url, {
-          signal: AbortSignal.timeout(ms),
-          redirect: 'manual',
+        const res = await outboundFetch(deps.outbound, spec.url, {
+          timeoutMs: ms,
+          maxRedirects: 0,
           headers: { 'User-Agent': 'homeostat' },
+          // Only the status matters.
+          maxBytes: 0,
         })
-        await res.body?.cancel().catch(() => undefined)
         return { ok: res.status === expect, detail: { url: spec.url, status: res.status, expected: expect } }
       } catch (error) {
-        const e = error as Error
-        return {
-          ok: false,
-          detail: { url: spec.url, error: e.name === 'TimeoutError' ? `timed out after ${ms} ms` : e.message },
-        }
+        // The helper's message only: refused by the policy, timed out, or could not reach.
+        const why = error instanceof OutboundError ? error.message : String((error as Error)?.message ?? error)
+        return { ok: false, detail: { url: spec.url, error: why } }
       }
     }
   }
