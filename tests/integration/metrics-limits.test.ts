@@ -1,8 +1,9 @@
 import { count, eq } from 'drizzle-orm'
 import { compress } from 'snappyjs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { series } from '../../db/schema/metrics.ts'
-import { WriteRequest } from '../../app/modules/metrics/remote-write.ts'
+import { pointsInbox, series } from '../../db/schema/metrics.ts'
+import { createWriteDecoder, WriteRequest } from '../../app/modules/metrics/remote-write.ts'
+import { createMetricStore } from '../../app/modules/metrics/store.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { REMOTE_WRITE_HEADERS } from '../helpers/remote-write.ts'
 
@@ -122,5 +123,95 @@ describe('remote write limits', () => {
     const res = await post(write([{ labels: { __name__: 'limit_c', ...labels }, samples: 1 }]))
     expect(res.status).toBe(400)
     expect((await errorOf(res)).details[0]!.field).toBe('timeseries.0.labels')
+  })
+})
+
+describe('series per metric (METRICS_MAX_SERIES_PER_METRIC)', () => {
+  let s: TestApp
+  let key: Record<string, string>
+  beforeAll(async () => {
+    s = await testApp({ METRICS_MAX_SERIES_PER_METRIC: '5' })
+    key = (await s.key('viewer', ['ingest'])).headers
+  })
+  afterAll(() => s.close())
+  const batch = (pts: { name: string; labels: Record<string, string> }[]) =>
+    s.json('POST', '/api/v1/metrics', { points: pts.map((p, i) => ({ ...p, value: i })) }, key)
+  const counts = async () => ({
+    series: (await s.db.select({ n: count() }).from(series))[0]!.n,
+    inbox: (await s.db.select({ n: count() }).from(pointsInbox))[0]!.n,
+  })
+  const many = (name: string, from: number, n: number) =>
+    Array.from({ length: n }, (_, i) => ({ name, labels: { pod: `p${from + i}` } }))
+
+  it('refuses a write that would pass the limit whole, naming the metric, and counts the refused series', async () => {
+    expect((await batch(many('card_a', 0, 3))).status).toBe(200)
+    const before = await counts()
+    const res = await batch([{ name: 'card_b', labels: {} }, ...many('card_a', 3, 3)])
+    expect(res.status).toBe(400)
+    const error = await errorOf(res)
+    expect(error.code).toBe('series_limit')
+    expect(error.message).toMatch('card_a')
+    expect(error.details).toEqual([{ field: 'card_a', message: expect.stringMatching(/has 3 series.*limit of 5/) }])
+    expect(await counts()).toEqual(before) // not even card_b's series or point
+    const text = await (await s.app.request('/metrics', { headers: (await s.key('admin')).headers })).text()
+    expect(text).toMatch(/^homeostat_series_refused_total 3$/m)
+    // Known series still write, and new ones up to the limit.
+    expect((await batch([...many('card_a', 0, 3), ...many('card_a', 3, 2)])).status).toBe(200)
+    expect((await batch(many('card_a', 5, 1))).status).toBe(400)
+  })
+
+  it('applies to remote write too', async () => {
+    const body = write(
+      Array.from({ length: 6 }, (_, i) => ({ labels: { __name__: 'card_rw', i: String(i) }, samples: 1 })),
+    )
+    const res = await s.app.request('/api/v1/write', {
+      method: 'POST',
+      body: new Uint8Array(body),
+      headers: { ...REMOTE_WRITE_HEADERS, ...key },
+    })
+    expect(res.status).toBe(400)
+    expect((await errorOf(res)).details[0]!.field).toBe('card_rw')
+  })
+
+  it('counts again before refusing, so series forgotten meanwhile make room', async () => {
+    expect((await batch(many('card_c', 0, 5))).status).toBe(200)
+    await s.db.delete(series).where(eq(series.name, 'card_c'))
+    expect((await batch(many('card_c', 10, 5))).status).toBe(200)
+  })
+})
+
+describe('series caches are bounded by bytes', () => {
+  it('the store drops its id caches once their estimated bytes pass the bound', async () => {
+    const store = createMetricStore(t.db, { cacheBytes: 100_000 })
+    const long = 'x'.repeat(1000)
+    for (let r = 0; r < 20; r++) {
+      const samples = Array.from({ length: 20 }, (_, i) => ({
+        name: 'cache_bytes',
+        labels: { a: long, b: long, i: `${r}-${i}` },
+        value: 1,
+        ts: Date.now() - 60_000,
+      }))
+      await store.write(samples)
+      // At most the bound plus one write's own series.
+      expect(store.cacheSize().bytes).toBeLessThan(100_000 + 20 * 5000)
+    }
+    expect(store.cacheSize().entries).toBeLessThan(200)
+  })
+
+  it("remote write's memory of checked series is bounded by bytes too", () => {
+    const decoder = createWriteDecoder({ memoryBytes: 1_000_000 })
+    const long = 'y'.repeat(1000)
+    for (let r = 0; r < 50; r++) {
+      const body = write(
+        Array.from({ length: 100 }, (_, i) => ({
+          labels: { __name__: 'mem_bytes', a: long, i: `${r}-${i}` },
+          samples: 1,
+        })),
+      )
+      decoder.decode(body, { maxDecodedBytes: 1 << 24, maxSamples: 10_000, now: Date.now() })
+    }
+    // 5 000 series of about 2 KB each: past the bound, so it started again on the way.
+    expect(decoder.memory().bytes).toBeLessThanOrEqual(1_000_000 + 100 * 5000)
+    expect(decoder.memory().entries).toBeLessThan(5000)
   })
 })

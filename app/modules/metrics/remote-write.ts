@@ -183,10 +183,21 @@ const toMs = (t: Int64) => (typeof t === 'number' ? t : t.toNumber())
  * their labels as sent (a sender encodes a series' labels the same way every time), so a known
  * series costs one map lookup, no string decoding. Each is cleared when it grows past its bound.
  */
-type Memory = { labelNames: Set<string>; metricNames: Set<string>; series: Map<string, Checked> }
+type Memory = {
+  labelNames: Set<string>
+  metricNames: Set<string>
+  series: Map<string, Checked>
+  seriesBytes: number
+  maxSeriesBytes: number
+}
 type Checked = { name: string; labels: Record<string, string>; key: string }
 const MAX_NAMES = 50_000
 const MAX_CHECKED_SERIES = 200_000
+// The checked series are also bounded by an estimate of their bytes: a series' labels may be 32 of
+// 1 KB each, so the entry bound alone would let long label sets pin gigabytes. Each entry keeps its
+// key (the labels' bytes) and the decoded labels, about the same again.
+export const CHECKED_SERIES_BYTES = 64 * 1024 * 1024
+const ENTRY_BYTES = 128
 
 const remember = (set: Set<string>, name: string) => {
   if (set.size > MAX_NAMES) set.clear()
@@ -338,8 +349,12 @@ function decodeKnown(
       const wire = TimeSeriesType.decode(bytes.subarray(body, end)) as unknown as WireSeries
       const ok = checkLabels(mem, wire, series - 1, problems)
       if (!ok) return undefined
-      if (mem.series.size >= MAX_CHECKED_SERIES) mem.series.clear()
+      if (mem.series.size >= MAX_CHECKED_SERIES || mem.seriesBytes > mem.maxSeriesBytes) {
+        mem.series.clear()
+        mem.seriesBytes = 0
+      }
       mem.series.set(key, (known = { ...ok, key }))
+      mem.seriesBytes += 2 * key.length + ENTRY_BYTES
     }
     for (let i = first; i < samples.length; i++) {
       const s = samples[i]!
@@ -355,8 +370,14 @@ function decodeKnown(
  * A remote write decoder with its own memory of checked names and series (see Memory): the
  * remote write route makes one when it is built, so that state lives with the app that uses it.
  */
-export function createWriteDecoder() {
-  const mem: Memory = { labelNames: new Set(), metricNames: new Set(), series: new Map() }
+export function createWriteDecoder(options: { memoryBytes?: number } = {}) {
+  const mem: Memory = {
+    labelNames: new Set(),
+    metricNames: new Set(),
+    series: new Map(),
+    seriesBytes: 0,
+    maxSeriesBytes: options.memoryBytes ?? CHECKED_SERIES_BYTES,
+  }
   return {
     /**
      * What a body decodes to: the samples to store and how many were dropped. Throws 400/413 on
@@ -377,6 +398,8 @@ export function createWriteDecoder() {
       const timeseries = decodeProto(bytes)
       return { series: timeseries.length, ...toSamples(mem, timeseries, opts.now) }
     },
+    /** What its memory of checked series holds: entries and estimated bytes. */
+    memory: () => ({ entries: mem.series.size, bytes: mem.seriesBytes }),
   }
 }
 export type WriteDecoder = ReturnType<typeof createWriteDecoder>
