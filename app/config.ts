@@ -84,7 +84,12 @@ export const ConfigSchema = v.object({
   JOBS_ENABLED: bool(true),
   JOB_RUNS_RETENTION_DAYS: int(1, 3650, 30),
   METRICS_PUBLIC: bool(false),
+  /** Points one ingest request may carry: a JSON batch, and the series and samples of one remote write request. */
   METRICS_MAX_BATCH: int(1, 1_000_000, 10_000),
+  /** Series one metric name may have; a write that would create more is refused whole (400 naming the metric). */
+  METRICS_MAX_SERIES_PER_METRIC: int(1, 100_000_000, 10_000),
+  /** Bytes a remote write body may decompress to, whatever INGEST_BODY_LIMIT_BYTES allows (refused from snappy's header, before decompressing). */
+  METRICS_REMOTE_WRITE_MAX_DECODED_BYTES: int(1024, 1024 ** 3, 32 * 1024 * 1024),
   // How often new raw points are moved from the write inbox into the series-ordered points table.
   METRICS_INBOX_MOVE_MS: int(100, 60_000, 1000),
   RETENTION_RAW_DAYS: int(1, 36_500, 7),

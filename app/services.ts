@@ -50,10 +50,19 @@ export function createServices(platform: Deps) {
   const prices = createPrices(db)
   // One metric store for every writer: token counts become llm_cost_usd points by the price table
   // in the same batch, and after a committed write the rules watching the written metrics run.
-  const metricStore = watchIngest(createMetricStore(db, { derive: prices.deriveCost }), alerts.evaluateRulesFor)
+  // Both stores refuse new series past METRICS_MAX_SERIES_PER_METRIC, each keeping its own count
+  // per metric (recounted before refusing, so the other store's series are seen).
+  const seriesLimit = {
+    maxSeriesPerMetric: platform.config.METRICS_MAX_SERIES_PER_METRIC,
+    onSeriesRefused: (n: number) => platform.telemetry.seriesRefused.inc({}, n),
+  }
+  const metricStore = watchIngest(
+    createMetricStore(db, { derive: prices.deriveCost, ...seriesLimit }),
+    alerts.evaluateRulesFor,
+  )
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
-  const statusStore = createMetricStore(db)
+  const statusStore = createMetricStore(db, seriesLimit)
   // Healing, made once: breakers, model routes, the orchestrator and what each keeps in this process.
   // `kick` runs the healing job now (a breaker opened, an action was approved) on this scheduler.
   const healingLog = log.child({ module: 'healing' })

@@ -13,8 +13,14 @@ export function createTelemetry(version: string, runtime: string) {
     { value: startedAt },
   ])
   registry.gauge('process_resident_memory_bytes', 'Resident memory', () => [{ value: process.memoryUsage().rss }])
+  const seriesRefused = registry.counter(
+    'homeostat_series_refused_total',
+    'New series refused by the per-metric series limit (METRICS_MAX_SERIES_PER_METRIC)',
+  )
+  seriesRefused.inc({}, 0) // shown from the start, so a rate over it has a beginning
   return {
     registry,
+    seriesRefused,
     httpRequests: registry.counter('http_requests_total', 'HTTP requests by method, route and status'),
     httpDuration: registry.histogram(
       'http_request_duration_seconds',

@@ -47,7 +47,13 @@ export function remoteWriteHandler(store: MetricStore, deps: Pick<ModuleDeps, 'c
     const { createWriteDecoder, MAX_EXPANSION } = await loadCodec()
     decoder ??= createWriteDecoder()
     const { samples, dropped } = decoder.decode(body, {
-      maxDecodedBytes: deps.config.INGEST_BODY_LIMIT_BYTES * MAX_EXPANSION,
+      // Relative to the body limit, and absolute: a raised body limit must not raise what one
+      // request may expand to in memory.
+      maxDecodedBytes: Math.min(
+        deps.config.INGEST_BODY_LIMIT_BYTES * MAX_EXPANSION,
+        deps.config.METRICS_REMOTE_WRITE_MAX_DECODED_BYTES,
+      ),
+      maxSamples: deps.config.METRICS_MAX_BATCH,
       now,
     })
     const { written } = await store.write(samples, now)

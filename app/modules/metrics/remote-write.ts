@@ -36,13 +36,58 @@ const MAX_FUTURE_MS = 10 * 60_000
 const MAX_DETAILS = 100
 /** How much larger than the (already limited) body the decompressed message may be. */
 export const MAX_EXPANSION = 8
+// Label fields a series may carry on the wire: MAX_LABELS plus __name__, with room for the
+// empty-valued ones Prometheus' text treats as absent. More is no real sender; refusing it keeps a
+// small body from becoming millions of label objects.
+const MAX_WIRE_LABELS = 2 * MAX_LABELS + 2
+
+/** The 413 for a request with more series or samples than a request may carry. */
+export const tooManySamples = (max: number) =>
+  new AppError(413, 'payload_too_large', `A remote write request carries at most ${max} samples`, [
+    { field: 'timeseries', message: `at most ${max} series and ${max} samples a request (METRICS_MAX_BATCH)` },
+  ])
+
+/**
+ * Counts series, samples and labels on the wire without building a message, and throws the 413
+ * as soon as a count passes its bound: the thorough decode below makes an object of each, so a
+ * body of millions of empty samples must be refused before it. Malformed input is left to that
+ * decode to describe (it stops at the first bad field).
+ */
+export function checkCounts(bytes: Uint8Array, max: number) {
+  const r = protobuf.Reader.create(bytes)
+  let series = 0
+  let samples = 0
+  try {
+    while (r.pos < r.len) {
+      const tag = r.uint32()
+      if (tag !== 10) {
+        r.skipType(tag & 7)
+        continue
+      }
+      const end = r.uint32() + r.pos
+      if (++series > max) throw tooManySamples(max)
+      let labels = 0
+      while (r.pos < end && r.pos < r.len) {
+        const t = r.uint32()
+        if (t === 18 && ++samples > max) throw tooManySamples(max)
+        if (t === 10 && ++labels > MAX_WIRE_LABELS)
+          throw badRequest('Invalid WriteRequest; nothing was written', [
+            { field: `timeseries.${series - 1}.labels`, message: `at most ${MAX_LABELS} labels besides __name__` },
+          ])
+        r.skipType(t & 7)
+      }
+    }
+  } catch (error) {
+    if (error instanceof AppError) throw error
+  }
+}
 
 /**
  * The length a snappy block stream really produces, walking its tags without copying, or -1 when
  * the stream is malformed. snappyjs fills a buffer of the length the header claims and ignores
  * short or overlong streams, so this makes truncated and corrupt bodies fail instead.
  */
-export function snappyStreamLength(buf: Uint8Array): { header: number; actual: number } {
+export function snappyStreamLength(buf: Uint8Array, maxHeader = Infinity): { header: number; actual: number } {
   let pos = 0
   let header = 0
   for (let shift = 0; ; shift += 7) {
@@ -51,6 +96,7 @@ export function snappyStreamLength(buf: Uint8Array): { header: number; actual: n
     header += (c & 0x7f) * 2 ** shift
     if (c < 0x80) break
   }
+  if (header > maxHeader) return { header, actual: -1 } // refused by its header: no need to walk it
   let out = 0
   while (pos < buf.length) {
     const c = buf[pos++]!
@@ -82,7 +128,7 @@ export function snappyStreamLength(buf: Uint8Array): { header: number; actual: n
 }
 
 export function unsnappy(body: Uint8Array, maxBytes: number): Uint8Array {
-  const { header, actual } = snappyStreamLength(body)
+  const { header, actual } = snappyStreamLength(body, maxBytes)
   if (header > maxBytes) {
     throw new AppError(413, 'payload_too_large', `The decompressed body would be ${header} bytes, over ${maxBytes}`, [
       { field: '(body)', message: `at most ${maxBytes} bytes once decompressed` },
@@ -137,10 +183,21 @@ const toMs = (t: Int64) => (typeof t === 'number' ? t : t.toNumber())
  * their labels as sent (a sender encodes a series' labels the same way every time), so a known
  * series costs one map lookup, no string decoding. Each is cleared when it grows past its bound.
  */
-type Memory = { labelNames: Set<string>; metricNames: Set<string>; series: Map<string, Checked> }
+type Memory = {
+  labelNames: Set<string>
+  metricNames: Set<string>
+  series: Map<string, Checked>
+  seriesBytes: number
+  maxSeriesBytes: number
+}
 type Checked = { name: string; labels: Record<string, string>; key: string }
 const MAX_NAMES = 50_000
 const MAX_CHECKED_SERIES = 200_000
+// The checked series are also bounded by an estimate of their bytes: a series' labels may be 32 of
+// 1 KB each, so the entry bound alone would let long label sets pin gigabytes. Each entry keeps its
+// key (the labels' bytes) and the decoded labels, about the same again.
+export const CHECKED_SERIES_BYTES = 64 * 1024 * 1024
+const ENTRY_BYTES = 128
 
 const remember = (set: Set<string>, name: string) => {
   if (set.size > MAX_NAMES) set.clear()
@@ -237,6 +294,7 @@ function decodeKnown(
   mem: Memory,
   bytes: Uint8Array,
   now: number,
+  max: number,
 ): { series: number; samples: Sample[]; dropped: number } | undefined {
   const r = protobuf.Reader.create(bytes)
   const samples: Sample[] = []
@@ -251,8 +309,9 @@ function decodeKnown(
     const end = r.uint32() + r.pos
     if (end > r.len) return undefined
     const body = r.pos
-    series++
+    if (++series > max) throw tooManySamples(max)
     let labelsFrom = -1
+    let labelCount = 0
     let labelsTo = -1
     let split = false
     const first = samples.length
@@ -260,6 +319,7 @@ function decodeKnown(
       const at = r.pos
       const t = r.uint32()
       if (t === 10) {
+        if (++labelCount > MAX_WIRE_LABELS) return undefined
         if (labelsFrom < 0) labelsFrom = at
         else if (labelsTo !== at) split = true
         const len = r.uint32()
@@ -276,6 +336,7 @@ function decodeKnown(
           else r.skipType(f & 7)
         }
         if (r.pos !== sampleEnd || !Number.isSafeInteger(ts) || ts < 0 || ts > now + MAX_FUTURE_MS) return undefined
+        if (samples.length + dropped >= max) throw tooManySamples(max)
         if (!Number.isFinite(value)) dropped++
         else samples.push({ name: '', labels: {}, value, ts })
       } else r.skipType(t & 7)
@@ -288,8 +349,12 @@ function decodeKnown(
       const wire = TimeSeriesType.decode(bytes.subarray(body, end)) as unknown as WireSeries
       const ok = checkLabels(mem, wire, series - 1, problems)
       if (!ok) return undefined
-      if (mem.series.size >= MAX_CHECKED_SERIES) mem.series.clear()
+      if (mem.series.size >= MAX_CHECKED_SERIES || mem.seriesBytes > mem.maxSeriesBytes) {
+        mem.series.clear()
+        mem.seriesBytes = 0
+      }
       mem.series.set(key, (known = { ...ok, key }))
+      mem.seriesBytes += 2 * key.length + ENTRY_BYTES
     }
     for (let i = first; i < samples.length; i++) {
       const s = samples[i]!
@@ -305,22 +370,36 @@ function decodeKnown(
  * A remote write decoder with its own memory of checked names and series (see Memory): the
  * remote write route makes one when it is built, so that state lives with the app that uses it.
  */
-export function createWriteDecoder() {
-  const mem: Memory = { labelNames: new Set(), metricNames: new Set(), series: new Map() }
+export function createWriteDecoder(options: { memoryBytes?: number } = {}) {
+  const mem: Memory = {
+    labelNames: new Set(),
+    metricNames: new Set(),
+    series: new Map(),
+    seriesBytes: 0,
+    maxSeriesBytes: options.memoryBytes ?? CHECKED_SERIES_BYTES,
+  }
   return {
-    /** What a body decodes to: the samples to store and how many were dropped. Throws 400/413 on bad input. */
-    decode(body: Uint8Array, opts: { maxDecodedBytes: number; now: number }) {
+    /**
+     * What a body decodes to: the samples to store and how many were dropped. Throws 400/413 on
+     * bad input, and 413 when the decompressed size or the count of series or samples (`maxSamples`)
+     * is over its bound, before the samples past it are made.
+     */
+    decode(body: Uint8Array, opts: { maxDecodedBytes: number; maxSamples: number; now: number }) {
       const bytes = unsnappy(body, opts.maxDecodedBytes)
       let known: ReturnType<typeof decodeKnown>
       try {
-        known = decodeKnown(mem, bytes, opts.now)
-      } catch {
+        known = decodeKnown(mem, bytes, opts.now, opts.maxSamples)
+      } catch (error) {
+        if (error instanceof AppError) throw error
         known = undefined // malformed: the thorough decode below says how
       }
       if (known) return known
+      checkCounts(bytes, opts.maxSamples)
       const timeseries = decodeProto(bytes)
       return { series: timeseries.length, ...toSamples(mem, timeseries, opts.now) }
     },
+    /** What its memory of checked series holds: entries and estimated bytes. */
+    memory: () => ({ entries: mem.series.size, bytes: mem.seriesBytes }),
   }
 }
 export type WriteDecoder = ReturnType<typeof createWriteDecoder>

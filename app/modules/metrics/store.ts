@@ -1,7 +1,8 @@
-import { inArray } from 'drizzle-orm'
+import { count, eq, inArray } from 'drizzle-orm'
 import { writerOf, type Db } from '../../../db/client.ts'
 import { series } from '../../../db/schema/metrics.ts'
 import { sha256 } from '../../lib/crypto.ts'
+import { AppError } from '../../lib/errors.ts'
 
 /**
  * One value of one series. `key`, when given, must identify the name and labels as exactly as
@@ -77,15 +78,71 @@ const later: (run: () => void) => void =
     ? (run) => void globalThis.setImmediate(run)
     : (run) => void setTimeout(run, 0)
 
+// What the series id caches may hold, by an estimate of their bytes. A series' label text is up to
+// 32 labels of 1 KB, so a bound on entries alone would let long label sets keep gigabytes; this
+// keeps the ids of every series a large fleet writes while bounding what a hostile one can pin.
+export const SERIES_CACHE_BYTES = 64 * 1024 * 1024
+// A Map entry's own cost besides its key's characters (the entry, the number, the string header).
+const ENTRY_BYTES = 64
+
+export type StoreOptions = {
+  derive?: Derive
+  /** New series refused beyond this many per metric name (METRICS_MAX_SERIES_PER_METRIC); none when absent. */
+  maxSeriesPerMetric?: number
+  /** Told how many new series a refused write carried (homeostat_series_refused_total). */
+  onSeriesRefused?: (n: number) => void
+  /** Bound of the series id caches, by estimated bytes. */
+  cacheBytes?: number
+}
+
 /**
  * Writes samples. Series ids are cached (by the label text as sent, then by fingerprint); each
  * call is one atomic batch, so a request's points are stored whole or not at all, and the same
- * series and ms written again keeps one point with the last value.
+ * series and ms written again keeps one point with the last value. A write that would create more
+ * series of a metric than `maxSeriesPerMetric` is refused whole (400 naming the metric).
  */
-export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
+export function createMetricStore(db: Db, options: StoreOptions = {}) {
   const ids = new Map<string, number>() // fingerprint → id
   const byText = new Map<string, number>() // name + labels as sent → id: skips sorting and hashing
+  let cachedBytes = 0
+  const cacheBytes = options.cacheBytes ?? SERIES_CACHE_BYTES
   const touched = new Map<number, number>()
+  // Series per metric name, loaded with the first new series and kept up to date by this store's
+  // inserts, so the limit costs no count per write. Series made by another instance or forgotten
+  // by retention are seen when a metric looks full: it is counted again before it is refused.
+  let perMetric: Map<string, number> | undefined
+
+  async function admit(fresh: { name: string }[]) {
+    const max = options.maxSeriesPerMetric
+    if (max === undefined || !fresh.length) return
+    perMetric ??= new Map(
+      (await db.select({ name: series.name, n: count() }).from(series).groupBy(series.name)).map((r) => [r.name, r.n]),
+    )
+    const adding = new Map<string, number>()
+    for (const f of fresh) adding.set(f.name, (adding.get(f.name) ?? 0) + 1)
+    const over: { field: string; message: string }[] = []
+    let refused = 0
+    for (const [name, n] of adding) {
+      if ((perMetric.get(name) ?? 0) + n <= max) continue
+      const [row] = await db.select({ n: count() }).from(series).where(eq(series.name, name))
+      const has = row?.n ?? 0
+      perMetric.set(name, has)
+      if (has + n <= max) continue
+      refused += n
+      over.push({
+        field: name,
+        message: `has ${has} series; ${n} new would pass the limit of ${max} per metric (METRICS_MAX_SERIES_PER_METRIC)`,
+      })
+    }
+    if (!over.length) return
+    options.onSeriesRefused?.(refused)
+    throw new AppError(
+      400,
+      'series_limit',
+      `Too many series for ${over.map((o) => o.field).join(', ')}; nothing was written`,
+      over.slice(0, 100),
+    )
+  }
   const sqlFor = { points: memo(upsertPointsSql), marks: memo(markDirtySql), touch: memo(touchSeriesSql) }
 
   async function seriesIds(samples: Sample[], now: number) {
@@ -105,29 +162,58 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
       pending.push({ index, text, fp })
       if (!ids.has(fp)) wanted.set(fp, { name: s.name, labels })
     }
+    const found = new Map<string, number>()
     if (wanted.size) {
+      // Known series first (the cache may have been cleared), then the limit over the new ones,
+      // all before any insert: a refused write creates no series.
       const missing = [...wanted.keys()]
       for (let i = 0; i < missing.length; i += 500) {
-        const chunk = missing.slice(i, i + 500)
-        await db
-          .insert(series)
-          .values(chunk.map((fp) => ({ fingerprint: fp, ...wanted.get(fp)!, createdAt: now, lastSeenAt: now })))
-          .onConflictDoNothing()
         const rows = await db
           .select({ id: series.id, fp: series.fingerprint })
           .from(series)
-          .where(inArray(series.fingerprint, chunk))
-        for (const r of rows) ids.set(r.fp, r.id)
+          .where(inArray(series.fingerprint, missing.slice(i, i + 500)))
+        for (const r of rows) found.set(r.fp, r.id)
+      }
+      const fresh = missing.filter((fp) => !found.has(fp))
+      await admit(fresh.map((fp) => wanted.get(fp)!))
+      for (let i = 0; i < fresh.length; i += 500) {
+        const chunk = fresh.slice(i, i + 500)
+        const made = await db
+          .insert(series)
+          .values(chunk.map((fp) => ({ fingerprint: fp, ...wanted.get(fp)!, createdAt: now, lastSeenAt: now })))
+          .onConflictDoNothing()
+          .returning({ id: series.id, fp: series.fingerprint, name: series.name })
+        for (const r of made) {
+          found.set(r.fp, r.id)
+          if (perMetric) perMetric.set(r.name, (perMetric.get(r.name) ?? 0) + 1)
+        }
+        // Made meanwhile by another write: read back.
+        const raced = chunk.filter((fp) => !found.has(fp))
+        if (raced.length) {
+          const rows = await db
+            .select({ id: series.id, fp: series.fingerprint })
+            .from(series)
+            .where(inArray(series.fingerprint, raced))
+          for (const r of rows) found.set(r.fp, r.id)
+        }
+      }
+      for (const [fp, id] of found) {
+        if (!ids.has(fp)) cachedBytes += fp.length + ENTRY_BYTES
+        ids.set(fp, id)
       }
     }
-    if (ids.size > 500_000 || byText.size > 1_000_000) {
+    for (const p of pending) out[p.index] = ids.get(p.fp) ?? found.get(p.fp)!
+    // Past a bound, both caches start again: a clear costs one lookup per series afterwards,
+    // cheaper on the hot path than keeping an order of use.
+    if (cachedBytes > cacheBytes || ids.size > 500_000 || byText.size > 1_000_000) {
       ids.clear()
       byText.clear()
+      cachedBytes = 0
     }
     for (const p of pending) {
-      const id = ids.get(p.fp)!
-      out[p.index] = id
-      byText.set(p.text, id)
+      if (byText.has(p.text)) continue
+      cachedBytes += 2 * p.text.length + ENTRY_BYTES
+      byText.set(p.text, out[p.index]!)
     }
     return out
   }
@@ -227,6 +313,9 @@ export function createMetricStore(db: Db, options: { derive?: Derive } = {}) {
     return { written, series: distinct.length }
   }
 
-  return { write, seriesIds }
+  /** What the series id caches hold: entries and estimated bytes. */
+  const cacheSize = () => ({ entries: ids.size + byText.size, bytes: cachedBytes })
+
+  return { write, seriesIds, cacheSize }
 }
 export type MetricStore = ReturnType<typeof createMetricStore>
