@@ -49,7 +49,8 @@ function baseEnv(): Record<string, string> {
   const drop = new Set([...Object.keys(ConfigSchema.entries), 'NODE_OPTIONS'])
   const env: Record<string, string> = {}
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !drop.has(k)) env[k] = v
-  return { ...env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1' }
+  // Cheap password hashes keep sign-ins fast (a test may set its own); production's cost is tested on its own.
+  return { ...env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1', PASSWORD_HASH_COST: '10' }
 }
 
 /**

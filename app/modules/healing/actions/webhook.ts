@@ -45,7 +45,9 @@ const OUTPUT_BYTES = 4096
  * The secret healing webhooks are signed with (`X-Homeostat-Signature`, the notification channels'
  * scheme): derived from SECRET_KEY, so it survives restarts; an admin reads it from the API.
  */
-export const webhookSecret = (deps: Pick<HealingDeps, 'sealer'>) => deps.sealer.sign('homeostat:healing-webhook')
+// Users copy this secret into the systems that verify the signatures: it keeps the value it had before
+// the signing key was derived apart (legacySign), so upgrading breaks no receiver.
+export const webhookSecret = (deps: Pick<HealingDeps, 'sealer'>) => deps.sealer.legacySign('homeostat:healing-webhook')
 
 /** Calls an HTTP endpoint (a restart hook, a service's admin API), signed, with a timeout and an expected status. */
 export const webhook = defineAction<P>({
