@@ -21,7 +21,7 @@ import {
 
 const usage = `Usage: npm run cli -- <command>
 
-  keys create --name <name> --role <viewer|operator|admin> [--scope ingest] [--expires-days <n>]
+  keys create --name <name> --role <viewer|operator|admin> [--scope ingest|breakers|routes]... [--expires-days <n>]
                                    prints only the new key
   keys list
   keys revoke <prefix-or-id>

@@ -7,7 +7,7 @@ import { page } from '../../lib/pagination.ts'
 import { notFound } from '../../lib/errors.ts'
 
 export const KEY_PREFIX = 'hs_'
-export const keyScopes = ['ingest'] as const
+export { keyScopes } from '../../lib/route-meta.ts'
 
 export type NewKey = {
   name: string

@@ -24,6 +24,7 @@ const KeyName = v.pipe(
   v.minLength(1, 'is required'),
   v.maxLength(100, 'must be at most 100 characters'),
 )
+export const scopeChoices = ['', ...keyScopes, 'routes,breakers'] as const
 const Scope = v.picklist(keyScopes, `must be one of ${keyScopes.join(', ')}`)
 
 export const IdParam = v.object({ id: v.pipe(v.string(), v.minLength(1), v.maxLength(100)) })
@@ -87,6 +88,7 @@ export const UserRoleForm = v.object({ role: RoleInput })
 export const KeyForm = v.object({
   name: KeyName,
   role: RoleInput,
-  scope: v.optional(v.union([v.literal(''), Scope], 'must be ingest or empty')),
+  // One choice on the page: no limit, one scope, or the agent's pair (read routes, report breakers).
+  scope: v.optional(v.picklist(scopeChoices, `must be one of ${scopeChoices.filter(Boolean).join(', ')} or empty`)),
   expiresInDays: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^\d{0,4}$/, 'must be a whole number of days'))),
 })
