@@ -24,6 +24,17 @@ export function allows(p: Principal, level: Access): boolean {
   return rank[p.role] >= rank[isScope(level) ? scopeRole[level] : level]
 }
 
+/**
+ * The source a report is made under, for a key bound to one source: its own (403 when the request
+ * claims another), so its alerts' fingerprints are always that source's and never another's.
+ */
+export function claimSource(c: Context<AppEnv>, claimed: string | undefined): string | undefined {
+  const bound = requirePrincipal(c).source
+  if (bound && claimed !== undefined && claimed !== bound)
+    throw forbidden(`This key is bound to source ${bound}; it cannot report as ${claimed}`)
+  return bound ?? claimed
+}
+
 /** Whether the caller may change things: pages show their write controls to operators and admins. */
 export const canWrite = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'operator')
 export const isAdmin = (c: Context<AppEnv>) => allows(requirePrincipal(c), 'admin')

@@ -115,7 +115,10 @@ function KeysPanel({ keys, created }: { keys: ApiKey[]; created?: { key: string;
                 </td>
                 <td>{k.name}</td>
                 <td>{k.role}</td>
-                <td>{k.scopes.join(', ') || 'all'}</td>
+                <td>
+                  {k.scopes.join(', ') || 'all'}
+                  {k.source ? ` (source ${k.source})` : ''}
+                </td>
                 <td>{when(k.createdAt)}</td>
                 <td>{when(k.lastUsedAt)}</td>
                 <td>{when(k.expiresAt)}</td>
@@ -248,6 +251,9 @@ export function adminPages(deps: ModuleDeps & { keys: KeyStore }) {
             </select>
           </label>
           <label>
+            Source <input name="source" maxlength={100} size={12} placeholder="any" pattern="[a-z0-9_.\-]+" />
+          </label>
+          <label>
             Expires in days{' '}
             <input name="expiresInDays" inputmode="numeric" pattern="[0-9]*" size={5} placeholder="never" />
           </label>
@@ -265,6 +271,7 @@ export function adminPages(deps: ModuleDeps & { keys: KeyStore }) {
       name: form.name,
       role: form.role,
       scopes: form.scope ? form.scope.split(',') : [],
+      source: form.source || null,
       expiresAt,
       createdBy: requirePrincipal(c).name,
     })
