@@ -21,7 +21,7 @@ import {
 
 const usage = `Usage: npm run cli -- <command>
 
-  keys create --name <name> --role <viewer|operator|admin> [--scope ingest] [--expires-days <n>]
+  keys create --name <name> --role <viewer|operator|admin> [--scope ingest|breakers|routes]... [--source <alert source>] [--expires-days <n>]
                                    prints only the new key
   keys list
   keys revoke <prefix-or-id>
@@ -56,6 +56,7 @@ const options = {
   name: { type: 'string' },
   role: { type: 'string' },
   scope: { type: 'string', multiple: true },
+  source: { type: 'string' },
   'expires-days': { type: 'string' },
   email: { type: 'string' },
   password: { type: 'string' },
@@ -89,6 +90,7 @@ try {
       name: values.name ?? '',
       role: values.role ?? '',
       scopes: values.scope ?? [],
+      source: values.source,
       expiresAt: days ? Date.now() + days * 86_400_000 : undefined,
     })
     const { key, row } = await createApiKey(db, { ...input, createdBy: 'cli' })
@@ -102,6 +104,7 @@ try {
         name: k.name,
         role: k.role,
         scopes: k.scopes.join(','),
+        source: k.source ?? '',
         created: new Date(k.createdAt).toISOString(),
         lastUsed: k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : '',
         expires: k.expiresAt ? new Date(k.expiresAt).toISOString() : '',

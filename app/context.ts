@@ -15,6 +15,8 @@ export type Principal = {
   name: string // email or key prefix
   role: Role
   scopes: string[]
+  /** The alert source a bound ingest key reports as; it cannot report as, or touch, another. */
+  source?: string
   userId?: string
   sessionId?: string
   csrfToken?: string

@@ -3,10 +3,17 @@ import type { GenericSchema } from 'valibot'
 import type { Role } from '../../db/schema/auth.ts'
 
 /**
- * Who may call a route: anyone (`public`), any valid key or session including ingest-only keys
- * (`authenticated`), an ingest key or operator+ (`ingest`), or at least this role.
+ * Who may call a route: anyone (`public`); any valid key or session, scoped keys included
+ * (`authenticated`: kept for routes about the caller itself, whoami and sign-out); a key whose scope
+ * names the level, or an unscoped principal of the role it needs (`ingest` and `breakers`: operator,
+ * `routes`: viewer); or at least this role. A scoped key reaches nothing else.
  */
-export type Access = 'public' | 'authenticated' | 'ingest' | Role
+export type Access = 'public' | 'authenticated' | KeyScope | Role
+
+/** The scopes a key may be limited to; each is also the access level of the routes it opens. */
+export const keyScopes = ['ingest', 'breakers', 'routes'] as const
+export type KeyScope = (typeof keyScopes)[number]
+export const isScope = (level: string): level is KeyScope => (keyScopes as readonly string[]).includes(level)
 
 export type RouteMeta = {
   access?: Access

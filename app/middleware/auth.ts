@@ -35,7 +35,14 @@ const keyMessages = {
 function setKey(c: Context<AppEnv>, result: KeyCheck) {
   if (result.ok) {
     const k = result.key
-    c.set('principal', { kind: 'key', id: k.id, name: k.prefix, role: k.role, scopes: k.scopes } satisfies Principal)
+    c.set('principal', {
+      kind: 'key',
+      id: k.id,
+      name: k.prefix,
+      role: k.role,
+      scopes: k.scopes,
+      ...(k.source ? { source: k.source } : {}),
+    } satisfies Principal)
   } else {
     c.set('authError', new AppError(401, `key_${result.reason}`, keyMessages[result.reason]))
   }

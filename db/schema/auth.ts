@@ -49,6 +49,8 @@ export const apiKeys = sqliteTable(
     name: text('name').notNull(),
     role: text('role', { enum: roles }).notNull(),
     scopes: text('scopes', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+    // The one alert source an ingest key reports as (alertmanager, grafana, …); null: any source.
+    source: text('source'),
     createdBy: text('created_by'),
     createdAt: integer('created_at').notNull(),
     lastUsedAt: integer('last_used_at'),

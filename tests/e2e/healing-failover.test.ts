@@ -29,7 +29,7 @@ beforeAll(async () => {
     },
   })
   operator = await cliKey(server, 'e2e-operator', 'operator')
-  agent = await cliKey(server, 'e2e-agent', 'viewer', ['ingest'])
+  agent = await cliKey(server, 'e2e-agent', 'viewer', ['routes', 'breakers'])
 }, 120_000)
 afterAll(async () => {
   await killAll()

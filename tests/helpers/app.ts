@@ -52,9 +52,9 @@ export async function testApp(env: Record<string, string> = {}) {
     return createUser(db, { email, role, password: PASSWORD, name: role, passwordCost: config.PASSWORD_HASH_COST })
   }
 
-  /** An API key's headers. */
-  async function key(role: Role, scopes: string[] = []) {
-    const { key } = await createApiKey(db, { name: `${role}-key`, role, scopes })
+  /** An API key's headers; `source` binds it to one alert source. */
+  async function key(role: Role, scopes: string[] = [], source?: string) {
+    const { key } = await createApiKey(db, { name: `${role}-key`, role, scopes, source })
     return { key, headers: { Authorization: `Bearer ${key}` } }
   }
 

@@ -448,3 +448,65 @@ describe('access', () => {
     expect(JSON.stringify(rows.rows)).not.toContain(ingest.key)
   })
 })
+
+type Listed = { id: string; fingerprint: string; status: string; source: string }
+const other = (await t.key('operator')).headers
+describe('a key bound to one source', () => {
+  it('reports through its own receiver only: another receiver is a 403 and changes nothing', async () => {
+    const am = (await t.key('viewer', ['ingest'], 'alertmanager')).headers
+    const firing = amWebhook('firing', [amAlert('firing', 'BoundOwn', 'b0b0b0b0b0b0b0b0')])
+    expect((await post('/api/v1/hooks/alertmanager', firing, am)).status).toBe(200)
+    expect((await alertsOf('alertmanager')).map((a: Listed) => a.fingerprint)).toContain(
+      'alertmanager:b0b0b0b0b0b0b0b0',
+    )
+    const before = (await alertsOf('prometheus')).length
+    const prom = [{ labels: { alertname: 'ClaimedProm', instance: 'x' }, startsAt: new Date().toISOString() }]
+    const res = await post('/api/v2/alerts', prom, am)
+    expect(res.status).toBe(403)
+    expect(await alertsOf('prometheus')).toHaveLength(before)
+  })
+
+  it('on the generic API: another `source` is a 403; its fingerprints and labels never reach another source alert', async () => {
+    // An alert of source grafana-ish "api": a fingerprint and labels a bound key might try to hit.
+    const victim = await t.json(
+      'POST',
+      '/api/v1/alerts',
+      { title: 'Victim', severity: 'error', status: 'firing', labels: { svc: 'pay' }, fingerprint: 'fp-1' },
+      other,
+    )
+    expect(victim.status).toBe(201)
+    const byLabels = await t.json(
+      'POST',
+      '/api/v1/alerts',
+      { title: 'VictimL', severity: 'error', status: 'firing', labels: { svc: 'pay' } },
+      other,
+    )
+    expect(byLabels.status).toBe(201)
+    const bound = (await t.key('viewer', ['ingest'], 'kuma-edge')).headers
+    const claim = await t.json(
+      'POST',
+      '/api/v1/alerts',
+      { title: 'Victim', severity: 'error', status: 'resolved', fingerprint: 'fp-1', source: 'api' },
+      bound,
+    )
+    expect(claim.status).toBe(403)
+    // Without `source`, the same fingerprint and the same labels land in the key's own source.
+    for (const body of [
+      { title: 'Victim', severity: 'error', status: 'resolved', fingerprint: 'fp-1' },
+      { title: 'VictimL', severity: 'error', status: 'resolved', labels: { svc: 'pay' } },
+    ]) {
+      const res = await t.json('POST', '/api/v1/alerts', body, bound)
+      expect(res.status).toBeLessThan(300)
+      const { alert } = (await res.json()) as { alert: Listed | null }
+      if (alert) expect(alert.fingerprint).toMatch(/^kuma-edge:/)
+    }
+    const still = ((await alertsOf('api')) as (Listed & { title: string })[]).filter((a) =>
+      a.title.startsWith('Victim'),
+    )
+    expect(still.map((a) => a.status)).toEqual(['firing', 'firing'])
+    // Changing an alert by hand needs an operator: a bound (ingest) key cannot resolve or acknowledge.
+    const id = ((await victim.json()) as { alert: Listed }).alert.id
+    expect((await t.json('POST', `/api/v1/alerts/${id}/resolve`, {}, bound)).status).toBe(403)
+    expect((await t.json('POST', `/api/v1/alerts/${id}/acknowledge`, {}, bound)).status).toBe(403)
+  })
+})

@@ -83,7 +83,21 @@ describe('API keys over the JSON API', () => {
       'revokedAt',
       'role',
       'scopes',
+      'source',
     ])
+  })
+
+  it('binds a key to one alert source (listed with it); a binding needs the ingest scope', async () => {
+    const res = await create({ name: 'am', role: 'viewer', scopes: ['ingest'], source: 'alertmanager' })
+    expect(res.status).toBe(201)
+    const { prefix } = await res.json()
+    const list = await (await t.app.request('/api/v1/keys', { headers: admin.headers })).json()
+    expect(list.items.find((k: { prefix: string }) => k.prefix === prefix)).toMatchObject({ source: 'alertmanager' })
+    const unscoped = await create({ name: 'am2', role: 'operator', source: 'alertmanager' })
+    expect(unscoped.status).toBe(400)
+    expect((await unscoped.json()).error.details).toMatchObject([{ field: 'source' }])
+    expect((await create({ name: 'bad', role: 'viewer', scopes: ['ingest'], source: 'Bad Source!' })).status).toBe(400)
+    expect((await create({ name: 'br', role: 'viewer', scopes: ['breakers', 'routes'] })).status).toBe(201)
   })
 
   it('pages the list by cursor', async () => {

@@ -23,6 +23,7 @@ const T0 = 1_800_000_000_000
 const t = await testApp()
 afterAll(() => t.close())
 const { op, viewer, ingest } = await roleHeaders(t)
+const breakers = (await t.key('viewer', ['breakers'])).headers
 
 const ok = (key: string, now: number) => t.services.healing.breakers.report(key, { ok: true }, now)
 const fail = (key: string, now: number, error = 'boom') =>
@@ -163,7 +164,7 @@ describe('concurrent reports', () => {
   it('lose no outcome over HTTP, and the opening is recorded once', async () => {
     const key = fresh()
     const res = await Promise.all(
-      Array.from({ length: 6 }, () => t.json('POST', path(key, '/report'), { ok: false, error: 'down' }, ingest)),
+      Array.from({ length: 6 }, () => t.json('POST', path(key, '/report'), { ok: false, error: 'down' }, breakers)),
     )
     expect(res.map((r) => r.status)).toEqual(Array(6).fill(200))
     const b = (await getBreaker(t.db, key))!
@@ -176,7 +177,7 @@ describe('concurrent reports', () => {
 describe('the breakers API', () => {
   it('reports by ok or by status; keys with : and / travel URL-encoded', async () => {
     const key = 'model:http://127.0.0.1:11434/llama3:8b'
-    let res = await t.json('POST', path(key, '/report'), { status: 'success' }, ingest)
+    let res = await t.json('POST', path(key, '/report'), { status: 'success' }, breakers)
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({
       key,
@@ -185,7 +186,7 @@ describe('the breakers API', () => {
       transition: null,
     })
     for (let i = 0; i < 2; i++) await t.json('POST', path(key, '/report'), { ok: false, error: 'HTTP 500' }, op)
-    res = await t.json('POST', path(key, '/report'), { status: 'failure', error: 'HTTP 500' }, ingest)
+    res = await t.json('POST', path(key, '/report'), { status: 'failure', error: 'HTTP 500' }, breakers)
     const body = (await res.json()) as Json
     expect(body).toMatchObject({
       state: 'OPEN',
@@ -283,12 +284,14 @@ describe('the breakers API', () => {
     expect((await t.app.request(path('test:unknown'), { headers: viewer })).status).toBe(404)
   })
 
-  it('access: ingest keys and operators report; viewers read but cannot report; ingest keys cannot read or reset', async () => {
+  it('access: breakers keys and operators report; viewers read but cannot report; ingest keys cannot report; breakers keys cannot read or reset', async () => {
     const key = fresh()
     expect((await t.json('POST', path(key, '/report'), { ok: true }, viewer)).status).toBe(403)
-    expect((await t.json('POST', path(key, '/report'), { ok: true }, ingest)).status).toBe(200)
-    expect((await t.app.request(path(key), { headers: ingest })).status).toBe(403)
-    expect((await t.app.request(path(key, '/reset'), { method: 'POST', headers: ingest })).status).toBe(403)
+    expect((await t.json('POST', path(key, '/report'), { ok: false }, ingest)).status).toBe(403)
+    expect((await t.json('POST', path(key, '/report'), { ok: true }, breakers)).status).toBe(200)
+    expect((await t.json('POST', path(key, '/report'), { ok: true }, op)).status).toBe(200)
+    expect((await t.app.request(path(key), { headers: breakers })).status).toBe(403)
+    expect((await t.app.request(path(key, '/reset'), { method: 'POST', headers: breakers })).status).toBe(403)
     expect((await t.json('POST', path(key, '/report'), { ok: true })).status).toBe(401)
   })
 })

@@ -157,7 +157,7 @@ describe('model routes CRUD', () => {
     expect((await t.json('POST', `/api/v1/model-routes/${name}/failback`, {}, op)).status).toBe(409) // already on 0
   })
 
-  it('access: any key reads one route (agents, ingest keys too); only operators change routes', async () => {
+  it('access: viewers and routes keys read one route (ingest keys not); only operators change routes', async () => {
     const name = (
       await create({
         name: routeName(),
@@ -167,8 +167,11 @@ describe('model routes CRUD', () => {
         ],
       })
     ).name
-    expect((await get(name, ingest)).status).toBe(200)
-    expect((await t.app.request('/api/v1/model-routes', { headers: ingest })).status).toBe(403)
+    expect((await get(name, ingest)).status).toBe(403)
+    const agent = (await t.key('viewer', ['routes', 'breakers'])).headers
+    expect((await get(name, agent)).status).toBe(200)
+    expect((await get(name, viewer)).status).toBe(200)
+    expect((await t.app.request('/api/v1/model-routes', { headers: agent })).status).toBe(403)
     expect((await t.json('POST', `/api/v1/model-routes/${name}/failover`, {}, viewer)).status).toBe(403)
     expect(
       (
@@ -214,7 +217,7 @@ describe('the agents read: ETag and 304', () => {
       'POST',
       `/api/v1/healing/breakers/${encodeURIComponent(`model:${host(12)}/b`)}/report`,
       { ok: true },
-      ingest,
+      op,
     )
     const afterReport = await get(name, { ...viewer, 'If-None-Match': etag })
     expect(afterReport.status).toBe(200)

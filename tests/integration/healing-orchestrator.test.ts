@@ -774,3 +774,81 @@ describe('simulate and stats', () => {
     expect(page2.items[0]!.id < failed.items[0]!.id).toBe(true)
   })
 })
+
+describe('label values in templates cannot steer a request', () => {
+  it('values are percent-encoded in the path and query: evil.com/x?, @evil.com and ../../ stay inside their segment', async () => {
+    const rule = await createRule({
+      name: 'injection',
+      trigger: { type: 'alert', matchers: [{ label: 'case', op: '=', value: 'inject' }] },
+      actionType: 'webhook',
+      target: 'svc-{{n}}',
+      params: hook('/inj/{{svc}}/restart?who={{svc}}'),
+      verification: { type: 'http', url: `${rx.url}/inj-check/{{svc}}`, afterMs: 0, timeoutMs: '5s' },
+    })
+    await tick()
+    const t0 = Date.now()
+    const values = ['evil.com/x?', '@evil.com', '../../']
+    for (const [i, svc] of values.entries()) await fire('svc down', { case: 'inject', svc, n: String(i) })
+    await tick(t0)
+    const got = rx.requests.filter((r) => r.path.startsWith('/inj/')).map((r) => r.path)
+    // Every request reached the local receiver (the host did not change), on the rule's path shape.
+    expect(got.sort()).toEqual(
+      values.map((v) => `/inj/${encodeURIComponent(v)}/restart?who=${encodeURIComponent(v)}`).sort(),
+    )
+    expect(got).toContain('/inj/%40evil.com/restart?who=%40evil.com')
+    expect(got).toContain('/inj/..%2F..%2F/restart?who=..%2F..%2F')
+    expect((await actionsOf(rule.id)).map((a) => a.status)).not.toContain('FAILED')
+  })
+
+  it('a value that would make a . or .. path segment fails the action and calls nothing', async () => {
+    const rule = await createRule({
+      name: 'dot segment',
+      trigger: { type: 'alert', matchers: [{ label: 'case', op: '=', value: 'dots' }] },
+      actionType: 'webhook',
+      target: 'svc',
+      params: hook('/dots/{{svc}}/restart'),
+    })
+    await tick()
+    await fire('svc down', { case: 'dots', svc: '..' })
+    await tick()
+    const [a] = await actionsOf(rule.id)
+    expect(a).toMatchObject({ status: 'FAILED' })
+    expect(a!.reason).toMatch(/params\.url .*\.\. segment/)
+    expect(rx.requests.filter((r) => r.path.startsWith('/dots') || r.path === '/restart')).toHaveLength(0)
+  })
+
+  it('a placeholder in the scheme, host or port of a URL is refused (400 naming the field)', async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ actionType: 'webhook', target: 'x', params: { url: 'http://{{host}}/restart' } }, 'params.url'],
+      [{ actionType: 'webhook', target: 'x', params: { url: 'http://127.0.0.1:{{port}}/restart' } }, 'params.url'],
+      [{ actionType: 'webhook', target: 'x', params: { url: '{{scheme}}://127.0.0.1/restart' } }, 'params.url'],
+      [{ actionType: 'webhook', target: 'x', params: { url: '{{url}}' } }, 'params.url'],
+      [{ actionType: 'webhook', target: 'x', params: { url: 'http://user@{{h}}.example.com/' } }, 'params.url'],
+      [
+        {
+          actionType: 'webhook',
+          target: 'x',
+          params: hook('/ok'),
+          verification: { type: 'http', url: 'http://{{host}}/health', afterMs: 0 },
+        },
+        'verification.url',
+      ],
+      [{ actionType: 'service_restart', target: '{{command}}', params: {} }, 'target'],
+      [{ actionType: 'n8n', target: '{{instance}}', params: { operation: 'activate', workflowId: 'w1' } }, 'target'],
+    ]
+    for (const [body, field] of cases) {
+      const res = await t.json(
+        'POST',
+        '/api/v1/healing/rules',
+        { name: `bad ${field} ${JSON.stringify(body)}`.slice(0, 100), trigger: { type: 'alert' }, ...body },
+        op.headers,
+      )
+      expect(res.status, JSON.stringify(body)).toBe(400)
+      const details = ((await res.json()) as ErrorOut).error.details ?? []
+      expect(
+        details.map((d) => d.field),
+        JSON.stringify(body),
+      ).toContain(field)
+    }
+  })
+})

@@ -11,7 +11,16 @@ const t = await testApp()
 afterAll(() => t.close())
 const routes = routeTable(t.app)
 
-type CallerName = 'anonymous' | 'viewer session' | 'viewer key' | 'operator key' | 'admin key' | 'ingest key'
+type CallerName =
+  | 'anonymous'
+  | 'viewer session'
+  | 'viewer key'
+  | 'operator key'
+  | 'admin key'
+  | 'ingest key'
+  | 'admin ingest key'
+  | 'breakers key'
+  | 'routes key'
 type Caller = { name: CallerName; role: Role | null; scopes: string[]; kind: 'session' | 'key' | null }
 
 const callers: Caller[] = [
@@ -21,16 +30,23 @@ const callers: Caller[] = [
   { name: 'operator key', role: 'operator', scopes: [], kind: 'key' },
   { name: 'admin key', role: 'admin', scopes: [], kind: 'key' },
   { name: 'ingest key', role: 'operator', scopes: ['ingest'], kind: 'key' },
+  // A scope limits a key whatever its role: an admin's ingest key is still only an ingest key.
+  { name: 'admin ingest key', role: 'admin', scopes: ['ingest'], kind: 'key' },
+  { name: 'breakers key', role: 'viewer', scopes: ['breakers'], kind: 'key' },
+  { name: 'routes key', role: 'viewer', scopes: ['routes'], kind: 'key' },
 ]
+const scoped: CallerName[] = ['ingest key', 'admin ingest key', 'breakers key', 'routes key']
 
 /**
  * Who may call what, written out by hand (not computed), so the walk below checks `allows()` and
  * the routes against an independent statement of the rules.
  */
 const expected: Record<Access, CallerName[]> = {
-  public: ['anonymous', 'viewer session', 'viewer key', 'operator key', 'admin key', 'ingest key'],
-  authenticated: ['viewer session', 'viewer key', 'operator key', 'admin key', 'ingest key'],
-  ingest: ['operator key', 'admin key', 'ingest key'],
+  public: ['anonymous', 'viewer session', 'viewer key', 'operator key', 'admin key', ...scoped],
+  authenticated: ['viewer session', 'viewer key', 'operator key', 'admin key', ...scoped],
+  ingest: ['operator key', 'admin key', 'ingest key', 'admin ingest key'],
+  breakers: ['operator key', 'admin key', 'breakers key'],
+  routes: ['viewer session', 'viewer key', 'operator key', 'admin key', 'routes key'],
   viewer: ['viewer session', 'viewer key', 'operator key', 'admin key'],
   operator: ['operator key', 'admin key'],
   admin: ['admin key'],
@@ -109,6 +125,14 @@ describe('the access rules', () => {
     expect(wrong).toEqual([])
   })
 
+  it('scoped keys reach no route by `authenticated` but whoami and sign-out', () => {
+    // `authenticated` lets every scoped key in; a new route must not get it by default.
+    expect(routes.filter((r) => r.access === 'authenticated').map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /api/v1/whoami',
+      'POST /logout',
+    ])
+  })
+
   it('every route has a concrete URL for the walk', () => {
     const urls = routes.map((r) => concretePath(r))
     expect(urls.filter((u) => /[:*]/.test(u))).toEqual([])
@@ -157,6 +181,34 @@ describe('refusals', () => {
     })
     expect(rows.rows).toHaveLength(1)
     expect(rows.rows[0]).toMatchObject({ target: 'GET /api/v1/users' })
+  })
+
+  it('an ingest key cannot read model routes nor report breaker outcomes; a breakers key can', async () => {
+    await t.json(
+      'POST',
+      '/api/v1/model-routes',
+      { name: 'chat', targets: [{ host: 'http://127.0.0.1:1', model: 'm' }] },
+      keyHeaders.get('admin key')!,
+    )
+    const ingest = keyHeaders.get('ingest key')!
+    expect((await t.app.request('/api/v1/model-routes/chat', { headers: ingest })).status).toBe(403)
+    expect((await t.json('POST', '/api/v1/healing/breakers/agent%3Ax/report', { ok: false }, ingest)).status).toBe(403)
+    const routesKey = keyHeaders.get('routes key')!
+    expect((await t.app.request('/api/v1/model-routes/chat', { headers: routesKey })).status).toBe(200)
+    expect((await t.json('POST', '/api/v1/healing/breakers/agent%3Ax/report', { ok: false }, routesKey)).status).toBe(
+      403,
+    )
+    const res = await t.json(
+      'POST',
+      '/api/v1/healing/breakers/agent%3Ax/report',
+      { ok: false },
+      keyHeaders.get('breakers key')!,
+    )
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ key: 'agent:x' })
+    expect(
+      (await t.app.request('/api/v1/model-routes/chat', { headers: keyHeaders.get('breakers key')! })).status,
+    ).toBe(403)
   })
 
   it('an ingest-only key is refused on routes every other key may read', async () => {

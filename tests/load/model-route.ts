@@ -5,8 +5,8 @@
  *
  *   k6 run -e BASE_URL=http://localhost:8787 -e HOMEOSTAT_KEY=hs_… -e ROUTE=chat tests/load/model-route.ts
  *
- * The route must exist (POST /api/v1/model-routes as an operator). Any key may read it, ingest-only
- * keys too. Per-key and per-IP rate limits apply as for whoami.ts; raise them to push harder.
+ * The route must exist (POST /api/v1/model-routes as an operator). Viewers and keys with the `routes`
+ * scope may read it (ingest keys may not). Per-key and per-IP rate limits apply as for whoami.ts; raise them to push harder.
  *
  * Env: BASE_URL (default http://localhost:8787), HOMEOSTAT_KEY (required), ROUTE (default chat),
  * RATE (requests per second, default 40), DURATION (default 30s), VUS (default 20), P99_MS (p99

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { access } from '../../middleware/access.ts'
+import { access, claimSource } from '../../middleware/access.ts'
+import { requirePrincipal } from '../../middleware/auth.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { audit, auditRow } from '../audit/index.ts'
@@ -205,10 +206,18 @@ export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
     ),
     validate('json', AlertEventBody),
     async (c) => {
-      const input = c.req.valid('json')
+      const body = c.req.valid('json')
+      // A bound key reports under its source only, and its fingerprints always carry that source, so
+      // neither a `fingerprint` nor labels can land on another source's alert.
+      const source = claimSource(c, body.source)
+      const bound = requirePrincipal(c).source
+      const input = source ? { ...body, source } : body
+      const fingerprintOf: typeof alerts.labelsFingerprint = bound
+        ? (labels) => alerts.labelsFingerprint(labels, `${bound}:`)
+        : alerts.labelsFingerprint
       // A change of state is audited in its own transaction; repeats are not audited.
       const { alert, change } = await alerts.report(
-        eventReport(input, actor(c), alerts.labelsFingerprint),
+        eventReport(input, actor(c), fingerprintOf),
         now(),
         ({ alert, change }) =>
           change === 'none' || change === 'repeated'

@@ -115,7 +115,10 @@ function KeysPanel({ keys, created }: { keys: ApiKey[]; created?: { key: string;
                 </td>
                 <td>{k.name}</td>
                 <td>{k.role}</td>
-                <td>{k.scopes.join(', ') || 'all'}</td>
+                <td>
+                  {k.scopes.join(', ') || 'all'}
+                  {k.source ? ` (source ${k.source})` : ''}
+                </td>
                 <td>{when(k.createdAt)}</td>
                 <td>{when(k.lastUsedAt)}</td>
                 <td>{when(k.expiresAt)}</td>
@@ -214,7 +217,8 @@ export function adminPages(deps: ModuleDeps & { keys: KeyStore }) {
         <h1>API keys</h1>
         <p class="muted">
           Send a key as <code>Authorization: Bearer hs_…</code> or <code>X-API-Key</code>. Keys with the{' '}
-          <code>ingest</code> scope may only push metrics and alerts.
+          <code>ingest</code> scope may only push metrics and alerts, <code>breakers</code> only report breaker
+          outcomes, <code>routes</code> only read model routes (see docs/security.md).
         </p>
         <form
           class="inline card"
@@ -236,8 +240,18 @@ export function adminPages(deps: ModuleDeps & { keys: KeyStore }) {
               ))}
             </select>
           </label>
-          <label class="check">
-            <input type="checkbox" name="scope" value="ingest" /> ingest only
+          <label>
+            Scope{' '}
+            <select name="scope">
+              <option value="">none (everything its role allows)</option>
+              <option value="ingest">ingest: push metrics and alerts</option>
+              <option value="breakers">breakers: report breaker outcomes</option>
+              <option value="routes">routes: read model routes</option>
+              <option value="routes,breakers">routes + breakers (an agent)</option>
+            </select>
+          </label>
+          <label>
+            Source <input name="source" maxlength={100} size={12} placeholder="any" pattern="[a-z0-9_.\-]+" />
           </label>
           <label>
             Expires in days{' '}
@@ -256,7 +270,8 @@ export function adminPages(deps: ModuleDeps & { keys: KeyStore }) {
     const { key, row } = await createApiKey(db, {
       name: form.name,
       role: form.role,
-      scopes: form.scope ? [form.scope] : [],
+      scopes: form.scope ? form.scope.split(',') : [],
+      source: form.source || null,
       expiresAt,
       createdBy: requirePrincipal(c).name,
     })

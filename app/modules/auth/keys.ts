@@ -7,12 +7,13 @@ import { page } from '../../lib/pagination.ts'
 import { notFound } from '../../lib/errors.ts'
 
 export const KEY_PREFIX = 'hs_'
-export const keyScopes = ['ingest'] as const
+export { keyScopes } from '../../lib/route-meta.ts'
 
 export type NewKey = {
   name: string
   role: Role
   scopes: string[]
+  source?: string | null
   expiresAt?: number | null
   createdBy?: string | null
 }
@@ -30,6 +31,7 @@ export async function createApiKey(db: Db, input: NewKey, now = Date.now()) {
       name: input.name,
       role: input.role,
       scopes: input.scopes,
+      source: input.source ?? null,
       createdBy: input.createdBy ?? null,
       createdAt: now,
       expiresAt: input.expiresAt ?? null,
@@ -61,7 +63,7 @@ export async function revokeApiKey(db: Db, idOrPrefix: string, now = Date.now())
 
 /** How a key is described in the audit log. */
 export const keySummary = (k: ApiKey) =>
-  `${k.name}, role ${k.role}${k.scopes.length ? `, scopes ${k.scopes.join(',')}` : ''}`
+  `${k.name}, role ${k.role}${k.scopes.length ? `, scopes ${k.scopes.join(',')}` : ''}${k.source ? `, source ${k.source}` : ''}`
 
 export const publicKey = (k: ApiKey) => ({
   id: k.id,
@@ -69,6 +71,7 @@ export const publicKey = (k: ApiKey) => ({
   name: k.name,
   role: k.role,
   scopes: k.scopes,
+  source: k.source,
   createdBy: k.createdBy,
   createdAt: new Date(k.createdAt).toISOString(),
   lastUsedAt: k.lastUsedAt ? new Date(k.lastUsedAt).toISOString() : null,

@@ -24,6 +24,7 @@ const KeyName = v.pipe(
   v.minLength(1, 'is required'),
   v.maxLength(100, 'must be at most 100 characters'),
 )
+export const scopeChoices = ['', ...keyScopes, 'routes,breakers'] as const
 const Scope = v.picklist(keyScopes, `must be one of ${keyScopes.join(', ')}`)
 
 export const IdParam = v.object({ id: v.pipe(v.string(), v.minLength(1), v.maxLength(100)) })
@@ -36,12 +37,26 @@ export const UpdateUser = v.strictObject({
   unlock: v.optional(v.boolean('must be true or false')),
 })
 
-export const CreateKey = v.strictObject({
-  name: KeyName,
-  role: RoleInput,
-  scopes: v.optional(v.pipe(v.array(Scope, 'must be a list of scopes'), v.maxLength(10)), []),
-  expiresAt: v.optional(v.nullable(TimeInput)),
-})
+/** An alert source a key can be bound to: the receivers' names (alertmanager, grafana, …) or one of your own. */
+const Source = v.pipe(
+  v.string('must be a string'),
+  v.regex(/^[a-z0-9_.-]{1,100}$/, 'must be a source name (lower-case letters, digits, _ . -)'),
+)
+
+export const CreateKey = v.pipe(
+  v.strictObject({
+    name: KeyName,
+    role: RoleInput,
+    scopes: v.optional(v.pipe(v.array(Scope, 'must be a list of scopes'), v.maxLength(10)), []),
+    source: v.optional(v.nullable(Source)),
+    expiresAt: v.optional(v.nullable(TimeInput)),
+  }),
+  // A binding only means something on the ingest routes, so it needs a key limited to them.
+  v.forward(
+    v.check((k) => !k.source || k.scopes.includes('ingest'), 'needs the ingest scope'),
+    ['source'],
+  ),
+)
 
 export const ListQuery = v.object({ limit: LimitInput, cursor: CursorInput })
 
@@ -84,9 +99,17 @@ export const SetupForm = v.object({
 })
 export const UserForm = v.object({ email: Email, name: v.optional(Name), role: RoleInput, password: Password })
 export const UserRoleForm = v.object({ role: RoleInput })
-export const KeyForm = v.object({
-  name: KeyName,
-  role: RoleInput,
-  scope: v.optional(v.union([v.literal(''), Scope], 'must be ingest or empty')),
-  expiresInDays: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^\d{0,4}$/, 'must be a whole number of days'))),
-})
+export const KeyForm = v.pipe(
+  v.object({
+    name: KeyName,
+    role: RoleInput,
+    // One choice on the page: no limit, one scope, or the agent's pair (read routes, report breakers).
+    scope: v.optional(v.picklist(scopeChoices, `must be one of ${scopeChoices.filter(Boolean).join(', ')} or empty`)),
+    source: v.optional(v.union([v.literal(''), Source], 'must be a source name or empty')),
+    expiresInDays: v.optional(v.pipe(v.string(), v.trim(), v.regex(/^\d{0,4}$/, 'must be a whole number of days'))),
+  }),
+  v.forward(
+    v.check((f) => !f.source || f.scope === 'ingest', 'needs the ingest scope'),
+    ['source'],
+  ),
+)

@@ -1,5 +1,5 @@
 import type { GenericSchema } from 'valibot'
-import type { RouteInfo } from '../../lib/route-meta.ts'
+import { isScope, type RouteInfo } from '../../lib/route-meta.ts'
 
 type JsonSchema = { properties?: Record<string, unknown>; required?: string[] } & Record<string, unknown>
 
@@ -49,7 +49,7 @@ export async function buildOpenApi(routes: RouteInfo[], version: string, serverU
       description:
         access === 'public'
           ? 'No authentication.'
-          : `Needs: ${access === 'ingest' ? 'an API key with scope ingest, or operator role' : access === 'authenticated' ? 'any valid key or session' : `role ${access} or higher`}.`,
+          : `Needs: ${isScope(access) ? `an API key with scope ${access}, or role ${access === 'routes' ? 'viewer' : 'operator'} or higher` : access === 'authenticated' ? 'any valid key or session' : `role ${access} or higher`}.`,
       security: access === 'public' ? [] : [{ bearer: [] }, { apiKey: [] }, { session: [] }],
       ...(parameters.length ? { parameters } : {}),
       ...(requestBody ? { requestBody } : {}),

@@ -8,7 +8,7 @@ import { Hono, type Context } from 'hono'
 import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
 import { describe } from '../../../lib/route-meta.ts'
 import { validate } from '../../../lib/validate.ts'
-import { access } from '../../../middleware/access.ts'
+import { access, claimSource } from '../../../middleware/access.ts'
 import { auditRow } from '../../audit/index.ts'
 import type { AlertReport } from '../lifecycle/lifecycle.ts'
 import type { AlertsService } from '../service.ts'
@@ -27,6 +27,7 @@ export function receiverRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
   const tags = ['alerts', 'receivers']
 
   async function receive(c: Context<AppEnv>, tool: string, reports: AlertReport[], at: number, ignored = 0) {
+    claimSource(c, tool) // a key bound to another source may not report through this receiver
     // The audit row commits with the alerts it records.
     return applyReports(alerts.reportMany, reports, at, ignored, (summary) => {
       const line = auditSummary(summary)

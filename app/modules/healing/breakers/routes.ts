@@ -116,9 +116,11 @@ export function breakerRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
 
   app.post(
     '/api/v1/healing/breakers/:key/report',
-    access('ingest'),
+    // Its own scope: opening a breaker fails traffic over and may start healing, more than an ingest
+    // key (sitting in Prometheus' config) should be able to do.
+    access('breakers'),
     describe(
-      'Report one call outcome to a breaker {ok | status: success|failure, error?}; created CLOSED on first report. Ingest keys may call it',
+      'Report one call outcome to a breaker {ok | status: success|failure, error?}; created CLOSED on first report. Keys with the breakers scope may call it',
       tags,
     ),
     validate('param', KeyParam),

@@ -159,9 +159,9 @@ export function modelRouteRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
 
   app.get(
     '/api/v1/model-routes/:name',
-    access('authenticated'),
+    access('routes'),
     describe(
-      "The route's active target, every target with its breaker state, and the version. Strong ETag; send If-None-Match for a 304. Any key may read it (ingest keys too)",
+      "The route's active target, every target with its breaker state, and the version. Strong ETag; send If-None-Match for a 304. Viewers and keys with the routes scope may read it",
       tags,
     ),
     validate('param', NameParam),

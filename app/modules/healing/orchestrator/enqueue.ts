@@ -18,7 +18,7 @@ import { actionDef } from '../actions/index.ts'
 import { routesOnBreaker } from '../model-routes/model-routes.ts'
 import { noticeAlert, queueNotice } from '../notices.ts'
 import { eventRow, type Batch, type Plan } from './store.ts'
-import { fillDeep, fillText } from '../rules/template.ts'
+import { fillText, renderTemplates } from '../rules/template.ts'
 import type { HealingCtx } from '../types.ts'
 
 const HOUR = 3_600_000
@@ -38,6 +38,8 @@ export type NewAction = {
   verification?: HealingVerification
   rollbackOnFailure?: boolean
   notify?: HealingNotify
+  /** Why the rule's templates could not be filled for this trigger: the action fails with it. */
+  templateIssues?: ErrorDetail[]
 }
 
 export type Created = { action: HealingAction; created: boolean }
@@ -134,7 +136,8 @@ export async function enqueueFromRule(
 ): Promise<Created[]> {
   const out: Created[] = []
   for (const target of await targetsFor(deps, rule, ref)) {
-    const params = fillDeep(rule.params, ref.labels ?? {})
+    const filled = renderTemplates(rule.actionType, rule.params, rule.verification, ref.labels ?? {})
+    const { params, verification } = 'issues' in filled ? rule : filled
     out.push(
       await createAction(
         deps,
@@ -148,7 +151,8 @@ export async function enqueueFromRule(
           priority: rule.priority,
           maxAttempts: rule.maxAttempts,
           approval: rule.mode === 'requires_approval' ? { ttlMs: rule.approvalTtlMs } : undefined,
-          verification: fillDeep(rule.verification, ref.labels ?? {}),
+          verification,
+          ...('issues' in filled ? { templateIssues: filled.issues } : {}),
           rollbackOnFailure: rule.rollbackOnFailure,
           notify: rule.notify,
         },
@@ -206,7 +210,9 @@ export async function createAction(deps: HealingCtx, input: NewAction, now: numb
   if (input.rule) {
     const why = await suppression(deps, input.rule, input.target, now)
     if (why) return skip(deps, base, why, now)
-    const checked = await checkAction(deps, input.actionType, input.target, input.params)
+    const checked = input.templateIssues
+      ? { issues: input.templateIssues }
+      : await checkAction(deps, input.actionType, input.target, input.params)
     if ('issues' in checked) {
       const reason = `bad action after filling templates: ${checked.issues.map((i) => `${i.field} ${i.message}`).join('; ')}`
       const row: HealingAction = { ...base, status: 'FAILED', reason, error: reason, finishedAt: now }

@@ -10,7 +10,7 @@ import { toIso } from '../../../lib/time.ts'
 import { actionDef } from '../actions/index.ts'
 import { invalid } from '../orchestrator/enqueue.ts'
 import type { RuleInput, RulePatchInput } from '../input.ts'
-import { hasPlaceholder } from './template.ts'
+import { hasPlaceholder, templateIssues } from './template.ts'
 import type { HealingCtx } from '../types.ts'
 
 export const ruleJson = (r: HealingRule) => ({
@@ -71,6 +71,7 @@ export async function checkRule(deps: HealingCtx, r: HealingRule) {
   if (!def) throw invalid([{ field: 'actionType', message: `unknown action type ${r.actionType}` }])
   if (!def.canHandle(r.trigger))
     issues.push({ field: 'actionType', message: `${r.actionType} cannot handle a ${r.trigger.type} trigger` })
+  issues.push(...templateIssues(r))
   const templated = hasPlaceholder(r.params)
   const checked = templated ? undefined : def.validate(r.params)
   if (checked && !checked.ok) issues.push(...checked.issues)

@@ -13,7 +13,7 @@ import {
 } from '../../../../db/schema/healing.ts'
 import { toIso } from '../../../lib/time.ts'
 import { checkAction, targetsFor } from '../orchestrator/enqueue.ts'
-import { fillDeep } from './template.ts'
+import { renderTemplates } from './template.ts'
 import { alertMatches, alertRef, breakerMatches, breakerRef, detect } from './triggers.ts'
 import type { HealingCtx } from '../types.ts'
 
@@ -70,7 +70,7 @@ export async function simulate(deps: HealingCtx, rule: HealingRule, from: number
   }
   for (const ref of refs) {
     for (const target of await targetsFor(deps, rule, ref)) {
-      const params = fillDeep(rule.params, ref.labels ?? {})
+      const filled = renderTemplates(rule.actionType, rule.params, rule.verification, ref.labels ?? {})
       const past = runs.get(target) ?? []
       const last = past.at(-1)
       let outcome: string
@@ -81,7 +81,7 @@ export async function simulate(deps: HealingCtx, rule: HealingRule, from: number
         outcome = 'skipped: hourly cap'
         counts.skippedCap++
       } else {
-        const checked = await checkAction(deps, rule.actionType, target, params)
+        const checked = 'issues' in filled ? filled : await checkAction(deps, rule.actionType, target, filled.params)
         past.push(ref.at)
         runs.set(target, past)
         if ('issues' in checked) {
@@ -100,7 +100,7 @@ export async function simulate(deps: HealingCtx, rule: HealingRule, from: number
           at: toIso(ref.at),
           trigger: { type: ref.type, ref: ref.ref ?? null, summary: ref.summary, labels: ref.labels ?? {} },
           outcome,
-          action: { type: rule.actionType, target, params },
+          action: { type: rule.actionType, target, params: 'issues' in filled ? rule.params : filled.params },
         })
     }
   }
