@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { maskHeaders } from '../actions/headers.ts'
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { finalHealingStatuses, type HealingAction } from '../../../../db/schema/healing.ts'
@@ -307,7 +308,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
               <dd>{a.priority}</dd>
             </dl>
             <h3>Parameters</h3>
-            <Json value={a.params} />
+            <Json value={maskHeaders(a.params)} />
             {a.trigger.labels && Object.keys(a.trigger.labels).length ? (
               <>
                 <h3>Trigger labels</h3>

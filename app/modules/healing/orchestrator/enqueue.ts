@@ -3,6 +3,7 @@
  * target, `{{label}}` templates filled, approval when the rule asks for it) or by hand through the
  * API (idempotent by key). Every creation is one batch: the action row and its first timeline entry.
  */
+import { openHeaders, sealHeaders } from '../actions/headers.ts'
 import { and, desc, eq, gte, sql } from 'drizzle-orm'
 import {
   type HealingAction,
@@ -54,7 +55,8 @@ export async function checkAction(
   const v = def.validate(params)
   if (!v.ok) return { issues: v.issues }
   const problem = await def.check?.(deps, target, v.params)
-  return problem ? { issues: [problem] } : { params: v.params as Record<string, unknown> }
+  // Sealed before anything stores them: header values are secrets at rest.
+  return problem ? { issues: [problem] } : { params: sealHeaders(deps.sealer, v.params as Record<string, unknown>) }
 }
 
 export const invalid = (issues: ErrorDetail[]) =>
@@ -134,7 +136,8 @@ export async function enqueueFromRule(
 ): Promise<Created[]> {
   const out: Created[] = []
   for (const target of await targetsFor(deps, rule, ref)) {
-    const params = fillDeep(rule.params, ref.labels ?? {})
+    // Opened to fill placeholders in header values too; checkAction seals them again.
+    const params = fillDeep(openHeaders(deps.sealer, rule.params), ref.labels ?? {})
     out.push(
       await createAction(
         deps,

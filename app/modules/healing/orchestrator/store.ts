@@ -2,6 +2,7 @@
  * Reading and writing healing actions and their timeline: the statements every transition is
  * made of, and the JSON shapes of the API.
  */
+import { maskHeaders } from '../actions/headers.ts'
 import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../../db/client.ts'
@@ -137,7 +138,7 @@ export const actionJson = (a: HealingAction, publicUrl?: string) => ({
   trigger: { ...a.trigger, at: toIso(a.trigger.at) },
   actionType: a.actionType,
   target: a.target,
-  params: a.params,
+  params: maskHeaders(a.params),
   status: a.status,
   reason: a.reason,
   priority: a.priority,

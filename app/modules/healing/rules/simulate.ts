@@ -3,6 +3,7 @@
  * made (type, target, params with templates filled) and what the cooldown and hourly cap would
  * have done to it. Reads only; nothing is written.
  */
+import { maskHeaders } from '../actions/headers.ts'
 import { and, eq, gte, lte } from 'drizzle-orm'
 import { alertEvents, alerts } from '../../../../db/schema/alerts.ts'
 import {
@@ -100,7 +101,7 @@ export async function simulate(deps: HealingCtx, rule: HealingRule, from: number
           at: toIso(ref.at),
           trigger: { type: ref.type, ref: ref.ref ?? null, summary: ref.summary, labels: ref.labels ?? {} },
           outcome,
-          action: { type: rule.actionType, target, params },
+          action: { type: rule.actionType, target, params: maskHeaders(params) },
         })
     }
   }
