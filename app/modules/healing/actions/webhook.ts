@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { signature } from '../../notify/index.ts'
 import { type HealingDeps, ActionError } from '../types.ts'
-import { clip, defineAction, positiveMs } from './define.ts'
+import { clip, defineAction, positiveMs, REPLY_CHARS } from './define.ts'
 import { isSealedHeader, openHeaders } from './headers.ts'
 
 const HttpUrl = v.pipe(
@@ -99,7 +99,7 @@ export const webhook = defineAction<P>({
           : `${e.message}${e.cause ? `: ${String((e.cause as Error).message ?? e.cause)}` : ''}`
       throw new ActionError(`request to ${new URL(params.url).host} failed: ${why}`)
     }
-    const text = clip(await res.text().catch(() => ''), 2000)
+    const text = clip(await res.text().catch(() => ''), REPLY_CHARS)
     if (res.status !== expect)
       throw new ActionError(`expected HTTP ${expect}, got ${res.status}`, true, { status: res.status, response: text })
     return { status: res.status, response: text }
