@@ -122,7 +122,10 @@ export function notifyRoutes(deps: ModuleDeps & { notifier: Pick<Notifier, 'inva
   app.patch(
     '/api/v1/channels/:id',
     access('operator'),
-    describe('Change a channel; settings merge over the current ones (secrets left out are kept)', tags),
+    describe(
+      'Change a channel; settings merge over the current ones (secrets left out are kept, unless the destination changes: then they are required)',
+      tags,
+    ),
     validate('param', IdParam),
     validate('json', ChannelPatch),
     async (c) => {
