@@ -61,6 +61,7 @@ export const ConfigSchema = v.object({
   ADMIN_PASSWORD: v.optional(v.pipe(v.string(), v.minLength(12, 'must be at least 12 characters'))),
   LOG_LEVEL: v.optional(v.picklist(logLevels, `must be one of ${logLevels.join(', ')}`), 'info'),
   TRUST_PROXY: bool(false),
+  TRUSTED_PROXY_COUNT: int(1, 20, 1),
   SESSION_TTL_HOURS: int(1, 24 * 90, 12),
   /** Absolute lifetime of a session from sign-in: never extended past this, however active. */
   SESSION_MAX_HOURS: int(1, 24 * 365, 720),

@@ -81,7 +81,8 @@ export function pipeline(deps: Deps, keys: KeyStore, onError: ErrorHandler<AppEn
       log.info('request', {
         requestId,
         method,
-        path,
+        // The route pattern, not the path: paths carry secrets (push tokens are path segments).
+        route: route.path,
         status,
         ms: Math.round(seconds * 1000),
         actor: c.get('principal')?.name,

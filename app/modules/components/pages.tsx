@@ -58,6 +58,7 @@ export function componentPages(deps: ModuleDeps) {
 
   app.get('/components', access('viewer'), async (c) => {
     const { items } = await listComponents(db, { limit: 500 })
+    const write = canWrite(c) // operators see the full check URL; viewers without query string or userinfo
     return c.html(
       <Layout title="Components" active="/components" principal={requirePrincipal(c)}>
         <div class="page-head">
@@ -98,7 +99,7 @@ export function componentPages(deps: ModuleDeps) {
                   <td>
                     {x.checkType === 'http' ? (
                       <span>
-                        {x.method} <code>{safeUrl(x.url!)}</code> every {x.intervalSeconds}s
+                        {x.method} <code>{write ? x.url : safeUrl(x.url!)}</code> every {x.intervalSeconds}s
                       </span>
                     ) : (
                       <span>
@@ -250,8 +251,8 @@ export function componentPages(deps: ModuleDeps) {
           <section class="card">
             <h2>Check configuration</h2>
             <p>
-              {http.method} <code>{safeUrl(http.url)}</code> every {http.intervalSeconds} s, timeout {http.timeoutMs}{' '}
-              ms, expecting {http.expectedStatus.join(', ')}
+              {http.method} <code>{write ? http.url : safeUrl(http.url)}</code> every {http.intervalSeconds} s, timeout{' '}
+              {http.timeoutMs} ms, expecting {http.expectedStatus.join(', ')}
               {http.expectedBodyText ? ` and “${http.expectedBodyText}” in the body` : ''}.
             </p>
           </section>

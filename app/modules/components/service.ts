@@ -214,16 +214,21 @@ export const findByToken = async (db: Db, token: string) =>
       .where(eq(components.pushTokenHash, sha256(token)))
   )[0]
 
-/** A URL without its user and password, for showing to those who may not change it. */
+/**
+ * A URL without its user, password, query string and fragment, for showing to those who may not
+ * change it: check URLs often carry a token there (`?apikey=…`, `https://user:pass@…`).
+ */
 export function safeUrl(url: string) {
   try {
     const u = new URL(url)
-    if (!u.username && !u.password) return url
+    if (!u.username && !u.password && !u.search && !u.hash) return url
     u.username = ''
     u.password = ''
+    u.search = ''
+    u.hash = ''
     return u.toString()
   } catch {
-    return url
+    return '(hidden)'
   }
 }
 

@@ -3,7 +3,7 @@ import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
-import { access } from '../../middleware/access.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { audit } from '../audit/index.ts'
 import { actionTypes } from './actions/index.ts'
 import { webhookSecret } from './actions/webhook.ts'
@@ -183,7 +183,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
         limit: q.limit ?? 100,
         cursor: q.cursor,
       })
-      return c.json({ items: items.map((a) => actionJson(a, config.PUBLIC_URL)), next })
+      return c.json({ items: items.map((a) => actionJson(a, config.PUBLIC_URL, canWrite(c))), next })
     },
   )
 
@@ -227,14 +227,14 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
         },
         at,
       )
-      if (!created) return c.json(actionJson(action, config.PUBLIC_URL), 200)
+      if (!created) return c.json(actionJson(action, config.PUBLIC_URL, canWrite(c)), 200)
       await audit(db, c, {
         action: 'healing_action.requested',
         target: action.id,
         summary: `${action.actionType} on ${action.target}${action.dryRun ? ' (dry run)' : ''}`,
       })
       hd.kick()
-      return c.json(actionJson(action, config.PUBLIC_URL), 201)
+      return c.json(actionJson(action, config.PUBLIC_URL, canWrite(c)), 201)
     },
   )
 
@@ -245,7 +245,10 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
     validate('param', IdParam),
     async (c) => {
       const a = await getAction(db, c.req.valid('param').id)
-      return c.json({ ...actionJson(a, config.PUBLIC_URL), timeline: (await timeline(db, a.id)).map(eventJson) })
+      return c.json({
+        ...actionJson(a, config.PUBLIC_URL, canWrite(c)),
+        timeline: (await timeline(db, a.id)).map(eventJson),
+      })
     },
   )
 
@@ -265,7 +268,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
         summary: `${row.actionType} on ${row.target}`,
       })
       hd.kick()
-      return c.json(actionJson(row, config.PUBLIC_URL))
+      return c.json(actionJson(row, config.PUBLIC_URL, canWrite(c)))
     },
   )
 
@@ -279,7 +282,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
       const comment = c.req.valid('query').comment
       const row = await rejectAction(hd, c.req.valid('param').id, actor(c), now(), comment)
       await audit(db, c, { action: 'healing_action.rejected', target: row.id, summary: comment })
-      return c.json(actionJson(row, config.PUBLIC_URL))
+      return c.json(actionJson(row, config.PUBLIC_URL, canWrite(c)))
     },
   )
 

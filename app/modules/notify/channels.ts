@@ -78,6 +78,40 @@ export async function getChannel(db: Db, id: string) {
 
 export const listChannels = (db: Db) => db.select().from(channels).orderBy(asc(channels.name))
 
+/**
+ * Where each type sends to. A stored secret must not follow a channel to a new destination: an
+ * operator could point it at their own server, press Test and read the password or token there.
+ */
+const destinationFields: Record<ChannelType, string[]> = {
+  webhook: ['url'],
+  slack: ['webhookUrl'],
+  pagerduty: ['baseUrl'],
+  n8n: ['url'],
+  email: ['host'], // a new port on the same host is the same server
+}
+
+const present = (val: unknown) =>
+  val !== undefined && val !== null && val !== '' && !(typeof val === 'object' && Object.keys(val).length === 0)
+
+/**
+ * Refuses (400, naming the field) a destination change that leaves out a stored secret: the
+ * secret is given again (or explicitly emptied) in the same request, or the change is refused.
+ */
+function requireSecretsOnMove(type: ChannelType, current: Settings, patch: Settings) {
+  const moved = destinationFields[type].some(
+    (k) => k in patch && JSON.stringify(patch[k] ?? null) !== JSON.stringify(current[k] ?? null),
+  )
+  if (!moved) return
+  const missing = secretFields[type].filter(
+    (k) => !destinationFields[type].includes(k) && present(current[k]) && patch[k] === undefined,
+  )
+  if (missing.length)
+    throw badRequest(
+      `Changing where the channel sends needs its secrets again: ${missing.join(', ')}`,
+      missing.map((k) => ({ field: `settings.${k}`, message: 'must be given again when the destination changes' })),
+    )
+}
+
 export async function updateChannel(
   deps: { db: Db; sealer: Sealer },
   before: Channel,
@@ -89,6 +123,7 @@ export async function updateChannel(
   if (patch.enabled !== undefined) set.enabled = patch.enabled
   if (patch.settings) {
     const current = openChannel(deps.sealer, before)
+    requireSecretsOnMove(before.type, current.settings, patch.settings)
     const settings = checkSettings(before.type, { ...current.settings, ...patch.settings })
     const { config, secrets } = split(before.type, settings, current.signingSecret)
     set.config = config

@@ -108,14 +108,16 @@ function record(db: Db, rows: Notification[], target: Target, o: Outcome, now: n
   const update = o.ok
     ? db
         .update(notifications)
-        .set({ status: 'sent', sentAt: now, response: o.result.response, lastError: null })
+        // Only the status is kept: viewers read notifications (the alert page), and what the far
+        // end answered is for operators only (they read it from a channel test).
+        .set({ status: 'sent', sentAt: now, response: String(o.result.code), lastError: null })
         .where(inArray(notifications.id, ids))
     : db
         .update(notifications)
         .set({
           status: dead ? 'dead' : 'failed',
           lastError: o.error,
-          response: o.response ?? null,
+          response: null,
           nextAttemptAt: dead ? now : now + backoff(attempts),
         })
         .where(inArray(notifications.id, ids))

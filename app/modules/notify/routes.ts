@@ -8,7 +8,7 @@ import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { clockOf, toIso } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
-import { access } from '../../middleware/access.ts'
+import { access, canWrite } from '../../middleware/access.ts'
 import { audit } from '../audit/index.ts'
 import { channelJson, createChannel, deleteChannel, getChannel, listChannels, updateChannel } from './channels.ts'
 import { retryNotification } from './delivery.ts'
@@ -32,7 +32,12 @@ import {
   subscriptionJson,
 } from './subscriptions.ts'
 
-export const notificationJson = (n: Notification & { channelName?: string | null }) => ({
+const REPLY_CHARS = 1024
+/** What a far end answered, for operators: at most REPLY_CHARS characters. */
+const clipReply = (s: string) => (s.length > REPLY_CHARS ? `${s.slice(0, REPLY_CHARS)}…` : s)
+
+/** The API shape; the far end's reply only for operators (rows from older versions may hold a body). */
+export const notificationJson = (n: Notification & { channelName?: string | null }, operator = false) => ({
   id: n.id,
   alertId: n.alertId,
   channelId: n.channelId,
@@ -44,7 +49,7 @@ export const notificationJson = (n: Notification & { channelName?: string | null
   attempts: n.attempts,
   nextAttemptAt: n.status === 'sent' || n.status === 'dead' ? null : toIso(n.nextAttemptAt),
   lastError: n.lastError,
-  response: n.response,
+  response: operator && n.response ? clipReply(n.response) : null,
   createdAt: toIso(n.createdAt),
   sentAt: toIso(n.sentAt),
 })
@@ -120,7 +125,10 @@ export function notifyRoutes(
   app.patch(
     '/api/v1/channels/:id',
     access('operator'),
-    describe('Change a channel; settings merge over the current ones (secrets left out are kept)', tags),
+    describe(
+      'Change a channel; settings merge over the current ones (secrets left out are kept, unless the destination changes: then they are required)',
+      tags,
+    ),
     validate('param', IdParam),
     validate('json', ChannelPatch),
     async (c) => {
@@ -167,12 +175,12 @@ export function notifyRoutes(
           publicUrl: config.PUBLIC_URL,
           at,
         })
-        reply = { ok: true, code: r.code, response: r.response }
+        reply = { ok: true, code: r.code, response: clipReply(r.response) }
       } catch (error) {
         reply = {
           ok: false,
           error: error instanceof SendError ? error.message : 'send failed',
-          response: (error as SendError)?.response ?? null,
+          response: (error as SendError)?.response ? clipReply((error as SendError).response!) : null,
         }
       }
       await audit(db, c, {
@@ -200,7 +208,10 @@ export function notifyRoutes(
         .where(eq(notifications.alertId, id))
         .orderBy(desc(notifications.id))
         .limit(500)
-      return c.json({ items: rows.map((r) => notificationJson({ ...r.n, channelName: r.channelName })) })
+      const operator = canWrite(c)
+      return c.json({
+        items: rows.map((r) => notificationJson({ ...r.n, channelName: r.channelName }, operator)),
+      })
     },
   )
 
@@ -221,7 +232,7 @@ export function notifyRoutes(
         target: String(id),
         summary: `${row.kind}, was ${row.status}`,
       })
-      return c.json(notificationJson(updated))
+      return c.json(notificationJson(updated, true))
     },
   )
 

@@ -23,5 +23,11 @@ export const positiveMs = (max: number) =>
     v.maxValue(max, `must be at most ${max}`),
   )
 
+/**
+ * What an outbound call answered is kept at most this long (operators read it; viewers never do:
+ * see `outputFor`). A reply can carry whatever the far end chose to send back.
+ */
+export const REPLY_CHARS = 1024
+
 /** Clips text (output kept for the timeline). */
 export const clip = (s: string, n = 4000) => (s.length > n ? `${s.slice(0, n)}…[${s.length - n} more]` : s)

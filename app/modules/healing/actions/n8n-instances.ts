@@ -3,7 +3,7 @@ import { asc, eq } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { n8nInstances, type N8nInstance } from '../../../../db/schema/healing.ts'
 import { type Sealer, mask } from '../../../lib/crypto.ts'
-import { conflict, notFound } from '../../../lib/errors.ts'
+import { badRequest, conflict, notFound } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { toIso } from '../../../lib/time.ts'
 
@@ -70,9 +70,16 @@ export async function updateN8nInstance(
   patch: { name?: string; baseUrl?: string; apiKey?: string },
   now: number,
 ) {
+  const baseUrl = patch.baseUrl?.replace(/\/+$/, '')
+  // The API key is sent to the base URL: moving the instance without the key again would let an
+  // operator point it at their own server and receive the stored key on the next call.
+  if (baseUrl !== undefined && baseUrl !== before.baseUrl && patch.apiKey === undefined)
+    throw badRequest('Changing the base URL needs the API key again', [
+      { field: 'apiKey', message: 'must be given again when the base URL changes' },
+    ])
   const set = {
     ...(patch.name !== undefined ? { name: patch.name } : {}),
-    ...(patch.baseUrl !== undefined ? { baseUrl: patch.baseUrl.replace(/\/+$/, '') } : {}),
+    ...(baseUrl !== undefined ? { baseUrl } : {}),
     ...(patch.apiKey !== undefined ? { apiKey: sealer.seal(patch.apiKey) } : {}),
     updatedAt: now,
   }

@@ -2,7 +2,7 @@ import * as v from 'valibot'
 import { findN8nInstance } from './n8n-instances.ts'
 import { OutboundError, type OutboundResponse, outboundFetch } from '../../../lib/outbound.ts'
 import { ActionError } from '../types.ts'
-import { clip, defineAction, positiveMs, text } from './define.ts'
+import { clip, defineAction, positiveMs, REPLY_CHARS, text } from './define.ts'
 
 const Id = v.pipe(
   v.string('must be a string'),
@@ -108,7 +108,7 @@ export const n8n = defineAction<P>({
       // not JSON
     }
     const summary =
-      json && typeof json === 'object' ? pick(json as Record<string, unknown>) : { response: clip(raw, 1000) }
+      json && typeof json === 'object' ? pick(json as Record<string, unknown>) : { response: clip(raw, REPLY_CHARS) }
     // 4xx other than 408/429 will not get better by retrying (bad id, bad key, already running).
     if (res.status < 200 || res.status > 299)
       throw new ActionError(

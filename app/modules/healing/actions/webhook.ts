@@ -2,7 +2,8 @@ import * as v from 'valibot'
 import { OutboundError, type OutboundResponse, outboundFetch } from '../../../lib/outbound.ts'
 import { signature } from '../../notify/index.ts'
 import { type HealingDeps, ActionError } from '../types.ts'
-import { clip, defineAction, positiveMs, text } from './define.ts'
+import { clip, defineAction, positiveMs, REPLY_CHARS } from './define.ts'
+import { isSealedHeader, openHeaders } from './headers.ts'
 
 const HttpUrl = v.pipe(
   v.string('must be a string'),
@@ -19,7 +20,11 @@ const Params = v.strictObject({
     v.pipe(
       v.record(
         v.pipe(v.string(), v.regex(/^[A-Za-z0-9-]{1,100}$/, 'header names are letters, digits and -')),
-        text(2000),
+        // A stored value is sealed (longer than the 2000 characters a caller may give).
+        v.pipe(
+          v.string('must be a string'),
+          v.check((s) => s.length <= (isSealedHeader(s) ? 12_000 : 2000), 'must be at most 2000 characters'),
+        ),
         'must be an object of header names to values',
       ),
       v.check((h) => Object.keys(h).length <= 20, 'at most 20 headers'),
@@ -79,7 +84,7 @@ export const webhook = defineAction<P>({
       'User-Agent': 'homeostat',
       'X-Homeostat-Event': 'healing.action',
       'X-Homeostat-Action': action.id,
-      ...(params.headers ?? {}),
+      ...(openHeaders(deps.sealer, params).headers ?? {}),
     }
     if (body !== undefined) headers['Content-Type'] ??= 'application/json'
     headers['X-Homeostat-Signature'] = signature(webhookSecret(deps), body ?? '', at)
@@ -99,7 +104,7 @@ export const webhook = defineAction<P>({
       const why = error instanceof OutboundError ? error.message : String((error as Error)?.message ?? error)
       throw new ActionError(`request to ${new URL(params.url).host} failed: ${why}`)
     }
-    const text = clip(res.text(), 2000)
+    const text = clip(res.text(), REPLY_CHARS)
     if (res.status !== expect)
       throw new ActionError(`expected HTTP ${expect}, got ${res.status}`, true, { status: res.status, response: text })
     return { status: res.status, response: text }

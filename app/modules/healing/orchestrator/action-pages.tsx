@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { maskHeaders } from '../actions/headers.ts'
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { finalHealingStatuses, type HealingAction } from '../../../../db/schema/healing.ts'
@@ -13,7 +14,7 @@ import { actionTypes } from '../actions/index.ts'
 import { checkAction, createAction, invalid } from './enqueue.ts'
 import { approveAction, rejectAction } from './orchestrator.ts'
 import { ActionListQuery, IdParam } from '../input.ts'
-import { getAction, listActions, timeline } from './store.ts'
+import { getAction, listActions, outputFor, timeline } from './store.ts'
 import type { HealingCtx } from '../types.ts'
 import { ActionStatus, ActionTable, Json, ms, Section, Tabs, Timeline, triggerText } from '../views.tsx'
 
@@ -167,7 +168,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
     return hxRedirect(c, `/healing/actions/${action.id}`)
   })
 
-  async function actionLive(a: HealingAction) {
+  async function actionLive(a: HealingAction, operator: boolean) {
     const events = await timeline(db, a.id)
     const final = isFinal(a)
     return (
@@ -213,7 +214,9 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
         </Section>
         <Section title="Output" id="action-output">
           {Object.keys(a.output).filter((k) => k !== 'plan').length ? (
-            <Json value={Object.fromEntries(Object.entries(a.output).filter(([k]) => k !== 'plan'))} />
+            <Json
+              value={outputFor(Object.fromEntries(Object.entries(a.output).filter(([k]) => k !== 'plan')), operator)}
+            />
           ) : (
             <p class="muted">None yet.</p>
           )}
@@ -278,7 +281,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
           ) : waiting ? (
             <p class="muted">Waiting for an operator's approval until {when(a.approvalExpiresAt)}.</p>
           ) : null}
-          {await actionLive(a)}
+          {await actionLive(a, write)}
           <Section title="Request" id="action-request">
             <dl class="kv">
               <dt>Trigger</dt>
@@ -307,7 +310,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
               <dd>{a.priority}</dd>
             </dl>
             <h3>Parameters</h3>
-            <Json value={a.params} />
+            <Json value={maskHeaders(a.params)} />
             {a.trigger.labels && Object.keys(a.trigger.labels).length ? (
               <>
                 <h3>Trigger labels</h3>
@@ -323,7 +326,7 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
   )
 
   app.get('/healing/actions/:id/live', access('viewer'), validate('param', IdParam), async (c) =>
-    c.html(await actionLive(await getAction(db, c.req.valid('param').id))),
+    c.html(await actionLive(await getAction(db, c.req.valid('param').id), canWrite(c))),
   )
 
   app.post('/healing/actions/:id/approve', access('operator'), validate('param', IdParam), async (c) => {

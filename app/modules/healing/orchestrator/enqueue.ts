@@ -3,6 +3,7 @@
  * target, `{{label}}` templates filled, approval when the rule asks for it) or by hand through the
  * API (idempotent by key). Every creation is one batch: the action row and its first timeline entry.
  */
+import { openHeaders, sealHeaders } from '../actions/headers.ts'
 import { and, desc, eq, gte, sql } from 'drizzle-orm'
 import {
   type HealingAction,
@@ -56,7 +57,8 @@ export async function checkAction(
   const v = def.validate(params)
   if (!v.ok) return { issues: v.issues }
   const problem = await def.check?.(deps, target, v.params)
-  return problem ? { issues: [problem] } : { params: v.params as Record<string, unknown> }
+  // Sealed before anything stores them: header values are secrets at rest.
+  return problem ? { issues: [problem] } : { params: sealHeaders(deps.sealer, v.params as Record<string, unknown>) }
 }
 
 export const invalid = (issues: ErrorDetail[]) =>
@@ -136,8 +138,10 @@ export async function enqueueFromRule(
 ): Promise<Created[]> {
   const out: Created[] = []
   for (const target of await targetsFor(deps, rule, ref)) {
-    const filled = renderTemplates(rule.actionType, rule.params, rule.verification, ref.labels ?? {})
-    const { params, verification } = 'issues' in filled ? rule : filled
+    // Opened to fill placeholders in header values too; checkAction seals them again.
+    const opened = openHeaders(deps.sealer, rule.params)
+    const filled = renderTemplates(rule.actionType, opened, rule.verification, ref.labels ?? {})
+    const { params, verification } = 'issues' in filled ? { params: opened, verification: rule.verification } : filled
     out.push(
       await createAction(
         deps,

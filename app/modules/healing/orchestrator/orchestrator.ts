@@ -13,6 +13,7 @@
  * VERIFYING only reads (checks), so it resumes after a restart: its `verifyAt` is a lease that
  * the next tick (on any instance) takes over once it passes.
  */
+import { maskHeaders } from '../actions/headers.ts'
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { healingActions, healingLocks, type HealingAction } from '../../../../db/schema/healing.ts'
@@ -184,7 +185,7 @@ async function execute(deps: HealingCtx, a: HealingAction, clock: () => number) 
   if (a.dryRun) {
     const would = {
       dryRun: true,
-      wouldExecute: { type: a.actionType, describe: def.describe, target: a.target, params: a.params },
+      wouldExecute: { type: a.actionType, describe: def.describe, target: a.target, params: maskHeaders(a.params) },
       verification: planOf(a).verification,
       rollback: !!def.rollback && planOf(a).rollbackOnFailure,
     }

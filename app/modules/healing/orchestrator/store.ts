@@ -2,6 +2,8 @@
  * Reading and writing healing actions and their timeline: the statements every transition is
  * made of, and the JSON shapes of the API.
  */
+import { clip, REPLY_CHARS } from '../actions/define.ts'
+import { maskHeaders } from '../actions/headers.ts'
 import { and, asc, desc, eq, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../../db/client.ts'
@@ -131,13 +133,38 @@ export async function listActions(db: Db, f: ActionFilter) {
   return page(rows, f.limit, (r) => r.id)
 }
 
-export const actionJson = (a: HealingAction, publicUrl?: string) => ({
+const HIDDEN = '[hidden: operators only]'
+
+function replies(value: unknown, operator: boolean, depth: number): unknown {
+  if (depth > 8 || !value || typeof value !== 'object') return value
+  if (Array.isArray(value)) return value.map((x) => replies(x, operator, depth + 1))
+  return Object.fromEntries(
+    Object.entries(value).map(([k, x]) => [
+      k,
+      k === 'response' && typeof x === 'string'
+        ? operator
+          ? clip(x, REPLY_CHARS)
+          : HIDDEN
+        : replies(x, operator, depth + 1),
+    ]),
+  )
+}
+
+/**
+ * An action's output as a caller may see it: what outbound calls answered (`response`, at any
+ * depth: results, errors, verification) goes to operators only, truncated; viewers get it hidden.
+ */
+export const outputFor = (output: Record<string, unknown>, operator: boolean) =>
+  replies(output, operator, 0) as Record<string, unknown>
+
+/** The API shape; `operator` shows the replies of outbound calls (viewers never see them). */
+export const actionJson = (a: HealingAction, publicUrl?: string, operator = false) => ({
   id: a.id,
   ruleId: a.ruleId,
   trigger: { ...a.trigger, at: toIso(a.trigger.at) },
   actionType: a.actionType,
   target: a.target,
-  params: a.params,
+  params: maskHeaders(a.params),
   status: a.status,
   reason: a.reason,
   priority: a.priority,
@@ -154,7 +181,7 @@ export const actionJson = (a: HealingAction, publicUrl?: string) => ({
   verifyAt: a.status === 'VERIFYING' ? toIso(a.verifyAt) : null,
   finishedAt: toIso(a.finishedAt),
   durationMs: a.finishedAt && a.startedAt ? a.finishedAt - a.startedAt : null,
-  output: a.output,
+  output: outputFor(a.output, operator),
   error: a.error,
   updatedAt: toIso(a.updatedAt),
   ...(publicUrl

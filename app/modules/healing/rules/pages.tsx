@@ -1,4 +1,5 @@
 /** @jsxImportSource hono/jsx */
+import { maskHeaders } from '../actions/headers.ts'
 import { asc } from 'drizzle-orm'
 import { Hono } from 'hono'
 import * as v from 'valibot'
@@ -179,7 +180,7 @@ function valuesOf(r?: HealingRule): Values {
     enabled: r.enabled ? 'on' : '',
     actionType: r.actionType,
     target: r.target,
-    params: Object.keys(r.params).length ? JSON.stringify(r.params) : '',
+    params: Object.keys(r.params).length ? JSON.stringify(maskHeaders(r.params)) : '',
     mode: r.mode,
     cooldownMs: dur(r.cooldownMs) || '0',
     maxPerHour: String(r.maxPerHour),
@@ -712,7 +713,14 @@ export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
         />
         <details>
           <summary>As JSON</summary>
-          <Json value={{ trigger: r.trigger, params: r.params, verification: r.verification, notify: r.notify }} />
+          <Json
+            value={{
+              trigger: r.trigger,
+              params: maskHeaders(r.params),
+              verification: r.verification,
+              notify: r.notify,
+            }}
+          />
         </details>
       </Layout>,
     )

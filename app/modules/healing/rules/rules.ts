@@ -8,6 +8,7 @@ import { newId } from '../../../lib/ids.ts'
 import { page } from '../../../lib/pagination.ts'
 import { toIso } from '../../../lib/time.ts'
 import { actionDef } from '../actions/index.ts'
+import { keepMaskedHeaders, maskHeaders, sealHeaders } from '../actions/headers.ts'
 import { invalid } from '../orchestrator/enqueue.ts'
 import type { RuleInput, RulePatchInput } from '../input.ts'
 import { hasPlaceholder, templateIssues } from './template.ts'
@@ -21,7 +22,7 @@ export const ruleJson = (r: HealingRule) => ({
   trigger: r.trigger,
   actionType: r.actionType,
   target: r.target,
-  params: r.params,
+  params: maskHeaders(r.params),
   mode: r.mode,
   requiresApproval: r.mode === 'requires_approval',
   cooldownMs: r.cooldownMs,
@@ -100,8 +101,9 @@ const uniqueName = (error: unknown) =>
   )
 
 export async function createRule(deps: HealingCtx, input: RuleInput, now: number) {
-  const row = draftRule(input, now)
-  await checkRule(deps, row)
+  const draft = draftRule(input, now)
+  await checkRule(deps, draft)
+  const row = { ...draft, params: sealHeaders(deps.sealer, draft.params) }
   try {
     await deps.db.insert(healingRules).values(row)
   } catch (error) {
@@ -138,8 +140,17 @@ export async function updateRule(deps: HealingCtx, before: HealingRule, patch: R
   } as RuleInput
   if (patch.requiresApproval !== undefined && patch.mode === undefined)
     merged.mode = patch.requiresApproval ? 'requires_approval' : 'automated'
-  const next = { ...draftRule(merged, before.createdAt, before.id), updatedAt: now }
-  await checkRule(deps, next)
+  if (patch.params) {
+    const kept = keepMaskedHeaders(before.params, patch.params)
+    if ('moved' in kept)
+      throw invalid(
+        kept.moved.map((h) => ({ field: `params.headers.${h}`, message: 'must be given again when the url changes' })),
+      )
+    merged.params = kept.params
+  }
+  const draft = { ...draftRule(merged, before.createdAt, before.id), updatedAt: now }
+  await checkRule(deps, draft)
+  const next = { ...draft, params: sealHeaders(deps.sealer, draft.params) }
   try {
     const [row] = await deps.db.update(healingRules).set(next).where(eq(healingRules.id, before.id)).returning()
     return row!

@@ -3,6 +3,7 @@
  * made (type, target, params with templates filled) and what the cooldown and hourly cap would
  * have done to it. Reads only; nothing is written.
  */
+import { maskHeaders, openHeaders } from '../actions/headers.ts'
 import { and, eq, gte, lte } from 'drizzle-orm'
 import { alertEvents, alerts } from '../../../../db/schema/alerts.ts'
 import {
@@ -70,7 +71,12 @@ export async function simulate(deps: HealingCtx, rule: HealingRule, from: number
   }
   for (const ref of refs) {
     for (const target of await targetsFor(deps, rule, ref)) {
-      const filled = renderTemplates(rule.actionType, rule.params, rule.verification, ref.labels ?? {})
+      const filled = renderTemplates(
+        rule.actionType,
+        openHeaders(deps.sealer, rule.params),
+        rule.verification,
+        ref.labels ?? {},
+      )
       const past = runs.get(target) ?? []
       const last = past.at(-1)
       let outcome: string
@@ -100,7 +106,11 @@ export async function simulate(deps: HealingCtx, rule: HealingRule, from: number
           at: toIso(ref.at),
           trigger: { type: ref.type, ref: ref.ref ?? null, summary: ref.summary, labels: ref.labels ?? {} },
           outcome,
-          action: { type: rule.actionType, target, params: 'issues' in filled ? rule.params : filled.params },
+          action: {
+            type: rule.actionType,
+            target,
+            params: maskHeaders('issues' in filled ? rule.params : filled.params),
+          },
         })
     }
   }
