@@ -185,21 +185,30 @@ describe('channel edit', () => {
     const bad = await post(`/alerts/channels/${id}/edit`, s.headers, {
       name: 'pd',
       enabled: 'on',
+      routingKey: 'NEWKEY-123456',
       baseUrl: 'ftp://nope',
     })
     expect(bad.status).toBe(400)
     expect(await bad.text()).toContain('settings.baseUrl')
-    const kept = await post(`/alerts/channels/${id}/edit`, s.headers, {
+    // A new destination with the secret left blank is refused: the stored key must not follow it.
+    const moved = await post(`/alerts/channels/${id}/edit`, s.headers, {
       name: 'pager',
       routingKey: '',
       baseUrl: 'http://127.0.0.1:9/pd2',
+    })
+    expect(moved.status).toBe(400)
+    expect(await moved.text()).toContain('settings.routingKey')
+    const kept = await post(`/alerts/channels/${id}/edit`, s.headers, {
+      name: 'pager',
+      routingKey: '',
+      baseUrl: 'http://127.0.0.1:9/pd',
     }) // enabled unticked
     expect(kept.headers.get('HX-Redirect')).toBe('/alerts/channels')
     const row = (await t.client.execute({ sql: 'select * from channels where id = ?', args: [id] })).rows[0]!
     const open = JSON.parse(t.sealer.open(String(row.secrets))) as Json
     expect(open.routingKey).toBe('R0UTINGKEY-very-secret')
     const shown = await api(`/api/v1/channels/${id}`)
-    expect(shown).toMatchObject({ name: 'pager', enabled: false, settings: { baseUrl: 'http://127.0.0.1:9/pd2' } })
+    expect(shown).toMatchObject({ name: 'pager', enabled: false, settings: { baseUrl: 'http://127.0.0.1:9/pd' } })
     await post(`/alerts/channels/${id}/edit`, s.headers, {
       name: 'pager',
       enabled: 'on',

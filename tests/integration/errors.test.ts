@@ -183,7 +183,8 @@ describe('429 rate limits', () => {
   it('per client IP from X-Forwarded-For when TRUST_PROXY is on; probes are exempt', async () => {
     const limited = await testApp({ IP_RATE_LIMIT_BURST: '2', IP_RATE_LIMIT_PER_SECOND: '1', TRUST_PROXY: 'true' })
     try {
-      const from = (ip: string) => ({ 'X-Forwarded-For': `${ip}, 10.0.0.1` })
+      // The client may forge the left-most entry; the trusted proxy appended the address it saw (right-most).
+      const from = (ip: string) => ({ 'X-Forwarded-For': `203.0.113.77, ${ip}` })
       const statuses = []
       for (let i = 0; i < 3; i++)
         statuses.push((await limited.app.request('/api/v1/whoami', { headers: from('203.0.113.7') })).status)
