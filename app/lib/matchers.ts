@@ -46,6 +46,10 @@ export function compileMatchers(list: LabelMatcher[]): (labels: Record<string, s
   return (labels) => tests.every((t) => t(labels))
 }
 
+/** The labels a matcher list pins to one value (its `=` matchers), e.g. for an absent series. */
+export const pinnedLabels = (list: LabelMatcher[]) =>
+  Object.fromEntries(list.filter((m) => m.op === '=' && m.value !== '').map((m) => [m.label, m.value]))
+
 const MATCHER = /^\s*([^=!~\s"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$/
 const unquote = (s: string) => (s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s)
 

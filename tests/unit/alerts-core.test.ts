@@ -13,7 +13,7 @@ import {
   createTurns,
   type AlertReport,
 } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
-import { compileMatchers, regexProblem } from '../../app/modules/alerts/matchers.ts'
+import { compileMatchers, regexProblem } from '../../app/lib/matchers.ts'
 import { decide } from '../../app/modules/alerts/rules/runner.ts'
 import { renderTemplate, templateProblem } from '../../app/modules/alerts/rules/templates.ts'
 import { merge, newBucket, type Bucket } from '../../app/modules/metrics/query.ts'

@@ -21,10 +21,11 @@ import {
 } from './rules/rules.ts'
 import { AlertEventBody, AlertListQuery, IdParam, RuleBody, RuleListQuery, RulePatch } from './schema.ts'
 import type { AlertsService } from './service.ts'
+import { clockOf } from '../../lib/time.ts'
 
 export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db, alerts } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['alerts']
 

@@ -3,7 +3,8 @@ import { comparators } from '../../../db/schema/alerts.ts'
 import { healingModes, healingStatuses } from '../../../db/schema/healing.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { TimeInput } from '../../lib/time.ts'
-import { Matcher, regexProblem } from '../alerts/index.ts'
+import { regexProblem } from '../../lib/matchers.ts'
+import { Matcher } from '../alerts/index.ts'
 import { aggregations, Duration, LABEL_NAME, MetricName } from '../metrics/index.ts'
 
 const DAY = 86_400_000

@@ -11,7 +11,8 @@ import { access, canWrite } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { aggregations } from '../../metrics/index.ts'
-import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from '../form.ts'
+import { matcherLines } from '../../../lib/matchers.ts'
+import { kindParams, parseRuleEdit, parseRuleForm } from '../form.ts'
 import { ruleTemplates } from './rule-templates.ts'
 import {
   createRule,
@@ -28,6 +29,7 @@ import {
 import { IdParam, type RuleInput } from '../schema.ts'
 import type { AlertsService } from '../service.ts'
 import { Labels, Tabs, value } from '../views.tsx'
+import { clockOf } from '../../../lib/time.ts'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
 const PageQuery = v.object({
@@ -411,7 +413,7 @@ const RuleRow = ({ r, write }: { r: AlertRule; write: boolean }) => (
 
 export function rulePages(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const service = deps.alerts
   const app = new Hono<AppEnv>()
 

@@ -12,11 +12,12 @@ import { access, canWrite } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { parsePreviewForm, parseSilenceForm } from '../form.ts'
-import { regexProblem } from '../matchers.ts'
+import { regexProblem } from '../../../lib/matchers.ts'
 import { IdParam } from '../schema.ts'
 import type { AlertsService } from '../service.ts'
 import { NO_END, type SilenceWindows } from './silence-windows.ts'
 import { SeverityPill, StatePill, Tabs } from '../views.tsx'
+import { clockOf } from '../../../lib/time.ts'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
 const PreviewForm = v.object({
@@ -107,7 +108,7 @@ const PreviewList = ({ items }: { items: Alert[] }) =>
 export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db, alerts: service } = deps
   const { silences } = service
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const apply = (at: number) =>
     service

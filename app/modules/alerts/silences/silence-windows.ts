@@ -7,7 +7,7 @@
 import { Cron } from 'croner'
 import type { LabelMatcher } from '../../../../db/schema/alerts.ts'
 import type { Silence } from '../../../../db/schema/notify.ts'
-import { compileMatchers } from '../matchers.ts'
+import { compileMatchers } from '../../../lib/matchers.ts'
 
 /** What a silence needs for matching: a row, or a draft with the same fields. */
 export type SilenceLike = Pick<

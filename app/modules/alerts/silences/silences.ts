@@ -21,7 +21,7 @@ import {
   type TransitionHook,
 } from '../lifecycle/lifecycle.ts'
 import { setSilenced } from '../lifecycle/lifecycle-actions.ts'
-import { anchored, regexProblem } from '../matchers.ts'
+import { anchored, regexProblem } from '../../../lib/matchers.ts'
 import {
   createSilenceWindows,
   effectiveEnd,

@@ -9,12 +9,13 @@ import type { AppEnv, ModuleDeps } from '../../../context.ts'
 import { badRequest, type ErrorDetail } from '../../../lib/errors.ts'
 import { hxRedirect } from '../../../lib/htmx.ts'
 import { Empty, Layout, when } from '../../../lib/layout.tsx'
-import { TimeInput } from '../../../lib/time.ts'
+import { clockOf, TimeInput } from '../../../lib/time.ts'
 import { issuesToDetails, validate } from '../../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
-import { matcherLines, parseMatchers, listRules as listAlertRules } from '../../alerts/index.ts'
+import { matcherLines, parseMatchers } from '../../../lib/matchers.ts'
+import { listRules as listAlertRules } from '../../alerts/index.ts'
 import { aggregations } from '../../metrics/index.ts'
 import { actionTypes } from '../actions/index.ts'
 import {
@@ -579,7 +580,7 @@ const triggerText = (r: HealingRule) => {
 /** Healing rules: list with enable/disable and delete, create and edit forms, and simulate. */
 export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
   const { db } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const choices = async (): Promise<Choices> => ({
     alertRules: (await listAlertRules(db, { limit: 500 })).items.map((r) => ({ id: r.id, name: r.name })),

@@ -17,7 +17,8 @@ import {
   type HealingTriggerRef,
 } from '../../../../db/schema/healing.ts'
 import { settings } from '../../../../db/schema/system.ts'
-import { evaluateRule, anchored, compileMatchers } from '../../alerts/index.ts'
+import { anchored, compileMatchers } from '../../../lib/matchers.ts'
+import { evaluateRule } from '../../alerts/index.ts'
 import type { HealingDeps } from '../types.ts'
 
 export const DETECTION_EVERY_MS = 10_000
