@@ -26,7 +26,10 @@ const Ms = (min: number, max: number) =>
   )
 const Regex = v.pipe(
   text(500),
-  v.check((s) => regexProblem(s) === undefined, 'must be a valid regular expression'),
+  v.check(
+    (s) => regexProblem(s) === undefined,
+    (issue) => regexProblem(String(issue.input)) ?? 'must be a valid RE2 regular expression',
+  ),
 )
 const Matchers = v.pipe(
   v.array(Matcher, 'must be a list of {label, op, value}'),
