@@ -75,7 +75,7 @@ export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
 
   app.post(
     '/api/v1/alert-rules/test',
-    access('viewer'),
+    access('operator'),
     describe('Evaluate an unsaved rule now against stored data: what would fire, with values', tags),
     validate('json', RuleBody),
     async (c) => {
@@ -163,7 +163,7 @@ export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
 
   app.post(
     '/api/v1/alert-rules/:id/test',
-    access('viewer'),
+    access('operator'),
     describe('Evaluate a saved rule now: what would fire, with values (writes nothing)', tags),
     validate('param', IdParam),
     async (c) => {

@@ -286,7 +286,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
 
   app.post(
     '/api/v1/healing/simulate',
-    access('viewer'),
+    access('operator'),
     describe(
       'A rule (ruleId, or an unsaved rule) over a past range [from, to]: what would have triggered and which actions; changes nothing',
       tags,

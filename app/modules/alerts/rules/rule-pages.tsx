@@ -487,7 +487,7 @@ export function rulePages(deps: ModuleDeps & { alerts: AlertsService }) {
     )
   })
 
-  app.post('/alerts/rules/test', access('viewer'), validate('form', FormBody), (c) =>
+  app.post('/alerts/rules/test', access('operator'), validate('form', FormBody), (c) =>
     fieldErrors(c, async () => {
       const at = now()
       const rule = draftRule(parseRuleForm(c.req.valid('form')), at)
@@ -519,7 +519,7 @@ export function rulePages(deps: ModuleDeps & { alerts: AlertsService }) {
     }),
   )
 
-  app.post('/alerts/rules/:id/test', access('viewer'), validate('param', IdParam), async (c) => {
+  app.post('/alerts/rules/:id/test', access('operator'), validate('param', IdParam), async (c) => {
     const rule = await getRule(db, c.req.valid('param').id)
     const at = now()
     return c.html(<TestResults results={await previewRule(db, rule, at)} warnings={await ruleWarnings(db, rule)} />)

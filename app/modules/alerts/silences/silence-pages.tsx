@@ -249,7 +249,7 @@ export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
   })
 
   // A fragment: which open alerts the typed matchers select (writes nothing).
-  app.post('/alerts/silences/preview', access('viewer'), validate('form', PreviewForm), async (c) => {
+  app.post('/alerts/silences/preview', access('operator'), validate('form', PreviewForm), async (c) => {
     const matchers = parsePreviewForm(c.req.valid('form'))
     if (!matchers.length)
       throw badRequest('Invalid matchers', [{ field: 'matchers', message: 'must name at least one matcher' }])

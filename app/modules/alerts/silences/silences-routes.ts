@@ -125,7 +125,7 @@ export function silencesRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
 
   app.post(
     '/api/v1/silences/preview',
-    access('viewer'),
+    access('operator'),
     describe('Which open alerts these matchers would silence (writes nothing)', tags),
     validate('json', PreviewBody),
     async (c) => {

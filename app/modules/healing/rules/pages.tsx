@@ -753,7 +753,7 @@ export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
   })
 
   // A fragment: the form's (unsaved) rule over a past range. Reads only.
-  app.post('/healing/simulate', access('viewer'), validate('form', FormBody), async (c) => {
+  app.post('/healing/simulate', access('operator'), validate('form', FormBody), async (c) => {
     const f = c.req.valid('form')
     const at = now()
     const range = one(f, 'range') || '24h'
