@@ -374,14 +374,17 @@ const RuleRow = ({ r, write }: { r: AlertRule; write: boolean }) => (
     </td>
     <td>{r.enabled ? 'yes' : <span class="muted">no</span>}</td>
     <td class="nowrap">
-      <button
-        class="small secondary"
-        hx-post={`/alerts/rules/${r.id}/test`}
-        hx-target={`#test-${r.id}`}
-        hx-swap="innerHTML"
-      >
-        Test now
-      </button>{' '}
+      {/* Testing runs the rule's patterns over stored data: operators only, as its route. */}
+      {write ? (
+        <button
+          class="small secondary"
+          hx-post={`/alerts/rules/${r.id}/test`}
+          hx-target={`#test-${r.id}`}
+          hx-swap="innerHTML"
+        >
+          Test now
+        </button>
+      ) : null}{' '}
       {write ? (
         <a class="button small secondary" href={`/alerts/rules?edit=${r.id}#edit-rule`}>
           Edit

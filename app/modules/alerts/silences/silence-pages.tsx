@@ -153,8 +153,8 @@ export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
               <label>
                 Matchers{' '}
                 <span class="muted">
-                  (one per line: <code>label="value"</code>, <code>!=</code>, <code>=~</code> or <code>!~</code>;
-                  regexes are anchored)
+                  (one per line or separated by commas: <code>label="value"</code>, <code>!=</code>, <code>=~</code> or{' '}
+                  <code>!~</code>; regexes are RE2, anchored)
                 </span>
                 <textarea
                   name="matchers"
