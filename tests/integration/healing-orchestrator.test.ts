@@ -605,7 +605,7 @@ describe('verification and rollback', () => {
         'POST',
         '/api/v1/healing/simulate',
         { ruleId: rule.id, from: now, to: Date.now() + 1000 },
-        viewer.headers,
+        op.headers,
       )
     ).json()) as {
       summary: { triggers: number }
@@ -714,7 +714,7 @@ describe('simulate and stats', () => {
           cooldownMs: '5m',
         },
       },
-      viewer.headers,
+      op.headers,
     )
     expect(res.status, await res.clone().text()).toBe(200)
     const sim = (await res.json()) as {
@@ -729,16 +729,16 @@ describe('simulate and stats', () => {
     expect(rx.on('/sim/1')).toHaveLength(0)
     // Bad input: neither or both, bad range, a bad inline rule names its field.
     const bad = async (body: Record<string, unknown>) =>
-      ((await (await t.json('POST', '/api/v1/healing/simulate', body, viewer.headers)).json()) as ErrorOut).error
+      ((await (await t.json('POST', '/api/v1/healing/simulate', body, op.headers)).json()) as ErrorOut).error
         .details![0]!.field
     expect(await bad({ from: t0 })).toBe('ruleId')
     expect(await bad({ ruleId: 'x', from: t0, to: t0 - 1 })).toBe('to')
     expect(
       await bad({ from: t0, rule: { name: 's', trigger: { type: 'alert' }, actionType: 'nope', target: 'x' } }),
     ).toBe('rule.actionType')
-    expect(
-      (await t.json('POST', '/api/v1/healing/simulate', { ruleId: 'no-such', from: t0 }, viewer.headers)).status,
-    ).toBe(404)
+    expect((await t.json('POST', '/api/v1/healing/simulate', { ruleId: 'no-such', from: t0 }, op.headers)).status).toBe(
+      404,
+    )
   })
 
   it('stats: success rate and MTTR per action type, rule and target', async () => {

@@ -390,11 +390,11 @@ describe('healing pages', () => {
   })
 
   it('simulate shows, as a fragment, what the form rule would have done; it writes nothing', async () => {
-    const viewer = await t.session('viewer')
+    const operator = await t.session('operator')
     const before = (await api('/api/v1/healing/actions')).items.length
     const res = await post(
       '/healing/simulate',
-      viewer.headers,
+      operator.headers,
       ruleFields({ name: '', mode: 'automated', cooldownMs: '1h', range: '24h' }),
     )
     expect(res.status).toBe(200)
@@ -407,7 +407,7 @@ describe('healing pages', () => {
     expect((await api('/api/v1/healing/actions')).items.length).toBe(before)
     const old = await post(
       '/healing/simulate',
-      viewer.headers,
+      operator.headers,
       ruleFields({ from: '2020-01-01T00:00', to: '2020-01-02T00:00' }),
     )
     expect(await old.text()).toContain('data-triggers="0"')
@@ -418,7 +418,7 @@ describe('healing pages', () => {
       [{ from: '2020-01-01T00:00', to: '2020-03-01T00:00' }, 'from'],
       [{ 'trigger.keyPattern': '(' }, 'trigger.keyPattern'],
     ] as const) {
-      const bad = await post('/healing/simulate', viewer.headers, ruleFields(fields))
+      const bad = await post('/healing/simulate', operator.headers, ruleFields(fields))
       expect(bad.status, field).toBe(400)
       expect(await bad.text(), field).toContain(`<code>${field}</code>`)
     }

@@ -13,7 +13,7 @@ import {
   createTurns,
   type AlertReport,
 } from '../../app/modules/alerts/lifecycle/lifecycle.ts'
-import { compileMatchers, regexProblem } from '../../app/modules/alerts/matchers.ts'
+import { compileMatchers, regexProblem } from '../../app/lib/matchers.ts'
 import { decide } from '../../app/modules/alerts/rules/runner.ts'
 import { renderTemplate, templateProblem } from '../../app/modules/alerts/rules/templates.ts'
 import { merge, newBucket, type Bucket } from '../../app/modules/metrics/query.ts'
@@ -32,7 +32,7 @@ describe('label matchers', () => {
     expect(compileMatchers([{ label: 'env', op: '!=', value: 'prod' }])({})).toBe(true)
     expect(compileMatchers([{ label: 'env', op: '=', value: '' }])({ job: 'x' })).toBe(true)
     expect(compileMatchers([{ label: 'env', op: '!~', value: 'dev.*' }])({ env: 'development' })).toBe(false)
-    expect(regexProblem('(a')).toMatch(/not a valid regular expression/)
+    expect(regexProblem('(a')).toMatch(/must be a valid RE2 regular expression/)
     expect(regexProblem('a.*')).toBeUndefined()
   })
 })

@@ -13,7 +13,7 @@ describe('app/lib matchers', () => {
     expect(compileMatchers([{ label: 'env', op: '!=', value: 'prod' }])({})).toBe(true)
     expect(compileMatchers([{ label: 'env', op: '=', value: '' }])({ job: 'x' })).toBe(true)
     expect(compileMatchers([{ label: 'env', op: '!~', value: 'dev.*' }])({ env: 'development' })).toBe(false)
-    expect(regexProblem('(a')).toMatch(/not a valid regular expression/)
+    expect(regexProblem('(a')).toMatch(/must be a valid RE2 regular expression/)
     expect(regexProblem('a.*')).toBeUndefined()
   })
 

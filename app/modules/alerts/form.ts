@@ -1,8 +1,8 @@
 import * as v from 'valibot'
-import { matcherOps, type LabelMatcher } from '../../../db/schema/alerts.ts'
+import type { LabelMatcher } from '../../../db/schema/alerts.ts'
 import { badRequest, type ErrorDetail } from '../../lib/errors.ts'
+import { parseMatchers } from '../../lib/matchers.ts'
 import { issuesToDetails } from '../../lib/validate.ts'
-import { LABEL_NAME } from '../metrics/index.ts'
 import { RuleBody, type RuleInput, type RulePatchInput } from './schema.ts'
 import { SilenceBody } from './silences/silences-routes.ts'
 import type { SilenceInput } from './silences/silences.ts'
@@ -25,29 +25,7 @@ const list = (s: string | undefined) =>
     .map((x) => x.trim())
     .filter(Boolean)
 
-const MATCHER = /^\s*([^=!~\s"]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$/
 const unquote = (s: string) => (s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s)
-
-/** Matcher lines (`env="prod"`, `agent=~"billing|x"`; newlines or commas outside quotes) into matchers. */
-export function parseMatchers(raw: string | undefined, field: string, errors: ErrorDetail[]): LabelMatcher[] {
-  const out: LabelMatcher[] = []
-  for (const part of (raw ?? '').split('\n')) {
-    const line = part.trim()
-    if (!line) continue
-    const m = MATCHER.exec(line)
-    if (!m || !(matcherOps as readonly string[]).includes(m[2]!) || !LABEL_NAME.test(m[1]!)) {
-      errors.push({
-        field,
-        message: `"${line.slice(0, 60)}" is not label=\"value\" (or !=, =~, !~) with a label name like env or component_id`,
-      })
-      continue
-    }
-    out.push({ label: m[1]!, op: m[2] as LabelMatcher['op'], value: unquote(m[3]!) })
-  }
-  return out
-}
-
-export const matcherLines = (list: LabelMatcher[]) => list.map((m) => `${m.label}${m.op}"${m.value}"`).join('\n')
 
 function labelMap(raw: string | undefined, errors: ErrorDetail[]) {
   const labels: Record<string, string> = {}

@@ -19,7 +19,7 @@ import { validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit, auditRow } from '../audit/index.ts'
-import { matcherLines } from './form.ts'
+import { matcherLines } from '../../lib/matchers.ts'
 import { rulePages } from './rules/rule-pages.tsx'
 import { IdParam } from './schema.ts'
 import { silencePages } from './silences/silence-pages.tsx'
@@ -37,6 +37,7 @@ import {
   value,
   type ListFilter,
 } from './views.tsx'
+import { clockOf } from '../../lib/time.ts'
 
 const Short = v.optional(v.pipe(v.string(), v.maxLength(200, 'must be at most 200 characters')))
 const ListQuery = v.object({
@@ -75,7 +76,7 @@ function textFilter(q: string) {
 
 export function alertPages(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db, alerts: service } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
 
   async function listData(f: ListFilter) {

@@ -22,10 +22,11 @@ import {
 } from './rules/rules.ts'
 import { AlertEventBody, AlertListQuery, IdParam, RuleBody, RuleListQuery, RulePatch } from './schema.ts'
 import type { AlertsService } from './service.ts'
+import { clockOf } from '../../lib/time.ts'
 
 export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db, alerts } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['alerts']
 
@@ -75,7 +76,7 @@ export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
 
   app.post(
     '/api/v1/alert-rules/test',
-    access('viewer'),
+    access('operator'),
     describe('Evaluate an unsaved rule now against stored data: what would fire, with values', tags),
     validate('json', RuleBody),
     async (c) => {
@@ -163,7 +164,7 @@ export function alertsRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
 
   app.post(
     '/api/v1/alert-rules/:id/test',
-    access('viewer'),
+    access('operator'),
     describe('Evaluate a saved rule now: what would fire, with values (writes nothing)', tags),
     validate('param', IdParam),
     async (c) => {

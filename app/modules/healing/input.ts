@@ -3,7 +3,8 @@ import { comparators } from '../../../db/schema/alerts.ts'
 import { healingModes, healingStatuses } from '../../../db/schema/healing.ts'
 import { CursorInput, LimitInput } from '../../lib/pagination.ts'
 import { TimeInput } from '../../lib/time.ts'
-import { Matcher, regexProblem } from '../alerts/index.ts'
+import { regexProblem } from '../../lib/matchers.ts'
+import { Matcher } from '../alerts/index.ts'
 import { aggregations, Duration, LABEL_NAME, MetricName } from '../metrics/index.ts'
 
 const DAY = 86_400_000
@@ -25,7 +26,10 @@ const Ms = (min: number, max: number) =>
   )
 const Regex = v.pipe(
   text(500),
-  v.check((s) => regexProblem(s) === undefined, 'must be a valid regular expression'),
+  v.check(
+    (s) => regexProblem(s) === undefined,
+    (issue) => regexProblem(String(issue.input)) ?? 'must be a valid RE2 regular expression',
+  ),
 )
 const Matchers = v.pipe(
   v.array(Matcher, 'must be a list of {label, op, value}'),

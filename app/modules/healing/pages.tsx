@@ -26,6 +26,7 @@ import { healingStatus } from './status.ts'
 import { listActions } from './orchestrator/store.ts'
 import type { HealingCtx } from './types.ts'
 import { ActionTable, ms, pct, Section, Tabs } from './views.tsx'
+import { clockOf } from '../../lib/time.ts'
 
 /** Where an alert's page is (as app/modules/alerts serves it today). */
 const alertHref = (id: string) => `/alerts/${id}`
@@ -40,7 +41,7 @@ const N8nForm = v.object({
 export function healingPages(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db, config } = deps
   const hd = deps.healing
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
 
   app.route('/', rulePages(deps, hd))

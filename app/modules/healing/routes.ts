@@ -46,6 +46,7 @@ import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
 import { actionJson, eventJson, getAction, listActions, timeline } from './orchestrator/store.ts'
 import type { HealingCtx } from './types.ts'
+import { clockOf } from '../../lib/time.ts'
 
 const MAX_SIMULATE_MS = 30 * 86_400_000
 
@@ -53,7 +54,7 @@ const MAX_SIMULATE_MS = 30 * 86_400_000
 export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db, config } = deps
   const hd = deps.healing
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['healing']
 
@@ -288,7 +289,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
 
   app.post(
     '/api/v1/healing/simulate',
-    access('viewer'),
+    access('operator'),
     describe(
       'A rule (ruleId, or an unsaved rule) over a past range [from, to]: what would have triggered and which actions; changes nothing',
       tags,

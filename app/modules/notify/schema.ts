@@ -108,7 +108,8 @@ const PolicyMatcher = v.pipe(
   Matcher,
   v.check(
     (m) => (m.op === '=~' || m.op === '!~' ? !regexProblem(m.value) : true),
-    'value is not a valid regular expression',
+    (issue) =>
+      `value ${regexProblem((issue.input as { value: string }).value) ?? 'must be a valid RE2 regular expression'}`,
   ),
 )
 

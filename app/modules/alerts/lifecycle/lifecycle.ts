@@ -23,6 +23,7 @@ import {
 } from '../../../../db/schema/alerts.ts'
 import { sha256 } from '../../../lib/crypto.ts'
 import { boundedMap } from '../../../lib/bounded-map.ts'
+import { isUniqueViolation } from '../../../lib/db-errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { canonicalLabels } from '../../metrics/index.ts'
 
@@ -268,10 +269,7 @@ export async function write(deps: LifecycleDeps, t: Transition, insert: boolean,
   return t.after
 }
 
-export const uniqueFingerprint = (error: unknown) =>
-  /UNIQUE constraint failed: alerts\.fingerprint/.test(
-    `${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
-  )
+export const uniqueFingerprint = (error: unknown) => isUniqueViolation(error, 'alerts.fingerprint')
 
 export const find = async (db: Db, fingerprint: string) =>
   (await db.select(storedAlert).from(alerts).where(eq(alerts.fingerprint, fingerprint)).limit(1))[0] ?? null

@@ -17,12 +17,13 @@ import { applyReports, auditSummary } from './common.ts'
 import { GrafanaWebhook, grafanaReports } from './grafana.ts'
 import { isPostableAlerts, PostableAlerts, prometheusReports } from './prometheus.ts'
 import { UptimeKumaQuery, UptimeKumaWebhook, uptimeKumaReport } from './uptime-kuma.ts'
+import { clockOf } from '../../../lib/time.ts'
 
 export function receiverRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
   // The same alerts service (and so the same hooks: silences, outbox) as rules and the generic API.
   const { alerts } = deps
   const fingerprint = alerts.labelsFingerprint
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['alerts', 'receivers']
 

@@ -15,7 +15,7 @@ import {
   type Aggregation,
   type Bucket,
 } from '../../metrics/index.ts'
-import { compileMatchers, pinnedLabels } from '../matchers.ts'
+import { compileMatchers, pinnedLabels } from '../../../lib/matchers.ts'
 
 /** One label set's series: each member's buckets by step start. */
 export type Group = { labels: Record<string, string>; members: Map<number, Bucket>[]; lastSeenAt: number }

@@ -11,7 +11,8 @@ import { access, canWrite } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { aggregations } from '../../metrics/index.ts'
-import { kindParams, matcherLines, parseRuleEdit, parseRuleForm } from '../form.ts'
+import { matcherLines } from '../../../lib/matchers.ts'
+import { kindParams, parseRuleEdit, parseRuleForm } from '../form.ts'
 import { ruleTemplates } from './rule-templates.ts'
 import {
   createRule,
@@ -28,6 +29,7 @@ import {
 import { IdParam, type RuleInput } from '../schema.ts'
 import type { AlertsService } from '../service.ts'
 import { Labels, Tabs, value } from '../views.tsx'
+import { clockOf } from '../../../lib/time.ts'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
 const PageQuery = v.object({
@@ -372,14 +374,17 @@ const RuleRow = ({ r, write }: { r: AlertRule; write: boolean }) => (
     </td>
     <td>{r.enabled ? 'yes' : <span class="muted">no</span>}</td>
     <td class="nowrap">
-      <button
-        class="small secondary"
-        hx-post={`/alerts/rules/${r.id}/test`}
-        hx-target={`#test-${r.id}`}
-        hx-swap="innerHTML"
-      >
-        Test now
-      </button>{' '}
+      {/* Testing runs the rule's patterns over stored data: operators only, as its route. */}
+      {write ? (
+        <button
+          class="small secondary"
+          hx-post={`/alerts/rules/${r.id}/test`}
+          hx-target={`#test-${r.id}`}
+          hx-swap="innerHTML"
+        >
+          Test now
+        </button>
+      ) : null}{' '}
       {write ? (
         <a class="button small secondary" href={`/alerts/rules?edit=${r.id}#edit-rule`}>
           Edit
@@ -411,7 +416,7 @@ const RuleRow = ({ r, write }: { r: AlertRule; write: boolean }) => (
 
 export function rulePages(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const service = deps.alerts
   const app = new Hono<AppEnv>()
 
@@ -485,7 +490,7 @@ export function rulePages(deps: ModuleDeps & { alerts: AlertsService }) {
     )
   })
 
-  app.post('/alerts/rules/test', access('viewer'), validate('form', FormBody), (c) =>
+  app.post('/alerts/rules/test', access('operator'), validate('form', FormBody), (c) =>
     fieldErrors(c, async () => {
       const at = now()
       const rule = draftRule(parseRuleForm(c.req.valid('form')), at)
@@ -517,7 +522,7 @@ export function rulePages(deps: ModuleDeps & { alerts: AlertsService }) {
     }),
   )
 
-  app.post('/alerts/rules/:id/test', access('viewer'), validate('param', IdParam), async (c) => {
+  app.post('/alerts/rules/:id/test', access('operator'), validate('param', IdParam), async (c) => {
     const rule = await getRule(db, c.req.valid('param').id)
     const at = now()
     return c.html(<TestResults results={await previewRule(db, rule, at)} warnings={await ruleWarnings(db, rule)} />)

@@ -2,12 +2,13 @@ import { and, desc, eq, inArray, lt, ne } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { alertRules, alerts, type AlertRule, type RuleParams, storedAlert } from '../../../../db/schema/alerts.ts'
 import { series } from '../../../../db/schema/metrics.ts'
+import { isUniqueViolation } from '../../../lib/db-errors.ts'
 import { badRequest, conflict, notFound, type ErrorDetail } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { page } from '../../../lib/pagination.ts'
 import { toIso } from '../../../lib/time.ts'
 import { evaluateRule, type RuleSpec } from './evaluate.ts'
-import { regexProblem } from '../matchers.ts'
+import { regexProblem } from '../../../lib/matchers.ts'
 import { alertLabels, annotationsFor, decide } from './runner.ts'
 import { ruleFingerprint } from '../lifecycle/lifecycle.ts'
 import type { RuleInput, RulePatchInput } from '../schema.ts'
@@ -127,10 +128,7 @@ export async function ruleWarnings(db: Db, r: Pick<Row, 'metric' | 'params'>) {
     .map((n) => `metric ${n} has no series yet; the rule will match once it is written`)
 }
 
-/** Drizzle wraps the driver's error: look at both messages. */
-export const errorText = (error: unknown) =>
-  `${String((error as Error)?.message ?? error)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`
-const uniqueName = (error: unknown) => /UNIQUE constraint failed: alert_rules\.name/.test(errorText(error))
+const uniqueName = (error: unknown) => isUniqueViolation(error, 'alert_rules.name')
 
 export async function createRule(db: Db, input: RuleInput, now: number) {
   const row = toRow(input)

@@ -12,11 +12,12 @@ import { access, canWrite } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { parsePreviewForm, parseSilenceForm } from '../form.ts'
-import { regexProblem } from '../matchers.ts'
+import { regexProblem } from '../../../lib/matchers.ts'
 import { IdParam } from '../schema.ts'
 import type { AlertsService } from '../service.ts'
 import { NO_END, type SilenceWindows } from './silence-windows.ts'
 import { SeverityPill, StatePill, Tabs } from '../views.tsx'
+import { clockOf } from '../../../lib/time.ts'
 
 const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
 const PreviewForm = v.object({
@@ -107,7 +108,7 @@ const PreviewList = ({ items }: { items: Alert[] }) =>
 export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db, alerts: service } = deps
   const { silences } = service
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const apply = (at: number) =>
     service
@@ -152,8 +153,8 @@ export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
               <label>
                 Matchers{' '}
                 <span class="muted">
-                  (one per line: <code>label="value"</code>, <code>!=</code>, <code>=~</code> or <code>!~</code>;
-                  regexes are anchored)
+                  (one per line or separated by commas: <code>label="value"</code>, <code>!=</code>, <code>=~</code> or{' '}
+                  <code>!~</code>; regexes are RE2, anchored)
                 </span>
                 <textarea
                   name="matchers"
@@ -248,7 +249,7 @@ export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
   })
 
   // A fragment: which open alerts the typed matchers select (writes nothing).
-  app.post('/alerts/silences/preview', access('viewer'), validate('form', PreviewForm), async (c) => {
+  app.post('/alerts/silences/preview', access('operator'), validate('form', PreviewForm), async (c) => {
     const matchers = parsePreviewForm(c.req.valid('form'))
     if (!matchers.length)
       throw badRequest('Invalid matchers', [{ field: 'matchers', message: 'must name at least one matcher' }])

@@ -7,7 +7,8 @@
 import { Cron } from 'croner'
 import type { LabelMatcher } from '../../../../db/schema/alerts.ts'
 import type { Silence } from '../../../../db/schema/notify.ts'
-import { compileMatchers } from '../matchers.ts'
+import { boundedMap } from '../../../lib/bounded-map.ts'
+import { compileMatchers } from '../../../lib/matchers.ts'
 
 /** What a silence needs for matching: a row, or a draft with the same fields. */
 export type SilenceLike = Pick<
@@ -43,13 +44,14 @@ export function createSilenceWindows() {
     return c
   }
 
-  const compiled = new Map<string, (labels: Record<string, string>) => boolean>()
+  // Bounded, and dropping the least used one at a time: clearing all at 5000 made every silence
+  // recompile at once, and a map of patterns users write must not grow without end.
+  const compiled = boundedMap<string, (labels: Record<string, string>) => boolean>(5000)
   function matcherFor(list: LabelMatcher[]) {
     const key = JSON.stringify(list)
     let f = compiled.get(key)
     if (!f) {
       f = compileMatchers(list)
-      if (compiled.size > 5000) compiled.clear()
       compiled.set(key, f)
     }
     return f

@@ -5,12 +5,12 @@ import { AppError } from '../../../lib/errors.ts'
 import { access } from '../../../middleware/access.ts'
 import { CursorInput, LimitInput } from '../../../lib/pagination.ts'
 import { describe } from '../../../lib/route-meta.ts'
-import { TimeInput } from '../../../lib/time.ts'
+import { clockOf, TimeInput } from '../../../lib/time.ts'
 import { validate } from '../../../lib/validate.ts'
 import { audit } from '../../audit/index.ts'
 import { DurationBetween } from '../../metrics/index.ts'
 import { alertJson } from '../lifecycle/alerts.ts'
-import { regexProblem } from '../matchers.ts'
+import { regexProblem } from '../../../lib/matchers.ts'
 import { IdParam, Matcher } from '../schema.ts'
 import type { AlertsService } from '../service.ts'
 import type { SilenceInput } from './silences.ts'
@@ -73,7 +73,7 @@ const describeMatchers = (s: { matchers: { label: string; op: string; value: str
 export function silencesRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
   const { db, alerts: service } = deps
   const { silences } = service
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['silences']
   // Apply a change to open alerts at once rather than at the next job tick; a failure here is
@@ -125,7 +125,7 @@ export function silencesRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
 
   app.post(
     '/api/v1/silences/preview',
-    access('viewer'),
+    access('operator'),
     describe('Which open alerts these matchers would silence (writes nothing)', tags),
     validate('json', PreviewBody),
     async (c) => {

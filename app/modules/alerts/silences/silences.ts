@@ -21,7 +21,8 @@ import {
   type TransitionHook,
 } from '../lifecycle/lifecycle.ts'
 import { setSilenced } from '../lifecycle/lifecycle-actions.ts'
-import { anchored, regexProblem } from '../matchers.ts'
+import { regexProblem } from '../../../lib/matchers.ts'
+import { compileUserRegex } from '../../../lib/safe-regex.ts'
 import {
   createSilenceWindows,
   effectiveEnd,
@@ -90,9 +91,9 @@ function matchesEmpty(m: LabelMatcher) {
     case '!=':
       return m.value !== ''
     case '=~':
-      return anchored(m.value).test('')
+      return compileUserRegex(m.value).test('')
     case '!~':
-      return !anchored(m.value).test('')
+      return !compileUserRegex(m.value).test('')
   }
 }
 
@@ -211,7 +212,13 @@ export function createSilences(db: Db) {
   /** The open alerts (pending, firing, acknowledged) these matchers select, newest first. */
   async function openAlertsMatching(matchers: LabelMatcher[], limit = 500): Promise<Alert[]> {
     const open = await db.select(storedAlert).from(alerts).where(ne(alerts.status, 'resolved')).orderBy(desc(alerts.id))
-    return open.filter((a) => windows.matchesLabels(matchers, a.labels)).slice(0, limit)
+    // Stops at `limit`: the rest would be matched only to be thrown away.
+    const out: Alert[] = []
+    for (const a of open) {
+      if (out.length >= limit) break
+      if (windows.matchesLabels(matchers, a.labels)) out.push(a)
+    }
+    return out
   }
 
   // The silences that may be in force: read at most every 2 s, and again at once after a change

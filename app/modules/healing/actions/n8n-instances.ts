@@ -3,6 +3,7 @@ import { asc, eq } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { n8nInstances, type N8nInstance } from '../../../../db/schema/healing.ts'
 import { type Sealer, mask } from '../../../lib/crypto.ts'
+import { isUniqueViolation } from '../../../lib/db-errors.ts'
 import { badRequest, conflict, notFound } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { toIso } from '../../../lib/time.ts'
@@ -24,10 +25,7 @@ export const n8nInstanceJson = (sealer: Sealer, r: N8nInstance) => {
   }
 }
 
-const unique = (error: unknown) =>
-  /UNIQUE constraint failed: n8n_instances\.name/.test(
-    `${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
-  )
+const unique = (error: unknown) => isUniqueViolation(error, 'n8n_instances.name')
 
 export const listN8nInstances = (db: Db) => db.select().from(n8nInstances).orderBy(asc(n8nInstances.name))
 

@@ -14,6 +14,7 @@ import type { HealingCtx } from '../types.ts'
 import { BreakerState, Tabs } from '../views.tsx'
 import { listBreakers } from './breakers.ts'
 import { BreakerKey } from './routes.ts'
+import { clockOf } from '../../../lib/time.ts'
 
 const ResetForm = v.object({ key: BreakerKey })
 const BreakerQuery = v.object({
@@ -25,7 +26,7 @@ const BreakerQuery = v.object({
 export function breakerPages(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db } = deps
   const hd = deps.healing
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
 
   app.get('/healing/breakers', access('viewer'), validate('query', BreakerQuery), async (c) => {

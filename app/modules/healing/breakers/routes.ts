@@ -19,6 +19,7 @@ import {
   settingsOf,
 } from './breakers.ts'
 import type { HealingCtx } from '../types.ts'
+import { clockOf } from '../../../lib/time.ts'
 
 export const BreakerKey = v.pipe(v.string('must be a string'), v.regex(BREAKER_KEY, KEY_RULE))
 const KeyParam = v.object({ key: BreakerKey })
@@ -79,7 +80,7 @@ const ListQuery = v.object({
 export function breakerRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db } = deps
   const { breakers, modelRoutes } = deps.healing
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['healing']
 

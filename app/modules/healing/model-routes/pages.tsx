@@ -22,6 +22,7 @@ import {
 } from './model-routes.ts'
 import type { HealingCtx } from '../types.ts'
 import { BreakerState, dur, Section, Tabs } from '../views.tsx'
+import { clockOf } from '../../../lib/time.ts'
 
 const NameParam = v.object({
   name: v.pipe(
@@ -186,7 +187,7 @@ const MoveButtons = ({ name, failedOver }: { name: string; failedOver: boolean }
 export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db } = deps
   const routes = deps.healing.modelRoutes
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const back = (c: Context<AppEnv>, name: string) => {
     const from = c.req.header('hx-current-url')

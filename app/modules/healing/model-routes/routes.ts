@@ -18,6 +18,7 @@ import {
   type ModelRoute,
 } from './model-routes.ts'
 import type { HealingCtx } from '../types.ts'
+import { clockOf } from '../../../lib/time.ts'
 
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
 const RouteName = v.pipe(
@@ -114,7 +115,7 @@ export const ROUTE_MAX_AGE_SECONDS = 1
 export function modelRouteRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
   const { db } = deps
   const routes = deps.healing.modelRoutes
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['model routes']
   const withBreakers = async (r: ModelRoute) =>

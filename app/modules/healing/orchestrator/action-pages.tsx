@@ -17,6 +17,7 @@ import { ActionListQuery, IdParam } from '../input.ts'
 import { getAction, listActions, outputFor, timeline } from './store.ts'
 import type { HealingCtx } from '../types.ts'
 import { ActionStatus, ActionTable, Json, ms, Section, Tabs, Timeline, triggerText } from '../views.tsx'
+import { clockOf } from '../../../lib/time.ts'
 
 const DetailQuery = v.object({ action: v.optional(v.picklist(['approve', 'reject'], 'must be approve or reject')) })
 const RejectForm = v.object({
@@ -44,7 +45,7 @@ const isFinal = (a: HealingAction) => (finalHealingStatuses as readonly string[]
 /** The healing actions' pages: the list (and running one by hand), an action's detail and live part, approve and reject. */
 export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
   const { db } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
 
   app.get('/healing/actions', access('viewer'), validate('query', ActionListQuery), async (c) => {

@@ -13,6 +13,7 @@ import {
   type HealingNotify,
   healingActions,
 } from '../../../../db/schema/healing.ts'
+import { isUniqueViolation } from '../../../lib/db-errors.ts'
 import { AppError, type ErrorDetail } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { actionDef } from '../actions/index.ts'
@@ -64,10 +65,7 @@ export async function checkAction(
 export const invalid = (issues: ErrorDetail[]) =>
   new AppError(400, 'invalid_input', issues.map((i) => `${i.field}: ${i.message}`).join('; '), issues)
 
-const uniqueKey = (error: unknown) =>
-  /UNIQUE constraint failed: healing_actions\.idempotency_key/.test(
-    `${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
-  )
+const uniqueKey = (error: unknown) => isUniqueViolation(error, 'healing_actions.idempotency_key')
 
 /** Why a rule's run on a target is suppressed now (cooldown, hourly cap), from its recent actions. */
 async function suppression(deps: HealingCtx, rule: HealingRule, target: string, now: number): Promise<string | null> {

@@ -10,12 +10,13 @@ import type { AppEnv, ModuleDeps } from '../../../context.ts'
 import { badRequest, type ErrorDetail } from '../../../lib/errors.ts'
 import { hxRedirect } from '../../../lib/htmx.ts'
 import { Empty, Layout, when } from '../../../lib/layout.tsx'
-import { TimeInput } from '../../../lib/time.ts'
+import { clockOf, TimeInput } from '../../../lib/time.ts'
 import { issuesToDetails, validate } from '../../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
-import { matcherLines, parseMatchers, listRules as listAlertRules } from '../../alerts/index.ts'
+import { matcherLines, parseMatchers } from '../../../lib/matchers.ts'
+import { listRules as listAlertRules } from '../../alerts/index.ts'
 import { aggregations } from '../../metrics/index.ts'
 import { actionTypes } from '../actions/index.ts'
 import {
@@ -580,7 +581,7 @@ const triggerText = (r: HealingRule) => {
 /** Healing rules: list with enable/disable and delete, create and edit forms, and simulate. */
 export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
   const { db } = deps
-  const now = () => deps.now?.() ?? Date.now()
+  const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const choices = async (): Promise<Choices> => ({
     alertRules: (await listAlertRules(db, { limit: 500 })).items.map((r) => ({ id: r.id, name: r.name })),
@@ -760,7 +761,7 @@ export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
   })
 
   // A fragment: the form's (unsaved) rule over a past range. Reads only.
-  app.post('/healing/simulate', access('viewer'), validate('form', FormBody), async (c) => {
+  app.post('/healing/simulate', access('operator'), validate('form', FormBody), async (c) => {
     const f = c.req.valid('form')
     const at = now()
     const range = one(f, 'range') || '24h'

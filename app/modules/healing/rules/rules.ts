@@ -3,6 +3,7 @@ import { and, desc, eq, inArray, lt, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { healingRules, type HealingRule, type HealingTrigger } from '../../../../db/schema/healing.ts'
 import { channels } from '../../../../db/schema/notify.ts'
+import { isUniqueViolation } from '../../../lib/db-errors.ts'
 import { conflict, notFound, type ErrorDetail } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { page } from '../../../lib/pagination.ts'
@@ -95,10 +96,7 @@ export async function checkRule(deps: HealingCtx, r: HealingRule) {
   if (issues.length) throw invalid(issues)
 }
 
-const uniqueName = (error: unknown) =>
-  /UNIQUE constraint failed: healing_rules\.name/.test(
-    `${String((error as Error)?.message)} ${String(((error as Error)?.cause as Error | undefined)?.message ?? '')}`,
-  )
+const uniqueName = (error: unknown) => isUniqueViolation(error, 'healing_rules.name')
 
 export async function createRule(deps: HealingCtx, input: RuleInput, now: number) {
   const draft = draftRule(input, now)

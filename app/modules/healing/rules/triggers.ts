@@ -17,7 +17,9 @@ import {
   type HealingTriggerRef,
 } from '../../../../db/schema/healing.ts'
 import { settings } from '../../../../db/schema/system.ts'
-import { evaluateRule, anchored, compileMatchers } from '../../alerts/index.ts'
+import { compileMatchers } from '../../../lib/matchers.ts'
+import { compileUserRegex } from '../../../lib/safe-regex.ts'
+import { evaluateRule } from '../../alerts/index.ts'
 import type { HealingDeps } from '../types.ts'
 
 export const DETECTION_EVERY_MS = 10_000
@@ -39,8 +41,9 @@ export function alertMatches(
   return compileMatchers(t.matchers ?? [])(alert.labels)
 }
 
+/** A key pattern matches anywhere in the key (as RegExp.test did), on the linear-time engine. */
 export const breakerMatches = (t: Extract<HealingTrigger, { type: 'breaker' }>, key: string) =>
-  new RegExp(t.keyPattern, 'u').test(key)
+  compileUserRegex(t.keyPattern, { anchored: false }).test(key)
 
 export const alertRef = (e: {
   alertId: string
@@ -234,7 +237,7 @@ export async function detect(db: Db, rule: Pick<HealingRule, 'trigger'>, now: nu
     },
     now,
   )
-  const pattern = t.targetPattern && t.targetLabel ? anchored(t.targetPattern) : null
+  const pattern = t.targetPattern && t.targetLabel ? compileUserRegex(t.targetPattern) : null
   return found
     .filter((c) => c.holds && (!pattern || pattern.test(c.labels[t.targetLabel!] ?? '')))
     .map((c) => ({
