@@ -167,7 +167,7 @@ describe('Prometheus 2.42 alerting into Homeostat as its Alertmanager', () => {
 
   it('Prometheus never had a delivery refused', () => {
     expect(prometheus!.log()).not.toMatch(/Error sending alert|status code 4\d\d|status code 5\d\d/)
-    expect(server.output()).toMatch(/"path":"\/api\/v2\/alerts","status":200/)
-    expect(server.output()).not.toMatch(/"path":"\/api\/v2\/alerts","status":(?!200)/)
+    expect(server.output()).toMatch(/"route":"\/api\/v2\/alerts","status":200/)
+    expect(server.output()).not.toMatch(/"route":"\/api\/v2\/alerts","status":(?!200)/)
   })
 })

@@ -125,7 +125,7 @@ describe('Prometheus 2.42 remote write into Homeostat', () => {
     expect(prometheus!.log()).not.toMatch(
       /non-recoverable error|server returned HTTP status 4\d\d|server returned HTTP status 5\d\d/,
     )
-    expect(server.output()).toMatch(/"path":"\/api\/v1\/write","status":204/)
-    expect(server.output()).not.toMatch(/"path":"\/api\/v1\/write","status":(?!204)/)
+    expect(server.output()).toMatch(/"route":"\/api\/v1\/write","status":204/)
+    expect(server.output()).not.toMatch(/"route":"\/api\/v1\/write","status":(?!204)/)
   })
 })

@@ -251,7 +251,7 @@ describe.each(runtimes)('the server under %s', (runtime) => {
     expect(await server.stop('SIGTERM', 15_000)).toBe(0)
     const lines = server.stdout().trim().split('\n')
     expect(lines.at(-1)).toMatch(/"msg":"stopped"/)
-    expect(server.stdout()).toMatch(/"path":"\/api\/v1\/users","status":201/)
+    expect(server.stdout()).toMatch(/"route":"\/api\/v1\/users","status":201/)
 
     // The request finished before the database closed: the user is there.
     const users = await runCli(['users', 'list'], server.env)

@@ -243,7 +243,7 @@ export function adminPages(deps: ModuleDeps & { keys: KeyStore }) {
           <label>
             Scope{' '}
             <select name="scope">
-              <option value="">none (everything its role allows)</option>
+              <option value="">none (no scope limit)</option>
               <option value="ingest">ingest: push metrics and alerts</option>
               <option value="breakers">breakers: report breaker outcomes</option>
               <option value="routes">routes: read model routes</option>
