@@ -9,7 +9,7 @@ import {
   type Channel,
   type Policy,
 } from '../../../db/schema/notify.ts'
-import { severities, type Alert } from '../../../db/schema/alerts.ts'
+import { severities } from '../../../db/schema/alerts.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
@@ -47,7 +47,7 @@ import {
   subscriptionJson,
 } from './subscriptions.ts'
 import type { OutboundPolicy } from '../../lib/outbound.ts'
-import { alertSnapshot, SendError, sendToChannel } from './senders.ts'
+import { alertSnapshot, SendError, sendToChannel, testAlert } from './senders.ts'
 import { retryNotification } from './delivery.ts'
 import type { Notifier } from './notifier.ts'
 import { dur, Tabs } from '../alerts/index.ts'
@@ -169,31 +169,6 @@ function policyInput(form: Record<string, string>, channelIds: string[]) {
   if (errors.length || !r.success) throw badRequest('Invalid policy', errors)
   return r.output
 }
-
-const testAlert = (now: number): Alert => ({
-  id: 'test',
-  fingerprint: 'homeostat-test',
-  ruleId: null,
-  source: 'test',
-  title: 'Test notification from Homeostat',
-  status: 'firing',
-  silenced: false,
-  severity: 'info',
-  labels: { alertname: 'HomeostatTest' },
-  annotations: { summary: 'If you can read this, the channel works.' },
-  value: null,
-  startsAt: now,
-  activeAt: now,
-  endsAt: null,
-  lastSeenAt: now,
-  repeatCount: 1,
-  ackBy: null,
-  ackAt: null,
-  resolvedBy: null,
-  resolvedAt: null,
-  createdAt: now,
-  updatedAt: now,
-})
 
 type ChannelType = (typeof channelTypes)[number]
 const settingText = (name: string, x: unknown) =>

@@ -1,6 +1,6 @@
 import { desc, eq } from 'drizzle-orm'
 import { Hono } from 'hono'
-import { alerts, type Alert } from '../../../db/schema/alerts.ts'
+import { alerts } from '../../../db/schema/alerts.ts'
 import { channels, notifications, type Notification } from '../../../db/schema/notify.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { conflict, notFound } from '../../lib/errors.ts'
@@ -23,7 +23,7 @@ import {
   PolicyPatch,
   SubscriptionBody,
 } from './schema.ts'
-import { alertSnapshot, SendError, sendToChannel } from './senders.ts'
+import { alertSnapshot, SendError, sendToChannel, testAlert } from './senders.ts'
 import {
   createSubscription,
   deleteSubscription,
@@ -53,34 +53,6 @@ export const notificationJson = (n: Notification & { channelName?: string | null
   createdAt: toIso(n.createdAt),
   sentAt: toIso(n.sentAt),
 })
-
-/** A made-up alert for "send test". */
-function testAlert(now: number): Alert {
-  return {
-    id: 'test',
-    fingerprint: 'homeostat-test',
-    ruleId: null,
-    source: 'test',
-    title: 'Test notification from Homeostat',
-    status: 'firing',
-    silenced: false,
-    severity: 'info',
-    labels: { alertname: 'HomeostatTest' },
-    annotations: { summary: 'If you can read this, the channel works.' },
-    value: null,
-    startsAt: now,
-    activeAt: now,
-    endsAt: null,
-    lastSeenAt: now,
-    repeatCount: 1,
-    ackBy: null,
-    ackAt: null,
-    resolvedBy: null,
-    resolvedAt: null,
-    createdAt: now,
-    updatedAt: now,
-  }
-}
 
 export function notifyRoutes(
   deps: ModuleDeps & { notifier: Pick<Notifier, 'invalidateRouting'>; outbound: OutboundPolicy },

@@ -319,3 +319,31 @@ export function sendToSubscription(
     timeoutMs,
   )
 }
+
+/** A made-up alert for "send test". */
+export function testAlert(now: number): Alert {
+  return {
+    id: 'test',
+    fingerprint: 'homeostat-test',
+    ruleId: null,
+    source: 'test',
+    title: 'Test notification from Homeostat',
+    status: 'firing',
+    silenced: false,
+    severity: 'info',
+    labels: { alertname: 'HomeostatTest' },
+    annotations: { summary: 'If you can read this, the channel works.' },
+    value: null,
+    startsAt: now,
+    activeAt: now,
+    endsAt: null,
+    lastSeenAt: now,
+    repeatCount: 1,
+    ackBy: null,
+    ackAt: null,
+    resolvedBy: null,
+    resolvedAt: null,
+    createdAt: now,
+    updatedAt: now,
+  }
+}
