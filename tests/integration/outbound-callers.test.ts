@@ -6,7 +6,7 @@
  * the policy would send no traffic beyond loopback while these tests run.
  */
 import { createServer } from 'node:http'
-import net, { type AddressInfo } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest'
 import { statusHistory } from '../../db/schema/components.ts'
@@ -16,6 +16,7 @@ import { runProbes } from '../../app/modules/healing/model-routes/probes.ts'
 import { componentChecksJob } from '../../jobs/components.ts'
 import { testApp } from '../helpers/app.ts'
 import { refusedUrl } from '../helpers/http-target.ts'
+import { connectsDuring } from '../helpers/connections.ts'
 
 const t = await testApp()
 afterAll(() => t.close())
@@ -23,26 +24,6 @@ afterEach(() => vi.restoreAllMocks())
 const op = await t.key('operator')
 const viewer = await t.key('viewer')
 type Json = Record<string, any>
-
-/** Counts socket connects during `work`; only the first `pass` go through (to local servers). */
-async function connectsDuring(work: () => Promise<unknown>, pass = 0): Promise<number> {
-  const original = net.Socket.prototype.connect
-  let seen = 0
-  const spy = vi.spyOn(net.Socket.prototype, 'connect').mockImplementation(function (
-    this: net.Socket,
-    ...args: unknown[]
-  ) {
-    if (++seen <= pass) return (original as (...a: unknown[]) => net.Socket).apply(this, args)
-    process.nextTick(() => this.destroy(new Error('test: connection blocked')))
-    return this
-  })
-  try {
-    await work()
-    return spy.mock.calls.length
-  } finally {
-    spy.mockRestore()
-  }
-}
 
 /** A local server: `/hop` redirects to `location`, anything else hangs (never answers). */
 async function localServer(location = '') {

@@ -18,6 +18,7 @@ import {
 } from '../../app/lib/outbound.ts'
 import { readBody } from '../helpers/http.ts'
 import { TEST_TLS_CERT, TEST_TLS_KEY } from '../helpers/test-tls.ts'
+import { connectsDuring } from '../helpers/connections.ts'
 
 type Seen = { method: string; path: string; headers: IncomingMessage['headers']; body: string }
 type Route = (req: IncomingMessage, res: ServerResponse, base: string) => void
@@ -131,30 +132,6 @@ afterAll(async () => {
 afterEach(() => {
   vi.restoreAllMocks()
 })
-
-/**
- * Counts the sockets connected during `work`. Only the first `pass` connections go through (to the
- * local servers); any later one is failed before it leaves the process, so even a broken policy
- * sends no traffic beyond loopback while these tests run.
- */
-async function connectsDuring(work: () => Promise<unknown>, pass = 0): Promise<number> {
-  const original = net.Socket.prototype.connect
-  let seen = 0
-  const spy = vi.spyOn(net.Socket.prototype, 'connect').mockImplementation(function (
-    this: net.Socket,
-    ...args: unknown[]
-  ) {
-    if (++seen <= pass) return (original as (...a: unknown[]) => net.Socket).apply(this, args)
-    process.nextTick(() => this.destroy(new Error('test: connection blocked')))
-    return this
-  })
-  try {
-    await work()
-    return spy.mock.calls.length
-  } finally {
-    spy.mockRestore()
-  }
-}
 
 describe('refused before any connection', () => {
   it('the spy sees a real connection (control: the assertions below can fail)', async () => {
