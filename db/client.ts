@@ -121,6 +121,19 @@ export async function writeTransaction(
 }
 
 /**
+ * Runs statements as one write transaction (BEGIN IMMEDIATE … COMMIT) on the client's connection,
+ * never on the transaction thread. For a write whose first statement reads (a guard comparing the
+ * row as read earlier): in a deferred batch that read takes a snapshot, and upgrading it to a write
+ * once another process has committed fails at once with SQLITE_BUSY (the busy timeout is not
+ * waited for), which two instances on one file hit under load; IMMEDIATE takes the write lock first,
+ * waiting for it. Off the thread on purpose: a commit of this connection moves the thread's epoch,
+ * so a group commit worked out from a cache before it is refused rather than written over it.
+ */
+export async function clientWriteTransaction(db: Db, items: BatchItem<'sqlite'>[]): Promise<void> {
+  await db.$client.batch(asInStatements(items.map(toStatement)), 'write')
+}
+
+/**
  * The epoch of a database's transaction thread (see `writeTransaction`): what was read or written
  * as of it needs no check in a transaction sent with it. Undefined without a thread (`:memory:`,
  * a remote database), where every cached row is checked.
