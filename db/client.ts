@@ -107,16 +107,18 @@ const withLocal = <T extends object>(db: T, connections: LocalConnections) =>
  * committed: on the database's transaction thread for a local file (db/txn-thread.ts), else as
  * one batch on the client. Nothing is written if one fails. `epoch`: the transaction was made from
  * a cache right as of that `transactionEpoch`; on the thread it is refused (code `STALE_EPOCH`)
- * once anything may have changed since.
+ * once anything may have changed since, unless `fallback` (a check of what the epoch vouched for)
+ * is given: that check then runs first in the transaction instead (see `TransactionThread`).
  */
 export async function writeTransaction(
   db: Db,
   items: (BatchItem<'sqlite'> | TxnStatement)[],
   epoch?: number,
+  fallback?: TxnStatement,
 ): Promise<void> {
   const statements = items.map(toStatement)
   const thread = db[local]?.thread
-  if (thread) await thread.run(statements, epoch)
+  if (thread) await thread.run(statements, epoch, fallback)
   else await db.$client.batch(asInStatements(statements), 'write')
 }
 
