@@ -29,7 +29,10 @@ export type WorkflowDiff = {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
 const same = (a: unknown, b: unknown) => JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b))
 
-/** Changes between two JSON values, down to leaves; arrays of different length are one change. */
+/**
+ * Changes between two JSON values, down to leaves. Arrays are followed item by item only when they
+ * hold objects and keep their length; a list of plain values (a position, a list of ids) is one change.
+ */
 export function changes(a: unknown, b: unknown, path: string, out: Change[] = []): Change[] {
   if (same(a, b)) return out
   if (isObject(a) && isObject(b)) {
@@ -37,7 +40,7 @@ export function changes(a: unknown, b: unknown, path: string, out: Change[] = []
       changes(a[key], b[key], path ? `${path}.${key}` : key, out)
     return out
   }
-  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length) {
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.some((x) => typeof x === 'object' && x)) {
     for (const [i, item] of a.entries()) changes(item, b[i], `${path}[${i}]`, out)
     return out
   }

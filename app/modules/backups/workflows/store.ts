@@ -18,6 +18,13 @@ export const contentAad = (r: { instanceId: string; workflowId: string; seq: num
 export const openContent = (sealer: Sealer, r: WorkflowVersion): WorkflowContent =>
   JSON.parse(sealer.open(r.content, contentAad(r))) as WorkflowContent
 
+/**
+ * The row is its workflow's latest. The outer table is named in full: Drizzle leaves column names
+ * unqualified in a one-table select, which inside the subquery would mean the inner table.
+ */
+const isLatest = sql`${t.seq} = (select max(w.seq) from workflow_versions w
+  where w.instance_id = workflow_versions.instance_id and w.workflow_id = workflow_versions.workflow_id)`
+
 /** The latest row's hash and number of every workflow of an instance. */
 export async function latestOf(db: Db, instanceId: string) {
   const rows = await db
@@ -26,8 +33,7 @@ export async function latestOf(db: Db, instanceId: string) {
     .where(
       and(
         eq(t.instanceId, instanceId),
-        sql`${t.seq} = (select max(w.seq) from workflow_versions w
-          where w.instance_id = ${t.instanceId} and w.workflow_id = ${t.workflowId})`,
+        isLatest,
       ),
     )
   return new Map(rows.map((r) => [r.workflowId, r]))
@@ -52,15 +58,14 @@ export async function listWorkflows(db: Db, instanceId?: string) {
       active: t.active,
       latest: t.seq,
       versions: sql<number>`(select count(*) from workflow_versions w
-        where w.instance_id = ${t.instanceId} and w.workflow_id = ${t.workflowId})`,
+        where w.instance_id = workflow_versions.instance_id and w.workflow_id = workflow_versions.workflow_id)`,
       lastChangeAt: t.createdAt,
     })
     .from(t)
     .where(
       and(
         instanceId ? eq(t.instanceId, instanceId) : undefined,
-        sql`${t.seq} = (select max(w.seq) from workflow_versions w
-          where w.instance_id = ${t.instanceId} and w.workflow_id = ${t.workflowId})`,
+        isLatest,
       ),
     )
     .orderBy(asc(t.instanceId), asc(t.name), asc(t.workflowId))
