@@ -30,12 +30,7 @@ export async function latestOf(db: Db, instanceId: string) {
   const rows = await db
     .select({ workflowId: t.workflowId, seq: t.seq, hash: t.hash })
     .from(t)
-    .where(
-      and(
-        eq(t.instanceId, instanceId),
-        isLatest,
-      ),
-    )
+    .where(and(eq(t.instanceId, instanceId), isLatest))
   return new Map(rows.map((r) => [r.workflowId, r]))
 }
 
@@ -62,12 +57,7 @@ export async function listWorkflows(db: Db, instanceId?: string) {
       lastChangeAt: t.createdAt,
     })
     .from(t)
-    .where(
-      and(
-        instanceId ? eq(t.instanceId, instanceId) : undefined,
-        isLatest,
-      ),
-    )
+    .where(and(instanceId ? eq(t.instanceId, instanceId) : undefined, isLatest))
     .orderBy(asc(t.instanceId), asc(t.name), asc(t.workflowId))
 }
 
