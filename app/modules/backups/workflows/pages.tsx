@@ -22,7 +22,8 @@ import { listVersions, listWorkflows, openContent } from './store.ts'
 const Id = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(100))
 const Seq = v.optional(v.pipe(v.string(), v.regex(/^[1-9]\d{0,8}$/, 'must be a version number'), v.transform(Number)))
 const HistoryQuery = v.object({ instance: Id, id: Id, from: Seq, to: Seq })
-const RollbackForm = v.object({
+const PullForm = v.strictObject({ instance: v.optional(Id) })
+const RollbackForm = v.strictObject({
   instance: Id,
   id: Id,
   to: v.pipe(v.string(), v.regex(/^[1-9]\d{0,8}$/, 'must be a version number'), v.transform(Number)),
@@ -98,8 +99,8 @@ export function workflowHistoryPages(deps: ModuleDeps & { workflowHistory: Workf
     )
   })
 
-  app.post('/backups/workflows/pull', access('operator'), async (c) => {
-    const results = await wh.pull(now())
+  app.post('/backups/workflows/pull', access('operator'), validate('form', PullForm), async (c) => {
+    const results = await wh.pull(now(), c.req.valid('form').instance)
     await audit(db, c, {
       action: 'workflows.pulled',
       summary: `${results.length} instance(s), ${results.reduce((n, r) => n + r.created, 0)} new version(s)`,
