@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { loadConfig } from '../../app/config.ts'
 import { diffWorkflows, edgesOf } from '../../app/modules/backups/workflows/diff.ts'
 import { contentHash, contentOf, type WorkflowContent } from '../../app/modules/backups/workflows/normalise.ts'
 import { rollbackBody } from '../../app/modules/backups/workflows/put-body.ts'
@@ -176,5 +177,21 @@ describe('ustar writer', () => {
   it('refuses a path ustar cannot hold', () => {
     expect(() => splitPath('x'.repeat(120))).toThrow(/too long/)
     expect(splitPath('short/name.json')).toEqual({ prefix: '', name: 'short/name.json' })
+  })
+})
+
+describe('configuration', () => {
+  it('defaults to a pull every 5 minutes, 5 calls a second, positions ignored', () => {
+    const c = loadConfig({})
+    expect([c.WORKFLOW_PULL_CRON, c.WORKFLOW_PULL_MAX_RPS, c.WORKFLOW_HISTORY_POSITIONS]).toEqual([
+      '*/5 * * * *',
+      5,
+      false,
+    ])
+  })
+
+  it('stops start-up naming a bad schedule or rate', () => {
+    expect(() => loadConfig({ WORKFLOW_PULL_CRON: 'every five minutes' })).toThrow(/WORKFLOW_PULL_CRON/)
+    expect(() => loadConfig({ WORKFLOW_PULL_MAX_RPS: '0' })).toThrow(/WORKFLOW_PULL_MAX_RPS/)
   })
 })
