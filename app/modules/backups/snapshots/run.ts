@@ -65,10 +65,14 @@ export async function startBackup(
       startedAt,
     })
     .returning()
-  const done = produce(ctx, target, row!, opts).catch(async (error) => {
-    const message = error instanceof Error ? error.message : String(error)
-    return fail(ctx, row!, message)
-  })
+  const done = produce(ctx, target, row!, opts)
+    .catch(async (error) => fail(ctx, row!, error instanceof Error ? error.message : String(error)))
+    .catch((error): Backup => {
+      // Not even the failure could be recorded (the database closed under it): the row stays
+      // `running`, which is never good, and the retention job marks it failed later.
+      ctx.log.error('backup failed and could not be recorded', { backup: row!.id, error: String(error) })
+      return { ...row!, status: 'failed', error: String(error) }
+    })
   return { row: row!, done }
 }
 
