@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
+import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
@@ -348,9 +349,10 @@ async function main(): Promise<number> {
   const withData = !ONLY || ONLY.includes('data')
   const withAlerts = !ONLY || ONLY.includes('alerts')
   const withHealing = !ONLY || ONLY.includes('healing')
-  if (!selected.length && !withData && !withAlerts && !withHealing)
+  const withBackups = !ONLY || ONLY.includes('backups')
+  if (!selected.length && !withData && !withAlerts && !withHealing && !withBackups)
     throw new Error(
-      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing`,
+      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing, backups`,
     )
   const started: Partial<Record<ServerName, Started>> = {}
   const pids: Partial<Record<ServerName, number>> = {}
@@ -438,6 +440,12 @@ async function main(): Promise<number> {
     const healingRun = await healingFigures(dir, homeostatEnv('healing'), (line) => console.log(line))
     rows.push(...healingRun.rows)
     failed.push(...healingRun.failed)
+  }
+  if (withBackups) {
+    // Backup figures (tests/bench/backups.ts): snapshot + verify of 1M points vs sqlite3 .backup, RSS, ingest p99, drill.
+    const backupsRun = await backupFigures(dir, homeostatEnv('backups'), (line) => console.log(line))
+    rows.push(...backupsRun.rows)
+    failed.push(...backupsRun.failed)
   }
 
   console.log('')

@@ -11,7 +11,6 @@ import { dbFilePath } from '../sources/homeostat.ts'
 import { destinationFor } from './context.ts'
 import { listBackups } from './queries.ts'
 import { preparedPathFor, readCatalog, swapFiles } from './restore.ts'
-import { manifestKey } from './run.ts'
 import type { BackupsService } from './service.ts'
 import { materialize } from './verify.ts'
 

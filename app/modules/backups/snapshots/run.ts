@@ -45,7 +45,8 @@ export async function startBackup(
   if (target.kind !== 'homeostat')
     throw new AppError(501, 'not_implemented', `Backups of ${target.kind} targets are not available in this version`)
   dbFilePath(ctx.config.DATABASE_URL)
-  const dest = destinationFor(ctx, target)
+  // Refused (501) before a row is written when the destination is not available.
+  destinationFor(ctx, target)
   const enc = await ctx.encryption()
   const startedAt = ctx.now()
   const id = newId(startedAt)

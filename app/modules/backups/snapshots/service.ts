@@ -147,7 +147,7 @@ export function createBackups(deps: BackupsDeps) {
 
   async function getRestore(id: string) {
     const [row] = await db.select().from(backupRestores).where(eq(backupRestores.id, id))
-    if (!row || row.kind !== 'live') throw notFound('Restore request')
+    if (row?.kind !== 'live') throw notFound('Restore request')
     return row
   }
 
