@@ -1,5 +1,6 @@
 import { generateIdentity, identityToRecipient } from 'age-encryption'
 import { afterEach, describe, expect, it } from 'vitest'
+import { backups } from '../../db/schema/backups.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 let t: TestApp
@@ -242,5 +243,33 @@ describe('encryption', () => {
 
   it('refuses a bad BACKUP_ENCRYPTION at start-up, naming it', async () => {
     await expect(testApp({ BACKUP_ENCRYPTION: 'passphrase:short' })).rejects.toThrow(/BACKUP_ENCRYPTION.*\[redacted\]/s)
+  })
+})
+
+describe('the Backups page', () => {
+  it('triggers, shows the status panel and the approval flow; its actions keep the roles', async () => {
+    t = await testApp()
+    const op = await t.session('operator')
+    const viewer = await t.session('viewer')
+    const first = await t.session('admin')
+    const second = await t.session('admin')
+    const post = (path: string, headers: Record<string, string>) =>
+      t.app.request(path, { method: 'POST', headers: { ...headers, 'HX-Request': 'true' } })
+    expect((await post('/backups/run', viewer.headers)).status).toBe(403)
+    const run = await post('/backups/run', op.headers)
+    expect(run.headers.get('HX-Redirect')).toBe('/backups')
+    await t.services.backups.settle()
+    const [b] = await t.db.select().from(backups)
+    expect(b!.status).toBe('good')
+    expect((await post(`/backups/${b!.id}/restore`, op.headers)).status).toBe(403)
+    expect((await post(`/backups/${b!.id}/restore`, first.headers)).headers.get('HX-Redirect')).toBe('/backups')
+    const mine = await (await t.app.request('/backups', { headers: first.headers })).text()
+    expect(mine).toContain('waiting for a second admin')
+    const theirs = await (await t.app.request('/backups', { headers: second.headers })).text()
+    expect(theirs).toContain('Approve')
+    expect(theirs).toMatch(/Last good[\s\S]*Next due[\s\S]*Size[\s\S]*Retention[\s\S]*no drill yet/)
+    const viewerPage = await (await t.app.request('/backups', { headers: viewer.headers })).text()
+    expect(viewerPage).not.toContain('Back up now')
+    expect(viewerPage).not.toContain('Restore…')
   })
 })
