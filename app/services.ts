@@ -8,8 +8,8 @@ import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
 import { createOutboundPolicy } from './lib/outbound.ts'
 import { createAlerts, watchIngest } from './modules/alerts/index.ts'
-import { createWorkflowHistory } from './modules/backups/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
+import { createBackups, createWorkflowHistory } from './modules/backups/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
@@ -89,10 +89,30 @@ export function createServices(platform: Deps) {
     positions: platform.config.WORKFLOW_HISTORY_POSITIONS,
     maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
   })
+  // Backups of the database itself (and, later, other targets): `backup_failed`/`backup_missed` go
+  // through the alerts service. A live restore replaces the database file under this process, so
+  // what was cached from the old file is dropped (rules, routing, prices, series ids); the alert
+  // cache needs nothing, as the reopened transaction thread starts a new epoch (ADR 0002).
+  const backups = createBackups({
+    db,
+    config: platform.config,
+    log: log.child({ module: 'backups' }),
+    alerts,
+    scheduler: platform.scheduler,
+    now: platform.now,
+    onRestored: () => {
+      alerts.invalidateRules()
+      notifier.invalidateRouting()
+      prices.invalidate()
+      metricStore.clearCache()
+      statusStore.clearCache()
+    },
+  })
   return {
     ...platform,
     workflowHistory,
     outbound,
+    backups,
     keys,
     notifier,
     prices,
