@@ -21,6 +21,7 @@ import type { Logger } from '../../lib/logger.ts'
 import type { DeadNotifications } from './dead.ts'
 import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { outboxRows } from './outbox.ts'
+import { subscriptionSecretAad } from './subscriptions.ts'
 import { DEFAULT_REPEAT_MS, routesFrom, type Routing } from './policies.ts'
 import {
   alertSnapshot,
@@ -84,7 +85,7 @@ async function sendOne(deps: DeliveryDeps, target: Target, m: Message): Promise<
         ok: true,
         result: await sendToSubscription(
           deps.outbound,
-          deps.sealer.open(target.subscription.secret),
+          deps.sealer.open(target.subscription.secret, subscriptionSecretAad(target.subscription.id)),
           target.subscription.url,
           m,
           deps.timeoutMs,

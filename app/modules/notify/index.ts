@@ -13,6 +13,7 @@ export { retryNotification } from './delivery.ts'
 export { createNotifier, type Notifier } from './notifier.ts'
 export { createPolicy, deletePolicy, getPolicy, listPolicies, updatePolicy } from './policies.ts'
 export { notifyPages } from './pages.tsx'
+export { rebindNotifySecrets } from './rebind.ts'
 export { notifyRoutes } from './routes.ts'
 export {
   ChannelBody,

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { findN8nInstance } from './n8n-instances.ts'
+import { findN8nInstance, n8nApiKeyAad } from './n8n-instances.ts'
 import { OutboundError, type OutboundResponse, outboundFetch } from '../../../lib/outbound.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, REPLY_CHARS, text } from './define.ts'
@@ -56,7 +56,12 @@ export const n8n = defineAction<P>({
   async execute({ deps, params, target }) {
     const instance = await findN8nInstance(deps.db, target)
     if (!instance) throw new ActionError(`no n8n instance named ${target}`, false)
-    const apiKey = deps.sealer.open(instance.apiKey)
+    let apiKey: string
+    try {
+      apiKey = deps.sealer.open(instance.apiKey, n8nApiKeyAad(instance.id))
+    } catch {
+      throw new ActionError(`the API key of n8n instance ${target} cannot be opened; set it again`, false)
+    }
     const api = (path: string) => `${instance.baseUrl}/api/v1${path}`
     const call =
       params.operation === 'retry_execution'
