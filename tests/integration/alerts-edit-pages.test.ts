@@ -216,7 +216,9 @@ describe('channel edit', () => {
       baseUrl: '',
     })
     const again = (await t.client.execute({ sql: 'select * from channels where id = ?', args: [id] })).rows[0]!
-    expect((JSON.parse(t.sealer.open(String(again.secrets), `channels:${id}:secrets`)) as Json).routingKey).toBe('NEWKEY-123456')
+    expect((JSON.parse(t.sealer.open(String(again.secrets), `channels:${id}:secrets`)) as Json).routingKey).toBe(
+      'NEWKEY-123456',
+    )
     expect((await api(`/api/v1/channels/${id}`)).settings.baseUrl).toBeUndefined()
     expect(await auditCount('channel.updated')).toBe(2)
   })

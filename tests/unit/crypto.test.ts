@@ -21,7 +21,9 @@ function sealRaw(key: Buffer, version: string, plain: string) {
   const iv = randomBytes(12)
   const cipher = createCipheriv('aes-256-gcm', key, iv)
   const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()])
-  return [version, iv, cipher.getAuthTag(), data].map((x) => (typeof x === 'string' ? x : x.toString('base64url'))).join('.')
+  return [version, iv, cipher.getAuthTag(), data]
+    .map((x) => (typeof x === 'string' ? x : x.toString('base64url')))
+    .join('.')
 }
 
 describe('sealer (AES-256-GCM)', () => {
