@@ -317,3 +317,87 @@ describe('a database written before binding', () => {
     expect(t.sealer.open(row!.totpSecret!, `users:${u.id}:totp_secret`)).toBe('JBSWY3DPEHPK3PXP')
   })
 })
+
+describe('healing header values sent already sealed', () => {
+  it('are refused at input (400 naming params.headers.<name>); masked values kept by an edit still pass', async () => {
+    const t = await testApp()
+    apps.push(t)
+    const s = await seed(t, 'input')
+    // A ciphertext the caller found somewhere, with the server's marker: never stored, never opened.
+    const [stored] = await t.db.select().from(healingRules).where(eq(healingRules.id, s.rule.id))
+    const lifted = (stored!.params.headers as Record<string, string>).Authorization!
+    const url = `${rx.url}/rule-input`
+    const refused = async (res: Response, field: string) => {
+      expect(res.status).toBe(400)
+      const body = (await res.json()) as { error: { details: { field: string }[] } }
+      expect(body.error.details.map((d) => d.field)).toContain(field)
+    }
+    await refused(
+      await t.json(
+        'POST',
+        '/api/v1/healing/rules',
+        {
+          name: 'lifted',
+          trigger: { type: 'alert', matchers: [{ label: 'case', op: '=', value: 'lifted' }] },
+          actionType: 'webhook',
+          target: 'api',
+          params: { url, headers: { Authorization: lifted } },
+        },
+        s.op.headers,
+      ),
+      'params.headers.Authorization',
+    )
+    await refused(
+      await t.json(
+        'PATCH',
+        `/api/v1/healing/rules/${s.rule.id}`,
+        { params: { url, headers: { Authorization: 'x', 'X-Extra': 'sealed:v2.a.b.c' } } },
+        s.op.headers,
+      ),
+      'params.headers.X-Extra',
+    )
+    await refused(
+      await t.json(
+        'POST',
+        '/api/v1/healing/actions',
+        { type: 'webhook', target: 'api', params: { url, headers: { 'X-Key': lifted } } },
+        s.op.headers,
+      ),
+      'params.headers.X-Key',
+    )
+    const page = await t.session('operator')
+    const form = await t.app.request('/healing/actions', {
+      method: 'POST',
+      headers: { ...page.headers, 'Content-Type': 'application/x-www-form-urlencoded', 'HX-Request': 'true' },
+      body: new URLSearchParams({
+        type: 'webhook',
+        target: 'api',
+        params: JSON.stringify({ url, headers: { 'X-Key': lifted } }),
+      }),
+    })
+    expect(form.status).toBe(400)
+    expect(await form.text()).toContain('params.headers.X-Key')
+    const [unchanged] = await t.db.select().from(healingRules).where(eq(healingRules.id, s.rule.id))
+    expect(unchanged!.params).toEqual(stored!.params)
+
+    // The edit form's masked value keeps the stored one (a sealed value, merged back by the server).
+    const shown = (await (
+      await t.app.request(`/api/v1/healing/rules/${s.rule.id}`, { headers: s.op.headers })
+    ).json()) as { params: { headers: Record<string, string> } }
+    const kept = await t.json(
+      'PATCH',
+      `/api/v1/healing/rules/${s.rule.id}`,
+      { params: { url, headers: { ...shown.params.headers, 'X-Extra': 'plain' } } },
+      s.op.headers,
+    )
+    expect(kept.status, await kept.clone().text()).toBe(200)
+    rx.clear()
+    const alert = { title: 'down', severity: 'error', status: 'firing', labels: { case: 'input' } }
+    expect((await t.json('POST', '/api/v1/alerts', alert, s.op.headers)).status).toBeLessThan(300)
+    await t.services.healing.tick(Date.now())
+    await t.services.healing.settle()
+    const [sent] = rx.on('/rule-input')
+    expect(sent?.headers.authorization).toBe(`Bearer ${TOKEN}`)
+    expect(sent?.headers['x-extra']).toBe('plain')
+  })
+})
