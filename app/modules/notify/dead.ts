@@ -9,6 +9,11 @@
  *
  * The notifier calls `onDead` (NotifierDeps); the composition root (app/services.ts) counts it in
  * `homeostat_notifications_dead_total` and raises the alert through the alerts service.
+ *
+ * It resolves the way Alertmanager users expect a condition to clear: when the same channel (or
+ * subscription) next delivers a notification successfully (`onDelivered`), every open
+ * `homeostat_notification_failed` naming it is resolved, by Homeostat, with a `resolved` notification
+ * like any alert. The notification that died is not sent again (retry it from the alert's page).
  */
 import type { Alert } from '../../../db/schema/alerts.ts'
 import type { Channel, Notification } from '../../../db/schema/notify.ts'
@@ -76,4 +81,40 @@ export async function raiseNotificationFailed(
 ) {
   const reports = notificationFailedReports(d, alerts.labelsFingerprint)
   if (reports.length) await alerts.reportMany(reports, d.at)
+}
+
+/** Where a notification was delivered, as the notifier tells `onDelivered`. */
+export type Delivered = { channelId?: string; subscriptionId?: string; at: number }
+
+/** Most failure alerts one delivery resolves at once; more wait for the channel's next delivery. */
+const RESOLVE_BATCH = 100
+
+/** Resolves the open `homeostat_notification_failed` alerts of a channel or subscription that delivered again. */
+export async function resolveNotificationFailed(alerts: Pick<AlertsService, 'list' | 'reportMany'>, d: Delivered) {
+  const target: Record<string, string> | null = d.channelId
+    ? { channel_id: d.channelId }
+    : d.subscriptionId
+      ? { subscription_id: d.subscriptionId }
+      : null
+  if (!target) return
+  const { items } = await alerts.list({
+    limit: RESOLVE_BATCH,
+    status: ['pending', 'firing', 'acknowledged'],
+    source: 'homeostat',
+    match: { alertname: NOTIFICATION_FAILED, ...target },
+  })
+  if (!items.length) return
+  await alerts.reportMany(
+    items.map((a) => ({
+      fingerprint: a.fingerprint,
+      source: a.source,
+      state: 'resolved' as const,
+      severity: a.severity,
+      title: a.title,
+      labels: a.labels,
+      annotations: { ...a.annotations, resolution: 'the channel delivered a notification again' },
+      actor: 'notifications',
+    })),
+    d.at,
+  )
 }

@@ -18,7 +18,7 @@ import {
 } from '../../../db/schema/notify.ts'
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
-import type { DeadNotifications } from './dead.ts'
+import type { DeadNotifications, Delivered } from './dead.ts'
 import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { outboxRows } from './outbox.ts'
 import { subscriptionSecretAad } from './subscriptions.ts'
@@ -43,6 +43,8 @@ export type DeliveryDeps = {
   timeoutMs?: number
   /** Notifications that gave up, once recorded `dead` (see dead.ts): counted and raised as an alert. */
   onDead?: (dead: DeadNotifications) => Promise<void> | void
+  /** A channel or subscription delivered: the failure alerts naming it are resolved (see dead.ts). */
+  onDelivered?: (delivered: Delivered) => Promise<void> | void
 }
 
 export const BACKOFF_MS = [5_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000]
@@ -197,6 +199,19 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
       await db.batch(record(db, rows, target, o, now) as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
       // Nothing is dropped silently: a notification that gave up is counted and raises an alert of
       // its own. Its failure to do so is logged and does not stop the other sends of the tick.
+      if (o.ok && deps.onDelivered)
+        await Promise.resolve(
+          deps.onDelivered({
+            channelId: head.channelId ?? undefined,
+            subscriptionId: head.subscriptionId ?? undefined,
+            at: now,
+          }),
+        ).catch((error) =>
+          deps.log?.error('resolving the failed notification alerts failed', {
+            target: target.channel?.name ?? head.subscriptionId,
+            error: String((error as Error)?.message ?? error),
+          }),
+        )
       if (!o.ok && dead && deps.onDead)
         await Promise.resolve(deps.onDead({ rows, channel: target.channel, error: o.error, at: now })).catch((error) =>
           deps.log?.error('raising the failed notification alert failed', {
