@@ -45,7 +45,12 @@ function openSecrets(sealer: Sealer, ch: Channel): Settings {
     return JSON.parse(sealer.open(ch.secrets, channelSecretsAad(ch.id))) as Settings
   } catch {
     // Sealed for another row (copied here), or with another SECRET_KEY: never sent anywhere.
-    throw new AppError(409, 'secrets_unreadable', `The secrets of channel ${ch.name} cannot be opened; set them again`)
+    throw new AppError(
+      409,
+      'secrets_unreadable',
+      `The secrets of channel ${ch.name} cannot be opened (sealed for another row, or with another SECRET_KEY): ` +
+        'delete the channel and create it again',
+    )
   }
 }
 
