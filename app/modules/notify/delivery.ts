@@ -199,6 +199,14 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
       await db.batch(record(db, rows, target, o, now) as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]])
       // Nothing is dropped silently: a notification that gave up is counted and raises an alert of
       // its own. Its failure to do so is logged and does not stop the other sends of the tick.
+      if (!o.ok && dead && deps.onDead)
+        await Promise.resolve(deps.onDead({ rows, channel: target.channel, error: o.error, at: now })).catch((error) =>
+          deps.log?.error('raising the failed notification alert failed', {
+            notifications: rows.map((r) => r.id),
+            error: String((error as Error)?.message ?? error),
+          }),
+        )
+      // A channel that delivers again clears its failure alerts (dead.ts), as a condition clears in Alertmanager.
       if (o.ok && deps.onDelivered)
         await Promise.resolve(
           deps.onDelivered({
@@ -209,13 +217,6 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
         ).catch((error) =>
           deps.log?.error('resolving the failed notification alerts failed', {
             target: target.channel?.name ?? head.subscriptionId,
-            error: String((error as Error)?.message ?? error),
-          }),
-        )
-      if (!o.ok && dead && deps.onDead)
-        await Promise.resolve(deps.onDead({ rows, channel: target.channel, error: o.error, at: now })).catch((error) =>
-          deps.log?.error('raising the failed notification alert failed', {
-            notifications: rows.map((r) => r.id),
             error: String((error as Error)?.message ?? error),
           }),
         )
