@@ -55,7 +55,7 @@ export function createServices(platform: Deps) {
   // in its own transaction: the notification outbox reads the flag last.
   const alerts = createAlerts({ db, log, hooks: [notifier.outboxHook] })
   raiseDead = (dead) => raiseNotificationFailed(alerts, dead)
-  resolveDead = (delivered) => resolveNotificationFailed(alerts, delivered)
+  resolveDead = (delivered) => resolveNotificationFailed(db, alerts, delivered)
   // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.
   const prices = createPrices(db)
   // One metric store for every writer: token counts become llm_cost_usd points by the price table
