@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { findN8nInstance, n8nApiKeyAad } from './n8n-instances.ts'
+import { findN8nInstance, openN8nApiKey } from './n8n-instances.ts'
 import { OutboundError, type OutboundResponse, outboundFetch } from '../../../lib/outbound.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, REPLY_CHARS, text } from './define.ts'
@@ -58,9 +58,9 @@ export const n8n = defineAction<P>({
     if (!instance) throw new ActionError(`no n8n instance named ${target}`, false)
     let apiKey: string
     try {
-      apiKey = deps.sealer.open(instance.apiKey, n8nApiKeyAad(instance.id))
-    } catch {
-      throw new ActionError(`the API key of n8n instance ${target} cannot be opened; set it again`, false)
+      apiKey = openN8nApiKey(deps.sealer, instance)
+    } catch (error) {
+      throw new ActionError((error as Error).message, false)
     }
     const api = (path: string) => `${instance.baseUrl}/api/v1${path}`
     const call =

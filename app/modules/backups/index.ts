@@ -1,0 +1,3 @@
+// The backups module's public face: other modules, the composition root and jobs import only this.
+export { backupsPages, backupsRoutes } from './routes.ts'
+export { createWorkflowHistory, type WorkflowHistory } from './workflows/service.ts'
