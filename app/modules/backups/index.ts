@@ -1,0 +1,13 @@
+// The backups module's public face: other modules, the composition root and jobs import only this.
+export type { BackupDestination } from './destinations/types.ts'
+export { policyHandler, S3DestinationConfig, s3Destination } from './destinations/s3.ts'
+export type { BackupSource } from './sources/types.ts'
+export {
+  type BackupCommand,
+  type BackupCommands,
+  backupCommands,
+  CommandTargetConfig,
+  checkCommandTarget,
+  commandSource,
+} from './sources/command.ts'
+export { QdrantTargetConfig, qdrantSource } from './sources/qdrant.ts'
