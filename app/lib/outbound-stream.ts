@@ -105,7 +105,10 @@ export async function outboundStream(
     }
     const req = (target.protocol === 'https:' ? httpsRequest : httpRequest)(requestOptions)
     let settled = false
+    let response: IncomingMessage | undefined
     const fail = (error: Error) => {
+      // Once the head has arrived, the reader of the body is who must learn why it stopped.
+      response?.destroy(error)
       req.destroy(error)
       if (settled) return
       settled = true
@@ -127,6 +130,7 @@ export async function outboundStream(
       ),
     )
     req.on('response', (res) => {
+      response = res
       settled = true
       clearTimeout(connectTimer)
       // The caller's signal still ends the body's stream; it stops listening when the body is done.

@@ -64,6 +64,15 @@ describe('qdrant backup source', () => {
     expect(qdrant.snapshots.size).toBe(0)
   })
 
+  it('drops Qdrant’s copy also when the reader stops early', async () => {
+    qdrant.collections.set('early', snapshotBytes(2 * 1024 * 1024))
+    for await (const chunk of qdrantSource({ outbound }, config({ collection: 'early' })).produce(signal())) {
+      expect(chunk.byteLength).toBeGreaterThan(0)
+      break
+    }
+    expect([...qdrant.snapshots.values()].filter((s) => s.collection === 'early')).toHaveLength(0)
+  })
+
   it('keeps Qdrant’s copy when asked to', async () => {
     qdrant.collections.set('kept', snapshotBytes(1000))
     await collect(qdrantSource({ outbound }, config({ collection: 'kept', keepOnServer: true })).produce(signal()))

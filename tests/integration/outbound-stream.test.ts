@@ -23,6 +23,7 @@ const server: Server = createServer(async (req, res) => {
     return res.end(JSON.stringify({ size, sha256: hash.digest('hex'), chunked: req.headers['transfer-encoding'] }))
   }
   if (req.url === '/silent') return // never answers
+  if (req.url === '/stalls') return void res.writeHead(200).write('first bytes, then nothing')
   if (req.url === '/moved') return res.writeHead(302, { location: '/elsewhere' }).end()
   res.writeHead(404).end()
 })
@@ -72,6 +73,20 @@ describe('outboundStream', () => {
 
   it('times out when the peer goes silent', async () => {
     const error = await failure(outboundStream(policy, `${base}/silent`, { idleTimeoutMs: 200 }))
+    expect(error.reason).toBe('timeout')
+    expect(error.message).toBe('no data for 200 ms')
+  })
+
+  it('fails the body’s stream when the peer goes silent in the middle of it', async () => {
+    const res = await outboundStream(policy, `${base}/stalls`, { idleTimeoutMs: 200 })
+    expect(res.status).toBe(200)
+    let received = ''
+    const error = await failure(
+      (async () => {
+        for await (const chunk of res.body) received += chunk
+      })(),
+    )
+    expect(received).toBe('first bytes, then nothing')
     expect(error.reason).toBe('timeout')
     expect(error.message).toBe('no data for 200 ms')
   })

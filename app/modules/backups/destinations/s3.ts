@@ -19,6 +19,7 @@ import { Upload } from '@aws-sdk/lib-storage'
 import * as v from 'valibot'
 import type { OutboundPolicy } from '../../../lib/outbound.ts'
 import { outboundStream } from '../../../lib/outbound-stream.ts'
+import { StoreUrl } from '../url.ts'
 import type { BackupDestination } from './types.ts'
 
 /**
@@ -26,11 +27,7 @@ import type { BackupDestination } from './types.ts'
  * here opened; it is never logged or answered back.
  */
 export const S3DestinationConfig = v.strictObject({
-  endpoint: v.pipe(
-    v.string(),
-    v.url('must be a URL'),
-    v.check((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL'),
-  ),
+  endpoint: StoreUrl,
   region: v.optional(
     v.pipe(v.string(), v.regex(/^[a-z0-9-]{1,50}$/, 'must be a region name such as us-east-1')),
     'us-east-1',

@@ -11,17 +11,12 @@ import { createHash, randomBytes } from 'node:crypto'
 import * as v from 'valibot'
 import { type OutboundPolicy, outboundFetch, redactUrl } from '../../../lib/outbound.ts'
 import { outboundStream } from '../../../lib/outbound-stream.ts'
+import { StoreUrl } from '../url.ts'
 import type { BackupSource } from './types.ts'
-
-const httpUrl = v.pipe(
-  v.string(),
-  v.url('must be a URL'),
-  v.check((u) => /^https?:\/\//i.test(u), 'must be an http(s) URL'),
-)
 
 /** A target's configuration for kind `qdrant`. `apiKey` is sealed at rest by the targets' store and given here opened. */
 export const QdrantTargetConfig = v.strictObject({
-  url: httpUrl,
+  url: StoreUrl,
   collection: v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(255)),
   apiKey: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(4096))),
   /** How long Qdrant may take to write the snapshot before the backup gives up. */
@@ -87,12 +82,11 @@ export function qdrantSource(deps: { outbound: OutboundPolicy }, config: QdrantT
         throw new Error(`Qdrant's answer to create snapshot has no snapshot name (${redactUrl(collectionPath)})`)
       }
       const { name, checksum } = reply.result
+      let download: Awaited<ReturnType<typeof outboundStream>> | undefined
       try {
         const res = await outboundStream(deps.outbound, snapshotUrl(name), { headers, signal })
-        if (res.status !== 200) {
-          res.body.destroy()
-          throw refusedBy(res.status, `download snapshot ${name}`, config.collection, '')
-        }
+        download = res
+        if (res.status !== 200) throw refusedBy(res.status, `download snapshot ${name}`, config.collection, '')
         const hash = createHash('sha256')
         for await (const chunk of res.body) {
           hash.update(chunk as Uint8Array)
@@ -104,6 +98,8 @@ export function qdrantSource(deps: { outbound: OutboundPolicy }, config: QdrantT
           throw new Error(`snapshot ${name} arrived with sha256 ${got}, Qdrant stated ${checksum}`)
         }
       } finally {
+        // A reader that stopped early (or a failure) must not leave the download's socket open.
+        download?.body.destroy()
         if (!config.keepOnServer) {
           // Best effort: a leftover snapshot only costs Qdrant disk, and the backup itself is what counts.
           await outboundFetch(deps.outbound, `${snapshotUrl(name)}?wait=true`, {
