@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
 import { healingFigures } from './healing.ts'
+import { storeFigures } from './stores.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
@@ -348,9 +349,10 @@ async function main(): Promise<number> {
   const withData = !ONLY || ONLY.includes('data')
   const withAlerts = !ONLY || ONLY.includes('alerts')
   const withHealing = !ONLY || ONLY.includes('healing')
-  if (!selected.length && !withData && !withAlerts && !withHealing)
+  const withStores = !ONLY || ONLY.includes('stores')
+  if (!selected.length && !withData && !withAlerts && !withHealing && !withStores)
     throw new Error(
-      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing`,
+      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing, stores`,
     )
   const started: Partial<Record<ServerName, Started>> = {}
   const pids: Partial<Record<ServerName, number>> = {}
@@ -438,6 +440,12 @@ async function main(): Promise<number> {
     const healingRun = await healingFigures(dir, homeostatEnv('healing'), (line) => console.log(line))
     rows.push(...healingRun.rows)
     failed.push(...healingRun.failed)
+  }
+  if (withStores) {
+    // Guarded stores (tests/bench/stores.ts): command source, S3 and Qdrant through the outbound helper vs bare.
+    const storesRun = await storeFigures((line) => console.log(line))
+    rows.push(...storesRun.rows)
+    failed.push(...storesRun.failed)
   }
 
   console.log('')
