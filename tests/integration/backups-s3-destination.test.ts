@@ -97,6 +97,22 @@ describe('S3 destination', () => {
     expect(await dest.list('big/')).toEqual([{ key: 'big/20mb.bin', size: 20 * 1024 * 1024 }])
   })
 
+  it('fails a put whose source fails mid-stream with the source’s error, and leaves no object or parts', async () => {
+    async function* dies() {
+      for (let i = 0; i < 10; i++) yield Buffer.alloc(1024 * 1024, i)
+      throw new Error('pg_dump exited with 1: connection lost')
+    }
+    const before = s3.requests.length
+    const error = await failure(dest.put('broken/half.dump', dies()))
+    expect(error.message).toBe('pg_dump exited with 1: connection lost')
+    expect(await dest.list('broken/')).toEqual([])
+    // The first part had gone up as a multipart upload: its abort was sent (s3rver answers it with a
+    // 405, which must not hide the source's error; S3 and MinIO drop the parts).
+    const calls = s3.requests.slice(before).map((r) => `${r.method} ${r.url.replace(/uploadId=[^&]+/, 'uploadId=ID')}`)
+    expect(calls.filter((c) => /^PUT .*partNumber=1/.test(c))).toHaveLength(1)
+    expect(calls.filter((c) => /^DELETE .*uploadId=ID/.test(c))).toHaveLength(1)
+  })
+
   // s3rver checks the access key id of a SigV4 request, not the signature itself (unimplemented there).
   it('signs with the configured access key: an unknown one is refused by the store', async () => {
     const wrong = s3Destination({ outbound }, config({ accessKeyId: 'NOT-A-KEY' }))

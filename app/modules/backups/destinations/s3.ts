@@ -109,10 +109,16 @@ export function policyHandler(outbound: OutboundPolicy): NonNullable<S3ClientCon
   }
 }
 
-async function* counted(body: AsyncIterable<Uint8Array>, total: { size: number }) {
-  for await (const chunk of body) {
-    total.size += chunk.byteLength
-    yield chunk
+/** Counts the bytes as they pass, and keeps the source's own error (see `put`). */
+async function* counted(body: AsyncIterable<Uint8Array>, total: { size: number; error?: unknown }) {
+  try {
+    for await (const chunk of body) {
+      total.size += chunk.byteLength
+      yield chunk
+    }
+  } catch (error) {
+    total.error = error
+    throw error
   }
 }
 
@@ -137,7 +143,7 @@ export function s3Destination(deps: { outbound: OutboundPolicy }, config: S3Dest
   return {
     kind: 's3',
     async put(key, body) {
-      const total = { size: 0 }
+      const total: { size: number; error?: unknown } = { size: 0 }
       const upload = new Upload({
         client,
         params: { Bucket, Key: full(key), Body: Readable.from(counted(body, total), { objectMode: false }) },
@@ -146,7 +152,13 @@ export function s3Destination(deps: { outbound: OutboundPolicy }, config: S3Dest
         // A failed multipart upload is aborted, so no invisible parts stay billed in the bucket.
         leavePartsOnError: false,
       })
-      await upload.done()
+      try {
+        await upload.done()
+      } catch (error) {
+        // When the source failed (a command died mid-stream), that is the cause to report, even
+        // if aborting the multipart upload then failed too and the SDK threw that instead.
+        throw total.error ?? error
+      }
       return { size: total.size }
     },
     async *get(key) {
