@@ -15,6 +15,7 @@ import { metricsQueryRoutes, metricsPages, metricsRoutes } from './modules/metri
 import { notifyPages, notifyRoutes } from './modules/notify/index.ts'
 import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './modules/healing/index.ts'
 import { systemPages, systemRoutes } from './modules/system/index.ts'
+import { backupsPages, backupsRoutes } from './modules/backups/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -39,6 +40,7 @@ export function createApp(md: Services) {
   app.route('/', healingRoutes(md))
   app.route('/', silencesRoutes(md))
   app.route('/', receiverRoutes(md))
+  app.route('/', backupsRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))
@@ -49,6 +51,7 @@ export function createApp(md: Services) {
   app.route('/', alertPages(md))
   app.route('/', notifyPages(md))
   app.route('/', healingPages(md))
+  app.route('/', backupsPages(md))
 
   app.onError(handleError)
   app.notFound(notFound(app, handleError))

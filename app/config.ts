@@ -1,3 +1,4 @@
+import { Cron } from 'croner'
 import * as v from 'valibot'
 import { logLevels } from './lib/logger.ts'
 import { parseOutboundAllow } from './lib/outbound-policy.ts'
@@ -44,6 +45,24 @@ const optionalText = v.optional(
     v.transform((s) => (s === '' ? undefined : s)),
   ),
 )
+
+/** A Croner pattern (5 or 6 fields), checked by Croner itself so a typo stops start-up. */
+const cron = (fallback: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check((s) => {
+        try {
+          new Cron(s, { paused: true }).stop()
+          return true
+        } catch {
+          return false
+        }
+      }, 'must be a cron pattern like */5 * * * *'),
+    ),
+    fallback,
+  )
 
 /** Every environment variable Homeostat reads. The README lists each of them. */
 export const ConfigSchema = v.object({
@@ -105,6 +124,12 @@ export const ConfigSchema = v.object({
   BACKUP_COMMANDS_FILE: optionalText,
   /** Days finished healing actions (with their timelines) and breaker/route history are kept; statistics look back 30 days. */
   HEALING_HISTORY_DAYS: int(31, 36_500, 90),
+  /** When n8n workflows are pulled for their version history (Croner pattern, UTC). */
+  WORKFLOW_PULL_CRON: cron('*/5 * * * *'),
+  /** Most calls a second a workflow pull makes to one n8n instance. */
+  WORKFLOW_PULL_MAX_RPS: int(1, 100, 5),
+  /** Count a node moved on the canvas as a new workflow version (off: only what changes behaviour counts). */
+  WORKFLOW_HISTORY_POSITIONS: bool(false),
   /** Destinations outbound calls may reach although internal (loopback, private, link-local…); see docs/security.md. */
   OUTBOUND_ALLOW: v.optional(
     v.pipe(

@@ -8,6 +8,7 @@ import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
 import { createOutboundPolicy } from './lib/outbound.ts'
 import { createAlerts, watchIngest } from './modules/alerts/index.ts'
+import { createWorkflowHistory } from './modules/backups/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
@@ -79,8 +80,18 @@ export function createServices(platform: Deps) {
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
     healing.breakers.report(key, outcome, at)
+  // n8n workflow history: pulls through the outbound policy, spaced per instance (WORKFLOW_PULL_MAX_RPS).
+  const workflowHistory = createWorkflowHistory({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    log: log.child({ module: 'backups' }),
+    positions: platform.config.WORKFLOW_HISTORY_POSITIONS,
+    maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
+  })
   return {
     ...platform,
+    workflowHistory,
     outbound,
     keys,
     notifier,

@@ -107,17 +107,32 @@ const withLocal = <T extends object>(db: T, connections: LocalConnections) =>
  * committed: on the database's transaction thread for a local file (db/txn-thread.ts), else as
  * one batch on the client. Nothing is written if one fails. `epoch`: the transaction was made from
  * a cache right as of that `transactionEpoch`; on the thread it is refused (code `STALE_EPOCH`)
- * once anything may have changed since.
+ * once anything may have changed since, unless `fallback` (a check of what the epoch vouched for)
+ * is given: that check then runs first in the transaction instead (see `TransactionThread`).
  */
 export async function writeTransaction(
   db: Db,
   items: (BatchItem<'sqlite'> | TxnStatement)[],
   epoch?: number,
+  fallback?: TxnStatement,
 ): Promise<void> {
   const statements = items.map(toStatement)
   const thread = db[local]?.thread
-  if (thread) await thread.run(statements, epoch)
+  if (thread) await thread.run(statements, epoch, fallback)
   else await db.$client.batch(asInStatements(statements), 'write')
+}
+
+/**
+ * Runs statements as one write transaction (BEGIN IMMEDIATE … COMMIT) on the client's connection,
+ * never on the transaction thread. For a write whose first statement reads (a guard comparing the
+ * row as read earlier): in a deferred batch that read takes a snapshot, and upgrading it to a write
+ * once another process has committed fails at once with SQLITE_BUSY (the busy timeout is not
+ * waited for), which two instances on one file hit under load; IMMEDIATE takes the write lock first,
+ * waiting for it. Off the thread on purpose: a commit of this connection moves the thread's epoch,
+ * so a group commit worked out from a cache before it is refused rather than written over it.
+ */
+export async function clientWriteTransaction(db: Db, items: BatchItem<'sqlite'>[]): Promise<void> {
+  await db.$client.batch(asInStatements(items.map(toStatement)), 'write')
 }
 
 /**

@@ -19,13 +19,16 @@ type Arg = string | number | bigint | null | Uint8Array
 export type TxnStatement = { sql: string; args: Arg[]; rows?: Arg[][] | string }
 
 /**
- * `run(statements, epoch)`: a transaction made from a cache of the database that was right as of
- * `epoch` (see `epoch()`) is refused (an error with code `STALE_EPOCH`, nothing written) when the
- * thread has since seen another connection commit, or a transaction of its own roll back.
+ * `run(statements, epoch, fallback)`: a transaction made from a cache of the database that was right
+ * as of `epoch` (see `epoch()`) is refused (an error with code `STALE_EPOCH`, nothing written) when
+ * the thread has since seen another connection commit, or a transaction of its own roll back;
+ * unless it comes with a `fallback`: a check of everything the epoch vouched for, run first in the
+ * transaction instead (it fails the transaction if any of it changed). A commit elsewhere that
+ * changed none of it (a job's lease row, a metric) then costs a check, not the transaction.
  * `epoch()`: the latest epoch the thread has answered with.
  */
 export type TransactionThread = {
-  run(statements: TxnStatement[], epoch?: number): Promise<void>
+  run(statements: TxnStatement[], epoch?: number, fallback?: TxnStatement): Promise<void>
   epoch(): number
   close(): void
 }
@@ -75,7 +78,7 @@ export function openTransactionThread(
   }
   return {
     epoch: () => epoch,
-    run(statements, assumed) {
+    run(statements, assumed, fallback) {
       if (closed) return Promise.reject(new Error('The database is closed'))
       const w = (worker ??= start())
       const id = ++next
@@ -83,7 +86,7 @@ export function openTransactionThread(
         pending.set(id, { resolve, reject, start: performance.now() })
         // Held open while a transaction is under way (a script must not exit before its commit).
         w.ref()
-        w.postMessage({ id, statements, epoch: assumed })
+        w.postMessage({ id, statements, epoch: assumed, fallback })
       })
     },
     close() {

@@ -45,7 +45,11 @@ parentPort.on('message', (msg) => {
       const version = dataVersion.get()[0]
       if (lastVersion !== undefined && version !== lastVersion) epoch++
       lastVersion = version
-      if (msg.epoch !== undefined && msg.epoch < epoch) {
+      // The epoch moved on: a transaction with a fallback checks what the epoch vouched for instead
+      // (the check fails the transaction if any of it changed); without one it is refused.
+      if (msg.epoch !== undefined && msg.epoch < epoch && msg.fallback)
+        statementFor(msg.fallback.sql).raw(true).all(msg.fallback.args)
+      else if (msg.epoch !== undefined && msg.epoch < epoch) {
         db.exec('ROLLBACK')
         parentPort.postMessage({
           id,

@@ -8,6 +8,7 @@ import { notificationsJob } from './notifications.ts'
 import { retentionJob } from './retention.ts'
 import { rollupJob } from './rollups.ts'
 import { silencesJob } from './silences.ts'
+import { workflowPullJob } from './workflow-pull.ts'
 import type { Scheduler } from '../app/lib/scheduler.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
@@ -26,6 +27,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
   scheduler.register(notificationsJob(services))
   scheduler.register(silencesJob(services))
   scheduler.register(healingJob(services))
+  scheduler.register(workflowPullJob(services.workflowHistory, config.WORKFLOW_PULL_CRON))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
   scheduler.register(
     componentChecksJob({

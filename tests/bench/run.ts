@@ -29,6 +29,7 @@ import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
 import { healingFigures } from './healing.ts'
 import { storeFigures } from './stores.ts'
+import { workflowFigures } from './workflows.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
@@ -349,10 +350,11 @@ async function main(): Promise<number> {
   const withData = !ONLY || ONLY.includes('data')
   const withAlerts = !ONLY || ONLY.includes('alerts')
   const withHealing = !ONLY || ONLY.includes('healing')
+  const withWorkflows = !ONLY || ONLY.includes('workflows')
   const withStores = !ONLY || ONLY.includes('stores')
-  if (!selected.length && !withData && !withAlerts && !withHealing && !withStores)
+  if (!selected.length && !withData && !withAlerts && !withHealing && !withWorkflows && !withStores)
     throw new Error(
-      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing, stores`,
+      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing, workflows, stores`,
     )
   const started: Partial<Record<ServerName, Started>> = {}
   const pids: Partial<Record<ServerName, number>> = {}
@@ -440,6 +442,12 @@ async function main(): Promise<number> {
     const healingRun = await healingFigures(dir, homeostatEnv('healing'), (line) => console.log(line))
     rows.push(...healingRun.rows)
     failed.push(...healingRun.failed)
+  }
+  if (withWorkflows) {
+    // Workflow history figures (tests/bench/workflows.ts): pull of 500 workflows from the n8n stand-in.
+    const workflowsRun = await workflowFigures(dir, homeostatEnv('workflows'), (line) => console.log(line))
+    rows.push(...workflowsRun.rows)
+    failed.push(...workflowsRun.failed)
   }
   if (withStores) {
     // Guarded stores (tests/bench/stores.ts): command source, S3 and Qdrant through the outbound helper vs bare.

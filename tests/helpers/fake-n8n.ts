@@ -1,24 +1,66 @@
+import { randomUUID } from 'node:crypto'
 import { createServer } from 'node:http'
 import { listenLocal, readBody } from './http.ts'
 
 export type FakeN8nRequest = { method: string; path: string; apiKey: string | undefined; body: unknown }
 
+export type FakeWorkflow = {
+  id: string
+  name: string
+  active: boolean
+  nodes: Record<string, unknown>[]
+  connections: Record<string, unknown>
+  settings: Record<string, unknown>
+  versionId: string
+  updatedAt: string
+}
+
+/** What n8n 1.123's `workflow` schema accepts in a create or update body (additionalProperties: false). */
+const WRITABLE = new Set(['name', 'nodes', 'connections', 'settings', 'staticData', 'shared'])
+const REQUIRED = ['name', 'nodes', 'connections', 'settings']
+
 /**
- * A real local HTTP server speaking the part of n8n 1.x's public API the `n8n` healing action uses
- * (checked against n8n 1.123's openapi.yml): `POST /api/v1/executions/:id/retry`,
- * `POST /api/v1/workflows/:id/activate|deactivate` with `X-N8N-API-KEY`, and production webhooks
- * `/webhook/<path>`. Executions and workflows are seeded by the test; every request is recorded.
+ * A real local HTTP server speaking the part of n8n 1.x's public API that Homeostat uses (checked
+ * against n8n 1.123's openapi.yml and handlers): `POST /api/v1/executions/:id/retry`,
+ * `POST /api/v1/workflows/:id/activate|deactivate`, `GET /api/v1/workflows` (limit + cursor
+ * paging, `{data, nextCursor}`), `GET|PUT /api/v1/workflows/:id`, `POST /api/v1/workflows`,
+ * `GET /api/v1/workflows/:id/:versionId` (the history version with its `authors`), all with
+ * `X-N8N-API-KEY`, and production webhooks `/webhook/<path>`. Executions and workflows are seeded
+ * by the test; every request is recorded. `failNext` answers the next API calls with an error
+ * status (429, 503…) to test backoff.
  */
-export async function startFakeN8n(opts: { apiKey: string }) {
+export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: boolean }) {
   const requests: FakeN8nRequest[] = []
   const executions = new Map<string, { id: string; status: string; workflowId: string }>()
-  const workflows = new Map<string, { id: string; name: string; active: boolean }>()
+  const workflows = new Map<string, FakeWorkflow>()
+  /** versionId → who saved it (n8n's workflow_history.authors). */
+  const authors = new Map<string, string>()
   const webhooks = new Set<string>()
+  const failures: number[] = []
   let nextId = 1000
+  let clock = Date.parse('2026-01-01T00:00:00Z')
+  const stamp = () => new Date((clock += 1000)).toISOString()
+
+  function save(w: Omit<FakeWorkflow, 'versionId' | 'updatedAt'>, author = 'Ada Lovelace') {
+    const versionId = randomUUID()
+    authors.set(versionId, author)
+    const wf = { ...structuredClone(w), versionId, updatedAt: stamp() }
+    workflows.set(w.id, wf)
+    return wf
+  }
+  /** n8n's answer for a workflow: the active version's authors come with it, as n8n 1.123 includes `activeVersion`. */
+  const view = (w: FakeWorkflow) => ({
+    ...w,
+    shared: [{ role: 'workflow:owner', workflowId: w.id, projectId: 'p1' }],
+    activeVersion: w.active ? { versionId: w.versionId, authors: authors.get(w.versionId) } : null,
+    triggerCount: 0,
+  })
+
   const server = createServer(async (req, res) => {
     const { text, json } = await readBody(req)
     const body = text ? (json === undefined ? text : json) : null
-    const path = (req.url ?? '').split('?')[0]!
+    const url = new URL(req.url ?? '/', 'http://x')
+    const path = url.pathname
     const apiKey = req.headers['x-n8n-api-key'] as string | undefined
     requests.push({ method: req.method ?? '', path, apiKey, body })
     const send = (status: number, json: unknown) =>
@@ -31,6 +73,8 @@ export async function startFakeN8n(opts: { apiKey: string }) {
     }
     if (!path.startsWith('/api/v1/')) return send(404, { message: 'not found' })
     if (apiKey !== opts.apiKey) return send(401, { message: "'X-N8N-API-KEY' header required" })
+    const failure = failures.shift()
+    if (failure) return send(failure, { message: 'failing on purpose' })
     let m = /^\/api\/v1\/executions\/([^/]+)\/retry$/.exec(path)
     if (m && req.method === 'POST') {
       const e = executions.get(m[1]!)
@@ -53,18 +97,102 @@ export async function startFakeN8n(opts: { apiKey: string }) {
       const w = workflows.get(m[1]!)
       if (!w) return send(404, { message: 'Not Found' })
       w.active = m[2] === 'activate'
-      return send(200, { id: w.id, name: w.name, active: w.active })
+      return send(200, view(w))
+    }
+    if (path === '/api/v1/workflows' && req.method === 'GET') {
+      const limit = Number(url.searchParams.get('limit') ?? 100)
+      if (!Number.isInteger(limit) || limit < 1 || limit > 250)
+        return send(400, { message: 'request/query/limit must be <= 250' })
+      const cursor = url.searchParams.get('cursor')
+      const offset = cursor ? Number(JSON.parse(Buffer.from(cursor, 'base64').toString()).offset) : 0
+      const all = [...workflows.values()]
+      const data = all.slice(offset, offset + limit).map(view)
+      const next = offset + limit < all.length ? Buffer.from(JSON.stringify({ offset: offset + limit, limit })) : null
+      return send(200, { data, nextCursor: next ? next.toString('base64') : null })
+    }
+    if (path === '/api/v1/workflows' && req.method === 'POST') {
+      const problem = bodyProblem(body)
+      if (problem) return send(400, { message: problem })
+      const b = body as FakeWorkflow
+      const id = `new${nextId++}`
+      return send(200, view(save({ ...b, id, active: false }, 'API user')))
+    }
+    m = /^\/api\/v1\/workflows\/([^/]+)\/([^/]+)$/.exec(path)
+    if (m && req.method === 'GET') {
+      const who = authors.get(m[2]!)
+      if (!workflows.has(m[1]!) || who === undefined) return send(404, { message: 'Version not found' })
+      return send(200, { versionId: m[2], workflowId: m[1], authors: who })
+    }
+    m = /^\/api\/v1\/workflows\/([^/]+)$/.exec(path)
+    if (m && req.method === 'GET') {
+      const w = workflows.get(m[1]!)
+      return w ? send(200, view(w)) : send(404, { message: 'Not Found' })
+    }
+    if (m && req.method === 'PUT') {
+      const w = workflows.get(m[1]!)
+      if (!w) return send(404, { message: 'Not Found' })
+      const problem = bodyProblem(body)
+      if (problem) return send(400, { message: problem })
+      const b = body as FakeWorkflow
+      // n8n merges the settings sent into the ones it has.
+      const active = opts.deactivateOnUpdate ? false : w.active
+      return send(200, view(save({ ...w, ...b, settings: { ...w.settings, ...b.settings }, active }, 'API user')))
     }
     return send(404, { message: 'not found' })
   })
+
+  function bodyProblem(body: unknown): string | null {
+    if (!body || typeof body !== 'object') return 'request/body must be object'
+    for (const k of Object.keys(body))
+      if (!WRITABLE.has(k)) return `request/body must NOT have additional properties (${k})`
+    for (const k of REQUIRED) if (!(k in body)) return `request/body must have required property '${k}'`
+    return null
+  }
+
   const url = await listenLocal(server)
   return {
     url,
     requests,
     addExecution: (id: string, status: string, workflowId = '1') => void executions.set(id, { id, status, workflowId }),
-    addWorkflow: (id: string, name: string, active = false) => void workflows.set(id, { id, name, active }),
+    /** A workflow with a trigger node (or the nodes given); saved as a new n8n version by `author`. */
+    addWorkflow: (
+      id: string,
+      name: string,
+      active = false,
+      more: Partial<Pick<FakeWorkflow, 'nodes' | 'connections' | 'settings'>> = {},
+      author?: string,
+    ) =>
+      save(
+        {
+          id,
+          name,
+          active,
+          nodes: more.nodes ?? [
+            {
+              id: `${id}-n1`,
+              name: 'Start',
+              type: 'n8n-nodes-base.manualTrigger',
+              typeVersion: 1,
+              position: [0, 0],
+              parameters: {},
+            },
+          ],
+          connections: more.connections ?? {},
+          settings: more.settings ?? { executionOrder: 'v1' },
+        },
+        author,
+      ),
+    /** Changes a workflow as an editor in n8n would: a new versionId, a new updatedAt. */
+    editWorkflow: (id: string, change: (w: FakeWorkflow) => void, author = 'Ada Lovelace') => {
+      const w = structuredClone(workflows.get(id)!)
+      change(w)
+      return save(w, author)
+    },
+    deleteWorkflow: (id: string) => void workflows.delete(id),
     addWebhook: (path: string) => void webhooks.add(path),
     workflow: (id: string) => workflows.get(id),
+    /** The next `count` API calls answer `status`. */
+    failNext: (status: number, count = 1) => void failures.push(...Array(count).fill(status)),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   }
 }

@@ -142,6 +142,30 @@ describe("the transaction thread's epoch", () => {
     expect(isStaleCache(await writeTransaction(db, [insert('g')], third).catch((e: unknown) => e))).toBe(true)
   })
 
+  it('runs the fallback check instead of refusing once the epoch moved: commits when it holds, writes nothing when it fails; skips it otherwise', async () => {
+    const db = await open(`file:${join(dir, 'fallback.db')}`)
+    await writeTransaction(db, [insert('seed')])
+    const epoch = transactionEpoch(db)!
+    // A check in the cache check's shape: fails (malformed JSON) unless the row is still there.
+    const check = (v: string) => ({
+      sql: "select case when (select count(*) from t where v = ?) = 1 then 1 else json('stale alert cache') end",
+      args: [v],
+    })
+    // The epoch has not moved: the fallback is not run (it would fail), the transaction commits.
+    await writeTransaction(db, [insert('a')], epoch, check('not there'))
+    // Another connection commits something the fallback does not cover: it holds, the transaction commits.
+    await db.run(sql`insert into t (v) values ('lease')`)
+    await writeTransaction(db, [insert('b')], epoch, check('seed'))
+    // Another connection changes what the fallback covers: nothing is written, the error is a stale cache's.
+    await db.run(sql`delete from t where v = 'seed'`)
+    const failed = await writeTransaction(db, [insert('c')], epoch, check('seed')).catch((e: unknown) => e)
+    expect(isStaleCache(failed)).toBe(true)
+    expect((failed as { code?: string }).code).not.toBe('STALE_EPOCH')
+    // Without a fallback, as before: refused.
+    await expect(writeTransaction(db, [insert('d')], epoch)).rejects.toMatchObject({ code: 'STALE_EPOCH' })
+    expect(await values(db)).toEqual(['a', 'lease', 'b'])
+  })
+
   it('is not kept without a thread (an in-memory database): every cached row is checked', async () => {
     expect(transactionEpoch(await open(':memory:'))).toBeUndefined()
   })

@@ -77,6 +77,7 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /api/v1/model-routes/:name/failback': { reason: 'fuzz', toIndex: 0 },
   'POST /healing/breakers/reset': { key: 'model:fuzz' },
   'POST /healing/n8n': { name: 'fuzz', baseUrl: 'http://127.0.0.1:5678', apiKey: 'fuzz-key' },
+  'POST /backups/workflows/rollback': { instance: 'no-such-instance', id: 'w1', to: '1' },
 }
 
 type Js = {
@@ -258,6 +259,7 @@ async function snapshot() {
 // Routes whose answer to an API key is a success by design, whatever the body: they read none.
 const noInputSuccess: Record<string, string> = {
   'POST /logout': 'signs out; an API key has no session, so it answers 303',
+  'POST /backups/workflows/pull': 'the Pull now button posts no fields: an empty form pulls every instance',
 }
 
 describe('the fuzz covers every write route', () => {

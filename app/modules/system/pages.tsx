@@ -14,10 +14,11 @@ import { readiness } from './service.ts'
 import { VERSION } from './routes.ts'
 
 /** Sections whose features arrive later say what they will hold. */
-const upcoming: Record<string, { title: string; text: string }> = {
+const upcoming: Record<string, { title: string; text: string; link?: { href: string; label: string } }> = {
   '/backups': {
     title: 'Backups',
     text: 'Database snapshots, workflow version history with diff and rollback, and verified restores.',
+    link: { href: '/backups/workflows', label: 'Workflow history' },
   },
   '/models': {
     title: 'Models',
@@ -116,6 +117,11 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
         <Layout title={section.title} active={path} principal={requirePrincipal(c)}>
           <h1>{section.title}</h1>
           <p class="empty">{section.text}</p>
+          {section.link ? (
+            <p>
+              <a href={section.link.href}>{section.link.label}</a>
+            </p>
+          ) : null}
         </Layout>,
       ),
     )

@@ -363,6 +363,9 @@ async function reportBatchWith(
   // The cached alerts used (`fromCache`), and those of them the transaction must check.
   let fromCache = 0
   const cached: Alert[] = []
+  // The rows the epoch vouches for (cached as of it, or read after it was taken): checked only if
+  // the epoch has moved on by the commit (the transaction's fallback), instead of refusing it.
+  const spared: Alert[] = []
   const unknown: string[] = []
   const existing = await deps.known()
   for (const d of deliveries) {
@@ -373,6 +376,7 @@ async function reportBatchWith(
         stored.set(fp, a)
         fromCache++
         if (epoch === undefined || cache.needsCheck(fp, epoch)) cached.push(a)
+        else spared.push(a)
       } else if (!useCache || existing.has(fp)) unknown.push(fp) // (read below; listed twice, found once)
       // else: new (see KnownFingerprints; its insert is checked by the unique index)
     }
@@ -490,7 +494,18 @@ async function reportBatchWith(
   if (events.length) statements.push(insertJson(alertEvents, [...EVENT_KEYS], events))
   // The statements are read when the transaction is sent (synchronously), before the cached alerts move on.
   // Sent with the epoch the unchecked alerts are right as of; a group read afresh checks every row it read.
-  const committed = writeTransaction(db, [...statements, ...extra, ...insertRows(rows)], useCache ? epoch : undefined)
+  // With the epoch, a fallback: should it have moved on by the commit (another connection committed:
+  // most often a job's lease row, a few times a second, which changes no alert), what it vouched for
+  // is checked instead and the group commits unless one of those alerts really changed. Refusing it
+  // instead cost the group and the one pipelined behind it a fresh read and a second transaction each.
+  // When the epoch vouches for nothing (every alert used is checked above), it is not sent at all.
+  const vouched = useCache && epoch !== undefined ? [...spared, ...read] : []
+  const committed = writeTransaction(
+    db,
+    [...statements, ...extra, ...insertRows(rows)],
+    vouched.length ? epoch : undefined,
+    vouched.length ? cacheCheck(vouched) : undefined,
+  )
   moveOn(touched)
   await committed
   return out

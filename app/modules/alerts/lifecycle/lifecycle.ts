@@ -12,7 +12,7 @@
 import { eq, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core'
-import type { Db } from '../../../../db/client.ts'
+import { clientWriteTransaction, type Db } from '../../../../db/client.ts'
 import {
   alertEvents,
   alerts,
@@ -265,7 +265,8 @@ export async function write(deps: LifecycleDeps, t: Transition, insert: boolean,
   // Changed one at a time: the group commit reads it afresh next time.
   deps.forget(t.after.fingerprint)
   const statements = await statementsFor(deps, t, insert, rows)
-  await deps.db.batch(insert || !t.before ? statements : [rowGuard(deps.db, t.before), ...statements])
+  // BEGIN IMMEDIATE on the client's connection (see `clientWriteTransaction`): the guard reads first.
+  await clientWriteTransaction(deps.db, insert || !t.before ? statements : [rowGuard(deps.db, t.before), ...statements])
   return t.after
 }
 
