@@ -6,7 +6,11 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createOutboundPolicy, parseOutboundAllow } from '../../app/lib/outbound.ts'
-import { backupCommands, commandSource, qdrantSource, s3Destination } from '../../app/modules/backups/index.ts'
+// The stores' own files, not the module's index: that one also loads the routes and the database
+// driver (native under Deno), which this check does not need.
+import { s3Destination } from '../../app/modules/backups/destinations/s3.ts'
+import { backupCommands, commandSource } from '../../app/modules/backups/sources/command.ts'
+import { qdrantSource } from '../../app/modules/backups/sources/qdrant.ts'
 import { startFakeQdrant } from '../helpers/fake-qdrant.ts'
 
 const endpoint = process.env.S3_ENDPOINT!
