@@ -1,7 +1,7 @@
 /**
  * SQLite work on a short-lived worker thread (sqlite-worker.js): a consistent copy of the live
  * database by `VACUUM INTO` then its check, and the check of a restored copy (integrity, row counts,
- * migrations). One thread per snapshot: starting one costs 0.15–0.4 s on Bun (it loads libsql).
+ * migrations). One thread per snapshot: the copy and its check (ADR 0009).
  */
 import { Worker } from 'node:worker_threads'
 

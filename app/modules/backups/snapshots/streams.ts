@@ -8,10 +8,8 @@ import { createGunzip, createGzip } from 'node:zlib'
 type Bytes = AsyncIterable<Uint8Array>
 
 /**
- * gzip level 1 through node:zlib (its work runs off the JavaScript thread). Measured on Bun for a
- * 25 MB snapshot: the Web CompressionStream (fixed at level 6) took about 2 s and DecompressionStream
- * about 1.1 s; node:zlib level 1 and its gunzip a fraction of that (figures in BENCHMARKS.md). Level 1
- * stores about a fifth more bytes than level 6 on SQLite pages.
+ * gzip level 1 through node:zlib, whose work runs off the JavaScript thread: on Bun the Web
+ * Compression Streams (level 6, the only one they have) were several times slower both ways (ADR 0009).
  */
 export const GZIP_LEVEL = 1
 

@@ -81,9 +81,9 @@ const invalid = (problems: string[]) =>
  * decrypted and decompressed, and the SHA-256 of the decompressed bytes compared with the manifest's
  * `databaseSha256`: the bytes of the copy that passed `PRAGMA integrity_check` and gave the row
  * counts while it was being compressed. Equal hashes mean the stored backup decodes to exactly that
- * checked file, so checking it again would read the same bytes to the same answer (measured: writing
- * and checking it again was 0.6–0.8 s of a 1M-point snapshot). Without that hash, or for a backup
- * this server cannot decrypt, it is `verifyStored`. Resolves to the problems found (empty: good).
+ * checked file, so checking it again would read the same bytes to the same answer (ADR 0009). Without
+ * that hash, or for a backup this server cannot decrypt, it is `verifyStored`. Resolves to the
+ * problems found (empty: good).
  */
 export async function verifyWritten(ctx: SnapshotContext, dest: BackupDestination, b: Stored): Promise<string[]> {
   const enc = await ctx.encryption()
