@@ -1,0 +1,86 @@
+/**
+ * Rule `shape`: the workflow JSON has the form n8n imports (checked against n8n 1.123's workflow
+ * schema and what its editor exports). Loose objects: n8n adds fields between versions (meta,
+ * tags, versionId…), and a validator that refused them would fail every newer export. Node names
+ * must be unique, because connections and expressions refer to nodes by name.
+ */
+import * as v from 'valibot'
+import { issuesToDetails } from '../../../lib/validate.ts'
+import type { Checked, Finding } from './types.ts'
+
+const Text = v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'))
+
+const Node = v.looseObject({
+  name: Text,
+  type: Text,
+  typeVersion: v.number('must be a number'),
+  position: v.tuple([v.number('must be a number'), v.number('must be a number')], 'must be [x, y]'),
+  parameters: v.optional(v.record(v.string(), v.unknown(), 'must be an object'), {}),
+  disabled: v.optional(v.boolean('must be true or false')),
+  credentials: v.optional(
+    v.record(
+      v.string(),
+      v.looseObject({ id: v.optional(v.nullable(v.string('must be a string'))), name: v.string('must be a string') }),
+      'must be an object of {id, name}',
+    ),
+  ),
+})
+
+const Target = v.looseObject({
+  node: v.string('must be a node name'),
+  type: v.string('must be a connection type'),
+  index: v.number('must be a number'),
+})
+
+/** connections: source node name → connection type (main, ai_tool…) → output index → targets (n8n writes null for an empty output). */
+const Connections = v.record(
+  v.string(),
+  v.record(v.string(), v.array(v.nullable(v.array(Target, 'must be a list')), 'must be a list'), 'must be an object'),
+  'must be an object',
+)
+
+export const WorkflowShape = v.looseObject({
+  id: v.optional(v.union([v.string(), v.number()], 'must be a string')),
+  name: v.string('must be a string'),
+  active: v.optional(v.boolean('must be true or false'), false),
+  nodes: v.array(Node, 'must be a list of nodes'),
+  connections: Connections,
+  settings: v.optional(v.nullable(v.record(v.string(), v.unknown(), 'must be an object'))),
+  pinData: v.optional(v.nullable(v.record(v.string(), v.unknown(), 'must be an object'))),
+})
+
+export type Workflow = v.InferOutput<typeof WorkflowShape>
+export type WorkflowNode = Workflow['nodes'][number]
+
+/** At most this many shape findings per workflow: a file that is not a workflow at all says so in a few lines. */
+const MAX_SHAPE_FINDINGS = 10
+
+/** The workflow if its shape holds (for the other rules), and the shape findings either way. */
+export function checkShape(json: unknown): { checked: Checked | null; findings: Finding[] } {
+  if (typeof json !== 'object' || json === null || Array.isArray(json))
+    return {
+      checked: null,
+      findings: [{ rule: 'shape', severity: 'error', message: 'a workflow must be a JSON object' }],
+    }
+  const parsed = v.safeParse(WorkflowShape, json)
+  if (!parsed.success) {
+    const findings = issuesToDetails(parsed.issues)
+      .slice(0, MAX_SHAPE_FINDINGS)
+      .map((d): Finding => ({ rule: 'shape', severity: 'error', message: `${d.field}: ${d.message}` }))
+    return { checked: null, findings }
+  }
+  const wf = parsed.output
+  const byName = new Map<string, WorkflowNode>()
+  const findings: Finding[] = []
+  for (const node of wf.nodes) {
+    if (byName.has(node.name))
+      findings.push({
+        rule: 'shape',
+        severity: 'error',
+        node: node.name,
+        message: `two nodes are named "${node.name}": connections and expressions cannot tell them apart`,
+      })
+    else byName.set(node.name, node)
+  }
+  return { checked: { wf, byName }, findings }
+}
