@@ -66,7 +66,11 @@ export function checkShape(json: unknown): { checked: Checked | null; findings: 
   if (!parsed.success) {
     const findings = issuesToDetails(parsed.issues)
       .slice(0, MAX_SHAPE_FINDINGS)
-      .map((d): Finding => ({ rule: 'shape', severity: 'error', message: `${d.field}: ${d.message}` }))
+      // valibot says "Invalid key: Expected "x" but received undefined" for a missing field.
+      .map((d): Finding => {
+        const message = d.message.startsWith('Invalid key') ? 'is missing' : d.message
+        return { rule: 'shape', severity: 'error', message: `${d.field}: ${message}` }
+      })
     return { checked: null, findings }
   }
   const wf = parsed.output
