@@ -78,10 +78,17 @@ describe('validate workflows sent in the body', () => {
 })
 
 describe('bad requests', () => {
-  it('400 naming the field: neither workflow, workflows nor instance', async () => {
-    const { status, body } = await post({ name: 'no nodes' })
-    expect(status).toBe(400)
-    expect(body.error.details).toEqual([{ field: 'workflows', message: expect.stringContaining('send one workflow') }])
+  it('400 naming the field: neither a workflow (nodes), workflows nor instance; a misspelt option', async () => {
+    const empty = await post({})
+    expect(empty.status).toBe(400)
+    expect(empty.body.error.details).toEqual([
+      { field: 'workflows', message: expect.stringContaining('send one workflow') },
+    ])
+    const misspelt = await post({ workflows: [{}], strcit: true })
+    expect(misspelt.status).toBe(400)
+    expect(misspelt.body.error.details).toEqual([{ field: 'strcit', message: 'unknown field' }])
+    const noNodes = await post({ nodes: 'none' })
+    expect(noNodes.body.error.details).toEqual([{ field: 'nodes', message: 'must be a list of nodes' }])
   })
 
   it('400: workflows not a list, empty, too many; instance beside workflows; bad credentials', async () => {
@@ -103,7 +110,11 @@ describe('bad requests', () => {
 
   it('400 for an array body, 415 for another content type, 413 over the body limit', async () => {
     expect((await post([fixture('clean/error-handler.json')])).status).toBe(400)
-    const text = await t.app.request(PATH, { method: 'POST', body: 'x', headers: { ...op.headers, 'Content-Type': 'text/plain' } })
+    const text = await t.app.request(PATH, {
+      method: 'POST',
+      body: 'x',
+      headers: { ...op.headers, 'Content-Type': 'text/plain' },
+    })
     expect(text.status).toBe(415)
     const big = { workflows: [{ name: 'x'.repeat(LIMIT), nodes: [], connections: {} }] }
     const res = await post(big)

@@ -23,8 +23,7 @@ const E2E = join(import.meta.dirname, '../e2e/n8n/workflows')
 const read = (file: string) => JSON.parse(readFileSync(file, 'utf8')) as unknown
 const credentials = read(join(import.meta.dirname, '../fixtures/n8n-credentials.json')) as { id: string }[]
 
-const validateFile = (file: string, facts = { credentials }) =>
-  validateWorkflows(candidatesOf(read(file), file), facts)
+const validateFile = (file: string, facts = { credentials }) => validateWorkflows(candidatesOf(read(file), file), facts)
 const rulesOf = (findings: Finding[]) => [...new Set(findings.map((f) => f.rule))]
 
 const node = (name: string, type: string, parameters: Record<string, unknown> = {}, more = {}) => ({
@@ -125,7 +124,11 @@ describe('rules in detail', () => {
       expect(rulesOf(findingsOf(wf([node('T', `n8n-nodes-base.${type}`)], {}, { active: true, settings })))).toContain(
         'active-without-trigger',
       )
-    const disabled = wf([node('T', 'n8n-nodes-base.scheduleTrigger', {}, { disabled: true })], {}, { active: true, settings })
+    const disabled = wf(
+      [node('T', 'n8n-nodes-base.scheduleTrigger', {}, { disabled: true })],
+      {},
+      { active: true, settings },
+    )
     expect(rulesOf(findingsOf(disabled))).toEqual(['active-without-trigger'])
     const cron = wf([node('T', 'n8n-nodes-base.cron')], {}, { active: true, settings })
     expect(findingsOf(cron)).toEqual([])
@@ -142,7 +145,9 @@ describe('rules in detail', () => {
         [
           node('T', 'n8n-nodes-base.manualTrigger'),
           node('Set', 'n8n-nodes-base.set', {
-            assignments: { assignments: [{ name: 'a', value: "={{ $('T').item.json.x }}" }, { value: "={{ $('Z') }}" }] },
+            assignments: {
+              assignments: [{ name: 'a', value: "={{ $('T').item.json.x }}" }, { value: "={{ $('Z') }}" }],
+            },
             plain: "$('NotAnExpression')",
           }),
           node('Code', 'n8n-nodes-base.code', { jsCode: "return $('Y').all()" }),
@@ -161,9 +166,15 @@ describe('rules in detail', () => {
       wf([node('W', 'n8n-nodes-base.webhook', { path, httpMethod })], {}, { active, settings: { errorWorkflow: 'e' } })
     const run = (...ws: unknown[]) =>
       validateWorkflows(ws.map((json, i) => ({ source: String(i), json }))).workflows.map((w) => rulesOf(w.findings))
-    expect(run(hook('/users/:id/', 'GET'), hook('users/:name', 'GET'))).toEqual([['duplicate-webhook'], ['duplicate-webhook']])
+    expect(run(hook('/users/:id/', 'GET'), hook('users/:name', 'GET'))).toEqual([
+      ['duplicate-webhook'],
+      ['duplicate-webhook'],
+    ])
     expect(run(hook('users', 'GET'), hook('users', 'POST'))).toEqual([[], []])
-    expect(run(hook('users', ['GET', 'POST']), hook('users', 'POST'))).toEqual([['duplicate-webhook'], ['duplicate-webhook']])
+    expect(run(hook('users', ['GET', 'POST']), hook('users', 'POST'))).toEqual([
+      ['duplicate-webhook'],
+      ['duplicate-webhook'],
+    ])
     expect(run(hook('users', 'GET'), hook('users', 'GET', false))).toEqual([[], []])
     expect(run(hook('={{ $json.p }}', 'GET'), hook('={{ $json.p }}', 'GET'))).toEqual([[], []])
   })
@@ -180,7 +191,12 @@ describe('rules in detail', () => {
     expect(findingsOf(w)).toEqual([])
     const facts = { credentials: [{ id: '9', name: 'Thing', type: 'thingApi' }] }
     expect(findingsOf(w, facts).map((f) => f.node)).toEqual(['A'])
-    const types = { credentialTypes: new Map([['slackApi', true], ['thingApi', false]]) }
+    const types = {
+      credentialTypes: new Map([
+        ['slackApi', true],
+        ['thingApi', false],
+      ]),
+    }
     expect(findingsOf(w, types)).toMatchObject([{ node: 'B', message: expect.stringContaining('does not know') }])
   })
 
@@ -230,10 +246,9 @@ describe('sources', () => {
     instance: 'prod',
     workflowId: 'w1',
     version,
-    workflow: wf(
-      [node('T', 'n8n-nodes-base.manualTrigger'), node('C', 'n8n-nodes-base.code', { jsCode: code })],
-      { T: main('C') },
-    ),
+    workflow: wf([node('T', 'n8n-nodes-base.manualTrigger'), node('C', 'n8n-nodes-base.code', { jsCode: code })], {
+      T: main('C'),
+    }),
   })
 
   it('a history export folder: only the latest version of each workflow is checked, with its id', () => {

@@ -21,8 +21,9 @@ const CredentialRef = v.looseObject({
   type: v.optional(Short(200)),
 })
 
-export const ValidateBody = v.pipe(
-  v.looseObject({
+/** `{workflows}` or `{instance}`, with the options; strict, so a misspelt option is named. */
+const Envelope = v.pipe(
+  v.strictObject({
     instance: v.optional(Short(100)),
     workflows: v.optional(
       v.pipe(
@@ -35,20 +36,25 @@ export const ValidateBody = v.pipe(
     credentials: v.optional(v.pipe(v.array(CredentialRef, 'must be a list of {id, name, type}'), v.maxLength(10_000))),
     /** Warnings fail too (`ok: false`), as `--strict` on the command line. */
     strict: v.optional(v.boolean('must be true or false')),
-    nodes: v.optional(v.array(v.unknown(), 'must be a list of nodes')),
   }),
   v.forward(
     v.check(
-      (b) => b.instance !== undefined || b.workflows !== undefined || b.nodes !== undefined,
+      (b) => b.instance !== undefined || b.workflows !== undefined,
       'send one workflow (an object with nodes), {"workflows": […]} or {"instance": "name"}',
     ),
     ['workflows'],
   ),
   v.forward(
-    v.check(
-      (b) => !(b.instance !== undefined && (b.workflows ?? b.nodes) !== undefined),
-      'send either an instance or workflows',
-    ),
+    v.check((b) => !(b.instance !== undefined && b.workflows !== undefined), 'send either an instance or workflows'),
     ['instance'],
   ),
 )
+
+/** One workflow as n8n exports it: any fields (n8n adds some between versions); its shape is the `shape` rule's. */
+const OneWorkflow = v.looseObject({ nodes: v.array(v.unknown(), 'must be a list of nodes') })
+
+const isWorkflow = (input: unknown) => typeof input === 'object' && input !== null && 'nodes' in input
+
+/** A body with `nodes` is one workflow; anything else must be the envelope (each branch names its bad fields). */
+export const ValidateBody = v.lazy((input) => (isWorkflow(input) ? OneWorkflow : Envelope))
+export type ValidateInput = v.InferOutput<typeof Envelope> | v.InferOutput<typeof OneWorkflow>

@@ -3,7 +3,7 @@ import type { AppEnv } from '../../../context.ts'
 import { describe } from '../../../lib/route-meta.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access } from '../../../middleware/access.ts'
-import { ValidateBody } from './input.ts'
+import { ValidateBody, type ValidateInput } from './input.ts'
 import type { WorkflowValidator } from './instance.ts'
 import { failed, validateWorkflows } from './validate.ts'
 
@@ -22,13 +22,15 @@ export function validatorRoutes(deps: { workflowValidator: WorkflowValidator }) 
     ]),
     validate('json', ValidateBody),
     async (c) => {
-      const body = c.req.valid('json')
+      const body = c.req.valid('json') as ValidateInput
+      if ('nodes' in body) {
+        const report = validateWorkflows([{ source: 'body', json: body }])
+        return c.json({ ok: !failed(report), ...report })
+      }
       const report = body.instance
         ? await deps.workflowValidator.validateInstance(body.instance, { credentials: body.credentials })
         : validateWorkflows(
-            body.workflows
-              ? body.workflows.map((json, i) => ({ source: `workflows[${i}]`, json }))
-              : [{ source: 'body', json: body }],
+            (body.workflows ?? []).map((json, i) => ({ source: `workflows[${i}]`, json })),
             body.credentials ? { credentials: body.credentials } : undefined,
           )
       return c.json({ ok: !failed(report, body.strict), ...report })

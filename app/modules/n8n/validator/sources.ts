@@ -18,7 +18,7 @@ export function candidatesOf(json: unknown, source: string): Versioned[] {
     return json.workflows.map((item, i) => ({ source: `${source}[${i}]`, json: item }))
   if (isObject(json) && isObject(json.workflow) && 'workflowId' in json) {
     // The history export keeps the workflow's id beside its content.
-    const workflow = { id: json.workflowId, ...json.workflow }
+    const workflow = { ...json.workflow, id: json.workflowId }
     return [
       {
         source,
