@@ -6,9 +6,7 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { boot } from './boot.ts'
 import { AppError } from './lib/errors.ts'
-import { createOutboundPolicy } from './lib/outbound.ts'
 import {
   candidatesOf,
   createWorkflowValidator,
@@ -103,6 +101,8 @@ async function fromFiles(opts: ValidateOptions, credentials: InstanceFacts['cred
 }
 
 async function fromInstance(name: string, credentials: InstanceFacts['credentials']): Promise<Report> {
+  // Loaded only here: validating files needs no database, config or outbound policy.
+  const [{ boot }, { createOutboundPolicy }] = await Promise.all([import('./boot.ts'), import('./lib/outbound.ts')])
   const { db, client, config, sealer } = await boot(process.env, { quiet: true })
   try {
     const validator = createWorkflowValidator({

@@ -24,12 +24,20 @@ export function syntaxError(code: string): string | null {
   }
 }
 
-export function codeRules(c: Checked): Finding[] {
+/**
+ * `seen`: parse results of this validation run by code text (one run's map, made by the caller), so
+ * the same code copied into many workflows is parsed once.
+ */
+export function codeRules(c: Checked, seen: Map<string, string | null> = new Map()): Finding[] {
   const findings: Finding[] = []
   for (const node of c.wf.nodes) {
     const code = javaScriptOf(node.type, node.parameters)
     if (code === null) continue
-    const problem = syntaxError(code)
+    let problem = seen.get(code)
+    if (problem === undefined) {
+      problem = syntaxError(code)
+      seen.set(code, problem)
+    }
     if (problem)
       findings.push({
         rule: 'code-syntax',

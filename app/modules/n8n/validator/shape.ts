@@ -55,6 +55,56 @@ export type WorkflowNode = Workflow['nodes'][number]
 /** At most this many shape findings per workflow: a file that is not a workflow at all says so in a few lines. */
 const MAX_SHAPE_FINDINGS = 10
 
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
+const isText = (x: unknown) => typeof x === 'string' && x.length > 0
+const optional = (x: unknown, test: (x: unknown) => boolean) => x === undefined || test(x)
+
+function quickNode(n: unknown): boolean {
+  if (!isObj(n) || !isText(n.name) || !isText(n.type) || typeof n.typeVersion !== 'number') return false
+  const p = n.position
+  if (!Array.isArray(p) || p.length !== 2 || typeof p[0] !== 'number' || typeof p[1] !== 'number') return false
+  if (!optional(n.parameters, isObj) || !optional(n.disabled, (d) => typeof d === 'boolean')) return false
+  if (n.credentials === undefined) return true
+  if (!isObj(n.credentials)) return false
+  for (const c of Object.values(n.credentials))
+    if (!isObj(c) || typeof c.name !== 'string' || !(c.id === undefined || c.id === null || typeof c.id === 'string'))
+      return false
+  return true
+}
+
+function quickConnections(connections: unknown): boolean {
+  if (!isObj(connections)) return false
+  for (const types of Object.values(connections)) {
+    if (!isObj(types)) return false
+    for (const outputs of Object.values(types)) {
+      if (!Array.isArray(outputs)) return false
+      for (const targets of outputs) {
+        if (targets === null) continue
+        if (!Array.isArray(targets)) return false
+        for (const t of targets)
+          if (!isObj(t) || typeof t.node !== 'string' || typeof t.type !== 'string' || typeof t.index !== 'number')
+            return false
+      }
+    }
+  }
+  return true
+}
+
+/**
+ * The common case without valibot's copy of every parameter tree: a plain walk that accepts only
+ * what WorkflowShape accepts (stricter is fine: anything it refuses goes through the schema for its
+ * messages), as app/lib/validate.ts's `fast` checks do for hot routes.
+ */
+function quickShape(json: Record<string, unknown>): Workflow | null {
+  if (typeof json.name !== 'string' || !optional(json.active, (a) => typeof a === 'boolean')) return null
+  if (!optional(json.id, (id) => typeof id === 'string' || typeof id === 'number')) return null
+  if (!optional(json.settings, (x) => x === null || isObj(x)) || !optional(json.pinData, (x) => x === null || isObj(x)))
+    return null
+  if (!Array.isArray(json.nodes) || !json.nodes.every(quickNode) || !quickConnections(json.connections)) return null
+  const nodes = json.nodes.map((n) => (n.parameters === undefined ? { ...n, parameters: {} } : n))
+  return { ...json, active: json.active === true, nodes } as Workflow
+}
+
 /** The workflow if its shape holds (for the other rules), and the shape findings either way. */
 export function checkShape(json: unknown): { checked: Checked | null; findings: Finding[] } {
   if (typeof json !== 'object' || json === null || Array.isArray(json))
@@ -62,7 +112,8 @@ export function checkShape(json: unknown): { checked: Checked | null; findings: 
       checked: null,
       findings: [{ rule: 'shape', severity: 'error', message: 'a workflow must be a JSON object' }],
     }
-  const parsed = v.safeParse(WorkflowShape, json)
+  const quick = quickShape(json as Record<string, unknown>)
+  const parsed = quick ? ({ success: true, output: quick } as const) : v.safeParse(WorkflowShape, json)
   if (!parsed.success) {
     const findings = issuesToDetails(parsed.issues)
       .slice(0, MAX_SHAPE_FINDINGS)

@@ -17,6 +17,7 @@ const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? S
 export function validateWorkflows(candidates: Candidate[], facts?: InstanceFacts): Report {
   const reports: WorkflowReport[] = []
   const claims: WebhookClaim[][] = []
+  const parsedCode = new Map<string, string | null>()
   for (const { source, json } of candidates) {
     const raw = (json && typeof json === 'object' ? json : {}) as Record<string, unknown>
     const { checked, findings } = checkShape(json)
@@ -37,7 +38,7 @@ export function validateWorkflows(candidates: Candidate[], facts?: InstanceFacts
         ...credentialRules(checked, facts),
         ...disabledRules(checked, edges),
         ...pinnedDataRules(checked),
-        ...codeRules(checked),
+        ...codeRules(checked, parsedCode),
         ...errorWorkflowRules(checked),
       )
       claims.push(webhookClaims(checked, report.name ?? source))
