@@ -5,7 +5,8 @@
  */
 import { parse } from 'acorn'
 import { javaScriptOf } from './node-kinds.ts'
-import type { Checked, Finding } from './types.ts'
+import type { Checked } from './shape.ts'
+import type { Finding } from './types.ts'
 
 /** The parse error's message with its line and column in the node's code, or null when it parses. */
 export function syntaxError(code: string): string | null {

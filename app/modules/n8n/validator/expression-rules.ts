@@ -8,8 +8,8 @@
  * `` $(`Name`) ``, `$node["Name"]`, `$node['Name']`, `$node.Name`, `$items("Name")`.
  */
 import { javaScriptOf } from './node-kinds.ts'
-import type { Checked, Finding } from './types.ts'
-import type { WorkflowNode } from './shape.ts'
+import type { Checked, WorkflowNode } from './shape.ts'
+import type { Finding } from './types.ts'
 
 const REFERENCES = [
   /\$\(\s*(['"`])((?:\\.|(?!\1)[^\\])*)\1\s*\)/g,

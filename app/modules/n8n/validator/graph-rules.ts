@@ -3,7 +3,8 @@
  * workflow with nothing to start it, disabled nodes on a path data takes.
  */
 import { isActivatingTrigger, isStickyNote, isTrigger } from './node-kinds.ts'
-import type { Checked, Finding } from './types.ts'
+import type { Checked } from './shape.ts'
+import type { Finding } from './types.ts'
 
 type Edge = { from: string; to: string; type: string }
 

@@ -3,7 +3,8 @@
  * workflow (without one, n8n's failures of this workflow reach nobody but its execution list).
  */
 import { isErrorTrigger } from './node-kinds.ts'
-import type { Checked, Finding } from './types.ts'
+import type { Checked } from './shape.ts'
+import type { Finding } from './types.ts'
 
 /** Pinned data is used by manual runs only; left in an export it is stale test data, possibly personal data. */
 export function pinnedDataRules(c: Checked): Finding[] {

@@ -4,7 +4,8 @@
  * wins depends on activation order), and credentials the instance does not have.
  */
 import { isWebhook } from './node-kinds.ts'
-import type { Checked, Finding, InstanceFacts } from './types.ts'
+import type { Checked } from './shape.ts'
+import type { Finding, InstanceFacts } from './types.ts'
 
 export type WebhookClaim = { key: string; workflow: string; node: string }
 

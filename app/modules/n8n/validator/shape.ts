@@ -6,7 +6,7 @@
  */
 import * as v from 'valibot'
 import { issuesToDetails } from '../../../lib/validate.ts'
-import type { Checked, Finding } from './types.ts'
+import type { Finding } from './types.ts'
 
 const Text = v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'))
 
@@ -51,6 +51,8 @@ export const WorkflowShape = v.looseObject({
 
 export type Workflow = v.InferOutput<typeof WorkflowShape>
 export type WorkflowNode = Workflow['nodes'][number]
+/** A workflow whose shape passed, with its nodes indexed by name for the rules. */
+export type Checked = { wf: Workflow; byName: Map<string, WorkflowNode> }
 
 /** At most this many shape findings per workflow: a file that is not a workflow at all says so in a few lines. */
 const MAX_SHAPE_FINDINGS = 10

@@ -2,8 +2,6 @@
  * The validator's vocabulary: a finding (rule id, severity, node, message), the workflow as the
  * rules read it, and what an instance tells about its credentials.
  */
-import type { Workflow } from './shape.ts'
-
 export type Severity = 'error' | 'warning' | 'info'
 
 export type Finding = { rule: RuleId; severity: Severity; node?: string; message: string }
@@ -50,6 +48,3 @@ export type Report = {
   workflows: WorkflowReport[]
   summary: { workflows: number; errors: number; warnings: number; infos: number }
 }
-
-/** A workflow whose shape passed, with its nodes indexed by name for the rules. */
-export type Checked = { wf: Workflow; byName: Map<string, Workflow['nodes'][number]> }
