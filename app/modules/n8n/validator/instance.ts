@@ -9,7 +9,7 @@ import type { Sealer } from '../../../lib/crypto.ts'
 import { AppError, notFound } from '../../../lib/errors.ts'
 import type { OutboundPolicy } from '../../../lib/outbound.ts'
 import { N8nApiError, n8nClient } from '../../backups/index.ts'
-import { listN8nInstances } from '../../healing/index.ts'
+import { listN8nInstances, openN8nApiKey } from '../../healing/index.ts'
 import type { Candidate, InstanceFacts, Report } from './types.ts'
 import { validateWorkflows } from './validate.ts'
 
@@ -57,7 +57,7 @@ export function createWorkflowValidator(deps: WorkflowValidatorDeps) {
   ): Promise<Report & { instance: string; calls: number }> {
     const instance = await instanceNamed(name)
     const client = n8nClient(
-      { name: instance.name, baseUrl: instance.baseUrl, apiKey: deps.sealer.open(instance.apiKey) },
+      { name: instance.name, baseUrl: instance.baseUrl, apiKey: openN8nApiKey(deps.sealer, instance) },
       {
         outbound: deps.outbound,
         maxRps: deps.maxRps,
