@@ -80,6 +80,7 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /backups/workflows/rollback': { instance: 'no-such-instance', id: 'w1', to: '1' },
   'POST /api/v1/backup-targets': { name: 'fuzz-target', kind: 'homeostat' },
   'POST /backups/run': { target: 'homeostat' },
+  'POST /api/v1/n8n/workflows/validate': { workflows: [{ name: 'fuzz', nodes: [], connections: {} }] },
 }
 
 type Js = {
