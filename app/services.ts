@@ -13,6 +13,7 @@ import { createKeyStore } from './modules/auth/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
+import { createWorkflowHealth } from './modules/n8n/index.ts'
 import { createNotifier, type DeadNotifications, raiseNotificationFailed } from './modules/notify/index.ts'
 
 export function createServices(platform: Deps) {
@@ -89,9 +90,26 @@ export function createServices(platform: Deps) {
     positions: platform.config.WORKFLOW_HISTORY_POSITIONS,
     maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
   })
+  // n8n workflow health: executions → metrics (through the ingest store, so rules watching them run
+  // at once), states, failure classes and missed schedules → alerts.
+  const workflowHealth = createWorkflowHealth({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    log: log.child({ module: 'n8n' }),
+    alerts,
+    metrics: metricStore,
+    maxRps: platform.config.N8N_POLL_MAX_RPS,
+    graceMs: platform.config.N8N_SCHEDULE_GRACE_SECONDS * 1000,
+    failingAfter: platform.config.N8N_FAILING_AFTER,
+    degradedRate: platform.config.N8N_DEGRADED_PERCENT / 100,
+    defaultTimezone: platform.config.N8N_DEFAULT_TIMEZONE,
+    retentionDays: platform.config.N8N_EXECUTIONS_RETENTION_DAYS,
+  })
   return {
     ...platform,
     workflowHistory,
+    workflowHealth,
     outbound,
     keys,
     notifier,
