@@ -188,9 +188,12 @@ export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: 
   /** GET /api/v1/executions as n8n 1.123 answers it: by id descending, `nextCursor` = base64 {lastId, limit} of a full page. */
   function listExecutions(q: URLSearchParams): [number, unknown] {
     const limit = Number(q.get('limit') ?? 100)
-    if (!Number.isInteger(limit) || limit < 1 || limit > 250) return [400, { message: 'request/query/limit must be <= 250' }]
+    if (!Number.isInteger(limit) || limit < 1 || limit > 250)
+      return [400, { message: 'request/query/limit must be <= 250' }]
     const cursor = q.get('cursor')
-    const lastId = cursor ? Number(JSON.parse(Buffer.from(cursor, 'base64').toString()).lastId) : Number.POSITIVE_INFINITY
+    const lastId = cursor
+      ? Number(JSON.parse(Buffer.from(cursor, 'base64').toString()).lastId)
+      : Number.POSITIVE_INFINITY
     const status = q.get('status')
     const workflowId = q.get('workflowId')
     const rows = [...executions.values()]
@@ -200,7 +203,9 @@ export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: 
       .slice(0, limit)
     const includeData = q.get('includeData') === 'true'
     const next =
-      rows.length === limit ? Buffer.from(JSON.stringify({ lastId: Number(rows.at(-1)!.id), limit })).toString('base64') : null
+      rows.length === limit
+        ? Buffer.from(JSON.stringify({ lastId: Number(rows.at(-1)!.id), limit })).toString('base64')
+        : null
     return [200, { data: rows.map((e) => executionView(e, includeData)), nextCursor: next }]
   }
 

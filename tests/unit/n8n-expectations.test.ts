@@ -114,7 +114,9 @@ describe('expected runs and missed schedules (fake clock)', () => {
   it('waits for the activation before expecting anything, and expects nothing with no schedule', () => {
     const none = triggerOf([{ type: 'n8n-nodes-base.webhook' }], {}, 'UTC')
     expect(nextExpected({ trigger: none, expectEveryMs: null, lastRunAt: null, activeSince: 0 }, 5 * MIN)).toBeNull()
-    expect(nextExpected({ trigger: every5, expectEveryMs: null, lastRunAt: null, activeSince: null }, 5 * MIN)).toBeNull()
+    expect(
+      nextExpected({ trigger: every5, expectEveryMs: null, lastRunAt: null, activeSince: null }, 5 * MIN),
+    ).toBeNull()
     const activated = at('2026-05-01T10:07:00Z')
     expect(
       nextExpected({ trigger: every5, expectEveryMs: null, lastRunAt: null, activeSince: activated }, 5 * MIN)?.at,

@@ -69,7 +69,8 @@ export function nextExpected(input: ExpectationInput, graceCapMs: number): Expec
     if (!cron) continue
     const at = fireAfter(cron, base, rule.every)
     if (at === null) continue
-    if (!best || at < best.at) best = { at, graceMs: graceFor(intervalOf(cron, base, rule.every), graceCapMs), label: rule.label }
+    if (!best || at < best.at)
+      best = { at, graceMs: graceFor(intervalOf(cron, base, rule.every), graceCapMs), label: rule.label }
   }
   if (input.expectEveryMs) {
     const at = base + input.expectEveryMs

@@ -59,7 +59,12 @@ const HttpStatus = v.pipe(
   v.minValue(100, 'must be at least 100'),
   v.maxValue(599, 'must be at most 599'),
 )
-const Position = v.pipe(v.number('must be a number'), v.integer('must be a whole number'), v.minValue(0), v.maxValue(1e6))
+const Position = v.pipe(
+  v.number('must be a number'),
+  v.integer('must be a whole number'),
+  v.minValue(0),
+  v.maxValue(1e6),
+)
 const Name = v.pipe(v.string('must be a string'), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(200))
 
 const ruleFields = {

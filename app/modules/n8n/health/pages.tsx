@@ -61,13 +61,28 @@ function Timeline({ t }: { t: Awaited<ReturnType<typeof timeline>> }) {
   const w = 800
   const x = (s: string | null) => (((Date.parse(s ?? '') - from) / Math.max(1, to - from)) * w).toFixed(1)
   return (
-    <svg class="timeline-svg" viewBox={`0 0 ${w} 60`} width="100%" height="60" role="img" aria-label="expected vs actual runs">
+    <svg
+      class="timeline-svg"
+      viewBox={`0 0 ${w} 60`}
+      width="100%"
+      height="60"
+      role="img"
+      aria-label="expected vs actual runs"
+    >
       <line x1="0" y1="30" x2={w} y2="30" stroke="currentColor" stroke-opacity="0.3" />
       {t.expected.map((e) => (
         <line class="expected" x1={x(e)} x2={x(e)} y1="12" y2="28" stroke="currentColor" stroke-opacity="0.6" />
       ))}
       {t.runs.map((r) => (
-        <circle class={`run ${r.status}`} cx={x(r.at)} cy="42" r="3" fill={r.status === 'success' ? 'seagreen' : r.status === 'error' || r.status === 'crashed' ? 'crimson' : 'gray'} />
+        <circle
+          class={`run ${r.status}`}
+          cx={x(r.at)}
+          cy="42"
+          r="3"
+          fill={
+            r.status === 'success' ? 'seagreen' : r.status === 'error' || r.status === 'crashed' ? 'crimson' : 'gray'
+          }
+        />
       ))}
     </svg>
   )
@@ -140,7 +155,9 @@ export function workflowHealthPages(deps: ModuleDeps & { workflowHealth: Workflo
                 {list.items.map((w) => (
                   <tr data-workflow={w.workflowId} data-state={w.state}>
                     <td>
-                      <a href={`/n8n/workflow?${new URLSearchParams({ instance: w.instanceId, id: w.workflowId })}`}>{w.name}</a>{' '}
+                      <a href={`/n8n/workflow?${new URLSearchParams({ instance: w.instanceId, id: w.workflowId })}`}>
+                        {w.name}
+                      </a>{' '}
                       <span class="muted">{names.get(w.instanceId)}</span>
                     </td>
                     <td>
@@ -218,7 +235,12 @@ export function workflowHealthPages(deps: ModuleDeps & { workflowHealth: Workflo
     const w = await getWorkflow(db, instance.id, q.id)
     const t = now()
     const [day, week] = [await runsSince(db, instance.id, t - DAY_MS), await runsSince(db, instance.id, t - 7 * DAY_MS)]
-    const j = workflowJson(w, { now: t, graceMs: health.graceMs, day: day.get(w.workflowId), week: week.get(w.workflowId) })
+    const j = workflowJson(w, {
+      now: t,
+      graceMs: health.graceMs,
+      day: day.get(w.workflowId),
+      week: week.get(w.workflowId),
+    })
     const d = await durations(db, instance.id, w.workflowId, t - 7 * DAY_MS)
     const execs = await executionsOf(db, instance.id, w.workflowId, { limit: 100 })
     const tl = await timeline(db, w, t - DAY_MS, t)

@@ -55,7 +55,10 @@ export function workflowHealthRoutes(deps: ModuleDeps & { workflowHealth: Workfl
   app.get(
     '/api/v1/n8n/health/workflows',
     access('viewer'),
-    describe('Workflows with state, success rates 24 h / 7 d, last runs, next expected run (?instance=, ?state=)', tags),
+    describe(
+      'Workflows with state, success rates 24 h / 7 d, last runs, next expected run (?instance=, ?state=)',
+      tags,
+    ),
     validate('query', WorkflowsQuery),
     async (c) => {
       const q = c.req.valid('query')
@@ -67,17 +70,28 @@ export function workflowHealthRoutes(deps: ModuleDeps & { workflowHealth: Workfl
   app.get(
     '/api/v1/n8n/health/workflows/:id',
     access('viewer'),
-    describe('One workflow of n8n instance ?instance=: state, rates, duration percentiles, latest executions, timeline', tags),
+    describe(
+      'One workflow of n8n instance ?instance=: state, rates, duration percentiles, latest executions, timeline',
+      tags,
+    ),
     validate('param', WorkflowParam),
     validate('query', InstanceQuery),
     async (c) => {
       const instance = await getN8nInstance(db, c.req.valid('query').instance)
       const w = await getWorkflow(db, instance.id, c.req.valid('param').id)
       const t = now()
-      const [day, week] = [await runsSince(db, instance.id, t - DAY_MS), await runsSince(db, instance.id, t - 7 * DAY_MS)]
+      const [day, week] = [
+        await runsSince(db, instance.id, t - DAY_MS),
+        await runsSince(db, instance.id, t - 7 * DAY_MS),
+      ]
       const recent = await executionsOf(db, instance.id, w.workflowId, { limit: 20 })
       return c.json({
-        ...workflowJson(w, { now: t, graceMs: health.graceMs, day: day.get(w.workflowId), week: week.get(w.workflowId) }),
+        ...workflowJson(w, {
+          now: t,
+          graceMs: health.graceMs,
+          day: day.get(w.workflowId),
+          week: week.get(w.workflowId),
+        }),
         instance: instance.name,
         durationMs: {
           '24h': await durations(db, instance.id, w.workflowId, t - DAY_MS),
@@ -111,7 +125,10 @@ export function workflowHealthRoutes(deps: ModuleDeps & { workflowHealth: Workfl
   app.put(
     '/api/v1/n8n/health/workflows/:id/expectation',
     access('operator'),
-    describe('Expect at least one execution every {every} (e.g. "1h") from this workflow, else n8n_schedule_missed', tags),
+    describe(
+      'Expect at least one execution every {every} (e.g. "1h") from this workflow, else n8n_schedule_missed',
+      tags,
+    ),
     validate('param', WorkflowParam),
     validate('query', InstanceQuery),
     validate('json', ExpectationBody),
@@ -181,7 +198,11 @@ export function workflowHealthRoutes(deps: ModuleDeps & { workflowHealth: Workfl
     validate('json', RuleBody),
     async (c) => {
       const row = await createRule(db, c.req.valid('json'), now())
-      await audit(db, c, { action: 'n8n.failure_rule.created', target: row.id, summary: `${row.name} → ${row.failureClass}` })
+      await audit(db, c, {
+        action: 'n8n.failure_rule.created',
+        target: row.id,
+        summary: `${row.name} → ${row.failureClass}`,
+      })
       return c.json(ruleJson(row), 201)
     },
   )
@@ -202,7 +223,11 @@ export function workflowHealthRoutes(deps: ModuleDeps & { workflowHealth: Workfl
     validate('json', RulePatch),
     async (c) => {
       const row = await updateRule(db, c.req.valid('param').id, c.req.valid('json'), now())
-      await audit(db, c, { action: 'n8n.failure_rule.updated', target: row.id, summary: `${row.name} → ${row.failureClass}` })
+      await audit(db, c, {
+        action: 'n8n.failure_rule.updated',
+        target: row.id,
+        summary: `${row.name} → ${row.failureClass}`,
+      })
       return c.json(ruleJson(row))
     },
   )

@@ -199,7 +199,11 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
       const execRows = read.items.map((e) => executionRow(instance.id, e, now))
       const failed = execRows.filter((r) => FAILED.has(r.status)).sort((a, b) => Number(b.id) - Number(a.id))
       const backlog = failed.length < classifyPerPoll ? await unclassified(db, instance.id, classifyPerPoll) : []
-      result.classified = await classifyAll(client, [...failed, ...backlog.filter((b) => !failed.some((f) => f.id === b.id))], nodeTypes)
+      result.classified = await classifyAll(
+        client,
+        [...failed, ...backlog.filter((b) => !failed.some((f) => f.id === b.id))],
+        nodeTypes,
+      )
       result.executions = execRows.length
       const samples = countRuns(instance, rows, execRows, reports, now)
       await upsertExecutions(db, [...execRows, ...backlog.filter((b) => b.failureClass !== null)])
@@ -314,7 +318,12 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
       if (reachable) {
         const m = w.active
           ? missedRun(
-              { trigger: w.trigger, expectEveryMs: w.expectEveryMs, lastRunAt: w.lastRunAt, activeSince: w.activeSince },
+              {
+                trigger: w.trigger,
+                expectEveryMs: w.expectEveryMs,
+                lastRunAt: w.lastRunAt,
+                activeSince: w.activeSince,
+              },
               now,
               deps.graceMs,
             )

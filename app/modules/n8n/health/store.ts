@@ -14,7 +14,8 @@ import { compileUserRegex } from '../../../lib/safe-regex.ts'
 import type { CompiledRule } from './classify.ts'
 
 const CHUNK = 400
-const chunks = <T>(rows: T[]) => Array.from({ length: Math.ceil(rows.length / CHUNK) }, (_, i) => rows.slice(i * CHUNK, (i + 1) * CHUNK))
+const chunks = <T>(rows: T[]) =>
+  Array.from({ length: Math.ceil(rows.length / CHUNK) }, (_, i) => rows.slice(i * CHUNK, (i + 1) * CHUNK))
 const excluded = (col: string) => sql.raw(`excluded.${col}`)
 
 export async function pollStateOf(db: Db, instanceId: string): Promise<N8nPollState> {
@@ -81,7 +82,9 @@ export async function upsertWorkflows(db: Db, rows: NewN8nWorkflow[]) {
 
 export async function deleteWorkflows(db: Db, instanceId: string, ids: string[]) {
   for (const part of chunks(ids))
-    await db.delete(n8nWorkflows).where(and(eq(n8nWorkflows.instanceId, instanceId), inArray(n8nWorkflows.workflowId, part)))
+    await db
+      .delete(n8nWorkflows)
+      .where(and(eq(n8nWorkflows.instanceId, instanceId), inArray(n8nWorkflows.workflowId, part)))
 }
 
 const EX_COLS = [
@@ -102,7 +105,10 @@ const EX_COLS = [
 export async function upsertExecutions(db: Db, rows: N8nExecutionRow[]) {
   for (const part of chunks(rows)) {
     const set = Object.fromEntries(EX_COLS.map((c) => [camel(c), excluded(c)]))
-    await db.insert(n8nExecutions).values(part).onConflictDoUpdate({ target: [n8nExecutions.instanceId, n8nExecutions.id], set })
+    await db
+      .insert(n8nExecutions)
+      .values(part)
+      .onConflictDoUpdate({ target: [n8nExecutions.instanceId, n8nExecutions.id], set })
   }
 }
 
@@ -135,7 +141,8 @@ export async function runsSince(db: Db, instanceId: string, from: number) {
   return new Map(rows.map((r) => [r.workflowId, { runs: Number(r.runs ?? 0), failures: Number(r.failures ?? 0) }]))
 }
 
-export const pruneExecutions = (db: Db, before: number) => db.delete(n8nExecutions).where(lt(n8nExecutions.seenAt, before))
+export const pruneExecutions = (db: Db, before: number) =>
+  db.delete(n8nExecutions).where(lt(n8nExecutions.seenAt, before))
 
 /** The enabled rules in order, compiled once per poll (patterns on the RE2-style engine). */
 export async function compiledRules(db: Db): Promise<CompiledRule[]> {
@@ -144,10 +151,15 @@ export async function compiledRules(db: Db): Promise<CompiledRule[]> {
     .from(n8nFailureRules)
     .where(eq(n8nFailureRules.enabled, true))
     .orderBy(asc(n8nFailureRules.position), asc(n8nFailureRules.createdAt))
-  return rows.map((r) => ({
-    failureClass: r.failureClass,
-    pattern: r.pattern ? compileUserRegex(r.pattern) : null,
-    nodeType: r.nodeType,
-    httpStatus: r.httpStatus,
-  }))
+  const out: CompiledRule[] = []
+  for (const r of rows) {
+    try {
+      // A match anywhere in the message (as RegExp.test), not the whole message as a label matcher.
+      const pattern = r.pattern ? compileUserRegex(r.pattern, { anchored: false }) : null
+      out.push({ failureClass: r.failureClass, pattern, nodeType: r.nodeType, httpStatus: r.httpStatus })
+    } catch {
+      // Checked when saved; a pattern refused later (a tighter engine limit) leaves the rule out.
+    }
+  }
+  return out
 }

@@ -37,7 +37,11 @@ function scheduleRule(r: Record<string, unknown>): Rule | null {
     }
     case 'hours': {
       const n = num(r.hoursInterval, 1)
-      return { cron: `0 ${minute} */${n} * * *`, every: 1, label: `every ${n} h at :${String(minute).padStart(2, '0')}` }
+      return {
+        cron: `0 ${minute} */${n} * * *`,
+        every: 1,
+        label: `every ${n} h at :${String(minute).padStart(2, '0')}`,
+      }
     }
     case 'days': {
       const n = num(r.daysInterval, 1)

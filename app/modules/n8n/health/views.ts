@@ -45,7 +45,12 @@ const rate = (r: { runs: number; failures: number } | undefined) =>
 
 export function workflowJson(
   w: N8nWorkflow,
-  extra: { now: number; graceMs: number; day?: { runs: number; failures: number }; week?: { runs: number; failures: number } },
+  extra: {
+    now: number
+    graceMs: number
+    day?: { runs: number; failures: number }
+    week?: { runs: number; failures: number }
+  },
 ) {
   const expected = w.active
     ? nextExpected(
@@ -96,7 +101,10 @@ export async function workflowList(
     .limit(q.limit + 1)
     .offset(q.offset)
   const instances = [...new Set(rows.map((r) => r.instanceId))]
-  const rates = new Map<string, { day: Map<string, { runs: number; failures: number }>; week: Map<string, { runs: number; failures: number }> }>()
+  const rates = new Map<
+    string,
+    { day: Map<string, { runs: number; failures: number }>; week: Map<string, { runs: number; failures: number }> }
+  >()
   for (const i of instances)
     rates.set(i, { day: await runsSince(db, i, now - DAY), week: await runsSince(db, i, now - 7 * DAY) })
   const items = rows.slice(0, q.limit).map((w) =>
@@ -132,7 +140,9 @@ export const executionJson = (e: N8nExecutionRow, baseUrl?: string) => ({
   nodeType: e.nodeType,
   httpCode: e.httpCode,
   message: e.message,
-  ...(baseUrl ? { url: `${baseUrl}/workflow/${encodeURIComponent(e.workflowId)}/executions/${encodeURIComponent(e.id)}` } : {}),
+  ...(baseUrl
+    ? { url: `${baseUrl}/workflow/${encodeURIComponent(e.workflowId)}/executions/${encodeURIComponent(e.id)}` }
+    : {}),
 })
 
 /** A workflow's executions, newest first, paged by id. */
