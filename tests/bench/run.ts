@@ -29,6 +29,7 @@ import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
 import { healingFigures } from './healing.ts'
 import { workflowFigures } from './workflows.ts'
+import { n8nHealthFigures } from './n8n-health.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
@@ -350,9 +351,10 @@ async function main(): Promise<number> {
   const withAlerts = !ONLY || ONLY.includes('alerts')
   const withHealing = !ONLY || ONLY.includes('healing')
   const withWorkflows = !ONLY || ONLY.includes('workflows')
-  if (!selected.length && !withData && !withAlerts && !withHealing && !withWorkflows)
+  const withN8n = !ONLY || ONLY.includes('n8n')
+  if (!selected.length && !withData && !withAlerts && !withHealing && !withWorkflows && !withN8n)
     throw new Error(
-      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing, workflows`,
+      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing, workflows, n8n`,
     )
   const started: Partial<Record<ServerName, Started>> = {}
   const pids: Partial<Record<ServerName, number>> = {}
@@ -446,6 +448,12 @@ async function main(): Promise<number> {
     const workflowsRun = await workflowFigures(dir, homeostatEnv('workflows'), (line) => console.log(line))
     rows.push(...workflowsRun.rows)
     failed.push(...workflowsRun.failed)
+  }
+  if (withN8n) {
+    // Workflow health figures (tests/bench/n8n-health.ts): poll of 200 workflows / 10,000 executions.
+    const n8nRun = await n8nHealthFigures(dir, homeostatEnv('n8n'), (line) => console.log(line))
+    rows.push(...n8nRun.rows)
+    failed.push(...n8nRun.failed)
   }
 
   console.log('')
