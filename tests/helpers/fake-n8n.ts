@@ -44,11 +44,16 @@ const REQUIRED = ['name', 'nodes', 'connections', 'settings']
  * `X-N8N-API-KEY`, and production webhooks `/webhook/<path>`. Executions: `GET /api/v1/executions`
  * (newest id first; `limit` ≤ 250, `cursor`, `status`, `workflowId`, `includeData`; running ones left
  * out, as n8n leaves out executions still in progress) and `GET /api/v1/executions/:id`
- * (`includeData=true` adds `data`); `GET /rest/settings` gives `versionCli`. Executions and workflows
+ * (`includeData=true` adds `data`); `GET /rest/settings` answers n8n's public settings. Executions and workflows
  * are seeded by the test; every request is recorded. `failNext` answers the next API calls with an error
  * status (429, 503…) to test backoff.
  */
-export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: boolean; version?: string }) {
+export async function startFakeN8n(opts: {
+  apiKey: string
+  deactivateOnUpdate?: boolean
+  /** `versionCli` in the unauthenticated settings, as n8n before 1.x's public settings gave it; 1.123 leaves it out. */
+  publicVersion?: string
+}) {
   const requests: FakeN8nRequest[] = []
   const executions = new Map<string, FakeExecution>()
   const workflows = new Map<string, FakeWorkflow>()
@@ -91,7 +96,9 @@ export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: 
         : send(404, { code: 404, message: `The requested webhook "${req.method} ${hook}" is not registered.` })
     }
     if (path === '/rest/settings' && req.method === 'GET')
-      return send(200, { data: { versionCli: opts.version ?? '1.123.4', instanceId: 'fake' } })
+      return send(200, {
+        data: { settingsMode: 'public', ...(opts.publicVersion ? { versionCli: opts.publicVersion } : {}) },
+      })
     if (!path.startsWith('/api/v1/')) return send(404, { message: 'not found' })
     if (apiKey !== opts.apiKey) return send(401, { message: "'X-N8N-API-KEY' header required" })
     const failure = failures.shift()

@@ -196,7 +196,8 @@ export function n8nClient(target: N8nTarget, deps: N8nCallDeps) {
     },
     /**
      * n8n's version, from the settings its own UI reads before sign-in (`/rest/settings`,
-     * `versionCli`): the public API has no version call. Null when it does not say.
+     * `versionCli`): the public API has no version call. n8n 1.x (1.123 checked) leaves the version
+     * out of those public settings, so this is null there; older instances still tell.
      */
     async version(): Promise<string | null> {
       const { status, json } = await call('GET', '/settings', undefined, '/rest')
