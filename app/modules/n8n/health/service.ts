@@ -186,7 +186,8 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
       reports.push(...synced.reports)
       const { rows, nodeTypes } = synced
       result.workflows = rows.size
-      if (!state.version || (state.versionCheckedAt ?? 0) < now - VERSION_EVERY_MS) {
+      // Once an hour, whether n8n told it or not (1.123 does not: asking each poll would cost a request each time).
+      if ((state.versionCheckedAt ?? 0) < now - VERSION_EVERY_MS) {
         state.version = (await client.version().catch(() => null)) ?? state.version
         state.versionCheckedAt = now
       }
