@@ -40,6 +40,20 @@ const get = async (path: string, headers = viewer.headers) => {
   return { status: res.status, body: (await res.json()) as any }
 }
 const health = t.services.workflowHealth
+/** The same service with a 5 ms backoff, for the tests that make n8n answer errors. */
+const backoff = createWorkflowHealth({
+  ...t.services,
+  alerts: t.services.alerts,
+  metrics: t.services.metricStore,
+  log: t.services.log,
+  maxRps: 100,
+  graceMs: 5 * MIN,
+  failingAfter: 3,
+  degradedRate: 0.2,
+  defaultTimezone: 'UTC',
+  retentionDays: 30,
+  backoffMs: 5,
+})
 // The API reads rates over the last 24 h of the real clock: the fake one starts now and moves ahead from there.
 let now = Math.floor(Date.now() / MIN) * MIN
 const iso = (ms: number) => new Date(ms).toISOString()
@@ -138,19 +152,6 @@ describe('polling', () => {
   })
 
   it('backs off on 429 and 5xx and still reads the page', async () => {
-    const backoff = createWorkflowHealth({
-      ...t.services,
-      alerts: t.services.alerts,
-      metrics: t.services.metricStore,
-      log: t.services.log,
-      maxRps: 100,
-      graceMs: 5 * MIN,
-      failingAfter: 3,
-      degradedRate: 0.2,
-      defaultTimezone: 'UTC',
-      retentionDays: 30,
-      backoffMs: 5,
-    })
     n8n.failNext(429)
     n8n.failNext(503)
     const mark = n8n.requests.length
@@ -308,7 +309,7 @@ describe('schedules, deactivation, reachability', () => {
     expect(await openAlerts('n8n_workflow_deactivated')).toEqual([])
   })
 
-  it('marks every workflow unknown while the instance cannot be reached, and recovers', async () => {
+  it('marks every workflow unknown while the instance cannot be reached', async () => {
     const closed = await freePort()
     const other = await addInstance('gone', `http://127.0.0.1:${closed}`)
     const flaky = await startFakeN8n({ apiKey: KEY })
@@ -327,6 +328,28 @@ describe('schedules, deactivation, reachability', () => {
     const list = (await get('/api/v1/n8n/health')).body.items
     expect(list.find((i: any) => i.name === 'prod')).toMatchObject({ reachable: true, version: '1.99.0' })
     expect(list.find((i: any) => i.name === 'flaky')).toMatchObject({ reachable: false, workflows: { unknown: 1 } })
+  })
+
+  it('counts an instance answering 5xx past its retries as unreachable, and resolves the alert when it answers again', async () => {
+    n8n.failNext(503, 4) // the first try and its three retries
+    now += MIN
+    const [down] = await backoff.poll(now, inst)
+    expect(down).toMatchObject({ reachable: false })
+    expect(down!.error).toMatch(/HTTP 503/)
+    expect((await workflow('w1')).state).toBe('unknown')
+    expect((await openAlerts('n8n_instance_unreachable')).map((a) => a.labels.instance).sort()).toEqual([
+      'flaky',
+      'gone',
+      'prod',
+    ])
+    run('w1', now + 1000)
+    now += MIN
+    expect((await backoff.poll(now, inst))[0]).toMatchObject({ reachable: true })
+    expect((await openAlerts('n8n_instance_unreachable')).map((a) => a.labels.instance).sort()).toEqual([
+      'flaky',
+      'gone',
+    ])
+    expect((await workflow('w1')).state).not.toBe('unknown')
   })
 
   it('runs as the n8n_poll job', async () => {
