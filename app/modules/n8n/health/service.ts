@@ -14,7 +14,7 @@ import type { OutboundPolicy } from '../../../lib/outbound.ts'
 import type { AlertReport, AlertsService } from '../../alerts/index.ts'
 import { getN8nInstance, listN8nInstances } from '../../healing/index.ts'
 import type { MetricStore, Sample } from '../../metrics/index.ts'
-import { type N8nClient, type N8nExecution, n8nClient } from '../api/client.ts'
+import { N8nApiError, type N8nClient, type N8nExecution, n8nClient } from '../api/client.ts'
 import { deactivatedReport, failureLabels, failureReport, missedReport, unreachableReport } from './alerts.ts'
 import { classify } from './classify.ts'
 import { missedRun } from './expectations.ts'
@@ -22,15 +22,12 @@ import { readExecutions } from './read.ts'
 import { FAILED, stateOf, UNFINISHED } from './state.ts'
 import {
   compiledRules,
-  deleteWorkflows,
   pollStateOf,
   pruneExecutions,
   runsSince,
-  savePollState,
   unclassified,
-  upsertExecutions,
-  upsertWorkflows,
   workflowsOf,
+  writePoll,
 } from './store.ts'
 import { triggerOf } from './triggers.ts'
 
@@ -181,9 +178,10 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
       calls: 0,
     }
     const reports: AlertReport[] = []
+    let write: { executions: N8nExecutionRow[]; workflows: N8nWorkflow[]; gone: string[] }
+    let samples: Sample[] = []
     try {
       const synced = await syncWorkflows(client, instance, known, now)
-      reports.push(...synced.reports)
       const { rows, nodeTypes } = synced
       result.workflows = rows.size
       // Once an hour, whether n8n told it or not (1.123 does not: asking each poll would cost a request each time).
@@ -200,28 +198,30 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
       const execRows = read.items.map((e) => executionRow(instance.id, e, now))
       const failed = execRows.filter((r) => FAILED.has(r.status)).sort((a, b) => Number(b.id) - Number(a.id))
       const backlog = failed.length < classifyPerPoll ? await unclassified(db, instance.id, classifyPerPoll) : []
-      result.classified = await classifyAll(
-        client,
-        [...failed, ...backlog.filter((b) => !failed.some((f) => f.id === b.id))],
-        nodeTypes,
-      )
+      const older = backlog.filter((b) => !failed.some((f) => f.id === b.id))
+      result.classified = await classifyAll(client, [...failed, ...older], nodeTypes)
       result.executions = execRows.length
-      const samples = countRuns(instance, rows, execRows, reports, now)
-      await upsertExecutions(db, [...execRows, ...backlog.filter((b) => b.failureClass !== null)])
+      // Everything n8n had to tell was read: from here on the poll only writes.
+      reports.push(...synced.reports)
+      samples = countRuns(instance, rows, execRows, reports, now)
       state.watermark = read.watermark
       state.pending = read.pending
       await judge(instance, rows, reports, now, true)
       const gone = [...known.keys()].filter((id) => !rows.has(id))
       for (const id of gone) resolveAll(instance, known.get(id)!, reports)
-      await upsertWorkflows(db, [...rows.values()])
-      await deleteWorkflows(db, instance.id, gone)
       if (state.reachable === false) reports.push(unreachableReport(fp, instance.name, false))
       state.reachable = true
       state.error = null
       state.lastOkAt = now
-      await writeMetrics(samples, now)
+      write = {
+        executions: [...execRows, ...older.filter((b) => b.failureClass !== null)],
+        workflows: [...rows.values()],
+        gone,
+      }
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
+      // Only n8n's answers (or their absence) make an instance unreachable; anything else is a fault here.
+      if (!(error instanceof N8nApiError)) throw error
+      const message = error.message
       result.reachable = false
       result.error = message
       deps.log.warn('n8n poll failed', { instance: instance.name, error: message })
@@ -231,12 +231,13 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
       // Nothing is known about the workflows while the instance cannot be read.
       const rows = new Map([...known].map(([id, w]) => [id, { ...w, updatedAt: now }]))
       await judge(instance, rows, reports, now, false)
-      await upsertWorkflows(db, [...rows.values()])
+      write = { executions: [], workflows: [...rows.values()], gone: [] }
     }
     state.lastPollAt = now
     state.lastCalls = client.calls()
     result.calls = client.calls()
-    await savePollState(db, state)
+    await writePoll(db, { ...write, state })
+    await writeMetrics(samples, now)
     if (reports.length) await deps.alerts.reportMany(reports, now)
     return result
   }
@@ -381,7 +382,25 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
   async function poll(now: number, instanceId?: string): Promise<InstancePoll[]> {
     const instances = instanceId ? [await getN8nInstance(db, instanceId)] : await listN8nInstances(db)
     const out: InstancePoll[] = []
-    for (const instance of instances) out.push(await pollInstance(instance, now))
+    for (const instance of instances) {
+      try {
+        out.push(await pollInstance(instance, now))
+      } catch (error) {
+        // A fault of ours with one instance (its key sealed with another SECRET_KEY, a write refused)
+        // is logged and reported; the other instances are still polled.
+        const message = error instanceof Error ? error.message : String(error)
+        deps.log.error('n8n poll of an instance failed', { instance: instance.name, error: message })
+        out.push({
+          instance: { id: instance.id, name: instance.name },
+          reachable: false,
+          workflows: 0,
+          executions: 0,
+          classified: 0,
+          calls: 0,
+          error: message,
+        })
+      }
+    }
     await pruneExecutions(db, now - deps.retentionDays * DAY)
     return out
   }

@@ -38,9 +38,25 @@ export async function pollStateOf(db: Db, instanceId: string): Promise<N8nPollSt
 
 export const allPollStates = (db: Db) => db.select().from(n8nPollState)
 
-export async function savePollState(db: Db, s: N8nPollState) {
+export function savePollState(db: Db, s: N8nPollState) {
   const { instanceId, ...rest } = s
-  await db.insert(n8nPollState).values(s).onConflictDoUpdate({ target: n8nPollState.instanceId, set: rest })
+  return db.insert(n8nPollState).values(s).onConflictDoUpdate({ target: n8nPollState.instanceId, set: rest })
+}
+
+/**
+ * A poll's writes in one batch (one transaction): executions, workflow rows with their counters,
+ * and the watermark. A poll that dies half-way writes nothing, so no execution is counted twice.
+ */
+export async function writePoll(
+  db: Db,
+  w: { executions: N8nExecutionRow[]; workflows: NewN8nWorkflow[]; gone: string[]; state: N8nPollState },
+) {
+  await db.batch([
+    savePollState(db, w.state),
+    ...upsertExecutions(db, w.executions),
+    ...upsertWorkflows(db, w.workflows),
+    ...deleteWorkflows(db, w.state.instanceId, w.gone),
+  ])
 }
 
 export async function workflowsOf(db: Db, instanceId: string) {
@@ -69,22 +85,21 @@ const WF_COLS = [
 ] as const
 const camel = (s: string) => s.replace(/_(\w)/g, (_, c: string) => c.toUpperCase())
 
-/** Writes workflow rows; `expect_every_ms` is left as it is (only the API sets it). */
-export async function upsertWorkflows(db: Db, rows: NewN8nWorkflow[]) {
-  for (const part of chunks(rows)) {
-    const set = Object.fromEntries(WF_COLS.map((c) => [camel(c), excluded(c)]))
-    await db
+/** Statements writing workflow rows; `expect_every_ms` is left as it is (only the API sets it). */
+export function upsertWorkflows(db: Db, rows: NewN8nWorkflow[]) {
+  const set = Object.fromEntries(WF_COLS.map((c) => [camel(c), excluded(c)]))
+  return chunks(rows).map((part) =>
+    db
       .insert(n8nWorkflows)
       .values(part)
-      .onConflictDoUpdate({ target: [n8nWorkflows.instanceId, n8nWorkflows.workflowId], set })
-  }
+      .onConflictDoUpdate({ target: [n8nWorkflows.instanceId, n8nWorkflows.workflowId], set }),
+  )
 }
 
-export async function deleteWorkflows(db: Db, instanceId: string, ids: string[]) {
-  for (const part of chunks(ids))
-    await db
-      .delete(n8nWorkflows)
-      .where(and(eq(n8nWorkflows.instanceId, instanceId), inArray(n8nWorkflows.workflowId, part)))
+export function deleteWorkflows(db: Db, instanceId: string, ids: string[]) {
+  return chunks(ids).map((part) =>
+    db.delete(n8nWorkflows).where(and(eq(n8nWorkflows.instanceId, instanceId), inArray(n8nWorkflows.workflowId, part))),
+  )
 }
 
 const EX_COLS = [
@@ -102,14 +117,14 @@ const EX_COLS = [
   'message',
 ] as const
 
-export async function upsertExecutions(db: Db, rows: N8nExecutionRow[]) {
-  for (const part of chunks(rows)) {
-    const set = Object.fromEntries(EX_COLS.map((c) => [camel(c), excluded(c)]))
-    await db
+export function upsertExecutions(db: Db, rows: N8nExecutionRow[]) {
+  const set = Object.fromEntries(EX_COLS.map((c) => [camel(c), excluded(c)]))
+  return chunks(rows).map((part) =>
+    db
       .insert(n8nExecutions)
       .values(part)
-      .onConflictDoUpdate({ target: [n8nExecutions.instanceId, n8nExecutions.id], set })
-  }
+      .onConflictDoUpdate({ target: [n8nExecutions.instanceId, n8nExecutions.id], set }),
+  )
 }
 
 /** Failed executions of an instance not classified yet (past a poll's budget), newest first. */
