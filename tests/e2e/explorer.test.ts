@@ -7,7 +7,7 @@
  * light and dark, land in tests/e2e/screenshots/explorer-*.png.
  */
 import { join } from 'node:path'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { ADMIN, SHOTS, closeAll, launchChromium, signIn, watchProblems } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startServer, type RunningServer } from '../helpers/server.ts'
