@@ -20,7 +20,7 @@ import {
   raiseNotificationFailed,
   resolveNotificationFailed,
 } from './modules/notify/index.ts'
-import { createWorkflowValidator } from './modules/n8n/index.ts'
+import { createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -126,10 +126,27 @@ export function createServices(platform: Deps) {
     outbound,
     maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
   })
+  // n8n workflow health: executions → metrics (through the ingest store, so rules watching them run
+  // at once), states, failure classes and missed schedules → alerts.
+  const workflowHealth = createWorkflowHealth({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    log: log.child({ module: 'n8n' }),
+    alerts,
+    metrics: metricStore,
+    maxRps: platform.config.N8N_POLL_MAX_RPS,
+    graceMs: platform.config.N8N_SCHEDULE_GRACE_SECONDS * 1000,
+    failingAfter: platform.config.N8N_FAILING_AFTER,
+    degradedRate: platform.config.N8N_DEGRADED_PERCENT / 100,
+    defaultTimezone: platform.config.N8N_DEFAULT_TIMEZONE,
+    retentionDays: platform.config.N8N_EXECUTIONS_RETENTION_DAYS,
+  })
   return {
     ...platform,
     workflowHistory,
     workflowValidator,
+    workflowHealth,
     outbound,
     backups,
     keys,

@@ -17,6 +17,22 @@ export type FakeWorkflow = {
   updatedAt: string
 }
 
+/**
+ * An execution as n8n 1.123 keeps it: the list's fields, and `data` (the run data, with
+ * `resultData.error` and `resultData.runData[node][i].error` for failures) sent only with
+ * `includeData=true`.
+ */
+export type FakeExecution = {
+  id: string
+  status: string
+  workflowId: string
+  mode?: string
+  startedAt?: string
+  stoppedAt?: string | null
+  retryOf?: string | null
+  data?: Record<string, unknown>
+}
+
 /** What n8n 1.123's `workflow` schema accepts in a create or update body (additionalProperties: false). */
 const WRITABLE = new Set(['name', 'nodes', 'connections', 'settings', 'staticData', 'shared'])
 const REQUIRED = ['name', 'nodes', 'connections', 'settings']
@@ -27,13 +43,21 @@ const REQUIRED = ['name', 'nodes', 'connections', 'settings']
  * `POST /api/v1/workflows/:id/activate|deactivate`, `GET /api/v1/workflows` (limit + cursor
  * paging, `{data, nextCursor}`), `GET|PUT /api/v1/workflows/:id`, `POST /api/v1/workflows`,
  * `GET /api/v1/workflows/:id/:versionId` (the history version with its `authors`), all with
- * `X-N8N-API-KEY`, and production webhooks `/webhook/<path>`. Executions and workflows are seeded
- * by the test; every request is recorded. `failNext` answers the next API calls with an error
+ * `X-N8N-API-KEY`, and production webhooks `/webhook/<path>`. Executions: `GET /api/v1/executions`
+ * (newest id first; `limit` ≤ 250, `cursor`, `status`, `workflowId`, `includeData`; running ones left
+ * out, as n8n leaves out executions still in progress) and `GET /api/v1/executions/:id`
+ * (`includeData=true` adds `data`); `GET /rest/settings` answers n8n's public settings. Executions and workflows
+ * are seeded by the test; every request is recorded. `failNext` answers the next API calls with an error
  * status (429, 503…) to test backoff.
  */
-export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: boolean }) {
+export async function startFakeN8n(opts: {
+  apiKey: string
+  deactivateOnUpdate?: boolean
+  /** `versionCli` in the unauthenticated settings, as n8n before 1.x's public settings gave it; 1.123 leaves it out. */
+  publicVersion?: string
+}) {
   const requests: FakeN8nRequest[] = []
-  const executions = new Map<string, { id: string; status: string; workflowId: string }>()
+  const executions = new Map<string, FakeExecution>()
   const workflows = new Map<string, FakeWorkflow>()
   /** versionId → who saved it (n8n's workflow_history.authors). */
   const authors = new Map<string, string>()
@@ -75,11 +99,22 @@ export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: 
         ? send(200, { message: 'Workflow was started' })
         : send(404, { code: 404, message: `The requested webhook "${req.method} ${hook}" is not registered.` })
     }
+    if (path === '/rest/settings' && req.method === 'GET')
+      return send(200, {
+        data: { settingsMode: 'public', ...(opts.publicVersion ? { versionCli: opts.publicVersion } : {}) },
+      })
     if (!path.startsWith('/api/v1/')) return send(404, { message: 'not found' })
     if (apiKey !== opts.apiKey) return send(401, { message: "'X-N8N-API-KEY' header required" })
     const failure = failures.shift()
     if (failure) return send(failure, { message: 'failing on purpose' })
-    let m = /^\/api\/v1\/executions\/([^/]+)\/retry$/.exec(path)
+    if (path === '/api/v1/executions' && req.method === 'GET') return send(...listExecutions(url.searchParams))
+    let m = /^\/api\/v1\/executions\/([^/]+)$/.exec(path)
+    if (m && req.method === 'GET') {
+      const e = executions.get(m[1]!)
+      if (!e) return send(404, { message: 'Not Found' })
+      return send(200, executionView(e, url.searchParams.get('includeData') === 'true'))
+    }
+    m = /^\/api\/v1\/executions\/([^/]+)\/retry$/.exec(path)
     if (m && req.method === 'POST') {
       const e = executions.get(m[1]!)
       if (!e) return send(404, { message: 'Not Found' })
@@ -154,6 +189,46 @@ export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: 
     return send(404, { message: 'not found' })
   })
 
+  /** n8n's execution JSON: `finished` and `waitTill` as it sends them, `data` only when asked for. */
+  function executionView(e: FakeExecution, includeData: boolean) {
+    const { data, ...rest } = e
+    return {
+      mode: 'trigger',
+      startedAt: new Date(clock).toISOString(),
+      stoppedAt: null,
+      retryOf: null,
+      ...rest,
+      finished: e.status === 'success',
+      waitTill: null,
+      customData: {},
+      ...(includeData ? { data: data ?? { resultData: { runData: {} } } } : {}),
+    }
+  }
+
+  /** GET /api/v1/executions as n8n 1.123 answers it: by id descending, `nextCursor` = base64 {lastId, limit} of a full page. */
+  function listExecutions(q: URLSearchParams): [number, unknown] {
+    const limit = Number(q.get('limit') ?? 100)
+    if (!Number.isInteger(limit) || limit < 1 || limit > 250)
+      return [400, { message: 'request/query/limit must be <= 250' }]
+    const cursor = q.get('cursor')
+    const lastId = cursor
+      ? Number(JSON.parse(Buffer.from(cursor, 'base64').toString()).lastId)
+      : Number.POSITIVE_INFINITY
+    const status = q.get('status')
+    const workflowId = q.get('workflowId')
+    const rows = [...executions.values()]
+      .filter((e) => e.status !== 'running' && Number(e.id) < lastId)
+      .filter((e) => (!status || e.status === status) && (!workflowId || e.workflowId === workflowId))
+      .sort((a, b) => Number(b.id) - Number(a.id))
+      .slice(0, limit)
+    const includeData = q.get('includeData') === 'true'
+    const next =
+      rows.length === limit
+        ? Buffer.from(JSON.stringify({ lastId: Number(rows.at(-1)!.id), limit })).toString('base64')
+        : null
+    return [200, { data: rows.map((e) => executionView(e, includeData)), nextCursor: next }]
+  }
+
   function bodyProblem(body: unknown): string | null {
     if (!body || typeof body !== 'object') return 'request/body must be object'
     for (const k of Object.keys(body))
@@ -166,7 +241,13 @@ export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: 
   return {
     url,
     requests,
-    addExecution: (id: string, status: string, workflowId = '1') => void executions.set(id, { id, status, workflowId }),
+    addExecution: (id: string, status: string, workflowId = '1', more: Partial<FakeExecution> = {}) =>
+      void executions.set(id, { id, status, workflowId, ...more }),
+    /** Changes a stored execution (a running one finishing, say). */
+    updateExecution: (id: string, change: Partial<FakeExecution>) =>
+      void executions.set(id, { ...executions.get(id)!, ...change }),
+    execution: (id: string) => executions.get(id),
+    executionCount: () => executions.size,
     /** A workflow with a trigger node (or the nodes given); saved as a new n8n version by `author`. */
     addWorkflow: (
       id: string,
