@@ -29,7 +29,12 @@ const REQUIRED = ['name', 'nodes', 'connections', 'settings']
  * by the test; every request is recorded. `failNext` answers the next API calls with an error
  * status (429, 503…) to test backoff.
  */
-export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: boolean }) {
+export async function startFakeN8n(opts: {
+  apiKey: string
+  deactivateOnUpdate?: boolean
+  /** Where its clock (each save's updatedAt, one second apart) starts; 2026-01-01 by default. */
+  startAt?: number
+}) {
   const requests: FakeN8nRequest[] = []
   const executions = new Map<string, { id: string; status: string; workflowId: string }>()
   const workflows = new Map<string, FakeWorkflow>()
@@ -38,7 +43,7 @@ export async function startFakeN8n(opts: { apiKey: string; deactivateOnUpdate?: 
   const webhooks = new Set<string>()
   const failures: number[] = []
   let nextId = 1000
-  let clock = Date.parse('2026-01-01T00:00:00Z')
+  let clock = opts.startAt ?? Date.parse('2026-01-01T00:00:00Z')
   const stamp = () => new Date((clock += 1000)).toISOString()
 
   function save(w: Omit<FakeWorkflow, 'versionId' | 'updatedAt'>, author = 'Ada Lovelace') {
