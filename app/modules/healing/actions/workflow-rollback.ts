@@ -2,12 +2,11 @@ import * as v from 'valibot'
 import { AppError } from '../../../lib/errors.ts'
 import { writeAudit } from '../../audit/index.ts'
 import { ActionError, type ActionCtx, type WorkflowRollbackResult } from '../types.ts'
-import { defineAction, positiveMs } from './define.ts'
+import { DurationBetween } from '../../metrics/index.ts'
+import { defineAction } from './define.ts'
 import { findN8nInstance } from './n8n-instances.ts'
 
 const DAY = 86_400_000
-const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: DAY } as const
-const DURATION = /^(\d{1,6})(s|m|h|d)$/
 const VERSION = /^[1-9]\d{0,8}$/
 
 const Params = v.strictObject({
@@ -27,34 +26,11 @@ const Params = v.strictObject({
       'must be a version number or "previous"',
     ),
   ),
-  /** Roll back only when the current version was saved within this long (ms, or 30m, 2h, 1d). */
-  onlyIfChangedWithin: v.optional(
-    v.union(
-      [
-        positiveMs(30 * DAY),
-        v.pipe(
-          v.string(),
-          v.regex(DURATION),
-          v.check((s) => !(durationMs(s) > 30 * DAY)),
-        ),
-      ],
-      'must be milliseconds (at most 30 days) or a duration such as 30m, 2h, 1d',
-    ),
-  ),
+  /** Roll back only when the current version was saved within this long (30m, 2h, 1d, or ms). */
+  onlyIfChangedWithin: v.optional(DurationBetween(1000, 30 * DAY, '30m, 2h, 1d')),
 })
 type P = v.InferOutput<typeof Params>
 
-/** Milliseconds of `30m`, `2h`…; NaN for anything else (valibot runs the whole pipe, even after the regex fails). */
-const durationMs = (s: string) => {
-  const m = DURATION.exec(s)
-  return m ? Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS] : Number.NaN
-}
-const withinMs = (p: P) =>
-  p.onlyIfChangedWithin === undefined
-    ? undefined
-    : typeof p.onlyIfChangedWithin === 'number'
-      ? p.onlyIfChangedWithin
-      : durationMs(p.onlyIfChangedWithin)
 const toOf = (p: P): number | 'previous' =>
   p.to === undefined || p.to === 'previous' ? 'previous' : typeof p.to === 'number' ? p.to : Number(p.to)
 
@@ -85,7 +61,7 @@ async function instanceOf(ctx: ActionCtx<P>) {
 async function rollBack(ctx: ActionCtx<P>, to: number | 'previous', guarded: boolean) {
   const { deps, action, params, now } = ctx
   const instance = await instanceOf(ctx)
-  const within = guarded ? withinMs(params) : undefined
+  const within = guarded ? params.onlyIfChangedWithin : undefined
   const at = now()
   const result: WorkflowRollbackResult = await deps
     .rollbackWorkflow(
