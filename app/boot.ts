@@ -4,14 +4,16 @@ import { MigrationError, runMigrations } from '../db/migrate.ts'
 import { createSealer } from './lib/crypto.ts'
 import { createLogger } from './lib/logger.ts'
 import { loadSecretKey } from './lib/secret.ts'
+import { upgradeSealedSecrets } from './secrets-upgrade.ts'
 import { createTelemetry } from './lib/telemetry.ts'
 import { VERSION } from './modules/system/index.ts'
 
 export const runtimeName = () => ('Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node')
 
 /**
- * What the server and the CLI share: validated config, the opened and migrated database, the
- * sealer for secrets. Config and migration errors end the process with one clear message.
+ * What the server and the CLI share: validated config, the opened and migrated database (its sealed
+ * secrets bound to their rows, once), the sealer for secrets. Config and migration errors end the
+ * process with one clear message.
  */
 export async function boot(env: Record<string, string | undefined>, opts: { quiet?: boolean } = {}) {
   let config: Config
@@ -47,7 +49,15 @@ export async function boot(env: Record<string, string | undefined>, opts: { quie
     if (error instanceof MigrationError) exit(error.message)
     throw error
   }
-  return { config, log, telemetry, sealer: createSealer(secret.key), ...opened }
+  const sealer = createSealer(secret.key)
+  try {
+    // Before anything reads a secret: from here on, sealed values open only bound to their row and field.
+    await upgradeSealedSecrets(opened.db, sealer, log)
+  } catch (error) {
+    opened.client.close()
+    exit(`Binding sealed secrets to their rows failed, nothing was changed: ${(error as Error)?.message ?? error}`)
+  }
+  return { config, log, telemetry, sealer, ...opened }
 }
 
 function exit(message: string): never {

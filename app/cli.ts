@@ -1,7 +1,12 @@
+import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
 import { boot } from './boot.ts'
 import { issuesToDetails } from './lib/validate.ts'
+import { carryCatalog, drillFromCli, listForCli, restoreFromCli } from './modules/backups/index.ts'
+import { openDb } from '../db/client.ts'
+import { runMigrations } from '../db/migrate.ts'
+import { createRoot } from './root.ts'
 import { randomToken } from './lib/ids.ts'
 import { AppError } from './lib/errors.ts'
 import { writeAudit } from './modules/audit/index.ts'
@@ -29,6 +34,12 @@ const usage = `Usage: npm run cli -- <command>
                                    without --password, a generated one is printed
   users reset-password --email <email> [--password <pw>]
   users list
+  backups create [--target <name>]   back up now (default: the homeostat target) and verify
+  backups list
+  backups verify <id>
+  backups drill                      restore the latest good backup into a scratch file, verify, time it
+  backups restore <id|file> [--yes]  restore into DATABASE_URL; the server must be stopped; the replaced
+                                     file is kept as <db>.before-restore-<time>
 
 Uses the same DATABASE_URL and other settings as the server.`
 
@@ -60,6 +71,8 @@ const options = {
   'expires-days': { type: 'string' },
   email: { type: 'string' },
   password: { type: 'string' },
+  target: { type: 'string' },
+  yes: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const
 let parsed: ReturnType<typeof parseArgs<{ allowPositionals: true; options: typeof options }>>
@@ -76,7 +89,8 @@ if (values.help || !group) {
   process.exit(values.help ? 0 : 2)
 }
 
-const { db, client } = await boot(process.env, { quiet: true })
+const booted = await boot(process.env, { quiet: true })
+const { db, client } = booted
 const audit = (action: string, target: string, summary = '') =>
   writeAudit(db, { actor: 'cli', action, target, summary })
 const table = (rows: Record<string, unknown>[]) => console.table(rows)
@@ -141,6 +155,8 @@ try {
         twoFactor: Boolean(u.totpEnabledAt),
       })),
     )
+  } else if (group === 'backups') {
+    await backupsCommand(command, arg)
   } else {
     fail(`Unknown command: ${positionals.join(' ')}\n\n${usage}`)
   }
@@ -149,4 +165,72 @@ try {
   throw error
 } finally {
   client.close()
+}
+
+/**
+ * `backups …`: the same services as the server (createRoot, jobs not started), so a backup made
+ * here is recorded, verified and alerted on exactly as a scheduled one.
+ */
+async function backupsCommand(command: string | undefined, arg: string | undefined) {
+  const { services } = createRoot(booted)
+  const { backups } = services
+  if (command === 'create') {
+    const { row, done } = await backups.trigger(values.target ?? 'homeostat', { trigger: 'cli', actor: 'cli' })
+    console.log(`backup ${row.id} of ${row.targetName} started`)
+    const result = await done
+    if (result.status !== 'good') fail(`backup ${result.id} failed: ${result.error}`)
+    console.log(`backup ${result.id} good: ${result.size} bytes at ${result.location}, in ${result.durationMs} ms`)
+  } else if (command === 'list') {
+    table(
+      (await listForCli(backups)).map((b) => ({
+        id: b.id,
+        target: b.targetName,
+        status: b.status,
+        size: b.size,
+        started: new Date(b.startedAt).toISOString(),
+        location: b.location,
+      })),
+    )
+  } else if (command === 'verify') {
+    if (!arg) fail('backups verify needs a backup id')
+    const { problems } = await backups.verify(arg, 'cli')
+    if (problems.length) fail(`backup ${arg} does not verify: ${problems.join('; ')}`)
+    console.log(`backup ${arg} verified`)
+  } else if (command === 'drill') {
+    const row = await drillFromCli(backups)
+    if (row.status !== 'done') fail(`drill of ${row.backupId} failed: ${row.error}`)
+    console.log(
+      `drill of ${row.backupId}: restore takes ≈ ${Math.max(1, Math.round((row.durationMs ?? 0) / 1000))} s (${row.durationMs} ms)`,
+    )
+  } else if (command === 'restore') {
+    if (!arg) fail('backups restore needs a backup id or a backup file')
+    const result = await restoreFromCli(backups, arg, {
+      confirm: async (what) => {
+        console.log(what)
+        if (values.yes) return true
+        const rl = createInterface({ input: process.stdin, output: process.stdout })
+        const answer = await rl.question('Type yes to go on: ')
+        rl.close()
+        return answer.trim() === 'yes'
+      },
+      closeDb: () => client.close(),
+    })
+    if (!result) fail('restore cancelled: nothing was changed')
+    // The restored file, migrated, keeps the backups catalog (backups made since still exist) and says it was restored.
+    const reopened = await openDb({ url: booted.config.DATABASE_URL })
+    await runMigrations(reopened.db)
+    await carryCatalog(reopened.db, result.catalog, result.manifest)
+    await writeAudit(reopened.db, {
+      actor: 'cli',
+      action: 'backup.restored',
+      target: result.backupId,
+      summary: `old database kept as ${result.keptAs}`,
+    })
+    reopened.client.close()
+    console.log(`restored backup ${result.backupId}; the replaced database is kept as ${result.keptAs}`)
+    console.log('Start the server: pending migrations apply at start.')
+    process.exit(0)
+  } else {
+    fail(`Unknown command: backups ${command ?? ''}\n\n${usage}`)
+  }
 }

@@ -128,6 +128,23 @@ export const ConfigSchema = v.object({
   WORKFLOW_PULL_MAX_RPS: int(1, 100, 5),
   /** Count a node moved on the canvas as a new workflow version (off: only what changes behaviour counts). */
   WORKFLOW_HISTORY_POSITIONS: bool(false),
+  /**
+   * Encrypts backups: `passphrase:<text>` (at least 12 characters), an age identity
+   * `AGE-SECRET-KEY-1…` (encrypts to its recipient, and can decrypt to verify and restore), or an age
+   * recipient `age1…` (the key stays off this machine; see docs/backups.md). Unset: not encrypted.
+   */
+  BACKUP_ENCRYPTION: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check(
+        (s) => /^passphrase:.{12,}$/s.test(s) || /^AGE-SECRET-KEY-1[0-9A-Z]+$/.test(s) || /^age1[0-9a-z]+$/.test(s),
+        'must be passphrase:<at least 12 characters>, an age identity (AGE-SECRET-KEY-1…) or an age recipient (age1…)',
+      ),
+    ),
+  ),
+  /** The folder of the local backup destination; default `$DATA_DIR/backups`. */
+  BACKUP_DIR: optionalText,
   /** Destinations outbound calls may reach although internal (loopback, private, link-local…); see docs/security.md. */
   OUTBOUND_ALLOW: v.optional(
     v.pipe(
@@ -180,7 +197,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
 
 // Secret variables are hidden whole; in any other value, URL credentials and tokens are.
 const redactValue = (name: string, value: string) =>
-  /PASSWORD|SECRET|TOKEN/.test(name)
+  /PASSWORD|SECRET|TOKEN|ENCRYPTION/.test(name)
     ? '[redacted]'
     : value
         .replace(/(\/\/[^/@:?#]*):[^/@?#]*@/, '$1:[redacted]@')

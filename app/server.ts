@@ -115,6 +115,8 @@ async function shutdown(signal: string) {
   // Healing actions run beside the ticks; give them a while to finish so they are not cut off
   // (one that is would be marked FAILED "interrupted by restart" at the next start).
   await Promise.race([services.healing.settle(), new Promise((resolve) => setTimeout(resolve, 30_000))])
+  // A backup cut off here would be left `running` (failed at the next start's retention tick), so it may finish.
+  await Promise.race([services.backups.settle(), new Promise((resolve) => setTimeout(resolve, 30_000))])
   await mover.stop()
   client.close()
   log.info('stopped')

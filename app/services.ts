@@ -8,12 +8,18 @@ import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
 import { createOutboundPolicy } from './lib/outbound.ts'
 import { createAlerts, watchIngest } from './modules/alerts/index.ts'
-import { createWorkflowHistory } from './modules/backups/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
+import { createBackups, createWorkflowHistory } from './modules/backups/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
-import { createNotifier, type DeadNotifications, raiseNotificationFailed } from './modules/notify/index.ts'
+import {
+  createNotifier,
+  type DeadNotifications,
+  type Delivered,
+  raiseNotificationFailed,
+  resolveNotificationFailed,
+} from './modules/notify/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -29,6 +35,8 @@ export function createServices(platform: Deps) {
   // `alerts` below: a late binding local to this call (no module state). Nothing sends while the
   // services are being made, so it is always set by the time a notification can die.
   let raiseDead: ((dead: DeadNotifications) => Promise<void>) | undefined
+  // The same late binding: a channel that delivers again resolves its failure alerts.
+  let resolveDead: ((delivered: Delivered) => Promise<void>) | undefined
   const notifier = createNotifier({
     db,
     sealer: platform.sealer,
@@ -42,11 +50,13 @@ export function createServices(platform: Deps) {
       )
       await raiseDead?.(dead)
     },
+    onDelivered: (delivered) => resolveDead?.(delivered),
   })
   // Every alert state change runs its silences' hook first (it sets the `silenced` flag), then these,
   // in its own transaction: the notification outbox reads the flag last.
   const alerts = createAlerts({ db, log, hooks: [notifier.outboxHook] })
   raiseDead = (dead) => raiseNotificationFailed(alerts, dead)
+  resolveDead = (delivered) => resolveNotificationFailed(db, alerts, delivered)
   // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.
   const prices = createPrices(db)
   // One metric store for every writer: token counts become llm_cost_usd points by the price table
@@ -91,10 +101,30 @@ export function createServices(platform: Deps) {
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
     healing.breakers.report(key, outcome, at)
+  // Backups of the database itself (and, later, other targets): `backup_failed`/`backup_missed` go
+  // through the alerts service. A live restore replaces the database file under this process, so
+  // what was cached from the old file is dropped (rules, routing, prices, series ids); the alert
+  // cache needs nothing, as the reopened transaction thread starts a new epoch (ADR 0002).
+  const backups = createBackups({
+    db,
+    config: platform.config,
+    log: log.child({ module: 'backups' }),
+    alerts,
+    scheduler: platform.scheduler,
+    now: platform.now,
+    onRestored: () => {
+      alerts.invalidateRules()
+      notifier.invalidateRouting()
+      prices.invalidate()
+      metricStore.clearCache()
+      statusStore.clearCache()
+    },
+  })
   return {
     ...platform,
     workflowHistory,
     outbound,
+    backups,
     keys,
     notifier,
     prices,

@@ -47,18 +47,20 @@ export async function openDb(options: DbOptions) {
     const path = options.url.slice('file:'.length).split('?')[0]!
     if (path && path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
   }
-  const raw = createClient({
-    url: options.url,
-    authToken: options.authToken,
-    syncUrl: options.syncUrl,
-    syncInterval: options.syncUrl ? options.syncIntervalSeconds : undefined,
-    timeout: 5000, // busy timeout on every local connection
-    // One connection: statements run synchronously in-process anyway, and per-connection pragmas
-    // (synchronous) then hold for every statement. Writes are batches, never held transactions.
-    concurrency: isFile ? 1 : undefined,
-    intMode: 'number',
-  })
-  if (isFile) {
+  const connect = () =>
+    createClient({
+      url: options.url,
+      authToken: options.authToken,
+      syncUrl: options.syncUrl,
+      syncInterval: options.syncUrl ? options.syncIntervalSeconds : undefined,
+      timeout: 5000, // busy timeout on every local connection
+      // One connection: statements run synchronously in-process anyway, and per-connection pragmas
+      // (synchronous) then hold for every statement. Writes are batches, never held transactions.
+      concurrency: isFile ? 1 : undefined,
+      intMode: 'number',
+    })
+  const prepare = async (raw: Client) => {
+    if (!isFile) return
     // Incremental vacuum lets the retention job return freed pages. It can only be chosen while
     // the file is empty (before the first migration).
     const tables = await raw.execute('select count(*) as n from sqlite_master')
@@ -69,7 +71,10 @@ export async function openDb(options: DbOptions) {
     // page or more per series, and ingest of a thousand series at once measured about 25 % cheaper.
     await raw.execute('PRAGMA cache_size=-16384')
   }
-  if (options.syncUrl) await raw.sync()
+  const holder: Holder = { client: connect(), gate: null }
+  await prepare(holder.client)
+  if (options.syncUrl) await holder.client.sync()
+  const raw = isFile ? gated(holder) : holder.client
   const timedClient = options.onQuery ? timed(raw, options.onQuery) : raw
   // A local file (not an embedded replica, whose writes go to the primary) gets a second
   // connection with prepared statements kept for the hot inserts; closing the client closes it.
@@ -84,7 +89,31 @@ export async function openDb(options: DbOptions) {
         thread?.close()
       })
     : timedClient
-  const db = withLocal(drizzle(client, { schema }), { writer, thread })
+  // Closes every connection to the file, lets `swap` replace the file, and opens them again on
+  // whatever is at the path then (a live restore). Statements sent through the client meanwhile
+  // wait and then run on the new connections; transactions already on the thread finish first.
+  const reopen = writer
+    ? async (swap: () => void | Promise<void>) => {
+        let release = () => {}
+        holder.gate = new Promise<void>((resolve) => (release = resolve))
+        try {
+          await thread?.reset()
+          writer.hold(true)
+          holder.client.close()
+          try {
+            await swap()
+          } finally {
+            holder.client = connect()
+            writer.hold(false)
+            await prepare(holder.client)
+          }
+        } finally {
+          holder.gate = null
+          release()
+        }
+      }
+    : undefined
+  const db = withLocal(drizzle(client, { schema }), { writer, thread, reopen })
   return { client, db }
 }
 
@@ -92,13 +121,22 @@ export type Db = Awaited<ReturnType<typeof openDb>>['db']
 
 export type WriteStatement = { sql: string; args: number[] }
 /** Runs statements in one transaction on the writer's connection, each prepared once per SQL text. */
-export type Writer = { write(statements: WriteStatement[]): void; close(): void }
+export type Writer = {
+  write(statements: WriteStatement[]): void
+  close(): void
+  /** While held, writes fail as a busy database (503) and the connection is closed; after, it reopens. */
+  hold(on: boolean): void
+}
 
 // The connections a database opened on a local file has beside its client, carried by the db
 // object itself under a key only this file knows: whoever holds the db reaches them through the
 // functions below, and they go away with it.
 const local = Symbol('local connections')
-type LocalConnections = { writer?: Writer; thread?: TransactionThread }
+type LocalConnections = {
+  writer?: Writer
+  thread?: TransactionThread
+  reopen?: (swap: () => void | Promise<void>) => Promise<void>
+}
 const withLocal = <T extends object>(db: T, connections: LocalConnections) =>
   Object.assign(db, { [local]: connections }) as T & { readonly [local]?: LocalConnections }
 
@@ -160,6 +198,7 @@ const MAX_CACHED_STATEMENTS = 128
 function openWriter(path: string, options: DbOptions): Writer {
   let conn: Database.Database | undefined
   let closed = false
+  let held = false
   const prepared = new Map<string, Database.Statement>()
   const open = () => {
     const c = new Database(path)
@@ -179,6 +218,7 @@ function openWriter(path: string, options: DbOptions): Writer {
     write(statements) {
       if (!statements.length) return
       if (closed) throw new Error('The database is closed')
+      if (held) throw Object.assign(new Error('The database is being restored'), { code: 'SQLITE_BUSY' })
       const start = performance.now()
       const c = (conn ??= open())
       try {
@@ -203,6 +243,12 @@ function openWriter(path: string, options: DbOptions): Writer {
       conn?.close()
       conn = undefined
     },
+    hold(on) {
+      held = on
+      prepared.clear()
+      conn?.close()
+      conn = undefined
+    },
   }
 }
 
@@ -219,6 +265,36 @@ function withClose(client: Client, also: () => void): Client {
     },
   })
 }
+
+type Holder = { client: Client; gate: Promise<void> | null }
+
+/** The client of `holder`, whichever it is now; while a gate is set, statements wait for it first. */
+function gated(holder: Holder): Client {
+  const run = <T>(f: (c: Client) => Promise<T>): Promise<T> =>
+    holder.gate ? holder.gate.then(() => f(holder.client)) : f(holder.client)
+  return {
+    execute: ((stmt: InStatement, args?: never) => run((c) => c.execute(stmt as never, args))) as Client['execute'],
+    batch: ((stmts: InStatement[], mode?: never) => run((c) => c.batch(stmts, mode))) as Client['batch'],
+    migrate: (stmts) => run((c) => c.migrate(stmts)),
+    transaction: ((mode?: TransactionMode) => run((c) => c.transaction(mode))) as Client['transaction'],
+    executeMultiple: (text) => run((c) => c.executeMultiple(text)),
+    sync: () => run((c) => c.sync()),
+    reconnect: () => holder.client.reconnect(),
+    close: () => holder.client.close(),
+    get closed() {
+      return holder.client.closed
+    },
+    get protocol() {
+      return holder.client.protocol
+    },
+  }
+}
+
+/**
+ * Replaces a local database file under a running server: closes its connections, runs `swap`
+ * (which moves files), and opens them again. Undefined when the database is not a local file.
+ */
+export const reopenerOf = (db: Db) => db[local]?.reopen
 
 /** Wraps the client so every statement's duration is observed (for /metrics). */
 function timed(client: Client, observe: (seconds: number) => void): Client {

@@ -31,6 +31,8 @@ export type TransactionThread = {
   run(statements: TxnStatement[], epoch?: number, fallback?: TxnStatement): Promise<void>
   epoch(): number
   close(): void
+  /** Waits for the transactions sent to finish, then stops the thread; the next `run` starts a new one. */
+  reset(): Promise<void>
 }
 
 type Pending = { resolve: () => void; reject: (e: Error) => void; start: number }
@@ -88,6 +90,13 @@ export function openTransactionThread(
         w.ref()
         w.postMessage({ id, statements, epoch: assumed, fallback })
       })
+    },
+    async reset() {
+      const deadline = Date.now() + 30_000
+      while (pending.size && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5))
+      const w = worker
+      worker = undefined
+      if (w) await w.terminate()
     },
     close() {
       // Transactions already sent are finished first: the thread reads its messages in order.

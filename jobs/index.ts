@@ -1,5 +1,6 @@
 import type { Services } from '../app/services.ts'
 import { alertEvaluationJob } from './alerts.ts'
+import { backupDrillJob, backupRetentionJob, backupsJob } from './backups.ts'
 import { componentChecksJob } from './components.ts'
 import { healingJob } from './healing.ts'
 import { housekeepingJob } from './housekeeping.ts'
@@ -45,6 +46,9 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
         intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS,
       }),
     )
+  scheduler.register(backupsJob(services.backups))
+  scheduler.register(backupRetentionJob(services.backups))
+  scheduler.register(backupDrillJob(services.backups))
   scheduler.register(
     retentionJob({
       db,

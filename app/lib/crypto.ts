@@ -86,11 +86,12 @@ const b64 = (x: Buffer) => x.toString('base64url')
  *
  * `seal(plain, aad)` writes `v2.<iv>.<tag>.<ciphertext>` (base64url). `aad` names where the value
  * lives (`${table}:${id}:${field}`): it is authenticated, not stored, so a sealed value copied into
- * another row or field does not open there. Without `aad` the value is bound to nothing (callers
- * not yet wired); opening must then pass none either.
+ * another row or field does not open there. Every value is bound: `open` needs the same `aad`.
  *
- * `open` also reads `v1.` values, sealed before v2 with sha256("homeostat:seal:" + SECRET_KEY) and
- * no AAD; `isCurrent` tells a caller it should seal the value again (with its AAD) when it writes.
+ * Values written before binding (v2 without AAD, and v1: sha256("homeostat:seal:" + SECRET_KEY), no
+ * AAD) open only through `openUnbound`, which the one-time upgrade at boot uses to seal them again
+ * bound to their place (app/secrets-upgrade.ts). Nothing else may read them: an unbound value would
+ * open wherever it were copied.
  */
 export function createSealer(secretKey: string) {
   const derive = (info: string) => Buffer.from(hkdfSync('sha256', secretKey, 'homeostat', info, 32))
@@ -98,32 +99,42 @@ export function createSealer(secretKey: string) {
   const signKey = derive('homeostat sign v2')
   const legacyKey = createHash('sha256').update(`homeostat:seal:${secretKey}`).digest()
 
-  const decrypt = (key: Buffer, parts: string[], aad: string | undefined) => {
+  const decrypt = (key: Buffer, parts: string[], aad: Buffer | undefined) => {
     const [iv, tag, data] = parts
     if (!iv || !tag || data === undefined) throw new Error('Not a sealed value')
     const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'))
-    if (aad !== undefined) decipher.setAAD(Buffer.from(aad, 'utf8'))
+    if (aad !== undefined) decipher.setAAD(aad)
     decipher.setAuthTag(Buffer.from(tag, 'base64url'))
     return Buffer.concat([decipher.update(Buffer.from(data, 'base64url')), decipher.final()]).toString('utf8')
   }
 
+  // GCM treats an empty AAD as none: it would be an unbound value by another name.
+  const place = (aad: string) => {
+    if (!aad) throw new Error('A sealed value needs its place (AAD)')
+    return Buffer.from(aad, 'utf8')
+  }
+
   return {
-    seal(plain: string, aad?: string): string {
+    seal(plain: string, aad: string): string {
       const iv = randomBytes(12)
       const cipher = createCipheriv('aes-256-gcm', sealKey, iv)
-      if (aad !== undefined) cipher.setAAD(Buffer.from(aad, 'utf8'))
+      cipher.setAAD(place(aad))
       const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()])
       return ['v2', b64(iv), b64(cipher.getAuthTag()), b64(data)].join('.')
     },
-    open(sealed: string, aad?: string): string {
+    /** Opens a value bound to `aad`; throws for any other place, another key, or an unbound value. */
+    open(sealed: string, aad: string): string {
       const [version, ...parts] = sealed.split('.')
-      if (version === 'v2' && parts.length === 3) return decrypt(sealKey, parts, aad)
-      // v1 had no AAD: the row binding cannot be checked for it until it is sealed again.
+      if (version === 'v2' && parts.length === 3) return decrypt(sealKey, parts, place(aad))
+      throw new Error('Not a sealed value')
+    },
+    /** Only for the upgrade at boot: a value sealed before binding (v2 without AAD, or v1). */
+    openUnbound(sealed: string): string {
+      const [version, ...parts] = sealed.split('.')
+      if (version === 'v2' && parts.length === 3) return decrypt(sealKey, parts, undefined)
       if (version === 'v1' && parts.length === 3) return decrypt(legacyKey, parts, undefined)
       throw new Error('Not a sealed value')
     },
-    /** False for a value sealed in an older format: seal it again when the row is next written. */
-    isCurrent: (sealed: string) => sealed.startsWith('v2.'),
     /** HMAC-SHA256 (base64url) with the signing key, for tickets and derived secrets. */
     sign: (text: string) => createHmac('sha256', signKey).update(text).digest('base64url'),
     /**
@@ -138,3 +149,36 @@ export type Sealer = ReturnType<typeof createSealer>
 /** Show the first few characters of a secret and mask the rest. */
 export const mask = (secret: string, visible = 4) =>
   secret.length <= visible ? '•'.repeat(secret.length) : `${secret.slice(0, visible)}${'•'.repeat(8)}`
+
+/**
+ * For the upgrade at boot: `rebind(sealed, aad)` gives a value sealed before binding (v2 without
+ * AAD, or v1) sealed again bound to `aad`. A value bound already gives null; so does one that opens
+ * neither way (another SECRET_KEY, or copied from elsewhere): it is counted and left as it is, never
+ * bound to a place it was not sealed for. `seal` is for a secret found stored in the clear.
+ */
+export function createRebinder(sealer: Sealer) {
+  const counts = { bound: 0, upgraded: 0, unreadable: 0, sealed: 0 }
+  const rebind = (sealed: string, aad: string): string | null => {
+    try {
+      sealer.open(sealed, aad)
+      counts.bound++
+      return null
+    } catch {
+      // not bound to this place: maybe sealed before binding
+    }
+    try {
+      const plain = sealer.openUnbound(sealed)
+      counts.upgraded++
+      return sealer.seal(plain, aad)
+    } catch {
+      counts.unreadable++
+      return null
+    }
+  }
+  const seal = (plain: string, aad: string) => {
+    counts.sealed++
+    return sealer.seal(plain, aad)
+  }
+  return { rebind, seal, counts }
+}
+export type Rebinder = Pick<ReturnType<typeof createRebinder>, 'rebind' | 'seal'>

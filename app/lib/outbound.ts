@@ -121,10 +121,17 @@ export function redactUrl(url: string | URL): string {
 const defaultPort = (u: URL) => (u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80)
 
 /** The addresses a URL's host may be connected to, after the policy; throws before any connection when refused. */
-async function checkedAddresses(policy: OutboundPolicy, url: URL): Promise<ResolvedAddress[]> {
-  const host = normalizeHost(url.hostname)
-  const port = defaultPort(url)
-  const refuse = (why: RefusalWhy) => new OutboundError('refused', REFUSED, `${redactUrl(url)}: ${why}`)
+const checkedAddresses = (policy: OutboundPolicy, url: URL) =>
+  checkedHostAddresses(policy, url.hostname, defaultPort(url), redactUrl(url))
+
+async function checkedHostAddresses(
+  policy: OutboundPolicy,
+  hostname: string,
+  port: number,
+  label: string,
+): Promise<ResolvedAddress[]> {
+  const host = normalizeHost(hostname)
+  const refuse = (why: RefusalWhy) => new OutboundError('refused', REFUSED, `${label}: ${why}`)
   const byName = judgeHostName(policy.allow, host, port)
   if (byName) throw refuse(byName)
   const literal = parseIp(host)
@@ -374,5 +381,31 @@ export async function outboundFetch(
   } finally {
     clearTimeout(timer)
     options.signal?.removeEventListener('abort', onCallerAbort)
+  }
+}
+
+/**
+ * For a protocol other than HTTP (SMTP): the one address to connect to for `hostname`:`port`, after
+ * the same policy as `outboundFetch` (resolved once, every address checked, metadata names and
+ * internal addresses refused unless allow-listed), within `timeoutMs`. The caller connects to exactly
+ * this address, naming `hostname` only for TLS (SNI and the certificate check), so nothing resolves
+ * the name again between the check and the connection. Throws an `OutboundError` as `outboundFetch` does.
+ */
+export async function outboundAddress(
+  policy: OutboundPolicy,
+  hostname: string,
+  port: number,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): Promise<ResolvedAddress> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new OutboundError('timeout', `timed out after ${timeoutMs} ms`)), timeoutMs)
+  })
+  try {
+    const checked = await Promise.race([checkedHostAddresses(policy, hostname, port, `${hostname}:${port}`), deadline])
+    // One address, as a single SMTP connection uses: IPv4 first, where a dual-stack name is most often served.
+    return checked.find((a) => a.family === 4) ?? checked[0]!
+  } finally {
+    clearTimeout(timer)
   }
 }

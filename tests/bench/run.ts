@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
+import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
 import { workflowFigures } from './workflows.ts'
 import { dataFigures } from './data.ts'
@@ -344,15 +345,21 @@ async function runGroup(
       rows.push([`${started[s.server]!.name} RSS after load`, `${fmt(rssMb(pids[s.server]!), 1)} MB`, '—', '', ''])
 }
 
+/** Feature groups after the request scenarios: each runs against its own server and returns its rows. */
+const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
+  { name: 'alerts', note: 'breach → webhook, /api/v2/alerts vs Alertmanager, rule evaluation', run: alertFigures },
+  { name: 'healing', note: 'detection → failover, GET /api/v1/model-routes/:name vs whoami', run: healingFigures },
+  { name: 'workflows', note: 'pull of 500 workflows from the n8n stand-in', run: workflowFigures },
+  { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
+]
+
 async function main(): Promise<number> {
   const selected = selectedScenarios()
   const withData = !ONLY || ONLY.includes('data')
-  const withAlerts = !ONLY || ONLY.includes('alerts')
-  const withHealing = !ONLY || ONLY.includes('healing')
-  const withWorkflows = !ONLY || ONLY.includes('workflows')
-  if (!selected.length && !withData && !withAlerts && !withHealing && !withWorkflows)
+  const features = FEATURES.filter((f) => !ONLY || ONLY.includes(f.name))
+  if (!selected.length && !withData && !features.length)
     throw new Error(
-      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, alerts, healing, workflows`,
+      `BENCH_ONLY=${ONLY?.join(',')} selects nothing; ids: ${scenarios.map((s) => s.id).join(', ')}, groups: ${GROUPS.join(', ')}, data, ${FEATURES.map((f) => f.name).join(', ')}`,
     )
   const started: Partial<Record<ServerName, Started>> = {}
   const pids: Partial<Record<ServerName, number>> = {}
@@ -429,23 +436,11 @@ async function main(): Promise<number> {
     console.log('data: 1 000 000 points seeded before the server starts, then queries one at a time')
     rows.push(...(await dataFigures(dir, homeostatEnv('data'), (line) => console.log(line))).rows)
   }
-  if (withAlerts) {
-    // Alert figures (tests/bench/alerts.ts): breach → webhook, /api/v2/alerts vs Alertmanager, rule evaluation.
-    const alertsRun = await alertFigures(dir, homeostatEnv('alerts'), (line) => console.log(line))
-    rows.push(...alertsRun.rows)
-    failed.push(...alertsRun.failed)
-  }
-  if (withHealing) {
-    // Healing figures (tests/bench/healing.ts): detection → failover, GET /api/v1/model-routes/:name vs whoami.
-    const healingRun = await healingFigures(dir, homeostatEnv('healing'), (line) => console.log(line))
-    rows.push(...healingRun.rows)
-    failed.push(...healingRun.failed)
-  }
-  if (withWorkflows) {
-    // Workflow history figures (tests/bench/workflows.ts): pull of 500 workflows from the n8n stand-in.
-    const workflowsRun = await workflowFigures(dir, homeostatEnv('workflows'), (line) => console.log(line))
-    rows.push(...workflowsRun.rows)
-    failed.push(...workflowsRun.failed)
+  for (const feature of features) {
+    console.log(`${feature.name}: ${feature.note}`)
+    const run = await feature.run(dir, homeostatEnv(feature.name), (line) => console.log(line))
+    rows.push(...run.rows)
+    failed.push(...run.failed)
   }
 
   console.log('')

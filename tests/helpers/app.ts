@@ -15,6 +15,8 @@ import { runMigrations } from '../../db/migrate.ts'
 import { sessions, type Role } from '../../db/schema/auth.ts'
 
 export const PASSWORD = 'correct horse battery staple'
+/** The SECRET_KEY of every test app's sealer (a test booting the server on its database passes the same). */
+export const TEST_SECRET_KEY = 'test-secret-key-that-is-long-enough-123'
 
 /** `OUTBOUND_ALLOW` for tests: loopback only (127.0.0.0/8, ::1 and the name localhost). */
 export const LOOPBACK_ALLOW = '127.0.0.0/8,::1,localhost'
@@ -43,7 +45,7 @@ export async function testApp(env: Record<string, string> = {}) {
   const { db, client } = await openDb({ url: config.DATABASE_URL })
   await runMigrations(db)
   const log = createLogger((process.env.TEST_LOG as 'error' | undefined) ?? 'silent')
-  const sealer = createSealer('test-secret-key-that-is-long-enough-123')
+  const sealer = createSealer(TEST_SECRET_KEY)
   const telemetry = createTelemetry('test', 'node')
   const { app, scheduler, services } = createRoot({ config, db, log, sealer, telemetry })
 

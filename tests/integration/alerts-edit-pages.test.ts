@@ -205,7 +205,7 @@ describe('channel edit', () => {
     }) // enabled unticked
     expect(kept.headers.get('HX-Redirect')).toBe('/alerts/channels')
     const row = (await t.client.execute({ sql: 'select * from channels where id = ?', args: [id] })).rows[0]!
-    const open = JSON.parse(t.sealer.open(String(row.secrets))) as Json
+    const open = JSON.parse(t.sealer.open(String(row.secrets), `channels:${id}:secrets`)) as Json
     expect(open.routingKey).toBe('R0UTINGKEY-very-secret')
     const shown = await api(`/api/v1/channels/${id}`)
     expect(shown).toMatchObject({ name: 'pager', enabled: false, settings: { baseUrl: 'http://127.0.0.1:9/pd' } })
@@ -216,7 +216,9 @@ describe('channel edit', () => {
       baseUrl: '',
     })
     const again = (await t.client.execute({ sql: 'select * from channels where id = ?', args: [id] })).rows[0]!
-    expect((JSON.parse(t.sealer.open(String(again.secrets))) as Json).routingKey).toBe('NEWKEY-123456')
+    expect((JSON.parse(t.sealer.open(String(again.secrets), `channels:${id}:secrets`)) as Json).routingKey).toBe(
+      'NEWKEY-123456',
+    )
     expect((await api(`/api/v1/channels/${id}`)).settings.baseUrl).toBeUndefined()
     expect(await auditCount('channel.updated')).toBe(2)
   })

@@ -36,7 +36,7 @@ const deadTotal = (text: string) =>
 const metrics = async () => (await t.app.request('/metrics', { headers: op.headers })).text()
 
 describe('a notification that gives up', () => {
-  it('raises homeostat_notification_failed through another channel, and is counted', async () => {
+  it('raises homeostat_notification_failed through another channel, is counted, and resolves when the channel delivers again', async () => {
     const pager = await channel('pager', `${down.url}/pager`)
     await channel('backup', `${backup.url}/backup`)
     // The only policy sends every alert to the pager alone: the failure alert still avoids it.
@@ -77,5 +77,26 @@ describe('a notification that gives up', () => {
     expect(down.on('/pager').filter((r) => (r.json as Body).alert.id === failed[0]!.id)).toEqual([])
 
     expect(deadTotal(await metrics())).toBeGreaterThan(before)
+
+    // The backup channel delivering (the failure alert's own notification, above) resolves nothing:
+    // only the failed channel delivering again does, as a condition clears in Alertmanager.
+    const status = async () =>
+      ((await (await t.app.request(`/api/v1/alerts/${failed[0]!.id}`, { headers: op.headers })).json()) as AlertOut)
+        .status
+    expect(await status()).toBe('firing')
+    down.fail(0)
+    await t.json(
+      'POST',
+      '/api/v1/alerts',
+      { title: 'cpu hot', severity: 'warning', status: 'firing', labels: { host: 'db2' } },
+      ingest.headers,
+    )
+    await t.services.notifier.run(at)
+    expect(down.on('/pager').filter((r) => (r.json as Body).alert.title === 'cpu hot')).toHaveLength(1)
+    expect(await status()).toBe('resolved')
+    // Its resolution is notified like any alert's, through the other channel.
+    await t.services.notifier.run(at + 60_000)
+    const resolved = backup.on('/backup').filter((r) => (r.json as Body).alert.id === failed[0]!.id)
+    expect(resolved.map((r) => (r.json as Body).event)).toEqual(['fired', 'resolved'])
   })
 })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { createCipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
+import { createCipheriv, createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import {
+  createRebinder,
   createSealer,
   hashPassword,
   passwordNeedsRehash,
@@ -13,6 +14,17 @@ import {
 } from '../../app/lib/crypto.ts'
 
 const KEY = 'a-secret-key-that-is-long-enough-0123456789'
+const AAD = 'channels:c1:secrets'
+
+/** A value sealed as older versions wrote it: AES-256-GCM under `key`, no AAD. */
+function sealRaw(key: Buffer, version: string, plain: string) {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()])
+  return [version, iv, cipher.getAuthTag(), data]
+    .map((x) => (typeof x === 'string' ? x : x.toString('base64url')))
+    .join('.')
+}
 
 describe('sealer (AES-256-GCM)', () => {
   const sealer = createSealer(KEY)
@@ -24,39 +36,39 @@ describe('sealer (AES-256-GCM)', () => {
       'pässwörd ✓ 日本語',
       'x'.repeat(10_000),
     ]) {
-      const sealed = sealer.seal(plain)
+      const sealed = sealer.seal(plain, AAD)
       expect(sealed).toMatch(/^v2\.[\w-]+\.[\w-]+\.[\w-]*$/)
       if (plain) expect(sealed).not.toContain(plain)
-      expect(sealer.open(sealed)).toBe(plain)
+      expect(sealer.open(sealed, AAD)).toBe(plain)
     }
   })
 
   it('seals the same text differently each time (random IV)', () => {
-    const a = sealer.seal('same')
-    const b = sealer.seal('same')
+    const a = sealer.seal('same', AAD)
+    const b = sealer.seal('same', AAD)
     expect(a).not.toBe(b)
-    expect(sealer.open(a)).toBe(sealer.open(b))
+    expect(sealer.open(a, AAD)).toBe(sealer.open(b, AAD))
   })
 
   it('detects tampering with the ciphertext, the tag or the IV', () => {
-    const [v, iv, tag, data] = sealer.seal('routing-key-123').split('.') as [string, string, string, string]
+    const [v, iv, tag, data] = sealer.seal('routing-key-123', AAD).split('.') as [string, string, string, string]
     const flip = (s: string) => {
       const bytes = Buffer.from(s, 'base64url')
       bytes[0] = bytes[0]! ^ 1
       return bytes.toString('base64url')
     }
-    expect(() => sealer.open([v, iv, tag, flip(data)].join('.'))).toThrow()
-    expect(() => sealer.open([v, iv, flip(tag), data].join('.'))).toThrow()
-    expect(() => sealer.open([v, flip(iv), tag, data].join('.'))).toThrow()
-    expect(() => sealer.open([v, iv, tag, data.slice(0, -2)].join('.'))).toThrow()
+    expect(() => sealer.open([v, iv, tag, flip(data)].join('.'), AAD)).toThrow()
+    expect(() => sealer.open([v, iv, flip(tag), data].join('.'), AAD)).toThrow()
+    expect(() => sealer.open([v, flip(iv), tag, data].join('.'), AAD)).toThrow()
+    expect(() => sealer.open([v, iv, tag, data.slice(0, -2)].join('.'), AAD)).toThrow()
   })
 
   it('refuses values sealed with another key and values that are not sealed', () => {
     const other = createSealer(`${KEY}-other`)
-    expect(() => other.open(sealer.seal('secret'))).toThrow()
-    expect(() => sealer.open('plain text')).toThrow('Not a sealed value')
-    expect(() => sealer.open('v3.a.b.c')).toThrow('Not a sealed value')
-    expect(() => sealer.open('v2.a.b')).toThrow('Not a sealed value')
+    expect(() => other.open(sealer.seal('secret', AAD), AAD)).toThrow()
+    expect(() => sealer.open('plain text', AAD)).toThrow('Not a sealed value')
+    expect(() => sealer.open('v3.a.b.c', AAD)).toThrow('Not a sealed value')
+    expect(() => sealer.open('v2.a.b', AAD)).toThrow('Not a sealed value')
   })
 
   it('binds a value to its row and field (AAD): it opens only with the same AAD', () => {
@@ -64,26 +76,40 @@ describe('sealer (AES-256-GCM)', () => {
     expect(sealer.open(sealed, 'users:u1:totp_secret')).toBe('totp-secret')
     expect(() => sealer.open(sealed, 'users:u2:totp_secret')).toThrow()
     expect(() => sealer.open(sealed, 'channels:u1:secrets')).toThrow()
-    expect(() => sealer.open(sealed)).toThrow()
-    // Sealed without AAD (callers not yet wired): opens without one, and not as another row's value.
-    const loose = sealer.seal('x')
-    expect(sealer.open(loose)).toBe('x')
-    expect(() => sealer.open(loose, 'users:u1:totp_secret')).toThrow()
+    expect(() => sealer.openUnbound(sealed)).toThrow()
+    // GCM reads an empty AAD as none: refused on both sides rather than an unbound value by another name.
+    expect(() => sealer.seal('x', '')).toThrow('needs its place')
   })
 
-  it('still opens v1 values sealed before the keys were split, and says they need sealing again', () => {
-    // v1, exactly as it was written: AES-256-GCM under sha256("homeostat:seal:" + SECRET_KEY), no AAD.
-    const oldKey = createHash('sha256').update(`homeostat:seal:${KEY}`).digest()
-    const iv = randomBytes(12)
-    const cipher = createCipheriv('aes-256-gcm', oldKey, iv)
-    const data = Buffer.concat([cipher.update('old routing key', 'utf8'), cipher.final()])
-    const v1 = ['v1', iv, cipher.getAuthTag(), data]
-      .map((x) => (typeof x === 'string' ? x : x.toString('base64url')))
-      .join('.')
-    expect(sealer.open(v1)).toBe('old routing key')
-    expect(sealer.open(v1, 'channels:c1:secrets')).toBe('old routing key')
-    expect(sealer.isCurrent(v1)).toBe(false)
-    expect(sealer.isCurrent(sealer.seal('new'))).toBe(true)
+  const unboundV2 = (plain: string) => {
+    // As v2 was written before binding: the HKDF sealing key, no AAD.
+    const key = Buffer.from(hkdfSync('sha256', KEY, 'homeostat', 'homeostat seal v2', 32))
+    return sealRaw(key, 'v2', plain)
+  }
+  const v1 = (plain: string) => sealRaw(createHash('sha256').update(`homeostat:seal:${KEY}`).digest(), 'v1', plain)
+
+  it('opens values sealed before binding (v2 without AAD, v1) only through openUnbound', () => {
+    for (const old of [unboundV2('old routing key'), v1('old routing key')]) {
+      expect(sealer.openUnbound(old)).toBe('old routing key')
+      // open needs a bound value: an unbound one would open wherever it were copied.
+      expect(() => sealer.open(old, 'channels:c1:secrets')).toThrow()
+      expect(() => sealer.open(old, '')).toThrow()
+    }
+  })
+
+  it('rebinds unbound values to their place, leaves bound and unreadable ones alone, and counts', () => {
+    const { rebind, seal, counts } = createRebinder(sealer)
+    const bound = sealer.seal('a', 'channels:c1:secrets')
+    expect(rebind(bound, 'channels:c1:secrets')).toBeNull()
+    // Bound elsewhere (copied here): not rebound to this place, and reported as unreadable.
+    expect(rebind(bound, 'channels:c2:secrets')).toBeNull()
+    expect(rebind(createSealer(`${KEY}-other`).seal('x', 'a'), 'a')).toBeNull()
+    const upgraded = rebind(unboundV2('b'), 'channels:c3:secrets')!
+    expect(sealer.open(upgraded, 'channels:c3:secrets')).toBe('b')
+    const fromV1 = rebind(v1('c'), 'components:x:push_token_sealed')!
+    expect(sealer.open(fromV1, 'components:x:push_token_sealed')).toBe('c')
+    expect(sealer.open(seal('d', 'h'), 'h')).toBe('d')
+    expect(counts).toEqual({ bound: 1, upgraded: 2, unreadable: 2, sealed: 1 })
   })
 
   it('signs with a key derived apart from the sealing key (HKDF), keeping the old value as legacySign', () => {

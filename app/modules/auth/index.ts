@@ -12,6 +12,7 @@ export {
   revokeApiKey,
 } from './keys.ts'
 export { signInPages } from './pages.tsx'
+export { rebindTotpSecrets } from './two-factor.ts'
 export { authRoutes } from './routes.ts'
 export { CreateKey, Email, Password, RoleInput } from './schema.ts'
 export { resolveSession, SESSION_COOKIE, setSessionCookie } from './sessions.ts'

@@ -1,7 +1,8 @@
-import { and, eq, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, eq, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { users, type User } from '../../../db/schema/auth.ts'
-import { safeEqual, sha256, type Sealer } from '../../lib/crypto.ts'
+import { type Rebinder, safeEqual, sha256, type Sealer } from '../../lib/crypto.ts'
 import { AppError, conflict } from '../../lib/errors.ts'
 import { randomToken } from '../../lib/ids.ts'
 
@@ -27,9 +28,9 @@ async function matchingStep(user: User, secret: string, code: string, now: numbe
 }
 
 /** Where the sealed TOTP secret lives: it is bound to this (AAD), so it opens only in its own row. */
-const secretAad = (userId: string) => `users:${userId}:totp_secret`
+export const totpSecretAad = (userId: string) => `users:${userId}:totp_secret`
 
-const openSecret = (sealer: Sealer, userId: string, sealed: string) => sealer.open(sealed, secretAad(userId))
+const openSecret = (sealer: Sealer, userId: string, sealed: string) => sealer.open(sealed, totpSecretAad(userId))
 
 /** Starts enrolment: a new secret, stored sealed and not yet enabled. */
 export async function beginEnrolment(db: Db, sealer: Sealer, user: User) {
@@ -37,7 +38,7 @@ export async function beginEnrolment(db: Db, sealer: Sealer, user: User) {
   const secret = new (await otpauth()).Secret({ size: 20 }).base32
   await db
     .update(users)
-    .set({ totpSecret: sealer.seal(secret, secretAad(user.id)) })
+    .set({ totpSecret: sealer.seal(secret, totpSecretAad(user.id)) })
     .where(eq(users.id, user.id))
   return { secret, uri: (await totpFor(user, secret)).toString() }
 }
@@ -74,7 +75,6 @@ export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, cod
     const secret = openSecret(sealer, user.id, user.totpSecret)
     const step = await matchingStep(user, secret, trimmed, now)
     if (step === null) return false
-    await resealIfOld(db, sealer, user, user.totpSecret, secret)
     // A code works once: taking its step fails if this or a later step was already used.
     const taken = await db
       .update(users)
@@ -98,15 +98,6 @@ export async function verifySecondFactor(db: Db, sealer: Sealer, user: User, cod
   return spent.length === 1
 }
 
-/** A secret sealed in an older format (v1, no AAD) is sealed again, bound to its row, once it has worked. */
-async function resealIfOld(db: Db, sealer: Sealer, user: User, sealed: string, secret: string) {
-  if (sealer.isCurrent(sealed)) return
-  await db
-    .update(users)
-    .set({ totpSecret: sealer.seal(secret, secretAad(user.id)) })
-    .where(and(eq(users.id, user.id), eq(users.totpSecret, sealed)))
-}
-
 /** A short-lived signed ticket that carries a password-verified user to the second step. */
 export function issueTicket(sealer: Sealer, userId: string, now = Date.now(), ttlMs = 5 * 60_000) {
   const body = `${userId}.${now + ttlMs}`
@@ -118,4 +109,24 @@ export function readTicket(sealer: Sealer, ticket: string, now = Date.now()): st
   if (!userId || !expires || !sig) return null
   if (!safeEqual(sig, sealer.sign(`2fa:${userId}.${expires}`))) return null
   return Number(expires) > now ? userId : null
+}
+
+/** The upgrade at boot (app/secrets-upgrade.ts): TOTP secrets sealed before binding, sealed again bound to their user. */
+export async function rebindTotpSecrets(db: Db, { rebind }: Rebinder): Promise<BatchItem<'sqlite'>[]> {
+  const rows = await db
+    .select({ id: users.id, sealed: users.totpSecret })
+    .from(users)
+    .where(isNotNull(users.totpSecret))
+  const out: BatchItem<'sqlite'>[] = []
+  for (const r of rows) {
+    const next = rebind(r.sealed!, totpSecretAad(r.id))
+    if (next)
+      out.push(
+        db
+          .update(users)
+          .set({ totpSecret: next })
+          .where(and(eq(users.id, r.id), eq(users.totpSecret, r.sealed!))),
+      )
+  }
+  return out
 }

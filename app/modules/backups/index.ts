@@ -1,4 +1,11 @@
-// The backups module's public face: other modules, the composition root and jobs import only this.
-export { backupsPages, backupsRoutes } from './routes.ts'
+// The backups module's public face: other modules, the composition root, jobs and the CLI import only this.
+export { backupsRoutes } from './routes.ts'
+export { backupsPages } from './pages.tsx'
+export { type BackupsService, createBackups } from './snapshots/service.ts'
+export { BACKUP_FAILED, BACKUP_MISSED } from './snapshots/alerts.ts'
+export type { BackupSource } from './sources/types.ts'
+export type { BackupDestination } from './destinations/types.ts'
+export { restoreFromCli, drillFromCli, listForCli } from './snapshots/cli.ts'
+export { carryCatalog } from './snapshots/restore.ts'
 export { createWorkflowHistory, type WorkflowHistory } from './workflows/service.ts'
 export { type RollbackHead, type RollbackResult, rollbackSummary } from './workflows/service.ts'

@@ -1,19 +1,16 @@
+/** The backups module's JSON API: each sub-feature's routes mounted here. */
 import { Hono } from 'hono'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
+import type { BackupsService } from './snapshots/service.ts'
+import { snapshotRoutes } from './snapshots/routes.ts'
+import { targetRoutes } from './targets/routes.ts'
 import type { WorkflowHistory } from './workflows/service.ts'
 import { workflowHistoryRoutes } from './workflows/routes.ts'
-import { workflowHistoryPages } from './workflows/pages.tsx'
 
-/** The backups module's API: each sub-feature mounts its own routes file. */
-export function backupsRoutes(deps: ModuleDeps & { workflowHistory: WorkflowHistory }) {
+export function backupsRoutes(deps: ModuleDeps & { backups: BackupsService; workflowHistory: WorkflowHistory }) {
   const app = new Hono<AppEnv>()
+  app.route('/', snapshotRoutes(deps))
+  app.route('/', targetRoutes(deps))
   app.route('/', workflowHistoryRoutes(deps))
-  return app
-}
-
-/** The backups module's pages. */
-export function backupsPages(deps: ModuleDeps & { workflowHistory: WorkflowHistory }) {
-  const app = new Hono<AppEnv>()
-  app.route('/', workflowHistoryPages(deps))
   return app
 }

@@ -22,6 +22,7 @@ import {
   getComponent,
   httpConfig,
   listComponents,
+  openPushToken,
   rotateToken,
   safeUrl,
   updateComponent,
@@ -153,7 +154,7 @@ export function componentPages(deps: ModuleDeps) {
         .limit(120),
     ])
     const write = canWrite(c)
-    const token = write && x.pushTokenSealed ? sealer.open(x.pushTokenSealed) : null
+    const token = write ? openPushToken(sealer, x) : null
     const pushUrl = token ? `${config.PUBLIC_URL}/api/v1/push/${token}` : null
     const http = httpConfig(x)
     return c.html(

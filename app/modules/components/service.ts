@@ -70,9 +70,22 @@ function checkColumns(input: Pick<ComponentInput, 'http' | 'push'>, now: number,
   }
 }
 
-function newToken(sealer: Sealer) {
+/** Where a component's sealed push token lives (AAD): it opens in this row only, never copied into another. */
+export const pushTokenAad = (id: string) => `components:${id}:push_token_sealed`
+
+function newToken(sealer: Sealer, id: string) {
   const token = randomToken(24)
-  return { token, pushTokenHash: sha256(token), pushTokenSealed: sealer.seal(token) }
+  return { token, pushTokenHash: sha256(token), pushTokenSealed: sealer.seal(token, pushTokenAad(id)) }
+}
+
+/** The push token in the clear (shown to operators), or null when there is none or it does not open here. */
+export function openPushToken(sealer: Sealer, c: Component): string | null {
+  if (c.checkType !== 'push' || !c.pushTokenSealed) return null
+  try {
+    return sealer.open(c.pushTokenSealed, pushTokenAad(c.id))
+  } catch {
+    return null // copied from another row or sealed with another SECRET_KEY: rotate the token
+  }
 }
 
 async function assertNameFree(db: Db, name: string, exceptId?: string) {
@@ -94,8 +107,9 @@ function eitherCheck(input: { http?: unknown; push?: unknown }, required: boolea
 export async function createComponent({ db, sealer }: Deps, input: ComponentInput, now = Date.now()) {
   eitherCheck(input, true)
   await assertNameFree(db, input.name)
+  const id = newId(now)
   const row: Component = {
-    id: newId(now),
+    id,
     name: input.name,
     kind: input.kind,
     description: input.description ?? '',
@@ -103,7 +117,7 @@ export async function createComponent({ db, sealer }: Deps, input: ComponentInpu
     pushTokenHash: null,
     pushTokenSealed: null,
     ...checkColumns(input, now),
-    ...(input.push ? newToken(sealer) : {}),
+    ...(input.push ? newToken(sealer, id) : {}),
     status: 'unknown',
     statusSince: now,
     lastCheckAt: null,
@@ -160,7 +174,7 @@ export async function updateComponent({ db, sealer }: Deps, id: string, patch: C
         { field: 'push.expectedIntervalSeconds', message: 'is required when switching to a push heartbeat' },
       ])
     Object.assign(set, checkColumns({ push: merged as NonNullable<ComponentInput['push']> }, now, current))
-    if (current.checkType !== 'push') Object.assign(set, newToken(sealer))
+    if (current.checkType !== 'push') Object.assign(set, newToken(sealer, id))
   }
   try {
     await db.update(components).set(set).where(eq(components.id, id))
@@ -177,7 +191,7 @@ export async function rotateToken({ db, sealer }: Deps, id: string, now = Date.n
     throw badRequest('This component has an http check, not a push heartbeat', [
       { field: 'id', message: 'is not a push component' },
     ])
-  const set = { ...newToken(sealer), updatedAt: now }
+  const set = { ...newToken(sealer, id), updatedAt: now }
   await db.update(components).set(set).where(eq(components.id, id))
   return { ...current, ...set } as Component
 }
@@ -250,8 +264,7 @@ export function componentJson(
   opts: { sealer: Sealer; publicUrl: string; showToken: boolean },
   extra: Record<string, unknown> = {},
 ) {
-  const token =
-    c.checkType === 'push' && opts.showToken && c.pushTokenSealed ? opts.sealer.open(c.pushTokenSealed) : undefined
+  const token = opts.showToken ? (openPushToken(opts.sealer, c) ?? undefined) : undefined
   return {
     id: c.id,
     name: c.name,

@@ -316,6 +316,13 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
   /** What the series id caches hold: entries and estimated bytes. */
   const cacheSize = () => ({ entries: ids.size + byText.size, bytes: cachedBytes })
 
-  return { write, seriesIds, cacheSize }
+  /** Forgets every cached series id (the database file was replaced by a restore). */
+  const clearCache = () => {
+    ids.clear()
+    byText.clear()
+    cachedBytes = 0
+  }
+
+  return { write, seriesIds, cacheSize, clearCache }
 }
 export type MetricStore = ReturnType<typeof createMetricStore>

@@ -9,7 +9,7 @@ import type { Db } from '../../../db/client.ts'
 import { channels, type Channel, type ChannelType } from '../../../db/schema/notify.ts'
 import { mask, type Sealer } from '../../lib/crypto.ts'
 import { isUniqueViolation } from '../../lib/db-errors.ts'
-import { badRequest, conflict, notFound } from '../../lib/errors.ts'
+import { AppError, badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { newId, randomToken } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
 import { issuesToDetails } from '../../lib/validate.ts'
@@ -36,9 +36,27 @@ function split(type: ChannelType, settings: Settings, signingSecret: string | un
   return { config, secrets }
 }
 
+/** Where a channel's sealed secrets live (AAD): they open in this row only, never copied into another. */
+export const channelSecretsAad = (id: string) => `channels:${id}:secrets`
+
+function openSecrets(sealer: Sealer, ch: Channel): Settings {
+  if (!ch.secrets) return {}
+  try {
+    return JSON.parse(sealer.open(ch.secrets, channelSecretsAad(ch.id))) as Settings
+  } catch {
+    // Sealed for another row (copied here), or with another SECRET_KEY: never sent anywhere.
+    throw new AppError(
+      409,
+      'secrets_unreadable',
+      `The secrets of channel ${ch.name} cannot be opened (sealed for another row, or with another SECRET_KEY): ` +
+        'delete the channel and create it again',
+    )
+  }
+}
+
 /** The full settings of a channel, secrets opened: for sending only, never for replies or logs. */
 export function openChannel(sealer: Sealer, ch: Channel): { settings: Settings; signingSecret?: string } {
-  const secrets = ch.secrets ? (JSON.parse(sealer.open(ch.secrets)) as Settings) : {}
+  const secrets = openSecrets(sealer, ch)
   const { signingSecret, ...rest } = secrets
   return { settings: { ...ch.config, ...rest }, signingSecret: signingSecret as string | undefined }
 }
@@ -49,15 +67,16 @@ export async function createChannel(deps: { db: Db; sealer: Sealer }, input: Cha
   const settings = checkSettings(input.type, input.settings)
   const signingSecret = signed.has(input.type) ? `whsec_${randomToken(32)}` : undefined
   const { config, secrets } = split(input.type, settings, signingSecret)
+  const id = newId(now)
   try {
     const [row] = await deps.db
       .insert(channels)
       .values({
-        id: newId(now),
+        id,
         name: input.name,
         type: input.type,
         config,
-        secrets: deps.sealer.seal(JSON.stringify(secrets)),
+        secrets: deps.sealer.seal(JSON.stringify(secrets), channelSecretsAad(id)),
         enabled: input.enabled ?? true,
         createdAt: now,
         updatedAt: now,
@@ -127,7 +146,7 @@ export async function updateChannel(
     const settings = checkSettings(before.type, { ...current.settings, ...patch.settings })
     const { config, secrets } = split(before.type, settings, current.signingSecret)
     set.config = config
-    set.secrets = deps.sealer.seal(JSON.stringify(secrets))
+    set.secrets = deps.sealer.seal(JSON.stringify(secrets), channelSecretsAad(before.id))
   }
   try {
     const [row] = await deps.db.update(channels).set(set).where(eq(channels.id, before.id)).returning()
@@ -147,7 +166,14 @@ const maskValue = (val: unknown) => (typeof val === 'string' ? mask(val) : val)
 
 /** A channel as the API shows it: secrets masked, the signing secret never (only once, at create). */
 export function channelJson(sealer: Sealer, ch: Channel) {
-  const { settings, signingSecret } = openChannel(sealer, ch)
+  // A channel whose secrets do not open still lists (without them), so it can be found and fixed.
+  let opened: ReturnType<typeof openChannel> | undefined
+  try {
+    opened = openChannel(sealer, ch)
+  } catch {
+    opened = undefined
+  }
+  const { settings, signingSecret } = opened ?? { settings: { ...ch.config }, signingSecret: undefined }
   const shown: Settings = {}
   for (const [k, val] of Object.entries(settings)) {
     if (!secretFields[ch.type].includes(k)) shown[k] = val
@@ -162,6 +188,7 @@ export function channelJson(sealer: Sealer, ch: Channel) {
     enabled: ch.enabled,
     settings: shown,
     signed: !!signingSecret,
+    ...(opened ? {} : { secretsUnreadable: true }),
     createdAt: toIso(ch.createdAt),
     updatedAt: toIso(ch.updatedAt),
   }

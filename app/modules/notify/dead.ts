@@ -9,8 +9,15 @@
  *
  * The notifier calls `onDead` (NotifierDeps); the composition root (app/services.ts) counts it in
  * `homeostat_notifications_dead_total` and raises the alert through the alerts service.
+ *
+ * It resolves the way Alertmanager users expect a condition to clear: when the same channel (or
+ * subscription) next delivers a notification successfully (`onDelivered`), every open
+ * `homeostat_notification_failed` naming it is resolved, by Homeostat, with a `resolved` notification
+ * like any alert. The notification that died is not sent again (retry it from the alert's page).
  */
-import type { Alert } from '../../../db/schema/alerts.ts'
+import { and, eq, gte, lt, ne, sql } from 'drizzle-orm'
+import type { Db } from '../../../db/client.ts'
+import { type Alert, alerts } from '../../../db/schema/alerts.ts'
 import type { Channel, Notification } from '../../../db/schema/notify.ts'
 import type { AlertReport, AlertsService } from '../alerts/index.ts'
 
@@ -76,4 +83,61 @@ export async function raiseNotificationFailed(
 ) {
   const reports = notificationFailedReports(d, alerts.labelsFingerprint)
   if (reports.length) await alerts.reportMany(reports, d.at)
+}
+
+/** Where a notification was delivered, as the notifier tells `onDelivered`. */
+export type Delivered = { channelId?: string; subscriptionId?: string; at: number }
+
+/** Most failure alerts one delivery resolves at once; more wait for the channel's next delivery. */
+const RESOLVE_BATCH = 100
+/** The failure alerts' fingerprints start so (see `notificationFailedReports`): a range of the unique index. */
+const FP_FROM = 'homeostat:'
+const FP_TO = 'homeostat;' // the next character after ':'
+
+/**
+ * Resolves the open `homeostat_notification_failed` alerts of a channel or subscription that delivered
+ * again. It runs after every successful delivery, so it reads only Homeostat's own alerts (a range of
+ * the fingerprint index), never every open alert; the resolution goes through the alerts service.
+ */
+export async function resolveNotificationFailed(
+  db: Db,
+  alertsService: Pick<AlertsService, 'reportMany'>,
+  d: Delivered,
+) {
+  const label = d.channelId ? '$.channel_id' : d.subscriptionId ? '$.subscription_id' : null
+  if (!label) return
+  const open = await db
+    .select({
+      fingerprint: alerts.fingerprint,
+      severity: alerts.severity,
+      title: alerts.title,
+      labels: alerts.labels,
+      annotations: alerts.annotations,
+    })
+    .from(alerts)
+    .where(
+      and(
+        gte(alerts.fingerprint, FP_FROM),
+        lt(alerts.fingerprint, FP_TO),
+        ne(alerts.status, 'resolved'),
+        eq(alerts.source, 'homeostat'),
+        sql`json_extract(${alerts.labels}, '$.alertname') = ${NOTIFICATION_FAILED}`,
+        sql`json_extract(${alerts.labels}, ${label}) = ${d.channelId ?? d.subscriptionId}`,
+      ),
+    )
+    .limit(RESOLVE_BATCH)
+  if (!open.length) return
+  await alertsService.reportMany(
+    open.map((a) => ({
+      fingerprint: a.fingerprint,
+      source: 'homeostat',
+      state: 'resolved' as const,
+      severity: a.severity,
+      title: a.title,
+      labels: a.labels,
+      annotations: { ...a.annotations, resolution: 'the channel delivered a notification again' },
+      actor: 'notifications',
+    })),
+    d.at,
+  )
 }

@@ -18,9 +18,10 @@ import {
 } from '../../../db/schema/notify.ts'
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
-import type { DeadNotifications } from './dead.ts'
+import type { DeadNotifications, Delivered } from './dead.ts'
 import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { outboxRows } from './outbox.ts'
+import { subscriptionSecretAad } from './subscriptions.ts'
 import { DEFAULT_REPEAT_MS, routesFrom, type Routing } from './policies.ts'
 import {
   alertSnapshot,
@@ -42,6 +43,8 @@ export type DeliveryDeps = {
   timeoutMs?: number
   /** Notifications that gave up, once recorded `dead` (see dead.ts): counted and raised as an alert. */
   onDead?: (dead: DeadNotifications) => Promise<void> | void
+  /** A channel or subscription delivered: the failure alerts naming it are resolved (see dead.ts). */
+  onDelivered?: (delivered: Delivered) => Promise<void> | void
 }
 
 export const BACKOFF_MS = [5_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000]
@@ -84,7 +87,7 @@ async function sendOne(deps: DeliveryDeps, target: Target, m: Message): Promise<
         ok: true,
         result: await sendToSubscription(
           deps.outbound,
-          deps.sealer.open(target.subscription.secret),
+          deps.sealer.open(target.subscription.secret, subscriptionSecretAad(target.subscription.id)),
           target.subscription.url,
           m,
           deps.timeoutMs,
@@ -200,6 +203,20 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
         await Promise.resolve(deps.onDead({ rows, channel: target.channel, error: o.error, at: now })).catch((error) =>
           deps.log?.error('raising the failed notification alert failed', {
             notifications: rows.map((r) => r.id),
+            error: String((error as Error)?.message ?? error),
+          }),
+        )
+      // A channel that delivers again clears its failure alerts (dead.ts), as a condition clears in Alertmanager.
+      if (o.ok && deps.onDelivered)
+        await Promise.resolve(
+          deps.onDelivered({
+            channelId: head.channelId ?? undefined,
+            subscriptionId: head.subscriptionId ?? undefined,
+            at: now,
+          }),
+        ).catch((error) =>
+          deps.log?.error('resolving the failed notification alerts failed', {
+            target: target.channel?.name ?? head.subscriptionId,
             error: String((error as Error)?.message ?? error),
           }),
         )

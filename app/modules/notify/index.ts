@@ -8,11 +8,18 @@ export {
   openChannel,
   updateChannel,
 } from './channels.ts'
-export { type DeadNotifications, NOTIFICATION_FAILED, raiseNotificationFailed } from './dead.ts'
+export {
+  type DeadNotifications,
+  type Delivered,
+  NOTIFICATION_FAILED,
+  raiseNotificationFailed,
+  resolveNotificationFailed,
+} from './dead.ts'
 export { retryNotification } from './delivery.ts'
 export { createNotifier, type Notifier } from './notifier.ts'
 export { createPolicy, deletePolicy, getPolicy, listPolicies, updatePolicy } from './policies.ts'
 export { notifyPages } from './pages.tsx'
+export { rebindNotifySecrets } from './rebind.ts'
 export { notifyRoutes } from './routes.ts'
 export {
   ChannelBody,

@@ -23,6 +23,7 @@ export type NotifierDeps = {
   timeoutMs?: number
   /** Notifications that gave up (see dead.ts); the composition root counts them and raises their alert. */
   onDead?: DeliveryDeps['onDead']
+  onDelivered?: DeliveryDeps['onDelivered']
 }
 
 /** How long a kick waits, so the outbox write that asked for it has committed (it commits just after the hook returns). */
@@ -39,6 +40,7 @@ export function createNotifier(deps: NotifierDeps) {
     log: deps.log,
     timeoutMs: deps.timeoutMs,
     onDead: deps.onDead,
+    onDelivered: deps.onDelivered,
   }
   // Without jobs (tests, an instance that only serves), nothing is sent between ticks either.
   const eager = deps.config.JOBS_ENABLED

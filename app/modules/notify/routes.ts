@@ -3,7 +3,7 @@ import { Hono } from 'hono'
 import { alerts } from '../../../db/schema/alerts.ts'
 import { channels, notifications, type Notification } from '../../../db/schema/notify.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { conflict, notFound } from '../../lib/errors.ts'
+import { AppError, conflict, notFound } from '../../lib/errors.ts'
 import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { clockOf, toIso } from '../../lib/time.ts'
@@ -151,7 +151,8 @@ export function notifyRoutes(
       } catch (error) {
         reply = {
           ok: false,
-          error: error instanceof SendError ? error.message : 'send failed',
+          // A channel whose secrets do not open says so (an AppError carries no secret); anything else stays vague.
+          error: error instanceof SendError || error instanceof AppError ? error.message : 'send failed',
           response: (error as SendError)?.response ? clipReply((error as SendError).response!) : null,
         }
       }

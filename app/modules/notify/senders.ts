@@ -7,7 +7,7 @@
 import type { Alert } from '../../../db/schema/alerts.ts'
 import type { Channel } from '../../../db/schema/notify.ts'
 import { hmacSha256, type Sealer } from '../../lib/crypto.ts'
-import { OutboundError, type OutboundPolicy, outboundFetch } from '../../lib/outbound.ts'
+import { OutboundError, type OutboundPolicy, outboundAddress, outboundFetch } from '../../lib/outbound.ts'
 import { toIso } from '../../lib/time.ts'
 import { openChannel, type Settings } from './channels.ts'
 
@@ -241,14 +241,27 @@ export function emailBody(m: Message) {
   return { subject, text, html: `<!doctype html><html><body>${html}</body></html>` }
 }
 
-async function sendEmail(s: Settings, m: Message, timeoutMs: number): Promise<SendResult> {
+async function sendEmail(outbound: OutboundPolicy, s: Settings, m: Message, timeoutMs: number): Promise<SendResult> {
+  const host = s.host as string
+  const port = s.port as number
+  let address: string
+  try {
+    // The SMTP host is as user-configured as any URL: the same policy decides, before any connection.
+    address = (await outboundAddress(outbound, host, port, timeoutMs)).address
+  } catch (error) {
+    const why = error instanceof OutboundError ? error.message : String((error as Error)?.message ?? error)
+    throw new SendError(`SMTP to ${host} failed: ${why}`)
+  }
   // Loaded on the first email only: nodemailer is ≈ 7 MB of resident memory a server without an
   // email channel never needs.
   const { default: nodemailer } = await import('nodemailer')
   const transport = nodemailer.createTransport({
-    host: s.host as string,
-    port: s.port as number,
+    // The checked address, so nodemailer never resolves the name again; the name stays for TLS
+    // (SNI and the certificate check), so certificates still verify against it.
+    host: address,
+    port,
     secure: (s.secure as boolean | undefined) ?? false,
+    tls: { servername: host },
     auth: s.user ? { user: s.user as string, pass: (s.password as string | undefined) ?? '' } : undefined,
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
@@ -298,7 +311,7 @@ export async function sendToChannel(
       return last
     }
     case 'email':
-      return sendEmail(s, m, timeoutMs)
+      return sendEmail(deps.outbound, s, m, timeoutMs)
   }
 }
 

@@ -11,6 +11,9 @@ import type { SubscriptionInput } from './schema.ts'
 type Sub = typeof webhookSubscriptions.$inferSelect
 export type WebhookEvent = (typeof alertWebhookEvents)[number]
 
+/** Where a subscription's sealed signing secret lives (AAD): it opens in this row only. */
+export const subscriptionSecretAad = (id: string) => `webhook_subscriptions:${id}:secret`
+
 export async function createSubscription(
   deps: { db: Db; sealer: Sealer },
   input: SubscriptionInput,
@@ -18,12 +21,13 @@ export async function createSubscription(
   now: number,
 ) {
   const secret = `whsec_${randomToken(32)}`
+  const id = newId(now)
   const [row] = await deps.db
     .insert(webhookSubscriptions)
     .values({
-      id: newId(now),
+      id,
       url: input.url,
-      secret: deps.sealer.seal(secret),
+      secret: deps.sealer.seal(secret, subscriptionSecretAad(id)),
       events: [...new Set(input.events)],
       minSeverity: input.minSeverity ?? null,
       createdBy,

@@ -15,11 +15,6 @@ import { VERSION } from './routes.ts'
 
 /** Sections whose features arrive later say what they will hold. */
 const upcoming: Record<string, { title: string; text: string; link?: { href: string; label: string } }> = {
-  '/backups': {
-    title: 'Backups',
-    text: 'Database snapshots, workflow version history with diff and rollback, and verified restores.',
-    link: { href: '/backups/workflows', label: 'Workflow history' },
-  },
   '/models': {
     title: 'Models',
     text: 'Custom model versions, validation, deployment to Ollama hosts, comparison and rollback.',

@@ -11,7 +11,7 @@ import { AppError, conflict, notFound } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import type { Logger } from '../../../lib/logger.ts'
 import type { OutboundPolicy } from '../../../lib/outbound.ts'
-import { getN8nInstance, listN8nInstances } from '../../healing/index.ts'
+import { getN8nInstance, listN8nInstances, openN8nApiKey } from '../../healing/index.ts'
 import { diffWorkflows } from './diff.ts'
 import { N8nApiError, type N8nClient, n8nClient } from './n8n-api.ts'
 import { contentHash, contentOf } from './normalise.ts'
@@ -90,7 +90,7 @@ export function createWorkflowHistory(deps: WorkflowHistoryDeps) {
 
   const clientFor = (instance: N8nInstance) =>
     n8nClient(
-      { name: instance.name, baseUrl: instance.baseUrl, apiKey: sealer.open(instance.apiKey) },
+      { name: instance.name, baseUrl: instance.baseUrl, apiKey: openN8nApiKey(sealer, instance) },
       {
         outbound: deps.outbound,
         maxRps: deps.maxRps,

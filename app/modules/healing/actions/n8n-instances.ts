@@ -4,16 +4,32 @@ import type { Db } from '../../../../db/client.ts'
 import { n8nInstances, type N8nInstance } from '../../../../db/schema/healing.ts'
 import { type Sealer, mask } from '../../../lib/crypto.ts'
 import { isUniqueViolation } from '../../../lib/db-errors.ts'
-import { badRequest, conflict, notFound } from '../../../lib/errors.ts'
+import { AppError, badRequest, conflict, notFound } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { toIso } from '../../../lib/time.ts'
+
+/** Where an instance's sealed API key lives (AAD): it opens in this row only, never copied into another. */
+export const n8nApiKeyAad = (id: string) => `n8n_instances:${id}:api_key`
+
+/** The API key in the clear, to call the instance; a key that does not open in this row is a 409 saying so. */
+export function openN8nApiKey(sealer: Sealer, r: N8nInstance): string {
+  try {
+    return sealer.open(r.apiKey, n8nApiKeyAad(r.id))
+  } catch {
+    throw new AppError(
+      409,
+      'secrets_unreadable',
+      `The API key of n8n instance ${r.name} cannot be opened (sealed for another row, or with another SECRET_KEY): give it again`,
+    )
+  }
+}
 
 export const n8nInstanceJson = (sealer: Sealer, r: N8nInstance) => {
   let apiKey = '(unreadable)'
   try {
-    apiKey = mask(sealer.open(r.apiKey))
+    apiKey = mask(sealer.open(r.apiKey, n8nApiKeyAad(r.id)))
   } catch {
-    // sealed with another SECRET_KEY
+    // sealed with another SECRET_KEY, or for another row
   }
   return {
     id: r.id,
@@ -44,11 +60,12 @@ export async function createN8nInstance(
   input: { name: string; baseUrl: string; apiKey: string },
   now: number,
 ) {
+  const id = newId(now)
   const row: N8nInstance = {
-    id: newId(now),
+    id,
     name: input.name,
     baseUrl: input.baseUrl.replace(/\/+$/, ''),
-    apiKey: sealer.seal(input.apiKey),
+    apiKey: sealer.seal(input.apiKey, n8nApiKeyAad(id)),
     createdAt: now,
     updatedAt: now,
   }
@@ -78,7 +95,7 @@ export async function updateN8nInstance(
   const set = {
     ...(patch.name !== undefined ? { name: patch.name } : {}),
     ...(baseUrl !== undefined ? { baseUrl } : {}),
-    ...(patch.apiKey !== undefined ? { apiKey: sealer.seal(patch.apiKey) } : {}),
+    ...(patch.apiKey !== undefined ? { apiKey: sealer.seal(patch.apiKey, n8nApiKeyAad(before.id)) } : {}),
     updatedAt: now,
   }
   try {

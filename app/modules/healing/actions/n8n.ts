@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { findN8nInstance } from './n8n-instances.ts'
+import { findN8nInstance, openN8nApiKey } from './n8n-instances.ts'
 import { OutboundError, type OutboundResponse, outboundFetch } from '../../../lib/outbound.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, REPLY_CHARS, text } from './define.ts'
@@ -56,7 +56,12 @@ export const n8n = defineAction<P>({
   async execute({ deps, params, target }) {
     const instance = await findN8nInstance(deps.db, target)
     if (!instance) throw new ActionError(`no n8n instance named ${target}`, false)
-    const apiKey = deps.sealer.open(instance.apiKey)
+    let apiKey: string
+    try {
+      apiKey = openN8nApiKey(deps.sealer, instance)
+    } catch (error) {
+      throw new ActionError((error as Error).message, false)
+    }
     const api = (path: string) => `${instance.baseUrl}/api/v1${path}`
     const call =
       params.operation === 'retry_execution'

@@ -3,7 +3,7 @@ import { OutboundError, type OutboundResponse, outboundFetch } from '../../../li
 import { signature } from '../../notify/index.ts'
 import { type HealingDeps, ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, REPLY_CHARS } from './define.ts'
-import { isSealedHeader, openHeaders } from './headers.ts'
+import { actionHeadersOwner, isSealedHeader, openHeaders } from './headers.ts'
 
 const HttpUrl = v.pipe(
   v.string('must be a string'),
@@ -80,11 +80,13 @@ export const webhook = defineAction<P>({
           )
     const timeoutMs = params.timeoutMs ?? 10_000
     const expect = params.expectStatus ?? 200
+    const opened = openHeaders(deps.sealer, params, actionHeadersOwner(action.id))
+    if ('issues' in opened) throw new ActionError(opened.issues.map((i) => `${i.field} ${i.message}`).join('; '), false)
     const headers: Record<string, string> = {
       'User-Agent': 'homeostat',
       'X-Homeostat-Event': 'healing.action',
       'X-Homeostat-Action': action.id,
-      ...(openHeaders(deps.sealer, params).headers ?? {}),
+      ...(opened.params.headers ?? {}),
     }
     if (body !== undefined) headers['Content-Type'] ??= 'application/json'
     headers['X-Homeostat-Signature'] = signature(webhookSecret(deps), body ?? '', at)

@@ -3,7 +3,14 @@
  * target, `{{label}}` templates filled, approval when the rule asks for it) or by hand through the
  * API (idempotent by key). Every creation is one batch: the action row and its first timeline entry.
  */
-import { openHeaders, sealHeaders } from '../actions/headers.ts'
+import {
+  actionHeadersOwner,
+  maskHeaders,
+  openHeaders,
+  ruleHeadersOwner,
+  sealedHeaderIssues,
+  sealHeaders,
+} from '../actions/headers.ts'
 import { and, desc, eq, gte, sql } from 'drizzle-orm'
 import {
   type HealingAction,
@@ -55,11 +62,15 @@ export async function checkAction(
 ): Promise<{ params: Record<string, unknown> } | { issues: ErrorDetail[] }> {
   const def = actionDef(actionType)
   if (!def) return { issues: [{ field: 'actionType', message: `unknown action type ${actionType}` }] }
+  // Values here come in the clear (from a caller, or a rule's opened and filled params): one that
+  // already carries the sealed marker is refused, never stored as it is and opened later.
+  const sealed = sealedHeaderIssues(params)
+  if (sealed.length) return { issues: sealed }
   const v = def.validate(params)
   if (!v.ok) return { issues: v.issues }
   const problem = await def.check?.(deps, target, v.params)
-  // Sealed before anything stores them: header values are secrets at rest.
-  return problem ? { issues: [problem] } : { params: sealHeaders(deps.sealer, v.params as Record<string, unknown>) }
+  // Plain still: createAction seals header values for the action's own row before anything stores them.
+  return problem ? { issues: [problem] } : { params: v.params as Record<string, unknown> }
 }
 
 export const invalid = (issues: ErrorDetail[]) =>
@@ -136,10 +147,14 @@ export async function enqueueFromRule(
 ): Promise<Created[]> {
   const out: Created[] = []
   for (const target of await targetsFor(deps, rule, ref)) {
-    // Opened to fill placeholders in header values too; checkAction seals them again.
-    const opened = openHeaders(deps.sealer, rule.params)
-    const filled = renderTemplates(rule.actionType, opened, rule.verification, ref.labels ?? {})
-    const { params, verification } = 'issues' in filled ? { params: opened, verification: rule.verification } : filled
+    // Opened to fill placeholders in header values too; createAction seals them again for the action.
+    const opened = openHeaders(deps.sealer, rule.params, ruleHeadersOwner(rule.id))
+    const filled =
+      'issues' in opened ? opened : renderTemplates(rule.actionType, opened.params, rule.verification, ref.labels ?? {})
+    const { params, verification } =
+      'issues' in filled
+        ? { params: 'issues' in opened ? maskHeaders(rule.params) : opened.params, verification: rule.verification }
+        : filled
     out.push(
       await createAction(
         deps,
@@ -178,13 +193,16 @@ export async function createAction(deps: HealingCtx, input: NewAction, now: numb
     rollbackOnFailure: input.rollbackOnFailure ?? true,
     notify: input.notify ?? { channelIds: [], on: [] },
   }
+  const id = newId(now)
+  // Header values are secrets at rest in every row written below (queued, skipped or failed), bound to this action.
+  const seal = (params: Record<string, unknown>) => sealHeaders(deps.sealer, params, actionHeadersOwner(id))
   const base: HealingAction = {
-    id: newId(now),
+    id,
     ruleId: input.rule?.id ?? null,
     trigger: input.trigger,
     actionType: input.actionType,
     target: input.target,
-    params: input.params,
+    params: seal(input.params),
     status: 'PENDING',
     reason: null,
     priority: input.priority ?? 0,
@@ -224,7 +242,7 @@ export async function createAction(deps: HealingCtx, input: NewAction, now: numb
       ])
       return { action: row, created: true }
     }
-    base.params = checked.params
+    base.params = seal(checked.params)
   }
   const row: HealingAction =
     input.approval && !base.dryRun

@@ -9,7 +9,13 @@ import { newId } from '../../../lib/ids.ts'
 import { page } from '../../../lib/pagination.ts'
 import { toIso } from '../../../lib/time.ts'
 import { actionDef } from '../actions/index.ts'
-import { keepMaskedHeaders, maskHeaders, sealHeaders } from '../actions/headers.ts'
+import {
+  keepMaskedHeaders,
+  maskHeaders,
+  ruleHeadersOwner,
+  sealedHeaderIssues,
+  sealHeaders,
+} from '../actions/headers.ts'
 import { invalid } from '../orchestrator/enqueue.ts'
 import type { RuleInput, RulePatchInput } from '../input.ts'
 import { hasPlaceholder, templateIssues } from './template.ts'
@@ -98,10 +104,17 @@ export async function checkRule(deps: HealingCtx, r: HealingRule) {
 
 const uniqueName = (error: unknown) => isUniqueViolation(error, 'healing_rules.name')
 
+/** A header value a caller sends must be plain: only the server writes the sealed marker (400 naming it). */
+function refuseSealedHeaders(params: unknown) {
+  const issues = sealedHeaderIssues(params)
+  if (issues.length) throw invalid(issues)
+}
+
 export async function createRule(deps: HealingCtx, input: RuleInput, now: number) {
   const draft = draftRule(input, now)
+  refuseSealedHeaders(draft.params)
   await checkRule(deps, draft)
-  const row = { ...draft, params: sealHeaders(deps.sealer, draft.params) }
+  const row = { ...draft, params: sealHeaders(deps.sealer, draft.params, ruleHeadersOwner(draft.id)) }
   try {
     await deps.db.insert(healingRules).values(row)
   } catch (error) {
@@ -139,6 +152,8 @@ export async function updateRule(deps: HealingCtx, before: HealingRule, patch: R
   if (patch.requiresApproval !== undefined && patch.mode === undefined)
     merged.mode = patch.requiresApproval ? 'requires_approval' : 'automated'
   if (patch.params) {
+    // Checked before the stored values are merged back: those are the only sealed values a rule takes.
+    refuseSealedHeaders(patch.params)
     const kept = keepMaskedHeaders(before.params, patch.params)
     if ('moved' in kept)
       throw invalid(
@@ -148,7 +163,7 @@ export async function updateRule(deps: HealingCtx, before: HealingRule, patch: R
   }
   const draft = { ...draftRule(merged, before.createdAt, before.id), updatedAt: now }
   await checkRule(deps, draft)
-  const next = { ...draft, params: sealHeaders(deps.sealer, draft.params) }
+  const next = { ...draft, params: sealHeaders(deps.sealer, draft.params, ruleHeadersOwner(before.id)) }
   try {
     const [row] = await deps.db.update(healingRules).set(next).where(eq(healingRules.id, before.id)).returning()
     return row!

@@ -3,7 +3,7 @@
  * made (type, target, params with templates filled) and what the cooldown and hourly cap would
  * have done to it. Reads only; nothing is written.
  */
-import { maskHeaders, openHeaders } from '../actions/headers.ts'
+import { maskHeaders, openHeaders, ruleHeadersOwner } from '../actions/headers.ts'
 import { and, eq, gte, lte } from 'drizzle-orm'
 import { alertEvents, alerts } from '../../../../db/schema/alerts.ts'
 import {
@@ -71,12 +71,11 @@ export async function simulate(deps: HealingCtx, rule: HealingRule, from: number
   }
   for (const ref of refs) {
     for (const target of await targetsFor(deps, rule, ref)) {
-      const filled = renderTemplates(
-        rule.actionType,
-        openHeaders(deps.sealer, rule.params),
-        rule.verification,
-        ref.labels ?? {},
-      )
+      const opened = openHeaders(deps.sealer, rule.params, ruleHeadersOwner(rule.id))
+      const filled =
+        'issues' in opened
+          ? opened
+          : renderTemplates(rule.actionType, opened.params, rule.verification, ref.labels ?? {})
       const past = runs.get(target) ?? []
       const last = past.at(-1)
       let outcome: string

@@ -1,0 +1,14 @@
+/** The backups module's pages: each sub-feature's pages mounted here. */
+import { Hono } from 'hono'
+import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { snapshotPages } from './snapshots/pages.tsx'
+import type { BackupsService } from './snapshots/service.ts'
+import type { WorkflowHistory } from './workflows/service.ts'
+import { workflowHistoryPages } from './workflows/pages.tsx'
+
+export function backupsPages(deps: ModuleDeps & { backups: BackupsService; workflowHistory: WorkflowHistory }) {
+  const app = new Hono<AppEnv>()
+  app.route('/', snapshotPages(deps))
+  app.route('/', workflowHistoryPages(deps))
+  return app
+}

@@ -1,0 +1,411 @@
+/**
+ * The backups service, built once in app/services.ts: starts backups (one at a time per target),
+ * verifies, drills, runs the two-admin live restore, enforces retention and reports status. What it
+ * keeps in memory (the backups running in this process) lives in the object it returns.
+ */
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm'
+import type { Db } from '../../../../db/client.ts'
+import {
+  type Backup,
+  type BackupRestore,
+  type BackupTarget,
+  backupRestores,
+  backups,
+  backupTargets,
+} from '../../../../db/schema/backups.ts'
+import type { Config } from '../../../config.ts'
+import { AppError, conflict, forbidden, notFound } from '../../../lib/errors.ts'
+import { newId } from '../../../lib/ids.ts'
+import type { Logger } from '../../../lib/logger.ts'
+import type { Scheduler } from '../../../lib/scheduler.ts'
+import { clockOf, hours } from '../../../lib/time.ts'
+import { writeAudit } from '../../audit/index.ts'
+import { removeStalePartials } from '../destinations/local.ts'
+import { getTarget, listTargets } from '../targets/store.ts'
+import { type BackupAlerts, raiseBackupMissed } from './alerts.ts'
+import { backupDir, destinationFor, type SnapshotContext } from './context.ts'
+import { type BackupEncryption, parseBackupEncryption } from './encryption.ts'
+import { drill, liveRestore } from './restore.ts'
+import { toKeep } from './retention.ts'
+import { fail, manifestKey, startBackup, type Trigger } from './run.ts'
+import { nextRun, previousRun } from './schedule.ts'
+import { verifyStored } from './verify.ts'
+
+export type BackupsDeps = {
+  db: Db
+  config: Config
+  log: Logger
+  alerts: BackupAlerts
+  scheduler?: Scheduler
+  now?: () => number
+  /** After a live restore swapped the database file: caches of the old one are dropped here. */
+  onRestored?: () => void
+}
+
+/** A restore request waits this long for its second admin. */
+export const APPROVAL_TTL_MS = hours(1)
+/** A `running` backup older than this was cut off (its process died): it is marked failed. */
+const ABANDONED_AFTER_MS = hours(6)
+
+export type Actor = { id: string; name: string }
+
+export function createBackups(deps: BackupsDeps) {
+  const { db, config, log } = deps
+  const now = clockOf(deps)
+  let encryption: Promise<BackupEncryption> | undefined
+  const ctx: SnapshotContext = {
+    db,
+    config,
+    log,
+    alerts: deps.alerts,
+    encryption: () => (encryption ??= parseBackupEncryption(config.BACKUP_ENCRYPTION)),
+    now,
+  }
+  const running = new Map<string, Promise<Backup>>()
+  let restoring = false
+
+  async function getBackup(id: string): Promise<Backup> {
+    const [row] = await db.select().from(backups).where(eq(backups.id, id))
+    if (!row) throw notFound('Backup')
+    return row
+  }
+
+  /** Starts a backup of a target; `done` settles when it is good or failed. */
+  async function trigger(targetIdOrName: string, opts: { trigger: Trigger; actor: string }) {
+    if (restoring) throw conflict('A restore is under way; try again when it has finished')
+    const target = await getTarget(db, targetIdOrName)
+    if (running.has(target.id)) throw conflict(`A backup of ${target.name} is already running`)
+    const started = await startBackup(ctx, target, opts)
+    const done = started.done.finally(() => running.delete(target.id))
+    running.set(target.id, done)
+    return { row: started.row, done }
+  }
+
+  /** Verifies a stored backup again; one that no longer verifies becomes failed and raises the alert. */
+  async function verify(id: string, actor: string) {
+    const b = await getBackup(id)
+    if (b.status !== 'good') throw conflict(`Only a good backup can be verified; this one is ${b.status}`)
+    const start = now()
+    const problems = await verifyStored(ctx, destinationFor(ctx, b), b)
+    if (problems.length) return { backup: await fail(ctx, b, problems.join('; ')), problems }
+    const [row] = await db
+      .update(backups)
+      .set({ verifiedAt: now(), verifyMs: now() - start })
+      .where(eq(backups.id, id))
+      .returning()
+    await writeAudit(db, { actor, action: 'backup.verified', target: id, summary: 'verified' })
+    return { backup: row!, problems }
+  }
+
+  async function latestGood(targetId = 'homeostat') {
+    const [row] = await db
+      .select()
+      .from(backups)
+      .where(and(eq(backups.targetId, targetId), eq(backups.status, 'good')))
+      .orderBy(desc(backups.startedAt))
+      .limit(1)
+    return row
+  }
+
+  /** Restores the latest good backup (or `backupId`) into a scratch file, verifies it and records how long it took. */
+  async function runDrill(actor: Actor, backupId?: string): Promise<BackupRestore> {
+    const b = backupId ? await getBackup(backupId) : await latestGood()
+    if (!b) throw new AppError(409, 'no_backup', 'There is no good backup to drill yet')
+    const startedAt = now()
+    const id = newId(startedAt)
+    let outcome: Partial<BackupRestore>
+    try {
+      const result = await drill(ctx, b)
+      outcome = { status: 'done', durationMs: result.durationMs }
+    } catch (error) {
+      outcome = { status: 'failed', error: error instanceof Error ? error.message : String(error) }
+    }
+    const [row] = await db
+      .insert(backupRestores)
+      .values({
+        id,
+        backupId: b.id,
+        kind: 'drill',
+        requestedBy: actor.id,
+        requestedByName: actor.name,
+        createdAt: startedAt,
+        startedAt,
+        finishedAt: now(),
+        status: 'failed',
+        ...outcome,
+      })
+      .returning()
+    await writeAudit(db, {
+      actor: actor.name,
+      action: 'backup.drilled',
+      target: b.id,
+      summary:
+        outcome.status === 'done' ? `restored and verified in ${outcome.durationMs} ms` : `failed: ${outcome.error}`,
+    })
+    return row!
+  }
+
+  async function getRestore(id: string) {
+    const [row] = await db.select().from(backupRestores).where(eq(backupRestores.id, id))
+    if (row?.kind !== 'live') throw notFound('Restore request')
+    return row
+  }
+
+  /** The first admin asks: a `pending` request that a second admin must approve within an hour. */
+  async function requestRestore(backupId: string, by: Actor, reason: string) {
+    const b = await getBackup(backupId)
+    if (b.status !== 'good') throw conflict(`Only a good backup can be restored; this one is ${b.status}`)
+    const at = now()
+    const [row] = await db
+      .insert(backupRestores)
+      .values({
+        id: newId(at),
+        backupId,
+        kind: 'live',
+        status: 'pending',
+        requestedBy: by.id,
+        requestedByName: by.name,
+        reason,
+        createdAt: at,
+        expiresAt: at + APPROVAL_TTL_MS,
+      })
+      .returning()
+    return row!
+  }
+
+  async function pendingOrThrow(id: string) {
+    const row = await getRestore(id)
+    if (row.status === 'pending' && row.expiresAt !== null && row.expiresAt <= now()) {
+      await db.update(backupRestores).set({ status: 'expired' }).where(eq(backupRestores.id, id))
+      throw conflict('This restore request has expired; ask again')
+    }
+    if (row.status !== 'pending') throw conflict(`This restore request is ${row.status}`)
+    return row
+  }
+
+  async function rejectRestore(id: string, by: Actor) {
+    await pendingOrThrow(id)
+    const [row] = await db
+      .update(backupRestores)
+      .set({ status: 'rejected', approvedBy: by.id, approvedByName: by.name, finishedAt: now() })
+      .where(and(eq(backupRestores.id, id), eq(backupRestores.status, 'pending')))
+      .returning()
+    if (!row) throw conflict('This restore request was decided meanwhile')
+    return row
+  }
+
+  /**
+   * A second admin approves, and the restore runs: the backup is read back and verified, jobs stop,
+   * the database file is swapped under the running server and its connections reopened. The request
+   * row is written again into the restored database (the old one is kept aside with its own copy).
+   */
+  async function approveRestore(id: string, by: Actor) {
+    const request = await pendingOrThrow(id)
+    if (request.requestedBy === by.id) throw forbidden('A second admin must approve: you asked for this restore')
+    if (restoring) throw conflict('Another restore is under way')
+    const [claimed] = await db
+      .update(backupRestores)
+      .set({ status: 'running', approvedBy: by.id, approvedByName: by.name, startedAt: now() })
+      .where(and(eq(backupRestores.id, id), eq(backupRestores.status, 'pending')))
+      .returning()
+    if (!claimed) throw conflict('This restore request was decided meanwhile')
+    const b = await getBackup(request.backupId)
+    restoring = true
+    try {
+      await Promise.allSettled([...running.values()])
+      const result = await liveRestore(ctx, b, {
+        pause: async () => {
+          const wasRunning = deps.scheduler?.isRunning() ?? false
+          await deps.scheduler?.stop()
+          return () => {
+            if (wasRunning) deps.scheduler?.start()
+          }
+        },
+        reopened: () => deps.onRestored?.(),
+      })
+      const [row] = await db
+        .insert(backupRestores)
+        .values({ ...claimed, status: 'done', finishedAt: now(), durationMs: result.durationMs, keptAs: result.keptAs })
+        .onConflictDoUpdate({
+          target: backupRestores.id,
+          set: { status: 'done', finishedAt: now(), durationMs: result.durationMs, keptAs: result.keptAs },
+        })
+        .returning()
+      return { restore: row!, rowCounts: result.facts.rowCounts }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      await db
+        .update(backupRestores)
+        .set({ status: 'failed', error: message, finishedAt: now() })
+        .where(eq(backupRestores.id, id))
+      throw error
+    } finally {
+      restoring = false
+    }
+  }
+
+  /** Starts the backups of enabled targets whose schedule came due since their last one. */
+  async function runDue(at: number) {
+    // The default target's clock starts at the first tick after install, not at 1970.
+    await db
+      .update(backupTargets)
+      .set({ createdAt: at, updatedAt: at })
+      .where(and(eq(backupTargets.id, 'homeostat'), eq(backupTargets.createdAt, 0)))
+    const started: Promise<Backup>[] = []
+    for (const target of await listTargets(db)) {
+      if (!target.enabled || running.has(target.id)) continue
+      const last = await lastStarted(target.id)
+      const base = Math.max(last ?? 0, target.createdAt)
+      const due = nextRun(target.schedule, base)
+      if (due === null || due > at) continue
+      try {
+        started.push((await trigger(target.id, { trigger: 'schedule', actor: 'scheduler' })).done)
+      } catch (error) {
+        log.error('backup could not start', { target: target.name, error: String(error) })
+      }
+    }
+    const results = await Promise.all(started)
+    return { started: results.length, failed: results.filter((r) => r.status === 'failed').length }
+  }
+
+  async function lastStarted(targetId: string) {
+    const [row] = await db
+      .select({ at: backups.startedAt })
+      .from(backups)
+      .where(eq(backups.targetId, targetId))
+      .orderBy(desc(backups.startedAt))
+      .limit(1)
+    return row?.at
+  }
+
+  /**
+   * Prunes per target (files removed, rows kept as `pruned`), fails backups whose process died
+   * mid-way, removes their partial files, and raises `backup_missed` for overdue targets.
+   */
+  async function maintain(at: number) {
+    const abandoned = await db
+      .update(backups)
+      .set({ status: 'failed', error: 'interrupted: the process stopped while it ran', finishedAt: at })
+      .where(and(eq(backups.status, 'running'), lt(backups.startedAt, at - ABANDONED_AFTER_MS)))
+      .returning({ id: backups.id })
+    const partials = await removeStalePartials(backupDir(config), ABANDONED_AFTER_MS, at)
+    let pruned = 0
+    let missed = 0
+    for (const target of await listTargets(db)) {
+      pruned += await prune(target)
+      if (await isMissed(target, at)) {
+        missed++
+        const good = await latestGood(target.id)
+        await raiseBackupMissed(deps.alerts, { target: target.name, lastGoodAt: good?.startedAt ?? null }, at)
+      }
+    }
+    await db
+      .update(backupRestores)
+      .set({ status: 'expired' })
+      .where(and(eq(backupRestores.status, 'pending'), lt(backupRestores.expiresAt, at)))
+    return { pruned, abandoned: abandoned.length, partialsRemoved: partials, missed }
+  }
+
+  async function prune(target: BackupTarget) {
+    const good = await db
+      .select({ id: backups.id, startedAt: backups.startedAt, location: backups.location })
+      .from(backups)
+      .where(and(eq(backups.targetId, target.id), eq(backups.status, 'good')))
+    const keep = toKeep(good, target)
+    const drop = good.filter((b) => !keep.has(b.id))
+    if (!drop.length) return 0
+    const dest = destinationFor(ctx, target)
+    for (const b of drop) {
+      await dest.remove(b.location)
+      await dest.remove(manifestKey(b.location))
+    }
+    await db
+      .update(backups)
+      .set({ status: 'pruned' })
+      .where(
+        inArray(
+          backups.id,
+          drop.map((b) => b.id),
+        ),
+      )
+    await writeAudit(db, {
+      actor: 'backups',
+      action: 'backup.pruned',
+      target: target.name,
+      summary: `${drop.length} backup(s) past retention`,
+    })
+    return drop.length
+  }
+
+  /** Overdue: enabled, and the last good backup (or the target's creation) is older than twice its interval. */
+  async function isMissed(target: BackupTarget, at: number) {
+    if (!target.enabled || target.createdAt === 0) return false
+    const good = await latestGood(target.id)
+    const since = good?.startedAt ?? target.createdAt
+    const next = nextRun(target.schedule, at)
+    const prev = previousRun(target.schedule, at)
+    if (next === null || prev === null) return false
+    return at - since > 2 * (next - prev)
+  }
+
+  /** The status panel: last good, next due, sizes, retention, restore estimate, per target. */
+  async function status() {
+    const at = now()
+    const targets = await listTargets(db)
+    const sizes = await db
+      .select({
+        targetId: backups.targetId,
+        bytes: sql<number>`coalesce(sum(${backups.size}), 0)`,
+        n: sql<number>`count(*)`,
+      })
+      .from(backups)
+      .where(eq(backups.status, 'good'))
+      .groupBy(backups.targetId)
+    const [lastDrill] = await db
+      .select()
+      .from(backupRestores)
+      .where(and(eq(backupRestores.kind, 'drill'), eq(backupRestores.status, 'done')))
+      .orderBy(desc(backupRestores.createdAt))
+      .limit(1)
+    const perTarget = []
+    for (const t of targets) {
+      const good = await latestGood(t.id)
+      const last = await lastStarted(t.id)
+      const size = sizes.find((s) => s.targetId === t.id)
+      perTarget.push({
+        target: t,
+        lastGood: good ?? null,
+        nextDue: t.enabled ? nextRun(t.schedule, Math.max(last ?? 0, t.createdAt || at)) : null,
+        storedBytes: Number(size?.bytes ?? 0),
+        goodCount: Number(size?.n ?? 0),
+        running: running.has(t.id),
+        missed: await isMissed(t, at),
+      })
+    }
+    const enc = await ctx.encryption()
+    return { targets: perTarget, lastDrill: lastDrill ?? null, encryption: enc.mode, restoring }
+  }
+
+  /** Waits for the backups running in this process (shutdown). */
+  const settle = async () => {
+    await Promise.allSettled([...running.values()])
+  }
+
+  return {
+    trigger,
+    verify,
+    getBackup,
+    getRestore,
+    requestRestore,
+    approveRestore,
+    rejectRestore,
+    runDrill,
+    runDue,
+    maintain,
+    status,
+    settle,
+    ctx,
+  }
+}
+
+export type BackupsService = ReturnType<typeof createBackups>
