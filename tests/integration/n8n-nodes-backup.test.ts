@@ -1,16 +1,14 @@
 /**
- * The Homeostat Backup node. Get Workflow History and Roll Back Workflow run against the real app
- * on a loopback port (through the n8n context harness), with a fake n8n (loopback) behind it; each
- * is checked by what Homeostat stored and what n8n holds. Create Backup and List Backups are coded
- * against the snapshots API of branch s-snap (backups/snapshots/routes.ts, input.ts, json.ts), which
- * is not in this branch yet: until it is merged they run against a loopback stand-in that answers
- * exactly those shapes (202/201/500 with the backup, cursor pages, the `{error}` body naming fields).
+ * The Homeostat Backup node's operations, run against the real app on a loopback port through the
+ * n8n context harness, with a fake n8n (loopback) behind the workflow history; each is checked by
+ * what Homeostat stored (backups, versions) and what n8n holds.
  */
 import { createServer } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { startFakeN8n } from '../helpers/fake-n8n.ts'
-import { listenLocal, readBody } from '../helpers/http.ts'
+import { listenLocal } from '../helpers/http.ts'
+import { until } from '../helpers/server.ts'
 import { execute, executeContext, failure, HomeostatBackup, serveApp } from '../helpers/n8n-harness.ts'
 
 type Json = Record<string, any>
@@ -221,143 +219,88 @@ describe('Backup: Roll Back Workflow', () => {
   })
 })
 
-/** The snapshots API of s-snap (see the header): its shapes, over HTTP on loopback, with the same key check. */
-async function startSnapshotsApi(apiKey: string) {
-  const backups: Json[] = []
-  const created: unknown[] = []
-  const backup = (n: number, target: string, status: string, extra: Json = {}) => ({
-    id: `b${String(n).padStart(3, '0')}`,
-    targetId: `t-${target}`,
-    target,
-    kind: target === 'homeostat' ? 'homeostat' : 'command',
-    status,
-    trigger: 'manual',
-    destination: 'local',
-    location: `${target}/b${n}.db.gz`,
-    size: status === 'good' ? 4096 + n : null,
-    sha256: status === 'good' ? 'ab'.repeat(32) : null,
-    encryption: null,
-    error: null,
-    createdBy: 'key:hs_test',
-    startedAt: new Date(Date.UTC(2026, 0, 1, 0, n)).toISOString(),
-    finishedAt: status === 'running' ? null : new Date(Date.UTC(2026, 0, 1, 0, n, 5)).toISOString(),
-    durationMs: status === 'running' ? null : 5000,
-    verifiedAt: status === 'good' ? new Date(Date.UTC(2026, 0, 1, 0, n, 6)).toISOString() : null,
-    verifyMs: status === 'good' ? 800 : null,
-    ...extra,
-  })
-  // More than one page of 500, so Return All follows the cursor.
-  for (let n = 1; n <= 520; n++) backups.unshift(backup(n, n % 2 ? 'homeostat' : 'qdrant', n % 4 ? 'good' : 'failed'))
-  const error = (status: number, code: string, message: string, details: Json[] = []) => ({
-    status,
-    body: { error: { code, message, details, requestId: 'req-1' } },
-  })
-  const server = createServer(async (req, res) => {
-    const { json } = await readBody(req)
-    const url = new URL(req.url ?? '/', 'http://x')
-    const answer = (() => {
-      if (req.headers.authorization !== `Bearer ${apiKey}`) return error(401, 'unauthorized', 'API key not recognised')
-      if (url.pathname === '/api/v1/backups' && req.method === 'GET') {
-        const status = url.searchParams.get('status')
-        if (status && !['running', 'good', 'failed', 'pruned'].includes(status))
-          return error(400, 'invalid_input', 'Invalid query', [
-            { field: 'status', message: 'must be one of running, good, failed, pruned' },
-          ])
-        const limit = Number(url.searchParams.get('limit') ?? 50)
-        const target = url.searchParams.get('target')
-        const after = url.searchParams.get('cursor')
-        const all = backups.filter((b) => (!target || b.target === target) && (!status || b.status === status))
-        const start = after ? all.findIndex((b) => b.id === after) + 1 : 0
-        const items = all.slice(start, start + limit)
-        return { status: 200, body: { items, next: start + limit < all.length ? items.at(-1)!.id : null } }
-      }
-      if (url.pathname === '/api/v1/backups' && req.method === 'POST') {
-        created.push(json)
-        const body = (json ?? {}) as Json
-        const unknown = Object.keys(body).filter((k) => k !== 'target' && k !== 'wait')
-        if (unknown.length)
-          return error(
-            400,
-            'invalid_input',
-            'Invalid body',
-            unknown.map((field) => ({ field, message: 'Invalid key' })),
-          )
-        const target = (body.target as string | undefined) ?? 'homeostat'
-        if (!['homeostat', 'qdrant', 'broken'].includes(target))
-          return error(404, 'not_found', 'Backup target not found')
-        const n = backups.length + 1
-        if (!body.wait) return { status: 202, body: backup(n, target, 'running') }
-        if (target === 'broken')
-          return {
-            status: 500,
-            body: backup(n, target, 'failed', { error: 'verification: row counts differ from the manifest' }),
-          }
-        return { status: 201, body: backup(n, target, 'good') }
-      }
-      return error(404, 'not_found', 'Not found')
-    })()
-    res.writeHead(answer.status, { 'Content-Type': 'application/json' }).end(JSON.stringify(answer.body))
-  })
-  return { url: await listenLocal(server), created, close: () => new Promise<void>((r) => server.close(() => r())) }
-}
+describe('Backup: Create Backup and List Backups', () => {
+  const backup = (params: Record<string, unknown>, items?: Json[], continueOnFail = false, creds = credentials) =>
+    run({ operation: 'createBackup', target: '', wait: false, ...params }, items, continueOnFail, creds)
+  const list = (params: Record<string, unknown>, creds = credentials) =>
+    run({ operation: 'listBackups', returnAll: true, filters: {}, ...params }, undefined, false, creds)
+  const stored = async (id: string) =>
+    (await (await t.app.request(`/api/v1/backups/${id}`, { headers: (await t.key('viewer')).headers })).json()) as Json
 
-describe('Backup: Create Backup and List Backups (snapshots API of s-snap)', () => {
-  let api: Awaited<ReturnType<typeof startSnapshotsApi>>
-  let creds: { baseUrl: string; apiKey: string }
-  beforeAll(async () => {
-    api = await startSnapshotsApi('hs_snapshot_key')
-    creds = { baseUrl: api.url, apiKey: 'hs_snapshot_key' }
-  })
-  afterAll(() => api.close())
-  const backups = (params: Record<string, unknown>, items?: Json[], continueOnFail = false) =>
-    run(params, items, continueOnFail, creds)
+  it("backs up Homeostat's database and waits until it is verified (201, good); at once it is 202, running", async () => {
+    const { items: waited, sent } = await backup({ wait: true })
+    expect(sent[0]!.body).toEqual({ wait: true })
+    expect(waited[0]!.json).toMatchObject({ target: 'homeostat', status: 'good', verifiedAt: expect.any(String) })
+    expect(waited[0]!.pairedItem).toEqual({ item: 0 })
+    expect(await stored(waited[0]!.json.id as string)).toMatchObject({ status: 'good', manifest: expect.any(Object) })
 
-  it('creates a backup of the default target at once (202, running), or of a target waiting for verification', async () => {
-    const { items: out } = await backups({ operation: 'createBackup', target: '', wait: false })
-    expect(out[0]!.json).toMatchObject({ target: 'homeostat', status: 'running' })
-    const { items: waited } = await backups({ operation: 'createBackup', target: 'qdrant', wait: true })
-    expect(waited[0]!.json).toMatchObject({ target: 'qdrant', status: 'good', verifiedAt: expect.any(String) })
-    expect(api.created).toEqual([{ wait: false }, { target: 'qdrant', wait: true }])
+    const { items: now } = await backup({ target: 'homeostat' })
+    expect(now[0]!.json).toMatchObject({ target: 'homeostat', status: 'running' })
+    const done = await until('the backup finished', async () => {
+      const b = await stored(now[0]!.json.id as string)
+      return b.status === 'running' ? undefined : b
+    })
+    expect(done.status).toBe('good')
   })
 
-  it('a backup that fails verification fails the item with its reason; an unknown target is the server 404', async () => {
-    const failed = await failure(backups({ operation: 'createBackup', target: 'broken', wait: true }))
-    expect(failed.message).toMatch(
-      /^Homeostat: backup b\d+ of broken failed: verification: row counts differ from the manifest \[HTTP 500\]$/,
-    )
-    expect(failed.httpCode).toBe('500')
-    const unknown = await failure(backups({ operation: 'createBackup', target: 'nope' }))
-    expect(unknown.message).toBe('Homeostat: Backup target not found [HTTP 404]')
-    await expect(backups({ operation: 'createBackup', target: 'x'.repeat(101) })).rejects.toThrow(
+  it("passes on the server's refusals: an unknown target (404), a viewer key (403)", async () => {
+    const unknown = await failure(backup({ target: 'nope' }))
+    expect(unknown.httpCode).toBe('404')
+    expect(unknown.message).toMatch(/^Homeostat: .*not found \[HTTP 404\]$/)
+    const viewer = await failure(backup({}, undefined, false, viewerCredentials))
+    expect(viewer.httpCode).toBe('403')
+    await expect(backup({ target: 'x'.repeat(101) })).rejects.toThrow(
       'Item 0, field "Target": must be at most 100 characters',
     )
-    const { items: out } = await backups(
-      { operation: 'createBackup', target: (j: Json) => j.t, wait: true },
-      [{ t: 'broken' }, { t: 'homeostat' }],
+    const { items: out } = await backup(
+      { target: (j: Json) => j.t, wait: true },
+      [{ t: 'nope' }, { t: 'homeostat' }],
       true,
     )
-    expect(out[0]!.json).toMatchObject({ error: expect.stringContaining('failed: verification'), httpCode: '500' })
-    expect(out[1]!.json).toMatchObject({ status: 'good' })
+    expect(out[0]!.json).toMatchObject({ error: expect.stringContaining('[HTTP 404]'), httpCode: '404' })
+    expect(out[1]!.json).toMatchObject({ target: 'homeostat', status: 'good' })
   })
 
-  it('lists backups with target and status filters, a limit, or all of them across cursor pages', async () => {
-    const { items: good } = await backups({
-      operation: 'listBackups',
-      returnAll: true,
-      filters: { target: 'homeostat', status: 'good' },
-    })
-    expect(good.length).toBeGreaterThan(0)
-    expect(good.every((o) => o.json.target === 'homeostat' && o.json.status === 'good')).toBe(true)
-    expect(good.every((o) => o.pairedItem!.item === 0)).toBe(true)
-    const { items: two } = await backups({ operation: 'listBackups', returnAll: false, limit: 2, filters: {} })
-    expect(two).toHaveLength(2)
-    const { items: all, sent } = await backups({ operation: 'listBackups', returnAll: true, filters: {} })
-    expect(all).toHaveLength(520)
-    expect(new Set(all.map((o) => o.json.id)).size).toBe(all.length)
-    expect(sent.map((s) => new URL(s.url).searchParams.get('limit'))).toEqual(['500', '500'])
-    expect(new URL(sent[1]!.url).searchParams.get('cursor')).toBe(all[499]!.json.id)
-    await expect(backups({ operation: 'listBackups', returnAll: true, filters: { status: 'lost' } })).rejects.toThrow(
+  it('lists backups newest first with target and status filters, a limit, or all of them (viewer key)', async () => {
+    const { items: all } = await list({}, viewerCredentials)
+    expect(all.length).toBeGreaterThanOrEqual(3)
+    expect(all.every((o) => o.json.target === 'homeostat' && o.pairedItem!.item === 0)).toBe(true)
+    const started = all.map((o) => Date.parse(o.json.startedAt as string))
+    expect([...started].sort((a, b) => b - a)).toEqual(started)
+    const { items: two } = await list({ returnAll: false, limit: 2 })
+    expect(two.map((o) => o.json.id)).toEqual(all.slice(0, 2).map((o) => o.json.id))
+    const { items: good, sent } = await list({ filters: { target: 'homeostat', status: 'good' } })
+    expect(good).toHaveLength(all.length)
+    expect(new URL(sent[0]!.url).searchParams.get('status')).toBe('good')
+    const { items: none } = await list({ filters: { status: 'failed' } })
+    expect(none).toEqual([])
+    await expect(list({ filters: { status: 'lost' } })).rejects.toThrow(
       'Item 0, field "Filters.Status": must be one of running, good, failed, pruned, got "lost"',
     )
+  })
+
+  it('a backup that fails verification fails the item with its reason (the answer with wait: 500 and the backup)', async () => {
+    // The real app fails a verification only when the file is damaged underneath it: a loopback
+    // stand-in answers what backups/snapshots/routes.ts answers then (500, the failed backup).
+    const server = createServer((_req, res) =>
+      res.writeHead(500, { 'Content-Type': 'application/json' }).end(
+        JSON.stringify({
+          id: '01KFAILED',
+          target: 'homeostat',
+          status: 'failed',
+          error: 'verification: row counts differ from the manifest',
+        }),
+      ),
+    )
+    const url = await listenLocal(server)
+    try {
+      const failed = await failure(backup({ wait: true }, undefined, false, { baseUrl: url, apiKey: 'hs_x' }))
+      expect(failed.message).toBe(
+        'Homeostat: backup 01KFAILED of homeostat failed: verification: row counts differ from the manifest [HTTP 500]',
+      )
+      expect(failed.httpCode).toBe('500')
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()))
+    }
   })
 })

@@ -355,7 +355,7 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
     expect(backup.counts.failed).toBe(0)
   }, 180_000)
 
-  it("(g) the Backup node reads an n8n workflow's history and diff and rolls it back", async () => {
+  it("(g) the Backup node reads an n8n workflow's history and diff, rolls it back, backs up and lists", async () => {
     // The n8n instance whose workflows Homeostat keeps: a loopback stand-in of n8n's public API (the
     // real n8n 1.123 is that instance in workflow-history.test.ts); the node itself runs in the real n8n.
     const fake = await startFakeN8n({ apiKey: 'e2e-n8n-api-key' })
@@ -409,6 +409,13 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
         await count("select count(*) from workflow_versions where workflow_id = 'orders' and kind = 'rollback'"),
       ).toBe(1)
       expect(await count("select count(*) from audit_log where action = 'workflow.rolled_back'")).toBe(1)
+      // A backup of Homeostat's database, waited for until verified, then listed.
+      const [made] = items(result, 'Back up')
+      expect(made!.json).toMatchObject({ target: 'homeostat', status: 'good', verifiedAt: expect.any(String) })
+      const listed = items(result, 'List good backups')
+      expect(listed.map((i) => i.json.id)).toContain(made!.json.id)
+      expect(listed.every((i) => i.json.status === 'good' && i.pairedItem?.item === 0)).toBe(true)
+      expect(await count("select count(*) from backups where status = 'good'")).toBe(listed.length)
     } finally {
       await fake.close()
     }
