@@ -120,6 +120,8 @@ export const ConfigSchema = v.object({
   MODEL_ROUTE_PROBE_INTERVAL_SECONDS: int(0, 59, 1),
   /** JSON allow-list of commands the service_restart healing action may run; unset = that action type is off. */
   HEALING_COMMANDS_FILE: optionalText,
+  /** JSON allow-list of the commands backup targets of kind `command` may run (and restore with); unset = that kind is off. */
+  BACKUP_COMMANDS_FILE: optionalText,
   /** Days finished healing actions (with their timelines) and breaker/route history are kept; statistics look back 30 days. */
   HEALING_HISTORY_DAYS: int(31, 36_500, 90),
   /** When n8n workflows are pulled for their version history (Croner pattern, UTC). */

@@ -118,10 +118,13 @@ export function redactUrl(url: string | URL): string {
   }
 }
 
-const defaultPort = (u: URL) => (u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80)
+export const defaultPort = (u: URL) => (u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80)
 
-/** The addresses a URL's host may be connected to, after the policy; throws before any connection when refused. */
-const checkedAddresses = (policy: OutboundPolicy, url: URL) =>
+/**
+ * The addresses a URL's host may be connected to, after the policy; throws before any connection when refused.
+ * Exported for outbound-stream.ts, which must judge exactly as this file does.
+ */
+export const checkedAddresses = (policy: OutboundPolicy, url: URL) =>
   checkedHostAddresses(policy, url.hostname, defaultPort(url), redactUrl(url))
 
 async function checkedHostAddresses(
@@ -157,7 +160,7 @@ async function checkedHostAddresses(
 }
 
 /** A `lookup` for `node:http` that answers with the addresses already checked and never asks DNS again. */
-function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
+export function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
   return ((_hostname: string, options: { all?: boolean; family?: number }, callback: (...args: unknown[]) => void) => {
     const family = options?.family === 4 || options?.family === 6 ? options.family : 0
     const usable = family ? addresses.filter((a) => a.family === family) : addresses
@@ -288,7 +291,7 @@ function withUrlCredentials(url: URL, headers: Record<string, string>): Record<s
   return { ...headers, authorization: `Basic ${Buffer.from(pair, 'utf8').toString('base64')}` }
 }
 
-function parseUrl(input: string | URL, reason: 'invalid_url' | 'redirect'): URL {
+export function parseUrl(input: string | URL, reason: 'invalid_url' | 'redirect'): URL {
   let url: URL
   try {
     url = new URL(input)

@@ -29,6 +29,7 @@ import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
 import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
+import { storeFigures } from './stores.ts'
 import { workflowFigures } from './workflows.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
@@ -350,6 +351,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
   { name: 'alerts', note: 'breach → webhook, /api/v2/alerts vs Alertmanager, rule evaluation', run: alertFigures },
   { name: 'healing', note: 'detection → failover, GET /api/v1/model-routes/:name vs whoami', run: healingFigures },
   { name: 'workflows', note: 'pull of 500 workflows from the n8n stand-in', run: workflowFigures },
+  {
+    name: 'stores',
+    note: 'command source, S3 and Qdrant through the outbound helper vs bare; RSS',
+    run: (_dir, _env, log) => storeFigures(log),
+  },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
 ]
 

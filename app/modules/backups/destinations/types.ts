@@ -1,3 +1,4 @@
+/** Where the bytes go. */
 export type BackupDestination = {
   kind: 'local' | 's3'
   put(key: string, body: AsyncIterable<Uint8Array>): Promise<{ size: number }>

@@ -1,3 +1,4 @@
+/** What a backup is made from. */
 export type BackupSource = {
   kind: 'homeostat' | 'qdrant' | 'command'
   /** Streams the backup's bytes (not buffered whole). */
