@@ -20,6 +20,7 @@ import {
   raiseNotificationFailed,
   resolveNotificationFailed,
 } from './modules/notify/index.ts'
+import { createWorkflowValidator } from './modules/n8n/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -120,9 +121,17 @@ export function createServices(platform: Deps) {
       statusStore.clearCache()
     },
   })
+  // The n8n workflow validator: reads an instance's workflows at the same pace as the history pull.
+  const workflowValidator = createWorkflowValidator({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
+  })
   return {
     ...platform,
     workflowHistory,
+    workflowValidator,
     outbound,
     backups,
     keys,

@@ -31,6 +31,7 @@ import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
 import { storeFigures } from './stores.ts'
 import { workflowFigures } from './workflows.ts'
+import { validatorFigures } from './validator.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
@@ -357,6 +358,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     run: (_dir, _env, log) => storeFigures(log),
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
+  {
+    name: 'validator',
+    note: '1,000 n8n workflows of 50 nodes through `workflows validate` (the CLI)',
+    run: (dir, _env, log) => validatorFigures(dir, log),
+  },
 ]
 
 async function main(): Promise<number> {

@@ -11,6 +11,8 @@ export type FakeWorkflow = {
   nodes: Record<string, unknown>[]
   connections: Record<string, unknown>
   settings: Record<string, unknown>
+  /** Test data pinned to nodes; the list leaves it out when asked (`excludePinnedData=true`), as n8n does. */
+  pinData?: Record<string, unknown>
   versionId: string
   updatedAt: string
 }
@@ -41,6 +43,8 @@ export async function startFakeN8n(opts: {
   /** versionId → who saved it (n8n's workflow_history.authors). */
   const authors = new Map<string, string>()
   const webhooks = new Set<string>()
+  /** Credential types the instance knows (GET /api/v1/credentials/schema/:type answers 200, else 404). */
+  const credentialTypes = new Set<string>()
   const failures: number[] = []
   let nextId = 1000
   let clock = opts.startAt ?? Date.parse('2026-01-01T00:00:00Z')
@@ -97,6 +101,11 @@ export async function startFakeN8n(opts: {
         workflowId: e.workflowId,
       })
     }
+    m = /^\/api\/v1\/credentials\/schema\/([^/]+)$/.exec(path)
+    if (m && req.method === 'GET')
+      return credentialTypes.has(decodeURIComponent(m[1]!))
+        ? send(200, { type: 'object', additionalProperties: false, properties: {} })
+        : send(404, { message: 'Not Found' })
     m = /^\/api\/v1\/workflows\/([^/]+)\/(activate|deactivate)$/.exec(path)
     if (m && req.method === 'POST') {
       const w = workflows.get(m[1]!)
@@ -111,7 +120,11 @@ export async function startFakeN8n(opts: {
       const cursor = url.searchParams.get('cursor')
       const offset = cursor ? Number(JSON.parse(Buffer.from(cursor, 'base64').toString()).offset) : 0
       const all = [...workflows.values()]
-      const data = all.slice(offset, offset + limit).map(view)
+      const pinned = url.searchParams.get('excludePinnedData') !== 'true'
+      const data = all.slice(offset, offset + limit).map((w) => {
+        const { pinData, ...rest } = view(w)
+        return pinned && pinData ? { ...rest, pinData } : rest
+      })
       const next = offset + limit < all.length ? Buffer.from(JSON.stringify({ offset: offset + limit, limit })) : null
       return send(200, { data, nextCursor: next ? next.toString('base64') : null })
     }
@@ -164,7 +177,7 @@ export async function startFakeN8n(opts: {
       id: string,
       name: string,
       active = false,
-      more: Partial<Pick<FakeWorkflow, 'nodes' | 'connections' | 'settings'>> = {},
+      more: Partial<Pick<FakeWorkflow, 'nodes' | 'connections' | 'settings' | 'pinData'>> = {},
       author?: string,
     ) =>
       save(
@@ -184,6 +197,7 @@ export async function startFakeN8n(opts: {
           ],
           connections: more.connections ?? {},
           settings: more.settings ?? { executionOrder: 'v1' },
+          ...(more.pinData ? { pinData: more.pinData } : {}),
         },
         author,
       ),
@@ -195,6 +209,7 @@ export async function startFakeN8n(opts: {
     },
     deleteWorkflow: (id: string) => void workflows.delete(id),
     addWebhook: (path: string) => void webhooks.add(path),
+    addCredentialType: (type: string) => void credentialTypes.add(type),
     workflow: (id: string) => workflows.get(id),
     /** The next `count` API calls answer `status`. */
     failNext: (status: number, count = 1) => void failures.push(...Array(count).fill(status)),

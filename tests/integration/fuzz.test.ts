@@ -78,6 +78,9 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /healing/breakers/reset': { key: 'model:fuzz' },
   'POST /healing/n8n': { name: 'fuzz', baseUrl: 'http://127.0.0.1:5678', apiKey: 'fuzz-key' },
   'POST /backups/workflows/rollback': { instance: 'no-such-instance', id: 'w1', to: '1' },
+  'POST /api/v1/backup-targets': { name: 'fuzz-target', kind: 'homeostat' },
+  'POST /backups/run': { target: 'homeostat' },
+  'POST /api/v1/n8n/workflows/validate': { workflows: [{ name: 'fuzz', nodes: [], connections: {} }] },
 }
 
 type Js = {

@@ -19,3 +19,5 @@ export {
   commandSource,
 } from './sources/command.ts'
 export { QdrantTargetConfig, qdrantSource } from './sources/qdrant.ts'
+// The n8n public API client (spaced calls, backoff, through the outbound helper); the n8n module's validator reads with it.
+export { N8nApiError, type N8nClient, n8nClient } from './workflows/n8n-api.ts'

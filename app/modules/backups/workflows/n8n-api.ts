@@ -99,11 +99,14 @@ export function n8nClient(target: N8nTarget, deps: N8nCallDeps) {
 
   return {
     calls: () => calls,
-    /** Every workflow, page by page (pin data left out: it is test data, and can be large). */
-    async *workflows(pageSize = 100): AsyncGenerator<Record<string, unknown>> {
+    /**
+     * Every workflow, page by page. Pin data is left out (it is test data, and can be large) unless
+     * asked for: the validator reports pinned data left in.
+     */
+    async *workflows(pageSize = 100, opts: { pinnedData?: boolean } = {}): AsyncGenerator<Record<string, unknown>> {
       let cursor: string | null = null
       do {
-        const q = new URLSearchParams({ limit: String(pageSize), excludePinnedData: 'true' })
+        const q = new URLSearchParams({ limit: String(pageSize), excludePinnedData: String(!opts.pinnedData) })
         if (cursor) q.set('cursor', cursor)
         const page = (await ok('GET', `/workflows?${q}`)) as { data?: unknown; nextCursor?: unknown } | null
         if (!page || !Array.isArray(page.data)) throw new N8nApiError(`n8n ${target.name} sent no workflow list`, null)
@@ -126,6 +129,16 @@ export function n8nClient(target: N8nTarget, deps: N8nCallDeps) {
       )
       const authors = (json as { authors?: unknown } | null)?.authors
       return status === 200 && typeof authors === 'string' && authors ? authors : null
+    },
+    /**
+     * Whether the instance knows a credential type (GET /credentials/schema/{type}: 404 when it does
+     * not). n8n 1.123's public API cannot list credentials, so this is what it can tell about them.
+     */
+    async credentialTypeKnown(type: string): Promise<boolean> {
+      const { status } = await call('GET', `/credentials/schema/${encodeURIComponent(type)}`)
+      if (status === 404) return false
+      if (status >= 200 && status < 300) return true
+      throw new N8nApiError(`n8n ${target.name} answered HTTP ${status} for credential type ${type}`, status)
     },
     update: (id: string, body: unknown) =>
       ok('PUT', `/workflows/${encodeURIComponent(id)}`, body) as Promise<Record<string, unknown>>,
