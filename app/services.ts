@@ -75,6 +75,15 @@ export function createServices(platform: Deps) {
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db, seriesLimit)
+  // n8n workflow history: pulls through the outbound policy, spaced per instance (WORKFLOW_PULL_MAX_RPS).
+  const workflowHistory = createWorkflowHistory({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    log: log.child({ module: 'backups' }),
+    positions: platform.config.WORKFLOW_HISTORY_POSITIONS,
+    maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
+  })
   // Healing, made once: breakers, model routes, the orchestrator and what each keeps in this process.
   // `kick` runs the healing job now (a breaker opened, an action was approved) on this scheduler.
   const healingLog = log.child({ module: 'healing' })
@@ -87,19 +96,12 @@ export function createServices(platform: Deps) {
     alerts,
     delivery: notifier,
     kick: healingKick(platform.scheduler, healingLog),
+    // workflow_rollback rolls back through the workflow history (backups imports healing, not the reverse).
+    rollbackWorkflow: workflowHistory.rollback,
   })
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
     healing.breakers.report(key, outcome, at)
-  // n8n workflow history: pulls through the outbound policy, spaced per instance (WORKFLOW_PULL_MAX_RPS).
-  const workflowHistory = createWorkflowHistory({
-    db,
-    sealer: platform.sealer,
-    outbound,
-    log: log.child({ module: 'backups' }),
-    positions: platform.config.WORKFLOW_HISTORY_POSITIONS,
-    maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
-  })
   // Backups of the database itself (and, later, other targets): `backup_failed`/`backup_missed` go
   // through the alerts service. A live restore replaces the database file under this process, so
   // what was cached from the old file is dropped (rules, routing, prices, series ids); the alert

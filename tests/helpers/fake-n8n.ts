@@ -55,6 +55,8 @@ export async function startFakeN8n(opts: {
   deactivateOnUpdate?: boolean
   /** `versionCli` in the unauthenticated settings, as n8n before 1.x's public settings gave it; 1.123 leaves it out. */
   publicVersion?: string
+  /** Where its clock (each save's updatedAt, one second apart) starts; 2026-01-01 by default. */
+  startAt?: number
 }) {
   const requests: FakeN8nRequest[] = []
   const executions = new Map<string, FakeExecution>()
@@ -66,7 +68,7 @@ export async function startFakeN8n(opts: {
   const credentialTypes = new Set<string>()
   const failures: number[] = []
   let nextId = 1000
-  let clock = Date.parse('2026-01-01T00:00:00Z')
+  let clock = opts.startAt ?? Date.parse('2026-01-01T00:00:00Z')
   const stamp = () => new Date((clock += 1000)).toISOString()
 
   function save(w: Omit<FakeWorkflow, 'versionId' | 'updatedAt'>, author = 'Ada Lovelace') {
