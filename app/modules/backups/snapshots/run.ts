@@ -16,7 +16,7 @@ import { raiseBackupFailed, resolveBackupAlerts } from './alerts.ts'
 import { destinationFor, type SnapshotContext, scratchDir } from './context.ts'
 import { encrypt, manifestEncryption } from './encryption.ts'
 import { measured } from './streams.ts'
-import { verifyStored } from './verify.ts'
+import { verifyWritten } from './verify.ts'
 
 export const HOMEOSTAT_VERSION: string = pkg.version
 
@@ -107,6 +107,7 @@ async function produce(
     rowCounts: facts.rowCounts,
     homeostatVersion: HOMEOSTAT_VERSION,
     databaseBytes: facts.databaseBytes,
+    databaseSha256: facts.databaseSha256,
   }
   await dest.put(manifestKey(row.location), once(new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`)))
   await ctx.db
@@ -114,7 +115,7 @@ async function produce(
     .set({ size, sha256, manifest, finishedAt, durationMs: finishedAt - row.startedAt })
     .where(eq(backups.id, row.id))
   const verifyStart = ctx.now()
-  const problems = await verifyStored(ctx, dest, {
+  const problems = await verifyWritten(ctx, dest, {
     location: row.location,
     encryption: row.encryption,
     sha256,
