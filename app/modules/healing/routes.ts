@@ -42,7 +42,7 @@ import {
   StatsQuery,
 } from './input.ts'
 import { simulate } from './rules/simulate.ts'
-import { PresetBody, presetJson, RULE_PRESETS, rulePreset } from './rules/presets.ts'
+import { createFromPreset, PresetBody, presetJson, RULE_PRESETS, rulePreset } from './rules/presets.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
 import { actionJson, eventJson, getAction, listActions, timeline } from './orchestrator/store.ts'
@@ -97,7 +97,7 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
     async (c) => {
       const preset = rulePreset(c.req.valid('param').id)
       if (!preset) throw notFound('Rule template')
-      const row = await createRule(hd, preset.build(c.req.valid('json')), now())
+      const row = await createFromPreset(hd, preset, c.req.valid('json'), now())
       await audit(db, c, {
         action: 'healing_rule.created',
         target: row.name,

@@ -10,14 +10,14 @@ import { access } from '../../../middleware/access.ts'
 import { audit } from '../../audit/index.ts'
 import { IdParam } from '../input.ts'
 import type { HealingCtx } from '../types.ts'
-import { count, PresetBody, RULE_PRESETS, rulePreset } from './presets.ts'
-import { createRule } from './rules.ts'
+import { count, createFromPreset, PresetBody, RULE_PRESETS, rulePreset } from './presets.ts'
 
 /** The form's fields; an empty number keeps the template's default. */
 const blankOr = (max: number) =>
   v.optional(v.union([v.literal(''), count(max)], `must be a whole number from 1 to ${max}`))
 const PresetForm = v.object({
   target: PresetBody.entries.target,
+  name: v.optional(v.pipe(v.string(), v.maxLength(200, 'must be at most 200 characters'))),
   maxPerExecution: blankOr(10),
   maxPerWorkflowPerHour: blankOr(1000),
 })
@@ -41,6 +41,9 @@ export const RuleTemplates = ({ instances }: { instances: string[] }) => (
                   <option value={n}>{n}</option>
                 ))}
               </select>
+            </label>
+            <label>
+              Rule name <input name="name" placeholder={`${p.name} (instance)`} />
             </label>
             <label>
               Retries per execution <input name="maxPerExecution" inputmode="numeric" placeholder="3" />
@@ -75,10 +78,11 @@ export function presetPages(deps: ModuleDeps, hd: HealingCtx) {
       const f = c.req.valid('form')
       const input = {
         target: f.target,
+        ...(f.name?.trim() ? { name: f.name.trim() } : {}),
         ...(f.maxPerExecution ? { maxPerExecution: f.maxPerExecution } : {}),
         ...(f.maxPerWorkflowPerHour ? { maxPerWorkflowPerHour: f.maxPerWorkflowPerHour } : {}),
       }
-      const row = await createRule(hd, preset.build(input), now())
+      const row = await createFromPreset(hd, preset, input, now())
       await audit(deps.db, c, {
         action: 'healing_rule.created',
         target: row.name,

@@ -5,6 +5,10 @@
 import * as v from 'valibot'
 import { TRANSIENT_CLASSES } from '../actions/n8n-retry.ts'
 import type { RuleInput } from '../input.ts'
+import { findN8nInstance } from '../actions/n8n-instances.ts'
+import { invalid } from '../orchestrator/enqueue.ts'
+import type { HealingCtx } from '../types.ts'
+import { createRule } from './rules.ts'
 
 export const count = (max: number) =>
   v.pipe(
@@ -82,3 +86,13 @@ const retryTransient: RulePreset = {
 export const RULE_PRESETS: readonly RulePreset[] = [retryTransient]
 export const rulePreset = (id: string) => RULE_PRESETS.find((p) => p.id === id)
 export const presetJson = (p: RulePreset) => ({ id: p.id, name: p.name, describe: p.describe, target: p.targetIs })
+
+/**
+ * Creates the template's rule. Its target is checked here: the rule's own check skips targets
+ * when its params hold placeholders (`{{execution_id}}`), which this template's always do.
+ */
+export async function createFromPreset(deps: HealingCtx, preset: RulePreset, input: PresetInput, now: number) {
+  if (!(await findN8nInstance(deps.db, input.target)))
+    throw invalid([{ field: 'target', message: `no n8n instance named ${input.target}` }])
+  return createRule(deps, preset.build(input), now)
+}
