@@ -234,7 +234,14 @@ describe('action types', () => {
         paramsSchema: { properties?: Record<string, unknown> }
       }[]
     }
-    expect(items.map((i) => i.type)).toEqual(['model_failover', 'webhook', 'n8n', 'n8n_retry', 'service_restart', 'notify'])
+    expect(items.map((i) => i.type)).toEqual([
+      'model_failover',
+      'webhook',
+      'n8n',
+      'n8n_retry',
+      'service_restart',
+      'notify',
+    ])
     expect(items.find((i) => i.type === 'model_failover')).toMatchObject({ rollback: true })
     expect(Object.keys(items.find((i) => i.type === 'webhook')!.paramsSchema.properties!)).toEqual(
       expect.arrayContaining(['url', 'method', 'expectStatus', 'timeoutMs']),
