@@ -15,7 +15,7 @@ import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { BackupIdParam } from './input.ts'
 import { listBackups, listRestores } from './queries.ts'
-import { actingAs } from './routes.ts'
+import { actingAs, restoredSummary } from './routes.ts'
 import type { BackupsService } from './service.ts'
 import { restoreEstimateSeconds } from './status.ts'
 
@@ -266,7 +266,7 @@ export function snapshotPages(deps: { backups: BackupsService }) {
     await audit(db, c, {
       action: 'backup.restored',
       target: restore.backupId,
-      summary: `request ${id} by ${restore.requestedByName}; old database kept as ${restore.keptAs}`,
+      summary: restoredSummary(id, restore),
     })
     return hxRedirect(c, '/backups')
   })

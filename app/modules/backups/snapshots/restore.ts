@@ -22,11 +22,18 @@ import {
 import { AppError } from '../../../lib/errors.ts'
 import { randomToken } from '../../../lib/ids.ts'
 import { dbFilePath } from '../sources/homeostat.ts'
-import { type SnapshotContext, destinationFor, scratchDir } from './context.ts'
+import { type SnapshotContext, scratchDir, storedDestination } from './context.ts'
 import type { DatabaseFacts } from './sqlite.ts'
 import { materialize } from './verify.ts'
 
-type Restorable = Pick<Backup, 'id' | 'location' | 'encryption' | 'sha256' | 'manifest' | 'destinationKind'>
+type Restorable = Pick<
+  Backup,
+  'id' | 'location' | 'encryption' | 'sha256' | 'manifest' | 'destinationKind' | 'targetId'
+>
+
+/** The manifest of a snapshot of Homeostat's database (null for a store backup's, which has no tables). */
+export const databaseManifest = (m: Backup['manifest']): BackupManifest | null =>
+  m && m.kind === 'homeostat' ? (m as BackupManifest) : null
 
 const shippedMigrations = () =>
   (JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }).entries
@@ -35,14 +42,17 @@ const shippedMigrations = () =>
 /** Reads a backup into the new file `path` and checks it; refuses one made by a newer schema than this build's. */
 export async function prepareRestore(ctx: SnapshotContext, b: Restorable, path: string): Promise<DatabaseFacts> {
   const shipped = shippedMigrations()
-  if (b.manifest && b.manifest.schemaVersion > shipped)
+  const manifest = databaseManifest(b.manifest)
+  if (b.manifest && !manifest)
+    throw new AppError(409, 'conflict', `Backup ${b.id} is a ${b.manifest.kind} backup, not a Homeostat database`)
+  if (manifest && manifest.schemaVersion > shipped)
     throw new AppError(
       409,
       'backup_too_new',
-      `Backup ${b.id} was made by a newer Homeostat (schema version ${b.manifest.schemaVersion}, this build knows ${shipped}); restore it with that version`,
+      `Backup ${b.id} was made by a newer Homeostat (schema version ${manifest.schemaVersion}, this build knows ${shipped}); restore it with that version`,
     )
   try {
-    return await materialize(ctx, destinationFor(ctx, b), b, path)
+    return await materialize(ctx, await storedDestination(ctx, b), { ...b, manifest }, path)
   } catch (error) {
     await rm(path, { force: true })
     throw error
