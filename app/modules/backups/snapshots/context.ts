@@ -46,7 +46,11 @@ export function destinationFor(
   if (!parsed.success) {
     const issue = parsed.issues[0]
     const field = issue.path?.map((p) => String(p.key)).join('.') ?? ''
-    throw new AppError(409, 'backup_target_invalid', `The target's S3 destination is incomplete: ${field} ${issue.message}`)
+    throw new AppError(
+      409,
+      'backup_target_invalid',
+      `The target's S3 destination is incomplete: ${field} ${issue.message}`,
+    )
   }
   return s3Destination({ outbound: ctx.outbound }, parsed.output)
 }
@@ -62,7 +66,11 @@ export async function storedDestination(
   if (b.destinationKind === 'local') return localDestination(backupDir(ctx.config))
   const target = b.targetId ? await getTarget(ctx.db, b.targetId).catch(() => undefined) : undefined
   if (!target)
-    throw new AppError(409, 'backup_unreachable', `Backup ${b.id} is in S3, and its target (with the bucket) is deleted`)
+    throw new AppError(
+      409,
+      'backup_unreachable',
+      `Backup ${b.id} is in S3, and its target (with the bucket) is deleted`,
+    )
   if (target.destinationKind !== b.destinationKind)
     throw new AppError(
       409,

@@ -91,7 +91,9 @@ export function createBackups(deps: BackupsDeps) {
     if (restoring) throw conflict('A restore is under way; try again when it has finished')
     const target = await getTarget(db, targetIdOrName)
     if (running.has(target.id)) throw conflict(`A backup of ${target.name} is already running`)
-    const started = isStoreTarget(target) ? await startStoreBackup(ctx, target, opts) : await startBackup(ctx, target, opts)
+    const started = isStoreTarget(target)
+      ? await startStoreBackup(ctx, target, opts)
+      : await startBackup(ctx, target, opts)
     const done = started.done.finally(() => running.delete(target.id))
     running.set(target.id, done)
     return { row: started.row, done }

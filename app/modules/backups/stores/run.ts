@@ -63,7 +63,12 @@ export async function startStoreBackup(
   return { row: row!, done }
 }
 
-async function produce(ctx: SnapshotContext, target: StoreTarget, row: Backup, opts: { actor: string; signal?: AbortSignal }) {
+async function produce(
+  ctx: SnapshotContext,
+  target: StoreTarget,
+  row: Backup,
+  opts: { actor: string; signal?: AbortSignal },
+) {
   const dest = destinationFor(ctx, target)
   const { source, details } = storeSource(ctx, target)
   const enc = await ctx.encryption()

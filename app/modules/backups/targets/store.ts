@@ -185,7 +185,12 @@ export async function updateTarget(
       )
     requireS3Secret({
       destinationKind: dest.destinationKind,
-      destinationConfig: sealSecrets(sealer, before.id, dest.destinationConfig, sameKind ? before.destinationConfig : undefined),
+      destinationConfig: sealSecrets(
+        sealer,
+        before.id,
+        dest.destinationConfig,
+        sameKind ? before.destinationConfig : undefined,
+      ),
     })
   }
   const set = {
