@@ -278,7 +278,7 @@ describe('secrets follow their destination', () => {
       config: qdrantConfig(),
       destination: s3Dest(),
     })
-    const patch = (body: unknown, headers = admin.headers) =>
+    const patch = (body: unknown, headers: Record<string, string> = admin.headers) =>
       t.json('PATCH', `/api/v1/backup-targets/${target.id}`, body, headers)
     const details = async (res: Response) => ((await res.json()) as { error: { details: unknown[] } }).error.details
 

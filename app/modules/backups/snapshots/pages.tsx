@@ -99,6 +99,12 @@ function BackupRows({ items, write, admin }: { items: Backup[]; write: boolean; 
             <td>{b.targetName}</td>
             <td>
               <span class={`badge ${b.status === 'good' ? 'ok' : b.status === 'failed' ? 'bad' : ''}`}>{b.status}</span>
+              {b.status === 'running' && b.phase ? (
+                <div class="small muted backup-progress">
+                  {b.phase}
+                  {b.bytesDone ? ` · ${bytes(b.bytesDone)}` : ''}
+                </div>
+              ) : null}
               {b.error ? <div class="small muted">{b.error.slice(0, 200)}</div> : null}
             </td>
             <td>{bytes(b.size)}</td>
@@ -162,7 +168,13 @@ function Requests({ items, admin, me }: { items: BackupRestore[]; admin: boolean
             </td>
             <td>{r.requestedByName}</td>
             <td>{r.approvedByName ?? '—'}</td>
-            <td>{r.durationMs != null ? `${(r.durationMs / 1000).toFixed(1)} s` : ''}</td>
+            <td>
+              {r.durationMs != null
+                ? `${(r.durationMs / 1000).toFixed(1)} s`
+                : r.status === 'running' && r.bytesDone
+                  ? `${bytes(r.bytesDone)} put back`
+                  : ''}
+            </td>
             <td>
               {r.status === 'pending' && admin && r.requestedBy !== me ? (
                 <>
@@ -201,8 +213,10 @@ export function snapshotPages(deps: { backups: BackupsService }) {
       listRestores(db, 20),
     ])
     const admin = isAdmin(c)
+    // Long work (a snapshot, an upload, a restore) is followed every second while it runs.
+    const busy = list.items.some((b) => b.status === 'running') || restores.some((r) => r.status === 'running')
     return (
-      <div id="backups-live" hx-get="/backups/live" hx-trigger="every 5s" hx-swap="outerHTML">
+      <div id="backups-live" hx-get="/backups/live" hx-trigger={busy ? 'every 1s' : 'every 5s'} hx-swap="outerHTML">
         <StatusPanel s={s} />
         <h2>Backups</h2>
         <BackupRows items={list.items} write={canWrite(c)} admin={admin} />
@@ -216,6 +230,9 @@ export function snapshotPages(deps: { backups: BackupsService }) {
     c.html(
       <Layout title="Backups" active="/backups" principal={requirePrincipal(c)}>
         <h1>Backups</h1>
+        <p>
+          <a href="/backups/targets">Targets</a> · <a href="/backups/workflows">Workflow history</a>
+        </p>
         {canWrite(c) ? (
           <p>
             <button hx-post="/backups/run" hx-swap="none">
