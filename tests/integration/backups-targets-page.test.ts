@@ -54,10 +54,10 @@ describe('the targets page', () => {
   it('admins create and change targets with kind-specific fields; secrets are masked; bad fields are named', async () => {
     t = await testApp({ BACKUP_COMMANDS_FILE: commandsFile })
     const admin = (await t.session('admin')).headers
-    const created = await post('/backups/targets', admin, qdrantFields)
+    const created = await post('/backup-targets', admin, qdrantFields)
     expect(created.status, await created.clone().text()).toBe(200)
-    expect(created.headers.get('HX-Redirect')).toBe('/backups/targets')
-    const { html } = await page('/backups/targets', admin)
+    expect(created.headers.get('HX-Redirect')).toBe('/backup-targets')
+    const { html } = await page('/backup-targets', admin)
     expect(html).toContain('vectors')
     expect(html).toContain('http://127.0.0.1:6333')
     expect(html).not.toContain('qdrant-page-secret-42')
@@ -72,28 +72,28 @@ describe('the targets page', () => {
     ).rows
     expect(JSON.stringify(row)).not.toMatch(/page-secret/)
     const id = String(row!.id)
-    const edit = await page(`/backups/targets/${id}/edit`, admin)
-    expect(edit.html).toContain(`hx-post="/backups/targets/${id}/save"`)
+    const edit = await page(`/backup-targets/${id}/edit`, admin)
+    expect(edit.html).toContain(`hx-post="/backup-targets/${id}/save"`)
     expect(edit.html).not.toContain('qdrant-page-secret-42')
 
     // The secret is left empty: kept when the URL stays, refused (naming it) when the URL moves.
-    const kept = await post(`/backups/targets/${id}/save`, admin, {
+    const kept = await post(`/backup-targets/${id}/save`, admin, {
       ...qdrantFields,
       'config.apiKey': '',
       schedule: '0 5 * * *',
     })
     expect(kept.status).toBe(200)
-    const moved = await post(`/backups/targets/${id}/save`, admin, {
+    const moved = await post(`/backup-targets/${id}/save`, admin, {
       ...qdrantFields,
       'config.apiKey': '',
       'config.url': 'http://127.0.0.1:7000',
     })
     expect(moved.status).toBe(400)
     expect(await moved.text()).toContain('config.apiKey')
-    const bad = await post('/backups/targets', admin, { ...qdrantFields, name: 'other', 'config.url': 'ftp://x' })
+    const bad = await post('/backup-targets', admin, { ...qdrantFields, name: 'other', 'config.url': 'ftp://x' })
     expect(bad.status).toBe(400)
     expect(await bad.text()).toContain('config.url')
-    const command = await post('/backups/targets', admin, {
+    const command = await post('/backup-targets', admin, {
       name: 'files',
       kind: 'command',
       'config.command': 'dump',
@@ -103,7 +103,7 @@ describe('the targets page', () => {
     })
     expect(command.status, await command.clone().text()).toBe(200)
 
-    const deleted = await post(`/backups/targets/${id}/delete`, admin)
+    const deleted = await post(`/backup-targets/${id}/delete`, admin)
     expect(deleted.status).toBe(200)
     const actions = await t.client.execute(
       "select action from audit_log where action like 'backup_target.%' order by id",
@@ -120,22 +120,22 @@ describe('the targets page', () => {
     t = await testApp({ BACKUP_COMMANDS_FILE: commandsFile })
     const viewer = (await t.session('viewer')).headers
     const operator = (await t.session('operator')).headers
-    const v = await page('/backups/targets', viewer)
+    const v = await page('/backup-targets', viewer)
     expect(v.status).toBe(200)
     expect(v.html).toContain('homeostat')
     expect(v.html).not.toContain('name="config.url"')
     expect(v.html).not.toContain('Back up now')
-    const o = await page('/backups/targets', operator)
+    const o = await page('/backup-targets', operator)
     expect(o.html).toContain('Back up now')
     expect(o.html).not.toContain('Edit')
     for (const headers of [viewer, operator]) {
-      expect((await post('/backups/targets', headers, qdrantFields)).status).toBe(403)
-      expect((await post('/backups/targets/homeostat/save', headers, qdrantFields)).status).toBe(403)
-      expect((await post('/backups/targets/homeostat/delete', headers)).status).toBe(403)
-      expect((await page('/backups/targets/homeostat/edit', headers)).status).toBe(403)
+      expect((await post('/backup-targets', headers, qdrantFields)).status).toBe(403)
+      expect((await post('/backup-targets/homeostat/save', headers, qdrantFields)).status).toBe(403)
+      expect((await post('/backup-targets/homeostat/delete', headers)).status).toBe(403)
+      expect((await page('/backup-targets/homeostat/edit', headers)).status).toBe(403)
     }
-    expect((await post('/backups/targets/homeostat/run', viewer)).status).toBe(403)
-    const ran = await post('/backups/targets/homeostat/run', operator)
+    expect((await post('/backup-targets/homeostat/run', viewer)).status).toBe(403)
+    const ran = await post('/backup-targets/homeostat/run', operator)
     expect(ran.headers.get('HX-Redirect')).toBe('/backups')
   })
 })

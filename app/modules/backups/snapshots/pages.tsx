@@ -231,7 +231,7 @@ export function snapshotPages(deps: { backups: BackupsService }) {
       <Layout title="Backups" active="/backups" principal={requirePrincipal(c)}>
         <h1>Backups</h1>
         <p>
-          <a href="/backups/targets">Targets</a> · <a href="/backups/workflows">Workflow history</a>
+          <a href="/backup-targets">Targets</a> · <a href="/backups/workflows">Workflow history</a>
         </p>
         {canWrite(c) ? (
           <p>

@@ -114,21 +114,21 @@ function TargetForm({ t, commands }: { t?: TargetView; commands: string[] }) {
   return (
     <form
       class="stack card target-form"
-      hx-post={t ? `/backups/targets/${t.id}/save` : '/backups/targets'}
+      hx-post={t ? `/backup-targets/${t.id}/save` : '/backup-targets'}
       hx-swap="none"
       novalidate
     >
       <label>
         Name <input name="name" required maxlength={63} value={t?.name ?? ''} placeholder="vectors" />
       </label>
-      <label>
-        Kind{' '}
-        {t ? (
-          <>
-            <strong>{t.kind}</strong>
-            <input type="hidden" name="kind" value={t.kind} />
-          </>
-        ) : (
+      {t ? (
+        <p>
+          Kind <strong>{t.kind}</strong>
+          <input type="hidden" name="kind" value={t.kind} />
+        </p>
+      ) : (
+        <label>
+          Kind{' '}
           <select name="kind">
             {kinds.map((k) => (
               <option value={k} selected={k === kind}>
@@ -136,8 +136,8 @@ function TargetForm({ t, commands }: { t?: TargetView; commands: string[] }) {
               </option>
             ))}
           </select>
-        )}
-      </label>
+        </label>
+      )}
       <fieldset class="kind-qdrant stack" data-kind="qdrant">
         <legend>Qdrant collection</legend>
         <label>
@@ -283,7 +283,7 @@ export function targetPages(
     }
   }
 
-  app.get('/backups/targets', access('viewer'), async (c) => {
+  app.get('/backup-targets', access('viewer'), async (c) => {
     const targets = (await listTargets(db)).map((t) => targetJson(sealer, t))
     const admin = isAdmin(c)
     const write = canWrite(c)
@@ -324,19 +324,19 @@ export function targetPages(
                   </td>
                   <td class="nowrap">
                     {write ? (
-                      <button class="small secondary" hx-post={`/backups/targets/${t.id}/run`} hx-swap="none">
+                      <button class="small secondary" hx-post={`/backup-targets/${t.id}/run`} hx-swap="none">
                         Back up now
                       </button>
                     ) : null}{' '}
                     {admin ? (
-                      <a class="button small secondary" href={`/backups/targets/${t.id}/edit`}>
+                      <a class="button small secondary" href={`/backup-targets/${t.id}/edit`}>
                         Edit
                       </a>
                     ) : null}{' '}
                     {admin && t.id !== DEFAULT_TARGET ? (
                       <button
                         class="small danger"
-                        hx-post={`/backups/targets/${t.id}/delete`}
+                        hx-post={`/backup-targets/${t.id}/delete`}
                         hx-confirm={`Delete the target ${t.name}? Its backups stay listed and stored.`}
                         hx-swap="none"
                       >
@@ -362,12 +362,12 @@ export function targetPages(
     )
   })
 
-  app.get('/backups/targets/:id/edit', access('admin'), validate('param', TargetIdParam), async (c) => {
+  app.get('/backup-targets/:id/edit', access('admin'), validate('param', TargetIdParam), async (c) => {
     const t = targetJson(sealer, await getTarget(db, c.req.valid('param').id))
     return c.html(
       <Layout title={`Target ${t.name}`} active="/backups" principal={requirePrincipal(c)}>
         <p>
-          <a href="/backups/targets">← Backup targets</a>
+          <a href="/backup-targets">← Backup targets</a>
         </p>
         <h1>Target {t.name}</h1>
         <style>{formStyle}</style>
@@ -376,7 +376,7 @@ export function targetPages(
     )
   })
 
-  app.post('/backups/targets', access('admin'), validate('form', FormFields), async (c) => {
+  app.post('/backup-targets', access('admin'), validate('form', FormFields), async (c) => {
     const form = c.req.valid('form')
     const body = parse(TargetBody, { ...bodyOf(form, form.kind ?? ''), kind: form.kind })
     const row = await createTarget(store, body, now())
@@ -385,11 +385,11 @@ export function targetPages(
       target: row.name,
       summary: `${row.kind} → ${row.destinationKind}`,
     })
-    return hxRedirect(c, '/backups/targets')
+    return hxRedirect(c, '/backup-targets')
   })
 
   app.post(
-    '/backups/targets/:id/save',
+    '/backup-targets/:id/save',
     access('admin'),
     validate('param', TargetIdParam),
     validate('form', FormFields),
@@ -400,18 +400,18 @@ export function targetPages(
       const patch = parse(TargetPatch, before.id === DEFAULT_TARGET ? rest : { name, ...rest })
       const row = await updateTarget(store, before, patch, now())
       await audit(db, c, { action: 'backup_target.updated', target: row.name, summary: 'changed on the page' })
-      return hxRedirect(c, '/backups/targets')
+      return hxRedirect(c, '/backup-targets')
     },
   )
 
-  app.post('/backups/targets/:id/delete', access('admin'), validate('param', TargetIdParam), async (c) => {
+  app.post('/backup-targets/:id/delete', access('admin'), validate('param', TargetIdParam), async (c) => {
     const target = await getTarget(db, c.req.valid('param').id)
     await deleteTarget(db, target)
     await audit(db, c, { action: 'backup_target.deleted', target: target.name })
-    return hxRedirect(c, '/backups/targets')
+    return hxRedirect(c, '/backup-targets')
   })
 
-  app.post('/backups/targets/:id/run', access('operator'), validate('param', TargetIdParam), async (c) => {
+  app.post('/backup-targets/:id/run', access('operator'), validate('param', TargetIdParam), async (c) => {
     const row = await deps.start(c.req.valid('param').id, actor(c))
     await audit(db, c, { action: 'backup.triggered', target: row.id, summary: row.targetName })
     return hxRedirect(c, '/backups')
