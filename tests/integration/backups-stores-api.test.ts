@@ -241,6 +241,26 @@ describe('qdrant targets', () => {
   })
 })
 
+describe('the homeostat target in S3', () => {
+  it('snapshots into S3, verifies and drills from there', async () => {
+    const { backUp, admin, op } = await setup()
+    const moved = await t.json(
+      'PATCH',
+      '/api/v1/backup-targets/homeostat',
+      { destination: s3Dest('db/') },
+      admin.headers,
+    )
+    expect(moved.status, await moved.clone().text()).toBe(200)
+    const { status, body } = await backUp('homeostat')
+    expect(status, body.error ?? '').toBe(201)
+    expect(body).toMatchObject({ destination: 's3', kind: 'homeostat' })
+    expect(s3.requests.some((r) => r.method === 'PUT' && r.url.includes(`db/homeostat/${body.id}.db.gz`))).toBe(true)
+    expect((await t.json('POST', `/api/v1/backups/${body.id}/verify`, {}, op)).status).toBe(200)
+    const drill = await t.json('POST', '/api/v1/backups/drill', {}, op)
+    expect(await drill.json()).toMatchObject({ status: 'done', backupId: body.id })
+  })
+})
+
 describe('retention and missed backups for store targets', () => {
   it('prunes past keepLast in S3 (objects removed) and raises backup_missed when overdue', async () => {
     const { createTarget, backUp } = await setup()
