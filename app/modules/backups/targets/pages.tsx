@@ -255,18 +255,6 @@ function TargetForm({ t, commands }: { t?: TargetView; commands: string[] }) {
   )
 }
 
-/** Shows only the fields of the chosen kind and destination (no script: CSS `:has`). */
-const formStyle = `
-.target-form:has(select[name=kind] option[value=homeostat]:checked) .kind-qdrant,
-.target-form:has(select[name=kind] option[value=homeostat]:checked) .kind-command,
-.target-form:has(select[name=kind] option[value=qdrant]:checked) .kind-command,
-.target-form:has(select[name=kind] option[value=command]:checked) .kind-qdrant,
-.target-form:has(input[name=kind][value=homeostat]) .kind-qdrant,
-.target-form:has(input[name=kind][value=homeostat]) .kind-command,
-.target-form:has(input[name=kind][value=qdrant]) .kind-command,
-.target-form:has(input[name=kind][value=command]) .kind-qdrant,
-.target-form:has(select[name='destination.kind'] option[value=local]:checked) .dest-s3 { display: none; }
-`
 
 export function targetPages(
   deps: Pick<ModuleDeps, 'db' | 'sealer' | 'now'> & { commands: BackupCommands; start: StartBackup },
@@ -354,7 +342,6 @@ export function targetPages(
         {admin ? (
           <>
             <h2>New target</h2>
-            <style>{formStyle}</style>
             <TargetForm commands={commandNames()} />
           </>
         ) : null}
@@ -370,7 +357,6 @@ export function targetPages(
           <a href="/backup-targets">← Backup targets</a>
         </p>
         <h1>Target {t.name}</h1>
-        <style>{formStyle}</style>
         <TargetForm t={t} commands={commandNames()} />
       </Layout>,
     )
