@@ -255,7 +255,6 @@ function TargetForm({ t, commands }: { t?: TargetView; commands: string[] }) {
   )
 }
 
-
 export function targetPages(
   deps: Pick<ModuleDeps, 'db' | 'sealer' | 'now'> & { commands: BackupCommands; start: StartBackup },
 ) {
