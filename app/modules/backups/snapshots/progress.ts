@@ -20,7 +20,11 @@ export type Progress = {
   flush(): Promise<void>
 }
 
-function throttled(write: (set: { phase?: BackupPhase; bytesDone: number }) => Promise<unknown>, clock = Date.now) {
+/** The throttle itself, over any write and clock (tests drive it with a fake clock). */
+export function throttledProgress(
+  write: (set: { phase?: BackupPhase; bytesDone: number }) => Promise<unknown>,
+  clock: () => number = Date.now,
+): Progress {
   let chain: Promise<unknown> = Promise.resolve()
   let last = 0
   let done = 0
@@ -48,11 +52,11 @@ function throttled(write: (set: { phase?: BackupPhase; bytesDone: number }) => P
       send()
     },
     flush: () => chain.then(() => undefined),
-  } satisfies Progress
+  }
 }
 
 export const backupProgress = (db: Db, id: string): Progress =>
-  throttled((set) => db.update(backups).set(set).where(eq(backups.id, id)))
+  throttledProgress((set) => db.update(backups).set(set).where(eq(backups.id, id)))
 
 export const restoreProgress = (db: Db, id: string): Progress =>
-  throttled(({ bytesDone }) => db.update(backupRestores).set({ bytesDone }).where(eq(backupRestores.id, id)))
+  throttledProgress(({ bytesDone }) => db.update(backupRestores).set({ bytesDone }).where(eq(backupRestores.id, id)))
