@@ -16,6 +16,7 @@ import { notifyPages, notifyRoutes } from './modules/notify/index.ts'
 import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './modules/healing/index.ts'
 import { systemPages, systemRoutes } from './modules/system/index.ts'
 import { backupsPages, backupsRoutes } from './modules/backups/index.ts'
+import { n8nRoutes, workflowHealthPages, workflowHealthRoutes } from './modules/n8n/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -41,6 +42,8 @@ export function createApp(md: Services) {
   app.route('/', silencesRoutes(md))
   app.route('/', receiverRoutes(md))
   app.route('/', backupsRoutes(md))
+  app.route('/', n8nRoutes(md))
+  app.route('/', workflowHealthRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))
@@ -52,6 +55,7 @@ export function createApp(md: Services) {
   app.route('/', notifyPages(md))
   app.route('/', healingPages(md))
   app.route('/', backupsPages(md))
+  app.route('/', workflowHealthPages(md))
 
   app.onError(handleError)
   app.notFound(notFound(app, handleError))

@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline/promises'
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
 import { boot } from './boot.ts'
+import { validateCommand } from './cli-workflows.ts'
 import { issuesToDetails } from './lib/validate.ts'
 import { carryCatalog, drillFromCli, listForCli, restoreFromCli } from './modules/backups/index.ts'
 import { openDb } from '../db/client.ts'
@@ -40,6 +41,9 @@ const usage = `Usage: npm run cli -- <command>
   backups drill                      restore the latest good backup into a scratch file, verify, time it
   backups restore <id|file> [--yes]  restore into DATABASE_URL; the server must be stopped; the replaced
                                      file is kept as <db>.before-restore-<time>
+  workflows validate <file.json|folder>... [--json] [--strict] [--quiet] [--all-versions] [--credentials <file>]
+  workflows validate --instance <name> [--json] [--strict] [--credentials <file>]
+                                   checks n8n workflows; exit 1 on errors (and warnings with --strict)
 
 Uses the same DATABASE_URL and other settings as the server.`
 
@@ -74,6 +78,12 @@ const options = {
   target: { type: 'string' },
   yes: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  instance: { type: 'string' },
+  json: { type: 'boolean' },
+  strict: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  'all-versions': { type: 'boolean' },
+  credentials: { type: 'string' },
 } as const
 let parsed: ReturnType<typeof parseArgs<{ allowPositionals: true; options: typeof options }>>
 try {
@@ -88,6 +98,20 @@ if (values.help || !group) {
   console.log(usage)
   process.exit(values.help ? 0 : 2)
 }
+
+// Validating workflow files needs no database; it runs before boot (--instance boots on its own).
+if (group === 'workflows' && command === 'validate')
+  process.exit(
+    await validateCommand({
+      paths: positionals.slice(2),
+      instance: values.instance,
+      json: values.json,
+      strict: values.strict,
+      quiet: values.quiet,
+      allVersions: values['all-versions'],
+      credentials: values.credentials,
+    }),
+  )
 
 const booted = await boot(process.env, { quiet: true })
 const { db, client } = booted

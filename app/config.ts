@@ -46,6 +46,23 @@ const optionalText = v.optional(
   ),
 )
 
+/** An IANA time zone name (checked by Intl, as croner uses it). */
+const timezone = (fallback: string) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.check((s) => {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: s })
+          return true
+        } catch {
+          return false
+        }
+      }, 'must be an IANA time zone such as Europe/Berlin'),
+    ),
+    fallback,
+  )
 /** A Croner pattern (5 or 6 fields), checked by Croner itself so a typo stops start-up. */
 const cron = (fallback: string) =>
   v.optional(
@@ -147,6 +164,20 @@ export const ConfigSchema = v.object({
   ),
   /** The folder of the local backup destination; default `$DATA_DIR/backups`. */
   BACKUP_DIR: optionalText,
+  /** When n8n executions are read for workflow health (Croner pattern, UTC). */
+  N8N_POLL_CRON: cron('* * * * *'),
+  /** Most calls a second a workflow health poll makes to one n8n instance. */
+  N8N_POLL_MAX_RPS: int(1, 100, 5),
+  /** The longest grace window after an expected scheduled run before n8n_schedule_missed (half the interval when shorter, at least 60 s). */
+  N8N_SCHEDULE_GRACE_SECONDS: int(60, 86_400, 300),
+  /** A workflow whose last N executions failed is `failing`. */
+  N8N_FAILING_AFTER: int(1, 1000, 3),
+  /** A workflow whose failure rate over 24 h is above this percentage is `degraded`. */
+  N8N_DEGRADED_PERCENT: int(1, 100, 20),
+  /** The time zone of schedules in workflows that set none (n8n's GENERIC_TIMEZONE; n8n's own default is America/New_York). */
+  N8N_DEFAULT_TIMEZONE: timezone('America/New_York'),
+  /** Days executions read from n8n are kept for the workflow pages and rates. */
+  N8N_EXECUTIONS_RETENTION_DAYS: int(1, 3650, 30),
   /** Destinations outbound calls may reach although internal (loopback, private, link-local…); see docs/security.md. */
   OUTBOUND_ALLOW: v.optional(
     v.pipe(

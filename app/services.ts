@@ -20,6 +20,7 @@ import {
   raiseNotificationFailed,
   resolveNotificationFailed,
 } from './modules/notify/index.ts'
+import { createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -74,6 +75,15 @@ export function createServices(platform: Deps) {
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db, seriesLimit)
+  // n8n workflow history: pulls through the outbound policy, spaced per instance (WORKFLOW_PULL_MAX_RPS).
+  const workflowHistory = createWorkflowHistory({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    log: log.child({ module: 'backups' }),
+    positions: platform.config.WORKFLOW_HISTORY_POSITIONS,
+    maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
+  })
   // Healing, made once: breakers, model routes, the orchestrator and what each keeps in this process.
   // `kick` runs the healing job now (a breaker opened, an action was approved) on this scheduler.
   const healingLog = log.child({ module: 'healing' })
@@ -86,22 +96,16 @@ export function createServices(platform: Deps) {
     alerts,
     delivery: notifier,
     kick: healingKick(platform.scheduler, healingLog),
+    // workflow_rollback rolls back through the workflow history (backups imports healing, not the reverse).
+    rollbackWorkflow: workflowHistory.rollback,
   })
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
     healing.breakers.report(key, outcome, at)
-  // n8n workflow history: pulls through the outbound policy, spaced per instance (WORKFLOW_PULL_MAX_RPS).
-  const workflowHistory = createWorkflowHistory({
-    db,
-    sealer: platform.sealer,
-    outbound,
-    log: log.child({ module: 'backups' }),
-    positions: platform.config.WORKFLOW_HISTORY_POSITIONS,
-    maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
-  })
   // Backups of the database itself and of the guarded stores (Qdrant and S3 through the outbound
   // policy, commands from BACKUP_COMMANDS_FILE, read once here and again when the file changes):
-  // `backup_failed`/`backup_missed` go through the alerts service. A live restore replaces the database file under this process, so
+  // `backup_failed`/`backup_missed` go through the alerts service. A live restore replaces the
+  // database file under this process, so
   // what was cached from the old file is dropped (rules, routing, prices, series ids); the alert
   // cache needs nothing, as the reopened transaction thread starts a new epoch (ADR 0002).
   const backups = createBackups({
@@ -122,9 +126,34 @@ export function createServices(platform: Deps) {
       statusStore.clearCache()
     },
   })
+  // The n8n workflow validator: reads an instance's workflows at the same pace as the history pull.
+  const workflowValidator = createWorkflowValidator({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    maxRps: platform.config.WORKFLOW_PULL_MAX_RPS,
+  })
+  // n8n workflow health: executions → metrics (through the ingest store, so rules watching them run
+  // at once), states, failure classes and missed schedules → alerts.
+  const workflowHealth = createWorkflowHealth({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    log: log.child({ module: 'n8n' }),
+    alerts,
+    metrics: metricStore,
+    maxRps: platform.config.N8N_POLL_MAX_RPS,
+    graceMs: platform.config.N8N_SCHEDULE_GRACE_SECONDS * 1000,
+    failingAfter: platform.config.N8N_FAILING_AFTER,
+    degradedRate: platform.config.N8N_DEGRADED_PERCENT / 100,
+    defaultTimezone: platform.config.N8N_DEFAULT_TIMEZONE,
+    retentionDays: platform.config.N8N_EXECUTIONS_RETENTION_DAYS,
+  })
   return {
     ...platform,
     workflowHistory,
+    workflowValidator,
+    workflowHealth,
     outbound,
     backups,
     keys,

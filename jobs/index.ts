@@ -10,6 +10,7 @@ import { retentionJob } from './retention.ts'
 import { rollupJob } from './rollups.ts'
 import { silencesJob } from './silences.ts'
 import { workflowPullJob } from './workflow-pull.ts'
+import { n8nPollJob } from './n8n-poll.ts'
 import type { Scheduler } from '../app/lib/scheduler.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
@@ -29,6 +30,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
   scheduler.register(silencesJob(services))
   scheduler.register(healingJob(services))
   scheduler.register(workflowPullJob(services.workflowHistory, config.WORKFLOW_PULL_CRON))
+  scheduler.register(n8nPollJob(services.workflowHealth, config.N8N_POLL_CRON))
   // Status history is kept as long as the hourly rollups (RETENTION_1H_DAYS).
   scheduler.register(
     componentChecksJob({

@@ -9,6 +9,7 @@ export const nav = [
   { href: '/alerts', label: 'Alerts' },
   { href: '/healing', label: 'Healing' },
   { href: '/backups', label: 'Backups' },
+  { href: '/n8n', label: 'n8n' },
   { href: '/models', label: 'Models' },
   { href: '/runs', label: 'Runs' },
   { href: '/settings', label: 'Settings' },

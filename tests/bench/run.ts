@@ -31,6 +31,8 @@ import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
 import { storeFigures } from './stores.ts'
 import { workflowFigures } from './workflows.ts'
+import { validatorFigures } from './validator.ts'
+import { n8nHealthFigures } from './n8n-health.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
@@ -351,12 +353,18 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
   { name: 'alerts', note: 'breach → webhook, /api/v2/alerts vs Alertmanager, rule evaluation', run: alertFigures },
   { name: 'healing', note: 'detection → failover, GET /api/v1/model-routes/:name vs whoami', run: healingFigures },
   { name: 'workflows', note: 'pull of 500 workflows from the n8n stand-in', run: workflowFigures },
+  { name: 'n8n', note: 'workflow health: poll of 200 workflows / 10,000 executions', run: n8nHealthFigures },
   {
     name: 'stores',
     note: 'command source, S3 and Qdrant through the outbound helper vs bare; RSS',
     run: (_dir, _env, log) => storeFigures(log),
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
+  {
+    name: 'validator',
+    note: '1,000 n8n workflows of 50 nodes through `workflows validate` (the CLI)',
+    run: (dir, _env, log) => validatorFigures(dir, log),
+  },
 ]
 
 async function main(): Promise<number> {

@@ -12,6 +12,7 @@ import type { TestApp } from './app.ts'
 
 export { HomeostatApi } from '../../n8n-nodes/credentials/HomeostatApi.credentials.ts'
 export { HomeostatAlert } from '../../n8n-nodes/nodes/HomeostatAlert/HomeostatAlert.node.ts'
+export { HomeostatBackup } from '../../n8n-nodes/nodes/HomeostatBackup/HomeostatBackup.node.ts'
 export { HomeostatHeal } from '../../n8n-nodes/nodes/HomeostatHeal/HomeostatHeal.node.ts'
 export { HomeostatMetricsRecord } from '../../n8n-nodes/nodes/HomeostatMetricsRecord/HomeostatMetricsRecord.node.ts'
 export { HomeostatTrigger, signatureProblem } from '../../n8n-nodes/nodes/HomeostatTrigger/HomeostatTrigger.node.ts'

@@ -257,10 +257,15 @@ describe('the Backups page', () => {
     const viewer = await t.session('viewer')
     const first = await t.session('admin')
     const second = await t.session('admin')
-    const post = (path: string, headers: Record<string, string>) =>
-      t.app.request(path, { method: 'POST', headers: { ...headers, 'HX-Request': 'true' } })
-    expect((await post('/backups/run', viewer.headers)).status).toBe(403)
-    const run = await post('/backups/run', op.headers)
+    const post = (path: string, headers: Record<string, string>, body?: string) =>
+      t.app.request(path, {
+        method: 'POST',
+        headers: { ...headers, 'HX-Request': 'true', 'Content-Type': 'application/x-www-form-urlencoded' },
+        body,
+      })
+    expect((await post('/backups/run', viewer.headers, 'target=homeostat')).status).toBe(403)
+    expect((await post('/backups/run', op.headers)).status).toBe(400)
+    const run = await post('/backups/run', op.headers, 'target=homeostat')
     expect(run.headers.get('HX-Redirect')).toBe('/backups')
     await t.services.backups.settle()
     const [b] = await t.db.select().from(backups)

@@ -55,6 +55,9 @@ const samples: Record<string, Record<string, unknown>> = {
   // Prometheus posts a JSON array (Alertmanager API v2), not an object.
   'POST /api/v2/alerts': [{ labels: { alertname: 'Fuzz' } }] as unknown as Record<string, unknown>,
   'POST /api/v1/webhooks': { url: 'https://example.com/hook', events: ['fired'] },
+  'PUT /api/v1/n8n/health/workflows/:id/expectation': { every: '1h' },
+  'POST /api/v1/n8n/failure-rules': { name: 'fuzz', pattern: 'quota', class: 'rate_limit' },
+  'PATCH /api/v1/n8n/failure-rules/:id': { class: 'timeout' },
   'POST /api/v1/healing/rules': {
     name: 'fuzz',
     trigger: { type: 'alert' },
@@ -78,6 +81,9 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /healing/breakers/reset': { key: 'model:fuzz' },
   'POST /healing/n8n': { name: 'fuzz', baseUrl: 'http://127.0.0.1:5678', apiKey: 'fuzz-key' },
   'POST /backups/workflows/rollback': { instance: 'no-such-instance', id: 'w1', to: '1' },
+  'POST /api/v1/backup-targets': { name: 'fuzz-target', kind: 'homeostat' },
+  'POST /backups/run': { target: 'homeostat' },
+  'POST /api/v1/n8n/workflows/validate': { workflows: [{ name: 'fuzz', nodes: [], connections: {} }] },
 }
 
 type Js = {
@@ -260,6 +266,7 @@ async function snapshot() {
 const noInputSuccess: Record<string, string> = {
   'POST /logout': 'signs out; an API key has no session, so it answers 303',
   'POST /backups/workflows/pull': 'the Pull now button posts no fields: an empty form pulls every instance',
+  'POST /n8n/poll': 'the Poll now button posts no fields: an empty form polls every instance',
 }
 
 describe('the fuzz covers every write route', () => {

@@ -234,8 +234,21 @@ describe('action types', () => {
         paramsSchema: { properties?: Record<string, unknown> }
       }[]
     }
-    expect(items.map((i) => i.type)).toEqual(['model_failover', 'webhook', 'n8n', 'service_restart', 'notify'])
+    expect(items.map((i) => i.type)).toEqual([
+      'model_failover',
+      'webhook',
+      'n8n',
+      'service_restart',
+      'notify',
+      'workflow_rollback',
+    ])
     expect(items.find((i) => i.type === 'model_failover')).toMatchObject({ rollback: true })
+    expect(items.find((i) => i.type === 'workflow_rollback')).toMatchObject({ rollback: true })
+    expect(Object.keys(items.find((i) => i.type === 'workflow_rollback')!.paramsSchema.properties!).sort()).toEqual([
+      'onlyIfChangedWithin',
+      'to',
+      'workflowId',
+    ])
     expect(Object.keys(items.find((i) => i.type === 'webhook')!.paramsSchema.properties!)).toEqual(
       expect.arrayContaining(['url', 'method', 'expectStatus', 'timeoutMs']),
     )

@@ -8,6 +8,7 @@ export type { BackupDestination } from './destinations/types.ts'
 export { restoreFromCli, drillFromCli, listForCli } from './snapshots/cli.ts'
 export { carryCatalog } from './snapshots/restore.ts'
 export { createWorkflowHistory, type WorkflowHistory } from './workflows/service.ts'
+export { type RollbackHead, type RollbackResult, rollbackSummary } from './workflows/service.ts'
 export { policyHandler, S3DestinationConfig, s3Destination } from './destinations/s3.ts'
 export {
   type BackupCommand,
@@ -18,3 +19,4 @@ export {
   commandSource,
 } from './sources/command.ts'
 export { QdrantTargetConfig, qdrantSource } from './sources/qdrant.ts'
+// The n8n public API client (spaced calls, backoff, through the outbound helper); the n8n module's validator reads with it.

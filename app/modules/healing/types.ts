@@ -28,7 +28,34 @@ export type HealingDeps = {
   alerts: Pick<AlertsService, 'report'>
   /** The notification outbox's sender (notify's notifier): asked to send a queued notice soon. */
   delivery: { kick(): void }
+  /**
+   * The backups module's workflow rollback, for `workflow_rollback`. Passed in by the composition
+   * root: backups imports healing (its n8n instances), so healing cannot import backups.
+   */
+  rollbackWorkflow: WorkflowRollback
 }
+
+/** The current version of a workflow as a rollback's guard sees it (backups' RollbackHead). */
+export type WorkflowHead = { version: number; kind: string; restoredVersion: number | null; changedAt: number }
+
+/** What a workflow rollback answers: done (`restored`, `replaced`), or called off by the guard (`skipped`). */
+export type WorkflowRollbackResult = {
+  instance: string
+  workflowId: string
+  version: number
+  restored?: number
+  replaced?: number
+  skipped?: string
+  active?: boolean
+}
+
+export type WorkflowRollback = (
+  instanceId: string,
+  workflowId: string,
+  input: { to: number | 'previous'; guard?: (head: WorkflowHead) => string | null },
+  actor: string,
+  now: number,
+) => Promise<WorkflowRollbackResult>
 
 /**
  * What the orchestrator, actions, routes and pages work with: the app's deps plus the state the

@@ -19,7 +19,7 @@ const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
 const MAX_ERROR = 1000
 
 /** Used when the server cannot be asked (the list the server shipped with). */
-export const ACTION_TYPES = ['model_failover', 'n8n', 'notify', 'service_restart', 'webhook']
+export const ACTION_TYPES = ['model_failover', 'n8n', 'notify', 'service_restart', 'webhook', 'workflow_rollback']
 
 type ActionType = { type: string; describe?: string; target?: string }
 type RouteAnswer = {
@@ -120,7 +120,7 @@ export class HomeostatHeal implements INodeType {
         default: '',
         placeholder: 'chat',
         description:
-          'What the action acts on: a model route name (model_failover), an n8n instance (n8n), a command name (service_restart), a service name (webhook)',
+          'What the action acts on: a model route name (model_failover), an n8n instance name (n8n, workflow_rollback), a command name (service_restart), a service name (webhook)',
         displayOptions: { show: { operation: ['runAction'] } },
       },
       {

@@ -16,6 +16,7 @@ import { join } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeModelHost, type FakeModelHost } from '../../helpers/fake-model-host.ts'
+import { startFakeN8n } from '../../helpers/fake-n8n.ts'
 import {
   cliKey,
   delay,
@@ -352,6 +353,72 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
       }),
     ])
     expect(backup.counts.failed).toBe(0)
+  }, 180_000)
+
+  it("(g) the Backup node reads an n8n workflow's history and diff, rolls it back, backs up and lists", async () => {
+    // The n8n instance whose workflows Homeostat keeps: a loopback stand-in of n8n's public API (the
+    // real n8n 1.123 is that instance in workflow-history.test.ts); the node itself runs in the real n8n.
+    const fake = await startFakeN8n({ apiKey: 'e2e-n8n-api-key' })
+    try {
+      const admin = { Authorization: `Bearer ${await cliKey(server, 'backup-admin', 'admin')}` }
+      const operator = { Authorization: `Bearer ${apiKey}` }
+      const post = async (path: string, body: unknown, headers: Record<string, string>) => {
+        const res = await server.fetch(path, {
+          method: 'POST',
+          headers: { ...headers, 'Content-Type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+        expect(res.status, await res.clone().text()).toBeLessThan(300)
+        return (await res.json()) as Record<string, any>
+      }
+      const instance = await post(
+        '/api/v1/healing/n8n-instances',
+        { name: 'e2e-n8n', baseUrl: fake.url, apiKey: 'e2e-n8n-api-key' },
+        admin,
+      )
+      fake.addWorkflow('orders', 'Orders', true)
+      await post('/api/v1/n8n/pull', { instance: instance.id }, operator)
+      fake.editWorkflow('orders', (w) => void (w.nodes[0]!.parameters = { note: 'a bad change' }))
+      await post('/api/v1/n8n/pull', { instance: instance.id }, operator)
+
+      const result = await execute('hsBackupHistory1')
+      expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
+      const [history] = items(result, 'Workflow history')
+      expect(history!.json).toMatchObject({ instance: instance.id, workflowId: 'orders', latestVersion: 2 })
+      expect((history!.json.versions as { version: number }[]).map((v) => v.version)).toEqual([2, 1])
+      expect(history!.json.diff).toMatchObject({ from: 1, to: 2, same: false })
+      expect(JSON.stringify(history!.json.diff)).toContain('a bad change')
+      const [rolled] = items(result, 'Roll back')
+      expect(rolled!.json).toMatchObject({ workflowId: 'orders', restored: 1, replaced: 2, version: 3, active: true })
+      expect(rolled!.pairedItem).toEqual({ item: 0 })
+      const [missing] = items(result, 'Roll back to a missing version')
+      expect(missing!.json).toMatchObject({
+        error: 'Homeostat: Version 99 of workflow orders not found [HTTP 404]',
+        httpCode: '404',
+      })
+      const [after] = items(result, 'History after')
+      expect(after!.json.versions).toEqual([
+        expect.objectContaining({ version: 3, kind: 'rollback', restoredVersion: 1 }),
+      ])
+      // n8n got version 1 back, same id, still active; Homeostat stored it and audited it.
+      expect(fake.workflow('orders')).toMatchObject({
+        active: true,
+        nodes: [expect.objectContaining({ parameters: {} })],
+      })
+      expect(
+        await count("select count(*) from workflow_versions where workflow_id = 'orders' and kind = 'rollback'"),
+      ).toBe(1)
+      expect(await count("select count(*) from audit_log where action = 'workflow.rolled_back'")).toBe(1)
+      // A backup of Homeostat's database, waited for until verified, then listed.
+      const [made] = items(result, 'Back up')
+      expect(made!.json).toMatchObject({ target: 'homeostat', status: 'good', verifiedAt: expect.any(String) })
+      const listed = items(result, 'List good backups')
+      expect(listed.map((i) => i.json.id)).toContain(made!.json.id)
+      expect(listed.every((i) => i.json.status === 'good' && i.pairedItem?.item === 0)).toBe(true)
+      expect(await count("select count(*) from backups where status = 'good'")).toBe(listed.length)
+    } finally {
+      await fake.close()
+    }
   }, 180_000)
 
   it('records 10 000 items in batches of 1 000 (figure: items/s and HTTP requests)', async () => {

@@ -17,6 +17,9 @@ export const BackupListQuery = v.object({
   cursor: CursorInput,
 })
 
+/** The page's "Back up now": the target it backs up (the button sends the homeostat target). */
+export const TriggerForm = v.object({ target: Id })
+
 export const TriggerBody = v.strictObject({
   /** A target's id or name; the default `homeostat` target when left out. */
   target: v.optional(Id),

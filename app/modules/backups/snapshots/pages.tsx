@@ -13,7 +13,7 @@ import { validate } from '../../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
-import { BackupIdParam } from './input.ts'
+import { BackupIdParam, TriggerForm } from './input.ts'
 import { listBackups, listRestores } from './queries.ts'
 import { actingAs, restoredSummary } from './routes.ts'
 import type { BackupsService } from './service.ts'
@@ -231,11 +231,13 @@ export function snapshotPages(deps: { backups: BackupsService }) {
       <Layout title="Backups" active="/backups" principal={requirePrincipal(c)}>
         <h1>Backups</h1>
         <p>
-          <a href="/backup-targets">Targets</a> · <a href="/backups/workflows">Workflow history</a>
+          Snapshots of Homeostat's database and of the stores around it below; what is backed up, where to and when is
+          under <a href="/backup-targets">Targets</a>; the n8n workflows' versions, diffs and rollbacks are under{' '}
+          <a href="/backups/workflows">Workflow history</a>.
         </p>
         {canWrite(c) ? (
           <p>
-            <button hx-post="/backups/run" hx-swap="none">
+            <button hx-post="/backups/run" hx-vals='{"target":"homeostat"}' hx-swap="none">
               Back up now
             </button>{' '}
             <button class="secondary" hx-post="/backups/drill" hx-swap="none">
@@ -250,8 +252,8 @@ export function snapshotPages(deps: { backups: BackupsService }) {
 
   app.get('/backups/live', access('viewer'), async (c) => c.html(await body(c)))
 
-  app.post('/backups/run', access('operator'), async (c) => {
-    const { row } = await backups.trigger('homeostat', { trigger: 'manual', actor: actor(c) })
+  app.post('/backups/run', access('operator'), validate('form', TriggerForm), async (c) => {
+    const { row } = await backups.trigger(c.req.valid('form').target, { trigger: 'manual', actor: actor(c) })
     await audit(db, c, { action: 'backup.triggered', target: row.id, summary: row.targetName })
     return hxRedirect(c, '/backups')
   })

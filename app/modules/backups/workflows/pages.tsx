@@ -16,7 +16,7 @@ import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { listN8nInstances } from '../../healing/index.ts'
 import { DiffView } from './diff-view.tsx'
-import type { WorkflowHistory } from './service.ts'
+import { rollbackSummary, type WorkflowHistory } from './service.ts'
 import { listVersions, listWorkflows, openContent } from './store.ts'
 
 const Id = v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(100))
@@ -215,7 +215,7 @@ export function workflowHistoryPages(deps: ModuleDeps & { workflowHistory: Workf
     await audit(db, c, {
       action: 'workflow.rolled_back',
       target: `${result.instance}/${f.id}`,
-      summary: `to version ${result.restored} (now version ${result.version})`,
+      summary: rollbackSummary(result),
     })
     return hxRedirect(c, historyUrl(f.instance, result.workflowId))
   })

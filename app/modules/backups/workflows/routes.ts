@@ -18,7 +18,7 @@ import {
   VersionsQuery,
   WorkflowParam,
 } from './input.ts'
-import type { WorkflowHistory } from './service.ts'
+import { rollbackSummary, type WorkflowHistory } from './service.ts'
 import { listVersions, listWorkflows, openContent } from './store.ts'
 import { versionJson, workflowJson } from './views.ts'
 
@@ -99,7 +99,7 @@ export function workflowHistoryRoutes(deps: ModuleDeps & { workflowHistory: Work
       await audit(db, c, {
         action: 'workflow.rolled_back',
         target: `${result.instance}/${id}`,
-        summary: `to version ${result.restored} (now version ${result.version}${'recreatedFrom' in result ? `, re-created as ${result.workflowId}` : ''})`,
+        summary: rollbackSummary(result),
       })
       return c.json(result)
     },

@@ -13,7 +13,7 @@ import type { Logger } from '../../../lib/logger.ts'
 import type { OutboundPolicy } from '../../../lib/outbound.ts'
 import { getN8nInstance, listN8nInstances, openN8nApiKey } from '../../healing/index.ts'
 import { diffWorkflows } from './diff.ts'
-import { N8nApiError, type N8nClient, n8nClient } from './n8n-api.ts'
+import { N8nApiError, type N8nClient, n8nClient } from '../../n8n/index.ts'
 import { contentHash, contentOf, type WorkflowContent } from './normalise.ts'
 import { rollbackBody } from './put-body.ts'
 import { contentAad, getVersion, insertVersions, latestOf, latestVersion, openContent } from './store.ts'
@@ -48,6 +48,34 @@ const ms = (v: unknown) => {
   return Number.isFinite(t) ? t : null
 }
 const str = (v: unknown) => (typeof v === 'string' && v ? v : null)
+
+/** The current version as a rollback's guard sees it. */
+export type RollbackHead = {
+  version: number
+  kind: WorkflowVersion['kind']
+  restoredVersion: number | null
+  /** When it was saved (n8n's updatedAt; else when Homeostat stored it), ms. */
+  changedAt: number
+}
+
+/** What a rollback did: put `restored` back (as version `version`), or nothing, when the guard said `skipped`. */
+export type RollbackResult =
+  | { instance: string; workflowId: string; restored: number; replaced: number; version: number; active: boolean }
+  | {
+      instance: string
+      workflowId: string
+      recreatedFrom: string
+      restored: number
+      version: number
+      active: boolean
+    }
+  | { instance: string; workflowId: string; skipped: string; version: number }
+
+/** The audit summary of a rollback (the API's and healing's rows say the same). */
+export const rollbackSummary = (r: RollbackResult) =>
+  'skipped' in r
+    ? `not rolled back: ${r.skipped}`
+    : `to version ${r.restored} (now version ${r.version}${'recreatedFrom' in r ? `, re-created as ${r.workflowId}` : ''})`
 
 /** The AppError a failed n8n call becomes: unreachable is 502 with its own code, so callers can tell. */
 function n8nError(error: unknown): never {
@@ -180,34 +208,40 @@ export function createWorkflowHistory(deps: WorkflowHistoryDeps) {
    * Puts version `to` back into n8n. The workflow keeps its id and its active state (n8n 1.x takes
    * an active workflow off and on around an update; it is activated again if it came back
    * inactive). What n8n holds now is stored first when it differs from the latest version, so a
-   * change made since the last pull is not lost. A workflow deleted in n8n is created again only
-   * with `recreate` (n8n then gives it a new id).
+   * change made since the last pull is not lost, and "previous" counts it: a bad version saved in
+   * n8n a minute ago is the one rolled back from, even before the pull job has seen it. A workflow
+   * deleted in n8n is created again only with `recreate` (n8n then gives it a new id).
+   *
+   * `guard` sees the current version (after that sync) and may call the rollback off by returning
+   * why: the answer is then `{skipped}` and n8n is not written (healing's `workflow_rollback` uses it
+   * for "only if it changed within …" without a second read of n8n).
    */
   async function rollback(
     instanceId: string,
     workflowId: string,
-    input: { to: number | 'previous'; recreate?: boolean },
+    input: { to: number | 'previous'; recreate?: boolean; guard?: (head: RollbackHead) => string | null },
     actor: string,
     now: number,
-  ) {
+  ): Promise<RollbackResult> {
     const instance = await getN8nInstance(db, instanceId)
     const latest = await latestVersion(db, instanceId, workflowId)
     if (!latest) throw notFound(`Workflow ${workflowId} of n8n ${instance.name}`)
-    const seq = input.to === 'previous' ? latest.seq - 1 : input.to
-    if (seq < 1) throw conflict(`Workflow ${workflowId} has no version before ${latest.seq}`)
-    const target = await version(instanceId, workflowId, seq)
-    const content = openContent(sealer, target)
+    const noneBefore = (head: number) => conflict(`Workflow ${workflowId} has no version before ${head}`)
+    // A version number is checked before n8n is called: a typo costs no request.
+    if (input.to !== 'previous') await version(instanceId, workflowId, input.to)
     const client = clientFor(instance)
     const current = await client.workflow(workflowId).catch(n8nError)
 
     if (!current) {
+      const seq = input.to === 'previous' ? latest.seq - 1 : input.to
+      if (seq < 1) throw noneBefore(latest.seq)
       if (!input.recreate)
         throw new AppError(
           409,
           'workflow_deleted',
           `Workflow ${workflowId} no longer exists in n8n ${instance.name}; send "recreate": true to create version ${seq} again (n8n gives it a new id)`,
         )
-      return recreate(client, instanceId, workflowId, target, content, actor, now)
+      return recreate(client, instanceId, workflowId, await version(instanceId, workflowId, seq), actor, now)
     }
 
     let head = latest
@@ -217,6 +251,17 @@ export function createWorkflowHistory(deps: WorkflowHistoryDeps) {
       await insertVersions(db, [row])
       head = (await latestVersion(db, instanceId, workflowId))!
     }
+    const skipped = input.guard?.({
+      version: head.seq,
+      kind: head.kind,
+      restoredVersion: head.restoredSeq,
+      // n8n's own time of the save when it gives one (the pull that stored it may be minutes later).
+      changedAt: ms(current.updatedAt) ?? head.changedAt ?? head.createdAt,
+    })
+    if (skipped) return { instance: instance.name, workflowId, skipped, version: head.seq }
+    const seq = input.to === 'previous' ? head.seq - 1 : input.to
+    if (seq < 1) throw noneBefore(head.seq)
+    const content = openContent(sealer, await version(instanceId, workflowId, seq))
     const wasActive = current.active === true
     await client.update(workflowId, rollbackBody(content)).catch(n8nError)
     let after = await client.workflow(workflowId).catch(n8nError)
@@ -227,7 +272,14 @@ export function createWorkflowHistory(deps: WorkflowHistoryDeps) {
     }
     const row = versionRow(instanceId, after, head.seq + 1, { author: actor, kind: 'rollback', restoredSeq: seq, now })
     await insertVersions(db, [row])
-    return { instance: instance.name, workflowId, restored: seq, version: row.seq, active: after.active === true }
+    return {
+      instance: instance.name,
+      workflowId,
+      restored: seq,
+      replaced: head.seq,
+      version: row.seq,
+      active: after.active === true,
+    }
   }
 
   async function recreate(
@@ -235,10 +287,10 @@ export function createWorkflowHistory(deps: WorkflowHistoryDeps) {
     instanceId: string,
     oldId: string,
     target: WorkflowVersion,
-    content: WorkflowContent,
     actor: string,
     now: number,
   ) {
+    const content = openContent(sealer, target)
     const created = await client.create(rollbackBody(content)).catch(n8nError)
     const newWorkflowId = String(created.id)
     let after = created

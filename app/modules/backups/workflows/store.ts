@@ -55,6 +55,8 @@ export async function listWorkflows(db: Db, instanceId?: string) {
       versions: sql<number>`(select count(*) from workflow_versions w
         where w.instance_id = workflow_versions.instance_id and w.workflow_id = workflow_versions.workflow_id)`,
       lastChangeAt: t.createdAt,
+      // The instance's name, for callers that know instances by name (the n8n Backup node's list).
+      instanceName: sql<string | null>`(select i.name from n8n_instances i where i.id = workflow_versions.instance_id)`,
     })
     .from(t)
     .where(and(instanceId ? eq(t.instanceId, instanceId) : undefined, isLatest))

@@ -5,6 +5,7 @@ import type { listWorkflows } from './store.ts'
 
 export const workflowJson = (r: Awaited<ReturnType<typeof listWorkflows>>[number]) => ({
   instance: r.instanceId,
+  instanceName: r.instanceName,
   id: r.workflowId,
   name: r.name,
   active: r.active,

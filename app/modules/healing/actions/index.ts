@@ -11,8 +11,9 @@ import { n8n } from './n8n.ts'
 import { notify } from './notify.ts'
 import { serviceRestart } from './service-restart.ts'
 import { webhook } from './webhook.ts'
+import { workflowRollback } from './workflow-rollback.ts'
 
-const all: ActionDef<any>[] = [modelFailover, webhook, n8n, serviceRestart, notify]
+const all: ActionDef<any>[] = [modelFailover, webhook, n8n, serviceRestart, notify, workflowRollback]
 
 export const actionTypes: ReadonlyMap<string, ActionDef<any>> = new Map(all.map((d) => [d.type, d]))
 export const actionTypeNames = () => [...actionTypes.keys()]

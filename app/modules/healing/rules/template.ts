@@ -32,8 +32,9 @@ export function fillDeep<T>(value: T, labels: Record<string, string>): T {
 const URL_PARAMS: Record<string, Record<string, 'url' | 'part'>> = {
   webhook: { url: 'url' },
   n8n: { executionId: 'part', workflowId: 'part', webhookPath: 'part' },
+  workflow_rollback: { workflowId: 'part' },
 }
-const LITERAL_TARGET = new Set(['service_restart', 'n8n'])
+const LITERAL_TARGET = new Set(['service_restart', 'n8n', 'workflow_rollback'])
 
 /** The scheme and authority of a URL template: everything before the path, query or fragment. */
 function origin(template: string) {
