@@ -40,6 +40,10 @@ writeFileSync(
       uploads: { argv: ['tar', '-C', folder, '-cf', '-', '.'], restore: { argv: ['tar', '-C', restored, '-xf', '-'] } },
       broken: { argv: ['tar', '-C', join(dir, 'no-such-folder'), '-cf', '-', '.'] },
       slow: { argv: ['sleep', '1'] },
+      'bad-restore': {
+        argv: ['tar', '-C', folder, '-cf', '-', '.'],
+        restore: { argv: ['tar', '-C', join(dir, 'no-such-restore-folder'), '-xf', '-'] },
+      },
     },
   }),
 )
@@ -58,6 +62,7 @@ const snapshot = (fill: number) => Buffer.concat([Buffer.from('QDSNP'), Buffer.a
 
 type BackupJson = {
   id: string
+  encryption: string
   status: string
   kind: string
   size: number
@@ -152,6 +157,20 @@ describe('command targets', () => {
     )
   })
 
+  it('a restore command that fails answers 502 with its stderr, and the request is recorded failed', async () => {
+    const { createTarget, backUp, restore } = await setup()
+    await createTarget({ name: 'bad-restore', kind: 'command', config: { command: 'bad-restore' } })
+    const { body } = await backUp('bad-restore')
+    expect(body.status).toBe('good')
+    const res = await restore(body.id)
+    expect(res.status).toBe(502)
+    const error = ((await res.json()) as { error: { code: string; message: string } }).error
+    expect(error.code).toBe('restore_failed')
+    expect(error.message).toMatch(/bad-restore \(restore\) .*no-such-restore-folder/)
+    const row = await t.client.execute("select status, error from backup_restores where kind = 'live'")
+    expect(row.rows[0]).toMatchObject({ status: 'failed', error: expect.stringContaining('no-such-restore-folder') })
+  })
+
   it('refuses a command that is not listed, and command targets when BACKUP_COMMANDS_FILE is unset', async () => {
     const { admin } = await setup()
     const res = await t.json(
@@ -209,6 +228,21 @@ describe('qdrant targets', () => {
     expect(
       qdrant.requests.filter((r) => r.path.endsWith('/upload')).every((r) => r.apiKey === 'qdrant-api-key-1'),
     ).toBe(true)
+  })
+
+  it('with BACKUP_ENCRYPTION the snapshot is stored encrypted, and decrypted again by the restore', async () => {
+    const { createTarget, backUp, restore } = await setup({ BACKUP_ENCRYPTION: 'passphrase:a long store passphrase' })
+    qdrant.collections.set('docs', snapshot(0x66))
+    await createTarget({ name: 'vectors', kind: 'qdrant', config: qdrantConfig() })
+    const { body } = await backUp('vectors')
+    expect(body).toMatchObject({ status: 'good', encryption: 'passphrase' })
+    expect(body.location).toMatch(/\.snapshot\.age$/)
+    const stored = readFileSync(join(t.dir, 'backups', body.location))
+    expect(stored.subarray(0, 21).toString()).toBe('age-encryption.org/v1')
+    expect(stored.includes(snapshot(0x66).subarray(5, 1000))).toBe(false)
+    qdrant.collections.set('docs', snapshot(0x67))
+    expect((await restore(body.id)).status).toBe(200)
+    expect(qdrant.collections.get('docs')!.equals(snapshot(0x66))).toBe(true)
   })
 
   it('a stored copy changed at the destination fails verify (backup failed) and its restore (422)', async () => {

@@ -103,6 +103,15 @@ describe('the targets page', () => {
     })
     expect(command.status, await command.clone().text()).toBe(200)
 
+    // Settings the form does not show keep their stored values.
+    await t.client.execute({
+      sql: "update backup_targets set config = json_set(config, '$.createTimeoutMs', 5000) where id = ?",
+      args: [id],
+    })
+    expect((await post(`/backup-targets/${id}/save`, admin, { ...qdrantFields, 'config.apiKey': '' })).status).toBe(200)
+    const [after] = (await t.client.execute({ sql: 'select config from backup_targets where id = ?', args: [id] })).rows
+    expect(JSON.parse(String(after!.config))).toMatchObject({ createTimeoutMs: 5000, keepOnServer: false })
+
     const deleted = await post(`/backup-targets/${id}/delete`, admin)
     expect(deleted.status).toBe(200)
     const actions = await t.client.execute(
@@ -112,6 +121,7 @@ describe('the targets page', () => {
       'backup_target.created',
       'backup_target.updated',
       'backup_target.created',
+      'backup_target.updated',
       'backup_target.deleted',
     ])
   })

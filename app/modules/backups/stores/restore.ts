@@ -52,7 +52,15 @@ export async function restoreStore(ctx: SnapshotContext, b: Backup, progress: Pr
   const { source } = storeSource(ctx, target)
   if (!source.restore) throw conflict(`A ${b.kind} backup cannot be restored by Homeostat`)
   const enc = await ctx.encryption()
-  await source.restore(decrypt(b.encryption, enc, progress.count(checked(dest.get(b.location), b.sha256))), signal)
-  await progress.flush()
+  try {
+    await source.restore(decrypt(b.encryption, enc, progress.count(checked(dest.get(b.location), b.sha256))), signal)
+  } catch (error) {
+    if (error instanceof AppError) throw error
+    // The store refused or the restore command failed: the caller gets its words (stderr's end,
+    // Qdrant's error), which name the store's problem, not ours.
+    throw new AppError(502, 'restore_failed', `The restore of ${b.id} failed: ${(error as Error).message}`)
+  } finally {
+    await progress.flush()
+  }
   return { durationMs: Math.round(performance.now() - start) }
 }

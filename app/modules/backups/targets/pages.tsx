@@ -44,11 +44,16 @@ const text = (f: Form, k: string) => {
 }
 const int = (f: Form, k: string) => (text(f, k) === undefined ? undefined : Number(text(f, k)))
 
-/** The form's flat fields as the API's body. An empty secret field means "keep the stored one". */
-function bodyOf(f: Form, kind: string) {
+/**
+ * The form's flat fields as the API's body. An empty secret field means "keep the stored one"; the
+ * Qdrant settings the form does not show (`createTimeoutMs`, `keepOnServer`) keep their stored values.
+ */
+function bodyOf(f: Form, kind: string, before: Record<string, unknown> = {}) {
   const config =
     kind === 'qdrant'
       ? {
+          ...(before.createTimeoutMs !== undefined ? { createTimeoutMs: before.createTimeoutMs } : {}),
+          ...(before.keepOnServer !== undefined ? { keepOnServer: before.keepOnServer } : {}),
           url: text(f, 'config.url'),
           collection: text(f, 'config.collection'),
           apiKey: text(f, 'config.apiKey'),
@@ -380,7 +385,7 @@ export function targetPages(
     validate('form', FormFields),
     async (c) => {
       const before: BackupTarget = await getTarget(db, c.req.valid('param').id)
-      const { name, ...rest } = bodyOf(c.req.valid('form'), before.kind)
+      const { name, ...rest } = bodyOf(c.req.valid('form'), before.kind, before.config)
       // The default target keeps its name, so it is not sent; the others may be renamed.
       const patch = parse(TargetPatch, before.id === DEFAULT_TARGET ? rest : { name, ...rest })
       const row = await updateTarget(store, before, patch, now())
