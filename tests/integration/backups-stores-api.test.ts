@@ -292,6 +292,9 @@ describe('the homeostat target in S3', () => {
     expect((await t.json('POST', `/api/v1/backups/${body.id}/verify`, {}, op)).status).toBe(200)
     const drill = await t.json('POST', '/api/v1/backups/drill', {}, op)
     expect(await drill.json()).toMatchObject({ status: 'done', backupId: body.id })
+    // The verify read the stored bytes back through the counted destination.
+    const row = await t.client.execute({ sql: 'select phase, bytes_done from backups where id = ?', args: [body.id] })
+    expect(row.rows[0]).toMatchObject({ phase: 'verify', bytes_done: body.size })
   })
 })
 

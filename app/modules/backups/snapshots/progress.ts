@@ -6,6 +6,7 @@
 import { eq } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { type BackupPhase, backupRestores, backups } from '../../../../db/schema/backups.ts'
+import type { BackupDestination } from '../destinations/types.ts'
 
 export const PROGRESS_EVERY_MS = 500
 
@@ -60,3 +61,9 @@ export const backupProgress = (db: Db, id: string): Progress =>
 
 export const restoreProgress = (db: Db, id: string): Progress =>
   throttledProgress(({ bytesDone }) => db.update(backupRestores).set({ bytesDone }).where(eq(backupRestores.id, id)))
+
+/** The destination with its reads counted: verification and restores read through it. */
+export const countingReads = (dest: BackupDestination, progress: Progress): BackupDestination => ({
+  ...dest,
+  get: (key) => progress.count(dest.get(key)),
+})

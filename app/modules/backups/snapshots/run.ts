@@ -14,7 +14,7 @@ import { dbFilePath, homeostatSource } from '../sources/homeostat.ts'
 import { raiseBackupFailed, resolveBackupAlerts } from './alerts.ts'
 import { destinationFor, type SnapshotContext, scratchDir } from './context.ts'
 import { encrypt, manifestEncryption } from './encryption.ts'
-import { backupProgress } from './progress.ts'
+import { backupProgress, countingReads } from './progress.ts'
 import { measured } from './streams.ts'
 import { verifyStored } from './verify.ts'
 
@@ -117,12 +117,13 @@ async function produce(
   progress.phase('verify')
   await progress.flush()
   const verifyStart = ctx.now()
-  const problems = await verifyStored(ctx, dest, {
+  const problems = await verifyStored(ctx, countingReads(dest, progress), {
     location: row.location,
     encryption: row.encryption,
     sha256,
     manifest,
   })
+  await progress.flush()
   if (problems.length) return fail(ctx, row, problems.join('; '))
   const verifiedAt = ctx.now()
   const [good] = await ctx.db

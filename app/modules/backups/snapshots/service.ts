@@ -242,16 +242,22 @@ export function createBackups(deps: BackupsDeps) {
     restoring = true
     try {
       await Promise.allSettled([...running.values()])
-      const result = await liveRestore(ctx, b, {
-        pause: async () => {
-          const wasRunning = deps.scheduler?.isRunning() ?? false
-          await deps.scheduler?.stop()
-          return () => {
-            if (wasRunning) deps.scheduler?.start()
-          }
+      const result = await liveRestore(
+        ctx,
+        b,
+        {
+          pause: async () => {
+            const wasRunning = deps.scheduler?.isRunning() ?? false
+            await deps.scheduler?.stop()
+            return () => {
+              if (wasRunning) deps.scheduler?.start()
+            }
+          },
+          reopened: () => deps.onRestored?.(),
         },
-        reopened: () => deps.onRestored?.(),
-      })
+        // The bytes read back before the swap (the request row is in the database being replaced).
+        restoreProgress(db, claimed.id),
+      )
       const [row] = await db
         .insert(backupRestores)
         .values({ ...claimed, status: 'done', finishedAt: now(), durationMs: result.durationMs, keptAs: result.keptAs })
