@@ -20,7 +20,7 @@ import {
   raiseNotificationFailed,
   resolveNotificationFailed,
 } from './modules/notify/index.ts'
-import { createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
+import { createN8nRetrier, createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -87,6 +87,8 @@ export function createServices(platform: Deps) {
   // Healing, made once: breakers, model routes, the orchestrator and what each keeps in this process.
   // `kick` runs the healing job now (a breaker opened, an action was approved) on this scheduler.
   const healingLog = log.child({ module: 'healing' })
+  // The n8n module's capped retry of failed executions, which the healing n8n_retry action calls.
+  const n8nRetry = createN8nRetrier({ db, sealer: platform.sealer, outbound, log: log.child({ module: 'n8n' }) })
   const healing = createHealing({
     db,
     sealer: platform.sealer,
@@ -98,6 +100,7 @@ export function createServices(platform: Deps) {
     kick: healingKick(platform.scheduler, healingLog),
     // workflow_rollback rolls back through the workflow history (backups imports healing, not the reverse).
     rollbackWorkflow: workflowHistory.rollback,
+    n8nRetry,
   })
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>

@@ -49,6 +49,11 @@ export type BackupManifest = {
   homeostatVersion: string
   /** Bytes of the uncompressed database file. */
   databaseBytes: number
+  /**
+   * SHA-256 of the uncompressed database file, the very bytes that passed `PRAGMA integrity_check` and
+   * were counted when the snapshot was taken (absent in manifests written before it was recorded).
+   */
+  databaseSha256?: string
 }
 
 /**

@@ -132,3 +132,39 @@ export type N8nWorkflow = typeof n8nWorkflows.$inferSelect
 export type NewN8nWorkflow = typeof n8nWorkflows.$inferInsert
 export type N8nExecutionRow = typeof n8nExecutions.$inferSelect
 export type N8nFailureRule = typeof n8nFailureRules.$inferSelect
+
+/** What became of one automatic retry (see docs/n8n.md#capped-auto-retry). */
+export const retryOutcomes = ['succeeded', 'failed', 'gave_up', 'refused'] as const
+export type RetryOutcome = (typeof retryOutcomes)[number]
+
+/**
+ * Each automatic retry of a failed execution (the `n8n_retry` healing action), and each refusal:
+ * the caps count these rows, and the workflow page shows them as its retry history.
+ */
+export const n8nRetries = sqliteTable(
+  'n8n_retries',
+  {
+    id: text('id').primaryKey(),
+    instanceId: text('instance_id').notNull(),
+    workflowId: text('workflow_id').notNull(),
+    /** The failed execution the chain retries (the first of the chain, never a retry made here). */
+    executionId: text('execution_id').notNull(),
+    /** 1 for the first retry of the execution; 0 for a refusal (nothing was sent to n8n). */
+    attempt: integer('attempt').notNull(),
+    at: integer('at').notNull(),
+    /** The execution n8n made for the retry (null when refused or n8n gave none). */
+    retryExecutionId: text('retry_execution_id'),
+    outcome: text('outcome', { enum: retryOutcomes }).notNull(),
+    failureClass: text('failure_class', { enum: failureClasses }),
+    failingNode: text('failing_node'),
+    message: text('message'),
+    /** The healing action that made it (its timeline has the same steps). */
+    actionId: text('action_id'),
+  },
+  (t) => [
+    index('n8n_retries_execution').on(t.instanceId, t.executionId),
+    index('n8n_retries_workflow').on(t.instanceId, t.workflowId, t.at),
+    index('n8n_retries_made').on(t.instanceId, t.retryExecutionId),
+  ],
+)
+export type N8nRetryRow = typeof n8nRetries.$inferSelect

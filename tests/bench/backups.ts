@@ -2,8 +2,9 @@
  * The bench's backup figures (BENCH_ONLY=backups): a database of 1M points (seed.ts, rollups skipped),
  * then in the same run
  *   - a bare `sqlite3 <db> ".backup <file>"` of the same file: the baseline throughput (MB/s of database);
- *   - Homeostat's snapshot + verify through the API (VACUUM INTO, gzip, write, read back, integrity
- *     check, row counts), its throughput and its ratio to the baseline (target ≥ 0.5×);
+ *   - Homeostat's snapshot + verify through the API (VACUUM INTO, then gzip beside the copy's integrity
+ *     check and counts, the fsynced write, the read-back decoded whole; docs/adr/0009), its throughput
+ *     and its ratio to the baseline (target ≥ 0.5×);
  *   - the server's peak RSS while it runs (target < 200 MB);
  *   - single-point ingest p99 during a snapshot against the same load without one (target ≤ 2×);
  *   - the restore drill of that snapshot (target < 60 s).

@@ -67,6 +67,8 @@ export async function startFakeN8n(opts: {
   /** Credential types the instance knows (GET /api/v1/credentials/schema/:type answers 200, else 404). */
   const credentialTypes = new Set<string>()
   const failures: number[] = []
+  /** What the next retries end as (default: success). */
+  const retryResults: { status: string; data?: Record<string, unknown> }[] = []
   let nextId = 1000
   let clock = opts.startAt ?? Date.parse('2026-01-01T00:00:00Z')
   const stamp = () => new Date((clock += 1000)).toISOString()
@@ -123,14 +125,24 @@ export async function startFakeN8n(opts: {
       if (e.status !== 'error' && e.status !== 'crashed')
         return send(409, { message: `The execution status is ${e.status}, only failed executions can be retried` })
       const id = String(nextId++)
-      executions.set(id, { id, status: 'success', workflowId: e.workflowId })
-      return send(200, {
+      // As n8n 1.123 answers: once the new execution finished, with its status and run data.
+      const outcome = retryResults.shift() ?? { status: 'success' }
+      executions.set(id, {
         id,
-        finished: true,
+        status: outcome.status,
+        workflowId: e.workflowId,
         mode: 'retry',
         retryOf: e.id,
-        status: 'success',
+        ...(outcome.data ? { data: outcome.data } : {}),
+      })
+      return send(200, {
+        id,
+        finished: outcome.status === 'success',
+        mode: 'retry',
+        retryOf: e.id,
+        status: outcome.status,
         workflowId: e.workflowId,
+        ...(outcome.data ? { data: outcome.data } : {}),
       })
     }
     m = /^\/api\/v1\/credentials\/schema\/([^/]+)$/.exec(path)
@@ -289,6 +301,9 @@ export async function startFakeN8n(opts: {
     addWebhook: (path: string) => void webhooks.add(path),
     addCredentialType: (type: string) => void credentialTypes.add(type),
     workflow: (id: string) => workflows.get(id),
+    /** The next retries' new executions end so (`data`: their run data, as a failed execution's). */
+    retryResults: (...results: { status: string; data?: Record<string, unknown> }[]) =>
+      void retryResults.push(...results),
     /** The next `count` API calls answer `status`. */
     failNext: (status: number, count = 1) => void failures.push(...Array(count).fill(status)),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),

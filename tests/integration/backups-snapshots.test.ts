@@ -1,9 +1,15 @@
+import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { gunzipSync, gzipSync } from 'node:zlib'
 import { eq } from 'drizzle-orm'
+import Database from 'libsql'
 import { afterEach, describe, expect, it } from 'vitest'
 import { alerts } from '../../db/schema/alerts.ts'
-import { backups } from '../../db/schema/backups.ts'
+import { type BackupManifest, backups } from '../../db/schema/backups.ts'
+import { localDestination } from '../../app/modules/backups/destinations/local.ts'
+import type { SnapshotContext } from '../../app/modules/backups/snapshots/context.ts'
+import { verifyWritten } from '../../app/modules/backups/snapshots/verify.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 type BackupOut = {
@@ -115,6 +121,57 @@ describe('snapshots of the database', () => {
     // A failed backup can be neither verified again nor restored.
     const admin = await t.key('admin')
     expect((await t.json('POST', `/api/v1/backups/${b.id}/restore`, {}, admin.headers)).status).toBe(409)
+  })
+
+  it('records the SHA-256 of the checked database; a copy that decodes to other bytes fails verification', async () => {
+    t = await testApp()
+    const op = await t.key('operator')
+    const { b } = await backUp(t, op.headers)
+    expect(b.status).toBe('good')
+    const detail = await body<BackupOut>(await t.app.request(`/api/v1/backups/${b.id}`, { headers: op.headers }))
+    const m = detail.manifest! as BackupOut['manifest'] & { databaseSha256: string; databaseBytes: number }
+    const path = join(t.dir, 'backups', b.location)
+    const plain = gunzipSync(readFileSync(path))
+    expect(m.databaseSha256).toBe(createHash('sha256').update(plain).digest('hex'))
+    expect(m.databaseBytes).toBe(plain.length)
+
+    // The verify right after a write: the stored bytes are right but decode to another database.
+    const ctx = {
+      config: { DATA_DIR: t.dir },
+      encryption: async () => ({ mode: 'none' as const }),
+    } as unknown as SnapshotContext
+    const dest = localDestination(join(t.dir, 'backups'))
+    const stored = { location: b.location, encryption: 'none' as const, sha256: b.sha256, manifest: m as never }
+    expect(await verifyWritten(ctx, dest, stored)).toEqual([])
+    const other = { ...stored, manifest: { ...m, databaseSha256: 'f'.repeat(64) } as never }
+    expect((await verifyWritten(ctx, dest, other)).join(' ')).toMatch(/database's SHA-256 is [0-9a-f]{64}/)
+    const cut = readFileSync(path).subarray(0, 100)
+    writeFileSync(path, cut)
+    const problems = await verifyWritten(ctx, dest, {
+      ...stored,
+      sha256: createHash('sha256').update(cut).digest('hex'),
+    })
+    expect(problems.join(' ')).toMatch(/cannot be read back as a compressed SQLite database/)
+
+    // A full verify: another sound database with the same rows (only its header differs), stored
+    // under a SHA-256 that matches, is still caught by the database's SHA-256.
+    const copy = join(t.dir, 'changed.db')
+    writeFileSync(copy, plain)
+    const db = new Database(copy)
+    db.exec('PRAGMA user_version = 7')
+    db.close()
+    const changed = gzipSync(readFileSync(copy))
+    writeFileSync(path, changed)
+    const sha = createHash('sha256').update(changed).digest('hex')
+    await t.db
+      .update(backups)
+      .set({ sha256: sha, manifest: { ...(detail.manifest as never as BackupManifest), sha256: sha } })
+      .where(eq(backups.id, b.id))
+    const res = await t.app.request(`/api/v1/backups/${b.id}/verify`, { method: 'POST', headers: op.headers })
+    expect(res.status).toBe(422)
+    const out = await body<{ problems: string[] }>(res)
+    expect(out.problems.join(' ')).toMatch(/database's SHA-256 is [0-9a-f]{64}, the manifest says/)
+    expect(out.problems.join(' ')).not.toMatch(/rows|integrity/)
   })
 
   it('a drill restores the latest good backup into a scratch file and gives the restore estimate', async () => {

@@ -238,6 +238,7 @@ describe('action types', () => {
       'model_failover',
       'webhook',
       'n8n',
+      'n8n_retry',
       'service_restart',
       'notify',
       'workflow_rollback',

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError } from '../../lib/errors.ts'
+import { AppError, notFound } from '../../lib/errors.ts'
 import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
@@ -42,6 +42,7 @@ import {
   StatsQuery,
 } from './input.ts'
 import { simulate } from './rules/simulate.ts'
+import { createFromPreset, PresetBody, presetJson, RULE_PRESETS, rulePreset } from './rules/presets.ts'
 import { healingStats } from './stats.ts'
 import { healingStatus } from './status.ts'
 import { actionJson, eventJson, getAction, listActions, timeline } from './orchestrator/store.ts'
@@ -73,6 +74,36 @@ export function healingRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
           paramsSchema: toJsonSchema(d.paramsSchema, { errorMode: 'ignore' }),
         })),
       })
+    },
+  )
+
+  app.get(
+    '/api/v1/healing/rule-templates',
+    access('viewer'),
+    describe('Rule templates: ready rules made from a few answers (e.g. retry transient n8n failures)', tags),
+    (c) => c.json({ items: RULE_PRESETS.map(presetJson) }),
+  )
+
+  app.post(
+    '/api/v1/healing/rule-templates/:id',
+    access('operator'),
+    describe(
+      'Create a rule from a template: {target, name?, maxPerExecution?, maxPerWorkflowPerHour?, classes?}',
+      tags,
+      201,
+    ),
+    validate('param', IdParam),
+    validate('json', PresetBody),
+    async (c) => {
+      const preset = rulePreset(c.req.valid('param').id)
+      if (!preset) throw notFound('Rule template')
+      const row = await createFromPreset(hd, preset, c.req.valid('json'), now())
+      await audit(db, c, {
+        action: 'healing_rule.created',
+        target: row.name,
+        summary: `from template ${preset.id}: ${row.actionType} on ${row.target}`,
+      })
+      return c.json(ruleJson(row), 201)
     },
   )
 

@@ -33,6 +33,36 @@ export type HealingDeps = {
    * root: backups imports healing (its n8n instances), so healing cannot import backups.
    */
   rollbackWorkflow: WorkflowRollback
+  /** The n8n module's capped retry of failed executions (the `n8n_retry` action); absent: that type fails. */
+  n8nRetry?: N8nRetryPort
+}
+
+/**
+ * What the `n8n_retry` action asks of the n8n module, which owns executions, their classes and the
+ * retry history. The composition root passes it in: healing cannot import the n8n module (that
+ * module uses healing's n8n instances), so the shape is declared here and the n8n module fits it.
+ */
+export type N8nRetryPort = { retry(request: N8nRetryRequest): Promise<N8nRetryResult> }
+export type N8nRetryRequest = {
+  /** The n8n instance's name (the action's target). */
+  instance: string
+  executionId: string
+  /** Failure classes this rule retries (each also one n8n retries at all). */
+  classes: readonly string[]
+  maxPerExecution: number
+  maxPerWorkflowPerHour: number
+  actionId: string
+  now: number
+}
+/**
+ * `succeeded`: the retry ran clean. `failed` with `again`: it failed in a class worth another try
+ * (the action backs off and tries again). `gave_up` / `refused`: stop and escalate (`again` false).
+ */
+export type N8nRetryResult = {
+  outcome: 'succeeded' | 'failed' | 'gave_up' | 'refused'
+  again: boolean
+  message: string
+  detail: Record<string, unknown>
 }
 
 /** The current version of a workflow as a rollback's guard sees it (backups' RollbackHead). */
@@ -113,6 +143,11 @@ export type ActionDef<P = Record<string, unknown>> = {
   execute(ctx: ActionCtx<P>): Promise<Record<string, unknown>>
   /** A type's own check after execute, on top of the rule's verification. */
   verify?(ctx: ActionCtx<P>): Promise<{ ok: boolean; detail?: Record<string, unknown> }>
+  /**
+   * The wait before attempt `attempt + 1` (0: before the first), when the type has its own schedule
+   * (n8n_retry: 5 s, 15 s, 30 s); otherwise the first attempt runs at once and retries back off 2 s, 4 s, 8 s…
+   */
+  backoffMs?(attempt: number): number
   /** Undoes execute after a failed verification. */
   rollback?(ctx: ActionCtx<P>): Promise<Record<string, unknown>>
 }

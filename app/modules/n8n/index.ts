@@ -10,3 +10,5 @@ export { executionOf, N8nApiError, n8nClient, type N8nClient, type N8nExecution,
 export { createWorkflowHealth, type WorkflowHealth } from './health/service.ts'
 export { workflowHealthRoutes } from './health/routes.ts'
 export { workflowHealthPages } from './health/pages.tsx'
+// Capped automatic retry of failed executions, for the healing n8n_retry action (given to healing by the root).
+export { createN8nRetrier } from './retry/retrier.ts'

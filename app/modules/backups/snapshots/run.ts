@@ -16,7 +16,7 @@ import { destinationFor, type SnapshotContext, scratchDir } from './context.ts'
 import { encrypt, manifestEncryption } from './encryption.ts'
 import { backupProgress, countingReads } from './progress.ts'
 import { measured } from './streams.ts'
-import { verifyStored } from './verify.ts'
+import { verifyWritten } from './verify.ts'
 
 export const HOMEOSTAT_VERSION: string = pkg.version
 
@@ -108,6 +108,7 @@ async function produce(
     rowCounts: facts.rowCounts,
     homeostatVersion: HOMEOSTAT_VERSION,
     databaseBytes: facts.databaseBytes,
+    databaseSha256: facts.databaseSha256,
   }
   await dest.put(manifestKey(row.location), once(new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`)))
   await ctx.db
@@ -117,7 +118,7 @@ async function produce(
   progress.phase('verify')
   await progress.flush()
   const verifyStart = ctx.now()
-  const problems = await verifyStored(ctx, countingReads(dest, progress), {
+  const problems = await verifyWritten(ctx, countingReads(dest, progress), {
     location: row.location,
     encryption: row.encryption,
     sha256,

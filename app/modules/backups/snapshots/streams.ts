@@ -2,21 +2,68 @@
 import { createHash } from 'node:crypto'
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
+import type { Transform } from 'node:stream'
+import { createGunzip, createGzip } from 'node:zlib'
 
 type Bytes = AsyncIterable<Uint8Array>
 
 /**
- * gzip through the Web Compression Streams (native in Bun, Deno and Node): node:zlib's streams
- * piped from an async generator stalled under Bun with the server busy (the verify of a snapshot
- * taken during an ingest load stopped part-way); these did not, at the same speed.
+ * gzip level 1 through node:zlib, whose work runs off the JavaScript thread: on Bun the Web
+ * Compression Streams (level 6, the only one they have) were several times slower both ways (ADR 0009).
  */
-export const gzip = (body: Bytes): Bytes => through(body, new CompressionStream('gzip'))
+export const GZIP_LEVEL = 1
 
-export const gunzip = (body: Bytes): Bytes => through(body, new DecompressionStream('gzip'))
+export const gzip = (body: Bytes): Bytes => throughZlib(body, createGzip({ level: GZIP_LEVEL, chunkSize: CHUNK }))
 
-// The DOM types give the compression streams a BufferSource writable side; a Uint8Array is one.
-const through = (body: Bytes, pair: CompressionStream | DecompressionStream): Bytes =>
-  fromWebStream(toWebStream(body).pipeThrough(pair as unknown as ReadableWritablePair<Uint8Array, Uint8Array>))
+/** Reads one gzip member or several in a row (the gzip format allows it; `gunzip` does too). */
+export const gunzip = (body: Bytes): Bytes => throughZlib(body, createGunzip({ chunkSize: CHUNK }))
+
+const CHUNK = 256 * 1024
+
+/**
+ * Drives a zlib transform by hand: writes honour `drain`, the output is read with the stream's own
+ * async iterator (which pauses zlib when the reader is slow). Not `Readable.from(body).pipe(z)`:
+ * piped from an async generator, zlib stalled under Bun with the server busy (a verify stopped
+ * part-way). An error on either side ends both: a failed read upstream ends the output with it, and
+ * a reader that stops early stops the feeding.
+ */
+async function* throughZlib(body: Bytes, z: Transform): Bytes {
+  let stopped = false
+  const feed = (async () => {
+    const input = body[Symbol.asyncIterator]()
+    try {
+      while (!stopped && !z.destroyed) {
+        const { value, done } = await input.next()
+        if (done) break
+        if (!z.write(value)) await drained(z)
+      }
+      if (stopped || z.destroyed) await input.return?.()
+      else z.end()
+    } catch (error) {
+      z.destroy(error instanceof Error ? error : new Error(String(error)))
+    }
+  })()
+  try {
+    for await (const chunk of z) yield chunk as Uint8Array
+  } finally {
+    stopped = true
+    z.destroy()
+    await feed
+  }
+}
+
+/** Resolves on `drain`, or when the stream ends in an error or is destroyed (the caller then stops). */
+const drained = (z: Transform) =>
+  new Promise<void>((resolve) => {
+    if (z.destroyed) return resolve()
+    const done = () => {
+      z.off('drain', done)
+      z.off('close', done)
+      resolve()
+    }
+    z.on('drain', done)
+    z.on('close', done)
+  })
 
 export const readFileStream = (path: string): Bytes => createReadStream(path, { highWaterMark: 256 * 1024 })
 

@@ -1,8 +1,10 @@
 /**
  * Homeostat's own database as a backup source: a consistent copy by `VACUUM INTO` a scratch file in
  * DATA_DIR (one read transaction on a worker thread's own connection, so the server keeps reading
- * and writing while it runs; WAL lets the writers go on), then that file streamed gzip-compressed.
- * The facts of the copy (rows per table, migrations applied, its size) are what the manifest records.
+ * and writing while it runs; WAL lets the writers go on), then that file streamed gzip-compressed
+ * while the same thread checks it (`PRAGMA integrity_check`, rows per table, migrations): the two run
+ * side by side. The facts of the checked copy (its rows, migrations, size and the SHA-256 of its
+ * bytes) are what the manifest records; a copy that fails the check fails the snapshot.
  *
  * Only a local file database can be copied this way: for a remote `libsql://` / `https://` database
  * (Turso, sqld) use that service's own backups; `dbFilePath` says so.
@@ -11,11 +13,11 @@ import { rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError } from '../../../lib/errors.ts'
 import { randomToken } from '../../../lib/ids.ts'
-import { type DatabaseFacts, vacuumInto } from '../snapshots/sqlite.ts'
-import { gzip, readFileStream } from '../snapshots/streams.ts'
+import { type DatabaseFacts, snapshotInto } from '../snapshots/sqlite.ts'
+import { gzip, measured, readFileStream } from '../snapshots/streams.ts'
 import type { BackupSource } from './types.ts'
 
-export type SnapshotFacts = DatabaseFacts & { databaseBytes: number }
+export type SnapshotFacts = DatabaseFacts & { databaseBytes: number; databaseSha256: string }
 
 /** The file of a local database URL; a remote or in-memory database cannot be snapshotted here. */
 export function dbFilePath(databaseUrl: string): string {
@@ -37,11 +39,21 @@ export function homeostatSource(opts: { databaseUrl: string; scratchDir: string 
     async *produce(signal: AbortSignal) {
       const path = dbFilePath(opts.databaseUrl)
       const scratch = join(opts.scratchDir, `.snapshot-${Date.now()}-${randomToken(6)}.db`)
+      // Stops the checking thread when the stream is not read to its end (a failed write, an abort).
+      const stop = new AbortController()
+      const snapshot = snapshotInto(path, scratch, AbortSignal.any([signal, stop.signal]))
+      snapshot.facts.catch(() => {}) // awaited below; not an unhandled rejection meanwhile
       try {
-        const found = await vacuumInto(path, scratch, signal)
-        facts = { ...found, databaseBytes: (await stat(scratch)).size }
-        yield* gzip(readFileStream(scratch))
+        await snapshot.copied
+        const databaseBytes = (await stat(scratch)).size
+        const plain = measured(readFileStream(scratch))
+        yield* gzip(plain.body)
+        const found = await snapshot.facts
+        if (found.problems.length)
+          throw new Error(`the snapshot does not pass PRAGMA integrity_check: ${found.problems.slice(0, 5).join('; ')}`)
+        facts = { ...found, databaseBytes, databaseSha256: plain.result().sha256 }
       } finally {
+        stop.abort()
         await rm(scratch, { force: true })
       }
     },

@@ -8,12 +8,13 @@
 import type { ActionDef } from '../types.ts'
 import { modelFailover } from './model-failover.ts'
 import { n8n } from './n8n.ts'
+import { n8nRetry } from './n8n-retry.ts'
 import { notify } from './notify.ts'
 import { serviceRestart } from './service-restart.ts'
 import { webhook } from './webhook.ts'
 import { workflowRollback } from './workflow-rollback.ts'
 
-const all: ActionDef<any>[] = [modelFailover, webhook, n8n, serviceRestart, notify, workflowRollback]
+const all: ActionDef<any>[] = [modelFailover, webhook, n8n, n8nRetry, serviceRestart, notify, workflowRollback]
 
 export const actionTypes: ReadonlyMap<string, ActionDef<any>> = new Map(all.map((d) => [d.type, d]))
 export const actionTypeNames = () => [...actionTypes.keys()]

@@ -209,7 +209,8 @@ export async function createAction(deps: HealingCtx, input: NewAction, now: numb
     dryRun: input.dryRun ?? false,
     attempt: 0,
     maxAttempts: input.maxAttempts ?? 3,
-    runAfter: now,
+    // A type with its own schedule waits before its first attempt too (n8n_retry: 5 s after the failure).
+    runAfter: now + (actionDef(input.actionType)?.backoffMs?.(0) ?? 0),
     requestedBy: input.requestedBy,
     decidedBy: null,
     decidedAt: null,

@@ -253,7 +253,7 @@ async function failAttempt(deps: HealingCtx, a: HealingAction, error: unknown, a
     ...(error instanceof ActionError && Object.keys(error.output).length ? { lastFailure: error.output } : {}),
   }
   if (retryable && a.attempt < a.maxAttempts) {
-    const runAfter = at + retryBackoff(a.attempt)
+    const runAfter = at + (actionDef(a.actionType)?.backoffMs?.(a.attempt) ?? retryBackoff(a.attempt))
     await transition(db, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, (g) => [
       g.event(
         'PENDING',

@@ -19,6 +19,8 @@ import { matcherLines, parseMatchers } from '../../../lib/matchers.ts'
 import { listRules as listAlertRules } from '../../alerts/index.ts'
 import { aggregations } from '../../metrics/index.ts'
 import { actionTypes } from '../actions/index.ts'
+import { listN8nInstances } from '../actions/n8n-instances.ts'
+import { presetPages, RuleTemplates } from './preset-pages.tsx'
 import {
   checkRule,
   createRule,
@@ -592,6 +594,8 @@ export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
       .limit(200),
   })
 
+  app.route('/', presetPages(deps, hd))
+
   app.get('/healing/rules', access('viewer'), async (c) => {
     const write = canWrite(c)
     const { items } = await listRules(db, { limit: 500 })
@@ -666,6 +670,11 @@ export function rulePages(deps: ModuleDeps, hd: HealingCtx) {
             </table>
           </div>
         )}
+        {write ? (
+          <Section title="From a template" id="templates">
+            <RuleTemplates instances={(await listN8nInstances(db)).map((i) => i.name)} />
+          </Section>
+        ) : null}
         <Section title={write ? 'New rule' : 'Simulate a rule'} id="new-rule">
           <RuleForm
             f={valuesOf()}

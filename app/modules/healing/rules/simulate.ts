@@ -33,6 +33,7 @@ async function triggersIn(deps: HealingCtx, rule: HealingRule, from: number, to:
         ts: alertEvents.ts,
         title: alerts.title,
         labels: alerts.labels,
+        annotations: alerts.annotations,
         ruleId: alerts.ruleId,
       })
       .from(alertEvents)

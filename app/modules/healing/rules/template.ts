@@ -33,8 +33,9 @@ const URL_PARAMS: Record<string, Record<string, 'url' | 'part'>> = {
   webhook: { url: 'url' },
   n8n: { executionId: 'part', workflowId: 'part', webhookPath: 'part' },
   workflow_rollback: { workflowId: 'part' },
+  n8n_retry: { executionId: 'part' },
 }
-const LITERAL_TARGET = new Set(['service_restart', 'n8n', 'workflow_rollback'])
+const LITERAL_TARGET = new Set(['service_restart', 'n8n', 'workflow_rollback', 'n8n_retry'])
 
 /** The scheme and authority of a URL template: everything before the path, query or fragment. */
 function origin(template: string) {

@@ -45,19 +45,29 @@ export function alertMatches(
 export const breakerMatches = (t: Extract<HealingTrigger, { type: 'breaker' }>, key: string) =>
   compileUserRegex(t.keyPattern, { anchored: false }).test(key)
 
+/**
+ * An alert's trigger. Its `{{name}}` values are the alert's labels, then the annotations that no
+ * label names (an `n8n_execution_failed` alert's `execution_id`: which execution to retry, a value
+ * that must not be a label, as each failed execution would then be an alert of its own), and `alert_id`.
+ */
 export const alertRef = (e: {
   alertId: string
   ts: number
   title: string
   labels: Record<string, string>
+  annotations?: Record<string, string>
   ruleId: string | null
 }): HealingTriggerRef => ({
   type: 'alert',
   ref: e.alertId,
   summary: `alert fired: ${e.title}`.slice(0, 300),
-  labels: { ...e.labels, alert_id: e.alertId },
+  labels: { ...annotationValues(e.annotations), ...e.labels, alert_id: e.alertId },
   at: e.ts,
 })
+
+/** Annotations short enough to be a value (a summary of a whole response body is not one). */
+const annotationValues = (a: Record<string, string> | undefined) =>
+  Object.fromEntries(Object.entries(a ?? {}).filter(([, v]) => typeof v === 'string' && v.length <= 200))
 export const breakerRef = (e: { id: number; key: string; ts: number; reason: string }): HealingTriggerRef => ({
   type: 'breaker',
   ref: String(e.id),
@@ -154,6 +164,7 @@ export async function collectTriggers(
           ts: alertEvents.ts,
           title: alerts.title,
           labels: alerts.labels,
+          annotations: alerts.annotations,
           ruleId: alerts.ruleId,
         })
         .from(alertEvents)

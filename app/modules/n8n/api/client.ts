@@ -221,6 +221,13 @@ export function n8nClient(target: N8nTarget, deps: N8nCallDeps) {
       ok('PUT', `/workflows/${encodeURIComponent(id)}`, body) as Promise<Record<string, unknown>>,
     create: (body: unknown) => ok('POST', '/workflows', body) as Promise<Record<string, unknown>>,
     activate: (id: string) => ok('POST', `/workflows/${encodeURIComponent(id)}/activate`, {}),
+    /**
+     * Retries a failed execution (`POST /executions/:id/retry`). n8n answers once the new execution
+     * has finished, with its status and run data, so the outcome is known from this one call. Give
+     * this client `retries: 0`: a retried POST could run the workflow twice.
+     */
+    retry: (id: string) =>
+      ok('POST', `/executions/${encodeURIComponent(id)}/retry`, {}) as Promise<Record<string, unknown>>,
   }
 }
 

@@ -16,6 +16,7 @@ import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { getN8nInstance } from '../../healing/index.ts'
 import type { WorkflowHealth } from './service.ts'
+import { retryJson, workflowRetries } from '../retry/store.ts'
 import { runsSince } from './store.ts'
 import {
   DAY_MS,
@@ -55,6 +56,44 @@ function Sparkline({ values }: { values: (number | null)[] }) {
 }
 
 /** Expected fires (ticks above the line) and actual runs (dots below, red when failed) over the window. */
+/** The healing rule's retries of this workflow's failed executions: each retry, its outcome, and its action. */
+function RetryHistory({ rows }: { rows: ReturnType<typeof retryJson>[] }) {
+  if (!rows.length)
+    return (
+      <Empty>No automatic retries (a healing rule from the "retry transient n8n failures" template makes them).</Empty>
+    )
+  return (
+    <div class="table-wrap">
+      <table class="table" id="retries">
+        <thead>
+          <tr>
+            <th>When</th>
+            <th>Execution</th>
+            <th>Retry</th>
+            <th>Outcome</th>
+            <th>New execution</th>
+            <th>Class</th>
+            <th>Message</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr data-retry={r.executionId} data-outcome={r.outcome}>
+              <td class="nowrap">{iso(r.at)}</td>
+              <td>{r.executionId}</td>
+              <td>{r.attempt || '—'}</td>
+              <td>{r.actionId ? <a href={`/healing/actions/${r.actionId}`}>{r.outcome}</a> : r.outcome}</td>
+              <td>{r.retryExecutionId ?? ''}</td>
+              <td>{r.class ?? ''}</td>
+              <td>{r.message ?? ''}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
 function Timeline({ t }: { t: Awaited<ReturnType<typeof timeline>> }) {
   const from = Date.parse(t.from!)
   const to = Date.parse(t.to!)
@@ -244,6 +283,7 @@ export function workflowHealthPages(deps: ModuleDeps & { workflowHealth: Workflo
     const d = await durations(db, instance.id, w.workflowId, t - 7 * DAY_MS)
     const execs = await executionsOf(db, instance.id, w.workflowId, { limit: 100 })
     const tl = await timeline(db, w, t - DAY_MS, t)
+    const retries = (await workflowRetries(db, instance.id, w.workflowId)).map(retryJson)
     return c.html(
       <Layout title={`n8n · ${w.name}`} active="/n8n" principal={requirePrincipal(c)}>
         <p>
@@ -290,6 +330,10 @@ export function workflowHealthPages(deps: ModuleDeps & { workflowHealth: Workflo
           <p class="muted">
             {tl.expected.length} expected · {tl.runs.length} ran (ticks: expected, dots: runs)
           </p>
+        </section>
+        <section class="card">
+          <h2>Automatic retries</h2>
+          <RetryHistory rows={retries} />
         </section>
         <section class="card">
           <h2>Executions</h2>

@@ -22,6 +22,7 @@ import {
 import { createRule, deleteRule, getRule, listRules, ruleJson, updateRule } from './rules.ts'
 import type { WorkflowHealth } from './service.ts'
 import { runsSince } from './store.ts'
+import { retryJson, workflowRetries } from '../retry/store.ts'
 import {
   DAY_MS,
   durations,
@@ -99,6 +100,7 @@ export function workflowHealthRoutes(deps: ModuleDeps & { workflowHealth: Workfl
         },
         recentExecutions: recent.items.map((e) => executionJson(e, instance.baseUrl)),
         timeline: await timeline(db, w, t - DAY_MS, t),
+        retries: (await workflowRetries(db, instance.id, w.workflowId)).map(retryJson),
       })
     },
   )

@@ -296,10 +296,19 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
       const before = openBefore.get(id) ?? []
       const had = new Set(before.map((l) => fp(l, 'homeostat:')))
       const after = new Set(w.openFailures.map((l) => fp(l, 'homeostat:')))
-      const last = execRows.filter((e) => e.workflowId === id && FAILED.has(e.status)).at(-1)
-      const annotations: Record<string, string> = last?.message ? { summary: last.message, execution: last.id } : {}
-      for (const l of w.openFailures)
-        if (!had.has(fp(l, 'homeostat:'))) reports.push(failureReport(fp, l, true, annotations))
+      const failedHere = sorted.filter((e) => e.workflowId === id && FAILED.has(e.status))
+      for (const l of w.openFailures) {
+        if (had.has(fp(l, 'homeostat:'))) continue
+        // The latest failed execution of this class and node: `execution_id` is what a healing rule retries.
+        const last =
+          failedHere
+            .filter((e) => (e.failureClass ?? 'unknown') === l.class && (e.failingNode ?? '') === l.node)
+            .at(-1) ?? failedHere.at(-1)
+        const annotations: Record<string, string> = last
+          ? { ...(last.message ? { summary: last.message } : {}), execution: last.id, execution_id: last.id }
+          : {}
+        reports.push(failureReport(fp, l, true, annotations))
+      }
       for (const l of before) if (!after.has(fp(l, 'homeostat:'))) reports.push(failureReport(fp, l, false))
     }
     return samples

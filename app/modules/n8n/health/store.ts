@@ -2,6 +2,7 @@
 import { and, asc, desc, eq, gte, inArray, isNull, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import {
+  n8nRetries,
   type N8nExecutionRow,
   type N8nPollState,
   type NewN8nWorkflow,
@@ -156,8 +157,12 @@ export async function runsSince(db: Db, instanceId: string, from: number) {
   return new Map(rows.map((r) => [r.workflowId, { runs: Number(r.runs ?? 0), failures: Number(r.failures ?? 0) }]))
 }
 
+/** Executions and the retry history are kept as long as each other (N8N_EXECUTIONS_RETENTION_DAYS). */
 export const pruneExecutions = (db: Db, before: number) =>
-  db.delete(n8nExecutions).where(lt(n8nExecutions.seenAt, before))
+  db.batch([
+    db.delete(n8nExecutions).where(lt(n8nExecutions.seenAt, before)),
+    db.delete(n8nRetries).where(lt(n8nRetries.at, before)),
+  ])
 
 /** The enabled rules in order, compiled once per poll (patterns on the RE2-style engine). */
 export async function compiledRules(db: Db): Promise<CompiledRule[]> {
