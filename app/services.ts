@@ -9,7 +9,7 @@ import type { Deps } from './context.ts'
 import { createOutboundPolicy } from './lib/outbound.ts'
 import { createAlerts, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
-import { createBackups, createWorkflowHistory } from './modules/backups/index.ts'
+import { backupCommands, createBackups, createWorkflowHistory } from './modules/backups/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
 import { createMetricStore } from './modules/metrics/index.ts'
@@ -105,8 +105,10 @@ export function createServices(platform: Deps) {
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
     healing.breakers.report(key, outcome, at)
-  // Backups of the database itself (and, later, other targets): `backup_failed`/`backup_missed` go
-  // through the alerts service. A live restore replaces the database file under this process, so
+  // Backups of the database itself and of the guarded stores (Qdrant and S3 through the outbound
+  // policy, commands from BACKUP_COMMANDS_FILE, read once here and again when the file changes):
+  // `backup_failed`/`backup_missed` go through the alerts service. A live restore replaces the
+  // database file under this process, so
   // what was cached from the old file is dropped (rules, routing, prices, series ids); the alert
   // cache needs nothing, as the reopened transaction thread starts a new epoch (ADR 0002).
   const backups = createBackups({
@@ -114,6 +116,9 @@ export function createServices(platform: Deps) {
     config: platform.config,
     log: log.child({ module: 'backups' }),
     alerts,
+    sealer: platform.sealer,
+    outbound,
+    commands: backupCommands(platform.config.BACKUP_COMMANDS_FILE),
     scheduler: platform.scheduler,
     now: platform.now,
     onRestored: () => {

@@ -30,7 +30,7 @@ export const backupTargets = sqliteTable('backup_targets', {
 export const backupStatuses = ['running', 'good', 'failed', 'pruned'] as const
 export type BackupStatus = (typeof backupStatuses)[number]
 
-/** What a snapshot holds, written beside its file and kept in its row (see docs/backups.md). */
+/** What a snapshot of Homeostat's database holds, written beside its file and kept in its row (see docs/backups.md). */
 export type BackupManifest = {
   format: 1
   id: string
@@ -57,6 +57,28 @@ export type BackupManifest = {
 }
 
 /**
+ * What a backup of a guarded store (a Qdrant collection, a command's output) holds: the bytes as the
+ * source made them (encrypted when set), with no row counts, since only the source can read them.
+ */
+export type StoreManifest = {
+  format: 1
+  id: string
+  target: string
+  kind: 'qdrant' | 'command'
+  createdAt: string
+  size: number
+  sha256: string
+  compression: 'none'
+  encryption: 'none' | 'passphrase' | 'age'
+  /** What the bytes came from: the collection and node, or the command's name (never its argv or secrets). */
+  source: { url?: string; collection?: string; command?: string }
+  homeostatVersion: string
+}
+
+export const backupPhases = ['snapshot', 'compress', 'upload', 'verify'] as const
+export type BackupPhase = (typeof backupPhases)[number]
+
+/**
  * One backup: a row is written `running` before any byte is produced and becomes `good` only once
  * the stored copy was read back and verified, so a process killed half-way leaves `running` (then
  * `failed` at the next tick), never a good-looking backup.
@@ -78,7 +100,7 @@ export const backups = sqliteTable(
     encryption: text('encryption', { enum: ['none', 'passphrase', 'age'] })
       .notNull()
       .default('none'),
-    manifest: text('manifest', { mode: 'json' }).$type<BackupManifest>(),
+    manifest: text('manifest', { mode: 'json' }).$type<BackupManifest | StoreManifest>(),
     error: text('error'),
     createdBy: text('created_by').notNull(),
     startedAt: integer('started_at').notNull(),
@@ -86,6 +108,9 @@ export const backups = sqliteTable(
     durationMs: integer('duration_ms'),
     verifiedAt: integer('verified_at'),
     verifyMs: integer('verify_ms'),
+    /** Progress of a running backup, written at most every ~500 ms: the page polls it. */
+    phase: text('phase', { enum: backupPhases }),
+    bytesDone: integer('bytes_done'),
   },
   (t) => [index('backups_target_started').on(t.targetId, t.startedAt), index('backups_started').on(t.startedAt)],
 )
@@ -118,6 +143,8 @@ export const backupRestores = sqliteTable(
     durationMs: integer('duration_ms'),
     /** Where the replaced database file was kept (a live restore). */
     keptAs: text('kept_as'),
+    /** Bytes of the backup read back so far while a restore runs (the page polls it). */
+    bytesDone: integer('bytes_done'),
   },
   (t) => [index('backup_restores_created').on(t.createdAt)],
 )

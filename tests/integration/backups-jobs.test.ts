@@ -16,12 +16,15 @@ async function withClock(start: number) {
   let now = start
   t = await testApp()
   // The same service as the root builds, over the same database, with this clock.
-  const { createBackups } = await import('../../app/modules/backups/index.ts')
+  const { backupCommands, createBackups } = await import('../../app/modules/backups/index.ts')
   const svc = createBackups({
     db: t.db,
     config: t.config,
     log: t.services.log,
     alerts: t.services.alerts,
+    sealer: t.sealer,
+    outbound: t.services.outbound,
+    commands: backupCommands(t.config.BACKUP_COMMANDS_FILE),
     now: () => now,
   })
   return { svc, set: (ms: number) => (now = ms), get: () => now }

@@ -10,7 +10,7 @@ import { workflowHistoryRoutes } from './workflows/routes.ts'
 export function backupsRoutes(deps: ModuleDeps & { backups: BackupsService; workflowHistory: WorkflowHistory }) {
   const app = new Hono<AppEnv>()
   app.route('/', snapshotRoutes(deps))
-  app.route('/', targetRoutes(deps))
+  app.route('/', targetRoutes({ ...deps, commands: deps.backups.ctx.commands }))
   app.route('/', workflowHistoryRoutes(deps))
   return app
 }

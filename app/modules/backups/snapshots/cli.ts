@@ -8,13 +8,14 @@ import type { Backup, BackupManifest } from '../../../../db/schema/backups.ts'
 import { AppError } from '../../../lib/errors.ts'
 import { localDestination } from '../destinations/local.ts'
 import { dbFilePath } from '../sources/homeostat.ts'
-import { destinationFor } from './context.ts'
+import type { BackupDestination } from '../destinations/types.ts'
+import { storedDestination } from './context.ts'
 import { listBackups } from './queries.ts'
-import { preparedPathFor, readCatalog, swapFiles } from './restore.ts'
+import { databaseManifest, preparedPathFor, readCatalog, swapFiles } from './restore.ts'
 import type { BackupsService } from './service.ts'
 import { materialize } from './verify.ts'
 
-type Restorable = Pick<Backup, 'id' | 'location' | 'encryption' | 'sha256' | 'manifest'>
+type Restorable = Pick<Backup, 'id' | 'location' | 'encryption' | 'sha256'> & { manifest: BackupManifest | null }
 
 /** A backup file given on the command line, with the manifest written beside it. */
 function fromFile(file: string): { backup: Restorable; dest: ReturnType<typeof localDestination> } {
@@ -24,6 +25,8 @@ function fromFile(file: string): { backup: Restorable; dest: ReturnType<typeof l
   if (!existsSync(manifestPath))
     throw new AppError(400, 'invalid_input', `No manifest beside the file (${manifestPath}): it is needed to verify`)
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as BackupManifest
+  if (manifest.kind !== 'homeostat')
+    throw new AppError(400, 'invalid_input', `${path} is a ${manifest.kind} backup, not a Homeostat database`)
   const location = basename(path)
   return {
     backup: { id: manifest.id, location, encryption: manifest.encryption, sha256: manifest.sha256, manifest },
@@ -44,12 +47,15 @@ export async function restoreFromCli(
   const { ctx } = backups
   const dbPath = dbFilePath(ctx.config.DATABASE_URL)
   const looksLikeFile = idOrFile.includes('/') || idOrFile.endsWith('.gz') || idOrFile.endsWith('.age')
-  let source: { backup: Restorable; dest: ReturnType<typeof destinationFor> }
+  let source: { backup: Restorable; dest: BackupDestination }
   if (looksLikeFile) source = fromFile(idOrFile)
   else {
     const row = await backups.getBackup(idOrFile)
     if (row.status !== 'good') throw new AppError(409, 'conflict', `Backup ${row.id} is ${row.status}, not good`)
-    source = { backup: row, dest: destinationFor(ctx, row) }
+    // A store's backup goes back into its store (the API's restore), not into this database.
+    if (row.kind !== 'homeostat')
+      throw new AppError(409, 'conflict', `Backup ${row.id} is a ${row.kind} backup; restore it through the API`)
+    source = { backup: { ...row, manifest: databaseManifest(row.manifest) }, dest: await storedDestination(ctx, row) }
   }
   const prepared = preparedPathFor(dbPath)
   const start = performance.now()

@@ -15,7 +15,7 @@ import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { BackupIdParam, TriggerForm } from './input.ts'
 import { listBackups, listRestores } from './queries.ts'
-import { actingAs } from './routes.ts'
+import { actingAs, restoredSummary } from './routes.ts'
 import type { BackupsService } from './service.ts'
 import { restoreEstimateSeconds } from './status.ts'
 
@@ -99,6 +99,12 @@ function BackupRows({ items, write, admin }: { items: Backup[]; write: boolean; 
             <td>{b.targetName}</td>
             <td>
               <span class={`badge ${b.status === 'good' ? 'ok' : b.status === 'failed' ? 'bad' : ''}`}>{b.status}</span>
+              {b.status === 'running' && b.phase ? (
+                <div class="small muted backup-progress">
+                  {b.phase}
+                  {b.bytesDone ? ` · ${bytes(b.bytesDone)}` : ''}
+                </div>
+              ) : null}
               {b.error ? <div class="small muted">{b.error.slice(0, 200)}</div> : null}
             </td>
             <td>{bytes(b.size)}</td>
@@ -162,7 +168,13 @@ function Requests({ items, admin, me }: { items: BackupRestore[]; admin: boolean
             </td>
             <td>{r.requestedByName}</td>
             <td>{r.approvedByName ?? '—'}</td>
-            <td>{r.durationMs != null ? `${(r.durationMs / 1000).toFixed(1)} s` : ''}</td>
+            <td>
+              {r.durationMs != null
+                ? `${(r.durationMs / 1000).toFixed(1)} s`
+                : r.status === 'running' && r.bytesDone
+                  ? `${bytes(r.bytesDone)} put back`
+                  : ''}
+            </td>
             <td>
               {r.status === 'pending' && admin && r.requestedBy !== me ? (
                 <>
@@ -201,8 +213,10 @@ export function snapshotPages(deps: { backups: BackupsService }) {
       listRestores(db, 20),
     ])
     const admin = isAdmin(c)
+    // Long work (a snapshot, an upload, a restore) is followed every second while it runs.
+    const busy = list.items.some((b) => b.status === 'running') || restores.some((r) => r.status === 'running')
     return (
-      <div id="backups-live" hx-get="/backups/live" hx-trigger="every 5s" hx-swap="outerHTML">
+      <div id="backups-live" hx-get="/backups/live" hx-trigger={busy ? 'every 1s' : 'every 5s'} hx-swap="outerHTML">
         <StatusPanel s={s} />
         <h2>Backups</h2>
         <BackupRows items={list.items} write={canWrite(c)} admin={admin} />
@@ -217,7 +231,8 @@ export function snapshotPages(deps: { backups: BackupsService }) {
       <Layout title="Backups" active="/backups" principal={requirePrincipal(c)}>
         <h1>Backups</h1>
         <p>
-          Snapshots of Homeostat's database below; the n8n workflows' versions, diffs and rollbacks are under{' '}
+          Snapshots of Homeostat's database and of the stores around it below; what is backed up, where to and when is
+          under <a href="/backup-targets">Targets</a>; the n8n workflows' versions, diffs and rollbacks are under{' '}
           <a href="/backups/workflows">Workflow history</a>.
         </p>
         {canWrite(c) ? (
@@ -270,7 +285,7 @@ export function snapshotPages(deps: { backups: BackupsService }) {
     await audit(db, c, {
       action: 'backup.restored',
       target: restore.backupId,
-      summary: `request ${id} by ${restore.requestedByName}; old database kept as ${restore.keptAs}`,
+      summary: restoredSummary(id, restore),
     })
     return hxRedirect(c, '/backups')
   })

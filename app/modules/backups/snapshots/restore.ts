@@ -22,27 +22,44 @@ import {
 import { AppError } from '../../../lib/errors.ts'
 import { randomToken } from '../../../lib/ids.ts'
 import { dbFilePath } from '../sources/homeostat.ts'
-import { type SnapshotContext, destinationFor, scratchDir } from './context.ts'
+import { type SnapshotContext, scratchDir, storedDestination } from './context.ts'
+import { countingReads, type Progress } from './progress.ts'
 import type { DatabaseFacts } from './sqlite.ts'
 import { materialize } from './verify.ts'
 
-type Restorable = Pick<Backup, 'id' | 'location' | 'encryption' | 'sha256' | 'manifest' | 'destinationKind'>
+type Restorable = Pick<
+  Backup,
+  'id' | 'location' | 'encryption' | 'sha256' | 'manifest' | 'destinationKind' | 'targetId'
+>
+
+/** The manifest of a snapshot of Homeostat's database (null for a store backup's, which has no tables). */
+export const databaseManifest = (m: Backup['manifest']): BackupManifest | null =>
+  m && m.kind === 'homeostat' ? (m as BackupManifest) : null
 
 const shippedMigrations = () =>
   (JSON.parse(readFileSync(join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as { entries: unknown[] }).entries
     .length
 
 /** Reads a backup into the new file `path` and checks it; refuses one made by a newer schema than this build's. */
-export async function prepareRestore(ctx: SnapshotContext, b: Restorable, path: string): Promise<DatabaseFacts> {
+export async function prepareRestore(
+  ctx: SnapshotContext,
+  b: Restorable,
+  path: string,
+  progress?: Progress,
+): Promise<DatabaseFacts> {
   const shipped = shippedMigrations()
-  if (b.manifest && b.manifest.schemaVersion > shipped)
+  const manifest = databaseManifest(b.manifest)
+  if (b.manifest && !manifest)
+    throw new AppError(409, 'conflict', `Backup ${b.id} is a ${b.manifest.kind} backup, not a Homeostat database`)
+  if (manifest && manifest.schemaVersion > shipped)
     throw new AppError(
       409,
       'backup_too_new',
-      `Backup ${b.id} was made by a newer Homeostat (schema version ${b.manifest.schemaVersion}, this build knows ${shipped}); restore it with that version`,
+      `Backup ${b.id} was made by a newer Homeostat (schema version ${manifest.schemaVersion}, this build knows ${shipped}); restore it with that version`,
     )
   try {
-    return await materialize(ctx, destinationFor(ctx, b), b, path)
+    const dest = await storedDestination(ctx, b)
+    return await materialize(ctx, progress ? countingReads(dest, progress) : dest, { ...b, manifest }, path)
   } catch (error) {
     await rm(path, { force: true })
     throw error
@@ -115,13 +132,14 @@ export type LiveRestoreHooks = {
  * of the hot insert path answer 503), the files are swapped, the connections reopen, pending
  * migrations apply (an older backup), caches are dropped and jobs start again.
  */
-export async function liveRestore(ctx: SnapshotContext, b: Restorable, hooks: LiveRestoreHooks) {
+export async function liveRestore(ctx: SnapshotContext, b: Restorable, hooks: LiveRestoreHooks, progress?: Progress) {
   const dbPath = dbFilePath(ctx.config.DATABASE_URL)
   const reopen = reopenerOf(ctx.db)
   if (!reopen) throw new AppError(409, 'backup_unsupported', 'A live restore needs a local database file')
   const start = performance.now()
   const prepared = preparedPathFor(dbPath)
-  const facts = await prepareRestore(ctx, b, prepared)
+  const facts = await prepareRestore(ctx, b, prepared, progress)
+  await progress?.flush()
   const resume = await hooks.pause()
   let keptAs = ''
   try {

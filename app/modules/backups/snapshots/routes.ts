@@ -12,7 +12,7 @@ import { describe } from '../../../lib/route-meta.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access } from '../../../middleware/access.ts'
 import { audit } from '../../audit/index.ts'
-import { destinationFor } from './context.ts'
+import { storedDestination } from './context.ts'
 import { BackupIdParam, BackupListQuery, DrillBody, RestoreBody, RestoreListQuery, TriggerBody } from './input.ts'
 import { backupJson, restoreJson } from './json.ts'
 import { listBackups, listRestores } from './queries.ts'
@@ -26,6 +26,10 @@ export function actingAs(c: Context<AppEnv>) {
   if (!p) throw unauthorized()
   return { id: p.userId ? `user:${p.userId}` : `${p.kind}:${p.id}`, name: actor(c) }
 }
+
+/** The audit summary of a finished restore: the database's keeps the old file aside, a store's goes back into its store. */
+export const restoredSummary = (id: string, r: { requestedByName: string; keptAs: string | null }) =>
+  `request ${id} by ${r.requestedByName}; ${r.keptAs ? `old database kept as ${r.keptAs}` : 'put back into its store'}`
 
 export function snapshotRoutes(deps: { backups: BackupsService }) {
   const { backups } = deps
@@ -101,7 +105,7 @@ export function snapshotRoutes(deps: { backups: BackupsService }) {
       const b = await backups.getBackup(c.req.valid('param').id)
       if (b.status !== 'good')
         throw new AppError(409, 'conflict', `Only a good backup can be downloaded; this one is ${b.status}`)
-      const dest = destinationFor(backups.ctx, b)
+      const dest = await storedDestination(backups.ctx, b)
       const name = b.location.split('/').pop()!
       await audit(db, c, { action: 'backup.downloaded', target: b.id, summary: name })
       const it = dest.get(b.location)[Symbol.asyncIterator]()
@@ -176,7 +180,7 @@ export function snapshotRoutes(deps: { backups: BackupsService }) {
       await audit(db, c, {
         action: 'backup.restored',
         target: restore.backupId,
-        summary: `request ${id} by ${restore.requestedByName}; old database kept as ${restore.keptAs}`,
+        summary: restoredSummary(id, restore),
       })
       return c.json({ ...restoreJson(restore), rowCounts })
     },

@@ -8,13 +8,13 @@ import { mkdir } from 'node:fs/promises'
 import { eq } from 'drizzle-orm'
 import pkg from '../../../../package.json' with { type: 'json' }
 import { type Backup, type BackupManifest, type BackupTarget, backups } from '../../../../db/schema/backups.ts'
-import { AppError } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { writeAudit } from '../../audit/index.ts'
 import { dbFilePath, homeostatSource } from '../sources/homeostat.ts'
 import { raiseBackupFailed, resolveBackupAlerts } from './alerts.ts'
 import { destinationFor, type SnapshotContext, scratchDir } from './context.ts'
 import { encrypt, manifestEncryption } from './encryption.ts'
+import { backupProgress, countingReads } from './progress.ts'
 import { measured } from './streams.ts'
 import { verifyWritten } from './verify.ts'
 
@@ -42,10 +42,8 @@ export async function startBackup(
   target: BackupTarget,
   opts: { trigger: Trigger; actor: string; signal?: AbortSignal },
 ): Promise<{ row: Backup; done: Promise<Backup> }> {
-  if (target.kind !== 'homeostat')
-    throw new AppError(501, 'not_implemented', `Backups of ${target.kind} targets are not available in this version`)
   dbFilePath(ctx.config.DATABASE_URL)
-  // Refused (501) before a row is written when the destination is not available.
+  // Refused before a row is written when the destination is incomplete.
   destinationFor(ctx, target)
   const enc = await ctx.encryption()
   const startedAt = ctx.now()
@@ -87,8 +85,11 @@ async function produce(
   const enc = await ctx.encryption()
   await mkdir(scratchDir(ctx.config), { recursive: true })
   const source = homeostatSource({ databaseUrl: ctx.config.DATABASE_URL, scratchDir: scratchDir(ctx.config) })
+  const progress = backupProgress(ctx.db, row.id)
+  progress.phase('snapshot')
   const stored = measured(encrypt(enc, source.produce(opts.signal ?? new AbortController().signal)))
-  await dest.put(row.location, stored.body)
+  // Compression and the upload stream together: the bytes counted are the stored ones.
+  await dest.put(row.location, progress.count(stored.body, 'upload'))
   const { size, sha256 } = stored.result()
   const facts = source.facts()
   const finishedAt = ctx.now()
@@ -114,13 +115,16 @@ async function produce(
     .update(backups)
     .set({ size, sha256, manifest, finishedAt, durationMs: finishedAt - row.startedAt })
     .where(eq(backups.id, row.id))
+  progress.phase('verify')
+  await progress.flush()
   const verifyStart = ctx.now()
-  const problems = await verifyWritten(ctx, dest, {
+  const problems = await verifyWritten(ctx, countingReads(dest, progress), {
     location: row.location,
     encryption: row.encryption,
     sha256,
     manifest,
   })
+  await progress.flush()
   if (problems.length) return fail(ctx, row, problems.join('; '))
   const verifiedAt = ctx.now()
   const [good] = await ctx.db

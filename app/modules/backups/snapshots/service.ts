@@ -14,18 +14,25 @@ import {
   backupTargets,
 } from '../../../../db/schema/backups.ts'
 import type { Config } from '../../../config.ts'
+import type { Sealer } from '../../../lib/crypto.ts'
 import { AppError, conflict, forbidden, notFound } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import type { Logger } from '../../../lib/logger.ts'
+import type { OutboundPolicy } from '../../../lib/outbound.ts'
 import type { Scheduler } from '../../../lib/scheduler.ts'
 import { clockOf, hours } from '../../../lib/time.ts'
 import { writeAudit } from '../../audit/index.ts'
 import { removeStalePartials } from '../destinations/local.ts'
+import type { BackupCommands } from '../sources/command.ts'
+import { restoreStore, restoreTargetOf } from '../stores/restore.ts'
+import { startStoreBackup, verifyStoreCopy } from '../stores/run.ts'
+import { isStoreTarget } from '../stores/sources.ts'
 import { getTarget, listTargets } from '../targets/store.ts'
 import { type BackupAlerts, raiseBackupMissed } from './alerts.ts'
-import { backupDir, destinationFor, type SnapshotContext } from './context.ts'
+import { backupDir, type SnapshotContext, storedDestination } from './context.ts'
 import { type BackupEncryption, parseBackupEncryption } from './encryption.ts'
-import { drill, liveRestore } from './restore.ts'
+import { restoreProgress } from './progress.ts'
+import { databaseManifest, drill, liveRestore } from './restore.ts'
 import { toKeep } from './retention.ts'
 import { fail, manifestKey, startBackup, type Trigger } from './run.ts'
 import { nextRun, previousRun } from './schedule.ts'
@@ -36,6 +43,12 @@ export type BackupsDeps = {
   config: Config
   log: Logger
   alerts: BackupAlerts
+  /** Opens the targets' sealed secrets (S3 secret key, Qdrant API key). */
+  sealer: Sealer
+  /** Every call to Qdrant and S3 goes through it. */
+  outbound: OutboundPolicy
+  /** BACKUP_COMMANDS_FILE, built once by the composition root. */
+  commands: BackupCommands
   scheduler?: Scheduler
   now?: () => number
   /** After a live restore swapped the database file: caches of the old one are dropped here. */
@@ -60,6 +73,9 @@ export function createBackups(deps: BackupsDeps) {
     alerts: deps.alerts,
     encryption: () => (encryption ??= parseBackupEncryption(config.BACKUP_ENCRYPTION)),
     now,
+    sealer: deps.sealer,
+    outbound: deps.outbound,
+    commands: deps.commands,
   }
   const running = new Map<string, Promise<Backup>>()
   let restoring = false
@@ -75,7 +91,9 @@ export function createBackups(deps: BackupsDeps) {
     if (restoring) throw conflict('A restore is under way; try again when it has finished')
     const target = await getTarget(db, targetIdOrName)
     if (running.has(target.id)) throw conflict(`A backup of ${target.name} is already running`)
-    const started = await startBackup(ctx, target, opts)
+    const started = isStoreTarget(target)
+      ? await startStoreBackup(ctx, target, opts)
+      : await startBackup(ctx, target, opts)
     const done = started.done.finally(() => running.delete(target.id))
     running.set(target.id, done)
     return { row: started.row, done }
@@ -86,7 +104,11 @@ export function createBackups(deps: BackupsDeps) {
     const b = await getBackup(id)
     if (b.status !== 'good') throw conflict(`Only a good backup can be verified; this one is ${b.status}`)
     const start = now()
-    const problems = await verifyStored(ctx, destinationFor(ctx, b), b)
+    const dest = await storedDestination(ctx, b)
+    const problems =
+      b.kind === 'homeostat'
+        ? await verifyStored(ctx, dest, { ...b, manifest: databaseManifest(b.manifest) })
+        : await verifyStoreCopy(dest, b)
     if (problems.length) return { backup: await fail(ctx, b, problems.join('; ')), problems }
     const [row] = await db
       .update(backups)
@@ -111,6 +133,10 @@ export function createBackups(deps: BackupsDeps) {
   async function runDrill(actor: Actor, backupId?: string): Promise<BackupRestore> {
     const b = backupId ? await getBackup(backupId) : await latestGood()
     if (!b) throw new AppError(409, 'no_backup', 'There is no good backup to drill yet')
+    // A drill restores into a scratch database file: only Homeostat's own backups can be drilled
+    // (a Qdrant or command restore would write into the live store).
+    if (b.kind !== 'homeostat')
+      throw new AppError(409, 'drill_unsupported', `Drills are for the homeostat target; ${b.id} is a ${b.kind} backup`)
     const startedAt = now()
     const id = newId(startedAt)
     let outcome: Partial<BackupRestore>
@@ -155,6 +181,8 @@ export function createBackups(deps: BackupsDeps) {
   async function requestRestore(backupId: string, by: Actor, reason: string) {
     const b = await getBackup(backupId)
     if (b.status !== 'good') throw conflict(`Only a good backup can be restored; this one is ${b.status}`)
+    // Refused now rather than after the second admin: no target to restore through, no restore command.
+    if (b.kind !== 'homeostat') await restoreTargetOf(ctx, b)
     const at = now()
     const [row] = await db
       .insert(backupRestores)
@@ -210,19 +238,26 @@ export function createBackups(deps: BackupsDeps) {
       .returning()
     if (!claimed) throw conflict('This restore request was decided meanwhile')
     const b = await getBackup(request.backupId)
+    if (b.kind !== 'homeostat') return approveStoreRestore(claimed, b)
     restoring = true
     try {
       await Promise.allSettled([...running.values()])
-      const result = await liveRestore(ctx, b, {
-        pause: async () => {
-          const wasRunning = deps.scheduler?.isRunning() ?? false
-          await deps.scheduler?.stop()
-          return () => {
-            if (wasRunning) deps.scheduler?.start()
-          }
+      const result = await liveRestore(
+        ctx,
+        b,
+        {
+          pause: async () => {
+            const wasRunning = deps.scheduler?.isRunning() ?? false
+            await deps.scheduler?.stop()
+            return () => {
+              if (wasRunning) deps.scheduler?.start()
+            }
+          },
+          reopened: () => deps.onRestored?.(),
         },
-        reopened: () => deps.onRestored?.(),
-      })
+        // The bytes read back before the swap (the request row is in the database being replaced).
+        restoreProgress(db, claimed.id),
+      )
       const [row] = await db
         .insert(backupRestores)
         .values({ ...claimed, status: 'done', finishedAt: now(), durationMs: result.durationMs, keptAs: result.keptAs })
@@ -241,6 +276,30 @@ export function createBackups(deps: BackupsDeps) {
       throw error
     } finally {
       restoring = false
+    }
+  }
+
+  /**
+   * A store backup put back into its store (Qdrant upload, the command's restore): the database is
+   * not touched, so jobs go on; a backup of the same target running now is waited for first.
+   */
+  async function approveStoreRestore(claimed: BackupRestore, b: Backup) {
+    try {
+      if (b.targetId) await running.get(b.targetId)
+      const result = await restoreStore(ctx, b, restoreProgress(db, claimed.id), new AbortController().signal)
+      const [row] = await db
+        .update(backupRestores)
+        .set({ status: 'done', finishedAt: now(), durationMs: result.durationMs })
+        .where(eq(backupRestores.id, claimed.id))
+        .returning()
+      return { restore: row!, rowCounts: undefined }
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      await db
+        .update(backupRestores)
+        .set({ status: 'failed', error: message, finishedAt: now() })
+        .where(eq(backupRestores.id, claimed.id))
+      throw error
     }
   }
 
@@ -308,14 +367,20 @@ export function createBackups(deps: BackupsDeps) {
 
   async function prune(target: BackupTarget) {
     const good = await db
-      .select({ id: backups.id, startedAt: backups.startedAt, location: backups.location })
+      .select({
+        id: backups.id,
+        startedAt: backups.startedAt,
+        location: backups.location,
+        destinationKind: backups.destinationKind,
+        targetId: backups.targetId,
+      })
       .from(backups)
       .where(and(eq(backups.targetId, target.id), eq(backups.status, 'good')))
     const keep = toKeep(good, target)
     const drop = good.filter((b) => !keep.has(b.id))
     if (!drop.length) return 0
-    const dest = destinationFor(ctx, target)
     for (const b of drop) {
+      const dest = await storedDestination(ctx, b)
       await dest.remove(b.location)
       await dest.remove(manifestKey(b.location))
     }

@@ -71,6 +71,17 @@ function lookup(commands: BackupCommands, name: string): BackupCommand {
   return cmd
 }
 
+/** Why a backup of the command `name` cannot be restored by Homeostat, or undefined when it can. */
+export function lookupRestore(commands: BackupCommands, name: string): string | undefined {
+  try {
+    if (!lookup(commands, name).restore)
+      return `${name} has no restore command in BACKUP_COMMANDS_FILE; restore it by hand`
+  } catch (error) {
+    return (error as Error).message
+  }
+  return undefined
+}
+
 type Outcome = { code: number | null; signal: string | null; timedOut: boolean; cancelled: boolean; stderr: string }
 
 /**

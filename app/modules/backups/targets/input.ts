@@ -1,6 +1,9 @@
 /** Valibot schemas of backup targets: they validate the API and feed the OpenAPI document. */
 import { Cron } from 'croner'
 import * as v from 'valibot'
+import { S3DestinationConfig } from '../destinations/s3.ts'
+import { CommandTargetConfig } from '../sources/command.ts'
+import { QdrantTargetConfig } from '../sources/qdrant.ts'
 
 const Text = (max: number) => v.pipe(v.string(), v.trim(), v.minLength(1, 'must not be empty'), v.maxLength(max))
 
@@ -27,31 +30,21 @@ export const Retention = v.strictObject({
 })
 
 /**
- * What each kind of target is made from. Secrets (`apiKey`, `secretAccessKey`) are sealed at rest
- * and masked in answers; the qdrant and command sources are written beside this one.
+ * What each kind of target is made from: the sources' own schemas (sources/qdrant.ts,
+ * sources/command.ts, destinations/s3.ts), so what is saved is what runs. Secrets (`apiKey`,
+ * `secretAccessKey`) are sealed at rest and masked in answers; in a change they may be left out
+ * (kept) unless the URL or endpoint they are sent to changes, or `null` (removed).
  */
 export const HomeostatConfig = v.strictObject({})
-export const QdrantConfig = v.strictObject({
-  url: v.pipe(Text(2000), v.url('must be an absolute URL')),
-  collection: Text(200),
-  apiKey: v.optional(Text(500)),
-})
-export const CommandConfig = v.strictObject({
-  /** A name from BACKUP_COMMANDS_FILE (argv only, no shell). */
-  command: Text(100),
-  args: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(1000))), v.maxLength(50))),
-})
+export const QdrantConfig = QdrantTargetConfig
+/** A command target only names a command of BACKUP_COMMANDS_FILE: never argv, never arguments. */
+export const CommandConfig = CommandTargetConfig
 
 export const LocalDestination = v.strictObject({ kind: v.literal('local') })
 export const S3Destination = v.strictObject({
   kind: v.literal('s3'),
-  bucket: Text(63),
-  region: v.optional(Text(50)),
-  endpoint: v.optional(v.pipe(Text(2000), v.url('must be an absolute URL'))),
-  prefix: v.optional(v.pipe(v.string(), v.maxLength(500))),
-  accessKeyId: Text(200),
-  secretAccessKey: v.optional(Text(500)),
-  forcePathStyle: v.optional(v.boolean()),
+  ...S3DestinationConfig.entries,
+  secretAccessKey: v.nullish(S3DestinationConfig.entries.secretAccessKey),
 })
 export const Destination = v.variant('kind', [LocalDestination, S3Destination], 'must be local or s3')
 
@@ -74,10 +67,15 @@ export const TargetBody = v.variant(
 )
 export type TargetInput = v.InferOutput<typeof TargetBody>
 
-/** A change: any of the fields; the kind cannot change (make a new target). */
+export const QdrantPatchConfig = v.strictObject({
+  ...QdrantTargetConfig.entries,
+  apiKey: v.nullish(v.pipe(v.string(), v.minLength(1, 'must not be empty'), v.maxLength(4096))),
+})
+
+/** A change: any of the fields; the kind cannot change (make a new target). `config` is given whole. */
 export const TargetPatch = v.strictObject({
   name: v.optional(common.name),
-  config: v.optional(v.union([HomeostatConfig, QdrantConfig, CommandConfig], 'does not fit the target kind')),
+  config: v.optional(v.union([HomeostatConfig, QdrantPatchConfig, CommandConfig], 'does not fit the target kind')),
   destination: v.optional(Destination),
   schedule: v.optional(Schedule),
   retention: v.optional(Retention),

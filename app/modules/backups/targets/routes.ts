@@ -6,11 +6,13 @@ import { clockOf } from '../../../lib/time.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access } from '../../../middleware/access.ts'
 import { audit } from '../../audit/index.ts'
+import type { BackupCommands } from '../sources/command.ts'
 import { TargetBody, TargetIdParam, TargetPatch } from './input.ts'
 import { createTarget, deleteTarget, getTarget, listTargets, targetJson, updateTarget } from './store.ts'
 
-export function targetRoutes(deps: Pick<ModuleDeps, 'db' | 'sealer' | 'now'>) {
+export function targetRoutes(deps: Pick<ModuleDeps, 'db' | 'sealer' | 'now'> & { commands: BackupCommands }) {
   const { db, sealer } = deps
+  const store = { db, sealer, commands: deps.commands }
   const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['backups']
@@ -32,7 +34,7 @@ export function targetRoutes(deps: Pick<ModuleDeps, 'db' | 'sealer' | 'now'>) {
     ),
     validate('json', TargetBody),
     async (c) => {
-      const row = await createTarget(db, sealer, c.req.valid('json'), now())
+      const row = await createTarget(store, c.req.valid('json'), now())
       await audit(db, c, {
         action: 'backup_target.created',
         target: row.name,
@@ -58,7 +60,7 @@ export function targetRoutes(deps: Pick<ModuleDeps, 'db' | 'sealer' | 'now'>) {
     validate('json', TargetPatch),
     async (c) => {
       const before = await getTarget(db, c.req.valid('param').id)
-      const row = await updateTarget(db, sealer, before, c.req.valid('json'), now())
+      const row = await updateTarget(store, before, c.req.valid('json'), now())
       await audit(db, c, {
         action: 'backup_target.updated',
         target: row.name,

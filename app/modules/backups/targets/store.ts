@@ -11,7 +11,8 @@ import { isUniqueViolation } from '../../../lib/db-errors.ts'
 import { AppError, conflict, notFound } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { toIso } from '../../../lib/time.ts'
-import { CommandConfig, HomeostatConfig, QdrantConfig, type TargetInput, type TargetPatchInput } from './input.ts'
+import { type BackupCommands, checkCommandTarget } from '../sources/command.ts'
+import { CommandConfig, HomeostatConfig, QdrantPatchConfig, type TargetInput, type TargetPatchInput } from './input.ts'
 
 export const DEFAULT_TARGET = 'homeostat'
 export const DEFAULT_SCHEDULE = '0 3 * * *'
@@ -24,10 +25,47 @@ function sealSecrets(sealer: Sealer, id: string, config: Record<string, unknown>
   for (const field of SECRET_FIELDS) {
     const value = config[field]
     if (typeof value === 'string') out[field] = sealer.seal(value, aad(id, field))
-    // A change that leaves a secret out keeps the sealed one it had.
+    // `null` removes the secret.
+    else if (value === null) delete out[field]
+    // A change that leaves a secret out keeps the sealed one it had (requireSecretsOnMove ran first).
     else if (before && typeof before[field] === 'string') out[field] = before[field]
   }
   return out
+}
+
+const invalidField = (field: string, message: string) =>
+  new AppError(400, 'invalid_input', 'Invalid body', [{ field, message }])
+
+/**
+ * Secrets follow their destination (as channels' do): a change of where a secret is sent (the
+ * Qdrant URL; the S3 endpoint, bucket or addressing style, which make the host) must give the
+ * secret again, or `null` to drop it. Otherwise an admin could point a stored S3 secret key or
+ * Qdrant API key at a server of their own and receive it with the next backup.
+ */
+function requireSecretsOnMove(
+  before: Record<string, unknown>,
+  after: Record<string, unknown>,
+  where: readonly string[],
+  secret: (typeof SECRET_FIELDS)[number],
+  prefix: string,
+) {
+  if (typeof before[secret] !== 'string' || after[secret] !== undefined) return
+  const moved = where.find((k) => JSON.stringify(after[k] ?? null) !== JSON.stringify(before[k] ?? null))
+  if (moved)
+    throw invalidField(`${prefix}.${secret}`, `must be given again (or null to remove it) when ${moved} changes`)
+}
+
+/** An S3 destination needs its secret key: given now, or kept from before. */
+function requireS3Secret(dest: { destinationKind: string; destinationConfig: Record<string, unknown> }) {
+  if (dest.destinationKind === 's3' && typeof dest.destinationConfig.secretAccessKey !== 'string')
+    throw invalidField('destination.secretAccessKey', 'is required for an s3 destination')
+}
+
+/** Refuses (400 naming the field) a command target whose command is not in BACKUP_COMMANDS_FILE. */
+function requireListedCommand(commands: BackupCommands, kind: string, config: Record<string, unknown> | undefined) {
+  if (kind !== 'command' || !config) return
+  const problem = checkCommandTarget(commands, config as { command: string })
+  if (problem) throw invalidField(problem.field, problem.message)
 }
 
 /** A target's config with its secrets opened, for the sources and destinations (never for answers). */
@@ -83,9 +121,13 @@ const destinationOf = (d: TargetInput['destination']) => {
 const uniqueName = (error: unknown, name: string) =>
   isUniqueViolation(error) ? conflict(`A backup target named ${name} already exists`) : error
 
-export async function createTarget(db: Db, sealer: Sealer, input: TargetInput, now: number) {
+export type TargetDeps = { db: Db; sealer: Sealer; commands: BackupCommands }
+
+export async function createTarget({ db, sealer, commands }: TargetDeps, input: TargetInput, now: number) {
   const id = newId(now)
   const dest = destinationOf(input.destination)
+  requireS3Secret(dest)
+  requireListedCommand(commands, input.kind, input.config)
   const row = {
     id,
     name: input.name,
@@ -107,9 +149,14 @@ export async function createTarget(db: Db, sealer: Sealer, input: TargetInput, n
   }
 }
 
-const configSchemas = { homeostat: HomeostatConfig, qdrant: QdrantConfig, command: CommandConfig } as const
+const configSchemas = { homeostat: HomeostatConfig, qdrant: QdrantPatchConfig, command: CommandConfig } as const
 
-export async function updateTarget(db: Db, sealer: Sealer, before: BackupTarget, patch: TargetPatchInput, now: number) {
+export async function updateTarget(
+  { db, sealer, commands }: TargetDeps,
+  before: BackupTarget,
+  patch: TargetPatchInput,
+  now: number,
+) {
   if (patch.config) {
     const checked = v.safeParse(configSchemas[before.kind], patch.config)
     if (!checked.success)
@@ -121,7 +168,31 @@ export async function updateTarget(db: Db, sealer: Sealer, before: BackupTarget,
     throw new AppError(400, 'invalid_input', 'Invalid body', [
       { field: 'name', message: 'the default homeostat target keeps its name' },
     ])
+  if (patch.config) {
+    requireSecretsOnMove(before.config, patch.config, ['url'], 'apiKey', 'config')
+    requireListedCommand(commands, before.kind, patch.config)
+  }
   const dest = patch.destination ? destinationOf(patch.destination) : undefined
+  if (dest) {
+    const sameKind = dest.destinationKind === before.destinationKind
+    if (sameKind)
+      requireSecretsOnMove(
+        before.destinationConfig,
+        dest.destinationConfig,
+        ['endpoint', 'bucket', 'forcePathStyle'],
+        'secretAccessKey',
+        'destination',
+      )
+    requireS3Secret({
+      destinationKind: dest.destinationKind,
+      destinationConfig: sealSecrets(
+        sealer,
+        before.id,
+        dest.destinationConfig,
+        sameKind ? before.destinationConfig : undefined,
+      ),
+    })
+  }
   const set = {
     ...(patch.name ? { name: patch.name } : {}),
     ...(patch.config ? { config: sealSecrets(sealer, before.id, patch.config, before.config) } : {}),
