@@ -5,135 +5,34 @@
  * server answering 503 fails → class `upstream_5xx` on that node, and `n8n_execution_failed` with
  * that class. All traffic stays on 127.0.0.1.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { alerts } from '../../../db/schema/alerts.ts'
 import { n8nExecutions } from '../../../db/schema/n8n.ts'
 import { type TestApp, testApp } from '../../helpers/app.ts'
 import { listenLocal } from '../../helpers/http.ts'
-import { freePort, ROOT, run, until } from '../../helpers/server.ts'
+import { type RealN8n, startRealN8n } from '../../helpers/real-n8n.ts'
+import { until } from '../../helpers/server.ts'
 
 let upstream: Server | undefined
 let upstreamUrl: string
-let n8nProcess: ChildProcess | undefined
-let work: string
-let n8nUrl: string
-let n8nKey: string
 let t: TestApp
-let output = ''
-
-const n8nApi = async (method: string, path: string, body?: unknown) => {
-  const res = await fetch(`${n8nUrl}/api/v1${path}`, {
-    method,
-    headers: { 'X-N8N-API-KEY': n8nKey, 'Content-Type': 'application/json', Accept: 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  })
-  const json = (await res.json()) as any
-  expect(res.status, JSON.stringify(json)).toBe(200)
-  return json
-}
+let n8n: RealN8n
 
 beforeAll(async () => {
-  const install = await run('bash', [join(ROOT, 'tests/e2e/n8n/install-n8n.sh')], {}, 15 * 60_000)
-  if (install.code !== 0) throw new Error(`install-n8n.sh failed\n${install.stderr.slice(-4000)}`)
-  const cache = install.stdout.trim().split('\n').pop()!
-  work = mkdtempSync(join(tmpdir(), 'homeostat-n8nhealth-e2e-'))
-  const port = await freePort()
-  n8nUrl = `http://127.0.0.1:${port}`
-  n8nProcess = spawn(join(cache, 'node_modules/node/bin/node'), [join(cache, 'node_modules/n8n/bin/n8n'), 'start'], {
-    cwd: work,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      N8N_USER_FOLDER: join(work, 'user'),
-      N8N_DIAGNOSTICS_ENABLED: 'false',
-      N8N_RUNNERS_ENABLED: 'false',
-      N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
-      N8N_ENCRYPTION_KEY: 'homeostat-n8nhealth-e2e-key',
-      N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
-      N8N_PERSONALIZATION_ENABLED: 'false',
-      N8N_HIRING_BANNER_ENABLED: 'false',
-      N8N_PORT: String(port),
-      N8N_LISTEN_ADDRESS: '127.0.0.1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  n8n = await startRealN8n({
+    name: 'n8nhealth',
+    scopes: [
+      'workflow:create',
+      'workflow:read',
+      'workflow:list',
+      'workflow:activate',
+      'workflow:deactivate',
+      'execution:list',
+      'execution:read',
+    ],
   })
-  n8nProcess.stdout!.on('data', (d: Buffer) => (output += d.toString()))
-  n8nProcess.stderr!.on('data', (d: Buffer) => (output += d.toString()))
-  await until(
-    'n8n answers',
-    async () => {
-      if (n8nProcess!.exitCode !== null) throw new Error(`n8n start exited\n${output.slice(-4000)}`)
-      // /healthz answers before the REST routes are mounted: wait for one of those.
-      return (await fetch(`${n8nUrl}/rest/settings`).catch(() => undefined))?.ok ? true : undefined
-    },
-    120_000,
-    500,
-  )
-
-  // The owner, as the editor's setup page makes it (the answer signs the owner in), then an API key.
-  const headers: Record<string, string> = { 'Content-Type': 'application/json', 'browser-id': 'homeostat-e2e' }
-  // n8n answers "n8n is starting up" (HTTP 200, plain text) on some routes for a while after
-  // /rest/settings works: retry until the answers are JSON.
-  const setup = await until(
-    'n8n set up its owner',
-    async () => {
-      const res = await fetch(`${n8nUrl}/rest/owner/setup`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          email: 'owner@example.com',
-          firstName: 'Ada',
-          lastName: 'Owner',
-          password: 'Homeostat-e2e-1',
-        }),
-      })
-      const text = await res.text()
-      if (!text.startsWith('{')) return undefined
-      expect(res.status, text).toBe(200)
-      return res
-    },
-    60_000,
-    500,
-  )
-  headers.Cookie = setup.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ')
-  n8nKey = await until(
-    'n8n made an API key',
-    async () => {
-      const key = await fetch(`${n8nUrl}/rest/api-keys`, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({
-          label: 'homeostat',
-          expiresAt: null,
-          scopes: [
-            'workflow:create',
-            'workflow:read',
-            'workflow:list',
-            'workflow:activate',
-            'workflow:deactivate',
-            'execution:list',
-            'execution:read',
-          ],
-        }),
-      })
-      const text = await key.text()
-      if (!text.startsWith('{')) return undefined
-      expect(key.status, text).toBe(200)
-      return (JSON.parse(text) as { data: { rawApiKey: string } }).data.rawApiKey
-    },
-    60_000,
-    500,
-  )
-  expect(n8nKey).toMatch(/\S{20,}/)
   t = await testApp({ OUTBOUND_ALLOW: '127.0.0.1', N8N_DEFAULT_TIMEZONE: 'UTC' })
   upstream = createServer((_req, res) =>
     res.writeHead(503, { 'Content-Type': 'application/json' }).end('{"error":"down"}'),
@@ -142,15 +41,9 @@ beforeAll(async () => {
 }, 600_000)
 
 afterAll(async () => {
-  if (n8nProcess && n8nProcess.exitCode === null) {
-    const exited = new Promise((resolve) => n8nProcess!.once('exit', resolve))
-    n8nProcess.kill('SIGTERM')
-    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))])
-    if (n8nProcess.exitCode === null) n8nProcess.kill('SIGKILL')
-  }
+  await n8n?.stop()
   t?.close()
   upstream?.close()
-  if (work) rmSync(work, { recursive: true, force: true })
 })
 
 describe('workflow health with n8n 1.123', () => {
@@ -159,7 +52,7 @@ describe('workflow health with n8n 1.123', () => {
     const added = await t.json(
       'POST',
       '/api/v1/healing/n8n-instances',
-      { name: 'local', baseUrl: n8nUrl, apiKey: n8nKey },
+      { name: 'local', baseUrl: n8n.url, apiKey: n8n.apiKey },
       admin.headers,
     )
     expect(added.status).toBe(201)
@@ -171,7 +64,7 @@ describe('workflow health with n8n 1.123', () => {
       position: [0, 0],
       parameters: { rule: { interval: [{ field: 'seconds', secondsInterval: 10 }] } },
     }
-    const ticker = await n8nApi('POST', '/workflows', {
+    const ticker = await n8n.api('POST', '/workflows', {
       name: 'Ticker',
       nodes: [
         schedule,
@@ -180,7 +73,7 @@ describe('workflow health with n8n 1.123', () => {
       connections: { 'Every 10 s': { main: [[{ node: 'Nothing', type: 'main', index: 0 }]] } },
       settings: { executionOrder: 'v1', timezone: 'UTC' },
     })
-    const caller = await n8nApi('POST', '/workflows', {
+    const caller = await n8n.api('POST', '/workflows', {
       name: 'Caller',
       nodes: [
         schedule,
@@ -195,8 +88,8 @@ describe('workflow health with n8n 1.123', () => {
       connections: { 'Every 10 s': { main: [[{ node: 'Call upstream', type: 'main', index: 0 }]] } },
       settings: { executionOrder: 'v1', timezone: 'UTC' },
     })
-    await n8nApi('POST', `/workflows/${ticker.id}/activate`)
-    await n8nApi('POST', `/workflows/${caller.id}/activate`)
+    await n8n.api('POST', `/workflows/${ticker.id}/activate`)
+    await n8n.api('POST', `/workflows/${caller.id}/activate`)
     const health = t.services.workflowHealth
     const poll = async () => {
       const [r] = await health.poll(Date.now(), instance)
@@ -226,8 +119,8 @@ describe('workflow health with n8n 1.123', () => {
     // n8n 1.123 tells its version only to signed-in users, never to an API key: it stays unknown.
     expect(versionInfo.items[0]).toMatchObject({ reachable: true, version: null })
 
-    await n8nApi('POST', `/workflows/${ticker.id}/deactivate`)
-    await n8nApi('POST', `/workflows/${caller.id}/deactivate`)
+    await n8n.api('POST', `/workflows/${ticker.id}/deactivate`)
+    await n8n.api('POST', `/workflows/${caller.id}/deactivate`)
     await poll()
     const after = await t.db.select().from(alerts).where(eq(alerts.source, 'n8n'))
     const off = after.filter((a) => a.labels.alertname === 'n8n_workflow_deactivated' && a.status === 'firing')
