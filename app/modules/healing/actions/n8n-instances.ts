@@ -51,6 +51,10 @@ export async function getN8nInstance(db: Db, id: string) {
   return row
 }
 
+/** The `check` of every action whose target is an n8n instance's name: the instance must exist. */
+export const checkN8nInstanceTarget = async (deps: { db: Db }, target: string) =>
+  (await findN8nInstance(deps.db, target)) ? undefined : { field: 'target', message: `no n8n instance named ${target}` }
+
 export const findN8nInstance = async (db: Db, name: string) =>
   (await db.select().from(n8nInstances).where(eq(n8nInstances.name, name)))[0]
 

@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { ActionError } from '../types.ts'
 import { defineAction } from './define.ts'
-import { findN8nInstance } from './n8n-instances.ts'
+import { checkN8nInstanceTarget } from './n8n-instances.ts'
 
 /** The classes a retry can fix: the far end was busy, slow or briefly gone. */
 export const TRANSIENT_CLASSES = ['rate_limit', 'network', 'upstream_5xx', 'timeout'] as const
@@ -45,11 +45,7 @@ export const n8nRetry = defineAction<P>({
   describe: 'n8n: retry a failed execution of a transient class, capped, with back-off 5 s, 15 s, 30 s',
   targetIs: 'the name of an n8n instance (POST /api/v1/healing/n8n-instances)',
   paramsSchema: Params,
-  async check(deps, target) {
-    return (await findN8nInstance(deps.db, target))
-      ? undefined
-      : { field: 'target', message: `no n8n instance named ${target}` }
-  },
+  check: checkN8nInstanceTarget,
   canHandle: () => true,
   backoffMs: (attempt) => RETRY_BACKOFF_MS[Math.min(attempt, RETRY_BACKOFF_MS.length - 1)]!,
   async execute({ deps, action, params, target, now }) {

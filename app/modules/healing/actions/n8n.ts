@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { findN8nInstance, openN8nApiKey } from './n8n-instances.ts'
+import { checkN8nInstanceTarget, findN8nInstance, openN8nApiKey } from './n8n-instances.ts'
 import { OutboundError, type OutboundResponse, outboundFetch } from '../../../lib/outbound.ts'
 import { ActionError } from '../types.ts'
 import { clip, defineAction, positiveMs, REPLY_CHARS, text } from './define.ts'
@@ -47,11 +47,7 @@ export const n8n = defineAction<P>({
   describe: "n8n: retry a failed execution, activate or deactivate a workflow, or run a workflow's webhook",
   targetIs: 'the name of an n8n instance (POST /api/v1/healing/n8n-instances)',
   paramsSchema: Params,
-  async check(deps, target) {
-    return (await findN8nInstance(deps.db, target))
-      ? undefined
-      : { field: 'target', message: `no n8n instance named ${target}` }
-  },
+  check: checkN8nInstanceTarget,
   canHandle: () => true,
   async execute({ deps, params, target }) {
     const instance = await findN8nInstance(deps.db, target)

@@ -4,7 +4,7 @@ import { writeAudit } from '../../audit/index.ts'
 import { ActionError, type ActionCtx, type WorkflowRollbackResult } from '../types.ts'
 import { DurationBetween } from '../../metrics/index.ts'
 import { defineAction } from './define.ts'
-import { findN8nInstance } from './n8n-instances.ts'
+import { checkN8nInstanceTarget, findN8nInstance } from './n8n-instances.ts'
 
 const DAY = 86_400_000
 const VERSION = /^[1-9]\d{0,8}$/
@@ -111,11 +111,7 @@ export const workflowRollback = defineAction<P>({
   describe: 'Roll an n8n workflow back to an earlier version from its history (rollback: the version it replaced)',
   targetIs: 'the name of an n8n instance (POST /api/v1/healing/n8n-instances) whose workflow history is kept',
   paramsSchema: Params,
-  async check(deps, target) {
-    return (await findN8nInstance(deps.db, target))
-      ? undefined
-      : { field: 'target', message: `no n8n instance named ${target}` }
-  },
+  check: checkN8nInstanceTarget,
   canHandle: () => true,
   async execute(ctx) {
     const result = await rollBack(ctx, toOf(ctx.params), true)
