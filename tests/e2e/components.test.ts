@@ -5,7 +5,7 @@
  * Screenshots land in tests/e2e/screenshots/components-*.png.
  */
 import { join } from 'node:path'
-import { type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { SHOTS, closeAll, startSignedIn } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, until, type RunningServer } from '../helpers/server.ts'

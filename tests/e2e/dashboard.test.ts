@@ -5,7 +5,7 @@
  * page land in tests/e2e/screenshots/ (git-ignored) for a person to look at.
  */
 import { join } from 'node:path'
-import { type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ADMIN, SHOTS, closeAll, launchChromium, watchProblems } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startServer, until, type RunningServer } from '../helpers/server.ts'

@@ -7,7 +7,7 @@
  * light and dark, land in tests/e2e/screenshots/explorer-*.png.
  */
 import { join } from 'node:path'
-import { type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ADMIN, SHOTS, closeAll, launchChromium, signIn, watchProblems } from '../helpers/browser.ts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, startServer, type RunningServer } from '../helpers/server.ts'
@@ -29,7 +29,7 @@ const watch = (p: Page) => watchProblems(p, problems, expected)
 
 const shot = (p: Page, name: string) => p.screenshot({ path: join(SHOTS, `explorer-${name}.png`), fullPage: true })
 const params = (p: Page) => new URL(p.url()).searchParams
-const chartState = (p: Page) => p.locator('#chart').getAttribute('data-state')
+const _chartState = (p: Page) => p.locator('#chart').getAttribute('data-state')
 const loads = async (p: Page) => Number((await p.locator('#chart').getAttribute('data-loads')) ?? 0)
 /** Waits until a fetch after `before` has finished and the chart shows `state`. */
 async function settled(p: Page, state: string, before = -1) {

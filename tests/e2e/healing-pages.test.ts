@@ -6,7 +6,7 @@
  * moved, the breaker is reset, and the statistics count it. Screenshots land in
  * tests/e2e/screenshots/healing-*.png.
  */
-import { type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ADMIN, closeAll, screenshot, startSignedIn } from '../helpers/browser.ts'
 import { cliKey, until, type RunningServer } from '../helpers/server.ts'

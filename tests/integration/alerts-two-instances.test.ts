@@ -78,7 +78,7 @@ describe('two instances on one database', () => {
 
     for (let r = 0; r < ROUNDS; r++) {
       const acker = instance(r)
-      const other = instance(r + 1)
+      const _other = instance(r + 1)
       // A new label set reported to both at once: each instance takes it to be new.
       const fresh = `new-${r}`
       count(all)

@@ -12,7 +12,7 @@ import {
 } from '../../../db/schema/alerts.ts'
 import { channels, notifications } from '../../../db/schema/notify.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { AppError, notFound } from '../../lib/errors.ts'
+import { AppError } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
 import { Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'

@@ -45,6 +45,22 @@ export async function startBackup(
   dbFilePath(ctx.config.DATABASE_URL)
   // Refused before a row is written when the destination is incomplete.
   destinationFor(ctx, target)
+  return beginBackup(ctx, target, opts, locationOf, (row) => produce(ctx, target, row, opts))
+}
+
+/**
+ * The start every backup shares, whatever its kind: the `running` row written first (never good
+ * until verified), then `produce` in the background. `done` never rejects: a failure is recorded as
+ * `failed` (and raises `backup_failed`); if even that cannot be written (the database closed under
+ * it), the row stays `running`, which is never good, and the retention job marks it failed later.
+ */
+export async function beginBackup<T extends BackupTarget>(
+  ctx: SnapshotContext,
+  target: T,
+  opts: { trigger: Trigger; actor: string },
+  locate: (target: T, id: string, encrypted: boolean) => string,
+  produce: (row: Backup) => Promise<Backup>,
+): Promise<{ row: Backup; done: Promise<Backup> }> {
   const enc = await ctx.encryption()
   const startedAt = ctx.now()
   const id = newId(startedAt)
@@ -58,17 +74,15 @@ export async function startBackup(
       status: 'running',
       trigger: opts.trigger,
       destinationKind: target.destinationKind,
-      location: locationOf(target, id, enc.mode !== 'none'),
+      location: locate(target, id, enc.mode !== 'none'),
       encryption: manifestEncryption(enc),
       createdBy: opts.actor,
       startedAt,
     })
     .returning()
-  const done = produce(ctx, target, row!, opts)
+  const done = produce(row!)
     .catch(async (error) => fail(ctx, row!, error instanceof Error ? error.message : String(error)))
     .catch((error): Backup => {
-      // Not even the failure could be recorded (the database closed under it): the row stays
-      // `running`, which is never good, and the retention job marks it failed later.
       ctx.log.error('backup failed and could not be recorded', { backup: row!.id, error: String(error) })
       return { ...row!, status: 'failed', error: String(error) }
     })

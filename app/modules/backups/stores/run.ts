@@ -8,14 +8,13 @@
  */
 import { eq } from 'drizzle-orm'
 import { type Backup, backups, type StoreManifest } from '../../../../db/schema/backups.ts'
-import { newId } from '../../../lib/ids.ts'
 import { writeAudit } from '../../audit/index.ts'
 import type { BackupDestination } from '../destinations/types.ts'
 import { resolveBackupAlerts } from '../snapshots/alerts.ts'
 import { destinationFor, type SnapshotContext } from '../snapshots/context.ts'
 import { encrypt, manifestEncryption } from '../snapshots/encryption.ts'
 import { backupProgress } from '../snapshots/progress.ts'
-import { fail, HOMEOSTAT_VERSION, manifestKey, type Trigger } from '../snapshots/run.ts'
+import { beginBackup, fail, HOMEOSTAT_VERSION, manifestKey, type Trigger } from '../snapshots/run.ts'
 import { measured } from '../snapshots/streams.ts'
 import { type StoreTarget, storeLocation, storeSource } from './sources.ts'
 
@@ -35,32 +34,7 @@ export async function startStoreBackup(
 ): Promise<{ row: Backup; done: Promise<Backup> }> {
   storeSource(ctx, target)
   destinationFor(ctx, target)
-  const enc = await ctx.encryption()
-  const startedAt = ctx.now()
-  const id = newId(startedAt)
-  const [row] = await ctx.db
-    .insert(backups)
-    .values({
-      id,
-      targetId: target.id,
-      targetName: target.name,
-      kind: target.kind,
-      status: 'running',
-      trigger: opts.trigger,
-      destinationKind: target.destinationKind,
-      location: storeLocation(target, id, enc.mode !== 'none'),
-      encryption: manifestEncryption(enc),
-      createdBy: opts.actor,
-      startedAt,
-    })
-    .returning()
-  const done = produce(ctx, target, row!, opts)
-    .catch(async (error) => fail(ctx, row!, error instanceof Error ? error.message : String(error)))
-    .catch((error): Backup => {
-      ctx.log.error('backup failed and could not be recorded', { backup: row!.id, error: String(error) })
-      return { ...row!, status: 'failed', error: String(error) }
-    })
-  return { row: row!, done }
+  return beginBackup(ctx, target, opts, storeLocation, (row) => produce(ctx, target, row, opts))
 }
 
 async function produce(

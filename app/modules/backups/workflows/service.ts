@@ -14,7 +14,7 @@ import type { OutboundPolicy } from '../../../lib/outbound.ts'
 import { getN8nInstance, listN8nInstances, openN8nApiKey } from '../../healing/index.ts'
 import { diffWorkflows } from './diff.ts'
 import { N8nApiError, type N8nClient, n8nClient } from '../../n8n/index.ts'
-import { contentHash, contentOf, type WorkflowContent } from './normalise.ts'
+import { contentHash, contentOf } from './normalise.ts'
 import { rollbackBody } from './put-body.ts'
 import { contentAad, getVersion, insertVersions, latestOf, latestVersion, openContent } from './store.ts'
 
