@@ -139,20 +139,32 @@ async function produce(
     manifest,
   })
   await progress.flush()
+  return settleVerified(ctx, row, problems, {
+    actor: opts.actor,
+    verifyStart,
+    summary: `${target.name}: ${size} bytes, verified`,
+  })
+}
+
+/**
+ * The end every backup shares once its copy was read back: `failed` with the problems found, or
+ * `good` with the verification's time, audited, and the target's backup alerts resolved.
+ */
+export async function settleVerified(
+  ctx: SnapshotContext,
+  row: Backup,
+  problems: string[],
+  opts: { actor: string; verifyStart: number; summary: string },
+): Promise<Backup> {
   if (problems.length) return fail(ctx, row, problems.join('; '))
   const verifiedAt = ctx.now()
   const [good] = await ctx.db
     .update(backups)
-    .set({ status: 'good', verifiedAt, verifyMs: verifiedAt - verifyStart })
+    .set({ status: 'good', verifiedAt, verifyMs: verifiedAt - opts.verifyStart })
     .where(eq(backups.id, row.id))
     .returning()
-  await writeAudit(ctx.db, {
-    actor: opts.actor,
-    action: 'backup.created',
-    target: row.id,
-    summary: `${target.name}: ${size} bytes, verified`,
-  })
-  await resolveBackupAlerts(ctx.alerts, target.name, verifiedAt).catch((e) =>
+  await writeAudit(ctx.db, { actor: opts.actor, action: 'backup.created', target: row.id, summary: opts.summary })
+  await resolveBackupAlerts(ctx.alerts, row.targetName, verifiedAt).catch((e) =>
     ctx.log.warn('could not resolve backup alerts', { error: String(e) }),
   )
   return good!

@@ -8,13 +8,11 @@
  */
 import { eq } from 'drizzle-orm'
 import { type Backup, backups, type StoreManifest } from '../../../../db/schema/backups.ts'
-import { writeAudit } from '../../audit/index.ts'
 import type { BackupDestination } from '../destinations/types.ts'
-import { resolveBackupAlerts } from '../snapshots/alerts.ts'
 import { destinationFor, type SnapshotContext } from '../snapshots/context.ts'
 import { encrypt, manifestEncryption } from '../snapshots/encryption.ts'
 import { backupProgress } from '../snapshots/progress.ts'
-import { beginBackup, fail, HOMEOSTAT_VERSION, manifestKey, type Trigger } from '../snapshots/run.ts'
+import { beginBackup, HOMEOSTAT_VERSION, manifestKey, settleVerified, type Trigger } from '../snapshots/run.ts'
 import { measured } from '../snapshots/streams.ts'
 import { type StoreTarget, storeLocation, storeSource } from './sources.ts'
 
@@ -75,23 +73,11 @@ async function produce(
   const verifyStart = ctx.now()
   const problems = await verifyStoreCopy(dest, { location: row.location, size, sha256 }, progress.count)
   await progress.flush()
-  if (problems.length) return fail(ctx, row, problems.join('; '))
-  const verifiedAt = ctx.now()
-  const [good] = await ctx.db
-    .update(backups)
-    .set({ status: 'good', verifiedAt, verifyMs: verifiedAt - verifyStart })
-    .where(eq(backups.id, row.id))
-    .returning()
-  await writeAudit(ctx.db, {
+  return settleVerified(ctx, row, problems, {
     actor: opts.actor,
-    action: 'backup.created',
-    target: row.id,
+    verifyStart,
     summary: `${target.name} (${target.kind} → ${target.destinationKind}): ${size} bytes, verified`,
   })
-  await resolveBackupAlerts(ctx.alerts, target.name, verifiedAt).catch((e) =>
-    ctx.log.warn('could not resolve backup alerts', { error: String(e) }),
-  )
-  return good!
 }
 
 type Bytes = AsyncIterable<Uint8Array>
