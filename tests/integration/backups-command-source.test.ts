@@ -11,6 +11,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { backupCommands, checkCommandTarget, commandSource } from '../../app/modules/backups/index.ts'
+import { collect, failure, replay } from '../helpers/streams.ts'
 
 const dir = mkdtempSync(join(tmpdir(), 'backup-cmds-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
@@ -62,25 +63,6 @@ const signal = () => new AbortController().signal
 // The collector on demand, to measure the memory a stream keeps alive rather than its garbage.
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
-
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of body) chunks.push(Buffer.from(chunk))
-  return Buffer.concat(chunks)
-}
-
-async function* replay(bytes: Buffer) {
-  for (let at = 0; at < bytes.length; at += 65_536) yield bytes.subarray(at, at + 65_536)
-}
-
-async function failure(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected a failure')
-}
 
 describe('command backup source', () => {
   it('backs up a folder with tar and restores it with tar reading stdin', async () => {

@@ -9,6 +9,7 @@ import { createOutboundPolicy, OutboundError, parseOutboundAllow } from '../../a
 import { qdrantSource } from '../../app/modules/backups/index.ts'
 import { connectsDuring } from '../helpers/connections.ts'
 import { startFakeQdrant } from '../helpers/fake-qdrant.ts'
+import { collect, failure, replay } from '../helpers/streams.ts'
 
 const qdrant = await startFakeQdrant({ apiKey: 'qdrant-secret' })
 afterAll(() => qdrant.close())
@@ -25,25 +26,6 @@ const signal = () => new AbortController().signal
 
 /** A snapshot file's bytes as the stand-in checks them (a magic prefix, then the collection's data). */
 const snapshotBytes = (size: number) => Buffer.concat([Buffer.from('QDSNP'), randomBytes(size)])
-
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of body) chunks.push(Buffer.from(chunk))
-  return Buffer.concat(chunks)
-}
-
-async function* replay(bytes: Buffer) {
-  for (let at = 0; at < bytes.length; at += 100_000) yield bytes.subarray(at, at + 100_000)
-}
-
-async function failure(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected a failure')
-}
 
 describe('qdrant backup source', () => {
   it('creates a snapshot, streams it down with the api-key, and drops it from Qdrant afterwards', async () => {
@@ -83,7 +65,7 @@ describe('qdrant backup source', () => {
     const data = snapshotBytes(2 * 1024 * 1024)
     qdrant.collections.set('restored', snapshotBytes(10))
     const before = qdrant.requests.length
-    await qdrantSource({ outbound }, config({ collection: 'restored' })).restore!(replay(data), signal())
+    await qdrantSource({ outbound }, config({ collection: 'restored' })).restore!(replay(data, 100_000), signal())
     expect(qdrant.collections.get('restored')!.equals(data)).toBe(true)
     expect(qdrant.requests.slice(before).map((r) => `${r.method} ${r.path}?${r.query}`)).toEqual([
       'POST /collections/restored/snapshots/upload?priority=snapshot&wait=true',
@@ -96,7 +78,7 @@ describe('qdrant backup source', () => {
     const data = snapshotBytes(500_000)
     qdrant.collections.set('origin', data)
     const backup = await collect(qdrantSource({ outbound }, config({ collection: 'origin' })).produce(signal()))
-    await qdrantSource({ outbound }, config({ collection: 'copy' })).restore!(replay(backup), signal())
+    await qdrantSource({ outbound }, config({ collection: 'copy' })).restore!(replay(backup, 100_000), signal())
     const again = await collect(qdrantSource({ outbound }, config({ collection: 'copy' })).produce(signal()))
     expect(again.equals(data)).toBe(true)
   })
@@ -132,7 +114,7 @@ describe('qdrant backup source', () => {
   it('fails a restore Qdrant rejects, with Qdrant’s words', async () => {
     const error = await failure(
       qdrantSource({ outbound }, config({ collection: 'restored' })).restore!(
-        replay(Buffer.from('not a snapshot')),
+        replay(Buffer.from('not a snapshot'), 100_000),
         signal(),
       ),
     )
@@ -147,7 +129,7 @@ describe('qdrant backup source', () => {
     const connects = await connectsDuring(async () => {
       produced = await failure(collect(qdrantSource({ outbound: closed }, config()).produce(signal())))
       restored = await failure(
-        qdrantSource({ outbound: closed }, config()).restore!(replay(snapshotBytes(10)), signal()),
+        qdrantSource({ outbound: closed }, config()).restore!(replay(snapshotBytes(10), 100_000), signal()),
       )
     })
     expect(connects).toBe(0)

@@ -8,6 +8,7 @@ import { createOutboundPolicy, OutboundError, parseOutboundAllow } from '../../a
 import { s3Destination } from '../../app/modules/backups/index.ts'
 import { connectsDuring } from '../helpers/connections.ts'
 import { startS3 } from '../helpers/s3-server.ts'
+import { collect, failure } from '../helpers/streams.ts'
 
 const s3 = await startS3(['backups'])
 afterAll(() => s3.close())
@@ -26,21 +27,6 @@ const dest = s3Destination({ outbound }, config())
 
 async function* bytes(...parts: string[]) {
   for (const p of parts) yield new TextEncoder().encode(p)
-}
-
-async function collect(body: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  for await (const chunk of body) chunks.push(Buffer.from(chunk))
-  return Buffer.concat(chunks)
-}
-
-async function failure(work: Promise<unknown>): Promise<Error> {
-  try {
-    await work
-  } catch (error) {
-    return error as Error
-  }
-  throw new Error('expected a failure')
 }
 
 /** `size` bytes that differ from chunk to chunk (a counter run through sha256), made as they are read. */
