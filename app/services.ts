@@ -21,6 +21,7 @@ import {
   resolveNotificationFailed,
 } from './modules/notify/index.ts'
 import { createN8nRetrier, createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
+import { createPrompts, promptPort } from './modules/registry/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -89,6 +90,17 @@ export function createServices(platform: Deps) {
   const healingLog = log.child({ module: 'healing' })
   // The n8n module's capped retry of failed executions, which the healing n8n_retry action calls.
   const n8nRetry = createN8nRetrier({ db, sealer: platform.sealer, outbound, log: log.child({ module: 'n8n' }) })
+  // The prompt registry: its cached read for agents, and its changes sent to the webhook
+  // subscriptions that asked for them (a failed enqueue is logged; the change itself stands).
+  const registryLog = log.child({ module: 'registry' })
+  const prompts = createPrompts({
+    db,
+    onEvent: (event, data, at) =>
+      notifier.publish(event, data, at).then(
+        () => undefined,
+        (error) => registryLog.error('queueing a registry event failed', { event, error: String(error) }),
+      ),
+  })
   const healing = createHealing({
     db,
     sealer: platform.sealer,
@@ -101,6 +113,8 @@ export function createServices(platform: Deps) {
     // workflow_rollback rolls back through the workflow history (backups imports healing, not the reverse).
     rollbackWorkflow: workflowHistory.rollback,
     n8nRetry,
+    // prompt_rollback moves prompt labels through the registry (healing does not import it).
+    prompts: promptPort(db, prompts),
   })
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
@@ -163,6 +177,7 @@ export function createServices(platform: Deps) {
     notifier,
     prices,
     healing,
+    prompts,
     alerts,
     metricStore,
     statusStore,

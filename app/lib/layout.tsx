@@ -11,6 +11,7 @@ export const nav = [
   { href: '/backups', label: 'Backups' },
   { href: '/n8n', label: 'n8n' },
   { href: '/models', label: 'Models' },
+  { href: '/prompts', label: 'Prompts' },
   { href: '/runs', label: 'Runs' },
   { href: '/settings', label: 'Settings' },
 ] as const

@@ -62,14 +62,22 @@ export const policies = sqliteTable('policies', {
 })
 
 export const alertWebhookEvents = ['fired', 'resolved', 'acknowledged'] as const
+/** Registry changes a subscription may ask for (sent with a `data` object instead of alerts). */
+export const registryWebhookEvents = [
+  'registry.prompt.version_added',
+  'registry.prompt.label_moved',
+  'registry.prompt.rolled_back',
+] as const
+export const webhookEvents = [...alertWebhookEvents, ...registryWebhookEvents] as const
+export type WebhookEventName = (typeof webhookEvents)[number]
 
-/** Clients (the n8n Trigger node) subscribed to alert events; delivered through the same outbox. */
+/** Clients (the n8n Trigger node) subscribed to alert and registry events; delivered through the same outbox. */
 export const webhookSubscriptions = sqliteTable('webhook_subscriptions', {
   id: text('id').primaryKey(),
   url: text('url').notNull(),
   /** Sealed signing secret. */
   secret: text('secret').notNull(),
-  events: text('events', { mode: 'json' }).$type<(typeof alertWebhookEvents)[number][]>().notNull(),
+  events: text('events', { mode: 'json' }).$type<WebhookEventName[]>().notNull(),
   minSeverity: text('min_severity').$type<Severity>(),
   createdBy: text('created_by').notNull(),
   createdAt: integer('created_at').notNull(),

@@ -35,6 +35,26 @@ export type HealingDeps = {
   rollbackWorkflow: WorkflowRollback
   /** The n8n module's capped retry of failed executions (the `n8n_retry` action); absent: that type fails. */
   n8nRetry?: N8nRetryPort
+  /** The registry's prompt labels and scores (the `prompt_rollback` action); absent: that type fails. */
+  prompts?: PromptRollbackPort
+}
+
+/**
+ * What the `prompt_rollback` action asks of the registry module, passed in by the composition
+ * root (the registry's pages read healing's rule templates, so healing does not import it).
+ */
+export type PromptRollbackPort = {
+  /** The version a label points at now; undefined when the prompt or label does not exist. */
+  labelVersion(prompt: string, label: string): Promise<number | undefined>
+  /** Moves the label to `to` (a version, or the highest one below the current); null when already there. */
+  rollback(
+    prompt: string,
+    label: string,
+    to: number | 'previous',
+    opts: { actor: string; reason: string; now: number },
+  ): Promise<{ from: number | null; to: number } | null>
+  /** Mean and count of `prompt_score{prompt, version}` in [from, to). */
+  score(prompt: string, version: number, from: number, to: number): Promise<{ avg: number | null; count: number }>
 }
 
 /**

@@ -182,7 +182,14 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
         id: head.id,
         event: head.kind,
         groupKey: head.groupKey,
-        alerts: rows.map((r) => alertSnapshot((r.payload as { alert: Alert }).alert, deps.publicUrl)),
+        // A registry event's row carries `data` and no alert.
+        alerts: rows.flatMap((r) => {
+          const alert = (r.payload as { alert?: Alert }).alert
+          return alert ? [alertSnapshot(alert, deps.publicUrl)] : []
+        }),
+        ...((head.payload as { data?: Record<string, unknown> }).data
+          ? { data: (head.payload as { data: Record<string, unknown> }).data }
+          : {}),
         publicUrl: deps.publicUrl,
         at: now,
       }

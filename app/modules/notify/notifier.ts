@@ -5,11 +5,13 @@
  * one object, so none of them depends on another having run first.
  */
 import type { Db } from '../../../db/client.ts'
+import type { WebhookEventName } from '../../../db/schema/notify.ts'
 import type { Config } from '../../config.ts'
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { type DeliveryDeps, runNotifications, sendDue } from './delivery.ts'
+import { publishEvent } from './events.ts'
 import { createOutboxHook } from './outbox.ts'
 import { createRoutingCache } from './policies.ts'
 
@@ -71,6 +73,9 @@ export function createNotifier(deps: NotifierDeps) {
     outboxHook: createOutboxHook({ routing: routing.load, kick }),
     /** Channels, policies or subscriptions changed: read them again next time. */
     invalidateRouting: routing.invalidate,
+    /** A registry event to the subscriptions that asked for it (outbox rows, sent soon). */
+    publish: (event: WebhookEventName, data: Record<string, unknown>, at: number) =>
+      publishEvent({ db: deps.db, routing: routing.load, kick }, event, data, at),
   }
 }
 

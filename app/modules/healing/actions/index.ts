@@ -10,11 +10,21 @@ import { modelFailover } from './model-failover.ts'
 import { n8n } from './n8n.ts'
 import { n8nRetry } from './n8n-retry.ts'
 import { notify } from './notify.ts'
+import { promptRollback } from './prompt-rollback.ts'
 import { serviceRestart } from './service-restart.ts'
 import { webhook } from './webhook.ts'
 import { workflowRollback } from './workflow-rollback.ts'
 
-const all: ActionDef<any>[] = [modelFailover, webhook, n8n, n8nRetry, serviceRestart, notify, workflowRollback]
+const all: ActionDef<any>[] = [
+  modelFailover,
+  webhook,
+  n8n,
+  n8nRetry,
+  serviceRestart,
+  notify,
+  workflowRollback,
+  promptRollback,
+]
 
 export const actionTypes: ReadonlyMap<string, ActionDef<any>> = new Map(all.map((d) => [d.type, d]))
 export const actionTypeNames = () => [...actionTypes.keys()]

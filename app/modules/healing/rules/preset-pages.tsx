@@ -10,13 +10,13 @@ import { access } from '../../../middleware/access.ts'
 import { audit } from '../../audit/index.ts'
 import { IdParam } from '../input.ts'
 import type { HealingCtx } from '../types.ts'
-import { count, createFromPreset, PresetBody, RULE_PRESETS, rulePreset } from './presets.ts'
+import { count, createFromPreset, RULE_PRESETS, rulePreset } from './presets.ts'
 
 /** The form's fields; an empty number keeps the template's default. */
 const blankOr = (max: number) =>
   v.optional(v.union([v.literal(''), count(max)], `must be a whole number from 1 to ${max}`))
 const PresetForm = v.object({
-  target: PresetBody.entries.target,
+  target: v.optional(v.pipe(v.string(), v.maxLength(200, 'must be at most 200 characters'))),
   name: v.optional(v.pipe(v.string(), v.maxLength(200, 'must be at most 200 characters'))),
   maxPerExecution: blankOr(10),
   maxPerWorkflowPerHour: blankOr(1000),
@@ -32,7 +32,17 @@ export const RuleTemplates = ({ instances }: { instances: string[] }) => (
           <br />
           <span class="muted small">{p.describe}</span>
         </p>
-        {instances.length ? (
+        {p.id === 'prompt-performance-drop' ? (
+          <div class="row">
+            <label>
+              Prompt <input name="target" placeholder="every prompt" />
+            </label>
+            <label>
+              Rule name <input name="name" placeholder={p.name} />
+            </label>
+            <button type="submit">Add this rule</button>
+          </div>
+        ) : instances.length ? (
           <div class="row">
             <label>
               n8n instance{' '}
@@ -77,7 +87,7 @@ export function presetPages(deps: ModuleDeps, hd: HealingCtx) {
       if (!preset) throw notFound('Rule template')
       const f = c.req.valid('form')
       const input = {
-        target: f.target,
+        ...(f.target?.trim() ? { target: f.target.trim() } : {}),
         ...(f.name?.trim() ? { name: f.name.trim() } : {}),
         ...(f.maxPerExecution ? { maxPerExecution: f.maxPerExecution } : {}),
         ...(f.maxPerWorkflowPerHour ? { maxPerWorkflowPerHour: f.maxPerWorkflowPerHour } : {}),
