@@ -60,7 +60,11 @@ export const VersionBody = v.strictObject({
   /** Model parameters (temperature, max_tokens, model, …): any JSON object, kept as given. */
   parameters: v.optional(
     v.pipe(
-      v.record(v.string(), v.unknown(), 'must be a JSON object'),
+      // valibot's record takes an array as an object (and hands back a copy): refused first.
+      v.custom<Record<string, unknown>>(
+        (x) => !!x && typeof x === 'object' && !Array.isArray(x),
+        'must be a JSON object',
+      ),
       v.check(
         (p) => JSON.stringify(p).length <= MAX_PARAMETERS_JSON,
         `must be at most ${MAX_PARAMETERS_JSON} bytes of JSON`,
