@@ -242,8 +242,10 @@ describe('action types', () => {
       'service_restart',
       'notify',
       'workflow_rollback',
+      'prompt_rollback',
     ])
     expect(items.find((i) => i.type === 'model_failover')).toMatchObject({ rollback: true })
+    expect(items.find((i) => i.type === 'prompt_rollback')).toMatchObject({ rollback: true })
     expect(items.find((i) => i.type === 'workflow_rollback')).toMatchObject({ rollback: true })
     expect(Object.keys(items.find((i) => i.type === 'workflow_rollback')!.paramsSchema.properties!).sort()).toEqual([
       'onlyIfChangedWithin',

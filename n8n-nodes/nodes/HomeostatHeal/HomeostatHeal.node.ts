@@ -16,10 +16,22 @@ import { credentialTest } from '../shared/credential-test'
 /** The same rule the server applies to breaker keys (app/modules/healing/breakers.ts). */
 export const BREAKER_KEY = /^(?=.{3,300}$)[A-Za-z0-9][A-Za-z0-9_.-]{0,39}:[A-Za-z0-9._:/@+~=,[\]-]+$/
 const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
+/** The server's rules for prompt names, labels and variable names (app/modules/registry/prompts/input.ts). */
+const PROMPT_NAME = ROUTE_NAME
+const LABEL = /^[A-Za-z0-9][A-Za-z0-9._-]{0,49}$/
+const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/
 const MAX_ERROR = 1000
 
 /** Used when the server cannot be asked (the list the server shipped with). */
-export const ACTION_TYPES = ['model_failover', 'n8n', 'notify', 'service_restart', 'webhook', 'workflow_rollback']
+export const ACTION_TYPES = [
+  'model_failover',
+  'n8n',
+  'notify',
+  'prompt_rollback',
+  'service_restart',
+  'webhook',
+  'workflow_rollback',
+]
 
 type ActionType = { type: string; describe?: string; target?: string }
 type RouteAnswer = {
@@ -48,7 +60,7 @@ export class HomeostatHeal implements INodeType {
     version: 1,
     subtitle: '={{$parameter["operation"]}}',
     description:
-      'Run and decide healing actions, read the active target of a model route, and report call outcomes to circuit breakers',
+      'Run and decide healing actions, read the active target of a model route or the live prompt, and report call outcomes to circuit breakers',
     defaults: { name: 'Homeostat Heal' },
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
@@ -72,6 +84,12 @@ export class HomeostatHeal implements INodeType {
             value: 'getAction',
             description: 'Get a healing action with its timeline',
             action: 'Get a healing action',
+          },
+          {
+            name: 'Get Prompt',
+            value: 'getPrompt',
+            description: 'Get the live version of a prompt (by label), compiled with variables',
+            action: 'Get a prompt compiled with variables',
           },
           {
             name: 'Get Route',
@@ -207,6 +225,34 @@ export class HomeostatHeal implements INodeType {
         description: 'The name of the model route',
         displayOptions: { show: { operation: ['getRoute'] } },
       },
+      // Get Prompt
+      {
+        displayName: 'Prompt Name',
+        name: 'prompt',
+        type: 'string',
+        required: true,
+        default: '',
+        placeholder: 'support-reply',
+        description: 'The name of the prompt in the registry',
+        displayOptions: { show: { operation: ['getPrompt'] } },
+      },
+      {
+        displayName: 'Label',
+        name: 'label',
+        type: 'string',
+        default: 'production',
+        description: 'The label whose version to get (production, staging, or any)',
+        displayOptions: { show: { operation: ['getPrompt'] } },
+      },
+      {
+        displayName: 'Variables (JSON)',
+        name: 'variables',
+        type: 'json',
+        default: '{}',
+        description:
+          'The values of the template\'s variables, as a JSON object of strings (e.g. {"customer": "ACME"}); every declared variable must be given',
+        displayOptions: { show: { operation: ['getPrompt'] } },
+      },
       // Report Result
       {
         displayName: 'Breaker Key',
@@ -320,6 +366,43 @@ export class HomeostatHeal implements INodeType {
             activeOpen: r.activeOpen ?? false,
             changedAt: r.changedAt ?? null,
             changeReason: r.changeReason ?? null,
+          }
+        }
+        case 'getPrompt': {
+          const name = text(this, i, 'prompt', 'Prompt Name')
+          if (!PROMPT_NAME.test(name))
+            throw itemError(
+              this,
+              i,
+              'Prompt Name',
+              `"${name}" is not a prompt name: 1–100 letters, digits, . _ -, starting with a letter or digit`,
+            )
+          const label = String(this.getNodeParameter('label', i, 'production') ?? '').trim() || 'production'
+          if (!LABEL.test(label))
+            throw itemError(this, i, 'Label', `"${label}" is not a label: 1–50 letters, digits, . _ -`)
+          let variables: IDataObject
+          try {
+            variables = toJsonObject(this.getNodeParameter('variables', i, '{}'), '{"customer": "ACME"}')
+          } catch (error) {
+            throw itemError(this, i, 'Variables', (error as Error).message)
+          }
+          const query: IDataObject = { label }
+          for (const [k, value] of Object.entries(variables)) {
+            if (!VARIABLE.test(k)) throw itemError(this, i, 'Variables', `"${k}" is not a variable name`)
+            query[`var.${k}`] = typeof value === 'string' ? value : JSON.stringify(value)
+          }
+          const r = await request<IDataObject>(this, 'GET', `/api/v1/prompts/${encodeURIComponent(name)}`, {
+            query,
+            itemIndex: i,
+          })
+          return {
+            prompt: r.name,
+            label: r.label,
+            version: r.version,
+            compiled: r.compiled,
+            template: r.template,
+            variables: r.variables,
+            parameters: r.parameters,
           }
         }
         case 'reportResult': {

@@ -42,7 +42,8 @@ export class HomeostatTrigger implements INodeType {
     group: ['trigger'],
     version: 1,
     subtitle: '={{$parameter["events"].join(", ")}}',
-    description: 'Starts the workflow when a Homeostat alert fires, resolves or is acknowledged',
+    description:
+      'Starts the workflow when a Homeostat alert fires, resolves or is acknowledged, or the prompt registry changes',
     defaults: { name: 'Homeostat Trigger' },
     inputs: [],
     outputs: [NodeConnectionTypes.Main],
@@ -57,6 +58,21 @@ export class HomeostatTrigger implements INodeType {
         options: [
           { name: 'Acknowledged', value: 'acknowledged', description: 'Someone acknowledged an alert' },
           { name: 'Fired', value: 'fired', description: 'An alert started firing' },
+          {
+            name: 'Prompt Label Moved',
+            value: 'registry.prompt.label_moved',
+            description: 'A label of a prompt (e.g. production) now points at another version',
+          },
+          {
+            name: 'Prompt Rolled Back',
+            value: 'registry.prompt.rolled_back',
+            description: 'A prompt label was moved back to an earlier version (by a person or a healing action)',
+          },
+          {
+            name: 'Prompt Version Added',
+            value: 'registry.prompt.version_added',
+            description: 'A new version of a prompt was added',
+          },
           { name: 'Resolved', value: 'resolved', description: 'An alert was resolved' },
         ],
         default: ['fired'],
@@ -73,7 +89,7 @@ export class HomeostatTrigger implements INodeType {
           { name: 'Warning', value: 'warning' },
         ],
         default: '',
-        description: 'Only alerts at least this severe start the workflow',
+        description: 'Only alerts at least this severe start the workflow (registry events have no severity)',
       },
     ],
   }
@@ -145,6 +161,25 @@ export class HomeostatTrigger implements INodeType {
     const events = this.getNodeParameter('events', []) as string[]
     const minSeverity = this.getNodeParameter('minSeverity', '') as string
     const event = String(delivery.event ?? '')
+    // A registry event carries its facts in `data` (one item), not alerts.
+    if (event.startsWith('registry.') && delivery.data && typeof delivery.data === 'object') {
+      if (!events.includes(event)) return { webhookResponse: { received: true, started: false } }
+      return {
+        webhookResponse: { received: true, started: true },
+        workflowData: [
+          [
+            {
+              json: {
+                event,
+                deliveryId: delivery.id ?? null,
+                sentAt: delivery.sentAt ?? null,
+                ...(delivery.data as IDataObject),
+              },
+            },
+          ],
+        ],
+      }
+    }
     const alerts = (
       (delivery.alerts as IDataObject[] | undefined) ?? (delivery.alert ? [delivery.alert as IDataObject] : [])
     ).filter((a) => !minSeverity || (SEVERITY_RANK[String(a.severity)] ?? 0) >= (SEVERITY_RANK[minSeverity] ?? 0))
