@@ -386,7 +386,7 @@ export class HomeostatHeal implements INodeType {
           } catch (error) {
             throw itemError(this, i, 'Variables', (error as Error).message)
           }
-          const query: IDataObject = { label }
+          const query: Record<string, string> = { label }
           for (const [k, value] of Object.entries(variables)) {
             if (!VARIABLE.test(k)) throw itemError(this, i, 'Variables', `"${k}" is not a variable name`)
             query[`var.${k}`] = typeof value === 'string' ? value : JSON.stringify(value)
