@@ -35,7 +35,7 @@ const fmt = (x: number | null) => (x === null ? '—' : x.toFixed(3))
 const Diff = ({ lines }: { lines: DiffLine[] }) => (
   <pre class="diff" id="prompt-diff">
     {lines.map((l) => (
-      <div class={l.op === '+' ? 'add' : l.op === '-' ? 'del' : ''}>
+      <div class={l.op === '+' ? 'diff-added' : l.op === '-' ? 'diff-removed' : ''}>
         {l.op} {l.text}
       </div>
     ))}
