@@ -29,6 +29,7 @@ import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
 import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
+import { promptFigures } from './prompts.ts'
 import { storeFigures } from './stores.ts'
 import { workflowFigures } from './workflows.ts'
 import { validatorFigures } from './validator.ts'
@@ -352,6 +353,11 @@ async function runGroup(
 const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
   { name: 'alerts', note: 'breach → webhook, /api/v2/alerts vs Alertmanager, rule evaluation', run: alertFigures },
   { name: 'healing', note: 'detection → failover, GET /api/v1/model-routes/:name vs whoami', run: healingFigures },
+  {
+    name: 'prompts',
+    note: 'GET /api/v1/prompts/:name vs whoami, score drop → prompt label moved',
+    run: promptFigures,
+  },
   { name: 'workflows', note: 'pull of 500 workflows from the n8n stand-in', run: workflowFigures },
   { name: 'n8n', note: 'workflow health: poll of 200 workflows / 10,000 executions', run: n8nHealthFigures },
   {

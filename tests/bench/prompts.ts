@@ -1,0 +1,295 @@
+/**
+ * The bench's prompt registry figures (`BENCH_ONLY=prompts`), each part on a Homeostat of its own
+ * (Bun, empty DB):
+ *
+ * - The agents' read: GET /api/v1/prompts/:name (production label, 200 without variables; 200
+ *   compiled with two `var.*`; If-None-Match → 304) against GET /api/v1/whoami on the same server
+ *   with the same viewer key, in interleaved rounds (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP,
+ *   BENCH_CONNECTIONS as in run.ts). Target: ≥ 0.8× whoami, as model routes.
+ * - Score drop → label moved: the "Prompt performance drop" alert rule and the
+ *   "prompt-performance-drop" healing template's rule; PROMPT_TRIALS prompts (default 20), each with
+ *   versions 1 and 2 and production on 2. Trials start in parallel after a random 0–1 s pause (every
+ *   phase of the healing tick); at t0 three prompt_score points of 0.2 for version 2 are posted, and
+ *   GET /api/v1/prompts/:name is polled every 25 ms until it answers version 1. Target: p95 < 5 s.
+ *
+ * Returns table rows and what failed to run; asserts nothing.
+ */
+import { join } from 'node:path'
+import {
+  BUN,
+  cpuSeconds,
+  findProcess,
+  load,
+  median,
+  runCommand,
+  sleep,
+  startHomeostat,
+  type LoadRequest,
+  type LoadResult,
+} from './lib.ts'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const TRIALS = Number(process.env.PROMPT_TRIALS ?? 20)
+const POLL_MS = 25
+const GIVE_UP_MS = 30_000
+
+export const ROLLBACK_P95_MAX_MS = 5000
+export const READ_MIN_RATIO = 0.8
+
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
+const pct = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+
+type Env = Record<string, string>
+const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({
+  ...base,
+  DATA_DIR: join(dir, name),
+  DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`,
+  ...extra,
+})
+const keyFor = (env: Env, role: 'operator' | 'viewer', scope?: string) => {
+  const args = ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role]
+  const key = runCommand(BUN, scope ? [...args, '--scope', scope] : args, env)
+  if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
+  return key
+}
+
+async function call(url: string, key: string, method = 'GET', body?: unknown, expect?: number) {
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  })
+  const text = await res.text()
+  if (expect !== undefined && res.status !== expect)
+    throw new Error(`${method} ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
+  return text ? (JSON.parse(text) as Record<string, any>) : null
+}
+
+const TEMPLATE = (n: number) =>
+  `You are the support agent of {{company}}.\nAnswer {{customer}} in a friendly tone.\nVersion ${n}: keep it under 120 words.`
+
+async function addPrompt(url: string, operator: string, name: string) {
+  await call(`${url}/api/v1/prompts`, operator, 'POST', { name }, 201)
+  for (const n of [1, 2])
+    await call(
+      `${url}/api/v1/prompts/${name}/versions`,
+      operator,
+      'POST',
+      {
+        template: TEMPLATE(n),
+        variables: ['company', 'customer'],
+        parameters: { temperature: 0.2, model: 'qwen2.5:7b' },
+        label: 'production',
+      },
+      201,
+    )
+}
+
+// --- 1. GET /api/v1/prompts/:name vs whoami -------------------------------------------------------
+
+type Round = LoadResult & { cpuUsPerReq: number }
+type Scenario = { id: string; figure: string; path: string; request: LoadRequest; status: number; rounds: Round[] }
+
+async function readFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
+  const env = envFor(dir, base, 'prompts-read')
+  const server = await startHomeostat('homeostat (prompts read)', env)
+  try {
+    const operator = keyFor(env, 'operator')
+    const viewer = keyFor(env, 'viewer')
+    await addPrompt(server.url, operator, 'support')
+    const auth = { authorization: `Bearer ${viewer}` }
+    const plain = '/api/v1/prompts/support'
+    const compiled = '/api/v1/prompts/support?var.company=ACME&var.customer=Ann'
+    const first = await fetch(server.url + plain, { headers: auth })
+    const etag = first.headers.get('etag')!
+    const bodyBytes = (await first.arrayBuffer()).byteLength
+    const scenarios: Scenario[] = [
+      {
+        id: 'whoami',
+        figure: 'GET /api/v1/whoami (API key)',
+        path: '/api/v1/whoami',
+        request: { headers: auth },
+        status: 200,
+        rounds: [],
+      },
+      {
+        id: 'prompt',
+        figure: `GET /api/v1/prompts/:name (200, ${bodyBytes} B)`,
+        path: plain,
+        request: { headers: auth },
+        status: 200,
+        rounds: [],
+      },
+      {
+        id: 'compiled',
+        figure: 'GET /api/v1/prompts/:name?var.… (compiled, 200)',
+        path: compiled,
+        request: { headers: auth },
+        status: 200,
+        rounds: [],
+      },
+      {
+        id: 'prompt304',
+        figure: 'GET /api/v1/prompts/:name (If-None-Match → 304)',
+        path: plain,
+        request: { headers: { ...auth, 'if-none-match': etag } },
+        status: 304,
+        rounds: [],
+      },
+    ]
+    const pid = findProcess(server.pid, /bun/)
+    for (const s of scenarios) {
+      const probe = await fetch(server.url + s.path, { headers: s.request.headers })
+      await probe.arrayBuffer()
+      if (probe.status !== s.status) throw new Error(`${s.figure}: expected ${s.status}, got ${probe.status}`)
+      if (WARMUP > 0)
+        await load(server.url + s.path, s.request, { connections: CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
+    }
+    const perRound = SECONDS / ROUNDS
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const s of scenarios) {
+        const cpu0 = cpuSeconds(pid)
+        const r = await load(server.url + s.path, s.request, {
+          connections: CONNECTIONS,
+          seconds: perRound,
+          warmupSeconds: 0,
+        })
+        s.rounds.push({ ...r, cpuUsPerReq: r.requests ? ((cpuSeconds(pid) - cpu0) * 1e6) / r.requests : 0 })
+        // autocannon counts a 304 as non-2xx
+        const bad = s.status === 304 ? r.errors : r.errors + r.non2xx
+        if (bad > r.requests * 0.01 || r.requests === 0)
+          failed.push(`${s.figure} (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
+      }
+      log(
+        `  prompts read round ${round + 1}: ${scenarios.map((s) => `${s.id} ${fmt(s.rounds.at(-1)!.rps)}`).join(', ')} req/s`,
+      )
+    }
+    const [whoami, ...reads] = scenarios
+    const w = whoami!
+    const rows: string[][] = [
+      [`${w.figure} req/s (prompts run)`, fmt(median(w.rounds.map((r) => r.rps))), '—', 'baseline', ''],
+    ]
+    for (const s of reads) {
+      const byRound = (pick: (r: Round) => number) =>
+        median(s.rounds.map((r, i) => pick(r) / Math.max(pick(w.rounds[i]!), 1e-9)))
+      const rpsRatio = byRound((r) => r.rps)
+      rows.push([
+        `${s.figure} req/s`,
+        fmt(median(s.rounds.map((r) => r.rps))),
+        `≥ ${READ_MIN_RATIO}× whoami`,
+        `${rpsRatio.toFixed(2)}×`,
+        verdict(rpsRatio >= READ_MIN_RATIO),
+      ])
+      rows.push([
+        `${s.figure} p99`,
+        `${fmt(median(s.rounds.map((r) => r.p99)), 1)} ms`,
+        '—',
+        `${byRound((r) => r.p99).toFixed(2)}×`,
+        '',
+      ])
+      rows.push([
+        `${s.figure} server CPU/req`,
+        `${fmt(median(s.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`,
+        '—',
+        `${byRound((r) => r.cpuUsPerReq).toFixed(2)}×`,
+        '',
+      ])
+    }
+    return rows
+  } finally {
+    await server.stop()
+  }
+}
+
+// --- 2. score drop → label moved ------------------------------------------------------------------
+
+async function rollbackFigures(
+  dir: string,
+  base: Env,
+  log: (line: string) => void,
+  failed: string[],
+): Promise<string[][]> {
+  const env = envFor(dir, base, 'prompts-rollback')
+  const server = await startHomeostat('homeostat (prompt rollback)', env)
+  try {
+    const operator = keyFor(env, 'operator')
+    const ingest = keyFor(env, 'viewer', 'ingest')
+    const templates = (await call(`${server.url}/api/v1/alert-rule-templates`, operator))!.items as {
+      id: string
+      rule: Record<string, unknown>
+    }[]
+    await call(
+      `${server.url}/api/v1/alert-rules`,
+      operator,
+      'POST',
+      templates.find((x) => x.id === 'prompt-performance-drop')!.rule,
+      201,
+    )
+    await call(`${server.url}/api/v1/healing/rule-templates/prompt-performance-drop`, operator, 'POST', {}, 201)
+    const names = Array.from({ length: TRIALS }, (_, i) => `bench-prompt-${i}`)
+    for (const name of names) await addPrompt(server.url, operator, name)
+    // The rule is stamped to the millisecond, alerts to the second: the first breach waits out the second.
+    await sleep(1100)
+    const times: number[] = []
+    await Promise.all(
+      names.map(async (name) => {
+        await sleep(Math.random() * 1000)
+        const t0 = Date.now()
+        const points = [0.2, 0.25, 0.15].map((value, i) => ({
+          name: 'prompt_score',
+          labels: { prompt: name, version: '2' },
+          value,
+          ts: t0 + i,
+        }))
+        await call(`${server.url}/api/v1/metrics`, ingest, 'POST', { points }, 200)
+        while (Date.now() - t0 < GIVE_UP_MS) {
+          const r = await call(`${server.url}/api/v1/prompts/${name}`, operator)
+          if (r?.version === 1) {
+            times.push(Date.now() - t0)
+            return
+          }
+          await sleep(POLL_MS)
+        }
+        failed.push(`score drop → label moved: ${name} not rolled back within ${GIVE_UP_MS / 1000} s`)
+      }),
+    )
+    const sorted = [...times].sort((a, b) => a - b)
+    if (!sorted.length) return []
+    log(
+      `  score drop → label moved: ${sorted.length} of ${TRIALS}, p50 ${fmt(pct(sorted, 0.5))} ms, p95 ${fmt(pct(sorted, 0.95))} ms`,
+    )
+    const p95 = pct(sorted, 0.95)
+    return [
+      [`score drop → label moved p50 (${sorted.length} prompts)`, `${fmt(pct(sorted, 0.5))} ms`, '—', '', ''],
+      [
+        `score drop → label moved p95 (${sorted.length} prompts)`,
+        `${fmt(p95)} ms`,
+        `< ${ROLLBACK_P95_MAX_MS} ms`,
+        '',
+        verdict(p95 < ROLLBACK_P95_MAX_MS),
+      ],
+      [`score drop → label moved max`, `${fmt(sorted.at(-1)!)} ms`, '—', '', ''],
+    ]
+  } finally {
+    await server.stop()
+  }
+}
+
+/** Every prompt registry figure, one part after the other. */
+export async function promptFigures(
+  dir: string,
+  base: Env,
+  log: (line: string) => void,
+): Promise<{ rows: string[][]; failed: string[] }> {
+  const failed: string[] = []
+  const rows: string[][] = []
+  rows.push(...(await readFigures(dir, base, log, failed)))
+  rows.push(...(await rollbackFigures(dir, base, log, failed)))
+  return { rows, failed }
+}
