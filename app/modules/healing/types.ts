@@ -1,7 +1,7 @@
 /**
  * The shapes every healing action type shares. An action type is one file in `actions/` that
  * exports an `ActionDef`; `actions/index.ts` lists them. The orchestrator only ever talks to this
- * interface, so a new type (e.g. `prompt_rollback`) is one file plus one line.
+ * interface, so a new type (as `prompt_rollback`) is one file plus one line.
  */
 import type * as v from 'valibot'
 import type { Config } from '../../config.ts'

@@ -47,7 +47,8 @@ export const ruleTemplates: RuleTemplate[] = [
   {
     id: 'prompt-performance-drop',
     title: 'Prompt performance drop',
-    description: 'The mean score of a prompt version over the last hour is below 0.7.',
+    description:
+      'The mean score of a prompt version over the last hour is below 0.7. The healing rule template of the same id rolls the prompt back (prompt_rollback).',
     rule: {
       name: 'Prompt score below 0.7',
       kind: 'threshold',

@@ -1,7 +1,7 @@
 /**
- * The action registry: type → definition. A new type (e.g. `prompt_rollback`: target a prompt
- * name, execute = activate the previous version, rollback = re-activate the one it replaced) is
- * one file in this folder and one line below. Beside the types the folder holds what they share
+ * The action registry: type → definition. A new type (as `prompt_rollback`: target a prompt
+ * name, execute = move its label to the previous version, rollback = move it back) is one file
+ * in this folder and one line below. Beside the types the folder holds what they share
  * (define.ts) and what they read: service_restart's allow-list (commands.ts) and the n8n action's
  * instances (n8n-instances.ts).
  */
