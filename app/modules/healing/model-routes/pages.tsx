@@ -23,6 +23,7 @@ import {
 import type { HealingCtx } from '../types.ts'
 import { BreakerState, dur, Section, Tabs } from '../views.tsx'
 import { clockOf } from '../../../lib/time.ts'
+import { weightsValid } from './weights.ts'
 
 const NameParam = v.object({
   name: v.pipe(
@@ -79,7 +80,7 @@ export function parseRouteForm(f: v.InferOutput<typeof RouteForm>): RouteInput {
         field: `targets.${i}.model`,
         message: 'must be 1–90 letters, digits, . _ : / @ + -, starting with a letter or digit',
       })
-    if (weight !== undefined && !/^\d{1,4}$/.test(weight))
+    if (weight !== undefined && !(/^\d{1,4}$/.test(weight) && Number(weight) <= 1000))
       errors.push({ field: `targets.${i}.weight`, message: 'must be a whole number 0–1000' })
     if (rest.length > 2) errors.push({ field: `targets.${i}`, message: 'is "model host [weight]"' })
     targets.push({ model, host, ...(weight !== undefined ? { weight: Number(weight) } : {}) })
@@ -89,6 +90,8 @@ export function parseRouteForm(f: v.InferOutput<typeof RouteForm>): RouteInput {
   if (lines.length > 20) errors.push({ field: 'targets', message: 'must hold at most 20 targets' })
   if (new Set(targets.map(targetBreakerKey)).size !== targets.length)
     errors.push({ field: 'targets', message: 'must not list the same model on the same host twice' })
+  if (!weightsValid(targets))
+    errors.push({ field: 'targets', message: 'weights must not all be 0: give at least one target a weight above 0' })
   let failbackAfterMs: number | undefined
   if (f.failbackAfter?.trim()) {
     const r = v.safeParse(Duration, f.failbackAfter)
