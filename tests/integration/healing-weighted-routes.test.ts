@@ -217,6 +217,24 @@ describe('weighted routes: failover', () => {
     expect([...seen].sort()).toEqual([0, 3])
   })
 
+  it('the route page shows each target’s weight and share of callers now', async () => {
+    const name = await create([
+      { model: 'p', host: host(16), weight: 75 },
+      { model: 'c', host: host(17), weight: 25 },
+      { model: 's', host: host(18) },
+    ])
+    const page = async () => (await t.app.request(`/healing/routes/${name}`, { headers: op })).text()
+    let html = await page()
+    expect(html).toContain('weighted split')
+    expect(html).toMatch(/data-share="0.7500">75 · 75.0 %/)
+    expect(html).toMatch(/data-share="0.2500">25 · 25.0 %/)
+    expect(html).toMatch(/data-share="0.0000">— · standby/)
+    await setBreaker(`model:${host(16)}/p`, false)
+    html = await page()
+    expect(html).toMatch(/data-share="0.0000">75 · out \(unhealthy\)/)
+    expect(html).toMatch(/data-share="1.0000">25 · 100.0 %/)
+  })
+
   it('a failover action on a weighted route still moves its failover position (used by the API views)', async () => {
     const name = await canary()
     const res = await t.json('POST', `/api/v1/model-routes/${name}/failover`, { reason: 'maintenance' }, op)

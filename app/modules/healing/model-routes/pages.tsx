@@ -23,7 +23,7 @@ import {
 import type { HealingCtx } from '../types.ts'
 import { BreakerState, dur, Section, Tabs } from '../views.tsx'
 import { clockOf } from '../../../lib/time.ts'
-import { weightsValid } from './weights.ts'
+import { sharesOf, weightsValid } from './weights.ts'
 
 const NameParam = v.object({
   name: v.pipe(
@@ -280,6 +280,14 @@ export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
     const j = routeJson(r, await getBreakers(db, r.targets.map(targetBreakerKey)), at)
     const { items: events } = await routeEvents(db, r.id, { limit: 50 })
     const write = canWrite(c)
+    // A weighted route splits callers over its healthy weighted targets: show each one's share now.
+    const shares = j.weighted
+      ? sharesOf(
+          r.targets,
+          j.targets.map((t) => t.healthy),
+          targetBreakerKey,
+        )
+      : null
     return c.html(
       <Layout title={`Route ${r.name}`} active="/healing" principal={requirePrincipal(c)}>
         <Tabs active="/healing/routes" admin={isAdmin(c)} />
@@ -294,6 +302,7 @@ export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
             ) : (
               <span class="pill st-ok">on primary</span>
             )}
+            {shares ? <span class="pill">weighted split</span> : null}
           </h1>
         </div>
         {r.description ? <p>{r.description}</p> : null}
@@ -340,6 +349,7 @@ export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
                   <th>#</th>
                   <th>Model</th>
                   <th>Host</th>
+                  {shares ? <th>Weight · share now</th> : null}
                   <th>Breaker</th>
                   <th class="wide">Last error</th>
                   {write ? <th></th> : null}
@@ -358,6 +368,16 @@ export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
                     <td>
                       <code>{t.host}</code>
                     </td>
+                    {shares ? (
+                      <td data-share={shares[t.index]!.toFixed(4)}>
+                        {t.weight ?? '—'} ·{' '}
+                        {shares[t.index]
+                          ? `${(shares[t.index]! * 100).toFixed(1)} %`
+                          : (t.weight ?? 0) > 0
+                            ? 'out (unhealthy)'
+                            : 'standby'}
+                      </td>
+                    ) : null}
                     <td>
                       <BreakerState state={t.breaker.state} />
                       <br />

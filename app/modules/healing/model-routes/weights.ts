@@ -90,3 +90,18 @@ export function splitOf(
   if (standby !== undefined) return make([standby], () => 1)
   return make(weighted, (i) => targets[i]!.weight!)
 }
+
+/** The share of callers (0–1) each target gets right now under `splitOf` (0 for targets out of it). */
+export function sharesOf(
+  targets: readonly RouteTarget[],
+  healthy: readonly boolean[],
+  idOf: (t: RouteTarget) => string,
+) {
+  const split = splitOf(targets, healthy, idOf)
+  const total = split.weights.reduce((s, w) => s + w, 0)
+  const shares = targets.map(() => 0)
+  split.indexes.forEach((index, i) => {
+    shares[index] = total > 0 ? split.weights[i]! / total : 0
+  })
+  return shares
+}
