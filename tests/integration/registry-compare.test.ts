@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest'
+import { runRollups } from '../../app/modules/metrics/index.ts'
 import { roleHeaders, testApp } from '../helpers/app.ts'
 
 type Json = Record<string, any>
@@ -180,7 +181,30 @@ describe('GET /api/v1/models/:id/compare', () => {
     expect(body.versions.a.requests).toBeLessThan(100)
     const day = (await (await compare('qwen-finance', 'a=1.4.0&b=1.5.0')).json()) as Json
     expect(day.versions.a.requests).toBe(1000)
-    expect(Date.parse(day.to) - Date.parse(day.from)).toBe(86_400_000)
+    // The range starts on a step boundary (30 min steps for a day): at most one step longer.
+    const span = Date.parse(day.to) - Date.parse(day.from)
+    expect(day.stepMs).toBe(1_800_000)
+    expect(Date.parse(day.from) % day.stepMs).toBe(0)
+    expect(span).toBeGreaterThanOrEqual(86_400_000)
+    expect(span).toBeLessThan(86_400_000 + day.stepMs)
+  })
+
+  it('the same figures once the rollup job has run (rollups and raw points agree)', async () => {
+    const before = (await (await compare('qwen-finance', 'a=1.4.0&b=1.5.0&range=7d')).json()) as Json
+    const rolled = await runRollups(t.db, Date.now())
+    expect(rolled.buckets).toBeGreaterThan(0)
+    const after = (await (await compare('qwen-finance', 'a=1.4.0&b=1.5.0&range=7d')).json()) as Json
+    expect(after.stepMs).toBe(10_800_000)
+    for (const v of ['a', 'b']) {
+      expect(after.versions[v].requests).toBe(before.versions[v].requests)
+      expect(after.versions[v].errors).toBe(before.versions[v].errors)
+      expect(after.versions[v].tokens).toBe(before.versions[v].tokens)
+      expect(after.versions[v].latency.count).toBe(400)
+      expect(after.versions[v].costUsd).toBeCloseTo(before.versions[v].costUsd, 9)
+    }
+    expect(after.versions.a.requests).toBe(1000)
+    expect(rowOf(after, 'errorRate').test).toEqual(rowOf(before, 'errorRate').test)
+    expect(rowOf(after, 'latencyP50').test).toEqual(rowOf(before, 'latencyP50').test)
   })
 
   it('refuses bad input with a 400 naming the field', async () => {

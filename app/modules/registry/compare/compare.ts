@@ -156,7 +156,10 @@ const row = (metric: string, unit: string, a: number | null, b: number | null, t
  * (b − a), and for rates and latency whether it is larger than the noise (see stats.ts).
  */
 export async function compareVersions(db: Db, q: CompareQuery) {
-  const w: Window = { from: q.from, to: q.to, step: stepFor(q.to - q.from) }
+  const step = stepFor(q.to - q.from)
+  // From a step boundary: the rollups serve whole buckets only, so an unaligned start would make
+  // every part of the range read raw points (and miss what retention already dropped from them).
+  const w: Window = { from: q.from - (q.from % step), to: q.to, step }
   const [a, b] = await Promise.all([versionFigures(db, q.model, q.a, w), versionFigures(db, q.model, q.b, w)])
   const fa = a.figures
   const fb = b.figures
@@ -175,7 +178,7 @@ export async function compareVersions(db: Db, q: CompareQuery) {
   )
   return {
     model: q.model,
-    from: toIso(q.from)!,
+    from: toIso(w.from)!,
     to: toIso(q.to)!,
     stepMs: w.step,
     versions: { a: fa, b: fb },
