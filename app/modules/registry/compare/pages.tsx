@@ -112,7 +112,7 @@ export function ComparisonView({ c, a, b }: { c: Comparison; a: string; b: strin
                   <span title={`${r.test.method}: z = ${r.test.z.toFixed(2)}`}>
                     {r.test.significant ? <strong>yes</strong> : 'no, noise'}{' '}
                     <span class="muted">
-                      p = {r.test.p < 0.0001 ? '< 0.0001' : r.test.p.toFixed(4)} ({r.test.method})
+                      {r.test.p < 0.0001 ? 'p < 0.0001' : `p = ${r.test.p.toFixed(4)}`} ({r.test.method})
                     </span>
                   </span>
                 ) : (
@@ -177,7 +177,12 @@ export function comparePages(deps: Pick<ModuleDeps, 'db' | 'now'>) {
     const raw = { a: c.req.query('a'), b: c.req.query('b'), range: c.req.query('range') || undefined }
     const asked = raw.a !== undefined || raw.b !== undefined
     const parsed = v.safeParse(CompareInput, raw)
-    let result = <p class="muted">Choose two versions to compare.</p>
+    // Always the #compare-result element: the form's htmx swap replaces it.
+    let result = (
+      <div id="compare-result">
+        <p class="muted">Choose two versions to compare.</p>
+      </div>
+    )
     let status: 200 | 400 = 200
     if (asked && !parsed.success) {
       result = <Errors errors={issuesToDetails(parsed.issues)} />
