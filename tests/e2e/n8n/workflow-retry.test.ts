@@ -183,6 +183,16 @@ describe('capped auto-retry with n8n 1.123', () => {
     )
     const lockedAlert = (await n8nAlerts('n8n_execution_failed')).find((x) => x.labels.workflow === 'Locked')
     expect(lockedAlert?.status).toBe('firing')
+    const historyOf = async (id: string) => {
+      const res = await t.app.request(`/api/v1/n8n/health/workflows/${id}?instance=${instance}`, {
+        headers: admin.headers,
+      })
+      expect(res.status).toBe(200)
+      return ((await res.json()) as { retries: { executionId: string; attempt: number; outcome: string }[] }).retries
+    }
+    expect(await historyOf(flaky)).toMatchObject([
+      { executionId: String(failed.f.id), attempt: 1, outcome: 'succeeded' },
+    ])
 
     // The credentials failure: no healing action, no retry recorded, nothing retried in n8n, the server called once,
     // even with the clock a minute past every back-off.
@@ -196,6 +206,7 @@ describe('capped auto-retry with n8n 1.123', () => {
       .from(n8nRetries)
       .where(and(eq(n8nRetries.instanceId, instance), eq(n8nRetries.workflowId, locked)))
     expect(lockedRetries).toEqual([])
+    expect(await historyOf(locked)).toEqual([])
     const lockedRuns = await n8n.api('GET', `/executions?workflowId=${locked}&includeData=false`)
     expect(lockedRuns.data.map((e: { id: string; retryOf: string | null }) => [e.id, e.retryOf ?? null])).toEqual([
       [String(failed.l.id), null],
