@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path'
 import { startFakeN8n } from '../helpers/fake-n8n.ts'
-import { type Received, startReceiver } from '../helpers/receiver.ts'
+import { startReceiver } from '../helpers/receiver.ts'
 import { BUN, runCommand, sleep, startHomeostat } from './lib.ts'
 
 const WORKFLOWS = Number(process.env.N8N_MISSED_WORKFLOWS ?? 20)
