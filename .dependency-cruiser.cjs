@@ -39,10 +39,15 @@ module.exports = {
     },
     {
       name: 'root-and-jobs-use-index',
-      comment: 'The composition root, the app and jobs use modules through their index.ts.',
+      comment:
+        'The composition root, the app and jobs use modules through their index.ts; the one narrow door ' +
+        'besides is the n8n validator (pure rules), so `workflows validate` on files loads no app.',
       severity: 'error',
       from: { path: '^(jobs/|app/[^/]+\\.tsx?$)' },
-      to: { path: '^app/modules/[^/]+/.+', pathNot: '^app/modules/[^/]+/index\\.ts$' },
+      to: {
+        path: '^app/modules/[^/]+/.+',
+        pathNot: ['^app/modules/[^/]+/index\\.ts$', '^app/modules/n8n/validator/index\\.ts$'],
+      },
     },
     {
       name: 'middleware-uses-the-lowest-files',
@@ -69,6 +74,19 @@ module.exports = {
       severity: 'error',
       from: { path: '^app/context\\.ts$' },
       to: { path: '^(app/modules|jobs)/' },
+    },
+    {
+      name: 'cli-validate-loads-no-app',
+      comment:
+        '`workflows validate` on files (CI gates) loads the validator alone: the CLI entry and its validate command ' +
+        'import the rest of the app (root, boot, database, other modules) only dynamically, when a command needs it.',
+      severity: 'error',
+      from: { path: '^app/cli(-workflows)?\\.ts$' },
+      to: {
+        path: '^(app/(root|services|app|boot|server)\\.tsx?$|db/|jobs/|app/modules/)',
+        pathNot: '^app/modules/n8n/validator/',
+        dependencyTypesNot: ['dynamic-import'],
+      },
     },
   ],
   options: {

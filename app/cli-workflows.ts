@@ -7,16 +7,16 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { AppError } from './lib/errors.ts'
+// The validator's narrow door: validating files loads the rules alone, not the app (see fromInstance).
 import {
   candidatesOf,
-  createWorkflowValidator,
   failed,
   formatReport,
   type InstanceFacts,
   latestVersions,
   type Report,
   validateWorkflows,
-} from './modules/n8n/index.ts'
+} from './modules/n8n/validator/index.ts'
 
 export type ValidateOptions = {
   paths: string[]
@@ -101,8 +101,12 @@ async function fromFiles(opts: ValidateOptions, credentials: InstanceFacts['cred
 }
 
 async function fromInstance(name: string, credentials: InstanceFacts['credentials']): Promise<Report> {
-  // Loaded only here: validating files needs no database, config or outbound policy.
-  const [{ boot }, { createOutboundPolicy }] = await Promise.all([import('./boot.ts'), import('./lib/outbound.ts')])
+  // Loaded only here: validating files needs no database, config, outbound policy or n8n client.
+  const [{ boot }, { createOutboundPolicy }, { createWorkflowValidator }] = await Promise.all([
+    import('./boot.ts'),
+    import('./lib/outbound.ts'),
+    import('./modules/n8n/index.ts'),
+  ])
   const { db, client, config, sealer } = await boot(process.env, { quiet: true })
   try {
     const validator = createWorkflowValidator({

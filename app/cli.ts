@@ -1,29 +1,12 @@
-import { createInterface } from 'node:readline/promises'
+/**
+ * `npm run cli -- …`. Only what parsing the arguments needs is imported up front: `workflows validate`
+ * on files runs before the rest of the app (database, services, every module) is loaded, so a CI job
+ * validating workflows pays for the validator alone. The other commands load it below.
+ */
 import { parseArgs } from 'node:util'
 import * as v from 'valibot'
-import { boot } from './boot.ts'
 import { validateCommand } from './cli-workflows.ts'
 import { issuesToDetails } from './lib/validate.ts'
-import { carryCatalog, drillFromCli, listForCli, restoreFromCli } from './modules/backups/index.ts'
-import { openDb } from '../db/client.ts'
-import { runMigrations } from '../db/migrate.ts'
-import { createRoot } from './root.ts'
-import { randomToken } from './lib/ids.ts'
-import { AppError } from './lib/errors.ts'
-import { writeAudit } from './modules/audit/index.ts'
-import {
-  createApiKey,
-  keySummary,
-  listApiKeys,
-  revokeApiKey,
-  CreateKey,
-  Email,
-  Password,
-  RoleInput,
-  createUser,
-  listUsers,
-  updateUser,
-} from './modules/auth/index.ts'
 
 const usage = `Usage: npm run cli -- <command>
 
@@ -113,6 +96,41 @@ if (group === 'workflows' && command === 'validate')
     }),
   )
 
+const [
+  { createInterface },
+  { boot },
+  { carryCatalog, drillFromCli, listForCli, restoreFromCli },
+  { openDb },
+  { runMigrations },
+  { createRoot },
+  { randomToken },
+  { AppError },
+  { writeAudit },
+  {
+    createApiKey,
+    keySummary,
+    listApiKeys,
+    revokeApiKey,
+    CreateKey,
+    Email,
+    Password,
+    RoleInput,
+    createUser,
+    listUsers,
+    updateUser,
+  },
+] = await Promise.all([
+  import('node:readline/promises'),
+  import('./boot.ts'),
+  import('./modules/backups/index.ts'),
+  import('../db/client.ts'),
+  import('../db/migrate.ts'),
+  import('./root.ts'),
+  import('./lib/ids.ts'),
+  import('./lib/errors.ts'),
+  import('./modules/audit/index.ts'),
+  import('./modules/auth/index.ts'),
+])
 const booted = await boot(process.env, { quiet: true })
 const { db, client } = booted
 const audit = (action: string, target: string, summary = '') =>

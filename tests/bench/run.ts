@@ -34,6 +34,7 @@ import { storeFigures } from './stores.ts'
 import { workflowFigures } from './workflows.ts'
 import { validatorFigures } from './validator.ts'
 import { n8nHealthFigures } from './n8n-health.ts'
+import { missedScheduleFigures } from './n8n-missed.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
@@ -359,7 +360,15 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     run: promptFigures,
   },
   { name: 'workflows', note: 'pull of 500 workflows from the n8n stand-in', run: workflowFigures },
-  { name: 'n8n', note: 'workflow health: poll of 200 workflows / 10,000 executions', run: n8nHealthFigures },
+  {
+    name: 'n8n',
+    note: 'workflow health: poll of 200 workflows / 10,000 executions; missed schedule → alert delivered',
+    run: async (dir, env, log) => {
+      const poll = await n8nHealthFigures(dir, env, log)
+      const missed = await missedScheduleFigures(dir, env, log)
+      return { rows: [...poll.rows, ...missed.rows], failed: [...poll.failed, ...missed.failed] }
+    },
+  },
   {
     name: 'stores',
     note: 'command source, S3 and Qdrant through the outbound helper vs bare; RSS',

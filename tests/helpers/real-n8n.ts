@@ -15,6 +15,11 @@ export type RealN8n = {
   apiKey: string
   /** n8n's public API with the key; any answer but 200 fails the test, naming n8n's reply. */
   api(method: string, path: string, body?: unknown): Promise<any>
+  /** Stops the n8n process and keeps its user folder (database, owner, API key): an outage. */
+  halt(): Promise<void>
+  /** Starts n8n again on the same port and user folder after `halt()`; resolves once its REST routes answer. */
+  resume(): Promise<void>
+  /** Stops n8n and removes its folder. */
   stop(): Promise<void>
 }
 
@@ -34,50 +39,69 @@ export async function startRealN8n(opts: { name: string; scopes: string[] }): Pr
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   let output = ''
-  const n8n: ChildProcess = spawn(
-    join(cache, 'node_modules/node/bin/node'),
-    [join(cache, 'node_modules/n8n/bin/n8n'), 'start'],
-    {
-      cwd: work,
-      env: {
-        ...process.env,
-        NODE_ENV: 'production',
-        N8N_USER_FOLDER: join(work, 'user'),
-        N8N_DIAGNOSTICS_ENABLED: 'false',
-        N8N_RUNNERS_ENABLED: 'false',
-        N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
-        N8N_ENCRYPTION_KEY: `homeostat-${opts.name}-e2e-key`,
-        N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
-        N8N_PERSONALIZATION_ENABLED: 'false',
-        N8N_HIRING_BANNER_ENABLED: 'false',
-        N8N_PORT: String(port),
-        N8N_LISTEN_ADDRESS: '127.0.0.1',
+  const launch = () => {
+    const child: ChildProcess = spawn(
+      join(cache, 'node_modules/node/bin/node'),
+      [join(cache, 'node_modules/n8n/bin/n8n'), 'start'],
+      {
+        cwd: work,
+        env: {
+          ...process.env,
+          NODE_ENV: 'production',
+          N8N_USER_FOLDER: join(work, 'user'),
+          N8N_DIAGNOSTICS_ENABLED: 'false',
+          N8N_RUNNERS_ENABLED: 'false',
+          N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
+          N8N_ENCRYPTION_KEY: `homeostat-${opts.name}-e2e-key`,
+          N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+          N8N_PERSONALIZATION_ENABLED: 'false',
+          N8N_HIRING_BANNER_ENABLED: 'false',
+          N8N_PORT: String(port),
+          N8N_LISTEN_ADDRESS: '127.0.0.1',
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
       },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  n8n.stdout!.on('data', (d: Buffer) => (output += d.toString()))
-  n8n.stderr!.on('data', (d: Buffer) => (output += d.toString()))
-  const stop = async () => {
-    if (n8n.exitCode === null) {
+    )
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()))
+    return child
+  }
+  let n8n = launch()
+  const alive = () => n8n.exitCode === null && n8n.signalCode === null
+  const halt = async () => {
+    if (alive()) {
       const exited = new Promise((resolve) => n8n.once('exit', resolve))
       n8n.kill('SIGTERM')
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))])
-      if (n8n.exitCode === null) n8n.kill('SIGKILL')
+      if (alive()) {
+        n8n.kill('SIGKILL')
+        await exited
+      }
     }
+  }
+  const stop = async () => {
+    await halt()
     rmSync(work, { recursive: true, force: true })
   }
-  try {
-    await until(
+  /** Resolves once n8n's REST routes answer (/healthz answers before they are mounted). */
+  const answering = () =>
+    until(
       'n8n answers',
       async () => {
-        if (n8n.exitCode !== null) throw new Error(`n8n start exited\n${output.slice(-4000)}`)
-        // /healthz answers before the REST routes are mounted: wait for one of those.
+        if (!alive()) throw new Error(`n8n start exited\n${output.slice(-4000)}`)
         return (await fetch(`${url}/rest/settings`).catch(() => undefined))?.ok ? true : undefined
       },
       120_000,
       500,
     )
+  const resume = async () => {
+    if (alive()) throw new Error('n8n is still running: halt() it first')
+    output = ''
+    n8n = launch()
+    await answering()
+  }
+  try {
+    await answering()
     // The owner, as the editor's setup page makes it (the answer signs the owner in), then an API key.
     const headers: Record<string, string> = { 'Content-Type': 'application/json', 'browser-id': 'homeostat-e2e' }
     const owner = { email: 'owner@example.com', firstName: 'Ada', lastName: 'Owner', password: 'Homeostat-e2e-1' }
@@ -114,7 +138,7 @@ export async function startRealN8n(opts: { name: string; scopes: string[] }): Pr
       expect(res.status, JSON.stringify(json)).toBe(200)
       return json
     }
-    return { url, apiKey, api, stop }
+    return { url, apiKey, api, halt, resume, stop }
   } catch (error) {
     await stop()
     throw error

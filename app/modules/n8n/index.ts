@@ -2,10 +2,18 @@
 export { n8nRoutes } from './routes.ts'
 // The workflow validator: pure rules over workflow JSON, and reading an instance's workflows to check them.
 export { createWorkflowValidator, type WorkflowValidator } from './validator/instance.ts'
-export { failed, validateWorkflows } from './validator/validate.ts'
-export { candidatesOf, latestVersions } from './validator/sources.ts'
-export { formatReport } from './validator/report.ts'
-export { RULES, type Finding, type InstanceFacts, type Report, type RuleId } from './validator/types.ts'
+export {
+  candidatesOf,
+  type Finding,
+  failed,
+  formatReport,
+  type InstanceFacts,
+  latestVersions,
+  RULES,
+  type Report,
+  type RuleId,
+  validateWorkflows,
+} from './validator/index.ts'
 export { executionOf, N8nApiError, n8nClient, type N8nClient, type N8nExecution, type N8nTarget } from './api/client.ts'
 export { createWorkflowHealth, type WorkflowHealth } from './health/service.ts'
 export { workflowHealthRoutes } from './health/routes.ts'

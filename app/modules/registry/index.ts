@@ -1,4 +1,5 @@
-// The registry module's public face: other modules, the composition root and jobs import only this.
+// The registry module's public face (models, prompts, comparing versions): others import only this.
+export { comparePages, compareRoutes } from './compare/index.ts'
 export { promptPages } from './prompts/pages.tsx'
 export { promptPort } from './prompts/port.ts'
 export { promptRoutes } from './prompts/routes.ts'
