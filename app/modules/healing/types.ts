@@ -35,6 +35,12 @@ export type HealingDeps = {
   rollbackWorkflow: WorkflowRollback
   /** The n8n module's capped retry of failed executions (the `n8n_retry` action); absent: that type fails. */
   n8nRetry?: N8nRetryPort
+  /**
+   * The registry's alias resolver: a route target whose model is `alias:<model>/<alias>` is answered
+   * with the version the alias points at now (null: not an alias, or no such alias). Passed in by the
+   * composition root, as healing cannot import the registry.
+   */
+  resolveModel?: (model: string) => Promise<string | null>
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   type ModelRoute,
   type RouteTarget,
 } from '../../../../db/schema/healing.ts'
+import { sha256 } from '../../../lib/crypto.ts'
 import { conflict } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { toIso } from '../../../lib/time.ts'
@@ -45,13 +46,24 @@ export async function getRouteByName(db: Db, name: string): Promise<ModelRoute |
   return r
 }
 
-export function routeJson(r: ModelRoute, breakers: Map<string, CircuitBreaker>, now: number) {
+/**
+ * `resolved`: target index → the model an alias target points at now (the answer names that model,
+ * and the alias it came from); breaker keys stay those of the target as written.
+ */
+export function routeJson(
+  r: ModelRoute,
+  breakers: Map<string, CircuitBreaker>,
+  now: number,
+  resolved: Map<number, string | null> = new Map(),
+) {
   const targets = r.targets.map((t, index) => {
     const key = targetBreakerKey(t)
     const b = breakers.get(key)
+    const alias = resolved.has(index) ? { alias: t.model, aliasResolved: resolved.get(index) !== null } : {}
     return {
       index,
-      model: t.model,
+      model: resolved.get(index) ?? t.model,
+      ...alias,
       host: t.host,
       ...(t.weight !== undefined ? { weight: t.weight } : {}),
       active: index === r.activeIndex,
@@ -74,6 +86,7 @@ export function routeJson(r: ModelRoute, breakers: Map<string, CircuitBreaker>, 
     active: active
       ? {
           model: active.model,
+          ...('alias' in active ? { alias: active.alias } : {}),
           host: active.host,
           ...(active.weight !== undefined ? { weight: active.weight } : {}),
           healthy: active.healthy,
@@ -161,7 +174,11 @@ export async function routesOnBreaker(db: Db, key: string): Promise<string[]> {
  * deleting a route and moving its traffic (failover, failback). One per process, made by the
  * healing service; the cached answer also follows `breakers.generation()`.
  */
-export function createModelRoutes(db: Db, breakers: Pick<Breakers, 'generation'>) {
+export function createModelRoutes(
+  db: Db,
+  breakers: Pick<Breakers, 'generation'>,
+  resolveModel?: (model: string) => Promise<string | null>,
+) {
   const cache = new Map<string, Cached>()
   /** Drops the cached answers (after any route change in this process). */
   const invalidate = () => cache.clear()
@@ -183,7 +200,15 @@ export function createModelRoutes(db: Db, breakers: Pick<Breakers, 'generation'>
     }
     const states = await getBreakers(db, r.targets.map(targetBreakerKey))
     const etag = `"${r.version}.${r.targets.map((t) => stateLetter(states.get(targetBreakerKey(t)))).join('')}"`
-    const entry = { at: now, gen, etag, body: JSON.stringify(routeJson(r, states, now)), version: r.version }
+    // Alias targets are read each time the answer is (re)built; a moved alias drops the cache.
+    const resolved = new Map<number, string | null>()
+    if (resolveModel)
+      for (const [i, t] of r.targets.entries())
+        if (t.model.startsWith('alias:')) resolved.set(i, await resolveModel(t.model))
+    const aliasPart = [...resolved.values()].map((m) => m ?? '-').join(',')
+    const fullEtag = aliasPart ? `"${etag.slice(1, -1)}.${sha256(aliasPart).slice(0, 8)}"` : etag
+    const body = JSON.stringify(routeJson(r, states, now, resolved))
+    const entry = { at: now, gen, etag: fullEtag, body, version: r.version }
     if (cache.size > 10_000) cache.clear()
     cache.set(name, entry)
     return entry
