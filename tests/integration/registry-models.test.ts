@@ -107,8 +107,9 @@ describe('models and versions', () => {
   it('rejects bad Modelfiles line by line, on validate and on save (422), and saves nothing', async () => {
     const id = await model()
     const text = 'FROM qwen2.5:7b\nPARAMETER temperature hot\nPARAMETER num_ctx 1.5\nMESSAGE robot hi\nSYSTEM """open'
-    const checked = await ok(await t.json('POST', '/api/v1/models/validate', { modelfile: text }, viewer))
-    expect(checked.valid).toBe(false)
+    const checkedRes = await t.json('POST', '/api/v1/models/validate', { modelfile: text }, viewer)
+    expect(checkedRes.status).toBe(422)
+    const checked = (await checkedRes.json()).error.details
     const expected = [
       { line: 2, message: 'PARAMETER temperature must be a number, not "hot"' },
       { line: 3, message: 'PARAMETER num_ctx must be an integer, not "1.5"' },
@@ -174,7 +175,8 @@ describe('models and versions', () => {
     for (const path of [`/api/v1/models/${id}`, `/api/v1/models/${id}/deployments`, '/api/v1/ollama-hosts', `/api/v1/models/${id}/aliases`])
       expect((await get(path)).status, path).toBe(200)
     expect((await t.app.request('/api/v1/models')).status).toBe(401)
-    expect((await t.json('POST', '/api/v1/models/validate', { modelfile: 'FROM x' }, viewer)).status).toBe(200)
+    const valid = await ok(await t.json('POST', '/api/v1/models/validate', { modelfile: 'FROM x\nSYSTEM a\nSYSTEM b' }, viewer))
+    expect(valid).toMatchObject({ valid: true, errors: [], warnings: [{ line: 3 }], parsed: { from: 'x', system: 'b' } })
   })
 })
 

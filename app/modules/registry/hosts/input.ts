@@ -16,6 +16,8 @@ const HostUrl = v.pipe(
   v.maxLength(200, 'must be at most 200 characters'),
   v.check((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'must be an http or https URL'),
   v.check((s) => {
+    // Checks run on after a failed one: an unparsable URL was named by the check above.
+    if (!URL.canParse(s)) return true
     const u = new URL(s)
     return !u.username && !u.password && !u.search && !u.hash
   }, 'must not carry credentials, a query or a fragment (put a token in authHeader)'),

@@ -39,6 +39,7 @@ import {
   getVersion,
   listModels,
   listVersions,
+  modelfileRefused,
   modelJson,
   setVersionStatus,
   updateModel,
@@ -103,10 +104,14 @@ export function modelRoutes(deps: Pick<ModuleDeps, 'db' | 'now'> & { registry: R
   app.post(
     '/api/v1/models/validate',
     access('viewer'),
-    describe('Validate a Modelfile: every error and warning with its line number', tags),
+    describe(
+      'Validate a Modelfile: 200 with warnings and what was parsed, or 422 with every error and its line (as a save answers)',
+      tags,
+    ),
     validate('json', ValidateBody),
     (c) => {
       const r = validateModelfile(c.req.valid('json').modelfile)
+      if (!r.valid) throw modelfileRefused(r.errors)
       return c.json({ valid: r.valid, errors: r.errors, warnings: r.warnings, parsed: r.parsed })
     },
   )
