@@ -39,7 +39,10 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}) {
 
   const send = (res: ServerResponse, status: number, body?: unknown) => {
     const text = body === undefined ? '' : JSON.stringify(body)
-    res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text) })
+    res.writeHead(status, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    })
     res.end(text)
   }
 
@@ -47,7 +50,7 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}) {
     const model = typeof body.model === 'string' ? tagged(body.model) : ''
     const from = typeof body.from === 'string' ? body.from : ''
     if (!model) return send(res, 400, { error: 'model is required' })
-    if (!from) return send(res, 400, { error: 'neither \'from\' or \'files\' was specified' })
+    if (!from) return send(res, 400, { error: "neither 'from' or 'files' was specified" })
     if (createFailure === 'status') return send(res, 500, { error: 'create failed: no space left on device' })
     res.writeHead(200, { 'content-type': 'application/x-ndjson' })
     const line = async (o: Record<string, unknown>) => {
@@ -103,7 +106,13 @@ export async function startFakeOllama(opts: FakeOllamaOptions = {}) {
           .join('\n'),
         template: m.template ?? '{{ .Prompt }}',
         ...(m.system ? { system: m.system } : {}),
-        details: { parent_model: m.from, format: 'gguf', family: 'qwen2', parameter_size: '7.6B', quantization_level: 'Q4_K_M' },
+        details: {
+          parent_model: m.from,
+          format: 'gguf',
+          family: 'qwen2',
+          parameter_size: '7.6B',
+          quantization_level: 'Q4_K_M',
+        },
         model_info: { 'general.architecture': 'qwen2' },
         capabilities: ['completion'],
         modified_at: new Date().toISOString(),

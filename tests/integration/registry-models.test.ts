@@ -18,7 +18,10 @@ type Json = Record<string, any>
 const t = await testApp()
 const ollama = await startFakeOllama({ models: ['qwen2.5:7b'] })
 const TOKEN = 'Bearer proxy-token-s3cr3t-value'
-const guarded = await startFakeOllama({ models: ['qwen2.5:7b'], requireHeader: { name: 'Authorization', value: TOKEN } })
+const guarded = await startFakeOllama({
+  models: ['qwen2.5:7b'],
+  requireHeader: { name: 'Authorization', value: TOKEN },
+})
 const rx = await startReceiver()
 afterAll(async () => {
   await Promise.all([ollama.close(), guarded.close(), rx.close()])
@@ -46,7 +49,10 @@ const deploy = (id: string, v: string, host: string, headers: Record<string, str
   t.json('POST', `/api/v1/models/${id}/versions/${v}/deploy`, { host }, headers)
 const hostByName: Record<string, string> = {}
 async function host(name: string, url: string, authHeader?: { name: string; value: string }) {
-  const body = await ok(await t.json('POST', '/api/v1/ollama-hosts', { name, url, ...(authHeader ? { authHeader } : {}) }, op), 201)
+  const body = await ok(
+    await t.json('POST', '/api/v1/ollama-hosts', { name, url, ...(authHeader ? { authHeader } : {}) }, op),
+    201,
+  )
   hostByName[name] = body.id
   return body
 }
@@ -54,15 +60,27 @@ await host('gpu-1', ollama.url)
 
 describe('models and versions', () => {
   it('creates a model idempotently: the same create again answers it, another body is a 409', async () => {
-    const body = { id: 'custom-qwen-finance', name: 'Finance Qwen', baseModel: 'qwen2.5:7b', tags: ['finance'], notes: 'n' }
+    const body = {
+      id: 'custom-qwen-finance',
+      name: 'Finance Qwen',
+      baseModel: 'qwen2.5:7b',
+      tags: ['finance'],
+      notes: 'n',
+    }
     const first = await ok(await t.json('POST', '/api/v1/models', body, op), 201)
-    expect(first).toMatchObject({ id: 'custom-qwen-finance', name: 'Finance Qwen', createdBy: expect.stringMatching(/^key:/) })
+    expect(first).toMatchObject({
+      id: 'custom-qwen-finance',
+      name: 'Finance Qwen',
+      createdBy: expect.stringMatching(/^key:/),
+    })
     expect(await ok(await t.json('POST', '/api/v1/models', body, op), 200)).toEqual(first)
     const other = await t.json('POST', '/api/v1/models', { ...body, baseModel: 'llama3.2' }, op)
     expect(other.status).toBe(409)
     const listed = await ok(await get('/api/v1/models'))
     expect(listed.items.filter((m: Json) => m.id === 'custom-qwen-finance')).toHaveLength(1)
-    const patched = await ok(await t.json('PATCH', '/api/v1/models/custom-qwen-finance', { description: 'invoices' }, op))
+    const patched = await ok(
+      await t.json('PATCH', '/api/v1/models/custom-qwen-finance', { description: 'invoices' }, op),
+    )
     expect(patched.description).toBe('invoices')
     const audits = await t.db.select().from(auditLog).where(eq(auditLog.target, 'custom-qwen-finance'))
     expect(audits.map((a) => a.action).sort()).toEqual(['registry.model_created', 'registry.model_updated'])
@@ -77,7 +95,13 @@ describe('models and versions', () => {
         {
           version: '1.0.0',
           modelfile: modelfile('one'),
-          training: { source: 'lora', datasetId: 'ds-7', recordCount: 1200, trainedAt: '2026-12-01T10:00:00Z', config: { epochs: 3 } },
+          training: {
+            source: 'lora',
+            datasetId: 'ds-7',
+            recordCount: 1200,
+            trainedAt: '2026-12-01T10:00:00Z',
+            config: { epochs: 3 },
+          },
         },
         op,
       ),
@@ -88,7 +112,13 @@ describe('models and versions', () => {
       previousVersion: null,
       tag: `${id}:1.0.0`,
       status: 'ready',
-      training: { source: 'lora', datasetId: 'ds-7', recordCount: 1200, trainedAt: '2026-12-01T10:00:00.000Z', config: { epochs: 3 } },
+      training: {
+        source: 'lora',
+        datasetId: 'ds-7',
+        recordCount: 1200,
+        trainedAt: '2026-12-01T10:00:00.000Z',
+        config: { epochs: 3 },
+      },
     })
     expect(v1.sha256).toMatch(/^[0-9a-f]{64}$/)
     const v2 = await ok(await version(id, '1.1.0-rc.1'), 201)
@@ -97,9 +127,16 @@ describe('models and versions', () => {
     expect((await version(id, '1.1.0-rc.1', 'other text')).status).toBe(409)
     const listed = await ok(await get(`/api/v1/models/${id}/versions`))
     expect(listed.items.map((v: Json) => v.version)).toEqual(['1.1.0-rc.1', '1.0.0'])
-    const status = await ok(await t.json('POST', `/api/v1/models/${id}/versions/1.0.0/status`, { status: 'deprecated' }, op))
+    const status = await ok(
+      await t.json('POST', `/api/v1/models/${id}/versions/1.0.0/status`, { status: 'deprecated' }, op),
+    )
     expect(status.status).toBe('deprecated')
-    const bad = await t.json('POST', `/api/v1/models/${id}/versions`, { version: '2.0.0', previousVersion: '9.9.9', modelfile: modelfile('x') }, op)
+    const bad = await t.json(
+      'POST',
+      `/api/v1/models/${id}/versions`,
+      { version: '2.0.0', previousVersion: '9.9.9', modelfile: modelfile('x') },
+      op,
+    )
     expect(bad.status).toBe(400)
     expect((await bad.json()).error.details[0].field).toBe('previousVersion')
   })
@@ -123,8 +160,16 @@ describe('models and versions', () => {
     expect(err.code).toBe('invalid_modelfile')
     expect(err.details).toEqual({ field: 'modelfile', errors: expected })
     expect((await ok(await get(`/api/v1/models/${id}/versions`))).items).toEqual([])
-    const noFrom = await t.json('POST', `/api/v1/models/${id}/versions`, { version: '1.0.0', modelfile: 'SYSTEM hi' }, op)
-    expect((await noFrom.json()).error.details.errors[0]).toMatchObject({ line: null, message: expect.stringContaining('FROM') })
+    const noFrom = await t.json(
+      'POST',
+      `/api/v1/models/${id}/versions`,
+      { version: '1.0.0', modelfile: 'SYSTEM hi' },
+      op,
+    )
+    expect((await noFrom.json()).error.details.errors[0]).toMatchObject({
+      line: null,
+      message: expect.stringContaining('FROM'),
+    })
   })
 
   it('answers 4xx naming the bad field', async () => {
@@ -139,7 +184,12 @@ describe('models and versions', () => {
       ['PUT', '/api/v1/models/custom-qwen-finance/aliases/Prod!', { version: '1.0.0' }, 'alias'],
       ['POST', '/api/v1/ollama-hosts', { name: 'h', url: 'ftp://x' }, 'url'],
       ['POST', '/api/v1/ollama-hosts', { name: 'h', url: 'http://u:p@127.0.0.1' }, 'url'],
-      ['POST', '/api/v1/ollama-hosts', { name: 'h', url: 'http://127.0.0.1', authHeader: { name: 'X Y', value: 'v' } }, 'authHeader.name'],
+      [
+        'POST',
+        '/api/v1/ollama-hosts',
+        { name: 'h', url: 'http://127.0.0.1', authHeader: { name: 'X Y', value: 'v' } },
+        'authHeader.name',
+      ],
       ['POST', '/api/v1/models/custom-qwen-finance/rollback', { version: '1.0.0' }, 'host'],
     ]
     for (const [method, path, body, field] of cases) {
@@ -172,11 +222,23 @@ describe('models and versions', () => {
       expect((await t.json(method, path, body, viewer)).status, `${method} ${path}`).toBe(403)
       expect((await t.json(method, path, body)).status, `${method} ${path} anonymous`).toBe(401)
     }
-    for (const path of [`/api/v1/models/${id}`, `/api/v1/models/${id}/deployments`, '/api/v1/ollama-hosts', `/api/v1/models/${id}/aliases`])
+    for (const path of [
+      `/api/v1/models/${id}`,
+      `/api/v1/models/${id}/deployments`,
+      '/api/v1/ollama-hosts',
+      `/api/v1/models/${id}/aliases`,
+    ])
       expect((await get(path)).status, path).toBe(200)
     expect((await t.app.request('/api/v1/models')).status).toBe(401)
-    const valid = await ok(await t.json('POST', '/api/v1/models/validate', { modelfile: 'FROM x\nSYSTEM a\nSYSTEM b' }, viewer))
-    expect(valid).toMatchObject({ valid: true, errors: [], warnings: [{ line: 3 }], parsed: { from: 'x', system: 'b' } })
+    const valid = await ok(
+      await t.json('POST', '/api/v1/models/validate', { modelfile: 'FROM x\nSYSTEM a\nSYSTEM b' }, viewer),
+    )
+    expect(valid).toMatchObject({
+      valid: true,
+      errors: [],
+      warnings: [{ line: 3 }],
+      parsed: { from: 'x', system: 'b' },
+    })
   })
 })
 
@@ -198,12 +260,16 @@ describe('Ollama hosts', () => {
     await ok(await version(id, '1.0.0'), 201)
     const d = await ok(await deploy(id, '1.0.0', 'guarded'))
     expect(d.status).toBe('succeeded')
-    expect(guarded.requests.filter((r) => r.path.startsWith('/api/')).every((r) => r.headers.authorization === TOKEN)).toBe(true)
+    expect(
+      guarded.requests.filter((r) => r.path.startsWith('/api/')).every((r) => r.headers.authorization === TOKEN),
+    ).toBe(true)
     const audits = await t.db.select().from(auditLog)
     expect(JSON.stringify(audits)).not.toContain('proxy-token')
 
     // A new URL without a new header drops the old one (it was for the old URL).
-    const moved = await ok(await t.json('PATCH', '/api/v1/ollama-hosts/guarded', { url: guarded.url.replace('127.0.0.1', 'localhost') }, op))
+    const moved = await ok(
+      await t.json('PATCH', '/api/v1/ollama-hosts/guarded', { url: guarded.url.replace('127.0.0.1', 'localhost') }, op),
+    )
     expect(moved.authHeader).toBeNull()
     expect((await get('/api/v1/ollama-hosts/guarded/tags')).status).toBe(502)
   })
@@ -215,7 +281,11 @@ describe('Ollama hosts', () => {
     const res = await deploy(id, '1.0.0', 'private')
     expect(res.status).toBe(502)
     const d = (await res.json()) as Json
-    expect(d).toMatchObject({ status: 'failed', host: 'private', error: expect.stringContaining('refused by the outbound policy') })
+    expect(d).toMatchObject({
+      status: 'failed',
+      host: 'private',
+      error: expect.stringContaining('refused by the outbound policy'),
+    })
     expect((await ok(await get(`/api/v1/models/${id}/deployments`))).live).toEqual([])
     expect((await ok(await get(`/api/v1/models/${id}/versions/1.0.0`))).status).toBe('ready')
   })
@@ -231,7 +301,14 @@ describe('deploy, verify, rollback', () => {
     await ok(await version(id, '1.0.0'), 201)
     const before = ollama.requests.length
     const d = await ok(await deploy(id, '1.0.0', 'gpu-1'))
-    expect(d).toMatchObject({ kind: 'deploy', status: 'succeeded', host: 'gpu-1', version: '1.0.0', method: 'create+copy', fromVersion: null })
+    expect(d).toMatchObject({
+      kind: 'deploy',
+      status: 'succeeded',
+      host: 'gpu-1',
+      version: '1.0.0',
+      method: 'create+copy',
+      fromVersion: null,
+    })
     expect(d.progress).toContain('success')
     const calls = ollama.requests.slice(before).map((r) => `${r.method} ${r.path}`)
     expect(calls).toEqual(['POST /api/create', 'POST /api/show', 'POST /api/copy'])
@@ -246,10 +323,20 @@ describe('deploy, verify, rollback', () => {
     expect(ollama.sameAs(`${id}:live`, `${id}:1.0.0`)).toBe(true)
     const deployed = await ok(await get(`/api/v1/models/${id}/deployments`))
     expect(deployed.live).toEqual([
-      { host: 'gpu-1', hostId: hostByName['gpu-1'], version: '1.0.0', since: expect.any(String), by: expect.stringMatching(/^key:/), deployment: d.id },
+      {
+        host: 'gpu-1',
+        hostId: hostByName['gpu-1'],
+        version: '1.0.0',
+        since: expect.any(String),
+        by: expect.stringMatching(/^key:/),
+        deployment: d.id,
+      },
     ])
     expect((await ok(await get(`/api/v1/models/${id}/versions/1.0.0`))).status).toBe('deployed')
-    const audits = await t.db.select().from(auditLog).where(eq(auditLog.target, `${id}@gpu-1`))
+    const audits = await t.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.target, `${id}@gpu-1`))
     expect(audits.map((a) => a.action)).toEqual(['registry.deployed'])
   })
 
@@ -263,11 +350,17 @@ describe('deploy, verify, rollback', () => {
     })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toContain('application/x-ndjson')
-    const events = (await res.text()).trim().split('\n').map((l) => JSON.parse(l) as Json)
+    const events = (await res.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json)
     expect(events[0]).toMatchObject({ type: 'status', status: `creating ${id}:1.0.0 on gpu-1` })
     expect(events.map((e) => e.status)).toContain('creating system layer')
     expect(events.map((e) => e.status)).toContain('success')
-    expect(events.at(-1)).toMatchObject({ type: 'done', deployment: { status: 'succeeded', version: '1.0.0', host: 'gpu-1' } })
+    expect(events.at(-1)).toMatchObject({
+      type: 'done',
+      deployment: { status: 'succeeded', version: '1.0.0', host: 'gpu-1' },
+    })
     // The dashboard's server-sent events answer the same run's outcome.
     const sse = await get(`/api/v1/deployments/${res.headers.get('x-deployment-id')}/events`)
     expect(sse.headers.get('content-type')).toContain('text/event-stream')
@@ -329,7 +422,13 @@ describe('deploy, verify, rollback', () => {
     await ok(await t.json('PUT', `/api/v1/models/${id}/aliases/canary`, { version: '1.0.0' }, op))
     const before = ollama.requests.length
     const r = await ok(await t.json('POST', `/api/v1/models/${id}/rollback`, { host: 'gpu-1' }, op))
-    expect(r).toMatchObject({ kind: 'rollback', status: 'succeeded', version: '1.0.0', fromVersion: '1.1.0', method: 'copy' })
+    expect(r).toMatchObject({
+      kind: 'rollback',
+      status: 'succeeded',
+      version: '1.0.0',
+      fromVersion: '1.1.0',
+      method: 'copy',
+    })
     expect(ollama.requests.slice(before).map((q) => q.path)).toEqual(['/api/show', '/api/copy'])
     expect(ollama.sameAs(`${id}:live`, `${id}:1.0.0`)).toBe(true)
     const aliases = await ok(await get(`/api/v1/models/${id}/aliases`))
@@ -369,7 +468,12 @@ describe('deploy, verify, rollback', () => {
     const live = await t.json('POST', `/api/v1/models/${id}/versions/1.1.0/status`, { status: 'archived' }, op)
     expect(live.status).toBe(409)
     const archived = await ok(
-      await t.json('POST', `/api/v1/models/${id}/versions/1.0.0/status`, { status: 'archived', deleteFromHosts: true }, op),
+      await t.json(
+        'POST',
+        `/api/v1/models/${id}/versions/1.0.0/status`,
+        { status: 'archived', deleteFromHosts: true },
+        op,
+      ),
     )
     expect(archived.status).toBe('archived')
     expect(archived.deletedFrom).toContainEqual({ host: 'gpu-1', deleted: true })
@@ -383,28 +487,49 @@ describe('aliases and model routes', () => {
     const id = await model()
     await ok(await version(id, '1.0.0'), 201)
     await ok(await version(id, '1.1.0'), 201)
-    const a = await ok(await t.json('PUT', `/api/v1/models/${id}/aliases/production`, { version: '1.0.0', reason: 'first' }, op))
+    const a = await ok(
+      await t.json('PUT', `/api/v1/models/${id}/aliases/production`, { version: '1.0.0', reason: 'first' }, op),
+    )
     expect(a).toMatchObject({ name: 'production', version: '1.0.0', tag: `${id}:1.0.0`, ref: `alias:${id}/production` })
     await ok(
-      await t.json('POST', '/api/v1/model-routes', { name: `chat-${id}`, targets: [{ model: `alias:${id}/production`, host: ollama.url }] }, op),
+      await t.json(
+        'POST',
+        '/api/v1/model-routes',
+        { name: `chat-${id}`, targets: [{ model: `alias:${id}/production`, host: ollama.url }] },
+        op,
+      ),
       201,
     )
     const read = async () => (await ok(await get(`/api/v1/model-routes/chat-${id}`))) as Json
     const first = await read()
     expect(first.active).toMatchObject({ model: `${id}:1.0.0`, alias: `alias:${id}/production` })
-    expect(first.targets[0]).toMatchObject({ model: `${id}:1.0.0`, alias: `alias:${id}/production`, aliasResolved: true })
+    expect(first.targets[0]).toMatchObject({
+      model: `${id}:1.0.0`,
+      alias: `alias:${id}/production`,
+      aliasResolved: true,
+    })
     const etag = (await get(`/api/v1/model-routes/chat-${id}`)).headers.get('etag')!
     await ok(await t.json('PUT', `/api/v1/models/${id}/aliases/production`, { version: '1.1.0' }, op))
     const moved = await read()
     expect(moved.active.model).toBe(`${id}:1.1.0`)
-    const res = await t.app.request(`/api/v1/model-routes/chat-${id}`, { headers: { ...viewer, 'If-None-Match': etag } })
+    const res = await t.app.request(`/api/v1/model-routes/chat-${id}`, {
+      headers: { ...viewer, 'If-None-Match': etag },
+    })
     expect(res.status).toBe(200) // the alias moved: the old ETag no longer matches
     // A route naming an alias that does not exist says so rather than inventing a model.
     await ok(
-      await t.json('POST', '/api/v1/model-routes', { name: `ghost-${id}`, targets: [{ model: `alias:${id}/nope`, host: ollama.url }] }, op),
+      await t.json(
+        'POST',
+        '/api/v1/model-routes',
+        { name: `ghost-${id}`, targets: [{ model: `alias:${id}/nope`, host: ollama.url }] },
+        op,
+      ),
       201,
     )
-    expect((await ok(await get(`/api/v1/model-routes/ghost-${id}`))).targets[0]).toMatchObject({ model: `alias:${id}/nope`, aliasResolved: false })
+    expect((await ok(await get(`/api/v1/model-routes/ghost-${id}`))).targets[0]).toMatchObject({
+      model: `alias:${id}/nope`,
+      aliasResolved: false,
+    })
     expect((await t.json('PUT', `/api/v1/models/${id}/aliases/production`, { version: '9.0.0' }, op)).status).toBe(404)
   })
 })
@@ -415,7 +540,10 @@ describe('registry events to webhook subscriptions', () => {
       await t.json(
         'POST',
         '/api/v1/webhooks',
-        { url: `${rx.url}/registry`, events: ['registry.deployed', 'registry.rolled_back', 'registry.alias_moved', 'registry.deploy_failed'] },
+        {
+          url: `${rx.url}/registry`,
+          events: ['registry.deployed', 'registry.rolled_back', 'registry.alias_moved', 'registry.deploy_failed'],
+        },
         op,
       ),
       201,

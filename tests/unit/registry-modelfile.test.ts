@@ -85,7 +85,9 @@ describe('validateModelfile: what passes', () => {
 
 describe('validateModelfile: what fails, line by line', () => {
   it('requires FROM', () => {
-    expect(errorsOf('SYSTEM hi')).toEqual([{ line: null, message: 'FROM is required: name the base model (e.g. FROM llama3.2)' }])
+    expect(errorsOf('SYSTEM hi')).toEqual([
+      { line: null, message: 'FROM is required: name the base model (e.g. FROM llama3.2)' },
+    ])
     expect(errorsOf('')).toHaveLength(1)
     expect(errorsOf('# only a comment')).toHaveLength(1)
     expect(errorsOf('FROM')).toEqual([{ line: 1, message: 'FROM needs a model name or a file path' }])
@@ -138,7 +140,9 @@ describe('validateModelfile: what fails, line by line', () => {
   })
 
   it('keeps counting lines after a multi-line value, and reports every error at once', () => {
-    const r = validateModelfile(lines('FROM x', 'SYSTEM """', 'one', 'two', '"""', 'PARAMETER seed x', 'BOGUS', 'REQUIRES latest'))
+    const r = validateModelfile(
+      lines('FROM x', 'SYSTEM """', 'one', 'two', '"""', 'PARAMETER seed x', 'BOGUS', 'REQUIRES latest'),
+    )
     expect(r.errors).toEqual([
       { line: 6, message: 'PARAMETER seed must be an integer, not "x"' },
       { line: 7, message: 'unknown instruction "BOGUS"' },
