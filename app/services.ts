@@ -116,6 +116,8 @@ export function createServices(platform: Deps) {
     n8nRetry,
     // Model routes naming `alias:<model>/<alias>` answer what the alias points at now (healing cannot import registry).
     resolveModel: registry.resolveModel,
+    // The model_alias action moves aliases through the registry (audited, announced like a person's move).
+    moveModelAlias: { move: registry.moveAliasTo },
   })
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>

@@ -534,6 +534,47 @@ describe('aliases and model routes', () => {
   })
 })
 
+describe('the model_alias healing action', () => {
+  it('moves an alias back to the previous version (routes follow), and back again on rollback', async () => {
+    const id = await model()
+    await ok(await version(id, '1.0.0'), 201)
+    await ok(await version(id, '1.1.0'), 201)
+    await ok(await t.json('PUT', `/api/v1/models/${id}/aliases/production`, { version: '1.1.0' }, op))
+    await ok(
+      await t.json(
+        'POST',
+        '/api/v1/model-routes',
+        { name: `heal-${id}`, targets: [{ model: `alias:${id}/production`, host: ollama.url }] },
+        op,
+      ),
+      201,
+    )
+    const run = async (target: string, params: Json = {}) => {
+      const res = await t.json('POST', '/api/v1/healing/actions', { type: 'model_alias', target, params }, op)
+      expect(res.status, await res.clone().text()).toBe(201)
+      const created = (await res.json()) as Json
+      await t.services.healing.tick(Date.now())
+      await t.services.healing.settle()
+      return (await ok(await get(`/api/v1/healing/actions/${created.id}`))) as Json
+    }
+    const done = await run(`${id}/production`)
+    expect(done).toMatchObject({ status: 'SUCCESS' })
+    expect((await ok(await get(`/api/v1/models/${id}/aliases/production`))).version).toBe('1.0.0')
+    expect((await ok(await get(`/api/v1/model-routes/heal-${id}`))).active.model).toBe(`${id}:1.0.0`)
+    const moves = await t.db
+      .select()
+      .from(auditLog)
+      .where(eq(auditLog.target, `${id}/production`))
+    expect(moves.at(-1)).toMatchObject({ action: 'registry.alias_moved', actor: `healing:${done.id}` })
+    // 1.0.0 records no version before it: nothing to move to, and retrying cannot change that.
+    expect(await run(`${id}/production`)).toMatchObject({ status: 'FAILED' })
+    expect((await ok(await get(`/api/v1/models/${id}/aliases/production`))).version).toBe('1.0.0')
+    const bad = await t.json('POST', '/api/v1/healing/actions', { type: 'model_alias', target: 'not an alias' }, op)
+    expect(bad.status).toBe(400)
+    expect((await bad.json()).error.details.map((d: Json) => d.field)).toContain('target')
+  })
+})
+
 describe('registry events to webhook subscriptions', () => {
   it('sends deploy, failed deploy, rollback and alias moves, signed, to subscriptions that asked for them', async () => {
     const sub = await ok(

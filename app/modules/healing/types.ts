@@ -41,6 +41,22 @@ export type HealingDeps = {
    * composition root, as healing cannot import the registry.
    */
   resolveModel?: (model: string) => Promise<string | null>
+  /** The registry's alias mover, for `model_alias` (absent: that type fails). Passed in like `rollbackWorkflow`. */
+  moveModelAlias?: ModelAliasPort
+}
+
+/**
+ * What the `model_alias` action asks of the registry: point `<model>/<alias>` at a version, or at
+ * `previous` (the version before the one it points at now, as the version records it). Throws an
+ * error with a `status` (404 no such model, alias or version; 409 nothing before) that retrying cannot fix.
+ */
+export type ModelAliasPort = {
+  move(
+    ref: { modelId: string; alias: string },
+    to: string | 'previous',
+    actor: string,
+    reason: string,
+  ): Promise<{ from: string | null; to: string }>
 }
 
 /**

@@ -115,8 +115,29 @@ export function createRegistry(deps: RegistryDeps) {
     return getAlias(db, modelId, alias)
   }
 
+  /**
+   * The healing action's port: `to` a version, or `previous` (the version before the one the alias
+   * names now, as that version records it). Errors carry the HTTP status (404, 409).
+   */
+  async function moveAliasTo(ref: { modelId: string; alias: string }, to: string, actor: string, reason: string) {
+    await getModel(db, ref.modelId)
+    const current = await getAlias(db, ref.modelId, ref.alias)
+    let target = to
+    if (to === 'previous') {
+      const v = await getVersion(db, ref.modelId, current.version)
+      if (!v.previousVersion)
+        throw conflict(
+          `Version ${current.version} of ${ref.modelId} records no previous version to move ${ref.alias} to`,
+        )
+      target = v.previousVersion
+    }
+    const moved = await moveAlias(ref.modelId, ref.alias, target, { actor }, reason)
+    return { from: current.version, to: moved.version }
+  }
+
   return {
     ollama,
+    moveAliasTo,
     hub,
     deploy,
     rollback,
