@@ -322,7 +322,9 @@ export function modelRoutes(deps: Pick<ModuleDeps, 'db' | 'now'> & { registry: R
           // Finished before this process knew it (or in another instance): its outcome from the database.
           const json = deploymentJson(row)
           const event = row.status === 'failed' ? 'failed' : row.status === 'succeeded' ? 'done' : 'status'
-          await s.writeSSE({ event, data: JSON.stringify({ type: event, deployment: json, error: row.error }) })
+          const status =
+            event === 'status' ? 'running in another instance: its history row will have the outcome' : undefined
+          await s.writeSSE({ event, data: JSON.stringify({ type: event, status, deployment: json, error: row.error }) })
           return
         }
         const abort = new AbortController()
