@@ -9,7 +9,9 @@ import { and, eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { auditLog } from '../../db/schema/audit.ts'
 import { deploymentHistory, ollamaHosts } from '../../db/schema/registry.ts'
+import { createLogger } from '../../app/lib/logger.ts'
 import { hostAuthAad } from '../../app/modules/registry/hosts/store.ts'
+import { createRoot } from '../../app/root.ts'
 import { roleHeaders, testApp } from '../helpers/app.ts'
 import { startFakeOllama } from '../helpers/fake-ollama.ts'
 import { startReceiver, verify } from '../helpers/receiver.ts'
@@ -272,6 +274,32 @@ describe('Ollama hosts', () => {
     )
     expect(moved.authHeader).toBeNull()
     expect((await get('/api/v1/ollama-hosts/guarded/tags')).status).toBe(502)
+  })
+
+  it('never writes the auth header to the log (debug level), through deploys, failures and events', async () => {
+    const lines: string[] = []
+    const log = createLogger('debug', {}, (_lvl, line) => void lines.push(line))
+    const { app } = createRoot({ config: t.config, db: t.db, log, sealer: t.sealer, telemetry: t.telemetry })
+    const call = (method: string, path: string, body: unknown) =>
+      app.request(path, { method, body: JSON.stringify(body), headers: { ...op, 'Content-Type': 'application/json' } })
+    expect(
+      (
+        await call('POST', '/api/v1/ollama-hosts', {
+          name: 'logged',
+          url: guarded.url,
+          authHeader: { name: 'Authorization', value: TOKEN },
+        })
+      ).status,
+    ).toBe(201)
+    const id = await model()
+    await ok(await version(id, '1.0.0'), 201)
+    expect((await call('POST', `/api/v1/models/${id}/versions/1.0.0/deploy`, { host: 'logged' })).status).toBe(200)
+    guarded.createFailure = 'midstream'
+    expect((await call('POST', `/api/v1/models/${id}/versions/1.0.0/deploy`, { host: 'logged' })).status).toBe(502)
+    guarded.createFailure = null
+    await app.request('/api/v1/ollama-hosts/logged/tags', { headers: op })
+    expect(lines.length).toBeGreaterThan(3)
+    expect(lines.join('\n')).not.toContain('proxy-token')
   })
 
   it('refuses a host the outbound policy refuses, before any connection: the deploy is recorded failed', async () => {
