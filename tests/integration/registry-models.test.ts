@@ -648,6 +648,29 @@ describe('registry events to webhook subscriptions', () => {
 })
 
 describe('the history table', () => {
+  it('closes a deploy left running by a server that stopped, at the next deploy of that model there', async () => {
+    const id = await model()
+    const v = await ok(await version(id, '1.0.0'), 201)
+    const old = Date.now() - 7 * 3_600_000
+    await t.db.insert(deploymentHistory).values({
+      id: `stale-${id}`,
+      hostId: hostByName['gpu-1']!,
+      modelId: id,
+      versionId: v.id,
+      kind: 'deploy',
+      status: 'running',
+      progress: [],
+      startedAt: old,
+      by: 'user:gone@example.com',
+    })
+    await ok(await deploy(id, '1.0.0', 'gpu-1'))
+    const [stale] = await t.db
+      .select()
+      .from(deploymentHistory)
+      .where(eq(deploymentHistory.id, `stale-${id}`))
+    expect(stale).toMatchObject({ status: 'failed', error: 'interrupted: the server stopped during the deploy' })
+  })
+
   it('keeps every attempt with its progress lines', async () => {
     const rows = await t.db.select().from(deploymentHistory)
     expect(rows.length).toBeGreaterThan(5)

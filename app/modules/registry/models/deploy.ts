@@ -8,7 +8,7 @@
  * Rollback: when the host still has the version's tag, `/api/copy` alone (seconds); otherwise create
  * it again first. Aliases on the version rolled back from move to the version made live.
  */
-import { and, desc, eq, ne } from 'drizzle-orm'
+import { and, desc, eq, lt, ne } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../../db/client.ts'
 import {
@@ -56,6 +56,8 @@ export type DeployerDeps = {
 }
 
 const PROGRESS_KEPT = 30
+/** A deploy still `running` after this long was cut off (a create from a pulled base takes seconds to minutes). */
+const STALE_RUNNING_MS = 6 * 3_600_000
 
 export const deploymentJson = (
   r: DeploymentRecord,
@@ -122,6 +124,18 @@ export function createDeployer(deps: DeployerDeps) {
     busy.add(key)
     try {
       const now = deps.now()
+      // A row left `running` by a server that stopped mid-deploy (nothing here runs it) is closed as failed.
+      await db
+        .update(deploymentHistory)
+        .set({ status: 'failed', error: 'interrupted: the server stopped during the deploy', finishedAt: now })
+        .where(
+          and(
+            eq(deploymentHistory.hostId, host.id),
+            eq(deploymentHistory.modelId, model.id),
+            eq(deploymentHistory.status, 'running'),
+            lt(deploymentHistory.startedAt, now - STALE_RUNNING_MS),
+          ),
+        )
       const before = await live(host.id, model.id)
       const [record] = await db
         .insert(deploymentHistory)
@@ -141,6 +155,13 @@ export function createDeployer(deps: DeployerDeps) {
       hub.open(record!.id)
       const fromVersion = before ? await getVersionById(db, before.versionId).catch(() => null) : null
       const done = run({ ...opts, record: record!, body: made.body, fromVersion }).finally(() => busy.delete(key))
+      // The dashboard does not wait for `done`: a failure to record the outcome is logged, never unhandled.
+      done.catch((error) =>
+        deps.log?.error('recording a deployment failed', {
+          deployment: record!.id,
+          error: String((error as Error)?.message ?? error),
+        }),
+      )
       return { record: record!, done }
     } catch (error) {
       busy.delete(key)
