@@ -257,12 +257,30 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         { ok: true },
         200,
       )
+    // A canary split (issue 19): the read hashes the caller key over the healthy weighted targets.
+    await call(
+      `${server.url}/api/v1/model-routes`,
+      operator,
+      'POST',
+      {
+        name: 'canary',
+        targets: [
+          { model: 'llama3:8b', host: 'http://10.0.0.1:11434', weight: 90 },
+          { model: 'mistral:7b', host: 'http://10.0.0.2:11434', weight: 10 },
+        ],
+      },
+      201,
+    )
     const first = await fetch(`${server.url}/api/v1/model-routes/chat`, {
       headers: { authorization: `Bearer ${viewer}` },
     })
     const etag = first.headers.get('etag')!
     const bodyBytes = (await first.arrayBuffer()).byteLength
     const auth = { authorization: `Bearer ${viewer}` }
+    const keyed = { ...auth, 'x-caller-key': 'agent-7' }
+    const weighted = await fetch(`${server.url}/api/v1/model-routes/canary`, { headers: keyed })
+    const weightedEtag = weighted.headers.get('etag')!
+    const weightedBytes = (await weighted.arrayBuffer()).byteLength
     const scenarios: Scenario[] = [
       {
         id: 'whoami',
@@ -285,6 +303,22 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         figure: 'GET /api/v1/model-routes/:name (If-None-Match → 304)',
         path: '/api/v1/model-routes/chat',
         request: { headers: { ...auth, 'if-none-match': etag } },
+        status: 304,
+        rounds: [],
+      },
+      {
+        id: 'routeWeighted',
+        figure: `GET /api/v1/model-routes/:name weighted 90/10, X-Caller-Key (200, ${weightedBytes} B)`,
+        path: '/api/v1/model-routes/canary',
+        request: { headers: keyed },
+        status: 200,
+        rounds: [],
+      },
+      {
+        id: 'routeWeighted304',
+        figure: 'GET /api/v1/model-routes/:name weighted, X-Caller-Key (If-None-Match → 304)',
+        path: '/api/v1/model-routes/canary',
+        request: { headers: { ...keyed, 'if-none-match': weightedEtag } },
         status: 304,
         rounds: [],
       },

@@ -1,5 +1,5 @@
 // The metrics module's public face: other modules, the composition root and jobs import only this.
-export { rawPointsSql, startInboxMover } from './inbox.ts'
+export { rawPointsSql, readRaw, startInboxMover } from './inbox.ts'
 export { metricsPages } from './pages.tsx'
 export { metricsQueryRoutes } from './query-routes.ts'
 export {

@@ -1,5 +1,6 @@
-// The registry module's public face: other modules, the composition root and jobs import only this.
-// Models half: models/ (versions, Modelfiles, deploys, aliases) and hosts/ (Ollama hosts).
+// The registry module's public face (models, prompts, comparing versions): others import only this.
+// Models: models/ (versions, Modelfiles, deploys, aliases) and hosts/ (Ollama hosts).
+export { comparePages, compareRoutes } from './compare/index.ts'
 export { hostRoutes } from './hosts/routes.ts'
 export { registryWebhookEvents, type RegistryEvent } from './models/deploy.ts'
 export { validateModelfile } from './models/modelfile.ts'

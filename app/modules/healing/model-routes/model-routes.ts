@@ -12,6 +12,7 @@ import { conflict } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { toIso } from '../../../lib/time.ts'
 import { type Breakers, breakerIsOpen, closedSince, getBreakers, targetBreakerKey } from '../breakers/breakers.ts'
+import { isWeighted, pickByKey, pickRandom, type Split, splitOf } from './weights.ts'
 
 export type { ModelRoute, RouteTarget } from '../../../../db/schema/healing.ts'
 
@@ -37,7 +38,20 @@ export const ROUTE_CACHE_MS = 1000
 /** Compare-and-set attempts of a traffic move before it gives up. */
 const RETRIES = 5
 
-type Cached = { at: number; gen: number; etag: string; body: string; version: number }
+/**
+ * One route's cached answer. An unweighted route has one answer for everyone; a weighted one has an
+ * answer per target a caller may be sent to (`split`), built the first time it is picked.
+ */
+type Cached = {
+  at: number
+  gen: number
+  etag: string
+  body: string
+  version: number
+  split?: Split
+  picks?: ({ etag: string; body: string } | undefined)[]
+  build?: (pick: number) => string
+}
 
 const stateLetter = (b: CircuitBreaker | undefined) => (b ? b.state[0] : 'N')
 
@@ -47,6 +61,9 @@ export async function getRouteByName(db: Db, name: string): Promise<ModelRoute |
 }
 
 /**
+ * A route as the API shows it. `pick`: for the agents' read of a weighted route, the target this
+ * caller is sent to, shown as `active`/`activeIndex` so an agent's loop (call `active`) is the
+ * same for both kinds of route; without it `active` is the route's failover position.
  * `resolved`: target index → the model an alias target points at now (the answer names that model,
  * and the alias it came from); breaker keys stay those of the target as written.
  */
@@ -54,8 +71,10 @@ export function routeJson(
   r: ModelRoute,
   breakers: Map<string, CircuitBreaker>,
   now: number,
+  pick?: number,
   resolved: Map<number, string | null> = new Map(),
 ) {
+  const activeIndex = pick ?? r.activeIndex
   const targets = r.targets.map((t, index) => {
     const key = targetBreakerKey(t)
     const b = breakers.get(key)
@@ -66,7 +85,7 @@ export function routeJson(
       ...alias,
       host: t.host,
       ...(t.weight !== undefined ? { weight: t.weight } : {}),
-      active: index === r.activeIndex,
+      active: index === activeIndex,
       breaker: {
         key,
         state: b?.state ?? null,
@@ -76,13 +95,14 @@ export function routeJson(
       healthy: usable(b),
     }
   })
-  const active = targets[r.activeIndex] ?? null
+  const active = targets[activeIndex] ?? null
   return {
     id: r.id,
     name: r.name,
     description: r.description,
     version: r.version,
-    activeIndex: r.activeIndex,
+    weighted: isWeighted(r.targets),
+    activeIndex,
     active: active
       ? {
           model: active.model,
@@ -189,29 +209,48 @@ export function createModelRoutes(
    * Served from a per-process cache that any route or breaker change in this process invalidates,
    * and that is read again after ROUTE_CACHE_MS at most (changes made by another instance).
    */
-  async function answer(name: string, now: number): Promise<{ etag: string; body: string } | undefined> {
+  async function answer(
+    name: string,
+    now: number,
+    callerKey?: string,
+  ): Promise<{ etag: string; body: string; weighted: boolean } | undefined> {
     const gen = breakers.generation()
-    const hit = cache.get(name)
-    if (hit && hit.gen === gen && now - hit.at < ROUTE_CACHE_MS && now >= hit.at) return hit
-    const r = await getRouteByName(db, name)
-    if (!r) {
-      cache.delete(name)
-      return undefined
+    let entry = cache.get(name)
+    if (!entry || entry.gen !== gen || now - entry.at >= ROUTE_CACHE_MS || now < entry.at) {
+      const r = await getRouteByName(db, name)
+      if (!r) {
+        cache.delete(name)
+        return undefined
+      }
+      const states = await getBreakers(db, r.targets.map(targetBreakerKey))
+      const letters = r.targets.map((t) => stateLetter(states.get(targetBreakerKey(t)))).join('')
+      // Alias targets are read each time the answer is (re)built; a moved alias drops the cache
+      // and changes the ETag.
+      const resolved = new Map<number, string | null>()
+      if (resolveModel)
+        for (const [i, t] of r.targets.entries())
+          if (t.model.startsWith('alias:')) resolved.set(i, await resolveModel(t.model))
+      const aliasPart = [...resolved.values()].map((m) => m ?? '-').join(',')
+      const etag = `"${r.version}.${letters}${aliasPart ? `.${sha256(aliasPart).slice(0, 8)}` : ''}"`
+      entry = { at: now, gen, etag, body: '', version: r.version }
+      if (isWeighted(r.targets)) {
+        const healthy = r.targets.map((t) => usable(states.get(targetBreakerKey(t))))
+        entry.split = splitOf(r.targets, healthy, targetBreakerKey)
+        entry.picks = []
+        entry.build = (pick) => JSON.stringify(routeJson(r, states, now, pick, resolved))
+      } else entry.body = JSON.stringify(routeJson(r, states, now, undefined, resolved))
+      if (cache.size > 10_000) cache.clear()
+      cache.set(name, entry)
     }
-    const states = await getBreakers(db, r.targets.map(targetBreakerKey))
-    const etag = `"${r.version}.${r.targets.map((t) => stateLetter(states.get(targetBreakerKey(t)))).join('')}"`
-    // Alias targets are read each time the answer is (re)built; a moved alias drops the cache.
-    const resolved = new Map<number, string | null>()
-    if (resolveModel)
-      for (const [i, t] of r.targets.entries())
-        if (t.model.startsWith('alias:')) resolved.set(i, await resolveModel(t.model))
-    const aliasPart = [...resolved.values()].map((m) => m ?? '-').join(',')
-    const fullEtag = aliasPart ? `"${etag.slice(1, -1)}.${sha256(aliasPart).slice(0, 8)}"` : etag
-    const body = JSON.stringify(routeJson(r, states, now, resolved))
-    const entry = { at: now, gen, etag: fullEtag, body, version: r.version }
-    if (cache.size > 10_000) cache.clear()
-    cache.set(name, entry)
-    return entry
+    if (!entry.split) return { etag: entry.etag, body: entry.body, weighted: false }
+    const pick = callerKey === undefined ? pickRandom(entry.split, Math.random()) : pickByKey(entry.split, callerKey)
+    // One ETag per target a caller can be sent to: a caller whose target is unchanged keeps its 304s.
+    let built = entry.picks![pick]
+    if (!built) {
+      built = { etag: `${entry.etag.slice(0, -1)}.${pick}"`, body: entry.build!(pick) }
+      entry.picks![pick] = built
+    }
+    return { ...built, weighted: true }
   }
 
   async function create(input: RouteInput, now: number): Promise<ModelRoute> {

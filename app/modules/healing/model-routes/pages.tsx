@@ -23,6 +23,7 @@ import {
 import type { HealingCtx } from '../types.ts'
 import { BreakerState, dur, Section, Tabs } from '../views.tsx'
 import { clockOf } from '../../../lib/time.ts'
+import { sharesOf, weightsValid } from './weights.ts'
 
 const NameParam = v.object({
   name: v.pipe(
@@ -79,7 +80,7 @@ export function parseRouteForm(f: v.InferOutput<typeof RouteForm>): RouteInput {
         field: `targets.${i}.model`,
         message: 'must be 1–90 letters, digits, . _ : / @ + -, starting with a letter or digit',
       })
-    if (weight !== undefined && !/^\d{1,4}$/.test(weight))
+    if (weight !== undefined && !(/^\d{1,4}$/.test(weight) && Number(weight) <= 1000))
       errors.push({ field: `targets.${i}.weight`, message: 'must be a whole number 0–1000' })
     if (rest.length > 2) errors.push({ field: `targets.${i}`, message: 'is "model host [weight]"' })
     targets.push({ model, host, ...(weight !== undefined ? { weight: Number(weight) } : {}) })
@@ -89,6 +90,8 @@ export function parseRouteForm(f: v.InferOutput<typeof RouteForm>): RouteInput {
   if (lines.length > 20) errors.push({ field: 'targets', message: 'must hold at most 20 targets' })
   if (new Set(targets.map(targetBreakerKey)).size !== targets.length)
     errors.push({ field: 'targets', message: 'must not list the same model on the same host twice' })
+  if (!weightsValid(targets))
+    errors.push({ field: 'targets', message: 'weights must not all be 0: give at least one target a weight above 0' })
   let failbackAfterMs: number | undefined
   if (f.failbackAfter?.trim()) {
     const r = v.safeParse(Duration, f.failbackAfter)
@@ -277,6 +280,14 @@ export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
     const j = routeJson(r, await getBreakers(db, r.targets.map(targetBreakerKey)), at)
     const { items: events } = await routeEvents(db, r.id, { limit: 50 })
     const write = canWrite(c)
+    // A weighted route splits callers over its healthy weighted targets: show each one's share now.
+    const shares = j.weighted
+      ? sharesOf(
+          r.targets,
+          j.targets.map((t) => t.healthy),
+          targetBreakerKey,
+        )
+      : null
     return c.html(
       <Layout title={`Route ${r.name}`} active="/healing" principal={requirePrincipal(c)}>
         <Tabs active="/healing/routes" admin={isAdmin(c)} />
@@ -291,6 +302,7 @@ export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
             ) : (
               <span class="pill st-ok">on primary</span>
             )}
+            {shares ? <span class="pill">weighted split</span> : null}
           </h1>
         </div>
         {r.description ? <p>{r.description}</p> : null}
@@ -337,6 +349,7 @@ export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
                   <th>#</th>
                   <th>Model</th>
                   <th>Host</th>
+                  {shares ? <th>Weight · share now</th> : null}
                   <th>Breaker</th>
                   <th class="wide">Last error</th>
                   {write ? <th></th> : null}
@@ -355,6 +368,16 @@ export function routePages(deps: ModuleDeps & { healing: HealingCtx }) {
                     <td>
                       <code>{t.host}</code>
                     </td>
+                    {shares ? (
+                      <td data-share={shares[t.index]!.toFixed(4)}>
+                        {t.weight ?? '—'} ·{' '}
+                        {shares[t.index]
+                          ? `${(shares[t.index]! * 100).toFixed(1)} %`
+                          : (t.weight ?? 0) > 0
+                            ? 'out (unhealthy)'
+                            : 'standby'}
+                      </td>
+                    ) : null}
                     <td>
                       <BreakerState state={t.breaker.state} />
                       <br />

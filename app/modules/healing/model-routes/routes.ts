@@ -19,6 +19,7 @@ import {
 } from './model-routes.ts'
 import type { HealingCtx } from '../types.ts'
 import { clockOf } from '../../../lib/time.ts'
+import { weightsValid } from './weights.ts'
 
 export const ROUTE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/
 const RouteName = v.pipe(
@@ -67,6 +68,10 @@ const Targets = v.pipe(
     (ts) => new Set(ts.map((t) => targetBreakerKey({ ...t, host: t.host.replace(/\/+$/, '') }))).size === ts.length,
     'must not list the same model on the same host twice',
   ),
+  v.check(
+    (ts) => weightsValid(ts),
+    'weights must not all be 0: give at least one target a weight above 0 (or no target a weight)',
+  ),
 )
 const FailbackAfter = v.pipe(
   v.number('must be a number'),
@@ -107,6 +112,15 @@ const MoveBody = v.strictObject({
 })
 const FailoverBody = v.strictObject({ reason: MoveBody.entries.reason })
 const ListQuery = v.object({ limit: LimitInput, cursor: CursorInput })
+/** A caller key for weighted routes (the same key always lands on the same target). */
+const CallerKey = v.pipe(
+  v.string('must be a string'),
+  v.minLength(1, 'must not be empty'),
+  v.maxLength(200, 'must be at most 200 characters'),
+)
+// Not strict: agents add their own cache-busting parameters.
+const ReadQuery = v.object({ key: v.optional(CallerKey) })
+const CALLER_HEADER = 'x-caller-key'
 
 /** Seconds an agent may reuse an answer without asking again (Cache-Control max-age). */
 export const ROUTE_MAX_AGE_SECONDS = 1
@@ -162,14 +176,28 @@ export function modelRouteRoutes(deps: ModuleDeps & { healing: HealingCtx }) {
     '/api/v1/model-routes/:name',
     access('routes'),
     describe(
-      "The route's active target, every target with its breaker state, and the version. Strong ETag; send If-None-Match for a 304. Viewers and keys with the routes scope may read it",
+      "The route's active target, every target with its breaker state, and the version. Weighted routes: the target this caller is sent to, sticky per X-Caller-Key header or ?key= (weighted random without). Strong ETag; send If-None-Match for a 304. Viewers and keys with the routes scope may read it",
       tags,
     ),
     validate('param', NameParam),
+    validate('query', ReadQuery, { fast: (q) => (q as { key?: string }).key === undefined }),
     async (c) => {
-      const answer = await routes.answer(c.req.valid('param').name, now())
+      const header = c.req.header(CALLER_HEADER)
+      if (header !== undefined) {
+        const checked = v.safeParse(CallerKey, header)
+        if (!checked.success)
+          throw new AppError(400, 'invalid_input', 'Invalid header', [
+            { field: 'X-Caller-Key', message: checked.issues[0].message },
+          ])
+      }
+      const answer = await routes.answer(c.req.valid('param').name, now(), header ?? c.req.valid('query').key)
       if (!answer) throw notFound('Model route')
-      const headers = { ETag: answer.etag, 'Cache-Control': `private, max-age=${ROUTE_MAX_AGE_SECONDS}` }
+      const headers: Record<string, string> = {
+        ETag: answer.etag,
+        'Cache-Control': `private, max-age=${ROUTE_MAX_AGE_SECONDS}`,
+      }
+      // A weighted answer depends on the caller key: a cache keyed on the URL alone must not share it.
+      if (answer.weighted) headers.Vary = 'X-Caller-Key'
       if (etagMatches(c.req.header('if-none-match'), answer.etag)) return c.body(null, 304, headers)
       return c.body(answer.body, 200, { ...headers, 'Content-Type': 'application/json' })
     },

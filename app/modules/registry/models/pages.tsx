@@ -146,7 +146,12 @@ export function modelPages(deps: Pick<ModuleDeps, 'db' | 'sealer' | 'now'> & { r
         </h1>
         <p>
           Base model <strong>{model.baseModel}</strong>
-          {model.description ? ` · ${model.description}` : ''}
+          {model.description ? ` · ${model.description}` : ''} ·{' '}
+          <a
+            href={`/models/${model.id}/compare${versions.length > 1 ? `?a=${versions[1]!.version}&b=${versions[0]!.version}` : ''}`}
+          >
+            Compare versions
+          </a>
         </p>
         <section class="card">
           <h2>Versions</h2>
