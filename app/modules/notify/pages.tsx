@@ -2,13 +2,7 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { eq } from 'drizzle-orm'
-import {
-  alertWebhookEvents,
-  channelTypes,
-  notifications,
-  type Channel,
-  type Policy,
-} from '../../../db/schema/notify.ts'
+import { webhookEvents, channelTypes, notifications, type Channel, type Policy } from '../../../db/schema/notify.ts'
 import { severities } from '../../../db/schema/alerts.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
@@ -710,7 +704,7 @@ export function notifyPages(
               </label>
               <fieldset>
                 <legend>Events</legend>
-                {alertWebhookEvents.map((e) => (
+                {webhookEvents.map((e) => (
                   <label class="check">
                     <input type="checkbox" name={`ev_${e}`} checked={e === 'fired'} /> {e}
                   </label>
@@ -739,7 +733,7 @@ export function notifyPages(
       SubscriptionBody,
       drop({
         url: t(form.url) ?? '',
-        events: alertWebhookEvents.filter((e) => form[`ev_${e}`] === 'on'),
+        events: webhookEvents.filter((e) => form[`ev_${e}`] === 'on'),
         minSeverity: t(form.minSeverity),
       }),
     )

@@ -6,6 +6,7 @@
  * instances (n8n-instances.ts).
  */
 import type { ActionDef } from '../types.ts'
+import { modelAlias } from './model-alias.ts'
 import { modelFailover } from './model-failover.ts'
 import { n8n } from './n8n.ts'
 import { n8nRetry } from './n8n-retry.ts'
@@ -14,7 +15,16 @@ import { serviceRestart } from './service-restart.ts'
 import { webhook } from './webhook.ts'
 import { workflowRollback } from './workflow-rollback.ts'
 
-const all: ActionDef<any>[] = [modelFailover, webhook, n8n, n8nRetry, serviceRestart, notify, workflowRollback]
+const all: ActionDef<any>[] = [
+  modelFailover,
+  webhook,
+  n8n,
+  n8nRetry,
+  serviceRestart,
+  notify,
+  workflowRollback,
+  modelAlias,
+]
 
 export const actionTypes: ReadonlyMap<string, ActionDef<any>> = new Map(all.map((d) => [d.type, d]))
 export const actionTypeNames = () => [...actionTypes.keys()]
