@@ -17,7 +17,15 @@ import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './
 import { systemPages, systemRoutes } from './modules/system/index.ts'
 import { backupsPages, backupsRoutes } from './modules/backups/index.ts'
 import { n8nRoutes, workflowHealthPages, workflowHealthRoutes } from './modules/n8n/index.ts'
-import { comparePages, compareRoutes, promptPages, promptRoutes } from './modules/registry/index.ts'
+import {
+  comparePages,
+  compareRoutes,
+  hostRoutes,
+  modelPages,
+  modelRoutes,
+  promptPages,
+  promptRoutes,
+} from './modules/registry/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -45,6 +53,8 @@ export function createApp(md: Services) {
   app.route('/', backupsRoutes(md))
   app.route('/', n8nRoutes(md))
   app.route('/', workflowHealthRoutes(md))
+  app.route('/', modelRoutes(md))
+  app.route('/', hostRoutes(md))
   app.route('/', compareRoutes(md))
   app.route('/', promptRoutes(md))
   app.route('/', signInPages(md))
@@ -59,6 +69,7 @@ export function createApp(md: Services) {
   app.route('/', healingPages(md))
   app.route('/', backupsPages(md))
   app.route('/', workflowHealthPages(md))
+  app.route('/', modelPages(md))
   app.route('/', comparePages(md))
   app.route('/', promptPages(md))
 

@@ -21,7 +21,7 @@ import {
   resolveNotificationFailed,
 } from './modules/notify/index.ts'
 import { createN8nRetrier, createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
-import { createPrompts, promptPort } from './modules/registry/index.ts'
+import { createPrompts, createRegistry, promptPort } from './modules/registry/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -90,13 +90,25 @@ export function createServices(platform: Deps) {
   const healingLog = log.child({ module: 'healing' })
   // The n8n module's capped retry of failed executions, which the healing n8n_retry action calls.
   const n8nRetry = createN8nRetrier({ db, sealer: platform.sealer, outbound, log: log.child({ module: 'n8n' }) })
+  // The model registry: deploys through the outbound policy, registry events to webhook subscriptions
+  // through the outbox. Moving an alias drops the model-route answer cache (routes may follow aliases);
+  // `healing` is made just below and nothing moves an alias while the services are being made.
+  const registry = createRegistry({
+    db,
+    sealer: platform.sealer,
+    outbound,
+    now: platform.now,
+    log: log.child({ module: 'registry' }),
+    emit: notifier.emit,
+    onAliasMoved: () => healing.modelRoutes.invalidate(),
+  })
   // The prompt registry: its cached read for agents, and its changes sent to the webhook
   // subscriptions that asked for them (a failed enqueue is logged; the change itself stands).
   const registryLog = log.child({ module: 'registry' })
   const prompts = createPrompts({
     db,
     onEvent: (event, data, at) =>
-      notifier.publish(event, data, at).then(
+      notifier.emit(event, data, at).then(
         () => undefined,
         (error) => registryLog.error('queueing a registry event failed', { event, error: String(error) }),
       ),
@@ -113,6 +125,10 @@ export function createServices(platform: Deps) {
     // workflow_rollback rolls back through the workflow history (backups imports healing, not the reverse).
     rollbackWorkflow: workflowHistory.rollback,
     n8nRetry,
+    // Model routes naming `alias:<model>/<alias>` answer what the alias points at now (healing cannot import registry).
+    resolveModel: registry.resolveModel,
+    // The model_alias action moves aliases through the registry (audited, announced like a person's move).
+    moveModelAlias: { move: registry.moveAliasTo },
     // prompt_rollback moves prompt labels through the registry (healing does not import it).
     prompts: promptPort(db, prompts),
   })
@@ -173,6 +189,7 @@ export function createServices(platform: Deps) {
     workflowHealth,
     outbound,
     backups,
+    registry,
     keys,
     notifier,
     prices,

@@ -62,8 +62,15 @@ export const policies = sqliteTable('policies', {
 })
 
 export const alertWebhookEvents = ['fired', 'resolved', 'acknowledged'] as const
-/** Registry changes a subscription may ask for (sent with a `data` object instead of alerts). */
+/**
+ * Registry changes a subscription may ask for besides alert events (sent with a `data` object
+ * instead of alerts): models (deploys, rollbacks, aliases moved) and prompts (versions, labels).
+ */
 export const registryWebhookEvents = [
+  'registry.deployed',
+  'registry.deploy_failed',
+  'registry.rolled_back',
+  'registry.alias_moved',
   'registry.prompt.version_added',
   'registry.prompt.label_moved',
   'registry.prompt.rolled_back',

@@ -31,6 +31,7 @@ import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
 import { promptFigures } from './prompts.ts'
 import { storeFigures } from './stores.ts'
+import { registryFigures } from './registry.ts'
 import { workflowFigures } from './workflows.ts'
 import { validatorFigures } from './validator.ts'
 import { n8nHealthFigures } from './n8n-health.ts'
@@ -379,6 +380,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'validator',
     note: '1,000 n8n workflows of 50 nodes through `workflows validate` (the CLI)',
     run: (dir, _env, log) => validatorFigures(dir, log),
+  },
+  {
+    name: 'registry',
+    note: 'model rollback on a host vs deploy (Ollama stand-in with Ollama-like latencies)',
+    run: registryFigures,
   },
 ]
 

@@ -91,6 +91,19 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /api/v1/backup-targets': { name: 'fuzz-target', kind: 'homeostat' },
   'POST /backups/run': { target: 'homeostat' },
   'POST /api/v1/n8n/workflows/validate': { workflows: [{ name: 'fuzz', nodes: [], connections: {} }] },
+  'POST /api/v1/models': { id: 'fuzz-model', baseModel: 'qwen2.5:7b' },
+  'PATCH /api/v1/models/:id': { notes: 'fuzz' },
+  'POST /api/v1/models/validate': { modelfile: 'FROM qwen2.5:7b' },
+  'POST /api/v1/models/:id/versions': { version: '1.0.0', modelfile: 'FROM qwen2.5:7b' },
+  'POST /api/v1/models/:id/versions/:version/status': { status: 'deprecated' },
+  'POST /api/v1/models/:id/versions/:version/deploy': { host: 'fuzz-host' },
+  'POST /api/v1/models/:id/rollback': { host: 'fuzz-host' },
+  'PUT /api/v1/models/:id/aliases/:alias': { version: '1.0.0' },
+  'POST /api/v1/ollama-hosts': { name: 'fuzz-host', url: 'http://127.0.0.1:11434' },
+  'PATCH /api/v1/ollama-hosts/:id': { url: 'http://127.0.0.1:11434' },
+  'POST /models/:id/deploy': { host: 'fuzz-host', version: '1.0.0' },
+  'POST /models/:id/rollback': { host: 'fuzz-host' },
+  'POST /models/:id/aliases': { alias: 'production', version: '1.0.0' },
 }
 
 type Js = {

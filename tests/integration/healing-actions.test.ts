@@ -242,6 +242,7 @@ describe('action types', () => {
       'service_restart',
       'notify',
       'workflow_rollback',
+      'model_alias',
       'prompt_rollback',
     ])
     expect(items.find((i) => i.type === 'model_failover')).toMatchObject({ rollback: true })

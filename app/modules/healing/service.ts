@@ -14,7 +14,7 @@ export function createHealing(deps: HealingDeps & Pick<HealingCtx, 'kick'>) {
   const ctx: HealingCtx = {
     ...deps,
     breakers,
-    modelRoutes: createModelRoutes(deps.db, breakers),
+    modelRoutes: createModelRoutes(deps.db, breakers, deps.resolveModel),
     commands: allowedCommands(deps.config.HEALING_COMMANDS_FILE),
   }
   const orchestrator = createOrchestrator(ctx)

@@ -35,13 +35,21 @@ export type HealingDeps = {
   rollbackWorkflow: WorkflowRollback
   /** The n8n module's capped retry of failed executions (the `n8n_retry` action); absent: that type fails. */
   n8nRetry?: N8nRetryPort
+  /**
+   * The registry's alias resolver: a route target whose model is `alias:<model>/<alias>` is answered
+   * with the version the alias points at now (null: not an alias, or no such alias). Passed in by the
+   * composition root, as healing cannot import the registry.
+   */
+  resolveModel?: (model: string) => Promise<string | null>
+  /** The registry's alias mover, for `model_alias` (absent: that type fails). Passed in like `rollbackWorkflow`. */
+  moveModelAlias?: ModelAliasPort
   /** The registry's prompt labels and scores (the `prompt_rollback` action); absent: that type fails. */
   prompts?: PromptRollbackPort
 }
 
 /**
  * What the `prompt_rollback` action asks of the registry module, passed in by the composition
- * root (the registry's pages read healing's rule templates, so healing does not import it).
+ * root (healing cannot import the registry).
  */
 export type PromptRollbackPort = {
   /** The version a label points at now; undefined when the prompt or label does not exist. */
@@ -55,6 +63,20 @@ export type PromptRollbackPort = {
   ): Promise<{ from: number | null; to: number } | null>
   /** Mean and count of `prompt_score{prompt, version}` in [from, to). */
   score(prompt: string, version: number, from: number, to: number): Promise<{ avg: number | null; count: number }>
+}
+
+/**
+ * What the `model_alias` action asks of the registry: point `<model>/<alias>` at a version, or at
+ * `previous` (the version before the one it points at now, as the version records it). Throws an
+ * error with a `status` (404 no such model, alias or version; 409 nothing before) that retrying cannot fix.
+ */
+export type ModelAliasPort = {
+  move(
+    ref: { modelId: string; alias: string },
+    to: string | 'previous',
+    actor: string,
+    reason: string,
+  ): Promise<{ from: string | null; to: string }>
 }
 
 /**

@@ -182,11 +182,10 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
         id: head.id,
         event: head.kind,
         groupKey: head.groupKey,
-        // A registry event's row carries `data` and no alert.
-        alerts: rows.flatMap((r) => {
-          const alert = (r.payload as { alert?: Alert }).alert
-          return alert ? [alertSnapshot(alert, deps.publicUrl)] : []
-        }),
+        // Registry events (`registry.*`) carry `data` rather than an alert.
+        alerts: rows
+          .filter((r) => (r.payload as { alert?: Alert }).alert)
+          .map((r) => alertSnapshot((r.payload as { alert: Alert }).alert, deps.publicUrl)),
         ...((head.payload as { data?: Record<string, unknown> }).data
           ? { data: (head.payload as { data: Record<string, unknown> }).data }
           : {}),

@@ -5,13 +5,12 @@
  * one object, so none of them depends on another having run first.
  */
 import type { Db } from '../../../db/client.ts'
-import type { WebhookEventName } from '../../../db/schema/notify.ts'
+import { notifications, type WebhookEventName } from '../../../db/schema/notify.ts'
 import type { Config } from '../../config.ts'
 import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { type DeliveryDeps, runNotifications, sendDue } from './delivery.ts'
-import { publishEvent } from './events.ts'
 import { createOutboxHook } from './outbox.ts'
 import { createRoutingCache } from './policies.ts'
 
@@ -63,7 +62,28 @@ export function createNotifier(deps: NotifierDeps) {
     kicked.unref?.()
   }
 
+  /**
+   * Queues a non-alert event (`registry.*`) for every webhook subscription that asked for it: one
+   * outbox row each, sent and retried like alert notifications, signed the same way.
+   */
+  async function emit(event: WebhookEventName, data: Record<string, unknown>, at: number) {
+    const subs = (await routing.load()).subscriptions.filter((s) => s.events.includes(event))
+    if (!subs.length) return
+    await deps.db.insert(notifications).values(
+      subs.map((s) => ({
+        subscriptionId: s.id,
+        kind: event,
+        payload: { event, data },
+        status: 'pending' as const,
+        nextAttemptAt: at,
+        createdAt: at,
+      })),
+    )
+    kick()
+  }
+
   return {
+    emit,
     /** What sending needs (the sealer, the public URL, the routing). */
     delivery,
     kick,
@@ -73,9 +93,6 @@ export function createNotifier(deps: NotifierDeps) {
     outboxHook: createOutboxHook({ routing: routing.load, kick }),
     /** Channels, policies or subscriptions changed: read them again next time. */
     invalidateRouting: routing.invalidate,
-    /** A registry event to the subscriptions that asked for it (outbox rows, sent soon). */
-    publish: (event: WebhookEventName, data: Record<string, unknown>, at: number) =>
-      publishEvent({ db: deps.db, routing: routing.load, kick }, event, data, at),
   }
 }
 

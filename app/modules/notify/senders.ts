@@ -47,7 +47,7 @@ export type Message = {
   groupKey?: string | null
   publicUrl: string
   at: number
-  /** A registry event's facts (no alerts): sent as `data` in the webhook body. */
+  /** What a non-alert event (`registry.*`) is about; its `alerts` are empty. */
   data?: Record<string, unknown>
 }
 export type SendResult = { code: number | string; response: string }

@@ -15,10 +15,6 @@ import { VERSION } from './routes.ts'
 
 /** Sections whose features arrive later say what they will hold. */
 const upcoming: Record<string, { title: string; text: string; link?: { href: string; label: string } }> = {
-  '/models': {
-    title: 'Models',
-    text: 'Custom model versions, validation, deployment to Ollama hosts, comparison and rollback.',
-  },
   '/runs': {
     title: 'Runs',
     text: 'Multi-agent runs as DAGs of planner, architect, coder and tester tasks: failures classified, retries, branches, escalations, and success and cost per role.',

@@ -43,7 +43,7 @@ export class HomeostatTrigger implements INodeType {
     version: 1,
     subtitle: '={{$parameter["events"].join(", ")}}',
     description:
-      'Starts the workflow when a Homeostat alert fires, resolves or is acknowledged, or the prompt registry changes',
+      'Starts the workflow when a Homeostat alert fires, resolves or is acknowledged, or the model and prompt registry changes',
     defaults: { name: 'Homeostat Trigger' },
     inputs: [],
     outputs: [NodeConnectionTypes.Main],
@@ -58,6 +58,22 @@ export class HomeostatTrigger implements INodeType {
         options: [
           { name: 'Acknowledged', value: 'acknowledged', description: 'Someone acknowledged an alert' },
           { name: 'Fired', value: 'fired', description: 'An alert started firing' },
+          {
+            name: 'Model Alias Moved',
+            value: 'registry.alias_moved',
+            description: 'A model alias (e.g. production) now points at another version',
+          },
+          {
+            name: 'Model Deploy Failed',
+            value: 'registry.deploy_failed',
+            description: 'A deploy or rollback of a model version to a host failed',
+          },
+          { name: 'Model Deployed', value: 'registry.deployed', description: 'A model version went live on a host' },
+          {
+            name: 'Model Rolled Back',
+            value: 'registry.rolled_back',
+            description: 'A host was put back on an earlier model version',
+          },
           {
             name: 'Prompt Label Moved',
             value: 'registry.prompt.label_moved',

@@ -6,6 +6,7 @@
  * instances (n8n-instances.ts).
  */
 import type { ActionDef } from '../types.ts'
+import { modelAlias } from './model-alias.ts'
 import { modelFailover } from './model-failover.ts'
 import { n8n } from './n8n.ts'
 import { n8nRetry } from './n8n-retry.ts'
@@ -23,6 +24,7 @@ const all: ActionDef<any>[] = [
   serviceRestart,
   notify,
   workflowRollback,
+  modelAlias,
   promptRollback,
 ]
 

@@ -7,6 +7,7 @@ import {
   type ModelRoute,
   type RouteTarget,
 } from '../../../../db/schema/healing.ts'
+import { sha256 } from '../../../lib/crypto.ts'
 import { conflict } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { toIso } from '../../../lib/time.ts'
@@ -63,15 +64,25 @@ export async function getRouteByName(db: Db, name: string): Promise<ModelRoute |
  * A route as the API shows it. `pick`: for the agents' read of a weighted route, the target this
  * caller is sent to, shown as `active`/`activeIndex` so an agent's loop (call `active`) is the
  * same for both kinds of route; without it `active` is the route's failover position.
+ * `resolved`: target index → the model an alias target points at now (the answer names that model,
+ * and the alias it came from); breaker keys stay those of the target as written.
  */
-export function routeJson(r: ModelRoute, breakers: Map<string, CircuitBreaker>, now: number, pick?: number) {
+export function routeJson(
+  r: ModelRoute,
+  breakers: Map<string, CircuitBreaker>,
+  now: number,
+  pick?: number,
+  resolved: Map<number, string | null> = new Map(),
+) {
   const activeIndex = pick ?? r.activeIndex
   const targets = r.targets.map((t, index) => {
     const key = targetBreakerKey(t)
     const b = breakers.get(key)
+    const alias = resolved.has(index) ? { alias: t.model, aliasResolved: resolved.get(index) !== null } : {}
     return {
       index,
-      model: t.model,
+      model: resolved.get(index) ?? t.model,
+      ...alias,
       host: t.host,
       ...(t.weight !== undefined ? { weight: t.weight } : {}),
       active: index === activeIndex,
@@ -95,6 +106,7 @@ export function routeJson(r: ModelRoute, breakers: Map<string, CircuitBreaker>, 
     active: active
       ? {
           model: active.model,
+          ...('alias' in active ? { alias: active.alias } : {}),
           host: active.host,
           ...(active.weight !== undefined ? { weight: active.weight } : {}),
           healthy: active.healthy,
@@ -182,7 +194,11 @@ export async function routesOnBreaker(db: Db, key: string): Promise<string[]> {
  * deleting a route and moving its traffic (failover, failback). One per process, made by the
  * healing service; the cached answer also follows `breakers.generation()`.
  */
-export function createModelRoutes(db: Db, breakers: Pick<Breakers, 'generation'>) {
+export function createModelRoutes(
+  db: Db,
+  breakers: Pick<Breakers, 'generation'>,
+  resolveModel?: (model: string) => Promise<string | null>,
+) {
   const cache = new Map<string, Cached>()
   /** Drops the cached answers (after any route change in this process). */
   const invalidate = () => cache.clear()
@@ -207,14 +223,22 @@ export function createModelRoutes(db: Db, breakers: Pick<Breakers, 'generation'>
         return undefined
       }
       const states = await getBreakers(db, r.targets.map(targetBreakerKey))
-      const etag = `"${r.version}.${r.targets.map((t) => stateLetter(states.get(targetBreakerKey(t)))).join('')}"`
+      const letters = r.targets.map((t) => stateLetter(states.get(targetBreakerKey(t)))).join('')
+      // Alias targets are read each time the answer is (re)built; a moved alias drops the cache
+      // and changes the ETag.
+      const resolved = new Map<number, string | null>()
+      if (resolveModel)
+        for (const [i, t] of r.targets.entries())
+          if (t.model.startsWith('alias:')) resolved.set(i, await resolveModel(t.model))
+      const aliasPart = [...resolved.values()].map((m) => m ?? '-').join(',')
+      const etag = `"${r.version}.${letters}${aliasPart ? `.${sha256(aliasPart).slice(0, 8)}` : ''}"`
       entry = { at: now, gen, etag, body: '', version: r.version }
       if (isWeighted(r.targets)) {
         const healthy = r.targets.map((t) => usable(states.get(targetBreakerKey(t))))
         entry.split = splitOf(r.targets, healthy, targetBreakerKey)
         entry.picks = []
-        entry.build = (pick) => JSON.stringify(routeJson(r, states, now, pick))
-      } else entry.body = JSON.stringify(routeJson(r, states, now))
+        entry.build = (pick) => JSON.stringify(routeJson(r, states, now, pick, resolved))
+      } else entry.body = JSON.stringify(routeJson(r, states, now, undefined, resolved))
       if (cache.size > 10_000) cache.clear()
       cache.set(name, entry)
     }
