@@ -20,23 +20,9 @@
  */
 import { join } from 'node:path'
 import { startFakeModelHost, type FakeModelHost } from '../helpers/fake-model-host.ts'
-import {
-  BUN,
-  cpuSeconds,
-  findProcess,
-  load,
-  median,
-  runCommand,
-  sleep,
-  startHomeostat,
-  type LoadRequest,
-  type LoadResult,
-} from './lib.ts'
+import { type ReadScenario, readsAgainstBaseline } from './reads.ts'
+import { BUN, runCommand, sleep, startHomeostat } from './lib.ts'
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const ROUTES = Number(process.env.HEAL_ROUTES ?? 10)
 const TRIALS_PER_ROUTE = Number(process.env.HEAL_TRIALS_PER_ROUTE ?? 5)
 const POLL_MS = 25
@@ -225,9 +211,6 @@ async function failoverFigures(
 
 // --- 2. GET /api/v1/model-routes/:name vs whoami -------------------------------------------------
 
-type Round = LoadResult & { cpuUsPerReq: number }
-type Scenario = { id: string; figure: string; path: string; request: LoadRequest; status: number; rounds: Round[] }
-
 async function readFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
   const env = envFor(dir, base, 'healing-read', { MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '0' })
   const server = await startHomeostat('homeostat (healing read)', env)
@@ -281,14 +264,13 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
     const weighted = await fetch(`${server.url}/api/v1/model-routes/canary`, { headers: keyed })
     const weightedEtag = weighted.headers.get('etag')!
     const weightedBytes = (await weighted.arrayBuffer()).byteLength
-    const scenarios: Scenario[] = [
+    const scenarios: [ReadScenario, ...ReadScenario[]] = [
       {
         id: 'whoami',
         figure: 'GET /api/v1/whoami (API key)',
         path: '/api/v1/whoami',
         request: { headers: auth },
         status: 200,
-        rounds: [],
       },
       {
         id: 'route',
@@ -296,7 +278,6 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         path: '/api/v1/model-routes/chat',
         request: { headers: auth },
         status: 200,
-        rounds: [],
       },
       {
         id: 'route304',
@@ -304,7 +285,6 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         path: '/api/v1/model-routes/chat',
         request: { headers: { ...auth, 'if-none-match': etag } },
         status: 304,
-        rounds: [],
       },
       {
         id: 'routeWeighted',
@@ -312,7 +292,6 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         path: '/api/v1/model-routes/canary',
         request: { headers: keyed },
         status: 200,
-        rounds: [],
       },
       {
         id: 'routeWeighted304',
@@ -320,68 +299,14 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         path: '/api/v1/model-routes/canary',
         request: { headers: { ...keyed, 'if-none-match': weightedEtag } },
         status: 304,
-        rounds: [],
       },
     ]
-    const pid = findProcess(server.pid, /bun/)
-    for (const s of scenarios) {
-      const probe = await fetch(server.url + s.path, { headers: s.request.headers })
-      await probe.arrayBuffer()
-      if (probe.status !== s.status) throw new Error(`${s.figure}: expected ${s.status}, got ${probe.status}`)
-      if (WARMUP > 0)
-        await load(server.url + s.path, s.request, { connections: CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
-    }
-    const perRound = SECONDS / ROUNDS
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const s of scenarios) {
-        const cpu0 = cpuSeconds(pid)
-        const r = await load(server.url + s.path, s.request, {
-          connections: CONNECTIONS,
-          seconds: perRound,
-          warmupSeconds: 0,
-        })
-        s.rounds.push({ ...r, cpuUsPerReq: r.requests ? ((cpuSeconds(pid) - cpu0) * 1e6) / r.requests : 0 })
-        // autocannon counts a 304 as non-2xx
-        const bad = s.status === 304 ? r.errors : r.errors + r.non2xx
-        if (bad > r.requests * 0.01 || r.requests === 0)
-          failed.push(`${s.figure} (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
-      }
-      log(
-        `  healing read round ${round + 1}: ${scenarios.map((s) => `${s.id} ${fmt(s.rounds.at(-1)!.rps)}`).join(', ')} req/s`,
-      )
-    }
-    const [whoami, ...reads] = scenarios
-    const rows: string[][] = []
-    const w = whoami!
-    rows.push([`${w.figure} req/s`, fmt(median(w.rounds.map((r) => r.rps))), '—', 'baseline', ''])
-    rows.push([`${w.figure} p99`, `${fmt(median(w.rounds.map((r) => r.p99)), 1)} ms`, '—', '', ''])
-    rows.push([`${w.figure} server CPU/req`, `${fmt(median(w.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`, '—', '', ''])
-    for (const s of reads) {
-      const byRound = (pick: (r: Round) => number) =>
-        median(s.rounds.map((r, i) => pick(r) / Math.max(pick(w.rounds[i]!), 1e-9)))
-      const rpsRatio = byRound((r) => r.rps)
-      rows.push([
-        `${s.figure} req/s`,
-        fmt(median(s.rounds.map((r) => r.rps))),
-        `≥ ${READ_MIN_RATIO}× whoami`,
-        `${rpsRatio.toFixed(2)}×`,
-        verdict(rpsRatio >= READ_MIN_RATIO),
-      ])
-      rows.push([
-        `${s.figure} p99`,
-        `${fmt(median(s.rounds.map((r) => r.p99)), 1)} ms`,
-        '—',
-        `${byRound((r) => r.p99).toFixed(2)}×`,
-        '',
-      ])
-      rows.push([
-        `${s.figure} server CPU/req`,
-        `${fmt(median(s.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`,
-        '—',
-        `${byRound((r) => r.cpuUsPerReq).toFixed(2)}×`,
-        '',
-      ])
-    }
+    const rows = await readsAgainstBaseline(server, scenarios, {
+      label: 'healing',
+      minRatio: READ_MIN_RATIO,
+      log,
+      failed,
+    })
     return rows
   } finally {
     await server.stop()

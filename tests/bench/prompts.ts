@@ -15,23 +15,9 @@
  * Returns table rows and what failed to run; asserts nothing.
  */
 import { join } from 'node:path'
-import {
-  BUN,
-  cpuSeconds,
-  findProcess,
-  load,
-  median,
-  runCommand,
-  sleep,
-  startHomeostat,
-  type LoadRequest,
-  type LoadResult,
-} from './lib.ts'
+import { type ReadScenario, readsAgainstBaseline } from './reads.ts'
+import { BUN, runCommand, sleep, startHomeostat } from './lib.ts'
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 2)
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const TRIALS = Number(process.env.PROMPT_TRIALS ?? 20)
 const POLL_MS = 25
 const GIVE_UP_MS = 30_000
@@ -93,9 +79,6 @@ async function addPrompt(url: string, operator: string, name: string) {
 
 // --- 1. GET /api/v1/prompts/:name vs whoami -------------------------------------------------------
 
-type Round = LoadResult & { cpuUsPerReq: number }
-type Scenario = { id: string; figure: string; path: string; request: LoadRequest; status: number; rounds: Round[] }
-
 async function readFigures(dir: string, base: Env, log: (line: string) => void, failed: string[]): Promise<string[][]> {
   const env = envFor(dir, base, 'prompts-read')
   const server = await startHomeostat('homeostat (prompts read)', env)
@@ -109,14 +92,13 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
     const first = await fetch(server.url + plain, { headers: auth })
     const etag = first.headers.get('etag')!
     const bodyBytes = (await first.arrayBuffer()).byteLength
-    const scenarios: Scenario[] = [
+    const scenarios: [ReadScenario, ...ReadScenario[]] = [
       {
         id: 'whoami',
         figure: 'GET /api/v1/whoami (API key)',
         path: '/api/v1/whoami',
         request: { headers: auth },
         status: 200,
-        rounds: [],
       },
       {
         id: 'prompt',
@@ -124,7 +106,6 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         path: plain,
         request: { headers: auth },
         status: 200,
-        rounds: [],
       },
       {
         id: 'compiled',
@@ -132,7 +113,6 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         path: compiled,
         request: { headers: auth },
         status: 200,
-        rounds: [],
       },
       {
         id: 'prompt304',
@@ -140,67 +120,14 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         path: plain,
         request: { headers: { ...auth, 'if-none-match': etag } },
         status: 304,
-        rounds: [],
       },
     ]
-    const pid = findProcess(server.pid, /bun/)
-    for (const s of scenarios) {
-      const probe = await fetch(server.url + s.path, { headers: s.request.headers })
-      await probe.arrayBuffer()
-      if (probe.status !== s.status) throw new Error(`${s.figure}: expected ${s.status}, got ${probe.status}`)
-      if (WARMUP > 0)
-        await load(server.url + s.path, s.request, { connections: CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
-    }
-    const perRound = SECONDS / ROUNDS
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const s of scenarios) {
-        const cpu0 = cpuSeconds(pid)
-        const r = await load(server.url + s.path, s.request, {
-          connections: CONNECTIONS,
-          seconds: perRound,
-          warmupSeconds: 0,
-        })
-        s.rounds.push({ ...r, cpuUsPerReq: r.requests ? ((cpuSeconds(pid) - cpu0) * 1e6) / r.requests : 0 })
-        // autocannon counts a 304 as non-2xx
-        const bad = s.status === 304 ? r.errors : r.errors + r.non2xx
-        if (bad > r.requests * 0.01 || r.requests === 0)
-          failed.push(`${s.figure} (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
-      }
-      log(
-        `  prompts read round ${round + 1}: ${scenarios.map((s) => `${s.id} ${fmt(s.rounds.at(-1)!.rps)}`).join(', ')} req/s`,
-      )
-    }
-    const [whoami, ...reads] = scenarios
-    const w = whoami!
-    const rows: string[][] = [
-      [`${w.figure} req/s (prompts run)`, fmt(median(w.rounds.map((r) => r.rps))), '—', 'baseline', ''],
-    ]
-    for (const s of reads) {
-      const byRound = (pick: (r: Round) => number) =>
-        median(s.rounds.map((r, i) => pick(r) / Math.max(pick(w.rounds[i]!), 1e-9)))
-      const rpsRatio = byRound((r) => r.rps)
-      rows.push([
-        `${s.figure} req/s`,
-        fmt(median(s.rounds.map((r) => r.rps))),
-        `≥ ${READ_MIN_RATIO}× whoami`,
-        `${rpsRatio.toFixed(2)}×`,
-        verdict(rpsRatio >= READ_MIN_RATIO),
-      ])
-      rows.push([
-        `${s.figure} p99`,
-        `${fmt(median(s.rounds.map((r) => r.p99)), 1)} ms`,
-        '—',
-        `${byRound((r) => r.p99).toFixed(2)}×`,
-        '',
-      ])
-      rows.push([
-        `${s.figure} server CPU/req`,
-        `${fmt(median(s.rounds.map((r) => r.cpuUsPerReq)), 1)} µs`,
-        '—',
-        `${byRound((r) => r.cpuUsPerReq).toFixed(2)}×`,
-        '',
-      ])
-    }
+    const rows = await readsAgainstBaseline(server, scenarios, {
+      label: 'prompts',
+      minRatio: READ_MIN_RATIO,
+      log,
+      failed,
+    })
     return rows
   } finally {
     await server.stop()
