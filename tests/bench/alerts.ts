@@ -32,6 +32,7 @@ import {
   type LoadResult,
   type Started,
 } from './lib.ts'
+import { fmt, verdict, pct, type Env, envFor } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -46,18 +47,6 @@ export const INTAKE_POOL = 10_000
 export const DELIVERY_P95_MAX_MS = 2000
 export const INTAKE_RSS_MAX_MB = 200
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
-const pct = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-
-type Env = Record<string, string>
-const envFor = (dir: string, base: Env, name: string): Env => ({
-  ...base,
-  DATA_DIR: join(dir, name),
-  DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`,
-})
 /** Extra Bun flags for the alert servers (e.g. `--cpu-prof-md` to profile the intake). */
 const BUN_FLAGS = (process.env.ALERT_BUN_FLAGS ?? '').split(' ').filter(Boolean)
 /** Which parts run (comma-separated: delivery, intake, eval); all by default. */

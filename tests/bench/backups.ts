@@ -16,14 +16,13 @@ import { rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { singlePoint } from './ingest.ts'
 import { BUN, findProcess, load, rssMb, runCommand, sleep, startHomeostat } from './lib.ts'
+import { fmt } from './lib.ts'
 
 export const SNAPSHOT_MIN_RATIO = 0.5
 export const SNAPSHOT_RSS_MAX_MB = 200
 export const INGEST_P99_MAX_RATIO = 2
 export const DRILL_MAX_S = 60
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const mb = (bytes: number) => bytes / 1024 / 1024
 const LOAD_SECONDS = Number(process.env.BENCH_BACKUP_LOAD_SECONDS ?? 8)
 const CONNECTIONS = 10

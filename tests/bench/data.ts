@@ -6,6 +6,7 @@
 import { join } from 'node:path'
 import { COMPONENTS, componentName, seriesOf } from './dataset.ts'
 import { BUN, findProcess, rssMb, runCommand, sequentialLatency, startHomeostat } from './lib.ts'
+import { fmt } from './lib.ts'
 
 export const QUERY_P95_MAX_MS = 50
 export const OVERVIEW_P95_MAX_MS = 200
@@ -22,8 +23,6 @@ type Seeded = {
   tables?: Record<string, number>
 }
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const mb = (bytes: number) => bytes / 1024 / 1024
 
 export async function dataFigures(dir: string, baseEnv: Record<string, string>, log: (line: string) => void) {

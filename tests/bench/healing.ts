@@ -18,10 +18,9 @@
  *
  * Returns table rows and what failed to run; asserts nothing.
  */
-import { join } from 'node:path'
 import { startFakeModelHost, type FakeModelHost } from '../helpers/fake-model-host.ts'
 import { type ReadScenario, readsAgainstBaseline } from './reads.ts'
-import { BUN, runCommand, sleep, startHomeostat } from './lib.ts'
+import { apiCall, benchKey, type Env, envFor, fmt, pct, sleep, startHomeostat, verdict } from './lib.ts'
 
 const ROUTES = Number(process.env.HEAL_ROUTES ?? 10)
 const TRIALS_PER_ROUTE = Number(process.env.HEAL_TRIALS_PER_ROUTE ?? 5)
@@ -30,37 +29,7 @@ const POLL_MS = 25
 export const FAILOVER_P95_MAX_MS = 5000
 export const READ_MIN_RATIO = 0.8
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
-const pct = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 const escapeRegex = (s: string) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-
-type Env = Record<string, string>
-const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({
-  ...base,
-  DATA_DIR: join(dir, name),
-  DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`,
-  ...extra,
-})
-const keyFor = (env: Env, role: 'operator' | 'viewer') => {
-  const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role], env)
-  if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
-  return key
-}
-
-async function call(url: string, key: string, method = 'GET', body?: unknown, expect?: number) {
-  const res = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  })
-  const text = await res.text()
-  if (expect !== undefined && res.status !== expect)
-    throw new Error(`${method} ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
-  return text ? (JSON.parse(text) as Record<string, any>) : null
-}
 
 // --- 1. detection → failover -----------------------------------------------------------------------
 
@@ -74,14 +43,14 @@ async function failoverFigures(
   const server = await startHomeostat('homeostat (healing failover)', env)
   const hosts: FakeModelHost[] = []
   try {
-    const key = keyFor(env, 'operator')
+    const key = benchKey(env, 'operator')
     const routes: { name: string; primary: FakeModelHost; key: string }[] = []
     for (let i = 0; i < ROUTES; i++) {
       const primary = await startFakeModelHost({ models: ['llama3:8b'] })
       const backup = await startFakeModelHost({ models: ['mistral:7b'] })
       hosts.push(primary, backup)
       const name = `bench-${i}`
-      const route = await call(
+      const route = await apiCall(
         `${server.url}/api/v1/model-routes`,
         key,
         'POST',
@@ -97,7 +66,7 @@ async function failoverFigures(
         201,
       )
       const primaryKey = route!.targets[0].breaker.key as string
-      await call(
+      await apiCall(
         `${server.url}/api/v1/healing/rules`,
         key,
         'POST',
@@ -113,7 +82,7 @@ async function failoverFigures(
       )
       routes.push({ name, primary, key: primaryKey })
     }
-    const active = async (name: string) => (await call(`${server.url}/api/v1/model-routes/${name}`, key))!
+    const active = async (name: string) => (await apiCall(`${server.url}/api/v1/model-routes/${name}`, key))!
     const waitFor = async (what: string, check: () => Promise<boolean>, timeoutMs: number) => {
       const deadline = performance.now() + timeoutMs
       while (!(await check())) {
@@ -215,9 +184,9 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
   const env = envFor(dir, base, 'healing-read', { MODEL_ROUTE_PROBE_INTERVAL_SECONDS: '0' })
   const server = await startHomeostat('homeostat (healing read)', env)
   try {
-    const operator = keyFor(env, 'operator')
-    const viewer = keyFor(env, 'viewer')
-    await call(
+    const operator = benchKey(env, 'operator')
+    const viewer = benchKey(env, 'viewer')
+    await apiCall(
       `${server.url}/api/v1/model-routes`,
       operator,
       'POST',
@@ -233,7 +202,7 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
     )
     // Breakers for both targets, so the answer carries their states as it would in use.
     for (const host of ['10.0.0.1', '10.0.0.2'])
-      await call(
+      await apiCall(
         `${server.url}/api/v1/healing/breakers/${encodeURIComponent(`model:http://${host}:11434/${host.endsWith('1') ? 'llama3:8b' : 'mistral:7b'}`)}/report`,
         operator,
         'POST',
@@ -241,7 +210,7 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
         200,
       )
     // A canary split (issue 19): the read hashes the caller key over the healthy weighted targets.
-    await call(
+    await apiCall(
       `${server.url}/api/v1/model-routes`,
       operator,
       'POST',

@@ -6,6 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 import type { Hono } from 'hono'
@@ -318,4 +319,42 @@ export function printTable(header: string[], rows: string[][]) {
   console.log(line(header))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const row of rows) console.log(line(row))
+}
+
+export const fmt = (n: number, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+export const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
+/** The q-quantile of an ascending list (nearest rank). */
+export const pct = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+
+export type Env = Record<string, string>
+/** The environment of a bench server with its own data folder and database under `dir/name`. */
+export const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({
+  ...base,
+  DATA_DIR: join(dir, name),
+  DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`,
+  ...extra,
+})
+
+/** An API key made by the CLI on the database of `env`. */
+export function benchKey(env: Env, role: 'operator' | 'viewer', scope?: string) {
+  const args = ['app/cli.ts', 'keys', 'create', '--name', `bench-${scope ?? role}`, '--role', role]
+  const key = runCommand(BUN, scope ? [...args, '--scope', scope] : args, env)
+  if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
+  return key
+}
+
+/** A JSON call with a Bearer key; throws when `expect` is given and the status differs. */
+export async function apiCall(url: string, key: string, method = 'GET', body?: unknown, expect?: number) {
+  const res = await fetch(url, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  })
+  const text = await res.text()
+  if (expect !== undefined && res.status !== expect)
+    throw new Error(`${method} ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
+  // biome-ignore lint/suspicious/noExplicitAny: bench callers read whatever the route answers
+  return text ? (JSON.parse(text) as Record<string, any>) : null
 }

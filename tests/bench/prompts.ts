@@ -14,9 +14,8 @@
  *
  * Returns table rows and what failed to run; asserts nothing.
  */
-import { join } from 'node:path'
 import { type ReadScenario, readsAgainstBaseline } from './reads.ts'
-import { BUN, runCommand, sleep, startHomeostat } from './lib.ts'
+import { apiCall, benchKey, type Env, envFor, fmt, pct, sleep, startHomeostat, verdict } from './lib.ts'
 
 const TRIALS = Number(process.env.PROMPT_TRIALS ?? 20)
 const POLL_MS = 25
@@ -25,45 +24,13 @@ const GIVE_UP_MS = 30_000
 export const ROLLBACK_P95_MAX_MS = 5000
 export const READ_MIN_RATIO = 0.8
 
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
-const pct = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
-
-type Env = Record<string, string>
-const envFor = (dir: string, base: Env, name: string, extra: Env = {}): Env => ({
-  ...base,
-  DATA_DIR: join(dir, name),
-  DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}`,
-  ...extra,
-})
-const keyFor = (env: Env, role: 'operator' | 'viewer', scope?: string) => {
-  const args = ['app/cli.ts', 'keys', 'create', '--name', `bench-${role}`, '--role', role]
-  const key = runCommand(BUN, scope ? [...args, '--scope', scope] : args, env)
-  if (!/^hs_\S+$/.test(key)) throw new Error(`the CLI printed something other than a key: ${key}`)
-  return key
-}
-
-async function call(url: string, key: string, method = 'GET', body?: unknown, expect?: number) {
-  const res = await fetch(url, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body !== undefined ? JSON.stringify(body) : undefined,
-  })
-  const text = await res.text()
-  if (expect !== undefined && res.status !== expect)
-    throw new Error(`${method} ${url}: expected ${expect}, got ${res.status}: ${text.slice(0, 300)}`)
-  return text ? (JSON.parse(text) as Record<string, any>) : null
-}
-
 const TEMPLATE = (n: number) =>
   `You are the support agent of {{company}}.\nAnswer {{customer}} in a friendly tone.\nVersion ${n}: keep it under 120 words.`
 
 async function addPrompt(url: string, operator: string, name: string) {
-  await call(`${url}/api/v1/prompts`, operator, 'POST', { name }, 201)
+  await apiCall(`${url}/api/v1/prompts`, operator, 'POST', { name }, 201)
   for (const n of [1, 2])
-    await call(
+    await apiCall(
       `${url}/api/v1/prompts/${name}/versions`,
       operator,
       'POST',
@@ -83,8 +50,8 @@ async function readFigures(dir: string, base: Env, log: (line: string) => void, 
   const env = envFor(dir, base, 'prompts-read')
   const server = await startHomeostat('homeostat (prompts read)', env)
   try {
-    const operator = keyFor(env, 'operator')
-    const viewer = keyFor(env, 'viewer')
+    const operator = benchKey(env, 'operator')
+    const viewer = benchKey(env, 'viewer')
     await addPrompt(server.url, operator, 'support')
     const auth = { authorization: `Bearer ${viewer}` }
     const plain = '/api/v1/prompts/support'
@@ -145,20 +112,20 @@ async function rollbackFigures(
   const env = envFor(dir, base, 'prompts-rollback')
   const server = await startHomeostat('homeostat (prompt rollback)', env)
   try {
-    const operator = keyFor(env, 'operator')
-    const ingest = keyFor(env, 'viewer', 'ingest')
-    const templates = (await call(`${server.url}/api/v1/alert-rule-templates`, operator))!.items as {
+    const operator = benchKey(env, 'operator')
+    const ingest = benchKey(env, 'viewer', 'ingest')
+    const templates = (await apiCall(`${server.url}/api/v1/alert-rule-templates`, operator))!.items as {
       id: string
       rule: Record<string, unknown>
     }[]
-    await call(
+    await apiCall(
       `${server.url}/api/v1/alert-rules`,
       operator,
       'POST',
       templates.find((x) => x.id === 'prompt-performance-drop')!.rule,
       201,
     )
-    await call(`${server.url}/api/v1/healing/rule-templates/prompt-performance-drop`, operator, 'POST', {}, 201)
+    await apiCall(`${server.url}/api/v1/healing/rule-templates/prompt-performance-drop`, operator, 'POST', {}, 201)
     const names = Array.from({ length: TRIALS }, (_, i) => `bench-prompt-${i}`)
     for (const name of names) await addPrompt(server.url, operator, name)
     // The rule is stamped to the millisecond, alerts to the second: the first breach waits out the second.
@@ -174,9 +141,9 @@ async function rollbackFigures(
           value,
           ts: t0 + i,
         }))
-        await call(`${server.url}/api/v1/metrics`, ingest, 'POST', { points }, 200)
+        await apiCall(`${server.url}/api/v1/metrics`, ingest, 'POST', { points }, 200)
         while (Date.now() - t0 < GIVE_UP_MS) {
-          const r = await call(`${server.url}/api/v1/prompts/${name}`, operator)
+          const r = await apiCall(`${server.url}/api/v1/prompts/${name}`, operator)
           if (r?.version === 1) {
             times.push(Date.now() - t0)
             return

@@ -6,6 +6,7 @@
  * each a median of per-round ratios to the baseline. Asserts nothing; what went wrong goes to `failed`.
  */
 import { cpuSeconds, findProcess, type LoadRequest, type LoadResult, load, median, type Started } from './lib.ts'
+import { fmt } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -14,9 +15,6 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 
 export type ReadScenario = { id: string; figure: string; path: string; request: LoadRequest; status: number }
 type Round = LoadResult & { cpuUsPerReq: number }
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
 export async function readsAgainstBaseline(
   server: Started,

@@ -57,6 +57,7 @@ import {
   type LoadResult,
   type Started,
 } from './lib.ts'
+import { fmt } from './lib.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -227,9 +228,6 @@ const servers: Record<ServerName, () => Promise<Started>> = {
 
 type Round = LoadResult & { cpuUsPerReq: number }
 type Figures = { rps: number; p99: number; cpuUsPerReq: number; rounds: Round[] }
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 
 function summarise(rounds: Round[]): Figures {
   const requests = rounds.reduce((n, r) => n + r.requests, 0)

@@ -28,6 +28,7 @@ import { backupCommands, commandSource, qdrantSource, s3Destination } from '../.
 import { startFakeQdrant } from '../helpers/fake-qdrant.ts'
 import { startS3 } from '../helpers/s3-server.ts'
 import { median } from './lib.ts'
+import { fmt, verdict } from './lib.ts'
 
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
 const COMMAND_MB = Number(process.env.STORES_COMMAND_MB ?? 256)
@@ -39,10 +40,6 @@ export const COMMAND_MIN_RATIO = 0.8
 export const COMMAND_RSS_MAX_MB = 64
 export const S3_MIN_RATIO = 0.8
 export const QDRANT_MIN_RATIO = 0.8
-
-const fmt = (n: number, digits = 0) =>
-  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
-const verdict = (ok: boolean) => (ok ? 'pass' : 'MISS')
 
 async function timed(work: () => Promise<number>): Promise<number> {
   const started = performance.now()
