@@ -21,6 +21,7 @@ import {
   resolveNotificationFailed,
 } from './modules/notify/index.ts'
 import { createN8nRetrier, createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
+import { createRuns } from './modules/runs/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -152,8 +153,11 @@ export function createServices(platform: Deps) {
     defaultTimezone: platform.config.N8N_DEFAULT_TIMEZONE,
     retentionDays: platform.config.N8N_EXECUTIONS_RETENTION_DAYS,
   })
+  // Multi-agent runs: recording (routes, OTLP intake, n8n node), cost through the price table.
+  const runs = createRuns({ db, prices, log: log.child({ module: 'runs' }), now: platform.now })
   return {
     ...platform,
+    runs,
     workflowHistory,
     workflowValidator,
     workflowHealth,

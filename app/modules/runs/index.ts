@@ -1,0 +1,18 @@
+// The runs module's public face: other modules, the composition root and jobs import only this.
+export { createRuns, type Runs, type RunsDeps } from './service.ts'
+export type { RunWrite, TaskWrite, BatchResult } from './write.ts'
+export { classify, classifyBuiltIn, type Attributes, type FailureFacts } from './classify.ts'
+export { runJson, taskJson } from './read.ts'
+export {
+  ARTIFACT_MAX_BYTES,
+  BATCH_MAX,
+  BatchBody,
+  FailureBody,
+  PolicyInput,
+  RunBody,
+  RunWithId,
+  TaskBatchBody,
+  TaskBody,
+  TaskWithId,
+  TaskWithRun,
+} from './input.ts'
