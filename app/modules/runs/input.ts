@@ -14,10 +14,10 @@ export const ARTIFACT_MAX_BYTES = 16_384
 /** Tasks in one batch: a 1,000-task run fits in one request. */
 export const BATCH_MAX = 1000
 
-const ID_PATTERN = /^[\w.:@/~-]{1,200}$/
+const ID_PATTERN = /^[\w.:@~-]{1,200}$/
 export const Id = v.pipe(
   v.string('must be a string'),
-  v.regex(ID_PATTERN, 'must be 1-200 characters of letters, digits and _ . : @ / ~ -'),
+  v.regex(ID_PATTERN, 'must be 1-200 characters of letters, digits and _ . : @ ~ -'),
 )
 const Text = (max: number) =>
   v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
@@ -220,7 +220,7 @@ export const ListQuery = v.strictObject({
   from: v.optional(TimeInput),
   to: v.optional(TimeInput),
   limit: LimitInput,
-  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}:[\w.:@/~-]{1,200}$/, 'must be a `next` cursor'))),
+  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}:[\w.:@~-]{1,200}$/, 'must be a `next` cursor'))),
 })
 export type ListFilter = v.InferOutput<typeof ListQuery>
 export { CursorInput, LabelFilter }
