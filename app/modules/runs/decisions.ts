@@ -8,7 +8,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import type { WebhookEventName } from '../../../db/schema/notify.ts'
-import { type HumanChoice, type Run, runFailures, runs, runTasks } from '../../../db/schema/runs.ts'
+import { type HumanChoice, type Run, runFailures, type RunTask, runs, runTasks } from '../../../db/schema/runs.ts'
 import { conflict } from '../../lib/errors.ts'
 import type { AlertsService } from '../alerts/index.ts'
 import { RUN_ESCALATED, runAlert } from './alerts.ts'
@@ -26,6 +26,8 @@ export type DecisionDeps = {
   classify: Classify
   policyOf: (run: Run | undefined) => Promise<EffectivePolicy>
   record: (input: { runs?: RunWrite[]; tasks?: TaskWrite[] }, at: number) => Promise<unknown>
+  /** The statements of a record (write.ts prepareBatch), to commit with the failure in one batch. */
+  prepare: (input: { tasks: TaskWrite[] }, at: number, known: RunTask[]) => Promise<{ statements: Stmt[] }>
 }
 
 export type FailureAnswer = Decision & { runId: string; taskId: string; at: string }
@@ -68,8 +70,9 @@ export function createDecisions(deps: DecisionDeps) {
       run: { costUsd: spent, startedAt: run?.startedAt ?? now },
       now,
     })
-    // The task's own report of the failure merges like any write (out of order, idempotent).
-    await deps.record(
+    // The task's own report of the failure merges like any write (out of order, idempotent), and
+    // commits in one batch with the failure record and the escalation: one transaction per report.
+    const prepared = await deps.prepare(
       {
         tasks: [
           {
@@ -103,8 +106,10 @@ export function createDecisions(deps: DecisionDeps) {
         ],
       },
       now,
+      [task],
     )
     const statements: Stmt[] = [
+      ...prepared.statements,
       db
         .insert(runFailures)
         .values({
@@ -118,15 +123,16 @@ export function createDecisions(deps: DecisionDeps) {
           decision: decision as unknown as Record<string, unknown>,
           at: now,
         })
-        .onConflictDoNothing(),
+        .onConflictDoNothing()
+        .returning({ at: runFailures.at }),
     ]
+    const failureAt = prepared.statements.length
     if (decision.action === 'escalate') statements.push(...escalateStatements(runId, taskId, decision, now))
-    await db.batch(statements as [Stmt, ...Stmt[]])
-    // Two identical reports at once: the first one's decision is the answer to both.
-    const stored = (await storedAnswer(runId, taskId, attempt))!
-    if (decision.action === 'escalate' && stored.action === 'escalate' && stored.at === new Date(now).toISOString())
-      await announceEscalation(runId, taskId, decision.reason, cls, now)
-    return stored
+    const results = await db.batch(statements as [Stmt, ...Stmt[]])
+    // Two identical reports at once: the one whose record was written answers; the other reads it.
+    if (!(results[failureAt] as unknown[]).length) return (await storedAnswer(runId, taskId, attempt))!
+    if (decision.action === 'escalate') await announceEscalation(runId, taskId, decision.reason, cls, now)
+    return answerOf(runId, taskId, decision as unknown as Record<string, unknown>, now)
   }
 
   function escalateStatements(runId: string, taskId: string, d: Decision, now: number): Stmt[] {
