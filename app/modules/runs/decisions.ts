@@ -48,16 +48,31 @@ export function createDecisions(deps: DecisionDeps) {
 
   /** Records a failed attempt and answers what to do (retry, branch, escalate). Idempotent per attempt. */
   async function reportFailure(runId: string, taskId: string, f: FailureInput, now: number): Promise<FailureAnswer> {
-    let task = await findTask(db, runId, taskId)
+    // The run, the task and a failure already recorded for this attempt, in one read (the hot path).
+    const [ctx] = await db
+      .select({ run: runs, task: runTasks, failure: runFailures })
+      .from(runs)
+      .leftJoin(runTasks, and(eq(runTasks.runId, runs.id), eq(runTasks.id, taskId)))
+      .leftJoin(
+        runFailures,
+        and(
+          eq(runFailures.runId, runs.id),
+          eq(runFailures.taskId, taskId),
+          eq(runFailures.attempt, f.attempt !== undefined ? sql`${f.attempt}` : sql`coalesce(${runTasks.attempt}, 1)`),
+        ),
+      )
+      .where(eq(runs.id, runId))
+    let task = ctx?.task ?? undefined
     const attempt = f.attempt ?? task?.attempt ?? 1
-    const repeated = await storedAnswer(runId, taskId, attempt)
-    if (repeated) return repeated
+    if (ctx?.failure) return answerOf(runId, taskId, ctx.failure.decision, ctx.failure.at)
     if (!task) {
       // A failure about a task not recorded yet (its create is still on the way): record it first.
+      const repeated = await storedAnswer(runId, taskId, attempt)
+      if (repeated) return repeated
       await deps.record({ tasks: [{ runId, id: taskId, attempt, status: 'failed' }] }, now)
       task = (await findTask(db, runId, taskId))!
     }
-    const run = await findRun(db, runId)
+    const run = ctx?.run ?? (await findRun(db, runId))
     const cls =
       f.class ?? (await deps.classify({ error: f.error, role: task.role, attributes: f.attributes ?? undefined }))
     const policy = await deps.policyOf(run)
