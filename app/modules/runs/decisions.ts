@@ -14,8 +14,8 @@ import type { AlertsService } from '../alerts/index.ts'
 import { RUN_ESCALATED, runAlert } from './alerts.ts'
 import type { FailureInput } from './input.ts'
 import { type Decision, decide, type EffectivePolicy } from './policy.ts'
-import { findRun, findTask, getRun } from './read.ts'
-import type { Classify, RunWrite, TaskWrite } from './write.ts'
+import { getRun } from './read.ts'
+import type { Classify, TaskWrite } from './write.ts'
 
 type Stmt = BatchItem<'sqlite'>
 
@@ -25,7 +25,6 @@ export type DecisionDeps = {
   publish: (event: WebhookEventName, data: Record<string, unknown>, at: number) => Promise<void>
   classify: Classify
   policyOf: (run: Run | undefined) => Promise<EffectivePolicy>
-  record: (input: { runs?: RunWrite[]; tasks?: TaskWrite[] }, at: number) => Promise<unknown>
   /** The statements of a record (write.ts prepareBatch), to commit with the failure in one batch. */
   prepare: (input: { tasks: TaskWrite[] }, at: number, known: RunTask[]) => Promise<{ statements: Stmt[] }>
 }
@@ -34,6 +33,37 @@ export type FailureAnswer = Decision & { runId: string; taskId: string; at: stri
 
 const answerOf = (runId: string, taskId: string, d: Record<string, unknown>, at: number) =>
   ({ ...d, runId, taskId, at: new Date(at).toISOString() }) as FailureAnswer
+
+/** What a task not recorded yet is taken to be until its own write arrives. */
+const unseenTask = (runId: string, id: string, attempt: number, now: number): RunTask => ({
+  runId,
+  id,
+  role: null,
+  title: null,
+  parentId: null,
+  dependsOn: [],
+  branchOf: null,
+  depth: 0,
+  attempt,
+  status: 'pending',
+  startedAt: null,
+  endedAt: null,
+  attemptStartedAt: null,
+  deadlineAt: null,
+  model: null,
+  inputTokens: 0,
+  outputTokens: 0,
+  costUsd: 0,
+  costGiven: false,
+  error: null,
+  failureClass: null,
+  input: null,
+  output: null,
+  links: [],
+  stuckSince: null,
+  createdAt: now,
+  updatedAt: now,
+})
 
 export function createDecisions(deps: DecisionDeps) {
   const { db } = deps
@@ -62,17 +92,12 @@ export function createDecisions(deps: DecisionDeps) {
         ),
       )
       .where(eq(runs.id, runId))
-    let task = ctx?.task ?? undefined
-    const attempt = f.attempt ?? task?.attempt ?? 1
+    const attempt = f.attempt ?? ctx?.task?.attempt ?? 1
     if (ctx?.failure) return answerOf(runId, taskId, ctx.failure.decision, ctx.failure.at)
-    if (!task) {
-      // A failure about a task not recorded yet (its create is still on the way): record it first.
-      const repeated = await storedAnswer(runId, taskId, attempt)
-      if (repeated) return repeated
-      await deps.record({ tasks: [{ runId, id: taskId, attempt, status: 'failed' }] }, now)
-      task = (await findTask(db, runId, taskId))!
-    }
-    const run = ctx?.run ?? (await findRun(db, runId))
+    // A failure about a task (or run) not recorded yet, its create still on the way: the failure's
+    // own write below creates it (and its run), in the same batch.
+    const task = ctx?.task ?? unseenTask(runId, taskId, attempt, now)
+    const run = ctx?.run ?? undefined
     const cls =
       f.class ?? (await deps.classify({ error: f.error, role: task.role, attributes: f.attributes ?? undefined }))
     const policy = await deps.policyOf(run)

@@ -67,7 +67,6 @@ export function createRuns(deps: RunsDeps) {
     publish: deps.publish,
     classify: classifyFailure,
     policyOf,
-    record,
     prepare: (input, at, known) => prepareBatch(writeDeps, input, at, known),
   })
 
