@@ -26,6 +26,7 @@ import {
   promptPages,
   promptRoutes,
 } from './modules/registry/index.ts'
+import { runPolicyRoutes, runReportRoutes, runsRoutes } from './modules/runs/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -57,6 +58,9 @@ export function createApp(md: Services) {
   app.route('/', hostRoutes(md))
   app.route('/', compareRoutes(md))
   app.route('/', promptRoutes(md))
+  app.route('/', runsRoutes(md))
+  app.route('/', runPolicyRoutes(md))
+  app.route('/', runReportRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))

@@ -22,6 +22,7 @@ import {
 } from './modules/notify/index.ts'
 import { createN8nRetrier, createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
 import { createPrompts, createRegistry, promptPort } from './modules/registry/index.ts'
+import { createRuns } from './modules/runs/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -182,8 +183,19 @@ export function createServices(platform: Deps) {
     defaultTimezone: platform.config.N8N_DEFAULT_TIMEZONE,
     retentionDays: platform.config.N8N_EXECUTIONS_RETENTION_DAYS,
   })
+  // Multi-agent runs: recording (routes, OTLP intake, n8n node), cost through the price table.
+  // Escalations raise `run_escalated` through the alerts service and reach `run.*` webhook subscribers.
+  const runs = createRuns({
+    db,
+    prices,
+    alerts,
+    publish: notifier.emit,
+    log: log.child({ module: 'runs' }),
+    now: platform.now,
+  })
   return {
     ...platform,
+    runs,
     workflowHistory,
     workflowValidator,
     workflowHealth,

@@ -75,7 +75,9 @@ export const registryWebhookEvents = [
   'registry.prompt.label_moved',
   'registry.prompt.rolled_back',
 ] as const
-export const webhookEvents = [...alertWebhookEvents, ...registryWebhookEvents] as const
+/** Multi-agent run events (docs/runs.md#escalation): a run waits for a person, a person chose. */
+export const runWebhookEvents = ['run.escalated', 'run.decided'] as const
+export const webhookEvents = [...alertWebhookEvents, ...registryWebhookEvents, ...runWebhookEvents] as const
 export type WebhookEventName = (typeof webhookEvents)[number]
 
 /** Clients (the n8n Trigger node) subscribed to alert and registry events; delivered through the same outbox. */

@@ -47,7 +47,7 @@ export type Message = {
   groupKey?: string | null
   publicUrl: string
   at: number
-  /** What a non-alert event (`registry.*`) is about; its `alerts` are empty. */
+  /** What a non-alert event (`registry.*`, `run.*`) is about; its `alerts` are empty. */
   data?: Record<string, unknown>
 }
 export type SendResult = { code: number | string; response: string }
