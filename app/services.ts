@@ -21,7 +21,7 @@ import {
   resolveNotificationFailed,
 } from './modules/notify/index.ts'
 import { createN8nRetrier, createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
-import { createRuns } from './modules/runs/index.ts'
+import { createOtlpIntake, createRuns } from './modules/runs/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -163,9 +163,12 @@ export function createServices(platform: Deps) {
     log: log.child({ module: 'runs' }),
     now: platform.now,
   })
+  // OTLP traces in: tasks through the runs service, model calls as llm_* points through the same store.
+  const otlpIntake = createOtlpIntake({ db, runs, metrics: metricStore })
   return {
     ...platform,
     runs,
+    otlpIntake,
     workflowHistory,
     workflowValidator,
     workflowHealth,
