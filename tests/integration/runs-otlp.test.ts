@@ -3,10 +3,13 @@
  * gzip) as the client, against the real app served on loopback: GenAI spans become a run and its
  * tasks, model calls the llm_* points; split, out-of-order and retried exports give the same result.
  */
+import { gzipSync } from 'node:zlib'
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { points, pointsInbox, series } from '../../db/schema/metrics.ts'
 import { runs, runTasks } from '../../db/schema/runs.ts'
+import { runSpans } from '../../db/schema/runs-otlp.ts'
+import { otlpSpansPurgeJob } from '../../jobs/otlp.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { serveApp } from '../helpers/n8n-harness.ts'
 import { exportSpans, fail, recordingTracer } from '../helpers/otel.ts'
@@ -319,5 +322,54 @@ describe('POST /v1/traces: bad requests', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('application/x-protobuf')
     expect((await res.arrayBuffer()).byteLength).toBe(0)
+  })
+})
+
+describe('POST /v1/traces: failed model calls, limits, forgetting spans', () => {
+  it('counts a failed model call in llm_errors_total and its agent fails with the class of its error', async () => {
+    const { start, spans } = recordingTracer({ 'service.name': 'solo' })
+    const agent = start('invoke_agent writer', {
+      'gen_ai.operation.name': 'invoke_agent',
+      'gen_ai.agent.name': 'writer',
+    })
+    const call = start('chat gpt-4o', { 'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'gpt-4o' }, agent)
+    fail(call, new Error('429 Too Many Requests'), 'RateLimitError')
+    fail(agent, new Error('upstream said 429 Too Many Requests'), 'RateLimitError')
+    expect((await exportSpans(a.url, a.key, spans(), { encoding: 'protobuf', gzip: true })).code).toBe(0)
+    const got = await recorded(a.t, agent.spanContext().traceId)
+    expect(got.run).toMatchObject({ status: 'failed', failedCount: 1 })
+    expect(got.tasks[0]).toMatchObject({ role: 'writer', status: 'failed', failureClass: 'rate_limit' })
+    const errors = await a.t.db.select().from(series).where(eq(series.name, 'llm_errors_total'))
+    expect(errors.map((s) => s.labels)).toEqual([{ model: 'gpt-4o', component: 'solo', error: 'RateLimitError' }])
+  })
+
+  it('answers 413 for a gzip body that inflates past 8 times the ingest body limit', async () => {
+    const small = await testApp({ INGEST_BODY_LIMIT_BYTES: '1024' })
+    try {
+      const key = await small.key('operator')
+      const zipped = gzipSync(Buffer.from(`{"resourceSpans":[],"pad":"${' '.repeat(20_000)}"}`))
+      expect(zipped.byteLength).toBeLessThan(1024)
+      const res = await small.app.request('/v1/traces', {
+        method: 'POST',
+        body: zipped,
+        headers: { ...key.headers, 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' },
+      })
+      expect(res.status).toBe(413)
+      expect((await res.json()).error.details).toEqual([
+        { field: '(body)', message: 'at most 8192 bytes once decompressed' },
+      ])
+    } finally {
+      small.close()
+    }
+  })
+
+  it('forgets spans a day old in the hourly job, keeping runs and tasks', async () => {
+    const before = (await a.t.db.select().from(runSpans)).length
+    expect(before).toBeGreaterThan(0)
+    const job = otlpSpansPurgeJob(a.t.services.otlpIntake)
+    expect(await job.handler({ now: Date.now() + 3_600_000 } as never)).toEqual({ purged: 0 })
+    expect(await job.handler({ now: Date.now() + 25 * 3_600_000 } as never)).toEqual({ purged: before })
+    expect(await a.t.db.select().from(runSpans)).toEqual([])
+    expect((await recorded(a.t, trace.traceId)).run).toEqual(expected.run)
   })
 })
