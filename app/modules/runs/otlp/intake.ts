@@ -128,8 +128,16 @@ function runWrites(spans: Map<string, Node>): RunWrite[] {
   const out: RunWrite[] = []
   for (const [id, nodes] of byRun) {
     if (!nodes.some((n) => n.kind !== 'other')) continue // a trace with no GenAI span is not a run
-    const run: RunWrite = { id, startedAt: Math.min(...nodes.map((n) => n.startedAt)) }
     const root = nodes.find((n) => !n.parentSpanId)
+    // The runs service creates a run its tasks name; the run itself is written only when this request
+    // brings what the tasks cannot tell: the root span (start and end), goal or labels, or a run of
+    // model calls alone. Fewer statements per export, the same run in the end.
+    const needed =
+      root?.isNew ||
+      nodes.some((n) => n.isNew && n.run) ||
+      (!nodes.some((n) => n.kind === 'task') && nodes.some((n) => n.isNew && n.kind === 'llm'))
+    if (!needed) continue
+    const run: RunWrite = { id, startedAt: Math.min(...nodes.map((n) => n.startedAt)) }
     if (root) Object.assign(run, { endedAt: root.endedAt, status: root.failed ? 'failed' : 'succeeded' })
     // Goal and labels from every span that carries them, later spans winning (stable for any arrival order).
     const info: SpanRunInfo = {}
