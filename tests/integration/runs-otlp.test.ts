@@ -10,6 +10,7 @@ import { points, pointsInbox, series } from '../../db/schema/metrics.ts'
 import { runs, runTasks } from '../../db/schema/runs.ts'
 import { runSpans } from '../../db/schema/runs-otlp.ts'
 import { otlpSpansPurgeJob } from '../../jobs/otlp.ts'
+import { ExportTraceServiceRequest, ExportTraceServiceResponse } from '../../app/modules/runs/otlp/proto.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { serveApp } from '../helpers/n8n-harness.ts'
 import { exportSpans, fail, recordingTracer } from '../helpers/otel.ts'
@@ -315,6 +316,37 @@ describe('POST /v1/traces: bad requests', () => {
     const body = await res.json()
     expect(body.partialSuccess).toMatchObject({ rejectedSpans: '1' })
     expect(body.partialSuccess.errorMessage).toMatch(/homeostat\.run\.id/)
+  })
+
+  it('answers partialSuccess in protobuf to a protobuf export with an unusable span', async () => {
+    const good = { traceId: new Uint8Array(16).fill(0xab), spanId: new Uint8Array(8).fill(0x56), name: 'other' }
+    const times = { startTimeUnixNano: '1765094400000000000', endTimeUnixNano: '1765094401000000000' }
+    const bad = { ...good, spanId: new Uint8Array(3).fill(1) }
+    const message = {
+      resourceSpans: [
+        {
+          scopeSpans: [
+            {
+              spans: [
+                { ...good, ...times },
+                { ...bad, ...times },
+              ],
+            },
+          ],
+        },
+      ],
+    }
+    const body = Buffer.from(ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(message)).finish())
+    const res = await send(body, { 'Content-Type': 'application/x-protobuf' })
+    expect(res.status).toBe(200)
+    const answer = ExportTraceServiceResponse.toObject(
+      ExportTraceServiceResponse.decode(new Uint8Array(await res.arrayBuffer())),
+      { longs: Number },
+    )
+    expect(answer.partialSuccess).toEqual({
+      rejectedSpans: 1,
+      errorMessage: '1 span(s) rejected: resourceSpans.0.scopeSpans.0.spans.1.spanId must be 16 hex characters',
+    })
   })
 
   it('answers an empty export with an empty response, in protobuf too', async () => {
