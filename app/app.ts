@@ -26,7 +26,7 @@ import {
   promptPages,
   promptRoutes,
 } from './modules/registry/index.ts'
-import { runPolicyRoutes, runReportRoutes, runsRoutes } from './modules/runs/index.ts'
+import { otlpRoutes, runPolicyRoutes, runReportRoutes, runsRoutes } from './modules/runs/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -61,6 +61,7 @@ export function createApp(md: Services) {
   app.route('/', runsRoutes(md))
   app.route('/', runPolicyRoutes(md))
   app.route('/', runReportRoutes(md))
+  app.route('/', otlpRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))

@@ -22,7 +22,7 @@ import {
 } from './modules/notify/index.ts'
 import { createN8nRetrier, createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
 import { createPrompts, createRegistry, promptPort } from './modules/registry/index.ts'
-import { createRuns } from './modules/runs/index.ts'
+import { createOtlpIntake, createRuns } from './modules/runs/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -193,9 +193,12 @@ export function createServices(platform: Deps) {
     log: log.child({ module: 'runs' }),
     now: platform.now,
   })
+  // OTLP traces in: tasks through the runs service, model calls as llm_* points through the same store.
+  const otlpIntake = createOtlpIntake({ db, runs, metrics: metricStore })
   return {
     ...platform,
     runs,
+    otlpIntake,
     workflowHistory,
     workflowValidator,
     workflowHealth,

@@ -12,6 +12,7 @@ import { silencesJob } from './silences.ts'
 import { workflowPullJob } from './workflow-pull.ts'
 import { n8nPollJob } from './n8n-poll.ts'
 import { runsWatchJob } from './runs.ts'
+import { otlpSpansPurgeJob } from './otlp.ts'
 import type { Scheduler } from '../app/lib/scheduler.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
@@ -50,6 +51,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
       }),
     )
   scheduler.register(runsWatchJob(services.runs))
+  scheduler.register(otlpSpansPurgeJob(services.otlpIntake))
   scheduler.register(backupsJob(services.backups))
   scheduler.register(backupRetentionJob(services.backups))
   scheduler.register(backupDrillJob(services.backups))

@@ -38,6 +38,7 @@ import { n8nHealthFigures } from './n8n-health.ts'
 import { missedScheduleFigures } from './n8n-missed.ts'
 import { runsFigures } from './runs.ts'
 import { dataFigures } from './data.ts'
+import { otlpFigures } from './otlp.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
   BUN,
@@ -378,6 +379,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'runs',
     note: 'failure → decision, GET run of 1,000 tasks, list over 100,000 runs vs whoami',
     run: runsFigures,
+  },
+  {
+    name: 'otlp',
+    note: 'POST /v1/traces: spans/s (protobuf batches, traces split over requests) vs single-point ingest',
+    run: otlpFigures,
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
   {

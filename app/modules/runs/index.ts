@@ -20,3 +20,5 @@ export {
   TaskWithId,
   TaskWithRun,
 } from './input.ts'
+export { createOtlpIntake, type OtlpIntake } from './otlp/intake.ts'
+export { otlpRoutes } from './otlp/routes.ts'

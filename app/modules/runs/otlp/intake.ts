@@ -1,0 +1,277 @@
+/**
+ * The OTLP intake (docs/runs.md#opentelemetry): spans become runs and tasks through the runs
+ * service, and model calls become llm_* points through the metric store. Spans of one trace come in
+ * several exports and in any order (children before parents), and exports are retried, so each
+ * request's spans are stored (run_spans) and the trace is worked out again from everything stored:
+ * a task's parent is the nearest task above it, however many unmapped spans lie between, and its
+ * tokens are the sum of the model calls below it. What changes because of this request's spans is
+ * written; the runs service merges every write (upserts, max of tokens), so the result is the same
+ * whatever the order, and a retried export writes the same values again.
+ */
+import { inArray, sql } from 'drizzle-orm'
+import * as v from 'valibot'
+import type { Db } from '../../../../db/client.ts'
+import { type RunSpan, runSpans, type SpanRunInfo } from '../../../../db/schema/runs-otlp.ts'
+import type { MetricStore, Sample } from '../../metrics/index.ts'
+import { Id, TaskWithRun } from '../input.ts'
+import type { Runs } from '../service.ts'
+import type { RunWrite, TaskWrite } from '../write.ts'
+import type { OtlpSpan } from './decode.ts'
+import { factsOf, failureAttributes, type SpanFacts, titleOf } from './map.ts'
+
+export type OtlpIntakeDeps = {
+  db: Db
+  runs: Pick<Runs, 'record' | 'now'>
+  metrics: Pick<MetricStore, 'write'>
+}
+export type IngestResult = { accepted: number; rejected: number; problems: string[] }
+
+type Node = Omit<RunSpan, 'traceId' | 'receivedAt'> & { isNew: boolean }
+const ROWS_PER_STATEMENT = 500
+const TRACES_PER_QUERY = 500
+/** Parent links followed at most: deeper chains (or a cycle a broken client sent) stop there. */
+const MAX_DEPTH = 256
+
+function nodeOf(span: OtlpSpan, f: SpanFacts): Node {
+  return {
+    spanId: span.spanId,
+    parentSpanId: span.parentSpanId || null,
+    runId: f.runId,
+    kind: f.kind,
+    model: f.model ?? null,
+    inputTokens: f.inputTokens,
+    outputTokens: f.outputTokens,
+    startedAt: span.startedAt,
+    endedAt: span.endedAt,
+    failed: f.failed,
+    run: f.run,
+    isNew: true,
+  }
+}
+
+/** The nearest task above a span, and whether the way there passes a span of this request. */
+function enclosing(spans: Map<string, Node>, from: Node): { task: Node | undefined; viaNew: boolean } {
+  let viaNew = from.isNew
+  let at = from
+  for (let depth = 0; depth < MAX_DEPTH && at.parentSpanId; depth++) {
+    const parent = spans.get(at.parentSpanId)
+    if (!parent) break
+    viaNew ||= parent.isNew
+    if (parent.kind === 'task') return { task: parent, viaNew }
+    at = parent
+  }
+  return { task: undefined, viaNew }
+}
+
+type Usage = { input: number; output: number; model: string | null; modelTokens: number; modelSpan: string }
+
+/** The task writes one trace needs after this request, and its runs' writes. */
+function traceWrites(spans: Map<string, Node>, fresh: Map<string, { span: OtlpSpan; facts: SpanFacts }>) {
+  const tasks = new Map<string, TaskWrite>()
+  const write = (n: Node) => {
+    let t = tasks.get(n.spanId)
+    if (!t) tasks.set(n.spanId, (t = { runId: n.runId, id: n.spanId }))
+    return t
+  }
+  const usage = new Map<string, Usage>()
+  const changedUsage = new Set<string>()
+  for (const n of spans.values()) {
+    if (n.kind === 'other') continue
+    const { task, viaNew } = enclosing(spans, n)
+    if (n.kind === 'task') {
+      if (n.isNew) changedUsage.add(n.spanId)
+      if (viaNew && task && task.runId === n.runId) write(n).parentId = task.spanId
+      continue
+    }
+    if (!task || task.runId !== n.runId) continue
+    const u = usage.get(task.spanId) ?? { input: 0, output: 0, model: null, modelTokens: -1, modelSpan: '' }
+    u.input += n.inputTokens
+    u.output += n.outputTokens
+    // The model of the call with the most tokens names the task's model (ties: the lower span id).
+    const tokens = n.inputTokens + n.outputTokens
+    if (n.model && (tokens > u.modelTokens || (tokens === u.modelTokens && n.spanId < u.modelSpan)))
+      Object.assign(u, { model: n.model, modelTokens: tokens, modelSpan: n.spanId })
+    usage.set(task.spanId, u)
+    if (viaNew) changedUsage.add(task.spanId)
+  }
+  for (const id of changedUsage) {
+    const n = spans.get(id)!
+    const u = usage.get(id)
+    const t = write(n)
+    // An agent span's own usage, when it reports one, is its calls' total: the larger of the two counts.
+    const input = Math.max(n.inputTokens, u?.input ?? 0)
+    const output = Math.max(n.outputTokens, u?.output ?? 0)
+    if (input) t.inputTokens = input
+    if (output) t.outputTokens = output
+    const model = n.model ?? u?.model
+    if (model) t.model = model
+  }
+  for (const { span, facts } of fresh.values()) {
+    if (facts.kind !== 'task') continue
+    const t = write(spans.get(span.spanId)!)
+    Object.assign(t, {
+      role: facts.role,
+      title: titleOf(span),
+      status: facts.failed ? 'failed' : 'succeeded',
+      startedAt: span.startedAt,
+      endedAt: span.endedAt,
+    } satisfies Partial<TaskWrite>)
+    if (facts.failed) Object.assign(t, { error: facts.error, attributes: failureAttributes(span) })
+  }
+  return tasks
+}
+
+/** The runs a trace's mapped spans belong to: start, the root span's end and status, goal and labels. */
+function runWrites(spans: Map<string, Node>): RunWrite[] {
+  const byRun = new Map<string, Node[]>()
+  for (const n of spans.values()) byRun.set(n.runId, [...(byRun.get(n.runId) ?? []), n])
+  const out: RunWrite[] = []
+  for (const [id, nodes] of byRun) {
+    if (!nodes.some((n) => n.kind !== 'other')) continue // a trace with no GenAI span is not a run
+    const root = nodes.find((n) => !n.parentSpanId)
+    // The runs service creates a run its tasks name; the run itself is written only when this request
+    // brings what the tasks cannot tell: the root span (start and end), goal or labels, or a run of
+    // model calls alone. Fewer statements per export, the same run in the end.
+    const needed =
+      root?.isNew ||
+      nodes.some((n) => n.isNew && n.run) ||
+      (!nodes.some((n) => n.kind === 'task') && nodes.some((n) => n.isNew && n.kind === 'llm'))
+    if (!needed) continue
+    const run: RunWrite = { id, startedAt: Math.min(...nodes.map((n) => n.startedAt)) }
+    if (root) Object.assign(run, { endedAt: root.endedAt, status: root.failed ? 'failed' : 'succeeded' })
+    // Goal and labels from every span that carries them, later spans winning (stable for any arrival order).
+    const info: SpanRunInfo = {}
+    const carriers = nodes
+      .filter((n) => n.run)
+      .sort((a, b) => a.startedAt - b.startedAt || (a.spanId < b.spanId ? -1 : 1))
+    for (const n of carriers) {
+      const r = n.run!
+      if (r.goal) info.goal = r.goal
+      if (r.requester) info.requester = r.requester
+      if (r.labels) info.labels = { ...info.labels, ...r.labels }
+    }
+    out.push({ ...run, ...info })
+  }
+  return out
+}
+
+/** The llm_* points of the request's model calls, summed where two calls share a series and ms. */
+function llmSamples(fresh: Iterable<{ span: OtlpSpan; facts: SpanFacts }>): Sample[] {
+  const out = new Map<string, Sample>()
+  const add = (name: string, labels: Record<string, string>, value: number, ts: number, sum: boolean) => {
+    const key = `${name}\u0000${JSON.stringify(labels)}\u0000${ts}`
+    const prev = out.get(key)
+    if (prev && sum) prev.value += value
+    else out.set(key, { name, labels, value, ts })
+  }
+  for (const { span, facts } of fresh) {
+    if (facts.kind !== 'llm') continue
+    const base: Record<string, string> = { model: facts.model ?? 'unknown' }
+    if (facts.component) base.component = facts.component.slice(0, 200)
+    const ts = span.endedAt
+    if (facts.inputTokens) add('llm_tokens_total', { ...base, kind: 'prompt' }, facts.inputTokens, ts, true)
+    if (facts.outputTokens) add('llm_tokens_total', { ...base, kind: 'completion' }, facts.outputTokens, ts, true)
+    add('llm_latency_ms', base, span.endedAt - span.startedAt, ts, false)
+    if (facts.failed) {
+      const type = String(span.attributes['error.type'] ?? 'error').slice(0, 100)
+      add('llm_errors_total', { ...base, error: type }, 1, ts, true)
+    }
+  }
+  return [...out.values()]
+}
+
+export function createOtlpIntake(deps: OtlpIntakeDeps) {
+  const { db } = deps
+
+  async function storedSpans(traceIds: string[]) {
+    const rows: RunSpan[] = []
+    for (let i = 0; i < traceIds.length; i += TRACES_PER_QUERY)
+      rows.push(
+        ...(await db
+          .select()
+          .from(runSpans)
+          .where(inArray(runSpans.traceId, traceIds.slice(i, i + TRACES_PER_QUERY)))),
+      )
+    return rows
+  }
+
+  function saveSpans(rows: (typeof runSpans.$inferInsert)[]) {
+    const statements = []
+    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT)
+      statements.push(
+        db
+          .insert(runSpans)
+          .values(rows.slice(i, i + ROWS_PER_STATEMENT))
+          .onConflictDoUpdate({
+            target: [runSpans.traceId, runSpans.spanId],
+            set: Object.fromEntries(
+              ['parent_span_id', 'run_id', 'kind', 'model', 'input_tokens', 'output_tokens', 'started_at', 'ended_at']
+                .concat(['failed', 'run', 'received_at'])
+                .map((c) => [c.replace(/_(\w)/g, (_, ch: string) => ch.toUpperCase()), sql.raw(`excluded.${c}`)]),
+            ),
+          }),
+      )
+    return statements.length ? db.batch(statements as [(typeof statements)[0]]) : undefined
+  }
+
+  /** Records usable spans (decode.ts); spans whose run id or task is not valid are counted as rejected. */
+  async function ingest(spans: OtlpSpan[], now = deps.runs.now()): Promise<IngestResult> {
+    const problems: string[] = []
+    let rejected = 0
+    const reject = (message: string) => {
+      rejected++
+      if (problems.length < 10) problems.push(message)
+    }
+    // The request's spans by trace, the last copy of a span winning.
+    const fresh = new Map<string, Map<string, { span: OtlpSpan; facts: SpanFacts }>>()
+    for (const span of spans) {
+      const facts = factsOf(span)
+      if (!v.is(Id, facts.runId)) {
+        reject(`span ${span.spanId}: homeostat.run.id must be 1-200 characters of letters, digits and _ . : @ / ~ -`)
+        continue
+      }
+      let trace = fresh.get(span.traceId)
+      if (!trace) fresh.set(span.traceId, (trace = new Map()))
+      trace.set(span.spanId, { span, facts })
+    }
+    const traces = new Map<string, Map<string, Node>>()
+    for (const row of await storedSpans([...fresh.keys()])) {
+      let trace = traces.get(row.traceId)
+      if (!trace) traces.set(row.traceId, (trace = new Map()))
+      trace.set(row.spanId, { ...row, isNew: false })
+    }
+    const rows: (typeof runSpans.$inferInsert)[] = []
+    const runs: RunWrite[] = []
+    const tasks: TaskWrite[] = []
+    for (const [traceId, spansOfTrace] of fresh) {
+      let trace = traces.get(traceId)
+      if (!trace) traces.set(traceId, (trace = new Map()))
+      for (const { span, facts } of spansOfTrace.values()) {
+        const node = nodeOf(span, facts)
+        trace.set(span.spanId, node)
+        const { isNew: _, ...row } = node
+        rows.push({ ...row, traceId, receivedAt: now })
+      }
+      for (const t of traceWrites(trace, spansOfTrace).values()) {
+        const { attributes, ...task } = t
+        const r = v.safeParse(TaskWithRun, task)
+        if (r.success) tasks.push(t)
+        else reject(`span ${t.id}: ${r.issues[0].message}`)
+      }
+      runs.push(...runWrites(trace))
+    }
+    // The spans first: a failure after them is healed by the client's retry, which works the trace out again.
+    await saveSpans(rows)
+    if (runs.length || tasks.length) await deps.runs.record({ runs, tasks }, now)
+    const samples = llmSamples([...fresh.values()].flatMap((t) => [...t.values()]))
+    if (samples.length) await deps.metrics.write(samples, now)
+    return { accepted: spans.length - rejected, rejected, problems }
+  }
+
+  /** Forgets spans received before `before`: they are needed only while their trace is still arriving. */
+  const purgeSpans = async (before: number) =>
+    (await db.run(sql`DELETE FROM run_spans WHERE received_at < ${before}`)).rowsAffected
+
+  return { ingest, purgeSpans }
+}
+export type OtlpIntake = ReturnType<typeof createOtlpIntake>
