@@ -154,7 +154,15 @@ export function createServices(platform: Deps) {
     retentionDays: platform.config.N8N_EXECUTIONS_RETENTION_DAYS,
   })
   // Multi-agent runs: recording (routes, OTLP intake, n8n node), cost through the price table.
-  const runs = createRuns({ db, prices, log: log.child({ module: 'runs' }), now: platform.now })
+  // Escalations raise `run_escalated` through the alerts service and reach `run.*` webhook subscribers.
+  const runs = createRuns({
+    db,
+    prices,
+    alerts,
+    publish: notifier.publish,
+    log: log.child({ module: 'runs' }),
+    now: platform.now,
+  })
   return {
     ...platform,
     runs,

@@ -11,6 +11,7 @@ import { rollupJob } from './rollups.ts'
 import { silencesJob } from './silences.ts'
 import { workflowPullJob } from './workflow-pull.ts'
 import { n8nPollJob } from './n8n-poll.ts'
+import { runsWatchJob } from './runs.ts'
 import type { Scheduler } from '../app/lib/scheduler.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
@@ -48,6 +49,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
         intervalSeconds: config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS,
       }),
     )
+  scheduler.register(runsWatchJob(services.runs))
   scheduler.register(backupsJob(services.backups))
   scheduler.register(backupRetentionJob(services.backups))
   scheduler.register(backupDrillJob(services.backups))

@@ -62,6 +62,10 @@ export const policies = sqliteTable('policies', {
 })
 
 export const alertWebhookEvents = ['fired', 'resolved', 'acknowledged'] as const
+/** Multi-agent run events (docs/runs.md#escalation): a run waits for a person, a person chose. */
+export const runWebhookEvents = ['run.escalated', 'run.decided'] as const
+export const webhookEvents = [...alertWebhookEvents, ...runWebhookEvents] as const
+export type WebhookEventName = (typeof webhookEvents)[number]
 
 /** Clients (the n8n Trigger node) subscribed to alert events; delivered through the same outbox. */
 export const webhookSubscriptions = sqliteTable('webhook_subscriptions', {
@@ -69,7 +73,7 @@ export const webhookSubscriptions = sqliteTable('webhook_subscriptions', {
   url: text('url').notNull(),
   /** Sealed signing secret. */
   secret: text('secret').notNull(),
-  events: text('events', { mode: 'json' }).$type<(typeof alertWebhookEvents)[number][]>().notNull(),
+  events: text('events', { mode: 'json' }).$type<WebhookEventName[]>().notNull(),
   minSeverity: text('min_severity').$type<Severity>(),
   createdBy: text('created_by').notNull(),
   createdAt: integer('created_at').notNull(),

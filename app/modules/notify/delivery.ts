@@ -182,7 +182,11 @@ export async function sendDue(deps: DeliveryDeps, now: number) {
         id: head.id,
         event: head.kind,
         groupKey: head.groupKey,
-        alerts: rows.map((r) => alertSnapshot((r.payload as { alert: Alert }).alert, deps.publicUrl)),
+        // Event rows (run.*) carry their data instead of an alert.
+        alerts: rows
+          .filter((r) => (r.payload as { alert?: Alert }).alert)
+          .map((r) => alertSnapshot((r.payload as { alert: Alert }).alert, deps.publicUrl)),
+        data: (head.payload as { data?: Record<string, unknown> }).data,
         publicUrl: deps.publicUrl,
         at: now,
       }

@@ -10,6 +10,8 @@ import type { Sealer } from '../../lib/crypto.ts'
 import type { Logger } from '../../lib/logger.ts'
 import type { OutboundPolicy } from '../../lib/outbound.ts'
 import { type DeliveryDeps, runNotifications, sendDue } from './delivery.ts'
+import type { WebhookEventName } from '../../../db/schema/notify.ts'
+import { publishEvent } from './events.ts'
 import { createOutboxHook } from './outbox.ts'
 import { createRoutingCache } from './policies.ts'
 
@@ -71,6 +73,10 @@ export function createNotifier(deps: NotifierDeps) {
     outboxHook: createOutboxHook({ routing: routing.load, kick }),
     /** Channels, policies or subscriptions changed: read them again next time. */
     invalidateRouting: routing.invalidate,
+    /** An event that is not an alert's (run.escalated, run.decided) to the subscriptions that asked for it. */
+    publish: async (event: WebhookEventName, data: Record<string, unknown>, at = Date.now()) => {
+      if (await publishEvent(deps.db, await routing.load(), event, data, at)) kick()
+    },
   }
 }
 

@@ -217,7 +217,7 @@ export function notifyRoutes(
     '/api/v1/webhooks',
     access('operator'),
     describe(
-      'Subscribe a URL to alert events {url, events: [fired|resolved|acknowledged], minSeverity?}; returns the signing secret once',
+      'Subscribe a URL to events {url, events: [fired|resolved|acknowledged|run.escalated|run.decided], minSeverity?}; returns the signing secret once',
       tags,
       201,
     ),

@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import { severities } from '../../../db/schema/alerts.ts'
-import { alertWebhookEvents, channelTypes } from '../../../db/schema/notify.ts'
+import { channelTypes, webhookEvents } from '../../../db/schema/notify.ts'
 import { regexProblem } from '../../lib/matchers.ts'
 import { Matcher } from '../alerts/index.ts'
 import { HttpUrl } from '../components/index.ts'
@@ -163,12 +163,9 @@ export type PolicyPatchInput = v.InferOutput<typeof PolicyPatch>
 export const SubscriptionBody = v.strictObject({
   url: HttpUrl,
   events: v.pipe(
-    v.array(
-      v.picklist(alertWebhookEvents, `must be one of ${alertWebhookEvents.join(', ')}`),
-      'must be a list of events',
-    ),
+    v.array(v.picklist(webhookEvents, `must be one of ${webhookEvents.join(', ')}`), 'must be a list of events'),
     v.minLength(1, 'must name at least one event'),
-    v.maxLength(3),
+    v.maxLength(webhookEvents.length),
   ),
   minSeverity: v.optional(v.picklist(severities, `must be one of ${severities.join(', ')}`)),
 })

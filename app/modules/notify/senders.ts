@@ -47,6 +47,8 @@ export type Message = {
   groupKey?: string | null
   publicUrl: string
   at: number
+  /** An event that is not about an alert (run.escalated, run.decided): what it is about. */
+  data?: Record<string, unknown>
 }
 export type SendResult = { code: number | string; response: string }
 
@@ -69,6 +71,7 @@ export function webhookBody(m: Message) {
     groupKey: m.groupKey ?? null,
     alert: m.alerts[0] ?? null,
     alerts: m.alerts,
+    ...(m.data ? { data: m.data } : {}),
     homeostat: { url: m.publicUrl },
   }
 }

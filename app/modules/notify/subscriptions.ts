@@ -1,7 +1,7 @@
 /** Webhook subscriptions (the n8n Trigger node): a URL subscribed to alert events, signed deliveries. */
 import { desc, eq } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { webhookSubscriptions, type alertWebhookEvents } from '../../../db/schema/notify.ts'
+import { webhookSubscriptions, type WebhookEventName } from '../../../db/schema/notify.ts'
 import { mask, type Sealer } from '../../lib/crypto.ts'
 import { notFound } from '../../lib/errors.ts'
 import { newId, randomToken } from '../../lib/ids.ts'
@@ -9,7 +9,7 @@ import { toIso } from '../../lib/time.ts'
 import type { SubscriptionInput } from './schema.ts'
 
 type Sub = typeof webhookSubscriptions.$inferSelect
-export type WebhookEvent = (typeof alertWebhookEvents)[number]
+export type WebhookEvent = WebhookEventName
 
 /** Where a subscription's sealed signing secret lives (AAD): it opens in this row only. */
 export const subscriptionSecretAad = (id: string) => `webhook_subscriptions:${id}:secret`

@@ -1,5 +1,8 @@
 // The runs module's public face: other modules, the composition root and jobs import only this.
 export { createRuns, type Runs, type RunsDeps } from './service.ts'
+export { runsRoutes } from './routes.ts'
+export { runPolicyRoutes } from './policy-routes.ts'
+export { watchRuns } from './watch.ts'
 export type { RunWrite, TaskWrite, BatchResult } from './write.ts'
 export { classify, classifyBuiltIn, type Attributes, type FailureFacts } from './classify.ts'
 export { runJson, taskJson } from './read.ts'

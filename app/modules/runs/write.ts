@@ -135,7 +135,6 @@ export function upsertTask(db: Db, t: TaskWrite, derived: Derived, now: number) 
       set.attemptStartedAt = sql`CASE WHEN ${forward} AND ${excluded('status')} = 'running'
         THEN ${excluded('attempt_started_at')} WHEN ${attemptNew} > ${col('attempt')} THEN NULL
         ELSE ${col('attempt_started_at')} END`
-      set.stuckSince = sql`CASE WHEN ${forward} THEN NULL ELSE ${col('stuck_since')} END`
     }
     if (t.attempt !== undefined) set.attempt = sql`max(${col('attempt')}, ${excluded('attempt')})`
   }

@@ -1,0 +1,212 @@
+/**
+ * A failure report and its decision (docs/runs.md#decisions), escalation to a person and the
+ * person's choice (docs/runs.md#escalation). One failure report per (run, task, attempt): the same
+ * report again answers the stored decision and counts nothing twice. The report, the task's new
+ * state, a branch task and the run's escalation are written in one batch.
+ */
+import { and, eq, sql } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
+import type { Db } from '../../../db/client.ts'
+import type { WebhookEventName } from '../../../db/schema/notify.ts'
+import { type HumanChoice, type Run, runFailures, runs, runTasks } from '../../../db/schema/runs.ts'
+import { conflict } from '../../lib/errors.ts'
+import type { AlertsService } from '../alerts/index.ts'
+import { RUN_ESCALATED, runAlert } from './alerts.ts'
+import type { FailureInput } from './input.ts'
+import { type Decision, decide, type EffectivePolicy } from './policy.ts'
+import { findRun, findTask, getRun } from './read.ts'
+import type { Classify, RunWrite, TaskWrite } from './write.ts'
+
+type Stmt = BatchItem<'sqlite'>
+
+export type DecisionDeps = {
+  db: Db
+  alerts: Pick<AlertsService, 'report' | 'labelsFingerprint'>
+  publish: (event: WebhookEventName, data: Record<string, unknown>, at: number) => Promise<void>
+  classify: Classify
+  policyOf: (run: Run | undefined) => Promise<EffectivePolicy>
+  record: (input: { runs?: RunWrite[]; tasks?: TaskWrite[] }, at: number) => Promise<unknown>
+}
+
+export type FailureAnswer = Decision & { runId: string; taskId: string; at: string }
+
+const answerOf = (runId: string, taskId: string, d: Record<string, unknown>, at: number) =>
+  ({ ...d, runId, taskId, at: new Date(at).toISOString() }) as FailureAnswer
+
+export function createDecisions(deps: DecisionDeps) {
+  const { db } = deps
+
+  async function storedAnswer(runId: string, taskId: string, attempt: number) {
+    const [row] = await db
+      .select()
+      .from(runFailures)
+      .where(and(eq(runFailures.runId, runId), eq(runFailures.taskId, taskId), eq(runFailures.attempt, attempt)))
+    return row ? answerOf(runId, taskId, row.decision, row.at) : undefined
+  }
+
+  /** Records a failed attempt and answers what to do (retry, branch, escalate). Idempotent per attempt. */
+  async function reportFailure(runId: string, taskId: string, f: FailureInput, now: number): Promise<FailureAnswer> {
+    let task = await findTask(db, runId, taskId)
+    const attempt = f.attempt ?? task?.attempt ?? 1
+    const repeated = await storedAnswer(runId, taskId, attempt)
+    if (repeated) return repeated
+    if (!task) {
+      // A failure about a task not recorded yet (its create is still on the way): record it first.
+      await deps.record({ tasks: [{ runId, id: taskId, attempt, status: 'failed' }] }, now)
+      task = (await findTask(db, runId, taskId))!
+    }
+    const run = await findRun(db, runId)
+    const cls =
+      f.class ?? (await deps.classify({ error: f.error, role: task.role, attributes: f.attributes ?? undefined }))
+    const policy = await deps.policyOf(run)
+    const spent = (run?.costUsd ?? 0) + Math.max(0, (f.costUsd ?? 0) - task.costUsd)
+    const decision = decide({
+      policy,
+      cls,
+      attempt,
+      task,
+      run: { costUsd: spent, startedAt: run?.startedAt ?? now },
+      now,
+    })
+    // The task's own report of the failure merges like any write (out of order, idempotent).
+    await deps.record(
+      {
+        tasks: [
+          {
+            runId,
+            id: taskId,
+            attempt,
+            status: 'failed',
+            error: f.error,
+            failureClass: cls,
+            endedAt: f.endedAt ?? now,
+            model: f.model,
+            inputTokens: f.inputTokens,
+            outputTokens: f.outputTokens,
+            costUsd: f.costUsd,
+          },
+          ...(decision.action === 'branch'
+            ? [
+                {
+                  runId,
+                  id: decision.task.id,
+                  role: decision.task.role,
+                  depth: decision.task.depth,
+                  branchOf: taskId,
+                  parentId: task.parentId,
+                  dependsOn: task.dependsOn,
+                  title: `${decision.task.role}: ${cls} in ${taskId}`.slice(0, 500),
+                  status: 'pending' as const,
+                },
+              ]
+            : []),
+        ],
+      },
+      now,
+    )
+    const statements: Stmt[] = [
+      db
+        .insert(runFailures)
+        .values({
+          runId,
+          taskId,
+          attempt,
+          role: task.role,
+          model: f.model ?? task.model,
+          class: cls,
+          error: f.error.slice(0, 20_000),
+          decision: decision as unknown as Record<string, unknown>,
+          at: now,
+        })
+        .onConflictDoNothing(),
+    ]
+    if (decision.action === 'escalate') statements.push(...escalateStatements(runId, taskId, decision, now))
+    await db.batch(statements as [Stmt, ...Stmt[]])
+    // Two identical reports at once: the first one's decision is the answer to both.
+    const stored = (await storedAnswer(runId, taskId, attempt))!
+    if (decision.action === 'escalate' && stored.action === 'escalate' && stored.at === new Date(now).toISOString())
+      await announceEscalation(runId, taskId, decision.reason, cls, now)
+    return stored
+  }
+
+  function escalateStatements(runId: string, taskId: string, d: Decision, now: number): Stmt[] {
+    return [
+      db
+        .update(runTasks)
+        .set({ status: 'escalated', updatedAt: now })
+        .where(and(eq(runTasks.runId, runId), eq(runTasks.id, taskId))),
+      db
+        .update(runs)
+        .set({
+          status: 'escalated',
+          escalation: { reason: d.reason, taskId, class: d.class, at: now },
+          decision: null,
+          lastProgressAt: now,
+          updatedAt: now,
+        })
+        .where(eq(runs.id, runId)),
+    ]
+  }
+
+  async function announceEscalation(runId: string, taskId: string | null, reason: string, cls: string, now: number) {
+    const labels = { alertname: RUN_ESCALATED, run: runId }
+    await deps.alerts.report(
+      runAlert(deps.alerts.labelsFingerprint, labels, true, `Run ${runId} needs a person: ${reason}`, {
+        task: taskId ?? '',
+        class: cls,
+        reason,
+      }),
+      now,
+    )
+    await deps.publish('run.escalated', { run: runId, task: taskId, class: cls, reason }, now)
+  }
+
+  /**
+   * A person's choice for an escalated run: `retry` lets the run go on (the orchestrator retries),
+   * `abort` ends it, `take_over` leaves it escalated with the person in charge. Resolves the alert,
+   * and the choice goes to the orchestrator (GET …/decision) and to `run.decided` subscribers.
+   */
+  async function choose(runId: string, action: HumanChoice, note: string | null, by: string, now: number) {
+    const run = await getRun(db, runId)
+    if (run.status !== 'escalated' || run.decision)
+      throw conflict(
+        run.decision
+          ? `Run ${runId} was already decided (${run.decision.action} by ${run.decision.by})`
+          : `Run ${runId} is ${run.status}, not waiting for a person`,
+      )
+    const decision = { action, note, by, at: now }
+    const status = action === 'retry' ? 'running' : action === 'abort' ? 'aborted' : 'escalated'
+    const ended = action === 'abort' ? { endedAt: now } : {}
+    const updated = await db
+      .update(runs)
+      .set({ decision, status, ...ended, lastProgressAt: now, updatedAt: now })
+      .where(and(eq(runs.id, runId), sql`${runs.decision} IS NULL`))
+      .returning({ id: runs.id })
+    if (!updated.length) throw conflict(`Run ${runId} was already decided`)
+    await deps.alerts.report(
+      runAlert(deps.alerts.labelsFingerprint, { alertname: RUN_ESCALATED, run: runId }, false, `Run ${runId}`),
+      now,
+    )
+    await deps.publish(
+      'run.decided',
+      { run: runId, action, note, by, task: run.escalation?.taskId ?? null, reason: run.escalation?.reason ?? null },
+      now,
+    )
+    return { ...run, decision, status: status as Run['status'] }
+  }
+
+  /** What the orchestrator asks while a run waits: pending, the person's choice, or nothing to wait for. */
+  async function decisionOf(runId: string) {
+    const run = await getRun(db, runId)
+    const state = run.decision ? 'decided' : run.status === 'escalated' ? 'pending' : 'none'
+    return {
+      runId,
+      state,
+      status: run.status,
+      escalation: run.escalation ? { ...run.escalation, at: new Date(run.escalation.at).toISOString() } : null,
+      decision: run.decision ? { ...run.decision, at: new Date(run.decision.at).toISOString() } : null,
+    }
+  }
+
+  return { reportFailure, choose, decisionOf }
+}
