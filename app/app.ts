@@ -17,7 +17,7 @@ import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './
 import { systemPages, systemRoutes } from './modules/system/index.ts'
 import { backupsPages, backupsRoutes } from './modules/backups/index.ts'
 import { n8nRoutes, workflowHealthPages, workflowHealthRoutes } from './modules/n8n/index.ts'
-import { runPolicyRoutes, runsRoutes } from './modules/runs/index.ts'
+import { runPolicyRoutes, runsPages, runsRoutes } from './modules/runs/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -59,6 +59,7 @@ export function createApp(md: Services) {
   app.route('/', healingPages(md))
   app.route('/', backupsPages(md))
   app.route('/', workflowHealthPages(md))
+  app.route('/', runsPages(md))
 
   app.onError(handleError)
   app.notFound(notFound(app, handleError))

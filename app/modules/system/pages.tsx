@@ -19,10 +19,6 @@ const upcoming: Record<string, { title: string; text: string; link?: { href: str
     title: 'Models',
     text: 'Custom model versions, validation, deployment to Ollama hosts, comparison and rollback.',
   },
-  '/runs': {
-    title: 'Runs',
-    text: 'Multi-agent runs as DAGs of planner, architect, coder and tester tasks: failures classified, retries, branches, escalations, and success and cost per role.',
-  },
 }
 
 export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {

@@ -14,7 +14,8 @@ export const dur = (n: number | null | undefined) =>
         : n < 7_200_000
           ? `${(n / 60_000).toFixed(1)} min`
           : `${(n / 3_600_000).toFixed(1)} h`
-export const tokens = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : `${n}`)
+export const tokens = (n: number) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4 ? `${(n / 1e3).toFixed(1)}k` : `${n}`
 export const pct = (part: number, whole: number) => (whole ? `${((100 * part) / whole).toFixed(1)}%` : '—')
 
 /** Run and task statuses share one colour scale (public/runs.css): good, bad, waiting, moving, idle. */

@@ -56,7 +56,14 @@ export function runsPages(deps: ModuleDeps & { runs: RunsPagesService }) {
       nextHref = `/runs?${u.searchParams}`
     }
     return c.html(
-      <RunsList principal={requirePrincipal(c)} form={form} items={page.items} next={page.next} nextHref={nextHref} now={now} />,
+      <RunsList
+        principal={requirePrincipal(c)}
+        form={form}
+        items={page.items}
+        next={page.next}
+        nextHref={nextHref}
+        now={now}
+      />,
     )
   })
 

@@ -17,7 +17,10 @@ const blank = <S extends v.BaseSchema<any, unknown, v.BaseIssue<unknown>>>(schem
   )
 
 export const RANGES = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const
-const Range = v.picklist(Object.keys(RANGES) as (keyof typeof RANGES)[], `must be one of ${Object.keys(RANGES).join(', ')}`)
+const Range = v.picklist(
+  Object.keys(RANGES) as (keyof typeof RANGES)[],
+  `must be one of ${Object.keys(RANGES).join(', ')}`,
+)
 
 const e = ListQuery.entries
 export const ListPageQuery = v.strictObject({

@@ -104,7 +104,7 @@ export function layoutGraph(tasks: readonly GraphTask[]): Layout {
     }
     const keyed = group.map((t) => ({ t, k: key(t) }))
     keyed.sort((a, b) => a.k - b.k || order(a.t, b.t))
-    keyed.forEach(({ t }, i) => rowOf.set(t.id, i))
+    for (const [i, { t }] of keyed.entries()) rowOf.set(t.id, i)
   }
 
   const nodes = tasks.map((t) => {

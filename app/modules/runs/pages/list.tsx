@@ -74,8 +74,8 @@ export function RunsList(props: {
       <RunsTabs active="/runs" />
       <h1>Runs</h1>
       <p class="muted lead">
-        Multi-agent runs as task graphs: what each role did, what failed and why, what was retried or branched, and
-        what it cost.
+        Multi-agent runs as task graphs: what each role did, what failed and why, what was retried or branched, and what
+        it cost.
       </p>
       <Filters form={props.form} />
       {items.length ? (

@@ -27,11 +27,7 @@ export function QueueRow({ run, write }: { run: Run; write: boolean }) {
         {run.goal ? <div class="small muted">{run.goal.slice(0, 120)}</div> : null}
       </td>
       <td>
-        {e?.taskId ? (
-          <a href={`/runs/${id}?task=${encodeURIComponent(e.taskId)}#task-detail`}>{e.taskId}</a>
-        ) : (
-          '—'
-        )}
+        {e?.taskId ? <a href={`/runs/${id}?task=${encodeURIComponent(e.taskId)}#task-detail`}>{e.taskId}</a> : '—'}
       </td>
       <td>{e?.class ? <span class="pill rs-bad">{e.class}</span> : '—'}</td>
       <td class="small">{e?.reason ?? ''}</td>

@@ -93,7 +93,8 @@ function Comparison({ a, b }: { a: Side; b: Side }) {
 /** The failure trend as the explorer's query result shape: one series per class, [time, count] pairs. */
 const trendJson = (r: Reports, from: number, to: number) => {
   const by = new Map<string, [string, number][]>()
-  for (const p of r.classes.trend) (by.get(p.class) ?? by.set(p.class, []).get(p.class)!).push([new Date(p.b).toISOString(), p.n])
+  for (const p of r.classes.trend)
+    (by.get(p.class) ?? by.set(p.class, []).get(p.class)!).push([new Date(p.b).toISOString(), p.n])
   return JSON.stringify({
     from: new Date(from).toISOString(),
     to,

@@ -27,7 +27,15 @@ const safeHref = (url: string) => (/^https?:\/\//i.test(url) ? url : undefined)
 
 const pretty = (value: unknown) => JSON.stringify(value, null, 2)
 
-export function TaskDetail({ task, failures, now }: { task: RunTask | undefined; failures: RunFailure[]; now: number }) {
+export function TaskDetail({
+  task,
+  failures,
+  now,
+}: {
+  task: RunTask | undefined
+  failures: RunFailure[]
+  now: number
+}) {
   if (!task)
     return (
       <section id="task-detail" class="card task-detail">
@@ -139,7 +147,9 @@ export function TaskDetail({ task, failures, now }: { task: RunTask | undefined;
                       {l.name} <code>{l.url}</code>
                     </span>
                   )}{' '}
-                  <span class="muted small">{[l.type, l.size != null ? `${l.size} B` : ''].filter(Boolean).join(' · ')}</span>
+                  <span class="muted small">
+                    {[l.type, l.size != null ? `${l.size} B` : ''].filter(Boolean).join(' · ')}
+                  </span>
                 </li>
               )
             })}
