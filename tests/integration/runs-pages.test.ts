@@ -280,11 +280,8 @@ describe('the escalation queue', () => {
     expect(html).not.toContain('hx-post="/runs/queue/esc-1/decide"')
     expect(html).toContain('an operator decides')
     expect((await decide('esc-1', 'retry', viewer)).status).toBe(403)
-    expect(
-      (await t.app.request('/api/v1/runs/esc-1/decision', { headers: ingest }).then((r) => r.json())) as Json,
-    ).toMatchObject({
-      state: 'pending',
-    })
+    const pending = await t.app.request('/api/v1/runs/esc-1/decision', { headers: ingest })
+    expect((await pending.json()) as Json).toMatchObject({ state: 'pending' })
   })
 
   it('an operator retries: the row shows the choice, the orchestrator reads it, it is audited', async () => {
