@@ -117,7 +117,10 @@ async function failureClasses(db: Db, s: Scope, bucketMs: number) {
 }
 
 export async function reports(db: Db, s: Scope) {
-  const bucketMs = s.to - s.from > 2 * 86_400_000 ? 86_400_000 : 3_600_000
+  // Hours up to two days, days beyond, and at most ~365 buckets however long the period.
+  const day = 86_400_000
+  const span = s.to - s.from
+  const bucketMs = span > 2 * day ? Math.max(1, Math.ceil(span / 365 / day)) * day : 3_600_000
   const [headline, byRole, byModel, byLabel, durations, classes] = await Promise.all([
     summary(db, s),
     tasksBy(db, s, 'role'),

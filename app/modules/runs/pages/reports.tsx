@@ -90,15 +90,23 @@ function Comparison({ a, b }: { a: Side; b: Side }) {
   )
 }
 
-/** The failure trend as the explorer's query result shape: one series per class, [time, count] pairs. */
+/**
+ * The failure trend as the explorer's query result shape: one series per class, [time, count] pairs,
+ * every bucket of the period present (0 when none failed), so a class seen once is still a line.
+ */
 const trendJson = (r: Reports, from: number, to: number) => {
-  const by = new Map<string, [string, number][]>()
-  for (const p of r.classes.trend)
-    (by.get(p.class) ?? by.set(p.class, []).get(p.class)!).push([new Date(p.b).toISOString(), p.n])
+  const step = r.bucketMs
+  const buckets: number[] = []
+  for (let b = Math.floor(from / step) * step; b < to; b += step) buckets.push(b)
+  const counts = new Map<string, Map<number, number>>()
+  for (const p of r.classes.trend) (counts.get(p.class) ?? counts.set(p.class, new Map()).get(p.class)!).set(p.b, p.n)
   return JSON.stringify({
     from: new Date(from).toISOString(),
     to,
-    series: [...by].map(([cls, values]) => ({ labels: { class: cls }, values })),
+    series: [...counts].map(([cls, byBucket]) => ({
+      labels: { class: cls },
+      values: buckets.map((b) => [new Date(b).toISOString(), byBucket.get(b) ?? 0]),
+    })),
   }).replace(/</g, '\\u003c')
 }
 
@@ -212,7 +220,15 @@ export function ReportsPage(p: {
                 ))}
               </tbody>
             </table>
-            <h3>Trend (failures per {data.bucketMs >= 86_400_000 ? 'day' : 'hour'})</h3>
+            <h3>
+              Trend (failures per{' '}
+              {data.bucketMs === 3_600_000
+                ? 'hour'
+                : data.bucketMs === 86_400_000
+                  ? 'day'
+                  : `${data.bucketMs / 86_400_000} days`}
+              )
+            </h3>
             <div id="class-trend" class="chart"></div>
             {/* Raw JSON (`<` escaped in trendJson, so it cannot end the element early). */}
             <script
