@@ -17,7 +17,7 @@ import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './
 import { systemPages, systemRoutes } from './modules/system/index.ts'
 import { backupsPages, backupsRoutes } from './modules/backups/index.ts'
 import { n8nRoutes, workflowHealthPages, workflowHealthRoutes } from './modules/n8n/index.ts'
-import { runPolicyRoutes, runsPages, runsRoutes } from './modules/runs/index.ts'
+import { runPolicyRoutes, runReportRoutes, runsPages, runsRoutes } from './modules/runs/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -47,6 +47,7 @@ export function createApp(md: Services) {
   app.route('/', workflowHealthRoutes(md))
   app.route('/', runsRoutes(md))
   app.route('/', runPolicyRoutes(md))
+  app.route('/', runReportRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))

@@ -33,6 +33,7 @@ import { storeFigures } from './stores.ts'
 import { workflowFigures } from './workflows.ts'
 import { validatorFigures } from './validator.ts'
 import { n8nHealthFigures } from './n8n-health.ts'
+import { runsFigures } from './runs.ts'
 import { dataFigures } from './data.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
@@ -358,6 +359,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'stores',
     note: 'command source, S3 and Qdrant through the outbound helper vs bare; RSS',
     run: (_dir, _env, log) => storeFigures(log),
+  },
+  {
+    name: 'runs',
+    note: 'failure → decision, GET run of 1,000 tasks, list over 100,000 runs vs whoami',
+    run: runsFigures,
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
   {

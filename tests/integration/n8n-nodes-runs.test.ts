@@ -106,7 +106,7 @@ describe('Record run step', () => {
 
   it('names the item and field of bad input before sending anything; Continue On Fail keeps the other items', async () => {
     const bad = await failure(execute(node, { params: step({ step: 'start', taskId: 'has space' }), credentials }))
-    expect(bad.message).toBe('Item 0, field "Task ID": must be 1-200 letters, digits or _ . : @ / ~ -, got "has space"')
+    expect(bad.message).toBe('Item 0, field "Task ID": must be 1-200 letters, digits or _ . : @ ~ -, got "has space"')
     const tokens = await failure(
       execute(node, {
         params: step({ step: 'finish', taskId: 'x', status: 'succeeded', runStepOptions: { inputTokens: -3 } }),

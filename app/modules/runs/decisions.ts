@@ -4,7 +4,7 @@
  * report again answers the stored decision and counts nothing twice. The report, the task's new
  * state, a branch task and the run's escalation are written in one batch.
  */
-import { and, eq, sql } from 'drizzle-orm'
+import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import type { WebhookEventName } from '../../../db/schema/notify.ts'
@@ -144,7 +144,8 @@ export function createDecisions(deps: DecisionDeps) {
           lastProgressAt: now,
           updatedAt: now,
         })
-        .where(eq(runs.id, runId)),
+        // A run that already ended stays ended: a late failure report does not reopen it.
+        .where(and(eq(runs.id, runId), inArray(runs.status, ['running', 'escalated']))),
     ]
   }
 

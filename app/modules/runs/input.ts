@@ -14,10 +14,10 @@ export const ARTIFACT_MAX_BYTES = 16_384
 /** Tasks in one batch: a 1,000-task run fits in one request. */
 export const BATCH_MAX = 1000
 
-const ID_PATTERN = /^[\w.:@/~-]{1,200}$/
+const ID_PATTERN = /^[\w.:@~-]{1,200}$/
 export const Id = v.pipe(
   v.string('must be a string'),
-  v.regex(ID_PATTERN, 'must be 1-200 characters of letters, digits and _ . : @ / ~ -'),
+  v.regex(ID_PATTERN, 'must be 1-200 characters of letters, digits and _ . : @ ~ -'),
 )
 const Text = (max: number) =>
   v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
@@ -220,7 +220,7 @@ export const ListQuery = v.strictObject({
   from: v.optional(TimeInput),
   to: v.optional(TimeInput),
   limit: LimitInput,
-  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}:[\w.:@/~-]{1,200}$/, 'must be a `next` cursor'))),
+  cursor: v.optional(v.pipe(v.string(), v.regex(/^\d{1,15}:[\w.:@~-]{1,200}$/, 'must be a `next` cursor'))),
 })
 export type ListFilter = v.InferOutput<typeof ListQuery>
 export { CursorInput, LabelFilter }
@@ -232,4 +232,39 @@ export const PolicyScope = v.object({
     v.string(),
     v.regex(/^(default|label:[a-zA-Z_][a-zA-Z0-9_]*=.{0,1024})$/, 'must be default or label:<name>=<value>'),
   ),
+})
+
+const LabelName = v.pipe(v.string(), v.regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'must be a label name'))
+export const ReportQuery = v.strictObject({
+  from: v.optional(TimeInput),
+  to: v.optional(TimeInput),
+  label: v.optional(LabelFilter),
+  by: v.optional(LabelName),
+})
+
+/** One side of a comparison: a label (`team:multi`) or a period (`<from>..<to>`, RFC 3339 or ms). */
+const Side = v.pipe(
+  v.string('must be a string'),
+  v.maxLength(1100),
+  v.rawTransform(({ dataset, addIssue, NEVER }) => {
+    const s = dataset.value
+    const dots = s.indexOf('..')
+    if (dots > 0) {
+      const from = v.safeParse(TimeInput, s.slice(0, dots))
+      const to = v.safeParse(TimeInput, s.slice(dots + 2))
+      if (from.success && to.success && from.output < to.output)
+        return { kind: 'period' as const, from: from.output, to: to.output }
+    } else {
+      const label = v.safeParse(LabelFilter, s)
+      if (label.success) return { kind: 'label' as const, label: label.output }
+    }
+    addIssue({ message: 'must be a label (name:value) or a period (<from>..<to>, from before to)' })
+    return NEVER
+  }),
+)
+export const CompareQuery = v.strictObject({
+  a: Side,
+  b: Side,
+  from: v.optional(TimeInput),
+  to: v.optional(TimeInput),
 })

@@ -11,7 +11,7 @@ import { show, toNumber } from '../shared/values'
 
 const show_ = { operation: ['runStep'] }
 /** The server's id rule (app/modules/runs/input.ts), checked here so the message names the field. */
-const ID = /^[\w.:@/~-]{1,200}$/
+const ID = /^[\w.:@~-]{1,200}$/
 const ROLE = /^[\w.-]{1,100}$/
 
 export const runStepProperties: INodeProperties[] = [
@@ -141,9 +141,9 @@ export async function recordRunStep(this: IExecuteFunctions, i: number): Promise
   const runId = str(this.getNodeParameter('runId', i))
   const taskId = str(this.getNodeParameter('taskId', i))
   if (!ID.test(runId))
-    throw itemError(this, i, 'Run ID', `must be 1-200 letters, digits or _ . : @ / ~ -, got ${show(runId)}`)
+    throw itemError(this, i, 'Run ID', `must be 1-200 letters, digits or _ . : @ ~ -, got ${show(runId)}`)
   if (!ID.test(taskId))
-    throw itemError(this, i, 'Task ID', `must be 1-200 letters, digits or _ . : @ / ~ -, got ${show(taskId)}`)
+    throw itemError(this, i, 'Task ID', `must be 1-200 letters, digits or _ . : @ ~ -, got ${show(taskId)}`)
   const role = str(this.getNodeParameter('role', i, ''))
   if (role && !ROLE.test(role))
     throw itemError(this, i, 'Role', `must be 1-100 letters, digits or _ . -, got ${show(role)}`)

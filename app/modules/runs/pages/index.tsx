@@ -7,6 +7,7 @@
 import { Hono } from 'hono'
 import type { Run, HumanChoice } from '../../../../db/schema/runs.ts'
 import { type AppEnv, actor, type ModuleDeps } from '../../../context.ts'
+import { badRequest } from '../../../lib/errors.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access, canWrite } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
@@ -16,7 +17,7 @@ import { escalationQueue, getRun, getTask, listRuns, tasksOf } from '../read.ts'
 import { ChoiceForm, ListPageQuery, RANGES, ReportsQuery, RunPageQuery } from './input.ts'
 import { type ListForm, RunsList } from './list.tsx'
 import { QueuePage, QueueRow, recentlyDecided } from './queue.tsx'
-import { reports, type Scope, summary } from './reports.ts'
+import { compare, report, type Scope } from '../reports.ts'
 import { ReportsPage } from './reports.tsx'
 import { failuresOf, RunPage, TaskDetail } from './run.tsx'
 
@@ -90,26 +91,30 @@ export function runsPages(deps: ModuleDeps & { runs: RunsPagesService }) {
   app.get('/runs/reports', access('viewer'), validate('query', ReportsQuery), async (c) => {
     const q = c.req.valid('query')
     const now = runs.now()
-    const to = q.to ?? now
+    const to = q.to ?? now + 1
     const from = q.from ?? to - RANGES[q.range ?? '7d']
+    if (from >= to) throw badRequest('Invalid query', [{ field: 'from', message: 'must be before to' }])
     const scope: Scope = { from, to, label: q.label }
-    const side = async (title: string, s: Scope) => ({ title, summary: await summary(db, s) })
-    const [data, a, b] = await Promise.all([
-      reports(db, scope),
-      // Two labels over the same period, or this period beside the one before it.
-      q.a && q.b ? side(labelText(q.a), { from, to, label: q.a }) : side('this period', scope),
-      q.a && q.b
-        ? side(labelText(q.b), { from, to, label: q.b })
-        : side('the period before', { from: from - (to - from), to: from, label: q.label }),
+    // Two labels over the same period, or this period beside the one before it.
+    const two = q.a && q.b ? { a: q.a, b: q.b } : undefined
+    const [data, cmp] = await Promise.all([
+      report(db, scope, q.by ?? q.a?.name ?? 'team'),
+      two
+        ? compare(db, { from, to, label: two.a }, { from, to, label: two.b })
+        : compare(db, scope, { from: from - (to - from), to: from, label: q.label }),
     ])
     return c.html(
       <ReportsPage
         principal={requirePrincipal(c)}
-        form={rawForm(c.req.url, ['range', 'from', 'to', 'label', 'a', 'b'])}
+        form={rawForm(c.req.url, ['range', 'from', 'to', 'label', 'by', 'a', 'b'])}
         from={from}
         to={to}
         data={data}
-        compare={{ a, b }}
+        comparison={{
+          cmp,
+          a: two ? labelText(two.a) : 'this period',
+          b: two ? labelText(two.b) : 'the period before',
+        }}
       />,
     )
   })

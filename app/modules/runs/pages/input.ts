@@ -5,7 +5,7 @@
  */
 import * as v from 'valibot'
 import { humanChoices } from '../../../../db/schema/runs.ts'
-import { ChoiceBody, ListQuery } from '../input.ts'
+import { ChoiceBody, ListQuery, ReportQuery } from '../input.ts'
 
 /** "" is no value; anything else goes through `schema`. */
 // biome-ignore lint/suspicious/noExplicitAny: the inner schema takes what the form sent, whatever it declares
@@ -54,6 +54,7 @@ export const ReportsQuery = v.strictObject({
   from: blank(e.from),
   to: blank(e.to),
   label: blank(e.label),
+  by: blank(ReportQuery.entries.by),
   a: blank(e.label),
   b: blank(e.label),
 })

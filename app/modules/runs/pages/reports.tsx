@@ -1,18 +1,26 @@
 /** @jsxImportSource hono/jsx */
 /**
- * The reports page: the period's headline, success by role, model and label, attempts, duration
- * percentiles, cost, the top failure classes with their trend (drawn by the metrics explorer's chart,
- * public/explorer-chart.js, from JSON in the page), and a comparison of two periods or two labels.
+ * The reports page over the core's reports (../reports.ts, the same as GET /api/v1/run-reports):
+ * success by role, model and label, attempts per task, duration p50/p95, cost, the top failure
+ * classes with their daily trend (drawn by the metrics explorer's chart, public/explorer-chart.js,
+ * from JSON in the page), and two labels or two periods side by side.
  */
 import type { Principal } from '../../../context.ts'
 import { Empty, Layout, when } from '../../../lib/layout.tsx'
-import { dur, pct, RunsCss, RunsTabs, tokens, usd } from './format.tsx'
+import type { compare, report } from '../reports.ts'
+import { dur, RunsCss, RunsTabs, usd } from './format.tsx'
 import { RANGES } from './input.ts'
-import type { Rate, Reports, Summary } from './reports.ts'
 
-export type Side = { title: string; summary: Summary }
+type Report = Awaited<ReturnType<typeof report>>
+type Comparison = Awaited<ReturnType<typeof compare>>
+type TaskRow = Report['byRole'][number]
 
-function RateTable({ id, title, rows, unit }: { id: string; title: string; rows: Rate[]; unit: 'tasks' | 'runs' }) {
+const DAY = 86_400_000
+const rateText = (r: number | null) => (r == null ? '—' : `${(r * 100).toFixed(1)}%`)
+const signed = (n: number | null, f: (n: number) => string) =>
+  n == null ? '—' : `${n > 0 ? '+' : n < 0 ? '−' : ''}${f(Math.abs(n))}`
+
+function TaskTable({ id, title, what, rows }: { id: string; title: string; what: 'role' | 'model'; rows: TaskRow[] }) {
   return (
     <section class="card">
       <h2>{title}</h2>
@@ -20,29 +28,34 @@ function RateTable({ id, title, rows, unit }: { id: string; title: string; rows:
         <table class="table" id={id}>
           <thead>
             <tr>
-              <th>{unit === 'tasks' ? title.replace('Success by ', '') : 'label'}</th>
-              <th>{unit}</th>
+              <th>{what}</th>
+              <th>Tasks</th>
               <th>Succeeded</th>
               <th>Failed</th>
               <th>Success rate</th>
-              <th>{unit === 'tasks' ? 'Attempts per task' : 'Tasks per run'}</th>
+              <th>Attempts per task</th>
+              <th>p50</th>
+              <th>p95</th>
               <th>Cost</th>
-              <th>{unit === 'tasks' ? 'Cost per task' : 'Cost per run'}</th>
             </tr>
           </thead>
           <tbody>
-            {rows.map((r) => (
-              <tr data-key={r.key}>
-                <td>{r.key}</td>
-                <td>{r.total}</td>
-                <td>{r.succeeded}</td>
-                <td>{r.failed}</td>
-                <td class="rate">{pct(r.succeeded, r.total)}</td>
-                <td>{r.total ? (r.attempts / r.total).toFixed(2) : '—'}</td>
-                <td>{usd(r.cost)}</td>
-                <td>{usd(r.total ? r.cost / r.total : null)}</td>
-              </tr>
-            ))}
+            {rows.map((r) => {
+              const key = String(r[what])
+              return (
+                <tr data-key={key}>
+                  <td>{key}</td>
+                  <td>{r.tasks}</td>
+                  <td>{r.succeeded}</td>
+                  <td>{r.failed}</td>
+                  <td class="rate">{rateText(r.successRate)}</td>
+                  <td>{r.attemptsPerTask.toFixed(2)}</td>
+                  <td>{dur(r.durationMs.p50)}</td>
+                  <td>{dur(r.durationMs.p95)}</td>
+                  <td>{usd(r.costUsd)}</td>
+                </tr>
+              )
+            })}
           </tbody>
         </table>
       ) : (
@@ -52,37 +65,41 @@ function RateTable({ id, title, rows, unit }: { id: string; title: string; rows:
   )
 }
 
-const figures = (s: Summary) => [
-  ['Runs', String(s.runs)],
-  ['Success rate', pct(s.succeeded, s.runs)],
-  ['Failed or aborted', String(s.failed)],
-  ['Escalated now', String(s.escalated)],
-  ['Cost per run', usd(s.runs ? s.cost / s.runs : null)],
-  ['Tokens per run', s.runs ? tokens(Math.round(s.tokens / s.runs)) : '—'],
-  ['Tasks per run', s.runs ? (s.tasks / s.runs).toFixed(1) : '—'],
-  ['Attempts per task', s.tasks ? (s.attempts / s.tasks).toFixed(2) : '—'],
-  ['Duration p50', dur(s.p50)],
-  ['Duration p95', dur(s.p95)],
-]
-
-function Comparison({ a, b }: { a: Side; b: Side }) {
-  const fa = figures(a.summary)
-  const fb = figures(b.summary)
+function ComparisonTable({ cmp, a, b }: { cmp: Comparison; a: string; b: string }) {
+  const ra = cmp.a.runs
+  const rb = cmp.b.runs
+  const d = cmp.difference
+  const rows: [string, string, string, string][] = [
+    ['Runs', String(ra.runs), String(rb.runs), ''],
+    [
+      'Success rate',
+      rateText(ra.successRate),
+      rateText(rb.successRate),
+      signed(d.successRate, (n) => `${(n * 100).toFixed(1)} pts`),
+    ],
+    ['Failed or aborted', String(ra.failed), String(rb.failed), ''],
+    ['Escalated now', String(ra.escalated), String(rb.escalated), ''],
+    ['Cost per run', usd(ra.costPerRunUsd), usd(rb.costPerRunUsd), signed(d.costPerRunUsd, usd)],
+    ['Duration p50', dur(ra.durationMs.p50), dur(rb.durationMs.p50), signed(d.p50DurationMs, dur)],
+    ['Duration p95', dur(ra.durationMs.p95), dur(rb.durationMs.p95), signed(d.p95DurationMs, dur)],
+  ]
   return (
     <table class="table" id="comparison">
       <thead>
         <tr>
           <th></th>
-          <th>{a.title}</th>
-          <th>{b.title}</th>
+          <th>{a}</th>
+          <th>{b}</th>
+          <th>Difference</th>
         </tr>
       </thead>
       <tbody>
-        {fa.map(([name, va], i) => (
+        {rows.map(([name, va, vb, diff]) => (
           <tr>
             <td>{name}</td>
             <td>{va}</td>
-            <td>{fb[i]![1]}</td>
+            <td>{vb}</td>
+            <td>{diff}</td>
           </tr>
         ))}
       </tbody>
@@ -91,21 +108,23 @@ function Comparison({ a, b }: { a: Side; b: Side }) {
 }
 
 /**
- * The failure trend as the explorer's query result shape: one series per class, [time, count] pairs,
- * every bucket of the period present (0 when none failed), so a class seen once is still a line.
+ * The failure trend as the explorer's query result shape: one series per class, [day, count] pairs,
+ * every day of the period present (0 when none failed), so a class seen once still draws a line.
  */
-const trendJson = (r: Reports, from: number, to: number) => {
-  const step = r.bucketMs
-  const buckets: number[] = []
-  for (let b = Math.floor(from / step) * step; b < to; b += step) buckets.push(b)
+const trendJson = (r: Report, from: number, to: number) => {
+  const days: number[] = []
+  for (let t = Math.floor(from / DAY) * DAY; t < to && days.length < 400; t += DAY) days.push(t)
   const counts = new Map<string, Map<number, number>>()
-  for (const p of r.classes.trend) (counts.get(p.class) ?? counts.set(p.class, new Map()).get(p.class)!).set(p.b, p.n)
+  for (const p of r.failureClasses.trend) {
+    const byDay = counts.get(p.class) ?? counts.set(p.class, new Map()).get(p.class)!
+    byDay.set(Date.parse(`${p.day}T00:00:00Z`), p.count)
+  }
   return JSON.stringify({
-    from: new Date(from).toISOString(),
+    from: new Date(days[0] ?? from).toISOString(),
     to,
-    series: [...counts].map(([cls, byBucket]) => ({
+    series: [...counts].map(([cls, byDay]) => ({
       labels: { class: cls },
-      values: buckets.map((b) => [new Date(b).toISOString(), byBucket.get(b) ?? 0]),
+      values: days.map((t) => [new Date(t).toISOString(), byDay.get(t) ?? 0]),
     })),
   }).replace(/</g, '\\u003c')
 }
@@ -115,10 +134,11 @@ export function ReportsPage(p: {
   form: Record<string, string | undefined>
   from: number
   to: number
-  data: Reports
-  compare: { a: Side; b: Side }
+  data: Report
+  comparison: { cmp: Comparison; a: string; b: string }
 }) {
   const { data, form } = p
+  const byLabel = data.byLabel
   return (
     <Layout title="Run reports" active="/runs" principal={p.principal}>
       <RunsCss />
@@ -151,6 +171,10 @@ export function ReportsPage(p: {
             <input name="label" value={form.label ?? ''} placeholder="team:multi" size={14} />
           </label>
           <label>
+            Success by label
+            <input name="by" value={form.by ?? ''} placeholder="team" size={10} />
+          </label>
+          <label>
             Compare label A
             <input name="a" value={form.a ?? ''} placeholder="team:multi" size={14} />
           </label>
@@ -166,41 +190,42 @@ export function ReportsPage(p: {
       </form>
       <section class="card">
         <h2>Comparison</h2>
-        <Comparison a={p.compare.a} b={p.compare.b} />
+        <ComparisonTable {...p.comparison} />
       </section>
-      <RateTable id="by-role" title="Success by role" rows={data.byRole} unit="tasks" />
-      <RateTable id="by-model" title="Success by model" rows={data.byModel} unit="tasks" />
-      <RateTable id="by-label" title="Success by label" rows={data.byLabel} unit="runs" />
+      <TaskTable id="by-role" title="Success by role" what="role" rows={data.byRole} />
+      <TaskTable id="by-model" title="Success by model" what="model" rows={data.byModel} />
       <section class="card">
-        <h2>Task duration by role</h2>
-        {data.durations.length ? (
-          <table class="table" id="durations">
+        <h2>Success by label {byLabel ? <code>{byLabel.name}</code> : null}</h2>
+        {byLabel?.values.length ? (
+          <table class="table" id="by-label">
             <thead>
               <tr>
-                <th>Role</th>
-                <th>Finished tasks</th>
-                <th>p50</th>
-                <th>p95</th>
+                <th>{byLabel.name}</th>
+                <th>Runs</th>
+                <th>Succeeded</th>
+                <th>Success rate</th>
+                <th>Cost per run</th>
               </tr>
             </thead>
             <tbody>
-              {data.durations.map((d) => (
-                <tr>
-                  <td>{d.role}</td>
-                  <td>{d.n}</td>
-                  <td>{dur(d.p50)}</td>
-                  <td>{dur(d.p95)}</td>
+              {byLabel.values.map((v) => (
+                <tr data-key={v.value}>
+                  <td>{v.value}</td>
+                  <td>{v.runs}</td>
+                  <td>{v.succeeded}</td>
+                  <td class="rate">{rateText(v.successRate)}</td>
+                  <td>{usd(v.costPerRunUsd)}</td>
                 </tr>
               ))}
             </tbody>
           </table>
         ) : (
-          <Empty>No finished task in this period.</Empty>
+          <Empty>No run in this period carries the label {byLabel?.name ?? ''}.</Empty>
         )}
       </section>
       <section class="card">
         <h2>Failure classes</h2>
-        {data.classes.top.length ? (
+        {data.failureClasses.top.length ? (
           <>
             <table class="table" id="top-classes">
               <thead>
@@ -210,25 +235,17 @@ export function ReportsPage(p: {
                 </tr>
               </thead>
               <tbody>
-                {data.classes.top.map((c) => (
+                {data.failureClasses.top.map((c) => (
                   <tr data-class={c.class}>
                     <td>
-                      <a href={`/runs?class=${c.class}`}>{c.class}</a>
+                      <a href={`/runs?class=${encodeURIComponent(c.class)}`}>{c.class}</a>
                     </td>
-                    <td>{c.n}</td>
+                    <td>{c.count}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
-            <h3>
-              Trend (failures per{' '}
-              {data.bucketMs === 3_600_000
-                ? 'hour'
-                : data.bucketMs === 86_400_000
-                  ? 'day'
-                  : `${data.bucketMs / 86_400_000} days`}
-              )
-            </h3>
+            <h3>Trend (failures per day)</h3>
             <div id="class-trend" class="chart"></div>
             {/* Raw JSON (`<` escaped in trendJson, so it cannot end the element early). */}
             <script
@@ -241,7 +258,7 @@ export function ReportsPage(p: {
             <script src="/static/runs-reports.js" defer></script>
           </>
         ) : (
-          <Empty>No failure in this period.</Empty>
+          <Empty>No failure reported in this period.</Empty>
         )}
       </section>
     </Layout>

@@ -1,0 +1,106 @@
+/**
+ * The bench's runs figures (`BENCH_ONLY=runs`), on a Homeostat of its own (Bun) over a database
+ * seeded straight into the file first (seed-runs.ts: 100,000 runs, one run of 1,000 tasks):
+ *
+ * - failure → decision: POST /api/v1/runs/:id/tasks/:task/failed, each request a new failure of a
+ *   new task (a syntax error → retry), so every one classifies, decides and writes; target p95 < 20 ms;
+ * - GET /api/v1/runs/bench-big (the run with its 1,000 tasks): target p95 < 100 ms;
+ * - GET /api/v1/runs?limit=50 over 100,000 runs, and the same filtered by label and by status:
+ *   target p95 < 50 ms;
+ * - GET /api/v1/whoami with the same key, the baseline, in the same rounds.
+ *
+ * Requests go one at a time (one connection), interleaved across the figures so the machine's
+ * noise falls on all alike; latency is measured by the client on loopback, which is the server's
+ * time plus the loopback round trip (the whoami row shows that floor). RUNS_BENCH_SAMPLES requests
+ * per figure (default 400) after 30 to warm up. Returns table rows and what failed; asserts nothing.
+ */
+import { join } from 'node:path'
+import { BUN, runCommand, startHomeostat } from './lib.ts'
+
+const SAMPLES = Number(process.env.RUNS_BENCH_SAMPLES ?? 400)
+const WARM = 30
+type Env = Record<string, string>
+
+const pct = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
+const ms = (n: number) => `${n.toFixed(2)} ms`
+
+export async function runsFigures(dir: string, base: Env, log: (line: string) => void) {
+  const failed: string[] = []
+  const rows: string[][] = []
+  const env = {
+    ...base,
+    DATA_DIR: join(dir, 'runs'),
+    DATABASE_URL: `file:${join(dir, 'runs', 'homeostat.db')}`,
+    JOBS_ENABLED: 'false',
+  }
+  log('runs: seeding 100,000 runs and a run of 1,000 tasks')
+  const seeded = runCommand(BUN, ['tests/bench/seed-runs.ts'], env)
+  log(`  seeded: ${seeded}`)
+  const server = await startHomeostat('homeostat-runs', env)
+  try {
+    const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', 'bench', '--role', 'operator'], env)
+    const headers = { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }
+    let n = 0
+    const failure = () => {
+      const i = n++
+      return fetch(`${server.url}/api/v1/runs/bench-fail-${i % 200}/tasks/f${i}/failed`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ error: `  File "gen.py", line ${i}\nSyntaxError: invalid syntax` }),
+      })
+    }
+    const get = (path: string) => () => fetch(server.url + path, { headers })
+    const figures = [
+      { id: 'whoami', figure: 'GET /api/v1/whoami (baseline)', send: get('/api/v1/whoami'), target: null },
+      { id: 'decision', figure: 'failure → decision (POST …/failed)', send: failure, target: 20 },
+      { id: 'run', figure: 'GET run with 1,000 tasks', send: get('/api/v1/runs/bench-big'), target: 100 },
+      { id: 'list', figure: 'runs list, 100,000 runs (limit 50)', send: get('/api/v1/runs?limit=50'), target: 50 },
+      {
+        id: 'label',
+        figure: 'runs list ?label=team:single',
+        send: get('/api/v1/runs?limit=50&label=team:single'),
+        target: 50,
+      },
+      {
+        id: 'status',
+        figure: 'runs list ?status=failed, page 3',
+        send: get('/api/v1/runs?limit=50&status=failed&cursor=1700000000000:run-999999'),
+        target: 50,
+      },
+    ].map((f) => ({ ...f, times: [] as number[] }))
+    for (const f of figures) {
+      const res = await f.send()
+      const text = await res.text()
+      if (res.status !== 200) throw new Error(`${f.figure}: ${res.status} ${text.slice(0, 300)}`)
+      if (f.id === 'run' && (JSON.parse(text) as { tasks: unknown[] }).tasks.length !== 1000)
+        throw new Error('the big run does not have 1,000 tasks')
+    }
+    for (let i = 0; i < WARM + SAMPLES; i++)
+      for (const f of figures) {
+        const t0 = performance.now()
+        const res = await f.send()
+        await res.arrayBuffer()
+        const took = performance.now() - t0
+        if (res.status !== 200) failed.push(`${f.figure}: ${res.status}`)
+        if (i >= WARM) f.times.push(took)
+      }
+    const whoami = figures[0]!.times.sort((a, b) => a - b)
+    const w95 = pct(whoami, 0.95)
+    for (const f of figures) {
+      const sorted = f.times.sort((a, b) => a - b)
+      const p95 = pct(sorted, 0.95)
+      rows.push([
+        `${f.figure} p50 / p95`,
+        `${ms(pct(sorted, 0.5))} / ${ms(p95)}`,
+        f.target ? `p95 < ${f.target} ms` : '—',
+        f.target ? `${(p95 / w95).toFixed(1)}× whoami` : 'baseline',
+        f.target ? (p95 < f.target ? 'pass' : 'MISS') : '',
+      ])
+    }
+    log(`  ${rows.map((r) => `${r[0]}: ${r[1]}`).join('; ')}`)
+    return { rows, failed: [...new Set(failed)] }
+  } finally {
+    await server.stop()
+  }
+}
