@@ -24,17 +24,20 @@ describe('the task graph layout', () => {
     expect(at.design!.x).toBeGreaterThan(at.plan!.x + NODE_W)
   })
 
-  it('gives edges their kind: dependency, parent (when no dependency says it), branch; none to unknown tasks', () => {
+  it('gives edges their kind: dependency, branch, parent (only when nothing else links the task); none to unknown tasks', () => {
     const edges = edgesOf([
       task('plan'),
       task('code', { parentId: 'plan', dependsOn: ['plan', 'ghost'] }),
       task('sub', { parentId: 'code' }),
       task('debug', { branchOf: 'code', dependsOn: ['code'] }),
+      task('docs', { parentId: 'sub', dependsOn: ['plan'] }),
+      task('orphan', { parentId: 'ghost' }),
     ])
     expect(edges).toEqual([
       { from: 'plan', to: 'code', kind: 'depends' },
       { from: 'code', to: 'sub', kind: 'parent' },
       { from: 'code', to: 'debug', kind: 'branch' },
+      { from: 'plan', to: 'docs', kind: 'depends' },
     ])
   })
 

@@ -13,13 +13,13 @@ import { access, canWrite } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { RunParam, TaskParam } from '../input.ts'
-import { escalationQueue, getRun, getTask, listRuns, tasksOf } from '../read.ts'
+import { escalationQueue, findTask, getRun, getTask, listRuns } from '../read.ts'
 import { ChoiceForm, ListPageQuery, RANGES, ReportsQuery, RunPageQuery } from './input.ts'
 import { type ListForm, RunsList } from './list.tsx'
 import { QueuePage, QueueRow, recentlyDecided } from './queue.tsx'
 import { compare, report, type Scope } from '../reports.ts'
 import { ReportsPage } from './reports.tsx'
-import { failuresOf, RunPage, TaskDetail } from './run.tsx'
+import { failuresOf, pageTasks, RunPage, TaskDetail } from './run.tsx'
 
 /** What the pages need of the runs service: its clock and a person's choice on an escalated run. */
 export type RunsPagesService = {
@@ -122,17 +122,16 @@ export function runsPages(deps: ModuleDeps & { runs: RunsPagesService }) {
   app.get('/runs/:id', access('viewer'), validate('param', RunParam), validate('query', RunPageQuery), async (c) => {
     const { id } = c.req.valid('param')
     const now = runs.now()
-    // Three queries whatever the run's size: the run, all its tasks, all its failed attempts.
-    const [run, tasks, failures] = await Promise.all([getRun(db, id), tasksOf(db, id), failuresOf(db, id)])
+    const selected = c.req.valid('query').task
+    // Two queries whatever the run's size (the run, its tasks), two more for an open task's detail.
+    const [run, tasks, task, failures] = await Promise.all([
+      getRun(db, id),
+      pageTasks(db, id),
+      selected ? findTask(db, id, selected) : undefined,
+      selected ? failuresOf(db, id, selected) : [],
+    ])
     return c.html(
-      <RunPage
-        principal={requirePrincipal(c)}
-        run={run}
-        tasks={tasks}
-        failures={failures}
-        selected={c.req.valid('query').task}
-        now={now}
-      />,
+      <RunPage principal={requirePrincipal(c)} run={run} tasks={tasks} selected={{ task, failures }} now={now} />,
     )
   })
 

@@ -46,7 +46,8 @@ export function edgesOf(tasks: readonly GraphTask[]): Edge[] {
     }
     add(t.branchOf, 'branch')
     for (const d of t.dependsOn) add(d, 'depends')
-    add(t.parentId, 'parent')
+    // A parent edge beside dependencies would double the arrows of a big run and say little more.
+    if (!seen.size) add(t.parentId, 'parent')
   }
   return edges
 }
