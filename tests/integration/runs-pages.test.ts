@@ -254,6 +254,18 @@ describe('the run page', () => {
     expect(full.html).toContain('data-task="t1" aria-label="Task t1"')
   })
 
+  it('lists the first 200 tasks under the pictures, all of them on ?all=1; the graph always has every task', async () => {
+    const tasks = Array.from({ length: 205 }, (_, i) => ({ id: `t${i}`, status: 'succeeded', startedAt: now - H + i }))
+    expect((await post('/api/v1/runs/wide-1/tasks', { tasks })).status).toBe(200)
+    const rows = (html: string) => html.match(/<tr data-task="/g)?.length
+    const first = await page('/runs/wide-1')
+    expect(first.html.match(/<g class="node /g)).toHaveLength(205)
+    expect(rows(first.html)).toBe(200)
+    expect(first.html).toContain('The first 200 of 205 tasks')
+    expect(rows((await page('/runs/wide-1?all=1')).html)).toBe(205)
+    expect((await page('/runs/wide-1?all=yes')).status).toBe(400)
+  })
+
   it('answers 404 for an unknown run or task', async () => {
     expect((await page('/runs/nope')).status).toBe(404)
     expect((await page('/runs/detail-1/tasks/nope')).status).toBe(404)

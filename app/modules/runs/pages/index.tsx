@@ -122,7 +122,7 @@ export function runsPages(deps: ModuleDeps & { runs: RunsPagesService }) {
   app.get('/runs/:id', access('viewer'), validate('param', RunParam), validate('query', RunPageQuery), async (c) => {
     const { id } = c.req.valid('param')
     const now = runs.now()
-    const selected = c.req.valid('query').task
+    const { task: selected, all } = c.req.valid('query')
     // Two queries whatever the run's size (the run, its tasks), two more for an open task's detail.
     const [run, tasks, task, failures] = await Promise.all([
       getRun(db, id),
@@ -131,7 +131,14 @@ export function runsPages(deps: ModuleDeps & { runs: RunsPagesService }) {
       selected ? failuresOf(db, id, selected) : [],
     ])
     return c.html(
-      <RunPage principal={requirePrincipal(c)} run={run} tasks={tasks} selected={{ task, failures }} now={now} />,
+      <RunPage
+        principal={requirePrincipal(c)}
+        run={run}
+        tasks={tasks}
+        selected={{ task, failures }}
+        allTasks={all === '1'}
+        now={now}
+      />,
     )
   })
 

@@ -36,8 +36,11 @@ export const ListPageQuery = v.strictObject({
 })
 export type ListPageFilter = v.InferOutput<typeof ListPageQuery>
 
-/** `?task=` opens one task's detail on the run page. */
-export const RunPageQuery = v.strictObject({ task: blank(v.optional(v.pipe(v.string(), v.maxLength(200)))) })
+/** `?task=` opens one task's detail on the run page; `?all=1` lists every task. */
+export const RunPageQuery = v.strictObject({
+  task: blank(v.optional(v.pipe(v.string(), v.maxLength(200)))),
+  all: blank(v.optional(v.picklist(['1'], 'must be 1'))),
+})
 
 /** The queue's buttons post a form: the same choice as `POST /api/v1/runs/:id/decision`. */
 export const ChoiceForm = v.strictObject({

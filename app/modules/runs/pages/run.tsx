@@ -40,6 +40,9 @@ export const pageTasks = (db: Db, runId: string): Promise<PageTask[]> =>
     .where(eq(runTasks.runId, runId))
     .orderBy(sql`${runTasks.startedAt} IS NULL`, asc(runTasks.startedAt), asc(runTasks.id))
 
+/** Rows of the task list before "List all": the graph and timeline already show every task. */
+const TABLE_ROWS = 200
+
 /** The task list as HTML text (1,000 rows render several times faster than as JSX). */
 function taskRows(base: string, tasks: readonly PageTask[], now: number): string {
   return tasks
@@ -207,6 +210,8 @@ export function RunPage(props: {
   tasks: PageTask[]
   /** The task whose detail is open (?task=), with its failed attempts. */
   selected: { task: RunTask | undefined; failures: RunFailure[] }
+  /** List every task (?all=1), not the first TABLE_ROWS. */
+  allTasks: boolean
   now: number
 }) {
   const { run, tasks, now } = props
@@ -305,8 +310,14 @@ export function RunPage(props: {
               <th>Cost</th>
             </tr>
           </thead>
-          <tbody>{raw(taskRows(base, tasks, now))}</tbody>
+          <tbody>{raw(taskRows(base, props.allTasks ? tasks : tasks.slice(0, TABLE_ROWS), now))}</tbody>
         </table>
+        {!props.allTasks && tasks.length > TABLE_ROWS ? (
+          <p class="small muted">
+            The first {TABLE_ROWS} of {tasks.length} tasks (the graph and the timeline show all).{' '}
+            <a href={`${base}?all=1#run-tasks`}>List all</a>
+          </p>
+        ) : null}
       </section>
     </Layout>
   )

@@ -119,12 +119,12 @@ export function timelineSvg(tasks: readonly PageTask[], now: number): { svg: str
     const a = x(t.startedAt!)
     const w = Math.max(2, x(t.endedAt ?? now) - a)
     const id = esc(t.id)
+    // No link or tooltip per bar (the graph and the list have them): a click opens the detail by script.
     out.push(
-      `<a href="?task=${esc(encodeURIComponent(t.id))}#task-detail"><g class="bar rs-${tone(t.status)}" data-task="${id}">`,
-      `<title>${id} (${esc(t.role ?? 'no role')}): ${t.status}, ${esc(dur((t.endedAt ?? now) - t.startedAt!))}</title>`,
+      `<g class="bar rs-${tone(t.status)}" data-task="${id}">`,
       `<text x="${LABEL_W - 6}" y="${i * ROW + 12}" text-anchor="end" class="bar-label">`,
       `${esc((t.title ?? t.id).slice(0, 28))}</text>`,
-      `<rect x="${a}" y="${i * ROW + 3}" width="${w}" height="${ROW - 5}" rx="2"/></g></a>`,
+      `<rect x="${a}" y="${i * ROW + 3}" width="${w}" height="${ROW - 5}" rx="2"/></g>`,
     )
   })
   out.push('</svg>')
