@@ -319,6 +319,17 @@ describe('failures and decisions', () => {
     expect((await get('/api/v1/runs/r-nowait/decision', ingest)).body.state).toBe('none')
   })
 
+  it('a failure about a task (and run) not recorded yet records both, and answers', async () => {
+    const d = (await (
+      await fail('r-unseen', 'ghost', { error: 'ModuleNotFoundError: No module named x' })
+    ).json()) as Json
+    expect(d).toMatchObject({ action: 'retry', class: 'dependency', attempt: 2, runId: 'r-unseen', taskId: 'ghost' })
+    const { body } = await get('/api/v1/runs/r-unseen')
+    expect(body.tasks).toMatchObject([{ id: 'ghost', status: 'failed', failureClass: 'dependency' }])
+    const again = (await (await fail('r-unseen', 'ghost', { error: 'other text', attempt: 1 })).json()) as Json
+    expect(again).toEqual(d)
+  })
+
   it('a failure report with a bad body names the fields', async () => {
     const res = await fail('r-retry', 'code', { error: 5, attempt: 0, class: 'oops' })
     expect(res.status).toBe(400)

@@ -8,14 +8,14 @@ import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import type { WebhookEventName } from '../../../db/schema/notify.ts'
-import { type HumanChoice, type Run, runFailures, runs, runTasks } from '../../../db/schema/runs.ts'
+import { type HumanChoice, type Run, runFailures, type RunTask, runs, runTasks } from '../../../db/schema/runs.ts'
 import { conflict } from '../../lib/errors.ts'
 import type { AlertsService } from '../alerts/index.ts'
 import { RUN_ESCALATED, runAlert } from './alerts.ts'
 import type { FailureInput } from './input.ts'
 import { type Decision, decide, type EffectivePolicy } from './policy.ts'
-import { findRun, findTask, getRun } from './read.ts'
-import type { Classify, RunWrite, TaskWrite } from './write.ts'
+import { getRun } from './read.ts'
+import type { Classify, TaskWrite } from './write.ts'
 
 type Stmt = BatchItem<'sqlite'>
 
@@ -25,13 +25,45 @@ export type DecisionDeps = {
   publish: (event: WebhookEventName, data: Record<string, unknown>, at: number) => Promise<void>
   classify: Classify
   policyOf: (run: Run | undefined) => Promise<EffectivePolicy>
-  record: (input: { runs?: RunWrite[]; tasks?: TaskWrite[] }, at: number) => Promise<unknown>
+  /** The statements of a record (write.ts prepareBatch), to commit with the failure in one batch. */
+  prepare: (input: { tasks: TaskWrite[] }, at: number, known: RunTask[]) => Promise<{ statements: Stmt[] }>
 }
 
 export type FailureAnswer = Decision & { runId: string; taskId: string; at: string }
 
 const answerOf = (runId: string, taskId: string, d: Record<string, unknown>, at: number) =>
   ({ ...d, runId, taskId, at: new Date(at).toISOString() }) as FailureAnswer
+
+/** What a task not recorded yet is taken to be until its own write arrives. */
+const unseenTask = (runId: string, id: string, attempt: number, now: number): RunTask => ({
+  runId,
+  id,
+  role: null,
+  title: null,
+  parentId: null,
+  dependsOn: [],
+  branchOf: null,
+  depth: 0,
+  attempt,
+  status: 'pending',
+  startedAt: null,
+  endedAt: null,
+  attemptStartedAt: null,
+  deadlineAt: null,
+  model: null,
+  inputTokens: 0,
+  outputTokens: 0,
+  costUsd: 0,
+  costGiven: false,
+  error: null,
+  failureClass: null,
+  input: null,
+  output: null,
+  links: [],
+  stuckSince: null,
+  createdAt: now,
+  updatedAt: now,
+})
 
 export function createDecisions(deps: DecisionDeps) {
   const { db } = deps
@@ -46,16 +78,26 @@ export function createDecisions(deps: DecisionDeps) {
 
   /** Records a failed attempt and answers what to do (retry, branch, escalate). Idempotent per attempt. */
   async function reportFailure(runId: string, taskId: string, f: FailureInput, now: number): Promise<FailureAnswer> {
-    let task = await findTask(db, runId, taskId)
-    const attempt = f.attempt ?? task?.attempt ?? 1
-    const repeated = await storedAnswer(runId, taskId, attempt)
-    if (repeated) return repeated
-    if (!task) {
-      // A failure about a task not recorded yet (its create is still on the way): record it first.
-      await deps.record({ tasks: [{ runId, id: taskId, attempt, status: 'failed' }] }, now)
-      task = (await findTask(db, runId, taskId))!
-    }
-    const run = await findRun(db, runId)
+    // The run, the task and a failure already recorded for this attempt, in one read (the hot path).
+    const [ctx] = await db
+      .select({ run: runs, task: runTasks, failure: runFailures })
+      .from(runs)
+      .leftJoin(runTasks, and(eq(runTasks.runId, runs.id), eq(runTasks.id, taskId)))
+      .leftJoin(
+        runFailures,
+        and(
+          eq(runFailures.runId, runs.id),
+          eq(runFailures.taskId, taskId),
+          eq(runFailures.attempt, f.attempt !== undefined ? sql`${f.attempt}` : sql`coalesce(${runTasks.attempt}, 1)`),
+        ),
+      )
+      .where(eq(runs.id, runId))
+    const attempt = f.attempt ?? ctx?.task?.attempt ?? 1
+    if (ctx?.failure) return answerOf(runId, taskId, ctx.failure.decision, ctx.failure.at)
+    // A failure about a task (or run) not recorded yet, its create still on the way: the failure's
+    // own write below creates it (and its run), in the same batch.
+    const task = ctx?.task ?? unseenTask(runId, taskId, attempt, now)
+    const run = ctx?.run ?? undefined
     const cls =
       f.class ?? (await deps.classify({ error: f.error, role: task.role, attributes: f.attributes ?? undefined }))
     const policy = await deps.policyOf(run)
@@ -68,8 +110,9 @@ export function createDecisions(deps: DecisionDeps) {
       run: { costUsd: spent, startedAt: run?.startedAt ?? now },
       now,
     })
-    // The task's own report of the failure merges like any write (out of order, idempotent).
-    await deps.record(
+    // The task's own report of the failure merges like any write (out of order, idempotent), and
+    // commits in one batch with the failure record and the escalation: one transaction per report.
+    const prepared = await deps.prepare(
       {
         tasks: [
           {
@@ -103,8 +146,10 @@ export function createDecisions(deps: DecisionDeps) {
         ],
       },
       now,
+      [task],
     )
     const statements: Stmt[] = [
+      ...prepared.statements,
       db
         .insert(runFailures)
         .values({
@@ -118,15 +163,16 @@ export function createDecisions(deps: DecisionDeps) {
           decision: decision as unknown as Record<string, unknown>,
           at: now,
         })
-        .onConflictDoNothing(),
+        .onConflictDoNothing()
+        .returning({ at: runFailures.at }),
     ]
+    const failureAt = prepared.statements.length
     if (decision.action === 'escalate') statements.push(...escalateStatements(runId, taskId, decision, now))
-    await db.batch(statements as [Stmt, ...Stmt[]])
-    // Two identical reports at once: the first one's decision is the answer to both.
-    const stored = (await storedAnswer(runId, taskId, attempt))!
-    if (decision.action === 'escalate' && stored.action === 'escalate' && stored.at === new Date(now).toISOString())
-      await announceEscalation(runId, taskId, decision.reason, cls, now)
-    return stored
+    const results = await db.batch(statements as [Stmt, ...Stmt[]])
+    // Two identical reports at once: the one whose record was written answers; the other reads it.
+    if (!(results[failureAt] as unknown[]).length) return (await storedAnswer(runId, taskId, attempt))!
+    if (decision.action === 'escalate') await announceEscalation(runId, taskId, decision.reason, cls, now)
+    return answerOf(runId, taskId, decision as unknown as Record<string, unknown>, now)
   }
 
   function escalateStatements(runId: string, taskId: string, d: Decision, now: number): Stmt[] {

@@ -15,7 +15,7 @@ import { classify, compileRules, type FailureFacts } from './classify.ts'
 import { createDecisions } from './decisions.ts'
 import { listClassRules, loadPolicies } from './policies.ts'
 import { policyFor } from './policy.ts'
-import { type BatchResult, recordBatch, type RunWrite, type TaskWrite } from './write.ts'
+import { type BatchResult, prepareBatch, recordBatch, type RunWrite, type TaskWrite } from './write.ts'
 
 export type RunsDeps = {
   db: Db
@@ -67,7 +67,7 @@ export function createRuns(deps: RunsDeps) {
     publish: deps.publish,
     classify: classifyFailure,
     policyOf,
-    record,
+    prepare: (input, at, known) => prepareBatch(writeDeps, input, at, known),
   })
 
   return {

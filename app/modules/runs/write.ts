@@ -33,7 +33,7 @@ export type WriteDeps = {
   classify: Classify
 }
 
-type Stmt = BatchItem<'sqlite'>
+export type Stmt = BatchItem<'sqlite'>
 const excluded = (column: string) => sql.raw(`excluded.${column}`)
 const col = (column: string) => sql.raw(`"${column}"`)
 /** The earlier / later of the stored and the new time, either of which may be null. */
@@ -209,18 +209,21 @@ async function deriveCost(deps: WriteDeps, t: TaskWrite, old: RunTask | undefine
 export type BatchResult = { runs: string[]; tasks: number }
 
 /**
- * Writes runs and tasks as one atomic batch. The input has already been validated (the routes'
- * schemas), so nothing here refuses an item: what could be refused was refused, naming it, before.
+ * The statements that write runs and tasks (one atomic batch once run). `known` are stored tasks
+ * the caller already read (the failure route), so they are not read again.
  */
-export async function recordBatch(
+export async function prepareBatch(
   deps: WriteDeps,
   input: { runs?: RunWrite[]; tasks?: TaskWrite[] },
   now: number,
-): Promise<BatchResult> {
+  known: RunTask[] = [],
+): Promise<{ statements: Stmt[]; result: BatchResult }> {
   const { db } = deps
   const runWrites = input.runs ?? []
   const taskWrites = input.tasks ?? []
-  const old = taskWrites.length ? await existingTasks(db, taskWrites) : new Map<string, RunTask>()
+  const old = new Map(known.map((t) => [keyOf(t.runId, t.id), t]))
+  const unknown = taskWrites.filter((t) => !old.has(keyOf(t.runId, t.id)))
+  if (unknown.length) for (const [k, t] of await existingTasks(db, unknown)) old.set(k, t)
   const statements: Stmt[] = []
   for (const r of runWrites) statements.push(upsertRun(db, r, now))
   const given = new Set(runWrites.map((r) => r.id))
@@ -242,6 +245,19 @@ export async function recordBatch(
   for (const r of runWrites)
     if (r.labels !== undefined || r.startedAt !== undefined) statements.push(...syncLabels(db, r.id))
   for (const runId of firstStart.keys()) statements.push(syncTotals(db, runId, now))
-  await db.batch(statements as [Stmt, ...Stmt[]])
-  return { runs: [...touched], tasks: taskWrites.length }
+  return { statements, result: { runs: [...touched], tasks: taskWrites.length } }
+}
+
+/**
+ * Writes runs and tasks as one atomic batch. The input has already been validated (the routes'
+ * schemas), so nothing here refuses an item: what could be refused was refused, naming it, before.
+ */
+export async function recordBatch(
+  deps: WriteDeps,
+  input: { runs?: RunWrite[]; tasks?: TaskWrite[] },
+  now: number,
+): Promise<BatchResult> {
+  const { statements, result } = await prepareBatch(deps, input, now)
+  await deps.db.batch(statements as [Stmt, ...Stmt[]])
+  return result
 }
