@@ -26,7 +26,7 @@ import {
   promptPages,
   promptRoutes,
 } from './modules/registry/index.ts'
-import { otlpRoutes, runPolicyRoutes, runReportRoutes, runsRoutes } from './modules/runs/index.ts'
+import { otlpRoutes, runPolicyRoutes, runReportRoutes, runsPages, runsRoutes } from './modules/runs/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -77,6 +77,7 @@ export function createApp(md: Services) {
   app.route('/', modelPages(md))
   app.route('/', comparePages(md))
   app.route('/', promptPages(md))
+  app.route('/', runsPages(md))
 
   app.onError(handleError)
   app.notFound(notFound(app, handleError))

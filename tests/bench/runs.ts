@@ -5,6 +5,8 @@
  * - failure → decision: POST /api/v1/runs/:id/tasks/:task/failed, each request a new failure of a
  *   new task (a syntax error → retry), so every one classifies, decides and writes; target p95 < 20 ms;
  * - GET /api/v1/runs/bench-big (the run with its 1,000 tasks): target p95 < 100 ms;
+ * - GET /runs/bench-big, the dashboard's run page of that run (SVG graph, timeline, task table): p95 < 100 ms;
+ * - GET /runs, the dashboard's list (first 50 of 100,000): p95 < 50 ms;
  * - GET /api/v1/runs?limit=50 over 100,000 runs, and the same filtered by label and by status:
  *   target p95 < 50 ms;
  * - GET /api/v1/whoami with the same key, the baseline, in the same rounds.
@@ -55,7 +57,10 @@ export async function runsFigures(dir: string, base: Env, log: (line: string) =>
       { id: 'whoami', figure: 'GET /api/v1/whoami (baseline)', send: get('/api/v1/whoami'), target: null },
       { id: 'decision', figure: 'failure → decision (POST …/failed)', send: failure, target: 20 },
       { id: 'run', figure: 'GET run with 1,000 tasks', send: get('/api/v1/runs/bench-big'), target: 100 },
+      // The dashboard's run page (graph, timeline, task table as HTML) of the same run: three queries and the render.
+      { id: 'page', figure: 'run page of 1,000 tasks (HTML)', send: get('/runs/bench-big'), target: 100 },
       { id: 'list', figure: 'runs list, 100,000 runs (limit 50)', send: get('/api/v1/runs?limit=50'), target: 50 },
+      { id: 'listpage', figure: 'runs list page, 100,000 runs (HTML)', send: get('/runs'), target: 50 },
       {
         id: 'label',
         figure: 'runs list ?label=team:single',

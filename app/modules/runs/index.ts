@@ -2,6 +2,7 @@
 export { createRuns, type Runs, type RunsDeps } from './service.ts'
 export { runsRoutes } from './routes.ts'
 export { runPolicyRoutes } from './policy-routes.ts'
+export { runsPages } from './pages/index.tsx'
 export { runReportRoutes } from './report-routes.ts'
 export { watchRuns } from './watch.ts'
 export type { RunWrite, TaskWrite, BatchResult } from './write.ts'

@@ -13,14 +13,6 @@ import { buildOpenApi } from './openapi.ts'
 import { readiness } from './service.ts'
 import { VERSION } from './routes.ts'
 
-/** Sections whose features arrive later say what they will hold. */
-const upcoming: Record<string, { title: string; text: string; link?: { href: string; label: string } }> = {
-  '/runs': {
-    title: 'Runs',
-    text: 'Multi-agent runs as DAGs of planner, architect, coder and tester tasks: failures classified, retries, branches, escalations, and success and cost per role.',
-  },
-}
-
 export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
   const { db } = deps
   const app = new Hono<AppEnv>()
@@ -101,22 +93,6 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
       </Layout>,
     )
   })
-
-  for (const [path, section] of Object.entries(upcoming)) {
-    app.get(path, access('viewer'), (c) =>
-      c.html(
-        <Layout title={section.title} active={path} principal={requirePrincipal(c)}>
-          <h1>{section.title}</h1>
-          <p class="empty">{section.text}</p>
-          {section.link ? (
-            <p>
-              <a href={section.link.href}>{section.link.label}</a>
-            </p>
-          ) : null}
-        </Layout>,
-      ),
-    )
-  }
 
   app.get('/settings', access('viewer'), (c) => {
     const p = requirePrincipal(c)

@@ -5,6 +5,7 @@ import { MAX_BATCH, recordPoints, type Pending } from '../shared/metrics'
 import { request, type Query } from '../shared/transport'
 import { durationMs, metricNameProblem, pairs, show, toLabels, toNumber, toTimestamp } from '../shared/values'
 import { credentialTest } from '../shared/credential-test'
+import { recordRunStep, runStepProperties } from './runStep'
 
 const aggregations = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'].map((a) => ({
   name: a,
@@ -39,8 +40,8 @@ export class HomeostatMetricsRecord implements INodeType {
     icon: { light: 'file:../../icons/homeostat.svg', dark: 'file:../../icons/homeostat.dark.svg' },
     group: ['output'],
     version: 1,
-    subtitle: '={{$parameter["operation"] + ": " + $parameter["metricName"]}}',
-    description: 'Record metric points in Homeostat and read them back',
+    subtitle: '={{$parameter["operation"] + ": " + ($parameter["metricName"] || $parameter["taskId"])}}',
+    description: 'Record metric points and run steps in Homeostat, and read metrics back',
     defaults: { name: 'Homeostat Metrics Record' },
     usableAsTool: true,
     inputs: [NodeConnectionTypes.Main],
@@ -61,6 +62,13 @@ export class HomeostatMetricsRecord implements INodeType {
             action: 'Record metric points',
           },
           {
+            name: 'Record Run Step',
+            value: 'runStep',
+            description:
+              "Start or finish a task of a multi-agent run (role, tokens, status); a failure answers the policy's decision",
+            action: 'Record a run step',
+          },
+          {
             name: 'Trends',
             value: 'trends',
             description: 'Change, slope and forecast of a metric over a window',
@@ -77,7 +85,9 @@ export class HomeostatMetricsRecord implements INodeType {
         default: '',
         placeholder: 'agent_run_duration_seconds',
         description: 'Letters, digits, _ and : only (no spaces, dashes or dots), not starting with a digit',
+        displayOptions: { show: { operation: ['query', 'record', 'trends'] } },
       },
+      ...runStepProperties,
       {
         displayName: 'Value',
         name: 'value',
@@ -192,6 +202,7 @@ export class HomeostatMetricsRecord implements INodeType {
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string
     if (operation === 'record') return record.call(this)
+    if (operation === 'runStep') return eachItem(this, (i) => recordRunStep.call(this, i))
     return eachItem(this, async (i) => {
       const name = this.getNodeParameter('metricName', i) as string
       const problem = metricNameProblem(name)
