@@ -132,4 +132,35 @@ describe('/api/v1/run-reports', () => {
     expect(order.body.error.details[0].field).toBe('from')
     expect((await t.app.request('/api/v1/run-reports', { headers: ingest })).status).toBe(403)
   })
+
+  it('counts a task recorded failed with an error (OTLP, a batch) as much as a failure report, once', async () => {
+    const day2 = T0 + 2 * 86_400_000
+    const task = (id: string, error: string) => ({
+      runId: 'batch-failed',
+      id,
+      role: 'coder',
+      status: 'failed',
+      error,
+      startedAt: day2,
+      endedAt: day2 + MIN,
+    })
+    const batch = {
+      runs: [{ id: 'batch-failed', startedAt: day2 }],
+      tasks: [task('a', 'SyntaxError: invalid syntax (main.py, line 3)'), task('b', 'HTTP 429 Too Many Requests')],
+    }
+    expect((await t.json('POST', '/api/v1/runs/batch', batch, ingest)).status).toBe(200)
+    // A failure report for b's attempt: counted once, not twice.
+    const res = await t.json('POST', '/api/v1/runs/batch-failed/tasks/b/failed', { error: 'HTTP 429' }, ingest)
+    expect(res.status).toBe(200)
+    const { body } = await get(`/api/v1/run-reports?from=${day2}&to=${day2 + 86_400_000}`)
+    expect(body.failureClasses.top).toEqual([
+      { class: 'rate_limit', count: 1 },
+      { class: 'syntax', count: 1 },
+    ])
+    expect(body.failureClasses.trend).toContainEqual({
+      day: new Date(day2).toISOString().slice(0, 10),
+      class: 'syntax',
+      count: 1,
+    })
+  })
 })

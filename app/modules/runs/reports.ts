@@ -116,15 +116,24 @@ async function runsByLabel(db: Db, s: Scope, name: string) {
   })
 }
 
-/** Failure reports in scope: the top classes, and per day and class for the trend. */
+/**
+ * Failures in scope: each failure report (`run_failures`), plus each task recorded as failed with a
+ * class that has no report for its attempt (a failed span from OTLP, a task written `failed` in a
+ * batch): the top classes, and per day and class for the trend.
+ */
 async function failureClasses(db: Db, s: Scope) {
+  const failures = sql`
+    SELECT f.class AS class, f.at AS at FROM run_failures f JOIN runs r ON r.id = f.run_id WHERE ${inScope(s)}
+    UNION ALL
+    SELECT t.failure_class, COALESCE(t.ended_at, t.updated_at) FROM run_tasks t JOIN runs r ON r.id = t.run_id
+    WHERE ${inScope(s)} AND t.status = 'failed' AND t.failure_class IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM run_failures f
+        WHERE f.run_id = t.run_id AND f.task_id = t.id AND f.attempt = t.attempt)`
   const top = await db.all<Row>(sql`
-    SELECT f.class AS class, COUNT(*) AS n FROM run_failures f JOIN runs r ON r.id = f.run_id
-    WHERE ${inScope(s)} GROUP BY f.class ORDER BY n DESC, f.class`)
+    SELECT class, COUNT(*) AS n FROM (${failures}) GROUP BY class ORDER BY n DESC, class`)
   const trend = await db.all<Row>(sql`
-    SELECT (f.at / ${DAY_MS}) * ${DAY_MS} AS day, f.class AS class, COUNT(*) AS n
-    FROM run_failures f JOIN runs r ON r.id = f.run_id
-    WHERE ${inScope(s)} GROUP BY day, f.class ORDER BY day, f.class`)
+    SELECT (at / ${DAY_MS}) * ${DAY_MS} AS day, class, COUNT(*) AS n
+    FROM (${failures}) GROUP BY day, class ORDER BY day, class`)
   return {
     top: top.map((r) => ({ class: String(r.class), count: Number(r.n) })),
     trend: trend.map((r) => ({
