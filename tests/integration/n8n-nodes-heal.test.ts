@@ -227,6 +227,33 @@ describe('Heal: Get Route and Report Result', () => {
     )
   })
 
+  it("gets a weighted route's target for a caller key, the same one the API gives that caller", async () => {
+    const created = await t.json(
+      'POST',
+      '/api/v1/model-routes',
+      {
+        name: 'canary-node',
+        targets: [
+          { model: 'stable:1', host: 'http://127.0.0.1:9/a', weight: 50 },
+          { model: 'canary:2', host: 'http://127.0.0.1:9/b', weight: 50 },
+        ],
+      },
+      operator.headers,
+    )
+    expect(created.status).toBe(201)
+    const callers = Array.from({ length: 12 }, (_, n) => ({ user: `user-${n}` }))
+    const { items: out } = await heal(
+      { operation: 'getRoute', route: 'canary-node', callerKey: (j: Json) => j.user },
+      callers,
+    )
+    for (const [n, item] of out.entries()) {
+      const answer = await api(`/api/v1/model-routes/canary-node?key=user-${n}`)
+      expect(item.json).toMatchObject({ route: 'canary-node', weighted: true, model: answer.active.model })
+    }
+    // The caller key reaches the route: these twelve keys hash onto both targets of the 50/50 split.
+    expect(new Set(out.map((o) => o.json.model))).toEqual(new Set(['stable:1', 'canary:2']))
+  })
+
   it('reports failures until the breaker opens, then a success; the breaker stores each outcome', async () => {
     const key = 'model:http://127.0.0.1:9/ollama/llama3:8b'
     const items = [

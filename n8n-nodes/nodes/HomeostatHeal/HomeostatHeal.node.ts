@@ -40,6 +40,7 @@ type RouteAnswer = {
   activeIndex: number
   active: { model: string; host: string; healthy?: boolean; breakerState?: string | null } | null
   activeOpen?: boolean
+  weighted?: boolean
   changedAt?: string | null
   changeReason?: string | null
   targets: Array<{ index: number; breaker?: { key?: string } }>
@@ -225,6 +226,16 @@ export class HomeostatHeal implements INodeType {
         description: 'The name of the model route',
         displayOptions: { show: { operation: ['getRoute'] } },
       },
+      {
+        displayName: 'Caller Key',
+        name: 'callerKey',
+        type: 'string',
+        default: '',
+        placeholder: '={{ $json.userId }}',
+        description:
+          'On a weighted route (a canary split), who is calling: the same key always gets the same target while weights and health hold. Empty: a weighted random pick on every run.',
+        displayOptions: { show: { operation: ['getRoute'] } },
+      },
       // Get Prompt
       {
         displayName: 'Prompt Name',
@@ -350,7 +361,9 @@ export class HomeostatHeal implements INodeType {
               'Route Name',
               `"${name}" is not a route name: 1–100 letters, digits, . _ -, starting with a letter or digit`,
             )
+          const key = String(this.getNodeParameter('callerKey', i, '') ?? '').trim()
           const r = await request<RouteAnswer>(this, 'GET', `/api/v1/model-routes/${encodeURIComponent(name)}`, {
+            query: { key: key || undefined },
             itemIndex: i,
           })
           if (!r.active) throw itemError(this, i, 'Route Name', `route "${name}" has no active target`)
@@ -359,6 +372,7 @@ export class HomeostatHeal implements INodeType {
             model: r.active.model,
             host: r.active.host,
             index: r.activeIndex,
+            weighted: r.weighted ?? false,
             version: r.version,
             breakerKey: r.targets[r.activeIndex]?.breaker?.key ?? null,
             breakerState: r.active.breakerState ?? null,
