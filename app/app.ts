@@ -10,6 +10,7 @@ import { serveStatic } from './lib/static.ts'
 import { accountPages, adminPages, signInPages, authRoutes } from './modules/auth/index.ts'
 import { auditPages, auditRoutes } from './modules/audit/index.ts'
 import { alertsRoutes, silencesRoutes, receiverRoutes, alertPages } from './modules/alerts/index.ts'
+import { alertmanagerApiRoutes } from './modules/alertmanager/index.ts'
 import { componentPages, componentsRoutes } from './modules/components/index.ts'
 import { metricsQueryRoutes, metricsPages, metricsRoutes } from './modules/metrics/index.ts'
 import { notifyPages, notifyRoutes } from './modules/notify/index.ts'
@@ -51,6 +52,7 @@ export function createApp(md: Services) {
   app.route('/', healingRoutes(md))
   app.route('/', silencesRoutes(md))
   app.route('/', receiverRoutes(md))
+  app.route('/', alertmanagerApiRoutes(md))
   app.route('/', backupsRoutes(md))
   app.route('/', n8nRoutes(md))
   app.route('/', workflowHealthRoutes(md))

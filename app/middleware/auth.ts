@@ -9,12 +9,31 @@ import { resolveSession, SESSION_COOKIE, setSessionCookie } from '../modules/aut
 import { hours } from '../lib/time.ts'
 
 const BEARER = /^Bearer\s+(.+)$/i
+const BASIC = /^Basic\s+([A-Za-z0-9+/=]{1,2000})$/i
 
 function presentedKey(authorization: string | undefined, apiKeyHeader: string | undefined) {
   if (apiKeyHeader) return apiKeyHeader.trim()
   if (!authorization) return undefined
   if (authorization.startsWith('Bearer ')) return authorization.slice(7).trim() // the usual spelling, without a regex
-  return BEARER.exec(authorization)?.[1]?.trim()
+  return BEARER.exec(authorization)?.[1]?.trim() ?? basicPassword(authorization)
+}
+
+/**
+ * The password of `Authorization: Basic …` as the API key (any user name): tools whose HTTP
+ * settings offer basic auth (amtool's and Grafana's data sources) send the key that way. A
+ * password that is not a valid key is refused like a bad Bearer key (401).
+ */
+function basicPassword(authorization: string) {
+  const m = BASIC.exec(authorization)
+  if (!m) return undefined
+  let decoded: string
+  try {
+    decoded = atob(m[1]!)
+  } catch {
+    return undefined
+  }
+  const password = decoded.slice(decoded.indexOf(':') + 1).trim()
+  return decoded.includes(':') && password ? password : undefined
 }
 
 /**

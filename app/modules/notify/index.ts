@@ -17,7 +17,15 @@ export {
 } from './dead.ts'
 export { retryNotification } from './delivery.ts'
 export { createNotifier, type Notifier } from './notifier.ts'
-export { createPolicy, deletePolicy, getPolicy, listPolicies, updatePolicy } from './policies.ts'
+export {
+  createPolicy,
+  deletePolicy,
+  getPolicy,
+  listPolicies,
+  routesFrom,
+  type Routing,
+  updatePolicy,
+} from './policies.ts'
 export { notifyPages } from './pages.tsx'
 export { rebindNotifySecrets } from './rebind.ts'
 export { notifyRoutes } from './routes.ts'
