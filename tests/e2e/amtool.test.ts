@@ -4,13 +4,15 @@
  * viewer): it lists and filters Homeostat's alerts, adds, lists and expires silences, and shows the
  * status, each answer parsed by amtool's own generated client.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { cliKey, killAll, run, startServer, type RunningServer } from '../helpers/server.ts'
+import { cliKey, freePort, killAll, run, startServer, until, type RunningServer } from '../helpers/server.ts'
 
 const AMTOOL = process.env.AMTOOL_BIN ?? '/usr/bin/amtool'
+const ALERTMANAGER = process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager'
 
 let server: RunningServer
 let dir: string
@@ -60,7 +62,9 @@ beforeAll(async () => {
   await fire('AgentDown', { instance: 'agent-7', env: 'stage' })
 })
 
+let alertmanager: ChildProcess | undefined
 afterAll(async () => {
+  alertmanager?.kill('SIGKILL')
   await killAll()
   if (dir) rmSync(dir, { recursive: true, force: true })
 })
@@ -178,6 +182,59 @@ describe('amtool 0.25 against Homeostat', () => {
       'env=prod',
     ])
     expect(receivers.map((a) => a.receivers)).toEqual([[{ name: 'oncall' }]])
+  })
+
+  it("reads its settings from Debian's ~/.config/prometheus/amtool.yml, as the docs show", async () => {
+    mkdirSync(join(dir, '.config/prometheus'), { recursive: true })
+    writeFileSync(
+      join(dir, '.config/prometheus/amtool.yml'),
+      JSON.stringify({ 'alertmanager.url': server.url, 'http.config.file': viewerConfig }),
+    )
+    const out = await run(AMTOOL, ['alert', 'query', 'alertname=AgentDown', '-o', 'json'], { HOME: dir })
+    expect(out.code, out.stderr).toBe(0)
+    expect((JSON.parse(out.stdout) as AmAlert[]).map((a) => a.labels.instance)).toEqual(['agent-7'])
+  })
+
+  it('gives an alert the fingerprint a real Alertmanager 0.25 gives the same labels', async () => {
+    if (!existsSync(ALERTMANAGER))
+      throw new Error(`${ALERTMANAGER} not found: apt-get install -y prometheus-alertmanager`)
+    const amDir = join(dir, 'am')
+    mkdirSync(amDir)
+    writeFileSync(join(amDir, 'am.yml'), JSON.stringify({ route: { receiver: 'null' }, receivers: [{ name: 'null' }] }))
+    const port = await freePort()
+    // On loopback, no cluster (an empty listen address turns gossip off).
+    alertmanager = spawn(
+      ALERTMANAGER,
+      [
+        `--config.file=${join(amDir, 'am.yml')}`,
+        `--storage.path=${amDir}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+      ],
+      { stdio: 'ignore' },
+    )
+    const am = `http://127.0.0.1:${port}`
+    const labels = { alertname: 'DiskFull', instance: 'db-1', env: 'prod' }
+    const theirs = await until(
+      'Alertmanager to take the alert',
+      async () => {
+        await fetch(`${am}/api/v2/alerts`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify([{ labels }]),
+          signal: AbortSignal.timeout(2_000),
+        })
+        const list = (await (
+          await fetch(`${am}/api/v2/alerts`, { signal: AbortSignal.timeout(2_000) })
+        ).json()) as AmAlert[]
+        return list[0]?.fingerprint
+      },
+      30_000,
+      200,
+    )
+    const ours = await json<AmAlert[]>(viewerConfig, ['alert', 'query', 'alertname=DiskFull'])
+    expect(ours[0]!.labels).toEqual(labels)
+    expect(ours[0]!.fingerprint).toBe(theirs)
   })
 
   it('without a key amtool is refused', async () => {

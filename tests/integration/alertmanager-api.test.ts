@@ -250,6 +250,9 @@ describe('silences through the Alertmanager API', () => {
       [postable({ createdBy: undefined }), 'createdBy'],
       [postable({ startsAt: 'yesterday' }), 'startsAt'],
       [postable({ endsAt: new Date(Date.now() - 60_000).toISOString() }), 'endsAt'],
+      [postable({ startsAt: Date.now() }), 'startsAt'],
+      [postable({ matchers: [{ name: 'a', value: 'x', isRegex: false, extra: 1 }] }), 'matchers.0.extra'],
+      [postable({ status: { state: 'active' } }), 'status'],
     ]
     for (const [body, field] of cases) {
       const res = await postSilence(body)
@@ -260,9 +263,7 @@ describe('silences through the Alertmanager API', () => {
 
   it('404 for an unknown silence: GET, DELETE, and an update by its id', async () => {
     expect((await get('/api/v2/silence/01NOPE')).status).toBe(404)
-    expect((await t.app.request('/api/v2/silence/01NOPE', { method: 'DELETE', headers: op.headers })).status).toBe(
-      404,
-    )
+    expect((await t.app.request('/api/v2/silence/01NOPE', { method: 'DELETE', headers: op.headers })).status).toBe(404)
     expect((await postSilence(postable({ id: '01NOPE' }))).status).toBe(404)
   })
 
@@ -322,6 +323,8 @@ describe('receivers, groups and status', () => {
       uptime: string
     }>('/api/v2/status')
     expect(s.cluster).toEqual({ name: 'homeostat', status: 'disabled', peers: [] })
+    // karma picks its client by this version (>= 0.17.0); Homeostat's own is the revision.
+    expect(s.versionInfo).toMatchObject({ version: '0.25.0', revision: 'homeostat-0.1.0' })
     expect(Object.keys(s.versionInfo).sort()).toEqual(
       ['branch', 'buildDate', 'buildUser', 'goVersion', 'revision', 'version'].sort(),
     )
@@ -334,13 +337,7 @@ describe('receivers, groups and status', () => {
 })
 
 describe('authentication and roles', () => {
-  const paths = [
-    '/api/v2/alerts',
-    '/api/v2/alerts/groups',
-    '/api/v2/silences',
-    '/api/v2/status',
-    '/api/v2/receivers',
-  ]
+  const paths = ['/api/v2/alerts', '/api/v2/alerts/groups', '/api/v2/silences', '/api/v2/status', '/api/v2/receivers']
   it('reads need a key: 401 without one, 200 for a viewer', async () => {
     for (const p of paths) {
       expect((await t.app.request(p)).status, p).toBe(401)

@@ -46,6 +46,13 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /api/v1/silences': { matchers: [{ label: 'agent', op: '=', value: 'fuzz' }], duration: '1h' },
   'POST /api/v1/silences/preview': { matchers: [{ label: 'agent', op: '=', value: 'fuzz' }] },
   'POST /api/v1/alerts/:id/mute': { duration: '1h' },
+  'POST /api/v2/silences': {
+    matchers: [{ name: 'agent', value: 'fuzz', isRegex: false }],
+    startsAt: '2026-01-01T00:00:00Z',
+    endsAt: '2099-01-01T00:00:00Z',
+    createdBy: 'fuzz',
+    comment: 'fuzz',
+  },
   'POST /api/v1/hooks/alertmanager': {
     version: '4',
     status: 'firing',

@@ -1,7 +1,6 @@
 /** Valibot schemas of Alertmanager's API v2 requests (api/v2/openapi.yaml). */
 import * as v from 'valibot'
 import { LABEL_NAME } from '../../lib/matchers.ts'
-import { TimeInput } from '../../lib/time.ts'
 
 const text = (max: number) =>
   v.pipe(v.string('must be a string'), v.maxLength(max, `must be at most ${max} characters`))
@@ -46,23 +45,30 @@ export const GroupsQuery = v.object({
 
 export const SilencesQuery = v.object({ filter: Filters })
 
-const AmMatcher = v.looseObject({
+const AmMatcher = v.strictObject({
   name: v.pipe(required(200), v.regex(LABEL_NAME, 'must be a label name like alertname or env')),
   value: text(1000),
   isRegex: v.boolean('must be true or false'),
   isEqual: v.optional(v.boolean('must be true or false')),
 })
 
-/** postableSilence: with `id`, it replaces that silence. Extra fields later versions add are ignored. */
-export const PostableSilence = v.looseObject({
+/** A date-time string, as Alertmanager's spec has it (RFC 3339), to epoch ms. */
+const Time = v.pipe(
+  v.string('must be an RFC 3339 time'),
+  v.isoTimestamp('must be an RFC 3339 time'),
+  v.transform((s) => Date.parse(s)),
+)
+
+/** postableSilence: with `id`, it replaces that silence. Its fields only, as amtool, karma and Grafana send. */
+export const PostableSilence = v.strictObject({
   id: v.optional(text(100)),
   matchers: v.pipe(
     v.array(AmMatcher, 'must be a list of {name, value, isRegex, isEqual}'),
     v.minLength(1, 'must have at least one matcher'),
     v.maxLength(20, 'at most 20 matchers'),
   ),
-  startsAt: TimeInput,
-  endsAt: TimeInput,
+  startsAt: Time,
+  endsAt: Time,
   createdBy: required(200),
   comment: required(1000),
 })

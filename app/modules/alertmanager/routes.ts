@@ -27,6 +27,7 @@ const OPEN = ['pending', 'firing', 'acknowledged'] as const
 /** How many open alerts one read returns at most (Alertmanager has no paging; this bounds a reply). */
 const MAX_ALERTS = 10_000
 const MAX_SILENCES = 5_000
+const ALERTMANAGER_API_VERSION = '0.25.0'
 
 type Deps = ModuleDeps & { alerts: AlertsService; notifier: Notifier }
 
@@ -240,10 +241,12 @@ export function alertmanagerApiRoutes(deps: Deps) {
       c.json({
         // Several Homeostat instances share one database rather than gossiping: no cluster to show.
         cluster: { name: 'homeostat', status: 'disabled', peers: [] },
+        // The Alertmanager release whose API this follows (tested with its amtool): karma picks its
+        // client by this version (it needs >= 0.17.0). Homeostat's own version is the revision.
         versionInfo: {
-          version: VERSION,
-          revision: 'homeostat',
-          branch: 'main',
+          version: ALERTMANAGER_API_VERSION,
+          revision: `homeostat-${VERSION}`,
+          branch: 'homeostat',
           buildUser: 'homeostat',
           buildDate: '',
           goVersion: 'none',

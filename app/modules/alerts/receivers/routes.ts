@@ -77,7 +77,7 @@ export function receiverRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
   )
 
   // Alertmanager answers an accepted batch with 200 and an empty body; Prometheus reads nothing more.
-  // Prometheus 2.x's notifier only ever POSTs here, so no GET /api/v2/status is offered.
+  // The reads of Alertmanager's API v2 (GET here, silences, status) are the alertmanager module's.
   app.post(
     '/api/v2/alerts',
     access('ingest'),
