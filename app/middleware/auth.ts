@@ -42,7 +42,8 @@ function basicPassword(authorization: string) {
  * A key in a URL can land in the logs of proxies and load balancers on the way (Homeostat's own
  * request log records the path without the query string): prefer `Authorization: Bearer` where the
  * tool can send it, and give such a tool an ingest-scoped key, which can do nothing but report.
- * A header, when present, wins over the query.
+ * A header, when present, wins over the query. Only their POST: `GET /api/v2/alerts` (the
+ * Alertmanager API's read, for amtool and karma, which set headers) never takes a key from the URL.
  */
 export const QUERY_KEY_PATHS = /^\/api\/(v1\/hooks\/(alertmanager|grafana|uptime-kuma)|v2\/alerts)$/
 
@@ -76,7 +77,9 @@ export const authenticator = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore)
   function authenticate(c: Context<AppEnv>, now: number): void | Promise<void> {
     const key =
       presentedKey(c.req.header('authorization'), c.req.header('x-api-key')) ??
-      (QUERY_KEY_PATHS.test(c.req.path) ? c.req.query('key')?.trim() || undefined : undefined)
+      (c.req.method === 'POST' && QUERY_KEY_PATHS.test(c.req.path)
+        ? c.req.query('key')?.trim() || undefined
+        : undefined)
     if (key) {
       const result = key.startsWith(KEY_PREFIX) ? keys.check(key, now) : ({ ok: false, reason: 'invalid' } as const)
       return result instanceof Promise ? result.then((r) => setKey(c, r)) : setKey(c, result)
