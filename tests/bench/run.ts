@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
+import { amapiFigures } from './amapi.ts'
 import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
 import { promptFigures } from './prompts.ts'
@@ -354,6 +355,11 @@ async function runGroup(
 /** Feature groups after the request scenarios: each runs against its own server and returns its rows. */
 const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
   { name: 'alerts', note: 'breach → webhook, /api/v2/alerts vs Alertmanager, rule evaluation', run: alertFigures },
+  {
+    name: 'amapi',
+    note: 'Alertmanager API: GET /api/v2/alerts, groups, silences over 1,000 alerts vs Alertmanager 0.25',
+    run: amapiFigures,
+  },
   { name: 'healing', note: 'detection → failover, GET /api/v1/model-routes/:name vs whoami', run: healingFigures },
   {
     name: 'prompts',

@@ -23,25 +23,42 @@ export const toAmMatcher = (m: LabelMatcher) => ({
 })
 
 // FNV-1a 64 over `name \xff value \xff`, labels sorted by name: Prometheus's model.LabelSet
-// Fingerprint, so an alert shows the fingerprint Alertmanager would give the same labels.
-const FNV_OFFSET = 14695981039346656037n
-const FNV_PRIME = 1099511628211n
-const MASK = (1n << 64n) - 1n
+// Fingerprint, so an alert shows the fingerprint Alertmanager would give the same labels. The 64-bit
+// state is four 16-bit limbs (BigInt arithmetic made a read of 1,000 alerts spend ~50 ms here).
 const encoder = new TextEncoder()
 
 export function labelsFingerprint(labels: Record<string, string>): string {
-  let h = FNV_OFFSET
-  const mix = (bytes: Uint8Array) => {
-    for (const b of bytes) h = ((h ^ BigInt(b)) * FNV_PRIME) & MASK
+  // The offset basis 0xcbf29ce484222325, lowest limb first.
+  let h0 = 0x2325
+  let h1 = 0x8422
+  let h2 = 0x9ce4
+  let h3 = 0xcbf2
+  const mix = (b: number) => {
+    h0 ^= b
+    // × the FNV prime 2^40 + 0x1b3, modulo 2^64: h × 0x1b3 plus h shifted left by 40 bits.
+    const t0 = h0 * 0x1b3
+    const t1 = h1 * 0x1b3 + (t0 >>> 16)
+    const t2 = h2 * 0x1b3 + (h0 << 8) + (t1 >>> 16)
+    const t3 = h3 * 0x1b3 + (h1 << 8) + (t2 >>> 16)
+    h0 = t0 & 0xffff
+    h1 = t1 & 0xffff
+    h2 = t2 & 0xffff
+    h3 = t3 & 0xffff
   }
-  const sep = new Uint8Array([0xff])
+  const text = (s: string) => {
+    // UTF-8 bytes; ASCII (nearly every label) without encoding the string first.
+    let ascii = true
+    for (let i = 0; i < s.length && ascii; i++) ascii = s.charCodeAt(i) < 0x80
+    if (ascii) for (let i = 0; i < s.length; i++) mix(s.charCodeAt(i))
+    else for (const b of encoder.encode(s)) mix(b)
+    mix(0xff)
+  }
   for (const name of Object.keys(labels).sort()) {
-    mix(encoder.encode(name))
-    mix(sep)
-    mix(encoder.encode(labels[name]!))
-    mix(sep)
+    text(name)
+    text(labels[name]!)
   }
-  return h.toString(16).padStart(16, '0')
+  const hex = (n: number) => n.toString(16).padStart(4, '0')
+  return hex(h3) + hex(h2) + hex(h1) + hex(h0)
 }
 
 /** Alertmanager's default `resolve_timeout`: an open alert's endsAt is its last report plus this. */
