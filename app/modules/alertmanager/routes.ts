@@ -89,7 +89,7 @@ export function alertmanagerApiRoutes(deps: Deps) {
       }
       cursor = page.next ?? undefined
     } while (cursor && out.length < MAX_ALERTS)
-    return out.sort((a, b) => (a.view.fingerprint < b.view.fingerprint ? -1 : 1))
+    return out.slice(0, MAX_ALERTS).sort((a, b) => (a.view.fingerprint < b.view.fingerprint ? -1 : 1))
   }
 
   type Flags = { active: boolean; silenced: boolean; inhibited: boolean; unprocessed?: boolean }
