@@ -28,8 +28,14 @@ export type IngestResult = { accepted: number; rejected: number; problems: strin
 
 type Node = Omit<RunSpan, 'traceId' | 'receivedAt'> & { isNew: boolean }
 /** The columns of run_spans in the order of the rows `saveSpans` sends; a stored span is replaced by its new copy. */
-const SPAN_COLUMNS = ['trace_id', 'span_id', 'parent_span_id', 'run_id', 'kind', 'model', 'input_tokens']
-  .concat(['output_tokens', 'started_at', 'ended_at', 'failed', 'run', 'received_at'])
+const SPAN_COLUMNS = ['trace_id', 'span_id', 'parent_span_id', 'run_id', 'kind', 'model', 'input_tokens'].concat([
+  'output_tokens',
+  'started_at',
+  'ended_at',
+  'failed',
+  'run',
+  'received_at',
+])
 // One fixed text, prepared once and run per span in the export's transaction (docs/adr/0010).
 const SAVE_SPAN_SQL = `INSERT INTO run_spans (${SPAN_COLUMNS.join(', ')}) VALUES (${SPAN_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (trace_id, span_id) DO UPDATE SET ${SPAN_COLUMNS.slice(2)
@@ -203,21 +209,24 @@ export function createOtlpIntake(deps: OtlpIntakeDeps) {
           {
             sql: SAVE_SPAN_SQL,
             args: [],
-            rows: rows.map((r) => [
-              r.traceId,
-              r.spanId,
-              r.parentSpanId ?? null,
-              r.runId,
-              r.kind,
-              r.model ?? null,
-              r.inputTokens ?? 0,
-              r.outputTokens ?? 0,
-              r.startedAt,
-              r.endedAt,
-              r.failed ? 1 : 0,
-              r.run == null ? null : JSON.stringify(r.run),
-              r.receivedAt,
-            ]),
+            // JSON text: strings, finite numbers and nulls only, copied to the transaction thread at once.
+            rows: JSON.stringify(
+              rows.map((r) => [
+                r.traceId,
+                r.spanId,
+                r.parentSpanId ?? null,
+                r.runId,
+                r.kind,
+                r.model ?? null,
+                r.inputTokens ?? 0,
+                r.outputTokens ?? 0,
+                r.startedAt,
+                r.endedAt,
+                r.failed ? 1 : 0,
+                r.run == null ? null : JSON.stringify(r.run),
+                r.receivedAt,
+              ]),
+            ),
           },
         ]
       : []
