@@ -231,8 +231,9 @@ describe('OTLP exports touching many traces', () => {
       })
       expect(body.totals).toMatchObject({ tasks: 1, inputTokens: 100 + i, outputTokens: 7 })
     }
+    const ids = JSON.stringify(traces.map((x) => x.traceId))
     const [row] = await t.db.all<{ n: number }>(
-      sql`SELECT count(*) AS n FROM run_spans WHERE trace_id IN (SELECT value FROM json_each(${JSON.stringify(traces.map((x) => x.traceId))}))`,
+      sql`SELECT count(*) AS n FROM run_spans WHERE trace_id IN (SELECT value FROM json_each(${ids}))`,
     )
     expect(row!.n).toBe(1200)
   })

@@ -16,7 +16,7 @@ import { RUN_ESCALATED, runAlert } from './alerts.ts'
 import type { FailureInput } from './input.ts'
 import { type Decision, decide, type EffectivePolicy } from './policy.ts'
 import { getRun } from './read.ts'
-import type { Classify, Stmt as RecordStmt, TaskWrite } from './write.ts'
+import type { Classify, TaskWrite } from './write.ts'
 
 type Stmt = BatchItem<'sqlite'>
 
@@ -27,7 +27,7 @@ export type DecisionDeps = {
   classify: Classify
   policyOf: (run: Run | undefined) => Promise<EffectivePolicy>
   /** The statements of a record (write.ts prepareBatch), to commit with the failure in one batch. */
-  prepare: (input: { tasks: TaskWrite[] }, at: number, known: RunTask[]) => Promise<{ statements: RecordStmt[] }>
+  prepare: (input: { tasks: TaskWrite[] }, at: number, known: RunTask[]) => Promise<{ statements: TxnStatement[] }>
 }
 
 export type FailureAnswer = Decision & { runId: string; taskId: string; at: string }

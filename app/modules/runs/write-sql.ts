@@ -3,7 +3,7 @@
  * write gives or leaves out is a parameter (a 0/1 flag per optional field) instead of a different
  * text, so the database prepares each text once and reuses it for every row (the transaction
  * thread runs one prepared statement per row: db/txn-thread.ts `rows`). Building and preparing one
- * upsert per row through the query builder was most of the OTLP intake's time (docs/adr/0010).
+ * upsert per row through the query builder was most of the OTLP intake's time (docs/adr/0010-runs-fixed-statements.md).
  * The merge rules are the ones the routes document (lifecycle.ts, docs/runs.md#out-of-order-updates):
  * statuses only move forward, start times keep the earliest, end times the latest, tokens the largest.
  */
@@ -106,19 +106,21 @@ export const upsertRunSql = statement<RunRow>(
   q`INSERT INTO runs (${runColumns.map(([c]) => c).join(', ')}) VALUES (${join(
     runColumns.map(([, p]) => q<RunRow>`${p}`),
     ', ',
-  )}) ON CONFLICT (id) DO UPDATE SET last_progress_at = excluded.last_progress_at, updated_at = excluded.updated_at, ${join(
-    [
-      when<RunRow>('goal', (r) => flag(r.goal !== undefined), 'excluded.goal'),
-      when<RunRow>('requester', (r) => flag(r.requester !== undefined), 'excluded.requester'),
-      when<RunRow>('labels', (r) => flag(r.labels !== undefined), 'excluded.labels'),
-      when<RunRow>('policy', (r) => flag(r.policy !== undefined), 'excluded.policy'),
-      when<RunRow>('started_at', (r) => flag(r.startedAt !== undefined), earliest('started_at')),
-      when<RunRow>('ended_at', (r) => flag(r.endedAt != null), latest('ended_at')),
-      q<RunRow>`status = CASE WHEN ${(r) => flag(r.status !== undefined)} AND ${rank(runRank, 'excluded.status')} > ${rank(runRank, 'status')}
+  )}) ON CONFLICT (id) DO UPDATE SET
+    last_progress_at = excluded.last_progress_at, updated_at = excluded.updated_at, ${join(
+      [
+        when<RunRow>('goal', (r) => flag(r.goal !== undefined), 'excluded.goal'),
+        when<RunRow>('requester', (r) => flag(r.requester !== undefined), 'excluded.requester'),
+        when<RunRow>('labels', (r) => flag(r.labels !== undefined), 'excluded.labels'),
+        when<RunRow>('policy', (r) => flag(r.policy !== undefined), 'excluded.policy'),
+        when<RunRow>('started_at', (r) => flag(r.startedAt !== undefined), earliest('started_at')),
+        when<RunRow>('ended_at', (r) => flag(r.endedAt != null), latest('ended_at')),
+        q<RunRow>`status = CASE WHEN ${(r) => flag(r.status !== undefined)}
+        AND ${rank(runRank, 'excluded.status')} > ${rank(runRank, 'status')}
         THEN excluded.status ELSE status END`,
-    ],
-    ', ',
-  )}`,
+      ],
+      ', ',
+    )}`,
 )
 
 /** A run a task names before the run's own create arrived: made with what the task tells. */
@@ -228,7 +230,7 @@ const gives = (key: keyof T['t']) => (x: T) => flag(x.t[key] !== undefined)
 const attemptNew = q<T>`(CASE WHEN ${gives('attempt')} THEN excluded.attempt ELSE attempt END)`
 const forward = q<T>`(${attemptNew} > attempt OR (${attemptNew} = attempt
   AND ${rank(taskRank, 'excluded.status')} > ${rank(taskRank, 'status')}))`
-/** 1: the client's cost (the larger of the two once given); 2: derived from tokens (unless a cost was given); 0: none. */
+/** 1: the client's cost (the larger of the two once given); 2: derived from tokens (unless one was given); 0: none. */
 const costMode = (x: T) => (x.t.costUsd !== undefined ? 1 : x.derived.costUsd !== undefined ? 2 : 0)
 /** 1: a class given or derived; 2: the class cleared (null given); 0: kept. */
 const classMode = (x: T) => (x.t.failureClass != null || x.derived.failureClass ? 1 : x.t.failureClass === null ? 2 : 0)

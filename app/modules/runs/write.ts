@@ -1,6 +1,7 @@
 /**
  * Recording runs and tasks: single writes and batches go through `recordBatch`, which turns them into
- * one atomic batch of upserts (all written or none). Each upsert merges in SQL (lifecycle.ts), so the
+ * one atomic transaction of upserts (all written or none), each a fixed SQL text run per row
+ * (write-sql.ts). Each upsert merges in SQL (lifecycle.ts), so the
  * order reports arrive in, a retry of the same report, or a concurrent writer never loses a state:
  * statuses move forward only, start times keep the earliest, end times the latest, token counts the
  * largest (agents report running totals per task). A task whose run is not known yet creates the run

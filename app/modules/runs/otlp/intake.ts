@@ -6,7 +6,8 @@
  * a task's parent is the nearest task above it, however many unmapped spans lie between, and its
  * tokens are the sum of the model calls below it. What changes because of this request's spans is
  * written; the runs service merges every write (upserts, max of tokens), so the result is the same
- * whatever the order, and a retried export writes the same values again.
+ * whatever the order, and a retried export writes the same values again. The spans and what they
+ * change commit in one transaction (docs/adr/0010-runs-fixed-statements.md).
  */
 import { sql } from 'drizzle-orm'
 import * as v from 'valibot'
@@ -28,16 +29,24 @@ export type IngestResult = { accepted: number; rejected: number; problems: strin
 
 type Node = Omit<RunSpan, 'traceId' | 'receivedAt'> & { isNew: boolean }
 /** The columns of run_spans in the order of the rows `saveSpans` sends; a stored span is replaced by its new copy. */
-const SPAN_COLUMNS = ['trace_id', 'span_id', 'parent_span_id', 'run_id', 'kind', 'model', 'input_tokens'].concat([
+const SPAN_COLUMNS = [
+  'trace_id',
+  'span_id',
+  'parent_span_id',
+  'run_id',
+  'kind',
+  'model',
+  'input_tokens',
   'output_tokens',
   'started_at',
   'ended_at',
   'failed',
   'run',
   'received_at',
-])
-// One fixed text, prepared once and run per span in the export's transaction (docs/adr/0010).
-const SAVE_SPAN_SQL = `INSERT INTO run_spans (${SPAN_COLUMNS.join(', ')}) VALUES (${SPAN_COLUMNS.map(() => '?').join(', ')})
+]
+// One fixed text, prepared once and run per span in the export's transaction (docs/adr/0010-runs-fixed-statements.md).
+const SAVE_SPAN_SQL = `INSERT INTO run_spans (${SPAN_COLUMNS.join(', ')})
+  VALUES (${SPAN_COLUMNS.map(() => '?').join(', ')})
   ON CONFLICT (trace_id, span_id) DO UPDATE SET ${SPAN_COLUMNS.slice(2)
     .map((c) => `${c} = excluded.${c}`)
     .join(', ')}`
