@@ -7,6 +7,7 @@
 import { and, eq, inArray, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
+import { asInStatements, toStatement, type TxnStatement } from '../../../db/txn-thread.ts'
 import type { WebhookEventName } from '../../../db/schema/notify.ts'
 import { type HumanChoice, type Run, runFailures, type RunTask, runs, runTasks } from '../../../db/schema/runs.ts'
 import { conflict } from '../../lib/errors.ts'
@@ -26,7 +27,7 @@ export type DecisionDeps = {
   classify: Classify
   policyOf: (run: Run | undefined) => Promise<EffectivePolicy>
   /** The statements of a record (write.ts prepareBatch), to commit with the failure in one batch. */
-  prepare: (input: { tasks: TaskWrite[] }, at: number, known: RunTask[]) => Promise<{ statements: Stmt[] }>
+  prepare: (input: { tasks: TaskWrite[] }, at: number, known: RunTask[]) => Promise<{ statements: TxnStatement[] }>
 }
 
 export type FailureAnswer = Decision & { runId: string; taskId: string; at: string }
@@ -148,7 +149,7 @@ export function createDecisions(deps: DecisionDeps) {
       now,
       [task],
     )
-    const statements: Stmt[] = [
+    const statements: TxnStatement[] = [
       ...prepared.statements,
       db
         .insert(runFailures)
@@ -165,12 +166,15 @@ export function createDecisions(deps: DecisionDeps) {
         })
         .onConflictDoNothing()
         .returning({ at: runFailures.at }),
-    ]
-    const failureAt = prepared.statements.length
-    if (decision.action === 'escalate') statements.push(...escalateStatements(runId, taskId, decision, now))
-    const results = await db.batch(statements as [Stmt, ...Stmt[]])
+    ].map(toStatement)
+    // Where the failure's insert is once each of the record's rows is a statement of the client's batch.
+    const failureAt = asInStatements(prepared.statements).length
+    if (decision.action === 'escalate')
+      statements.push(...escalateStatements(runId, taskId, decision, now).map(toStatement))
+    // On the client's connection (the result of the failure's insert tells a repeated report), as one transaction.
+    const results = await db.$client.batch(asInStatements(statements), 'write')
     // Two identical reports at once: the one whose record was written answers; the other reads it.
-    if (!(results[failureAt] as unknown[]).length) return (await storedAnswer(runId, taskId, attempt))!
+    if (!results[failureAt]!.rows.length) return (await storedAnswer(runId, taskId, attempt))!
     if (decision.action === 'escalate') await announceEscalation(runId, taskId, decision.reason, cls, now)
     return answerOf(runId, taskId, decision as unknown as Record<string, unknown>, now)
   }

@@ -15,7 +15,7 @@ import { classify, compileRules, type FailureFacts } from './classify.ts'
 import { createDecisions } from './decisions.ts'
 import { listClassRules, loadPolicies } from './policies.ts'
 import { policyFor } from './policy.ts'
-import { type BatchResult, prepareBatch, recordBatch, type RunWrite, type TaskWrite } from './write.ts'
+import { type BatchResult, prepareBatch, recordBatch, type RunWrite, type Stmt, type TaskWrite } from './write.ts'
 
 export type RunsDeps = {
   db: Db
@@ -56,10 +56,14 @@ export function createRuns(deps: RunsDeps) {
 
   /**
    * Records runs and tasks in one atomic batch (the batch routes, the OTLP intake). Idempotent by id,
-   * safe in any order: see write.ts. Inputs must have passed the input schemas (input.ts).
+   * safe in any order: see write.ts. Inputs must have passed the input schemas (input.ts). `before`:
+   * statements of the caller's to commit first in the same transaction (the intake's spans).
    */
-  const record = (input: { runs?: RunWrite[]; tasks?: TaskWrite[] }, at = now()): Promise<BatchResult> =>
-    recordBatch(writeDeps, input, at)
+  const record = (
+    input: { runs?: RunWrite[]; tasks?: TaskWrite[] },
+    at = now(),
+    before: Stmt[] = [],
+  ): Promise<BatchResult> => recordBatch(writeDeps, input, at, before)
 
   const decisions = createDecisions({
     db,

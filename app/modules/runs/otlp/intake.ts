@@ -6,16 +6,17 @@
  * a task's parent is the nearest task above it, however many unmapped spans lie between, and its
  * tokens are the sum of the model calls below it. What changes because of this request's spans is
  * written; the runs service merges every write (upserts, max of tokens), so the result is the same
- * whatever the order, and a retried export writes the same values again.
+ * whatever the order, and a retried export writes the same values again. The spans and what they
+ * change commit in one transaction (docs/adr/0010-runs-fixed-statements.md).
  */
-import { inArray, sql } from 'drizzle-orm'
+import { sql } from 'drizzle-orm'
 import * as v from 'valibot'
 import type { Db } from '../../../../db/client.ts'
 import { type RunSpan, runSpans, type SpanRunInfo } from '../../../../db/schema/runs-otlp.ts'
 import type { MetricStore, Sample } from '../../metrics/index.ts'
 import { Id, TaskWithRun } from '../input.ts'
 import type { Runs } from '../service.ts'
-import type { RunWrite, TaskWrite } from '../write.ts'
+import type { RunWrite, Stmt, TaskWrite } from '../write.ts'
 import type { OtlpSpan } from './decode.ts'
 import { factsOf, failureAttributes, type SpanFacts, titleOf } from './map.ts'
 
@@ -27,8 +28,28 @@ export type OtlpIntakeDeps = {
 export type IngestResult = { accepted: number; rejected: number; problems: string[] }
 
 type Node = Omit<RunSpan, 'traceId' | 'receivedAt'> & { isNew: boolean }
-const ROWS_PER_STATEMENT = 500
-const TRACES_PER_QUERY = 500
+/** The columns of run_spans in the order of the rows `saveSpans` sends; a stored span is replaced by its new copy. */
+const SPAN_COLUMNS = [
+  'trace_id',
+  'span_id',
+  'parent_span_id',
+  'run_id',
+  'kind',
+  'model',
+  'input_tokens',
+  'output_tokens',
+  'started_at',
+  'ended_at',
+  'failed',
+  'run',
+  'received_at',
+]
+// One fixed text, prepared once and run per span in the export's transaction (docs/adr/0010-runs-fixed-statements.md).
+const SAVE_SPAN_SQL = `INSERT INTO run_spans (${SPAN_COLUMNS.join(', ')})
+  VALUES (${SPAN_COLUMNS.map(() => '?').join(', ')})
+  ON CONFLICT (trace_id, span_id) DO UPDATE SET ${SPAN_COLUMNS.slice(2)
+    .map((c) => `${c} = excluded.${c}`)
+    .join(', ')}`
 /** Parent links followed at most: deeper chains (or a cycle a broken client sent) stop there. */
 const MAX_DEPTH = 256
 
@@ -183,36 +204,41 @@ function llmSamples(fresh: Iterable<{ span: OtlpSpan; facts: SpanFacts }>): Samp
 export function createOtlpIntake(deps: OtlpIntakeDeps) {
   const { db } = deps
 
-  async function storedSpans(traceIds: string[]) {
-    const rows: RunSpan[] = []
-    for (let i = 0; i < traceIds.length; i += TRACES_PER_QUERY)
-      rows.push(
-        ...(await db
-          .select()
-          .from(runSpans)
-          .where(inArray(runSpans.traceId, traceIds.slice(i, i + TRACES_PER_QUERY)))),
-      )
-    return rows
-  }
+  /** The stored spans of the traces an export touches, in one query (their ids as one JSON parameter). */
+  const storedSpans = (traceIds: string[]): Promise<RunSpan[]> =>
+    db
+      .select()
+      .from(runSpans)
+      .where(sql`${runSpans.traceId} IN (SELECT value FROM json_each(${JSON.stringify(traceIds)}))`)
 
-  function saveSpans(rows: (typeof runSpans.$inferInsert)[]) {
-    const statements = []
-    for (let i = 0; i < rows.length; i += ROWS_PER_STATEMENT)
-      statements.push(
-        db
-          .insert(runSpans)
-          .values(rows.slice(i, i + ROWS_PER_STATEMENT))
-          .onConflictDoUpdate({
-            target: [runSpans.traceId, runSpans.spanId],
-            set: Object.fromEntries(
-              ['parent_span_id', 'run_id', 'kind', 'model', 'input_tokens', 'output_tokens', 'started_at', 'ended_at']
-                .concat(['failed', 'run', 'received_at'])
-                .map((c) => [c.replace(/_(\w)/g, (_, ch: string) => ch.toUpperCase()), sql.raw(`excluded.${c}`)]),
+  /** The export's spans as rows of one statement, committed first in the transaction that records their runs. */
+  const saveSpans = (rows: (typeof runSpans.$inferInsert)[]): Stmt[] =>
+    rows.length
+      ? [
+          {
+            sql: SAVE_SPAN_SQL,
+            args: [],
+            // JSON text: strings, finite numbers and nulls only, copied to the transaction thread at once.
+            rows: JSON.stringify(
+              rows.map((r) => [
+                r.traceId,
+                r.spanId,
+                r.parentSpanId ?? null,
+                r.runId,
+                r.kind,
+                r.model ?? null,
+                r.inputTokens ?? 0,
+                r.outputTokens ?? 0,
+                r.startedAt,
+                r.endedAt,
+                r.failed ? 1 : 0,
+                r.run == null ? null : JSON.stringify(r.run),
+                r.receivedAt,
+              ]),
             ),
-          }),
-      )
-    return statements.length ? db.batch(statements as [(typeof statements)[0]]) : undefined
-  }
+          },
+        ]
+      : []
 
   /** Records usable spans (decode.ts); spans whose run id or task is not valid are counted as rejected. */
   async function ingest(spans: OtlpSpan[], now = deps.runs.now()): Promise<IngestResult> {
@@ -260,9 +286,8 @@ export function createOtlpIntake(deps: OtlpIntakeDeps) {
       }
       runs.push(...runWrites(trace))
     }
-    // The spans first: a failure after them is healed by the client's retry, which works the trace out again.
-    await saveSpans(rows)
-    if (runs.length || tasks.length) await deps.runs.record({ runs, tasks }, now)
+    // The spans and what they change in one transaction: an export is stored whole or not at all.
+    if (rows.length || runs.length || tasks.length) await deps.runs.record({ runs, tasks }, now, saveSpans(rows))
     const samples = llmSamples([...fresh.values()].flatMap((t) => [...t.values()]))
     if (samples.length) await deps.metrics.write(samples, now)
     return { accepted: spans.length - rejected, rejected, problems }
