@@ -46,7 +46,7 @@ export const commonMessages = {
 export const KeyValue = v.looseObject({ key: v.string('must be a string'), value: v.optional(v.unknown()) })
 export const KeyValues = v.optional(v.array(KeyValue, 'must be a list of {key, value}'), [])
 /** A repeated field of the envelope: absent is empty. */
-export const list = (item: v.GenericSchema) => v.optional(v.array(item, 'must be a list'), [])
+export const list = <T extends v.GenericSchema>(item: T) => v.optional(v.array(item, 'must be a list'), [])
 
 /** An attribute value as a scalar: arrays and maps become their JSON text. */
 export function scalar(value: unknown): Scalar | undefined {
