@@ -157,8 +157,9 @@ describe('cumulative GenAI streams', () => {
       attributes: { 'gen_ai.token.type': 'output', 'gen_ai.request.model': 'm' },
       resource: { 'service.name': 'svc' },
     })
+    const labels = { model: 'm', component: 'svc', kind: 'completion' }
     expect(samplesOf([point(100, 1)], t, FAR).samples).toEqual([
-      { name: 'llm_tokens_total', labels: { model: 'm', component: 'svc', kind: 'completion' }, value: 100, ts: T0 },
+      { name: 'llm_tokens_total', labels, value: 100, ts: T0, key: `llm_tokens_total\u0000${JSON.stringify(labels)}` },
     ])
     expect(samplesOf([point(130, 2)], t, FAR).samples[0]?.value).toBe(30)
     // Nothing new: no point.

@@ -91,10 +91,12 @@ export function samplesOf(points: OtlpPoint[], tracker: DeltaTracker, maxTs: num
   }
   const add = (name: string, labels: Record<string, string>, value: number, ts: number) => {
     if (!Number.isFinite(value)) return
-    const key = `${name}\u0000${JSON.stringify(labels)}\u0000${ts}`
+    // The store's own series text (store.ts), so it need not serialise the labels again.
+    const text = `${name}\u0000${JSON.stringify(labels)}`
+    const key = `${text}\u0000${ts}`
     const prev = out.get(key)
     if (prev && ADDITIVE.has(name)) prev.value += value
-    else out.set(key, { name, labels, value, ts })
+    else out.set(key, { name, labels, value, ts, key: text })
   }
   // Means of several streams at one series and ms (latency of calls with and without error.type).
   const means = new Map<string, { sample: Sample; sum: number; count: number }>()
