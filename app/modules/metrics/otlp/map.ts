@@ -38,6 +38,9 @@ export type DeltaTracker = {
  * counts whole when it began after this receiver started (a new process of the client); one that
  * began earlier (Homeostat restarted, or the stream was forgotten) only sets a baseline, so a restart
  * never counts a client's whole history again. A new start time or a smaller count is a reset.
+ * The new value is kept at once, before the write: two exports of a stream in flight together (a
+ * Collector's parallel senders) then count each change once. The price: when the write fails with a
+ * 5xx, the client's retry finds nothing new and that interval is not counted.
  */
 export function createDeltaTracker(streams: BoundedMap<string, Stream>, startedAt: number): DeltaTracker {
   return {
