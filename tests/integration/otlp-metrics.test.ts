@@ -184,7 +184,7 @@ describe('POST /v1/metrics with the OpenTelemetry SDK exporters', () => {
     ])
   })
 
-  it('refuses an export without a key (401), which the SDK reports as failed', async () => {
+  it('refuses an export without a key (401), which the SDK reports as failed, and a viewer key (403)', async () => {
     const c = metricsClient({ url: a.url, encoding: 'protobuf', temporality: 'delta' })
     c.meter.createCounter('no.key').add(1)
     const r = await c.flush()
@@ -197,6 +197,14 @@ describe('POST /v1/metrics with the OpenTelemetry SDK exporters', () => {
     })
     expect(raw.status).toBe(401)
     expect(await one(a.t, 'no_key_total')).toEqual([])
+    // A viewer's key without the ingest scope may read, not write.
+    const viewer = await a.t.key('viewer')
+    const denied = await fetch(`${a.url}/v1/metrics`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${viewer.key}` },
+      body: '{}',
+    })
+    expect(denied.status).toBe(403)
   })
 })
 
