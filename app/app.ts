@@ -12,7 +12,7 @@ import { auditPages, auditRoutes } from './modules/audit/index.ts'
 import { alertsRoutes, silencesRoutes, receiverRoutes, alertPages } from './modules/alerts/index.ts'
 import { alertmanagerApiRoutes } from './modules/alertmanager/index.ts'
 import { componentPages, componentsRoutes } from './modules/components/index.ts'
-import { metricsQueryRoutes, metricsPages, metricsRoutes } from './modules/metrics/index.ts'
+import { metricsPages, metricsQueryRoutes, metricsRoutes, otlpMetricsRoutes } from './modules/metrics/index.ts'
 import { notifyPages, notifyRoutes } from './modules/notify/index.ts'
 import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './modules/healing/index.ts'
 import { systemPages, systemRoutes } from './modules/system/index.ts'
@@ -64,6 +64,7 @@ export function createApp(md: Services) {
   app.route('/', runPolicyRoutes(md))
   app.route('/', runReportRoutes(md))
   app.route('/', otlpRoutes(md))
+  app.route('/', otlpMetricsRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))

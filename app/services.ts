@@ -12,7 +12,7 @@ import { createKeyStore } from './modules/auth/index.ts'
 import { backupCommands, createBackups, createWorkflowHistory } from './modules/backups/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
-import { createMetricStore } from './modules/metrics/index.ts'
+import { createMetricStore, createOtlpMetrics } from './modules/metrics/index.ts'
 import {
   createNotifier,
   type DeadNotifications,
@@ -195,10 +195,13 @@ export function createServices(platform: Deps) {
   })
   // OTLP traces in: tasks through the runs service, model calls as llm_* points through the same store.
   const otlpIntake = createOtlpIntake({ db, runs, metrics: metricStore })
+  // OTLP metrics in: through the same store, so cost, series limits and rules hold as for every write.
+  const otlpMetrics = createOtlpMetrics({ store: metricStore, maxPoints: platform.config.METRICS_MAX_BATCH })
   return {
     ...platform,
     runs,
     otlpIntake,
+    otlpMetrics,
     workflowHistory,
     workflowValidator,
     workflowHealth,

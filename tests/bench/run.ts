@@ -40,6 +40,7 @@ import { missedScheduleFigures } from './n8n-missed.ts'
 import { runsFigures } from './runs.ts'
 import { dataFigures } from './data.ts'
 import { otlpFigures } from './otlp.ts'
+import { otlpMetricsFigures } from './otlp-metrics.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
   BUN,
@@ -390,6 +391,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'otlp',
     note: 'POST /v1/traces: spans/s (protobuf batches, traces split over requests) vs single-point ingest',
     run: otlpFigures,
+  },
+  {
+    name: 'otlp-metrics',
+    note: 'POST /v1/metrics: points/s (protobuf batches) vs the same points as JSON batches and remote write',
+    run: otlpMetricsFigures,
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
   {

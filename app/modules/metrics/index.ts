@@ -1,5 +1,7 @@
 // The metrics module's public face: other modules, the composition root and jobs import only this.
 export { rawPointsSql, readRaw, startInboxMover } from './inbox.ts'
+export { createOtlpMetrics, type OtlpMetrics } from './otlp/receiver.ts'
+export { otlpMetricsRoutes } from './otlp/routes.ts'
 export { metricsPages } from './pages.tsx'
 export { metricsQueryRoutes } from './query-routes.ts'
 export {

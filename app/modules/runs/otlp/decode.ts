@@ -6,15 +6,25 @@
  * be decoded, or whose envelope is not a trace export, is a 400; a span that is not usable is
  * counted as rejected (the answer's partialSuccess), and the others are kept.
  */
-import { Buffer } from 'node:buffer'
 import * as v from 'valibot'
-import { AppError, badRequest } from '../../../lib/errors.ts'
+import { badRequest } from '../../../lib/errors.ts'
+import { decodeProtobuf, type Format, parseJsonBody } from '../../../lib/otlp/body.ts'
+import {
+  type Attrs,
+  flatten,
+  KeyValues,
+  kvJson,
+  list,
+  longText,
+  type ProtoKv,
+  toHex,
+} from '../../../lib/otlp/common.ts'
 import { issuesToDetails } from '../../../lib/validate.ts'
 import { ExportTraceServiceRequest, ExportTraceServiceResponse } from './proto.ts'
 
-export type Format = 'protobuf' | 'json'
-export type Scalar = string | number | boolean
-export type Attrs = Record<string, Scalar>
+export type { Format } from '../../../lib/otlp/body.ts'
+export { bodyBytes, formatOf, MAX_EXPANSION } from '../../../lib/otlp/body.ts'
+export type { Attrs, Scalar } from '../../../lib/otlp/common.ts'
 
 /** One usable span: ids in lower-case hex, times in ms, attributes flattened to scalars. */
 export type OtlpSpan = {
@@ -36,9 +46,6 @@ export type OtlpSpan = {
 
 export type Decoded = { format: Format; spans: OtlpSpan[]; rejected: number; problems: string[] }
 
-/** How much larger than the (already limited) body a gzip body may inflate to. */
-export const MAX_EXPANSION = 8
-
 // The span in its OTLP/JSON form. Unknown fields are ignored (the OTLP/JSON rule for receivers).
 const hex = (length: number) =>
   v.pipe(
@@ -51,8 +58,6 @@ const Nanos = v.pipe(
   v.transform(Number),
   v.check((n) => Number.isFinite(n) && n > 0, 'must be a positive number of nanoseconds'),
 )
-const KeyValue = v.looseObject({ key: v.string('must be a string'), value: v.optional(v.unknown()) })
-const KeyValues = v.optional(v.array(KeyValue, 'must be a list of {key, value}'), [])
 const JsonSpan = v.pipe(
   v.looseObject({
     traceId: hex(32),
@@ -80,7 +85,6 @@ const JsonSpan = v.pipe(
   ),
 )
 // The envelope: a wrong shape here is not a trace export at all (400, naming the field).
-const list = (item: v.GenericSchema) => v.optional(v.array(item, 'must be a list'), [])
 const JsonRequest = v.looseObject({
   resourceSpans: list(
     v.looseObject({
@@ -89,54 +93,6 @@ const JsonRequest = v.looseObject({
     }),
   ),
 })
-
-/** An attribute value as a scalar: arrays and maps become their JSON text (the classifier reads text). */
-function scalar(value: unknown): Scalar | undefined {
-  if (typeof value !== 'object' || value === null) return undefined
-  const a = value as Record<string, unknown>
-  if (typeof a.stringValue === 'string') return a.stringValue
-  if (typeof a.boolValue === 'boolean') return a.boolValue
-  if (a.intValue !== undefined) return Number(a.intValue)
-  if (a.doubleValue !== undefined) return Number(a.doubleValue)
-  if (typeof a.bytesValue === 'string') return a.bytesValue
-  if (a.arrayValue || a.kvlistValue) return JSON.stringify(plain(a))
-  return undefined
-}
-function plain(value: Record<string, unknown>): unknown {
-  const values = (x: unknown) => ((x as { values?: unknown[] } | undefined)?.values ?? []) as Record<string, unknown>[]
-  if (value.arrayValue) return values(value.arrayValue).map(plain)
-  if (value.kvlistValue)
-    return Object.fromEntries(values(value.kvlistValue).map((kv) => [kv.key, plain((kv.value ?? {}) as never)]))
-  return scalar(value) ?? null
-}
-function flatten(kvs: { key: string; value?: unknown }[]): Attrs {
-  const out: Attrs = {}
-  for (const kv of kvs) {
-    const s = scalar(kv.value)
-    if (s !== undefined) out[kv.key] = s
-  }
-  return out
-}
-
-/** Long (fixed64/int64 from protobufjs) as a decimal string, exact. */
-const longText = (x: unknown) => (x == null ? undefined : String(x))
-const toHex = (b: Uint8Array | undefined) => (b?.length ? Buffer.from(b).toString('hex') : '')
-
-type ProtoValue = Record<string, unknown> & { value?: string }
-/** A decoded protobuf AnyValue in its OTLP/JSON form (the oneof's field, ints as strings, bytes as base64). */
-function anyJson(a: ProtoValue | null | undefined): unknown {
-  if (!a?.value) return {}
-  const field = a.value
-  const x = a[field]
-  if (field === 'intValue') return { intValue: longText(x) }
-  if (field === 'bytesValue') return { bytesValue: Buffer.from(x as Uint8Array).toString('base64') }
-  if (field === 'arrayValue')
-    return { arrayValue: { values: ((x as { values?: ProtoValue[] }).values ?? []).map(anyJson) } }
-  if (field === 'kvlistValue') return { kvlistValue: { values: kvJson((x as { values?: ProtoKv[] }).values) } }
-  return { [field]: x }
-}
-type ProtoKv = { key: string; value?: ProtoValue | null }
-const kvJson = (kvs: ProtoKv[] | undefined) => (kvs ?? []).map((kv) => ({ key: kv.key, value: anyJson(kv.value) }))
 
 type ProtoSpan = {
   traceId?: Uint8Array
@@ -174,7 +130,7 @@ function collect(format: Format, envelope: Envelope): Decoded {
   const problems: string[] = []
   let rejected = 0
   envelope.resourceSpans.forEach((rs, i) => {
-    const resource = flatten(rs.resource?.attributes ?? [])
+    const resource = flatten(rs.resource?.attributes)
     rs.scopeSpans.forEach((ss, j) => {
       ss.spans.forEach((raw, k) => {
         const r = v.safeParse(JsonSpan, raw)
@@ -208,58 +164,12 @@ function collect(format: Format, envelope: Envelope): Decoded {
   return { format, spans, rejected, problems }
 }
 
-/** The media type of an OTLP/HTTP request, or the 415 that names what came instead. */
-export function formatOf(contentType: string | undefined): Format {
-  const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
-  if (media === 'application/x-protobuf') return 'protobuf'
-  if (media === 'application/json') return 'json'
-  throw new AppError(415, 'unsupported_media_type', 'Content-Type must be application/x-protobuf or application/json', [
-    { field: 'Content-Type', message: media || 'missing' },
-  ])
-}
-
-/** The body, inflated when gzip, at most `maxBytes` once inflated (a small body must not become gigabytes). */
-export async function bodyBytes(body: ArrayBuffer, encoding: string | undefined, maxBytes: number) {
-  const enc = (encoding ?? 'identity').trim().toLowerCase()
-  if (enc === 'identity' || enc === '') return new Uint8Array(body)
-  if (enc !== 'gzip')
-    throw new AppError(415, 'unsupported_media_type', 'Content-Encoding must be gzip or none', [
-      { field: 'Content-Encoding', message: enc },
-    ])
-  const chunks: Uint8Array[] = []
-  let size = 0
-  try {
-    const reader = new Blob([body]).stream().pipeThrough(new DecompressionStream('gzip')).getReader()
-    for (;;) {
-      const { done, value } = await reader.read()
-      if (done) break
-      size += value.byteLength
-      if (size > maxBytes) {
-        await reader.cancel()
-        throw new AppError(413, 'payload_too_large', `The body inflates to more than ${maxBytes} bytes`, [
-          { field: '(body)', message: `at most ${maxBytes} bytes once decompressed` },
-        ])
-      }
-      chunks.push(value)
-    }
-  } catch (e) {
-    if (e instanceof AppError) throw e
-    throw new AppError(400, 'invalid_gzip', 'The body is not valid gzip', [{ field: '(body)', message: 'not gzip' }])
-  }
-  return Buffer.concat(chunks)
-}
-
 /** Decodes an export request of either encoding into usable spans and the count of the others. */
 export function decodeExport(format: Format, bytes: Uint8Array): Decoded {
   if (format === 'protobuf') {
-    let message: { resourceSpans?: { resource?: { attributes?: ProtoKv[] }; scopeSpans?: { spans?: ProtoSpan[] }[] }[] }
-    try {
-      message = ExportTraceServiceRequest.decode(bytes) as never
-    } catch (e) {
-      throw new AppError(400, 'invalid_protobuf', 'The body is not an OTLP ExportTraceServiceRequest', [
-        { field: '(body)', message: String((e as Error).message).slice(0, 200) },
-      ])
-    }
+    const message = decodeProtobuf<{
+      resourceSpans?: { resource?: { attributes?: ProtoKv[] }; scopeSpans?: { spans?: ProtoSpan[] }[] }[]
+    }>(bytes, 'ExportTraceServiceRequest', (b) => ExportTraceServiceRequest.decode(b))
     return collect(format, {
       resourceSpans: (message.resourceSpans ?? []).map((rs) => ({
         resource: { attributes: kvJson(rs.resource?.attributes) },
@@ -267,15 +177,7 @@ export function decodeExport(format: Format, bytes: Uint8Array): Decoded {
       })),
     })
   }
-  let body: unknown
-  try {
-    body = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes))
-  } catch {
-    throw new AppError(400, 'invalid_json', 'The body is not valid JSON', [
-      { field: '(body)', message: 'could not be parsed' },
-    ])
-  }
-  const r = v.safeParse(JsonRequest, body)
+  const r = v.safeParse(JsonRequest, parseJsonBody(bytes))
   if (!r.success) throw badRequest('The body is not an OTLP trace export', issuesToDetails(r.issues))
   return collect(format, r.output as Envelope)
 }

@@ -2,13 +2,13 @@
  * OTLP/HTTP protobuf messages, decoded and encoded by protobufjs (a kept library, the one remote
  * write uses). The fields below are those of the official definitions, opentelemetry-proto v1.11.0:
  * opentelemetry/proto/collector/trace/v1/trace_service.proto, trace/v1/trace.proto,
- * common/v1/common.proto and resource/v1/resource.proto, with their field numbers and types. Fields
+ * with their field numbers and types (common/v1 and resource/v1 are shared: app/lib/otlp/common.ts). Fields
  * the intake does not read (trace_state, flags, links, dropped counts, schema urls, entity refs) are
  * left out: protobufjs skips unknown fields, so a message carrying them still decodes.
  */
 import protobuf from 'protobufjs/light.js'
+import { commonMessages } from '../../../lib/otlp/common.ts'
 
-const KeyValueList = { fields: { values: { rule: 'repeated', type: 'KeyValue', id: 1 } } }
 const root = protobuf.Root.fromJSON({
   nested: {
     otlp: {
@@ -51,29 +51,7 @@ const root = protobuf.Root.fromJSON({
           },
         },
         Status: { fields: { message: { type: 'string', id: 2 }, code: { type: 'int32', id: 3 } } },
-        // resource/v1
-        Resource: { fields: { attributes: { rule: 'repeated', type: 'KeyValue', id: 1 } } },
-        // common/v1
-        InstrumentationScope: { fields: { name: { type: 'string', id: 1 }, version: { type: 'string', id: 2 } } },
-        KeyValue: { fields: { key: { type: 'string', id: 1 }, value: { type: 'AnyValue', id: 2 } } },
-        AnyValue: {
-          oneofs: {
-            value: {
-              oneof: ['stringValue', 'boolValue', 'intValue', 'doubleValue', 'arrayValue', 'kvlistValue', 'bytesValue'],
-            },
-          },
-          fields: {
-            stringValue: { type: 'string', id: 1 },
-            boolValue: { type: 'bool', id: 2 },
-            intValue: { type: 'int64', id: 3 },
-            doubleValue: { type: 'double', id: 4 },
-            arrayValue: { type: 'ArrayValue', id: 5 },
-            kvlistValue: { type: 'KeyValueList', id: 6 },
-            bytesValue: { type: 'bytes', id: 7 },
-          },
-        },
-        ArrayValue: { fields: { values: { rule: 'repeated', type: 'AnyValue', id: 1 } } },
-        KeyValueList,
+        ...commonMessages,
       },
     },
   },
