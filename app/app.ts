@@ -12,6 +12,7 @@ import { auditPages, auditRoutes } from './modules/audit/index.ts'
 import { alertsRoutes, silencesRoutes, receiverRoutes, alertPages } from './modules/alerts/index.ts'
 import { componentPages, componentsRoutes } from './modules/components/index.ts'
 import { metricsQueryRoutes, metricsPages, metricsRoutes } from './modules/metrics/index.ts'
+import { promqlRoutes } from './modules/promql/index.ts'
 import { notifyPages, notifyRoutes } from './modules/notify/index.ts'
 import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './modules/healing/index.ts'
 import { systemPages, systemRoutes } from './modules/system/index.ts'
@@ -43,6 +44,7 @@ export function createApp(md: Services) {
   app.route('/', auditRoutes(md))
   app.route('/', metricsRoutes(md))
   app.route('/', metricsQueryRoutes(md))
+  app.route('/', promqlRoutes(md))
   app.route('/', componentsRoutes(md))
   app.route('/', alertsRoutes(md))
   app.route('/', notifyRoutes(md))

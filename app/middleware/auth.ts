@@ -27,6 +27,26 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
  */
 export const QUERY_KEY_PATHS = /^\/api\/(v1\/hooks\/(alertmanager|grafana|uptime-kuma)|v2\/alerts)$/
 
+/**
+ * The Prometheus query API's read-only routes, where the key may also come as the password of basic
+ * auth (`Authorization: Basic base64(any-user:key)`): Grafana's Prometheus data source and promtool
+ * offer basic auth as a plain setting. Only these routes: a browser replays cached basic credentials
+ * on its own, so nowhere that changes state accepts them.
+ */
+export const BASIC_KEY_PATHS =
+  /^\/api\/v1\/(query|query_range|labels|series|metadata|status\/buildinfo|label\/[^/]+\/values)$/
+
+function basicPassword(authorization: string | undefined): string | undefined {
+  if (!authorization || !/^Basic\s/i.test(authorization)) return undefined
+  try {
+    const decoded = atob(authorization.slice(6).trim())
+    const colon = decoded.indexOf(':')
+    return colon >= 0 ? decoded.slice(colon + 1) || undefined : undefined
+  } catch {
+    return undefined
+  }
+}
+
 const keyMessages = {
   invalid: 'API key not recognised',
   revoked: 'API key has been revoked',
@@ -57,7 +77,8 @@ export const authenticator = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore)
   function authenticate(c: Context<AppEnv>, now: number): void | Promise<void> {
     const key =
       presentedKey(c.req.header('authorization'), c.req.header('x-api-key')) ??
-      (QUERY_KEY_PATHS.test(c.req.path) ? c.req.query('key')?.trim() || undefined : undefined)
+      (QUERY_KEY_PATHS.test(c.req.path) ? c.req.query('key')?.trim() || undefined : undefined) ??
+      (BASIC_KEY_PATHS.test(c.req.path) ? basicPassword(c.req.header('authorization')) : undefined)
     if (key) {
       const result = key.startsWith(KEY_PREFIX) ? keys.check(key, now) : ({ ok: false, reason: 'invalid' } as const)
       return result instanceof Promise ? result.then((r) => setKey(c, r)) : setKey(c, result)

@@ -8,6 +8,7 @@ export {
   type Bucket,
   findSeries,
   groupSeries,
+  listSeries,
   merge,
   newBucket,
   stepBuckets,

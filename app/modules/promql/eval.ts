@@ -1,0 +1,404 @@
+/**
+ * Evaluates the AST at every step of a range at once: each selector reads its raw points once for
+ * the whole span, and every node works on per-step value arrays (undefined where a series has no
+ * value at a step). An instant query is a range of one step.
+ */
+import { badData, type Expr, isComparison, type Matcher, PromError } from './ast.ts'
+import { bucketQuantile, extrapolatedRate, instantRate, overTime, type Window } from './functions.ts'
+
+export type Labels = Record<string, string>
+export type RawSeries = { labels: Labels; ts: number[]; vs: number[] }
+/** Where the evaluator reads points: series matching `matchers` with their points in [from, to], oldest first. */
+export type Source = (matchers: Matcher[], from: number, to: number) => Promise<RawSeries[]>
+
+export type StepSeries = { labels: Labels; values: (number | undefined)[] }
+export type Value = { type: 'scalar'; values: number[] } | { type: 'vector'; series: StepSeries[] }
+
+export const LOOKBACK_MS = 5 * 60_000
+
+type Ctx = { steps: number[]; source: Source }
+
+export async function evaluate(expr: Expr, steps: number[], source: Source): Promise<Value> {
+  return evalExpr(expr, { steps, source })
+}
+
+const withoutName = (l: Labels) => {
+  const { __name__: _, ...rest } = l
+  return rest
+}
+export const labelsKey = (l: Labels) =>
+  JSON.stringify(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+
+async function evalExpr(e: Expr, ctx: Ctx): Promise<Value> {
+  switch (e.kind) {
+    case 'number':
+      return { type: 'scalar', values: ctx.steps.map(() => e.value) }
+    case 'string':
+      throw badData('unsupported expression type "string" (only numbers and vectors)')
+    case 'neg': {
+      const v = await evalExpr(e.expr, ctx)
+      return v.type === 'scalar'
+        ? { type: 'scalar', values: v.values.map((x) => -x) }
+        : {
+            type: 'vector',
+            series: v.series.map((s) => ({
+              labels: withoutName(s.labels),
+              values: s.values.map((x) => (x === undefined ? x : -x)),
+            })),
+          }
+    }
+    case 'selector': {
+      if (e.range !== undefined) throw badData('range vector selector is only supported as a function argument')
+      return { type: 'vector', series: await instantSelector(e, ctx) }
+    }
+    case 'call':
+      return evalCall(e, ctx)
+    case 'agg':
+      return evalAgg(e, ctx)
+    case 'binary':
+      return evalBinary(e, ctx)
+  }
+}
+
+async function instantSelector(e: Extract<Expr, { kind: 'selector' }>, ctx: Ctx): Promise<StepSeries[]> {
+  const first = ctx.steps[0]! - e.offset
+  const last = ctx.steps[ctx.steps.length - 1]! - e.offset
+  const raw = await ctx.source(e.matchers, first - LOOKBACK_MS + 1, last)
+  return raw.map((s) => {
+    let j = 0
+    const values = ctx.steps.map((t0) => {
+      const t = t0 - e.offset
+      while (j < s.ts.length && s.ts[j]! <= t) j++
+      const i = j - 1 // the newest sample at or before t
+      return i >= 0 && s.ts[i]! > t - LOOKBACK_MS ? s.vs[i] : undefined
+    })
+    return { labels: s.labels, values }
+  })
+}
+
+/** The window (t - range, t] of each step, for each series of a range selector. */
+async function rangeWindows(e: Expr, ctx: Ctx, fn: string) {
+  if (e.kind !== 'selector' || e.range === undefined)
+    throw badData(`expected type range vector in call to function "${fn}"`)
+  const range = e.range
+  const offset = e.offset
+  const raw = await ctx.source(
+    e.matchers,
+    ctx.steps[0]! - offset - range + 1,
+    ctx.steps[ctx.steps.length - 1]! - offset,
+  )
+  return {
+    range,
+    offset,
+    series: raw.map((s) => {
+      let lo = 0
+      let hi = 0
+      const windows = ctx.steps.map((t0): Window => {
+        const t = t0 - offset
+        while (hi < s.ts.length && s.ts[hi]! <= t) hi++
+        while (lo < hi && s.ts[lo]! <= t - range) lo++
+        return { ts: s.ts.slice(lo, hi), vs: s.vs.slice(lo, hi) }
+      })
+      return { labels: s.labels, windows }
+    }),
+  }
+}
+
+function scalarArg(v: Value, fn: string): number[] {
+  if (v.type !== 'scalar') throw badData(`expected type scalar in call to function "${fn}"`)
+  return v.values
+}
+
+const MATH: Record<string, (x: number) => number> = {
+  abs: Math.abs,
+  ceil: Math.ceil,
+  floor: Math.floor,
+  round: Math.round,
+  sqrt: Math.sqrt,
+  exp: Math.exp,
+  ln: Math.log,
+}
+
+async function evalCall(e: Extract<Expr, { kind: 'call' }>, ctx: Ctx): Promise<Value> {
+  const { fn, args } = e
+  const arity = (n: number) => {
+    if (args.length !== n) throw badData(`expected ${n} argument(s) in call to "${fn}", got ${args.length}`)
+  }
+  if (fn === 'time') {
+    arity(0)
+    return { type: 'scalar', values: ctx.steps.map((t) => t / 1000) }
+  }
+  if (fn === 'vector') {
+    arity(1)
+    return { type: 'vector', series: [{ labels: {}, values: scalarArg(await evalExpr(args[0]!, ctx), fn) }] }
+  }
+  if (fn === 'scalar') {
+    arity(1)
+    const v = await evalExpr(args[0]!, ctx)
+    if (v.type !== 'vector') throw badData('expected type instant vector in call to function "scalar"')
+    return {
+      type: 'scalar',
+      values: ctx.steps.map((_, i) => {
+        const present = v.series.filter((s) => s.values[i] !== undefined)
+        return present.length === 1 ? present[0]!.values[i]! : NaN
+      }),
+    }
+  }
+  if (MATH[fn]) {
+    arity(1)
+    const v = await evalExpr(args[0]!, ctx)
+    if (v.type !== 'vector') throw badData(`expected type instant vector in call to function "${fn}"`)
+    const f = MATH[fn]!
+    return {
+      type: 'vector',
+      series: v.series.map((s) => ({
+        labels: withoutName(s.labels),
+        values: s.values.map((x) => (x === undefined ? x : f(x))),
+      })),
+    }
+  }
+  if (fn === 'histogram_quantile') {
+    arity(2)
+    const q = scalarArg(await evalExpr(args[0]!, ctx), fn)
+    const v = await evalExpr(args[1]!, ctx)
+    if (v.type !== 'vector') throw badData('expected type instant vector in call to function "histogram_quantile"')
+    return { type: 'vector', series: histogramQuantile(q, v.series, ctx.steps.length) }
+  }
+  // The range functions.
+  const withParam = fn === 'quantile_over_time'
+  arity(withParam ? 2 : 1)
+  const q = withParam ? scalarArg(await evalExpr(args[0]!, ctx), fn) : undefined
+  const { range, offset, series } = await rangeWindows(args[withParam ? 1 : 0]!, ctx, fn)
+  const out = series.map((s) => ({
+    labels: withoutName(s.labels),
+    values: s.windows.map((w, i) => {
+      const end = ctx.steps[i]! - offset
+      switch (fn) {
+        case 'rate':
+          return extrapolatedRate(w, end - range, end, true, true)
+        case 'increase':
+          return extrapolatedRate(w, end - range, end, true, false)
+        case 'delta':
+          return extrapolatedRate(w, end - range, end, false, false)
+        case 'irate':
+          return instantRate(w)
+        default:
+          return overTime(fn, w, q?.[i])
+      }
+    }),
+  }))
+  // last_over_time keeps the metric name, as in Prometheus.
+  if (fn === 'last_over_time') for (const [i, s] of out.entries()) s.labels = series[i]!.labels
+  return { type: 'vector', series: out.filter((s) => s.values.some((x) => x !== undefined)) }
+}
+
+function histogramQuantile(q: number[], input: StepSeries[], n: number): StepSeries[] {
+  const groups = new Map<string, { labels: Labels; members: { le: number; values: (number | undefined)[] }[] }>()
+  for (const s of input) {
+    const leText = s.labels.le
+    if (leText === undefined) continue
+    const le = leText === '+Inf' || leText === 'Inf' ? Infinity : Number(leText)
+    if (Number.isNaN(le)) continue
+    const { le: _, ...rest } = withoutName(s.labels)
+    const key = labelsKey(rest)
+    const g = groups.get(key) ?? { labels: rest, members: [] }
+    g.members.push({ le, values: s.values })
+    groups.set(key, g)
+  }
+  return [...groups.values()].map((g) => ({
+    labels: g.labels,
+    values: Array.from({ length: n }, (_, i) => {
+      const buckets = g.members.filter((m) => m.values[i] !== undefined).map((m) => ({ le: m.le, count: m.values[i]! }))
+      return buckets.length ? bucketQuantile(q[i]!, buckets) : undefined
+    }),
+  }))
+}
+
+function groupLabels(l: Labels, by?: string[], without?: string[]): Labels {
+  if (by) return Object.fromEntries(by.filter((k) => l[k] !== undefined && l[k] !== '').map((k) => [k, l[k]!]))
+  const out = withoutName(l)
+  for (const k of without ?? []) delete out[k]
+  return without ? out : {}
+}
+
+async function evalAgg(e: Extract<Expr, { kind: 'agg' }>, ctx: Ctx): Promise<Value> {
+  const v = await evalExpr(e.expr, ctx)
+  if (v.type !== 'vector') throw badData(`expected type instant vector in aggregation expression "${e.op}"`)
+  const n = ctx.steps.length
+  if (e.op === 'topk') {
+    const k = scalarArg(await evalExpr(e.param!, ctx), 'topk')
+    const out = v.series.map((s) => ({ labels: s.labels, values: new Array<number | undefined>(n).fill(undefined) }))
+    const groupOf = v.series.map((s) => labelsKey(groupLabels(s.labels, e.by, e.without)))
+    for (let i = 0; i < n; i++) {
+      const byGroup = new Map<string, number[]>()
+      v.series.forEach((s, j) => {
+        if (s.values[i] === undefined) return
+        const list = byGroup.get(groupOf[j]!) ?? []
+        list.push(j)
+        byGroup.set(groupOf[j]!, list)
+      })
+      for (const members of byGroup.values()) {
+        members.sort((a, b) => desc(v.series[a]!.values[i]!, v.series[b]!.values[i]!))
+        for (const j of members.slice(0, Math.max(0, Math.floor(k[i]!)))) out[j]!.values[i] = v.series[j]!.values[i]
+      }
+    }
+    return { type: 'vector', series: out.filter((s) => s.values.some((x) => x !== undefined)) }
+  }
+  const groups = new Map<string, { labels: Labels; members: StepSeries[] }>()
+  for (const s of v.series) {
+    const labels = groupLabels(s.labels, e.by, e.without)
+    const key = labelsKey(labels)
+    const g = groups.get(key) ?? { labels, members: [] }
+    g.members.push(s)
+    groups.set(key, g)
+  }
+  const series = [...groups.values()].map((g) => ({
+    labels: g.labels,
+    values: Array.from({ length: n }, (_, i) => {
+      const xs = g.members.map((m) => m.values[i]).filter((x): x is number => x !== undefined)
+      if (!xs.length) return undefined
+      switch (e.op) {
+        case 'sum':
+          return xs.reduce((a, b) => a + b, 0)
+        case 'avg':
+          return xs.reduce((a, b) => a + b, 0) / xs.length
+        case 'count':
+          return xs.length
+        case 'min':
+          return xs.reduce((a, b) => (b < a || Number.isNaN(a) ? b : a))
+        default:
+          return xs.reduce((a, b) => (b > a || Number.isNaN(a) ? b : a))
+      }
+    }),
+  }))
+  return { type: 'vector', series: series.filter((s) => s.values.some((x) => x !== undefined)) }
+}
+
+// NaN sorts last, as Prometheus' topk does.
+const desc = (a: number, b: number) => (Number.isNaN(a) ? 1 : Number.isNaN(b) ? -1 : b - a)
+
+function arith(op: string, a: number, b: number): number {
+  switch (op) {
+    case '+':
+      return a + b
+    case '-':
+      return a - b
+    case '*':
+      return a * b
+    case '/':
+      return a / b
+    case '%':
+      return a % b
+    case '^':
+      return a ** b
+    case '==':
+      return a === b ? 1 : 0
+    case '!=':
+      return a !== b ? 1 : 0
+    case '>':
+      return a > b ? 1 : 0
+    case '<':
+      return a < b ? 1 : 0
+    case '>=':
+      return a >= b ? 1 : 0
+    default:
+      return a <= b ? 1 : 0
+  }
+}
+
+async function evalBinary(e: Extract<Expr, { kind: 'binary' }>, ctx: Ctx): Promise<Value> {
+  const [l, r] = await Promise.all([evalExpr(e.lhs, ctx), evalExpr(e.rhs, ctx)])
+  const cmp = isComparison(e.op)
+  // A comparison without `bool` filters: it keeps the vector side's value where true.
+  const combine = (a: number, b: number, keep: number): number | undefined =>
+    cmp && !e.bool ? (arith(e.op, a, b) ? keep : undefined) : arith(e.op, a, b)
+  if (l.type === 'scalar' && r.type === 'scalar') {
+    if (cmp && !e.bool) throw badData('comparisons between scalars must use BOOL modifier')
+    return { type: 'scalar', values: l.values.map((a, i) => arith(e.op, a, r.values[i]!)) }
+  }
+  if (e.on || e.ignoring) {
+    if (l.type === 'scalar' || r.type === 'scalar')
+      throw badData('vector matching only allowed between instant vectors')
+  }
+  const dropName = !cmp || e.bool
+  if (l.type === 'vector' && r.type === 'scalar') {
+    return {
+      type: 'vector',
+      series: keepSome(
+        l.series.map((s) => ({
+          labels: dropName ? withoutName(s.labels) : s.labels,
+          values: s.values.map((a, i) => (a === undefined ? a : combine(a, r.values[i]!, a))),
+        })),
+      ),
+    }
+  }
+  if (l.type === 'scalar' && r.type === 'vector') {
+    return {
+      type: 'vector',
+      series: keepSome(
+        r.series.map((s) => ({
+          labels: dropName ? withoutName(s.labels) : s.labels,
+          values: s.values.map((b, i) => (b === undefined ? b : combine(l.values[i]!, b, b))),
+        })),
+      ),
+    }
+  }
+  if (l.type !== 'vector' || r.type !== 'vector') throw badData('unexpected operand types')
+  // One-to-one matching on the `on` labels, or on all labels but `ignoring` and the metric name.
+  const signature = (labels: Labels) => {
+    if (e.on) return labelsKey(Object.fromEntries(e.on.filter((k) => labels[k]).map((k) => [k, labels[k]!])))
+    const rest = withoutName(labels)
+    for (const k of e.ignoring ?? []) delete rest[k]
+    return labelsKey(rest)
+  }
+  const right = new Map<string, StepSeries[]>()
+  for (const s of r.series) {
+    const key = signature(s.labels)
+    right.set(key, [...(right.get(key) ?? []), s])
+  }
+  const n = ctx.steps.length
+  const out: StepSeries[] = []
+  const seen = new Map<string, StepSeries>()
+  for (const ls of l.series) {
+    const matches = right.get(signature(ls.labels))
+    if (!matches) continue
+    let labels = dropName ? withoutName(ls.labels) : { ...ls.labels }
+    if (e.on) labels = Object.fromEntries(e.on.filter((k) => labels[k]).map((k) => [k, labels[k]!]))
+    else for (const k of e.ignoring ?? []) delete labels[k]
+    const values = Array.from({ length: n }, (_, i) => {
+      const a = ls.values[i]
+      if (a === undefined) return undefined
+      const present = matches.filter((m) => m.values[i] !== undefined)
+      if (present.length > 1)
+        throw new PromErrorExec(
+          'found duplicate series for the match group on the right hand-side of the operation; many-to-many matching not allowed',
+        )
+      return present.length ? combine(a, present[0]!.values[i]!, a) : undefined
+    })
+    const key = labelsKey(labels)
+    const prior = seen.get(key)
+    if (prior) {
+      for (let i = 0; i < n; i++)
+        if (values[i] !== undefined) {
+          if (prior.values[i] !== undefined)
+            throw new PromErrorExec(
+              'multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)',
+            )
+          prior.values[i] = values[i]
+        }
+      continue
+    }
+    const s = { labels, values }
+    seen.set(key, s)
+    out.push(s)
+  }
+  return { type: 'vector', series: keepSome(out) }
+}
+
+const keepSome = (list: StepSeries[]) => list.filter((s) => s.values.some((x) => x !== undefined))
+
+class PromErrorExec extends PromError {
+  constructor(message: string) {
+    super('execution', message)
+  }
+}

@@ -1,0 +1,42 @@
+/** The evaluator's view of the metrics module: series by matchers, with their raw points. */
+import type { Db } from '../../../db/client.ts'
+import { compileMatchers } from '../../lib/matchers.ts'
+import { UserRegexError } from '../../lib/safe-regex.ts'
+import { listSeries, readRaw } from '../metrics/index.ts'
+import { badData, type Matcher } from './ast.ts'
+import type { RawSeries } from './eval.ts'
+
+/** The series a selector's matchers pick, with `__name__` among their labels. */
+export async function matchSeries(db: Db, matchers: Matcher[]) {
+  const name = matchers.find((m) => m.label === '__name__' && m.op === '=')?.value
+  let test: (l: Record<string, string>) => boolean
+  try {
+    test = compileMatchers(matchers)
+  } catch (e) {
+    if (e instanceof UserRegexError) throw badData(`invalid regular expression in matcher: ${e.message}`)
+    throw e
+  }
+  const rows = await listSeries(db, name)
+  return rows
+    .map((s) => ({ ...s, labels: { ...s.labels, __name__: s.name } as Record<string, string> }))
+    .filter((s) => test(s.labels))
+}
+
+/** A Source over the database: raw points (both tables) of the matching series in [from, to]. */
+export const dbSource =
+  (db: Db) =>
+  async (matchers: Matcher[], from: number, to: number): Promise<RawSeries[]> => {
+    const found = await matchSeries(db, matchers)
+    const byId = new Map(found.map((s) => [s.id, { labels: s.labels, ts: [] as number[], vs: [] as number[] }]))
+    const ids = [...byId.keys()]
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await readRaw(db, ids.slice(i, i + 500), from, to + 1)
+      rows.sort((a, b) => a.seriesId - b.seriesId || a.ts - b.ts)
+      for (const p of rows) {
+        const s = byId.get(p.seriesId)!
+        s.ts.push(p.ts)
+        s.vs.push(p.value)
+      }
+    }
+    return [...byId.values()].filter((s) => s.ts.length)
+  }
