@@ -47,17 +47,21 @@ export function promqlRoutes(deps: ModuleDeps) {
   const tags = ['prometheus']
   const source = dbSource(db)
 
-  /** The series that any of the `match[]` selectors pick (all series with none), seen inside [start, end]. */
+  /**
+   * The series that any of the `match[]` selectors pick (all series with none). `start` drops series
+   * not written since; `end` is not applied: a series keeps its write times, not its data's, so a
+   * backfilled series would wrongly fall out (the answer is a superset, which Prometheus allows).
+   */
   async function seriesFor(params: URLSearchParams) {
     const q = readParams(params, MatchParams)
     const start = q.start ? parseTime(q.start, 'start') : -Infinity
-    const end = q.end ? parseTime(q.end, 'end') : Infinity
+    if (q.end) parseTime(q.end, 'end')
     const selectors = params.getAll('match[]')
     const lists = selectors.length
       ? await Promise.all(selectors.map((m) => matchSeries(db, selectorOf(m))))
       : [await matchSeries(db, [])]
     const byId = new Map(lists.flat().map((s) => [s.id, s]))
-    return [...byId.values()].filter((s) => s.lastSeenAt >= start && s.createdAt <= end)
+    return [...byId.values()].filter((s) => s.lastSeenAt >= start)
   }
 
   const both = (

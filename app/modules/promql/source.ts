@@ -18,7 +18,7 @@ export async function matchSeries(db: Db, matchers: Matcher[]) {
   }
   const rows = await listSeries(db, name)
   return rows
-    .map((s) => ({ ...s, labels: { ...s.labels, __name__: s.name } as Record<string, string> }))
+    .map((s) => ({ ...s, labels: { __name__: s.name, ...s.labels } as Record<string, string> }))
     .filter((s) => test(s.labels))
 }
 
