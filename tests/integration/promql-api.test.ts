@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ingestAgentMetrics } from '../helpers/agent-metrics.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
@@ -206,5 +207,55 @@ describe('authentication', () => {
   it('an ingest-only key cannot query', async () => {
     const ingest = (await t.key('viewer', ['ingest'])).headers
     expect((await t.app.request('/api/v1/query?query=1', { headers: ingest })).status).toBe(403)
+  })
+})
+
+describe('the example dashboard (docs/grafana/agents-dashboard.json)', () => {
+  type Panel = { title: string; targets: { expr: string; instant?: boolean }[] }
+  const dashboard = JSON.parse(
+    readFileSync(new URL('../../docs/grafana/agents-dashboard.json', import.meta.url), 'utf8'),
+  ) as { panels: Panel[]; templating: { list: { query: { query: string } }[] } }
+  // What Grafana substitutes before it sends a query: its intervals and the variable's "All".
+  const grafana = (expr: string) =>
+    expr.replaceAll('$__rate_interval', '5m').replaceAll('$__interval', '1m').replaceAll('$agent', '.*')
+
+  it('every panel answers with data from per-request delta points', async () => {
+    const ingest = (await t.key('operator', ['ingest'])).headers
+    const points = []
+    for (let i = 0; i < 10; i++) {
+      const ts = END - i * 20_000
+      points.push(
+        { name: 'agent_requests_total', value: 2, labels: { agent: 'writer' }, ts },
+        { name: 'agent_errors_total', value: i % 2, labels: { agent: 'writer' }, ts },
+        { name: 'llm_latency_ms', value: 100 * (i + 1), labels: { model: 'm1' }, ts },
+        { name: 'llm_tokens_total', value: 50, labels: { model: 'm1', kind: 'prompt' }, ts },
+        { name: 'llm_cost_usd', value: 0.01, labels: { model: 'm1' }, ts },
+      )
+    }
+    expect((await t.json('POST', '/api/v1/metrics', { points }, ingest)).status).toBe(200)
+    const got: Record<string, number> = {}
+    for (const panel of dashboard.panels)
+      for (const target of panel.targets) {
+        const query = grafana(target.expr)
+        const r = target.instant
+          ? await post('/api/v1/query', { query, time: String(END_S) })
+          : await post('/api/v1/query_range', { query, start: String(END_S - 240), end: String(END_S), step: '60' })
+        expect(r.status, `${panel.title}: ${JSON.stringify(r.body)}`).toBe(200)
+        const first = r.body.data.result[0] as Row
+        got[panel.title] = Number(target.instant ? first.value[1] : first.values.at(-1)![1])
+      }
+    expect(got).toEqual({
+      // All 10 points (every 20 s) fall in the last 5 minutes: 5 errors in 20 requests.
+      'Error ratio by agent': 0.25,
+      'LLM latency p95 by model': expect.closeTo(955, 9),
+      'Tokens per interval by model and kind': 150,
+      'Cost per interval by model (USD)': expect.closeTo(0.03, 12),
+      'Cost, last 24 h (USD)': expect.closeTo(0.1, 12),
+    })
+  })
+  it('the agent variable (label_values) is answered by the label values endpoint', async () => {
+    expect(dashboard.templating.list[0]!.query.query).toBe('label_values(agent_requests_total, agent)')
+    const sel = encodeURIComponent('agent_requests_total')
+    expect((await get(`/api/v1/label/agent/values?match[]=${sel}`)).body.data).toContain('writer')
   })
 })
