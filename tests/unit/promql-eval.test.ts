@@ -18,9 +18,8 @@ const S = 1000
 function series(name: string, labels: Record<string, string>, samples: [number, number][]): RawSeries {
   return { labels: { __name__: name, ...labels }, ts: samples.map(([t]) => t * S), vs: samples.map(([, v]) => v) }
 }
-const memory =
-  (all: RawSeries[]): Source =>
-  async (matchers, from, to) => {
+const memory = (all: RawSeries[]): Source => ({
+  async select(matchers, from, to) {
     const test = compileMatchers(matchers)
     return all
       .filter((s) => test(s.labels))
@@ -28,7 +27,8 @@ const memory =
         const keep = s.ts.map((t, i) => [t, s.vs[i]!] as const).filter(([t]) => t >= from && t <= to)
         return { labels: s.labels, ts: keep.map(([t]) => t), vs: keep.map(([, v]) => v) }
       })
-  }
+  },
+})
 
 const data = [
   // A counter that resets between 45 s and 60 s.

@@ -8,8 +8,29 @@ import { bucketQuantile, extrapolatedRate, instantRate, overTime, type Window } 
 
 export type Labels = Record<string, string>
 export type RawSeries = { labels: Labels; ts: number[]; vs: number[] }
-/** Where the evaluator reads points: series matching `matchers` with their points in [from, to], oldest first. */
-export type Source = (matchers: Matcher[], from: number, to: number) => Promise<RawSeries[]>
+/** One step bucket's summary, as the metrics rollups keep it (the quantile from a mergeable sketch). */
+export type StepBucket = {
+  count: number
+  sum: number
+  min: number
+  max: number
+  last: number
+  quantile(q: number): number
+}
+export type Source = {
+  /** Series matching `matchers` with their raw points in [from, to], oldest first. */
+  select(matchers: Matcher[], from: number, to: number): Promise<RawSeries[]>
+  /**
+   * Optional: each matching series' buckets [b, b + step) for b in [from, to), keyed by b, read from
+   * the coarsest complete rollup (raw points where none is).
+   */
+  buckets?(
+    matchers: Matcher[],
+    from: number,
+    to: number,
+    step: number,
+  ): Promise<{ labels: Labels; at: Map<number, StepBucket> }[]>
+}
 
 export type StepSeries = { labels: Labels; values: (number | undefined)[] }
 export type Value = { type: 'scalar'; values: number[] } | { type: 'vector'; series: StepSeries[] }
@@ -63,7 +84,7 @@ async function evalExpr(e: Expr, ctx: Ctx): Promise<Value> {
 async function instantSelector(e: Extract<Expr, { kind: 'selector' }>, ctx: Ctx): Promise<StepSeries[]> {
   const first = ctx.steps[0]! - e.offset
   const last = ctx.steps[ctx.steps.length - 1]! - e.offset
-  const raw = await ctx.source(e.matchers, first - LOOKBACK_MS + 1, last)
+  const raw = await ctx.source.select(e.matchers, first - LOOKBACK_MS + 1, last)
   return raw.map((s) => {
     let j = 0
     const values = ctx.steps.map((t0) => {
@@ -82,7 +103,7 @@ async function rangeWindows(e: Expr, ctx: Ctx, fn: string) {
     throw badData(`expected type range vector in call to function "${fn}"`)
   const range = e.range
   const offset = e.offset
-  const raw = await ctx.source(
+  const raw = await ctx.source.select(
     e.matchers,
     ctx.steps[0]! - offset - range + 1,
     ctx.steps[ctx.steps.length - 1]! - offset,
@@ -168,6 +189,8 @@ async function evalCall(e: Extract<Expr, { kind: 'call' }>, ctx: Ctx): Promise<V
   const withParam = fn === 'quantile_over_time'
   arity(withParam ? 2 : 1)
   const q = withParam ? scalarArg(await evalExpr(args[0]!, ctx), fn) : undefined
+  const fromRollups = await overTimeFromBuckets(fn, args[withParam ? 1 : 0]!, ctx, q)
+  if (fromRollups) return fromRollups
   const { range, offset, series } = await rangeWindows(args[withParam ? 1 : 0]!, ctx, fn)
   const out = series.map((s) => ({
     labels: withoutName(s.labels),
@@ -190,6 +213,51 @@ async function evalCall(e: Extract<Expr, { kind: 'call' }>, ctx: Ctx): Promise<V
   // last_over_time keeps the metric name, as in Prometheus.
   if (fn === 'last_over_time') for (const [i, s] of out.entries()) s.labels = series[i]!.labels
   return { type: 'vector', series: out.filter((s) => s.values.some((x) => x !== undefined)) }
+}
+
+/**
+ * `<agg>_over_time(x[R])` from step buckets when every window is one whole bucket: R a whole number
+ * of minutes and every evaluation time (less the offset) a multiple of R, as Grafana's aligned
+ * queries with `[$__interval]` are. Then a long range reads minute, hour or day rollups (also past
+ * the raw points' retention) instead of every raw point. The bucket is [t − R, t) where the raw
+ * window is (t − R, t]: only a sample exactly on a boundary lands in the other window.
+ */
+async function overTimeFromBuckets(
+  fn: string,
+  arg: Expr,
+  ctx: Ctx,
+  q: number[] | undefined,
+): Promise<Value | undefined> {
+  if (!ctx.source.buckets || !fn.endsWith('_over_time') || arg.kind !== 'selector' || arg.range === undefined)
+    return undefined
+  const { range, offset } = arg
+  if (range % 60_000 !== 0 || ctx.steps.some((t) => (t - offset) % range !== 0)) return undefined
+  const first = ctx.steps[0]! - offset - range
+  const list = await ctx.source.buckets(arg.matchers, first, ctx.steps[ctx.steps.length - 1]! - offset, range)
+  const series = list.map((s) => ({
+    labels: fn === 'last_over_time' ? s.labels : withoutName(s.labels),
+    values: ctx.steps.map((t, i) => {
+      const b = s.at.get(t - offset - range)
+      if (!b?.count) return undefined
+      switch (fn) {
+        case 'count_over_time':
+          return b.count
+        case 'sum_over_time':
+          return b.sum
+        case 'avg_over_time':
+          return b.sum / b.count
+        case 'min_over_time':
+          return b.min
+        case 'max_over_time':
+          return b.max
+        case 'last_over_time':
+          return b.last
+        default:
+          return b.quantile(q?.[i] ?? NaN)
+      }
+    }),
+  }))
+  return { type: 'vector', series: keepSome(series) }
 }
 
 function histogramQuantile(q: number[], input: StepSeries[], n: number): StepSeries[] {

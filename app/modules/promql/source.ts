@@ -2,9 +2,9 @@
 import type { Db } from '../../../db/client.ts'
 import { compileMatchers } from '../../lib/matchers.ts'
 import { UserRegexError } from '../../lib/safe-regex.ts'
-import { listSeries, readRaw } from '../metrics/index.ts'
+import { listSeries, quantile, readRaw, stepBuckets } from '../metrics/index.ts'
 import { badData, type Matcher } from './ast.ts'
-import type { RawSeries } from './eval.ts'
+import type { Source } from './eval.ts'
 
 /** The series a selector's matchers pick, with `__name__` among their labels. */
 export async function matchSeries(db: Db, matchers: Matcher[]) {
@@ -22,10 +22,9 @@ export async function matchSeries(db: Db, matchers: Matcher[]) {
     .filter((s) => test(s.labels))
 }
 
-/** A Source over the database: raw points (both tables) of the matching series in [from, to]. */
-export const dbSource =
-  (db: Db) =>
-  async (matchers: Matcher[], from: number, to: number): Promise<RawSeries[]> => {
+/** A Source over the database: raw points (both tables), and step buckets from the rollups. */
+export const dbSource = (db: Db): Source => ({
+  async select(matchers, from, to) {
     const found = await matchSeries(db, matchers)
     const byId = new Map(found.map((s) => [s.id, { labels: s.labels, ts: [] as number[], vs: [] as number[] }]))
     const ids = [...byId.keys()]
@@ -39,4 +38,19 @@ export const dbSource =
       }
     }
     return [...byId.values()].filter((s) => s.ts.length)
-  }
+  },
+  async buckets(matchers, from, to, step) {
+    const found = await matchSeries(db, matchers)
+    const read = await stepBuckets(
+      db,
+      found.map((s) => s.id),
+      { from, to, step },
+    )
+    return found.map((s) => {
+      const at = new Map()
+      for (const [t, b] of read.get(s.id) ?? [])
+        at.set(t, { ...b, quantile: (q: number) => quantile(b.sketch, q) ?? NaN })
+      return { labels: s.labels, at }
+    })
+  },
+})
