@@ -8,6 +8,7 @@ import { type Context, Hono } from 'hono'
 import * as v from 'valibot'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { describe } from '../../lib/route-meta.ts'
+import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { badData, type Expr, parsePromql, PromError } from './ast.ts'
 import { evaluate, labelsKey, type Value } from './eval.ts'
@@ -19,6 +20,7 @@ const MAX_POINTS = 11_000 // per series, as Prometheus refuses
 const QueryParams = v.object({ query: v.string(), time: v.optional(v.string()) })
 const RangeParams = v.object({ query: v.string(), start: v.string(), end: v.string(), step: v.string() })
 const MatchParams = v.object({ start: v.optional(v.string()), end: v.optional(v.string()) })
+const LabelParam = v.object({ name: v.string() })
 const MetadataParams = v.object({ metric: v.optional(v.string()), limit: v.optional(v.string()) })
 
 const ok = (c: Context, data: unknown) => c.json({ status: 'success', data })
@@ -110,17 +112,23 @@ export function promqlRoutes(deps: ModuleDeps) {
     return ok(c, [...names].sort())
   })
 
-  app.get('/api/v1/label/:name/values', access('viewer'), describe('Values of one label (Prometheus API)', tags), (c) =>
-    prom(c, async () => {
-      const name = c.req.param('name')
-      if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw badData(`invalid label name: "${name}"`)
-      const values = new Set<string>()
-      for (const s of await seriesFor(new URL(c.req.url).searchParams)) {
-        const v = s.labels[name]
-        if (v) values.add(v)
-      }
-      return ok(c, [...values].sort())
-    }),
+  app.get(
+    '/api/v1/label/:name/values',
+    access('viewer'),
+    describe('Values of one label (Prometheus API)', tags),
+    // Any string passes here; the handler names a bad label name in Prometheus' error shape.
+    validate('param', LabelParam),
+    (c) =>
+      prom(c, async () => {
+        const name = c.req.param('name')
+        if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(name)) throw badData(`invalid label name: "${name}"`)
+        const values = new Set<string>()
+        for (const s of await seriesFor(new URL(c.req.url).searchParams)) {
+          const v = s.labels[name]
+          if (v) values.add(v)
+        }
+        return ok(c, [...values].sort())
+      }),
   )
 
   both('/api/v1/series', 'Series matching match[] selectors (Prometheus API)', async (c, p) => {
