@@ -3,37 +3,12 @@
  * the whole span, and every node works on per-step value arrays (undefined where a series has no
  * value at a step). An instant query is a range of one step.
  */
-import { badData, type Expr, isComparison, type Matcher, PromError } from './ast.ts'
+import { badData, type Expr } from './ast.ts'
+import { binaryOp } from './binary.ts'
 import { bucketQuantile, extrapolatedRate, instantRate, overTime, type Window } from './functions.ts'
+import { keepSome, labelsKey, type Labels, type Source, type StepSeries, type Value, withoutName } from './values.ts'
 
-export type Labels = Record<string, string>
-export type RawSeries = { labels: Labels; ts: number[]; vs: number[] }
-/** One step bucket's summary, as the metrics rollups keep it (the quantile from a mergeable sketch). */
-export type StepBucket = {
-  count: number
-  sum: number
-  min: number
-  max: number
-  last: number
-  quantile(q: number): number
-}
-export type Source = {
-  /** Series matching `matchers` with their raw points in [from, to], oldest first. */
-  select(matchers: Matcher[], from: number, to: number): Promise<RawSeries[]>
-  /**
-   * Optional: each matching series' buckets [b, b + step) for b in [from, to), keyed by b, read from
-   * the coarsest complete rollup (raw points where none is).
-   */
-  buckets?(
-    matchers: Matcher[],
-    from: number,
-    to: number,
-    step: number,
-  ): Promise<{ labels: Labels; at: Map<number, StepBucket> }[]>
-}
-
-export type StepSeries = { labels: Labels; values: (number | undefined)[] }
-export type Value = { type: 'scalar'; values: number[] } | { type: 'vector'; series: StepSeries[] }
+export type { Labels, RawSeries, Source, StepBucket, StepSeries, Value } from './values.ts'
 
 export const LOOKBACK_MS = 5 * 60_000
 
@@ -42,13 +17,6 @@ type Ctx = { steps: number[]; source: Source }
 export async function evaluate(expr: Expr, steps: number[], source: Source): Promise<Value> {
   return evalExpr(expr, { steps, source })
 }
-
-const withoutName = (l: Labels) => {
-  const { __name__: _, ...rest } = l
-  return rest
-}
-export const labelsKey = (l: Labels) =>
-  JSON.stringify(Object.entries(l).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
 
 async function evalExpr(e: Expr, ctx: Ctx): Promise<Value> {
   switch (e.kind) {
@@ -76,8 +44,10 @@ async function evalExpr(e: Expr, ctx: Ctx): Promise<Value> {
       return evalCall(e, ctx)
     case 'agg':
       return evalAgg(e, ctx)
-    case 'binary':
-      return evalBinary(e, ctx)
+    case 'binary': {
+      const [l, r] = await Promise.all([evalExpr(e.lhs, ctx), evalExpr(e.rhs, ctx)])
+      return binaryOp(e, l, r, ctx.steps.length)
+    }
   }
 }
 
@@ -344,129 +314,3 @@ async function evalAgg(e: Extract<Expr, { kind: 'agg' }>, ctx: Ctx): Promise<Val
 
 // NaN sorts last, as Prometheus' topk does.
 const desc = (a: number, b: number) => (Number.isNaN(a) ? 1 : Number.isNaN(b) ? -1 : b - a)
-
-function arith(op: string, a: number, b: number): number {
-  switch (op) {
-    case '+':
-      return a + b
-    case '-':
-      return a - b
-    case '*':
-      return a * b
-    case '/':
-      return a / b
-    case '%':
-      return a % b
-    case '^':
-      return a ** b
-    case '==':
-      return a === b ? 1 : 0
-    case '!=':
-      return a !== b ? 1 : 0
-    case '>':
-      return a > b ? 1 : 0
-    case '<':
-      return a < b ? 1 : 0
-    case '>=':
-      return a >= b ? 1 : 0
-    default:
-      return a <= b ? 1 : 0
-  }
-}
-
-async function evalBinary(e: Extract<Expr, { kind: 'binary' }>, ctx: Ctx): Promise<Value> {
-  const [l, r] = await Promise.all([evalExpr(e.lhs, ctx), evalExpr(e.rhs, ctx)])
-  const cmp = isComparison(e.op)
-  // A comparison without `bool` filters: it keeps the vector side's value where true.
-  const combine = (a: number, b: number, keep: number): number | undefined =>
-    cmp && !e.bool ? (arith(e.op, a, b) ? keep : undefined) : arith(e.op, a, b)
-  if (l.type === 'scalar' && r.type === 'scalar') {
-    if (cmp && !e.bool) throw badData('comparisons between scalars must use BOOL modifier')
-    return { type: 'scalar', values: l.values.map((a, i) => arith(e.op, a, r.values[i]!)) }
-  }
-  if (e.on || e.ignoring) {
-    if (l.type === 'scalar' || r.type === 'scalar')
-      throw badData('vector matching only allowed between instant vectors')
-  }
-  const dropName = !cmp || e.bool
-  if (l.type === 'vector' && r.type === 'scalar') {
-    return {
-      type: 'vector',
-      series: keepSome(
-        l.series.map((s) => ({
-          labels: dropName ? withoutName(s.labels) : s.labels,
-          values: s.values.map((a, i) => (a === undefined ? a : combine(a, r.values[i]!, a))),
-        })),
-      ),
-    }
-  }
-  if (l.type === 'scalar' && r.type === 'vector') {
-    return {
-      type: 'vector',
-      series: keepSome(
-        r.series.map((s) => ({
-          labels: dropName ? withoutName(s.labels) : s.labels,
-          values: s.values.map((b, i) => (b === undefined ? b : combine(l.values[i]!, b, b))),
-        })),
-      ),
-    }
-  }
-  if (l.type !== 'vector' || r.type !== 'vector') throw badData('unexpected operand types')
-  // One-to-one matching on the `on` labels, or on all labels but `ignoring` and the metric name.
-  const signature = (labels: Labels) => {
-    if (e.on) return labelsKey(Object.fromEntries(e.on.filter((k) => labels[k]).map((k) => [k, labels[k]!])))
-    const rest = withoutName(labels)
-    for (const k of e.ignoring ?? []) delete rest[k]
-    return labelsKey(rest)
-  }
-  const right = new Map<string, StepSeries[]>()
-  for (const s of r.series) {
-    const key = signature(s.labels)
-    right.set(key, [...(right.get(key) ?? []), s])
-  }
-  const n = ctx.steps.length
-  const out: StepSeries[] = []
-  const seen = new Map<string, StepSeries>()
-  for (const ls of l.series) {
-    const matches = right.get(signature(ls.labels))
-    if (!matches) continue
-    let labels = dropName ? withoutName(ls.labels) : { ...ls.labels }
-    if (e.on) labels = Object.fromEntries(e.on.filter((k) => labels[k]).map((k) => [k, labels[k]!]))
-    else for (const k of e.ignoring ?? []) delete labels[k]
-    const values = Array.from({ length: n }, (_, i) => {
-      const a = ls.values[i]
-      if (a === undefined) return undefined
-      const present = matches.filter((m) => m.values[i] !== undefined)
-      if (present.length > 1)
-        throw new PromErrorExec(
-          'found duplicate series for the match group on the right hand-side of the operation; many-to-many matching not allowed',
-        )
-      return present.length ? combine(a, present[0]!.values[i]!, a) : undefined
-    })
-    const key = labelsKey(labels)
-    const prior = seen.get(key)
-    if (prior) {
-      for (let i = 0; i < n; i++)
-        if (values[i] !== undefined) {
-          if (prior.values[i] !== undefined)
-            throw new PromErrorExec(
-              'multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)',
-            )
-          prior.values[i] = values[i]
-        }
-      continue
-    }
-    const s = { labels, values }
-    seen.set(key, s)
-    out.push(s)
-  }
-  return { type: 'vector', series: keepSome(out) }
-}
-
-const keepSome = (list: StepSeries[]) => list.filter((s) => s.values.some((x) => x !== undefined))
-
-class PromErrorExec extends PromError {
-  constructor(message: string) {
-    super('execution', message)
-  }
-}

@@ -11,8 +11,9 @@ import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { badData, type Expr, parsePromql, PromError } from './ast.ts'
-import { evaluate, labelsKey, type Value } from './eval.ts'
+import { evaluate } from './eval.ts'
 import { dbSource, matchSeries } from './source.ts'
+import { labelsKey, type Value } from './values.ts'
 import { formatValue, parseTime, readParams, stepOf } from './params.ts'
 
 const MAX_POINTS = 11_000 // per series, as Prometheus refuses
