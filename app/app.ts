@@ -13,6 +13,7 @@ import { alertsRoutes, silencesRoutes, receiverRoutes, alertPages } from './modu
 import { alertmanagerApiRoutes } from './modules/alertmanager/index.ts'
 import { componentPages, componentsRoutes } from './modules/components/index.ts'
 import { metricsPages, metricsQueryRoutes, metricsRoutes, otlpMetricsRoutes } from './modules/metrics/index.ts'
+import { promqlRoutes } from './modules/promql/index.ts'
 import { notifyPages, notifyRoutes } from './modules/notify/index.ts'
 import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './modules/healing/index.ts'
 import { systemPages, systemRoutes } from './modules/system/index.ts'
@@ -44,6 +45,7 @@ export function createApp(md: Services) {
   app.route('/', auditRoutes(md))
   app.route('/', metricsRoutes(md))
   app.route('/', metricsQueryRoutes(md))
+  app.route('/', promqlRoutes(md))
   app.route('/', componentsRoutes(md))
   app.route('/', alertsRoutes(md))
   app.route('/', notifyRoutes(md))

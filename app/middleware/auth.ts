@@ -15,7 +15,7 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
   if (apiKeyHeader) return apiKeyHeader.trim()
   if (!authorization) return undefined
   if (authorization.startsWith('Bearer ')) return authorization.slice(7).trim() // the usual spelling, without a regex
-  return BEARER.exec(authorization)?.[1]?.trim() ?? basicPassword(authorization)
+  return BEARER.exec(authorization)?.[1]?.trim()
 }
 
 /**
@@ -23,8 +23,8 @@ function presentedKey(authorization: string | undefined, apiKeyHeader: string | 
  * settings offer basic auth (amtool's and Grafana's data sources) send the key that way. A
  * password that is not a valid key is refused like a bad Bearer key (401).
  */
-function basicPassword(authorization: string) {
-  const m = BASIC.exec(authorization)
+function basicPassword(authorization: string | undefined) {
+  const m = authorization ? BASIC.exec(authorization) : null
   if (!m) return undefined
   let decoded: string
   try {
@@ -46,6 +46,17 @@ function basicPassword(authorization: string) {
  * Alertmanager API's read, for amtool and karma, which set headers) never takes a key from the URL.
  */
 export const QUERY_KEY_PATHS = /^\/api\/(v1\/hooks\/(alertmanager|grafana|uptime-kuma)|v2\/alerts)$/
+
+/**
+ * The routes where the key may also come as the password of basic auth (`Authorization: Basic
+ * base64(any-user:key)`): the Prometheus query API (Grafana's Prometheus data source, promtool) and
+ * the Alertmanager v2 API (amtool, karma, Grafana's Alertmanager data source), whose tools offer basic
+ * auth as a plain setting. Only these: a browser replays cached basic credentials on its own, so no
+ * dashboard route or other API accepts them; of these, only the silence writes change state, and
+ * they take JSON bodies or DELETE, which a cross-site form cannot send.
+ */
+export const BASIC_KEY_PATHS =
+  /^\/api\/(v1\/(query|query_range|labels|series|metadata|status\/buildinfo|label\/[^/]+\/values)|v2\/(alerts|alerts\/groups|silences|silence\/[^/]+|status|receivers))$/
 
 const keyMessages = {
   invalid: 'API key not recognised',
@@ -79,7 +90,8 @@ export const authenticator = (deps: Pick<Deps, 'db' | 'config'>, keys: KeyStore)
       presentedKey(c.req.header('authorization'), c.req.header('x-api-key')) ??
       (c.req.method === 'POST' && QUERY_KEY_PATHS.test(c.req.path)
         ? c.req.query('key')?.trim() || undefined
-        : undefined)
+        : undefined) ??
+      (BASIC_KEY_PATHS.test(c.req.path) ? basicPassword(c.req.header('authorization')) : undefined)
     if (key) {
       const result = key.startsWith(KEY_PREFIX) ? keys.check(key, now) : ({ ok: false, reason: 'invalid' } as const)
       return result instanceof Promise ? result.then((r) => setKey(c, r)) : setKey(c, result)

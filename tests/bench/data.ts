@@ -81,6 +81,37 @@ export async function dataFigures(dir: string, baseEnv: Record<string, string>, 
     { count: 60, maxMs: 8000 },
   )
   log(`  data: overview 24h ×${o.count}: p50 ${fmt(o.p50, 1)} ms, p95 ${fmt(o.p95, 1)} ms`)
+  // The Prometheus query API on the same data: a PromQL selector for a different series each time.
+  const selector = () => {
+    const s = seriesOf((j++ * 7919) % seeded.series)
+    return `${s.name}{${Object.entries(s.labels)
+      .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+      .join(',')}}`
+  }
+  const promql = (path: string, params: Record<string, string>) =>
+    get(`${path}?${new URLSearchParams(params)}`, (b) => b.status === 'success' && b.data.result.length <= 1)
+  const hour = 3_600_000
+  const pi = await sequentialLatency(
+    () => promql('/api/v1/query', { query: `max_over_time(${selector()}[1h])`, time: String(Date.now() / 1000) }),
+    { count: 300, maxMs: 6000 },
+  )
+  log(`  data: PromQL instant max_over_time[1h] ×${pi.count}: p50 ${fmt(pi.p50, 1)} ms, p95 ${fmt(pi.p95, 1)} ms`)
+  // Hour-aligned [1h] windows at a 1h step: the rollups' path (what Grafana's [$__interval] panels send).
+  const pr = await sequentialLatency(
+    () => {
+      const end = Math.floor(Date.now() / hour) * hour
+      return promql('/api/v1/query_range', {
+        query: `sum_over_time(${selector()}[1h])`,
+        start: String((end - 30 * 86_400_000) / 1000),
+        end: String(end / 1000),
+        step: '1h',
+      })
+    },
+    { count: 300, maxMs: 6000 },
+  )
+  log(
+    `  data: PromQL range 30d sum_over_time[1h] step 1h ×${pr.count}: p50 ${fmt(pr.p50, 1)} ms, p95 ${fmt(pr.p95, 1)} ms`,
+  )
   const rss = rssMb(pid)
   await server.stop()
 
@@ -102,6 +133,8 @@ export async function dataFigures(dir: string, baseEnv: Record<string, string>, 
       '',
       verdict(o.p95 < OVERVIEW_P95_MAX_MS),
     ],
+    ['PromQL instant, one series, max_over_time[1h] p95', `${fmt(pi.p95, 1)} ms`, '—', '', ''],
+    ['PromQL range 30d, one series, sum_over_time[1h] step 1h p95', `${fmt(pr.p95, 1)} ms`, '—', '', ''],
     [`rollup catch-up from scratch (${seeded.rollupSteps} steps)`, `${fmt(seeded.rollupSeconds, 1)} s`, '—', '', ''],
     ['seed write through the store', `${fmt(seeded.points / seeded.writeSeconds)} points/s`, '—', '', ''],
     ['DB size per 1M points (with rollups)', `${fmt(mb(perMillion), 1)} MB`, '—', '', ''],

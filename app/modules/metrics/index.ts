@@ -10,6 +10,7 @@ export {
   type Bucket,
   findSeries,
   groupSeries,
+  listSeries,
   merge,
   newBucket,
   stepBuckets,

@@ -58,6 +58,11 @@ export function pickResolution(stepMs: number): Resolution | null {
   return chosen
 }
 
+/** Every series, or those of one metric name: the catalogue the Prometheus query API reads. */
+export async function listSeries(db: Db, name?: string) {
+  return name === undefined ? db.select().from(series) : db.select().from(series).where(eq(series.name, name))
+}
+
 export async function findSeries(db: Db, name: string, match: Record<string, string>) {
   const rows = await db.select().from(series).where(eq(series.name, name))
   return rows.filter((s) => Object.entries(match).every(([k, v]) => (s.labels[k] ?? '') === v))
