@@ -560,6 +560,36 @@ describe('aliases and model routes', () => {
     })
     expect((await t.json('PUT', `/api/v1/models/${id}/aliases/production`, { version: '9.0.0' }, op)).status).toBe(404)
   })
+
+  it('a weighted canary split over two aliases: each caller keeps its alias, and moving an alias moves its callers', async () => {
+    const id = await model()
+    for (const v of ['1.0.0', '1.1.0', '1.2.0']) await ok(await version(id, v), 201)
+    await ok(await t.json('PUT', `/api/v1/models/${id}/aliases/production`, { version: '1.0.0' }, op))
+    await ok(await t.json('PUT', `/api/v1/models/${id}/aliases/canary`, { version: '1.1.0' }, op))
+    const targets = [
+      { model: `alias:${id}/production`, host: ollama.url, weight: 50 },
+      { model: `alias:${id}/canary`, host: ollama.url, weight: 50 },
+    ]
+    await ok(await t.json('POST', '/api/v1/model-routes', { name: `split-${id}`, targets }, op), 201)
+    const callers = Array.from({ length: 20 }, (_, n) => `caller-${n}`)
+    const answers = async () => {
+      const out = new Map<string, Json>()
+      for (const key of callers)
+        out.set(key, (await ok(await get(`/api/v1/model-routes/split-${id}?key=${key}`))) as Json)
+      return out
+    }
+    const before = await answers()
+    const modelOf = (a: Json) => a.active.model as string
+    expect(new Set([...before.values()].map(modelOf))).toEqual(new Set([`${id}:1.0.0`, `${id}:1.1.0`]))
+    for (const a of before.values()) expect(a.weighted).toBe(true)
+    // The canary alias moves on: its callers follow it, the production callers stay where they were.
+    await ok(await t.json('PUT', `/api/v1/models/${id}/aliases/canary`, { version: '1.2.0' }, op))
+    const after = await answers()
+    for (const key of callers) {
+      const was = modelOf(before.get(key)!)
+      expect(modelOf(after.get(key)!)).toBe(was === `${id}:1.1.0` ? `${id}:1.2.0` : was)
+    }
+  })
 })
 
 describe('the model_alias healing action', () => {
