@@ -177,7 +177,17 @@ describe('two real servers on one database file', () => {
     })
     const deliver = async (server: RunningServer, list: LabelSet[]) => {
       const res = await call(server, 'POST', '/api/v2/alerts', ingest, shuffled(list).map(promAlert))
-      expect(res.status, `POST /api/v2/alerts to ${server.url}: ${res.text}\n${context()}`).toBe(200)
+      const log = () =>
+        server
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"error"'))
+          .slice(-5)
+          .join('\n')
+      expect(
+        res.status,
+        `POST /api/v2/alerts to ${server.url}: ${res.text}\n${context()}\n${res.status === 200 ? '' : log()}`,
+      ).toBe(200)
       for (const s of list) sent.set(s.name, sent.get(s.name)! + 1)
     }
 

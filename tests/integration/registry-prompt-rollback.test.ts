@@ -4,6 +4,7 @@
  * rule runs → the production label moves back → its verification (the restored version's scores
  * since the move) succeeds, or, when the scores do not recover, the label is moved back again.
  */
+import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 import { eq } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { auditLog } from '../../db/schema/audit.ts'
@@ -40,6 +41,8 @@ const score = async (prompt: string, version: number, values: number[], ts: numb
   }))
   const res = await t.json('POST', '/api/v1/metrics', { points }, ingest.headers)
   expect(res.status, await res.clone().text()).toBe(200)
+  // Reads see points once the inbox mover has run; move them now rather than race its timer.
+  await moveInbox(t.db)
 }
 const production = async (name: string) =>
   ((await (await t.app.request(`/api/v1/prompts/${name}`, { headers: viewer.headers })).json()) as { version: number })
