@@ -333,6 +333,9 @@ async function againFromFreshRead(
   for (let attempt = 1; ; attempt++) {
     forget()
     if (attempt > FRESH_ATTEMPTS || (!isStaleCache(failure) && !uniqueFingerprint(failure))) throw failure
+    // Two instances retrying the same alerts in step overtake each other again and again: a random
+    // pause, growing with the attempt, lets one of them commit first.
+    if (attempt > 1) await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * 2 ** attempt))
     try {
       return await reportBatchWith(deps, deliveries, false)
     } catch (error) {
@@ -341,7 +344,7 @@ async function againFromFreshRead(
   }
 }
 /** How many times a failed group is applied again from a fresh read before it is applied one delivery at a time. */
-const FRESH_ATTEMPTS = 4
+const FRESH_ATTEMPTS = 6
 
 /**
  * `reportBatch` with the alerts found in `cache` taken from it (`useCache`), checked in the
