@@ -213,8 +213,9 @@ export function intakeBodies() {
   }
 }
 
-async function startAlertmanager(dir: string): Promise<Started> {
-  const home = join(dir, 'alertmanager')
+/** Alertmanager 0.25 on 127.0.0.1 with a null receiver, its files under `dir/folder`. */
+export async function startAlertmanager(dir: string, folder = 'alertmanager'): Promise<Started> {
+  const home = join(dir, folder)
   mkdirSync(join(home, 'data'), { recursive: true })
   writeFileSync(join(home, 'alertmanager.yml'), "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n")
   const port = await freePort()

@@ -9,21 +9,9 @@
  * the figure says how far from Alertmanager's own read Homeostat's mapped read is.
  * Returns table rows and what failed to run; asserts nothing.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
-import {
-  apiCall,
-  benchKey,
-  type Env,
-  envFor,
-  fmt,
-  freePort,
-  median,
-  sequentialLatency,
-  startHomeostat,
-  startServer,
-  type Started,
-} from './lib.ts'
+import { startAlertmanager } from './alerts.ts'
+import { existsSync } from 'node:fs'
+import { apiCall, benchKey, type Env, envFor, fmt, median, sequentialLatency, startHomeostat } from './lib.ts'
 
 const ALERTS = Number(process.env.AMAPI_ALERTS ?? 1000)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -63,33 +51,13 @@ async function post(url: string, body: unknown, headers: Record<string, string>)
   if (res.status !== 200) throw new Error(`POST ${url}: ${res.status} ${text.slice(0, 300)}`)
 }
 
-async function startAlertmanager(dir: string): Promise<Started> {
-  const home = join(dir, 'amapi-alertmanager')
-  mkdirSync(join(home, 'data'), { recursive: true })
-  writeFileSync(join(home, 'alertmanager.yml'), "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n")
-  const port = await freePort()
-  return startServer({
-    name: 'alertmanager 0.25',
-    command: ALERTMANAGER,
-    args: [
-      `--config.file=${join(home, 'alertmanager.yml')}`,
-      `--storage.path=${join(home, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--cluster.listen-address=',
-      '--log.level=warn',
-    ],
-    port,
-    readyPath: '/-/ready',
-  })
-}
-
 type Side = { name: string; url: string; headers: Record<string, string> }
 
 export async function amapiFigures(dir: string, base: Env, log: (line: string) => void) {
   const failed: string[] = []
   const env = envFor(dir, base, 'amapi')
   const homeostat = await startHomeostat('homeostat (alertmanager api)', env)
-  const am = existsSync(ALERTMANAGER) ? await startAlertmanager(dir) : undefined
+  const am = existsSync(ALERTMANAGER) ? await startAlertmanager(dir, 'amapi-alertmanager') : undefined
   if (!am) log(`  amapi: ${ALERTMANAGER} not installed (apt-get install prometheus-alertmanager): Homeostat only`)
   try {
     const operator = benchKey(env, 'operator')
