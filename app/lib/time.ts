@@ -30,3 +30,10 @@ export const days = (n: number) => n * 86_400_000
 
 /** The clock a factory's deps give (tests pass a fake `now`), else the real one. */
 export const clockOf = (deps: { now?: () => number }) => (): number => deps.now?.() ?? Date.now()
+
+/**
+ * Lets timers, I/O and other requests run. libSQL's promises resolve in the same turn, so a job that
+ * only awaits statements never gives the event loop a turn: requests wait for the whole job, and the
+ * native memory of its finished statements is not freed until it ends. Long jobs call this between steps.
+ */
+export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0))

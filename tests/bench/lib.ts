@@ -34,6 +34,10 @@ export const startHomeostat = async (name: string, env: Record<string, string>, 
     readyPath: '/ready',
   })
 
+/** BENCH_PROFILE_DIR=<dir>: the flags that make Homeostat write a Markdown CPU profile there when it stops. */
+export const profileFlags = () =>
+  process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
+
 /** A TCP port nothing listens on right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

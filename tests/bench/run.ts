@@ -28,6 +28,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { alertFigures } from './alerts.ts'
 import { amapiFigures } from './amapi.ts'
+import { backfillFigures } from './backfill.ts'
 import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
 import { promptFigures } from './prompts.ts'
@@ -44,6 +45,7 @@ import { otlpMetricsFigures } from './otlp-metrics.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
 import {
   BUN,
+  profileFlags,
   cpuSeconds,
   findProcess,
   freePort,
@@ -208,11 +210,7 @@ const homeostatEnv = (name: string) => ({
 })
 const homeostat = (name: ServerName) => async () =>
   // BENCH_PROFILE_DIR=<dir>: Homeostat writes a Markdown CPU profile there when it stops (bun --cpu-prof-md).
-  startHomeostat(
-    `homeostat (${name})`,
-    homeostatEnv(name),
-    process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : [],
-  )
+  startHomeostat(`homeostat (${name})`, homeostatEnv(name), profileFlags())
 
 const servers: Record<ServerName, () => Promise<Started>> = {
   baseline: async () =>
@@ -396,6 +394,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'otlp-metrics',
     note: 'POST /v1/metrics: points/s (protobuf batches) vs the same points as JSON batches and remote write',
     run: otlpMetricsFigures,
+  },
+  {
+    name: 'backfill',
+    note: '6 h of 1,000 series (1.44 M points) pushed behind the rollup watermark: RSS over time, rollups rebuilt',
+    run: backfillFigures,
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
   {

@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { rollupDirty, rollups, rollupWatermarks } from '../../db/schema/metrics.ts'
-import { runRollups } from '../../app/modules/metrics/rollup.ts'
+import { rollupDirty, rollups, rollupWatermarks, series } from '../../db/schema/metrics.ts'
+import { dirtyRanges, runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
@@ -91,6 +91,67 @@ describe('rollups', () => {
       .where(and(eq(rollups.resolution, 3600), eq(rollups.bucket, T0)))
     expect(hour).toMatchObject({ count: 361, max: 1000 })
     expect(await t.db.select().from(rollupDirty)).toHaveLength(0)
+  })
+})
+
+// 20 series over two hours, each skipping a different set of minutes: a backfill of a fleet with gaps.
+function fleetBackfill(): Sample[] {
+  const out: Sample[] = []
+  for (let ts = T0; ts < T0 + 2 * H; ts += 15_000)
+    for (let s = 0; s < 20; s++)
+      if (((ts - T0) / 60_000 + s) % 7 !== 0)
+        out.push({ name: 'agent_ms', labels: { host: `h${s}` }, value: s + ts / 1e9, ts })
+  return out
+}
+
+async function rollupsByHost(db: TestApp['db']) {
+  const rows = await db
+    .select({ r: rollups, labels: series.labels })
+    .from(rollups)
+    .innerJoin(series, eq(series.id, rollups.seriesId))
+    .where(eq(series.name, 'agent_ms'))
+  return rows
+    .map(({ r: { seriesId, ...r }, labels }) => ({ host: labels.host, ...r }))
+    .sort((a, b) => a.resolution - b.resolution || a.bucket - b.bucket || a.host!.localeCompare(b.host!))
+}
+
+describe('backfill behind the watermark', () => {
+  it('rebuilds the same rollups as building the history from scratch', async () => {
+    const now = T0 + 3 * H
+    const store = createMetricStore(t.db)
+    // Live data first: the watermarks reach the present, so the whole history arrives as late points.
+    await store.write([{ name: 'agent_ms', labels: { host: 'h0' }, value: 1, ts: now - 5 * 60_000 }], now)
+    await runRollups(t.db, now)
+    const history = fleetBackfill()
+    for (let i = 0; i < history.length; i += 1000) await store.write(history.slice(i, i + 1000), now)
+    expect((await t.db.select().from(rollupDirty)).length).toBeGreaterThan(1000)
+    await runRollups(t.db, now)
+    expect(await t.db.select().from(rollupDirty)).toHaveLength(0)
+
+    const fresh = await testApp()
+    const freshStore = createMetricStore(fresh.db)
+    await freshStore.write(history, now)
+    await freshStore.write([{ name: 'agent_ms', labels: { host: 'h0' }, value: 1, ts: now - 5 * 60_000 }], now)
+    await runRollups(fresh.db, now)
+    const expected = await rollupsByHost(fresh.db)
+    fresh.close()
+    expect(expected.filter((r) => r.resolution === 60).length).toBeGreaterThan(2000)
+    expect(await rollupsByHost(t.db)).toEqual(expected)
+  })
+
+  it('groups dirty marks into shared runs of adjacent buckets', () => {
+    const m = 60_000
+    const marks = [
+      ...[0, 1, 2].flatMap((b) => [1, 2].map((seriesId) => ({ seriesId, bucket: b * m }))),
+      { seriesId: 3, bucket: 0 },
+      { seriesId: 3, bucket: 5 * m },
+      { seriesId: 3, bucket: 6 * m },
+    ]
+    expect(dirtyRanges(marks, 60)).toEqual([
+      { from: 0, to: 3 * m, seriesIds: [1, 2] },
+      { from: 0, to: m, seriesIds: [3] },
+      { from: 5 * m, to: 7 * m, seriesIds: [3] },
+    ])
   })
 })
 

@@ -1,13 +1,12 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { points, pointsInbox, rollups, series } from '../../../db/schema/metrics.ts'
-import { days } from '../../lib/time.ts'
+import { days, yieldToEventLoop as pause } from '../../lib/time.ts'
 import type { Resolution } from './store.ts'
 
 export type RetentionDays = { raw: number; 60: number; 3600: number; 86_400: number }
 
 const SERIES_PER_DELETE = 50
-const pause = () => new Promise((resolve) => setTimeout(resolve, 0))
 
 /**
  * Deletes raw points and rollups past their retention, a few series or one day of buckets per

@@ -1,6 +1,7 @@
 import { and, eq, gte, inArray, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
+import { yieldToEventLoop } from '../../lib/time.ts'
 import { readRaw } from './inbox.ts'
 import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, type Sketch } from './sketch.ts'
 import { MINUTE, RESOLUTIONS, SETTLE_MS, type Resolution } from './store.ts'
@@ -39,6 +40,7 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
   const aggs = new Map<string, Agg & { seriesId: number; bucket: number }>()
   const source = SOURCE[res]
   for (let i = 0; i < seriesIds.length; i += 500) {
+    if (i) await yieldToEventLoop()
     const ids = seriesIds.slice(i, i + 500)
     if (!source) {
       const rows = await readRaw(db, ids, from, to)
@@ -101,6 +103,9 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
   )
 }
 
+// Series aggregated and written together while catching up: bounds the buckets (and sketches) held at once.
+const SERIES_PER_WRITE = 100
+
 // 10 parameters a row: 3000 rows stay under SQLite's 32 766 variables per statement.
 const ROLLUP_ROWS_PER_STATEMENT = 3000
 
@@ -145,6 +150,42 @@ function clear(db: Db, marks: Mark[]) {
     )
   }
   return stmts
+}
+
+/**
+ * Dirty marks as few source reads: each series' marks joined into runs of adjacent buckets, and the
+ * series that share a run read together. A backfill marks every series over the same minutes (one read
+ * for them all) or one series over many minutes (one read for its run), not a read per mark.
+ */
+export function dirtyRanges(marks: Pick<Mark, 'seriesId' | 'bucket'>[], res: Resolution) {
+  const width = res * 1000
+  const bySeries = new Map<number, number[]>()
+  for (const m of marks) {
+    const list = bySeries.get(m.seriesId)
+    if (list) list.push(m.bucket)
+    else bySeries.set(m.seriesId, [m.bucket])
+  }
+  const ranges = new Map<string, { from: number; to: number; seriesIds: number[] }>()
+  const add = (seriesId: number, from: number, to: number) => {
+    const key = `${from}:${to}`
+    const range = ranges.get(key)
+    if (range) range.seriesIds.push(seriesId)
+    else ranges.set(key, { from, to, seriesIds: [seriesId] })
+  }
+  for (const [seriesId, buckets] of bySeries) {
+    buckets.sort((a, b) => a - b)
+    let from = buckets[0]!
+    let to = from + width
+    for (const bucket of buckets.slice(1)) {
+      if (bucket > to) {
+        add(seriesId, from, to)
+        from = bucket
+      }
+      to = Math.max(to, bucket + width)
+    }
+    add(seriesId, from, to)
+  }
+  return [...ranges.values()]
 }
 
 function nonEmpty<T>(list: T[]): [T, ...T[]] {
@@ -192,7 +233,7 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
         .limit(500)
       if (!dirty.length) break
       const built: Built[] = []
-      for (const d of dirty) built.push(...(await aggregate(db, res, [d.seriesId], d.bucket, d.bucket + res * 1000)))
+      for (const r of dirtyRanges(dirty, res)) built.push(...(await aggregate(db, res, r.seriesIds, r.from, r.to)))
       const parent = PARENT[res]
       const parentWm = parent ? (marks.get(parent) ?? 0) : 0
       const parentMarks = parent
@@ -208,6 +249,7 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
         ]),
       )
       counts.rebuilt += dirty.length
+      await yieldToEventLoop()
     }
     // 2. Complete buckets from the watermark on.
     const source = SOURCE[res]
@@ -225,26 +267,22 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
         .select({ id: series.id })
         .from(series)
         .where(gte(series.lastSeenAt, wm - FUTURE_SKEW_MS - 2 * MINUTE))
-      const built = active.length
-        ? await aggregate(
-            db,
-            res,
-            active.map((a) => a.id),
-            wm,
-            stepEnd,
-          )
-        : []
-      await db.batch(
-        nonEmpty([
-          ...upsertRollups(db, built),
-          ...clear(db, covered),
-          db
-            .insert(rollupWatermarks)
-            .values({ resolution: res, watermark: stepEnd })
-            .onConflictDoUpdate({ target: rollupWatermarks.resolution, set: { watermark: stepEnd } }),
-        ]),
-      )
-      counts.buckets += built.length
+      // Written a slice of series at a time, so a step over a large fleet holds little in memory; readers
+      // use rollups only behind the watermark, which moves last, and a crash before it redoes the step.
+      for (let i = 0; i < active.length; i += SERIES_PER_WRITE) {
+        const ids = active.slice(i, i + SERIES_PER_WRITE).map((a) => a.id)
+        const built = await aggregate(db, res, ids, wm, stepEnd)
+        if (built.length) await db.batch(nonEmpty(upsertRollups(db, built)))
+        counts.buckets += built.length
+        await yieldToEventLoop()
+      }
+      await db.batch([
+        db
+          .insert(rollupWatermarks)
+          .values({ resolution: res, watermark: stepEnd })
+          .onConflictDoUpdate({ target: rollupWatermarks.resolution, set: { watermark: stepEnd } }),
+        ...clear(db, covered),
+      ])
       counts.steps++
       wm = stepEnd
     }

@@ -1,0 +1,117 @@
+/**
+ * Memory under a backfill (`BENCH_ONLY=backfill`): what a new user does on day one. An agent fleet is
+ * already pushing live (one point now, and the rollups have run up to now), then six hours of its
+ * history arrive through `POST /api/v1/metrics`: 1,000 series (200 agents × 5 hosts) every 15 s,
+ * 1.44 M points in 144 requests of 10,000, one client, oldest first. Every point lands behind the
+ * rollup watermark, so the rollup job rebuilds the history from dirty marks while ingest goes on.
+ *
+ * Figures: backfill points/s; server RSS sampled every 100 ms (peak during, and 30 s after the last
+ * request) against the same server's RSS before it (the baseline in this run); the time from the last
+ * request until every rollup is rebuilt. Returns rows; asserts nothing.
+ */
+import { createClient } from '@libsql/client'
+import { benchKey, type Env, envFor, fmt, profileFlags, rssMb, sleep, startHomeostat, verdict } from './lib.ts'
+
+const SERIES = 1000
+const STEP_MS = 15_000
+const HOURS = Number(process.env.BACKFILL_HOURS ?? 6)
+const PER_REQUEST = 10_000
+const RSS_MAX_MB = 200
+const SETTLE_MS = 30_000
+
+export async function backfillFigures(dir: string, base: Env, log: (line: string) => void) {
+  const env = envFor(dir, base, 'backfill')
+  const server = await startHomeostat('homeostat (backfill)', env, profileFlags())
+  const db = createClient({ url: env.DATABASE_URL! })
+  try {
+    const key = benchKey(env, 'operator')
+    const post = async (body: string) => {
+      const res = await fetch(`${server.url}/api/v1/metrics`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body,
+      })
+      if (!res.ok) throw new Error(`backfill: ${res.status} ${await res.text()}`)
+      await res.arrayBuffer()
+    }
+    const now = Date.now()
+    const point = (s: number, ts: number, value: number) =>
+      `{"name":"agent_latency_ms","value":${value},"labels":{"agent":"agent-${s % 200}","host":"host-${s % 5}-${s}"},"ts":${ts}}`
+    await post(`{"points":[${point(0, now - 60_000, 1)}]}`)
+    // The live fleet's rollups reach the present first (the job runs every 30 s).
+    const minuteMark = async () =>
+      Number(
+        (await db.execute('select watermark from rollup_watermarks where resolution = 60')).rows[0]?.watermark ?? 0,
+      )
+    for (let i = 0; i < 80 && !(await minuteMark()); i++) await sleep(500)
+    const before = rssMb(server.pid)
+    log(`  backfill: ${fmt((HOURS * 3_600_000 * SERIES) / STEP_MS)} points of ${HOURS} h behind the watermark…`)
+
+    let peak = before
+    const sampler = setInterval(() => (peak = Math.max(peak, rssMb(server.pid))), 100)
+    const start = now - HOURS * 3_600_000
+    const t0 = performance.now()
+    let sent = 0
+    for (let ts = start; ts < now - 60_000; ) {
+      const parts: string[] = []
+      for (; parts.length < PER_REQUEST && ts < now - 60_000; ts += STEP_MS)
+        for (let s = 0; s < SERIES; s++) parts.push(point(s, ts, (s * 7 + ts / STEP_MS) % 1000))
+      await post(`{"points":[${parts.join(',')}]}`)
+      sent += parts.length
+    }
+    const seconds = (performance.now() - t0) / 1000
+    const ended = performance.now()
+    let drained = Number.NaN
+    for (let i = 0; i < 1200; i++) {
+      const dirty = Number((await db.execute('select count(*) as n from rollup_dirty')).rows[0]!.n)
+      const inbox = Number((await db.execute('select count(*) as n from points_inbox')).rows[0]!.n)
+      if (!dirty && !inbox) {
+        drained = (performance.now() - ended) / 1000
+        break
+      }
+      await sleep(500)
+    }
+    await sleep(Math.max(0, SETTLE_MS - (performance.now() - ended)))
+    clearInterval(sampler)
+    const after = rssMb(server.pid)
+    const minutes = Number((await db.execute('select count(*) as n from rollups where resolution = 60')).rows[0]!.n)
+    log(`  backfill: ${fmt(sent)} points in ${fmt(seconds, 1)} s; ${fmt(minutes)} 1-minute rollups`)
+    const failed: string[] = []
+    if (peak >= RSS_MAX_MB) failed.push(`backfill peak RSS ${fmt(peak)} MB`)
+    if (after >= RSS_MAX_MB) failed.push(`backfill RSS after ${fmt(after)} MB`)
+    const rows = [
+      [
+        `backfill ${fmt(sent / 1e6, 2)} M points (${HOURS} h × ${fmt(SERIES)} series)`,
+        `${fmt(sent / seconds)} points/s`,
+        '—',
+        '',
+        '',
+      ],
+      [
+        '  server RSS peak during the backfill',
+        `${fmt(peak)} MB`,
+        `${fmt(before)} MB before`,
+        `< ${RSS_MAX_MB} MB`,
+        verdict(peak < RSS_MAX_MB),
+      ],
+      [
+        `  server RSS ${SETTLE_MS / 1000} s after`,
+        `${fmt(after)} MB`,
+        `${fmt(before)} MB before`,
+        `< ${RSS_MAX_MB} MB`,
+        verdict(after < RSS_MAX_MB),
+      ],
+      [
+        '  rollups rebuilt, after the last request',
+        Number.isNaN(drained) ? 'not within 10 min' : `${fmt(drained, 1)} s`,
+        `${fmt(minutes)} 1m buckets`,
+        '',
+        '',
+      ],
+    ]
+    return { rows, failed }
+  } finally {
+    db.close()
+    await server.stop()
+  }
+}
