@@ -11,6 +11,8 @@ import { eachItem, itemError } from '../shared/items'
 import { paginate, request, type Query } from '../shared/transport'
 import { durationMs, LABEL_NAME, pairs, toLabels, toNumber } from '../shared/values'
 import { credentialTest } from '../shared/credential-test'
+import { checkPair, resourceOf } from '../shared/resources'
+import { operationProperties, RESOURCES } from './operations'
 
 const severities = [
   { name: 'Critical', value: 'critical' },
@@ -86,7 +88,9 @@ export class HomeostatAlert implements INodeType {
     name: 'homeostatAlert',
     icon: { light: 'file:../../icons/homeostat.svg', dark: 'file:../../icons/homeostat.dark.svg' },
     group: ['output'],
-    version: 1,
+    // 1: one flat Operation list (workflows built with it keep it); 2: Resource, then Operation.
+    version: [1, 2],
+    defaultVersion: 2,
     subtitle: '={{$parameter["operation"]}}',
     description: 'Raise, resolve, acknowledge, mute and read Homeostat alerts',
     defaults: { name: 'Homeostat Alert' },
@@ -95,42 +99,7 @@ export class HomeostatAlert implements INodeType {
     outputs: [NodeConnectionTypes.Main],
     credentials: [{ name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' }],
     properties: [
-      {
-        displayName: 'Operation',
-        name: 'operation',
-        type: 'options',
-        noDataExpression: true,
-        options: [
-          {
-            name: 'Acknowledge',
-            value: 'acknowledge',
-            description: 'Acknowledge an alert',
-            action: 'Acknowledge an alert',
-          },
-          {
-            name: 'Create Silence',
-            value: 'createSilence',
-            description: 'Silence alerts whose labels match, for a while',
-            action: 'Create a silence',
-          },
-          {
-            name: 'Fire',
-            value: 'fire',
-            description: 'Report an alert as firing or resolved (the same fingerprint is one alert)',
-            action: 'Fire or resolve an alert',
-          },
-          { name: 'Get', value: 'get', description: 'Get an alert with its history', action: 'Get an alert' },
-          { name: 'Get Many', value: 'getMany', description: 'List alerts, newest first', action: 'Get many alerts' },
-          {
-            name: 'Mute',
-            value: 'mute',
-            description: 'Silence this alert (by its labels) for a while',
-            action: 'Mute an alert',
-          },
-          { name: 'Resolve', value: 'resolve', description: 'Resolve an alert', action: 'Resolve an alert' },
-        ],
-        default: 'fire',
-      },
+      ...operationProperties,
       // Fire
       {
         displayName: 'Title',
@@ -332,7 +301,9 @@ export class HomeostatAlert implements INodeType {
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string
+    const resource = resourceOf(this)
     return eachItem(this, async (i): Promise<IDataObject | IDataObject[]> => {
+      checkPair(this, i, RESOURCES, resource, operation)
       const idPath = async () => {
         if (this.getNodeParameter('findBy', i, 'id') === 'fingerprint') {
           const fingerprint = String(this.getNodeParameter('alertFingerprint', i) ?? '').trim()

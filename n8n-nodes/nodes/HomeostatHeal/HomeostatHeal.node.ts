@@ -12,6 +12,7 @@ import { eachItem, itemError } from '../shared/items'
 import { request } from '../shared/transport'
 import { show, toJsonObject, toNumber } from '../shared/values'
 import { credentialTest } from '../shared/credential-test'
+import { checkPair, resourceOf } from '../shared/resources'
 import { properties, RESOURCES } from './description'
 
 /** The same rule the server applies to breaker keys (app/modules/healing/breakers.ts). */
@@ -89,12 +90,9 @@ export class HomeostatHeal implements INodeType {
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string
-    // Version 2 picks the operation under a resource; a pair the editor cannot make (a workflow written
-    // by hand or through the API) is refused rather than run as the operation alone would.
-    const resource = this.getNode().typeVersion >= 2 ? (this.getNodeParameter('resource', 0) as string) : undefined
+    const resource = resourceOf(this)
     return eachItem(this, async (i): Promise<IDataObject> => {
-      if (resource !== undefined && !RESOURCES[resource]?.includes(operation))
-        throw itemError(this, i, 'Operation', `"${operation}" is not an operation of resource "${resource}"`)
+      checkPair(this, i, RESOURCES, resource, operation)
       const actionPath = () => `/api/v1/healing/actions/${encodeURIComponent(text(this, i, 'actionId', 'Action ID'))}`
       switch (operation) {
         case 'runAction': {

@@ -7,9 +7,10 @@
  * parameters below, keyed on `operation` alone, serve both; execute only checks a version 2 pair.
  */
 import type { INodeProperties } from 'n8n-workflow'
+import type { Resources } from '../shared/resources'
 
 /** Version 2's resources and the operations of each (the values are those of version 1). */
-export const RESOURCES: Record<string, readonly string[]> = {
+export const RESOURCES: Resources = {
   action: ['approve', 'getAction', 'reject', 'runAction'],
   breaker: ['reportResult'],
   modelRoute: ['getRoute'],
