@@ -6,7 +6,7 @@
  * metadata n8n's verification and npm's provenance read (repository, homepage, bugs, no runtime
  * dependencies or install scripts), a README that stands alone on npm, and no legacy-peer-deps.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -32,6 +32,13 @@ let copy: string
 let packed: Packed
 const manifest = JSON.parse(readFileSync(join(PACKAGE, 'package.json'), 'utf8')) as Manifest
 const paths = () => packed.files.map((f) => f.path).sort()
+/** What must never be published: sources, source maps, tests and fixtures, npm and build config. */
+const STRAY = /\.(ts|map)$|\.(test|spec)\.[cm]?js$|(^|\/)(tests?|__tests__|fixtures?)\/|\.npmrc|\.env|tsconfig|eslint/i
+async function packList(dir: string) {
+  const pack = await run('npm', ['pack', dir, '--dry-run', '--json', '--ignore-scripts'], {}, 60_000)
+  if (pack.code !== 0) throw new Error(`npm pack --dry-run failed\n${pack.stderr}`)
+  return (JSON.parse(pack.stdout) as Packed[])[0]!
+}
 
 beforeAll(async () => {
   copy = mkdtempSync(join(tmpdir(), 'homeostat-n8n-pack-'))
@@ -42,9 +49,7 @@ beforeAll(async () => {
   symlinkSync(join(PACKAGE, 'node_modules'), join(copy, 'node_modules'))
   const build = await run('npm', ['run', 'build', '--prefix', copy], {}, 240_000)
   if (build.code !== 0) throw new Error(`n8n-node build failed\n${build.stdout.slice(-3000)}\n${build.stderr}`)
-  const pack = await run('npm', ['pack', copy, '--dry-run', '--json', '--ignore-scripts'], {}, 60_000)
-  if (pack.code !== 0) throw new Error(`npm pack --dry-run failed\n${pack.stderr}`)
-  ;[packed] = JSON.parse(pack.stdout) as Packed[]
+  packed = await packList(copy)
 }, 300_000)
 afterAll(() => {
   if (copy) rmSync(copy, { recursive: true, force: true })
@@ -73,7 +78,9 @@ describe('npm pack of n8n-nodes-homeostat', () => {
       (f) => !['LICENSE', 'README.md', 'package.json'].includes(f) && !/^dist\/.+\.(js|json|svg)$/.test(f),
     )
     expect(unexpected).toEqual([])
-    expect(files.filter((f) => /\.(ts|map)$|test|spec|fixture|\.npmrc|\.env|tsconfig|eslint/i.test(f))).toEqual([])
+    const stray =
+      /\.(ts|map)$|\.(test|spec)\.[cm]?js$|(^|\/)(tests?|__tests__|fixtures?)\/|\.npmrc|\.env|tsconfig|eslint/i
+    expect(files.filter((f) => stray.test(f))).toEqual([])
     // No key, token or private key in what is uploaded (Homeostat keys start hs_, npm tokens npm_).
     const secret = /hs_[A-Za-z0-9]{16,}|npm_[A-Za-z0-9]{30,}|-----BEGIN [A-Z ]*PRIVATE KEY-----|whsec_[A-Za-z0-9]{16,}/
     for (const file of files) expect(readFileSync(join(copy, file), 'utf8'), file).not.toMatch(secret)
@@ -135,5 +142,16 @@ describe('npm pack of n8n-nodes-homeostat', () => {
     expect(workflow).toMatch(/npm publish --provenance --access public/)
     expect(workflow).toMatch(/npm run lint/)
     expect(workflow).toMatch(/- 'n8n-nodes-v\*\.\*\.\*'/)
+  })
+
+  it('would catch a source map or a test file left in dist/ (the check is not vacuous)', async () => {
+    writeFileSync(join(copy, 'dist/nodes/HomeostatAlert/HomeostatAlert.node.js.map'), '{"version":3}')
+    mkdirSync(join(copy, 'dist/tests'))
+    writeFileSync(join(copy, 'dist/tests/alert.test.js'), '')
+    const files = (await packList(copy)).files.map((f) => f.path)
+    expect(files.filter((f) => STRAY.test(f)).sort()).toEqual([
+      'dist/nodes/HomeostatAlert/HomeostatAlert.node.js.map',
+      'dist/tests/alert.test.js',
+    ])
   })
 })
