@@ -21,6 +21,26 @@ const severities = [
   { name: 'Info', value: 'info' },
 ]
 
+/**
+ * Matcher operators by the Operator option's value. Until 0.1.0 the values were the operators
+ * themselves, and n8n read "=" and "=~" as expressions, so they reached the node as "" and "~" (a
+ * silence with Equals failed with the server's 400): those, and the operators typed in an
+ * expression, are read as meant.
+ */
+const MATCH_OPS: Record<string, string> = {
+  equal: '=',
+  notEqual: '!=',
+  regex: '=~',
+  notRegex: '!~',
+  '=': '=',
+  '!=': '!=',
+  '=~': '=~',
+  '!~': '!~',
+  '': '=',
+  '~': '=~',
+}
+const OP_NAMES = 'equal, notEqual, regex, notRegex (or = != =~ !~)'
+
 const keyValues = (
   displayName: string,
   name: string,
@@ -222,13 +242,14 @@ export class HomeostatAlert implements INodeType {
                 displayName: 'Operator',
                 name: 'op',
                 type: 'options',
+                // Words, not the operators: n8n reads a value starting with "=" as an expression.
                 options: [
-                  { name: 'Equals', value: '=' },
-                  { name: 'Not Equals', value: '!=' },
-                  { name: 'Matches Regex', value: '=~' },
-                  { name: 'Does Not Match Regex', value: '!~' },
+                  { name: 'Equals', value: 'equal' },
+                  { name: 'Not Equals', value: 'notEqual' },
+                  { name: 'Matches Regex', value: 'regex' },
+                  { name: 'Does Not Match Regex', value: 'notRegex' },
                 ],
-                default: '=',
+                default: 'equal',
               },
               { displayName: 'Value', name: 'value', type: 'string', default: '' },
             ],
@@ -393,7 +414,7 @@ export class HomeostatAlert implements INodeType {
             value: string
           }>
           if (!list.length) throw itemError(this, i, 'Matchers', 'add at least one matcher')
-          list.forEach((m, n) => {
+          const matchers = list.map((m, n) => {
             if (!LABEL_NAME.test(m.label))
               throw itemError(
                 this,
@@ -401,10 +422,14 @@ export class HomeostatAlert implements INodeType {
                 `Matchers[${n}].Label`,
                 `"${m.label}" is not a label name (letters, digits and _ only)`,
               )
+            const op = MATCH_OPS[String(m.op ?? '')]
+            if (!op)
+              throw itemError(this, i, `Matchers[${n}].Operator`, `must be one of ${OP_NAMES}, got "${String(m.op)}"`)
+            return { label: m.label, op, value: String(m.value ?? '') }
           })
           return request(this, 'POST', '/api/v1/silences', {
             body: {
-              matchers: list.map((m) => ({ label: m.label, op: m.op, value: String(m.value ?? '') })),
+              matchers,
               duration: duration(),
               ...(comment() ? { comment: comment() } : {}),
             },
