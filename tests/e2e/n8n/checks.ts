@@ -16,7 +16,10 @@ async function get<T>(server: RunningServer, path: string) {
   return (await res.json()) as T
 }
 
-/** node-versions.json: Alert and Heal version 2 (Resource → Operation) beside a Heal version 1 node. */
+/**
+ * node-versions.json: Alert and Heal version 2 (Resource → Operation) beside a Heal version 1 node.
+ * Its last node leaves out `resource` (the default, as n8n saves it): n8n fills it in.
+ */
 export async function checkNodeVersions(result: RunJson, server: RunningServer) {
   ok(result)
   const [fired] = items(result, 'Fire (v2)')
