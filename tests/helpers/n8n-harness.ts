@@ -90,11 +90,11 @@ function httpHelper(credentials: Credentials, sent: Sent[]) {
   }
 }
 
-const node = (type = 'CUSTOM.test', parameters: Json = {}) => ({
+const node = (type = 'CUSTOM.test', parameters: Json = {}, typeVersion = 1) => ({
   id: 'node-1',
   name: 'Homeostat',
   type,
-  typeVersion: 1,
+  typeVersion,
   position: [0, 0] as [number, number],
   parameters,
 })
@@ -105,6 +105,8 @@ export type ExecuteOptions = {
   credentials: Credentials
   continueOnFail?: boolean
   type?: string
+  /** The node's typeVersion in the workflow (1 unless given), as `getNode().typeVersion` reports it. */
+  typeVersion?: number
 }
 
 /** The subset of IExecuteFunctions the nodes use. */
@@ -114,7 +116,7 @@ export function executeContext(o: ExecuteOptions) {
   const ctx = {
     sent,
     getInputData: () => items,
-    getNode: () => node(o.type, o.params as Json),
+    getNode: () => node(o.type, o.params as Json, o.typeVersion),
     continueOnFail: () => o.continueOnFail ?? false,
     getCredentials: async (type: string) => {
       if (type !== 'homeostatApi') throw new Error(`unexpected credential type ${type}`)

@@ -236,6 +236,38 @@ describe('Alert', () => {
       'Item 0, field "Matchers": add at least one matcher',
     )
   })
+
+  it('reads the Operator options\' values and what n8n made of the old ones ("=" and "=~" read as expressions)', async () => {
+    const given = [
+      ['equal', '='],
+      ['notEqual', '!='],
+      ['regex', '=~'],
+      ['notRegex', '!~'],
+      // Version 0.1.0 stored the operators; in n8n "=" arrived as "" and "=~" as "~".
+      ['', '='],
+      ['~', '=~'],
+      ['!=', '!='],
+    ]
+    const { items } = await execute(node, {
+      params: {
+        operation: 'createSilence',
+        duration: '10m',
+        matchers: { matcher: given.map(([op], n) => ({ label: `l${n}`, op, value: 'v.*' })) },
+      },
+      credentials,
+    })
+    const silence = await api<{ matchers: { label: string; op: string }[] }>(
+      `/api/v1/silences/${items[0]!.json.id as string}`,
+    )
+    expect(silence.matchers.map((m) => [m.label, m.op])).toEqual(given.map(([, op], n) => [`l${n}`, op]))
+    const bad = { label: 'x', op: 'like', value: 'y' }
+    await expect(
+      execute(node, {
+        params: { operation: 'createSilence', duration: '10m', matchers: { matcher: [bad] } },
+        credentials,
+      }),
+    ).rejects.toThrow('Item 0, field "Matchers[0].Operator": must be one of equal, notEqual, regex, notRegex')
+  })
 })
 
 describe('Trigger', () => {

@@ -11,6 +11,8 @@ import { eachItem, itemError } from '../shared/items'
 import { paginate, request, type Query } from '../shared/transport'
 import { durationMs, LABEL_NAME, pairs, toLabels, toNumber } from '../shared/values'
 import { credentialTest } from '../shared/credential-test'
+import { checkPair, resourceOf } from '../shared/resources'
+import { operationProperties, RESOURCES } from './operations'
 
 const severities = [
   { name: 'Critical', value: 'critical' },
@@ -18,6 +20,26 @@ const severities = [
   { name: 'Warning', value: 'warning' },
   { name: 'Info', value: 'info' },
 ]
+
+/**
+ * Matcher operators by the Operator option's value. Until 0.1.0 the values were the operators
+ * themselves, and n8n read "=" and "=~" as expressions, so they reached the node as "" and "~" (a
+ * silence with Equals failed with the server's 400): those, and the operators typed in an
+ * expression, are read as meant.
+ */
+const MATCH_OPS: Record<string, string> = {
+  equal: '=',
+  notEqual: '!=',
+  regex: '=~',
+  notRegex: '!~',
+  '=': '=',
+  '!=': '!=',
+  '=~': '=~',
+  '!~': '!~',
+  '': '=',
+  '~': '=~',
+}
+const OP_NAMES = 'equal, notEqual, regex, notRegex (or = != =~ !~)'
 
 const keyValues = (
   displayName: string,
@@ -86,7 +108,9 @@ export class HomeostatAlert implements INodeType {
     name: 'homeostatAlert',
     icon: { light: 'file:../../icons/homeostat.svg', dark: 'file:../../icons/homeostat.dark.svg' },
     group: ['output'],
-    version: 1,
+    // 1: one flat Operation list (workflows built with it keep it); 2: Resource, then Operation.
+    version: [1, 2],
+    defaultVersion: 2,
     subtitle: '={{$parameter["operation"]}}',
     description: 'Raise, resolve, acknowledge, mute and read Homeostat alerts',
     defaults: { name: 'Homeostat Alert' },
@@ -95,42 +119,7 @@ export class HomeostatAlert implements INodeType {
     outputs: [NodeConnectionTypes.Main],
     credentials: [{ name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' }],
     properties: [
-      {
-        displayName: 'Operation',
-        name: 'operation',
-        type: 'options',
-        noDataExpression: true,
-        options: [
-          {
-            name: 'Acknowledge',
-            value: 'acknowledge',
-            description: 'Acknowledge an alert',
-            action: 'Acknowledge an alert',
-          },
-          {
-            name: 'Create Silence',
-            value: 'createSilence',
-            description: 'Silence alerts whose labels match, for a while',
-            action: 'Create a silence',
-          },
-          {
-            name: 'Fire',
-            value: 'fire',
-            description: 'Report an alert as firing or resolved (the same fingerprint is one alert)',
-            action: 'Fire or resolve an alert',
-          },
-          { name: 'Get', value: 'get', description: 'Get an alert with its history', action: 'Get an alert' },
-          { name: 'Get Many', value: 'getMany', description: 'List alerts, newest first', action: 'Get many alerts' },
-          {
-            name: 'Mute',
-            value: 'mute',
-            description: 'Silence this alert (by its labels) for a while',
-            action: 'Mute an alert',
-          },
-          { name: 'Resolve', value: 'resolve', description: 'Resolve an alert', action: 'Resolve an alert' },
-        ],
-        default: 'fire',
-      },
+      ...operationProperties,
       // Fire
       {
         displayName: 'Title',
@@ -253,13 +242,14 @@ export class HomeostatAlert implements INodeType {
                 displayName: 'Operator',
                 name: 'op',
                 type: 'options',
+                // Words, not the operators: n8n reads a value starting with "=" as an expression.
                 options: [
-                  { name: 'Equals', value: '=' },
-                  { name: 'Not Equals', value: '!=' },
-                  { name: 'Matches Regex', value: '=~' },
-                  { name: 'Does Not Match Regex', value: '!~' },
+                  { name: 'Equals', value: 'equal' },
+                  { name: 'Not Equals', value: 'notEqual' },
+                  { name: 'Matches Regex', value: 'regex' },
+                  { name: 'Does Not Match Regex', value: 'notRegex' },
                 ],
-                default: '=',
+                default: 'equal',
               },
               { displayName: 'Value', name: 'value', type: 'string', default: '' },
             ],
@@ -332,7 +322,9 @@ export class HomeostatAlert implements INodeType {
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string
+    const resource = resourceOf(this)
     return eachItem(this, async (i): Promise<IDataObject | IDataObject[]> => {
+      checkPair(this, i, RESOURCES, resource, operation)
       const idPath = async () => {
         if (this.getNodeParameter('findBy', i, 'id') === 'fingerprint') {
           const fingerprint = String(this.getNodeParameter('alertFingerprint', i) ?? '').trim()
@@ -422,7 +414,7 @@ export class HomeostatAlert implements INodeType {
             value: string
           }>
           if (!list.length) throw itemError(this, i, 'Matchers', 'add at least one matcher')
-          list.forEach((m, n) => {
+          const matchers = list.map((m, n) => {
             if (!LABEL_NAME.test(m.label))
               throw itemError(
                 this,
@@ -430,10 +422,14 @@ export class HomeostatAlert implements INodeType {
                 `Matchers[${n}].Label`,
                 `"${m.label}" is not a label name (letters, digits and _ only)`,
               )
+            const op = MATCH_OPS[String(m.op ?? '')]
+            if (!op)
+              throw itemError(this, i, `Matchers[${n}].Operator`, `must be one of ${OP_NAMES}, got "${String(m.op)}"`)
+            return { label: m.label, op, value: String(m.value ?? '') }
           })
           return request(this, 'POST', '/api/v1/silences', {
             body: {
-              matchers: list.map((m) => ({ label: m.label, op: m.op, value: String(m.value ?? '') })),
+              matchers,
               duration: duration(),
               ...(comment() ? { comment: comment() } : {}),
             },

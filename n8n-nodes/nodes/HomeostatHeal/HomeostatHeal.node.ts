@@ -12,6 +12,8 @@ import { eachItem, itemError } from '../shared/items'
 import { request } from '../shared/transport'
 import { show, toJsonObject, toNumber } from '../shared/values'
 import { credentialTest } from '../shared/credential-test'
+import { checkPair, resourceOf } from '../shared/resources'
+import { properties, RESOURCES } from './description'
 
 /** The same rule the server applies to breaker keys (app/modules/healing/breakers.ts). */
 export const BREAKER_KEY = /^(?=.{3,300}$)[A-Za-z0-9][A-Za-z0-9_.-]{0,39}:[A-Za-z0-9._:/@+~=,[\]-]+$/
@@ -58,7 +60,9 @@ export class HomeostatHeal implements INodeType {
     name: 'homeostatHeal',
     icon: { light: 'file:../../icons/homeostat.svg', dark: 'file:../../icons/homeostat.dark.svg' },
     group: ['transform'],
-    version: 1,
+    // 1: one flat Operation list (workflows built with it keep it); 2: Resource, then Operation.
+    version: [1, 2],
+    defaultVersion: 2,
     subtitle: '={{$parameter["operation"]}}',
     description:
       'Run and decide healing actions, read the active target of a model route or the live prompt, and report call outcomes to circuit breakers',
@@ -67,237 +71,7 @@ export class HomeostatHeal implements INodeType {
     inputs: [NodeConnectionTypes.Main],
     outputs: [NodeConnectionTypes.Main],
     credentials: [{ name: 'homeostatApi', required: true, testedBy: 'homeostatApiTest' }],
-    properties: [
-      {
-        displayName: 'Operation',
-        name: 'operation',
-        type: 'options',
-        noDataExpression: true,
-        options: [
-          {
-            name: 'Approve',
-            value: 'approve',
-            description: 'Approve an action waiting for approval: it runs at once',
-            action: 'Approve a healing action',
-          },
-          {
-            name: 'Get Action',
-            value: 'getAction',
-            description: 'Get a healing action with its timeline',
-            action: 'Get a healing action',
-          },
-          {
-            name: 'Get Prompt',
-            value: 'getPrompt',
-            description: 'Get the live version of a prompt (by label), compiled with variables',
-            action: 'Get a prompt compiled with variables',
-          },
-          {
-            name: 'Get Route',
-            value: 'getRoute',
-            description: 'Get the active target (model, host) of a model route',
-            action: 'Get the active target of a model route',
-          },
-          {
-            name: 'Reject',
-            value: 'reject',
-            description: 'Reject an action waiting for approval',
-            action: 'Reject a healing action',
-          },
-          {
-            name: 'Report Result',
-            value: 'reportResult',
-            description: "Report a call's success or failure to a circuit breaker",
-            action: 'Report a result to a circuit breaker',
-          },
-          {
-            name: 'Run Action',
-            value: 'runAction',
-            description: 'Run a healing action (type, target, params), or dry-run it',
-            action: 'Run a healing action',
-          },
-        ],
-        default: 'getRoute',
-      },
-      // Run Action
-      {
-        displayName: 'Action Type Name or ID',
-        name: 'actionType',
-        type: 'options',
-        typeOptions: { loadOptionsMethod: 'getActionTypes' },
-        required: true,
-        default: '',
-        description:
-          'What the action does. Choose from the list, or specify an ID using an <a href="https://docs.n8n.io/code/expressions/">expression</a>.',
-        displayOptions: { show: { operation: ['runAction'] } },
-      },
-      {
-        displayName: 'Target',
-        name: 'target',
-        type: 'string',
-        required: true,
-        default: '',
-        placeholder: 'chat',
-        description:
-          'What the action acts on: a model route name (model_failover), an n8n instance name (n8n, workflow_rollback), a command name (service_restart), a service name (webhook)',
-        displayOptions: { show: { operation: ['runAction'] } },
-      },
-      {
-        displayName: 'Params (JSON)',
-        name: 'params',
-        type: 'json',
-        default: '{}',
-        description:
-          'The parameters of the action type, as a JSON object (GET /api/v1/healing/action-types shows each schema)',
-        displayOptions: { show: { operation: ['runAction'] } },
-      },
-      {
-        displayName: 'Dry Run',
-        name: 'dryRun',
-        type: 'boolean',
-        default: false,
-        description: 'Whether to only check and record what would be done, changing nothing',
-        displayOptions: { show: { operation: ['runAction'] } },
-      },
-      {
-        displayName: 'Additional Fields',
-        name: 'additionalFields',
-        type: 'collection',
-        placeholder: 'Add Field',
-        default: {},
-        displayOptions: { show: { operation: ['runAction'] } },
-        options: [
-          {
-            displayName: 'Idempotency Key',
-            name: 'idempotencyKey',
-            type: 'string',
-            default: '',
-            description: 'A retried run with the same key returns the same action instead of a second one',
-          },
-          {
-            displayName: 'Priority',
-            name: 'priority',
-            type: 'number',
-            default: 0,
-            description: 'Higher runs first (-1000 to 1000)',
-          },
-          {
-            displayName: 'Reason',
-            name: 'reason',
-            type: 'string',
-            default: '',
-            description: 'Why it is run; shown in the action history',
-          },
-          {
-            displayName: 'Requires Approval',
-            name: 'requiresApproval',
-            type: 'boolean',
-            default: false,
-            description: 'Whether the action waits for an operator to approve it before it runs',
-          },
-        ],
-      },
-      // Get Action, Approve, Reject
-      {
-        displayName: 'Action ID',
-        name: 'actionId',
-        type: 'string',
-        required: true,
-        default: '={{ $json.id }}',
-        description: 'The ID of the healing action (from Run Action)',
-        displayOptions: { show: { operation: ['getAction', 'approve', 'reject'] } },
-      },
-      {
-        displayName: 'Reason',
-        name: 'rejectReason',
-        type: 'string',
-        default: '',
-        description: 'Why it is rejected; kept with the action',
-        displayOptions: { show: { operation: ['reject'] } },
-      },
-      // Get Route
-      {
-        displayName: 'Route Name',
-        name: 'route',
-        type: 'string',
-        required: true,
-        default: '',
-        placeholder: 'chat',
-        description: 'The name of the model route',
-        displayOptions: { show: { operation: ['getRoute'] } },
-      },
-      {
-        displayName: 'Caller Key',
-        name: 'callerKey',
-        type: 'string',
-        default: '',
-        placeholder: '={{ $json.userId }}',
-        description:
-          'On a weighted route (a canary split), who is calling: the same key always gets the same target while weights and health hold. Empty: a weighted random pick on every run.',
-        displayOptions: { show: { operation: ['getRoute'] } },
-      },
-      // Get Prompt
-      {
-        displayName: 'Prompt Name',
-        name: 'prompt',
-        type: 'string',
-        required: true,
-        default: '',
-        placeholder: 'support-reply',
-        description: 'The name of the prompt in the registry',
-        displayOptions: { show: { operation: ['getPrompt'] } },
-      },
-      {
-        displayName: 'Label',
-        name: 'label',
-        type: 'string',
-        default: 'production',
-        description: 'The label whose version to get (production, staging, or any)',
-        displayOptions: { show: { operation: ['getPrompt'] } },
-      },
-      {
-        displayName: 'Variables (JSON)',
-        name: 'variables',
-        type: 'json',
-        default: '{}',
-        description:
-          'The values of the template\'s variables, as a JSON object of strings (e.g. {"customer": "ACME"}); every declared variable must be given',
-        displayOptions: { show: { operation: ['getPrompt'] } },
-      },
-      // Report Result
-      {
-        displayName: 'Breaker Key',
-        name: 'breakerKey',
-        type: 'string',
-        required: true,
-        default: '',
-        placeholder: "={{ $('Get Route').item.json.breakerKey }}",
-        description:
-          "The circuit breaker to report to, as kind:name (e.g. model:http://host:11434/llama3 — Get Route gives the active target's key, component:api)",
-        displayOptions: { show: { operation: ['reportResult'] } },
-      },
-      {
-        displayName: 'Result',
-        name: 'result',
-        type: 'options',
-        options: [
-          { name: 'Success', value: 'success' },
-          { name: 'Failure', value: 'failure' },
-        ],
-        default: 'success',
-        description: 'Whether the call succeeded. With an expression: success/failure or true/false.',
-        displayOptions: { show: { operation: ['reportResult'] } },
-      },
-      {
-        displayName: 'Error',
-        name: 'error',
-        type: 'string',
-        default: '',
-        description:
-          "What went wrong, sent with a failure only (kept as the breaker's last error; at most 1000 characters)",
-        displayOptions: { show: { operation: ['reportResult'] } },
-      },
-    ],
+    properties,
   }
 
   methods = {
@@ -316,7 +90,9 @@ export class HomeostatHeal implements INodeType {
 
   async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
     const operation = this.getNodeParameter('operation', 0) as string
+    const resource = resourceOf(this)
     return eachItem(this, async (i): Promise<IDataObject> => {
+      checkPair(this, i, RESOURCES, resource, operation)
       const actionPath = () => `/api/v1/healing/actions/${encodeURIComponent(text(this, i, 'actionId', 'Action ID'))}`
       switch (operation) {
         case 'runAction': {

@@ -9,39 +9,17 @@
  * number of HTTP requests Homeostat counted for it.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { tmpdir } from 'node:os'
+import { cpSync } from 'node:fs'
 import { join } from 'node:path'
 import { createClient, type Client } from '@libsql/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startFakeModelHost, type FakeModelHost } from '../../helpers/fake-model-host.ts'
 import { startFakeN8n } from '../../helpers/fake-n8n.ts'
-import {
-  cliKey,
-  delay,
-  freePort,
-  killAll,
-  ROOT,
-  run,
-  startServer,
-  until,
-  type RunningServer,
-} from '../../helpers/server.ts'
+import { checkFireAndResolve, checkNodeVersions } from './checks.ts'
+import { BAD_CREDENTIAL_ID, CREDENTIAL_ID, items, type N8nCli, n8nWithPackage } from '../../helpers/n8n-cli.ts'
+import { cliKey, delay, freePort, killAll, run, startServer, until, type RunningServer } from '../../helpers/server.ts'
 
-const HERE = join(ROOT, 'tests/e2e/n8n')
-const PACKAGE = join(ROOT, 'n8n-nodes')
-const CREDENTIAL_ID = 'homeostatCredential1'
-const BAD_CREDENTIAL_ID = 'homeostatBadKey1'
-
-type Item = { json: Record<string, unknown>; pairedItem?: { item: number } }
-type NodeRun = { executionTime: number; data?: { main: Item[][] }; error?: { message: string } }
-type RunJson = {
-  status: string
-  data: { resultData: { error?: { message: string }; runData: Record<string, NodeRun[]> } }
-}
-
-let cache: string
+let cli: N8nCli
 let work: string
 let server: RunningServer
 let homeostatDb: Client
@@ -54,57 +32,10 @@ let second: ChildProcess | undefined
 let n8nUrl: string | undefined
 const hosts: FakeModelHost[] = []
 
-const n8nBin = () => [join(cache, 'node_modules/node/bin/node'), join(cache, 'node_modules/n8n/bin/n8n')] as const
-async function n8n(args: string[], timeoutMs = 120_000) {
-  const [node, bin] = n8nBin()
-  const r = await run(node, [bin, ...args], n8nEnv, timeoutMs)
-  if (r.code !== 0)
-    throw new Error(`n8n ${args.join(' ')} exited ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
-  return r
-}
-/** The last run of a workflow as n8n saved it in its database (run data is stored with `flatted`). */
-async function savedRun(workflowId: string): Promise<RunJson & { mode: string; id: number }> {
-  const n8nDb = createClient({ url: `file:${join(work, 'user/.n8n/database.sqlite')}` })
-  try {
-    const [row] = (
-      await n8nDb.execute({
-        sql: 'select e.id, e.status, e.mode, d.data from execution_entity e join execution_data d on d.executionId = e.id where e.workflowId = ? and e.finished = 1 order by e.id desc limit 1',
-        args: [workflowId],
-      })
-    ).rows
-    if (!row) throw new Error(`n8n saved no finished run of ${workflowId}`)
-    const flatted = createRequire(join(cache, 'node_modules/n8n/package.json'))('flatted') as {
-      parse: (s: string) => RunJson['data']
-    }
-    return {
-      id: Number(row.id),
-      status: String(row.status),
-      mode: String(row.mode),
-      data: flatted.parse(String(row.data)),
-    }
-  } finally {
-    n8nDb.close()
-  }
-}
-
-/**
- * `n8n execute --rawOutput`: the run's JSON (n8n may log lines before it). n8n can exit before a
- * very large output (10 000 items) is flushed to the pipe: then the run as n8n saved it is used.
- */
-async function execute(id: string, timeoutMs?: number): Promise<RunJson> {
-  const r = await n8n(['execute', `--id=${id}`, '--rawOutput'], timeoutMs)
-  const start = r.stdout.indexOf('{\n')
-  const end = r.stdout.lastIndexOf('\n}')
-  try {
-    if (start >= 0 && end > start) return JSON.parse(r.stdout.slice(start, end + 2)) as RunJson
-  } catch {
-    // cut short: read it back from n8n's database below
-  }
-  const saved = await savedRun(id)
-  expect(saved.mode).toBe('cli')
-  return saved
-}
-const items = (runJson: RunJson, node: string) => runJson.data.resultData.runData[node]?.[0]?.data?.main[0] ?? []
+const n8nBin = () => cli.bin
+const n8n = (args: string[], timeoutMs?: number) => cli.n8n(args, timeoutMs)
+const savedRun = (workflowId: string) => cli.savedRun(workflowId)
+const execute = (id: string, timeoutMs?: number) => cli.execute(id, timeoutMs)
 const count = async (sql: string, args: (string | number)[] = []) =>
   Number((await homeostatDb.execute({ sql, args })).rows[0]![0])
 /** Points stored for a metric: moved into `points` or still in the write inbox (a point is one series + ms). */
@@ -128,73 +59,15 @@ async function ingestRequests() {
 }
 
 beforeAll(async () => {
-  // 1. n8n and Node 22, once per machine (a few minutes the first time, instant after).
-  const install = await run(
-    'bash',
-    [join(HERE, 'install-n8n.sh')],
-    { N8N_CACHE_DIR: process.env.N8N_CACHE_DIR ?? '' },
-    15 * 60_000,
-  )
-  if (install.code !== 0) throw new Error(`install-n8n.sh failed\n${install.stderr.slice(-4000)}`)
-  cache = install.stdout.trim().split('\n').pop()!
-
-  // 2. The package as users get it: build, npm pack, unpack the tarball into a custom extensions folder.
-  work = mkdtempSync(join(tmpdir(), 'homeostat-n8n-e2e-'))
-  const build = await run('npm', ['run', 'build', '--prefix', PACKAGE], {}, 120_000)
-  if (build.code !== 0) throw new Error(`n8n-nodes build failed\n${build.stdout}\n${build.stderr}`)
-  const pack = await run('npm', ['pack', PACKAGE, '--ignore-scripts', '--pack-destination', work], {}, 60_000)
-  if (pack.code !== 0) throw new Error(`npm pack failed\n${pack.stderr}`)
-  const tarball = join(work, pack.stdout.trim().split('\n').pop()!)
-  mkdirSync(join(work, 'custom'))
-  const untar = await run('tar', ['-xzf', tarball, '-C', join(work, 'custom')], {})
-  expect(untar.code).toBe(0)
-  const packed = JSON.parse(readFileSync(join(work, 'custom/package/package.json'), 'utf8')) as {
-    n8n: { nodes: string[]; credentials: string[] }
-  }
-  for (const file of [...packed.n8n.nodes, ...packed.n8n.credentials])
-    expect(readdirSync(join(work, 'custom/package', file, '..'))).toContain(file.split('/').pop())
-
-  // 3. Homeostat, and n8n pointed at it.
+  // Homeostat, then n8n 1.123 (installed once per machine: a few minutes the first time, instant after)
+  // with the package built, packed and loaded, the credentials and every example workflow imported.
   server = await startServer()
   homeostatDb = createClient({ url: server.env.DATABASE_URL! })
-  const key = (apiKey = await cliKey(server, 'n8n', 'operator'))
-  n8nEnv = {
-    // vitest sets NODE_ENV=test, under which n8n refuses to load nodes.
-    NODE_ENV: 'production',
-    N8N_USER_FOLDER: join(work, 'user'),
-    N8N_DIAGNOSTICS_ENABLED: 'false',
-    N8N_RUNNERS_ENABLED: 'false',
-    N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'false',
-    N8N_CUSTOM_EXTENSIONS: join(work, 'custom'),
-    N8N_ENCRYPTION_KEY: 'homeostat-e2e-encryption-key',
-    // n8n 1.123's default expression engine ('vm') made the 10 000-item run about 5 times slower here.
-    N8N_EXPRESSION_ENGINE: 'legacy',
-    N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
-    N8N_PERSONALIZATION_ENABLED: 'false',
-    N8N_HIRING_BANNER_ENABLED: 'false',
-  }
-  // Plain credentials: n8n encrypts them with N8N_ENCRYPTION_KEY on import.
-  writeFileSync(
-    join(work, 'credentials.json'),
-    JSON.stringify([
-      {
-        id: CREDENTIAL_ID,
-        name: 'Homeostat account',
-        type: 'homeostatApi',
-        data: { baseUrl: server.url, apiKey: key },
-      },
-      {
-        id: BAD_CREDENTIAL_ID,
-        name: 'Homeostat (wrong key)',
-        type: 'homeostatApi',
-        data: { baseUrl: server.url, apiKey: 'hs_not_a_real_key' },
-      },
-    ]),
-  )
-  await n8n(['import:credentials', `--input=${join(work, 'credentials.json')}`])
-  cpSync(join(HERE, 'workflows'), join(work, 'workflows'), { recursive: true })
-  await n8n(['import:workflow', '--separate', `--input=${join(work, 'workflows')}`])
-}, 20 * 60_000)
+  apiKey = await cliKey(server, 'n8n', 'operator')
+  cli = await n8nWithPackage({ major: 1, baseUrl: server.url, apiKey })
+  work = cli.work
+  n8nEnv = cli.env
+}, 40 * 60_000)
 
 afterAll(async () => {
   for (const child of [started, second]) {
@@ -206,7 +79,7 @@ afterAll(async () => {
   homeostatDb?.close()
   for (const h of hosts) await h.close()
   await killAll()
-  if (work) rmSync(work, { recursive: true, force: true })
+  cli?.close()
 })
 
 describe('n8n-nodes-homeostat in n8n 1.123', () => {
@@ -222,27 +95,11 @@ describe('n8n-nodes-homeostat in n8n 1.123', () => {
   })
 
   it('(b) fires and then resolves an alert', async () => {
-    const result = await execute('hsFireAndResolve')
-    expect(result.status, JSON.stringify(result.data.resultData.error)).toBe('success')
-    const [fired] = items(result, 'Fire alert')
-    const [resolved] = items(result, 'Resolve alert')
-    expect(fired!.json).toMatchObject({ change: 'created', status: 'firing', severity: 'critical' })
-    expect(resolved!.json).toMatchObject({ change: 'resolved', id: fired!.json.id, status: 'resolved' })
-    const res = await server.fetch(`/api/v1/alerts/${fired!.json.id as string}`, {
-      headers: { Authorization: `Bearer ${await cliKey(server, 'viewer', 'viewer')}` },
-    })
-    const alert = (await res.json()) as {
-      status: string
-      labels: Record<string, string>
-      annotations: Record<string, string>
-      events: { type: string }[]
-    }
-    expect(alert).toMatchObject({
-      status: 'resolved',
-      labels: { pipeline: 'rag-ingest', env: 'e2e' },
-      annotations: { summary: 'The loader threw on document 42' },
-    })
-    expect(alert.events.map((e) => e.type)).toEqual(expect.arrayContaining(['created', 'resolved']))
+    await checkFireAndResolve(await execute('hsFireAndResolve'), server)
+  })
+
+  it('(h) runs Alert and Heal version 2 nodes (Resource → Operation) beside a version 1 node', async () => {
+    await checkNodeVersions(await execute('hsNodeVersions1'), server)
   })
 
   it('(c) goes on past a wrong API key with Continue On Fail', async () => {
