@@ -10,7 +10,7 @@
  * request until every rollup is rebuilt. Returns rows; asserts nothing.
  */
 import { createClient } from '@libsql/client'
-import { benchKey, type Env, envFor, fmt, profileFlags, rssMb, sleep, startHomeostat, verdict } from './lib.ts'
+import { benchKey, type Env, envFor, fmt, pct, profileFlags, rssMb, sleep, startHomeostat, verdict } from './lib.ts'
 
 const SERIES = 1000
 const STEP_MS = 15_000
@@ -18,6 +18,7 @@ const HOURS = Number(process.env.BACKFILL_HOURS ?? 6)
 const PER_REQUEST = 10_000
 const RSS_MAX_MB = 200
 const SETTLE_MS = 30_000
+const QUERIES = 20
 
 export async function backfillFigures(dir: string, base: Env, log: (line: string) => void) {
   const env = envFor(dir, base, 'backfill')
@@ -75,6 +76,25 @@ export async function backfillFigures(dir: string, base: Env, log: (line: string
     clearInterval(sampler)
     const after = rssMb(server.pid)
     const minutes = Number((await db.execute('select count(*) as n from rollups where resolution = 60')).rows[0]!.n)
+    // The fleet query of issue 23 on this data: p95 by agent (200 series of 5) over the 6 hours, and
+    // the same query for one series as the baseline.
+    const timeQuery = async (match: string) => {
+      const url = `${server.url}/api/v1/metrics/query?name=agent_latency_ms&from=${start}&to=${now}&step=5m&agg=p95${match}`
+      const times: number[] = []
+      for (let i = 0; i < QUERIES; i++) {
+        const t = performance.now()
+        const res = await fetch(url, { headers: { authorization: `Bearer ${key}` } })
+        if (!res.ok) throw new Error(`query: ${res.status} ${await res.text()}`)
+        await res.arrayBuffer()
+        times.push(performance.now() - t)
+      }
+      return pct(
+        times.sort((a, b) => a - b),
+        0.95,
+      )
+    }
+    const fleetMs = await timeQuery('&by=agent')
+    const oneMs = await timeQuery('&match[agent]=agent-1&match[host]=host-1-1')
     log(`  backfill: ${fmt(sent)} points in ${fmt(seconds, 1)} s; ${fmt(minutes)} 1-minute rollups`)
     const failed: string[] = []
     if (peak >= RSS_MAX_MB) failed.push(`backfill peak RSS ${fmt(peak)} MB`)
@@ -109,6 +129,13 @@ export async function backfillFigures(dir: string, base: Env, log: (line: string
         '',
       ],
     ]
+    rows.push([
+      `query p95 by agent, ${HOURS} h, 200 agents × 5 series, p95`,
+      `${fmt(fleetMs, 1)} ms`,
+      `${fmt(oneMs, 1)} ms one series`,
+      '< 100 ms',
+      verdict(fleetMs < 100),
+    ])
     return { rows, failed }
   } finally {
     db.close()
