@@ -163,10 +163,28 @@ describe('theme', () => {
 })
 
 describe('accessibility (axe-core)', () => {
+  // The signed-in page's own session: its cookie, and the CSRF token the layout hands htmx.
+  const sessionCookie = async () => (await page.context().cookies()).map((c) => `${c.name}=${c.value}`).join('; ')
+  const csrf = async () => {
+    await page.goto(`${server.url}/alerts`)
+    return page.evaluate(() => JSON.parse(document.body.getAttribute('hx-headers') ?? '{}')['X-CSRF-Token'] as string)
+  }
   const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
-  for (const path of ['/alerts', '/healing']) {
-    it(`finds no serious or critical violations on ${path}`, async () => {
+  for (const [path, theme] of [
+    ['/alerts', 'light'],
+    ['/alerts', 'dark'],
+    ['/healing', 'light'],
+    ['/healing', 'dark'],
+  ] as const) {
+    it(`finds no serious or critical violations on ${path} (${theme})`, async () => {
+      const set = await server.fetch('/api/v1/me/theme', {
+        method: 'PUT',
+        headers: { Cookie: await sessionCookie(), 'Content-Type': 'application/json', 'X-CSRF-Token': await csrf() },
+        body: JSON.stringify({ theme }),
+      })
+      expect(set.status).toBe(200)
       await page.goto(`${server.url}${path}`)
+      expect(await page.evaluate(() => document.documentElement.dataset.theme)).toBe(theme)
       await page.waitForSelector('html[data-live]', { timeout: WAIT })
       // Evaluated through the debugging protocol: the page's CSP does not apply to it.
       await page.evaluate(axeSource)
