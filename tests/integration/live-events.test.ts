@@ -1,6 +1,7 @@
+import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type { Principal } from '../../app/context.ts'
-import { topicAccess, topics, topicsFor } from '../../app/modules/live/index.ts'
+import type { AppEnv, Principal } from '../../app/context.ts'
+import { createChangeFeed, liveRoutes, topicAccess, topics, topicsFor } from '../../app/modules/live/index.ts'
 import { type TestApp, testApp } from '../helpers/app.ts'
 import { openEvents, serveLoopback } from '../helpers/sse.ts'
 
@@ -151,3 +152,44 @@ describe('GET /events for what is not a stream client', () => {
     expect(await res.text()).toContain('<code>Accept</code>')
   })
 })
+
+describe('the stream over time', () => {
+  // The route alone, with short heartbeat and lifetime, behind a stand-in for the pipeline's auth.
+  async function shortStreams() {
+    const feed = createChangeFeed({ flushMs: 1 })
+    const app = new Hono<AppEnv>()
+    app.use(async (c, next) => {
+      c.set('principal', { kind: 'key', id: 'k', name: 'k', role: 'viewer', scopes: [] })
+      await next()
+    })
+    app.route('/', liveRoutes({ live: feed }, { heartbeatMs: 50, maxStreamMs: 400 }))
+    return { feed, served: await serveLoopback({ app } as unknown as TestApp) }
+  }
+
+  it('sends heartbeats while quiet and ends when its time is up, letting go of the feed', async () => {
+    const { feed, served } = await shortStreams()
+    const stream = await openEvents(`${served.url}/events`)
+    await stream.next('ready')
+    expect(feed.listeners).toBe(1)
+    expect(await stream.heartbeat()).toBe(true)
+    // The stream ends by itself (the browser reconnects, signing in again); nothing waits in the feed.
+    expect(await stream.next()).toBeNull()
+    await until(() => feed.listeners === 0)
+    await served.close()
+  })
+
+  it('lets go of the feed when the client goes away', async () => {
+    const { feed, served } = await shortStreams()
+    const stream = await openEvents(`${served.url}/events`)
+    await stream.next('ready')
+    stream.close()
+    await until(() => feed.listeners === 0)
+    expect(feed.listeners).toBe(0)
+    await served.close()
+  })
+})
+
+/** Waits until `check` holds (tests assert on what happens, never on how long it took). */
+async function until(check: () => boolean) {
+  while (!check()) await new Promise((r) => setTimeout(r, 20))
+}
