@@ -17,7 +17,12 @@ beforeAll(async () => {
     ['Checkout latency high', 'checkout'],
     ['Payments 5xx', 'payments'],
   ]) {
-    const res = await t.json('POST', '/api/v1/alerts', { title, severity: 'critical', status: 'firing', labels: { service } }, ingest)
+    const res = await t.json(
+      'POST',
+      '/api/v1/alerts',
+      { title, severity: 'critical', status: 'firing', labels: { service } },
+      ingest,
+    )
     expect(res.status).toBe(201)
   }
   const comp = await t.json(
@@ -133,9 +138,9 @@ describe('theme preference', () => {
     const s = await t.session('operator')
     const put = (theme: unknown, headers = s.headers) => t.json('PUT', '/api/v1/me/theme', { theme }, headers)
     expect((await put('light')).status).toBe(200)
-    expect(((await (await t.app.request('/api/v1/me', { headers: s.headers })).json()) as { theme: string }).theme).toBe(
-      'light',
-    )
+    expect(
+      ((await (await t.app.request('/api/v1/me', { headers: s.headers })).json()) as { theme: string }).theme,
+    ).toBe('light')
     expect((await put('system')).status).toBe(200)
     const page = await (await t.app.request('/alerts', { headers: s.headers })).text()
     expect(page).toMatch(/<html lang="en">/)
