@@ -28,6 +28,8 @@ import {
   promptPages,
   promptRoutes,
 } from './modules/registry/index.ts'
+import { liveRoutes } from './modules/live/index.ts'
+import { searchPages, searchRoutes } from './modules/search/index.ts'
 import { otlpRoutes, runPolicyRoutes, runReportRoutes, runsPages, runsRoutes } from './modules/runs/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
@@ -67,6 +69,9 @@ export function createApp(md: Services) {
   app.route('/', runReportRoutes(md))
   app.route('/', otlpRoutes(md))
   app.route('/', otlpMetricsRoutes(md))
+  app.route('/', liveRoutes(md))
+  app.route('/', searchRoutes(md))
+  app.route('/', searchPages(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))

@@ -22,6 +22,8 @@ export type Principal = {
   csrfToken?: string
   /** An admin who must enrol in two-factor sign-in before doing anything else. */
   mustEnrol2fa?: boolean
+  /** The user's chosen theme; absent: the page follows the system's. */
+  theme?: 'light' | 'dark'
 }
 
 export type AppEnv = {

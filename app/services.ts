@@ -7,11 +7,12 @@
 import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
 import { createOutboundPolicy } from './lib/outbound.ts'
-import { createAlerts, watchIngest } from './modules/alerts/index.ts'
+import { createAlerts, NO_STATEMENTS, type TransitionHook, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
 import { backupCommands, createBackups, createWorkflowHistory } from './modules/backups/index.ts'
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
+import { createChangeFeed } from './modules/live/index.ts'
 import { createMetricStore, createOtlpMetrics } from './modules/metrics/index.ts'
 import {
   createNotifier,
@@ -27,6 +28,10 @@ import { createOtlpIntake, createRuns } from './modules/runs/index.ts'
 export function createServices(platform: Deps) {
   const { db, log } = platform
   const keys = createKeyStore(db)
+  // The live change feed: modules announce what changed (a topic and ids), the dashboard's event
+  // streams (GET /events) pass it on. Another instance's changes are not heard here: the pages'
+  // slow fallback polling covers them (docs/dashboard.md#live-updates).
+  const live = createChangeFeed()
   // The one outbound policy (OUTBOUND_ALLOW): every call to a URL a user configured (channels,
   // subscriptions, component checks, healing webhooks, n8n, probes, verifications) goes through it.
   const outbound = createOutboundPolicy(platform.config)
@@ -57,7 +62,13 @@ export function createServices(platform: Deps) {
   })
   // Every alert state change runs its silences' hook first (it sets the `silenced` flag), then these,
   // in its own transaction: the notification outbox reads the flag last.
-  const alerts = createAlerts({ db, log, hooks: [notifier.outboxHook] })
+  // The live feed hears the same transitions the outbox does (created, changed, acknowledged,
+  // resolved); a quiet repeat has no events and is not news.
+  const liveAlerts: TransitionHook = (_db, t) => {
+    if (t.events.length) live.publish('alerts', [t.after.id])
+    return NO_STATEMENTS
+  }
+  const alerts = createAlerts({ db, log, hooks: [notifier.outboxHook, liveAlerts] })
   raiseDead = (dead) => raiseNotificationFailed(alerts, dead)
   resolveDead = (delivered) => resolveNotificationFailed(db, alerts, delivered)
   // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.
@@ -70,10 +81,11 @@ export function createServices(platform: Deps) {
     maxSeriesPerMetric: platform.config.METRICS_MAX_SERIES_PER_METRIC,
     onSeriesRefused: (n: number) => platform.telemetry.seriesRefused.inc({}, n),
   }
-  const metricStore = watchIngest(
-    createMetricStore(db, { derive: prices.deriveCost, ...seriesLimit }),
-    alerts.evaluateRulesFor,
-  )
+  // The same point announces the written metric names to the live feed (coalesced per flush).
+  const metricStore = watchIngest(createMetricStore(db, { derive: prices.deriveCost, ...seriesLimit }), (names) => {
+    alerts.evaluateRulesFor(names)
+    live.publish('metrics', [...names])
+  })
   // The components' own series (check latency, heartbeats): no price derivation, and rules over
   // them run at their tick rather than after each write.
   const statusStore = createMetricStore(db, seriesLimit)
@@ -132,6 +144,7 @@ export function createServices(platform: Deps) {
     moveModelAlias: { move: registry.moveAliasTo },
     // prompt_rollback moves prompt labels through the registry (healing does not import it).
     prompts: promptPort(db, prompts),
+    changed: (ids) => live.publish('healing', ids),
   })
   // A component check's result is also an outcome for the component's circuit breaker.
   const reportBreakerOutcome = (key: string, outcome: { ok: boolean; error?: string }, at: number) =>
@@ -152,6 +165,7 @@ export function createServices(platform: Deps) {
     commands: backupCommands(platform.config.BACKUP_COMMANDS_FILE),
     scheduler: platform.scheduler,
     now: platform.now,
+    changed: (ids) => live.publish('backups', ids),
     onRestored: () => {
       alerts.invalidateRules()
       notifier.invalidateRouting()
@@ -182,6 +196,7 @@ export function createServices(platform: Deps) {
     degradedRate: platform.config.N8N_DEGRADED_PERCENT / 100,
     defaultTimezone: platform.config.N8N_DEFAULT_TIMEZONE,
     retentionDays: platform.config.N8N_EXECUTIONS_RETENTION_DAYS,
+    changed: (ids) => live.publish('n8n', ids),
   })
   // Multi-agent runs: recording (routes, OTLP intake, n8n node), cost through the price table.
   // Escalations raise `run_escalated` through the alerts service and reach `run.*` webhook subscribers.
@@ -189,7 +204,12 @@ export function createServices(platform: Deps) {
     db,
     prices,
     alerts,
-    publish: notifier.emit,
+    // Escalations and decisions are news for open run pages too.
+    publish: (event, data, at) => {
+      live.publish('runs', typeof data.run === 'string' ? [data.run] : [])
+      return notifier.emit(event, data, at)
+    },
+    changed: (ids) => live.publish('runs', ids),
     log: log.child({ module: 'runs' }),
     now: platform.now,
   })
@@ -199,6 +219,8 @@ export function createServices(platform: Deps) {
   const otlpMetrics = createOtlpMetrics({ store: metricStore, maxPoints: platform.config.METRICS_MAX_BATCH })
   return {
     ...platform,
+    live,
+    componentsChanged: (ids: string[]) => live.publish('components', ids),
     runs,
     otlpIntake,
     otlpMetrics,

@@ -11,6 +11,7 @@ export const componentChecksJob = (deps: {
   outbound: OutboundPolicy
   historyDays: number
   onOutcome: OutcomeListener
+  changed?: (componentIds: string[]) => void
 }): JobDef => ({
   name: 'component-checks',
   schedule: '*/10 * * * * *',

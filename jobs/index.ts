@@ -41,6 +41,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
       outbound: services.outbound,
       historyDays: config.RETENTION_1H_DAYS,
       onOutcome: services.reportBreakerOutcome,
+      changed: (ids) => services.live.publish('components', ids),
     }),
   )
   if (config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS > 0)

@@ -25,7 +25,7 @@ const htmxConfig = JSON.stringify({
   ],
 })
 
-function Head({ title }: { title: string }) {
+function Head({ title, live }: { title: string; live?: boolean }) {
   return (
     <head>
       <meta charset="utf-8" />
@@ -36,6 +36,8 @@ function Head({ title }: { title: string }) {
       <link rel="icon" href="/static/icon.svg" type="image/svg+xml" />
       <link rel="stylesheet" href="/static/app.css" />
       <script src="/static/vendor/htmx.min.js" defer></script>
+      <script src="/static/app.js" defer></script>
+      {live ? <script src="/static/live.js" defer></script> : null}
     </head>
   )
 }
@@ -44,9 +46,9 @@ function Head({ title }: { title: string }) {
 export function Layout(props: { title: string; active: string; principal: Principal; children: Child }) {
   const p = props.principal
   return (
-    <html lang="en">
-      <Head title={props.title} />
-      <body hx-headers={JSON.stringify({ 'X-CSRF-Token': p.csrfToken ?? '' })}>
+    <html lang="en" data-theme={p.theme}>
+      <Head title={props.title} live />
+      <body hx-headers={JSON.stringify({ 'X-CSRF-Token': p.csrfToken ?? '' })} data-live-updates>
         <a class="skip" href="#main">
           Skip to content
         </a>
@@ -60,7 +62,35 @@ export function Layout(props: { title: string; active: string; principal: Princi
               <NavLinks active={props.active} />
             </nav>
           </details>
+          <SearchBox />
           <div class="who">
+            <span
+              class="live-state"
+              id="live-state"
+              role="status"
+              title="Live updates: stream, or polling while it is down"
+            >
+              Connecting
+            </span>
+            <button
+              type="button"
+              class="icon-button"
+              id="theme-toggle"
+              aria-label="Dark theme"
+              aria-pressed={p.theme === 'dark' ? 'true' : p.theme === 'light' ? 'false' : undefined}
+              title="Switch light/dark (kept for your account)"
+            >
+              ◐
+            </button>
+            <button
+              type="button"
+              class="icon-button"
+              aria-label="Keyboard shortcuts"
+              title="Keyboard shortcuts (?)"
+              id="shortcuts-open"
+            >
+              ?
+            </button>
             <span title={p.role}>{p.name}</span>
             <form method="post" action="/logout" hx-post="/logout">
               <input type="hidden" name="_csrf" value={p.csrfToken ?? ''} />
@@ -79,8 +109,109 @@ export function Layout(props: { title: string; active: string; principal: Princi
             {props.children}
           </main>
         </div>
+        <Shortcuts />
       </body>
     </html>
+  )
+}
+
+/** The global search (GET /search): results drop down under the box as you type; Enter opens the full page. */
+function SearchBox() {
+  return (
+    <form class="search" role="search" action="/search" method="get">
+      <label class="sr-only" for="search">
+        Search alerts, components, rules and metrics
+      </label>
+      <input
+        id="search"
+        name="q"
+        type="search"
+        placeholder="Search ( / )"
+        autocomplete="off"
+        maxlength={100}
+        hx-get="/search"
+        hx-trigger="input changed delay:250ms, search"
+        hx-target="#search-results"
+        hx-swap="innerHTML"
+        aria-controls="search-results"
+      />
+      <div id="search-results" class="search-results" aria-live="polite"></div>
+    </form>
+  )
+}
+
+export const shortcuts = [
+  ['?', 'Show this list'],
+  ['/', 'Search'],
+  ['g a', 'Go to Alerts'],
+  ['g h', 'Go to Healing'],
+  ['g m', 'Go to Metrics'],
+  ['a', 'Acknowledge the focused alert (Alerts list; Tab to a row)'],
+  ['Esc', 'Close this list or the search results'],
+] as const
+
+function Shortcuts() {
+  return (
+    <dialog id="shortcuts" class="shortcuts" aria-labelledby="shortcuts-title">
+      <h2 id="shortcuts-title">Keyboard shortcuts</h2>
+      <dl>
+        {shortcuts.map(([keys, what]) => (
+          <>
+            <dt>
+              {keys.split(' ').map((k) => (
+                <kbd>{k}</kbd>
+              ))}
+            </dt>
+            <dd>{what}</dd>
+          </>
+        ))}
+      </dl>
+      <form method="dialog">
+        <button type="submit" class="secondary">
+          Close
+        </button>
+      </form>
+    </dialog>
+  )
+}
+
+/**
+ * The hx-trigger of a widget that refreshes when its topic changes (public/live.js dispatches
+ * `live:<topic>` on body; polling stands in while the stream is down). `id`: only events naming it
+ * (or too many to name) refresh; `every`: a slow poll besides, for changes another instance made.
+ */
+export function liveTrigger(topic: string, opts: { id?: boolean; every?: string; throttle?: string } = {}) {
+  const filter = opts.id ? '[detail.more||detail.ids.includes(this.dataset.liveId)]' : ''
+  const throttle = opts.throttle ? ` throttle:${opts.throttle}` : ''
+  return `live:${topic}${filter} from:body${throttle}${opts.every ? `, every ${opts.every}` : ''}`
+}
+
+/**
+ * A part of a page that reloads itself from its page (`src`, picked out by its id) when its topic
+ * changes; `liveId`: only when events name it. Its children inherit none of its hx-* attributes.
+ */
+export function LiveRegion(props: {
+  id: string
+  src: string
+  topic: string
+  liveId?: string
+  every?: string
+  throttle?: string
+  children: Child
+}) {
+  return (
+    <div
+      id={props.id}
+      hx-get={props.src}
+      hx-select={`#${props.id}`}
+      hx-target="this"
+      hx-swap="outerHTML"
+      hx-trigger={liveTrigger(props.topic, { id: !!props.liveId, every: props.every, throttle: props.throttle })}
+      hx-disinherit="*"
+      data-live-id={props.liveId}
+    >
+      {props.children}
+    </div>
   )
 }
 

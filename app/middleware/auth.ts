@@ -118,6 +118,7 @@ async function fromSession(c: Context<AppEnv>, deps: Pick<Deps, 'db' | 'config'>
         sessionId: session.id,
         csrfToken: session.csrfToken,
         mustEnrol2fa: deps.config.REQUIRE_ADMIN_2FA && user.role === 'admin' && !user.totpEnabledAt,
+        ...(user.theme ? { theme: user.theme } : {}),
       })
     } else {
       c.set('authError', new AppError(401, 'session_expired', 'Your session has expired; sign in again'))

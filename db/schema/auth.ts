@@ -3,6 +3,8 @@ import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 export const roles = ['viewer', 'operator', 'admin'] as const
 export type Role = (typeof roles)[number]
+export const themes = ['light', 'dark'] as const
+export type Theme = (typeof themes)[number]
 
 const now = sql`(cast(unixepoch('subsec') * 1000 as integer))`
 
@@ -19,6 +21,8 @@ export const users = sqliteTable('users', {
   failedLogins: integer('failed_logins').notNull().default(0),
   lockedUntil: integer('locked_until'),
   lastLoginAt: integer('last_login_at'),
+  /** The dashboard theme the user chose; null follows the system (prefers-color-scheme). */
+  theme: text('theme', { enum: themes }),
   createdAt: integer('created_at').notNull().default(now),
   updatedAt: integer('updated_at').notNull().default(now),
 })

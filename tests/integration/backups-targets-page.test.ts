@@ -168,11 +168,11 @@ describe('progress on the Backups page', () => {
       await new Promise((r) => setTimeout(r, 10))
       running = await page('/backups/live', admin.headers)
     }
-    expect(running.html).toContain('hx-trigger="every 1s"')
+    expect(running.html).toContain('hx-trigger="live:backups from:body, every 2s"')
     expect(running.html).toMatch(/class="small muted backup-progress">(snapshot|upload)/)
     expect((await done).status).toBe('good')
     const idle = await page('/backups/live', admin.headers)
-    expect(idle.html).toContain('hx-trigger="every 5s"')
+    expect(idle.html).toContain('hx-trigger="live:backups from:body, every 60s"')
     expect(idle.html).not.toContain('backup-progress')
   })
 })

@@ -182,7 +182,7 @@ describe('healing pages', () => {
       expect((await page(path, viewer.headers)).status, path).toBe(200)
     }
     const overview = (await page('/healing', viewer.headers)).html
-    expect(overview).toContain('hx-trigger="every 5s"')
+    expect(overview).toContain('hx-trigger="live:healing from:body, every 30s"')
     expect(overview).toContain(`href="/healing/actions/${pendingId}"`)
     expect(overview).toContain(`data-breaker="${KEY_A}"`)
     expect(overview).toContain('data-route="chat"')

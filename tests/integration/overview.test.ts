@@ -149,11 +149,11 @@ describe('GET /api/v1/metrics/overview', () => {
 })
 
 describe('Overview page', () => {
-  it('shows a tile per component and totals, refreshed by htmx polling of a fragment', async () => {
+  it('shows a tile per component and totals, refreshed by live events (and a slow poll) of a fragment', async () => {
     const s = await t.session('viewer')
     const page = await (await t.app.request('/', { headers: s.headers })).text()
     expect(page).toContain('id="component-tiles"')
-    expect(page).toContain('hx-trigger="every 10s"')
+    expect(page).toContain('hx-trigger="live:components from:body, live:metrics from:body throttle:10s, every 60s"')
     expect(page).toContain('hx-get="/overview/components?range=24h"')
     expect(page).toContain('data-component="ov-planner"')
     expect(page).toMatch(/data-total="cost">\$0\.0080</)

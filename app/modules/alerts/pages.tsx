@@ -14,7 +14,7 @@ import { channels, notifications } from '../../../db/schema/notify.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
-import { Layout, when } from '../../lib/layout.tsx'
+import { Layout, LiveRegion, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
@@ -192,141 +192,147 @@ export function alertPages(deps: ModuleDeps & { alerts: AlertsService }) {
             )}
           </section>
         ) : null}
-        <div class="page-head">
-          <h1>
-            <SeverityPill severity={a.severity} /> {a.title} <StatePill status={a.status} silenced={a.silenced} />
-          </h1>
-        </div>
-        {write ? (
-          <div class="alert-actions" id="alert-actions">
-            {a.status === 'firing' || a.status === 'pending' ? (
-              <button hx-post={`/alerts/actions/${a.id}/acknowledge`} hx-swap="none" disabled={a.status === 'pending'}>
-                Acknowledge
-              </button>
-            ) : null}
-            {a.status === 'acknowledged' ? (
-              <button class="secondary" hx-post={`/alerts/actions/${a.id}/unacknowledge`} hx-swap="none">
-                Unacknowledge
-              </button>
-            ) : null}
-            {open ? (
-              <button
-                class="secondary"
-                hx-post={`/alerts/actions/${a.id}/resolve`}
-                hx-confirm="Resolve this alert by hand? If its rule still holds it fires again."
-                hx-swap="none"
-              >
-                Resolve
-              </button>
-            ) : null}
-            {open ? (
-              <form class="inline" hx-post={`/alerts/actions/${a.id}/mute`} hx-swap="none">
-                <select name="duration" aria-label="Mute for">
-                  {Object.keys(spans).map((d) => (
-                    <option value={d} selected={d === '1h'}>
-                      {d}
-                    </option>
-                  ))}
-                </select>
-                <button type="submit" class="secondary">
-                  Mute
+        <LiveRegion id="alert-live" src={`/alerts/${a.id}`} topic="alerts" liveId={a.id} every="60s">
+          <div class="page-head">
+            <h1>
+              <SeverityPill severity={a.severity} /> {a.title} <StatePill status={a.status} silenced={a.silenced} />
+            </h1>
+          </div>
+          {write ? (
+            <div class="alert-actions" id="alert-actions">
+              {a.status === 'firing' || a.status === 'pending' ? (
+                <button
+                  hx-post={`/alerts/actions/${a.id}/acknowledge`}
+                  hx-swap="none"
+                  disabled={a.status === 'pending'}
+                >
+                  Acknowledge
                 </button>
-              </form>
-            ) : null}
-            <a class="button secondary" href={silenceLink}>
-              Silence…
-            </a>
-          </div>
-        ) : null}
-        <div class="tiles">
-          <div class="tile">
-            <span class="label">Value</span>
-            <strong data-value>{value(a.value)}</strong>
-          </div>
-          <div class="tile">
-            <span class="label">Since</span>
-            <strong class="small">{when(a.activeAt ?? a.startsAt)}</strong>
-            <span class="muted">last seen {when(a.lastSeenAt)}</span>
-          </div>
-          <div class="tile">
-            <span class="label">Repeats</span>
-            <strong>{a.repeatCount}</strong>
-          </div>
-          <div class="tile">
-            <span class="label">Source</span>
-            <strong>{a.source}</strong>
-            {a.ruleId ? (
-              <a class="muted" href={`/alerts/rules#rule-${a.ruleId}`}>
-                its rule
+              ) : null}
+              {a.status === 'acknowledged' ? (
+                <button class="secondary" hx-post={`/alerts/actions/${a.id}/unacknowledge`} hx-swap="none">
+                  Unacknowledge
+                </button>
+              ) : null}
+              {open ? (
+                <button
+                  class="secondary"
+                  hx-post={`/alerts/actions/${a.id}/resolve`}
+                  hx-confirm="Resolve this alert by hand? If its rule still holds it fires again."
+                  hx-swap="none"
+                >
+                  Resolve
+                </button>
+              ) : null}
+              {open ? (
+                <form class="inline" hx-post={`/alerts/actions/${a.id}/mute`} hx-swap="none">
+                  <select name="duration" aria-label="Mute for">
+                    {Object.keys(spans).map((d) => (
+                      <option value={d} selected={d === '1h'}>
+                        {d}
+                      </option>
+                    ))}
+                  </select>
+                  <button type="submit" class="secondary">
+                    Mute
+                  </button>
+                </form>
+              ) : null}
+              <a class="button secondary" href={silenceLink}>
+                Silence…
               </a>
-            ) : null}
+            </div>
+          ) : null}
+          <div class="tiles">
+            <div class="tile">
+              <span class="label">Value</span>
+              <strong data-value>{value(a.value)}</strong>
+            </div>
+            <div class="tile">
+              <span class="label">Since</span>
+              <strong class="small">{when(a.activeAt ?? a.startsAt)}</strong>
+              <span class="muted">last seen {when(a.lastSeenAt)}</span>
+            </div>
+            <div class="tile">
+              <span class="label">Repeats</span>
+              <strong>{a.repeatCount}</strong>
+            </div>
+            <div class="tile">
+              <span class="label">Source</span>
+              <strong>{a.source}</strong>
+              {a.ruleId ? (
+                <a class="muted" href={`/alerts/rules#rule-${a.ruleId}`}>
+                  its rule
+                </a>
+              ) : null}
+            </div>
           </div>
-        </div>
-        {a.ackBy ? (
-          <p class="muted">
-            Acknowledged by {a.ackBy} at {when(a.ackAt)}.
-          </p>
-        ) : null}
-        {a.resolvedAt ? (
-          <p class="muted">
-            Resolved{a.resolvedBy ? ` by ${a.resolvedBy}` : ''} at {when(a.resolvedAt)}.
-          </p>
-        ) : null}
-        <Section title="Labels">
-          <Labels labels={a.labels} />
-        </Section>
-        <Section title="Annotations">
-          <KeyValues rows={a.annotations} />
-        </Section>
-        <Section title="History" id="history">
-          <Timeline events={events} />
-        </Section>
-        <Section title="Notifications" id="notifications">
-          {sent.length === 0 ? (
-            <p class="muted">None: no channel was routed this alert yet{a.silenced ? ' (it is silenced)' : ''}.</p>
-          ) : (
-            <table class="table">
-              <thead>
-                <tr>
-                  <th>Channel</th>
-                  <th>Kind</th>
-                  <th>Status</th>
-                  <th>Attempts</th>
-                  <th>Last error / response</th>
-                  <th>Sent</th>
-                  {write ? <th></th> : null}
-                </tr>
-              </thead>
-              <tbody>
-                {sent.map(({ n, channelName }) => (
-                  <tr data-notification={n.status}>
-                    <td>{channelName ?? (n.subscriptionId ? 'webhook subscription' : '—')}</td>
-                    <td>{n.kind}</td>
-                    <td>
-                      <span class={`pill nt-${n.status}`}>{n.status}</span>
-                    </td>
-                    <td>{n.attempts}</td>
-                    <td class="small">{n.lastError ?? n.response ?? ''}</td>
-                    <td class="nowrap">{when(n.sentAt)}</td>
-                    {write ? (
-                      <td>
-                        {n.status === 'failed' || n.status === 'dead' ? (
-                          <button
-                            class="small secondary"
-                            hx-post={`/alerts/notifications/${n.id}/retry`}
-                            hx-swap="none"
-                          >
-                            Retry
-                          </button>
-                        ) : null}
-                      </td>
-                    ) : null}
+          {a.ackBy ? (
+            <p class="muted">
+              Acknowledged by {a.ackBy} at {when(a.ackAt)}.
+            </p>
+          ) : null}
+          {a.resolvedAt ? (
+            <p class="muted">
+              Resolved{a.resolvedBy ? ` by ${a.resolvedBy}` : ''} at {when(a.resolvedAt)}.
+            </p>
+          ) : null}
+          <Section title="Labels">
+            <Labels labels={a.labels} />
+          </Section>
+          <Section title="Annotations">
+            <KeyValues rows={a.annotations} />
+          </Section>
+          <Section title="History" id="history">
+            <Timeline events={events} />
+          </Section>
+          <Section title="Notifications" id="notifications">
+            {sent.length === 0 ? (
+              <p class="muted">None: no channel was routed this alert yet{a.silenced ? ' (it is silenced)' : ''}.</p>
+            ) : (
+              <table class="table">
+                <thead>
+                  <tr>
+                    <th>Channel</th>
+                    <th>Kind</th>
+                    <th>Status</th>
+                    <th>Attempts</th>
+                    <th>Last error / response</th>
+                    <th>Sent</th>
+                    {write ? <th></th> : null}
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
-        </Section>
+                </thead>
+                <tbody>
+                  {sent.map(({ n, channelName }) => (
+                    <tr data-notification={n.status}>
+                      <td>{channelName ?? (n.subscriptionId ? 'webhook subscription' : '—')}</td>
+                      <td>{n.kind}</td>
+                      <td>
+                        <span class={`pill nt-${n.status}`}>{n.status}</span>
+                      </td>
+                      <td>{n.attempts}</td>
+                      <td class="small">{n.lastError ?? n.response ?? ''}</td>
+                      <td class="nowrap">{when(n.sentAt)}</td>
+                      {write ? (
+                        <td>
+                          {n.status === 'failed' || n.status === 'dead' ? (
+                            <button
+                              class="small secondary"
+                              hx-post={`/alerts/notifications/${n.id}/retry`}
+                              hx-swap="none"
+                            >
+                              Retry
+                            </button>
+                          ) : null}
+                        </td>
+                      ) : null}
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            )}
+          </Section>
+        </LiveRegion>
       </Layout>,
     )
   })

@@ -1,7 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import type { Child } from 'hono/jsx'
 import { alertStatuses, severities, type Alert, type AlertEvent } from '../../../db/schema/alerts.ts'
-import { TabNav, when } from '../../lib/layout.tsx'
+import { liveTrigger, TabNav, when } from '../../lib/layout.tsx'
 import { formatValue } from './rules/templates.ts'
 
 export const alertTabs = [
@@ -98,7 +98,7 @@ export function AlertList({
     <section
       id="alert-list"
       hx-get={`/alerts/list${qs ? `?${qs}` : ''}`}
-      hx-trigger="every 5s"
+      hx-trigger={liveTrigger('alerts', { every: '30s' })}
       hx-swap="outerHTML"
       aria-label="Alerts"
     >
@@ -130,7 +130,7 @@ export function AlertList({
             </thead>
             <tbody>
               {items.map((a) => (
-                <tr class={`sev-row sev-${a.severity}`} data-alert={a.id} data-status={a.status}>
+                <tr class={`sev-row sev-${a.severity}`} data-alert={a.id} data-status={a.status} tabindex={0}>
                   <td>
                     <SeverityPill severity={a.severity} />
                   </td>

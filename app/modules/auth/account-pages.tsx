@@ -9,8 +9,8 @@ import { AppError } from '../../lib/errors.ts'
 import { ErrorBox, Layout } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { audit } from '../audit/index.ts'
-import { Password, TotpCode } from './schema.ts'
-import { changeOwnPassword, turnOffTwoFactor } from './account.ts'
+import { Password, ThemeBody, TotpCode } from './schema.ts'
+import { changeOwnPassword, setTheme, turnOffTwoFactor } from './account.ts'
 import { loginPolicy } from './login.ts'
 import { beginEnrolment, confirmEnrolment } from './two-factor.ts'
 import { getUser } from './users.ts'
@@ -65,6 +65,17 @@ export function accountPages(deps: ModuleDeps) {
     return getUser(db, p.userId)
   }
   const required = (u: User) => config.REQUIRE_ADMIN_2FA && u.role === 'admin'
+
+  // The theme toggle in the top bar (public/app.js): kept for the user, answered with nothing to swap.
+  app.post('/settings/theme', access('viewer'), validate('form', ThemeBody), async (c) => {
+    const p = requirePrincipal(c)
+    if (p.kind !== 'session' || !p.userId)
+      throw new AppError(400, 'user_only', 'This is for a signed-in user, not an API key')
+    const { theme } = c.req.valid('form')
+    await setTheme(deps.db, p.userId, theme)
+    await audit(deps.db, c, { action: 'user.theme_changed', target: p.name, summary: theme })
+    return c.body(null, 204)
+  })
 
   app.get('/settings/security', access('viewer'), async (c) => {
     const user = await me(c)

@@ -1,5 +1,7 @@
 import type { Db } from '../../../db/client.ts'
 import type { User } from '../../../db/schema/auth.ts'
+import { eq } from 'drizzle-orm'
+import { type Theme, users } from '../../../db/schema/auth.ts'
 import { AppError } from '../../lib/errors.ts'
 import { confirmPassword, type LoginPolicy } from './login.ts'
 import { disableTwoFactor } from './two-factor.ts'
@@ -35,4 +37,12 @@ export async function turnOffTwoFactor(
   const error = await confirmPassword(db, policy, user, password, 'password')
   if (error) throw error
   await disableTwoFactor(db, user.id)
+}
+
+/** The dashboard theme the user chose (`system`: follow the browser's prefers-color-scheme again). */
+export async function setTheme(db: Db, userId: string, theme: Theme | 'system') {
+  await db
+    .update(users)
+    .set({ theme: theme === 'system' ? null : theme, updatedAt: Date.now() })
+    .where(eq(users.id, userId))
 }

@@ -14,10 +14,11 @@ import {
   DisableTwoFactor,
   IdParam,
   ListQuery,
+  ThemeBody,
   TotpCode,
   UpdateUser,
 } from './schema.ts'
-import { changeOwnPassword, turnOffTwoFactor } from './account.ts'
+import { changeOwnPassword, setTheme, turnOffTwoFactor } from './account.ts'
 import { loginPolicy } from './login.ts'
 import { beginEnrolment, confirmEnrolment } from './two-factor.ts'
 import { createUser, deleteUser, getUser, listUsers, publicUser, updateUser } from './users.ts'
@@ -163,6 +164,20 @@ export function authRoutes(deps: ModuleDeps & { keys: KeyStore }) {
       await changeOwnPassword(db, policy, user, input.currentPassword, input.newPassword)
       await audit(db, c, { action: 'user.password_changed', target: user.email })
       return c.json({ ok: true, signedOut: true })
+    },
+  )
+
+  app.put(
+    '/api/v1/me/theme',
+    access('viewer'),
+    describe('Set my dashboard theme: light, dark, or system (follow the browser)', tags),
+    validate('json', ThemeBody),
+    async (c) => {
+      const user = await me(c)
+      const { theme } = c.req.valid('json')
+      await setTheme(db, user.id, theme)
+      await audit(db, c, { action: 'user.theme_changed', target: user.email, summary: theme })
+      return c.json({ theme })
     },
   )
 

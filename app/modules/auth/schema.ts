@@ -113,3 +113,8 @@ export const KeyForm = v.pipe(
     ['source'],
   ),
 )
+
+/** The dashboard theme: light, dark, or system (follow the browser). */
+export const ThemeBody = v.strictObject({
+  theme: v.picklist(['light', 'dark', 'system'], 'must be light, dark or system'),
+})

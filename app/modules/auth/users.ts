@@ -11,6 +11,7 @@ export const publicUser = (u: User) => ({
   name: u.name,
   role: u.role,
   twoFactor: u.totpEnabledAt !== null,
+  theme: u.theme ?? 'system',
   locked: u.lockedUntil !== null && u.lockedUntil > Date.now(),
   lastLoginAt: u.lastLoginAt ? new Date(u.lastLoginAt).toISOString() : null,
   createdAt: new Date(u.createdAt).toISOString(),

@@ -88,6 +88,8 @@ type Deps = {
   historyDays: number
   concurrency?: number
   onOutcome?: OutcomeListener
+  /** Told the ids of components that went up or down (the live feed). */
+  changed?: (componentIds: string[]) => void
 }
 
 /**

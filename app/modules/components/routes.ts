@@ -48,7 +48,14 @@ export const checkSummary = (c: {
     ? `${c.kind}, http ${c.method} every ${c.intervalSeconds}s`
     : `${c.kind}, push every ${c.expectedIntervalSeconds}s`
 
-export function componentsRoutes(deps: ModuleDeps & { statusStore: MetricStore; prices: Pick<Prices, 'invalidate'> }) {
+export function componentsRoutes(
+  deps: ModuleDeps & {
+    statusStore: MetricStore
+    prices: Pick<Prices, 'invalidate'>
+    /** The live feed's announcement of components that went up or down (a push changed one). */
+    componentsChanged?: (componentIds: string[]) => void
+  },
+) {
   const { db, sealer, config, statusStore: store } = deps
   const now = clockOf(deps)
   const app = new Hono<AppEnv>()
@@ -165,7 +172,7 @@ export function componentsRoutes(deps: ModuleDeps & { statusStore: MetricStore; 
       if (!comp || comp.checkType !== 'push') throw notFound('Push token')
       const q = c.req.valid('query')
       const ts = now()
-      await recordResult({ db, store }, comp, {
+      await recordResult({ db, store, changed: deps.componentsChanged }, comp, {
         ts,
         up: q.status === 'up',
         source: 'push',

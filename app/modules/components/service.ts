@@ -318,7 +318,11 @@ export const metricLabels = (c: Pick<Component, 'name' | 'labels'>) => ({ ...c.l
  * Records one result: a status-history row and the component's current status (one batch), then
  * `up` and the result's other metrics through the metric store.
  */
-export async function recordResult(deps: { db: Db; store: MetricStore }, c: Component, r: CheckResult) {
+export async function recordResult(
+  deps: { db: Db; store: MetricStore; changed?: (componentIds: string[]) => void },
+  c: Component,
+  r: CheckResult,
+) {
   const { db, store } = deps
   const state = r.up ? 'up' : 'down'
   const message = r.message ? r.message.slice(0, 1000) : null
@@ -343,6 +347,8 @@ export async function recordResult(deps: { db: Db; store: MetricStore }, c: Comp
       .where(eq(components.id, c.id)),
   ])
   if (!inserted.rowsAffected) return false // the component was deleted meanwhile
+  // Only a move between up and down is news for open pages (the live feed); a repeat is not.
+  if (c.status !== state) deps.changed?.([c.id])
   const labels = metricLabels(c)
   const samples: Sample[] = [
     { name: 'up', labels, value: r.up ? 1 : 0, ts: r.ts },

@@ -1,6 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { componentKinds, httpMethods, type Component, type StatusRow } from '../../../db/schema/components.ts'
-import { when } from '../../lib/layout.tsx'
+import { liveTrigger, when } from '../../lib/layout.tsx'
 import type { Overview } from './overview.ts'
 import { DEFAULTS } from './service.ts'
 
@@ -27,13 +27,16 @@ export const StatusPill = ({ state }: { state: string }) => (
   <span class={`pill ${state}`}>{state === 'up' ? 'Up' : state === 'down' ? 'Down' : 'Unknown'}</span>
 )
 
-/** The overview tiles, polled every 10 s by htmx (the fragment replaces itself). */
+/**
+ * The overview tiles: refreshed when a component goes up or down, or new metrics arrive (at most
+ * every 10 s), and every 60 s besides (the fragment replaces itself).
+ */
 export function OverviewTiles({ data, range }: { data: Overview; range: string }) {
   return (
     <section
       id="component-tiles"
       hx-get={`/overview/components?range=${range}`}
-      hx-trigger="every 10s"
+      hx-trigger={`${liveTrigger('components')}, ${liveTrigger('metrics', { throttle: '10s', every: '60s' })}`}
       hx-swap="outerHTML"
       aria-label="Components"
     >

@@ -3,7 +3,7 @@ import { Hono } from 'hono'
 import * as v from 'valibot'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
-import { Empty, Layout, when } from '../../lib/layout.tsx'
+import { Empty, Layout, liveTrigger, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
@@ -64,7 +64,7 @@ export function healingPages(deps: ModuleDeps & { healing: HealingCtx }) {
       <section
         id="healing-live"
         hx-get="/healing/live"
-        hx-trigger="every 5s"
+        hx-trigger={liveTrigger('healing', { every: '30s' })}
         hx-swap="outerHTML"
         aria-label="Healing now"
       >

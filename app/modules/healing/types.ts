@@ -45,6 +45,8 @@ export type HealingDeps = {
   moveModelAlias?: ModelAliasPort
   /** The registry's prompt labels and scores (the `prompt_rollback` action); absent: that type fails. */
   prompts?: PromptRollbackPort
+  /** Told the ids of actions just created or moved (the live feed: open healing pages refresh). */
+  changed?: (actionIds: string[]) => void
 }
 
 /**

@@ -25,6 +25,8 @@ export type RunsDeps = {
   publish: (event: WebhookEventName, data: Record<string, unknown>, at: number) => Promise<void>
   log?: Logger
   now?: () => number
+  /** Told the ids of the runs a committed write touched (the live feed: open run pages refresh). */
+  changed?: (runIds: string[]) => void
 }
 
 /** Stored policies and rules changed by another instance sharing the database are seen within this time. */
@@ -63,7 +65,11 @@ export function createRuns(deps: RunsDeps) {
     input: { runs?: RunWrite[]; tasks?: TaskWrite[] },
     at = now(),
     before: Stmt[] = [],
-  ): Promise<BatchResult> => recordBatch(writeDeps, input, at, before)
+  ): Promise<BatchResult> =>
+    recordBatch(writeDeps, input, at, before).then((result) => {
+      if (result.runs.length) deps.changed?.(result.runs)
+      return result
+    })
 
   const decisions = createDecisions({
     db,

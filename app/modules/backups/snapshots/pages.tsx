@@ -8,7 +8,7 @@ import { Hono } from 'hono'
 import type { Backup, BackupRestore } from '../../../../db/schema/backups.ts'
 import { type AppEnv, actor } from '../../../context.ts'
 import { hxRedirect } from '../../../lib/htmx.ts'
-import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { Empty, Layout, liveTrigger, when } from '../../../lib/layout.tsx'
 import { validate } from '../../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
@@ -213,10 +213,16 @@ export function snapshotPages(deps: { backups: BackupsService }) {
       listRestores(db, 20),
     ])
     const admin = isAdmin(c)
-    // Long work (a snapshot, an upload, a restore) is followed every second while it runs.
+    // A backup starting or finishing comes by the live feed; a running one's progress (bytes, steps)
+    // is followed every 2 s while it runs, and a slow poll catches another instance's work.
     const busy = list.items.some((b) => b.status === 'running') || restores.some((r) => r.status === 'running')
     return (
-      <div id="backups-live" hx-get="/backups/live" hx-trigger={busy ? 'every 1s' : 'every 5s'} hx-swap="outerHTML">
+      <div
+        id="backups-live"
+        hx-get="/backups/live"
+        hx-trigger={liveTrigger('backups', { every: busy ? '2s' : '60s' })}
+        hx-swap="outerHTML"
+      >
         <StatusPanel s={s} />
         <h2>Backups</h2>
         <BackupRows items={list.items} write={canWrite(c)} admin={admin} />

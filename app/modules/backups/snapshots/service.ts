@@ -53,6 +53,8 @@ export type BackupsDeps = {
   now?: () => number
   /** After a live restore swapped the database file: caches of the old one are dropped here. */
   onRestored?: () => void
+  /** Told the ids of backups that started or finished (the live feed: the backups page refreshes). */
+  changed?: (backupIds: string[]) => void
 }
 
 /** A restore request waits this long for its second admin. */
@@ -94,8 +96,13 @@ export function createBackups(deps: BackupsDeps) {
     const started = isStoreTarget(target)
       ? await startStoreBackup(ctx, target, opts)
       : await startBackup(ctx, target, opts)
+    deps.changed?.([started.row.id])
     const done = started.done.finally(() => running.delete(target.id))
     running.set(target.id, done)
+    done.then(
+      (b) => deps.changed?.([b.id]),
+      () => deps.changed?.([started.row.id]),
+    )
     return { row: started.row, done }
   }
 

@@ -5,7 +5,7 @@ import * as v from 'valibot'
 import { finalHealingStatuses, type HealingAction } from '../../../../db/schema/healing.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../../context.ts'
 import { hxRedirect } from '../../../lib/htmx.ts'
-import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { Empty, Layout, liveTrigger, when } from '../../../lib/layout.tsx'
 import { validate } from '../../../lib/validate.ts'
 import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
@@ -177,7 +177,14 @@ export function actionPages(deps: ModuleDeps, hd: HealingCtx) {
         id="action-live"
         {...(final
           ? {}
-          : { 'hx-get': `/healing/actions/${a.id}/live`, 'hx-trigger': 'every 2s', 'hx-swap': 'outerHTML' })}
+          : {
+              'hx-get': `/healing/actions/${a.id}/live`,
+              // The status moves by the live feed; a running action's timeline also grows between
+              // moves (verification attempts), which a slower poll follows.
+              'hx-trigger': liveTrigger('healing', { id: true, every: '5s' }),
+              'hx-swap': 'outerHTML',
+              'data-live-id': a.id,
+            })}
         data-status={a.status}
       >
         <div class="tiles">

@@ -186,7 +186,14 @@ export async function enqueueFromRule(
  * FAILED action with the reason; a manual request with bad input never gets here — the route
  * answers 400). A request with an idempotency key that was seen returns the action it made.
  */
+/** Creates an action (queued, waiting for approval, skipped or failed at once) and announces it to the live feed. */
 export async function createAction(deps: HealingCtx, input: NewAction, now: number): Promise<Created> {
+  const made = await insertAction(deps, input, now)
+  if (made.created) deps.changed?.([made.action.id])
+  return made
+}
+
+async function insertAction(deps: HealingCtx, input: NewAction, now: number): Promise<Created> {
   const { db } = deps
   const plan: Plan = {
     verification: input.verification ?? { type: 'none' },

@@ -71,6 +71,14 @@ function track(deps: HealingCtx, inflight: TickState['inflight'], id: string, wo
   inflight.set(id, p)
 }
 
+/** store.ts's compare-and-set; the action is announced to the live feed when this caller moved it. */
+async function move(deps: Pick<HealingCtx, 'db' | 'changed'>, ...rest: Tail<Parameters<typeof transition>>) {
+  const row = await transition(deps.db, ...rest)
+  if (row) deps.changed?.([row.id])
+  return row
+}
+type Tail<T extends unknown[]> = T extends [unknown, ...infer R] ? R : never
+
 /** A clock that starts at the tick's time and moves with real time. */
 const clockFrom = (now: number) => {
   const t0 = Date.now()
@@ -96,8 +104,8 @@ async function finish(
   message: string,
 ) {
   const { db } = deps
-  const row = await transition(
-    db,
+  const row = await move(
+    deps,
     a,
     from,
     {
@@ -223,8 +231,8 @@ async function execute(deps: HealingCtx, a: HealingAction, clock: () => number) 
     (plan.verification.type === 'none'
       ? DEFAULT_VERIFY_TIMEOUT_MS
       : (plan.verification.timeoutMs ?? DEFAULT_VERIFY_TIMEOUT_MS))
-  await transition(
-    db,
+  await move(
+    deps,
     a,
     'RUNNING',
     {
@@ -254,7 +262,7 @@ async function failAttempt(deps: HealingCtx, a: HealingAction, error: unknown, a
   }
   if (retryable && a.attempt < a.maxAttempts) {
     const runAfter = at + (actionDef(a.actionType)?.backoffMs?.(a.attempt) ?? retryBackoff(a.attempt))
-    await transition(db, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, (g) => [
+    await move(deps, a, 'RUNNING', { status: 'PENDING', runAfter, error: message, output, updatedAt: at }, (g) => [
       g.event(
         'PENDING',
         'healing',
@@ -321,8 +329,8 @@ async function verify(deps: HealingCtx, a: HealingAction, clock: () => number) {
   if (!def?.rollback || !plan.rollbackOnFailure)
     return finish(deps, a, ['VERIFYING'], 'FAILED', at, { reason: why, error: why, output }, why)
   // Before the rollback's side effect: RUNNING again, with a fresh lock heartbeat.
-  const rolling = await transition(
-    db,
+  const rolling = await move(
+    deps,
     a,
     'VERIFYING',
     { status: 'RUNNING', reason: `${why}; rolling back`, output, updatedAt: at },
@@ -393,8 +401,8 @@ async function healingTick(deps: HealingCtx, state: TickState, now: number) {
 
   for (const a of active) {
     if (a.status === 'PENDING_APPROVAL' && a.approvalExpiresAt !== null && a.approvalExpiresAt <= now) {
-      const row = await transition(
-        db,
+      const row = await move(
+        deps,
         a,
         'PENDING_APPROVAL',
         { status: 'EXPIRED', reason: 'approval expired', finishedAt: now, updatedAt: now },
@@ -458,6 +466,7 @@ async function healingTick(deps: HealingCtx, state: TickState, now: number) {
     if (a.status !== 'PENDING' || a.runAfter > now || mine.has(a.id)) continue
     if (!a.dryRun && busy.has(a.target)) continue
     const claimed = await claim(db, a, now)
+    if (claimed) deps.changed?.([claimed.id])
     if (!claimed) continue
     if (!a.dryRun) busy.add(a.target)
     counts.started++
@@ -511,8 +520,8 @@ async function decide(
       ? { status: 'PENDING' as const, runAfter: now }
       : { status: 'REJECTED' as const, reason: comment ? `rejected: ${comment}` : 'rejected', finishedAt: now }
   // Compare-and-set: of two people deciding at once, one wins; the other gets the 409.
-  const row = await transition(
-    db,
+  const row = await move(
+    deps,
     before,
     'PENDING_APPROVAL',
     { ...set, decidedBy: actor, decidedAt: now, updatedAt: now },

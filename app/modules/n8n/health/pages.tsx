@@ -8,7 +8,7 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import type { AppEnv, ModuleDeps } from '../../../context.ts'
-import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { Empty, Layout, liveTrigger, when } from '../../../lib/layout.tsx'
 import { clockOf } from '../../../lib/time.ts'
 import { validate } from '../../../lib/validate.ts'
 import { access, canWrite } from '../../../middleware/access.ts'
@@ -242,7 +242,12 @@ export function workflowHealthPages(deps: ModuleDeps & { workflowHealth: Workflo
           Health of every workflow of every n8n instance, from its executions: failures by class, schedules that did not
           run, workflows switched off.
         </p>
-        <div id="n8n-overview" hx-get="/n8n/overview" hx-trigger="every 30s" hx-swap="innerHTML">
+        <div
+          id="n8n-overview"
+          hx-get="/n8n/overview"
+          hx-trigger={liveTrigger('n8n', { every: '60s' })}
+          hx-swap="innerHTML"
+        >
           {await Overview()}
         </div>
       </Layout>,

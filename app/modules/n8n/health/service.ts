@@ -50,6 +50,8 @@ export type WorkflowHealthDeps = {
   backoffMs?: number
   retries?: number
   sleep?: (ms: number) => Promise<void>
+  /** Told the ids of workflows whose health state changed (the live feed: the n8n page refreshes). */
+  changed?: (workflowIds: string[]) => void
 }
 
 export type InstancePoll = {
@@ -168,6 +170,8 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
   async function pollInstance(instance: N8nInstance, now: number): Promise<InstancePoll> {
     const state = await pollStateOf(db, instance.id)
     const known = await workflowsOf(db, instance.id)
+    // What the page showed before this poll: a poll that changes none of it announces nothing.
+    const before = { reachable: state.reachable, states: new Map([...known].map(([id, w]) => [id, w.state])) }
     const client = clientFor(instance)
     const result: InstancePoll = {
       instance: { id: instance.id, name: instance.name },
@@ -237,6 +241,9 @@ export function createWorkflowHealth(deps: WorkflowHealthDeps) {
     state.lastCalls = client.calls()
     result.calls = client.calls()
     await writePoll(db, { ...write, state })
+    const moved = write.workflows.filter((w) => before.states.get(w.workflowId) !== w.state).map((w) => w.workflowId)
+    if (moved.length || write.gone.length || before.reachable !== state.reachable)
+      deps.changed?.([...moved, ...write.gone])
     await writeMetrics(samples, now)
     if (reports.length) await deps.alerts.reportMany(reports, now)
     return result

@@ -64,6 +64,7 @@ export function runsPages(deps: ModuleDeps & { runs: RunsPagesService }) {
         next={page.next}
         nextHref={nextHref}
         now={now}
+        src={`/runs${new URL(c.req.url).search}`}
       />,
     )
   })

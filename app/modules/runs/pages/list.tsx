@@ -5,7 +5,7 @@
  */
 import { runFailureClasses, runStatuses, type Run } from '../../../../db/schema/runs.ts'
 import type { Principal } from '../../../context.ts'
-import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { Empty, Layout, LiveRegion, when } from '../../../lib/layout.tsx'
 import { durationOf } from '../read.ts'
 import { dur, labelText, pct, RunsCss, RunsTabs, StatusPill, tokens, usd } from './format.tsx'
 import { RANGES } from './input.ts'
@@ -66,6 +66,8 @@ export function RunsList(props: {
   next: string | null
   nextHref: string | null
   now: number
+  /** This page's own URL (path and query): the live region reloads from it. */
+  src: string
 }) {
   const { items, now } = props
   return (
@@ -78,61 +80,63 @@ export function RunsList(props: {
         it cost.
       </p>
       <Filters form={props.form} />
-      {items.length ? (
-        <table class="table" id="runs-table">
-          <thead>
-            <tr>
-              <th>Run</th>
-              <th>Status</th>
-              <th>Started</th>
-              <th>Duration</th>
-              <th>Tasks</th>
-              <th>Tokens</th>
-              <th>Cost</th>
-              <th>Labels</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((r) => (
-              <tr data-run={r.id}>
-                <td>
-                  <a href={`/runs/${encodeURIComponent(r.id)}`}>{r.id}</a>
-                  {r.goal ? <div class="small muted">{r.goal.slice(0, 120)}</div> : null}
-                </td>
-                <td>
-                  <StatusPill status={r.status} />
-                </td>
-                <td>{when(r.startedAt)}</td>
-                <td>{dur(durationOf(r, now))}</td>
-                <td>
-                  {r.taskCount}
-                  {r.failedCount ? (
-                    <span class="small muted">
-                      {' '}
-                      ({r.failedCount} failed, {pct(r.failedCount, r.taskCount)})
-                    </span>
-                  ) : null}
-                </td>
-                <td>{tokens(r.inputTokens + r.outputTokens)}</td>
-                <td>{usd(r.costUsd)}</td>
-                <td class="small">{labelText(r.labels)}</td>
+      <LiveRegion id="runs-live" src={props.src} topic="runs" throttle="2s" every="60s">
+        {items.length ? (
+          <table class="table" id="runs-table">
+            <thead>
+              <tr>
+                <th>Run</th>
+                <th>Status</th>
+                <th>Started</th>
+                <th>Duration</th>
+                <th>Tasks</th>
+                <th>Tokens</th>
+                <th>Cost</th>
+                <th>Labels</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
-      ) : (
-        <Empty>
-          No runs match. Agents and orchestrators record runs with <code>PUT /api/v1/runs/:id</code>, OTLP traces or the
-          n8n Metrics Record node (see <a href="/docs">API docs</a>).
-        </Empty>
-      )}
-      {props.nextHref ? (
-        <p>
-          <a class="button secondary" href={props.nextHref} id="runs-next">
-            Older runs →
-          </a>
-        </p>
-      ) : null}
+            </thead>
+            <tbody>
+              {items.map((r) => (
+                <tr data-run={r.id}>
+                  <td>
+                    <a href={`/runs/${encodeURIComponent(r.id)}`}>{r.id}</a>
+                    {r.goal ? <div class="small muted">{r.goal.slice(0, 120)}</div> : null}
+                  </td>
+                  <td>
+                    <StatusPill status={r.status} />
+                  </td>
+                  <td>{when(r.startedAt)}</td>
+                  <td>{dur(durationOf(r, now))}</td>
+                  <td>
+                    {r.taskCount}
+                    {r.failedCount ? (
+                      <span class="small muted">
+                        {' '}
+                        ({r.failedCount} failed, {pct(r.failedCount, r.taskCount)})
+                      </span>
+                    ) : null}
+                  </td>
+                  <td>{tokens(r.inputTokens + r.outputTokens)}</td>
+                  <td>{usd(r.costUsd)}</td>
+                  <td class="small">{labelText(r.labels)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <Empty>
+            No runs match. Agents and orchestrators record runs with <code>PUT /api/v1/runs/:id</code>, OTLP traces or
+            the n8n Metrics Record node (see <a href="/docs">API docs</a>).
+          </Empty>
+        )}
+        {props.nextHref ? (
+          <p>
+            <a class="button secondary" href={props.nextHref} id="runs-next">
+              Older runs →
+            </a>
+          </p>
+        ) : null}
+      </LiveRegion>
     </Layout>
   )
 }

@@ -8,7 +8,7 @@ import { desc, isNotNull } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { type HumanChoice, type Run, runs } from '../../../../db/schema/runs.ts'
 import type { Principal } from '../../../context.ts'
-import { Empty, Layout, when } from '../../../lib/layout.tsx'
+import { Empty, Layout, LiveRegion, when } from '../../../lib/layout.tsx'
 import { labelText, RunsCss, RunsTabs, StatusPill, usd } from './format.tsx'
 
 const choiceText: Record<HumanChoice, string> = { retry: 'Retry', abort: 'Abort', take_over: 'Take over' }
@@ -87,31 +87,33 @@ export function QueuePage(p: { principal: Principal; waiting: Run[]; decided: Ru
         Runs the policy handed to a person. Retry lets the orchestrator go on, abort ends the run, take over leaves it
         with you. The orchestrator reads the choice from <code>GET /api/v1/runs/:id/decision</code>.
       </p>
-      {p.waiting.length ? (
-        <table class="table" id="queue-table">
-          <Head />
-          <tbody>
-            {p.waiting.map((r) => (
-              <QueueRow run={r} write={p.write} />
-            ))}
-          </tbody>
-        </table>
-      ) : (
-        <Empty>No run is waiting for a person.</Empty>
-      )}
-      <h2>Decided lately</h2>
-      {p.decided.length ? (
-        <table class="table" id="decided-table">
-          <Head />
-          <tbody>
-            {p.decided.map((r) => (
-              <QueueRow run={r} write={false} />
-            ))}
-          </tbody>
-        </table>
-      ) : (
-        <Empty>No choices made yet.</Empty>
-      )}
+      <LiveRegion id="queue-live" src="/runs/queue" topic="runs" throttle="2s" every="60s">
+        {p.waiting.length ? (
+          <table class="table" id="queue-table">
+            <Head />
+            <tbody>
+              {p.waiting.map((r) => (
+                <QueueRow run={r} write={p.write} />
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <Empty>No run is waiting for a person.</Empty>
+        )}
+        <h2>Decided lately</h2>
+        {p.decided.length ? (
+          <table class="table" id="decided-table">
+            <Head />
+            <tbody>
+              {p.decided.map((r) => (
+                <QueueRow run={r} write={false} />
+              ))}
+            </tbody>
+          </table>
+        ) : (
+          <Empty>No choices made yet.</Empty>
+        )}
+      </LiveRegion>
     </Layout>
   )
 }

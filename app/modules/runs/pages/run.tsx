@@ -9,7 +9,7 @@ import { raw } from 'hono/html'
 import type { Db } from '../../../../db/client.ts'
 import { type Run, type RunFailure, runFailures, type RunTask, runTasks } from '../../../../db/schema/runs.ts'
 import type { Principal } from '../../../context.ts'
-import { Layout, when } from '../../../lib/layout.tsx'
+import { Layout, LiveRegion, when } from '../../../lib/layout.tsx'
 import { durationOf } from '../read.ts'
 import { dur, labelText, RunsCss, RunsTabs, StatusPill, tokens, tone, usd } from './format.tsx'
 import { esc, graphSvg, type PageTask, timelineSvg } from './svg.ts'
@@ -223,102 +223,114 @@ export function RunPage(props: {
       <script src="/static/runs-run.js" defer></script>
       <div id="run-page" data-base={base} hidden></div>
       <RunsTabs active="" />
-      <h1>
-        Run <code>{run.id}</code> <StatusPill status={run.status} />
-      </h1>
-      {run.goal ? <p class="lead">{run.goal}</p> : null}
-      <div class="tiles" id="run-totals">
-        <div class="tile">
-          <span class="label">Duration</span>
-          <strong>{dur(durationOf(run, now))}</strong>
-          <span class="muted">started {when(run.startedAt)}</span>
-        </div>
-        <div class="tile">
-          <span class="label">Tokens</span>
-          <strong>{tokens(run.inputTokens + run.outputTokens)}</strong>
-          <span class="muted">
-            {tokens(run.inputTokens)} in · {tokens(run.outputTokens)} out
-          </span>
-        </div>
-        <div class="tile">
-          <span class="label">Cost</span>
-          <strong>{usd(run.costUsd)}</strong>
-        </div>
-        <div class={`tile ${run.failedCount ? 'bad' : ''}`}>
-          <span class="label">Tasks</span>
-          <strong>{run.taskCount}</strong>
-          <span class="muted">{run.failedCount} failed</span>
-        </div>
-        <div class="tile">
-          <span class="label">Requester</span>
-          <strong>{run.requester ?? '—'}</strong>
-          <span class="muted">{labelText(run.labels)}</span>
-        </div>
-      </div>
-      {run.escalation ? (
-        <p class="notice">
-          Escalated {when(run.escalation.at)}: {run.escalation.reason}
-          {run.escalation.taskId ? ` (task ${run.escalation.taskId}, ${run.escalation.class ?? 'unknown'})` : ''}.{' '}
-          {run.decision ? (
-            <strong>
-              Decided: {run.decision.action} by {run.decision.by}
-            </strong>
-          ) : (
-            <a href="/runs/queue">Waiting in the escalation queue</a>
-          )}
-        </p>
-      ) : null}
-      <section class="card">
-        <h2>Task graph</h2>
-        {tasks.length ? (
-          <div class="run-graph-box">
-            {raw(graphSvg(run.id, tasks))}
-            <p class="small muted legend">
-              <span class="key edge-depends">depends on</span> <span class="key edge-parent">sub-task of</span>{' '}
-              <span class="key edge-branch">branch after a failure</span> · ×N: attempts
-            </p>
+      {/* Two live parts around the task detail, so a task opened by a click stays open while the run moves. */}
+      <LiveRegion id="run-head" src={base} topic="runs" liveId={run.id} throttle="2s" every="60s">
+        <h1>
+          Run <code>{run.id}</code> <StatusPill status={run.status} />
+        </h1>
+        {run.goal ? <p class="lead">{run.goal}</p> : null}
+        <div class="tiles" id="run-totals">
+          <div class="tile">
+            <span class="label">Duration</span>
+            <strong>{dur(durationOf(run, now))}</strong>
+            <span class="muted">started {when(run.startedAt)}</span>
           </div>
-        ) : (
-          <p class="empty">No tasks recorded for this run yet.</p>
-        )}
-      </section>
-      <TaskDetail task={props.selected.task} failures={props.selected.failures} now={now} />
-      <section class="card">
-        <h2>Timeline</h2>
-        {timeline.started ? (
-          <div class="run-timeline-box">
-            {raw(timeline.svg)}
-            {timeline.started < tasks.length ? (
-              <p class="small muted">{tasks.length - timeline.started} tasks not started yet.</p>
-            ) : null}
+          <div class="tile">
+            <span class="label">Tokens</span>
+            <strong>{tokens(run.inputTokens + run.outputTokens)}</strong>
+            <span class="muted">
+              {tokens(run.inputTokens)} in · {tokens(run.outputTokens)} out
+            </span>
           </div>
-        ) : (
-          <p class="empty">No task has started yet.</p>
-        )}
-      </section>
-      <section class="card">
-        <h2>Tasks</h2>
-        <table class="table" id="run-tasks">
-          <thead>
-            <tr>
-              <th>Task</th>
-              <th>Role</th>
-              <th>Status</th>
-              <th>Attempt</th>
-              <th>Class</th>
-              <th>Duration</th>
-              <th>Cost</th>
-            </tr>
-          </thead>
-          <tbody>{raw(taskRows(base, props.allTasks ? tasks : tasks.slice(0, TABLE_ROWS), now))}</tbody>
-        </table>
-        {!props.allTasks && tasks.length > TABLE_ROWS ? (
-          <p class="small muted">
-            The first {TABLE_ROWS} of {tasks.length} tasks (the graph and the timeline show all).{' '}
-            <a href={`${base}?all=1#run-tasks`}>List all</a>
+          <div class="tile">
+            <span class="label">Cost</span>
+            <strong>{usd(run.costUsd)}</strong>
+          </div>
+          <div class={`tile ${run.failedCount ? 'bad' : ''}`}>
+            <span class="label">Tasks</span>
+            <strong>{run.taskCount}</strong>
+            <span class="muted">{run.failedCount} failed</span>
+          </div>
+          <div class="tile">
+            <span class="label">Requester</span>
+            <strong>{run.requester ?? '—'}</strong>
+            <span class="muted">{labelText(run.labels)}</span>
+          </div>
+        </div>
+        {run.escalation ? (
+          <p class="notice">
+            Escalated {when(run.escalation.at)}: {run.escalation.reason}
+            {run.escalation.taskId ? ` (task ${run.escalation.taskId}, ${run.escalation.class ?? 'unknown'})` : ''}.{' '}
+            {run.decision ? (
+              <strong>
+                Decided: {run.decision.action} by {run.decision.by}
+              </strong>
+            ) : (
+              <a href="/runs/queue">Waiting in the escalation queue</a>
+            )}
           </p>
         ) : null}
-      </section>
+        <section class="card">
+          <h2>Task graph</h2>
+          {tasks.length ? (
+            <div class="run-graph-box">
+              {raw(graphSvg(run.id, tasks))}
+              <p class="small muted legend">
+                <span class="key edge-depends">depends on</span> <span class="key edge-parent">sub-task of</span>{' '}
+                <span class="key edge-branch">branch after a failure</span> · ×N: attempts
+              </p>
+            </div>
+          ) : (
+            <p class="empty">No tasks recorded for this run yet.</p>
+          )}
+        </section>
+      </LiveRegion>
+      <TaskDetail task={props.selected.task} failures={props.selected.failures} now={now} />
+      <LiveRegion
+        id="run-tail"
+        src={props.allTasks ? `${base}?all=1` : base}
+        topic="runs"
+        liveId={run.id}
+        throttle="2s"
+        every="60s"
+      >
+        <section class="card">
+          <h2>Timeline</h2>
+          {timeline.started ? (
+            <div class="run-timeline-box">
+              {raw(timeline.svg)}
+              {timeline.started < tasks.length ? (
+                <p class="small muted">{tasks.length - timeline.started} tasks not started yet.</p>
+              ) : null}
+            </div>
+          ) : (
+            <p class="empty">No task has started yet.</p>
+          )}
+        </section>
+        <section class="card">
+          <h2>Tasks</h2>
+          <table class="table" id="run-tasks">
+            <thead>
+              <tr>
+                <th>Task</th>
+                <th>Role</th>
+                <th>Status</th>
+                <th>Attempt</th>
+                <th>Class</th>
+                <th>Duration</th>
+                <th>Cost</th>
+              </tr>
+            </thead>
+            <tbody>{raw(taskRows(base, props.allTasks ? tasks : tasks.slice(0, TABLE_ROWS), now))}</tbody>
+          </table>
+          {!props.allTasks && tasks.length > TABLE_ROWS ? (
+            <p class="small muted">
+              The first {TABLE_ROWS} of {tasks.length} tasks (the graph and the timeline show all).{' '}
+              <a href={`${base}?all=1#run-tasks`}>List all</a>
+            </p>
+          ) : null}
+        </section>
+      </LiveRegion>
     </Layout>
   )
 }
