@@ -222,6 +222,7 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
           }
         } else {
           const labelsOf = new Map(found.map((s) => [s.id, s.labels]))
+          const scaleOf = new Map(found.map((s) => [s.id, s.scale]))
           for await (const page of rawPages(
             db,
             found.map((s) => s.id),
@@ -230,7 +231,15 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
           )) {
             if (stopped()) return
             await write(
-              out.rows(page.map((p): ExportRow => ({ t: p.ts, labels: labelsOf.get(p.seriesId)!, value: p.value }))),
+              out.rows(
+                page.map(
+                  (p): ExportRow => ({
+                    t: p.ts,
+                    labels: labelsOf.get(p.seriesId)!,
+                    value: p.value * scaleOf.get(p.seriesId)!,
+                  }),
+                ),
+              ),
             )
           }
         }

@@ -2,7 +2,8 @@ import { and, eq, gte, inArray, lt } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollups, rollupWatermarks, series, type Series } from '../../../db/schema/metrics.ts'
 import { readRaw } from './inbox.ts'
-import { addValue, decodeSketch, emptySketch, mergeInto, quantile, type Sketch } from './sketch.ts'
+import { storedNames } from './names.ts'
+import { addValue, decodeSketch, emptySketch, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
 
 export const aggregations = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'] as const
@@ -58,21 +59,62 @@ export function pickResolution(stepMs: number): Resolution | null {
   return chosen
 }
 
-/** Every series, or those of one metric name: the catalogue the Prometheus query API reads. */
-export async function listSeries(db: Db, name?: string) {
-  return name === undefined ? db.select().from(series) : db.select().from(series).where(eq(series.name, name))
+/**
+ * A series as a read of a name sees it: `name` is the name asked for, and `scale` turns the stored
+ * values into its unit when the series is stored under the other name of a renamed metric (names.ts).
+ */
+export type ReadSeries = Series & { scale: number }
+
+/**
+ * Every series, or those a read of one metric name covers (its old or new name too, names.ts):
+ * the catalogue the Prometheus query API reads.
+ */
+export async function listSeries(db: Db, name?: string): Promise<ReadSeries[]> {
+  if (name === undefined) return (await db.select().from(series)).map((s) => ({ ...s, scale: 1 }))
+  const names = storedNames(name)
+  const rows = await db
+    .select()
+    .from(series)
+    .where(
+      inArray(
+        series.name,
+        names.map((n) => n.name),
+      ),
+    )
+  const scaleOf = new Map(names.map((n) => [n.name, n.scale]))
+  return rows.map((s) => ({ ...s, name, scale: scaleOf.get(s.name) ?? 1 }))
 }
 
 export async function findSeries(db: Db, name: string, match: Record<string, string>) {
-  const rows = await db.select().from(series).where(eq(series.name, name))
+  const rows = await listSeries(db, name)
   return rows.filter((s) => Object.entries(match).every(([k, v]) => (s.labels[k] ?? '') === v))
+}
+
+/** The factors of the series read under another unit (none when every factor is 1), for `stepBuckets`. */
+export function scalesOf(found: { id: number; scale?: number }[]) {
+  const scaled = found.filter((s) => s.scale !== undefined && s.scale !== 1)
+  return scaled.length ? new Map(scaled.map((s) => [s.id, s.scale!])) : undefined
+}
+
+/** A bucket's values times `factor` (> 0); the count stays. */
+function scaleBucket(b: Bucket, factor: number) {
+  b.sum *= factor
+  b.min *= factor
+  b.max *= factor
+  b.last *= factor
+  b.sketch = scaleSketch(b.sketch, factor)
 }
 
 /**
  * Reads [from, to) for the series into step buckets, each part from the coarsest source that is
  * complete there: rollups up to their watermark, then finer rollups, then raw points.
  */
-export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'from' | 'to' | 'step'>) {
+export async function stepBuckets(
+  db: Db,
+  ids: number[],
+  q: Pick<QueryInput, 'from' | 'to' | 'step'>,
+  scales?: ReadonlyMap<number, number>,
+) {
   const out = new Map<number, Map<number, Bucket>>(ids.map((id) => [id, new Map()]))
   const put = (sid: number, ts: number) => {
     const at = ts - (ts % q.step)
@@ -121,6 +163,8 @@ export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'fr
       }
     }
   }
+  // Per series, before any group merges them: series of one group may be stored in different units.
+  if (scales) for (const [sid, factor] of scales) for (const b of out.get(sid)?.values() ?? []) scaleBucket(b, factor)
   return out
 }
 
@@ -203,6 +247,7 @@ export async function runQuery(db: Db, q: QueryInput) {
     db,
     found.map((s) => s.id),
     q,
+    scalesOf(found),
   )
   const results = groupSeries(found, q.by).map((g) => ({
     labels: g.labels,

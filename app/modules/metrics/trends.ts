@@ -2,6 +2,7 @@ import type { Db } from '../../../db/client.ts'
 import type { Series } from '../../../db/schema/metrics.ts'
 import {
   findSeries,
+  scalesOf,
   groupSeries,
   groupValues,
   merge,
@@ -160,6 +161,7 @@ export async function computeTrends(db: Db, q: TrendInput) {
     db,
     found.map((s) => s.id),
     { from, to: end, step: q.step },
+    scalesOf(found),
   )
   const series = groupSeries(found, q.by).map((g) => {
     const steps = groupValues(g.members, buckets, { agg: q.agg, step: q.step })

@@ -7,6 +7,7 @@ import type { AlertRule, Comparator, LabelMatcher } from '../../../../db/schema/
 import type { Series } from '../../../../db/schema/metrics.ts'
 import {
   findSeries,
+  scalesOf,
   groupSeries,
   merge,
   newBucket,
@@ -53,6 +54,7 @@ export async function readMetric(
           db,
           found.map((s) => s.id),
           span,
+          scalesOf(found),
         )
       : new Map(),
     from: span.from,

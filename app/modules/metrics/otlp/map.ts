@@ -11,8 +11,8 @@
  *   rule), and `…{quantile="0.5"|"0.9"|"0.95"|"0.99"}` estimated from the point's buckets through
  *   Homeostat's quantile sketch (sketch.ts; a summary's own quantiles as sent).
  * - gen_ai.client.token.usage → llm_tokens_total{kind=prompt|completion} (cost follows by the price
- *   table, as for every llm_tokens_total write); gen_ai.client.operation.duration → llm_latency_ms
- *   (the interval's mean, in ms) and, with `error.type`, llm_errors_total.
+ *   table, as for every llm_tokens_total write); gen_ai.client.operation.duration → llm_latency_seconds
+ *   (the interval's mean, in seconds; `llm_latency_ms` before 0.2) and, with `error.type`, llm_errors_total.
  */
 import type { BoundedMap } from '../../../lib/bounded-map.ts'
 import { addValue, emptySketch, quantile } from '../sketch.ts'
@@ -186,8 +186,8 @@ function genAi(p: OtlpPoint, tracker: DeltaTracker, add: Add, mean: Mean): strin
     add('llm_tokens_total', { ...base, kind }, Math.round(inc.sum), p.ts)
     return undefined
   }
-  const toMs = p.unit === 'ms' ? 1 : 1000
-  mean('llm_latency_ms', base, inc.sum * toMs, inc.count, p.ts)
+  const toSeconds = p.unit === 'ms' ? 0.001 : 1
+  mean('llm_latency_seconds', base, inc.sum * toSeconds, inc.count, p.ts)
   if (error) {
     const { operation: _, ...rest } = base
     add('llm_errors_total', { ...rest, error }, inc.count, p.ts)
