@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rawPointsSql } from './inbox.ts'
+import type { Kind } from './kinds.ts'
 import { groupSeries, groupValues, type ReadSeries, scalesOf, stepBuckets, type Aggregation } from './query.ts'
 
 export const EXPORT_FORMATS = ['csv', 'json'] as const
@@ -50,7 +51,7 @@ export async function* rawPages(db: Db, seriesIds: number[], from: number, to: n
   }
 }
 
-export type AggregatedExport = { from: number; to: number; step: number; agg: Aggregation; by: string[] }
+export type AggregatedExport = { from: number; to: number; step: number; agg: Aggregation; by: string[]; kind?: Kind }
 
 /**
  * Aggregated values one group at a time, each group in chunks of steps, so memory holds at most

@@ -18,6 +18,7 @@ export {
   stepBuckets,
   valueOf,
 } from './query.ts'
+export { BUILT_IN_KINDS, KINDS, type Kind, kindOf, kindsOf } from './kinds.ts'
 export { currentName, RENAMED, type Renamed, storedNames, withAliases } from './names.ts'
 export { purgeExpired, type RetentionDays } from './retention.ts'
 export { runRollups } from './rollup.ts'

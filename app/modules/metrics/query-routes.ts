@@ -8,6 +8,7 @@ import { TimeInput, toIso } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { aggregatedGroups, EXPORT_FORMATS, formatter, labelColumns, rawPages, type ExportRow } from './export.ts'
+import { kindOf } from './kinds.ts'
 import { aggregations, findSeries } from './query.ts'
 import { matchers } from './routes.ts'
 import { Duration, MetricName } from './schema.ts'
@@ -216,7 +217,8 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
       return streamed(c, deps, async (write, stopped) => {
         await write(out.start)
         if (step) {
-          for await (const rows of aggregatedGroups(db, found, { from, to, step, agg: q.agg, by })) {
+          const kind = await kindOf(db, q.name)
+          for await (const rows of aggregatedGroups(db, found, { from, to, step, agg: q.agg, by, kind })) {
             if (stopped()) return
             await write(out.rows(rows))
           }

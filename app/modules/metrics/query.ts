@@ -2,6 +2,7 @@ import { and, eq, gte, inArray, lt } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollups, rollupWatermarks, series, type Series } from '../../../db/schema/metrics.ts'
 import { readRaw } from './inbox.ts'
+import { type Kind, kindOf } from './kinds.ts'
 import { storedNames } from './names.ts'
 import { addValue, decodeSketch, emptySketch, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
@@ -168,7 +169,18 @@ export async function stepBuckets(
   return out
 }
 
-export function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefined, stepSeconds: number): number | null {
+/**
+ * A bucket's value for `agg`. `rate` of a cumulative counter is the increase since the previous
+ * bucket's last value (a drop is a reset, counted from zero); of a `delta` metric (kinds.ts), whose
+ * points are each an interval's increase, it is the bucket's sum.
+ */
+export function valueOf(
+  b: Bucket,
+  agg: Aggregation,
+  prevLast: number | undefined,
+  stepSeconds: number,
+  kind?: Kind,
+): number | null {
   switch (agg) {
     case 'avg':
       return b.count ? b.sum / b.count : null
@@ -188,8 +200,8 @@ export function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefine
       return quantile(b.sketch, 0.95)
     case 'p99':
       return quantile(b.sketch, 0.99)
-    // Counter increase per second since the previous bucket; a reset counts from zero.
     case 'rate':
+      if (kind === 'delta') return b.sum / stepSeconds
       return prevLast === undefined ? null : (b.last >= prevLast ? b.last - prevLast : b.last) / stepSeconds
   }
 }
@@ -211,7 +223,7 @@ export function groupSeries(found: Series[], by: string[]) {
 export function groupValues(
   members: Series[],
   buckets: Map<number, Map<number, Bucket>>,
-  q: Pick<QueryInput, 'agg' | 'step'>,
+  q: Pick<QueryInput, 'agg' | 'step'> & { kind?: Kind },
 ): [number, number][] {
   const perSeriesSum = q.agg === 'rate' || q.agg === 'last' // summed across a group's series
   const values = new Map<number, number>()
@@ -219,7 +231,7 @@ export function groupValues(
     for (const m of members) {
       let prev: number | undefined
       for (const [t, b] of [...(buckets.get(m.id) ?? [])].sort(([a], [c]) => a - c)) {
-        const v = valueOf(b, q.agg, prev, q.step / 1000)
+        const v = valueOf(b, q.agg, prev, q.step / 1000, q.kind)
         prev = b.last
         if (v !== null) values.set(t, (values.get(t) ?? 0) + v)
       }
@@ -233,7 +245,7 @@ export function groupValues(
         merged.set(t, into)
       }
     for (const [t, b] of merged) {
-      const v = valueOf(b, q.agg, undefined, q.step / 1000)
+      const v = valueOf(b, q.agg, undefined, q.step / 1000, q.kind)
       if (v !== null) values.set(t, v)
     }
   }
@@ -242,7 +254,7 @@ export function groupValues(
 
 /** Runs a query: one result per series, or per group of `by` labels. */
 export async function runQuery(db: Db, q: QueryInput) {
-  const found = await findSeries(db, q.name, q.match)
+  const [found, kind] = await Promise.all([findSeries(db, q.name, q.match), kindOf(db, q.name)])
   const buckets = await stepBuckets(
     db,
     found.map((s) => s.id),
@@ -252,7 +264,7 @@ export async function runQuery(db: Db, q: QueryInput) {
   const results = groupSeries(found, q.by).map((g) => ({
     labels: g.labels,
     series: g.members.length,
-    values: groupValues(g.members, buckets, q),
+    values: groupValues(g.members, buckets, { ...q, kind }),
   }))
-  return { resolution: pickResolution(q.step), series: results }
+  return { resolution: pickResolution(q.step), kind: kind ?? null, series: results }
 }

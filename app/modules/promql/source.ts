@@ -2,7 +2,7 @@
 import type { Db } from '../../../db/client.ts'
 import { compileMatchers } from '../../lib/matchers.ts'
 import { UserRegexError } from '../../lib/safe-regex.ts'
-import { listSeries, quantile, readRaw, scalesOf, stepBuckets } from '../metrics/index.ts'
+import { kindsOf, listSeries, quantile, readRaw, scalesOf, stepBuckets } from '../metrics/index.ts'
 import { badData, type Matcher } from './ast.ts'
 import type { Source } from './eval.ts'
 
@@ -26,8 +26,9 @@ export async function matchSeries(db: Db, matchers: Matcher[]) {
     .filter((s) => test(s.labels))
 }
 
-/** A Source over the database: raw points (both tables), and step buckets from the rollups. */
+/** A Source over the database: raw points (both tables), step buckets from the rollups, metric kinds. */
 export const dbSource = (db: Db): Source => ({
+  kinds: (names) => kindsOf(db, names),
   async select(matchers, from, to) {
     const found = await matchSeries(db, matchers)
     const byId = new Map(
