@@ -305,3 +305,64 @@ describe('rate over a delta series and over a counter with a reset', () => {
     expect(counter.values).toEqual([[new Date(END - 5 * MIN).toISOString(), 27 / 300]])
   })
 })
+
+describe('OTLP sums declare their kind by temporality', () => {
+  let t: TestApp
+  beforeAll(async () => {
+    t = await testApp()
+  })
+  afterAll(() => t?.close())
+
+  it('delta → delta, cumulative monotonic → counter, cumulative up-down → gauge; rate sums the deltas', async () => {
+    const ingest = (await t.key('operator', ['ingest'])).headers
+    const viewer = (await t.key('viewer')).headers
+    const nanos = (ms: number) => String(BigInt(ms) * 1_000_000n)
+    const points = (values: number[]) =>
+      values.map((v, i) => ({ asDouble: v, timeUnixNano: nanos(END - (values.length - 1 - i) * 60_000) }))
+    const sum = (name: string, temporality: number, monotonic: boolean, values: number[]) => ({
+      name,
+      sum: { aggregationTemporality: temporality, isMonotonic: monotonic, dataPoints: points(values) },
+    })
+    const body = {
+      resourceMetrics: [
+        {
+          resource: { attributes: [{ key: 'service.name', value: { stringValue: 'otel-agent' } }] },
+          scopeMetrics: [
+            {
+              metrics: [
+                sum('agent.calls', 1, true, [4, 6, 5]), // delta
+                sum('agent.jobs', 2, true, [10, 15, 18]), // cumulative
+                sum('agent.queue', 2, false, [3, 1, 2]), // cumulative, not monotonic
+              ],
+            },
+          ],
+        },
+      ],
+    }
+    const res = await t.app.request('/v1/metrics', {
+      method: 'POST',
+      body: JSON.stringify(body),
+      headers: { ...ingest, 'Content-Type': 'application/json' },
+    })
+    expect(res.status, await res.clone().text()).toBe(200)
+    const kinds = Object.fromEntries(
+      (await t.db.select().from(metricKinds)).map((r) => [r.name, `${r.kind}/${r.source}`]),
+    )
+    expect(kinds).toEqual({
+      agent_calls_total: 'delta/otlp',
+      agent_jobs_total: 'counter/otlp',
+      agent_queue: 'gauge/otlp',
+    })
+    const increase = async (expr: string) => {
+      const r = await t.app.request(`/api/v1/query?query=${encodeURIComponent(expr)}&time=${END / 1000}`, {
+        headers: viewer,
+      })
+      const b = (await r.json()) as { data: { result: { value: [number, string] }[] } }
+      return Number(b.data.result[0]!.value[1])
+    }
+    // The delta sum over the last 3 minutes is what its three points add up to, not last − first.
+    expect(await increase('increase(agent_calls_total[3m])')).toBe(15)
+    // The cumulative one keeps Prometheus' reading: 18 − 10 over 120 s of samples, stretched 60 s to the window's start.
+    expect(await increase('increase(agent_jobs_total[3m])')).toBeCloseTo((8 * 180) / 120, 9)
+  })
+})
