@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eq } from 'drizzle-orm'
 import { alerts, storedAlert } from '../../db/schema/alerts.ts'
+import { auditLog } from '../../db/schema/audit.ts'
 import { metricKinds } from '../../db/schema/metrics.ts'
 import { RENAMED, storedNames } from '../../app/modules/metrics/index.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
@@ -364,5 +365,67 @@ describe('OTLP sums declare their kind by temporality', () => {
     expect(await increase('increase(agent_calls_total[3m])')).toBe(15)
     // The cumulative one keeps Prometheus' reading: 18 − 10 over 120 s of samples, stretched 60 s to the window's start.
     expect(await increase('increase(agent_jobs_total[3m])')).toBeCloseTo((8 * 180) / 120, 9)
+  })
+})
+
+describe('PUT /api/v1/metrics/kinds/:name: declaring a pushed metric a delta', () => {
+  let t: TestApp
+  let op: Record<string, string>
+  let viewer: Record<string, string>
+  beforeAll(async () => {
+    t = await testApp()
+    op = (await t.key('operator')).headers
+    viewer = (await t.key('viewer')).headers
+    const ingest = (await t.key('operator', ['ingest'])).headers
+    // An agent pushes one point per request: value 1 every 30 s for 10 minutes.
+    const points = Array.from({ length: 20 }, (_, i) => ({
+      name: 'agent_requests_total',
+      value: 1,
+      ts: END - i * 30_000,
+      labels: { agent: 'a' },
+    }))
+    expect((await t.json('POST', '/api/v1/metrics', { points }, ingest)).status).toBe(200)
+  })
+  afterAll(() => t?.close())
+
+  const increase = async () => {
+    const r = await t.app.request(
+      `/api/v1/query?query=${encodeURIComponent('increase(agent_requests_total[5m])')}&time=${END / 1000}`,
+      { headers: viewer },
+    )
+    const b = (await r.json()) as { data: { result: { value: [number, string] }[] } }
+    return Number(b.data.result[0]!.value[1])
+  }
+
+  it('read as a counter until declared (all ones: no increase), then as deltas (the sum), audited', async () => {
+    expect(await increase()).toBe(0)
+    const res = await t.json('PUT', '/api/v1/metrics/kinds/agent_requests_total', { kind: 'delta' }, op)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ name: 'agent_requests_total', kind: 'delta' })
+    expect(await increase()).toBe(10) // (END − 5m, END]: ten points of 1
+    const [row] = await t.db.select().from(auditLog).where(eq(auditLog.action, 'metric_kind.set'))
+    expect(row).toMatchObject({ target: 'agent_requests_total', summary: 'agent_requests_total is a delta' })
+    const list = (await (await t.app.request('/api/v1/metrics/kinds', { headers: viewer })).json()) as {
+      declared: { name: string; kind: string; source: string }[]
+      builtIn: { name: string; kind: string }[]
+    }
+    expect(list.declared).toMatchObject([{ name: 'agent_requests_total', kind: 'delta', source: 'api' }])
+    expect(list.builtIn).toContainEqual({ name: 'llm_tokens_total', kind: 'delta' })
+  })
+
+  it('refuses a viewer (403), a bad kind or name (400 naming the field), a built-in name under either name (409)', async () => {
+    expect((await t.json('PUT', '/api/v1/metrics/kinds/x_total', { kind: 'delta' }, viewer)).status).toBe(403)
+    const bad = await t.json('PUT', '/api/v1/metrics/kinds/x_total', { kind: 'histogram' }, op)
+    expect(bad.status).toBe(400)
+    expect(((await bad.json()) as { error: { details: { field: string }[] } }).error.details[0]!.field).toBe('kind')
+    const badName = await t.json('PUT', '/api/v1/metrics/kinds/9bad', { kind: 'gauge' }, op)
+    expect(badName.status).toBe(400)
+    expect(((await badName.json()) as { error: { details: { field: string }[] } }).error.details[0]!.field).toBe('name')
+    expect((await t.json('PUT', '/api/v1/metrics/kinds/llm_tokens_total', { kind: 'counter' }, op)).status).toBe(409)
+    const old = await t.json('PUT', '/api/v1/metrics/kinds/llm_cost_usd', { kind: 'counter' }, op)
+    expect(old.status).toBe(409)
+    expect(((await old.json()) as { error: { message: string } }).error.message).toMatch(
+      /^llm_cost_usd_total is written/,
+    )
   })
 })

@@ -18,6 +18,7 @@ export {
   stepBuckets,
   valueOf,
 } from './query.ts'
+export { metricKindsRoutes } from './kinds-routes.ts'
 export { BUILT_IN_KINDS, KINDS, type Kind, kindOf, kindsOf } from './kinds.ts'
 export { currentName, RENAMED, type Renamed, storedNames, withAliases } from './names.ts'
 export { purgeExpired, type RetentionDays } from './retention.ts'
