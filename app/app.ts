@@ -12,7 +12,13 @@ import { auditPages, auditRoutes } from './modules/audit/index.ts'
 import { alertsRoutes, silencesRoutes, receiverRoutes, alertPages } from './modules/alerts/index.ts'
 import { alertmanagerApiRoutes } from './modules/alertmanager/index.ts'
 import { componentPages, componentsRoutes } from './modules/components/index.ts'
-import { metricsPages, metricsQueryRoutes, metricsRoutes, otlpMetricsRoutes } from './modules/metrics/index.ts'
+import {
+  metricKindsRoutes,
+  metricsPages,
+  metricsQueryRoutes,
+  metricsRoutes,
+  otlpMetricsRoutes,
+} from './modules/metrics/index.ts'
 import { promqlRoutes } from './modules/promql/index.ts'
 import { notifyPages, notifyRoutes } from './modules/notify/index.ts'
 import { breakerRoutes, modelRouteRoutes, healingRoutes, healingPages } from './modules/healing/index.ts'
@@ -47,6 +53,7 @@ export function createApp(md: Services) {
   app.route('/', auditRoutes(md))
   app.route('/', metricsRoutes(md))
   app.route('/', metricsQueryRoutes(md))
+  app.route('/', metricKindsRoutes(md))
   app.route('/', promqlRoutes(md))
   app.route('/', componentsRoutes(md))
   app.route('/', alertsRoutes(md))

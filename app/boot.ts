@@ -24,7 +24,7 @@ export async function boot(env: Record<string, string | undefined>, opts: { quie
     throw error
   }
   const log = createLogger(opts.quiet ? 'warn' : config.LOG_LEVEL, { service: 'homeostat' })
-  const telemetry = createTelemetry(VERSION, runtimeName())
+  const telemetry = createTelemetry(VERSION, runtimeName(), { legacyNames: config.METRICS_LEGACY_NAMES })
   const secret = loadSecretKey(config.SECRET_KEY, config.DATA_DIR)
   if (secret.generated) log.info('generated a secret key', { file: `${config.DATA_DIR}/secret.key` })
   let opened: Awaited<ReturnType<typeof openDb>>

@@ -121,6 +121,8 @@ export const ConfigSchema = v.object({
   JOBS_ENABLED: bool(true),
   JOB_RUNS_RETENTION_DAYS: int(1, 3650, 30),
   METRICS_PUBLIC: bool(false),
+  /** Also serve /metrics families under their names before 0.2 (docs/metrics.md#renamed-metrics); goes in 0.3. */
+  METRICS_LEGACY_NAMES: bool(true),
   /** Points one ingest request may carry: a JSON batch, and the series and samples of one remote write request. */
   METRICS_MAX_BATCH: int(1, 1_000_000, 10_000),
   /** Series one metric name may have; a write that would create more is refused whole (400 naming the metric). */

@@ -73,7 +73,7 @@ export function createServices(platform: Deps) {
   resolveDead = (delivered) => resolveNotificationFailed(db, alerts, delivered)
   // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.
   const prices = createPrices(db)
-  // One metric store for every writer: token counts become llm_cost_usd points by the price table
+  // One metric store for every writer: token counts become llm_cost_usd_total points by the price table
   // in the same batch, and after a committed write the rules watching the written metrics run.
   // Both stores refuse new series past METRICS_MAX_SERIES_PER_METRIC, each keeping its own count
   // per metric (recounted before refusing, so the other store's series are seen).

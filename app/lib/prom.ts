@@ -22,18 +22,32 @@ const fmt = (labels: Labels, extra: Labels = {}) => {
   return all.length ? `{${all.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}` : ''
 }
 
-type Family = { help: string; type: 'counter' | 'gauge' | 'histogram'; render: () => string[] }
+type Family = { help: string; type: 'counter' | 'gauge' | 'histogram'; render: (name: string) => string[] }
 
-export function createRegistry() {
-  const families = new Map<string, Family>()
+/**
+ * `deprecated`: the family's name before a rename. While the registry serves legacy names, the same
+ * samples are also rendered under it, so a scraper's old queries keep working for one release
+ * (docs/metrics.md#renamed-metrics).
+ */
+export type FamilyOptions = { deprecated?: string }
+export type RegistryOptions = { legacyNames?: boolean }
 
-  function counter(name: string, help: string) {
+export function createRegistry(registryOptions: RegistryOptions = {}) {
+  const families = new Map<string, Family & { deprecated?: string }>()
+  const add = (name: string, family: Family, options: FamilyOptions) =>
+    families.set(name, { ...family, deprecated: options.deprecated })
+
+  function counter(name: string, help: string, options: FamilyOptions = {}) {
     const values = new Map<string, { labels: Labels; value: number }>()
-    families.set(name, {
-      help,
-      type: 'counter',
-      render: () => [...values.values()].map((s) => `${name}${fmt(s.labels)} ${s.value}`),
-    })
+    add(
+      name,
+      {
+        help,
+        type: 'counter',
+        render: (as) => [...values.values()].map((s) => `${as}${fmt(s.labels)} ${s.value}`),
+      },
+      options,
+    )
     const series = (labels: Labels) => {
       const k = key(labels)
       let s = values.get(k)
@@ -54,15 +68,20 @@ export function createRegistry() {
   }
 
   /** A gauge whose samples are read when /metrics is scraped. */
-  function gauge(name: string, help: string, collect: () => { labels?: Labels; value: number }[]) {
-    families.set(name, {
-      help,
-      type: 'gauge',
-      render: () => collect().map((s) => `${name}${fmt(s.labels ?? {})} ${s.value}`),
-    })
+  function gauge(
+    name: string,
+    help: string,
+    collect: () => { labels?: Labels; value: number }[],
+    options: FamilyOptions = {},
+  ) {
+    add(
+      name,
+      { help, type: 'gauge', render: (as) => collect().map((s) => `${as}${fmt(s.labels ?? {})} ${s.value}`) },
+      options,
+    )
   }
 
-  function histogram(name: string, help: string, buckets: number[]) {
+  function histogram(name: string, help: string, buckets: number[], options: FamilyOptions = {}) {
     // counts[i]: observations in bucket i alone (le buckets[i], above buckets[i-1]); summed when rendered.
     type Series = { labels: Labels; counts: number[]; sum: number; count: number }
     const series = new Map<string, Series>()
@@ -83,17 +102,21 @@ export function createRegistry() {
       s.sum += value
       s.count++
     }
-    families.set(name, {
-      help,
-      type: 'histogram',
-      render: () =>
-        [...series.values()].flatMap((s) => [
-          ...cumulative(s.counts).map((n, i) => `${name}_bucket${fmt(s.labels, { le: String(buckets[i]) })} ${n}`),
-          `${name}_bucket${fmt(s.labels, { le: '+Inf' })} ${s.count}`,
-          `${name}_sum${fmt(s.labels)} ${s.sum}`,
-          `${name}_count${fmt(s.labels)} ${s.count}`,
-        ]),
-    })
+    add(
+      name,
+      {
+        help,
+        type: 'histogram',
+        render: (as) =>
+          [...series.values()].flatMap((s) => [
+            ...cumulative(s.counts).map((n, i) => `${as}_bucket${fmt(s.labels, { le: String(buckets[i]) })} ${n}`),
+            `${as}_bucket${fmt(s.labels, { le: '+Inf' })} ${s.count}`,
+            `${as}_sum${fmt(s.labels)} ${s.sum}`,
+            `${as}_count${fmt(s.labels)} ${s.count}`,
+          ]),
+      },
+      options,
+    )
     return {
       observe(labels: Labels, value: number) {
         observe(find(labels), value)
@@ -108,11 +131,22 @@ export function createRegistry() {
 
   function render(): string {
     const out: string[] = []
-    for (const [name, f] of families) out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.render())
+    for (const [name, f] of families)
+      out.push(`# HELP ${name} ${f.help}`, `# TYPE ${name} ${f.type}`, ...f.render(name))
+    // The old names after every current one, so a reader of the current names meets them first.
+    if (registryOptions.legacyNames)
+      for (const [name, f] of families) {
+        if (!f.deprecated) continue
+        const help = `Deprecated: renamed ${name}; this name goes in the next release. ${f.help}`
+        out.push(`# HELP ${f.deprecated} ${help}`, `# TYPE ${f.deprecated} ${f.type}`, ...f.render(f.deprecated))
+      }
     return `${out.join('\n')}\n`
   }
 
-  return { counter, gauge, histogram, render }
+  /** The families' current and deprecated names, for the docs' table and its test. */
+  const names = () => [...families].map(([name, f]) => ({ name, type: f.type, deprecated: f.deprecated }))
+
+  return { counter, gauge, histogram, render, names }
 }
 
 export type Registry = ReturnType<typeof createRegistry>

@@ -194,7 +194,7 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
 
 export type Scheduler = ReturnType<typeof createScheduler>
 
-/** Counts ticks and times runs into the app's own metrics (job_runs_total, job_run_duration_seconds). */
+/** Counts ticks and times runs into the app's own metrics (homeostat_job_runs_total, homeostat_job_run_duration_seconds). */
 export const recordJobRuns =
   (telemetry: Telemetry): NonNullable<SchedulerDeps['onRun']> =>
   (job, outcome, seconds) => {

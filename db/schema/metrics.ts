@@ -86,3 +86,16 @@ export const rollupWatermarks = sqliteTable('rollup_watermarks', {
 
 export type Series = typeof series.$inferSelect
 export type Rollup = typeof rollups.$inferSelect
+
+/**
+ * What a metric name's points mean, when a sender said so (an OTLP sum's temporality, a Prometheus
+ * text `# TYPE`, or the API): `counter` (cumulative, monotonic, may reset), `delta` (each point is
+ * the increase of its own interval) or `gauge`. Read by rate functions and /api/v1/metadata
+ * (app/modules/metrics/kinds.ts); names Homeostat writes itself have their kind in code.
+ */
+export const metricKinds = sqliteTable('metric_kinds', {
+  name: text('name').primaryKey(),
+  kind: text('kind', { enum: ['counter', 'delta', 'gauge'] }).notNull(),
+  source: text('source').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+})

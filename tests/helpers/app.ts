@@ -46,7 +46,7 @@ export async function testApp(env: Record<string, string> = {}) {
   await runMigrations(db)
   const log = createLogger((process.env.TEST_LOG as 'error' | undefined) ?? 'silent')
   const sealer = createSealer(TEST_SECRET_KEY)
-  const telemetry = createTelemetry('test', 'node')
+  const telemetry = createTelemetry('test', 'node', { legacyNames: config.METRICS_LEGACY_NAMES })
   const { app, scheduler, services } = createRoot({ config, db, log, sealer, telemetry })
 
   let n = 0

@@ -101,14 +101,14 @@ describe('HTTP checks (component-checks job)', () => {
     ])
     expect(await history(accepts500.id)).toMatchObject([{ up: true, code: 500 }])
 
-    // metrics through the store: up 1/0 and latency_ms, labelled with the component and its labels
+    // metrics through the store: up 1/0 and check_duration_seconds (latency_ms before 0.2), labelled with the component and its labels
     expect(await metric('up', 'chk-ok')).toEqual([{ labels: { component: 'chk-ok', team: 'core' }, ts: now, value: 1 }])
-    expect((await metric('latency_ms', 'chk-ok'))[0]).toMatchObject({
+    expect((await metric('check_duration_seconds', 'chk-ok'))[0]).toMatchObject({
       labels: { component: 'chk-ok', team: 'core' },
       ts: now,
     })
     expect(await metric('up', 'chk-hang')).toMatchObject([{ value: 0 }])
-    expect(await metric('latency_ms', 'chk-hang')).toEqual([]) // no response, no latency
+    expect(await metric('check_duration_seconds', 'chk-hang')).toEqual([]) // no response, no latency
     expect(await metric('up', 'chk-500')).toMatchObject([{ value: 0 }])
 
     // the current status is on the component

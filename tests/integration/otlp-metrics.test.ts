@@ -173,12 +173,12 @@ describe('POST /v1/metrics with the OpenTelemetry SDK exporters', () => {
     // Cumulative 1000 then 1500: stored as what each export added.
     expect((await one(a.t, 'llm_tokens_total', { ...base, kind: 'prompt' })).map((p) => p.value)).toEqual([1000, 500])
     expect((await one(a.t, 'llm_tokens_total', { ...base, kind: 'completion' })).map((p) => p.value)).toEqual([200])
-    const cost = (await one(a.t, 'llm_cost_usd', base)).map((p) => p.value)
+    const cost = (await one(a.t, 'llm_cost_usd_total', base)).map((p) => p.value)
     // 1000 × $2/1M + 200 × $10/1M in the first export, 500 × $2/1M in the second.
     expect(cost[0]).toBeCloseTo(0.004, 9)
     expect(cost[1]).toBeCloseTo(0.001, 9)
-    // The mean of the interval's calls in ms, the failed one (its own stream, by error.type) too.
-    expect((await one(a.t, 'llm_latency_ms', base))[0]!.value).toBeCloseTo(5000 / 3, 6)
+    // The mean of the interval's calls in seconds, the failed one (its own stream, by error.type) too.
+    expect((await one(a.t, 'llm_latency_seconds', base))[0]!.value).toBeCloseTo(5 / 3, 9)
     expect(await one(a.t, 'llm_errors_total', { model: 'gpt-4o', error: 'timeout' })).toEqual([
       { labels: { model: 'gpt-4o', component: 'writer-agent', error: 'timeout' }, value: 1 },
     ])

@@ -86,7 +86,7 @@ function expectFigures(o: Json) {
     errorRate: 0.05,
     tokens: 1500,
     costUsd: 0.006,
-    latencyMetric: 'llm_latency_ms',
+    latencyMetric: 'llm_latency_seconds', // pushed as llm_latency_ms (the old name, read through the alias)
   })
   expect(Math.abs(c['ov-planner'].p95LatencyMs - 95) / 95).toBeLessThan(0.011)
   expect(c['ov-coder']).toMatchObject({
@@ -102,7 +102,7 @@ function expectFigures(o: Json) {
   expect(c['ov-web']).toMatchObject({
     status: 'up',
     check: 'http',
-    latencyMetric: 'latency_ms',
+    latencyMetric: 'check_duration_seconds',
     requests: null,
     errorRate: null,
   })

@@ -1,4 +1,4 @@
-import { and, asc, count, eq } from 'drizzle-orm'
+import { and, asc, count, eq, inArray } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { auditLog } from '../../db/schema/audit.ts'
 import { points, series } from '../../db/schema/metrics.ts'
@@ -20,7 +20,7 @@ async function costs(match: Record<string, string> = {}) {
     .select()
     .from(points)
     .innerJoin(series, eq(series.id, points.seriesId))
-    .where(eq(series.name, 'llm_cost_usd'))
+    .where(inArray(series.name, ['llm_cost_usd_total', 'llm_cost_usd'])) // derived, and sent under the old name
     .orderBy(asc(points.ts))
   return rows
     .filter((r) => Object.entries(match).every(([k, v]) => r.series.labels[k] === v))
@@ -84,7 +84,7 @@ describe('/api/v1/prices', () => {
   })
 })
 
-describe('llm_cost_usd at ingest', () => {
+describe('llm_cost_usd_total at ingest', () => {
   it('prompt and completion tokens of a request become one cost point with the same labels but kind', async () => {
     await addPrice({ model: 'gpt-x', promptPer1M: 2.5, completionPer1M: 10 })
     const ts = '2026-11-22T10:00:00.000Z'
@@ -201,7 +201,7 @@ describe('llm_cost_usd at ingest', () => {
     const [s] = await t.db
       .select()
       .from(series)
-      .where(and(eq(series.name, 'llm_cost_usd')))
+      .where(and(eq(series.name, 'llm_cost_usd_total')))
     expect(s).toBeTruthy()
   })
 })

@@ -68,7 +68,7 @@ describe("Grafana's Save & test and panel requests", () => {
     ])
     expect((await get('/api/v1/metadata')).body.data).toEqual({
       agent_requests_total: [{ type: 'counter', help: '', unit: '' }],
-      llm_request_duration_seconds_bucket: [{ type: 'histogram', help: '', unit: '' }],
+      llm_request_duration_seconds_bucket: [{ type: 'histogram', help: '', unit: 'seconds' }],
     })
     expect((await get('/api/v1/metadata?metric=agent_requests_total&limit=5')).body.data).toEqual({
       agent_requests_total: [{ type: 'counter', help: '', unit: '' }],
@@ -247,7 +247,8 @@ describe('the example dashboard (docs/grafana/agents-dashboard.json)', () => {
     expect(got).toEqual({
       // All 10 points (every 20 s) fall in the last 5 minutes: 5 errors in 20 requests.
       'Error ratio by agent': 0.25,
-      'LLM latency p95 by model': expect.closeTo(955, 9),
+      // Pushed as llm_latency_ms (ms, the name before 0.2); the panel reads llm_latency_seconds through the alias.
+      'LLM latency p95 by model': expect.closeTo(0.955, 9),
       'Tokens per interval by model and kind': 150,
       'Cost per interval by model (USD)': expect.closeTo(0.03, 12),
       'Cost, last 24 h (USD)': expect.closeTo(0.1, 12),

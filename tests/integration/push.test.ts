@@ -77,7 +77,7 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
     expect(await totals()).toEqual(before)
   })
 
-  it('GET with status=up&msg&ping records up=1, ping_ms and a history row; no API key needed', async () => {
+  it('GET with status=up&msg&ping records up=1, heartbeat_ping_seconds and a history row; no API key needed', async () => {
     const c = await pushComponent('push-up', undefined, { team: 'agents' })
     const res = await t.app.request(`/api/v1/push/${c.push.token}?status=up&msg=OK&ping=42.5`)
     expect(res.status).toBe(200)
@@ -86,8 +86,8 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
       { up: true, source: 'push', message: 'OK', latencyMs: 42.5, code: null },
     ])
     expect(await metric('up', 'push-up')).toEqual([{ labels: { component: 'push-up', team: 'agents' }, value: 1 }])
-    expect(await metric('ping_ms', 'push-up')).toEqual([
-      { labels: { component: 'push-up', team: 'agents' }, value: 42.5 },
+    expect(await metric('heartbeat_ping_seconds', 'push-up')).toEqual([
+      { labels: { component: 'push-up', team: 'agents' }, value: 0.0425 }, // ping in ms, stored in seconds
     ])
     const got = (await (await t.app.request(`/api/v1/components/${c.id}`, { headers: op })).json()) as Json
     expect(got.status).toMatchObject({ state: 'up', message: 'OK', latencyMs: 42.5 })
@@ -96,7 +96,7 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
     expect((await history(c.id)).at(-1)).toMatchObject({ up: true, message: null, latencyMs: null })
   })
 
-  it('POST with status=down records up=0 and no ping_ms without ping', async () => {
+  it('POST with status=down records up=0 and no heartbeat_ping_seconds without ping', async () => {
     const c = await pushComponent('push-down')
     const res = await t.app.request(
       `/api/v1/push/${c.push.token}?status=down&msg=${encodeURIComponent('queue stuck')}`,
@@ -105,7 +105,7 @@ describe('push heartbeats (Uptime Kuma compatible)', () => {
     expect(await res.json()).toEqual({ ok: true })
     expect(await history(c.id)).toMatchObject([{ up: false, message: 'queue stuck' }])
     expect(await metric('up', 'push-down')).toMatchObject([{ value: 0 }])
-    expect(await metric('ping_ms', 'push-down')).toEqual([])
+    expect(await metric('heartbeat_ping_seconds', 'push-down')).toEqual([])
   })
 
   it('bad parameters are 400 naming the field, and nothing is recorded', async () => {

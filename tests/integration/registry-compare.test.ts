@@ -162,7 +162,7 @@ describe('GET /api/v1/models/:id/compare', () => {
       })),
     )
     const body = (await (await compare('tiny', 'a=v1&b=v2&range=1h')).json()) as Json
-    expect(body.versions.a).toMatchObject({ requests: 30, requestsCountedBy: 'llm_latency_ms', errorRate: 0 })
+    expect(body.versions.a).toMatchObject({ requests: 30, requestsCountedBy: 'llm_latency_seconds', errorRate: 0 })
     expect(body.versions.b).toMatchObject({
       requests: 0,
       errorRate: null,

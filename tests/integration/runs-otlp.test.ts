@@ -173,9 +173,9 @@ describe('POST /v1/traces with the OpenTelemetry SDK exporters', () => {
       hasError: true,
     })
     expect(expected.tokens).toBe(1800)
-    const cost = await a.t.db.select().from(series).where(eq(series.name, 'llm_cost_usd'))
+    const cost = await a.t.db.select().from(series).where(eq(series.name, 'llm_cost_usd_total'))
     expect(cost.map((s) => s.labels)).toEqual(expect.arrayContaining([{ model: 'gpt-4o', component: 'planner' }]))
-    const latency = await a.t.db.select().from(series).where(eq(series.name, 'llm_latency_ms'))
+    const latency = await a.t.db.select().from(series).where(eq(series.name, 'llm_latency_seconds'))
     expect(latency).toHaveLength(2)
   })
 

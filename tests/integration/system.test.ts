@@ -13,8 +13,8 @@ import { openDb } from '../../db/client.ts'
 import { runMigrations } from '../../db/migrate.ts'
 
 /**
- * The app wired the way app/server.ts wires it (query timing into db_query_duration_seconds, job
- * outcomes into job_runs_total), over a real libSQL file.
+ * The app wired the way app/server.ts wires it (query timing into homeostat_db_query_duration_seconds, job
+ * outcomes into homeostat_job_runs_total), over a real libSQL file.
  */
 async function wiredApp(env: Record<string, string> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'homeostat-system-'))
@@ -160,10 +160,10 @@ describe('/metrics', () => {
         )
     }
     for (const name of [
-      'http_requests_total',
-      'http_request_duration_seconds',
-      'db_query_duration_seconds',
-      'job_runs_total',
+      'homeostat_http_requests_total',
+      'homeostat_http_request_duration_seconds',
+      'homeostat_db_query_duration_seconds',
+      'homeostat_job_runs_total',
       'homeostat_build_info',
     ]) {
       expect(families).toContain(`HELP ${name}`)
@@ -172,25 +172,28 @@ describe('/metrics', () => {
   })
 
   it('counts requests by method, route pattern and status, with a duration histogram', async () => {
-    const before = sample(await scrape(), 'http_requests_total{method="GET",route="/health",status="200"}') ?? 0
+    const before =
+      sample(await scrape(), 'homeostat_http_requests_total{method="GET",route="/health",status="200"}') ?? 0
     for (let i = 0; i < 3; i++) await w.app.request('/health')
     await w.app.request('/api/v1/users/some-id', { headers: await w.key('admin') })
     await w.app.request('/api/v1/no/such/route')
     const text = await scrape()
-    expect(sample(text, 'http_requests_total{method="GET",route="/health",status="200"}')).toBe(before + 3)
-    expect(sample(text, 'http_requests_total{method="GET",route="/api/v1/users/:id",status="404"}')).toBe(1)
-    expect(sample(text, 'http_requests_total{method="GET",route="unmatched",status="404"}')).toBeGreaterThanOrEqual(1)
+    expect(sample(text, 'homeostat_http_requests_total{method="GET",route="/health",status="200"}')).toBe(before + 3)
+    expect(sample(text, 'homeostat_http_requests_total{method="GET",route="/api/v1/users/:id",status="404"}')).toBe(1)
+    expect(
+      sample(text, 'homeostat_http_requests_total{method="GET",route="unmatched",status="404"}'),
+    ).toBeGreaterThanOrEqual(1)
     expect(text).not.toContain('some-id')
-    const inf = sample(text, 'http_request_duration_seconds_bucket{method="GET",route="/health",le="+Inf"}')
-    expect(inf).toBe(sample(text, 'http_request_duration_seconds_count{method="GET",route="/health"}'))
+    const inf = sample(text, 'homeostat_http_request_duration_seconds_bucket{method="GET",route="/health",le="+Inf"}')
+    expect(inf).toBe(sample(text, 'homeostat_http_request_duration_seconds_count{method="GET",route="/health"}'))
     expect(inf).toBeGreaterThanOrEqual(before + 3)
   })
 
   it('times database statements, counts job runs and shows the build', async () => {
     expect(await w.scheduler.runTick('housekeeping', 1_000)).toBe('ran')
     const text = await scrape()
-    expect(sample(text, 'db_query_duration_seconds_count')).toBeGreaterThan(0)
-    expect(sample(text, 'job_runs_total{job="housekeeping",outcome="ran"}')).toBe(1)
+    expect(sample(text, 'homeostat_db_query_duration_seconds_count')).toBeGreaterThan(0)
+    expect(sample(text, 'homeostat_job_runs_total{job="housekeeping",outcome="ran"}')).toBe(1)
     expect(sample(text, 'homeostat_build_info{version="9.8.7-test",runtime="node"}')).toBe(1)
   })
 })

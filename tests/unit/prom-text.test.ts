@@ -133,4 +133,33 @@ describe('Prometheus text values', () => {
     expect(errors).toEqual([])
     expect(samples[0]!.value).toBe(Number(value))
   })
+
+  it('gives the kinds # TYPE lines declare: counters and histogram/summary parts cumulative, gauges; untyped and junk none', () => {
+    const { types, errors } = parsePrometheusText(
+      [
+        '# TYPE jobs_total counter',
+        '# TYPE queue gauge',
+        '# TYPE rpc_seconds histogram',
+        '# TYPE lag_seconds summary',
+        '# TYPE misc untyped',
+        '# TYPE weird_total bogus',
+        '#TYPE tight_total counter',
+        '# HELP jobs_total counter',
+        'jobs_total 1',
+      ].join('\n'),
+    )
+    expect(errors).toEqual([])
+    expect(Object.fromEntries(types)).toEqual({
+      jobs_total: 'counter',
+      queue: 'gauge',
+      rpc_seconds_count: 'counter',
+      rpc_seconds_sum: 'counter',
+      rpc_seconds_bucket: 'counter',
+      lag_seconds_count: 'counter',
+      lag_seconds_sum: 'counter',
+      lag_seconds_bucket: 'counter',
+      lag_seconds: 'gauge',
+      tight_total: 'counter',
+    })
+  })
 })

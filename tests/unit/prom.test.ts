@@ -23,6 +23,32 @@ describe('prometheus registry', () => {
     expect(c.get({ method: 'DELETE' })).toBe(0)
   })
 
+  it('renders a renamed family under its deprecated name too, after every current one, only with legacy names on', () => {
+    const build = (legacyNames: boolean) => {
+      const r = createRegistry({ legacyNames })
+      r.counter('homeostat_ticks_total', 'Ticks', { deprecated: 'ticks_total' }).inc({ job: 'a' }, 2)
+      r.gauge('homeostat_up', 'Up', () => [{ value: 1 }])
+      return r
+    }
+    expect(lines(build(true).render())).toEqual([
+      '# HELP homeostat_ticks_total Ticks',
+      '# TYPE homeostat_ticks_total counter',
+      'homeostat_ticks_total{job="a"} 2',
+      '# HELP homeostat_up Up',
+      '# TYPE homeostat_up gauge',
+      'homeostat_up 1',
+      '# HELP ticks_total Deprecated: renamed homeostat_ticks_total; this name goes in the next release. Ticks',
+      '# TYPE ticks_total counter',
+      'ticks_total{job="a"} 2',
+      '',
+    ])
+    expect(build(false).render()).not.toContain('\nticks_total')
+    expect(build(true).names()).toEqual([
+      { name: 'homeostat_ticks_total', type: 'counter', deprecated: 'ticks_total' },
+      { name: 'homeostat_up', type: 'gauge', deprecated: undefined },
+    ])
+  })
+
   it('renders a counter without labels and a family with no samples yet', () => {
     const r = createRegistry()
     r.counter('empty_total', 'Nothing yet')

@@ -129,7 +129,8 @@ export async function runComponentChecks(deps: Deps, now: number) {
       ts: now,
       source: 'http',
       ...r,
-      metrics: r.latencyMs !== null ? [{ name: 'latency_ms', value: r.latencyMs }] : [],
+      // In seconds, Prometheus' base unit (`latency_ms` before 0.2: metrics/names.ts).
+      metrics: r.latencyMs !== null ? [{ name: 'check_duration_seconds', value: r.latencyMs / 1000 }] : [],
     })
   })
 

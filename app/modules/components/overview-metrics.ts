@@ -1,7 +1,16 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollupWatermarks } from '../../../db/schema/metrics.ts'
-import { rawPointsSql, addValue, emptySketch, quantile, type Sketch } from '../metrics/index.ts'
+import {
+  rawPointsSql,
+  addValue,
+  emptySketch,
+  mergeInto,
+  quantile,
+  scaleSketch,
+  type Sketch,
+  storedNames,
+} from '../metrics/index.ts'
 
 const HOUR = 3_600_000
 const MINUTE = 60_000
@@ -59,11 +68,15 @@ const col = (i: number) => sql.raw(`v${i}`)
 /**
  * Sum of the values of each metric per `component` label over the segments, in one statement: per
  * series one subquery per segment, then summed per label (series without it count under null).
+ * A renamed metric's series under its other name count too, in its unit (metrics/names.ts).
  * Keys: metric name, then component.
  */
 export async function sumsByComponent(db: Db, names: string[], segs: Segment[]) {
   const out = new Map<string, Map<string | null, number>>(names.map((n) => [n, new Map()]))
   if (!segs.length) return out
+  const into = new Map<string, { name: string; scale: number }>() // stored name → metric asked for
+  for (const n of names)
+    for (const s of storedNames(n)) if (!into.has(s.name)) into.set(s.name, { name: n, scale: s.scale })
   const cols = segs.map((seg, i) => sql`, ${perSeries(seg, (c) => sql`sum(${c})`, 'sum')} as ${col(i)}`)
   const total = sql.join(
     segs.map((_, i) => sql`total(${col(i)})`),
@@ -75,9 +88,14 @@ export async function sumsByComponent(db: Db, names: string[], segs: Segment[]) 
   )
   const rows = await db.all<{ name: string; comp: string | null; v: number; n: number }>(sql`
     select name, json_extract(labels, '$.component') as comp, ${total} as v, ${seen} as n from (
-      select s.name as name, s.labels as labels ${sql.join(cols, sql``)} from series s where ${nameIn(names)}
+      select s.name as name, s.labels as labels ${sql.join(cols, sql``)} from series s where ${nameIn([...into.keys()])}
     ) group by 1, 2`)
-  for (const r of rows) if (Number(r.n) > 0) out.get(r.name)!.set(r.comp, Number(r.v))
+  for (const r of rows) {
+    if (!(Number(r.n) > 0)) continue
+    const to = into.get(r.name)!
+    const m = out.get(to.name)!
+    m.set(r.comp, (m.get(r.comp) ?? 0) + Number(r.v) * to.scale)
+  }
   return out
 }
 
@@ -105,10 +123,30 @@ function mergeEncoded(into: Sketch, text: string) {
 }
 
 /**
- * A quantile of a metric per component over the segments: the components' rollup sketches are
- * concatenated in SQL and merged here; raw values are added to the same sketch.
+ * A quantile of a metric per component over the segments, in the metric's unit, over the series
+ * stored under its other name too (a renamed metric, metrics/names.ts).
  */
 export async function quantileByComponent(db: Db, name: string, q: number, segs: Segment[]) {
+  const merged = new Map<string, Sketch>()
+  for (const stored of storedNames(name))
+    for (const [comp, s] of await sketchesByComponent(db, stored.name, segs)) {
+      const into = merged.get(comp) ?? emptySketch()
+      mergeInto(into, scaleSketch(s, stored.scale))
+      merged.set(comp, into)
+    }
+  const out = new Map<string, number>()
+  for (const [comp, s] of merged) {
+    const v = quantile(s, q)
+    if (v !== null) out.set(comp, v)
+  }
+  return out
+}
+
+/**
+ * One stored name's sketch per component over the segments: the components' rollup sketches are
+ * concatenated in SQL and merged here; raw values are added to the same sketch.
+ */
+async function sketchesByComponent(db: Db, name: string, segs: Segment[]) {
   const sketches = new Map<string, Sketch>()
   const get = (comp: string) => {
     let s = sketches.get(comp)
@@ -135,12 +173,7 @@ export async function quantileByComponent(db: Db, name: string, q: number, segs:
       })
     }
   }
-  const out = new Map<string, number>()
-  for (const [comp, s] of sketches) {
-    const v = quantile(s, q)
-    if (v !== null) out.set(comp, v)
-  }
-  return out
+  return sketches
 }
 
 export async function watermarks(db: Db) {

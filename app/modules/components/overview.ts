@@ -19,6 +19,9 @@ export const formatRange = (ms: number) =>
         : `${ms}ms`
 
 const sumOf = (m: Map<string | null, number>) => [...m.values()].reduce((a, b) => a + b, 0)
+// In seconds; the overview answers milliseconds (`p95LatencyMs`), as before the rename (metrics/names.ts).
+const LLM_LATENCY = 'llm_latency_seconds'
+const CHECK_DURATION = 'check_duration_seconds'
 const SUMMED = ['agent_requests_total', 'agent_errors_total', TOKENS_METRIC, COST_METRIC]
 const round = (n: number | null | undefined, digits = 4) =>
   n === null || n === undefined ? null : Math.round(n * 10 ** digits) / 10 ** digits
@@ -26,8 +29,8 @@ const round = (n: number | null | undefined, digits = 4) =>
 /**
  * The dashboard's data for a range: per component its current status, time-weighted uptime, error
  * rate (sum of agent_errors_total / sum of agent_requests_total for series labelled
- * component=<name>), p95 of llm_latency_ms (or of the check's latency_ms when the component has
- * none), tokens and cost; and totals of tokens and cost over every series. Counters are per-request
+ * component=<name>), p95 of llm_latency_seconds (or of the check's check_duration_seconds when the
+ * component has none; in ms), tokens and cost; and totals of tokens and cost over every series. Counters are per-request
  * deltas, so sums over the range are totals. The range starts on a whole hour (ranges ≥ 24h) or
  * minute, so rollups serve it: a handful of SQL aggregates over hourly and minute rollups and the
  * raw tail, each driven by the series of one metric name, whatever the number of other series.
@@ -41,8 +44,8 @@ export async function overview(db: Db, range: number, now: number) {
     db.select().from(components).orderBy(asc(components.name)),
     uptimes(db, [now - from], now),
     sumsByComponent(db, SUMMED, segs),
-    quantileByComponent(db, 'llm_latency_ms', 0.95, segs),
-    quantileByComponent(db, 'latency_ms', 0.95, segs),
+    quantileByComponent(db, LLM_LATENCY, 0.95, segs),
+    quantileByComponent(db, CHECK_DURATION, 0.95, segs),
   ])
   const [requests, errors, tokens, cost] = SUMMED.map((n) => sums.get(n)!) as [
     Map<string | null, number>,
@@ -54,7 +57,8 @@ export async function overview(db: Db, range: number, now: number) {
     const req = requests.get(c.name) ?? null
     const err = errors.get(c.name) ?? null
     const llm = llmP95.get(c.name)
-    const p95 = llm ?? checkP95.get(c.name) ?? null
+    const seconds = llm ?? checkP95.get(c.name)
+    const p95 = seconds === undefined ? null : seconds * 1000
     return {
       id: c.id,
       name: c.name,
@@ -69,7 +73,7 @@ export async function overview(db: Db, range: number, now: number) {
       errors: err,
       errorRate: req ? round((err ?? 0) / req, 6) : null,
       p95LatencyMs: round(p95, 1),
-      latencyMetric: p95 === null ? null : llm !== undefined ? 'llm_latency_ms' : 'latency_ms',
+      latencyMetric: p95 === null ? null : llm !== undefined ? LLM_LATENCY : CHECK_DURATION,
       tokens: tokens.get(c.name) ?? null,
       costUsd: round(cost.get(c.name), 6),
     }

@@ -5,10 +5,11 @@ import { isUniqueViolation } from '../../lib/db-errors.ts'
 import { conflict, notFound } from '../../lib/errors.ts'
 import { newId } from '../../lib/ids.ts'
 import { toIso } from '../../lib/time.ts'
-import { canonicalLabels, fingerprintOf, type Derive, type Sample } from '../metrics/index.ts'
+import { canonicalLabels, currentName, fingerprintOf, type Derive, type Sample } from '../metrics/index.ts'
 
 export const TOKENS_METRIC = 'llm_tokens_total'
-export const COST_METRIC = 'llm_cost_usd'
+/** Named `llm_cost_usd` before 0.2 (metrics/names.ts keeps that name readable). */
+export const COST_METRIC = 'llm_cost_usd_total'
 /** Prices changed by another instance sharing the database are seen within this time. */
 const CACHE_TTL_MS = 60_000
 
@@ -50,16 +51,19 @@ export function createPrices(db: Db) {
 
   /**
    * The ingest hook: every `llm_tokens_total{model, kind=prompt|completion}` sample with a price for
-   * its model yields an `llm_cost_usd` sample with the same labels but `kind`, value tokens × price
+   * its model yields an `llm_cost_usd_total` sample with the same labels but `kind`, value tokens × price
    * per token, at the same time. Prompt and completion samples of one request (same labels, same ts)
-   * add up into one cost point. A cost point the batch already carries for that series and time wins.
+   * add up into one cost point. A cost point the batch already carries for that series and time wins,
+   * under either name (`llm_cost_usd` before 0.2): both names are read as one metric, so a derived
+   * point beside the sender's own would count the cost twice.
    * Token values are per-request deltas, so the cost points are deltas too.
    */
   const deriveCost: Derive = async (samples: Sample[]) => {
     if (!samples.some((s) => s.name === TOKENS_METRIC)) return []
     const explicit = new Set<string>()
     for (const s of samples)
-      if (s.name === COST_METRIC) explicit.add(`${fingerprintOf(COST_METRIC, canonicalLabels(s.labels))}@${s.ts}`)
+      if (currentName(s.name) === COST_METRIC)
+        explicit.add(`${fingerprintOf(COST_METRIC, canonicalLabels(s.labels))}@${s.ts}`)
     const out = new Map<string, Sample>()
     for (const s of samples) {
       if (s.name !== TOKENS_METRIC) continue

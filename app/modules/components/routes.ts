@@ -178,7 +178,8 @@ export function componentsRoutes(
         source: 'push',
         message: q.msg || null,
         latencyMs: q.ping ?? null,
-        metrics: q.ping !== undefined ? [{ name: 'ping_ms', value: q.ping }] : [],
+        // `ping` comes in ms (Uptime Kuma's); stored in seconds (`ping_ms` before 0.2: metrics/names.ts).
+        metrics: q.ping !== undefined ? [{ name: 'heartbeat_ping_seconds', value: q.ping / 1000 }] : [],
         nextCheckAt: ts + (comp.expectedIntervalSeconds! + comp.graceSeconds!) * 1000,
       })
       return c.json({ ok: true })

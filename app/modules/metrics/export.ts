@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import type { Series } from '../../../db/schema/metrics.ts'
 import { rawPointsSql } from './inbox.ts'
-import { groupSeries, groupValues, stepBuckets, type Aggregation } from './query.ts'
+import type { Kind } from './kinds.ts'
+import { groupSeries, groupValues, type ReadSeries, scalesOf, stepBuckets, type Aggregation } from './query.ts'
 
 export const EXPORT_FORMATS = ['csv', 'json'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
@@ -51,24 +51,30 @@ export async function* rawPages(db: Db, seriesIds: number[], from: number, to: n
   }
 }
 
-export type AggregatedExport = { from: number; to: number; step: number; agg: Aggregation; by: string[] }
+export type AggregatedExport = { from: number; to: number; step: number; agg: Aggregation; by: string[]; kind?: Kind }
 
 /**
  * Aggregated values one group at a time, each group in chunks of steps, so memory holds at most
  * about BUCKETS_IN_MEMORY step buckets whatever the range. Each chunk reads one step before it, so
  * `rate` has the previous bucket it needs at the chunk's first step.
  */
-export async function* aggregatedGroups(db: Db, found: Series[], q: AggregatedExport) {
+export async function* aggregatedGroups(db: Db, found: ReadSeries[], q: AggregatedExport) {
   for (const g of groupSeries(found, q.by)) {
     const ids = g.members.map((m) => m.id)
+    const scales = scalesOf(g.members)
     const chunk = Math.max(1, Math.min(MAX_CHUNK_STEPS, Math.floor(BUCKETS_IN_MEMORY / ids.length))) * q.step
     for (let start = q.from; start < q.to; start += chunk) {
       const end = Math.min(q.to, start + chunk)
-      const buckets = await stepBuckets(db, ids, {
-        from: start === q.from ? start : start - q.step,
-        to: end,
-        step: q.step,
-      })
+      const buckets = await stepBuckets(
+        db,
+        ids,
+        {
+          from: start === q.from ? start : start - q.step,
+          to: end,
+          step: q.step,
+        },
+        scales,
+      )
       const values = groupValues(g.members, buckets, q).filter(([t]) => t >= start)
       if (values.length) yield values.map(([t, value]): ExportRow => ({ t, labels: g.labels, value }))
     }

@@ -13,14 +13,19 @@ export {
   listSeries,
   merge,
   newBucket,
+  type ReadSeries,
+  scalesOf,
   stepBuckets,
   valueOf,
 } from './query.ts'
+export { metricKindsRoutes } from './kinds-routes.ts'
+export { BUILT_IN_KINDS, KINDS, type Kind, kindOf, kindsOf } from './kinds.ts'
+export { currentName, RENAMED, type Renamed, storedNames, withAliases } from './names.ts'
 export { purgeExpired, type RetentionDays } from './retention.ts'
 export { runRollups } from './rollup.ts'
 export { matchers, metricsRoutes } from './routes.ts'
 export { Duration, DurationBetween, LABEL_NAME, Labels, MetricName } from './schema.ts'
-export { addValue, emptySketch, quantile, type Sketch } from './sketch.ts'
+export { addValue, emptySketch, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
 export {
   canonicalLabels,
   createMetricStore,

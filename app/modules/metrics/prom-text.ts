@@ -77,16 +77,29 @@ function parseLabels(line: string, at: number): { labels: Record<string, string>
 /**
  * Parses the Prometheus text exposition format (0.0.4): counters, gauges, untyped, histogram
  * `_bucket/_sum/_count` and summary lines, with optional millisecond timestamps. Comments and
- * HELP/TYPE lines are read past. Every line that does not parse is reported by number.
+ * HELP lines are read past; `# TYPE` lines give `types` (a counter's, histogram's or summary's
+ * series are cumulative counters, a gauge's a gauge; untyped says nothing). Every line that does
+ * not parse is reported by number.
  */
 export function parsePrometheusText(text: string) {
   const samples: ParsedSample[] = []
   const errors: ParseError[] = []
+  const types = new Map<string, 'counter' | 'gauge'>()
   const lines = text.split('\n')
   // biome-ignore lint/suspicious/useIterableCallbackReturn: `return void errors.push(…)` ends a line early
   lines.forEach((raw, index) => {
     const line = raw.trim()
-    if (!line || line.startsWith('#')) return
+    if (line.startsWith('#')) {
+      const typed = /^#\s*TYPE\s+([a-zA-Z_:][a-zA-Z0-9_:]*)\s+(counter|gauge|histogram|summary)\s*$/.exec(line)
+      if (!typed) return
+      const [, name, type] = typed as unknown as [string, string, string]
+      if (type === 'gauge') types.set(name, 'gauge')
+      else if (type === 'counter') types.set(name, 'counter')
+      else for (const part of ['_count', '_sum', '_bucket']) types.set(`${name}${part}`, 'counter')
+      if (type === 'summary') types.set(name, 'gauge') // its quantiles
+      return
+    }
+    if (!line) return
     const lineNo = index + 1
     const nameMatch = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)
     if (!nameMatch || !METRIC_NAME.test(nameMatch[0]))
@@ -126,5 +139,5 @@ export function parsePrometheusText(text: string) {
       return void errors.push({ line: lineNo, message: 'label names starting with __ are reserved' })
     samples.push({ name, labels, value, ts })
   })
-  return { samples, errors }
+  return { samples, errors, types }
 }

@@ -8,6 +8,7 @@ import { TimeInput, toIso } from '../../lib/time.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { aggregatedGroups, EXPORT_FORMATS, formatter, labelColumns, rawPages, type ExportRow } from './export.ts'
+import { kindOf } from './kinds.ts'
 import { aggregations, findSeries } from './query.ts'
 import { matchers } from './routes.ts'
 import { Duration, MetricName } from './schema.ts'
@@ -216,12 +217,14 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
       return streamed(c, deps, async (write, stopped) => {
         await write(out.start)
         if (step) {
-          for await (const rows of aggregatedGroups(db, found, { from, to, step, agg: q.agg, by })) {
+          const kind = await kindOf(db, q.name)
+          for await (const rows of aggregatedGroups(db, found, { from, to, step, agg: q.agg, by, kind })) {
             if (stopped()) return
             await write(out.rows(rows))
           }
         } else {
           const labelsOf = new Map(found.map((s) => [s.id, s.labels]))
+          const scaleOf = new Map(found.map((s) => [s.id, s.scale]))
           for await (const page of rawPages(
             db,
             found.map((s) => s.id),
@@ -230,7 +233,15 @@ export function metricsQueryRoutes(deps: ModuleDeps) {
           )) {
             if (stopped()) return
             await write(
-              out.rows(page.map((p): ExportRow => ({ t: p.ts, labels: labelsOf.get(p.seriesId)!, value: p.value }))),
+              out.rows(
+                page.map(
+                  (p): ExportRow => ({
+                    t: p.ts,
+                    labels: labelsOf.get(p.seriesId)!,
+                    value: p.value * scaleOf.get(p.seriesId)!,
+                  }),
+                ),
+              ),
             )
           }
         }

@@ -2,7 +2,9 @@ import { and, eq, gte, inArray, lt } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollups, rollupWatermarks, series, type Series } from '../../../db/schema/metrics.ts'
 import { readRaw } from './inbox.ts'
-import { addValue, decodeSketch, emptySketch, mergeInto, quantile, type Sketch } from './sketch.ts'
+import { type Kind, kindOf } from './kinds.ts'
+import { storedNames } from './names.ts'
+import { addValue, decodeSketch, emptySketch, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
 
 export const aggregations = ['avg', 'min', 'max', 'sum', 'count', 'last', 'p50', 'p95', 'p99', 'rate'] as const
@@ -58,21 +60,62 @@ export function pickResolution(stepMs: number): Resolution | null {
   return chosen
 }
 
-/** Every series, or those of one metric name: the catalogue the Prometheus query API reads. */
-export async function listSeries(db: Db, name?: string) {
-  return name === undefined ? db.select().from(series) : db.select().from(series).where(eq(series.name, name))
+/**
+ * A series as a read of a name sees it: `name` is the name asked for, and `scale` turns the stored
+ * values into its unit when the series is stored under the other name of a renamed metric (names.ts).
+ */
+export type ReadSeries = Series & { scale: number }
+
+/**
+ * Every series, or those a read of one metric name covers (its old or new name too, names.ts):
+ * the catalogue the Prometheus query API reads.
+ */
+export async function listSeries(db: Db, name?: string): Promise<ReadSeries[]> {
+  if (name === undefined) return (await db.select().from(series)).map((s) => ({ ...s, scale: 1 }))
+  const names = storedNames(name)
+  const rows = await db
+    .select()
+    .from(series)
+    .where(
+      inArray(
+        series.name,
+        names.map((n) => n.name),
+      ),
+    )
+  const scaleOf = new Map(names.map((n) => [n.name, n.scale]))
+  return rows.map((s) => ({ ...s, name, scale: scaleOf.get(s.name) ?? 1 }))
 }
 
 export async function findSeries(db: Db, name: string, match: Record<string, string>) {
-  const rows = await db.select().from(series).where(eq(series.name, name))
+  const rows = await listSeries(db, name)
   return rows.filter((s) => Object.entries(match).every(([k, v]) => (s.labels[k] ?? '') === v))
+}
+
+/** The factors of the series read under another unit (none when every factor is 1), for `stepBuckets`. */
+export function scalesOf(found: { id: number; scale?: number }[]) {
+  const scaled = found.filter((s) => s.scale !== undefined && s.scale !== 1)
+  return scaled.length ? new Map(scaled.map((s) => [s.id, s.scale!])) : undefined
+}
+
+/** A bucket's values times `factor` (> 0); the count stays. */
+function scaleBucket(b: Bucket, factor: number) {
+  b.sum *= factor
+  b.min *= factor
+  b.max *= factor
+  b.last *= factor
+  b.sketch = scaleSketch(b.sketch, factor)
 }
 
 /**
  * Reads [from, to) for the series into step buckets, each part from the coarsest source that is
  * complete there: rollups up to their watermark, then finer rollups, then raw points.
  */
-export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'from' | 'to' | 'step'>) {
+export async function stepBuckets(
+  db: Db,
+  ids: number[],
+  q: Pick<QueryInput, 'from' | 'to' | 'step'>,
+  scales?: ReadonlyMap<number, number>,
+) {
   const out = new Map<number, Map<number, Bucket>>(ids.map((id) => [id, new Map()]))
   const put = (sid: number, ts: number) => {
     const at = ts - (ts % q.step)
@@ -121,10 +164,23 @@ export async function stepBuckets(db: Db, ids: number[], q: Pick<QueryInput, 'fr
       }
     }
   }
+  // Per series, before any group merges them: series of one group may be stored in different units.
+  if (scales) for (const [sid, factor] of scales) for (const b of out.get(sid)?.values() ?? []) scaleBucket(b, factor)
   return out
 }
 
-export function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefined, stepSeconds: number): number | null {
+/**
+ * A bucket's value for `agg`. `rate` of a cumulative counter is the increase since the previous
+ * bucket's last value (a drop is a reset, counted from zero); of a `delta` metric (kinds.ts), whose
+ * points are each an interval's increase, it is the bucket's sum.
+ */
+export function valueOf(
+  b: Bucket,
+  agg: Aggregation,
+  prevLast: number | undefined,
+  stepSeconds: number,
+  kind?: Kind,
+): number | null {
   switch (agg) {
     case 'avg':
       return b.count ? b.sum / b.count : null
@@ -144,8 +200,8 @@ export function valueOf(b: Bucket, agg: Aggregation, prevLast: number | undefine
       return quantile(b.sketch, 0.95)
     case 'p99':
       return quantile(b.sketch, 0.99)
-    // Counter increase per second since the previous bucket; a reset counts from zero.
     case 'rate':
+      if (kind === 'delta') return b.sum / stepSeconds
       return prevLast === undefined ? null : (b.last >= prevLast ? b.last - prevLast : b.last) / stepSeconds
   }
 }
@@ -167,7 +223,7 @@ export function groupSeries(found: Series[], by: string[]) {
 export function groupValues(
   members: Series[],
   buckets: Map<number, Map<number, Bucket>>,
-  q: Pick<QueryInput, 'agg' | 'step'>,
+  q: Pick<QueryInput, 'agg' | 'step'> & { kind?: Kind },
 ): [number, number][] {
   const perSeriesSum = q.agg === 'rate' || q.agg === 'last' // summed across a group's series
   const values = new Map<number, number>()
@@ -175,7 +231,7 @@ export function groupValues(
     for (const m of members) {
       let prev: number | undefined
       for (const [t, b] of [...(buckets.get(m.id) ?? [])].sort(([a], [c]) => a - c)) {
-        const v = valueOf(b, q.agg, prev, q.step / 1000)
+        const v = valueOf(b, q.agg, prev, q.step / 1000, q.kind)
         prev = b.last
         if (v !== null) values.set(t, (values.get(t) ?? 0) + v)
       }
@@ -189,7 +245,7 @@ export function groupValues(
         merged.set(t, into)
       }
     for (const [t, b] of merged) {
-      const v = valueOf(b, q.agg, undefined, q.step / 1000)
+      const v = valueOf(b, q.agg, undefined, q.step / 1000, q.kind)
       if (v !== null) values.set(t, v)
     }
   }
@@ -198,16 +254,17 @@ export function groupValues(
 
 /** Runs a query: one result per series, or per group of `by` labels. */
 export async function runQuery(db: Db, q: QueryInput) {
-  const found = await findSeries(db, q.name, q.match)
+  const [found, kind] = await Promise.all([findSeries(db, q.name, q.match), kindOf(db, q.name)])
   const buckets = await stepBuckets(
     db,
     found.map((s) => s.id),
     q,
+    scalesOf(found),
   )
   const results = groupSeries(found, q.by).map((g) => ({
     labels: g.labels,
     series: g.members.length,
-    values: groupValues(g.members, buckets, q),
+    values: groupValues(g.members, buckets, { ...q, kind }),
   }))
-  return { resolution: pickResolution(q.step), series: results }
+  return { resolution: pickResolution(q.step), kind: kind ?? null, series: results }
 }

@@ -22,6 +22,7 @@ import {
   type PointInput,
 } from './schema.ts'
 import { remoteWriteHandler } from './remote-write-handler.ts'
+import type { Kind } from './kinds.ts'
 import type { MetricStore, Sample } from './store.ts'
 
 const MAX_FUTURE_MS = 10 * 60_000
@@ -56,7 +57,7 @@ function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, maxB
 }
 
 function fromText(text: string, now: number) {
-  const { samples, errors } = parsePrometheusText(text)
+  const { samples, errors, types } = parsePrometheusText(text)
   if (errors.length)
     throw badRequest(
       'Invalid Prometheus text; nothing was written',
@@ -68,9 +69,15 @@ function fromText(text: string, now: number) {
       { field: 'timestamp', message: 'a sample is more than 10 minutes in the future' },
     ])
   const finite = samples.filter((s) => Number.isFinite(s.value))
+  const kinds = new Map<string, Kind>()
+  for (const s of finite) {
+    const kind = types.get(s.name)
+    if (kind) kinds.set(s.name, kind)
+  }
   return {
     samples: finite.map((s) => ({ name: s.name, labels: s.labels, value: s.value, ts: s.ts ?? now })),
     dropped: samples.length - finite.length,
+    kinds,
   }
 }
 
@@ -120,8 +127,9 @@ export function metricsRoutes(deps: ModuleDeps & { metricStore: MetricStore }) {
       const type = (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase()
       const now = Date.now()
       if (type === 'text/plain' || type === 'application/openmetrics-text') {
-        const { samples, dropped } = fromText(await c.req.text(), now)
+        const { samples, dropped, kinds } = fromText(await c.req.text(), now)
         const r = await store.write(samples, now)
+        await store.declareKinds(kinds, 'prometheus_text', now) // `# TYPE` lines: what rate functions need
         return c.json({ ...r, dropped })
       }
       if (type !== 'application/json')
@@ -243,6 +251,8 @@ export function metricsRoutes(deps: ModuleDeps & { metricStore: MetricStore }) {
         resolution: result.resolution
           ? `${result.resolution === 60 ? '1m' : result.resolution === 3600 ? '1h' : '1d'}`
           : 'raw',
+        // counter, delta or gauge when known (docs/metrics.md#counters-deltas-and-gauges): what `rate` took it for.
+        kind: result.kind,
         series: result.series.map((s) => ({
           labels: s.labels,
           series: s.series,

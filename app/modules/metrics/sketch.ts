@@ -75,3 +75,18 @@ export function decodeSketch(text: string): Sketch {
   s.count = s.zero + [...s.pos.values(), ...s.neg.values()].reduce((a, b) => a + b, 0)
   return s
 }
+
+/**
+ * The sketch of every value times `factor` (> 0), for a read that changes units (names.ts): each
+ * bucket's count lands in the bucket of its scaled representative value, which can add up to one
+ * bucket's width (α) to the error.
+ */
+export function scaleSketch(s: Sketch, factor: number): Sketch {
+  if (factor === 1) return s
+  const out = emptySketch()
+  for (const [i, c] of s.pos) addValue(out, valueOf(i) * factor, c)
+  for (const [i, c] of s.neg) addValue(out, -valueOf(i) * factor, c)
+  out.zero += s.zero
+  out.count += s.zero
+  return out
+}

@@ -3,6 +3,7 @@ import { writerOf, type Db } from '../../../db/client.ts'
 import { series } from '../../../db/schema/metrics.ts'
 import { sha256 } from '../../lib/crypto.ts'
 import { AppError } from '../../lib/errors.ts'
+import { createKindRecorder } from './kinds.ts'
 
 /**
  * One value of one series. `key`, when given, must identify the name and labels as exactly as
@@ -282,7 +283,7 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
 
   async function write(samples: Sample[], now = Date.now()) {
     if (!samples.length) return { written: 0, series: 0 }
-    // Points computed from the request's own (e.g. llm_cost_usd from llm_tokens_total) join the same atomic batch.
+    // Points computed from the request's own (e.g. llm_cost_usd_total from llm_tokens_total) join the same atomic batch.
     const derived = options.derive ? await options.derive(samples) : []
     if (derived.length) samples = [...samples, ...derived]
     const sids = await seriesIds(samples, now)
@@ -323,6 +324,9 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
     cachedBytes = 0
   }
 
-  return { write, seriesIds, cacheSize, clearCache }
+  /** Records what senders declared their metrics to be (kinds.ts); the rate functions read it. */
+  const declareKinds = createKindRecorder(db)
+
+  return { write, seriesIds, cacheSize, clearCache, declareKinds }
 }
 export type MetricStore = ReturnType<typeof createMetricStore>

@@ -1,7 +1,9 @@
 import type { Db } from '../../../db/client.ts'
 import type { Series } from '../../../db/schema/metrics.ts'
+import { kindOf } from './kinds.ts'
 import {
   findSeries,
+  scalesOf,
   groupSeries,
   groupValues,
   merge,
@@ -155,14 +157,15 @@ export async function computeTrends(db: Db, q: TrendInput) {
   const end = q.now - (q.now % q.step)
   const start = end - q.window
   const from = start - q.window
-  const found = await findSeries(db, q.name, q.match)
+  const [found, kind] = await Promise.all([findSeries(db, q.name, q.match), kindOf(db, q.name)])
   const buckets = await stepBuckets(
     db,
     found.map((s) => s.id),
     { from, to: end, step: q.step },
+    scalesOf(found),
   )
   const series = groupSeries(found, q.by).map((g) => {
-    const steps = groupValues(g.members, buckets, { agg: q.agg, step: q.step })
+    const steps = groupValues(g.members, buckets, { agg: q.agg, step: q.step, kind })
     const current = windowValue(g.members, buckets, q.agg, start, end, steps, q.step)
     const previous = windowValue(g.members, buckets, q.agg, from, start, steps, q.step)
     const stats = trendStats(

@@ -5,7 +5,7 @@
  */
 import { badData, type Expr } from './ast.ts'
 import { binaryOp } from './binary.ts'
-import { bucketQuantile, extrapolatedRate, instantRate, overTime, type Window } from './functions.ts'
+import { bucketQuantile, deltaRate, extrapolatedRate, instantRate, overTime, type Window } from './functions.ts'
 import { keepSome, labelsKey, type Labels, type Source, type StepSeries, type Value, withoutName } from './values.ts'
 
 export type { Labels, RawSeries, Source, StepBucket, StepSeries, Value } from './values.ts'
@@ -162,10 +162,18 @@ async function evalCall(e: Extract<Expr, { kind: 'call' }>, ctx: Ctx): Promise<V
   const fromRollups = await overTimeFromBuckets(fn, args[withParam ? 1 : 0]!, ctx, q)
   if (fromRollups) return fromRollups
   const { range, offset, series } = await rangeWindows(args[withParam ? 1 : 0]!, ctx, fn)
+  // Delta series (each sample an interval's increase) take the sum of the window for these three.
+  const rated = fn === 'rate' || fn === 'increase' || fn === 'irate'
+  const kinds =
+    rated && ctx.source.kinds && series.length
+      ? await ctx.source.kinds([...new Set(series.map((s) => s.labels.__name__ ?? ''))])
+      : undefined
   const out = series.map((s) => ({
     labels: withoutName(s.labels),
     values: s.windows.map((w, i) => {
       const end = ctx.steps[i]! - offset
+      if (rated && kinds?.get(s.labels.__name__ ?? '') === 'delta')
+        return deltaRate(fn as 'rate' | 'increase' | 'irate', w, range)
       switch (fn) {
         case 'rate':
           return extrapolatedRate(w, end - range, end, true, true)

@@ -40,6 +40,24 @@ export function extrapolatedRate(
   return result * factor
 }
 
+/**
+ * rate / increase / irate of a delta series (each sample the increase of its own interval, as
+ * OpenTelemetry's delta temporality and Homeostat's per-call points): the increase over the window
+ * is the sum of its samples, with no extrapolation and no resets; irate is the last sample over
+ * the time since the one before it.
+ */
+export function deltaRate(fn: 'rate' | 'increase' | 'irate', w: Window, rangeMs: number): number | undefined {
+  const n = w.ts.length
+  if (fn === 'irate') {
+    if (n < 2) return undefined
+    const dt = (w.ts[n - 1]! - w.ts[n - 2]!) / 1000
+    return dt === 0 ? undefined : w.vs[n - 1]! / dt
+  }
+  if (!n) return undefined
+  const sum = w.vs.reduce((a, b) => a + b, 0)
+  return fn === 'rate' ? sum / (rangeMs / 1000) : sum
+}
+
 /** irate: the per-second rate between the last two samples (a drop is a counter reset). */
 export function instantRate(w: Window): number | undefined {
   const n = w.ts.length

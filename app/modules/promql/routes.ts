@@ -12,6 +12,7 @@ import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { badData, type Expr, parsePromql, PromError } from './ast.ts'
 import { evaluate } from './eval.ts'
+import { type Kind, kindsOf } from '../metrics/index.ts'
 import { dbSource, matchSeries } from './source.ts'
 import { labelsKey, type Value } from './values.ts'
 import { formatValue, parseTime, readParams, stepOf } from './params.ts'
@@ -146,11 +147,13 @@ export function promqlRoutes(deps: ModuleDeps) {
       const limit = q.limit === undefined ? Infinity : Number(q.limit)
       if (!Number.isInteger(limit) && limit !== Infinity) throw badData('invalid parameter "limit": must be an integer')
       const names = new Set((await matchSeries(db, [])).map((s) => s.name))
+      const kinds = await kindsOf(db, names)
       const data: Record<string, { type: string; help: string; unit: string }[]> = {}
       for (const n of [...names].sort()) {
         if (q.metric && n !== q.metric) continue
         if (limit >= 0 && Object.keys(data).length >= limit) break
-        data[n] = [{ type: metricType(n), help: '', unit: '' }]
+        const kind = kinds.get(n)
+        data[n] = [{ type: metricType(n, kind), help: kind === 'delta' ? DELTA_HELP : '', unit: unitOf(n) }]
       }
       return ok(c, data)
     }),
@@ -183,8 +186,21 @@ async function formParams(c: Context<AppEnv>) {
   return params
 }
 
-const metricType = (name: string) =>
-  name.endsWith('_total') ? 'counter' : name.endsWith('_bucket') ? 'histogram' : 'gauge'
+/**
+ * A name's type in Prometheus' vocabulary: its kind when known (metrics kinds.ts; a delta series is
+ * reported as `unknown`, the OpenMetrics type for what is neither a counter nor a gauge, since
+ * Prometheus has no delta type), else guessed from the suffix as before.
+ */
+const metricType = (name: string, kind: Kind | undefined) =>
+  kind === 'delta'
+    ? 'unknown'
+    : (kind ?? (name.endsWith('_total') ? 'counter' : name.endsWith('_bucket') ? 'histogram' : 'gauge'))
+
+const DELTA_HELP = 'delta: each point is the increase of its own interval; rate() and increase() sum them'
+
+/** The base unit a name ends in (OpenMetrics' unit suffixes), or ''. */
+const unitOf = (name: string) =>
+  /_(seconds|bytes|ratio|celsius|meters|volts|amperes|joules|grams)(_total|_count|_sum|_bucket)?$/.exec(name)?.[1] ?? ''
 
 function instantResult(v: Value, t: number) {
   if (v.type === 'scalar') return { resultType: 'scalar', result: [t / 1000, formatValue(v.values[0]!)] }

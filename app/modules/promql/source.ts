@@ -2,11 +2,15 @@
 import type { Db } from '../../../db/client.ts'
 import { compileMatchers } from '../../lib/matchers.ts'
 import { UserRegexError } from '../../lib/safe-regex.ts'
-import { listSeries, quantile, readRaw, stepBuckets } from '../metrics/index.ts'
+import { kindsOf, listSeries, quantile, readRaw, scalesOf, stepBuckets } from '../metrics/index.ts'
 import { badData, type Matcher } from './ast.ts'
 import type { Source } from './eval.ts'
 
-/** The series a selector's matchers pick, with `__name__` among their labels. */
+/**
+ * The series a selector's matchers pick, with `__name__` among their labels. A selector naming a
+ * renamed metric (`__name__="…"`) also picks the series stored under its other name, named and
+ * scaled as the one asked for (metrics/names.ts); a regular expression on `__name__` sees stored names.
+ */
 export async function matchSeries(db: Db, matchers: Matcher[]) {
   const name = matchers.find((m) => m.label === '__name__' && m.op === '=')?.value
   let test: (l: Record<string, string>) => boolean
@@ -22,11 +26,14 @@ export async function matchSeries(db: Db, matchers: Matcher[]) {
     .filter((s) => test(s.labels))
 }
 
-/** A Source over the database: raw points (both tables), and step buckets from the rollups. */
+/** A Source over the database: raw points (both tables), step buckets from the rollups, metric kinds. */
 export const dbSource = (db: Db): Source => ({
+  kinds: (names) => kindsOf(db, names),
   async select(matchers, from, to) {
     const found = await matchSeries(db, matchers)
-    const byId = new Map(found.map((s) => [s.id, { labels: s.labels, ts: [] as number[], vs: [] as number[] }]))
+    const byId = new Map(
+      found.map((s) => [s.id, { labels: s.labels, scale: s.scale, ts: [] as number[], vs: [] as number[] }]),
+    )
     const ids = [...byId.keys()]
     for (let i = 0; i < ids.length; i += 500) {
       const rows = await readRaw(db, ids.slice(i, i + 500), from, to + 1)
@@ -34,10 +41,10 @@ export const dbSource = (db: Db): Source => ({
       for (const p of rows) {
         const s = byId.get(p.seriesId)!
         s.ts.push(p.ts)
-        s.vs.push(p.value)
+        s.vs.push(p.value * s.scale)
       }
     }
-    return [...byId.values()].filter((s) => s.ts.length)
+    return [...byId.values()].filter((s) => s.ts.length).map(({ scale: _, ...s }) => s)
   },
   async buckets(matchers, from, to, step) {
     const found = await matchSeries(db, matchers)
@@ -45,6 +52,7 @@ export const dbSource = (db: Db): Source => ({
       db,
       found.map((s) => s.id),
       { from, to, step },
+      scalesOf(found),
     )
     return found.map((s) => {
       const at = new Map()

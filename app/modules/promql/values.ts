@@ -25,7 +25,12 @@ export type Source = {
     to: number,
     step: number,
   ): Promise<{ labels: Labels; at: Map<number, StepBucket> }[]>
+  /** Optional: the kind of each metric name that has one (a name without one reads as a counter). */
+  kinds?(names: string[]): Promise<Map<string, SourceKind>>
 }
+
+/** What a metric's points mean (the metrics module's kinds): rate functions read deltas differently. */
+export type SourceKind = 'counter' | 'delta' | 'gauge'
 
 export type StepSeries = { labels: Labels; values: (number | undefined)[] }
 export type Value = { type: 'scalar'; values: number[] } | { type: 'vector'; series: StepSeries[] }

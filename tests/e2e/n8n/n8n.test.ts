@@ -53,7 +53,9 @@ async function ingestRequests() {
     .split('\n')
     .filter(
       (l) =>
-        l.startsWith('http_requests_total{') && l.includes('method="POST"') && l.includes('route="/api/v1/metrics"'),
+        l.startsWith('homeostat_http_requests_total{') &&
+        l.includes('method="POST"') &&
+        l.includes('route="/api/v1/metrics"'),
     )
     .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
 }

@@ -7,6 +7,9 @@ import type { AlertRule, Comparator, LabelMatcher } from '../../../../db/schema/
 import type { Series } from '../../../../db/schema/metrics.ts'
 import {
   findSeries,
+  type Kind,
+  kindOf,
+  scalesOf,
   groupSeries,
   merge,
   newBucket,
@@ -17,8 +20,16 @@ import {
 } from '../../metrics/index.ts'
 import { compileMatchers, pinnedLabels } from '../../../lib/matchers.ts'
 
-/** One label set's series: each member's buckets by step start. */
-export type Group = { labels: Record<string, string>; members: Map<number, Bucket>[]; lastSeenAt: number }
+/**
+ * One label set's series: each member's buckets by step start. `delta`: the metric's points are
+ * per-interval increases (metrics kinds.ts), so its `rate` is their sum over the window.
+ */
+export type Group = {
+  labels: Record<string, string>
+  members: Map<number, Bucket>[]
+  lastSeenAt: number
+  delta?: boolean
+}
 
 /** What a rule finds for one label set now: its value, and whether the condition holds. */
 export type Candidate = { labels: Record<string, string>; value: number | null; holds: boolean }
@@ -32,7 +43,12 @@ export type RuleSpec = Pick<
 export const stepFor = (...spans: number[]) => (spans.every((s) => s % 60_000 === 0) ? 60_000 : 1000)
 
 /** A metric's series and their step buckets (by series id, then step start) from `from`. */
-export type MetricRead = { series: Series[]; buckets: Map<number, Map<number, Bucket>>; from: number }
+export type MetricRead = {
+  series: Series[]
+  buckets: Map<number, Map<number, Bucket>>
+  from: number
+  kind?: Kind
+}
 
 /**
  * THE read of rule evaluation: the series of `metric` that `keep` selects and their step buckets
@@ -45,14 +61,17 @@ export async function readMetric(
   keep: (s: Series) => boolean,
   span: { from: number; to: number; step: number },
 ): Promise<MetricRead> {
-  const found = (await findSeries(db, metric, {})).filter(keep)
+  const [all, kind] = await Promise.all([findSeries(db, metric, {}), kindOf(db, metric)])
+  const found = all.filter(keep)
   return {
+    kind,
     series: found,
     buckets: found.length
       ? await stepBuckets(
           db,
           found.map((s) => s.id),
           span,
+          scalesOf(found),
         )
       : new Map(),
     from: span.from,
@@ -136,6 +155,7 @@ export async function loadGroups(
     labels: g.labels,
     members: g.members.map((m) => own(read.buckets.get(m.id))),
     lastSeenAt: Math.max(...g.members.map((m) => m.lastSeenAt)),
+    delta: read.kind === 'delta',
   }))
 }
 
@@ -144,9 +164,16 @@ const windowIndex = (key: number, now: number, size: number) => Math.floor((now 
 
 /**
  * A group's value over window `index` (windows of `size` ms counted back from now): buckets merged
- * across members, or for `rate` the members' summed increase per second. Null when it has no data.
+ * across members, or for `rate` the members' summed increase per second (of a delta metric, the sum
+ * of its points). Null when it has no data.
  */
 export function windowValue(g: Group, agg: Aggregation, now: number, size: number, index = 0): number | null {
+  if (agg === 'rate' && g.delta) {
+    const into = newBucket()
+    for (const m of g.members)
+      for (const [key, b] of m) if (windowIndex(key, now, size) === index) merge(into, b, b.sketch)
+    return into.count ? into.sum / (size / 1000) : null
+  }
   if (agg === 'rate') {
     let increase = 0
     let seen = false

@@ -70,7 +70,7 @@ export const ruleTemplates: RuleTemplate[] = [
     rule: {
       name: 'LLM cost spike',
       kind: 'change',
-      metric: 'llm_cost_usd',
+      metric: 'llm_cost_usd_total',
       agg: 'sum',
       window: 60 * 60_000,
       params: { compareTo: 'baseline', baseline: 24 * 60 * 60_000, unit: 'ratio' },

@@ -2,6 +2,7 @@ import { and, desc, eq, inArray, lt, ne } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { alertRules, alerts, type AlertRule, type RuleParams, storedAlert } from '../../../../db/schema/alerts.ts'
 import { series } from '../../../../db/schema/metrics.ts'
+import { storedNames, withAliases } from '../../metrics/index.ts'
 import { isUniqueViolation } from '../../../lib/db-errors.ts'
 import { badRequest, conflict, notFound, type ErrorDetail } from '../../../lib/errors.ts'
 import { newId } from '../../../lib/ids.ts'
@@ -120,11 +121,15 @@ export function checkRule(r: Row) {
 /** Metrics a rule reads that have no series yet: allowed (they may come later), but worth a warning. */
 export async function ruleWarnings(db: Db, r: Pick<Row, 'metric' | 'params'>) {
   const names = [r.metric, ...(r.params.denominator ? [r.params.denominator] : [])]
+  // A renamed metric's series may be stored under either name (metrics/names.ts).
+  const stored = [...withAliases(names)]
   const known = new Set(
-    (await db.selectDistinct({ name: series.name }).from(series).where(inArray(series.name, names))).map((s) => s.name),
+    (await db.selectDistinct({ name: series.name }).from(series).where(inArray(series.name, stored))).map(
+      (s) => s.name,
+    ),
   )
   return names
-    .filter((n) => !known.has(n))
+    .filter((n) => !storedNames(n).some((s) => known.has(s.name)))
     .map((n) => `metric ${n} has no series yet; the rule will match once it is written`)
 }
 

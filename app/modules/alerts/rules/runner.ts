@@ -6,7 +6,7 @@ import { and, eq, isNotNull, ne } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../../../../db/schema/alerts.ts'
 import type { Logger } from '../../../lib/logger.ts'
-import type { MetricStore } from '../../metrics/index.ts'
+import { type MetricStore, withAliases } from '../../metrics/index.ts'
 import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
 import { ruleFingerprint, type AlertReport, type ReportResult } from '../lifecycle/lifecycle.ts'
 import { renderTemplate } from './templates.ts'
@@ -226,7 +226,8 @@ export function createRuleRunner(deps: { db: Db; log?: Logger; reportMany: Repor
 /**
  * A metric store that, after each committed write, asks for the rules watching the written
  * metrics to run (debounced, in the background). Ingest never waits for or fails on it.
- * Token counts also stand for the llm_cost_usd points derived from them in the same write.
+ * Token counts also stand for the llm_cost_usd_total points derived from them in the same write, and a
+ * renamed metric's write wakes the rules on either of its names (metrics/names.ts).
  */
 export function watchIngest(store: MetricStore, evaluateRulesFor: (names: Iterable<string>) => void): MetricStore {
   return {
@@ -235,8 +236,8 @@ export function watchIngest(store: MetricStore, evaluateRulesFor: (names: Iterab
       const result = await store.write(samples, now)
       try {
         const names = new Set(samples.map((s) => s.name))
-        if (names.has('llm_tokens_total')) names.add('llm_cost_usd')
-        evaluateRulesFor(names)
+        if (names.has('llm_tokens_total')) names.add('llm_cost_usd_total')
+        evaluateRulesFor(withAliases(names))
       } catch {
         // never fails the write
       }

@@ -11,11 +11,12 @@
  *   rule), and `…{quantile="0.5"|"0.9"|"0.95"|"0.99"}` estimated from the point's buckets through
  *   Homeostat's quantile sketch (sketch.ts; a summary's own quantiles as sent).
  * - gen_ai.client.token.usage → llm_tokens_total{kind=prompt|completion} (cost follows by the price
- *   table, as for every llm_tokens_total write); gen_ai.client.operation.duration → llm_latency_ms
- *   (the interval's mean, in ms) and, with `error.type`, llm_errors_total.
+ *   table, as for every llm_tokens_total write); gen_ai.client.operation.duration → llm_latency_seconds
+ *   (the interval's mean, in seconds; `llm_latency_ms` before 0.2) and, with `error.type`, llm_errors_total.
  */
 import type { BoundedMap } from '../../../lib/bounded-map.ts'
 import { addValue, emptySketch, quantile } from '../sketch.ts'
+import type { Kind } from '../kinds.ts'
 import type { Sample } from '../store.ts'
 import type { Buckets, OtlpPoint } from './decode.ts'
 import { checked, labelsOf, metricName } from './labels.ts'
@@ -82,12 +83,13 @@ function exponentialSketch(scale: number, zero: number, positive: Buckets, negat
   return s
 }
 
-export type Mapped = { samples: Sample[]; rejected: number; problems: string[] }
+/** `kinds`: what each stored name's points mean, by the points' temporality (kinds.ts). */
+export type Mapped = { samples: Sample[]; rejected: number; problems: string[]; kinds: Map<string, Kind> }
 
 /** The samples of a request's points; points that cannot be stored are counted with their reason. */
 export function samplesOf(points: OtlpPoint[], tracker: DeltaTracker, maxTs: number): Mapped {
   const out = new Map<string, Sample>()
-  const result: Mapped = { samples: [], rejected: 0, problems: [] }
+  const result: Mapped = { samples: [], rejected: 0, problems: [], kinds: new Map() }
   const reject = (p: OtlpPoint, message: string) => {
     result.rejected++
     if (result.problems.length < 10) result.problems.push(`${p.metric}: ${message}`)
@@ -131,12 +133,22 @@ export function samplesOf(points: OtlpPoint[], tracker: DeltaTracker, maxTs: num
       continue
     }
     const { labels } = l
-    if (p.type === 'gauge') add(name, labels, p.value, p.ts)
-    else if (p.type === 'sum')
-      add(p.monotonic && !name.endsWith('_total') ? `${name}_total` : name, labels, p.value, p.ts)
-    else {
+    // A delta point is its interval's increase; a cumulative one a running total (a counter when
+    // monotonic; an up-down total reads as a gauge).
+    const summed: Kind = 'temporality' in p && p.temporality === 'delta' ? 'delta' : 'counter'
+    if (p.type === 'gauge') {
+      add(name, labels, p.value, p.ts)
+      result.kinds.set(name, 'gauge')
+    } else if (p.type === 'sum') {
+      const stored = p.monotonic && !name.endsWith('_total') ? `${name}_total` : name
+      add(stored, labels, p.value, p.ts)
+      result.kinds.set(stored, p.temporality === 'delta' ? 'delta' : p.monotonic ? 'counter' : 'gauge')
+    } else {
       add(`${name}_count`, labels, p.count, p.ts)
       add(`${name}_sum`, labels, p.sum, p.ts)
+      result.kinds.set(`${name}_count`, summed)
+      result.kinds.set(`${name}_sum`, summed)
+      result.kinds.set(name, 'gauge') // the quantiles
       if ('quantile' in labels) continue // the point's own attribute would clash with ours
       if (p.type === 'summary') {
         for (const q of p.quantiles) add(name, { ...labels, quantile: String(q.quantile) }, q.value, p.ts)
@@ -186,8 +198,8 @@ function genAi(p: OtlpPoint, tracker: DeltaTracker, add: Add, mean: Mean): strin
     add('llm_tokens_total', { ...base, kind }, Math.round(inc.sum), p.ts)
     return undefined
   }
-  const toMs = p.unit === 'ms' ? 1 : 1000
-  mean('llm_latency_ms', base, inc.sum * toMs, inc.count, p.ts)
+  const toSeconds = p.unit === 'ms' ? 0.001 : 1
+  mean('llm_latency_seconds', base, inc.sum * toSeconds, inc.count, p.ts)
   if (error) {
     const { operation: _, ...rest } = base
     add('llm_errors_total', { ...rest, error }, inc.count, p.ts)

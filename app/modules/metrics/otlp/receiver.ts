@@ -1,7 +1,7 @@
 /**
  * The OTLP metrics receiver (docs/opentelemetry.md): decoded points become samples (map.ts) written
  * through the shared metric store in one atomic batch, so the limits and derivations of every other
- * ingest route hold here too (series per metric, llm_cost_usd from the price table, rules after the
+ * ingest route hold here too (series per metric, llm_cost_usd_total from the price table, rules after the
  * write). Built once in app/services.ts: it keeps the GenAI streams' last cumulative values.
  */
 import { boundedMap } from '../../../lib/bounded-map.ts'
@@ -11,7 +11,7 @@ import type { Decoded } from './decode.ts'
 import { createDeltaTracker, samplesOf } from './map.ts'
 
 export type OtlpMetricsDeps = {
-  store: Pick<MetricStore, 'write'>
+  store: Pick<MetricStore, 'write' | 'declareKinds'>
   /** Data points one request may carry (METRICS_MAX_BATCH, as POST /api/v1/metrics). */
   maxPoints: number
   /** GenAI streams whose last cumulative value is kept (least recently used forgotten first). */
@@ -33,6 +33,8 @@ export function createOtlpMetrics(deps: OtlpMetricsDeps) {
       ])
     const mapped = samplesOf(decoded.points, tracker, now + MAX_FUTURE_MS)
     const { written } = await deps.store.write(mapped.samples, now)
+    // After the write: a refused batch declares nothing.
+    await deps.store.declareKinds(mapped.kinds, 'otlp', now)
     return {
       written,
       rejected: decoded.rejected + mapped.rejected,

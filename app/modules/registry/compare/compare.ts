@@ -1,16 +1,26 @@
 import type { Db } from '../../../../db/client.ts'
 import { toIso } from '../../../lib/time.ts'
-import { type Bucket, findSeries, merge, newBucket, quantile, readRaw, stepBuckets } from '../../metrics/index.ts'
+import {
+  type Bucket,
+  findSeries,
+  merge,
+  newBucket,
+  quantile,
+  type ReadSeries,
+  readRaw,
+  scalesOf,
+  stepBuckets,
+} from '../../metrics/index.ts'
 import { mannWhitneyU, quantileOf, type TestResult, twoProportionZ } from './stats.ts'
 
 /** The metrics a comparison reads, each labelled `model` (the model id) and `version`. */
 export const COMPARE_METRICS = {
-  latency: 'llm_latency_ms',
+  latency: 'llm_latency_seconds', // read in ms (the figures' unit): see `versionFigures`
   requests: 'llm_requests_total',
   errors: 'llm_errors_total',
   feedback: 'llm_feedback_total',
   tokens: 'llm_tokens_total',
-  cost: 'llm_cost_usd',
+  cost: 'llm_cost_usd_total',
 } as const
 
 /** Latency samples per version the rank test reads at most (an even subsample beyond). */
@@ -25,10 +35,11 @@ export type CompareQuery = { model: string; a: string; b: string; from: number; 
 type Window = { from: number; to: number; step: number }
 
 /** Every step bucket of the series merged per step time (one version's series of one metric). */
-async function perStep(db: Db, ids: number[], w: Window): Promise<Map<number, Bucket>> {
+async function perStep(db: Db, found: ReadSeries[], w: Window): Promise<Map<number, Bucket>> {
   const out = new Map<number, Bucket>()
-  if (!ids.length) return out
-  for (const buckets of (await stepBuckets(db, ids, w)).values())
+  if (!found.length) return out
+  const ids = found.map((s) => s.id)
+  for (const buckets of (await stepBuckets(db, ids, w, scalesOf(found))).values())
     for (const [t, b] of buckets) {
       const into = out.get(t) ?? newBucket()
       merge(into, b, b.sketch)
@@ -47,10 +58,11 @@ const ratio = (x: number, n: number) => (n > 0 ? x / n : null)
 /** One version's figures over the window, and its per-step values for the charts. */
 async function versionFigures(db: Db, model: string, version: string, w: Window) {
   const ids = async (name: string, extra: Record<string, string> = {}) =>
-    (await findSeries(db, name, { model, version, ...extra })).map((s) => s.id)
+    await findSeries(db, name, { model, version, ...extra })
   const [latencyIds, requestIds, errorIds, positiveIds, negativeIds, tokenIds, completionIds, costIds] =
     await Promise.all([
-      ids(COMPARE_METRICS.latency),
+      // Latency in ms, the unit of the figures: the seconds the series hold times 1000.
+      ids(COMPARE_METRICS.latency).then((found) => found.map((s) => ({ ...s, scale: s.scale * 1000 }))),
       ids(COMPARE_METRICS.requests),
       ids(COMPARE_METRICS.errors),
       ids(COMPARE_METRICS.feedback, { rating: 'positive' }),
@@ -76,7 +88,15 @@ async function versionFigures(db: Db, model: string, version: string, w: Window)
   const sketch = newBucket()
   for (const b of latency.values()) merge(sketch, b, b.sketch)
   const latencySeconds = sketch.sum / 1000
-  let samples = (await readRaw(db, latencyIds, w.from, w.to)).map((p) => p.value)
+  const msPer = new Map(latencyIds.map((s) => [s.id, s.scale]))
+  let samples = (
+    await readRaw(
+      db,
+      latencyIds.map((s) => s.id),
+      w.from,
+      w.to,
+    )
+  ).map((p) => p.value * msPer.get(p.seriesId)!)
   const sampled = samples.length > MAX_SAMPLES
   if (sampled) {
     const stride = samples.length / MAX_SAMPLES

@@ -3,7 +3,7 @@
  * ingest (API, remote write, the Metrics Record node). `version` is the version number ("3").
  */
 import type { Db } from '../../../../db/client.ts'
-import { findSeries, newBucket, stepBuckets } from '../../metrics/index.ts'
+import { findSeries, newBucket, scalesOf, stepBuckets } from '../../metrics/index.ts'
 
 export const SCORE_METRIC = 'prompt_score'
 const STEP = 60_000
@@ -19,6 +19,7 @@ export async function scoresByVersion(db: Db, prompt: string, from: number, to: 
     db,
     found.map((s) => s.id),
     { from, to, step: STEP },
+    scalesOf(found),
   )
   for (const s of found) {
     const version = Number(String(s.labels.version ?? '').replace(/^v/, ''))

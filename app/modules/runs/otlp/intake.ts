@@ -192,7 +192,7 @@ function llmSamples(fresh: Iterable<{ span: OtlpSpan; facts: SpanFacts }>): Samp
     const ts = span.endedAt
     if (facts.inputTokens) add('llm_tokens_total', { ...base, kind: 'prompt' }, facts.inputTokens, ts, true)
     if (facts.outputTokens) add('llm_tokens_total', { ...base, kind: 'completion' }, facts.outputTokens, ts, true)
-    add('llm_latency_ms', base, span.endedAt - span.startedAt, ts, false)
+    add('llm_latency_seconds', base, (span.endedAt - span.startedAt) / 1000, ts, false)
     if (facts.failed) {
       const type = String(span.attributes['error.type'] ?? 'error').slice(0, 100)
       add('llm_errors_total', { ...base, error: type }, 1, ts, true)
