@@ -96,7 +96,6 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
   app.get('/settings', access('viewer'), (c) => {
     const p = requirePrincipal(c)
     const links = [
-      { href: '/settings/system', title: 'System', text: 'Database, migrations, scheduler and jobs.' },
       ...(p.role === 'admin'
         ? [
             { href: '/settings/users', title: 'Users', text: 'Who can sign in, and with which role.' },
@@ -107,6 +106,7 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
       ...(p.kind === 'session'
         ? [{ href: '/settings/security', title: 'My account', text: 'Password and two-factor sign-in.' }]
         : []),
+      { href: '/settings/system', title: 'System', text: 'Database, migrations, scheduler and jobs.' },
     ]
     return c.html(
       <Layout title="Settings" active="/settings" principal={p}>
