@@ -65,7 +65,7 @@ function AlertsView({ data }: { data: Awaited<ReturnType<typeof unacknowledged>>
         {severities
           .filter((s) => data.bySeverity[s])
           .map((s) => (
-            <a class={`sev ${s}`} href={`/alerts?status=firing&severity=${s}`}>
+            <a class={`sev sev-${s}`} href={`/alerts?status=firing&severity=${s}`}>
               <strong>{data.bySeverity[s]}</strong> {s}
             </a>
           ))}
@@ -73,7 +73,7 @@ function AlertsView({ data }: { data: Awaited<ReturnType<typeof unacknowledged>>
       <ul class="plain attention-list">
         {data.top.map((a) => (
           <li>
-            <span class={`sev-dot ${a.severity}`} aria-hidden="true"></span>
+            <span class={`sev-dot sev-${a.severity}`} aria-hidden="true"></span>
             <a href={`/alerts/${a.id}`}>{a.title}</a> <span class="muted">since {when(a.startsAt)}</span>
           </li>
         ))}

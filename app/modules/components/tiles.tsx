@@ -108,7 +108,7 @@ export function FleetView({ data, rangeMs }: { data: Fleet; rangeMs: number }) {
       </p>
       <ul class="fleet">
         {data.components.map((c) => (
-          <li class={`comp ${c.status === 'up' ? 'ok' : c.status === 'down' ? 'bad' : ''}`} data-component={c.name}>
+          <li class={`comp comp-${c.status}`} data-component={c.name}>
             <a class="comp-head" href={`/components/${c.id}`}>
               <strong class="comp-name">{c.name}</strong> <StatusPill state={c.status} />
             </a>
