@@ -147,10 +147,14 @@ export function AgentsView({ data }: { data: AgentsAndModels }) {
       ) : null}
       <div class="split">
         {data.models.length ? (
-          <Table rows={data.models} first="Model" caption={`By model (${data.counts.models})`} />
+          <div class="scroll">
+            <Table rows={data.models} first="Model" caption={`By model (${data.counts.models})`} />
+          </div>
         ) : null}
         {data.agents.length ? (
-          <Table rows={data.agents} first="Agent" caption={`By agent (${data.counts.agents})`} />
+          <div class="scroll">
+            <Table rows={data.agents} first="Agent" caption={`By agent (${data.counts.agents})`} />
+          </div>
         ) : null}
       </div>
       <p class="muted">
