@@ -39,6 +39,7 @@ import { validatorFigures } from './validator.ts'
 import { n8nHealthFigures } from './n8n-health.ts'
 import { missedScheduleFigures } from './n8n-missed.ts'
 import { runsFigures } from './runs.ts'
+import { frontFigures } from './front.ts'
 import { dataFigures } from './data.ts'
 import { otlpFigures } from './otlp.ts'
 import { otlpMetricsFigures } from './otlp-metrics.ts'
@@ -399,6 +400,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'backfill',
     note: '6 h of 1,000 series (1.44 M points) pushed behind the rollup watermark: RSS over time, rollups rebuilt',
     run: backfillFigures,
+  },
+  {
+    name: 'front',
+    note: 'GET / (the front page) over 1,000 components, 10,000 series, 100 firing alerts vs whoami',
+    run: frontFigures,
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
   {

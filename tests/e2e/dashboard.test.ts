@@ -53,10 +53,13 @@ describe('the dashboard on a laptop', () => {
     await Promise.all([page.waitForURL(`${server.url}/`), page.getByRole('button', { name: 'Sign in' }).click()])
     expect(await h1(page)).toBe('Overview')
     expect(await page.locator('.who').innerText()).toContain(ADMIN.email)
-    // The readiness tiles: database, migrations and scheduler are all OK.
+    await shot(page, 'overview')
+    // The readiness tiles (Settings → System): database, migrations and scheduler are all OK.
+    await page.goto(`${server.url}/settings/system`)
+    expect(await h1(page)).toBe('System')
     expect(await page.locator('.tile.ok').count()).toBe(3)
     expect(await page.locator('.tile.bad').count()).toBe(0)
-    await shot(page, 'overview')
+    await shot(page, 'system')
   })
 
   it('Tab from the top of the page focuses the skip link first, and it jumps to the content', async () => {

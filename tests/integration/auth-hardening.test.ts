@@ -227,17 +227,17 @@ describe('audit log: retention and who sees it', () => {
     expect(actions).not.toContain('test.old')
   })
 
-  it('the overview shows recent changes to admins only', async () => {
+  it('Settings → System shows recent changes to admins only', async () => {
     await t.db.insert(auditLog).values({ ts: Date.now(), actor: 'user:x@example.com', action: 'key.created' })
     for (const role of ['viewer', 'operator'] as const) {
       const s = await t.session(role)
-      const html = await (await t.app.request('/', { headers: s.headers })).text()
-      expect(html).toContain('<h1>Overview</h1>')
+      const html = await (await t.app.request('/settings/system', { headers: s.headers })).text()
+      expect(html).toContain('<h1>System</h1>')
       expect(html, role).not.toContain('Recent changes')
       expect(html, role).not.toContain('key.created')
     }
     const admin = await t.session('admin')
-    const html = await (await t.app.request('/', { headers: admin.headers })).text()
+    const html = await (await t.app.request('/settings/system', { headers: admin.headers })).text()
     expect(html).toContain('Recent changes')
     expect(html).toContain('key.created')
   })

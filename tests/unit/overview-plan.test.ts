@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { plan } from '../../app/modules/components/overview-metrics.ts'
+import { plan } from '../../app/modules/metrics/by-label.ts'
 
 const H = 3_600_000
 const M = 60_000

@@ -2,3 +2,4 @@
 export { auditPages } from './pages.tsx'
 export { auditRoutes } from './routes.ts'
 export { audit, auditInsert, auditRow, writeAudit } from './service.ts'
+export { auditTiles } from './tiles.tsx'

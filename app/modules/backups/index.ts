@@ -20,3 +20,4 @@ export {
 } from './sources/command.ts'
 export { QdrantTargetConfig, qdrantSource } from './sources/qdrant.ts'
 // The n8n public API client (spaced calls, backoff, through the outbound helper); the n8n module's validator reads with it.
+export { backupTiles } from './tiles.tsx'

@@ -2,7 +2,7 @@ import { asc } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { components } from '../../../db/schema/components.ts'
 import { toIso } from '../../lib/time.ts'
-import { plan, quantileByComponent, sumsByComponent, watermarks } from './overview-metrics.ts'
+import { plan, quantileByComponent, sumsByComponent, watermarks } from '../metrics/index.ts'
 import { COST_METRIC, TOKENS_METRIC } from './prices.ts'
 import { uptimes } from './uptime.ts'
 

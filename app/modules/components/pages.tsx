@@ -2,7 +2,6 @@
 import { desc, eq } from 'drizzle-orm'
 import { Hono } from 'hono'
 import * as v from 'valibot'
-import type { Db } from '../../../db/client.ts'
 import { statusHistory } from '../../../db/schema/components.ts'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
@@ -41,11 +40,6 @@ import {
 
 const FormBody = v.record(v.string(), v.string())
 const DAY = 86_400_000
-
-/** The Overview page's component tiles and totals (the fragment then polls itself). */
-export async function OverviewPanel({ db, now = Date.now() }: { db: Db; now?: number }) {
-  return <OverviewTiles data={await overview(db, DAY, now)} range="24h" />
-}
 
 export function componentPages(deps: ModuleDeps) {
   const { db, sealer, config } = deps

@@ -1,27 +1,11 @@
 /** @jsxImportSource hono/jsx */
 import { componentKinds, httpMethods, type Component, type StatusRow } from '../../../db/schema/components.ts'
+import { ms, pct, qty, rate, usd } from '../../lib/format.ts'
 import { liveTrigger, when } from '../../lib/layout.tsx'
 import type { Overview } from './overview.ts'
 import { DEFAULTS } from './service.ts'
 
-export const pct = (n: number | null | undefined) =>
-  n === null || n === undefined ? '—' : `${n >= 99.995 && n < 100 ? n.toFixed(3) : n.toFixed(2)}%`
-export const ms = (n: number | null | undefined) =>
-  n === null || n === undefined ? '—' : n >= 1000 ? `${(n / 1000).toFixed(2)} s` : `${Math.round(n)} ms`
-export const usd = (n: number | null | undefined) =>
-  n === null || n === undefined ? '—' : n === 0 ? '$0' : n < 0.01 ? `$${n.toPrecision(2)}` : `$${n.toFixed(2)}`
-export const qty = (n: number | null | undefined) =>
-  n === null || n === undefined
-    ? '—'
-    : n >= 1e9
-      ? `${(n / 1e9).toFixed(2)}B`
-      : n >= 1e6
-        ? `${(n / 1e6).toFixed(2)}M`
-        : n >= 1e4
-          ? `${(n / 1e3).toFixed(1)}k`
-          : String(Math.round(n))
-export const rate = (n: number | null | undefined) =>
-  n === null || n === undefined ? '—' : `${(n * 100).toFixed(n < 0.001 && n > 0 ? 3 : 2)}%`
+export { ms, pct, qty, rate, usd }
 
 export const StatusPill = ({ state }: { state: string }) => (
   <span class={`pill ${state}`}>{state === 'up' ? 'Up' : state === 'down' ? 'Down' : 'Unknown'}</span>

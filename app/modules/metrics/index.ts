@@ -1,4 +1,14 @@
 // The metrics module's public face: other modules, the composition root and jobs import only this.
+export {
+  bucketMeans,
+  plan,
+  quantileByComponent,
+  quantileByLabel,
+  type Segment,
+  sumsByComponent,
+  sumsByLabel,
+  watermarks,
+} from './by-label.ts'
 export { rawPointsSql, readRaw, startInboxMover } from './inbox.ts'
 export { createOtlpMetrics, type OtlpMetrics } from './otlp/receiver.ts'
 export { otlpMetricsRoutes } from './otlp/routes.ts'
@@ -34,3 +44,4 @@ export {
   type MetricStore,
   type Sample,
 } from './store.ts'
+export { metricsTiles } from './tiles.tsx'

@@ -20,3 +20,4 @@ export { workflowHealthRoutes } from './health/routes.ts'
 export { workflowHealthPages } from './health/pages.tsx'
 // Capped automatic retry of failed executions, for the healing n8n_retry action (given to healing by the root).
 export { createN8nRetrier } from './retry/retrier.ts'
+export { workflowTiles } from './health/tiles.tsx'

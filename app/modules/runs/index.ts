@@ -23,3 +23,4 @@ export {
 } from './input.ts'
 export { createOtlpIntake, type OtlpIntake } from './otlp/intake.ts'
 export { otlpRoutes } from './otlp/routes.ts'
+export { runsTiles } from './tiles.tsx'

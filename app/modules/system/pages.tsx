@@ -8,7 +8,6 @@ import { access } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { Layout, when } from '../../lib/layout.tsx'
 import type { RouteInfo } from '../../lib/route-meta.ts'
-import { OverviewPanel } from '../components/index.ts'
 import { buildOpenApi } from './openapi.ts'
 import { readiness } from './service.ts'
 import { VERSION } from './routes.ts'
@@ -17,7 +16,9 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
   const { db } = deps
   const app = new Hono<AppEnv>()
 
-  app.get('/', access('viewer'), async (c) => {
+  // Infrastructure status (Settings → System): readiness, counts, the jobs. The front page (`/`) is
+  // the operator's (app/modules/front); this is what keeps Homeostat itself running.
+  app.get('/settings/system', access('viewer'), async (c) => {
     // The audit log is for admins (who did what, from which address): others see no recent changes.
     const isAdmin = requirePrincipal(c).role === 'admin'
     const [[u], [k], recent, checks, jobs] = await Promise.all([
@@ -28,8 +29,8 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
       deps.scheduler?.status(),
     ])
     return c.html(
-      <Layout title="Overview" active="/" principal={requirePrincipal(c)}>
-        <h1>Overview</h1>
+      <Layout title="System" active="/settings" principal={requirePrincipal(c)}>
+        <h1>System</h1>
         <div class="tiles">
           {checks.map((x) => (
             <div class={`tile ${x.ok ? 'ok' : 'bad'}`}>
@@ -47,8 +48,6 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
             <strong>{k?.n ?? 0}</strong>
           </div>
         </div>
-        <h2>Components</h2>
-        <OverviewPanel db={db} />
         <section class="card">
           <h2>Jobs</h2>
           <table class="table">
@@ -107,6 +106,7 @@ export function systemPages(deps: ModuleDeps, routes: () => RouteInfo[]) {
       ...(p.kind === 'session'
         ? [{ href: '/settings/security', title: 'My account', text: 'Password and two-factor sign-in.' }]
         : []),
+      { href: '/settings/system', title: 'System', text: 'Database, migrations, scheduler and jobs.' },
     ]
     return c.html(
       <Layout title="Settings" active="/settings" principal={p}>

@@ -1,16 +1,9 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollupWatermarks } from '../../../db/schema/metrics.ts'
-import {
-  rawPointsSql,
-  addValue,
-  emptySketch,
-  mergeInto,
-  quantile,
-  scaleSketch,
-  type Sketch,
-  storedNames,
-} from '../metrics/index.ts'
+import { rawPointsSql } from './inbox.ts'
+import { storedNames } from './names.ts'
+import { addValue, emptySketch, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
 
 const HOUR = 3_600_000
 const MINUTE = 60_000
@@ -65,19 +58,32 @@ function perSeries(seg: Segment, agg: (col: SQL) => SQL, kind: 'sum' | 'sketch')
 
 const col = (i: number) => sql.raw(`v${i}`)
 
+/** `json_extract` path of one label (a bound parameter, like every value). */
+const labelPath = (label: string) => `$.${label}`
+
 /**
- * Sum of the values of each metric per `component` label over the segments, in one statement: per
- * series one subquery per segment, then summed per label (series without it count under null).
- * A renamed metric's series under its other name count too, in its unit (metrics/names.ts).
- * Keys: metric name, then component.
+ * Sum of the values of each metric per value of one label (`component`, `model`, …) over the
+ * segments, in one statement: per series one subquery per segment, then summed per label value
+ * (series without it count under null). Keys: metric name, then label value. `kind: 'count'` sums
+ * the number of values instead (calls, for a latency metric).
  */
-export async function sumsByComponent(db: Db, names: string[], segs: Segment[]) {
+export async function sumsByLabel(
+  db: Db,
+  names: string[],
+  segs: Segment[],
+  label = 'component',
+  kind: 'sum' | 'count' = 'sum',
+) {
   const out = new Map<string, Map<string | null, number>>(names.map((n) => [n, new Map()]))
   if (!segs.length) return out
+  // A renamed metric's series under its other name count too, in its unit (names.ts).
   const into = new Map<string, { name: string; scale: number }>() // stored name → metric asked for
   for (const n of names)
     for (const s of storedNames(n)) if (!into.has(s.name)) into.set(s.name, { name: n, scale: s.scale })
-  const cols = segs.map((seg, i) => sql`, ${perSeries(seg, (c) => sql`sum(${c})`, 'sum')} as ${col(i)}`)
+  const cols = segs.map(
+    (seg, i) =>
+      sql`, ${perSeries(seg, (c) => (kind === 'sum' ? sql`sum(${c})` : seg.res === null ? sql`count(${c})` : sql`sum(p.count)`), 'sum')} as ${col(i)}`,
+  )
   const total = sql.join(
     segs.map((_, i) => sql`total(${col(i)})`),
     sql` + `,
@@ -87,7 +93,7 @@ export async function sumsByComponent(db: Db, names: string[], segs: Segment[]) 
     sql` + `,
   )
   const rows = await db.all<{ name: string; comp: string | null; v: number; n: number }>(sql`
-    select name, json_extract(labels, '$.component') as comp, ${total} as v, ${seen} as n from (
+    select name, json_extract(labels, ${labelPath(label)}) as comp, ${total} as v, ${seen} as n from (
       select s.name as name, s.labels as labels ${sql.join(cols, sql``)} from series s where ${nameIn([...into.keys()])}
     ) group by 1, 2`)
   for (const r of rows) {
@@ -123,13 +129,14 @@ function mergeEncoded(into: Sketch, text: string) {
 }
 
 /**
- * A quantile of a metric per component over the segments, in the metric's unit, over the series
- * stored under its other name too (a renamed metric, metrics/names.ts).
+ * A quantile of a metric per value of one label over the segments: the rollup sketches of each
+ * value's series are concatenated in SQL and merged here; raw values are added to the same sketch.
  */
-export async function quantileByComponent(db: Db, name: string, q: number, segs: Segment[]) {
+export async function quantileByLabel(db: Db, name: string, q: number, segs: Segment[], label = 'component') {
+  // In the metric's unit, over the series stored under its other name too (a renamed metric, names.ts).
   const merged = new Map<string, Sketch>()
   for (const stored of storedNames(name))
-    for (const [comp, s] of await sketchesByComponent(db, stored.name, segs)) {
+    for (const [comp, s] of await sketchesByLabel(db, stored.name, segs, label)) {
       const into = merged.get(comp) ?? emptySketch()
       mergeInto(into, scaleSketch(s, stored.scale))
       merged.set(comp, into)
@@ -142,11 +149,8 @@ export async function quantileByComponent(db: Db, name: string, q: number, segs:
   return out
 }
 
-/**
- * One stored name's sketch per component over the segments: the components' rollup sketches are
- * concatenated in SQL and merged here; raw values are added to the same sketch.
- */
-async function sketchesByComponent(db: Db, name: string, segs: Segment[]) {
+/** One stored name's sketch per label value over the segments. */
+async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: string) {
   const sketches = new Map<string, Sketch>()
   const get = (comp: string) => {
     let s = sketches.get(comp)
@@ -161,8 +165,8 @@ async function sketchesByComponent(db: Db, name: string, segs: Segment[]) {
     const outer = segs.map((seg, i) => sql`group_concat(${col(i)}, ${sepOf(seg)}) as ${col(i)}`)
     const rows = await db.all<Record<string, string | null>>(sql`
       select comp, ${sql.join(outer, sql`, `)} from (
-        select json_extract(s.labels, '$.component') as comp ${sql.join(cols, sql``)}
-        from series s where s.name = ${name} and json_extract(s.labels, '$.component') is not null
+        select json_extract(s.labels, ${labelPath(label)}) as comp ${sql.join(cols, sql``)}
+        from series s where s.name = ${name} and json_extract(s.labels, ${labelPath(label)}) is not null
       ) group by 1`)
     for (const r of rows) {
       segs.forEach((seg, i) => {
@@ -178,4 +182,69 @@ async function sketchesByComponent(db: Db, name: string, segs: Segment[]) {
 
 export async function watermarks(db: Db) {
   return new Map((await db.select().from(rollupWatermarks)).map((w) => [w.resolution, w.watermark]))
+}
+
+export const sumsByComponent = (db: Db, names: string[], segs: Segment[]) => sumsByLabel(db, names, segs, 'component')
+export const quantileByComponent = (db: Db, name: string, q: number, segs: Segment[]) =>
+  quantileByLabel(db, name, q, segs, 'component')
+
+/**
+ * Mean of each metric per bucket, for the series of `names` whose `label` is one of `values`: a
+ * sparkline's points. `buckets` equal parts of [from, to); rollups (summed per bucket in SQL) where
+ * the watermarks allow, raw points after them. Bounded by the values asked for, not by the fleet:
+ * the front page asks only for the components it shows. Keys: metric name, then label value.
+ */
+export async function bucketMeans(
+  db: Db,
+  opts: { names: string[]; label: string; values: string[]; from: number; to: number; buckets: number },
+) {
+  const { names, label, values, from, to, buckets } = opts
+  const out = new Map<string, Map<string, (number | null)[]>>(names.map((n) => [n, new Map()]))
+  if (!values.length || !names.length) return out
+  const list = (xs: (string | number)[]) =>
+    sql.join(
+      xs.map((x) => sql`${x}`),
+      sql`, `,
+    )
+  const series = await db.all<{ id: number; name: string; v: string }>(sql`
+    select id, name, json_extract(labels, ${labelPath(label)}) as v from series
+    where name in (${list(names)}) and json_extract(labels, ${labelPath(label)}) in (${list(values)})`)
+  if (!series.length) return out
+  const ids = series.map((s) => s.id)
+  const width = Math.max(1, Math.ceil((to - from) / buckets))
+  const segs = plan(from, to, await watermarks(db))
+  const parts = await Promise.all(
+    segs.map((seg) =>
+      db.all<{ id: number; b: number; s: number; n: number }>(
+        seg.res === null
+          ? sql`select series_id as id, (ts - ${from}) / ${width} as b, total(value) as s, count(*) as n
+              from (${rawPointsSql(ids, seg.from, seg.to)}) group by 1, 2`
+          : sql`select series_id as id, (bucket - ${from}) / ${width} as b, total(sum) as s, total(count) as n
+              from rollups where series_id in (${list(ids)}) and resolution = ${seg.res}
+              and bucket >= ${seg.from} and bucket < ${seg.to} group by 1, 2`,
+      ),
+    ),
+  )
+  const byId = new Map(series.map((s) => [s.id, s]))
+  const acc = new Map<string, { s: number[]; n: number[] }>()
+  for (const rows of parts)
+    for (const r of rows) {
+      const s = byId.get(Number(r.id))
+      // Bound numbers may arrive as reals, and so may the division: floor it to the bucket's index.
+      const b = Math.floor(Number(r.b))
+      if (!s || b < 0 || b >= buckets) continue
+      const key = `${s.name}\u0000${s.v}`
+      let a = acc.get(key)
+      if (!a) acc.set(key, (a = { s: new Array(buckets).fill(0), n: new Array(buckets).fill(0) }))
+      a.s[b]! += Number(r.s)
+      a.n[b]! += Number(r.n)
+    }
+  for (const [key, a] of acc) {
+    const [name, v] = key.split('\u0000') as [string, string]
+    out.get(name)!.set(
+      v,
+      a.s.map((s, i) => (a.n[i] ? s / a.n[i]! : null)),
+    )
+  }
+  return out
 }
