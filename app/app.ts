@@ -29,6 +29,7 @@ import {
   promptRoutes,
 } from './modules/registry/index.ts'
 import { otlpRoutes, runPolicyRoutes, runReportRoutes, runsPages, runsRoutes } from './modules/runs/index.ts'
+import { statusPagesPages, statusPagesRoutes, statusPublicRoutes } from './modules/status-pages/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -67,6 +68,8 @@ export function createApp(md: Services) {
   app.route('/', runReportRoutes(md))
   app.route('/', otlpRoutes(md))
   app.route('/', otlpMetricsRoutes(md))
+  app.route('/', statusPagesRoutes(md))
+  app.route('/', statusPublicRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   app.route('/', adminPages(md))
@@ -83,6 +86,7 @@ export function createApp(md: Services) {
   app.route('/', comparePages(md))
   app.route('/', promptPages(md))
   app.route('/', runsPages(md))
+  app.route('/', statusPagesPages(md))
 
   app.onError(handleError)
   app.notFound(notFound(app, handleError))

@@ -16,7 +16,7 @@ import { AppError } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
 import { Layout, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
-import { access, canWrite } from '../../middleware/access.ts'
+import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit, auditRow } from '../audit/index.ts'
 import { matcherLines } from '../../lib/matchers.ts'
@@ -236,6 +236,12 @@ export function alertPages(deps: ModuleDeps & { alerts: AlertsService }) {
             <a class="button secondary" href={silenceLink}>
               Silence…
             </a>
+            {isAdmin(c) ? (
+              // Telling the public is an admin's act: a status page incident with its own public title.
+              <a class="button secondary" href={`/status-pages?alert=${encodeURIComponent(a.id)}`}>
+                Make public…
+              </a>
+            ) : null}
           </div>
         ) : null}
         <div class="tiles">

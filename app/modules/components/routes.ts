@@ -32,6 +32,7 @@ import {
   listHistory,
   recordResult,
   rotateToken,
+  type StateChangeListener,
   updateComponent,
 } from './service.ts'
 import { componentUptime } from './uptime.ts'
@@ -48,8 +49,14 @@ export const checkSummary = (c: {
     ? `${c.kind}, http ${c.method} every ${c.intervalSeconds}s`
     : `${c.kind}, push every ${c.expectedIntervalSeconds}s`
 
-export function componentsRoutes(deps: ModuleDeps & { statusStore: MetricStore; prices: Pick<Prices, 'invalidate'> }) {
-  const { db, sealer, config, statusStore: store } = deps
+export function componentsRoutes(
+  deps: ModuleDeps & {
+    statusStore: MetricStore
+    prices: Pick<Prices, 'invalidate'>
+    componentStateChanged?: StateChangeListener
+  },
+) {
+  const { db, sealer, config, statusStore: store, componentStateChanged: onStateChange } = deps
   const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['components']
@@ -165,7 +172,7 @@ export function componentsRoutes(deps: ModuleDeps & { statusStore: MetricStore; 
       if (!comp || comp.checkType !== 'push') throw notFound('Push token')
       const q = c.req.valid('query')
       const ts = now()
-      await recordResult({ db, store }, comp, {
+      await recordResult({ db, store, onStateChange }, comp, {
         ts,
         up: q.status === 'up',
         source: 'push',
