@@ -189,8 +189,8 @@ describe('the status page, signed out', () => {
       expect(text).toContain(s)
     expect(text).not.toMatch(/edge-gw-internal|pg-primary|qdrant-prod|10\.0\.3\.7/)
     expect(await page.locator('.component').count()).toBe(3)
-    expect(await page.locator('.component').first().locator('.bar').count()).toBe(90)
-    expect(await page.locator('.bar.bad, .bar.minor').count()).toBeGreaterThan(0)
+    expect(await page.locator('.component').first().locator('.b').count()).toBe(90)
+    expect(await page.locator('.b.bad, .b.minor').count()).toBeGreaterThan(0)
     await context.close()
   })
 

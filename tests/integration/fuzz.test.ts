@@ -47,6 +47,7 @@ const samples: Record<string, Record<string, unknown>> = {
   'POST /api/v1/silences/preview': { matchers: [{ label: 'agent', op: '=', value: 'fuzz' }] },
   'POST /api/v1/alerts/:id/mute': { duration: '1h' },
   'PUT /api/v1/silences/:id/public': { title: 'Fuzz maintenance' },
+  'POST /alerts/silences/:id/public': { title: 'Fuzz maintenance' },
   'POST /api/v1/status-pages': { slug: 'fuzz', title: 'Fuzz status' },
   'PATCH /api/v1/status-pages/:id': { title: 'Renamed' },
   'POST /api/v1/status-pages/:id/incidents': { title: 'Fuzz incident', message: 'Looking into it' },

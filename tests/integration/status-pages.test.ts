@@ -1,3 +1,4 @@
+import { gunzipSync } from 'node:zlib'
 import { sql } from 'drizzle-orm'
 import xml from 'fast-xml-parser'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -427,6 +428,11 @@ describe('the cache', () => {
     expect((await pub('/status/cache', { 'If-None-Match': etag })).status).toBe(304)
     expect((await pub('/status/cache', { 'If-None-Match': `W/${etag}` })).status).toBe(304)
     expect((await pub('/status/cache', { 'If-None-Match': '"other"' })).status).toBe(200)
+    // Browsers ask for gzip: the same body, compressed once per build.
+    const zipped = await pub('/status/cache', { 'Accept-Encoding': 'gzip, br' })
+    expect(zipped.headers.get('content-encoding')).toBe('gzip')
+    expect(zipped.headers.get('etag')).toBe(etag)
+    expect(gunzipSync(Buffer.from(await zipped.arrayBuffer())).toString()).toBe(await first.clone().text())
     // A change behind the app's back (another instance) is not seen while the entry lives: the burst
     // is answered from memory, not from the database.
     await t.db.run(sql`update status_pages set title = 'Changed underneath' where id = ${p.id}`)
@@ -444,6 +450,11 @@ describe('the cache', () => {
     expect(before).toBe('unknown')
     expect((await pub(`/api/v1/push/${c.push.token}?status=down&msg=x`)).status).toBe(200)
     expect((await publicJson('cache')).groups[0].components[0].status).toBe('outage')
+    // A rebuild that finds nothing changed keeps the ETag (the time of the build is not part of it).
+    const same = await pub('/status/cache')
+    t.services.statusPages.cache.invalidateAll()
+    const rebuilt = await pub('/status/cache', { 'If-None-Match': same.headers.get('etag')! })
+    expect(rebuilt.status).toBe(304)
     // Unpublishing takes it off at once.
     await patch(`/api/v1/status-pages/${p.id}`, { published: false })
     expect((await pub('/status/cache')).status).toBe(404)

@@ -74,7 +74,7 @@ function textFilter(q: string) {
   return { match, words }
 }
 
-export function alertPages(deps: ModuleDeps & { alerts: AlertsService }) {
+export function alertPages(deps: ModuleDeps & { alerts: AlertsService; onPublicSilenceChange?: () => void }) {
   const { db, alerts: service } = deps
   const now = clockOf(deps)
   const app = new Hono<AppEnv>()

@@ -7,15 +7,25 @@
  * the uptime bars' slow drift are picked up when the entry's short life ends.
  */
 import { createHash } from 'node:crypto'
+import { gzipSync } from 'node:zlib'
 
-export type Rendered = { body: string; etag: string }
+export type Rendered = { body: string; etag: string; gzipped?: Uint8Array }
+
+/** The body gzipped, made once per rendered body (browsers ask for it; the bars compress ~20×). */
+export const gzipped = (r: Rendered) => (r.gzipped ??= gzipSync(r.body))
 
 type Entry<V> = {
   at: number
   view: Promise<V | null>
+  /** A hash of what the view says (not when it was built), shared by the formats' ETags. */
+  key?: string
   pageId?: string
   componentIds?: Set<string>
   rendered: Map<string, Rendered>
+  /** Set once the build finished, so an expired entry can be served while its successor builds. */
+  ready?: boolean
+  /** The successor being built after this entry's life ended. */
+  next?: Entry<V>
 }
 
 /** Unknown slugs are cached too (a burst of 404s must not reach the database either), so the map is capped. */
@@ -23,6 +33,11 @@ const MAX_ENTRIES = 1000
 
 export function createStatusCache<V>(opts: {
   ttlMs: number
+  /**
+   * What the view says, as text, without when it was built: a rebuild that finds nothing changed
+   * keeps the ETags, so browsers and proxies keep getting 304s across rebuilds.
+   */
+  fingerprint: (view: V) => string
   /** The view of a published page by slug, with what invalidates it; null for an unknown or unpublished slug. */
   load: (slug: string) => Promise<{ view: V; pageId: string; componentIds: string[] } | null>
   now?: () => number
@@ -30,25 +45,46 @@ export function createStatusCache<V>(opts: {
   const entries = new Map<string, Entry<V>>()
   const clock = opts.now ?? Date.now
 
+  function build(slug: string, at: number): Entry<V> {
+    const entry: Entry<V> = { at, view: Promise.resolve(null), rendered: new Map() }
+    entry.view = opts.load(slug).then((loaded) => {
+      entry.ready = true
+      if (!loaded) return null
+      entry.pageId = loaded.pageId
+      entry.componentIds = new Set(loaded.componentIds)
+      return loaded.view
+    })
+    return entry
+  }
+
   function entryOf(slug: string): Entry<V> {
     const at = clock()
     const hit = entries.get(slug)
     if (hit && at - hit.at < opts.ttlMs) return hit
+    // Only aged, not invalidated (that deletes it): the old answer stays while the next one builds,
+    // so visitors never wait for a rebuild that only refreshes the bars.
+    if (hit?.ready) {
+      if (!hit.next) {
+        const next = build(slug, at)
+        hit.next = next
+        next.view.then(
+          () => {
+            if (entries.get(slug) === hit) entries.set(slug, next)
+          },
+          () => {
+            hit.next = undefined // kept stale; the next visitor tries again
+          },
+        )
+      }
+      return hit
+    }
+    if (hit) return hit // the first build of this slug is still running: wait for it
     if (entries.size >= MAX_ENTRIES) entries.clear()
-    const entry: Entry<V> = { at, view: Promise.resolve(null), rendered: new Map() }
-    entry.view = opts.load(slug).then(
-      (loaded) => {
-        if (!loaded) return null
-        entry.pageId = loaded.pageId
-        entry.componentIds = new Set(loaded.componentIds)
-        return loaded.view
-      },
-      (error) => {
-        // A failed build is not kept: the next visitor tries again.
-        if (entries.get(slug) === entry) entries.delete(slug)
-        throw error
-      },
-    )
+    const entry = build(slug, at)
+    entry.view.catch(() => {
+      // A failed first build is not kept: the next visitor tries again.
+      if (entries.get(slug) === entry) entries.delete(slug)
+    })
     entries.set(slug, entry)
     return entry
   }
@@ -65,8 +101,8 @@ export function createStatusCache<V>(opts: {
         render(format: string, make: (view: V) => string): Rendered {
           let r = entry.rendered.get(format)
           if (!r) {
-            const body = make(view)
-            r = { body, etag: `"${createHash('sha1').update(body).digest('base64url')}"` }
+            entry.key ??= createHash('sha1').update(opts.fingerprint(view)).digest('base64url')
+            r = { body: make(view), etag: `"${format}-${entry.key}"` }
             entry.rendered.set(format, r)
           }
           return r

@@ -3,6 +3,7 @@
  * The public status page as HTML: server-rendered, no script, readable by screen readers (each
  * component's 90 bars are one image with a summary; every state is said in words, not only colour).
  */
+import { raw } from 'hono/html'
 import type { IncidentStatus } from '../../../db/schema/status-pages.ts'
 import type { ComponentState, Overall, PublicIncident, PublicMaintenance, PublicView } from './view.ts'
 
@@ -23,6 +24,15 @@ const incidentText: Record<IncidentStatus, string> = {
 /** A time as UTC text that reads the same for every visitor (no script to localise it). */
 export const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`
 const fmt = (n: number) => `${n.toFixed(n === 100 ? 0 : 2)} %`
+
+/**
+ * The 90 bars as one string, not 90 elements through JSX: a page of many components is mostly bars,
+ * and this keeps both its build and its size down. Only dates and numbers go in, so nothing needs escaping.
+ */
+const barsHtml = (days: string[], values: (number | null)[]) =>
+  values
+    .map((u, i) => `<i class="b ${barClass(u)}" title="${days[i]}: ${u === null ? 'no data' : fmt(u)}"></i>`)
+    .join('')
 
 const barClass = (u: number | null) => (u === null ? 'none' : u >= 99.9 ? 'ok' : u >= 95 ? 'minor' : 'bad')
 
@@ -160,9 +170,7 @@ export function StatusDocument({ v }: { v: PublicView }) {
                       <span class={`state st-${c.status}`}>{stateText[c.status]}</span>
                     </div>
                     <div class="bars" role="img" aria-label={barsSummary(v.days, c.days, c.uptime)}>
-                      {c.days.map((u, i) => (
-                        <span class={`bar ${barClass(u)}`} title={`${v.days[i]}: ${u === null ? 'no data' : fmt(u)}`} />
-                      ))}
+                      {raw(barsHtml(v.days, c.days))}
                     </div>
                     <p class="legend" aria-hidden="true">
                       <span>{v.days.length} days ago</span>

@@ -10,6 +10,7 @@ import { describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { renderAtom } from './atom.ts'
+import { gzipped } from './cache.ts'
 import { PublicParam } from './input.ts'
 import { renderStatusHtml } from './public-page.tsx'
 import type { StatusPages } from './service.ts'
@@ -35,14 +36,21 @@ export function statusPublicRoutes(deps: ModuleDeps & { statusPages: StatusPages
   async function answer(c: Context<AppEnv>, slug: string, type: string, make: (v: PublicView) => string, key: string) {
     const hit = await statusPages.cache.get(slug)
     if (!hit) throw notFound('Status page')
-    const { body, etag } = hit.render(key, make)
+    const r = hit.render(key, make)
     const headers = {
-      ETag: etag,
+      ETag: r.etag,
       'Cache-Control': `public, max-age=${PUBLIC_MAX_AGE_SECONDS}`,
       Vary: 'Accept-Encoding',
     }
-    if (matches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers)
-    return c.body(body, 200, { ...headers, 'Content-Type': type })
+    if (matches(c.req.header('if-none-match'), r.etag)) return c.body(null, 304, headers)
+    // Gzipped once per build (not per request) for the browsers that ask, which is all of them.
+    if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? ''))
+      return c.body(gzipped(r) as Uint8Array<ArrayBuffer>, 200, {
+        ...headers,
+        'Content-Type': type,
+        'Content-Encoding': 'gzip',
+      })
+    return c.body(r.body, 200, { ...headers, 'Content-Type': type })
   }
 
   app.get(

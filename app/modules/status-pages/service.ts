@@ -19,6 +19,7 @@ export function createStatusPages(deps: StatusPagesDeps) {
   const cache = createStatusCache<PublicView>({
     ttlMs: deps.ttlMs,
     now: clock,
+    fingerprint: (view) => JSON.stringify({ ...view, generatedAt: null }),
     load: async (slug) => {
       const p = await pageBySlug(deps.db, slug)
       // An unpublished page is answered like an unknown one: its existence is not public either.

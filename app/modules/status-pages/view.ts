@@ -4,7 +4,7 @@
  * names, labels, check URLs, alerts and silence matchers are never read into it, so nothing rendered
  * from it (HTML, JSON, Atom) can leak them.
  */
-import { and, desc, eq, gte, inArray, ne, or } from 'drizzle-orm'
+import { and, desc, eq, gte, inArray, ne } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { components } from '../../../db/schema/components.ts'
 import {
@@ -23,7 +23,7 @@ const DAY_MS = 86_400_000
 /** Resolved incidents and ended maintenance are shown this long. */
 const HISTORY_MS = BAR_DAYS * DAY_MS
 const MAINTENANCE_HISTORY_MS = 30 * DAY_MS
-const MAX_INCIDENTS = 50
+const MAX_PAST_INCIDENTS = 50
 
 export type ComponentState = 'operational' | 'outage' | 'unknown'
 export type Overall = 'operational' | 'degraded' | 'outage' | 'maintenance'
@@ -60,6 +60,8 @@ export type PublicView = {
 }
 
 const NO_END = 253_402_300_799_999
+/** Two decimals, as shown: finer figures would move the ETag on every rebuild for nothing a visitor sees. */
+const hundredths = (x: number | null) => (x === null ? null : Math.round(x * 100) / 100)
 const stateOf = (s: string): ComponentState => (s === 'up' ? 'operational' : s === 'down' ? 'outage' : 'unknown')
 
 export type ViewDeps = { db: Db; alerts: Pick<AlertsService, 'silences'> }
@@ -72,17 +74,26 @@ export async function buildView({ db, alerts }: ViewDeps, p: StatusPage, now: nu
       ? db.select({ id: components.id, status: components.status }).from(components).where(inArray(components.id, ids))
       : Promise.resolve([]),
     dailyUptimes(db, ids, BAR_DAYS, now),
-    db
-      .select()
-      .from(statusIncidents)
-      .where(
-        and(
-          eq(statusIncidents.pageId, p.id),
-          or(ne(statusIncidents.status, 'resolved'), gte(statusIncidents.resolvedAt, since)),
-        ),
-      )
-      .orderBy(desc(statusIncidents.startedAt))
-      .limit(MAX_INCIDENTS),
+    // Every open incident, and the most recent resolved ones (the history is capped, the present is not).
+    Promise.all([
+      db
+        .select()
+        .from(statusIncidents)
+        .where(and(eq(statusIncidents.pageId, p.id), ne(statusIncidents.status, 'resolved')))
+        .orderBy(desc(statusIncidents.startedAt)),
+      db
+        .select()
+        .from(statusIncidents)
+        .where(
+          and(
+            eq(statusIncidents.pageId, p.id),
+            eq(statusIncidents.status, 'resolved'),
+            gte(statusIncidents.resolvedAt, since),
+          ),
+        )
+        .orderBy(desc(statusIncidents.startedAt))
+        .limit(MAX_PAST_INCIDENTS),
+    ]).then(([open, resolved]) => [...open, ...resolved]),
     alerts.silences.publicMaintenance(now, MAINTENANCE_HISTORY_MS),
   ])
   const updates = incidents.length
@@ -110,8 +121,8 @@ export async function buildView({ db, alerts }: ViewDeps, p: StatusPage, now: nu
           return {
             name: c.displayName,
             status: stateById.get(c.componentId)!,
-            uptime: u?.total ?? null,
-            days: u?.days ?? Array<null>(BAR_DAYS).fill(null),
+            uptime: hundredths(u?.total ?? null),
+            days: u ? u.days.map(hundredths) : Array<null>(BAR_DAYS).fill(null),
           }
         }),
     }))
