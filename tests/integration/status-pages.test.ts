@@ -378,6 +378,30 @@ describe('the public page, JSON and feed', () => {
     expect(await auditActions(weekly.id)).toContain('silence.unpublished')
   })
 
+  it('maintenance from the silences page: an admin marks a silence public and private again', async () => {
+    const s = (await (
+      await post('/api/v1/silences', { matchers: [{ label: 'host', op: '=', value: 'page' }], duration: '1h' }, op)
+    ).json()) as Json
+    const a = await t.session('admin')
+    const form = (path: string, body: Record<string, string>, headers: Record<string, string>) =>
+      t.app.request(path, {
+        method: 'POST',
+        body: new URLSearchParams(body),
+        headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded', 'HX-Request': 'true' },
+      })
+    const o = await t.session('operator')
+    expect((await form(`/alerts/silences/${s.id}/public`, { title: 'Router swap' }, o.headers)).status).toBe(403)
+    expect((await form(`/alerts/silences/${s.id}/public`, { title: '' }, a.headers)).status).toBe(400)
+    expect((await form(`/alerts/silences/${s.id}/public`, { title: 'Router swap' }, a.headers)).status).toBe(200)
+    expect((await publicJson('acme')).maintenance.active.map((m: Json) => m.title)).toContain('Router swap')
+    const page = await (
+      await t.app.request('/alerts/silences', { headers: { ...a.headers, Accept: 'text/html' } })
+    ).text()
+    expect(page).toContain('public: Router swap')
+    expect((await form(`/alerts/silences/${s.id}/private`, {}, a.headers)).status).toBe(200)
+    expect((await publicJson('acme')).maintenance.active.map((m: Json) => m.title)).not.toContain('Router swap')
+  })
+
   it('the Atom feed is valid XML with one entry per incident', async () => {
     const res = await pub('/status/acme/feed.atom')
     expect(res.status).toBe(200)
