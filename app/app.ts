@@ -39,6 +39,7 @@ import {
 import { liveRoutes } from './modules/live/index.ts'
 import { searchPages, searchRoutes } from './modules/search/index.ts'
 import { otlpRoutes, runPolicyRoutes, runReportRoutes, runsPages, runsRoutes, runsTiles } from './modules/runs/index.ts'
+import { statusPagesPages, statusPagesRoutes, statusPublicRoutes } from './modules/status-pages/index.ts'
 
 /** Composes middleware and mounts every module, each given the services it uses. No I/O happens here. */
 export function createApp(md: Services) {
@@ -81,6 +82,8 @@ export function createApp(md: Services) {
   app.route('/', liveRoutes(md))
   app.route('/', searchRoutes(md))
   app.route('/', searchPages(md))
+  app.route('/', statusPagesRoutes(md))
+  app.route('/', statusPublicRoutes(md))
   app.route('/', signInPages(md))
   app.route('/', systemPages(md, routes))
   // The front page's tiles: each module exports its own; adding one is a line here, never an edit of the page.
@@ -111,6 +114,7 @@ export function createApp(md: Services) {
   app.route('/', comparePages(md))
   app.route('/', promptPages(md))
   app.route('/', runsPages(md))
+  app.route('/', statusPagesPages(md))
 
   app.onError(handleError)
   app.notFound(notFound(app, handleError))

@@ -24,6 +24,7 @@ import {
 import { createN8nRetrier, createWorkflowHealth, createWorkflowValidator } from './modules/n8n/index.ts'
 import { createPrompts, createRegistry, promptPort } from './modules/registry/index.ts'
 import { createOtlpIntake, createRuns } from './modules/runs/index.ts'
+import { createStatusPages } from './modules/status-pages/index.ts'
 
 export function createServices(platform: Deps) {
   const { db, log } = platform
@@ -217,10 +218,22 @@ export function createServices(platform: Deps) {
   const otlpIntake = createOtlpIntake({ db, runs, metrics: metricStore })
   // OTLP metrics in: through the same store, so cost, series limits and rules hold as for every write.
   const otlpMetrics = createOtlpMetrics({ store: metricStore, maxPoints: platform.config.METRICS_MAX_BATCH })
+  // Public status pages: their answers are kept in memory for a few seconds (a burst of visitors
+  // costs one build), and dropped at once when a page's incidents, a public silence, or one of its
+  // components' state changes in this process.
+  const statusPages = createStatusPages({ db, alerts, now: platform.now, ttlMs: 10_000 })
+  // A component going up or down drops what the status pages cached and refreshes open pages (the live feed).
+  const componentStateChanged = (componentId: string) => {
+    statusPages.cache.invalidateComponent(componentId)
+    live.publish('components', [componentId])
+  }
+  const onPublicSilenceChange = () => statusPages.cache.invalidateAll()
   return {
     ...platform,
     live,
-    componentsChanged: (ids: string[]) => live.publish('components', ids),
+    statusPages,
+    componentStateChanged,
+    onPublicSilenceChange,
     runs,
     otlpIntake,
     otlpMetrics,

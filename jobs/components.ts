@@ -1,5 +1,5 @@
 import type { Db } from '../db/client.ts'
-import { type OutcomeListener, runComponentChecks } from '../app/modules/components/index.ts'
+import { type OutcomeListener, runComponentChecks, type StateChangeListener } from '../app/modules/components/index.ts'
 import type { MetricStore } from '../app/modules/metrics/index.ts'
 import type { JobDef } from '../app/lib/scheduler.ts'
 import type { OutboundPolicy } from '../app/lib/outbound.ts'
@@ -11,7 +11,7 @@ export const componentChecksJob = (deps: {
   outbound: OutboundPolicy
   historyDays: number
   onOutcome: OutcomeListener
-  changed?: (componentIds: string[]) => void
+  onStateChange?: StateChangeListener
 }): JobDef => ({
   name: 'component-checks',
   schedule: '*/10 * * * * *',

@@ -41,7 +41,8 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
       outbound: services.outbound,
       historyDays: config.RETENTION_1H_DAYS,
       onOutcome: services.reportBreakerOutcome,
-      changed: (ids) => services.live.publish('components', ids),
+      // A component going up or down drops what the status pages cached.
+      onStateChange: services.componentStateChanged,
     }),
   )
   if (config.MODEL_ROUTE_PROBE_INTERVAL_SECONDS > 0)

@@ -13,6 +13,7 @@ export const nav = [
   { href: '/models', label: 'Models' },
   { href: '/prompts', label: 'Prompts' },
   { href: '/runs', label: 'Runs' },
+  { href: '/status-pages', label: 'Status pages' },
   { href: '/settings', label: 'Settings' },
 ] as const
 

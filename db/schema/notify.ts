@@ -19,6 +19,11 @@ export const silences = sqliteTable(
     createdAt: integer('created_at').notNull(),
     /** Set when expired early. */
     expiredAt: integer('expired_at'),
+    /**
+     * Set when an admin marks the silence public: it is shown on the status pages as scheduled
+     * maintenance under this title and its window, never with its matchers or comment.
+     */
+    publicTitle: text('public_title'),
   },
   (t) => [index('silences_ends_idx').on(t.endsAt)],
 )

@@ -32,6 +32,7 @@ import { backfillFigures } from './backfill.ts'
 import { backupFigures } from './backups.ts'
 import { healingFigures } from './healing.ts'
 import { promptFigures } from './prompts.ts'
+import { statusFigures } from './status.ts'
 import { storeFigures } from './stores.ts'
 import { registryFigures } from './registry.ts'
 import { workflowFigures } from './workflows.ts'
@@ -365,6 +366,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'prompts',
     note: 'GET /api/v1/prompts/:name vs whoami, score drop → prompt label moved',
     run: promptFigures,
+  },
+  {
+    name: 'status',
+    note: 'public status page (HTML, JSON, Atom, 304) signed out vs whoami; uncached build',
+    run: statusFigures,
   },
   { name: 'workflows', note: 'pull of 500 workflows from the n8n stand-in', run: workflowFigures },
   {

@@ -16,7 +16,7 @@ import { AppError } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
 import { Layout, LiveRegion, when } from '../../lib/layout.tsx'
 import { validate } from '../../lib/validate.ts'
-import { access, canWrite } from '../../middleware/access.ts'
+import { access, canWrite, isAdmin } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { audit, auditRow } from '../audit/index.ts'
 import { matcherLines } from '../../lib/matchers.ts'
@@ -74,7 +74,7 @@ function textFilter(q: string) {
   return { match, words }
 }
 
-export function alertPages(deps: ModuleDeps & { alerts: AlertsService }) {
+export function alertPages(deps: ModuleDeps & { alerts: AlertsService; onPublicSilenceChange?: () => void }) {
   const { db, alerts: service } = deps
   const now = clockOf(deps)
   const app = new Hono<AppEnv>()
@@ -241,6 +241,12 @@ export function alertPages(deps: ModuleDeps & { alerts: AlertsService }) {
               <a class="button secondary" href={silenceLink}>
                 Silence…
               </a>
+              {isAdmin(c) ? (
+                // Telling the public is an admin's act: a status page incident with its own public title.
+                <a class="button secondary" href={`/status-pages?alert=${encodeURIComponent(a.id)}`}>
+                  Make public…
+                </a>
+              ) : null}
             </div>
           ) : null}
           <div class="tiles">

@@ -100,6 +100,8 @@ export function createAlerts(options: AlertsOptions) {
       expire: silences.expire,
       list: silences.list,
       openAlertsMatching: silences.openAlertsMatching,
+      setPublic: silences.setPublic,
+      publicMaintenance: silences.publicMaintenance,
       json: silences.json,
       windows: silences.windows,
     },

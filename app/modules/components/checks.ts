@@ -3,7 +3,7 @@ import type { Db } from '../../../db/client.ts'
 import { components, statusHistory, type Component } from '../../../db/schema/components.ts'
 import { OutboundError, type OutboundPolicy, outboundFetch, UNREACHABLE } from '../../lib/outbound.ts'
 import type { MetricStore } from '../metrics/index.ts'
-import { DEFAULTS, recordResult, type CheckResult } from './service.ts'
+import { DEFAULTS, recordResult, type CheckResult, type StateChangeListener } from './service.ts'
 
 /** How many HTTP checks run at once. */
 export const CHECK_CONCURRENCY = 8
@@ -88,8 +88,7 @@ type Deps = {
   historyDays: number
   concurrency?: number
   onOutcome?: OutcomeListener
-  /** Told the ids of components that went up or down (the live feed). */
-  changed?: (componentIds: string[]) => void
+  onStateChange?: StateChangeListener
 }
 
 /**

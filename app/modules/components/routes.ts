@@ -32,6 +32,7 @@ import {
   listHistory,
   recordResult,
   rotateToken,
+  type StateChangeListener,
   updateComponent,
 } from './service.ts'
 import { componentUptime } from './uptime.ts'
@@ -52,11 +53,10 @@ export function componentsRoutes(
   deps: ModuleDeps & {
     statusStore: MetricStore
     prices: Pick<Prices, 'invalidate'>
-    /** The live feed's announcement of components that went up or down (a push changed one). */
-    componentsChanged?: (componentIds: string[]) => void
+    componentStateChanged?: StateChangeListener
   },
 ) {
-  const { db, sealer, config, statusStore: store } = deps
+  const { db, sealer, config, statusStore: store, componentStateChanged: onStateChange } = deps
   const now = clockOf(deps)
   const app = new Hono<AppEnv>()
   const tags = ['components']
@@ -172,7 +172,7 @@ export function componentsRoutes(
       if (!comp || comp.checkType !== 'push') throw notFound('Push token')
       const q = c.req.valid('query')
       const ts = now()
-      await recordResult({ db, store, changed: deps.componentsChanged }, comp, {
+      await recordResult({ db, store, onStateChange }, comp, {
         ts,
         up: q.status === 'up',
         source: 'push',

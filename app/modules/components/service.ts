@@ -307,6 +307,13 @@ export type CheckResult = {
   nextCheckAt?: number
 }
 
+/**
+ * Told when a component goes up or down (not on every result): the status pages drop what they
+ * cached for it. `c.status` is the state read before the check, so a change by another instance
+ * at the same moment may be told twice, which only costs a cache refill.
+ */
+export type StateChangeListener = (componentId: string, state: 'up' | 'down') => void
+
 /** How long one result counts for uptime at most: two check intervals (push: interval + grace). */
 export const CAP_SQL = sql.raw(
   `(case check_type when 'http' then interval_seconds * 2000 else (expected_interval_seconds + grace_seconds) * 2000 end)`,
@@ -319,7 +326,7 @@ export const metricLabels = (c: Pick<Component, 'name' | 'labels'>) => ({ ...c.l
  * `up` and the result's other metrics through the metric store.
  */
 export async function recordResult(
-  deps: { db: Db; store: MetricStore; changed?: (componentIds: string[]) => void },
+  deps: { db: Db; store: MetricStore; onStateChange?: StateChangeListener },
   c: Component,
   r: CheckResult,
 ) {
@@ -347,8 +354,7 @@ export async function recordResult(
       .where(eq(components.id, c.id)),
   ])
   if (!inserted.rowsAffected) return false // the component was deleted meanwhile
-  // Only a move between up and down is news for open pages (the live feed); a repeat is not.
-  if (c.status !== state) deps.changed?.([c.id])
+  if (c.status !== state) deps.onStateChange?.(c.id, state)
   const labels = metricLabels(c)
   const samples: Sample[] = [
     { name: 'up', labels, value: r.up ? 1 : 0, ts: r.ts },

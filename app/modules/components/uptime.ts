@@ -81,3 +81,73 @@ export async function componentUptime(db: Db, id: string, now: number) {
     number | null
   >
 }
+
+const DAY_MS = 86_400_000
+
+/**
+ * Daily uptime % of each component for the `days` UTC days up to and including today (oldest
+ * first; null for a day nothing was known), and over all those days, for the status pages' bars. The same time-weighted sums
+ * as `uptimes`, grouped by the UTC day each held state began (a state held across midnight counts
+ * for the day it began; it is at most two check intervals long), plus the latest result up to now.
+ */
+export async function dailyUptimes(db: Db, ids: string[], days: number, now: number) {
+  const today = Math.floor(now / DAY_MS)
+  const first = today - days + 1
+  const result = new Map<string, { days: (number | null)[]; total: number | null }>()
+  if (!ids.length) return result
+  const list = sql.join(
+    ids.map((id) => sql`${id}`),
+    sql`, `,
+  )
+  // The day divisor is written into the SQL: a bound number may arrive as a real, and the division must be an integer one.
+  const [rows, tails] = await Promise.all([
+    db.all<{ component_id: string; day: number; up: number; known: number }>(sql`
+      select component_id, prev_ts / ${sql.raw(String(DAY_MS))} as day, sum(case when prev_up = 1 then held_ms else 0 end) as up,
+        sum(held_ms) as known
+      from status_history
+      where component_id in (${list}) and ts > ${first * DAY_MS} and ts <= ${now} and held_ms > 0
+        and prev_ts >= ${first * DAY_MS}
+      group by component_id, day`),
+    db.all<{ id: string; up: number; last: number; cap: number }>(sql`
+      select id, status = 'up' as up, last_check_at as last, ${CAP_SQL} as cap from components
+      where id in (${list}) and last_check_at is not null`),
+  ])
+  const sums = new Map<string, { up: number; known: number }[]>()
+  const get = (id: string) => {
+    let v = sums.get(id)
+    if (!v) sums.set(id, (v = Array.from({ length: days }, () => ({ up: 0, known: 0 }))))
+    return v
+  }
+  for (const r of rows) {
+    const slot = get(r.component_id)[Number(r.day) - first]
+    if (!slot) continue
+    slot.up += Number(r.up)
+    slot.known += Number(r.known)
+  }
+  // The latest result holds from its time until now (or its cap), split at midnights.
+  for (const t of tails) {
+    const v = get(t.id)
+    let from = Math.max(t.last, first * DAY_MS)
+    const end = Math.min(now, t.last + t.cap)
+    while (from < end) {
+      const day = Math.floor(from / DAY_MS)
+      const until = Math.min(end, (day + 1) * DAY_MS)
+      const slot = v[day - first]
+      if (slot) {
+        slot.known += until - from
+        if (t.up) slot.up += until - from
+      }
+      from = until
+    }
+  }
+  const pct = (up: number, known: number) => (known > 0 ? Math.round((up / known) * 1_000_000) / 10_000 : null)
+  for (const id of ids) {
+    const v = sums.get(id) ?? []
+    const total = v.reduce((a, x) => ({ up: a.up + x.up, known: a.known + x.known }), { up: 0, known: 0 })
+    result.set(id, {
+      days: v.length ? v.map((x) => pct(x.up, x.known)) : Array<null>(days).fill(null),
+      total: pct(total.up, total.known),
+    })
+  }
+  return result
+}

@@ -8,7 +8,7 @@ import { badRequest } from '../../../lib/errors.ts'
 import { hxRedirect } from '../../../lib/htmx.ts'
 import { Empty, Layout, when } from '../../../lib/layout.tsx'
 import { validate } from '../../../lib/validate.ts'
-import { access, canWrite } from '../../../middleware/access.ts'
+import { access, canWrite, isAdmin } from '../../../middleware/access.ts'
 import { requirePrincipal } from '../../../middleware/auth.ts'
 import { audit } from '../../audit/index.ts'
 import { parsePreviewForm, parseSilenceForm } from '../form.ts'
@@ -28,6 +28,15 @@ const PreviewForm = v.object({
     v.maxLength(5000, 'must be at most 5000 characters'),
   ),
 })
+/** The public title of a silence shown as maintenance on the status pages. */
+const PublicForm = v.object({
+  title: v.pipe(
+    v.string('must be a string'),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(200, 'must be at most 200 characters'),
+  ),
+})
 const PageQuery = v.object({
   matchers: v.optional(v.pipe(v.string(), v.maxLength(5000))),
   comment: v.optional(v.pipe(v.string(), v.maxLength(1000))),
@@ -36,7 +45,19 @@ const PageQuery = v.object({
 const describeMatchers = (s: Pick<Silence, 'matchers'>) =>
   s.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ')
 
-function SilenceRow({ s, now, write, windows }: { s: Silence; now: number; write: boolean; windows: SilenceWindows }) {
+function SilenceRow({
+  s,
+  now,
+  write,
+  admin,
+  windows,
+}: {
+  s: Silence
+  now: number
+  write: boolean
+  admin: boolean
+  windows: SilenceWindows
+}) {
   const state = windows.silenceState(s, now)
   const next = s.cron && state !== 'expired' ? windows.nextWindow(s, now) : null
   return (
@@ -72,6 +93,27 @@ function SilenceRow({ s, now, write, windows }: { s: Silence; now: number; write
         {s.comment}
         <br />
         <span class="muted">{s.createdBy}</span>
+        {s.publicTitle !== null ? (
+          <>
+            <br />
+            <span class="badge">public: {s.publicTitle}</span>
+          </>
+        ) : null}
+        {admin && state !== 'expired' ? (
+          // Shown as maintenance on the status pages (title and window only); an admin's act.
+          s.publicTitle === null ? (
+            <form class="inline" hx-post={`/alerts/silences/${s.id}/public`} hx-swap="none">
+              <input name="title" aria-label="Public maintenance title" placeholder="Public title" maxlength={200} />
+              <button type="submit" class="small secondary">
+                Show on status pages
+              </button>
+            </form>
+          ) : (
+            <button class="small secondary" hx-post={`/alerts/silences/${s.id}/private`} hx-swap="none">
+              Off status pages
+            </button>
+          )
+        ) : null}
       </td>
       <td>
         {write && state !== 'expired' ? (
@@ -105,7 +147,7 @@ const PreviewList = ({ items }: { items: Alert[] }) =>
     </ul>
   )
 
-export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
+export function silencePages(deps: ModuleDeps & { alerts: AlertsService; onPublicSilenceChange?: () => void }) {
   const { db, alerts: service } = deps
   const { silences } = service
   const now = clockOf(deps)
@@ -121,6 +163,7 @@ export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
     const at = now()
     const q = c.req.valid('query')
     const write = canWrite(c)
+    const admin = isAdmin(c)
     const { items } = await silences.list({ limit: 200 }, at)
     let preview: Alert[] | null = null
     if (q.matchers) {
@@ -237,7 +280,7 @@ export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
                 </thead>
                 <tbody>
                   {rows.map((s) => (
-                    <SilenceRow s={s} now={at} write={write} windows={silences.windows} />
+                    <SilenceRow s={s} now={at} write={write} admin={admin} windows={silences.windows} />
                   ))}
                 </tbody>
               </table>
@@ -274,6 +317,28 @@ export function silencePages(deps: ModuleDeps & { alerts: AlertsService }) {
     const row = await silences.expire(c.req.valid('param').id, at)
     await audit(db, c, { action: 'silence.expired', target: row.id, summary: describeMatchers(row) })
     await apply(at)
+    if (row.publicTitle !== null) deps.onPublicSilenceChange?.()
+    return hxRedirect(c, '/alerts/silences')
+  })
+
+  app.post(
+    '/alerts/silences/:id/public',
+    access('admin'),
+    validate('param', IdParam),
+    validate('form', PublicForm),
+    async (c) => {
+      const { title } = c.req.valid('form')
+      const row = await silences.setPublic(c.req.valid('param').id, title)
+      await audit(db, c, { action: 'silence.published', target: row.id, summary: `maintenance "${title}"` })
+      deps.onPublicSilenceChange?.()
+      return hxRedirect(c, '/alerts/silences')
+    },
+  )
+
+  app.post('/alerts/silences/:id/private', access('admin'), validate('param', IdParam), async (c) => {
+    const row = await silences.setPublic(c.req.valid('param').id, null)
+    await audit(db, c, { action: 'silence.unpublished', target: row.id, summary: describeMatchers(row) })
+    deps.onPublicSilenceChange?.()
     return hxRedirect(c, '/alerts/silences')
   })
 

@@ -41,6 +41,15 @@ export const SilenceBody = v.strictObject({
   comment: v.optional(Comment),
 })
 const PreviewBody = v.strictObject({ matchers: Matchers })
+/** The public title of a silence shown as maintenance on the status pages (matchers never are). */
+const PublicBody = v.strictObject({
+  title: v.pipe(
+    v.string('must be a string'),
+    v.trim(),
+    v.minLength(1, 'must not be empty'),
+    v.maxLength(200, 'must be at most 200 characters'),
+  ),
+})
 const MuteBody = v.strictObject({
   duration: DurationBetween(60_000, 366 * DAY, '30m, 2h, 1d'),
   comment: v.optional(Comment),
@@ -70,7 +79,11 @@ const SilenceListQuery = v.object({
 const describeMatchers = (s: { matchers: { label: string; op: string; value: string }[] }) =>
   s.matchers.map((m) => `${m.label}${m.op}"${m.value}"`).join(', ')
 
-export function silencesRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
+/**
+ * `onPublicSilenceChange`: called after a public silence changes (marked, unmarked, expired), so what the
+ * status pages cached is dropped at once rather than at the end of its short life.
+ */
+export function silencesRoutes(deps: ModuleDeps & { alerts: AlertsService; onPublicSilenceChange?: () => void }) {
   const { db, alerts: service } = deps
   const { silences } = service
   const now = clockOf(deps)
@@ -164,7 +177,37 @@ export function silencesRoutes(deps: ModuleDeps & { alerts: AlertsService }) {
       const row = await silences.expire(c.req.valid('param').id, at)
       await audit(db, c, { action: 'silence.expired', target: row.id, summary: describeMatchers(row) })
       await apply(at)
+      if (row.publicTitle !== null) deps.onPublicSilenceChange?.()
       return c.json(silences.json(row, at))
+    },
+  )
+
+  // Publishing is an admin's act (it puts text on pages anyone can read), unlike making the silence.
+  app.put(
+    '/api/v1/silences/:id/public',
+    access('admin'),
+    describe('Mark a silence public: shown on the status pages as maintenance under this title', tags),
+    validate('param', IdParam),
+    validate('json', PublicBody),
+    async (c) => {
+      const { title } = c.req.valid('json')
+      const row = await silences.setPublic(c.req.valid('param').id, title)
+      await audit(db, c, { action: 'silence.published', target: row.id, summary: `maintenance "${title}"` })
+      deps.onPublicSilenceChange?.()
+      return c.json(silences.json(row, now()))
+    },
+  )
+
+  app.delete(
+    '/api/v1/silences/:id/public',
+    access('admin'),
+    describe('Make a silence private again (off the status pages)', tags),
+    validate('param', IdParam),
+    async (c) => {
+      const row = await silences.setPublic(c.req.valid('param').id, null)
+      await audit(db, c, { action: 'silence.unpublished', target: row.id, summary: describeMatchers(row) })
+      deps.onPublicSilenceChange?.()
+      return c.json(silences.json(row, now()))
     },
   )
 

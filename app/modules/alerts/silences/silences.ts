@@ -123,6 +123,7 @@ export function silenceJson(
     timezone: s.timezone,
     recurring: s.cron !== null,
     comment: s.comment,
+    public: s.publicTitle !== null ? { title: s.publicTitle } : null,
     createdBy: s.createdBy,
     createdAt: toIso(s.createdAt),
     expiredAt: toIso(s.expiredAt),
@@ -163,6 +164,7 @@ export function createSilences(db: Db) {
       createdBy,
       createdAt: now,
       expiredAt: null,
+      publicTitle: null,
     }
     await db.insert(silences).values(row)
     invalidate()
@@ -182,6 +184,45 @@ export function createSilences(db: Db) {
     await db.update(silences).set({ expiredAt: now }).where(eq(silences.id, id))
     invalidate()
     return { ...row, expiredAt: now }
+  }
+
+  /**
+   * Marks a silence public (scheduled maintenance on the status pages, under `title`) or private
+   * again (`null`). Only the title and the window are ever shown publicly.
+   */
+  async function setPublic(id: string, title: string | null) {
+    const row = await get(id)
+    await db.update(silences).set({ publicTitle: title }).where(eq(silences.id, id))
+    return { ...row, publicTitle: title }
+  }
+
+  /**
+   * The public silences as maintenance windows, for the status pages: the one in force or next
+   * (a recurring silence gives its current or next window), and those that ended within `pastMs`.
+   * Titles and windows only: matchers and comments stay private.
+   */
+  async function publicMaintenance(now: number, pastMs: number) {
+    const cut = now - pastMs
+    const rows = await db
+      .select()
+      .from(silences)
+      .where(
+        and(
+          sql`${silences.publicTitle} is not null`,
+          gt(silences.endsAt, cut),
+          or(isNull(silences.expiredAt), gt(silences.expiredAt, cut)),
+        ),
+      )
+    return rows.flatMap((s) => {
+      const state = windows.silenceState(s, now)
+      const window = s.cron
+        ? state === 'active'
+          ? windows.windowAt(s, now)
+          : windows.nextWindow(s, now)
+        : { startsAt: s.startsAt, endsAt: effectiveEnd(s) }
+      if (!window) return []
+      return [{ id: s.id, title: s.publicTitle!, state, recurring: s.cron !== null, ...window }]
+    })
   }
 
   /** Silences newest first, by state at `now` (recurring windows are checked one by one). */
@@ -328,6 +369,8 @@ export function createSilences(db: Db) {
     expire,
     list,
     openAlertsMatching,
+    setPublic,
+    publicMaintenance,
     json: (s: Silence, now: number) => silenceJson(s, now, windows),
     /** The silences that have not ended (cached briefly). */
     current,

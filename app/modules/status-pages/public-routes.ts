@@ -1,0 +1,85 @@
+/**
+ * The public status pages: `/status/<slug>` (HTML), `/status/<slug>.json` and
+ * `/status/<slug>/feed.atom`, with no sign-in. Served from the in-process cache with an ETag
+ * (304 on If-None-Match) and a short Cache-Control, so a burst of visitors costs one build.
+ */
+import { type Context, Hono } from 'hono'
+import type { AppEnv, ModuleDeps } from '../../context.ts'
+import { notFound } from '../../lib/errors.ts'
+import { describe } from '../../lib/route-meta.ts'
+import { validate } from '../../lib/validate.ts'
+import { access } from '../../middleware/access.ts'
+import { renderAtom } from './atom.ts'
+import { gzipped } from './cache.ts'
+import { PublicParam } from './input.ts'
+import { renderStatusHtml } from './public-page.tsx'
+import type { StatusPages } from './service.ts'
+import type { PublicView } from './view.ts'
+
+/** Browsers and proxies may keep an answer this long; the ETag makes the check after it cheap. */
+export const PUBLIC_MAX_AGE_SECONDS = 10
+
+const formats = {
+  html: { type: 'text/html; charset=utf-8', make: renderStatusHtml },
+  json: { type: 'application/json; charset=utf-8', make: (v: PublicView) => JSON.stringify(v) },
+} as const
+
+/** Whether If-None-Match names this ETag (a list, `*`, or weak forms of it). */
+const matches = (header: string | undefined, etag: string) =>
+  !!header && (header.trim() === '*' || header.split(',').some((t) => t.trim().replace(/^W\//, '') === etag))
+
+export function statusPublicRoutes(deps: ModuleDeps & { statusPages: StatusPages }) {
+  const { statusPages } = deps
+  const app = new Hono<AppEnv>()
+  const tags = ['status pages']
+
+  async function answer(c: Context<AppEnv>, slug: string, type: string, make: (v: PublicView) => string, key: string) {
+    const hit = await statusPages.cache.get(slug)
+    if (!hit) throw notFound('Status page')
+    const r = hit.render(key, make)
+    const headers = {
+      ETag: r.etag,
+      'Cache-Control': `public, max-age=${PUBLIC_MAX_AGE_SECONDS}`,
+      Vary: 'Accept-Encoding',
+    }
+    if (matches(c.req.header('if-none-match'), r.etag)) return c.body(null, 304, headers)
+    // Gzipped once per build (not per request) for the browsers that ask, which is all of them.
+    if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? ''))
+      return c.body(gzipped(r) as Uint8Array<ArrayBuffer>, 200, {
+        ...headers,
+        'Content-Type': type,
+        'Content-Encoding': 'gzip',
+      })
+    return c.body(r.body, 200, { ...headers, 'Content-Type': type })
+  }
+
+  app.get(
+    '/status/:slug',
+    access('public'),
+    describe('A published status page, no sign-in: HTML, or JSON when the slug ends in .json', tags),
+    validate('param', PublicParam),
+    (c) => {
+      const raw = c.req.valid('param').slug
+      const json = raw.endsWith('.json')
+      const f = json ? formats.json : formats.html
+      return answer(c, json ? raw.slice(0, -5) : raw, f.type, f.make, json ? 'json' : 'html')
+    },
+  )
+
+  app.get(
+    '/status/:slug/feed.atom',
+    access('public'),
+    describe("A published status page's incidents as an Atom feed, no sign-in", tags),
+    validate('param', PublicParam),
+    (c) =>
+      answer(
+        c,
+        c.req.valid('param').slug,
+        'application/atom+xml; charset=utf-8',
+        (v) => renderAtom(v, deps.config.PUBLIC_URL),
+        'atom',
+      ),
+  )
+
+  return app
+}
