@@ -8,19 +8,12 @@
  * This folder (intake/) is the intake's fast path: only the alerts service (../service.ts) uses it,
  * through `createIntake`; nothing else knows of its cache, its filter or `alert_repeats`.
  */
-import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm'
+import { eq, getTableColumns, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import { lockerOf, transactionEpoch, writeTransaction, type Db } from '../../../../db/client.ts'
+import { lockerOf, transactionEpoch, writeTransaction } from '../../../../db/client.ts'
 import type { LockedRead } from '../../../../db/locked-txn.ts'
 import { toStatement, type TxnStatement } from '../../../../db/txn-thread.ts'
-import {
-  alertEvents,
-  alertRepeats,
-  alerts,
-  type Alert,
-  storedAlert,
-  storedAlertJoined,
-} from '../../../../db/schema/alerts.ts'
+import { alertEvents, alertRepeats, alerts, type Alert, storedAlertJoined } from '../../../../db/schema/alerts.ts'
 import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson } from './batch-statements.ts'
 import { mayBeStale, resolvedBySender, retryLater, staleIn, staleOf } from './stale.ts'
 import {
