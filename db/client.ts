@@ -4,6 +4,7 @@ import { createClient, type Client, type InStatement, type TransactionMode } fro
 import { drizzle } from 'drizzle-orm/libsql'
 import type { BatchItem } from 'drizzle-orm/batch'
 import Database from 'libsql'
+import { openLocker, type Locker } from './locked-txn.ts'
 import * as schema from './schema/index.ts'
 import {
   asInStatements,
@@ -83,9 +84,13 @@ export async function openDb(options: DbOptions) {
   const thread = writer
     ? openTransactionThread(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery })
     : undefined
+  const locker = writer
+    ? openLocker(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery })
+    : undefined
   const client = writer
     ? withClose(timedClient, () => {
         writer.close()
+        locker?.close()
         thread?.close()
       })
     : timedClient
@@ -98,6 +103,7 @@ export async function openDb(options: DbOptions) {
         holder.gate = new Promise<void>((resolve) => (release = resolve))
         try {
           await thread?.reset()
+          await locker?.hold(true)
           writer.hold(true)
           holder.client.close()
           try {
@@ -105,6 +111,7 @@ export async function openDb(options: DbOptions) {
           } finally {
             holder.client = connect()
             writer.hold(false)
+            await locker?.hold(false)
             await prepare(holder.client)
           }
         } finally {
@@ -113,7 +120,7 @@ export async function openDb(options: DbOptions) {
         }
       }
     : undefined
-  const db = withLocal(drizzle(client, { schema }), { writer, thread, reopen })
+  const db = withLocal(drizzle(client, { schema }), { writer, thread, locker, reopen })
   return { client, db }
 }
 
@@ -135,6 +142,7 @@ const local = Symbol('local connections')
 type LocalConnections = {
   writer?: Writer
   thread?: TransactionThread
+  locker?: Locker
   reopen?: (swap: () => void | Promise<void>) => Promise<void>
 }
 const withLocal = <T extends object>(db: T, connections: LocalConnections) =>
@@ -172,6 +180,14 @@ export async function writeTransaction(
 export async function clientWriteTransaction(db: Db, items: BatchItem<'sqlite'>[]): Promise<void> {
   await db.$client.batch(asInStatements(items.map(toStatement)), 'write')
 }
+
+/**
+ * The locked transactions of a database opened on a local file (db/locked-txn.ts): BEGIN IMMEDIATE
+ * first, then the reads and the writes, so nothing read can change before the commit. Undefined
+ * without a local file (`:memory:`, a remote database), where the caller's row checks stay the guard.
+ * A commit here moves the transaction thread's epoch, as any other connection's does.
+ */
+export const lockerOf = (db: Db): Locker | undefined => db[local]?.locker
 
 /**
  * The epoch of a database's transaction thread (see `writeTransaction`): what was read or written

@@ -122,5 +122,6 @@ export function toStatement(item: BatchItem<'sqlite'> | TxnStatement): TxnStatem
 /** The same statements as one write batch on a client (no thread). */
 export const asInStatements = (statements: TxnStatement[]): InStatement[] =>
   statements.flatMap((s) => rowsOf(s).map((args) => ({ sql: s.sql, args: args as InArgs })))
-const rowsOf = (s: TxnStatement): Arg[][] =>
+/** The argument rows a statement runs with (one, or those of `rows`). */
+export const rowsOf = (s: TxnStatement): Arg[][] =>
   typeof s.rows === 'string' ? (JSON.parse(s.rows) as Arg[][]) : (s.rows ?? [s.args])

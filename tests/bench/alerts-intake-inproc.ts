@@ -2,10 +2,13 @@
  * In-process intake loop (no HTTP server, no load tool): `bun tests/bench/alerts-intake-inproc.ts`.
  * Drives `app.request('POST /api/v2/alerts')` with the bench's bodies from CONC concurrent callers
  * and prints the process CPU time per alert (user + system), so a change to the intake can be
- * measured before/after without the noise of the load generator. Env: REQS (default 6000), CONC (50).
+ * measured before/after without the noise of the load generator. Env: REQS (default 6000), CONC (50),
+ * WORKLOAD (`bench`, default: the bench's pool in order; `random`: random order over 40 000 label sets,
+ * see alert-workloads.ts).
  */
 import { testApp } from '../helpers/app.ts'
 import { intakeBodies } from './alerts.ts'
+import { RANDOM_POOL, randomBodies } from './alert-workloads.ts'
 
 const REQS = Number(process.env.REQS ?? 6000)
 const CONC = Number(process.env.CONC ?? 50)
@@ -15,7 +18,7 @@ const t = await testApp({
   RATE_LIMIT_PER_SECOND: '1000000',
 })
 const { headers } = await t.key('viewer', ['ingest'])
-const next = intakeBodies()
+const next = process.env.WORKLOAD === 'random' ? randomBodies(RANDOM_POOL, 20, 23) : intakeBodies()
 const post = async () => {
   const res = await t.app.request('/api/v2/alerts', {
     method: 'POST',

@@ -7,7 +7,8 @@
  *   and the `resolved` webhook. One trial at a time; the receiver is polled every 2 ms.
  * - Intake: POST /api/v2/alerts, 10 alerts a request, 50 connections, side by side with Debian's
  *   Alertmanager 0.25 (when /usr/bin/prometheus-alertmanager exists) on the same payloads, in
- *   interleaved rounds (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP as in run.ts).
+ *   interleaved rounds (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP as in run.ts), on each workload of
+ *   ALERT_WORKLOADS (default `bench,random,groups`, see alert-workloads.ts), each on a fresh pair.
  * - Rule evaluation: 1 000 rules over 10 000 series (tests/bench/alerts-eval.ts, run with Bun).
  *
  * Returns table rows and what failed to run; asserts nothing.
@@ -33,6 +34,7 @@ import {
   type Started,
 } from './lib.ts'
 import { fmt, verdict, pct, type Env, envFor } from './lib.ts'
+import { GROUP_NAMES, RANDOM_POOL, randomBodies } from './alert-workloads.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 9)
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 3))
@@ -213,11 +215,30 @@ export function intakeBodies() {
   }
 }
 
-/** Alertmanager 0.25 on 127.0.0.1 with a null receiver, its files under `dir/folder`. */
-export async function startAlertmanager(dir: string, folder = 'alertmanager'): Promise<Started> {
+/** The intake workloads (alert-workloads.ts): each a body generator per server, and Alertmanager's grouping for it. */
+type Workload = { id: string; note: string; bodies: () => () => string; groupBy?: string[] }
+const WORKLOADS: Workload[] = [
+  { id: 'bench', note: 'pool of 10 000 in order', bodies: intakeBodies },
+  {
+    id: 'random',
+    note: `random order over ${fmt(RANDOM_POOL)} label sets, 8 teams`,
+    bodies: () => randomBodies(RANDOM_POOL, 20, 23, ALERTS_PER_REQUEST),
+  },
+  {
+    id: 'groups',
+    note: `random order, ${fmt(GROUP_NAMES * 8)} groups (Alertmanager group_by alertname, team)`,
+    bodies: () => randomBodies(RANDOM_POOL, GROUP_NAMES, 23, ALERTS_PER_REQUEST),
+    groupBy: ['alertname', 'team'],
+  },
+]
+const WORKLOAD_IDS = (process.env.ALERT_WORKLOADS ?? 'bench,random,groups').split(',').map((s) => s.trim())
+
+/** Alertmanager 0.25 on 127.0.0.1 with a null receiver (grouping by `groupBy`, if any), its files under `dir/folder`. */
+export async function startAlertmanager(dir: string, folder = 'alertmanager', groupBy?: string[]): Promise<Started> {
   const home = join(dir, folder)
   mkdirSync(join(home, 'data'), { recursive: true })
-  writeFileSync(join(home, 'alertmanager.yml'), "route:\n  receiver: 'null'\nreceivers:\n  - name: 'null'\n")
+  const group = groupBy ? `\n  group_by: [${groupBy.join(', ')}]` : ''
+  writeFileSync(join(home, 'alertmanager.yml'), `route:\n  receiver: 'null'${group}\nreceivers:\n  - name: 'null'\n`)
   const port = await freePort()
   return startServer({
     name: 'alertmanager 0.25',
@@ -250,14 +271,30 @@ async function intakeFigures(
   log: (line: string) => void,
   failed: string[],
 ): Promise<string[][]> {
-  const env = envFor(dir, base, 'alerts-intake')
-  const server = await homeostat('homeostat (alerts intake)', env)
-  const am = existsSync(ALERTMANAGER) ? await startAlertmanager(dir) : undefined
+  const rows: string[][] = []
+  for (const w of WORKLOADS)
+    if (WORKLOAD_IDS.includes(w.id)) rows.push(...(await workloadFigures(dir, base, log, failed, w)))
+  return rows
+}
+
+/** One workload on a fresh Homeostat and a fresh Alertmanager, in interleaved rounds. */
+async function workloadFigures(
+  dir: string,
+  base: Env,
+  log: (line: string) => void,
+  failed: string[],
+  w: Workload,
+): Promise<string[][]> {
+  // The first workload keeps the names its figures always had (BENCHMARKS.md refers to them).
+  const suffix = w.id === 'bench' ? '' : `-${w.id}`
+  const env = envFor(dir, base, `alerts-intake${suffix}`)
+  const server = await homeostat(`homeostat (alerts intake${suffix ? `, ${w.id}` : ''})`, env)
+  const am = existsSync(ALERTMANAGER) ? await startAlertmanager(dir, `alertmanager${suffix}`, w.groupBy) : undefined
   if (!am) log(`  alerts: ${ALERTMANAGER} not installed (apt-get install prometheus-alertmanager): Homeostat only`)
   try {
     const key = keyFor(env, 'ingest')
     const request = (headers: Record<string, string>): LoadRequest => {
-      const next = intakeBodies()
+      const next = w.bodies()
       return { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: next(), next }
     }
     const targets: Target[] = [
@@ -296,10 +333,12 @@ async function intakeFigures(
         const r = await load(t.url, t.request, { connections: CONNECTIONS, seconds: perRound, warmupSeconds: 0 })
         t.rounds.push({ ...r, cpuUsPerReq: r.requests ? ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests : 0 })
         if (r.errors + r.non2xx > r.requests * 0.01 || r.requests === 0)
-          failed.push(`${t.name} intake (round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`)
+          failed.push(
+            `${t.name} intake (${w.id}, round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`,
+          )
       }
       log(
-        `  alerts intake round ${round + 1}: ${targets.map((t) => `${t.id} ${fmt(t.rounds.at(-1)!.rps * ALERTS_PER_REQUEST)}`).join(', ')} alerts/s`,
+        `  alerts intake (${w.id}) round ${round + 1}: ${targets.map((t) => `${t.id} ${fmt(t.rounds.at(-1)!.rps * ALERTS_PER_REQUEST)}`).join(', ')} alerts/s`,
       )
     }
     const rss = new Map(targets.map((t) => [t.id, rssMb(t.pid)]))
@@ -312,13 +351,13 @@ async function intakeFigures(
     const amT = targets.find((t) => t.id === 'alertmanager')
     const h = fig(hs)
     const rows: string[][] = []
-    const label = `POST /api/v2/alerts, ${ALERTS_PER_REQUEST} alerts/req, ${CONNECTIONS} conn`
+    const label = `POST /api/v2/alerts, ${ALERTS_PER_REQUEST} alerts/req, ${CONNECTIONS} conn${suffix ? ` (${w.note})` : ''}`
     if (amT) {
       const a = fig(amT)
       rows.push([`Alertmanager 0.25 ${label} alerts/s`, fmt(a.aps), '—', 'baseline', ''])
       rows.push([`Alertmanager 0.25 ${label} p99`, `${fmt(a.p99, 1)} ms`, '—', '', ''])
-      rows.push([`Alertmanager 0.25 server CPU/alert`, `${fmt(a.cpu, 1)} µs`, '—', '', ''])
-      rows.push(['Alertmanager 0.25 RSS after intake', `${fmt(rss.get('alertmanager')!, 1)} MB`, '—', '', ''])
+      rows.push([`Alertmanager 0.25 server CPU/alert${suffix}`, `${fmt(a.cpu, 1)} µs`, '—', '', ''])
+      rows.push([`Alertmanager 0.25 RSS after intake${suffix}`, `${fmt(rss.get('alertmanager')!, 1)} MB`, '—', '', ''])
       const byRound = (pick: (r: Round) => number) =>
         median(hs.rounds.map((r, i) => pick(r) / Math.max(pick(amT.rounds[i]!), 1e-9)))
       const apsRatio = byRound((r) => r.rps)
@@ -338,7 +377,7 @@ async function intakeFigures(
         verdict(p99Ratio < 1),
       ])
       rows.push([
-        'Homeostat server CPU/alert',
+        `Homeostat server CPU/alert${suffix}`,
         `${fmt(h.cpu, 1)} µs`,
         '—',
         `${(h.cpu / Math.max(a.cpu, 1e-9)).toFixed(2)}×`,
@@ -347,11 +386,11 @@ async function intakeFigures(
     } else {
       rows.push([`Homeostat ${label} alerts/s`, fmt(h.aps), '≥ 1× alertmanager', '', 'n/a'])
       rows.push([`Homeostat ${label} p99`, `${fmt(h.p99, 1)} ms`, '< alertmanager', '', 'n/a'])
-      rows.push(['Homeostat server CPU/alert', `${fmt(h.cpu, 1)} µs`, '—', '', ''])
+      rows.push([`Homeostat server CPU/alert${suffix}`, `${fmt(h.cpu, 1)} µs`, '—', '', ''])
     }
     const hRss = rss.get('homeostat')!
     rows.push([
-      'Homeostat RSS after intake',
+      `Homeostat RSS after intake${suffix}`,
       `${fmt(hRss, 1)} MB`,
       `< ${INTAKE_RSS_MAX_MB} MB`,
       '',

@@ -8,12 +8,14 @@
  * This folder (intake/) is the intake's fast path: only the alerts service (../service.ts) uses it,
  * through `createIntake`; nothing else knows of its cache, its filter or `alert_repeats`.
  */
-import { and, desc, eq, getTableColumns, inArray, sql } from 'drizzle-orm'
+import { eq, getTableColumns, sql } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
-import { transactionEpoch, writeTransaction, type Db } from '../../../../db/client.ts'
-import type { TxnStatement } from '../../../../db/txn-thread.ts'
-import { alertEvents, alertRepeats, alerts, type Alert, storedAlert } from '../../../../db/schema/alerts.ts'
+import { lockerOf, transactionEpoch, writeTransaction } from '../../../../db/client.ts'
+import type { LockedRead } from '../../../../db/locked-txn.ts'
+import { toStatement, type TxnStatement } from '../../../../db/txn-thread.ts'
+import { alertEvents, alertRepeats, alerts, type Alert, storedAlertJoined } from '../../../../db/schema/alerts.ts'
 import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson } from './batch-statements.ts'
+import { mayBeStale, resolvedBySender, retryLater, staleIn, staleOf } from './stale.ts'
 import {
   cacheCheck,
   createAlertCache,
@@ -212,7 +214,7 @@ async function commitGroup(
   } catch (error) {
     failure = error
   }
-  if (taken.length === 1 && !uniqueFingerprint(failure)) return taken[0]!.reject(failure)
+  if (taken.length === 1 && !uniqueFingerprint(failure)) return taken[0]!.reject(retryLater(failure))
   // One delivery at a time, so a bad one fails alone; a fingerprint another instance created
   // meanwhile makes that delivery's reports apply one by one.
   for (const d of taken) {
@@ -234,7 +236,7 @@ async function commitGroup(
         d.resolve(results)
       }
     } catch (error) {
-      d.reject(error)
+      d.reject(retryLater(error))
     }
   }
 }
@@ -246,59 +248,6 @@ const EVENT_KEYS = ['alertId', 'ts', 'type', 'actor', 'detail'] as const
 const TOUCHED = new Set<keyof Alert>(['lastSeenAt', 'updatedAt', 'repeatCount'])
 // The columns other than those of a quiet repeat.
 const CHANGEABLE = ALERT_KEYS.filter((k) => k !== 'id' && !TOUCHED.has(k))
-
-/** Whether an alert's last `resolved` event was the sender's own (no `reason`), per alert id. */
-async function resolvedBySender(db: Db, ids: string[]): Promise<Map<string, boolean>> {
-  const out = new Map<string, boolean>()
-  if (!ids.length) return out
-  const rows = await db
-    .select({ alertId: alertEvents.alertId, detail: alertEvents.detail })
-    .from(alertEvents)
-    .where(and(inArray(alertEvents.alertId, ids), eq(alertEvents.type, 'resolved')))
-    .orderBy(desc(alertEvents.id))
-  for (const r of rows) if (!out.has(r.alertId)) out.set(r.alertId, r.detail.reason === undefined)
-  return out
-}
-
-const mayBeStale = (r: AlertReport, a: Alert | null | undefined) =>
-  !!a &&
-  r.state !== 'resolved' &&
-  r.startsAt !== undefined &&
-  a.status === 'resolved' &&
-  a.endsAt !== null &&
-  r.startsAt < a.endsAt
-
-/** The stale reports of a delivery against the alerts as `current` has them, if any (most deliveries have none: nothing is made). */
-function staleIn(
-  reports: AlertReport[],
-  current: (fp: string) => Alert | undefined,
-  bySender: Map<string, boolean>,
-): Set<AlertReport> | undefined {
-  let stale: Set<AlertReport> | undefined
-  for (const r of reports) {
-    const a = current(r.fingerprint)
-    if (mayBeStale(r, a) && bySender.get(a!.id) === true) (stale ??= new Set()).add(r)
-  }
-  return stale
-}
-
-/** The stale reports of a delivery against the stored alerts (see `ReportsOptions.staleGuard`). */
-async function staleOf(db: Db, reports: AlertReport[]): Promise<Set<AlertReport>> {
-  const fps = [
-    ...new Set(reports.filter((r) => r.state !== 'resolved' && r.startsAt !== undefined).map((r) => r.fingerprint)),
-  ]
-  if (!fps.length) return new Set()
-  const rows = new Map(
-    (await db.select(storedAlert).from(alerts).where(inArray(alerts.fingerprint, fps))).map((a) => [a.fingerprint, a]),
-  )
-  const bySender = await resolvedBySender(
-    db,
-    [...rows.values()]
-      .filter((a) => reports.some((r) => r.fingerprint === a.fingerprint && mayBeStale(r, a)))
-      .map((a) => a.id),
-  )
-  return staleIn(reports, (fp) => rows.get(fp), bySender) ?? new Set()
-}
 
 /**
  * One read of the alerts of every delivery, then per delivery and report (in order) the next
@@ -318,6 +267,12 @@ async function reportBatch(deps: IntakeDeps, deliveries: Delivery[]): Promise<Re
  * After a group failed: its alerts are dropped from the cache (it may hold what was not committed)
  * and, when the failure was a cached alert changed elsewhere or a fingerprint taken to be new that
  * another instance created, the group is applied again from a fresh read; any other failure is thrown.
+ *
+ * On a local file the fresh read is made in a locked transaction (db/locked-txn.ts): the write lock
+ * is taken first, so no other connection or instance can commit between the read and the write.
+ * Read unlocked and checked at the commit instead, it was overtaken again and again by the other
+ * instance's commits of the same alerts when two busy instances share a file (ADR 0012), and the
+ * delivery failed. It runs on this thread, but only after a refusal: the hot path stays as it is.
  */
 async function againFromFreshRead(
   deps: IntakeDeps,
@@ -328,8 +283,24 @@ async function againFromFreshRead(
   const forget = () => {
     for (const d of deliveries) for (const r of d.reports) cache.delete(r.fingerprint)
   }
-  // Bounded: under two busy instances a fresh read can be overtaken again (its rows are checked
-  // too, see `reportBatchWith`); each attempt reads the alerts as they then stand.
+  const locker = lockerOf(deps.db)
+  if (locker) {
+    forget()
+    if (!isStaleCache(failure) && !uniqueFingerprint(failure)) throw failure
+    try {
+      return await locker.run(async (read) => {
+        const locked: Locked = { read, statements: [] }
+        const result = await reportBatchWith(deps, deliveries, false, undefined, undefined, locked)
+        return { statements: locked.statements, result }
+      })
+    } catch (error) {
+      forget()
+      throw error
+    }
+  }
+  // Without a local file (`:memory:`, a remote database) no lock can be held across the reads: the
+  // rows read are checked at the commit instead, and a fresh read overtaken again is tried again,
+  // a bounded number of times (each attempt reads the alerts as they then stand).
   for (let attempt = 1; ; attempt++) {
     forget()
     if (attempt > FRESH_ATTEMPTS || (!isStaleCache(failure) && !uniqueFingerprint(failure))) throw failure
@@ -346,11 +317,16 @@ async function againFromFreshRead(
 /** How many times a failed group is applied again from a fresh read before it is applied one delivery at a time. */
 const FRESH_ATTEMPTS = 6
 
+/** A group applied in a locked transaction: its reads, and the statements it leaves for the commit. */
+type Locked = { read: LockedRead; statements: TxnStatement[] }
+
 /**
  * `reportBatch` with the alerts found in `cache` taken from it (`useCache`), checked in the
  * transaction (see alert-cache.ts); the others read, unless never stored (`KnownFingerprints`).
  * The cache takes every alert of the group as it will be stored once it is worked out, before the
  * commit (`workedOut` then lets the next group start); a failed group's entries are dropped.
+ * `locked`: read under the write lock and leave the statements there (nothing to check: nothing
+ * read can have changed by the commit).
  */
 async function reportBatchWith(
   deps: IntakeDeps,
@@ -358,6 +334,7 @@ async function reportBatchWith(
   useCache = true,
   inFlight?: Map<string, boolean>,
   workedOut?: () => void,
+  locked?: Locked,
 ): Promise<ReportResult[][]> {
   const { db, cache } = deps
   // What the cache holds is right as of this epoch at best (taken before anything is awaited).
@@ -384,18 +361,20 @@ async function reportBatchWith(
       // else: new (see KnownFingerprints; its insert is checked by the unique index)
     }
   }
-  const read = unknown.length
-    ? await db
-        .select(storedAlert)
-        .from(alerts)
-        .where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)
-    : []
+  // The pending repeats joined once, not looked up three times a row (ADR 0013).
+  const query = () =>
+    db
+      .select(storedAlertJoined)
+      .from(alerts)
+      .leftJoin(alertRepeats, eq(alertRepeats.alertId, alerts.id))
+      .where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)
+  const read = !unknown.length ? [] : locked ? locked.read<Alert>(query(), storedAlertJoined) : await query()
   for (const a of read) stored.set(a.fingerprint, a)
   // Read afresh (after a refusal), nothing vouches for these rows at the commit (the transaction is
   // sent with no epoch): each is checked like a cached one, so a write worked out from a row another
   // instance changed meanwhile (an acknowledge, a resolve) is refused rather than written over it.
   // Only this retry path pays for it; the hot path's rows are cached and spared by the epoch.
-  if (!useCache) for (const a of read) cached.push(a)
+  if (!useCache && !locked) for (const a of read) cached.push(a)
   // Stale reports are judged against the alert as each delivery finds it (as if applied one by one).
   const maybe = new Set<string>()
   for (const d of deliveries)
@@ -405,6 +384,7 @@ async function reportBatchWith(
   const bySender = await resolvedBySender(
     db,
     [...maybe].filter((id) => !inFlight?.has(id)),
+    locked?.read,
   )
   for (const id of maybe) if (inFlight?.has(id)) bySender.set(id, inFlight.get(id)!)
   // Each alert as the group has left it so far: changed in it, else as stored.
@@ -502,6 +482,11 @@ async function reportBatchWith(
   // is checked instead and the group commits unless one of those alerts really changed. Refusing it
   // instead cost the group and the one pipelined behind it a fresh read and a second transaction each.
   // When the epoch vouches for nothing (every alert used is checked above), it is not sent at all.
+  if (locked) {
+    locked.statements = [...statements, ...extra, ...insertRows(rows)].map(toStatement)
+    moveOn(touched)
+    return out
+  }
   const vouched = useCache && epoch !== undefined ? [...spared, ...read] : []
   const committed = writeTransaction(
     db,
