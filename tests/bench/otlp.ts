@@ -42,7 +42,7 @@ const bytesOf = (n: number, width: number) => {
 }
 
 /** The 10 spans of trace `t`, parents before children in the list (the split puts some in the next request). */
-function traceSpans(t: number, now: number) {
+export function traceSpans(t: number, now: number) {
   const traceId = bytesOf(t, 16)
   const id = (i: number) => bytesOf(t * 16 + i + 1, 8)
   const ns = (ms: number) => String(BigInt(ms) * 1_000_000n)
@@ -80,7 +80,7 @@ function traceSpans(t: number, now: number) {
 }
 
 /** Request bodies: request r carries the second halves of request r-1's traces and the first halves of its own. */
-function otlpBodies(key: string) {
+export function otlpBodies(key: string) {
   const perRequest = Math.floor(BATCH / TRACE_SPANS)
   let r = 0
   let carried: ReturnType<typeof traceSpans> = []
@@ -120,7 +120,13 @@ export async function otlpFigures(dir: string, base: Env, log: (line: string) =>
   const failed: string[] = []
   const rows: string[][] = []
   const env = { ...base, DATA_DIR: join(dir, 'otlp'), DATABASE_URL: `file:${join(dir, 'otlp', 'h.db')}` }
-  const server = await startHomeostat('homeostat-otlp', env)
+  // BENCH_PROFILE_DIR=<dir>: a Markdown CPU profile of the server (bun --cpu-prof-md), written when it stops.
+  const profile = process.env.BENCH_PROFILE_DIR
+  const server = await startHomeostat(
+    'homeostat-otlp',
+    env,
+    profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profile}`] : [],
+  )
   try {
     const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', 'bench', '--role', 'operator'], env)
     const pid = findProcess(server.pid, /bun/)
