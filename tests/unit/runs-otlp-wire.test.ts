@@ -108,7 +108,7 @@ describe('OTLP trace decoding: protobuf fast path vs JSON path', () => {
       expect(e, what).toBeInstanceOf(AppError)
       expect((e as AppError).status, what).toBe(400)
       expect((e as AppError).code, what).toBe('invalid_protobuf')
-      expect((e as AppError).details?.[0]?.field, what).toBe('(body)')
+      expect(((e as AppError).details as { field: string }[])[0]?.field, what).toBe('(body)')
     }
     expect(decodeExport('protobuf', good).spans).toHaveLength(5)
   })
