@@ -14,29 +14,12 @@ import { decodeProtobuf, type Format, parseJsonBody } from '../../../lib/otlp/bo
 import { type Attrs, flatten, KeyValues, list } from '../../../lib/otlp/common.ts'
 import { issuesToDetails } from '../../../lib/validate.ts'
 import { ExportTraceServiceResponse } from './proto.ts'
-import { readTraceExport } from './wire-spans.ts'
+import { type OtlpSpan, readTraceExport } from './wire-spans.ts'
 
 export type { Format } from '../../../lib/otlp/body.ts'
 export { bodyBytes, formatOf, MAX_EXPANSION } from '../../../lib/otlp/body.ts'
 export type { Attrs, Scalar } from '../../../lib/otlp/common.ts'
-
-/** One usable span: ids in lower-case hex, times in ms, attributes flattened to scalars. */
-export type OtlpSpan = {
-  traceId: string
-  spanId: string
-  /** Empty for a trace's root span. */
-  parentSpanId: string
-  name: string
-  startedAt: number
-  endedAt: number
-  attributes: Attrs
-  /** The resource's attributes (service.name, homeostat.run.* set once for a process). */
-  resource: Attrs
-  events: { name: string; attributes: Attrs }[]
-  /** 0 unset, 1 ok, 2 error. */
-  statusCode: number
-  statusMessage: string
-}
+export type { OtlpSpan } from './wire-spans.ts'
 
 export type Decoded = { format: Format; spans: OtlpSpan[]; rejected: number; problems: string[] }
 

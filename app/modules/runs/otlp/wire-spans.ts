@@ -24,7 +24,24 @@ import {
   type Wire,
   wireOf,
 } from '../../../lib/otlp/wire.ts'
-import type { OtlpSpan } from './decode.ts'
+
+/** One usable span: ids in lower-case hex, times in ms, attributes flattened to scalars. */
+export type OtlpSpan = {
+  traceId: string
+  spanId: string
+  /** Empty for a trace's root span. */
+  parentSpanId: string
+  name: string
+  startedAt: number
+  endedAt: number
+  attributes: Attrs
+  /** The resource's attributes (service.name, homeostat.run.* set once for a process). */
+  resource: Attrs
+  events: { name: string; attributes: Attrs }[]
+  /** 0 unset, 1 ok, 2 error. */
+  statusCode: number
+  statusMessage: string
+}
 
 /** A span as read, before the checks protobuf cannot make. */
 type RawSpan = {
