@@ -88,6 +88,11 @@ export const runs = sqliteTable(
     // and the runs_watch job's runs with an alert of ours open (docs/runs.md#stuck-stalled-over-budget).
     index('runs_decided_idx').on(t.updatedAt).where(sql`${t.decision} IS NOT NULL`),
     index('runs_alerted_idx').on(t.id).where(sql`${t.openAlerts} <> '[]'`),
+    // Unfinished runs with none of our alerts open, with what the watch's limits compare: its
+    // candidates are found in this index alone, without reading each unfinished run's row.
+    index('runs_unflagged_open_idx')
+      .on(t.lastProgressAt, t.startedAt, t.costUsd, t.policy)
+      .where(sql`${t.status} IN ('running', 'escalated') AND ${t.openAlerts} = '[]'`),
   ],
 )
 export type Run = typeof runs.$inferSelect

@@ -8,14 +8,14 @@
  *   tick raised them), so a tick reads each of those runs again to see whether they resolve.
  *
  *   DATABASE_URL=file:/tmp/x/homeostat.db DATA_DIR=/tmp/x node_modules/.bin/bun tests/bench/watch-runs.ts
- * Prints one JSON line: p50 and p95 ms per scenario (WATCH_TICKS ticks each, default 30, after 3 to warm up).
+ * Prints one JSON line: p50 and p95 ms per scenario (WATCH_TICKS ticks each, default 10, after 3 to warm up).
  */
 import { sql } from 'drizzle-orm'
 import { boot } from '../../app/boot.ts'
 import { watchRuns } from '../../app/modules/runs/index.ts'
 import { createRoot } from '../../app/root.ts'
 
-const TICKS = Number(process.env.WATCH_TICKS ?? 30)
+const TICKS = Number(process.env.WATCH_TICKS ?? 10)
 const pct = (sorted: number[], q: number) =>
   sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 

@@ -10,7 +10,7 @@
  * Each resolves when its condition ends (the task moves on, the run progresses or ends). The job
  * takes the time as an argument; it is idempotent (an open alert is not raised twice).
  */
-import { and, eq, gte, inArray, isNotNull, lte, or, sql } from 'drizzle-orm'
+import { and, eq, gte, isNotNull, sql } from 'drizzle-orm'
 import type { Run, RunPolicy } from '../../../db/schema/runs.ts'
 import { runs, runTasks } from '../../../db/schema/runs.ts'
 import { RUN_OVER_BUDGET, RUN_STALLED, RUN_TASK_STUCK, runAlert } from './alerts.ts'
@@ -117,21 +117,18 @@ export async function watchRuns(svc: Runs, now: number) {
   // and runs with an alert of ours still open (runs_alerted_idx), which may resolve. A run inside the
   // loosest limits is not read at all, so a tick costs what is due, not what is stored.
   const limits = loosestLimits((await svc.storedPolicies()).values())
-  const open = await db
-    .select()
-    .from(runs)
-    .where(
-      and(
-        inArray(runs.status, ['running', 'escalated']),
-        sql`${runs.openAlerts} = '[]'`,
-        or(
-          lte(runs.lastProgressAt, now - limits.stalledMs),
-          lte(runs.startedAt, now - limits.durationMs),
-          gte(runs.costUsd, limits.costUsd),
-          isNotNull(runs.policy),
-        ),
-      ),
-    )
+  // The candidates' ids from runs_unflagged_open_idx alone (INDEXED BY: SQLite otherwise walks the
+  // status index and reads every unfinished run's row), then their rows.
+  const due = (await db.all(sql`SELECT id FROM runs INDEXED BY runs_unflagged_open_idx
+    WHERE ${runs.status} IN ('running', 'escalated') AND ${runs.openAlerts} = '[]' AND (
+      ${runs.lastProgressAt} <= ${now - limits.stalledMs} OR ${runs.startedAt} <= ${now - limits.durationMs}
+      OR ${runs.costUsd} >= ${limits.costUsd} OR ${runs.policy} IS NOT NULL)`)) as { id: string }[]
+  const open = due.length
+    ? await db
+        .select()
+        .from(runs)
+        .where(sql`${runs.id} IN (SELECT value FROM json_each(${JSON.stringify(due.map((r) => r.id))}))`)
+    : []
   const flaggedRuns = await db.select().from(runs).where(sql`${runs.openAlerts} <> '[]'`)
   const byId = new Map<string, Run>([...open, ...flaggedRuns].map((r) => [r.id, r]))
   for (const run of byId.values()) {
