@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 /** A run's lifecycle (docs/runs.md#status). `escalated` waits for a person; it is not final. */
@@ -83,6 +84,15 @@ export const runs = sqliteTable(
   (t) => [
     index('runs_started_idx').on(t.startedAt, t.id),
     index('runs_status_started_idx').on(t.status, t.startedAt, t.id),
+    // Partial indexes hold only the few rows their readers want: the queue page's "decided lately"
+    // and the runs_watch job's runs with an alert of ours open (docs/runs.md#stuck-stalled-over-budget).
+    index('runs_decided_idx').on(t.updatedAt).where(sql`${t.decision} IS NOT NULL`),
+    index('runs_alerted_idx').on(t.id).where(sql`${t.openAlerts} <> '[]'`),
+    // Unfinished runs with none of our alerts open, with what the watch's limits compare: its
+    // candidates are found in this index alone, without reading each unfinished run's row.
+    index('runs_unflagged_open_idx')
+      .on(t.lastProgressAt, t.startedAt, t.costUsd, t.policy)
+      .where(sql`${t.status} IN ('running', 'escalated') AND ${t.openAlerts} = '[]'`),
   ],
 )
 export type Run = typeof runs.$inferSelect
@@ -144,6 +154,8 @@ export const runTasks = sqliteTable(
     index('run_tasks_role_idx').on(t.role, t.status, t.endedAt),
     index('run_tasks_class_idx').on(t.failureClass, t.runId),
     index('run_tasks_running_idx').on(t.status, t.attemptStartedAt),
+    // The runs_watch job's tasks flagged stuck (few), without a scan of every task.
+    index('run_tasks_stuck_idx').on(t.stuckSince).where(sql`${t.stuckSince} IS NOT NULL`),
   ],
 )
 export type RunTask = typeof runTasks.$inferSelect

@@ -7,7 +7,10 @@
  *   points) before the 200. Each request carries new traces of 10 spans (an agent run: root agent,
  *   two sub-agents, a tool call, four model calls, two HTTP spans); half of each trace comes in the
  *   next request, as a batch processor cuts traces wherever its batch fills, so every request also
- *   reads back and completes traces begun in another.
+ *   reads back and completes traces begun in another. The same again in random order: the spans of
+ *   three requests' traces shuffled together, so a trace comes in up to three exports in any order.
+ *   Bodies are encoded before each round (the client's encoding is not measured); 8 connections
+ *   stand for 8 exporters sending at once.
  * - The single-point metrics ingest (POST /api/v1/metrics, one point a request): the baseline.
  *
  * Interleaved rounds (every scenario once per round); figures are medians. Asserts nothing.
@@ -42,7 +45,7 @@ const bytesOf = (n: number, width: number) => {
 }
 
 /** The 10 spans of trace `t`, parents before children in the list (the split puts some in the next request). */
-function traceSpans(t: number, now: number) {
+export function traceSpans(t: number, now: number) {
   const traceId = bytesOf(t, 16)
   const id = (i: number) => bytesOf(t * 16 + i + 1, 8)
   const ns = (ms: number) => String(BigInt(ms) * 1_000_000n)
@@ -79,13 +82,56 @@ function traceSpans(t: number, now: number) {
   ]
 }
 
-/** Request bodies: request r carries the second halves of request r-1's traces and the first halves of its own. */
-function otlpBodies(key: string) {
+/** One export request's protobuf body. */
+const encode = (spans: ReturnType<typeof traceSpans>) =>
+  Buffer.from(
+    ExportTraceServiceRequest.encode(
+      ExportTraceServiceRequest.fromObject({
+        resourceSpans: [
+          {
+            resource: { attributes: [str('service.name', 'bench-team')] },
+            scopeSpans: [{ scope: { name: 'bench', version: '1' }, spans }],
+          },
+        ],
+      }),
+    ).finish(),
+  )
+
+/** A fair shuffle (Fisher–Yates). */
+function shuffle<T>(xs: T[]) {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[xs[i], xs[j]] = [xs[j]!, xs[i]!]
+  }
+  return xs
+}
+
+/**
+ * Request bodies, in one of two arrival orders:
+ * - `split`: request r carries the second halves of request r-1's traces (children first) and the
+ *   first halves of its own;
+ * - `random`: the spans of every three requests' traces are shuffled together and cut into three
+ *   requests, so a trace's spans come in up to three exports, in any order (no order to tune to).
+ * Bodies are encoded ahead (`prepare`) so the bench client's own protobuf encoding is not what is
+ * measured; when the ones prepared run out, more are made on the fly.
+ */
+export function otlpBodies(key: string, order: 'split' | 'random' = 'split') {
   const perRequest = Math.floor(BATCH / TRACE_SPANS)
   let r = 0
   let carried: ReturnType<typeof traceSpans> = []
-  const next = () => {
+  let queued: ReturnType<typeof traceSpans>[] = []
+  const make = () => {
     const now = Date.now()
+    if (order === 'random') {
+      if (!queued.length) {
+        const spans: ReturnType<typeof traceSpans> = []
+        for (let i = 0; i < perRequest * 3; i++) spans.push(...traceSpans(r * perRequest + i, now))
+        r += 3
+        shuffle(spans)
+        queued = [0, 1, 2].map((k) => spans.slice(k * perRequest * TRACE_SPANS, (k + 1) * perRequest * TRACE_SPANS))
+      }
+      return encode(queued.shift()!)
+    }
     const spans = carried
     carried = []
     for (let i = 0; i < perRequest; i++) {
@@ -95,22 +141,20 @@ function otlpBodies(key: string) {
       carried.push(...all.slice(0, TRACE_SPANS / 2))
     }
     r++
-    const message = {
-      resourceSpans: [
-        {
-          resource: { attributes: [str('service.name', 'bench-team')] },
-          scopeSpans: [{ scope: { name: 'bench', version: '1' }, spans }],
-        },
-      ],
-    }
-    return Buffer.from(ExportTraceServiceRequest.encode(ExportTraceServiceRequest.fromObject(message)).finish())
+    return encode(spans)
   }
+  let ready: Buffer[] = []
+  const next = () => ready.shift() ?? make()
   return {
     spansPerRequest: perRequest * TRACE_SPANS,
+    /** Encodes the next `n` bodies now (before a measured round). */
+    prepare: (n: number) => {
+      ready = Array.from({ length: n }, make)
+    },
     request: {
       method: 'POST' as const,
       headers: { authorization: `Bearer ${key}`, 'content-type': 'application/x-protobuf' },
-      body: next(),
+      body: make(),
       next,
     },
   }
@@ -120,45 +164,66 @@ export async function otlpFigures(dir: string, base: Env, log: (line: string) =>
   const failed: string[] = []
   const rows: string[][] = []
   const env = { ...base, DATA_DIR: join(dir, 'otlp'), DATABASE_URL: `file:${join(dir, 'otlp', 'h.db')}` }
-  const server = await startHomeostat('homeostat-otlp', env)
+  // BENCH_PROFILE_DIR=<dir>: a Markdown CPU profile of the server (bun --cpu-prof-md), written when it stops.
+  const profile = process.env.BENCH_PROFILE_DIR
+  const server = await startHomeostat(
+    'homeostat-otlp',
+    env,
+    profile ? ['--cpu-prof-md', `--cpu-prof-dir=${profile}`] : [],
+  )
   try {
     const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', 'bench', '--role', 'operator'], env)
     const pid = findProcess(server.pid, /bun/)
-    const otlp = otlpBodies(key)
+    const orders = { split: otlpBodies(key, 'split'), random: otlpBodies(key, 'random') }
     const single = singlePoint(key)
     const per = Math.max(1, SECONDS / ROUNDS)
-    const spansPerS: number[] = []
+    const byOrder = { split: [] as number[], random: [] as number[] }
     const pointsPerS: number[] = []
     const ratios: number[] = []
     const cpuPerSpan: number[] = []
     for (let round = 0; round < ROUNDS; round++) {
-      const cpu0 = cpuSeconds(pid)
-      const o = await load(`${server.url}/v1/traces`, otlp.request, {
-        connections: Math.min(CONNECTIONS, 8),
-        seconds: per,
-        warmupSeconds: round === 0 ? WARMUP : 0,
-      })
-      const cpu1 = cpuSeconds(pid)
-      if (o.errors || o.non2xx) failed.push(`otlp: ${o.errors} errors, ${o.non2xx} non-2xx answers`)
+      for (const order of ['split', 'random'] as const) {
+        const otlp = orders[order]
+        // Enough bodies for 40,000 spans/s through the round, encoded before it starts.
+        otlp.prepare(Math.ceil((40_000 * (per + (round === 0 ? WARMUP : 0))) / otlp.spansPerRequest))
+        const cpu0 = cpuSeconds(pid)
+        const o = await load(`${server.url}/v1/traces`, otlp.request, {
+          connections: Math.min(CONNECTIONS, 8),
+          seconds: per,
+          warmupSeconds: round === 0 ? WARMUP : 0,
+        })
+        const cpu1 = cpuSeconds(pid)
+        if (o.errors || o.non2xx) failed.push(`otlp (${order}): ${o.errors} errors, ${o.non2xx} non-2xx answers`)
+        byOrder[order].push(o.rps * otlp.spansPerRequest)
+        if (order === 'split') cpuPerSpan.push(((cpu1 - cpu0) * 1e6) / Math.max(1, o.requests * otlp.spansPerRequest))
+      }
       const s = await load(`${server.url}/api/v1/metrics`, single, {
         connections: CONNECTIONS,
         seconds: per,
         warmupSeconds: round === 0 ? WARMUP : 0,
       })
       if (s.errors || s.non2xx) failed.push(`otlp (single point): ${s.errors} errors, ${s.non2xx} non-2xx answers`)
-      spansPerS.push(o.rps * otlp.spansPerRequest)
       pointsPerS.push(s.rps)
-      ratios.push((o.rps * otlp.spansPerRequest) / s.rps)
-      cpuPerSpan.push(((cpu1 - cpu0) * 1e6) / Math.max(1, o.requests * otlp.spansPerRequest))
-      log(`  round ${round + 1}: ${Math.round(spansPerS.at(-1)!)} spans/s, single point ${Math.round(s.rps)} req/s`)
+      ratios.push(byOrder.split.at(-1)! / s.rps)
+      log(
+        `  round ${round + 1}: ${Math.round(byOrder.split.at(-1)!)} spans/s split, ${Math.round(byOrder.random.at(-1)!)} random, single point ${Math.round(s.rps)} req/s`,
+      )
     }
-    const spans = median(spansPerS)
+    const spans = median(byOrder.split)
+    const perRequest = orders.split.spansPerRequest
     rows.push([
-      `OTLP spans/s (protobuf, ${otlp.spansPerRequest} spans a request, durable)`,
+      `OTLP spans/s (protobuf, ${perRequest} spans a request, durable)`,
       `${Math.round(spans)}`,
       `≥ ${TARGET_SPANS_PER_S}`,
       `${median(ratios).toFixed(2)}× single`,
       spans >= TARGET_SPANS_PER_S ? 'pass' : 'MISS',
+    ])
+    rows.push([
+      "  the same, traces' spans shuffled over three requests",
+      `${Math.round(median(byOrder.random))}`,
+      '—',
+      `${(median(byOrder.random) / spans).toFixed(2)}× split`,
+      '',
     ])
     rows.push(['  server CPU per span', `${median(cpuPerSpan).toFixed(1)} µs`, '—', '', ''])
     rows.push([

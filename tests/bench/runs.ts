@@ -9,7 +9,9 @@
  * - GET /runs, the dashboard's list (first 50 of 100,000): p95 < 50 ms;
  * - GET /api/v1/runs?limit=50 over 100,000 runs, and the same filtered by label and by status:
  *   target p95 < 50 ms;
- * - GET /api/v1/whoami with the same key, the baseline, in the same rounds.
+ * - GET /api/v1/whoami with the same key, the baseline, in the same rounds;
+ * - the runs_watch job's tick over the same 100,000 runs (watch-runs.ts, before the server starts):
+ *   none due, and with every old open run carrying its alerts.
  *
  * Requests go one at a time (one connection), interleaved across the figures so the machine's
  * noise falls on all alike; latency is measured by the client on loopback, which is the server's
@@ -39,6 +41,13 @@ export async function runsFigures(dir: string, base: Env, log: (line: string) =>
   log('runs: seeding 100,000 runs and a run of 1,000 tasks')
   const seeded = runCommand(BUN, ['tests/bench/seed-runs.ts'], env)
   log(`  seeded: ${seeded}`)
+  // The runs_watch job's tick, in a process of its own before the server opens the file.
+  const watch = JSON.parse(runCommand(BUN, ['tests/bench/watch-runs.ts'], env, 300_000)) as {
+    noneDue: { p50: number; p95: number }
+    flagged: { p50: number; p95: number }
+    flaggedRuns: number
+  }
+  log(`  runs_watch tick: ${JSON.stringify(watch)}`)
   const server = await startHomeostat('homeostat-runs', env)
   try {
     const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', 'bench', '--role', 'operator'], env)
@@ -103,6 +112,20 @@ export async function runsFigures(dir: string, base: Env, log: (line: string) =>
         f.target ? (p95 < f.target ? 'pass' : 'MISS') : '',
       ])
     }
+    rows.push([
+      'runs_watch tick, 100,000 runs, none due p50 / p95',
+      `${ms(watch.noneDue.p50)} / ${ms(watch.noneDue.p95)}`,
+      '—',
+      '',
+      '',
+    ])
+    rows.push([
+      `runs_watch tick, ${watch.flaggedRuns} runs with alerts open p50 / p95`,
+      `${ms(watch.flagged.p50)} / ${ms(watch.flagged.p95)}`,
+      '—',
+      '',
+      '',
+    ])
     log(`  ${rows.map((r) => `${r[0]}: ${r[1]}`).join('; ')}`)
     return { rows, failed: [...new Set(failed)] }
   } finally {

@@ -7,7 +7,7 @@ export { runReportRoutes } from './report-routes.ts'
 export { watchRuns } from './watch.ts'
 export type { RunWrite, TaskWrite, BatchResult } from './write.ts'
 export { classify, classifyBuiltIn, type Attributes, type FailureFacts } from './classify.ts'
-export { runJson, taskJson } from './read.ts'
+export { FEW_TASKS, runJson, SCAN_WINDOW, taskJson } from './read.ts'
 export {
   ARTIFACT_MAX_BYTES,
   BATCH_MAX,

@@ -1,5 +1,5 @@
 /** Reading runs: one run with its tasks, and the list with its filters, paged by cursor. */
-import { and, asc, desc, eq, exists, gte, lt, or, sql, type SQL } from 'drizzle-orm'
+import { and, asc, count, desc, eq, exists, gt, gte, inArray, lt, or, sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { type Run, runLabels, runs, type RunTask, runTasks } from '../../../db/schema/runs.ts'
 import { notFound } from '../../lib/errors.ts'
@@ -100,9 +100,18 @@ export const taskJson = (t: RunTask, now: number) => ({
 /** Dollars to 1e-9: sums of float prices otherwise print long tails. */
 const round = (usd: number) => Math.round(usd * 1e9) / 1e9
 
+/** Below this many tasks of a role or class, the list finds their runs from the tasks (an index search each). */
+export const FEW_TASKS = 2000
+/** Runs a page of a common role or class looks through at most; a page cut short there gives a cursor to go on. */
+export const SCAN_WINDOW = 5000
+
 /**
  * Runs newest first. The cursor is `startedAt:id` of the last row; the label filter walks the
- * run_labels index, the role and class filters ask whether a task of the run matches.
+ * run_labels index. The role and class filters: a role or class with few tasks (under FEW_TASKS,
+ * counted with a capped read of run_tasks_role_idx or run_tasks_class_idx) finds its runs from those
+ * tasks and sorts them; a common one walks the runs newest first asking whether a task of the run
+ * matches, through at most SCAN_WINDOW runs: a page that ends there short of `limit` answers what it
+ * found and a cursor at the last run looked at, so no request scans every run.
  */
 export async function listRuns(db: Db, f: ListFilter & { limit: number }) {
   const where: SQL[] = []
@@ -133,33 +142,66 @@ export async function listRuns(db: Db, f: ListFilter & { limit: number }) {
       ),
     )
   }
-  if (f.role)
+  // Each filter as the index search of its tasks, and as the per-run check (`+` makes SQLite check it on
+  // the run's tasks by the primary key, not search every task of the role for the run).
+  const taskFilters = [
+    f.role === undefined ? undefined : { search: eq(runTasks.role, f.role), check: sql`+${runTasks.role} = ${f.role}` },
+    f.class === undefined
+      ? undefined
+      : { search: eq(runTasks.failureClass, f.class), check: sql`+${runTasks.failureClass} = ${f.class}` },
+  ].filter((c) => c !== undefined)
+  let driven = false
+  const common: SQL[] = []
+  for (const { search, check } of taskFilters) {
+    const [few] = await db
+      .select({ n: count() })
+      .from(db.select({ one: sql`1` }).from(runTasks).where(search).limit(FEW_TASKS).as('few'))
+    if ((few?.n ?? 0) < FEW_TASKS) {
+      where.push(inArray(runs.id, db.select({ id: runTasks.runId }).from(runTasks).where(search)))
+      driven = true
+    } else common.push(check)
+  }
+  for (const check of common)
     where.push(
       exists(
         db
           .select({ one: sql`1` })
           .from(runTasks)
-          .where(and(eq(runTasks.runId, runs.id), eq(runTasks.role, f.role))),
+          .where(and(eq(runTasks.runId, runs.id), check)),
       ),
     )
-  if (f.class)
-    where.push(
-      exists(
-        db
-          .select({ one: sql`1` })
-          .from(runTasks)
-          .where(and(eq(runTasks.runId, runs.id), eq(runTasks.failureClass, f.class))),
-      ),
-    )
+  // A common role or class alone: the page looks through SCAN_WINDOW runs at most (the last of them is `bound`).
+  let bound: { startedAt: number; id: string } | undefined
+  if (common.length && !driven) {
+    const before = where.slice(0, where.length - common.length)
+    ;[bound] = await db
+      .select({ startedAt: runs.startedAt, id: runs.id })
+      .from(runs)
+      .where(before.length ? and(...before) : undefined)
+      .orderBy(desc(runs.startedAt), desc(runs.id))
+      .limit(1)
+      .offset(SCAN_WINDOW - 1)
+    if (bound)
+      where.push(
+        or(
+          gt(runs.startedAt, bound.startedAt),
+          and(eq(runs.startedAt, bound.startedAt), gte(runs.id, bound.id)),
+        ) as SQL,
+      )
+  }
+  // Found from the tasks: sorted afterwards (`+` keeps SQLite from walking every run in order to spare the sort).
+  const order = driven ? [sql`+${runs.startedAt} DESC`, desc(runs.id)] : [desc(runs.startedAt), desc(runs.id)]
   const rows = await db
     .select()
     .from(runs)
     .where(where.length ? and(...where) : undefined)
-    .orderBy(desc(runs.startedAt), desc(runs.id))
+    .orderBy(...order)
     .limit(f.limit + 1)
   const items = rows.slice(0, f.limit)
   const last = items.at(-1)
-  return { items, next: rows.length > f.limit && last ? `${last.startedAt}:${last.id}` : null }
+  if (rows.length > f.limit && last) return { items, next: `${last.startedAt}:${last.id}` }
+  // Cut short by the window: go on after the last run looked at.
+  return { items, next: bound ? `${bound.startedAt}:${bound.id}` : null }
 }
 
 /** Runs waiting for a person (escalated, no choice yet), oldest first: the escalation queue. */

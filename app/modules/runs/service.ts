@@ -88,6 +88,8 @@ export function createRuns(deps: RunsDeps) {
     upsertTask: (task: TaskWrite, at = now()) => record({ tasks: [task] }, at),
     classify: classifyFailure,
     policyOf,
+    /** The stored policies by scope (cached as policyOf reads them): the watch job's loosest bounds. */
+    storedPolicies: loadedPolicies,
     reportFailure: decisions.reportFailure,
     choose: decisions.choose,
     decisionOf: decisions.decisionOf,

@@ -10,11 +10,12 @@
  * Each resolves when its condition ends (the task moves on, the run progresses or ends). The job
  * takes the time as an argument; it is idempotent (an open alert is not raised twice).
  */
-import { and, eq, gte, inArray, isNotNull, ne, sql } from 'drizzle-orm'
-import type { Run } from '../../../db/schema/runs.ts'
+import { and, eq, gte, isNotNull, sql } from 'drizzle-orm'
+import type { Run, RunPolicy } from '../../../db/schema/runs.ts'
 import { runs, runTasks } from '../../../db/schema/runs.ts'
 import { RUN_OVER_BUDGET, RUN_STALLED, RUN_TASK_STUCK, runAlert } from './alerts.ts'
 import { isFinalRun } from './lifecycle.ts'
+import { DEFAULT_POLICY } from './policy.ts'
 import type { Runs } from './service.ts'
 
 const MIN_SAMPLES = 5
@@ -43,6 +44,22 @@ async function roleP95(svc: Pick<Runs, 'db'>, roles: string[], now: number) {
     out.set(role, ds[Math.min(ds.length - 1, Math.ceil(0.95 * ds.length) - 1)]!)
   }
   return out
+}
+
+/**
+ * The lowest stalled and budget limits any run can have by the defaults and the stored policies
+ * (a run's own override is not among them: runs with one are always read). A run inside all of them
+ * cannot be stalled or over budget, so the job does not read it.
+ */
+export function loosestLimits(stored: Iterable<RunPolicy>) {
+  const all = [DEFAULT_POLICY, ...stored]
+  const min = (pick: (p: RunPolicy) => number | undefined) =>
+    Math.min(...all.map(pick).filter((x): x is number => x !== undefined))
+  return {
+    stalledMs: min((p) => p.stalledMinutes) * 60_000,
+    durationMs: min((p) => p.budgetDurationMs),
+    costUsd: min((p) => p.budgetCostUsd),
+  }
 }
 
 export async function watchRuns(svc: Runs, now: number) {
@@ -83,6 +100,7 @@ export async function watchRuns(svc: Runs, now: number) {
       .where(and(eq(runTasks.runId, task.runId), eq(runTasks.id, task.id)))
     counts.stuck++
   }
+  // run_tasks_stuck_idx: only the flagged tasks, whatever the number of tasks.
   const flagged = await db.select().from(runTasks).where(isNotNull(runTasks.stuckSince))
   for (const task of flagged) {
     if (stillStuck.has(`${task.runId}\u0000${task.id}`)) continue
@@ -95,12 +113,23 @@ export async function watchRuns(svc: Runs, now: number) {
     counts.unstuck++
   }
 
-  // Stalled and over budget: runs not finished, and runs with an alert of ours still open.
-  const open = await db
-    .select()
-    .from(runs)
-    .where(inArray(runs.status, ['running', 'escalated']))
-  const flaggedRuns = await db.select().from(runs).where(ne(runs.openAlerts, sql`'[]'`))
+  // Stalled and over budget: runs not finished that could be past a limit (none of ours open yet),
+  // and runs with an alert of ours still open (runs_alerted_idx), which may resolve. A run inside the
+  // loosest limits is not read at all, so a tick costs what is due, not what is stored.
+  const limits = loosestLimits((await svc.storedPolicies()).values())
+  // The candidates' ids from runs_unflagged_open_idx alone (INDEXED BY: SQLite otherwise walks the
+  // status index and reads every unfinished run's row), then their rows.
+  const due = (await db.all(sql`SELECT id FROM runs INDEXED BY runs_unflagged_open_idx
+    WHERE ${runs.status} IN ('running', 'escalated') AND ${runs.openAlerts} = '[]' AND (
+      ${runs.lastProgressAt} <= ${now - limits.stalledMs} OR ${runs.startedAt} <= ${now - limits.durationMs}
+      OR ${runs.costUsd} >= ${limits.costUsd} OR ${runs.policy} IS NOT NULL)`)) as { id: string }[]
+  const open = due.length
+    ? await db
+        .select()
+        .from(runs)
+        .where(sql`${runs.id} IN (SELECT value FROM json_each(${JSON.stringify(due.map((r) => r.id))}))`)
+    : []
+  const flaggedRuns = await db.select().from(runs).where(sql`${runs.openAlerts} <> '[]'`)
   const byId = new Map<string, Run>([...open, ...flaggedRuns].map((r) => [r.id, r]))
   for (const run of byId.values()) {
     const policy = await svc.policyOf(run)

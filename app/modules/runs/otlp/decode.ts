@@ -1,48 +1,25 @@
 /**
  * Reading an OTLP/HTTP trace export (docs/runs.md#opentelemetry): the body (gzip or not, protobuf or
- * JSON) becomes a list of spans in one shape. Both encodings go through the same valibot schema of a
- * span in OTLP/JSON form (protobuf messages are first written in that form: hex ids, nanoseconds as
- * strings), so a span is usable or not by the same rules whichever way it came. A body that cannot
- * be decoded, or whose envelope is not a trace export, is a 400; a span that is not usable is
- * counted as rejected (the answer's partialSuccess), and the others are kept.
+ * JSON) becomes a list of spans in one shape. A JSON span goes through the valibot schema of a span
+ * in OTLP/JSON form; a protobuf body is read straight into spans (wire-spans.ts), checked by hand
+ * for what protobuf cannot guarantee, and a span that fails is handed to the same schema, so a span
+ * is usable or not, and named, by the same rules whichever way it came
+ * (docs/adr/0014-otlp-trace-fast-path.md). A body that cannot be decoded, or whose envelope is not
+ * a trace export, is a 400; a span that is not usable is counted as rejected (the answer's
+ * partialSuccess), and the others are kept.
  */
 import * as v from 'valibot'
 import { badRequest } from '../../../lib/errors.ts'
 import { decodeProtobuf, type Format, parseJsonBody } from '../../../lib/otlp/body.ts'
-import {
-  type Attrs,
-  flatten,
-  KeyValues,
-  kvJson,
-  list,
-  longText,
-  type ProtoKv,
-  toHex,
-} from '../../../lib/otlp/common.ts'
+import { type Attrs, flatten, KeyValues, list } from '../../../lib/otlp/common.ts'
 import { issuesToDetails } from '../../../lib/validate.ts'
-import { ExportTraceServiceRequest, ExportTraceServiceResponse } from './proto.ts'
+import { ExportTraceServiceResponse } from './proto.ts'
+import { type OtlpSpan, readTraceExport } from './wire-spans.ts'
 
 export type { Format } from '../../../lib/otlp/body.ts'
 export { bodyBytes, formatOf, MAX_EXPANSION } from '../../../lib/otlp/body.ts'
 export type { Attrs, Scalar } from '../../../lib/otlp/common.ts'
-
-/** One usable span: ids in lower-case hex, times in ms, attributes flattened to scalars. */
-export type OtlpSpan = {
-  traceId: string
-  spanId: string
-  /** Empty for a trace's root span. */
-  parentSpanId: string
-  name: string
-  startedAt: number
-  endedAt: number
-  attributes: Attrs
-  /** The resource's attributes (service.name, homeostat.run.* set once for a process). */
-  resource: Attrs
-  events: { name: string; attributes: Attrs }[]
-  /** 0 unset, 1 ok, 2 error. */
-  statusCode: number
-  statusMessage: string
-}
+export type { OtlpSpan } from './wire-spans.ts'
 
 export type Decoded = { format: Format; spans: OtlpSpan[]; rejected: number; problems: string[] }
 
@@ -94,92 +71,74 @@ const JsonRequest = v.looseObject({
   ),
 })
 
-type ProtoSpan = {
-  traceId?: Uint8Array
-  spanId?: Uint8Array
-  parentSpanId?: Uint8Array
-  name?: string
-  startTimeUnixNano?: unknown
-  endTimeUnixNano?: unknown
-  attributes?: ProtoKv[]
-  events?: { name?: string; attributes?: ProtoKv[] }[]
-  status?: { code?: number; message?: string } | null
-}
-/** A decoded protobuf span in its OTLP/JSON form, so the same schema judges it. */
-const spanJson = (s: ProtoSpan) => ({
-  traceId: toHex(s.traceId),
-  spanId: toHex(s.spanId),
-  parentSpanId: toHex(s.parentSpanId),
-  name: s.name ?? '',
-  startTimeUnixNano: longText(s.startTimeUnixNano),
-  endTimeUnixNano: longText(s.endTimeUnixNano),
-  attributes: kvJson(s.attributes),
-  events: (s.events ?? []).map((e) => ({ name: e.name ?? '', attributes: kvJson(e.attributes) })),
-  status: { code: s.status?.code ?? 0, message: s.status?.message ?? '' },
-})
-
 type Envelope = {
   resourceSpans: { resource?: { attributes: { key: string; value?: unknown }[] }; scopeSpans: { spans: unknown[] }[] }[]
 }
 
 const STATUS_CODES: Record<string, number> = { STATUS_CODE_UNSET: 0, STATUS_CODE_OK: 1, STATUS_CODE_ERROR: 2 }
 
-/** The usable spans of an envelope, each judged alone; the first problems name the span and field. */
-function collect(format: Format, envelope: Envelope): Decoded {
+/**
+ * Gathers an export's spans: `keep` takes a span already known usable (the protobuf fast path's),
+ * `judge` checks one in its OTLP/JSON form with the span schema, counting a refused one and naming
+ * its first problems (span path and field). `read`: attributes and events already flattened.
+ */
+function collector(format: Format) {
   const spans: OtlpSpan[] = []
   const problems: string[] = []
   let rejected = 0
-  envelope.resourceSpans.forEach((rs, i) => {
-    const resource = flatten(rs.resource?.attributes)
-    rs.scopeSpans.forEach((ss, j) => {
-      ss.spans.forEach((raw, k) => {
-        const r = v.safeParse(JsonSpan, raw)
-        if (!r.success) {
-          rejected++
-          if (problems.length < 10) {
-            const at = `resourceSpans.${i}.scopeSpans.${j}.spans.${k}`
-            const d = v.getDotPath(r.issues[0])
-            problems.push(d ? `${at}.${d} ${r.issues[0].message}` : `${at} is not a span`)
-          }
-          return
-        }
-        const s = r.output
-        const code = typeof s.status.code === 'number' ? s.status.code : (STATUS_CODES[s.status.code] ?? 0)
-        spans.push({
-          traceId: s.traceId.toLowerCase(),
-          spanId: s.spanId.toLowerCase(),
-          parentSpanId: s.parentSpanId.toLowerCase(),
-          name: s.name,
-          startedAt: Math.floor(s.startTimeUnixNano / 1e6),
-          endedAt: Math.floor(s.endTimeUnixNano / 1e6),
-          attributes: flatten(s.attributes),
-          resource,
-          events: s.events.map((e) => ({ name: e.name, attributes: flatten(e.attributes) })),
-          statusCode: code,
-          statusMessage: s.status.message,
-        })
-      })
+  const judge = (raw: unknown, at: string, resource: Attrs, read?: Pick<OtlpSpan, 'attributes' | 'events'>) => {
+    const r = v.safeParse(JsonSpan, raw)
+    if (!r.success) {
+      rejected++
+      if (problems.length < 10) {
+        const d = v.getDotPath(r.issues[0])
+        problems.push(d ? `${at}.${d} ${r.issues[0].message}` : `${at} is not a span`)
+      }
+      return
+    }
+    const s = r.output
+    const code = typeof s.status.code === 'number' ? s.status.code : (STATUS_CODES[s.status.code] ?? 0)
+    spans.push({
+      traceId: s.traceId.toLowerCase(),
+      spanId: s.spanId.toLowerCase(),
+      parentSpanId: s.parentSpanId.toLowerCase(),
+      name: s.name,
+      startedAt: Math.floor(s.startTimeUnixNano / 1e6),
+      endedAt: Math.floor(s.endTimeUnixNano / 1e6),
+      attributes: read?.attributes ?? flatten(s.attributes),
+      resource,
+      events: read?.events ?? s.events.map((e) => ({ name: e.name, attributes: flatten(e.attributes) })),
+      statusCode: code,
+      statusMessage: s.status.message,
     })
-  })
-  return { format, spans, rejected, problems }
+  }
+  return {
+    keep: (span: OtlpSpan) => void spans.push(span),
+    judge,
+    result: (): Decoded => ({ format, spans, rejected, problems }),
+  }
 }
 
 /** Decodes an export request of either encoding into usable spans and the count of the others. */
 export function decodeExport(format: Format, bytes: Uint8Array): Decoded {
+  const out = collector(format)
   if (format === 'protobuf') {
-    const message = decodeProtobuf<{
-      resourceSpans?: { resource?: { attributes?: ProtoKv[] }; scopeSpans?: { spans?: ProtoSpan[] }[] }[]
-    }>(bytes, 'ExportTraceServiceRequest', (b) => ExportTraceServiceRequest.decode(b))
-    return collect(format, {
-      resourceSpans: (message.resourceSpans ?? []).map((rs) => ({
-        resource: { attributes: kvJson(rs.resource?.attributes) },
-        scopeSpans: (rs.scopeSpans ?? []).map((ss) => ({ spans: (ss.spans ?? []).map(spanJson) })),
-      })),
-    })
+    // Straight from the wire into spans (wire-spans.ts); a body it cannot read is a 400 as before.
+    decodeProtobuf(bytes, 'ExportTraceServiceRequest', (b) => readTraceExport(b, out))
+    return out.result()
   }
   const r = v.safeParse(JsonRequest, parseJsonBody(bytes))
   if (!r.success) throw badRequest('The body is not an OTLP trace export', issuesToDetails(r.issues))
-  return collect(format, r.output as Envelope)
+  const envelope = r.output as Envelope
+  envelope.resourceSpans.forEach((rs, i) => {
+    const resource = flatten(rs.resource?.attributes)
+    rs.scopeSpans.forEach((ss, j) => {
+      ss.spans.forEach((raw, k) => {
+        out.judge(raw, `resourceSpans.${i}.scopeSpans.${j}.spans.${k}`, resource)
+      })
+    })
+  })
+  return out.result()
 }
 
 /** The ExportTraceServiceResponse, in the request's encoding; partialSuccess only when spans were rejected. */

@@ -12,7 +12,7 @@
 import { sql } from 'drizzle-orm'
 import * as v from 'valibot'
 import type { Db } from '../../../../db/client.ts'
-import { type RunSpan, runSpans, type SpanRunInfo } from '../../../../db/schema/runs-otlp.ts'
+import type { RunSpan, runSpans, SpanRunInfo } from '../../../../db/schema/runs-otlp.ts'
 import type { MetricStore, Sample } from '../../metrics/index.ts'
 import { Id, TaskWithRun } from '../input.ts'
 import type { Runs } from '../service.ts'
@@ -50,6 +50,23 @@ const SAVE_SPAN_SQL = `INSERT INTO run_spans (${SPAN_COLUMNS.join(', ')})
   ON CONFLICT (trace_id, span_id) DO UPDATE SET ${SPAN_COLUMNS.slice(2)
     .map((c) => `${c} = excluded.${c}`)
     .join(', ')}`
+/** A stored span as the read below answers it: the columns of SPAN_COLUMNS but received_at, in that order. */
+type StoredRow = [
+  string,
+  string,
+  string | null,
+  string,
+  Node['kind'],
+  string | null,
+  number,
+  number,
+  number,
+  number,
+  number,
+  string | null,
+]
+const STORED_SPANS_SQL = `SELECT json_group_array(json_array(${SPAN_COLUMNS.slice(0, -1).join(', ')}))
+  FROM run_spans WHERE trace_id IN (SELECT value FROM json_each(?))`
 /** Parent links followed at most: deeper chains (or a cycle a broken client sent) stop there. */
 const MAX_DEPTH = 256
 
@@ -176,26 +193,52 @@ function runWrites(spans: Map<string, Node>): RunWrite[] {
   return out
 }
 
-/** The llm_* points of the request's model calls, summed where two calls share a series and ms. */
+/**
+ * The llm_* points of the request's model calls, summed where two calls share a series and ms. Each
+ * sample carries its series' text (`key`, unambiguous: fixed metric and kind words, then the JSON of
+ * the free labels), so the metric store finds the series id in its cache without sorting and hashing
+ * the labels of every point (docs/adr/0014-otlp-trace-fast-path.md).
+ */
 function llmSamples(fresh: Iterable<{ span: OtlpSpan; facts: SpanFacts }>): Sample[] {
   const out = new Map<string, Sample>()
-  const add = (name: string, labels: Record<string, string>, value: number, ts: number, sum: boolean) => {
-    const key = `${name}\u0000${JSON.stringify(labels)}\u0000${ts}`
-    const prev = out.get(key)
+  const add = (key: string, name: string, labels: Record<string, string>, value: number, ts: number, sum: boolean) => {
+    const at = `${key}\u0000${ts}`
+    const prev = out.get(at)
     if (prev && sum) prev.value += value
-    else out.set(key, { name, labels, value, ts })
+    else out.set(at, { name, labels, value, ts, key })
   }
   for (const { span, facts } of fresh) {
     if (facts.kind !== 'llm') continue
-    const base: Record<string, string> = { model: facts.model ?? 'unknown' }
-    if (facts.component) base.component = facts.component.slice(0, 200)
+    const model = facts.model ?? 'unknown'
+    const component = facts.component?.slice(0, 200)
+    const base: Record<string, string> = { model }
+    if (component) base.component = component
+    const series = JSON.stringify([model, component ?? ''])
     const ts = span.endedAt
-    if (facts.inputTokens) add('llm_tokens_total', { ...base, kind: 'prompt' }, facts.inputTokens, ts, true)
-    if (facts.outputTokens) add('llm_tokens_total', { ...base, kind: 'completion' }, facts.outputTokens, ts, true)
-    add('llm_latency_seconds', base, (span.endedAt - span.startedAt) / 1000, ts, false)
+    if (facts.inputTokens)
+      add(
+        `\u0002tokens\u0000prompt${series}`,
+        'llm_tokens_total',
+        { ...base, kind: 'prompt' },
+        facts.inputTokens,
+        ts,
+        true,
+      )
+    if (facts.outputTokens) {
+      const labels = { ...base, kind: 'completion' }
+      add(`\u0002tokens\u0000completion${series}`, 'llm_tokens_total', labels, facts.outputTokens, ts, true)
+    }
+    add(`\u0002latency${series}`, 'llm_latency_seconds', base, (span.endedAt - span.startedAt) / 1000, ts, false)
     if (facts.failed) {
-      const type = String(span.attributes['error.type'] ?? 'error').slice(0, 100)
-      add('llm_errors_total', { ...base, error: type }, 1, ts, true)
+      const error = String(span.attributes['error.type'] ?? 'error').slice(0, 100)
+      add(
+        `\u0002errors${JSON.stringify([model, component ?? '', error])}`,
+        'llm_errors_total',
+        { ...base, error },
+        1,
+        ts,
+        true,
+      )
     }
   }
   return [...out.values()]
@@ -204,12 +247,31 @@ function llmSamples(fresh: Iterable<{ span: OtlpSpan; facts: SpanFacts }>): Samp
 export function createOtlpIntake(deps: OtlpIntakeDeps) {
   const { db } = deps
 
-  /** The stored spans of the traces an export touches, in one query (their ids as one JSON parameter). */
-  const storedSpans = (traceIds: string[]): Promise<RunSpan[]> =>
-    db
-      .select()
-      .from(runSpans)
-      .where(sql`${runSpans.traceId} IN (SELECT value FROM json_each(${JSON.stringify(traceIds)}))`)
+  /**
+   * The stored spans of the traces an export touches, in one query (their ids as one JSON parameter),
+   * answered as one JSON text: one value to read instead of a row object per span
+   * (docs/adr/0014-otlp-trace-fast-path.md).
+   */
+  const storedSpans = async (traceIds: string[]): Promise<(Node & { traceId: string })[]> => {
+    const rs = await db.$client.execute({ sql: STORED_SPANS_SQL, args: [JSON.stringify(traceIds)] })
+    const text = rs.rows[0]?.[0]
+    if (typeof text !== 'string') return []
+    return (JSON.parse(text) as StoredRow[]).map((r) => ({
+      traceId: r[0],
+      spanId: r[1],
+      parentSpanId: r[2],
+      runId: r[3],
+      kind: r[4],
+      model: r[5],
+      inputTokens: r[6],
+      outputTokens: r[7],
+      startedAt: r[8],
+      endedAt: r[9],
+      failed: r[10] !== 0,
+      run: r[11] == null ? null : (JSON.parse(r[11]) as SpanRunInfo),
+      isNew: false,
+    }))
+  }
 
   /** The export's spans as rows of one statement, committed first in the transaction that records their runs. */
   const saveSpans = (rows: (typeof runSpans.$inferInsert)[]): Stmt[] =>
@@ -250,21 +312,26 @@ export function createOtlpIntake(deps: OtlpIntakeDeps) {
     }
     // The request's spans by trace, the last copy of a span winning.
     const fresh = new Map<string, Map<string, { span: OtlpSpan; facts: SpanFacts }>>()
+    // Spans of a trace share their run id: each distinct one is checked once.
+    const validRunIds = new Set<string>()
     for (const span of spans) {
       const facts = factsOf(span)
-      if (!v.is(Id, facts.runId)) {
-        reject(`span ${span.spanId}: homeostat.run.id must be 1-200 characters of letters, digits and _ . : @ / ~ -`)
-        continue
+      if (!validRunIds.has(facts.runId)) {
+        if (!v.is(Id, facts.runId)) {
+          reject(`span ${span.spanId}: homeostat.run.id must be 1-200 characters of letters, digits and _ . : @ / ~ -`)
+          continue
+        }
+        validRunIds.add(facts.runId)
       }
       let trace = fresh.get(span.traceId)
       if (!trace) fresh.set(span.traceId, (trace = new Map()))
       trace.set(span.spanId, { span, facts })
     }
     const traces = new Map<string, Map<string, Node>>()
-    for (const row of await storedSpans([...fresh.keys()])) {
-      let trace = traces.get(row.traceId)
-      if (!trace) traces.set(row.traceId, (trace = new Map()))
-      trace.set(row.spanId, { ...row, isNew: false })
+    for (const { traceId, ...node } of await storedSpans([...fresh.keys()])) {
+      let trace = traces.get(traceId)
+      if (!trace) traces.set(traceId, (trace = new Map()))
+      trace.set(node.spanId, node)
     }
     const rows: (typeof runSpans.$inferInsert)[] = []
     const runs: RunWrite[] = []

@@ -13,7 +13,7 @@ import { labelText, RunsCss, RunsTabs, StatusPill, usd } from './format.tsx'
 
 const choiceText: Record<HumanChoice, string> = { retry: 'Retry', abort: 'Abort', take_over: 'Take over' }
 
-/** Runs a person decided lately (the choices shown after the queue). No index on `decision`: capped scan. */
+/** Runs a person decided lately (the choices shown after the queue), newest first from runs_decided_idx. */
 export const recentlyDecided = (db: Db) =>
   db.select().from(runs).where(isNotNull(runs.decision)).orderBy(desc(runs.updatedAt)).limit(20)
 
