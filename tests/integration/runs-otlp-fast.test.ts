@@ -58,7 +58,7 @@ describe('OTLP traces: protobuf fast path vs JSON path', () => {
     expect(a.tasks.filter((t) => t.failure_class === 'syntax')).toHaveLength(3)
     expect(a.points).toEqual(b.points)
     // The three traces' model calls end in the same ms on the same series: summed into one point each.
-    expect(a.points.map((p) => p.name)).toEqual(['llm_latency_ms', 'llm_tokens_total', 'llm_tokens_total'])
+    expect(a.points.map((p) => p.name)).toEqual(['llm_latency_seconds', 'llm_tokens_total', 'llm_tokens_total'])
   })
 
   it('answers 400 for a malformed protobuf body and stores nothing of it', async () => {
