@@ -1,8 +1,8 @@
 // Live updates for the dashboard: ONE EventSource per tab on /events. Each event becomes a DOM event
 // `live:<topic>` on document.body (detail: { ids, more }); widgets refresh on it with
 // hx-trigger="live:alerts from:body". While the stream is down, the same events are dispatched on a
-// timer (polling, detail.more = true), and the stream is tried again; once it is back, one round of
-// events catches the page up on what it missed. <html data-live> says which mode is on.
+// timer (polling, detail.more = true), and the stream is tried again; once it is open (the first time
+// too), one round of events catches the page up on what it missed. <html data-live> says which mode is on.
 ;(() => {
   const TOPICS = ['alerts', 'healing', 'runs', 'components', 'metrics', 'backups', 'n8n']
   const meta = (name, fallback) => Number(document.querySelector(`meta[name="${name}"]`)?.content) || fallback
@@ -61,8 +61,9 @@
 
   const start = () => {
     if (!document.body.hasAttribute('data-live-updates')) return
+    // Polling until the stream is ready, and `missed` stays set: a change made between the server
+    // rendering this page and the stream opening was never sent to it, so the first `ready` refreshes once.
     polling()
-    missed = false
     connect()
   }
   window.addEventListener('pagehide', () => source?.close())

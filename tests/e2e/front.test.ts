@@ -138,6 +138,9 @@ describe('the front page', () => {
 
   it('has no serious or critical accessibility violations (axe-core)', async () => {
     await page.goto(`${server.url}/`)
+    // The stream's first `ready` refreshes every tile once (public/live.js): check the page after that.
+    await page.waitForSelector('html[data-live="stream"]', { timeout: 15_000 })
+    await page.waitForFunction(() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling'))
     const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
     // Evaluated through the DevTools protocol, so the page's CSP (no inline scripts) does not apply.
     await page.evaluate(axe)

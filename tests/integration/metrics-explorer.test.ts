@@ -46,6 +46,8 @@ describe('GET /explore', () => {
     const scripts = html.match(/<script\b[^>]*>/g) ?? []
     expect(scripts.map((s) => /src="([^"]+)"/.exec(s)?.[1])).toEqual([
       '/static/vendor/htmx.min.js',
+      '/static/app.js',
+      '/static/live.js',
       '/static/vendor/uPlot.iife.min.js',
       '/static/explorer-view.js',
       '/static/explorer-chart.js',
