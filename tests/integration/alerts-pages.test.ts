@@ -62,7 +62,7 @@ describe('alerts pages', () => {
     }
     const list = await (await t.app.request('/alerts', { headers: s.headers })).text()
     expect(list).toContain('Checkout agent down')
-    expect(list).toContain('hx-trigger="live:alerts from:body, every 30s"')
+    expect(list).toContain('hx-trigger="live:alerts from:body, every 10s"')
     expect(list).toContain(`href="/alerts/${alertId}"`)
     expect(list).toMatch(/data-count="firing"><span class="label">firing<\/span><strong>1</)
     const filtered = await (await t.app.request('/alerts/list?q=env%3Ddev', { headers: s.headers })).text()
