@@ -13,32 +13,23 @@
  * floor). FRONT_BENCH_SAMPLES requests per figure (default 40: each page takes seconds today, see
  * docs/front-page.md#performance) after 3 to warm up. Returns table rows and what failed; asserts nothing.
  */
-import { join } from 'node:path'
-import { BUN, runCommand, startHomeostat } from './lib.ts'
+import { BUN, benchKey, type Env, envFor, pct, runCommand, startHomeostat } from './lib.ts'
 
 const SAMPLES = Number(process.env.FRONT_BENCH_SAMPLES ?? 40)
 const WARM = 3
 export const FRONT_P95_MAX_MS = 200
 
-type Env = Record<string, string>
-const pct = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 const ms = (n: number) => `${n.toFixed(2)} ms`
 
 export async function frontFigures(dir: string, base: Env, log: (line: string) => void) {
   const failed: string[] = []
   const rows: string[][] = []
-  const env = {
-    ...base,
-    DATA_DIR: join(dir, 'front'),
-    DATABASE_URL: `file:${join(dir, 'front', 'homeostat.db')}`,
-    JOBS_ENABLED: 'false',
-  }
+  const env = envFor(dir, base, 'front', { JOBS_ENABLED: 'false' })
   log('front: seeding 1,000 components, 10,000 series (48 h, rolled up), 100 firing alerts')
   log(`  seeded: ${runCommand(BUN, ['tests/bench/seed-front.ts'], env, 15 * 60_000)}`)
   const server = await startHomeostat('homeostat-front', env)
   try {
-    const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', 'bench', '--role', 'viewer'], env)
+    const key = benchKey(env, 'viewer')
     const headers = { Authorization: `Bearer ${key}`, Accept: 'text/html' }
     const get = (path: string) => () => fetch(server.url + path, { headers })
     const figures = [

@@ -18,26 +18,17 @@
  * time plus the loopback round trip (the whoami row shows that floor). RUNS_BENCH_SAMPLES requests
  * per figure (default 400) after 30 to warm up. Returns table rows and what failed; asserts nothing.
  */
-import { join } from 'node:path'
-import { BUN, runCommand, startHomeostat } from './lib.ts'
+import { BUN, benchKey, type Env, envFor, pct, runCommand, startHomeostat } from './lib.ts'
 
 const SAMPLES = Number(process.env.RUNS_BENCH_SAMPLES ?? 400)
 const WARM = 30
-type Env = Record<string, string>
 
-const pct = (sorted: number[], q: number) =>
-  sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!
 const ms = (n: number) => `${n.toFixed(2)} ms`
 
 export async function runsFigures(dir: string, base: Env, log: (line: string) => void) {
   const failed: string[] = []
   const rows: string[][] = []
-  const env = {
-    ...base,
-    DATA_DIR: join(dir, 'runs'),
-    DATABASE_URL: `file:${join(dir, 'runs', 'homeostat.db')}`,
-    JOBS_ENABLED: 'false',
-  }
+  const env = envFor(dir, base, 'runs', { JOBS_ENABLED: 'false' })
   log('runs: seeding 100,000 runs and a run of 1,000 tasks')
   const seeded = runCommand(BUN, ['tests/bench/seed-runs.ts'], env)
   log(`  seeded: ${seeded}`)
@@ -50,7 +41,7 @@ export async function runsFigures(dir: string, base: Env, log: (line: string) =>
   log(`  runs_watch tick: ${JSON.stringify(watch)}`)
   const server = await startHomeostat('homeostat-runs', env)
   try {
-    const key = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', 'bench', '--role', 'operator'], env)
+    const key = benchKey(env, 'operator')
     const headers = { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }
     let n = 0
     const failure = () => {
