@@ -7,7 +7,7 @@
 import { healingKick } from '../jobs/healing.ts'
 import type { Deps } from './context.ts'
 import { createOutboundPolicy } from './lib/outbound.ts'
-import { createAlerts, NO_STATEMENTS, type TransitionHook, watchIngest } from './modules/alerts/index.ts'
+import { createAlerts, watchIngest } from './modules/alerts/index.ts'
 import { createKeyStore } from './modules/auth/index.ts'
 import { backupCommands, createBackups, createWorkflowHistory } from './modules/backups/index.ts'
 import { createPrices } from './modules/components/index.ts'
@@ -63,13 +63,14 @@ export function createServices(platform: Deps) {
   })
   // Every alert state change runs its silences' hook first (it sets the `silenced` flag), then these,
   // in its own transaction: the notification outbox reads the flag last.
-  // The live feed hears the same transitions the outbox does (created, changed, acknowledged,
-  // resolved); a quiet repeat has no events and is not news.
-  const liveAlerts: TransitionHook = (_db, t) => {
-    if (t.events.length) live.publish('alerts', [t.after.id])
-    return NO_STATEMENTS
-  }
-  const alerts = createAlerts({ db, log, hooks: [notifier.outboxHook, liveAlerts] })
+  // The live feed hears the changes that record events (created, fired, acknowledged, resolved; a
+  // quiet repeat is not news) once they are committed, so a page refreshed on it reads them.
+  const alerts = createAlerts({
+    db,
+    log,
+    hooks: [notifier.outboxHook],
+    changed: (ids) => live.publish('alerts', ids),
+  })
   raiseDead = (dead) => raiseNotificationFailed(alerts, dead)
   resolveDead = (delivered) => resolveNotificationFailed(db, alerts, delivered)
   // The LLM price table in memory: the ingest derives cost from it, the price routes invalidate it.

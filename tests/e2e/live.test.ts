@@ -51,6 +51,37 @@ describe('live updates', () => {
     await screenshot(page, 'live-alerts')
   })
 
+  it('shows an alert a rule raises after the stream opened (the after-ingest evaluation), without a reload', async () => {
+    const operatorKey = await cliKey(server, 'live-rules', 'operator')
+    const rule = await server.fetch('/api/v1/alert-rules', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${operatorKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        name: 'live queue',
+        kind: 'threshold',
+        metric: 'live_queue_depth',
+        agg: 'max',
+        window: '5m',
+        comparator: '>=',
+        value: 50,
+        severity: 'critical',
+        summary: 'queue at {{value}}',
+      }),
+    })
+    expect(rule.status, await rule.text()).toBe(201)
+    await page.goto(`${server.url}/alerts`)
+    await page.waitForSelector('html[data-live="stream"]', { timeout: WAIT })
+    await page.evaluate(() => ((window as unknown as { stayed: boolean }).stayed = true))
+    const point = await server.fetch('/api/v1/metrics', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${ingestKey}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: 'live_queue_depth', value: 80, labels: { queue: 'orders' } }),
+    })
+    expect(point.status).toBe(200)
+    await page.waitForSelector(`#alert-list :text("queue at 80")`, { timeout: WAIT })
+    expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true)
+  })
+
   it('polls while the stream is cut, and goes back to the stream when it returns', async () => {
     const context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     const p = await context.newPage()

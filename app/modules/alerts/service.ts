@@ -39,6 +39,8 @@ export type AlertsOptions = {
    * in this order, in the change's transaction. The composition root chooses them (the outbox).
    */
   hooks?: TransitionHook[]
+  /** Hears the alerts whose change recorded events, once committed (the live feed). */
+  changed?: (alertIds: readonly string[]) => void
   /** How long ingest triggers collect metric names before the rules watching them run. */
   debounceMs?: number
 }
@@ -52,6 +54,7 @@ export function createAlerts(options: AlertsOptions) {
     turns: createTurns(),
     forget: (fingerprint) => intake.forget(fingerprint),
     foldRepeats: (alertId) => intake.foldRepeats(alertId),
+    changed: options.changed,
   }
   const intake = createIntake(lifecycle)
   const rules = createRuleRunner({

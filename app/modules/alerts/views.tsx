@@ -99,7 +99,7 @@ export function AlertList({
       id="alert-list"
       hx-get={`/alerts/list${qs ? `?${qs}` : ''}`}
       // Live events refresh it at once; the 10 s poll covers what this process's feed cannot see (another
-      // instance on the same database) and an alert a rule raised that no event reached (see the session note).
+      // instance on the same database).
       hx-trigger={liveTrigger('alerts', { every: '10s' })}
       hx-swap="outerHTML"
       aria-label="Alerts"

@@ -5,8 +5,8 @@
  * state (listeners, what waits to be flushed) lives in the object it returns.
  *
  * Announcements are coalesced per topic for `flushMs`: an intake burst of a thousand alerts is one
- * event per stream, not a thousand, and the short wait lets the transaction that announced the
- * change commit before a page asks for the new state (alert hooks run inside the transaction).
+ * event per stream, not a thousand. Publishers announce a change once it is committed, so a page
+ * that asks for the new state on the event reads it.
  */
 export const topics = ['alerts', 'healing', 'runs', 'components', 'metrics', 'backups', 'n8n'] as const
 export type Topic = (typeof topics)[number]

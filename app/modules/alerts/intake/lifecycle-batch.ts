@@ -288,11 +288,16 @@ async function againFromFreshRead(
     forget()
     if (!isStaleCache(failure) && !uniqueFingerprint(failure)) throw failure
     try {
-      return await locker.run(async (read) => {
-        const locked: Locked = { read, statements: [] }
+      let news: readonly string[] = []
+      const result = await locker.run(async (read) => {
+        const locked: Locked = { read, statements: [], changed: [] }
         const result = await reportBatchWith(deps, deliveries, false, undefined, undefined, locked)
+        news = locked.changed
         return { statements: locked.statements, result }
       })
+      // Committed when `run` returns.
+      if (news.length) deps.changed?.(news)
+      return result
     } catch (error) {
       forget()
       throw error
@@ -318,7 +323,7 @@ async function againFromFreshRead(
 const FRESH_ATTEMPTS = 6
 
 /** A group applied in a locked transaction: its reads, and the statements it leaves for the commit. */
-type Locked = { read: LockedRead; statements: TxnStatement[] }
+type Locked = { read: LockedRead; statements: TxnStatement[]; changed: string[] }
 
 /**
  * `reportBatch` with the alerts found in `cache` taken from it (`useCache`), checked in the
@@ -393,6 +398,8 @@ async function reportBatchWith(
   const events: (typeof alertEvents.$inferInsert)[] = []
   const extra: BatchItem<'sqlite'>[] = []
   const rows: TableRow[] = []
+  // Alerts whose change records events: told to `deps.changed` once committed (a quiet repeat is not news).
+  const news: string[] = []
   const out: ReportResult[][] = []
   for (const d of deliveries) {
     const { at } = d
@@ -413,6 +420,7 @@ async function reportBatchWith(
       // The transition's own events; events a hook adds (silenced) come with its own statements.
       for (const e of t.events)
         events.push({ alertId: t.after.id, ts: at, type: e.type, actor: e.actor, detail: e.detail ?? {} })
+      if (t.events.length) news.push(t.after.id)
       for (const hook of deps.hooks) {
         const added = hook(db, t)
         const statements = Array.isArray(added) ? added : await added
@@ -484,6 +492,7 @@ async function reportBatchWith(
   // When the epoch vouches for nothing (every alert used is checked above), it is not sent at all.
   if (locked) {
     locked.statements = [...statements, ...extra, ...insertRows(rows)].map(toStatement)
+    locked.changed = news
     moveOn(touched)
     return out
   }
@@ -496,6 +505,7 @@ async function reportBatchWith(
   )
   moveOn(touched)
   await committed
+  if (news.length) deps.changed?.(news)
   return out
 }
 

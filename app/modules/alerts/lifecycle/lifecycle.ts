@@ -53,6 +53,12 @@ export type LifecycleDeps = {
   turns: Turns
   forget: (fingerprint: string) => void
   foldRepeats: (alertId: string) => BatchItem<'sqlite'>
+  /**
+   * Hears the alerts whose change recorded events (created, fired, acknowledged, resolved…) once it
+   * has COMMITTED: a page refreshed on it reads the new state. A hook runs before the commit, so the
+   * live feed told from a hook raced the commit and lost under load (the page read the old list).
+   */
+  changed?: (alertIds: readonly string[]) => void
 }
 
 export type AlertReport = {
@@ -267,6 +273,7 @@ export async function write(deps: LifecycleDeps, t: Transition, insert: boolean,
   const statements = await statementsFor(deps, t, insert, rows)
   // BEGIN IMMEDIATE on the client's connection (see `clientWriteTransaction`): the guard reads first.
   await clientWriteTransaction(deps.db, insert || !t.before ? statements : [rowGuard(deps.db, t.before), ...statements])
+  if (t.events.length) deps.changed?.([t.after.id])
   return t.after
 }
 
