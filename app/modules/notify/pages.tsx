@@ -2,13 +2,13 @@
 import { Hono } from 'hono'
 import * as v from 'valibot'
 import { eq } from 'drizzle-orm'
-import { webhookEvents, channelTypes, notifications, type Channel, type Policy } from '../../../db/schema/notify.ts'
+import { webhookEvents, channelTypes, notifications, type Channel } from '../../../db/schema/notify.ts'
 import { severities } from '../../../db/schema/alerts.ts'
 import { actor, type AppEnv, type ModuleDeps } from '../../context.ts'
-import { badRequest, conflict, notFound, type ErrorDetail } from '../../lib/errors.ts'
+import { badRequest, conflict, notFound } from '../../lib/errors.ts'
 import { hxRedirect } from '../../lib/htmx.ts'
 import { Empty, Layout } from '../../lib/layout.tsx'
-import { matcherLines, parseMatchers } from '../../lib/matchers.ts'
+import { matcherLines } from '../../lib/matchers.ts'
 import { clockOf } from '../../lib/time.ts'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
 import { access, canWrite } from '../../middleware/access.ts'
@@ -24,15 +24,7 @@ import {
   updateChannel,
 } from './channels.ts'
 import { createPolicy, deletePolicy, getPolicy, listPolicies, updatePolicy } from './policies.ts'
-import {
-  ChannelBody,
-  ChannelPatch,
-  IdParam,
-  PolicyBody,
-  secretFields,
-  SubscriptionBody,
-  NumericIdParam,
-} from './schema.ts'
+import { IdParam, SubscriptionBody, NumericIdParam } from './schema.ts'
 import {
   createSubscription,
   deleteSubscription,
@@ -45,299 +37,9 @@ import { alertSnapshot, SendError, sendToChannel, testAlert } from './senders.ts
 import { retryNotification } from './delivery.ts'
 import type { Notifier } from './notifier.ts'
 import { dur, Tabs } from '../alerts/index.ts'
+import { channelInput, channelPatch, drop, EditQuery, FormBody, policyInput, trimmed } from './forms.ts'
+import { ChannelForm, PolicyForm } from './form-views.tsx'
 
-const EditQuery = v.object({ edit: v.optional(v.pipe(v.string(), v.maxLength(100))) })
-const FormBody = v.record(v.string(), v.pipe(v.string(), v.maxLength(10_000, 'must be at most 10000 characters')))
-const t = (s: string | undefined) => (s ?? '').trim() || undefined
-const list = (s: string | undefined) =>
-  (s ?? '')
-    .split(/[\n,]/)
-    .map((x) => x.trim())
-    .filter(Boolean)
-const numOr = (s: string | undefined) => {
-  const x = t(s)
-  return x === undefined ? undefined : /^\d+$/.test(x) ? Number(x) : x
-}
-const drop = (o: Record<string, unknown>) => Object.fromEntries(Object.entries(o).filter(([, x]) => x !== undefined))
-
-/** The per-type fields of the channel form. */
-const typeFields: Record<(typeof channelTypes)[number], { name: string; label: string; type?: string }[]> = {
-  slack: [{ name: 'webhookUrl', label: 'Incoming webhook URL' }],
-  webhook: [
-    { name: 'url', label: 'URL' },
-    { name: 'headers', label: 'Custom headers (Name: value per line)' },
-  ],
-  n8n: [{ name: 'url', label: 'Workflow webhook URL' }],
-  pagerduty: [
-    { name: 'routingKey', label: 'Routing key' },
-    { name: 'baseUrl', label: 'Events API base URL (optional)' },
-  ],
-  email: [
-    { name: 'host', label: 'SMTP host' },
-    { name: 'port', label: 'Port' },
-    { name: 'secure', label: 'TLS (true/false)' },
-    { name: 'user', label: 'User' },
-    { name: 'password', label: 'Password', type: 'password' },
-    { name: 'from', label: 'From' },
-    { name: 'to', label: 'To (comma separated)' },
-  ],
-}
-
-/**
- * The per-type fields into settings. On an edit a secret field left blank is left out (the
- * service keeps its value); other fields left blank are cleared (or named, when required).
- */
-function settingsOf(type: string, form: Record<string, string>, edit: boolean) {
-  const s: Record<string, unknown> = {}
-  const secret = secretFields[type as keyof typeof secretFields] ?? []
-  for (const f of typeFields[type as keyof typeof typeFields] ?? []) {
-    const raw = t(form[f.name])
-    if (raw === undefined) {
-      if (edit && !secret.includes(f.name)) s[f.name] = undefined
-      continue
-    }
-    if (f.name === 'headers')
-      s.headers = Object.fromEntries(
-        list(raw.replaceAll(',', '\n')).map((l) => [
-          l.slice(0, l.indexOf(':')).trim(),
-          l.slice(l.indexOf(':') + 1).trim(),
-        ]),
-      )
-    else if (f.name === 'port') s.port = numOr(raw)
-    else if (f.name === 'secure') s.secure = raw === 'true' ? true : raw === 'false' ? false : raw
-    else if (f.name === 'to') s.to = list(raw)
-    else s[f.name] = raw
-  }
-  return s
-}
-
-function channelInput(form: Record<string, string>) {
-  const type = form.type ?? ''
-  const r = v.safeParse(ChannelBody, { name: form.name ?? '', type, settings: settingsOf(type, form, false) })
-  if (!r.success) throw badRequest('Invalid channel', issuesToDetails(r.issues))
-  return r.output
-}
-
-function channelPatch(type: Channel['type'], form: Record<string, string>) {
-  const r = v.safeParse(ChannelPatch, {
-    name: form.name ?? '',
-    enabled: form.enabled === 'on',
-    settings: settingsOf(type, form, true),
-  })
-  if (!r.success) throw badRequest('Invalid channel', issuesToDetails(r.issues))
-  return r.output
-}
-
-/** Escalation rows `esc_after_<i>` + `esc_<i>_<channel id>` (+ `esc_remove_<i>`); a row with no channel ticked is a blank row. */
-const MAX_STEPS = 10
-function escalationsOf(form: Record<string, string>, channelIds: string[]) {
-  const steps: { after: unknown; channelIds: string[] }[] = []
-  for (let i = 0; i < MAX_STEPS + 2; i++) {
-    if (form[`esc_remove_${i}`] === 'on') continue
-    const ids = channelIds.filter((id) => form[`esc_${i}_${id}`] === 'on')
-    if (ids.length) steps.push({ after: numOr(form[`esc_after_${i}`]) ?? '15m', channelIds: ids })
-  }
-  return steps
-}
-
-function policyInput(form: Record<string, string>, channelIds: string[]) {
-  const errors: ErrorDetail[] = []
-  const matchers = parseMatchers(form.matchers, 'matchers', errors)
-  const chosen = channelIds.filter((id) => form[`ch_${id}`] === 'on')
-  const escalations = escalationsOf(form, channelIds)
-  const raw = drop({
-    name: form.name ?? '',
-    matchers,
-    channelIds: chosen,
-    groupBy: list(form.groupBy),
-    groupWait: numOr(form.groupWait),
-    groupInterval: numOr(form.groupInterval),
-    repeatInterval: numOr(form.repeatInterval),
-    continue: form.continue === 'on',
-    sendResolved: form.sendResolved === 'on',
-    escalations,
-    enabled: form.hasEnabled ? form.enabled === 'on' : undefined,
-  })
-  const r = v.safeParse(PolicyBody, raw)
-  if (!r.success) errors.push(...issuesToDetails(r.issues))
-  if (errors.length || !r.success) throw badRequest('Invalid policy', errors)
-  return r.output
-}
-
-type ChannelType = (typeof channelTypes)[number]
-const settingText = (name: string, x: unknown) =>
-  x === undefined || x === null ? '' : name === 'to' && Array.isArray(x) ? x.join(', ') : String(x)
-
-/** The create form of a type, or the edit form of a channel: non-secret fields prefilled, secret ones blank with their masked value. */
-function ChannelForm({
-  type,
-  edit,
-}: {
-  type: ChannelType
-  edit?: {
-    id: string
-    name: string
-    enabled: boolean
-    settings: Record<string, unknown>
-    masked: Record<string, unknown>
-  }
-}) {
-  const secret = secretFields[type]
-  return (
-    <form
-      class="comp-form"
-      hx-post={edit ? `/alerts/channels/${edit.id}/edit` : '/alerts/channels'}
-      hx-target={edit ? undefined : '#channel-created'}
-      hx-swap={edit ? 'none' : 'innerHTML'}
-    >
-      <input type="hidden" name="type" value={type} />
-      <label>
-        Name <input name="name" required value={edit?.name ?? ''} />
-      </label>
-      {typeFields[type].map((f) => {
-        const isSecret = secret.includes(f.name)
-        const val = edit && !isSecret ? settingText(f.name, edit.settings[f.name]) : ''
-        const shown = edit?.masked[f.name]
-        const placeholder =
-          edit && isSecret && shown !== undefined
-            ? `${typeof shown === 'object' ? JSON.stringify(shown) : String(shown)} (blank keeps it)`
-            : undefined
-        return f.name === 'headers' ? (
-          <label>
-            {f.label}
-            <textarea name={f.name} rows={2} placeholder={placeholder}></textarea>
-          </label>
-        ) : (
-          <label>
-            {f.label} <input name={f.name} type={f.type ?? 'text'} value={val} placeholder={placeholder} />
-          </label>
-        )
-      })}
-      {edit ? (
-        <label class="check">
-          <input type="checkbox" name="enabled" checked={edit.enabled} /> Enabled
-        </label>
-      ) : null}
-      <button type="submit">{edit ? 'Save channel' : `Create ${type} channel`}</button>
-      {edit ? (
-        <>
-          {' '}
-          <a class="button secondary" href="/alerts/channels">
-            Cancel
-          </a>
-        </>
-      ) : null}
-    </form>
-  )
-}
-
-/** The policy form (create, or edit of `p`): escalation steps are rows; blank rows are ignored, ticked "remove" drops a step. */
-function PolicyForm({ chans, p }: { chans: Channel[]; p?: Policy }) {
-  const steps = p?.escalations ?? []
-  const rows = Math.min(MAX_STEPS + 2, steps.length + 2)
-  return (
-    <form
-      class="comp-form"
-      id={p ? 'policy-form' : undefined}
-      hx-post={p ? `/alerts/policies/${p.id}/edit` : '/alerts/policies'}
-      hx-swap="none"
-    >
-      <label>
-        Name <input name="name" required value={p?.name ?? ''} />
-      </label>
-      <label>
-        Matchers{' '}
-        <span class="muted">
-          (one per line, e.g. <code>severity="critical"</code>; empty: every alert)
-        </span>
-        <textarea name="matchers" rows={2}>
-          {p ? matcherLines(p.matchers) : ''}
-        </textarea>
-      </label>
-      <fieldset>
-        <legend>
-          Channels <span class="muted">(none ticked: all enabled channels)</span>
-        </legend>
-        {chans.length ? (
-          chans.map((ch) => (
-            <label class="check">
-              <input type="checkbox" name={`ch_${ch.id}`} checked={!!p?.channelIds.includes(ch.id)} /> {ch.name}
-            </label>
-          ))
-        ) : (
-          <span class="muted">Create a channel first.</span>
-        )}
-      </fieldset>
-      <div class="row">
-        <label>
-          Group by <input name="groupBy" placeholder="alertname, component" value={p?.groupBy.join(', ') ?? ''} />
-        </label>
-        <label>
-          Group wait <input name="groupWait" value={p ? dur(p.groupWaitMs) || '0' : '30s'} />
-        </label>
-        <label>
-          Group interval <input name="groupInterval" value={p ? dur(p.groupIntervalMs) || '0' : '5m'} />
-        </label>
-        <label>
-          Repeat interval <input name="repeatInterval" value={p ? dur(p.repeatIntervalMs) : '4h'} />
-        </label>
-      </div>
-      <label class="check">
-        <input type="checkbox" name="continue" checked={!!p?.continue} /> Continue to later policies
-      </label>
-      <label class="check">
-        <input type="checkbox" name="sendResolved" checked={p ? p.sendResolved : true} /> Send resolved notifications
-      </label>
-      {p ? (
-        <>
-          <input type="hidden" name="hasEnabled" value="1" />
-          <label class="check">
-            <input type="checkbox" name="enabled" checked={p.enabled} /> Enabled
-          </label>
-        </>
-      ) : null}
-      <fieldset class="escalations">
-        <legend>
-          Escalate unacknowledged critical alerts{' '}
-          <span class="muted">(one step per row; rows with no channel ticked are ignored)</span>
-        </legend>
-        {Array.from({ length: rows }, (_, i) => {
-          const step = steps[i]
-          return (
-            <div class="row esc-step" data-step={String(i)}>
-              <label>
-                Step {i + 1}: after{' '}
-                <input name={`esc_after_${i}`} value={step ? dur(step.afterMs) || '0' : ''} placeholder="15m" />
-              </label>
-              {chans.map((ch) => (
-                <label class="check">
-                  <input type="checkbox" name={`esc_${i}_${ch.id}`} checked={!!step?.channelIds.includes(ch.id)} />{' '}
-                  {ch.name}
-                </label>
-              ))}
-              {step ? (
-                <label class="check">
-                  <input type="checkbox" name={`esc_remove_${i}`} /> remove
-                </label>
-              ) : null}
-            </div>
-          )
-        })}
-      </fieldset>
-      <button type="submit">{p ? 'Save policy' : 'Create policy'}</button>
-      {p ? (
-        <>
-          {' '}
-          <a class="button secondary" href="/alerts/policies">
-            Cancel
-          </a>
-        </>
-      ) : null}
-    </form>
-  )
-}
-
-/** Channels, policies and webhook subscriptions (under /alerts/…), and a notification's retry. */
 export function notifyPages(
   deps: ModuleDeps & { notifier: Pick<Notifier, 'invalidateRouting'>; outbound: OutboundPolicy },
 ) {
@@ -732,9 +434,9 @@ export function notifyPages(
     const r = v.safeParse(
       SubscriptionBody,
       drop({
-        url: t(form.url) ?? '',
+        url: trimmed(form.url) ?? '',
         events: webhookEvents.filter((e) => form[`ev_${e}`] === 'on'),
-        minSeverity: t(form.minSeverity),
+        minSeverity: trimmed(form.minSeverity),
       }),
     )
     if (!r.success) throw badRequest('Invalid subscription', issuesToDetails(r.issues))
