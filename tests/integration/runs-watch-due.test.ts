@@ -103,18 +103,24 @@ describe('runs_watch reads only due runs', () => {
     expect(await tick(now + 9 * MIN)).toMatchObject({ resolved: 1 })
   })
 
-  it('after a restart the first tick looks at the open runs once, raising nothing twice', async () => {
-    // A new process (a fresh runs service) cannot know what the last one applied: its first tick
-    // looks at the open runs once, raises nothing twice, and later ticks are quiet again.
+  it('a restart under the same policies reads nothing; a policy another instance changed is applied once', async () => {
     const now = Date.now() + 300_000 * MIN
     await tick(now)
     await t.services.runs.upsertRun({ id: 'd-restart', startedAt: now }, now)
-    expect(await tick(now + 16 * MIN)).toMatchObject({ stalled: 1 })
+    expect(await tick(now + 16 * MIN)).toMatchObject({ checked: 1, stalled: 1 })
+    // A new process (its memory empty) finds in settings that these policies were applied already.
     t.services.runs.watch.appliedPolicies = null
-    const first = await tick(now + 17 * MIN)
-    expect(first.checked).toBeGreaterThanOrEqual(1)
-    expect(first).toMatchObject({ stalled: 0, overBudget: 0, resolved: 0 })
-    expect((await tick(now + 18 * MIN)).checked).toBe(0)
+    expect((await tick(now + 17 * MIN)).checked).toBe(0)
+    // Another instance stored a policy (written straight to the table; this process reloads it).
+    await t.db.run(sql`INSERT INTO run_policies (scope, policy, updated_by, updated_at)
+      VALUES ('label:team=other', '{"stalledMinutes":1}', 'elsewhere', 0)`)
+    t.services.runs.invalidatePolicies()
+    const pass = await tick(now + 18 * MIN)
+    expect(pass.checked).toBeGreaterThanOrEqual(1)
+    expect(pass).toMatchObject({ stalled: 0, overBudget: 0, resolved: 0 }) // nothing raised twice
+    expect((await tick(now + 19 * MIN)).checked).toBe(0)
+    t.services.runs.watch.appliedPolicies = null
+    expect((await tick(now + 20 * MIN)).checked).toBe(0)
   })
 
   it('the due runs are found through runs_check_idx, not a scan of runs', async () => {

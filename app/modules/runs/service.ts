@@ -99,8 +99,8 @@ export function createRuns(deps: RunsDeps) {
     /** A stored policy changed. */
     invalidatePolicies: () => void (policies = null),
     /**
-     * The runs_watch job's memory in this process: the stored policies (as JSON) its runs' next
-     * checks were computed under; null until its first tick (watch.ts).
+     * The runs_watch job's memory in this process: the stored policies (as JSON) it last found
+     * applied (in settings, see watch.ts); null until its first tick.
      */
     watch: { appliedPolicies: null as string | null },
   }

@@ -13,6 +13,7 @@
 import { and, eq, gte, isNotNull, lte, sql } from 'drizzle-orm'
 import type { Run } from '../../../db/schema/runs.ts'
 import { runs, runTasks } from '../../../db/schema/runs.ts'
+import { settings } from '../../../db/schema/system.ts'
 import { RUN_OVER_BUDGET, RUN_STALLED, RUN_TASK_STUCK, runAlert } from './alerts.ts'
 import { CHECK_NOW, isFinalRun } from './lifecycle.ts'
 import type { EffectivePolicy } from './policy.ts'
@@ -45,6 +46,9 @@ async function roleP95(svc: Pick<Runs, 'db'>, roles: string[], now: number) {
   }
   return out
 }
+
+/** The settings row holding the stored policies (JSON) the open runs' next checks were computed under. */
+const APPLIED_KEY = 'runs_watch.applied_policies'
 
 /** Runs written back per statement after a tick looked at them. */
 const WRITE_CHUNK = 2000
@@ -121,14 +125,24 @@ export async function watchRuns(svc: Runs, now: number) {
   // Stalled and over budget: only the runs that are due (runs_check_idx), so a tick over a big,
   // quiet table reads nothing. A write makes a run due at once (CHECK_NOW); after looking, the job
   // sets the time its next limit passes, or null when only a write can change its alerts (a flagged
-  // run stays flagged until then). Stored policies that changed since this process last applied
-  // them (or a first tick, which cannot know) make every unfinished or flagged run due once.
+  // run stays flagged until then). Stored policies other than those the last pass applied make
+  // every unfinished or flagged run due once.
   const stored = await svc.storedPolicies()
   const applied = JSON.stringify([...stored].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   if (svc.watch.appliedPolicies !== applied) {
-    await db.run(sql`UPDATE runs SET next_check_at = ${CHECK_NOW}
-      WHERE (${runs.status} IN ('running', 'escalated') OR ${runs.openAlerts} <> '[]')
-        AND (${runs.nextCheckAt} IS NULL OR ${runs.nextCheckAt} > ${CHECK_NOW})`)
+    // What the last pass (of any instance) applied is kept in settings, so a restart under the same
+    // policies costs no pass; the mark and the record commit together.
+    const [last] = await db.select({ value: settings.value }).from(settings).where(eq(settings.key, APPLIED_KEY))
+    if (last?.value !== applied)
+      await db.batch([
+        db.run(sql`UPDATE runs SET next_check_at = ${CHECK_NOW}
+          WHERE (${runs.status} IN ('running', 'escalated') OR ${runs.openAlerts} <> '[]')
+            AND (${runs.nextCheckAt} IS NULL OR ${runs.nextCheckAt} > ${CHECK_NOW})`),
+        db
+          .insert(settings)
+          .values({ key: APPLIED_KEY, value: applied, updatedAt: now })
+          .onConflictDoUpdate({ target: settings.key, set: { value: applied, updatedAt: now } }),
+      ])
     svc.watch.appliedPolicies = applied
   }
   const due = await db.select().from(runs).where(lte(runs.nextCheckAt, now))
