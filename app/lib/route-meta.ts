@@ -22,6 +22,8 @@ export type RouteMeta = {
   /** Statuses other than the default 200 that the route answers on success, for the docs. */
   success?: number
   inputs?: { target: 'json' | 'form' | 'query' | 'param'; schema: GenericSchema }[]
+  /** A public route that never reads who calls (see `anonymous`). */
+  anonymous?: boolean
 }
 
 const META = Symbol.for('homeostat.route-meta')
@@ -34,6 +36,13 @@ export function withMeta<T extends (...args: any[]) => unknown>(handler: T, meta
 /** A pass-through middleware carrying the route's summary for the OpenAPI document. */
 export const describe = (summary: string, tags: string[] = [], success?: number): MiddlewareHandler =>
   withMeta(async (_c, next) => next(), { summary, tags, success })
+
+/**
+ * Marks a public route that never reads who calls (the status pages): the pipeline skips
+ * authentication for it, so a signed-in visitor's cookie costs no session lookup. Honoured only
+ * beside `access('public')`; on any other route it is ignored and the caller is authenticated.
+ */
+export const anonymous = (): MiddlewareHandler => withMeta(async (_c, next) => next(), { anonymous: true })
 
 export type RouteInfo = { method: string; path: string } & Required<Pick<RouteMeta, 'inputs'>> &
   Omit<RouteMeta, 'inputs'>
@@ -52,6 +61,7 @@ export function routeTable(app: Hono<any>): RouteInfo[] {
       if (meta.tags) info.tags = meta.tags
       if (meta.success) info.success = meta.success
       if (meta.inputs) info.inputs.push(...meta.inputs)
+      if (meta.anonymous) info.anonymous = true
     }
     byRoute.set(key, info)
   }
@@ -66,10 +76,12 @@ export type RouteFacts = {
   access: Access | undefined
   /** The route's path pattern, or `unmatched`: the `route` label of the request metrics. */
   path: string
+  /** A public route that declared `anonymous()`: nobody is authenticated for it. */
+  anonymous: boolean
 }
 
 const factsByRoute = new WeakMap<object, RouteFacts>()
-const nothing: RouteFacts = Object.freeze({ matched: false, access: undefined, path: 'unmatched' })
+const nothing: RouteFacts = Object.freeze({ matched: false, access: undefined, path: 'unmatched', anonymous: false })
 
 /**
  * The facts of the route that will answer this request. The routes a request matched are fixed per
@@ -82,9 +94,15 @@ export function routeFacts(c: Context): RouteFacts {
   let facts = factsByRoute.get(last)
   if (!facts) {
     let access: Access | undefined
-    for (const route of matched) access ??= (route.handler as WithMeta)[META]?.access
+    let anon = false
+    for (const route of matched) {
+      const meta = (route.handler as WithMeta)[META]
+      access ??= meta?.access
+      anon ||= meta?.anonymous === true
+    }
     const isRoute = matched.some((r) => r.method !== 'ALL')
-    facts = { matched: isRoute, access, path: isRoute ? last.path : 'unmatched' }
+    const path = isRoute ? last.path : 'unmatched'
+    facts = { matched: isRoute, access, path, anonymous: isRoute && anon && access === 'public' }
     factsByRoute.set(last, facts)
   }
   return facts

@@ -42,7 +42,8 @@ export function pipeline(deps: Deps, keys: KeyStore, onError: ErrorHandler<AppEn
       let wait = limitBody(c, route.access === 'ingest' ? config.INGEST_BODY_LIMIT_BYTES : config.BODY_LIMIT_BYTES)
       if (wait) await wait
       if (!PROBES.has(path) && !path.startsWith('/static/')) perIp(c.get('ip'), now)
-      wait = authenticate(c, now)
+      // A public route that never reads the caller (status pages) skips it: no session lookup per visit.
+      wait = route.anonymous ? undefined : authenticate(c, now)
       if (wait) await wait
       wait = csrf(c)
       if (wait) await wait

@@ -78,6 +78,12 @@ export const runs = sqliteTable(
     lastProgressAt: integer('last_progress_at').notNull(),
     /** Alert names open for this run (run_stalled, run_over_budget), so the job resolves only what it raised. */
     openAlerts: text('open_alerts', { mode: 'json' }).$type<string[]>().notNull().default([]),
+    /**
+     * When the runs_watch job must look at this run next (docs/adr/0015-runs-watch-next-check.md):
+     * 0 after every write to it (due at the next tick), the time its stalled or duration limit passes
+     * once the job has looked, null when nothing but a write can change its alerts.
+     */
+    nextCheckAt: integer('next_check_at'),
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
@@ -88,11 +94,9 @@ export const runs = sqliteTable(
     // and the runs_watch job's runs with an alert of ours open (docs/runs.md#stuck-stalled-over-budget).
     index('runs_decided_idx').on(t.updatedAt).where(sql`${t.decision} IS NOT NULL`),
     index('runs_alerted_idx').on(t.id).where(sql`${t.openAlerts} <> '[]'`),
-    // Unfinished runs with none of our alerts open, with what the watch's limits compare: its
-    // candidates are found in this index alone, without reading each unfinished run's row.
-    index('runs_unflagged_open_idx')
-      .on(t.lastProgressAt, t.startedAt, t.costUsd, t.policy)
-      .where(sql`${t.status} IN ('running', 'escalated') AND ${t.openAlerts} = '[]'`),
+    // The runs_watch job's due runs: only runs with a next check hold an entry (written or waiting
+    // for a limit), so a tick over a big, quiet table reads nothing.
+    index('runs_check_idx').on(t.nextCheckAt).where(sql`${t.nextCheckAt} IS NOT NULL`),
   ],
 )
 export type Run = typeof runs.$inferSelect

@@ -8,7 +8,8 @@
  *   tick raised them), so a tick reads each of those runs again to see whether they resolve.
  *
  *   DATABASE_URL=file:/tmp/x/homeostat.db DATA_DIR=/tmp/x node_modules/.bin/bun tests/bench/watch-runs.ts
- * Prints one JSON line: p50 and p95 ms per scenario (WATCH_TICKS ticks each, default 10, after 3 to warm up).
+ * Prints one JSON line: p50 and p95 ms per scenario (WATCH_TICKS ticks each, default 10, after 3 to warm up),
+ * and each scenario's first tick (a start or a policy change: every open run looked at once).
  */
 import { sql } from 'drizzle-orm'
 import { boot } from '../../app/boot.ts'
@@ -24,15 +25,19 @@ async function main() {
   const { services } = createRoot(platform)
   const { db } = platform
   const runs = services.runs
+  // The first tick after a start or a policy change looks at every open run once (ADR 0015): its
+  // time is reported on its own (`first`), the steady ticks after the warm-up as p50 / p95.
   const ticks = async () => {
     const times: number[] = []
+    let first = 0
     for (let i = 0; i < TICKS + 3; i++) {
       const t0 = performance.now()
       await watchRuns(runs, Date.now())
+      if (i === 0) first = +(performance.now() - t0).toFixed(2)
       if (i >= 3) times.push(performance.now() - t0)
     }
     times.sort((a, b) => a - b)
-    return { p50: +pct(times, 0.5).toFixed(2), p95: +pct(times, 0.95).toFixed(2) }
+    return { p50: +pct(times, 0.5).toFixed(2), p95: +pct(times, 0.95).toFixed(2), first }
   }
   const loose = JSON.stringify({ stalledMinutes: 1_000_000_000, budgetDurationMs: 1e15, budgetCostUsd: 1e9 })
   await db.run(

@@ -2,7 +2,7 @@
  * What keeps the runs list and the runs_watch job from reading every run (docs/runs.md): the role
  * and class filters (found from their tasks when few, a bounded scan with a cursor when common), the
  * partial indexes (decided runs, flagged tasks, runs with an alert of ours open) checked with
- * EXPLAIN QUERY PLAN, and the watch job reading only runs past the loosest limits while still
+ * EXPLAIN QUERY PLAN, and the watch job (which reads only due runs: runs-watch-due.test.ts) still
  * honouring a run's own policy and a label's.
  */
 import { createClient } from '@libsql/client'
@@ -146,7 +146,7 @@ describe('runs list filters by role and class, bounded', () => {
   })
 })
 
-describe('runs_watch reads only runs past the loosest limits', () => {
+describe("runs_watch honours a run's own and a label's policy", () => {
   const MIN = 60_000
   const open = async () =>
     (

@@ -13,6 +13,7 @@ import { type HumanChoice, type Run, runFailures, type RunTask, runs, runTasks }
 import { conflict } from '../../lib/errors.ts'
 import type { AlertsService } from '../alerts/index.ts'
 import { RUN_ESCALATED, runAlert } from './alerts.ts'
+import { CHECK_NOW } from './lifecycle.ts'
 import type { FailureInput } from './input.ts'
 import { type Decision, decide, type EffectivePolicy } from './policy.ts'
 import { getRun } from './read.ts'
@@ -193,6 +194,7 @@ export function createDecisions(deps: DecisionDeps) {
           decision: null,
           lastProgressAt: now,
           updatedAt: now,
+          nextCheckAt: CHECK_NOW,
         })
         // A run that already ended stays ended: a late failure report does not reopen it.
         .where(and(eq(runs.id, runId), inArray(runs.status, ['running', 'escalated']))),
@@ -230,7 +232,7 @@ export function createDecisions(deps: DecisionDeps) {
     const ended = action === 'abort' ? { endedAt: now } : {}
     const updated = await db
       .update(runs)
-      .set({ decision, status, ...ended, lastProgressAt: now, updatedAt: now })
+      .set({ decision, status, ...ended, lastProgressAt: now, updatedAt: now, nextCheckAt: CHECK_NOW })
       .where(and(eq(runs.id, runId), sql`${runs.decision} IS NULL`))
       .returning({ id: runs.id })
     if (!updated.length) throw conflict(`Run ${runId} was already decided`)

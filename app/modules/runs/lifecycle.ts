@@ -21,6 +21,12 @@ export const taskRank: Record<TaskStatus, number> = {
   skipped: 4,
 }
 
+/**
+ * What every write to a run sets its `next_check_at` to: due at the runs_watch job's next tick,
+ * whatever that tick's clock says (docs/adr/0015-runs-watch-next-check.md).
+ */
+export const CHECK_NOW = 0
+
 export const isFinalTask = (s: TaskStatus) => taskRank[s] === 4
 export const isFinalRun = (s: RunStatus) => runRank[s] === 2
 

@@ -98,6 +98,11 @@ export function createRuns(deps: RunsDeps) {
     invalidateRules: () => void (rules = null),
     /** A stored policy changed. */
     invalidatePolicies: () => void (policies = null),
+    /**
+     * The runs_watch job's memory in this process: the stored policies (as JSON) it last found
+     * applied (in settings, see watch.ts); null until its first tick.
+     */
+    watch: { appliedPolicies: null as string | null },
   }
 }
 export type Runs = ReturnType<typeof createRuns>

@@ -10,12 +10,13 @@
  * Each resolves when its condition ends (the task moves on, the run progresses or ends). The job
  * takes the time as an argument; it is idempotent (an open alert is not raised twice).
  */
-import { and, eq, gte, isNotNull, sql } from 'drizzle-orm'
-import type { Run, RunPolicy } from '../../../db/schema/runs.ts'
+import { and, eq, gte, isNotNull, lte, sql } from 'drizzle-orm'
+import type { Run } from '../../../db/schema/runs.ts'
 import { runs, runTasks } from '../../../db/schema/runs.ts'
+import { settings } from '../../../db/schema/system.ts'
 import { RUN_OVER_BUDGET, RUN_STALLED, RUN_TASK_STUCK, runAlert } from './alerts.ts'
-import { isFinalRun } from './lifecycle.ts'
-import { DEFAULT_POLICY } from './policy.ts'
+import { CHECK_NOW, isFinalRun } from './lifecycle.ts'
+import type { EffectivePolicy } from './policy.ts'
 import type { Runs } from './service.ts'
 
 const MIN_SAMPLES = 5
@@ -46,26 +47,34 @@ async function roleP95(svc: Pick<Runs, 'db'>, roles: string[], now: number) {
   return out
 }
 
+/** The settings row holding the stored policies (JSON) the open runs' next checks were computed under. */
+const APPLIED_KEY = 'runs_watch.applied_policies'
+
+/** Runs written back per statement after a tick looked at them. */
+const WRITE_CHUNK = 2000
+
 /**
- * The lowest stalled and budget limits any run can have by the defaults and the stored policies
- * (a run's own override is not among them: runs with one are always read). A run inside all of them
- * cannot be stalled or over budget, so the job does not read it.
+ * When a run must be looked at again if nothing writes to it: the moment its stalled or duration
+ * limit passes, for each alert not already open; null when neither can come by time alone (a
+ * finished run, or one flagged for both). Cost, status and progress change only by a write.
  */
-export function loosestLimits(stored: Iterable<RunPolicy>) {
-  const all = [DEFAULT_POLICY, ...stored]
-  const min = (pick: (p: RunPolicy) => number | undefined) =>
-    Math.min(...all.map(pick).filter((x): x is number => x !== undefined))
-  return {
-    stalledMs: min((p) => p.stalledMinutes) * 60_000,
-    durationMs: min((p) => p.budgetDurationMs),
-    costUsd: min((p) => p.budgetCostUsd),
-  }
+export function nextCheck(
+  run: Pick<Run, 'status' | 'lastProgressAt' | 'startedAt'>,
+  policy: Pick<EffectivePolicy, 'stalledMinutes' | 'budgetDurationMs'>,
+  open: Set<string>,
+): number | null {
+  if (isFinalRun(run.status)) return null
+  const at: number[] = []
+  if (run.status === 'running' && !open.has(RUN_STALLED)) at.push(run.lastProgressAt + policy.stalledMinutes * 60_000)
+  if (!open.has(RUN_OVER_BUDGET)) at.push(run.startedAt + policy.budgetDurationMs)
+  return at.length ? Math.min(...at) : null
 }
 
 export async function watchRuns(svc: Runs, now: number) {
   const { db, alerts } = svc
   const fp = alerts.labelsFingerprint
-  const counts = { stuck: 0, unstuck: 0, stalled: 0, overBudget: 0, resolved: 0 }
+  // `checked`: the runs this tick read for stalled and over budget (the due ones).
+  const counts = { stuck: 0, unstuck: 0, stalled: 0, overBudget: 0, resolved: 0, checked: 0 }
 
   // Stuck tasks: every running one of a run that is not finished, and every one flagged before.
   const running = await db
@@ -113,25 +122,34 @@ export async function watchRuns(svc: Runs, now: number) {
     counts.unstuck++
   }
 
-  // Stalled and over budget: runs not finished that could be past a limit (none of ours open yet),
-  // and runs with an alert of ours still open (runs_alerted_idx), which may resolve. A run inside the
-  // loosest limits is not read at all, so a tick costs what is due, not what is stored.
-  const limits = loosestLimits((await svc.storedPolicies()).values())
-  // The candidates' ids from runs_unflagged_open_idx alone (INDEXED BY: SQLite otherwise walks the
-  // status index and reads every unfinished run's row), then their rows.
-  const due = (await db.all(sql`SELECT id FROM runs INDEXED BY runs_unflagged_open_idx
-    WHERE ${runs.status} IN ('running', 'escalated') AND ${runs.openAlerts} = '[]' AND (
-      ${runs.lastProgressAt} <= ${now - limits.stalledMs} OR ${runs.startedAt} <= ${now - limits.durationMs}
-      OR ${runs.costUsd} >= ${limits.costUsd} OR ${runs.policy} IS NOT NULL)`)) as { id: string }[]
-  const open = due.length
-    ? await db
-        .select()
-        .from(runs)
-        .where(sql`${runs.id} IN (SELECT value FROM json_each(${JSON.stringify(due.map((r) => r.id))}))`)
-    : []
-  const flaggedRuns = await db.select().from(runs).where(sql`${runs.openAlerts} <> '[]'`)
-  const byId = new Map<string, Run>([...open, ...flaggedRuns].map((r) => [r.id, r]))
-  for (const run of byId.values()) {
+  // Stalled and over budget: only the runs that are due (runs_check_idx), so a tick over a big,
+  // quiet table reads nothing. A write makes a run due at once (CHECK_NOW); after looking, the job
+  // sets the time its next limit passes, or null when only a write can change its alerts (a flagged
+  // run stays flagged until then). Stored policies other than those the last pass applied make
+  // every unfinished or flagged run due once.
+  const stored = await svc.storedPolicies()
+  const applied = JSON.stringify([...stored].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  if (svc.watch.appliedPolicies !== applied) {
+    // What the last pass (of any instance) applied is kept in settings, so a restart under the same
+    // policies costs no pass; the mark and the record commit together.
+    const [last] = await db.select({ value: settings.value }).from(settings).where(eq(settings.key, APPLIED_KEY))
+    if (last?.value !== applied)
+      await db.batch([
+        db.run(sql`UPDATE runs SET next_check_at = ${CHECK_NOW}
+          WHERE (${runs.status} IN ('running', 'escalated') OR ${runs.openAlerts} <> '[]')
+            AND (${runs.nextCheckAt} IS NULL OR ${runs.nextCheckAt} > ${CHECK_NOW})`),
+        db
+          .insert(settings)
+          .values({ key: APPLIED_KEY, value: applied, updatedAt: now })
+          .onConflictDoUpdate({ target: settings.key, set: { value: applied, updatedAt: now } }),
+      ])
+    svc.watch.appliedPolicies = applied
+  }
+  const due = await db.select().from(runs).where(lte(runs.nextCheckAt, now))
+  counts.checked = due.length
+  // [id, updated_at seen, next check, open alerts]: written back in a few statements, not one per run.
+  const looked: [string, number, number | null, string][] = []
+  for (const run of due) {
     const policy = await svc.policyOf(run)
     const final = isFinalRun(run.status)
     const want = new Set<string>()
@@ -140,7 +158,6 @@ export async function watchRuns(svc: Runs, now: number) {
     if (!final && (run.costUsd >= policy.budgetCostUsd || now - run.startedAt >= policy.budgetDurationMs))
       want.add(RUN_OVER_BUDGET)
     const had = new Set(run.openAlerts)
-    if ([...want].every((a) => had.has(a)) && [...had].every((a) => want.has(a))) continue
     for (const name of want) {
       if (had.has(name)) continue
       const title =
@@ -161,10 +178,14 @@ export async function watchRuns(svc: Runs, now: number) {
       await alerts.report(runAlert(fp, { alertname: name, run: run.id }, false, `Run ${run.id}`), now)
       counts.resolved++
     }
-    await db
-      .update(runs)
-      .set({ openAlerts: [...want].sort() })
-      .where(eq(runs.id, run.id))
+    looked.push([run.id, run.updatedAt, nextCheck(run, policy, want), JSON.stringify([...want].sort())])
+  }
+  for (let i = 0; i < looked.length; i += WRITE_CHUNK) {
+    // A write that landed since the run was read (its updated_at moved) made it due again: that
+    // mark is kept, so the next tick looks at what it changed.
+    await db.run(sql`UPDATE runs SET open_alerts = j.value ->> 3,
+        next_check_at = CASE WHEN runs.updated_at = j.value ->> 1 THEN j.value ->> 2 ELSE runs.next_check_at END
+      FROM json_each(${JSON.stringify(looked.slice(i, i + WRITE_CHUNK))}) AS j WHERE runs.id = j.value ->> 0`)
   }
   return counts
 }

@@ -8,7 +8,7 @@
  * statuses only move forward, start times keep the earliest, end times the latest, tokens the largest.
  */
 import type { TxnStatement } from '../../../db/txn-thread.ts'
-import { runRank, taskRank } from './lifecycle.ts'
+import { CHECK_NOW, runRank, taskRank } from './lifecycle.ts'
 
 type Arg = TxnStatement['args'][number]
 type Param<T> = (x: T) => Arg
@@ -100,6 +100,8 @@ const runColumns: [string, Param<RunRow>][] = [
   ['last_progress_at', (r) => r.now],
   ['created_at', (r) => r.now],
   ['updated_at', (r) => r.now],
+  // Every write makes the run due for the runs_watch job's next tick (its alerts may change).
+  ['next_check_at', () => CHECK_NOW],
 ]
 
 export const upsertRunSql = statement<RunRow>(
@@ -107,7 +109,8 @@ export const upsertRunSql = statement<RunRow>(
     runColumns.map(([, p]) => q<RunRow>`${p}`),
     ', ',
   )}) ON CONFLICT (id) DO UPDATE SET
-    last_progress_at = excluded.last_progress_at, updated_at = excluded.updated_at, ${join(
+    last_progress_at = excluded.last_progress_at, updated_at = excluded.updated_at,
+    next_check_at = excluded.next_check_at, ${join(
       [
         when<RunRow>('goal', (r) => flag(r.goal !== undefined), 'excluded.goal'),
         when<RunRow>('requester', (r) => flag(r.requester !== undefined), 'excluded.requester'),
@@ -125,8 +128,8 @@ export const upsertRunSql = statement<RunRow>(
 
 /** A run a task names before the run's own create arrived: made with what the task tells. */
 export const implicitRunSql = statement<{ id: string; startedAt: number; now: number }>(
-  q`INSERT INTO runs (id, started_at, last_progress_at, created_at, updated_at)
-    VALUES (${(r) => r.id}, ${(r) => r.startedAt}, ${(r) => r.now}, ${(r) => r.now}, ${(r) => r.now})
+  q`INSERT INTO runs (id, started_at, last_progress_at, created_at, updated_at, next_check_at)
+    VALUES (${(r) => r.id}, ${(r) => r.startedAt}, ${(r) => r.now}, ${(r) => r.now}, ${(r) => r.now}, ${() => CHECK_NOW})
     ON CONFLICT (id) DO NOTHING`,
 )
 
@@ -143,7 +146,8 @@ export const syncTotalsSql = statement<{ id: string; now: number }>(
       SELECT coalesce(sum(t.input_tokens), 0), coalesce(sum(t.output_tokens), 0), coalesce(sum(t.cost_usd), 0),
         count(*), coalesce(sum(t.status = 'failed'), 0)
       FROM run_tasks t WHERE t.run_id = ${(r) => r.id}),
-    last_progress_at = max(last_progress_at, ${(r) => r.now}), updated_at = ${(r) => r.now}
+    last_progress_at = max(last_progress_at, ${(r) => r.now}), updated_at = ${(r) => r.now},
+    next_check_at = ${() => CHECK_NOW}
     WHERE id = ${(r) => r.id}`,
 )
 

@@ -7,12 +7,10 @@
  * the uptime bars' slow drift are picked up when the entry's short life ends.
  */
 import { createHash } from 'node:crypto'
-import { gzipSync } from 'node:zlib'
+import type { Answers } from './encoded.ts'
 
-export type Rendered = { body: string; etag: string; gzipped?: Uint8Array }
-
-/** The body gzipped, made once per rendered body (browsers ask for it; the bars compress ~20×). */
-export const gzipped = (r: Rendered) => (r.gzipped ??= gzipSync(r.body))
+/** A format's body with its ETag, and its encoded answers (encoded.ts), made once per build. */
+export type Rendered = { body: string; etag: string; answers: Answers }
 
 type Entry<V> = {
   at: number
@@ -102,7 +100,7 @@ export function createStatusCache<V>(opts: {
           let r = entry.rendered.get(format)
           if (!r) {
             entry.key ??= createHash('sha1').update(opts.fingerprint(view)).digest('base64url')
-            r = { body: make(view), etag: `"${format}-${entry.key}"` }
+            r = { body: make(view), etag: `"${format}-${entry.key}"`, answers: {} }
             entry.rendered.set(format, r)
           }
           return r

@@ -1,16 +1,18 @@
 /**
  * The public status pages: `/status/<slug>` (HTML), `/status/<slug>.json` and
  * `/status/<slug>/feed.atom`, with no sign-in. Served from the in-process cache with an ETag
- * (304 on If-None-Match) and a short Cache-Control, so a burst of visitors costs one build.
+ * (304 on If-None-Match) and a short Cache-Control, so a burst of visitors costs one build; the
+ * bytes of each encoding and their headers are made once per build too (encoded.ts). The routes are
+ * `anonymous()`: they never read the caller, so no session is looked up for them.
  */
 import { type Context, Hono } from 'hono'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { notFound } from '../../lib/errors.ts'
-import { describe } from '../../lib/route-meta.ts'
+import { anonymous, describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { renderAtom } from './atom.ts'
-import { gzipped } from './cache.ts'
+import { encodedAnswer, pickEncoding } from './encoded.ts'
 import { PublicParam } from './input.ts'
 import { renderStatusHtml } from './public-page.tsx'
 import type { StatusPages } from './service.ts'
@@ -18,6 +20,7 @@ import type { PublicView } from './view.ts'
 
 /** Browsers and proxies may keep an answer this long; the ETag makes the check after it cheap. */
 export const PUBLIC_MAX_AGE_SECONDS = 10
+const CACHE_CONTROL = `public, max-age=${PUBLIC_MAX_AGE_SECONDS}`
 
 const formats = {
   html: { type: 'text/html; charset=utf-8', make: renderStatusHtml },
@@ -37,25 +40,23 @@ export function statusPublicRoutes(deps: ModuleDeps & { statusPages: StatusPages
     const hit = await statusPages.cache.get(slug)
     if (!hit) throw notFound('Status page')
     const r = hit.render(key, make)
-    const headers = {
-      ETag: r.etag,
-      'Cache-Control': `public, max-age=${PUBLIC_MAX_AGE_SECONDS}`,
-      Vary: 'Accept-Encoding',
-    }
-    if (matches(c.req.header('if-none-match'), r.etag)) return c.body(null, 304, headers)
-    // Gzipped once per build (not per request) for the browsers that ask, which is all of them.
-    if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? ''))
-      return c.body(gzipped(r) as Uint8Array<ArrayBuffer>, 200, {
-        ...headers,
-        'Content-Type': type,
-        'Content-Encoding': 'gzip',
-      })
-    return c.body(r.body, 200, { ...headers, 'Content-Type': type })
+    const cached: [string, string][] = [
+      ['ETag', r.etag],
+      ['Cache-Control', CACHE_CONTROL],
+      ['Vary', 'Accept-Encoding'],
+    ]
+    if (matches(c.req.header('if-none-match'), r.etag)) return new Response(null, { status: 304, headers: cached })
+    const { bytes, headers } = encodedAnswer(r.answers, r.body, pickEncoding(c.req.header('accept-encoding')), [
+      ['Content-Type', type],
+      ...cached,
+    ])
+    return new Response(bytes, { status: 200, headers })
   }
 
   app.get(
     '/status/:slug',
     access('public'),
+    anonymous(),
     describe('A published status page, no sign-in: HTML, or JSON when the slug ends in .json', tags),
     validate('param', PublicParam),
     (c) => {
@@ -69,6 +70,7 @@ export function statusPublicRoutes(deps: ModuleDeps & { statusPages: StatusPages
   app.get(
     '/status/:slug/feed.atom',
     access('public'),
+    anonymous(),
     describe("A published status page's incidents as an Atom feed, no sign-in", tags),
     validate('param', PublicParam),
     (c) =>
