@@ -182,6 +182,16 @@ export async function clientWriteTransaction(db: Db, items: BatchItem<'sqlite'>[
 }
 
 /**
+ * A read on the database's transaction thread (see `TransactionThread.read`): rows as arrays of
+ * driver values, behind the transactions sent before it. Undefined without a thread (`:memory:`, a
+ * remote database): the caller reads on the client.
+ */
+export const threadReader = (db: Db) => {
+  const thread = db[local]?.thread
+  return thread && ((sql: string, args: (string | number | null)[]) => thread.read(sql, args))
+}
+
+/**
  * The locked transactions of a database opened on a local file (db/locked-txn.ts): BEGIN IMMEDIATE
  * first, then the reads and the writes, so nothing read can change before the commit. Undefined
  * without a local file (`:memory:`, a remote database), where the caller's row checks stay the guard.

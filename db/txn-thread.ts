@@ -29,13 +29,19 @@ export type TxnStatement = { sql: string; args: Arg[]; rows?: Arg[][] | string }
  */
 export type TransactionThread = {
   run(statements: TxnStatement[], epoch?: number, fallback?: TxnStatement): Promise<void>
+  /**
+   * Runs one read (no transaction of its own) behind the transactions sent before it, and answers
+   * its rows as arrays of values: the thread's connection is the one that writes, so its page cache
+   * stays warm, where another connection's is emptied by each commit of the thread (ADR 0013).
+   */
+  read(sql: string, args: Arg[]): Promise<Arg[][]>
   epoch(): number
   close(): void
   /** Waits for the transactions sent to finish, then stops the thread; the next `run` starts a new one. */
   reset(): Promise<void>
 }
 
-type Pending = { resolve: () => void; reject: (e: Error) => void; start: number }
+type Pending = { resolve: (rows?: Arg[][]) => void; reject: (e: Error) => void; start: number }
 
 /** Starts the thread for the database file at `path`; its connection takes `pragmas` (the other connections' settings). */
 export function openTransactionThread(
@@ -63,7 +69,7 @@ export function openTransactionThread(
       smol: true,
     }
     const w = new Worker(new URL('./txn-worker.js', import.meta.url), settings)
-    w.on('message', (m: { id: number; epoch: number; error?: { message: string; code?: string } }) => {
+    w.on('message', (m: { id: number; epoch: number; rows?: Arg[][]; error?: { message: string; code?: string } }) => {
       if (m.epoch > epoch) epoch = m.epoch
       const p = pending.get(m.id)
       if (!p) return
@@ -71,7 +77,7 @@ export function openTransactionThread(
       if (!pending.size) w.unref()
       options.onQuery?.((performance.now() - p.start) / 1000)
       if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }))
-      else p.resolve()
+      else p.resolve(m.rows)
     })
     w.on('error', (e) => fail(w, e instanceof Error ? e : new Error(String(e))))
     w.on('exit', (code) => fail(w, new Error(`the database's transaction thread stopped (exit code ${code})`)))
@@ -85,10 +91,20 @@ export function openTransactionThread(
       const w = (worker ??= start())
       const id = ++next
       return new Promise<void>((resolve, reject) => {
-        pending.set(id, { resolve, reject, start: performance.now() })
+        pending.set(id, { resolve: () => resolve(), reject, start: performance.now() })
         // Held open while a transaction is under way (a script must not exit before its commit).
         w.ref()
         w.postMessage({ id, statements, epoch: assumed, fallback })
+      })
+    },
+    read(sql, args) {
+      if (closed) return Promise.reject(new Error('The database is closed'))
+      const w = (worker ??= start())
+      const id = ++next
+      return new Promise<Arg[][]>((resolve, reject) => {
+        pending.set(id, { resolve: (rows) => resolve(rows ?? []), reject, start: performance.now() })
+        w.ref()
+        w.postMessage({ id, read: { sql, args } })
       })
     },
     async reset() {

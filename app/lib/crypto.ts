@@ -8,8 +8,15 @@ import {
   scrypt,
   timingSafeEqual,
 } from 'node:crypto'
+import * as nodeCrypto from 'node:crypto'
 
-export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+// One-shot hashing (`crypto.hash`, Node ≥ 20.12 and Bun) makes no Hash object a call: the same digest at
+// about half the cost, which showed in the alert intake's profile (a fingerprint a label set, ADR 0013).
+// Where a runtime lacks it, the streaming API gives the same digest.
+const oneShot = (nodeCrypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash
+export const sha256 = oneShot
+  ? (text: string) => oneShot('sha256', text, 'hex')
+  : (text: string) => createHash('sha256').update(text).digest('hex')
 
 export const hmacSha256 = (key: string, text: string) => createHmac('sha256', key).update(text).digest('hex')
 

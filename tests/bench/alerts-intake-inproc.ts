@@ -3,12 +3,13 @@
  * Drives `app.request('POST /api/v2/alerts')` with the bench's bodies from CONC concurrent callers
  * and prints the process CPU time per alert (user + system), so a change to the intake can be
  * measured before/after without the noise of the load generator. Env: REQS (default 6000), CONC (50),
- * WORKLOAD (`bench`, default: the bench's pool in order; `random`: random order over 40 000 label sets,
- * see alert-workloads.ts).
+ * WORKLOAD (`bench`, default: the bench's pool in order; `random`: random order over 40 000 label sets;
+ * `groups`: the same over 2 000 alert groups; see alert-workloads.ts).
  */
+import { readdirSync, readFileSync } from 'node:fs'
 import { testApp } from '../helpers/app.ts'
 import { intakeBodies } from './alerts.ts'
-import { RANDOM_POOL, randomBodies } from './alert-workloads.ts'
+import { GROUP_NAMES, RANDOM_POOL, randomBodies } from './alert-workloads.ts'
 
 const REQS = Number(process.env.REQS ?? 6000)
 const CONC = Number(process.env.CONC ?? 50)
@@ -18,7 +19,13 @@ const t = await testApp({
   RATE_LIMIT_PER_SECOND: '1000000',
 })
 const { headers } = await t.key('viewer', ['ingest'])
-const next = process.env.WORKLOAD === 'random' ? randomBodies(RANDOM_POOL, 20, 23) : intakeBodies()
+const WORKLOAD = process.env.WORKLOAD ?? 'bench'
+const next =
+  WORKLOAD === 'random'
+    ? randomBodies(RANDOM_POOL, 20, 23)
+    : WORKLOAD === 'groups'
+      ? randomBodies(RANDOM_POOL, GROUP_NAMES, 23)
+      : intakeBodies()
 const post = async () => {
   const res = await t.app.request('/api/v2/alerts', {
     method: 'POST',
@@ -27,6 +34,33 @@ const post = async () => {
   })
   if (res.status !== 200) throw new Error(`${res.status} ${await res.text()}`)
 }
+/**
+ * CPU ticks (user + system, 1/100 s) of each thread of this process (Linux /proc), by thread id:
+ * the split between the thread that parses requests and the database's transaction thread.
+ */
+function threadTicks(): Map<string, { name: string; ticks: number }> {
+  const out = new Map<string, { name: string; ticks: number }>()
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+      const close = stat.lastIndexOf(')')
+      const fields = stat.slice(close + 2).split(' ')
+      out.set(tid, { name: stat.slice(stat.indexOf('(') + 1, close), ticks: Number(fields[11]) + Number(fields[12]) })
+    }
+  } catch {
+    // Not Linux: the total only.
+  }
+  return out
+}
+const threadSplit = (before: Map<string, { ticks: number }>, alerts: number) =>
+  [...threadTicks()]
+    .map(([tid, t]) => ({ tid, name: t.name, us: ((t.ticks - (before.get(tid)?.ticks ?? 0)) * 10_000) / alerts }))
+    .filter((t) => t.us >= 1)
+    .sort((a, b) => b.us - a.us)
+    .slice(0, 3)
+    .map((t) => `${t.name}#${t.tid} ${t.us.toFixed(1)}`)
+    .join(', ')
+
 async function run(n: number) {
   let left = n
   await Promise.all(
@@ -38,12 +72,13 @@ async function run(n: number) {
 await run(Math.min(2000, REQS)) // warm-up: fills the pool of label sets
 for (let round = 0; round < 3; round++) {
   const cpu = process.cpuUsage()
+  const ticks = threadTicks()
   const t0 = performance.now()
   await run(REQS)
   const d = process.cpuUsage(cpu)
   const ms = performance.now() - t0
   console.log(
-    `round ${round + 1}: ${((d.user + d.system) / (REQS * 10)).toFixed(1)} µs CPU/alert, ${Math.round((REQS * 10) / (ms / 1000))} alerts/s wall`,
+    `round ${round + 1}: ${((d.user + d.system) / (REQS * 10)).toFixed(1)} µs CPU/alert, ${Math.round((REQS * 10) / (ms / 1000))} alerts/s wall (µs CPU/alert by thread: ${threadSplit(ticks, REQS * 10)})`,
   )
 }
 t.close()

@@ -6,7 +6,9 @@ import {
   windowValue,
   type Group,
 } from '../../app/modules/alerts/rules/evaluate.ts'
+import { createHash } from 'node:crypto'
 import {
+  canonicalText,
   labelsFingerprint,
   nextState,
   ruleFingerprint,
@@ -92,6 +94,30 @@ describe('fingerprints', () => {
     mine.instance = 'host-2'
     expect(labelsFingerprint(mine)).toBe(direct({ job: 'api', instance: 'host-2' }))
     expect(labelsFingerprint({ job: 'api', instance: 'host-1' })).toBe(before)
+  })
+  it('are the ones stored before the canonical text was written out directly (no migration: ADR 0013)', () => {
+    // The definition every stored fingerprint was made with: SHA-256 (streaming API) of the JSON of
+    // the labels sorted into an object.
+    const stored = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 32)
+    const sets: Record<string, string>[] = [
+      {},
+      { alertname: 'A', instance: 'node-00001:9100', job: 'node', severity: 'warning' },
+      { z: '1', a: '2', M: '3', _: '4', 'team-name': 'x' },
+      { empty: '', kept: 'v' },
+      { quote: 'say "hi"\\ \n\u0001', ü: 'ö', emoji: '🚨', '\u00e9': 'e' },
+      // Names an object orders as array indexes, not by the sort: the original path.
+      { '10': 'a', '9': 'b', x: 'c' },
+      { '01': 'a', b: 'c' },
+      JSON.parse('{"__proto__":"p","a":"b"}'),
+    ]
+    for (const labels of sets) {
+      expect(canonicalText(labels)).toBe(JSON.stringify(canonicalLabels(labels)))
+      expect(labelsFingerprint(labels, 'prometheus:')).toBe(
+        `prometheus:${stored(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`)}`,
+      )
+      expect(ruleFingerprint('r1', labels)).toBe(stored(`rule\u0000r1\u0000${JSON.stringify(canonicalLabels(labels))}`))
+    }
+    expect(sha256('abc')).toBe(createHash('sha256').update('abc').digest('hex'))
   })
 })
 

@@ -8,12 +8,13 @@
  * This folder (intake/) is the intake's fast path: only the alerts service (../service.ts) uses it,
  * through `createIntake`; nothing else knows of its cache, its filter or `alert_repeats`.
  */
-import { eq, getTableColumns, sql } from 'drizzle-orm'
+import { eq, getTableColumns } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import { lockerOf, transactionEpoch, writeTransaction } from '../../../../db/client.ts'
 import type { LockedRead } from '../../../../db/locked-txn.ts'
 import { toStatement, type TxnStatement } from '../../../../db/txn-thread.ts'
 import { alertEvents, alertRepeats, alerts, type Alert, storedAlertJoined } from '../../../../db/schema/alerts.ts'
+import { alertsQuery, createAlertsRead } from './read.ts'
 import { FOLDED, insertJson, insertRows, insertRowsOf, REPEATS, updateJson } from './batch-statements.ts'
 import { mayBeStale, resolvedBySender, retryLater, staleIn, staleOf } from './stale.ts'
 import {
@@ -66,7 +67,12 @@ type Pipeline = {
 }
 
 /** The lifecycle with the intake's own state: its alert cache and its known fingerprints. */
-type IntakeDeps = LifecycleDeps & { cache: AlertCache; known: (minCapacity?: number) => Promise<KnownFingerprints> }
+type IntakeDeps = LifecycleDeps & {
+  cache: AlertCache
+  known: (minCapacity?: number) => Promise<KnownFingerprints>
+  /** The read of the alerts a group has not cached (read.ts). */
+  readAlerts: (fingerprints: string[]) => Promise<Alert[]>
+}
 
 /**
  * The intake of one alerts service: its group commit (`reportAlerts`), its alert cache and known
@@ -74,7 +80,12 @@ type IntakeDeps = LifecycleDeps & { cache: AlertCache; known: (minCapacity?: num
  * server; what one changes, the other's checks find (see alert-cache.ts).
  */
 export function createIntake(lifecycle: LifecycleDeps) {
-  const deps: IntakeDeps = { ...lifecycle, cache: createAlertCache(), known: createKnownFingerprints(lifecycle.db) }
+  const deps: IntakeDeps = {
+    ...lifecycle,
+    cache: createAlertCache(),
+    known: createKnownFingerprints(lifecycle.db),
+    readAlerts: createAlertsRead(lifecycle.db),
+  }
   const g: Pipeline = {
     waiting: [],
     running: false,
@@ -366,14 +377,13 @@ async function reportBatchWith(
       // else: new (see KnownFingerprints; its insert is checked by the unique index)
     }
   }
-  // The pending repeats joined once, not looked up three times a row (ADR 0013).
-  const query = () =>
-    db
-      .select(storedAlertJoined)
-      .from(alerts)
-      .leftJoin(alertRepeats, eq(alertRepeats.alertId, alerts.id))
-      .where(sql`${alerts.fingerprint} in (select value from json_each(${JSON.stringify(unknown)}))`)
-  const read = !unknown.length ? [] : locked ? locked.read<Alert>(query(), storedAlertJoined) : await query()
+  // The pending repeats joined once, not looked up three times a row; on the transaction thread,
+  // whose page cache is warm, unless under the write lock (read.ts, ADR 0013).
+  const read = !unknown.length
+    ? []
+    : locked
+      ? locked.read<Alert>(alertsQuery(db, unknown), storedAlertJoined)
+      : await deps.readAlerts(unknown)
   for (const a of read) stored.set(a.fingerprint, a)
   // Read afresh (after a refusal), nothing vouches for these rows at the commit (the transaction is
   // sent with no epoch): each is checked like a cached one, so a write worked out from a row another
