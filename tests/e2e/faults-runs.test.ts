@@ -71,7 +71,10 @@ describe('run updates across a hard kill', () => {
     try {
       for (const [k, tokens] of ackedTokens) {
         const [run, task] = k.split('/')
-        const stored = await scalar(db, 'select output_tokens from run_tasks where run_id = ? and id = ?', [run!, task!])
+        const stored = await scalar(db, 'select output_tokens from run_tasks where run_id = ? and id = ?', [
+          run!,
+          task!,
+        ])
         expect(stored, `${k}: acknowledged ${tokens} tokens`).toBeGreaterThanOrEqual(tokens)
       }
       for (const b of batches.filter((x) => x.acked))
