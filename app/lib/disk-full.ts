@@ -2,7 +2,8 @@
  * A full disk under the database (SQLITE_FULL, ENOSPC). SQLite rolls the failed transaction back
  * and the connection stays usable, so nothing needs reopening: writes work again as soon as space
  * is freed. What the server needs is to say so clearly while it lasts: writes answer 507 with
- * Retry-After (senders such as Prometheus retry a 5xx), and `/ready` reports the disk as the reason.
+ * Retry-After (senders such as Prometheus retry a 5xx), and `/ready` reports the disk as the reason
+ * (ADR 0015).
  */
 import { statfsSync } from 'node:fs'
 import { AppError } from './errors.ts'

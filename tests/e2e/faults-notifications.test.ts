@@ -58,7 +58,8 @@ describe('notification delivery across a hard kill', () => {
       expect(ids.length).toBe(ALERTS)
       await until(
         'every notification sent',
-        async () => ((await scalar(db, "select count(*) from notifications where status <> 'sent'")) === 0 ? true : undefined),
+        async () =>
+          (await scalar(db, "select count(*) from notifications where status <> 'sent'")) === 0 ? true : undefined,
         50_000,
         500,
       )
