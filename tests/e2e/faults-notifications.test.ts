@@ -3,11 +3,13 @@
  * Slack/PagerDuty/a webhook) is failing, so their notifications sit in the outbox being retried;
  * the server is killed with SIGKILL in the middle of that. After a restart on the same database the
  * receiver recovers, and every notification is delivered at least once, each carrying its dedup key
- * (the body's `id`, the outbox row), with no notification lost and none made twice.
+ * (the body's `id`, the outbox row), with no notification lost and none made twice. A send the kill
+ * caught in flight is sent again once its lease (one minute) has passed.
  */
 import { createServer } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { api, hardKill, openDbFile, restart, scalar, startFaultServer } from '../helpers/faults.ts'
+import { LEASE_MS } from '../../app/modules/notify/delivery.ts'
 import { listenLocal, readBody } from '../helpers/http.ts'
 import { cliKey, killAll, until } from '../helpers/server.ts'
 
@@ -60,7 +62,8 @@ describe('notification delivery across a hard kill', () => {
         'every notification sent',
         async () =>
           (await scalar(db, "select count(*) from notifications where status <> 'sent'")) === 0 ? true : undefined,
-        50_000,
+        // A send caught in flight by the kill waits out its lease (LEASE_MS, 60 s), then its backoff.
+        LEASE_MS + 40_000,
         500,
       )
       const delivered = new Set(got.filter((g) => g.ok).map((g) => g.id))
@@ -72,5 +75,5 @@ describe('notification delivery across a hard kill', () => {
     } finally {
       db.close()
     }
-  }, 110_000)
+  }, 160_000)
 })
