@@ -2,6 +2,7 @@ import type { Context } from 'hono'
 import type { Role } from '../db/schema/auth.ts'
 import type { Db } from '../db/client.ts'
 import type { Config } from './config.ts'
+import type { DiskWatch } from './lib/disk-full.ts'
 import type { Sealer } from './lib/crypto.ts'
 import type { AppError } from './lib/errors.ts'
 import type { Logger } from './lib/logger.ts'
@@ -42,6 +43,8 @@ export type Deps = {
   sealer: Sealer
   telemetry: Telemetry
   scheduler?: Scheduler
+  /** Whether the disk under the database is full (a write failed with SQLITE_FULL): 507s and /ready. */
+  disk?: DiskWatch
   /** The client address as the runtime's server saw it; tests have none. */
   remoteAddress?: (c: Context) => string | undefined
   now?: () => number

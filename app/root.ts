@@ -6,12 +6,14 @@
 import { registerJobs } from '../jobs/index.ts'
 import { createApp } from './app.ts'
 import type { Deps } from './context.ts'
+import { createDiskWatch } from './lib/disk-full.ts'
 import { createScheduler, recordJobRuns } from './lib/scheduler.ts'
 import { createServices } from './services.ts'
 
 export function createRoot(platform: Omit<Deps, 'scheduler'>) {
   const scheduler = createScheduler({ db: platform.db, log: platform.log, onRun: recordJobRuns(platform.telemetry) })
-  const services = createServices({ ...platform, scheduler })
+  const disk = platform.disk ?? createDiskWatch({ dataDir: platform.config.DATA_DIR })
+  const services = createServices({ ...platform, scheduler, disk })
   registerJobs(scheduler, services)
   const app = createApp(services)
   return { services, scheduler, app }

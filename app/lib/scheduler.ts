@@ -13,7 +13,7 @@ export type JobDef = {
   /** Croner pattern; six fields allow seconds. */
   schedule: string
   handler: JobHandler
-  /** How long a tick may hold the lease before another instance may take over. */
+  /** How long a tick may hold the lease at most (renewed while it runs, see LEASE_HOLD_MS) before another may take over. */
   leaseMs?: number
   /**
    * For jobs that tick every second or two: a tick whose counts are all zero writes no `job_runs`
@@ -36,6 +36,13 @@ type SchedulerDeps = {
 }
 
 const DEFAULT_LEASE_MS = 5 * 60_000
+/**
+ * A running tick holds its lease this far ahead, renewed every LEASE_RENEW_MS up to its `leaseMs`:
+ * an instance killed mid-tick (kill -9, power loss) frees the job within this time, not after the
+ * whole `leaseMs` (2 h for backups), while a live tick keeps it for as long as `leaseMs` allows.
+ */
+export const LEASE_HOLD_MS = 30_000
+const LEASE_RENEW_MS = 10_000
 
 /**
  * Croner jobs with a lease row per job: before a tick runs, the instance claims it in the database,
@@ -55,7 +62,7 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
 
   /** Claims the tick; null when it was claimed, otherwise why not. */
   async function claim(job: JobDef, tick: number, at: number): Promise<null | 'skipped' | 'not_leader'> {
-    const leaseUntil = at + (job.leaseMs ?? DEFAULT_LEASE_MS)
+    const leaseUntil = at + Math.min(job.leaseMs ?? DEFAULT_LEASE_MS, LEASE_HOLD_MS)
     const won = await db
       .insert(jobLeases)
       .values({ name: job.name, holder: instanceId, tick, expiresAt: leaseUntil })
@@ -114,6 +121,14 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
       else await db.insert(jobRuns).values({ job: name, instance: instanceId, tick, startedAt, finishedAt, ...values })
     }
     let outcome: TickOutcome = 'ran'
+    const cap = startedAt + (job.leaseMs ?? DEFAULT_LEASE_MS)
+    const renew = setInterval(() => {
+      db.update(jobLeases)
+        .set({ expiresAt: Math.min(cap, now() + LEASE_HOLD_MS) })
+        .where(and(eq(jobLeases.name, name), eq(jobLeases.holder, instanceId), eq(jobLeases.tick, tick)))
+        .catch((error) => log.warn('job lease not renewed', { job: name, error: String(error) }))
+    }, LEASE_RENEW_MS)
+    ;(renew as { unref?: () => void }).unref?.()
     try {
       const counts = await job.handler({ now: startedAt, tick, log: log.child({ job: name }) })
       if (run || !isIdle(counts)) await finish({ status: 'success', counts: counts ?? null })
@@ -123,6 +138,7 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
       log.error('job failed', { job: name, error: message })
       await finish({ status: 'failed', error: message.slice(0, 2000) })
     } finally {
+      clearInterval(renew)
       await db
         .update(jobLeases)
         .set({ expiresAt: null })

@@ -2,6 +2,7 @@
 import type { Context, ErrorHandler, Hono, NotFoundHandler } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import type { AppEnv, Deps } from '../context.ts'
+import { diskFullError, isDiskFull } from '../lib/disk-full.ts'
 import { AppError } from '../lib/errors.ts'
 import { Bare, ErrorBox } from '../lib/layout.tsx'
 
@@ -9,8 +10,13 @@ const wantsHtml = (c: Context) =>
   !c.req.path.startsWith('/api/') &&
   (c.req.header('hx-request') === 'true' || (c.req.header('accept') ?? '').includes('text/html'))
 
-function toAppError(err: Error): AppError {
+function toAppError(err: Error, deps: Pick<Deps, 'disk'>): AppError {
   if (err instanceof AppError) return err
+  // A full disk is its own answer (507, and /ready says so): the caller must wait for a person, not a moment.
+  if (isDiskFull(err)) {
+    deps.disk?.noteFull()
+    return diskFullError()
+  }
   if (err instanceof HTTPException) {
     if (err.status === 400 && /json/i.test(err.message))
       return new AppError(400, 'invalid_json', 'The body is not valid JSON', [
@@ -24,7 +30,7 @@ function toAppError(err: Error): AppError {
   for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code
     if (
-      (typeof code === 'string' && /SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR|FULL)/.test(code)) ||
+      (typeof code === 'string' && /SQLITE_(BUSY|LOCKED|READONLY|CANTOPEN|IOERR)/.test(code)) ||
       /SQLITE_(BUSY|LOCKED|READONLY)|database is locked|readonly database/i.test(e.message)
     ) {
       return new AppError(
@@ -54,9 +60,9 @@ function describeError(err: Error): string {
 
 /** Every error becomes `{"error":{code,message,details,requestId}}`, or an htmx fragment, or a page. */
 export const onError =
-  (deps: Pick<Deps, 'log'>): ErrorHandler<AppEnv> =>
+  (deps: Pick<Deps, 'log' | 'disk'>): ErrorHandler<AppEnv> =>
   (err, c) => {
-    const e = toAppError(err)
+    const e = toAppError(err, deps)
     const requestId = c.get('requestId')
     if (e.status >= 500) deps.log.error('request failed', { requestId, path: c.req.path, error: describeError(err) })
     for (const [k, v] of Object.entries(e.headers ?? {})) c.header(k, v)

@@ -111,6 +111,11 @@ export const backups = sqliteTable(
     /** Progress of a running backup, written at most every ~500 ms: the page polls it. */
     phase: text('phase', { enum: backupPhases }),
     bytesDone: integer('bytes_done'),
+    /**
+     * Refreshed every few seconds by the process making a `running` backup: one not refreshed for
+     * 30 s was cut off (kill -9, power loss) and is marked failed by the next instance that looks.
+     */
+    heartbeatAt: integer('heartbeat_at'),
   },
   (t) => [index('backups_target_started').on(t.targetId, t.startedAt), index('backups_started').on(t.startedAt)],
 )

@@ -1,6 +1,6 @@
-import { readdirSync } from 'node:fs'
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { eq } from 'drizzle-orm'
+import { eq, inArray } from 'drizzle-orm'
 import { afterEach, describe, expect, it } from 'vitest'
 import { alerts } from '../../db/schema/alerts.ts'
 import { backups, backupTargets } from '../../db/schema/backups.ts'
@@ -94,6 +94,38 @@ describe('the backups jobs', () => {
     const [row] = await t.db.select().from(backups).where(eq(backups.id, 'dead'))
     expect(row).toMatchObject({ status: 'failed', error: expect.stringMatching(/interrupted/) })
     expect(await svc.runDue(start + 30 * DAY)).toEqual({ started: 0, failed: 0 })
+  })
+
+  it('fails a running backup only once its heartbeat is stale, removing its partial files', async () => {
+    const start = Date.parse('2026-12-01T12:00:00Z')
+    const { svc } = await withClock(start)
+    const row = (id: string, heartbeatAt: number) => ({
+      id,
+      targetId: 'homeostat',
+      targetName: 'homeostat',
+      kind: 'homeostat' as const,
+      status: 'running' as const,
+      trigger: 'cli' as const,
+      destinationKind: 'local' as const,
+      location: `homeostat/${id}.db.gz`,
+      createdBy: 'cli',
+      startedAt: start - 3_600_000,
+      heartbeatAt,
+    })
+    // A long backup still beating (another instance's, say) and one whose process died 31 s ago.
+    await t.db.insert(backups).values([row('alive', start - 4_000), row('dead2', start - 31_000)])
+    const dir = join(t.config.DATA_DIR, 'backups', 'homeostat')
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(join(dir, 'dead2.db.gz.ab12cd.partial'), 'half')
+    writeFileSync(join(dir, 'alive.db.gz.ef34gh.partial'), 'being written')
+    expect(await svc.maintain(start)).toMatchObject({ abandoned: 1 })
+    const rows = await t.db
+      .select()
+      .from(backups)
+      .where(inArray(backups.id, ['alive', 'dead2']))
+    expect(Object.fromEntries(rows.map((r) => [r.id, r.status]))).toEqual({ alive: 'running', dead2: 'failed' })
+    expect(rows.find((r) => r.id === 'dead2')!.error).toMatch(/^interrupted: the process making it stopped/)
+    expect(readdirSync(dir)).toEqual(['alive.db.gz.ef34gh.partial'])
   })
 
   it('are registered with the scheduler', async () => {

@@ -174,6 +174,30 @@ describe('overlap, failure and crash', () => {
   })
 })
 
+describe('an instance killed mid-tick', () => {
+  it('holds a long job for 30 s at a time, so another instance takes it over soon after, not after leaseMs', async () => {
+    let now = 2_000_000
+    const dying = createScheduler({ db, log, instanceId: 'dying', now: () => now })
+    const hold = gate()
+    const started = gate()
+    dying.register({ ...job('long', async () => (started.open(), hold.promise)), leaseMs: 2 * 3_600_000 })
+    const running = dying.runTick('long', now)
+    await started.promise
+    // The tick runs (its process is about to be killed): the lease reaches 30 s ahead, not 2 h.
+    expect(await lease('long')).toMatchObject({ holder: 'dying', expires_at: now + 30_000 })
+    const survivor = createScheduler({ db, log, instanceId: 'survivor', now: () => now })
+    let calls = 0
+    survivor.register({ ...job('long', async () => void calls++), leaseMs: 2 * 3_600_000 })
+    now += 10_000
+    expect(await survivor.runTick('long', now)).toBe('skipped')
+    now += 21_000
+    expect(await survivor.runTick('long', now)).toBe('ran')
+    expect(calls).toBe(1)
+    hold.open()
+    await running
+  })
+})
+
 describe('start and stop', () => {
   it('runs ticks on schedule, and stop() waits for the tick in flight', async () => {
     const hold = gate()

@@ -71,6 +71,7 @@ describe('/ready', () => {
     expect(body.checks.map((c) => [c.name, c.ok])).toEqual([
       ['database', true],
       ['migrations', true],
+      ['disk', true],
       ['scheduler', true],
     ])
     expect(body.checks.find((c) => c.name === 'migrations')!.detail).toMatch(/^(\d+) of \1 applied$/)

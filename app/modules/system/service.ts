@@ -7,12 +7,13 @@ export type Check = { name: string; ok: boolean; detail?: string }
 const withTimeout = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms))])
 
-/** Readiness: the database answers, its migrations are current, the scheduler runs. */
+/** Readiness: the database answers, its migrations are current, its disk is not full, the scheduler runs. */
 export async function readiness({
   db,
   scheduler,
   config,
-}: Pick<Deps, 'db' | 'scheduler' | 'config'>): Promise<Check[]> {
+  disk,
+}: Pick<Deps, 'db' | 'scheduler' | 'config' | 'disk'>): Promise<Check[]> {
   const checks: Check[] = []
   try {
     await withTimeout(db.run(sql`select 1`), 2000)
@@ -22,6 +23,9 @@ export async function readiness({
   } catch (error) {
     checks.push({ name: 'database', ok: false, detail: error instanceof Error ? error.message : String(error) })
   }
+  // Reads still work on a full disk, but every write fails: a load balancer should send writers elsewhere.
+  const space = disk?.status()
+  if (space) checks.push({ name: 'disk', ok: !space.full, ...(space.detail ? { detail: space.detail } : {}) })
   if (config.JOBS_ENABLED)
     checks.push({
       name: 'scheduler',

@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs'
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
-import { dirname, join, relative, resolve, sep } from 'node:path'
+import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { randomToken } from '../../../lib/ids.ts'
 import type { BackupDestination } from './types.ts'
 
@@ -84,6 +84,21 @@ export async function removeStalePartials(root: string, olderThanMs: number, now
       await rm(full, { force: true })
       removed++
     }
+  }
+  return removed
+}
+
+/** Removes the `*.partial` files of one key (a backup a killed process left half-written). */
+export async function removePartialsOf(root: string, key: string): Promise<number> {
+  const path = resolve(root, key)
+  if (!path.startsWith(resolve(root) + sep)) return 0
+  const prefix = `${basename(path)}.`
+  const entries = await readdir(dirname(path)).catch(() => [] as string[])
+  let removed = 0
+  for (const name of entries) {
+    if (!name.startsWith(prefix) || !name.endsWith(PARTIAL_SUFFIX)) continue
+    await rm(join(dirname(path), name), { force: true })
+    removed++
   }
   return removed
 }

@@ -5,7 +5,7 @@
  * raises `backup_failed`.
  */
 import { mkdir } from 'node:fs/promises'
-import { eq } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import pkg from '../../../../package.json' with { type: 'json' }
 import { type Backup, type BackupManifest, type BackupTarget, backups } from '../../../../db/schema/backups.ts'
 import { newId } from '../../../lib/ids.ts'
@@ -78,15 +78,40 @@ export async function beginBackup<T extends BackupTarget>(
       encryption: manifestEncryption(enc),
       createdBy: opts.actor,
       startedAt,
+      heartbeatAt: startedAt,
     })
     .returning()
+  const beat = heartbeat(ctx, id)
   const done = produce(row!)
     .catch(async (error) => fail(ctx, row!, error instanceof Error ? error.message : String(error)))
     .catch((error): Backup => {
       ctx.log.error('backup failed and could not be recorded', { backup: row!.id, error: String(error) })
       return { ...row!, status: 'failed', error: String(error) }
     })
+    .finally(beat)
   return { row: row!, done }
+}
+
+/** How often a running backup says it is alive, and how long without that makes it abandoned. */
+export const HEARTBEAT_MS = 5_000
+export const ABANDONED_AFTER_MS = 30_000
+
+/**
+ * Refreshes a running backup's `heartbeatAt` until the returned function is called. A process
+ * killed mid-backup stops refreshing, so another instance (or this one after a restart) can tell
+ * a dead backup from a slow one within ABANDONED_AFTER_MS instead of hours.
+ */
+function heartbeat(ctx: SnapshotContext, id: string) {
+  const timer = setInterval(() => {
+    ctx.db
+      .update(backups)
+      .set({ heartbeatAt: ctx.now() })
+      .where(and(eq(backups.id, id), eq(backups.status, 'running')))
+      .catch((error) => ctx.log.warn('backup heartbeat not written', { backup: id, error: String(error) }))
+  }, HEARTBEAT_MS)
+  // A heartbeat alone never keeps the process up (shutdown waits for the backup itself).
+  ;(timer as { unref?: () => void }).unref?.()
+  return () => clearInterval(timer)
 }
 
 async function produce(

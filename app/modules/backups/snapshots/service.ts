@@ -22,19 +22,20 @@ import type { OutboundPolicy } from '../../../lib/outbound.ts'
 import type { Scheduler } from '../../../lib/scheduler.ts'
 import { clockOf, hours } from '../../../lib/time.ts'
 import { writeAudit } from '../../audit/index.ts'
-import { removeStalePartials } from '../destinations/local.ts'
+import { removePartialsOf, removeStalePartials } from '../destinations/local.ts'
+import { removeStaleScratch } from '../sources/homeostat.ts'
 import type { BackupCommands } from '../sources/command.ts'
 import { restoreStore, restoreTargetOf } from '../stores/restore.ts'
 import { startStoreBackup, verifyStoreCopy } from '../stores/run.ts'
 import { isStoreTarget } from '../stores/sources.ts'
 import { getTarget, listTargets } from '../targets/store.ts'
 import { type BackupAlerts, raiseBackupMissed } from './alerts.ts'
-import { backupDir, type SnapshotContext, storedDestination } from './context.ts'
+import { backupDir, scratchDir, type SnapshotContext, storedDestination } from './context.ts'
 import { type BackupEncryption, parseBackupEncryption } from './encryption.ts'
 import { restoreProgress } from './progress.ts'
 import { databaseManifest, drill, liveRestore } from './restore.ts'
 import { toKeep } from './retention.ts'
-import { fail, manifestKey, startBackup, type Trigger } from './run.ts'
+import { ABANDONED_AFTER_MS, fail, manifestKey, startBackup, type Trigger } from './run.ts'
 import { nextRun, previousRun } from './schedule.ts'
 import { verifyStored } from './verify.ts'
 
@@ -59,8 +60,8 @@ export type BackupsDeps = {
 
 /** A restore request waits this long for its second admin. */
 export const APPROVAL_TTL_MS = hours(1)
-/** A `running` backup older than this was cut off (its process died): it is marked failed. */
-const ABANDONED_AFTER_MS = hours(6)
+/** `*.partial` files older than this are swept whoever left them (a key's own are removed with its backup). */
+const STALE_PARTIALS_MS = hours(6)
 
 export type Actor = { id: string; name: string }
 
@@ -93,6 +94,7 @@ export function createBackups(deps: BackupsDeps) {
     if (restoring) throw conflict('A restore is under way; try again when it has finished')
     const target = await getTarget(db, targetIdOrName)
     if (running.has(target.id)) throw conflict(`A backup of ${target.name} is already running`)
+    await failAbandoned(now())
     const started = isStoreTarget(target)
       ? await startStoreBackup(ctx, target, opts)
       : await startBackup(ctx, target, opts)
@@ -312,6 +314,7 @@ export function createBackups(deps: BackupsDeps) {
 
   /** Starts the backups of enabled targets whose schedule came due since their last one. */
   async function runDue(at: number) {
+    await failAbandoned(at)
     // The default target's clock starts at the first tick after install, not at 1970.
     await db
       .update(backupTargets)
@@ -334,6 +337,37 @@ export function createBackups(deps: BackupsDeps) {
     return { started: results.length, failed: results.filter((r) => r.status === 'failed').length }
   }
 
+  /**
+   * Backups whose process died mid-way (kill -9, power loss): `running` with no heartbeat for
+   * ABANDONED_AFTER_MS (rows from before heartbeats: since they started). Each is marked failed with
+   * the reason, never retried (the next backup is a new one), and what it left behind is removed:
+   * its `*.partial` files and the stale scratch copies. Run before every backup starts, by the
+   * `backups` job every minute and by the hourly maintenance.
+   */
+  async function failAbandoned(at: number) {
+    const cutoff = at - ABANDONED_AFTER_MS
+    const rows = await db
+      .update(backups)
+      .set({
+        status: 'failed',
+        error:
+          'interrupted: the process making it stopped (killed, crashed or lost power) before it was verified; ' +
+          'it is not retried, the next backup runs as usual',
+        finishedAt: at,
+        phase: null,
+      })
+      .where(
+        and(eq(backups.status, 'running'), sql`coalesce(${backups.heartbeatAt}, ${backups.startedAt}) < ${cutoff}`),
+      )
+      .returning({ id: backups.id, location: backups.location, destinationKind: backups.destinationKind })
+    if (!rows.length) return rows
+    log.warn('backups interrupted by a stopped process marked failed', { backups: rows.map((r) => r.id) })
+    for (const r of rows) if (r.destinationKind === 'local') await removePartialsOf(backupDir(config), r.location)
+    await removeStaleScratch(scratchDir(config), ABANDONED_AFTER_MS, at)
+    deps.changed?.(rows.map((r) => r.id))
+    return rows
+  }
+
   async function lastStarted(targetId: string) {
     const [row] = await db
       .select({ at: backups.startedAt })
@@ -349,12 +383,8 @@ export function createBackups(deps: BackupsDeps) {
    * mid-way, removes their partial files, and raises `backup_missed` for overdue targets.
    */
   async function maintain(at: number) {
-    const abandoned = await db
-      .update(backups)
-      .set({ status: 'failed', error: 'interrupted: the process stopped while it ran', finishedAt: at })
-      .where(and(eq(backups.status, 'running'), lt(backups.startedAt, at - ABANDONED_AFTER_MS)))
-      .returning({ id: backups.id })
-    const partials = await removeStalePartials(backupDir(config), ABANDONED_AFTER_MS, at)
+    const abandoned = (await failAbandoned(at)).length
+    const partials = await removeStalePartials(backupDir(config), STALE_PARTIALS_MS, at)
     let pruned = 0
     let missed = 0
     for (const target of await listTargets(db)) {
@@ -369,7 +399,7 @@ export function createBackups(deps: BackupsDeps) {
       .update(backupRestores)
       .set({ status: 'expired' })
       .where(and(eq(backupRestores.status, 'pending'), lt(backupRestores.expiresAt, at)))
-    return { pruned, abandoned: abandoned.length, partialsRemoved: partials, missed }
+    return { pruned, abandoned, partialsRemoved: partials, missed }
   }
 
   async function prune(target: BackupTarget) {

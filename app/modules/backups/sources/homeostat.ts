@@ -9,7 +9,7 @@
  * Only a local file database can be copied this way: for a remote `libsql://` / `https://` database
  * (Turso, sqld) use that service's own backups; `dbFilePath` says so.
  */
-import { rm, stat } from 'node:fs/promises'
+import { readdir, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AppError } from '../../../lib/errors.ts'
 import { randomToken } from '../../../lib/ids.ts'
@@ -32,13 +32,30 @@ export function dbFilePath(databaseUrl: string): string {
   return path
 }
 
+/** The scratch copies a snapshot makes in DATA_DIR, removed when it ends (or, after a kill, by `removeStaleScratch`). */
+const SCRATCH_PREFIX = '.snapshot-'
+
+/** Removes scratch copies older than `olderThanMs`: a process killed mid-snapshot never removed its own. */
+export async function removeStaleScratch(dir: string, olderThanMs: number, now: number): Promise<number> {
+  let removed = 0
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(SCRATCH_PREFIX) || !name.endsWith('.db')) continue
+    const info = await stat(join(dir, name)).catch(() => null)
+    if (info && info.mtimeMs < now - olderThanMs) {
+      await rm(join(dir, name), { force: true })
+      removed++
+    }
+  }
+  return removed
+}
+
 export function homeostatSource(opts: { databaseUrl: string; scratchDir: string }) {
   let facts: SnapshotFacts | undefined
   const source = {
     kind: 'homeostat' as const,
     async *produce(signal: AbortSignal) {
       const path = dbFilePath(opts.databaseUrl)
-      const scratch = join(opts.scratchDir, `.snapshot-${Date.now()}-${randomToken(6)}.db`)
+      const scratch = join(opts.scratchDir, `${SCRATCH_PREFIX}${Date.now()}-${randomToken(6)}.db`)
       // Stops the checking thread when the stream is not read to its end (a failed write, an abort).
       const stop = new AbortController()
       const snapshot = snapshotInto(path, scratch, AbortSignal.any([signal, stop.signal]))
