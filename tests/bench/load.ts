@@ -33,7 +33,19 @@ import {
   steps,
   summary,
 } from '../helpers/fleet.ts'
-import { BUN, type Env, envFor, fmt, freePort, rssMb, runCommand, startHomeostat, startServer, verdict } from './lib.ts'
+import {
+  BUN,
+  cpuSeconds,
+  type Env,
+  envFor,
+  fmt,
+  freePort,
+  rssMb,
+  runCommand,
+  startHomeostat,
+  startServer,
+  verdict,
+} from './lib.ts'
 
 type Name = 'sustained' | 'spike' | 'soak'
 const FULL = process.env.LOAD_FULL === '1'
@@ -42,6 +54,8 @@ const SCENARIOS = (process.env.LOAD_SCENARIOS ?? 'sustained,spike,soak')
   .map((s) => s.trim())
   .filter((s): s is Name => s in MIX.scenarios)
 const T = MIX.thresholds
+const KIND_RATE = 20
+const KIND_SECONDS = 5
 const ms = (n: number) => `${fmt(n, 1)} ms`
 const pctText = (r: number) => `${fmt(r * 100, 3)} %`
 
@@ -72,6 +86,7 @@ export async function loadFigures(dir: string, base: Env, log: (line: string) =>
     const admin = runCommand(BUN, ['app/cli.ts', 'keys', 'create', '--name', 'load-admin', '--role', 'admin'], env)
     const fleet = await setupFleet(server.url, admin)
     log(`  ${FULL ? 'full' : 'short'} form; setup: ${describeFleet(fleet)}`)
+    if (process.env.LOAD_KIND_CPU !== '0') rows.push(...(await cpuPerKind(server, fleet, log)))
     for (const name of SCENARIOS) {
       const r = await scenario(name, server, baseline.url, fleet, log)
       rows.push(...r.rows)
@@ -224,6 +239,28 @@ async function scenario(
   }
   if (api.errors) failed.push(`${label}: ${api.errors} API errors (${whole.firstErrors.slice(0, 3).join('; ')})`)
   return { rows, failed }
+}
+
+/**
+ * Server CPU per request of each kind alone (LOAD_KIND_CPU=0 skips it): KIND_RATE req/s of one kind
+ * for KIND_SECONDS, CPU time from /proc over the requests answered. Steadier than latency on a busy
+ * machine, and it says which kind the mix's time goes to.
+ */
+async function cpuPerKind(server: { url: string; pid: number }, fleet: Fleet, log: (line: string) => void) {
+  const rate = KIND_RATE
+  const seconds = KIND_SECONDS
+  const rows: string[][] = []
+  const parts: string[] = []
+  for (const k of MIX.kinds) {
+    const cpu0 = cpuSeconds(server.pid)
+    const run = await driveMix(server.url, fleet, { rate, seconds, next: () => k.id })
+    const n = run.kinds.get(k.id)!.count
+    const us = n ? ((cpuSeconds(server.pid) - cpu0) * 1e6) / n : 0
+    parts.push(`${k.id} ${fmt(us)} µs`)
+    rows.push([`load: ${k.id} alone, server CPU/req (${rate}/s × ${seconds} s)`, `${fmt(us)} µs`, '—', '', ''])
+  }
+  log(`  server CPU per request, each kind alone: ${parts.join(', ')}`)
+  return rows
 }
 
 const peakOf = (stages: { rate: number }[]) => Math.max(...stages.map((s) => s.rate))
