@@ -56,6 +56,8 @@ async function call(base: string, key: string, method: string, path: string, bod
     method,
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
+  }).catch((error: Error) => {
+    throw new Error(`setup: ${method} ${path} failed: ${error.message} (${String(error.cause ?? '')})`)
   })
   const text = await res.text()
   if (res.status !== expect) throw new Error(`setup: ${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`)
