@@ -1,6 +1,7 @@
 import type { ErrorHandler, MiddlewareHandler } from 'hono'
 import type { AppEnv, Deps } from '../context.ts'
 import { routeFacts, type RouteFacts } from '../lib/route-meta.ts'
+import { clockOf } from '../lib/time.ts'
 import type { KeyStore } from '../modules/auth/keys.ts'
 import { accessGuard } from './access.ts'
 import { authenticator } from './auth.ts'
@@ -28,12 +29,14 @@ export function pipeline(deps: Deps, keys: KeyStore, onError: ErrorHandler<AppEn
   const csrf = csrfGuard(config.PUBLIC_URL)
   const enforceAccess = accessGuard(deps)
   const logRequests = log.enabled('info')
+  // The platform's clock (a test's fake one): the rate limits' buckets refill by it.
+  const clock = clockOf(deps)
   // The metric series of each route, by method and status: no label work per request.
   const seriesOf = new WeakMap<RouteFacts, Map<string, Series>>()
 
   return async function requestPipeline(c, next) {
     const start = performance.now()
-    const now = Date.now()
+    const now = clock()
     const requestId = startRequest(c, deps)
     const route = routeFacts(c)
     const path = c.req.path

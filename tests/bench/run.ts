@@ -41,6 +41,7 @@ import { n8nHealthFigures } from './n8n-health.ts'
 import { missedScheduleFigures } from './n8n-missed.ts'
 import { runsFigures } from './runs.ts'
 import { frontFigures } from './front.ts'
+import { loadFigures } from './load.ts'
 import { dataFigures } from './data.ts'
 import { otlpFigures } from './otlp.ts'
 import { otlpMetricsFigures } from './otlp-metrics.ts'
@@ -411,6 +412,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'front',
     note: 'GET / (the front page) over 1,000 components, 10,000 series, 100 firing alerts vs whoami',
     run: frontFigures,
+  },
+  {
+    name: 'load',
+    note: 'the fleet mix (tests/load/mix.json): sustained, spike, soak; per kind req/s, errors, p95/p99; RSS over time',
+    run: loadFigures,
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
   {

@@ -23,9 +23,10 @@ export const LOOPBACK_ALLOW = '127.0.0.0/8,::1,localhost'
 
 /**
  * The real app over a real libSQL file in a temp folder. Rate limits are high unless a test sets
- * them; jobs are registered but not started (tests run ticks themselves).
+ * them; jobs are registered but not started (tests run ticks themselves). `now` replaces the clock
+ * of the whole app (routes, services and the request pipeline's rate limits), for tests that compress time.
  */
-export async function testApp(env: Record<string, string> = {}) {
+export async function testApp(env: Record<string, string> = {}, platform: { now?: () => number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'homeostat-test-'))
   const config = loadConfig({
     DATABASE_URL: `file:${join(dir, 'test.db')}`,
@@ -47,7 +48,7 @@ export async function testApp(env: Record<string, string> = {}) {
   const log = createLogger((process.env.TEST_LOG as 'error' | undefined) ?? 'silent')
   const sealer = createSealer(TEST_SECRET_KEY)
   const telemetry = createTelemetry('test', 'node', { legacyNames: config.METRICS_LEGACY_NAMES })
-  const { app, scheduler, services } = createRoot({ config, db, log, sealer, telemetry })
+  const { app, scheduler, services } = createRoot({ config, db, log, sealer, telemetry, now: platform.now })
 
   let n = 0
   async function user(role: Role, email = `${role}${++n}@example.com`) {
