@@ -89,21 +89,32 @@ async function main() {
   const put = (id: number, res: number, bucket: number, a: Agg) =>
     rows.push([id, res, bucket, a.count, a.sum, a.min, a.max, a.last, a.lastTs, encodeSketch(a.sketch)])
 
-  let seriesCount = 0
-  const newSeries = async (name: string, labels: Record<string, string>) => {
-    const canonical = canonicalLabels(labels)
-    const res = await client.execute({
-      sql: 'insert into series (fingerprint, name, labels, created_at, last_seen_at) values (?, ?, ?, ?, ?) returning id',
-      args: [fingerprintOf(name, canonical), name, JSON.stringify(canonical), now - 31 * DAY, now],
-    })
-    seriesCount++
-    return Number(res.rows[0]!.id)
-  }
+  // Series first, in one batch (ids from 1: the file is new), then their rollups.
+  const plan = [
+    ...Array.from({ length: 1000 }, (_, s) => ({
+      name: 'agent_latency_ms',
+      labels: { agent: `agent-${s % 200}`, host: `host-${s % 5}-${s}` },
+    })),
+    ...Array.from({ length: 200 }, (_, s) => ({
+      name: 'fleet_latency_ms',
+      labels: { agent: `agent-${s % 40}`, host: `host-${s % 5}-${s}` },
+    })),
+  ]
+  await client.batch(
+    plan.map((p, i) => {
+      const canonical = canonicalLabels(p.labels)
+      return {
+        sql: 'insert into series (id, fingerprint, name, labels, created_at, last_seen_at) values (?, ?, ?, ?, ?, ?)',
+        args: [i + 1, fingerprintOf(p.name, canonical), p.name, JSON.stringify(canonical), now - 31 * DAY, now],
+      }
+    }),
+    'write',
+  )
 
   // agent_latency_ms: 1,000 series × 6 h at 15 s, minute and hourly rollups.
   const sixHours = hourMark - 6 * HOUR
   for (let s = 0; s < 1000; s++) {
-    const id = await newSeries('agent_latency_ms', { agent: `agent-${s % 200}`, host: `host-${s % 5}-${s}` })
+    const id = s + 1
     const median = 80 + (s % 37) * 10
     for (let h = sixHours; h < hourMark; h += HOUR) {
       const hour = newAgg()
@@ -126,7 +137,7 @@ async function main() {
   // fleet_latency_ms: 200 series × 30 days at 1 min, hourly and daily rollups; minutes for the last 6 h.
   const thirtyDays = dayMark - 30 * DAY
   for (let s = 0; s < 200; s++) {
-    const id = await newSeries('fleet_latency_ms', { agent: `agent-${s % 40}`, host: `host-${s % 5}-${s}` })
+    const id = 1001 + s
     const median = 60 + (s % 23) * 15
     let day = newAgg()
     for (let h = thirtyDays; h < hourMark; h += HOUR) {
@@ -162,7 +173,7 @@ async function main() {
   await client.execute('PRAGMA wal_checkpoint(TRUNCATE)')
   console.log(
     JSON.stringify({
-      series: seriesCount,
+      series: plan.length,
       rollups: written,
       seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
     }),

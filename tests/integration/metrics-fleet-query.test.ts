@@ -184,7 +184,7 @@ describe('fleet query fast paths', () => {
         for (const [bi, by] of bys.entries()) {
           const range = ranges[(si + bi) % ranges.length]!
           for (const name of ['fleet_ms', 'llm_latency_seconds']) {
-            const match = (si + bi) % 2 && name === 'fleet_ms' ? { agent: 'a12' } : {}
+            const match: Record<string, string> = (si + bi) % 2 && name === 'fleet_ms' ? { agent: 'a12' } : {}
             const q: QueryInput = { name, match, from: range.from - (range.from % step), to: range.to, step, agg, by }
             const fast = await runQuery(t.db, q)
             const plain = await referenceQuery(t.db, q)
