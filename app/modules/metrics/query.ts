@@ -249,6 +249,9 @@ export function groupValues(
 
 const QUANTILES: Partial<Record<Aggregation, number>> = { p50: 0.5, p95: 0.95, p99: 0.99 }
 
+/** Whether `agg` reads the quantile sketches (`stepBuckets`' `sketches`): only p50, p95 and p99 do. */
+export const needsSketches = (agg: Aggregation) => QUANTILES[agg] !== undefined
+
 /**
  * Runs a query: one result per series, or per group of `by` labels. A quantile merges sketches per
  * group and step straight from the stored rows (group-quantiles.ts); every other aggregation reads
