@@ -40,6 +40,7 @@ import { validatorFigures } from './validator.ts'
 import { n8nHealthFigures } from './n8n-health.ts'
 import { missedScheduleFigures } from './n8n-missed.ts'
 import { runsFigures } from './runs.ts'
+import { fleetFigures } from './fleet.ts'
 import { frontFigures } from './front.ts'
 import { loadFigures } from './load.ts'
 import { dataFigures } from './data.ts'
@@ -407,6 +408,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'backfill',
     note: '6 h of 1,000 series (1.44 M points) pushed behind the rollup watermark: RSS over time, rollups rebuilt',
     run: backfillFigures,
+  },
+  {
+    name: 'fleet',
+    note: 'GET /api/v1/metrics/query over 200 and 1,000 series (p95 by agent, 6 h and 30 d) vs one series',
+    run: fleetFigures,
   },
   {
     name: 'front',

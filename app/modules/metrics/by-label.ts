@@ -3,7 +3,16 @@ import type { Db } from '../../../db/client.ts'
 import { rollupWatermarks } from '../../../db/schema/metrics.ts'
 import { rawPointsSql } from './inbox.ts'
 import { storedNames } from './names.ts'
-import { addValue, emptySketch, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
+import {
+  addValue,
+  emptySketch,
+  mergeEncoded,
+  mergeInto,
+  quantile,
+  SKETCH_LIST_SEPARATOR,
+  scaleSketch,
+  type Sketch,
+} from './sketch.ts'
 
 const HOUR = 3_600_000
 const MINUTE = 60_000
@@ -105,29 +114,6 @@ export async function sumsByLabel(
   return out
 }
 
-/** Adds sketches in their stored text form (`zero|i:c,…|i:c,…`, joined by `;`) into one. */
-function mergeEncoded(into: Sketch, text: string) {
-  for (const one of text.split(';')) {
-    const [zero = '0', pos = '', neg = ''] = one.split('|')
-    const z = Number(zero)
-    into.zero += z
-    into.count += z
-    for (const [part, store] of [
-      [pos, into.pos],
-      [neg, into.neg],
-    ] as const) {
-      if (!part) continue
-      for (const pair of part.split(',')) {
-        const at = pair.indexOf(':')
-        const i = Number(pair.slice(0, at))
-        const n = Number(pair.slice(at + 1))
-        store.set(i, (store.get(i) ?? 0) + n)
-        into.count += n
-      }
-    }
-  }
-}
-
 /**
  * A quantile of a metric per value of one label over the segments: the rollup sketches of each
  * value's series are concatenated in SQL and merged here; raw values are added to the same sketch.
@@ -158,7 +144,7 @@ async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: str
     return s
   }
   if (segs.length) {
-    const sepOf = (seg: Segment) => (seg.res === null ? ',' : ';')
+    const sepOf = (seg: Segment) => (seg.res === null ? ',' : SKETCH_LIST_SEPARATOR)
     const cols = segs.map(
       (seg, i) => sql`, ${perSeries(seg, (c) => sql`group_concat(${c}, ${sepOf(seg)})`, 'sketch')} as ${col(i)}`,
     )

@@ -2,7 +2,15 @@ import { sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rawPointsSql } from './inbox.ts'
 import type { Kind } from './kinds.ts'
-import { groupSeries, groupValues, type ReadSeries, scalesOf, stepBuckets, type Aggregation } from './query.ts'
+import {
+  groupSeries,
+  groupValues,
+  needsSketches,
+  type ReadSeries,
+  scalesOf,
+  stepBuckets,
+  type Aggregation,
+} from './query.ts'
 
 export const EXPORT_FORMATS = ['csv', 'json'] as const
 export type ExportFormat = (typeof EXPORT_FORMATS)[number]
@@ -74,6 +82,7 @@ export async function* aggregatedGroups(db: Db, found: ReadSeries[], q: Aggregat
           step: q.step,
         },
         scales,
+        { sketches: needsSketches(q.agg) },
       )
       const values = groupValues(g.members, buckets, q).filter(([t]) => t >= start)
       if (values.length) yield values.map(([t, value]): ExportRow => ({ t, labels: g.labels, value }))

@@ -28,6 +28,17 @@ import type { MetricStore, Sample } from './store.ts'
 const MAX_FUTURE_MS = 10 * 60_000
 const MAX_QUERY_POINTS = 11_000
 
+/**
+ * About 300 steps over the range, in whole minutes; in whole hours from half an hour and whole days
+ * from a day, so a week or a month is read from the hourly or daily rollups (a 30-day range at 2.4 h
+ * steps would read every minute rollup: only a resolution that divides the step serves it).
+ */
+export function defaultQueryStep(spanMs: number) {
+  const raw = spanMs / 300
+  const unit = raw >= 86_400_000 ? 86_400_000 : raw >= 1_800_000 ? 3_600_000 : 60_000
+  return Math.max(60_000, Math.ceil(raw / unit) * unit)
+}
+
 function fromJson(body: unknown, batchSchema: ReturnType<typeof batchBody>, maxBatch: number, now: number): Sample[] {
   const isBatch = typeof body === 'object' && body !== null && !Array.isArray(body) && 'points' in body
   let list = plainPoints(body, maxBatch)
@@ -223,7 +234,7 @@ export function metricsRoutes(deps: ModuleDeps & { metricStore: MetricStore }) {
       const q = c.req.valid('query')
       const to = q.to ?? Date.now()
       const from = q.from ?? to - 3_600_000
-      const step = q.step ?? Math.max(60_000, Math.ceil((to - from) / 300 / 60_000) * 60_000)
+      const step = q.step ?? defaultQueryStep(to - from)
       const problems = [
         ...(from >= to ? [{ field: 'from', message: 'must be before to' }] : []),
         ...(step < 1000 ? [{ field: 'step', message: 'must be at least 1s' }] : []),

@@ -7,6 +7,7 @@ import {
   groupSeries,
   groupValues,
   merge,
+  needsSketches,
   newBucket,
   stepBuckets,
   valueOf,
@@ -163,6 +164,7 @@ export async function computeTrends(db: Db, q: TrendInput) {
     found.map((s) => s.id),
     { from, to: end, step: q.step },
     scalesOf(found),
+    { sketches: needsSketches(q.agg) },
   )
   const series = groupSeries(found, q.by).map((g) => {
     const steps = groupValues(g.members, buckets, { agg: q.agg, step: q.step, kind })

@@ -1,0 +1,184 @@
+/**
+ * Seeds the fleet query bench's data (`BENCH_ONLY=fleet`, fleet.ts) straight into a Homeostat database
+ * file before its server starts: rollup rows written as the rollup job would have written them, with
+ * their watermarks, so seeding takes seconds rather than the job's minutes.
+ *
+ * - `agent_latency_ms`: the backfill group's shape, 1,000 series (200 agents × 5 hosts), a point every
+ *   15 s for the last 6 hours, as 1-minute rollups (4 values each) and hourly rollups;
+ * - `fleet_latency_ms`: 200 series (40 agents × 5 hosts), a point a minute for the last 30 days, as
+ *   hourly and daily rollups, and 1-minute rollups for the last 6 hours (what a 6 h query reads).
+ *
+ * Watermarks: 1m at the last whole minute, 1h at the last whole hour, 1d at the last whole day, so
+ * queries read rollups up to the present and raw points (none) after. Values: latencies in ms, a
+ * log-normal around a per-series median (deterministic, mulberry32). Sketches through the real
+ * `addValue`/`encodeSketch`, so the stored text is whatever the store writes.
+ *
+ *   DATABASE_URL=file:/tmp/x/homeostat.db DATA_DIR=/tmp/x node_modules/.bin/bun tests/bench/seed-fleet.ts
+ * Prints one JSON line of figures.
+ */
+import { boot } from '../../app/boot.ts'
+import { addValue, emptySketch, encodeSketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
+import { canonicalLabels, fingerprintOf } from '../../app/modules/metrics/store.ts'
+
+const MINUTE = 60_000
+const HOUR = 3_600_000
+const DAY = 86_400_000
+
+let state = 0x2545f491
+const random = () => {
+  state = (state + 0x6d2b79f5) | 0
+  let t = Math.imul(state ^ (state >>> 15), 1 | state)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+// Box–Muller: a log-normal latency around `median` ms, whole milliseconds as agents report them.
+const latency = (median: number) =>
+  Math.round(median * Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())))
+
+type Agg = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
+const newAgg = (): Agg => ({
+  count: 0,
+  sum: 0,
+  min: Infinity,
+  max: -Infinity,
+  last: 0,
+  lastTs: 0,
+  sketch: emptySketch(),
+})
+function add(a: Agg, value: number, ts: number) {
+  a.count++
+  a.sum += value
+  a.min = Math.min(a.min, value)
+  a.max = Math.max(a.max, value)
+  a.last = value
+  a.lastTs = ts
+  addValue(a.sketch, value)
+}
+function fold(into: Agg, a: Agg) {
+  into.count += a.count
+  into.sum += a.sum
+  into.min = Math.min(into.min, a.min)
+  into.max = Math.max(into.max, a.max)
+  into.last = a.last
+  into.lastTs = a.lastTs
+  mergeInto(into.sketch, a.sketch)
+}
+
+async function main() {
+  const { client } = await boot(process.env, { quiet: true })
+  const now = Date.now()
+  const t0 = performance.now()
+  const minuteMark = now - (now % MINUTE) - MINUTE
+  const hourMark = now - (now % HOUR)
+  const dayMark = now - (now % DAY)
+  let rows: (number | string)[][] = []
+  let written = 0
+  const flush = async () => {
+    const stmts = []
+    for (let i = 0; i < rows.length; i += 300) {
+      const chunk = rows.slice(i, i + 300)
+      stmts.push({
+        sql: `insert into rollups (series_id, resolution, bucket, count, sum, min, max, last, last_ts, sketch) values ${chunk.map(() => '(?,?,?,?,?,?,?,?,?,?)').join(',')}`,
+        args: chunk.flat(),
+      })
+    }
+    await client.batch(stmts, 'write')
+    written += rows.length
+    rows = []
+  }
+  const put = (id: number, res: number, bucket: number, a: Agg) =>
+    rows.push([id, res, bucket, a.count, a.sum, a.min, a.max, a.last, a.lastTs, encodeSketch(a.sketch)])
+
+  // Series first, in one batch (ids from 1: the file is new), then their rollups.
+  const plan = [
+    ...Array.from({ length: 1000 }, (_, s) => ({
+      name: 'agent_latency_ms',
+      labels: { agent: `agent-${s % 200}`, host: `host-${s % 5}-${s}` },
+    })),
+    ...Array.from({ length: 200 }, (_, s) => ({
+      name: 'fleet_latency_ms',
+      labels: { agent: `agent-${s % 40}`, host: `host-${s % 5}-${s}` },
+    })),
+  ]
+  await client.batch(
+    plan.map((p, i) => {
+      const canonical = canonicalLabels(p.labels)
+      return {
+        sql: 'insert into series (id, fingerprint, name, labels, created_at, last_seen_at) values (?, ?, ?, ?, ?, ?)',
+        args: [i + 1, fingerprintOf(p.name, canonical), p.name, JSON.stringify(canonical), now - 31 * DAY, now],
+      }
+    }),
+    'write',
+  )
+
+  // agent_latency_ms: 1,000 series × 6 h at 15 s, minute and hourly rollups.
+  const sixHours = hourMark - 6 * HOUR
+  for (let s = 0; s < 1000; s++) {
+    const id = s + 1
+    const median = 80 + (s % 37) * 10
+    for (let h = sixHours; h < hourMark; h += HOUR) {
+      const hour = newAgg()
+      for (let m = h; m < h + HOUR; m += MINUTE) {
+        const minute = newAgg()
+        for (let t = m; t < m + MINUTE; t += 15_000) add(minute, latency(median), t)
+        put(id, 60, m, minute)
+        fold(hour, minute)
+      }
+      put(id, 3600, h, hour)
+    }
+    // The minutes after the last whole hour, up to the minute watermark.
+    for (let m = hourMark; m < minuteMark; m += MINUTE) {
+      const minute = newAgg()
+      for (let t = m; t < m + MINUTE; t += 15_000) add(minute, latency(median), t)
+      put(id, 60, m, minute)
+    }
+    if (rows.length > 20_000) await flush()
+  }
+  // fleet_latency_ms: 200 series × 30 days at 1 min, hourly and daily rollups; minutes for the last 6 h.
+  const thirtyDays = dayMark - 30 * DAY
+  for (let s = 0; s < 200; s++) {
+    const id = 1001 + s
+    const median = 60 + (s % 23) * 15
+    let day = newAgg()
+    for (let h = thirtyDays; h < hourMark; h += HOUR) {
+      const hour = newAgg()
+      for (let m = h; m < h + HOUR; m += MINUTE) {
+        const v = latency(median)
+        add(hour, v, m)
+        if (m >= sixHours) {
+          const minute = newAgg()
+          add(minute, v, m)
+          put(id, 60, m, minute)
+        }
+      }
+      put(id, 3600, h, hour)
+      if (h < dayMark) fold(day, hour)
+      if ((h + HOUR) % DAY === 0 && h < dayMark) {
+        put(id, 86_400, h + HOUR - DAY, day)
+        day = newAgg()
+      }
+    }
+    for (let m = hourMark; m < minuteMark; m += MINUTE) {
+      const minute = newAgg()
+      add(minute, latency(median), m)
+      put(id, 60, m, minute)
+    }
+    if (rows.length > 20_000) await flush()
+  }
+  await flush()
+  await client.execute({
+    sql: 'insert into rollup_watermarks (resolution, watermark) values (60, ?), (3600, ?), (86400, ?) on conflict (resolution) do update set watermark = excluded.watermark',
+    args: [minuteMark, hourMark, dayMark],
+  })
+  await client.execute('PRAGMA wal_checkpoint(TRUNCATE)')
+  console.log(
+    JSON.stringify({
+      series: plan.length,
+      rollups: written,
+      seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
+    }),
+  )
+  client.close()
+}
+
+await main()
