@@ -114,7 +114,8 @@ export async function n8nWithPackage(opts: {
     const bin = [join(cache, 'node_modules/node/bin/node'), join(cache, 'node_modules/n8n/bin/n8n')] as const
     const processEnv = async (): Promise<Record<string, string>> =>
       opts.major === 2 ? { N8N_RUNNERS_BROKER_PORT: String(await freePort()) } : {}
-    const n8n = async (args: string[], timeoutMs = 120_000) => {
+    // A loaded machine (load 25 on 2 cores) took over 2 minutes for one n8n 2.x `import:credentials`.
+    const n8n = async (args: string[], timeoutMs = 300_000) => {
       const r = await run(bin[0], [bin[1], ...args], { ...env, ...(await processEnv()) }, timeoutMs)
       if (r.code !== 0)
         throw new Error(`n8n ${args.join(' ')} exited ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)

@@ -101,6 +101,22 @@ export async function checkTrigger(s: Suite, n8n: StartedN8n) {
   })
 }
 
+/**
+ * The editor's `/types/<kind>.json`. Retried on a dropped connection: under load n8n closed a kept-alive
+ * socket just as the next request went out on it ("other side closed").
+ */
+const typesOf = (n8n: StartedN8n, kind: 'nodes' | 'credentials') =>
+  until(
+    `n8n serves /types/${kind}.json`,
+    async () => {
+      const res = await fetch(`${n8n.url}/types/${kind}.json`, { headers: n8n.headers })
+      expect(res.status).toBe(200)
+      return (await res.json()) as unknown
+    },
+    60_000,
+    500,
+  )
+
 /** What the editor calls for the credential Test, in one n8n with the owner signed in. */
 function editor(n8n: StartedN8n) {
   const test = async (id: string, data: { baseUrl: string; apiKey: string }) =>
@@ -109,7 +125,7 @@ function editor(n8n: StartedN8n) {
     })
   /** What the editor reads to show the Test button: the node types naming `testedBy` for our credential. */
   const testedBy = async (prefix: string) => {
-    const types = (await (await fetch(`${n8n.url}/types/nodes.json`, { headers: n8n.headers })).json()) as {
+    const types = (await typesOf(n8n, 'nodes')) as {
       name: string
       credentials?: { name: string; testedBy?: string }[]
     }[]
@@ -121,7 +137,7 @@ function editor(n8n: StartedN8n) {
   }
   /** The editor shows the Test button when a credential has `test` or one of its `supportedNodes` names `testedBy`. */
   const supportedNodes = async () => {
-    const types = (await (await fetch(`${n8n.url}/types/credentials.json`, { headers: n8n.headers })).json()) as {
+    const types = (await typesOf(n8n, 'credentials')) as {
       name: string
       test?: unknown
       supportedNodes?: string[]

@@ -12,15 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type N8nCli, n8nWithPackage } from '../../helpers/n8n-cli.ts'
 import { type StartedN8n, startN8n } from '../../helpers/n8n-start.ts'
 import { cliKey, killAll, type RunningServer, run, startServer } from '../../helpers/server.ts'
-import {
-  checkContinueOnFail,
-  checkFireAndResolve,
-  checkNodeVersions,
-  checkRecordMetrics,
-  type Suite,
-} from './checks.ts'
-import { checkBackupHistory, checkHealFailover, checkTenThousand } from './checks-heal-backup.ts'
-import { checkCredentialTest, checkTrigger } from './checks-start.ts'
+import { n8nCases } from './cases.ts'
+import type { Suite } from './checks.ts'
 
 let cli: N8nCli
 let server: RunningServer
@@ -49,40 +42,12 @@ describe('n8n-nodes-homeostat in n8n 2.x', () => {
     expect((await run(cli.bin[0], ['--version'], {})).stdout.trim()).toMatch(/^v24\./)
   })
 
-  it("(a) records metrics from a Code node's items", () => checkRecordMetrics(suite))
-
-  it('(b) fires and then resolves an alert', () => checkFireAndResolve(suite))
-
-  it('(h) runs Alert and Heal version 2 nodes (Resource → Operation) beside a version 1 node', () =>
-    checkNodeVersions(suite))
-
-  it('(c) goes on past a wrong API key with Continue On Fail', () => checkContinueOnFail(suite))
-
-  it(
-    "(e) calls an LLM through the route's active target, reports failures, and the route fails over",
-    () => checkHealFailover(suite),
-    180_000,
-  )
-
-  it(
-    "(g) the Backup node reads an n8n workflow's history and diff, rolls it back, backs up and lists",
-    () => checkBackupHistory(suite),
-    180_000,
-  )
-
-  it('records 10 000 items in batches of 1 000 (figure: items/s and HTTP requests)', async () => {
-    await checkTenThousand(suite)
-  }, 300_000)
-
-  it('(d) an active Trigger in `n8n start` receives an alert fired through Homeostat and records a metric back', async () => {
-    // n8n 2.x: published in the running n8n, which starts its trigger (and subscribes) at once.
-    await n8n.publish('hsTriggerOnAlert')
-    await checkTrigger(suite, n8n)
-  }, 300_000)
-
-  it(
-    "(f) the credential Test in n8n runs the nodes' testedBy method for the installed package and shows Homeostat's message",
-    () => checkCredentialTest(suite, n8n),
-    300_000,
+  n8nCases(
+    () => suite,
+    async () => {
+      // n8n 2.x: published in the running n8n, which starts its trigger (and subscribes) at once.
+      await n8n.publish('hsTriggerOnAlert')
+      return n8n
+    },
   )
 })
