@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createClient } from '@libsql/client'
 import { expect } from 'vitest'
-import { ROOT, run } from './server.ts'
+import { freePort, ROOT, run } from './server.ts'
 
 export const N8N_E2E = join(ROOT, 'tests/e2e/n8n')
 const PACKAGE = join(ROOT, 'n8n-nodes')
@@ -53,6 +53,13 @@ export type N8nCli = {
   execute(id: string, timeoutMs?: number): Promise<RunJson>
   /** The last finished run of a workflow as n8n saved it in its database. */
   savedRun(workflowId: string): Promise<RunJson & { mode: string; id: number }>
+  /** One execution as n8n saved it (any status), or undefined while it has no saved data. */
+  savedExecution(executionId: number): Promise<(RunJson & { mode: string; id: number }) | undefined>
+  /**
+   * Settings each n8n process needs for itself: n8n 2.x starts a task broker for its runners in every
+   * process (`n8n execute` too) on port 5679 unless told another, so two at once would collide.
+   */
+  processEnv(): Promise<Record<string, string>>
   version: string
   close(): void
 }
@@ -99,24 +106,32 @@ export async function n8nWithPackage(opts: {
       N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
       N8N_PERSONALIZATION_ENABLED: 'false',
       N8N_HIRING_BANNER_ENABLED: 'false',
+      // n8n 2.x pings its database every 2 s and, after 3 pings slower than 5 s, answers every REST call
+      // 503 "Database is not ready!" until one is fast again: on a loaded machine the local SQLite file
+      // is slow, not gone.
+      ...(opts.major === 2 ? { DB_PING_TIMEOUT_MS: '60000', DB_PING_MAX_FAILURES_BEFORE_RECOVERY: '20' } : {}),
     }
     const bin = [join(cache, 'node_modules/node/bin/node'), join(cache, 'node_modules/n8n/bin/n8n')] as const
-    const n8n = async (args: string[], timeoutMs = 120_000) => {
-      const r = await run(bin[0], [bin[1], ...args], env, timeoutMs)
+    const processEnv = async (): Promise<Record<string, string>> =>
+      opts.major === 2 ? { N8N_RUNNERS_BROKER_PORT: String(await freePort()) } : {}
+    // A loaded machine (load 25 on 2 cores) took over 2 minutes for one n8n 2.x `import:credentials`.
+    const n8n = async (args: string[], timeoutMs = 300_000) => {
+      const r = await run(bin[0], [bin[1], ...args], { ...env, ...(await processEnv()) }, timeoutMs)
       if (r.code !== 0)
         throw new Error(`n8n ${args.join(' ')} exited ${r.code}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-3000)}`)
       return r
     }
-    const savedRun = async (workflowId: string): Promise<RunJson & { mode: string; id: number }> => {
+    /** Saved executions, newest first: `where` picks them (a parameterised SQL condition on `e`). */
+    const saved = async (where: string, args: (string | number)[]) => {
       const n8nDb = createClient({ url: `file:${join(work, 'user/.n8n/database.sqlite')}` })
       try {
         const [row] = (
           await n8nDb.execute({
-            sql: 'select e.id, e.status, e.mode, d.data from execution_entity e join execution_data d on d.executionId = e.id where e.workflowId = ? and e.finished = 1 order by e.id desc limit 1',
-            args: [workflowId],
+            sql: `select e.id, e.status, e.mode, d.data from execution_entity e join execution_data d on d.executionId = e.id where ${where} order by e.id desc limit 1`,
+            args,
           })
         ).rows
-        if (!row) throw new Error(`n8n saved no finished run of ${workflowId}`)
+        if (!row) return undefined
         // Run data is stored with `flatted`.
         const flatted = createRequire(join(cache, 'node_modules/n8n/package.json'))('flatted') as {
           parse: (s: string) => RunJson['data']
@@ -131,6 +146,12 @@ export async function n8nWithPackage(opts: {
         n8nDb.close()
       }
     }
+    const savedRun = async (workflowId: string) => {
+      const run = await saved('e.workflowId = ? and e.finished = 1', [workflowId])
+      if (!run) throw new Error(`n8n saved no finished run of ${workflowId}`)
+      return run
+    }
+    const savedExecution = (executionId: number) => saved('e.id = ?', [executionId])
     /**
      * `n8n execute --rawOutput`: the run's JSON (n8n may log lines before it). n8n can exit before a
      * very large output (10 000 items) is flushed to the pipe: then the run as n8n saved it is used.
@@ -144,9 +165,9 @@ export async function n8nWithPackage(opts: {
       } catch {
         // cut short: read it back from n8n's database below
       }
-      const saved = await savedRun(id)
-      expect(saved.mode).toBe('cli')
-      return saved
+      const last = await savedRun(id)
+      expect(last.mode).toBe('cli')
+      return last
     }
 
     // Plain credentials: n8n encrypts them with N8N_ENCRYPTION_KEY on import.
@@ -182,6 +203,8 @@ export async function n8nWithPackage(opts: {
       n8n,
       execute,
       savedRun,
+      savedExecution,
+      processEnv,
       version,
       close: () => rmSync(work, { recursive: true, force: true }),
     }

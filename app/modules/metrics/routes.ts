@@ -1,4 +1,4 @@
-import { and, desc, eq, lt, or, sql } from 'drizzle-orm'
+import { and, desc, inArray, lt, or, sql } from 'drizzle-orm'
 import { Hono, type Context } from 'hono'
 import * as v from 'valibot'
 import { series } from '../../../db/schema/metrics.ts'
@@ -9,6 +9,7 @@ import { page } from '../../lib/pagination.ts'
 import { describe, withMeta } from '../../lib/route-meta.ts'
 import { TimeInput, toIso } from '../../lib/time.ts'
 import { issuesToDetails, validate } from '../../lib/validate.ts'
+import { storedNames } from './names.ts'
 import { parsePrometheusText } from './prom-text.ts'
 import { aggregations, runQuery } from './query.ts'
 import {
@@ -183,7 +184,14 @@ export function metricsRoutes(deps: ModuleDeps & { metricStore: MetricStore }) {
       const limit = q.limit ?? 100
       const term = q.search ? `%${q.search.replace(/[%_\\]/g, (ch) => `\\${ch}`)}%` : undefined
       const where = and(
-        q.name ? eq(series.name, q.name) : undefined,
+        // A renamed metric's either name lists the series stored under both, each under its stored name
+        // (names.ts): the explorer's suggestions for an old name come from the series written since.
+        q.name
+          ? inArray(
+              series.name,
+              storedNames(q.name).map((n) => n.name),
+            )
+          : undefined,
         term
           ? or(sql`${series.name} like ${term} escape '\\'`, sql`${series.labels} like ${term} escape '\\'`)
           : undefined,

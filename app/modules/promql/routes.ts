@@ -12,7 +12,7 @@ import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { badData, type Expr, parsePromql, PromError } from './ast.ts'
 import { evaluate } from './eval.ts'
-import { type Kind, kindsOf } from '../metrics/index.ts'
+import { type Kind, kindsOf, RENAMED, storedNames } from '../metrics/index.ts'
 import { dbSource, matchSeries } from './source.ts'
 import { labelsKey, type Value } from './values.ts'
 import { formatValue, parseTime, readParams, stepOf } from './params.ts'
@@ -135,10 +135,10 @@ export function promqlRoutes(deps: ModuleDeps) {
 
   both('/api/v1/series', 'Series matching match[] selectors (Prometheus API)', async (c, p) => {
     if (!p.getAll('match[]').length) throw badData('no match[] parameter provided')
-    return ok(
-      c,
-      (await seriesFor(p)).map((s) => s.labels),
-    )
+    // A renamed metric's labels stored under both its names are one series when read under one name
+    // (as a query merges them into one label set): listed once, as Prometheus lists a series.
+    const unique = new Map((await seriesFor(p)).map((s) => [labelsKey(s.labels), s.labels]))
+    return ok(c, [...unique.values()])
   })
 
   app.get('/api/v1/metadata', access('viewer'), describe('Metric metadata (Prometheus API): type by name', tags), (c) =>
@@ -146,14 +146,21 @@ export function promqlRoutes(deps: ModuleDeps) {
       const q = readParams(new URL(c.req.url).searchParams, MetadataParams)
       const limit = q.limit === undefined ? Infinity : Number(q.limit)
       if (!Number.isInteger(limit) && limit !== Infinity) throw badData('invalid parameter "limit": must be an integer')
-      const names = new Set((await matchSeries(db, [])).map((s) => s.name))
+      const stored = new Set((await matchSeries(db, [])).map((s) => s.name))
+      // Asked for by name, a renamed metric's old name answers while either of its names is stored (the
+      // read alias); the full list has the stored names only, as `__name__` values (docs/grafana.md).
+      const names = q.metric
+        ? storedNames(q.metric).some((n) => stored.has(n.name))
+          ? [q.metric]
+          : []
+        : [...stored].sort()
       const kinds = await kindsOf(db, names)
       const data: Record<string, { type: string; help: string; unit: string }[]> = {}
-      for (const n of [...names].sort()) {
-        if (q.metric && n !== q.metric) continue
+      for (const n of names) {
         if (limit >= 0 && Object.keys(data).length >= limit) break
         const kind = kinds.get(n)
-        data[n] = [{ type: metricType(n, kind), help: kind === 'delta' ? DELTA_HELP : '', unit: unitOf(n) }]
+        const help = [deprecation(n), kind === 'delta' ? DELTA_HELP : ''].filter(Boolean).join('; ')
+        data[n] = [{ type: metricType(n, kind), help, unit: unitOf(n) }]
       }
       return ok(c, data)
     }),
@@ -195,6 +202,13 @@ const metricType = (name: string, kind: Kind | undefined) =>
   kind === 'delta'
     ? 'unknown'
     : (kind ?? (name.endsWith('_total') ? 'counter' : name.endsWith('_bucket') ? 'histogram' : 'gauge'))
+
+/** `Deprecated: renamed <new name>` for an old name (and the factor when the unit changed), else ''. */
+function deprecation(name: string) {
+  const renamed = RENAMED.find((r) => r.old === name)
+  if (!renamed) return ''
+  return `Deprecated: renamed ${renamed.name}${renamed.scale === 1 ? '' : ` (× ${renamed.scale})`}`
+}
 
 const DELTA_HELP = 'delta: each point is the increase of its own interval; rate() and increase() sum them'
 
