@@ -56,10 +56,10 @@ const toChunk = (r: Row): ChunkRow => ({
 })
 
 /** Chunks of these series that may hold points in [from, to) (a chunk spans less than CHUNK_SPAN_MS). */
-async function chunksIn(db: Db, seriesIds: number[], from: number, to: number) {
+async function chunksIn(db: Db, seriesIds: number[], from: number, to: number, endsFrom = from) {
   const rows = await rowsOf(db, {
     sql: `select series_id, start_ts, seq, end_ts, n, data from point_chunks where series_id in (${placeholders(seriesIds.length)}) and start_ts > ? and start_ts < ? and end_ts >= ?`,
-    args: [...seriesIds, from - CHUNK_SPAN_MS, to, from],
+    args: [...seriesIds, from - CHUNK_SPAN_MS, to, endsFrom],
   })
   return rows.map(toChunk)
 }
@@ -240,11 +240,12 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS, minRows = 0, 
       if (t < earliest) earliest = t
     }
   }
-  // Chunks the new points may overlap or extend: whatever starts within a span before the earliest.
+  // Chunks the new points may overlap or extend: whatever starts within a span before the earliest
+  // (ending before it too: a series' open chunk).
   const ids = [...first.keys()]
   const near: ChunkRow[] = []
   for (let i = 0; i < ids.length; i += 500)
-    near.push(...(await chunksIn(db, ids.slice(i, i + 500), earliest, Number.MAX_SAFE_INTEGER)))
+    near.push(...(await chunksIn(db, ids.slice(i, i + 500), earliest, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER)))
   const open = new Map<number, ChunkRow>() // each series' last chunk
   for (const c of near) {
     const o = open.get(c.seriesId)
