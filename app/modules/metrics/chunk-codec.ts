@@ -10,21 +10,13 @@
 
 const TWO32 = 0x1_0000_0000
 
-/** Appends bits to a growing byte array, most significant bit first. */
-function bitWriter(initial = 64) {
-  let buf = new Uint8Array(initial)
+/** Appends bits to a byte array sized for the worst case up front, most significant bit first. */
+function bitWriter(capacity: number) {
+  const buf = new Uint8Array(capacity)
   let bit = 0 // bits written
-  const ensure = (more: number) => {
-    const need = (bit + more + 7) >>> 3
-    if (need <= buf.length) return
-    const next = new Uint8Array(Math.max(need, buf.length * 2))
-    next.set(buf)
-    buf = next
-  }
   /** Writes the low `n` (0…32) bits of `value`. */
   const write = (value: number, n: number) => {
     if (n === 0) return
-    ensure(n)
     let left = n
     while (left > 0) {
       const free = 8 - (bit & 7)
@@ -89,7 +81,8 @@ const DOD_BITS = [7, 9, 12, 20] as const
  */
 export function encodeChunk(ts: ArrayLike<number>, values: ArrayLike<number>): Uint8Array {
   const n = ts.length
-  const w = bitWriter(16 + n * 3)
+  // At most 5 + 64 bits of timestamp and 2 + 5 + 6 + 64 of value a point.
+  const w = bitWriter(16 + n * 19)
   if (!n) return w.bytes()
   // First point: 64-bit timestamp (two's complement, as hi:lo) and the value's 64 bits.
   const t0 = ts[0]!

@@ -90,3 +90,26 @@ export function mergeRun(
   const keys = [...byTs.keys()].sort((a, b) => a - b)
   return { ts: keys, values: keys.map((k) => byTs!.get(k)!) }
 }
+
+// A batch blob: ts (float64 × n), values (float64 × n), series ids (uint32 × n): each section
+// stays 8-byte aligned, so it is read through typed-array views without copying.
+export function encodeBatch(ts: ArrayLike<number>, seriesIds: ArrayLike<number>, values: ArrayLike<number>) {
+  const n = ts.length
+  const buf = new ArrayBuffer(n * 20)
+  new Float64Array(buf, 0, n).set(ts)
+  new Float64Array(buf, n * 8, n).set(values)
+  new Uint32Array(buf, n * 16, n).set(seriesIds)
+  return new Uint8Array(buf)
+}
+
+export function decodeBatch(data: ArrayBuffer | Uint8Array, n: number) {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data)
+  // A view of an unaligned offset cannot be made: copy then (rare; drivers hand out fresh buffers).
+  const own = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice()
+  return {
+    ts: new Float64Array(own.buffer, own.byteOffset, n),
+    values: new Float64Array(own.buffer, own.byteOffset + n * 8, n),
+    seriesIds: new Uint32Array(own.buffer, own.byteOffset + n * 16, n),
+  }
+}
+

@@ -1,7 +1,16 @@
 import type { InStatement } from '@libsql/client'
-import type { Db } from '../../../db/client.ts'
+import { writerOf, type Db, type WriteStatement } from '../../../db/client.ts'
 import type { Logger } from '../../lib/logger.ts'
-import { CHUNK_POINTS, CHUNK_SPAN_MS, chunkPoints, chunkRows, mergeRun, type ChunkRow } from './chunks.ts'
+import {
+  CHUNK_POINTS,
+  CHUNK_SPAN_MS,
+  chunkPoints,
+  chunkRows,
+  decodeBatch,
+  mergeRun,
+  type ChunkRow,
+} from './chunks.ts'
+import { powerOfTwoChunks } from './store.ts'
 
 /*
  * Raw points live in two tables (ADR 0015). A write is one row of `point_batches`: the request's
@@ -16,28 +25,6 @@ export const MOVE_MAX_ROWS = 500_000
 /** The mover waits for this many points (or MOVE_MAX_AGE_MS) so each chunk rewrite carries several points a series. */
 export const MOVE_MIN_POINTS = 20_000
 export const MOVE_MAX_AGE_MS = 30_000
-
-// A batch blob: ts (float64 × n), values (float64 × n), series ids (uint32 × n): each section
-// stays 8-byte aligned, so it is read through typed-array views without copying.
-export function encodeBatch(ts: ArrayLike<number>, seriesIds: ArrayLike<number>, values: ArrayLike<number>) {
-  const n = ts.length
-  const buf = new ArrayBuffer(n * 20)
-  new Float64Array(buf, 0, n).set(ts)
-  new Float64Array(buf, n * 8, n).set(values)
-  new Uint32Array(buf, n * 16, n).set(seriesIds)
-  return new Uint8Array(buf)
-}
-
-export function decodeBatch(data: ArrayBuffer | Uint8Array, n: number) {
-  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data)
-  // A view of an unaligned offset cannot be made: copy then (rare; drivers hand out fresh buffers).
-  const own = bytes.byteOffset % 8 === 0 ? bytes : bytes.slice()
-  return {
-    ts: new Float64Array(own.buffer, own.byteOffset, n),
-    values: new Float64Array(own.buffer, own.byteOffset + n * 8, n),
-    seriesIds: new Uint32Array(own.buffer, own.byteOffset + n * 16, n),
-  }
-}
 
 export type RawPoint = { seriesId: number; ts: number; value: number }
 type Batch = { seq: number; n: number; data: ArrayBuffer }
@@ -144,18 +131,38 @@ export async function chunkIndex(db: Db, seriesId: number, from: number, to: num
   return rows.map((r) => ({ startTs: Number(r.start_ts), n: Number(r.n) }))
 }
 
-/** The statements that replace `old` chunks by `fresh` ones (old ones by exact key: a raced mover's stay). */
-export function replaceChunks(old: ChunkRow[], fresh: ChunkRow[]): InStatement[] {
-  return [
-    ...old.map((c) => ({
-      sql: 'delete from point_chunks where series_id = ? and start_ts = ? and seq = ?',
-      args: [c.seriesId, c.startTs, c.seq],
-    })),
-    ...fresh.map((c) => ({
-      sql: 'insert into point_chunks (series_id, start_ts, seq, end_ts, n, data) values (?, ?, ?, ?, ?, ?) on conflict (series_id, start_ts, seq) do update set end_ts = excluded.end_ts, n = excluded.n, data = excluded.data',
-      args: [c.seriesId, c.startTs, c.seq, c.endTs, c.n, c.data],
-    })),
-  ]
+const CHUNK_ROWS_PER_STATEMENT = 256
+const deleteChunksSql = (n: number) =>
+  `delete from point_chunks where (series_id, start_ts, seq) in (values ${'(?,?,?),'.repeat(n).slice(0, -1)})`
+const insertChunksSql = (n: number) =>
+  `insert into point_chunks (series_id, start_ts, seq, end_ts, n, data) values ${'(?,?,?,?,?,?),'.repeat(n).slice(0, -1)} on conflict (series_id, start_ts, seq) do update set end_ts = excluded.end_ts, n = excluded.n, data = excluded.data`
+
+/**
+ * The statements that replace `old` chunks by `fresh` ones (old ones by exact key: a raced mover's
+ * stay), many rows a statement in power-of-two counts, so few SQL texts exist to prepare.
+ */
+export function replaceChunks(old: ChunkRow[], fresh: ChunkRow[]): WriteStatement[] {
+  const out: WriteStatement[] = []
+  let i = 0
+  for (const n of powerOfTwoChunks(old.length, CHUNK_ROWS_PER_STATEMENT)) {
+    const args: number[] = []
+    for (const c of old.slice(i, (i += n))) args.push(c.seriesId, c.startTs, c.seq)
+    out.push({ sql: deleteChunksSql(n), args })
+  }
+  i = 0
+  for (const n of powerOfTwoChunks(fresh.length, CHUNK_ROWS_PER_STATEMENT)) {
+    const args: (number | Uint8Array)[] = []
+    for (const c of fresh.slice(i, (i += n))) args.push(c.seriesId, c.startTs, c.seq, c.endTs, c.n, c.data)
+    out.push({ sql: insertChunksSql(n), args })
+  }
+  return out
+}
+
+/** Runs statements in one write transaction: on the writer's kept statements for a local file. */
+export async function writeAll(db: Db, statements: WriteStatement[]) {
+  const writer = writerOf(db)
+  if (writer) writer.write(statements)
+  else await db.$client.batch(statements, 'write')
 }
 
 /**
@@ -261,10 +268,7 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS, minRows = 0, 
     const seq = Math.max(...sources.map((s) => s.seq))
     fresh.push(...chunkRows(id, seq, mergeRun(sources)))
   }
-  await db.$client.batch(
-    [...replaceChunks(merged, fresh), { sql: 'delete from point_batches where seq <= ?', args: [last] }],
-    'write',
-  )
+  await writeAll(db, [...replaceChunks(merged, fresh), { sql: 'delete from point_batches where seq <= ?', args: [last] }])
   return batches.reduce((n, b) => n + b.n, 0)
 }
 

@@ -3,7 +3,7 @@ import { writerOf, type Db, type WriteStatement } from '../../../db/client.ts'
 import { series } from '../../../db/schema/metrics.ts'
 import { sha256 } from '../../lib/crypto.ts'
 import { AppError } from '../../lib/errors.ts'
-import { encodeBatch } from './inbox.ts'
+import { encodeBatch } from './chunks.ts'
 import { createKindRecorder } from './kinds.ts'
 
 /**
