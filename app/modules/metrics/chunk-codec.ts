@@ -38,6 +38,7 @@ function bitWriter(capacity: number) {
       } else write(lo >>> 0, n)
     },
     bytes: () => buf.slice(0, (bit + 7) >>> 3),
+    bit: () => bit,
   }
 }
 
@@ -80,14 +81,31 @@ const DOD_BITS = [7, 9, 12, 20] as const
  * is decodable alone; the caller keeps it beside the chunk (its key) for range seeks.
  */
 export function encodeChunk(ts: ArrayLike<number>, values: ArrayLike<number>): Uint8Array {
-  const n = ts.length
-  // At most 5 + 64 bits of timestamp and 2 + 5 + 6 + 64 of value a point.
-  const w = bitWriter(16 + n * 19)
-  if (!n) return w.bytes()
+  return encodePrefix(ts, values, 0, ts.length, Infinity).data
+}
+
+// At most 5 + 64 bits of timestamp and 2 + 5 + 6 + 64 of value a point.
+const MAX_POINT_BYTES = 19
+
+/**
+ * Encodes points start… of the arrays, at most `maxPoints`, stopping before the encoding could
+ * pass `maxBytes` (at least one point). One pass: a chunk is never encoded twice to fit.
+ */
+export function encodePrefix(
+  ts: ArrayLike<number>,
+  values: ArrayLike<number>,
+  start: number,
+  maxPoints: number,
+  maxBytes: number,
+) {
+  const n = Math.min(maxPoints, ts.length - start)
+  const w = bitWriter(16 + n * MAX_POINT_BYTES)
+  if (n <= 0) return { data: w.bytes(), n: 0 }
+  const budget = (maxBytes - MAX_POINT_BYTES) * 8
   // First point: 64-bit timestamp (two's complement, as hi:lo) and the value's 64 bits.
-  const t0 = ts[0]!
+  const t0 = ts[start]!
   w.write64(Math.floor(t0 / TWO32) >>> 0, t0 >>> 0, 64)
-  f64[0] = values[0]!
+  f64[0] = values[start]!
   let prevHi = u32[HI]!
   let prevLo = u32[LO]!
   w.write64(prevHi, prevLo, 64)
@@ -95,8 +113,10 @@ export function encodeChunk(ts: ArrayLike<number>, values: ArrayLike<number>): U
   let prevDelta = 0
   let lead = -1 // the previous meaningful window (none yet)
   let trail = 0
-  for (let i = 1; i < n; i++) {
-    const tNow = ts[i]!
+  let i = 1
+  for (; i < n; i++) {
+    if (w.bit() > budget) break
+    const tNow = ts[start + i]!
     const delta = tNow - prevTs
     const dod = delta - prevDelta
     prevTs = tNow
@@ -119,7 +139,7 @@ export function encodeChunk(ts: ArrayLike<number>, values: ArrayLike<number>): U
         w.write64(Math.floor(dod / TWO32) >>> 0, dod >>> 0, 64)
       }
     }
-    f64[0] = values[i]!
+    f64[0] = values[start + i]!
     const hi = u32[HI]!
     const lo = u32[LO]!
     const xHi = (hi ^ prevHi) >>> 0
@@ -147,7 +167,7 @@ export function encodeChunk(ts: ArrayLike<number>, values: ArrayLike<number>): U
       writeWindow(w, xHi, xLo, l, t)
     }
   }
-  return w.bytes()
+  return { data: w.bytes(), n: i }
 }
 
 /** Writes bits [trail, 64-lead) of hi:lo. */

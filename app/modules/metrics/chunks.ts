@@ -1,4 +1,4 @@
-import { decodeChunk, encodeChunk } from './chunk-codec.ts'
+import { decodeChunk, encodePrefix } from './chunk-codec.ts'
 
 /*
  * Raw points at rest: per series, runs of up to CHUNK_POINTS points in Gorilla encoding
@@ -33,12 +33,9 @@ export function chunkRows(seriesId: number, seq: number, run: Run): ChunkRow[] {
     const start = ts[i]!
     let end = i + 1
     while (end < ts.length && end - i < CHUNK_POINTS && ts[end]! - start < CHUNK_SPAN_MS) end++
-    let data = encodeChunk(ts.slice(i, end), values.slice(i, end))
-    while (data.length > MAX_CHUNK_BYTES && end - i > 1) {
-      end = i + Math.ceil((end - i) / 2)
-      data = encodeChunk(ts.slice(i, end), values.slice(i, end))
-    }
-    out.push({ seriesId, startTs: start, seq, endTs: ts[end - 1]!, n: end - i, data })
+    const { data, n } = encodePrefix(ts, values, i, end - i, MAX_CHUNK_BYTES)
+    end = i + n
+    out.push({ seriesId, startTs: start, seq, endTs: ts[end - 1]!, n, data })
     i = end
   }
   return out

@@ -62,38 +62,51 @@ async function batchesIn(db: Db, from: number, to: number): Promise<Batch[]> {
 
 type Source = Parameters<typeof mergeRun>[0][number]
 
-/** Each wanted series' sources within [from, to): its chunks and its points in inbox batches. */
+/**
+ * Each wanted series' sources within [from, to): its chunks, then its inbox points as one source,
+ * in batch order. An inbox point of a batch no newer than the series' newest chunk read is left
+ * out: a chunk of seq s was made from every batch up to s (seq is commit order), so it holds that
+ * point or a later write of it (a mover of another instance moved it meanwhile).
+ */
 function sourcesOf(wanted: Set<number>, chunks: ChunkRow[], batches: Batch[], from: number, to: number) {
-  const bySeries = new Map<number, Source[]>()
-  const add = (id: number, s: Source) => {
-    const list = bySeries.get(id)
-    if (list) list.push(s)
-    else bySeries.set(id, [s])
+  type Acc = { sources: Source[]; newest: number; ts: number[]; values: number[]; seqs: number[] }
+  const bySeries = new Map<number, Acc>()
+  const accOf = (id: number) => {
+    let a = bySeries.get(id)
+    if (!a) bySeries.set(id, (a = { sources: [], newest: -1, ts: [], values: [], seqs: [] }))
+    return a
   }
-  for (const c of chunks)
-    if (wanted.has(c.seriesId))
-      add(c.seriesId, { seq: c.seq, chunk: true, points: (each) => chunkPoints(c, from, to, each) })
+  for (const c of chunks) {
+    if (!wanted.has(c.seriesId)) continue
+    const a = accOf(c.seriesId)
+    a.sources.push({ seq: c.seq, chunk: true, points: (each) => chunkPoints(c, from, to, each) })
+    if (c.seq > a.newest) a.newest = c.seq
+  }
   for (const b of batches) {
     const { ts, values, seriesIds } = decodeBatch(b.data, b.n)
-    // Per series, the indexes of its points in this batch (in order: a later one wins).
-    const at = new Map<number, number[]>()
     for (let i = 0; i < b.n; i++) {
       const id = seriesIds[i]!
-      if (!wanted.has(id) || ts[i]! < from || ts[i]! >= to) continue
-      const list = at.get(id)
-      if (list) list.push(i)
-      else at.set(id, [i])
+      const t = ts[i]!
+      if (t < from || t >= to || !wanted.has(id)) continue
+      const a = accOf(id)
+      a.ts.push(t)
+      a.values.push(values[i]!)
+      a.seqs.push(b.seq)
     }
-    for (const [id, list] of at)
-      add(id, {
-        seq: b.seq,
+  }
+  const out = new Map<number, Source[]>()
+  for (const [id, a] of bySeries) {
+    if (a.ts.length)
+      a.sources.push({
+        seq: Number.MAX_SAFE_INTEGER, // after every chunk
         chunk: false,
         points: (each) => {
-          for (const i of list) each(ts[i]!, values[i]!)
+          for (let i = 0; i < a.ts.length; i++) if (a.seqs[i]! > a.newest) each(a.ts[i]!, a.values[i]!)
         },
       })
+    out.set(id, a.sources)
   }
-  return bySeries
+  return out
 }
 
 /**
@@ -264,10 +277,11 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS, minRows = 0, 
   )
   const everything = sourcesOf(new Set(ids), merged, batches, -Infinity, Infinity)
   const fresh: ChunkRow[] = []
-  for (const [id, sources] of everything) {
-    const seq = Math.max(...sources.map((s) => s.seq))
-    fresh.push(...chunkRows(id, seq, mergeRun(sources)))
-  }
+  // Every new chunk carries the newest batch it holds: all up to `last`, or a raced mover's newer chunk's.
+  const newest = new Map<number, number>()
+  for (const c of merged) newest.set(c.seriesId, Math.max(newest.get(c.seriesId) ?? 0, c.seq))
+  for (const [id, sources] of everything)
+    fresh.push(...chunkRows(id, Math.max(last, newest.get(id) ?? 0), mergeRun(sources)))
   await writeAll(db, [...replaceChunks(merged, fresh), { sql: 'delete from point_batches where seq <= ?', args: [last] }])
   return batches.reduce((n, b) => n + b.n, 0)
 }
