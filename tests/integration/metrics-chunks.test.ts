@@ -64,10 +64,20 @@ describe('raw point chunks', () => {
     const other = await otherInstance(t)
     try {
       const store = createMetricStore(t.db)
-      for (let r = 0; r < 5; r++) await store.write(series(50, T0 + r * 1000, (i) => r * 100 + i), T0 + DAY)
+      for (let r = 0; r < 5; r++)
+        await store.write(
+          series(50, T0 + r * 1000, (i) => r * 100 + i),
+          T0 + DAY,
+        )
       await Promise.all([moveInbox(t.db), moveInbox(other.db), moveInbox(t.db)])
-      await store.write(series(50, T0 + 2000, (i) => -i), T0 + DAY) // overwrites r = 2
-      await store.write(series(50, T0 + 5000, (i) => 500 + i), T0 + DAY)
+      await store.write(
+        series(50, T0 + 2000, (i) => -i),
+        T0 + DAY,
+      ) // overwrites r = 2
+      await store.write(
+        series(50, T0 + 5000, (i) => 500 + i),
+        T0 + DAY,
+      )
       await Promise.all([moveInbox(other.db), moveInbox(t.db)])
       const got = await storedPoints(t.db)
       expect(got).toHaveLength(50 * 6)
@@ -103,10 +113,19 @@ describe('raw point chunks', () => {
 
   it('a read of one series over a range decodes only the chunks it needs, and sees nothing outside it', async () => {
     const store = createMetricStore(t.db)
-    await store.write(series(3, T0, (i) => i), T0 + DAY)
-    await store.write(series(3, T0 + 1000, (i) => 10 + i), T0 + DAY)
+    await store.write(
+      series(3, T0, (i) => i),
+      T0 + DAY,
+    )
+    await store.write(
+      series(3, T0 + 1000, (i) => 10 + i),
+      T0 + DAY,
+    )
     await moveInbox(t.db)
-    const [id] = await store.seriesIds(series(1, T0, () => 0), T0)
+    const [id] = await store.seriesIds(
+      series(1, T0, () => 0),
+      T0,
+    )
     expect(await readRaw(t.db, [id!], T0, T0 + 1000)).toEqual([{ seriesId: id, ts: T0, value: 0 }])
     expect(await readRaw(t.db, [id!], T0 + 1, T0 + 1000)).toEqual([])
     expect(await readRaw(t.db, [], T0, T0 + 5000)).toEqual([])
@@ -138,8 +157,12 @@ describe('migration 0024: raw rows into chunks', () => {
           sql: `insert into points (series_id, ts, value) select 1, ? + value * 1000, value * 0.5 from (with recursive n(value) as (select ? union all select value + 1 from n where value < ?) select value from n)`,
           args: [T0, i, i + 99],
         })
-      await db.run(sql`insert into points (series_id, ts, value) values (2, ${T0}, 1), (2, ${T0 + 1000}, 2), (2, ${T0 + 2000}, 3)`)
-      await db.run(sql`insert into points_inbox (ts, series_id, value) values (${T0 + 1000}, 2, 20), (${T0 + 5000}, 2, 50)`)
+      await db.run(
+        sql`insert into points (series_id, ts, value) values (2, ${T0}, 1), (2, ${T0 + 1000}, 2), (2, ${T0 + 2000}, 3)`,
+      )
+      await db.run(
+        sql`insert into points_inbox (ts, series_id, value) values (${T0 + 1000}, 2, 20), (${T0 + 5000}, 2, 50)`,
+      )
       await runMigrations(db)
       expect(await convertLegacyPoints(db, { pageRows: 128 })).toBe(504) // 500 + 3 + one new in the inbox
       const tables = await db.all<{ name: string }>(sql`select name from sqlite_master where name like 'points%'`)

@@ -117,7 +117,12 @@ describe('points inbox', () => {
     const store = createMetricStore(t.db)
     for (let b = 0; b < 3; b++)
       await store.write(
-        Array.from({ length: 10 }, (_, i) => ({ name: 'bulk', labels: { host: String(i) }, value: b, ts: T0 + b * 1000 })),
+        Array.from({ length: 10 }, (_, i) => ({
+          name: 'bulk',
+          labels: { host: String(i) },
+          value: b,
+          ts: T0 + b * 1000,
+        })),
         T0 + 10_000,
       )
     expect(await moveInbox(t.db, { maxRows: 15 })).toBe(20) // two batches: the second passes 15, it moves whole

@@ -109,4 +109,3 @@ export function decodeBatch(data: ArrayBuffer | Uint8Array, n: number) {
     seriesIds: new Uint32Array(own.buffer, own.byteOffset + n * 16, n),
   }
 }
-

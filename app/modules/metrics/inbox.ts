@@ -1,15 +1,7 @@
 import type { InStatement } from '@libsql/client'
 import { writerOf, type Db, type WriteStatement } from '../../../db/client.ts'
 import type { Logger } from '../../lib/logger.ts'
-import {
-  CHUNK_POINTS,
-  CHUNK_SPAN_MS,
-  chunkPoints,
-  chunkRows,
-  decodeBatch,
-  mergeRun,
-  type ChunkRow,
-} from './chunks.ts'
+import { CHUNK_POINTS, CHUNK_SPAN_MS, chunkPoints, chunkRows, decodeBatch, mergeRun, type ChunkRow } from './chunks.ts'
 import { powerOfTwoChunks } from './store.ts'
 
 /*
@@ -265,7 +257,9 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS, minRows = 0, 
   const ids = [...first.keys()]
   const near: ChunkRow[] = []
   for (let i = 0; i < ids.length; i += 500)
-    near.push(...(await chunksIn(db, ids.slice(i, i + 500), earliest, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER)))
+    near.push(
+      ...(await chunksIn(db, ids.slice(i, i + 500), earliest, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER)),
+    )
   const open = new Map<number, ChunkRow>() // each series' last chunk
   for (const c of near) {
     const o = open.get(c.seriesId)
@@ -282,7 +276,10 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS, minRows = 0, 
   for (const c of merged) newest.set(c.seriesId, Math.max(newest.get(c.seriesId) ?? 0, c.seq))
   for (const [id, sources] of everything)
     fresh.push(...chunkRows(id, Math.max(last, newest.get(id) ?? 0), mergeRun(sources)))
-  await writeAll(db, [...replaceChunks(merged, fresh), { sql: 'delete from point_batches where seq <= ?', args: [last] }])
+  await writeAll(db, [
+    ...replaceChunks(merged, fresh),
+    { sql: 'delete from point_batches where seq <= ?', args: [last] },
+  ])
   return batches.reduce((n, b) => n + b.n, 0)
 }
 

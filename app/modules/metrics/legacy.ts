@@ -1,7 +1,7 @@
 import type { Db } from '../../../db/client.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { chunkRows, type ChunkRow } from './chunks.ts'
-import { replaceChunks, writeAll } from './inbox.ts'
+import { replaceChunks } from './inbox.ts'
 
 const PAGE_ROWS = 200_000
 
