@@ -127,6 +127,15 @@ export async function readRuns(db: Db, seriesIds: number[], from: number, to: nu
     .filter((r) => r.ts.length > 0)
 }
 
+/** Points held by each of these series' chunks in [from, to) (whole chunks counted). */
+export async function pointsPerSeries(db: Db, seriesIds: number[], from: number, to: number) {
+  const rows = await rowsOf(db, {
+    sql: `select series_id, sum(n) as n from point_chunks where series_id in (${placeholders(seriesIds.length)}) and start_ts > ? and start_ts < ? and end_ts >= ? group by series_id`,
+    args: [...seriesIds, from - CHUNK_SPAN_MS, to, from],
+  })
+  return new Map(rows.map((r) => [Number(r.series_id), Number(r.n)]))
+}
+
 /** Where each chunk of one series starts in [from, to), with its point count: what export pages are cut by. */
 export async function chunkIndex(db: Db, seriesId: number, from: number, to: number) {
   const rows = await rowsOf(db, {
