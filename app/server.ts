@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { boot, runtimeName } from './boot.ts'
 import { ensureFirstAdmin } from './modules/auth/index.ts'
-import { startInboxMover } from './modules/metrics/index.ts'
+import { convertLegacyPoints, startInboxMover } from './modules/metrics/index.ts'
 import { createRoot } from './root.ts'
 
 type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
@@ -84,6 +84,9 @@ const { app, scheduler, services } = createRoot({
   telemetry,
   remoteAddress: (c) => remote(c),
 })
+
+// Raw points stored before chunks (migration 0026) are encoded before the first request is answered.
+await convertLegacyPoints(db, { log })
 
 const first = await ensureFirstAdmin(db, {
   adminEmail: config.ADMIN_EMAIL,

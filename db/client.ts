@@ -126,7 +126,7 @@ export async function openDb(options: DbOptions) {
 
 export type Db = Awaited<ReturnType<typeof openDb>>['db']
 
-export type WriteStatement = { sql: string; args: number[] }
+export type WriteStatement = { sql: string; args: (number | Uint8Array)[] }
 /** Runs statements in one transaction on the writer's connection, each prepared once per SQL text. */
 export type Writer = {
   write(statements: WriteStatement[]): void

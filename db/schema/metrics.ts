@@ -1,4 +1,4 @@
-import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { blob, index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 /** One time series: a metric name and its label set. The fingerprint identifies it. */
 export const series = sqliteTable(
@@ -14,34 +14,41 @@ export const series = sqliteTable(
   (t) => [index('series_name_idx').on(t.name)],
 )
 
-// Raw samples: one value per series and millisecond, so a retried write replaces, never duplicates.
-// The migration makes this a WITHOUT ROWID table clustered on (series_id, ts).
-export const points = sqliteTable(
-  'points',
+/**
+ * Raw points at rest: per series, runs of up to 240 points in Gorilla encoding (delta-of-delta
+ * timestamps, XOR values; app/modules/metrics/chunk-codec.ts), written by the inbox mover
+ * (app/modules/metrics/inbox.ts) behind the inbox. `seq` is the highest inbox batch the chunk
+ * holds: where chunks of a series overlap, the higher seq is the later write and wins. A chunk
+ * spans less than two hours (end_ts − start_ts), so a read seeks start_ts from two hours before its
+ * range. The migration makes this a WITHOUT ROWID table (ADR 0019).
+ */
+export const pointChunks = sqliteTable(
+  'point_chunks',
   {
     seriesId: integer('series_id').notNull(),
-    ts: integer('ts').notNull(),
-    value: real('value').notNull(),
+    startTs: integer('start_ts').notNull(),
+    seq: integer('seq').notNull(),
+    endTs: integer('end_ts').notNull(),
+    n: integer('n').notNull(),
+    data: blob('data', { mode: 'buffer' }).notNull(),
   },
-  (t) => [primaryKey({ columns: [t.seriesId, t.ts] })],
+  (t) => [primaryKey({ columns: [t.seriesId, t.startTs, t.seq] })],
 )
 
 /**
- * Points as they arrive, before the inbox mover (app/modules/metrics/inbox.ts) copies them into
- * `points` in series order and deletes them here, in one transaction. Keyed by time first, so a
- * write of many series at one time touches a few adjacent pages, not a page per series. Readers
- * of raw points read both tables; for the same series and ms the inbox holds the later write.
- * The migration makes this a WITHOUT ROWID table.
+ * The inbox: each write's points as one row, in arrival order (`seq` never reused:
+ * AUTOINCREMENT), packed as float64 timestamps, float64 values and uint32 series ids. Committed
+ * before the write is answered; the mover turns the oldest batches into chunks and deletes them
+ * in one transaction. Readers of raw points read both (app/modules/metrics/inbox.ts).
  */
-export const pointsInbox = sqliteTable(
-  'points_inbox',
-  {
-    ts: integer('ts').notNull(),
-    seriesId: integer('series_id').notNull(),
-    value: real('value').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.ts, t.seriesId] })],
-)
+export const pointBatches = sqliteTable('point_batches', {
+  seq: integer('seq').primaryKey({ autoIncrement: true }),
+  at: integer('at').notNull(),
+  minTs: integer('min_ts').notNull(),
+  maxTs: integer('max_ts').notNull(),
+  n: integer('n').notNull(),
+  data: blob('data', { mode: 'buffer' }).notNull(),
+})
 
 /** Aggregates per series, resolution (seconds: 60, 3600, 86400) and bucket start (ms). WITHOUT ROWID. */
 export const rollups = sqliteTable(

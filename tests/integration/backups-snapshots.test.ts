@@ -84,7 +84,7 @@ describe('snapshots of the database', () => {
     expect(m.sha256).toBe(b.sha256)
     expect(m.schemaVersion).toBeGreaterThan(10)
     expect(m.homeostatVersion).toMatch(/^\d+\.\d+\.\d+/)
-    expect(m.rowCounts.points_inbox! + m.rowCounts.points!).toBeGreaterThan(0)
+    expect(m.rowCounts.point_batches! + m.rowCounts.point_chunks!).toBeGreaterThan(0)
     expect(m.rowCounts.alerts).toBeGreaterThan(0)
     const folder = join(t.dir, 'backups', 'homeostat')
     const files = readdirSync(folder)

@@ -1,7 +1,7 @@
 import { and, asc, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { components, statusHistory } from '../../db/schema/components.ts'
-import { points, series } from '../../db/schema/metrics.ts'
+import { storedPoints } from '../helpers/raw-points.ts'
 import { createLogger } from '../../app/lib/logger.ts'
 import { inPool } from '../../app/modules/components/checks.ts'
 import { componentChecksJob } from '../../jobs/components.ts'
@@ -49,15 +49,10 @@ const history = (id: string) =>
     .where(eq(statusHistory.componentId, id))
     .orderBy(asc(statusHistory.ts), asc(statusHistory.id))
 async function metric(name: string, component: string) {
-  const rows = await (await moved())
-    .select()
-    .from(points)
-    .innerJoin(series, eq(series.id, points.seriesId))
-    .where(eq(series.name, name))
-    .orderBy(asc(points.ts))
+  const rows = (await storedPoints(await moved())).filter((p) => p.name === name)
   return rows
-    .filter((r) => r.series.labels.component === component)
-    .map((r) => ({ labels: r.series.labels, ts: r.points.ts, value: r.points.value }))
+    .filter((r) => r.labels.component === component)
+    .map((r) => ({ labels: r.labels, ts: r.ts, value: r.value }))
 }
 
 describe('HTTP checks (component-checks job)', () => {

@@ -1,7 +1,8 @@
-import { count, eq, sql } from 'drizzle-orm'
+import { eq, sql } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { points, pointsInbox, rollups, series } from '../../db/schema/metrics.ts'
-import { moveInbox, startInboxMover } from '../../app/modules/metrics/inbox.ts'
+import { pointBatches, pointChunks, rollups, series } from '../../db/schema/metrics.ts'
+import { moveInbox, readRaw, startInboxMover } from '../../app/modules/metrics/inbox.ts'
+import { storedPoints } from '../helpers/raw-points.ts'
 import { createLogger } from '../../app/lib/logger.ts'
 import { until } from '../helpers/server.ts'
 import { rawPages } from '../../app/modules/metrics/export.ts'
@@ -9,7 +10,7 @@ import { runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
-// Raw points are written to points_inbox and moved into points later (app/modules/metrics/inbox.ts).
+// Raw points are written to the inbox (point_batches) and moved into point_chunks later (app/modules/metrics/inbox.ts).
 const T0 = Date.parse('2026-11-20T00:00:00Z')
 const MIN = 60_000
 let t: TestApp
@@ -22,7 +23,11 @@ beforeEach(async () => {
 })
 afterEach(() => t.close())
 
-const rows = async (table: typeof points | typeof pointsInbox) => (await t.db.select({ n: count() }).from(table))[0]!.n
+/** Points held by a table: chunks (moved) or inbox batches. */
+const points = pointChunks
+const pointsInbox = pointBatches
+const rows = async (table: typeof pointChunks | typeof pointBatches) =>
+  Number((await t.db.select({ n: sql<number>`coalesce(sum(${table.n}), 0)` }).from(table))[0]!.n)
 const push = async (value: number, ts: number, name = 'inbox_metric') => {
   const res = await t.json('POST', '/api/v1/metrics', { name, value, ts, labels: { host: 'a' } }, ingest)
   expect(res.status).toBe(200)
@@ -81,13 +86,13 @@ describe('points inbox', () => {
     await push(5, T0) // the client retries
     expect(await rawValues(T0, T0 + 1000, 'count')).toEqual([[T0, 1]])
     await push(7, T0) // a new value for the same series and ms
-    expect([await rows(points), await rows(pointsInbox)]).toEqual([1, 1])
+    expect([await rows(points), await rows(pointsInbox)]).toEqual([1, 2])
     expect(await rawValues(T0, T0 + 1000, 'last')).toEqual([[T0, 7]])
     expect(await rawValues(T0, T0 + 1000, 'sum')).toEqual([[T0, 7]])
     expect(await exported(T0, T0 + 1000)).toEqual([[T0, 7]])
     await moveInbox(t.db)
     expect([await rows(points), await rows(pointsInbox)]).toEqual([1, 0])
-    expect((await t.db.select().from(points))[0]).toMatchObject({ ts: T0, value: 7 })
+    expect(await storedPoints(t.db)).toMatchObject([{ ts: T0, value: 7 }])
   })
 
   it('a move is one transaction: a failure part-way moves nothing and loses nothing', async () => {
@@ -96,7 +101,7 @@ describe('points inbox', () => {
     // A constraint that refuses one of the rows, as a full disk or a bug would part-way.
     await t.db.run(
       sql.raw(
-        `create trigger refuse_666 before insert on points when new.value = 666 begin select raise(abort, 'injected failure'); end`,
+        `create trigger refuse_666 before insert on point_chunks when new.series_id = (select id from series where name = 'other_metric') begin select raise(abort, 'injected failure'); end`,
       ),
     )
     await expect(moveInbox(t.db)).rejects.toThrow(/injected failure/)
@@ -108,16 +113,32 @@ describe('points inbox', () => {
     expect((await rawValues(T0, T0 + 5000)).map(([, v]) => v)).toEqual([0, 1, 2, 666, 4])
   })
 
-  it('moves the oldest rows first when the inbox holds more than one move takes, whole timestamps at a time', async () => {
+  it('moves the oldest batches first, whole, when the inbox holds more than one move takes', async () => {
     const store = createMetricStore(t.db)
-    const samples = []
-    for (let i = 0; i < 10; i++)
-      for (const host of ['a', 'b']) samples.push({ name: 'bulk', labels: { host }, value: i, ts: T0 + i * 1000 })
-    await store.write(samples, T0 + 10_000)
-    expect(await moveInbox(t.db, { maxRows: 5 })).toBe(6) // ts 0, 1 and 2: the 5th row's time moves whole
-    expect((await t.db.select({ ts: sql<number>`min(${pointsInbox.ts})` }).from(pointsInbox))[0]!.ts).toBe(T0 + 3000)
-    expect(await moveInbox(t.db)).toBe(14)
+    for (let b = 0; b < 3; b++)
+      await store.write(
+        Array.from({ length: 10 }, (_, i) => ({
+          name: 'bulk',
+          labels: { host: String(i) },
+          value: b,
+          ts: T0 + b * 1000,
+        })),
+        T0 + 10_000,
+      )
+    expect(await moveInbox(t.db, { maxRows: 15 })).toBe(20) // two batches: the second passes 15, it moves whole
+    expect((await t.db.select({ ts: sql<number>`min(${pointBatches.minTs})` }).from(pointBatches))[0]!.ts).toBe(
+      T0 + 2000,
+    )
+    expect(await moveInbox(t.db)).toBe(10)
     expect(await moveInbox(t.db)).toBe(0)
+  })
+
+  it('waits for enough points or an old enough batch before moving', async () => {
+    await push(1, T0)
+    const now = Date.now()
+    expect(await moveInbox(t.db, { minRows: 100, maxAgeMs: 30_000, now })).toBe(0)
+    expect(await rows(pointsInbox)).toBe(1)
+    expect(await moveInbox(t.db, { minRows: 100, maxAgeMs: 30_000, now: now + 31_000 })).toBe(1)
   })
 
   it('export pages are whole and ordered when a series is split between points and the inbox', async () => {
@@ -193,18 +214,15 @@ describe('points inbox', () => {
     const store = createMetricStore(t.db)
     await t.db.run(
       sql.raw(
-        `create trigger refuse_13 before insert on points_inbox when new.value = 13 begin select raise(abort, 'unlucky'); end`,
+        `create trigger refuse_13 before insert on point_batches when new.min_ts = ${T0 + 1000} begin select raise(abort, 'unlucky'); end`,
       ),
     )
     const one = (value: number, ts: number) => store.write([{ name: 'grouped', labels: {}, value, ts }], T0 + MIN)
     const results = await Promise.allSettled([one(1, T0), one(13, T0 + 1000), one(2, T0 + 2000), one(3, T0)])
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled'])
     // The later write of the same series and ms wins, even inside one commit.
-    expect(
-      (
-        await t.db.select({ ts: pointsInbox.ts, value: pointsInbox.value }).from(pointsInbox).orderBy(pointsInbox.ts)
-      ).map((r) => [r.ts - T0, r.value]),
-    ).toEqual([
+    const [id] = await store.seriesIds([{ name: 'grouped', labels: {}, value: 0, ts: T0 }], T0)
+    expect((await readRaw(t.db, [id!], T0, T0 + 5000)).map((r) => [r.ts - T0, r.value])).toEqual([
       [0, 3],
       [2000, 2],
     ])
@@ -213,7 +231,7 @@ describe('points inbox', () => {
   it("the server's mover empties the inbox on its own, and stops cleanly", async () => {
     await push(1, T0)
     await push(2, T0 + 1000)
-    const mover = startInboxMover(t.db, { intervalMs: 100, log: createLogger('silent') })
+    const mover = startInboxMover(t.db, { intervalMs: 100, minRows: 0, log: createLogger('silent') })
     try {
       await until('inbox moved', async () => ((await rows(pointsInbox)) === 0 ? true : undefined))
     } finally {

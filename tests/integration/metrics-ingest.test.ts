@@ -1,6 +1,7 @@
 import { count, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { points, series } from '../../db/schema/metrics.ts'
+import { series } from '../../db/schema/metrics.ts'
+import { storedPoints } from '../helpers/raw-points.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 
@@ -14,7 +15,7 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const pointCount = async () => (await (await moved()).select({ n: count() }).from(points))[0]!.n
+const pointCount = async () => (await storedPoints(await moved())).length
 
 describe('POST /api/v1/metrics (JSON)', () => {
   it('stores one point with labels, default time now', async () => {
@@ -29,7 +30,7 @@ describe('POST /api/v1/metrics (JSON)', () => {
     expect(await res.json()).toMatchObject({ written: 1, series: 1 })
     const [s] = await t.db.select().from(series).where(eq(series.name, 'agent_requests_total'))
     expect(s!.labels).toEqual({ agent: 'planner' })
-    const [p] = await (await moved()).select().from(points).where(eq(points.seriesId, s!.id))
+    const [p] = (await storedPoints(await moved())).filter((x) => x.seriesId === s!.id)
     expect(p!.value).toBe(5)
     expect(p!.ts).toBeGreaterThanOrEqual(before)
   })
@@ -48,13 +49,9 @@ describe('POST /api/v1/metrics (JSON)', () => {
       { name: 'llm_cost_usd', value: 2, ts: Date.parse(ts), labels: { team: 'x', model: 'a' } },
       ingest,
     )
-    const rows = await (await moved())
-      .select()
-      .from(points)
-      .innerJoin(series, eq(series.id, points.seriesId))
-      .where(eq(series.name, 'llm_cost_usd'))
+    const rows = (await storedPoints(await moved())).filter((p) => p.name === 'llm_cost_usd')
     expect(rows).toHaveLength(1)
-    expect(rows[0]!.points.value).toBe(2)
+    expect(rows[0]!.value).toBe(2)
   })
 
   it('rejects a bad batch whole and names each bad item by index', async () => {
@@ -154,7 +151,7 @@ describe('POST /api/v1/metrics (Prometheus text)', () => {
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ written: 2, dropped: 1 })
     const [s] = await t.db.select().from(series).where(eq(series.name, 'rag_ingestion_failures_total'))
-    const [p] = await (await moved()).select().from(points).where(eq(points.seriesId, s!.id))
+    const [p] = (await storedPoints(await moved())).filter((x) => x.seriesId === s!.id)
     expect(p).toMatchObject({ ts: 1763800000000, value: 4 })
   })
 

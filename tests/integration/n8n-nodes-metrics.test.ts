@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sql } from 'drizzle-orm'
 import { moveInbox } from '../../app/modules/metrics/inbox.ts'
+import { storedPoints } from '../helpers/raw-points.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 import { freePort } from '../helpers/server.ts'
 import { execute, failure, HomeostatMetricsRecord, serveApp } from '../helpers/n8n-harness.ts'
@@ -24,17 +25,9 @@ afterAll(async () => {
   t.close()
 })
 
-/** Points stored for a metric (after moving the write inbox into `points`). */
+/** Points stored for a metric (after moving the write inbox into chunks). */
 const count = async (name: string) => (
-  await moveInbox(t.db),
-  Number(
-    (
-      await t.client.execute({
-        sql: 'select count(*) as n from points p join series s on s.id = p.series_id where s.name = ?',
-        args: [name],
-      })
-    ).rows[0]!.n,
-  )
+  await moveInbox(t.db), (await storedPoints(t.db)).filter((p) => p.name === name).length
 )
 const base = Date.now() - 60_000
 

@@ -7,7 +7,8 @@
 import { gzipSync } from 'node:zlib'
 import { inArray } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { points, pointsInbox, series } from '../../db/schema/metrics.ts'
+import { series } from '../../db/schema/metrics.ts'
+import { storedPoints } from '../helpers/raw-points.ts'
 import { ExportMetricsServiceRequest, ExportMetricsServiceResponse } from '../../app/modules/metrics/otlp/proto.ts'
 import { type TestApp, testApp } from '../helpers/app.ts'
 import { serveApp } from '../helpers/n8n-harness.ts'
@@ -27,15 +28,7 @@ type Served = Awaited<ReturnType<typeof served>>
 
 /** The stored points of a metric, oldest first: labels and value. */
 async function stored(t: TestApp, name: string) {
-  const rows = await t.db.select().from(series)
-  const byId = new Map(rows.filter((s) => s.name === name).map((s) => [s.id, s.labels as Record<string, string>]))
-  if (!byId.size) return []
-  const ids = [...byId.keys()]
-  const all = [
-    ...(await t.db.select().from(pointsInbox).where(inArray(pointsInbox.seriesId, ids))),
-    ...(await t.db.select().from(points).where(inArray(points.seriesId, ids))),
-  ]
-  return all.sort((x, y) => x.ts - y.ts).map((p) => ({ labels: byId.get(p.seriesId)!, value: p.value }))
+  return (await storedPoints(t.db)).filter((p) => p.name === name).map((p) => ({ labels: p.labels, value: p.value }))
 }
 const one = async (t: TestApp, name: string, match: Record<string, string> = {}) =>
   (await stored(t, name)).filter((p) => Object.entries(match).every(([k, v]) => p.labels[k] === v))

@@ -28,8 +28,8 @@ beforeAll(async () => {
   }
   await runRollups(t.db, T0 + 3 * H + 5 * 60_000)
   // As if the raw points' retention had passed: only the rollups are left.
-  await t.db.run(sql`delete from points`)
-  await t.db.run(sql`delete from points_inbox`)
+  await t.db.run(sql`delete from point_chunks`)
+  await t.db.run(sql`delete from point_batches`)
 })
 afterAll(() => t.close())
 

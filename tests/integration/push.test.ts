@@ -1,7 +1,8 @@
 import { asc, count, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { components, statusHistory } from '../../db/schema/components.ts'
-import { points, series } from '../../db/schema/metrics.ts'
+import { storedPoints } from '../helpers/raw-points.ts'
+import { series } from '../../db/schema/metrics.ts'
 import { createLogger } from '../../app/lib/logger.ts'
 import { componentChecksJob } from '../../jobs/components.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
@@ -45,19 +46,12 @@ const history = (id: string) =>
 const totals = async () => ({
   history: (await t.db.select({ n: count() }).from(statusHistory))[0]!.n,
   series: (await t.db.select({ n: count() }).from(series))[0]!.n,
-  points: (await (await moved()).select({ n: count() }).from(points))[0]!.n,
+  points: (await storedPoints(await moved())).length,
   components: (await t.db.select({ n: count() }).from(components))[0]!.n,
 })
 async function metric(name: string, component: string) {
-  const rows = await (await moved())
-    .select()
-    .from(points)
-    .innerJoin(series, eq(series.id, points.seriesId))
-    .where(eq(series.name, name))
-    .orderBy(asc(points.ts))
-  return rows
-    .filter((r) => r.series.labels.component === component)
-    .map((r) => ({ labels: r.series.labels, value: r.points.value }))
+  const rows = (await storedPoints(await moved())).filter((p) => p.name === name)
+  return rows.filter((r) => r.labels.component === component).map((r) => ({ labels: r.labels, value: r.value }))
 }
 
 describe('push heartbeats (Uptime Kuma compatible)', () => {

@@ -6,7 +6,8 @@
 import { gzipSync } from 'node:zlib'
 import { asc, eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { points, pointsInbox, series } from '../../db/schema/metrics.ts'
+import { series } from '../../db/schema/metrics.ts'
+import { storedPoints } from '../helpers/raw-points.ts'
 import { runs, runTasks } from '../../db/schema/runs.ts'
 import { runSpans } from '../../db/schema/runs-otlp.ts'
 import { otlpSpansPurgeJob } from '../../jobs/otlp.ts'
@@ -93,9 +94,7 @@ async function recorded(t: TestApp, runId: string) {
   const tasks = await t.db.select().from(runTasks).where(eq(runTasks.runId, runId)).orderBy(asc(runTasks.id))
   const tokenSeries = await t.db.select().from(series).where(eq(series.name, 'llm_tokens_total'))
   const ids = new Set(tokenSeries.map((s) => s.id))
-  const tokenPoints = [...(await t.db.select().from(pointsInbox)), ...(await t.db.select().from(points))].filter((p) =>
-    ids.has(p.seriesId),
-  )
+  const tokenPoints = (await storedPoints(t.db)).filter((p) => ids.has(p.seriesId))
   return {
     run: run && {
       status: run.status,

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollupWatermarks } from '../../../db/schema/metrics.ts'
-import { rawPointsSql } from './inbox.ts'
+import { readRuns } from './inbox.ts'
 import { storedNames } from './names.ts'
 import {
   addValue,
@@ -56,16 +56,41 @@ const nameIn = (names: string[]) =>
   )})`
 
 /**
- * A correlated subquery aggregating one series' part of a segment: `agg` over the rollup rows
- * (primary-key range) or raw points (both tables: app/modules/metrics/inbox.ts). Aggregating per series first, then per label, keeps label
- * parsing to once per series.
+ * A correlated subquery aggregating one series' part of a rollup segment: `agg` over the rollup
+ * rows (primary-key range). Aggregating per series first, then per label, keeps label parsing to
+ * once per series. Raw segments are read apart (rawBySeries): raw points are chunks, not rows.
  */
 function perSeries(seg: Segment, agg: (col: SQL) => SQL, kind: 'sum' | 'sketch') {
-  if (seg.res === null) return sql`(select ${agg(sql`r.value`)} from (${rawPointsSql(sql`s.id`, seg.from, seg.to)}) r)`
+  if (seg.res === null) return sql`null`
   return sql`(select ${agg(kind === 'sum' ? sql`p.sum` : sql`p.sketch`)} from rollups p where p.series_id = s.id and p.resolution = ${seg.res} and p.bucket >= ${seg.from} and p.bucket < ${seg.to})`
 }
 
 const col = (i: number) => sql.raw(`v${i}`)
+
+/**
+ * The series of these names (with one label's value) and each one's raw points over the raw
+ * segments (app/modules/metrics/inbox.ts reads chunks and inbox).
+ */
+async function rawBySeries(db: Db, names: string[], segs: Segment[], label: string) {
+  const raw = segs.filter((s) => s.res === null)
+  if (!raw.length || !names.length) return []
+  const found = await db.all<{ id: number; name: string; comp: string | null }>(
+    sql`select s.id as id, s.name as name, json_extract(s.labels, ${labelPath(label)}) as comp from series s where ${nameIn(names)}`,
+  )
+  const ids = found.map((f) => Number(f.id))
+  const values = new Map<number, number[][]>() // series → per raw segment, its values
+  for (const [k, seg] of raw.entries())
+    for (let i = 0; i < ids.length; i += 500)
+      for (const run of await readRuns(db, ids.slice(i, i + 500), seg.from, seg.to)) {
+        let per = values.get(run.seriesId)
+        if (!per) values.set(run.seriesId, (per = raw.map(() => [])))
+        per[k] = run.values
+      }
+  return found.flatMap((f) => {
+    const per = values.get(Number(f.id))
+    return per ? [{ name: f.name, comp: f.comp === null ? null : String(f.comp), per }] : []
+  })
+}
 
 /** `json_extract` path of one label (a bound parameter, like every value). */
 const labelPath = (label: string) => `$.${label}`
@@ -105,11 +130,30 @@ export async function sumsByLabel(
     select name, json_extract(labels, ${labelPath(label)}) as comp, ${total} as v, ${seen} as n from (
       select s.name as name, s.labels as labels ${sql.join(cols, sql``)} from series s where ${nameIn([...into.keys()])}
     ) group by 1, 2`)
+  const cells = new Map<string, { name: string; comp: string | null; v: number; n: number }>()
+  const cell = (name: string, comp: string | null) => {
+    const key = `${name}\u0000${comp ?? '\u0001'}`
+    let c = cells.get(key)
+    if (!c) cells.set(key, (c = { name, comp, v: 0, n: 0 }))
+    return c
+  }
   for (const r of rows) {
-    if (!(Number(r.n) > 0)) continue
+    const c = cell(r.name, r.comp === null ? null : String(r.comp))
+    c.v += Number(r.v)
+    c.n += Number(r.n)
+  }
+  for (const s of await rawBySeries(db, [...into.keys()], segs, label))
+    for (const values of s.per) {
+      if (!values.length) continue
+      const c = cell(s.name, s.comp)
+      c.v += kind === 'sum' ? values.reduce((a, b) => a + b, 0) : values.length
+      c.n++
+    }
+  for (const r of cells.values()) {
+    if (!(r.n > 0)) continue
     const to = into.get(r.name)!
     const m = out.get(to.name)!
-    m.set(r.comp, (m.get(r.comp) ?? 0) + Number(r.v) * to.scale)
+    m.set(r.comp, (m.get(r.comp) ?? 0) + r.v * to.scale)
   }
   return out
 }
@@ -158,10 +202,13 @@ async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: str
       segs.forEach((seg, i) => {
         const text = r[`v${i}`]
         if (text === null || text === undefined) return
-        if (seg.res === null) for (const x of String(text).split(',')) addValue(get(String(r.comp)), Number(x))
-        else mergeEncoded(get(String(r.comp)), String(text))
+        if (seg.res !== null) mergeEncoded(get(String(r.comp)), String(text))
       })
     }
+  }
+  for (const s of await rawBySeries(db, [name], segs, label)) {
+    if (s.comp === null) continue
+    for (const values of s.per) for (const x of values) addValue(get(s.comp), x)
   }
   return sketches
 }
@@ -199,16 +246,32 @@ export async function bucketMeans(
   const ids = series.map((s) => s.id)
   const width = Math.max(1, Math.ceil((to - from) / buckets))
   const segs = plan(from, to, await watermarks(db))
+  type Part = { id: number; b: number; s: number; n: number }
+  // Raw points summed per series and bucket here (they are chunks, not rows); rollups in SQL.
+  const rawPart = async (seg: Segment) => {
+    const out: Part[] = []
+    for (const run of await readRuns(db, ids, seg.from, seg.to)) {
+      const at = new Map<number, Part>()
+      for (let i = 0; i < run.ts.length; i++) {
+        const b = Math.floor((run.ts[i]! - from) / width)
+        let p = at.get(b)
+        if (!p) at.set(b, (p = { id: run.seriesId, b, s: 0, n: 0 }))
+        p.s += run.values[i]!
+        p.n++
+      }
+      out.push(...at.values())
+    }
+    return out
+  }
   const parts = await Promise.all(
     segs.map((seg) =>
-      db.all<{ id: number; b: number; s: number; n: number }>(
-        seg.res === null
-          ? sql`select series_id as id, (ts - ${from}) / ${width} as b, total(value) as s, count(*) as n
-              from (${rawPointsSql(ids, seg.from, seg.to)}) group by 1, 2`
-          : sql`select series_id as id, (bucket - ${from}) / ${width} as b, total(sum) as s, total(count) as n
+      seg.res === null
+        ? rawPart(seg)
+        : db.all<Part>(
+            sql`select series_id as id, (bucket - ${from}) / ${width} as b, total(sum) as s, total(count) as n
               from rollups where series_id in (${list(ids)}) and resolution = ${seg.res}
               and bucket >= ${seg.from} and bucket < ${seg.to} group by 1, 2`,
-      ),
+          ),
     ),
   )
   const byId = new Map(series.map((s) => [s.id, s]))

@@ -1,6 +1,5 @@
-import { sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { rawPointsSql } from './inbox.ts'
+import { chunkIndex, pointsPerSeries, type RawPoint, readRuns } from './inbox.ts'
 import type { Kind } from './kinds.ts'
 import {
   groupSeries,
@@ -19,44 +18,60 @@ export type ExportFormat = (typeof EXPORT_FORMATS)[number]
 export type ExportRow = { t: number; labels: Record<string, string>; value: number }
 
 export const RAW_PAGE_ROWS = 4000
-const IDS_PER_STATEMENT = 500
+const GROUP_SERIES = 200
 // Step buckets (each with a quantile sketch) held at once while exporting one group.
 const BUCKETS_IN_MEMORY = 50_000
 const MAX_CHUNK_STEPS = 2000
 
 /**
- * Raw points of these series in [from, to), in (series, time) order, a page at a time. Pages are
- * read by keyset: the rest of the open series after the last row read (series_id = ? and ts > ?),
- * then the next series from `from` on; both are range seeks on the (series_id, ts) primary key of
- * `points`, merged with the (small) inbox's rows, so each page costs the same however deep into
- * the export it is.
+ * Raw points of these series in [from, to), in (series, time) order, in pages of `pageRows` (the
+ * last shorter). Each series is read in windows cut at its chunks' starts (chunkIndex), about a
+ * page of points each, so memory holds about two pages whatever the range; the inbox's points
+ * fall into the last window (app/modules/metrics/inbox.ts merges them).
  */
 export async function* rawPages(db: Db, seriesIds: number[], from: number, to: number, pageRows = RAW_PAGE_ROWS) {
   const ids = [...new Set(seriesIds)].sort((a, b) => a - b)
-  type Row = { seriesId: number; ts: number; value: number }
-  const read = async (part: ReturnType<typeof rawPointsSql>, limit: number) =>
-    (await db.all<{ series_id: number; ts: number; value: number }>(sql`${part} limit ${limit}`)).map(
-      (r): Row => ({ seriesId: r.series_id, ts: r.ts, value: r.value }),
-    )
-  let next = 0 // ids[next…] are not started
-  let open: { seriesId: number; ts: number } | null = null // the last row read, if its series may have more
-  for (;;) {
-    const page: Row[] = []
-    if (open)
-      page.push(
-        ...(await read(rawPointsSql(sql`${open.seriesId}`, from, to, { ordered: true, after: open.ts }), pageRows)),
-      )
-    while (page.length < pageRows && next < ids.length) {
-      const batch = ids.slice(next, next + IDS_PER_STATEMENT)
-      const want = pageRows - page.length
-      const got = await read(rawPointsSql(batch, from, to, { ordered: true }), want)
-      page.push(...got)
-      next += got.length < want ? batch.length : batch.indexOf(got.at(-1)!.seriesId) + 1
+  let page: RawPoint[] = []
+  // Series whose chunks in range are small together are read in one go (the inbox is decoded once
+  // a group, not once a series); a bigger one alone, in windows cut at its chunks' starts.
+  for (let g = 0; g < ids.length; g += GROUP_SERIES) {
+    const group = ids.slice(g, g + GROUP_SERIES)
+    const sizes = await pointsPerSeries(db, group, from, to)
+    // Only series with chunks in range: one whose points are all in the inbox is read when reached.
+    const small = group.filter((id) => (sizes.get(id) ?? 0) > 0 && (sizes.get(id) ?? 0) < pageRows)
+    const smallTotal = small.reduce((n, id) => n + (sizes.get(id) ?? 0), 0)
+    const together = smallTotal <= 4 * pageRows ? new Set(small) : new Set<number>()
+    const runs = together.size ? await readRuns(db, [...together], from, to) : []
+    const byId = new Map(runs.map((r) => [r.seriesId, r]))
+    for (const id of group) {
+      const windows: [number, number][] = []
+      if (together.has(id)) {
+        const run = byId.get(id)
+        if (run)
+          for (let i = 0; i < run.ts.length; i++) page.push({ seriesId: id, ts: run.ts[i]!, value: run.values[i]! })
+      } else {
+        const bounds = [from]
+        let acc = 0
+        for (const c of await chunkIndex(db, id, from, to)) {
+          if (acc >= pageRows && c.startTs > bounds.at(-1)!) {
+            bounds.push(c.startTs)
+            acc = 0
+          }
+          acc += c.n
+        }
+        bounds.push(to)
+        for (let w = 0; w + 1 < bounds.length; w++) windows.push([bounds[w]!, bounds[w + 1]!])
+      }
+      for (const [wFrom, wTo] of windows)
+        for (const run of await readRuns(db, [id], wFrom, wTo))
+          for (let i = 0; i < run.ts.length; i++) page.push({ seriesId: id, ts: run.ts[i]!, value: run.values[i]! })
+      while (page.length >= pageRows) {
+        yield page.slice(0, pageRows)
+        page = page.slice(pageRows)
+      }
     }
-    if (page.length) yield page
-    if (page.length < pageRows) return
-    open = page.at(-1)!
   }
+  if (page.length) yield page
 }
 
 export type AggregatedExport = { from: number; to: number; step: number; agg: Aggregation; by: string[]; kind?: Kind }

@@ -9,7 +9,8 @@ export {
   sumsByLabel,
   watermarks,
 } from './by-label.ts'
-export { rawPointsSql, readRaw, startInboxMover } from './inbox.ts'
+export { readRaw, readRuns, type RawPoint, startInboxMover } from './inbox.ts'
+export { convertLegacyPoints } from './legacy.ts'
 export { createOtlpMetrics, type OtlpMetrics } from './otlp/receiver.ts'
 export { otlpMetricsRoutes } from './otlp/routes.ts'
 export { metricsPages } from './pages.tsx'

@@ -1,6 +1,7 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { points, pointsInbox, rollups, series } from '../../../db/schema/metrics.ts'
+import { pointChunks, rollups, series } from '../../../db/schema/metrics.ts'
+import { cutChunks, moveInbox, seriesInInbox } from './inbox.ts'
 import { days, yieldToEventLoop as pause } from '../../lib/time.ts'
 import type { Resolution } from './store.ts'
 
@@ -16,19 +17,19 @@ const SERIES_PER_DELETE = 50
 export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { vacuumPages = 2000 } = {}) {
   const counts = { points: 0, rollups: 0, series: 0, vacuumed: 0 }
   const rawCutoff = now - days(keep.raw)
+  // The inbox first, so points past the cutoff in it are cut from their chunks below.
+  while ((await moveInbox(db)) > 0) await pause()
   const ids = (await db.select({ id: series.id }).from(series)).map((s) => s.id)
   for (let i = 0; i < ids.length; i += SERIES_PER_DELETE) {
-    const gone = await db
-      .delete(points)
-      .where(and(inArray(points.seriesId, ids.slice(i, i + SERIES_PER_DELETE)), lt(points.ts, rawCutoff)))
-      .returning({ ts: points.ts })
-    counts.points += gone.length
+    counts.points += await cutChunks(db, ids.slice(i, i + SERIES_PER_DELETE), rawCutoff)
     await pause()
   }
-  // Points not yet moved out of the inbox (keyed by time: one range delete).
-  counts.points += (
-    await db.delete(pointsInbox).where(lt(pointsInbox.ts, rawCutoff)).returning({ ts: pointsInbox.ts })
-  ).length
+  // Batches written since, wholly past the cutoff (one straddling it is cut once moved into chunks).
+  const gone = await db.$client.execute({
+    sql: 'delete from point_batches where max_ts < ? returning n',
+    args: [rawCutoff],
+  })
+  for (const r of gone.rows) counts.points += Number(r.n)
   for (const res of [60, 3600, 86_400] as Resolution[]) {
     const cutoff = now - days(keep[res])
     const [oldest] = await db
@@ -44,19 +45,34 @@ export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { v
       await pause()
     }
   }
-  // A series with nothing left and not seen for the longest retention is forgotten.
+  // A series with nothing left and not seen for the longest retention is forgotten (not while the
+  // inbox still holds a point of it: the batches are read here, they are few).
   const longest = Math.max(keep.raw, keep[60], keep[3600], keep[86_400])
-  const forgotten = await db
-    .delete(series)
+  const inInbox = await seriesInInbox(db)
+  const candidates = await db
+    .select({ id: series.id })
+    .from(series)
     .where(
       and(
         lt(series.lastSeenAt, now - days(longest)),
-        sql`not exists (select 1 from ${points} where ${points.seriesId} = ${series.id})`,
-        sql`not exists (select 1 from ${pointsInbox} where ${pointsInbox.seriesId} = ${series.id})`,
+        sql`not exists (select 1 from ${pointChunks} where ${pointChunks.seriesId} = ${series.id})`,
         sql`not exists (select 1 from ${rollups} where ${rollups.seriesId} = ${series.id})`,
       ),
     )
-    .returning({ id: series.id })
+  const forget = candidates.map((c) => c.id).filter((id) => !inInbox.has(id))
+  const forgotten: { id: number }[] = []
+  for (let i = 0; i < forget.length; i += 500)
+    forgotten.push(
+      ...(await db
+        .delete(series)
+        .where(
+          and(
+            inArray(series.id, forget.slice(i, i + 500)),
+            sql`not exists (select 1 from ${pointChunks} where ${pointChunks.seriesId} = ${series.id})`,
+          ),
+        )
+        .returning({ id: series.id })),
+    )
   counts.series = forgotten.length
   const [mode] = await db.all<{ auto_vacuum: number }>(sql`pragma auto_vacuum`)
   if (mode?.auto_vacuum === 2) {

@@ -201,14 +201,14 @@ async function watermarks(db: Db) {
 /** Where `res` should start when it has never run: the first source data it has. */
 async function firstSourceTime(db: Db, res: Resolution) {
   const source = SOURCE[res]
-  // Raw points are clustered by series, so the oldest is found by one seek per series; the inbox is keyed by time.
+  // Chunks are keyed by series first, so the oldest is found by one seek per series; the inbox is small.
   const [row] = source
     ? await db
         .select({ t: sql<number | null>`min(${rollups.bucket})` })
         .from(rollups)
         .where(eq(rollups.resolution, source))
     : await db.all<{ t: number | null }>(
-        sql`select min(t) as t from (select min((select min(ts) from points p where p.series_id = s.id)) as t from series s union all select min(ts) from points_inbox)`,
+        sql`select min(t) as t from (select min((select min(start_ts) from point_chunks c where c.series_id = s.id)) as t from series s union all select min(min_ts) from point_batches)`,
       )
   return row?.t == null ? null : floorTo(row.t, res)
 }

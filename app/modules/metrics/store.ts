@@ -1,8 +1,9 @@
 import { count, eq, inArray } from 'drizzle-orm'
-import { writerOf, type Db } from '../../../db/client.ts'
+import { writerOf, type Db, type WriteStatement } from '../../../db/client.ts'
 import { series } from '../../../db/schema/metrics.ts'
 import { sha256 } from '../../lib/crypto.ts'
 import { AppError } from '../../lib/errors.ts'
+import { encodeBatch } from './chunks.ts'
 import { createKindRecorder } from './kinds.ts'
 
 /**
@@ -33,10 +34,9 @@ export const fingerprintOf = (name: string, labels: Record<string, string>) =>
 /** Extra samples to write with a batch, computed from it; they are stored in the same atomic batch. */
 export type Derive = (samples: Sample[]) => Sample[] | Promise<Sample[]>
 
-// Statements carry a power-of-two number of rows up to these (3 or 2 parameters a row, well under
+// Statements carry a power-of-two number of rows up to these (2 parameters a row, well under
 // SQLite's 32 766), so a handful of SQL texts serve every size and the writer's prepared
 // statements are reused (db/client.ts `writerOf`): 1 000 rows are 512 + 256 + 128 + 64 + 32 + 8.
-const POINT_ROWS_PER_STATEMENT = 1024
 const MARK_ROWS_PER_STATEMENT = 2048
 const TOUCH_IDS_PER_STATEMENT = 4096
 
@@ -53,10 +53,10 @@ export function powerOfTwoChunks(n: number, max: number) {
 }
 
 // The hot path writes through the client with prepared text, one string per row count: building
-// thousands of rows through the query builder costs more than SQLite's own insert. Points go to
-// the inbox (app/modules/metrics/inbox.ts); rows later in a statement win over earlier ones.
-const upsertPointsSql = (n: number) =>
-  `insert into points_inbox (ts, series_id, value) values ${'(?,?,?),'.repeat(n).slice(0, -1)} on conflict (ts, series_id) do update set value = excluded.value`
+// thousands of rows through the query builder costs more than SQLite's own insert. A write's points
+// go to the inbox as one packed row (app/modules/metrics/inbox.ts); a later point of the same series
+// and ms in it wins over an earlier one, and a later row over an earlier row.
+const insertBatchSql = () => 'insert into point_batches (at, min_ts, max_ts, n, data) values (?, ?, ?, ?, ?)'
 const markDirtySql = (n: number) =>
   `insert into rollup_dirty (resolution, series_id, bucket) values ${'(60,?,?),'.repeat(n).slice(0, -1)} on conflict do nothing`
 const touchSeriesSql = (n: number) => `update series set last_seen_at = ? where id in (${'?,'.repeat(n).slice(0, -1)})`
@@ -70,8 +70,9 @@ function memo(make: (n: number) => string) {
   }
 }
 
-/** What one write stores: point rows as (ts, series, value) triples, dirty minutes as (series, bucket) pairs, series to touch. */
-type Rows = { points: number[]; marks: number[]; touch: number[]; now: number }
+/** What one write stores: its inbox row, dirty minutes as (series, bucket) pairs, series to touch. */
+type Rows = { batch: Batch; marks: number[]; touch: number[]; now: number }
+type Batch = { minTs: number; maxTs: number; n: number; data: Uint8Array }
 type Pending = Rows & { resolve: () => void; reject: (e: unknown) => void }
 
 const later: (run: () => void) => void =
@@ -144,7 +145,7 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
       over.slice(0, 100),
     )
   }
-  const sqlFor = { points: memo(upsertPointsSql), marks: memo(markDirtySql), touch: memo(touchSeriesSql) }
+  const sqlFor = { marks: memo(markDirtySql), touch: memo(touchSeriesSql) }
 
   async function seriesIds(samples: Sample[], now: number) {
     const out = new Array<number>(samples.length)
@@ -220,7 +221,7 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
   }
 
   function statementsFor(group: Rows[]) {
-    const statements: { sql: string; args: number[] }[] = []
+    const statements: WriteStatement[] = []
     const chunked = (all: number[], width: number, perStatement: number, sqlOf: (n: number) => string) => {
       let i = 0
       for (const rows of powerOfTwoChunks(all.length / width, perStatement)) {
@@ -229,8 +230,10 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
       }
     }
     // Requests in arrival order: a later write of the same series and ms wins.
-    // Each write's rows in statements of their own (no copy of the whole group), in order.
-    for (const g of group) chunked(g.points, 3, POINT_ROWS_PER_STATEMENT, sqlFor.points)
+    // Each write's points in one row of its own, in order.
+    for (const g of group)
+      if (g.batch.n)
+        statements.push({ sql: insertBatchSql(), args: [g.now, g.batch.minTs, g.batch.maxTs, g.batch.n, g.batch.data] })
     for (const g of group) chunked(g.marks, 2, MARK_ROWS_PER_STATEMENT, sqlFor.marks)
     const touches = new Map<number, Set<number>>() // now → series
     for (const g of group) {
@@ -289,12 +292,18 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
     const sids = await seriesIds(samples, now)
     const late = now - SETTLE_MS
     // Last value wins within the request too: rows later in the statement overwrite earlier ones.
-    const pointArgs: number[] = []
+    const ts = new Float64Array(samples.length)
+    const values = new Float64Array(samples.length)
+    let minTs = Infinity
+    let maxTs = -Infinity
     const dirty = new Map<string, [number, number]>()
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i]!
       const seriesId = sids[i]!
-      pointArgs.push(s.ts, seriesId, s.value)
+      ts[i] = s.ts
+      values[i] = s.value
+      if (s.ts < minTs) minTs = s.ts
+      if (s.ts > maxTs) maxTs = s.ts
       if (s.ts < late) {
         const bucket = s.ts - (s.ts % MINUTE)
         dirty.set(`${seriesId}:${bucket}`, [seriesId, bucket])
@@ -307,7 +316,8 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
         ? samples.length
         : new Set(samples.map((s, i) => `${sids[i]}:${s.ts}`)).size
     const stale = distinct.filter((id) => now - (touched.get(id) ?? 0) > MINUTE)
-    await commit({ points: pointArgs, marks: [...dirty.values()].flat(), touch: stale, now })
+    const batch = { minTs, maxTs, n: samples.length, data: encodeBatch(ts, sids, values) }
+    await commit({ batch, marks: [...dirty.values()].flat(), touch: stale, now })
     // Only after the commit: a failed batch must not hide these series from the next touch.
     for (const id of stale) touched.set(id, now)
     if (touched.size > 500_000) touched.clear()
