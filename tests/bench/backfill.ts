@@ -65,7 +65,7 @@ export async function backfillFigures(dir: string, base: Env, log: (line: string
     let drained = Number.NaN
     for (let i = 0; i < 1200; i++) {
       const dirty = Number((await db.execute('select count(*) as n from rollup_dirty')).rows[0]!.n)
-      const inbox = Number((await db.execute('select count(*) as n from points_inbox')).rows[0]!.n)
+      const inbox = Number((await db.execute('select count(*) as n from point_batches')).rows[0]!.n)
       if (!dirty && !inbox) {
         drained = (performance.now() - ended) / 1000
         break

@@ -7,6 +7,7 @@ import { sql } from 'drizzle-orm'
 import { afterAll, describe, expect, it } from 'vitest'
 import { roleHeaders, testApp } from '../helpers/app.ts'
 import { exportOf, jsonOf, protobufOf } from '../helpers/otlp-export.ts'
+import { storedPoints } from '../helpers/raw-points.ts'
 
 const viaProtobuf = await testApp()
 const viaJson = await testApp()
@@ -33,9 +34,9 @@ async function stored(t: App) {
     labels: await all(sql`SELECT * FROM run_labels ORDER BY run_id, name`),
     tasks: await all(sql`SELECT run_id, id, role, title, parent_id, status, started_at, ended_at, model, input_tokens,
       output_tokens, cost_usd, error, failure_class FROM run_tasks ORDER BY run_id, id`),
-    points: await all(sql`SELECT s.name, s.labels, p.ts, p.value FROM (
-      SELECT series_id, ts, value FROM points_inbox UNION ALL SELECT series_id, ts, value FROM points) p
-      JOIN series s ON s.id = p.series_id ORDER BY s.name, s.labels, p.ts`),
+    points: (await storedPoints(t.db))
+      .map(({ name, labels, ts, value }) => ({ name, labels: JSON.stringify(labels), ts, value }))
+      .sort((x, y) => x.name.localeCompare(y.name) || x.labels.localeCompare(y.labels) || x.ts - y.ts),
   }
 }
 
