@@ -54,10 +54,10 @@ describe('the dashboard on a laptop', () => {
     expect(await h1(page)).toBe('Overview')
     expect(await page.locator('.who').innerText()).toContain(ADMIN.email)
     await shot(page, 'overview')
-    // The readiness tiles (Settings → System): database, migrations and scheduler are all OK.
+    // The readiness tiles (Settings → System): database, disk, migrations and scheduler are all OK.
     await page.goto(`${server.url}/settings/system`)
     expect(await h1(page)).toBe('System')
-    expect(await page.locator('.tile.ok').count()).toBe(3)
+    expect(await page.locator('.tile.ok').count()).toBe(4)
     expect(await page.locator('.tile.bad').count()).toBe(0)
     await shot(page, 'system')
   })

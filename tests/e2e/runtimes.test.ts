@@ -97,7 +97,7 @@ describe.each(runtimes)('the server under %s', (runtime) => {
     expect(ready.status).toBe(200)
     const body = (await ready.json()) as { status: string; checks: { name: string; ok: boolean; detail?: string }[] }
     expect(body.status).toBe('ready')
-    expect(body.checks.map((c) => c.name).sort()).toEqual(['database', 'migrations', 'scheduler'])
+    expect(body.checks.map((c) => c.name).sort()).toEqual(['database', 'disk', 'migrations', 'scheduler'])
     for (const check of body.checks) expect(check, check.name).toMatchObject({ ok: true })
     expect(body.checks.find((c) => c.name === 'migrations')?.detail).toBe(
       `${migrationCount} of ${migrationCount} applied`,
