@@ -118,7 +118,10 @@ describe('with data', () => {
     const points: Json[] = []
     for (let h = 1; h <= 47; h++) {
       const today = h <= 24
-      const at = now - h * HOUR + 7 * MIN
+      // On the hour's mark from `now`: the 24 h range starts on a whole hour at most 59 min before
+      // now - 24 h (front/pages.tsx rangeOf), and a point put later than its mark (it was + 7 min) fell
+      // into that extra hour whenever the minute of the hour was 53 or more: yesterday counted today.
+      const at = now - h * HOUR
       points.push(
         { name: 'llm_latency_ms', value: today ? 400 + h : 200, ts: at, labels: planner_ },
         { name: 'llm_latency_ms', value: today ? 410 + h : 210, ts: at + 1000, labels: planner_ },
