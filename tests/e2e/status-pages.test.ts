@@ -163,7 +163,8 @@ describe('an admin makes an alert public', () => {
     await page.getByLabel('Status').selectOption('identified')
     await page.getByLabel('Message').fill('A slow dependency; a fix is rolling out.')
     await Promise.all([page.waitForResponse(/\/updates$/), page.getByRole('button', { name: 'Post update' }).click()])
-    await page.waitForLoadState('load')
+    // The answer is swapped into the page after the response: wait for the update to show, then read it.
+    await page.locator('main').getByText('A slow dependency; a fix is rolling out.').first().waitFor()
     expect(await page.locator('main').innerText()).toContain('A slow dependency')
     await context.close()
   })
