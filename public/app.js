@@ -101,7 +101,8 @@
     focusedAlert = e.target?.closest?.('[data-alert]')?.dataset.alert ?? null
   })
   document.addEventListener('htmx:load', (e) => guard(e.target))
-  document.addEventListener('htmx:afterSettle', () => {
+  // On swap, not settle: between the two the focus sits on <body> for htmx's settle delay.
+  document.addEventListener('htmx:afterSwap', () => {
     if (!focusedAlert || document.activeElement !== document.body) return
     document.querySelector(`[data-alert="${CSS.escape(focusedAlert)}"]`)?.focus()
   })

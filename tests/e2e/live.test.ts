@@ -143,7 +143,11 @@ describe('keyboard', () => {
     await page.keyboard.press('a')
     await page.waitForSelector(`tr[data-alert="${id}"][data-status="acknowledged"]`, { timeout: WAIT })
     // The list refreshed under the keyboard: the row keeps the focus.
-    expect(await page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.alert)).toBe(id)
+    const focused = () => (document.activeElement as HTMLElement | null)?.dataset.alert
+    await page.waitForFunction((want) => (document.activeElement as HTMLElement | null)?.dataset.alert === want, id, {
+      timeout: 5_000,
+    }).catch(() => {})
+    expect(await page.evaluate(focused)).toBe(id)
   })
 })
 
