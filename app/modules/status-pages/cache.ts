@@ -151,6 +151,10 @@ export function createStatusCache<V>(opts: {
     invalidateAll() {
       entries.clear()
     },
+    /** Whether an aged entry of this slug is being checked (its successor building): for tests and metrics. */
+    checking(slug: string) {
+      return !!entries.get(slug)?.next
+    },
     get size() {
       return entries.size
     },
