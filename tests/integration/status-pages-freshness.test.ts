@@ -25,7 +25,7 @@ beforeAll(async () => {
 })
 afterAll(() => t.close())
 
-const pub = (path: string, headers: Record<string, string> = {}) => t.app.request(path, { headers })
+const pub = async (path: string, headers: Record<string, string> = {}) => t.app.request(path, { headers })
 const pageJson = async (slug: string) => {
   const res = await pub(`/status/${slug}.json`)
   expect(res.status).toBe(200)
