@@ -116,7 +116,8 @@ describe('the bars from the per-day sums', () => {
     const c = await component('old')
     const old = clock - 100 * DAY
     await t.db.run(sql`insert into status_history (component_id, ts, up, source, prev_ts, prev_up, held_ms)
-      values (${c.id}, ${old + HOUR}, 1, 'push', ${old}, 1, ${HOUR}), (${c.id}, ${clock - 10 * MIN}, 1, 'push', ${clock - 20 * MIN}, 1, ${10 * MIN})`)
+      values (${c.id}, ${old + HOUR}, 1, 'push', ${old}, 1, ${HOUR}),
+        (${c.id}, ${clock - 10 * MIN}, 1, 'push', ${clock - 20 * MIN}, 1, ${10 * MIN})`)
     const days = async () =>
       (
         await t.db.all<{ day: number }>(sql`select day from status_daily where component_id = ${c.id} order by day`)
@@ -128,7 +129,7 @@ describe('the bars from the per-day sums', () => {
 })
 
 describe('staleness', () => {
-  it('a component going down behind this process shows within 10 s; checks that find nothing keep the answer', async () => {
+  it('a component down behind this process shows within 10 s; checks finding nothing keep the answer', async () => {
     const c = await component('fresh')
     await page('fresh', [c.id])
     await push(c, 'up')

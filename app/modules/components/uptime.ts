@@ -86,9 +86,10 @@ const DAY_MS = 86_400_000
 
 /**
  * Daily uptime % of each component for the `days` UTC days up to and including today (oldest
- * first; null for a day nothing was known), and over all those days, for the status pages' bars. The same time-weighted sums
- * as `uptimes`, grouped by the UTC day each held state began (a state held across midnight counts
- * for the day it began; it is at most two check intervals long), plus the latest result up to now.
+ * first; null for a day nothing was known), and over all those days, for the status pages' bars.
+ * The same time-weighted sums as `uptimes`, grouped by the UTC day each held state began (a state
+ * held across midnight counts for the day it began; it is at most two check intervals long), plus
+ * the latest result up to now.
  * The closed states come summed per day from `status_daily` (kept by a trigger as results are
  * written): one indexed read of `days` rows a component, whatever the number of results.
  */
