@@ -219,9 +219,10 @@ export function createServices(platform: Deps) {
   const otlpIntake = createOtlpIntake({ db, runs, metrics: metricStore })
   // OTLP metrics in: through the same store, so cost, series limits and rules hold as for every write.
   const otlpMetrics = createOtlpMetrics({ store: metricStore, maxPoints: platform.config.METRICS_MAX_BATCH })
-  // Public status pages: their answers are kept in memory for a few seconds (a burst of visitors
-  // costs one build), and dropped at once when a page's incidents, a public silence, or one of its
-  // components' state changes in this process.
+  // Public status pages: their answers are kept in memory (a burst of visitors costs one build),
+  // checked against the database every 10 s (rendered again only when what they say changed), and
+  // dropped at once when a page's incidents, a public silence, or one of its components' state
+  // changes in this process.
   const statusPages = createStatusPages({ db, alerts, now: platform.now, ttlMs: 10_000 })
   // A component going up or down drops what the status pages cached and refreshes open pages (the live feed).
   const componentStateChanged = (componentId: string) => {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { index, integer, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
+import { index, integer, primaryKey, real, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core'
 
 export const componentKinds = ['agent', 'service', 'model', 'workflow', 'database', 'vector_store'] as const
 export type ComponentKind = (typeof componentKinds)[number]
@@ -73,6 +73,26 @@ export const statusHistory = sqliteTable(
     index('status_history_uptime_idx').on(t.componentId, t.ts, t.prevTs, t.prevUp, t.heldMs),
     index('status_history_ts_idx').on(t.ts),
   ],
+)
+
+/**
+ * The status history summed per component and UTC day (the day each held state began, as the
+ * status pages' bars count it): time up and time known, in ms. Kept by triggers on status_history
+ * (migration 0027), so every writer (checks, heartbeats, imports, a result recorded late for a day
+ * already over) adds to its day in the same statement, and 90 days of bars read 90 rows a component
+ * instead of aggregating every result (ADR 0020). Pruned with the history by the checks job.
+ */
+export const statusDaily = sqliteTable(
+  'status_daily',
+  {
+    componentId: text('component_id')
+      .notNull()
+      .references(() => components.id, { onDelete: 'cascade' }),
+    day: integer('day').notNull(), // UTC days since the epoch
+    upMs: integer('up_ms').notNull().default(0),
+    knownMs: integer('known_ms').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.componentId, t.day] })],
 )
 
 /** Per-model LLM prices in USD per 1 million tokens, from an effective time on. */

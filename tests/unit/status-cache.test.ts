@@ -110,4 +110,64 @@ describe('the status pages cache', () => {
     expect(second.body).not.toBe(first.body)
     expect(second.etag).toBe(first.etag)
   })
+
+  it('a check that finds the same content keeps the rendered answers, until they are a minute old', async () => {
+    let now = 0
+    let builds = 0
+    const cache = createStatusCache<{ n: number; text: string }>({
+      ttlMs: 10_000,
+      now: () => now,
+      fingerprint: (v) => v.text,
+      load: async () => ({ view: { n: ++builds, text: 'same' }, pageId: 'p', componentIds: ['c'] }),
+    })
+    let renders = 0
+    const make = (v: { n: number }) => (renders++, `as of build ${v.n}`)
+    const first = (await cache.get('a'))!.render('html', make)
+    for (const [i, at] of [10_001, 20_002, 30_003].entries()) {
+      now = at
+      await cache.get('a') // starts the check
+      await flush()
+      expect(builds).toBe(i + 2)
+      expect(cache.checking('a')).toBe(false)
+      expect((await cache.get('a'))!.render('html', make)).toBe(first)
+    }
+    expect(builds).toBe(4)
+    expect(renders).toBe(1)
+    // Past refreshMs (60 s from the first build) the check's view is taken: rendered again, same ETag.
+    now = 60_001
+    await cache.get('a')
+    await flush()
+    const later = (await cache.get('a'))!.render('html', make)
+    expect(later.body).toBe('as of build 5')
+    expect(later.etag).toBe(first.etag)
+    expect(renders).toBe(2)
+  })
+
+  it('a check that finds other content or other components replaces the entry', async () => {
+    let now = 0
+    let text = 'one'
+    let componentIds = ['c1']
+    const cache = createStatusCache<{ text: string }>({
+      ttlMs: 10_000,
+      now: () => now,
+      fingerprint: (v) => v.text,
+      load: async () => ({ view: { text }, pageId: 'p', componentIds }),
+    })
+    const make = (v: { text: string }) => v.text
+    const first = (await cache.get('a'))!.render('html', make)
+    text = 'two'
+    now = 10_001
+    await cache.get('a')
+    await flush()
+    const second = (await cache.get('a'))!.render('html', make)
+    expect(second.body).toBe('two')
+    expect(second.etag).not.toBe(first.etag)
+    // Same text, another component: the entry must follow it (a later change of c2 has to drop it).
+    componentIds = ['c2']
+    now = 20_002
+    await cache.get('a')
+    await flush()
+    cache.invalidateComponent('c2')
+    expect(cache.size).toBe(0)
+  })
 })

@@ -1,6 +1,6 @@
-import { and, eq, inArray, lte, sql } from 'drizzle-orm'
+import { and, eq, inArray, lt, lte, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { components, statusHistory, type Component } from '../../../db/schema/components.ts'
+import { components, statusDaily, statusHistory, type Component } from '../../../db/schema/components.ts'
 import { OutboundError, type OutboundPolicy, outboundFetch, UNREACHABLE } from '../../lib/outbound.ts'
 import type { MetricStore } from '../metrics/index.ts'
 import { DEFAULTS, recordResult, type CheckResult, type StateChangeListener } from './service.ts'
@@ -164,6 +164,9 @@ export async function runComponentChecks(deps: Deps, now: number) {
       ),
     )
     counts.purged = old.length
+    // The days summed for the bars go with them, once whole (the bars never reach back that far).
+    const oldestDay = Math.floor((now - deps.historyDays * 86_400_000) / 86_400_000)
+    await db.delete(statusDaily).where(lt(statusDaily.day, oldestDay))
   }
   return counts
 }

@@ -1,6 +1,12 @@
 import { and, asc, desc, eq, gte, lt, or, sql } from 'drizzle-orm'
 import { readRows, writeNow, type Db } from '../../../db/client.ts'
-import { components, statusHistory, type Component, type StatusRow } from '../../../db/schema/components.ts'
+import {
+  components,
+  statusDaily,
+  statusHistory,
+  type Component,
+  type StatusRow,
+} from '../../../db/schema/components.ts'
 import { type Sealer, sha256 } from '../../lib/crypto.ts'
 import { isUniqueViolation } from '../../lib/db-errors.ts'
 import { badRequest, conflict, notFound } from '../../lib/errors.ts'
@@ -200,6 +206,7 @@ export async function deleteComponent(db: Db, id: string) {
   const row = await getComponent(db, id)
   await db.batch([
     db.delete(statusHistory).where(eq(statusHistory.componentId, id)),
+    db.delete(statusDaily).where(eq(statusDaily.componentId, id)),
     db.delete(components).where(eq(components.id, id)),
   ])
   return row

@@ -1,10 +1,11 @@
 /**
- * The status pages' answers, kept in this process for a short time so that a burst of visitors (a
- * link shared during an outage) is served from memory: the first request of a slug builds its view
- * (concurrent ones wait for the same build), and each format is rendered once per view, with its
- * ETag. Dropped at once when what a page shows changes through this process: its incidents, the page
- * itself, a public silence, or one of its components going up or down; other instances' changes and
- * the uptime bars' slow drift are picked up when the entry's short life ends.
+ * The status pages' answers, kept in this process so that a burst of visitors (a link shared during
+ * an outage) is served from memory: the first request of a slug builds its view (concurrent ones
+ * wait for the same build), and each format is rendered once per view, with its ETag. Dropped at
+ * once when what a page shows changes through this process: its incidents, the page itself, a public
+ * silence, or one of its components going up or down. Other instances' changes and the uptime bars'
+ * drift are picked up by a check every `ttlMs`: the view is built again (cheap: a few indexed reads)
+ * and only when what it says changed are the formats rendered and compressed again (ADR 0021).
  */
 import { createHash } from 'node:crypto'
 import type { Answers } from './encoded.ts'
@@ -13,9 +14,12 @@ import type { Answers } from './encoded.ts'
 export type Rendered = { body: string; etag: string; answers: Answers }
 
 type Entry<V> = {
+  /** When the entry was last found current: built, or checked again and found the same. */
   at: number
+  /** When its view was built: what its answers' "as of" says. */
+  builtAt: number
   view: Promise<V | null>
-  /** A hash of what the view says (not when it was built), shared by the formats' ETags. */
+  /** A hash of what the view says (not when it was built), shared by the formats' ETags; '' for no page. */
   key?: string
   pageId?: string
   componentIds?: Set<string>
@@ -30,7 +34,13 @@ type Entry<V> = {
 const MAX_ENTRIES = 1000
 
 export function createStatusCache<V>(opts: {
+  /** How often a kept view is checked against the database: the bound on what this process has not been told. */
   ttlMs: number
+  /**
+   * How long a view found unchanged keeps its answers (and their "as of" time) before they are made
+   * again anyway; default 60 s. The ETag stays, so browsers keep getting 304s.
+   */
+  refreshMs?: number
   /**
    * What the view says, as text, without when it was built: a rebuild that finds nothing changed
    * keeps the ETags, so browsers and proxies keep getting 304s across rebuilds.
@@ -42,17 +52,41 @@ export function createStatusCache<V>(opts: {
 }) {
   const entries = new Map<string, Entry<V>>()
   const clock = opts.now ?? Date.now
+  const refreshMs = opts.refreshMs ?? 60_000
+  const keyOf = (view: V) => createHash('sha1').update(opts.fingerprint(view)).digest('base64url')
 
   function build(slug: string, at: number): Entry<V> {
-    const entry: Entry<V> = { at, view: Promise.resolve(null), rendered: new Map() }
+    const entry: Entry<V> = { at, builtAt: at, view: Promise.resolve(null), rendered: new Map() }
     entry.view = opts.load(slug).then((loaded) => {
       entry.ready = true
-      if (!loaded) return null
+      if (!loaded) {
+        entry.key = ''
+        return null
+      }
       entry.pageId = loaded.pageId
       entry.componentIds = new Set(loaded.componentIds)
+      entry.key = keyOf(loaded.view)
       return loaded.view
     })
     return entry
+  }
+
+  /**
+   * The successor of an aged entry is built; when it says the same (same key, same components) and
+   * the entry's answers are younger than `refreshMs`, the entry lives on with the answers already
+   * rendered and compressed, and the successor is dropped: a check costs the reads, not the render.
+   */
+  function settle(slug: string, hit: Entry<V>, next: Entry<V>) {
+    if (entries.get(slug) !== hit) return
+    const same =
+      next.key === hit.key &&
+      next.pageId === hit.pageId &&
+      next.componentIds?.size === hit.componentIds?.size &&
+      [...(next.componentIds ?? [])].every((id) => hit.componentIds?.has(id))
+    if (same && next.at - hit.builtAt < refreshMs) {
+      hit.at = next.at
+      hit.next = undefined
+    } else entries.set(slug, next)
   }
 
   function entryOf(slug: string): Entry<V> {
@@ -66,9 +100,7 @@ export function createStatusCache<V>(opts: {
         const next = build(slug, at)
         hit.next = next
         next.view.then(
-          () => {
-            if (entries.get(slug) === hit) entries.set(slug, next)
-          },
+          () => settle(slug, hit, next),
           () => {
             hit.next = undefined // kept stale; the next visitor tries again
           },
@@ -99,7 +131,7 @@ export function createStatusCache<V>(opts: {
         render(format: string, make: (view: V) => string): Rendered {
           let r = entry.rendered.get(format)
           if (!r) {
-            entry.key ??= createHash('sha1').update(opts.fingerprint(view)).digest('base64url')
+            entry.key ??= keyOf(view)
             r = { body: make(view), etag: `"${format}-${entry.key}"`, answers: {} }
             entry.rendered.set(format, r)
           }
@@ -118,6 +150,10 @@ export function createStatusCache<V>(opts: {
     /** Something every page may show changed (a public silence). */
     invalidateAll() {
       entries.clear()
+    },
+    /** Whether an aged entry of this slug is being checked (its successor building): for tests and metrics. */
+    checking(slug: string) {
+      return !!entries.get(slug)?.next
     },
     get size() {
       return entries.size
