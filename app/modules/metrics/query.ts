@@ -6,7 +6,16 @@ import { readRaw } from './inbox.ts'
 import { type Kind, kindOf } from './kinds.ts'
 import { storedNames } from './names.ts'
 import { IDS_PER_READ, pickResolution, readPlan, rollupRows } from './read-plan.ts'
-import { addValue, emptySketch, mergeEncoded, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
+import {
+  addValue,
+  emptySketch,
+  impliedValues,
+  mergeEncoded,
+  mergeInto,
+  quantile,
+  scaleSketch,
+  type Sketch,
+} from './sketch.ts'
 
 export { pickResolution } from './read-plan.ts'
 
@@ -142,7 +151,11 @@ export async function stepBuckets(
           b.last = r[6] as number
           b.lastTs = lastTs
         }
-        if (sketches) mergeEncoded(b.sketch, r[8] as string)
+        if (!sketches) continue
+        const stored = r[8] as Uint8Array | null
+        if (stored !== null) mergeEncoded(b.sketch, stored)
+        else
+          for (const [v, n] of impliedValues(r[2] as number, r[4] as number, r[5] as number)) addValue(b.sketch, v, n)
       }
     }
   if (plan.rawFrom < q.to) {

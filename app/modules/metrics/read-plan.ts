@@ -1,5 +1,5 @@
 import { type Db, readRows } from '../../../db/client.ts'
-import { SKETCH_LIST_SEPARATOR } from './sketch.ts'
+import { concatSketchesSql } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
 
 /** The coarsest stored resolution that divides the step: a 90-day query reads daily rollups. */
@@ -43,8 +43,9 @@ export const IDS_PER_READ = 500
  * Rollup rows of these series in [start, until) at `res`, as arrays of values in the order of
  * `columns` (db/client.ts `readRows`, not Drizzle objects: the hot read of a fleet query is hundreds
  * of thousands of rows, and building an object per row cost more than reading it; each column left
- * out saves as much again, so a quantile reads three and a sum no sketch). Rows come in
- * primary-key order (series, bucket), as Drizzle's read of the same range did.
+ * out saves as much again, so a sum reads no sketch). `last` and `last_ts` come back as they were
+ * written (the row keeps `last` null when it equals `max`, and the time as an offset: ADR 0020).
+ * Rows come in primary-key order (series, bucket), as Drizzle's read of the same range did.
  */
 export async function rollupRows(
   db: Db,
@@ -56,34 +57,62 @@ export async function rollupRows(
 ) {
   return readRows(
     db,
-    `select ${columns.join(', ')} from rollups
+    `select ${columns.map((c) => COLUMN_SQL[c]).join(', ')} from rollups
       where resolution = ? and series_id in (${ids.map(() => '?').join(', ')}) and bucket >= ? and bucket < ?`,
     [res, ...ids, start, until],
   )
 }
 
-type RollupColumn = 'series_id' | 'bucket' | 'count' | 'sum' | 'min' | 'max' | 'last' | 'last_ts' | 'sketch'
+const COLUMN_SQL = {
+  series_id: 'series_id',
+  bucket: 'bucket',
+  count: 'count',
+  sum: 'sum',
+  min: 'min',
+  max: 'max',
+  last: 'coalesce(last, max)',
+  last_ts: 'bucket + last_offset',
+  sketch: 'sketch',
+} as const
+type RollupColumn = keyof typeof COLUMN_SQL
+
+/** A series read into a keyed whole: `key` names what its rows merge into (a group, say). */
+export type Keyed = { id: number; key: number }
 
 /**
- * The stored sketches of these series in [start, until) at `res`, per series and step: rows of
- * series_id, step start (`bucket - bucket % step`, as `stepBuckets` keys it) and the step's
- * sketches joined by `SKETCH_LIST_SEPARATOR` (sketch.ts), so a 5-minute step of minute rollups
- * crosses into JavaScript as one row, not five. Only for a quantile: merging sketches is adding
- * integer counts, which no order changes (a sum of floats in SQL would not match JavaScript's).
+ * The quantile sketches of these series in [start, until) at `res`, merged per key and step in SQL
+ * where that is exact: rows of (key, step start, every stored sketch of the key's series in that
+ * step back to back as one blob), and rows of (key, step start, count, min, max, rows) for the rows
+ * that keep no sketch (sketch.ts `impliedValues` gives their values). So a step of a group crosses
+ * into JavaScript as one row, not one per series and bucket, and as bytes (no text form) that
+ * `sketchScratch().addEncoded` merges in place. Merging sketches is adding integer counts, which no
+ * order changes. Step start is `bucket - bucket % step`, as `stepBuckets` keys it.
  */
-export async function rollupSketches(
+export async function keyedSketches(
   db: Db,
   res: Resolution,
-  ids: number[],
+  members: Keyed[],
   span: { start: number; until: number; step: number },
 ) {
-  if (span.step === res * 1000)
-    return rollupRows(db, res, ids, span.start, span.until, ['series_id', 'bucket', 'sketch'])
-  return readRows(
-    db,
-    `select series_id, bucket - bucket % ?, group_concat(sketch, ?) from rollups
-      where resolution = ? and series_id in (${ids.map(() => '?').join(', ')}) and bucket >= ? and bucket < ?
+  const values = members.map(() => '(?, ?)').join(', ')
+  const head = [...members.flatMap((m) => [m.id, m.key]), span.step, res, span.start, span.until]
+  const from = `from m join rollups r on r.series_id = m.id
+    where r.resolution = ? and r.bucket >= ? and r.bucket < ?`
+  const [stored, implied] = await Promise.all([
+    readRows(
+      db,
+      `with m(id, key) as (values ${values})
+      select m.key, r.bucket - r.bucket % ?, ${concatSketchesSql('r.sketch')} ${from} and r.sketch is not null
       group by 1, 2`,
-    [span.step, SKETCH_LIST_SEPARATOR, res, ...ids, span.start, span.until],
-  )
+      head,
+    ),
+    readRows(
+      db,
+      `with m(id, key) as (values ${values})
+      select m.key, r.bucket - r.bucket % ?, r.count, r.min, r.max, count(*) ${from} and r.sketch is null
+      group by 1, 2, 3, 4, 5`,
+      head,
+    ),
+  ])
+  return { stored, implied }
 }
