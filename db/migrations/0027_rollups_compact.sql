@@ -1,8 +1,7 @@
 -- Rollups in a compact row (ADR 0020): no index by time, `last` null when it equals `max`, the last
--- point's time as an offset from the bucket, no sketch when count, min and max imply it, the sketch
--- a blob. Existing rows are converted here; the sketches they keep are still text, which the
--- start-up conversion (app/modules/metrics/legacy.ts, convertTextSketches) re-encodes in binary
--- before the server answers.
+-- point's time as an offset from the bucket, the sketch a blob. Existing rows are converted here;
+-- their sketches are still text, which the start-up conversion (app/modules/metrics/legacy.ts,
+-- convertTextSketches) re-encodes in binary before the server answers.
 DROP INDEX `rollups_res_bucket_idx`;--> statement-breakpoint
 CREATE TABLE `__new_rollups` (
 	`series_id` integer NOT NULL,
@@ -14,7 +13,7 @@ CREATE TABLE `__new_rollups` (
 	`max` real NOT NULL,
 	`last` real,
 	`last_offset` integer NOT NULL,
-	`sketch` blob,
+	`sketch` blob NOT NULL,
 	PRIMARY KEY(`series_id`, `resolution`, `bucket`)
 ) WITHOUT ROWID;
 --> statement-breakpoint
@@ -22,7 +21,7 @@ INSERT INTO `__new_rollups` (`series_id`, `resolution`, `bucket`, `count`, `sum`
 SELECT `series_id`, `resolution`, `bucket`, `count`, `sum`, `min`, `max`,
 	CASE WHEN `last` = `max` THEN NULL ELSE `last` END,
 	`last_ts` - `bucket`,
-	CASE WHEN `count` <= 2 OR `min` = `max` THEN NULL ELSE `sketch` END
+	`sketch`
 FROM `rollups` ORDER BY `series_id`, `resolution`, `bucket`;--> statement-breakpoint
 DROP TABLE `rollups`;--> statement-breakpoint
 ALTER TABLE `__new_rollups` RENAME TO `rollups`;--> statement-breakpoint

@@ -60,9 +60,9 @@ const sketchBlob = customType<{ data: Uint8Array; driverData: Uint8Array | Array
  * Aggregates per series, resolution (seconds: 60, 3600, 86400) and bucket start (ms), WITHOUT ROWID
  * and with no other index (ADR 0020): `count`, `sum`, `min` and `max` as they are (SQL sums them);
  * `last` null when it equals `max`; `last_offset` the last point's ms after the bucket start;
- * `sketch` the binary quantile sketch (app/modules/metrics/sketch.ts), null when count, min and max
- * imply it (one or two values, or one value repeated). Read rows through `decodeRollup`
- * (app/modules/metrics/rollup.ts) and `sketchOf`.
+ * `sketch` the binary quantile sketch (app/modules/metrics/sketch.ts), always stored (a one-value
+ * sketch is 3 bytes, and a reader that had to rebuild it from count, min and max cost more than that
+ * saved). Read rows through `decodeRollup` (app/modules/metrics/rollup.ts).
  */
 export const rollups = sqliteTable(
   'rollups',
@@ -76,7 +76,7 @@ export const rollups = sqliteTable(
     max: real('max').notNull(),
     last: real('last'),
     lastOffset: integer('last_offset').notNull(),
-    sketch: sketchBlob('sketch'),
+    sketch: sketchBlob('sketch').notNull(),
   },
   (t) => [primaryKey({ columns: [t.seriesId, t.resolution, t.bucket] })],
 )

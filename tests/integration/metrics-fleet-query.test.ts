@@ -24,7 +24,7 @@ import {
   scalesOf,
 } from '../../app/modules/metrics/query.ts'
 import { decodeRollup, runRollups } from '../../app/modules/metrics/rollup.ts'
-import { addValue, scaleSketch, sketchOf } from '../../app/modules/metrics/sketch.ts'
+import { addValue, decodeSketch, scaleSketch } from '../../app/modules/metrics/sketch.ts'
 import { createMetricStore, RESOLUTIONS, type Sample } from '../../app/modules/metrics/store.ts'
 import type { Db } from '../../db/client.ts'
 import { rollups, rollupWatermarks } from '../../db/schema/metrics.ts'
@@ -45,7 +45,7 @@ function rng(seed: number) {
   }
 }
 
-/** `stepBuckets` as it read before the fast paths: Drizzle objects, a decoded (or implied) sketch merged per row. */
+/** `stepBuckets` as it read before the fast paths: Drizzle objects, a decoded sketch merged per row. */
 async function reference(
   db: Db,
   ids: number[],
@@ -79,7 +79,7 @@ async function reference(
           lt(rollups.bucket, until),
         ),
       )
-    for (const r of rows) merge(put(r.seriesId, r.bucket), decodeRollup(r), sketchOf(r))
+    for (const r of rows) merge(put(r.seriesId, r.bucket), decodeRollup(r), decodeSketch(r.sketch))
     cursor = until - (until % (res * 1000))
   }
   if (cursor < q.to)

@@ -2,7 +2,8 @@
  * The compact rollup row (ADR 0020): migration 0027 converts rows of the old layout (text sketches,
  * re-encoded in binary by the start-up conversion), and what queries (step buckets, the fleet
  * quantiles, the per-label quantiles) and the rollup job read from converted rows, from new rows and
- * from both together is exactly what the values say.
+ * from both together is exactly what the values say: minutes of one value, of two, of one value
+ * repeated, spread with zero and negatives.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,7 +15,7 @@ import { quantileByLabel } from '../../app/modules/metrics/by-label.ts'
 import { convertTextSketches } from '../../app/modules/metrics/legacy.ts'
 import { runQuery, stepBuckets } from '../../app/modules/metrics/query.ts'
 import { decodeRollup, runRollups } from '../../app/modules/metrics/rollup.ts'
-import { addValue, emptySketch, quantile, type Sketch, sketchOf } from '../../app/modules/metrics/sketch.ts'
+import { addValue, decodeSketch, emptySketch, quantile, type Sketch } from '../../app/modules/metrics/sketch.ts'
 import { createMetricStore, fingerprintOf } from '../../app/modules/metrics/store.ts'
 import { openDb } from '../../db/client.ts'
 import { migrationsFolder, runMigrations } from '../../db/migrate.ts'
@@ -62,7 +63,6 @@ const minuteValues = (m: number): number[] => {
   return [m * 10, m * 10 + 1, m * 10 + 0.75, m] // last is the minimum
 }
 const points = (m: number) => minuteValues(m).map((value, i) => ({ ts: T0 + m * MIN + i * 10_000, value }))
-const hasSketch = (m: number) => m % 5 === 3 || m % 5 === 4
 
 function summaryOf(ps: { ts: number; value: number }[]) {
   const sketch = emptySketch()
@@ -112,13 +112,10 @@ describe('rollup row encoding', () => {
     const schema = String((await c.execute("select sql from sqlite_master where name = 'rollups'")).rows[0]!.sql)
     expect(schema.toUpperCase()).toContain('WITHOUT ROWID')
     expect((await c.execute("select name from sqlite_master where name = 'rollups_res_bucket_idx'")).rows).toEqual([])
-    // Before the conversion: implied sketches are gone, the others still text; `last` null when = max.
-    const kinds = await c.execute('select bucket, typeof(sketch) as t from rollups where series_id = 1')
-    for (const r of kinds.rows) {
-      const m = (Number(r.bucket) - T0) / MIN
-      expect(r.t).toBe(hasSketch(m) ? 'text' : 'null')
-    }
-    expect(await convertTextSketches(opened.db, { pageRows: 7 })).toBe(2 * 12)
+    // Before the conversion the sketches are still text.
+    const kinds = await c.execute('select distinct typeof(sketch) as t from rollups')
+    expect(kinds.rows.map((r) => r.t)).toEqual(['text'])
+    expect(await convertTextSketches(opened.db, { pageRows: 7 })).toBe(2 * 30)
     expect((await c.execute("select 1 from sqlite_master where name = 'rollups_text_sketches'")).rows).toEqual([])
     expect(await convertTextSketches(opened.db)).toBe(0) // the mark is gone: nothing is read again
     const converted = await opened.db.select().from(rollups).where(eq(rollups.seriesId, 1))
@@ -126,12 +123,11 @@ describe('rollup row encoding', () => {
     for (const r of converted) {
       const m = (r.bucket - T0) / MIN
       const { sketch, ...want } = summaryOf(points(m))
-      expect(r.sketch === null).toBe(!hasSketch(m))
-      if (r.sketch !== null) expect(r.sketch).toBeInstanceOf(Uint8Array)
+      expect(r.sketch).toBeInstanceOf(Uint8Array)
       expect(r.last === null).toBe(want.last === want.max)
       expect(r.lastOffset).toBe(want.lastTs - r.bucket)
       expect(decodeRollup(r)).toEqual(want)
-      for (const q of QS) expect(quantile(sketchOf(r), q)).toBe(quantile(sketch, q))
+      for (const q of QS) expect(quantile(decodeSketch(r.sketch), q)).toBe(quantile(sketch, q))
     }
   })
 
@@ -149,7 +145,7 @@ describe('rollup row encoding', () => {
     await runRollups(opened.db, T0 + 2 * H)
     const minutes = await opened.db.select().from(rollups).where(eq(rollups.resolution, 60))
     expect(minutes).toHaveLength(120)
-    for (const r of minutes) expect(r.sketch === null).toBe(!hasSketch((r.bucket - T0) / MIN))
+    for (const r of minutes) expect(r.sketch).toBeInstanceOf(Uint8Array)
     const all = Array.from({ length: 60 }, (_, m) => points(m)).flat()
     const { sketch: hourSketch, ...hourWant } = summaryOf(all)
     const hours = await opened.db.select().from(rollups).where(eq(rollups.resolution, 3600))
@@ -157,7 +153,7 @@ describe('rollup row encoding', () => {
     for (const hour of hours) {
       expect(decodeRollup(hour)).toEqual(hourWant)
       expect(hour.sketch).toBeInstanceOf(Uint8Array)
-      for (const q of QS) expect(quantile(sketchOf(hour), q)).toBe(quantile(hourSketch, q))
+      for (const q of QS) expect(quantile(decodeSketch(hour.sketch), q)).toBe(quantile(hourSketch, q))
     }
 
     // Step buckets by minute over both halves, and one hour from the hour row.
@@ -178,7 +174,7 @@ describe('rollup row encoding', () => {
       hourWant.lastTs,
     ])
 
-    // The fleet quantile: both series in one group, minute rows merged per 5-minute step in SQL.
+    // The fleet quantile: both series in one group, each series' minute sketches read as one blob.
     const both = (from: number, n: number) => {
       const s = emptySketch()
       for (let m = from; m < from + n; m++) for (const p of points(m)) addValue(s, p.value, 2)
@@ -222,6 +218,6 @@ describe('rollup row encoding', () => {
     expect(row!.sketch).toBeInstanceOf(Uint8Array)
     expect(row!.last).toBeNull() // the late point is the last and the max
     expect(decodeRollup(row!)).toEqual(want)
-    for (const q of QS) expect(quantile(sketchOf(row!), q)).toBe(quantile(sketch, q))
+    for (const q of QS) expect(quantile(decodeSketch(row!.sketch), q)).toBe(quantile(sketch, q))
   })
 })

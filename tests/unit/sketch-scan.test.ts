@@ -4,14 +4,12 @@ import {
   decodeSketch,
   emptySketch,
   encodeSketch,
-  impliedValues,
   mergeEncoded,
   mergeInto,
   quantile,
+  sketchEnd,
   type Sketch,
-  sketchOf,
   sketchScratch,
-  storedSketch,
 } from '../../app/modules/metrics/sketch.ts'
 
 // Deterministic (mulberry32), so a failure can be replayed.
@@ -119,33 +117,37 @@ describe('stored sketches read in place', () => {
     expect(() => sketchScratch().addEncoded(concat([bytes, bytes.subarray(0, 2)]))).toThrow(/truncated/)
   })
 
+  it('sketchEnd finds where each of several back to back ends', () => {
+    const random = rng(17)
+    for (let round = 0; round < 100; round++) {
+      const parts = Array.from({ length: 1 + Math.floor(random() * 5) }, () => encodeSketch(randomSketch(random)))
+      const all = concat(parts)
+      let at = 0
+      for (const p of parts) {
+        expect(sketchEnd(all, at)).toBe(at + p.length)
+        at += p.length
+      }
+    }
+    expect(() => sketchEnd(encodeSketch(randomSketch(rng(3))).subarray(0, 0), 0)).toThrow(/truncated/)
+  })
+
+  it('a scratch reads a byte range of several back to back', () => {
+    const a = emptySketch()
+    const b = emptySketch()
+    addValue(a, 5, 3)
+    addValue(b, 500, 2)
+    const both = concat([encodeSketch(a), encodeSketch(b), encodeSketch(a)])
+    const scratch = sketchScratch()
+    scratch.addEncoded(both, encodeSketch(a).length, encodeSketch(a).length + encodeSketch(b).length)
+    expect(scratch.count()).toBe(2)
+    expect(scratch.quantile(0.5)).toBe(quantile(b, 0.5))
+  })
+
   it('counts past 2^31 and indices far from zero round trip', () => {
     const s = emptySketch()
     addValue(s, 1e300, 2 ** 33 + 5)
     addValue(s, -1e-8, 3)
     addValue(s, 0, 2 ** 31)
     expect(contentOf(decodeSketch(encodeSketch(s)))).toEqual(contentOf(s))
-  })
-
-  it('a row of one value, two, or one repeated keeps no sketch, and sketchOf rebuilds the one adding them gives', () => {
-    const random = rng(13)
-    const cases = [[5], [3, -7], [4.25, 4.25, 4.25], [0, 0], [-0.5], [2, 2], [1e-12, 5]]
-    for (let i = 0; i < 50; i++) cases.push([Math.round(random() * 100) - 50, (random() - 0.5) * 1e6])
-    for (const values of cases) {
-      const s = emptySketch()
-      for (const v of values) addValue(s, v)
-      const min = Math.min(...values)
-      const max = Math.max(...values)
-      expect(storedSketch(s, values.length, min, max)).toBeNull()
-      expect(contentOf(sketchOf({ count: values.length, min, max, sketch: null }))).toEqual(contentOf(s))
-      const again = emptySketch()
-      for (const [v, n] of impliedValues(values.length, min, max)) addValue(again, v, n)
-      expect(contentOf(again)).toEqual(contentOf(s))
-    }
-    const spread = emptySketch()
-    for (const v of [1, 2, 3]) addValue(spread, v)
-    const kept = storedSketch(spread, 3, 1, 3)
-    expect(kept).not.toBeNull()
-    expect(contentOf(sketchOf({ count: 3, min: 1, max: 3, sketch: kept }))).toEqual(contentOf(spread))
   })
 })

@@ -7,7 +7,6 @@ import {
   addValue,
   concatSketchesSql,
   emptySketch,
-  impliedValues,
   mergeEncoded,
   mergeInto,
   quantile,
@@ -191,7 +190,7 @@ async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: str
   const labelled = sql`s.name = ${name} and json_extract(s.labels, ${labelPath(label)}) is not null`
   const rollupSegs = segs.filter((seg) => seg.res !== null)
   if (rollupSegs.length) {
-    // Stored sketches: per series, then per label value, back to back in one blob (sketch.ts).
+    // The sketches: per series, then per label value, back to back in one blob (sketch.ts).
     const concat = sql.raw(concatSketchesSql('v'))
     const cols = rollupSegs.map(
       (seg) => sql`coalesce((select ${sql.raw(concatSketchesSql('p.sketch'))} from rollups p where p.series_id = s.id
@@ -203,18 +202,6 @@ async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: str
         from series s where ${labelled}
       ) group by 1`)
     for (const r of rows) if (r.v !== null) mergeEncoded(get(String(r.comp)), r.v)
-    // Rows that keep no sketch: their count, min and max imply it.
-    for (const seg of rollupSegs) {
-      const implied = await db.all<{ comp: string; count: number; min: number; max: number; n: number }>(sql`
-        select json_extract(s.labels, ${labelPath(label)}) as comp, p.count as count, p.min as min, p.max as max,
-          count(*) as n
-        from series s join rollups p on p.series_id = s.id and p.resolution = ${seg.res}
-          and p.bucket >= ${seg.from} and p.bucket < ${seg.to}
-        where ${labelled} and p.sketch is null group by 1, 2, 3, 4`)
-      for (const r of implied)
-        for (const [v, n] of impliedValues(Number(r.count), Number(r.min), Number(r.max)))
-          addValue(get(String(r.comp)), v, n * Number(r.n))
-    }
   }
   for (const s of await rawBySeries(db, [name], segs, label)) {
     if (s.comp === null) continue

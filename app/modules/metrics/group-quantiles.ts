@@ -1,41 +1,39 @@
 import { rollupWatermarks, type Series } from '../../../db/schema/metrics.ts'
 import type { Db } from '../../../db/client.ts'
 import { readRaw } from './inbox.ts'
-import { IDS_PER_READ, type Keyed, keyedSketches, readPlan } from './read-plan.ts'
+import { IDS_PER_READ, readPlan, seriesSketches } from './read-plan.ts'
 import {
   addValue,
   emptySketch,
-  impliedValues,
   mergeEncoded,
   scaleSketch,
   type Sketch,
   type SketchScratch,
+  sketchEnd,
   sketchScratch,
 } from './sketch.ts'
 
 /**
- * What one group holds for one step until its quantile is taken: stored sketches (blobs, each
- * several back to back), rows with implied sketches (count, min, max, rows: four numbers each), raw
- * values, and sketches already scaled to the unit asked for.
+ * What one group holds for one step until its quantile is taken: stored sketches (byte ranges
+ * [from, to) of a series' blob, several sketches back to back), raw values, and sketches already
+ * scaled to the unit asked for.
  */
-type Pending = { blobs: Uint8Array[]; implied: number[]; values: number[]; sketches: Sketch[] }
+type Pending = { blobs: Uint8Array[]; ranges: number[]; values: number[]; sketches: Sketch[] }
 
-const newPending = (): Pending => ({ blobs: [], implied: [], values: [], sketches: [] })
+const newPending = (): Pending => ({ blobs: [], ranges: [], values: [], sketches: [] })
 
-/** Adds what `p` holds to a scratch (the blobs and implied rows only: values and sketches are the caller's). */
+/** Adds the stored sketches `p` holds to a scratch. */
 function addStored(scratch: SketchScratch, p: Pending) {
-  for (const b of p.blobs) scratch.addEncoded(b)
-  for (let i = 0; i < p.implied.length; i += 4)
-    for (const [v, n] of impliedValues(p.implied[i]!, p.implied[i + 1]!, p.implied[i + 2]!))
-      scratch.addValue(v, n * p.implied[i + 3]!)
+  for (let i = 0; i < p.blobs.length; i++) scratch.addEncoded(p.blobs[i]!, p.ranges[2 * i], p.ranges[2 * i + 1])
 }
 
 /**
  * A quantile (0..1) per group and step, for groups of series (query.ts `groupSeries`): the same
  * values as reading each series' step buckets, merging them per group and asking the merged sketch
- * (`groupValues`), without a sketch per series and step. The rollups are read merged per group and
- * step in SQL (read-plan.ts `keyedSketches`: one blob of binary sketches a group step, and the few
- * rows whose sketch is implied); then, one group step at a time, they are merged into one reusable
+ * (`groupValues`), without a sketch per series and step. The rollups are read a row a series
+ * (read-plan.ts `seriesSketches`: its binary sketches back to back in one blob, with their steps);
+ * each step's byte range of each blob is noted, then, one group
+ * step at a time, they are merged into one reusable
  * dense sketch (sketch.ts `sketchScratch`) and its quantile taken. A quantile depends only on the
  * merged bucket counts, which are integers, so the order of merging changes nothing.
  *
@@ -52,7 +50,7 @@ export async function groupQuantiles(
   // Keys: one per group and factor (1 for series stored in the unit asked for).
   const keys: { group: number; factor: number }[] = []
   const keyOf = new Map<string, number>()
-  const members: Keyed[] = []
+  const keyOfSeries = new Map<number, number>()
   groups.forEach((g, group) => {
     for (const m of g.members) {
       const factor = scales?.get(m.id) ?? 1
@@ -62,10 +60,10 @@ export async function groupQuantiles(
         keyOf.set(name, (key = keys.length))
         keys.push({ group, factor })
       }
-      members.push({ id: m.id, key })
+      keyOfSeries.set(m.id, key)
     }
   })
-  const keyOfSeries = new Map(members.map((m) => [m.id, m.key]))
+  const ids = [...keyOfSeries.keys()]
   const pending = keys.map(() => new Map<number, Pending>())
   const at = (key: number, ts: number) => {
     const steps = pending[key]!
@@ -77,14 +75,34 @@ export async function groupQuantiles(
   const marks = new Map((await db.select().from(rollupWatermarks)).map((w) => [w.resolution, w.watermark]))
   const plan = readPlan(marks, q)
   for (const { res, start, until } of plan.rollups)
-    for (let i = 0; i < members.length; i += IDS_PER_READ) {
-      const read = await keyedSketches(db, res, members.slice(i, i + IDS_PER_READ), { start, until, step: q.step })
-      for (const r of read.stored) at(r[0] as number, r[1] as number).blobs.push(r[2] as Uint8Array)
-      for (const r of read.implied)
-        at(r[0] as number, r[1] as number).implied.push(r[2] as number, r[3] as number, r[4] as number, r[5] as number)
+    for (let i = 0; i < ids.length; i += IDS_PER_READ) {
+      for (const r of await seriesSketches(db, res, ids.slice(i, i + IDS_PER_READ), { start, until, step: q.step })) {
+        const key = keyOfSeries.get(r[0] as number)!
+        const blob = r[1] instanceof Uint8Array ? r[1] : new Uint8Array(r[1] as ArrayBuffer)
+        // The rows' step numbers, in blob order: each run of one step is one byte range.
+        const steps = String(r[2])
+        let from = 0
+        let pos = 0
+        let p: Pending | undefined
+        let current = -1
+        for (let c = 0; c <= steps.length; c++) {
+          const ch = steps.charCodeAt(c)
+          if (c < steps.length && ch !== 44) continue
+          const n = Number(steps.slice(pos, c))
+          pos = c + 1
+          if (n !== current) {
+            if (p) p.ranges.push(from)
+            p = at(key, n * q.step)
+            p.blobs.push(blob)
+            p.ranges.push(from)
+            current = n
+          }
+          from = sketchEnd(blob, from)
+        }
+        p?.ranges.push(from)
+      }
     }
   if (plan.rawFrom < q.to) {
-    const ids = members.map((m) => m.id)
     for (let i = 0; i < ids.length; i += IDS_PER_READ)
       for (const point of await readRaw(db, ids.slice(i, i + IDS_PER_READ), plan.rawFrom, q.to))
         at(keyOfSeries.get(point.seriesId)!, point.ts).values.push(point.value)
@@ -105,10 +123,7 @@ export async function groupQuantiles(
     }
     for (const [t, p] of pending[key]!) {
       const s = emptySketch()
-      for (const b of p.blobs) mergeEncoded(s, b)
-      for (let i = 0; i < p.implied.length; i += 4)
-        for (const [v, n] of impliedValues(p.implied[i]!, p.implied[i + 1]!, p.implied[i + 2]!))
-          addValue(s, v, n * p.implied[i + 3]!)
+      for (let i = 0; i < p.blobs.length; i++) mergeEncoded(s, p.blobs[i]!.subarray(p.ranges[2 * i], p.ranges[2 * i + 1]))
       // Raw values one by one: each value's bucket, then that bucket scaled, as scaling a step bucket did.
       for (const v of p.values) addValue(s, v)
       let target = pending[into]!.get(t)

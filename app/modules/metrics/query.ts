@@ -9,7 +9,6 @@ import { IDS_PER_READ, pickResolution, readPlan, rollupRows } from './read-plan.
 import {
   addValue,
   emptySketch,
-  impliedValues,
   mergeEncoded,
   mergeInto,
   quantile,
@@ -151,11 +150,7 @@ export async function stepBuckets(
           b.last = r[6] as number
           b.lastTs = lastTs
         }
-        if (!sketches) continue
-        const stored = r[8] as Uint8Array | null
-        if (stored !== null) mergeEncoded(b.sketch, stored)
-        else
-          for (const [v, n] of impliedValues(r[2] as number, r[4] as number, r[5] as number)) addValue(b.sketch, v, n)
+        if (sketches) mergeEncoded(b.sketch, r[8] as Uint8Array)
       }
     }
   if (plan.rawFrom < q.to) {

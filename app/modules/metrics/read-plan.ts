@@ -76,43 +76,30 @@ const COLUMN_SQL = {
 } as const
 type RollupColumn = keyof typeof COLUMN_SQL
 
-/** A series read into a keyed whole: `key` names what its rows merge into (a group, say). */
-export type Keyed = { id: number; key: number }
-
 /**
- * The quantile sketches of these series in [start, until) at `res`, merged per key and step in SQL
- * where that is exact: rows of (key, step start, every stored sketch of the key's series in that
- * step back to back as one blob), and rows of (key, step start, count, min, max, rows) for the rows
- * that keep no sketch (sketch.ts `impliedValues` gives their values). So a step of a group crosses
- * into JavaScript as one row, not one per series and bucket, and as bytes (no text form) that
- * `sketchScratch().addEncoded` merges in place. Merging sketches is adding integer counts, which no
- * order changes. Step start is `bucket - bucket % step`, as `stepBuckets` keys it.
+ * The quantile sketches of these series in [start, until) at `res`, one row a series, in its key
+ * order (no sort: SQLite walks the primary key and concatenates as it goes):
+ *
+ * (series_id, every sketch of its rows back to back as one blob, and the rows' step numbers
+ * `bucket / step` joined by commas, in the same order). Sketches say where they end (sketch.ts
+ * `sketchEnd`), so the step numbers cut the blob into steps; the sketch bytes never pass through a
+ * text form.
+ *
+ * So a series crosses into JavaScript as one row (two hundred rows for a fleet of 200, not one per
+ * bucket); earlier versions grouped per series and step (or per group and step) in SQL, and the
+ * temporary B-tree of that GROUP BY cost more than everything else in the read.
  */
-export async function keyedSketches(
+export async function seriesSketches(
   db: Db,
   res: Resolution,
-  members: Keyed[],
+  ids: number[],
   span: { start: number; until: number; step: number },
 ) {
-  const values = members.map(() => '(?, ?)').join(', ')
-  const head = [...members.flatMap((m) => [m.id, m.key]), span.step, res, span.start, span.until]
-  const from = `from m join rollups r on r.series_id = m.id
-    where r.resolution = ? and r.bucket >= ? and r.bucket < ?`
-  const [stored, implied] = await Promise.all([
-    readRows(
-      db,
-      `with m(id, key) as (values ${values})
-      select m.key, r.bucket - r.bucket % ?, ${concatSketchesSql('r.sketch')} ${from} and r.sketch is not null
-      group by 1, 2`,
-      head,
-    ),
-    readRows(
-      db,
-      `with m(id, key) as (values ${values})
-      select m.key, r.bucket - r.bucket % ?, r.count, r.min, r.max, count(*) ${from} and r.sketch is null
-      group by 1, 2, 3, 4, 5`,
-      head,
-    ),
-  ])
-  return { stored, implied }
+  return readRows(
+    db,
+    `select series_id, ${concatSketchesSql('sketch')}, group_concat(bucket / ?) from rollups
+      where resolution = ? and series_id in (${ids.map(() => '?').join(', ')}) and bucket >= ? and bucket < ?
+      group by series_id`,
+    [span.step, res, ...ids, span.start, span.until],
+  )
 }

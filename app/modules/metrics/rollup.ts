@@ -3,7 +3,7 @@ import type { Db } from '../../../db/client.ts'
 import { type Rollup, rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
 import { yieldToEventLoop } from '../../lib/time.ts'
 import { readRaw } from './inbox.ts'
-import { addValue, emptySketch, mergeInto, type Sketch, sketchOf, storedSketch } from './sketch.ts'
+import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, type Sketch } from './sketch.ts'
 import { MINUTE, RESOLUTIONS, SETTLE_MS, type Resolution } from './store.ts'
 
 type Agg = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
@@ -19,7 +19,7 @@ export function decodeRollup(
   return { count: r.count, sum: r.sum, min: r.min, max: r.max, last: r.last ?? r.max, lastTs: r.bucket + r.lastOffset }
 }
 
-/** The row to store for a bucket: the inverse of `decodeRollup` and `sketchOf`. */
+/** The row to store for a bucket: the inverse of `decodeRollup` (and `decodeSketch` of its sketch). */
 export function encodeRollup(seriesId: number, resolution: Resolution, bucket: number, a: Agg): Built {
   return {
     seriesId,
@@ -31,7 +31,7 @@ export function encodeRollup(seriesId: number, resolution: Resolution, bucket: n
     max: a.max,
     last: a.last === a.max ? null : a.last,
     lastOffset: a.lastTs - bucket,
-    sketch: storedSketch(a.sketch, a.count, a.min, a.max),
+    sketch: encodeSketch(a.sketch),
   }
 }
 
@@ -111,7 +111,7 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
           ),
         )
       for (const r of rows)
-        addRow(aggs, r.seriesId, floorTo(r.bucket, res), { ...decodeRollup(r), sketch: sketchOf(r) })
+        addRow(aggs, r.seriesId, floorTo(r.bucket, res), { ...decodeRollup(r), sketch: decodeSketch(r.sketch) })
     }
   }
   return [...aggs.values()].map((a) => encodeRollup(a.seriesId, res, a.bucket, a))

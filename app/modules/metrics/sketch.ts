@@ -109,14 +109,13 @@ const bytesOf = (b: StoredSketch) => (b instanceof Uint8Array ? b : new Uint8Arr
  * returns their zero count. Reads the bytes in place: no object per sketch or entry (a fleet query
  * merges hundreds of thousands of them).
  */
-function scanStored(b: Uint8Array, bin: Bin): number {
-  const n = b.length
-  let at = 0
+function scanStored(b: Uint8Array, bin: Bin, from = 0, to = b.length): number {
+  let at = from
   const varint = () => {
     let v = 0
     let scale = 1
     for (;;) {
-      if (at >= n) throw new Error('truncated sketch')
+      if (at >= to) throw new Error('truncated sketch')
       const byte = b[at++]!
       v += (byte & 0x7f) * scale
       if (byte < 0x80) return v
@@ -133,13 +132,40 @@ function scanStored(b: Uint8Array, bin: Bin): number {
       bin(store, i, v % 2 === 1 ? varint() + 2 : 1)
     }
   }
-  while (at < n) {
+  while (at < to) {
     const head = varint()
     if (head & 2) zero += varint()
     entries(0, Math.floor(head / 4))
     if (head & 1) entries(1, varint())
   }
   return zero
+}
+
+/**
+ * Where the stored sketch starting at `at` in `b` ends (the start of the next one back to back): a
+ * skip over its varints, nothing decoded. Throws on a truncated one.
+ */
+export function sketchEnd(b: Uint8Array, at: number): number {
+  const n = b.length
+  const varint = () => {
+    let v = 0
+    let scale = 1
+    for (;;) {
+      if (at >= n) throw new Error('truncated sketch')
+      const byte = b[at++]!
+      v += (byte & 0x7f) * scale
+      if (byte < 0x80) return v
+      scale *= 0x80
+    }
+  }
+  const skip = (count: number) => {
+    for (let k = 0; k < count; k++) if (varint() % 2 === 1) varint()
+  }
+  const head = varint()
+  if (head & 2) varint()
+  skip(Math.floor(head / 4))
+  if (head & 1) skip(varint())
+  return at
 }
 
 export function decodeSketch(stored: StoredSketch): Sketch {
@@ -163,52 +189,11 @@ export function mergeEncoded(target: Sketch, stored: StoredSketch) {
 }
 
 /**
- * A rollup row keeps no sketch when its count, min and max say it all (`storedSketch`): one value,
- * two (its min and max), or one value repeated. These are the values such a row stands for, as
- * (value, times): adding them gives exactly the sketch adding the points gave.
- */
-export function impliedValues(count: number, min: number, max: number): [number, number][] {
-  if (count === 1 || min === max) return [[min, count]]
-  return [
-    [min, 1],
-    [max, 1],
-  ]
-}
-
-/** The sketch of a rollup row: its stored one, or the one its count, min and max imply. */
-export function sketchOf(row: { count: number; min: number; max: number; sketch: StoredSketch | null }): Sketch {
-  if (row.sketch !== null) return decodeSketch(row.sketch)
-  const s = emptySketch()
-  for (const [v, n] of impliedValues(row.count, row.min, row.max)) addValue(s, v, n)
-  return s
-}
-
-/** The sketch to store for a bucket of `count` values from `min` to `max`: null when `impliedValues` rebuilds it. */
-export function storedSketch(s: Sketch, count: number, min: number, max: number): Uint8Array | null {
-  return count <= 2 || min === max ? null : encodeSketch(s)
-}
-
-/**
- * SQL for every stored sketch of a group of `rollups` rows back to back, as one blob (what
- * `mergeEncoded` and a scratch's `addEncoded` read); rows without a stored sketch add nothing here
- * (read their values with `IMPLIED_VALUES_SQL`). SQLite's group_concat copies a blob's bytes as they
- * are, and the cast hands them back as a blob.
+ * SQL for the stored sketches of a group of `rollups` rows back to back, as one blob (what
+ * `mergeEncoded` and a scratch's `addEncoded` read). SQLite's group_concat copies a blob's bytes as
+ * they are, and the cast hands them back as a blob.
  */
 export const concatSketchesSql = (column: string) => `cast(group_concat(${column}, x'') as blob)`
-
-/**
- * SQL selecting, for the rows of `from` (an SQL source with columns count, min, max, sketch and the
- * `keys` listed) that keep no sketch, the values they imply (`impliedValues`) as rows of
- * (...keys, value, times), summed per key and value: few rows, each exact (no text form of a number).
- */
-export function impliedValuesSql(from: string, keys: string[]) {
-  const k = keys.join(', ')
-  return `select ${k}, v, sum(n) from (
-      select ${k}, min as v, case when count = 2 and min <> max then 1 else count end as n from ${from} and sketch is null
-      union all
-      select ${k}, max as v, 1 as n from ${from} and sketch is null and count = 2 and min <> max
-    ) group by ${k}, v`
-}
 
 /**
  * The text form rows had before the binary one (migration 0027 leaves it for the start-up
@@ -294,9 +279,9 @@ export function sketchScratch() {
     return s
   }
   return {
-    /** Stored sketches (one, or several back to back). */
-    addEncoded(stored: StoredSketch) {
-      const z = scanStored(bytesOf(stored), bin)
+    /** Stored sketches (one, or several back to back), or those in bytes [from, to) of them. */
+    addEncoded(stored: StoredSketch, from?: number, to?: number) {
+      const z = scanStored(bytesOf(stored), bin, from, to)
       zero += z
       count += z
     },
