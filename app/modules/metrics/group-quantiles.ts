@@ -123,7 +123,8 @@ export async function groupQuantiles(
     }
     for (const [t, p] of pending[key]!) {
       const s = emptySketch()
-      for (let i = 0; i < p.blobs.length; i++) mergeEncoded(s, p.blobs[i]!.subarray(p.ranges[2 * i], p.ranges[2 * i + 1]))
+      for (let i = 0; i < p.blobs.length; i++)
+        mergeEncoded(s, p.blobs[i]!.subarray(p.ranges[2 * i], p.ranges[2 * i + 1]))
       // Raw values one by one: each value's bucket, then that bucket scaled, as scaling a step bucket did.
       for (const v of p.values) addValue(s, v)
       let target = pending[into]!.get(t)

@@ -6,15 +6,7 @@ import { readRaw } from './inbox.ts'
 import { type Kind, kindOf } from './kinds.ts'
 import { storedNames } from './names.ts'
 import { IDS_PER_READ, pickResolution, readPlan, rollupRows } from './read-plan.ts'
-import {
-  addValue,
-  emptySketch,
-  mergeEncoded,
-  mergeInto,
-  quantile,
-  scaleSketch,
-  type Sketch,
-} from './sketch.ts'
+import { addValue, emptySketch, mergeEncoded, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
 
 export { pickResolution } from './read-plan.ts'
 
