@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { boot, runtimeName } from './boot.ts'
 import { ensureFirstAdmin } from './modules/auth/index.ts'
-import { convertLegacyPoints, startInboxMover } from './modules/metrics/index.ts'
+import { convertLegacyPoints, convertTextSketches, startInboxMover } from './modules/metrics/index.ts'
 import { createRoot } from './root.ts'
 
 type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
@@ -87,6 +87,8 @@ const { app, scheduler, services } = createRoot({
 
 // Raw points stored before chunks (migration 0026) are encoded before the first request is answered.
 await convertLegacyPoints(db, { log })
+// Rollup sketches stored as text before migration 0028 are re-encoded in binary, likewise (ADR 0022).
+await convertTextSketches(db, { log })
 
 const first = await ensureFirstAdmin(db, {
   adminEmail: config.ADMIN_EMAIL,

@@ -1,4 +1,4 @@
-import { blob, index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
+import { blob, customType, index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core'
 
 /** One time series: a metric name and its label set. The fingerprint identifies it. */
 export const series = sqliteTable(
@@ -50,7 +50,20 @@ export const pointBatches = sqliteTable('point_batches', {
   data: blob('data', { mode: 'buffer' }).notNull(),
 })
 
-/** Aggregates per series, resolution (seconds: 60, 3600, 86400) and bucket start (ms). WITHOUT ROWID. */
+// A sketch blob as bytes: libSQL's client hands blobs back as ArrayBuffer, its kept statements as Buffer.
+const sketchBlob = customType<{ data: Uint8Array; driverData: Uint8Array | ArrayBuffer }>({
+  dataType: () => 'blob',
+  fromDriver: (v) => (v instanceof Uint8Array ? v : new Uint8Array(v)),
+})
+
+/**
+ * Aggregates per series, resolution (seconds: 60, 3600, 86400) and bucket start (ms), WITHOUT ROWID
+ * and with no other index (ADR 0022): `count`, `sum`, `min` and `max` as they are (SQL sums them);
+ * `last` null when it equals `max`; `last_offset` the last point's ms after the bucket start;
+ * `sketch` the binary quantile sketch (app/modules/metrics/sketch.ts), always stored (a one-value
+ * sketch is 3 bytes, and a reader that had to rebuild it from count, min and max cost more than that
+ * saved). Read rows through `decodeRollup` (app/modules/metrics/rollup.ts).
+ */
 export const rollups = sqliteTable(
   'rollups',
   {
@@ -61,14 +74,11 @@ export const rollups = sqliteTable(
     sum: real('sum').notNull(),
     min: real('min').notNull(),
     max: real('max').notNull(),
-    last: real('last').notNull(),
-    lastTs: integer('last_ts').notNull(),
-    sketch: text('sketch').notNull(),
+    last: real('last'),
+    lastOffset: integer('last_offset').notNull(),
+    sketch: sketchBlob('sketch').notNull(),
   },
-  (t) => [
-    primaryKey({ columns: [t.seriesId, t.resolution, t.bucket] }),
-    index('rollups_res_bucket_idx').on(t.resolution, t.bucket),
-  ],
+  (t) => [primaryKey({ columns: [t.seriesId, t.resolution, t.bucket] })],
 )
 
 /**

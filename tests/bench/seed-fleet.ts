@@ -11,13 +11,14 @@
  * Watermarks: 1m at the last whole minute, 1h at the last whole hour, 1d at the last whole day, so
  * queries read rollups up to the present and raw points (none) after. Values: latencies in ms, a
  * log-normal around a per-series median (deterministic, mulberry32). Sketches through the real
- * `addValue`/`encodeSketch`, so the stored text is whatever the store writes.
+ * `addValue` and the job's own row encoding (`encodeRollup`), so the stored rows are what the job writes.
  *
  *   DATABASE_URL=file:/tmp/x/homeostat.db DATA_DIR=/tmp/x node_modules/.bin/bun tests/bench/seed-fleet.ts
  * Prints one JSON line of figures.
  */
 import { boot } from '../../app/boot.ts'
-import { addValue, emptySketch, encodeSketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
+import { encodeRollup } from '../../app/modules/metrics/rollup.ts'
+import { addValue, emptySketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
 import { canonicalLabels, fingerprintOf } from '../../app/modules/metrics/store.ts'
 
 const MINUTE = 60_000
@@ -71,14 +72,14 @@ async function main() {
   const minuteMark = now - (now % MINUTE) - MINUTE
   const hourMark = now - (now % HOUR)
   const dayMark = now - (now % DAY)
-  let rows: (number | string)[][] = []
+  let rows: (number | Uint8Array | null)[][] = []
   let written = 0
   const flush = async () => {
     const stmts = []
     for (let i = 0; i < rows.length; i += 300) {
       const chunk = rows.slice(i, i + 300)
       stmts.push({
-        sql: `insert into rollups (series_id, resolution, bucket, count, sum, min, max, last, last_ts, sketch) values ${chunk.map(() => '(?,?,?,?,?,?,?,?,?,?)').join(',')}`,
+        sql: `insert into rollups (series_id, resolution, bucket, count, sum, min, max, last, last_offset, sketch) values ${chunk.map(() => '(?,?,?,?,?,?,?,?,?,?)').join(',')}`,
         args: chunk.flat(),
       })
     }
@@ -86,8 +87,10 @@ async function main() {
     written += rows.length
     rows = []
   }
-  const put = (id: number, res: number, bucket: number, a: Agg) =>
-    rows.push([id, res, bucket, a.count, a.sum, a.min, a.max, a.last, a.lastTs, encodeSketch(a.sketch)])
+  const put = (id: number, res: 60 | 3600 | 86_400, bucket: number, a: Agg) => {
+    const r = encodeRollup(id, res, bucket, a)
+    rows.push([id, res, bucket, r.count, r.sum, r.min, r.max, r.last ?? null, r.lastOffset, r.sketch ?? null])
+  }
 
   // Series first, in one batch (ids from 1: the file is new), then their rollups.
   const plan = [

@@ -23,7 +23,7 @@ import {
   runQuery,
   scalesOf,
 } from '../../app/modules/metrics/query.ts'
-import { runRollups } from '../../app/modules/metrics/rollup.ts'
+import { decodeRollup, runRollups } from '../../app/modules/metrics/rollup.ts'
 import { addValue, decodeSketch, scaleSketch } from '../../app/modules/metrics/sketch.ts'
 import { createMetricStore, RESOLUTIONS, type Sample } from '../../app/modules/metrics/store.ts'
 import type { Db } from '../../db/client.ts'
@@ -79,7 +79,7 @@ async function reference(
           lt(rollups.bucket, until),
         ),
       )
-    for (const r of rows) merge(put(r.seriesId, r.bucket), r, decodeSketch(r.sketch))
+    for (const r of rows) merge(put(r.seriesId, r.bucket), decodeRollup(r), decodeSketch(r.sketch))
     cursor = until - (until % (res * 1000))
   }
   if (cursor < q.to)

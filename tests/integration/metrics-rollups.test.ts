@@ -1,7 +1,7 @@
 import { and, eq } from 'drizzle-orm'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { rollupDirty, rollups, rollupWatermarks, series } from '../../db/schema/metrics.ts'
-import { dirtyRanges, runRollups } from '../../app/modules/metrics/rollup.ts'
+import { decodeRollup, dirtyRanges, runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
@@ -40,7 +40,13 @@ describe('rollups', () => {
     expect(minutes).toHaveLength(180)
     const m5 = minutes.find((r) => r.bucket === T0 + 5 * 60_000)!
     const inM5 = data.filter((d) => d.ts >= T0 + 5 * 60_000 && d.ts < T0 + 6 * 60_000).map((d) => d.value)
-    expect(m5).toMatchObject({ count: 6, min: Math.min(...inM5), max: Math.max(...inM5), last: inM5.at(-1) })
+    // Read through decodeRollup: the row keeps `last` null when it is the max (ADR 0020).
+    expect(decodeRollup(m5)).toMatchObject({
+      count: 6,
+      min: Math.min(...inM5),
+      max: Math.max(...inM5),
+      last: inM5.at(-1),
+    })
     expect(m5.sum).toBeCloseTo(
       inM5.reduce((a, b) => a + b, 0),
       9,

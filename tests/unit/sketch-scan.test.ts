@@ -7,7 +7,7 @@ import {
   mergeEncoded,
   mergeInto,
   quantile,
-  SKETCH_LIST_SEPARATOR,
+  sketchEnd,
   type Sketch,
   sketchScratch,
 } from '../../app/modules/metrics/sketch.ts'
@@ -52,17 +52,28 @@ const contentOf = (s: Sketch) => ({
   neg: [...s.neg].sort(([a], [b]) => a - b),
 })
 
+/** Stored sketches back to back, as SQL's group_concat(sketch, x'') hands them over. */
+function concat(parts: Uint8Array[]) {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
 const QS = [0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 1]
 
 describe('stored sketches read in place', () => {
-  it('mergeEncoded gives what decodeSketch + mergeInto gives, one text or a joined list', () => {
+  it('mergeEncoded gives what decodeSketch + mergeInto gives, one sketch or several back to back', () => {
     const random = rng(7)
     for (let round = 0; round < 300; round++) {
       const parts = Array.from({ length: 1 + Math.floor(random() * 4) }, () => randomSketch(random))
       const plain = randomSketch(random)
       const fast = decodeSketch(encodeSketch(plain))
       for (const p of parts) mergeInto(plain, decodeSketch(encodeSketch(p)))
-      mergeEncoded(fast, parts.map(encodeSketch).join(SKETCH_LIST_SEPARATOR))
+      mergeEncoded(fast, concat(parts.map(encodeSketch)))
       expect(contentOf(fast)).toEqual(contentOf(plain))
     }
   })
@@ -92,23 +103,51 @@ describe('stored sketches read in place', () => {
   it('an empty scratch has no quantile', () => {
     const scratch = sketchScratch()
     expect(scratch.quantile(0.5)).toBeNull()
-    scratch.addEncoded('0||')
+    scratch.addEncoded(encodeSketch(emptySketch()))
+    scratch.addEncoded(new Uint8Array(0))
     expect(scratch.quantile(0.5)).toBeNull()
   })
 
-  it('a text it cannot read in place (a count in exponent form, a broken pair) falls back to decodeSketch, leaving nothing half-added', () => {
-    for (const odd of ['2|5:1e21,7:3|', '1|4:2.5|-3:1', '0|4:1,x|', '3']) {
-      const base = decodeSketch('1|5:2,9:1|2:4')
-      const plain = decodeSketch(encodeSketch(base))
-      mergeInto(plain, decodeSketch(odd))
-      mergeEncoded(base, odd)
-      expect(contentOf(base)).toEqual(contentOf(plain))
+  it('reads an ArrayBuffer as a Uint8Array; a truncated blob throws rather than reading garbage', () => {
+    const s = randomSketch(rng(5))
+    addValue(s, 1234.5, 300) // a count past one varint byte
+    const bytes = encodeSketch(s)
+    expect(contentOf(decodeSketch(bytes.slice().buffer))).toEqual(contentOf(s))
+    expect(() => decodeSketch(bytes.subarray(0, bytes.length - 1))).toThrow(/truncated/)
+    expect(() => sketchScratch().addEncoded(concat([bytes, bytes.subarray(0, 2)]))).toThrow(/truncated/)
+  })
 
-      // A pair that is no number at all is garbage either way (NaN); the others read as decodeSketch reads them.
-      if (odd.includes('x')) continue
-      const scratch = sketchScratch()
-      scratch.addEncoded(`1|5:2,9:1|2:4${SKETCH_LIST_SEPARATOR}${odd}`)
-      for (const q of QS) expect(scratch.quantile(q)).toBe(quantile(plain, q))
+  it('sketchEnd finds where each of several back to back ends', () => {
+    const random = rng(17)
+    for (let round = 0; round < 100; round++) {
+      const parts = Array.from({ length: 1 + Math.floor(random() * 5) }, () => encodeSketch(randomSketch(random)))
+      const all = concat(parts)
+      let at = 0
+      for (const p of parts) {
+        expect(sketchEnd(all, at)).toBe(at + p.length)
+        at += p.length
+      }
     }
+    expect(() => sketchEnd(encodeSketch(randomSketch(rng(3))).subarray(0, 0), 0)).toThrow(/truncated/)
+  })
+
+  it('a scratch reads a byte range of several back to back', () => {
+    const a = emptySketch()
+    const b = emptySketch()
+    addValue(a, 5, 3)
+    addValue(b, 500, 2)
+    const both = concat([encodeSketch(a), encodeSketch(b), encodeSketch(a)])
+    const scratch = sketchScratch()
+    scratch.addEncoded(both, encodeSketch(a).length, encodeSketch(a).length + encodeSketch(b).length)
+    expect(scratch.count()).toBe(2)
+    expect(scratch.quantile(0.5)).toBe(quantile(b, 0.5))
+  })
+
+  it('counts past 2^31 and indices far from zero round trip', () => {
+    const s = emptySketch()
+    addValue(s, 1e300, 2 ** 33 + 5)
+    addValue(s, -1e-8, 3)
+    addValue(s, 0, 2 ** 31)
+    expect(contentOf(decodeSketch(encodeSketch(s)))).toEqual(contentOf(s))
   })
 })

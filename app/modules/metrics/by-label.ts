@@ -5,11 +5,11 @@ import { readRuns } from './inbox.ts'
 import { storedNames } from './names.ts'
 import {
   addValue,
+  concatSketchesSql,
   emptySketch,
   mergeEncoded,
   mergeInto,
   quantile,
-  SKETCH_LIST_SEPARATOR,
   scaleSketch,
   type Sketch,
 } from './sketch.ts'
@@ -60,9 +60,9 @@ const nameIn = (names: string[]) =>
  * rows (primary-key range). Aggregating per series first, then per label, keeps label parsing to
  * once per series. Raw segments are read apart (rawBySeries): raw points are chunks, not rows.
  */
-function perSeries(seg: Segment, agg: (col: SQL) => SQL, kind: 'sum' | 'sketch') {
+function perSeries(seg: Segment, agg: (col: SQL) => SQL) {
   if (seg.res === null) return sql`null`
-  return sql`(select ${agg(kind === 'sum' ? sql`p.sum` : sql`p.sketch`)} from rollups p where p.series_id = s.id and p.resolution = ${seg.res} and p.bucket >= ${seg.from} and p.bucket < ${seg.to})`
+  return sql`(select ${agg(sql`p.sum`)} from rollups p where p.series_id = s.id and p.resolution = ${seg.res} and p.bucket >= ${seg.from} and p.bucket < ${seg.to})`
 }
 
 const col = (i: number) => sql.raw(`v${i}`)
@@ -116,7 +116,7 @@ export async function sumsByLabel(
     for (const s of storedNames(n)) if (!into.has(s.name)) into.set(s.name, { name: n, scale: s.scale })
   const cols = segs.map(
     (seg, i) =>
-      sql`, ${perSeries(seg, (c) => (kind === 'sum' ? sql`sum(${c})` : seg.res === null ? sql`count(${c})` : sql`sum(p.count)`), 'sum')} as ${col(i)}`,
+      sql`, ${perSeries(seg, (c) => (kind === 'sum' ? sql`sum(${c})` : seg.res === null ? sql`count(${c})` : sql`sum(p.count)`))} as ${col(i)}`,
   )
   const total = sql.join(
     segs.map((_, i) => sql`total(${col(i)})`),
@@ -187,24 +187,21 @@ async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: str
     if (!s) sketches.set(comp, (s = emptySketch()))
     return s
   }
-  if (segs.length) {
-    const sepOf = (seg: Segment) => (seg.res === null ? ',' : SKETCH_LIST_SEPARATOR)
-    const cols = segs.map(
-      (seg, i) => sql`, ${perSeries(seg, (c) => sql`group_concat(${c}, ${sepOf(seg)})`, 'sketch')} as ${col(i)}`,
+  const labelled = sql`s.name = ${name} and json_extract(s.labels, ${labelPath(label)}) is not null`
+  const rollupSegs = segs.filter((seg) => seg.res !== null)
+  if (rollupSegs.length) {
+    // The sketches: per series, then per label value, back to back in one blob (sketch.ts).
+    const concat = sql.raw(concatSketchesSql('v'))
+    const cols = rollupSegs.map(
+      (seg) => sql`coalesce((select ${sql.raw(concatSketchesSql('p.sketch'))} from rollups p where p.series_id = s.id
+        and p.resolution = ${seg.res} and p.bucket >= ${seg.from} and p.bucket < ${seg.to}), x'')`,
     )
-    const outer = segs.map((seg, i) => sql`group_concat(${col(i)}, ${sepOf(seg)}) as ${col(i)}`)
-    const rows = await db.all<Record<string, string | null>>(sql`
-      select comp, ${sql.join(outer, sql`, `)} from (
-        select json_extract(s.labels, ${labelPath(label)}) as comp ${sql.join(cols, sql``)}
-        from series s where s.name = ${name} and json_extract(s.labels, ${labelPath(label)}) is not null
+    const rows = await db.all<{ comp: string; v: ArrayBuffer | Uint8Array | null }>(sql`
+      select comp, ${concat} as v from (
+        select json_extract(s.labels, ${labelPath(label)}) as comp, ${sql.join(cols, sql` || `)} as v
+        from series s where ${labelled}
       ) group by 1`)
-    for (const r of rows) {
-      segs.forEach((seg, i) => {
-        const text = r[`v${i}`]
-        if (text === null || text === undefined) return
-        if (seg.res !== null) mergeEncoded(get(String(r.comp)), String(text))
-      })
-    }
+    for (const r of rows) if (r.v !== null) mergeEncoded(get(String(r.comp)), r.v)
   }
   for (const s of await rawBySeries(db, [name], segs, label)) {
     if (s.comp === null) continue

@@ -2,6 +2,7 @@ import type { Db } from '../../../db/client.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { chunkRows, type ChunkRow } from './chunks.ts'
 import { replaceChunks } from './inbox.ts'
+import { decodeSketchText, encodeSketch } from './sketch.ts'
 
 const PAGE_ROWS = 200_000
 
@@ -54,5 +55,57 @@ export async function convertLegacyPoints(
     log?.info('converting raw points to chunks', { converted })
   }
   await db.$client.execute('drop table points_legacy')
+  return converted
+}
+
+const SKETCH_PAGE_ROWS = 20_000
+
+/**
+ * Re-encodes the rollup sketches migration 0028 left in their text form (`zero|i:c,…|i:c,…`) in the
+ * binary one (sketch.ts), a page of rows in key order at a time, each page one transaction: a crash
+ * resumes at the next start (only text rows are read again), and a row converted twice is the same.
+ * Run at start-up before the server answers (and before the jobs start), so every reader sees
+ * binary sketches only. Migration 0028 leaves the table `rollups_text_sketches` as the mark that
+ * there may be text rows; it is dropped when they are done, so a later start reads nothing.
+ * Returns the rows converted.
+ */
+export async function convertTextSketches(
+  db: Db,
+  { log, pageRows = SKETCH_PAGE_ROWS }: { log?: Logger; pageRows?: number } = {},
+) {
+  const mark = await db.$client.execute(
+    "select 1 from sqlite_master where type = 'table' and name = 'rollups_text_sketches'",
+  )
+  if (!mark.rows.length) return 0
+  let converted = 0
+  let after: [number, number, number] = [-1, -1, -1]
+  for (;;) {
+    const rows = (
+      await db.$client.execute({
+        sql: `select series_id, resolution, bucket, sketch, typeof(sketch) = 'text' as old from rollups
+          where (series_id, resolution, bucket) > (?, ?, ?) order by series_id, resolution, bucket limit ?`,
+        args: [...after, pageRows],
+      })
+    ).rows
+    if (!rows.length) break
+    const last = rows.at(-1)!
+    after = [Number(last.series_id), Number(last.resolution), Number(last.bucket)]
+    const updates = rows
+      .filter((r) => Number(r.old) === 1)
+      .map((r) => ({
+        sql: 'update rollups set sketch = ? where series_id = ? and resolution = ? and bucket = ?',
+        args: [
+          encodeSketch(decodeSketchText(String(r.sketch))),
+          Number(r.series_id),
+          Number(r.resolution),
+          Number(r.bucket),
+        ],
+      }))
+    if (!updates.length) continue
+    await db.$client.batch(updates, 'write')
+    converted += updates.length
+    log?.info('converting rollup sketches to their binary form', { converted })
+  }
+  await db.$client.execute('drop table rollups_text_sketches')
   return converted
 }

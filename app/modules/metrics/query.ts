@@ -142,7 +142,7 @@ export async function stepBuckets(
           b.last = r[6] as number
           b.lastTs = lastTs
         }
-        if (sketches) mergeEncoded(b.sketch, r[8] as string)
+        if (sketches) mergeEncoded(b.sketch, r[8] as Uint8Array)
       }
     }
   if (plan.rawFrom < q.to) {

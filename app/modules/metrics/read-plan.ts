@@ -1,5 +1,5 @@
 import { type Db, readRows } from '../../../db/client.ts'
-import { SKETCH_LIST_SEPARATOR } from './sketch.ts'
+import { concatSketchesSql } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
 
 /** The coarsest stored resolution that divides the step: a 90-day query reads daily rollups. */
@@ -43,8 +43,9 @@ export const IDS_PER_READ = 500
  * Rollup rows of these series in [start, until) at `res`, as arrays of values in the order of
  * `columns` (db/client.ts `readRows`, not Drizzle objects: the hot read of a fleet query is hundreds
  * of thousands of rows, and building an object per row cost more than reading it; each column left
- * out saves as much again, so a quantile reads three and a sum no sketch). Rows come in
- * primary-key order (series, bucket), as Drizzle's read of the same range did.
+ * out saves as much again, so a sum reads no sketch). `last` and `last_ts` come back as they were
+ * written (the row keeps `last` null when it equals `max`, and the time as an offset: ADR 0022).
+ * Rows come in primary-key order (series, bucket), as Drizzle's read of the same range did.
  */
 export async function rollupRows(
   db: Db,
@@ -56,34 +57,49 @@ export async function rollupRows(
 ) {
   return readRows(
     db,
-    `select ${columns.join(', ')} from rollups
+    `select ${columns.map((c) => COLUMN_SQL[c]).join(', ')} from rollups
       where resolution = ? and series_id in (${ids.map(() => '?').join(', ')}) and bucket >= ? and bucket < ?`,
     [res, ...ids, start, until],
   )
 }
 
-type RollupColumn = 'series_id' | 'bucket' | 'count' | 'sum' | 'min' | 'max' | 'last' | 'last_ts' | 'sketch'
+const COLUMN_SQL = {
+  series_id: 'series_id',
+  bucket: 'bucket',
+  count: 'count',
+  sum: 'sum',
+  min: 'min',
+  max: 'max',
+  last: 'coalesce(last, max)',
+  last_ts: 'bucket + last_offset',
+  sketch: 'sketch',
+} as const
+type RollupColumn = keyof typeof COLUMN_SQL
 
 /**
- * The stored sketches of these series in [start, until) at `res`, per series and step: rows of
- * series_id, step start (`bucket - bucket % step`, as `stepBuckets` keys it) and the step's
- * sketches joined by `SKETCH_LIST_SEPARATOR` (sketch.ts), so a 5-minute step of minute rollups
- * crosses into JavaScript as one row, not five. Only for a quantile: merging sketches is adding
- * integer counts, which no order changes (a sum of floats in SQL would not match JavaScript's).
+ * The quantile sketches of these series in [start, until) at `res`, one row a series, in its key
+ * order (no sort: SQLite walks the primary key and concatenates as it goes):
+ *
+ * (series_id, every sketch of its rows back to back as one blob, and the rows' step numbers
+ * `bucket / step` joined by commas, in the same order). Sketches say where they end (sketch.ts
+ * `sketchEnd`), so the step numbers cut the blob into steps; the sketch bytes never pass through a
+ * text form.
+ *
+ * So a series crosses into JavaScript as one row (two hundred rows for a fleet of 200, not one per
+ * bucket); earlier versions grouped per series and step (or per group and step) in SQL, and the
+ * temporary B-tree of that GROUP BY cost more than everything else in the read.
  */
-export async function rollupSketches(
+export async function seriesSketches(
   db: Db,
   res: Resolution,
   ids: number[],
   span: { start: number; until: number; step: number },
 ) {
-  if (span.step === res * 1000)
-    return rollupRows(db, res, ids, span.start, span.until, ['series_id', 'bucket', 'sketch'])
   return readRows(
     db,
-    `select series_id, bucket - bucket % ?, group_concat(sketch, ?) from rollups
+    `select series_id, ${concatSketchesSql('sketch')}, group_concat(bucket / ?) from rollups
       where resolution = ? and series_id in (${ids.map(() => '?').join(', ')}) and bucket >= ? and bucket < ?
-      group by 1, 2`,
-    [span.step, SKETCH_LIST_SEPARATOR, res, ...ids, span.start, span.until],
+      group by series_id`,
+    [span.step, res, ...ids, span.start, span.until],
   )
 }

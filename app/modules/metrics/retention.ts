@@ -30,19 +30,33 @@ export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { v
     args: [rawCutoff],
   })
   for (const r of gone.rows) counts.points += Number(r.n)
+  // Rollups are keyed by series and have no index by time (ADR 0022): a few series at a time, from
+  // their oldest bucket (a seek per series), a day of buckets per statement.
   for (const res of [60, 3600, 86_400] as Resolution[]) {
     const cutoff = now - days(keep[res])
-    const [oldest] = await db
-      .select({ b: sql<number | null>`min(${rollups.bucket})` })
-      .from(rollups)
-      .where(eq(rollups.resolution, res))
-    for (let from = oldest?.b ?? cutoff; from < cutoff; from += days(1)) {
-      const gone = await db
-        .delete(rollups)
-        .where(and(eq(rollups.resolution, res), lt(rollups.bucket, Math.min(cutoff, from + days(1)))))
-        .returning({ b: rollups.bucket })
-      counts.rollups += gone.length
-      await pause()
+    for (let i = 0; i < ids.length; i += SERIES_PER_DELETE) {
+      const slice = ids.slice(i, i + SERIES_PER_DELETE)
+      const [oldest] = await db.all<{ b: number | null }>(
+        sql`select min((select min(bucket) from rollups r where r.series_id = s.id and r.resolution = ${res})) as b
+          from series s where s.id in (${sql.join(
+            slice.map((id) => sql`${id}`),
+            sql`, `,
+          )})`,
+      )
+      for (let from = oldest?.b ?? cutoff; from < cutoff; from += days(1)) {
+        const gone = await db
+          .delete(rollups)
+          .where(
+            and(
+              inArray(rollups.seriesId, slice),
+              eq(rollups.resolution, res),
+              lt(rollups.bucket, Math.min(cutoff, from + days(1))),
+            ),
+          )
+          .returning({ b: rollups.bucket })
+        counts.rollups += gone.length
+        await pause()
+      }
     }
   }
   // A series with nothing left and not seen for the longest retention is forgotten (not while the

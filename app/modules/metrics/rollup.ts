@@ -1,13 +1,39 @@
 import { and, eq, gte, inArray, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
+import { type Rollup, rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
 import { yieldToEventLoop } from '../../lib/time.ts'
 import { readRaw } from './inbox.ts'
 import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, type Sketch } from './sketch.ts'
 import { MINUTE, RESOLUTIONS, SETTLE_MS, type Resolution } from './store.ts'
 
 type Agg = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
-type Built = Omit<typeof rollups.$inferInsert, 'sketch'> & { sketch: string }
+type Built = typeof rollups.$inferInsert
+
+/** A bucket's summary without its sketch. */
+export type Summary = Omit<Agg, 'sketch'>
+
+/** What a stored rollup row says (db/schema/metrics.ts): `last` and `lastTs` as they were, not as stored. */
+export function decodeRollup(
+  r: Pick<Rollup, 'bucket' | 'count' | 'sum' | 'min' | 'max' | 'last' | 'lastOffset'>,
+): Summary {
+  return { count: r.count, sum: r.sum, min: r.min, max: r.max, last: r.last ?? r.max, lastTs: r.bucket + r.lastOffset }
+}
+
+/** The row to store for a bucket: the inverse of `decodeRollup` (and `decodeSketch` of its sketch). */
+export function encodeRollup(seriesId: number, resolution: Resolution, bucket: number, a: Agg): Built {
+  return {
+    seriesId,
+    resolution,
+    bucket,
+    count: a.count,
+    sum: a.sum,
+    min: a.min,
+    max: a.max,
+    last: a.last === a.max ? null : a.last,
+    lastOffset: a.lastTs - bucket,
+    sketch: encodeSketch(a.sketch),
+  }
+}
 
 // A point may be written up to this far ahead of its ingest time; bounds which series can hold a bucket.
 export const FUTURE_SKEW_MS = 10 * MINUTE
@@ -84,23 +110,11 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
             lt(rollups.bucket, to),
           ),
         )
-      for (const r of rows) addRow(aggs, r.seriesId, floorTo(r.bucket, res), { ...r, sketch: decodeSketch(r.sketch) })
+      for (const r of rows)
+        addRow(aggs, r.seriesId, floorTo(r.bucket, res), { ...decodeRollup(r), sketch: decodeSketch(r.sketch) })
     }
   }
-  return [...aggs.values()].map(
-    (a): Built => ({
-      seriesId: a.seriesId,
-      resolution: res,
-      bucket: a.bucket,
-      count: a.count,
-      sum: a.sum,
-      min: a.min,
-      max: a.max,
-      last: a.last,
-      lastTs: a.lastTs,
-      sketch: encodeSketch(a.sketch),
-    }),
-  )
+  return [...aggs.values()].map((a) => encodeRollup(a.seriesId, res, a.bucket, a))
 }
 
 // Series aggregated and written together while catching up: bounds the buckets (and sketches) held at once.
@@ -125,7 +139,7 @@ function upsertRollups(db: Db, rows: Built[]) {
             min: sql`excluded.min`,
             max: sql`excluded.max`,
             last: sql`excluded.last`,
-            lastTs: sql`excluded.last_ts`,
+            lastOffset: sql`excluded.last_offset`,
             sketch: sql`excluded.sketch`,
           },
         }),
@@ -201,12 +215,12 @@ async function watermarks(db: Db) {
 /** Where `res` should start when it has never run: the first source data it has. */
 async function firstSourceTime(db: Db, res: Resolution) {
   const source = SOURCE[res]
-  // Chunks are keyed by series first, so the oldest is found by one seek per series; the inbox is small.
+  // Chunks and rollups are keyed by series first (rollups have no index by time: ADR 0022), so the
+  // oldest is found by one seek per series; the inbox is small.
   const [row] = source
-    ? await db
-        .select({ t: sql<number | null>`min(${rollups.bucket})` })
-        .from(rollups)
-        .where(eq(rollups.resolution, source))
+    ? await db.all<{ t: number | null }>(
+        sql`select min((select min(bucket) from rollups r where r.series_id = s.id and r.resolution = ${source})) as t from series s`,
+      )
     : await db.all<{ t: number | null }>(
         sql`select min(t) as t from (select min((select min(start_ts) from point_chunks c where c.series_id = s.id)) as t from series s union all select min(min_ts) from point_batches)`,
       )

@@ -54,13 +54,152 @@ export function quantile(s: Sketch, q: number): number | null {
   return valueOf(keys.at(-1)!)
 }
 
-/** Compact text form for the database: `zero|i:c,i:c|i:c` (positive store, then negative). */
-export function encodeSketch(s: Sketch): string {
-  const enc = (m: Map<number, number>) => [...m].map(([i, c]) => `${i}:${c}`).join(',')
-  return `${s.zero}|${enc(s.pos)}|${enc(s.neg)}`
+/**
+ * The stored form (the `rollups.sketch` blob), all unsigned LEB128 varints: a head (positive entries
+ * × 4 + 2 if it has zeros + 1 if it has negatives), the zero count if any, the positive entries, then
+ * the negative ones (their number first). Entries go by index ascending, each (gap × 2 + 1 if its
+ * count > 1) and then count − 2 when it is; the first gap is the index zigzagged. A sketch says where
+ * it ends, so several stored back to back (SQL `group_concat(sketch, x'')`: `concatSketchesSql`) read
+ * as their merge without a separator or a text form. Four values of a minute take ≈ 7 bytes (the
+ * text form rows had before, `zero|i:c,…|i:c,…`, ≈ 26), an hour of spread latencies ≈ 2 bytes an entry.
+ */
+export function encodeSketch(s: Sketch): Uint8Array {
+  const out: number[] = []
+  putVarint(out, s.pos.size * 4 + (s.zero > 0 ? 2 : 0) + (s.neg.size > 0 ? 1 : 0))
+  if (s.zero > 0) putVarint(out, s.zero)
+  putEntries(out, s.pos)
+  if (s.neg.size > 0) {
+    putVarint(out, s.neg.size)
+    putEntries(out, s.neg)
+  }
+  return Uint8Array.from(out)
 }
 
-export function decodeSketch(text: string): Sketch {
+const zig = (n: number) => (n >= 0 ? 2 * n : -2 * n - 1)
+
+function putVarint(out: number[], n: number) {
+  // Division, not shifts: a count may pass 2³¹.
+  while (n >= 0x80) {
+    out.push((n % 0x80) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+}
+
+function putEntries(out: number[], m: Map<number, number>) {
+  let prev = 0
+  let first = true
+  for (const i of [...m.keys()].sort((a, b) => a - b)) {
+    if (!Number.isInteger(i)) throw new Error(`sketch index ${i} is not an integer`) // values are finite (intake)
+    const c = m.get(i)!
+    putVarint(out, (first ? zig(i) : i - prev) * 2 + (c > 1 ? 1 : 0))
+    if (c > 1) putVarint(out, c - 2)
+    prev = i
+    first = false
+  }
+}
+
+/** What libSQL hands back for a blob: a Buffer/Uint8Array (libsql's kept statements) or an ArrayBuffer (the client). */
+export type StoredSketch = Uint8Array | ArrayBuffer
+
+const bytesOf = (b: StoredSketch) => (b instanceof Uint8Array ? b : new Uint8Array(b))
+
+/**
+ * Reads the stored sketches in `b` (one, or several back to back), calling `bin` for every entry;
+ * returns their zero count. Reads the bytes in place: no object per sketch or entry (a fleet query
+ * merges hundreds of thousands of them).
+ */
+function scanStored(b: Uint8Array, bin: Bin, from = 0, to = b.length): number {
+  let at = from
+  const varint = () => {
+    let v = 0
+    let scale = 1
+    for (;;) {
+      if (at >= to) throw new Error('truncated sketch')
+      const byte = b[at++]!
+      v += (byte & 0x7f) * scale
+      if (byte < 0x80) return v
+      scale *= 0x80
+    }
+  }
+  let zero = 0
+  const entries = (store: 0 | 1, count: number) => {
+    let i = 0
+    for (let k = 0; k < count; k++) {
+      const v = varint()
+      const gap = Math.floor(v / 2)
+      i = k === 0 ? (gap % 2 === 0 ? gap / 2 : -(gap + 1) / 2) : i + gap
+      bin(store, i, v % 2 === 1 ? varint() + 2 : 1)
+    }
+  }
+  while (at < to) {
+    const head = varint()
+    if (head & 2) zero += varint()
+    entries(0, Math.floor(head / 4))
+    if (head & 1) entries(1, varint())
+  }
+  return zero
+}
+
+/**
+ * Where the stored sketch starting at `at` in `b` ends (the start of the next one back to back): a
+ * skip over its varints, nothing decoded. Throws on a truncated one.
+ */
+export function sketchEnd(b: Uint8Array, at: number): number {
+  const n = b.length
+  const varint = () => {
+    let v = 0
+    let scale = 1
+    for (;;) {
+      if (at >= n) throw new Error('truncated sketch')
+      const byte = b[at++]!
+      v += (byte & 0x7f) * scale
+      if (byte < 0x80) return v
+      scale *= 0x80
+    }
+  }
+  const skip = (count: number) => {
+    for (let k = 0; k < count; k++) if (varint() % 2 === 1) varint()
+  }
+  const head = varint()
+  if (head & 2) varint()
+  skip(Math.floor(head / 4))
+  if (head & 1) skip(varint())
+  return at
+}
+
+export function decodeSketch(stored: StoredSketch): Sketch {
+  const s = emptySketch()
+  mergeEncoded(s, stored)
+  return s
+}
+
+/**
+ * Adds stored sketches (one, or several back to back) to `target`: the same as
+ * `mergeInto(target, decodeSketch(b))` for each, without the sketches in between.
+ */
+export function mergeEncoded(target: Sketch, stored: StoredSketch) {
+  const zero = scanStored(bytesOf(stored), (store, i, c) => {
+    const m = store === 0 ? target.pos : target.neg
+    m.set(i, (m.get(i) ?? 0) + c)
+    target.count += c
+  })
+  target.zero += zero
+  target.count += zero
+}
+
+/**
+ * SQL for the stored sketches of a group of `rollups` rows back to back, as one blob (what
+ * `mergeEncoded` and a scratch's `addEncoded` read). SQLite's group_concat copies a blob's bytes as
+ * they are, and the cast hands them back as a blob.
+ */
+export const concatSketchesSql = (column: string) => `cast(group_concat(${column}, x'') as blob)`
+
+/**
+ * The text form rows had before the binary one (migration 0028 leaves it for the start-up
+ * conversion, legacy.ts): `zero|i:c,…|i:c,…`, positive store then negative.
+ */
+export function decodeSketchText(text: string): Sketch {
   const [zero = '0', pos = '', neg = ''] = text.split('|')
   const dec = (part: string) => {
     const m = new Map<number, number>()
@@ -93,105 +232,6 @@ export function scaleSketch(s: Sketch, factor: number): Sketch {
 
 /** One bucket of a sketch being read: `store` 0 positive, 1 negative. */
 type Bin = (store: 0 | 1, index: number, count: number) => void
-
-const CH_0 = 48
-const CH_9 = 57
-const CH_MINUS = 45
-const CH_COLON = 58
-const CH_COMMA = 44
-const CH_BAR = 124
-
-/**
- * Calls `bin(store, index, count)` for every bucket of a stored sketch and returns its zero count,
- * reading the text in place (no split, no Map per row: a fleet query reads hundreds of thousands of
- * them). Returns null for a text this reader does not know (a count in exponent form, say), which
- * the caller then decodes with `decodeSketch`. Only this file knows the stored form.
- */
-function scanEncoded(text: string, bin: Bin, from: number, n: number): number | null {
-  let at = from
-  // An integer (optionally negative) from `at`, or NaN when the next character is not one.
-  const int = () => {
-    let neg = false
-    if (text.charCodeAt(at) === CH_MINUS) {
-      neg = true
-      at++
-    }
-    const start = at
-    let v = 0
-    for (let c = text.charCodeAt(at); c >= CH_0 && c <= CH_9; c = text.charCodeAt(++at)) v = v * 10 + (c - CH_0)
-    return at === start ? Number.NaN : neg ? -v : v
-  }
-  const zero = int()
-  if (Number.isNaN(zero) || text.charCodeAt(at) !== CH_BAR) return at === n && !Number.isNaN(zero) ? zero : null
-  at++
-  for (const store of [0, 1] as const) {
-    while (at < n && text.charCodeAt(at) !== CH_BAR) {
-      const index = int()
-      if (Number.isNaN(index) || text.charCodeAt(at++) !== CH_COLON) return null
-      const count = int()
-      if (Number.isNaN(count)) return null
-      const next = text.charCodeAt(at)
-      if (at < n && next !== CH_COMMA && next !== CH_BAR) return null
-      if (next === CH_COMMA) at++
-      bin(store, index, count)
-    }
-    if (store === 0) {
-      if (at >= n) break
-      at++ // the `|` before the negative store
-    }
-  }
-  return at === n ? zero : null
-}
-
-/**
- * Adds a stored sketch through `bin`, or, for a text `scanEncoded` does not read, takes back what it
- * added (the same scan, negated) and adds `decodeSketch`'s reading instead: the result is always
- * what decoding and merging gives.
- */
-function addOne(text: string, bin: Bin, from: number, to: number): number {
-  const zero = scanEncoded(text, bin, from, to)
-  if (zero !== null) return zero
-  scanEncoded(text, (store, i, c) => bin(store, i, -c), from, to)
-  const s = decodeSketch(text.slice(from, to))
-  for (const [i, c] of s.pos) bin(0, i, c)
-  for (const [i, c] of s.neg) bin(1, i, c)
-  return s.zero
-}
-
-/**
- * Stored sketches joined by this in one text (SQL `group_concat(sketch, ';')`), which `mergeEncoded`
- * and a scratch's `addEncoded` read as their merge: a read merges a step's rows in SQL into one text.
- */
-export const SKETCH_LIST_SEPARATOR = ';'
-
-/** Adds every sketch of a stored text (one, or several joined by `SKETCH_LIST_SEPARATOR`); returns the zero count. */
-function addEncoded(text: string, bin: Bin): number {
-  let zero = 0
-  let from = 0
-  for (;;) {
-    const end = text.indexOf(SKETCH_LIST_SEPARATOR, from)
-    zero += addOne(text, bin, from, end === -1 ? text.length : end)
-    if (end === -1) return zero
-    from = end + 1
-  }
-}
-
-/**
- * Adds a sketch in its stored form (or several joined by `SKETCH_LIST_SEPARATOR`) to `target`: the
- * same as `mergeInto(target, decodeSketch(text))` for each, without the sketches in between.
- */
-export function mergeEncoded(target: Sketch, text: string) {
-  const zero = addEncoded(text, (store, i, c) => {
-    const m = store === 0 ? target.pos : target.neg
-    const v = (m.get(i) ?? 0) + c
-    if (v === 0)
-      m.delete(i) // only when a failed scan takes back what it added
-    else m.set(i, v)
-    target.count += c
-  })
-  target.zero += zero
-  target.count += zero
-}
 
 // The dense span of a scratch sketch: indices -4096..8191, magnitudes of about 1e-18 to 1e35.
 const DENSE_OFFSET = 4096
@@ -239,8 +279,9 @@ export function sketchScratch() {
     return s
   }
   return {
-    addEncoded(text: string) {
-      const z = addEncoded(text, bin)
+    /** Stored sketches (one, or several back to back), or those in bytes [from, to) of them. */
+    addEncoded(stored: StoredSketch, from?: number, to?: number) {
+      const z = scanStored(bytesOf(stored), bin, from, to)
       zero += z
       count += z
     },
@@ -250,12 +291,12 @@ export function sketchScratch() {
       zero += s.zero
       count += s.zero
     },
-    addValue(value: number) {
+    addValue(value: number, times = 1) {
       const magnitude = Math.abs(value)
       if (magnitude < MIN_VALUE) {
-        zero++
-        count++
-      } else bin(value > 0 ? 0 : 1, indexOf(magnitude), 1)
+        zero += times
+        count += times
+      } else bin(value > 0 ? 0 : 1, indexOf(magnitude), times)
     },
     count: () => count,
     quantile(q: number): number | null {
