@@ -36,8 +36,11 @@ export const restart = (killed: RunningServer, env: Record<string, string> = {})
 
 export type Reply = { status: number; headers: Headers; text: string; json: any }
 
-/** A JSON caller with one API key. */
-export function api(server: RunningServer, key: string) {
+/**
+ * A JSON caller with one API key. `timeoutMs`: how long one call may take (while the database is
+ * locked every write on the server's thread waits out the busy timeout, one after another).
+ */
+export function api(server: RunningServer, key: string, timeoutMs = 30_000) {
   return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const res = await server.fetch(path, {
       method,
@@ -47,7 +50,7 @@ export function api(server: RunningServer, key: string) {
         ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(timeoutMs),
     })
     const text = await res.text()
     let json: unknown = null
