@@ -5,6 +5,7 @@ import { drizzle } from 'drizzle-orm/libsql'
 import type { BatchItem } from 'drizzle-orm/batch'
 import Database from 'libsql'
 import { openLocker, type Locker } from './locked-txn.ts'
+import { openReader, type Reader } from './reader.ts'
 import * as schema from './schema/index.ts'
 import {
   asInStatements,
@@ -87,6 +88,7 @@ export async function openDb(options: DbOptions) {
       old.close()
       await settle(holder.client)
     },
+    reader: undefined,
   }
   await prepare(holder.client)
   if (options.syncUrl) await holder.client.sync()
@@ -96,6 +98,9 @@ export async function openDb(options: DbOptions) {
   // connection with prepared statements kept for the hot inserts; closing the client closes it.
   const path = isFile && !options.syncUrl ? options.url.slice('file:'.length).split('?')[0]! : ''
   const writer = path && path !== ':memory:' ? openWriter(path, options) : undefined
+  // Reads through the client (every Drizzle select) run on a connection of their own with kept statements.
+  const reader = writer ? openReader(path, { pragmas: connectionPragmas(options), cacheKb: 16_384 }) : undefined
+  holder.reader = reader
   const thread = writer
     ? openTransactionThread(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery })
     : undefined
@@ -105,6 +110,7 @@ export async function openDb(options: DbOptions) {
   const client = writer
     ? withClose(timedClient, () => {
         writer.close()
+        reader?.close()
         locker?.close()
         thread?.close()
       })
@@ -120,12 +126,14 @@ export async function openDb(options: DbOptions) {
           await thread?.reset()
           await locker?.hold(true)
           writer.hold(true)
+          reader?.hold(true)
           holder.client.close()
           try {
             await swap()
           } finally {
             holder.client = connect()
             writer.hold(false)
+            reader?.hold(false)
             await locker?.hold(false)
             await prepare(holder.client)
           }
@@ -141,10 +149,11 @@ export async function openDb(options: DbOptions) {
 
 export type Db = Awaited<ReturnType<typeof openDb>>['db']
 
-export type WriteStatement = { sql: string; args: (number | Uint8Array)[] }
+export type WriteStatement = { sql: string; args: (number | string | Uint8Array | null)[] }
 /** Runs statements in one transaction on the writer's connection, each prepared once per SQL text. */
 export type Writer = {
-  write(statements: WriteStatement[]): void
+  /** The rows each statement changed. */
+  write(statements: WriteStatement[]): number[]
   /** The rows of one read as arrays of column values (no row objects), on the same connection. */
   read(sql: string, args: (number | string)[]): unknown[][]
   close(): void
@@ -244,6 +253,19 @@ export async function readRows(db: Db, sql: string, args: (number | string)[]): 
   return rs.rows.map((r) => Array.from(r))
 }
 
+/**
+ * Runs a few small statements as one write transaction and answers the rows each changed: on a
+ * local file synchronously on the writer's connection with kept statements (no query building, no
+ * prepare, no round trip through the client's batch), elsewhere as one write batch on the client.
+ * For hot paths with fixed SQL texts (a heartbeat's status row); parameterised.
+ */
+export async function writeNow(db: Db, statements: WriteStatement[]): Promise<number[]> {
+  const writer = db[local]?.writer
+  if (writer) return writer.write(statements)
+  const results = await db.$client.batch(statements as InStatement[], 'write')
+  return results.map((r) => r.rowsAffected)
+}
+
 const MAX_CACHED_STATEMENTS = 128
 
 /**
@@ -280,22 +302,21 @@ function openWriter(path: string, options: DbOptions): Writer {
   }
   return {
     write(statements) {
-      if (!statements.length) return
+      if (!statements.length) return []
       if (closed) throw new Error('The database is closed')
       if (held) throw Object.assign(new Error('The database is being restored'), { code: 'SQLITE_BUSY' })
       const start = performance.now()
       const c = (conn ??= open())
       try {
-        if (statements.length === 1) statementFor(c, statements[0]!.sql).run(statements[0]!.args)
-        else {
-          c.exec('BEGIN IMMEDIATE')
-          try {
-            for (const s of statements) statementFor(c, s.sql).run(s.args)
-            c.exec('COMMIT')
-          } catch (e) {
-            if (c.inTransaction) c.exec('ROLLBACK')
-            throw e
-          }
+        if (statements.length === 1) return [statementFor(c, statements[0]!.sql).run(statements[0]!.args).changes]
+        c.exec('BEGIN IMMEDIATE')
+        try {
+          const changes = statements.map((s) => statementFor(c, s.sql).run(s.args).changes)
+          c.exec('COMMIT')
+          return changes
+        } catch (e) {
+          if (c.inTransaction) c.exec('ROLLBACK')
+          throw e
         }
       } catch (e) {
         if (lockFailure(e)) drop()
@@ -344,7 +365,7 @@ function withClose(client: Client, also: () => void): Client {
   })
 }
 
-type Holder = { client: Client; gate: Promise<void> | null; renew: () => Promise<void> }
+type Holder = { client: Client; gate: Promise<void> | null; renew: () => Promise<void>; reader: Reader | undefined }
 
 /**
  * Whether a statement failed for want of a lock (SQLITE_BUSY, SQLITE_LOCKED and their extended
@@ -389,7 +410,11 @@ function gated(holder: Holder): Client {
     return turn
   }
   return {
-    execute: ((stmt: InStatement, args?: never) => run((c) => c.execute(stmt as never, args))) as Client['execute'],
+    execute: ((stmt: InStatement, args?: never) => {
+      // A select with positional arguments, while no restore holds the file: on the reader.
+      const fast = !holder.gate && args === undefined ? holder.reader?.execute(stmt) : undefined
+      return fast ? Promise.resolve(fast) : run((c) => c.execute(stmt as never, args))
+    }) as Client['execute'],
     batch: ((stmts: InStatement[], mode?: never) => run((c) => c.batch(stmts, mode))) as Client['batch'],
     migrate: (stmts) => run((c) => c.migrate(stmts)),
     transaction: ((mode?: TransactionMode) => run((c) => c.transaction(mode))) as Client['transaction'],

@@ -56,6 +56,7 @@ const SCENARIOS = (process.env.LOAD_SCENARIOS ?? 'sustained,spike,soak')
 const T = MIX.thresholds
 const KIND_RATE = 20
 const KIND_SECONDS = 5
+const KIND_WARMUP = 2
 const ms = (n: number) => `${fmt(n, 1)} ms`
 const pctText = (r: number) => `${fmt(r * 100, 3)} %`
 
@@ -243,23 +244,46 @@ async function scenario(
 
 /**
  * Server CPU per request of each kind alone (LOAD_KIND_CPU=0 skips it): KIND_RATE req/s of one kind
- * for KIND_SECONDS, CPU time from /proc over the requests answered. Steadier than latency on a busy
- * machine, and it says which kind the mix's time goes to.
+ * for KIND_SECONDS after KIND_WARMUP seconds of the same (JIT, caches, series made), CPU time from
+ * /proc over the requests answered. Steadier than latency on a busy machine, and it says which kind
+ * the mix's time goes to. The server's CPU while idle (its jobs) is measured first and shown
+ * subtracted too: at 20 req/s it is a large part of a cheap request's share.
  */
 async function cpuPerKind(server: { url: string; pid: number }, fleet: Fleet, log: (line: string) => void) {
   const rate = KIND_RATE
   const seconds = KIND_SECONDS
   const rows: string[][] = []
   const parts: string[] = []
+  const idle0 = cpuSeconds(server.pid)
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  const idlePerSecond = (cpuSeconds(server.pid) - idle0) / 3
+  let weighted = 0
+  let weightedNet = 0
   for (const k of MIX.kinds) {
+    await driveMix(server.url, fleet, { rate, seconds: KIND_WARMUP, next: () => k.id })
     const cpu0 = cpuSeconds(server.pid)
     const run = await driveMix(server.url, fleet, { rate, seconds, next: () => k.id })
     const n = run.kinds.get(k.id)!.count
-    const us = n ? ((cpuSeconds(server.pid) - cpu0) * 1e6) / n : 0
-    parts.push(`${k.id} ${fmt(us)} µs`)
+    const cpu = cpuSeconds(server.pid) - cpu0
+    const us = n ? (cpu * 1e6) / n : 0
+    const net = n ? Math.max(0, ((cpu - idlePerSecond * seconds) * 1e6) / n) : 0
+    weighted += (us * k.weight) / 100
+    weightedNet += (net * k.weight) / 100
+    parts.push(`${k.id} ${fmt(us)} µs (${fmt(net)} less idle)`)
     rows.push([`load: ${k.id} alone, server CPU/req (${rate}/s × ${seconds} s)`, `${fmt(us)} µs`, '—', '', ''])
   }
-  log(`  server CPU per request, each kind alone: ${parts.join(', ')}`)
+  const perCore = weightedNet ? 1e6 / weightedNet : 0
+  log(`  server CPU per request, each kind alone (idle server: ${fmt(idlePerSecond * 1000)} ms/s): ${parts.join(', ')}`)
+  log(
+    `  the mix, weighted: ${fmt(weighted)} µs a request, ${fmt(weightedNet)} µs less idle ≈ ${fmt(perCore)} req/s a core`,
+  )
+  rows.push([
+    `load: the mix, weighted server CPU/req (less idle)`,
+    `${fmt(weighted)} µs (${fmt(weightedNet)} µs)`,
+    '—',
+    '',
+    '',
+  ])
   return rows
 }
 

@@ -144,9 +144,11 @@ describe('keyboard', () => {
     await page.waitForSelector(`tr[data-alert="${id}"][data-status="acknowledged"]`, { timeout: WAIT })
     // The list refreshed under the keyboard: the row keeps the focus.
     const focused = () => (document.activeElement as HTMLElement | null)?.dataset.alert
-    await page.waitForFunction((want) => (document.activeElement as HTMLElement | null)?.dataset.alert === want, id, {
-      timeout: 5_000,
-    }).catch(() => {})
+    await page
+      .waitForFunction((want) => (document.activeElement as HTMLElement | null)?.dataset.alert === want, id, {
+        timeout: 5_000,
+      })
+      .catch(() => {})
     expect(await page.evaluate(focused)).toBe(id)
   })
 })

@@ -77,7 +77,7 @@ describe('fingerprints', () => {
     }
   })
 
-  it('of remembered label sets are those worked out anew, whatever the hash they are remembered by says', () => {
+  it('are worked out from the labels as they are now, label sets with the same 32-bit hash apart', () => {
     const direct = (labels: Record<string, string>) =>
       sha256(`labels\u0000${JSON.stringify(canonicalLabels(labels))}`).slice(0, 32)
     expect(labelsFingerprint({ ab: 'c' })).not.toBe(labelsFingerprint({ a: 'bc' }))
@@ -88,7 +88,7 @@ describe('fingerprints', () => {
       expect(labelsFingerprint(one)).toBe(direct(one))
       expect(labelsFingerprint(other)).toBe(direct(other))
     }
-    // A caller changing its labels object afterwards does not change what was remembered.
+    // A caller changing its labels object afterwards gets the fingerprint of what it holds now.
     const mine = { job: 'api', instance: 'host-1' }
     const before = labelsFingerprint(mine)
     mine.instance = 'host-2'
@@ -105,6 +105,12 @@ describe('fingerprints', () => {
       { z: '1', a: '2', M: '3', _: '4', 'team-name': 'x' },
       { empty: '', kept: 'v' },
       { quote: 'say "hi"\\ \n\u0001', ü: 'ö', emoji: '🚨', '\u00e9': 'e' },
+      // Sorted as sent (Prometheus), reversed, and names that differ only past a common prefix.
+      { alertname: 'A', instance: 'i', job: 'j', severity: 's' },
+      { severity: 's', job: 'j', instance: 'i', alertname: 'A' },
+      { ab: '1', a: '2', abc: '3', B: '4', 'a-b': '5', a_b: '6' },
+      // A lone surrogate (escaped by JSON.stringify), a pair (not escaped), DEL and U+2028 (not escaped).
+      { lone: '\ud83d', pair: '\ud83d\udea8', del: '\u007f', ls: '\u2028', '\ud800x': 'name' },
       // Names an object orders as array indexes, not by the sort: the original path.
       { '10': 'a', '9': 'b', x: 'c' },
       { '01': 'a', b: 'c' },

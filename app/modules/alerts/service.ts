@@ -3,7 +3,7 @@
  * generic API, the receivers, healing's failure alert), people act through it, and the silences
  * job re-checks through it. It is made once per database connection by the composition root
  * (app/services.ts); its state (the intake's cache, group commit and known fingerprints, the
- * per-fingerprint turns, the silences in force, the fingerprint memo) lives in it, so a second
+ * per-fingerprint turns, the silences in force) lives in it, so a second
  * service on another connection behaves like a second server.
  */
 import type { Db } from '../../../db/client.ts'
@@ -11,8 +11,8 @@ import type { Logger } from '../../lib/logger.ts'
 import { type AlertFilter, getAlert, listAlerts } from './lifecycle/alerts.ts'
 import {
   type AlertReport,
-  createLabelsFingerprint,
   createTurns,
+  labelsFingerprint,
   type LifecycleDeps,
   type ReportsOptions,
   type RowsOf,
@@ -73,8 +73,8 @@ export function createAlerts(options: AlertsOptions) {
     /** Reports many at once, atomically (one delivery of the group commit), results in order. */
     reportMany: (reports: AlertReport[], at = Date.now(), opts: ReportsOptions = {}) =>
       intake.reportAlerts(reports, at, opts),
-    /** The fingerprint of a label set (memoised: senders repeat their label sets). */
-    labelsFingerprint: createLabelsFingerprint(),
+    /** The fingerprint of a label set (`prefix` + a hash of its sorted labels). */
+    labelsFingerprint,
     /** People's changes: with `by.audit`, the audit row commits in the change's own transaction. */
     acknowledge: (id: string, by: ByPerson, at = Date.now()) => acknowledgeAlert(lifecycle, id, by, at),
     unacknowledge: (id: string, by: ByPerson, at = Date.now()) => unacknowledgeAlert(lifecycle, id, by, at),

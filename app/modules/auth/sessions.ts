@@ -1,8 +1,8 @@
 import { eq } from 'drizzle-orm'
 import type { Context } from 'hono'
 import { setCookie } from 'hono/cookie'
-import type { Db } from '../../../db/client.ts'
-import { sessions, users } from '../../../db/schema/auth.ts'
+import { readRows, type Db } from '../../../db/client.ts'
+import { sessions, type Role, type Theme } from '../../../db/schema/auth.ts'
 import { sha256 } from '../../lib/crypto.ts'
 import { randomToken } from '../../lib/ids.ts'
 
@@ -58,30 +58,33 @@ export async function createSession(
  * extended by another full lifetime (`extended`: the caller must renew the cookie too), but never
  * past `maxMs` after sign-in: a stolen cookie kept busy still dies, and the user signs in again.
  */
+// Every signed-in page and fragment resolves its session: one read with a kept statement of the
+// columns the caller uses (db/client.ts `readRows`), not a Drizzle join of both whole rows built,
+// prepared and mapped anew per request (issue 24: a dashboard fragment's first statement).
+const SESSION_SQL = `select s.id, s.csrf_token, s.created_at, s.last_seen_at, s.expires_at,
+    u.id, u.email, u.role, u.totp_enabled_at, u.theme
+  from sessions s join users u on u.id = s.user_id where s.id = ?`
+
+type SessionRow = [string, string, number, number, number, string, string, Role, number | null, Theme | null]
+
 export async function resolveSession(db: Db, token: string, life: SessionLife, now = Date.now()) {
   const { ttlMs, maxMs } = life
-  const [row] = await db
-    .select({ session: sessions, user: users })
-    .from(sessions)
-    .innerJoin(users, eq(users.id, sessions.userId))
-    .where(eq(sessions.id, sha256(token)))
-  if (!row) return { status: 'invalid' as const }
-  const deadline = row.session.createdAt + maxMs
-  if (row.session.expiresAt <= now || deadline <= now) {
-    await db.delete(sessions).where(eq(sessions.id, row.session.id))
+  const [found] = await readRows(db, SESSION_SQL, [sha256(token)])
+  if (!found) return { status: 'invalid' as const }
+  const [id, csrfToken, createdAt, lastSeenAt, expires, userId, email, role, totpEnabledAt, theme] = found as SessionRow
+  const session = { id, csrfToken, createdAt, lastSeenAt, expiresAt: expires }
+  const user = { id: userId, email, role, totpEnabledAt, theme }
+  const deadline = createdAt + maxMs
+  if (expires <= now || deadline <= now) {
+    await db.delete(sessions).where(eq(sessions.id, id))
     return { status: 'expired' as const }
   }
   const expiresAt = Math.min(now + ttlMs, deadline)
-  if (row.session.expiresAt - now < ttlMs / 2 && expiresAt > row.session.expiresAt) {
-    await db.update(sessions).set({ expiresAt, lastSeenAt: now }).where(eq(sessions.id, row.session.id))
-    return {
-      status: 'ok' as const,
-      extended: true,
-      user: row.user,
-      session: { ...row.session, expiresAt, lastSeenAt: now },
-    }
+  if (expires - now < ttlMs / 2 && expiresAt > expires) {
+    await db.update(sessions).set({ expiresAt, lastSeenAt: now }).where(eq(sessions.id, id))
+    return { status: 'ok' as const, extended: true, user, session: { ...session, expiresAt, lastSeenAt: now } }
   }
-  return { status: 'ok' as const, extended: false, ...row }
+  return { status: 'ok' as const, extended: false, user, session }
 }
 
 export const deleteSession = (db: Db, token: string) => db.delete(sessions).where(eq(sessions.id, sha256(token)))

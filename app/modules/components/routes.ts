@@ -25,7 +25,7 @@ import {
   componentJson,
   createComponent,
   deleteComponent,
-  findByToken,
+  findPushTarget,
   getComponent,
   historyJson,
   listComponents,
@@ -168,8 +168,8 @@ export function componentsRoutes(
     validate('param', TokenParam),
     validate('query', PushQuery),
     async (c) => {
-      const comp = await findByToken(db, c.req.valid('param').token)
-      if (!comp || comp.checkType !== 'push') throw notFound('Push token')
+      const comp = await findPushTarget(db, c.req.valid('param').token)
+      if (!comp) throw notFound('Push token')
       const q = c.req.valid('query')
       const ts = now()
       await recordResult({ db, store, onStateChange }, comp, {
@@ -180,7 +180,7 @@ export function componentsRoutes(
         latencyMs: q.ping ?? null,
         // `ping` comes in ms (Uptime Kuma's); stored in seconds (`ping_ms` before 0.2: metrics/names.ts).
         metrics: q.ping !== undefined ? [{ name: 'heartbeat_ping_seconds', value: q.ping / 1000 }] : [],
-        nextCheckAt: ts + (comp.expectedIntervalSeconds! + comp.graceSeconds!) * 1000,
+        nextCheckAt: ts + comp.intervalMs,
       })
       return c.json({ ok: true })
     },

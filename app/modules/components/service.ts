@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, gte, lt, or, sql } from 'drizzle-orm'
-import type { Db } from '../../../db/client.ts'
+import { readRows, writeNow, type Db } from '../../../db/client.ts'
 import { components, statusHistory, type Component, type StatusRow } from '../../../db/schema/components.ts'
 import { type Sealer, sha256 } from '../../lib/crypto.ts'
 import { isUniqueViolation } from '../../lib/db-errors.ts'
@@ -220,14 +220,6 @@ export async function listComponents(db: Db, q: { limit: number; cursor?: string
   return page(rows, q.limit, (r) => r.name)
 }
 
-export const findByToken = async (db: Db, token: string) =>
-  (
-    await db
-      .select()
-      .from(components)
-      .where(eq(components.pushTokenHash, sha256(token)))
-  )[0]
-
 /**
  * A URL without its user, password, query string and fragment, for showing to those who may not
  * change it: check URLs often carry a token there (`?apikey=…`, `https://user:pass@…`).
@@ -315,45 +307,51 @@ export type CheckResult = {
 export type StateChangeListener = (componentId: string, state: 'up' | 'down') => void
 
 /** How long one result counts for uptime at most: two check intervals (push: interval + grace). */
-export const CAP_SQL = sql.raw(
-  `(case check_type when 'http' then interval_seconds * 2000 else (expected_interval_seconds + grace_seconds) * 2000 end)`,
-)
+const CAP = `(case check_type when 'http' then interval_seconds * 2000 else (expected_interval_seconds + grace_seconds) * 2000 end)`
+export const CAP_SQL = sql.raw(CAP)
 
 export const metricLabels = (c: Pick<Component, 'name' | 'labels'>) => ({ ...c.labels, component: c.name })
 
+// A result's two writes as fixed SQL texts: on a local file they run on the writer's connection
+// with kept statements (db/client.ts `writeNow`). Building them with Drizzle and preparing them
+// anew was most of a heartbeat's CPU (issue 24: 3 ms a heartbeat, for two one-row statements).
+// The previous result (the component's current status) held from its time until this one.
+const INSERT_HISTORY = `insert into status_history
+  (component_id, ts, up, source, code, message, latency_ms, prev_ts, prev_up, held_ms)
+  select id, ?1, ?2, ?3, ?4, ?5, ?6, last_check_at,
+    case when last_check_at is null then null else status = 'up' end,
+    case when last_check_at is null then 0 else max(0, min(?1 - last_check_at, ${CAP})) end
+  from components where id = ?7`
+// `next_check_at` stays as it is when the result names none (?5 null).
+const UPDATE_STATUS = `update components set status = ?1,
+  status_since = case when status = ?1 then status_since else ?2 end,
+  last_check_at = max(coalesce(last_check_at, 0), ?2),
+  last_message = ?3, last_latency_ms = ?4, next_check_at = coalesce(?5, next_check_at)
+  where id = ?6`
+
+/** What recording a result needs of its component (a heartbeat reads only these). */
+export type ResultTarget = Pick<Component, 'id' | 'name' | 'labels' | 'status'>
+
 /**
- * Records one result: a status-history row and the component's current status (one batch), then
- * `up` and the result's other metrics through the metric store.
+ * Records one result: a status-history row and the component's current status (one transaction),
+ * then `up` and the result's other metrics through the metric store.
  */
 export async function recordResult(
   deps: { db: Db; store: MetricStore; onStateChange?: StateChangeListener },
-  c: Component,
+  c: ResultTarget,
   r: CheckResult,
 ) {
   const { db, store } = deps
   const state = r.up ? 'up' : 'down'
   const message = r.message ? r.message.slice(0, 1000) : null
-  const [inserted] = await db.batch([
-    // The previous result (the component's current status) held from its time until this one.
-    db.run(sql`
-      insert into status_history (component_id, ts, up, source, code, message, latency_ms, prev_ts, prev_up, held_ms)
-      select id, ${r.ts}, ${r.up ? 1 : 0}, ${r.source}, ${r.code ?? null}, ${message}, ${r.latencyMs ?? null},
-        last_check_at, case when last_check_at is null then null else status = 'up' end,
-        case when last_check_at is null then 0 else max(0, min(${r.ts} - last_check_at, ${CAP_SQL})) end
-      from components where id = ${c.id}`),
-    db
-      .update(components)
-      .set({
-        status: state,
-        statusSince: sql`case when ${components.status} = ${state} then ${components.statusSince} else ${r.ts} end`,
-        lastCheckAt: sql`max(coalesce(${components.lastCheckAt}, 0), ${r.ts})`,
-        lastMessage: message,
-        lastLatencyMs: r.latencyMs ?? null,
-        ...(r.nextCheckAt !== undefined ? { nextCheckAt: r.nextCheckAt } : {}),
-      })
-      .where(eq(components.id, c.id)),
+  const [inserted] = await writeNow(db, [
+    {
+      sql: INSERT_HISTORY,
+      args: [r.ts, r.up ? 1 : 0, r.source, r.code ?? null, message, r.latencyMs ?? null, c.id],
+    },
+    { sql: UPDATE_STATUS, args: [state, r.ts, message, r.latencyMs ?? null, r.nextCheckAt ?? null, c.id] },
   ])
-  if (!inserted.rowsAffected) return false // the component was deleted meanwhile
+  if (!inserted) return false // the component was deleted meanwhile
   if (c.status !== state) deps.onStateChange?.(c.id, state)
   const labels = metricLabels(c)
   const samples: Sample[] = [
@@ -362,6 +360,33 @@ export async function recordResult(
   ]
   await store.write(samples, r.ts)
   return true
+}
+
+const PUSH_TARGET = `select id, name, labels, status, expected_interval_seconds, grace_seconds
+  from components where push_token_hash = ? and check_type = 'push'`
+
+/**
+ * The push component a heartbeat's token names, or undefined: one read with a kept statement of
+ * only the columns a heartbeat uses (db/client.ts `readRows`), no Drizzle row mapping.
+ */
+export async function findPushTarget(db: Db, token: string) {
+  const [row] = await readRows(db, PUSH_TARGET, [sha256(token)])
+  if (!row) return undefined
+  const [id, name, labels, status, interval, grace] = row as [
+    string,
+    string,
+    string,
+    Component['status'],
+    number,
+    number,
+  ]
+  return {
+    id,
+    name,
+    labels: JSON.parse(labels) as Record<string, string>,
+    status,
+    intervalMs: (interval + grace) * 1000,
+  }
 }
 
 export async function listHistory(

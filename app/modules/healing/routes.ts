@@ -16,7 +16,7 @@ import {
   n8nInstanceJson,
   updateN8nInstance,
 } from './actions/n8n-instances.ts'
-import { approveAction, rejectAction } from './orchestrator/orchestrator.ts'
+import { approveAction, rejectAction } from './orchestrator/decisions.ts'
 import {
   checkRule,
   createRule,

@@ -22,7 +22,6 @@ import {
   storedAlert,
 } from '../../../../db/schema/alerts.ts'
 import { sha256 } from '../../../lib/crypto.ts'
-import { boundedMap } from '../../../lib/bounded-map.ts'
 import { isUniqueViolation } from '../../../lib/db-errors.ts'
 import { newId } from '../../../lib/ids.ts'
 import { canonicalLabels } from '../../metrics/index.ts'
@@ -106,10 +105,12 @@ export const ruleFingerprint = (ruleId: string, labels: Record<string, string>) 
 
 /**
  * `JSON.stringify(canonicalLabels(labels))` (the text every stored fingerprint was made from), written
- * out directly: no entries array, no object rebuilt. It was most of a fingerprint's cost, made for
- * every label set the memo below misses (ADR 0013). A name that starts with a digit may be an array
- * index, which an object puts first whatever the sort: those sets (and values that are not text) take
- * the original path.
+ * out directly: no entries array, no object rebuilt, no sort when the names come sorted (Prometheus
+ * sends them so), and names and values that need no escaping written between quotes as they are
+ * (a `JSON.stringify` call per name and value was most of this function). It runs for every alert
+ * received, on every order (ADR 0013). A name that starts with a digit may be an array index, which
+ * an object puts first whatever the sort: those sets (and values that are not text) take the
+ * original path.
  */
 export function canonicalText(labels: Record<string, string>): string {
   const names: string[] = []
@@ -118,57 +119,43 @@ export function canonicalText(labels: Record<string, string>): string {
     const c = k.charCodeAt(0)
     const value = labels[k]
     if ((c >= 48 && c <= 57) || typeof value !== 'string') return JSON.stringify(canonicalLabels(labels))
-    if (value !== '') names.push(k)
+    if (value === '') continue
+    // Sorted as they come (insertion: a label set is small, and usually sorted already): `<` compares
+    // UTF-16 code units, as canonicalLabels' comparator does. Names of an object are never equal.
+    let i = names.length
+    names.push(k)
+    while (i > 0 && names[i - 1]! > k) {
+      names[i] = names[i - 1]!
+      i--
+    }
+    names[i] = k
   }
-  // The default sort compares UTF-16 code units, as canonicalLabels' comparator does.
-  names.sort()
   let text = '{'
-  for (let i = 0; i < names.length; i++)
-    text += `${i ? ',' : ''}${JSON.stringify(names[i])}:${JSON.stringify(labels[names[i]!])}`
+  for (let i = 0; i < names.length; i++) {
+    const k = names[i]!
+    const v = labels[k]!
+    text += `${i ? ',' : ''}${jsonString(k)}:${jsonString(v)}`
+  }
   return `${text}}`
 }
+/** `JSON.stringify(s)` for a string: between quotes as it is when nothing in it needs escaping. */
+const jsonString = (s: string) => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`)
+// Quote, backslash, control characters (escaped by JSON.stringify) and surrogates (a lone one is
+// escaped; a pair is not, but is rare enough in labels to take the slow path).
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON must escape
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/
 
 /**
  * The fingerprint of a received alert: its sender's labels, sorted (as Alertmanager does), after
- * `prefix` (the source, e.g. `prometheus:`). Pure; the alerts service uses a memo of it
- * (`createLabelsFingerprint`).
+ * `prefix` (the source, e.g. `prometheus:`). Pure, and worked out for every alert received. There is
+ * no memo of it: one (of the last 16 384 label sets) saved a little on the bench's own order and
+ * cost more than it saved whenever the label sets outnumbered it in any other order; with the
+ * canonical text written out directly the fingerprint is cheap on every order (ADR 0013).
  */
 export const labelsFingerprint = (labels: Record<string, string>, prefix = '') =>
   prefix + sha256(`labels\u0000${canonicalText(labels)}`).slice(0, 32)
 
 export type LabelsFingerprint = typeof labelsFingerprint
-
-const FINGERPRINT_CACHE = 16_384
-/**
- * `labelsFingerprint` with a memo of its own (one per alerts service). Senders repeat the same
- * label sets (in the same order): the last few thousand are remembered by a hash of their text,
- * checked against a copy of the labels (so a collision is only worked out anew). Cheaper than a
- * JSON text of the labels as the key, made for every alert received; and the same string each
- * time, whose hash the maps keyed by fingerprint already hold.
- */
-export function createLabelsFingerprint(): LabelsFingerprint {
-  const fingerprints = boundedMap<number, { prefix: string; labels: Record<string, string>; fp: string }>(
-    FINGERPRINT_CACHE,
-  )
-  return (labels, prefix = '') => {
-    const hash = labelsHash(labels, prefix)
-    const hit = fingerprints.get(hash)
-    if (hit && hit.prefix === prefix && sameValue(hit.labels, labels)) return hit.fp
-    const fp = labelsFingerprint(labels, prefix)
-    fingerprints.set(hash, { prefix, labels: { ...labels }, fp })
-    return fp
-  }
-}
-// FNV-1a over each name and value, each followed by a separator ({ ab: 'c' } is not { a: 'bc' }).
-const fnv = (h: number, s: string) => {
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193)
-  return Math.imul(h ^ 0xffff, 0x01000193)
-}
-function labelsHash(labels: Record<string, string>, prefix: string) {
-  let h = prefix ? fnv(0x811c9dc5, prefix) : 0x811c9dc5
-  for (const k in labels) h = fnv(fnv(h, k), labels[k]!)
-  return h
-}
 
 // Reports for one fingerprint are applied one after another, so counts and transitions never race.
 // A single report's turn (`serialized`) is kept per fingerprint until it ends; a group's turn

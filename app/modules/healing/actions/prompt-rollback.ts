@@ -4,7 +4,6 @@ import { writeAudit } from '../../audit/index.ts'
 import { ActionError, type ActionCtx, type PromptRollbackPort } from '../types.ts'
 import { defineAction } from './define.ts'
 
-const VERSION = /^[1-9]\d{0,8}$/
 // A rule's `{{version}}` fills a string: "3" is version 3, and "v3" too (as agents often label it).
 const VersionRef = v.union(
   [

@@ -17,12 +17,11 @@ import { maskHeaders } from '../actions/headers.ts'
 import { and, eq, sql } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { healingActions, healingLocks, type HealingAction } from '../../../../db/schema/healing.ts'
-import { AppError, conflict, notFound } from '../../../lib/errors.ts'
 import { actionDef } from '../actions/index.ts'
 import { ActionError, type HealingCtx } from '../types.ts'
 import { raiseFailure, resolveFailure } from '../failure-alert.ts'
 import { noticeAlert, queueNotice, type NoticeEvent } from '../notices.ts'
-import { activeActions, planOf, transition } from './store.ts'
+import { activeActions, move, planOf, transition } from './store.ts'
 import { collectTriggers } from '../rules/triggers.ts'
 import { enqueueFromRule } from './enqueue.ts'
 import { runCheck } from './verify.ts'
@@ -71,14 +70,6 @@ function track(deps: HealingCtx, inflight: TickState['inflight'], id: string, wo
   inflight.set(id, p)
 }
 
-/** store.ts's compare-and-set; the action is announced to the live feed when this caller moved it. */
-async function move(deps: Pick<HealingCtx, 'db' | 'changed'>, ...rest: Tail<Parameters<typeof transition>>) {
-  const row = await transition(deps.db, ...rest)
-  if (row) deps.changed?.([row.id])
-  return row
-}
-type Tail<T extends unknown[]> = T extends [unknown, ...infer R] ? R : never
-
 /** A clock that starts at the tick's time and moves with real time. */
 const clockFrom = (now: number) => {
   const t0 = Date.now()
@@ -103,7 +94,6 @@ async function finish(
   fields: { reason?: string | null; error?: string | null; output?: Record<string, unknown> },
   message: string,
 ) {
-  const { db } = deps
   const row = await move(
     deps,
     a,
@@ -473,61 +463,4 @@ async function healingTick(deps: HealingCtx, state: TickState, now: number) {
     track(deps, mine, a.id, () => execute(deps, claimed, clockFrom(now)))
   }
   return counts
-}
-
-/** Approves a pending request: it runs at the next tick. 409 when decided already, 410 when it expired. */
-export async function approveAction(deps: HealingCtx, id: string, actor: string, now: number) {
-  return decide(deps, id, actor, now, 'approve')
-}
-
-export async function rejectAction(deps: HealingCtx, id: string, actor: string, now: number, comment?: string) {
-  return decide(deps, id, actor, now, 'reject', comment)
-}
-
-async function decide(
-  deps: HealingCtx,
-  id: string,
-  actor: string,
-  now: number,
-  verb: 'approve' | 'reject',
-  comment?: string,
-) {
-  const { db } = deps
-  const refuse = (a: HealingAction) => {
-    if (
-      a.status === 'EXPIRED' ||
-      (a.status === 'PENDING_APPROVAL' && a.approvalExpiresAt !== null && a.approvalExpiresAt <= now)
-    ) {
-      return new AppError(
-        410,
-        'approval_expired',
-        `The approval request expired at ${new Date(a.approvalExpiresAt ?? now).toISOString()}; it can no longer be ${verb}d`,
-      )
-    }
-    if (a.decidedBy)
-      return conflict(
-        `The action was already ${a.status === 'REJECTED' ? 'rejected' : 'approved'} by ${a.decidedBy}; it is ${a.status}`,
-      )
-    return conflict(`The action does not wait for approval; it is ${a.status}`)
-  }
-  const find = async () => (await db.select().from(healingActions).where(eq(healingActions.id, id)))[0]
-  const before = await find()
-  if (!before) throw notFound('Healing action')
-  if (before.status !== 'PENDING_APPROVAL' || (before.approvalExpiresAt !== null && before.approvalExpiresAt <= now))
-    throw refuse(before)
-  const set =
-    verb === 'approve'
-      ? { status: 'PENDING' as const, runAfter: now }
-      : { status: 'REJECTED' as const, reason: comment ? `rejected: ${comment}` : 'rejected', finishedAt: now }
-  // Compare-and-set: of two people deciding at once, one wins; the other gets the 409.
-  const row = await move(
-    deps,
-    before,
-    'PENDING_APPROVAL',
-    { ...set, decidedBy: actor, decidedAt: now, updatedAt: now },
-    (g) => [g.event(set.status, actor, verb === 'approve' ? 'approved' : `rejected${comment ? `: ${comment}` : ''}`)],
-    sql`${healingActions.approvalExpiresAt} > ${now}`,
-  )
-  if (row) return row
-  throw refuse((await find()) ?? before)
 }

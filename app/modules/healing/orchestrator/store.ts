@@ -21,6 +21,7 @@ import { notFound } from '../../../lib/errors.ts'
 import { page } from '../../../lib/pagination.ts'
 import { toIso } from '../../../lib/time.ts'
 import { actionUrl } from '../notices.ts'
+import type { HealingCtx } from '../types.ts'
 
 /** What an action carries from its rule (or the manual request) when it is created: the plan it follows. */
 export type Plan = { verification: HealingVerification; rollbackOnFailure: boolean; notify: HealingNotify }
@@ -97,6 +98,14 @@ export async function transition(
   ] as Batch)
   return (updated as HealingAction[])[0]
 }
+
+/** `transition`; the action is announced to the live feed when this caller moved it. */
+export async function move(deps: Pick<HealingCtx, 'db' | 'changed'>, ...rest: Tail<Parameters<typeof transition>>) {
+  const row = await transition(deps.db, ...rest)
+  if (row) deps.changed?.([row.id])
+  return row
+}
+type Tail<T extends unknown[]> = T extends [unknown, ...infer R] ? R : never
 
 export async function getAction(db: Db, id: string) {
   const [row] = await db.select().from(healingActions).where(eq(healingActions.id, id))
