@@ -121,6 +121,12 @@ export const ConfigSchema = v.object({
   INGEST_RATE_LIMIT_BURST: int(1, 1_000_000, 5000),
   LOGIN_RATE_LIMIT_PER_MINUTE: int(1, 10_000, 10),
   JOBS_ENABLED: bool(true),
+  /**
+   * Seconds a notification being sent is held before it may be claimed again (a send cut off by a
+   * crash is sent again after it). Above the 10 s send timeout with room: a shorter lease would let a
+   * slow send be claimed, and sent, twice.
+   */
+  NOTIFICATION_LEASE_SECONDS: int(15, 86_400, 60),
   JOB_RUNS_RETENTION_DAYS: int(1, 3650, 30),
   METRICS_PUBLIC: bool(false),
   /** Also serve /metrics families under their names before 0.2 (docs/metrics.md#renamed-metrics); goes in 0.3. */

@@ -61,6 +61,13 @@ export async function openDb(options: DbOptions) {
       concurrency: isFile ? 1 : undefined,
       intMode: 'number',
     })
+  // The settings of one connection (they are per connection in SQLite); none of them touches the file.
+  const settle = async (raw: Client) => {
+    for (const pragma of connectionPragmas(options)) await raw.execute(`PRAGMA ${pragma}`)
+    // 16 MB of page cache (SQLite's default is 2 MB): moving the points inbox and rolling up touch a
+    // page or more per series, and ingest of a thousand series at once measured about 25 % cheaper.
+    await raw.execute('PRAGMA cache_size=-16384')
+  }
   const prepare = async (raw: Client) => {
     if (!isFile) return
     // Incremental vacuum lets the retention job return freed pages. It can only be chosen while
@@ -68,12 +75,21 @@ export async function openDb(options: DbOptions) {
     const tables = await raw.execute('select count(*) as n from sqlite_master')
     if (Number(tables.rows[0]?.n ?? 0) === 0) await raw.execute('PRAGMA auto_vacuum=INCREMENTAL')
     await raw.execute('PRAGMA journal_mode=WAL')
-    for (const pragma of connectionPragmas(options)) await raw.execute(`PRAGMA ${pragma}`)
-    // 16 MB of page cache (SQLite's default is 2 MB): moving the points inbox and rolling up touch a
-    // page or more per series, and ingest of a thousand series at once measured about 25 % cheaper.
-    await raw.execute('PRAGMA cache_size=-16384')
+    await settle(raw)
   }
-  const holder: Holder = { client: connect(), gate: null, reader: undefined }
+  const holder: Holder = {
+    client: connect(),
+    gate: null,
+    // The client's connection is never used again after a statement on it failed for want of a lock
+    // (see `lockFailure`): a new one takes its place before the next statement runs.
+    async renew() {
+      const old = holder.client
+      holder.client = connect()
+      old.close()
+      await settle(holder.client)
+    },
+    reader: undefined,
+  }
   await prepare(holder.client)
   if (options.syncUrl) await holder.client.sync()
   const raw = isFile ? gated(holder) : holder.client
@@ -277,6 +293,13 @@ function openWriter(path: string, options: DbOptions): Writer {
     }
     return st
   }
+  // A statement that failed for want of a lock stays suspended in `prepared` (see `lockFailure`):
+  // the connection and its statements are let go at once, and the next call opens a new one.
+  const drop = () => {
+    prepared.clear()
+    conn?.close()
+    conn = undefined
+  }
   return {
     write(statements) {
       if (!statements.length) return []
@@ -295,6 +318,9 @@ function openWriter(path: string, options: DbOptions): Writer {
           if (c.inTransaction) c.exec('ROLLBACK')
           throw e
         }
+      } catch (e) {
+        if (lockFailure(e)) drop()
+        throw e
       } finally {
         options.onQuery?.((performance.now() - start) / 1000)
       }
@@ -307,21 +333,20 @@ function openWriter(path: string, options: DbOptions): Writer {
         return statementFor((conn ??= open()), sql)
           .raw(true)
           .all(args) as unknown[][]
+      } catch (e) {
+        if (lockFailure(e)) drop()
+        throw e
       } finally {
         options.onQuery?.((performance.now() - start) / 1000)
       }
     },
     close() {
       closed = true
-      prepared.clear()
-      conn?.close()
-      conn = undefined
+      drop()
     },
     hold(on) {
       held = on
-      prepared.clear()
-      conn?.close()
-      conn = undefined
+      drop()
     },
   }
 }
@@ -340,12 +365,50 @@ function withClose(client: Client, also: () => void): Client {
   })
 }
 
-type Holder = { client: Client; gate: Promise<void> | null; reader: Reader | undefined }
+type Holder = { client: Client; gate: Promise<void> | null; renew: () => Promise<void>; reader: Reader | undefined }
 
-/** The client of `holder`, whichever it is now; while a gate is set, statements wait for it first. */
+/**
+ * Whether a statement failed for want of a lock (SQLITE_BUSY, SQLITE_LOCKED and their extended
+ * codes, here or in its cause). SQLite leaves such a statement suspended, to be stepped again, and
+ * the driver does not reset it. While it is, its connection counts it as a write under way, and
+ * SQLite commits an autocommit write only when the last one under way ends: the next write on
+ * that connection takes the write lock and keeps it, uncommitted, and when the suspended statement
+ * is at last reset or finalized (by the garbage collector, for the client's statements) SQLite ends
+ * it with a rollback of everything since. After another process held the lock, writes were refused
+ * until the collector ran and the writes acknowledged meanwhile were lost (issue 24,
+ * tests/e2e/faults-db-locked.test.ts). Such a connection is closed rather than used again.
+ */
+export function lockFailure(error: unknown): boolean {
+  let e = error
+  for (let depth = 0; depth < 5 && e && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) return true
+    e = (e as { cause?: unknown }).cause
+  }
+  return false
+}
+
+/**
+ * The client of `holder`, whichever it is now; while a gate is set, statements wait for it first.
+ * One statement (or batch) at a time, in the order sent: each runs synchronously on the one
+ * connection anyway, and so none can be handed the connection between a lock failure and its
+ * replacement (see `lockFailure`).
+ */
 function gated(holder: Holder): Client {
-  const run = <T>(f: (c: Client) => Promise<T>): Promise<T> =>
-    holder.gate ? holder.gate.then(() => f(holder.client)) : f(holder.client)
+  let tail: Promise<unknown> = Promise.resolve()
+  const run = <T>(f: (c: Client) => Promise<T>): Promise<T> => {
+    const turn = tail.then(async () => {
+      if (holder.gate) await holder.gate
+      try {
+        return await f(holder.client)
+      } catch (error) {
+        if (lockFailure(error)) await holder.renew()
+        throw error
+      }
+    })
+    tail = turn.catch(() => {})
+    return turn
+  }
   return {
     execute: ((stmt: InStatement, args?: never) => {
       // A select with positional arguments, while no restore holds the file: on the reader.

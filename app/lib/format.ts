@@ -27,3 +27,21 @@ export const bytes = (n: number | null | undefined) =>
         : n >= 1024
           ? `${(n / 1024).toFixed(1)} kB`
           : `${n} B`
+
+/**
+ * Milliseconds as the shortest exact duration text a form field takes back (300000 → 5m, 90000 →
+ * 90s, 1500 → 1500); a text is kept as it is, nothing is ''. The alert rule, policy and healing
+ * rule forms share it so a value round-trips the same way in each.
+ */
+export function dur(ms: number | string | undefined | null): string {
+  if (ms === undefined || ms === null) return ''
+  if (typeof ms === 'string') return ms
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
+  return String(ms)
+}

@@ -6,7 +6,7 @@
  * it gets a 2xx) make no second row.
  */
 import { afterAll, describe, expect, it } from 'vitest'
-import { hardKill, openDbFile, restart, scalar, startFaultServer } from '../helpers/faults.ts'
+import { keepSending, openDbFile, restart, scalar, startFaultServer } from '../helpers/faults.ts'
 import { cliKey, killAll } from '../helpers/server.ts'
 
 afterAll(() => killAll())
@@ -34,31 +34,17 @@ describe('alert intake across a hard kill', () => {
     const first = await startFaultServer()
     const key = await cliKey(first, 'prometheus', 'operator', ['ingest'])
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
-    const acked: number[] = []
-    const unacked: number[] = []
-    let next = 0
-    let stop = false
-    const sender = async () => {
-      while (!stop) {
-        const n = next++
-        try {
-          const res = await fetch(`${first.url}/api/v2/alerts`, {
-            method: 'POST',
-            headers,
-            body: JSON.stringify(delivery(n)),
-            signal: AbortSignal.timeout(5000),
-          })
-          ;(res.status === 200 ? acked : unacked).push(n)
-        } catch {
-          unacked.push(n)
-        }
-      }
-    }
-    const senders = [sender(), sender(), sender(), sender()]
-    while (acked.length < 30) await new Promise((r) => setTimeout(r, 20))
-    await hardKill(first)
-    stop = true
-    await Promise.all(senders)
+    const traffic = keepSending(first, 4, (n) =>
+      fetch(`${first.url}/api/v2/alerts`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(delivery(n)),
+        signal: AbortSignal.timeout(5000),
+      }),
+    )
+    await traffic.killAfter(30)
+    const { acked, unacked } = traffic
+    const next = traffic.sent
 
     const second = await restart(first)
     for (const n of [...unacked, ...acked.slice(0, 3)]) {

@@ -7,7 +7,7 @@
 import { compress } from 'snappyjs'
 import { afterAll, describe, expect, it } from 'vitest'
 import { WriteRequest } from '../../app/modules/metrics/remote-write.ts'
-import { hardKill, restart, startFaultServer } from '../helpers/faults.ts'
+import { keepSending, restart, startFaultServer } from '../helpers/faults.ts'
 import { REMOTE_WRITE_HEADERS } from '../helpers/remote-write.ts'
 import { cliKey, killAll } from '../helpers/server.ts'
 
@@ -35,32 +35,17 @@ describe('remote write across a hard kill', () => {
     const first = await startFaultServer()
     const key = await cliKey(first, 'rw', 'operator', ['ingest'])
     const headers = { ...REMOTE_WRITE_HEADERS, authorization: `Bearer ${key}` }
-    const acked: number[] = []
-    const unacked: number[] = []
-    let next = 0
-    let stop = false
-    const sender = async () => {
-      while (!stop) {
-        const n = next++
-        try {
-          const res = await fetch(`${first.url}/api/v1/write`, {
-            method: 'POST',
-            headers,
-            body: request(n),
-            signal: AbortSignal.timeout(5000),
-          })
-          if (res.status >= 200 && res.status < 300) acked.push(n)
-          else unacked.push(n)
-        } catch {
-          unacked.push(n) // the server died under it: not acknowledged, maybe stored
-        }
-      }
-    }
-    const senders = [sender(), sender(), sender()]
-    while (acked.length < 30) await new Promise((r) => setTimeout(r, 20))
-    await hardKill(first)
-    stop = true
-    await Promise.all(senders)
+    const traffic = keepSending(first, 3, (n) =>
+      fetch(`${first.url}/api/v1/write`, {
+        method: 'POST',
+        headers,
+        body: request(n),
+        signal: AbortSignal.timeout(5000),
+      }),
+    )
+    await traffic.killAfter(30)
+    const { acked, unacked } = traffic
+    const next = traffic.sent
 
     const second = await restart(first)
     // What Prometheus does next: resend what was not acknowledged (and, here, two that were).

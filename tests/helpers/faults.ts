@@ -28,6 +28,45 @@ export async function hardKill(server: RunningServer) {
   if (exit.signal !== 'SIGKILL') throw new Error(`expected a SIGKILL exit, got ${JSON.stringify(exit)}`)
 }
 
+/**
+ * Senders posting numbered requests at a server, `senders` at once and each the next number as soon
+ * as its last is answered (as Prometheus sends remote writes or alerts), until `killAfter` kills the
+ * server under them. `acked`: the numbers answered 2xx; `unacked`: the others, refused or cut off by
+ * the kill (so maybe stored); `sent`: how many numbers were used.
+ */
+export function keepSending(server: RunningServer, senders: number, send: (n: number) => Promise<Response>) {
+  const acked: number[] = []
+  const unacked: number[] = []
+  let next = 0
+  let stop = false
+  const loop = async () => {
+    while (!stop) {
+      const n = next++
+      try {
+        const res = await send(n)
+        ;(res.status >= 200 && res.status < 300 ? acked : unacked).push(n)
+      } catch {
+        unacked.push(n) // the server died under it: not acknowledged, maybe stored
+      }
+    }
+  }
+  const running = Array.from({ length: senders }, () => loop())
+  return {
+    acked,
+    unacked,
+    get sent() {
+      return next
+    },
+    /** Once `count` requests were acknowledged: SIGKILL the server, then stop the senders. */
+    async killAfter(count: number) {
+      while (acked.length < count) await new Promise((r) => setTimeout(r, 20))
+      await hardKill(server)
+      stop = true
+      await Promise.all(running)
+    },
+  }
+}
+
 /** The same server again on the data folder (database and secret key) of one that was killed. */
 export const restart = (killed: RunningServer, env: Record<string, string> = {}) =>
   startFaultServer({
@@ -36,8 +75,11 @@ export const restart = (killed: RunningServer, env: Record<string, string> = {})
 
 export type Reply = { status: number; headers: Headers; text: string; json: any }
 
-/** A JSON caller with one API key. */
-export function api(server: RunningServer, key: string) {
+/**
+ * A JSON caller with one API key. `timeoutMs`: how long one call may take (while the database is
+ * locked every write on the server's thread waits out the busy timeout, one after another).
+ */
+export function api(server: RunningServer, key: string, timeoutMs = 30_000) {
   return async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> => {
     const res = await server.fetch(path, {
       method,
@@ -47,7 +89,7 @@ export function api(server: RunningServer, key: string) {
         ...headers,
       },
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(timeoutMs),
     })
     const text = await res.text()
     let json: unknown = null

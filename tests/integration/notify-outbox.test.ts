@@ -1,7 +1,9 @@
+import { createServer } from 'node:http'
 import { afterAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../app/lib/logger.ts'
 import { createMetricStore } from '../../app/modules/metrics/store.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
+import { listenLocal, readBody } from '../helpers/http.ts'
 import { startReceiver, verify } from '../helpers/receiver.ts'
 
 const t = await testApp()
@@ -303,6 +305,48 @@ describe('restart', () => {
     } finally {
       second.close()
       first.close()
+    }
+  })
+
+  it('a row being sent is held for NOTIFICATION_LEASE_SECONDS (60 s unless set) before it may be claimed again', async () => {
+    for (const [env, leaseMs] of [
+      [{}, 60_000],
+      [{ NOTIFICATION_LEASE_SECONDS: '15' }, 15_000],
+    ] as const) {
+      const app = await testApp(env)
+      // The far end reads the row while its send is under way: what another tick would find.
+      let heldUntil: number | undefined
+      const far = createServer(async (req, res) => {
+        await readBody(req)
+        const row = await app.client.execute("select next_attempt_at as at from notifications where status = 'sending'")
+        heldUntil = Number(row.rows[0]?.at)
+        res.writeHead(200).end('ok')
+      })
+      const url = await listenLocal(far)
+      try {
+        const key = await app.key('operator')
+        const channel = await app.json(
+          'POST',
+          '/api/v1/channels',
+          { name: 'lease hook', type: 'webhook', settings: { url } },
+          key.headers,
+        )
+        expect(channel.status).toBe(201)
+        const fired = await app.json(
+          'POST',
+          '/api/v1/alerts',
+          { title: 'lease', severity: 'warning', status: 'firing', labels: { lease: String(leaseMs) } },
+          key.headers,
+        )
+        expect(fired.status).toBe(201)
+        const at = Date.now() + 1_000
+        expect(await app.services.notifier.run(at)).toMatchObject({ sent: 1 })
+        expect(heldUntil).toBe(at + leaseMs)
+      } finally {
+        far.closeAllConnections()
+        await new Promise((r) => far.close(r))
+        app.close()
+      }
     }
   })
 })

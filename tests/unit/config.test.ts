@@ -95,6 +95,13 @@ describe('bad values name the variable and what is allowed', () => {
     expect(m).toMatch(/must start with file, :memory:, libsql, https/)
   })
 
+  it('a notification lease shorter than a send may take', () => {
+    expect(failure({ NOTIFICATION_LEASE_SECONDS: '5' })).toContain(
+      'NOTIFICATION_LEASE_SECONDS="5": must be a whole number from 15 to 86400',
+    )
+    expect(loadConfig({}).NOTIFICATION_LEASE_SECONDS).toBe(60)
+  })
+
   it('a boolean that is not one', () => {
     expect(failure({ TRUST_PROXY: 'maybe' })).toContain('TRUST_PROXY="maybe": must be true or false')
   })

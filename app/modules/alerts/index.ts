@@ -1,6 +1,5 @@
 // The alerts module's public face: other modules, the composition root and jobs import only this.
 export { evaluateRule } from './rules/evaluate.ts'
-export { dur } from './rules/rule-form.tsx'
 export { Tabs } from './views.tsx'
 export { NO_STATEMENTS, type AlertReport, type Transition, type TransitionHook } from './lifecycle/lifecycle.ts'
 export { alertPages } from './pages.tsx'

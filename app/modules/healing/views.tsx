@@ -62,19 +62,6 @@ export function ms(x: number | null | undefined): string {
   return `${Math.round(x / 8_640_000) / 10} d`
 }
 
-/** Milliseconds as the shortest exact duration text for a form field (300000 → 5m). */
-export function dur(x: number | undefined | null): string {
-  if (x === undefined || x === null) return ''
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const)
-    if (x >= size && x % size === 0) return `${x / size}${unit}`
-  return String(x)
-}
-
 export const Section = ({ title, children, id }: { title: string; children: Child; id?: string }) => (
   <section class="card" id={id}>
     <h2>{title}</h2>

@@ -45,10 +45,13 @@ export type DeliveryDeps = {
   onDead?: (dead: DeadNotifications) => Promise<void> | void
   /** A channel or subscription delivered: the failure alerts naming it are resolved (see dead.ts). */
   onDelivered?: (delivered: Delivered) => Promise<void> | void
+  /** How long a claimed row is held before it may be claimed again (LEASE_MS unless configured). */
+  leaseMs?: number
 }
 
 export const BACKOFF_MS = [5_000, 15_000, 30_000, 60_000, 120_000, 300_000, 600_000, 1_800_000, 3_600_000]
 export const MAX_ATTEMPTS = 12
+/** The default lease (`NOTIFICATION_LEASE_SECONDS`): a claimed row is held this long before it may be claimed again. */
 export const LEASE_MS = 60_000
 const BATCH = 100
 
@@ -56,7 +59,7 @@ const BATCH = 100
 export const backoff = (attempts: number) => BACKOFF_MS[Math.min(attempts - 1, BACKOFF_MS.length - 1)]!
 
 /** Claims due rows: pending or failed ones whose time has come, and `sending` ones past their lease. */
-async function claim(db: Db, now: number) {
+async function claim(db: Db, now: number, leaseMs: number) {
   const due = db
     .select({ id: notifications.id })
     .from(notifications)
@@ -65,7 +68,7 @@ async function claim(db: Db, now: number) {
     .limit(BATCH)
   return db
     .update(notifications)
-    .set({ status: 'sending', attempts: sql`${notifications.attempts} + 1`, nextAttemptAt: now + LEASE_MS })
+    .set({ status: 'sending', attempts: sql`${notifications.attempts} + 1`, nextAttemptAt: now + leaseMs })
     .where(
       and(
         inArray(notifications.id, due),
@@ -151,7 +154,7 @@ function record(db: Db, rows: Notification[], target: Target, o: Outcome, now: n
 /** Sends every due row once. */
 export async function sendDue(deps: DeliveryDeps, now: number) {
   const { db } = deps
-  const claimed = await claim(db, now)
+  const claimed = await claim(db, now, deps.leaseMs ?? LEASE_MS)
   if (!claimed.length) return { sent: 0, failed: 0, dead: 0 }
   const chIds = [...new Set(claimed.map((r) => r.channelId).filter((x): x is string => !!x))]
   const subIds = [...new Set(claimed.map((r) => r.subscriptionId).filter((x): x is string => !!x))]

@@ -4,7 +4,7 @@
 import { channelTypes, type Channel, type Policy } from '../../../db/schema/notify.ts'
 import { matcherLines } from '../../lib/matchers.ts'
 import { secretFields } from './schema.ts'
-import { dur } from '../alerts/index.ts'
+import { dur } from '../../lib/format.ts'
 import { MAX_STEPS, typeFields } from './forms.ts'
 
 export type ChannelType = (typeof channelTypes)[number]

@@ -17,7 +17,7 @@ import { createRoutingCache } from './policies.ts'
 export type NotifierDeps = {
   db: Db
   sealer: Sealer
-  config: Pick<Config, 'PUBLIC_URL' | 'JOBS_ENABLED'>
+  config: Pick<Config, 'PUBLIC_URL' | 'JOBS_ENABLED'> & Partial<Pick<Config, 'NOTIFICATION_LEASE_SECONDS'>>
   /** Every send to a channel or subscription URL goes out under this policy. */
   outbound: OutboundPolicy
   log?: Logger
@@ -40,6 +40,7 @@ export function createNotifier(deps: NotifierDeps) {
     routing: routing.load,
     log: deps.log,
     timeoutMs: deps.timeoutMs,
+    leaseMs: deps.config.NOTIFICATION_LEASE_SECONDS && deps.config.NOTIFICATION_LEASE_SECONDS * 1000,
     onDead: deps.onDead,
     onDelivered: deps.onDelivered,
   }

@@ -5,6 +5,7 @@ import * as v from 'valibot'
 import { comparators, ruleKinds, severities, type LabelMatcher } from '../../../../db/schema/alerts.ts'
 import { type AppEnv } from '../../../context.ts'
 import { AppError } from '../../../lib/errors.ts'
+import { dur } from '../../../lib/format.ts'
 import { ErrorBox } from '../../../lib/layout.tsx'
 import { aggregations } from '../../metrics/index.ts'
 import { matcherLines } from '../../../lib/matchers.ts'
@@ -19,20 +20,6 @@ export const PageQuery = v.object({
   template: v.optional(v.pipe(v.string(), v.maxLength(100))),
   edit: v.optional(v.pipe(v.string(), v.maxLength(100))),
 })
-
-/** Milliseconds as the shortest exact duration text (300000 → 5m). */
-export function dur(ms: number | string | undefined | null): string {
-  if (ms === undefined || ms === null) return ''
-  if (typeof ms === 'string') return ms
-  for (const [unit, size] of [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ] as const)
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`
-  return String(ms)
-}
 
 export type FormValues = Record<string, string>
 export function valuesOf(r: Partial<RuleInput>): FormValues {

@@ -27,7 +27,8 @@ import { IdParam, type RuleInput } from '../schema.ts'
 import type { AlertsService } from '../service.ts'
 import { Labels, Tabs, value } from '../views.tsx'
 import { clockOf } from '../../../lib/time.ts'
-import { dur, fieldErrors, FormBody, PageQuery, RuleForm, valuesOf } from './rule-form.tsx'
+import { dur } from '../../../lib/format.ts'
+import { fieldErrors, FormBody, PageQuery, RuleForm, valuesOf } from './rule-form.tsx'
 
 type Preview = Awaited<ReturnType<typeof previewRule>>
 const TestResults = ({ results, warnings }: { results: Preview; warnings: string[] }) => (

@@ -21,7 +21,8 @@ import {
   type RouteTarget,
 } from './model-routes.ts'
 import type { HealingCtx } from '../types.ts'
-import { BreakerState, dur, Section, Tabs } from '../views.tsx'
+import { dur } from '../../../lib/format.ts'
+import { BreakerState, Section, Tabs } from '../views.tsx'
 import { clockOf } from '../../../lib/time.ts'
 import { sharesOf, weightsValid } from './weights.ts'
 

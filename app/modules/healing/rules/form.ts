@@ -9,7 +9,7 @@ import { badRequest, type ErrorDetail } from '../../../lib/errors.ts'
 import { issuesToDetails } from '../../../lib/validate.ts'
 import { matcherLines, parseMatchers } from '../../../lib/matchers.ts'
 import { RuleBody, type RuleInput } from '../input.ts'
-import { dur } from '../views.tsx'
+import { dur } from '../../../lib/format.ts'
 
 const Value = v.union(
   [

@@ -33,7 +33,8 @@ import { simulate } from './simulate.ts'
 import { DAY, FormBody, MAX_SIMULATE_MS, one, parseHealingRuleForm, ranges, valuesOf } from './form.ts'
 import { type Choices, RuleForm } from './form-view.tsx'
 import type { HealingCtx } from '../types.ts'
-import { dur, Json, Section, Tabs } from '../views.tsx'
+import { dur } from '../../../lib/format.ts'
+import { Json, Section, Tabs } from '../views.tsx'
 
 type Simulation = Awaited<ReturnType<typeof simulate>>
 const SimulationView = ({ s }: { s: Simulation }) => (
