@@ -3,7 +3,9 @@
  * one-series query, the 24 h overview, PromQL, RSS) on 10 M points over 50,000 series instead of
  * 1 M over 10,000. Generated, not shipped: seed.ts writes the points through the product's own write
  * path (`createMetricStore().write`, the inbox mover, then `runRollups` from scratch), so the chunks
- * and rollup rows are whatever the product makes today, with no second encoder to keep in step.
+ * and rollup rows are whatever the product makes today, with no second encoder to keep in step. The
+ * seed moves the inbox every 2 M points (40 a series), not every 100 000: each move re-encodes every
+ * series' open chunk, and 100 moves over 50,000 series made the seed take most of an hour here.
  *
  * The shape is a dense fleet: each series a point every 15 s for the last 50 minutes (200 points;
  * 500 metric names × 100 series, the overview's five agent metrics among them, see dataset.ts). The
@@ -29,7 +31,12 @@ export async function scaleFigures(dir: string, base: Env, log: (line: string) =
     name: 'scale',
     label: `scale ${fmt(points / 1e6)} M / ${fmt(series / 1000)} k: `,
     rssMaxMb: SCALE_RSS_MAX_MB,
-    seed: { SEED_POINTS: String(points), SEED_SERIES: String(series), SEED_SPAN_MINUTES: span },
+    seed: {
+      SEED_POINTS: String(points),
+      SEED_SERIES: String(series),
+      SEED_SPAN_MINUTES: span,
+      SEED_MOVE_POINTS: '2000000',
+    },
   })
   log(`  scale: generated and measured in ${fmt((performance.now() - t0) / 1000)} s`)
   const failed = rows.filter((r) => r[4] === 'MISS').map((r) => `${r[0]} ${r[1]}`)
