@@ -80,7 +80,7 @@ export const statusHistory = sqliteTable(
  * status pages' bars count it): time up and time known, in ms. Kept by triggers on status_history
  * (migration 0027), so every writer (checks, heartbeats, imports, a result recorded late for a day
  * already over) adds to its day in the same statement, and 90 days of bars read 90 rows a component
- * instead of aggregating every result (ADR 0020). Pruned with the history by the checks job.
+ * instead of aggregating every result (ADR 0021). Pruned with the history by the checks job.
  */
 export const statusDaily = sqliteTable(
   'status_daily',

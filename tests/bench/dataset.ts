@@ -15,7 +15,7 @@ export const AGENT_METRICS = [
 
 export const componentName = (n: number) => `agent-${String(n).padStart(2, '0')}`
 
-/** The name and labels of series `i` (0 ≤ i < 10 000). */
+/** The name and labels of series `i` (0 ≤ i < 10 000; past it, the scale group's host_metric_100… names). */
 export function seriesOf(i: number): { name: string; labels: Record<string, string> } {
   const metric = Math.floor(i / 100)
   const j = i % 100

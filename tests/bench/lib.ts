@@ -34,9 +34,12 @@ export const startHomeostat = async (name: string, env: Record<string, string>, 
     readyPath: '/ready',
   })
 
-/** BENCH_PROFILE_DIR=<dir>: the flags that make Homeostat write a Markdown CPU profile there when it stops. */
-export const profileFlags = () =>
-  process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []
+/** BENCH_PROFILE_DIR=<dir>: the flags that make Homeostat write a Markdown CPU profile there when it stops; BENCH_BUN_FLAGS: more. */
+export const profileFlags = () => [
+  ...(process.env.BENCH_PROFILE_DIR ? ['--cpu-prof-md', `--cpu-prof-dir=${process.env.BENCH_PROFILE_DIR}`] : []),
+  // BENCH_BUN_FLAGS="--preload <file>": extra runtime flags, e.g. a memory probe while finding what holds RSS.
+  ...(process.env.BENCH_BUN_FLAGS?.split(' ').filter(Boolean) ?? []),
+]
 
 /** A TCP port nothing listens on right now. */
 export function freePort(): Promise<number> {

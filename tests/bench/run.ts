@@ -44,6 +44,7 @@ import { fleetFigures } from './fleet.ts'
 import { frontFigures } from './front.ts'
 import { loadFigures } from './load.ts'
 import { dataFigures } from './data.ts'
+import { scaleFigures } from './scale.ts'
 import { otlpFigures } from './otlp.ts'
 import { otlpMetricsFigures } from './otlp-metrics.ts'
 import { batch, BATCH_POINTS, remoteWritePool, REMOTE_WRITE_SERIES, singlePoint, startPrometheus } from './ingest.ts'
@@ -408,6 +409,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'backfill',
     note: '6 h of 1,000 series (1.44 M points) pushed behind the rollup watermark: RSS over time, rollups rebuilt',
     run: backfillFigures,
+  },
+  {
+    name: 'scale',
+    note: '10 M points over 50,000 series generated through the write path: 30-day query, overview, RSS',
+    run: scaleFigures,
   },
   {
     name: 'fleet',

@@ -28,6 +28,7 @@ const POINTS = Number(process.env.SEED_POINTS ?? 1_000_000)
 const SERIES = Number(process.env.SEED_SERIES ?? 10_000)
 const SPAN_MS = Number(process.env.SEED_SPAN_MINUTES ?? 7 * 24 * 60 - 60) * 60_000
 const BATCH = 10_000
+const MOVE_EVERY = Number(process.env.SEED_MOVE_POINTS ?? 10 * BATCH)
 
 // Deterministic values (mulberry32), shaped like the metric: counts, costs, latencies, gauges.
 let state = 0x9e3779b9
@@ -68,8 +69,10 @@ async function main() {
     await store.write(batch, batch[0]!.ts + 59_000)
     written += batch.length
     batch = []
-    // What the server's inbox mover does every second (about 100 000 points here).
-    if (written % (10 * BATCH) === 0) await moveInbox(db)
+    // What the server's inbox mover does every second (about 100 000 points here). SEED_MOVE_POINTS
+    // moves more at a time: with 50,000 series a move of 100 000 points rewrites every series' open
+    // chunk for two points each, and the scale group's seed would take most of an hour.
+    if (written % MOVE_EVERY === 0) await moveInbox(db, { maxRows: MOVE_EVERY })
   }
   for (let k = 0; k < perSeries && written + batch.length < POINTS; k++) {
     for (const i of order) {
@@ -80,7 +83,7 @@ async function main() {
     }
   }
   await flush()
-  while ((await moveInbox(db)) > 0);
+  while ((await moveInbox(db, { maxRows: MOVE_EVERY })) > 0);
   // The series were last seen now, as a live fleet's are.
   await db.run(sql`update series set last_seen_at = ${now}`)
   const writeSeconds = (performance.now() - t0) / 1000

@@ -89,6 +89,52 @@ describe('raw point chunks', () => {
     }
   })
 
+  it('a backfill behind newer data leaves the newer chunks as they are and fills its own across moves', async () => {
+    const store = createMetricStore(t.db)
+    const now = T0 + 2 * DAY
+    const write = (from: number, n: number, value: (k: number) => number) =>
+      store.write(
+        Array.from({ length: n }, (_, k) => ({ name: 'late', labels: {}, value: value(k), ts: from + k * 15_000 })),
+        now,
+      )
+    // Six live hours, moved: 6 full chunks of 240 points.
+    const live = now - 6 * 3_600_000
+    await write(live, 1440, (k) => k)
+    await moveInbox(t.db)
+    const keys = async () =>
+      (await t.db.all<{ k: string }>(sql`select start_ts || ':' || seq as k from point_chunks order by start_ts`)).map(
+        (r) => r.k,
+      )
+    const liveKeys = await keys()
+    expect(liveKeys).toHaveLength(6)
+    // A day earlier, 1 000 points arrive oldest first, moved every 100 (the mover catching up).
+    const day = T0
+    for (let i = 0; i < 1000; i += 100) {
+      await write(day + i * 15_000, 100, (k) => -(i + k))
+      await moveInbox(t.db)
+    }
+    const all = await keys()
+    // The live chunks were not read and written again (same start and seq), and the backfill's
+    // 1 000 points fill 5 chunks, not one or more a move.
+    expect(all.slice(-6)).toEqual(liveKeys)
+    expect(all).toHaveLength(6 + Math.ceil(1000 / CHUNK_POINTS))
+    // A point in the gap between the two, and one overwriting a live point, still land.
+    await store.write(
+      [
+        { name: 'late', labels: {}, value: 0.5, ts: now - DAY / 2 },
+        { name: 'late', labels: {}, value: -7, ts: live + 15_000 },
+      ],
+      now,
+    )
+    await moveInbox(t.db)
+    const points = await storedPoints(t.db)
+    expect(points).toHaveLength(2441)
+    expect(points.slice(0, 2).map((p) => p.value)).toEqual([-0, -1])
+    expect(points.find((p) => p.ts === now - DAY / 2)?.value).toBe(0.5)
+    expect(points.find((p) => p.ts === live + 15_000)?.value).toBe(-7)
+    expect(points.at(-1)).toMatchObject({ ts: live + 1439 * 15_000, value: 1439 })
+  })
+
   it('retention cuts the chunk that straddles the cutoff and deletes whole chunks before it', async () => {
     const store = createMetricStore(t.db)
     const now = T0 + 10 * DAY

@@ -40,7 +40,7 @@ describe('rollups', () => {
     expect(minutes).toHaveLength(180)
     const m5 = minutes.find((r) => r.bucket === T0 + 5 * 60_000)!
     const inM5 = data.filter((d) => d.ts >= T0 + 5 * 60_000 && d.ts < T0 + 6 * 60_000).map((d) => d.value)
-    // Read through decodeRollup: the row keeps `last` null when it is the max (ADR 0020).
+    // Read through decodeRollup: the row keeps `last` null when it is the max (ADR 0022).
     expect(decodeRollup(m5)).toMatchObject({
       count: 6,
       min: Math.min(...inM5),

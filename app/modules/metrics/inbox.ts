@@ -12,8 +12,13 @@ import { powerOfTwoChunks } from './store.ts'
  * for the same series and ms the source of the higher seq wins (the later write).
  */
 
-/** Points a move takes at most (whole batches; at least one). */
-export const MOVE_MAX_ROWS = 500_000
+/**
+ * Points a move takes at most (whole batches; at least one). A move holds its points several times
+ * over in memory (the batches, per-series arrays, the merged runs, the encoded chunks): at 500 000
+ * a catching-up mover alone took ≈ 40 MB of heap during a backfill (issue 23); a live feed's move
+ * is MOVE_MIN_POINTS to a second of writes, well under this.
+ */
+export const MOVE_MAX_ROWS = 100_000
 /** The mover waits for this many points (or MOVE_MAX_AGE_MS) so each chunk rewrite carries several points a series. */
 export const MOVE_MIN_POINTS = 20_000
 export const MOVE_MAX_AGE_MS = 30_000
@@ -248,9 +253,11 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS, minRows = 0, 
   const batches = (
     await rowsOf(db, { sql: 'select seq, n, data from point_batches where seq <= ? order by seq', args: [last] })
   ).map((r) => ({ seq: Number(r.seq), n: Number(r.n), data: blob(r.data) as ArrayBuffer }))
-  // Every series in the move, and the earliest of its new points.
+  // Every series in the move, and the span of its new points.
   const first = new Map<number, number>()
+  const lastOf = new Map<number, number>()
   let earliest = Infinity
+  let latest = -Infinity
   for (const b of batches) {
     const { ts, seriesIds } = decodeBatch(b.data, b.n)
     for (let i = 0; i < b.n; i++) {
@@ -258,25 +265,31 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS, minRows = 0, 
       const t = ts[i]!
       const f = first.get(id)
       if (f === undefined || t < f) first.set(id, t)
+      const l = lastOf.get(id)
+      if (l === undefined || t > l) lastOf.set(id, t)
       if (t < earliest) earliest = t
+      if (t > latest) latest = t
     }
   }
   // Chunks the new points may overlap or extend: whatever starts within a span before the earliest
-  // (ending before it too: a series' open chunk).
+  // and no later than the latest. Chunks after a series' new points are left as they are: a backfill
+  // behind days of newer data must not read (and re-encode) all of it on every move (issue 23).
   const ids = [...first.keys()]
   const near: ChunkRow[] = []
   for (let i = 0; i < ids.length; i += 500)
-    near.push(
-      ...(await chunksIn(db, ids.slice(i, i + 500), earliest, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER)),
-    )
-  const open = new Map<number, ChunkRow>() // each series' last chunk
+    near.push(...(await chunksIn(db, ids.slice(i, i + 500), earliest, latest + 1, -Number.MAX_SAFE_INTEGER)))
+  // Each series' chunk just before its new points (its open chunk when they are the newest): it is
+  // extended while not full, so a run of moves fills chunks instead of cutting one per move.
+  const before = new Map<number, ChunkRow>()
   for (const c of near) {
-    const o = open.get(c.seriesId)
-    if (!o || c.startTs > o.startTs) open.set(c.seriesId, c)
+    if (c.startTs > first.get(c.seriesId)!) continue
+    const o = before.get(c.seriesId)
+    if (!o || c.startTs > o.startTs) before.set(c.seriesId, c)
   }
-  // A full open chunk stays as it is: the new points start the next one.
   const merged = near.filter(
-    (c) => c.endTs >= first.get(c.seriesId)! || (open.get(c.seriesId) === c && c.n < CHUNK_POINTS),
+    (c) =>
+      (c.endTs >= first.get(c.seriesId)! && c.startTs <= lastOf.get(c.seriesId)!) ||
+      (before.get(c.seriesId) === c && c.n < CHUNK_POINTS),
   )
   const everything = sourcesOf(new Set(ids), merged, batches, -Infinity, Infinity)
   const fresh: ChunkRow[] = []

@@ -70,6 +70,19 @@ function memo(make: (n: number) => string) {
   }
 }
 
+/** Distinct (series, ms) pairs, by ms then series: no string a point. */
+function pairs(sids: number[], ts: Float64Array) {
+  const byTs = new Map<number, Set<number>>()
+  for (let i = 0; i < ts.length; i++) {
+    const ids = byTs.get(ts[i]!)
+    if (ids) ids.add(sids[i]!)
+    else byTs.set(ts[i]!, new Set([sids[i]!]))
+  }
+  let n = 0
+  for (const ids of byTs.values()) n += ids.size
+  return n
+}
+
 /** What one write stores: its inbox row, dirty minutes as (series, bucket) pairs, series to touch. */
 type Rows = { batch: Batch; marks: number[]; touch: number[]; now: number }
 type Batch = { minTs: number; maxTs: number; n: number; data: Uint8Array }
@@ -296,28 +309,31 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
     const values = new Float64Array(samples.length)
     let minTs = Infinity
     let maxTs = -Infinity
-    const dirty = new Map<string, [number, number]>()
+    // Late minutes as bucket → series: numbers only, no string or pair a point (a backfill's
+    // requests are all late points; issue 23).
+    const dirty = new Map<number, Set<number>>()
     for (let i = 0; i < samples.length; i++) {
       const s = samples[i]!
-      const seriesId = sids[i]!
       ts[i] = s.ts
       values[i] = s.value
       if (s.ts < minTs) minTs = s.ts
       if (s.ts > maxTs) maxTs = s.ts
       if (s.ts < late) {
         const bucket = s.ts - (s.ts % MINUTE)
-        dirty.set(`${seriesId}:${bucket}`, [seriesId, bucket])
+        const ids = dirty.get(bucket)
+        if (ids) ids.add(sids[i]!)
+        else dirty.set(bucket, new Set([sids[i]!]))
       }
     }
+    const marks: number[] = []
+    for (const [bucket, ids] of dirty) for (const id of ids) marks.push(id, bucket)
     const distinct = [...new Set(sids)]
     // Points stored: one per series and ms (usually every sample is its own series, or its own ms).
     const written =
-      distinct.length === samples.length || new Set(samples.map((s) => s.ts)).size === samples.length
-        ? samples.length
-        : new Set(samples.map((s, i) => `${sids[i]}:${s.ts}`)).size
+      distinct.length === samples.length || new Set(ts).size === samples.length ? samples.length : pairs(sids, ts)
     const stale = distinct.filter((id) => now - (touched.get(id) ?? 0) > MINUTE)
     const batch = { minTs, maxTs, n: samples.length, data: encodeBatch(ts, sids, values) }
-    await commit({ batch, marks: [...dirty.values()].flat(), touch: stale, now })
+    await commit({ batch, marks, touch: stale, now })
     // Only after the commit: a failed batch must not hide these series from the next touch.
     for (const id of stale) touched.set(id, now)
     if (touched.size > 500_000) touched.clear()
