@@ -13,6 +13,7 @@
  * FLEET_BENCH_SAMPLES per figure (default 20) after 2 to warm up. BENCH_PROFILE_DIR profiles the
  * server. Returns table rows and what failed; asserts nothing.
  */
+import { join } from 'node:path'
 import { BUN, benchKey, type Env, envFor, pct, profileFlags, runCommand, startHomeostat } from './lib.ts'
 
 const SAMPLES = Number(process.env.FLEET_BENCH_SAMPLES ?? 20)
@@ -20,12 +21,61 @@ const WARM = 2
 const H = 3_600_000
 const ms = (n: number) => `${n.toFixed(1)} ms`
 
+/**
+ * Bytes a stored point on the fleet shape (rollup-storage.ts: the seeded minutes and hours copied in the
+ * rollup job's order into a fresh database, pages counted by dbstat) and the 90 days it projects.
+ */
+function storageRows(env: Env, dir: string): string[][] {
+  const seeded = env.DATABASE_URL!.replace(/^file:/, '')
+  const out = runCommand(
+    BUN,
+    ['tests/bench/rollup-storage.ts', seeded, join(dir, 'fleet-storage.db')],
+    env,
+    10 * 60_000,
+  )
+  const s = JSON.parse(out.trim().split('\n').at(-1)!) as {
+    rollupBytesPerPoint: number
+    allInBytesPerPoint: number
+    minuteRowBytes: number
+    ninetyDaysGB: Record<string, string>
+  }
+  const total = Number(s.ninetyDaysGB.total)
+  const tiers = Object.entries(s.ninetyDaysGB)
+    .filter(([k]) => k !== 'total')
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')
+  return [
+    [
+      'storage, fleet shape: rollups a point (1-minute row)',
+      `${s.rollupBytesPerPoint} B (${s.minuteRowBytes} B)`,
+      '—',
+      '',
+      '',
+    ],
+    [
+      'storage, fleet shape: all-in a stored point',
+      `${s.allInBytesPerPoint} B`,
+      '≤ 40 B',
+      'raw at 8.8 B',
+      s.allInBytesPerPoint <= 40 ? 'pass' : 'MISS',
+    ],
+    [
+      'storage, 1,000 series × 15 s over 90 days, default retention',
+      `${total} GB`,
+      '≤ 2 GB',
+      tiers,
+      total <= 2 ? 'pass' : 'MISS',
+    ],
+  ]
+}
+
 export async function fleetFigures(dir: string, base: Env, log: (line: string) => void) {
   const failed: string[] = []
   const rows: string[][] = []
   const env = envFor(dir, base, 'fleet', { JOBS_ENABLED: 'false' })
   log('fleet: seeding 1,000 series × 6 h and 200 series × 30 days of rollups')
   log(`  seeded: ${runCommand(BUN, ['tests/bench/seed-fleet.ts'], env, 10 * 60_000)}`)
+  rows.push(...storageRows(env, dir))
   const server = await startHomeostat('homeostat-fleet', env, profileFlags())
   try {
     const key = benchKey(env, 'viewer')
