@@ -1,4 +1,4 @@
-import type { Db } from '../../../db/client.ts'
+import { type Db, readRows, writeNow } from '../../../db/client.ts'
 import type { Logger } from '../../lib/logger.ts'
 import { chunkRows, type ChunkRow } from './chunks.ts'
 import { replaceChunks } from './inbox.ts'
@@ -80,29 +80,25 @@ export async function convertTextSketches(
   let converted = 0
   let after: [number, number, number] = [-1, -1, -1]
   for (;;) {
-    const rows = (
-      await db.$client.execute({
-        sql: `select series_id, resolution, bucket, sketch, typeof(sketch) = 'text' as old from rollups
-          where (series_id, resolution, bucket) > (?, ?, ?) order by series_id, resolution, bucket limit ?`,
-        args: [...after, pageRows],
-      })
-    ).rows
+    // Positional rows and the writer's kept statement (writeNow): the same update text 20,000 times
+    // a page is prepared once, not per row as the client's batch would.
+    const rows = await readRows(
+      db,
+      `select series_id, resolution, bucket, sketch, typeof(sketch) = 'text' from rollups
+        where (series_id, resolution, bucket) > (?, ?, ?) order by series_id, resolution, bucket limit ?`,
+      [...after, pageRows],
+    )
     if (!rows.length) break
     const last = rows.at(-1)!
-    after = [Number(last.series_id), Number(last.resolution), Number(last.bucket)]
+    after = [Number(last[0]), Number(last[1]), Number(last[2])]
     const updates = rows
-      .filter((r) => Number(r.old) === 1)
+      .filter((r) => Number(r[4]) === 1)
       .map((r) => ({
         sql: 'update rollups set sketch = ? where series_id = ? and resolution = ? and bucket = ?',
-        args: [
-          encodeSketch(decodeSketchText(String(r.sketch))),
-          Number(r.series_id),
-          Number(r.resolution),
-          Number(r.bucket),
-        ],
+        args: [encodeSketch(decodeSketchText(String(r[3]))), Number(r[0]), Number(r[1]), Number(r[2])],
       }))
     if (!updates.length) continue
-    await db.$client.batch(updates, 'write')
+    await writeNow(db, updates)
     converted += updates.length
     log?.info('converting rollup sketches to their binary form', { converted })
   }
