@@ -18,6 +18,9 @@
  * Figures per scenario: per kind req/s, error % and p95/p99; the API kinds together against the
  * thresholds (errors < 0.1 %, p95 < 50 ms, p99 < 200 ms); offered vs achieved rate; server RSS
  * sampled over time (the soak: growth after its warm-up). Asserts nothing; a MISS is a figure.
+ *
+ * LOAD_INSTANCES=1,2,3 (opt-in) adds several instances on one database file at saturation, after
+ * these: tests/bench/load-instances.ts.
  */
 import { join } from 'node:path'
 import type autocannon from 'autocannon'
