@@ -18,6 +18,9 @@
  * Figures per scenario: per kind req/s, error % and p95/p99; the API kinds together against the
  * thresholds (errors < 0.1 %, p95 < 50 ms, p99 < 200 ms); offered vs achieved rate; server RSS
  * sampled over time (the soak: growth after its warm-up). Asserts nothing; a MISS is a figure.
+ *
+ * LOAD_INSTANCES=1,2,3 (opt-in) adds several instances on one database file at saturation, after
+ * these: tests/bench/load-instances.ts.
  */
 import { join } from 'node:path'
 import type autocannon from 'autocannon'
@@ -27,6 +30,7 @@ import {
   type Fleet,
   kindSequence,
   MIX,
+  mergeRun as merge,
   newRun,
   quantile,
   setupFleet,
@@ -46,6 +50,7 @@ import {
   startServer,
   verdict,
 } from './lib.ts'
+import { instancesFigures, instancesWanted } from './load-instances.ts'
 
 type Name = 'sustained' | 'spike' | 'soak'
 const FULL = process.env.LOAD_FULL === '1'
@@ -61,6 +66,15 @@ const ms = (n: number) => `${fmt(n, 1)} ms`
 const pctText = (r: number) => `${fmt(r * 100, 3)} %`
 
 export async function loadFigures(dir: string, base: Env, log: (line: string) => void) {
+  const mix =
+    SCENARIOS.length || process.env.LOAD_KIND_CPU !== '0' ? await mixFigures(dir, base, log) : { rows: [], failed: [] }
+  if (!instancesWanted()) return mix
+  // After the one-instance scenarios have stopped their server: the instances have the cores alone.
+  const more = await instancesFigures(dir, base, log)
+  return { rows: [...mix.rows, ...more.rows], failed: [...mix.failed, ...more.failed] }
+}
+
+async function mixFigures(dir: string, base: Env, log: (line: string) => void) {
   const rows: string[][] = []
   const failed: string[] = []
   // The per-key and ingest limits at their defaults (the bench's base env raises every limit).
@@ -288,19 +302,6 @@ async function cpuPerKind(server: { url: string; pid: number }, fleet: Fleet, lo
 }
 
 const peakOf = (stages: { rate: number }[]) => Math.max(...stages.map((s) => s.rate))
-
-function merge(into: ReturnType<typeof newRun>, from: ReturnType<typeof newRun>) {
-  into.seconds += from.seconds
-  into.socketErrors += from.socketErrors
-  into.firstErrors.push(...from.firstErrors.slice(0, Math.max(0, 10 - into.firstErrors.length)))
-  for (const [id, k] of from.kinds) {
-    const t = into.kinds.get(id)!
-    t.count += k.count
-    t.errors += k.errors
-    for (const [s, n] of Object.entries(k.statuses)) t.statuses[s] = (t.statuses[s] ?? 0) + n
-    for (const l of k.latencies) t.latencies.push(l)
-  }
-}
 
 /** The median RSS of the first or last fifth of the samples (at least 3): noise-resistant ends. */
 function medianTail(samples: { mb: number }[], end: 'start' | 'end') {

@@ -277,6 +277,20 @@ export const newRun = (mix = MIX): MixRun => ({
   firstErrors: [],
 })
 
+/** Adds `from`'s counts, statuses and latencies to `into` (runs of the same mix). */
+export function mergeRun(into: MixRun, from: MixRun) {
+  into.seconds += from.seconds
+  into.socketErrors += from.socketErrors
+  into.firstErrors.push(...from.firstErrors.slice(0, Math.max(0, 10 - into.firstErrors.length)))
+  for (const [id, k] of from.kinds) {
+    const t = into.kinds.get(id)!
+    t.count += k.count
+    t.errors += k.errors
+    for (const [s, n] of Object.entries(k.statuses)) t.statuses[s] = (t.statuses[s] ?? 0) + n
+    for (const l of k.latencies) t.latencies.push(l)
+  }
+}
+
 /** The stages with each ramp cut into 2-second steps from the rate before it. */
 export function steps(stages: Stage[]): { rate: number; seconds: number }[] {
   const out: { rate: number; seconds: number }[] = []
@@ -314,7 +328,8 @@ export async function driveMix(
     // One request in flight per connection: enough of them that a slow answer does not hold the rate
     // back (a quarter of a second of requests at the rate).
     connections: opts.connections ?? Math.min(500, Math.max(10, Math.ceil(opts.rate / 4))),
-    overallRate: opts.rate,
+    // rate 0: no cap, each connection sends as soon as its answer is back (saturation).
+    ...(opts.rate > 0 ? { overallRate: opts.rate } : {}),
     duration: opts.seconds,
     timeout: 10,
     requests: [
