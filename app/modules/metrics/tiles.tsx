@@ -82,6 +82,8 @@ export async function agentsAndModels(db: Db, from: number, to: number) {
     .filter((r) => r.change.requests !== null && Math.abs(r.change.requests) >= 0.1)
     .sort((a, b) => Math.abs(b.change.requests!) - Math.abs(a.change.requests!) || a.name.localeCompare(b.name))
     .slice(0, MOVERS)
+    // A mover shows its name and change in requests only (p95 is read for the tables' shown rows alone).
+    .map(({ kind, name, change }) => ({ kind, name, change }))
   const shown = { model: models.sort(byCost).slice(0, ROWS), component: agents.sort(byCost).slice(0, ROWS) }
   // The p95 of the rows shown only: a quantile merges every sketch it reads, so it reads no more.
   await Promise.all(
