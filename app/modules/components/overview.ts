@@ -35,17 +35,31 @@ const round = (n: number | null | undefined, digits = 4) =>
  * minute, so rollups serve it: a handful of SQL aggregates over hourly and minute rollups and the
  * raw tail, each driven by the series of one metric name, whatever the number of other series.
  */
-export async function overview(db: Db, range: number, now: number) {
+export async function overview(
+  db: Db,
+  range: number,
+  now: number,
+  opts: { detail?: (rows: { name: string; status: string; errorRate: number | null }[]) => string[] } = {},
+) {
   const align = range >= DAY ? HOUR : 60_000
   const from = Math.floor((now - range) / align) * align
   const to = now
   const segs = plan(from, to, await watermarks(db))
-  const [list, up, sums, llmP95, checkP95] = await Promise.all([
+  const [list, sums] = await Promise.all([
     db.select().from(components).orderBy(asc(components.name)),
-    uptimes(db, [now - from], now),
     sumsByComponent(db, SUMMED, segs),
-    quantileByComponent(db, LLM_LATENCY, 0.95, segs),
-    quantileByComponent(db, CHECK_DURATION, 0.95, segs),
+  ])
+  // A caller that shows only some components (the front page's grid) asks p95 and uptime of those alone.
+  const errorRate = (name: string) => {
+    const req = sums.get(SUMMED[0]!)!.get(name)
+    return req ? round((sums.get(SUMMED[1]!)!.get(name) ?? 0) / req, 6) : null
+  }
+  const only = opts.detail?.(list.map((c) => ({ name: c.name, status: c.status, errorRate: errorRate(c.name) })))
+  const ids = only && list.filter((c) => only.includes(c.name)).map((c) => c.id)
+  const [up, llmP95, checkP95] = await Promise.all([
+    uptimes(db, [now - from], now, ids),
+    quantileByComponent(db, LLM_LATENCY, 0.95, segs, only),
+    quantileByComponent(db, CHECK_DURATION, 0.95, segs, only),
   ])
   const [requests, errors, tokens, cost] = SUMMED.map((n) => sums.get(n)!) as [
     Map<string | null, number>,
@@ -71,7 +85,7 @@ export async function overview(db: Db, range: number, now: number) {
       uptime: up.get(c.id)?.[0] ?? null,
       requests: req,
       errors: err,
-      errorRate: req ? round((err ?? 0) / req, 6) : null,
+      errorRate: errorRate(c.name),
       p95LatencyMs: round(p95, 1),
       latencyMetric: p95 === null ? null : llm !== undefined ? LLM_LATENCY : CHECK_DURATION,
       tokens: tokens.get(c.name) ?? null,

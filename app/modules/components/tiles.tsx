@@ -19,14 +19,14 @@ const HOUR = 3_600_000
 const DAY = 86_400_000
 const statusRank: Record<string, number> = { down: 0, unknown: 1, up: 2 }
 
-/** p95, error rate and cost per component over the period before [from, to) of the same length. */
-async function previousPeriod(db: Db, from: number, to: number) {
+/** p95, error rate and cost of these components over the period before [from, to) of the same length. */
+async function previousPeriod(db: Db, from: number, to: number, names: string[]) {
   const span = to - from
   const segs = plan(from - span, from, await watermarks(db))
   const [sums, llm, check] = await Promise.all([
-    sumsByComponent(db, ['agent_requests_total', 'agent_errors_total', COST_METRIC], segs),
-    quantileByComponent(db, 'llm_latency_ms', 0.95, segs),
-    quantileByComponent(db, 'latency_ms', 0.95, segs),
+    sumsByComponent(db, ['agent_requests_total', 'agent_errors_total', COST_METRIC], segs, names),
+    quantileByComponent(db, 'llm_latency_ms', 0.95, segs, names),
+    quantileByComponent(db, 'latency_ms', 0.95, segs, names),
   ])
   return (name: string) => {
     const req = sums.get('agent_requests_total')!.get(name)
@@ -39,20 +39,32 @@ async function previousPeriod(db: Db, from: number, to: number) {
   }
 }
 
+type Ranked = { name: string; status: string; errorRate: number | null }
+/** Down first, then never checked, then by error rate. */
+const needsALook = (a: Ranked, b: Ranked) =>
+  (statusRank[a.status] ?? 1) - (statusRank[b.status] ?? 1) ||
+  (b.errorRate ?? -1) - (a.errorRate ?? -1) ||
+  a.name.localeCompare(b.name)
+
 export async function fleet(db: Db, rangeMs: number, at: number) {
-  const data = await overview(db, rangeMs, at)
+  // Every component's status and error rate choose the grid; the rest is read for the shown ones only.
+  const data = await overview(db, rangeMs, at, {
+    detail: (rows) =>
+      [...rows]
+        .sort(needsALook)
+        .slice(0, FLEET_SHOWN)
+        .map((r) => r.name),
+  })
   const from = Date.parse(data.from!)
-  const shown = [...data.components]
-    .sort(
-      (a, b) =>
-        (statusRank[a.status] ?? 1) - (statusRank[b.status] ?? 1) ||
-        (b.errorRate ?? -1) - (a.errorRate ?? -1) ||
-        a.name.localeCompare(b.name),
-    )
-    .slice(0, FLEET_SHOWN)
+  const shown = [...data.components].sort(needsALook).slice(0, FLEET_SHOWN)
   // The sparkline covers the range in 24 parts from the same start as the figures beside it.
   const [prev, sparks] = await Promise.all([
-    previousPeriod(db, from, at),
+    previousPeriod(
+      db,
+      from,
+      at,
+      shown.map((c) => c.name),
+    ),
     bucketMeans(db, {
       names: ['llm_latency_ms', 'latency_ms'],
       label: 'component',

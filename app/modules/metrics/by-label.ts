@@ -71,11 +71,11 @@ const col = (i: number) => sql.raw(`v${i}`)
  * The series of these names (with one label's value) and each one's raw points over the raw
  * segments (app/modules/metrics/inbox.ts reads chunks and inbox).
  */
-async function rawBySeries(db: Db, names: string[], segs: Segment[], label: string) {
+async function rawBySeries(db: Db, names: string[], segs: Segment[], label: string, only?: string[]) {
   const raw = segs.filter((s) => s.res === null)
   if (!raw.length || !names.length) return []
   const found = await db.all<{ id: number; name: string; comp: string | null }>(
-    sql`select s.id as id, s.name as name, json_extract(s.labels, ${labelPath(label)}) as comp from series s where ${nameIn(names)}`,
+    sql`select s.id as id, s.name as name, json_extract(s.labels, ${labelPath(label)}) as comp from series s where ${nameIn(names)}${valueIn(label, only)}`,
   )
   const ids = found.map((f) => Number(f.id))
   const values = new Map<number, number[][]>() // series → per raw segment, its values
@@ -96,10 +96,26 @@ async function rawBySeries(db: Db, names: string[], segs: Segment[], label: stri
 const labelPath = (label: string) => `$.${label}`
 
 /**
+ * Narrows series to those whose `label` is one of `values` (all series when not given; none for an
+ * empty list): a tile that shows some label values reads those alone.
+ */
+const valueIn = (label: string, values?: string[]) =>
+  values
+    ? sql` and json_extract(s.labels, ${labelPath(label)}) in (${
+        values.length
+          ? sql.join(
+              values.map((v) => sql`${v}`),
+              sql`, `,
+            )
+          : sql`null`
+      })`
+    : sql``
+
+/**
  * Sum of the values of each metric per value of one label (`component`, `model`, …) over the
  * segments, in one statement: per series one subquery per segment, then summed per label value
  * (series without it count under null). Keys: metric name, then label value. `kind: 'count'` sums
- * the number of values instead (calls, for a latency metric).
+ * the number of values instead (calls, for a latency metric). `only` narrows to those label values.
  */
 export async function sumsByLabel(
   db: Db,
@@ -107,6 +123,7 @@ export async function sumsByLabel(
   segs: Segment[],
   label = 'component',
   kind: 'sum' | 'count' = 'sum',
+  only?: string[],
 ) {
   const out = new Map<string, Map<string | null, number>>(names.map((n) => [n, new Map()]))
   if (!segs.length) return out
@@ -128,7 +145,7 @@ export async function sumsByLabel(
   )
   const rows = await db.all<{ name: string; comp: string | null; v: number; n: number }>(sql`
     select name, json_extract(labels, ${labelPath(label)}) as comp, ${total} as v, ${seen} as n from (
-      select s.name as name, s.labels as labels ${sql.join(cols, sql``)} from series s where ${nameIn([...into.keys()])}
+      select s.name as name, s.labels as labels ${sql.join(cols, sql``)} from series s where ${nameIn([...into.keys()])}${valueIn(label, only)}
     ) group by 1, 2`)
   const cells = new Map<string, { name: string; comp: string | null; v: number; n: number }>()
   const cell = (name: string, comp: string | null) => {
@@ -142,7 +159,7 @@ export async function sumsByLabel(
     c.v += Number(r.v)
     c.n += Number(r.n)
   }
-  for (const s of await rawBySeries(db, [...into.keys()], segs, label))
+  for (const s of await rawBySeries(db, [...into.keys()], segs, label, only))
     for (const values of s.per) {
       if (!values.length) continue
       const c = cell(s.name, s.comp)
@@ -161,12 +178,20 @@ export async function sumsByLabel(
 /**
  * A quantile of a metric per value of one label over the segments: the rollup sketches of each
  * value's series are concatenated in SQL and merged here; raw values are added to the same sketch.
+ * `only` narrows to those label values.
  */
-export async function quantileByLabel(db: Db, name: string, q: number, segs: Segment[], label = 'component') {
+export async function quantileByLabel(
+  db: Db,
+  name: string,
+  q: number,
+  segs: Segment[],
+  label = 'component',
+  only?: string[],
+) {
   // In the metric's unit, over the series stored under its other name too (a renamed metric, names.ts).
   const merged = new Map<string, Sketch>()
   for (const stored of storedNames(name))
-    for (const [comp, s] of await sketchesByLabel(db, stored.name, segs, label)) {
+    for (const [comp, s] of await sketchesByLabel(db, stored.name, segs, label, only)) {
       const into = merged.get(comp) ?? emptySketch()
       mergeInto(into, scaleSketch(s, stored.scale))
       merged.set(comp, into)
@@ -180,14 +205,14 @@ export async function quantileByLabel(db: Db, name: string, q: number, segs: Seg
 }
 
 /** One stored name's sketch per label value over the segments. */
-async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: string) {
+async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: string, only?: string[]) {
   const sketches = new Map<string, Sketch>()
   const get = (comp: string) => {
     let s = sketches.get(comp)
     if (!s) sketches.set(comp, (s = emptySketch()))
     return s
   }
-  const labelled = sql`s.name = ${name} and json_extract(s.labels, ${labelPath(label)}) is not null`
+  const labelled = sql`s.name = ${name} and json_extract(s.labels, ${labelPath(label)}) is not null${valueIn(label, only)}`
   const rollupSegs = segs.filter((seg) => seg.res !== null)
   if (rollupSegs.length) {
     // The sketches: per series, then per label value, back to back in one blob (sketch.ts).
@@ -203,7 +228,7 @@ async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: str
       ) group by 1`)
     for (const r of rows) if (r.v !== null) mergeEncoded(get(String(r.comp)), r.v)
   }
-  for (const s of await rawBySeries(db, [name], segs, label)) {
+  for (const s of await rawBySeries(db, [name], segs, label, only)) {
     if (s.comp === null) continue
     for (const values of s.per) for (const x of values) addValue(get(s.comp), x)
   }
@@ -214,9 +239,10 @@ export async function watermarks(db: Db) {
   return new Map((await db.select().from(rollupWatermarks)).map((w) => [w.resolution, w.watermark]))
 }
 
-export const sumsByComponent = (db: Db, names: string[], segs: Segment[]) => sumsByLabel(db, names, segs, 'component')
-export const quantileByComponent = (db: Db, name: string, q: number, segs: Segment[]) =>
-  quantileByLabel(db, name, q, segs, 'component')
+export const sumsByComponent = (db: Db, names: string[], segs: Segment[], only?: string[]) =>
+  sumsByLabel(db, names, segs, 'component', 'sum', only)
+export const quantileByComponent = (db: Db, name: string, q: number, segs: Segment[], only?: string[]) =>
+  quantileByLabel(db, name, q, segs, 'component', only)
 
 /**
  * Mean of each metric per bucket, for the series of `names` whose `label` is one of `values`: a

@@ -12,6 +12,7 @@ import { change, Delta, type FrontTile, TileEmpty } from '../../lib/tiles.tsx'
 import { plan, quantileByLabel, type Segment, sumsByLabel, watermarks } from './by-label.ts'
 
 const SUMMED = ['llm_errors_total', 'llm_tokens_total', 'llm_cost_usd', 'agent_requests_total', 'agent_errors_total']
+const PREVIOUS = ['agent_requests_total', 'llm_cost_usd']
 const ROWS = 8
 const MOVERS = 3
 
@@ -27,11 +28,10 @@ type Row = {
 }
 
 /** Requests: the agent's own counters when it sends them, else its LLM calls (one latency value per call). */
-async function totals(db: Db, label: string, segs: Segment[], withP95: boolean) {
-  const [sums, calls, p95] = await Promise.all([
-    sumsByLabel(db, SUMMED, segs, label),
+async function totals(db: Db, label: string, segs: Segment[], metrics = SUMMED) {
+  const [sums, calls] = await Promise.all([
+    sumsByLabel(db, metrics, segs, label),
     sumsByLabel(db, ['llm_latency_ms'], segs, label, 'count'),
-    withP95 ? quantileByLabel(db, 'llm_latency_ms', 0.95, segs, label) : new Map<string, number>(),
   ])
   const names = new Set<string>()
   for (const m of [...sums.values(), calls.get('llm_latency_ms')!])
@@ -47,7 +47,7 @@ async function totals(db: Db, label: string, segs: Segment[], withP95: boolean) 
         {
           requests,
           errors,
-          p95: p95.get(name) ?? null,
+          p95: null as number | null,
           tokens: get('llm_tokens_total', name) ?? null,
           cost: get('llm_cost_usd', name) ?? null,
         },
@@ -57,7 +57,8 @@ async function totals(db: Db, label: string, segs: Segment[], withP95: boolean) 
 }
 
 async function table(db: Db, label: string, cur: Segment[], prev: Segment[]): Promise<Row[]> {
-  const [now, before] = await Promise.all([totals(db, label, cur, true), totals(db, label, prev, false)])
+  // The previous period gives only the changes in requests and cost.
+  const [now, before] = await Promise.all([totals(db, label, cur), totals(db, label, prev, PREVIOUS)])
   return [...now].map(([name, t]) => {
     const p = before.get(name)
     return {
@@ -81,9 +82,20 @@ export async function agentsAndModels(db: Db, from: number, to: number) {
     .filter((r) => r.change.requests !== null && Math.abs(r.change.requests) >= 0.1)
     .sort((a, b) => Math.abs(b.change.requests!) - Math.abs(a.change.requests!) || a.name.localeCompare(b.name))
     .slice(0, MOVERS)
+    // A mover shows its name and change in requests only (p95 is read for the tables' shown rows alone).
+    .map(({ kind, name, change }) => ({ kind, name, change }))
+  const shown = { model: models.sort(byCost).slice(0, ROWS), component: agents.sort(byCost).slice(0, ROWS) }
+  // The p95 of the rows shown only: a quantile merges every sketch it reads, so it reads no more.
+  await Promise.all(
+    Object.entries(shown).map(async ([label, rows]) => {
+      const names = rows.map((r) => r.name)
+      const p95 = await quantileByLabel(db, 'llm_latency_ms', 0.95, cur, label, names)
+      for (const r of rows) r.p95 = p95.get(r.name) ?? null
+    }),
+  )
   return {
-    models: models.sort(byCost).slice(0, ROWS),
-    agents: agents.sort(byCost).slice(0, ROWS),
+    models: shown.model,
+    agents: shown.component,
     counts: { models: models.length, agents: agents.length },
     movers,
   }
