@@ -36,6 +36,11 @@ export async function boot(env: Record<string, string | undefined>, opts: { quie
       syncIntervalSeconds: config.DATABASE_SYNC_INTERVAL,
       synchronous: config.DATABASE_SYNCHRONOUS,
       onQuery: (s) => telemetry.dbQuery.observe({}, s),
+      // Once per episode, not per refused write (ADR 0025).
+      onLockChange: (locked) =>
+        locked
+          ? log.warn('database locked by another process: writes answer 503 at once until it lets go')
+          : log.info('database lock released: writes resume'),
     })
   } catch (error) {
     exit(

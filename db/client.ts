@@ -4,6 +4,7 @@ import { createClient, type Client, type InStatement, type TransactionMode } fro
 import { drizzle } from 'drizzle-orm/libsql'
 import type { BatchItem } from 'drizzle-orm/batch'
 import Database from 'libsql'
+import { createLockWatch, lockFailure, writesSql, type LockWatch } from './lock-watch.ts'
 import { openLocker, type Locker } from './locked-txn.ts'
 import { openReader, type Reader } from './reader.ts'
 import * as schema from './schema/index.ts'
@@ -15,6 +16,8 @@ import {
   type TxnStatement,
 } from './txn-thread.ts'
 
+export { lockFailure } from './lock-watch.ts'
+
 export type DbOptions = {
   url: string
   authToken?: string
@@ -24,6 +27,8 @@ export type DbOptions = {
   synchronous?: 'normal' | 'full'
   /** Called with the duration of every statement or batch, in seconds. */
   onQuery?: (seconds: number) => void
+  /** Called when writes start being refused because another process holds the write lock, and when they resume. */
+  onLockChange?: (locked: boolean) => void
 }
 
 /**
@@ -32,8 +37,9 @@ export type DbOptions = {
  * 1 000: under a steady write load (the alert intake) fewer, larger checkpoints cut the time
  * commits spend in them by about a quarter, and whichever connection commits past the mark runs it.
  */
+const BUSY_TIMEOUT_MS = 5000
 const connectionPragmas = (options: DbOptions) => [
-  'busy_timeout=5000',
+  `busy_timeout=${BUSY_TIMEOUT_MS}`,
   'foreign_keys=ON',
   `synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`,
   'wal_autocheckpoint=8000',
@@ -55,7 +61,7 @@ export async function openDb(options: DbOptions) {
       authToken: options.authToken,
       syncUrl: options.syncUrl,
       syncInterval: options.syncUrl ? options.syncIntervalSeconds : undefined,
-      timeout: 5000, // busy timeout on every local connection
+      timeout: BUSY_TIMEOUT_MS, // busy timeout on every local connection
       // One connection: statements run synchronously in-process anyway, and per-connection pragmas
       // (synchronous) then hold for every statement. Writes are batches, never held transactions.
       concurrency: isFile ? 1 : undefined,
@@ -92,20 +98,25 @@ export async function openDb(options: DbOptions) {
   }
   await prepare(holder.client)
   if (options.syncUrl) await holder.client.sync()
-  const raw = isFile ? gated(holder) : holder.client
-  const timedClient = options.onQuery ? timed(raw, options.onQuery) : raw
   // A local file (not an embedded replica, whose writes go to the primary) gets a second
   // connection with prepared statements kept for the hot inserts; closing the client closes it.
   const path = isFile && !options.syncUrl ? options.url.slice('file:'.length).split('?')[0]! : ''
-  const writer = path && path !== ':memory:' ? openWriter(path, options) : undefined
+  // Another process can hold a local file's write lock: every connection below fails fast while it does.
+  const watch =
+    path && path !== ':memory:'
+      ? createLockWatch({ path, busyTimeoutMs: BUSY_TIMEOUT_MS, onChange: options.onLockChange })
+      : undefined
+  const raw = isFile ? gated(holder, watch) : holder.client
+  const timedClient = options.onQuery ? timed(raw, options.onQuery) : raw
+  const writer = watch ? openWriter(path, options, watch) : undefined
   // Reads through the client (every Drizzle select) run on a connection of their own with kept statements.
   const reader = writer ? openReader(path, { pragmas: connectionPragmas(options), cacheKb: 16_384 }) : undefined
   holder.reader = reader
   const thread = writer
-    ? openTransactionThread(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery })
+    ? openTransactionThread(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery, watch })
     : undefined
   const locker = writer
-    ? openLocker(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery })
+    ? openLocker(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery, watch })
     : undefined
   const client = writer
     ? withClose(timedClient, () => {
@@ -113,6 +124,7 @@ export async function openDb(options: DbOptions) {
         reader?.close()
         locker?.close()
         thread?.close()
+        watch?.close()
       })
     : timedClient
   // Closes every connection to the file, lets `swap` replace the file, and opens them again on
@@ -127,6 +139,7 @@ export async function openDb(options: DbOptions) {
           await locker?.hold(true)
           writer.hold(true)
           reader?.hold(true)
+          watch?.reset()
           holder.client.close()
           try {
             await swap()
@@ -143,7 +156,7 @@ export async function openDb(options: DbOptions) {
         }
       }
     : undefined
-  const db = withLocal(drizzle(client, { schema }), { writer, thread, locker, reopen })
+  const db = withLocal(drizzle(client, { schema }), { writer, thread, locker, reopen, watch })
   return { client, db }
 }
 
@@ -170,6 +183,7 @@ type LocalConnections = {
   thread?: TransactionThread
   locker?: Locker
   reopen?: (swap: () => void | Promise<void>) => Promise<void>
+  watch?: LockWatch
 }
 const withLocal = <T extends object>(db: T, connections: LocalConnections) =>
   Object.assign(db, { [local]: connections }) as T & { readonly [local]?: LocalConnections }
@@ -226,6 +240,13 @@ export const threadReader = (db: Db) => {
 export const lockerOf = (db: Db): Locker | undefined => db[local]?.locker
 
 /**
+ * Since when (epoch ms) writes to a database on a local file have been refused at once because
+ * another process holds its write lock (db/lock-watch.ts), checked by a probe now; undefined when
+ * they are not, or the database is not a local file. For `/ready` and the jobs' ticks.
+ */
+export const writeLockHeldSince = (db: Db): number | undefined => db[local]?.watch?.since()
+
+/**
  * The epoch of a database's transaction thread (see `writeTransaction`): what was read or written
  * as of it needs no check in a transaction sent with it. Undefined without a thread (`:memory:`,
  * a remote database), where every cached row is checked.
@@ -274,7 +295,7 @@ const MAX_CACHED_STATEMENTS = 128
  * batches do, so the two connections never hold a write lock across an await; a lock held by
  * another process is waited for by the busy timeout, as on the first connection.
  */
-function openWriter(path: string, options: DbOptions): Writer {
+function openWriter(path: string, options: DbOptions, watch: LockWatch): Writer {
   let conn: Database.Database | undefined
   let closed = false
   let held = false
@@ -305,6 +326,7 @@ function openWriter(path: string, options: DbOptions): Writer {
       if (!statements.length) return []
       if (closed) throw new Error('The database is closed')
       if (held) throw Object.assign(new Error('The database is being restored'), { code: 'SQLITE_BUSY' })
+      watch.check()
       const start = performance.now()
       const c = (conn ??= open())
       try {
@@ -320,6 +342,7 @@ function openWriter(path: string, options: DbOptions): Writer {
         }
       } catch (e) {
         if (lockFailure(e)) drop()
+        watch.failed(e, performance.now() - start)
         throw e
       } finally {
         options.onQuery?.((performance.now() - start) / 1000)
@@ -368,40 +391,24 @@ function withClose(client: Client, also: () => void): Client {
 type Holder = { client: Client; gate: Promise<void> | null; renew: () => Promise<void>; reader: Reader | undefined }
 
 /**
- * Whether a statement failed for want of a lock (SQLITE_BUSY, SQLITE_LOCKED and their extended
- * codes, here or in its cause). SQLite leaves such a statement suspended, to be stepped again, and
- * the driver does not reset it. While it is, its connection counts it as a write under way, and
- * SQLite commits an autocommit write only when the last one under way ends: the next write on
- * that connection takes the write lock and keeps it, uncommitted, and when the suspended statement
- * is at last reset or finalized (by the garbage collector, for the client's statements) SQLite ends
- * it with a rollback of everything since. After another process held the lock, writes were refused
- * until the collector ran and the writes acknowledged meanwhile were lost (issue 24,
- * tests/e2e/faults-db-locked.test.ts). Such a connection is closed rather than used again.
- */
-export function lockFailure(error: unknown): boolean {
-  let e = error
-  for (let depth = 0; depth < 5 && e && typeof e === 'object'; depth++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string' && /^SQLITE_(BUSY|LOCKED)/.test(code)) return true
-    e = (e as { cause?: unknown }).cause
-  }
-  return false
-}
-
-/**
  * The client of `holder`, whichever it is now; while a gate is set, statements wait for it first.
  * One statement (or batch) at a time, in the order sent: each runs synchronously on the one
  * connection anyway, and so none can be handed the connection between a lock failure and its
  * replacement (see `lockFailure`).
  */
-function gated(holder: Holder): Client {
+function gated(holder: Holder, watch?: LockWatch): Client {
   let tail: Promise<unknown> = Promise.resolve()
-  const run = <T>(f: (c: Client) => Promise<T>): Promise<T> => {
+  // `writes`: the statement may take the write lock, so it is refused at once while another process
+  // is known to hold it (db/lock-watch.ts), and a refusal after waiting out the busy timeout says so.
+  const run = <T>(f: (c: Client) => Promise<T>, writes = true): Promise<T> => {
     const turn = tail.then(async () => {
       if (holder.gate) await holder.gate
+      if (writes) watch?.check()
+      const start = performance.now()
       try {
         return await f(holder.client)
       } catch (error) {
+        if (writes) watch?.failed(error, performance.now() - start)
         if (lockFailure(error)) await holder.renew()
         throw error
       }
@@ -409,15 +416,18 @@ function gated(holder: Holder): Client {
     tail = turn.catch(() => {})
     return turn
   }
+  const sqlOf = (stmt: InStatement) => (typeof stmt === 'string' ? stmt : stmt.sql)
   return {
     execute: ((stmt: InStatement, args?: never) => {
       // A select with positional arguments, while no restore holds the file: on the reader.
       const fast = !holder.gate && args === undefined ? holder.reader?.execute(stmt) : undefined
-      return fast ? Promise.resolve(fast) : run((c) => c.execute(stmt as never, args))
+      return fast ? Promise.resolve(fast) : run((c) => c.execute(stmt as never, args), writesSql(sqlOf(stmt)))
     }) as Client['execute'],
-    batch: ((stmts: InStatement[], mode?: never) => run((c) => c.batch(stmts, mode))) as Client['batch'],
+    batch: ((stmts: InStatement[], mode?: TransactionMode) =>
+      run((c) => c.batch(stmts, mode as never), mode !== 'read')) as Client['batch'],
     migrate: (stmts) => run((c) => c.migrate(stmts)),
-    transaction: ((mode?: TransactionMode) => run((c) => c.transaction(mode))) as Client['transaction'],
+    transaction: ((mode?: TransactionMode) =>
+      run((c) => c.transaction(mode), mode !== 'read')) as Client['transaction'],
     executeMultiple: (text) => run((c) => c.executeMultiple(text)),
     sync: () => run((c) => c.sync()),
     reconnect: () => holder.client.reconnect(),

@@ -13,6 +13,7 @@
 import { Column, is, SQL } from 'drizzle-orm'
 import type { BatchItem } from 'drizzle-orm/batch'
 import Database from 'libsql'
+import type { LockWatch } from './lock-watch.ts'
 import { rowsOf, toStatement, type TxnStatement } from './txn-thread.ts'
 
 /** A query to read under the lock: a Drizzle select, decoded by its `selection` (the columns it selects, in order). */
@@ -31,7 +32,10 @@ export type Locker = {
 
 const MAX_PREPARED = 64
 
-export function openLocker(path: string, options: { pragmas: string[]; onQuery?: (seconds: number) => void }): Locker {
+export function openLocker(
+  path: string,
+  options: { pragmas: string[]; onQuery?: (seconds: number) => void; watch?: LockWatch },
+): Locker {
   let conn: Database.Database | undefined
   let closed = false
   let held = false
@@ -70,8 +74,14 @@ export function openLocker(path: string, options: { pragmas: string[]; onQuery?:
       for (const pragma of options.pragmas) conn.exec(`PRAGMA ${pragma}`)
     }
     const c = conn
+    options.watch?.check()
     const start = performance.now()
-    c.exec('BEGIN IMMEDIATE')
+    try {
+      c.exec('BEGIN IMMEDIATE')
+    } catch (e) {
+      options.watch?.failed(e, performance.now() - start)
+      throw e
+    }
     try {
       const { statements, result } = await work(read(c))
       for (const s of statements) {

@@ -9,6 +9,7 @@
 import { Worker, type WorkerOptions } from 'node:worker_threads'
 import type { InArgs, InStatement } from '@libsql/client'
 import type { BatchItem } from 'drizzle-orm/batch'
+import type { LockWatch } from './lock-watch.ts'
 
 type Arg = string | number | bigint | null | Uint8Array
 /**
@@ -46,8 +47,9 @@ type Pending = { resolve: (rows?: Arg[][]) => void; reject: (e: Error) => void; 
 /** Starts the thread for the database file at `path`; its connection takes `pragmas` (the other connections' settings). */
 export function openTransactionThread(
   path: string,
-  options: { pragmas: string[]; onQuery?: (seconds: number) => void },
+  options: { pragmas: string[]; onQuery?: (seconds: number) => void; watch?: LockWatch },
 ): TransactionThread {
+  const watch = options.watch
   let worker: Worker | undefined
   let closed = false
   let next = 0
@@ -65,17 +67,27 @@ export function openTransactionThread(
     // statements in hand; a default heap grew large under intake). Node and Deno ignore it.
     // A new thread has seen nothing yet: it starts past every epoch answered so far.
     const settings: WorkerOptions & { smol?: boolean } = {
-      workerData: { path, pragmas: options.pragmas, epoch: epoch + 1 },
+      workerData: { path, pragmas: options.pragmas, epoch: epoch + 1, lock: watch?.state },
       smol: true,
     }
     const w = new Worker(new URL('./txn-worker.js', import.meta.url), settings)
-    w.on('message', (m: { id: number; epoch: number; rows?: Arg[][]; error?: { message: string; code?: string } }) => {
+    type Reply = {
+      id: number
+      epoch: number
+      rows?: Arg[][]
+      error?: { message: string; code?: string }
+      waitedMs?: number
+    }
+    w.on('message', (m: Reply) => {
       if (m.epoch > epoch) epoch = m.epoch
       const p = pending.get(m.id)
       if (!p) return
       pending.delete(m.id)
       if (!pending.size) w.unref()
       options.onQuery?.((performance.now() - p.start) / 1000)
+      // The thread sets the shared lock state itself when its write waited out the timeout; this
+      // starts the probing that clears it.
+      if (m.error && m.waitedMs !== undefined) watch?.failed(m.error, m.waitedMs)
       if (m.error) p.reject(Object.assign(new Error(m.error.message), { code: m.error.code }))
       else p.resolve(m.rows)
     })
@@ -88,6 +100,11 @@ export function openTransactionThread(
     epoch: () => epoch,
     run(statements, assumed, fallback) {
       if (closed) return Promise.reject(new Error('The database is closed'))
+      try {
+        watch?.check()
+      } catch (e) {
+        return Promise.reject(e)
+      }
       const w = (worker ??= start())
       const id = ++next
       return new Promise<void>((resolve, reject) => {

@@ -5,7 +5,18 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import Database from 'libsql'
 
-const { path, pragmas } = workerData
+const { path, pragmas, lock } = workerData
+// The write lock's shared state (db/lock-watch.ts): slot 0 is 1 while another process is known to
+// hold the lock, slot 1 since when. A transaction sent meanwhile is refused at once instead of
+// waiting out the busy timeout here, each in turn; this thread sets it when its own wait ran out.
+const busyMs = Number(/busy_timeout=(\d+)/.exec(pragmas.join(' '))?.[1] ?? 5000)
+const lockHeld = () => lock !== undefined && Atomics.load(lock, 0) === 1n
+function noteLockFailure(e, waitedMs) {
+  if (lock === undefined || waitedMs < busyMs / 2 || !/^SQLITE_(BUSY|LOCKED)/.test(String(e?.code ?? ''))) return
+  if (Atomics.load(lock, 0) === 1n) return
+  Atomics.store(lock, 1, BigInt(Date.now()))
+  Atomics.store(lock, 0, 1n)
+}
 const db = new Database(path)
 for (const pragma of pragmas) db.exec(`PRAGMA ${pragma}`)
 // 16 MB of page cache, as the main connection has: this connection also makes the alert intake's
@@ -53,6 +64,12 @@ parentPort.on('message', (msg) => {
     }
     return
   }
+  if (lockHeld()) {
+    const error = { message: 'database is locked by another process: writes are refused until it lets go' }
+    parentPort.postMessage({ id, epoch, error: { ...error, code: 'SQLITE_BUSY' } })
+    return
+  }
+  const started = performance.now()
   try {
     db.exec('BEGIN IMMEDIATE')
     try {
@@ -91,6 +108,8 @@ parentPort.on('message', (msg) => {
     }
     parentPort.postMessage({ id, epoch })
   } catch (e) {
-    parentPort.postMessage({ id, epoch, error: { message: String(e?.message ?? e), code: e?.code } })
+    const waitedMs = performance.now() - started
+    noteLockFailure(e, waitedMs)
+    parentPort.postMessage({ id, epoch, waitedMs, error: { message: String(e?.message ?? e), code: e?.code } })
   }
 })

@@ -1,6 +1,6 @@
 import { Cron } from 'croner'
 import { and, desc, eq, sql } from 'drizzle-orm'
-import type { Db } from '../../db/client.ts'
+import { lockFailure, writeLockHeldSince, type Db } from '../../db/client.ts'
 import { jobLeases, jobRuns } from '../../db/schema/system.ts'
 import { newId } from './ids.ts'
 import type { Logger } from './logger.ts'
@@ -25,7 +25,8 @@ export type JobDef = {
 
 const isIdle = (counts: Record<string, number> | void) => !counts || Object.values(counts).every((n) => n === 0)
 
-export type TickOutcome = 'ran' | 'failed' | 'skipped' | 'not_leader'
+/** `locked`: another process held the database's write lock, so the tick was let go without claiming it. */
+export type TickOutcome = 'ran' | 'failed' | 'skipped' | 'not_leader' | 'locked'
 
 type SchedulerDeps = {
   db: Db
@@ -93,12 +94,35 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
     return 'skipped'
   }
 
+  // A tick's own bookkeeping refused because the database got locked under it: the run row stays
+  // `running` and the lease runs out by itself (LEASE_HOLD_MS), as after a crash; nothing to undo.
+  const unlessLocked = (job: string) => (error: unknown) => {
+    if (!lockFailure(error)) throw error
+    log.warn('job bookkeeping not written: the database is locked by another process', { job })
+  }
+
   /** Runs one tick of a job now, as the cron would. Tests call this with their own tick times. */
   async function runTick(name: string, tick = Math.floor(now() / 1000) * 1000): Promise<TickOutcome> {
     const job = jobs.get(name)
     if (!job) throw new Error(`No job named ${name}`)
     const startedAt = now()
-    const refused = await claim(job, tick, startedAt)
+    // While another process holds the write lock, writes are refused (db/lock-watch.ts): the tick is
+    // let go at once rather than its lease write queuing behind the lock. Its work is idempotent and
+    // catches up at the next tick. A claim that itself found the lock (waiting out the busy timeout
+    // first) is let go the same way.
+    const locked = () => {
+      log.warn('job tick let go: the database is locked by another process', { job: name })
+      onRun?.(name, 'locked', 0)
+      return 'locked' as const
+    }
+    if (writeLockHeldSince(db) !== undefined) return locked()
+    let refused: Awaited<ReturnType<typeof claim>>
+    try {
+      refused = await claim(job, tick, startedAt)
+    } catch (error) {
+      if (lockFailure(error)) return locked()
+      throw error
+    }
     if (refused) {
       if (refused === 'skipped') log.warn('job tick skipped: previous tick still running', { job: name })
       onRun?.(name, refused, 0)
@@ -136,13 +160,14 @@ export function createScheduler({ db, log, instanceId = newId(), now = Date.now,
       outcome = 'failed'
       const message = error instanceof Error ? error.message : String(error)
       log.error('job failed', { job: name, error: message })
-      await finish({ status: 'failed', error: message.slice(0, 2000) })
+      await finish({ status: 'failed', error: message.slice(0, 2000) }).catch(unlessLocked(name))
     } finally {
       clearInterval(renew)
       await db
         .update(jobLeases)
         .set({ expiresAt: null })
         .where(and(eq(jobLeases.name, name), eq(jobLeases.holder, instanceId)))
+        .catch(unlessLocked(name))
     }
     onRun?.(name, outcome, (now() - startedAt) / 1000)
     return outcome

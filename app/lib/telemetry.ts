@@ -52,7 +52,7 @@ export function createTelemetry(version: string, runtime: string, options: Telem
     ),
     jobRuns: registry.counter(
       'homeostat_job_runs_total',
-      'Job ticks by job and outcome (ran, failed, skipped, not_leader)',
+      'Job ticks by job and outcome (ran, failed, skipped, not_leader, locked)',
       { deprecated: 'job_runs_total' },
     ),
     jobDuration: registry.histogram(

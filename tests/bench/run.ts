@@ -43,6 +43,7 @@ import { runsFigures } from './runs.ts'
 import { fleetFigures } from './fleet.ts'
 import { frontFigures } from './front.ts'
 import { loadFigures } from './load.ts'
+import { lockedFigures } from './locked.ts'
 import { dataFigures } from './data.ts'
 import { scaleFigures } from './scale.ts'
 import { otlpFigures } from './otlp.ts'
@@ -429,6 +430,11 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
     name: 'load',
     note: 'the fleet mix (tests/load/mix.json): sustained, spike, soak; per kind req/s, errors, p95/p99; RSS over time',
     run: loadFigures,
+  },
+  {
+    name: 'locked',
+    note: '/health latency and writes while another process holds the write lock for 10 s (ADR 0025)',
+    run: lockedFigures,
   },
   { name: 'backups', note: 'snapshot + verify of 1M points vs sqlite3 .backup, RSS, p99, drill', run: backupFigures },
   {

@@ -1,13 +1,18 @@
 /**
  * Faults, a locked database: another process (this test, on its own connection) holds the database
- * file's write lock (BEGIN EXCLUSIVE with a write) for 10 s. Meanwhile every write route answers 503
- * `database_unavailable` with Retry-After — after waiting out the busy timeout, not at once — the
- * server does not crash and keeps answering reads; once the lock is gone the same writes succeed at
- * the first try, and every write acknowledged is in the file, read on a connection of the test's own.
+ * file's write lock (BEGIN EXCLUSIVE with a write) for 10 s, with the server's jobs running. The
+ * first write to find the lock waits out the busy timeout; from then on every write route answers
+ * 503 `database_unavailable` with Retry-After at once (ADR 0025), the jobs let their ticks go, and
+ * `/health`, reads and the dashboard answer while the lock is still held. `/ready` says why. Once
+ * the lock is gone the same writes succeed at the first try, and every write acknowledged is in the
+ * file, read on a connection of the test's own.
  *
- * Before the fix, a statement refused for the lock was left suspended on the server's connection:
- * the first write after the lock took the write lock and kept it uncommitted until the garbage
- * collector finalized the refused statement (5–11 s here), which rolled it back, acknowledged.
+ * Before ADR 0025 each write on the server's thread waited out the 5 s busy timeout in turn, the
+ * jobs' lease writes too: the server's own histogram showed one slow statement per write, and
+ * `/health` queued behind them. Before ADR 0023, a statement refused for the lock was left
+ * suspended on the server's connection: the first write after the lock took the write lock and
+ * kept it uncommitted until the garbage collector finalized the refused statement (5–11 s here),
+ * which rolled it back, acknowledged.
  */
 import Database from 'libsql'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -18,15 +23,38 @@ afterAll(() => killAll())
 
 const LOCK_MS = 10_000
 
+/** Statements and batches that took longer than 2.5 s (the busy timeout is 5 s), from /metrics. */
+const slowStatements = (metrics: string) => {
+  const count = /^homeostat_db_query_duration_seconds_count(?:\{\})? (\d+)/m.exec(metrics)?.[1]
+  const fast = /^homeostat_db_query_duration_seconds_bucket\{le="2\.5"\} (\d+)/m.exec(metrics)?.[1]
+  if (count === undefined || fast === undefined) throw new Error('no statement histogram in /metrics')
+  return Number(count) - Number(fast)
+}
+
+const ADMIN = { email: 'locked@example.com', password: 'locked-db-password-123' }
+
 describe('the database locked by another process', () => {
-  it('answers writes 503 with Retry-After while it lasts, then takes them, losing nothing acknowledged', async () => {
-    // Without the jobs: each tick's lease write would also wait out the busy timeout on the server's
-    // thread while the file is locked (docs/operations.md, what it survives), and the test's own
-    // writes would queue behind them for longer than its timeouts.
-    const server = await startFaultServer({ env: { JOBS_ENABLED: 'false' } })
+  it('answers writes 503 at once while it lasts, keeps /health and reads, then takes them, losing nothing', async () => {
+    // With the jobs on: a healing tick every second, notifications every two. Their lease writes
+    // let the tick go while the lock lasts instead of queuing behind it.
+    const server = await startFaultServer({ env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
     const call = api(server, await cliKey(server, 'writer', 'operator', ['ingest']), 90_000)
     const read = api(server, await cliKey(server, 'reader', 'viewer'), 90_000)
     const operator = api(server, await cliKey(server, 'person', 'operator'), 90_000)
+    const login = await server.fetch('/login', {
+      method: 'POST',
+      body: new URLSearchParams(ADMIN),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      redirect: 'manual',
+    })
+    const cookie = login.headers.get('set-cookie')?.match(/hs_session=([^;]+)/)?.[1]
+    expect(cookie, `sign-in: ${login.status}`).toBeTruthy()
+    const page = (path: string) =>
+      server.fetch(path, {
+        headers: { cookie: `hs_session=${cookie}`, accept: 'text/html' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(90_000),
+      })
     const writes: Record<string, () => Promise<Reply>> = {
       metrics: () =>
         call('POST', '/api/v1/metrics', { points: [{ name: 'locked_probe', value: 1, ts: 1_700_000_000_000 }] }),
@@ -41,6 +69,14 @@ describe('the database locked by another process', () => {
           comment: 'during the lock',
         }),
     }
+    const allWrites = async (into: Record<string, Reply>, round: string) => {
+      const names = Object.keys(writes)
+      const replies = await Promise.all(Object.values(writes).map((write) => write()))
+      names.forEach((name, i) => {
+        into[`${round} ${name}`] = replies[i]!
+      })
+    }
+    const slowBefore = slowStatements((await read('GET', '/metrics')).text)
 
     const path = server.env.DATABASE_URL!.slice('file:'.length)
     const lock = new Database(path)
@@ -50,16 +86,29 @@ describe('the database locked by another process', () => {
     lock.exec('CREATE TABLE fault_lock (x)')
     const lockedAt = Date.now()
     const during: Record<string, Reply> = {}
+    let whileLocked: { health: number[]; ready: Reply; alerts: number; page: number; slow: number; locked: number }
     try {
-      // All at once: each waits out the busy timeout (5 s) before it is refused.
-      const names = Object.keys(writes)
-      const replies = await Promise.all(Object.values(writes).map((write) => write()))
-      names.forEach((name, i) => {
-        during[name] = replies[i]!
-      })
-      // Reads and liveness are not blocked by another process's write lock (WAL).
-      expect((await read('GET', '/api/v1/alerts')).status).toBe(200)
-      expect((await server.fetch('/health', { signal: AbortSignal.timeout(90_000) })).status).toBe(200)
+      // All at once: the first to reach the lock waits out the busy timeout (5 s), the rest are refused.
+      await allWrites(during, 'first')
+      // Everything below runs while the lock is still held (it is let go in `finally`): the server
+      // answers liveness, readiness, reads and pages, and refuses a second round of writes.
+      const health: number[] = []
+      for (let i = 0; i < 3; i++) {
+        health.push((await server.fetch('/health', { signal: AbortSignal.timeout(90_000) })).status)
+        await allWrites(during, `round ${i + 2}`)
+      }
+      const metrics = (await read('GET', '/metrics')).text
+      whileLocked = {
+        health,
+        ready: await read('GET', '/ready'),
+        alerts: (await read('GET', '/api/v1/alerts')).status,
+        page: (await page('/alerts')).status,
+        slow: slowStatements(metrics) - slowBefore,
+        locked: [...metrics.matchAll(/^homeostat_job_runs_total\{[^}]*outcome="locked"[^}]*\} (\d+)/gm)].reduce(
+          (sum, m) => sum + Number(m[1]),
+          0,
+        ),
+      }
       while (Date.now() - lockedAt < LOCK_MS) await new Promise((r) => setTimeout(r, 100))
       // One more refused write right before the lock goes: the refusal the next writes follow.
       during.last = await writes.silence!()
@@ -67,13 +116,28 @@ describe('the database locked by another process', () => {
       lock.exec('ROLLBACK')
       lock.close()
     }
-    expect(Object.keys(during).length).toBeGreaterThan(0)
+    expect(Object.keys(during).length).toBe(4 * 4 + 1)
     for (const [name, r] of Object.entries(during)) {
       expect(r.status, `${name}: ${r.text}`).toBe(503)
       expect(r.json.error.code, name).toBe('database_unavailable')
       expect(Number(r.headers.get('retry-after')), name).toBeGreaterThan(0)
     }
-    // The process is still there, ready, and takes the same writes now (as a client retrying would).
+    // Answered while the lock was held: liveness, reads, a dashboard page; /ready says why not ready.
+    expect(whileLocked.health).toEqual([200, 200, 200])
+    expect(whileLocked.alerts).toBe(200)
+    expect(whileLocked.page).toBe(200)
+    expect(whileLocked.ready.status).toBe(503)
+    const lockCheck = whileLocked.ready.json.checks.find((c: { name: string }) => c.name === 'database_lock')
+    expect(lockCheck).toMatchObject({ ok: false })
+    expect(lockCheck.detail).toMatch(/another process holds the database's write lock/)
+    // Of 17 writes refused and the jobs' ticks, few waited out the busy timeout: one on the server's
+    // thread found the lock (maybe one more on the transaction thread at the same moment), the rest
+    // were refused without waiting. Before, every one of them did.
+    expect(whileLocked.slow).toBeGreaterThanOrEqual(1)
+    expect(whileLocked.slow).toBeLessThanOrEqual(3)
+    // The healing job ticks every second: its ticks were let go, not queued.
+    expect(whileLocked.locked).toBeGreaterThan(0)
+    // The process is still there, ready again, and takes the same writes now (as a client retrying would).
     expect(server.child.exitCode).toBeNull()
     expect((await server.fetch('/ready')).status).toBe(200)
     // Once the lock is gone, every write is taken at its first try, however many were refused before.

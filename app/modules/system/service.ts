@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { Deps } from '../../context.ts'
 import { migrationStatus } from '../../../db/migrate.ts'
+import { writeLockHeldSince } from '../../../db/client.ts'
 
 export type Check = { name: string; ok: boolean; detail?: string }
 
@@ -23,6 +24,14 @@ export async function readiness({
   } catch (error) {
     checks.push({ name: 'database', ok: false, detail: error instanceof Error ? error.message : String(error) })
   }
+  // Another process holds the write lock (a backup tool, a shell): reads work, writes answer 503 at once.
+  const lockedSince = writeLockHeldSince(db)
+  if (lockedSince !== undefined)
+    checks.push({
+      name: 'database_lock',
+      ok: false,
+      detail: `another process holds the database's write lock; writes refused since ${new Date(lockedSince).toISOString()}`,
+    })
   // Reads still work on a full disk, but every write fails: a load balancer should send writers elsewhere.
   const space = disk?.status()
   if (space) checks.push({ name: 'disk', ok: !space.full, ...(space.detail ? { detail: space.detail } : {}) })
