@@ -51,13 +51,14 @@ import {
   verdict,
 } from './lib.ts'
 import { instancesFigures, instancesWanted } from './load-instances.ts'
+import { isScenario, SCENARIO_NAMES, type ScenarioName } from '../load/mix-types.ts'
 
-type Name = 'sustained' | 'spike' | 'soak'
+type Name = ScenarioName
 const FULL = process.env.LOAD_FULL === '1'
-const SCENARIOS = (process.env.LOAD_SCENARIOS ?? 'sustained,spike,soak')
+const SCENARIOS = (process.env.LOAD_SCENARIOS ?? SCENARIO_NAMES.join(','))
   .split(',')
   .map((s) => s.trim())
-  .filter((s): s is Name => s in MIX.scenarios)
+  .filter(isScenario)
 const T = MIX.thresholds
 const KIND_RATE = 20
 const KIND_SECONDS = 5

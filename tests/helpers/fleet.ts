@@ -8,28 +8,7 @@
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 
-export type Stage = { rate: number; seconds: number; ramp?: boolean }
-export type ScenarioForm = { stages: Stage[]; warmupSeconds?: number }
-export type Mix = {
-  fleet: {
-    pushComponents: number
-    heartbeatSeconds: number
-    ingestKeys: number
-    readerKeys: number
-    n8nKeys: number
-    users: number
-    batchPoints: number
-    n8nPoints: number
-    alertsPerPost: number
-    alertLabelSets: number
-    metricSeries: number
-    modelRoutes: string[]
-    prompts: string[]
-  }
-  kinds: { id: string; weight: number; api: boolean; what: string }[]
-  thresholds: { errorRate: number; apiP95Ms: number; apiP99Ms: number; soakRssGrowthMb: number }
-  scenarios: Record<'sustained' | 'spike' | 'soak', { full: ScenarioForm; short: ScenarioForm }>
-}
+import type { Mix, Stage } from '../load/mix-types.ts'
 
 export const MIX: Mix = JSON.parse(readFileSync(new URL('../load/mix.json', import.meta.url), 'utf8'))
 

@@ -2,33 +2,13 @@
  * What the fleet script shares with nothing else in k6: the mix (mix.json, the same file the bench
  * and the suite read), the setup that creates what the mix needs through the API, and one request of
  * each kind. Not a script itself; tests/load/fleet.ts runs it. The Node twin of this file is
- * tests/helpers/fleet.ts (the bench and the suite): change both together.
+ * tests/helpers/fleet.ts (the bench and the suite): change both together. The mix's types are in
+ * mix-types.ts, which both import.
  */
 import exec from 'k6/execution'
 import http from 'k6/http'
 
-export type Stage = { rate: number; seconds: number; ramp?: boolean }
-type Form = { stages: Stage[]; warmupSeconds?: number }
-export type Mix = {
-  fleet: {
-    pushComponents: number
-    heartbeatSeconds: number
-    ingestKeys: number
-    readerKeys: number
-    n8nKeys: number
-    users: number
-    batchPoints: number
-    n8nPoints: number
-    alertsPerPost: number
-    alertLabelSets: number
-    metricSeries: number
-    modelRoutes: string[]
-    prompts: string[]
-  }
-  kinds: { id: string; weight: number; api: boolean; what: string }[]
-  thresholds: { errorRate: number; apiP95Ms: number; apiP99Ms: number; soakRssGrowthMb: number }
-  scenarios: Record<string, { full: Form; short: Form }>
-}
+import type { Mix } from './mix-types.ts'
 
 // open() works in k6's init context only, which is where this module is first evaluated.
 export const MIX = JSON.parse(open('./mix.json')) as Mix

@@ -23,12 +23,13 @@ import http from 'k6/http'
 import { Gauge } from 'k6/metrics'
 import type { Options } from 'k6/options'
 import { BASE_URL, type Fleet, kindCycle, MIX, requestOf, setupFleet } from './fleet-mix.ts'
+import { isScenario, SCENARIO_NAMES } from './mix-types.ts'
 
 const SCENARIO = __ENV.SCENARIO ?? 'sustained'
 const FORM = __ENV.FORM === 'short' ? 'short' : 'full'
 const SCALE = Number(__ENV.RATE_SCALE ?? 1)
+if (!isScenario(SCENARIO)) throw new Error(`SCENARIO must be one of ${SCENARIO_NAMES.join(', ')}, not ${SCENARIO}`)
 const chosen = MIX.scenarios[SCENARIO]
-if (!chosen) throw new Error(`SCENARIO must be one of ${Object.keys(MIX.scenarios).join(', ')}, not ${SCENARIO}`)
 const form = chosen[FORM]
 const T = MIX.thresholds
 const API = new Set(MIX.kinds.filter((k) => k.api).map((k) => k.id))
