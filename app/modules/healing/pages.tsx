@@ -22,8 +22,7 @@ import { routePages, RouteRows } from './model-routes/pages.tsx'
 import { rulePages } from './rules/pages.tsx'
 import { IdParam, N8nInstanceBody, StatsQuery } from './input.ts'
 import { healingStats } from './stats.ts'
-import { healingStatus } from './status.ts'
-import { listActions } from './orchestrator/store.ts'
+import { readHealingNow, statusJson } from './status.ts'
 import type { HealingCtx } from './types.ts'
 import { ActionTable, ms, pct, Section, Tabs } from './views.tsx'
 import { clockOf } from '../../lib/time.ts'
@@ -51,14 +50,16 @@ export function healingPages(deps: ModuleDeps & { healing: HealingCtx }) {
 
   async function live(write: boolean) {
     const at = now()
-    const [status, active, open, halfOpen] = await Promise.all([
-      healingStatus(db, config.PUBLIC_URL, at),
-      listActions(db, { status: ['PENDING_APPROVAL', 'PENDING', 'RUNNING', 'VERIFYING'], limit: 200 }),
+    const [read, open, halfOpen] = await Promise.all([
+      readHealingNow(db, at),
       listBreakers(db, { limit: 100, state: 'OPEN' }),
       listBreakers(db, { limit: 100, state: 'HALF_OPEN' }),
     ])
-    const pending = active.items.filter((a) => a.status === 'PENDING_APPROVAL')
-    const working = active.items.filter((a) => a.status !== 'PENDING_APPROVAL')
+    const status = statusJson(read, config.PUBLIC_URL, at)
+    // The status read has the active actions already (in queue order); the tables list them newest first.
+    const active = [...read.active].sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+    const pending = active.filter((a) => a.status === 'PENDING_APPROVAL')
+    const working = active.filter((a) => a.status !== 'PENDING_APPROVAL')
     const breakers = [...open.items, ...halfOpen.items]
     return (
       <section

@@ -6,7 +6,12 @@ import { circuitBreakers, healingActions, modelRoutes } from '../../../db/schema
 import { toIso } from '../../lib/time.ts'
 import { actionJson } from './orchestrator/store.ts'
 
-export async function healingStatus(db: Db, publicUrl: string, now: number) {
+/**
+ * What the overview reads, as rows: the dashboard's live section (pages.tsx) shows the active
+ * actions' rows as they are, and `statusJson` shapes the same read for the API, so the page runs
+ * each query once.
+ */
+export async function readHealingNow(db: Db, now: number) {
   const [incidents, openIncidents, active, breakers, routes, recent] = await Promise.all([
     db
       .select({ n: sql<number>`count(*)` })
@@ -51,6 +56,17 @@ export async function healingStatus(db: Db, publicUrl: string, now: number) {
       .where(sql`${healingActions.createdAt} >= ${now - 86_400_000}`)
       .groupBy(healingActions.status),
   ])
+  return { incidents, openIncidents, active, breakers, routes, recent }
+}
+
+export type HealingNow = Awaited<ReturnType<typeof readHealingNow>>
+
+export const healingStatus = async (db: Db, publicUrl: string, now: number) =>
+  statusJson(await readHealingNow(db, now), publicUrl, now)
+
+/** The overview as the API answers it (`GET /api/v1/healing/status`). */
+export function statusJson(read: HealingNow, publicUrl: string, now: number) {
+  const { incidents, openIncidents, active, breakers, routes, recent } = read
   const byState = Object.fromEntries(breakers.map((b) => [b.state, b.n]))
   const last24h = Object.fromEntries(recent.map((r) => [r.status, r.n]))
   const of = (...s: string[]) => active.filter((a) => s.includes(a.status)).map((a) => actionJson(a, publicUrl))
