@@ -4,7 +4,7 @@ import { components } from '../../../db/schema/components.ts'
 import { toIso } from '../../lib/time.ts'
 import { plan, quantileByComponent, sumsByComponent, watermarks } from '../metrics/index.ts'
 import { COST_METRIC, TOKENS_METRIC } from './prices.ts'
-import { uptimes } from './uptime.ts'
+import { uptimeSince } from './uptime.ts'
 
 const HOUR = 3_600_000
 const DAY = 86_400_000
@@ -57,7 +57,7 @@ export async function overview(
   const only = opts.detail?.(list.map((c) => ({ name: c.name, status: c.status, errorRate: errorRate(c.name) })))
   const ids = only && list.filter((c) => only.includes(c.name)).map((c) => c.id)
   const [up, llmP95, checkP95] = await Promise.all([
-    uptimes(db, [now - from], now, ids),
+    uptimeSince(db, from, now, ids),
     quantileByComponent(db, LLM_LATENCY, 0.95, segs, only),
     quantileByComponent(db, CHECK_DURATION, 0.95, segs, only),
   ])

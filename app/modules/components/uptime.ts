@@ -2,6 +2,8 @@ import { sql } from 'drizzle-orm'
 import { type Db, readRows } from '../../../db/client.ts'
 import { CAP_SQL } from './service.ts'
 
+const DAY_MS = 86_400_000
+
 export const UPTIME_WINDOWS = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const
 
 /**
@@ -72,6 +74,69 @@ export async function uptimes(db: Db, windowsMs: number[], now: number, ids?: st
   return result
 }
 
+/**
+ * The same uptime as `uptimes` for one window starting at `from`, the same answer, but with the
+ * window's whole UTC days read from `status_daily` (ADR 0021: a row per component and day, kept by a
+ * trigger) instead of summing every `status_history` row in them: the components overview over 30
+ * days read every result of 30 days; now it reads 30 rows a component and the results of the
+ * partial first day. `status_daily` puts a state in the day it began (`prev_ts`), so the days from
+ * `B` (the first midnight at or after `from`) hold every state that began at or after `B`; the
+ * history gives the states that began before `B` and end after `from`: the results recorded in
+ * (`from`, `B`), and per component the first result at or after `B` (the one that closes the state
+ * held across `B`).
+ */
+export async function uptimeSince(db: Db, from: number, now: number, ids?: string[]) {
+  const boundary = Math.ceil(from / DAY_MS) * DAY_MS
+  // Less than a whole day in the window: nothing to gain from the day rows.
+  if (boundary >= now) return uptimes(db, [now - from], now, ids)
+  const only = (col: string) =>
+    ids
+      ? ids.length
+        ? sql`${sql.raw(col)} in (${sql.join(
+            ids.map((id) => sql`${id}`),
+            sql`, `,
+          )})`
+        : sql`0`
+      : sql`${sql.raw(col)} in (select id from components)`
+  const part = sql`max(0, prev_ts + held_ms - max(prev_ts, ${from}))`
+  const [partial, straddling, days, tails] = await Promise.all([
+    db.all<{ id: string; up: number; known: number }>(sql`
+      select component_id as id, sum(case when prev_up = 1 then ${part} else 0 end) as up, sum(${part}) as known
+      from status_history
+      where ${only('component_id')} and ts > ${from} and ts < ${boundary} and ts <= ${now} and held_ms > 0
+      group by component_id`),
+    db.all<{ id: string; up: number; known: number }>(sql`
+      select h.component_id as id, sum(case when h.prev_up = 1 then ${part} else 0 end) as up, sum(${part}) as known
+      from components c join status_history h on h.component_id = c.id
+        and h.ts = (select min(s.ts) from status_history s where s.component_id = c.id and s.ts >= ${boundary})
+      where ${only('c.id')} and h.prev_ts < ${boundary} and h.ts <= ${now} and h.held_ms > 0
+      group by h.component_id`),
+    db.all<{ id: string; up: number; known: number }>(sql`
+      select component_id as id, sum(up_ms) as up, sum(known_ms) as known from status_daily
+      where ${only('component_id')} and day >= ${boundary / DAY_MS} and known_ms > 0
+      group by component_id`),
+    db.all<{ id: string; up: number; last: number; cap: number }>(sql`
+      select id, status = 'up' as up, last_check_at as last, ${CAP_SQL} as cap from components
+      where ${only('id')} and last_check_at is not null`),
+  ])
+  const out = new Map<string, { up: number; known: number }>()
+  const add = (id: string, up: number, known: number) => {
+    const v = out.get(id) ?? { up: 0, known: 0 }
+    v.up += up
+    v.known += known
+    out.set(id, v)
+  }
+  for (const r of [...partial, ...straddling, ...days]) add(String(r.id), Number(r.up ?? 0), Number(r.known ?? 0))
+  // The latest result holds from its time until now (or its cap).
+  for (const t of tails) {
+    const held = Math.max(0, Math.min(now, t.last + t.cap) - Math.max(t.last, from))
+    add(t.id, t.up ? held : 0, held)
+  }
+  const result = new Map<string, (number | null)[]>()
+  for (const [id, x] of out) result.set(id, [x.known > 0 ? Math.round((x.up / x.known) * 1_000_000) / 10_000 : null])
+  return result
+}
+
 /** Uptime % over 24h, 7d and 30d for one component. */
 export async function componentUptime(db: Db, id: string, now: number) {
   const keys = Object.keys(UPTIME_WINDOWS) as (keyof typeof UPTIME_WINDOWS)[]
@@ -81,8 +146,6 @@ export async function componentUptime(db: Db, id: string, now: number) {
     number | null
   >
 }
-
-const DAY_MS = 86_400_000
 
 /**
  * Daily uptime % of each component for the `days` UTC days up to and including today (oldest
