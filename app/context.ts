@@ -33,6 +33,11 @@ export type AppEnv = {
     ip: string
     principal: Principal | null
     authError: AppError | null
+    /**
+     * An answer the route made with its complete header set, security headers included, built once
+     * and kept (the public status pages): the pipeline then adds only X-Request-Id to it.
+     */
+    completeAnswer?: Response
   }
 }
 
