@@ -23,11 +23,6 @@ import type { PublicView } from './view.ts'
 export const PUBLIC_MAX_AGE_SECONDS = 10
 const CACHE_CONTROL = `public, max-age=${PUBLIC_MAX_AGE_SECONDS}`
 
-const formats = {
-  html: { type: 'text/html; charset=utf-8', make: renderStatusHtml },
-  json: { type: 'application/json; charset=utf-8', make: (v: PublicView) => JSON.stringify(v) },
-} as const
-
 /** The headers every encoding of a rendered body shares, worked out on its first answer. */
 function setHeaders(r: Rendered, type: string) {
   r.headers = [
@@ -49,6 +44,14 @@ export function statusPublicRoutes(deps: ModuleDeps & { statusPages: StatusPages
   const tags = ['status pages']
 
   const pickEncoding = encodingPicker()
+  const formats = {
+    // The bars renderer keeps each component's past days' bars between renders (bars.ts).
+    html: {
+      type: 'text/html; charset=utf-8',
+      make: (v: PublicView) => renderStatusHtml(v, statusPages.bars(v.page.slug)),
+    },
+    json: { type: 'application/json; charset=utf-8', make: (v: PublicView) => JSON.stringify(v) },
+  } as const
 
   /**
    * A kept answer: its body (a Blob, never copied) and its complete headers (security headers

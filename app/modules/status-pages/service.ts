@@ -4,6 +4,7 @@
  */
 import type { Db } from '../../../db/client.ts'
 import { createDailyUptimes } from '../components/index.ts'
+import { createBarsRenderer } from './bars.ts'
 import { createStatusCache } from './cache.ts'
 import { pageBySlug } from './store.ts'
 import { buildView, type PublicView, type ViewDeps } from './view.ts'
@@ -34,7 +35,8 @@ export function createStatusPages(deps: StatusPagesDeps) {
       }
     },
   })
-  return { cache }
+  // Each component's past bars rendered once a day (or when a late result moves one), today's per render.
+  return { cache, bars: createBarsRenderer() }
 }
 
 export type StatusPages = ReturnType<typeof createStatusPages>
