@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createDailyUptimes, dailyUptimes } from '../../app/modules/components/index.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
-type Json = Record<string, any>
+type Json = Record<string, unknown>
 const DAY = 86_400_000
 const HOUR = 3_600_000
 const MIN = 60_000
@@ -26,7 +26,7 @@ beforeAll(async () => {
     const push = { expectedIntervalSeconds: 3600, graceSeconds: 600 }
     const res = await t.json('POST', '/api/v1/components', { name, kind: 'service', push }, admin)
     expect(res.status).toBe(201)
-    ids.push(((await res.json()) as Json).id)
+    ids.push(((await res.json()) as Json).id as string)
   }
   // Ten days of results at uneven times, some down, up to an hour ago.
   for (const [n, id] of ids.entries()) {
