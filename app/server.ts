@@ -76,7 +76,9 @@ async function serve(fetch: Fetch, port: number, hostname: string): Promise<Serv
 
 const { config, log, telemetry, sealer, db, client } = await boot(process.env)
 let remote: Served['remoteAddress'] = () => undefined
+const collect = fullCollection()
 const { app, scheduler, services } = createRoot({
+  collect,
   config,
   db,
   log,
@@ -102,7 +104,7 @@ remote = served.remoteAddress
 if (config.JOBS_ENABLED) scheduler.start()
 // Every instance moves new points out of the inbox (each move is one transaction; see inbox.ts).
 // After each full move (catching up: a backfill, a burst) the heap is collected at once (ADR 0025).
-const mover = startInboxMover(db, { intervalMs: config.METRICS_INBOX_MOVE_MS, log, afterFullMove: fullCollection() })
+const mover = startInboxMover(db, { intervalMs: config.METRICS_INBOX_MOVE_MS, log, afterFullMove: collect })
 
 console.log(`Homeostat ${runtimeName()} listening on ${config.PUBLIC_URL}`)
 if (first.kind === 'admin_created') console.log(`Created admin ${first.email} from ADMIN_EMAIL`)
