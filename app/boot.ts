@@ -11,6 +11,16 @@ import { VERSION } from './modules/system/index.ts'
 export const runtimeName = () => ('Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node')
 
 /**
+ * A full, synchronous garbage collection, where the runtime offers one (Bun's `Bun.gc(true)`; Deno
+ * and Node only behind a flag): after a burst of work (a full move of the points inbox) it gives the
+ * heap back at once instead of letting the next burst grow it further (ADR 0026).
+ */
+export const fullCollection = (): (() => void) | undefined => {
+  const bun = (globalThis as { Bun?: { gc?: (force: boolean) => void } }).Bun
+  return bun?.gc && (() => bun.gc!(true))
+}
+
+/**
  * What the server and the CLI share: validated config, the opened and migrated database (its sealed
  * secrets bound to their rows, once), the sealer for secrets. Config and migration errors end the
  * process with one clear message.
