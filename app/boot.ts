@@ -11,6 +11,16 @@ import { VERSION } from './modules/system/index.ts'
 export const runtimeName = () => ('Bun' in globalThis ? 'bun' : 'Deno' in globalThis ? 'deno' : 'node')
 
 /**
+ * A full, synchronous garbage collection, where the runtime offers one (Bun's `Bun.gc(true)`; Deno
+ * and Node only behind a flag): after a burst of work (a full move of the points inbox) it gives the
+ * heap back at once instead of letting the next burst grow it further (ADR 0026).
+ */
+export const fullCollection = (): (() => void) | undefined => {
+  const bun = (globalThis as { Bun?: { gc?: (force: boolean) => void } }).Bun
+  return bun?.gc && (() => bun.gc!(true))
+}
+
+/**
  * What the server and the CLI share: validated config, the opened and migrated database (its sealed
  * secrets bound to their rows, once), the sealer for secrets. Config and migration errors end the
  * process with one clear message.
@@ -36,7 +46,7 @@ export async function boot(env: Record<string, string | undefined>, opts: { quie
       syncIntervalSeconds: config.DATABASE_SYNC_INTERVAL,
       synchronous: config.DATABASE_SYNCHRONOUS,
       onQuery: (s) => telemetry.dbQuery.observe({}, s),
-      // Once per episode, not per refused write (ADR 0025).
+      // Once per episode, not per refused write (ADR 0027).
       onLockChange: (locked) =>
         locked
           ? log.warn('database locked by another process: writes answer 503 at once until it lets go')

@@ -33,6 +33,11 @@ export type AppEnv = {
     ip: string
     principal: Principal | null
     authError: AppError | null
+    /**
+     * An answer the route made with its complete header set, security headers included, built once
+     * and kept (the public status pages): the pipeline then adds only X-Request-Id to it.
+     */
+    completeAnswer?: Response
   }
 }
 
@@ -45,6 +50,8 @@ export type Deps = {
   scheduler?: Scheduler
   /** Whether the disk under the database is full (a write failed with SQLITE_FULL): 507s and /ready. */
   disk?: DiskWatch
+  /** The runtime's full garbage collection, where it offers one (Bun): the server passes it (ADR 0026). */
+  collect?: () => void
   /** The client address as the runtime's server saw it; tests have none. */
   remoteAddress?: (c: Context) => string | undefined
   now?: () => number

@@ -1,5 +1,5 @@
 import type { Context } from 'hono'
-import { boot, runtimeName } from './boot.ts'
+import { boot, fullCollection, runtimeName } from './boot.ts'
 import { ensureFirstAdmin } from './modules/auth/index.ts'
 import { convertLegacyPoints, convertTextSketches, startInboxMover } from './modules/metrics/index.ts'
 import { createRoot } from './root.ts'
@@ -76,7 +76,9 @@ async function serve(fetch: Fetch, port: number, hostname: string): Promise<Serv
 
 const { config, log, telemetry, sealer, db, client } = await boot(process.env)
 let remote: Served['remoteAddress'] = () => undefined
+const collect = fullCollection()
 const { app, scheduler, services } = createRoot({
+  collect,
   config,
   db,
   log,
@@ -101,7 +103,8 @@ const served = await serve(app.fetch as Fetch, config.PORT, config.HOST)
 remote = served.remoteAddress
 if (config.JOBS_ENABLED) scheduler.start()
 // Every instance moves new points out of the inbox (each move is one transaction; see inbox.ts).
-const mover = startInboxMover(db, { intervalMs: config.METRICS_INBOX_MOVE_MS, log })
+// After each full move (catching up: a backfill, a burst) the heap is collected at once (ADR 0026).
+const mover = startInboxMover(db, { intervalMs: config.METRICS_INBOX_MOVE_MS, log, afterFullMove: collect })
 
 console.log(`Homeostat ${runtimeName()} listening on ${config.PUBLIC_URL}`)
 if (first.kind === 'admin_created') console.log(`Created admin ${first.email} from ADMIN_EMAIL`)

@@ -13,7 +13,7 @@ import { backupCommands, createBackups, createWorkflowHistory } from './modules/
 import { createPrices } from './modules/components/index.ts'
 import { createHealing } from './modules/healing/index.ts'
 import { createChangeFeed } from './modules/live/index.ts'
-import { createMetricStore, createOtlpMetrics } from './modules/metrics/index.ts'
+import { collectingEvery, createMetricStore, createOtlpMetrics } from './modules/metrics/index.ts'
 import {
   createNotifier,
   type DeadNotifications,
@@ -84,7 +84,10 @@ export function createServices(platform: Deps) {
     onSeriesRefused: (n: number) => platform.telemetry.seriesRefused.inc({}, n),
   }
   // The same point announces the written metric names to the live feed (coalesced per flush).
-  const metricStore = watchIngest(createMetricStore(db, { derive: prices.deriveCost, ...seriesLimit }), (names) => {
+  // Ingest collects the heap every COLLECT_EVERY_SAMPLES samples where the runtime allows (ADR 0026).
+  const ingestStore = createMetricStore(db, { derive: prices.deriveCost, ...seriesLimit })
+  const collected = platform.collect ? collectingEvery(ingestStore, platform.collect) : ingestStore
+  const metricStore = watchIngest(collected, (names) => {
     alerts.evaluateRulesFor(names)
     live.publish('metrics', [...names])
   })

@@ -32,17 +32,29 @@ export type DbOptions = {
 }
 
 /**
+ * Each connection's page cache, in KB (ADR 0026). A filled cache costs its size in RSS for good (the
+ * allocator keeps the pages after SQLite lets them go), and SQLite drops a connection's whole cache
+ * whenever another connection has committed, so under ingest (an inbox commit a request) a cache only
+ * serves the statements of one burst. The client and the reader had 16 MB each, both filled by a
+ * backfill (≈ 33 MB of malloc heap); the transaction thread keeps 16 MB for the alert intake's reads of
+ * alerts it has not cached, between its own commits (ADR 0013). The writer and the locker keep
+ * SQLite's default (2 MB).
+ */
+export const PAGE_CACHE_KB = { client: 4096, reader: 4096, thread: 16_384 } as const
+
+/**
  * The settings every connection to a local file takes (the client, the writer, the transaction
  * thread): they are per connection in SQLite. Checkpoints every 8 000 pages (32 MB of WAL), not
  * 1 000: under a steady write load (the alert intake) fewer, larger checkpoints cut the time
  * commits spend in them by about a quarter, and whichever connection commits past the mark runs it.
  */
 const BUSY_TIMEOUT_MS = 5000
-const connectionPragmas = (options: DbOptions) => [
+const connectionPragmas = (options: DbOptions, cacheKb?: number) => [
   `busy_timeout=${BUSY_TIMEOUT_MS}`,
   'foreign_keys=ON',
   `synchronous=${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`,
   'wal_autocheckpoint=8000',
+  ...(cacheKb ? [`cache_size=-${cacheKb}`] : []),
 ]
 
 /**
@@ -69,10 +81,7 @@ export async function openDb(options: DbOptions) {
     })
   // The settings of one connection (they are per connection in SQLite); none of them touches the file.
   const settle = async (raw: Client) => {
-    for (const pragma of connectionPragmas(options)) await raw.execute(`PRAGMA ${pragma}`)
-    // 16 MB of page cache (SQLite's default is 2 MB): moving the points inbox and rolling up touch a
-    // page or more per series, and ingest of a thousand series at once measured about 25 % cheaper.
-    await raw.execute('PRAGMA cache_size=-16384')
+    for (const pragma of connectionPragmas(options, PAGE_CACHE_KB.client)) await raw.execute(`PRAGMA ${pragma}`)
   }
   const prepare = async (raw: Client) => {
     if (!isFile) return
@@ -110,10 +119,14 @@ export async function openDb(options: DbOptions) {
   const timedClient = options.onQuery ? timed(raw, options.onQuery) : raw
   const writer = watch ? openWriter(path, options, watch) : undefined
   // Reads through the client (every Drizzle select) run on a connection of their own with kept statements.
-  const reader = writer ? openReader(path, { pragmas: connectionPragmas(options), cacheKb: 16_384 }) : undefined
+  const reader = writer ? openReader(path, { pragmas: connectionPragmas(options, PAGE_CACHE_KB.reader) }) : undefined
   holder.reader = reader
   const thread = writer
-    ? openTransactionThread(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery, watch })
+    ? openTransactionThread(path, {
+        pragmas: connectionPragmas(options, PAGE_CACHE_KB.thread),
+        onQuery: options.onQuery,
+        watch,
+      })
     : undefined
   const locker = writer
     ? openLocker(path, { pragmas: connectionPragmas(options), onQuery: options.onQuery, watch })

@@ -1,5 +1,5 @@
 /**
- * Fail fast while another process holds the database file's write lock (issue 24, ADR 0025).
+ * Fail fast while another process holds the database file's write lock (issue 24, ADR 0027).
  *
  * SQLite's driver is synchronous: a write refused for a lock first waits out the busy timeout
  * (5 s) on the thread that runs it. On the server's thread that thread is the one answering every

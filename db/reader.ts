@@ -27,7 +27,8 @@ const SELECT = /^\s*select\b/i
 
 type Kept = { st: Database.Statement; proto: object; columns: string[]; types: string[]; names: number[] }
 
-export function openReader(path: string, opts: { pragmas: string[]; cacheKb: number }): Reader {
+/** `pragmas`: the connection's settings, its page cache included (db/client.ts). */
+export function openReader(path: string, opts: { pragmas: string[] }): Reader {
   let conn: Database.Database | undefined
   let closed = false
   let held = false
@@ -35,7 +36,6 @@ export function openReader(path: string, opts: { pragmas: string[]; cacheKb: num
   const open = () => {
     const c = new Database(path)
     for (const pragma of opts.pragmas) c.exec(`PRAGMA ${pragma}`)
-    c.exec(`PRAGMA cache_size=-${opts.cacheKb}`)
     return c
   }
   const keep = (c: Database.Database, sql: string): Kept => {

@@ -18,12 +18,9 @@ function noteLockFailure(e, waitedMs) {
   Atomics.store(lock, 0, 1n)
 }
 const db = new Database(path)
+// The settings of every connection, and this one's page cache (PAGE_CACHE_KB.thread in db/client.ts:
+// 16 MB, for the alert intake's reads of the alerts it has not cached, ADR 0013 and 0026).
 for (const pragma of pragmas) db.exec(`PRAGMA ${pragma}`)
-// 16 MB of page cache, as the main connection has: this connection also makes the alert intake's
-// reads of the alerts it has not cached (ADR 0013), and its cache, unlike another connection's,
-// outlives its own commits. With SQLite's default 2 MB those random reads went to the file again
-// (for writes alone a larger cache had cost memory without speed, docs/adr/0001).
-db.exec('PRAGMA cache_size=-16384')
 
 const MAX_PREPARED = 256
 const prepared = new Map()

@@ -60,8 +60,14 @@ export function pipeline(deps: Deps, keys: KeyStore, onError: ErrorHandler<AppEn
     }
     if (!refused) await next()
 
-    const res = finishHeaders(c.res, path.startsWith('/api/') ? apiHeaders : pageHeaders, requestId)
-    if (res !== c.res) c.res = res
+    let res = c.res
+    // A kept answer's headers already hold the page security headers (setting 12 headers costs more
+    // than the rest of a cached status page answer); any other answer gets them here.
+    if (res === c.get('completeAnswer') && !path.startsWith('/api/')) res.headers.set('X-Request-Id', requestId)
+    else {
+      res = finishHeaders(res, path.startsWith('/api/') ? apiHeaders : pageHeaders, requestId)
+      if (res !== c.res) c.res = res
+    }
     const seconds = (performance.now() - start) / 1000
     const method = c.req.method
     const status = res.status

@@ -1,5 +1,5 @@
 /**
- * The database locked by another process (`BENCH_ONLY=locked`, issue 24, ADR 0025), on a Homeostat
+ * The database locked by another process (`BENCH_ONLY=locked`, issue 24, ADR 0027), on a Homeostat
  * of its own (Bun, empty DB, jobs on). A liveness prober asks GET /health every 100 ms, one request
  * at a time (as a load balancer does), while WRITERS agents (default 4) each post one point after
  * another. First LOCK_SECONDS (default 10) with nothing else on the file (the baseline), then the
@@ -8,7 +8,7 @@
  * unlocked), the writes answered during the lock and how long their 503 took (median), and the
  * time from the release to the first write taken again.
  *
- * Before ADR 0025 every write on the server's thread waited out the 5 s busy timeout in turn, so
+ * Before ADR 0027 every write on the server's thread waited out the 5 s busy timeout in turn, so
  * /health waited behind them. Returns table rows and what failed to run; asserts nothing.
  */
 import Database from 'libsql'

@@ -2,12 +2,12 @@
  * Faults, a locked database: another process (this test, on its own connection) holds the database
  * file's write lock (BEGIN EXCLUSIVE with a write) for 10 s, with the server's jobs running. The
  * first write to find the lock waits out the busy timeout; from then on every write route answers
- * 503 `database_unavailable` with Retry-After at once (ADR 0025), the jobs let their ticks go, and
+ * 503 `database_unavailable` with Retry-After at once (ADR 0027), the jobs let their ticks go, and
  * `/health`, reads and the dashboard answer while the lock is still held. `/ready` says why. Once
  * the lock is gone the same writes succeed at the first try, and every write acknowledged is in the
  * file, read on a connection of the test's own.
  *
- * Before ADR 0025 each write on the server's thread waited out the 5 s busy timeout in turn, the
+ * Before ADR 0027 each write on the server's thread waited out the 5 s busy timeout in turn, the
  * jobs' lease writes too: the server's own histogram showed one slow statement per write, and
  * `/health` queued behind them. Before ADR 0023, a statement refused for the lock was left
  * suspended on the server's connection: the first write after the lock took the write lock and

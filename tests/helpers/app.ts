@@ -24,9 +24,13 @@ export const LOOPBACK_ALLOW = '127.0.0.0/8,::1,localhost'
 /**
  * The real app over a real libSQL file in a temp folder. Rate limits are high unless a test sets
  * them; jobs are registered but not started (tests run ticks themselves). `now` replaces the clock
- * of the whole app (routes, services and the request pipeline's rate limits), for tests that compress time.
+ * of the whole app (routes, services and the request pipeline's rate limits), for tests that compress time;
+ * `collect` stands for the runtime's full collection the server passes (ADR 0026).
  */
-export async function testApp(env: Record<string, string> = {}, platform: { now?: () => number } = {}) {
+export async function testApp(
+  env: Record<string, string> = {},
+  platform: { now?: () => number; collect?: () => void } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), 'homeostat-test-'))
   const config = loadConfig({
     DATABASE_URL: `file:${join(dir, 'test.db')}`,
@@ -48,7 +52,15 @@ export async function testApp(env: Record<string, string> = {}, platform: { now?
   const log = createLogger((process.env.TEST_LOG as 'error' | undefined) ?? 'silent')
   const sealer = createSealer(TEST_SECRET_KEY)
   const telemetry = createTelemetry('test', 'node', { legacyNames: config.METRICS_LEGACY_NAMES })
-  const { app, scheduler, services } = createRoot({ config, db, log, sealer, telemetry, now: platform.now })
+  const { app, scheduler, services } = createRoot({
+    config,
+    db,
+    log,
+    sealer,
+    telemetry,
+    now: platform.now,
+    collect: platform.collect,
+  })
 
   let n = 0
   async function user(role: Role, email = `${role}${++n}@example.com`) {

@@ -1,6 +1,6 @@
 /**
  * Failing fast while another process holds the database file's write lock (db/lock-watch.ts,
- * ADR 0025), on a real file with a second connection of the test's own holding the lock. The first
+ * ADR 0027), on a real file with a second connection of the test's own holding the lock. The first
  * write to find the lock waits out the busy timeout (5 s) and is refused by the driver; from then on
  * every write path (the client, the writer, the transaction thread, the locker) is refused by the
  * watch itself, without reaching SQLite, which its message tells apart from the driver's. Reads

@@ -228,6 +228,32 @@ describe('points inbox', () => {
     ])
   })
 
+  it('the mover calls afterFullMove after each full move only (catching up), not after one that emptied the inbox', async () => {
+    const store = createMetricStore(t.db)
+    // Three writes of 10 points: moves of at most 15 take two batches (full), then the last one (not).
+    for (let b = 0; b < 3; b++)
+      await store.write(
+        Array.from({ length: 10 }, (_, i) => ({ name: 'bulk', labels: { host: String(i) }, value: b, ts: T0 + b })),
+        T0 + 10_000,
+      )
+    let calls = 0
+    const mover = startInboxMover(t.db, {
+      intervalMs: 50,
+      minRows: 0,
+      maxRows: 15,
+      log: createLogger('silent'),
+      afterFullMove: () => void calls++,
+    })
+    try {
+      await until('inbox moved', async () => ((await rows(pointsInbox)) === 0 ? true : undefined))
+    } finally {
+      await mover.stop()
+    }
+    // Once: after the move of 20 points (full); the move of the last 10 emptied the inbox.
+    expect(calls).toBe(1)
+    expect(await rows(points)).toBe(30)
+  })
+
   it("the server's mover empties the inbox on its own, and stops cleanly", async () => {
     await push(1, T0)
     await push(2, T0 + 1000)

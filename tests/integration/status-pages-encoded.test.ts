@@ -7,6 +7,8 @@
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { routeTable } from '../../app/lib/route-meta.ts'
+import { pageHeaders } from '../../app/middleware/secure-headers.ts'
+import { encodingPicker, pickEncoding } from '../../app/modules/status-pages/encoded.ts'
 import { renderAtom } from '../../app/modules/status-pages/atom.ts'
 import { renderStatusHtml } from '../../app/modules/status-pages/public-page.tsx'
 import { testApp, type TestApp } from '../helpers/app.ts'
@@ -131,6 +133,42 @@ describe('the encoded answers', () => {
       const v = JSON.parse(await decoded(ae, '/status/enc.json')) as Json
       expect(v.groups[0].components[0].status).toBe('outage')
     }
+  })
+
+  it('every kept answer carries the page security headers and a request id of its own', async () => {
+    const etag = (await pub('/status/enc')).headers.get('etag')!
+    const asked: [string, Record<string, string>, number][] = [
+      ['/status/enc', {}, 200],
+      ['/status/enc', { 'Accept-Encoding': 'gzip' }, 200],
+      ['/status/enc', { 'Accept-Encoding': 'br' }, 200],
+      ['/status/enc', { 'If-None-Match': etag }, 304],
+      ['/status/enc', { 'If-None-Match': etag }, 304],
+      ['/status/enc.json', { 'Accept-Encoding': 'br' }, 200],
+      ['/status/enc/feed.atom', { 'Accept-Encoding': 'gzip' }, 200],
+      ['/status/enc/feed.atom', { 'X-Request-Id': 'mine-1' }, 200],
+    ]
+    const ids = new Set<string>()
+    for (const [path, headers, status] of asked) {
+      const res = await pub(path, headers)
+      expect(res.status).toBe(status)
+      for (const [name, value] of pageHeaders) expect(res.headers.get(name), `${path} ${name}`).toBe(value)
+      expect(res.headers.get('x-powered-by')).toBeNull()
+      const id = res.headers.get('x-request-id')!
+      expect(id).toBeTruthy()
+      expect(ids.has(id)).toBe(false) // the kept headers are copied, never written to
+      ids.add(id)
+    }
+    expect(ids.has('mine-1')).toBe(true)
+    // The same set as any other page answer gets from the pipeline (here the 404).
+    const other = await pub('/status/nope')
+    for (const [name, value] of pageHeaders) expect(other.headers.get(name)).toBe(value)
+  })
+
+  it('parses each distinct Accept-Encoding once and still answers right when its memory is full', () => {
+    const pick = encodingPicker(2)
+    const headers = ['br', 'gzip', 'br;q=0, gzip', 'identity', 'gzip;q=0, br;q=0', '*', 'br']
+    for (const h of [...headers, ...headers]) expect(pick(h)).toBe(pickEncoding(h))
+    expect(pick(undefined)).toBe('identity')
   })
 
   it('an unknown slug is a 404 error answer, not a cached body', async () => {

@@ -308,7 +308,9 @@ export async function moveInbox(db: Db, { maxRows = MOVE_MAX_ROWS, minRows = 0, 
 /**
  * Moves the inbox every `intervalMs` once it holds MOVE_MIN_POINTS or its oldest batch is
  * MOVE_MAX_AGE_MS old, at once again while a move was full (catching up). Any number of instances
- * may run it.
+ * may run it. `afterFullMove` runs after each full move, before the next: the server passes the
+ * runtime's full collection there, so a backfill's moves do not pile their garbage into a heap the
+ * runtime then keeps (ADR 0026).
  */
 export function startInboxMover(
   db: Db,
@@ -318,7 +320,15 @@ export function startInboxMover(
     minRows = MOVE_MIN_POINTS,
     maxAgeMs = MOVE_MAX_AGE_MS,
     log,
-  }: { intervalMs: number; maxRows?: number; minRows?: number; maxAgeMs?: number; log: Logger },
+    afterFullMove,
+  }: {
+    intervalMs: number
+    maxRows?: number
+    minRows?: number
+    maxAgeMs?: number
+    log: Logger
+    afterFullMove?: () => void
+  },
 ) {
   let stopped = false
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -331,6 +341,7 @@ export function startInboxMover(
       } catch (e) {
         log.warn('moving the points inbox failed; will retry', { error: e instanceof Error ? e.message : String(e) })
       }
+      if (moved >= maxRows) afterFullMove?.()
       if (!stopped) timer = setTimeout(tick, moved >= maxRows ? 0 : intervalMs)
     })()
   }

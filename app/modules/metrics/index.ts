@@ -46,3 +46,4 @@ export {
   type Sample,
 } from './store.ts'
 export { metricsTiles } from './tiles.tsx'
+export { COLLECT_EVERY_SAMPLES, collectingEvery } from './collect.ts'

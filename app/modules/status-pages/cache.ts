@@ -11,7 +11,13 @@ import { createHash } from 'node:crypto'
 import type { Answers } from './encoded.ts'
 
 /** A format's body with its ETag, and its encoded answers (encoded.ts), made once per build. */
-export type Rendered = { body: string; etag: string; answers: Answers }
+export type Rendered = {
+  body: string
+  etag: string
+  answers: Answers
+  /** The headers its answers share (type, ETag, caching), set by the route on first use. */
+  headers?: [string, string][]
+}
 
 type Entry<V> = {
   /** When the entry was last found current: built, or checked again and found the same. */

@@ -5,6 +5,7 @@
  */
 import { raw } from 'hono/html'
 import type { IncidentStatus } from '../../../db/schema/status-pages.ts'
+import { type Bars, bars, fmt } from './bars.ts'
 import type { ComponentState, Overall, PublicIncident, PublicMaintenance, PublicView } from './view.ts'
 
 const overallText: Record<Overall, string> = {
@@ -23,28 +24,6 @@ const incidentText: Record<IncidentStatus, string> = {
 
 /** A time as UTC text that reads the same for every visitor (no script to localise it). */
 export const utc = (iso: string) => `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`
-const fmt = (n: number) => `${n.toFixed(n === 100 ? 0 : 2)} %`
-
-/**
- * The 90 bars as one string, not 90 elements through JSX: a page of many components is mostly bars,
- * and this keeps both its build and its size down. Only dates and numbers go in, so nothing needs escaping.
- */
-const barsHtml = (days: string[], values: (number | null)[]) =>
-  values
-    .map((u, i) => `<i class="b ${barClass(u)}" title="${days[i]}: ${u === null ? 'no data' : fmt(u)}"></i>`)
-    .join('')
-
-const barClass = (u: number | null) => (u === null ? 'none' : u >= 99.9 ? 'ok' : u >= 95 ? 'minor' : 'bad')
-
-/** The bars' summary for assistive technology: how many days were fully up, and the worst day. */
-function barsSummary(days: string[], values: (number | null)[], uptime: number | null) {
-  const known = values.flatMap((u, i) => (u === null ? [] : [{ u, day: days[i]! }]))
-  if (!known.length) return `No data in the last ${days.length} days`
-  const worst = known.reduce((a, b) => (b.u < a.u ? b : a))
-  const down = known.filter((k) => k.u < 99.9).length
-  return `Last ${days.length} days: ${uptime === null ? '' : `${fmt(uptime)} uptime, `}${down ? `${down} days with downtime, worst ${worst.day} at ${fmt(worst.u)}` : 'no downtime'}`
-}
-
 function Incident({ i, level }: { i: PublicIncident; level: 'h3' | 'h4' }) {
   const H = level
   return (
@@ -85,7 +64,11 @@ function Maintenance({ m }: { m: PublicMaintenance }) {
   )
 }
 
-export function StatusDocument({ v }: { v: PublicView }) {
+/** A component's bars by its key on the page (`createBarsRenderer` keeps the past days'), or made afresh. */
+export type BarsOf = (key: string, days: string[], values: (number | null)[], uptime: number | null) => Bars
+const freshBars: BarsOf = (_key, days, values, uptime) => bars(days, values, uptime)
+
+export function StatusDocument({ v, barsOf = freshBars }: { v: PublicView; barsOf?: BarsOf }) {
   const base = `/status/${v.page.slug}`
   const past = v.incidents.past
   return (
@@ -163,22 +146,25 @@ export function StatusDocument({ v }: { v: PublicView }) {
             <section class="group" aria-labelledby={`g${gi}`}>
               <h2 id={`g${gi}`}>{g.name}</h2>
               <ul class="components">
-                {g.components.map((c) => (
-                  <li class="component">
-                    <div class="row">
-                      <h3>{c.name}</h3>
-                      <span class={`state st-${c.status}`}>{stateText[c.status]}</span>
-                    </div>
-                    <div class="bars" role="img" aria-label={barsSummary(v.days, c.days, c.uptime)}>
-                      {raw(barsHtml(v.days, c.days))}
-                    </div>
-                    <p class="legend" aria-hidden="true">
-                      <span>{v.days.length} days ago</span>
-                      <span>{c.uptime === null ? 'no data' : `${fmt(c.uptime)} uptime`}</span>
-                      <span>Today</span>
-                    </p>
-                  </li>
-                ))}
+                {g.components.map((c, ci) => {
+                  const b = barsOf(`${gi}.${ci}`, v.days, c.days, c.uptime)
+                  return (
+                    <li class="component">
+                      <div class="row">
+                        <h3>{c.name}</h3>
+                        <span class={`state st-${c.status}`}>{stateText[c.status]}</span>
+                      </div>
+                      <div class="bars" role="img" aria-label={b.label}>
+                        {raw(b.html)}
+                      </div>
+                      <p class="legend" aria-hidden="true">
+                        <span>{v.days.length} days ago</span>
+                        <span>{c.uptime === null ? 'no data' : `${fmt(c.uptime)} uptime`}</span>
+                        <span>Today</span>
+                      </p>
+                    </li>
+                  )
+                })}
               </ul>
             </section>
           ))}
@@ -214,4 +200,5 @@ export function StatusDocument({ v }: { v: PublicView }) {
   )
 }
 
-export const renderStatusHtml = (v: PublicView) => `<!doctype html>${(<StatusDocument v={v} />).toString()}`
+export const renderStatusHtml = (v: PublicView, barsOf?: BarsOf) =>
+  `<!doctype html>${(<StatusDocument v={v} barsOf={barsOf} />).toString()}`

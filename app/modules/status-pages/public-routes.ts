@@ -12,9 +12,10 @@ import { anonymous, describe } from '../../lib/route-meta.ts'
 import { validate } from '../../lib/validate.ts'
 import { access } from '../../middleware/access.ts'
 import { renderAtom } from './atom.ts'
-import { encodedAnswer, pickEncoding } from './encoded.ts'
+import { encodedAnswer, encodingPicker, notModifiedHeaders } from './encoded.ts'
 import { PublicParam } from './input.ts'
 import { renderStatusHtml } from './public-page.tsx'
+import type { Rendered } from './cache.ts'
 import type { StatusPages } from './service.ts'
 import type { PublicView } from './view.ts'
 
@@ -22,10 +23,16 @@ import type { PublicView } from './view.ts'
 export const PUBLIC_MAX_AGE_SECONDS = 10
 const CACHE_CONTROL = `public, max-age=${PUBLIC_MAX_AGE_SECONDS}`
 
-const formats = {
-  html: { type: 'text/html; charset=utf-8', make: renderStatusHtml },
-  json: { type: 'application/json; charset=utf-8', make: (v: PublicView) => JSON.stringify(v) },
-} as const
+/** The headers every encoding of a rendered body shares, worked out on its first answer. */
+function setHeaders(r: Rendered, type: string) {
+  r.headers = [
+    ['Content-Type', type],
+    ['ETag', r.etag],
+    ['Cache-Control', CACHE_CONTROL],
+    ['Vary', 'Accept-Encoding'],
+  ]
+  return r.headers
+}
 
 /** Whether If-None-Match names this ETag (a list, `*`, or weak forms of it). */
 const matches = (header: string | undefined, etag: string) =>
@@ -36,21 +43,35 @@ export function statusPublicRoutes(deps: ModuleDeps & { statusPages: StatusPages
   const app = new Hono<AppEnv>()
   const tags = ['status pages']
 
+  const pickEncoding = encodingPicker()
+  const formats = {
+    // The bars renderer keeps each component's past days' bars between renders (bars.ts).
+    html: {
+      type: 'text/html; charset=utf-8',
+      make: (v: PublicView) => renderStatusHtml(v, statusPages.bars(v.page.slug)),
+    },
+    json: { type: 'application/json; charset=utf-8', make: (v: PublicView) => JSON.stringify(v) },
+  } as const
+
+  /**
+   * A kept answer: its body (a Blob, never copied) and its complete headers (security headers
+   * included, so the pipeline only adds the request id) were made once per build; per request this
+   * is a cache lookup, an ETag comparison and a Response.
+   */
   async function answer(c: Context<AppEnv>, slug: string, type: string, make: (v: PublicView) => string, key: string) {
     const hit = await statusPages.cache.get(slug)
     if (!hit) throw notFound('Status page')
     const r = hit.render(key, make)
-    const cached: [string, string][] = [
-      ['ETag', r.etag],
-      ['Cache-Control', CACHE_CONTROL],
-      ['Vary', 'Accept-Encoding'],
-    ]
-    if (matches(c.req.header('if-none-match'), r.etag)) return new Response(null, { status: 304, headers: cached })
-    const { bytes, headers } = encodedAnswer(r.answers, r.body, pickEncoding(c.req.header('accept-encoding')), [
-      ['Content-Type', type],
-      ...cached,
-    ])
-    return new Response(bytes, { status: 200, headers })
+    const own = r.headers ?? setHeaders(r, type)
+    let res: Response
+    if (matches(c.req.header('if-none-match'), r.etag))
+      res = new Response(null, { status: 304, headers: notModifiedHeaders(r.answers, own) })
+    else {
+      const a = encodedAnswer(r.answers, r.body, pickEncoding(c.req.header('accept-encoding')), own)
+      res = new Response(a.body, { status: 200, headers: a.headers })
+    }
+    c.set('completeAnswer', res)
+    return res
   }
 
   app.get(

@@ -16,7 +16,7 @@ import {
 } from '../../../db/schema/status-pages.ts'
 import { toIso } from '../../lib/time.ts'
 import type { AlertsService } from '../alerts/index.ts'
-import { dailyUptimes } from '../components/index.ts'
+import type { DailyUptimesReader } from '../components/index.ts'
 
 export const BAR_DAYS = 90
 const DAY_MS = 86_400_000
@@ -64,9 +64,18 @@ const NO_END = 253_402_300_799_999
 const hundredths = (x: number | null) => (x === null ? null : Math.round(x * 100) / 100)
 const stateOf = (s: string): ComponentState => (s === 'up' ? 'operational' : s === 'down' ? 'outage' : 'unknown')
 
-export type ViewDeps = { db: Db; alerts: Pick<AlertsService, 'silences'> }
+export type ViewDeps = {
+  db: Db
+  alerts: Pick<AlertsService, 'silences'>
+  /** The bars' reader, keeping each component's past days between builds (components/daily-uptimes.ts). */
+  dailyUptimes: DailyUptimesReader
+}
 
-export async function buildView({ db, alerts }: ViewDeps, p: StatusPage, now: number): Promise<PublicView> {
+export async function buildView(
+  { db, alerts, dailyUptimes }: ViewDeps,
+  p: StatusPage,
+  now: number,
+): Promise<PublicView> {
   const ids = p.groups.flatMap((g) => g.components.map((c) => c.componentId))
   const since = now - HISTORY_MS
   const [states, uptimes, incidents, maintenance] = await Promise.all([
