@@ -35,9 +35,13 @@ const noPause: Pause = async () => {}
 
 /** Requests: the agent's own counters when it sends them, else its LLM calls (one latency value per call). */
 async function totals(db: Db, label: string, segs: Segment[], pause: Pause, metrics = SUMMED) {
-  // One statement at a time with a pause between (statements run on one connection anyway).
-  await pause()
-  const sums = await sumsByLabel(db, metrics, segs, label)
+  // One metric a statement with a pause between, so the job holds the event loop for one metric's
+  // series at a time (statements run one after another on the one connection anyway).
+  const sums = new Map<string, Map<string | null, number>>()
+  for (const metric of metrics) {
+    await pause()
+    for (const [k, m] of await sumsByLabel(db, [metric], segs, label)) sums.set(k, m)
+  }
   await pause()
   const calls = await sumsByLabel(db, ['llm_latency_ms'], segs, label, 'count')
   const names = new Set<string>()
