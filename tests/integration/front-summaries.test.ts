@@ -10,6 +10,8 @@
 import { eq } from 'drizzle-orm'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { frontTiles } from '../../app/front-tiles.ts'
+import type { FrontTile } from '../../app/lib/tiles.tsx'
+import { refreshSummaries } from '../../app/modules/front/index.ts'
 import { createLogger } from '../../app/lib/logger.ts'
 import { runRollups } from '../../app/modules/metrics/index.ts'
 import { createRoot } from '../../app/root.ts'
@@ -213,6 +215,30 @@ describe('the stored summaries', () => {
 })
 
 describe('the job', () => {
+  it('a tile whose figures fail does not keep the others old: the tick fails naming it', async () => {
+    const broken: FrontTile = {
+      id: 'broken',
+      section: 'upkeep',
+      order: 99,
+      title: 'Broken',
+      access: 'viewer',
+      render: async () => null,
+      summary: {
+        version: 1,
+        compute: async () => {
+          throw new Error('no such table')
+        },
+      },
+    }
+    clock += 20 * MIN
+    await expect(refreshSummaries(t.db, [broken, ...frontTiles(t.services)], clock)).rejects.toThrow(
+      /front summaries not computed: broken 24h: no such table; broken 1h: no such table; broken 7d/,
+    )
+    const stored = await rows()
+    expect(stored.filter((r) => r.asOf === clock)).toHaveLength(6)
+    expect(stored.some((r) => r.tile === 'broken')).toBe(false)
+  })
+
   it('runs once per tick across instances sharing the database (the lease)', async () => {
     const other = await openDb({ url: t.config.DATABASE_URL })
     try {

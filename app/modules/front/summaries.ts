@@ -45,6 +45,7 @@ export async function refreshSummaries(db: Db, tiles: FrontTile[], now: number) 
     : []
   const have = new Map(rows.map((r) => [`${r.tile}\u0000${r.range}`, r]))
   const counts = { computed: 0, fresh: 0, computeMs: 0 }
+  const failed: string[] = []
   for (const name of ['24h', '1h', '7d'] as const satisfies FrontRangeName[]) {
     for (const tile of withSummary) {
       const row = have.get(`${tile.id}\u0000${name}`)
@@ -55,7 +56,12 @@ export async function refreshSummaries(db: Db, tiles: FrontTile[], now: number) 
       }
       await yieldToEventLoop()
       const t0 = performance.now()
-      const data = await tile.summary!.compute(rangeOf(name, now), yieldToEventLoop)
+      // One tile's failure does not keep the others' figures old: the tick fails at the end, naming it.
+      const data = await tile.summary!.compute(rangeOf(name, now), yieldToEventLoop).catch((error: unknown) => {
+        failed.push(`${tile.id} ${name}: ${error instanceof Error ? error.message : String(error)}`)
+        return undefined
+      })
+      if (data === undefined) continue
       const tookMs = Math.round(performance.now() - t0)
       const value = { tile: tile.id, range: name, version: tile.summary!.version, asOf: now, tookMs, data }
       await db
@@ -66,6 +72,7 @@ export async function refreshSummaries(db: Db, tiles: FrontTile[], now: number) 
       counts.computeMs += tookMs
     }
   }
+  if (failed.length) throw new Error(`front summaries not computed: ${failed.join('; ')}`)
   return counts
 }
 
