@@ -7,7 +7,7 @@
 import { and, eq, inArray } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { frontSummaries } from '../../../db/schema/front.ts'
-import { type FrontRangeName, type FrontTile, type StoredSummary } from '../../lib/tiles.tsx'
+import type { FrontRangeName, FrontTile, StoredSummary } from '../../lib/tiles.tsx'
 import { yieldToEventLoop } from '../../lib/time.ts'
 import { rangeOf } from './range.ts'
 
