@@ -5,6 +5,7 @@
  */
 import { registerJobs } from '../jobs/index.ts'
 import { createApp } from './app.ts'
+import { frontTiles } from './front-tiles.ts'
 import type { Deps } from './context.ts'
 import { createDiskWatch } from './lib/disk-full.ts'
 import { createScheduler, recordJobRuns } from './lib/scheduler.ts'
@@ -14,8 +15,10 @@ export function createRoot(platform: Omit<Deps, 'scheduler'>) {
   const scheduler = createScheduler({ db: platform.db, log: platform.log, onRun: recordJobRuns(platform.telemetry) })
   const disk = platform.disk ?? createDiskWatch({ dataDir: platform.config.DATA_DIR })
   const services = createServices({ ...platform, scheduler, disk })
-  registerJobs(scheduler, services)
-  const app = createApp(services)
+  // One tile list for the page and the job that computes the heavy tiles' summaries.
+  const tiles = frontTiles(services)
+  registerJobs(scheduler, services, tiles)
+  const app = createApp(services, tiles)
   return { services, scheduler, app }
 }
 

@@ -14,9 +14,11 @@ import { n8nPollJob } from './n8n-poll.ts'
 import { runsWatchJob } from './runs.ts'
 import { otlpSpansPurgeJob } from './otlp.ts'
 import type { Scheduler } from '../app/lib/scheduler.ts'
+import type { FrontTile } from '../app/lib/tiles.tsx'
+import { frontSummariesJob } from './front-summaries.ts'
 
 /** Every job the server runs. Each feature adds its jobs here. */
-export function registerJobs(scheduler: Scheduler, services: Services) {
+export function registerJobs(scheduler: Scheduler, services: Services, frontTiles: FrontTile[] = []) {
   const { db, config } = services
   scheduler.register(
     housekeepingJob({
@@ -27,6 +29,7 @@ export function registerJobs(scheduler: Scheduler, services: Services) {
     }),
   )
   scheduler.register(rollupJob({ db }))
+  scheduler.register(frontSummariesJob({ db, tiles: frontTiles }))
   scheduler.register(alertEvaluationJob(services))
   scheduler.register(notificationsJob(services))
   scheduler.register(silencesJob(services))

@@ -20,11 +20,37 @@ export type LiveTopic = 'alerts' | 'healing' | 'runs' | 'components' | 'metrics'
 export const frontRanges = { '1h': 3_600_000, '24h': 86_400_000, '7d': 7 * 86_400_000 } as const
 export type FrontRangeName = keyof typeof frontRanges
 
-/** What a tile is rendered for: the page's range (ending at `at`), the caller, and the time. */
+export type TileRange = { name: FrontRangeName; ms: number; from: number; to: number }
+
+/**
+ * A tile's stored figures for the page's range, as the `front-summaries` job last computed them
+ * (docs/front-page.md#performance). `stale`: older than the job's schedule allows (the job has
+ * stopped or fails); the tile still shows them, and says so.
+ */
+export type StoredSummary = { data: unknown; asOf: number; stale: boolean }
+
+/**
+ * What a tile is rendered for: the page's range (ending at `at`), the caller, and the time; and, for
+ * a tile with a `summary`, the stored one for this range (absent until the job first computed it).
+ */
 export type TileContext = {
-  range: { name: FrontRangeName; ms: number; from: number; to: number }
+  range: TileRange
   user: Principal
   at: number
+  summary?: StoredSummary
+}
+
+/**
+ * Figures too heavy to compute per request (the fleet, agents and models), which the
+ * `front-summaries` job computes for every range in the background, like a recording rule, and
+ * stores for every instance. `compute` must give the same figures to every role that may read the
+ * tile (the summary is stored once, not per caller) and call `pause` between its statements, so the
+ * requests it runs beside are not held up by more than one statement at a time.
+ */
+export type TileSummary = {
+  /** The shape of `compute`'s JSON: change it when the shape changes, so an older build's rows are not read. */
+  version: number
+  compute: (range: TileRange, pause: () => Promise<void>) => Promise<unknown>
 }
 
 export type FrontTile = {
@@ -39,7 +65,25 @@ export type FrontTile = {
   /** The live-update event it refreshes on; none for a tile that only changes when the page loads. */
   topic?: LiveTopic
   render: (ctx: TileContext) => Promise<Child>
+  /** When set, the job computes the tile's figures per range and `render` gets them as `ctx.summary`. */
+  summary?: TileSummary
 }
+
+const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16)
+
+/** When a summarised tile's figures were computed; a stale one says the job has not refreshed them. */
+export const AsOf = ({ summary }: { summary: StoredSummary }) => (
+  <p class={`as-of muted${summary.stale ? ' stale' : ''}`} data-as-of={summary.asOf}>
+    as of <time datetime={new Date(summary.asOf).toISOString()}>{hhmm(summary.asOf)} UTC</time>
+    {summary.stale ? (
+      <>
+        {' '}
+        — not refreshed since: see the <code>front-summaries</code> job on{' '}
+        <a href="/settings/system">Settings → System</a>
+      </>
+    ) : null}
+  </p>
+)
 
 /** An empty tile says how to get data in: one line, and the doc page that explains it. */
 export const TileEmpty = ({ doc, children }: { doc: string; children: Child }) => (

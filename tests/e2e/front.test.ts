@@ -73,9 +73,26 @@ async function seed() {
     await api(ingest, 'POST', '/api/v1/alerts', { title, severity, status: 'firing', labels: { alertname: title } })
 }
 
+/**
+ * Waits for a front-summaries run that started after the data was sent (the job ticks every minute):
+ * the fleet and agents tiles then show the stored figures, as a running server's page does.
+ */
+async function summariesAfter(since: number) {
+  const key = await cliKey(server, 'front-viewer', 'viewer')
+  for (let i = 0; i < 180; i++) {
+    const res = await server.fetch('/api/v1/jobs', { headers: { Authorization: `Bearer ${key}` } })
+    const run = ((await res.json()) as Json).jobs.find((j: Json) => j.name === 'front-summaries')?.lastRun
+    if (run?.status === 'success' && run.startedAt >= since) return
+    if (run?.status === 'failed') throw new Error(`front-summaries failed: ${run.error}`)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+  }
+  throw new Error('front-summaries did not run within 90 s')
+}
+
 beforeAll(async () => {
   server = await startServer({ runtime: 'bun', env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
   await seed()
+  await summariesAfter(Date.now())
   browser = await launchChromium()
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' })
   context.setDefaultTimeout(15_000)
@@ -110,6 +127,9 @@ describe('the front page', () => {
     expect(await first.getAttribute('data-component')).toBe('search-api')
     expect(await page.locator('[data-component="planner-agent"] svg.sparkline polyline').count()).toBeGreaterThan(0)
     expect(await page.locator('#tile-agents-models').innerText()).toContain('gpt-4o')
+    // Both from the job's stored summary, which says when it was computed.
+    expect(await page.locator('#tile-fleet .as-of').innerText()).toMatch(/^as of \d\d:\d\d UTC$/)
+    expect(await page.locator('#tile-agents-models .as-of').innerText()).toMatch(/^as of \d\d:\d\d UTC$/)
     await page.screenshot({ path: join(SHOTS, 'front.png'), fullPage: true })
     if (process.env.UPDATE_DOCS_SHOTS === '1')
       copyFileSync(join(SHOTS, 'front.png'), join(ROOT, 'docs/img/front-page.png'))

@@ -18,12 +18,12 @@ export const formatRange = (ms: number) =>
         ? `${ms / 60_000}m`
         : `${ms}ms`
 
-const sumOf = (m: Map<string | null, number>) => [...m.values()].reduce((a, b) => a + b, 0)
+export const sumOf = (m: Map<string | null, number>) => [...m.values()].reduce((a, b) => a + b, 0)
 // In seconds; the overview answers milliseconds (`p95LatencyMs`), as before the rename (metrics/names.ts).
 const LLM_LATENCY = 'llm_latency_seconds'
 const CHECK_DURATION = 'check_duration_seconds'
 const SUMMED = ['agent_requests_total', 'agent_errors_total', TOKENS_METRIC, COST_METRIC]
-const round = (n: number | null | undefined, digits = 4) =>
+export const round = (n: number | null | undefined, digits = 4) =>
   n === null || n === undefined ? null : Math.round(n * 10 ** digits) / 10 ** digits
 
 /**

@@ -2,101 +2,76 @@
 /**
  * The front page's fleet tile: the components grid for the page's range, each with its latency
  * sparkline and the change of p95, error rate and cost against the previous period of the same
- * length. A few aggregates over every component (overview()), then the sparklines of the shown
- * ones only, so a fleet of thousands costs the same handful of statements.
+ * length. The figures come from the front-summaries job's stored summary (fleet.ts computes them
+ * for every component in the background); only the components' list and status are read per request,
+ * so a new component or a change of status shows at once, its figures from the next refresh.
  */
 import type { Db } from '../../../db/client.ts'
-import { change, Delta, type FrontTile, Spark, TileEmpty } from '../../lib/tiles.tsx'
-import { bucketMeans, plan, quantileByComponent, sumsByComponent, watermarks } from '../metrics/index.ts'
-import { overview } from './overview.ts'
-import { COST_METRIC } from './prices.ts'
+import { AsOf, Delta, type FrontTile, Spark, type StoredSummary, type TileRange, TileEmpty } from '../../lib/tiles.tsx'
+import {
+  type Figures,
+  type FleetFigures,
+  fleetFigures,
+  type Listed,
+  listComponents,
+  needsALook,
+  SPARK_BUCKETS,
+} from './fleet.ts'
 import { ms, pct, rate, StatusPill, usd } from './views.tsx'
 
 /** The grid shows this many components, the ones that need a look first; the rest are counted and linked. */
 export const FLEET_SHOWN = 48
-const SPARK_BUCKETS = 24
 const HOUR = 3_600_000
 const DAY = 86_400_000
-const statusRank: Record<string, number> = { down: 0, unknown: 1, up: 2 }
 
-/** p95, error rate and cost of these components over the period before [from, to) of the same length. */
-async function previousPeriod(db: Db, from: number, to: number, names: string[]) {
-  const span = to - from
-  const segs = plan(from - span, from, await watermarks(db))
-  const [sums, llm, check] = await Promise.all([
-    sumsByComponent(db, ['agent_requests_total', 'agent_errors_total', COST_METRIC], segs, names),
-    quantileByComponent(db, 'llm_latency_ms', 0.95, segs, names),
-    quantileByComponent(db, 'latency_ms', 0.95, segs, names),
-  ])
-  return (name: string) => {
-    const req = sums.get('agent_requests_total')!.get(name)
-    const err = sums.get('agent_errors_total')!.get(name) ?? 0
-    return {
-      p95: llm.get(name) ?? check.get(name) ?? null,
-      errorRate: req ? err / req : null,
-      cost: sums.get(COST_METRIC)!.get(name) ?? null,
-    }
-  }
+/** Bumped whenever FleetFigures changes shape: stored summaries of another version are computed again. */
+const FLEET_SUMMARY_VERSION = 1
+
+/** A component added since the figures were computed: its status now, its figures at the next refresh. */
+const noFigures: Figures = {
+  uptime: null,
+  errorRate: null,
+  p95LatencyMs: null,
+  latencyMetric: null,
+  costUsd: null,
+  spark: [],
+  change: { p95: null, errorRate: null, cost: null },
 }
 
-type Ranked = { name: string; status: string; errorRate: number | null }
-/** Down first, then never checked, then by error rate. */
-const needsALook = (a: Ranked, b: Ranked) =>
-  (statusRank[a.status] ?? 1) - (statusRank[b.status] ?? 1) ||
-  (b.errorRate ?? -1) - (a.errorRate ?? -1) ||
-  a.name.localeCompare(b.name)
+const topFirst = (rows: { name: string; status: string; errorRate: number | null }[]) =>
+  [...rows]
+    .sort(needsALook)
+    .slice(0, FLEET_SHOWN)
+    .map((r) => r.name)
 
-export async function fleet(db: Db, rangeMs: number, at: number) {
-  // Every component's status and error rate choose the grid; the rest is read for the shown ones only.
-  const data = await overview(db, rangeMs, at, {
-    detail: (rows) =>
-      [...rows]
-        .sort(needsALook)
-        .slice(0, FLEET_SHOWN)
-        .map((r) => r.name),
-  })
-  const from = Date.parse(data.from!)
-  const shown = [...data.components].sort(needsALook).slice(0, FLEET_SHOWN)
-  // The sparkline covers the range in 24 parts from the same start as the figures beside it.
-  const [prev, sparks] = await Promise.all([
-    previousPeriod(
-      db,
-      from,
-      at,
-      shown.map((c) => c.name),
-    ),
-    bucketMeans(db, {
-      names: ['llm_latency_ms', 'latency_ms'],
-      label: 'component',
-      values: shown.map((c) => c.name),
-      from,
-      to: at,
-      buckets: SPARK_BUCKETS,
-    }),
-  ])
+/**
+ * The grid: the components as they are now (status, and the ones added since the figures were
+ * computed) with the figures beside them, the ones that need a look first.
+ */
+export function fleet(list: Listed[], figures: FleetFigures) {
+  const rows = list.map((c) => ({ ...c, ...(figures.components[c.name] ?? noFigures) }))
+  const count = (s: string) => list.filter((c) => c.status === s).length
   return {
-    totals: data.totals,
-    range: data.range,
-    components: shown.map((c) => {
-      const p = prev(c.name)
-      const spark =
-        (c.latencyMetric === 'llm_latency_ms' ? sparks.get('llm_latency_ms')!.get(c.name) : undefined) ??
-        sparks.get('latency_ms')!.get(c.name) ??
-        sparks.get('llm_latency_ms')!.get(c.name) ??
-        []
-      return {
-        ...c,
-        spark,
-        change: {
-          p95: change(c.p95LatencyMs, p.p95),
-          errorRate: change(c.errorRate, p.errorRate),
-          cost: change(c.costUsd, p.cost),
-        },
-      }
-    }),
+    totals: {
+      components: list.length,
+      up: count('up'),
+      down: count('down'),
+      unknown: count('unknown'),
+      costUsd: figures.costUsd,
+    },
+    range: figures.range,
+    components: [...rows].sort(needsALook).slice(0, FLEET_SHOWN),
   }
 }
-export type Fleet = Awaited<ReturnType<typeof fleet>>
+export type Fleet = ReturnType<typeof fleet>
+
+/** The figures the job stored, or, before its first run, those of the shown components computed now. */
+async function fleetOf(db: Db, range: TileRange, summary: StoredSummary | undefined) {
+  const list = await listComponents(db)
+  // The stored JSON is this version's FleetFigures (readSummaries leaves other versions out).
+  const figures = summary ? (summary.data as FleetFigures) : await fleetFigures(db, range, { list, detail: topFirst })
+  return fleet(list, figures)
+}
 
 const bucketText = (rangeMs: number) => {
   const w = rangeMs / SPARK_BUCKETS
@@ -166,7 +141,22 @@ export function componentTiles({ db }: { db: Db }): FrontTile[] {
       title: 'Components',
       access: 'viewer',
       topic: 'components',
-      render: async ({ range, at }) => <FleetView data={await fleet(db, range.ms, at)} rangeMs={range.ms} />,
+      render: async ({ range, summary }) => (
+        <>
+          <FleetView data={await fleetOf(db, range, summary)} rangeMs={range.ms} />
+          {summary ? <AsOf summary={summary} /> : null}
+        </>
+      ),
+      // Every component's figures (the grid's order follows their live status), so any may be shown.
+      summary: {
+        version: FLEET_SUMMARY_VERSION,
+        compute: async (range, pause) =>
+          fleetFigures(db, range, {
+            list: await listComponents(db),
+            detail: (rows) => rows.map((r) => r.name),
+            pause,
+          }),
+      },
     },
   ]
 }

@@ -11,25 +11,14 @@ import type { AppEnv, Deps, Principal } from '../../context.ts'
 import { AppError, forbidden } from '../../lib/errors.ts'
 import { Layout } from '../../lib/layout.tsx'
 import { clockOf } from '../../lib/time.ts'
-import { type FrontRangeName, type FrontTile, frontRanges, frontSections, type TileContext } from '../../lib/tiles.tsx'
+import { type FrontTile, frontSections, type TileContext } from '../../lib/tiles.tsx'
 import { validate } from '../../lib/validate.ts'
 import { access, allows } from '../../middleware/access.ts'
 import { requirePrincipal } from '../../middleware/auth.ts'
 import { FrontQuery, HelpParam, TileParam } from './input.ts'
+import { rangeOf } from './range.ts'
+import { readSummaries } from './summaries.ts'
 import { RangeLinks, sectionTitles, TileFrame } from './views.tsx'
-
-const HOUR = 3_600_000
-const MINUTE = 60_000
-
-/**
- * The range ending at `at`. Its start falls on a whole hour (24 h, 7 d) or minute (1 h), so the
- * tiles' aggregates read rollups rather than raw points.
- */
-export function rangeOf(name: FrontRangeName, at: number): TileContext['range'] {
-  const ms = frontRanges[name]
-  const align = ms >= 24 * HOUR ? HOUR : MINUTE
-  return { name, ms, from: Math.floor((at - ms) / align) * align, to: at }
-}
 
 export function frontPages(deps: Deps, tiles: FrontTile[]) {
   const now = clockOf(deps)
@@ -66,9 +55,13 @@ export function frontPages(deps: Deps, tiles: FrontTile[]) {
     const user = requirePrincipal(c)
     const at = now()
     const name = c.req.valid('query').range ?? '24h'
-    const ctx: TileContext = { range: rangeOf(name, at), user, at }
     const shown = visible(user)
-    const parts = await Promise.all(shown.map((t) => content(t, ctx, c.get('requestId'))))
+    // The heavy tiles' figures as the front-summaries job last stored them, one statement for all.
+    const stored = await readSummaries(deps.db, shown, name, at)
+    const range = rangeOf(name, at)
+    const parts = await Promise.all(
+      shown.map((t) => content(t, { range, user, at, summary: stored.get(t.id) }, c.get('requestId'))),
+    )
     const rendered = new Map(shown.map((t, i) => [t.id, parts[i]]))
     return c.html(
       <Layout title="Overview" active="/" principal={user}>
@@ -114,7 +107,8 @@ export function frontPages(deps: Deps, tiles: FrontTile[]) {
       if (!allows(user, tile.access)) throw forbidden(`This tile needs the ${tile.access} role`)
       const at = now()
       const name = c.req.valid('query').range ?? '24h'
-      const body = await content(tile, { range: rangeOf(name, at), user, at }, c.get('requestId'))
+      const summary = (await readSummaries(deps.db, [tile], name, at)).get(tile.id)
+      const body = await content(tile, { range: rangeOf(name, at), user, at, summary }, c.get('requestId'))
       return c.html(
         <TileFrame tile={tile} range={name}>
           {body}

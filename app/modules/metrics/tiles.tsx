@@ -4,17 +4,20 @@
  * and the OTLP GenAI mapping onto them): per model and per agent (`component`, which the GenAI
  * mapping fills from `gen_ai.agent.name`) the requests, error ratio, p95 latency, tokens and cost
  * over the range, and the top movers against the previous period. A handful of aggregates over the
- * `llm_*`/`agent_*` series only (rollups where they exist), whatever else the store holds.
+ * `llm_*`/`agent_*` series only (rollups where they exist), whatever else the store holds, which the
+ * front-summaries job runs in the background: the page reads its stored result.
  */
 import type { Db } from '../../../db/client.ts'
 import { qty, rate, ms, usd } from '../../lib/format.ts'
-import { change, Delta, type FrontTile, TileEmpty } from '../../lib/tiles.tsx'
+import { AsOf, change, Delta, type FrontTile, TileEmpty } from '../../lib/tiles.tsx'
 import { plan, quantileByLabel, type Segment, sumsByLabel, watermarks } from './by-label.ts'
 
 const SUMMED = ['llm_errors_total', 'llm_tokens_total', 'llm_cost_usd', 'agent_requests_total', 'agent_errors_total']
 const PREVIOUS = ['agent_requests_total', 'llm_cost_usd']
 const ROWS = 8
 const MOVERS = 3
+/** Bumped whenever AgentsAndModels changes shape: stored summaries of another version are computed again. */
+const AGENTS_SUMMARY_VERSION = 1
 
 type Row = {
   name: string
@@ -27,12 +30,20 @@ type Row = {
   change: { requests: number | null; cost: number | null }
 }
 
+type Pause = () => Promise<void>
+const noPause: Pause = async () => {}
+
 /** Requests: the agent's own counters when it sends them, else its LLM calls (one latency value per call). */
-async function totals(db: Db, label: string, segs: Segment[], metrics = SUMMED) {
-  const [sums, calls] = await Promise.all([
-    sumsByLabel(db, metrics, segs, label),
-    sumsByLabel(db, ['llm_latency_ms'], segs, label, 'count'),
-  ])
+async function totals(db: Db, label: string, segs: Segment[], pause: Pause, metrics = SUMMED) {
+  // One metric a statement with a pause between, so the job holds the event loop for one metric's
+  // series at a time (statements run one after another on the one connection anyway).
+  const sums = new Map<string, Map<string | null, number>>()
+  for (const metric of metrics) {
+    await pause()
+    for (const [k, m] of await sumsByLabel(db, [metric], segs, label)) sums.set(k, m)
+  }
+  await pause()
+  const calls = await sumsByLabel(db, ['llm_latency_ms'], segs, label, 'count')
   const names = new Set<string>()
   for (const m of [...sums.values(), calls.get('llm_latency_ms')!])
     for (const k of m.keys()) if (k !== null) names.add(k)
@@ -56,9 +67,10 @@ async function totals(db: Db, label: string, segs: Segment[], metrics = SUMMED) 
   )
 }
 
-async function table(db: Db, label: string, cur: Segment[], prev: Segment[]): Promise<Row[]> {
+async function table(db: Db, label: string, cur: Segment[], prev: Segment[], pause: Pause): Promise<Row[]> {
   // The previous period gives only the changes in requests and cost.
-  const [now, before] = await Promise.all([totals(db, label, cur), totals(db, label, prev, PREVIOUS)])
+  const now = await totals(db, label, cur, pause)
+  const before = await totals(db, label, prev, pause, PREVIOUS)
   return [...now].map(([name, t]) => {
     const p = before.get(name)
     return {
@@ -70,12 +82,17 @@ async function table(db: Db, label: string, cur: Segment[], prev: Segment[]): Pr
   })
 }
 
-/** The tile's data: rows by model and by agent, most expensive first, and the biggest changes in requests. */
-export async function agentsAndModels(db: Db, from: number, to: number) {
+/**
+ * The tile's data: rows by model and by agent, most expensive first, and the biggest changes in
+ * requests. The same for every role that may read the tile, so the front-summaries job stores it
+ * once per range; `pause` runs between its statements.
+ */
+export async function agentsAndModels(db: Db, from: number, to: number, pause = noPause) {
   const marks = await watermarks(db)
   const cur = plan(from, to, marks)
   const prev = plan(from - (to - from), from, marks)
-  const [models, agents] = await Promise.all([table(db, 'model', cur, prev), table(db, 'component', cur, prev)])
+  const models = await table(db, 'model', cur, prev, pause)
+  const agents = await table(db, 'component', cur, prev, pause)
   const byCost = (a: Row, b: Row) =>
     (b.cost ?? 0) - (a.cost ?? 0) || b.requests - a.requests || a.name.localeCompare(b.name)
   const movers = [...models.map((r) => ({ kind: 'model', ...r })), ...agents.map((r) => ({ kind: 'agent', ...r }))]
@@ -86,13 +103,18 @@ export async function agentsAndModels(db: Db, from: number, to: number) {
     .map(({ kind, name, change }) => ({ kind, name, change }))
   const shown = { model: models.sort(byCost).slice(0, ROWS), component: agents.sort(byCost).slice(0, ROWS) }
   // The p95 of the rows shown only: a quantile merges every sketch it reads, so it reads no more.
-  await Promise.all(
-    Object.entries(shown).map(async ([label, rows]) => {
-      const names = rows.map((r) => r.name)
-      const p95 = await quantileByLabel(db, 'llm_latency_ms', 0.95, cur, label, names)
-      for (const r of rows) r.p95 = p95.get(r.name) ?? null
-    }),
-  )
+  for (const [label, rows] of Object.entries(shown)) {
+    await pause()
+    const p95 = await quantileByLabel(
+      db,
+      'llm_latency_ms',
+      0.95,
+      cur,
+      label,
+      rows.map((r) => r.name),
+    )
+    for (const r of rows) r.p95 = p95.get(r.name) ?? null
+  }
   return {
     models: shown.model,
     agents: shown.component,
@@ -186,7 +208,19 @@ export function metricsTiles({ db }: { db: Db }): FrontTile[] {
       title: 'Agents and models',
       access: 'viewer',
       topic: 'metrics',
-      render: async ({ range }) => <AgentsView data={await agentsAndModels(db, range.from, range.to)} />,
+      // The stored JSON is this version's AgentsAndModels (readSummaries leaves other versions out).
+      render: async ({ range, summary }) => (
+        <>
+          <AgentsView
+            data={summary ? (summary.data as AgentsAndModels) : await agentsAndModels(db, range.from, range.to)}
+          />
+          {summary ? <AsOf summary={summary} /> : null}
+        </>
+      ),
+      summary: {
+        version: AGENTS_SUMMARY_VERSION,
+        compute: (range, pause) => agentsAndModels(db, range.from, range.to, pause),
+      },
     },
   ]
 }
