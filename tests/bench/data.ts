@@ -25,8 +25,12 @@ type Seeded = {
 
 const mb = (bytes: number) => bytes / 1024 / 1024
 
-/** What a data set is called in the table, its RSS target and its seed's knobs (seed.ts SEED_*): the data group's by default. */
-export type DataShape = { name: string; label: string; rssMaxMb: number; seed: Record<string, string> }
+/**
+ * What a data set is called in the table, its RSS target, its seed's knobs (seed.ts SEED_*) and, when
+ * it is not seed.ts (through the write path, rollups timed from scratch), the seed script: the data
+ * group's by default.
+ */
+export type DataShape = { name: string; label: string; rssMaxMb: number; seed: Record<string, string>; script?: string }
 const DATA: DataShape = { name: 'data', label: '', rssMaxMb: DATA_RSS_MAX_MB, seed: {} }
 
 export async function dataFigures(
@@ -37,8 +41,8 @@ export async function dataFigures(
 ) {
   const { name, label } = shape
   const env = { ...baseEnv, DATA_DIR: join(dir, name), DATABASE_URL: `file:${join(dir, name, 'homeostat.db')}` }
-  log(`  ${name}: seeding (points through the store, then rollups from scratch)…`)
-  const out = runCommand(BUN, ['tests/bench/seed.ts'], { ...env, ...shape.seed }, 30 * 60_000)
+  log(`  ${name}: seeding (${shape.script ?? 'points through the store, then rollups from scratch'})…`)
+  const out = runCommand(BUN, [shape.script ?? 'tests/bench/seed.ts'], { ...env, ...shape.seed }, 30 * 60_000)
   const seeded = JSON.parse(out.split('\n').at(-1)!) as Seeded
   log(
     `  ${name}: ${fmt(seeded.points)} points over ${fmt(seeded.series)} series written in ${fmt(seeded.writeSeconds, 1)}s; rollups (${fmt(seeded.rollups['1m'])} 1m, ${fmt(seeded.rollups['1h'])} 1h, ${fmt(seeded.rollups['1d'])} 1d) in ${fmt(seeded.rollupSeconds, 1)}s`,
@@ -150,14 +154,19 @@ export async function dataFigures(
     ],
     [`${label}PromQL instant, one series, max_over_time[1h] p95`, `${fmt(pi.p95, 1)} ms`, '—', '', ''],
     [`${label}PromQL range 30d, one series, sum_over_time[1h] step 1h p95`, `${fmt(pr.p95, 1)} ms`, '—', '', ''],
-    [
-      `${label}rollup catch-up from scratch (${seeded.rollupSteps} steps)`,
-      `${fmt(seeded.rollupSeconds, 1)} s`,
-      '—',
-      '',
-      '',
-    ],
-    [`${label}seed write through the store`, `${fmt(seeded.points / seeded.writeSeconds)} points/s`, '—', '', ''],
+    // A seed that writes the tables directly (seed-direct.ts) times neither the write path nor the catch-up.
+    ...(shape.script
+      ? []
+      : [
+          [
+            `${label}rollup catch-up from scratch (${seeded.rollupSteps} steps)`,
+            `${fmt(seeded.rollupSeconds, 1)} s`,
+            '—',
+            '',
+            '',
+          ],
+          [`${label}seed write through the store`, `${fmt(seeded.points / seeded.writeSeconds)} points/s`, '—', '', ''],
+        ]),
     [`${label}DB size per 1M points (with rollups)`, `${fmt(mb(perMillion), 1)} MB`, '—', '', ''],
     ...(pointBytes
       ? [['  of which raw points table', `${fmt(mb(pointBytes / (seeded.points / 1e6)), 1)} MB`, '—', '', '']]

@@ -420,7 +420,7 @@ const FEATURES: { name: string; note: string; run: typeof healingFigures }[] = [
   },
   {
     name: 'scale',
-    note: '10 M points over 50,000 series generated through the write path: 30-day query, overview, RSS',
+    note: '10 M points over 50,000 series written directly into the tables (seed-direct.ts): 30-day query, overview, RSS',
     run: scaleFigures,
   },
   {

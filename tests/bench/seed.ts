@@ -38,7 +38,7 @@ const random = () => {
   t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296
 }
-function valueOf(name: string) {
+export function valueOf(name: string) {
   if (name === 'agent_requests_total') return Math.floor(random() * 200)
   if (name === 'agent_errors_total') return Math.floor(random() * 5)
   if (name === 'llm_tokens_total') return Math.floor(random() * 50_000)

@@ -143,6 +143,41 @@ describe('stored sketches read in place', () => {
     expect(scratch.quantile(0.5)).toBe(quantile(b, 0.5))
   })
 
+  it('addRun reads the next n sketches of a blob, says where they end, and merges as the Map sketch does', () => {
+    const random = rng(29)
+    const scratch = sketchScratch()
+    for (let round = 0; round < 200; round++) {
+      // A series' blob cut into runs, as a fleet quantile reads it: each run merged on its own.
+      const runs = Array.from({ length: 1 + Math.floor(random() * 4) }, () =>
+        Array.from({ length: 1 + Math.floor(random() * 4) }, () => randomSketch(random)),
+      )
+      const blob = concat(runs.flat().map(encodeSketch))
+      let at = 0
+      for (const run of runs) {
+        const plain = emptySketch()
+        for (const s of run) mergeInto(plain, s)
+        scratch.reset()
+        const end = scratch.addRun(blob, at, run.length)
+        expect(end).toBe(at + run.reduce((n, s) => n + encodeSketch(s).length, 0))
+        expect(scratch.count()).toBe(plain.count)
+        for (const q of QS) expect(scratch.quantile(q)).toBe(quantile(plain, q))
+        at = end
+      }
+      expect(at).toBe(blob.length)
+    }
+    const big = emptySketch()
+    addValue(big, 1e300, 2 ** 33 + 5) // beyond the dense span, and a count past 2^31
+    addValue(big, 0, 2 ** 31)
+    addValue(big, -3, 7)
+    const bytes = encodeSketch(big)
+    scratch.reset()
+    expect(scratch.addRun(concat([bytes, bytes]), bytes.length, 1)).toBe(2 * bytes.length)
+    expect(scratch.count()).toBe(big.count)
+    for (const q of QS) expect(scratch.quantile(q)).toBe(quantile(big, q))
+    expect(() => sketchScratch().addRun(concat([bytes, bytes.subarray(0, 2)]), 0, 2)).toThrow(/truncated/)
+    expect(() => sketchScratch().addRun(bytes, 0, 2)).toThrow(/truncated/)
+  })
+
   it('counts past 2^31 and indices far from zero round trip', () => {
     const s = emptySketch()
     addValue(s, 1e300, 2 ** 33 + 5)

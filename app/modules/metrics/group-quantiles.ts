@@ -1,41 +1,30 @@
 import { rollupWatermarks, type Series } from '../../../db/schema/metrics.ts'
 import type { Db } from '../../../db/client.ts'
 import { readRaw } from './inbox.ts'
-import { IDS_PER_READ, readPlan, seriesSketches } from './read-plan.ts'
-import {
-  addValue,
-  emptySketch,
-  mergeEncoded,
-  scaleSketch,
-  type Sketch,
-  type SketchScratch,
-  sketchEnd,
-  sketchScratch,
-} from './sketch.ts'
+import { IDS_PER_READ, readPlan, type SketchRuns, seriesSketchRuns } from './read-plan.ts'
+import { addValue, emptySketch, mergeEncoded, scaleSketch, type Sketch, sketchEnd, sketchScratch } from './sketch.ts'
 
-/**
- * What one group holds for one step until its quantile is taken: stored sketches (byte ranges
- * [from, to) of a series' blob, several sketches back to back), raw values, and sketches already
- * scaled to the unit asked for.
- */
-type Pending = { blobs: Uint8Array[]; ranges: number[]; values: number[]; sketches: Sketch[] }
+/** A series' sketches in one rollup range, being read step by step: `run` is the next run, `at` its first byte. */
+type Stream = SketchRuns & { run: number; at: number }
 
-const newPending = (): Pending => ({ blobs: [], ranges: [], values: [], sketches: [] })
+/** What one key (group and unit) holds besides its streams: raw values and already-scaled sketches per step. */
+type Extra = { values: Map<number, number[]>; sketches: Map<number, Sketch[]> }
 
-/** Adds the stored sketches `p` holds to a scratch. */
-function addStored(scratch: SketchScratch, p: Pending) {
-  for (let i = 0; i < p.blobs.length; i++) scratch.addEncoded(p.blobs[i]!, p.ranges[2 * i], p.ranges[2 * i + 1])
+const pushTo = <T>(m: Map<number, T[]>, t: number, item: T) => {
+  const list = m.get(t)
+  if (list) list.push(item)
+  else m.set(t, [item])
 }
 
 /**
  * A quantile (0..1) per group and step, for groups of series (query.ts `groupSeries`): the same
  * values as reading each series' step buckets, merging them per group and asking the merged sketch
  * (`groupValues`), without a sketch per series and step. The rollups are read a row a series
- * (read-plan.ts `seriesSketches`: its binary sketches back to back in one blob, with their steps);
- * each step's byte range of each blob is noted, then, one group
- * step at a time, they are merged into one reusable
- * dense sketch (sketch.ts `sketchScratch`) and its quantile taken. A quantile depends only on the
- * merged bucket counts, which are integers, so the order of merging changes nothing.
+ * (read-plan.ts `seriesSketchRuns`: its binary sketches back to back in one blob, cut into runs of one
+ * step); then, one group at a time and its steps in order, each member's next run is merged into one
+ * reusable dense sketch (sketch.ts `sketchScratch().addRun`, which reads the bytes once, in order) and
+ * the quantile taken. A quantile depends only on the merged bucket counts, which are integers, so the
+ * order of merging changes nothing.
  *
  * Series read under another unit (`scales`, names.ts) are read under a key of their own per group
  * and factor, and their step's sketch scaled before it joins the group: scaling maps each bucket on
@@ -64,50 +53,19 @@ export async function groupQuantiles(
     }
   })
   const ids = [...keyOfSeries.keys()]
-  const pending = keys.map(() => new Map<number, Pending>())
-  const at = (key: number, ts: number) => {
-    const steps = pending[key]!
-    const t = ts - (ts % q.step)
-    let p = steps.get(t)
-    if (!p) steps.set(t, (p = newPending()))
-    return p
-  }
+  const streams = keys.map((): Stream[] => [])
+  const extras = keys.map((): Extra => ({ values: new Map(), sketches: new Map() }))
   const marks = new Map((await db.select().from(rollupWatermarks)).map((w) => [w.resolution, w.watermark]))
   const plan = readPlan(marks, q)
   for (const { res, start, until } of plan.rollups)
-    for (let i = 0; i < ids.length; i += IDS_PER_READ) {
-      for (const r of await seriesSketches(db, res, ids.slice(i, i + IDS_PER_READ), { start, until, step: q.step })) {
-        const key = keyOfSeries.get(r[0] as number)!
-        const blob = r[1] instanceof Uint8Array ? r[1] : new Uint8Array(r[1] as ArrayBuffer)
-        // The rows' step numbers, in blob order: each run of one step is one byte range.
-        const steps = String(r[2])
-        let from = 0
-        let pos = 0
-        let p: Pending | undefined
-        let current = -1
-        for (let c = 0; c <= steps.length; c++) {
-          const ch = steps.charCodeAt(c)
-          if (c < steps.length && ch !== 44) continue
-          const n = Number(steps.slice(pos, c))
-          pos = c + 1
-          if (n !== current) {
-            if (p) p.ranges.push(from)
-            p = at(key, n * q.step)
-            p.blobs.push(blob)
-            p.ranges.push(from)
-            current = n
-          }
-          from = sketchEnd(blob, from)
-        }
-        p?.ranges.push(from)
-      }
-    }
-  if (plan.rawFrom < q.to) {
+    for (let i = 0; i < ids.length; i += IDS_PER_READ)
+      for (const r of await seriesSketchRuns(db, res, ids.slice(i, i + IDS_PER_READ), { start, until, step: q.step }))
+        streams[keyOfSeries.get(r.id)!]!.push({ ...r, run: 0, at: 0 })
+  if (plan.rawFrom < q.to)
     for (let i = 0; i < ids.length; i += IDS_PER_READ)
       for (const point of await readRaw(db, ids.slice(i, i + IDS_PER_READ), plan.rawFrom, q.to))
-        at(keyOfSeries.get(point.seriesId)!, point.ts).values.push(point.value)
-  }
-  const scratch = sketchScratch()
+        pushTo(extras[keyOfSeries.get(point.seriesId)!]!.values, point.ts - (point.ts % q.step), point.value)
+
   // A scaled key's steps become sketches in its unit, added to the group's key of factor 1.
   const own = new Map<number, number>() // group → its key of factor 1 (made when it has none)
   keys.forEach((k, key) => {
@@ -119,31 +77,47 @@ export async function groupQuantiles(
     if (into === undefined) {
       own.set(k.group, (into = keys.length))
       keys.push({ group: k.group, factor: 1 })
-      pending.push(new Map())
+      streams.push([])
+      extras.push({ values: new Map(), sketches: new Map() })
     }
-    for (const [t, p] of pending[key]!) {
-      const s = emptySketch()
-      for (let i = 0; i < p.blobs.length; i++)
-        mergeEncoded(s, p.blobs[i]!.subarray(p.ranges[2 * i], p.ranges[2 * i + 1]))
-      // Raw values one by one: each value's bucket, then that bucket scaled, as scaling a step bucket did.
-      for (const v of p.values) addValue(s, v)
-      let target = pending[into]!.get(t)
-      if (!target) pending[into]!.set(t, (target = newPending()))
-      target.sketches.push(scaleSketch(s, k.factor), ...p.sketches)
+    const perStep = new Map<number, Sketch>()
+    const sketchAt = (t: number) => {
+      let s = perStep.get(t)
+      if (!s) perStep.set(t, (s = emptySketch()))
+      return s
     }
+    for (const st of streams[key]!) {
+      let at = 0
+      st.steps.forEach((t, j) => {
+        let end = at
+        for (let n = 0; n < st.sizes[j]!; n++) end = sketchEnd(st.blob, end)
+        mergeEncoded(sketchAt(t), st.blob.subarray(at, end))
+        at = end
+      })
+    }
+    // Raw values one by one: each value's bucket, then that bucket scaled, as scaling a step bucket did.
+    for (const [t, values] of extras[key]!.values) for (const v of values) addValue(sketchAt(t), v)
+    for (const [t, s] of perStep) pushTo(extras[into]!.sketches, t, scaleSketch(s, k.factor))
   })
+
+  const scratch = sketchScratch()
   return groups.map((_, group) => {
     const key = own.get(group)
     const values: [number, number][] = []
     if (key === undefined) return values
-    for (const [t, p] of pending[key]!) {
+    // Each step's member runs; a member's runs come in step order, so its `run` and `at` move forward.
+    const atStep = new Map<number, Stream[]>()
+    for (const st of streams[key]!) for (const t of st.steps) pushTo(atStep, t, st)
+    const { values: raw, sketches } = extras[key]!
+    const times = new Set([...atStep.keys(), ...raw.keys(), ...sketches.keys()])
+    for (const t of [...times].sort((a, b) => a - b)) {
       scratch.reset()
-      addStored(scratch, p)
-      for (const v of p.values) scratch.addValue(v)
-      for (const s of p.sketches) scratch.addSketch(s)
+      for (const st of atStep.get(t) ?? []) st.at = scratch.addRun(st.blob, st.at, st.sizes[st.run++]!)
+      for (const v of raw.get(t) ?? []) scratch.addValue(v)
+      for (const s of sketches.get(t) ?? []) scratch.addSketch(s)
       const v = scratch.quantile(q.quantile)
       if (v !== null) values.push([t, v])
     }
-    return values.sort(([a], [b]) => a - b)
+    return values
   })
 }

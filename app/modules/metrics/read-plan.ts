@@ -76,30 +76,89 @@ const COLUMN_SQL = {
 } as const
 type RollupColumn = keyof typeof COLUMN_SQL
 
+/** A series' stored sketches in a range: one blob, cut into steps as runs (`sizes[j]` sketches at step `steps[j]`). */
+export type SketchRuns = { id: number; blob: Uint8Array; steps: number[]; sizes: number[] }
+
 /**
  * The quantile sketches of these series in [start, until) at `res`, one row a series, in its key
- * order (no sort: SQLite walks the primary key and concatenates as it goes):
+ * order (no sort: SQLite walks the primary key and concatenates as it goes): every sketch of its rows
+ * back to back as one blob, and which step each belongs to, as runs of consecutive sketches of one
+ * step (group-quantiles.ts reads "the next n sketches" of a run). Sketches say where they end (sketch.ts),
+ * so the blob needs no separator and never passes through a text form.
  *
- * (series_id, every sketch of its rows back to back as one blob, and the rows' step numbers
- * `bucket / step` joined by commas, in the same order). Sketches say where they end (sketch.ts
- * `sketchEnd`), so the step numbers cut the blob into steps; the sketch bytes never pass through a
- * text form.
+ * Where a series has a row in every bucket of its span (the usual case: hourly and daily rollups of
+ * a live series), its rows' buckets follow from the first, the last and the count, so only those
+ * are read; joining every row's bucket as text in SQL cost as much as concatenating the sketches. A
+ * series with gaps is read again, blob and buckets together in one statement, so the two always
+ * describe the same rows (a rollup written between the statements cannot cut a blob wrongly).
  *
  * So a series crosses into JavaScript as one row (two hundred rows for a fleet of 200, not one per
  * bucket); earlier versions grouped per series and step (or per group and step) in SQL, and the
  * temporary B-tree of that GROUP BY cost more than everything else in the read.
  */
-export async function seriesSketches(
+export async function seriesSketchRuns(
   db: Db,
   res: Resolution,
   ids: number[],
   span: { start: number; until: number; step: number },
-) {
-  return readRows(
+): Promise<SketchRuns[]> {
+  const width = res * 1000
+  const where = (n: number) =>
+    `where resolution = ? and series_id in (${new Array(n).fill('?').join(', ')}) and bucket >= ? and bucket < ?
+      group by series_id`
+  const out: SketchRuns[] = []
+  const gapped: number[] = []
+  const dense = await readRows(
     db,
-    `select series_id, ${concatSketchesSql('sketch')}, group_concat(bucket / ?) from rollups
-      where resolution = ? and series_id in (${ids.map(() => '?').join(', ')}) and bucket >= ? and bucket < ?
-      group by series_id`,
-    [span.step, res, ...ids, span.start, span.until],
+    `select series_id, count(*), min(bucket), max(bucket), ${concatSketchesSql('sketch')} from rollups ${where(ids.length)}`,
+    [res, ...ids, span.start, span.until],
   )
+  for (const r of dense) {
+    const [id, n, first, last] = r as number[]
+    if ((last! - first!) / width + 1 !== n) {
+      gapped.push(id!)
+      continue
+    }
+    const runs = stepRuns(id!, r[4], span.step)
+    for (let b = first!; b <= last!; b += width) runs.add(b)
+    out.push(runs.done())
+  }
+  if (gapped.length) {
+    const rows = await readRows(
+      db,
+      `select series_id, ${concatSketchesSql('sketch')}, group_concat(bucket) from rollups ${where(gapped.length)}`,
+      [res, ...gapped, span.start, span.until],
+    )
+    for (const r of rows) {
+      const runs = stepRuns(r[0] as number, r[1], span.step)
+      const buckets = String(r[2])
+      let pos = 0
+      for (let c = 0; c <= buckets.length; c++) {
+        if (c < buckets.length && buckets.charCodeAt(c) !== 44) continue
+        runs.add(Number(buckets.slice(pos, c)))
+        pos = c + 1
+      }
+      out.push(runs.done())
+    }
+  }
+  return out
+}
+
+/** Collects a series' buckets, in order, into runs of one step each. */
+function stepRuns(id: number, stored: unknown, step: number) {
+  const blob = stored instanceof Uint8Array ? stored : new Uint8Array(stored as ArrayBuffer)
+  const steps: number[] = []
+  const sizes: number[] = []
+  let current = Number.NaN
+  return {
+    add(bucket: number) {
+      const t = bucket - (bucket % step)
+      if (t === current) sizes[sizes.length - 1]!++
+      else {
+        steps.push((current = t))
+        sizes.push(1)
+      }
+    },
+    done: (): SketchRuns => ({ id, blob, steps, sizes }),
+  }
 }

@@ -236,6 +236,7 @@ type Bin = (store: 0 | 1, index: number, count: number) => void
 // The dense span of a scratch sketch: indices -4096..8191, magnitudes of about 1e-18 to 1e35.
 const DENSE_OFFSET = 4096
 const DENSE_SPAN = 12_288
+const EMPTY: Uint8Array = new Uint8Array(0)
 
 /**
  * One sketch merged in two reusable dense arrays instead of Maps: a fleet query merges thousands of
@@ -278,7 +279,72 @@ export function sketchScratch() {
     s.count = count
     return s
   }
+  // `addRun`'s reader: the bytes and the position in them, here so that one varint reader (made once
+  // per scratch, not per call) serves every sketch; a fleet query reads hundreds of thousands.
+  let bytes = EMPTY
+  let at = 0
+  const varint = (): number => {
+    if (at >= bytes.length) throw new Error('truncated sketch')
+    let byte = bytes[at++]!
+    if (byte < 0x80) return byte
+    let v = byte & 0x7f
+    let scale = 0x80
+    for (;;) {
+      if (at >= bytes.length) throw new Error('truncated sketch')
+      byte = bytes[at++]!
+      v += (byte & 0x7f) * scale
+      if (byte < 0x80) return v
+      scale *= 0x80
+    }
+  }
+  // The entries of one store of one sketch, added straight into the dense array (`bin` only for a
+  // spilled index): the hot loop of a fleet quantile.
+  const addEntries = (store: 0 | 1, entries: number) => {
+    const dense = stores[store]
+    let i = 0
+    let first = DENSE_SPAN
+    let last = -1
+    for (let e = 0; e < entries; e++) {
+      const v = varint()
+      const gap = (v - (v % 2)) / 2
+      i = e === 0 ? (gap % 2 === 0 ? gap / 2 : -(gap + 1) / 2) : i + gap
+      const c = v % 2 === 1 ? varint() + 2 : 1
+      const k = i + DENSE_OFFSET
+      if (k < 0 || k >= DENSE_SPAN) {
+        bin(store, i, c)
+        continue
+      }
+      dense[k]! += c
+      count += c
+      if (k < first) first = k
+      last = k
+    }
+    if (first < lo[store]!) lo[store] = first
+    if (last > hi[store]!) hi[store] = last
+  }
   return {
+    /**
+     * The `n` stored sketches starting at byte `from` of `b` (back to back); returns where they end.
+     * What `addEncoded` does, without knowing the end first: a fleet quantile reads a series' step
+     * as "the next n sketches" and so never looks for where a sketch ends (`sketchEnd`) separately.
+     */
+    addRun(b: Uint8Array, from: number, n: number): number {
+      bytes = b
+      at = from
+      for (let s = 0; s < n; s++) {
+        const head = varint()
+        if (head & 2) {
+          const z = varint()
+          zero += z
+          count += z
+        }
+        addEntries(0, (head - (head % 4)) / 4)
+        if (head & 1) addEntries(1, varint())
+      }
+      const end = at
+      bytes = EMPTY
+      return end
+    },
     /** Stored sketches (one, or several back to back), or those in bytes [from, to) of them. */
     addEncoded(stored: StoredSketch, from?: number, to?: number) {
       const z = scanStored(bytesOf(stored), bin, from, to)
