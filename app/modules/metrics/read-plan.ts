@@ -1,4 +1,5 @@
 import { type Db, readRows } from '../../../db/client.ts'
+import { minuteSketches, readMinutes } from './minutes.ts'
 import { concatSketchesSql } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
 
@@ -55,6 +56,8 @@ export async function rollupRows(
   until: number,
   columns: readonly RollupColumn[],
 ) {
+  // The minute tier is packed an hour a row (ADR 0025): its minutes decoded into the same rows.
+  if (res === 60) return (await readMinutes(db, ids, start, until)).map((m) => columns.map((c) => MINUTE_COLUMN[c](m)))
   return readRows(
     db,
     `select ${columns.map((c) => COLUMN_SQL[c]).join(', ')} from rollups
@@ -76,6 +79,18 @@ const COLUMN_SQL = {
 } as const
 type RollupColumn = keyof typeof COLUMN_SQL
 
+const MINUTE_COLUMN: Record<RollupColumn, (m: Awaited<ReturnType<typeof readMinutes>>[number]) => unknown> = {
+  series_id: (m) => m.seriesId,
+  bucket: (m) => m.bucket,
+  count: (m) => m.count,
+  sum: (m) => m.sum,
+  min: (m) => m.min,
+  max: (m) => m.max,
+  last: (m) => m.last,
+  last_ts: (m) => m.lastTs,
+  sketch: (m) => m.sketch,
+}
+
 /**
  * The quantile sketches of these series in [start, until) at `res`, one row a series, in its key
  * order (no sort: SQLite walks the primary key and concatenates as it goes):
@@ -95,6 +110,12 @@ export async function seriesSketches(
   ids: number[],
   span: { start: number; until: number; step: number },
 ) {
+  if (res === 60)
+    return (await minuteSketches(db, ids, span.start, span.until)).map((r) => [
+      r.seriesId,
+      r.blob,
+      r.buckets.map((b) => Math.floor(b / span.step)).join(','),
+    ])
   return readRows(
     db,
     `select series_id, ${concatSketchesSql('sketch')}, group_concat(bucket / ?) from rollups
