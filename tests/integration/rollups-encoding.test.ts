@@ -124,7 +124,9 @@ describe('rollup row encoding', () => {
     expect(await packMinuteRows(opened.db, { pageRows: 7 })).toBe(2 * 30)
     expect(await packMinuteRows(opened.db)).toBe(0)
     expect(await opened.db.select().from(rollups).where(eq(rollups.resolution, 60))).toEqual([])
-    expect((await c.execute('select series_id, hour, n from rollup_minutes')).rows.map((r) => [r.series_id, r.hour, r.n])).toEqual([
+    expect(
+      (await c.execute('select series_id, hour, n from rollup_minutes')).rows.map((r) => [r.series_id, r.hour, r.n]),
+    ).toEqual([
       [1, T0, 30],
       [2, T0, 30],
     ])
