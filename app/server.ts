@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { boot, fullCollection, runtimeName } from './boot.ts'
 import { ensureFirstAdmin } from './modules/auth/index.ts'
-import { convertLegacyPoints, convertTextSketches, startInboxMover } from './modules/metrics/index.ts'
+import { convertLegacyPoints, convertTextSketches, packMinuteRows, startInboxMover } from './modules/metrics/index.ts'
 import { createRoot } from './root.ts'
 
 type Served = { stop: () => Promise<void>; remoteAddress: (c: Context) => string | undefined }
@@ -91,6 +91,8 @@ const { app, scheduler, services } = createRoot({
 await convertLegacyPoints(db, { log })
 // Rollup sketches stored as text before migration 0028 are re-encoded in binary, likewise (ADR 0022).
 await convertTextSketches(db, { log })
+// 1-minute rollups stored a row a minute before migration 0030 are packed an hour a row, likewise (ADR 0030).
+await packMinuteRows(db, { log })
 
 const first = await ensureFirstAdmin(db, {
   adminEmail: config.ADMIN_EMAIL,

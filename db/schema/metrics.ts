@@ -82,6 +82,23 @@ export const rollups = sqliteTable(
 )
 
 /**
+ * The 1-minute tier (ADR 0030): one row per series and hour, `data` the hour's minutes packed
+ * (app/modules/metrics/minute-pack.ts: numbers coded column by column, the minutes' sketches back to
+ * back), `n` how many minutes it holds. WITHOUT ROWID. `rollups` keeps the hourly and daily tiers. Read
+ * through app/modules/metrics/minutes.ts.
+ */
+export const rollupMinutes = sqliteTable(
+  'rollup_minutes',
+  {
+    seriesId: integer('series_id').notNull(),
+    hour: integer('hour').notNull(),
+    n: integer('n').notNull(),
+    data: sketchBlob('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.seriesId, t.hour] })],
+)
+
+/**
  * Buckets behind a resolution's watermark whose source changed (late points, rebuilt finer
  * buckets): the next rollup run rebuilds them. WITHOUT ROWID.
  */

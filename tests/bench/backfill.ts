@@ -90,7 +90,7 @@ export async function backfillFigures(dir: string, base: Env, log: (line: string
     const start = now - HOURS * 3_600_000
     const { sent, seconds } = await push(start, now - 60_000, SERIES, STEP_MS)
     const { drained, during, after } = await settle()
-    const minutes = Number((await db.execute('select count(*) as n from rollups where resolution = 60')).rows[0]!.n)
+    const minutes = Number((await db.execute('select coalesce(sum(n), 0) as n from rollup_minutes')).rows[0]!.n)
     log(`  backfill: ${fmt(sent)} points in ${fmt(seconds, 1)} s; ${fmt(minutes)} 1-minute rollups`)
     // Days of history behind what is stored (older than every chunk), the sampler's peak started again.
     let days: { sent: number; seconds: number; drained: number; during: number; after: number } | undefined

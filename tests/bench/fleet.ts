@@ -41,7 +41,7 @@ function storageRows(env: Env, dir: string): string[][] {
   }
   const total = Number(s.ninetyDaysGB.total)
   const tiers = Object.entries(s.ninetyDaysGB)
-    .filter(([k]) => k !== 'total')
+    .filter(([k]) => k !== 'total' && k !== 'totalAt14DaysOfMinutes')
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')
   return [

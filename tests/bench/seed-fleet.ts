@@ -18,7 +18,8 @@
  */
 import { boot } from '../../app/boot.ts'
 import { encodeRollup } from '../../app/modules/metrics/rollup.ts'
-import { addValue, emptySketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
+import { encodePack, hourOf, type Minute } from '../../app/modules/metrics/minute-pack.ts'
+import { addValue, emptySketch, encodeSketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
 import { canonicalLabels, fingerprintOf } from '../../app/modules/metrics/store.ts'
 
 const MINUTE = 60_000
@@ -83,11 +84,30 @@ async function main() {
         args: chunk.flat(),
       })
     }
+    // The 1-minute tier packed a series' hour to a row, as the job stores it (ADR 0030).
+    const list = [...packs.values()]
+    for (let i = 0; i < list.length; i += 300) {
+      const chunk = list.slice(i, i + 300)
+      stmts.push({
+        sql: `insert into rollup_minutes (series_id, hour, n, data) values ${chunk.map(() => '(?,?,?,?)').join(',')}`,
+        args: chunk.flatMap((p) => [p.id, p.hour, p.minutes.length, encodePack(p.hour, p.minutes)]),
+      })
+      written += chunk.reduce((a, p) => a + p.minutes.length, 0)
+    }
     await client.batch(stmts, 'write')
     written += rows.length
     rows = []
+    packs.clear()
   }
+  const packs = new Map<string, { id: number; hour: number; minutes: Minute[] }>()
   const put = (id: number, res: 60 | 3600 | 86_400, bucket: number, a: Agg) => {
+    if (res === 60) {
+      const hour = hourOf(bucket)
+      let p = packs.get(`${id}:${hour}`)
+      if (!p) packs.set(`${id}:${hour}`, (p = { id, hour, minutes: [] }))
+      const { sketch, ...summary } = a
+      return void p.minutes.push({ bucket, ...summary, sketch: encodeSketch(sketch) })
+    }
     const r = encodeRollup(id, res, bucket, a)
     rows.push([id, res, bucket, r.count, r.sum, r.min, r.max, r.last ?? null, r.lastOffset, r.sketch ?? null])
   }
@@ -135,7 +155,7 @@ async function main() {
       for (let t = m; t < m + MINUTE; t += 15_000) add(minute, latency(median), t)
       put(id, 60, m, minute)
     }
-    if (rows.length > 20_000) await flush()
+    if (rows.length + packs.size * 60 > 20_000) await flush()
   }
   // fleet_latency_ms: 200 series × 30 days at 1 min, hourly and daily rollups; minutes for the last 6 h.
   const thirtyDays = dayMark - 30 * DAY
@@ -166,7 +186,7 @@ async function main() {
       add(minute, latency(median), m)
       put(id, 60, m, minute)
     }
-    if (rows.length > 20_000) await flush()
+    if (rows.length + packs.size * 60 > 20_000) await flush()
   }
   await flush()
   await client.execute({

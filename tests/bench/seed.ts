@@ -116,7 +116,7 @@ async function main() {
   const bytes = size(file) + size(`${file}-wal`)
   const counts = (
     await client.execute(
-      'select (select coalesce(sum(n), 0) from point_chunks) + (select coalesce(sum(n), 0) from point_batches) as points, (select count(*) from series) as series, (select count(*) from rollups where resolution = 60) as r1m, (select count(*) from rollups where resolution = 3600) as r1h, (select count(*) from rollups where resolution = 86400) as r1d',
+      'select (select coalesce(sum(n), 0) from point_chunks) + (select coalesce(sum(n), 0) from point_batches) as points, (select count(*) from series) as series, (select coalesce(sum(n), 0) from rollup_minutes) as r1m, (select count(*) from rollups where resolution = 3600) as r1h, (select count(*) from rollups where resolution = 86400) as r1d',
     )
   ).rows[0]!
   // Where the bytes are, when this SQLite has the dbstat table.

@@ -28,6 +28,7 @@ import { addValue, decodeSketch, scaleSketch } from '../../app/modules/metrics/s
 import { createMetricStore, RESOLUTIONS, type Sample } from '../../app/modules/metrics/store.ts'
 import type { Db } from '../../db/client.ts'
 import { rollups, rollupWatermarks } from '../../db/schema/metrics.ts'
+import { minuteRollups } from '../helpers/rollup-rows.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 const T0 = Date.parse('2026-11-20T00:00:00Z')
@@ -68,17 +69,20 @@ async function reference(
     const until = Math.min(q.to - (q.to % (res * 1000)), marks.get(res) ?? 0)
     const start = cursor + ((res * 1000 - (cursor % (res * 1000))) % (res * 1000))
     if (until <= start || start > cursor) continue
-    const rows = await db
-      .select()
-      .from(rollups)
-      .where(
-        and(
-          eq(rollups.resolution, res),
-          inArray(rollups.seriesId, ids),
-          gte(rollups.bucket, start),
-          lt(rollups.bucket, until),
-        ),
-      )
+    const rows =
+      res === 60
+        ? await minuteRollups(db, ids, start, until)
+        : await db
+            .select()
+            .from(rollups)
+            .where(
+              and(
+                eq(rollups.resolution, res),
+                inArray(rollups.seriesId, ids),
+                gte(rollups.bucket, start),
+                lt(rollups.bucket, until),
+              ),
+            )
     for (const r of rows) merge(put(r.seriesId, r.bucket), decodeRollup(r), decodeSketch(r.sketch))
     cursor = until - (until % (res * 1000))
   }

@@ -1,4 +1,5 @@
 import { eq, sql } from 'drizzle-orm'
+import { minuteRollups } from '../helpers/rollup-rows.ts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { pointBatches, pointChunks, rollups, series } from '../../db/schema/metrics.ts'
 import { moveInbox, readRaw, startInboxMover } from '../../app/modules/metrics/inbox.ts'
@@ -190,8 +191,7 @@ describe('points inbox', () => {
       T0 + 70_000,
     )
     await runRollups(t.db, now)
-    const minute = async () =>
-      (await t.db.select().from(rollups).where(eq(rollups.bucket, T0)).orderBy(rollups.resolution))[0]!
+    const minute = async () => (await minuteRollups(t.db, undefined, T0, T0 + 1))[0]!
     expect(await minute()).toMatchObject({ resolution: 60, count: 6, sum: 60 })
     // A late point (and an overwrite) for the finished minute, written after the rollup and not moved.
     await store.write(

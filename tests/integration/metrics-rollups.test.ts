@@ -1,4 +1,5 @@
 import { and, eq } from 'drizzle-orm'
+import { allRollups, minuteRollups } from '../helpers/rollup-rows.ts'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { rollupDirty, rollups, rollupWatermarks, series } from '../../db/schema/metrics.ts'
 import { decodeRollup, dirtyRanges, runRollups } from '../../app/modules/metrics/rollup.ts'
@@ -36,7 +37,7 @@ describe('rollups', () => {
     await createMetricStore(t.db).write(data, T0 + 3 * H + 5 * 60_000)
     const first = await runRollups(t.db, T0 + 3 * H + 5 * 60_000)
     expect(first.buckets).toBeGreaterThan(0)
-    const minutes = await t.db.select().from(rollups).where(eq(rollups.resolution, 60))
+    const minutes = await minuteRollups(t.db)
     expect(minutes).toHaveLength(180)
     const m5 = minutes.find((r) => r.bucket === T0 + 5 * 60_000)!
     const inM5 = data.filter((d) => d.ts >= T0 + 5 * 60_000 && d.ts < T0 + 6 * 60_000).map((d) => d.value)
@@ -55,7 +56,7 @@ describe('rollups', () => {
     expect(hours.map((h) => h.count)).toEqual([360, 360, 360])
     const again = await runRollups(t.db, T0 + 3 * H + 5 * 60_000)
     expect(again).toMatchObject({ buckets: 0, rebuilt: 0 })
-    expect(await t.db.select().from(rollups).where(eq(rollups.resolution, 60))).toEqual(minutes)
+    expect(await minuteRollups(t.db)).toEqual(minutes)
   })
 
   it('resumes after stopping part-way and ends with the same buckets as one full run', async () => {
@@ -63,14 +64,14 @@ describe('rollups', () => {
     await runRollups(t.db, T0 + 4 * H, { maxSteps: 2 }) // as if the process died after two steps
     const [wm] = await t.db.select().from(rollupWatermarks).where(eq(rollupWatermarks.resolution, 60))
     expect(wm!.watermark).toBe(T0 + H) // two whole 30-minute steps, nothing partial
-    expect(await t.db.select().from(rollups).where(eq(rollups.resolution, 60))).toHaveLength(60)
+    expect(await minuteRollups(t.db)).toHaveLength(60)
     await runRollups(t.db, T0 + 4 * H)
-    const resumed = await t.db.select().from(rollups).orderBy(rollups.resolution, rollups.bucket)
+    const resumed = await allRollups(t.db)
 
     const fresh = await testApp()
     await createMetricStore(fresh.db).write(samples(), T0 + 4 * H)
     await runRollups(fresh.db, T0 + 4 * H)
-    const whole = await fresh.db.select().from(rollups).orderBy(rollups.resolution, rollups.bucket)
+    const whole = await allRollups(fresh.db)
     fresh.close()
     expect(resumed.map(({ seriesId, ...r }) => r)).toEqual(whole.map(({ seriesId, ...r }) => r))
   })
@@ -86,10 +87,7 @@ describe('rollups', () => {
     expect(await t.db.select().from(rollupDirty)).toHaveLength(1)
     const r = await runRollups(t.db, T0 + 3 * H + 6 * 60_000)
     expect(r.rebuilt).toBe(2) // the minute, then its hour
-    const [minute] = await t.db
-      .select()
-      .from(rollups)
-      .where(and(eq(rollups.resolution, 60), eq(rollups.bucket, T0 + 5 * 60_000)))
+    const [minute] = await minuteRollups(t.db, undefined, T0 + 5 * 60_000, T0 + 6 * 60_000)
     expect(minute).toMatchObject({ count: 7, max: 1000 })
     const [hour] = await t.db
       .select()
@@ -111,11 +109,14 @@ function fleetBackfill(): Sample[] {
 }
 
 async function rollupsByHost(db: TestApp['db']) {
-  const rows = await db
-    .select({ r: rollups, labels: series.labels })
-    .from(rollups)
-    .innerJoin(series, eq(series.id, rollups.seriesId))
+  const named = await db
+    .select({ id: series.id, labels: series.labels })
+    .from(series)
     .where(eq(series.name, 'agent_ms'))
+  const labelsOf = new Map(named.map((n) => [n.id, n.labels]))
+  const rows = (await allRollups(db))
+    .filter((r) => labelsOf.has(r.seriesId))
+    .map((r) => ({ r, labels: labelsOf.get(r.seriesId)! }))
   return rows
     .map(({ r: { seriesId, ...r }, labels }) => ({ host: labels.host, ...r }))
     .sort((a, b) => a.resolution - b.resolution || a.bucket - b.bucket || a.host!.localeCompare(b.host!))

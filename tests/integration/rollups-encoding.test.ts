@@ -6,13 +6,14 @@
  * repeated, spread with zero and negatives.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { minuteRollups } from '../helpers/rollup-rows.ts'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import { migrate } from 'drizzle-orm/libsql/migrator'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { quantileByLabel } from '../../app/modules/metrics/by-label.ts'
-import { convertTextSketches } from '../../app/modules/metrics/legacy.ts'
+import { convertTextSketches, packMinuteRows } from '../../app/modules/metrics/legacy.ts'
 import { runQuery, stepBuckets } from '../../app/modules/metrics/query.ts'
 import { decodeRollup, runRollups } from '../../app/modules/metrics/rollup.ts'
 import { addValue, decodeSketch, emptySketch, quantile, type Sketch } from '../../app/modules/metrics/sketch.ts'
@@ -118,7 +119,19 @@ describe('rollup row encoding', () => {
     expect(await convertTextSketches(opened.db, { pageRows: 7 })).toBe(2 * 30)
     expect((await c.execute("select 1 from sqlite_master where name = 'rollups_text_sketches'")).rows).toEqual([])
     expect(await convertTextSketches(opened.db)).toBe(0) // the mark is gone: nothing is read again
-    const converted = await opened.db.select().from(rollups).where(eq(rollups.seriesId, 1))
+    const unpacked = await opened.db.select().from(rollups).where(eq(rollups.seriesId, 1))
+    // Then migration 0030's conversion packs them an hour a row (ADR 0030), in pages that cut the hour.
+    expect(await packMinuteRows(opened.db, { pageRows: 7 })).toBe(2 * 30)
+    expect(await packMinuteRows(opened.db)).toBe(0)
+    expect(await opened.db.select().from(rollups).where(eq(rollups.resolution, 60))).toEqual([])
+    expect(
+      (await c.execute('select series_id, hour, n from rollup_minutes')).rows.map((r) => [r.series_id, r.hour, r.n]),
+    ).toEqual([
+      [1, T0, 30],
+      [2, T0, 30],
+    ])
+    const converted = await minuteRollups(opened.db, [1])
+    expect(converted).toEqual(unpacked)
     expect(converted).toHaveLength(30)
     for (const r of converted) {
       const m = (r.bucket - T0) / MIN
@@ -134,6 +147,7 @@ describe('rollup row encoding', () => {
   it('the job builds new rows beside converted ones; an hour merges both; every reader reads both exactly', async () => {
     await oldRelease()
     await convertTextSketches(opened.db)
+    await packMinuteRows(opened.db)
     // Minutes 30–59 arrive as raw points after the upgrade.
     const store = createMetricStore(opened.db)
     for (let m = 30; m < 60; m++)
@@ -143,7 +157,7 @@ describe('rollup row encoding', () => {
           T0 + m * MIN + MIN,
         )
     await runRollups(opened.db, T0 + 2 * H)
-    const minutes = await opened.db.select().from(rollups).where(eq(rollups.resolution, 60))
+    const minutes = await minuteRollups(opened.db)
     expect(minutes).toHaveLength(120)
     for (const r of minutes) expect(r.sketch).toBeInstanceOf(Uint8Array)
     const all = Array.from({ length: 60 }, (_, m) => points(m)).flat()
@@ -201,6 +215,7 @@ describe('rollup row encoding', () => {
   it('a late point rebuilds its converted minute in the new form', async () => {
     await oldRelease()
     await convertTextSketches(opened.db)
+    await packMinuteRows(opened.db)
     const late = { name: 'm', labels: { agent: 'a' }, value: 5000, ts: T0 + 3 * MIN + 55_000 }
     // The minute's own points are raw too (a rebuild reads raw points), and the late one after them.
     const store = createMetricStore(opened.db)
@@ -210,10 +225,7 @@ describe('rollup row encoding', () => {
     )
     await store.write([late], T0 + 20 * MIN)
     await runRollups(opened.db, T0 + 31 * MIN)
-    const [row] = await opened.db
-      .select()
-      .from(rollups)
-      .where(eq(rollups.bucket, T0 + 3 * MIN))
+    const [row] = await minuteRollups(opened.db, [1], T0 + 3 * MIN, T0 + 4 * MIN)
     const { sketch, ...want } = summaryOf([...points(3), { ts: late.ts, value: late.value }])
     expect(row!.sketch).toBeInstanceOf(Uint8Array)
     expect(row!.last).toBeNull() // the late point is the last and the max

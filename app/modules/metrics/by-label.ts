@@ -2,6 +2,7 @@ import { sql, type SQL } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
 import { rollupWatermarks } from '../../../db/schema/metrics.ts'
 import { readRuns } from './inbox.ts'
+import { minuteSketches, readMinutes } from './minutes.ts'
 import { storedNames } from './names.ts'
 import {
   addValue,
@@ -61,7 +62,8 @@ const nameIn = (names: string[]) =>
  * once per series. Raw segments are read apart (rawBySeries): raw points are chunks, not rows.
  */
 function perSeries(seg: Segment, agg: (col: SQL) => SQL) {
-  if (seg.res === null) return sql`null`
+  // Minutes are packed an hour a row (ADR 0030): read apart too (minutesBySeries).
+  if (seg.res !== 3600) return sql`null`
   return sql`(select ${agg(sql`p.sum`)} from rollups p where p.series_id = s.id and p.resolution = ${seg.res} and p.bucket >= ${seg.from} and p.bucket < ${seg.to})`
 }
 
@@ -89,6 +91,47 @@ async function rawBySeries(db: Db, names: string[], segs: Segment[], label: stri
   return found.flatMap((f) => {
     const per = values.get(Number(f.id))
     return per ? [{ name: f.name, comp: f.comp === null ? null : String(f.comp), per }] : []
+  })
+}
+
+/** The series of these names, with one label's value (narrowed to `only`). */
+async function seriesOf(db: Db, names: string[], label: string, only?: string[]) {
+  const found = await db.all<{ id: number; name: string; comp: string | null }>(
+    sql`select s.id as id, s.name as name, json_extract(s.labels, ${labelPath(label)}) as comp from series s where ${nameIn(names)}${valueIn(label, only)}`,
+  )
+  return found.map((f) => ({ id: Number(f.id), name: f.name, comp: f.comp === null ? null : String(f.comp) }))
+}
+
+/**
+ * Each series' sum and count of values over the minute segments (packed an hour a row, so read here
+ * rather than in SQL), for those with at least one minute there: what the SQL of an hourly segment
+ * gives per series and segment.
+ */
+async function minutesBySeries(db: Db, names: string[], segs: Segment[], label: string, only?: string[]) {
+  const minute = segs.filter((s) => s.res === 60)
+  if (!minute.length || !names.length) return []
+  const found = await seriesOf(db, names, label, only)
+  const ids = found.map((f) => f.id)
+  const per = new Map<number, { sum: number; count: number }[]>()
+  for (const seg of minute)
+    for (let i = 0; i < ids.length; i += 500) {
+      const sums = new Map<number, { sum: number; count: number }>()
+      for (const m of await readMinutes(db, ids.slice(i, i + 500), seg.from, seg.to)) {
+        const a = sums.get(m.seriesId)
+        if (a) {
+          a.sum += m.sum
+          a.count += m.count
+        } else sums.set(m.seriesId, { sum: m.sum, count: m.count })
+      }
+      for (const [id, a] of sums) {
+        const list = per.get(id)
+        if (list) list.push(a)
+        else per.set(id, [a])
+      }
+    }
+  return found.flatMap((f) => {
+    const parts = per.get(f.id)
+    return parts ? [{ ...f, parts }] : []
   })
 }
 
@@ -159,6 +202,12 @@ export async function sumsByLabel(
     c.v += Number(r.v)
     c.n += Number(r.n)
   }
+  for (const s of await minutesBySeries(db, [...into.keys()], segs, label, only))
+    for (const part of s.parts) {
+      const c = cell(s.name, s.comp)
+      c.v += kind === 'sum' ? part.sum : part.count
+      c.n++
+    }
   for (const s of await rawBySeries(db, [...into.keys()], segs, label, only))
     for (const values of s.per) {
       if (!values.length) continue
@@ -213,7 +262,7 @@ async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: str
     return s
   }
   const labelled = sql`s.name = ${name} and json_extract(s.labels, ${labelPath(label)}) is not null${valueIn(label, only)}`
-  const rollupSegs = segs.filter((seg) => seg.res !== null)
+  const rollupSegs = segs.filter((seg) => seg.res === 3600)
   if (rollupSegs.length) {
     // The sketches: per series, then per label value, back to back in one blob (sketch.ts).
     const concat = sql.raw(concatSketchesSql('v'))
@@ -227,6 +276,17 @@ async function sketchesByLabel(db: Db, name: string, segs: Segment[], label: str
         from series s where ${labelled}
       ) group by 1`)
     for (const r of rows) if (r.v !== null) mergeEncoded(get(String(r.comp)), r.v)
+  }
+  // Minutes are packed an hour a row (ADR 0030): each series' minute sketches come back as one blob.
+  const minuteSegs = segs.filter((seg) => seg.res === 60)
+  if (minuteSegs.length) {
+    const found = (await seriesOf(db, [name], label, only)).filter((f) => f.comp !== null)
+    const compOf = new Map(found.map((f) => [f.id, f.comp!]))
+    const ids = found.map((f) => f.id)
+    for (const seg of minuteSegs)
+      for (let i = 0; i < ids.length; i += 500)
+        for (const r of await minuteSketches(db, ids.slice(i, i + 500), seg.from, seg.to))
+          mergeEncoded(get(compOf.get(r.seriesId)!), r.blob)
   }
   for (const s of await rawBySeries(db, [name], segs, label, only)) {
     if (s.comp === null) continue
@@ -286,15 +346,31 @@ export async function bucketMeans(
     }
     return out
   }
+  // Minutes summed per series and bucket here too (packed an hour a row: ADR 0030), in bucket order.
+  const minutePart = async (seg: Segment) => {
+    const at = new Map<string, Part>()
+    for (const m of await readMinutes(db, ids, seg.from, seg.to)) {
+      const b = Math.floor((m.bucket - from) / width)
+      const key = `${m.seriesId}:${b}`
+      const p = at.get(key)
+      if (p) {
+        p.s += m.sum
+        p.n += m.count
+      } else at.set(key, { id: m.seriesId, b, s: m.sum, n: m.count })
+    }
+    return [...at.values()]
+  }
   const parts = await Promise.all(
     segs.map((seg) =>
       seg.res === null
         ? rawPart(seg)
-        : db.all<Part>(
-            sql`select series_id as id, (bucket - ${from}) / ${width} as b, total(sum) as s, total(count) as n
+        : seg.res === 60
+          ? minutePart(seg)
+          : db.all<Part>(
+              sql`select series_id as id, (bucket - ${from}) / ${width} as b, total(sum) as s, total(count) as n
               from rollups where series_id in (${list(ids)}) and resolution = ${seg.res}
               and bucket >= ${seg.from} and bucket < ${seg.to} group by 1, 2`,
-          ),
+            ),
     ),
   )
   const byId = new Map(series.map((s) => [s.id, s]))

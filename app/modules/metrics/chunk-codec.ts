@@ -11,7 +11,7 @@
 const TWO32 = 0x1_0000_0000
 
 /** Appends bits to a byte array sized for the worst case up front, most significant bit first. */
-function bitWriter(capacity: number) {
+export function bitWriter(capacity: number) {
   const buf = new Uint8Array(capacity)
   let bit = 0 // bits written
   /** Writes the low `n` (0…32) bits of `value`. */
@@ -42,8 +42,8 @@ function bitWriter(capacity: number) {
   }
 }
 
-function bitReader(buf: Uint8Array) {
-  let bit = 0
+export function bitReader(buf: Uint8Array, start = 0) {
+  let bit = start * 8
   const read = (n: number) => {
     let out = 0
     let left = n
@@ -256,5 +256,77 @@ export function decodeChunk(data: Uint8Array, n: number, each: (ts: number, valu
     u32[HI] = vHi
     u32[LO] = vLo
     each(t, f64[0]!)
+  }
+}
+
+export type BitWriter = ReturnType<typeof bitWriter>
+export type BitReader = ReturnType<typeof bitReader>
+
+/**
+ * One XOR-coded stream of floats outside a chunk (minute-pack.ts codes an hour's sums, minimums and
+ * maximums as Gorilla streams): the reference value's bits and the last meaningful window. `ref`
+ * sets the value the next one is XORed with (each written value becomes the next reference).
+ */
+export function xorStream() {
+  let prevHi = 0
+  let prevLo = 0
+  let lead = -1
+  let trail = 0
+  return {
+    ref(value: number) {
+      f64[0] = value
+      prevHi = u32[HI]!
+      prevLo = u32[LO]!
+    },
+    /** Writes `value` as chunks write a value after their first: 0, 10 + window, or 11 + window's shape + bits. */
+    put(w: BitWriter, value: number) {
+      f64[0] = value
+      const hi = u32[HI]!
+      const lo = u32[LO]!
+      const xHi = (hi ^ prevHi) >>> 0
+      const xLo = (lo ^ prevLo) >>> 0
+      prevHi = hi
+      prevLo = lo
+      if (!xHi && !xLo) return w.write(0, 1)
+      let l = clz64(xHi, xLo)
+      const t = ctz64(xHi, xLo)
+      if (l > 31) l = 31
+      if (lead >= 0 && l >= lead && t >= trail) {
+        w.write(0b10, 2)
+        return writeWindow(w, xHi, xLo, lead, trail)
+      }
+      lead = l
+      trail = t
+      w.write(0b11, 2)
+      w.write(l, 5)
+      w.write(64 - l - t - 1, 6)
+      writeWindow(w, xHi, xLo, l, t)
+    },
+    get(r: BitReader): number {
+      if (r.read(1) === 1) {
+        if (r.read(1) === 1) {
+          lead = r.read(5)
+          trail = 64 - lead - (r.read(6) + 1)
+        }
+        const [wHi, wLo] = read64(r, 64 - lead - trail)
+        let xHi: number
+        let xLo: number
+        if (trail >= 32) {
+          xHi = (wLo << (trail - 32)) >>> 0
+          xLo = 0
+        } else if (trail === 0) {
+          xHi = wHi
+          xLo = wLo
+        } else {
+          xHi = ((wHi << trail) | (wLo >>> (32 - trail))) >>> 0
+          xLo = (wLo << trail) >>> 0
+        }
+        prevHi = (prevHi ^ xHi) >>> 0
+        prevLo = (prevLo ^ xLo) >>> 0
+      }
+      u32[HI] = prevHi
+      u32[LO] = prevLo
+      return f64[0]!
+    },
   }
 }

@@ -10,7 +10,7 @@ export {
   watermarks,
 } from './by-label.ts'
 export { readRaw, readRuns, type RawPoint, startInboxMover } from './inbox.ts'
-export { convertLegacyPoints, convertTextSketches } from './legacy.ts'
+export { convertLegacyPoints, convertTextSketches, packMinuteRows } from './legacy.ts'
 export { createOtlpMetrics, type OtlpMetrics } from './otlp/receiver.ts'
 export { otlpMetricsRoutes } from './otlp/routes.ts'
 export { metricsPages } from './pages.tsx'

@@ -1,4 +1,5 @@
 import { type Db, readRows } from '../../../db/client.ts'
+import { minuteSketches, readMinutes } from './minutes.ts'
 import { concatSketchesSql } from './sketch.ts'
 import { RESOLUTIONS, type Resolution } from './store.ts'
 
@@ -55,6 +56,8 @@ export async function rollupRows(
   until: number,
   columns: readonly RollupColumn[],
 ) {
+  // The minute tier is packed an hour a row (ADR 0030): its minutes decoded into the same rows.
+  if (res === 60) return (await readMinutes(db, ids, start, until)).map((m) => columns.map((c) => MINUTE_COLUMN[c](m)))
   return readRows(
     db,
     `select ${columns.map((c) => COLUMN_SQL[c]).join(', ')} from rollups
@@ -79,6 +82,18 @@ type RollupColumn = keyof typeof COLUMN_SQL
 /** A series' stored sketches in a range: one blob, cut into steps as runs (`sizes[j]` sketches at step `steps[j]`). */
 export type SketchRuns = { id: number; blob: Uint8Array; steps: number[]; sizes: number[] }
 
+const MINUTE_COLUMN: Record<RollupColumn, (m: Awaited<ReturnType<typeof readMinutes>>[number]) => unknown> = {
+  series_id: (m) => m.seriesId,
+  bucket: (m) => m.bucket,
+  count: (m) => m.count,
+  sum: (m) => m.sum,
+  min: (m) => m.min,
+  max: (m) => m.max,
+  last: (m) => m.last,
+  last_ts: (m) => m.lastTs,
+  sketch: (m) => m.sketch,
+}
+
 /**
  * The quantile sketches of these series in [start, until) at `res`, one row a series, in its key
  * order (no sort: SQLite walks the primary key and concatenates as it goes): every sketch of its rows
@@ -102,6 +117,12 @@ export async function seriesSketchRuns(
   ids: number[],
   span: { start: number; until: number; step: number },
 ): Promise<SketchRuns[]> {
+  if (res === 60)
+    return (await minuteSketches(db, ids, span.start, span.until)).map((r) => {
+      const runs = stepRuns(r.seriesId, r.blob, span.step)
+      for (const b of r.buckets) runs.add(b)
+      return runs.done()
+    })
   const width = res * 1000
   const where = (n: number) =>
     `where resolution = ? and series_id in (${new Array(n).fill('?').join(', ')}) and bucket >= ? and bucket < ?

@@ -1,7 +1,8 @@
 import { and, eq, inArray, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../db/client.ts'
-import { pointChunks, rollups, series } from '../../../db/schema/metrics.ts'
+import { pointChunks, rollupMinutes, rollups, series } from '../../../db/schema/metrics.ts'
 import { cutChunks, moveInbox, seriesInInbox } from './inbox.ts'
+import { purgeMinutes } from './minutes.ts'
 import { days, yieldToEventLoop as pause } from '../../lib/time.ts'
 import type { Resolution } from './store.ts'
 
@@ -32,7 +33,10 @@ export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { v
   for (const r of gone.rows) counts.points += Number(r.n)
   // Rollups are keyed by series and have no index by time (ADR 0022): a few series at a time, from
   // their oldest bucket (a seek per series), a day of buckets per statement.
-  for (const res of [60, 3600, 86_400] as Resolution[]) {
+  // Minutes are packed an hour a row (ADR 0030): whole packs, and the one holding the cutoff rewritten.
+  for (let i = 0; i < ids.length; i += SERIES_PER_DELETE)
+    counts.rollups += await purgeMinutes(db, ids.slice(i, i + SERIES_PER_DELETE), now - days(keep[60]), pause)
+  for (const res of [3600, 86_400] as Resolution[]) {
     const cutoff = now - days(keep[res])
     for (let i = 0; i < ids.length; i += SERIES_PER_DELETE) {
       const slice = ids.slice(i, i + SERIES_PER_DELETE)
@@ -71,6 +75,7 @@ export async function purgeExpired(db: Db, keep: RetentionDays, now: number, { v
         lt(series.lastSeenAt, now - days(longest)),
         sql`not exists (select 1 from ${pointChunks} where ${pointChunks.seriesId} = ${series.id})`,
         sql`not exists (select 1 from ${rollups} where ${rollups.seriesId} = ${series.id})`,
+        sql`not exists (select 1 from ${rollupMinutes} where ${rollupMinutes.seriesId} = ${series.id})`,
       ),
     )
   const forget = candidates.map((c) => c.id).filter((id) => !inInbox.has(id))

@@ -1,8 +1,10 @@
 import { and, eq, gte, inArray, lt, sql } from 'drizzle-orm'
+import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { type Rollup, rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
 import { yieldToEventLoop } from '../../lib/time.ts'
 import { readRaw } from './inbox.ts'
+import { minuteWrites, readMinutes, type SeriesMinute } from './minutes.ts'
 import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, type Sketch } from './sketch.ts'
 import { MINUTE, RESOLUTIONS, SETTLE_MS, type Resolution } from './store.ts'
 
@@ -98,6 +100,9 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
         if (p.ts >= a.lastTs) Object.assign(a, { last: p.value, lastTs: p.ts })
         addValue(a.sketch, p.value)
       }
+    } else if (source === 60) {
+      for (const m of await readMinutes(db, ids, from, to))
+        addRow(aggs, m.seriesId, floorTo(m.bucket, res), { ...m, sketch: decodeSketch(m.sketch) })
     } else {
       const rows = await db
         .select()
@@ -123,9 +128,19 @@ const SERIES_PER_WRITE = 100
 // 10 parameters a row: 3000 rows stay under SQLite's 32 766 variables per statement.
 const ROLLUP_ROWS_PER_STATEMENT = 3000
 
-/** Upserts of `rows`, several statements when there are many; the caller runs them in one batch. */
-function upsertRollups(db: Db, rows: Built[]) {
-  const stmts = []
+/** A built 1-minute row as the minute tier stores it (minutes.ts). */
+const asMinute = (r: Built): SeriesMinute => {
+  const s = decodeRollup({ ...r, last: r.last ?? null })
+  return { seriesId: r.seriesId, bucket: r.bucket, ...s, sketch: r.sketch }
+}
+
+/**
+ * Upserts of `rows` (one resolution), several statements when there are many; the caller runs them in
+ * one batch. Minutes go into their hour's pack (ADR 0030), which is read first.
+ */
+async function upsertRollups(db: Db, rows: Built[]) {
+  if (rows[0]?.resolution === 60) return minuteWrites(db, rows.map(asMinute))
+  const stmts: BatchItem<'sqlite'>[] = []
   for (let i = 0; i < rows.length; i += ROLLUP_ROWS_PER_STATEMENT) {
     stmts.push(
       db
@@ -217,13 +232,18 @@ async function firstSourceTime(db: Db, res: Resolution) {
   const source = SOURCE[res]
   // Chunks and rollups are keyed by series first (rollups have no index by time: ADR 0022), so the
   // oldest is found by one seek per series; the inbox is small.
-  const [row] = source
-    ? await db.all<{ t: number | null }>(
-        sql`select min((select min(bucket) from rollups r where r.series_id = s.id and r.resolution = ${source})) as t from series s`,
-      )
-    : await db.all<{ t: number | null }>(
-        sql`select min(t) as t from (select min((select min(start_ts) from point_chunks c where c.series_id = s.id)) as t from series s union all select min(min_ts) from point_batches)`,
-      )
+  const [row] =
+    source === 60
+      ? await db.all<{ t: number | null }>(
+          sql`select min((select min(hour) from rollup_minutes r where r.series_id = s.id)) as t from series s`,
+        )
+      : source
+        ? await db.all<{ t: number | null }>(
+            sql`select min((select min(bucket) from rollups r where r.series_id = s.id and r.resolution = ${source})) as t from series s`,
+          )
+        : await db.all<{ t: number | null }>(
+            sql`select min(t) as t from (select min((select min(start_ts) from point_chunks c where c.series_id = s.id)) as t from series s union all select min(min_ts) from point_batches)`,
+          )
   return row?.t == null ? null : floorTo(row.t, res)
 }
 
@@ -257,7 +277,7 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
         : []
       await db.batch(
         nonEmpty([
-          ...upsertRollups(db, built),
+          ...(await upsertRollups(db, built)),
           ...(parentMarks.length ? [db.insert(rollupDirty).values(parentMarks).onConflictDoNothing()] : []),
           ...clear(db, dirty),
         ]),
@@ -286,7 +306,7 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
       for (let i = 0; i < active.length; i += SERIES_PER_WRITE) {
         const ids = active.slice(i, i + SERIES_PER_WRITE).map((a) => a.id)
         const built = await aggregate(db, res, ids, wm, stepEnd)
-        if (built.length) await db.batch(nonEmpty(upsertRollups(db, built)))
+        if (built.length) await db.batch(nonEmpty(await upsertRollups(db, built)))
         counts.buckets += built.length
         await yieldToEventLoop()
       }
