@@ -1,4 +1,4 @@
--- The 1-minute tier packed a series' hour to a row (ADR 0025). Existing 1-minute rows stay in
+-- The 1-minute tier packed a series' hour to a row (ADR 0030). Existing 1-minute rows stay in
 -- `rollups` until the start-up conversion (app/modules/metrics/legacy.ts, packMinuteRows) packs them
 -- before the server answers; the mark table says there may be some left and is dropped when done.
 CREATE TABLE `rollup_minutes` (

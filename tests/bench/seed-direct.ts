@@ -14,7 +14,7 @@
  *   1m at the last settled minute, 1h and 1d at the last whole hour and day below it.
  *
  * A change of a stored format (chunks, the rollup row, the 1-minute tier) reaches this file through
- * those functions; a change of the tier's layout (one row a series-hour) changes `putRollup` below.
+ * those functions; 1-minute rollups go one row a series-hour, as the job stores them (`putRollup` below).
  *
  *   DATABASE_URL=file:/tmp/x/homeostat.db DATA_DIR=/tmp/x node_modules/.bin/bun tests/bench/seed-direct.ts
  * Prints one JSON line of figures, the same fields as seed.ts.
@@ -24,8 +24,9 @@ import { boot } from '../../app/boot.ts'
 import type { WriteStatement } from '../../db/client.ts'
 import { type ChunkRow, chunkRows } from '../../app/modules/metrics/chunks.ts'
 import { replaceChunks, writeAll } from '../../app/modules/metrics/inbox.ts'
+import { encodePack, hourOf, type Minute } from '../../app/modules/metrics/minute-pack.ts'
 import { encodeRollup } from '../../app/modules/metrics/rollup.ts'
-import { addValue, emptySketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
+import { addValue, emptySketch, encodeSketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
 import {
   canonicalLabels,
   fingerprintOf,
@@ -117,14 +118,35 @@ async function main() {
         args: part.flat(),
       })
     }
+    const hours = [...packs.values()]
+    for (let i = 0; i < hours.length; i += ROLLUP_ROWS_PER_STATEMENT) {
+      const part = hours.slice(i, i + ROLLUP_ROWS_PER_STATEMENT)
+      statements.push({
+        sql: `insert into rollup_minutes (series_id, hour, n, data) values ${part.map(() => '(?, ?, ?, ?)').join(', ')}`,
+        args: part.flatMap((h) => [h.id, h.hour, h.minutes.length, encodePack(h.hour, h.minutes)]),
+      })
+    }
     await writeAll(db, statements)
     chunks = []
     rollupArgs = []
+    packs.clear()
   }
+  // The 1-minute tier is one row a series-hour (ADR 0030); a series' minutes arrive in order, so an hour's
+  // row is whole once its series is done (flush runs between series).
+  const packs = new Map<string, { id: number; hour: number; minutes: Minute[] }>()
   const putRollup = (id: number, res: Resolution, bucket: number, a: Agg) => {
+    if (res === 60) {
+      const hour = hourOf(bucket)
+      let p = packs.get(`${id}:${hour}`)
+      if (!p) packs.set(`${id}:${hour}`, (p = { id, hour, minutes: [] }))
+      const { sketch, ...summary } = a
+      p.minutes.push({ bucket, ...summary, sketch: encodeSketch(sketch) })
+      rollupCounts['1m']++
+      return
+    }
     const r = encodeRollup(id, res, bucket, a)
     rollupArgs.push([id, res, bucket, r.count, r.sum, r.min, r.max, r.last ?? null, r.lastOffset, r.sketch ?? null])
-    rollupCounts[res === 60 ? '1m' : res === 3600 ? '1h' : '1d']++
+    rollupCounts[res === 3600 ? '1h' : '1d']++
   }
   for (let i = 0; i < SERIES; i++) {
     const id = i + 1
@@ -162,7 +184,7 @@ async function main() {
     }
     for (const res of RESOLUTIONS) close(res, Number.POSITIVE_INFINITY)
     chunks.push(...chunkRows(id, 0, run))
-    if (rollupArgs.length + chunks.length >= ROWS_PER_WRITE) await flush()
+    if (rollupArgs.length + chunks.length + packs.size >= ROWS_PER_WRITE) await flush()
   }
   await flush()
   await writeAll(db, [
