@@ -3,8 +3,9 @@
  * (seed-fleet.ts: `agent_latency_ms`, 1,000 series, a point every 15 s, as 1-minute and hourly rows),
  * copied into a fresh migrated database in the order the rollup job writes (minute packs hour by hour,
  * slices of 100 series; hours after), then bytes of pages per point and per row from dbstat (a minute's
- * share of its pack: sketch, coded numbers, page overhead; ADR 0030), and the 90-day
- * projection at the default retention (raw chunks taken at RAW_BYTES_PER_POINT, 8.8 B: ADR 0019).
+ * share of its pack: sketch, coded numbers, page overhead, of which the unique index and overflow pages;
+ * ADR 0030), and the 90-day projection at the default retention (raw chunks taken at RAW_BYTES_PER_POINT,
+ * 8.8 B: ADR 0019). Also takes seed.ts's database (its 1,000 series' mix: packs of full-precision values).
  *
  *   DATABASE_URL=file:/x/seed.db DATA_DIR=/x bun tests/bench/seed-fleet.ts
  *   bun tests/bench/rollup-storage.ts /x/seed.db /x/copy.db
@@ -39,6 +40,10 @@ d.exec('commit')
 d.exec('detach src')
 const pagesOf = (like: string) => one(`select coalesce(sum(pgsize), 0) as b from dbstat where name like '${like}'`).b!
 const minuteBytes = pagesOf('rollup_minutes%')
+// Of those: the unique index's pages, and overflow pages (a row too big for its b-tree page; ADR 0030).
+const minuteIndexBytes = pagesOf('rollup_minutes_%')
+const overflow = one(`select count(*) as pages, coalesce(sum(pgsize), 0) as b, coalesce(sum(unused), 0) as unused
+  from dbstat where name = 'rollup_minutes' and pagetype = 'overflow'`)
 const hourBytes = pagesOf('rollups%')
 const seriesBytes = pagesOf('series%')
 const m = one('select sum(n) as n, count(*) as packs, sum(length(data)) as d from rollup_minutes')
@@ -74,6 +79,12 @@ console.log(
     minuteSketchBytes: +(sketchBytes / m.n!).toFixed(1),
     minuteNumberBytes: +((m.d! - sketchBytes) / m.n!).toFixed(1),
     minutePageOverheadBytes: +((minuteBytes - m.d!) / m.n!).toFixed(1),
+    minuteIndexBytes: +(minuteIndexBytes / m.n!).toFixed(1),
+    minuteOverflowBytes: +(overflow.b! / m.n!).toFixed(1),
+    overflowPages: overflow.pages,
+    overflowUnusedBytes: overflow.unused,
+    packs: m.packs,
+    packBytesAvg: +(m.d! / m.packs!).toFixed(0),
     hourRowBytes: +hourRow.toFixed(0),
     hourSketchBytes: +(h.s! / h.n!).toFixed(0),
     ninetyDaysGB: Object.fromEntries([
