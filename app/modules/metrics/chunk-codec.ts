@@ -198,6 +198,24 @@ function read64(r: ReturnType<typeof bitReader>, n: number): [number, number] {
   return [0, r.read(n)]
 }
 
+/**
+ * Reads the window `writeWindow` wrote (bits [trail, 64-lead)) back into place as the XOR's hi:lo,
+ * in the tuple `read64` returned (no second array on the decode path).
+ */
+function readWindow(r: ReturnType<typeof bitReader>, lead: number, trail: number): [number, number] {
+  const w = read64(r, 64 - lead - trail)
+  const [hi, lo] = w
+  // Shift left by trail.
+  if (trail >= 32) {
+    w[0] = (lo << (trail - 32)) >>> 0
+    w[1] = 0
+  } else if (trail > 0) {
+    w[0] = ((hi << trail) | (lo >>> (32 - trail))) >>> 0
+    w[1] = (lo << trail) >>> 0
+  }
+  return w
+}
+
 const signed64 = (hi: number, lo: number) => (hi >= 0x8000_0000 ? (hi - TWO32) * TWO32 + lo : hi * TWO32 + lo)
 
 /** Decodes `n` points of a chunk, calling `each(ts, value)` in order. */
@@ -236,20 +254,7 @@ export function decodeChunk(data: Uint8Array, n: number, each: (ts: number, valu
         lead = r.read(5)
         trail = 64 - lead - (r.read(6) + 1)
       }
-      const [wHi, wLo] = read64(r, 64 - lead - trail)
-      // Shift left by trail.
-      let xHi: number
-      let xLo: number
-      if (trail >= 32) {
-        xHi = (wLo << (trail - 32)) >>> 0
-        xLo = 0
-      } else if (trail === 0) {
-        xHi = wHi
-        xLo = wLo
-      } else {
-        xHi = ((wHi << trail) | (wLo >>> (32 - trail))) >>> 0
-        xLo = (wLo << trail) >>> 0
-      }
+      const [xHi, xLo] = readWindow(r, lead, trail)
       vHi = (vHi ^ xHi) >>> 0
       vLo = (vLo ^ xLo) >>> 0
     }
@@ -308,19 +313,7 @@ export function xorStream() {
           lead = r.read(5)
           trail = 64 - lead - (r.read(6) + 1)
         }
-        const [wHi, wLo] = read64(r, 64 - lead - trail)
-        let xHi: number
-        let xLo: number
-        if (trail >= 32) {
-          xHi = (wLo << (trail - 32)) >>> 0
-          xLo = 0
-        } else if (trail === 0) {
-          xHi = wHi
-          xLo = wLo
-        } else {
-          xHi = ((wHi << trail) | (wLo >>> (32 - trail))) >>> 0
-          xLo = (wLo << trail) >>> 0
-        }
+        const [xHi, xLo] = readWindow(r, lead, trail)
         prevHi = (prevHi ^ xHi) >>> 0
         prevLo = (prevLo ^ xLo) >>> 0
       }
