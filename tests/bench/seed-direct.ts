@@ -19,14 +19,13 @@
  *   DATABASE_URL=file:/tmp/x/homeostat.db DATA_DIR=/tmp/x node_modules/.bin/bun tests/bench/seed-direct.ts
  * Prints one JSON line of figures, the same fields as seed.ts.
  */
-import { statSync } from 'node:fs'
 import { boot } from '../../app/boot.ts'
 import type { WriteStatement } from '../../db/client.ts'
 import { type ChunkRow, chunkRows } from '../../app/modules/metrics/chunks.ts'
 import { replaceChunks, writeAll } from '../../app/modules/metrics/inbox.ts'
 import { encodePack, hourOf, type Minute } from '../../app/modules/metrics/minute-pack.ts'
 import { encodeRollup } from '../../app/modules/metrics/rollup.ts'
-import { addValue, emptySketch, encodeSketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
+import { encodeSketch } from '../../app/modules/metrics/sketch.ts'
 import {
   canonicalLabels,
   fingerprintOf,
@@ -36,6 +35,7 @@ import {
 } from '../../app/modules/metrics/store.ts'
 import { seriesOf } from './dataset.ts'
 import { valueOf } from './seed.ts'
+import { type Agg, add, fold, newAgg, storedBytes } from './seed-shared.ts'
 
 const POINTS = Number(process.env.SEED_POINTS ?? 1_000_000)
 const SERIES = Number(process.env.SEED_SERIES ?? 10_000)
@@ -43,36 +43,6 @@ const SPAN_MS = Number(process.env.SEED_SPAN_MINUTES ?? 7 * 24 * 60 - 60) * 60_0
 const ROWS_PER_WRITE = 20_000
 const ROLLUP_ROWS_PER_STATEMENT = 64
 
-type Agg = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
-const newAgg = (): Agg => ({
-  count: 0,
-  sum: 0,
-  min: Infinity,
-  max: -Infinity,
-  last: 0,
-  lastTs: 0,
-  sketch: emptySketch(),
-})
-function add(a: Agg, value: number, ts: number) {
-  a.count++
-  a.sum += value
-  a.min = Math.min(a.min, value)
-  a.max = Math.max(a.max, value)
-  a.last = value
-  a.lastTs = ts
-  addValue(a.sketch, value)
-}
-function fold(into: Agg, a: Agg) {
-  into.count += a.count
-  into.sum += a.sum
-  into.min = Math.min(into.min, a.min)
-  into.max = Math.max(into.max, a.max)
-  if (a.lastTs >= into.lastTs) {
-    into.last = a.last
-    into.lastTs = a.lastTs
-  }
-  mergeInto(into.sketch, a.sketch)
-}
 const floorTo = (ts: number, res: Resolution) => ts - (ts % (res * 1000))
 
 async function main() {
@@ -195,24 +165,7 @@ async function main() {
   ])
   const writeSeconds = (performance.now() - t0) / 1000
 
-  await client.execute('PRAGMA wal_checkpoint(TRUNCATE)')
-  const file = config.DATABASE_URL.slice('file:'.length).split('?')[0]!
-  const size = (p: string) => {
-    try {
-      return statSync(p).size
-    } catch {
-      return 0
-    }
-  }
-  let tables: Record<string, number> | undefined
-  try {
-    const rows = (
-      await client.execute('select name, sum(pgsize) as bytes from dbstat group by name order by 2 desc limit 8')
-    ).rows
-    tables = Object.fromEntries(rows.map((r) => [String(r.name), Number(r.bytes)]))
-  } catch {
-    tables = undefined
-  }
+  const { bytes, tables } = await storedBytes(client, config.DATABASE_URL)
   client.close()
   console.log(
     JSON.stringify({
@@ -222,7 +175,7 @@ async function main() {
       writeSeconds,
       rollupSeconds: 0, // built with the points above
       rollupSteps: 0,
-      bytes: size(file) + size(`${file}-wal`),
+      bytes,
       tables,
       now,
     }),

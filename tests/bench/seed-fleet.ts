@@ -19,8 +19,9 @@
 import { boot } from '../../app/boot.ts'
 import { encodeRollup } from '../../app/modules/metrics/rollup.ts'
 import { encodePack, hourOf, type Minute } from '../../app/modules/metrics/minute-pack.ts'
-import { addValue, emptySketch, encodeSketch, mergeInto, type Sketch } from '../../app/modules/metrics/sketch.ts'
+import { encodeSketch } from '../../app/modules/metrics/sketch.ts'
 import { canonicalLabels, fingerprintOf } from '../../app/modules/metrics/store.ts'
+import { type Agg, add, fold, newAgg } from './seed-shared.ts'
 
 const MINUTE = 60_000
 const HOUR = 3_600_000
@@ -36,35 +37,6 @@ const random = () => {
 // Box–Muller: a log-normal latency around `median` ms, whole milliseconds as agents report them.
 const latency = (median: number) =>
   Math.round(median * Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())))
-
-type Agg = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
-const newAgg = (): Agg => ({
-  count: 0,
-  sum: 0,
-  min: Infinity,
-  max: -Infinity,
-  last: 0,
-  lastTs: 0,
-  sketch: emptySketch(),
-})
-function add(a: Agg, value: number, ts: number) {
-  a.count++
-  a.sum += value
-  a.min = Math.min(a.min, value)
-  a.max = Math.max(a.max, value)
-  a.last = value
-  a.lastTs = ts
-  addValue(a.sketch, value)
-}
-function fold(into: Agg, a: Agg) {
-  into.count += a.count
-  into.sum += a.sum
-  into.min = Math.min(into.min, a.min)
-  into.max = Math.max(into.max, a.max)
-  into.last = a.last
-  into.lastTs = a.lastTs
-  mergeInto(into.sketch, a.sketch)
-}
 
 async function main() {
   const { client } = await boot(process.env, { quiet: true })

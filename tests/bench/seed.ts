@@ -16,13 +16,13 @@
  * time, so none is "late" (late points also mark their minutes for a rebuild, which a live feed
  * never does).
  */
-import { statSync } from 'node:fs'
 import { sql } from 'drizzle-orm'
 import { boot } from '../../app/boot.ts'
 import { moveInbox } from '../../app/modules/metrics/inbox.ts'
 import { runRollups } from '../../app/modules/metrics/rollup.ts'
 import { createMetricStore, type Sample } from '../../app/modules/metrics/store.ts'
 import { seriesOf } from './dataset.ts'
+import { storedBytes } from './seed-shared.ts'
 
 const POINTS = Number(process.env.SEED_POINTS ?? 1_000_000)
 const SERIES = Number(process.env.SEED_SERIES ?? 10_000)
@@ -104,31 +104,12 @@ async function main() {
   }
   const rollupSeconds = (performance.now() - t1) / 1000
 
-  await client.execute('PRAGMA wal_checkpoint(TRUNCATE)')
-  const file = config.DATABASE_URL.slice('file:'.length).split('?')[0]!
-  const size = (p: string) => {
-    try {
-      return statSync(p).size
-    } catch {
-      return 0
-    }
-  }
-  const bytes = size(file) + size(`${file}-wal`)
+  const { bytes, tables } = await storedBytes(client, config.DATABASE_URL)
   const counts = (
     await client.execute(
       'select (select coalesce(sum(n), 0) from point_chunks) + (select coalesce(sum(n), 0) from point_batches) as points, (select count(*) from series) as series, (select coalesce(sum(n), 0) from rollup_minutes) as r1m, (select count(*) from rollups where resolution = 3600) as r1h, (select count(*) from rollups where resolution = 86400) as r1d',
     )
   ).rows[0]!
-  // Where the bytes are, when this SQLite has the dbstat table.
-  let tables: Record<string, number> | undefined
-  try {
-    const rows = (
-      await client.execute('select name, sum(pgsize) as bytes from dbstat group by name order by 2 desc limit 8')
-    ).rows
-    tables = Object.fromEntries(rows.map((r) => [String(r.name), Number(r.bytes)]))
-  } catch {
-    tables = undefined
-  }
   client.close()
   console.log(
     JSON.stringify({
