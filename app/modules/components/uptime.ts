@@ -4,6 +4,17 @@ import { CAP_SQL } from './service.ts'
 
 const DAY_MS = 86_400_000
 
+/** `col` among the components `ids` (none: no row; no list: every component). */
+const componentsIn = (col: string, ids?: string[]) =>
+  ids
+    ? ids.length
+      ? sql`${sql.raw(col)} in (${sql.join(
+          ids.map((id) => sql`${id}`),
+          sql`, `,
+        )})`
+      : sql`0`
+    : sql`${sql.raw(col)} in (select id from components)`
+
 export const UPTIME_WINDOWS = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 30 * 86_400_000 } as const
 
 /**
@@ -18,15 +29,7 @@ export const UPTIME_WINDOWS = { '24h': 86_400_000, '7d': 7 * 86_400_000, '30d': 
 export async function uptimes(db: Db, windowsMs: number[], now: number, ids?: string[]) {
   const starts = windowsMs.map((w) => now - w)
   const from = Math.min(...starts)
-  const only = (col: string) =>
-    ids
-      ? ids.length
-        ? sql`${sql.raw(col)} in (${sql.join(
-            ids.map((id) => sql`${id}`),
-            sql`, `,
-          )})`
-        : sql`0`
-      : sql`${sql.raw(col)} in (select id from components)`
+  const only = (col: string) => componentsIn(col, ids)
   // The part of [prev_ts, prev_ts + held_ms) inside a window starting at f.
   const part = (f: number) => sql`max(0, prev_ts + held_ms - max(prev_ts, ${f}))`
   const sums = starts.map(
@@ -89,15 +92,7 @@ export async function uptimeSince(db: Db, from: number, now: number, ids?: strin
   const boundary = Math.ceil(from / DAY_MS) * DAY_MS
   // Less than a whole day in the window: nothing to gain from the day rows.
   if (boundary >= now) return uptimes(db, [now - from], now, ids)
-  const only = (col: string) =>
-    ids
-      ? ids.length
-        ? sql`${sql.raw(col)} in (${sql.join(
-            ids.map((id) => sql`${id}`),
-            sql`, `,
-          )})`
-        : sql`0`
-      : sql`${sql.raw(col)} in (select id from components)`
+  const only = (col: string) => componentsIn(col, ids)
   const part = sql`max(0, prev_ts + held_ms - max(prev_ts, ${from}))`
   const [partial, straddling, days, tails] = await Promise.all([
     db.all<{ id: string; up: number; known: number }>(sql`
