@@ -12,6 +12,7 @@
 import { sql } from 'drizzle-orm'
 import { type Db, readRows } from '../../../db/client.ts'
 import { CAP_SQL } from './service.ts'
+import { addTailByDay } from './uptime.ts'
 
 const DAY_MS = 86_400_000
 
@@ -100,21 +101,7 @@ export function createDailyUptimes() {
       slot.known += Number(known)
     }
     // The latest result holds from its time until now (or its cap), split at midnights.
-    for (const t of tails) {
-      const v = sumsOf(t.id)
-      let from = Math.max(t.last, first * DAY_MS)
-      const end = Math.min(now, t.last + t.cap)
-      while (from < end) {
-        const day = Math.floor(from / DAY_MS)
-        const until = Math.min(end, (day + 1) * DAY_MS)
-        const slot = v[day - first]
-        if (slot) {
-          slot.known += until - from
-          if (t.up) slot.up += until - from
-        }
-        from = until
-      }
-    }
+    for (const t of tails) addTailByDay(sumsOf(t.id), t, first, now)
     for (const id of ids) {
       const v = sums.get(id) ?? [...next.get(id)!.past, { up: 0, known: 0 }]
       let up = 0

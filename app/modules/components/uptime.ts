@@ -143,6 +143,30 @@ export async function componentUptime(db: Db, id: string, now: number) {
 }
 
 /**
+ * Adds the latest result's state (from its time until now, or its cap) to the per-day sums `v` of the
+ * days from `first`, split at midnights; the part before `first` counts for no day.
+ */
+export function addTailByDay(
+  v: { up: number; known: number }[],
+  t: { up: number; last: number; cap: number },
+  first: number,
+  now: number,
+) {
+  let from = Math.max(t.last, first * DAY_MS)
+  const end = Math.min(now, t.last + t.cap)
+  while (from < end) {
+    const day = Math.floor(from / DAY_MS)
+    const until = Math.min(end, (day + 1) * DAY_MS)
+    const slot = v[day - first]
+    if (slot) {
+      slot.known += until - from
+      if (t.up) slot.up += until - from
+    }
+    from = until
+  }
+}
+
+/**
  * Daily uptime % of each component for the `days` UTC days up to and including today (oldest
  * first; null for a day nothing was known), and over all those days, for the status pages' bars.
  * The same time-weighted sums as `uptimes`, grouped by the UTC day each held state began (a state
@@ -186,21 +210,7 @@ export async function dailyUptimes(db: Db, ids: string[], days: number, now: num
     slot.known += Number(known)
   }
   // The latest result holds from its time until now (or its cap), split at midnights.
-  for (const t of tails) {
-    const v = get(t.id)
-    let from = Math.max(t.last, first * DAY_MS)
-    const end = Math.min(now, t.last + t.cap)
-    while (from < end) {
-      const day = Math.floor(from / DAY_MS)
-      const until = Math.min(end, (day + 1) * DAY_MS)
-      const slot = v[day - first]
-      if (slot) {
-        slot.known += until - from
-        if (t.up) slot.up += until - from
-      }
-      from = until
-    }
-  }
+  for (const t of tails) addTailByDay(get(t.id), t, first, now)
   const pct = (up: number, known: number) => (known > 0 ? Math.round((up / known) * 1_000_000) / 10_000 : null)
   for (const id of ids) {
     const v = sums.get(id) ?? []
