@@ -4,6 +4,7 @@ import { rollupWatermarks, series, type Series } from '../../../db/schema/metric
 import { groupQuantiles } from './group-quantiles.ts'
 import { readRaw } from './inbox.ts'
 import { type Kind, kindOf } from './kinds.ts'
+import type { Minute } from './minute-pack.ts'
 import { storedNames } from './names.ts'
 import { IDS_PER_READ, pickResolution, readPlan, rollupRows } from './read-plan.ts'
 import { addValue, emptySketch, mergeEncoded, mergeInto, quantile, scaleSketch, type Sketch } from './sketch.ts'
@@ -23,15 +24,8 @@ export type QueryInput = {
   by: string[]
 }
 
-export type Bucket = {
-  count: number
-  sum: number
-  min: number
-  max: number
-  last: number
-  lastTs: number
-  sketch: Sketch
-}
+/** A bucket being summed: a stored minute's fields (minute-pack.ts `Minute`) with its sketch decoded, no time of its own. */
+export type Bucket = Omit<Minute, 'bucket' | 'sketch'> & { sketch: Sketch }
 
 export const newBucket = (): Bucket => ({
   count: 0,
