@@ -16,7 +16,7 @@
  */
 import Database from 'libsql'
 import { afterAll, describe, expect, it } from 'vitest'
-import { api, openDbFile, type Reply, scalar, startFaultServer } from '../helpers/faults.ts'
+import { api, openDbFile, type Reply, scalar, signIn, startFaultServer } from '../helpers/faults.ts'
 import { cliKey, killAll } from '../helpers/server.ts'
 
 afterAll(() => killAll())
@@ -41,14 +41,8 @@ describe('the database locked by another process', () => {
     const call = api(server, await cliKey(server, 'writer', 'operator', ['ingest']), 90_000)
     const read = api(server, await cliKey(server, 'reader', 'viewer'), 90_000)
     const operator = api(server, await cliKey(server, 'person', 'operator'), 90_000)
-    const login = await server.fetch('/login', {
-      method: 'POST',
-      body: new URLSearchParams(ADMIN),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      redirect: 'manual',
-    })
-    const cookie = login.headers.get('set-cookie')?.match(/hs_session=([^;]+)/)?.[1]
-    expect(cookie, `sign-in: ${login.status}`).toBeTruthy()
+    const { cookie, status: signedIn } = await signIn(server, ADMIN)
+    expect(cookie, `sign-in: ${signedIn}`).toBeTruthy()
     const page = (path: string) =>
       server.fetch(path, {
         headers: { cookie: `hs_session=${cookie}`, accept: 'text/html' },

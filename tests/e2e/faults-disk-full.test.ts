@@ -10,7 +10,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeSync } from '
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { api, openDbFile, startFaultServer } from '../helpers/faults.ts'
+import { api, openDbFile, signIn, startFaultServer } from '../helpers/faults.ts'
 import { cliKey, delay, killAll, until } from '../helpers/server.ts'
 
 const base = mkdtempSync(join(tmpdir(), 'homeostat-disk-full-'))
@@ -54,14 +54,8 @@ describe('disk full', () => {
     const key = await cliKey(server, 'writer', 'operator', ['ingest'])
     const call = api(server, key)
     const read = api(server, await cliKey(server, 'reader', 'viewer'))
-    const login = await server.fetch('/login', {
-      method: 'POST',
-      body: new URLSearchParams(ADMIN),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      redirect: 'manual',
-    })
-    const cookie = login.headers.get('set-cookie')?.match(/hs_session=([^;]+)/)?.[1]
-    expect(cookie, `sign-in: ${login.status}`).toBeTruthy()
+    const { cookie, status: signedIn } = await signIn(server, ADMIN)
+    expect(cookie, `sign-in: ${signedIn}`).toBeTruthy()
     const page = (path: string) =>
       server.fetch(path, { headers: { cookie: `hs_session=${cookie}`, accept: 'text/html' }, redirect: 'manual' })
 

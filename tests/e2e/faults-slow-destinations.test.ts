@@ -8,7 +8,7 @@
  */
 import { createServer, type ServerResponse } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { api, startFaultServer } from '../helpers/faults.ts'
+import { api, signIn, startFaultServer } from '../helpers/faults.ts'
 import { listenLocal } from '../helpers/http.ts'
 import { cliKey, killAll, until } from '../helpers/server.ts'
 
@@ -59,13 +59,7 @@ describe('slow and hanging destinations', () => {
     const server = await startFaultServer({ env: { ADMIN_EMAIL: ADMIN.email, ADMIN_PASSWORD: ADMIN.password } })
     const operator = api(server, await cliKey(server, 'slow-op', 'operator'))
     const ingest = api(server, await cliKey(server, 'slow-ingest', 'operator', ['ingest']))
-    const login = await server.fetch('/login', {
-      method: 'POST',
-      body: new URLSearchParams(ADMIN),
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      redirect: 'manual',
-    })
-    const cookie = login.headers.get('set-cookie')?.match(/hs_session=([^;]+)/)?.[1]
+    const { cookie } = await signIn(server, ADMIN)
     expect(cookie).toBeTruthy()
     const timed = async (what: () => Promise<{ status: number }>) => {
       const t0 = performance.now()

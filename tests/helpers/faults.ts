@@ -73,6 +73,20 @@ export const restart = (killed: RunningServer, env: Record<string, string> = {})
     env: { DATA_DIR: killed.env.DATA_DIR!, DATABASE_URL: killed.env.DATABASE_URL!, ...env },
   })
 
+/**
+ * Signs in through the login form as a browser does. `cookie`: the session cookie's value (undefined
+ * when the sign-in failed; the test asserts on it), `status`: the form's answer, for the message.
+ */
+export async function signIn(server: RunningServer, credentials: { email: string; password: string }) {
+  const login = await server.fetch('/login', {
+    method: 'POST',
+    body: new URLSearchParams(credentials),
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    redirect: 'manual',
+  })
+  return { cookie: login.headers.get('set-cookie')?.match(/hs_session=([^;]+)/)?.[1], status: login.status }
+}
+
 export type Reply = { status: number; headers: Headers; text: string; json: any }
 
 /**
