@@ -89,10 +89,12 @@ export function setupFleet(adminKey: string): Fleet {
   for (const i of times(f.users)) {
     const email = `load-${i}-${run}@example.com`
     call(adminKey, 'POST', '/api/v1/users', { email, role: 'viewer', password: PASSWORD }, 201)
+    // A jar of its own: the VU's jar would send the previous user's session cookie, and a signed-in
+    // form post without that session's CSRF token is refused (403), as a browser's would be.
     const res = http.post(
       `${BASE_URL}/login`,
       { email, password: PASSWORD },
-      { redirects: 0, tags: { name: 'setup /login' } },
+      { redirects: 0, jar: new http.CookieJar(), tags: { name: 'setup /login' } },
     )
     const cookie = res.cookies.hs_session?.[0]?.value
     if (!cookie) exec.test.abort(`setup: signing in ${email} answered ${res.status} without a session cookie`)
