@@ -34,3 +34,25 @@ export async function listBackups(db: Db, f: BackupFilter) {
 
 export const listRestores = (db: Db, limit = 50) =>
   db.select().from(backupRestores).orderBy(desc(backupRestores.createdAt)).limit(limit)
+
+/** The newest good backup of a target. */
+export async function latestGood(db: Db, targetId = 'homeostat') {
+  const [row] = await db
+    .select()
+    .from(backups)
+    .where(and(eq(backups.targetId, targetId), eq(backups.status, 'good')))
+    .orderBy(desc(backups.startedAt))
+    .limit(1)
+  return row
+}
+
+/** When a target's newest backup (of any status) started. */
+export async function lastStarted(db: Db, targetId: string) {
+  const [row] = await db
+    .select({ at: backups.startedAt })
+    .from(backups)
+    .where(eq(backups.targetId, targetId))
+    .orderBy(desc(backups.startedAt))
+    .limit(1)
+  return row?.at
+}

@@ -4,6 +4,12 @@
  * father-son, as restic's `forget --keep-*`). Everything else good is pruned: its files removed,
  * its row kept as `pruned` for the history.
  */
+import { and, eq, inArray } from 'drizzle-orm'
+import { type BackupTarget, backups } from '../../../../db/schema/backups.ts'
+import { writeAudit } from '../../audit/index.ts'
+import { type SnapshotContext, storedDestination } from './context.ts'
+import { manifestKey } from './run.ts'
+
 export type RetentionPolicy = { keepLast: number; keepDaily: number; keepWeekly: number; keepMonthly: number }
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
@@ -37,4 +43,43 @@ export function toKeep<T extends { id: string; startedAt: number }>(good: T[], p
     }
   }
   return keep
+}
+
+/** Prunes a target's good backups past its retention: files removed, rows kept as `pruned`. */
+export async function pruneTarget(ctx: SnapshotContext, target: BackupTarget) {
+  const { db } = ctx
+  const good = await db
+    .select({
+      id: backups.id,
+      startedAt: backups.startedAt,
+      location: backups.location,
+      destinationKind: backups.destinationKind,
+      targetId: backups.targetId,
+    })
+    .from(backups)
+    .where(and(eq(backups.targetId, target.id), eq(backups.status, 'good')))
+  const keep = toKeep(good, target)
+  const drop = good.filter((b) => !keep.has(b.id))
+  if (!drop.length) return 0
+  for (const b of drop) {
+    const dest = await storedDestination(ctx, b)
+    await dest.remove(b.location)
+    await dest.remove(manifestKey(b.location))
+  }
+  await db
+    .update(backups)
+    .set({ status: 'pruned' })
+    .where(
+      inArray(
+        backups.id,
+        drop.map((b) => b.id),
+      ),
+    )
+  await writeAudit(db, {
+    actor: 'backups',
+    action: 'backup.pruned',
+    target: target.name,
+    summary: `${drop.length} backup(s) past retention`,
+  })
+  return drop.length
 }

@@ -1,5 +1,8 @@
 /** Cron arithmetic for backup schedules (UTC, as the scheduler's). */
 import { Cron } from 'croner'
+import type { Db } from '../../../../db/client.ts'
+import type { BackupTarget } from '../../../../db/schema/backups.ts'
+import { latestGood } from './queries.ts'
 
 const cronOf = (pattern: string) => new Cron(pattern, { paused: true, timezone: 'Etc/UTC' })
 
@@ -23,4 +26,15 @@ export function previousRun(pattern: string, at: number): number | null {
     return last
   }
   return null
+}
+
+/** Overdue: enabled, and the last good backup (or the target's creation) is older than twice its interval. */
+export async function isMissed(db: Db, target: BackupTarget, at: number) {
+  if (!target.enabled || target.createdAt === 0) return false
+  const good = await latestGood(db, target.id)
+  const since = good?.startedAt ?? target.createdAt
+  const next = nextRun(target.schedule, at)
+  const prev = previousRun(target.schedule, at)
+  if (next === null || prev === null) return false
+  return at - since > 2 * (next - prev)
 }

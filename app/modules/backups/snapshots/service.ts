@@ -3,12 +3,11 @@
  * verifies, drills, runs the two-admin live restore, enforces retention and reports status. What it
  * keeps in memory (the backups running in this process) lives in the object it returns.
  */
-import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm'
+import { and, desc, eq, lt, sql } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import {
   type Backup,
   type BackupRestore,
-  type BackupTarget,
   backupRestores,
   backups,
   backupTargets,
@@ -33,10 +32,11 @@ import { type BackupAlerts, raiseBackupMissed } from './alerts.ts'
 import { backupDir, scratchDir, type SnapshotContext, storedDestination } from './context.ts'
 import { type BackupEncryption, parseBackupEncryption } from './encryption.ts'
 import { restoreProgress } from './progress.ts'
+import { lastStarted, latestGood } from './queries.ts'
 import { databaseManifest, drill, liveRestore } from './restore.ts'
-import { toKeep } from './retention.ts'
-import { ABANDONED_AFTER_MS, fail, manifestKey, startBackup, type Trigger } from './run.ts'
-import { nextRun, previousRun } from './schedule.ts'
+import { pruneTarget } from './retention.ts'
+import { ABANDONED_AFTER_MS, fail, startBackup, type Trigger } from './run.ts'
+import { isMissed, nextRun } from './schedule.ts'
 import { verifyStored } from './verify.ts'
 
 export type BackupsDeps = {
@@ -128,19 +128,9 @@ export function createBackups(deps: BackupsDeps) {
     return { backup: row!, problems }
   }
 
-  async function latestGood(targetId = 'homeostat') {
-    const [row] = await db
-      .select()
-      .from(backups)
-      .where(and(eq(backups.targetId, targetId), eq(backups.status, 'good')))
-      .orderBy(desc(backups.startedAt))
-      .limit(1)
-    return row
-  }
-
   /** Restores the latest good backup (or `backupId`) into a scratch file, verifies it and records how long it took. */
   async function runDrill(actor: Actor, backupId?: string): Promise<BackupRestore> {
-    const b = backupId ? await getBackup(backupId) : await latestGood()
+    const b = backupId ? await getBackup(backupId) : await latestGood(db)
     if (!b) throw new AppError(409, 'no_backup', 'There is no good backup to drill yet')
     // A drill restores into a scratch database file: only Homeostat's own backups can be drilled
     // (a Qdrant or command restore would write into the live store).
@@ -323,7 +313,7 @@ export function createBackups(deps: BackupsDeps) {
     const started: Promise<Backup>[] = []
     for (const target of await listTargets(db)) {
       if (!target.enabled || running.has(target.id)) continue
-      const last = await lastStarted(target.id)
+      const last = await lastStarted(db, target.id)
       const base = Math.max(last ?? 0, target.createdAt)
       const due = nextRun(target.schedule, base)
       if (due === null || due > at) continue
@@ -368,16 +358,6 @@ export function createBackups(deps: BackupsDeps) {
     return rows
   }
 
-  async function lastStarted(targetId: string) {
-    const [row] = await db
-      .select({ at: backups.startedAt })
-      .from(backups)
-      .where(eq(backups.targetId, targetId))
-      .orderBy(desc(backups.startedAt))
-      .limit(1)
-    return row?.at
-  }
-
   /**
    * Prunes per target (files removed, rows kept as `pruned`), fails backups whose process died
    * mid-way, removes their partial files, and raises `backup_missed` for overdue targets.
@@ -388,10 +368,10 @@ export function createBackups(deps: BackupsDeps) {
     let pruned = 0
     let missed = 0
     for (const target of await listTargets(db)) {
-      pruned += await prune(target)
-      if (await isMissed(target, at)) {
+      pruned += await pruneTarget(ctx, target)
+      if (await isMissed(db, target, at)) {
         missed++
-        const good = await latestGood(target.id)
+        const good = await latestGood(db, target.id)
         await raiseBackupMissed(deps.alerts, { target: target.name, lastGoodAt: good?.startedAt ?? null }, at)
       }
     }
@@ -400,54 +380,6 @@ export function createBackups(deps: BackupsDeps) {
       .set({ status: 'expired' })
       .where(and(eq(backupRestores.status, 'pending'), lt(backupRestores.expiresAt, at)))
     return { pruned, abandoned, partialsRemoved: partials, missed }
-  }
-
-  async function prune(target: BackupTarget) {
-    const good = await db
-      .select({
-        id: backups.id,
-        startedAt: backups.startedAt,
-        location: backups.location,
-        destinationKind: backups.destinationKind,
-        targetId: backups.targetId,
-      })
-      .from(backups)
-      .where(and(eq(backups.targetId, target.id), eq(backups.status, 'good')))
-    const keep = toKeep(good, target)
-    const drop = good.filter((b) => !keep.has(b.id))
-    if (!drop.length) return 0
-    for (const b of drop) {
-      const dest = await storedDestination(ctx, b)
-      await dest.remove(b.location)
-      await dest.remove(manifestKey(b.location))
-    }
-    await db
-      .update(backups)
-      .set({ status: 'pruned' })
-      .where(
-        inArray(
-          backups.id,
-          drop.map((b) => b.id),
-        ),
-      )
-    await writeAudit(db, {
-      actor: 'backups',
-      action: 'backup.pruned',
-      target: target.name,
-      summary: `${drop.length} backup(s) past retention`,
-    })
-    return drop.length
-  }
-
-  /** Overdue: enabled, and the last good backup (or the target's creation) is older than twice its interval. */
-  async function isMissed(target: BackupTarget, at: number) {
-    if (!target.enabled || target.createdAt === 0) return false
-    const good = await latestGood(target.id)
-    const since = good?.startedAt ?? target.createdAt
-    const next = nextRun(target.schedule, at)
-    const prev = previousRun(target.schedule, at)
-    if (next === null || prev === null) return false
-    return at - since > 2 * (next - prev)
   }
 
   /** The status panel: last good, next due, sizes, retention, restore estimate, per target. */
@@ -471,8 +403,8 @@ export function createBackups(deps: BackupsDeps) {
       .limit(1)
     const perTarget = []
     for (const t of targets) {
-      const good = await latestGood(t.id)
-      const last = await lastStarted(t.id)
+      const good = await latestGood(db, t.id)
+      const last = await lastStarted(db, t.id)
       const size = sizes.find((s) => s.targetId === t.id)
       perTarget.push({
         target: t,
@@ -481,7 +413,7 @@ export function createBackups(deps: BackupsDeps) {
         storedBytes: Number(size?.bytes ?? 0),
         goodCount: Number(size?.n ?? 0),
         running: running.has(t.id),
-        missed: await isMissed(t, at),
+        missed: await isMissed(db, t, at),
       })
     }
     const enc = await ctx.encryption()
