@@ -105,14 +105,11 @@ export function encodePrefix(
   // First point: 64-bit timestamp (two's complement, as hi:lo) and the value's 64 bits.
   const t0 = ts[start]!
   w.write64(Math.floor(t0 / TWO32) >>> 0, t0 >>> 0, 64)
-  f64[0] = values[start]!
-  let prevHi = u32[HI]!
-  let prevLo = u32[LO]!
-  w.write64(prevHi, prevLo, 64)
+  const xor = xorStream()
+  xor.ref(values[start]!)
+  w.write64(u32[HI]!, u32[LO]!, 64)
   let prevTs = t0
   let prevDelta = 0
-  let lead = -1 // the previous meaningful window (none yet)
-  let trail = 0
   let i = 1
   for (; i < n; i++) {
     if (w.bit() > budget) break
@@ -139,33 +136,7 @@ export function encodePrefix(
         w.write64(Math.floor(dod / TWO32) >>> 0, dod >>> 0, 64)
       }
     }
-    f64[0] = values[start + i]!
-    const hi = u32[HI]!
-    const lo = u32[LO]!
-    const xHi = (hi ^ prevHi) >>> 0
-    const xLo = (lo ^ prevLo) >>> 0
-    prevHi = hi
-    prevLo = lo
-    if (!xHi && !xLo) {
-      w.write(0, 1)
-      continue
-    }
-    let l = clz64(xHi, xLo)
-    const t = ctz64(xHi, xLo)
-    if (l > 31) l = 31 // five bits hold it; a smaller lead only widens the window
-    if (lead >= 0 && l >= lead && t >= trail) {
-      // Fits the previous window: 10 and its bits.
-      w.write(0b10, 2)
-      writeWindow(w, xHi, xLo, lead, trail)
-    } else {
-      lead = l
-      trail = t
-      const len = 64 - l - t // 1…64, stored as len-1 in six bits
-      w.write(0b11, 2)
-      w.write(l, 5)
-      w.write(len - 1, 6)
-      writeWindow(w, xHi, xLo, l, t)
-    }
+    xor.put(w, values[start + i]!)
   }
   return { data: w.bytes(), n: i }
 }
@@ -225,14 +196,12 @@ export function decodeChunk(data: Uint8Array, n: number, each: (ts: number, valu
   let [hi, lo] = read64(r, 64)
   let t = signed64(hi, lo)
   ;[hi, lo] = read64(r, 64)
-  let vHi = hi
-  let vLo = lo
-  u32[HI] = vHi
-  u32[LO] = vLo
+  const values = xorStream()
+  values.refBits(hi, lo)
+  u32[HI] = hi
+  u32[LO] = lo
   each(t, f64[0]!)
   let delta = 0
-  let lead = 0
-  let trail = 0
   for (let i = 1; i < n; i++) {
     let ones = 0
     while (ones < 5 && r.read(1) === 1) ones++
@@ -249,18 +218,7 @@ export function decodeChunk(data: Uint8Array, n: number, each: (ts: number, valu
       delta += dod
     }
     t += delta
-    if (r.read(1) === 1) {
-      if (r.read(1) === 1) {
-        lead = r.read(5)
-        trail = 64 - lead - (r.read(6) + 1)
-      }
-      const [xHi, xLo] = readWindow(r, lead, trail)
-      vHi = (vHi ^ xHi) >>> 0
-      vLo = (vLo ^ xLo) >>> 0
-    }
-    u32[HI] = vHi
-    u32[LO] = vLo
-    each(t, f64[0]!)
+    each(t, values.get(r))
   }
 }
 
@@ -268,9 +226,10 @@ export type BitWriter = ReturnType<typeof bitWriter>
 export type BitReader = ReturnType<typeof bitReader>
 
 /**
- * One XOR-coded stream of floats outside a chunk (minute-pack.ts codes an hour's sums, minimums and
- * maximums as Gorilla streams): the reference value's bits and the last meaningful window. `ref`
- * sets the value the next one is XORed with (each written value becomes the next reference).
+ * One XOR-coded stream of floats: a chunk's values after its first (encodePrefix, decodeChunk), and
+ * minute-pack.ts's hour of sums, minimums and maximums. Holds the reference value's bits and the last
+ * meaningful window. `ref` sets the value the next one is XORed with (each written value becomes the
+ * next reference).
  */
 export function xorStream() {
   let prevHi = 0
@@ -282,6 +241,11 @@ export function xorStream() {
       f64[0] = value
       prevHi = u32[HI]!
       prevLo = u32[LO]!
+    },
+    /** `ref` by the value's bits (a chunk's first value as read: a NaN's payload kept as it is). */
+    refBits(hi: number, lo: number) {
+      prevHi = hi
+      prevLo = lo
     },
     /** Writes `value` as chunks write a value after their first: 0, 10 + window, or 11 + window's shape + bits. */
     put(w: BitWriter, value: number) {
@@ -295,8 +259,9 @@ export function xorStream() {
       if (!xHi && !xLo) return w.write(0, 1)
       let l = clz64(xHi, xLo)
       const t = ctz64(xHi, xLo)
-      if (l > 31) l = 31
+      if (l > 31) l = 31 // five bits hold it; a smaller lead only widens the window
       if (lead >= 0 && l >= lead && t >= trail) {
+        // Fits the previous window: 10 and its bits.
         w.write(0b10, 2)
         return writeWindow(w, xHi, xLo, lead, trail)
       }
@@ -304,7 +269,7 @@ export function xorStream() {
       trail = t
       w.write(0b11, 2)
       w.write(l, 5)
-      w.write(64 - l - t - 1, 6)
+      w.write(64 - l - t - 1, 6) // the window's length, 1…64, as len-1 in six bits
       writeWindow(w, xHi, xLo, l, t)
     },
     get(r: BitReader): number {
