@@ -32,8 +32,8 @@ const encoder = new TextEncoder()
  * text, dates and encoding were ≈ 20 % of the main thread's samples and counted as the server's CPU
  * (ADR 0013, fifth pass). Each body is sent as made, so `random` still sends its resolves in order.
  */
-const bodiesFor = (n: number) => Array.from({ length: n }, () => encoder.encode(next()))
-const post = async (body: Uint8Array) => {
+const bodiesFor = (n: number): Uint8Array<ArrayBuffer>[] => Array.from({ length: n }, () => encoder.encode(next()))
+const post = async (body: Uint8Array<ArrayBuffer>) => {
   // With its length, as every HTTP client sends it: a body without one is read through a stream
   // under the body limit (chunked uploads), which the bench's server never sees.
   const res = await t.app.request('/api/v2/alerts', {
@@ -70,7 +70,7 @@ const threadSplit = (before: Map<string, { ticks: number }>, alerts: number) =>
     .map((t) => `${t.name}#${t.tid} ${t.us.toFixed(1)}`)
     .join(', ')
 
-async function run(bodies: Uint8Array[]) {
+async function run(bodies: Uint8Array<ArrayBuffer>[]) {
   let i = 0
   await Promise.all(
     Array.from({ length: CONC }, async () => {
