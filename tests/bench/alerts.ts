@@ -19,6 +19,7 @@ import { startReceiver, type Received } from '../helpers/receiver.ts'
 import {
   BUN,
   cpuSeconds,
+  threadCpuSeconds,
   findProcess,
   freePort,
   load,
@@ -233,6 +234,25 @@ const WORKLOADS: Workload[] = [
 ]
 const WORKLOAD_IDS = (process.env.ALERT_WORKLOADS ?? 'bench,random,groups').split(',').map((s) => s.trim())
 
+/**
+ * µs CPU an alert by thread, largest first: the main thread, the database's transaction thread
+ * (`Worker` or a pool thread), the JIT's compiler threads (`JIT…`, `JSCWarmUp`) together, then the
+ * rest (collector, allocator, HTTP) together.
+ */
+function threadSplit(byThread: Map<string, number>, alerts: number) {
+  const groups = new Map<string, number>()
+  for (const [name, seconds] of byThread) {
+    const group =
+      name === 'main' ? 'main' : /^JIT|JSCWarmUp/.test(name) ? 'JIT' : /Worker|Pool/.test(name) ? name : 'other'
+    groups.set(group, (groups.get(group) ?? 0) + seconds)
+  }
+  return [...groups]
+    .filter(([, seconds]) => (seconds * 1e6) / alerts >= 0.05)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, seconds]) => `${name} ${fmt((seconds * 1e6) / alerts, 1)}`)
+    .join(' · ')
+}
+
 /** Alertmanager 0.25 on 127.0.0.1 with a null receiver (grouping by `groupBy`, if any), its files under `dir/folder`. */
 export async function startAlertmanager(dir: string, folder = 'alertmanager', groupBy?: string[]): Promise<Started> {
   const home = join(dir, folder)
@@ -327,11 +347,19 @@ async function workloadFigures(
       if (WARMUP > 0) await load(t.url, t.request, { connections: CONNECTIONS, seconds: WARMUP, warmupSeconds: 0 })
     }
     const perRound = SECONDS / ROUNDS
+    // Homeostat's CPU by thread over the rounds (ADR 0013, fifth pass: a fresh server's JIT threads
+    // compile for the whole of a short run, which the Go binary beside it never does).
+    const hPid = targets.find((t) => t.id === 'homeostat')!.pid
+    const byThread = new Map<string, number>()
     for (let round = 0; round < ROUNDS; round++) {
       for (const t of targets) {
+        const threads0 = t.id === 'homeostat' ? threadCpuSeconds(hPid) : undefined
         const cpu0 = cpuSeconds(t.pid)
         const r = await load(t.url, t.request, { connections: CONNECTIONS, seconds: perRound, warmupSeconds: 0 })
         t.rounds.push({ ...r, cpuUsPerReq: r.requests ? ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests : 0 })
+        if (threads0)
+          for (const [name, seconds] of threadCpuSeconds(hPid))
+            byThread.set(name, (byThread.get(name) ?? 0) + seconds - (threads0.get(name) ?? 0))
         if (r.errors + r.non2xx > r.requests * 0.01 || r.requests === 0)
           failed.push(
             `${t.name} intake (${w.id}, round ${round + 1}): ${r.errors} errors, ${r.non2xx} non-2xx of ${r.requests}`,
@@ -388,6 +416,9 @@ async function workloadFigures(
       rows.push([`Homeostat ${label} p99`, `${fmt(h.p99, 1)} ms`, '< alertmanager', '', 'n/a'])
       rows.push([`Homeostat server CPU/alert${suffix}`, `${fmt(h.cpu, 1)} µs`, '—', '', ''])
     }
+    const alerts = hs.rounds.reduce((n, r) => n + r.requests, 0) * ALERTS_PER_REQUEST
+    if (alerts && byThread.size)
+      rows.push([`Homeostat server CPU/alert by thread${suffix}`, threadSplit(byThread, alerts), '—', '', ''])
     const hRss = rss.get('homeostat')!
     rows.push([
       `Homeostat RSS after intake${suffix}`,
