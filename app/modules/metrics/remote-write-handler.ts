@@ -4,7 +4,7 @@ import { AppError } from '../../lib/errors.ts'
 import type { WriteDecoder } from './remote-write.ts'
 import { type MetricStore, sampleCount } from './store.ts'
 
-// The decoder's code (protobufjs, snappyjs) costs several MB of memory: it loads with the first
+// The decoder's code (protobufjs) costs several MB of memory: it loads with the first
 // remote write. This module-level promise is a lazy import of code, the same for every app in the
 // process, not state about data: what a decoder remembers lives in the handler's own decoder.
 let codec: Promise<typeof import('./remote-write.ts')> | undefined
