@@ -22,10 +22,14 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** How `npm start` starts the server (its runtime settings and arguments): every benchmark starts it so. */
 export const START = npmScript('start')
 
-/** Homeostat as `npm start` runs it, with `env` on top of the script's settings and `flags` (a profiler's) before its arguments. */
-export const startHomeostat = async (name: string, env: Record<string, string>, flags: string[] = []) =>
+/**
+ * Homeostat as `npm start` runs it, with `env` on top of the script's settings and `flags` (a profiler's) before its
+ * arguments; from another checkout when `cwd` is given (BENCH_BESIDE: main beside a branch in the same run).
+ */
+export const startHomeostat = async (name: string, env: Record<string, string>, flags: string[] = [], cwd?: string) =>
   startServer({
     name,
+    cwd,
     command: BUN,
     args: [...flags, ...START.args],
     port: await freePort(),
@@ -79,10 +83,12 @@ export async function startServer(opts: {
   env?: Record<string, string>
   readyPath?: string
   timeoutMs?: number
+  /** Where to run it: this checkout unless given. */
+  cwd?: string
 }): Promise<Started> {
   const url = `http://127.0.0.1:${opts.port}`
   const child = spawn(opts.command, opts.args, {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env, PORT: String(opts.port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -19,6 +19,7 @@
  * Knobs (env): BENCH_SECONDS (measured seconds per scenario, split over the rounds; default 9),
  * BENCH_ROUNDS (default 3), BENCH_WARMUP (seconds, default 2), BENCH_CONNECTIONS (default 50),
  * BENCH_ONLY (comma-separated scenario or group ids; the baselines of selected scenarios are kept),
+ * BENCH_BESIDE (another checkout, e.g. /work/main: remote write to it too, in the same rounds),
  * SEED_POINTS / SEED_SERIES / SEED_SPAN_MINUTES (the data group's data set, see seed.ts).
  *
  * To add a figure, add a scenario to `scenarios` below (and, for a new server, a starter in `servers`).
@@ -79,10 +80,13 @@ const IDLE_MS = 5000
 const ONLY = process.env.BENCH_ONLY?.split(',')
   .map((s) => s.trim())
   .filter(Boolean)
+// BENCH_BESIDE=<another checkout, e.g. main's>: remote write also goes to a Homeostat started from there, in the
+// same interleaved rounds, so a branch's figures have the other's beside them, measured seconds apart.
+const BESIDE = process.env.BENCH_BESIDE
 
 const GROUPS = ['platform', 'ingest', 'remote-write'] as const
 type Group = (typeof GROUPS)[number]
-type ServerName = 'baseline' | 'homeostat' | 'ingest' | 'remote' | 'prometheus'
+type ServerName = 'baseline' | 'homeostat' | 'ingest' | 'remote' | 'beside' | 'prometheus'
 type Ctx = { key: (server: ServerName, kind: 'viewer' | 'ingest') => string; pool: ReturnType<typeof remoteWritePool> }
 
 type Scenario = {
@@ -191,6 +195,25 @@ const scenarios: Scenario[] = [
     prepare: prepareBodies,
     rss: true,
   },
+  ...(BESIDE
+    ? [
+        {
+          id: 'write-beside',
+          group: 'remote-write',
+          figure: `POST /api/v1/write (remote write, ${BESIDE}), ${REMOTE_WRITE_SERIES} series`,
+          server: 'beside',
+          path: '/api/v1/write',
+          request: (ctx) => ctx.pool.request({ authorization: ingestKey('beside')(ctx) }),
+          status: 204,
+          baseline: 'prometheus',
+          minRatio: 1.0,
+          connections: 20,
+          points: REMOTE_WRITE_SERIES,
+          prepare: prepareBodies,
+          rss: true,
+        } satisfies Scenario,
+      ]
+    : []),
 ]
 
 /** Memory target, read from the Homeostat process. */
@@ -231,6 +254,7 @@ const servers: Record<ServerName, () => Promise<Started>> = {
   homeostat: homeostat('homeostat'),
   ingest: homeostat('ingest'),
   remote: homeostat('remote'),
+  beside: async () => startHomeostat(`homeostat (beside, ${BESIDE})`, homeostatEnv('beside'), profileFlags(), BESIDE),
   prometheus: () => startPrometheus(join(dir, 'prometheus')),
 }
 

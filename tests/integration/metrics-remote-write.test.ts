@@ -340,4 +340,61 @@ describe('POST /api/v1/write (Prometheus remote write 1.0)', () => {
         .where(and(eq(series.name, 'auth_metric'))),
     ).toHaveLength(1)
   })
+
+  // The walk off the wire (ADR 0031) knows a series by a hash of its label bytes and a compare: series whose
+  // bytes differ in one place, or only in length, stay apart however they are interleaved across requests.
+  it('series whose label bytes are alike stay apart, across requests and in any order', async () => {
+    const names = ['alike_a', 'alike_b']
+    const instances = ['h1', 'h2', 'h10', 'h1\u00e9']
+    const all = names.flatMap((n) => instances.map((instance) => ({ __name__: 'alike_metric', group: n, instance })))
+    for (let r = 0; r < 3; r++) {
+      const order = r % 2 ? [...all].reverse() : all
+      const body = request(order.map((labels, i) => ({ labels, samples: [[r * 100 + i, T0 + r * 1000]] })))
+      expect((await post(compress(body))).status).toBe(204)
+    }
+    const points = await stored('alike_metric')
+    const bySeries = new Map<string, number[]>()
+    for (const p of points)
+      bySeries.set(JSON.stringify(p.labels), [...(bySeries.get(JSON.stringify(p.labels)) ?? []), p.value])
+    expect(bySeries.size).toBe(all.length)
+    for (const [i, labels] of all.entries()) {
+      const { __name__, ...rest } = labels
+      // Request r sent this series at index i (r = 0, 2) or at the mirrored index (r = 1).
+      expect(bySeries.get(JSON.stringify(rest))).toEqual([i, 100 + all.length - 1 - i, 200 + i])
+    }
+  })
+
+  it('a series whose every sample is dropped (NaN) is not created', async () => {
+    const res = await post(
+      compress(
+        request([
+          { labels: { __name__: 'only_nan_metric', instance: 'x' }, samples: [[Number.NaN, T0]] },
+          { labels: { __name__: 'beside_nan_metric', instance: 'x' }, samples: [[1, T0]] },
+        ]),
+      ),
+    )
+    expect([res.status, res.headers.get('x-homeostat-samples-dropped')]).toEqual([204, '1'])
+    expect(await t.db.select().from(series).where(eq(series.name, 'only_nan_metric'))).toHaveLength(0)
+    expect(await stored('beside_nan_metric')).toEqual([{ labels: { instance: 'x' }, ts: T0, value: 1 }])
+  })
+
+  it('token counts sent by remote write are priced into llm_cost_usd_total in the same write, as over JSON', async () => {
+    const op = (await t.key('operator')).headers
+    const price = await t.app.request('/api/v1/prices', {
+      method: 'POST',
+      headers: { ...op, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'rw-model', promptPer1M: 2, completionPer1M: 8 }),
+    })
+    expect(price.status).toBeLessThan(300)
+    const labels = { __name__: 'llm_tokens_total', model: 'rw-model', component: 'rw-agent' }
+    const body = request([
+      { labels: { ...labels, kind: 'prompt' }, samples: [[1000, T0]] },
+      { labels: { ...labels, kind: 'completion' }, samples: [[500, T0]] },
+    ])
+    expect((await post(compress(body))).status).toBe(204)
+    // 1 000 × 2 / 1M + 500 × 8 / 1M
+    expect(await stored('llm_cost_usd_total')).toEqual([
+      { labels: { component: 'rw-agent', model: 'rw-model' }, ts: T0, value: 0.006 },
+    ])
+  })
 })

@@ -82,6 +82,9 @@ export function createPrices(db: Db) {
     return [...out.values()]
   }
 
+  // Only token counts are priced: a write without them (remote write's columns) is not made into samples for it.
+  deriveCost.from = TOKENS_METRIC
+
   return { table, priceAt, deriveCost, invalidate: () => void (byModel = null) }
 }
 export type Prices = ReturnType<typeof createPrices>

@@ -1,4 +1,4 @@
-import type { MetricStore } from './store.ts'
+import { type MetricStore, sampleCount } from './store.ts'
 
 /**
  * Samples written between two full collections of the heap (ADR 0026). The write paths allocate
@@ -19,7 +19,7 @@ export function collectingEvery(store: MetricStore, collect: () => void, every =
     ...store,
     write: async (samples, now) => {
       const result = await store.write(samples, now)
-      written += samples.length
+      written += sampleCount(samples)
       if (written >= every) {
         written = 0
         collect()

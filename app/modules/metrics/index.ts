@@ -44,6 +44,8 @@ export {
   fingerprintOf,
   type MetricStore,
   type Sample,
+  type SampleColumns,
+  sampleNames,
 } from './store.ts'
 export { metricsTiles } from './tiles.tsx'
 export { COLLECT_EVERY_SAMPLES, collectingEvery } from './collect.ts'

@@ -2,9 +2,9 @@ import type { Context } from 'hono'
 import type { AppEnv, ModuleDeps } from '../../context.ts'
 import { AppError } from '../../lib/errors.ts'
 import type { WriteDecoder } from './remote-write.ts'
-import type { MetricStore } from './store.ts'
+import { type MetricStore, sampleCount } from './store.ts'
 
-// The decoder's code (protobufjs, snappyjs) costs several MB of memory: it loads with the first
+// The decoder's code (protobufjs) costs several MB of memory: it loads with the first
 // remote write. This module-level promise is a lazy import of code, the same for every app in the
 // process, not state about data: what a decoder remembers lives in the handler's own decoder.
 let codec: Promise<typeof import('./remote-write.ts')> | undefined
@@ -57,7 +57,7 @@ export function remoteWriteHandler(store: MetricStore, deps: Pick<ModuleDeps, 'c
       now,
     })
     const { written } = await store.write(samples, now)
-    counter.inc({ outcome: 'stored' }, samples.length)
+    counter.inc({ outcome: 'stored' }, sampleCount(samples))
     if (dropped) counter.inc({ outcome: 'dropped_non_finite' }, dropped)
     c.header('X-Homeostat-Samples-Written', String(written))
     c.header('X-Homeostat-Samples-Dropped', String(dropped))

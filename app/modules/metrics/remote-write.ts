@@ -4,10 +4,10 @@
  * exemplars, native histograms and metadata are skipped as unknown fields.
  */
 import protobuf from 'protobufjs/light.js'
-import { uncompress } from 'snappyjs'
 import { AppError, badRequest, type ErrorDetail } from '../../lib/errors.ts'
 import { LABEL_NAME, MAX_LABELS, METRIC_NAME } from './schema.ts'
-import type { Sample } from './store.ts'
+import { createSnappyReader } from './snappy.ts'
+import type { Sample, SampleColumns, Samples } from './store.ts'
 
 // prometheus/prompb/remote.proto and types.proto, the fields 1.0 defines for float samples.
 const root = protobuf.Root.fromJSON({
@@ -82,88 +82,6 @@ export function checkCounts(bytes: Uint8Array, max: number) {
   }
 }
 
-/**
- * The length a snappy block stream really produces, walking its tags without copying, or -1 when
- * the stream is malformed. snappyjs fills a buffer of the length the header claims and ignores
- * short or overlong streams, so this makes truncated and corrupt bodies fail instead.
- */
-export function snappyStreamLength(buf: Uint8Array, maxHeader = Infinity): { header: number; actual: number } {
-  let pos = 0
-  let header = 0
-  for (let shift = 0; ; shift += 7) {
-    if (pos >= buf.length || shift > 28) return { header: -1, actual: -1 }
-    const c = buf[pos++]!
-    header += (c & 0x7f) * 2 ** shift
-    if (c < 0x80) break
-  }
-  if (header > maxHeader) return { header, actual: -1 } // refused by its header: no need to walk it
-  let out = 0
-  while (pos < buf.length) {
-    const c = buf[pos++]!
-    const kind = c & 3
-    if (kind === 0) {
-      let len = (c >>> 2) + 1
-      if (len > 60) {
-        const extra = len - 60
-        if (pos + extra > buf.length) return { header, actual: -1 }
-        len = 0
-        for (let i = 0; i < extra; i++) len += buf[pos + i]! * 2 ** (8 * i)
-        len += 1
-        pos += extra
-      }
-      if (pos + len > buf.length) return { header, actual: -1 }
-      pos += len
-      out += len
-      continue
-    }
-    const offsetBytes = kind === 1 ? 1 : kind === 2 ? 2 : 4
-    if (pos + offsetBytes > buf.length) return { header, actual: -1 }
-    let offset = kind === 1 ? ((c >>> 5) << 8) + buf[pos]! : 0
-    if (kind !== 1) for (let i = 0; i < offsetBytes; i++) offset += buf[pos + i]! * 2 ** (8 * i)
-    pos += offsetBytes
-    if (offset === 0 || offset > out) return { header, actual: -1 }
-    out += kind === 1 ? ((c >>> 2) & 7) + 4 : (c >>> 2) + 1
-  }
-  return { header, actual: out }
-}
-
-export function unsnappy(body: Uint8Array, maxBytes: number): Uint8Array {
-  const { header, actual } = snappyStreamLength(body, maxBytes)
-  if (header > maxBytes) {
-    throw new AppError(413, 'payload_too_large', `The decompressed body would be ${header} bytes, over ${maxBytes}`, [
-      { field: '(body)', message: `at most ${maxBytes} bytes once decompressed` },
-    ])
-  }
-  if (header < 0 || actual !== header) {
-    throw new AppError(
-      400,
-      'invalid_snappy',
-      'The body is not snappy-compressed (block format, as remote write 1.0 sends it)',
-      [
-        {
-          field: '(body)',
-          message:
-            header < 0
-              ? 'has no valid snappy length header'
-              : actual < 0
-                ? 'is a corrupt snappy stream'
-                : `decompresses to ${actual} bytes, not the ${header} its header says`,
-        },
-      ],
-    )
-  }
-  try {
-    return uncompress(body, maxBytes)
-  } catch (error) {
-    throw new AppError(
-      400,
-      'invalid_snappy',
-      'The body is not snappy-compressed (block format, as remote write 1.0 sends it)',
-      [{ field: '(body)', message: String((error as Error).message) }],
-    )
-  }
-}
-
 export function decodeProto(bytes: Uint8Array): WireSeries[] {
   try {
     const message = WriteRequest.decode(bytes) as unknown as { timeseries?: WireSeries[] }
@@ -181,21 +99,29 @@ const toMs = (t: Int64) => (typeof t === 'number' ? t : t.toNumber())
  * What a decoder remembers between requests, so repeated names and series are not checked again:
  * label and metric names already found good, and series already checked by the exact bytes of
  * their labels as sent (a sender encodes a series' labels the same way every time), so a known
- * series costs one map lookup, no string decoding. Each is cleared when it grows past its bound.
+ * series costs a hash of those bytes, one map lookup by number and a compare: no string is made
+ * (a string key a series, decoded and hashed each request, was a third of decoding, ADR 0031).
+ * Each is cleared when it grows past its bound.
  */
 type Memory = {
   labelNames: Set<string>
   metricNames: Set<string>
-  series: Map<string, Checked>
+  /** Checked series by the hash of their label bytes (a bucket holds those whose hashes collide). */
+  series: Map<number, Checked[]>
+  seriesCount: number
   seriesBytes: number
   maxSeriesBytes: number
 }
-type Checked = { name: string; labels: Record<string, string>; key: string }
+/** A checked series: `raw` its label bytes as sent, `key` the same as text (the store's cache key, see Sample). */
+type Checked = { name: string; labels: Record<string, string>; key: string; raw: Uint8Array }
+// Series whose label bytes hash alike: more are not remembered (checked again each time), so a
+// sender crafting collisions makes its own requests slower, not every lookup.
+const MAX_BUCKET = 8
 const MAX_NAMES = 50_000
 const MAX_CHECKED_SERIES = 200_000
 // The checked series are also bounded by an estimate of their bytes: a series' labels may be 32 of
 // 1 KB each, so the entry bound alone would let long label sets pin gigabytes. Each entry keeps its
-// key (the labels' bytes) and the decoded labels, about the same again.
+// label bytes, its key (the same as text, two bytes a character) and the decoded labels, about the same again.
 export const CHECKED_SERIES_BYTES = 64 * 1024 * 1024
 const ENTRY_BYTES = 128
 
@@ -285,85 +211,192 @@ function toSamples(mem: Memory, timeseries: WireSeries[], now: number) {
 const TimeSeriesType = root.lookupType('prometheus.TimeSeries')
 const latin1 = new TextDecoder('latin1')
 
+/** Where a walk over the wire is: the bytes and the position of the next one. */
+type Cursor = { b: Uint8Array; pos: number }
+
+/** An unsigned varint up to 64 bits as a number (exact below 2^53), or -1 past the end or too long. */
+function uvarint(c: Cursor): number {
+  const b = c.b
+  let p = c.pos
+  if (p < b.length && b[p]! < 0x80) {
+    c.pos = p + 1
+    return b[p]!
+  }
+  let v = 0
+  for (let mul = 1; mul < 2 ** 70; mul *= 128) {
+    if (p >= b.length) return -1
+    const x = b[p++]!
+    v += (x & 0x7f) * mul
+    if (x < 0x80) {
+      c.pos = p
+      return v
+    }
+  }
+  return -1
+}
+
+/** Skips a field of this wire type; false for groups (no sender of remote write uses them) or a bad length. */
+function skip(c: Cursor, wireType: number): boolean {
+  if (wireType === 0) return uvarint(c) >= 0
+  if (wireType === 1) c.pos += 8
+  else if (wireType === 5) c.pos += 4
+  else if (wireType === 2) {
+    const len = uvarint(c)
+    if (len < 0) return false
+    c.pos += len
+  } else return false
+  return c.pos <= c.b.length
+}
+
+/** FNV-1a of bytes[from, to). */
+function hashOf(b: Uint8Array, from: number, to: number) {
+  let h = 0x811c9dc5
+  for (let i = from; i < to; i++) h = Math.imul(h ^ b[i]!, 0x01000193)
+  return h >>> 0
+}
+
+/** The checked series whose label bytes are bytes[from, to), if remembered. */
+function findChecked(bucket: Checked[] | undefined, b: Uint8Array, from: number, to: number) {
+  if (!bucket) return undefined
+  const len = to - from
+  next: for (const c of bucket) {
+    const raw = c.raw
+    if (raw.length !== len) continue
+    for (let i = 0; i < len; i++) if (raw[i] !== b[from + i]) continue next
+    return c
+  }
+  return undefined
+}
+
 /**
- * The common case, walked with protobufjs' Reader: every series well formed, every timestamp
- * acceptable. Returns undefined at the first thing that is not, and the caller decodes the whole
- * message the thorough way, which names every problem.
+ * The common case, walked straight off the bytes into columns (no object a label or a sample):
+ * every series well formed, every timestamp acceptable. A series is known by the exact bytes of its
+ * labels. Returns undefined at the first thing that is not so, and the caller decodes the whole
+ * message the thorough way, which names every problem; throws the 413 as soon as the series or
+ * samples pass `max`.
  */
 function decodeKnown(
   mem: Memory,
   bytes: Uint8Array,
   now: number,
   max: number,
-): { series: number; samples: Sample[]; dropped: number } | undefined {
-  const r = protobuf.Reader.create(bytes)
-  const samples: Sample[] = []
-  let series = 0
+): { series: number; samples: SampleColumns; dropped: number } | undefined {
+  const c: Cursor = { b: bytes, pos: 0 }
+  // Doubles are read by copying their 8 bytes under a Float64Array (little-endian, as every host this runs on).
+  const f64 = new Float64Array(1)
+  const f64Bytes = new Uint8Array(f64.buffer)
+  // Columns grown by doubling; a sample is at least a dozen bytes on the wire, a series more.
+  let cap = Math.max(64, Math.ceil(bytes.length / 64))
+  let ts = new Float64Array(cap)
+  let values = new Float64Array(cap)
+  let seriesOf = new Uint32Array(cap)
+  let n = 0
+  const series: Checked[] = []
+  const latest = now + MAX_FUTURE_MS
+  let count = 0
   let dropped = 0
-  while (r.pos < r.len) {
-    const tag = r.uint32()
+  while (c.pos < bytes.length) {
+    const tag = uvarint(c)
     if (tag !== 10) {
-      r.skipType(tag & 7)
+      if (tag < 0 || !skip(c, tag & 7)) return undefined
       continue
     }
-    const end = r.uint32() + r.pos
-    if (end > r.len) return undefined
-    const body = r.pos
-    if (++series > max) throw tooManySamples(max)
+    const size = uvarint(c)
+    const end = c.pos + size
+    if (size < 0 || end > bytes.length) return undefined
+    const body = c.pos
+    if (++count > max) throw tooManySamples(max)
     let labelsFrom = -1
-    let labelCount = 0
     let labelsTo = -1
+    let labelCount = 0
     let split = false
-    const first = samples.length
-    while (r.pos < end) {
-      const at = r.pos
-      const t = r.uint32()
+    const slot = series.length
+    const first = n
+    while (c.pos < end) {
+      const at = c.pos
+      const t = uvarint(c)
       if (t === 10) {
         if (++labelCount > MAX_WIRE_LABELS) return undefined
         if (labelsFrom < 0) labelsFrom = at
         else if (labelsTo !== at) split = true
-        const len = r.uint32()
-        r.pos += len
-        labelsTo = r.pos
+        const len = uvarint(c)
+        if (len < 0) return undefined
+        c.pos += len
+        labelsTo = c.pos
       } else if (t === 18) {
-        const sampleEnd = r.uint32() + r.pos
+        const len = uvarint(c)
+        const sampleEnd = c.pos + len
+        if (len < 0 || sampleEnd > end) return undefined
         let value = 0
-        let ts = 0
-        while (r.pos < sampleEnd) {
-          const f = r.uint32()
-          if (f === 9) value = r.double()
-          else if (f === 16) ts = toMs(r.int64() as unknown as Int64)
-          else r.skipType(f & 7)
+        let stamp = 0
+        while (c.pos < sampleEnd) {
+          const f = uvarint(c)
+          if (f === 9 && c.pos + 8 <= sampleEnd) {
+            const at = c.pos
+            for (let k = 0; k < 8; k++) f64Bytes[k] = bytes[at + k]!
+            value = f64[0]!
+            c.pos = at + 8
+          } else if (f === 16) stamp = uvarint(c)
+          else if (f < 0 || !skip(c, f & 7)) return undefined
         }
-        if (r.pos !== sampleEnd || !Number.isSafeInteger(ts) || ts < 0 || ts > now + MAX_FUTURE_MS) return undefined
-        if (samples.length + dropped >= max) throw tooManySamples(max)
-        if (!Number.isFinite(value)) dropped++
-        else samples.push({ name: '', labels: {}, value, ts })
-      } else r.skipType(t & 7)
+        // A negative int64 is a 10-byte varint, far past 2^53: not safe, so it goes the thorough way too.
+        if (c.pos !== sampleEnd || !Number.isSafeInteger(stamp) || stamp < 0 || stamp > latest) return undefined
+        if (n + dropped >= max) throw tooManySamples(max)
+        if (!Number.isFinite(value)) {
+          dropped++
+          continue
+        }
+        if (n === cap) {
+          cap *= 2
+          ts = grow(ts, new Float64Array(cap))
+          values = grow(values, new Float64Array(cap))
+          seriesOf = grow(seriesOf, new Uint32Array(cap))
+        }
+        ts[n] = stamp
+        values[n] = value
+        seriesOf[n++] = slot
+      } else if (t < 0 || !skip(c, t & 7)) return undefined
     }
-    if (r.pos !== end || labelsFrom < 0 || split) return undefined
-    const key = `\u0001${latin1.decode(bytes.subarray(labelsFrom, labelsTo))}`
-    let known = mem.series.get(key)
+    if (c.pos !== end || labelsFrom < 0 || split) return undefined
+    if (n === first) continue // no sample stored: the series is not needed
+    const hash = hashOf(bytes, labelsFrom, labelsTo)
+    let known = findChecked(mem.series.get(hash), bytes, labelsFrom, labelsTo)
     if (!known) {
       const problems: ErrorDetail[] = []
       const wire = TimeSeriesType.decode(bytes.subarray(body, end)) as unknown as WireSeries
-      const ok = checkLabels(mem, wire, series - 1, problems)
+      const ok = checkLabels(mem, wire, count - 1, problems)
       if (!ok) return undefined
-      if (mem.series.size >= MAX_CHECKED_SERIES || mem.seriesBytes > mem.maxSeriesBytes) {
-        mem.series.clear()
-        mem.seriesBytes = 0
-      }
-      mem.series.set(key, (known = { ...ok, key }))
-      mem.seriesBytes += 2 * key.length + ENTRY_BYTES
+      // A copy: `bytes` is the snappy reader's buffer, written again by the next request.
+      const raw = bytes.slice(labelsFrom, labelsTo)
+      known = { ...ok, key: `\u0001${latin1.decode(raw)}`, raw }
+      rememberSeries(mem, hash, known)
     }
-    for (let i = first; i < samples.length; i++) {
-      const s = samples[i]!
-      s.name = known.name
-      s.labels = known.labels
-      s.key = known.key
-    }
+    series.push(known)
   }
-  return { series, samples, dropped }
+  return {
+    series: count,
+    samples: { series, seriesOf: seriesOf.subarray(0, n), ts: ts.subarray(0, n), values: values.subarray(0, n) },
+    dropped,
+  }
+}
+
+const grow = <T extends Float64Array | Uint32Array>(from: T, to: T) => {
+  to.set(from)
+  return to
+}
+
+function rememberSeries(mem: Memory, hash: number, checked: Checked) {
+  if (mem.seriesCount >= MAX_CHECKED_SERIES || mem.seriesBytes > mem.maxSeriesBytes) {
+    mem.series.clear()
+    mem.seriesCount = 0
+    mem.seriesBytes = 0
+  }
+  const bucket = mem.series.get(hash)
+  if (bucket && bucket.length >= MAX_BUCKET) return
+  if (bucket) bucket.push(checked)
+  else mem.series.set(hash, [checked])
+  mem.seriesCount++
+  mem.seriesBytes += 3 * checked.raw.length + ENTRY_BYTES
 }
 
 /**
@@ -375,17 +408,23 @@ export function createWriteDecoder(options: { memoryBytes?: number } = {}) {
     labelNames: new Set(),
     metricNames: new Set(),
     series: new Map(),
+    seriesCount: 0,
     seriesBytes: 0,
     maxSeriesBytes: options.memoryBytes ?? CHECKED_SERIES_BYTES,
   }
+  const snappy = createSnappyReader()
   return {
     /**
      * What a body decodes to: the samples to store and how many were dropped. Throws 400/413 on
      * bad input, and 413 when the decompressed size or the count of series or samples (`maxSamples`)
      * is over its bound, before the samples past it are made.
      */
-    decode(body: Uint8Array, opts: { maxDecodedBytes: number; maxSamples: number; now: number }) {
-      const bytes = unsnappy(body, opts.maxDecodedBytes)
+    decode(
+      body: Uint8Array,
+      opts: { maxDecodedBytes: number; maxSamples: number; now: number },
+    ): { series: number; samples: Samples; dropped: number } {
+      // A view of the reader's kept buffer: everything below is done with it before this returns.
+      const bytes = snappy.uncompress(body, opts.maxDecodedBytes)
       let known: ReturnType<typeof decodeKnown>
       try {
         known = decodeKnown(mem, bytes, opts.now, opts.maxSamples)
@@ -399,7 +438,7 @@ export function createWriteDecoder(options: { memoryBytes?: number } = {}) {
       return { series: timeseries.length, ...toSamples(mem, timeseries, opts.now) }
     },
     /** What its memory of checked series holds: entries and estimated bytes. */
-    memory: () => ({ entries: mem.series.size, bytes: mem.seriesBytes }),
+    memory: () => ({ entries: mem.seriesCount, bytes: mem.seriesBytes }),
   }
 }
 export type WriteDecoder = ReturnType<typeof createWriteDecoder>

@@ -12,6 +12,35 @@ import { createKindRecorder } from './kinds.ts'
  */
 export type Sample = { name: string; labels: Record<string, string>; value: number; ts: number; key?: string }
 
+/** A series as a write names it: `key` as in Sample. */
+export type SeriesRef = { name: string; labels: Record<string, string>; key?: string }
+
+/**
+ * Samples as columns, no object a sample (remote write's decoder makes these, ADR 0031): sample i
+ * is of `series[seriesOf[i]]`, at `ts[i]` with `values[i]`.
+ */
+export type SampleColumns = { series: SeriesRef[]; seriesOf: Uint32Array; ts: Float64Array; values: Float64Array }
+export type Samples = Sample[] | SampleColumns
+
+export const sampleCount = (samples: Samples) => (Array.isArray(samples) ? samples.length : samples.ts.length)
+
+/** The metric names written. */
+export function sampleNames(samples: Samples): Set<string> {
+  const names = new Set<string>()
+  for (const s of Array.isArray(samples) ? samples : samples.series) names.add(s.name)
+  return names
+}
+
+/** The columns as one object a sample (for a derivation, which reads samples). */
+export function samplesOf(c: SampleColumns): Sample[] {
+  const out = new Array<Sample>(c.ts.length)
+  for (let i = 0; i < c.ts.length; i++) {
+    const s = c.series[c.seriesOf[i]!]!
+    out[i] = { name: s.name, labels: s.labels, value: c.values[i]!, ts: c.ts[i]!, key: s.key }
+  }
+  return out
+}
+
 export const MINUTE = 60_000
 // Minutes are rolled up this long after they end. A point older than this may land behind the 1m
 // watermark, so it marks its minute for a rebuild.
@@ -31,8 +60,11 @@ export function canonicalLabels(labels: Record<string, string>) {
 export const fingerprintOf = (name: string, labels: Record<string, string>) =>
   sha256(`${name}\u0000${JSON.stringify(labels)}`).slice(0, 32)
 
-/** Extra samples to write with a batch, computed from it; they are stored in the same atomic batch. */
-export type Derive = (samples: Sample[]) => Sample[] | Promise<Sample[]>
+/**
+ * Extra samples to write with a batch, computed from it; they are stored in the same atomic batch.
+ * `from`, when set, is the one metric it derives from: columns without it are not turned into samples.
+ */
+export type Derive = ((samples: Sample[]) => Sample[] | Promise<Sample[]>) & { from?: string }
 
 // Statements carry a power-of-two number of rows up to these (2 parameters a row, well under
 // SQLite's 32 766), so a handful of SQL texts serve every size and the writer's prepared
@@ -71,7 +103,7 @@ function memo(make: (n: number) => string) {
 }
 
 /** Distinct (series, ms) pairs, by ms then series: no string a point. */
-function pairs(sids: number[], ts: Float64Array) {
+function pairs(sids: Uint32Array, ts: Float64Array) {
   const byTs = new Map<number, Set<number>>()
   for (let i = 0; i < ts.length; i++) {
     const ids = byTs.get(ts[i]!)
@@ -160,7 +192,7 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
   }
   const sqlFor = { marks: memo(markDirtySql), touch: memo(touchSeriesSql) }
 
-  async function seriesIds(samples: Sample[], now: number) {
+  async function seriesIds<S extends SeriesRef>(samples: S[], now: number) {
     const out = new Array<number>(samples.length)
     const pending: { index: number; text: string; fp: string }[] = []
     const wanted = new Map<string, { name: string; labels: Record<string, string> }>()
@@ -297,29 +329,59 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
     })
   }
 
-  async function write(samples: Sample[], now = Date.now()) {
-    if (!samples.length) return { written: 0, series: 0 }
+  async function write(input: Samples, now = Date.now()) {
+    const n = sampleCount(input)
+    if (!n) return { written: 0, series: 0 }
+    let cols = Array.isArray(input) ? undefined : input
+    let samples = Array.isArray(input) ? input : undefined
     // Points computed from the request's own (e.g. llm_cost_usd_total from llm_tokens_total) join the same atomic batch.
-    const derived = options.derive ? await options.derive(samples) : []
-    if (derived.length) samples = [...samples, ...derived]
-    const sids = await seriesIds(samples, now)
+    const derive = options.derive
+    if (derive && (!cols || derive.from === undefined || cols.series.some((s) => s.name === derive.from))) {
+      samples ??= samplesOf(cols!)
+      const derived = await derive(samples)
+      if (derived.length) {
+        samples = [...samples, ...derived]
+        cols = undefined
+      }
+    }
+    let ts: Float64Array
+    let values: Float64Array
+    let sids: Uint32Array
+    if (cols) {
+      // One lookup a series, not a sample.
+      const ids = await seriesIds(cols.series, now)
+      ;({ ts, values } = cols)
+      sids = new Uint32Array(ts.length)
+      for (let i = 0; i < ts.length; i++) sids[i] = ids[cols.seriesOf[i]!]!
+    } else {
+      const list = samples!
+      const ids = await seriesIds(list, now)
+      ts = new Float64Array(list.length)
+      values = new Float64Array(list.length)
+      sids = Uint32Array.from(ids)
+      for (let i = 0; i < list.length; i++) {
+        ts[i] = list[i]!.ts
+        values[i] = list[i]!.value
+      }
+    }
+    return storePoints(ts, values, sids, now)
+  }
+
+  /** Stores points of known series ids: their inbox row, late minutes marked dirty, series touched. */
+  async function storePoints(ts: Float64Array, values: Float64Array, sids: Uint32Array, now: number) {
     const late = now - SETTLE_MS
-    // Last value wins within the request too: rows later in the statement overwrite earlier ones.
-    const ts = new Float64Array(samples.length)
-    const values = new Float64Array(samples.length)
+    // Last value wins within the request too: the inbox row keeps the points in order.
     let minTs = Infinity
     let maxTs = -Infinity
     // Late minutes as bucket → series: numbers only, no string or pair a point (a backfill's
     // requests are all late points; issue 23).
     const dirty = new Map<number, Set<number>>()
-    for (let i = 0; i < samples.length; i++) {
-      const s = samples[i]!
-      ts[i] = s.ts
-      values[i] = s.value
-      if (s.ts < minTs) minTs = s.ts
-      if (s.ts > maxTs) maxTs = s.ts
-      if (s.ts < late) {
-        const bucket = s.ts - (s.ts % MINUTE)
+    for (let i = 0; i < ts.length; i++) {
+      const t = ts[i]!
+      if (t < minTs) minTs = t
+      if (t > maxTs) maxTs = t
+      if (t < late) {
+        const bucket = t - (t % MINUTE)
         const ids = dirty.get(bucket)
         if (ids) ids.add(sids[i]!)
         else dirty.set(bucket, new Set([sids[i]!]))
@@ -329,10 +391,9 @@ export function createMetricStore(db: Db, options: StoreOptions = {}) {
     for (const [bucket, ids] of dirty) for (const id of ids) marks.push(id, bucket)
     const distinct = [...new Set(sids)]
     // Points stored: one per series and ms (usually every sample is its own series, or its own ms).
-    const written =
-      distinct.length === samples.length || new Set(ts).size === samples.length ? samples.length : pairs(sids, ts)
+    const written = distinct.length === ts.length || new Set(ts).size === ts.length ? ts.length : pairs(sids, ts)
     const stale = distinct.filter((id) => now - (touched.get(id) ?? 0) > MINUTE)
-    const batch = { minTs, maxTs, n: samples.length, data: encodeBatch(ts, sids, values) }
+    const batch = { minTs, maxTs, n: ts.length, data: encodeBatch(ts, sids, values) }
     await commit({ batch, marks, touch: stale, now })
     // Only after the commit: a failed batch must not hide these series from the next touch.
     for (const id of stale) touched.set(id, now)

@@ -6,7 +6,7 @@ import { and, eq, isNotNull, ne } from 'drizzle-orm'
 import type { Db } from '../../../../db/client.ts'
 import { alertRules, alerts, type Alert, type AlertRule, storedAlert } from '../../../../db/schema/alerts.ts'
 import type { Logger } from '../../../lib/logger.ts'
-import { type MetricStore, withAliases } from '../../metrics/index.ts'
+import { type MetricStore, sampleNames, withAliases } from '../../metrics/index.ts'
 import { byMetric, cycleReader, evaluateRule, type Candidate } from './evaluate.ts'
 import { ruleFingerprint, type AlertReport, type ReportResult } from '../lifecycle/lifecycle.ts'
 import { renderTemplate } from './templates.ts'
@@ -235,7 +235,7 @@ export function watchIngest(store: MetricStore, evaluateRulesFor: (names: Iterab
     write: async (samples, now) => {
       const result = await store.write(samples, now)
       try {
-        const names = new Set(samples.map((s) => s.name))
+        const names = sampleNames(samples)
         if (names.has('llm_tokens_total')) names.add('llm_cost_usd_total')
         evaluateRulesFor(withAliases(names))
       } catch {
