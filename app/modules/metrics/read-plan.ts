@@ -170,7 +170,8 @@ const blobOf = (stored: unknown) => (stored instanceof Uint8Array ? stored : new
  * in that span, counted rather than added one by one (30 days of hourly rows are 720 buckets a series).
  */
 function denseRuns(id: number, stored: unknown, first: number, last: number, width: number, step: number) {
-  // Off the grid (a bucket not at a multiple of its width, or a step not of whole buckets): one by one.
+  // Off the grid (a step not of whole buckets, or a bucket not at a multiple of its width: hourly rows the
+  // job wrote at their hour's first minute before rollup.ts `addRow` was fixed, ADR 0031): one by one.
   if (step % width !== 0 || first % width !== 0) {
     const runs = stepRuns(id, stored, step)
     for (let b = first; b <= last; b += width) runs.add(b)
