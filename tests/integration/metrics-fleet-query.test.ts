@@ -173,7 +173,7 @@ beforeAll(async () => {
 afterAll(() => t.close())
 
 describe('fleet query fast paths', () => {
-  const steps = [30_000, MIN, 5 * MIN, 7 * MIN, H]
+  const steps = [30_000, MIN, 5 * MIN, 7 * MIN, H, 3 * H]
   const bys = [[], ['agent'], ['host', 'agent']]
   const ranges = [
     { from: T0 - H, to: END + 10 * MIN },

@@ -65,6 +65,13 @@ describe('minute packs read as the points they summarise', () => {
     await store.write(late, NOW)
     expect((await runRollups(t.db, NOW)).rebuilt).toBeGreaterThan(0)
     expect((await minuteRollups(t.db)).length).toBeGreaterThan(24 * 150)
+    // Hourly rows built from packed minutes sit at their hour, not at the hour's first minute with data.
+    const off = await t.db.$client.execute(
+      'select count(*) from rollups where resolution > 60 and bucket % (resolution * 1000) != 0',
+    )
+    expect(Number(off.rows[0]![0])).toBe(0)
+    const hours = await t.db.$client.execute('select count(*) from rollups where resolution = 3600')
+    expect(Number(hours.rows[0]![0])).toBe(24 * 3)
 
     const queries = [
       { from: T0, to: T0 + 3 * H, step: MIN },

@@ -6,6 +6,8 @@ import {
   indexPack,
   type Minute,
   mergeMinutes,
+  packBuckets,
+  skipSketches,
 } from '../../app/modules/metrics/minute-pack.ts'
 import { addValue, emptySketch, encodeSketch } from '../../app/modules/metrics/sketch.ts'
 
@@ -63,6 +65,17 @@ describe('minute packs', () => {
     expect(buckets).toEqual(minutes.map((m) => m.bucket))
     for (let i = 0; i < n; i++) expect(pack.subarray(sketchAt[i], sketchAt[i + 1])).toEqual(minutes[i]!.sketch)
     expect(sketchAt[n]).toBe(pack.length)
+    // Without the boundaries: where the sketches start, and any range found by skipping to it.
+    const bare = packBuckets(T0, pack)
+    expect(bare.buckets).toEqual(buckets)
+    expect(bare.sketches).toBe(sketchAt[0])
+    for (let i = 0; i <= n; i++)
+      for (let j = i; j <= n; j += 3) {
+        const start = skipSketches(pack, bare.sketches, i)
+        expect(start).toBe(sketchAt[i])
+        expect(skipSketches(pack, start, j - i)).toBe(sketchAt[j])
+      }
+    expect(() => skipSketches(pack, bare.sketches, n + 1)).toThrow(/truncated/)
   })
 
   it('codes a regular minute of integers in a few bytes beside its sketch', () => {

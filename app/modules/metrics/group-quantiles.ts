@@ -105,14 +105,25 @@ export async function groupQuantiles(
     const key = own.get(group)
     const values: [number, number][] = []
     if (key === undefined) return values
-    // Each step's member runs; a member's runs come in step order, so its `run` and `at` move forward.
-    const atStep = new Map<number, Stream[]>()
-    for (const st of streams[key]!) for (const t of st.steps) pushTo(atStep, t, st)
+    // Steps on the grid from the first to the last any member has (runs, raw values and scaled
+    // sketches are all keyed by `ts - ts % step`); a member's runs come in step order, so its `run`
+    // and `at` move forward and a step takes the member's next run only when it is that step's.
+    const members = streams[key]!
     const { values: raw, sketches } = extras[key]!
-    const times = new Set([...atStep.keys(), ...raw.keys(), ...sketches.keys()])
-    for (const t of [...times].sort((a, b) => a - b)) {
+    let first = Infinity
+    let last = -Infinity
+    for (const st of members)
+      if (st.steps.length) {
+        first = Math.min(first, st.steps[0]!)
+        last = Math.max(last, st.steps.at(-1)!)
+      }
+    for (const t of [...raw.keys(), ...sketches.keys()]) {
+      first = Math.min(first, t)
+      last = Math.max(last, t)
+    }
+    for (let t = first; t <= last; t += q.step) {
       scratch.reset()
-      for (const st of atStep.get(t) ?? []) st.at = scratch.addRun(st.blob, st.at, st.sizes[st.run++]!)
+      for (const st of members) if (st.steps[st.run] === t) st.at = scratch.addRun(st.blob, st.at, st.sizes[st.run++]!)
       for (const v of raw.get(t) ?? []) scratch.addValue(v)
       for (const s of sketches.get(t) ?? []) scratch.addSketch(s)
       const v = scratch.quantile(q.quantile)

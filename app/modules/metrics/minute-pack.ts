@@ -121,11 +121,16 @@ export function encodePack(hour: number, minutes: readonly Minute[]): Uint8Array
   return out
 }
 
-/** A pack's layout: its minutes' buckets and where each one's sketch starts (`sketchAt[n]` its end). */
-export type PackIndex = { buckets: number[]; sketchAt: number[]; reader: BitReader; n: number }
+/** A pack's minutes without their sketches: buckets, where the sketches start, the reader past the minute numbers. */
+export type PackBuckets = { buckets: number[]; sketches: number; reader: BitReader; n: number }
 
-/** Reads the minute numbers and the sketches' boundaries: what a quantile read needs. */
-export function indexPack(hour: number, b: Uint8Array): PackIndex {
+/**
+ * Reads a pack's minute numbers and where its sketches start, not where each sketch starts: a quantile
+ * read takes a whole hour's sketches as the byte range from `sketches` to the pack's end, and looks for
+ * boundaries (`skipSketches`) only in the hours its window cuts. Finding every minute's boundary cost a
+ * walk over every sketch (as much as merging them), for the 6 hour fleet read 360,000 of them.
+ */
+export function packBuckets(hour: number, b: Uint8Array): PackBuckets {
   const at = { i: 0 }
   const n = getVarint(b, at)
   const bitBytes = getVarint(b, at)
@@ -136,14 +141,29 @@ export function indexPack(hour: number, b: Uint8Array): PackIndex {
     k = r.read(1) === 0 ? k + 1 : r.read(6)
     buckets[i] = hour + k * MINUTE
   }
+  return { buckets, sketches: at.i + bitBytes, reader: r, n }
+}
+
+/** Where the sketch `count` sketches after the one starting at byte `at` of `b` starts. */
+export function skipSketches(b: Uint8Array, at: number, count: number) {
+  for (let i = 0; i < count; i++) at = sketchEnd(b, at)
+  return at
+}
+
+/** A pack's layout: its minutes' buckets and where each one's sketch starts (`sketchAt[n]` its end). */
+export type PackIndex = { buckets: number[]; sketchAt: number[]; reader: BitReader; n: number }
+
+/** Reads the minute numbers and every sketch's boundaries: what a read of whole minutes needs. */
+export function indexPack(hour: number, b: Uint8Array): PackIndex {
+  const { buckets, sketches, reader, n } = packBuckets(hour, b)
   const sketchAt: number[] = new Array(n + 1)
-  let s = at.i + bitBytes
+  let s = sketches
   for (let i = 0; i < n; i++) {
     sketchAt[i] = s
     s = sketchEnd(b, s)
   }
   sketchAt[n] = s
-  return { buckets, sketchAt, reader: r, n }
+  return { buckets, sketchAt, reader, n }
 }
 
 /** Every minute of a pack, in bucket order; sketches are views into `b`. */

@@ -1,7 +1,16 @@
 import { type Db, readRows } from '../../../db/client.ts'
 import { rollupMinutes } from '../../../db/schema/metrics.ts'
 import { sql } from 'drizzle-orm'
-import { decodePack, encodePack, HOUR, hourOf, indexPack, type Minute, mergeMinutes } from './minute-pack.ts'
+import {
+  decodePack,
+  encodePack,
+  HOUR,
+  hourOf,
+  type Minute,
+  mergeMinutes,
+  packBuckets,
+  skipSketches,
+} from './minute-pack.ts'
 
 /*
  * The 1-minute tier's reads and writes (ADR 0030): rows of `rollup_minutes`, one per series and hour,
@@ -35,8 +44,9 @@ export async function readMinutes(db: Db, ids: readonly number[], from: number, 
 
 /**
  * The minutes' sketches of each series in [from, to), back to back as one blob, and each one's bucket
- * (what `seriesSketches` answers for the row tiers: read-plan.ts). Only the minute numbers are decoded;
- * the sketches of a pack's range are one byte range of it.
+ * (what `seriesSketchRuns` answers for the row tiers: read-plan.ts). Only the minute numbers are decoded;
+ * the sketches of a pack's range are one byte range of it, found without walking them unless the
+ * window cuts the hour (the readers walk the blob once, in order, when they merge it: ADR 0029).
  */
 export async function minuteSketches(db: Db, ids: readonly number[], from: number, to: number) {
   const out: { seriesId: number; blob: Uint8Array; buckets: number[] }[] = []
@@ -56,13 +66,15 @@ export async function minuteSketches(db: Db, ids: readonly number[], from: numbe
       flush()
       current = { seriesId: p.seriesId, parts: [], size: 0, buckets: [] }
     }
-    const { buckets, sketchAt, n } = indexPack(p.hour, p.data)
+    const { buckets, sketches, n } = packBuckets(p.hour, p.data)
     let i = 0
     while (i < n && buckets[i]! < from) i++
     let j = i
     while (j < n && buckets[j]! < to) j++
     if (j === i) continue
-    const part = p.data.subarray(sketchAt[i], sketchAt[j])
+    // The sketches run to the pack's end: only an hour the window cuts is walked to find its range.
+    const start = skipSketches(p.data, sketches, i)
+    const part = p.data.subarray(start, j === n ? p.data.length : skipSketches(p.data, start, j - i))
     current.parts.push(part)
     current.size += part.length
     for (let k = i; k < j; k++) current.buckets.push(buckets[k]!)

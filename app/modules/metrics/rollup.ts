@@ -54,7 +54,8 @@ function addRow(
 ) {
   const key = `${seriesId}:${bucket}`
   const a = aggs.get(key)
-  if (!a) return void aggs.set(key, { seriesId, bucket, ...row })
+  // The row's own fields first: a minute read from its pack carries its series and bucket (the minute's).
+  if (!a) return void aggs.set(key, { ...row, seriesId, bucket })
   a.count += row.count
   a.sum += row.sum
   a.min = Math.min(a.min, row.min)
