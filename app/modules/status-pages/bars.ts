@@ -20,7 +20,7 @@ const shown = (u: number | null) => (u === null ? 'no data' : fmt(u))
 function run(days: string[], from: number, to: number, u: number | null) {
   const n = to - from
   if (n === 1) return `<i class="b ${barClass(u)}" title="${days[from]}: ${shown(u)}"></i>`
-  return `<i class="b ${barClass(u)} n${n}" title="${days[from]} to ${days[to - 1]} (${n} days): ${shown(u)}"></i>`
+  return `<i class="b ${barClass(u)} n${n}" title="${days[from]} to ${days[to - 1]}: ${shown(u)}"></i>`
 }
 
 /** The runs of days `from` to `to - 1` as HTML, and where the last run began (it may go on after `to`). */
@@ -91,7 +91,13 @@ export function createBarsRenderer() {
       let past = before?.get(key)
       if (!past || past.first !== days[0] || !samePast(past.values, values, last)) {
         const { html, start } = runs(days, values, 0, last)
-        past = { first: days[0]!, values: values.slice(0, last), html, tail: start, figures: figures(days, values, 0, last) }
+        past = {
+          first: days[0]!,
+          values: values.slice(0, last),
+          html,
+          tail: start,
+          figures: figures(days, values, 0, last),
+        }
       }
       now.set(key, past)
       const f = { ...past.figures }
