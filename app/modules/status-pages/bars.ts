@@ -27,10 +27,14 @@ function run(days: string[], from: number, to: number, u: number | null) {
 function runs(days: string[], values: (number | null)[], from: number, to: number) {
   let html = ''
   let start = from
+  let text = shown(values[from] ?? null)
   for (let i = from + 1; i < to; i++) {
-    if (shown(values[i] ?? null) === shown(values[start] ?? null)) continue
+    const u = values[i] ?? null
+    // Equal values show the same text; only differing ones are formatted to compare.
+    if (u === (values[start] ?? null) || shown(u) === text) continue
     html += run(days, start, i, values[start] ?? null)
     start = i
+    text = shown(u)
   }
   return { html, start }
 }
