@@ -8,8 +8,8 @@
  * key and the same Accept-Encoding on the same server, in interleaved rounds (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP,
  * BENCH_CONNECTIONS as in run.ts). Target: ≥ 0.8× whoami (issue 22): a burst of visitors is served
  * from the in-process cache, checked every 10 s and rendered again only when it changed (ADR 0021).
- * Once more, the time to build the page from the database (the cache dropped by an incident update
- * before each read) is printed.
+ * Each answer's bytes as sent (uncompressed, gzip, Brotli) are printed, and once more the time to
+ * build the page from the database (the cache dropped by an incident update before each read).
  *
  * Returns table rows and what failed to run; asserts nothing.
  */
