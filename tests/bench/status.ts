@@ -8,8 +8,8 @@
  * key and the same Accept-Encoding on the same server, in interleaved rounds (BENCH_SECONDS, BENCH_ROUNDS, BENCH_WARMUP,
  * BENCH_CONNECTIONS as in run.ts). Target: ≥ 0.8× whoami (issue 22): a burst of visitors is served
  * from the in-process cache, checked every 10 s and rendered again only when it changed (ADR 0021).
- * Once more, the time to build the page from the database (the cache dropped by an incident update
- * before each read) is printed.
+ * Each answer's bytes as sent (uncompressed, gzip, Brotli) are printed, and once more the time to
+ * build the page from the database (the cache dropped by an incident update before each read).
  *
  * Returns table rows and what failed to run; asserts nothing.
  */
@@ -130,6 +130,22 @@ export async function statusFigures(
     const first = await read()
     const etag = first.headers.get('etag')!
     const htmlBytes = (await first.arrayBuffer()).byteLength
+    // What each answer weighs as sent, by encoding: the Content-Length of its kept bytes.
+    const weights: string[] = []
+    for (const [name, path] of [
+      ['HTML', '/status/bench'],
+      ['JSON', '/status/bench.json'],
+      ['Atom', '/status/bench/feed.atom'],
+    ] as const) {
+      const bytes: string[] = []
+      for (const encoding of ['identity', 'gzip', 'br']) {
+        const res = await fetch(`${server.url}${path}`, { headers: { 'accept-encoding': encoding } })
+        await res.arrayBuffer()
+        bytes.push(`${res.headers.get('content-length')} ${encoding}`)
+      }
+      weights.push(`${name} ${bytes.join(' / ')}`)
+    }
+    log(`  status answers' bytes: ${weights.join('; ')}`)
     // Every scenario, the whoami baseline included, sends what browsers and fetch() send, so the ratio
     // compares the same client work; whoami's answer is never compressed (it is ~150 bytes).
     const compressed = { 'accept-encoding': 'gzip, deflate, br' }
@@ -207,6 +223,7 @@ export async function statusFigures(
     }
     builds.sort((a, b) => a - b)
     log(`  status page build from the database: p50 ${fmt(pct(builds, 0.5))} ms, p95 ${fmt(pct(builds, 0.95))} ms`)
+    rows.push(["status answers' bytes (uncompressed / gzip / br)", weights.join('; '), '—', '', ''])
     rows.push([
       `status page build, uncached (${COMPONENTS} components × 90 days) p50 / p95`,
       `${fmt(pct(builds, 0.5))} / ${fmt(pct(builds, 0.95))} ms`,

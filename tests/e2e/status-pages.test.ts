@@ -2,16 +2,17 @@
  * The public status page in a real browser (Debian chromium via playwright-core) against the real
  * server under Bun: read signed out, with and without JavaScript, checked by axe-core (no serious or
  * critical violations, light and dark), its Atom feed parsed by the browser's XML parser; and an
- * admin making an alert public from the alert's page. The laptop screenshot is the one in docs/.
+ * admin making an alert public from the alert's page. The laptop screenshot (light) is the one in docs/:
+ * with UPDATE_DOCS_SHOTS=1 it is copied to docs/img/status-page.png.
  */
-import { readFileSync } from 'node:fs'
+import { copyFileSync, readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openDb } from '../../db/client.ts'
 import { ADMIN, SHOTS, closeAll, launchChromium, signIn, watchProblems } from '../helpers/browser.ts'
-import { cliKey, startServer, type RunningServer } from '../helpers/server.ts'
+import { cliKey, ROOT, startServer, type RunningServer } from '../helpers/server.ts'
 
 const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 const DAY = 86_400_000
@@ -190,7 +191,29 @@ describe('the status page, signed out', () => {
       expect(text).toContain(s)
     expect(text).not.toMatch(/edge-gw-internal|pg-primary|qdrant-prod|10\.0\.3\.7/)
     expect(await page.locator('.component').count()).toBe(3)
-    expect(await page.locator('.component').first().locator('.b').count()).toBe(90)
+    // Days showing the same figure are one element (class nN) drawn as N bars: every element takes N
+    // days' share of the row, so each of the 90 days has the same width, as when each was an element.
+    const bars = await page
+      .locator('.component')
+      .first()
+      .locator('.b')
+      .evaluateAll((els) =>
+        els.map((e) => ({
+          n: Number(/\bn(\d+)\b/.exec(e.className)?.[1] ?? 1),
+          width: e.getBoundingClientRect().width,
+          title: e.getAttribute('title') ?? '',
+          cls: e.className,
+        })),
+      )
+    expect(bars.reduce((sum, b) => sum + b.n, 0)).toBe(90)
+    expect(bars.length).toBeLessThan(10)
+    const day = (b: { n: number; width: number }) => (b.width + 2) / b.n
+    for (const b of bars) expect(Math.abs(day(b) - day(bars[0]!))).toBeLessThan(0.05)
+    // A bad day keeps its own bar and title; a run's title gives its dates and figure.
+    const bad = bars.filter((b) => / (bad|minor)/.test(b.cls))
+    expect(bad.length).toBe(2)
+    for (const b of bad) expect(b.title).toMatch(/^\d{4}-\d{2}-\d{2}: \d+\.\d\d %$/)
+    expect(bars[0]!.title).toMatch(/^\d{4}-\d{2}-\d{2} to \d{4}-\d{2}-\d{2}: (100 %|no data)$/)
     expect(await page.locator('.b.bad, .b.minor').count()).toBeGreaterThan(0)
     await context.close()
   })
@@ -203,6 +226,8 @@ describe('the status page, signed out', () => {
       await page.goto(`${server.url}/status/acme`)
       expect(await axe(page)).toEqual([])
       await page.screenshot({ path: join(SHOTS, `status-page-${colorScheme}.png`), fullPage: true })
+      if (colorScheme === 'light' && process.env.UPDATE_DOCS_SHOTS === '1')
+        copyFileSync(join(SHOTS, 'status-page-light.png'), join(ROOT, 'docs/img/status-page.png'))
       if (colorScheme === 'light') {
         const feed = await page.evaluate(async () => {
           const body = await (await fetch(location.pathname + '/feed.atom')).text()

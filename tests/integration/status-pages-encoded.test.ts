@@ -11,6 +11,7 @@ import { pageHeaders } from '../../app/middleware/secure-headers.ts'
 import { encodingPicker, pickEncoding } from '../../app/modules/status-pages/encoded.ts'
 import { renderAtom } from '../../app/modules/status-pages/atom.ts'
 import { renderStatusHtml } from '../../app/modules/status-pages/public-page.tsx'
+import { renderJson } from '../../app/modules/status-pages/json.ts'
 import { testApp, type TestApp } from '../helpers/app.ts'
 
 type Json = Record<string, any>
@@ -55,7 +56,7 @@ describe('the encoded answers', () => {
     const hit = (await t.services.statusPages.cache.get('enc'))!
     const forms = [
       ['/status/enc', renderStatusHtml(hit.view), 'text/html; charset=utf-8'],
-      ['/status/enc.json', JSON.stringify(hit.view), 'application/json; charset=utf-8'],
+      ['/status/enc.json', renderJson(hit.view), 'application/json; charset=utf-8'],
       ['/status/enc/feed.atom', renderAtom(hit.view, t.config.PUBLIC_URL), 'application/atom+xml; charset=utf-8'],
     ] as const
     for (const [path, uncached, type] of forms) {

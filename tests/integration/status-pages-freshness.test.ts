@@ -31,6 +31,8 @@ const pageJson = async (slug: string) => {
   expect(res.status).toBe(200)
   return (await res.json()) as Json
 }
+/** A component's days from the JSON's `[days, uptime]` runs: one figure a day. */
+const everyDay = (runs: [number, number | null][]) => runs.flatMap(([n, u]) => Array<number | null>(n).fill(u))
 /** Asks until `ok` holds, at most `tries` times: a check runs behind the visitor that started it. */
 async function eventually<T>(ask: () => Promise<T>, ok: (v: T) => boolean, tries = 50): Promise<T> {
   let v = await ask()
@@ -100,14 +102,14 @@ describe('the bars from the per-day sums', () => {
     // Just after midnight, before the next result: yesterday up 1 h, down 1 h (until midnight).
     clock = today + 20 * MIN
     t.services.statusPages.cache.invalidateAll()
-    let bar = (await pageJson('late')).groups[0].components[0].days
+    let bar = everyDay((await pageJson('late')).groups[0].components[0].runs)
     expect(bar.at(-2)).toBe(50)
     expect(bar.at(-1)).toBe(0)
     // The next result, today: the down state it closes began yesterday, so it all counts there.
     clock = today + 30 * MIN
     await push(c, 'up')
     clock = today + 40 * MIN
-    bar = (await pageJson('late')).groups[0].components[0].days
+    bar = everyDay((await pageJson('late')).groups[0].components[0].runs)
     expect(bar.at(-2)).toBe(40) // up 1 h of 2.5 h
     expect(bar.at(-1)).toBe(100)
   })

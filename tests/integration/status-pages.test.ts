@@ -275,9 +275,13 @@ describe('the public page, JSON and feed', () => {
     const [web, data] = v.groups
     expect(web.name).toBe('Website')
     expect(web.components[0]).toMatchObject({ name: 'Public API', status: 'operational' })
-    expect(web.components[0].days).toHaveLength(90)
-    expect(web.components[0].days.at(-2)).toBe(75)
-    expect(web.components[0].days[0]).toBeNull()
+    // The days come as [days, uptime] runs: nothing known until yesterday (75 %), then today.
+    expect(web.components[0].days).toBeUndefined()
+    expect(web.components[0].runs).toEqual([
+      [88, null],
+      [1, 75],
+      [1, 100],
+    ])
     expect(data.components[0]).toMatchObject({ name: 'Database', status: 'unknown', uptime: null })
     const html = await (await pub('/status/acme')).text()
     expect(html).toContain('role="img"')

@@ -157,10 +157,9 @@ export function StatusDocument({ v, barsOf = freshBars }: { v: PublicView; barsO
                       <div class="bars" role="img" aria-label={b.label}>
                         {raw(b.html)}
                       </div>
+                      {/* "90 days ago" and "Today" come from status.css: some 40 bytes a component less to send. */}
                       <p class="legend" aria-hidden="true">
-                        <span>{v.days.length} days ago</span>
                         <span>{c.uptime === null ? 'no data' : `${fmt(c.uptime)} uptime`}</span>
-                        <span>Today</span>
                       </p>
                     </li>
                   )

@@ -14,6 +14,7 @@ import { access } from '../../middleware/access.ts'
 import { renderAtom } from './atom.ts'
 import { encodedAnswer, encodingPicker, notModifiedHeaders } from './encoded.ts'
 import { PublicParam } from './input.ts'
+import { renderJson } from './json.ts'
 import { renderStatusHtml } from './public-page.tsx'
 import type { Rendered } from './cache.ts'
 import type { StatusPages } from './service.ts'
@@ -50,7 +51,7 @@ export function statusPublicRoutes(deps: ModuleDeps & { statusPages: StatusPages
       type: 'text/html; charset=utf-8',
       make: (v: PublicView) => renderStatusHtml(v, statusPages.bars(v.page.slug)),
     },
-    json: { type: 'application/json; charset=utf-8', make: (v: PublicView) => JSON.stringify(v) },
+    json: { type: 'application/json; charset=utf-8', make: renderJson },
   } as const
 
   /**

@@ -18,6 +18,7 @@ import { toIso } from '../../lib/time.ts'
 import type { AlertsService } from '../alerts/index.ts'
 import type { DailyUptimesReader } from '../components/index.ts'
 
+/** The days of bars a page shows; public/status.css says "90 days ago" under them. */
 export const BAR_DAYS = 90
 const DAY_MS = 86_400_000
 /** Resolved incidents and ended maintenance are shown this long. */
