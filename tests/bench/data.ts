@@ -231,7 +231,7 @@ async function queriesDuringRollupTick(
   const db = createClient({ url })
   const since = Date.now()
   const times: { start: number; end: number; ms: number }[] = []
-  let ticks: { started: number; finished: number }[] = []
+  let ticks: { started: number; finished: number; counts: string }[] = []
   try {
     for (let checked = 0; Date.now() - since < 100_000; ) {
       const start = Date.now()
@@ -246,7 +246,7 @@ async function queriesDuringRollupTick(
       })
       ticks = rows.rows
         .filter((r) => Number(JSON.parse(String(r.counts ?? '{}')).steps ?? 0) > 0)
-        .map((r) => ({ started: Number(r.started_at), finished: Number(r.finished_at) }))
+        .map((r) => ({ started: Number(r.started_at), finished: Number(r.finished_at), counts: String(r.counts) }))
       if (ticks.length >= 2) break
     }
   } finally {
@@ -270,7 +270,7 @@ async function queriesDuringRollupTick(
     otherP95: p95(other),
   }
   log(
-    `  ${name}: rollup ticks building a minute: ${durations.map((d) => fmt(d / 1000, 2)).join(', ')} s; 30-day query p95 during them ${fmt(result.duringP95, 1)} ms (×${during.length}), between ${fmt(result.otherP95, 1)} ms (×${other.length})`,
+    `  ${name}: rollup ticks building a minute: ${ticks.map((k) => `${fmt((k.finished - k.started) / 1000, 2)} s ${k.counts}`).join(', ')}; 30-day query p95 during them ${fmt(result.duringP95, 1)} ms (×${during.length}), between ${fmt(result.otherP95, 1)} ms (×${other.length})`,
   )
   return result
 }
