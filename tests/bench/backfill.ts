@@ -11,10 +11,24 @@
  *
  * Figures: backfill points/s; server RSS sampled every 100 ms (peak during, and 30 s after the last
  * request) against the same server's RSS before it (the baseline in this run); the time from the last
- * request until every rollup is rebuilt. Returns rows; asserts nothing.
+ * request until every rollup is rebuilt; and the rollup catch-up after a day offline (catchup.ts: the
+ * same fleet's 24 hours, every tier built from a day behind, < 60 s). Returns rows; asserts nothing.
  */
 import { createClient } from '@libsql/client'
-import { benchKey, type Env, envFor, fmt, pct, profileFlags, rssMb, sleep, startHomeostat, verdict } from './lib.ts'
+import {
+  BUN,
+  benchKey,
+  type Env,
+  envFor,
+  fmt,
+  pct,
+  profileFlags,
+  rssMb,
+  runCommand,
+  sleep,
+  startHomeostat,
+  verdict,
+} from './lib.ts'
 
 const SERIES = 1000
 const STEP_MS = 15_000
@@ -26,6 +40,7 @@ const PER_REQUEST = 10_000
 const RSS_MAX_MB = 200
 const SETTLE_MS = 30_000
 const QUERIES = 20
+const CATCHUP_MAX_S = 60
 
 export async function backfillFigures(dir: string, base: Env, log: (line: string) => void) {
   const env = envFor(dir, base, 'backfill')
@@ -197,6 +212,22 @@ export async function backfillFigures(dir: string, base: Env, log: (line: string
           '',
         ],
       )
+    // Rollup catch-up after a day offline: the same fleet's 24 h as chunks, the job a day behind (catchup.ts).
+    const catchupEnv = envFor(dir, base, 'backfill-catchup')
+    const caught = JSON.parse(
+      runCommand(BUN, ['tests/bench/catchup.ts'], catchupEnv, 15 * 60_000)
+        .split('\n')
+        .at(-1)!,
+    ) as { points: number; seconds: number; steps: number }
+    log(`  backfill: catch-up of ${fmt(caught.points)} points in ${fmt(caught.seconds, 1)} s (${caught.steps} steps)`)
+    if (caught.seconds >= CATCHUP_MAX_S) failed.push(`rollup catch-up after a day ${fmt(caught.seconds, 1)} s`)
+    rows.push([
+      `rollup catch-up after a day offline (${fmt(SERIES)} series × 15 s × 24 h, all tiers)`,
+      `${fmt(caught.seconds, 1)} s`,
+      `${fmt(caught.points / 1e6, 2)} M points`,
+      `< ${CATCHUP_MAX_S} s`,
+      verdict(caught.seconds < CATCHUP_MAX_S),
+    ])
     return { rows, failed }
   } finally {
     db.close()

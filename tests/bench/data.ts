@@ -4,6 +4,7 @@
  * at a time, and read the server's memory. Returns table rows; asserts nothing.
  */
 import { join } from 'node:path'
+import { createClient } from '@libsql/client'
 import { COMPONENTS, componentName, seriesOf } from './dataset.ts'
 import { BUN, findProcess, rssMb, runCommand, sequentialLatency, startHomeostat } from './lib.ts'
 import { fmt } from './lib.ts'
@@ -30,7 +31,15 @@ const mb = (bytes: number) => bytes / 1024 / 1024
  * it is not seed.ts (through the write path, rollups timed from scratch), the seed script: the data
  * group's by default.
  */
-export type DataShape = { name: string; label: string; rssMaxMb: number; seed: Record<string, string>; script?: string }
+export type DataShape = {
+  name: string
+  label: string
+  rssMaxMb: number
+  seed: Record<string, string>
+  script?: string
+  /** Also time the rollup job's ticks that build a minute, and the 30-day query while one runs. */
+  rollupTick?: boolean
+}
 const DATA: DataShape = { name: 'data', label: '', rssMaxMb: DATA_RSS_MAX_MB, seed: {} }
 
 export async function dataFigures(
@@ -129,6 +138,7 @@ export async function dataFigures(
   log(
     `  ${name}: PromQL range 30d sum_over_time[1h] step 1h ×${pr.count}: p50 ${fmt(pr.p50, 1)} ms, p95 ${fmt(pr.p95, 1)} ms`,
   )
+  const tick = shape.rollupTick ? await queriesDuringRollupTick(env.DATABASE_URL, query, log, name) : undefined
   clearInterval(sampler)
   const rss = rssMb(pid)
   peak = Math.max(peak, rss)
@@ -167,6 +177,24 @@ export async function dataFigures(
           ],
           [`${label}seed write through the store`, `${fmt(seeded.points / seeded.writeSeconds)} points/s`, '—', '', ''],
         ]),
+    ...(tick
+      ? [
+          [
+            `${label}rollup job tick building a minute (${tick.ticks} ticks)`,
+            tick.ticks ? `${fmt(tick.longest / 1000, 2)} s` : 'no tick',
+            tick.ticks ? `median ${fmt(tick.median / 1000, 2)} s` : '',
+            '',
+            '',
+          ],
+          [
+            `${label}  query 30d p95 while a tick runs (×${tick.during.length})`,
+            tick.during.length ? `${fmt(tick.duringP95, 1)} ms` : 'none overlapped',
+            `${fmt(tick.otherP95, 1)} ms between ticks (×${tick.other})`,
+            '',
+            '',
+          ],
+        ]
+      : []),
     [`${label}DB size per 1M points (with rollups)`, `${fmt(mb(perMillion), 1)} MB`, '—', '', ''],
     ...(pointBytes
       ? [['  of which raw points table', `${fmt(mb(pointBytes / (seeded.points / 1e6)), 1)} MB`, '—', '', '']]
@@ -187,4 +215,62 @@ export async function dataFigures(
     ],
   ]
   return { rows, seeded }
+}
+
+/**
+ * Runs the 30-day query back to back until the rollup job has run two ticks that built a minute (at
+ * most 100 s), and returns those ticks' durations (job_runs) and the query's p95 while one ran, beside
+ * its p95 outside them in the same stretch.
+ */
+async function queriesDuringRollupTick(
+  url: string,
+  query: () => Promise<void>,
+  log: (line: string) => void,
+  name: string,
+) {
+  const db = createClient({ url })
+  const since = Date.now()
+  const times: { start: number; end: number; ms: number }[] = []
+  let ticks: { started: number; finished: number; counts: string }[] = []
+  try {
+    for (let checked = 0; Date.now() - since < 100_000; ) {
+      const start = Date.now()
+      const t = performance.now()
+      await query()
+      times.push({ start, end: Date.now(), ms: performance.now() - t })
+      if (Date.now() - checked < 2000) continue
+      checked = Date.now()
+      const rows = await db.execute({
+        sql: "select started_at, finished_at, counts from job_runs where job = 'rollups' and started_at >= ? and finished_at is not null order by id",
+        args: [since],
+      })
+      ticks = rows.rows
+        .filter((r) => Number(JSON.parse(String(r.counts ?? '{}')).steps ?? 0) > 0)
+        .map((r) => ({ started: Number(r.started_at), finished: Number(r.finished_at), counts: String(r.counts) }))
+      if (ticks.length >= 2) break
+    }
+  } finally {
+    db.close()
+  }
+  const overlaps = (q: { start: number; end: number }) => ticks.some((k) => q.start < k.finished && q.end > k.started)
+  const p95 = (list: number[]) => {
+    const sorted = list.sort((a, b) => a - b)
+    return sorted[Math.max(0, Math.ceil(0.95 * sorted.length) - 1)] ?? Number.NaN
+  }
+  const during = times.filter(overlaps).map((q) => q.ms)
+  const other = times.filter((q) => !overlaps(q)).map((q) => q.ms)
+  const durations = ticks.map((k) => k.finished - k.started).sort((a, b) => a - b)
+  const result = {
+    ticks: ticks.length,
+    longest: durations.at(-1) ?? 0,
+    median: durations[Math.floor(durations.length / 2)] ?? 0,
+    during,
+    duringP95: p95(during),
+    other: other.length,
+    otherP95: p95(other),
+  }
+  log(
+    `  ${name}: rollup ticks building a minute: ${ticks.map((k) => `${fmt((k.finished - k.started) / 1000, 2)} s ${k.counts}`).join(', ')}; 30-day query p95 during them ${fmt(result.duringP95, 1)} ms (×${during.length}), between ${fmt(result.otherP95, 1)} ms (×${other.length})`,
+  )
+  return result
 }

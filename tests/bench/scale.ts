@@ -39,6 +39,7 @@ export async function scaleFigures(dir: string, base: Env, log: (line: string) =
       SEED_SPAN_MINUTES: span,
     },
     script: 'tests/bench/seed-direct.ts',
+    rollupTick: true,
   })
   log(`  scale: generated and measured in ${fmt((performance.now() - t0) / 1000)} s`)
   const failed = rows.filter((r) => r[4] === 'MISS').map((r) => `${r[0]} ${r[1]}`)

@@ -61,10 +61,13 @@ describe('rollups', () => {
 
   it('resumes after stopping part-way and ends with the same buckets as one full run', async () => {
     await createMetricStore(t.db).write(samples(), T0 + 4 * H)
-    await runRollups(t.db, T0 + 4 * H, { maxSteps: 2 }) // as if the process died after two steps
-    const [wm] = await t.db.select().from(rollupWatermarks).where(eq(rollupWatermarks.resolution, 60))
-    expect(wm!.watermark).toBe(T0 + H) // two whole 30-minute steps, nothing partial
-    expect(await minuteRollups(t.db)).toHaveLength(60)
+    await runRollups(t.db, T0 + 4 * H, { maxSteps: 1 }) // as if the process died after one step
+    const marks = await t.db.select().from(rollupWatermarks)
+    // One whole 3-hour step of minutes (cut on an hour), nothing partial, and no hour built yet.
+    expect(marks.find((m) => m.resolution === 60)!.watermark).toBe(T0 + 3 * H)
+    expect(marks.find((m) => m.resolution === 3600)).toBeUndefined()
+    expect(await minuteRollups(t.db)).toHaveLength(180)
+    expect(await t.db.select().from(rollups).where(eq(rollups.resolution, 3600))).toHaveLength(0)
     await runRollups(t.db, T0 + 4 * H)
     const resumed = await allRollups(t.db)
 

@@ -48,6 +48,9 @@ async function chunksIn(db: Db, seriesIds: number[], from: number, to: number, e
   return rows.map(toChunk)
 }
 
+/** Inbox batches read once for several `readRuns` over the same range (opaque to callers). */
+export type InboxBatches = Batch[]
+
 /** Inbox batches that may hold points in [from, to), oldest first. */
 async function batchesIn(db: Db, from: number, to: number): Promise<Batch[]> {
   const rows = await rowsOf(db, {
@@ -55,6 +58,29 @@ async function batchesIn(db: Db, from: number, to: number): Promise<Batch[]> {
     args: [from, to],
   })
   return rows.map((r) => ({ seq: Number(r.seq), n: Number(r.n), data: blob(r.data) as ArrayBuffer }))
+}
+
+/**
+ * The series that may have raw points in [from, to), and the inbox over it (for `readRuns`): every
+ * series with a point of an inbox batch in the range, and every series with a chunk overlapping it
+ * (found on `point_chunks_end_idx`, no chunk's data read). The inbox is read first: a batch moved into
+ * a chunk in between is then found as that chunk. A series whose chunk straddles the range without a
+ * point in it is named too (its read finds nothing); one with neither is not.
+ */
+export async function seriesWithPoints(db: Db, from: number, to: number) {
+  const batches = await batchesIn(db, from, to)
+  const ids = new Set<number>()
+  for (const b of batches) {
+    const { ts, seriesIds } = decodeBatch(b.data, b.n)
+    for (let i = 0; i < b.n; i++) if (ts[i]! >= from && ts[i]! < to) ids.add(seriesIds[i]!)
+  }
+  // A chunk spans less than CHUNK_SPAN_MS, so one overlapping the range ends before `to` + CHUNK_SPAN_MS.
+  const rows = await rowsOf(db, {
+    sql: 'select distinct series_id from point_chunks where end_ts >= ? and end_ts < ? and start_ts < ?',
+    args: [from, to + CHUNK_SPAN_MS, to],
+  })
+  for (const r of rows) ids.add(Number(r.series_id))
+  return { ids, batches }
 }
 
 type Source = Parameters<typeof mergeRun>[0][number]
@@ -117,14 +143,17 @@ export async function readRaw(db: Db, seriesIds: number[], from: number, to: num
   return out
 }
 
-/** Like readRaw, as one time-ordered run per series that has points, in series id order. */
-export async function readRuns(db: Db, seriesIds: number[], from: number, to: number) {
+/**
+ * Like readRaw, as one time-ordered run per series that has points, in series id order. `batches`: the
+ * inbox over [from, to) when the caller read it already (`inboxIn`), for reads of many slices of series.
+ */
+export async function readRuns(db: Db, seriesIds: number[], from: number, to: number, batches?: InboxBatches) {
   if (!seriesIds.length || !(from < to)) return []
   const wanted = new Set(seriesIds)
   const ids = [...wanted]
   const chunks: ChunkRow[] = []
   for (let i = 0; i < ids.length; i += 500) chunks.push(...(await chunksIn(db, ids.slice(i, i + 500), from, to)))
-  const batches = await batchesIn(db, from, to)
+  batches ??= await batchesIn(db, from, to)
   const bySeries = sourcesOf(wanted, chunks, batches, from, to)
   return [...bySeries.keys()]
     .sort((a, b) => a - b)

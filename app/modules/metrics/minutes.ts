@@ -43,6 +43,40 @@ export async function readMinutes(db: Db, ids: readonly number[], from: number, 
 }
 
 /**
+ * Each pack's minutes in [from, to) folded into one summary (in bucket order, as the rollup job folds
+ * rows), their sketches as the one byte range they take in the pack: what an hour is built from, with
+ * no minute's sketch decoded on its own.
+ */
+export async function packSummaries(db: Db, ids: readonly number[], from: number, to: number) {
+  const out: (Omit<Minute, 'bucket' | 'sketch'> & { seriesId: number; hour: number; sketches: Uint8Array })[] = []
+  for (const p of await packs(db, ids, from, to)) {
+    const all = decodePack(p.hour, p.data)
+    let i = 0
+    while (i < all.length && all[i]!.bucket < from) i++
+    let j = i
+    while (j < all.length && all[j]!.bucket < to) j++
+    if (i === j) continue
+    const head = all[i]!
+    const s = { seriesId: p.seriesId, hour: p.hour, ...head, sketches: head.sketch }
+    for (let k = i + 1; k < j; k++) {
+      const m = all[k]!
+      s.count += m.count
+      s.sum += m.sum
+      s.min = Math.min(s.min, m.min)
+      s.max = Math.max(s.max, m.max)
+      if (m.lastTs >= s.lastTs) Object.assign(s, { last: m.last, lastTs: m.lastTs })
+    }
+    const tail = all[j - 1]!.sketch
+    s.sketches = p.data.subarray(
+      head.sketch.byteOffset - p.data.byteOffset,
+      tail.byteOffset - p.data.byteOffset + tail.length,
+    )
+    out.push(s)
+  }
+  return out
+}
+
+/**
  * The minutes' sketches of each series in [from, to), back to back as one blob, and each one's bucket
  * (what `seriesSketchRuns` answers for the row tiers: read-plan.ts). Only the minute numbers are decoded;
  * the sketches of a pack's range are one byte range of it, found without walking them unless the

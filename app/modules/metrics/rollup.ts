@@ -3,9 +3,9 @@ import type { BatchItem } from 'drizzle-orm/batch'
 import type { Db } from '../../../db/client.ts'
 import { type Rollup, rollupDirty, rollups, rollupWatermarks, series } from '../../../db/schema/metrics.ts'
 import { yieldToEventLoop } from '../../lib/time.ts'
-import { readRaw } from './inbox.ts'
-import { minuteWrites, readMinutes, type SeriesMinute } from './minutes.ts'
-import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, type Sketch } from './sketch.ts'
+import { type InboxBatches, readRuns, seriesWithPoints } from './inbox.ts'
+import { minuteWrites, packSummaries, type SeriesMinute } from './minutes.ts'
+import { addValue, decodeSketch, emptySketch, encodeSketch, mergeInto, type Sketch, sketchScratch } from './sketch.ts'
 import { MINUTE, RESOLUTIONS, SETTLE_MS, type Resolution } from './store.ts'
 
 type Agg = { count: number; sum: number; min: number; max: number; last: number; lastTs: number; sketch: Sketch }
@@ -23,6 +23,11 @@ export function decodeRollup(
 
 /** The row to store for a bucket: the inverse of `decodeRollup` (and `decodeSketch` of its sketch). */
 export function encodeRollup(seriesId: number, resolution: Resolution, bucket: number, a: Agg): Built {
+  return rollupRow(seriesId, resolution, bucket, a, encodeSketch(a.sketch))
+}
+
+/** `encodeRollup` with the sketch already in its stored form. */
+function rollupRow(seriesId: number, resolution: Resolution, bucket: number, a: Summary, sketch: Uint8Array): Built {
   return {
     seriesId,
     resolution,
@@ -33,14 +38,16 @@ export function encodeRollup(seriesId: number, resolution: Resolution, bucket: n
     max: a.max,
     last: a.last === a.max ? null : a.last,
     lastOffset: a.lastTs - bucket,
-    sketch: encodeSketch(a.sketch),
+    sketch,
   }
 }
 
 // A point may be written up to this far ahead of its ingest time; bounds which series can hold a bucket.
 export const FUTURE_SKEW_MS = 10 * MINUTE
-// How much source time one atomic step covers while catching up.
-const STEP: Record<Resolution, number> = { 60: 30 * MINUTE, 3600: 24 * 3_600_000, 86_400: 30 * 86_400_000 }
+// How much source time one atomic step covers while catching up. Minutes go three hours at a time, cut
+// on whole hours: each hour's pack (ADR 0030) is then written once, not read back and merged on the next
+// step, and a raw chunk (up to 240 points, an hour at 15 s) is decoded by one or two steps, not three.
+const STEP: Record<Resolution, number> = { 60: 3 * 3_600_000, 3600: 24 * 3_600_000, 86_400: 30 * 86_400_000 }
 const PARENT: Partial<Record<Resolution, Resolution>> = { 60: 3600, 3600: 86_400 }
 const SOURCE: Partial<Record<Resolution, Resolution>> = { 3600: 60, 86_400: 3600 }
 
@@ -64,53 +71,75 @@ function addRow(
   mergeInto(a.sketch, row.sketch)
 }
 
-/** Reads the source of `res` for these series over [from, to) and aggregates it into buckets. */
+/**
+ * The 1-minute buckets of these series over [from, to), from raw points: each series' points come as one
+ * time-ordered run (readRuns), so a minute is the stretch of the run inside it and needs no lookup by key.
+ */
+async function buildMinutes(db: Db, seriesIds: number[], from: number, to: number, batches?: InboxBatches) {
+  const out: SeriesMinute[] = []
+  for (let i = 0; i < seriesIds.length; i += 500) {
+    if (i) await yieldToEventLoop()
+    for (const run of await readRuns(db, seriesIds.slice(i, i + 500), from, to, batches)) {
+      const { ts, values } = run
+      let k = 0
+      while (k < ts.length) {
+        const bucket = floorTo(ts[k]!, 60)
+        const sketch = emptySketch()
+        const first = values[k]!
+        let count = 0
+        let sum = 0
+        let min = first
+        let max = first
+        for (; k < ts.length && ts[k]! < bucket + MINUTE; k++) {
+          const v = values[k]!
+          count++
+          sum = count === 1 ? v : sum + v
+          if (v < min) min = v
+          if (v > max) max = v
+          addValue(sketch, v)
+        }
+        const last = values[k - 1]!
+        out.push({
+          seriesId: run.seriesId,
+          bucket,
+          count,
+          sum,
+          min,
+          max,
+          last,
+          lastTs: ts[k - 1]!,
+          sketch: encodeSketch(sketch),
+        })
+      }
+    }
+  }
+  return out
+}
+
+/** Reads the source of `res` (1 h or 1 d) for these series over [from, to) and aggregates it into buckets. */
 async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: number, to: number) {
   const aggs = new Map<string, Agg & { seriesId: number; bucket: number }>()
+  const hours: Built[] = []
+  const scratch = sketchScratch()
   const source = SOURCE[res]
   for (let i = 0; i < seriesIds.length; i += 500) {
     if (i) await yieldToEventLoop()
     const ids = seriesIds.slice(i, i + 500)
-    if (!source) {
-      const rows = await readRaw(db, ids, from, to)
-      for (const p of rows) {
-        // A point adds to its bucket's sketch directly (no sketch of its own to merge).
-        const bucket = floorTo(p.ts, res)
-        const key = `${p.seriesId}:${bucket}`
-        const a = aggs.get(key)
-        if (!a) {
-          const sketch = emptySketch()
-          addValue(sketch, p.value)
-          aggs.set(key, {
-            seriesId: p.seriesId,
-            bucket,
-            count: 1,
-            sum: p.value,
-            min: p.value,
-            max: p.value,
-            last: p.value,
-            lastTs: p.ts,
-            sketch,
-          })
-          continue
-        }
-        a.count++
-        a.sum += p.value
-        if (p.value < a.min) a.min = p.value
-        if (p.value > a.max) a.max = p.value
-        if (p.ts >= a.lastTs) Object.assign(a, { last: p.value, lastTs: p.ts })
-        addValue(a.sketch, p.value)
+    if (source === 60) {
+      // An hour is its series' one pack (ADR 0030): the minutes folded, their sketches merged from the
+      // stored bytes into the scratch and written from it, no sketch object on the way.
+      for (const p of await packSummaries(db, ids, from, to)) {
+        scratch.reset()
+        scratch.addEncoded(p.sketches)
+        hours.push(rollupRow(p.seriesId, res, p.hour, p, scratch.encode()))
       }
-    } else if (source === 60) {
-      for (const m of await readMinutes(db, ids, from, to))
-        addRow(aggs, m.seriesId, floorTo(m.bucket, res), { ...m, sketch: decodeSketch(m.sketch) })
     } else {
       const rows = await db
         .select()
         .from(rollups)
         .where(
           and(
-            eq(rollups.resolution, source),
+            eq(rollups.resolution, source ?? 3600),
             inArray(rollups.seriesId, ids),
             gte(rollups.bucket, from),
             lt(rollups.bucket, to),
@@ -120,8 +149,12 @@ async function aggregate(db: Db, res: Resolution, seriesIds: number[], from: num
         addRow(aggs, r.seriesId, floorTo(r.bucket, res), { ...decodeRollup(r), sketch: decodeSketch(r.sketch) })
     }
   }
-  return [...aggs.values()].map((a) => encodeRollup(a.seriesId, res, a.bucket, a))
+  return [...hours, ...[...aggs.values()].map((a) => encodeRollup(a.seriesId, res, a.bucket, a))]
 }
+
+/** The buckets of `res` for these series over [from, to), as `upsertRollups` takes them. */
+const build = (db: Db, res: Resolution, ids: number[], from: number, to: number, batches?: InboxBatches) =>
+  res === 60 ? buildMinutes(db, ids, from, to, batches) : aggregate(db, res, ids, from, to)
 
 // Series aggregated and written together while catching up: bounds the buckets (and sketches) held at once.
 const SERIES_PER_WRITE = 100
@@ -129,18 +162,13 @@ const SERIES_PER_WRITE = 100
 // 10 parameters a row: 3000 rows stay under SQLite's 32 766 variables per statement.
 const ROLLUP_ROWS_PER_STATEMENT = 3000
 
-/** A built 1-minute row as the minute tier stores it (minutes.ts). */
-const asMinute = (r: Built): SeriesMinute => {
-  const s = decodeRollup({ ...r, last: r.last ?? null })
-  return { seriesId: r.seriesId, bucket: r.bucket, ...s, sketch: r.sketch }
-}
-
 /**
  * Upserts of `rows` (one resolution), several statements when there are many; the caller runs them in
  * one batch. Minutes go into their hour's pack (ADR 0030), which is read first.
  */
-async function upsertRollups(db: Db, rows: Built[]) {
-  if (rows[0]?.resolution === 60) return minuteWrites(db, rows.map(asMinute))
+async function upsertRollups(db: Db, res: Resolution, built: Built[] | SeriesMinute[]) {
+  if (res === 60) return minuteWrites(db, built as SeriesMinute[])
+  const rows = built as Built[]
   const stmts: BatchItem<'sqlite'>[] = []
   for (let i = 0; i < rows.length; i += ROLLUP_ROWS_PER_STATEMENT) {
     stmts.push(
@@ -249,6 +277,19 @@ async function firstSourceTime(db: Db, res: Resolution) {
 }
 
 /**
+ * Series that may have rows of the source tier in [from, to): those written to since a little before
+ * it (`last_seen_at`, touched at most once a minute by each store). The minute and hour tiers have no
+ * index by time (ADR 0022, 0030), and these steps come once an hour or a day.
+ */
+async function seriesWithRows(db: Db, from: number) {
+  const rows = await db
+    .select({ id: series.id })
+    .from(series)
+    .where(gte(series.lastSeenAt, from - FUTURE_SKEW_MS - 2 * MINUTE))
+  return new Set(rows.map((r) => r.id))
+}
+
+/**
  * One run of the rollup job: for 1m, 1h and 1d in turn, rebuild dirty buckets behind the
  * watermark, then build complete buckets from the watermark on. Each step writes its buckets,
  * clears what it rebuilt and moves the watermark in one batch, so a crash leaves no partial bucket
@@ -267,8 +308,8 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
         .where(and(eq(rollupDirty.resolution, res), lt(rollupDirty.bucket, wm)))
         .limit(500)
       if (!dirty.length) break
-      const built: Built[] = []
-      for (const r of dirtyRanges(dirty, res)) built.push(...(await aggregate(db, res, r.seriesIds, r.from, r.to)))
+      const built: (Built | SeriesMinute)[] = []
+      for (const r of dirtyRanges(dirty, res)) built.push(...(await build(db, res, r.seriesIds, r.from, r.to)))
       const parent = PARENT[res]
       const parentWm = parent ? (marks.get(parent) ?? 0) : 0
       const parentMarks = parent
@@ -278,7 +319,7 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
         : []
       await db.batch(
         nonEmpty([
-          ...(await upsertRollups(db, built)),
+          ...(await upsertRollups(db, res, built as Built[] | SeriesMinute[])),
           ...(parentMarks.length ? [db.insert(rollupDirty).values(parentMarks).onConflictDoNothing()] : []),
           ...clear(db, dirty),
         ]),
@@ -292,22 +333,26 @@ export async function runRollups(db: Db, now: number, { maxSteps = 200 } = {}) {
     let wm = marks.get(res) ?? (await firstSourceTime(db, res))
     if (wm == null) continue
     while (wm < end && counts.steps < maxSteps) {
-      const stepEnd = Math.min(end, wm + STEP[res])
+      let stepEnd = Math.min(end, wm + STEP[res])
+      if (stepEnd < end && floorTo(stepEnd, 3600) > wm) stepEnd = floorTo(stepEnd, 3600)
       // Marks for this range are read before the data: one written after this read survives for the next run.
       const covered = await db
         .select()
         .from(rollupDirty)
         .where(and(eq(rollupDirty.resolution, res), gte(rollupDirty.bucket, wm), lt(rollupDirty.bucket, stepEnd)))
-      const active = await db
-        .select({ id: series.id })
-        .from(series)
-        .where(gte(series.lastSeenAt, wm - FUTURE_SKEW_MS - 2 * MINUTE))
+      // Only series with data in the step are read: raw points found by the inbox and the chunks' end_ts
+      // index (1 m), rows by the source tier's key (1 h, 1 d); late points covered here carry marks.
+      const found = source
+        ? { ids: await seriesWithRows(db, wm), batches: undefined }
+        : await seriesWithPoints(db, wm, stepEnd)
+      for (const m of covered) found.ids.add(m.seriesId)
+      const active = [...found.ids].sort((a, b) => a - b)
       // Written a slice of series at a time, so a step over a large fleet holds little in memory; readers
       // use rollups only behind the watermark, which moves last, and a crash before it redoes the step.
       for (let i = 0; i < active.length; i += SERIES_PER_WRITE) {
-        const ids = active.slice(i, i + SERIES_PER_WRITE).map((a) => a.id)
-        const built = await aggregate(db, res, ids, wm, stepEnd)
-        if (built.length) await db.batch(nonEmpty(await upsertRollups(db, built)))
+        const ids = active.slice(i, i + SERIES_PER_WRITE)
+        const built = await build(db, res, ids, wm, stepEnd, found.batches)
+        if (built.length) await db.batch(nonEmpty(await upsertRollups(db, res, built)))
         counts.buckets += built.length
         await yieldToEventLoop()
       }

@@ -365,6 +365,42 @@ export function sketchScratch() {
       } else bin(value > 0 ? 0 : 1, indexOf(magnitude), times)
     },
     count: () => count,
+    /**
+     * The stored form of what was added: the bytes `encodeSketch` gives for the same sketch merged into
+     * a `Sketch`, read off the dense arrays in index order (no Map, no sort).
+     */
+    encode(): Uint8Array {
+      if (spill) return encodeSketch(asSketch())
+      const out: number[] = []
+      const entries = (store: 0 | 1) => {
+        const dense = stores[store]
+        let prev = 0
+        let first = true
+        for (let k = lo[store]!; k <= hi[store]!; k++) {
+          const c = dense[k]!
+          if (!c) continue
+          const i = k - DENSE_OFFSET
+          putVarint(out, (first ? zig(i) : i - prev) * 2 + (c > 1 ? 1 : 0))
+          if (c > 1) putVarint(out, c - 2)
+          prev = i
+          first = false
+        }
+      }
+      const size = (store: 0 | 1) => {
+        let n = 0
+        for (let k = lo[store]!; k <= hi[store]!; k++) if (stores[store][k]) n++
+        return n
+      }
+      const negatives = size(1)
+      putVarint(out, size(0) * 4 + (zero > 0 ? 2 : 0) + (negatives > 0 ? 1 : 0))
+      if (zero > 0) putVarint(out, zero)
+      entries(0)
+      if (negatives > 0) {
+        putVarint(out, negatives)
+        entries(1)
+      }
+      return Uint8Array.from(out)
+    },
     quantile(q: number): number | null {
       if (count === 0) return null
       if (spill) return quantile(asSketch(), q)

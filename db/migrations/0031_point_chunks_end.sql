@@ -1,0 +1,1 @@
+CREATE INDEX `point_chunks_end_idx` ON `point_chunks` (`end_ts`,`start_ts`);
