@@ -20,6 +20,7 @@ import { type ChunkRow, chunkRows } from '../../app/modules/metrics/chunks.ts'
 import { replaceChunks, writeAll } from '../../app/modules/metrics/inbox.ts'
 import { runRollups } from '../../app/modules/metrics/index.ts'
 import { canonicalLabels, fingerprintOf } from '../../app/modules/metrics/store.ts'
+import { seededRandom } from './seed-shared.ts'
 
 const SERIES = Number(process.env.CATCHUP_SERIES ?? 1000)
 const HOURS = Number(process.env.CATCHUP_HOURS ?? 24)
@@ -28,16 +29,7 @@ const MINUTE = 60_000
 const HOUR = 3_600_000
 const DAY = 86_400_000
 
-let state = 0x2545f491
-const random = () => {
-  state = (state + 0x6d2b79f5) | 0
-  let t = Math.imul(state ^ (state >>> 15), 1 | state)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-// A log-normal latency around `median` ms, whole milliseconds as agents report them (seed-fleet.ts's).
-const latency = (median: number) =>
-  Math.round(median * Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())))
+const { random, latency } = seededRandom()
 
 async function seed(db: Awaited<ReturnType<typeof boot>>['db'], now: number) {
   const end = now - 2 * MINUTE

@@ -21,22 +21,13 @@ import { encodeRollup } from '../../app/modules/metrics/rollup.ts'
 import { encodePack, hourOf, type Minute } from '../../app/modules/metrics/minute-pack.ts'
 import { encodeSketch } from '../../app/modules/metrics/sketch.ts'
 import { canonicalLabels, fingerprintOf } from '../../app/modules/metrics/store.ts'
-import { type Agg, add, fold, newAgg } from './seed-shared.ts'
+import { type Agg, add, fold, newAgg, seededRandom } from './seed-shared.ts'
 
 const MINUTE = 60_000
 const HOUR = 3_600_000
 const DAY = 86_400_000
 
-let state = 0x2545f491
-const random = () => {
-  state = (state + 0x6d2b79f5) | 0
-  let t = Math.imul(state ^ (state >>> 15), 1 | state)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-// Box–Muller: a log-normal latency around `median` ms, whole milliseconds as agents report them.
-const latency = (median: number) =>
-  Math.round(median * Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())))
+const { random, latency } = seededRandom()
 
 async function main() {
   const { client } = await boot(process.env, { quiet: true })

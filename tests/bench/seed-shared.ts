@@ -1,5 +1,5 @@
 /**
- * What the seeds that write rollups straight into the tables (seed-direct.ts, seed-fleet.ts) and the
+ * What the seeds that write rollups straight into the tables (seed-direct.ts, seed-fleet.ts, catchup.ts) and the
  * seeds that report their file's size (seed.ts, seed-direct.ts) share, kept here so they build the
  * same aggregates and measure the same bytes.
  */
@@ -69,4 +69,21 @@ export async function storedBytes(client: Pick<Client, 'execute'>, databaseUrl: 
     tables = undefined
   }
   return { bytes, tables }
+}
+
+/**
+ * The seeds' one random source (mulberry32, a fixed seed: every run writes the same data), and a
+ * log-normal latency around `median` ms from it (Box–Muller), whole milliseconds as agents report them.
+ */
+export function seededRandom(seed = 0x2545f491) {
+  let state = seed
+  const random = () => {
+    state = (state + 0x6d2b79f5) | 0
+    let t = Math.imul(state ^ (state >>> 15), 1 | state)
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  const latency = (median: number) =>
+    Math.round(median * Math.exp(0.5 * Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random())))
+  return { random, latency }
 }
