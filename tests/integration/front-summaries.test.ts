@@ -161,7 +161,10 @@ describe('the stored summaries', () => {
     expect(fresh()).toMatch(/p95<\/dt><dd>— /)
     expect((await tile('agents-models', '1h')).html).not.toContain('data-row="gpt-new"')
 
+    // The points are two minutes old, behind the 1-minute watermark: the rollup job, which ticks every
+    // minute too, rebuilds their minute before the summaries read it.
     clock += MIN
+    await runRollups(t.db, clock)
     const counts = await tick()
     // 1 h is refreshed every minute; 24 h and 7 d are not due yet.
     expect(counts).toMatchObject({ computed: 2, fresh: 4 })
